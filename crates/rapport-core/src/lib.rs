@@ -1,0 +1,2 @@
+//! The pure core of rapport.
+#![forbid(unsafe_code)]
