@@ -1,0 +1,183 @@
+//! [`Changeset`]: every state change the core decides, as data a store applies in one
+//! transaction — customers created or updated (with the version they were read at),
+//! activities, and outbox messages.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::activity::Activity;
+use crate::customer::Customer;
+use crate::error::DomainError;
+use crate::event::OutboxMessage;
+use crate::id::TenantId;
+use crate::stats::Stats;
+
+/// One customer row to write, with its stats.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "op")]
+pub enum CustomerWrite {
+    /// Insert a new customer (version 1). The store fails `AlreadyExists` if the id is taken:
+    /// a create is never an upsert.
+    Create {
+        /// The new customer.
+        customer: Box<Customer>,
+        /// Its stats.
+        stats: Box<Stats>,
+    },
+    /// Replace a customer read at `expected_version` by `customer` (at `expected_version + 1`).
+    /// The store fails `Conflict` if the stored version moved.
+    Update {
+        /// The version the decision was based on.
+        expected_version: u64,
+        /// The new state.
+        customer: Box<Customer>,
+        /// The new stats.
+        stats: Box<Stats>,
+    },
+}
+
+impl CustomerWrite {
+    /// The customer written.
+    #[must_use]
+    pub fn customer(&self) -> &Customer {
+        match self {
+            CustomerWrite::Create { customer, .. } | CustomerWrite::Update { customer, .. } => {
+                customer
+            }
+        }
+    }
+
+    /// The stats written.
+    #[must_use]
+    pub fn stats(&self) -> &Stats {
+        match self {
+            CustomerWrite::Create { stats, .. } | CustomerWrite::Update { stats, .. } => stats,
+        }
+    }
+}
+
+/// Everything one decision changes, applied atomically by a store.
+///
+/// Contract for stores (checked by the conformance kit): all or nothing; creates fail
+/// `AlreadyExists`, stale updates fail `Conflict`; if any activity's idempotency key already
+/// exists in the tenant, **nothing** is written and the duplicates are reported, so derived
+/// state (stats, tier, stage) never counts an activity twice; outbox messages commit with the
+/// state that caused them.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+/// let t = TenantId::from_u128(1);
+/// let c = Customer::new(t, CustomerId::from_u128(2), Profile::default(), now);
+/// let mut cs = Changeset::default();
+/// cs.create(c.clone(), Stats::default());
+/// cs.update(&c, c.next_version(), Stats::default());
+/// // The same customer twice in one changeset is rejected.
+/// assert!(cs.validate(t).is_err());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Changeset {
+    /// Customer rows.
+    pub customers: Vec<CustomerWrite>,
+    /// New activities (idempotent by key).
+    pub activities: Vec<Activity>,
+    /// Outbox messages.
+    pub outbox: Vec<OutboxMessage>,
+}
+
+impl Changeset {
+    /// An empty changeset.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// True when it writes nothing.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.customers.is_empty() && self.activities.is_empty() && self.outbox.is_empty()
+    }
+
+    /// Adds a create.
+    pub fn create(&mut self, customer: Customer, stats: Stats) -> &mut Self {
+        self.customers.push(CustomerWrite::Create {
+            customer: Box::new(customer),
+            stats: Box::new(stats),
+        });
+        self
+    }
+
+    /// Adds an update of `read` (as it was loaded) to `new`.
+    pub fn update(&mut self, read: &Customer, new: Customer, stats: Stats) -> &mut Self {
+        self.customers.push(CustomerWrite::Update {
+            expected_version: read.version(),
+            customer: Box::new(new),
+            stats: Box::new(stats),
+        });
+        self
+    }
+
+    /// Checks the changeset's own rules before a store sees it: every customer of `tenant`,
+    /// at most once; creates at version 1; updates step the version by one; idempotency keys
+    /// and message ids unique; outbox messages of `tenant`.
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidChangeset`] saying which rule broke.
+    pub fn validate(&self, tenant: TenantId) -> Result<(), DomainError> {
+        let bad = |reason: String| Err(DomainError::InvalidChangeset { reason });
+        let mut seen = HashSet::new();
+        for w in &self.customers {
+            let c = w.customer();
+            if c.tenant() != tenant {
+                return bad(format!("customer {} belongs to another tenant", c.id()));
+            }
+            if !seen.insert(c.id()) {
+                return bad(format!("customer {} is written twice", c.id()));
+            }
+            match w {
+                CustomerWrite::Create { customer, .. } if customer.version() != 1 => {
+                    return bad(format!(
+                        "created customer {} has version {}, expected 1",
+                        customer.id(),
+                        customer.version()
+                    ));
+                }
+                CustomerWrite::Update {
+                    expected_version,
+                    customer,
+                    ..
+                } if Some(customer.version()) != expected_version.checked_add(1) => {
+                    return bad(format!(
+                        "updated customer {} has version {}, expected {} + 1",
+                        customer.id(),
+                        customer.version(),
+                        expected_version
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let mut keys = HashSet::new();
+        for a in &self.activities {
+            if !keys.insert(&a.idempotency_key) {
+                return bad(format!(
+                    "idempotency key `{}` appears twice",
+                    a.idempotency_key
+                ));
+            }
+            a.kind.validate()?;
+        }
+        let mut ids = HashSet::new();
+        for m in &self.outbox {
+            if m.tenant != tenant {
+                return bad(format!("outbox message {} belongs to another tenant", m.id));
+            }
+            if !ids.insert(m.id) {
+                return bad(format!("outbox message {} appears twice", m.id));
+            }
+        }
+        Ok(())
+    }
+}

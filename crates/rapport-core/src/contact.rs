@@ -1,0 +1,368 @@
+//! Contact data that exists only in normalised form: [`Email`] (trimmed, lower-cased,
+//! syntax-checked) and [`Phone`] (E.164). Normalising once at the boundary is what makes
+//! duplicate detection by [`ContactKey`] a plain equality.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::DomainError;
+
+/// A syntax-checked email address, trimmed and lower-cased.
+///
+/// The check is deliberately conservative (RFC 5321 lengths, dot-atom local part, a domain of
+/// at least two LDH labels with an alphabetic top-level label); it does not contact any server.
+///
+/// ```
+/// use rapport_core::Email;
+/// let e = Email::parse("  Ann.Lee@Example.COM ").unwrap();
+/// assert_eq!(e.as_str(), "ann.lee@example.com");
+/// let err = Email::parse("a@").unwrap_err();
+/// assert_eq!(err.to_string(), "email `a@` is invalid: it has no domain");
+/// ```
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+
+const LOCAL_SPECIALS: &[u8] = b"!#$%&'*+/=?^_`{|}~-.";
+
+impl Email {
+    /// Normalises and checks an email address.
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidEmail`] with the reason.
+    pub fn parse(input: &str) -> Result<Self, DomainError> {
+        let fail = |reason: &'static str| DomainError::InvalidEmail {
+            value: input.to_owned(),
+            reason,
+        };
+        let s = input.trim().to_lowercase();
+        if s.is_empty() {
+            return Err(fail("it is empty"));
+        }
+        if s.len() > 254 {
+            return Err(fail("it is longer than 254 characters"));
+        }
+        let Some((local, domain)) = s.rsplit_once('@') else {
+            return Err(fail("it has no `@`"));
+        };
+        if domain.is_empty() {
+            return Err(fail("it has no domain"));
+        }
+        if local.is_empty() {
+            return Err(fail("it has no local part"));
+        }
+        if local.len() > 64 {
+            return Err(fail("its local part is longer than 64 characters"));
+        }
+        if !local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || LOCAL_SPECIALS.contains(&b))
+        {
+            return Err(fail(
+                "its local part has a character outside the allowed set",
+            ));
+        }
+        if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+            return Err(fail("its local part has a misplaced dot"));
+        }
+        let labels: Vec<&str> = domain.split('.').collect();
+        if labels.len() < 2 {
+            return Err(fail("its domain has no dot"));
+        }
+        for label in &labels {
+            if label.is_empty() || label.len() > 63 {
+                return Err(fail("its domain has an empty or over-long label"));
+            }
+            if !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                || label.starts_with('-')
+                || label.ends_with('-')
+            {
+                return Err(fail("its domain has an invalid label"));
+            }
+        }
+        let tld = labels[labels.len() - 1];
+        if tld.len() < 2 || !tld.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err(fail("its top-level domain is not alphabetic"));
+        }
+        Ok(Self(s))
+    }
+
+    /// The normalised address.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The domain part (after `@`).
+    #[must_use]
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(_, d)| d)
+    }
+}
+
+impl FromStr for Email {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = DomainError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Email> for String {
+    fn from(e: Email) -> String {
+        e.0
+    }
+}
+
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Email({:?})", self.0)
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A region (ISO 3166-1 alpha-2, e.g. `CN`, `US`) used to read phone numbers written
+/// without a `+country` prefix.
+///
+/// ```
+/// use rapport_core::Region;
+/// let cn: Region = "cn".parse().unwrap();
+/// assert_eq!(cn.as_str(), "CN");
+/// assert!("XX".parse::<Region>().is_err());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Region(phonenumber::country::Id);
+
+impl Region {
+    /// The two-letter code.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        self.0.as_ref()
+    }
+}
+
+impl FromStr for Region {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let up = s.trim().to_ascii_uppercase();
+        up.parse::<phonenumber::country::Id>()
+            .map(Region)
+            .map_err(|_| DomainError::InvalidRegion {
+                value: s.to_owned(),
+            })
+    }
+}
+
+impl TryFrom<String> for Region {
+    type Error = DomainError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Region> for String {
+    fn from(r: Region) -> String {
+        r.as_str().to_owned()
+    }
+}
+
+impl fmt::Debug for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A phone number in E.164 form (`+8613800138000`), validated against the numbering plan.
+///
+/// ```
+/// use rapport_core::{Phone, Region};
+/// let cn: Region = "CN".parse().unwrap();
+/// let p = Phone::parse("138 0013 8000", cn).unwrap();
+/// assert_eq!(p.as_str(), "+8613800138000");
+/// let us: Region = "US".parse().unwrap();
+/// assert_eq!(Phone::parse("+86 138-0013-8000", us).unwrap(), p);
+/// assert!(Phone::parse("12", cn).is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Phone(String);
+
+impl Phone {
+    /// Parses a number written in any common national or international format; a number
+    /// without `+` (or `00`) is read in `default_region`.
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidPhone`] when it is not a valid number.
+    pub fn parse(input: &str, default_region: Region) -> Result<Self, DomainError> {
+        let fail = |reason: &'static str| DomainError::InvalidPhone {
+            value: input.to_owned(),
+            reason,
+        };
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return Err(fail("it is empty"));
+        }
+        // Keep the parser to plausible input: the numbering library is not meant for
+        // arbitrary text and long inputs only cost time.
+        if trimmed.chars().count() > 40 {
+            return Err(fail("it is longer than 40 characters"));
+        }
+        if !trimmed
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-()./".contains(c))
+        {
+            return Err(fail(
+                "it has characters other than digits, spaces, + - ( ) . /",
+            ));
+        }
+        let digits = trimmed.chars().filter(char::is_ascii_digit).count();
+        if digits < 3 {
+            return Err(fail("it has too few digits"));
+        }
+        let normalised = match trimmed.strip_prefix("00") {
+            Some(rest) => format!("+{rest}"),
+            None => trimmed.to_owned(),
+        };
+        // An international number ignores the default region. (phonenumber 0.3 strips a
+        // leading national prefix after the country code when given a region whose trunk
+        // prefix is `1`, e.g. `+86 138…` read "in US" became `+86 38…`; passing no region for
+        // `+` numbers avoids that.)
+        let region = if normalised.starts_with('+') {
+            None
+        } else {
+            Some(default_region.0)
+        };
+        let number = phonenumber::parse(region, &normalised)
+            .map_err(|_| fail("it is not a phone number"))?;
+        if !phonenumber::is_valid(&number) {
+            return Err(fail("it is not a valid number in its numbering plan"));
+        }
+        let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+        // The stored form must itself be a valid number (it is what storage reads back).
+        let reread =
+            phonenumber::parse(None, &e164).map_err(|_| fail("it is not a phone number"))?;
+        if !phonenumber::is_valid(&reread)
+            || reread.format().mode(phonenumber::Mode::E164).to_string() != e164
+        {
+            return Err(fail("it is not a valid number in its numbering plan"));
+        }
+        Ok(Self(e164))
+    }
+
+    /// Parses an already-normalised E.164 number (`+` then digits), e.g. read back from storage.
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidPhone`] unless it is E.164 and valid.
+    pub fn from_e164(input: &str) -> Result<Self, DomainError> {
+        if !input.starts_with('+') {
+            return Err(DomainError::InvalidPhone {
+                value: input.to_owned(),
+                reason: "it is not in E.164 form (+ and digits)",
+            });
+        }
+        let region = Region(phonenumber::country::Id::US);
+        let p = Self::parse(input, region)?;
+        if p.0 != input {
+            return Err(DomainError::InvalidPhone {
+                value: input.to_owned(),
+                reason: "it is not in E.164 form (+ and digits)",
+            });
+        }
+        Ok(p)
+    }
+
+    /// The E.164 string.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Phone {
+    type Error = DomainError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::from_e164(&s)
+    }
+}
+
+impl From<Phone> for String {
+    fn from(p: Phone) -> String {
+        p.0
+    }
+}
+
+impl fmt::Debug for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Phone({:?})", self.0)
+    }
+}
+
+impl fmt::Display for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A normalised key that identifies a person across records: what duplicate detection and
+/// "register returns the existing customer" look up. `Debug` redacts the value.
+///
+/// ```
+/// use rapport_core::{ContactKey, Email};
+/// let k = ContactKey::Email(Email::parse("A@B.co").unwrap());
+/// assert_eq!(format!("{k:?}"), "ContactKey::Email(<redacted>)");
+/// assert_eq!(k.as_str(), "a@b.co");
+/// ```
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ContactKey {
+    /// A normalised email address.
+    Email(Email),
+    /// An E.164 phone number.
+    Phone(Phone),
+}
+
+impl ContactKey {
+    /// The normalised value.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match self {
+            ContactKey::Email(e) => e.as_str(),
+            ContactKey::Phone(p) => p.as_str(),
+        }
+    }
+
+    /// The kind of key: `"email"` or `"phone"`.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ContactKey::Email(_) => "email",
+            ContactKey::Phone(_) => "phone",
+        }
+    }
+}
+
+impl fmt::Debug for ContactKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ContactKey::Email(_) => f.write_str("ContactKey::Email(<redacted>)"),
+            ContactKey::Phone(_) => f.write_str("ContactKey::Phone(<redacted>)"),
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! [`DomainError`]: what the core rejects. Every message names the field and the bad value,
+//! so a host can show it to the person who typed it.
+//!
+//! Validation errors echo the rejected input (that is their purpose); a host that logs them
+//! should treat them as it treats the input itself.
+
+use rust_decimal::Decimal;
+
+use crate::id::CustomerId;
+use crate::money::Currency;
+
+/// A rule of the domain was broken: invalid input, an illegal transition or a bad policy.
+///
+/// ```
+/// use rapport_core::{DomainError, Nps};
+/// let err = Nps::new(11).unwrap_err();
+/// assert!(matches!(err, DomainError::OutOfRange { field: "nps", .. }));
+/// assert_eq!(err.to_string(), "nps `11` is out of range 0..=10");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DomainError {
+    /// An id that is not a UUID.
+    #[error("{field} `{value}` is not a UUID")]
+    InvalidId {
+        /// The field.
+        field: &'static str,
+        /// The rejected text.
+        value: String,
+    },
+    /// A currency code that is not three letters.
+    #[error("{field} `{value}` is not an ISO 4217 currency code (three letters)")]
+    InvalidCurrency {
+        /// The field.
+        field: &'static str,
+        /// The rejected text.
+        value: String,
+    },
+    /// Two amounts in different currencies were combined.
+    #[error("currency mismatch: expected {expected}, found {found}")]
+    CurrencyMismatch {
+        /// The currency already in use.
+        expected: Currency,
+        /// The other currency.
+        found: Currency,
+    },
+    /// A sum does not fit in a `Decimal`.
+    #[error("{field} overflowed")]
+    Overflow {
+        /// The field.
+        field: &'static str,
+    },
+    /// An email that fails the syntax check.
+    #[error("email `{value}` is invalid: {reason}")]
+    InvalidEmail {
+        /// The rejected text.
+        value: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A phone number that cannot be read as E.164.
+    #[error("phone `{value}` is invalid: {reason}")]
+    InvalidPhone {
+        /// The rejected text.
+        value: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// An unknown region code.
+    #[error("region `{value}` is not an ISO 3166-1 alpha-2 code with a phone numbering plan")]
+    InvalidRegion {
+        /// The rejected text.
+        value: String,
+    },
+    /// A tag that is not `namespace:name`.
+    #[error("tag `{value}` is invalid: {reason}")]
+    InvalidTag {
+        /// The rejected text.
+        value: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A text field that breaks its syntax rule (attribute keys, idempotency keys, order ids).
+    #[error("{field} `{value}` is invalid: {reason}")]
+    InvalidText {
+        /// The field.
+        field: &'static str,
+        /// The rejected text.
+        value: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A money amount below zero where only zero or more is allowed.
+    #[error("{field} `{value}` is negative")]
+    NegativeAmount {
+        /// The field.
+        field: &'static str,
+        /// The rejected amount.
+        value: Decimal,
+    },
+    /// A number outside its allowed range (NPS 11, CSAT 0, ...).
+    #[error("{field} `{value}` is out of range {min}..={max}")]
+    OutOfRange {
+        /// The field.
+        field: &'static str,
+        /// The rejected value.
+        value: String,
+        /// Smallest allowed.
+        min: String,
+        /// Largest allowed.
+        max: String,
+    },
+    /// A change to a customer that is merged into another or erased.
+    #[error("customer {customer} is {state} and cannot change")]
+    Tombstoned {
+        /// The customer.
+        customer: CustomerId,
+        /// `merged` or `erased`.
+        state: &'static str,
+    },
+    /// A lifecycle transition the table does not allow.
+    #[error("illegal stage transition from {from} to {to}: {reason}")]
+    IllegalTransition {
+        /// Current stage.
+        from: &'static str,
+        /// Requested stage.
+        to: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A changeset that breaks its own rules (e.g. an update without a version step).
+    #[error("invalid changeset: {reason}")]
+    InvalidChangeset {
+        /// Why.
+        reason: String,
+    },
+    /// A policy value the rules cannot work with.
+    #[error("policy {field} `{value}` is invalid: {reason}")]
+    InvalidPolicy {
+        /// The policy field.
+        field: &'static str,
+        /// The rejected value.
+        value: String,
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+impl DomainError {
+    /// The field the error is about, when there is one.
+    #[must_use]
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            DomainError::InvalidId { field, .. }
+            | DomainError::InvalidCurrency { field, .. }
+            | DomainError::Overflow { field }
+            | DomainError::InvalidText { field, .. }
+            | DomainError::NegativeAmount { field, .. }
+            | DomainError::OutOfRange { field, .. }
+            | DomainError::InvalidPolicy { field, .. } => Some(field),
+            DomainError::InvalidEmail { .. } => Some("email"),
+            DomainError::InvalidPhone { .. } => Some("phone"),
+            DomainError::InvalidRegion { .. } => Some("region"),
+            DomainError::InvalidTag { .. } => Some("tag"),
+            DomainError::CurrencyMismatch { .. } => Some("currency"),
+            DomainError::Tombstoned { .. }
+            | DomainError::IllegalTransition { .. }
+            | DomainError::InvalidChangeset { .. } => None,
+        }
+    }
+}

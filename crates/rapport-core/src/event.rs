@@ -1,0 +1,183 @@
+//! Domain events: what changed, as facts a host can react to. The service writes them as
+//! [`OutboxMessage`]s in the same transaction as the change (transactional outbox), and a
+//! relay delivers them through the notifier.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::activity::ActivityType;
+use crate::id::{ActivityId, CustomerId, MessageId, TenantId};
+use crate::lifecycle::Stage;
+use crate::privacy::{ContactChannel, Purpose};
+use crate::tag::{Tag, TagSource};
+use crate::tier::Tier;
+
+/// Something that happened to a customer.
+///
+/// ```
+/// use rapport_core::{CustomerId, DomainEvent, Tier};
+/// let e = DomainEvent::TierChanged { customer: CustomerId::from_u128(1), from: Tier::Iron, to: Tier::Gold };
+/// assert_eq!(e.name(), "tier_changed");
+/// assert_eq!(e.customer(), CustomerId::from_u128(1));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+#[non_exhaustive]
+pub enum DomainEvent {
+    /// A new customer was registered.
+    CustomerRegistered {
+        /// Who.
+        customer: CustomerId,
+    },
+    /// The profile changed.
+    ProfileUpdated {
+        /// Who.
+        customer: CustomerId,
+    },
+    /// An activity was recorded.
+    ActivityRecorded {
+        /// Who.
+        customer: CustomerId,
+        /// The activity.
+        activity: ActivityId,
+        /// Its kind.
+        kind: ActivityType,
+    },
+    /// A tag was added.
+    TagAdded {
+        /// Who.
+        customer: CustomerId,
+        /// The tag.
+        tag: Tag,
+        /// Who added it.
+        source: TagSource,
+    },
+    /// A tag was removed (by hand, by its rule, or because it expired).
+    TagRemoved {
+        /// Who.
+        customer: CustomerId,
+        /// The tag.
+        tag: Tag,
+    },
+    /// The tier changed.
+    TierChanged {
+        /// Who.
+        customer: CustomerId,
+        /// Old tier.
+        from: Tier,
+        /// New tier.
+        to: Tier,
+    },
+    /// The lifecycle stage changed.
+    StageChanged {
+        /// Who.
+        customer: CustomerId,
+        /// Old stage.
+        from: Stage,
+        /// New stage.
+        to: Stage,
+    },
+    /// Churn risk crossed the policy's alert threshold upwards.
+    ChurnRiskRaised {
+        /// Who.
+        customer: CustomerId,
+        /// The new risk in [0, 1].
+        risk: f64,
+    },
+    /// A consent was granted or withdrawn.
+    ConsentChanged {
+        /// Who.
+        customer: CustomerId,
+        /// Purpose.
+        purpose: Purpose,
+        /// Channel.
+        channel: ContactChannel,
+        /// Granted (true) or withdrawn.
+        granted: bool,
+    },
+    /// A duplicate was merged into a survivor.
+    Merged {
+        /// The duplicate, now a tombstone.
+        customer: CustomerId,
+        /// The survivor.
+        into: CustomerId,
+    },
+    /// Personal data was erased.
+    Erased {
+        /// Who.
+        customer: CustomerId,
+    },
+}
+
+impl DomainEvent {
+    /// The customer the event is about.
+    #[must_use]
+    pub fn customer(&self) -> CustomerId {
+        match self {
+            DomainEvent::CustomerRegistered { customer }
+            | DomainEvent::ProfileUpdated { customer }
+            | DomainEvent::ActivityRecorded { customer, .. }
+            | DomainEvent::TagAdded { customer, .. }
+            | DomainEvent::TagRemoved { customer, .. }
+            | DomainEvent::TierChanged { customer, .. }
+            | DomainEvent::StageChanged { customer, .. }
+            | DomainEvent::ChurnRiskRaised { customer, .. }
+            | DomainEvent::ConsentChanged { customer, .. }
+            | DomainEvent::Merged { customer, .. }
+            | DomainEvent::Erased { customer } => *customer,
+        }
+    }
+
+    /// The snake-case event name (its serde tag).
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            DomainEvent::CustomerRegistered { .. } => "customer_registered",
+            DomainEvent::ProfileUpdated { .. } => "profile_updated",
+            DomainEvent::ActivityRecorded { .. } => "activity_recorded",
+            DomainEvent::TagAdded { .. } => "tag_added",
+            DomainEvent::TagRemoved { .. } => "tag_removed",
+            DomainEvent::TierChanged { .. } => "tier_changed",
+            DomainEvent::StageChanged { .. } => "stage_changed",
+            DomainEvent::ChurnRiskRaised { .. } => "churn_risk_raised",
+            DomainEvent::ConsentChanged { .. } => "consent_changed",
+            DomainEvent::Merged { .. } => "merged",
+            DomainEvent::Erased { .. } => "erased",
+        }
+    }
+}
+
+/// An event waiting in the outbox, with the unique id receivers deduplicate on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxMessage {
+    /// Unique id (receivers drop a second delivery with the same id).
+    pub id: MessageId,
+    /// The tenant it belongs to.
+    pub tenant: TenantId,
+    /// When the change happened.
+    pub occurred_at: DateTime<Utc>,
+    /// What happened.
+    pub event: DomainEvent,
+    /// Delivery attempts so far (0 when written).
+    #[serde(default)]
+    pub attempts: u32,
+}
+
+impl OutboxMessage {
+    /// A fresh message for `event`.
+    #[must_use]
+    pub fn new(
+        id: MessageId,
+        tenant: TenantId,
+        occurred_at: DateTime<Utc>,
+        event: DomainEvent,
+    ) -> Self {
+        Self {
+            id,
+            tenant,
+            occurred_at,
+            event,
+            attempts: 0,
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Identifiers: newtypes over [`Uuid`] so a customer id can never be passed where a tenant id
+//! is expected. The core never makes ids itself; they come in from the caller (see
+//! `rapport::IdSource`), which keeps every decision replayable.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::DomainError;
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $field:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// Wraps an existing UUID.
+            #[must_use]
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
+            /// Builds an id from a 128-bit integer (handy for tests and fixtures).
+            #[must_use]
+            pub const fn from_u128(value: u128) -> Self {
+                Self(Uuid::from_u128(value))
+            }
+
+            /// The underlying UUID.
+            #[must_use]
+            pub const fn as_uuid(&self) -> &Uuid {
+                &self.0
+            }
+
+            /// The id as a 16-byte array (big-endian), e.g. for a `BLOB` column.
+            #[must_use]
+            pub const fn to_bytes(self) -> [u8; 16] {
+                *self.0.as_bytes()
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.0)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = DomainError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s.trim()).map(Self).map_err(|_| DomainError::InvalidId {
+                    field: $field,
+                    value: s.to_owned(),
+                })
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+        }
+
+        impl From<$name> for Uuid {
+            fn from(id: $name) -> Uuid {
+                id.0
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// An isolated customer book. Every read and write is scoped to exactly one tenant.
+    ///
+    /// ```
+    /// use rapport_core::TenantId;
+    /// let t: TenantId = "0190a4c2-7b1e-7000-8000-000000000001".parse().unwrap();
+    /// assert_eq!(t.to_string(), "0190a4c2-7b1e-7000-8000-000000000001");
+    /// assert!("not-a-uuid".parse::<TenantId>().is_err());
+    /// ```
+    TenantId,
+    "tenant_id"
+);
+uuid_id!(
+    /// A customer, unique within its tenant.
+    ///
+    /// ```
+    /// use rapport_core::CustomerId;
+    /// assert_eq!(CustomerId::from_u128(7), CustomerId::from_u128(7));
+    /// ```
+    CustomerId,
+    "customer_id"
+);
+uuid_id!(
+    /// One recorded activity (purchase, visit, complaint, ...).
+    ///
+    /// ```
+    /// use rapport_core::ActivityId;
+    /// let id = ActivityId::from_u128(1);
+    /// assert_eq!(id.to_bytes()[15], 1);
+    /// ```
+    ActivityId,
+    "activity_id"
+);
+uuid_id!(
+    /// One outbox message; receivers use it to drop duplicate deliveries.
+    ///
+    /// ```
+    /// use rapport_core::MessageId;
+    /// let id = MessageId::from_u128(42);
+    /// assert_eq!(id.as_uuid().as_u128(), 42);
+    /// ```
+    MessageId,
+    "message_id"
+);
