@@ -22,10 +22,8 @@ pub struct DayTotals {
     pub orders: u32,
     /// Orders of that day refunded in full.
     pub full_refunds: u32,
-    /// Revenue of the orders placed that day (before refunds).
+    /// Revenue of the orders placed that day, net of their refunds.
     pub revenue: Decimal,
-    /// Amount refunded for orders of that day.
-    pub refunded: Decimal,
     /// Net margin of the orders of that day (known margins only, refunds deducted).
     pub margin: Decimal,
 }
@@ -37,7 +35,6 @@ impl DayTotals {
             orders: 0,
             full_refunds: 0,
             revenue: Decimal::ZERO,
-            refunded: Decimal::ZERO,
             margin: Decimal::ZERO,
         }
     }
@@ -48,10 +45,10 @@ impl DayTotals {
         self.orders > self.full_refunds
     }
 
-    /// Revenue net of refunds.
+    /// Revenue net of refunds (the same as the `revenue` field).
     #[must_use]
     pub fn net_revenue(&self) -> Decimal {
-        self.revenue - self.refunded
+        self.revenue
     }
 }
 
@@ -111,11 +108,15 @@ pub struct Stats {
     refunded: Decimal,
     margin: Decimal,
     counts: [u32; 8],
-    first_at: [Option<DateTime<Utc>>; 8],
     last_at: [Option<DateTime<Utc>>; 8],
     complaints: Vec<Stamped<Severity>>,
     last_nps: Option<Stamped<Nps>>,
     last_csat: Option<Stamped<Csat>>,
+}
+
+/// The UTC calendar day of a time (without going through chrono's offset arithmetic).
+fn utc_day(at: DateTime<Utc>) -> NaiveDate {
+    at.naive_utc().date()
 }
 
 fn add(field: &'static str, a: Decimal, b: Decimal) -> Result<Decimal, DomainError> {
@@ -154,14 +155,21 @@ impl Stats {
             ActivityKind::Purchase { amount, margin, .. } => {
                 self.check_currency(amount)?;
                 let margin = margin.unwrap_or(Decimal::ZERO);
-                let mut day = self.day(a.at.date_naive());
-                day.orders += 1;
-                day.revenue = add("revenue", day.revenue, amount.amount)?;
-                day.margin = add("margin", day.margin, margin)?;
                 let revenue = add("revenue", self.revenue, amount.amount)?;
                 let total_margin = add("margin", self.margin, margin)?;
+                let (idx, existing) = self.find_day(utc_day(a.at));
+                let day = match existing {
+                    Some(d) => &self.days[d],
+                    None => &DayTotals::empty(utc_day(a.at)),
+                };
+                let day_revenue = add("revenue", day.revenue, amount.amount)?;
+                let day_margin = add("margin", day.margin, margin)?;
                 // Everything checked: now commit.
-                self.put_day(day);
+                let orders = day.orders + 1;
+                let day = self.day_at(idx, existing.is_some(), utc_day(a.at));
+                day.orders = orders;
+                day.revenue = day_revenue;
+                day.margin = day_margin;
                 self.currency = Some(amount.currency);
                 self.revenue = revenue;
                 self.margin = total_margin;
@@ -177,16 +185,25 @@ impl Stats {
                 self.check_currency(amount)?;
                 let margin = margin.unwrap_or(Decimal::ZERO);
                 let sub = |a: Decimal, b: Decimal| {
-                    a.checked_sub(b)
-                        .ok_or(DomainError::Overflow { field: "margin" })
+                    a.checked_sub(b).ok_or(DomainError::Overflow { field: "margin" })
                 };
-                let mut day = self.day(purchased_at.date_naive());
-                day.refunded = add("refunded", day.refunded, amount.amount)?;
-                day.margin = sub(day.margin, margin)?;
-                day.full_refunds += u32::from(*full);
                 let refunded = add("refunded", self.refunded, amount.amount)?;
                 let total_margin = sub(self.margin, margin)?;
-                self.put_day(day);
+                let date = utc_day(*purchased_at);
+                let (idx, existing) = self.find_day(date);
+                let day = match existing {
+                    Some(d) => &self.days[d],
+                    None => &DayTotals::empty(date),
+                };
+                let day_revenue = day
+                    .revenue
+                    .checked_sub(amount.amount)
+                    .ok_or(DomainError::Overflow { field: "revenue" })?;
+                let day_margin = sub(day.margin, margin)?;
+                let day = self.day_at(idx, existing.is_some(), date);
+                day.revenue = day_revenue;
+                day.margin = day_margin;
+                day.full_refunds += u32::from(*full);
                 self.currency = Some(amount.currency);
                 self.refunded = refunded;
                 self.margin = total_margin;
@@ -225,7 +242,6 @@ impl Stats {
         }
         let i = a.kind.activity_type().index();
         self.counts[i] += 1;
-        self.first_at[i] = Some(self.first_at[i].map_or(a.at, |t| t.min(a.at)));
         self.last_at[i] = Some(self.last_at[i].map_or(a.at, |t| t.max(a.at)));
         Ok(())
     }
@@ -240,29 +256,26 @@ impl Stats {
         }
     }
 
-    /// A copy of the totals of `day` (empty when there are none yet).
-    fn day(&self, day: NaiveDate) -> DayTotals {
+    /// Where `day` is (`Some(index)`) or would be inserted (`(index, None)`).
+    fn find_day(&self, day: NaiveDate) -> (usize, Option<usize>) {
+        // Activities mostly arrive in time order: check the end first.
         match self.days.last() {
-            Some(last) if last.day == day => last.clone(),
-            Some(last) if last.day < day => DayTotals::empty(day),
-            _ => match self.days.binary_search_by_key(&day, |d| d.day) {
-                Ok(i) => self.days[i].clone(),
-                Err(_) => DayTotals::empty(day),
+            Some(last) if last.day == day => (self.days.len() - 1, Some(self.days.len() - 1)),
+            Some(last) if last.day < day => (self.days.len(), None),
+            None => (0, None),
+            Some(_) => match self.days.binary_search_by_key(&day, |d| d.day) {
+                Ok(i) => (i, Some(i)),
+                Err(i) => (i, None),
             },
         }
     }
 
-    fn put_day(&mut self, totals: DayTotals) {
-        // Activities mostly arrive in time order: check the end first.
-        match self.days.last_mut() {
-            Some(last) if last.day == totals.day => *last = totals,
-            Some(last) if last.day < totals.day => self.days.push(totals),
-            None => self.days.push(totals),
-            Some(_) => match self.days.binary_search_by_key(&totals.day, |d| d.day) {
-                Ok(i) => self.days[i] = totals,
-                Err(i) => self.days.insert(i, totals),
-            },
+    /// The totals at `idx`, inserting an empty day there first when it does not exist.
+    fn day_at(&mut self, idx: usize, exists: bool, day: NaiveDate) -> &mut DayTotals {
+        if !exists {
+            self.days.insert(idx, DayTotals::empty(day));
         }
+        &mut self.days[idx]
     }
 
     /// The currency of the money amounts, once one was seen.
@@ -408,12 +421,6 @@ impl Stats {
     #[must_use]
     pub fn last_at(&self, t: ActivityType) -> Option<DateTime<Utc>> {
         self.last_at[t.index()]
-    }
-
-    /// Time of the earliest activity of a type.
-    #[must_use]
-    pub fn first_at(&self, t: ActivityType) -> Option<DateTime<Utc>> {
-        self.first_at[t.index()]
     }
 
     /// Time of the latest activity of any type.
