@@ -1,0 +1,197 @@
+//! The SQLite store of **rapport**: the embedded default.
+//!
+//! - WAL journal, `synchronous=NORMAL` by default (`FULL` selectable), `busy_timeout`,
+//!   foreign keys on; every write transaction is `BEGIN IMMEDIATE`.
+//! - One **writer thread** owns the writing connection; `apply` calls from any thread or task
+//!   are queued to it and **group-committed** (one transaction, each changeset under its own
+//!   savepoint so a conflicting one fails alone). Async hosts never block on a write and the
+//!   blocking service needs no runtime.
+//! - Reads run on a small pool of read-only connections.
+//! - Schema as numbered migrations ([`MIGRATIONS`]), refusing a database newer than the code.
+#![forbid(unsafe_code)]
+
+mod apply;
+mod codec;
+mod config;
+mod error;
+mod migrate;
+mod outbox;
+mod read;
+mod writer;
+
+use std::path::{Path, PathBuf};
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rapport_core::{
+    Activity, Changeset, ContactKey, Customer, CustomerId, MessageId, OutboxMessage, Stats,
+    TenantId,
+};
+use rusqlite::Connection;
+
+pub use apply::{ApplyError, Outcome};
+pub use config::{SqliteConfig, Synchronous};
+pub use error::SqliteError;
+pub use migrate::{MIGRATIONS, Migration, latest_version};
+
+use read::ReadPool;
+use writer::Writer;
+
+/// A rapport store in one SQLite file.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Writer,
+    readers: ReadPool,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn setup(conn: &Connection, config: &SqliteConfig) -> Result<(), SqliteError> {
+    conn.busy_timeout(config.busy_timeout)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        match config.synchronous {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        },
+    )?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, applies the missing migrations and
+    /// starts the writer thread. `now` stamps the migrations it applies.
+    ///
+    /// # Errors
+    /// [`SqliteError::SchemaTooNew`] for a database written by a newer rapport-sqlite, or a
+    /// driver error.
+    pub fn open(
+        path: impl AsRef<Path>,
+        config: SqliteConfig,
+        now: DateTime<Utc>,
+    ) -> Result<Self, SqliteError> {
+        let path = path.as_ref().to_path_buf();
+        let mut conn = Connection::open(&path)?;
+        setup(&conn, &config)?;
+        migrate::migrate(&mut conn, codec::time_to_us(now))?;
+        let writer = Writer::spawn(conn)?;
+        Ok(Self {
+            readers: ReadPool::new(path.clone(), config),
+            path,
+            writer,
+        })
+    }
+
+    /// The database file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Applies a changeset atomically (see `rapport_core::Changeset` for the contract).
+    ///
+    /// # Errors
+    /// See [`ApplyError`].
+    pub async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Outcome, ApplyError> {
+        self.writer.apply(tenant, cs.clone()).await
+    }
+
+    /// Loads a customer and its stats.
+    ///
+    /// # Errors
+    /// A driver error or a row that does not decode.
+    pub fn load(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+    ) -> Result<Option<(Customer, Stats)>, SqliteError> {
+        self.readers.with(|c| read::load(c, tenant, id))
+    }
+
+    /// Customers with this normalised email or phone.
+    ///
+    /// # Errors
+    /// A driver error.
+    pub fn find_by_contact(
+        &self,
+        tenant: TenantId,
+        key: &ContactKey,
+    ) -> Result<Vec<CustomerId>, SqliteError> {
+        self.readers.with(|c| read::find_by_contact(c, tenant, key))
+    }
+
+    /// A page of customers in id order, after `after`.
+    ///
+    /// # Errors
+    /// A driver error or a row that does not decode.
+    pub fn scan(
+        &self,
+        tenant: TenantId,
+        after: Option<CustomerId>,
+        limit: u32,
+    ) -> Result<Vec<(Customer, Stats)>, SqliteError> {
+        self.readers.with(|c| read::scan(c, tenant, after, limit))
+    }
+
+    /// A customer's activities with `from <= at < to`, oldest first.
+    ///
+    /// # Errors
+    /// A driver error or a row that does not decode.
+    pub fn activities(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Activity>, SqliteError> {
+        self.readers
+            .with(|c| read::activities(c, tenant, id, from, to))
+    }
+
+    /// Claims up to `limit` outbox messages available at `now` for `lease`.
+    ///
+    /// # Errors
+    /// A driver error.
+    pub async fn claim_outbox(
+        &self,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxMessage>, SqliteError> {
+        self.writer
+            .exec(move |c| outbox::claim(c, limit, lease, now))
+            .await
+    }
+
+    /// Deletes delivered messages.
+    ///
+    /// # Errors
+    /// A driver error.
+    pub async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), SqliteError> {
+        let ids = ids.to_vec();
+        self.writer.exec(move |c| outbox::ack(c, &ids)).await
+    }
+
+    /// Makes a claimed message available again at `at` (after a failed delivery).
+    ///
+    /// # Errors
+    /// A driver error.
+    pub async fn retry_outbox_at(
+        &self,
+        id: MessageId,
+        at: DateTime<Utc>,
+    ) -> Result<(), SqliteError> {
+        self.writer.exec(move |c| outbox::retry_at(c, id, at)).await
+    }
+}

@@ -1,0 +1,80 @@
+//! Schema migrations: numbered `.sql` files embedded in the crate, applied in one transaction
+//! into `rapport_schema_migrations`. A database whose schema is newer than this code is refused.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use crate::error::SqliteError;
+
+/// One schema migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Migration {
+    /// Its number; migrations apply in increasing order.
+    pub version: u32,
+    /// A short name.
+    pub name: &'static str,
+    /// The SQL it runs.
+    pub sql: &'static str,
+}
+
+/// Every migration this version of the crate knows, in order. Hosts that run their own
+/// migration tool can take the SQL from here (and must then record the versions in
+/// `rapport_schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at_us INTEGER)`).
+///
+/// ```
+/// assert_eq!(rapport_sqlite::MIGRATIONS[0].version, 1);
+/// assert!(rapport_sqlite::MIGRATIONS[0].sql.contains("CREATE TABLE rapport_customers"));
+/// ```
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../migrations/0001_init.sql"),
+}];
+
+/// The schema version this code writes.
+#[must_use]
+pub fn latest_version() -> u32 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// Applies the missing migrations in one `BEGIN IMMEDIATE` transaction; returns the versions
+/// applied.
+///
+/// # Errors
+/// [`SqliteError::SchemaTooNew`] when the database has a version this code does not know,
+/// or a driver error (nothing is applied then).
+pub(crate) fn migrate(conn: &mut Connection, now_us: i64) -> Result<Vec<u32>, SqliteError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS rapport_schema_migrations (
+             version INTEGER PRIMARY KEY,
+             name TEXT NOT NULL,
+             applied_at_us INTEGER NOT NULL
+         )",
+    )?;
+    let current: Option<u32> = tx
+        .query_row(
+            "SELECT MAX(version) FROM rapport_schema_migrations",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    let current = current.unwrap_or(0);
+    if current > latest_version() {
+        return Err(SqliteError::SchemaTooNew {
+            found: current,
+            supported: latest_version(),
+        });
+    }
+    let mut applied = Vec::new();
+    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+        tx.execute_batch(m.sql)?;
+        tx.execute(
+            "INSERT INTO rapport_schema_migrations (version, name, applied_at_us) VALUES (?1, ?2, ?3)",
+            rusqlite::params![m.version, m.name, now_us],
+        )?;
+        applied.push(m.version);
+    }
+    tx.commit()?;
+    Ok(applied)
+}

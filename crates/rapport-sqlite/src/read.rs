@@ -1,0 +1,146 @@
+//! Reads, on a small pool of read-only connections (WAL lets them run beside the writer).
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use rapport_core::{Activity, ContactKey, Customer, CustomerId, Stats, TenantId};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use crate::codec::{from_json, time_to_us};
+use crate::config::SqliteConfig;
+use crate::error::SqliteError;
+
+pub(crate) struct ReadPool {
+    path: PathBuf,
+    config: SqliteConfig,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReadPool {
+    pub(crate) fn new(path: PathBuf, config: SqliteConfig) -> Self {
+        Self {
+            path,
+            config,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `f` on an idle read connection (opening one when none is idle) and returns the
+    /// connection to the pool.
+    pub(crate) fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, SqliteError>,
+    ) -> Result<T, SqliteError> {
+        let conn = self.idle.lock().ok().and_then(|mut v| v.pop());
+        let conn = match conn {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | OpenFlags::SQLITE_OPEN_URI
+                        | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.busy_timeout(self.config.busy_timeout)?;
+                c
+            }
+        };
+        let r = f(&conn);
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < self.config.readers {
+                idle.push(conn);
+            }
+        }
+        r
+    }
+}
+
+fn customer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String)> {
+    Ok((r.get(0)?, r.get(1)?))
+}
+
+fn decode(row: (String, String)) -> Result<(Customer, Stats), SqliteError> {
+    Ok((
+        from_json("rapport_customers", &row.0)?,
+        from_json("rapport_customers", &row.1)?,
+    ))
+}
+
+pub(crate) fn load(
+    conn: &Connection,
+    tenant: TenantId,
+    id: CustomerId,
+) -> Result<Option<(Customer, Stats)>, SqliteError> {
+    let row = conn
+        .prepare_cached(
+            "SELECT customer_json, stats_json FROM rapport_customers
+             WHERE tenant_id = ?1 AND customer_id = ?2",
+        )?
+        .query_row(params![tenant.to_bytes(), id.to_bytes()], customer_row)
+        .optional()?;
+    row.map(decode).transpose()
+}
+
+pub(crate) fn find_by_contact(
+    conn: &Connection,
+    tenant: TenantId,
+    key: &ContactKey,
+) -> Result<Vec<CustomerId>, SqliteError> {
+    let sql = match key {
+        ContactKey::Email(_) => {
+            "SELECT customer_id FROM rapport_customers WHERE tenant_id = ?1 AND email = ?2 ORDER BY customer_id"
+        }
+        _ => {
+            "SELECT customer_id FROM rapport_customers WHERE tenant_id = ?1 AND phone = ?2 ORDER BY customer_id"
+        }
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params![tenant.to_bytes(), key.as_str()], |r| {
+        r.get::<_, [u8; 16]>(0)
+    })?;
+    rows.map(|r| Ok(CustomerId::from_uuid(uuid::Uuid::from_bytes(r?))))
+        .collect()
+}
+
+pub(crate) fn scan(
+    conn: &Connection,
+    tenant: TenantId,
+    after: Option<CustomerId>,
+    limit: u32,
+) -> Result<Vec<(Customer, Stats)>, SqliteError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT customer_json, stats_json FROM rapport_customers
+         WHERE tenant_id = ?1 AND customer_id > ?2 ORDER BY customer_id LIMIT ?3",
+    )?;
+    // An empty BLOB sorts before every id.
+    let after: Vec<u8> = after.map_or_else(Vec::new, |a| a.to_bytes().to_vec());
+    let rows = stmt.query_map(
+        params![tenant.to_bytes(), after, i64::from(limit)],
+        customer_row,
+    )?;
+    rows.map(|r| decode(r?)).collect()
+}
+
+pub(crate) fn activities(
+    conn: &Connection,
+    tenant: TenantId,
+    id: CustomerId,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Vec<Activity>, SqliteError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT activity_json FROM rapport_activities
+         WHERE tenant_id = ?1 AND customer_id = ?2 AND at_us >= ?3 AND at_us < ?4
+         ORDER BY at_us, idempotency_key",
+    )?;
+    let rows = stmt.query_map(
+        params![
+            tenant.to_bytes(),
+            id.to_bytes(),
+            from.map_or(i64::MIN, time_to_us),
+            to.map_or(i64::MAX, time_to_us)
+        ],
+        |r| r.get::<_, String>(0),
+    )?;
+    rows.map(|r| from_json("rapport_activities", &r?)).collect()
+}

@@ -1,0 +1,171 @@
+//! The writer thread: the one connection that writes. SQLite has one writer anyway; owning it
+//! on a thread keeps async callers from blocking and lets concurrent `apply` calls share a
+//! transaction (group commit): each changeset runs under its own savepoint, so a conflicting
+//! one fails alone, and one `COMMIT` (one fsync) makes the whole group durable.
+
+use std::sync::mpsc;
+use std::thread;
+
+use futures_channel::oneshot;
+use rapport_core::{Changeset, TenantId};
+use rusqlite::Connection;
+
+use crate::apply::{ApplyError, Outcome, apply};
+use crate::error::SqliteError;
+
+/// Most changesets committed together.
+pub(crate) const MAX_GROUP: usize = 256;
+
+type Exec = Box<dyn FnOnce(&mut Connection) + Send>;
+
+pub(crate) enum Job {
+    Apply {
+        tenant: TenantId,
+        changeset: Changeset,
+        reply: oneshot::Sender<Result<Outcome, ApplyError>>,
+    },
+    /// Any other write (imports, outbox claims, erasure checkpoints), run alone in its own
+    /// transaction by the closure itself.
+    Exec(Exec),
+}
+
+/// Handle to the writer thread; dropping every handle stops it.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    pub(crate) fn spawn(conn: Connection) -> Result<Writer, SqliteError> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        thread::Builder::new()
+            .name("rapport-sqlite-writer".into())
+            .spawn(move || run(conn, &rx))
+            .map_err(|_| SqliteError::WriterGone)?;
+        Ok(Writer { tx })
+    }
+
+    pub(crate) fn send(&self, job: Job) -> Result<(), SqliteError> {
+        self.tx.send(job).map_err(|_| SqliteError::WriterGone)
+    }
+
+    /// Runs `f` on the writer connection and waits for its result.
+    pub(crate) async fn exec<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, SqliteError> + Send + 'static,
+    ) -> Result<T, SqliteError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Job::Exec(Box::new(move |conn| {
+            let _ = reply.send(f(conn));
+        })))?;
+        rx.await.map_err(|_| SqliteError::WriterGone)?
+    }
+
+    /// Applies a changeset in the next group commit.
+    pub(crate) async fn apply(
+        &self,
+        tenant: TenantId,
+        changeset: Changeset,
+    ) -> Result<Outcome, ApplyError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Job::Apply {
+            tenant,
+            changeset,
+            reply,
+        })?;
+        rx.await.map_err(|_| SqliteError::WriterGone)?
+    }
+}
+
+fn run(mut conn: Connection, rx: &mpsc::Receiver<Job>) {
+    let mut seq: i64 = conn
+        .query_row(
+            "SELECT COALESCE(MAX(seq), 0) FROM rapport_outbox",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(0);
+    while let Ok(first) = rx.recv() {
+        let mut group = Vec::new();
+        let mut pending = Some(first);
+        while let Some(job) = pending.take() {
+            match job {
+                Job::Exec(f) => {
+                    // Flush the applies gathered so far, then run the closure alone.
+                    commit_group(&mut conn, std::mem::take(&mut group), &mut seq);
+                    f(&mut conn);
+                }
+                apply @ Job::Apply { .. } => group.push(apply),
+            }
+            if group.len() < MAX_GROUP {
+                pending = rx.try_recv().ok();
+            }
+        }
+        commit_group(&mut conn, group, &mut seq);
+    }
+}
+
+fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64) {
+    if group.is_empty() {
+        return;
+    }
+    let start_seq = *seq;
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let e = SqliteError::from(e);
+        for job in group {
+            if let Job::Apply { reply, .. } = job {
+                let _ = reply.send(Err(ApplyError::Sqlite(SqliteError::Unavailable(format!(
+                    "could not begin the write transaction: {e}"
+                )))));
+            }
+        }
+        return;
+    }
+    let mut results = Vec::with_capacity(group.len());
+    for job in group {
+        let Job::Apply {
+            tenant,
+            changeset,
+            reply,
+        } = job
+        else {
+            continue;
+        };
+        let result = match conn.execute_batch("SAVEPOINT cs") {
+            Err(e) => Err(ApplyError::from(e)),
+            Ok(()) => {
+                let r = apply(conn, tenant, &changeset, seq);
+                let keep = matches!(&r, Ok(o) if o.duplicates.is_empty());
+                let end = if keep {
+                    conn.execute_batch("RELEASE cs")
+                } else {
+                    conn.execute_batch("ROLLBACK TO cs; RELEASE cs")
+                };
+                match end {
+                    Ok(()) => r,
+                    Err(e) => Err(ApplyError::from(e)),
+                }
+            }
+        };
+        results.push((reply, result));
+    }
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => {
+            for (reply, r) in results {
+                let _ = reply.send(r);
+            }
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            *seq = start_seq;
+            let msg = e.to_string();
+            for (reply, r) in results {
+                let _ = reply.send(r.and_then(|_| {
+                    Err(ApplyError::Sqlite(SqliteError::Unavailable(format!(
+                        "commit failed: {msg}"
+                    ))))
+                }));
+            }
+        }
+    }
+}

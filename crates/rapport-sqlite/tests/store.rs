@@ -1,0 +1,330 @@
+//! The SQLite store against its contract: atomic changesets, versions, idempotent
+//! activities, outbox leases, tenant scoping, round trips, and no lost updates under
+//! concurrent writers.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use futures::executor::block_on;
+use rapport_core::*;
+use rapport_sqlite::{ApplyError, SqliteConfig, SqliteStore};
+use rust_decimal::Decimal;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
+}
+
+fn open(dir: &tempfile::TempDir) -> SqliteStore {
+    SqliteStore::open(dir.path().join("r.db"), SqliteConfig::default(), now()).unwrap()
+}
+
+const T1: TenantId = TenantId::from_u128(1);
+const T2: TenantId = TenantId::from_u128(2);
+
+fn customer(t: TenantId, id: u128) -> Customer {
+    let profile = Profile {
+        email: Some(Pii::new(
+            Email::parse(&format!("c{id}@example.com")).unwrap(),
+        )),
+        ..Profile::default()
+    };
+    Customer::new(t, CustomerId::from_u128(id), profile, now())
+}
+
+fn purchase(c: CustomerId, key: &str, amount: Decimal) -> Activity {
+    Activity::new(
+        ActivityId::from_u128(7),
+        c,
+        now(),
+        Channel::Web,
+        IdempotencyKey::new(key).unwrap(),
+        ActivityKind::Purchase {
+            order_id: OrderId::new(key).unwrap(),
+            amount: Money::new(amount, Currency::USD),
+            margin: None,
+        },
+    )
+    .unwrap()
+}
+
+fn message(t: TenantId, id: u128, c: CustomerId) -> OutboxMessage {
+    OutboxMessage::new(
+        MessageId::from_u128(id),
+        t,
+        now(),
+        DomainEvent::CustomerRegistered { customer: c },
+    )
+}
+
+fn create_cs(t: TenantId, id: u128) -> Changeset {
+    let c = customer(t, id);
+    let mut cs = Changeset::new();
+    cs.outbox.push(message(t, id, c.id()));
+    cs.create(c, Stats::default());
+    cs
+}
+
+#[test]
+fn create_then_load_round_trips_and_create_again_fails_with_nothing_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir);
+    let cs = create_cs(T1, 1);
+    let out = block_on(s.apply(T1, &cs)).unwrap();
+    assert_eq!((out.customers, out.messages), (1, 1));
+    let (c, _) = s.load(T1, CustomerId::from_u128(1)).unwrap().unwrap();
+    assert_eq!(&c, cs.customers[0].customer());
+
+    // Again, with an activity and a new message: AlreadyExists, and neither is stored.
+    let mut again = create_cs(T1, 1);
+    again.outbox[0].id = MessageId::from_u128(99);
+    again.activities.push(purchase(c.id(), "k-1", Decimal::ONE));
+    let err = block_on(s.apply(T1, &again)).unwrap_err();
+    assert!(
+        matches!(err, ApplyError::AlreadyExists(id) if id == c.id()),
+        "{err}"
+    );
+    assert!(s.activities(T1, c.id(), None, None).unwrap().is_empty());
+    let claimed = block_on(s.claim_outbox(10, Duration::from_secs(30), now())).unwrap();
+    assert_eq!(claimed.len(), 1, "only the first changeset's message");
+}
+
+#[test]
+fn stale_update_conflicts_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir);
+    block_on(s.apply(T1, &create_cs(T1, 1))).unwrap();
+    let (c, st) = s.load(T1, CustomerId::from_u128(1)).unwrap().unwrap();
+    let mut first = Changeset::new();
+    first.update(&c, c.next_version(), st.clone());
+    block_on(s.apply(T1, &first)).unwrap();
+
+    let mut stale = Changeset::new();
+    stale.update(&c, c.next_version(), st);
+    stale
+        .activities
+        .push(purchase(c.id(), "k-stale", Decimal::ONE));
+    let err = block_on(s.apply(T1, &stale)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ApplyError::Conflict {
+                expected: 1,
+                actual: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(s.activities(T1, c.id(), None, None).unwrap().is_empty());
+}
+
+#[test]
+fn duplicate_activity_keys_write_nothing_and_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir);
+    block_on(s.apply(T1, &create_cs(T1, 1))).unwrap();
+    let (c, st) = s.load(T1, CustomerId::from_u128(1)).unwrap().unwrap();
+    let a = purchase(c.id(), "order-1", Decimal::new(1999, 2));
+    let mut cs = Changeset::new();
+    let mut st2 = st.clone();
+    st2.apply(&a).unwrap();
+    cs.update(&c, c.next_version(), st2.clone());
+    cs.activities.push(a.clone());
+    let out = block_on(s.apply(T1, &cs)).unwrap();
+    assert!(out.duplicates.is_empty());
+
+    let (c2, _) = s.load(T1, c.id()).unwrap().unwrap();
+    let mut replay = Changeset::new();
+    let mut st3 = st2.clone();
+    st3.apply(&a).unwrap();
+    replay.update(&c2, c2.next_version(), st3);
+    replay.activities.push(a.clone());
+    let out = block_on(s.apply(T1, &replay)).unwrap();
+    assert_eq!(out.duplicates, vec![a.idempotency_key.clone()]);
+    let (c3, st_after) = s.load(T1, c.id()).unwrap().unwrap();
+    assert_eq!(c3.version(), c2.version(), "the customer was not rewritten");
+    assert_eq!(st_after, st2, "stats did not count the duplicate");
+    // The same key in another tenant is a different activity.
+    block_on(s.apply(T2, &create_cs(T2, 1))).unwrap();
+    let mut other = Changeset::new();
+    other.activities.push(a);
+    assert!(block_on(s.apply(T2, &other)).unwrap().duplicates.is_empty());
+}
+
+#[test]
+fn tenants_do_not_see_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir);
+    block_on(s.apply(T1, &create_cs(T1, 5))).unwrap();
+    let id = CustomerId::from_u128(5);
+    assert!(s.load(T2, id).unwrap().is_none());
+    assert!(s.scan(T2, None, 10).unwrap().is_empty());
+    let key = ContactKey::Email(Email::parse("c5@example.com").unwrap());
+    assert_eq!(s.find_by_contact(T1, &key).unwrap(), vec![id]);
+    assert!(s.find_by_contact(T2, &key).unwrap().is_empty());
+    // The same id can exist in both tenants.
+    block_on(s.apply(T2, &create_cs(T2, 5))).unwrap();
+    assert_eq!(s.scan(T1, None, 10).unwrap().len(), 1);
+    // A tenant cannot write another tenant's customer.
+    assert!(matches!(
+        block_on(s.apply(T2, &create_cs(T1, 6))).unwrap_err(),
+        ApplyError::Invalid(_)
+    ));
+}
+
+#[test]
+fn scan_pages_in_id_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir);
+    for id in [3u128, 1, 2, 5, 4] {
+        block_on(s.apply(T1, &create_cs(T1, id))).unwrap();
+    }
+    let first = s.scan(T1, None, 2).unwrap();
+    let ids: Vec<u128> = first
+        .iter()
+        .map(|(c, _)| c.id().as_uuid().as_u128())
+        .collect();
+    assert_eq!(ids, vec![1, 2]);
+    let rest = s.scan(T1, Some(first[1].0.id()), 10).unwrap();
+    let ids: Vec<u128> = rest
+        .iter()
+        .map(|(c, _)| c.id().as_uuid().as_u128())
+        .collect();
+    assert_eq!(ids, vec![3, 4, 5]);
+}
+
+#[test]
+fn money_and_time_round_trip_at_the_extremes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir);
+    block_on(s.apply(T1, &create_cs(T1, 1))).unwrap();
+    let (c, st) = s.load(T1, CustomerId::from_u128(1)).unwrap().unwrap();
+    let extremes = [
+        Decimal::from_i128_with_scale(9_999_999_999_999_999_999_999_999_999, 0),
+        Decimal::from_i128_with_scale(1_000_000_000_000_000_000_000_000_000, 28),
+        Decimal::new(1050, 2),
+        Decimal::new(1, 28),
+        Decimal::ZERO,
+    ];
+    let mut cs = Changeset::new();
+    for (i, d) in extremes.iter().enumerate() {
+        let mut a = purchase(c.id(), &format!("x{i}"), *d);
+        a.at = Utc
+            .timestamp_micros(1_780_000_000_123_456 + i as i64)
+            .single()
+            .unwrap();
+        cs.activities.push(a);
+    }
+    cs.update(&c, c.next_version(), st);
+    block_on(s.apply(T1, &cs)).unwrap();
+    let back = s.activities(T1, c.id(), None, None).unwrap();
+    assert_eq!(back, cs.activities);
+    for (a, d) in back.iter().zip(extremes) {
+        let ActivityKind::Purchase { amount, .. } = &a.kind else {
+            panic!()
+        };
+        assert_eq!(amount.amount.scale(), d.scale());
+        assert_eq!(amount.amount.to_string(), d.to_string());
+    }
+}
+
+#[test]
+fn outbox_leases_expire_and_acks_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir);
+    for id in 1..=3u128 {
+        block_on(s.apply(T1, &create_cs(T1, id))).unwrap();
+    }
+    let lease = Duration::from_secs(60);
+    let got = block_on(s.claim_outbox(2, lease, now())).unwrap();
+    assert_eq!(
+        got.iter()
+            .map(|m| m.id.as_uuid().as_u128())
+            .collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert!(got.iter().all(|m| m.attempts == 1));
+    // Leased messages are not claimed again before the lease ends...
+    let more = block_on(s.claim_outbox(10, lease, now())).unwrap();
+    assert_eq!(more.len(), 1);
+    block_on(s.ack_outbox(&[got[0].id])).unwrap();
+    // ...and are claimed again after it (the relay that held them died).
+    let later = now() + chrono::Duration::seconds(61);
+    let again = block_on(s.claim_outbox(10, lease, later)).unwrap();
+    let ids: Vec<u128> = again.iter().map(|m| m.id.as_uuid().as_u128()).collect();
+    assert_eq!(ids, vec![2, 3]);
+    assert_eq!(again[0].attempts, 2);
+}
+
+#[test]
+fn a_database_newer_than_the_code_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(&dir));
+    let conn = rusqlite::Connection::open(dir.path().join("r.db")).unwrap();
+    conn.execute(
+        "INSERT INTO rapport_schema_migrations VALUES (99, 'future', 0)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let err =
+        SqliteStore::open(dir.path().join("r.db"), SqliteConfig::default(), now()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the database schema is version 99 but this rapport-sqlite supports up to 1; upgrade rapport-sqlite"
+    );
+}
+
+#[test]
+fn no_lost_updates_under_eight_concurrent_writers() {
+    const THREADS: usize = 8;
+    const PER_THREAD: usize = 1_250;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Arc::new(open(&dir));
+    block_on(s.apply(T1, &create_cs(T1, 1))).unwrap();
+    let id = CustomerId::from_u128(1);
+    let key = AttrKey::new("counter").unwrap();
+    let conflicts: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let s = Arc::clone(&s);
+                let key = key.clone();
+                scope.spawn(move || {
+                    let mut conflicts = 0;
+                    for _ in 0..PER_THREAD {
+                        loop {
+                            let (c, st) = s.load(T1, id).unwrap().unwrap();
+                            let mut next = c.next_version();
+                            let mut attrs = next.profile.attributes.expose().clone();
+                            let n = match attrs.get(&key) {
+                                Some(AttrValue::Number(n)) => *n,
+                                _ => Decimal::ZERO,
+                            };
+                            attrs.insert(key.clone(), AttrValue::Number(n + Decimal::ONE));
+                            next.profile.attributes = Pii::new(attrs);
+                            let mut cs = Changeset::new();
+                            cs.update(&c, next, st);
+                            match block_on(s.apply(T1, &cs)) {
+                                Ok(_) => break,
+                                Err(ApplyError::Conflict { .. }) => conflicts += 1,
+                                Err(e) => panic!("unexpected error: {e}"),
+                            }
+                        }
+                    }
+                    conflicts
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    let (c, _) = s.load(T1, id).unwrap().unwrap();
+    let total = THREADS * PER_THREAD;
+    assert_eq!(c.version(), 1 + total as u64);
+    assert_eq!(
+        c.profile.attributes.expose().get(&key),
+        Some(&AttrValue::Number(Decimal::from(total as i64)))
+    );
+    eprintln!("{total} updates, {conflicts} conflicts retried, 0 lost");
+}
