@@ -185,7 +185,8 @@ impl Stats {
                 self.check_currency(amount)?;
                 let margin = margin.unwrap_or(Decimal::ZERO);
                 let sub = |a: Decimal, b: Decimal| {
-                    a.checked_sub(b).ok_or(DomainError::Overflow { field: "margin" })
+                    a.checked_sub(b)
+                        .ok_or(DomainError::Overflow { field: "margin" })
                 };
                 let refunded = add("refunded", self.refunded, amount.amount)?;
                 let total_margin = sub(self.margin, margin)?;
