@@ -90,8 +90,34 @@ fn revenue_num(s: &Stats) -> f64 {
     s.revenue_amount().to_string().parse().unwrap_or(0.0)
 }
 
+/// The columns derived from a customer and its stats.
+pub(crate) struct Projection {
+    pub(crate) merged_into: Option<[u8; 16]>,
+    pub(crate) email: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) orders: i64,
+    pub(crate) purchase_days: i64,
+    pub(crate) revenue_num: f64,
+    pub(crate) last_purchase_day: Option<i64>,
+    pub(crate) first_purchase_day: Option<i64>,
+}
+
+pub(crate) fn project(c: &Customer, s: &Stats) -> Projection {
+    let (email, phone) = contact(c);
+    Projection {
+        merged_into: merged_into(c),
+        email,
+        phone,
+        orders: i64::from(s.orders()),
+        purchase_days: i64::from(s.purchase_day_count()),
+        revenue_num: revenue_num(s),
+        last_purchase_day: s.last_purchase_day().map(day_number),
+        first_purchase_day: s.first_purchase_day().map(day_number),
+    }
+}
+
 fn insert(conn: &Connection, r: &Row<'_>) -> Result<(), ApplyError> {
-    let (email, phone) = contact(r.customer);
+    let p = project(r.customer, r.stats);
     let res = conn
         .prepare_cached(
             "INSERT INTO rapport_customers (tenant_id, customer_id, version, stage, tier, merged_into,
@@ -105,15 +131,15 @@ fn insert(conn: &Connection, r: &Row<'_>) -> Result<(), ApplyError> {
             r.customer.version() as i64,
             r.customer.stage().as_str(),
             r.customer.tier().as_str(),
-            merged_into(r.customer),
+            p.merged_into,
             time_to_us(r.customer.created_at()),
-            email,
-            phone,
-            i64::from(r.stats.orders()),
-            i64::from(r.stats.purchase_day_count()),
-            revenue_num(r.stats),
-            r.stats.last_purchase_day().map(day_number),
-            r.stats.first_purchase_day().map(day_number),
+            p.email,
+            p.phone,
+            p.orders,
+            p.purchase_days,
+            p.revenue_num,
+            p.last_purchase_day,
+            p.first_purchase_day,
             to_json("rapport_customers", r.customer)?,
             to_json("rapport_customers", r.stats)?,
         ]);
@@ -125,7 +151,7 @@ fn insert(conn: &Connection, r: &Row<'_>) -> Result<(), ApplyError> {
 }
 
 fn update(conn: &Connection, r: &Row<'_>, expected: u64) -> Result<(), ApplyError> {
-    let (email, phone) = contact(r.customer);
+    let p = project(r.customer, r.stats);
     let n = conn
         .prepare_cached(
             "UPDATE rapport_customers SET version = ?3, stage = ?4, tier = ?5, merged_into = ?6,
@@ -140,14 +166,14 @@ fn update(conn: &Connection, r: &Row<'_>, expected: u64) -> Result<(), ApplyErro
             r.customer.version() as i64,
             r.customer.stage().as_str(),
             r.customer.tier().as_str(),
-            merged_into(r.customer),
-            email,
-            phone,
-            i64::from(r.stats.orders()),
-            i64::from(r.stats.purchase_day_count()),
-            revenue_num(r.stats),
-            r.stats.last_purchase_day().map(day_number),
-            r.stats.first_purchase_day().map(day_number),
+            p.merged_into,
+            p.email,
+            p.phone,
+            p.orders,
+            p.purchase_days,
+            p.revenue_num,
+            p.last_purchase_day,
+            p.first_purchase_day,
             to_json("rapport_customers", r.customer)?,
             to_json("rapport_customers", r.stats)?,
             expected as i64,

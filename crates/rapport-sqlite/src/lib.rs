@@ -14,6 +14,7 @@ mod apply;
 mod codec;
 mod config;
 mod error;
+mod import;
 mod migrate;
 mod outbox;
 mod read;
@@ -33,6 +34,7 @@ use rusqlite::Connection;
 pub use apply::{ApplyError, Outcome};
 pub use config::{SqliteConfig, Synchronous};
 pub use error::SqliteError;
+pub use import::ImportReport;
 pub use migrate::{MIGRATIONS, Migration, latest_version};
 
 use read::ReadPool;
@@ -193,5 +195,37 @@ impl SqliteStore {
         at: DateTime<Utc>,
     ) -> Result<(), SqliteError> {
         self.writer.exec(move |c| outbox::retry_at(c, id, at)).await
+    }
+
+    /// Imports a batch of customers in one transaction; ids that exist are skipped (so a
+    /// re-run adds nothing).
+    ///
+    /// # Errors
+    /// [`ApplyError::Invalid`] for another tenant's customer; driver errors. Nothing of the
+    /// batch is written on error.
+    pub async fn import_customers(
+        &self,
+        tenant: TenantId,
+        batch: Vec<(Customer, Stats)>,
+    ) -> Result<ImportReport, ApplyError> {
+        self.writer
+            .exec_apply(move |c| import::customers(c, tenant, &batch))
+            .await
+    }
+
+    /// Imports a batch of activities in one transaction: new keys are stored and folded into
+    /// their customers' stats; known keys are skipped (so a re-run adds nothing).
+    ///
+    /// # Errors
+    /// [`ApplyError::NotFound`] for an activity of an unknown customer; validation and driver
+    /// errors. Nothing of the batch is written on error.
+    pub async fn import_activities(
+        &self,
+        tenant: TenantId,
+        batch: Vec<Activity>,
+    ) -> Result<ImportReport, ApplyError> {
+        self.writer
+            .exec_apply(move |c| import::activities(c, tenant, &batch))
+            .await
     }
 }

@@ -61,6 +61,18 @@ impl Writer {
         rx.await.map_err(|_| SqliteError::WriterGone)?
     }
 
+    /// Like [`Writer::exec`] for closures failing with [`ApplyError`].
+    pub(crate) async fn exec_apply<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, ApplyError> + Send + 'static,
+    ) -> Result<T, ApplyError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Job::Exec(Box::new(move |conn| {
+            let _ = reply.send(f(conn));
+        })))?;
+        rx.await.map_err(|_| SqliteError::WriterGone)?
+    }
+
     /// Applies a changeset in the next group commit.
     pub(crate) async fn apply(
         &self,

@@ -328,3 +328,58 @@ fn no_lost_updates_under_eight_concurrent_writers() {
     );
     eprintln!("{total} updates, {conflicts} conflicts retried, 0 lost");
 }
+
+#[test]
+fn bulk_import_is_idempotent_and_folds_only_new_activities() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir);
+    let batch: Vec<(Customer, Stats)> = (1..=50u128)
+        .map(|i| (customer(T1, i), Stats::default()))
+        .collect();
+    let r = block_on(s.import_customers(T1, batch.clone())).unwrap();
+    assert_eq!((r.rows, r.inserted, r.skipped), (50, 50, 0));
+    let r = block_on(s.import_customers(T1, batch)).unwrap();
+    assert_eq!((r.inserted, r.skipped), (0, 50));
+
+    let acts: Vec<Activity> = (1..=50u128)
+        .flat_map(|i| {
+            (0..3).map(move |k| {
+                purchase(
+                    CustomerId::from_u128(i),
+                    &format!("{i}-{k}"),
+                    Decimal::new(1000, 2),
+                )
+            })
+        })
+        .collect();
+    let r = block_on(s.import_activities(T1, acts.clone())).unwrap();
+    assert_eq!((r.inserted, r.skipped), (150, 0));
+    let r = block_on(s.import_activities(T1, acts)).unwrap();
+    assert_eq!((r.inserted, r.skipped), (0, 150));
+    let (c, st) = s.load(T1, CustomerId::from_u128(7)).unwrap().unwrap();
+    assert_eq!(st.orders(), 3, "re-run did not double count");
+    assert_eq!(st.revenue_amount(), Decimal::new(3000, 2));
+    assert_eq!(
+        c.version(),
+        2,
+        "one version step for the one batch that changed it"
+    );
+
+    // An activity of an unknown customer fails the whole batch: nothing of it is stored.
+    let bad = vec![
+        purchase(CustomerId::from_u128(1), "new-ok", Decimal::ONE),
+        purchase(CustomerId::from_u128(999), "orphan", Decimal::ONE),
+    ];
+    assert!(matches!(
+        block_on(s.import_activities(T1, bad)).unwrap_err(),
+        ApplyError::NotFound(_)
+    ));
+    assert_eq!(
+        s.load(T1, CustomerId::from_u128(1))
+            .unwrap()
+            .unwrap()
+            .1
+            .orders(),
+        3
+    );
+}
