@@ -100,18 +100,44 @@ pub struct Window {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Stats {
+    // Empty parts are left out of the serialised form: most customers have few activities
+    // and the stored row stays small.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     currency: Option<Currency>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     days: Vec<DayTotals>,
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
     orders: u32,
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
     full_refunds: u32,
+    #[serde(default, skip_serializing_if = "Decimal::is_zero")]
     revenue: Decimal,
+    #[serde(default, skip_serializing_if = "Decimal::is_zero")]
     refunded: Decimal,
+    #[serde(default, skip_serializing_if = "Decimal::is_zero")]
     margin: Decimal,
+    #[serde(default, skip_serializing_if = "all_zero")]
     counts: [u32; 8],
+    #[serde(default, skip_serializing_if = "all_none")]
     last_at: [Option<DateTime<Utc>>; 8],
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     complaints: Vec<Stamped<Severity>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     last_nps: Option<Stamped<Nps>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     last_csat: Option<Stamped<Csat>>,
+}
+
+fn is_zero_u32(v: &u32) -> bool {
+    *v == 0
+}
+
+fn all_zero(v: &[u32; 8]) -> bool {
+    v.iter().all(|x| *x == 0)
+}
+
+fn all_none(v: &[Option<DateTime<Utc>>; 8]) -> bool {
+    v.iter().all(Option::is_none)
 }
 
 /// The UTC calendar day of a time (without going through chrono's offset arithmetic).

@@ -24,8 +24,9 @@ CREATE TABLE rapport_customers (
     -- The full records, as JSON (money as decimal text, scale kept).
     customer_json TEXT    NOT NULL,
     stats_json    TEXT    NOT NULL,
-    PRIMARY KEY (tenant_id, customer_id)
-) WITHOUT ROWID;
+    -- A rowid table (rows are larger than WITHOUT ROWID suits); the key is this unique index.
+    UNIQUE (tenant_id, customer_id)
+);
 
 CREATE INDEX rapport_customers_email ON rapport_customers (tenant_id, email) WHERE email IS NOT NULL;
 CREATE INDEX rapport_customers_phone ON rapport_customers (tenant_id, phone) WHERE phone IS NOT NULL;
@@ -38,8 +39,8 @@ CREATE TABLE rapport_activities (
     at_us           INTEGER NOT NULL,
     kind            TEXT    NOT NULL,
     activity_json   TEXT    NOT NULL,
-    PRIMARY KEY (tenant_id, idempotency_key)
-) WITHOUT ROWID;
+    UNIQUE (tenant_id, idempotency_key)
+);
 
 CREATE INDEX rapport_activities_customer ON rapport_activities (tenant_id, customer_id, at_us);
 

@@ -59,40 +59,18 @@ fn is_constraint(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation)
 }
 
-struct Row<'a> {
-    tenant: [u8; 16],
-    id: [u8; 16],
-    customer: &'a Customer,
-    stats: &'a Stats,
-}
-
-fn merged_into(c: &Customer) -> Option<[u8; 16]> {
-    match c.stage() {
-        Stage::Merged { into } => Some(into.to_bytes()),
-        _ => None,
-    }
-}
-
-fn contact(c: &Customer) -> (Option<String>, Option<String>) {
-    (
-        c.profile
-            .email
-            .as_ref()
-            .map(|e| e.expose().as_str().to_owned()),
-        c.profile
-            .phone
-            .as_ref()
-            .map(|p| p.expose().as_str().to_owned()),
-    )
-}
-
 fn revenue_num(s: &Stats) -> f64 {
     s.revenue_amount().to_string().parse().unwrap_or(0.0)
 }
 
-/// The columns derived from a customer and its stats.
-pub(crate) struct Projection {
+/// A customer row, serialised on the caller's thread so the writer only executes statements.
+pub(crate) struct CustomerRow {
+    pub(crate) id: CustomerId,
+    pub(crate) version: i64,
+    pub(crate) stage: &'static str,
+    pub(crate) tier: &'static str,
     pub(crate) merged_into: Option<[u8; 16]>,
+    pub(crate) created_at_us: i64,
     pub(crate) email: Option<String>,
     pub(crate) phone: Option<String>,
     pub(crate) orders: i64,
@@ -100,58 +78,157 @@ pub(crate) struct Projection {
     pub(crate) revenue_num: f64,
     pub(crate) last_purchase_day: Option<i64>,
     pub(crate) first_purchase_day: Option<i64>,
+    pub(crate) customer_json: String,
+    pub(crate) stats_json: String,
 }
 
-pub(crate) fn project(c: &Customer, s: &Stats) -> Projection {
-    let (email, phone) = contact(c);
-    Projection {
-        merged_into: merged_into(c),
-        email,
-        phone,
-        orders: i64::from(s.orders()),
-        purchase_days: i64::from(s.purchase_day_count()),
-        revenue_num: revenue_num(s),
-        last_purchase_day: s.last_purchase_day().map(day_number),
-        first_purchase_day: s.first_purchase_day().map(day_number),
+impl CustomerRow {
+    pub(crate) fn new(c: &Customer, s: &Stats) -> Result<Self, SqliteError> {
+        Ok(Self {
+            id: c.id(),
+            version: i64::try_from(c.version()).unwrap_or(i64::MAX),
+            stage: c.stage().as_str(),
+            tier: c.tier().as_str(),
+            merged_into: match c.stage() {
+                Stage::Merged { into } => Some(into.to_bytes()),
+                _ => None,
+            },
+            created_at_us: time_to_us(c.created_at()),
+            email: c
+                .profile
+                .email
+                .as_ref()
+                .map(|e| e.expose().as_str().to_owned()),
+            phone: c
+                .profile
+                .phone
+                .as_ref()
+                .map(|p| p.expose().as_str().to_owned()),
+            orders: i64::from(s.orders()),
+            purchase_days: i64::from(s.purchase_day_count()),
+            revenue_num: revenue_num(s),
+            last_purchase_day: s.last_purchase_day().map(day_number),
+            first_purchase_day: s.first_purchase_day().map(day_number),
+            customer_json: to_json("rapport_customers", c)?,
+            stats_json: to_json("rapport_customers", s)?,
+        })
     }
 }
 
-fn insert(conn: &Connection, r: &Row<'_>) -> Result<(), ApplyError> {
-    let p = project(r.customer, r.stats);
-    let res = conn
-        .prepare_cached(
-            "INSERT INTO rapport_customers (tenant_id, customer_id, version, stage, tier, merged_into,
-                 created_at_us, email, phone, orders, purchase_days, revenue_num, last_purchase_day,
-                 first_purchase_day, customer_json, stats_json)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-        )?
-        .execute(params![
-            r.tenant,
-            r.id,
-            r.customer.version() as i64,
-            r.customer.stage().as_str(),
-            r.customer.tier().as_str(),
-            p.merged_into,
-            time_to_us(r.customer.created_at()),
-            p.email,
-            p.phone,
-            p.orders,
-            p.purchase_days,
-            p.revenue_num,
-            p.last_purchase_day,
-            p.first_purchase_day,
-            to_json("rapport_customers", r.customer)?,
-            to_json("rapport_customers", r.stats)?,
-        ]);
-    match res {
-        Ok(_) => Ok(()),
-        Err(e) if is_constraint(&e) => Err(ApplyError::AlreadyExists(r.customer.id())),
-        Err(e) => Err(e.into()),
+pub(crate) const INSERT_CUSTOMER: &str =
+    "INSERT INTO rapport_customers (tenant_id, customer_id, version, stage, tier, merged_into,
+         created_at_us, email, phone, orders, purchase_days, revenue_num, last_purchase_day,
+         first_purchase_day, customer_json, stats_json)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+
+/// Executes a prepared insert statement for `r`; returns the rows changed.
+pub(crate) fn insert_row(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    tenant: [u8; 16],
+    r: &CustomerRow,
+) -> rusqlite::Result<usize> {
+    stmt.execute(params![
+        tenant,
+        r.id.to_bytes(),
+        r.version,
+        r.stage,
+        r.tier,
+        r.merged_into,
+        r.created_at_us,
+        r.email,
+        r.phone,
+        r.orders,
+        r.purchase_days,
+        r.revenue_num,
+        r.last_purchase_day,
+        r.first_purchase_day,
+        r.customer_json,
+        r.stats_json,
+    ])
+}
+
+struct ActivityRow {
+    key: IdempotencyKey,
+    id: [u8; 16],
+    customer: [u8; 16],
+    at_us: i64,
+    kind: &'static str,
+    json: String,
+}
+
+struct MessageRow {
+    id: [u8; 16],
+    occurred_at_us: i64,
+    attempts: i64,
+    json: String,
+}
+
+/// A validated, serialised changeset.
+pub(crate) struct Prepared {
+    tenant: [u8; 16],
+    customers: Vec<(Option<u64>, CustomerRow)>,
+    activities: Vec<ActivityRow>,
+    messages: Vec<MessageRow>,
+}
+
+impl Prepared {
+    /// Validates and serialises `cs` (on the caller's thread).
+    pub(crate) fn new(tenant: TenantId, cs: &Changeset) -> Result<Self, ApplyError> {
+        cs.validate(tenant)?;
+        let customers = cs
+            .customers
+            .iter()
+            .map(|w| {
+                let expected = match w {
+                    CustomerWrite::Create { .. } => None,
+                    CustomerWrite::Update {
+                        expected_version, ..
+                    } => Some(*expected_version),
+                };
+                Ok((expected, CustomerRow::new(w.customer(), w.stats())?))
+            })
+            .collect::<Result<_, SqliteError>>()?;
+        let activities = cs
+            .activities
+            .iter()
+            .map(|a| {
+                Ok(ActivityRow {
+                    key: a.idempotency_key.clone(),
+                    id: a.id.to_bytes(),
+                    customer: a.customer.to_bytes(),
+                    at_us: time_to_us(a.at),
+                    kind: a.kind.activity_type().as_str(),
+                    json: to_json("rapport_activities", a)?,
+                })
+            })
+            .collect::<Result<_, SqliteError>>()?;
+        let messages = cs
+            .outbox
+            .iter()
+            .map(|m| {
+                Ok(MessageRow {
+                    id: m.id.to_bytes(),
+                    occurred_at_us: time_to_us(m.occurred_at),
+                    attempts: i64::from(m.attempts),
+                    json: to_json("rapport_outbox", m)?,
+                })
+            })
+            .collect::<Result<_, SqliteError>>()?;
+        Ok(Self {
+            tenant: tenant.to_bytes(),
+            customers,
+            activities,
+            messages,
+        })
     }
 }
 
-fn update(conn: &Connection, r: &Row<'_>, expected: u64) -> Result<(), ApplyError> {
-    let p = project(r.customer, r.stats);
+fn update(
+    conn: &Connection,
+    t: [u8; 16],
+    r: &CustomerRow,
+    expected: u64,
+) -> Result<(), ApplyError> {
     let n = conn
         .prepare_cached(
             "UPDATE rapport_customers SET version = ?3, stage = ?4, tier = ?5, merged_into = ?6,
@@ -161,22 +238,22 @@ fn update(conn: &Connection, r: &Row<'_>, expected: u64) -> Result<(), ApplyErro
              WHERE tenant_id = ?1 AND customer_id = ?2 AND version = ?16",
         )?
         .execute(params![
-            r.tenant,
-            r.id,
-            r.customer.version() as i64,
-            r.customer.stage().as_str(),
-            r.customer.tier().as_str(),
-            p.merged_into,
-            p.email,
-            p.phone,
-            p.orders,
-            p.purchase_days,
-            p.revenue_num,
-            p.last_purchase_day,
-            p.first_purchase_day,
-            to_json("rapport_customers", r.customer)?,
-            to_json("rapport_customers", r.stats)?,
-            expected as i64,
+            t,
+            r.id.to_bytes(),
+            r.version,
+            r.stage,
+            r.tier,
+            r.merged_into,
+            r.email,
+            r.phone,
+            r.orders,
+            r.purchase_days,
+            r.revenue_num,
+            r.last_purchase_day,
+            r.first_purchase_day,
+            r.customer_json,
+            r.stats_json,
+            i64::try_from(expected).unwrap_or(i64::MAX),
         ])?;
     if n == 1 {
         return Ok(());
@@ -185,90 +262,83 @@ fn update(conn: &Connection, r: &Row<'_>, expected: u64) -> Result<(), ApplyErro
         .prepare_cached(
             "SELECT version FROM rapport_customers WHERE tenant_id = ?1 AND customer_id = ?2",
         )?
-        .query_row(params![r.tenant, r.id], |row| row.get(0))
+        .query_row(params![t, r.id.to_bytes()], |row| row.get(0))
         .optional()?;
     match actual {
         Some(actual) => Err(ApplyError::Conflict {
-            customer: r.customer.id(),
+            customer: r.id,
             expected,
-            actual: actual as u64,
+            actual: u64::try_from(actual).unwrap_or(0),
         }),
-        None => Err(ApplyError::NotFound(r.customer.id())),
+        None => Err(ApplyError::NotFound(r.id)),
     }
 }
 
-/// Writes one changeset with the connection's transaction already open. The caller wraps it
-/// in a savepoint and rolls back to it on `Err` or when duplicates are reported.
-pub(crate) fn apply(
-    conn: &Connection,
-    tenant: TenantId,
-    cs: &Changeset,
-    seq_base: &mut i64,
-) -> Result<Outcome, ApplyError> {
-    cs.validate(tenant)?;
-    let t = tenant.to_bytes();
+/// Writes one prepared changeset with the connection's transaction already open. The caller
+/// wraps it in a savepoint and rolls back to it on `Err` or when duplicates are reported.
+pub(crate) fn apply(conn: &Connection, p: &Prepared, seq: &mut i64) -> Result<Outcome, ApplyError> {
+    let t = p.tenant;
     let mut out = Outcome::default();
-    {
+    if !p.activities.is_empty() {
         let mut exists = conn.prepare_cached(
             "SELECT 1 FROM rapport_activities WHERE tenant_id = ?1 AND idempotency_key = ?2",
         )?;
-        for a in &cs.activities {
-            if exists.exists(params![t, a.idempotency_key.as_str()])? {
-                out.duplicates.push(a.idempotency_key.clone());
+        for a in &p.activities {
+            if exists.exists(params![t, a.key.as_str()])? {
+                out.duplicates.push(a.key.clone());
             }
         }
     }
     if !out.duplicates.is_empty() {
         return Ok(out);
     }
-    for w in &cs.customers {
-        let row = Row {
-            tenant: t,
-            id: w.customer().id().to_bytes(),
-            customer: w.customer(),
-            stats: w.stats(),
-        };
-        match w {
-            CustomerWrite::Create { .. } => insert(conn, &row)?,
-            CustomerWrite::Update {
-                expected_version, ..
-            } => update(conn, &row, *expected_version)?,
+    for (expected, row) in &p.customers {
+        match expected {
+            None => {
+                let mut stmt = conn.prepare_cached(INSERT_CUSTOMER)?;
+                match insert_row(&mut stmt, t, row) {
+                    Ok(_) => {}
+                    Err(e) if is_constraint(&e) => return Err(ApplyError::AlreadyExists(row.id)),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Some(v) => update(conn, t, row, *v)?,
         }
         out.customers += 1;
     }
-    {
+    if !p.activities.is_empty() {
         let mut ins = conn.prepare_cached(
             "INSERT INTO rapport_activities (tenant_id, idempotency_key, activity_id, customer_id,
                  at_us, kind, activity_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
-        for a in &cs.activities {
+        for a in &p.activities {
             ins.execute(params![
                 t,
-                a.idempotency_key.as_str(),
-                a.id.to_bytes(),
-                a.customer.to_bytes(),
-                time_to_us(a.at),
-                a.kind.activity_type().as_str(),
-                to_json("rapport_activities", a)?,
+                a.key.as_str(),
+                a.id,
+                a.customer,
+                a.at_us,
+                a.kind,
+                a.json
             ])?;
             out.activities += 1;
         }
     }
-    {
+    if !p.messages.is_empty() {
         let mut ins = conn.prepare_cached(
             "INSERT INTO rapport_outbox (tenant_id, message_id, seq, occurred_at_us, attempts,
                  available_at_us, message_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
-        for m in &cs.outbox {
-            *seq_base += 1;
+        for m in &p.messages {
+            *seq += 1;
             ins.execute(params![
                 t,
-                m.id.to_bytes(),
-                *seq_base,
-                time_to_us(m.occurred_at),
-                i64::from(m.attempts),
+                m.id,
+                *seq,
+                m.occurred_at_us,
+                m.attempts,
                 i64::MIN,
-                to_json("rapport_outbox", m)?,
+                m.json
             ])?;
             out.messages += 1;
         }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use rapport_core::{Activity, Customer, CustomerId, Stats, TenantId};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::apply::{ApplyError, project};
+use crate::apply::{ApplyError, CustomerRow, INSERT_CUSTOMER, insert_row};
 use crate::codec::{from_json, time_to_us, to_json};
 
 /// What one import batch did.
@@ -28,26 +28,14 @@ impl std::ops::AddAssign for ImportReport {
     }
 }
 
-/// Inserts customers that do not exist yet; existing ids are skipped, not overwritten.
-pub(crate) fn customers(
-    conn: &mut Connection,
+/// Serialises an import batch of customers (on the caller's thread).
+pub(crate) fn prepare_customers(
     tenant: TenantId,
     batch: &[(Customer, Stats)],
-) -> Result<ImportReport, ApplyError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut report = ImportReport {
-        rows: batch.len(),
-        ..ImportReport::default()
-    };
-    {
-        let mut ins = tx.prepare_cached(
-            "INSERT INTO rapport_customers (tenant_id, customer_id, version, stage, tier, merged_into,
-                 created_at_us, email, phone, orders, purchase_days, revenue_num, last_purchase_day,
-                 first_purchase_day, customer_json, stats_json)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-             ON CONFLICT (tenant_id, customer_id) DO NOTHING",
-        )?;
-        for (c, s) in batch {
+) -> Result<Vec<CustomerRow>, ApplyError> {
+    batch
+        .iter()
+        .map(|(c, s)| {
             if c.tenant() != tenant {
                 return Err(ApplyError::Invalid(
                     rapport_core::DomainError::InvalidChangeset {
@@ -55,26 +43,27 @@ pub(crate) fn customers(
                     },
                 ));
             }
-            let p = project(c, s);
-            let n = ins.execute(params![
-                tenant.to_bytes(),
-                c.id().to_bytes(),
-                c.version() as i64,
-                c.stage().as_str(),
-                c.tier().as_str(),
-                p.merged_into,
-                time_to_us(c.created_at()),
-                p.email,
-                p.phone,
-                p.orders,
-                p.purchase_days,
-                p.revenue_num,
-                p.last_purchase_day,
-                p.first_purchase_day,
-                to_json("rapport_customers", c)?,
-                to_json("rapport_customers", s)?,
-            ])?;
-            if n == 1 {
+            Ok(CustomerRow::new(c, s)?)
+        })
+        .collect()
+}
+
+/// Inserts customers that do not exist yet; existing ids are skipped, not overwritten.
+pub(crate) fn customers(
+    conn: &mut Connection,
+    tenant: TenantId,
+    rows: &[CustomerRow],
+) -> Result<ImportReport, ApplyError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut report = ImportReport {
+        rows: rows.len(),
+        ..ImportReport::default()
+    };
+    {
+        let sql = format!("{INSERT_CUSTOMER} ON CONFLICT (tenant_id, customer_id) DO NOTHING");
+        let mut ins = tx.prepare_cached(&sql)?;
+        for r in rows {
+            if insert_row(&mut ins, tenant.to_bytes(), r)? == 1 {
                 report.inserted += 1;
             } else {
                 report.skipped += 1;
@@ -148,19 +137,18 @@ pub(crate) fn activities(
             for a in acts {
                 stats.apply(a)?;
             }
-            let next = customer.next_version();
-            let p = project(&next, &stats);
+            let p = CustomerRow::new(&customer.next_version(), &stats)?;
             put.execute(params![
                 t,
                 id.to_bytes(),
-                next.version() as i64,
+                p.version,
                 p.orders,
                 p.purchase_days,
                 p.revenue_num,
                 p.last_purchase_day,
                 p.first_purchase_day,
-                to_json("rapport_customers", &next)?,
-                to_json("rapport_customers", &stats)?,
+                p.customer_json,
+                p.stats_json,
             ])?;
         }
     }

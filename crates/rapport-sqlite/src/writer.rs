@@ -7,10 +7,9 @@ use std::sync::mpsc;
 use std::thread;
 
 use futures_channel::oneshot;
-use rapport_core::{Changeset, TenantId};
 use rusqlite::Connection;
 
-use crate::apply::{ApplyError, Outcome, apply};
+use crate::apply::{ApplyError, Outcome, Prepared, apply};
 use crate::error::SqliteError;
 
 /// Most changesets committed together.
@@ -20,8 +19,7 @@ type Exec = Box<dyn FnOnce(&mut Connection) + Send>;
 
 pub(crate) enum Job {
     Apply {
-        tenant: TenantId,
-        changeset: Changeset,
+        prepared: Prepared,
         reply: oneshot::Sender<Result<Outcome, ApplyError>>,
     },
     /// Any other write (imports, outbox claims, erasure checkpoints), run alone in its own
@@ -61,6 +59,19 @@ impl Writer {
         rx.await.map_err(|_| SqliteError::WriterGone)?
     }
 
+    /// Queues `f` now and returns the receiver of its result, so the caller can prepare the
+    /// next piece of work while the writer runs this one.
+    pub(crate) fn submit<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, ApplyError> + Send + 'static,
+    ) -> Result<mpsc::Receiver<Result<T, ApplyError>>, SqliteError> {
+        let (reply, rx) = mpsc::sync_channel(1);
+        self.send(Job::Exec(Box::new(move |conn| {
+            let _ = reply.send(f(conn));
+        })))?;
+        Ok(rx)
+    }
+
     /// Like [`Writer::exec`] for closures failing with [`ApplyError`].
     pub(crate) async fn exec_apply<T: Send + 'static>(
         &self,
@@ -74,17 +85,9 @@ impl Writer {
     }
 
     /// Applies a changeset in the next group commit.
-    pub(crate) async fn apply(
-        &self,
-        tenant: TenantId,
-        changeset: Changeset,
-    ) -> Result<Outcome, ApplyError> {
+    pub(crate) async fn apply(&self, prepared: Prepared) -> Result<Outcome, ApplyError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Job::Apply {
-            tenant,
-            changeset,
-            reply,
-        })?;
+        self.send(Job::Apply { prepared, reply })?;
         rx.await.map_err(|_| SqliteError::WriterGone)?
     }
 }
@@ -135,26 +138,22 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64) {
     }
     let mut results = Vec::with_capacity(group.len());
     for job in group {
-        let Job::Apply {
-            tenant,
-            changeset,
-            reply,
-        } = job
-        else {
+        let Job::Apply { prepared, reply } = job else {
             continue;
         };
-        let result = match conn.execute_batch("SAVEPOINT cs") {
+        let stmt = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
+        let result = match stmt("SAVEPOINT cs") {
             Err(e) => Err(ApplyError::from(e)),
-            Ok(()) => {
-                let r = apply(conn, tenant, &changeset, seq);
+            Ok(_) => {
+                let r = apply(conn, &prepared, seq);
                 let keep = matches!(&r, Ok(o) if o.duplicates.is_empty());
                 let end = if keep {
-                    conn.execute_batch("RELEASE cs")
+                    stmt("RELEASE cs")
                 } else {
-                    conn.execute_batch("ROLLBACK TO cs; RELEASE cs")
+                    stmt("ROLLBACK TO cs").and_then(|_| stmt("RELEASE cs"))
                 };
                 match end {
-                    Ok(()) => r,
+                    Ok(_) => r,
                     Err(e) => Err(ApplyError::from(e)),
                 }
             }

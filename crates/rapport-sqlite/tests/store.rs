@@ -336,9 +336,9 @@ fn bulk_import_is_idempotent_and_folds_only_new_activities() {
     let batch: Vec<(Customer, Stats)> = (1..=50u128)
         .map(|i| (customer(T1, i), Stats::default()))
         .collect();
-    let r = block_on(s.import_customers(T1, batch.clone())).unwrap();
+    let r = block_on(s.import_customers(T1, &batch)).unwrap();
     assert_eq!((r.rows, r.inserted, r.skipped), (50, 50, 0));
-    let r = block_on(s.import_customers(T1, batch)).unwrap();
+    let r = block_on(s.import_customers(T1, &batch)).unwrap();
     assert_eq!((r.inserted, r.skipped), (0, 50));
 
     let acts: Vec<Activity> = (1..=50u128)
@@ -382,4 +382,23 @@ fn bulk_import_is_idempotent_and_folds_only_new_activities() {
             .orders(),
         3
     );
+}
+
+#[test]
+fn pipelined_import_reports_progress_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir);
+    let rows: Vec<(Customer, Stats)> = (1..=1_005u128)
+        .map(|i| (customer(T1, i), Stats::default()))
+        .collect();
+    let mut seen = Vec::new();
+    let total = s
+        .import_customers_iter(T1, rows.clone(), 100, |r| seen.push(r.rows))
+        .unwrap();
+    assert_eq!((total.rows, total.inserted), (1_005, 1_005));
+    assert_eq!(seen.len(), 11);
+    assert_eq!(*seen.last().unwrap(), 1_005);
+    let again = s.import_customers_iter(T1, rows, 100, |_| {}).unwrap();
+    assert_eq!((again.inserted, again.skipped), (0, 1_005));
+    assert_eq!(s.scan(T1, None, 2_000).unwrap().len(), 1_005);
 }

@@ -1,0 +1,217 @@
+//! rapport-sqlite side by side with raw rusqlite, in the same run:
+//! bulk import vs a raw prepared INSERT; 8 concurrent `apply` callers (group commit) vs raw
+//! single-row commits; point `load` vs a raw point SELECT.
+//!
+//! Run: `cargo bench -p rapport-sqlite --bench sqlite`
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures::executor::block_on;
+use rapport_core::*;
+use rapport_sqlite::{SqliteConfig, SqliteStore};
+use rusqlite::{Connection, params};
+
+const IMPORT_ROWS: usize = 1_000_000;
+const BATCH: usize = 10_000;
+const WRITES: usize = 4_000;
+const THREADS: usize = 8;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
+}
+
+fn customers(n: usize) -> Vec<(Customer, Stats)> {
+    let t = TenantId::from_u128(1);
+    (0..n)
+        .map(|i| {
+            let profile = Profile {
+                email: Some(Pii::new(
+                    Email::parse(&format!("c{i}@example.com")).unwrap(),
+                )),
+                ..Profile::default()
+            };
+            (
+                Customer::new(t, CustomerId::from_u128(i as u128 + 1), profile, now()),
+                Stats::default(),
+            )
+        })
+        .collect()
+}
+
+fn raw_conn(path: &std::path::Path) -> Connection {
+    let c = Connection::open(path).unwrap();
+    c.pragma_update(None, "journal_mode", "WAL").unwrap();
+    c.pragma_update(None, "synchronous", "NORMAL").unwrap();
+    c.execute_batch(
+        "CREATE TABLE IF NOT EXISTS raw (tenant_id BLOB NOT NULL, id BLOB NOT NULL, email TEXT,
+             body TEXT NOT NULL, PRIMARY KEY (tenant_id, id)) WITHOUT ROWID",
+    )
+    .unwrap();
+    c
+}
+
+fn bench_import(c: &mut Criterion) {
+    let rows = customers(IMPORT_ROWS);
+    let bodies: Vec<(Vec<u8>, String, String)> = rows
+        .iter()
+        .map(|(c, _)| {
+            (
+                c.id().to_bytes().to_vec(),
+                c.profile.email.as_ref().unwrap().expose().to_string(),
+                serde_json::to_string(c).unwrap(),
+            )
+        })
+        .collect();
+    let mut g = c.benchmark_group("import_1m_customers");
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(100));
+    g.measurement_time(Duration::from_secs(30));
+    g.throughput(Throughput::Elements(IMPORT_ROWS as u64));
+    g.bench_function("raw_prepared_insert", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let dir = tempfile::tempdir().unwrap();
+                let mut conn = raw_conn(&dir.path().join("raw.db"));
+                let start = Instant::now();
+                for chunk in bodies.chunks(BATCH) {
+                    let tx = conn.transaction().unwrap();
+                    {
+                        let mut st = tx
+                            .prepare_cached("INSERT INTO raw (tenant_id, id, email, body) VALUES (?1, ?2, ?3, ?4)")
+                            .unwrap();
+                        for (id, email, body) in chunk {
+                            st.execute(params![[1u8; 16], id, email, body]).unwrap();
+                        }
+                    }
+                    tx.commit().unwrap();
+                }
+                total += start.elapsed();
+            }
+            total
+        });
+    });
+    g.bench_function("rapport_import_customers", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let dir = tempfile::tempdir().unwrap();
+                let store =
+                    SqliteStore::open(dir.path().join("r.db"), SqliteConfig::default(), now())
+                        .unwrap();
+                let start = Instant::now();
+                for chunk in rows.chunks(BATCH) {
+                    block_on(store.import_customers(TenantId::from_u128(1), chunk)).unwrap();
+                }
+                total += start.elapsed();
+            }
+            total
+        });
+    });
+    g.finish();
+}
+
+fn bench_concurrent_apply(c: &mut Criterion) {
+    let mut g = c.benchmark_group("durable_single_customer_writes");
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(100));
+    g.measurement_time(Duration::from_secs(10));
+    g.throughput(Throughput::Elements(WRITES as u64));
+    g.bench_function("raw_single_row_commit", |b| {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = raw_conn(&dir.path().join("raw.db"));
+        let mut n = 0u128;
+        b.iter(|| {
+            for _ in 0..WRITES {
+                n += 1;
+                conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+                conn.prepare_cached(
+                    "INSERT INTO raw (tenant_id, id, email, body) VALUES (?1, ?2, 'x', '{}')",
+                )
+                .unwrap()
+                .execute(params![[1u8; 16], n.to_be_bytes()])
+                .unwrap();
+                conn.execute_batch("COMMIT").unwrap();
+            }
+        });
+    });
+    g.bench_function("rapport_apply_8_callers", |b| {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(
+            SqliteStore::open(dir.path().join("r.db"), SqliteConfig::default(), now()).unwrap(),
+        );
+        let t = TenantId::from_u128(1);
+        let mut next = 0u128;
+        b.iter(|| {
+            let base = next;
+            next += WRITES as u128;
+            std::thread::scope(|s| {
+                for th in 0..THREADS {
+                    let store = Arc::clone(&store);
+                    s.spawn(move || {
+                        for k in 0..WRITES / THREADS {
+                            let id = base + (th * (WRITES / THREADS) + k) as u128 + 1;
+                            let c = Customer::new(
+                                t,
+                                CustomerId::from_u128(id),
+                                Profile::default(),
+                                now(),
+                            );
+                            let mut cs = Changeset::new();
+                            cs.create(c, Stats::default());
+                            block_on(store.apply(t, &cs)).unwrap();
+                        }
+                    });
+                }
+            });
+        });
+    });
+    g.finish();
+}
+
+fn bench_point_load(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.db");
+    let store = SqliteStore::open(&path, SqliteConfig::default(), now()).unwrap();
+    let t = TenantId::from_u128(1);
+    for chunk in customers(100_000).chunks(BATCH) {
+        block_on(store.import_customers(t, chunk)).unwrap();
+    }
+    let raw = Connection::open(&path).unwrap();
+    let mut g = c.benchmark_group("point_load");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0u128;
+    g.bench_function("raw_point_select", |b| {
+        b.iter(|| {
+            i = i % 100_000 + 1;
+            let body: String = raw
+                .prepare_cached(
+                    "SELECT customer_json || stats_json FROM rapport_customers WHERE tenant_id = ?1 AND customer_id = ?2",
+                )
+                .unwrap()
+                .query_row(params![t.to_bytes(), CustomerId::from_u128(i).to_bytes()], |r| r.get(0))
+                .unwrap();
+            black_box(body)
+        });
+    });
+    g.bench_function("rapport_load", |b| {
+        b.iter(|| {
+            i = i % 100_000 + 1;
+            black_box(store.load(t, CustomerId::from_u128(i)).unwrap())
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_import,
+    bench_concurrent_apply,
+    bench_point_load
+);
+criterion_main!(benches);
