@@ -165,6 +165,9 @@ struct MessageRow {
 
 /// A validated, serialised changeset.
 pub(crate) struct Prepared {
+    /// True when the changeset erases a customer: the writer then checkpoints the WAL so the
+    /// erased bytes leave the WAL file too.
+    pub(crate) erases: bool,
     tenant: [u8; 16],
     customers: Vec<(Option<u64>, CustomerRow)>,
     activities: Vec<ActivityRow>,
@@ -214,7 +217,12 @@ impl Prepared {
                 })
             })
             .collect::<Result<_, SqliteError>>()?;
+        let erases = cs
+            .customers
+            .iter()
+            .any(|w| w.customer().stage() == Stage::Erased);
         Ok(Self {
+            erases,
             tenant: tenant.to_bytes(),
             customers,
             activities,

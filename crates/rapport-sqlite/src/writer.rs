@@ -137,10 +137,12 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64) {
         return;
     }
     let mut results = Vec::with_capacity(group.len());
+    let mut erased = false;
     for job in group {
         let Job::Apply { prepared, reply } = job else {
             continue;
         };
+        erased |= prepared.erases;
         let stmt = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
         let result = match stmt("SAVEPOINT cs") {
             Err(e) => Err(ApplyError::from(e)),
@@ -162,6 +164,12 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64) {
     }
     match conn.execute_batch("COMMIT") {
         Ok(()) => {
+            if erased {
+                // secure_delete zeroed the old rows in the database pages; the WAL still holds
+                // the frames written before. Copy them back and truncate the WAL so the erased
+                // personal data is gone from both files before the caller hears "done".
+                let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            }
             for (reply, r) in results {
                 let _ = reply.send(r);
             }

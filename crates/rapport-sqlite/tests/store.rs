@@ -402,3 +402,53 @@ fn pipelined_import_reports_progress_and_is_idempotent() {
     assert_eq!((again.inserted, again.skipped), (0, 1_005));
     assert_eq!(s.scan(T1, None, 2_000).unwrap().len(), 1_005);
 }
+
+fn file_contains(path: &std::path::Path, needle: &[u8]) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+}
+
+#[test]
+fn erasure_leaves_no_personal_bytes_in_the_database_or_wal_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir);
+    let secret = "erase-me-7f3a@example.com";
+    let mut c = customer(T1, 1);
+    c.profile.email = Some(Pii::new(Email::parse(secret).unwrap()));
+    c.profile.display_name = Some(Pii::new("Zhu Ershi Secretname".into()));
+    let mut cs = Changeset::new();
+    cs.create(c, Stats::default());
+    block_on(s.apply(T1, &cs)).unwrap();
+    // A few more versions, so old copies sit in several WAL frames and pages.
+    for _ in 0..5 {
+        let (c, st) = s.load(T1, CustomerId::from_u128(1)).unwrap().unwrap();
+        let mut cs = Changeset::new();
+        cs.update(&c, c.next_version(), st);
+        block_on(s.apply(T1, &cs)).unwrap();
+    }
+    let db = dir.path().join("r.db");
+    let wal = dir.path().join("r.db-wal");
+    assert!(file_contains(&db, secret.as_bytes()) || file_contains(&wal, secret.as_bytes()));
+
+    let (c, st) = s.load(T1, CustomerId::from_u128(1)).unwrap().unwrap();
+    let mut erased = c.next_version();
+    erased.profile = Profile::default();
+    erased.lifecycle.stage = Stage::Erased;
+    let mut cs = Changeset::new();
+    cs.update(&c, erased, st);
+    block_on(s.apply(T1, &cs)).unwrap();
+
+    for needle in [secret.as_bytes(), b"Secretname".as_slice()] {
+        assert!(!file_contains(&db, needle), "found in the database file");
+        assert!(!file_contains(&wal, needle), "found in the WAL file");
+    }
+    let key = ContactKey::Email(Email::parse(secret).unwrap());
+    assert!(s.find_by_contact(T1, &key).unwrap().is_empty());
+    assert_eq!(
+        s.load(T1, CustomerId::from_u128(1))
+            .unwrap()
+            .unwrap()
+            .0
+            .stage(),
+        Stage::Erased
+    );
+}
