@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::executor::block_on;
 use rapport_core::*;
-use rapport_sqlite::{SqliteConfig, SqliteStore};
+use rapport_sqlite::{SqliteConfig, SqliteStore, Synchronous};
 use rusqlite::{Connection, params};
 
 const IMPORT_ROWS: usize = 1_000_000;
@@ -116,35 +116,50 @@ fn bench_import(c: &mut Criterion) {
     g.finish();
 }
 
-fn bench_concurrent_apply(c: &mut Criterion) {
-    let mut g = c.benchmark_group("durable_single_customer_writes");
-    g.sample_size(10);
-    g.warm_up_time(Duration::from_millis(100));
-    g.measurement_time(Duration::from_secs(10));
-    g.throughput(Throughput::Elements(WRITES as u64));
-    g.bench_function("raw_single_row_commit", |b| {
+fn raw_single_row_commits(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    sync: &str,
+) {
+    let sync = sync.to_owned();
+    g.bench_function(
+        format!("raw_single_row_commit_{}", sync.to_lowercase()),
+        |b| {
+            let dir = tempfile::tempdir().unwrap();
+            let conn = raw_conn(&dir.path().join("raw.db"));
+            conn.pragma_update(None, "synchronous", &sync).unwrap();
+            let mut n = 0u128;
+            b.iter(|| {
+                for _ in 0..WRITES {
+                    n += 1;
+                    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+                    conn.prepare_cached(
+                        "INSERT INTO raw (tenant_id, id, email, body) VALUES (?1, ?2, 'x', '{}')",
+                    )
+                    .unwrap()
+                    .execute(params![[1u8; 16], n.to_be_bytes()])
+                    .unwrap();
+                    conn.execute_batch("COMMIT").unwrap();
+                }
+            });
+        },
+    );
+}
+
+fn rapport_8_callers(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    synchronous: Synchronous,
+) {
+    let name = match synchronous {
+        Synchronous::Full => "rapport_apply_8_callers_full",
+        _ => "rapport_apply_8_callers_normal",
+    };
+    g.bench_function(name, |b| {
         let dir = tempfile::tempdir().unwrap();
-        let conn = raw_conn(&dir.path().join("raw.db"));
-        let mut n = 0u128;
-        b.iter(|| {
-            for _ in 0..WRITES {
-                n += 1;
-                conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-                conn.prepare_cached(
-                    "INSERT INTO raw (tenant_id, id, email, body) VALUES (?1, ?2, 'x', '{}')",
-                )
-                .unwrap()
-                .execute(params![[1u8; 16], n.to_be_bytes()])
-                .unwrap();
-                conn.execute_batch("COMMIT").unwrap();
-            }
-        });
-    });
-    g.bench_function("rapport_apply_8_callers", |b| {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(
-            SqliteStore::open(dir.path().join("r.db"), SqliteConfig::default(), now()).unwrap(),
-        );
+        let config = SqliteConfig {
+            synchronous,
+            ..SqliteConfig::default()
+        };
+        let store = Arc::new(SqliteStore::open(dir.path().join("r.db"), config, now()).unwrap());
         let t = TenantId::from_u128(1);
         let mut next = 0u128;
         b.iter(|| {
@@ -171,6 +186,18 @@ fn bench_concurrent_apply(c: &mut Criterion) {
             });
         });
     });
+}
+
+fn bench_concurrent_apply(c: &mut Criterion) {
+    let mut g = c.benchmark_group("durable_single_customer_writes");
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(100));
+    g.measurement_time(Duration::from_secs(10));
+    g.throughput(Throughput::Elements(WRITES as u64));
+    raw_single_row_commits(&mut g, "NORMAL");
+    rapport_8_callers(&mut g, Synchronous::Normal);
+    raw_single_row_commits(&mut g, "FULL");
+    rapport_8_callers(&mut g, Synchronous::Full);
     g.finish();
 }
 
