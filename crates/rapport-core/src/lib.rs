@@ -43,9 +43,11 @@
 
 pub mod activity;
 pub mod changeset;
+pub mod churn;
 pub mod contact;
 pub mod customer;
 pub mod error;
+pub mod evaluate;
 pub mod event;
 pub mod id;
 pub mod lifecycle;
@@ -61,18 +63,22 @@ pub mod tier;
 
 pub use activity::{Activity, ActivityKind, ActivityType, Channel, Csat, Feedback, Nps, Severity};
 pub use changeset::{Changeset, CustomerWrite};
+pub use churn::{ChurnPolicy, ChurnRisk};
 pub use contact::{ContactKey, Email, Phone, Region};
 pub use customer::{AttrKey, AttrValue, Attributes, Customer, Profile};
 pub use error::DomainError;
+pub use evaluate::{EvalInputs, Evaluation, Policies, Ranked, evaluate, rank};
 pub use event::{DomainEvent, OutboxMessage};
 pub use id::{ActivityId, CustomerId, MessageId, TenantId};
-pub use lifecycle::{Lifecycle, Stage, StageOverride};
+pub use lifecycle::{
+    Lifecycle, LifecyclePolicy, SilentAfter, Stage, StageDecision, StageOverride, advance, stage_at,
+};
 pub use money::{Currency, Money};
 pub use pii::Pii;
 pub use privacy::{Consent, Consents, ContactChannel, Purpose};
 pub use reason::Reason;
-pub use rfm::RfmScores;
+pub use rfm::{RfmPolicy, RfmScores, RfmSegment, RfmValues, rfm_scores};
 pub use stats::{DayTotals, Stamped, Stats, Window};
 pub use tag::{Tag, TagInfo, TagSet, TagSource};
 pub use text::{Actor, IdempotencyKey, OrderId};
-pub use tier::{Tier, TierPin, TierState};
+pub use tier::{Rungs, Tier, TierDecision, TierLadder, TierMetric, TierPin, TierPolicy, TierState};

@@ -125,3 +125,481 @@ pub struct Lifecycle {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual: Option<StageOverride>,
 }
+
+use chrono::NaiveDate;
+
+use crate::error::DomainError as Error;
+use crate::reason::Reason;
+use crate::stats::Stats;
+
+/// How `silent_after` is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum SilentAfter {
+    /// `max(min_days, k × median gap)` between purchase days; `fallback_days` with fewer than
+    /// `min_purchase_days` purchase days.
+    Adaptive {
+        /// Floor, in days (default 30).
+        min_days: u32,
+        /// Multiplier of the median gap (default 3).
+        k: f64,
+        /// Used below `min_purchase_days` (default 60).
+        fallback_days: u32,
+        /// Purchase days needed for the adaptive rule (default 3).
+        min_purchase_days: u32,
+    },
+    /// A fixed number of days.
+    Fixed {
+        /// Days.
+        days: u32,
+    },
+}
+
+/// The lifecycle rules' parameters. `Default` is DOMAIN.md's defaults.
+///
+/// ```
+/// use rapport_core::LifecyclePolicy;
+/// let p = LifecyclePolicy::default();
+/// assert_eq!(p.new_window_days, 90);
+/// assert_eq!(p.churn_after_min_days, 180);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LifecyclePolicy {
+    /// A one-purchase customer stays New this many days (default 90).
+    pub new_window_days: u32,
+    /// When an active customer turns Silent.
+    pub silent_after: SilentAfter,
+    /// `churn_after = max(churn_after_min_days, churn_factor × silent_after)` (180, 2).
+    pub churn_after_min_days: u32,
+    /// See `churn_after_min_days`.
+    pub churn_factor: f64,
+    /// With a fitted model, Churned also when P(alive) is below this (default 0.1).
+    pub p_alive_churned_below: f64,
+}
+
+impl Default for LifecyclePolicy {
+    fn default() -> Self {
+        Self {
+            new_window_days: 90,
+            silent_after: SilentAfter::Adaptive {
+                min_days: 30,
+                k: 3.0,
+                fallback_days: 60,
+                min_purchase_days: 3,
+            },
+            churn_after_min_days: 180,
+            churn_factor: 2.0,
+            p_alive_churned_below: 0.1,
+        }
+    }
+}
+
+/// The median of whole-day gaps between consecutive days (mean of the two middle ones for an
+/// even count); `None` with fewer than two days.
+#[must_use]
+pub fn median_gap(days: &[NaiveDate]) -> Option<f64> {
+    let mut gaps: Vec<i64> = days.windows(2).map(|w| (w[1] - w[0]).num_days()).collect();
+    if gaps.is_empty() {
+        return None;
+    }
+    gaps.sort_unstable();
+    let n = gaps.len();
+    Some(if n % 2 == 1 {
+        gaps[n / 2] as f64
+    } else {
+        (gaps[n / 2 - 1] + gaps[n / 2]) as f64 / 2.0
+    })
+}
+
+impl LifecyclePolicy {
+    /// Checks the values.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPolicy`] for a non-finite or non-positive factor.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |field, value: f64| Error::InvalidPolicy {
+            field,
+            value: value.to_string(),
+            reason: "must be a finite number above zero",
+        };
+        if !(self.churn_factor.is_finite() && self.churn_factor > 0.0) {
+            return Err(bad("churn_factor", self.churn_factor));
+        }
+        if let SilentAfter::Adaptive { k, .. } = self.silent_after {
+            if !(k.is_finite() && k > 0.0) {
+                return Err(bad("silent_after.k", k));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.p_alive_churned_below) {
+            return Err(bad("p_alive_churned_below", self.p_alive_churned_below));
+        }
+        Ok(())
+    }
+
+    /// `silent_after` in days for a history of purchase days (sorted).
+    #[must_use]
+    pub fn silent_after_days(&self, purchase_days: &[NaiveDate]) -> f64 {
+        match self.silent_after {
+            SilentAfter::Fixed { days } => f64::from(days),
+            SilentAfter::Adaptive {
+                min_days,
+                k,
+                fallback_days,
+                min_purchase_days,
+            } => {
+                if (purchase_days.len() as u64) < u64::from(min_purchase_days) {
+                    f64::from(fallback_days)
+                } else {
+                    median_gap(purchase_days).map_or(f64::from(fallback_days), |m| {
+                        (k * m).max(f64::from(min_days))
+                    })
+                }
+            }
+        }
+    }
+
+    /// `churn_after` in days for a history of purchase days.
+    #[must_use]
+    pub fn churn_after_days(&self, purchase_days: &[NaiveDate]) -> f64 {
+        (self.churn_factor * self.silent_after_days(purchase_days))
+            .max(f64::from(self.churn_after_min_days))
+    }
+}
+
+/// The stage a customer is in at `now`, with why and the win-back count.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageDecision {
+    /// Stage before.
+    pub from: Stage,
+    /// Stage at `now`.
+    pub to: Stage,
+    /// Why.
+    pub reason: Reason,
+    /// Win-backs in the history up to `now`.
+    pub win_backs: u32,
+}
+
+impl StageDecision {
+    /// True when the stage moves.
+    #[must_use]
+    pub fn changed(&self) -> bool {
+        self.from != self.to
+    }
+}
+
+/// Win-backs in a purchase history: purchase days that come after a gap longer than the
+/// `churn_after` of the history before them, plus one for a purchase after an observed
+/// cancellation.
+#[must_use]
+pub fn win_backs(
+    days: &[NaiveDate],
+    cancelled_on: Option<NaiveDate>,
+    policy: &LifecyclePolicy,
+) -> u32 {
+    let mut n = 0;
+    for i in 1..days.len() {
+        let gap = (days[i] - days[i - 1]).num_days() as f64;
+        if gap > policy.churn_after_days(&days[..i]) {
+            n += 1;
+        }
+    }
+    if let Some(c) = cancelled_on {
+        if days.iter().any(|d| *d > c) {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The stage at `now`: a pure function of the purchase history in `stats`, the lifecycle state
+/// (tombstones, an observed cancellation, a manual override), the policy, `now`, and — when a
+/// fitted model is supplied — P(alive). Rules: DOMAIN.md "Lifecycle state machine".
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let d = stage_at(&Stats::default(), &Lifecycle::default(), &LifecyclePolicy::default(), now, None);
+/// assert_eq!(d.to, Stage::Prospect);
+/// assert_eq!(d.reason.rule, "lifecycle.no_purchase");
+/// ```
+#[must_use]
+pub fn stage_at(
+    stats: &Stats,
+    state: &Lifecycle,
+    policy: &LifecyclePolicy,
+    now: DateTime<Utc>,
+    p_alive: Option<f64>,
+) -> StageDecision {
+    let from = state.stage;
+    let today = now.date_naive();
+    let days: Vec<NaiveDate> = stats.purchase_days_until(today).collect();
+    let cancelled_on = state
+        .cancelled_at
+        .map(|c| c.date_naive())
+        .filter(|c| *c <= today);
+    let win_backs = win_backs(&days, cancelled_on, policy);
+    let decide = |to: Stage, reason: Reason| StageDecision {
+        from,
+        to,
+        reason,
+        win_backs,
+    };
+    if !from.is_live() {
+        return decide(
+            from,
+            Reason::new("lifecycle.terminal", now).note(from.as_str()),
+        );
+    }
+    if let Some(o) = state.manual.as_ref().filter(|o| o.until > now) {
+        return decide(
+            o.stage,
+            Reason::new("lifecycle.override", now)
+                .threshold("until", o.until.to_rfc3339())
+                .note(format!("{} by {}: {}", o.stage, o.actor, o.reason)),
+        );
+    }
+    let Some(last) = days.last().copied() else {
+        return match cancelled_on {
+            Some(c) => decide(
+                Stage::Churned,
+                Reason::new("lifecycle.cancelled", now).measured("cancelled_on", c),
+            ),
+            None => decide(
+                Stage::Prospect,
+                Reason::new("lifecycle.no_purchase", now).measured("purchase_days", 0),
+            ),
+        };
+    };
+    if let Some(c) = cancelled_on {
+        if last <= c {
+            return decide(
+                Stage::Churned,
+                Reason::new("lifecycle.cancelled", now)
+                    .measured("cancelled_on", c)
+                    .note("no purchase since the cancellation"),
+            );
+        }
+    }
+    let d = (today - last).num_days();
+    let silent = policy.silent_after_days(&days);
+    let churn = policy.churn_after_days(&days);
+    let measured = |r: Reason| r.measured("days_since_last_purchase", d);
+    if let Some(p) = p_alive {
+        if p < policy.p_alive_churned_below {
+            return decide(
+                Stage::Churned,
+                Reason::new("lifecycle.p_alive", now)
+                    .measured("p_alive", format!("{p:.4}"))
+                    .threshold("p_alive_churned_below", policy.p_alive_churned_below),
+            );
+        }
+    }
+    if (d as f64) > churn {
+        return decide(
+            Stage::Churned,
+            measured(Reason::new("lifecycle.churn_after", now))
+                .threshold("churn_after_days", format!("{churn:.1}")),
+        );
+    }
+    if days.len() == 1 {
+        return if d <= i64::from(policy.new_window_days) {
+            decide(
+                Stage::New,
+                measured(Reason::new("lifecycle.new_window", now))
+                    .threshold("new_window_days", policy.new_window_days),
+            )
+        } else {
+            decide(
+                Stage::Silent,
+                measured(Reason::new("lifecycle.no_repeat_purchase", now))
+                    .threshold("new_window_days", policy.new_window_days),
+            )
+        };
+    }
+    if (d as f64) > silent {
+        decide(
+            Stage::Silent,
+            measured(Reason::new("lifecycle.silent_after", now))
+                .threshold("silent_after_days", format!("{silent:.1}")),
+        )
+    } else {
+        decide(
+            Stage::Active,
+            measured(Reason::new("lifecycle.active", now))
+                .threshold("silent_after_days", format!("{silent:.1}")),
+        )
+    }
+}
+
+/// Recomputes the stage at `now` and returns the new lifecycle state with the decision.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let (state, d) = advance(&Lifecycle::default(), &Stats::default(), &LifecyclePolicy::default(), now, None);
+/// assert!(!d.changed());
+/// assert_eq!(state.stage, Stage::Prospect);
+/// ```
+#[must_use]
+pub fn advance(
+    state: &Lifecycle,
+    stats: &Stats,
+    policy: &LifecyclePolicy,
+    now: DateTime<Utc>,
+    p_alive: Option<f64>,
+) -> (Lifecycle, StageDecision) {
+    let d = stage_at(stats, state, policy, now, p_alive);
+    let mut next = state.clone();
+    if state.manual.as_ref().is_some_and(|o| o.until <= now) {
+        next.manual = None;
+    }
+    if d.changed() {
+        next.stage = d.to;
+        next.since = Some(now);
+    }
+    next.win_backs = d.win_backs;
+    (next, d)
+}
+
+fn illegal(from: Stage, to: &'static str, reason: &'static str) -> Error {
+    Error::IllegalTransition {
+        from: from.as_str(),
+        to,
+        reason,
+    }
+}
+
+impl Lifecycle {
+    /// An observed churn (contract ended) at `at`: the stage becomes Churned until a later
+    /// purchase wins the customer back.
+    ///
+    /// # Errors
+    /// [`Error::IllegalTransition`] from Merged or Erased.
+    pub fn cancel(&self, at: DateTime<Utc>) -> Result<Lifecycle, Error> {
+        if !self.stage.is_live() {
+            return Err(illegal(
+                self.stage,
+                "churned",
+                "merged and erased customers are final",
+            ));
+        }
+        Ok(Lifecycle {
+            stage: Stage::Churned,
+            since: Some(at),
+            cancelled_at: Some(at),
+            manual: None,
+            ..self.clone()
+        })
+    }
+
+    /// The customer was merged into `into`.
+    ///
+    /// # Errors
+    /// [`Error::IllegalTransition`] from Merged or Erased.
+    pub fn merge_into(
+        &self,
+        into: crate::id::CustomerId,
+        at: DateTime<Utc>,
+    ) -> Result<Lifecycle, Error> {
+        if !self.stage.is_live() {
+            return Err(illegal(
+                self.stage,
+                "merged",
+                "merged and erased customers are final",
+            ));
+        }
+        Ok(Lifecycle {
+            stage: Stage::Merged { into },
+            since: Some(at),
+            manual: None,
+            ..self.clone()
+        })
+    }
+
+    /// The customer's personal data was erased.
+    ///
+    /// # Errors
+    /// [`Error::IllegalTransition`] from Merged or Erased.
+    pub fn erase(&self, at: DateTime<Utc>) -> Result<Lifecycle, Error> {
+        if !self.stage.is_live() {
+            return Err(illegal(
+                self.stage,
+                "erased",
+                "merged and erased customers are final",
+            ));
+        }
+        Ok(Lifecycle {
+            stage: Stage::Erased,
+            since: Some(at),
+            manual: None,
+            ..self.clone()
+        })
+    }
+
+    /// A person sets the stage by hand until `until`, with a reason.
+    ///
+    /// ```
+    /// use chrono::{Duration, TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+    /// let l = Lifecycle::default()
+    ///     .override_stage(Stage::Active, Actor::new("li").unwrap(), "key account", now + Duration::days(30), now)
+    ///     .unwrap();
+    /// assert_eq!(l.stage, Stage::Active);
+    /// assert!(Lifecycle::default().override_stage(Stage::Erased, Actor::new("li").unwrap(), "x", now + Duration::days(1), now).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::IllegalTransition`] from a tombstone or to a non-live stage, or without a
+    /// reason or a future expiry.
+    pub fn override_stage(
+        &self,
+        stage: Stage,
+        actor: crate::text::Actor,
+        reason: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Lifecycle, Error> {
+        if !self.stage.is_live() {
+            return Err(illegal(
+                self.stage,
+                stage.as_str(),
+                "merged and erased customers are final",
+            ));
+        }
+        if !stage.is_live() {
+            return Err(illegal(
+                self.stage,
+                stage.as_str(),
+                "an override chooses a live stage",
+            ));
+        }
+        if reason.trim().is_empty() {
+            return Err(illegal(
+                self.stage,
+                stage.as_str(),
+                "an override needs a reason",
+            ));
+        }
+        if until <= now {
+            return Err(illegal(
+                self.stage,
+                stage.as_str(),
+                "an override needs an expiry after now",
+            ));
+        }
+        Ok(Lifecycle {
+            stage,
+            since: Some(now),
+            manual: Some(StageOverride {
+                stage,
+                actor,
+                reason: reason.trim().to_owned(),
+                until,
+            }),
+            ..self.clone()
+        })
+    }
+}

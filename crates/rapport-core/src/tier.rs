@@ -110,3 +110,394 @@ pub struct TierState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<TierPin>,
 }
+
+use rust_decimal::Decimal;
+
+use crate::reason::Reason;
+
+/// What a tier ladder ranks customers by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TierMetric {
+    /// Net revenue of the last 365 days (the default).
+    Revenue365,
+    /// Total net margin to date.
+    Margin,
+    /// Predicted CLV, supplied by the host (e.g. from `rapport-clv`).
+    Clv,
+    /// RFM total score (3–15).
+    RfmTotal,
+    /// Any other value the host supplies.
+    HostValue,
+}
+
+impl TierMetric {
+    /// The snake-case name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TierMetric::Revenue365 => "revenue_365d",
+            TierMetric::Margin => "margin",
+            TierMetric::Clv => "clv",
+            TierMetric::RfmTotal => "rfm_total",
+            TierMetric::HostValue => "host_value",
+        }
+    }
+}
+
+/// How rungs are entered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Rungs {
+    /// Entry thresholds on the metric, for the tiers above Lead (Lead is everything below).
+    Thresholds {
+        /// `(tier, entry)` pairs; the entry of a higher tier must be higher.
+        entries: Vec<(Tier, Decimal)>,
+    },
+    /// Shares of the tenant's customers ranked by the metric, from the top: e.g. Platinum 1 %,
+    /// Gold 4 %, Iron 15 %, Lead the rest. Assigned by the population `rank` step.
+    Shares {
+        /// `(tier, percent)` from the top tier down, Lead last.
+        shares: Vec<(Tier, Decimal)>,
+    },
+}
+
+/// A value ladder: a metric and its rungs.
+///
+/// ```
+/// use rapport_core::{Tier, TierLadder};
+/// use rust_decimal::Decimal;
+/// let l = TierLadder::customer_pyramid();
+/// assert_eq!(l.lookup(Decimal::from(2_500)), Tier::Gold);
+/// assert_eq!(l.lookup(Decimal::from(199)), Tier::Lead);
+/// assert_eq!(l.entry(Tier::Platinum), Some(Decimal::from(10_000)));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierLadder {
+    /// The metric.
+    pub metric: TierMetric,
+    /// The rungs.
+    pub rungs: Rungs,
+}
+
+impl TierLadder {
+    /// The default customer pyramid: Platinum ≥ 10,000, Gold ≥ 2,000, Iron ≥ 200, Lead below,
+    /// on rolling 365-day revenue.
+    #[must_use]
+    pub fn customer_pyramid() -> Self {
+        Self {
+            metric: TierMetric::Revenue365,
+            rungs: Rungs::Thresholds {
+                entries: vec![
+                    (Tier::Iron, Decimal::from(200)),
+                    (Tier::Gold, Decimal::from(2_000)),
+                    (Tier::Platinum, Decimal::from(10_000)),
+                ],
+            },
+        }
+    }
+
+    fn shares(metric: TierMetric, p: [u32; 4]) -> Self {
+        Self {
+            metric,
+            rungs: Rungs::Shares {
+                shares: vec![
+                    (Tier::Platinum, Decimal::from(p[0])),
+                    (Tier::Gold, Decimal::from(p[1])),
+                    (Tier::Iron, Decimal::from(p[2])),
+                    (Tier::Lead, Decimal::from(p[3])),
+                ],
+            },
+        }
+    }
+
+    /// By share: top 1 % Platinum, next 4 % Gold, next 15 % Iron, the rest Lead.
+    #[must_use]
+    pub fn vip_heavy() -> Self {
+        Self::shares(TierMetric::Revenue365, [1, 4, 15, 80])
+    }
+
+    /// By share: about 20/30/30/20 % from the top.
+    #[must_use]
+    pub fn classic_pyramid() -> Self {
+        Self::shares(TierMetric::Revenue365, [20, 30, 30, 20])
+    }
+
+    /// Checks that thresholds rise with the tier, or that shares are non-negative and sum to 100.
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidPolicy`].
+    pub fn validate(&self) -> Result<(), DomainError> {
+        match &self.rungs {
+            Rungs::Thresholds { entries } => {
+                let mut sorted = entries.clone();
+                sorted.sort_by_key(|(t, _)| *t);
+                if sorted
+                    .windows(2)
+                    .any(|w| w[0].0 == w[1].0 || w[0].1 >= w[1].1)
+                {
+                    return Err(DomainError::InvalidPolicy {
+                        field: "tier.thresholds",
+                        value: format!("{entries:?}"),
+                        reason: "each tier once, higher tiers with higher entries",
+                    });
+                }
+            }
+            Rungs::Shares { shares } => {
+                let sum: Decimal = shares.iter().map(|(_, p)| *p).sum();
+                if shares.iter().any(|(_, p)| p.is_sign_negative()) || sum != Decimal::from(100) {
+                    return Err(DomainError::InvalidPolicy {
+                        field: "tier.shares",
+                        value: format!("{shares:?}"),
+                        reason: "shares are percentages >= 0 that sum to 100",
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The entry threshold of `tier` on a threshold ladder (`None` for Lead and for shares).
+    #[must_use]
+    pub fn entry(&self, tier: Tier) -> Option<Decimal> {
+        match &self.rungs {
+            Rungs::Thresholds { entries } => {
+                entries.iter().find(|(t, _)| *t == tier).map(|(_, e)| *e)
+            }
+            Rungs::Shares { .. } => None,
+        }
+    }
+
+    /// The highest tier whose entry the value reaches (threshold ladders; Lead for shares).
+    #[must_use]
+    pub fn lookup(&self, value: Decimal) -> Tier {
+        match &self.rungs {
+            Rungs::Thresholds { entries } => entries
+                .iter()
+                .filter(|(_, e)| value >= *e)
+                .map(|(t, _)| *t)
+                .max()
+                .unwrap_or(Tier::Lead),
+            Rungs::Shares { .. } => Tier::Lead,
+        }
+    }
+}
+
+/// Tier rules. `Default`: the customer pyramid, 10 % hysteresis, 30-day grace period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierPolicy {
+    /// The ladder.
+    pub ladder: TierLadder,
+    /// Downgrade only below `entry × (1 − hysteresis)` (0.10).
+    pub hysteresis: Decimal,
+    /// ... for this many days in a row (30).
+    pub grace_days: u32,
+}
+
+impl Default for TierPolicy {
+    fn default() -> Self {
+        Self {
+            ladder: TierLadder::customer_pyramid(),
+            hysteresis: Decimal::new(10, 2),
+            grace_days: 30,
+        }
+    }
+}
+
+/// A tier decision with its explanation and the state to store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierDecision {
+    /// Tier before.
+    pub from: Tier,
+    /// Tier after.
+    pub to: Tier,
+    /// Why.
+    pub reason: Reason,
+    /// The state to store.
+    pub state: TierState,
+}
+
+impl TierDecision {
+    /// True when the tier moves.
+    #[must_use]
+    pub fn changed(&self) -> bool {
+        self.from != self.to
+    }
+}
+
+impl TierPolicy {
+    /// Checks the policy.
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidPolicy`].
+    pub fn validate(&self) -> Result<(), DomainError> {
+        if self.hysteresis.is_sign_negative() || self.hysteresis >= Decimal::ONE {
+            return Err(DomainError::InvalidPolicy {
+                field: "tier.hysteresis",
+                value: self.hysteresis.to_string(),
+                reason: "must be in [0, 1)",
+            });
+        }
+        self.ladder.validate()
+    }
+
+    /// Decides the tier at `now`. `value` is the metric (for threshold ladders), `share_tier`
+    /// the tier the population ranking gave (for share ladders). Upgrades happen at once; a
+    /// downgrade needs the metric below the band for `grace_days` and goes one rung; an active
+    /// pin wins; a missing metric keeps the tier.
+    ///
+    /// ```
+    /// use chrono::{Duration, TimeZone, Utc};
+    /// use rapport_core::*;
+    /// use rust_decimal::Decimal;
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+    /// let p = TierPolicy::default();
+    /// let gold = p.decide(&TierState::default(), Some(Decimal::from(2_500)), None, now);
+    /// assert_eq!(gold.to, Tier::Gold); // upgrade at once
+    /// // 1,900 is inside Gold's band (≥ 1,800): stays Gold.
+    /// let stay = p.decide(&gold.state, Some(Decimal::from(1_900)), None, now + Duration::days(60));
+    /// assert_eq!(stay.to, Tier::Gold);
+    /// // 1,000 is below the band: the grace period starts, then one rung down.
+    /// let wait = p.decide(&gold.state, Some(Decimal::from(1_000)), None, now);
+    /// assert_eq!(wait.to, Tier::Gold);
+    /// let down = p.decide(&wait.state, Some(Decimal::from(1_000)), None, now + Duration::days(30));
+    /// assert_eq!(down.to, Tier::Iron);
+    /// ```
+    #[must_use]
+    pub fn decide(
+        &self,
+        state: &TierState,
+        value: Option<Decimal>,
+        share_tier: Option<Tier>,
+        now: DateTime<Utc>,
+    ) -> TierDecision {
+        let from = state.tier;
+        let metric = self.ladder.metric.as_str();
+        let mut next = state.clone();
+        if next.pin.as_ref().is_some_and(|p| p.until <= now) {
+            next.pin = None;
+        }
+        if let Some(pin) = &next.pin {
+            let reason = Reason::new("tier.pin", now)
+                .threshold("until", pin.until.to_rfc3339())
+                .note(format!("{} by {}: {}", pin.tier, pin.actor, pin.reason));
+            let to = pin.tier;
+            if to != from {
+                next.since = Some(now);
+            }
+            next.tier = to;
+            next.below_since = None;
+            return TierDecision {
+                from,
+                to,
+                reason,
+                state: next,
+            };
+        }
+        let (target, measured) = match (&self.ladder.rungs, value, share_tier) {
+            (Rungs::Thresholds { .. }, Some(v), _) => (self.ladder.lookup(v), v.to_string()),
+            (Rungs::Shares { .. }, _, Some(t)) => (t, format!("share tier {t}")),
+            _ => {
+                let reason = Reason::new("tier.metric_missing", now).note(metric);
+                return TierDecision {
+                    from,
+                    to: from,
+                    reason,
+                    state: next,
+                };
+            }
+        };
+        if target > from {
+            next.tier = target;
+            next.since = Some(now);
+            next.below_since = None;
+            let reason = Reason::new("tier.upgrade", now)
+                .measured(metric, measured)
+                .threshold(format!("{target}.entry"), self.entry_text(target));
+            return TierDecision {
+                from,
+                to: target,
+                reason,
+                state: next,
+            };
+        }
+        // Below the band? For share ladders the band is the rung itself.
+        let below = match (&self.ladder.rungs, value) {
+            (Rungs::Thresholds { .. }, Some(v)) => self
+                .ladder
+                .entry(from)
+                .is_some_and(|e| v < e * (Decimal::ONE - self.hysteresis)),
+            _ => target < from,
+        };
+        if !below {
+            next.below_since = None;
+            let reason = Reason::new("tier.stay", now)
+                .measured(metric, measured)
+                .threshold(format!("{from}.entry"), self.entry_text(from));
+            return TierDecision {
+                from,
+                to: from,
+                reason,
+                state: next,
+            };
+        }
+        let since = *next.below_since.get_or_insert(now);
+        let days_below = (now - since).num_days();
+        if days_below >= i64::from(self.grace_days) {
+            let to = from.below().unwrap_or(Tier::Lead);
+            next.tier = to;
+            next.since = Some(now);
+            next.below_since = None;
+            let reason = Reason::new("tier.downgrade", now)
+                .measured(metric, measured)
+                .threshold(
+                    format!("{from}.entry × (1 − hysteresis)"),
+                    self.band_text(from),
+                )
+                .note(format!(
+                    "below for {days_below} days, grace {} days",
+                    self.grace_days
+                ));
+            return TierDecision {
+                from,
+                to,
+                reason,
+                state: next,
+            };
+        }
+        let reason = Reason::new("tier.grace", now)
+            .measured(metric, measured)
+            .threshold(
+                format!("{from}.entry × (1 − hysteresis)"),
+                self.band_text(from),
+            )
+            .note(format!(
+                "below for {days_below} of {} grace days",
+                self.grace_days
+            ));
+        TierDecision {
+            from,
+            to: from,
+            reason,
+            state: next,
+        }
+    }
+
+    fn entry_text(&self, t: Tier) -> String {
+        self.ladder
+            .entry(t)
+            .map_or_else(|| "-".to_owned(), |e| e.to_string())
+    }
+
+    fn band_text(&self, t: Tier) -> String {
+        self.ladder.entry(t).map_or_else(
+            || "-".to_owned(),
+            |e| {
+                (e * (Decimal::ONE - self.hysteresis))
+                    .normalize()
+                    .to_string()
+            },
+        )
+    }
+}

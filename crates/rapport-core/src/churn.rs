@@ -1,0 +1,156 @@
+//! Churn risk: a score in [0, 1]. With a fitted model it is `1 − P(alive)`; otherwise a rule
+//! score from recency against the customer's own rhythm, falling activity, recent complaints
+//! and a low NPS.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::DomainError;
+use crate::lifecycle::LifecyclePolicy;
+use crate::reason::Reason;
+use crate::stats::Stats;
+
+/// Weights and windows of the rule score. `Default`: recency 0.5, trend 0.2, complaints 0.2,
+/// NPS 0.1; 90-day windows; alert at 0.7.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChurnPolicy {
+    /// Weight of recency against the customer's `silent_after`.
+    pub recency_weight: f64,
+    /// Weight of purchase days in the last window vs the one before.
+    pub trend_weight: f64,
+    /// Weight of complaints in the last window (2 or more count fully).
+    pub complaint_weight: f64,
+    /// Weight of the last NPS when it is a detractor's (0–6).
+    pub nps_weight: f64,
+    /// Window length in days.
+    pub window_days: u32,
+    /// A `ChurnRiskRaised` event is emitted when the risk crosses this upwards.
+    pub alert_threshold: f64,
+}
+
+impl Default for ChurnPolicy {
+    fn default() -> Self {
+        Self {
+            recency_weight: 0.5,
+            trend_weight: 0.2,
+            complaint_weight: 0.2,
+            nps_weight: 0.1,
+            window_days: 90,
+            alert_threshold: 0.7,
+        }
+    }
+}
+
+/// A churn risk with its explanation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChurnRisk {
+    /// The risk in [0, 1].
+    pub score: f64,
+    /// Why.
+    pub reason: Reason,
+}
+
+impl ChurnPolicy {
+    /// Checks weights are finite, non-negative and not all zero, and the threshold in [0, 1].
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidPolicy`].
+    pub fn validate(&self) -> Result<(), DomainError> {
+        let w = [
+            self.recency_weight,
+            self.trend_weight,
+            self.complaint_weight,
+            self.nps_weight,
+        ];
+        if w.iter().any(|x| !x.is_finite() || *x < 0.0) || w.iter().sum::<f64>() <= 0.0 {
+            return Err(DomainError::InvalidPolicy {
+                field: "churn.weights",
+                value: format!("{w:?}"),
+                reason: "weights are finite, >= 0 and not all zero",
+            });
+        }
+        if !(0.0..=1.0).contains(&self.alert_threshold) {
+            return Err(DomainError::InvalidPolicy {
+                field: "churn.alert_threshold",
+                value: self.alert_threshold.to_string(),
+                reason: "must be in [0, 1]",
+            });
+        }
+        Ok(())
+    }
+
+    /// The risk at `now`.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+    /// let p = ChurnPolicy::default();
+    /// let fitted = p.assess(&Stats::default(), &LifecyclePolicy::default(), now, Some(0.8));
+    /// assert!((fitted.score - 0.2).abs() < 1e-12);
+    /// assert_eq!(fitted.reason.rule, "churn.model");
+    /// ```
+    #[must_use]
+    pub fn assess(
+        &self,
+        stats: &Stats,
+        lifecycle: &LifecyclePolicy,
+        now: DateTime<Utc>,
+        p_alive: Option<f64>,
+    ) -> ChurnRisk {
+        if let Some(p) = p_alive.filter(|p| p.is_finite()) {
+            let score = (1.0 - p).clamp(0.0, 1.0);
+            return ChurnRisk {
+                score,
+                reason: Reason::new("churn.model", now).measured("p_alive", format!("{p:.4}")),
+            };
+        }
+        let today = now.date_naive();
+        let days: Vec<NaiveDate> = stats.purchase_days_until(today).collect();
+        let recency = days.last().map_or(0.0, |last| {
+            let d = (today - *last).num_days() as f64;
+            (d / lifecycle.silent_after_days(&days)).clamp(0.0, 1.0)
+        });
+        let w = i64::from(self.window_days);
+        let in_window = |from: i64, to: i64| {
+            days.iter()
+                .filter(|d| {
+                    let age = (today - **d).num_days();
+                    age >= from && age < to
+                })
+                .count() as f64
+        };
+        let (last, before) = (in_window(0, w), in_window(w, 2 * w));
+        let trend = if before > 0.0 {
+            (1.0 - last / before).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let complaints =
+            (stats.complaints_within(now, self.window_days) as f64 / 2.0).clamp(0.0, 1.0);
+        let nps = stats
+            .last_nps()
+            .filter(|n| n.value.is_detractor())
+            .map_or(0.0, |n| f64::from(7 - n.value.get()) / 7.0);
+        let total =
+            self.recency_weight + self.trend_weight + self.complaint_weight + self.nps_weight;
+        let score = if total > 0.0 {
+            ((self.recency_weight * recency
+                + self.trend_weight * trend
+                + self.complaint_weight * complaints
+                + self.nps_weight * nps)
+                / total)
+                .clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        ChurnRisk {
+            score,
+            reason: Reason::new("churn.rules", now)
+                .measured("score", format!("{score:.3}"))
+                .note(format!(
+                    "recency {recency:.2}, trend {trend:.2}, complaints {complaints:.2}, nps {nps:.2}"
+                )),
+        }
+    }
+}
