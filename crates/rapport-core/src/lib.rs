@@ -53,6 +53,7 @@ pub mod id;
 pub mod lifecycle;
 pub mod money;
 pub mod pii;
+pub mod ports;
 pub mod privacy;
 pub mod reason;
 pub mod rfm;
@@ -75,6 +76,7 @@ pub use lifecycle::{
 };
 pub use money::{Currency, Money};
 pub use pii::Pii;
+pub use ports::{Applied, Notifier, NotifyError, Page, Record, Store, StoreError, TimeRange};
 pub use privacy::{Consent, Consents, ContactChannel, Purpose};
 pub use reason::Reason;
 pub use rfm::{RfmPolicy, RfmScores, RfmSegment, RfmValues, rfm_scores};

@@ -179,7 +179,7 @@ fn rapport_8_callers(
                             );
                             let mut cs = Changeset::new();
                             cs.create(c, Stats::default());
-                            block_on(store.apply(t, &cs)).unwrap();
+                            block_on(Store::apply(&*store, t, &cs)).unwrap();
                         }
                     });
                 }
@@ -229,7 +229,7 @@ fn bench_point_load(c: &mut Criterion) {
     g.bench_function("rapport_load", |b| {
         b.iter(|| {
             i = i % 100_000 + 1;
-            black_box(store.load(t, CustomerId::from_u128(i)).unwrap())
+            black_box(block_on(Store::load(&store, t, CustomerId::from_u128(i))).unwrap())
         });
     });
     g.finish();

@@ -26,8 +26,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rapport_core::{
-    Activity, Changeset, ContactKey, Customer, CustomerId, MessageId, OutboxMessage, Stats,
-    TenantId,
+    Activity, Applied, Changeset, ContactKey, Customer, CustomerId, MessageId, OutboxMessage, Page,
+    Record, Stats, Store, StoreError, TenantId, TimeRange,
 };
 use rusqlite::Connection;
 
@@ -103,103 +103,6 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Applies a changeset atomically (see `rapport_core::Changeset` for the contract).
-    ///
-    /// # Errors
-    /// See [`ApplyError`].
-    pub async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Outcome, ApplyError> {
-        let prepared = apply::Prepared::new(tenant, cs)?;
-        self.writer.apply(prepared).await
-    }
-
-    /// Loads a customer and its stats.
-    ///
-    /// # Errors
-    /// A driver error or a row that does not decode.
-    pub fn load(
-        &self,
-        tenant: TenantId,
-        id: CustomerId,
-    ) -> Result<Option<(Customer, Stats)>, SqliteError> {
-        self.readers.with(|c| read::load(c, tenant, id))
-    }
-
-    /// Customers with this normalised email or phone.
-    ///
-    /// # Errors
-    /// A driver error.
-    pub fn find_by_contact(
-        &self,
-        tenant: TenantId,
-        key: &ContactKey,
-    ) -> Result<Vec<CustomerId>, SqliteError> {
-        self.readers.with(|c| read::find_by_contact(c, tenant, key))
-    }
-
-    /// A page of customers in id order, after `after`.
-    ///
-    /// # Errors
-    /// A driver error or a row that does not decode.
-    pub fn scan(
-        &self,
-        tenant: TenantId,
-        after: Option<CustomerId>,
-        limit: u32,
-    ) -> Result<Vec<(Customer, Stats)>, SqliteError> {
-        self.readers.with(|c| read::scan(c, tenant, after, limit))
-    }
-
-    /// A customer's activities with `from <= at < to`, oldest first.
-    ///
-    /// # Errors
-    /// A driver error or a row that does not decode.
-    pub fn activities(
-        &self,
-        tenant: TenantId,
-        id: CustomerId,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> Result<Vec<Activity>, SqliteError> {
-        self.readers
-            .with(|c| read::activities(c, tenant, id, from, to))
-    }
-
-    /// Claims up to `limit` outbox messages available at `now` for `lease`.
-    ///
-    /// # Errors
-    /// A driver error.
-    pub async fn claim_outbox(
-        &self,
-        limit: u32,
-        lease: Duration,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<OutboxMessage>, SqliteError> {
-        self.writer
-            .exec(move |c| outbox::claim(c, limit, lease, now))
-            .await
-    }
-
-    /// Deletes delivered messages.
-    ///
-    /// # Errors
-    /// A driver error.
-    pub async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), SqliteError> {
-        let ids = ids.to_vec();
-        self.writer.exec(move |c| outbox::ack(c, &ids)).await
-    }
-
-    /// Makes a claimed message available again at `at` (after a failed delivery).
-    ///
-    /// # Errors
-    /// A driver error.
-    pub async fn retry_outbox_at(
-        &self,
-        id: MessageId,
-        at: DateTime<Utc>,
-    ) -> Result<(), SqliteError> {
-        self.writer.exec(move |c| outbox::retry_at(c, id, at)).await
-    }
-
     /// Imports a batch of customers in one transaction; ids that exist are skipped (so a
     /// re-run adds nothing).
     ///
@@ -272,5 +175,120 @@ impl SqliteStore {
             in_flight = next;
         }
         Ok(total)
+    }
+}
+
+fn from_apply(e: ApplyError) -> StoreError {
+    match e {
+        ApplyError::AlreadyExists(customer) => StoreError::AlreadyExists { customer },
+        ApplyError::Conflict {
+            customer,
+            expected,
+            actual,
+        } => StoreError::Conflict {
+            customer,
+            expected,
+            actual,
+        },
+        ApplyError::NotFound(id) => StoreError::NotFound {
+            what: format!("customer {id}"),
+        },
+        ApplyError::Invalid(d) => StoreError::Invalid(d),
+        ApplyError::Sqlite(e) => e.into(),
+    }
+}
+
+impl From<SqliteError> for StoreError {
+    fn from(e: SqliteError) -> Self {
+        match e {
+            e if e.is_retryable() => StoreError::Unavailable {
+                reason: e.to_string(),
+            },
+            SqliteError::Corrupt { table, reason } => StoreError::Corrupt {
+                reason: format!("{table}: {reason}"),
+            },
+            SqliteError::Unavailable(reason) => StoreError::Unavailable { reason },
+            SqliteError::WriterGone => StoreError::Unavailable {
+                reason: "the sqlite writer thread is not running".into(),
+            },
+            e => StoreError::Backend {
+                backend: "sqlite",
+                source: Box::new(e),
+            },
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    async fn load(&self, tenant: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
+        Ok(self
+            .readers
+            .with(|c| read::load(c, tenant, id))?
+            .map(|(customer, stats)| Record { customer, stats }))
+    }
+
+    async fn find_by_contact(
+        &self,
+        tenant: TenantId,
+        key: &ContactKey,
+    ) -> Result<Vec<CustomerId>, StoreError> {
+        Ok(self
+            .readers
+            .with(|c| read::find_by_contact(c, tenant, key))?)
+    }
+
+    async fn scan(&self, tenant: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
+        Ok(self
+            .readers
+            .with(|c| read::scan(c, tenant, page.after, page.limit))?
+            .into_iter()
+            .map(|(customer, stats)| Record { customer, stats })
+            .collect())
+    }
+
+    async fn activities(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+        range: TimeRange,
+    ) -> Result<Vec<Activity>, StoreError> {
+        Ok(self
+            .readers
+            .with(|c| read::activities(c, tenant, id, range.from, range.to))?)
+    }
+
+    async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
+        let prepared = apply::Prepared::new(tenant, cs).map_err(from_apply)?;
+        let out = self.writer.apply(prepared).await.map_err(from_apply)?;
+        Ok(Applied {
+            duplicates: out.duplicates,
+            customers: out.customers,
+            activities: out.activities,
+            messages: out.messages,
+        })
+    }
+
+    async fn claim_outbox(
+        &self,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        Ok(self
+            .writer
+            .exec(move |c| outbox::claim(c, limit, lease, now))
+            .await?)
+    }
+
+    async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
+        let ids = ids.to_vec();
+        Ok(self.writer.exec(move |c| outbox::ack(c, &ids)).await?)
+    }
+
+    async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        Ok(self
+            .writer
+            .exec(move |c| outbox::retry_at(c, id, at))
+            .await?)
     }
 }

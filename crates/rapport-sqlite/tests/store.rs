@@ -12,6 +12,38 @@ use rapport_core::*;
 use rapport_sqlite::{ApplyError, SqliteConfig, SqliteStore};
 use rust_decimal::Decimal;
 
+fn load(
+    s: &SqliteStore,
+    t: TenantId,
+    id: CustomerId,
+) -> Result<Option<(Customer, Stats)>, StoreError> {
+    block_on(Store::load(s, t, id)).map(|o| o.map(|r| (r.customer, r.stats)))
+}
+
+fn scan(
+    s: &SqliteStore,
+    t: TenantId,
+    after: Option<CustomerId>,
+    limit: u32,
+) -> Result<Vec<(Customer, Stats)>, StoreError> {
+    block_on(Store::scan(s, t, Page { after, limit }))
+        .map(|v| v.into_iter().map(|r| (r.customer, r.stats)).collect())
+}
+
+fn acts(
+    s: &SqliteStore,
+    t: TenantId,
+    id: CustomerId,
+    _from: Option<()>,
+    _to: Option<()>,
+) -> Result<Vec<Activity>, StoreError> {
+    block_on(Store::activities(s, t, id, TimeRange::all()))
+}
+
+fn find(s: &SqliteStore, t: TenantId, key: &ContactKey) -> Result<Vec<CustomerId>, StoreError> {
+    block_on(Store::find_by_contact(s, t, key))
+}
+
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
 }
@@ -73,7 +105,7 @@ fn create_then_load_round_trips_and_create_again_fails_with_nothing_written() {
     let cs = create_cs(T1, 1);
     let out = block_on(s.apply(T1, &cs)).unwrap();
     assert_eq!((out.customers, out.messages), (1, 1));
-    let (c, _) = s.load(T1, CustomerId::from_u128(1)).unwrap().unwrap();
+    let (c, _) = load(&s, T1, CustomerId::from_u128(1)).unwrap().unwrap();
     assert_eq!(&c, cs.customers[0].customer());
 
     // Again, with an activity and a new message: AlreadyExists, and neither is stored.
@@ -82,10 +114,10 @@ fn create_then_load_round_trips_and_create_again_fails_with_nothing_written() {
     again.activities.push(purchase(c.id(), "k-1", Decimal::ONE));
     let err = block_on(s.apply(T1, &again)).unwrap_err();
     assert!(
-        matches!(err, ApplyError::AlreadyExists(id) if id == c.id()),
+        matches!(err, StoreError::AlreadyExists { customer } if customer == c.id()),
         "{err}"
     );
-    assert!(s.activities(T1, c.id(), None, None).unwrap().is_empty());
+    assert!(acts(&s, T1, c.id(), None, None).unwrap().is_empty());
     let claimed = block_on(s.claim_outbox(10, Duration::from_secs(30), now())).unwrap();
     assert_eq!(claimed.len(), 1, "only the first changeset's message");
 }
@@ -95,7 +127,7 @@ fn stale_update_conflicts_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(&dir);
     block_on(s.apply(T1, &create_cs(T1, 1))).unwrap();
-    let (c, st) = s.load(T1, CustomerId::from_u128(1)).unwrap().unwrap();
+    let (c, st) = load(&s, T1, CustomerId::from_u128(1)).unwrap().unwrap();
     let mut first = Changeset::new();
     first.update(&c, c.next_version(), st.clone());
     block_on(s.apply(T1, &first)).unwrap();
@@ -109,7 +141,7 @@ fn stale_update_conflicts_and_writes_nothing() {
     assert!(
         matches!(
             err,
-            ApplyError::Conflict {
+            StoreError::Conflict {
                 expected: 1,
                 actual: 2,
                 ..
@@ -117,7 +149,7 @@ fn stale_update_conflicts_and_writes_nothing() {
         ),
         "{err}"
     );
-    assert!(s.activities(T1, c.id(), None, None).unwrap().is_empty());
+    assert!(acts(&s, T1, c.id(), None, None).unwrap().is_empty());
 }
 
 #[test]
@@ -125,7 +157,7 @@ fn duplicate_activity_keys_write_nothing_and_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(&dir);
     block_on(s.apply(T1, &create_cs(T1, 1))).unwrap();
-    let (c, st) = s.load(T1, CustomerId::from_u128(1)).unwrap().unwrap();
+    let (c, st) = load(&s, T1, CustomerId::from_u128(1)).unwrap().unwrap();
     let a = purchase(c.id(), "order-1", Decimal::new(1999, 2));
     let mut cs = Changeset::new();
     let mut st2 = st.clone();
@@ -135,7 +167,7 @@ fn duplicate_activity_keys_write_nothing_and_are_reported() {
     let out = block_on(s.apply(T1, &cs)).unwrap();
     assert!(out.duplicates.is_empty());
 
-    let (c2, _) = s.load(T1, c.id()).unwrap().unwrap();
+    let (c2, _) = load(&s, T1, c.id()).unwrap().unwrap();
     let mut replay = Changeset::new();
     let mut st3 = st2.clone();
     st3.apply(&a).unwrap();
@@ -143,7 +175,7 @@ fn duplicate_activity_keys_write_nothing_and_are_reported() {
     replay.activities.push(a.clone());
     let out = block_on(s.apply(T1, &replay)).unwrap();
     assert_eq!(out.duplicates, vec![a.idempotency_key.clone()]);
-    let (c3, st_after) = s.load(T1, c.id()).unwrap().unwrap();
+    let (c3, st_after) = load(&s, T1, c.id()).unwrap().unwrap();
     assert_eq!(c3.version(), c2.version(), "the customer was not rewritten");
     assert_eq!(st_after, st2, "stats did not count the duplicate");
     // The same key in another tenant is a different activity.
@@ -159,18 +191,18 @@ fn tenants_do_not_see_each_other() {
     let s = open(&dir);
     block_on(s.apply(T1, &create_cs(T1, 5))).unwrap();
     let id = CustomerId::from_u128(5);
-    assert!(s.load(T2, id).unwrap().is_none());
-    assert!(s.scan(T2, None, 10).unwrap().is_empty());
+    assert!(load(&s, T2, id).unwrap().is_none());
+    assert!(scan(&s, T2, None, 10).unwrap().is_empty());
     let key = ContactKey::Email(Email::parse("c5@example.com").unwrap());
-    assert_eq!(s.find_by_contact(T1, &key).unwrap(), vec![id]);
-    assert!(s.find_by_contact(T2, &key).unwrap().is_empty());
+    assert_eq!(find(&s, T1, &key).unwrap(), vec![id]);
+    assert!(find(&s, T2, &key).unwrap().is_empty());
     // The same id can exist in both tenants.
     block_on(s.apply(T2, &create_cs(T2, 5))).unwrap();
-    assert_eq!(s.scan(T1, None, 10).unwrap().len(), 1);
+    assert_eq!(scan(&s, T1, None, 10).unwrap().len(), 1);
     // A tenant cannot write another tenant's customer.
     assert!(matches!(
         block_on(s.apply(T2, &create_cs(T1, 6))).unwrap_err(),
-        ApplyError::Invalid(_)
+        StoreError::Invalid(_)
     ));
 }
 
@@ -181,13 +213,13 @@ fn scan_pages_in_id_order() {
     for id in [3u128, 1, 2, 5, 4] {
         block_on(s.apply(T1, &create_cs(T1, id))).unwrap();
     }
-    let first = s.scan(T1, None, 2).unwrap();
+    let first = scan(&s, T1, None, 2).unwrap();
     let ids: Vec<u128> = first
         .iter()
         .map(|(c, _)| c.id().as_uuid().as_u128())
         .collect();
     assert_eq!(ids, vec![1, 2]);
-    let rest = s.scan(T1, Some(first[1].0.id()), 10).unwrap();
+    let rest = scan(&s, T1, Some(first[1].0.id()), 10).unwrap();
     let ids: Vec<u128> = rest
         .iter()
         .map(|(c, _)| c.id().as_uuid().as_u128())
@@ -200,7 +232,7 @@ fn money_and_time_round_trip_at_the_extremes() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(&dir);
     block_on(s.apply(T1, &create_cs(T1, 1))).unwrap();
-    let (c, st) = s.load(T1, CustomerId::from_u128(1)).unwrap().unwrap();
+    let (c, st) = load(&s, T1, CustomerId::from_u128(1)).unwrap().unwrap();
     let extremes = [
         Decimal::from_i128_with_scale(9_999_999_999_999_999_999_999_999_999, 0),
         Decimal::from_i128_with_scale(1_000_000_000_000_000_000_000_000_000, 28),
@@ -219,7 +251,7 @@ fn money_and_time_round_trip_at_the_extremes() {
     }
     cs.update(&c, c.next_version(), st);
     block_on(s.apply(T1, &cs)).unwrap();
-    let back = s.activities(T1, c.id(), None, None).unwrap();
+    let back = acts(&s, T1, c.id(), None, None).unwrap();
     assert_eq!(back, cs.activities);
     for (a, d) in back.iter().zip(extremes) {
         let ActivityKind::Purchase { amount, .. } = &a.kind else {
@@ -295,7 +327,7 @@ fn no_lost_updates_under_eight_concurrent_writers() {
                     let mut conflicts = 0;
                     for _ in 0..PER_THREAD {
                         loop {
-                            let (c, st) = s.load(T1, id).unwrap().unwrap();
+                            let (c, st) = load(&s, T1, id).unwrap().unwrap();
                             let mut next = c.next_version();
                             let mut attrs = next.profile.attributes.expose().clone();
                             let n = match attrs.get(&key) {
@@ -308,7 +340,7 @@ fn no_lost_updates_under_eight_concurrent_writers() {
                             cs.update(&c, next, st);
                             match block_on(s.apply(T1, &cs)) {
                                 Ok(_) => break,
-                                Err(ApplyError::Conflict { .. }) => conflicts += 1,
+                                Err(StoreError::Conflict { .. }) => conflicts += 1,
                                 Err(e) => panic!("unexpected error: {e}"),
                             }
                         }
@@ -319,7 +351,7 @@ fn no_lost_updates_under_eight_concurrent_writers() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).sum()
     });
-    let (c, _) = s.load(T1, id).unwrap().unwrap();
+    let (c, _) = load(&s, T1, id).unwrap().unwrap();
     let total = THREADS * PER_THREAD;
     assert_eq!(c.version(), 1 + total as u64);
     assert_eq!(
@@ -356,7 +388,7 @@ fn bulk_import_is_idempotent_and_folds_only_new_activities() {
     assert_eq!((r.inserted, r.skipped), (150, 0));
     let r = block_on(s.import_activities(T1, acts)).unwrap();
     assert_eq!((r.inserted, r.skipped), (0, 150));
-    let (c, st) = s.load(T1, CustomerId::from_u128(7)).unwrap().unwrap();
+    let (c, st) = load(&s, T1, CustomerId::from_u128(7)).unwrap().unwrap();
     assert_eq!(st.orders(), 3, "re-run did not double count");
     assert_eq!(st.revenue_amount(), Decimal::new(3000, 2));
     assert_eq!(
@@ -375,7 +407,7 @@ fn bulk_import_is_idempotent_and_folds_only_new_activities() {
         ApplyError::NotFound(_)
     ));
     assert_eq!(
-        s.load(T1, CustomerId::from_u128(1))
+        load(&s, T1, CustomerId::from_u128(1))
             .unwrap()
             .unwrap()
             .1
@@ -400,7 +432,7 @@ fn pipelined_import_reports_progress_and_is_idempotent() {
     assert_eq!(*seen.last().unwrap(), 1_005);
     let again = s.import_customers_iter(T1, rows, 100, |_| {}).unwrap();
     assert_eq!((again.inserted, again.skipped), (0, 1_005));
-    assert_eq!(s.scan(T1, None, 2_000).unwrap().len(), 1_005);
+    assert_eq!(scan(&s, T1, None, 2_000).unwrap().len(), 1_005);
 }
 
 fn file_contains(path: &std::path::Path, needle: &[u8]) -> bool {
@@ -420,7 +452,7 @@ fn erasure_leaves_no_personal_bytes_in_the_database_or_wal_files() {
     block_on(s.apply(T1, &cs)).unwrap();
     // A few more versions, so old copies sit in several WAL frames and pages.
     for _ in 0..5 {
-        let (c, st) = s.load(T1, CustomerId::from_u128(1)).unwrap().unwrap();
+        let (c, st) = load(&s, T1, CustomerId::from_u128(1)).unwrap().unwrap();
         let mut cs = Changeset::new();
         cs.update(&c, c.next_version(), st);
         block_on(s.apply(T1, &cs)).unwrap();
@@ -429,7 +461,7 @@ fn erasure_leaves_no_personal_bytes_in_the_database_or_wal_files() {
     let wal = dir.path().join("r.db-wal");
     assert!(file_contains(&db, secret.as_bytes()) || file_contains(&wal, secret.as_bytes()));
 
-    let (c, st) = s.load(T1, CustomerId::from_u128(1)).unwrap().unwrap();
+    let (c, st) = load(&s, T1, CustomerId::from_u128(1)).unwrap().unwrap();
     let mut erased = c.next_version();
     erased.profile = Profile::default();
     erased.lifecycle.stage = Stage::Erased;
@@ -442,9 +474,9 @@ fn erasure_leaves_no_personal_bytes_in_the_database_or_wal_files() {
         assert!(!file_contains(&wal, needle), "found in the WAL file");
     }
     let key = ContactKey::Email(Email::parse(secret).unwrap());
-    assert!(s.find_by_contact(T1, &key).unwrap().is_empty());
+    assert!(find(&s, T1, &key).unwrap().is_empty());
     assert_eq!(
-        s.load(T1, CustomerId::from_u128(1))
+        load(&s, T1, CustomerId::from_u128(1))
             .unwrap()
             .unwrap()
             .0

@@ -1,0 +1,420 @@
+//! The ports: [`Store`] (where customers, activities and outbox messages live) and
+//! [`Notifier`] (where domain events go). Host apps and third-party backends implement them;
+//! the service in the `rapport` crate only talks to these traits.
+//!
+//! They are native async traits (`fn … -> impl Future + Send`), so any executor can drive
+//! them — `rapport::blocking` uses `futures::executor::block_on`, no tokio needed.
+//!
+//! # A complete toy store
+//! The smallest store that honours the contract (the conformance kit `rapport-testkit` checks
+//! it): one mutex around a map per tenant.
+//!
+//! ```
+//! use std::collections::{BTreeMap, HashMap, HashSet};
+//! use std::sync::Mutex;
+//! use std::time::Duration;
+//! use chrono::{DateTime, Utc};
+//! use rapport_core::ports::*;
+//! use rapport_core::*;
+//!
+//! #[derive(Default)]
+//! struct Toy(Mutex<HashMap<TenantId, Book>>);
+//!
+//! #[derive(Default)]
+//! struct Book {
+//!     customers: BTreeMap<CustomerId, Record>,
+//!     keys: HashSet<IdempotencyKey>,
+//!     activities: Vec<Activity>,
+//!     outbox: Vec<(OutboxMessage, DateTime<Utc>)>,
+//! }
+//!
+//! impl Toy {
+//!     fn book<T>(&self, t: TenantId, f: impl FnOnce(&mut Book) -> T) -> Result<T, StoreError> {
+//!         let mut all = self.0.lock().map_err(|_| StoreError::unavailable("poisoned"))?;
+//!         Ok(f(all.entry(t).or_default()))
+//!     }
+//! }
+//!
+//! impl Store for Toy {
+//!     async fn load(&self, t: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
+//!         self.book(t, |b| b.customers.get(&id).cloned())
+//!     }
+//!     async fn find_by_contact(&self, t: TenantId, key: &ContactKey) -> Result<Vec<CustomerId>, StoreError> {
+//!         self.book(t, |b| b.customers.values()
+//!             .filter(|r| r.customer.profile.contact_keys().contains(key))
+//!             .map(|r| r.customer.id()).collect())
+//!     }
+//!     async fn scan(&self, t: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
+//!         self.book(t, |b| b.customers.values()
+//!             .filter(|r| page.after.is_none_or(|a| r.customer.id() > a))
+//!             .take(page.limit as usize).cloned().collect())
+//!     }
+//!     async fn activities(&self, t: TenantId, id: CustomerId, range: TimeRange) -> Result<Vec<Activity>, StoreError> {
+//!         self.book(t, |b| b.activities.iter()
+//!             .filter(|a| a.customer == id && range.contains(a.at)).cloned().collect())
+//!     }
+//!     async fn apply(&self, t: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
+//!         cs.validate(t)?;
+//!         self.book(t, |b| {
+//!             let duplicates: Vec<_> = cs.activities.iter()
+//!                 .filter(|a| b.keys.contains(&a.idempotency_key))
+//!                 .map(|a| a.idempotency_key.clone()).collect();
+//!             if !duplicates.is_empty() {
+//!                 return Ok(Applied { duplicates, ..Applied::default() });
+//!             }
+//!             check_writes(&cs.customers, |id| b.customers.get(&id).map(|r| r.customer.version()))?;
+//!             for w in &cs.customers {
+//!                 let r = Record { customer: w.customer().clone(), stats: w.stats().clone() };
+//!                 b.customers.insert(r.customer.id(), r);
+//!             }
+//!             for a in &cs.activities {
+//!                 b.keys.insert(a.idempotency_key.clone());
+//!                 b.activities.push(a.clone());
+//!             }
+//!             let never = DateTime::<Utc>::MIN_UTC;
+//!             b.outbox.extend(cs.outbox.iter().map(|m| (m.clone(), never)));
+//!             Ok(Applied::counting(cs))
+//!         })?
+//!     }
+//!     async fn claim_outbox(&self, limit: u32, lease: Duration, now: DateTime<Utc>) -> Result<Vec<OutboxMessage>, StoreError> {
+//!         let mut all = self.0.lock().map_err(|_| StoreError::unavailable("poisoned"))?;
+//!         let until = now + lease;
+//!         let mut out = Vec::new();
+//!         for book in all.values_mut() {
+//!             for (m, available) in book.outbox.iter_mut() {
+//!                 if out.len() < limit as usize && *available <= now {
+//!                     *available = until;
+//!                     m.attempts += 1;
+//!                     out.push(m.clone());
+//!                 }
+//!             }
+//!         }
+//!         Ok(out)
+//!     }
+//!     async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
+//!         let mut all = self.0.lock().map_err(|_| StoreError::unavailable("poisoned"))?;
+//!         for book in all.values_mut() {
+//!             book.outbox.retain(|(m, _)| !ids.contains(&m.id));
+//!         }
+//!         Ok(())
+//!     }
+//!     async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
+//!         let mut all = self.0.lock().map_err(|_| StoreError::unavailable("poisoned"))?;
+//!         for book in all.values_mut() {
+//!             for (m, available) in book.outbox.iter_mut() {
+//!                 if m.id == id { *available = at; }
+//!             }
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//! # let _ = Toy::default();
+//! ```
+
+use std::error::Error as StdError;
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::activity::Activity;
+use crate::changeset::{Changeset, CustomerWrite};
+use crate::contact::ContactKey;
+use crate::customer::Customer;
+use crate::error::DomainError;
+use crate::event::OutboxMessage;
+use crate::id::{CustomerId, MessageId, TenantId};
+use crate::stats::Stats;
+use crate::text::IdempotencyKey;
+
+/// A customer with its stats, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// The customer.
+    pub customer: Customer,
+    /// Its stats.
+    pub stats: Stats,
+}
+
+/// A page of customers in id order: those after `after`, at most `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    /// Start after this id (exclusive); `None` starts at the beginning.
+    pub after: Option<CustomerId>,
+    /// Most rows.
+    pub limit: u32,
+}
+
+impl Page {
+    /// The first page of `limit` rows.
+    #[must_use]
+    pub fn first(limit: u32) -> Self {
+        Self { after: None, limit }
+    }
+}
+
+/// A half-open time range `from <= t < to`; `None` is unbounded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeRange {
+    /// Inclusive start.
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive end.
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl TimeRange {
+    /// Everything.
+    #[must_use]
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// True when `t` is in the range.
+    #[must_use]
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.from.is_none_or(|f| t >= f) && self.to.is_none_or(|e| t < e)
+    }
+}
+
+/// What `apply` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    /// Activities whose idempotency key already existed. When non-empty, **nothing** of the
+    /// changeset was written.
+    pub duplicates: Vec<IdempotencyKey>,
+    /// Customer rows written.
+    pub customers: usize,
+    /// Activities written.
+    pub activities: usize,
+    /// Outbox messages written.
+    pub messages: usize,
+}
+
+impl Applied {
+    /// The counts of a changeset written in full.
+    #[must_use]
+    pub fn counting(cs: &Changeset) -> Self {
+        Self {
+            duplicates: Vec::new(),
+            customers: cs.customers.len(),
+            activities: cs.activities.len(),
+            messages: cs.outbox.len(),
+        }
+    }
+
+    /// True when nothing was written because of duplicate activities.
+    #[must_use]
+    pub fn is_duplicate(&self) -> bool {
+        !self.duplicates.is_empty()
+    }
+}
+
+/// A store failed. Kinds are semantic so callers can react; the driver's error is kept as
+/// the source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The customer (or other row) does not exist.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for.
+        what: String,
+    },
+    /// A create found the customer already there (creates are never upserts).
+    #[error("customer {customer} already exists")]
+    AlreadyExists {
+        /// The customer.
+        customer: CustomerId,
+    },
+    /// An update was based on a version that is no longer current.
+    #[error("customer {customer} is at version {actual}, the change expected {expected}")]
+    Conflict {
+        /// The customer.
+        customer: CustomerId,
+        /// The version the change was based on.
+        expected: u64,
+        /// The stored version.
+        actual: u64,
+    },
+    /// The changeset broke a domain rule.
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
+    /// The backend cannot do this.
+    #[error("unsupported by this store: {what}")]
+    Unsupported {
+        /// What.
+        what: String,
+    },
+    /// The backend is unreachable or overloaded; retrying may help.
+    #[error("store unavailable: {reason}")]
+    Unavailable {
+        /// Why.
+        reason: String,
+    },
+    /// Stored data does not decode.
+    #[error("corrupt data: {reason}")]
+    Corrupt {
+        /// What did not decode.
+        reason: String,
+    },
+    /// Any other backend failure, with the driver's error.
+    #[error("{backend} failed: {source}")]
+    Backend {
+        /// Which backend (`"sqlite"`, `"postgres"`, ...).
+        backend: &'static str,
+        /// The driver's error.
+        #[source]
+        source: Box<dyn StdError + Send + Sync>,
+    },
+}
+
+impl StoreError {
+    /// An [`StoreError::Unavailable`] with a reason.
+    #[must_use]
+    pub fn unavailable(reason: impl Into<String>) -> Self {
+        StoreError::Unavailable {
+            reason: reason.into(),
+        }
+    }
+
+    /// True when retrying the same call may succeed (unavailability, not conflicts: a
+    /// conflict needs a reload and a new decision).
+    ///
+    /// ```
+    /// use rapport_core::ports::StoreError;
+    /// assert!(StoreError::unavailable("busy").is_retryable());
+    /// ```
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Unavailable { .. })
+    }
+}
+
+/// Checks the writes of a changeset against the stored versions (`stored(id)` gives the
+/// current version, `None` when absent): creates must be absent, updates must match. For
+/// store implementations.
+///
+/// # Errors
+/// [`StoreError::AlreadyExists`], [`StoreError::Conflict`] or [`StoreError::NotFound`].
+pub fn check_writes(
+    writes: &[CustomerWrite],
+    stored: impl Fn(CustomerId) -> Option<u64>,
+) -> Result<(), StoreError> {
+    for w in writes {
+        let id = w.customer().id();
+        match (w, stored(id)) {
+            (CustomerWrite::Create { .. }, Some(_)) => {
+                return Err(StoreError::AlreadyExists { customer: id });
+            }
+            (CustomerWrite::Update { .. }, None) => {
+                return Err(StoreError::NotFound {
+                    what: format!("customer {id}"),
+                });
+            }
+            (
+                CustomerWrite::Update {
+                    expected_version, ..
+                },
+                Some(actual),
+            ) if actual != *expected_version => {
+                return Err(StoreError::Conflict {
+                    customer: id,
+                    expected: *expected_version,
+                    actual,
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Where customers, activities and outbox messages live. Every method is scoped by tenant
+/// (outbox claims span tenants; each message carries its tenant).
+///
+/// Contract (checked by `rapport-testkit`): see [`Changeset`] for `apply`; reads never see
+/// another tenant's rows; `scan` pages in ascending id order; `claim_outbox` leases messages
+/// until `now + lease`, counts the attempt, and hands out a message again once its lease has
+/// expired; `ack_outbox` deletes.
+pub trait Store: Send + Sync {
+    /// A customer and its stats (tombstones included).
+    fn load(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+    ) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send;
+
+    /// Customers whose profile has this normalised email or phone, in id order.
+    fn find_by_contact(
+        &self,
+        tenant: TenantId,
+        key: &ContactKey,
+    ) -> impl Future<Output = Result<Vec<CustomerId>, StoreError>> + Send;
+
+    /// A page of customers in ascending id order.
+    fn scan(
+        &self,
+        tenant: TenantId,
+        page: Page,
+    ) -> impl Future<Output = Result<Vec<Record>, StoreError>> + Send;
+
+    /// A customer's activities in the range, oldest first.
+    fn activities(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+        range: TimeRange,
+    ) -> impl Future<Output = Result<Vec<Activity>, StoreError>> + Send;
+
+    /// Writes a changeset atomically.
+    fn apply(
+        &self,
+        tenant: TenantId,
+        cs: &Changeset,
+    ) -> impl Future<Output = Result<Applied, StoreError>> + Send;
+
+    /// Leases up to `limit` deliverable outbox messages until `now + lease`.
+    fn claim_outbox(
+        &self,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<OutboxMessage>, StoreError>> + Send;
+
+    /// Deletes delivered messages.
+    fn ack_outbox(&self, ids: &[MessageId]) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Makes a claimed message deliverable again at `at` (back-off after a failed delivery).
+    fn retry_outbox(
+        &self,
+        id: MessageId,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A notifier could not deliver a message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotifyError {
+    /// The receiver is unreachable or refused for now; the relay retries later.
+    #[error("delivery failed: {reason}")]
+    Failed {
+        /// Why.
+        reason: String,
+    },
+    /// The receiver will never take this message; the relay still retries with back-off (a
+    /// host decides when to give up).
+    #[error("delivery rejected: {reason}")]
+    Rejected {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Where domain events go (a log, a channel, a webhook, a queue...). Delivery is at least
+/// once: receivers deduplicate on [`OutboxMessage::id`].
+pub trait Notifier: Send + Sync {
+    /// Delivers one message.
+    fn deliver(&self, msg: &OutboxMessage) -> impl Future<Output = Result<(), NotifyError>> + Send;
+}

@@ -1,0 +1,219 @@
+//! The in-memory store of **rapport**: all ports, tenant-scoped, versioned, idempotent by
+//! activity key, with a leased outbox. It is the reference every other backend is compared
+//! with by `rapport-testkit`, and a fine store for tests and small tools.
+//!
+//! ```
+//! use futures::executor::block_on;
+//! use rapport_core::*;
+//! use rapport_memory::MemoryStore;
+//! let store = MemoryStore::new();
+//! let now = chrono::DateTime::UNIX_EPOCH;
+//! let t = TenantId::from_u128(1);
+//! let c = Customer::new(t, CustomerId::from_u128(2), Profile::default(), now);
+//! let mut cs = Changeset::new();
+//! cs.create(c.clone(), Stats::default());
+//! block_on(store.apply(t, &cs)).unwrap();
+//! assert_eq!(block_on(store.load(t, c.id())).unwrap().unwrap().customer, c);
+//! assert!(block_on(store.load(TenantId::from_u128(9), c.id())).unwrap().is_none());
+//! ```
+#![forbid(unsafe_code)]
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rapport_core::ports::check_writes;
+use rapport_core::*;
+
+#[derive(Debug, Default)]
+struct Book {
+    customers: BTreeMap<CustomerId, Record>,
+    keys: HashSet<IdempotencyKey>,
+    /// Activities by (customer, time, key): timeline order.
+    activities: BTreeMap<(CustomerId, DateTime<Utc>, IdempotencyKey), Activity>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    message: OutboxMessage,
+    available_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    books: HashMap<TenantId, Book>,
+    /// Outbox in commit order.
+    outbox: BTreeMap<u64, Pending>,
+    seq: u64,
+}
+
+/// An in-memory [`Store`]. Cheap to create; everything is lost when dropped.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Inner>, StoreError> {
+        self.inner
+            .lock()
+            .map_err(|_| StoreError::unavailable("memory store mutex poisoned"))
+    }
+
+    /// Number of outbox messages not yet acknowledged.
+    ///
+    /// # Errors
+    /// When the mutex is poisoned.
+    pub fn pending_outbox(&self) -> Result<usize, StoreError> {
+        Ok(self.lock()?.outbox.len())
+    }
+}
+
+impl Store for MemoryStore {
+    async fn load(&self, tenant: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
+        Ok(self
+            .lock()?
+            .books
+            .get(&tenant)
+            .and_then(|b| b.customers.get(&id).cloned()))
+    }
+
+    async fn find_by_contact(
+        &self,
+        tenant: TenantId,
+        key: &ContactKey,
+    ) -> Result<Vec<CustomerId>, StoreError> {
+        Ok(self.lock()?.books.get(&tenant).map_or_else(Vec::new, |b| {
+            b.customers
+                .values()
+                .filter(|r| r.customer.profile.contact_keys().contains(key))
+                .map(|r| r.customer.id())
+                .collect()
+        }))
+    }
+
+    async fn scan(&self, tenant: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
+        let inner = self.lock()?;
+        let Some(b) = inner.books.get(&tenant) else {
+            return Ok(Vec::new());
+        };
+        let iter: Box<dyn Iterator<Item = &Record>> = match page.after {
+            Some(a) => Box::new(
+                b.customers
+                    .range((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))
+                    .map(|(_, r)| r),
+            ),
+            None => Box::new(b.customers.values()),
+        };
+        Ok(iter.take(page.limit as usize).cloned().collect())
+    }
+
+    async fn activities(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+        range: TimeRange,
+    ) -> Result<Vec<Activity>, StoreError> {
+        let inner = self.lock()?;
+        let Some(b) = inner.books.get(&tenant) else {
+            return Ok(Vec::new());
+        };
+        Ok(b.activities
+            .iter()
+            .filter(|((c, at, _), _)| *c == id && range.contains(*at))
+            .map(|(_, a)| a.clone())
+            .collect())
+    }
+
+    async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
+        cs.validate(tenant)?;
+        let mut inner = self.lock()?;
+        let inner = &mut *inner;
+        let book = inner.books.entry(tenant).or_default();
+        let duplicates: Vec<IdempotencyKey> = cs
+            .activities
+            .iter()
+            .filter(|a| book.keys.contains(&a.idempotency_key))
+            .map(|a| a.idempotency_key.clone())
+            .collect();
+        if !duplicates.is_empty() {
+            return Ok(Applied {
+                duplicates,
+                ..Applied::default()
+            });
+        }
+        // Every check before the first write: all or nothing.
+        check_writes(&cs.customers, |id| {
+            book.customers.get(&id).map(|r| r.customer.version())
+        })?;
+        for w in &cs.customers {
+            let r = Record {
+                customer: w.customer().clone(),
+                stats: w.stats().clone(),
+            };
+            book.customers.insert(r.customer.id(), r);
+        }
+        for a in &cs.activities {
+            book.keys.insert(a.idempotency_key.clone());
+            book.activities
+                .insert((a.customer, a.at, a.idempotency_key.clone()), a.clone());
+        }
+        for m in &cs.outbox {
+            inner.seq += 1;
+            inner.outbox.insert(
+                inner.seq,
+                Pending {
+                    message: m.clone(),
+                    available_at: DateTime::<Utc>::MIN_UTC,
+                },
+            );
+        }
+        Ok(Applied::counting(cs))
+    }
+
+    async fn claim_outbox(
+        &self,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let mut inner = self.lock()?;
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let mut out = Vec::new();
+        for p in inner.outbox.values_mut() {
+            if out.len() >= limit as usize {
+                break;
+            }
+            if p.available_at <= now {
+                p.available_at = until;
+                p.message.attempts += 1;
+                out.push(p.message.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
+        let ids: HashSet<&MessageId> = ids.iter().collect();
+        self.lock()?
+            .outbox
+            .retain(|_, p| !ids.contains(&p.message.id));
+        Ok(())
+    }
+
+    async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        for p in self.lock()?.outbox.values_mut() {
+            if p.message.id == id {
+                p.available_at = at;
+            }
+        }
+        Ok(())
+    }
+}
