@@ -208,6 +208,10 @@ pub struct Customer {
     pub lifecycle: Lifecycle,
     /// Consents.
     pub consents: Consents,
+    /// The churn risk at the last evaluation, in thousandths (0–1000), so the next one can
+    /// tell a rise across the alert threshold from a risk that was already high.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub churn_risk_permille: Option<u16>,
     created_at: DateTime<Utc>,
     version: u64,
 }
@@ -227,6 +231,7 @@ impl Customer {
                 ..Lifecycle::default()
             },
             consents: Consents::default(),
+            churn_risk_permille: None,
             created_at: now,
             version: 1,
         }

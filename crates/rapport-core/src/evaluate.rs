@@ -55,7 +55,8 @@ pub struct EvalInputs {
     pub host_metric: Option<Decimal>,
     /// P(alive) from a fitted model.
     pub p_alive: Option<f64>,
-    /// The churn risk at the previous evaluation (for the raise-alert event).
+    /// The churn risk at the previous evaluation (for the raise-alert event); defaults to the
+    /// one stored on the customer.
     pub previous_churn_risk: Option<f64>,
 }
 
@@ -92,12 +93,19 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
+    /// The churn risk in thousandths, as stored on the customer.
+    #[must_use]
+    pub fn churn_risk_permille(&self) -> u16 {
+        (self.churn_risk.score * 1000.0).round().clamp(0.0, 1000.0) as u16
+    }
+
     /// True when applying it would change nothing stored.
     #[must_use]
     pub fn is_noop(&self, customer: &Customer) -> bool {
         self.tags_removed.is_empty()
             && self.tier.state == customer.tier
             && self.lifecycle == customer.lifecycle
+            && customer.churn_risk_permille == Some(self.churn_risk_permille())
     }
 
     /// Writes the decisions into `customer` (the service then stores it at the next version).
@@ -107,6 +115,7 @@ impl Evaluation {
         }
         customer.tier = self.tier.state.clone();
         customer.lifecycle = self.lifecycle.clone();
+        customer.churn_risk_permille = Some(self.churn_risk_permille());
     }
 }
 
@@ -186,7 +195,10 @@ pub fn evaluate(
         });
     }
     let threshold = policies.churn.alert_threshold;
-    if churn_risk.score >= threshold && inputs.previous_churn_risk.is_none_or(|p| p < threshold) {
+    let previous = inputs
+        .previous_churn_risk
+        .or(customer.churn_risk_permille.map(|p| f64::from(p) / 1000.0));
+    if churn_risk.score >= threshold && previous.is_none_or(|p| p < threshold) {
         events.push(DomainEvent::ChurnRiskRaised {
             customer: id,
             risk: churn_risk.score,
@@ -213,6 +225,88 @@ pub struct Ranked {
     pub share_tier: Option<Tier>,
 }
 
+/// What [`rank_values`] needs of one customer: its RFM values and its tier metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RankInput {
+    /// The customer.
+    pub customer: CustomerId,
+    /// RFM values (`None` without a purchase).
+    pub rfm: Option<RfmValues>,
+    /// The tier metric (ignored for `RfmTotal` ladders, which rank by the RFM total).
+    pub metric: Decimal,
+}
+
+impl RankInput {
+    /// The inputs of a customer from its stats (`host_metric` for `Clv`/`HostValue` ladders).
+    #[must_use]
+    pub fn of(
+        customer: CustomerId,
+        stats: &Stats,
+        policies: &Policies,
+        now: DateTime<Utc>,
+        host_metric: Option<Decimal>,
+    ) -> Self {
+        let metric = match policies.tier.ladder.metric {
+            TierMetric::Revenue365 => stats.rolling_365(now).revenue,
+            TierMetric::Margin => stats.margin_amount(),
+            TierMetric::RfmTotal => Decimal::ZERO,
+            TierMetric::Clv | TierMetric::HostValue => host_metric.unwrap_or(Decimal::ZERO),
+        };
+        Self {
+            customer,
+            rfm: RfmValues::of(stats, now),
+            metric,
+        }
+    }
+}
+
+/// Ranks compact per-customer inputs (what a sweep keeps for a large population).
+#[must_use]
+pub fn rank_values(inputs: &[RankInput], policies: &Policies, now: DateTime<Utc>) -> Vec<Ranked> {
+    let values: Vec<Option<RfmValues>> = inputs.iter().map(|i| i.rfm).collect();
+    let scores = rfm_scores(&values, &policies.rfm, now);
+    let mut out: Vec<Ranked> = inputs
+        .iter()
+        .zip(&scores)
+        .map(|(i, rfm)| Ranked {
+            customer: i.customer,
+            rfm: *rfm,
+            share_tier: None,
+        })
+        .collect();
+    if let Rungs::Shares { shares } = &policies.tier.ladder.rungs {
+        let metric: Vec<Decimal> = inputs
+            .iter()
+            .zip(&scores)
+            .map(|(i, rfm)| match policies.tier.ladder.metric {
+                TierMetric::RfmTotal => rfm.map_or(Decimal::ZERO, |r| Decimal::from(r.total())),
+                _ => i.metric,
+            })
+            .collect();
+        let n = metric.len();
+        // Position = customers strictly better; ties share the better position, so a tie at
+        // a boundary goes to the higher tier.
+        let mut sorted = metric.clone();
+        sorted.sort_unstable_by(|a, b| b.cmp(a));
+        let mut bounds = Vec::new();
+        let mut acc = Decimal::ZERO;
+        for (tier, pct) in shares {
+            acc += *pct;
+            let upto = (acc * Decimal::from(n) / Decimal::from(100)).ceil();
+            bounds.push((*tier, upto.to_string().parse::<usize>().unwrap_or(n)));
+        }
+        for (r, v) in out.iter_mut().zip(&metric) {
+            let better = sorted.partition_point(|x| x > v);
+            let tier = bounds
+                .iter()
+                .find(|(_, upto)| better < *upto)
+                .map_or(Tier::Lead, |(t, _)| *t);
+            r.share_tier = Some(tier);
+        }
+    }
+    out
+}
+
 /// Ranks a tenant's population at `now`: RFM scores and, for a share ladder, each customer's
 /// tier (customers sorted by the metric, best first; ties at a boundary go to the higher tier).
 /// `host_metric` supplies the metric for `Clv`/`HostValue` ladders.
@@ -231,52 +325,9 @@ pub fn rank<'a>(
     now: DateTime<Utc>,
     host_metric: impl Fn(CustomerId) -> Option<Decimal>,
 ) -> Vec<Ranked> {
-    let pop: Vec<(CustomerId, &Stats)> = population.into_iter().collect();
-    let values: Vec<Option<RfmValues>> = pop.iter().map(|(_, s)| RfmValues::of(s, now)).collect();
-    let scores = rfm_scores(&values, &policies.rfm, now);
-    let mut out: Vec<Ranked> = pop
-        .iter()
-        .zip(&scores)
-        .map(|((id, _), rfm)| Ranked {
-            customer: *id,
-            rfm: *rfm,
-            share_tier: None,
-        })
+    let inputs: Vec<RankInput> = population
+        .into_iter()
+        .map(|(id, s)| RankInput::of(id, s, policies, now, host_metric(id)))
         .collect();
-    if let Rungs::Shares { shares } = &policies.tier.ladder.rungs {
-        let metric: Vec<Decimal> = pop
-            .iter()
-            .zip(&scores)
-            .map(|((id, s), rfm)| match policies.tier.ladder.metric {
-                TierMetric::Revenue365 => s.rolling_365(now).revenue,
-                TierMetric::Margin => s.margin_amount(),
-                TierMetric::RfmTotal => rfm.map_or(Decimal::ZERO, |r| Decimal::from(r.total())),
-                TierMetric::Clv | TierMetric::HostValue => {
-                    host_metric(*id).unwrap_or(Decimal::ZERO)
-                }
-            })
-            .collect();
-        let n = metric.len();
-        // Rank = number of customers strictly better; ties share the better position, so a
-        // tie at a boundary goes to the higher tier.
-        let mut sorted = metric.clone();
-        sorted.sort_unstable_by(|a, b| b.cmp(a));
-        // Cumulative upper bounds of positions for each tier, from the top.
-        let mut bounds = Vec::new();
-        let mut acc = Decimal::ZERO;
-        for (tier, pct) in shares {
-            acc += *pct;
-            let upto = (acc * Decimal::from(n) / Decimal::from(100)).ceil();
-            bounds.push((*tier, upto.to_string().parse::<usize>().unwrap_or(n)));
-        }
-        for (r, v) in out.iter_mut().zip(&metric) {
-            let better = sorted.partition_point(|x| x > v);
-            let tier = bounds
-                .iter()
-                .find(|(_, upto)| better < *upto)
-                .map_or(Tier::Lead, |(t, _)| *t);
-            r.share_tier = Some(tier);
-        }
-    }
-    out
+    rank_values(&inputs, policies, now)
 }

@@ -68,7 +68,9 @@ pub use churn::{ChurnPolicy, ChurnRisk};
 pub use contact::{ContactKey, Email, Phone, Region};
 pub use customer::{AttrKey, AttrValue, Attributes, Customer, Profile};
 pub use error::DomainError;
-pub use evaluate::{EvalInputs, Evaluation, Policies, Ranked, evaluate, rank};
+pub use evaluate::{
+    EvalInputs, Evaluation, Policies, RankInput, Ranked, evaluate, rank, rank_values,
+};
 pub use event::{DomainEvent, OutboxMessage};
 pub use id::{ActivityId, CustomerId, MessageId, TenantId};
 pub use lifecycle::{

@@ -1,0 +1,96 @@
+//! The outbox relay: claims messages with a lease, delivers them through the notifier, acks
+//! the delivered ones and backs off the failed ones. Delivery is at least once: a relay that
+//! dies holding a lease loses nothing, the lease expires and the message is claimed again;
+//! receivers drop repeats by message id.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rapport_core::{Notifier, Store};
+
+use crate::error::Error;
+
+/// What one relay round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayReport {
+    /// Messages claimed.
+    pub claimed: usize,
+    /// Delivered and acknowledged.
+    pub delivered: usize,
+    /// Failed and scheduled again.
+    pub failed: usize,
+}
+
+/// Relay settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelayConfig {
+    /// Messages per round.
+    pub batch: u32,
+    /// How long a claim holds a message.
+    pub lease: Duration,
+    /// Back-off after the first failed attempt; doubles per attempt, at most `max_backoff`.
+    pub backoff: Duration,
+    /// Longest back-off.
+    pub max_backoff: Duration,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            batch: 100,
+            lease: Duration::from_secs(30),
+            backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(3_600),
+        }
+    }
+}
+
+impl RelayConfig {
+    /// The wait before attempt `attempts + 1`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rapport::RelayConfig;
+    /// let c = RelayConfig::default();
+    /// assert_eq!(c.backoff_after(1), Duration::from_secs(1));
+    /// assert_eq!(c.backoff_after(4), Duration::from_secs(8));
+    /// assert_eq!(c.backoff_after(40), Duration::from_secs(3_600));
+    /// ```
+    #[must_use]
+    pub fn backoff_after(&self, attempts: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(31));
+        self.backoff.saturating_mul(factor).min(self.max_backoff)
+    }
+}
+
+/// Runs one relay round at `now`.
+///
+/// # Errors
+/// Store errors (claims, acks). Notifier failures are not errors: the message is retried.
+pub async fn relay_once<S: Store, N: Notifier>(
+    store: &S,
+    notifier: &N,
+    config: &RelayConfig,
+    now: DateTime<Utc>,
+) -> Result<RelayReport, Error> {
+    let claimed = store.claim_outbox(config.batch, config.lease, now).await?;
+    let mut report = RelayReport {
+        claimed: claimed.len(),
+        ..RelayReport::default()
+    };
+    let mut delivered = Vec::new();
+    for m in &claimed {
+        match notifier.deliver(m).await {
+            Ok(()) => delivered.push(m.id),
+            Err(_) => {
+                let wait = chrono::Duration::from_std(config.backoff_after(m.attempts))
+                    .unwrap_or(chrono::Duration::MAX);
+                store.retry_outbox(m.id, now + wait).await?;
+                report.failed += 1;
+            }
+        }
+    }
+    store.ack_outbox(&delivered).await?;
+    report.delivered = delivered.len();
+    Ok(report)
+}

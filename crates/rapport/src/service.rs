@@ -1,0 +1,656 @@
+//! [`Service`]: the use cases. Each one loads what it needs, hands it with `now` and fresh ids
+//! to the pure core, and applies the resulting changeset — state, activities and outbox
+//! messages in one transaction. A version conflict reloads and decides again (bounded).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rapport_core::*;
+
+use crate::clock::{Clock, IdSource, SystemClock, UuidV7Ids};
+use crate::error::Error;
+
+/// How many times a use case re-decides after a version conflict before giving up.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 16;
+
+/// A notifier that drops every message (for hosts that only read the outbox themselves).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoopNotifier;
+
+impl Notifier for NoopNotifier {
+    async fn deliver(&self, _msg: &OutboxMessage) -> Result<(), NotifyError> {
+        Ok(())
+    }
+}
+
+/// The result of registering a customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registered {
+    /// The customer (new, or the existing one with the same email or phone).
+    pub customer: Customer,
+    /// False when an existing customer was returned.
+    pub created: bool,
+}
+
+/// An activity to record (the service gives it an id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewActivity {
+    /// Who.
+    pub customer: CustomerId,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// Where.
+    pub channel: Channel,
+    /// Makes recording idempotent.
+    pub idempotency_key: IdempotencyKey,
+    /// What.
+    pub kind: ActivityKind,
+}
+
+/// The result of recording an activity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    /// True when the key was already recorded: nothing changed.
+    pub duplicate: bool,
+    /// The customer after the activity.
+    pub customer: Customer,
+    /// The decisions taken because of it (absent for a duplicate).
+    pub evaluation: Option<Evaluation>,
+}
+
+/// Progress of a sweep.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepProgress {
+    /// Customers evaluated so far.
+    pub evaluated: usize,
+    /// Customers whose stored state changed.
+    pub changed: usize,
+    /// Events written to the outbox.
+    pub events: usize,
+    /// Customers in the tenant (known after the ranking pass).
+    pub total: usize,
+}
+
+/// What one decision changes, before ids and versions are attached.
+struct Decision {
+    customer: Customer,
+    stats: Stats,
+    activities: Vec<Activity>,
+    events: Vec<DomainEvent>,
+}
+
+/// The use cases, over a store `S` and a notifier `N`. Cheap to share (`Arc` inside).
+pub struct Service<S, N = NoopNotifier> {
+    store: S,
+    notifier: N,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdSource>,
+    policies: Policies,
+    max_attempts: u32,
+}
+
+impl<S: std::fmt::Debug, N> std::fmt::Debug for Service<S, N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Store> Service<S, NoopNotifier> {
+    /// A service over `store` with the system clock, UUIDv7 ids, default policies and no
+    /// notifier.
+    pub fn new(store: S) -> Self {
+        Self {
+            store,
+            notifier: NoopNotifier,
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(UuidV7Ids),
+            policies: Policies::default(),
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+        }
+    }
+}
+
+impl<S: Store, N: Notifier> Service<S, N> {
+    /// Replaces the notifier.
+    pub fn with_notifier<M: Notifier>(self, notifier: M) -> Service<S, M> {
+        Service {
+            store: self.store,
+            notifier,
+            clock: self.clock,
+            ids: self.ids,
+            policies: self.policies,
+            max_attempts: self.max_attempts,
+        }
+    }
+
+    /// Replaces the clock.
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Replaces the id source.
+    #[must_use]
+    pub fn with_ids(mut self, ids: impl IdSource + 'static) -> Self {
+        self.ids = Arc::new(ids);
+        self
+    }
+
+    /// Replaces the policies.
+    ///
+    /// # Errors
+    /// When a policy is invalid.
+    pub fn with_policies(mut self, policies: Policies) -> Result<Self, Error> {
+        policies.validate()?;
+        self.policies = policies;
+        Ok(self)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The notifier.
+    pub fn notifier(&self) -> &N {
+        &self.notifier
+    }
+
+    /// The policies.
+    pub fn policies(&self) -> &Policies {
+        &self.policies
+    }
+
+    /// The clock's now.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    fn messages(
+        &self,
+        t: TenantId,
+        now: DateTime<Utc>,
+        events: Vec<DomainEvent>,
+    ) -> Vec<OutboxMessage> {
+        events
+            .into_iter()
+            .map(|e| OutboxMessage::new(self.ids.message_id(), t, now, e))
+            .collect()
+    }
+
+    /// Loads a customer, following merges to the survivor.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; store errors.
+    pub async fn customer(&self, t: TenantId, id: CustomerId) -> Result<Record, Error> {
+        let mut id = id;
+        for _ in 0..16 {
+            let r = self.store.load(t, id).await?.ok_or(Error::NotFound(id))?;
+            match r.customer.stage() {
+                Stage::Merged { into } => id = into,
+                _ => return Ok(r),
+            }
+        }
+        Err(Error::NotFound(id))
+    }
+
+    /// Load → decide → apply, re-deciding after a version conflict. `decide` returns `None`
+    /// when there is nothing to write.
+    async fn modify(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        decide: impl Fn(&Record, DateTime<Utc>) -> Result<Option<Decision>, Error>,
+    ) -> Result<(Record, Applied), Error> {
+        for _ in 0..self.max_attempts {
+            let read = self.customer(t, id).await?;
+            let now = self.clock.now();
+            let Some(d) = decide(&read, now)? else {
+                return Ok((read, Applied::default()));
+            };
+            let mut next = d.customer;
+            next = next.with_version(read.customer.version() + 1);
+            let mut cs = Changeset::new();
+            cs.update(&read.customer, next.clone(), d.stats.clone());
+            cs.activities = d.activities;
+            cs.outbox = self.messages(t, now, d.events);
+            match self.store.apply(t, &cs).await {
+                Ok(applied) => {
+                    if applied.is_duplicate() {
+                        return Ok((read, applied));
+                    }
+                    return Ok((
+                        Record {
+                            customer: next,
+                            stats: d.stats,
+                        },
+                        applied,
+                    ));
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Contention {
+            customer: id,
+            attempts: self.max_attempts,
+        })
+    }
+
+    /// Registers a customer, or returns the existing one with the same normalised email or
+    /// phone.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn register(&self, t: TenantId, profile: Profile) -> Result<Registered, Error> {
+        for key in profile.contact_keys() {
+            if let Some(id) = self.store.find_by_contact(t, &key).await?.first() {
+                let r = self.customer(t, *id).await?;
+                return Ok(Registered {
+                    customer: r.customer,
+                    created: false,
+                });
+            }
+        }
+        let now = self.clock.now();
+        let customer = Customer::new(t, self.ids.customer_id(), profile, now);
+        let mut cs = Changeset::new();
+        cs.outbox = self.messages(
+            t,
+            now,
+            vec![DomainEvent::CustomerRegistered {
+                customer: customer.id(),
+            }],
+        );
+        cs.create(customer.clone(), Stats::default());
+        self.store.apply(t, &cs).await?;
+        Ok(Registered {
+            customer,
+            created: true,
+        })
+    }
+
+    /// Changes a profile with `edit` (which may reject the change).
+    ///
+    /// # Errors
+    /// The edit's error, [`Error::NotFound`], tombstones, store errors.
+    pub async fn update_profile(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        edit: impl Fn(&mut Profile) -> Result<(), DomainError>,
+    ) -> Result<Customer, Error> {
+        let (r, _) = self
+            .modify(t, id, |read, _now| {
+                read.customer.ensure_live()?;
+                let mut c = read.customer.clone();
+                edit(&mut c.profile)?;
+                if c.profile == read.customer.profile {
+                    return Ok(None);
+                }
+                Ok(Some(Decision {
+                    events: vec![DomainEvent::ProfileUpdated { customer: c.id() }],
+                    customer: c,
+                    stats: read.stats.clone(),
+                    activities: Vec::new(),
+                }))
+            })
+            .await?;
+        Ok(r.customer)
+    }
+
+    fn evaluated(
+        &self,
+        mut customer: Customer,
+        stats: &Stats,
+        inputs: &EvalInputs,
+    ) -> Result<(Customer, Evaluation), Error> {
+        let e = evaluate(&customer, stats, &self.policies, inputs)?;
+        e.apply_to(&mut customer);
+        Ok((customer, e))
+    }
+
+    /// Records an activity (idempotent by key), folds it into the stats and re-evaluates the
+    /// customer at the clock's now.
+    ///
+    /// # Errors
+    /// Invalid amounts or a currency mix, [`Error::NotFound`], tombstones, store errors.
+    pub async fn record(&self, t: TenantId, a: NewActivity) -> Result<Recorded, Error> {
+        let activity_id = self.ids.activity_id();
+        let result = std::sync::Mutex::new(None);
+        let (r, applied) = self
+            .modify(t, a.customer, |read, now| {
+                read.customer.ensure_live()?;
+                let activity = Activity::new(
+                    activity_id,
+                    read.customer.id(),
+                    a.at,
+                    a.channel,
+                    a.idempotency_key.clone(),
+                    a.kind.clone(),
+                )?;
+                let mut stats = read.stats.clone();
+                stats.apply(&activity)?;
+                let (customer, e) =
+                    self.evaluated(read.customer.clone(), &stats, &EvalInputs::at(now))?;
+                let mut events = vec![DomainEvent::ActivityRecorded {
+                    customer: customer.id(),
+                    activity: activity.id,
+                    kind: activity.kind.activity_type(),
+                }];
+                events.extend(e.events.iter().cloned());
+                if let Ok(mut slot) = result.lock() {
+                    *slot = Some(e);
+                }
+                Ok(Some(Decision {
+                    customer,
+                    stats,
+                    activities: vec![activity],
+                    events,
+                }))
+            })
+            .await?;
+        let duplicate = applied.is_duplicate();
+        Ok(Recorded {
+            duplicate,
+            customer: r.customer,
+            evaluation: if duplicate {
+                None
+            } else {
+                result.into_inner().ok().flatten()
+            },
+        })
+    }
+
+    /// Adds a manual tag (optionally expiring).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], tombstones, store errors.
+    pub async fn tag(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        tag: Tag,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<Customer, Error> {
+        let (r, _) = self
+            .modify(t, id, |read, now| {
+                read.customer.ensure_live()?;
+                let mut c = read.customer.clone();
+                if !c
+                    .tags
+                    .insert(tag.clone(), TagSource::Manual, now, expires_at)
+                {
+                    return Ok(None);
+                }
+                Ok(Some(Decision {
+                    events: vec![DomainEvent::TagAdded {
+                        customer: c.id(),
+                        tag: tag.clone(),
+                        source: TagSource::Manual,
+                    }],
+                    customer: c,
+                    stats: read.stats.clone(),
+                    activities: Vec::new(),
+                }))
+            })
+            .await?;
+        Ok(r.customer)
+    }
+
+    /// Removes a tag, whatever its source.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], tombstones, store errors.
+    pub async fn untag(&self, t: TenantId, id: CustomerId, tag: &Tag) -> Result<Customer, Error> {
+        let (r, _) = self
+            .modify(t, id, |read, _| {
+                read.customer.ensure_live()?;
+                let mut c = read.customer.clone();
+                if c.tags.remove(tag).is_none() {
+                    return Ok(None);
+                }
+                Ok(Some(Decision {
+                    events: vec![DomainEvent::TagRemoved {
+                        customer: c.id(),
+                        tag: tag.clone(),
+                    }],
+                    customer: c,
+                    stats: read.stats.clone(),
+                    activities: Vec::new(),
+                }))
+            })
+            .await?;
+        Ok(r.customer)
+    }
+
+    /// Pins a tier by hand until `until`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], tombstones, store errors.
+    pub async fn pin_tier(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        pin: TierPin,
+    ) -> Result<Evaluation, Error> {
+        self.decide_and_evaluate(t, id, move |c, _| {
+            c.tier.pin = Some(pin.clone());
+            Ok(())
+        })
+        .await
+    }
+
+    /// Sets the stage by hand until `until`, with who and why.
+    ///
+    /// # Errors
+    /// [`DomainError::IllegalTransition`], [`Error::NotFound`], store errors.
+    pub async fn override_stage(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        stage: Stage,
+        actor: Actor,
+        reason: &str,
+        until: DateTime<Utc>,
+    ) -> Result<Evaluation, Error> {
+        self.decide_and_evaluate(t, id, move |c, now| {
+            c.lifecycle = c
+                .lifecycle
+                .override_stage(stage, actor.clone(), reason, until, now)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Re-evaluates one customer at the clock's now and stores what changed.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], tombstones, store errors.
+    pub async fn evaluate(&self, t: TenantId, id: CustomerId) -> Result<Evaluation, Error> {
+        self.decide_and_evaluate(t, id, |_, _| Ok(())).await
+    }
+
+    async fn decide_and_evaluate(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        change: impl Fn(&mut Customer, DateTime<Utc>) -> Result<(), DomainError>,
+    ) -> Result<Evaluation, Error> {
+        let result = std::sync::Mutex::new(None);
+        self.modify(t, id, |read, now| {
+            read.customer.ensure_live()?;
+            let mut c = read.customer.clone();
+            change(&mut c, now)?;
+            let (customer, e) = self.evaluated(c, &read.stats, &EvalInputs::at(now))?;
+            let events = e.events.clone();
+            let unchanged = customer == read.customer;
+            if let Ok(mut slot) = result.lock() {
+                *slot = Some(e);
+            }
+            if unchanged {
+                return Ok(None);
+            }
+            Ok(Some(Decision {
+                customer,
+                stats: read.stats.clone(),
+                activities: Vec::new(),
+                events,
+            }))
+        })
+        .await?;
+        result
+            .into_inner()
+            .ok()
+            .flatten()
+            .ok_or(Error::NotFound(id))
+    }
+
+    /// A customer's activities in a time range, oldest first.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn timeline(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        range: TimeRange,
+    ) -> Result<Vec<Activity>, Error> {
+        Ok(self.store.activities(t, id, range).await?)
+    }
+
+    /// Customers for which `predicate` holds, scanning the tenant in id order.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn find(
+        &self,
+        t: TenantId,
+        predicate: impl Fn(&Record) -> bool,
+    ) -> Result<Vec<Record>, Error> {
+        let mut out = Vec::new();
+        let mut page = Page::first(1_000);
+        loop {
+            let rows = self.store.scan(t, page).await?;
+            let Some(last) = rows.last() else { break };
+            page.after = Some(last.customer.id());
+            out.extend(rows.into_iter().filter(|r| predicate(r)));
+        }
+        Ok(out)
+    }
+
+    /// Re-evaluates every live customer of the tenant at `now`: first ranks the population
+    /// (RFM quintiles, share ladders), then evaluates each customer and writes what changed in
+    /// batches of `batch` customers per changeset. `progress` is called after every batch.
+    ///
+    /// # Errors
+    /// Store errors; a batch that conflicts is retried customer by customer.
+    pub async fn sweep(
+        &self,
+        t: TenantId,
+        now: DateTime<Utc>,
+        batch: u32,
+        mut progress: impl FnMut(SweepProgress),
+    ) -> Result<SweepProgress, Error> {
+        let batch = batch.max(1);
+        // Pass 1: rank on compact inputs.
+        let mut inputs = Vec::new();
+        let mut page = Page::first(batch);
+        loop {
+            let rows = self.store.scan(t, page).await?;
+            let Some(last) = rows.last() else { break };
+            page.after = Some(last.customer.id());
+            inputs.extend(
+                rows.iter()
+                    .filter(|r| r.customer.is_live())
+                    .map(|r| RankInput::of(r.customer.id(), &r.stats, &self.policies, now, None)),
+            );
+        }
+        let ranked: HashMap<CustomerId, Ranked> = rank_values(&inputs, &self.policies, now)
+            .into_iter()
+            .map(|r| (r.customer, r))
+            .collect();
+        let mut report = SweepProgress {
+            total: ranked.len(),
+            ..SweepProgress::default()
+        };
+        drop(inputs);
+        // Pass 2: evaluate and write.
+        let mut page = Page::first(batch);
+        loop {
+            let rows = self.store.scan(t, page).await?;
+            let Some(last) = rows.last() else { break };
+            page.after = Some(last.customer.id());
+            let mut cs = Changeset::new();
+            let mut changed = Vec::new();
+            for r in rows.iter().filter(|r| r.customer.is_live()) {
+                let inputs = inputs_for(ranked.get(&r.customer.id()), now);
+                let e = evaluate(&r.customer, &r.stats, &self.policies, &inputs)?;
+                report.evaluated += 1;
+                if e.is_noop(&r.customer) {
+                    continue;
+                }
+                let mut next = r.customer.next_version();
+                e.apply_to(&mut next);
+                cs.outbox.extend(self.messages(t, now, e.events.clone()));
+                cs.update(&r.customer, next, r.stats.clone());
+                changed.push((r.customer.id(), e.events.len()));
+            }
+            if !cs.is_empty() {
+                match self.store.apply(t, &cs).await {
+                    Ok(_) => {
+                        report.changed += changed.len();
+                        report.events += changed.iter().map(|(_, n)| n).sum::<usize>();
+                    }
+                    Err(StoreError::Conflict { .. }) => {
+                        // Someone wrote meanwhile: redo those customers one by one.
+                        for (id, _) in changed {
+                            let inputs = inputs_for(ranked.get(&id), now);
+                            let (_, applied) = self
+                                .modify(t, id, |read, _| {
+                                    if !read.customer.is_live() {
+                                        return Ok(None);
+                                    }
+                                    let e = evaluate(
+                                        &read.customer,
+                                        &read.stats,
+                                        &self.policies,
+                                        &inputs,
+                                    )?;
+                                    if e.is_noop(&read.customer) {
+                                        return Ok(None);
+                                    }
+                                    let mut c = read.customer.clone();
+                                    e.apply_to(&mut c);
+                                    Ok(Some(Decision {
+                                        customer: c,
+                                        stats: read.stats.clone(),
+                                        activities: Vec::new(),
+                                        events: e.events,
+                                    }))
+                                })
+                                .await?;
+                            report.changed += usize::from(applied.customers > 0);
+                            report.events += applied.messages;
+                        }
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            progress(report);
+        }
+        Ok(report)
+    }
+}
+
+fn inputs_for(r: Option<&Ranked>, now: DateTime<Utc>) -> EvalInputs {
+    EvalInputs {
+        rfm: r.and_then(|r| r.rfm),
+        share_tier: r.and_then(|r| r.share_tier),
+        ..EvalInputs::at(now)
+    }
+}
