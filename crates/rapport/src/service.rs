@@ -140,6 +140,14 @@ impl<S: Store, N: Notifier> Service<S, N> {
         self
     }
 
+    /// How many times a use case re-decides after a version conflict (default
+    /// [`DEFAULT_MAX_ATTEMPTS`]).
+    #[must_use]
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
     /// Replaces the policies.
     ///
     /// # Errors
@@ -153,6 +161,11 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// The store.
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// Gives the store back.
+    pub fn into_store(self) -> S {
+        self.store
     }
 
     /// The notifier.
@@ -231,7 +244,10 @@ impl<S: Store, N: Notifier> Service<S, N> {
                         applied,
                     ));
                 }
-                Err(StoreError::Conflict { .. }) => continue,
+                Err(StoreError::Conflict { .. }) => {
+                    // Someone else's change won: let it finish before deciding again.
+                    std::thread::yield_now();
+                }
                 Err(e) => return Err(e.into()),
             }
         }

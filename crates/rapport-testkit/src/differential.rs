@@ -1,0 +1,247 @@
+//! The differential test: random sequences of operations run against the store under test and
+//! against `rapport-memory`, every result compared.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use futures::executor::block_on;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use rapport_core::*;
+use rapport_memory::MemoryStore;
+use rust_decimal::Decimal;
+
+/// One operation.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Create customer `id` in tenant `t`.
+    Create {
+        /// Tenant index.
+        t: u8,
+        /// Customer index.
+        id: u8,
+    },
+    /// Update a customer, from its current version or a stale one.
+    Update {
+        /// Tenant index.
+        t: u8,
+        /// Customer index.
+        id: u8,
+        /// Use an old version.
+        stale: bool,
+    },
+    /// Record an activity with key `key` for a customer.
+    Record {
+        /// Tenant index.
+        t: u8,
+        /// Customer index.
+        id: u8,
+        /// Key index.
+        key: u8,
+    },
+    /// Load a customer.
+    Load {
+        /// Tenant index.
+        t: u8,
+        /// Customer index.
+        id: u8,
+    },
+    /// Scan a page.
+    Scan {
+        /// Tenant index.
+        t: u8,
+        /// Start after this customer index.
+        after: Option<u8>,
+        /// Page size.
+        limit: u32,
+    },
+    /// A customer's activities.
+    Activities {
+        /// Tenant index.
+        t: u8,
+        /// Customer index.
+        id: u8,
+    },
+    /// Claim and ack some outbox messages.
+    ClaimAck {
+        /// How many.
+        limit: u32,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let t = 0u8..2;
+    let id = 0u8..5;
+    prop_oneof![
+        3 => (t.clone(), id.clone()).prop_map(|(t, id)| Op::Create { t, id }),
+        3 => (t.clone(), id.clone(), any::<bool>()).prop_map(|(t, id, stale)| Op::Update { t, id, stale }),
+        3 => (t.clone(), id.clone(), 0u8..6).prop_map(|(t, id, key)| Op::Record { t, id, key }),
+        2 => (t.clone(), id.clone()).prop_map(|(t, id)| Op::Load { t, id }),
+        2 => (t.clone(), proptest::option::of(id.clone()), 1u32..4).prop_map(|(t, after, limit)| Op::Scan { t, after, limit }),
+        1 => (t, id).prop_map(|(t, id)| Op::Activities { t, id }),
+        1 => (1u32..4).prop_map(|limit| Op::ClaimAck { limit }),
+    ]
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+fn tenant(t: u8) -> TenantId {
+    TenantId::from_u128(100 + u128::from(t))
+}
+
+fn cid(id: u8) -> CustomerId {
+    CustomerId::from_u128(1 + u128::from(id))
+}
+
+fn kind(e: &StoreError) -> String {
+    match e {
+        StoreError::AlreadyExists { customer } => format!("already_exists {customer}"),
+        StoreError::Conflict {
+            customer,
+            expected,
+            actual,
+        } => format!("conflict {customer} {expected} {actual}"),
+        StoreError::NotFound { .. } => "not_found".into(),
+        StoreError::Invalid(_) => "invalid".into(),
+        other => format!("other: {other}"),
+    }
+}
+
+/// An operation made concrete (changesets decided once, from the reference's state).
+enum Action {
+    Apply(TenantId, Changeset),
+    Read(Op),
+}
+
+fn build(op: &Op, reference: &MemoryStore, step: usize) -> Result<Action, String> {
+    Ok(match op {
+        Op::Create { t, id } => {
+            let mut cs = Changeset::new();
+            cs.create(
+                Customer::new(tenant(*t), cid(*id), Profile::default(), now()),
+                Stats::default(),
+            );
+            cs.outbox.push(OutboxMessage::new(
+                MessageId::from_u128(step as u128 + 1),
+                tenant(*t),
+                now(),
+                DomainEvent::CustomerRegistered { customer: cid(*id) },
+            ));
+            Action::Apply(tenant(*t), cs)
+        }
+        Op::Update { t, id, stale } => {
+            let current = block_on(reference.load(tenant(*t), cid(*id)))
+                .ok()
+                .flatten();
+            let base = match current {
+                Some(r) => r.customer,
+                None => Customer::new(tenant(*t), cid(*id), Profile::default(), now()),
+            };
+            let read = if *stale && base.version() > 1 {
+                base.clone().with_version(base.version() - 1)
+            } else {
+                base
+            };
+            let mut next = read.next_version();
+            next.consents.set(
+                Purpose::Marketing,
+                ContactChannel::Email,
+                step % 2 == 0,
+                now(),
+                "diff",
+            );
+            let mut cs = Changeset::new();
+            cs.update(&read, next, Stats::default());
+            Action::Apply(tenant(*t), cs)
+        }
+        Op::Record { t, id, key } => {
+            let a = Activity::new(
+                ActivityId::from_u128(step as u128),
+                cid(*id),
+                now() + chrono::Duration::seconds(i64::from(*key)),
+                Channel::App,
+                IdempotencyKey::new(format!("key-{key}")).map_err(|e| e.to_string())?,
+                ActivityKind::Purchase {
+                    order_id: OrderId::new("o").map_err(|e| e.to_string())?,
+                    amount: Money::new(Decimal::new(i64::from(*key) * 101, 2), Currency::EUR),
+                    margin: None,
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            let mut cs = Changeset::new();
+            cs.activities.push(a);
+            Action::Apply(tenant(*t), cs)
+        }
+        other => Action::Read(other.clone()),
+    })
+}
+
+/// What an action returned, comparable across stores.
+fn exec<S: Store>(s: &S, action: &Action) -> String {
+    let r = match action {
+        Action::Apply(t, cs) => block_on(s.apply(*t, cs)).map(|a| format!("{a:?}")),
+        Action::Read(Op::Load { t, id }) => {
+            block_on(s.load(tenant(*t), cid(*id))).map(|r| format!("{r:?}"))
+        }
+        Action::Read(Op::Scan { t, after, limit }) => block_on(s.scan(
+            tenant(*t),
+            Page {
+                after: after.map(cid),
+                limit: *limit,
+            },
+        ))
+        .map(|r| {
+            format!(
+                "{:?}",
+                r.iter()
+                    .map(|r| (r.customer.id(), r.customer.version()))
+                    .collect::<Vec<_>>()
+            )
+        }),
+        Action::Read(Op::Activities { t, id }) => {
+            block_on(s.activities(tenant(*t), cid(*id), TimeRange::all())).map(|r| format!("{r:?}"))
+        }
+        Action::Read(Op::ClaimAck { limit }) => {
+            block_on(s.claim_outbox(*limit, Duration::from_secs(5), now())).and_then(|m| {
+                let ids: Vec<MessageId> = m.iter().map(|m| m.id).collect();
+                block_on(s.ack_outbox(&ids)).map(|()| format!("{ids:?}"))
+            })
+        }
+        Action::Read(other) => Ok(format!("unexpected {other:?}")),
+    };
+    r.unwrap_or_else(|e| format!("error {}", kind(&e)))
+}
+
+/// Runs `cases` random sequences of up to 40 operations against a fresh store from `factory`
+/// and a fresh `MemoryStore`, comparing every result.
+///
+/// # Panics
+/// On the first difference, with the shrunk sequence.
+pub fn run<S: Store>(factory: impl Fn() -> S, cases: u32) {
+    let mut runner = TestRunner::new(Config {
+        cases,
+        ..Config::default()
+    });
+    let result = runner.run(&prop::collection::vec(op(), 1..40), |ops| {
+        let store = factory();
+        let reference = MemoryStore::new();
+        for (step, op) in ops.iter().enumerate() {
+            let action = build(op, &reference, step).map_err(TestCaseError::fail)?;
+            let got = exec(&store, &action);
+            let expected = exec(&reference, &action);
+            if got != expected {
+                return Err(TestCaseError::fail(format!(
+                    "step {step} {op:?}: store gave {got}, reference gave {expected}"
+                )));
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("differential test against rapport-memory failed: {e}");
+    }
+}

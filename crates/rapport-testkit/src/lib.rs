@@ -1,0 +1,83 @@
+//! The conformance kit for **rapport** stores.
+//!
+//! Any [`Store`](rapport_core::Store) — ours or yours — runs the same contracts:
+//!
+//! | contract | what it checks |
+//! |---|---|
+//! | `create_fails_already_exists` | a create of an existing id fails `AlreadyExists` and overwrites nothing |
+//! | `stale_update_conflicts` | a stale update fails `Conflict {expected, actual}`; nothing of its changeset is written |
+//! | `changeset_is_atomic` | a failing write rolls back the writes before it, messages included |
+//! | `activities_are_idempotent` | a repeated key is reported in `Applied::duplicates`, nothing written; keys are per tenant |
+//! | `tenants_are_isolated` | load, find, scan, activities, apply: tenant B never sees or changes A's rows |
+//! | `merge_reads_through` | a `Merged { into }` tombstone reads back with its survivor |
+//! | `outbox_leases` | messages commit with their change; leases, expiry, retry times, acks |
+//! | `values_round_trip` | 28-digit decimals keep their scale; times keep microseconds |
+//! | `pagination_is_stable` | pages in id order; concurrent inserts never repeat or skip rows |
+//! | `contacts_are_found` | lookup by normalised email and phone |
+//! | `differential` | random operation sequences give the same results as `rapport-memory` |
+//!
+//! Use the macro with a factory that makes a fresh, empty store:
+//!
+//! ```
+//! mod memory_conformance {
+//!     rapport_testkit::store_contracts!(rapport_memory::MemoryStore::new);
+//! }
+//! ```
+//!
+//! Each contract is also a plain `pub async fn` in [`contracts`] returning `Err(description)`
+//! on a violation, for hosts that drive their own runtime.
+#![forbid(unsafe_code)]
+
+pub mod contracts;
+pub mod differential;
+pub mod generate;
+pub mod reliability;
+mod support;
+
+pub use support::{FixedClock, FlakyNotifier, RecordingNotifier, SequentialIds};
+
+/// Runs a contract on a fresh store without an async runtime.
+///
+/// # Panics
+/// When the contract is violated (this is for `#[test]` functions).
+pub fn check<S, F, Fut>(factory: impl FnOnce() -> S, contract: F)
+where
+    F: FnOnce(S) -> Fut,
+    Fut: std::future::Future<Output = contracts::Outcome>,
+{
+    if let Err(e) = futures::executor::block_on(contract(factory())) {
+        panic!("store contract violated: {e}");
+    }
+}
+
+/// Expands to one `#[test]` per contract for a store factory (`fn() -> impl Store`), run
+/// without an async runtime.
+#[macro_export]
+macro_rules! store_contracts {
+    ($factory:expr) => {
+        $crate::store_contracts!(@each $factory;
+            create_fails_already_exists,
+            stale_update_conflicts,
+            changeset_is_atomic,
+            activities_are_idempotent,
+            tenants_are_isolated,
+            merge_reads_through,
+            outbox_leases,
+            values_round_trip,
+            pagination_is_stable,
+            contacts_are_found
+        );
+        #[test]
+        fn differential() {
+            $crate::differential::run($factory, 64);
+        }
+    };
+    (@each $factory:expr; $($name:ident),+) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::check($factory, |s| async move { $crate::contracts::$name(&s).await });
+            }
+        )+
+    };
+}

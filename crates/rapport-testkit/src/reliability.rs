@@ -1,0 +1,204 @@
+//! Reliability checks shared by every backend's test suite: no lost updates under concurrent
+//! writers through the service, and an outbox that loses nothing under failing deliveries and
+//! relay restarts.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use rapport::{RelayConfig, Service, relay_once};
+use rapport_core::*;
+use rust_decimal::Decimal;
+
+use crate::support::{FixedClock, FlakyNotifier, SequentialIds};
+
+/// Result of [`no_lost_updates`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LostUpdates {
+    /// Updates made.
+    pub updates: usize,
+    /// The counter at the end (must equal `updates`).
+    pub counter: i64,
+    /// The customer's final version (must be `updates + 1`).
+    pub version: u64,
+}
+
+/// `threads` threads each make `per_thread` read-modify-write updates of one customer through
+/// the service (a counter attribute + 1); the service retries conflicts. Nothing may be lost.
+///
+/// # Errors
+/// A description of the first failure.
+pub fn no_lost_updates<S: Store + 'static>(
+    store: S,
+    threads: usize,
+    per_thread: usize,
+) -> Result<LostUpdates, String> {
+    let svc = Arc::new(rapport::blocking::Service::from_async(
+        Service::new(store)
+            .with_clock(FixedClock::default())
+            .with_ids(SequentialIds::default())
+            // Eight writers on one customer: a writer may lose many races in a row.
+            .with_max_attempts(100_000),
+    ));
+    let t = TenantId::from_u128(1);
+    let id = svc
+        .register(t, Profile::default())
+        .map_err(|e| e.to_string())?
+        .customer
+        .id();
+    let key = AttrKey::new("counter").map_err(|e| e.to_string())?;
+    let errors: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let svc = Arc::clone(&svc);
+                let key = key.clone();
+                scope.spawn(move || {
+                    for _ in 0..per_thread {
+                        let r = svc.update_profile(t, id, |p| {
+                            let mut attrs = p.attributes.expose().clone();
+                            let n = match attrs.get(&key) {
+                                Some(AttrValue::Number(n)) => *n,
+                                _ => Decimal::ZERO,
+                            };
+                            attrs.insert(key.clone(), AttrValue::Number(n + Decimal::ONE));
+                            p.attributes = Pii::new(attrs);
+                            Ok(())
+                        });
+                        if let Err(e) = r {
+                            return Some(e.to_string());
+                        }
+                    }
+                    None
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().ok().flatten())
+            .collect()
+    });
+    if let Some(e) = errors.first() {
+        return Err(format!("an update failed: {e}"));
+    }
+    let r = svc.customer(t, id).map_err(|e| e.to_string())?;
+    let counter = match r.customer.profile.attributes.expose().get(&key) {
+        Some(AttrValue::Number(n)) => n.to_string().parse().unwrap_or(-1),
+        _ => -1,
+    };
+    Ok(LostUpdates {
+        updates: threads * per_thread,
+        counter,
+        version: r.customer.version(),
+    })
+}
+
+/// Result of [`outbox_survives_failures`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxRun {
+    /// Events written.
+    pub events: usize,
+    /// Distinct events delivered (after receiver-side dedupe).
+    pub delivered_unique: usize,
+    /// Deliveries including repeats.
+    pub deliveries: usize,
+    /// Relay "deaths": rounds that claimed and then vanished without acking.
+    pub relay_deaths: usize,
+    /// Messages still in the outbox at the end.
+    pub stuck: usize,
+}
+
+/// Writes `events` outbox messages (one registration each), then runs relay rounds with a
+/// notifier failing `fail` of deliveries. In about one round of `kill_every` (chosen at
+/// random, so deaths do not line up with lease expiries) the relay "dies" after claiming —
+/// half of the time before delivering, half after delivering but before acking — so leases
+/// must expire and receivers see repeats. Time advances 10 s per round. Ends when every event
+/// has been received (or after a generous round limit).
+///
+/// # Errors
+/// A description of a store failure.
+pub fn outbox_survives_failures<S: Store>(
+    store: S,
+    events: usize,
+    fail: f64,
+    kill_every: usize,
+) -> Result<(OutboxRun, S), String> {
+    let clock = Arc::new(FixedClock::default());
+    let svc = Service::new(store)
+        .with_clock(Arc::clone(&clock))
+        .with_ids(SequentialIds::default());
+    let t = TenantId::from_u128(1);
+    let blocking = rapport::blocking::Service::from_async(svc);
+    for _ in 0..events {
+        blocking
+            .register(t, Profile::default())
+            .map_err(|e| e.to_string())?;
+    }
+    let svc = blocking.into_inner();
+    let notifier = FlakyNotifier::new(fail, 42);
+    let config = RelayConfig {
+        batch: 25,
+        lease: std::time::Duration::from_secs(30),
+        backoff: std::time::Duration::from_secs(1),
+        max_backoff: std::time::Duration::from_secs(60),
+    };
+    let mut deaths = 0;
+    let mut dice = crate::generate::Rng::new(7);
+    for _round in 1..=100_000usize {
+        let now = rapport::Clock::now(&clock);
+        // Relay deaths at random rounds (about one in `kill_every`), so they do not line up
+        // with lease expiries.
+        if kill_every > 0 && dice.next_u64() % kill_every as u64 == 0 {
+            // The relay claims a batch and dies: half the time before delivering, half the
+            // time after delivering but before acking (the receiver then sees repeats).
+            let claimed = futures::executor::block_on(svc.store().claim_outbox(
+                config.batch,
+                config.lease,
+                now,
+            ))
+            .map_err(|e| e.to_string())?;
+            if dice.next_u64() % 2 == 0 {
+                for m in &claimed {
+                    let _ =
+                        futures::executor::block_on(rapport_core::Notifier::deliver(&notifier, m));
+                }
+            }
+            deaths += usize::from(!claimed.is_empty());
+        } else {
+            futures::executor::block_on(relay_once(svc.store(), &notifier, &config, now))
+                .map_err(|e| e.to_string())?;
+        }
+        clock.advance(Duration::seconds(10));
+        if notifier.inner.unique().len() >= events {
+            break;
+        }
+    }
+    // Drain: a healthy relay, once every lease and back-off has run out, finds the messages
+    // that were delivered by a relay that died before acking, delivers them again and acks.
+    for _ in 0..1_000 {
+        clock.advance(Duration::seconds(120));
+        let r = futures::executor::block_on(relay_once(
+            svc.store(),
+            &notifier,
+            &config,
+            rapport::Clock::now(&clock),
+        ))
+        .map_err(|e| e.to_string())?;
+        if r.claimed == 0 {
+            break;
+        }
+    }
+    let stuck = futures::executor::block_on(svc.store().claim_outbox(
+        u32::MAX,
+        std::time::Duration::ZERO,
+        rapport::Clock::now(&clock) + Duration::days(3650),
+    ))
+    .map_err(|e| e.to_string())?
+    .len();
+    let run = OutboxRun {
+        events,
+        delivered_unique: notifier.inner.unique().len(),
+        deliveries: notifier.inner.deliveries().len(),
+        relay_deaths: deaths,
+        stuck,
+    };
+    Ok((run, svc.into_store()))
+}

@@ -1,0 +1,276 @@
+//! The kit can fail: deliberately broken stores fail exactly the contracts they break.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::executor::block_on;
+use rapport_core::ports::check_writes;
+use rapport_core::*;
+use rapport_testkit::contracts::{self, Outcome};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Flaw {
+    UpsertOnCreate,
+    IgnoresVersions,
+    LeaksTenants,
+}
+
+#[derive(Default)]
+struct Data {
+    customers: BTreeMap<(TenantId, CustomerId), Record>,
+    keys: HashSet<(TenantId, IdempotencyKey)>,
+    activities: Vec<(TenantId, Activity)>,
+    outbox: Vec<(OutboxMessage, DateTime<Utc>)>,
+}
+
+struct Flawed {
+    flaw: Flaw,
+    data: Mutex<Data>,
+}
+
+impl Flawed {
+    fn new(flaw: Flaw) -> Self {
+        Self {
+            flaw,
+            data: Mutex::new(Data::default()),
+        }
+    }
+    /// The tenant rows are filed under: a leaky store files everything together.
+    fn t(&self, t: TenantId) -> TenantId {
+        if self.flaw == Flaw::LeaksTenants {
+            TenantId::from_u128(0)
+        } else {
+            t
+        }
+    }
+}
+
+impl Store for Flawed {
+    async fn load(&self, t: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
+        Ok(self
+            .data
+            .lock()
+            .unwrap()
+            .customers
+            .get(&(self.t(t), id))
+            .cloned())
+    }
+    async fn find_by_contact(
+        &self,
+        t: TenantId,
+        key: &ContactKey,
+    ) -> Result<Vec<CustomerId>, StoreError> {
+        let t = self.t(t);
+        Ok(self
+            .data
+            .lock()
+            .unwrap()
+            .customers
+            .iter()
+            .filter(|((tt, _), r)| *tt == t && r.customer.profile.contact_keys().contains(key))
+            .map(|((_, id), _)| *id)
+            .collect())
+    }
+    async fn scan(&self, t: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
+        let t = self.t(t);
+        Ok(self
+            .data
+            .lock()
+            .unwrap()
+            .customers
+            .iter()
+            .filter(|((tt, id), _)| *tt == t && page.after.is_none_or(|a| *id > a))
+            .take(page.limit as usize)
+            .map(|(_, r)| r.clone())
+            .collect())
+    }
+    async fn activities(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        range: TimeRange,
+    ) -> Result<Vec<Activity>, StoreError> {
+        let t = self.t(t);
+        let mut v: Vec<Activity> = self
+            .data
+            .lock()
+            .unwrap()
+            .activities
+            .iter()
+            .filter(|(tt, a)| *tt == t && a.customer == id && range.contains(a.at))
+            .map(|(_, a)| a.clone())
+            .collect();
+        v.sort_by_key(|a| (a.at, a.idempotency_key.clone()));
+        Ok(v)
+    }
+    async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
+        if self.flaw != Flaw::LeaksTenants {
+            cs.validate(tenant)?;
+        }
+        let t = self.t(tenant);
+        let mut d = self.data.lock().unwrap();
+        let dups: Vec<_> = cs
+            .activities
+            .iter()
+            .filter(|a| d.keys.contains(&(t, a.idempotency_key.clone())))
+            .map(|a| a.idempotency_key.clone())
+            .collect();
+        if !dups.is_empty() {
+            return Ok(Applied {
+                duplicates: dups,
+                ..Applied::default()
+            });
+        }
+        match self.flaw {
+            Flaw::UpsertOnCreate => {
+                let updates: Vec<CustomerWrite> = cs
+                    .customers
+                    .iter()
+                    .filter(|w| matches!(w, CustomerWrite::Update { .. }))
+                    .cloned()
+                    .collect();
+                check_writes(&updates, |id| {
+                    d.customers.get(&(t, id)).map(|r| r.customer.version())
+                })?;
+            }
+            Flaw::IgnoresVersions => {
+                for w in &cs.customers {
+                    if let CustomerWrite::Create { customer, .. } = w {
+                        if d.customers.contains_key(&(t, customer.id())) {
+                            return Err(StoreError::AlreadyExists {
+                                customer: customer.id(),
+                            });
+                        }
+                    }
+                }
+            }
+            Flaw::LeaksTenants => check_writes(&cs.customers, |id| {
+                d.customers.get(&(t, id)).map(|r| r.customer.version())
+            })?,
+        }
+        for w in &cs.customers {
+            d.customers.insert(
+                (t, w.customer().id()),
+                Record {
+                    customer: w.customer().clone(),
+                    stats: w.stats().clone(),
+                },
+            );
+        }
+        for a in &cs.activities {
+            d.keys.insert((t, a.idempotency_key.clone()));
+            d.activities.push((t, a.clone()));
+        }
+        d.outbox.extend(
+            cs.outbox
+                .iter()
+                .map(|m| (m.clone(), DateTime::<Utc>::MIN_UTC)),
+        );
+        Ok(Applied::counting(cs))
+    }
+    async fn claim_outbox(
+        &self,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let mut d = self.data.lock().unwrap();
+        let mut out = Vec::new();
+        for (m, at) in d.outbox.iter_mut() {
+            if out.len() < limit as usize && *at <= now {
+                *at = now + lease;
+                m.attempts += 1;
+                out.push(m.clone());
+            }
+        }
+        Ok(out)
+    }
+    async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
+        self.data
+            .lock()
+            .unwrap()
+            .outbox
+            .retain(|(m, _)| !ids.contains(&m.id));
+        Ok(())
+    }
+    async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        for (m, a) in self.data.lock().unwrap().outbox.iter_mut() {
+            if m.id == id {
+                *a = at;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn run<F: std::future::Future<Output = Outcome>>(
+    flaw: Flaw,
+    f: impl FnOnce(Flawed) -> F,
+) -> Outcome {
+    block_on(f(Flawed::new(flaw)))
+}
+
+#[test]
+fn an_upserting_store_fails_the_create_contract() {
+    let r = run(Flaw::UpsertOnCreate, |s| async move {
+        contracts::create_fails_already_exists(&s).await
+    });
+    assert!(r.unwrap_err().contains("expected AlreadyExists"));
+    let r = run(Flaw::UpsertOnCreate, |s| async move {
+        contracts::changeset_is_atomic(&s).await
+    });
+    assert!(r.is_err());
+    // ...and still passes the contracts it does not break.
+    assert!(
+        run(Flaw::UpsertOnCreate, |s| async move {
+            contracts::stale_update_conflicts(&s).await
+        })
+        .is_ok()
+    );
+    assert!(
+        run(Flaw::UpsertOnCreate, |s| async move {
+            contracts::tenants_are_isolated(&s).await
+        })
+        .is_ok()
+    );
+}
+
+#[test]
+fn a_store_that_ignores_versions_fails_the_conflict_contract() {
+    let r = run(Flaw::IgnoresVersions, |s| async move {
+        contracts::stale_update_conflicts(&s).await
+    });
+    assert!(r.unwrap_err().contains("expected Conflict"));
+    assert!(
+        run(Flaw::IgnoresVersions, |s| async move {
+            contracts::create_fails_already_exists(&s).await
+        })
+        .is_ok()
+    );
+}
+
+#[test]
+fn a_store_that_leaks_across_tenants_fails_the_isolation_contract() {
+    let r = run(Flaw::LeaksTenants, |s| async move {
+        contracts::tenants_are_isolated(&s).await
+    });
+    assert!(r.unwrap_err().contains("load in B returned A's customer"));
+    let r = run(Flaw::LeaksTenants, |s| async move {
+        contracts::activities_are_idempotent(&s).await
+    });
+    assert!(r.is_err(), "keys must be per tenant");
+}
+
+#[test]
+fn the_differential_test_catches_a_broken_store() {
+    let r = std::panic::catch_unwind(|| {
+        rapport_testkit::differential::run(|| Flawed::new(Flaw::IgnoresVersions), 64)
+    });
+    assert!(
+        r.is_err(),
+        "the differential run should find the stale update that was accepted"
+    );
+}
