@@ -1,0 +1,30 @@
+//! Customer lifetime value for **rapport**: the BG/NBD purchase model and the Gamma-Gamma
+//! spend model, fitted by maximum likelihood on (frequency, recency, T) summaries and
+//! reproducing the Python `lifetimes` package; summaries from raw transactions with the same
+//! rules; CLV as `lifetimes` computes it; historical, retention and DCF CLV; and CRV.
+//!
+//! Pure numerics: no IO, no clock, no randomness. `f64` inside the models, `Decimal` at the
+//! money boundary.
+//!
+//! ```
+//! use rapport_clv::{BgNbd, GammaGamma};
+//! let rows = vec![(2.0, 30.43, 38.86), (1.0, 1.71, 38.86), (0.0, 0.0, 38.86), (0.0, 0.0, 38.86)];
+//! let bg = BgNbd::new(0.2426, 4.4135, 0.7929, 2.4258).unwrap();
+//! assert!(bg.p_alive(2.0, 30.43, 38.86) > bg.p_alive(1.0, 1.71, 38.86));
+//! assert!(bg.log_likelihood(&rows).is_finite());
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod bgnbd;
+pub mod error;
+pub mod gamma_gamma;
+pub mod optimize;
+pub mod special;
+pub mod summary;
+pub mod value;
+
+pub use bgnbd::{BgNbd, Fit};
+pub use error::ClvError;
+pub use gamma_gamma::GammaGamma;
+pub use summary::{Period, Summary, summarize};
+pub use value::{Referred, clv, crv, dcf_clv, historical_clv, retention_clv};
