@@ -138,5 +138,6 @@ pub fn crv(referred: &[Referred], rate: f64) -> f64 {
                 })
                 .sum::<f64>()
         })
-        .sum()
+        .sum::<f64>()
+        + 0.0 // an empty sum is -0.0; show it as 0
 }

@@ -84,7 +84,7 @@ impl fmt::Display for Reason {
         write!(
             f,
             " at {}",
-            self.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            self.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         )?;
         if let Some(note) = &self.note {
             write!(f, " ({note})")?;

@@ -1,0 +1,576 @@
+//! `rapport`: customer management on the command line, over the embedded SQLite store.
+//!
+//! `rapport demo` imports the bundled CDNOW sample into `rapport-demo.db`, re-evaluates every
+//! customer at the data's end (1998-06-30), fits BG/NBD and Gamma-Gamma, and prints the report.
+#![forbid(unsafe_code)]
+
+mod clv;
+mod error;
+mod import;
+mod render;
+mod report;
+mod store;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+use rapport::blocking::Service;
+use rapport_core::*;
+use rapport_sqlite::SqliteStore;
+
+use crate::error::{Result, fail};
+
+const DEMO_CSV: &str = include_str!("../data/cdnow_sample_transactions.csv");
+
+#[derive(Parser)]
+#[command(
+    name = "rapport",
+    version,
+    about = "Customer management: import, sweep, report, CLV"
+)]
+struct Cli {
+    /// Database: sqlite://path (default sqlite://rapport.db; `demo` uses rapport-demo.db).
+    #[arg(long, global = true)]
+    db: Option<String>,
+    /// Tenant (customer book) name.
+    #[arg(long, global = true, default_value = "default")]
+    tenant: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import the bundled CDNOW sample, sweep at 1998-06-30, fit CLV models, print the report.
+    Demo {
+        /// Write the HTML report here too.
+        #[arg(long)]
+        html: Option<PathBuf>,
+    },
+    /// Import data from CSV.
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
+    /// Re-evaluate tags, tiers, stages and churn risk of every customer.
+    Sweep {
+        /// Evaluate as of this day (default: today).
+        #[arg(long)]
+        now: Option<NaiveDate>,
+    },
+    /// The periodic review: tiers, stages, RFM, CLV, churn risk, cohorts.
+    Report {
+        /// As of this day (default: today).
+        #[arg(long)]
+        now: Option<NaiveDate>,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+        /// Also write a self-contained HTML page with charts.
+        #[arg(long)]
+        html: Option<PathBuf>,
+    },
+    /// Show one customer (by id or external id): profile, tags, tier and stage with reasons,
+    /// timeline.
+    Customer {
+        /// Customer id (UUID) or the external id used at import.
+        key: String,
+        /// As of this day (default: today).
+        #[arg(long)]
+        now: Option<NaiveDate>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Show personal data (redacted by default).
+        #[arg(long)]
+        show_pii: bool,
+    },
+    /// Probabilistic CLV models on CSV summaries.
+    Clv {
+        #[command(subcommand)]
+        what: ClvWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportWhat {
+    /// Transactions: one purchase per row.
+    Transactions(ImportArgs),
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// The CSV file.
+    csv: PathBuf,
+    #[arg(long, default_value = "customer_id")]
+    customer_col: String,
+    #[arg(long, default_value = "date")]
+    date_col: String,
+    #[arg(long, default_value = "amount")]
+    amount_col: String,
+    /// chrono format of the date column.
+    #[arg(long, default_value = "%Y%m%d")]
+    date_format: String,
+    /// ISO 4217 currency of the amounts.
+    #[arg(long, default_value = "USD")]
+    currency: String,
+    /// List bad rows and import the others instead of stopping.
+    #[arg(long)]
+    skip_bad: bool,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PeriodArg {
+    Day,
+    Week,
+}
+
+impl From<PeriodArg> for rapport_clv::Period {
+    fn from(p: PeriodArg) -> Self {
+        match p {
+            PeriodArg::Day => rapport_clv::Period::Day,
+            PeriodArg::Week => rapport_clv::Period::Week,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum ClvWhat {
+    /// Fit a model; prints JSON.
+    Fit {
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long, default_value = "frequency")]
+        frequency_col: String,
+        #[arg(long, default_value = "recency")]
+        recency_col: String,
+        #[arg(long, default_value = "T")]
+        t_col: String,
+        #[arg(long, default_value = "monetary_value")]
+        monetary_col: String,
+    },
+    /// Summaries from transactions; prints CSV.
+    Summarize {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        customer_col: String,
+        #[arg(long)]
+        date_col: String,
+        #[arg(long)]
+        amount_col: String,
+        #[arg(long, default_value = "%Y%m%d")]
+        date_format: String,
+        #[arg(long, value_enum)]
+        period: PeriodArg,
+        #[arg(long)]
+        observation_end: NaiveDate,
+    },
+    /// Predictions per customer; prints CSV.
+    Predict {
+        #[arg(long)]
+        model: String,
+        /// The fit JSON (or just its params object).
+        #[arg(long)]
+        params: String,
+        /// The Gamma-Gamma fit JSON, for expected profit and CLV.
+        #[arg(long)]
+        spend_params: Option<String>,
+        #[arg(long)]
+        input: PathBuf,
+        /// Periods ahead for expected purchases.
+        #[arg(long)]
+        horizon: f64,
+        #[arg(long, default_value_t = 12)]
+        clv_months: u32,
+        #[arg(long, default_value_t = 0.01)]
+        discount: f64,
+        #[arg(long, value_enum, default_value = "week")]
+        period: PeriodArg,
+        #[arg(long, default_value = "frequency")]
+        frequency_col: String,
+        #[arg(long, default_value = "recency")]
+        recency_col: String,
+        #[arg(long, default_value = "T")]
+        t_col: String,
+        #[arg(long, default_value = "monetary_value")]
+        monetary_col: String,
+    },
+}
+
+fn day_end(d: NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(23, 59, 59)
+        .map_or(DateTime::UNIX_EPOCH, |t| t.and_utc())
+}
+
+fn at(now: Option<NaiveDate>) -> DateTime<Utc> {
+    now.map_or_else(Utc::now, day_end)
+}
+
+fn all_records(store: &SqliteStore, t: TenantId) -> Result<Vec<Record>> {
+    let mut out = Vec::new();
+    let mut page = Page::first(5_000);
+    loop {
+        let rows = futures::executor::block_on(store.scan(t, page))?;
+        let Some(last) = rows.last() else { break };
+        page.after = Some(last.customer.id());
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+fn referrals(
+    store: &SqliteStore,
+    t: TenantId,
+    records: &[Record],
+) -> Result<BTreeMap<CustomerId, Vec<CustomerId>>> {
+    let mut out = BTreeMap::new();
+    for r in records
+        .iter()
+        .filter(|r| r.stats.count(ActivityType::Referral) > 0)
+    {
+        let acts =
+            futures::executor::block_on(store.activities(t, r.customer.id(), TimeRange::all()))?;
+        let referred: Vec<CustomerId> = acts
+            .iter()
+            .filter_map(|a| match a.kind {
+                ActivityKind::Referral { referred } => Some(referred),
+                _ => None,
+            })
+            .collect();
+        out.insert(r.customer.id(), referred);
+    }
+    Ok(out)
+}
+
+fn sweep(
+    svc: &Service<SqliteStore>,
+    t: TenantId,
+    now: DateTime<Utc>,
+    quiet: bool,
+) -> Result<rapport::SweepProgress> {
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(0)
+    };
+    let r = svc.sweep(t, now, 2_000, |p| {
+        bar.set_length(p.total as u64);
+        bar.set_position(p.evaluated as u64);
+    })?;
+    bar.finish_and_clear();
+    Ok(r)
+}
+
+fn report(store: &SqliteStore, t: TenantId, now: DateTime<Utc>) -> Result<report::Report> {
+    let records = all_records(store, t)?;
+    let refs = referrals(store, t, &records)?;
+    report::build(&records, &refs, &Policies::default(), now)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let tenant = store::tenant(&cli.tenant);
+    match cli.command {
+        Command::Demo { html } => {
+            let now = day_end(
+                NaiveDate::from_ymd_opt(1998, 6, 30).ok_or_else(|| fail!("bad demo date"))?,
+            );
+            let db = cli.db.unwrap_or_else(|| "sqlite://rapport-demo.db".into());
+            let store = store::open(&db, Utc::now())?;
+            let cols = import::Columns {
+                customer: "customer_id".into(),
+                date: "date".into(),
+                amount: "amount".into(),
+                date_format: "%Y%m%d".into(),
+                currency: Currency::USD,
+            };
+            let (txs, _) = import::parse(DEMO_CSV.as_bytes(), &cols, false)?;
+            let done = import::store(&store, tenant, &txs, &cols, true)?;
+            eprintln!(
+                "imported the CDNOW sample into {}: {} rows, {} new customers, {} new purchases ({} already there)",
+                store::sqlite_path(&db)?.display(),
+                done.rows,
+                done.customers_new,
+                done.purchases_new,
+                done.purchases_skipped
+            );
+            let svc = Service::new(store);
+            let s = sweep(&svc, tenant, now, true)?;
+            eprintln!(
+                "swept {} customers at 1998-06-30: {} changed",
+                s.evaluated, s.changed
+            );
+            let r = report(svc.inner().store(), tenant, now)?;
+            print!("{}", render::text(&r));
+            if let Some(path) = html {
+                std::fs::write(&path, render::html(&r))?;
+                eprintln!("wrote {}", path.display());
+            }
+        }
+        Command::Import {
+            what: ImportWhat::Transactions(a),
+        } => {
+            let store = store::open(
+                &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
+                Utc::now(),
+            )?;
+            let cols = import::Columns {
+                customer: a.customer_col,
+                date: a.date_col,
+                amount: a.amount_col,
+                date_format: a.date_format,
+                currency: a.currency.parse()?,
+            };
+            let file = std::fs::File::open(&a.csv)
+                .map_err(|e| fail!("cannot open {}: {e}", a.csv.display()))?;
+            let (txs, bad) = import::parse(file, &cols, a.skip_bad)?;
+            for b in &bad {
+                eprintln!("skipped {b}");
+            }
+            let done = import::store(&store, tenant, &txs, &cols, a.quiet)?;
+            println!(
+                "{}",
+                serde_json::to_string(
+                    &serde_json::json!({"imported": done, "skipped_rows": bad.len()})
+                )?
+            );
+        }
+        Command::Sweep { now } => {
+            let store = store::open(
+                &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
+                Utc::now(),
+            )?;
+            let svc = Service::new(store);
+            let s = sweep(&svc, tenant, at(now), false)?;
+            println!(
+                "{}",
+                serde_json::json!({"evaluated": s.evaluated, "changed": s.changed, "events": s.events})
+            );
+        }
+        Command::Report { now, json, html } => {
+            let store = store::open(
+                &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
+                Utc::now(),
+            )?;
+            let r = report(&store, tenant, at(now))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report::to_json(&r))?);
+            } else {
+                print!("{}", render::text(&r));
+            }
+            if let Some(path) = html {
+                std::fs::write(&path, render::html(&r))?;
+                eprintln!("wrote {}", path.display());
+            }
+        }
+        Command::Customer {
+            key,
+            now,
+            json,
+            show_pii,
+        } => {
+            let store = store::open(
+                &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
+                Utc::now(),
+            )?;
+            let id = key
+                .parse::<CustomerId>()
+                .unwrap_or_else(|_| store::customer_id(tenant, &key));
+            let svc = Service::new(store);
+            let rec = svc.customer(tenant, id).map_err(|e| match e {
+                rapport::Error::NotFound(_) => fail!(
+                    "no customer `{key}` in tenant `{}`; check the id or --tenant",
+                    cli.tenant
+                ),
+                e => e.into(),
+            })?;
+            let now = at(now);
+            let eval = evaluate(
+                &rec.customer,
+                &rec.stats,
+                &Policies::default(),
+                &EvalInputs::at(now),
+            )
+            .ok();
+            let timeline = svc.timeline(tenant, rec.customer.id(), TimeRange::all())?;
+            let c = &rec.customer;
+            let profile = if show_pii {
+                serde_json::to_value(&c.profile)?
+            } else {
+                serde_json::json!({
+                    "display_name": c.profile.display_name.as_ref().map(|_| "<redacted>"),
+                    "email": c.profile.email.as_ref().map(|_| "<redacted>"),
+                    "phone": c.profile.phone.as_ref().map(|_| "<redacted>"),
+                    "attributes": c.profile.attributes.expose().keys().map(AttrKey::as_str).collect::<Vec<_>>(),
+                })
+            };
+            let out = serde_json::json!({
+                "id": c.id().to_string(),
+                "profile": profile,
+                "tags": c.tags.iter().map(|(t, i)| serde_json::json!({"tag": t.as_str(), "source": i.source, "expires_at": i.expires_at})).collect::<Vec<_>>(),
+                "tier": c.tier().as_str(),
+                "evaluated_at": now.to_rfc3339(),
+                "tier_at_now": eval.as_ref().map(|e| e.tier.to.as_str()),
+                "tier_reason": eval.as_ref().map(|e| e.tier.reason.to_string()),
+                "stage_at_now": eval.as_ref().map(|e| e.stage.to.as_str()),
+                "stage": c.stage().as_str(),
+                "stage_reason": eval.as_ref().map(|e| e.stage.reason.to_string()),
+                "churn_risk": eval.as_ref().map(|e| e.churn_risk.score),
+                "win_backs": c.lifecycle.win_backs,
+                "orders": rec.stats.orders(),
+                "revenue": rec.stats.revenue().map(|m| m.to_string()),
+                "timeline": timeline.iter().map(|a| serde_json::json!({"at": a.at.to_rfc3339(), "channel": a.channel, "kind": a.kind})).collect::<Vec<_>>(),
+            });
+            if json {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                println!("customer {}", c.id());
+                let day = now.format("%Y-%m-%d");
+                if let Some(e) = &eval {
+                    println!(
+                        "  tier:  {} stored; at {day}: {} ({})",
+                        c.tier(),
+                        e.tier.to,
+                        e.tier.reason
+                    );
+                    println!(
+                        "  stage: {} stored; at {day}: {} ({})",
+                        c.stage(),
+                        e.stage.to,
+                        e.stage.reason
+                    );
+                    println!(
+                        "  churn risk at {day}: {:.2} ({})",
+                        e.churn_risk.score, e.churn_risk.reason
+                    );
+                } else {
+                    println!("  tier:  {}", c.tier());
+                    println!("  stage: {}", c.stage());
+                }
+                println!(
+                    "  orders {}, revenue {}",
+                    rec.stats.orders(),
+                    out["revenue"].as_str().unwrap_or("-")
+                );
+                println!("  profile: {}", out["profile"]);
+                for a in &timeline {
+                    println!(
+                        "  {}  {:?}  {}",
+                        a.at.format("%Y-%m-%d"),
+                        a.channel,
+                        serde_json::to_string(&a.kind)?
+                    );
+                }
+            }
+        }
+        Command::Clv { what } => match what {
+            ClvWhat::Fit {
+                model,
+                input,
+                frequency_col,
+                recency_col,
+                t_col,
+                monetary_col,
+            } => {
+                let cols = clv::FitCols {
+                    frequency: frequency_col,
+                    recency: recency_col,
+                    t: t_col,
+                    monetary: monetary_col,
+                };
+                println!("{}", clv::fit(&model, &input, &cols)?);
+            }
+            ClvWhat::Summarize {
+                input,
+                customer_col,
+                date_col,
+                amount_col,
+                date_format,
+                period,
+                observation_end,
+            } => {
+                print!(
+                    "{}",
+                    clv::summarize_csv(
+                        &input,
+                        &customer_col,
+                        &date_col,
+                        &amount_col,
+                        &date_format,
+                        period.into(),
+                        observation_end
+                    )?
+                );
+            }
+            ClvWhat::Predict {
+                model,
+                params,
+                spend_params,
+                input,
+                horizon,
+                clv_months,
+                discount,
+                period,
+                frequency_col,
+                recency_col,
+                t_col,
+                monetary_col,
+            } => {
+                let cols = clv::FitCols {
+                    frequency: frequency_col,
+                    recency: recency_col,
+                    t: t_col,
+                    monetary: monetary_col,
+                };
+                print!(
+                    "{}",
+                    clv::predict(
+                        &model,
+                        &params,
+                        spend_params.as_deref(),
+                        &input,
+                        &cols,
+                        horizon,
+                        clv_months,
+                        discount,
+                        period.into()
+                    )?
+                );
+            }
+        },
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    // Never show a Rust panic to a user: one line, and a non-zero exit.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(ToString::to_string)
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        if msg.contains("Broken pipe") {
+            // The reader went away (`rapport report | head`): stop quietly, as Unix tools do.
+            std::process::exit(141);
+        }
+        eprintln!("rapport: internal error: {msg} (please report it)");
+    }));
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rapport: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

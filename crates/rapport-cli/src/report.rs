@@ -1,0 +1,370 @@
+//! `rapport report`: the periodic review — tier pyramid, stage funnel, RFM segments, CLV,
+//! churn risk, cohort retention, churn and conversion rates.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use rapport_clv::{BgNbd, GammaGamma, Period, clv};
+use rapport_core::*;
+use rust_decimal::prelude::ToPrimitive;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::error::Result;
+
+/// A customer row of the report.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Row {
+    pub(crate) customer: String,
+    pub(crate) external_id: String,
+    pub(crate) stage: String,
+    pub(crate) tier: String,
+    pub(crate) orders: u32,
+    pub(crate) revenue: f64,
+    pub(crate) clv_12m: Option<f64>,
+    pub(crate) p_alive: Option<f64>,
+    pub(crate) churn_risk: f64,
+    pub(crate) crv: f64,
+}
+
+/// A monthly cohort: customers by month of first purchase and the share buying again k months
+/// later.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Cohort {
+    pub(crate) month: String,
+    pub(crate) customers: usize,
+    pub(crate) retention: Vec<f64>,
+}
+
+/// The fitted models, when the data allow a fit.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Models {
+    pub(crate) bgnbd: BgNbd,
+    pub(crate) gamma_gamma: Option<GammaGamma>,
+    pub(crate) period: &'static str,
+    pub(crate) customers: usize,
+    pub(crate) log_likelihood: f64,
+}
+
+/// Everything the report shows.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Report {
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) customers: usize,
+    pub(crate) stages: BTreeMap<&'static str, usize>,
+    pub(crate) tiers: BTreeMap<&'static str, usize>,
+    pub(crate) rfm_segments: BTreeMap<&'static str, usize>,
+    pub(crate) win_backs: u64,
+    pub(crate) purchasers: usize,
+    pub(crate) conversion_rate: f64,
+    pub(crate) churn_rate: f64,
+    pub(crate) revenue: f64,
+    pub(crate) models: Option<Models>,
+    pub(crate) average_clv_by_tier: BTreeMap<&'static str, f64>,
+    pub(crate) top_clv: Vec<Row>,
+    pub(crate) top_crv: Vec<Row>,
+    pub(crate) churn_risk: Vec<Row>,
+    pub(crate) cohorts: Vec<Cohort>,
+    pub(crate) clv_distribution: Vec<(String, usize)>,
+    pub(crate) nps_average: Option<f64>,
+}
+
+fn external(c: &Customer) -> String {
+    match AttrKey::new("external_id")
+        .ok()
+        .and_then(|k| c.profile.attributes.expose().get(&k).cloned())
+    {
+        Some(AttrValue::Text(s)) => s,
+        _ => String::new(),
+    }
+}
+
+/// Daily summary (frequency, recency, T, monetary) of a customer's purchase days up to `today`.
+fn summary(stats: &Stats, today: NaiveDate) -> Option<(f64, f64, f64, f64)> {
+    let days: Vec<&DayTotals> = stats
+        .days()
+        .iter()
+        .filter(|d| d.is_purchase_day() && d.day <= today)
+        .collect();
+    let first = days.first()?.day;
+    let last = days.last()?.day;
+    let repeats: Vec<f64> = days[1..]
+        .iter()
+        .filter_map(|d| d.net_revenue().to_f64())
+        .collect();
+    let monetary = if repeats.is_empty() {
+        0.0
+    } else {
+        repeats.iter().sum::<f64>() / repeats.len() as f64
+    };
+    Some((
+        (days.len() - 1) as f64,
+        (last - first).num_days() as f64,
+        (today - first).num_days() as f64,
+        monetary,
+    ))
+}
+
+fn month_index(d: NaiveDate) -> i32 {
+    d.year() * 12 + d.month0() as i32
+}
+
+/// Builds the report from every record of the tenant, at `now`. `referrals` maps referrers to
+/// the customers they referred (from their `referral` activities).
+pub(crate) fn build(
+    records: &[Record],
+    referrals: &BTreeMap<CustomerId, Vec<CustomerId>>,
+    policies: &Policies,
+    now: DateTime<Utc>,
+) -> Result<Report> {
+    let today = now.date_naive();
+    let live: Vec<&Record> = records.iter().filter(|r| r.customer.is_live()).collect();
+    let mut stages: BTreeMap<&'static str, usize> =
+        Stage::LIVE.iter().map(|s| (s.as_str(), 0)).collect();
+    let mut tiers: BTreeMap<&'static str, usize> =
+        Tier::ALL.iter().map(|t| (t.as_str(), 0)).collect();
+    for r in &live {
+        *stages.entry(r.customer.stage().as_str()).or_default() += 1;
+        *tiers.entry(r.customer.tier().as_str()).or_default() += 1;
+    }
+    let win_backs = live
+        .iter()
+        .map(|r| u64::from(r.customer.lifecycle.win_backs))
+        .sum();
+    let ranked = rank(
+        live.iter().map(|r| (r.customer.id(), &r.stats)),
+        policies,
+        now,
+        |_| None,
+    );
+    let mut rfm_segments: BTreeMap<&'static str, usize> =
+        RfmSegment::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+    for r in &ranked {
+        if let Some(s) = r.rfm {
+            *rfm_segments.entry(RfmSegment::of(s).as_str()).or_default() += 1;
+        }
+    }
+    let summaries: Vec<Option<(f64, f64, f64, f64)>> =
+        live.iter().map(|r| summary(&r.stats, today)).collect();
+    let purchasers = summaries.iter().flatten().count();
+    // Models: BG/NBD on daily summaries, Gamma-Gamma on repeat customers.
+    let rows: Vec<(f64, f64, f64)> = summaries
+        .iter()
+        .flatten()
+        .map(|(x, tx, t, _)| (*x, *tx, *t))
+        .collect();
+    let models = if rows.len() >= 20 {
+        BgNbd::fit(&rows).ok().map(|fit| {
+            let spend: Vec<(f64, f64)> = summaries
+                .iter()
+                .flatten()
+                .map(|(x, _, _, m)| (*x, *m))
+                .collect();
+            Models {
+                bgnbd: fit.model,
+                gamma_gamma: GammaGamma::fit(&spend).ok().map(|f| f.model),
+                period: "day",
+                customers: fit.customers,
+                log_likelihood: fit.log_likelihood,
+            }
+        })
+    } else {
+        None
+    };
+    // Referrals: each referrer's CRV is the sum of the CLV of the customers they brought in.
+    let mut rows_out: Vec<Row> = Vec::new();
+    let mut clv_by_id: BTreeMap<CustomerId, f64> = BTreeMap::new();
+    for (r, s) in live.iter().zip(&summaries) {
+        let (clv_12m, p_alive) = match (&models, s) {
+            (Some(m), Some((x, tx, t, mv))) => (
+                m.gamma_gamma
+                    .map(|g| clv(&m.bgnbd, &g, *x, *tx, *t, *mv, 12, 0.01, Period::Day)),
+                Some(m.bgnbd.p_alive(*x, *tx, *t)),
+            ),
+            _ => (None, None),
+        };
+        if let Some(v) = clv_12m {
+            clv_by_id.insert(r.customer.id(), v);
+        }
+        let risk = policies
+            .churn
+            .assess(&r.stats, &policies.lifecycle, now, p_alive)
+            .score;
+        rows_out.push(Row {
+            customer: r.customer.id().to_string(),
+            external_id: external(&r.customer),
+            stage: r.customer.stage().as_str().to_owned(),
+            tier: r.customer.tier().as_str().to_owned(),
+            orders: r.stats.orders(),
+            revenue: r.stats.revenue_amount().to_f64().unwrap_or(0.0),
+            clv_12m,
+            p_alive,
+            churn_risk: risk,
+            crv: 0.0,
+        });
+    }
+    // CRV (Kumar et al.): the value of the customers a customer referred. Without reward,
+    // marketing-cost or acquisition-saving data, each referred customer counts as
+    // incremental and contributes its 12-month CLV (already discounted), at rate 0 here.
+    for (row, r) in rows_out.iter_mut().zip(&live) {
+        let referred: Vec<rapport_clv::Referred> = referrals
+            .get(&r.customer.id())
+            .into_iter()
+            .flatten()
+            .filter_map(|id| clv_by_id.get(id))
+            .map(|v| rapport_clv::Referred {
+                incremental: 1.0,
+                margin: vec![rust_decimal::Decimal::from_f64_retain(*v).unwrap_or_default()],
+                reward: vec![],
+                marketing: vec![],
+                acquisition_saved: vec![],
+            })
+            .collect();
+        row.crv = rapport_clv::crv(&referred, 0.0);
+    }
+    let mut average_clv_by_tier = BTreeMap::new();
+    for t in Tier::ALL {
+        let v: Vec<f64> = rows_out
+            .iter()
+            .filter(|r| r.tier == t.as_str())
+            .filter_map(|r| r.clv_12m)
+            .collect();
+        if !v.is_empty() {
+            average_clv_by_tier.insert(t.as_str(), v.iter().sum::<f64>() / v.len() as f64);
+        }
+    }
+    let mut top_clv: Vec<Row> = rows_out
+        .iter()
+        .filter(|r| r.clv_12m.is_some())
+        .cloned()
+        .collect();
+    top_clv.sort_by(|a, b| {
+        b.clv_12m
+            .unwrap_or(0.0)
+            .total_cmp(&a.clv_12m.unwrap_or(0.0))
+    });
+    top_clv.truncate(10);
+    let mut top_crv: Vec<Row> = rows_out.iter().filter(|r| r.crv > 0.0).cloned().collect();
+    top_crv.sort_by(|a, b| b.crv.total_cmp(&a.crv));
+    top_crv.truncate(10);
+    let mut churn_risk: Vec<Row> = rows_out
+        .iter()
+        .filter(|r| matches!(r.stage.as_str(), "active" | "new" | "silent"))
+        .cloned()
+        .collect();
+    churn_risk.sort_by(|a, b| {
+        b.churn_risk
+            .total_cmp(&a.churn_risk)
+            .then(b.revenue.total_cmp(&a.revenue))
+    });
+    churn_risk.truncate(10);
+    // Monthly cohorts.
+    let mut cohorts_map: BTreeMap<i32, Vec<Vec<i32>>> = BTreeMap::new();
+    for r in &live {
+        let months: Vec<i32> = r
+            .stats
+            .purchase_days_until(today)
+            .map(month_index)
+            .collect();
+        if let Some(first) = months.first().copied() {
+            cohorts_map
+                .entry(first)
+                .or_default()
+                .push(months.iter().map(|m| m - first).collect());
+        }
+    }
+    let horizon = month_index(today);
+    let cohorts = cohorts_map
+        .iter()
+        .map(|(first, members)| {
+            let span = (horizon - first).max(0) as usize;
+            let retention = (1..=span)
+                .map(|k| {
+                    let n = members.iter().filter(|m| m.contains(&(k as i32))).count();
+                    n as f64 / members.len() as f64
+                })
+                .collect();
+            Cohort {
+                month: format!("{}-{:02}", first.div_euclid(12), first.rem_euclid(12) + 1),
+                customers: members.len(),
+                retention,
+            }
+        })
+        .collect();
+    // CLV distribution in buckets.
+    let edges = [0.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, f64::INFINITY];
+    let clv_distribution = edges
+        .windows(2)
+        .map(|w| {
+            let n = rows_out
+                .iter()
+                .filter_map(|r| r.clv_12m)
+                .filter(|v| *v >= w[0] && *v < w[1])
+                .count();
+            let label = if w[1].is_infinite() {
+                format!("{}+", w[0])
+            } else {
+                format!("{}–{}", w[0], w[1])
+            };
+            (label, n)
+        })
+        .collect();
+    let nps: Vec<f64> = live
+        .iter()
+        .filter_map(|r| r.stats.last_nps())
+        .map(|n| f64::from(n.value.get()))
+        .collect();
+    let churned = stages.get("churned").copied().unwrap_or(0);
+    Ok(Report {
+        now,
+        customers: live.len(),
+        win_backs,
+        conversion_rate: if live.is_empty() {
+            0.0
+        } else {
+            purchasers as f64 / live.len() as f64
+        },
+        churn_rate: if purchasers == 0 {
+            0.0
+        } else {
+            churned as f64 / purchasers as f64
+        },
+        revenue: rows_out.iter().map(|r| r.revenue).sum(),
+        purchasers,
+        stages,
+        tiers,
+        rfm_segments,
+        models,
+        average_clv_by_tier,
+        top_clv,
+        top_crv,
+        churn_risk,
+        cohorts,
+        clv_distribution,
+        nps_average: (!nps.is_empty()).then(|| nps.iter().sum::<f64>() / nps.len() as f64),
+    })
+}
+
+/// The JSON form: the documented keys first, then the rest.
+pub(crate) fn to_json(r: &Report) -> serde_json::Value {
+    json!({
+        "customers": r.customers,
+        "stages": r.stages,
+        "tiers": r.tiers,
+        "rfm_segments": r.rfm_segments,
+        "win_backs": r.win_backs,
+        "now": r.now.to_rfc3339(),
+        "purchasers": r.purchasers,
+        "conversion_rate": r.conversion_rate,
+        "churn_rate": r.churn_rate,
+        "revenue": r.revenue,
+        "models": r.models,
+        "average_clv_by_tier": r.average_clv_by_tier,
+        "top_clv": r.top_clv,
+        "top_crv": r.top_crv,
+        "churn_risk": r.churn_risk,
+        "cohorts": r.cohorts,
+        "clv_distribution": r.clv_distribution,
+        "nps_average": r.nps_average,
+    })
+}

@@ -1,0 +1,338 @@
+//! The `rapport` binary end to end: the demo (twice: same report), report JSON, the CLV
+//! commands against the lifetimes reference, and errors that name the line and column.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn rapport(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rapport"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn reference(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/clv")
+        .join(name)
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+#[test]
+fn demo_runs_with_no_setup_and_twice_gives_the_same_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = rapport(dir.path(), &["demo", "--html", "report.html"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let text = stdout(&first);
+    for part in [
+        "tier (pyramid)",
+        "stage (funnel)",
+        "RFM segment",
+        "BG/NBD (per day)",
+        "Top customers by 12-month CLV",
+        "Highest churn risk",
+        "Monthly cohort retention",
+    ] {
+        assert!(text.contains(part), "missing {part}");
+    }
+    assert!(text.contains("2357 customers"), "{text}");
+    assert!(dir.path().join("rapport-demo.db").exists());
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    for id in [
+        "tier-pyramid",
+        "stage-funnel",
+        "cohort-heatmap",
+        "clv-distribution",
+    ] {
+        assert!(html.contains(&format!("id=\"{id}\"")), "html lacks {id}");
+    }
+    assert_eq!(html.matches("<svg").count(), 4);
+    let second = rapport(dir.path(), &["demo"]);
+    assert!(second.status.success());
+    assert_eq!(
+        stdout(&second),
+        text,
+        "the second run gives the same report"
+    );
+    assert!(stderr(&second).contains("0 new purchases (6919 already there)"));
+
+    // Report JSON over the demo database.
+    let json = rapport(
+        dir.path(),
+        &[
+            "--db",
+            "sqlite://rapport-demo.db",
+            "report",
+            "--now",
+            "1998-06-30",
+            "--json",
+        ],
+    );
+    assert!(json.status.success(), "{}", stderr(&json));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(v["customers"], 2357);
+    let stages: Vec<&String> = v["stages"].as_object().unwrap().keys().collect();
+    assert_eq!(stages.len(), 5);
+    for s in ["prospect", "new", "active", "silent", "churned"] {
+        assert!(v["stages"][s].is_u64(), "stage {s}");
+    }
+    for t in ["platinum", "gold", "iron", "lead"] {
+        assert!(v["tiers"][t].is_u64(), "tier {t}");
+    }
+    let total: u64 = v["stages"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|x| x.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 2357);
+    assert_eq!(v["rfm_segments"].as_object().unwrap().len(), 10);
+    assert!(v["win_backs"].as_u64().unwrap() > 0);
+    // The daily BG/NBD fit equals lifetimes' on the same data.
+    assert!((v["models"]["bgnbd"]["r"].as_f64().unwrap() - 0.253_561_043_599).abs() < 1e-4);
+
+    let one = rapport(
+        dir.path(),
+        &[
+            "--db",
+            "sqlite://rapport-demo.db",
+            "customer",
+            "00004",
+            "--now",
+            "1998-06-30",
+            "--json",
+        ],
+    );
+    assert!(one.status.success(), "{}", stderr(&one));
+    let c: serde_json::Value = serde_json::from_str(&stdout(&one)).unwrap();
+    assert_eq!(c["orders"], 4);
+    assert!(
+        c["stage_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("lifecycle.")
+    );
+    let missing = rapport(
+        dir.path(),
+        &["--db", "sqlite://rapport-demo.db", "customer", "no-such"],
+    );
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("no customer `no-such`"));
+}
+
+#[test]
+fn clv_fit_reproduces_lifetimes() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = rapport(
+        dir.path(),
+        &[
+            "clv",
+            "fit",
+            "--model",
+            "bgnbd",
+            "--input",
+            reference("cdnow_customers_summary.csv").to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["model"], "bgnbd");
+    assert_eq!(v["customers"], 2357);
+    assert!((v["params"]["r"].as_f64().unwrap() / 0.242_592_928_279_821_7 - 1.0).abs() < 1e-4);
+    assert!((v["log_likelihood"].as_f64().unwrap() + 9582.4256).abs() < 1e-3);
+    let o = rapport(
+        dir.path(),
+        &[
+            "clv",
+            "fit",
+            "--model",
+            "gamma-gamma",
+            "--input",
+            reference("cdnow_customers_summary_with_transactions.csv")
+                .to_str()
+                .unwrap(),
+            "--frequency-col",
+            "x",
+            "--monetary-col",
+            "zbar",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!((v["params"]["p"].as_f64().unwrap() / 6.248_802_496 - 1.0).abs() < 1e-4);
+    assert_eq!(
+        (v["customers"].as_u64(), v["skipped"].as_u64()),
+        (Some(946), Some(1411))
+    );
+}
+
+#[test]
+fn clv_summarize_equals_lifetimes_weekly_and_predict_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = rapport(
+        dir.path(),
+        &[
+            "clv",
+            "summarize",
+            "--input",
+            reference("cdnow_sample_transactions.csv").to_str().unwrap(),
+            "--customer-col",
+            "customer_id",
+            "--date-col",
+            "date",
+            "--amount-col",
+            "amount",
+            "--period",
+            "week",
+            "--observation-end",
+            "1998-06-30",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ours = stdout(&o);
+    let theirs = std::fs::read_to_string(reference("cdnow_sample_rfm_weekly.csv")).unwrap();
+    assert_eq!(ours.lines().count(), theirs.lines().count());
+    for (a, b) in ours.lines().zip(theirs.lines()).skip(1) {
+        let a: Vec<&str> = a.split(',').collect();
+        let b: Vec<&str> = b.split(',').collect();
+        assert_eq!(a[..4], b[..4], "{a:?} vs {b:?}");
+        let (ma, mb): (f64, f64) = (a[4].parse().unwrap(), b[4].parse().unwrap());
+        assert!((ma - mb).abs() < 0.005);
+    }
+    std::fs::write(dir.path().join("weekly.csv"), &ours).unwrap();
+    let params = r#"{"r": 0.27530759031853913, "alpha": 7.0498361125673314, "a": 0.6018820364121382, "b": 2.7081716735699484}"#;
+    let spend =
+        r#"{"params": {"p": 4.784997901983546, "q": 3.882100158657294, "v": 22.653201353731493}}"#;
+    let o = rapport(
+        dir.path(),
+        &[
+            "clv",
+            "predict",
+            "--model",
+            "bgnbd",
+            "--params",
+            params,
+            "--spend-params",
+            spend,
+            "--input",
+            "weekly.csv",
+            "--horizon",
+            "52",
+            "--period",
+            "week",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = stdout(&o)
+        .lines()
+        .find(|l| l.starts_with("00004,"))
+        .unwrap()
+        .to_owned();
+    let f: Vec<f64> = line
+        .split(',')
+        .skip(1)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    assert!((f[0] / 1.198_214_299_177_432 - 1.0).abs() < 1e-6, "{line}");
+    assert!((f[1] / 0.666_234_431_035_374_5 - 1.0).abs() < 1e-6);
+    assert!((f[3] / 29.401_552_861_838_084 - 1.0).abs() < 1e-6);
+}
+
+#[test]
+fn bad_csv_is_reported_with_line_and_column_and_nothing_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, body: &str| {
+        std::fs::write(dir.path().join(name), body).unwrap();
+        name.to_owned()
+    };
+    let cases = [
+        (
+            write("a.csv", "frequency,recency,T\n1,2,3\nx,2,3\n"),
+            "line 3, column `frequency`: `x` is not a number",
+        ),
+        (
+            write("b.csv", "frequency,recency,T\n1,5,3\n"),
+            "line 2, column `recency`: recency 5 is greater than T 3",
+        ),
+        (
+            write("c.csv", "frequency,recency,T\n1,-2,3\n"),
+            "line 2, column `recency`: -2 is negative",
+        ),
+        (
+            write("d.csv", "frequency,T\n1,3\n"),
+            "column `recency` not found",
+        ),
+    ];
+    for (file, msg) in cases {
+        let o = rapport(
+            dir.path(),
+            &["clv", "fit", "--model", "bgnbd", "--input", &file],
+        );
+        assert!(!o.status.success());
+        assert!(stdout(&o).is_empty(), "stdout must stay empty");
+        let err = stderr(&o);
+        assert!(err.contains(msg), "{err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(!err.contains("panicked"));
+    }
+    // Import: a bad row stops the import (nothing written) unless --skip-bad lists it.
+    let tx = write(
+        "tx.csv",
+        "customer_id,date,amount\nA,20260101,10.50\nB,2026-13-01,3\nC,20260102,-4\n",
+    );
+    let o = rapport(
+        dir.path(),
+        &[
+            "--db",
+            "sqlite://t.db",
+            "import",
+            "transactions",
+            &tx,
+            "--quiet",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("line 3, column `date`"),
+        "{}",
+        stderr(&o)
+    );
+    let report = rapport(dir.path(), &["--db", "sqlite://t.db", "report", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&report)).unwrap();
+    assert_eq!(
+        v["customers"], 0,
+        "nothing of the failed import was written"
+    );
+    let o = rapport(
+        dir.path(),
+        &[
+            "--db",
+            "sqlite://t.db",
+            "import",
+            "transactions",
+            &tx,
+            "--quiet",
+            "--skip-bad",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("skipped line 3")
+            && err.contains("skipped line 4, column `amount`: amount -4 is negative"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["imported"]["purchases_new"], 1);
+    let o = rapport(dir.path(), &["--db", "postgres://x", "report"]);
+    assert!(stderr(&o).contains("not built yet"));
+}
