@@ -102,7 +102,7 @@ impl ChurnPolicy {
             let score = (1.0 - p).clamp(0.0, 1.0);
             return ChurnRisk {
                 score,
-                reason: Reason::new("churn.model", now).measured("p_alive", format!("{p:.4}")),
+                reason: Reason::new("churn.model", now).measured("p_alive", p),
             };
         }
         let today = now.date_naive();
@@ -147,10 +147,11 @@ impl ChurnPolicy {
         ChurnRisk {
             score,
             reason: Reason::new("churn.rules", now)
-                .measured("score", format!("{score:.3}"))
-                .note(format!(
-                    "recency {recency:.2}, trend {trend:.2}, complaints {complaints:.2}, nps {nps:.2}"
-                )),
+                .measured("score", score)
+                .factor("recency", recency)
+                .factor("trend", trend)
+                .factor("complaints", complaints)
+                .factor("nps", nps),
         }
     }
 }

@@ -135,11 +135,13 @@ fn metric_value(policy: &TierPolicy, stats: &Stats, inputs: &EvalInputs) -> Opti
 /// use chrono::{TimeZone, Utc};
 /// use rapport_core::*;
 /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
-/// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+/// let mut c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
 /// let e = evaluate(&c, &Stats::default(), &Policies::default(), &EvalInputs::at(now)).unwrap();
 /// assert_eq!(e.stage.to, Stage::Prospect);
 /// assert_eq!(e.tier.to, Tier::Lead);
-/// assert!(e.is_noop(&c));
+/// e.apply_to(&mut c); // stores the churn risk it computed
+/// let again = evaluate(&c, &Stats::default(), &Policies::default(), &EvalInputs::at(now)).unwrap();
+/// assert!(again.is_noop(&c));
 /// ```
 ///
 /// # Errors
@@ -286,8 +288,7 @@ pub fn rank_values(inputs: &[RankInput], policies: &Policies, now: DateTime<Utc>
         let n = metric.len();
         // Position = customers strictly better; ties share the better position, so a tie at
         // a boundary goes to the higher tier.
-        let mut sorted = metric.clone();
-        sorted.sort_unstable_by(|a, b| b.cmp(a));
+        let counts = crate::rfm::rank_counts_decimal(&metric);
         let mut bounds = Vec::new();
         let mut acc = Decimal::ZERO;
         for (tier, pct) in shares {
@@ -295,11 +296,10 @@ pub fn rank_values(inputs: &[RankInput], policies: &Policies, now: DateTime<Utc>
             let upto = (acc * Decimal::from(n) / Decimal::from(100)).ceil();
             bounds.push((*tier, upto.to_string().parse::<usize>().unwrap_or(n)));
         }
-        for (r, v) in out.iter_mut().zip(&metric) {
-            let better = sorted.partition_point(|x| x > v);
+        for (r, (_, better)) in out.iter_mut().zip(&counts) {
             let tier = bounds
                 .iter()
-                .find(|(_, upto)| better < *upto)
+                .find(|(_, upto)| *better < *upto)
                 .map_or(Tier::Lead, |(t, _)| *t);
             r.share_tier = Some(tier);
         }

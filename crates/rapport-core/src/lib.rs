@@ -80,8 +80,10 @@ pub use money::{Currency, Money};
 pub use pii::Pii;
 pub use ports::{Applied, Notifier, NotifyError, Page, Record, Store, StoreError, TimeRange};
 pub use privacy::{Consent, Consents, ContactChannel, Purpose};
-pub use reason::Reason;
-pub use rfm::{RfmPolicy, RfmScores, RfmSegment, RfmValues, rfm_scores};
+pub use reason::{Measure, Reason, Value};
+pub use rfm::{
+    RfmPolicy, RfmScores, RfmSegment, RfmValues, rank_counts, rank_counts_decimal, rfm_scores,
+};
 pub use stats::{DayTotals, Stamped, Stats, Window};
 pub use tag::{Tag, TagInfo, TagSet, TagSource};
 pub use text::{Actor, IdempotencyKey, OrderId};

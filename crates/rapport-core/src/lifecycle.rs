@@ -355,7 +355,7 @@ pub fn stage_at(
         return decide(
             o.stage,
             Reason::new("lifecycle.override", now)
-                .threshold("until", o.until.to_rfc3339())
+                .threshold("until", o.until)
                 .note(format!("{} by {}: {}", o.stage, o.actor, o.reason)),
         );
     }
@@ -367,7 +367,7 @@ pub fn stage_at(
             ),
             None => decide(
                 Stage::Prospect,
-                Reason::new("lifecycle.no_purchase", now).measured("purchase_days", 0),
+                Reason::new("lifecycle.no_purchase", now).measured("purchase_days", 0i64),
             ),
         };
     };
@@ -390,7 +390,7 @@ pub fn stage_at(
             return decide(
                 Stage::Churned,
                 Reason::new("lifecycle.p_alive", now)
-                    .measured("p_alive", format!("{p:.4}"))
+                    .measured("p_alive", p)
                     .threshold("p_alive_churned_below", policy.p_alive_churned_below),
             );
         }
@@ -399,7 +399,7 @@ pub fn stage_at(
         return decide(
             Stage::Churned,
             measured(Reason::new("lifecycle.churn_after", now))
-                .threshold("churn_after_days", format!("{churn:.1}")),
+                .threshold("churn_after_days", churn),
         );
     }
     if days.len() == 1 {
@@ -421,13 +421,12 @@ pub fn stage_at(
         decide(
             Stage::Silent,
             measured(Reason::new("lifecycle.silent_after", now))
-                .threshold("silent_after_days", format!("{silent:.1}")),
+                .threshold("silent_after_days", silent),
         )
     } else {
         decide(
             Stage::Active,
-            measured(Reason::new("lifecycle.active", now))
-                .threshold("silent_after_days", format!("{silent:.1}")),
+            measured(Reason::new("lifecycle.active", now)).threshold("silent_after_days", silent),
         )
     }
 }

@@ -1,37 +1,121 @@
 //! [`Reason`]: why the core decided something — which rule, which measured value, which
 //! threshold, at which `now` — so a host can answer "why is this customer Gold / Silent?".
+//!
+//! Values are kept as numbers and only formatted when shown: deciding is hot (a sweep
+//! evaluates millions of customers), showing is rare.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+
+/// A measured or threshold value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    /// A whole number (days, counts).
+    Int(i64),
+    /// An exact amount.
+    Decimal(Decimal),
+    /// A ratio or score.
+    Float(f64),
+    /// Anything else.
+    Text(String),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Int(v) => write!(f, "{v}"),
+            Value::Decimal(v) => write!(f, "{v}"),
+            Value::Float(v) => write!(f, "{v:.3}"),
+            Value::Text(v) => f.write_str(v),
+        }
+    }
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<u32> for Value {
+    fn from(v: u32) -> Self {
+        Value::Int(i64::from(v))
+    }
+}
+impl From<Decimal> for Value {
+    fn from(v: Decimal) -> Self {
+        Value::Decimal(v)
+    }
+}
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Float(v)
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_owned())
+    }
+}
+impl From<chrono::NaiveDate> for Value {
+    fn from(v: chrono::NaiveDate) -> Self {
+        Value::Text(v.to_string())
+    }
+}
+impl From<DateTime<Utc>> for Value {
+    fn from(v: DateTime<Utc>) -> Self {
+        Value::Text(v.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    }
+}
+
+/// A named value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measure {
+    /// What it is (`days_since_last_purchase`, `gold.entry`).
+    pub name: Cow<'static, str>,
+    /// Its value.
+    pub value: Value,
+}
 
 /// The explanation carried by every decision.
 ///
 /// ```
 /// use chrono::{TimeZone, Utc};
 /// use rapport_core::Reason;
+/// use rust_decimal::Decimal;
 /// let now = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
 /// let r = Reason::new("tier.upgrade", now)
-///     .measured("rolling_365_revenue", "2450.00")
-///     .threshold("gold.entry", "2000");
+///     .measured("rolling_365_revenue", Decimal::new(245000, 2))
+///     .threshold("gold.entry", Decimal::from(2000));
 /// assert_eq!(
 ///     r.to_string(),
 ///     "tier.upgrade: rolling_365_revenue = 2450.00 against gold.entry = 2000 at 2026-06-01T00:00:00Z"
 /// );
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reason {
-    /// The rule that fired, dotted (`lifecycle.silent_after`, `tier.downgrade`, `tag_rule:<tag>`).
-    pub rule: String,
-    /// What was measured, as (name, value) text (e.g. `days_since_last_purchase`, `97`).
+    /// The rule that fired, dotted (`lifecycle.silent_after`, `tier.downgrade`).
+    pub rule: Cow<'static, str>,
+    /// What was measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub measured: Option<(String, String)>,
-    /// The threshold it was compared with, as (name, value) text.
+    pub measured: Option<Measure>,
+    /// The threshold it was compared with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub threshold: Option<(String, String)>,
+    pub threshold: Option<Measure>,
     /// The `now` the decision was made at.
     pub at: DateTime<Utc>,
+    /// Further contributing values (e.g. the parts of a churn score).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub factors: Vec<Measure>,
     /// Free text for what does not fit the fields above (e.g. an override's reason).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -40,27 +124,48 @@ pub struct Reason {
 impl Reason {
     /// A reason for `rule` at `at`.
     #[must_use]
-    pub fn new(rule: impl Into<String>, at: DateTime<Utc>) -> Self {
+    pub fn new(rule: impl Into<Cow<'static, str>>, at: DateTime<Utc>) -> Self {
         Self {
             rule: rule.into(),
             measured: None,
             threshold: None,
             at,
+            factors: Vec::new(),
             note: None,
         }
     }
 
     /// Adds the measured value.
     #[must_use]
-    pub fn measured(mut self, name: impl Into<String>, value: impl fmt::Display) -> Self {
-        self.measured = Some((name.into(), value.to_string()));
+    pub fn measured(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Self {
+        self.measured = Some(Measure {
+            name: name.into(),
+            value: value.into(),
+        });
         self
     }
 
     /// Adds the threshold.
     #[must_use]
-    pub fn threshold(mut self, name: impl Into<String>, value: impl fmt::Display) -> Self {
-        self.threshold = Some((name.into(), value.to_string()));
+    pub fn threshold(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        value: impl Into<Value>,
+    ) -> Self {
+        self.threshold = Some(Measure {
+            name: name.into(),
+            value: value.into(),
+        });
+        self
+    }
+
+    /// Adds a contributing value.
+    #[must_use]
+    pub fn factor(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Self {
+        self.factors.push(Measure {
+            name: name.into(),
+            value: value.into(),
+        });
         self
     }
 
@@ -75,17 +180,27 @@ impl Reason {
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.rule)?;
-        if let Some((n, v)) = &self.measured {
-            write!(f, ": {n} = {v}")?;
+        if let Some(m) = &self.measured {
+            write!(f, ": {} = {}", m.name, m.value)?;
         }
-        if let Some((n, v)) = &self.threshold {
-            write!(f, " against {n} = {v}")?;
+        if let Some(t) = &self.threshold {
+            write!(f, " against {} = {}", t.name, t.value)?;
         }
         write!(
             f,
             " at {}",
             self.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         )?;
+        if !self.factors.is_empty() {
+            f.write_str(" (")?;
+            for (i, m) in self.factors.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{} {}", m.name, m.value)?;
+            }
+            f.write_str(")")?;
+        }
         if let Some(note) = &self.note {
             write!(f, " ({note})")?;
         }

@@ -89,6 +89,70 @@ impl RfmValues {
     }
 }
 
+/// For each key, how many keys are strictly less and strictly greater (one sort of
+/// `(key, index)` pairs, one pass).
+///
+/// ```
+/// let c = rapport_core::rank_counts(&[3, 1, 3, 2]);
+/// assert_eq!(c, vec![(2, 0), (0, 3), (2, 0), (1, 2)]);
+/// ```
+#[must_use]
+pub fn rank_counts<K: Copy + Ord>(keys: &[K]) -> Vec<(usize, usize)> {
+    let mut pairs: Vec<(K, u32)> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (*k, i as u32))
+        .collect();
+    pairs.sort_unstable();
+    runs(&pairs, |a, b| a.0 == b.0)
+}
+
+/// [`rank_counts`] for exact decimals: sorted by their `f64` approximation (cheap), then
+/// exactly within runs of equal approximations, so ties are exact.
+#[must_use]
+pub fn rank_counts_decimal(keys: &[Decimal]) -> Vec<(usize, usize)> {
+    use rust_decimal::prelude::ToPrimitive;
+    let mut pairs: Vec<(f64, u32)> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.to_f64().unwrap_or(0.0), i as u32))
+        .collect();
+    pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    // Equal approximations may hide different decimals: order those runs exactly.
+    let mut start = 0;
+    while start < pairs.len() {
+        let mut end = start + 1;
+        while end < pairs.len() && pairs[end].0 == pairs[start].0 {
+            end += 1;
+        }
+        if end - start > 1 {
+            pairs[start..end].sort_unstable_by(|a, b| keys[a.1 as usize].cmp(&keys[b.1 as usize]));
+        }
+        start = end;
+    }
+    runs(&pairs, |a, b| keys[a.1 as usize] == keys[b.1 as usize])
+}
+
+fn runs<K>(
+    sorted: &[(K, u32)],
+    same: impl Fn(&(K, u32), &(K, u32)) -> bool,
+) -> Vec<(usize, usize)> {
+    let n = sorted.len();
+    let mut out = vec![(0, 0); n];
+    let mut start = 0;
+    while start < n {
+        let mut end = start + 1;
+        while end < n && same(&sorted[start], &sorted[end]) {
+            end += 1;
+        }
+        for p in &sorted[start..end] {
+            out[p.1 as usize] = (start, n - end);
+        }
+        start = end;
+    }
+    out
+}
+
 fn quintile(worse: usize, n: usize) -> u8 {
     // 1 + floor(5 × worse / n), in integers.
     (1 + (5 * worse) / n).min(5) as u8
@@ -119,19 +183,21 @@ pub fn rfm_scores(
         RfmPolicy::Quintiles => {
             let scored: Vec<&RfmValues> = values.iter().flatten().collect();
             let n = scored.len();
-            let mut r: Vec<NaiveDate> = scored.iter().map(|v| v.last_purchase).collect();
-            let mut f: Vec<u32> = scored.iter().map(|v| v.frequency).collect();
-            let mut m: Vec<Decimal> = scored.iter().map(|v| v.monetary).collect();
-            r.sort_unstable();
-            f.sort_unstable();
-            m.sort_unstable();
+            let r = rank_counts(&scored.iter().map(|v| v.last_purchase).collect::<Vec<_>>());
+            let f = rank_counts(&scored.iter().map(|v| v.frequency).collect::<Vec<_>>());
+            let m = rank_counts_decimal(&scored.iter().map(|v| v.monetary).collect::<Vec<_>>());
+            let mut k = 0;
             values
                 .iter()
                 .map(|v| {
-                    v.map(|v| RfmScores {
-                        r: quintile(r.partition_point(|x| *x < v.last_purchase), n),
-                        f: quintile(f.partition_point(|x| *x < v.frequency), n),
-                        m: quintile(m.partition_point(|x| *x < v.monetary), n),
+                    v.map(|_| {
+                        let s = RfmScores {
+                            r: quintile(r[k].0, n),
+                            f: quintile(f[k].0, n),
+                            m: quintile(m[k].0, n),
+                        };
+                        k += 1;
+                        s
                     })
                 })
                 .collect()

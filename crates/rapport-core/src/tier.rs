@@ -113,7 +113,7 @@ pub struct TierState {
 
 use rust_decimal::Decimal;
 
-use crate::reason::Reason;
+use crate::reason::{Reason, Value};
 
 /// What a tier ladder ranks customers by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -306,7 +306,7 @@ impl Default for TierPolicy {
 }
 
 /// A tier decision with its explanation and the state to store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TierDecision {
     /// Tier before.
     pub from: Tier,
@@ -380,7 +380,7 @@ impl TierPolicy {
         }
         if let Some(pin) = &next.pin {
             let reason = Reason::new("tier.pin", now)
-                .threshold("until", pin.until.to_rfc3339())
+                .threshold("until", pin.until)
                 .note(format!("{} by {}: {}", pin.tier, pin.actor, pin.reason));
             let to = pin.tier;
             if to != from {
@@ -396,10 +396,10 @@ impl TierPolicy {
             };
         }
         let (target, measured) = match (&self.ladder.rungs, value, share_tier) {
-            (Rungs::Thresholds { .. }, Some(v), _) => (self.ladder.lookup(v), v.to_string()),
-            (Rungs::Shares { .. }, _, Some(t)) => (t, format!("share tier {t}")),
+            (Rungs::Thresholds { .. }, Some(v), _) => (self.ladder.lookup(v), Value::Decimal(v)),
+            (Rungs::Shares { .. }, _, Some(t)) => (t, Value::Text(format!("share tier {t}"))),
             _ => {
-                let reason = Reason::new("tier.metric_missing", now).note(metric);
+                let reason = Reason::new("tier.metric_missing", now).factor("metric", metric);
                 return TierDecision {
                     from,
                     to: from,
@@ -414,7 +414,7 @@ impl TierPolicy {
             next.below_since = None;
             let reason = Reason::new("tier.upgrade", now)
                 .measured(metric, measured)
-                .threshold(format!("{target}.entry"), self.entry_text(target));
+                .threshold(entry_name(target), self.entry_value(target));
             return TierDecision {
                 from,
                 to: target,
@@ -434,7 +434,7 @@ impl TierPolicy {
             next.below_since = None;
             let reason = Reason::new("tier.stay", now)
                 .measured(metric, measured)
-                .threshold(format!("{from}.entry"), self.entry_text(from));
+                .threshold(entry_name(from), self.entry_value(from));
             return TierDecision {
                 from,
                 to: from,
@@ -451,14 +451,9 @@ impl TierPolicy {
             next.below_since = None;
             let reason = Reason::new("tier.downgrade", now)
                 .measured(metric, measured)
-                .threshold(
-                    format!("{from}.entry × (1 − hysteresis)"),
-                    self.band_text(from),
-                )
-                .note(format!(
-                    "below for {days_below} days, grace {} days",
-                    self.grace_days
-                ));
+                .threshold(band_name(from), self.band_value(from))
+                .factor("days_below", days_below)
+                .factor("grace_days", self.grace_days);
             return TierDecision {
                 from,
                 to,
@@ -468,14 +463,9 @@ impl TierPolicy {
         }
         let reason = Reason::new("tier.grace", now)
             .measured(metric, measured)
-            .threshold(
-                format!("{from}.entry × (1 − hysteresis)"),
-                self.band_text(from),
-            )
-            .note(format!(
-                "below for {days_below} of {} grace days",
-                self.grace_days
-            ));
+            .threshold(band_name(from), self.band_value(from))
+            .factor("days_below", days_below)
+            .factor("grace_days", self.grace_days);
         TierDecision {
             from,
             to: from,
@@ -484,20 +474,31 @@ impl TierPolicy {
         }
     }
 
-    fn entry_text(&self, t: Tier) -> String {
-        self.ladder
-            .entry(t)
-            .map_or_else(|| "-".to_owned(), |e| e.to_string())
+    fn entry_value(&self, t: Tier) -> Value {
+        self.ladder.entry(t).map_or(Value::Int(0), Value::Decimal)
     }
 
-    fn band_text(&self, t: Tier) -> String {
-        self.ladder.entry(t).map_or_else(
-            || "-".to_owned(),
-            |e| {
-                (e * (Decimal::ONE - self.hysteresis))
-                    .normalize()
-                    .to_string()
-            },
-        )
+    fn band_value(&self, t: Tier) -> Value {
+        self.ladder.entry(t).map_or(Value::Int(0), |e| {
+            Value::Decimal((e * (Decimal::ONE - self.hysteresis)).normalize())
+        })
+    }
+}
+
+fn entry_name(t: Tier) -> &'static str {
+    match t {
+        Tier::Lead => "lead.entry",
+        Tier::Iron => "iron.entry",
+        Tier::Gold => "gold.entry",
+        Tier::Platinum => "platinum.entry",
+    }
+}
+
+fn band_name(t: Tier) -> &'static str {
+    match t {
+        Tier::Lead => "lead.entry × (1 − hysteresis)",
+        Tier::Iron => "iron.entry × (1 − hysteresis)",
+        Tier::Gold => "gold.entry × (1 − hysteresis)",
+        Tier::Platinum => "platinum.entry × (1 − hysteresis)",
     }
 }

@@ -474,7 +474,7 @@ fn pins_win_until_they_expire() {
         ..TierState::default()
     };
     let d = p.decide(&state, Some(dec(0)), None, at(5));
-    assert_eq!((d.to, d.reason.rule.as_str()), (Tier::Platinum, "tier.pin"));
+    assert_eq!((d.to, &*d.reason.rule), (Tier::Platinum, "tier.pin"));
     let d = p.decide(&d.state, Some(dec(0)), None, at(10));
     assert!(d.state.pin.is_none());
 }
@@ -736,4 +736,23 @@ fn default_policies_validate_and_bad_ones_do_not() {
         },
     };
     assert!(ladder.validate().is_err());
+}
+
+proptest! {
+    #[test]
+    fn prop_rank_counts_equal_a_naive_count(v in prop::collection::vec((0i64..50, 0u32..3), 0..80)) {
+        // Values like 1.0 and 1.00 are equal decimals with different scales.
+        let d: Vec<Decimal> = v.iter().map(|(m, s)| Decimal::new(*m * 10i64.pow(*s), *s)).collect();
+        let got = rank_counts_decimal(&d);
+        for (i, x) in d.iter().enumerate() {
+            let less = d.iter().filter(|y| *y < x).count();
+            let greater = d.iter().filter(|y| *y > x).count();
+            prop_assert_eq!(got[i], (less, greater));
+        }
+        let ints: Vec<i64> = v.iter().map(|(m, _)| *m).collect();
+        let got = rank_counts(&ints);
+        for (i, x) in ints.iter().enumerate() {
+            prop_assert_eq!(got[i].0, ints.iter().filter(|y| *y < x).count());
+        }
+    }
 }
