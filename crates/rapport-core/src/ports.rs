@@ -418,3 +418,164 @@ pub trait Notifier: Send + Sync {
     /// Delivers one message.
     fn deliver(&self, msg: &OutboxMessage) -> impl Future<Output = Result<(), NotifyError>> + Send;
 }
+
+/// A boxed future, for [`DynStore`].
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The object-safe twin of [`Store`], for hosts that choose the backend at run time (e.g. from
+/// a `--db` URL). Every `Store` is a `DynStore`, and `Box<dyn DynStore>` is a `Store` again, so
+/// the service takes either.
+///
+/// ```ignore
+/// // The backend is chosen at run time; the service is written once.
+/// let store: Box<dyn DynStore> = match url {
+///     u if u.starts_with("sqlite://") => Box::new(SqliteStore::open(path, config, now)?),
+///     _ => Box::new(MemoryStore::new()),
+/// };
+/// let svc = rapport::Service::new(store);
+/// ```
+#[allow(missing_docs)]
+pub trait DynStore: Send + Sync {
+    fn load_boxed(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+    ) -> BoxFuture<'_, Result<Option<Record>, StoreError>>;
+    fn find_by_contact_boxed<'a>(
+        &'a self,
+        tenant: TenantId,
+        key: &'a ContactKey,
+    ) -> BoxFuture<'a, Result<Vec<CustomerId>, StoreError>>;
+    fn scan_boxed(
+        &self,
+        tenant: TenantId,
+        page: Page,
+    ) -> BoxFuture<'_, Result<Vec<Record>, StoreError>>;
+    fn activities_boxed(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+        range: TimeRange,
+    ) -> BoxFuture<'_, Result<Vec<Activity>, StoreError>>;
+    fn apply_boxed<'a>(
+        &'a self,
+        tenant: TenantId,
+        cs: &'a Changeset,
+    ) -> BoxFuture<'a, Result<Applied, StoreError>>;
+    fn claim_outbox_boxed(
+        &self,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'_, Result<Vec<OutboxMessage>, StoreError>>;
+    fn ack_outbox_boxed<'a>(
+        &'a self,
+        ids: &'a [MessageId],
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn retry_outbox_boxed(
+        &self,
+        id: MessageId,
+        at: DateTime<Utc>,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+}
+
+impl<S: Store> DynStore for S {
+    fn load_boxed(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+    ) -> BoxFuture<'_, Result<Option<Record>, StoreError>> {
+        Box::pin(self.load(tenant, id))
+    }
+    fn find_by_contact_boxed<'a>(
+        &'a self,
+        tenant: TenantId,
+        key: &'a ContactKey,
+    ) -> BoxFuture<'a, Result<Vec<CustomerId>, StoreError>> {
+        Box::pin(self.find_by_contact(tenant, key))
+    }
+    fn scan_boxed(
+        &self,
+        tenant: TenantId,
+        page: Page,
+    ) -> BoxFuture<'_, Result<Vec<Record>, StoreError>> {
+        Box::pin(self.scan(tenant, page))
+    }
+    fn activities_boxed(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+        range: TimeRange,
+    ) -> BoxFuture<'_, Result<Vec<Activity>, StoreError>> {
+        Box::pin(self.activities(tenant, id, range))
+    }
+    fn apply_boxed<'a>(
+        &'a self,
+        tenant: TenantId,
+        cs: &'a Changeset,
+    ) -> BoxFuture<'a, Result<Applied, StoreError>> {
+        Box::pin(self.apply(tenant, cs))
+    }
+    fn claim_outbox_boxed(
+        &self,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'_, Result<Vec<OutboxMessage>, StoreError>> {
+        Box::pin(self.claim_outbox(limit, lease, now))
+    }
+    fn ack_outbox_boxed<'a>(
+        &'a self,
+        ids: &'a [MessageId],
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.ack_outbox(ids))
+    }
+    fn retry_outbox_boxed(
+        &self,
+        id: MessageId,
+        at: DateTime<Utc>,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.retry_outbox(id, at))
+    }
+}
+
+impl Store for Box<dyn DynStore> {
+    async fn load(&self, tenant: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
+        self.as_ref().load_boxed(tenant, id).await
+    }
+    async fn find_by_contact(
+        &self,
+        tenant: TenantId,
+        key: &ContactKey,
+    ) -> Result<Vec<CustomerId>, StoreError> {
+        self.as_ref().find_by_contact_boxed(tenant, key).await
+    }
+    async fn scan(&self, tenant: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
+        self.as_ref().scan_boxed(tenant, page).await
+    }
+    async fn activities(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+        range: TimeRange,
+    ) -> Result<Vec<Activity>, StoreError> {
+        self.as_ref().activities_boxed(tenant, id, range).await
+    }
+    async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
+        self.as_ref().apply_boxed(tenant, cs).await
+    }
+    async fn claim_outbox(
+        &self,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.as_ref().claim_outbox_boxed(limit, lease, now).await
+    }
+    async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
+        self.as_ref().ack_outbox_boxed(ids).await
+    }
+    async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.as_ref().retry_outbox_boxed(id, at).await
+    }
+}

@@ -2,3 +2,11 @@
 #![allow(missing_docs)]
 
 rapport_testkit::store_contracts!(rapport_memory::MemoryStore::new);
+
+mod boxed {
+    // The boxed twin passes the same kit: `Box<dyn DynStore>` is a `Store`.
+    fn fresh() -> Box<dyn rapport_core::ports::DynStore> {
+        Box::new(rapport_memory::MemoryStore::new())
+    }
+    rapport_testkit::store_contracts!(fresh);
+}

@@ -1,0 +1,280 @@
+//! A third-party store for rapport: one JSON file per tenant in a directory. It is deliberately simple — a mutex around read-modify-write of whole files,
+//! written atomically by rename — and it passes the conformance kit
+//! (`tests/conformance.rs`). Copy it, replace the file IO with your database, keep the kit.
+#![forbid(unsafe_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rapport_core::ports::check_writes;
+use rapport_core::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Default, Serialize, Deserialize)]
+struct Book {
+    customers: BTreeMap<CustomerId, Record>,
+    keys: BTreeSet<IdempotencyKey>,
+    activities: Vec<Activity>,
+    /// The tenant's outbox lives in the same file, so a change and its messages are written
+    /// by the same atomic rename.
+    outbox: Vec<Pending>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    /// Commit order across tenants: messages are claimed oldest commit first.
+    seq: u64,
+    message: OutboxMessage,
+    available_at: DateTime<Utc>,
+}
+
+/// A store of JSON files in a directory.
+#[derive(Debug)]
+pub struct JsonFileStore {
+    dir: PathBuf,
+    lock: Mutex<()>,
+    seq: std::sync::atomic::AtomicU64,
+}
+
+fn io(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend {
+        backend: "json-file",
+        source: Box::new(e),
+    }
+}
+
+impl JsonFileStore {
+    /// A store in `dir` (created if missing).
+    ///
+    /// # Errors
+    /// When the directory cannot be created.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir.as_ref()).map_err(io)?;
+        let store = Self {
+            dir: dir.as_ref().to_path_buf(),
+            lock: Mutex::new(()),
+            seq: std::sync::atomic::AtomicU64::new(0),
+        };
+        // Continue the commit order after the messages already stored.
+        let mut last = 0;
+        store.each_book(|b| {
+            last = b.outbox.iter().map(|p| p.seq).max().unwrap_or(0).max(last);
+            false
+        })?;
+        store.seq.store(last, std::sync::atomic::Ordering::SeqCst);
+        Ok(store)
+    }
+
+    fn read<T: Default + for<'de> Deserialize<'de>>(&self, name: &str) -> Result<T, StoreError> {
+        match std::fs::read(self.dir.join(name)) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+                reason: format!("{name}: {e}"),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    /// Writes a file atomically: a temporary file renamed over the old one.
+    fn write<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
+        let tmp = self.dir.join(format!("{name}.tmp"));
+        std::fs::write(&tmp, serde_json::to_vec(value).map_err(io)?).map_err(io)?;
+        std::fs::rename(&tmp, self.dir.join(name)).map_err(io)
+    }
+
+    fn book_name(t: TenantId) -> String {
+        format!("tenant-{t}.json")
+    }
+
+    /// Runs `f` on every tenant's book (in file-name order) and writes back the ones it changed.
+    fn each_book(&self, mut f: impl FnMut(&mut Book) -> bool) -> Result<(), StoreError> {
+        self.with(|| {
+            let mut names: Vec<String> = std::fs::read_dir(&self.dir)
+                .map_err(io)?
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with("tenant-") && n.ends_with(".json"))
+                .collect();
+            names.sort();
+            for name in names {
+                let mut book: Book = self.read(&name)?;
+                if f(&mut book) {
+                    self.write(&name, &book)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let _guard = self
+            .lock
+            .lock()
+            .map_err(|_| StoreError::unavailable("lock poisoned"))?;
+        f()
+    }
+}
+
+impl Store for JsonFileStore {
+    async fn load(&self, t: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
+        self.with(|| {
+            Ok(self
+                .read::<Book>(&Self::book_name(t))?
+                .customers
+                .remove(&id))
+        })
+    }
+
+    async fn find_by_contact(
+        &self,
+        t: TenantId,
+        key: &ContactKey,
+    ) -> Result<Vec<CustomerId>, StoreError> {
+        self.with(|| {
+            Ok(self
+                .read::<Book>(&Self::book_name(t))?
+                .customers
+                .values()
+                .filter(|r| r.customer.profile.contact_keys().contains(key))
+                .map(|r| r.customer.id())
+                .collect())
+        })
+    }
+
+    async fn scan(&self, t: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
+        self.with(|| {
+            Ok(self
+                .read::<Book>(&Self::book_name(t))?
+                .customers
+                .into_values()
+                .filter(|r| page.after.is_none_or(|a| r.customer.id() > a))
+                .take(page.limit as usize)
+                .collect())
+        })
+    }
+
+    async fn activities(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        range: TimeRange,
+    ) -> Result<Vec<Activity>, StoreError> {
+        self.with(|| {
+            let mut v: Vec<Activity> = self
+                .read::<Book>(&Self::book_name(t))?
+                .activities
+                .into_iter()
+                .filter(|a| a.customer == id && range.contains(a.at))
+                .collect();
+            v.sort_by(|a, b| (a.at, &a.idempotency_key).cmp(&(b.at, &b.idempotency_key)));
+            Ok(v)
+        })
+    }
+
+    async fn apply(&self, t: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
+        cs.validate(t)?;
+        self.with(|| {
+            let name = Self::book_name(t);
+            let mut book: Book = self.read(&name)?;
+            let duplicates: Vec<IdempotencyKey> = cs
+                .activities
+                .iter()
+                .filter(|a| book.keys.contains(&a.idempotency_key))
+                .map(|a| a.idempotency_key.clone())
+                .collect();
+            if !duplicates.is_empty() {
+                return Ok(Applied {
+                    duplicates,
+                    ..Applied::default()
+                });
+            }
+            check_writes(&cs.customers, |id| {
+                book.customers.get(&id).map(|r| r.customer.version())
+            })?;
+            for w in &cs.customers {
+                book.customers.insert(
+                    w.customer().id(),
+                    Record {
+                        customer: w.customer().clone(),
+                        stats: w.stats().clone(),
+                    },
+                );
+            }
+            for a in &cs.activities {
+                book.keys.insert(a.idempotency_key.clone());
+                book.activities.push(a.clone());
+            }
+            book.outbox.extend(cs.outbox.iter().map(|m| Pending {
+                seq: self.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1,
+                message: m.clone(),
+                available_at: DateTime::<Utc>::MIN_UTC,
+            }));
+            // One file, one rename: the change and its outbox messages land together or not
+            // at all.
+            self.write(&name, &book)?;
+            Ok(Applied::counting(cs))
+        })
+    }
+
+    async fn claim_outbox(
+        &self,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        // First pass: the `limit` oldest deliverable messages over all tenants.
+        let mut candidates: Vec<(u64, MessageId)> = Vec::new();
+        self.each_book(|book| {
+            candidates.extend(
+                book.outbox
+                    .iter()
+                    .filter(|p| p.available_at <= now)
+                    .map(|p| (p.seq, p.message.id)),
+            );
+            false
+        })?;
+        candidates.sort_unstable();
+        candidates.truncate(limit as usize);
+        let chosen: BTreeSet<MessageId> = candidates.iter().map(|(_, id)| *id).collect();
+        // Second pass: lease them.
+        let mut out = Vec::new();
+        self.each_book(|book| {
+            let mut changed = false;
+            for p in book
+                .outbox
+                .iter_mut()
+                .filter(|p| chosen.contains(&p.message.id))
+            {
+                p.available_at = until;
+                p.message.attempts += 1;
+                out.push((p.seq, p.message.clone()));
+                changed = true;
+            }
+            changed
+        })?;
+        out.sort_by_key(|(seq, _)| *seq);
+        Ok(out.into_iter().map(|(_, m)| m).collect())
+    }
+
+    async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
+        self.each_book(|book| {
+            let before = book.outbox.len();
+            book.outbox.retain(|p| !ids.contains(&p.message.id));
+            book.outbox.len() != before
+        })
+    }
+
+    async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.each_book(|book| {
+            let mut changed = false;
+            for p in book.outbox.iter_mut().filter(|p| p.message.id == id) {
+                p.available_at = at;
+                changed = true;
+            }
+            changed
+        })
+    }
+}
