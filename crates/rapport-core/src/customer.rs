@@ -208,10 +208,12 @@ pub struct Customer {
     pub lifecycle: Lifecycle,
     /// Consents.
     pub consents: Consents,
-    /// The churn risk at the last evaluation, in thousandths (0–1000), so the next one can
-    /// tell a rise across the alert threshold from a risk that was already high.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub churn_risk_permille: Option<u16>,
+    /// Whether the churn risk was at or above the alert threshold at the last evaluation, so
+    /// the next one can tell a rise across the threshold from a risk that was already high.
+    /// (Only the side of the threshold is stored, not the score: a score moves every day and
+    /// storing it would rewrite every customer on every sweep.)
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub churn_alert: bool,
     created_at: DateTime<Utc>,
     version: u64,
 }
@@ -231,7 +233,7 @@ impl Customer {
                 ..Lifecycle::default()
             },
             consents: Consents::default(),
-            churn_risk_permille: None,
+            churn_alert: false,
             created_at: now,
             version: 1,
         }

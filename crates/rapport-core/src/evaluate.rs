@@ -55,8 +55,8 @@ pub struct EvalInputs {
     pub host_metric: Option<Decimal>,
     /// P(alive) from a fitted model.
     pub p_alive: Option<f64>,
-    /// The churn risk at the previous evaluation (for the raise-alert event); defaults to the
-    /// one stored on the customer.
+    /// The churn risk at the previous evaluation (for the raise-alert event); by default the
+    /// customer's stored alert flag is used.
     pub previous_churn_risk: Option<f64>,
 }
 
@@ -88,24 +88,20 @@ pub struct Evaluation {
     pub lifecycle: Lifecycle,
     /// The churn risk.
     pub churn_risk: ChurnRisk,
+    /// True when the churn risk is at or above the policy's alert threshold.
+    pub churn_alert: bool,
     /// Events to write to the outbox.
     pub events: Vec<DomainEvent>,
 }
 
 impl Evaluation {
-    /// The churn risk in thousandths, as stored on the customer.
-    #[must_use]
-    pub fn churn_risk_permille(&self) -> u16 {
-        (self.churn_risk.score * 1000.0).round().clamp(0.0, 1000.0) as u16
-    }
-
     /// True when applying it would change nothing stored.
     #[must_use]
     pub fn is_noop(&self, customer: &Customer) -> bool {
         self.tags_removed.is_empty()
             && self.tier.state == customer.tier
             && self.lifecycle == customer.lifecycle
-            && customer.churn_risk_permille == Some(self.churn_risk_permille())
+            && customer.churn_alert == self.churn_alert
     }
 
     /// Writes the decisions into `customer` (the service then stores it at the next version).
@@ -115,7 +111,7 @@ impl Evaluation {
         }
         customer.tier = self.tier.state.clone();
         customer.lifecycle = self.lifecycle.clone();
-        customer.churn_risk_permille = Some(self.churn_risk_permille());
+        customer.churn_alert = self.churn_alert;
     }
 }
 
@@ -139,7 +135,7 @@ fn metric_value(policy: &TierPolicy, stats: &Stats, inputs: &EvalInputs) -> Opti
 /// let e = evaluate(&c, &Stats::default(), &Policies::default(), &EvalInputs::at(now)).unwrap();
 /// assert_eq!(e.stage.to, Stage::Prospect);
 /// assert_eq!(e.tier.to, Tier::Lead);
-/// e.apply_to(&mut c); // stores the churn risk it computed
+/// e.apply_to(&mut c);
 /// let again = evaluate(&c, &Stats::default(), &Policies::default(), &EvalInputs::at(now)).unwrap();
 /// assert!(again.is_noop(&c));
 /// ```
@@ -197,10 +193,11 @@ pub fn evaluate(
         });
     }
     let threshold = policies.churn.alert_threshold;
-    let previous = inputs
+    let churn_alert = churn_risk.score >= threshold;
+    let was_alert = inputs
         .previous_churn_risk
-        .or(customer.churn_risk_permille.map(|p| f64::from(p) / 1000.0));
-    if churn_risk.score >= threshold && previous.is_none_or(|p| p < threshold) {
+        .map_or(customer.churn_alert, |p| p >= threshold);
+    if churn_alert && !was_alert {
         events.push(DomainEvent::ChurnRiskRaised {
             customer: id,
             risk: churn_risk.score,
@@ -212,6 +209,7 @@ pub fn evaluate(
         stage,
         lifecycle,
         churn_risk,
+        churn_alert,
         events,
     })
 }
