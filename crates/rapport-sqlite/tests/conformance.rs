@@ -39,3 +39,10 @@ fn outbox_survives_failures_and_relay_deaths() {
     assert_eq!(run.stuck, 0);
     assert!(run.deliveries > run.delivered_unique);
 }
+
+#[test]
+fn every_storage_call_failing_once_leaves_nothing_half_applied() {
+    let r = rapport_testkit::fault::every_call_fails_once(fresh).unwrap();
+    assert_eq!(r.runs, 2 * r.calls);
+    assert_eq!(r.typed_errors, r.runs);
+}

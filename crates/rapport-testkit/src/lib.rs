@@ -30,6 +30,7 @@
 
 pub mod contracts;
 pub mod differential;
+pub mod fault;
 pub mod generate;
 pub mod reliability;
 mod support;

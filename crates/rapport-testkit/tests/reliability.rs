@@ -32,3 +32,12 @@ fn outbox_delivers_every_event_despite_failures_and_relay_deaths() {
     assert_eq!(run.stuck, 0, "messages left behind");
     assert_eq!(store.pending_outbox().unwrap(), 0);
 }
+
+#[test]
+fn every_storage_call_failing_once_leaves_nothing_half_applied() {
+    let r = rapport_testkit::fault::every_call_fails_once(MemoryStore::new).unwrap();
+    eprintln!("{r:?}");
+    assert!(r.calls >= 30, "the workload makes {} calls", r.calls);
+    assert_eq!(r.runs, 2 * r.calls);
+    assert_eq!(r.typed_errors, r.runs, "every injected fault surfaced as a typed error");
+}
