@@ -82,3 +82,40 @@ macro_rules! store_contracts {
         )+
     };
 }
+
+/// The same contracts as [`store_contracts!`], each a `#[tokio::test]` on a current-thread
+/// runtime, for stores whose futures need tokio. The calling crate needs `tokio` (features
+/// `rt`, `macros`) in its dev-dependencies.
+///
+/// ```ignore
+/// rapport_testkit::store_contracts_tokio!(|| MyStore::connect_fresh());
+/// ```
+#[cfg(feature = "tokio")]
+#[macro_export]
+macro_rules! store_contracts_tokio {
+    ($factory:expr) => {
+        $crate::store_contracts_tokio!(@each $factory;
+            create_fails_already_exists,
+            stale_update_conflicts,
+            changeset_is_atomic,
+            activities_are_idempotent,
+            tenants_are_isolated,
+            merge_reads_through,
+            outbox_leases,
+            values_round_trip,
+            pagination_is_stable,
+            contacts_are_found
+        );
+    };
+    (@each $factory:expr; $($name:ident),+) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let store = ($factory)();
+                if let Err(e) = $crate::contracts::$name(&store).await {
+                    panic!("store contract violated: {e}");
+                }
+            }
+        )+
+    };
+}

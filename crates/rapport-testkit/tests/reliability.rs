@@ -39,5 +39,8 @@ fn every_storage_call_failing_once_leaves_nothing_half_applied() {
     eprintln!("{r:?}");
     assert!(r.calls >= 30, "the workload makes {} calls", r.calls);
     assert_eq!(r.runs, 2 * r.calls);
-    assert_eq!(r.typed_errors, r.runs, "every injected fault surfaced as a typed error");
+    assert_eq!(
+        r.typed_errors, r.runs,
+        "every injected fault surfaced as a typed error"
+    );
 }
