@@ -336,3 +336,65 @@ fn bad_csv_is_reported_with_line_and_column_and_nothing_on_stdout() {
     let o = rapport(dir.path(), &["--db", "postgres://x", "report"]);
     assert!(stderr(&o).contains("not built yet"));
 }
+
+/// The HTML report renders in headless Chromium: a screenshot is taken and is not blank.
+/// Skipped (with a message) where Chromium is not installed, unless `RAPPORT_REQUIRE_CHROMIUM`
+/// is set, as `.ci/run` does after installing Debian's `chromium`.
+#[test]
+fn html_report_renders_in_headless_chromium() {
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    let Some(chromium) = chromium else {
+        assert!(
+            std::env::var_os("RAPPORT_REQUIRE_CHROMIUM").is_none(),
+            "Chromium is required but not installed"
+        );
+        eprintln!("skipped: no chromium on this machine");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let o = rapport(dir.path(), &["demo", "--html", "report.html"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let profile = dir.path().join("chromium-profile");
+    let shot = dir.path().join("report.png");
+    let url = format!("file://{}", dir.path().join("report.html").display());
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1000,1800",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
+    let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert_eq!((width, height), (1000, 1800));
+    // A blank page compresses to a few kilobytes; the charts, heatmap and table do not.
+    assert!(
+        png.len() > 40_000,
+        "the screenshot looks blank ({} bytes)",
+        png.len()
+    );
+}
