@@ -38,7 +38,8 @@
 //!
 //! # Modules
 //! One module per domain concept: [`customer`], [`contact`], [`activity`], [`stats`], [`tag`],
-//! [`tier`], [`lifecycle`], [`privacy`], [`money`], [`changeset`], [`event`], [`error`].
+//! [`tag_rule`], [`segment`], [`tier`], [`lifecycle`], [`rfm`], [`churn`], [`evaluate`],
+//! [`privacy`], [`money`], [`changeset`], [`event`], [`ports`], [`error`].
 #![forbid(unsafe_code)]
 
 pub mod activity;
@@ -57,8 +58,10 @@ pub mod ports;
 pub mod privacy;
 pub mod reason;
 pub mod rfm;
+pub mod segment;
 pub mod stats;
 pub mod tag;
+pub mod tag_rule;
 pub mod text;
 pub mod tier;
 
@@ -84,7 +87,9 @@ pub use reason::{Measure, Reason, Value};
 pub use rfm::{
     RfmPolicy, RfmScores, RfmSegment, RfmValues, rank_counts, rank_counts_decimal, rfm_scores,
 };
+pub use segment::{Segment, SegmentContext, SegmentParseError};
 pub use stats::{DayTotals, Stamped, Stats, Window};
 pub use tag::{Tag, TagInfo, TagSet, TagSource};
+pub use tag_rule::{TagChange, TagRule, TagRuleOutcome, evaluate_tag_rules};
 pub use text::{Actor, IdempotencyKey, OrderId};
 pub use tier::{Rungs, Tier, TierDecision, TierLadder, TierMetric, TierPin, TierPolicy, TierState};

@@ -1,0 +1,195 @@
+//! [`SegmentParseError`]: what is wrong with a predicate's text, and where.
+
+use std::fmt;
+
+/// A predicate (or tag rule) that does not parse: what was wrong and the **column** (1-based,
+/// in characters) where it was found.
+///
+/// ```
+/// use rapport_core::Segment;
+/// let err = Segment::parse("revenue >= ").unwrap_err();
+/// assert_eq!(err.column(), 12);
+/// assert_eq!(err.to_string(), "expected a value after '>=' at column 12, found end of input");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentParseError {
+    column: usize,
+    kind: ParseErrorKind,
+}
+
+/// What is wrong in a [`SegmentParseError`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseErrorKind {
+    /// Something else was expected here.
+    Expected {
+        /// What would have fit, e.g. `a value after '>='`.
+        expected: String,
+        /// What was found, e.g. `end of input`, `'foo'`.
+        found: String,
+    },
+    /// A word that names no field.
+    UnknownField {
+        /// The word.
+        name: String,
+        /// The closest field name, if one is close.
+        suggestion: Option<String>,
+    },
+    /// `days_since(...)` of a name that is no activity type.
+    UnknownActivityType {
+        /// The name.
+        name: String,
+    },
+    /// A `(` without its `)`; the column is the `(`.
+    Unclosed,
+    /// A `"` without its closing `"`; the column is the opening one.
+    UnterminatedString,
+    /// A `\` escape that is not one of `\" \\ \n \r \t \u{...}`.
+    InvalidEscape {
+        /// The escape as written.
+        escape: String,
+    },
+    /// A number that does not fit a decimal (28 significant digits).
+    InvalidNumber {
+        /// The number as written.
+        text: String,
+    },
+    /// A date that does not exist or is malformed.
+    InvalidDate {
+        /// The date as written.
+        text: String,
+    },
+    /// A tag that is not `namespace:name`.
+    InvalidTag {
+        /// The tag as written.
+        text: String,
+        /// Why.
+        reason: String,
+    },
+    /// An attribute key that is not 1–64 of `a-z 0-9 _` starting with a letter.
+    InvalidAttrKey {
+        /// The key.
+        key: String,
+    },
+    /// The field takes another kind of value.
+    WrongValue {
+        /// The field.
+        field: String,
+        /// What it takes.
+        expected: &'static str,
+        /// What was given.
+        found: &'static str,
+    },
+    /// The operator does not apply to this kind of value.
+    WrongOperator {
+        /// The field.
+        field: String,
+        /// The operator.
+        op: &'static str,
+    },
+    /// A duration (tag rule `for ...`) that is malformed, zero or too long.
+    InvalidDuration {
+        /// The duration as written.
+        text: String,
+    },
+    /// Parentheses and `not` nested deeper than the limit.
+    TooDeep {
+        /// The limit.
+        max: usize,
+    },
+    /// The input is longer than the limit; the column is the first character past it.
+    TooLong {
+        /// The limit, in bytes.
+        max: usize,
+    },
+}
+
+impl SegmentParseError {
+    pub(crate) fn new(column: usize, kind: ParseErrorKind) -> Self {
+        Self { column, kind }
+    }
+
+    /// The 1-based column, in characters, where the problem is.
+    #[must_use]
+    pub fn column(&self) -> usize {
+        self.column
+    }
+
+    /// What is wrong.
+    #[must_use]
+    pub fn kind(&self) -> &ParseErrorKind {
+        &self.kind
+    }
+}
+
+impl fmt::Display for SegmentParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let col = self.column;
+        match &self.kind {
+            ParseErrorKind::Expected { expected, found } => {
+                write!(f, "expected {expected} at column {col}, found {found}")
+            }
+            ParseErrorKind::UnknownField { name, suggestion } => {
+                write!(f, "unknown field '{name}' at column {col}")?;
+                if let Some(s) = suggestion {
+                    write!(f, " (did you mean '{s}'?)")?;
+                }
+                Ok(())
+            }
+            ParseErrorKind::UnknownActivityType { name } => write!(
+                f,
+                "unknown activity type '{name}' at column {col} (expected one of purchase, \
+                 refund, visit, cart_abandoned, complaint, feedback, referral, contact)"
+            ),
+            ParseErrorKind::Unclosed => write!(f, "unclosed '(' opened at column {col}"),
+            ParseErrorKind::UnterminatedString => {
+                write!(f, "unterminated string starting at column {col}")
+            }
+            ParseErrorKind::InvalidEscape { escape } => {
+                write!(f, "invalid escape '{escape}' at column {col}")
+            }
+            ParseErrorKind::InvalidNumber { text } => write!(
+                f,
+                "number '{text}' at column {col} does not fit a decimal (28 significant digits)"
+            ),
+            ParseErrorKind::InvalidDate { text } => {
+                write!(f, "invalid date '{text}' at column {col}")
+            }
+            ParseErrorKind::InvalidTag { text, reason } => {
+                write!(f, "invalid tag '{text}' at column {col}: {reason}")
+            }
+            ParseErrorKind::InvalidAttrKey { key } => write!(
+                f,
+                "invalid attribute key '{key}' at column {col}: expected 1-64 of a-z, 0-9, '_' \
+                 starting with a letter"
+            ),
+            ParseErrorKind::WrongValue {
+                field,
+                expected,
+                found,
+            } => write!(
+                f,
+                "'{field}' is compared with {expected}, found {found} at column {col}"
+            ),
+            ParseErrorKind::WrongOperator { field, op } => write!(
+                f,
+                "operator '{op}' at column {col} does not apply to '{field}' with this value \
+                 (use == or !=)"
+            ),
+            ParseErrorKind::InvalidDuration { text } => write!(
+                f,
+                "invalid duration '{text}' at column {col}: expected a positive whole number \
+                 with a unit s, m, h, d or w (e.g. 30d)"
+            ),
+            ParseErrorKind::TooDeep { max } => write!(
+                f,
+                "parentheses and 'not' nested deeper than {max} at column {col}"
+            ),
+            ParseErrorKind::TooLong { max } => {
+                write!(f, "input longer than {max} bytes (column {col})")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SegmentParseError {}
