@@ -38,7 +38,7 @@
 //!
 //! # Modules
 //! One module per domain concept: [`customer`], [`contact`], [`activity`], [`stats`], [`tag`],
-//! [`tag_rule`], [`segment`], [`tier`], [`lifecycle`], [`rfm`], [`churn`], [`evaluate`],
+//! [`tag_rule`], [`segment`], [`tier`], [`lifecycle`], [`rfm`], [`churn`], [`evaluate`](mod@evaluate),
 //! [`privacy`], [`money`], [`changeset`], [`event`], [`ports`], [`error`].
 #![forbid(unsafe_code)]
 
