@@ -88,6 +88,18 @@ enum Command {
         #[arg(long)]
         show_pii: bool,
     },
+    /// Customers matching a segment predicate, e.g.
+    /// `tier >= iron and days_since_last_purchase > 90`.
+    Segment {
+        /// The predicate (see docs/segments.md).
+        predicate: String,
+        /// As of this day (default: today).
+        #[arg(long)]
+        now: Option<NaiveDate>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Probabilistic CLV models on CSV summaries.
     Clv {
         #[command(subcommand)]
@@ -467,6 +479,75 @@ fn run(cli: Cli) -> Result<()> {
                         a.at.format("%Y-%m-%d"),
                         a.channel,
                         serde_json::to_string(&a.kind)?
+                    );
+                }
+            }
+        }
+        Command::Segment {
+            predicate,
+            now,
+            json,
+        } => {
+            let segment = Segment::parse(&predicate)
+                .map_err(|e| fail!("{e}; see docs/segments.md for the predicate language"))?;
+            let store = store::open(
+                &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
+                Utc::now(),
+            )?;
+            let now = at(now);
+            let records = all_records(&store, tenant)?;
+            let live: Vec<&Record> = records.iter().filter(|r| r.customer.is_live()).collect();
+            let policies = Policies::default();
+            let ranked = rank(
+                live.iter().map(|r| (r.customer.id(), &r.stats)),
+                &policies,
+                now,
+                |_| None,
+            );
+            let mut matched = Vec::new();
+            for (r, k) in live.iter().zip(&ranked) {
+                let risk = policies
+                    .churn
+                    .assess(&r.stats, &policies.lifecycle, now, None)
+                    .score;
+                let ctx = SegmentContext::new(&r.customer, &r.stats, now)
+                    .with_rfm(k.rfm)
+                    .with_churn_risk(Some(risk));
+                if segment.matches(&ctx) {
+                    let external = match AttrKey::new("external_id")
+                        .ok()
+                        .and_then(|key| r.customer.profile.attributes.expose().get(&key).cloned())
+                    {
+                        Some(AttrValue::Text(s)) => s,
+                        _ => String::new(),
+                    };
+                    matched.push(serde_json::json!({
+                        "customer": r.customer.id().to_string(),
+                        "external_id": external,
+                        "stage": r.customer.stage().as_str(),
+                        "tier": r.customer.tier().as_str(),
+                        "orders": r.stats.orders(),
+                    }));
+                }
+            }
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"segment": segment.to_string(), "customers": matched.len(), "matches": matched})
+                );
+            } else {
+                println!(
+                    "{} of {} customers match `{segment}`",
+                    matched.len(),
+                    live.len()
+                );
+                for m in matched.iter().take(50) {
+                    println!(
+                        "  {}  {}  {}  {}",
+                        m["external_id"].as_str().unwrap_or(""),
+                        m["customer"].as_str().unwrap_or(""),
+                        m["stage"].as_str().unwrap_or(""),
+                        m["tier"].as_str().unwrap_or("")
                     );
                 }
             }
