@@ -2,21 +2,23 @@
 //! score from recency against the customer's own rhythm, falling activity, recent complaints
 //! and a low NPS.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Days, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
-use crate::lifecycle::LifecyclePolicy;
+use crate::lifecycle::{LifecyclePolicy, Rhythm};
 use crate::reason::Reason;
 use crate::stats::Stats;
 
 /// Weights and windows of the rule score. `Default`: recency 0.5, trend 0.2, complaints 0.2,
 /// NPS 0.1; 90-day windows; alert at 0.7.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ChurnPolicy {
     /// Weight of recency against the customer's `silent_after`.
     pub recency_weight: f64,
-    /// Weight of purchase days in the last window vs the one before.
+    /// Weight of the fall in purchase days: `1 − last window / window before` (0 when it
+    /// rose; 1 when both windows are empty after earlier purchases).
     pub trend_weight: f64,
     /// Weight of complaints in the last window (2 or more count fully).
     pub complaint_weight: f64,
@@ -51,7 +53,8 @@ pub struct ChurnRisk {
 }
 
 impl ChurnPolicy {
-    /// Checks weights are finite, non-negative and not all zero, and the threshold in [0, 1].
+    /// Checks weights are finite, non-negative and not all zero, the window at least a day and
+    /// the threshold in [0, 1].
     ///
     /// # Errors
     /// [`DomainError::InvalidPolicy`].
@@ -67,6 +70,13 @@ impl ChurnPolicy {
                 field: "churn.weights",
                 value: format!("{w:?}"),
                 reason: "weights are finite, >= 0 and not all zero",
+            });
+        }
+        if self.window_days == 0 {
+            return Err(DomainError::InvalidPolicy {
+                field: "churn.window_days",
+                value: "0".to_owned(),
+                reason: "a window is at least one day",
             });
         }
         if !(0.0..=1.0).contains(&self.alert_threshold) {
@@ -98,6 +108,17 @@ impl ChurnPolicy {
         now: DateTime<Utc>,
         p_alive: Option<f64>,
     ) -> ChurnRisk {
+        self.assess_with(stats, &lifecycle.rhythm(stats, now), now, p_alive)
+    }
+
+    /// [`ChurnPolicy::assess`] on a history already read (evaluate shares it with the stage).
+    pub(crate) fn assess_with(
+        &self,
+        stats: &Stats,
+        rhythm: &Rhythm,
+        now: DateTime<Utc>,
+        p_alive: Option<f64>,
+    ) -> ChurnRisk {
         if let Some(p) = p_alive.filter(|p| p.is_finite()) {
             let score = (1.0 - p).clamp(0.0, 1.0);
             return ChurnRisk {
@@ -106,23 +127,27 @@ impl ChurnPolicy {
             };
         }
         let today = now.date_naive();
-        let days: Vec<NaiveDate> = stats.purchase_days_until(today).collect();
+        let days = &rhythm.days;
         let recency = days.last().map_or(0.0, |last| {
             let d = (today - *last).num_days() as f64;
-            (d / lifecycle.silent_after_days(&days)).clamp(0.0, 1.0)
+            // A `silent_after` of 0 days: silent from the next day on.
+            (d / rhythm.silent_after.max(1.0)).clamp(0.0, 1.0)
         });
-        let w = i64::from(self.window_days);
-        let in_window = |from: i64, to: i64| {
-            days.iter()
-                .filter(|d| {
-                    let age = (today - **d).num_days();
-                    age >= from && age < to
-                })
-                .count() as f64
+        // Purchase days at least `k` windows old: those on or before `today − k × window`
+        // (the days are sorted and none is after today).
+        let older_than = |k: u64| {
+            today
+                .checked_sub_days(Days::new(k * u64::from(self.window_days)))
+                .map_or(0, |cut| days.partition_point(|d| *d <= cut))
         };
-        let (last, before) = (in_window(0, w), in_window(w, 2 * w));
+        let (one, two) = (older_than(1), older_than(2));
+        let (last, before) = ((days.len() - one) as f64, (one - two) as f64);
+        // Both windows empty after earlier purchases: activity has already fallen to nothing,
+        // so a long-gone customer does not look safer than one who just went quiet.
         let trend = if before > 0.0 {
             (1.0 - last / before).clamp(0.0, 1.0)
+        } else if last == 0.0 && !days.is_empty() {
+            1.0
         } else {
             0.0
         };

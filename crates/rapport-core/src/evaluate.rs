@@ -1,55 +1,35 @@
 //! The one entry point the service calls: [`evaluate`] a customer at `now` under the tenant's
-//! [`Policies`], and the population [`rank`] step that share ladders and RFM quintiles need.
+//! [`Policies`]: tier, lifecycle stage, churn risk, then tag rules (which may use all three),
+//! with the events they raise and a [`Reason`](crate::reason::Reason) for each decision.
+//! Population-level inputs (RFM quintiles, share-ladder tiers) come from the
+//! [`rank`](mod@crate::rank) step.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::churn::{ChurnPolicy, ChurnRisk};
+use crate::churn::ChurnRisk;
 use crate::customer::Customer;
 use crate::error::DomainError;
 use crate::event::DomainEvent;
-use crate::id::CustomerId;
-use crate::lifecycle::{Lifecycle, LifecyclePolicy, StageDecision, advance};
-use crate::rfm::{RfmPolicy, RfmScores, RfmValues, rfm_scores};
+use crate::lifecycle::{Lifecycle, StageDecision, advance_with};
+use crate::policy::Policies;
+use crate::rank::Ranked;
+use crate::rfm::RfmScores;
+use crate::segment::SegmentContext;
 use crate::stats::Stats;
-use crate::tag::Tag;
-use crate::tier::{Rungs, Tier, TierDecision, TierMetric, TierPolicy};
-
-/// A tenant's rules. `Default` is DOMAIN.md's defaults.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Policies {
-    /// Tiers.
-    pub tier: TierPolicy,
-    /// Lifecycle.
-    pub lifecycle: LifecyclePolicy,
-    /// Churn risk.
-    pub churn: ChurnPolicy,
-    /// RFM.
-    pub rfm: RfmPolicy,
-}
-
-impl Policies {
-    /// Checks every policy.
-    ///
-    /// # Errors
-    /// The first [`DomainError::InvalidPolicy`].
-    pub fn validate(&self) -> Result<(), DomainError> {
-        self.tier.validate()?;
-        self.lifecycle.validate()?;
-        self.churn.validate()?;
-        self.rfm.validate()
-    }
-}
+use crate::tag::{Tag, TagSource};
+use crate::tag_rule::{TagChange, evaluate_tag_rules};
+use crate::tier::{Tier, TierDecision, TierMetric, TierPolicy};
 
 /// What the caller knows besides the customer: `now` and the population-level inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EvalInputs {
     /// The time of the decision.
     pub now: DateTime<Utc>,
-    /// The customer's RFM scores from [`rank`].
+    /// The customer's RFM scores from [`rank`](crate::rank::rank).
     pub rfm: Option<RfmScores>,
-    /// The tier a share ladder gives (from [`rank`]).
+    /// The tier a share ladder gives (from [`rank`](crate::rank::rank)).
     pub share_tier: Option<Tier>,
     /// A host-supplied metric (predicted CLV or any value) for `Clv`/`HostValue` ladders.
     pub host_metric: Option<Decimal>,
@@ -73,13 +53,33 @@ impl EvalInputs {
             previous_churn_risk: None,
         }
     }
+
+    /// With the customer's output of the population [`rank`](crate::rank::rank) step (RFM
+    /// scores and share tier), if it was ranked.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+    /// let ranked = Ranked { customer: CustomerId::from_u128(1), rfm: RfmScores::new(5, 4, 3), share_tier: None };
+    /// assert_eq!(EvalInputs::at(now).with_ranked(Some(&ranked)).rfm, RfmScores::new(5, 4, 3));
+    /// ```
+    #[must_use]
+    pub fn with_ranked(mut self, ranked: Option<&Ranked>) -> Self {
+        self.rfm = ranked.and_then(|r| r.rfm);
+        self.share_tier = ranked.and_then(|r| r.share_tier);
+        self
+    }
 }
 
 /// Everything `evaluate` decided, with reasons.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
-    /// Tags that expired at `now` and are dropped.
-    pub tags_removed: Vec<Tag>,
+    /// Tags the tag rules add (sourced [`TagSource::Rule`]), sorted by tag.
+    pub tags_added: Vec<TagChange>,
+    /// Tags removed: rule tags whose rules stopped holding, and expired tags of any source;
+    /// sorted by tag.
+    pub tags_removed: Vec<TagChange>,
     /// The tier decision.
     pub tier: TierDecision,
     /// The stage decision.
@@ -98,20 +98,35 @@ impl Evaluation {
     /// True when applying it would change nothing stored.
     #[must_use]
     pub fn is_noop(&self, customer: &Customer) -> bool {
-        self.tags_removed.is_empty()
+        self.tags_added.is_empty()
+            && self.tags_removed.is_empty()
             && self.tier.state == customer.tier
             && self.lifecycle == customer.lifecycle
             && customer.churn_alert == self.churn_alert
     }
 
-    /// Writes the decisions into `customer` (the service then stores it at the next version).
+    /// Writes the decisions into `customer` (the service then stores it at the next version):
+    /// tag removals first, then additions, the tier state, the lifecycle and the churn alert.
     pub fn apply_to(&self, customer: &mut Customer) {
-        for t in &self.tags_removed {
-            customer.tags.remove(t);
+        for c in &self.tags_removed {
+            customer.tags.remove(&c.tag);
+        }
+        for c in &self.tags_added {
+            customer
+                .tags
+                .insert(c.tag.clone(), TagSource::Rule, c.reason.at, c.expires_at);
         }
         customer.tier = self.tier.state.clone();
         customer.lifecycle = self.lifecycle.clone();
         customer.churn_alert = self.churn_alert;
+    }
+}
+
+/// A tag change compares equal to the tag it is about, so `evaluation.tags_removed == [tag]`
+/// reads as it means.
+impl PartialEq<Tag> for TagChange {
+    fn eq(&self, other: &Tag) -> bool {
+        self.tag == *other
     }
 }
 
@@ -124,20 +139,29 @@ fn metric_value(policy: &TierPolicy, stats: &Stats, inputs: &EvalInputs) -> Opti
     }
 }
 
-/// Evaluates a customer at `inputs.now`: expired tags, tier, stage, churn risk, and the events
-/// they raise. Pure: the same inputs give the same result.
+/// Evaluates a customer at `inputs.now`, in this order: tier, lifecycle stage, churn risk,
+/// then tag rules — which see the new tier and stage, the RFM scores and the churn risk —
+/// and expired tags; and the events all this raises. Pure: the same inputs give the same
+/// result, and applying it then evaluating again at the same `now` is a no-op.
 ///
 /// ```
 /// use chrono::{TimeZone, Utc};
 /// use rapport_core::*;
 /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let policies = Policies {
+///     tag_rules: vec![TagRule::parse("when stage == prospect then tag funnel:lead").unwrap()],
+///     ..Policies::default()
+/// };
 /// let mut c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
-/// let e = evaluate(&c, &Stats::default(), &Policies::default(), &EvalInputs::at(now)).unwrap();
+/// let e = evaluate(&c, &Stats::default(), &policies, &EvalInputs::at(now))?;
 /// assert_eq!(e.stage.to, Stage::Prospect);
 /// assert_eq!(e.tier.to, Tier::Lead);
+/// assert_eq!(e.tags_added[0].tag.as_str(), "funnel:lead");
+/// assert_eq!(e.events[0].name(), "tag_added");
 /// e.apply_to(&mut c);
-/// let again = evaluate(&c, &Stats::default(), &Policies::default(), &EvalInputs::at(now)).unwrap();
-/// assert!(again.is_noop(&c));
+/// let again = evaluate(&c, &Stats::default(), &policies, &EvalInputs::at(now))?;
+/// assert!(again.is_noop(&c) && again.events.is_empty());
+/// # Ok::<(), DomainError>(())
 /// ```
 ///
 /// # Errors
@@ -151,31 +175,58 @@ pub fn evaluate(
     customer.ensure_live()?;
     let now = inputs.now;
     let id = customer.id();
-    let tags_removed: Vec<Tag> = customer
-        .tags
-        .iter()
-        .filter(|(_, i)| i.is_expired(now))
-        .map(|(t, _)| t.clone())
-        .collect();
     let value = metric_value(&policies.tier, stats, inputs);
     let tier = policies
         .tier
         .decide(&customer.tier, value, inputs.share_tier, now);
-    let (lifecycle, stage) = advance(
+    // The purchase history is read once for the stage and the churn risk.
+    let rhythm = policies.lifecycle.rhythm(stats, now);
+    let (lifecycle, stage) = advance_with(
+        &rhythm,
         &customer.lifecycle,
-        stats,
         &policies.lifecycle,
         now,
         inputs.p_alive,
     );
     let churn_risk = policies
         .churn
-        .assess(stats, &policies.lifecycle, now, inputs.p_alive);
+        .assess_with(stats, &rhythm, now, inputs.p_alive);
+    let threshold = policies.churn.alert_threshold;
+    let churn_alert = churn_risk.score >= threshold;
+
+    // Tag rules see the customer as decided above; copy it only when a rule could tell.
+    let decided;
+    let subject = if policies.tag_rules.is_empty()
+        || (tier.state == customer.tier
+            && lifecycle == customer.lifecycle
+            && churn_alert == customer.churn_alert)
+    {
+        customer
+    } else {
+        let mut c = customer.clone();
+        c.tier = tier.state.clone();
+        c.lifecycle = lifecycle.clone();
+        c.churn_alert = churn_alert;
+        decided = c;
+        &decided
+    };
+    let ctx = SegmentContext::new(subject, stats, now)
+        .with_rfm(inputs.rfm)
+        .with_churn_risk(Some(churn_risk.score));
+    let tags = evaluate_tag_rules(&policies.tag_rules, &ctx);
+
     let mut events = Vec::new();
-    for tag in &tags_removed {
+    for c in &tags.removed {
         events.push(DomainEvent::TagRemoved {
             customer: id,
-            tag: tag.clone(),
+            tag: c.tag.clone(),
+        });
+    }
+    for c in &tags.added {
+        events.push(DomainEvent::TagAdded {
+            customer: id,
+            tag: c.tag.clone(),
+            source: TagSource::Rule,
         });
     }
     if tier.changed() {
@@ -192,8 +243,6 @@ pub fn evaluate(
             to: stage.to,
         });
     }
-    let threshold = policies.churn.alert_threshold;
-    let churn_alert = churn_risk.score >= threshold;
     let was_alert = inputs
         .previous_churn_risk
         .map_or(customer.churn_alert, |p| p >= threshold);
@@ -204,7 +253,8 @@ pub fn evaluate(
         });
     }
     Ok(Evaluation {
-        tags_removed,
+        tags_added: tags.added,
+        tags_removed: tags.removed,
         tier,
         stage,
         lifecycle,
@@ -212,120 +262,4 @@ pub fn evaluate(
         churn_alert,
         events,
     })
-}
-
-/// The population-level inputs of one customer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ranked {
-    /// The customer.
-    pub customer: CustomerId,
-    /// RFM scores (`None` without a purchase).
-    pub rfm: Option<RfmScores>,
-    /// The tier of a share ladder (`None` for threshold ladders).
-    pub share_tier: Option<Tier>,
-}
-
-/// What [`rank_values`] needs of one customer: its RFM values and its tier metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RankInput {
-    /// The customer.
-    pub customer: CustomerId,
-    /// RFM values (`None` without a purchase).
-    pub rfm: Option<RfmValues>,
-    /// The tier metric (ignored for `RfmTotal` ladders, which rank by the RFM total).
-    pub metric: Decimal,
-}
-
-impl RankInput {
-    /// The inputs of a customer from its stats (`host_metric` for `Clv`/`HostValue` ladders).
-    #[must_use]
-    pub fn of(
-        customer: CustomerId,
-        stats: &Stats,
-        policies: &Policies,
-        now: DateTime<Utc>,
-        host_metric: Option<Decimal>,
-    ) -> Self {
-        let metric = match policies.tier.ladder.metric {
-            TierMetric::Revenue365 => stats.rolling_365(now).revenue,
-            TierMetric::Margin => stats.margin_amount(),
-            TierMetric::RfmTotal => Decimal::ZERO,
-            TierMetric::Clv | TierMetric::HostValue => host_metric.unwrap_or(Decimal::ZERO),
-        };
-        Self {
-            customer,
-            rfm: RfmValues::of(stats, now),
-            metric,
-        }
-    }
-}
-
-/// Ranks compact per-customer inputs (what a sweep keeps for a large population).
-#[must_use]
-pub fn rank_values(inputs: &[RankInput], policies: &Policies, now: DateTime<Utc>) -> Vec<Ranked> {
-    let values: Vec<Option<RfmValues>> = inputs.iter().map(|i| i.rfm).collect();
-    let scores = rfm_scores(&values, &policies.rfm, now);
-    let mut out: Vec<Ranked> = inputs
-        .iter()
-        .zip(&scores)
-        .map(|(i, rfm)| Ranked {
-            customer: i.customer,
-            rfm: *rfm,
-            share_tier: None,
-        })
-        .collect();
-    if let Rungs::Shares { shares } = &policies.tier.ladder.rungs {
-        let metric: Vec<Decimal> = inputs
-            .iter()
-            .zip(&scores)
-            .map(|(i, rfm)| match policies.tier.ladder.metric {
-                TierMetric::RfmTotal => rfm.map_or(Decimal::ZERO, |r| Decimal::from(r.total())),
-                _ => i.metric,
-            })
-            .collect();
-        let n = metric.len();
-        // Position = customers strictly better; ties share the better position, so a tie at
-        // a boundary goes to the higher tier.
-        let counts = crate::rfm::rank_counts_decimal(&metric);
-        let mut bounds = Vec::new();
-        let mut acc = Decimal::ZERO;
-        for (tier, pct) in shares {
-            acc += *pct;
-            let upto = (acc * Decimal::from(n) / Decimal::from(100)).ceil();
-            bounds.push((*tier, upto.to_string().parse::<usize>().unwrap_or(n)));
-        }
-        for (r, (_, better)) in out.iter_mut().zip(&counts) {
-            let tier = bounds
-                .iter()
-                .find(|(_, upto)| *better < *upto)
-                .map_or(Tier::Lead, |(t, _)| *t);
-            r.share_tier = Some(tier);
-        }
-    }
-    out
-}
-
-/// Ranks a tenant's population at `now`: RFM scores and, for a share ladder, each customer's
-/// tier (customers sorted by the metric, best first; ties at a boundary go to the higher tier).
-/// `host_metric` supplies the metric for `Clv`/`HostValue` ladders.
-///
-/// ```
-/// use chrono::{TimeZone, Utc};
-/// use rapport_core::*;
-/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
-/// let pop = vec![(CustomerId::from_u128(1), Stats::default())];
-/// let ranked = rank(pop.iter().map(|(id, s)| (*id, s)), &Policies::default(), now, |_| None);
-/// assert_eq!(ranked[0].rfm, None);
-/// ```
-pub fn rank<'a>(
-    population: impl IntoIterator<Item = (CustomerId, &'a Stats)>,
-    policies: &Policies,
-    now: DateTime<Utc>,
-    host_metric: impl Fn(CustomerId) -> Option<Decimal>,
-) -> Vec<Ranked> {
-    let inputs: Vec<RankInput> = population
-        .into_iter()
-        .map(|(id, s)| RankInput::of(id, s, policies, now, host_metric(id)))
-        .collect();
-    rank_values(&inputs, policies, now)
 }

@@ -39,7 +39,7 @@
 //! # Modules
 //! One module per domain concept: [`customer`], [`contact`], [`activity`], [`stats`], [`tag`],
 //! [`tag_rule`], [`segment`], [`tier`], [`lifecycle`], [`rfm`], [`churn`], [`evaluate`](mod@evaluate),
-//! [`privacy`], [`money`], [`changeset`], [`event`], [`ports`], [`error`].
+//! [`policy`], [`rank`], [`privacy`], [`money`], [`changeset`], [`event`], [`ports`], [`error`].
 #![forbid(unsafe_code)]
 
 pub mod activity;
@@ -54,8 +54,10 @@ pub mod id;
 pub mod lifecycle;
 pub mod money;
 pub mod pii;
+pub mod policy;
 pub mod ports;
 pub mod privacy;
+pub mod rank;
 pub mod reason;
 pub mod rfm;
 pub mod segment;
@@ -71,9 +73,7 @@ pub use churn::{ChurnPolicy, ChurnRisk};
 pub use contact::{ContactKey, Email, Phone, Region};
 pub use customer::{AttrKey, AttrValue, Attributes, Customer, Profile};
 pub use error::DomainError;
-pub use evaluate::{
-    EvalInputs, Evaluation, Policies, RankInput, Ranked, evaluate, rank, rank_values,
-};
+pub use evaluate::{EvalInputs, Evaluation, evaluate};
 pub use event::{DomainEvent, OutboxMessage};
 pub use id::{ActivityId, CustomerId, MessageId, TenantId};
 pub use lifecycle::{
@@ -81,8 +81,10 @@ pub use lifecycle::{
 };
 pub use money::{Currency, Money};
 pub use pii::Pii;
+pub use policy::Policies;
 pub use ports::{Applied, Notifier, NotifyError, Page, Record, Store, StoreError, TimeRange};
 pub use privacy::{Consent, Consents, ContactChannel, Purpose};
+pub use rank::{RankInput, Ranked, rank, rank_values};
 pub use reason::{Measure, Reason, Value};
 pub use rfm::{
     RfmPolicy, RfmScores, RfmSegment, RfmValues, rank_counts, rank_counts_decimal, rfm_scores,

@@ -164,6 +164,7 @@ pub enum SilentAfter {
 /// assert_eq!(p.churn_after_min_days, 180);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LifecyclePolicy {
     /// A one-purchase customer stays New this many days (default 90).
     pub new_window_days: u32,
@@ -198,9 +199,18 @@ impl Default for LifecyclePolicy {
 /// even count); `None` with fewer than two days.
 #[must_use]
 pub fn median_gap(days: &[NaiveDate]) -> Option<f64> {
-    let mut gaps: Vec<i64> = days.windows(2).map(|w| (w[1] - w[0]).num_days()).collect();
-    if gaps.is_empty() {
-        return None;
+    let n = days.len().checked_sub(1).filter(|n| *n > 0)?;
+    // Most histories are short: keep their gaps on the stack.
+    let mut stack = [0i64; 32];
+    let mut heap = Vec::new();
+    let gaps: &mut [i64] = if n <= stack.len() {
+        &mut stack[..n]
+    } else {
+        heap.resize(n, 0);
+        &mut heap
+    };
+    for (g, w) in gaps.iter_mut().zip(days.windows(2)) {
+        *g = (w[1] - w[0]).num_days();
     }
     gaps.sort_unstable();
     let n = gaps.len();
@@ -261,8 +271,36 @@ impl LifecyclePolicy {
     /// `churn_after` in days for a history of purchase days.
     #[must_use]
     pub fn churn_after_days(&self, purchase_days: &[NaiveDate]) -> f64 {
-        (self.churn_factor * self.silent_after_days(purchase_days))
-            .max(f64::from(self.churn_after_min_days))
+        self.churn_after_from_silent(self.silent_after_days(purchase_days))
+    }
+
+    fn churn_after_from_silent(&self, silent_after: f64) -> f64 {
+        (self.churn_factor * silent_after).max(f64::from(self.churn_after_min_days))
+    }
+}
+
+/// A purchase history read once at `now`: the purchase days up to `now`'s day and the
+/// `silent_after`/`churn_after` they give. Stage and churn risk both need it.
+#[derive(Debug, Clone)]
+pub(crate) struct Rhythm {
+    /// Purchase days up to today, ascending.
+    pub(crate) days: Vec<NaiveDate>,
+    /// `silent_after` in days.
+    pub(crate) silent_after: f64,
+    /// `churn_after` in days.
+    pub(crate) churn_after: f64,
+}
+
+impl LifecyclePolicy {
+    /// Reads the history in `stats` as of `now`.
+    pub(crate) fn rhythm(&self, stats: &Stats, now: DateTime<Utc>) -> Rhythm {
+        let days: Vec<NaiveDate> = stats.purchase_days_until(now.date_naive()).collect();
+        let silent_after = self.silent_after_days(&days);
+        Rhythm {
+            churn_after: self.churn_after_from_silent(silent_after),
+            silent_after,
+            days,
+        }
     }
 }
 
@@ -297,9 +335,12 @@ pub fn win_backs(
     policy: &LifecyclePolicy,
 ) -> u32 {
     let mut n = 0;
+    // `churn_after` is never below `churn_after_min_days`, so only the (rare) long gaps need
+    // the prefix's median: linear for a daily buyer instead of quadratic.
+    let floor = f64::from(policy.churn_after_min_days);
     for i in 1..days.len() {
         let gap = (days[i] - days[i - 1]).num_days() as f64;
-        if gap > policy.churn_after_days(&days[..i]) {
+        if gap > floor && gap > policy.churn_after_days(&days[..i]) {
             n += 1;
         }
     }
@@ -331,14 +372,25 @@ pub fn stage_at(
     now: DateTime<Utc>,
     p_alive: Option<f64>,
 ) -> StageDecision {
+    stage_with(&policy.rhythm(stats, now), state, policy, now, p_alive)
+}
+
+/// [`stage_at`] on a history already read (evaluate shares it with churn risk).
+pub(crate) fn stage_with(
+    rhythm: &Rhythm,
+    state: &Lifecycle,
+    policy: &LifecyclePolicy,
+    now: DateTime<Utc>,
+    p_alive: Option<f64>,
+) -> StageDecision {
     let from = state.stage;
     let today = now.date_naive();
-    let days: Vec<NaiveDate> = stats.purchase_days_until(today).collect();
+    let days = &rhythm.days;
     let cancelled_on = state
         .cancelled_at
         .map(|c| c.date_naive())
         .filter(|c| *c <= today);
-    let win_backs = win_backs(&days, cancelled_on, policy);
+    let win_backs = win_backs(days, cancelled_on, policy);
     let decide = |to: Stage, reason: Reason| StageDecision {
         from,
         to,
@@ -382,8 +434,7 @@ pub fn stage_at(
         }
     }
     let d = (today - last).num_days();
-    let silent = policy.silent_after_days(&days);
-    let churn = policy.churn_after_days(&days);
+    let (silent, churn) = (rhythm.silent_after, rhythm.churn_after);
     let measured = |r: Reason| r.measured("days_since_last_purchase", d);
     if let Some(p) = p_alive {
         if p < policy.p_alive_churned_below {
@@ -449,7 +500,18 @@ pub fn advance(
     now: DateTime<Utc>,
     p_alive: Option<f64>,
 ) -> (Lifecycle, StageDecision) {
-    let d = stage_at(stats, state, policy, now, p_alive);
+    advance_with(&policy.rhythm(stats, now), state, policy, now, p_alive)
+}
+
+/// [`advance`] on a history already read.
+pub(crate) fn advance_with(
+    rhythm: &Rhythm,
+    state: &Lifecycle,
+    policy: &LifecyclePolicy,
+    now: DateTime<Utc>,
+    p_alive: Option<f64>,
+) -> (Lifecycle, StageDecision) {
+    let d = stage_with(rhythm, state, policy, now, p_alive);
     let mut next = state.clone();
     if state.manual.as_ref().is_some_and(|o| o.until <= now) {
         next.manual = None;

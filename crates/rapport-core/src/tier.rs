@@ -95,6 +95,59 @@ pub struct TierPin {
     pub until: DateTime<Utc>,
 }
 
+impl TierPin {
+    /// A pin checked the way the lifecycle checks an override: a non-empty reason and an expiry
+    /// after `now` (the reason is trimmed).
+    ///
+    /// ```
+    /// use chrono::{Duration, TimeZone, Utc};
+    /// use rapport_core::{Actor, Tier, TierPin};
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+    /// let li = Actor::new("li").unwrap();
+    /// assert!(TierPin::new(Tier::Gold, li.clone(), "key account", now + Duration::days(90), now).is_ok());
+    /// assert!(TierPin::new(Tier::Gold, li.clone(), " ", now + Duration::days(90), now).is_err());
+    /// assert!(TierPin::new(Tier::Gold, li, "late", now, now).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidText`] for a blank reason (`tier_pin.reason`) or an expiry at or
+    /// before `now` (`tier_pin.until`).
+    pub fn new(
+        tier: Tier,
+        actor: Actor,
+        reason: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<TierPin, DomainError> {
+        if reason.trim().is_empty() {
+            return Err(DomainError::InvalidText {
+                field: "tier_pin.reason",
+                value: reason.to_owned(),
+                reason: "a pin needs a reason",
+            });
+        }
+        if until <= now {
+            return Err(DomainError::InvalidText {
+                field: "tier_pin.until",
+                value: until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                reason: "a pin needs an expiry after now",
+            });
+        }
+        Ok(TierPin {
+            tier,
+            actor,
+            reason: reason.trim().to_owned(),
+            until,
+        })
+    }
+
+    /// True while the pin applies (`now` before `until`).
+    #[must_use]
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        now < self.until
+    }
+}
+
 /// The tier a customer is on and what the downgrade rule remembers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TierState {
@@ -224,7 +277,19 @@ impl TierLadder {
         Self::shares(TierMetric::Revenue365, [20, 30, 30, 20])
     }
 
-    /// Checks that thresholds rise with the tier, or that shares are non-negative and sum to 100.
+    /// Checks that thresholds rise with the tier (Lead has none), or that shares are listed from
+    /// the top tier down, are non-negative and sum to 100.
+    ///
+    /// ```
+    /// use rapport_core::{Rungs, Tier, TierLadder, TierMetric};
+    /// use rust_decimal::Decimal;
+    /// assert!(TierLadder::vip_heavy().validate().is_ok());
+    /// let upside_down = TierLadder {
+    ///     metric: TierMetric::Revenue365,
+    ///     rungs: Rungs::Shares { shares: vec![(Tier::Lead, Decimal::from(80)), (Tier::Platinum, Decimal::from(20))] },
+    /// };
+    /// assert!(upside_down.validate().is_err());
+    /// ```
     ///
     /// # Errors
     /// [`DomainError::InvalidPolicy`].
@@ -233,14 +298,16 @@ impl TierLadder {
             Rungs::Thresholds { entries } => {
                 let mut sorted = entries.clone();
                 sorted.sort_by_key(|(t, _)| *t);
-                if sorted
-                    .windows(2)
-                    .any(|w| w[0].0 == w[1].0 || w[0].1 >= w[1].1)
+                // Lead has no entry: it is everything below the lowest rung.
+                if sorted.iter().any(|(t, _)| *t == Tier::Lead)
+                    || sorted
+                        .windows(2)
+                        .any(|w| w[0].0 == w[1].0 || w[0].1 >= w[1].1)
                 {
                     return Err(DomainError::InvalidPolicy {
                         field: "tier.thresholds",
                         value: format!("{entries:?}"),
-                        reason: "each tier once, higher tiers with higher entries",
+                        reason: "each tier above lead once, higher tiers with higher entries",
                     });
                 }
             }
@@ -251,6 +318,14 @@ impl TierLadder {
                         field: "tier.shares",
                         value: format!("{shares:?}"),
                         reason: "shares are percentages >= 0 that sum to 100",
+                    });
+                }
+                // Shares are taken from the top: a bottom-up list would crown the majority.
+                if shares.windows(2).any(|w| w[0].0 <= w[1].0) {
+                    return Err(DomainError::InvalidPolicy {
+                        field: "tier.shares",
+                        value: format!("{shares:?}"),
+                        reason: "list each tier once, from the top tier down",
                     });
                 }
             }
@@ -267,6 +342,42 @@ impl TierLadder {
             }
             Rungs::Shares { .. } => None,
         }
+    }
+
+    /// The tiers this ladder uses, from the bottom up (always with Lead).
+    ///
+    /// ```
+    /// use rapport_core::{Tier, TierLadder};
+    /// assert_eq!(TierLadder::customer_pyramid().tiers(), Tier::ALL.to_vec());
+    /// ```
+    #[must_use]
+    pub fn tiers(&self) -> Vec<Tier> {
+        let named = match &self.rungs {
+            Rungs::Thresholds { entries } => entries,
+            Rungs::Shares { shares } => shares,
+        };
+        let mut tiers: Vec<Tier> = named.iter().map(|(t, _)| *t).collect();
+        tiers.push(Tier::Lead);
+        tiers.sort_unstable();
+        tiers.dedup();
+        tiers
+    }
+
+    /// The next rung down from `tier` on this ladder (Lead at the bottom): a ladder without
+    /// Iron steps from Gold straight to Lead.
+    ///
+    /// ```
+    /// use rapport_core::{Tier, TierLadder};
+    /// assert_eq!(TierLadder::customer_pyramid().rung_below(Tier::Gold), Tier::Iron);
+    /// assert_eq!(TierLadder::customer_pyramid().rung_below(Tier::Lead), Tier::Lead);
+    /// ```
+    #[must_use]
+    pub fn rung_below(&self, tier: Tier) -> Tier {
+        self.tiers()
+            .into_iter()
+            .filter(|t| *t < tier)
+            .max()
+            .unwrap_or(Tier::Lead)
     }
 
     /// The highest tier whose entry the value reaches (threshold ladders; Lead for shares).
@@ -286,6 +397,7 @@ impl TierLadder {
 
 /// Tier rules. `Default`: the customer pyramid, 10 % hysteresis, 30-day grace period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TierPolicy {
     /// The ladder.
     pub ladder: TierLadder,
@@ -344,8 +456,9 @@ impl TierPolicy {
 
     /// Decides the tier at `now`. `value` is the metric (for threshold ladders), `share_tier`
     /// the tier the population ranking gave (for share ladders). Upgrades happen at once; a
-    /// downgrade needs the metric below the band for `grace_days` and goes one rung; an active
-    /// pin wins; a missing metric keeps the tier.
+    /// downgrade needs the metric below the band for `grace_days` and goes one rung (the next
+    /// rung's grace period starts afresh; with `grace_days = 0` the decision walks down to the
+    /// lookup at once); an active pin wins; a missing metric keeps the tier.
     ///
     /// ```
     /// use chrono::{Duration, TimeZone, Utc};
@@ -375,7 +488,7 @@ impl TierPolicy {
         let from = state.tier;
         let metric = self.ladder.metric.as_str();
         let mut next = state.clone();
-        if next.pin.as_ref().is_some_and(|p| p.until <= now) {
+        if next.pin.as_ref().is_some_and(|p| !p.is_active(now)) {
             next.pin = None;
         }
         if let Some(pin) = &next.pin {
@@ -422,15 +535,8 @@ impl TierPolicy {
                 state: next,
             };
         }
-        // Below the band? For share ladders the band is the rung itself.
-        let below = match (&self.ladder.rungs, value) {
-            (Rungs::Thresholds { .. }, Some(v)) => self
-                .ladder
-                .entry(from)
-                .is_some_and(|e| v < e * (Decimal::ONE - self.hysteresis)),
-            _ => target < from,
-        };
-        if !below {
+        let below = |tier: Tier| self.below_band(tier, value, target);
+        if !below(from) {
             next.below_since = None;
             let reason = Reason::new("tier.stay", now)
                 .measured(metric, measured)
@@ -444,33 +550,54 @@ impl TierPolicy {
         }
         let since = *next.below_since.get_or_insert(now);
         let days_below = (now - since).num_days();
-        if days_below >= i64::from(self.grace_days) {
-            let to = from.below().unwrap_or(Tier::Lead);
-            next.tier = to;
-            next.since = Some(now);
-            next.below_since = None;
-            let reason = Reason::new("tier.downgrade", now)
+        let grace = i64::from(self.grace_days);
+        if days_below < grace {
+            let reason = Reason::new("tier.grace", now)
                 .measured(metric, measured)
                 .threshold(band_name(from), self.band_value(from))
                 .factor("days_below", days_below)
                 .factor("grace_days", self.grace_days);
             return TierDecision {
                 from,
-                to,
+                to: from,
                 reason,
                 state: next,
             };
         }
-        let reason = Reason::new("tier.grace", now)
+        // One rung per grace period: the next rung's period starts now, so only a zero grace
+        // period lets one decision walk down several rungs (then the tier is the lookup).
+        // Starting it now (not at the next evaluation) also makes deciding again at the same
+        // `now` a no-op.
+        let mut to = self.ladder.rung_below(from);
+        while grace == 0 && to > Tier::Lead && below(to) {
+            to = self.ladder.rung_below(to);
+        }
+        next.tier = to;
+        next.since = Some(now);
+        next.below_since = below(to).then_some(now);
+        let reason = Reason::new("tier.downgrade", now)
             .measured(metric, measured)
             .threshold(band_name(from), self.band_value(from))
             .factor("days_below", days_below)
             .factor("grace_days", self.grace_days);
         TierDecision {
             from,
-            to: from,
+            to,
             reason,
             state: next,
+        }
+    }
+
+    /// Whether `value` is below the downgrade line of `tier`: `entry × (1 − hysteresis)` on a
+    /// threshold ladder (a tier the ladder lacks is below when the lookup is lower), the rung
+    /// itself on a share ladder (`target` is the ranked tier).
+    fn below_band(&self, tier: Tier, value: Option<Decimal>, target: Tier) -> bool {
+        match (&self.ladder.rungs, value) {
+            (Rungs::Thresholds { .. }, Some(v)) => match self.ladder.entry(tier) {
+                Some(e) => v < e * (Decimal::ONE - self.hysteresis),
+                None => tier > Tier::Lead && self.ladder.lookup(v) < tier,
+            },
+            _ => target < tier,
         }
     }
 

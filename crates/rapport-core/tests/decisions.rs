@@ -581,7 +581,12 @@ proptest! {
                 let since = *below.get_or_insert(day);
                 if day - since >= 30 {
                     tier = tier.below().unwrap();
-                    below = None;
+                    // The next rung's grace period starts at the downgrade.
+                    below = p
+                        .ladder
+                        .entry(tier)
+                        .is_some_and(|e| dec(v) < e * Decimal::new(9, 1))
+                        .then_some(day);
                 }
             } else {
                 below = None;

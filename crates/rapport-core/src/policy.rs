@@ -1,0 +1,57 @@
+//! [`Policies`]: a tenant's rules in one value — tag rules, the tier ladder, the lifecycle,
+//! churn risk and RFM — whose `Default` is DOMAIN.md's defaults.
+
+use serde::{Deserialize, Serialize};
+
+use crate::churn::ChurnPolicy;
+use crate::error::DomainError;
+use crate::lifecycle::LifecyclePolicy;
+use crate::rfm::RfmPolicy;
+use crate::tag_rule::TagRule;
+use crate::tier::TierPolicy;
+
+/// A tenant's rules. `Default` is DOMAIN.md's defaults and no tag rules.
+///
+/// Serialises to one document a host can store per tenant; fields left out read as their
+/// defaults.
+///
+/// ```
+/// use rapport_core::*;
+/// let p = Policies {
+///     tag_rules: vec![TagRule::parse("when rfm.r >= 4 and rfm.f >= 4 then tag rfm:champion").unwrap()],
+///     tier: TierPolicy { ladder: TierLadder::vip_heavy(), ..TierPolicy::default() },
+///     ..Policies::default()
+/// };
+/// p.validate()?;
+/// let json = serde_json::to_string(&p).unwrap();
+/// assert_eq!(serde_json::from_str::<Policies>(&json).unwrap(), p);
+/// assert_eq!(serde_json::from_str::<Policies>("{}").unwrap(), Policies::default());
+/// # Ok::<(), DomainError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Policies {
+    /// Tag rules, evaluated in order after tier, stage and churn risk are decided.
+    pub tag_rules: Vec<TagRule>,
+    /// Tiers.
+    pub tier: TierPolicy,
+    /// Lifecycle.
+    pub lifecycle: LifecyclePolicy,
+    /// Churn risk.
+    pub churn: ChurnPolicy,
+    /// RFM.
+    pub rfm: RfmPolicy,
+}
+
+impl Policies {
+    /// Checks every policy.
+    ///
+    /// # Errors
+    /// The first [`DomainError::InvalidPolicy`].
+    pub fn validate(&self) -> Result<(), DomainError> {
+        self.tier.validate()?;
+        self.lifecycle.validate()?;
+        self.churn.validate()?;
+        self.rfm.validate()
+    }
+}
