@@ -39,7 +39,7 @@
 //! # Modules
 //! One module per domain concept: [`customer`], [`contact`], [`activity`], [`stats`], [`tag`],
 //! [`tag_rule`], [`segment`], [`tier`], [`lifecycle`], [`rfm`], [`churn`], [`evaluate`](mod@evaluate),
-//! [`policy`], [`rank`], [`privacy`], [`money`], [`changeset`], [`event`], [`ports`], [`error`].
+//! [`policy`], [`rank`](mod@rank), [`privacy`], [`money`], [`changeset`], [`event`], [`ports`], [`error`].
 #![forbid(unsafe_code)]
 
 pub mod activity;
