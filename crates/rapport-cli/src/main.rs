@@ -91,7 +91,7 @@ enum Command {
     /// Customers matching a segment predicate, e.g.
     /// `tier >= iron and days_since_last_purchase > 90`.
     Segment {
-        /// The predicate (see docs/segments.md).
+        /// The predicate (see docs/domain.md).
         predicate: String,
         /// As of this day (default: today).
         #[arg(long)]
@@ -489,7 +489,7 @@ fn run(cli: Cli) -> Result<()> {
             json,
         } => {
             let segment = Segment::parse(&predicate)
-                .map_err(|e| fail!("{e}; see docs/segments.md for the predicate language"))?;
+                .map_err(|e| fail!("{e}; see docs/domain.md for the predicate language"))?;
             let store = store::open(
                 &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
                 Utc::now(),

@@ -23,7 +23,7 @@
 //! # Ok::<(), SegmentParseError>(())
 //! ```
 //!
-//! The text form, in short (`docs/segments.md` has the whole guide):
+//! The text form, in short (`docs/domain.md` has the whole guide):
 //! - comparisons `field op value` with `== != < <= > >=`, and `field in (v1, v2)`;
 //! - `has_tag("ns:name")`, `true`, `false`;
 //! - `not`, then `and`, then `or` (loosest); parentheses group;
