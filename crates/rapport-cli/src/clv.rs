@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::NaiveDate;
-use rapport_clv::{BgNbd, GammaGamma, Period, clv, summarize};
+use rapport_clv::{
+    BgBb, BgNbd, CountModel, GammaGamma, MbgNbd, Opportunities, ParetoNbd, Period, clv, summarize,
+};
 use serde_json::json;
 
 use crate::error::{Result, fail};
@@ -69,40 +71,121 @@ fn check_recency(rows: &[Vec<f64>], first_line: u64) -> Result<()> {
     Ok(())
 }
 
+/// The models of `clv fit` and `clv predict`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Model {
+    /// BG/NBD (Fader, Hardie & Lee 2005).
+    Bgnbd,
+    /// Pareto/NBD (Schmittlein, Morrison & Colombo 1987).
+    ParetoNbd,
+    /// MBG/NBD (Batislam, Denizel & Filiztekin 2007).
+    Mbgnbd,
+    /// BG/BB for discrete opportunities (Fader, Hardie & Shang 2010).
+    Bgbb,
+    /// Gamma-Gamma spend (Fader, Hardie & Lee 2005).
+    GammaGamma,
+}
+
+impl Model {
+    fn name(self) -> &'static str {
+        match self {
+            Model::Bgnbd => "bgnbd",
+            Model::ParetoNbd => "pareto-nbd",
+            Model::Mbgnbd => "mbgnbd",
+            Model::Bgbb => "bgbb",
+            Model::GammaGamma => "gamma-gamma",
+        }
+    }
+}
+
 /// Column names of `clv fit` and `clv predict`.
 pub(crate) struct FitCols {
     pub(crate) frequency: String,
     pub(crate) recency: String,
     pub(crate) t: String,
     pub(crate) monetary: String,
+    pub(crate) periods: String,
+    pub(crate) weights: Option<String>,
+}
+
+fn fit_json<M: serde::Serialize>(
+    model: Model,
+    f: &rapport_clv::Fit<M>,
+) -> Result<serde_json::Value> {
+    let params = serde_json::to_value(&f.model).map_err(|e| fail!("cannot print the fit: {e}"))?;
+    Ok(
+        json!({"model": model.name(), "params": params, "log_likelihood": f.log_likelihood,
+        "customers": f.customers, "skipped": f.skipped}),
+    )
+}
+
+/// BG/BB histories (whole numbers) with their weights.
+fn read_opportunities(
+    input: &Path,
+    c: &FitCols,
+) -> Result<(Vec<String>, Vec<(Opportunities, f64)>)> {
+    let mut cols = vec![c.frequency.as_str(), c.recency.as_str(), c.periods.as_str()];
+    if let Some(w) = &c.weights {
+        cols.push(w);
+    }
+    let (ids, rows) = read_columns(input, &cols)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        let line = i + 2;
+        let whole = |v: f64, col: &str| -> Result<u32> {
+            if v.fract() == 0.0 && v <= f64::from(u32::MAX) {
+                Ok(v as u32)
+            } else {
+                Err(fail!(
+                    "line {line}, column `{col}`: {v} is not a whole number"
+                ))
+            }
+        };
+        let h = Opportunities::new(
+            whole(r[0], &c.frequency)?,
+            whole(r[1], &c.recency)?,
+            whole(r[2], &c.periods)?,
+        )
+        .map_err(|e| match e {
+            rapport_clv::ClvError::InvalidRow { field, reason, .. } => {
+                fail!("line {line}, column `{field}`: {reason}")
+            }
+            other => other.into(),
+        })?;
+        out.push((h, r.get(3).copied().unwrap_or(1.0)));
+    }
+    Ok((ids, out))
 }
 
 /// `rapport clv fit`: prints the fit as JSON.
-pub(crate) fn fit(model: &str, input: &Path, c: &FitCols) -> Result<serde_json::Value> {
-    match model {
-        "bgnbd" => {
-            let (_, rows) = read_columns(input, &[&c.frequency, &c.recency, &c.t])?;
-            check_recency(&rows, 2)?;
-            let rows: Vec<(f64, f64, f64)> = rows.iter().map(|r| (r[0], r[1], r[2])).collect();
-            let f = BgNbd::fit(&rows)?;
-            Ok(
-                json!({"model": "bgnbd", "params": {"r": f.model.r, "alpha": f.model.alpha, "a": f.model.a, "b": f.model.b},
-                "log_likelihood": f.log_likelihood, "customers": f.customers, "skipped": f.skipped}),
-            )
-        }
-        "gamma-gamma" => {
-            let (_, rows) = read_columns(input, &[&c.frequency, &c.monetary])?;
-            let rows: Vec<(f64, f64)> = rows.iter().map(|r| (r[0], r[1])).collect();
-            let f = GammaGamma::fit(&rows)?;
-            Ok(
-                json!({"model": "gamma-gamma", "params": {"p": f.model.p, "q": f.model.q, "v": f.model.v},
-                "log_likelihood": f.log_likelihood, "customers": f.customers, "skipped": f.skipped}),
-            )
-        }
-        "pareto-nbd" | "mbgnbd" | "bgbb" => Err(fail!(
-            "model `{model}` is not built yet; available: bgnbd, gamma-gamma"
-        )),
-        other => Err(fail!("unknown model `{other}`; use bgnbd or gamma-gamma")),
+pub(crate) fn fit(model: Model, input: &Path, c: &FitCols) -> Result<serde_json::Value> {
+    if model == Model::Bgbb {
+        let (_, rows) = read_opportunities(input, c)?;
+        return fit_json(model, &BgBb::fit(&rows)?);
+    }
+    if model == Model::GammaGamma {
+        let (_, rows) = read_columns(input, &[&c.frequency, &c.monetary])?;
+        let rows: Vec<(f64, f64)> = rows.iter().map(|r| (r[0], r[1])).collect();
+        return fit_json(model, &GammaGamma::fit(&rows)?);
+    }
+    let mut cols = vec![c.frequency.as_str(), c.recency.as_str(), c.t.as_str()];
+    if let Some(w) = &c.weights {
+        cols.push(w);
+    }
+    let (_, rows) = read_columns(input, &cols)?;
+    check_recency(&rows, 2)?;
+    let weights: Option<Vec<f64>> = c
+        .weights
+        .as_ref()
+        .map(|_| rows.iter().map(|r| r[3]).collect());
+    let rows: Vec<(f64, f64, f64)> = rows.iter().map(|r| (r[0], r[1], r[2])).collect();
+    match (model, weights) {
+        (Model::Bgnbd, None) => fit_json(model, &BgNbd::fit(&rows)?),
+        (Model::Bgnbd, Some(w)) => fit_json(model, &BgNbd::fit_weighted(&rows, &w)?),
+        (Model::ParetoNbd, None) => fit_json(model, &ParetoNbd::fit(&rows)?),
+        (Model::ParetoNbd, Some(w)) => fit_json(model, &ParetoNbd::fit_weighted(&rows, &w)?),
+        (_, None) => fit_json(model, &MbgNbd::fit(&rows)?),
+        (_, Some(w)) => fit_json(model, &MbgNbd::fit_weighted(&rows, &w)?),
     }
 }
 
@@ -164,7 +247,7 @@ pub(crate) fn summarize_csv(
 /// `rapport clv predict`: CSV per customer.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn predict(
-    model: &str,
+    model: Model,
     params: &str,
     spend: Option<&str>,
     input: &Path,
@@ -174,11 +257,6 @@ pub(crate) fn predict(
     discount: f64,
     period: Period,
 ) -> Result<String> {
-    if model != "bgnbd" {
-        return Err(fail!(
-            "prediction with `{model}` is not built yet; use --model bgnbd"
-        ));
-    }
     let p: serde_json::Value =
         serde_json::from_str(params).map_err(|e| fail!("--params is not JSON: {e}"))?;
     let p = p.get("params").unwrap_or(&p);
@@ -187,7 +265,54 @@ pub(crate) fn predict(
             .and_then(serde_json::Value::as_f64)
             .ok_or_else(|| fail!("--params has no number `{k}`"))
     };
-    let m = BgNbd::new(num(p, "r")?, num(p, "alpha")?, num(p, "a")?, num(p, "b")?)?;
+    let mut out = String::from("customer_id,expected_purchases,p_alive,expected_avg_profit,clv\n");
+    let count: Box<dyn CountModel> = match model {
+        Model::Bgnbd => Box::new(BgNbd::new(
+            num(p, "r")?,
+            num(p, "alpha")?,
+            num(p, "a")?,
+            num(p, "b")?,
+        )?),
+        Model::ParetoNbd => Box::new(ParetoNbd::new(
+            num(p, "r")?,
+            num(p, "alpha")?,
+            num(p, "s")?,
+            num(p, "beta")?,
+        )?),
+        Model::Mbgnbd => Box::new(MbgNbd::new(
+            num(p, "r")?,
+            num(p, "alpha")?,
+            num(p, "a")?,
+            num(p, "b")?,
+        )?),
+        Model::Bgbb => {
+            // Discrete opportunities: expected transactions in the next `horizon`
+            // opportunities and P(alive) now; no money.
+            let m = BgBb::new(
+                num(p, "alpha")?,
+                num(p, "beta")?,
+                num(p, "gamma")?,
+                num(p, "delta")?,
+            )?;
+            if horizon.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&horizon) {
+                return Err(fail!(
+                    "--horizon must be a whole number of opportunities for bgbb"
+                ));
+            }
+            let (ids, rows) = read_opportunities(input, c)?;
+            for (id, (h, _)) in ids.iter().zip(&rows) {
+                let e = m.conditional_expected_purchases(horizon as u32, h);
+                let pa = m.p_alive(0, h);
+                out.push_str(&format!("{id},{e},{pa},,\n"));
+            }
+            return Ok(out);
+        }
+        Model::GammaGamma => {
+            return Err(fail!(
+                "gamma-gamma predicts spend, not purchases: pass it as --spend-params with a count model (bgnbd, pareto-nbd, mbgnbd)"
+            ));
+        }
+    };
     let g = match spend {
         Some(s) => {
             let v: serde_json::Value =
@@ -201,17 +326,24 @@ pub(crate) fn predict(
         }
         None => None,
     };
-    let (ids, rows) = read_columns(input, &[&c.frequency, &c.recency, &c.t, &c.monetary])?;
+    // The spend column is needed only for expected profit and CLV.
+    let mut cols = vec![c.frequency.as_str(), c.recency.as_str(), c.t.as_str()];
+    if g.is_some() {
+        cols.push(&c.monetary);
+    }
+    let (ids, rows) = read_columns(input, &cols)?;
     check_recency(&rows, 2)?;
-    let mut out = String::from("customer_id,expected_purchases,p_alive,expected_avg_profit,clv\n");
     for (id, r) in ids.iter().zip(&rows) {
-        let (x, tx, t, mv) = (r[0], r[1], r[2], r[3]);
-        let e = m.conditional_expected_purchases(horizon, x, tx, t);
-        let pa = m.p_alive(x, tx, t);
+        let (x, tx, t, mv) = (r[0], r[1], r[2], r.get(3).copied().unwrap_or(0.0));
+        let e = count.conditional_expected_purchases(horizon, x, tx, t);
+        let pa = count.p_alive(x, tx, t);
         let (profit, value) = match g {
             Some(g) => (
                 format!("{}", g.conditional_expected_average_profit(x, mv)),
-                format!("{}", clv(&m, &g, x, tx, t, mv, months, discount, period)),
+                format!(
+                    "{}",
+                    clv(count.as_ref(), &g, x, tx, t, mv, months, discount, period)
+                ),
             ),
             None => (String::new(), String::new()),
         };

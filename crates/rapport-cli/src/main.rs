@@ -156,8 +156,8 @@ impl From<PeriodArg> for rapport_clv::Period {
 enum ClvWhat {
     /// Fit a model; prints JSON.
     Fit {
-        #[arg(long)]
-        model: String,
+        #[arg(long, value_enum)]
+        model: clv::Model,
         #[arg(long)]
         input: PathBuf,
         #[arg(long, default_value = "frequency")]
@@ -168,6 +168,12 @@ enum ClvWhat {
         t_col: String,
         #[arg(long, default_value = "monetary_value")]
         monetary_col: String,
+        /// BG/BB: the column of opportunities observed.
+        #[arg(long, default_value = "periods")]
+        periods_col: String,
+        /// How many customers each row stands for (bgnbd, pareto-nbd, mbgnbd, bgbb).
+        #[arg(long)]
+        weights_col: Option<String>,
     },
     /// Summaries from transactions; prints CSV.
     Summarize {
@@ -188,8 +194,8 @@ enum ClvWhat {
     },
     /// Predictions per customer; prints CSV.
     Predict {
-        #[arg(long)]
-        model: String,
+        #[arg(long, value_enum)]
+        model: clv::Model,
         /// The fit JSON (or just its params object).
         #[arg(long)]
         params: String,
@@ -215,6 +221,12 @@ enum ClvWhat {
         t_col: String,
         #[arg(long, default_value = "monetary_value")]
         monetary_col: String,
+        /// BG/BB: the column of opportunities observed.
+        #[arg(long, default_value = "periods")]
+        periods_col: String,
+        /// How many customers each row stands for (bgnbd, pareto-nbd, mbgnbd, bgbb).
+        #[arg(long)]
+        weights_col: Option<String>,
     },
 }
 
@@ -560,14 +572,18 @@ fn run(cli: Cli) -> Result<()> {
                 recency_col,
                 t_col,
                 monetary_col,
+                periods_col,
+                weights_col,
             } => {
                 let cols = clv::FitCols {
                     frequency: frequency_col,
                     recency: recency_col,
                     t: t_col,
                     monetary: monetary_col,
+                    periods: periods_col,
+                    weights: weights_col,
                 };
-                println!("{}", clv::fit(&model, &input, &cols)?);
+                println!("{}", clv::fit(model, &input, &cols)?);
             }
             ClvWhat::Summarize {
                 input,
@@ -604,17 +620,21 @@ fn run(cli: Cli) -> Result<()> {
                 recency_col,
                 t_col,
                 monetary_col,
+                periods_col,
+                weights_col,
             } => {
                 let cols = clv::FitCols {
                     frequency: frequency_col,
                     recency: recency_col,
                     t: t_col,
                     monetary: monetary_col,
+                    periods: periods_col,
+                    weights: weights_col,
                 };
                 print!(
                     "{}",
                     clv::predict(
-                        &model,
+                        model,
                         &params,
                         spend_params.as_deref(),
                         &input,

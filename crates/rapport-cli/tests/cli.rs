@@ -398,3 +398,110 @@ fn html_report_renders_in_headless_chromium() {
         png.len()
     );
 }
+
+#[test]
+fn clv_fit_and_predict_with_every_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = reference("cdnow_customers_summary.csv");
+    let fit = |model: &str, input: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "clv",
+            "fit",
+            "--model",
+            model,
+            "--input",
+            input.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = rapport(dir.path(), &args);
+        assert!(o.status.success(), "{model}: {}", stderr(&o));
+        serde_json::from_str::<serde_json::Value>(&stdout(&o)).unwrap()
+    };
+    let rel = |v: &serde_json::Value, want: f64| (v.as_f64().unwrap() / want - 1.0).abs();
+    // Pareto/NBD: lifetimes' parameters within 1e-2, its log-likelihood or higher.
+    let p = fit("pareto-nbd", &cohort, &[]);
+    assert_eq!(p["model"], "pareto-nbd");
+    assert!(
+        rel(&p["params"]["s"], 0.606_171_446_287_227_7) < 1e-2,
+        "{p}"
+    );
+    assert!(p["log_likelihood"].as_f64().unwrap() >= -9_594.973_929_910_23 - 1e-3);
+    // MBG/NBD and BG/BB against extra_reference.json (scripts/clv-reference.py).
+    let m = fit("mbgnbd", &cohort, &[]);
+    assert!(rel(&m["params"]["b"], 1.614_000_025_671_838) < 1e-4, "{m}");
+    let b = fit(
+        "bgbb",
+        &reference("donations.csv"),
+        &["--weights-col", "weights"],
+    );
+    assert_eq!(b["customers"], 11_104);
+    assert!(
+        rel(&b["params"]["delta"], 2.783_441_982_887_471) < 1e-4,
+        "{b}"
+    );
+    // Predictions with the Pareto/NBD fit just printed.
+    let o = rapport(
+        dir.path(),
+        &[
+            "clv",
+            "predict",
+            "--model",
+            "pareto-nbd",
+            "--params",
+            &p.to_string(),
+            "--input",
+            cohort.to_str().unwrap(),
+            "--horizon",
+            "52",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first: Vec<String> = stdout(&o)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(first[0], "1");
+    let e: f64 = first[1].parse().unwrap();
+    assert!(
+        (e / 1.850_817_155_609_162_6 - 1.0).abs() < 1e-3,
+        "{first:?}"
+    );
+    // BG/BB predictions: whole opportunities.
+    let o = rapport(
+        dir.path(),
+        &[
+            "clv",
+            "predict",
+            "--model",
+            "bgbb",
+            "--params",
+            &b.to_string(),
+            "--input",
+            reference("donations.csv").to_str().unwrap(),
+            "--horizon",
+            "5",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 23);
+    // A history BG/BB cannot have is reported with its line.
+    std::fs::write(
+        dir.path().join("bad.csv"),
+        "frequency,recency,periods\n1,1,6\n3,2,6\n",
+    )
+    .unwrap();
+    let o = rapport(
+        dir.path(),
+        &["clv", "fit", "--model", "bgbb", "--input", "bad.csv"],
+    );
+    assert!(!o.status.success());
+    assert!(stdout(&o).is_empty());
+    assert!(
+        stderr(&o).contains("line 3, column `frequency`"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -1,12 +1,10 @@
 //! The BG/NBD model (Fader, Hardie & Lee 2005, "Counting your customers the easy way"), with
 //! the likelihood and predictions exactly as the `lifetimes` package computes them.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
+use crate::count::{CountModel, Fit, FourParams, check_positive, fit_four};
 use crate::error::ClvError;
-use crate::optimize::minimize;
 use crate::special::{hyp2f1, ln_gamma, log_add_exp};
 
 /// BG/NBD parameters: purchase rates Gamma(r, α), dropout probabilities Beta(a, b).
@@ -20,50 +18,6 @@ pub struct BgNbd {
     pub a: f64,
     /// Beta shape b of the dropout probability.
     pub b: f64,
-}
-
-/// A fitted model with its fit statistics.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Fit<M> {
-    /// The parameters.
-    pub model: M,
-    /// Total log-likelihood over the customers, on the unscaled data.
-    pub log_likelihood: f64,
-    /// Customers fitted.
-    pub customers: usize,
-    /// Rows skipped before fitting.
-    pub skipped: usize,
-    /// Optimiser iterations.
-    pub iterations: usize,
-}
-
-pub(crate) fn check_positive(name: &'static str, value: f64) -> Result<(), ClvError> {
-    if value.is_finite() && value > 0.0 {
-        Ok(())
-    } else {
-        Err(ClvError::InvalidParameter { name, value })
-    }
-}
-
-/// Groups identical rows, with counts: the likelihood of a million customers collapses to the
-/// distinct `(frequency, recency, T)` triples.
-pub(crate) fn group(rows: &[(f64, f64, f64)]) -> Vec<((f64, f64, f64), f64)> {
-    let mut m: HashMap<(u64, u64, u64), f64> = HashMap::new();
-    for (x, tx, t) in rows {
-        *m.entry((x.to_bits(), tx.to_bits(), t.to_bits()))
-            .or_insert(0.0) += 1.0;
-    }
-    let mut v: Vec<_> = m
-        .into_iter()
-        .map(|((x, tx, t), w)| {
-            (
-                (f64::from_bits(x), f64::from_bits(tx), f64::from_bits(t)),
-                w,
-            )
-        })
-        .collect();
-    v.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-    v
 }
 
 impl BgNbd {
@@ -98,9 +52,7 @@ impl BgNbd {
     /// Total log-likelihood of `(frequency, recency, T)` rows.
     #[must_use]
     pub fn log_likelihood(&self, rows: &[(f64, f64, f64)]) -> f64 {
-        rows.iter()
-            .map(|(x, tx, t)| self.log_likelihood_one(*x, *tx, *t))
-            .sum()
+        CountModel::log_likelihood(self, rows)
     }
 
     /// Fits by maximum likelihood on `(frequency, recency, T)` rows (identical rows grouped).
@@ -108,49 +60,17 @@ impl BgNbd {
     /// # Errors
     /// [`ClvError::InvalidRow`], [`ClvError::Empty`], [`ClvError::NotConverged`].
     pub fn fit(rows: &[(f64, f64, f64)]) -> Result<Fit<BgNbd>, ClvError> {
-        for (i, (x, tx, t)) in rows.iter().enumerate() {
-            crate::summary::Summary {
-                frequency: *x,
-                recency: *tx,
-                t: *t,
-                monetary_value: 0.0,
-            }
-            .validate(i)?;
-        }
-        if rows.is_empty() {
-            return Err(ClvError::Empty { skipped: 0 });
-        }
-        // As lifetimes does: scale time so the largest T is 10, fit on log-parameters.
-        let max_t = rows.iter().map(|r| r.2).fold(0.0, f64::max);
-        let scale = if max_t > 0.0 { 10.0 / max_t } else { 1.0 };
-        let scaled: Vec<(f64, f64, f64)> = rows
-            .iter()
-            .map(|(x, tx, t)| (*x, tx * scale, t * scale))
-            .collect();
-        let groups = group(&scaled);
-        let nll = |p: &[f64]| -> f64 {
-            let m = BgNbd {
-                r: p[0].exp(),
-                alpha: p[1].exp(),
-                a: p[2].exp(),
-                b: p[3].exp(),
-            };
-            let ll: f64 = groups
-                .iter()
-                .map(|((x, tx, t), w)| w * m.log_likelihood_one(*x, *tx, *t))
-                .sum();
-            if ll.is_finite() { -ll } else { f64::INFINITY }
-        };
-        let min = minimize(&nll, &[0.0; 4], rows.len() as f64, 1e-6)?;
-        let p = &min.x;
-        let model = BgNbd::new(p[0].exp(), p[1].exp() / scale, p[2].exp(), p[3].exp())?;
-        Ok(Fit {
-            log_likelihood: model.log_likelihood(rows),
-            model,
-            customers: rows.len(),
-            skipped: 0,
-            iterations: min.iterations,
-        })
+        fit_four(rows, None)
+    }
+
+    /// Fits on rows with weights (how many customers share each row, as `lifetimes`'
+    /// `weights`); rows of weight 0 are skipped. [`Fit::customers`] is the sum of the weights.
+    ///
+    /// # Errors
+    /// As [`BgNbd::fit`], and [`ClvError::InvalidRow`] for a negative weight or a weight count
+    /// that differs from the row count.
+    pub fn fit_weighted(rows: &[(f64, f64, f64)], weights: &[f64]) -> Result<Fit<BgNbd>, ClvError> {
+        fit_four(rows, Some(weights))
     }
 
     /// Expected repeat purchases in the next `t` periods of a customer with history
@@ -194,5 +114,34 @@ impl BgNbd {
         let Self { r, alpha, a, b } = *self;
         let hyp = hyp2f1(r, b, a + b - 1.0, t / (alpha + t));
         (a + b - 1.0) / (a - 1.0) * (1.0 - hyp * (alpha / (alpha + t)).powf(r))
+    }
+}
+
+impl CountModel for BgNbd {
+    fn conditional_expected_purchases(&self, t: f64, x: f64, tx: f64, big_t: f64) -> f64 {
+        BgNbd::conditional_expected_purchases(self, t, x, tx, big_t)
+    }
+    fn p_alive(&self, x: f64, tx: f64, big_t: f64) -> f64 {
+        BgNbd::p_alive(self, x, tx, big_t)
+    }
+    fn expected_purchases(&self, t: f64) -> f64 {
+        BgNbd::expected_purchases(self, t)
+    }
+    fn log_likelihood_one(&self, x: f64, tx: f64, big_t: f64) -> f64 {
+        BgNbd::log_likelihood_one(self, x, tx, big_t)
+    }
+}
+
+impl FourParams for BgNbd {
+    fn from_log(p: &[f64]) -> Self {
+        BgNbd {
+            r: p[0].exp(),
+            alpha: p[1].exp(),
+            a: p[2].exp(),
+            b: p[3].exp(),
+        }
+    }
+    fn unscale(&self, scale: f64) -> Result<Self, ClvError> {
+        BgNbd::new(self.r, self.alpha / scale, self.a, self.b)
     }
 }

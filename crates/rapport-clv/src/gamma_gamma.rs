@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bgnbd::{Fit, check_positive};
+use crate::count::{Fit, check_positive, group};
 use crate::error::ClvError;
 use crate::optimize::minimize;
 use crate::special::ln_gamma;
@@ -67,8 +67,7 @@ impl GammaGamma {
         if kept.is_empty() {
             return Err(ClvError::Empty { skipped });
         }
-        let groups =
-            crate::bgnbd::group(&kept.iter().map(|(x, m)| (*x, *m, 0.0)).collect::<Vec<_>>());
+        let groups = group(&kept.iter().map(|(x, m)| (*x, *m, 0.0)).collect::<Vec<_>>());
         let nll = |p: &[f64]| -> f64 {
             let g = GammaGamma {
                 p: p[0].exp(),

@@ -1,6 +1,7 @@
-//! Customer lifetime value for **rapport**: the BG/NBD purchase model and the Gamma-Gamma
-//! spend model, fitted by maximum likelihood on (frequency, recency, T) summaries and
-//! reproducing the Python `lifetimes` package; summaries from raw transactions with the same
+//! Customer lifetime value for **rapport**: the BG/NBD, Pareto/NBD and MBG/NBD purchase
+//! models on (frequency, recency, T) summaries, BG/BB on discrete opportunities, and the
+//! Gamma-Gamma spend model, fitted by maximum likelihood and reproducing the Python
+//! `lifetimes` package; summaries from raw transactions with the same
 //! rules; CLV as `lifetimes` computes it; historical, retention and DCF CLV; and CRV.
 //!
 //! Pure numerics: no IO, no clock, no randomness. `f64` inside the models, `Decimal` at the
@@ -15,16 +16,24 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod bgbb;
 pub mod bgnbd;
+pub mod count;
 pub mod error;
 pub mod gamma_gamma;
+pub mod mbgnbd;
 pub mod optimize;
+pub mod pareto_nbd;
 pub mod special;
 pub mod summary;
 pub mod value;
 
-pub use bgnbd::{BgNbd, Fit};
+pub use bgbb::{BgBb, Opportunities};
+pub use bgnbd::BgNbd;
+pub use count::{CountModel, Fit};
 pub use error::ClvError;
 pub use gamma_gamma::GammaGamma;
+pub use mbgnbd::MbgNbd;
+pub use pareto_nbd::ParetoNbd;
 pub use summary::{Period, Summary, summarize};
 pub use value::{Referred, clv, crv, dcf_clv, historical_clv, retention_clv};

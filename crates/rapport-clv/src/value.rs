@@ -5,12 +5,12 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 
-use crate::bgnbd::BgNbd;
+use crate::count::CountModel;
 use crate::gamma_gamma::GammaGamma;
 use crate::summary::Period;
 
 /// `lifetimes`' CLV: Σ_{i=1..months} m · (E[N(i·f)] − E[N((i−1)·f)]) / (1 + d)^i, with m
-/// the Gamma-Gamma expected average profit, E[N(t)] the BG/NBD conditional expected purchases
+/// the Gamma-Gamma expected average profit, E[N(t)] the count model's conditional expected purchases
 /// and f the periods per month.
 ///
 /// ```
@@ -23,7 +23,7 @@ use crate::summary::Period;
 #[must_use]
 #[allow(clippy::too_many_arguments)]
 pub fn clv(
-    count: &BgNbd,
+    count: &(impl CountModel + ?Sized),
     spend: &GammaGamma,
     x: f64,
     tx: f64,

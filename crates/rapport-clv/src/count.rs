@@ -1,0 +1,190 @@
+//! What the count models (BG/NBD, Pareto/NBD, MBG/NBD) share: the [`CountModel`] trait that
+//! CLV is computed from, the [`Fit`] result, and the maximum-likelihood fit on
+//! `(frequency, recency, T)` rows (validated, time scaled as `lifetimes` does, identical rows
+//! grouped, log-parameters).
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ClvError;
+use crate::optimize::minimize;
+
+/// A purchase-count model of continuous time: predictions for a customer with `x` repeat
+/// purchases, the last at `tx`, observed for `big_t` periods.
+///
+/// ```
+/// use rapport_clv::{BgNbd, CountModel, ParetoNbd};
+/// let models: Vec<Box<dyn CountModel>> = vec![
+///     Box::new(BgNbd::new(0.2426, 4.4135, 0.7929, 2.4258).unwrap()),
+///     Box::new(ParetoNbd::new(0.5533, 10.5778, 0.6062, 11.6669).unwrap()),
+/// ];
+/// for m in &models {
+///     let p = m.p_alive(2.0, 30.43, 38.86);
+///     assert!(p > 0.0 && p < 1.0);
+///     assert!(m.conditional_expected_purchases(52.0, 2.0, 30.43, 38.86) > 1.0);
+/// }
+/// ```
+pub trait CountModel: std::fmt::Debug {
+    /// Expected repeat purchases in the next `t` periods.
+    fn conditional_expected_purchases(&self, t: f64, x: f64, tx: f64, big_t: f64) -> f64;
+    /// Probability that the customer is still alive at `big_t`.
+    fn p_alive(&self, x: f64, tx: f64, big_t: f64) -> f64;
+    /// Expected purchases of a new customer in `t` periods.
+    fn expected_purchases(&self, t: f64) -> f64;
+    /// Log-likelihood of one customer's history.
+    fn log_likelihood_one(&self, x: f64, tx: f64, big_t: f64) -> f64;
+    /// Total log-likelihood of `(frequency, recency, T)` rows.
+    fn log_likelihood(&self, rows: &[(f64, f64, f64)]) -> f64 {
+        rows.iter()
+            .map(|(x, tx, t)| self.log_likelihood_one(*x, *tx, *t))
+            .sum()
+    }
+}
+
+/// A fitted model with its fit statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Fit<M> {
+    /// The parameters.
+    pub model: M,
+    /// Total log-likelihood over the customers (times their weights), on the unscaled data.
+    pub log_likelihood: f64,
+    /// Customers fitted (the sum of the weights where rows carry weights).
+    pub customers: usize,
+    /// Rows skipped before fitting.
+    pub skipped: usize,
+    /// Optimiser iterations.
+    pub iterations: usize,
+}
+
+pub(crate) fn check_positive(name: &'static str, value: f64) -> Result<(), ClvError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(ClvError::InvalidParameter { name, value })
+    }
+}
+
+/// Groups identical rows, with counts (or summed weights): the likelihood of a million
+/// customers collapses to the distinct triples.
+pub(crate) fn group_weighted(
+    rows: impl Iterator<Item = ((f64, f64, f64), f64)>,
+) -> Vec<((f64, f64, f64), f64)> {
+    let mut m: HashMap<(u64, u64, u64), f64> = HashMap::new();
+    for ((x, tx, t), w) in rows {
+        *m.entry((x.to_bits(), tx.to_bits(), t.to_bits()))
+            .or_insert(0.0) += w;
+    }
+    let mut v: Vec<_> = m
+        .into_iter()
+        .map(|((x, tx, t), w)| {
+            (
+                (f64::from_bits(x), f64::from_bits(tx), f64::from_bits(t)),
+                w,
+            )
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    v
+}
+
+pub(crate) fn group(rows: &[(f64, f64, f64)]) -> Vec<((f64, f64, f64), f64)> {
+    group_weighted(rows.iter().map(|r| (*r, 1.0)))
+}
+
+pub(crate) fn validate_rows(rows: &[(f64, f64, f64)]) -> Result<(), ClvError> {
+    for (i, (x, tx, t)) in rows.iter().enumerate() {
+        crate::summary::Summary {
+            frequency: *x,
+            recency: *tx,
+            t: *t,
+            monetary_value: 0.0,
+        }
+        .validate(i)?;
+    }
+    if rows.is_empty() {
+        return Err(ClvError::Empty { skipped: 0 });
+    }
+    Ok(())
+}
+
+/// A four-parameter count model fitted on log-parameters with time scaled so the largest `T`
+/// is 10, as `lifetimes` does.
+pub(crate) trait FourParams: CountModel + Sized {
+    /// The model from parameters fitted on scaled time (no checks; the optimiser probes).
+    fn from_log(p: &[f64]) -> Self;
+    /// The fitted model back on the data's time unit.
+    fn unscale(&self, scale: f64) -> Result<Self, ClvError>;
+}
+
+pub(crate) fn fit_four<M: FourParams>(
+    rows: &[(f64, f64, f64)],
+    weights: Option<&[f64]>,
+) -> Result<Fit<M>, ClvError> {
+    validate_rows(rows)?;
+    let ones;
+    let weights = match weights {
+        Some(w) => {
+            if w.len() != rows.len() {
+                return Err(ClvError::InvalidRow {
+                    row: w.len().min(rows.len()),
+                    field: "weights",
+                    reason: format!("{} weights for {} rows", w.len(), rows.len()),
+                });
+            }
+            if let Some((i, v)) = w
+                .iter()
+                .enumerate()
+                .find(|(_, v)| !v.is_finite() || **v < 0.0)
+            {
+                return Err(ClvError::InvalidRow {
+                    row: i,
+                    field: "weights",
+                    reason: format!("{v} is not a finite number >= 0"),
+                });
+            }
+            w
+        }
+        None => {
+            ones = vec![1.0; rows.len()];
+            &ones
+        }
+    };
+    let total: f64 = weights.iter().sum();
+    if total <= 0.0 {
+        return Err(ClvError::Empty {
+            skipped: rows.len(),
+        });
+    }
+    let max_t = rows.iter().map(|r| r.2).fold(0.0, f64::max);
+    let scale = if max_t > 0.0 { 10.0 / max_t } else { 1.0 };
+    let groups = group_weighted(
+        rows.iter()
+            .zip(weights)
+            .filter(|(_, w)| **w > 0.0)
+            .map(|((x, tx, t), w)| ((*x, tx * scale, t * scale), *w)),
+    );
+    let nll = |p: &[f64]| -> f64 {
+        let m = M::from_log(p);
+        let ll: f64 = groups
+            .iter()
+            .map(|((x, tx, t), w)| w * m.log_likelihood_one(*x, *tx, *t))
+            .sum();
+        if ll.is_finite() { -ll } else { f64::INFINITY }
+    };
+    let min = minimize(&nll, &[0.0; 4], total, 1e-6)?;
+    let model = M::from_log(&min.x).unscale(scale)?;
+    let log_likelihood = rows
+        .iter()
+        .zip(weights)
+        .filter(|(_, w)| **w > 0.0)
+        .map(|((x, tx, t), w)| w * model.log_likelihood_one(*x, *tx, *t))
+        .sum();
+    Ok(Fit {
+        log_likelihood,
+        model,
+        customers: total.round() as usize,
+        skipped: weights.iter().filter(|w| **w == 0.0).count(),
+        iterations: min.iterations,
+    })
+}

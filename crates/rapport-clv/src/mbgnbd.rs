@@ -1,0 +1,129 @@
+//! The MBG/NBD model (Batislam, Denizel & Filiztekin 2007): BG/NBD where a customer may also
+//! drop out right after the first purchase, as the `lifetimes` package computes it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::count::{CountModel, Fit, FourParams, check_positive, fit_four};
+use crate::error::ClvError;
+use crate::special::{hyp2f1, ln_gamma, log_add_exp};
+
+/// MBG/NBD parameters: purchase rates Gamma(r, α), dropout probabilities Beta(a, b).
+///
+/// ```
+/// use rapport_clv::{CountModel, MbgNbd};
+/// let m = MbgNbd::new(0.5248, 6.1830, 0.8914, 1.6140).unwrap();
+/// // Unlike BG/NBD, a customer without repeat purchases may already be gone.
+/// assert!(m.p_alive(0.0, 0.0, 38.86) < 1.0);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MbgNbd {
+    /// Shape of the purchase-rate gamma.
+    pub r: f64,
+    /// Scale (rate) of the purchase-rate gamma, in periods.
+    pub alpha: f64,
+    /// Beta shape a of the dropout probability.
+    pub a: f64,
+    /// Beta shape b of the dropout probability.
+    pub b: f64,
+}
+
+impl MbgNbd {
+    /// Checked parameters.
+    ///
+    /// # Errors
+    /// [`ClvError::InvalidParameter`] unless all are positive and finite.
+    pub fn new(r: f64, alpha: f64, a: f64, b: f64) -> Result<Self, ClvError> {
+        check_positive("r", r)?;
+        check_positive("alpha", alpha)?;
+        check_positive("a", a)?;
+        check_positive("b", b)?;
+        Ok(Self { r, alpha, a, b })
+    }
+
+    /// Fits by maximum likelihood on `(frequency, recency, T)` rows (identical rows grouped).
+    ///
+    /// # Errors
+    /// [`ClvError::InvalidRow`], [`ClvError::Empty`], [`ClvError::NotConverged`].
+    pub fn fit(rows: &[(f64, f64, f64)]) -> Result<Fit<MbgNbd>, ClvError> {
+        fit_four(rows, None)
+    }
+
+    /// Fits on rows with weights (how many customers share each row, as `lifetimes`'
+    /// `weights`); rows of weight 0 are skipped. [`Fit::customers`] is the sum of the weights.
+    ///
+    /// # Errors
+    /// As [`MbgNbd::fit`], and [`ClvError::InvalidRow`] for a negative weight or a weight count
+    /// that differs from the row count.
+    pub fn fit_weighted(
+        rows: &[(f64, f64, f64)],
+        weights: &[f64],
+    ) -> Result<Fit<MbgNbd>, ClvError> {
+        fit_four(rows, Some(weights))
+    }
+
+    /// Log-likelihood of one customer.
+    #[must_use]
+    pub fn log_likelihood_one(&self, x: f64, tx: f64, big_t: f64) -> f64 {
+        let Self { r, alpha, a, b } = *self;
+        let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
+        let a2 = ln_gamma(a + b) + ln_gamma(b + x + 1.0) - ln_gamma(b) - ln_gamma(a + b + x + 1.0);
+        let a3 = -(r + x) * (alpha + big_t).ln();
+        let a4 = a.ln() - (b + x).ln() + (r + x) * ((alpha + big_t).ln() - (alpha + tx).ln());
+        a1 + a2 + a3 + log_add_exp(a4, 0.0)
+    }
+
+    /// Expected repeat purchases in the next `t` periods.
+    #[must_use]
+    pub fn conditional_expected_purchases(&self, t: f64, x: f64, tx: f64, big_t: f64) -> f64 {
+        let Self { r, alpha, a, b } = *self;
+        let hyp = hyp2f1(r + x, b + x + 1.0, a + b + x, t / (alpha + big_t + t));
+        let first = (a + b + x) / (a - 1.0);
+        let second = 1.0 - hyp * ((alpha + big_t) / (alpha + t + big_t)).powf(r + x);
+        let denominator = 1.0 + (a / (b + x)) * ((alpha + big_t) / (alpha + tx)).powf(r + x);
+        first * second / denominator
+    }
+
+    /// P(alive) at `big_t`.
+    #[must_use]
+    pub fn p_alive(&self, x: f64, tx: f64, big_t: f64) -> f64 {
+        let Self { r, alpha, a, b } = *self;
+        1.0 / (1.0 + (a / (b + x)) * ((alpha + big_t) / (alpha + tx)).powf(r + x))
+    }
+
+    /// Expected purchases of a new customer in `t` periods.
+    #[must_use]
+    pub fn expected_purchases(&self, t: f64) -> f64 {
+        let Self { r, alpha, a, b } = *self;
+        let hyp = hyp2f1(r, b + 1.0, a + b, t / (alpha + t));
+        b / (a - 1.0) * (1.0 - hyp * (alpha / (alpha + t)).powf(r))
+    }
+}
+
+impl CountModel for MbgNbd {
+    fn conditional_expected_purchases(&self, t: f64, x: f64, tx: f64, big_t: f64) -> f64 {
+        MbgNbd::conditional_expected_purchases(self, t, x, tx, big_t)
+    }
+    fn p_alive(&self, x: f64, tx: f64, big_t: f64) -> f64 {
+        MbgNbd::p_alive(self, x, tx, big_t)
+    }
+    fn expected_purchases(&self, t: f64) -> f64 {
+        MbgNbd::expected_purchases(self, t)
+    }
+    fn log_likelihood_one(&self, x: f64, tx: f64, big_t: f64) -> f64 {
+        MbgNbd::log_likelihood_one(self, x, tx, big_t)
+    }
+}
+
+impl FourParams for MbgNbd {
+    fn from_log(p: &[f64]) -> Self {
+        MbgNbd {
+            r: p[0].exp(),
+            alpha: p[1].exp(),
+            a: p[2].exp(),
+            b: p[3].exp(),
+        }
+    }
+    fn unscale(&self, scale: f64) -> Result<Self, ClvError> {
+        MbgNbd::new(self.r, self.alpha / scale, self.a, self.b)
+    }
+}
