@@ -1,20 +1,48 @@
 //! `rapport clv fit | summarize | predict`: the CLV models on CSV files, JSON and CSV out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
 use std::path::Path;
 
 use chrono::NaiveDate;
 use rapport_clv::{
-    BgBb, BgNbd, CountModel, GammaGamma, MbgNbd, Opportunities, ParetoNbd, Period, clv, summarize,
+    BgBb, BgNbd, CountModel, GammaGamma, MbgNbd, Opportunities, ParetoNbd, Period,
+    discounted_purchases, summarize,
 };
 use serde_json::json;
 
 use crate::error::{Result, fail};
 
+/// Named numeric columns of a CSV, stored column by column (a million customers take
+/// about 8 bytes per cell plus their ids), with the first column as the id.
+pub(crate) struct Columns {
+    ids: String,
+    id_ends: Vec<usize>,
+    cols: Vec<Vec<f64>>,
+    /// The file line of each row (for error messages).
+    lines: Vec<u64>,
+}
+
+impl Columns {
+    fn len(&self) -> usize {
+        self.id_ends.len()
+    }
+
+    fn id(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.id_ends[i - 1] };
+        &self.ids[start..self.id_ends[i]]
+    }
+
+    fn col(&self, c: usize) -> &[f64] {
+        &self.cols[c]
+    }
+}
+
 /// Reads named numeric columns of a CSV; errors name the line and column.
-fn read_columns(path: &Path, cols: &[&str]) -> Result<(Vec<String>, Vec<Vec<f64>>)> {
+fn read_columns(path: &Path, cols: &[&str]) -> Result<Columns> {
+    // Fields are trimmed by hand: cheaper than the reader's trimming on a million rows.
     let mut r = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
+        .trim(csv::Trim::Headers)
         .from_path(path)
         .map_err(|e| fail!("cannot read {}: {e}", path.display()))?;
     let headers = r
@@ -33,14 +61,24 @@ fn read_columns(path: &Path, cols: &[&str]) -> Result<(Vec<String>, Vec<Vec<f64>
             })
         })
         .collect::<Result<_>>()?;
-    let mut ids = Vec::new();
-    let mut rows = Vec::new();
-    for rec in r.records() {
-        let rec = rec.map_err(|e| fail!("malformed CSV: {e}"))?;
+    let mut out = Columns {
+        ids: String::new(),
+        id_ends: Vec::new(),
+        cols: vec![Vec::new(); cols.len()],
+        lines: Vec::new(),
+    };
+    // One record buffer for the whole file: no allocation per row.
+    let mut rec = csv::ByteRecord::new();
+    loop {
+        match r.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(fail!("malformed CSV: {e}")),
+        }
         let line = rec.position().map_or(0, csv::Position::line);
-        let mut row = Vec::with_capacity(cols.len());
-        for (c, i) in cols.iter().zip(&idx) {
-            let text = rec.get(*i).unwrap_or("");
+        for ((c, i), column) in cols.iter().zip(&idx).zip(&mut out.cols) {
+            let bytes = rec.get(*i).unwrap_or(b"").trim_ascii();
+            let text = std::str::from_utf8(bytes).unwrap_or("");
             let v: f64 = text
                 .parse()
                 .map_err(|_| fail!("line {line}, column `{c}`: `{text}` is not a number"))?;
@@ -49,26 +87,34 @@ fn read_columns(path: &Path, cols: &[&str]) -> Result<(Vec<String>, Vec<Vec<f64>
                     "line {line}, column `{c}`: {v} is negative or not finite"
                 ));
             }
-            row.push(v);
+            column.push(v);
         }
-        ids.push(rec.get(0).unwrap_or("").to_owned());
-        rows.push(row);
+        let id = std::str::from_utf8(rec.get(0).unwrap_or(b"").trim_ascii())
+            .map_err(|_| fail!("line {line}: the id is not UTF-8"))?;
+        out.ids.push_str(id);
+        out.id_ends.push(out.ids.len());
+        out.lines.push(line);
     }
-    Ok((ids, rows))
+    Ok(out)
 }
 
-fn check_recency(rows: &[Vec<f64>], first_line: u64) -> Result<()> {
-    for (i, r) in rows.iter().enumerate() {
-        if r[1] > r[2] {
+/// Rejects recency > T (columns 1 and 2).
+fn check_recency(t: &Columns) -> Result<()> {
+    for (i, (r, big_t)) in t.col(1).iter().zip(t.col(2)).enumerate() {
+        if r > big_t {
             return Err(fail!(
-                "line {}, column `recency`: recency {} is greater than T {}",
-                first_line + i as u64,
-                r[1],
-                r[2]
+                "line {}, column `recency`: recency {r} is greater than T {big_t}",
+                t.lines[i]
             ));
         }
     }
     Ok(())
+}
+
+fn triples(t: &Columns) -> Vec<(f64, f64, f64)> {
+    (0..t.len())
+        .map(|i| (t.col(0)[i], t.col(1)[i], t.col(2)[i]))
+        .collect()
 }
 
 /// The models of `clv fit` and `clv predict`.
@@ -119,19 +165,25 @@ fn fit_json<M: serde::Serialize>(
     )
 }
 
+/// Ids, and BG/BB histories with their weights.
+type Histories = (Vec<String>, Vec<(Opportunities, f64)>);
+
 /// BG/BB histories (whole numbers) with their weights.
 fn read_opportunities(
     input: &Path,
     c: &FitCols,
-) -> Result<(Vec<String>, Vec<(Opportunities, f64)>)> {
+) -> Result<Histories> {
     let mut cols = vec![c.frequency.as_str(), c.recency.as_str(), c.periods.as_str()];
     if let Some(w) = &c.weights {
         cols.push(w);
     }
-    let (ids, rows) = read_columns(input, &cols)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (i, r) in rows.iter().enumerate() {
-        let line = i + 2;
+    let table = read_columns(input, &cols)?;
+    let mut out = Vec::with_capacity(table.len());
+    let mut ids = Vec::with_capacity(table.len());
+    for i in 0..table.len() {
+        let line = table.lines[i];
+        let r: Vec<f64> = (0..cols.len()).map(|c| table.col(c)[i]).collect();
+        ids.push(table.id(i).to_owned());
         let whole = |v: f64, col: &str| -> Result<u32> {
             if v.fract() == 0.0 && v <= f64::from(u32::MAX) {
                 Ok(v as u32)
@@ -164,21 +216,24 @@ pub(crate) fn fit(model: Model, input: &Path, c: &FitCols) -> Result<serde_json:
         return fit_json(model, &BgBb::fit(&rows)?);
     }
     if model == Model::GammaGamma {
-        let (_, rows) = read_columns(input, &[&c.frequency, &c.monetary])?;
-        let rows: Vec<(f64, f64)> = rows.iter().map(|r| (r[0], r[1])).collect();
+        let t = read_columns(input, &[&c.frequency, &c.monetary])?;
+        let rows: Vec<(f64, f64)> = t
+            .col(0)
+            .iter()
+            .copied()
+            .zip(t.col(1).iter().copied())
+            .collect();
         return fit_json(model, &GammaGamma::fit(&rows)?);
     }
     let mut cols = vec![c.frequency.as_str(), c.recency.as_str(), c.t.as_str()];
     if let Some(w) = &c.weights {
         cols.push(w);
     }
-    let (_, rows) = read_columns(input, &cols)?;
-    check_recency(&rows, 2)?;
-    let weights: Option<Vec<f64>> = c
-        .weights
-        .as_ref()
-        .map(|_| rows.iter().map(|r| r[3]).collect());
-    let rows: Vec<(f64, f64, f64)> = rows.iter().map(|r| (r[0], r[1], r[2])).collect();
+    let table = read_columns(input, &cols)?;
+    check_recency(&table)?;
+    let weights: Option<Vec<f64>> = c.weights.as_ref().map(|_| table.col(3).to_vec());
+    let rows = triples(&table);
+    drop(table);
     match (model, weights) {
         (Model::Bgnbd, None) => fit_json(model, &BgNbd::fit(&rows)?),
         (Model::Bgnbd, Some(w)) => fit_json(model, &BgNbd::fit_weighted(&rows, &w)?),
@@ -256,7 +311,8 @@ pub(crate) fn predict(
     months: u32,
     discount: f64,
     period: Period,
-) -> Result<String> {
+    out: &mut dyn Write,
+) -> Result<()> {
     let p: serde_json::Value =
         serde_json::from_str(params).map_err(|e| fail!("--params is not JSON: {e}"))?;
     let p = p.get("params").unwrap_or(&p);
@@ -265,7 +321,8 @@ pub(crate) fn predict(
             .and_then(serde_json::Value::as_f64)
             .ok_or_else(|| fail!("--params has no number `{k}`"))
     };
-    let mut out = String::from("customer_id,expected_purchases,p_alive,expected_avg_profit,clv\n");
+    const HEADER: &[u8] = b"customer_id,expected_purchases,p_alive,expected_avg_profit,clv\n";
+    let io = |e: std::io::Error| fail!("cannot write the predictions: {e}");
     let count: Box<dyn CountModel> = match model {
         Model::Bgnbd => Box::new(BgNbd::new(
             num(p, "r")?,
@@ -300,12 +357,15 @@ pub(crate) fn predict(
                 ));
             }
             let (ids, rows) = read_opportunities(input, c)?;
+            let mut w = std::io::BufWriter::new(out);
+            w.write_all(HEADER).map_err(io)?;
             for (id, (h, _)) in ids.iter().zip(&rows) {
                 let e = m.conditional_expected_purchases(horizon as u32, h);
                 let pa = m.p_alive(0, h);
-                out.push_str(&format!("{id},{e},{pa},,\n"));
+                writeln!(w, "{id},{e},{pa},,").map_err(io)?;
             }
-            return Ok(out);
+            w.flush().map_err(io)?;
+            return Ok(());
         }
         Model::GammaGamma => {
             return Err(fail!(
@@ -331,23 +391,49 @@ pub(crate) fn predict(
     if g.is_some() {
         cols.push(&c.monetary);
     }
-    let (ids, rows) = read_columns(input, &cols)?;
-    check_recency(&rows, 2)?;
-    for (id, r) in ids.iter().zip(&rows) {
-        let (x, tx, t, mv) = (r[0], r[1], r[2], r.get(3).copied().unwrap_or(0.0));
-        let e = count.conditional_expected_purchases(horizon, x, tx, t);
-        let pa = count.p_alive(x, tx, t);
-        let (profit, value) = match g {
-            Some(g) => (
-                format!("{}", g.conditional_expected_average_profit(x, mv)),
-                format!(
-                    "{}",
-                    clv(count.as_ref(), &g, x, tx, t, mv, months, discount, period)
-                ),
-            ),
-            None => (String::new(), String::new()),
+    let table = read_columns(input, &cols)?;
+    check_recency(&table)?;
+    // Every prediction depends on (x, tx, T) alone: compute each distinct history once.
+    let mut cache: HashMap<(u64, u64, u64), (f64, f64, f64)> = HashMap::new();
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, out);
+    w.write_all(HEADER).map_err(io)?;
+    let mut fmt = ryu::Buffer::new();
+    for i in 0..table.len() {
+        let (x, tx, t) = (table.col(0)[i], table.col(1)[i], table.col(2)[i]);
+        let (e, pa, d) = *cache
+            .entry((x.to_bits(), tx.to_bits(), t.to_bits()))
+            .or_insert_with(|| {
+                let d = if g.is_some() {
+                    discounted_purchases(count.as_ref(), x, tx, t, months, discount, period)
+                } else {
+                    0.0
+                };
+                (
+                    count.conditional_expected_purchases(horizon, x, tx, t),
+                    count.p_alive(x, tx, t),
+                    d,
+                )
+            });
+        // ryu: the shortest text that reads back to the same f64, 3-4× faster than `{}`.
+        let mut line = Vec::with_capacity(96);
+        line.extend_from_slice(table.id(i).as_bytes());
+        let mut num = |v: f64, line: &mut Vec<u8>| {
+            line.push(b',');
+            line.extend_from_slice(fmt.format(v).as_bytes());
         };
-        out.push_str(&format!("{id},{e},{pa},{profit},{value}\n"));
+        num(e, &mut line);
+        num(pa, &mut line);
+        match g {
+            Some(g) => {
+                let profit = g.conditional_expected_average_profit(x, table.col(3)[i]);
+                num(profit, &mut line);
+                num(profit * d, &mut line);
+            }
+            None => line.extend_from_slice(b",,"),
+        }
+        line.push(b'\n');
+        w.write_all(&line).map_err(io)?;
     }
-    Ok(out)
+    w.flush().map_err(io)?;
+    Ok(())
 }

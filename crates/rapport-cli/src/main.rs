@@ -631,20 +631,18 @@ fn run(cli: Cli) -> Result<()> {
                     periods: periods_col,
                     weights: weights_col,
                 };
-                print!(
-                    "{}",
-                    clv::predict(
-                        model,
-                        &params,
-                        spend_params.as_deref(),
-                        &input,
-                        &cols,
-                        horizon,
-                        clv_months,
-                        discount,
-                        period.into()
-                    )?
-                );
+                clv::predict(
+                    model,
+                    &params,
+                    spend_params.as_deref(),
+                    &input,
+                    &cols,
+                    horizon,
+                    clv_months,
+                    discount,
+                    period.into(),
+                    &mut std::io::stdout().lock(),
+                )?;
             }
         },
     }

@@ -144,4 +144,32 @@ impl FourParams for BgNbd {
     fn unscale(&self, scale: f64) -> Result<Self, ClvError> {
         BgNbd::new(self.r, self.alpha / scale, self.a, self.b)
     }
+    fn log_likelihood_groups(&self, groups: &[((f64, f64, f64), f64)]) -> f64 {
+        let Self { r, alpha, a, b } = *self;
+        let (ln_alpha, ln_a) = (alpha.ln(), a.ln());
+        let base = -ln_gamma(r) + r * ln_alpha + ln_gamma(a + b) - ln_gamma(b);
+        let mut last_x = f64::NAN;
+        let (mut x_terms, mut ln_ab) = (0.0, 0.0);
+        let mut total = 0.0;
+        for ((x, tx, t), w) in groups {
+            let x = *x;
+            if x != last_x {
+                last_x = x;
+                x_terms = ln_gamma(r + x) + ln_gamma(b + x) - ln_gamma(a + b + x);
+                ln_ab = if x > 0.0 {
+                    ln_a - (b + x - 1.0).ln()
+                } else {
+                    0.0
+                };
+            }
+            let a3 = -(r + x) * (alpha + t).ln();
+            let a4 = if x > 0.0 {
+                ln_ab - (r + x) * (alpha + tx).ln()
+            } else {
+                f64::NEG_INFINITY
+            };
+            total += w * (base + x_terms + log_add_exp(a3, a4));
+        }
+        total
+    }
 }

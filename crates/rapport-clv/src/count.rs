@@ -115,6 +115,14 @@ pub(crate) trait FourParams: CountModel + Sized {
     fn from_log(p: &[f64]) -> Self;
     /// The fitted model back on the data's time unit.
     fn unscale(&self, scale: f64) -> Result<Self, ClvError>;
+    /// Σ w · LL over grouped rows sorted by `x` (models override it to compute the terms
+    /// that depend on `x` alone once per distinct `x`).
+    fn log_likelihood_groups(&self, groups: &[((f64, f64, f64), f64)]) -> f64 {
+        groups
+            .iter()
+            .map(|((x, tx, t), w)| w * self.log_likelihood_one(*x, *tx, *t))
+            .sum()
+    }
 }
 
 pub(crate) fn fit_four<M: FourParams>(
@@ -162,24 +170,19 @@ pub(crate) fn fit_four<M: FourParams>(
         rows.iter()
             .zip(weights)
             .filter(|(_, w)| **w > 0.0)
-            .map(|((x, tx, t), w)| ((*x, tx * scale, t * scale), *w)),
+            .map(|(r, w)| (*r, *w)),
     );
+    let scaled: Vec<((f64, f64, f64), f64)> = groups
+        .iter()
+        .map(|((x, tx, t), w)| ((*x, tx * scale, t * scale), *w))
+        .collect();
     let nll = |p: &[f64]| -> f64 {
-        let m = M::from_log(p);
-        let ll: f64 = groups
-            .iter()
-            .map(|((x, tx, t), w)| w * m.log_likelihood_one(*x, *tx, *t))
-            .sum();
+        let ll = M::from_log(p).log_likelihood_groups(&scaled);
         if ll.is_finite() { -ll } else { f64::INFINITY }
     };
     let min = minimize(&nll, &[0.0; 4], total, 1e-6)?;
     let model = M::from_log(&min.x).unscale(scale)?;
-    let log_likelihood = rows
-        .iter()
-        .zip(weights)
-        .filter(|(_, w)| **w > 0.0)
-        .map(|((x, tx, t), w)| w * model.log_likelihood_one(*x, *tx, *t))
-        .sum();
+    let log_likelihood = model.log_likelihood_groups(&groups);
     Ok(Fit {
         log_likelihood,
         model,

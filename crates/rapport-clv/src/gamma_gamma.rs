@@ -67,17 +67,26 @@ impl GammaGamma {
         if kept.is_empty() {
             return Err(ClvError::Empty { skipped });
         }
-        let groups = group(&kept.iter().map(|(x, m)| (*x, *m, 0.0)).collect::<Vec<_>>());
+        // Grouped (x, m) with ln m kept; sorted by x, so the terms of x alone are computed
+        // once per distinct x.
+        let groups: Vec<(f64, f64, f64, f64)> =
+            group(&kept.iter().map(|(x, m)| (*x, *m, 0.0)).collect::<Vec<_>>())
+                .into_iter()
+                .map(|((x, m, _), w)| (x, m, m.ln(), w))
+                .collect();
         let nll = |p: &[f64]| -> f64 {
-            let g = GammaGamma {
-                p: p[0].exp(),
-                q: p[1].exp(),
-                v: p[2].exp(),
-            };
-            let ll: f64 = groups
-                .iter()
-                .map(|((x, m, _), w)| w * g.log_likelihood_one(*x, *m))
-                .sum();
+            let (p, q, v) = (p[0].exp(), p[1].exp(), p[2].exp());
+            let base = -ln_gamma(q) + q * v.ln();
+            let mut last_x = f64::NAN;
+            let mut x_terms = 0.0;
+            let mut ll = 0.0;
+            for (x, m, ln_m, w) in &groups {
+                if *x != last_x {
+                    last_x = *x;
+                    x_terms = ln_gamma(p * x + q) - ln_gamma(p * x) + p * x * x.ln();
+                }
+                ll += w * (base + x_terms + (p * x - 1.0) * ln_m - (p * x + q) * (x * m + v).ln());
+            }
             if ll.is_finite() { -ll } else { f64::INFINITY }
         };
         let min = minimize(&nll, &[0.0; 3], kept.len() as f64, 1e-6)?;

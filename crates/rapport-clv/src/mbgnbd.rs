@@ -126,4 +126,24 @@ impl FourParams for MbgNbd {
     fn unscale(&self, scale: f64) -> Result<Self, ClvError> {
         MbgNbd::new(self.r, self.alpha / scale, self.a, self.b)
     }
+    fn log_likelihood_groups(&self, groups: &[((f64, f64, f64), f64)]) -> f64 {
+        let Self { r, alpha, a, b } = *self;
+        let ln_a = a.ln();
+        let base = -ln_gamma(r) + r * alpha.ln() + ln_gamma(a + b) - ln_gamma(b);
+        let mut last_x = f64::NAN;
+        let (mut x_terms, mut ln_ab) = (0.0, 0.0);
+        let mut total = 0.0;
+        for ((x, tx, t), w) in groups {
+            let x = *x;
+            if x != last_x {
+                last_x = x;
+                x_terms = ln_gamma(r + x) + ln_gamma(b + x + 1.0) - ln_gamma(a + b + x + 1.0);
+                ln_ab = ln_a - (b + x).ln();
+            }
+            let ln_at = (alpha + t).ln();
+            let a4 = ln_ab + (r + x) * (ln_at - (alpha + tx).ln());
+            total += w * (base + x_terms - (r + x) * ln_at + log_add_exp(a4, 0.0));
+        }
+        total
+    }
 }

@@ -33,7 +33,7 @@ fn nelder_mead(f: &dyn Fn(&[f64]) -> f64, x0: &[f64], max_iter: usize) -> (Vec<f
         order.sort_by(|a, b| values[*a].total_cmp(&values[*b]));
         simplex = order.iter().map(|i| simplex[*i].clone()).collect();
         values = order.iter().map(|i| values[*i]).collect();
-        if (values[n] - values[0]).abs() <= 1e-12 * (1.0 + values[0].abs()) {
+        if (values[n] - values[0]).abs() <= 1e-9 * (1.0 + values[0].abs()) {
             break;
         }
         let centroid: Vec<f64> = (0..n)
@@ -172,6 +172,12 @@ pub fn minimize(
         let Some(step) = solve(h, g.iter().map(|v| -v).collect()) else {
             break;
         };
+        // The decrease the quadratic model predicts; below the rounding noise of `f` another
+        // step cannot improve anything (the finite-difference gradient is noise there).
+        let predicted: f64 = -0.5 * g.iter().zip(&step).map(|(a, b)| a * b).sum::<f64>();
+        if predicted.abs() <= 1e-13 * (1.0 + fx.abs()) {
+            break;
+        }
         let mut t = 1.0;
         let mut moved = false;
         for _ in 0..40 {

@@ -10,8 +10,8 @@ use crate::gamma_gamma::GammaGamma;
 use crate::summary::Period;
 
 /// `lifetimes`' CLV: Σ_{i=1..months} m · (E[N(i·f)] − E[N((i−1)·f)]) / (1 + d)^i, with m
-/// the Gamma-Gamma expected average profit, E[N(t)] the count model's conditional expected purchases
-/// and f the periods per month.
+/// the Gamma-Gamma expected average profit, E[N(t)] the count model's conditional expected
+/// purchases and f the periods per month.
 ///
 /// ```
 /// use rapport_clv::{BgNbd, GammaGamma, Period, clv};
@@ -33,13 +33,40 @@ pub fn clv(
     discount: f64,
     period: Period,
 ) -> f64 {
-    let m = spend.conditional_expected_average_profit(x, monetary);
+    spend.conditional_expected_average_profit(x, monetary)
+        * discounted_purchases(count, x, tx, t, months, discount, period)
+}
+
+/// The purchase part of [`clv`]: Σ_{i=1..months} (E[N(i·f)] − E[N((i−1)·f)]) / (1 + d)^i.
+/// It depends on `(x, tx, t)` only, so a caller valuing many customers computes it once per
+/// distinct history and multiplies by each customer's expected profit.
+///
+/// ```
+/// use rapport_clv::{BgNbd, GammaGamma, Period, clv, discounted_purchases};
+/// let bg = BgNbd::new(0.2426, 4.4135, 0.7929, 2.4258).unwrap();
+/// let gg = GammaGamma::new(6.2488, 3.7446, 15.4477).unwrap();
+/// let d = discounted_purchases(&bg, 2.0, 30.43, 38.86, 12, 0.01, Period::Week);
+/// let m = gg.conditional_expected_average_profit(2.0, 22.35);
+/// assert_eq!(m * d, clv(&bg, &gg, 2.0, 30.43, 38.86, 22.35, 12, 0.01, Period::Week));
+/// ```
+#[must_use]
+pub fn discounted_purchases(
+    count: &(impl CountModel + ?Sized),
+    x: f64,
+    tx: f64,
+    t: f64,
+    months: u32,
+    discount: f64,
+    period: Period,
+) -> f64 {
     let f = period.per_month();
     let mut prev = 0.0;
     let mut total = 0.0;
+    let mut factor = 1.0;
     for i in 1..=months {
         let e = count.conditional_expected_purchases(f64::from(i) * f, x, tx, t);
-        total += m * (e - prev) / (1.0 + discount).powi(i as i32);
+        factor *= 1.0 + discount;
+        total += (e - prev) / factor;
         prev = e;
     }
     total
