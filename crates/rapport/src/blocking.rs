@@ -114,8 +114,16 @@ impl<S: Store, N: Notifier> Service<S, N> {
     ///
     /// # Errors
     /// As the async method.
-    pub fn pin_tier(&self, t: TenantId, id: CustomerId, pin: TierPin) -> Result<Evaluation, Error> {
-        block_on(self.0.pin_tier(t, id, pin))
+    pub fn pin_tier(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        tier: Tier,
+        actor: Actor,
+        reason: &str,
+        until: DateTime<Utc>,
+    ) -> Result<Evaluation, Error> {
+        block_on(self.0.pin_tier(t, id, tier, actor, reason, until))
     }
 
     /// See [`crate::Service::override_stage`].

@@ -444,18 +444,23 @@ impl<S: Store, N: Notifier> Service<S, N> {
         Ok(r.customer)
     }
 
-    /// Pins a tier by hand until `until`.
+    /// Pins a tier by hand until `until`, with who and why (checked by [`TierPin::new`] at
+    /// the clock's now: a blank reason or an expiry not after now is refused).
     ///
     /// # Errors
-    /// [`Error::NotFound`], tombstones, store errors.
+    /// [`DomainError::InvalidText`] for the reason or the expiry, [`Error::NotFound`],
+    /// tombstones, store errors.
     pub async fn pin_tier(
         &self,
         t: TenantId,
         id: CustomerId,
-        pin: TierPin,
+        tier: Tier,
+        actor: Actor,
+        reason: &str,
+        until: DateTime<Utc>,
     ) -> Result<Evaluation, Error> {
-        self.decide_and_evaluate(t, id, move |c, _| {
-            c.tier.pin = Some(pin.clone());
+        self.decide_and_evaluate(t, id, move |c, now| {
+            c.tier.pin = Some(TierPin::new(tier, actor.clone(), reason, until, now)?);
             Ok(())
         })
         .await

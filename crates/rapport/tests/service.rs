@@ -1,0 +1,274 @@
+//! The use cases of `Service` over rapport-memory, with a fixed clock and sequential ids:
+//! each one's decision, what it stored, and its typed errors.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use futures::executor::block_on;
+use rapport::core::*;
+use rapport::{Error, NewActivity, Service};
+use rapport_memory::MemoryStore;
+use rapport_testkit::{FixedClock, SequentialIds};
+use rust_decimal::Decimal;
+use std::sync::Arc;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
+}
+
+fn service() -> (Service<MemoryStore>, Arc<FixedClock>) {
+    let clock = Arc::new(FixedClock::at(t0()));
+    let svc = Service::new(MemoryStore::new())
+        .with_clock(clock.clone())
+        .with_ids(SequentialIds::starting_at(1));
+    (svc, clock)
+}
+
+const SHOP: TenantId = TenantId::from_u128(7);
+
+fn profile(email: &str) -> Profile {
+    Profile {
+        email: Some(Pii::new(Email::parse(email).unwrap())),
+        ..Profile::default()
+    }
+}
+
+fn purchase(customer: CustomerId, key: &str, at: DateTime<Utc>, amount: i64) -> NewActivity {
+    NewActivity {
+        customer,
+        at,
+        channel: Channel::Web,
+        idempotency_key: IdempotencyKey::new(key).unwrap(),
+        kind: ActivityKind::Purchase {
+            order_id: OrderId::new(format!("o-{key}")).unwrap(),
+            amount: Money::new(Decimal::new(amount, 0), Currency::EUR),
+            margin: None,
+        },
+    }
+}
+
+#[test]
+fn register_dedupes_by_normalised_email() {
+    let (svc, _) = service();
+    let a = block_on(svc.register(SHOP, profile("Li.Na@Example.com"))).unwrap();
+    assert!(a.created);
+    let b = block_on(svc.register(SHOP, profile("li.na@example.COM"))).unwrap();
+    assert!(!b.created);
+    assert_eq!(a.customer.id(), b.customer.id());
+    // Another tenant is another world.
+    let c = block_on(svc.register(TenantId::from_u128(8), profile("li.na@example.com"))).unwrap();
+    assert!(c.created);
+    assert_ne!(c.customer.id(), a.customer.id());
+    assert_eq!(
+        svc.store().pending_outbox().unwrap(),
+        2,
+        "one CustomerRegistered each"
+    );
+}
+
+#[test]
+fn recording_is_idempotent_and_moves_tier_and_stage() {
+    let (svc, _) = service();
+    let id = block_on(svc.register(SHOP, profile("a@b.co")))
+        .unwrap()
+        .customer
+        .id();
+    let first =
+        block_on(svc.record(SHOP, purchase(id, "k1", t0() - Duration::days(20), 1500))).unwrap();
+    assert!(!first.duplicate);
+    assert_eq!(first.customer.stage(), Stage::New);
+    let again =
+        block_on(svc.record(SHOP, purchase(id, "k1", t0() - Duration::days(20), 1500))).unwrap();
+    assert!(again.duplicate && again.evaluation.is_none());
+    let second =
+        block_on(svc.record(SHOP, purchase(id, "k2", t0() - Duration::days(2), 1000))).unwrap();
+    assert_eq!(second.customer.stage(), Stage::Active);
+    assert_eq!(
+        second.customer.tier(),
+        Tier::Gold,
+        "2,500 of revenue in 365 days"
+    );
+    let e = second.evaluation.unwrap();
+    assert!(
+        e.events
+            .iter()
+            .any(|ev| matches!(ev, DomainEvent::TierChanged { .. }))
+    );
+    let r = block_on(svc.customer(SHOP, id)).unwrap();
+    assert_eq!(
+        r.customer.version(),
+        3,
+        "created, then two recorded purchases (the duplicate wrote nothing)"
+    );
+    assert_eq!(
+        block_on(svc.timeline(SHOP, id, TimeRange::all()))
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn unknown_customers_and_bad_amounts_are_typed_errors() {
+    let (svc, _) = service();
+    let missing = CustomerId::from_u128(999);
+    assert!(matches!(
+        block_on(svc.record(SHOP, purchase(missing, "k", t0(), 5))),
+        Err(Error::NotFound(id)) if id == missing
+    ));
+    let id = block_on(svc.register(SHOP, profile("x@y.co")))
+        .unwrap()
+        .customer
+        .id();
+    assert!(matches!(
+        block_on(svc.record(SHOP, purchase(id, "neg", t0(), -5))),
+        Err(Error::Domain(_))
+    ));
+    let r = block_on(svc.customer(SHOP, id)).unwrap();
+    assert_eq!(r.customer.version(), 1, "nothing written");
+}
+
+#[test]
+fn tags_pins_and_overrides() {
+    let (svc, clock) = service();
+    let id = block_on(svc.register(SHOP, profile("p@q.co")))
+        .unwrap()
+        .customer
+        .id();
+    let vip = Tag::new("value", "vip").unwrap();
+    let c = block_on(svc.tag(SHOP, id, vip.clone(), None)).unwrap();
+    assert!(c.tags.contains(&vip, t0()));
+    let c = block_on(svc.untag(SHOP, id, &vip)).unwrap();
+    assert!(!c.tags.contains(&vip, t0()));
+
+    let li = Actor::new("li").unwrap();
+    // A pin needs a reason and an expiry after now.
+    assert!(matches!(
+        block_on(svc.pin_tier(
+            SHOP,
+            id,
+            Tier::Platinum,
+            li.clone(),
+            "  ",
+            t0() + Duration::days(30)
+        )),
+        Err(Error::Domain(DomainError::InvalidText { .. }))
+    ));
+    assert!(matches!(
+        block_on(svc.pin_tier(SHOP, id, Tier::Platinum, li.clone(), "key account", t0())),
+        Err(Error::Domain(DomainError::InvalidText { .. }))
+    ));
+    let e = block_on(svc.pin_tier(
+        SHOP,
+        id,
+        Tier::Platinum,
+        li.clone(),
+        "key account",
+        t0() + Duration::days(30),
+    ))
+    .unwrap();
+    assert_eq!(e.tier.to, Tier::Platinum);
+    assert_eq!(
+        block_on(svc.customer(SHOP, id)).unwrap().customer.tier(),
+        Tier::Platinum
+    );
+    // After the pin expires the rules resume from the pinned tier: no revenue, so a
+    // downgrade of one rung once the grace period has passed.
+    clock.advance(Duration::days(31));
+    block_on(svc.evaluate(SHOP, id)).unwrap();
+    clock.advance(Duration::days(31));
+    let after = block_on(svc.evaluate(SHOP, id)).unwrap().tier.to;
+    assert!(after < Tier::Platinum, "the pin no longer holds: {after:?}");
+
+    let e = block_on(svc.override_stage(
+        SHOP,
+        id,
+        Stage::Active,
+        li.clone(),
+        "pilot",
+        svc.now() + Duration::days(10),
+    ))
+    .unwrap();
+    assert_eq!(e.stage.to, Stage::Active);
+    assert!(matches!(
+        block_on(svc.override_stage(
+            SHOP,
+            id,
+            Stage::Erased,
+            li,
+            "no",
+            svc.now() + Duration::days(10)
+        )),
+        Err(Error::Domain(DomainError::IllegalTransition { .. }))
+    ));
+}
+
+#[test]
+fn update_profile_writes_only_real_changes() {
+    let (svc, _) = service();
+    let id = block_on(svc.register(SHOP, profile("n@m.co")))
+        .unwrap()
+        .customer
+        .id();
+    let c = block_on(svc.update_profile(SHOP, id, |p| {
+        p.display_name = Some(Pii::new(Profile::normalise_name(" Ma  Li ")?));
+        Ok(())
+    }))
+    .unwrap();
+    assert_eq!(c.version(), 2);
+    assert_eq!(c.profile.display_name.as_ref().unwrap().expose(), "Ma Li");
+    // An edit that changes nothing writes nothing; an edit that fails writes nothing.
+    assert_eq!(
+        block_on(svc.update_profile(SHOP, id, |_| Ok(())))
+            .unwrap()
+            .version(),
+        2
+    );
+    assert!(
+        block_on(svc.update_profile(SHOP, id, |p| {
+            p.display_name = Some(Pii::new(Profile::normalise_name("   ")?));
+            Ok(())
+        }))
+        .is_err()
+    );
+    assert_eq!(
+        block_on(svc.customer(SHOP, id)).unwrap().customer.version(),
+        2
+    );
+}
+
+#[test]
+fn sweep_reports_progress_and_settles() {
+    let (svc, clock) = service();
+    for i in 0..25 {
+        let id = block_on(svc.register(SHOP, profile(&format!("c{i}@shop.co"))))
+            .unwrap()
+            .customer
+            .id();
+        for k in 0..(i % 4) {
+            block_on(svc.record(
+                SHOP,
+                purchase(
+                    id,
+                    &format!("{i}-{k}"),
+                    t0() - Duration::days(10 * i64::from(k) + 1),
+                    100 * i64::from(i),
+                ),
+            ))
+            .unwrap();
+        }
+    }
+    clock.advance(Duration::days(400));
+    let mut calls = Vec::new();
+    let report = block_on(svc.sweep(SHOP, svc.now(), 10, |p| calls.push(p))).unwrap();
+    assert_eq!(report.total, 25);
+    assert_eq!(report.evaluated, 25);
+    assert_eq!(calls.len(), 3, "batches of 10: 10, 20, 25");
+    assert_eq!(calls.last().unwrap().evaluated, 25);
+    assert!(
+        report.changed > 0,
+        "400 days later, buyers went silent or churned"
+    );
+    // Nothing left to change at the same now.
+    let again = block_on(svc.sweep(SHOP, svc.now(), 10, |_| {})).unwrap();
+    assert_eq!(again.changed, 0);
+}
