@@ -55,6 +55,27 @@ impl CustomerWrite {
             CustomerWrite::Create { stats, .. } | CustomerWrite::Update { stats, .. } => stats,
         }
     }
+
+    /// The customer and stats written, by value (no clone once the write is applied).
+    ///
+    /// ```
+    /// use rapport_core::*;
+    /// let t = TenantId::from_u128(1);
+    /// let c = Customer::new(t, CustomerId::from_u128(2), Profile::default(), chrono::DateTime::UNIX_EPOCH);
+    /// let mut cs = Changeset::new();
+    /// cs.create(c.clone(), Stats::default());
+    /// let (back, _) = cs.customers.pop().unwrap().into_parts();
+    /// assert_eq!(back, c);
+    /// ```
+    #[must_use]
+    pub fn into_parts(self) -> (Customer, Stats) {
+        match self {
+            CustomerWrite::Create { customer, stats }
+            | CustomerWrite::Update {
+                customer, stats, ..
+            } => (*customer, *stats),
+        }
+    }
 }
 
 /// Everything one decision changes, applied atomically by a store.

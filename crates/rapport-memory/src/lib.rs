@@ -28,10 +28,12 @@ use rapport_core::*;
 
 #[derive(Debug, Default)]
 struct Book {
-    customers: BTreeMap<CustomerId, Record>,
+    /// Records boxed: a B-tree filled in key order leaves its nodes about half full, and
+    /// half-empty slots of a 16-byte key and a pointer cost far less than of a whole record.
+    customers: BTreeMap<CustomerId, Box<Record>>,
     keys: HashSet<IdempotencyKey>,
-    /// Activities by (customer, time, key): timeline order.
-    activities: BTreeMap<(CustomerId, DateTime<Utc>, IdempotencyKey), Activity>,
+    /// Each customer's activities by (time, key): timeline order.
+    activities: HashMap<CustomerId, BTreeMap<(DateTime<Utc>, IdempotencyKey), Activity>>,
 }
 
 #[derive(Debug)]
@@ -82,7 +84,7 @@ impl Store for MemoryStore {
             .lock()?
             .books
             .get(&tenant)
-            .and_then(|b| b.customers.get(&id).cloned()))
+            .and_then(|b| b.customers.get(&id).map(|r| Record::clone(r))))
     }
 
     async fn find_by_contact(
@@ -104,7 +106,7 @@ impl Store for MemoryStore {
         let Some(b) = inner.books.get(&tenant) else {
             return Ok(Vec::new());
         };
-        let iter: Box<dyn Iterator<Item = &Record>> = match page.after {
+        let iter: Box<dyn Iterator<Item = &Box<Record>>> = match page.after {
             Some(a) => Box::new(
                 b.customers
                     .range((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))
@@ -112,7 +114,10 @@ impl Store for MemoryStore {
             ),
             None => Box::new(b.customers.values()),
         };
-        Ok(iter.take(page.limit as usize).cloned().collect())
+        Ok(iter
+            .take(page.limit as usize)
+            .map(|r| Record::clone(r))
+            .collect())
     }
 
     async fn activities(
@@ -125,11 +130,12 @@ impl Store for MemoryStore {
         let Some(b) = inner.books.get(&tenant) else {
             return Ok(Vec::new());
         };
-        Ok(b.activities
-            .iter()
-            .filter(|((c, at, _), _)| *c == id && range.contains(*at))
-            .map(|(_, a)| a.clone())
-            .collect())
+        Ok(b.activities.get(&id).map_or_else(Vec::new, |acts| {
+            acts.iter()
+                .filter(|((at, _), _)| range.contains(*at))
+                .map(|(_, a)| a.clone())
+                .collect()
+        }))
     }
 
     async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
@@ -158,12 +164,14 @@ impl Store for MemoryStore {
                 customer: w.customer().clone(),
                 stats: w.stats().clone(),
             };
-            book.customers.insert(r.customer.id(), r);
+            book.customers.insert(r.customer.id(), Box::new(r));
         }
         for a in &cs.activities {
             book.keys.insert(a.idempotency_key.clone());
             book.activities
-                .insert((a.customer, a.at, a.idempotency_key.clone()), a.clone());
+                .entry(a.customer)
+                .or_default()
+                .insert((a.at, a.idempotency_key.clone()), a.clone());
         }
         for m in &cs.outbox {
             inner.seq += 1;

@@ -225,10 +225,9 @@ impl<S: Store, N: Notifier> Service<S, N> {
             let Some(d) = decide(&read, now)? else {
                 return Ok((read, Applied::default()));
             };
-            let mut next = d.customer;
-            next = next.with_version(read.customer.version() + 1);
+            let next = d.customer.with_version(read.customer.version() + 1);
             let mut cs = Changeset::new();
-            cs.update(&read.customer, next.clone(), d.stats.clone());
+            cs.update(&read.customer, next, d.stats);
             cs.activities = d.activities;
             cs.outbox = self.messages(t, now, d.events);
             match self.store.apply(t, &cs).await {
@@ -236,13 +235,13 @@ impl<S: Store, N: Notifier> Service<S, N> {
                     if applied.is_duplicate() {
                         return Ok((read, applied));
                     }
-                    return Ok((
-                        Record {
-                            customer: next,
-                            stats: d.stats,
-                        },
-                        applied,
-                    ));
+                    // The written state, taken back from the changeset without a clone.
+                    let Some((customer, stats)) =
+                        cs.customers.pop().map(CustomerWrite::into_parts)
+                    else {
+                        return Ok((read, applied));
+                    };
+                    return Ok((Record { customer, stats }, applied));
                 }
                 Err(StoreError::Conflict { .. }) => {
                     // Someone else's change won: let it finish before deciding again.
