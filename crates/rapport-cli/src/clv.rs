@@ -119,11 +119,11 @@ fn fit_json<M: serde::Serialize>(
     )
 }
 
+/// Customer ids and their weighted BG/BB histories.
+type WeightedHistories = (Vec<String>, Vec<(Opportunities, f64)>);
+
 /// BG/BB histories (whole numbers) with their weights.
-fn read_opportunities(
-    input: &Path,
-    c: &FitCols,
-) -> Result<(Vec<String>, Vec<(Opportunities, f64)>)> {
+fn read_opportunities(input: &Path, c: &FitCols) -> Result<WeightedHistories> {
     let mut cols = vec![c.frequency.as_str(), c.recency.as_str(), c.periods.as_str()];
     if let Some(w) = &c.weights {
         cols.push(w);

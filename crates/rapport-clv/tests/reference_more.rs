@@ -476,7 +476,12 @@ fn weighted_fits_equal_fits_on_the_repeated_rows() {
     }
     let (distinct, weights): (Vec<(f64, f64, f64)>, Vec<f64>) = counts
         .iter()
-        .map(|((x, tx, t), w)| ((f64::from_bits(*x), f64::from_bits(*tx), f64::from_bits(*t)), *w))
+        .map(|((x, tx, t), w)| {
+            (
+                (f64::from_bits(*x), f64::from_bits(*tx), f64::from_bits(*t)),
+                *w,
+            )
+        })
         .unzip();
     assert!(distinct.len() < rows.len());
     let a = BgNbd::fit(&rows).unwrap();
@@ -487,6 +492,9 @@ fn weighted_fits_equal_fits_on_the_repeated_rows() {
     close(b.log_likelihood, a.log_likelihood, 1e-9, "LL");
     assert!(matches!(
         MbgNbd::fit_weighted(&distinct, &weights[1..]),
-        Err(ClvError::InvalidRow { field: "weights", .. })
+        Err(ClvError::InvalidRow {
+            field: "weights",
+            ..
+        })
     ));
 }
