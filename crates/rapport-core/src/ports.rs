@@ -404,7 +404,8 @@ pub fn check_writes(
 /// (outbox claims span tenants; each message carries its tenant).
 ///
 /// Contract (checked by `rapport-testkit`): see [`Changeset`] for `apply`; reads never see
-/// another tenant's rows; `scan` pages in ascending id order; `claim_outbox` leases messages
+/// another tenant's rows; `scan` pages in ascending id order; `query` (provided) answers what
+/// `scan` and [`Record::matches`] answer; `claim_outbox` leases messages
 /// until `now + lease`, counts the attempt, and hands out a message again once its lease has
 /// expired; `ack_outbox` deletes.
 pub trait Store: Send + Sync {
