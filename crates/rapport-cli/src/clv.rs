@@ -169,10 +169,7 @@ fn fit_json<M: serde::Serialize>(
 type Histories = (Vec<String>, Vec<(Opportunities, f64)>);
 
 /// BG/BB histories (whole numbers) with their weights.
-fn read_opportunities(
-    input: &Path,
-    c: &FitCols,
-) -> Result<Histories> {
+fn read_opportunities(input: &Path, c: &FitCols) -> Result<Histories> {
     let mut cols = vec![c.frequency.as_str(), c.recency.as_str(), c.periods.as_str()];
     if let Some(w) = &c.weights {
         cols.push(w);

@@ -125,6 +125,7 @@ use crate::customer::Customer;
 use crate::error::DomainError;
 use crate::event::OutboxMessage;
 use crate::id::{CustomerId, MessageId, TenantId};
+use crate::segment::{Segment, SegmentContext};
 use crate::stats::Stats;
 use crate::text::IdempotencyKey;
 
@@ -135,6 +136,28 @@ pub struct Record {
     pub customer: Customer,
     /// Its stats.
     pub stats: Stats,
+}
+
+impl Record {
+    /// True when the record is in `segment` at `now`, evaluated as [`Store::query`] does:
+    /// with [`SegmentContext::new`] — the customer, its stats and `now`, **without** RFM
+    /// scores or churn risk (so `rfm.*` and `churn_risk` comparisons are false).
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    /// let customer = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// let r = Record { customer, stats: Stats::default() };
+    /// assert!(r.matches(&Segment::parse("stage == prospect and orders == 0")?, now));
+    /// assert!(!r.matches(&Segment::parse("rfm.total >= 3")?, now));
+    /// assert!(r.matches(&Segment::parse("not churn_risk > 0.5")?, now));
+    /// # Ok::<(), SegmentParseError>(())
+    /// ```
+    #[must_use]
+    pub fn matches(&self, segment: &Segment, now: DateTime<Utc>) -> bool {
+        segment.matches(&SegmentContext::new(&self.customer, &self.stats, now))
+    }
 }
 
 /// A page of customers in id order: those after `after`, at most `limit`.
@@ -291,6 +314,53 @@ impl StoreError {
     }
 }
 
+/// The default [`Store::query`]: pages through [`Store::scan`] and keeps the records for
+/// which [`Record::matches`] holds, until `page.limit` records are found or the tenant ends.
+///
+/// Public so that a store which overrides `query` (e.g. with a SQL prefilter) can be compared
+/// with, or fall back to, the plain evaluation.
+///
+/// See [`Store::query`] for an example.
+///
+/// # Errors
+/// The errors of [`Store::scan`].
+pub async fn query_by_scan<S: Store + ?Sized>(
+    store: &S,
+    tenant: TenantId,
+    segment: &Segment,
+    now: DateTime<Utc>,
+    page: Page,
+) -> Result<Vec<Record>, StoreError> {
+    let mut out = Vec::new();
+    let want = page.limit as usize;
+    if want == 0 {
+        return Ok(out);
+    }
+    let mut cursor = Page {
+        after: page.after,
+        limit: page.limit.clamp(QUERY_SCAN_BATCH_MIN, QUERY_SCAN_BATCH_MAX),
+    };
+    loop {
+        let rows = store.scan(tenant, cursor).await?;
+        let Some(last) = rows.last() else { break };
+        cursor.after = Some(last.customer.id());
+        for r in rows {
+            if r.matches(segment, now) {
+                out.push(r);
+                if out.len() == want {
+                    return Ok(out);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The smallest `scan` page [`query_by_scan`] reads.
+const QUERY_SCAN_BATCH_MIN: u32 = 256;
+/// The largest `scan` page [`query_by_scan`] reads.
+const QUERY_SCAN_BATCH_MAX: u32 = 4096;
+
 /// Checks the writes of a changeset against the stored versions (`stored(id)` gives the
 /// current version, `None` when absent): creates must be absent, updates must match. For
 /// store implementations.
@@ -334,7 +404,8 @@ pub fn check_writes(
 /// (outbox claims span tenants; each message carries its tenant).
 ///
 /// Contract (checked by `rapport-testkit`): see [`Changeset`] for `apply`; reads never see
-/// another tenant's rows; `scan` pages in ascending id order; `claim_outbox` leases messages
+/// another tenant's rows; `scan` pages in ascending id order; `query` (provided) answers what
+/// `scan` and [`Record::matches`] answer; `claim_outbox` leases messages
 /// until `now + lease`, counts the attempt, and hands out a message again once its lease has
 /// expired; `ack_outbox` deletes.
 pub trait Store: Send + Sync {
@@ -358,6 +429,81 @@ pub trait Store: Send + Sync {
         tenant: TenantId,
         page: Page,
     ) -> impl Future<Output = Result<Vec<Record>, StoreError>> + Send;
+
+    /// A page of the customers in `segment` at `now`: those with an id after `page.after` for
+    /// which the segment holds, at most `page.limit`, in ascending id order — the ordering key
+    /// of [`Store::scan`], so a caller pages on by passing the last id it got as the next
+    /// `page.after`; a page shorter than `limit` means there are no more matches.
+    ///
+    /// **What is evaluated.** Every record `scan` returns (merged and erased tombstones
+    /// included; filter them with `stage` if needed) is tested with [`Record::matches`], i.e.
+    /// [`Segment::matches`] on [`SegmentContext::new`]`(customer, stats, now)`: profile, stats,
+    /// tags (unexpired at `now`), tier, stage and the `days_since…` fields against `now`'s UTC
+    /// day. RFM scores and churn risk need a population step (ranking, a churn model) and are
+    /// not stored, so the context has none: **every comparison on `rfm.*` or `churn_risk` is
+    /// false**, and `not` makes it true (two-valued logic, as for any missing value). Every
+    /// store must answer exactly so; `rapport-testkit` checks it against this evaluation.
+    ///
+    /// The default body is [`query_by_scan`] (page through `scan`, filter in memory), so a
+    /// store needs no code for it. A store may override it to filter closer to its data — e.g.
+    /// compile the predicate to a parameterised `WHERE` as a prefilter and re-check the
+    /// candidates with `Segment::matches` — as long as the answer is the same.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use futures::executor::block_on;
+    /// use rapport_core::ports::query_by_scan;
+    /// use rapport_core::*;
+    /// # let store = stand_in::store(5);
+    /// // `store` is any `Store` holding five prospects of tenant 1, ids 1..=5.
+    /// let t = TenantId::from_u128(1);
+    /// let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    /// let seg = Segment::parse("stage == prospect and not rfm.r >= 4")?;
+    /// let page = block_on(store.query(t, &seg, now, Page::first(3)))?;
+    /// assert_eq!(page.len(), 3);
+    /// let next = Page { after: Some(page[2].customer.id()), limit: 3 };
+    /// let rest = block_on(store.query(t, &seg, now, next))?;
+    /// assert_eq!(rest.len(), 2); // short: no more matches
+    /// // The default body, callable on any store:
+    /// assert_eq!(block_on(query_by_scan(&store, t, &seg, now, next))?, rest);
+    /// // RFM scores and churn risk are not in the context: comparisons on them are false.
+    /// let rfm = Segment::parse("rfm.total >= 3 or churn_risk >= 0")?;
+    /// assert!(block_on(store.query(t, &rfm, now, Page::first(10)))?.is_empty());
+    /// # mod stand_in {
+    /// #     use rapport_core::{*, ports::*};
+    /// #     pub struct S(pub Vec<Record>);
+    /// #     impl Store for S {
+    /// #         async fn load(&self, _: TenantId, _: CustomerId) -> Result<Option<Record>, StoreError> { Ok(None) }
+    /// #         async fn find_by_contact(&self, _: TenantId, _: &ContactKey) -> Result<Vec<CustomerId>, StoreError> { Ok(vec![]) }
+    /// #         async fn scan(&self, _: TenantId, p: Page) -> Result<Vec<Record>, StoreError> {
+    /// #             Ok(self.0.iter().filter(|r| p.after.is_none_or(|a| r.customer.id() > a)).take(p.limit as usize).cloned().collect())
+    /// #         }
+    /// #         async fn activities(&self, _: TenantId, _: CustomerId, _: TimeRange) -> Result<Vec<Activity>, StoreError> { Ok(vec![]) }
+    /// #         async fn apply(&self, _: TenantId, _: &Changeset) -> Result<Applied, StoreError> { Err(StoreError::Unsupported { what: "apply".into() }) }
+    /// #         async fn claim_outbox(&self, _: u32, _: std::time::Duration, _: chrono::DateTime<chrono::Utc>) -> Result<Vec<OutboxMessage>, StoreError> { Ok(vec![]) }
+    /// #         async fn ack_outbox(&self, _: &[MessageId]) -> Result<(), StoreError> { Ok(()) }
+    /// #         async fn retry_outbox(&self, _: MessageId, _: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> { Ok(()) }
+    /// #     }
+    /// #     pub fn store(n: u128) -> S {
+    /// #         let t = TenantId::from_u128(1);
+    /// #         let now = chrono::DateTime::UNIX_EPOCH;
+    /// #         S((1..=n).map(|i| Record {
+    /// #             customer: Customer::new(t, CustomerId::from_u128(i), Profile::default(), now),
+    /// #             stats: Stats::default(),
+    /// #         }).collect())
+    /// #     }
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn query(
+        &self,
+        tenant: TenantId,
+        segment: &Segment,
+        now: DateTime<Utc>,
+        page: Page,
+    ) -> impl Future<Output = Result<Vec<Record>, StoreError>> + Send {
+        query_by_scan(self, tenant, segment, now, page)
+    }
 
     /// A customer's activities in the range, oldest first.
     fn activities(
@@ -451,6 +597,13 @@ pub trait DynStore: Send + Sync {
         tenant: TenantId,
         page: Page,
     ) -> BoxFuture<'_, Result<Vec<Record>, StoreError>>;
+    fn query_boxed<'a>(
+        &'a self,
+        tenant: TenantId,
+        segment: &'a Segment,
+        now: DateTime<Utc>,
+        page: Page,
+    ) -> BoxFuture<'a, Result<Vec<Record>, StoreError>>;
     fn activities_boxed(
         &self,
         tenant: TenantId,
@@ -500,6 +653,15 @@ impl<S: Store> DynStore for S {
         page: Page,
     ) -> BoxFuture<'_, Result<Vec<Record>, StoreError>> {
         Box::pin(self.scan(tenant, page))
+    }
+    fn query_boxed<'a>(
+        &'a self,
+        tenant: TenantId,
+        segment: &'a Segment,
+        now: DateTime<Utc>,
+        page: Page,
+    ) -> BoxFuture<'a, Result<Vec<Record>, StoreError>> {
+        Box::pin(self.query(tenant, segment, now, page))
     }
     fn activities_boxed(
         &self,
@@ -552,6 +714,15 @@ impl Store for Box<dyn DynStore> {
     }
     async fn scan(&self, tenant: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
         self.as_ref().scan_boxed(tenant, page).await
+    }
+    async fn query(
+        &self,
+        tenant: TenantId,
+        segment: &Segment,
+        now: DateTime<Utc>,
+        page: Page,
+    ) -> Result<Vec<Record>, StoreError> {
+        self.as_ref().query_boxed(tenant, segment, now, page).await
     }
     async fn activities(
         &self,

@@ -1,6 +1,7 @@
 //! rapport-sqlite side by side with raw rusqlite, in the same run:
 //! bulk import vs a raw prepared INSERT; 8 concurrent `apply` callers (group commit) vs raw
-//! single-row commits; point `load` vs a raw point SELECT.
+//! single-row commits; point `load` vs a raw point SELECT; a segment query over 100k customers
+//! with the SQL prefilter vs the default scan + `Segment::matches`.
 //!
 //! Run: `cargo bench -p rapport-sqlite --bench sqlite`
 #![allow(missing_docs, clippy::unwrap_used)]
@@ -308,11 +309,101 @@ fn bench_sweep(c: &mut Criterion) {
     g.finish();
 }
 
+/// 100k generated customers (a year of BG/NBD-like purchases), with emails on half, tiers by
+/// revenue and a `vip:gold` tag on one in twenty (some expired).
+fn segment_store(dir: &std::path::Path) -> SqliteStore {
+    let store = SqliteStore::open(dir.join("seg.db"), SqliteConfig::default(), now()).unwrap();
+    let t = TenantId::from_u128(1);
+    let (start, end) = rapport_testkit::generate::year_2026();
+    let vip: Tag = "vip:gold".parse().unwrap();
+    let rows = rapport_testkit::generate::customers(t, SEGMENT_CUSTOMERS, 7, start, end)
+        .into_iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let mut c = g.customer;
+            if i % 2 == 0 {
+                c.profile.email = Email::parse(&format!("c{i}@shop{}.example.com", i % 10))
+                    .ok()
+                    .map(Pii::new);
+            }
+            let revenue = g.stats.revenue_amount();
+            c.tier.tier = match revenue {
+                r if r >= rust_decimal::Decimal::from(2_000) => Tier::Platinum,
+                r if r >= rust_decimal::Decimal::from(800) => Tier::Gold,
+                r if r > rust_decimal::Decimal::ZERO => Tier::Iron,
+                _ => Tier::Lead,
+            };
+            if i % 20 == 0 {
+                let expires = (i % 40 == 0).then(|| start + chrono::Duration::days(30));
+                c.tags
+                    .insert(vip.clone(), TagSource::Manual, start, expires);
+            }
+            (c, g.stats)
+        });
+    store.import_customers_iter(t, rows, BATCH, |_| {}).unwrap();
+    store
+}
+
+const SEGMENT_CUSTOMERS: usize = 100_000;
+
+fn bench_segment_query(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = segment_store(dir.path());
+    let t = TenantId::from_u128(1);
+    let at = Utc.with_ymd_and_hms(2027, 1, 15, 9, 0, 0).unwrap();
+    let cases = [
+        (
+            "selective_columns",
+            "tier >= gold and orders >= 10 and days_since_last_purchase <= 60",
+        ),
+        ("tag", r#"has_tag("vip:gold") and has_email == true"#),
+        ("not_compilable", "revenue_90d > 150"),
+    ];
+    let mut g = c.benchmark_group("segment_query_100k_customers");
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(200));
+    g.measurement_time(Duration::from_secs(10));
+    g.throughput(Throughput::Elements(SEGMENT_CUSTOMERS as u64));
+    for (name, text) in cases {
+        let seg = Segment::parse(text).unwrap();
+        let run = |default: bool| {
+            let mut page = Page::first(1_000);
+            let mut n = 0;
+            loop {
+                let rows = if default {
+                    block_on(rapport_core::ports::query_by_scan(
+                        &store, t, &seg, at, page,
+                    ))
+                } else {
+                    block_on(Store::query(&store, t, &seg, at, page))
+                }
+                .unwrap();
+                n += rows.len();
+                if rows.len() < page.limit as usize {
+                    break n;
+                }
+                page.after = rows.last().map(|r| r.customer.id());
+            }
+        };
+        let (sql, scan) = (run(false), run(true));
+        assert_eq!(sql, scan, "{name}: both paths find the same customers");
+        eprintln!("segment_query {name}: `{text}` matches {sql} of {SEGMENT_CUSTOMERS}");
+        g.bench_function(format!("{name}/sql_prefilter"), |b| {
+            b.iter(|| black_box(run(false)))
+        });
+        g.bench_function(format!("{name}/scan_filter"), |b| {
+            b.iter(|| black_box(run(true)))
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     bench_import,
     bench_concurrent_apply,
     bench_point_load,
-    bench_sweep
+    bench_sweep,
+    bench_segment_query
 );
 criterion_main!(benches);

@@ -18,6 +18,7 @@ mod import;
 mod migrate;
 mod outbox;
 mod read;
+mod segment_sql;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -27,7 +28,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rapport_core::{
     Activity, Applied, Changeset, ContactKey, Customer, CustomerId, MessageId, OutboxMessage, Page,
-    Record, Stats, Store, StoreError, TenantId, TimeRange,
+    Record, Segment, Stats, Store, StoreError, TenantId, TimeRange,
 };
 use rusqlite::Connection;
 
@@ -241,6 +242,25 @@ impl Store for SqliteStore {
         Ok(self
             .readers
             .with(|c| read::scan(c, tenant, page.after, page.limit))?
+            .into_iter()
+            .map(|(customer, stats)| Record { customer, stats })
+            .collect())
+    }
+
+    /// The segment compiled to a parameterised SQL prefilter over the projection columns
+    /// (contacts, orders, purchase days, revenue, tier, stage, purchase and registration days)
+    /// and the tag map, then every candidate re-checked with `Segment::matches`: the same
+    /// answer as the default `query`, without decoding the rows the prefilter rules out.
+    async fn query(
+        &self,
+        tenant: TenantId,
+        segment: &Segment,
+        now: DateTime<Utc>,
+        page: Page,
+    ) -> Result<Vec<Record>, StoreError> {
+        Ok(self
+            .readers
+            .with(|c| read::query(c, tenant, segment, now, page.after, page.limit))?
             .into_iter()
             .map(|(customer, stats)| Record { customer, stats })
             .collect())

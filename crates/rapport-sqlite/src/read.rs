@@ -3,12 +3,17 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use rapport_core::{Activity, ContactKey, Customer, CustomerId, Stats, TenantId};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use chrono::{DateTime, Utc};
+use rapport_core::{
+    Activity, ContactKey, Customer, CustomerId, Segment, SegmentContext, Stats, TenantId,
+};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 
 use crate::codec::{from_json, time_to_us};
 use crate::config::SqliteConfig;
 use crate::error::SqliteError;
+use crate::segment_sql::{self, Cond};
 
 pub(crate) struct ReadPool {
     path: PathBuf,
@@ -119,6 +124,48 @@ pub(crate) fn scan(
         customer_row,
     )?;
     rows.map(|r| decode(r?)).collect()
+}
+
+/// Up to `limit` customers after `after` (in id order) in `segment` at `now`: the compiled
+/// prefilter selects candidates in one statement (one snapshot), each is decoded and
+/// re-checked exactly with [`Segment::matches`], and reading stops at `limit` matches.
+pub(crate) fn query(
+    conn: &Connection,
+    tenant: TenantId,
+    segment: &Segment,
+    now: DateTime<Utc>,
+    after: Option<CustomerId>,
+    limit: u32,
+) -> Result<Vec<(Customer, Stats)>, SqliteError> {
+    let mut out = Vec::new();
+    if limit == 0 {
+        return Ok(out);
+    }
+    let filter = match segment_sql::prefilter(segment, now) {
+        Cond::False => return Ok(out),
+        other => other.into_sql(),
+    };
+    let sql = format!(
+        "SELECT customer_json, stats_json FROM rapport_customers
+         WHERE tenant_id = ? AND customer_id > ? AND {} ORDER BY customer_id",
+        filter.text()
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let after: Vec<u8> = after.map_or_else(Vec::new, |a| a.to_bytes().to_vec());
+    let params = [Value::Blob(tenant.to_bytes().to_vec()), Value::Blob(after)]
+        .into_iter()
+        .chain(filter.params().iter().cloned());
+    let mut rows = stmt.query(params_from_iter(params))?;
+    while let Some(row) = rows.next()? {
+        let (customer, stats) = decode(customer_row(row)?)?;
+        if segment.matches(&SegmentContext::new(&customer, &stats, now)) {
+            out.push((customer, stats));
+            if out.len() == limit as usize {
+                break;
+            }
+        }
+    }
+    Ok(out)
 }
 
 pub(crate) fn activities(

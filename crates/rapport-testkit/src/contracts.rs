@@ -506,3 +506,452 @@ pub async fn contacts_are_found<S: Store>(s: &S) -> Outcome {
     ensure!(by_phone == vec![c.id()], "phone lookup gave {by_phone:?}");
     Ok(())
 }
+
+/// An activity of `kind` for the segment contract.
+fn act(c: CustomerId, n: u128, at: DateTime<Utc>, kind: ActivityKind) -> Result<Activity, String> {
+    Activity::new(
+        ActivityId::from_u128(n),
+        c,
+        at,
+        Channel::Web,
+        IdempotencyKey::new(format!("seg-{n}")).map_err(|e| e.to_string())?,
+        kind,
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn usd(amount: i64) -> Money {
+    Money::new(Decimal::new(amount, 2), Currency::USD)
+}
+
+fn tag(text: &str) -> Result<Tag, String> {
+    text.parse().map_err(|e: DomainError| e.to_string())
+}
+
+/// The customers of one tenant for the segment contract: every field kind set on some and
+/// missing on others, tags with and without (past, present, future, sub-second) expiry,
+/// every tier and stage, a purchase dated after `now`, tombstones.
+fn segment_population(
+    t: TenantId,
+    offset: u128,
+) -> Result<Vec<(Customer, Stats, Vec<Activity>)>, String> {
+    let now = now();
+    let day = chrono::Duration::days(1);
+    let mut out = Vec::new();
+    let mut n = offset * 1_000;
+    for i in 0..24u128 {
+        let id = CustomerId::from_u128(offset * 100 + i + 1);
+        let created = now - day * (i as i32 * 7) - chrono::Duration::hours(i as i64 % 13);
+        let email = match i % 4 {
+            0 => None,
+            1 => Some(format!("c{i}@Example.COM")),
+            2 => Some(format!("c{i}@shop.example.org")),
+            _ => Some(format!("C{i}@other.io")),
+        };
+        let mut profile = Profile {
+            email: email.and_then(|e| Email::parse(&e).ok()).map(Pii::new),
+            ..Profile::default()
+        };
+        if i % 3 == 0 {
+            let cn: Region = "CN".parse().map_err(|e: DomainError| e.to_string())?;
+            profile.phone = Phone::parse("138 0013 8000", cn).ok().map(Pii::new);
+        }
+        let mut attrs = Attributes::new();
+        let key = |k: &str| AttrKey::new(k).map_err(|e| e.to_string());
+        match i % 5 {
+            0 => {}
+            1 => {
+                attrs.insert(key("plan")?, AttrValue::Text("gold".into()));
+                attrs.insert(key("seats")?, AttrValue::Number(Decimal::from(i as i64)));
+            }
+            2 => {
+                attrs.insert(key("plan")?, AttrValue::Text("free".into()));
+                attrs.insert(key("trial")?, AttrValue::Bool(true));
+            }
+            3 => {
+                attrs.insert(key("seats")?, AttrValue::Text("many".into())); // another type
+                attrs.insert(
+                    key("renewal")?,
+                    AttrValue::Date(now.date_naive() + day * (i as i32)),
+                );
+            }
+            _ => {
+                attrs.insert(key("renewal")?, AttrValue::Timestamp(now - day * 3));
+            }
+        }
+        profile.attributes = Pii::new(attrs);
+        let mut c = Customer::new(t, id, profile, created);
+        c.tier.tier = Tier::ALL[(i % 4) as usize];
+        c.lifecycle.stage = match i % 8 {
+            0 => Stage::Prospect,
+            1 => Stage::New,
+            2 | 3 => Stage::Active,
+            4 => Stage::Silent,
+            5 => Stage::Churned,
+            6 if i > 6 => Stage::Merged {
+                into: CustomerId::from_u128(offset * 100 + 1),
+            },
+            7 if i > 20 => Stage::Erased,
+            _ => Stage::Active,
+        };
+        match i % 6 {
+            0 => {}
+            1 => {
+                c.tags
+                    .insert(tag("vip:gold")?, TagSource::Manual, created, None);
+            }
+            2 => {
+                // Expired a day ago, and one expiring exactly now (expired at `now`).
+                c.tags.insert(
+                    tag("promo:spring")?,
+                    TagSource::Rule,
+                    created,
+                    Some(now - day),
+                );
+                c.tags
+                    .insert(tag("promo:now")?, TagSource::Rule, created, Some(now));
+            }
+            3 => {
+                c.tags.insert(
+                    tag("promo:spring")?,
+                    TagSource::Rule,
+                    created,
+                    Some(now + day),
+                );
+                c.tags
+                    .insert(tag("vip:gold")?, TagSource::Import, created, None);
+            }
+            4 => {
+                // Expiring within `now`'s second, before and after it.
+                let ms = chrono::Duration::milliseconds(400);
+                c.tags
+                    .insert(tag("promo:now")?, TagSource::Rule, created, Some(now + ms));
+                c.tags
+                    .insert(tag("promo:soon")?, TagSource::Rule, created, Some(now - ms));
+            }
+            _ => {
+                c.tags.insert(
+                    tag("promo:soon")?,
+                    TagSource::Rule,
+                    created,
+                    Some(now + day * 400),
+                );
+            }
+        }
+        // Activities: `i % 7` purchases spread over the past, a refund, feedback, complaints.
+        let mut stats = Stats::default();
+        let mut acts = Vec::new();
+        let purchases = i % 7;
+        for p in 0..purchases {
+            n += 1;
+            let at = now - day * ((p * 17 + i * 3) as i32) - chrono::Duration::hours(p as i64);
+            let amount = usd((p as i64 + 1) * 2_550 + i as i64);
+            acts.push(act(
+                id,
+                n,
+                at,
+                ActivityKind::Purchase {
+                    order_id: OrderId::new(format!("o{n}")).map_err(|e| e.to_string())?,
+                    amount,
+                    margin: (p % 2 == 0).then(|| Decimal::new(i as i64 * 100 - 700, 2)),
+                },
+            )?);
+        }
+        if i % 9 == 4 || i == 14 {
+            n += 1;
+            // A purchase dated after `now` (imported from a clock ahead).
+            acts.push(act(
+                id,
+                n,
+                now + day * 2,
+                ActivityKind::Purchase {
+                    order_id: OrderId::new(format!("o{n}")).map_err(|e| e.to_string())?,
+                    amount: usd(999),
+                    margin: None,
+                },
+            )?);
+        }
+        if purchases >= 2 && i % 2 == 0 {
+            n += 1;
+            let purchased_at = now - day * ((i * 3) as i32);
+            acts.push(act(
+                id,
+                n,
+                now - day,
+                ActivityKind::Refund {
+                    order_id: OrderId::new(format!("o{}", n - 1)).map_err(|e| e.to_string())?,
+                    amount: usd(2_550 + i as i64),
+                    margin: None,
+                    purchased_at,
+                    full: i % 4 == 0,
+                },
+            )?);
+        }
+        if i % 4 == 1 {
+            n += 1;
+            let score = (i % 11) as u8;
+            let nps = Nps::new(score).map_err(|e| e.to_string())?;
+            acts.push(act(
+                id,
+                n,
+                now - day * (i as i32),
+                ActivityKind::Feedback {
+                    feedback: Feedback::Nps(nps),
+                },
+            )?);
+        }
+        if i % 4 == 2 {
+            n += 1;
+            let csat = Csat::new(1 + (i % 5) as u8).map_err(|e| e.to_string())?;
+            acts.push(act(
+                id,
+                n,
+                now - day * 2,
+                ActivityKind::Feedback {
+                    feedback: Feedback::Csat(csat),
+                },
+            )?);
+        }
+        if i % 5 == 3 {
+            for k in 0..2 {
+                n += 1;
+                acts.push(act(
+                    id,
+                    n,
+                    now - day * (k * 100 + 5),
+                    ActivityKind::Complaint {
+                        severity: Severity::High,
+                    },
+                )?);
+            }
+        }
+        if i % 3 == 1 {
+            n += 1;
+            acts.push(act(
+                id,
+                n,
+                now - chrono::Duration::hours(11 + (i as i64 % 2) * 2),
+                ActivityKind::Visit { item: None },
+            )?);
+        }
+        acts.sort_by_key(|a| a.at);
+        for a in &acts {
+            stats.apply(a).map_err(|e| format!("seeding stats: {e}"))?;
+        }
+        out.push((c, stats, acts));
+    }
+    Ok(out)
+}
+
+/// The predicates of the segment contract: every field kind, `not` over missing values,
+/// expired tags, tiers, stages, case-insensitive email domains, RFM and churn risk (never in
+/// a query's context), and combinations.
+pub const SEGMENT_PREDICATES: &[&str] = &[
+    "true",
+    "false",
+    "all()",
+    "any()",
+    "has_email == true",
+    "has_email != true",
+    "has_phone == false",
+    "not has_phone == true",
+    r#"email_domain == "EXAMPLE.com""#,
+    r#"email_domain == "example.com""#,
+    r#"email_domain != "Example.Com""#,
+    r#"not email_domain == "example.com""#,
+    r#"email_domain in ("shop.example.org", "OTHER.IO")"#,
+    r#"attr.plan == "gold""#,
+    r#"attr.plan != "gold""#,
+    r#"not attr.plan == "gold""#,
+    "attr.seats >= 10",
+    "not attr.seats < 10",
+    "attr.trial == true",
+    "attr.renewal < 2026-03-10",
+    "attr.renewal >= 2026-02-26",
+    "orders >= 2",
+    "orders == 0",
+    "orders != 1",
+    "orders > 1.5",
+    "orders <= 2.5",
+    "orders == 3.0",
+    "orders < 100000000000000000000000000",
+    "orders > -100000000000000000000000000",
+    "purchase_days >= 2",
+    "not purchase_days > 1",
+    "revenue > 100",
+    "revenue <= 0",
+    "revenue == 25.510",
+    "revenue != 0",
+    "revenue >= 76.56",
+    "not revenue >= 50",
+    "revenue < 0.0000000000000000000000000001",
+    "margin > 0",
+    "margin < 0",
+    "revenue_30d > 0",
+    "revenue_90d >= 50",
+    "not revenue_365d < 100",
+    "complaints >= 1",
+    "complaints_90d == 0",
+    "complaints_90d >= 1",
+    "last_nps >= 9",
+    "not last_nps >= 9",
+    "last_nps != 10",
+    "not last_nps != 10",
+    "last_csat <= 3",
+    "tier >= gold",
+    "tier == lead",
+    "tier < iron",
+    "tier != platinum",
+    "not tier > iron",
+    "stage == active",
+    "stage in (silent, churned)",
+    "stage != merged",
+    "not stage == prospect",
+    "stage == erased or stage == merged",
+    "rfm.r >= 1",
+    "not rfm.total > 3",
+    "churn_risk < 0.5",
+    "not churn_risk >= 0",
+    "days_since_last_purchase > 30",
+    "days_since_last_purchase <= 3",
+    "days_since_last_purchase == 0",
+    "days_since_last_purchase == 3",
+    "not days_since_last_purchase < 10",
+    "days_since_last_purchase > 2.5",
+    "days_since_first_purchase >= 60",
+    "not days_since_first_purchase < 30",
+    "days_since(purchase) < 7",
+    "days_since(complaint) > 1",
+    "days_since(feedback) >= 0",
+    "not days_since(visit) < 30",
+    "days_since(visit) == 0",
+    "days_since_registered >= 30",
+    "days_since_registered == 0",
+    "days_since_registered < 14",
+    "not days_since_registered > 100",
+    r#"has_tag("vip:gold")"#,
+    r#"has_tag("promo:spring")"#,
+    r#"not has_tag("promo:spring")"#,
+    r#"has_tag("promo:now")"#,
+    r#"not has_tag("promo:now")"#,
+    r#"has_tag("promo:soon")"#,
+    r#"has_tag("nobody:has-this")"#,
+    r#"tier >= gold and has_tag("vip:gold") and days_since_last_purchase > 30"#,
+    "not (orders > 1 and last_nps >= 9)",
+    "not (orders > 1 or margin > 0)",
+    r#"not (has_tag("promo:spring") or attr.plan == "gold")"#,
+    "(stage == active or tier == platinum) and not revenue_90d > 0",
+    "not not (revenue > 60 and not days_since(visit) < 1)",
+    r#"any(orders == 0, all(has_email == true, not email_domain == "other.io"))"#,
+];
+
+/// All of `t`'s records in `segment` at `now`, by paging the store's `query` with `limit`.
+async fn query_all<S: Store>(
+    s: &S,
+    t: TenantId,
+    segment: &Segment,
+    at: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<Record>, String> {
+    let mut out: Vec<Record> = Vec::new();
+    let mut page = Page::first(limit);
+    for _ in 0..10_000 {
+        let rows = s
+            .query(t, segment, at, page)
+            .await
+            .map_err(|e| format!("query `{segment}` failed: {e}"))?;
+        ensure!(
+            rows.len() <= limit as usize,
+            "query `{segment}` returned {} rows for a limit of {limit}",
+            rows.len()
+        );
+        let full = rows.len() == limit as usize;
+        page.after = rows.last().map(|r| r.customer.id()).or(page.after);
+        out.extend(rows);
+        if !full {
+            return Ok(out);
+        }
+    }
+    Err(format!("query `{segment}` never ended"))
+}
+
+/// `query` answers exactly what paging `scan` and keeping the records for which
+/// `Segment::matches` holds (with `SegmentContext::new`: no RFM scores or churn risk) answers,
+/// for predicates over every field kind, in id order, paged with any limit, per tenant.
+pub async fn segment_query_equals_in_memory_evaluation<S: Store>(s: &S) -> Outcome {
+    for (t, offset) in [(TA, 1u128), (TB, 2)] {
+        let mut cs = Changeset::new();
+        for (c, stats, acts) in segment_population(t, offset)? {
+            cs.create(c, stats);
+            cs.activities.extend(acts);
+        }
+        s.apply(t, &cs)
+            .await
+            .map_err(|e| format!("seeding tenant {t}: {e}"))?;
+    }
+    // Tenant B also holds a customer with one of A's ids.
+    create(s, TB, &customer(TB, 101, "c0@example.com")).await?;
+    let at = now();
+    for t in [TA, TB] {
+        let mut all = Vec::new();
+        let mut page = Page::first(7);
+        loop {
+            let rows = s.scan(t, page).await.map_err(|e| e.to_string())?;
+            let Some(last) = rows.last() else { break };
+            page.after = Some(last.customer.id());
+            all.extend(rows);
+        }
+        for text in SEGMENT_PREDICATES {
+            let segment = Segment::parse(text).map_err(|e| format!("`{text}`: {e}"))?;
+            let expected: Vec<&Record> = all.iter().filter(|r| r.matches(&segment, at)).collect();
+            for limit in [1_000, 3, 1] {
+                let got = query_all(s, t, &segment, at, limit).await?;
+                let ids = |v: &[&Record]| v.iter().map(|r| r.customer.id()).collect::<Vec<_>>();
+                let got_refs: Vec<&Record> = got.iter().collect();
+                ensure!(
+                    ids(&got_refs) == ids(&expected),
+                    "tenant {t}, `{text}` (limit {limit}): query gave {:?}, in-memory evaluation {:?}",
+                    ids(&got_refs),
+                    ids(&expected)
+                );
+                ensure!(
+                    got_refs == expected,
+                    "tenant {t}, `{text}`: query returned records that differ from scan's"
+                );
+            }
+            // A page starting in the middle, and an empty page.
+            if let Some(mid) = expected.get(expected.len() / 2) {
+                let after = Page {
+                    after: Some(mid.customer.id()),
+                    limit: 1_000,
+                };
+                let rest = s
+                    .query(t, &segment, at, after)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                ensure!(
+                    rest.len() == expected.len() - expected.len() / 2 - 1,
+                    "tenant {t}, `{text}`: a page after the middle match has {} rows",
+                    rest.len()
+                );
+            }
+            let none = s
+                .query(t, &segment, at, Page::first(0))
+                .await
+                .map_err(|e| e.to_string())?;
+            ensure!(none.is_empty(), "a query with limit 0 returned rows");
+        }
+    }
+    // An empty tenant has no matches.
+    let other = s
+        .query(
+            TenantId::from_u128(0xC),
+            &Segment::True,
+            at,
+            Page::first(10),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    ensure!(other.is_empty(), "a query in an empty tenant returned rows");
+    Ok(())
+}

@@ -14,6 +14,7 @@
 //! | `values_round_trip` | 28-digit decimals keep their scale; times keep microseconds |
 //! | `pagination_is_stable` | pages in id order; concurrent inserts never repeat or skip rows |
 //! | `contacts_are_found` | lookup by normalised email and phone |
+//! | `segment_query_equals_in_memory_evaluation` | `query` gives what `scan` + `Segment::matches` give, for predicates over every field kind, paged, per tenant |
 //! | `differential` | random operation sequences give the same results as `rapport-memory` |
 //!
 //! Use the macro with a factory that makes a fresh, empty store:
@@ -66,7 +67,8 @@ macro_rules! store_contracts {
             outbox_leases,
             values_round_trip,
             pagination_is_stable,
-            contacts_are_found
+            contacts_are_found,
+            segment_query_equals_in_memory_evaluation
         );
         #[test]
         fn differential() {
@@ -104,7 +106,8 @@ macro_rules! store_contracts_tokio {
             outbox_leases,
             values_round_trip,
             pagination_is_stable,
-            contacts_are_found
+            contacts_are_found,
+            segment_query_equals_in_memory_evaluation
         );
     };
     (@each $factory:expr; $($name:ident),+) => {

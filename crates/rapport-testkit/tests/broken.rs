@@ -16,6 +16,10 @@ enum Flaw {
     UpsertOnCreate,
     IgnoresVersions,
     LeaksTenants,
+    /// `query` applies the limit to the scanned rows, then filters (short pages end paging).
+    QueryLimitsBeforeFiltering,
+    /// `query` evaluates with made-up RFM scores in the context.
+    QueryInventsRfm,
 }
 
 #[derive(Default)]
@@ -87,6 +91,36 @@ impl Store for Flawed {
             .map(|(_, r)| r.clone())
             .collect())
     }
+    async fn query(
+        &self,
+        t: TenantId,
+        segment: &Segment,
+        now: DateTime<Utc>,
+        page: Page,
+    ) -> Result<Vec<Record>, StoreError> {
+        match self.flaw {
+            Flaw::QueryLimitsBeforeFiltering => Ok(self
+                .scan(t, page)
+                .await?
+                .into_iter()
+                .filter(|r| r.matches(segment, now))
+                .collect()),
+            Flaw::QueryInventsRfm => Ok(self
+                .scan(t, Page::first(u32::MAX))
+                .await?
+                .into_iter()
+                .filter(|r| page.after.is_none_or(|a| r.customer.id() > a))
+                .filter(|r| {
+                    segment.matches(
+                        &SegmentContext::new(&r.customer, &r.stats, now)
+                            .with_rfm(RfmScores::new(3, 3, 3)),
+                    )
+                })
+                .take(page.limit as usize)
+                .collect()),
+            _ => rapport_core::ports::query_by_scan(self, t, segment, now, page).await,
+        }
+    }
     async fn activities(
         &self,
         t: TenantId,
@@ -147,9 +181,11 @@ impl Store for Flawed {
                     }
                 }
             }
-            Flaw::LeaksTenants => check_writes(&cs.customers, |id| {
-                d.customers.get(&(t, id)).map(|r| r.customer.version())
-            })?,
+            Flaw::LeaksTenants | Flaw::QueryLimitsBeforeFiltering | Flaw::QueryInventsRfm => {
+                check_writes(&cs.customers, |id| {
+                    d.customers.get(&(t, id)).map(|r| r.customer.version())
+                })?
+            }
         }
         for w in &cs.customers {
             d.customers.insert(
@@ -272,5 +308,24 @@ fn the_differential_test_catches_a_broken_store() {
     assert!(
         r.is_err(),
         "the differential run should find the stale update that was accepted"
+    );
+}
+
+#[test]
+fn a_store_whose_segment_query_differs_fails_the_segment_contract() {
+    let r = run(Flaw::QueryLimitsBeforeFiltering, |s| async move {
+        contracts::segment_query_equals_in_memory_evaluation(&s).await
+    });
+    assert!(r.unwrap_err().contains("in-memory evaluation"));
+    let r = run(Flaw::QueryInventsRfm, |s| async move {
+        contracts::segment_query_equals_in_memory_evaluation(&s).await
+    });
+    assert!(r.unwrap_err().contains("rfm"));
+    // The default `query` (the other flaws do not touch it) passes.
+    assert!(
+        run(Flaw::IgnoresVersions, |s| async move {
+            contracts::segment_query_equals_in_memory_evaluation(&s).await
+        })
+        .is_ok()
     );
 }

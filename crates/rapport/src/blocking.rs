@@ -167,12 +167,21 @@ impl<S: Store, N: Notifier> Service<S, N> {
     ///
     /// # Errors
     /// As the async method.
-    pub fn find(
+    pub fn find(&self, t: TenantId, segment: &Segment) -> Result<Vec<Record>, Error> {
+        block_on(self.0.find(t, segment))
+    }
+
+    /// See [`crate::Service::find_page`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn find_page(
         &self,
         t: TenantId,
-        predicate: impl Fn(&Record) -> bool,
+        segment: &Segment,
+        page: Page,
     ) -> Result<Vec<Record>, Error> {
-        block_on(self.0.find(t, predicate))
+        block_on(self.0.find_page(t, segment, page))
     }
 
     /// See [`crate::Service::sweep`].

@@ -14,6 +14,9 @@ use crate::error::Error;
 /// How many times a use case re-decides after a version conflict before giving up.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 16;
 
+/// The page size [`Service::find`] queries the store with.
+const FIND_PAGE: u32 = 1_000;
+
 /// A notifier that drops every message (for hosts that only read the outbox themselves).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoopNotifier;
@@ -236,8 +239,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                         return Ok((read, applied));
                     }
                     // The written state, taken back from the changeset without a clone.
-                    let Some((customer, stats)) =
-                        cs.customers.pop().map(CustomerWrite::into_parts)
+                    let Some((customer, stats)) = cs.customers.pop().map(CustomerWrite::into_parts)
                     else {
                         return Ok((read, applied));
                     };
@@ -543,24 +545,56 @@ impl<S: Store, N: Notifier> Service<S, N> {
         Ok(self.store.activities(t, id, range).await?)
     }
 
-    /// Customers for which `predicate` holds, scanning the tenant in id order.
+    /// Every customer of the tenant in `segment` at the clock's now, in id order, through
+    /// [`Store::query`] (a SQL store filters in the database; others page through `scan`).
+    ///
+    /// Evaluated as `Store::query` documents: tombstones are included (add
+    /// `stage != merged and stage != erased` to leave them out), and there are no RFM scores or
+    /// churn risk in the context, so comparisons on `rfm.*` and `churn_risk` are false.
+    ///
+    /// ```
+    /// use rapport_core::*;
+    /// use rapport_memory::MemoryStore;
+    /// let svc = rapport::blocking::Service::new(MemoryStore::new());
+    /// let t = TenantId::from_u128(1);
+    /// let profile = Profile { email: Email::parse("ada@example.com").ok().map(Pii::new), ..Profile::default() };
+    /// svc.register(t, profile)?;
+    /// svc.register(t, Profile::default())?;
+    /// let found = svc.find(t, &Segment::parse(r#"email_domain == "EXAMPLE.com""#)?)?;
+    /// assert_eq!(found.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// Store errors.
-    pub async fn find(
-        &self,
-        t: TenantId,
-        predicate: impl Fn(&Record) -> bool,
-    ) -> Result<Vec<Record>, Error> {
+    pub async fn find(&self, t: TenantId, segment: &Segment) -> Result<Vec<Record>, Error> {
+        let now = self.now();
         let mut out = Vec::new();
-        let mut page = Page::first(1_000);
+        let mut page = Page::first(FIND_PAGE);
         loop {
-            let rows = self.store.scan(t, page).await?;
-            let Some(last) = rows.last() else { break };
-            page.after = Some(last.customer.id());
-            out.extend(rows.into_iter().filter(|r| predicate(r)));
+            let rows = self.store.query(t, segment, now, page).await?;
+            let full = rows.len() == FIND_PAGE as usize;
+            page.after = rows.last().map(|r| r.customer.id());
+            out.extend(rows);
+            if !full {
+                break;
+            }
         }
         Ok(out)
+    }
+
+    /// One page of the customers in `segment` at the clock's now: those after `page.after`,
+    /// at most `page.limit`, in id order (see [`Service::find`] and [`Store::query`]).
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn find_page(
+        &self,
+        t: TenantId,
+        segment: &Segment,
+        page: Page,
+    ) -> Result<Vec<Record>, Error> {
+        Ok(self.store.query(t, segment, self.now(), page).await?)
     }
 
     /// Re-evaluates every live customer of the tenant at `now`: first ranks the population
