@@ -44,6 +44,32 @@ pub struct Policies {
 }
 
 impl Policies {
+    /// True when evaluating needs the population step ([`crate::rank`]): a share ladder, RFM
+    /// total as the tier metric, or a tag rule that reads RFM scores. A sweep skips the
+    /// ranking pass when this is false (the default policies: a threshold ladder, no rules).
+    ///
+    /// ```
+    /// use rapport_core::*;
+    /// assert!(!Policies::default().needs_ranking());
+    /// let mut p = Policies::default();
+    /// p.tag_rules.push(TagRule::parse("when rfm.r >= 4 then tag value:recent").unwrap());
+    /// assert!(p.needs_ranking());
+    /// let mut p = Policies::default();
+    /// p.tier.ladder = TierLadder::vip_heavy();
+    /// assert!(p.needs_ranking());
+    /// ```
+    #[must_use]
+    pub fn needs_ranking(&self) -> bool {
+        use crate::segment::Field;
+        matches!(self.tier.ladder.rungs, crate::tier::Rungs::Shares { .. })
+            || self.tier.ladder.metric == crate::tier::TierMetric::RfmTotal
+            || self.tag_rules.iter().any(|r| {
+                r.when.fields().iter().any(|f| {
+                    matches!(f, Field::RfmR | Field::RfmF | Field::RfmM | Field::RfmTotal)
+                })
+            })
+    }
+
     /// Checks every policy.
     ///
     /// # Errors

@@ -154,7 +154,22 @@ fn bench_sweep(c: &mut Criterion) {
         })
     });
     let mut day = 0;
+    // Default policies (threshold ladder, no rules): no ranking pass.
     g.bench_function("sweep", |b| {
+        b.iter(|| {
+            day += 1;
+            black_box(
+                block_on(svc.sweep(t, end + chrono::Duration::days(day), 10_000, |_| {})).unwrap(),
+            )
+        })
+    });
+    // A share ladder: the ranking pass (a second scan and the population sort) runs first.
+    let mut policies = Policies::default();
+    policies.tier.ladder = TierLadder::vip_heavy();
+    let svc = Service::new(svc.into_store())
+        .with_policies(policies)
+        .unwrap();
+    g.bench_function("sweep_share_ladder", |b| {
         b.iter(|| {
             day += 1;
             black_box(

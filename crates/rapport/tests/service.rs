@@ -272,3 +272,50 @@ fn sweep_reports_progress_and_settles() {
     let again = block_on(svc.sweep(SHOP, svc.now(), 10, |_| {})).unwrap();
     assert_eq!(again.changed, 0);
 }
+
+#[test]
+fn a_share_ladder_sweep_ranks_first_and_knows_the_total() {
+    let (svc, clock) = service();
+    let mut policies = Policies::default();
+    policies.tier.ladder = TierLadder::classic_pyramid();
+    let svc = svc.with_policies(policies).unwrap();
+    for i in 0..20 {
+        let id = block_on(svc.register(SHOP, profile(&format!("s{i}@shop.co"))))
+            .unwrap()
+            .customer
+            .id();
+        block_on(svc.record(
+            SHOP,
+            purchase(
+                id,
+                &format!("s{i}"),
+                t0() - Duration::days(3),
+                10 + i64::from(i),
+            ),
+        ))
+        .unwrap();
+    }
+    clock.advance(Duration::days(1));
+    let mut first_total = None;
+    let report = block_on(svc.sweep(SHOP, svc.now(), 5, |p| {
+        first_total.get_or_insert(p.total);
+    }))
+    .unwrap();
+    assert_eq!(
+        first_total,
+        Some(20),
+        "the ranking pass counted everyone before the first batch"
+    );
+    assert_eq!(report.evaluated, 20);
+    // classic_pyramid: top 20 % Platinum — the four biggest spenders.
+    let mut platinum = Vec::new();
+    let mut page = Page::first(100);
+    page.after = None;
+    for r in block_on(svc.store().scan(SHOP, page)).unwrap() {
+        if r.customer.tier() == Tier::Platinum {
+            platinum.push(r.stats.revenue());
+        }
+    }
+    assert_eq!(platinum.len(), 4, "{platinum:?}");
+    assert!(platinum.iter().all(|v| v.unwrap().amount >= Decimal::from(26)));
+}
