@@ -617,15 +617,17 @@ impl<S: Store, N: Notifier> Service<S, N> {
         let ranking = self.policies.needs_ranking();
         let mut inputs = Vec::new();
         let mut page = Page::first(batch);
-        while ranking {
-            let rows = self.store.scan(t, page).await?;
-            let Some(last) = rows.last() else { break };
-            page.after = Some(last.customer.id());
-            inputs.extend(
-                rows.iter()
-                    .filter(|r| r.customer.is_live())
-                    .map(|r| RankInput::of(r.customer.id(), &r.stats, &self.policies, now, None)),
-            );
+        if ranking {
+            loop {
+                let rows = self.store.scan(t, page).await?;
+                let Some(last) = rows.last() else { break };
+                page.after = Some(last.customer.id());
+                inputs.extend(
+                    rows.iter().filter(|r| r.customer.is_live()).map(|r| {
+                        RankInput::of(r.customer.id(), &r.stats, &self.policies, now, None)
+                    }),
+                );
+            }
         }
         // In scan order, i.e. by id: pass 2 walks it with a cursor instead of hashing a
         // million ids (random lookups in a large map were a fifth of the sweep).

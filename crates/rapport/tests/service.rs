@@ -317,5 +317,9 @@ fn a_share_ladder_sweep_ranks_first_and_knows_the_total() {
         }
     }
     assert_eq!(platinum.len(), 4, "{platinum:?}");
-    assert!(platinum.iter().all(|v| v.unwrap().amount >= Decimal::from(26)));
+    assert!(
+        platinum
+            .iter()
+            .all(|v| v.unwrap().amount >= Decimal::from(26))
+    );
 }
