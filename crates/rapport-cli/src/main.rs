@@ -111,6 +111,38 @@ enum Command {
 enum ImportWhat {
     /// Transactions: one purchase per row.
     Transactions(ImportArgs),
+    /// Customers: one per row, keyed by an external id (existing ones are left as they are).
+    Customers(CustomerImportArgs),
+}
+
+#[derive(clap::Args)]
+struct CustomerImportArgs {
+    /// The CSV file.
+    csv: PathBuf,
+    /// The external id column.
+    #[arg(long, default_value = "customer_id")]
+    customer_col: String,
+    /// Email column (default: `email` when the file has it).
+    #[arg(long)]
+    email_col: Option<String>,
+    /// Phone column (default: `phone` when the file has it).
+    #[arg(long)]
+    phone_col: Option<String>,
+    /// Display name column (default: `name` when the file has it).
+    #[arg(long)]
+    name_col: Option<String>,
+    /// Further columns to keep as text attributes, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    attr_cols: Vec<String>,
+    /// Region (ISO 3166-1 alpha-2) for phone numbers written without +country.
+    #[arg(long, default_value = "US")]
+    region: String,
+    /// List bad rows and import the others instead of stopping.
+    #[arg(long)]
+    skip_bad: bool,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(clap::Args)]
@@ -360,6 +392,40 @@ fn run(cli: Cli) -> Result<()> {
                 eprintln!("skipped {b}");
             }
             let done = import::store(&store, tenant, &txs, &cols, a.quiet)?;
+            println!(
+                "{}",
+                serde_json::to_string(
+                    &serde_json::json!({"imported": done, "skipped_rows": bad.len()})
+                )?
+            );
+        }
+        Command::Import {
+            what: ImportWhat::Customers(a),
+        } => {
+            let store = store::open(
+                &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
+                Utc::now(),
+            )?;
+            let cols = import::CustomerColumns {
+                customer: a.customer_col,
+                email: a.email_col,
+                phone: a.phone_col,
+                name: a.name_col,
+                attributes: a.attr_cols,
+                region: a
+                    .region
+                    .parse()
+                    .map_err(|e| fail!("--region {}: {e}", a.region))?,
+            };
+            let file = std::fs::File::open(&a.csv)
+                .map_err(|e| fail!("cannot open {}: {e}", a.csv.display()))?;
+            let (rows, mut bad) = import::parse_customers(file, &cols, a.skip_bad)?;
+            let (done, more_bad) =
+                import::store_customers(&store, tenant, rows, Utc::now(), a.skip_bad, a.quiet)?;
+            bad.extend(more_bad);
+            for b in &bad {
+                eprintln!("skipped {b}");
+            }
             println!(
                 "{}",
                 serde_json::to_string(

@@ -505,3 +505,96 @@ fn clv_fit_and_predict_with_every_model() {
         stderr(&o)
     );
 }
+
+#[test]
+fn import_customers_is_idempotent_checks_rows_and_feeds_transactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, body: &str| {
+        std::fs::write(dir.path().join(name), body).unwrap();
+        name.to_owned()
+    };
+    let db = ["--db", "sqlite://c.db"];
+    let run = |args: &[&str]| {
+        let mut all = db.to_vec();
+        all.extend_from_slice(args);
+        rapport(dir.path(), &all)
+    };
+    let customers = write(
+        "customers.csv",
+        "customer_id,email,phone,name,city\nC1,Ann@Example.com,+1 202 555 0101,  Ann   Lee ,Boston\nC2,bob@example.com,,Bob,Paris\n",
+    );
+    let o = run(&[
+        "import",
+        "customers",
+        &customers,
+        "--attr-cols",
+        "city",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["imported"]["customers_new"], 2);
+    // Again: nothing new.
+    let o = run(&["import", "customers", &customers, "--quiet"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        (
+            v["imported"]["customers_new"].as_u64(),
+            v["imported"]["customers_existing"].as_u64()
+        ),
+        (Some(0), Some(2))
+    );
+    // A bad email stops the import with its line and column; nothing is written.
+    let bad = write(
+        "bad.csv",
+        "customer_id,email\nC3,carol@example.com\nC4,not-an-email\n",
+    );
+    let o = run(&["import", "customers", &bad, "--quiet"]);
+    assert!(!o.status.success());
+    assert!(stdout(&o).is_empty());
+    assert!(
+        stderr(&o).contains("line 3, column `email`"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !run(&["customer", "C3"]).status.success(),
+        "C3 must not have been written"
+    );
+    // A contact that belongs to another customer, and a repeated id, are bad rows too.
+    let dup = write(
+        "dup.csv",
+        "customer_id,email\nC5,ANN@example.com\nC6,dave@example.com\nC6,eve@example.com\n",
+    );
+    let o = run(&["import", "customers", &dup, "--skip-bad", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["imported"]["customers_new"], 1, "only C6 (first row)");
+    assert_eq!(v["skipped_rows"], 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains("line 4, column `customer_id`: `C6` repeats line 3"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 2: the email or phone already belongs to customer"),
+        "{err}"
+    );
+    // Transactions for C1 attach to the imported customer; the profile stays redacted.
+    let tx = write("tx.csv", "customer_id,date,amount\nC1,20260105,250.00\n");
+    assert!(
+        run(&["import", "transactions", &tx, "--quiet"])
+            .status
+            .success()
+    );
+    let o = run(&["customer", "C1", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        !out.contains("Example.com") && !out.contains("ann@"),
+        "PII redacted: {out}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["orders"], 1, "{v}");
+    assert_eq!(v["revenue"], "250.00 USD");
+}
