@@ -73,10 +73,10 @@ enum Command {
         #[arg(long)]
         html: Option<PathBuf>,
     },
-    /// Show one customer (by id or external id): profile, tags, tier and stage with reasons,
-    /// timeline.
+    /// Show one customer (by id, email or external id): profile, tags, tier and stage with
+    /// reasons, timeline.
     Customer {
-        /// Customer id (UUID) or the external id used at import.
+        /// Customer id (UUID), email address, or the external id used at import.
         key: String,
         /// As of this day (default: today).
         #[arg(long)]
@@ -471,9 +471,25 @@ fn run(cli: Cli) -> Result<()> {
                 &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
                 Utc::now(),
             )?;
-            let id = key
-                .parse::<CustomerId>()
-                .unwrap_or_else(|_| store::customer_id(tenant, &key));
+            // A UUID, an email address (looked up by its normalised form), or an external id.
+            let id = match (key.parse::<CustomerId>(), key.contains('@')) {
+                (Ok(id), _) => id,
+                (Err(_), true) => {
+                    let email = Email::parse(&key).map_err(|e| fail!("{e}"))?;
+                    futures::executor::block_on(
+                        store.find_by_contact(tenant, &ContactKey::Email(email)),
+                    )?
+                    .first()
+                    .copied()
+                    .ok_or_else(|| {
+                        fail!(
+                            "no customer with that email in tenant `{}`; check the address or --tenant",
+                            cli.tenant
+                        )
+                    })?
+                }
+                (Err(_), false) => store::customer_id(tenant, &key),
+            };
             let svc = Service::new(store);
             let rec = svc.customer(tenant, id).map_err(|e| match e {
                 rapport::Error::NotFound(_) => fail!(

@@ -596,5 +596,10 @@ fn import_customers_is_idempotent_checks_rows_and_feeds_transactions() {
     );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["orders"], 1, "{v}");
+    // The same customer by email (any case).
+    let o = run(&["customer", "ann@EXAMPLE.com", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let by_email: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(by_email["id"], v["id"]);
     assert_eq!(v["revenue"], "250.00 USD");
 }
