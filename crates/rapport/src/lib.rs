@@ -3,7 +3,8 @@
 //! This is the crate hosts depend on. It re-exports the pure core ([`rapport_core`]: model,
 //! rules, ports) and adds what touches the outside world: the [`Service`] with the use cases
 //! (async, and [`blocking::Service`] for hosts without a runtime), [`Clock`]/[`IdSource`] with
-//! [`SystemClock`]/[`UuidV7Ids`], the outbox relay, and the sweep.
+//! [`SystemClock`]/[`UuidV7Ids`], the outbox relay, the sweep, and [`StoreExt`] (conveniences
+//! every store gets from the minimal port).
 //!
 //! ```
 //! use rapport::{NewActivity, blocking::Service};
@@ -36,12 +37,14 @@ mod clock;
 mod error;
 mod relay;
 mod service;
+mod store_ext;
 
 pub use rapport_core as core;
 
 pub use clock::{Clock, IdSource, SystemClock, UuidV7Ids};
 pub use error::Error;
 pub use relay::{RelayConfig, RelayReport, relay_once};
+pub use store_ext::{MAX_MERGE_HOPS, StoreExt};
 pub use service::{
     DEFAULT_MAX_ATTEMPTS, NewActivity, NoopNotifier, Recorded, Registered, Service, SweepProgress,
 };

@@ -1,0 +1,48 @@
+//! `StoreExt` over rapport-memory: merge chains, contact lookup, paging helpers.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use chrono::DateTime;
+use futures::executor::block_on;
+use rapport::StoreExt;
+use rapport::core::*;
+use rapport_memory::MemoryStore;
+
+#[test]
+fn merges_are_followed_to_the_survivor() {
+    let store = MemoryStore::new();
+    let t = TenantId::from_u128(1);
+    let now = DateTime::UNIX_EPOCH;
+    let id = |i| CustomerId::from_u128(i);
+    let email = Email::parse("x@y.co").unwrap();
+    let mut cs = Changeset::new();
+    for i in 1..=3 {
+        let mut c = Customer::new(t, id(i), Profile::default(), now);
+        if i == 3 {
+            c.profile.email = Some(Pii::new(email.clone()));
+        }
+        cs.create(c, Stats::default());
+    }
+    block_on(store.apply(t, &cs)).unwrap();
+    // 1 → 2 → 3.
+    for (from, into) in [(1, 2), (2, 3)] {
+        let r = block_on(store.load_required(t, id(from))).unwrap();
+        let mut next = r.customer.next_version();
+        next.lifecycle = next.lifecycle.merge_into(id(into), now).unwrap();
+        let mut cs = Changeset::new();
+        cs.update(&r.customer, next, r.stats);
+        block_on(store.apply(t, &cs)).unwrap();
+    }
+    let end = block_on(store.load_following_merges(t, id(1))).unwrap();
+    assert_eq!(end.customer.id(), id(3));
+    assert_eq!(
+        block_on(store.find_one_by_contact(t, &ContactKey::Email(email))).unwrap(),
+        Some(id(3))
+    );
+    assert!(matches!(
+        block_on(store.load_following_merges(t, id(7))),
+        Err(StoreError::NotFound { .. })
+    ));
+    // Another tenant sees nothing.
+    assert_eq!(block_on(store.count(TenantId::from_u128(2), 10)).unwrap(), 0);
+    assert_eq!(block_on(store.scan_all(t, 1)).unwrap().len(), 3);
+}
