@@ -64,9 +64,10 @@ impl Policies {
         matches!(self.tier.ladder.rungs, crate::tier::Rungs::Shares { .. })
             || self.tier.ladder.metric == crate::tier::TierMetric::RfmTotal
             || self.tag_rules.iter().any(|r| {
-                r.when.fields().iter().any(|f| {
-                    matches!(f, Field::RfmR | Field::RfmF | Field::RfmM | Field::RfmTotal)
-                })
+                r.when
+                    .fields()
+                    .iter()
+                    .any(|f| matches!(f, Field::RfmR | Field::RfmF | Field::RfmM | Field::RfmTotal))
             })
     }
 

@@ -44,7 +44,7 @@ pub use rapport_core as core;
 pub use clock::{Clock, IdSource, SystemClock, UuidV7Ids};
 pub use error::Error;
 pub use relay::{RelayConfig, RelayReport, relay_once};
-pub use store_ext::{MAX_MERGE_HOPS, StoreExt};
 pub use service::{
     DEFAULT_MAX_ATTEMPTS, NewActivity, NoopNotifier, Recorded, Registered, Service, SweepProgress,
 };
+pub use store_ext::{MAX_MERGE_HOPS, StoreExt};

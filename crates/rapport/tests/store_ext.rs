@@ -43,6 +43,9 @@ fn merges_are_followed_to_the_survivor() {
         Err(StoreError::NotFound { .. })
     ));
     // Another tenant sees nothing.
-    assert_eq!(block_on(store.count(TenantId::from_u128(2), 10)).unwrap(), 0);
+    assert_eq!(
+        block_on(store.count(TenantId::from_u128(2), 10)).unwrap(),
+        0
+    );
     assert_eq!(block_on(store.scan_all(t, 1)).unwrap().len(), 3);
 }
