@@ -23,7 +23,7 @@ fn fresh() -> SqliteStore {
     SqliteStore::open(path, SqliteConfig::default(), now).unwrap()
 }
 
-rapport_testkit::store_contracts!(fresh);
+rapport_testkit::store_contracts!(fresh; concurrent);
 
 #[test]
 fn no_lost_updates_through_the_service() {
@@ -32,7 +32,7 @@ fn no_lost_updates_through_the_service() {
 }
 
 #[test]
-fn outbox_survives_failures_and_relay_deaths() {
+fn outbox_delivers_2000_events_despite_failures_and_relay_deaths() {
     let (run, _) =
         rapport_testkit::reliability::outbox_survives_failures(fresh(), 2_000, 0.3, 3).unwrap();
     assert_eq!(run.delivered_unique, 2_000);

@@ -507,6 +507,101 @@ pub async fn contacts_are_found<S: Store>(s: &S) -> Outcome {
     Ok(())
 }
 
+/// Erasure leaves no personal data: after the erasing write (the profile cleared, the stage
+/// `Erased`), the customer reads back as an empty tombstone, its old email and phone find
+/// nobody, no scanned or queried record carries them, and the same id in tenant B keeps its
+/// own profile.
+pub async fn erasure_leaves_no_pii<S: Store>(s: &S) -> Outcome {
+    let secret_email = "erase.me.7f3a@example.com";
+    let cn: Region = "CN".parse().map_err(|e: DomainError| e.to_string())?;
+    let mut c = customer(TA, 40, secret_email);
+    c.profile.phone = Phone::parse("139 0013 9000", cn).ok().map(Pii::new);
+    c.profile.display_name = Some(Pii::new("Wang Erase".to_owned()));
+    let mut attrs = Attributes::new();
+    attrs.insert(
+        AttrKey::new("city").map_err(|e| e.to_string())?,
+        AttrValue::Text("Secretville".into()),
+    );
+    c.profile.attributes = Pii::new(attrs);
+    create(s, TA, &c).await?;
+    let other = customer(TB, 40, secret_email);
+    create(s, TB, &other).await?;
+    let mut erased = c.next_version();
+    erased.profile = Profile::default();
+    erased.lifecycle = c.lifecycle.erase(now()).map_err(|e| e.to_string())?;
+    let mut cs = Changeset::new();
+    cs.update(&c, erased, Stats::default());
+    s.apply(TA, &cs)
+        .await
+        .map_err(|e| format!("the erasing write failed: {e}"))?;
+    let back = load(s, TA, c.id())
+        .await?
+        .ok_or("the erased customer is gone; it must stay as a tombstone")?;
+    ensure!(
+        back.customer.stage() == Stage::Erased,
+        "stage after erasure: {:?}",
+        back.customer.stage()
+    );
+    ensure!(
+        back.customer.profile == Profile::default(),
+        "the erased profile still holds data"
+    );
+    let leaks = |r: &Record| {
+        let text = serde_json::to_string(r).unwrap_or_default();
+        text.contains("erase.me.7f3a")
+            || text.contains("8613900139000")
+            || text.contains("Secretville")
+            || text.contains("Wang Erase")
+    };
+    ensure!(
+        !leaks(&back),
+        "the erased record still carries personal data"
+    );
+    let email = ContactKey::Email(Email::parse(secret_email).map_err(|e| e.to_string())?);
+    let phone = ContactKey::Phone(Phone::from_e164("+8613900139000").map_err(|e| e.to_string())?);
+    for key in [&email, &phone] {
+        let found = s
+            .find_by_contact(TA, key)
+            .await
+            .map_err(|e| e.to_string())?;
+        ensure!(found.is_empty(), "an erased contact still finds {found:?}");
+    }
+    let rows = s
+        .scan(TA, Page::first(100))
+        .await
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        !rows.iter().any(leaks),
+        "a scanned record carries the erased data"
+    );
+    let seg =
+        Segment::parse("has_email == true or has_phone == true").map_err(|e| e.to_string())?;
+    let hits = s
+        .query(TA, &seg, now(), Page::first(100))
+        .await
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        !hits.iter().any(|r| r.customer.id() == c.id()),
+        "a segment query still sees the erased contacts"
+    );
+    let kept = load(s, TB, other.id())
+        .await?
+        .ok_or("tenant B's customer with the same id is gone")?;
+    ensure!(
+        kept.customer.profile.email.is_some(),
+        "erasure in tenant A cleared tenant B's profile"
+    );
+    let found = s
+        .find_by_contact(TB, &email)
+        .await
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        found == vec![other.id()],
+        "tenant B's contact lookup gave {found:?}"
+    );
+    Ok(())
+}
+
 /// An activity of `kind` for the segment contract.
 fn act(c: CustomerId, n: u128, at: DateTime<Utc>, kind: ActivityKind) -> Result<Activity, String> {
     Activity::new(

@@ -14,6 +14,7 @@
 //! | `values_round_trip` | 28-digit decimals keep their scale; times keep microseconds |
 //! | `pagination_is_stable` | pages in id order; concurrent inserts never repeat or skip rows |
 //! | `contacts_are_found` | lookup by normalised email and phone |
+//! | `erasure_leaves_no_pii` | after the erasing write no read (load, contact lookup, scan, query) returns the personal data; tenant B untouched |
 //! | `segment_query_equals_in_memory_evaluation` | `query` gives what `scan` + `Segment::matches` give, for predicates over every field kind, paged, per tenant |
 //! | `differential` | random operation sequences give the same results as `rapport-memory` |
 //!
@@ -53,10 +54,52 @@ where
 }
 
 /// Expands to one `#[test]` per contract for a store factory (`fn() -> impl Store`), run
-/// without an async runtime.
+/// without an async runtime, plus the differential run against `rapport-memory`.
+///
+/// Capability flags after a `;` opt into the contracts a store must declare it can take:
+///
+/// | flag | adds |
+/// |---|---|
+/// | `concurrent` | the store is safe to share between threads: `no_lost_updates_under_concurrency` (8 threads × 125 conflicting read-modify-writes through the service, none lost) and `outbox_survives_failures_and_relay_deaths` (1,000 events, 30 % failed deliveries, relay deaths: all delivered, none stuck) |
+///
+/// ```
+/// mod memory_conformance {
+///     rapport_testkit::store_contracts!(rapport_memory::MemoryStore::new; concurrent);
+/// }
+/// ```
 #[macro_export]
 macro_rules! store_contracts {
+    (@each $factory:expr; $($name:ident),+) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::check($factory, |s| async move { $crate::contracts::$name(&s).await });
+            }
+        )+
+    };
+    (@cap $factory:expr; concurrent) => {
+        #[test]
+        fn no_lost_updates_under_concurrency() {
+            let r = $crate::reliability::no_lost_updates(($factory)(), 8, 125)
+                .unwrap_or_else(|e| panic!("store contract violated: {e}"));
+            assert_eq!(
+                (r.counter, r.version),
+                (1_000, 1_001),
+                "store contract violated: lost updates ({r:?})"
+            );
+        }
+        #[test]
+        fn outbox_survives_failures_and_relay_deaths() {
+            let (r, _) = $crate::reliability::outbox_survives_failures(($factory)(), 1_000, 0.3, 3)
+                .unwrap_or_else(|e| panic!("store contract violated: {e}"));
+            assert_eq!(r.delivered_unique, 1_000, "store contract violated: undelivered events ({r:?})");
+            assert_eq!(r.stuck, 0, "store contract violated: stuck messages ({r:?})");
+        }
+    };
     ($factory:expr) => {
+        $crate::store_contracts!($factory;);
+    };
+    ($factory:expr; $($cap:ident),*) => {
         $crate::store_contracts!(@each $factory;
             create_fails_already_exists,
             stale_update_conflicts,
@@ -68,20 +111,14 @@ macro_rules! store_contracts {
             values_round_trip,
             pagination_is_stable,
             contacts_are_found,
+            erasure_leaves_no_pii,
             segment_query_equals_in_memory_evaluation
         );
         #[test]
         fn differential() {
             $crate::differential::run($factory, 64);
         }
-    };
-    (@each $factory:expr; $($name:ident),+) => {
-        $(
-            #[test]
-            fn $name() {
-                $crate::check($factory, |s| async move { $crate::contracts::$name(&s).await });
-            }
-        )+
+        $( $crate::store_contracts!(@cap $factory; $cap); )*
     };
 }
 
@@ -107,6 +144,7 @@ macro_rules! store_contracts_tokio {
             values_round_trip,
             pagination_is_stable,
             contacts_are_found,
+            erasure_leaves_no_pii,
             segment_query_equals_in_memory_evaluation
         );
     };

@@ -20,6 +20,9 @@ enum Flaw {
     QueryLimitsBeforeFiltering,
     /// `query` evaluates with made-up RFM scores in the context.
     QueryInventsRfm,
+    /// Updates keep the stored profile (as a store whose profile lives in a table the
+    /// update path forgets): erasure leaves the personal data behind.
+    KeepsProfilesOnUpdate,
 }
 
 #[derive(Default)]
@@ -181,17 +184,24 @@ impl Store for Flawed {
                     }
                 }
             }
-            Flaw::LeaksTenants | Flaw::QueryLimitsBeforeFiltering | Flaw::QueryInventsRfm => {
-                check_writes(&cs.customers, |id| {
-                    d.customers.get(&(t, id)).map(|r| r.customer.version())
-                })?
-            }
+            Flaw::LeaksTenants
+            | Flaw::QueryLimitsBeforeFiltering
+            | Flaw::QueryInventsRfm
+            | Flaw::KeepsProfilesOnUpdate => check_writes(&cs.customers, |id| {
+                d.customers.get(&(t, id)).map(|r| r.customer.version())
+            })?,
         }
         for w in &cs.customers {
+            let mut customer = w.customer().clone();
+            if self.flaw == Flaw::KeepsProfilesOnUpdate {
+                if let Some(old) = d.customers.get(&(t, customer.id())) {
+                    customer.profile = old.customer.profile.clone();
+                }
+            }
             d.customers.insert(
-                (t, w.customer().id()),
+                (t, customer.id()),
                 Record {
-                    customer: w.customer().clone(),
+                    customer,
                     stats: w.stats().clone(),
                 },
             );
@@ -328,4 +338,17 @@ fn a_store_whose_segment_query_differs_fails_the_segment_contract() {
         })
         .is_ok()
     );
+}
+
+#[test]
+fn a_store_that_keeps_profiles_fails_the_erasure_contract() {
+    let r = run(Flaw::KeepsProfilesOnUpdate, |s| async move {
+        contracts::erasure_leaves_no_pii(&s).await
+    });
+    assert_eq!(r.unwrap_err(), "the erased profile still holds data");
+    // The same store passes the contracts that never change a profile.
+    let r = run(Flaw::KeepsProfilesOnUpdate, |s| async move {
+        contracts::create_fails_already_exists(&s).await
+    });
+    assert!(r.is_ok(), "{r:?}");
 }
