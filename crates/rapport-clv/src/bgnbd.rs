@@ -117,20 +117,7 @@ impl BgNbd {
     }
 }
 
-impl CountModel for BgNbd {
-    fn conditional_expected_purchases(&self, t: f64, x: f64, tx: f64, big_t: f64) -> f64 {
-        BgNbd::conditional_expected_purchases(self, t, x, tx, big_t)
-    }
-    fn p_alive(&self, x: f64, tx: f64, big_t: f64) -> f64 {
-        BgNbd::p_alive(self, x, tx, big_t)
-    }
-    fn expected_purchases(&self, t: f64) -> f64 {
-        BgNbd::expected_purchases(self, t)
-    }
-    fn log_likelihood_one(&self, x: f64, tx: f64, big_t: f64) -> f64 {
-        BgNbd::log_likelihood_one(self, x, tx, big_t)
-    }
-}
+crate::count::delegate_count_model!(BgNbd);
 
 impl FourParams for BgNbd {
     fn from_log(p: &[f64]) -> Self {

@@ -42,6 +42,28 @@ pub trait CountModel: std::fmt::Debug {
     }
 }
 
+/// Implements [`CountModel`] for a model by delegating to its inherent methods of the same
+/// names (which stay callable without importing the trait).
+macro_rules! delegate_count_model {
+    ($model:ty) => {
+        impl $crate::count::CountModel for $model {
+            fn conditional_expected_purchases(&self, t: f64, x: f64, tx: f64, big_t: f64) -> f64 {
+                <$model>::conditional_expected_purchases(self, t, x, tx, big_t)
+            }
+            fn p_alive(&self, x: f64, tx: f64, big_t: f64) -> f64 {
+                <$model>::p_alive(self, x, tx, big_t)
+            }
+            fn expected_purchases(&self, t: f64) -> f64 {
+                <$model>::expected_purchases(self, t)
+            }
+            fn log_likelihood_one(&self, x: f64, tx: f64, big_t: f64) -> f64 {
+                <$model>::log_likelihood_one(self, x, tx, big_t)
+            }
+        }
+    };
+}
+pub(crate) use delegate_count_model;
+
 /// A fitted model with its fit statistics.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Fit<M> {

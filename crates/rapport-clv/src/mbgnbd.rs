@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::count::{CountModel, Fit, FourParams, check_positive, fit_four};
+use crate::count::{Fit, FourParams, check_positive, fit_four};
 use crate::error::ClvError;
 use crate::special::{hyp2f1, ln_gamma, log_add_exp};
 
@@ -99,20 +99,7 @@ impl MbgNbd {
     }
 }
 
-impl CountModel for MbgNbd {
-    fn conditional_expected_purchases(&self, t: f64, x: f64, tx: f64, big_t: f64) -> f64 {
-        MbgNbd::conditional_expected_purchases(self, t, x, tx, big_t)
-    }
-    fn p_alive(&self, x: f64, tx: f64, big_t: f64) -> f64 {
-        MbgNbd::p_alive(self, x, tx, big_t)
-    }
-    fn expected_purchases(&self, t: f64) -> f64 {
-        MbgNbd::expected_purchases(self, t)
-    }
-    fn log_likelihood_one(&self, x: f64, tx: f64, big_t: f64) -> f64 {
-        MbgNbd::log_likelihood_one(self, x, tx, big_t)
-    }
-}
+crate::count::delegate_count_model!(MbgNbd);
 
 impl FourParams for MbgNbd {
     fn from_log(p: &[f64]) -> Self {

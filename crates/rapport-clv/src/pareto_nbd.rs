@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::count::{CountModel, Fit, FourParams, check_positive, fit_four};
+use crate::count::{Fit, FourParams, check_positive, fit_four};
 use crate::error::ClvError;
 use crate::special::{hyp2f1, ln_gamma, log_add_exp};
 
@@ -140,20 +140,7 @@ impl ParetoNbd {
     }
 }
 
-impl CountModel for ParetoNbd {
-    fn conditional_expected_purchases(&self, t: f64, x: f64, tx: f64, big_t: f64) -> f64 {
-        ParetoNbd::conditional_expected_purchases(self, t, x, tx, big_t)
-    }
-    fn p_alive(&self, x: f64, tx: f64, big_t: f64) -> f64 {
-        ParetoNbd::p_alive(self, x, tx, big_t)
-    }
-    fn expected_purchases(&self, t: f64) -> f64 {
-        ParetoNbd::expected_purchases(self, t)
-    }
-    fn log_likelihood_one(&self, x: f64, tx: f64, big_t: f64) -> f64 {
-        ParetoNbd::log_likelihood_one(self, x, tx, big_t)
-    }
-}
+crate::count::delegate_count_model!(ParetoNbd);
 
 impl FourParams for ParetoNbd {
     fn from_log(p: &[f64]) -> Self {

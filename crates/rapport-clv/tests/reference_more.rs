@@ -4,35 +4,12 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use rapport_clv::*;
+
+mod common;
+use common::*;
 use serde_json::Value;
-
-fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/clv")
-}
-
-fn json(name: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir().join(name)).unwrap()).unwrap()
-}
-
-fn csv_rows(name: &str) -> Vec<BTreeMap<String, String>> {
-    let mut r = csv::Reader::from_path(dir().join(name)).unwrap();
-    r.deserialize().map(|x| x.unwrap()).collect()
-}
-
-fn f(v: &Value) -> f64 {
-    v.as_f64().unwrap()
-}
-
-fn close(got: f64, want: f64, rel: f64, what: &str) {
-    let err = (got - want).abs() / want.abs().max(1e-12);
-    assert!(
-        err <= rel,
-        "{what}: got {got}, want {want} (relative error {err:e} > {rel:e})"
-    );
-}
 
 fn summary(name: &str, id: &str) -> Vec<(String, f64, f64, f64, f64)> {
     csv_rows(name)
@@ -71,10 +48,6 @@ fn pareto(p: &Value) -> ParetoNbd {
 
 fn mbg(p: &Value) -> MbgNbd {
     MbgNbd::new(f(&p["r"]), f(&p["alpha"]), f(&p["a"]), f(&p["b"])).unwrap()
-}
-
-fn gg(p: &Value) -> GammaGamma {
-    GammaGamma::new(f(&p["p"]), f(&p["q"]), f(&p["v"])).unwrap()
 }
 
 fn check_pareto_fit(fit: &Fit<ParetoNbd>, want: &Value, what: &str) {
