@@ -48,6 +48,13 @@ impl Policies {
     ///
     /// # Errors
     /// The first [`DomainError::InvalidPolicy`].
+    ///
+    /// ```
+    /// use rapport_core::*;
+    /// assert!(Policies::default().validate().is_ok());
+    /// let bad = Policies { churn: ChurnPolicy { alert_threshold: 2.0, ..ChurnPolicy::default() }, ..Policies::default() };
+    /// assert!(matches!(bad.validate(), Err(DomainError::InvalidPolicy { field: "churn.alert_threshold", .. })));
+    /// ```
     pub fn validate(&self) -> Result<(), DomainError> {
         self.tier.validate()?;
         self.lifecycle.validate()?;
