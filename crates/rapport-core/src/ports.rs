@@ -387,7 +387,57 @@ impl StoreError {
 /// Public so that a store which overrides `query` (e.g. with a SQL prefilter) can be compared
 /// with, or fall back to, the plain evaluation.
 ///
-/// See [`Store::query`] for an example.
+/// See [`Store::query`] for paging; here a store of 1,000 customers in which every tenth
+/// has spent more than 90:
+///
+/// ```
+/// use chrono::DateTime;
+/// use futures::executor::block_on;
+/// use rapport_core::ports::query_by_scan;
+/// use rapport_core::*;
+/// # use stand_in::S;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = S::with_revenue(1_000); // customer i has revenue i % 100, ids 1..=1000
+/// let (t, now) = (TenantId::from_u128(1), DateTime::UNIX_EPOCH);
+/// let big = Segment::parse("revenue > 90")?;
+/// let found = block_on(query_by_scan(&store, t, &big, now, Page::first(500)))?;
+/// assert_eq!(found.len(), 90); // 91..=99 in each hundred
+/// assert!(found.iter().all(|r| r.stats.revenue_amount() > 90.into()));
+/// assert!(block_on(query_by_scan(&store, t, &big, now, Page::first(0)))?.is_empty());
+/// # Ok(())
+/// # }
+/// # mod stand_in {
+/// #     use rapport_core::{*, ports::*};
+/// #     use rust_decimal::Decimal;
+/// #     pub struct S(Vec<Record>);
+/// #     impl S {
+/// #         pub fn with_revenue(n: u128) -> S {
+/// #             let t = TenantId::from_u128(1);
+/// #             let now = chrono::DateTime::UNIX_EPOCH;
+/// #             S((1..=n).map(|i| {
+/// #                 let id = CustomerId::from_u128(i);
+/// #                 let buy = Activity::new(ActivityId::from_u128(i), id, now, Channel::Web,
+/// #                     IdempotencyKey::new(format!("o{i}")).unwrap(),
+/// #                     ActivityKind::Purchase { order_id: OrderId::new(format!("{i}")).unwrap(),
+/// #                         amount: Money::new(Decimal::from(i % 100), Currency::USD), margin: None }).unwrap();
+/// #                 Record { customer: Customer::new(t, id, Profile::default(), now), stats: Stats::from_activities([&buy]).unwrap() }
+/// #             }).collect())
+/// #         }
+/// #     }
+/// #     impl Store for S {
+/// #         async fn load(&self, _: TenantId, _: CustomerId) -> Result<Option<Record>, StoreError> { Ok(None) }
+/// #         async fn find_by_contact(&self, _: TenantId, _: &ContactKey) -> Result<Vec<CustomerId>, StoreError> { Ok(vec![]) }
+/// #         async fn scan(&self, _: TenantId, p: Page) -> Result<Vec<Record>, StoreError> {
+/// #             Ok(self.0.iter().filter(|r| p.after.is_none_or(|a| r.customer.id() > a)).take(p.limit as usize).cloned().collect())
+/// #         }
+/// #         async fn activities(&self, _: TenantId, _: CustomerId, _: TimeRange) -> Result<Vec<Activity>, StoreError> { Ok(vec![]) }
+/// #         async fn apply(&self, _: TenantId, _: &Changeset) -> Result<Applied, StoreError> { Err(StoreError::Unsupported { what: "apply".into() }) }
+/// #         async fn claim_outbox(&self, _: u32, _: std::time::Duration, _: chrono::DateTime<chrono::Utc>) -> Result<Vec<OutboxMessage>, StoreError> { Ok(vec![]) }
+/// #         async fn ack_outbox(&self, _: &[MessageId]) -> Result<(), StoreError> { Ok(()) }
+/// #         async fn retry_outbox(&self, _: MessageId, _: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> { Ok(()) }
+/// #     }
+/// # }
+/// ```
 ///
 /// # Errors
 /// The errors of [`Store::scan`].
