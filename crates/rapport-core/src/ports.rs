@@ -864,7 +864,7 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a
 /// use rapport_core::ports::DynStore;
 /// use rapport_core::*;
 /// # use toy::Toy;
-/// # fn main() -> Result<(), StoreError> {
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let use_toy = true; // e.g. decided from a configuration value
 /// let store: Box<dyn DynStore> = if use_toy { Box::new(Toy::default()) } else { unimplemented!() };
 /// let (t, id) = (TenantId::from_u128(1), CustomerId::from_u128(7));
@@ -876,6 +876,19 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a
 /// assert!(block_on(store.load(t, id))?.is_some());
 /// // ...and so do the boxed methods they forward to.
 /// assert_eq!(block_on(store.scan_boxed(t, Page::first(10)))?.len(), 1);
+/// assert!(block_on(store.load_boxed(t, id))?.is_some());
+/// let everyone = Segment::parse("true")?;
+/// let now = chrono::DateTime::UNIX_EPOCH;
+/// assert_eq!(block_on(store.query_boxed(t, &everyone, now, Page::first(10)))?.len(), 1);
+/// let key = ContactKey::Email(Email::parse("nobody@example.com")?);
+/// assert!(block_on(store.find_by_contact_boxed(t, &key))?.is_empty());
+/// assert!(block_on(store.activities_boxed(t, id, TimeRange::all()))?.is_empty());
+/// // A create of the same id again fails through the boxed `apply` too.
+/// assert!(matches!(block_on(store.apply_boxed(t, &cs)), Err(StoreError::AlreadyExists { .. })));
+/// let lease = std::time::Duration::from_secs(30);
+/// assert!(block_on(store.claim_outbox_boxed(10, lease, now))?.is_empty());
+/// block_on(store.retry_outbox_boxed(MessageId::from_u128(1), now))?;
+/// block_on(store.ack_outbox_boxed(&[]))?;
 /// # Ok(())
 /// # }
 /// # mod toy {
