@@ -12,7 +12,17 @@ use crate::error::ClvError;
 use crate::optimize::minimize;
 use crate::special::{ln_beta, ln_gamma, log_add_exp};
 
-/// One weighted BG/BB history.
+/// One BG/BB history; [`BgBb::fit`] takes them with weights.
+///
+/// ```
+/// use rapport_clv::{ClvError, Opportunities};
+/// let h = Opportunities::new(3, 5, 6).unwrap(); // 3 gifts in 6 years, the last in year 5
+/// assert_eq!((h.frequency, h.recency, h.periods), (3, 5, 6));
+/// assert!(Opportunities::new(0, 0, 6).is_ok()); // never again
+/// assert!(matches!(Opportunities::new(4, 3, 6), Err(ClvError::InvalidRow { field: "frequency", .. })));
+/// assert!(matches!(Opportunities::new(0, 2, 6), Err(ClvError::InvalidRow { field: "recency", .. })));
+/// assert!(Opportunities::new(1, 7, 6).is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Opportunities {
     /// Opportunities used (repeat transactions), 0..=`recency`.
@@ -76,6 +86,9 @@ impl Opportunities {
 /// let lapsed = Opportunities::new(1, 1, 6).unwrap();
 /// assert!(m.p_alive(0, &loyal) > m.p_alive(0, &lapsed));
 /// assert!(m.conditional_expected_purchases(5, &loyal) > 3.0);
+/// // Alive now is more likely than alive in five more years.
+/// assert!(m.p_alive(5, &loyal) < m.p_alive(0, &loyal));
+/// assert!(BgBb::new(1.204, 0.750, 0.657, f64::INFINITY).is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BgBb {
@@ -109,6 +122,15 @@ impl BgBb {
 
     /// Log-likelihood of one history (the paper's eq. 5; like `lifetimes`, the sum over the
     /// periods after the last transaction starts at 1e-15).
+    ///
+    /// ```
+    /// use rapport_clv::{BgBb, Opportunities};
+    /// let m = BgBb::new(1.204, 0.750, 0.657, 2.783).unwrap();
+    /// // The probabilities of every possible history of 2 opportunities add up to 1.
+    /// let all = [(0, 0), (1, 1), (1, 2), (2, 2)];
+    /// let total: f64 = all.iter().map(|&(x, tx)| m.log_likelihood_one(&Opportunities::new(x, tx, 2).unwrap()).exp()).sum();
+    /// assert!((total - 1.0).abs() < 1e-9);
+    /// ```
     #[must_use]
     pub fn log_likelihood_one(&self, h: &Opportunities) -> f64 {
         let Self {
@@ -135,6 +157,13 @@ impl BgBb {
     }
 
     /// Total log-likelihood of weighted histories.
+    ///
+    /// ```
+    /// use rapport_clv::{BgBb, Opportunities};
+    /// let m = BgBb::new(1.204, 0.750, 0.657, 2.783).unwrap();
+    /// let h = Opportunities::new(2, 4, 6).unwrap();
+    /// assert!((m.log_likelihood(&[(h, 3.0)]) - 3.0 * m.log_likelihood_one(&h)).abs() < 1e-12);
+    /// ```
     #[must_use]
     pub fn log_likelihood(&self, rows: &[(Opportunities, f64)]) -> f64 {
         rows.iter()
@@ -148,6 +177,22 @@ impl BgBb {
     /// # Errors
     /// [`ClvError::InvalidRow`] for an impossible history or a negative or non-finite weight,
     /// [`ClvError::Empty`], [`ClvError::NotConverged`].
+    ///
+    /// ```
+    /// use rapport_clv::{BgBb, Opportunities};
+    /// // Fader, Hardie & Shang (2010): 11,104 donors, 6 yearly opportunities after the first gift.
+    /// let table = [(0, 0, 3464.0), (1, 1, 1091.0), (1, 2, 277.0), (1, 3, 129.0), (1, 4, 78.0),
+    ///     (1, 5, 119.0), (1, 6, 129.0), (2, 2, 613.0), (2, 3, 255.0), (2, 4, 155.0), (2, 5, 173.0),
+    ///     (2, 6, 234.0), (3, 3, 322.0), (3, 4, 181.0), (3, 5, 225.0), (3, 6, 357.0), (4, 4, 240.0),
+    ///     (4, 5, 284.0), (4, 6, 512.0), (5, 5, 335.0), (5, 6, 728.0), (6, 6, 1203.0)];
+    /// let rows: Vec<(Opportunities, f64)> = table.iter()
+    ///     .map(|&(x, tx, w)| (Opportunities::new(x, tx, 6).unwrap(), w)).collect();
+    /// let fit = BgBb::fit(&rows).unwrap();
+    /// // The paper's estimates: α 1.204, β 0.750, γ 0.657, δ 2.783, LL −33,225.6.
+    /// assert_eq!(fit.customers, 11_104);
+    /// assert!((fit.model.alpha - 1.204).abs() < 1e-3 && (fit.model.delta - 2.783).abs() < 1e-3);
+    /// assert!((fit.log_likelihood + 33_225.6).abs() < 0.1);
+    /// ```
     pub fn fit(rows: &[(Opportunities, f64)]) -> Result<Fit<BgBb>, ClvError> {
         let mut groups: std::collections::BTreeMap<(u32, u32, u32), f64> = Default::default();
         let mut skipped = 0;
@@ -208,6 +253,15 @@ impl BgBb {
     }
 
     /// Expected transactions in the next `m` opportunities (the paper's eq. 13).
+    ///
+    /// ```
+    /// use rapport_clv::{BgBb, Opportunities};
+    /// let m = BgBb::new(1.204, 0.750, 0.657, 2.783).unwrap();
+    /// let h = Opportunities::new(4, 6, 6).unwrap();
+    /// assert_eq!(m.conditional_expected_purchases(0, &h), 0.0);
+    /// let five = m.conditional_expected_purchases(5, &h);
+    /// assert!(five > m.conditional_expected_purchases(1, &h) && five < 5.0);
+    /// ```
     #[must_use]
     pub fn conditional_expected_purchases(&self, m: u32, h: &Opportunities) -> f64 {
         let Self {
@@ -226,6 +280,15 @@ impl BgBb {
     }
 
     /// Probability that the customer is alive at opportunity `periods + m` (the paper's A10).
+    ///
+    /// ```
+    /// use rapport_clv::{BgBb, Opportunities};
+    /// let m = BgBb::new(1.204, 0.750, 0.657, 2.783).unwrap();
+    /// let recent = Opportunities::new(3, 6, 6).unwrap();
+    /// let early = Opportunities::new(3, 3, 6).unwrap();
+    /// assert!((m.p_alive(0, &recent) - 1.0).abs() < 1e-9); // gave at the last opportunity
+    /// assert!(m.p_alive(0, &early) < 0.5); // three years without a gift
+    /// ```
     #[must_use]
     pub fn p_alive(&self, m: u32, h: &Opportunities) -> f64 {
         let Self {
@@ -242,6 +305,14 @@ impl BgBb {
 
     /// P(X(n) = x): the probability that a new customer makes `x` transactions in the first
     /// `n` opportunities (the paper's eq. 7); 0 when `x > n`.
+    ///
+    /// ```
+    /// use rapport_clv::BgBb;
+    /// let m = BgBb::new(1.204, 0.750, 0.657, 2.783).unwrap();
+    /// let total: f64 = (0..=6).map(|x| m.probability_of_purchases(x, 6)).sum();
+    /// assert!((total - 1.0).abs() < 1e-9);
+    /// assert_eq!(m.probability_of_purchases(7, 6), 0.0);
+    /// ```
     #[must_use]
     pub fn probability_of_purchases(&self, x: u32, n: u32) -> f64 {
         if x > n {

@@ -8,6 +8,22 @@ use crate::error::ClvError;
 use crate::special::{hyp2f1, ln_gamma, log_add_exp};
 
 /// BG/NBD parameters: purchase rates Gamma(r, α), dropout probabilities Beta(a, b).
+///
+/// ```
+/// use rapport_clv::BgNbd;
+/// // lifetimes' fit on the 2,357 CDNOW customers, in weeks; customer 1 bought twice more
+/// // after the first purchase, the last time in week 30.43 of 38.86.
+/// let m = BgNbd::new(0.2426, 4.4135, 0.7929, 2.4258).unwrap();
+/// assert!((m.p_alive(2.0, 30.43, 38.86) - 0.7266).abs() < 1e-3);
+/// assert!((m.conditional_expected_purchases(39.0, 2.0, 30.43, 38.86) - 1.2259).abs() < 1e-3);
+/// assert_eq!(m.p_alive(0.0, 0.0, 38.86), 1.0); // BG/NBD: no repeat purchase, no dropout yet
+/// // A new customer: nothing in no time, more over a longer horizon.
+/// assert_eq!(m.expected_purchases(0.0), 0.0);
+/// assert!(m.expected_purchases(52.0) > m.expected_purchases(39.0));
+/// assert!(m.log_likelihood_one(2.0, 30.43, 38.86) < 0.0);
+/// assert_eq!(m.log_likelihood(&[(2.0, 30.43, 38.86)]), m.log_likelihood_one(2.0, 30.43, 38.86));
+/// assert!(BgNbd::new(0.2426, f64::NAN, 0.7929, 2.4258).is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BgNbd {
     /// Shape of the purchase-rate gamma.
@@ -59,6 +75,27 @@ impl BgNbd {
     ///
     /// # Errors
     /// [`ClvError::InvalidRow`], [`ClvError::Empty`], [`ClvError::NotConverged`].
+    ///
+    /// ```
+    /// use rapport_clv::BgNbd;
+    /// // 91 customers observed for 38 weeks: (repeat purchases, week of the last one, T), and how many share each row.
+    /// let rows = [(0.0, 0.0, 38.0), (1.0, 4.0, 38.0), (1.0, 30.0, 38.0), (2.0, 10.0, 38.0),
+    ///             (2.0, 34.0, 38.0), (3.0, 15.0, 38.0), (4.0, 36.0, 38.0), (7.0, 37.0, 38.0)];
+    /// let weights = [60.0, 10.0, 5.0, 5.0, 4.0, 3.0, 3.0, 1.0];
+    /// let customers: Vec<(f64, f64, f64)> = rows.iter().zip(weights)
+    ///     .flat_map(|(r, w)| std::iter::repeat_n(*r, w as usize)).collect();
+    /// let fit = BgNbd::fit(&customers).unwrap();
+    /// assert_eq!(fit.customers, 91);
+    /// // The maximum likelihood: better than, e.g., the CDNOW parameters on these customers.
+    /// let cdnow = BgNbd::new(0.2426, 4.4135, 0.7929, 2.4258).unwrap();
+    /// assert!(fit.log_likelihood > cdnow.log_likelihood(&customers));
+    /// // Weighted rows give the same fit.
+    /// let weighted = BgNbd::fit_weighted(&rows, &weights).unwrap();
+    /// assert!((weighted.model.r - fit.model.r).abs() < 1e-9 * fit.model.r);
+    /// // Who bought recently is more likely alive than who stopped early.
+    /// let m = fit.model;
+    /// assert!(m.p_alive(2.0, 34.0, 38.0) > m.p_alive(2.0, 10.0, 38.0));
+    /// ```
     pub fn fit(rows: &[(f64, f64, f64)]) -> Result<Fit<BgNbd>, ClvError> {
         fit_four(rows, None)
     }
@@ -69,6 +106,21 @@ impl BgNbd {
     /// # Errors
     /// As [`BgNbd::fit`], and [`ClvError::InvalidRow`] for a negative weight or a weight count
     /// that differs from the row count.
+    ///
+    /// ```
+    /// use rapport_clv::{BgNbd, ClvError};
+    /// let rows = [(0.0, 0.0, 38.0), (1.0, 4.0, 38.0), (1.0, 30.0, 38.0), (2.0, 10.0, 38.0),
+    ///             (2.0, 34.0, 38.0), (3.0, 15.0, 38.0), (4.0, 36.0, 38.0), (7.0, 37.0, 38.0)];
+    /// let fit = BgNbd::fit_weighted(&rows, &[60.0, 10.0, 5.0, 5.0, 4.0, 3.0, 3.0, 1.0]).unwrap();
+    /// assert_eq!(fit.customers, 91);
+    /// let mut zero = [60.0, 10.0, 5.0, 5.0, 4.0, 3.0, 3.0, 1.0, 0.0];
+    /// let mut more = rows.to_vec();
+    /// more.push((9.0, 37.5, 38.0));
+    /// assert_eq!(BgNbd::fit_weighted(&more, &zero).unwrap().skipped, 1); // weight 0: skipped
+    /// zero[8] = -1.0;
+    /// assert!(matches!(BgNbd::fit_weighted(&more, &zero), Err(ClvError::InvalidRow { row: 8, field: "weights", .. })));
+    /// assert!(BgNbd::fit_weighted(&rows, &[1.0]).is_err()); // one weight per row
+    /// ```
     pub fn fit_weighted(rows: &[(f64, f64, f64)], weights: &[f64]) -> Result<Fit<BgNbd>, ClvError> {
         fit_four(rows, Some(weights))
     }

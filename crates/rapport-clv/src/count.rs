@@ -23,6 +23,12 @@ use crate::optimize::minimize;
 ///     let p = m.p_alive(2.0, 30.43, 38.86);
 ///     assert!(p > 0.0 && p < 1.0);
 ///     assert!(m.conditional_expected_purchases(52.0, 2.0, 30.43, 38.86) > 1.0);
+///     // A new customer's expected purchases grow with the horizon.
+///     assert!(m.expected_purchases(52.0) > m.expected_purchases(26.0));
+///     // The total log-likelihood is the sum over the rows.
+///     let rows = [(2.0, 30.43, 38.86), (0.0, 0.0, 38.86)];
+///     let sum = m.log_likelihood_one(2.0, 30.43, 38.86) + m.log_likelihood_one(0.0, 0.0, 38.86);
+///     assert!((m.log_likelihood(&rows) - sum).abs() < 1e-12);
 /// }
 /// ```
 pub trait CountModel: std::fmt::Debug {
@@ -65,6 +71,20 @@ macro_rules! delegate_count_model {
 pub(crate) use delegate_count_model;
 
 /// A fitted model with its fit statistics.
+///
+/// ```
+/// use rapport_clv::{BgNbd, Fit};
+/// // 91 customers observed for 38 weeks: (repeat purchases, week of the last one, T), and how many share each row.
+/// let rows = [(0.0, 0.0, 38.0), (1.0, 4.0, 38.0), (1.0, 30.0, 38.0), (2.0, 10.0, 38.0),
+///             (2.0, 34.0, 38.0), (3.0, 15.0, 38.0), (4.0, 36.0, 38.0), (7.0, 37.0, 38.0)];
+/// let weights = [60.0, 10.0, 5.0, 5.0, 4.0, 3.0, 3.0, 1.0];
+/// let fit: Fit<BgNbd> = BgNbd::fit_weighted(&rows, &weights).unwrap();
+/// assert_eq!((fit.customers, fit.skipped), (91, 0));
+/// // The log-likelihood is over the customers: each row counts as many times as its weight.
+/// let total: f64 = rows.iter().zip(weights).map(|(r, w)| w * fit.model.log_likelihood_one(r.0, r.1, r.2)).sum();
+/// assert!((fit.log_likelihood - total).abs() < 1e-6);
+/// assert!(fit.iterations > 0);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Fit<M> {
     /// The parameters.

@@ -1,6 +1,16 @@
 //! Errors of the CLV models.
 
 /// What can go wrong fitting or predicting.
+///
+/// ```
+/// use rapport_clv::{BgNbd, ClvError, GammaGamma};
+/// let err = BgNbd::fit(&[(1.0, 5.0, 10.0), (2.0, 12.0, 10.0)]).unwrap_err();
+/// assert!(matches!(err, ClvError::InvalidRow { row: 1, field: "recency", .. }));
+/// assert_eq!(err.to_string(), "row 1: recency 12 is greater than T 10");
+/// // Gamma-Gamma needs repeat customers with spend.
+/// assert_eq!(GammaGamma::fit(&[(0.0, 0.0)]), Err(ClvError::Empty { skipped: 1 }));
+/// assert!(matches!(BgNbd::new(0.0, 1.0, 1.0, 1.0), Err(ClvError::InvalidParameter { name: "r", .. })));
+/// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClvError {

@@ -14,6 +14,10 @@ use crate::special::{hyp2f1, ln_gamma, log_add_exp};
 /// let m = MbgNbd::new(0.5248, 6.1830, 0.8914, 1.6140).unwrap();
 /// // Unlike BG/NBD, a customer without repeat purchases may already be gone.
 /// assert!(m.p_alive(0.0, 0.0, 38.86) < 1.0);
+/// assert!(m.conditional_expected_purchases(52.0, 2.0, 30.43, 38.86) > m.conditional_expected_purchases(52.0, 0.0, 0.0, 38.86));
+/// assert!(m.expected_purchases(52.0) > m.expected_purchases(26.0));
+/// assert!(m.log_likelihood_one(0.0, 0.0, 38.86) < 0.0);
+/// assert!(MbgNbd::new(-1.0, 6.1830, 0.8914, 1.6140).is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MbgNbd {
@@ -44,6 +48,22 @@ impl MbgNbd {
     ///
     /// # Errors
     /// [`ClvError::InvalidRow`], [`ClvError::Empty`], [`ClvError::NotConverged`].
+    ///
+    /// ```
+    /// use rapport_clv::{CountModel, MbgNbd};
+    /// // 91 customers observed for 38 weeks: (repeat purchases, week of the last one, T), and how many share each row.
+    /// let rows = [(0.0, 0.0, 38.0), (1.0, 4.0, 38.0), (1.0, 30.0, 38.0), (2.0, 10.0, 38.0),
+    ///             (2.0, 34.0, 38.0), (3.0, 15.0, 38.0), (4.0, 36.0, 38.0), (7.0, 37.0, 38.0)];
+    /// let weights = [60.0, 10.0, 5.0, 5.0, 4.0, 3.0, 3.0, 1.0];
+    /// let customers: Vec<(f64, f64, f64)> = rows.iter().zip(weights)
+    ///     .flat_map(|(r, w)| std::iter::repeat_n(*r, w as usize)).collect();
+    /// let fit = MbgNbd::fit(&customers).unwrap();
+    /// assert_eq!(fit.customers, 91);
+    /// // The maximum likelihood: better than, e.g., the CDNOW parameters on these customers.
+    /// assert!(fit.log_likelihood > MbgNbd::new(0.5248, 6.1830, 0.8914, 1.6140).unwrap().log_likelihood(&customers));
+    /// let m = fit.model;
+    /// assert!(m.p_alive(2.0, 34.0, 38.0) > m.p_alive(2.0, 10.0, 38.0));
+    /// ```
     pub fn fit(rows: &[(f64, f64, f64)]) -> Result<Fit<MbgNbd>, ClvError> {
         fit_four(rows, None)
     }
@@ -54,6 +74,20 @@ impl MbgNbd {
     /// # Errors
     /// As [`MbgNbd::fit`], and [`ClvError::InvalidRow`] for a negative weight or a weight count
     /// that differs from the row count.
+    ///
+    /// ```
+    /// use rapport_clv::MbgNbd;
+    /// // 91 customers observed for 38 weeks: (repeat purchases, week of the last one, T), and how many share each row.
+    /// let rows = [(0.0, 0.0, 38.0), (1.0, 4.0, 38.0), (1.0, 30.0, 38.0), (2.0, 10.0, 38.0),
+    ///             (2.0, 34.0, 38.0), (3.0, 15.0, 38.0), (4.0, 36.0, 38.0), (7.0, 37.0, 38.0)];
+    /// let weights = [60.0, 10.0, 5.0, 5.0, 4.0, 3.0, 3.0, 1.0];
+    /// let customers: Vec<(f64, f64, f64)> = rows.iter().zip(weights)
+    ///     .flat_map(|(r, w)| std::iter::repeat_n(*r, w as usize)).collect();
+    /// let weighted = MbgNbd::fit_weighted(&rows, &weights).unwrap();
+    /// let plain = MbgNbd::fit(&customers).unwrap();
+    /// assert_eq!(weighted.customers, plain.customers);
+    /// assert!((weighted.log_likelihood - plain.log_likelihood).abs() < 1e-6);
+    /// ```
     pub fn fit_weighted(
         rows: &[(f64, f64, f64)],
         weights: &[f64],

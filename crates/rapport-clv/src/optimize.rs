@@ -4,7 +4,16 @@
 
 use crate::error::ClvError;
 
-/// The minimum found.
+/// The minimum found by [`minimize`].
+///
+/// ```
+/// use rapport_clv::optimize::{Minimum, minimize};
+/// let f = |p: &[f64]| (p[0] - 3.0).powi(2) + 1.0;
+/// let m: Minimum = minimize(&f, &[0.0], 1.0, 1e-6).unwrap();
+/// assert!((m.x[0] - 3.0).abs() < 1e-6);
+/// assert!((m.value - 1.0).abs() < 1e-12);
+/// assert!(m.gradient_norm < 1e-6 && m.iterations > 0);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Minimum {
     /// Where.
@@ -153,6 +162,17 @@ fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
 ///
 /// # Errors
 /// [`ClvError::NotConverged`] with the iterations and the last gradient norm.
+///
+/// ```
+/// use rapport_clv::{ClvError, optimize::minimize};
+/// // The Rosenbrock function: a curved valley with its minimum 0 at (1, 1).
+/// let rosenbrock = |p: &[f64]| (1.0 - p[0]).powi(2) + 100.0 * (p[1] - p[0] * p[0]).powi(2);
+/// let m = minimize(&rosenbrock, &[-1.2, 1.0], 1.0, 1e-6).unwrap();
+/// assert!((m.x[0] - 1.0).abs() < 1e-4 && (m.x[1] - 1.0).abs() < 1e-4);
+/// // Unbounded below: no small gradient is ever reached.
+/// let slope = |p: &[f64]| -p[0];
+/// assert!(matches!(minimize(&slope, &[0.0], 1.0, 1e-6), Err(ClvError::NotConverged { .. })));
+/// ```
 pub fn minimize(
     f: &dyn Fn(&[f64]) -> f64,
     x0: &[f64],

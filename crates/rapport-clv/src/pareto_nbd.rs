@@ -15,6 +15,11 @@ use crate::special::{hyp2f1, ln_gamma, log_add_exp};
 /// let m = ParetoNbd::new(0.5533, 10.5778, 0.6062, 11.6669).unwrap();
 /// let p = m.p_alive(2.0, 30.43, 38.86);
 /// assert!((p - 0.8691).abs() < 1e-3);
+/// // lifetimes' predictions for the same customer over 39 weeks, and for a new customer.
+/// assert!((m.conditional_expected_purchases(39.0, 2.0, 30.43, 38.86) - 1.4551).abs() < 1e-3);
+/// assert!(m.expected_purchases(52.0) > m.expected_purchases(26.0));
+/// assert!(m.log_likelihood_one(2.0, 30.43, 38.86) < 0.0);
+/// assert!(ParetoNbd::new(0.5533, 10.5778, 0.0, 11.6669).is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ParetoNbd {
@@ -47,6 +52,22 @@ impl ParetoNbd {
     ///
     /// # Errors
     /// [`ClvError::InvalidRow`], [`ClvError::Empty`], [`ClvError::NotConverged`].
+    ///
+    /// ```
+    /// use rapport_clv::{CountModel, ParetoNbd};
+    /// // 91 customers observed for 38 weeks: (repeat purchases, week of the last one, T), and how many share each row.
+    /// let rows = [(0.0, 0.0, 38.0), (1.0, 4.0, 38.0), (1.0, 30.0, 38.0), (2.0, 10.0, 38.0),
+    ///             (2.0, 34.0, 38.0), (3.0, 15.0, 38.0), (4.0, 36.0, 38.0), (7.0, 37.0, 38.0)];
+    /// let weights = [60.0, 10.0, 5.0, 5.0, 4.0, 3.0, 3.0, 1.0];
+    /// let customers: Vec<(f64, f64, f64)> = rows.iter().zip(weights)
+    ///     .flat_map(|(r, w)| std::iter::repeat_n(*r, w as usize)).collect();
+    /// let fit = ParetoNbd::fit(&customers).unwrap();
+    /// assert_eq!(fit.customers, 91);
+    /// // The maximum likelihood: better than, e.g., the CDNOW parameters on these customers.
+    /// assert!(fit.log_likelihood > ParetoNbd::new(0.5533, 10.5778, 0.6062, 11.6669).unwrap().log_likelihood(&customers));
+    /// let m = fit.model;
+    /// assert!(m.p_alive(2.0, 34.0, 38.0) > m.p_alive(2.0, 10.0, 38.0));
+    /// ```
     pub fn fit(rows: &[(f64, f64, f64)]) -> Result<Fit<ParetoNbd>, ClvError> {
         fit_four(rows, None)
     }
@@ -57,6 +78,20 @@ impl ParetoNbd {
     /// # Errors
     /// As [`ParetoNbd::fit`], and [`ClvError::InvalidRow`] for a negative weight or a weight count
     /// that differs from the row count.
+    ///
+    /// ```
+    /// use rapport_clv::ParetoNbd;
+    /// // 91 customers observed for 38 weeks: (repeat purchases, week of the last one, T), and how many share each row.
+    /// let rows = [(0.0, 0.0, 38.0), (1.0, 4.0, 38.0), (1.0, 30.0, 38.0), (2.0, 10.0, 38.0),
+    ///             (2.0, 34.0, 38.0), (3.0, 15.0, 38.0), (4.0, 36.0, 38.0), (7.0, 37.0, 38.0)];
+    /// let weights = [60.0, 10.0, 5.0, 5.0, 4.0, 3.0, 3.0, 1.0];
+    /// let customers: Vec<(f64, f64, f64)> = rows.iter().zip(weights)
+    ///     .flat_map(|(r, w)| std::iter::repeat_n(*r, w as usize)).collect();
+    /// let weighted = ParetoNbd::fit_weighted(&rows, &weights).unwrap();
+    /// let plain = ParetoNbd::fit(&customers).unwrap();
+    /// assert_eq!(weighted.customers, plain.customers);
+    /// assert!((weighted.log_likelihood - plain.log_likelihood).abs() < 1e-6);
+    /// ```
     pub fn fit_weighted(
         rows: &[(f64, f64, f64)],
         weights: &[f64],

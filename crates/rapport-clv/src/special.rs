@@ -1,18 +1,38 @@
 //! Special functions in log space: ln Γ, ln B, and the Gauss hypergeometric ₂F₁.
 
 /// ln Γ(x) for x > 0.
+///
+/// ```
+/// use rapport_clv::special::ln_gamma;
+/// assert!((ln_gamma(5.0) - 24.0_f64.ln()).abs() < 1e-12); // Γ(5) = 4!
+/// assert!((ln_gamma(0.5) - std::f64::consts::PI.sqrt().ln()).abs() < 1e-12);
+/// assert!(ln_gamma(200.0).is_finite()); // Γ(200) itself overflows an f64
+/// ```
 #[must_use]
 pub fn ln_gamma(x: f64) -> f64 {
     libm::lgamma(x)
 }
 
 /// ln B(a, b).
+///
+/// ```
+/// use rapport_clv::special::ln_beta;
+/// assert!((ln_beta(2.0, 3.0) - (1.0_f64 / 12.0).ln()).abs() < 1e-12); // B(2, 3) = 1!·2!/4!
+/// assert_eq!(ln_beta(1.5, 4.0), ln_beta(4.0, 1.5));
+/// ```
 #[must_use]
 pub fn ln_beta(a: f64, b: f64) -> f64 {
     ln_gamma(a) + ln_gamma(b) - ln_gamma(a + b)
 }
 
 /// ln(e^a + e^b) without overflow.
+///
+/// ```
+/// use rapport_clv::special::log_add_exp;
+/// assert!((log_add_exp(1000.0, 1000.0) - (1000.0 + 2.0_f64.ln())).abs() < 1e-9);
+/// assert!((log_add_exp(0.0, 1.0) - (1.0 + 1.0_f64.exp()).ln()).abs() < 1e-12);
+/// assert_eq!(log_add_exp(f64::NEG_INFINITY, -3.0), -3.0); // ln(0 + e^-3)
+/// ```
 #[must_use]
 pub fn log_add_exp(a: f64, b: f64) -> f64 {
     if a == f64::NEG_INFINITY {

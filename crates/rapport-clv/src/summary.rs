@@ -9,6 +9,18 @@ use serde::{Deserialize, Serialize};
 use crate::error::ClvError;
 
 /// The period transactions are counted in.
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use rapport_clv::Period;
+/// let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+/// // 2026-03-02 is a Monday: the whole week until Sunday 8 March is one period.
+/// assert_eq!(Period::Week.index(d(3, 2)), Period::Week.index(d(3, 8)));
+/// assert_eq!(Period::Week.index(d(3, 9)), Period::Week.index(d(3, 2)) + 1);
+/// assert_eq!(Period::Day.index(d(3, 2)) + 1, Period::Day.index(d(3, 3)));
+/// assert_eq!(Period::Day.index(NaiveDate::default()), 0); // days since 1970-01-01
+/// assert_eq!((Period::Day.per_month(), Period::Week.per_month()), (30.0, 4.345));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
@@ -43,7 +55,20 @@ impl Period {
     }
 }
 
-/// One customer's summary, in periods.
+/// One customer's summary, in periods (what [`summarize`] returns and the models read as
+/// `(frequency, recency, T)`).
+///
+/// ```
+/// use rapport_clv::{ClvError, Summary};
+/// let s = Summary { frequency: 2.0, recency: 30.43, t: 38.86, monetary_value: 22.35 };
+/// assert!(s.validate(0).is_ok());
+/// let late = Summary { recency: 40.0, ..s };
+/// assert!(matches!(late.validate(7), Err(ClvError::InvalidRow { row: 7, field: "recency", .. })));
+/// let negative = Summary { monetary_value: -1.0, ..s };
+/// assert!(negative.validate(0).is_err());
+/// // Serialised with lifetimes' column names.
+/// assert_eq!(serde_json::to_value(s).unwrap()["T"], 38.86);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Repeat purchase periods (periods with a purchase − 1).

@@ -112,6 +112,23 @@ pub fn dcf_clv(margins: &[f64], retention: f64, discount: f64, acquisition_cost:
 }
 
 /// One referred customer's flows, per period 1..=T (index 0 is period 1).
+///
+/// ```
+/// use rust_decimal::Decimal;
+/// use rapport_clv::{Referred, crv};
+/// // Would have joined anyway with probability 0.5: half of the flows count as incremental,
+/// // the other half only saves the acquisition cost.
+/// let y = Referred {
+///     incremental: 0.5,
+///     margin: vec![Decimal::from(100)],
+///     reward: vec![Decimal::from(20)],
+///     marketing: vec![Decimal::ZERO],
+///     acquisition_saved: vec![Decimal::from(50)],
+/// };
+/// // (0.5 × (100 − 20 + 50) + 0.5 × 50) / 1.1 = 90 / 1.1
+/// assert!((crv(&[y], 0.10) - 90.0 / 1.1).abs() < 1e-9);
+/// assert_eq!(crv(&[], 0.10), 0.0);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Referred {
     /// Probability that the customer joined only because of the referral (1 = incremental).

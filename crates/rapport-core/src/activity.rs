@@ -96,6 +96,12 @@ impl Nps {
         self.0
     }
     /// 0–6: a detractor.
+    ///
+    /// ```
+    /// use rapport_core::Nps;
+    /// assert!(Nps::new(6).unwrap().is_detractor());
+    /// assert!(!Nps::new(7).unwrap().is_detractor());
+    /// ```
     #[must_use]
     pub fn is_detractor(self) -> bool {
         self.0 <= 6
@@ -162,6 +168,13 @@ impl From<Csat> for u8 {
 }
 
 /// A feedback answer.
+///
+/// ```
+/// use rapport_core::{Csat, Feedback, Nps};
+/// let answers = [Feedback::Nps(Nps::new(3).unwrap()), Feedback::Csat(Csat::new(4).unwrap())];
+/// let detractors = answers.iter().filter(|f| matches!(f, Feedback::Nps(n) if n.is_detractor()));
+/// assert_eq!(detractors.count(), 1);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Feedback {
@@ -171,7 +184,12 @@ pub enum Feedback {
     Csat(Csat),
 }
 
-/// How bad a complaint is.
+/// How bad a complaint is; ordered from [`Severity::Low`] to [`Severity::High`].
+///
+/// ```
+/// use rapport_core::Severity;
+/// assert!(Severity::High > Severity::Medium && Severity::Medium > Severity::Low);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -184,6 +202,20 @@ pub enum Severity {
 }
 
 /// What happened.
+///
+/// ```
+/// use rapport_core::*;
+/// use rust_decimal::Decimal;
+/// let purchase = ActivityKind::Purchase {
+///     order_id: OrderId::new("SO-1").unwrap(),
+///     amount: Money::new(Decimal::new(1999, 2), Currency::EUR),
+///     margin: Some(Decimal::new(-150, 2)), // a margin may be negative
+/// };
+/// assert_eq!(purchase.activity_type(), ActivityType::Purchase);
+/// assert!(purchase.validate().is_ok());
+/// let complaint = ActivityKind::Complaint { severity: Severity::High };
+/// assert_eq!(complaint.activity_type().as_str(), "complaint");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 #[non_exhaustive]
@@ -246,6 +278,14 @@ pub enum ActivityKind {
 }
 
 /// The kind of an activity without its data; used by segments (`days_since(complaint)`).
+///
+/// ```
+/// use rapport_core::ActivityType;
+/// assert_eq!(ActivityType::CartAbandoned.as_str(), "cart_abandoned");
+/// for (i, t) in ActivityType::ALL.into_iter().enumerate() {
+///     assert_eq!(t.index(), i);
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -324,6 +364,21 @@ impl ActivityKind {
     ///
     /// # Errors
     /// [`DomainError::NegativeAmount`] naming the field.
+    ///
+    /// ```
+    /// use rapport_core::*;
+    /// use rust_decimal::Decimal;
+    /// let refund = ActivityKind::Refund {
+    ///     order_id: OrderId::new("SO-1").unwrap(),
+    ///     amount: Money::new(Decimal::new(-500, 2), Currency::USD),
+    ///     margin: None,
+    ///     purchased_at: chrono::DateTime::UNIX_EPOCH,
+    ///     full: false,
+    /// };
+    /// let err = refund.validate().unwrap_err();
+    /// assert!(matches!(err, DomainError::NegativeAmount { field: "refund.amount", .. }));
+    /// assert!(ActivityKind::CartAbandoned { value: None }.validate().is_ok());
+    /// ```
     pub fn validate(&self) -> Result<(), DomainError> {
         let non_negative = |field: &'static str, m: &Money| {
             if m.is_negative() {

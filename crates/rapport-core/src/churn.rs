@@ -12,6 +12,32 @@ use crate::stats::Stats;
 
 /// Weights and windows of the rule score. `Default`: recency 0.5, trend 0.2, complaints 0.2,
 /// NPS 0.1; 90-day windows; alert at 0.7.
+///
+/// Without a fitted model the score is the weighted mean of four factors in [0, 1]:
+///
+/// ```
+/// use chrono::{Duration, TimeZone, Utc};
+/// use rapport_core::*;
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let complaint = |i: u128| Activity::new(
+///     ActivityId::from_u128(i), CustomerId::from_u128(1), now - Duration::days(i as i64),
+///     Channel::Phone, IdempotencyKey::new(format!("call-{i}")).unwrap(),
+///     ActivityKind::Complaint { severity: Severity::High },
+/// ).unwrap();
+/// let (a, b) = (complaint(1), complaint(2));
+/// let stats = Stats::from_activities([&a, &b])?;
+///
+/// let p = ChurnPolicy::default();
+/// let risk = p.assess(&stats, &LifecyclePolicy::default(), now, None);
+/// // No purchases yet: recency, trend and NPS are 0; two recent complaints count fully.
+/// assert!((risk.score - 0.2).abs() < 1e-12);
+/// assert_eq!(risk.reason.rule, "churn.rules");
+/// assert_eq!(risk.reason.factors[2].name, "complaints");
+///
+/// let complaints_only = ChurnPolicy { recency_weight: 0.0, trend_weight: 0.0, nps_weight: 0.0, ..p };
+/// assert_eq!(complaints_only.assess(&stats, &LifecyclePolicy::default(), now, None).score, 1.0);
+/// # Ok::<(), DomainError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ChurnPolicy {
@@ -43,7 +69,17 @@ impl Default for ChurnPolicy {
     }
 }
 
-/// A churn risk with its explanation.
+/// A churn risk with its explanation, from [`ChurnPolicy::assess`].
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let risk: ChurnRisk = ChurnPolicy::default().assess(&Stats::default(), &LifecyclePolicy::default(), now, Some(0.05));
+/// assert!((risk.score - 0.95).abs() < 1e-12); // 1 − P(alive)
+/// assert!(risk.score >= ChurnPolicy::default().alert_threshold);
+/// assert_eq!(risk.reason.to_string(), "churn.model: p_alive = 0.050 at 2026-06-30T00:00:00Z");
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChurnRisk {
     /// The risk in [0, 1].
@@ -58,6 +94,15 @@ impl ChurnPolicy {
     ///
     /// # Errors
     /// [`DomainError::InvalidPolicy`].
+    ///
+    /// ```
+    /// use rapport_core::{ChurnPolicy, DomainError};
+    /// assert!(ChurnPolicy::default().validate().is_ok());
+    /// let p = ChurnPolicy { recency_weight: 0.0, trend_weight: 0.0, complaint_weight: 0.0, nps_weight: 0.0, ..ChurnPolicy::default() };
+    /// assert!(matches!(p.validate(), Err(DomainError::InvalidPolicy { field: "churn.weights", .. })));
+    /// let p = ChurnPolicy { window_days: 0, ..ChurnPolicy::default() };
+    /// assert!(p.validate().is_err());
+    /// ```
     pub fn validate(&self) -> Result<(), DomainError> {
         let w = [
             self.recency_weight,

@@ -18,6 +18,7 @@ use crate::error::DomainError;
 /// use rapport_core::Email;
 /// let e = Email::parse("  Ann.Lee@Example.COM ").unwrap();
 /// assert_eq!(e.as_str(), "ann.lee@example.com");
+/// assert_eq!(e.domain(), "example.com");
 /// let err = Email::parse("a@").unwrap_err();
 /// assert_eq!(err.to_string(), "email `a@` is invalid: it has no domain");
 /// ```
@@ -269,6 +270,13 @@ impl Phone {
     ///
     /// # Errors
     /// [`DomainError::InvalidPhone`] unless it is E.164 and valid.
+    ///
+    /// ```
+    /// use rapport_core::Phone;
+    /// assert_eq!(Phone::from_e164("+8613800138000").unwrap().as_str(), "+8613800138000");
+    /// assert!(Phone::from_e164("8613800138000").is_err()); // no `+`
+    /// assert!(Phone::from_e164("+86 138 0013 8000").is_err()); // not normalised
+    /// ```
     pub fn from_e164(input: &str) -> Result<Self, DomainError> {
         if !input.starts_with('+') {
             return Err(DomainError::InvalidPhone {
@@ -327,6 +335,7 @@ impl fmt::Display for Phone {
 /// let k = ContactKey::Email(Email::parse("A@B.co").unwrap());
 /// assert_eq!(format!("{k:?}"), "ContactKey::Email(<redacted>)");
 /// assert_eq!(k.as_str(), "a@b.co");
+/// assert_eq!(k.kind(), "email");
 /// ```
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -22,8 +22,9 @@ use crate::tier::{Tier, TierState};
 ///
 /// ```
 /// use rapport_core::AttrKey;
-/// assert!(AttrKey::new("loyalty_card").is_ok());
+/// assert_eq!(AttrKey::new("loyalty_card").unwrap().as_str(), "loyalty_card");
 /// assert!(AttrKey::new("Loyalty Card").is_err());
+/// assert!(AttrKey::new("2nd_card").is_err()); // must start with a letter
 /// ```
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -81,6 +82,15 @@ impl fmt::Display for AttrKey {
 }
 
 /// A typed custom attribute value.
+///
+/// ```
+/// use rapport_core::{AttrValue, Attributes, AttrKey};
+/// use rust_decimal::Decimal;
+/// let mut attrs = Attributes::new();
+/// attrs.insert(AttrKey::new("points").unwrap(), AttrValue::Number(Decimal::from(1200)));
+/// attrs.insert(AttrKey::new("newsletter").unwrap(), AttrValue::Bool(true));
+/// assert_eq!(attrs[&AttrKey::new("points").unwrap()], AttrValue::Number(Decimal::from(1200)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type", content = "value")]
 #[non_exhaustive]
@@ -97,7 +107,16 @@ pub enum AttrValue {
     Timestamp(DateTime<Utc>),
 }
 
-/// Custom attributes of a profile: host-defined fields with typed values.
+/// Custom attributes of a profile: host-defined fields with typed values, ordered by key.
+///
+/// ```
+/// use rapport_core::{AttrKey, AttrValue, Attributes, Pii, Profile};
+/// let mut attrs = Attributes::new();
+/// attrs.insert(AttrKey::new("segment").unwrap(), AttrValue::Text("b2b".into()));
+/// let p = Profile { attributes: Pii::new(attrs), ..Profile::default() };
+/// assert_eq!(p.attributes.expose().len(), 1);
+/// assert!(!format!("{p:?}").contains("b2b")); // attributes are personal data too
+/// ```
 pub type Attributes = BTreeMap<AttrKey, AttrValue>;
 
 /// Who the customer is. Every personal field is [`Pii`].
@@ -167,6 +186,20 @@ impl Profile {
     }
 
     /// The contact keys (normalised email, phone) this profile can be found by.
+    ///
+    /// ```
+    /// use rapport_core::{ContactKey, Email, Phone, Pii, Profile};
+    /// let p = Profile {
+    ///     email: Some(Pii::new(Email::parse("Li@Example.cn").unwrap())),
+    ///     phone: Some(Pii::new(Phone::from_e164("+8613800138000").unwrap())),
+    ///     ..Profile::default()
+    /// };
+    /// let keys = p.contact_keys();
+    /// assert_eq!(keys.len(), 2);
+    /// assert_eq!(keys[0].as_str(), "li@example.cn");
+    /// assert_eq!(keys[1].kind(), "phone");
+    /// assert!(Profile::default().contact_keys().is_empty());
+    /// ```
     #[must_use]
     pub fn contact_keys(&self) -> Vec<ContactKey> {
         let mut keys = Vec::new();
@@ -193,6 +226,21 @@ impl Profile {
 /// assert_eq!(c.version(), 1);
 /// assert_eq!(c.stage(), Stage::Prospect);
 /// assert_eq!(c.tier(), Tier::Lead);
+/// assert_eq!((c.id(), c.tenant()), (CustomerId::from_u128(2), TenantId::from_u128(1)));
+/// assert_eq!(c.created_at(), now);
+/// assert!(c.is_live() && c.ensure_live().is_ok());
+///
+/// // A change is written back as the next version; a store reads it back with its version.
+/// let next = c.next_version();
+/// assert_eq!(next.version(), 2);
+/// assert_eq!(next.clone().with_version(5).version(), 5);
+///
+/// // Tombstones refuse changes.
+/// let mut erased = next;
+/// erased.lifecycle = erased.lifecycle.erase(now)?;
+/// assert!(!erased.is_live());
+/// assert!(matches!(erased.ensure_live(), Err(DomainError::Tombstoned { state: "erased", .. })));
+/// # Ok::<(), DomainError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customer {

@@ -148,6 +148,14 @@ pub enum DomainError {
 
 impl DomainError {
     /// The field the error is about, when there is one.
+    ///
+    /// ```
+    /// use rapport_core::{Csat, DomainError, Email};
+    /// assert_eq!(Csat::new(9).unwrap_err().field(), Some("csat"));
+    /// assert_eq!(Email::parse("nobody").unwrap_err().field(), Some("email"));
+    /// let e = DomainError::InvalidChangeset { reason: "no version step".into() };
+    /// assert_eq!(e.field(), None);
+    /// ```
     #[must_use]
     pub fn field(&self) -> Option<&'static str> {
         match self {

@@ -23,6 +23,28 @@ use crate::tag_rule::{TagChange, evaluate_tag_rules};
 use crate::tier::{Tier, TierDecision, TierMetric, TierPolicy};
 
 /// What the caller knows besides the customer: `now` and the population-level inputs.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// use rust_decimal::Decimal;
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let inputs = EvalInputs::at(now);
+/// assert_eq!((inputs.now, inputs.rfm, inputs.p_alive), (now, None, None));
+///
+/// // A CLV ladder reads the host's metric.
+/// let policies = Policies {
+///     tier: TierPolicy {
+///         ladder: TierLadder { metric: TierMetric::Clv, ..TierLadder::customer_pyramid() },
+///         ..TierPolicy::default()
+///     },
+///     ..Policies::default()
+/// };
+/// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+/// let with_clv = EvalInputs { host_metric: Some(Decimal::from(3_000)), ..inputs };
+/// assert_eq!(evaluate(&c, &Stats::default(), &policies, &with_clv)?.tier.to, Tier::Gold);
+/// # Ok::<(), DomainError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EvalInputs {
     /// The time of the decision.
@@ -72,7 +94,25 @@ impl EvalInputs {
     }
 }
 
-/// Everything `evaluate` decided, with reasons.
+/// Everything `evaluate` decided, with reasons. [`Evaluation::apply_to`] writes it into the
+/// customer; [`Evaluation::is_noop`] tells whether there is anything to write.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let mut c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+/// c.lifecycle.stage = Stage::Active; // stale: there is no purchase in the stats
+/// let e = evaluate(&c, &Stats::default(), &Policies::default(), &EvalInputs::at(now))?;
+/// assert!(!e.is_noop(&c));
+/// assert_eq!((e.stage.from, e.stage.to), (Stage::Active, Stage::Prospect));
+/// assert!(matches!(e.events[..], [DomainEvent::StageChanged { to: Stage::Prospect, .. }]));
+/// assert!(!e.churn_alert);
+/// e.apply_to(&mut c);
+/// assert_eq!(c.stage(), Stage::Prospect);
+/// assert!(e.is_noop(&c));
+/// # Ok::<(), DomainError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
     /// Tags the tag rules add (sourced [`TagSource::Rule`]), sorted by tag.

@@ -148,6 +148,17 @@ impl DomainEvent {
 }
 
 /// An event waiting in the outbox, with the unique id receivers deduplicate on.
+///
+/// ```
+/// use chrono::DateTime;
+/// use rapport_core::*;
+/// let event = DomainEvent::CustomerRegistered { customer: CustomerId::from_u128(7) };
+/// let m = OutboxMessage::new(MessageId::from_u128(1), TenantId::from_u128(1), DateTime::UNIX_EPOCH, event);
+/// assert_eq!(m.attempts, 0); // nothing delivered yet
+/// assert_eq!(m.event.name(), "customer_registered");
+/// let json = serde_json::to_value(&m).unwrap();
+/// assert_eq!(json["event"]["type"], "customer_registered");
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboxMessage {
     /// Unique id (receivers drop a second delivery with the same id).

@@ -88,6 +88,8 @@ uuid_id!(
     /// let t: TenantId = "0190a4c2-7b1e-7000-8000-000000000001".parse().unwrap();
     /// assert_eq!(t.to_string(), "0190a4c2-7b1e-7000-8000-000000000001");
     /// assert!("not-a-uuid".parse::<TenantId>().is_err());
+    /// assert_eq!(TenantId::from_uuid(*t.as_uuid()), t);
+    /// assert_eq!(TenantId::from_u128(1).to_bytes(), 1u128.to_be_bytes());
     /// ```
     TenantId,
     "tenant_id"
@@ -97,7 +99,12 @@ uuid_id!(
     ///
     /// ```
     /// use rapport_core::CustomerId;
-    /// assert_eq!(CustomerId::from_u128(7), CustomerId::from_u128(7));
+    /// use uuid::Uuid;
+    /// let id = CustomerId::from_uuid(Uuid::from_u128(7));
+    /// assert_eq!(id, CustomerId::from_u128(7));
+    /// assert_eq!(id.as_uuid(), &Uuid::from_u128(7));
+    /// assert_eq!(u128::from_be_bytes(id.to_bytes()), 7);
+    /// assert!(CustomerId::from_u128(7) < CustomerId::from_u128(8)); // ordered as stores page
     /// ```
     CustomerId,
     "customer_id"
@@ -109,6 +116,7 @@ uuid_id!(
     /// use rapport_core::ActivityId;
     /// let id = ActivityId::from_u128(1);
     /// assert_eq!(id.to_bytes()[15], 1);
+    /// assert_eq!(ActivityId::from_uuid(*id.as_uuid()), id);
     /// ```
     ActivityId,
     "activity_id"
@@ -120,6 +128,7 @@ uuid_id!(
     /// use rapport_core::MessageId;
     /// let id = MessageId::from_u128(42);
     /// assert_eq!(id.as_uuid().as_u128(), 42);
+    /// assert_eq!(MessageId::from_uuid(uuid::Uuid::from_bytes(id.to_bytes())), id);
     /// ```
     MessageId,
     "message_id"

@@ -18,6 +18,8 @@ use crate::text::Actor;
 /// assert!(Stage::Active.is_live());
 /// assert!(!Stage::Merged { into: CustomerId::from_u128(2) }.is_live());
 /// assert_eq!("silent".parse::<Stage>().unwrap(), Stage::Silent);
+/// assert_eq!(Stage::Merged { into: CustomerId::from_u128(2) }.as_str(), "merged");
+/// assert!("erased".parse::<Stage>().is_err()); // tombstones are not chosen by name
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -94,7 +96,19 @@ impl FromStr for Stage {
     }
 }
 
-/// A stage set by hand until a time, with who and why.
+/// A stage set by hand until a time, with who and why (see [`Lifecycle::override_stage`]).
+///
+/// ```
+/// use chrono::{Duration, TimeZone, Utc};
+/// use rapport_core::*;
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let l = Lifecycle::default()
+///     .override_stage(Stage::Active, Actor::new("li").unwrap(), "  key account ", now + Duration::days(30), now)
+///     .unwrap();
+/// let o: &StageOverride = l.manual.as_ref().unwrap();
+/// assert_eq!((o.stage, o.reason.as_str()), (Stage::Active, "key account")); // reason trimmed
+/// assert_eq!(o.until, now + Duration::days(30));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageOverride {
     /// The chosen live stage.
@@ -107,7 +121,31 @@ pub struct StageOverride {
     pub until: DateTime<Utc>,
 }
 
-/// The stage a customer is in and what the state machine remembers.
+/// The stage a customer is in and what the state machine remembers. Its tombstone
+/// transitions ([`Lifecycle::merge_into`], [`Lifecycle::erase`]) and the observed churn
+/// ([`Lifecycle::cancel`]) are only allowed from a live stage.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// let at = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let live = Lifecycle { stage: Stage::Active, ..Lifecycle::default() };
+///
+/// let cancelled = live.cancel(at)?;
+/// assert_eq!((cancelled.stage, cancelled.cancelled_at), (Stage::Churned, Some(at)));
+///
+/// let merged = live.merge_into(CustomerId::from_u128(9), at)?;
+/// assert_eq!(merged.stage, Stage::Merged { into: CustomerId::from_u128(9) });
+/// assert_eq!(merged.since, Some(at));
+///
+/// let erased = cancelled.erase(at)?;
+/// assert_eq!(erased.stage, Stage::Erased);
+/// // Tombstones are final.
+/// assert!(matches!(erased.cancel(at), Err(DomainError::IllegalTransition { from: "erased", .. })));
+/// assert!(merged.erase(at).is_err());
+/// assert!(erased.merge_into(CustomerId::from_u128(9), at).is_err());
+/// # Ok::<(), DomainError>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lifecycle {
     /// Current stage.
@@ -133,6 +171,17 @@ use crate::reason::Reason;
 use crate::stats::Stats;
 
 /// How `silent_after` is chosen.
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use rapport_core::{LifecyclePolicy, SilentAfter};
+/// let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+/// let weekly = [d(1, 1), d(1, 8), d(1, 15), d(1, 22)];
+/// // The default is adaptive: max(30, 3 × median gap of 7) = 30 days.
+/// assert_eq!(LifecyclePolicy::default().silent_after_days(&weekly), 30.0);
+/// let fixed = LifecyclePolicy { silent_after: SilentAfter::Fixed { days: 45 }, ..LifecyclePolicy::default() };
+/// assert_eq!(fixed.silent_after_days(&weekly), 45.0);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum SilentAfter {
@@ -197,6 +246,15 @@ impl Default for LifecyclePolicy {
 
 /// The median of whole-day gaps between consecutive days (mean of the two middle ones for an
 /// even count); `None` with fewer than two days.
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use rapport_core::lifecycle::median_gap;
+/// let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+/// assert_eq!(median_gap(&[d(1, 1)]), None);
+/// assert_eq!(median_gap(&[d(1, 1), d(1, 11), d(1, 14)]), Some(6.5)); // gaps 10 and 3
+/// assert_eq!(median_gap(&[d(1, 1), d(1, 2), d(1, 12), d(1, 14)]), Some(2.0)); // 1, 10, 2
+/// ```
 #[must_use]
 pub fn median_gap(days: &[NaiveDate]) -> Option<f64> {
     let n = days.len().checked_sub(1).filter(|n| *n > 0)?;
@@ -225,7 +283,17 @@ impl LifecyclePolicy {
     /// Checks the values.
     ///
     /// # Errors
-    /// [`Error::InvalidPolicy`] for a non-finite or non-positive factor.
+    /// [`Error::InvalidPolicy`] for a non-finite or non-positive factor, or a
+    /// `p_alive_churned_below` outside 0..=1.
+    ///
+    /// ```
+    /// use rapport_core::{DomainError, LifecyclePolicy};
+    /// assert!(LifecyclePolicy::default().validate().is_ok());
+    /// let p = LifecyclePolicy { churn_factor: 0.0, ..LifecyclePolicy::default() };
+    /// assert!(matches!(p.validate(), Err(DomainError::InvalidPolicy { field: "churn_factor", .. })));
+    /// let p = LifecyclePolicy { p_alive_churned_below: 1.5, ..LifecyclePolicy::default() };
+    /// assert!(p.validate().is_err());
+    /// ```
     pub fn validate(&self) -> Result<(), Error> {
         let bad = |field, value: f64| Error::InvalidPolicy {
             field,
@@ -247,6 +315,17 @@ impl LifecyclePolicy {
     }
 
     /// `silent_after` in days for a history of purchase days (sorted).
+    ///
+    /// ```
+    /// use chrono::{Duration, NaiveDate};
+    /// use rapport_core::LifecyclePolicy;
+    /// let p = LifecyclePolicy::default();
+    /// let start = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    /// let every = |gap: i64, n: i64| (0..n).map(|i| start + Duration::days(gap * i)).collect::<Vec<_>>();
+    /// assert_eq!(p.silent_after_days(&every(20, 2)), 60.0); // fewer than 3 purchase days: fallback
+    /// assert_eq!(p.silent_after_days(&every(20, 4)), 60.0); // 3 × 20
+    /// assert_eq!(p.silent_after_days(&every(5, 4)), 30.0); // floor of 30 days
+    /// ```
     #[must_use]
     pub fn silent_after_days(&self, purchase_days: &[NaiveDate]) -> f64 {
         match self.silent_after {
@@ -268,7 +347,18 @@ impl LifecyclePolicy {
         }
     }
 
-    /// `churn_after` in days for a history of purchase days.
+    /// `churn_after` in days for a history of purchase days:
+    /// `max(churn_after_min_days, churn_factor × silent_after)`.
+    ///
+    /// ```
+    /// use chrono::{Duration, NaiveDate};
+    /// use rapport_core::LifecyclePolicy;
+    /// let p = LifecyclePolicy::default();
+    /// let start = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    /// let every = |gap: i64| (0..4).map(|i| start + Duration::days(gap * i)).collect::<Vec<_>>();
+    /// assert_eq!(p.churn_after_days(&every(10)), 180.0); // 2 × 30 is below the 180-day floor
+    /// assert_eq!(p.churn_after_days(&every(40)), 240.0); // 2 × 3 × 40
+    /// ```
     #[must_use]
     pub fn churn_after_days(&self, purchase_days: &[NaiveDate]) -> f64 {
         self.churn_after_from_silent(self.silent_after_days(purchase_days))
@@ -305,6 +395,22 @@ impl LifecyclePolicy {
 }
 
 /// The stage a customer is in at `now`, with why and the win-back count.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let cancelled = Lifecycle::default().cancel(now)?;
+/// let d = stage_at(&Stats::default(), &cancelled, &LifecyclePolicy::default(), now, None);
+/// assert_eq!((d.from, d.to), (Stage::Churned, Stage::Churned));
+/// assert!(!d.changed());
+/// assert_eq!(d.reason.rule, "lifecycle.cancelled");
+/// let d = stage_at(&Stats::default(), &Lifecycle { stage: Stage::New, ..Lifecycle::default() },
+///     &LifecyclePolicy::default(), now, None);
+/// assert!(d.changed()); // no purchase day: back to Prospect
+/// assert_eq!(d.win_backs, 0);
+/// # Ok::<(), DomainError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageDecision {
     /// Stage before.
@@ -328,6 +434,19 @@ impl StageDecision {
 /// Win-backs in a purchase history: purchase days that come after a gap longer than the
 /// `churn_after` of the history before them, plus one for a purchase after an observed
 /// cancellation.
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use rapport_core::{LifecyclePolicy, lifecycle::win_backs};
+/// let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+/// let p = LifecyclePolicy::default();
+/// // A year without purchases (> 180 days): the purchase after the gap is a win-back.
+/// let days = [d(2025, 1, 1), d(2025, 1, 20), d(2026, 3, 1)];
+/// assert_eq!(win_backs(&days, None, &p), 1);
+/// assert_eq!(win_backs(&days[..2], None, &p), 0);
+/// // A purchase after an observed cancellation is one more.
+/// assert_eq!(win_backs(&days, Some(d(2026, 2, 1)), &p), 2);
+/// ```
 #[must_use]
 pub fn win_backs(
     days: &[NaiveDate],

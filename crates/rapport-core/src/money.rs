@@ -35,6 +35,13 @@ impl Currency {
     ///
     /// # Errors
     /// [`DomainError::InvalidCurrency`] unless the trimmed input is three ASCII letters.
+    ///
+    /// ```
+    /// use rapport_core::{Currency, DomainError};
+    /// assert_eq!(Currency::parse_field("price.currency", "eur").unwrap(), Currency::EUR);
+    /// let err = Currency::parse_field("price.currency", "€").unwrap_err();
+    /// assert!(matches!(err, DomainError::InvalidCurrency { field: "price.currency", .. }));
+    /// ```
     pub fn parse_field(field: &'static str, s: &str) -> Result<Self, DomainError> {
         let t = s.trim();
         let b = t.as_bytes();
@@ -103,6 +110,9 @@ impl fmt::Display for Currency {
 /// assert_eq!(a.checked_add(&b).unwrap().to_string(), "13.00 USD");
 /// let c = Money::new(Decimal::ONE, Currency::EUR);
 /// assert!(a.checked_add(&c).is_err());
+/// assert!(Money::zero(Currency::EUR).amount.is_zero());
+/// assert!(Money::new(Decimal::NEGATIVE_ONE, Currency::EUR).is_negative());
+/// assert!(!Money::new(-Decimal::ZERO, Currency::EUR).is_negative()); // -0 is not below zero
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {

@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(format!("{secret:?}"), "<redacted>");
 /// assert_eq!(secret.to_string(), "<redacted>");
 /// assert_eq!(secret.expose(), "ann@example.com");
+/// let domain = secret.clone().map(|e| e.split('@').nth(1).unwrap_or_default().to_owned());
+/// assert_eq!(format!("{domain:?}"), "<redacted>"); // still wrapped
+/// assert_eq!(domain.into_inner(), "example.com");
+/// assert_eq!(secret.into_inner(), "ann@example.com");
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

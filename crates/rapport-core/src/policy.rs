@@ -44,7 +44,7 @@ pub struct Policies {
 }
 
 impl Policies {
-    /// True when evaluating needs the population step ([`crate::rank`]): a share ladder, RFM
+    /// True when evaluating needs the population step ([`crate::rank()`]): a share ladder, RFM
     /// total as the tier metric, or a tag rule that reads RFM scores. A sweep skips the
     /// ranking pass when this is false (the default policies: a threshold ladder, no rules).
     ///
@@ -75,6 +75,13 @@ impl Policies {
     ///
     /// # Errors
     /// The first [`DomainError::InvalidPolicy`].
+    ///
+    /// ```
+    /// use rapport_core::*;
+    /// assert!(Policies::default().validate().is_ok());
+    /// let bad = Policies { churn: ChurnPolicy { alert_threshold: 2.0, ..ChurnPolicy::default() }, ..Policies::default() };
+    /// assert!(matches!(bad.validate(), Err(DomainError::InvalidPolicy { field: "churn.alert_threshold", .. })));
+    /// ```
     pub fn validate(&self) -> Result<(), DomainError> {
         self.tier.validate()?;
         self.lifecycle.validate()?;

@@ -130,6 +130,18 @@ use crate::stats::Stats;
 use crate::text::IdempotencyKey;
 
 /// A customer with its stats, as stored.
+///
+/// ```
+/// use chrono::DateTime;
+/// use rapport_core::*;
+/// let now = DateTime::UNIX_EPOCH;
+/// let customer = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+/// let r = Record { customer, stats: Stats::default() };
+/// assert_eq!(r.customer.stage(), Stage::Prospect);
+/// assert_eq!(r.stats.orders(), 0);
+/// let json = serde_json::to_string(&r).unwrap();
+/// assert_eq!(serde_json::from_str::<Record>(&json).unwrap(), r);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// The customer.
@@ -160,7 +172,16 @@ impl Record {
     }
 }
 
-/// A page of customers in id order: those after `after`, at most `limit`.
+/// A page of customers in id order: those after `after`, at most `limit`. To read a whole
+/// tenant, pass the last id of each page as the next `after` until a page comes back short.
+///
+/// ```
+/// use rapport_core::{CustomerId, Page};
+/// let first = Page::first(100);
+/// assert_eq!((first.after, first.limit), (None, 100));
+/// let next = Page { after: Some(CustomerId::from_u128(100)), ..first };
+/// assert_eq!(next.limit, 100);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page {
     /// Start after this id (exclusive); `None` starts at the beginning.
@@ -178,6 +199,18 @@ impl Page {
 }
 
 /// A half-open time range `from <= t < to`; `None` is unbounded.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::TimeRange;
+/// let march = TimeRange {
+///     from: Some(Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap()),
+///     to: Some(Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap()),
+/// };
+/// assert!(march.contains(Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap())); // inclusive start
+/// assert!(!march.contains(Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap())); // exclusive end
+/// assert!(TimeRange::all().contains(chrono::DateTime::<Utc>::MIN_UTC));
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimeRange {
     /// Inclusive start.
@@ -201,6 +234,20 @@ impl TimeRange {
 }
 
 /// What `apply` did.
+///
+/// ```
+/// use chrono::DateTime;
+/// use rapport_core::*;
+/// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), DateTime::UNIX_EPOCH);
+/// let mut cs = Changeset::new();
+/// cs.create(c, Stats::default());
+/// let done = Applied::counting(&cs);
+/// assert_eq!((done.customers, done.activities, done.messages), (1, 0, 0));
+/// assert!(!done.is_duplicate());
+/// let dup = Applied { duplicates: vec![IdempotencyKey::new("pos-1")?], ..Applied::default() };
+/// assert!(dup.is_duplicate());
+/// # Ok::<(), DomainError>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Applied {
     /// Activities whose idempotency key already existed. When non-empty, **nothing** of the
@@ -235,6 +282,19 @@ impl Applied {
 
 /// A store failed. Kinds are semantic so callers can react; the driver's error is kept as
 /// the source.
+///
+/// ```
+/// use rapport_core::{CustomerId, DomainError, Nps, StoreError};
+/// let conflict = StoreError::Conflict { customer: CustomerId::from_u128(2), expected: 3, actual: 4 };
+/// assert!(!conflict.is_retryable()); // reload and decide again instead
+/// assert_eq!(conflict.to_string(),
+///     "customer 00000000-0000-0000-0000-000000000002 is at version 4, the change expected 3");
+/// let busy = StoreError::unavailable("pool exhausted");
+/// assert!(matches!(&busy, StoreError::Unavailable { reason } if reason == "pool exhausted"));
+/// // Domain errors convert, so a store can use `?` on `Changeset::validate`.
+/// let invalid: StoreError = Nps::new(11).unwrap_err().into();
+/// assert!(matches!(invalid, StoreError::Invalid(DomainError::OutOfRange { .. })));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -294,6 +354,13 @@ pub enum StoreError {
 
 impl StoreError {
     /// An [`StoreError::Unavailable`] with a reason.
+    ///
+    /// ```
+    /// use rapport_core::StoreError;
+    /// let e = StoreError::unavailable("database is locked");
+    /// assert_eq!(e.to_string(), "store unavailable: database is locked");
+    /// assert!(e.is_retryable());
+    /// ```
     #[must_use]
     pub fn unavailable(reason: impl Into<String>) -> Self {
         StoreError::Unavailable {
@@ -320,7 +387,57 @@ impl StoreError {
 /// Public so that a store which overrides `query` (e.g. with a SQL prefilter) can be compared
 /// with, or fall back to, the plain evaluation.
 ///
-/// See [`Store::query`] for an example.
+/// See [`Store::query`] for paging; here a store of 1,000 customers in which every tenth
+/// has spent more than 90:
+///
+/// ```
+/// use chrono::DateTime;
+/// use futures::executor::block_on;
+/// use rapport_core::ports::query_by_scan;
+/// use rapport_core::*;
+/// # use stand_in::S;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = S::with_revenue(1_000); // customer i has revenue i % 100, ids 1..=1000
+/// let (t, now) = (TenantId::from_u128(1), DateTime::UNIX_EPOCH);
+/// let big = Segment::parse("revenue > 90")?;
+/// let found = block_on(query_by_scan(&store, t, &big, now, Page::first(500)))?;
+/// assert_eq!(found.len(), 90); // 91..=99 in each hundred
+/// assert!(found.iter().all(|r| r.stats.revenue_amount() > 90.into()));
+/// assert!(block_on(query_by_scan(&store, t, &big, now, Page::first(0)))?.is_empty());
+/// # Ok(())
+/// # }
+/// # mod stand_in {
+/// #     use rapport_core::{*, ports::*};
+/// #     use rust_decimal::Decimal;
+/// #     pub struct S(Vec<Record>);
+/// #     impl S {
+/// #         pub fn with_revenue(n: u128) -> S {
+/// #             let t = TenantId::from_u128(1);
+/// #             let now = chrono::DateTime::UNIX_EPOCH;
+/// #             S((1..=n).map(|i| {
+/// #                 let id = CustomerId::from_u128(i);
+/// #                 let buy = Activity::new(ActivityId::from_u128(i), id, now, Channel::Web,
+/// #                     IdempotencyKey::new(format!("o{i}")).unwrap(),
+/// #                     ActivityKind::Purchase { order_id: OrderId::new(format!("{i}")).unwrap(),
+/// #                         amount: Money::new(Decimal::from(i % 100), Currency::USD), margin: None }).unwrap();
+/// #                 Record { customer: Customer::new(t, id, Profile::default(), now), stats: Stats::from_activities([&buy]).unwrap() }
+/// #             }).collect())
+/// #         }
+/// #     }
+/// #     impl Store for S {
+/// #         async fn load(&self, _: TenantId, _: CustomerId) -> Result<Option<Record>, StoreError> { Ok(None) }
+/// #         async fn find_by_contact(&self, _: TenantId, _: &ContactKey) -> Result<Vec<CustomerId>, StoreError> { Ok(vec![]) }
+/// #         async fn scan(&self, _: TenantId, p: Page) -> Result<Vec<Record>, StoreError> {
+/// #             Ok(self.0.iter().filter(|r| p.after.is_none_or(|a| r.customer.id() > a)).take(p.limit as usize).cloned().collect())
+/// #         }
+/// #         async fn activities(&self, _: TenantId, _: CustomerId, _: TimeRange) -> Result<Vec<Activity>, StoreError> { Ok(vec![]) }
+/// #         async fn apply(&self, _: TenantId, _: &Changeset) -> Result<Applied, StoreError> { Err(StoreError::Unsupported { what: "apply".into() }) }
+/// #         async fn claim_outbox(&self, _: u32, _: std::time::Duration, _: chrono::DateTime<chrono::Utc>) -> Result<Vec<OutboxMessage>, StoreError> { Ok(vec![]) }
+/// #         async fn ack_outbox(&self, _: &[MessageId]) -> Result<(), StoreError> { Ok(()) }
+/// #         async fn retry_outbox(&self, _: MessageId, _: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> { Ok(()) }
+/// #     }
+/// # }
+/// ```
 ///
 /// # Errors
 /// The errors of [`Store::scan`].
@@ -367,6 +484,26 @@ const QUERY_SCAN_BATCH_MAX: u32 = 4096;
 ///
 /// # Errors
 /// [`StoreError::AlreadyExists`], [`StoreError::Conflict`] or [`StoreError::NotFound`].
+///
+/// ```
+/// use chrono::DateTime;
+/// use rapport_core::ports::check_writes;
+/// use rapport_core::*;
+/// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), DateTime::UNIX_EPOCH);
+/// let mut create = Changeset::new();
+/// create.create(c.clone(), Stats::default());
+/// assert!(check_writes(&create.customers, |_| None).is_ok());
+/// assert!(matches!(check_writes(&create.customers, |_| Some(1)), Err(StoreError::AlreadyExists { .. })));
+///
+/// let mut update = Changeset::new();
+/// update.update(&c, c.next_version(), Stats::default()); // based on version 1
+/// assert!(check_writes(&update.customers, |_| Some(1)).is_ok());
+/// assert!(matches!(
+///     check_writes(&update.customers, |_| Some(2)),
+///     Err(StoreError::Conflict { expected: 1, actual: 2, .. })
+/// ));
+/// assert!(matches!(check_writes(&update.customers, |_| None), Err(StoreError::NotFound { .. })));
+/// ```
 pub fn check_writes(
     writes: &[CustomerWrite],
     stored: impl Fn(CustomerId) -> Option<u64>,
@@ -408,6 +545,104 @@ pub fn check_writes(
 /// `scan` and [`Record::matches`] answer; `claim_outbox` leases messages
 /// until `now + lease`, counts the attempt, and hands out a message again once its lease has
 /// expired; `ack_outbox` deletes.
+///
+/// A round trip through a store (`Toy` is a minimal in-memory store like the one in the
+/// [module documentation](crate::ports); `rapport-memory` is the full one):
+///
+/// ```
+/// use std::time::Duration;
+/// use chrono::{TimeZone, Utc};
+/// use futures::executor::block_on;
+/// use rapport_core::*;
+/// # use toy::Toy;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = Toy::default();
+/// let (t, id) = (TenantId::from_u128(1), CustomerId::from_u128(7));
+/// let now = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
+/// let profile = Profile { email: Some(Pii::new(Email::parse("li@example.cn")?)), ..Profile::default() };
+/// let customer = Customer::new(t, id, profile, now);
+/// let visit = Activity::new(ActivityId::from_u128(1), id, now, Channel::Web,
+///     IdempotencyKey::new("web-1")?, ActivityKind::Visit { item: None })?;
+/// let mut cs = Changeset::new();
+/// cs.create(customer, Stats::default());
+/// cs.activities.push(visit);
+/// cs.outbox.push(OutboxMessage::new(MessageId::from_u128(1), t, now, DomainEvent::CustomerRegistered { customer: id }));
+/// assert_eq!(block_on(store.apply(t, &cs))?.customers, 1);
+///
+/// // Reads.
+/// assert_eq!(block_on(store.load(t, id))?.unwrap().customer.version(), 1);
+/// let key = ContactKey::Email(Email::parse("LI@example.cn")?);
+/// assert_eq!(block_on(store.find_by_contact(t, &key))?, vec![id]);
+/// assert_eq!(block_on(store.scan(t, Page::first(10)))?.len(), 1);
+/// assert_eq!(block_on(store.activities(t, id, TimeRange::all()))?.len(), 1);
+///
+/// // The same activity key again: reported, nothing written.
+/// let mut again = Changeset::new();
+/// again.activities = cs.activities.clone();
+/// assert!(block_on(store.apply(t, &again))?.is_duplicate());
+///
+/// // The outbox: a claimed message is leased; a retry makes it deliverable later; an ack deletes.
+/// let lease = Duration::from_secs(60);
+/// let claimed = block_on(store.claim_outbox(10, lease, now))?;
+/// assert_eq!((claimed.len(), claimed[0].attempts), (1, 1));
+/// assert!(block_on(store.claim_outbox(10, lease, now))?.is_empty()); // still leased
+/// block_on(store.retry_outbox(claimed[0].id, now + chrono::Duration::minutes(5)))?;
+/// assert!(block_on(store.claim_outbox(10, lease, now + chrono::Duration::minutes(2)))?.is_empty());
+/// let second = block_on(store.claim_outbox(10, lease, now + chrono::Duration::minutes(5)))?;
+/// assert_eq!(second[0].attempts, 2);
+/// block_on(store.ack_outbox(&[second[0].id]))?;
+/// assert!(block_on(store.claim_outbox(10, lease, now + chrono::Duration::hours(1)))?.is_empty());
+/// # Ok(())
+/// # }
+/// # mod toy {
+/// #     use std::{collections::BTreeMap, sync::Mutex, time::Duration};
+/// #     use chrono::{DateTime, Utc};
+/// #     use rapport_core::{*, ports::*};
+/// #     #[derive(Default)]
+/// #     pub struct Toy(Mutex<(BTreeMap<CustomerId, Record>, Vec<Activity>, Vec<(OutboxMessage, DateTime<Utc>)>)>);
+/// #     fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, StoreError> {
+/// #         m.lock().map_err(|_| StoreError::unavailable("poisoned"))
+/// #     }
+/// #     impl Store for Toy { // one tenant only, for brevity
+/// #         async fn load(&self, _: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> { Ok(lock(&self.0)?.0.get(&id).cloned()) }
+/// #         async fn find_by_contact(&self, _: TenantId, key: &ContactKey) -> Result<Vec<CustomerId>, StoreError> {
+/// #             Ok(lock(&self.0)?.0.values().filter(|r| r.customer.profile.contact_keys().contains(key)).map(|r| r.customer.id()).collect())
+/// #         }
+/// #         async fn scan(&self, _: TenantId, p: Page) -> Result<Vec<Record>, StoreError> {
+/// #             Ok(lock(&self.0)?.0.values().filter(|r| p.after.is_none_or(|a| r.customer.id() > a)).take(p.limit as usize).cloned().collect())
+/// #         }
+/// #         async fn activities(&self, _: TenantId, id: CustomerId, range: TimeRange) -> Result<Vec<Activity>, StoreError> {
+/// #             Ok(lock(&self.0)?.1.iter().filter(|a| a.customer == id && range.contains(a.at)).cloned().collect())
+/// #         }
+/// #         async fn apply(&self, t: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
+/// #             cs.validate(t)?;
+/// #             let mut g = lock(&self.0)?;
+/// #             let duplicates: Vec<_> = cs.activities.iter().filter(|a| g.1.iter().any(|b| b.idempotency_key == a.idempotency_key)).map(|a| a.idempotency_key.clone()).collect();
+/// #             if !duplicates.is_empty() { return Ok(Applied { duplicates, ..Applied::default() }); }
+/// #             check_writes(&cs.customers, |id| g.0.get(&id).map(|r| r.customer.version()))?;
+/// #             for w in &cs.customers { g.0.insert(w.customer().id(), Record { customer: w.customer().clone(), stats: w.stats().clone() }); }
+/// #             g.1.extend(cs.activities.iter().cloned());
+/// #             g.2.extend(cs.outbox.iter().map(|m| (m.clone(), DateTime::<Utc>::MIN_UTC)));
+/// #             Ok(Applied::counting(cs))
+/// #         }
+/// #         async fn claim_outbox(&self, limit: u32, lease: Duration, now: DateTime<Utc>) -> Result<Vec<OutboxMessage>, StoreError> {
+/// #             let mut g = lock(&self.0)?;
+/// #             let mut out = Vec::new();
+/// #             for (m, free_at) in g.2.iter_mut().filter(|(_, f)| *f <= now).take(limit as usize) {
+/// #                 *free_at = now + lease;
+/// #                 m.attempts += 1;
+/// #                 out.push(m.clone());
+/// #             }
+/// #             Ok(out)
+/// #         }
+/// #         async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> { lock(&self.0)?.2.retain(|(m, _)| !ids.contains(&m.id)); Ok(()) }
+/// #         async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
+/// #             for (m, free_at) in lock(&self.0)?.2.iter_mut() { if m.id == id { *free_at = at; } }
+/// #             Ok(())
+/// #         }
+/// #     }
+/// # }
+/// ```
 pub trait Store: Send + Sync {
     /// A customer and its stats (tombstones included).
     fn load(
@@ -540,6 +775,12 @@ pub trait Store: Send + Sync {
 }
 
 /// A notifier could not deliver a message.
+///
+/// ```
+/// use rapport_core::NotifyError;
+/// let e = NotifyError::Rejected { reason: "unknown webhook".into() };
+/// assert_eq!(e.to_string(), "delivery rejected: unknown webhook");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NotifyError {
@@ -560,12 +801,47 @@ pub enum NotifyError {
 
 /// Where domain events go (a log, a channel, a webhook, a queue...). Delivery is at least
 /// once: receivers deduplicate on [`OutboxMessage::id`].
+///
+/// ```
+/// use std::sync::Mutex;
+/// use chrono::DateTime;
+/// use futures::executor::block_on;
+/// use rapport_core::*;
+///
+/// /// Keeps the event names, refusing erasure events.
+/// #[derive(Default)]
+/// struct Log(Mutex<Vec<&'static str>>);
+///
+/// impl Notifier for Log {
+///     async fn deliver(&self, msg: &OutboxMessage) -> Result<(), NotifyError> {
+///         if matches!(msg.event, DomainEvent::Erased { .. }) {
+///             return Err(NotifyError::Rejected { reason: "not for this log".into() });
+///         }
+///         self.0.lock().map_err(|_| NotifyError::Failed { reason: "poisoned".into() })?.push(msg.event.name());
+///         Ok(())
+///     }
+/// }
+///
+/// let log = Log::default();
+/// let (t, c) = (TenantId::from_u128(1), CustomerId::from_u128(2));
+/// let msg = |id, event| OutboxMessage::new(MessageId::from_u128(id), t, DateTime::UNIX_EPOCH, event);
+/// assert!(block_on(log.deliver(&msg(1, DomainEvent::CustomerRegistered { customer: c }))).is_ok());
+/// assert!(block_on(log.deliver(&msg(2, DomainEvent::Erased { customer: c }))).is_err());
+/// assert_eq!(*log.0.lock().unwrap(), ["customer_registered"]);
+/// ```
 pub trait Notifier: Send + Sync {
     /// Delivers one message.
     fn deliver(&self, msg: &OutboxMessage) -> impl Future<Output = Result<(), NotifyError>> + Send;
 }
 
 /// A boxed future, for [`DynStore`].
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_core::ports::BoxFuture;
+/// let f: BoxFuture<'_, u32> = Box::pin(async { 7 });
+/// assert_eq!(block_on(f), 7);
+/// ```
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The object-safe twin of [`Store`], for hosts that choose the backend at run time (e.g. from
@@ -580,23 +856,110 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a
 /// };
 /// let svc = rapport::Service::new(store);
 /// ```
-#[allow(missing_docs)]
+///
+/// A runnable version (`Toy` is the minimal store of the [`Store`] example):
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_core::ports::DynStore;
+/// use rapport_core::*;
+/// # use toy::Toy;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let use_toy = true; // e.g. decided from a configuration value
+/// let store: Box<dyn DynStore> = if use_toy { Box::new(Toy::default()) } else { unimplemented!() };
+/// let (t, id) = (TenantId::from_u128(1), CustomerId::from_u128(7));
+/// let c = Customer::new(t, id, Profile::default(), chrono::DateTime::UNIX_EPOCH);
+/// let mut cs = Changeset::new();
+/// cs.create(c, Stats::default());
+/// // `Box<dyn DynStore>` is a `Store`: the async trait methods work on it...
+/// block_on(store.apply(t, &cs))?;
+/// assert!(block_on(store.load(t, id))?.is_some());
+/// // ...and so do the boxed methods they forward to.
+/// assert_eq!(block_on(store.scan_boxed(t, Page::first(10)))?.len(), 1);
+/// assert!(block_on(store.load_boxed(t, id))?.is_some());
+/// let everyone = Segment::parse("true")?;
+/// let now = chrono::DateTime::UNIX_EPOCH;
+/// assert_eq!(block_on(store.query_boxed(t, &everyone, now, Page::first(10)))?.len(), 1);
+/// let key = ContactKey::Email(Email::parse("nobody@example.com")?);
+/// assert!(block_on(store.find_by_contact_boxed(t, &key))?.is_empty());
+/// assert!(block_on(store.activities_boxed(t, id, TimeRange::all()))?.is_empty());
+/// // A create of the same id again fails through the boxed `apply` too.
+/// assert!(matches!(block_on(store.apply_boxed(t, &cs)), Err(StoreError::AlreadyExists { .. })));
+/// let lease = std::time::Duration::from_secs(30);
+/// assert!(block_on(store.claim_outbox_boxed(10, lease, now))?.is_empty());
+/// block_on(store.retry_outbox_boxed(MessageId::from_u128(1), now))?;
+/// block_on(store.ack_outbox_boxed(&[]))?;
+/// # Ok(())
+/// # }
+/// # mod toy {
+/// #     use std::{collections::BTreeMap, sync::Mutex, time::Duration};
+/// #     use chrono::{DateTime, Utc};
+/// #     use rapport_core::{*, ports::*};
+/// #     #[derive(Default)]
+/// #     pub struct Toy(Mutex<(BTreeMap<CustomerId, Record>, Vec<Activity>, Vec<(OutboxMessage, DateTime<Utc>)>)>);
+/// #     fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, StoreError> {
+/// #         m.lock().map_err(|_| StoreError::unavailable("poisoned"))
+/// #     }
+/// #     impl Store for Toy { // one tenant only, for brevity
+/// #         async fn load(&self, _: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> { Ok(lock(&self.0)?.0.get(&id).cloned()) }
+/// #         async fn find_by_contact(&self, _: TenantId, key: &ContactKey) -> Result<Vec<CustomerId>, StoreError> {
+/// #             Ok(lock(&self.0)?.0.values().filter(|r| r.customer.profile.contact_keys().contains(key)).map(|r| r.customer.id()).collect())
+/// #         }
+/// #         async fn scan(&self, _: TenantId, p: Page) -> Result<Vec<Record>, StoreError> {
+/// #             Ok(lock(&self.0)?.0.values().filter(|r| p.after.is_none_or(|a| r.customer.id() > a)).take(p.limit as usize).cloned().collect())
+/// #         }
+/// #         async fn activities(&self, _: TenantId, id: CustomerId, range: TimeRange) -> Result<Vec<Activity>, StoreError> {
+/// #             Ok(lock(&self.0)?.1.iter().filter(|a| a.customer == id && range.contains(a.at)).cloned().collect())
+/// #         }
+/// #         async fn apply(&self, t: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
+/// #             cs.validate(t)?;
+/// #             let mut g = lock(&self.0)?;
+/// #             let duplicates: Vec<_> = cs.activities.iter().filter(|a| g.1.iter().any(|b| b.idempotency_key == a.idempotency_key)).map(|a| a.idempotency_key.clone()).collect();
+/// #             if !duplicates.is_empty() { return Ok(Applied { duplicates, ..Applied::default() }); }
+/// #             check_writes(&cs.customers, |id| g.0.get(&id).map(|r| r.customer.version()))?;
+/// #             for w in &cs.customers { g.0.insert(w.customer().id(), Record { customer: w.customer().clone(), stats: w.stats().clone() }); }
+/// #             g.1.extend(cs.activities.iter().cloned());
+/// #             g.2.extend(cs.outbox.iter().map(|m| (m.clone(), DateTime::<Utc>::MIN_UTC)));
+/// #             Ok(Applied::counting(cs))
+/// #         }
+/// #         async fn claim_outbox(&self, limit: u32, lease: Duration, now: DateTime<Utc>) -> Result<Vec<OutboxMessage>, StoreError> {
+/// #             let mut g = lock(&self.0)?;
+/// #             let mut out = Vec::new();
+/// #             for (m, free_at) in g.2.iter_mut().filter(|(_, f)| *f <= now).take(limit as usize) {
+/// #                 *free_at = now + lease;
+/// #                 m.attempts += 1;
+/// #                 out.push(m.clone());
+/// #             }
+/// #             Ok(out)
+/// #         }
+/// #         async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> { lock(&self.0)?.2.retain(|(m, _)| !ids.contains(&m.id)); Ok(()) }
+/// #         async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
+/// #             for (m, free_at) in lock(&self.0)?.2.iter_mut() { if m.id == id { *free_at = at; } }
+/// #             Ok(())
+/// #         }
+/// #     }
+/// # }
+/// ```
 pub trait DynStore: Send + Sync {
+    /// [`Store::load`], boxed.
     fn load_boxed(
         &self,
         tenant: TenantId,
         id: CustomerId,
     ) -> BoxFuture<'_, Result<Option<Record>, StoreError>>;
+    /// [`Store::find_by_contact`], boxed.
     fn find_by_contact_boxed<'a>(
         &'a self,
         tenant: TenantId,
         key: &'a ContactKey,
     ) -> BoxFuture<'a, Result<Vec<CustomerId>, StoreError>>;
+    /// [`Store::scan`], boxed.
     fn scan_boxed(
         &self,
         tenant: TenantId,
         page: Page,
     ) -> BoxFuture<'_, Result<Vec<Record>, StoreError>>;
+    /// [`Store::query`], boxed.
     fn query_boxed<'a>(
         &'a self,
         tenant: TenantId,
@@ -604,27 +967,32 @@ pub trait DynStore: Send + Sync {
         now: DateTime<Utc>,
         page: Page,
     ) -> BoxFuture<'a, Result<Vec<Record>, StoreError>>;
+    /// [`Store::activities`], boxed.
     fn activities_boxed(
         &self,
         tenant: TenantId,
         id: CustomerId,
         range: TimeRange,
     ) -> BoxFuture<'_, Result<Vec<Activity>, StoreError>>;
+    /// [`Store::apply`], boxed.
     fn apply_boxed<'a>(
         &'a self,
         tenant: TenantId,
         cs: &'a Changeset,
     ) -> BoxFuture<'a, Result<Applied, StoreError>>;
+    /// [`Store::claim_outbox`], boxed.
     fn claim_outbox_boxed(
         &self,
         limit: u32,
         lease: Duration,
         now: DateTime<Utc>,
     ) -> BoxFuture<'_, Result<Vec<OutboxMessage>, StoreError>>;
+    /// [`Store::ack_outbox`], boxed.
     fn ack_outbox_boxed<'a>(
         &'a self,
         ids: &'a [MessageId],
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// [`Store::retry_outbox`], boxed.
     fn retry_outbox_boxed(
         &self,
         id: MessageId,

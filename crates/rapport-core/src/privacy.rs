@@ -5,6 +5,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Why personal data is used.
+///
+/// ```
+/// use chrono::DateTime;
+/// use rapport_core::{ContactChannel, Consents, Purpose};
+/// let mut c = Consents::default();
+/// c.set(Purpose::Profiling, ContactChannel::Any, true, DateTime::UNIX_EPOCH, "signup");
+/// assert!(c.allows(Purpose::Profiling, ContactChannel::Any));
+/// assert!(!c.allows(Purpose::Marketing, ContactChannel::Any)); // consent is per purpose
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -19,7 +28,19 @@ pub enum Purpose {
     Analytics,
 }
 
-/// How a customer may be contacted.
+/// How a customer may be contacted. A consent for [`ContactChannel::Any`] covers every
+/// channel that has no record of its own.
+///
+/// ```
+/// use chrono::DateTime;
+/// use rapport_core::{ContactChannel, Consents, Purpose};
+/// let t = DateTime::UNIX_EPOCH;
+/// let mut c = Consents::default();
+/// c.set(Purpose::Service, ContactChannel::Any, true, t, "terms");
+/// c.set(Purpose::Service, ContactChannel::Sms, false, t, "reply-stop");
+/// assert!(c.allows(Purpose::Service, ContactChannel::Push));
+/// assert!(!c.allows(Purpose::Service, ContactChannel::Sms)); // the channel's own record wins
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -39,6 +60,17 @@ pub enum ContactChannel {
 }
 
 /// One consent: granted or withdrawn, when and from where.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::{Consent, ContactChannel, Consents, Purpose};
+/// let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+/// let mut c = Consents::default();
+/// c.set(Purpose::Marketing, ContactChannel::Email, true, t, "signup-form");
+/// let rec: &Consent = c.get(Purpose::Marketing, ContactChannel::Email).unwrap();
+/// assert!(rec.granted);
+/// assert_eq!((rec.at, rec.source.as_str()), (t, "signup-form"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Consent {
     /// The purpose.
@@ -65,6 +97,13 @@ pub struct Consent {
 /// assert!(!c.allows(Purpose::Marketing, ContactChannel::Sms));
 /// c.set(Purpose::Marketing, ContactChannel::Email, false, t, "unsubscribe-link");
 /// assert!(!c.allows(Purpose::Marketing, ContactChannel::Email));
+/// // A withdrawal replaces the grant: one current record per (purpose, channel).
+/// assert_eq!(c.iter().count(), 1);
+/// assert_eq!(c.get(Purpose::Marketing, ContactChannel::Email).unwrap().source, "unsubscribe-link");
+/// assert!(c.get(Purpose::Marketing, ContactChannel::Sms).is_none());
+/// // `set` tells whether the state changed.
+/// assert!(!c.set(Purpose::Marketing, ContactChannel::Email, false, t, "again"));
+/// assert!(c.set(Purpose::Marketing, ContactChannel::Email, true, t, "preference-centre"));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -17,7 +17,24 @@ use crate::rfm::{RfmScores, RfmValues, rank_counts_decimal, rfm_scores};
 use crate::stats::Stats;
 use crate::tier::{Rungs, Tier, TierMetric};
 
-/// The population-level inputs of one customer.
+/// The population-level inputs of one customer, from [`rank`] or [`rank_values`].
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let policies = Policies {
+///     tier: TierPolicy { ladder: TierLadder::vip_heavy(), ..TierPolicy::default() },
+///     ..Policies::default()
+/// };
+/// let none = Stats::default();
+/// let ranked = rank([(CustomerId::from_u128(1), &none)], &policies, now, |_| None);
+/// let r: Ranked = ranked[0];
+/// assert_eq!(r.customer, CustomerId::from_u128(1));
+/// assert_eq!(r.rfm, None); // no purchase, no RFM scores
+/// assert_eq!(r.share_tier, Some(Tier::Platinum)); // alone at the top of a share ladder
+/// assert_eq!(EvalInputs::at(now).with_ranked(Some(&r)).share_tier, Some(Tier::Platinum));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ranked {
     /// The customer.
@@ -29,6 +46,25 @@ pub struct Ranked {
 }
 
 /// What [`rank_values`] needs of one customer: its RFM values and its tier metric.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// use rust_decimal::Decimal;
+/// let at = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let purchase = Activity::new(
+///     ActivityId::from_u128(1), CustomerId::from_u128(1), at, Channel::Web,
+///     IdempotencyKey::new("order-1")?,
+///     ActivityKind::Purchase { order_id: OrderId::new("1")?, amount: Money::new(Decimal::from(250), Currency::USD), margin: None },
+/// )?;
+/// let stats = Stats::from_activities([&purchase])?;
+/// let input = RankInput::of(CustomerId::from_u128(1), &stats, &Policies::default(), now, None);
+/// assert_eq!(input.metric, Decimal::from(250)); // rolling 365-day revenue
+/// assert_eq!(input.rfm.unwrap().frequency, 1);
+/// assert_eq!(RankInput::of(CustomerId::from_u128(2), &Stats::default(), &Policies::default(), now, None).rfm, None);
+/// # Ok::<(), DomainError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RankInput {
     /// The customer.

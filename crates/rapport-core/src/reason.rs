@@ -11,7 +11,18 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-/// A measured or threshold value.
+/// A measured or threshold value. Floats are shown with three decimals, dates and times as
+/// text.
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use rapport_core::Value;
+/// use rust_decimal::Decimal;
+/// assert_eq!(Value::from(42u32), Value::Int(42));
+/// assert_eq!(Value::from(0.25).to_string(), "0.250");
+/// assert_eq!(Value::from(Decimal::new(1050, 2)).to_string(), "10.50");
+/// assert_eq!(Value::from(NaiveDate::from_ymd_opt(2026, 3, 1).unwrap()), Value::Text("2026-03-01".into()));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Value {
@@ -78,6 +89,14 @@ impl From<DateTime<Utc>> for Value {
 }
 
 /// A named value.
+///
+/// ```
+/// use chrono::DateTime;
+/// use rapport_core::{Measure, Reason, Value};
+/// let r = Reason::new("lifecycle.silent_after", DateTime::UNIX_EPOCH).measured("days_since_last_purchase", 45i64);
+/// let m: &Measure = r.measured.as_ref().unwrap();
+/// assert_eq!((m.name.as_ref(), &m.value), ("days_since_last_purchase", &Value::Int(45)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Measure {
     /// What it is (`days_since_last_purchase`, `gold.entry`).
@@ -100,6 +119,9 @@ pub struct Measure {
 ///     r.to_string(),
 ///     "tier.upgrade: rolling_365_revenue = 2450.00 against gold.entry = 2000 at 2026-06-01T00:00:00Z"
 /// );
+/// let r = Reason::new("churn.rules", now).factor("recency", 0.5).factor("trend", 1.0).note("no model");
+/// assert_eq!(r.factors.len(), 2);
+/// assert_eq!(r.to_string(), "churn.rules at 2026-06-01T00:00:00Z (recency 0.500, trend 1.000) (no model)");
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reason {

@@ -44,6 +44,24 @@ use crate::error::DomainError;
 use crate::stats::Stats;
 
 /// How scores are computed.
+///
+/// ```
+/// use chrono::{NaiveDate, TimeZone, Utc};
+/// use rapport_core::*;
+/// use rust_decimal::Decimal;
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let fixed = RfmPolicy::Breakpoints {
+///     r: [7, 30, 90, 180],
+///     f: [2, 4, 8, 16],
+///     m: [Decimal::from(100), Decimal::from(500), Decimal::from(1_000), Decimal::from(5_000)],
+/// };
+/// assert!(fixed.validate().is_ok());
+/// let v = RfmValues { last_purchase: NaiveDate::from_ymd_opt(2026, 6, 10).unwrap(), frequency: 5, monetary: Decimal::from(1_200) };
+/// // 20 days ago: R 4; 5 purchase days reach f[1]: F 3; 1,200 reaches m[2]: M 4.
+/// assert_eq!(rfm_scores(&[Some(v)], &fixed, now), vec![RfmScores::new(4, 3, 4)]);
+/// // Quintiles need a population: a lone customer has nobody worse.
+/// assert_eq!(rfm_scores(&[Some(v)], &RfmPolicy::default(), now), vec![RfmScores::new(1, 1, 1)]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum RfmPolicy {
@@ -64,7 +82,28 @@ pub enum RfmPolicy {
     },
 }
 
-/// The three values RFM scores rank.
+/// The three values RFM scores rank; [`RfmValues::of`] reads them from a customer's stats.
+///
+/// ```
+/// use chrono::{NaiveDate, TimeZone, Utc};
+/// use rapport_core::*;
+/// use rust_decimal::Decimal;
+/// let purchase = |i: u128, d: u32, amount: i64| Activity::new(
+///     ActivityId::from_u128(i), CustomerId::from_u128(1),
+///     Utc.with_ymd_and_hms(2026, 6, d, 10, 0, 0).unwrap(), Channel::Store,
+///     IdempotencyKey::new(format!("pos-{i}")).unwrap(),
+///     ActivityKind::Purchase { order_id: OrderId::new(format!("{i}")).unwrap(), amount: Money::new(Decimal::from(amount), Currency::CNY), margin: None },
+/// ).unwrap();
+/// let (a, b, c) = (purchase(1, 3, 100), purchase(2, 3, 50), purchase(3, 20, 80));
+/// let stats = Stats::from_activities([&a, &b, &c])?;
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let v = RfmValues::of(&stats, now).unwrap();
+/// assert_eq!(v.last_purchase, NaiveDate::from_ymd_opt(2026, 6, 20).unwrap());
+/// assert_eq!(v.frequency, 2); // two orders on 3 June are one purchase day
+/// assert_eq!(v.monetary, Decimal::from(230));
+/// assert_eq!(RfmValues::of(&Stats::default(), now), None);
+/// # Ok::<(), DomainError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RfmValues {
     /// Last purchase day.
@@ -109,6 +148,14 @@ pub fn rank_counts<K: Copy + Ord>(keys: &[K]) -> Vec<(usize, usize)> {
 
 /// [`rank_counts`] for exact decimals: sorted by their `f64` approximation (cheap), then
 /// exactly within runs of equal approximations, so ties are exact.
+///
+/// ```
+/// use rapport_core::rank_counts_decimal;
+/// use rust_decimal::Decimal;
+/// let big = Decimal::from_i128_with_scale(10_000_000_000_000_000_000, 0);
+/// let keys = [big, big + Decimal::ONE, Decimal::ZERO]; // equal as f64, different as decimals
+/// assert_eq!(rank_counts_decimal(&keys), vec![(1, 1), (2, 0), (0, 2)]);
+/// ```
 #[must_use]
 pub fn rank_counts_decimal(keys: &[Decimal]) -> Vec<(usize, usize)> {
     use rust_decimal::prelude::ToPrimitive;
@@ -229,6 +276,14 @@ impl RfmPolicy {
     ///
     /// # Errors
     /// [`DomainError::InvalidPolicy`].
+    ///
+    /// ```
+    /// use rapport_core::{DomainError, RfmPolicy};
+    /// use rust_decimal::Decimal;
+    /// assert!(RfmPolicy::Quintiles.validate().is_ok());
+    /// let bad = RfmPolicy::Breakpoints { r: [90, 30, 7, 180], f: [1, 2, 3, 4], m: [Decimal::ONE; 4] };
+    /// assert!(matches!(bad.validate(), Err(DomainError::InvalidPolicy { field: "rfm.breakpoints", .. })));
+    /// ```
     pub fn validate(&self) -> Result<(), DomainError> {
         if let RfmPolicy::Breakpoints { r, f, m } = self {
             let asc = r.windows(2).all(|w| w[0] <= w[1])
@@ -247,6 +302,19 @@ impl RfmPolicy {
 }
 
 /// The named segments of the R×F grid.
+///
+/// ```
+/// use rapport_core::{RfmScores, RfmSegment};
+/// let seg = |r, f| RfmSegment::of(RfmScores::new(r, f, 3).unwrap());
+/// assert_eq!(seg(5, 1), RfmSegment::NewCustomers);
+/// assert_eq!(seg(3, 3).as_str(), "Need Attention");
+/// assert_eq!(seg(2, 4).to_string(), "At Risk");
+/// // Every one of the 25 cells has a segment, and every segment is used.
+/// let mut used: Vec<_> = (1..=5).flat_map(|r| (1..=5).map(move |f| seg(r, f))).collect();
+/// used.sort();
+/// used.dedup();
+/// assert_eq!(used, RfmSegment::ALL.to_vec());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RfmSegment {

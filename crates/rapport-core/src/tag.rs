@@ -23,6 +23,8 @@ pub const TAG_PART_MAX: usize = 64;
 /// assert_eq!(t.name(), "high-frequency");
 /// assert!("no-namespace".parse::<Tag>().is_err());
 /// assert!("Behavior:x".parse::<Tag>().is_err());
+/// assert_eq!(Tag::new("value", "vip").unwrap().as_str(), "value:vip");
+/// assert!(Tag::new("value", "").is_err());
 /// ```
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -56,6 +58,14 @@ impl Tag {
     ///
     /// # Errors
     /// [`DomainError::InvalidTag`] when either part breaks the syntax.
+    ///
+    /// ```
+    /// use rapport_core::{DomainError, Tag};
+    /// let t = Tag::new("rfm", "champion").unwrap();
+    /// assert_eq!((t.namespace(), t.name()), ("rfm", "champion"));
+    /// assert_eq!(t, "rfm:champion".parse().unwrap());
+    /// assert!(matches!(Tag::new("rfm", "-x"), Err(DomainError::InvalidTag { .. })));
+    /// ```
     pub fn new(namespace: &str, name: &str) -> Result<Self, DomainError> {
         format!("{namespace}:{name}").parse()
     }
@@ -124,7 +134,17 @@ impl fmt::Display for Tag {
     }
 }
 
-/// Who put a tag on a customer.
+/// Who put a tag on a customer. Only [`TagSource::Rule`] tags are removed by tag rules.
+///
+/// ```
+/// use chrono::DateTime;
+/// use rapport_core::{Tag, TagSet, TagSource};
+/// let now = DateTime::UNIX_EPOCH;
+/// let mut tags = TagSet::new();
+/// let t: Tag = "import:crm-2019".parse().unwrap();
+/// tags.insert(t.clone(), TagSource::Import, now, None);
+/// assert_eq!(tags.get(&t).unwrap().source, TagSource::Import);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -138,6 +158,17 @@ pub enum TagSource {
 }
 
 /// What a [`TagSet`] keeps about one tag.
+///
+/// ```
+/// use chrono::{Duration, TimeZone, Utc};
+/// use rapport_core::{TagInfo, TagSource};
+/// let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+/// let info = TagInfo { source: TagSource::Rule, added_at: now, expires_at: Some(now + Duration::days(30)) };
+/// assert!(!info.is_expired(now + Duration::days(29)));
+/// assert!(info.is_expired(now + Duration::days(30))); // the expiry is exclusive
+/// let forever = TagInfo { expires_at: None, ..info };
+/// assert!(!forever.is_expired(now + Duration::days(36_500)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TagInfo {
     /// Who added it.
@@ -160,7 +191,7 @@ impl TagInfo {
 /// The tags of one customer; each tag at most once.
 ///
 /// ```
-/// use chrono::{TimeZone, Utc};
+/// use chrono::{Duration, TimeZone, Utc};
 /// use rapport_core::{Tag, TagSet, TagSource};
 /// let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
 /// let mut tags = TagSet::new();
@@ -168,6 +199,20 @@ impl TagInfo {
 /// assert!(tags.insert(vip.clone(), TagSource::Manual, now, None));
 /// assert!(!tags.insert(vip.clone(), TagSource::Manual, now, None)); // already there
 /// assert!(tags.contains(&vip, now));
+/// assert_eq!(tags.get(&vip).unwrap().added_at, now);
+///
+/// // A tag with an expiry stops counting at that time and is dropped by `expire`.
+/// let trial: Tag = "promo:trial".parse().unwrap();
+/// let later = now + Duration::days(7);
+/// tags.insert(trial.clone(), TagSource::Rule, now, Some(later));
+/// assert_eq!(tags.len(), 2);
+/// assert!(!tags.contains(&trial, later));
+/// assert_eq!(tags.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(), ["promo:trial", "value:vip"]);
+/// assert_eq!(tags.expire(later), vec![trial]);
+/// assert_eq!(tags.len(), 1);
+///
+/// assert_eq!(tags.remove(&vip).map(|i| i.source), Some(TagSource::Manual));
+/// assert!(tags.is_empty());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -48,6 +48,21 @@ pub const MAX_TTL: Duration = Duration::days(36_525);
 /// `ttl` if set); when it stops holding, the rule-sourced tag is removed.
 ///
 /// Serialised as its text form.
+///
+/// ```
+/// use chrono::Duration;
+/// use rapport_core::{Segment, Tag, TagRule};
+/// let rule = TagRule::new(
+///     Tag::new("behavior", "high-frequency")?,
+///     Segment::parse("orders >= 10 and days_since_last_purchase <= 30")?,
+///     Some(Duration::days(30)),
+/// );
+/// assert_eq!(rule.to_string(),
+///     "when orders >= 10 and days_since_last_purchase <= 30 then tag behavior:high-frequency for 30d");
+/// assert_eq!(TagRule::parse(&rule.to_string())?, rule);
+/// assert_eq!(serde_json::to_value(&rule).unwrap(), serde_json::json!(rule.to_string()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct TagRule {
@@ -201,6 +216,21 @@ impl From<TagRule> for String {
 }
 
 /// One tag to add or remove, with why.
+///
+/// ```
+/// use chrono::{Duration, TimeZone, Utc};
+/// use rapport_core::*;
+/// let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+/// let mut c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+/// let promo: Tag = "promo:spring".parse()?;
+/// c.tags.insert(promo.clone(), TagSource::Manual, now - Duration::days(10), Some(now));
+/// let out = evaluate_tag_rules(&[], &SegmentContext::new(&c, &Stats::default(), now));
+/// let change: &TagChange = &out.removed[0];
+/// assert_eq!(change, &promo); // a change compares equal to its tag
+/// assert_eq!(change.expires_at, Some(now));
+/// assert_eq!(change.reason.rule, "tag.expired");
+/// # Ok::<(), DomainError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TagChange {
     /// The tag.
@@ -214,6 +244,25 @@ pub struct TagChange {
 
 /// What the tag rules decide for one customer: tags to add (as [`TagSource::Rule`]) and tags
 /// to remove, each list sorted by tag.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+/// let mut c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+/// let rules = [
+///     TagRule::parse("when stage == prospect then tag funnel:lead")?,
+///     TagRule::parse("when orders == 0 then tag behavior:browser")?,
+/// ];
+/// let out: TagRuleOutcome = evaluate_tag_rules(&rules, &SegmentContext::new(&c, &Stats::default(), now));
+/// assert!(!out.is_empty());
+/// let added: Vec<&str> = out.added.iter().map(|a| a.tag.as_str()).collect();
+/// assert_eq!(added, ["behavior:browser", "funnel:lead"]); // sorted by tag
+/// out.apply_to(&mut c.tags, now);
+/// assert_eq!(c.tags.get(&"funnel:lead".parse()?).unwrap().source, TagSource::Rule);
+/// assert!(TagRuleOutcome::default().is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TagRuleOutcome {
     /// Tags to add.

@@ -88,8 +88,9 @@ key_type!(
     ///
     /// ```
     /// use rapport_core::IdempotencyKey;
-    /// assert!(IdempotencyKey::new("order-1001").is_ok());
+    /// assert_eq!(IdempotencyKey::new("order-1001").unwrap().as_str(), "order-1001");
     /// assert!(IdempotencyKey::new("").is_err());
+    /// assert!(IdempotencyKey::new(" order-1001").is_err()); // surrounding whitespace
     /// ```
     IdempotencyKey,
     "idempotency_key",
@@ -111,7 +112,8 @@ key_type!(
     ///
     /// ```
     /// use rapport_core::Actor;
-    /// assert!(Actor::new("alice@crm").is_ok());
+    /// assert_eq!(Actor::new("alice@crm").unwrap().as_str(), "alice@crm");
+    /// assert!(Actor::new("alice\n").is_err()); // control character
     /// ```
     Actor,
     "actor",

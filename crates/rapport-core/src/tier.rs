@@ -18,6 +18,9 @@ use crate::text::Actor;
 /// assert!(Tier::Gold > Tier::Iron);
 /// assert_eq!("platinum".parse::<Tier>().unwrap(), Tier::Platinum);
 /// assert_eq!(Tier::Gold.to_string(), "gold");
+/// assert_eq!(Tier::Iron.as_str(), "iron");
+/// assert_eq!(Tier::Platinum.below(), Some(Tier::Gold));
+/// assert_eq!(Tier::Lead.below(), None);
 /// ```
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
@@ -82,7 +85,26 @@ impl FromStr for Tier {
     }
 }
 
-/// A tier set by hand, until a time.
+/// A tier set by hand, until a time. Build it with [`TierPin::new`]; while it is active
+/// [`TierPolicy::decide`] keeps the pinned tier whatever the metric says.
+///
+/// ```
+/// use chrono::{Duration, TimeZone, Utc};
+/// use rapport_core::*;
+/// use rust_decimal::Decimal;
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let pin = TierPin::new(Tier::Gold, Actor::new("li").unwrap(), "key account", now + Duration::days(90), now)?;
+/// assert!(pin.is_active(now) && !pin.is_active(now + Duration::days(90)));
+///
+/// let state = TierState { pin: Some(pin), ..TierState::default() };
+/// let p = TierPolicy::default();
+/// let pinned = p.decide(&state, Some(Decimal::ZERO), None, now);
+/// assert_eq!((pinned.to, pinned.reason.rule.as_ref()), (Tier::Gold, "tier.pin"));
+/// // Once expired, the pin is dropped and the metric decides again.
+/// let later = p.decide(&pinned.state, Some(Decimal::ZERO), None, now + Duration::days(200));
+/// assert!(later.state.pin.is_none());
+/// # Ok::<(), DomainError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TierPin {
     /// The pinned tier.
@@ -149,6 +171,18 @@ impl TierPin {
 }
 
 /// The tier a customer is on and what the downgrade rule remembers.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// use rust_decimal::Decimal;
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let iron = TierState { tier: Tier::Iron, since: Some(now), ..TierState::default() };
+/// // 150 is below Iron's band (200 × 0.9 = 180): the grace period starts now.
+/// let d = TierPolicy::default().decide(&iron, Some(Decimal::from(150)), None, now);
+/// assert_eq!(d.state.tier, Tier::Iron);
+/// assert_eq!(d.state.below_since, Some(now));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TierState {
     /// Current tier.
@@ -169,6 +203,13 @@ use rust_decimal::Decimal;
 use crate::reason::{Reason, Value};
 
 /// What a tier ladder ranks customers by.
+///
+/// ```
+/// use rapport_core::{TierLadder, TierMetric};
+/// assert_eq!(TierLadder::customer_pyramid().metric, TierMetric::Revenue365);
+/// assert_eq!(TierMetric::Revenue365.as_str(), "revenue_365d");
+/// assert_eq!(TierMetric::RfmTotal.as_str(), "rfm_total");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -200,6 +241,20 @@ impl TierMetric {
 }
 
 /// How rungs are entered.
+///
+/// ```
+/// use rapport_core::{Rungs, Tier, TierLadder, TierMetric};
+/// use rust_decimal::Decimal;
+/// // A two-rung ladder on total margin: Gold from 500, Lead below (no Iron).
+/// let l = TierLadder {
+///     metric: TierMetric::Margin,
+///     rungs: Rungs::Thresholds { entries: vec![(Tier::Gold, Decimal::from(500))] },
+/// };
+/// assert!(l.validate().is_ok());
+/// assert_eq!(l.lookup(Decimal::from(700)), Tier::Gold);
+/// assert_eq!(l.tiers(), vec![Tier::Lead, Tier::Gold]);
+/// assert!(matches!(TierLadder::classic_pyramid().rungs, Rungs::Shares { .. }));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Rungs {
@@ -266,12 +321,33 @@ impl TierLadder {
     }
 
     /// By share: top 1 % Platinum, next 4 % Gold, next 15 % Iron, the rest Lead.
+    ///
+    /// ```
+    /// use rapport_core::{Rungs, Tier, TierLadder};
+    /// use rust_decimal::Decimal;
+    /// let l = TierLadder::vip_heavy();
+    /// let Rungs::Shares { shares } = &l.rungs else { unreachable!() };
+    /// assert_eq!(shares[0], (Tier::Platinum, Decimal::from(1)));
+    /// assert_eq!(l.lookup(Decimal::from(1_000_000)), Tier::Lead); // shares are ranked, not looked up
+    /// assert_eq!(l.entry(Tier::Gold), None);
+    /// ```
     #[must_use]
     pub fn vip_heavy() -> Self {
         Self::shares(TierMetric::Revenue365, [1, 4, 15, 80])
     }
 
     /// By share: about 20/30/30/20 % from the top.
+    ///
+    /// ```
+    /// use rapport_core::{Rungs, Tier, TierLadder};
+    /// use rust_decimal::Decimal;
+    /// let l = TierLadder::classic_pyramid();
+    /// assert!(l.validate().is_ok());
+    /// let Rungs::Shares { shares } = &l.rungs else { unreachable!() };
+    /// let top: Vec<_> = shares.iter().map(|(t, p)| (*t, p.to_string())).collect();
+    /// assert_eq!(top[0], (Tier::Platinum, "20".to_owned()));
+    /// assert_eq!(top[3], (Tier::Lead, "20".to_owned()));
+    /// ```
     #[must_use]
     pub fn classic_pyramid() -> Self {
         Self::shares(TierMetric::Revenue365, [20, 30, 30, 20])
@@ -396,6 +472,20 @@ impl TierLadder {
 }
 
 /// Tier rules. `Default`: the customer pyramid, 10 % hysteresis, 30-day grace period.
+///
+/// With no hysteresis and no grace period the tier is the plain threshold lookup:
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// use rust_decimal::Decimal;
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let strict = TierPolicy { hysteresis: Decimal::ZERO, grace_days: 0, ..TierPolicy::default() };
+/// let platinum = TierState { tier: Tier::Platinum, ..TierState::default() };
+/// let d = strict.decide(&platinum, Some(Decimal::from(250)), None, now);
+/// assert_eq!(d.to, strict.ladder.lookup(Decimal::from(250)));
+/// assert_eq!(d.to, Tier::Iron);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TierPolicy {
@@ -418,6 +508,22 @@ impl Default for TierPolicy {
 }
 
 /// A tier decision with its explanation and the state to store.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// use rust_decimal::Decimal;
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let d = TierPolicy::default().decide(&TierState::default(), Some(Decimal::from(12_000)), None, now);
+/// assert!(d.changed());
+/// assert_eq!((d.from, d.to, d.state.tier), (Tier::Lead, Tier::Platinum, Tier::Platinum));
+/// assert_eq!(d.reason.to_string(),
+///     "tier.upgrade: revenue_365d = 12000 against platinum.entry = 10000 at 2026-06-30T00:00:00Z");
+/// // No metric: the tier stays.
+/// let kept = TierPolicy::default().decide(&d.state, None, None, now);
+/// assert!(!kept.changed());
+/// assert_eq!(kept.reason.rule, "tier.metric_missing");
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TierDecision {
     /// Tier before.
@@ -443,6 +549,14 @@ impl TierPolicy {
     ///
     /// # Errors
     /// [`DomainError::InvalidPolicy`].
+    ///
+    /// ```
+    /// use rapport_core::{DomainError, TierPolicy};
+    /// use rust_decimal::Decimal;
+    /// assert!(TierPolicy::default().validate().is_ok());
+    /// let p = TierPolicy { hysteresis: Decimal::ONE, ..TierPolicy::default() };
+    /// assert!(matches!(p.validate(), Err(DomainError::InvalidPolicy { field: "tier.hysteresis", .. })));
+    /// ```
     pub fn validate(&self) -> Result<(), DomainError> {
         if self.hysteresis.is_sign_negative() || self.hysteresis >= Decimal::ONE {
             return Err(DomainError::InvalidPolicy {

@@ -51,6 +51,29 @@ struct Inner {
 }
 
 /// An in-memory [`Store`]. Cheap to create; everything is lost when dropped.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_core::*;
+/// use rapport_memory::MemoryStore;
+/// let store = MemoryStore::new();
+/// let (t, now) = (TenantId::from_u128(1), chrono::DateTime::UNIX_EPOCH);
+/// let c = Customer::new(t, CustomerId::from_u128(2), Profile::default(), now);
+/// let mut cs = Changeset::new();
+/// cs.create(c.clone(), Stats::default());
+/// cs.outbox.push(OutboxMessage::new(MessageId::from_u128(1), t, now, DomainEvent::CustomerRegistered { customer: c.id() }));
+/// block_on(store.apply(t, &cs)).unwrap();
+/// // A create is never an upsert; the failed changeset writes nothing, its message included.
+/// let err = block_on(store.apply(t, &cs)).unwrap_err();
+/// assert!(matches!(err, StoreError::AlreadyExists { .. }));
+/// assert_eq!(store.pending_outbox().unwrap(), 1);
+/// // An update from the version read.
+/// let mut update = Changeset::new();
+/// update.update(&c, c.next_version(), Stats::default());
+/// block_on(store.apply(t, &update)).unwrap();
+/// assert_eq!(block_on(store.load(t, c.id())).unwrap().unwrap().customer.version(), 2);
+/// assert!(matches!(block_on(store.apply(t, &update)), Err(StoreError::Conflict { expected: 1, actual: 2, .. })));
+/// ```
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
@@ -58,6 +81,14 @@ pub struct MemoryStore {
 
 impl MemoryStore {
     /// An empty store.
+    ///
+    /// ```
+    /// use futures::executor::block_on;
+    /// use rapport_core::{Page, Store, TenantId};
+    /// let store = rapport_memory::MemoryStore::new();
+    /// assert!(block_on(store.scan(TenantId::from_u128(1), Page::first(10))).unwrap().is_empty());
+    /// assert_eq!(store.pending_outbox().unwrap(), 0);
+    /// ```
     #[must_use]
     pub fn new() -> Self {
         Self::default()
@@ -73,6 +104,29 @@ impl MemoryStore {
     ///
     /// # Errors
     /// When the mutex is poisoned.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::executor::block_on;
+    /// use rapport_core::*;
+    /// use rapport_memory::MemoryStore;
+    /// let store = MemoryStore::new();
+    /// let (t, now) = (TenantId::from_u128(1), chrono::DateTime::UNIX_EPOCH);
+    /// let mut cs = Changeset::new();
+    /// for i in 1..=3 {
+    ///     let c = Customer::new(t, CustomerId::from_u128(i), Profile::default(), now);
+    ///     cs.outbox.push(OutboxMessage::new(MessageId::from_u128(i), t, now, DomainEvent::CustomerRegistered { customer: c.id() }));
+    ///     cs.create(c, Stats::default());
+    /// }
+    /// block_on(store.apply(t, &cs)).unwrap();
+    /// assert_eq!(store.pending_outbox().unwrap(), 3);
+    /// // Claiming leases messages but keeps them pending; only an ack removes them.
+    /// let claimed = block_on(store.claim_outbox(2, Duration::from_secs(30), now)).unwrap();
+    /// assert_eq!(store.pending_outbox().unwrap(), 3);
+    /// let ids: Vec<MessageId> = claimed.iter().map(|m| m.id).collect();
+    /// block_on(store.ack_outbox(&ids)).unwrap();
+    /// assert_eq!(store.pending_outbox().unwrap(), 1);
+    /// ```
     pub fn pending_outbox(&self) -> Result<usize, StoreError> {
         Ok(self.lock()?.outbox.len())
     }

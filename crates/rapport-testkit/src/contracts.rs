@@ -9,6 +9,14 @@ use rapport_core::*;
 use rust_decimal::Decimal;
 
 /// A contract violation, described.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::contracts::{Outcome, contacts_are_found};
+/// let ok: Outcome = block_on(contacts_are_found(&MemoryStore::new()));
+/// assert_eq!(ok, Ok(()));
+/// ```
 pub type Outcome = Result<(), String>;
 
 macro_rules! ensure {
@@ -26,6 +34,12 @@ fn now() -> DateTime<Utc> {
 }
 
 /// Tenant A of the contracts.
+///
+/// ```
+/// use rapport_testkit::contracts::{TA, TB};
+/// assert_ne!(TA, TB);
+/// assert_eq!(TA, rapport_core::TenantId::from_u128(0xA));
+/// ```
 pub const TA: TenantId = TenantId::from_u128(0xA);
 /// Tenant B of the contracts.
 pub const TB: TenantId = TenantId::from_u128(0xB);
@@ -82,6 +96,18 @@ async fn load<S: Store>(s: &S, t: TenantId, id: CustomerId) -> Result<Option<Rec
 }
 
 /// A create of an existing id fails `AlreadyExists` and changes nothing (never an upsert).
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::contracts::create_fails_already_exists;
+/// assert_eq!(block_on(create_fails_already_exists(&MemoryStore::new())), Ok(()));
+/// // A store whose first call fails breaks the contract, and the outcome says how.
+/// use rapport_testkit::fault::FaultyStore;
+/// let broken = FaultyStore::new(MemoryStore::new(), 1, false);
+/// assert_eq!(block_on(create_fails_already_exists(&broken)),
+///     Err("create failed: store unavailable: injected fault".to_owned()));
+/// ```
 pub async fn create_fails_already_exists<S: Store>(s: &S) -> Outcome {
     let c = customer(TA, 1, "first@example.com");
     create(s, TA, &c).await?;
@@ -109,6 +135,13 @@ pub async fn create_fails_already_exists<S: Store>(s: &S) -> Outcome {
 
 /// An update based on a stale version fails `Conflict { expected, actual }` and nothing of its
 /// changeset (activities, messages, other customers) is written.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::contracts::stale_update_conflicts;
+/// assert_eq!(block_on(stale_update_conflicts(&MemoryStore::new())), Ok(()));
+/// ```
 pub async fn stale_update_conflicts<S: Store>(s: &S) -> Outcome {
     let c = customer(TA, 1, "a@example.com");
     create(s, TA, &c).await?;
@@ -160,6 +193,13 @@ pub async fn stale_update_conflicts<S: Store>(s: &S) -> Outcome {
 }
 
 /// A changeset whose last write fails leaves no trace of its first writes.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::contracts::changeset_is_atomic;
+/// assert_eq!(block_on(changeset_is_atomic(&MemoryStore::new())), Ok(()));
+/// ```
 pub async fn changeset_is_atomic<S: Store>(s: &S) -> Outcome {
     let existing = customer(TA, 5, "e@example.com");
     create(s, TA, &existing).await?;
@@ -186,6 +226,13 @@ pub async fn changeset_is_atomic<S: Store>(s: &S) -> Outcome {
 
 /// A repeated idempotency key is reported in `Applied::duplicates` and nothing is written;
 /// the same key in another tenant is a different activity.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::contracts::activities_are_idempotent;
+/// assert_eq!(block_on(activities_are_idempotent(&MemoryStore::new())), Ok(()));
+/// ```
 pub async fn activities_are_idempotent<S: Store>(s: &S) -> Outcome {
     let c = customer(TA, 1, "a@example.com");
     create(s, TA, &c).await?;
@@ -247,6 +294,13 @@ pub async fn activities_are_idempotent<S: Store>(s: &S) -> Outcome {
 }
 
 /// No method lets tenant B see or change tenant A's rows, even with the same customer id.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::contracts::tenants_are_isolated;
+/// assert_eq!(block_on(tenants_are_isolated(&MemoryStore::new())), Ok(()));
+/// ```
 pub async fn tenants_are_isolated<S: Store>(s: &S) -> Outcome {
     let a = customer(TA, 7, "shared@example.com");
     create(s, TA, &a).await?;
@@ -313,6 +367,13 @@ pub async fn tenants_are_isolated<S: Store>(s: &S) -> Outcome {
 }
 
 /// A merged tombstone is stored and read back with its survivor, so reads can resolve it.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::contracts::merge_reads_through;
+/// assert_eq!(block_on(merge_reads_through(&MemoryStore::new())), Ok(()));
+/// ```
 pub async fn merge_reads_through<S: Store>(s: &S) -> Outcome {
     let survivor = customer(TA, 1, "keep@example.com");
     let loser = customer(TA, 2, "dup@example.com");
@@ -349,6 +410,15 @@ pub async fn merge_reads_through<S: Store>(s: &S) -> Outcome {
 
 /// Outbox messages commit with their change, are leased on claim, are handed out again after
 /// the lease expires (the relay died), come back after a retry time, and acks delete them.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::contracts::outbox_leases;
+/// assert_eq!(block_on(outbox_leases(&MemoryStore::new())), Ok(()));
+/// // Contracts run without an async runtime through `check` too.
+/// rapport_testkit::check(MemoryStore::new, |s| async move { outbox_leases(&s).await });
+/// ```
 pub async fn outbox_leases<S: Store>(s: &S) -> Outcome {
     for i in 1..=3u128 {
         let c = customer(TA, i, &format!("o{i}@example.com"));
@@ -408,6 +478,13 @@ pub async fn outbox_leases<S: Store>(s: &S) -> Outcome {
 }
 
 /// Money keeps all 28 digits and its scale; times keep microseconds.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::contracts::values_round_trip;
+/// assert_eq!(block_on(values_round_trip(&MemoryStore::new())), Ok(()));
+/// ```
 pub async fn values_round_trip<S: Store>(s: &S) -> Outcome {
     let c = customer(TA, 1, "m@example.com");
     create(s, TA, &c).await?;
@@ -450,6 +527,13 @@ pub async fn values_round_trip<S: Store>(s: &S) -> Outcome {
 
 /// Pages are in id order, and rows inserted meanwhile do not make a page repeat or skip a
 /// row that existed when the scan started.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::contracts::pagination_is_stable;
+/// assert_eq!(block_on(pagination_is_stable(&MemoryStore::new())), Ok(()));
+/// ```
 pub async fn pagination_is_stable<S: Store>(s: &S) -> Outcome {
     for i in (10..30u128).step_by(2) {
         create(s, TA, &customer(TA, i, &format!("p{i}@example.com"))).await?;
@@ -483,6 +567,13 @@ pub async fn pagination_is_stable<S: Store>(s: &S) -> Outcome {
 }
 
 /// `find_by_contact` finds by the normalised email and phone.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::contracts::contacts_are_found;
+/// assert_eq!(block_on(contacts_are_found(&MemoryStore::new())), Ok(()));
+/// ```
 pub async fn contacts_are_found<S: Store>(s: &S) -> Outcome {
     let cn: Region = "CN".parse().map_err(|e: DomainError| e.to_string())?;
     let mut c = customer(TA, 3, "Mixed.Case@Example.COM");
@@ -841,6 +932,16 @@ fn segment_population(
 /// The predicates of the segment contract: every field kind, `not` over missing values,
 /// expired tags, tiers, stages, case-insensitive email domains, RFM and churn risk (never in
 /// a query's context), and combinations.
+///
+/// ```
+/// use rapport_core::Segment;
+/// use rapport_testkit::contracts::SEGMENT_PREDICATES;
+/// // Every predicate parses and prints back to the same tree.
+/// for text in SEGMENT_PREDICATES {
+///     let s = Segment::parse(text).unwrap();
+///     assert_eq!(Segment::parse(&s.to_string()).unwrap(), s);
+/// }
+/// ```
 pub const SEGMENT_PREDICATES: &[&str] = &[
     "true",
     "false",
@@ -973,6 +1074,13 @@ async fn query_all<S: Store>(
 /// `query` answers exactly what paging `scan` and keeping the records for which
 /// `Segment::matches` holds (with `SegmentContext::new`: no RFM scores or churn risk) answers,
 /// for predicates over every field kind, in id order, paged with any limit, per tenant.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::contracts::segment_query_equals_in_memory_evaluation;
+/// assert_eq!(block_on(segment_query_equals_in_memory_evaluation(&MemoryStore::new())), Ok(()));
+/// ```
 pub async fn segment_query_equals_in_memory_evaluation<S: Store>(s: &S) -> Outcome {
     for (t, offset) in [(TA, 1u128), (TB, 2)] {
         let mut cs = Changeset::new();

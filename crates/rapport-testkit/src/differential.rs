@@ -18,7 +18,19 @@ use rapport_memory::MemoryStore;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// One operation.
+/// One operation of a generated sequence; [`Model`] tracks what it does to the book.
+///
+/// ```
+/// use proptest_state_machine::ReferenceStateMachine;
+/// use rapport_testkit::differential::{Model, Op};
+/// let mut m = Model::default();
+/// for op in [Op::Create { t: 0, id: 1 }, Op::Update { t: 0, id: 1, stale: false }, Op::Record { t: 0, id: 1, key: 3 }] {
+///     m = Model::apply(m, &op);
+/// }
+/// let state = format!("{m:?}");
+/// assert!(state.contains("(0, 1): 2")); // customer 1 of tenant 0 at version 2
+/// assert!(state.contains("(0, 3)")); // key 3 used in tenant 0
+/// ```
 #[derive(Debug, Clone)]
 pub enum Op {
     /// Create customer `id` in tenant `t`.
@@ -78,6 +90,17 @@ pub enum Op {
 
 /// The reference model that drives generation: which customers exist, at which version, and
 /// which activity keys were used. (The expected *results* come from `rapport-memory`.)
+///
+/// ```
+/// use proptest_state_machine::ReferenceStateMachine;
+/// use rapport_testkit::differential::{Model, Op};
+/// let m = Model::apply(Model::default(), &Op::Create { t: 1, id: 0 });
+/// // A second create of the same customer and a stale update change nothing.
+/// let m = Model::apply(m, &Op::Create { t: 1, id: 0 });
+/// let m2 = Model::apply(Model::apply(m.clone(), &Op::Update { t: 1, id: 0, stale: false }), &Op::Update { t: 1, id: 0, stale: true });
+/// assert_eq!(format!("{m:?}"), "Model { versions: {(1, 0): 1}, keys: {} }");
+/// assert_eq!(format!("{m2:?}"), "Model { versions: {(1, 0): 2}, keys: {} }");
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Model {
     /// Version of each existing customer, by (tenant, customer) index.
@@ -282,6 +305,15 @@ fn exec<S: Store>(s: &S, action: &Action) -> String {
 ///
 /// # Panics
 /// On the first difference, with the shrunk sequence.
+///
+/// The sequences are random by design (proptest's runner seeds itself from the OS), so this
+/// example is compiled but not run as a doctest; `store_contracts!` runs it as a test:
+///
+/// ```no_run
+/// use rapport_memory::MemoryStore;
+/// // The reference against itself: never differs.
+/// rapport_testkit::differential::run(MemoryStore::new, 16);
+/// ```
 pub fn run<S: Store>(factory: impl Fn() -> S, cases: u32) {
     let mut runner = TestRunner::new(Config {
         cases,

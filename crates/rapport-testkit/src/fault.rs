@@ -13,6 +13,28 @@ use rust_decimal::Decimal;
 use crate::support::{FixedClock, RecordingNotifier, SequentialIds};
 
 /// Wraps a store and fails call number `fail_at` (1-based).
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_core::*;
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::fault::FaultyStore;
+/// let t = TenantId::from_u128(1);
+/// let c = Customer::new(t, CustomerId::from_u128(2), Profile::default(), chrono::DateTime::UNIX_EPOCH);
+/// let mut cs = Changeset::new();
+/// cs.create(c.clone(), Stats::default());
+///
+/// // Fail the first call after performing it: the write commits, the reply is lost.
+/// let s = FaultyStore::new(MemoryStore::new(), 1, true);
+/// assert!(matches!(block_on(s.apply(t, &cs)), Err(StoreError::Unavailable { .. })));
+/// assert!(block_on(s.load(t, c.id())).unwrap().is_some()); // it was written
+/// assert_eq!(s.calls(), 2);
+///
+/// // Before: the store never sees the call.
+/// let s = FaultyStore::new(MemoryStore::new(), 1, false);
+/// assert!(block_on(s.apply(t, &cs)).is_err());
+/// assert!(block_on(s.inner.load(t, c.id())).unwrap().is_none());
+/// ```
 #[derive(Debug)]
 pub struct FaultyStore<S> {
     /// The real store.
@@ -123,7 +145,13 @@ impl<S: Store> Store for FaultyStore<S> {
     }
 }
 
-/// What the fault runs found.
+/// What the fault runs found (see [`every_call_fails_once`]).
+///
+/// ```
+/// use rapport_testkit::fault::FaultReport;
+/// let r = FaultReport::default();
+/// assert_eq!((r.runs, r.typed_errors, r.calls), (0, 0, 0));
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FaultReport {
     /// Fault points tried (k × before/after).
@@ -203,6 +231,14 @@ fn consistent<S: Store>(store: &S) -> Result<(), String> {
 ///
 /// # Errors
 /// The first violation, described.
+///
+/// ```
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::fault::every_call_fails_once;
+/// let report = every_call_fails_once(MemoryStore::new).unwrap();
+/// assert_eq!(report.runs, 2 * report.calls); // every call, failed before and after
+/// assert!(report.typed_errors > 0 && report.typed_errors <= report.runs);
+/// ```
 pub fn every_call_fails_once<S: Store + 'static>(
     factory: impl Fn() -> S,
 ) -> Result<FaultReport, String> {

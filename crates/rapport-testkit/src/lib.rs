@@ -43,6 +43,19 @@ pub use support::{FixedClock, FlakyNotifier, RecordingNotifier, SequentialIds};
 ///
 /// # Panics
 /// When the contract is violated (this is for `#[test]` functions).
+///
+/// ```
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::{check, contracts, fault::FaultyStore};
+/// check(MemoryStore::new, |s| async move { contracts::tenants_are_isolated(&s).await });
+/// // A broken store panics with the violation.
+/// let broken = std::panic::catch_unwind(|| {
+///     check(|| FaultyStore::new(MemoryStore::new(), 1, false), |s| async move {
+///         contracts::create_fails_already_exists(&s).await
+///     })
+/// });
+/// assert!(broken.is_err());
+/// ```
 pub fn check<S, F, Fut>(factory: impl FnOnce() -> S, contract: F)
 where
     F: FnOnce(S) -> Fut,
@@ -54,18 +67,27 @@ where
 }
 
 /// Expands to one `#[test]` per contract for a store factory (`fn() -> impl Store`), run
-/// without an async runtime, plus the differential run against `rapport-memory`.
+/// without an async runtime, plus the [`differential`] test (64 cases).
 ///
-/// Capability flags after a `;` opt into the contracts a store must declare it can take:
+/// Put it in a test module of the store's crate; each contract becomes a test named after it
+/// (`cargo test create_fails_already_exists` runs one). Capability flags after a `;` opt into
+/// the contracts a store must declare it can take:
 ///
 /// | flag | adds |
 /// |---|---|
 /// | `concurrent` | the store is safe to share between threads: `no_lost_updates_under_concurrency` (8 threads × 125 conflicting read-modify-writes through the service, none lost) and `outbox_survives_failures_and_relay_deaths` (1,000 events, 30 % failed deliveries, relay deaths: all delivered, none stuck) |
 ///
+/// The tests only exist under `cargo test`, so this example can only show the expansion
+/// compiling:
+///
 /// ```
-/// mod memory_conformance {
+/// mod conformance {
 ///     rapport_testkit::store_contracts!(rapport_memory::MemoryStore::new; concurrent);
 /// }
+/// // Without the macro, the same check by hand:
+/// rapport_testkit::check(rapport_memory::MemoryStore::new, |s| async move {
+///     rapport_testkit::contracts::pagination_is_stable(&s).await
+/// });
 /// ```
 #[macro_export]
 macro_rules! store_contracts {

@@ -12,6 +12,13 @@ use rust_decimal::Decimal;
 use crate::support::{FixedClock, FlakyNotifier, SequentialIds};
 
 /// Result of [`no_lost_updates`].
+///
+/// ```
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::reliability::{LostUpdates, no_lost_updates};
+/// let r: LostUpdates = no_lost_updates(MemoryStore::new(), 2, 5).unwrap();
+/// assert_eq!(r, LostUpdates { updates: 10, counter: 10, version: 11 });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LostUpdates {
     /// Updates made.
@@ -27,6 +34,14 @@ pub struct LostUpdates {
 ///
 /// # Errors
 /// A description of the first failure.
+///
+/// ```
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::reliability::no_lost_updates;
+/// let r = no_lost_updates(MemoryStore::new(), 4, 10).unwrap();
+/// assert_eq!(r.counter, r.updates as i64); // every increment survived the races
+/// assert_eq!(r.version, r.updates as u64 + 1);
+/// ```
 pub fn no_lost_updates<S: Store + 'static>(
     store: S,
     threads: usize,
@@ -92,6 +107,15 @@ pub fn no_lost_updates<S: Store + 'static>(
 }
 
 /// Result of [`outbox_survives_failures`].
+///
+/// ```
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::reliability::outbox_survives_failures;
+/// // No failures and no relay deaths: every event is delivered exactly once.
+/// let (run, _) = outbox_survives_failures(MemoryStore::new(), 30, 0.0, 0).unwrap();
+/// assert_eq!((run.events, run.delivered_unique, run.deliveries), (30, 30, 30));
+/// assert_eq!((run.relay_deaths, run.stuck), (0, 0));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutboxRun {
     /// Events written.
@@ -115,6 +139,17 @@ pub struct OutboxRun {
 ///
 /// # Errors
 /// A description of a store failure.
+///
+/// ```
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::reliability::outbox_survives_failures;
+/// let (run, store) = outbox_survives_failures(MemoryStore::new(), 60, 0.3, 4).unwrap();
+/// assert_eq!(run.delivered_unique, run.events); // nothing lost
+/// assert!(run.deliveries >= run.delivered_unique); // repeats are allowed
+/// assert!(run.relay_deaths > 0);
+/// assert_eq!(run.stuck, 0);
+/// assert_eq!(store.pending_outbox().unwrap(), 0);
+/// ```
 pub fn outbox_survives_failures<S: Store>(
     store: S,
     events: usize,

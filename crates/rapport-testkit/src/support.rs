@@ -17,6 +17,13 @@ use rapport_core::{MessageId, Notifier, NotifyError, OutboxMessage};
 /// let t0 = c.now();
 /// c.advance(chrono::Duration::days(1));
 /// assert_eq!(c.now() - t0, chrono::Duration::days(1));
+///
+/// use chrono::{TimeZone, Utc};
+/// let t = Utc.with_ymd_and_hms(2026, 6, 30, 12, 0, 0).unwrap();
+/// let c = FixedClock::at(t);
+/// assert_eq!(c.now(), t);
+/// c.set(t - chrono::Duration::hours(1)); // a clock may also go back
+/// assert_eq!(c.now(), t - chrono::Duration::hours(1));
 /// ```
 #[derive(Debug)]
 pub struct FixedClock(AtomicU64);
@@ -57,6 +64,16 @@ impl Clock for FixedClock {
 }
 
 /// Ids 1, 2, 3, ... (as UUIDs), so test output is stable.
+///
+/// ```
+/// use rapport::IdSource;
+/// use rapport_testkit::SequentialIds;
+/// let ids = SequentialIds::default();
+/// assert_eq!(ids.next().as_u128(), 1);
+/// assert_eq!(ids.next().as_u128(), 2);
+/// let later = SequentialIds::starting_at(1_000);
+/// assert_eq!(later.customer_id(), rapport_core::CustomerId::from_u128(1_000));
+/// ```
 #[derive(Debug)]
 pub struct SequentialIds(AtomicU64);
 
@@ -82,6 +99,20 @@ impl IdSource for SequentialIds {
 
 /// Records every delivery; [`RecordingNotifier::unique`] deduplicates by message id as a
 /// receiver should.
+///
+/// ```
+/// use chrono::DateTime;
+/// use futures::executor::block_on;
+/// use rapport_core::*;
+/// use rapport_testkit::RecordingNotifier;
+/// let n = RecordingNotifier::default();
+/// let m = OutboxMessage::new(MessageId::from_u128(1), TenantId::from_u128(1), DateTime::UNIX_EPOCH,
+///     DomainEvent::CustomerRegistered { customer: CustomerId::from_u128(2) });
+/// block_on(n.deliver(&m)).unwrap();
+/// block_on(n.deliver(&m)).unwrap(); // at-least-once: a repeat
+/// assert_eq!(n.deliveries().len(), 2);
+/// assert_eq!(n.unique().len(), 1);
+/// ```
 #[derive(Debug, Default)]
 pub struct RecordingNotifier {
     delivered: Mutex<Vec<OutboxMessage>>,
@@ -112,6 +143,25 @@ impl Notifier for RecordingNotifier {
 
 /// Fails a given fraction of deliveries (deterministically, by a seeded sequence) and
 /// records the others.
+///
+/// ```
+/// use chrono::DateTime;
+/// use futures::executor::block_on;
+/// use rapport_core::*;
+/// use rapport_testkit::FlakyNotifier;
+/// let msg = |i| OutboxMessage::new(MessageId::from_u128(i), TenantId::from_u128(1), DateTime::UNIX_EPOCH,
+///     DomainEvent::CustomerRegistered { customer: CustomerId::from_u128(i) });
+/// let flaky = FlakyNotifier::new(0.3, 42);
+/// let failed = (1..=1_000).filter(|i| block_on(flaky.deliver(&msg(*i))).is_err()).count();
+/// assert!((200..400).contains(&failed)); // about 30 %
+/// assert_eq!(flaky.inner.deliveries().len(), 1_000 - failed);
+/// // The same seed fails the same deliveries.
+/// let again = FlakyNotifier::new(0.3, 42);
+/// assert_eq!((1..=1_000).filter(|i| block_on(again.deliver(&msg(*i))).is_err()).count(), failed);
+/// // 0 never fails, 1 always does.
+/// assert!(block_on(FlakyNotifier::new(0.0, 1).deliver(&msg(1))).is_ok());
+/// assert!(block_on(FlakyNotifier::new(1.0, 1).deliver(&msg(1))).is_err());
+/// ```
 #[derive(Debug)]
 pub struct FlakyNotifier {
     /// The deliveries that succeeded.

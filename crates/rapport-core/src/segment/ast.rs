@@ -65,6 +65,18 @@ pub enum Segment {
 }
 
 /// A comparison operator.
+///
+/// ```
+/// use std::cmp::Ordering;
+/// use rapport_core::segment::CmpOp;
+/// assert_eq!(CmpOp::Ge.as_str(), ">=");
+/// assert_eq!(CmpOp::Ne.to_string(), "!=");
+/// assert!(CmpOp::Eq.is_equality() && !CmpOp::Lt.is_equality());
+/// // `holds` reads an ordering of left against right: 3 >= 2, 2 <= 2.
+/// assert!(CmpOp::Ge.holds(3.cmp(&2)));
+/// assert!(CmpOp::Le.holds(Ordering::Equal));
+/// assert!(!CmpOp::Gt.holds(Ordering::Equal));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum CmpOp {
     /// `==`
@@ -140,6 +152,15 @@ impl fmt::Display for CmpOp {
 
 /// A stage as named in a predicate. Unlike [`Stage`] it names `merged` without the
 /// survivor, so it can be written and stored as a plain word.
+///
+/// ```
+/// use rapport_core::segment::StageName;
+/// use rapport_core::{CustomerId, Stage};
+/// assert_eq!(StageName::of(Stage::Merged { into: CustomerId::from_u128(2) }), StageName::Merged);
+/// assert_eq!(StageName::of(Stage::Silent).as_str(), Stage::Silent.as_str());
+/// assert_eq!(StageName::from_name("churned"), Some(StageName::Churned));
+/// assert_eq!(StageName::from_name("Churned"), None); // exact lower-case names only
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StageName {
@@ -213,6 +234,17 @@ impl fmt::Display for StageName {
 }
 
 /// A value on the right of a comparison.
+///
+/// ```
+/// use rapport_core::segment::{CmpOp, Field, Literal, Segment, ValueKind};
+/// use rust_decimal::Decimal;
+/// let Segment::Compare { value, .. } = Segment::parse("revenue_90d >= 99.50")? else { unreachable!() };
+/// assert_eq!(value, Literal::Number(Decimal::new(9950, 2)));
+/// assert_eq!(value.kind(), ValueKind::Number);
+/// let Segment::Compare { value, .. } = Segment::parse(r#"email_domain == "example.com""#)? else { unreachable!() };
+/// assert_eq!(value.kind(), ValueKind::Text);
+/// # Ok::<(), rapport_core::SegmentParseError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Literal {
@@ -246,6 +278,14 @@ impl Literal {
 }
 
 /// The kinds of [`Literal`], used to say what a field takes.
+///
+/// ```
+/// use rapport_core::segment::{Field, ValueKind};
+/// assert_eq!(Field::Tier.kind(), Some(ValueKind::Tier));
+/// assert!(ValueKind::Tier.is_ordered());
+/// assert!(!ValueKind::Stage.is_ordered()); // stages compare with == and != only
+/// assert_eq!(ValueKind::Date.describe(), "a date (YYYY-MM-DD)");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -286,6 +326,21 @@ impl ValueKind {
 }
 
 /// What a comparison reads. Each field has a text name (its `Display` and serialised form).
+///
+/// ```
+/// use rapport_core::segment::{Field, ValueKind};
+/// use rapport_core::{ActivityType, AttrKey};
+/// assert_eq!(Field::from_name("revenue_30d"), Some(Field::Revenue30d));
+/// assert_eq!(Field::from_name("attr.plan"), None); // not a fixed name; parse it instead
+/// let plan: Field = "attr.plan".parse().unwrap();
+/// assert_eq!(plan, Field::Attr(AttrKey::new("plan").unwrap()));
+/// assert_eq!(plan.kind(), None); // takes a number, text, bool or date
+/// let since: Field = "days_since(complaint)".parse().unwrap();
+/// assert_eq!(since, Field::DaysSince(ActivityType::Complaint));
+/// assert_eq!(since.kind(), Some(ValueKind::Number));
+/// assert_eq!(since.to_string(), "days_since(complaint)");
+/// assert!("revnue".parse::<Field>().is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Field {
@@ -402,6 +457,15 @@ impl Field {
     ///
     /// # Errors
     /// A message naming what was expected.
+    ///
+    /// ```
+    /// use rapport_core::segment::{CmpOp, Field, FieldMismatch, Literal};
+    /// use rapport_core::Tier;
+    /// use rust_decimal::Decimal;
+    /// assert_eq!(Field::Tier.check(CmpOp::Ge, &Literal::Tier(Tier::Gold)), Ok(()));
+    /// assert_eq!(Field::Tier.check(CmpOp::Eq, &Literal::Number(Decimal::ONE)), Err(FieldMismatch::Value));
+    /// assert_eq!(Field::HasEmail.check(CmpOp::Lt, &Literal::Bool(true)), Err(FieldMismatch::Operator));
+    /// ```
     pub fn check(&self, op: CmpOp, value: &Literal) -> Result<(), FieldMismatch> {
         let kind = value.kind();
         let accepts = match self.kind() {
@@ -421,7 +485,17 @@ impl Field {
     }
 }
 
-/// Why a comparison does not type-check (see [`Field::check`]).
+/// Why a comparison does not type-check (see [`Field::check`] and [`Segment::check`]).
+///
+/// ```
+/// use rapport_core::segment::{CmpOp, Field, FieldMismatch, Literal, Segment};
+/// use rapport_core::segment::StageName;
+/// // Built by hand: a stage compared with text, then a stage compared with `>`.
+/// let s = Segment::Compare { field: Field::Stage, op: CmpOp::Eq, value: Literal::Text("new".into()) };
+/// assert_eq!(s.check(), Err((Field::Stage, FieldMismatch::Value)));
+/// let s = Segment::Compare { field: Field::Stage, op: CmpOp::Gt, value: Literal::Stage(StageName::New) };
+/// assert_eq!(s.check(), Err((Field::Stage, FieldMismatch::Operator)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FieldMismatch {
@@ -448,6 +522,13 @@ impl fmt::Display for Field {
 }
 
 /// A field name that is not one (from [`Field::from_str`]).
+///
+/// ```
+/// use rapport_core::segment::{Field, UnknownField};
+/// let err = "days_since(lunch)".parse::<Field>().unwrap_err();
+/// assert_eq!(err, UnknownField("days_since(lunch)".into()));
+/// assert_eq!(err.to_string(), "unknown segment field `days_since(lunch)`");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown segment field `{0}`")]
 pub struct UnknownField(pub String);

@@ -11,6 +11,16 @@ use std::fmt;
 /// assert_eq!(err.column(), 12);
 /// assert_eq!(err.to_string(), "expected a value after '>=' at column 12, found end of input");
 /// ```
+///
+/// [`SegmentParseError::kind`] tells the problems apart, e.g. to underline the bad word:
+///
+/// ```
+/// use rapport_core::segment::{ParseErrorKind, Segment};
+/// let err = Segment::parse("orders > 1 and revnue > 100").unwrap_err();
+/// assert_eq!(err.column(), 16);
+/// let ParseErrorKind::UnknownField { name, suggestion } = err.kind() else { panic!("{err}") };
+/// assert_eq!((name.as_str(), suggestion.as_deref()), ("revnue", Some("revenue")));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentParseError {
     column: usize,
@@ -18,6 +28,16 @@ pub struct SegmentParseError {
 }
 
 /// What is wrong in a [`SegmentParseError`].
+///
+/// ```
+/// use rapport_core::segment::{ParseErrorKind, Segment};
+/// let kind = |text: &str| Segment::parse(text).unwrap_err().kind().clone();
+/// assert_eq!(kind("stage < silent"), ParseErrorKind::WrongOperator { field: "stage".into(), op: "<" });
+/// assert_eq!(kind("(orders > 1"), ParseErrorKind::Unclosed);
+/// assert_eq!(kind("days_since(lunch) < 3"), ParseErrorKind::UnknownActivityType { name: "lunch".into() });
+/// assert!(matches!(kind("tier == 3"), ParseErrorKind::WrongValue { expected, .. } if expected.starts_with("a tier")));
+/// assert!(matches!(kind("last_purchase_date == 2026-02-30"), ParseErrorKind::UnknownField { .. }));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ParseErrorKind {

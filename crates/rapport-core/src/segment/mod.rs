@@ -137,6 +137,20 @@ impl Segment {
     }
 
     /// Calls `f` on this node and every node below it, parents before children.
+    ///
+    /// ```
+    /// use rapport_core::Segment;
+    /// let s = Segment::parse("orders > 1 and not (stage == silent or true)")?;
+    /// let mut nodes = 0;
+    /// let mut first = None;
+    /// s.visit(&mut |n| {
+    ///     nodes += 1;
+    ///     first.get_or_insert(n.to_string());
+    /// });
+    /// assert_eq!(nodes, 6); // and, orders > 1, not, or, stage == silent, true
+    /// assert_eq!(first.as_deref(), Some("orders > 1 and not (stage == silent or true)"));
+    /// # Ok::<(), rapport_core::SegmentParseError>(())
+    /// ```
     pub fn visit<'s>(&'s self, f: &mut impl FnMut(&'s Segment)) {
         f(self);
         match self {
@@ -171,6 +185,14 @@ impl Segment {
     }
 
     /// The tags the predicate tests with `has_tag`, each once.
+    ///
+    /// ```
+    /// use rapport_core::{Segment, Tag};
+    /// let s = Segment::parse(r#"has_tag("value:vip") or (has_tag("risk:fraud") and not has_tag("value:vip"))"#)?;
+    /// let tags: Vec<String> = s.tags().iter().map(Tag::to_string).collect();
+    /// assert_eq!(tags, ["risk:fraud", "value:vip"]);
+    /// # Ok::<(), rapport_core::SegmentParseError>(())
+    /// ```
     #[must_use]
     pub fn tags(&self) -> BTreeSet<Tag> {
         let mut out = BTreeSet::new();
@@ -188,6 +210,16 @@ impl Segment {
     ///
     /// # Errors
     /// The first ill-typed comparison, as `(field, mismatch)`.
+    ///
+    /// ```
+    /// use rapport_core::segment::{CmpOp, Field, FieldMismatch, Literal, Segment};
+    /// assert_eq!(Segment::parse("tier >= gold and orders > 2")?.check(), Ok(()));
+    /// // A deserialised tree is not checked by the parser:
+    /// let json = r#"{"compare":{"field":"has_email","op":">","value":{"bool":true}}}"#;
+    /// let s: Segment = serde_json::from_str(json).unwrap();
+    /// assert_eq!(s.check(), Err((Field::HasEmail, FieldMismatch::Operator)));
+    /// # Ok::<(), rapport_core::SegmentParseError>(())
+    /// ```
     pub fn check(&self) -> Result<(), (Field, FieldMismatch)> {
         let mut bad = None;
         self.visit(&mut |s| {
@@ -202,13 +234,35 @@ impl Segment {
         bad.map_or(Ok(()), Err)
     }
 
-    /// `a and b`: both hold.
+    /// `a and b`: both hold. With [`Segment::or`] and `!` (`not`) this builds trees in code.
+    ///
+    /// ```
+    /// use rapport_core::Segment;
+    /// let vip = Segment::parse("tier >= gold")?;
+    /// let quiet = Segment::parse("stage == silent")?.or(Segment::parse("stage == churned")?);
+    /// let s = vip.and(!quiet);
+    /// assert_eq!(s.to_string(), "tier >= gold and not (stage == silent or stage == churned)");
+    /// assert_eq!(Segment::parse(&s.to_string())?, s);
+    /// # Ok::<(), rapport_core::SegmentParseError>(())
+    /// ```
     #[must_use]
     pub fn and(self, other: Segment) -> Segment {
         Segment::And(vec![self, other])
     }
 
     /// `a or b`: either holds.
+    ///
+    /// ```
+    /// use chrono::DateTime;
+    /// use rapport_core::*;
+    /// let now = DateTime::UNIX_EPOCH;
+    /// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// let stats = Stats::default();
+    /// let ctx = SegmentContext::new(&c, &stats, now);
+    /// assert!(Segment::False.or(Segment::parse("stage == prospect")?).matches(&ctx));
+    /// assert!(!Segment::False.or(Segment::False).matches(&ctx));
+    /// # Ok::<(), SegmentParseError>(())
+    /// ```
     #[must_use]
     pub fn or(self, other: Segment) -> Segment {
         Segment::Or(vec![self, other])
