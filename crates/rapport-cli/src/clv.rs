@@ -98,9 +98,15 @@ fn read_columns(path: &Path, cols: &[&str]) -> Result<Columns> {
     Ok(out)
 }
 
-/// Rejects recency > T (columns 1 and 2).
+/// Rejects recency > T, and recency without repeat purchases (columns 0, 1 and 2).
 fn check_recency(t: &Columns) -> Result<()> {
     for (i, (r, big_t)) in t.col(1).iter().zip(t.col(2)).enumerate() {
+        if t.col(0)[i] == 0.0 && *r > 0.0 {
+            return Err(fail!(
+                "line {}, column `recency`: recency {r} without a repeat purchase (frequency 0 means recency 0)",
+                t.lines[i]
+            ));
+        }
         if r > big_t {
             return Err(fail!(
                 "line {}, column `recency`: recency {r} is greater than T {big_t}",

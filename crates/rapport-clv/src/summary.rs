@@ -99,6 +99,15 @@ impl Summary {
                 return bad(field, format!("{v} is not a finite number >= 0"));
             }
         }
+        if self.frequency == 0.0 && self.recency > 0.0 {
+            return bad(
+                "recency",
+                format!(
+                    "{} without a repeat purchase (frequency 0 means recency 0)",
+                    self.recency
+                ),
+            );
+        }
         if self.recency > self.t {
             return bad(
                 "recency",

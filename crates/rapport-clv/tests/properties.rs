@@ -317,6 +317,10 @@ fn bad_rows_are_typed_errors_naming_the_row() {
         })
     ));
     assert!(matches!(BgNbd::fit(&[]), Err(ClvError::Empty { .. })));
+    assert_eq!(
+        ParetoNbd::fit(&[(0.0, 5.0, 10.0)]).unwrap_err().to_string(),
+        "row 0: recency 5 without a repeat purchase (frequency 0 means recency 0)"
+    );
     assert!(matches!(
         GammaGamma::fit(&[(0.0, 0.0)]),
         Err(ClvError::Empty { skipped: 1 })

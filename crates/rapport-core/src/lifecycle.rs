@@ -309,7 +309,11 @@ impl LifecyclePolicy {
             }
         }
         if !(0.0..=1.0).contains(&self.p_alive_churned_below) {
-            return Err(bad("p_alive_churned_below", self.p_alive_churned_below));
+            return Err(Error::InvalidPolicy {
+                field: "p_alive_churned_below",
+                value: self.p_alive_churned_below.to_string(),
+                reason: "must be a probability in [0, 1]",
+            });
         }
         Ok(())
     }

@@ -226,7 +226,19 @@ impl TagSet {
     }
 
     /// Adds `tag`; returns false (and changes nothing) when it is already present and unexpired
-    /// with the same source and expiry.
+    /// with the same source and expiry, or when a rule would take over a live manual or
+    /// imported tag (which would let the rule remove it later: rules never remove those).
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::{Tag, TagSet, TagSource};
+    /// let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let vip: Tag = "value:vip".parse().unwrap();
+    /// let mut tags = TagSet::new();
+    /// assert!(tags.insert(vip.clone(), TagSource::Manual, now, None));
+    /// assert!(!tags.insert(vip.clone(), TagSource::Rule, now, None), "a rule never takes a manual tag over");
+    /// assert_eq!(tags.get(&vip).unwrap().source, TagSource::Manual);
+    /// ```
     pub fn insert(
         &mut self,
         tag: Tag,
@@ -236,6 +248,10 @@ impl TagSet {
     ) -> bool {
         if let Some(info) = self.0.get(&tag) {
             if !info.is_expired(now) && info.source == source && info.expires_at == expires_at {
+                return false;
+            }
+            if !info.is_expired(now) && source == TagSource::Rule && info.source != TagSource::Rule
+            {
                 return false;
             }
         }

@@ -182,12 +182,18 @@ impl FlakyNotifier {
     }
 
     fn roll(&self) -> u64 {
-        let mut x = self.state.load(Ordering::SeqCst);
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.state.store(x, Ordering::SeqCst);
-        x % 1000
+        let step = |mut x: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        // One atomic step: concurrent deliveries never draw the same roll.
+        let prev = self
+            .state
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |x| Some(step(x)))
+            .unwrap_or_else(|x| x);
+        step(prev) % 1000
     }
 }
 
