@@ -26,14 +26,19 @@ use chrono::{DateTime, Utc};
 use rapport_core::ports::check_writes;
 use rapport_core::*;
 
+/// foldhash (the default hasher of `hashbrown`): randomly seeded like std's, several times
+/// faster on the short keys hashed on every write; it does not claim SipHash's resistance to
+/// deliberate hash flooding, which an in-process reference store does not need.
+type Hashed = foldhash::fast::RandomState;
+
 #[derive(Debug, Default)]
 struct Book {
     /// Records boxed: a B-tree filled in key order leaves its nodes about half full, and
     /// half-empty slots of a 16-byte key and a pointer cost far less than of a whole record.
     customers: BTreeMap<CustomerId, Box<Record>>,
-    keys: HashSet<IdempotencyKey>,
+    keys: HashSet<IdempotencyKey, Hashed>,
     /// Each customer's activities by (time, key): timeline order.
-    activities: HashMap<CustomerId, BTreeMap<(DateTime<Utc>, IdempotencyKey), Activity>>,
+    activities: HashMap<CustomerId, BTreeMap<(DateTime<Utc>, IdempotencyKey), Activity>, Hashed>,
 }
 
 #[derive(Debug)]
