@@ -31,6 +31,9 @@ use rapport_core::*;
 /// deliberate hash flooding, which an in-process reference store does not need.
 type Hashed = foldhash::fast::RandomState;
 
+/// One customer's activities by (time, key): timeline order.
+type Timeline = BTreeMap<(DateTime<Utc>, IdempotencyKey), Activity>;
+
 #[derive(Debug, Default)]
 struct Book {
     /// Records boxed: a B-tree filled in key order leaves its nodes about half full, and
@@ -38,7 +41,7 @@ struct Book {
     customers: BTreeMap<CustomerId, Box<Record>>,
     keys: HashSet<IdempotencyKey, Hashed>,
     /// Each customer's activities by (time, key): timeline order.
-    activities: HashMap<CustomerId, BTreeMap<(DateTime<Utc>, IdempotencyKey), Activity>, Hashed>,
+    activities: HashMap<CustomerId, Timeline, Hashed>,
 }
 
 #[derive(Debug)]
