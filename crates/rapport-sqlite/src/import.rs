@@ -1,5 +1,9 @@
 //! The bulk import path: one `BEGIN IMMEDIATE` transaction per batch, prepared statements,
 //! idempotent on re-run (customers by id, activities by idempotency key).
+//!
+//! A customer batch reaches the writer as a stream of chunks: the writer opens the batch's
+//! transaction and inserts each chunk while the caller serialises the next; only
+//! [`Feed::Commit`] commits, so a caller that fails (or panics) half-way leaves nothing behind.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
