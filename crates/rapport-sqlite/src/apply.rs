@@ -59,8 +59,13 @@ fn is_constraint(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation)
 }
 
-fn revenue_num(s: &Stats) -> f64 {
-    s.revenue_amount().to_string().parse().unwrap_or(0.0)
+/// The revenue as the nearest `f64` (the `revenue_num` prefilter column).
+pub(crate) fn revenue_num(s: &Stats) -> f64 {
+    let r = s.revenue_amount();
+    if r.is_zero() {
+        return 0.0;
+    }
+    r.to_string().parse().unwrap_or(0.0)
 }
 
 /// A customer row, serialised on the caller's thread so the writer only executes statements.

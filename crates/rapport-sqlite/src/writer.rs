@@ -72,6 +72,19 @@ impl Writer {
         Ok(rx)
     }
 
+    /// Queues `f` now and returns the future of its result (for a job the caller then feeds
+    /// through a channel of its own).
+    pub(crate) fn start_apply<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, ApplyError> + Send + 'static,
+    ) -> Result<oneshot::Receiver<Result<T, ApplyError>>, SqliteError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Job::Exec(Box::new(move |conn| {
+            let _ = reply.send(f(conn));
+        })))?;
+        Ok(rx)
+    }
+
     /// Like [`Writer::exec`] for closures failing with [`ApplyError`].
     pub(crate) async fn exec_apply<T: Send + 'static>(
         &self,

@@ -435,6 +435,40 @@ fn pipelined_import_reports_progress_and_is_idempotent() {
     assert_eq!(scan(&s, T1, None, 2_000).unwrap().len(), 1_005);
 }
 
+#[test]
+fn a_batch_larger_than_a_chunk_is_one_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir);
+    // Several chunks of the streamed path; the last customer belongs to another tenant, so
+    // nothing of the batch may be written.
+    let mut batch: Vec<(Customer, Stats)> = (1..=2_500u128)
+        .map(|i| (customer(T1, i), Stats::default()))
+        .collect();
+    batch.push((customer(T2, 9_999), Stats::default()));
+    assert!(matches!(
+        block_on(s.import_customers(T1, &batch)).unwrap_err(),
+        ApplyError::Invalid(_)
+    ));
+    assert!(scan(&s, T1, None, 10).unwrap().is_empty());
+
+    batch.pop();
+    let r = block_on(s.import_customers(T1, &batch)).unwrap();
+    assert_eq!((r.rows, r.inserted, r.skipped), (2_500, 2_500, 0));
+    let r = block_on(s.import_customers(T1, &batch[1_000..])).unwrap();
+    assert_eq!((r.rows, r.inserted, r.skipped), (1_500, 0, 1_500));
+    assert_eq!(scan(&s, T1, None, 5_000).unwrap().len(), 2_500);
+    let email = ContactKey::Email(Email::parse("c2345@example.com").unwrap());
+    assert_eq!(
+        block_on(Store::find_by_contact(&s, T1, &email)).unwrap(),
+        vec![CustomerId::from_u128(2_345)]
+    );
+    assert!(
+        block_on(Store::find_by_contact(&s, T2, &email))
+            .unwrap()
+            .is_empty()
+    );
+}
+
 fn file_contains(path: &std::path::Path, needle: &[u8]) -> bool {
     std::fs::read(path).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
 }
