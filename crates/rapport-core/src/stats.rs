@@ -7,8 +7,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::sync::{Arc, LazyLock};
+use serde::{Deserialize, Serialize};
 
 use crate::activity::{Activity, ActivityKind, ActivityType, Csat, Feedback, Nps, Severity};
 use crate::error::DomainError;
@@ -75,61 +74,6 @@ pub struct Window {
     pub margin: Decimal,
 }
 
-/// The per-day table of a [`Stats`], shared copy-on-write: cloning a record (a store's load,
-/// a scan page, a changeset) shares the table, and only a change copies it. The empty table is
-/// one shared allocation.
-#[derive(Clone, PartialEq, Eq)]
-struct DayTable(Arc<Vec<DayTotals>>);
-
-static NO_DAYS: LazyLock<Arc<Vec<DayTotals>>> = LazyLock::new(|| Arc::new(Vec::new()));
-
-impl Default for DayTable {
-    fn default() -> Self {
-        Self(Arc::clone(&NO_DAYS))
-    }
-}
-
-impl DayTable {
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The table to change, copied first if another clone still shares it.
-    fn make_mut(&mut self) -> &mut Vec<DayTotals> {
-        Arc::make_mut(&mut self.0)
-    }
-}
-
-impl std::ops::Deref for DayTable {
-    type Target = [DayTotals];
-    fn deref(&self) -> &[DayTotals] {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for DayTable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.0.iter()).finish()
-    }
-}
-
-impl Serialize for DayTable {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.as_slice().serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for DayTable {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let days = Vec::<DayTotals>::deserialize(d)?;
-        Ok(if days.is_empty() {
-            Self::default()
-        } else {
-            Self(Arc::new(days))
-        })
-    }
-}
-
 /// Figures folded from a customer's activities.
 ///
 /// ```
@@ -160,8 +104,8 @@ pub struct Stats {
     // and the stored row stays small.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     currency: Option<Currency>,
-    #[serde(default, skip_serializing_if = "DayTable::is_empty")]
-    days: DayTable,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    days: Vec<DayTotals>,
     #[serde(default, skip_serializing_if = "is_zero_u32")]
     orders: u32,
     #[serde(default, skip_serializing_if = "is_zero_u32")]
@@ -355,11 +299,10 @@ impl Stats {
 
     /// The totals at `idx`, inserting an empty day there first when it does not exist.
     fn day_at(&mut self, idx: usize, exists: bool, day: NaiveDate) -> &mut DayTotals {
-        let days = self.days.make_mut();
         if !exists {
-            days.insert(idx, DayTotals::empty(day));
+            self.days.insert(idx, DayTotals::empty(day));
         }
-        &mut days[idx]
+        &mut self.days[idx]
     }
 
     /// The currency of the money amounts, once one was seen.
