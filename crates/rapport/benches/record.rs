@@ -90,6 +90,33 @@ fn bench_record(c: &mut Criterion) {
             black_box(block_on(svc.record(t, purchase(i, ids[(i % 1000) as usize]))).unwrap())
         })
     });
+    // The same with 100,000 customers: each ends the run with tens of purchases, not thousands.
+    let svc = Service::new(MemoryStore::new());
+    let ids: Vec<CustomerId> = (0..100_000)
+        .map(|_| {
+            block_on(svc.register(t, Profile::default()))
+                .unwrap()
+                .customer
+                .id()
+        })
+        .collect();
+    let mut i = 0u64;
+    g.bench_function("service_record_purchase_100k_customers", |b| {
+        b.iter(|| {
+            i += 1;
+            if i % 1000 == 0 {
+                let claimed = block_on(svc.store().claim_outbox(
+                    100_000,
+                    Duration::from_secs(60),
+                    now,
+                ))
+                .unwrap();
+                let done: Vec<MessageId> = claimed.iter().map(|m| m.id).collect();
+                block_on(svc.store().ack_outbox(&done)).unwrap();
+            }
+            black_box(block_on(svc.record(t, purchase(i, ids[(i % 100_000) as usize]))).unwrap())
+        })
+    });
     g.finish();
 }
 
