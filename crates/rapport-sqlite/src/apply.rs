@@ -10,6 +10,13 @@ use crate::codec::{day_number, time_to_us, to_json};
 use crate::error::SqliteError;
 
 /// What one changeset did.
+///
+/// ```
+/// use rapport_sqlite::Outcome;
+/// let o = Outcome::default();
+/// assert!(o.duplicates.is_empty());
+/// assert_eq!((o.customers, o.activities, o.messages), (0, 0, 0));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outcome {
     /// Activities whose idempotency key already existed: when non-empty nothing was written.
@@ -23,6 +30,33 @@ pub struct Outcome {
 }
 
 /// Why one changeset was refused.
+///
+/// ```
+/// # use rapport_sqlite::{SqliteConfig, SqliteStore};
+/// # use rapport::core::*;
+/// # use futures::executor::block_on;
+/// # let dir = tempfile::tempdir()?;
+/// # let now = chrono::DateTime::UNIX_EPOCH;
+/// # let store = SqliteStore::open(dir.path().join("crm.db"), SqliteConfig::default(), now)?;
+/// # let t = TenantId::from_u128(1);
+/// use rapport_sqlite::ApplyError;
+/// let ghost = Activity::new(
+///     ActivityId::from_u128(1),
+///     CustomerId::from_u128(99), // never imported
+///     now,
+///     Channel::Web,
+///     IdempotencyKey::new("k")?,
+///     ActivityKind::Purchase {
+///         order_id: OrderId::new("1")?,
+///         amount: Money::new(rust_decimal::Decimal::from(5), Currency::EUR),
+///         margin: None,
+///     },
+/// )?;
+/// let err = block_on(store.import_activities(t, vec![ghost])).unwrap_err();
+/// assert!(matches!(err, ApplyError::NotFound(id) if id == CustomerId::from_u128(99)));
+/// assert_eq!(err.to_string(), format!("customer {} not found", CustomerId::from_u128(99)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     /// A created customer exists already.

@@ -3,6 +3,16 @@
 use std::time::Duration;
 
 /// How hard SQLite syncs to disk on commit.
+///
+/// ```
+/// use rapport_sqlite::{SqliteConfig, SqliteStore, Synchronous};
+/// assert_eq!(Synchronous::default(), Synchronous::Normal);
+/// let dir = tempfile::tempdir()?;
+/// let config = SqliteConfig { synchronous: Synchronous::Full, ..SqliteConfig::default() };
+/// let store = SqliteStore::open(dir.path().join("durable.db"), config, chrono::Utc::now())?;
+/// assert!(store.path().exists());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Synchronous {

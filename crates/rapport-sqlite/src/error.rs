@@ -1,6 +1,26 @@
 //! Errors of the SQLite store, before they are mapped to the port's `StoreError`.
 
 /// What can go wrong inside the SQLite store.
+///
+/// ```
+/// use rapport_sqlite::{SqliteConfig, SqliteError, SqliteStore, latest_version};
+/// let dir = tempfile::tempdir()?;
+/// let db = dir.path().join("crm.db");
+/// let now = chrono::Utc::now();
+/// drop(SqliteStore::open(&db, SqliteConfig::default(), now)?);
+/// // Pretend a newer rapport-sqlite migrated the file.
+/// rusqlite::Connection::open(&db)?.execute(
+///     "INSERT INTO rapport_schema_migrations (version, name, applied_at_us) VALUES (?1, 'future', 0)",
+///     [latest_version() + 1],
+/// )?;
+/// let err = SqliteStore::open(&db, SqliteConfig::default(), now).unwrap_err();
+/// assert!(matches!(
+///     err,
+///     SqliteError::SchemaTooNew { found, supported } if found == latest_version() + 1 && supported == latest_version()
+/// ));
+/// assert!(!err.is_retryable());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SqliteError {
@@ -35,6 +55,15 @@ pub enum SqliteError {
 
 impl SqliteError {
     /// True for lock contention and IO errors that a retry may clear.
+    ///
+    /// ```
+    /// use rapport_sqlite::SqliteError;
+    /// let busy = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY), None);
+    /// assert!(SqliteError::Driver(busy).is_retryable());
+    /// let full = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL), None);
+    /// assert!(!SqliteError::Driver(full).is_retryable());
+    /// assert!(!SqliteError::WriterGone.is_retryable());
+    /// ```
     #[must_use]
     pub fn is_retryable(&self) -> bool {
         match self {

@@ -17,6 +17,29 @@ use crate::codec::{day_number, from_json, time_to_us, to_json};
 use crate::error::SqliteError;
 
 /// What one import batch did.
+///
+/// ```
+/// # use rapport_sqlite::{SqliteConfig, SqliteStore};
+/// # use rapport::core::*;
+/// # use futures::executor::block_on;
+/// # let dir = tempfile::tempdir()?;
+/// # let now = chrono::DateTime::UNIX_EPOCH;
+/// # let store = SqliteStore::open(dir.path().join("crm.db"), SqliteConfig::default(), now)?;
+/// # let t = TenantId::from_u128(1);
+/// use rapport_sqlite::ImportReport;
+/// let customers: Vec<_> = (1..=3)
+///     .map(|i| (Customer::new(t, CustomerId::from_u128(i), Profile::default(), now), Stats::default()))
+///     .collect();
+/// block_on(store.import_customers(t, &customers[..2]))?;
+/// let r = block_on(store.import_customers(t, &customers))?;
+/// assert_eq!(r, ImportReport { rows: 3, inserted: 1, skipped: 2 });
+/// // Reports add up (`import_customers_iter` sums its batches).
+/// let mut total = ImportReport::default();
+/// total += r;
+/// total += r;
+/// assert_eq!(total.rows, 6);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ImportReport {
     /// Rows in the batch.

@@ -44,6 +44,23 @@ use read::ReadPool;
 use writer::Writer;
 
 /// A rapport store in one SQLite file.
+///
+/// ```
+/// use rapport::core::*;
+/// use rapport_sqlite::{SqliteConfig, SqliteStore};
+///
+/// let dir = tempfile::tempdir()?; // removed when dropped
+/// let db = dir.path().join("crm.db");
+/// let t = TenantId::from_u128(1);
+/// let svc = rapport::blocking::Service::new(SqliteStore::open(&db, SqliteConfig::default(), chrono::Utc::now())?);
+/// let ann = svc.register(t, Profile::default())?.customer;
+/// drop(svc); // closes the store
+///
+/// // The customer is still there after reopening.
+/// let svc = rapport::blocking::Service::new(SqliteStore::open(&db, SqliteConfig::default(), chrono::Utc::now())?);
+/// assert_eq!(svc.customer(t, ann.id())?.customer, ann);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct SqliteStore {
     path: PathBuf,
     writer: Writer,
@@ -86,6 +103,17 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, applies the missing migrations and
     /// starts the writer thread. `now` stamps the migrations it applies.
     ///
+    /// ```
+    /// use rapport_sqlite::{SqliteConfig, SqliteStore, Synchronous};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("crm.db");
+    /// let config = SqliteConfig { synchronous: Synchronous::Full, ..SqliteConfig::default() };
+    /// let store = SqliteStore::open(&path, config, chrono::Utc::now())?;
+    /// assert_eq!(store.path(), path);
+    /// assert!(path.exists());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`SqliteError::SchemaTooNew`] for a database written by a newer rapport-sqlite, or a
     /// driver error.
@@ -107,6 +135,14 @@ impl SqliteStore {
     }
 
     /// The database file.
+    ///
+    /// ```
+    /// # use rapport_sqlite::{SqliteConfig, SqliteStore};
+    /// let dir = tempfile::tempdir()?;
+    /// let store = SqliteStore::open(dir.path().join("a.db"), SqliteConfig::default(), chrono::Utc::now())?;
+    /// assert_eq!(store.path(), dir.path().join("a.db"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn path(&self) -> &Path {
         &self.path
@@ -115,6 +151,30 @@ impl SqliteStore {
     /// Imports a batch of customers in one transaction; ids that exist are skipped (so a
     /// re-run adds nothing). The batch is serialised in chunks on the caller's thread while the
     /// writer thread inserts the chunks before it (all in the batch's one transaction).
+    ///
+    /// ```
+    /// # use rapport_sqlite::{SqliteConfig, SqliteStore};
+    /// # use rapport::core::*;
+    /// # use futures::executor::block_on;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let now = chrono::DateTime::UNIX_EPOCH;
+    /// # let store = SqliteStore::open(dir.path().join("crm.db"), SqliteConfig::default(), now)?;
+    /// # let t = TenantId::from_u128(1);
+    /// let customers: Vec<_> = (1..=3)
+    ///     .map(|i| (Customer::new(t, CustomerId::from_u128(i), Profile::default(), now), Stats::default()))
+    ///     .collect();
+    /// let first = block_on(store.import_customers(t, &customers))?;
+    /// assert_eq!((first.rows, first.inserted, first.skipped), (3, 3, 0));
+    /// // A re-run adds nothing.
+    /// let again = block_on(store.import_customers(t, &customers))?;
+    /// assert_eq!((again.inserted, again.skipped), (0, 3));
+    /// // Another tenant's customer fails the whole batch.
+    /// assert!(matches!(
+    ///     block_on(store.import_customers(TenantId::from_u128(2), &customers)),
+    ///     Err(rapport_sqlite::ApplyError::Invalid(_))
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`ApplyError::Invalid`] for another tenant's customer; driver errors. Nothing of the
@@ -151,6 +211,40 @@ impl SqliteStore {
     /// Imports a batch of activities in one transaction: new keys are stored and folded into
     /// their customers' stats; known keys are skipped (so a re-run adds nothing).
     ///
+    /// ```
+    /// # use rapport_sqlite::{SqliteConfig, SqliteStore};
+    /// # use rapport::core::*;
+    /// # use futures::executor::block_on;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let now = chrono::DateTime::UNIX_EPOCH;
+    /// # let store = SqliteStore::open(dir.path().join("crm.db"), SqliteConfig::default(), now)?;
+    /// # let t = TenantId::from_u128(1);
+    /// # use rust_decimal::Decimal;
+    /// let ann = CustomerId::from_u128(1);
+    /// block_on(store.import_customers(t, &[(Customer::new(t, ann, Profile::default(), now), Stats::default())]))?;
+    /// let order = Activity::new(
+    ///     ActivityId::from_u128(10),
+    ///     ann,
+    ///     now,
+    ///     Channel::Web,
+    ///     IdempotencyKey::new("order-1")?,
+    ///     ActivityKind::Purchase {
+    ///         order_id: OrderId::new("1")?,
+    ///         amount: Money::new(Decimal::from(25), Currency::EUR),
+    ///         margin: None,
+    ///     },
+    /// )?;
+    /// let r = block_on(store.import_activities(t, vec![order.clone()]))?;
+    /// assert_eq!((r.inserted, r.skipped), (1, 0));
+    /// let again = block_on(store.import_activities(t, vec![order]))?;
+    /// assert_eq!((again.inserted, again.skipped), (0, 1));
+    /// // Folded into the stats once; the customer's version stepped once.
+    /// let rec = block_on(store.load(t, ann))?.unwrap();
+    /// assert_eq!(rec.stats.orders(), 1);
+    /// assert_eq!(rec.customer.version(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`ApplyError::NotFound`] for an activity of an unknown customer; validation and driver
     /// errors. Nothing of the batch is written on error.
@@ -167,6 +261,23 @@ impl SqliteStore {
     /// Imports customers from an iterator in batches of `batch_size`, calling `progress` with
     /// the running totals after each batch. The next batch is serialised while the writer
     /// thread stores the previous one. Idempotent: ids that exist are skipped.
+    ///
+    /// ```
+    /// # use rapport_sqlite::{SqliteConfig, SqliteStore};
+    /// # use rapport::core::*;
+    /// # use futures::executor::block_on;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let now = chrono::DateTime::UNIX_EPOCH;
+    /// # let store = SqliteStore::open(dir.path().join("crm.db"), SqliteConfig::default(), now)?;
+    /// # let t = TenantId::from_u128(1);
+    /// let customers = (1..=5)
+    ///     .map(|i| (Customer::new(t, CustomerId::from_u128(i), Profile::default(), now), Stats::default()));
+    /// let mut seen = Vec::new();
+    /// let total = store.import_customers_iter(t, customers, 2, |r| seen.push(r.rows))?;
+    /// assert_eq!((total.rows, total.inserted), (5, 5));
+    /// assert_eq!(seen, [2, 4, 5]); // running totals after each batch
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// The first batch error; the batches before it stay committed (re-running the import

@@ -6,6 +6,15 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use crate::error::SqliteError;
 
 /// One schema migration.
+///
+/// ```
+/// use rapport_sqlite::{MIGRATIONS, Migration, latest_version};
+/// let first: &Migration = &MIGRATIONS[0];
+/// assert_eq!((first.version, first.name), (1, "init"));
+/// // Versions strictly increase.
+/// assert!(MIGRATIONS.windows(2).all(|w| w[0].version < w[1].version));
+/// assert_eq!(MIGRATIONS.last().map(|m| m.version), Some(latest_version()));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Migration {
     /// Its number; migrations apply in increasing order.
@@ -31,6 +40,17 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
 }];
 
 /// The schema version this code writes.
+///
+/// ```
+/// use rapport_sqlite::{SqliteConfig, SqliteStore, latest_version};
+/// let dir = tempfile::tempdir()?;
+/// let db = dir.path().join("crm.db");
+/// drop(SqliteStore::open(&db, SqliteConfig::default(), chrono::Utc::now())?);
+/// let stored: u32 = rusqlite::Connection::open(&db)?
+///     .query_row("SELECT MAX(version) FROM rapport_schema_migrations", [], |r| r.get(0))?;
+/// assert_eq!(stored, latest_version());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use]
 pub fn latest_version() -> u32 {
     MIGRATIONS.last().map_or(0, |m| m.version)

@@ -37,21 +37,53 @@ impl<S: Store> Service<S, NoopNotifier> {
 
 impl<S: Store, N: Notifier> Service<S, N> {
     /// Wraps an async service.
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let t = TenantId::from_u128(1);
+    /// use rapport_testkit::SequentialIds;
+    /// let svc = Service::from_async(rapport::Service::new(MemoryStore::new()).with_ids(SequentialIds::default()));
+    /// let ann = svc.register(t, Profile::default())?.customer;
+    /// assert_eq!(ann.id(), CustomerId::from_u128(1));
+    /// assert_eq!(svc.inner().store().pending_outbox()?, 1);
+    /// let store = svc.into_inner().into_store();
+    /// assert_eq!(store.pending_outbox()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_async(inner: crate::Service<S, N>) -> Self {
         Self(inner)
     }
 
     /// The async service inside.
+    ///
+    /// Example: see [`Service::from_async`].
     pub fn inner(&self) -> &crate::Service<S, N> {
         &self.0
     }
 
     /// Consumes the wrapper.
+    ///
+    /// Example: see [`Service::from_async`].
     pub fn into_inner(self) -> crate::Service<S, N> {
         self.0
     }
 
     /// See [`crate::Service::customer`].
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// # let id = svc.register(t, Profile::default())?.customer.id();
+    ///
+    /// assert_eq!(svc.customer(t, id)?.customer.id(), id);
+    /// assert!(matches!(svc.customer(t, CustomerId::from_u128(9)), Err(rapport::Error::NotFound(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As the async method.
@@ -61,6 +93,18 @@ impl<S: Store, N: Notifier> Service<S, N> {
 
     /// See [`crate::Service::register`].
     ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// let r = svc.register(t, Profile::default())?;
+    /// assert!(r.created);
+    /// assert_eq!(r.customer.version(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As the async method.
     pub fn register(&self, t: TenantId, profile: Profile) -> Result<Registered, Error> {
@@ -68,6 +112,23 @@ impl<S: Store, N: Notifier> Service<S, N> {
     }
 
     /// See [`crate::Service::update_profile`].
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// # let id = svc.register(t, Profile::default())?.customer.id();
+    ///
+    /// let c = svc.update_profile(t, id, |p| {
+    ///     p.email = Some(Pii::new(Email::parse("ann@example.com")?));
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(c.version(), 2);
+    /// assert!(c.profile.email.is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As the async method.
@@ -82,6 +143,30 @@ impl<S: Store, N: Notifier> Service<S, N> {
 
     /// See [`crate::Service::record`].
     ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// # let id = svc.register(t, Profile::default())?.customer.id();
+    /// # use rust_decimal::Decimal;
+    /// let order = rapport::NewActivity {
+    ///     customer: id,
+    ///     at: svc.inner().now(),
+    ///     channel: Channel::Web,
+    ///     idempotency_key: IdempotencyKey::new("order-1")?,
+    ///     kind: ActivityKind::Purchase {
+    ///         order_id: OrderId::new("1")?,
+    ///         amount: Money::new(Decimal::from(30), Currency::EUR),
+    ///         margin: None,
+    ///     },
+    /// };
+    /// assert!(!svc.record(t, order.clone())?.duplicate);
+    /// assert!(svc.record(t, order)?.duplicate);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As the async method.
     pub fn record(&self, t: TenantId, a: NewActivity) -> Result<Recorded, Error> {
@@ -89,6 +174,20 @@ impl<S: Store, N: Notifier> Service<S, N> {
     }
 
     /// See [`crate::Service::tag`].
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// # let id = svc.register(t, Profile::default())?.customer.id();
+    ///
+    /// let vip = Tag::new("value", "vip")?;
+    /// let c = svc.tag(t, id, vip.clone(), None)?;
+    /// assert!(c.tags.contains(&vip, svc.inner().now()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As the async method.
@@ -104,6 +203,20 @@ impl<S: Store, N: Notifier> Service<S, N> {
 
     /// See [`crate::Service::untag`].
     ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// # let id = svc.register(t, Profile::default())?.customer.id();
+    ///
+    /// let vip = Tag::new("value", "vip")?;
+    /// svc.tag(t, id, vip.clone(), None)?;
+    /// assert!(svc.untag(t, id, &vip)?.tags.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As the async method.
     pub fn untag(&self, t: TenantId, id: CustomerId, tag: &Tag) -> Result<Customer, Error> {
@@ -111,6 +224,21 @@ impl<S: Store, N: Notifier> Service<S, N> {
     }
 
     /// See [`crate::Service::pin_tier`].
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// # let id = svc.register(t, Profile::default())?.customer.id();
+    ///
+    /// let until = svc.inner().now() + chrono::Duration::days(30);
+    /// let e = svc.pin_tier(t, id, Tier::Gold, Actor::new("li")?, "partner", until)?;
+    /// assert_eq!(e.tier.to, Tier::Gold);
+    /// assert_eq!(svc.customer(t, id)?.customer.tier(), Tier::Gold);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As the async method.
@@ -128,6 +256,21 @@ impl<S: Store, N: Notifier> Service<S, N> {
 
     /// See [`crate::Service::override_stage`].
     ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// # let id = svc.register(t, Profile::default())?.customer.id();
+    ///
+    /// let until = svc.inner().now() + chrono::Duration::days(10);
+    /// let e = svc.override_stage(t, id, Stage::Active, Actor::new("li")?, "pilot", until)?;
+    /// assert_eq!(e.stage.to, Stage::Active);
+    /// assert_eq!(svc.customer(t, id)?.customer.stage(), Stage::Active);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As the async method.
     pub fn override_stage(
@@ -144,6 +287,20 @@ impl<S: Store, N: Notifier> Service<S, N> {
 
     /// See [`crate::Service::evaluate`].
     ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// # let id = svc.register(t, Profile::default())?.customer.id();
+    ///
+    /// let e = svc.evaluate(t, id)?;
+    /// assert_eq!(e.stage.to, Stage::Prospect);
+    /// assert!(!e.churn_alert);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As the async method.
     pub fn evaluate(&self, t: TenantId, id: CustomerId) -> Result<Evaluation, Error> {
@@ -151,6 +308,32 @@ impl<S: Store, N: Notifier> Service<S, N> {
     }
 
     /// See [`crate::Service::timeline`].
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// # let id = svc.register(t, Profile::default())?.customer.id();
+    /// # use rust_decimal::Decimal;
+    /// let order = rapport::NewActivity {
+    ///     customer: id,
+    ///     at: svc.inner().now(),
+    ///     channel: Channel::Web,
+    ///     idempotency_key: IdempotencyKey::new("order-1")?,
+    ///     kind: ActivityKind::Purchase {
+    ///         order_id: OrderId::new("1")?,
+    ///         amount: Money::new(Decimal::from(30), Currency::EUR),
+    ///         margin: None,
+    ///     },
+    /// };
+    /// svc.record(t, order)?;
+    /// let acts = svc.timeline(t, id, TimeRange::all())?;
+    /// assert_eq!(acts.len(), 1);
+    /// assert_eq!(acts[0].idempotency_key.as_str(), "order-1");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As the async method.
@@ -165,6 +348,22 @@ impl<S: Store, N: Notifier> Service<S, N> {
 
     /// See [`crate::Service::find`].
     ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// # let id = svc.register(t, Profile::default())?.customer.id();
+    ///
+    /// svc.tag(t, id, Tag::new("value", "vip")?, None)?;
+    /// svc.register(t, Profile::default())?;
+    /// let vips = svc.find(t, &Segment::parse(r#"has_tag("value:vip")"#)?)?;
+    /// assert_eq!(vips.len(), 1);
+    /// assert_eq!(vips[0].customer.id(), id);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As the async method.
     pub fn find(&self, t: TenantId, segment: &Segment) -> Result<Vec<Record>, Error> {
@@ -172,6 +371,20 @@ impl<S: Store, N: Notifier> Service<S, N> {
     }
 
     /// See [`crate::Service::find_page`].
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// for _ in 0..3 {
+    ///     svc.register(t, Profile::default())?;
+    /// }
+    /// let page = svc.find_page(t, &Segment::parse("orders == 0")?, Page::first(2))?;
+    /// assert_eq!(page.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As the async method.
@@ -186,6 +399,21 @@ impl<S: Store, N: Notifier> Service<S, N> {
 
     /// See [`crate::Service::sweep`].
     ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// for _ in 0..5 {
+    ///     svc.register(t, Profile::default())?;
+    /// }
+    /// let mut calls = 0;
+    /// let done = svc.sweep(t, svc.inner().now(), 2, |_| calls += 1)?;
+    /// assert_eq!((done.evaluated, done.total, calls), (5, 5, 3));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As the async method.
     pub fn sweep(
@@ -199,6 +427,20 @@ impl<S: Store, N: Notifier> Service<S, N> {
     }
 
     /// One outbox relay round through this service's notifier.
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let t = TenantId::from_u128(1);
+    /// use rapport_testkit::RecordingNotifier;
+    /// let svc = Service::from_async(rapport::Service::new(MemoryStore::new()).with_notifier(RecordingNotifier::default()));
+    /// svc.register(t, Profile::default())?;
+    /// let r = svc.relay_once(&rapport::RelayConfig::default(), svc.inner().now())?;
+    /// assert_eq!((r.claimed, r.delivered, r.failed), (1, 1, 0));
+    /// assert_eq!(svc.inner().notifier().deliveries().len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// Store errors.

@@ -6,6 +6,28 @@ use rapport_core::{ActivityId, CustomerId, MessageId};
 use uuid::Uuid;
 
 /// The current time.
+///
+/// Implement it to control time (tests, replays); the service reads it through
+/// [`crate::Service::with_clock`].
+///
+/// ```
+/// use chrono::{DateTime, TimeZone, Utc};
+/// use rapport::Clock;
+///
+/// struct Frozen(DateTime<Utc>);
+/// impl Clock for Frozen {
+///     fn now(&self) -> DateTime<Utc> {
+///         self.0
+///     }
+/// }
+///
+/// let t = Utc.with_ymd_and_hms(2026, 5, 1, 9, 0, 0).unwrap();
+/// let clock = std::sync::Arc::new(Frozen(t)); // an `Arc` of a clock is a clock too
+/// assert_eq!(clock.now(), t);
+///
+/// let svc = rapport::Service::new(rapport_memory::MemoryStore::new()).with_clock(Frozen(t));
+/// assert_eq!(svc.now(), t);
+/// ```
 pub trait Clock: Send + Sync {
     /// Now, in UTC.
     fn now(&self) -> DateTime<Utc>;
@@ -33,6 +55,26 @@ impl Clock for SystemClock {
 }
 
 /// Fresh ids.
+///
+/// Only [`IdSource::next`] is required; the typed ids wrap it.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use rapport::IdSource;
+/// use rapport::core::{ActivityId, CustomerId, MessageId};
+///
+/// struct Counter(AtomicU64);
+/// impl IdSource for Counter {
+///     fn next(&self) -> uuid::Uuid {
+///         uuid::Uuid::from_u128(u128::from(self.0.fetch_add(1, Ordering::SeqCst)))
+///     }
+/// }
+///
+/// let ids = Counter(AtomicU64::new(10));
+/// assert_eq!(ids.customer_id(), CustomerId::from_u128(10));
+/// assert_eq!(ids.activity_id(), ActivityId::from_u128(11));
+/// assert_eq!(ids.message_id(), MessageId::from_u128(12));
+/// ```
 pub trait IdSource: Send + Sync {
     /// A UUID never handed out before.
     fn next(&self) -> Uuid;

@@ -3,6 +3,26 @@
 use rapport_core::{CustomerId, DomainError, NotifyError, StoreError};
 
 /// A use case failed.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport::{Error, Service};
+/// use rapport::core::*;
+/// use rapport_memory::MemoryStore;
+///
+/// let svc = Service::new(MemoryStore::new());
+/// let t = TenantId::from_u128(1);
+/// let nobody = CustomerId::from_u128(42);
+/// let err = block_on(svc.customer(t, nobody)).unwrap_err();
+/// assert!(matches!(err, Error::NotFound(id) if id == nobody));
+/// assert_eq!(err.to_string(), format!("customer {nobody} not found"));
+///
+/// // Domain rules surface as `Error::Domain`.
+/// let ann = block_on(svc.register(t, Profile::default()))?.customer;
+/// let bad = block_on(svc.pin_tier(t, ann.id(), Tier::Gold, Actor::new("li")?, " ", svc.now()));
+/// assert!(matches!(bad, Err(Error::Domain(DomainError::InvalidText { .. }))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

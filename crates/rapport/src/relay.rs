@@ -11,6 +11,22 @@ use rapport_core::{Notifier, Store};
 use crate::error::Error;
 
 /// What one relay round did.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport::{RelayConfig, RelayReport, Service, relay_once};
+/// use rapport::core::*;
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::FlakyNotifier;
+///
+/// let svc = Service::new(MemoryStore::new());
+/// let t = TenantId::from_u128(1);
+/// block_on(svc.register(t, Profile::default()))?; // one CustomerRegistered message
+/// let always_fails = FlakyNotifier::new(1.0, 7);
+/// let r = block_on(relay_once(svc.store(), &always_fails, &RelayConfig::default(), svc.now()))?;
+/// assert_eq!(r, RelayReport { claimed: 1, delivered: 0, failed: 1 });
+/// # Ok::<(), rapport::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RelayReport {
     /// Messages claimed.
@@ -22,6 +38,15 @@ pub struct RelayReport {
 }
 
 /// Relay settings.
+///
+/// ```
+/// use std::time::Duration;
+/// use rapport::RelayConfig;
+/// let c = RelayConfig { batch: 10, ..RelayConfig::default() };
+/// assert_eq!(c.batch, 10);
+/// assert_eq!(c.lease, Duration::from_secs(30));
+/// assert_eq!(c.max_backoff, Duration::from_secs(3_600));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RelayConfig {
     /// Messages per round.
@@ -64,6 +89,30 @@ impl RelayConfig {
 }
 
 /// Runs one relay round at `now`.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport::{RelayConfig, RelayReport, Service, relay_once};
+/// use rapport::core::*;
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::RecordingNotifier;
+///
+/// let svc = Service::new(MemoryStore::new());
+/// let t = TenantId::from_u128(1);
+/// let ann = block_on(svc.register(t, Profile::default()))?.customer;
+/// let notifier = RecordingNotifier::default();
+/// let config = RelayConfig::default();
+/// let r = block_on(relay_once(svc.store(), &notifier, &config, svc.now()))?;
+/// assert_eq!(r, RelayReport { claimed: 1, delivered: 1, failed: 0 });
+/// assert_eq!(
+///     notifier.deliveries()[0].event,
+///     DomainEvent::CustomerRegistered { customer: ann.id() }
+/// );
+/// // Acknowledged: the next round finds nothing.
+/// let r = block_on(relay_once(svc.store(), &notifier, &config, svc.now()))?;
+/// assert_eq!(r.claimed, 0);
+/// # Ok::<(), rapport::Error>(())
+/// ```
 ///
 /// # Errors
 /// Store errors (claims, acks). Notifier failures are not errors: the message is retried.

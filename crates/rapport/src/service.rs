@@ -11,12 +11,43 @@ use crate::clock::{Clock, IdSource, SystemClock, UuidV7Ids};
 use crate::error::Error;
 
 /// How many times a use case re-decides after a version conflict before giving up.
+///
+/// ```
+/// # use futures::executor::block_on;
+/// # use rapport::Service;
+/// # use rapport::core::*;
+/// # use rapport_memory::MemoryStore;
+/// # let svc = Service::new(MemoryStore::new());
+/// # let t = TenantId::from_u128(1);
+/// assert_eq!(rapport::DEFAULT_MAX_ATTEMPTS, 16);
+/// // Override it per service; zero is raised to one attempt.
+/// let svc = svc.with_max_attempts(0);
+/// assert!(block_on(svc.register(t, Profile::default()))?.created);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 16;
 
 /// The page size [`Service::find`] queries the store with.
 const FIND_PAGE: u32 = 1_000;
 
 /// A notifier that drops every message (for hosts that only read the outbox themselves).
+///
+/// ```
+/// # use futures::executor::block_on;
+/// # use rapport::Service;
+/// # use rapport::core::*;
+/// # use rapport_memory::MemoryStore;
+/// # let svc = Service::new(MemoryStore::new());
+/// # let t = TenantId::from_u128(1);
+/// use rapport::NoopNotifier;
+/// let msg = OutboxMessage::new(MessageId::from_u128(1), t, svc.now(),
+///     DomainEvent::CustomerRegistered { customer: CustomerId::from_u128(2) });
+/// assert!(block_on(NoopNotifier.deliver(&msg)).is_ok());
+/// // It is the default: the service leaves messages in the outbox for a relay.
+/// block_on(svc.register(t, Profile::default()))?;
+/// assert_eq!(svc.store().pending_outbox()?, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoopNotifier;
 
@@ -27,6 +58,22 @@ impl Notifier for NoopNotifier {
 }
 
 /// The result of registering a customer.
+///
+/// ```
+/// # use futures::executor::block_on;
+/// # use rapport::Service;
+/// # use rapport::core::*;
+/// # use rapport_memory::MemoryStore;
+/// # let svc = Service::new(MemoryStore::new());
+/// # let t = TenantId::from_u128(1);
+/// let email = |s: &str| Profile { email: Some(Pii::new(Email::parse(s).unwrap())), ..Profile::default() };
+/// let first = block_on(svc.register(t, email("Ann@Example.com")))?;
+/// assert!(first.created);
+/// let again = block_on(svc.register(t, email("ann@example.com")))?;
+/// assert!(!again.created);
+/// assert_eq!(again.customer, first.customer);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Registered {
     /// The customer (new, or the existing one with the same email or phone).
@@ -36,6 +83,33 @@ pub struct Registered {
 }
 
 /// An activity to record (the service gives it an id).
+///
+/// ```
+/// # use futures::executor::block_on;
+/// # use rapport::Service;
+/// # use rapport::core::*;
+/// # use rapport_memory::MemoryStore;
+/// # let svc = Service::new(MemoryStore::new());
+/// # let t = TenantId::from_u128(1);
+/// use rapport::NewActivity;
+/// # use rust_decimal::Decimal;
+/// # let ann = block_on(svc.register(t, Profile::default()))?.customer;
+/// let order = NewActivity {
+///     customer: ann.id(),
+///     at: svc.now(),
+///     channel: Channel::Web,
+///     idempotency_key: IdempotencyKey::new("order-1")?,
+///     kind: ActivityKind::Purchase {
+///         order_id: OrderId::new("1")?,
+///         amount: Money::new(Decimal::from(40), Currency::EUR),
+///         margin: None,
+///     },
+/// };
+/// let rec = block_on(svc.record(t, order))?;
+/// assert_eq!(rec.customer.id(), ann.id());
+/// assert_eq!(rec.customer.stage(), Stage::New);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewActivity {
     /// Who.
@@ -51,6 +125,36 @@ pub struct NewActivity {
 }
 
 /// The result of recording an activity.
+///
+/// ```
+/// # use futures::executor::block_on;
+/// # use rapport::Service;
+/// # use rapport::core::*;
+/// # use rapport_memory::MemoryStore;
+/// # let svc = Service::new(MemoryStore::new());
+/// # let t = TenantId::from_u128(1);
+/// # use rapport::NewActivity;
+/// # use rust_decimal::Decimal;
+/// # let ann = block_on(svc.register(t, Profile::default()))?.customer;
+/// let order = NewActivity {
+///     customer: ann.id(),
+///     at: svc.now(),
+///     channel: Channel::Web,
+///     idempotency_key: IdempotencyKey::new("order-1")?,
+///     kind: ActivityKind::Purchase {
+///         order_id: OrderId::new("1")?,
+///         amount: Money::new(Decimal::from(40), Currency::EUR),
+///         margin: None,
+///     },
+/// };
+/// let first = block_on(svc.record(t, order.clone()))?;
+/// assert!(!first.duplicate && first.evaluation.is_some());
+/// // The same idempotency key again: nothing changes.
+/// let again = block_on(svc.record(t, order))?;
+/// assert!(again.duplicate && again.evaluation.is_none());
+/// assert_eq!(again.customer.version(), first.customer.version());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recorded {
     /// True when the key was already recorded: nothing changed.
@@ -62,6 +166,26 @@ pub struct Recorded {
 }
 
 /// Progress of a sweep.
+///
+/// ```
+/// # use futures::executor::block_on;
+/// # use rapport::Service;
+/// # use rapport::core::*;
+/// # use rapport_memory::MemoryStore;
+/// # let svc = Service::new(MemoryStore::new());
+/// # let t = TenantId::from_u128(1);
+/// use rapport::SweepProgress;
+/// for _ in 0..3 {
+///     block_on(svc.register(t, Profile::default()))?;
+/// }
+/// let mut seen = Vec::new();
+/// let done = block_on(svc.sweep(t, svc.now(), 2, |p| seen.push(p)))?;
+/// assert_eq!((done.evaluated, done.total), (3, 3));
+/// assert_eq!(seen.len(), 2); // batches of 2: after 2, after 3
+/// assert_eq!(seen[0].evaluated, 2);
+/// assert_eq!(seen.last(), Some(&done));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SweepProgress {
     /// Customers evaluated so far.
@@ -85,6 +209,33 @@ struct Decision {
 }
 
 /// The use cases, over a store `S` and a notifier `N`. Cheap to share (`Arc` inside).
+///
+/// ```
+/// # use futures::executor::block_on;
+/// # use rapport::Service;
+/// # use rapport::core::*;
+/// # use rapport_memory::MemoryStore;
+/// # let t = TenantId::from_u128(1);
+/// # use rapport::Clock;
+/// use std::sync::Arc;
+/// use rapport_testkit::{FixedClock, RecordingNotifier, SequentialIds};
+/// let clock = Arc::new(FixedClock::default());
+/// let svc = Service::new(MemoryStore::new())
+///     .with_clock(clock.clone())
+///     .with_ids(SequentialIds::starting_at(100))
+///     .with_max_attempts(4)
+///     .with_notifier(RecordingNotifier::default());
+/// assert_eq!(svc.now(), clock.now());
+/// let ann = block_on(svc.register(t, Profile::default()))?.customer;
+/// assert_eq!(ann.id(), CustomerId::from_u128(100));
+/// assert_eq!(ann.created_at(), clock.now());
+/// assert_eq!(svc.policies(), &Policies::default());
+/// assert!(svc.notifier().deliveries().is_empty()); // until a relay runs
+/// assert_eq!(svc.store().pending_outbox()?, 1);
+/// let store: MemoryStore = svc.into_store();
+/// assert_eq!(store.pending_outbox()?, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Service<S, N = NoopNotifier> {
     store: S,
     notifier: N,
@@ -105,6 +256,13 @@ impl<S: std::fmt::Debug, N> std::fmt::Debug for Service<S, N> {
 impl<S: Store> Service<S, NoopNotifier> {
     /// A service over `store` with the system clock, UUIDv7 ids, default policies and no
     /// notifier.
+    ///
+    /// ```
+    /// use rapport::{Service, core::Policies};
+    /// let svc = Service::new(rapport_memory::MemoryStore::new());
+    /// assert_eq!(svc.policies(), &Policies::default());
+    /// assert!((svc.now() - chrono::Utc::now()).num_seconds().abs() < 60);
+    /// ```
     pub fn new(store: S) -> Self {
         Self {
             store,
@@ -119,6 +277,8 @@ impl<S: Store> Service<S, NoopNotifier> {
 
 impl<S: Store, N: Notifier> Service<S, N> {
     /// Replaces the notifier.
+    ///
+    /// Example: see [`Service`].
     pub fn with_notifier<M: Notifier>(self, notifier: M) -> Service<S, M> {
         Service {
             store: self.store,
@@ -131,6 +291,8 @@ impl<S: Store, N: Notifier> Service<S, N> {
     }
 
     /// Replaces the clock.
+    ///
+    /// Example: see [`Service`].
     #[must_use]
     pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Arc::new(clock);
@@ -138,6 +300,8 @@ impl<S: Store, N: Notifier> Service<S, N> {
     }
 
     /// Replaces the id source.
+    ///
+    /// Example: see [`Service`].
     #[must_use]
     pub fn with_ids(mut self, ids: impl IdSource + 'static) -> Self {
         self.ids = Arc::new(ids);
@@ -146,6 +310,18 @@ impl<S: Store, N: Notifier> Service<S, N> {
 
     /// How many times a use case re-decides after a version conflict (default
     /// [`DEFAULT_MAX_ATTEMPTS`]).
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// let svc = svc.with_max_attempts(3);
+    /// assert!(block_on(svc.register(t, Profile::default()))?.created);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn with_max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = attempts.max(1);
@@ -153,6 +329,27 @@ impl<S: Store, N: Notifier> Service<S, N> {
     }
 
     /// Replaces the policies.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// let mut p = Policies::default();
+    /// p.tier.ladder = TierLadder::classic_pyramid();
+    /// let svc = svc.with_policies(p.clone())?;
+    /// assert_eq!(svc.policies(), &p);
+    ///
+    /// let mut bad = Policies::default();
+    /// bad.lifecycle.churn_factor = -1.0;
+    /// assert!(matches!(
+    ///     svc.with_policies(bad),
+    ///     Err(rapport::Error::Domain(DomainError::InvalidPolicy { field: "churn_factor", .. }))
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// When a policy is invalid.
@@ -163,26 +360,36 @@ impl<S: Store, N: Notifier> Service<S, N> {
     }
 
     /// The store.
+    ///
+    /// Example: see [`Service`].
     pub fn store(&self) -> &S {
         &self.store
     }
 
     /// Gives the store back.
+    ///
+    /// Example: see [`Service`].
     pub fn into_store(self) -> S {
         self.store
     }
 
     /// The notifier.
+    ///
+    /// Example: see [`Service`].
     pub fn notifier(&self) -> &N {
         &self.notifier
     }
 
     /// The policies.
+    ///
+    /// Example: see [`Service`].
     pub fn policies(&self) -> &Policies {
         &self.policies
     }
 
     /// The clock's now.
+    ///
+    /// Example: see [`Service`].
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
@@ -200,6 +407,24 @@ impl<S: Store, N: Notifier> Service<S, N> {
     }
 
     /// Loads a customer, following merges to the survivor.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// let ann = block_on(svc.register(t, Profile::default()))?.customer;
+    /// let r = block_on(svc.customer(t, ann.id()))?;
+    /// assert_eq!(r.customer, ann);
+    /// assert_eq!(r.stats, Stats::default());
+    /// assert!(matches!(
+    ///     block_on(svc.customer(t, CustomerId::from_u128(9))),
+    ///     Err(rapport::Error::NotFound(_))
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::NotFound`]; store errors.
@@ -262,6 +487,23 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// Registers a customer, or returns the existing one with the same normalised email or
     /// phone.
     ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// let profile = Profile { email: Some(Pii::new(Email::parse("ann@example.com")?)), ..Profile::default() };
+    /// let r = block_on(svc.register(t, profile.clone()))?;
+    /// assert!(r.created);
+    /// assert_eq!(r.customer.stage(), Stage::Prospect);
+    /// assert_eq!(block_on(svc.register(t, profile))?.customer.id(), r.customer.id());
+    /// // Another tenant is another world.
+    /// assert!(block_on(svc.register(TenantId::from_u128(2), r.customer.profile.clone()))?.created);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// Store errors.
     pub async fn register(&self, t: TenantId, profile: Profile) -> Result<Registered, Error> {
@@ -293,6 +535,26 @@ impl<S: Store, N: Notifier> Service<S, N> {
     }
 
     /// Changes a profile with `edit` (which may reject the change).
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// # let id = block_on(svc.register(t, Profile::default()))?.customer.id();
+    ///
+    /// let c = block_on(svc.update_profile(t, id, |p| {
+    ///     p.display_name = Some(Pii::new(Profile::normalise_name("  Ann   Lee ")?));
+    ///     Ok(())
+    /// }))?;
+    /// assert_eq!(c.profile.display_name.as_ref().unwrap().expose(), "Ann Lee");
+    /// assert_eq!(c.version(), 2);
+    /// // An edit that changes nothing writes nothing.
+    /// assert_eq!(block_on(svc.update_profile(t, id, |_| Ok(())))?.version(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// The edit's error, [`Error::NotFound`], tombstones, store errors.
@@ -334,6 +596,33 @@ impl<S: Store, N: Notifier> Service<S, N> {
 
     /// Records an activity (idempotent by key), folds it into the stats and re-evaluates the
     /// customer at the clock's now.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// # let id = block_on(svc.register(t, Profile::default()))?.customer.id();
+    /// # use rust_decimal::Decimal;
+    /// let rec = block_on(svc.record(t, rapport::NewActivity {
+    ///     customer: id,
+    ///     at: svc.now(),
+    ///     channel: Channel::Store,
+    ///     idempotency_key: IdempotencyKey::new("order-7")?,
+    ///     kind: ActivityKind::Purchase {
+    ///         order_id: OrderId::new("7")?,
+    ///         amount: Money::new(Decimal::from(2_500), Currency::USD),
+    ///         margin: None,
+    ///     },
+    /// }))?;
+    /// assert!(!rec.duplicate);
+    /// assert_eq!(rec.customer.stage(), Stage::New);
+    /// assert_eq!(rec.customer.tier(), Tier::Gold);
+    /// assert_eq!(rec.evaluation.map(|e| e.tier.to), Some(Tier::Gold));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// Invalid amounts or a currency mix, [`Error::NotFound`], tombstones, store errors.
@@ -386,6 +675,24 @@ impl<S: Store, N: Notifier> Service<S, N> {
 
     /// Adds a manual tag (optionally expiring).
     ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// # let id = block_on(svc.register(t, Profile::default()))?.customer.id();
+    ///
+    /// let vip = Tag::new("value", "vip")?;
+    /// let until = svc.now() + chrono::Duration::days(7);
+    /// let c = block_on(svc.tag(t, id, vip.clone(), Some(until)))?;
+    /// assert!(c.tags.contains(&vip, svc.now()));
+    /// assert!(!c.tags.contains(&vip, until)); // expired by then
+    /// assert_eq!(c.tags.get(&vip).map(|i| i.source), Some(TagSource::Manual));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::NotFound`], tombstones, store errors.
     pub async fn tag(
@@ -422,6 +729,24 @@ impl<S: Store, N: Notifier> Service<S, N> {
 
     /// Removes a tag, whatever its source.
     ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// # let id = block_on(svc.register(t, Profile::default()))?.customer.id();
+    ///
+    /// let vip = Tag::new("value", "vip")?;
+    /// block_on(svc.tag(t, id, vip.clone(), None))?;
+    /// let c = block_on(svc.untag(t, id, &vip))?;
+    /// assert!(c.tags.is_empty());
+    /// // Removing a tag that is not there changes nothing.
+    /// assert_eq!(block_on(svc.untag(t, id, &vip))?.version(), c.version());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::NotFound`], tombstones, store errors.
     pub async fn untag(&self, t: TenantId, id: CustomerId, tag: &Tag) -> Result<Customer, Error> {
@@ -449,6 +774,24 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// Pins a tier by hand until `until`, with who and why (checked by [`TierPin::new`] at
     /// the clock's now: a blank reason or an expiry not after now is refused).
     ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// # let id = block_on(svc.register(t, Profile::default()))?.customer.id();
+    ///
+    /// let until = svc.now() + chrono::Duration::days(30);
+    /// let e = block_on(svc.pin_tier(t, id, Tier::Platinum, Actor::new("li")?, "key account", until))?;
+    /// assert_eq!(e.tier.to, Tier::Platinum);
+    /// assert_eq!(block_on(svc.customer(t, id))?.customer.tier(), Tier::Platinum);
+    /// // A blank reason is refused.
+    /// assert!(block_on(svc.pin_tier(t, id, Tier::Gold, Actor::new("li")?, " ", until)).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`DomainError::InvalidText`] for the reason or the expiry, [`Error::NotFound`],
     /// tombstones, store errors.
@@ -469,6 +812,27 @@ impl<S: Store, N: Notifier> Service<S, N> {
     }
 
     /// Sets the stage by hand until `until`, with who and why.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// # let id = block_on(svc.register(t, Profile::default()))?.customer.id();
+    ///
+    /// let until = svc.now() + chrono::Duration::days(10);
+    /// let e = block_on(svc.override_stage(t, id, Stage::Active, Actor::new("li")?, "pilot", until))?;
+    /// assert_eq!(e.stage.to, Stage::Active);
+    /// assert_eq!(block_on(svc.customer(t, id))?.customer.stage(), Stage::Active);
+    /// // Tombstone stages cannot be set by hand.
+    /// assert!(matches!(
+    ///     block_on(svc.override_stage(t, id, Stage::Erased, Actor::new("li")?, "no", until)),
+    ///     Err(rapport::Error::Domain(DomainError::IllegalTransition { .. }))
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`DomainError::IllegalTransition`], [`Error::NotFound`], store errors.
@@ -491,6 +855,25 @@ impl<S: Store, N: Notifier> Service<S, N> {
     }
 
     /// Re-evaluates one customer at the clock's now and stores what changed.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// # let id = block_on(svc.register(t, Profile::default()))?.customer.id();
+    ///
+    /// let e = block_on(svc.evaluate(t, id))?;
+    /// assert_eq!(e.tier.to, Tier::Lead); // no purchases
+    /// assert_eq!(e.stage.to, Stage::Prospect);
+    /// // Nothing changed: evaluating again writes nothing.
+    /// let before = block_on(svc.customer(t, id))?.customer.version();
+    /// block_on(svc.evaluate(t, id))?;
+    /// assert_eq!(block_on(svc.customer(t, id))?.customer.version(), before);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::NotFound`], tombstones, store errors.
@@ -534,6 +917,34 @@ impl<S: Store, N: Notifier> Service<S, N> {
     }
 
     /// A customer's activities in a time range, oldest first.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// # let id = block_on(svc.register(t, Profile::default()))?.customer.id();
+    /// # use rust_decimal::Decimal;
+    /// for (key, days_ago) in [("b", 1), ("a", 5)] {
+    ///     block_on(svc.record(t, rapport::NewActivity {
+    ///         customer: id,
+    ///         at: svc.now() - chrono::Duration::days(days_ago),
+    ///         channel: Channel::Web,
+    ///         idempotency_key: IdempotencyKey::new(key)?,
+    ///         kind: ActivityKind::Purchase {
+    ///             order_id: OrderId::new(key)?,
+    ///             amount: Money::new(Decimal::from(10), Currency::EUR),
+    ///             margin: None,
+    ///         },
+    ///     }))?;
+    /// }
+    /// let all = block_on(svc.timeline(t, id, TimeRange::all()))?;
+    /// let keys: Vec<_> = all.iter().map(|a| a.idempotency_key.as_str()).collect();
+    /// assert_eq!(keys, ["a", "b"]); // oldest first
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// Store errors.
@@ -587,6 +998,27 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// One page of the customers in `segment` at the clock's now: those after `page.after`,
     /// at most `page.limit`, in id order (see [`Service::find`] and [`Store::query`]).
     ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// for _ in 0..3 {
+    ///     block_on(svc.register(t, Profile::default()))?;
+    /// }
+    /// let everyone = Segment::parse("orders == 0")?;
+    /// let first = block_on(svc.find_page(t, &everyone, Page::first(2)))?;
+    /// assert_eq!(first.len(), 2);
+    /// let mut next = Page::first(2);
+    /// next.after = first.last().map(|r| r.customer.id());
+    /// let rest = block_on(svc.find_page(t, &everyone, next))?;
+    /// assert_eq!(rest.len(), 1);
+    /// assert!(rest[0].customer.id() > first[1].customer.id());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// Store errors.
     pub async fn find_page(
@@ -601,6 +1033,26 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// Re-evaluates every live customer of the tenant at `now`: first ranks the population
     /// (RFM quintiles, share ladders), then evaluates each customer and writes what changed in
     /// batches of `batch` customers per changeset. `progress` is called after every batch.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// # let id = block_on(svc.register(t, Profile::default()))?.customer.id();
+    ///
+    /// let vip = Tag::new("promo", "spring")?;
+    /// block_on(svc.tag(t, id, vip.clone(), Some(svc.now() + chrono::Duration::days(1))))?;
+    /// // Two days later the manual tag has expired: the sweep removes it.
+    /// let later = svc.now() + chrono::Duration::days(2);
+    /// let mut batches = 0;
+    /// let done = block_on(svc.sweep(t, later, 100, |_| batches += 1))?;
+    /// assert_eq!((done.evaluated, done.changed, batches), (1, 1, 1));
+    /// assert!(block_on(svc.customer(t, id))?.customer.tags.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// Store errors; a batch that conflicts is retried customer by customer.

@@ -10,6 +10,27 @@ use rapport_core::{ContactKey, CustomerId, Segment, Stage, TenantId};
 
 /// How many `Merged { into }` links [`StoreExt::load_following_merges`] follows before it
 /// reports the chain as corrupt.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport::{MAX_MERGE_HOPS, StoreExt};
+/// use rapport::core::*;
+/// let store = rapport_memory::MemoryStore::new();
+/// let t = TenantId::from_u128(1);
+/// let now = chrono::DateTime::UNIX_EPOCH;
+/// // Two customers merged into each other: a cycle, which no number of hops resolves.
+/// let (a, b) = (CustomerId::from_u128(1), CustomerId::from_u128(2));
+/// let mut cs = Changeset::new();
+/// for (id, into) in [(a, b), (b, a)] {
+///     let mut c = Customer::new(t, id, Profile::default(), now);
+///     c.lifecycle = c.lifecycle.merge_into(into, now).unwrap();
+///     cs.create(c, Stats::default());
+/// }
+/// block_on(store.apply(t, &cs)).unwrap();
+/// let err = block_on(store.load_following_merges(t, a)).unwrap_err();
+/// assert!(matches!(err, StoreError::Corrupt { .. }));
+/// assert!(err.to_string().contains(&MAX_MERGE_HOPS.to_string()));
+/// ```
 pub const MAX_MERGE_HOPS: usize = 16;
 
 /// Conveniences built from the [`Store`] methods; every store has them.
