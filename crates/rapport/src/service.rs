@@ -892,7 +892,18 @@ impl<S: Store, N: Notifier> Service<S, N> {
             read.customer.ensure_live()?;
             let mut c = read.customer.clone();
             change(&mut c, now)?;
-            let (customer, e) = self.evaluated(c, &read.stats, &EvalInputs::at(now))?;
+            let (customer, mut e) = self.evaluated(c, &read.stats, &EvalInputs::at(now))?;
+            // A change made by hand (an override) moved the stage before the rules looked:
+            // report the move from the stored stage, with its event, like any other.
+            let stored = read.customer.stage();
+            if customer.stage() != stored && e.stage.from != stored {
+                e.stage.from = stored;
+                e.events.push(DomainEvent::StageChanged {
+                    customer: customer.id(),
+                    from: stored,
+                    to: customer.stage(),
+                });
+            }
             let events = e.events.clone();
             let unchanged = customer == read.customer;
             if let Ok(mut slot) = result.lock() {

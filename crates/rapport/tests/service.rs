@@ -179,6 +179,8 @@ fn tags_pins_and_overrides() {
     let after = block_on(svc.evaluate(SHOP, id)).unwrap().tier.to;
     assert!(after < Tier::Platinum, "the pin no longer holds: {after:?}");
 
+    let before = block_on(svc.customer(SHOP, id)).unwrap().customer.stage();
+    assert_eq!(before, Stage::Prospect);
     let e = block_on(svc.override_stage(
         SHOP,
         id,
@@ -188,7 +190,23 @@ fn tags_pins_and_overrides() {
         svc.now() + Duration::days(10),
     ))
     .unwrap();
-    assert_eq!(e.stage.to, Stage::Active);
+    assert_eq!((e.stage.from, e.stage.to), (Stage::Prospect, Stage::Active));
+    assert!(
+        e.events.iter().any(|ev| matches!(
+            ev,
+            DomainEvent::StageChanged {
+                from: Stage::Prospect,
+                to: Stage::Active,
+                ..
+            }
+        )),
+        "an override is a stage change like any other: {:?}",
+        e.events
+    );
+    assert_eq!(
+        block_on(svc.customer(SHOP, id)).unwrap().customer.stage(),
+        Stage::Active
+    );
     assert!(matches!(
         block_on(svc.override_stage(
             SHOP,
