@@ -49,3 +49,27 @@ fn merges_are_followed_to_the_survivor() {
     );
     assert_eq!(block_on(store.scan_all(t, 1)).unwrap().len(), 3);
 }
+
+#[test]
+fn v7_ids_are_unique_across_threads_and_ordered_by_millisecond() {
+    use rapport::{IdSource, UuidV7Ids};
+    let ids: Vec<Vec<uuid::Uuid>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| (0..50_000).map(|_| UuidV7Ids.next()).collect::<Vec<_>>()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut all: Vec<u128> = ids.iter().flatten().map(|u| u.as_u128()).collect();
+    for per_thread in &ids {
+        assert!(per_thread.iter().all(|u| u.get_version_num() == 7));
+        assert!(
+            per_thread
+                .windows(2)
+                .all(|w| w[1].as_u128() >> 80 >= w[0].as_u128() >> 80),
+            "milliseconds never go back within a thread"
+        );
+    }
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), 200_000, "no id twice");
+}
