@@ -7,117 +7,33 @@ use std::path::Path;
 use chrono::NaiveDate;
 use rapport_clv::{
     BgBb, BgNbd, CountModel, GammaGamma, MbgNbd, Opportunities, ParetoNbd, Period,
-    discounted_purchases, summarize,
+    discount_monthly, summarize,
 };
 use serde_json::json;
 
 use crate::error::{Result, fail};
-
-/// Named numeric columns of a CSV, stored column by column (a million customers take
-/// about 8 bytes per cell plus their ids), with the first column as the id.
-pub(crate) struct Columns {
-    ids: String,
-    id_ends: Vec<usize>,
-    cols: Vec<Vec<f64>>,
-    /// The file line of each row (for error messages).
-    lines: Vec<u64>,
-}
-
-impl Columns {
-    fn len(&self) -> usize {
-        self.id_ends.len()
-    }
-
-    fn id(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.id_ends[i - 1] };
-        &self.ids[start..self.id_ends[i]]
-    }
-
-    fn col(&self, c: usize) -> &[f64] {
-        &self.cols[c]
-    }
-}
-
-/// Reads named numeric columns of a CSV; errors name the line and column.
-fn read_columns(path: &Path, cols: &[&str]) -> Result<Columns> {
-    // Fields are trimmed by hand: cheaper than the reader's trimming on a million rows.
-    let mut r = csv::ReaderBuilder::new()
-        .trim(csv::Trim::Headers)
-        .from_path(path)
-        .map_err(|e| fail!("cannot read {}: {e}", path.display()))?;
-    let headers = r
-        .headers()
-        .map_err(|e| fail!("cannot read the CSV header: {e}"))?
-        .clone();
-    let idx: Vec<usize> = cols
-        .iter()
-        .map(|c| {
-            headers.iter().position(|h| h == *c).ok_or_else(|| {
-                fail!(
-                    "column `{c}` not found in {} (columns: {})",
-                    path.display(),
-                    headers.iter().collect::<Vec<_>>().join(", ")
-                )
-            })
-        })
-        .collect::<Result<_>>()?;
-    let mut out = Columns {
-        ids: String::new(),
-        id_ends: Vec::new(),
-        cols: vec![Vec::new(); cols.len()],
-        lines: Vec::new(),
-    };
-    // One record buffer for the whole file: no allocation per row.
-    let mut rec = csv::ByteRecord::new();
-    loop {
-        match r.read_byte_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(fail!("malformed CSV: {e}")),
-        }
-        let line = rec.position().map_or(0, csv::Position::line);
-        for ((c, i), column) in cols.iter().zip(&idx).zip(&mut out.cols) {
-            let bytes = rec.get(*i).unwrap_or(b"").trim_ascii();
-            let text = std::str::from_utf8(bytes).unwrap_or("");
-            let v: f64 = text
-                .parse()
-                .map_err(|_| fail!("line {line}, column `{c}`: `{text}` is not a number"))?;
-            if !v.is_finite() || v < 0.0 {
-                return Err(fail!(
-                    "line {line}, column `{c}`: {v} is negative or not finite"
-                ));
-            }
-            column.push(v);
-        }
-        let id = std::str::from_utf8(rec.get(0).unwrap_or(b"").trim_ascii())
-            .map_err(|_| fail!("line {line}: the id is not UTF-8"))?;
-        out.ids.push_str(id);
-        out.id_ends.push(out.ids.len());
-        out.lines.push(line);
-    }
-    Ok(out)
-}
+use crate::table::{Table, read_columns};
 
 /// Rejects recency > T, and recency without repeat purchases (columns 0, 1 and 2).
-fn check_recency(t: &Columns) -> Result<()> {
+fn check_recency(t: &Table) -> Result<()> {
     for (i, (r, big_t)) in t.col(1).iter().zip(t.col(2)).enumerate() {
         if t.col(0)[i] == 0.0 && *r > 0.0 {
             return Err(fail!(
                 "line {}, column `recency`: recency {r} without a repeat purchase (frequency 0 means recency 0)",
-                t.lines[i]
+                t.line(i)
             ));
         }
         if r > big_t {
             return Err(fail!(
                 "line {}, column `recency`: recency {r} is greater than T {big_t}",
-                t.lines[i]
+                t.line(i)
             ));
         }
     }
     Ok(())
 }
 
-fn triples(t: &Columns) -> Vec<(f64, f64, f64)> {
+fn triples(t: &Table) -> Vec<(f64, f64, f64)> {
     (0..t.len())
         .map(|i| (t.col(0)[i], t.col(1)[i], t.col(2)[i]))
         .collect()
@@ -171,11 +87,11 @@ fn fit_json<M: serde::Serialize>(
     )
 }
 
-/// Ids, and BG/BB histories with their weights.
-type Histories = (Vec<String>, Vec<(Opportunities, f64)>);
+/// Ids, and BG/BB histories with their weights (one per row).
+type OpportunityRows = (Vec<String>, Vec<(Opportunities, f64)>);
 
 /// BG/BB histories (whole numbers) with their weights.
-fn read_opportunities(input: &Path, c: &FitCols) -> Result<Histories> {
+fn read_opportunities(input: &Path, c: &FitCols) -> Result<OpportunityRows> {
     let mut cols = vec![c.frequency.as_str(), c.recency.as_str(), c.periods.as_str()];
     if let Some(w) = &c.weights {
         cols.push(w);
@@ -184,7 +100,7 @@ fn read_opportunities(input: &Path, c: &FitCols) -> Result<Histories> {
     let mut out = Vec::with_capacity(table.len());
     let mut ids = Vec::with_capacity(table.len());
     for i in 0..table.len() {
-        let line = table.lines[i];
+        let line = table.line(i);
         let r: Vec<f64> = (0..cols.len()).map(|c| table.col(c)[i]).collect();
         ids.push(table.id(i).to_owned());
         let whole = |v: f64, col: &str| -> Result<u32> {
@@ -324,9 +240,8 @@ pub(crate) fn predict(
             .and_then(serde_json::Value::as_f64)
             .ok_or_else(|| fail!("--params has no number `{k}`"))
     };
-    const HEADER: &[u8] = b"customer_id,expected_purchases,p_alive,expected_avg_profit,clv\n";
     let io = |e: std::io::Error| fail!("cannot write the predictions: {e}");
-    let count: Box<dyn CountModel> = match model {
+    let count: Box<dyn CountModel + Sync> = match model {
         Model::Bgnbd => Box::new(BgNbd::new(
             num(p, "r")?,
             num(p, "alpha")?,
@@ -396,47 +311,304 @@ pub(crate) fn predict(
     }
     let table = read_columns(input, &cols)?;
     check_recency(&table)?;
-    // Every prediction depends on (x, tx, T) alone: compute each distinct history once.
-    let mut cache: HashMap<(u64, u64, u64), (f64, f64, f64)> = HashMap::new();
-    let mut w = std::io::BufWriter::with_capacity(1 << 16, out);
-    w.write_all(HEADER).map_err(io)?;
-    let mut fmt = ryu::Buffer::new();
-    for i in 0..table.len() {
-        let (x, tx, t) = (table.col(0)[i], table.col(1)[i], table.col(2)[i]);
-        let (e, pa, d) = *cache
-            .entry((x.to_bits(), tx.to_bits(), t.to_bits()))
-            .or_insert_with(|| {
-                let d = if g.is_some() {
-                    discounted_purchases(count.as_ref(), x, tx, t, months, discount, period)
-                } else {
-                    0.0
-                };
-                (
-                    count.conditional_expected_purchases(horizon, x, tx, t),
-                    count.p_alive(x, tx, t),
-                    d,
-                )
-            });
-        // ryu: the shortest text that reads back to the same f64, 3-4× faster than `{}`.
-        let mut line = Vec::with_capacity(96);
-        line.extend_from_slice(table.id(i).as_bytes());
-        let mut num = |v: f64, line: &mut Vec<u8>| {
-            line.push(b',');
-            line.extend_from_slice(fmt.format(v).as_bytes());
-        };
-        num(e, &mut line);
-        num(pa, &mut line);
-        match g {
-            Some(g) => {
-                let profit = g.conditional_expected_average_profit(x, table.col(3)[i]);
-                num(profit, &mut line);
-                num(profit * d, &mut line);
-            }
-            None => line.extend_from_slice(b",,"),
+    let h = histories(&table);
+    let value = g.map(|g| Value {
+        spend: g,
+        months,
+        discount,
+        period,
+    });
+    write_predictions(&table, &h, count.as_ref(), value.as_ref(), horizon, out)
+}
+
+/// Each distinct `(x, tx, T)` once: every prediction of a count model depends on the
+/// history alone, and a million customers have a few tens of thousands of histories.
+struct Histories {
+    /// The history of each row.
+    of_row: Vec<u32>,
+    /// The distinct histories, in order of first appearance.
+    distinct: Vec<(f64, f64, f64)>,
+    /// How many rows share each history.
+    counts: Vec<f64>,
+}
+
+fn histories(t: &Table) -> Histories {
+    let mut index: HashMap<[u64; 3], u32, foldhash::fast::RandomState> = HashMap::default();
+    let mut h = Histories {
+        of_row: Vec::with_capacity(t.len()),
+        distinct: Vec::new(),
+        counts: Vec::new(),
+    };
+    for ((x, tx), big_t) in t.col(0).iter().zip(t.col(1)).zip(t.col(2)) {
+        let next = h.distinct.len() as u32;
+        let k = *index
+            .entry([x.to_bits(), tx.to_bits(), big_t.to_bits()])
+            .or_insert(next);
+        if k == next {
+            h.distinct.push((*x, *tx, *big_t));
+            h.counts.push(0.0);
         }
-        line.push(b'\n');
-        w.write_all(&line).map_err(io)?;
+        h.counts[k as usize] += 1.0;
+        h.of_row.push(k);
     }
-    w.flush().map_err(io)?;
+    h
+}
+
+/// What CLV needs beyond the count model.
+struct Value {
+    spend: GammaGamma,
+    months: u32,
+    discount: f64,
+    period: Period,
+}
+
+const HEADER: &[u8] = b"customer_id,expected_purchases,p_alive,expected_avg_profit,clv\n";
+
+/// Writes `customer_id,expected_purchases,p_alive,expected_avg_profit,clv` per row of `t`
+/// (columns frequency, recency, T and, with `value`, monetary value). Predictions are
+/// computed once per distinct history and the lines formatted in parallel, a slice at a
+/// time (memory stays flat however many customers there are).
+fn write_predictions(
+    t: &Table,
+    h: &Histories,
+    count: &(dyn CountModel + Sync),
+    value: Option<&Value>,
+    horizon: f64,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let io = |e: std::io::Error| fail!("cannot write the predictions: {e}");
+    let threads = crate::par::threads(t.len() * 64);
+    // Horizon first, then the end of each CLV month.
+    let mut horizons = vec![horizon];
+    if let Some(v) = value {
+        let f = v.period.per_month();
+        horizons.extend((1..=v.months).map(|i| f64::from(i) * f));
+    }
+    let per_history: Vec<(f64, f64, f64)> =
+        crate::par::map_ranges(h.distinct.len(), threads, |r| {
+            let histories = &h.distinct[r];
+            let curves = count.conditional_expected_purchases_many(histories, &horizons);
+            histories
+                .iter()
+                .zip(curves.chunks_exact(horizons.len()))
+                .map(|(&(x, tx, big_t), curve)| {
+                    let d = value.map_or(0.0, |v| discount_monthly(&curve[1..], v.discount));
+                    (curve[0], count.p_alive(x, tx, big_t), d)
+                })
+                .collect()
+        });
+    // ryu: the shortest text that reads back to the same f64, 3-4× faster than `{}`.
+    let mut fmt = ryu::Buffer::new();
+    let mut text = String::with_capacity(per_history.len() * 40);
+    let mut ends = Vec::with_capacity(per_history.len());
+    for (e, pa, _) in &per_history {
+        text.push_str(fmt.format(*e));
+        text.push(',');
+        text.push_str(fmt.format(*pa));
+        ends.push(text.len());
+    }
+    let history_text = |k: usize| &text[if k == 0 { 0 } else { ends[k - 1] }..ends[k]];
+    let line = |i: usize, buf: &mut Vec<u8>, fmt: &mut ryu::Buffer| {
+        let k = h.of_row[i] as usize;
+        buf.extend_from_slice(t.id(i).as_bytes());
+        buf.push(b',');
+        buf.extend_from_slice(history_text(k).as_bytes());
+        match value {
+            Some(v) => {
+                let profit = v
+                    .spend
+                    .conditional_expected_average_profit(t.col(0)[i], t.col(3)[i]);
+                buf.push(b',');
+                buf.extend_from_slice(fmt.format(profit).as_bytes());
+                buf.push(b',');
+                buf.extend_from_slice(fmt.format(profit * per_history[k].2).as_bytes());
+            }
+            None => buf.extend_from_slice(b",,"),
+        }
+        buf.push(b'\n');
+    };
+    out.write_all(HEADER).map_err(io)?;
+    const SLICE: usize = 1 << 16;
+    let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); threads];
+    let mut start = 0;
+    while start < t.len() {
+        let end = t.len().min(start + SLICE * threads);
+        let ranges = crate::par::ranges(end - start, threads);
+        for b in &mut bufs {
+            b.clear();
+        }
+        let fill = |buf: &mut Vec<u8>, r: std::ops::Range<usize>| {
+            let mut fmt = ryu::Buffer::new();
+            for i in r {
+                line(start + i, buf, &mut fmt);
+            }
+        };
+        if ranges.len() == 1 {
+            fill(&mut bufs[0], ranges[0].clone());
+        } else {
+            std::thread::scope(|s| {
+                for (buf, r) in bufs.iter_mut().zip(ranges) {
+                    let fill = &fill;
+                    s.spawn(move || fill(buf, r));
+                }
+            });
+        }
+        for b in &bufs {
+            out.write_all(b).map_err(io)?;
+        }
+        start = end;
+    }
+    out.flush().map_err(io)?;
     Ok(())
+}
+
+/// What `rapport clv run` predicts and where it puts the fits.
+pub(crate) struct RunOptions {
+    /// Periods ahead for expected purchases.
+    pub(crate) horizon: f64,
+    /// CLV months, discount per month, and the data's period.
+    pub(crate) months: u32,
+    pub(crate) discount: f64,
+    pub(crate) period: Period,
+    /// Where to write the two fits as JSON.
+    pub(crate) fit_output: Option<std::path::PathBuf>,
+    /// Print the time of each step to stderr.
+    pub(crate) timings: bool,
+}
+
+fn not_a_count_model() -> crate::error::CliError {
+    fail!("clv run needs a count model in continuous time: bgnbd, pareto-nbd or mbgnbd")
+}
+
+/// A fitted count model, boxed, with its fit JSON.
+type CountFit = (Box<dyn CountModel + Sync>, serde_json::Value);
+
+fn fit_count(model: Model, rows: &[(f64, f64, f64)], weights: &[f64]) -> Result<CountFit> {
+    Ok(match model {
+        Model::Bgnbd => {
+            let f = BgNbd::fit_weighted(rows, weights)?;
+            (Box::new(f.model), fit_json(model, &f)?)
+        }
+        Model::ParetoNbd => {
+            let f = ParetoNbd::fit_weighted(rows, weights)?;
+            (Box::new(f.model), fit_json(model, &f)?)
+        }
+        Model::Mbgnbd => {
+            let f = MbgNbd::fit_weighted(rows, weights)?;
+            (Box::new(f.model), fit_json(model, &f)?)
+        }
+        Model::Bgbb | Model::GammaGamma => return Err(not_a_count_model()),
+    })
+}
+
+/// The Gamma-Gamma fit on the repeat customers (frequency > 0 and monetary value > 0),
+/// each distinct `(x, m)` once with its count.
+fn fit_spend(t: &Table) -> Result<(GammaGamma, serde_json::Value)> {
+    let mut index: HashMap<[u64; 2], u32, foldhash::fast::RandomState> = HashMap::default();
+    let (mut rows, mut counts) = (Vec::new(), Vec::new());
+    let mut skipped = 0;
+    for (x, m) in t.col(0).iter().zip(t.col(3)) {
+        if *x <= 0.0 || *m <= 0.0 {
+            skipped += 1;
+            continue;
+        }
+        let next = rows.len() as u32;
+        let k = *index.entry([x.to_bits(), m.to_bits()]).or_insert(next);
+        if k == next {
+            rows.push((*x, *m));
+            counts.push(0.0);
+        }
+        counts[k as usize] += 1.0;
+    }
+    let mut f = gg_fit_weighted(&rows, &counts).map_err(|e| match e {
+        rapport_clv::ClvError::Empty { .. } => fail!(
+            "no repeat customer with a monetary value > 0 in {} rows: Gamma-Gamma needs some",
+            t.len()
+        ),
+        other => other.into(),
+    })?;
+    f.skipped = skipped;
+    Ok((f.model, fit_json(Model::GammaGamma, &f)?))
+}
+
+/// `rapport clv run`: one pass over a summary — fit the count model and Gamma-Gamma (in
+/// parallel), then write the predictions as `clv predict` does.
+pub(crate) fn run(
+    model: Model,
+    input: &Path,
+    c: &FitCols,
+    o: &RunOptions,
+    out: &mut dyn Write,
+) -> Result<()> {
+    if matches!(model, Model::Bgbb | Model::GammaGamma) {
+        return Err(not_a_count_model());
+    }
+    let start = std::time::Instant::now();
+    let mut steps: Vec<(&str, f64)> = Vec::new();
+    let mut lap = |name: &'static str, since: &mut std::time::Instant| {
+        steps.push((name, since.elapsed().as_secs_f64()));
+        *since = std::time::Instant::now();
+    };
+    let mut at = start;
+    let cols = [
+        c.frequency.as_str(),
+        c.recency.as_str(),
+        c.t.as_str(),
+        c.monetary.as_str(),
+    ];
+    let table = read_columns(input, &cols)?;
+    check_recency(&table)?;
+    lap("read", &mut at);
+    let (count, spend) = std::thread::scope(|s| {
+        let spend = s.spawn(|| fit_spend(&table));
+        let count = (|| {
+            let h = histories(&table);
+            let fit = fit_count(model, &h.distinct, &h.counts)?;
+            Ok::<_, crate::error::CliError>((h, fit))
+        })();
+        let spend = spend
+            .join()
+            .unwrap_or_else(|_| Err(fail!("the Gamma-Gamma fit failed")));
+        (count, spend)
+    });
+    let (h, (count, count_json)) = count?;
+    let (spend, spend_json) = spend?;
+    lap("group and fit both models", &mut at);
+    if let Some(path) = &o.fit_output {
+        let fits = json!({"purchases": count_json, "spend": spend_json});
+        std::fs::write(path, format!("{fits}\n"))
+            .map_err(|e| fail!("cannot write {}: {e}", path.display()))?;
+    }
+    let value = Value {
+        spend,
+        months: o.months,
+        discount: o.discount,
+        period: o.period,
+    };
+    write_predictions(&table, &h, count.as_ref(), Some(&value), o.horizon, out)?;
+    lap("predict and write", &mut at);
+    if o.timings {
+        let mut t: serde_json::Map<String, serde_json::Value> = steps
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+            .collect();
+        t.insert("total".into(), json!(start.elapsed().as_secs_f64()));
+        t.insert("customers".into(), json!(table.len()));
+        t.insert("histories".into(), json!(h.distinct.len()));
+        eprintln!("{}", serde_json::Value::Object(t));
+    }
+    Ok(())
+}
+
+// Until rapport-clv has `GammaGamma::fit_weighted`.
+fn gg_fit_weighted(
+    rows: &[(f64, f64)],
+    counts: &[f64],
+) -> std::result::Result<rapport_clv::Fit<GammaGamma>, rapport_clv::ClvError> {
+    let all: Vec<(f64, f64)> = rows
+        .iter()
+        .zip(counts)
+        .flat_map(|(r, c)| std::iter::repeat_n(*r, *c as usize))
+        .collect();
+    GammaGamma::fit(&all)
 }

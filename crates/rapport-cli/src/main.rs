@@ -7,9 +7,11 @@
 mod clv;
 mod error;
 mod import;
+mod par;
 mod render;
 mod report;
 mod store;
+mod table;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -223,6 +225,37 @@ enum ClvWhat {
         period: PeriodArg,
         #[arg(long)]
         observation_end: NaiveDate,
+    },
+    /// Fit a count model and Gamma-Gamma on one summary, then predict: the CSV of `predict`
+    /// from one read of the file (the fits go to `--fit-output`).
+    Run {
+        #[arg(long, value_enum, default_value = "bgnbd")]
+        model: clv::Model,
+        #[arg(long)]
+        input: PathBuf,
+        /// Periods ahead for expected purchases.
+        #[arg(long)]
+        horizon: f64,
+        #[arg(long, default_value_t = 12)]
+        clv_months: u32,
+        #[arg(long, default_value_t = 0.01)]
+        discount: f64,
+        #[arg(long, value_enum, default_value = "week")]
+        period: PeriodArg,
+        /// Write both fits here as JSON: `{"purchases": <fit>, "spend": <fit>}`.
+        #[arg(long)]
+        fit_output: Option<PathBuf>,
+        /// Print the seconds each step took to stderr, as JSON.
+        #[arg(long)]
+        timings: bool,
+        #[arg(long, default_value = "frequency")]
+        frequency_col: String,
+        #[arg(long, default_value = "recency")]
+        recency_col: String,
+        #[arg(long, default_value = "T")]
+        t_col: String,
+        #[arg(long, default_value = "monetary_value")]
+        monetary_col: String,
     },
     /// Predictions per customer; prints CSV.
     Predict {
@@ -688,6 +721,38 @@ fn run(cli: Cli) -> Result<()> {
                         observation_end
                     )?
                 );
+            }
+            ClvWhat::Run {
+                model,
+                input,
+                horizon,
+                clv_months,
+                discount,
+                period,
+                fit_output,
+                timings,
+                frequency_col,
+                recency_col,
+                t_col,
+                monetary_col,
+            } => {
+                let cols = clv::FitCols {
+                    frequency: frequency_col,
+                    recency: recency_col,
+                    t: t_col,
+                    monetary: monetary_col,
+                    periods: String::new(),
+                    weights: None,
+                };
+                let o = clv::RunOptions {
+                    horizon,
+                    months: clv_months,
+                    discount,
+                    period: period.into(),
+                    fit_output,
+                    timings,
+                };
+                clv::run(model, &input, &cols, &o, &mut std::io::stdout().lock())?;
             }
             ClvWhat::Predict {
                 model,

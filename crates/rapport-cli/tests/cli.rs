@@ -603,3 +603,118 @@ fn import_customers_is_idempotent_checks_rows_and_feeds_transactions() {
     assert_eq!(by_email["id"], v["id"]);
     assert_eq!(v["revenue"], "250.00 USD");
 }
+
+#[test]
+fn clv_run_fits_both_models_and_predicts_as_fit_then_predict_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = reference("cdnow_customers_summary_with_transactions.csv");
+    let cols = [
+        "--frequency-col",
+        "x",
+        "--recency-col",
+        "t_x",
+        "--monetary-col",
+        "zbar",
+    ];
+    let input = cohort.to_str().unwrap();
+    let fits = dir.path().join("fits.json");
+    let o = rapport(
+        dir.path(),
+        &[
+            "clv",
+            "run",
+            "--input",
+            input,
+            "--horizon",
+            "52",
+            "--fit-output",
+            fits.to_str().unwrap(),
+            "--timings",
+        ]
+        .iter()
+        .chain(&cols)
+        .copied()
+        .collect::<Vec<_>>(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let timings: serde_json::Value = serde_json::from_str(stderr(&o).trim()).unwrap();
+    assert_eq!(timings["customers"], 2357);
+    assert!(timings["total"].as_f64().unwrap() > 0.0);
+    let fits: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&fits).unwrap()).unwrap();
+    // The same optimum as `clv fit` on the ungrouped rows: lifetimes' CDNOW parameters.
+    let rel = |v: &serde_json::Value, want: f64| (v.as_f64().unwrap() / want - 1.0).abs();
+    let bg = &fits["purchases"];
+    assert_eq!(
+        (bg["model"].as_str(), bg["customers"].as_u64()),
+        (Some("bgnbd"), Some(2357))
+    );
+    assert!(rel(&bg["params"]["r"], 0.242_593_8) < 1e-4, "{bg}");
+    assert!(rel(&bg["params"]["b"], 2.425_9) < 1e-3, "{bg}");
+    let gg = &fits["spend"];
+    assert_eq!(
+        gg["customers"].as_u64().unwrap() + gg["skipped"].as_u64().unwrap(),
+        2357
+    );
+    let g = rapport(
+        dir.path(),
+        &["clv", "fit", "--model", "gamma-gamma", "--input", input]
+            .iter()
+            .chain(&cols)
+            .copied()
+            .collect::<Vec<_>>(),
+    );
+    let alone: serde_json::Value = serde_json::from_str(&stdout(&g)).unwrap();
+    for k in ["p", "q", "v"] {
+        assert!(
+            rel(&gg["params"][k], alone["params"][k].as_f64().unwrap()) < 1e-6,
+            "{gg} vs {alone}"
+        );
+    }
+    assert_eq!(gg["skipped"], alone["skipped"]);
+    // `predict` with the parameters `run` fitted prints the same bytes.
+    let o2 = rapport(
+        dir.path(),
+        &[
+            "clv",
+            "predict",
+            "--model",
+            "bgnbd",
+            "--params",
+            &bg.to_string(),
+            "--spend-params",
+            &gg.to_string(),
+            "--input",
+            input,
+            "--horizon",
+            "52",
+        ]
+        .iter()
+        .chain(&cols)
+        .copied()
+        .collect::<Vec<_>>(),
+    );
+    assert!(o2.status.success(), "{}", stderr(&o2));
+    assert!(stdout(&o) == stdout(&o2), "run and predict differ");
+    assert_eq!(stdout(&o).lines().count(), 2358);
+    // Models without a continuous-time count are refused with one line.
+    let o = rapport(
+        dir.path(),
+        &[
+            "clv",
+            "run",
+            "--model",
+            "bgbb",
+            "--input",
+            input,
+            "--horizon",
+            "5",
+        ],
+    );
+    assert!(!o.status.success() && stdout(&o).is_empty());
+    assert!(
+        stderr(&o).contains("bgnbd, pareto-nbd or mbgnbd"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -129,6 +129,27 @@ impl BgNbd {
     /// `(x, tx, big_t)`.
     #[must_use]
     pub fn conditional_expected_purchases(&self, t: f64, x: f64, tx: f64, big_t: f64) -> f64 {
+        self.numerator(t, x, big_t) / self.denominator(x, tx, big_t)
+    }
+
+    /// [`CountModel::conditional_expected_purchases_many`]: the hypergeometric part once per
+    /// distinct `(x, T)` and horizon.
+    #[must_use]
+    pub fn conditional_expected_purchases_many(
+        &self,
+        histories: &[(f64, f64, f64)],
+        horizons: &[f64],
+    ) -> Vec<f64> {
+        crate::count::many_by_parts(
+            histories,
+            horizons,
+            |t, x, big_t| self.numerator(t, x, big_t),
+            |x, tx, big_t| self.denominator(x, tx, big_t),
+        )
+    }
+
+    /// The part of the conditional expectation that does not depend on `tx`.
+    fn numerator(&self, t: f64, x: f64, big_t: f64) -> f64 {
         let Self { r, alpha, a, b } = *self;
         let ca = r + x;
         let cb = b + x;
@@ -140,13 +161,16 @@ impl BgNbd {
         }
         let first = (a + b + x - 1.0) / (a - 1.0);
         let second = 1.0 - (ln_hyp + (r + x) * ((alpha + big_t) / (alpha + t + big_t)).ln()).exp();
-        let numerator = first * second;
-        let denominator = if x > 0.0 {
+        first * second
+    }
+
+    fn denominator(&self, x: f64, tx: f64, big_t: f64) -> f64 {
+        let Self { r, alpha, a, b } = *self;
+        if x > 0.0 {
             1.0 + (a / (b + x - 1.0)) * ((alpha + big_t) / (alpha + tx)).powf(r + x)
         } else {
             1.0
-        };
-        numerator / denominator
+        }
     }
 
     /// P(alive) of a customer with history `(x, tx, big_t)` (1 without repeat purchases).
@@ -169,7 +193,7 @@ impl BgNbd {
     }
 }
 
-crate::count::delegate_count_model!(BgNbd);
+crate::count::delegate_count_model!(BgNbd, many);
 
 impl FourParams for BgNbd {
     fn from_log(p: &[f64]) -> Self {

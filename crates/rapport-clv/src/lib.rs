@@ -36,4 +36,7 @@ pub use gamma_gamma::GammaGamma;
 pub use mbgnbd::MbgNbd;
 pub use pareto_nbd::ParetoNbd;
 pub use summary::{Period, Summary, summarize};
-pub use value::{Referred, clv, crv, dcf_clv, discounted_purchases, historical_clv, retention_clv};
+pub use value::{
+    Referred, clv, crv, dcf_clv, discount_monthly, discounted_purchases, historical_clv,
+    retention_clv,
+};

@@ -109,12 +109,36 @@ impl MbgNbd {
     /// Expected repeat purchases in the next `t` periods.
     #[must_use]
     pub fn conditional_expected_purchases(&self, t: f64, x: f64, tx: f64, big_t: f64) -> f64 {
+        self.numerator(t, x, big_t) / self.denominator(x, tx, big_t)
+    }
+
+    /// [`crate::CountModel::conditional_expected_purchases_many`]: the hypergeometric part once per
+    /// distinct `(x, T)` and horizon.
+    #[must_use]
+    pub fn conditional_expected_purchases_many(
+        &self,
+        histories: &[(f64, f64, f64)],
+        horizons: &[f64],
+    ) -> Vec<f64> {
+        crate::count::many_by_parts(
+            histories,
+            horizons,
+            |t, x, big_t| self.numerator(t, x, big_t),
+            |x, tx, big_t| self.denominator(x, tx, big_t),
+        )
+    }
+
+    fn numerator(&self, t: f64, x: f64, big_t: f64) -> f64 {
         let Self { r, alpha, a, b } = *self;
         let hyp = hyp2f1(r + x, b + x + 1.0, a + b + x, t / (alpha + big_t + t));
         let first = (a + b + x) / (a - 1.0);
         let second = 1.0 - hyp * ((alpha + big_t) / (alpha + t + big_t)).powf(r + x);
-        let denominator = 1.0 + (a / (b + x)) * ((alpha + big_t) / (alpha + tx)).powf(r + x);
-        first * second / denominator
+        first * second
+    }
+
+    fn denominator(&self, x: f64, tx: f64, big_t: f64) -> f64 {
+        let Self { r, alpha, a, b } = *self;
+        1.0 + (a / (b + x)) * ((alpha + big_t) / (alpha + tx)).powf(r + x)
     }
 
     /// P(alive) at `big_t`.
@@ -133,7 +157,7 @@ impl MbgNbd {
     }
 }
 
-crate::count::delegate_count_model!(MbgNbd);
+crate::count::delegate_count_model!(MbgNbd, many);
 
 impl FourParams for MbgNbd {
     fn from_log(p: &[f64]) -> Self {

@@ -60,14 +60,37 @@ pub fn discounted_purchases(
     period: Period,
 ) -> f64 {
     let f = period.per_month();
+    let expected: Vec<f64> = (1..=months)
+        .map(|i| count.conditional_expected_purchases(f64::from(i) * f, x, tx, t))
+        .collect();
+    discount_monthly(&expected, discount)
+}
+
+/// The discounting of [`discounted_purchases`] on a curve already computed:
+/// `expected[i]` is E[N((i + 1)·f)], the expected purchases by the end of month `i + 1`
+/// (e.g. from [`CountModel::conditional_expected_purchases_many`] with monthly horizons).
+///
+/// ```
+/// use rapport_clv::{BgNbd, CountModel, Period, discount_monthly, discounted_purchases};
+/// let bg = BgNbd::new(0.2426, 4.4135, 0.7929, 2.4258).unwrap();
+/// let months: Vec<f64> = (1..=12).map(|i| f64::from(i) * Period::Week.per_month()).collect();
+/// let curve = bg.conditional_expected_purchases_many(&[(2.0, 30.43, 38.86)], &months);
+/// assert_eq!(
+///     discount_monthly(&curve, 0.01),
+///     discounted_purchases(&bg, 2.0, 30.43, 38.86, 12, 0.01, Period::Week)
+/// );
+/// // Without discounting, the purchases of the year.
+/// assert!((discount_monthly(&curve, 0.0) - curve[11]).abs() < 1e-12);
+/// ```
+#[must_use]
+pub fn discount_monthly(expected: &[f64], discount: f64) -> f64 {
     let mut prev = 0.0;
     let mut total = 0.0;
     let mut factor = 1.0;
-    for i in 1..=months {
-        let e = count.conditional_expected_purchases(f64::from(i) * f, x, tx, t);
+    for e in expected {
         factor *= 1.0 + discount;
         total += (e - prev) / factor;
-        prev = e;
+        prev = *e;
     }
     total
 }

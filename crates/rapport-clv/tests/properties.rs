@@ -56,6 +56,26 @@ fn opportunities() -> impl Strategy<Value = Opportunities> {
 
 proptest! {
     #[test]
+    fn prop_many_histories_at_many_horizons_equal_one_at_a_time(
+        m in count_model(),
+        histories in prop::collection::vec(history(), 1..20),
+        horizons in prop::collection::vec(0.0f64..120.0, 1..14),
+    ) {
+        // Repeat some histories' (x, T) with another tx, so shared parts are reused.
+        let mut hs = histories.clone();
+        hs.extend(histories.iter().map(|(x, tx, t)| (*x, if *x > 0.0 { tx / 2.0 } else { 0.0 }, *t)));
+        let many = m.conditional_expected_purchases_many(&hs, &horizons);
+        prop_assert_eq!(many.len(), hs.len() * horizons.len());
+        for (i, (x, tx, t)) in hs.iter().enumerate() {
+            for (j, h) in horizons.iter().enumerate() {
+                let one = m.conditional_expected_purchases(*h, *x, *tx, *t);
+                let got = many[i * horizons.len() + j];
+                prop_assert!(got.to_bits() == one.to_bits() || (got.is_nan() && one.is_nan()), "{} vs {}", got, one);
+            }
+        }
+    }
+
+    #[test]
     fn prop_p_alive_is_a_probability(m in count_model(), (x, tx, t) in history()) {
         let p = m.p_alive(x, tx, t);
         prop_assert!((0.0..=1.0).contains(&p), "{p}");
