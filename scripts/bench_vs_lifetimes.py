@@ -84,40 +84,33 @@ print(json.dumps({"steps": steps, "total": total,
     return res
 
 
-def timed(cmd, stdout_path=None):
-    """Runs cmd under /usr/bin/time; returns (seconds, peak RSS MiB, stdout)."""
-    t = time.perf_counter()
-    r = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, capture_output=True, text=True)
-    secs = time.perf_counter() - t
+def run_rapport(exe, path, out):
+    """One `rapport clv run` process (read, both fits, predictions, CLV, the CSV written to a
+    file); returns its wall time, its own step timings, params, sums and peak RSS (MiB)."""
+    pred = os.path.join(out, "rapport_predictions.csv")
+    fits = os.path.join(out, "rapport_fits.json")
+    cmd = ["/usr/bin/time", "-f", "%M", exe, "clv", "run", "--model", "bgnbd", "--input", path,
+           "--horizon", "52", "--clv-months", "12", "--discount", "0.01", "--period", "week",
+           "--fit-output", fits, "--timings"]
+    with open(pred, "w") as f:
+        t = time.perf_counter()
+        r = subprocess.run(cmd, stdout=f, stderr=subprocess.PIPE, text=True)
+        wall = time.perf_counter() - t
     if r.returncode != 0:
         sys.exit("rapport failed: %s\n%s" % (cmd, r.stderr))
-    rss = int(r.stderr.strip().splitlines()[-1]) / 1024
-    if stdout_path:
-        open(stdout_path, "w").write(r.stdout)
-    return secs, rss, r.stdout
-
-
-def run_rapport(exe, path, out):
-    steps, rss = {}, []
-    s, m, fit = timed([exe, "clv", "fit", "--model", "bgnbd", "--input", path])
-    steps["BG/NBD fit"] = s; rss.append(m)
-    s, m, gfit = timed([exe, "clv", "fit", "--model", "gamma-gamma", "--input", path])
-    steps["Gamma-Gamma fit"] = s; rss.append(m)
-    s, m, _ = timed([exe, "clv", "predict", "--model", "bgnbd", "--params", fit, "--input", path,
-                     "--horizon", "52"])
-    steps["52-week predictions + P(alive)"] = s; rss.append(m)
-    s, m, csv = timed([exe, "clv", "predict", "--model", "bgnbd", "--params", fit, "--spend-params", gfit,
-                       "--input", path, "--horizon", "52", "--clv-months", "12", "--discount", "0.01",
-                       "--period", "week"], os.path.join(out, "rapport_predictions.csv"))
-    steps["predictions + profit + 12-month CLV"] = s; rss.append(m)
-    sums = np.loadtxt(os.path.join(out, "rapport_predictions.csv"), delimiter=",", skiprows=1,
-                      usecols=(1, 2, 4)).sum(axis=0)
-    return {"steps": steps,
-            # End to end = the two fits and the prediction run that also prints CLV.
-            "total": steps["BG/NBD fit"] + steps["Gamma-Gamma fit"] + steps["predictions + profit + 12-month CLV"],
-            "bgnbd": json.loads(fit)["params"], "gamma_gamma": json.loads(gfit)["params"],
+    lines = r.stderr.strip().splitlines()
+    steps = json.loads(lines[0])
+    fit = json.load(open(fits))
+    sums = np.loadtxt(pred, delimiter=",", skiprows=1, usecols=(1, 2, 4)).sum(axis=0)
+    return {"steps": steps, "total": wall,
+            "bgnbd": fit["purchases"]["params"], "gamma_gamma": fit["spend"]["params"],
             "sum_expected_52": float(sums[0]), "sum_p_alive": float(sums[1]), "sum_clv": float(sums[2]),
-            "peak_rss_mib": max(rss)}
+            "peak_rss_mib": int(lines[-1]) / 1024}
+
+
+def median_run(runs):
+    """The run of median total time."""
+    return sorted(runs, key=lambda r: r["total"])[len(runs) // 2]
 
 
 def main():
@@ -125,35 +118,47 @@ def main():
     ap.add_argument("--customers", type=int, default=1_000_000)
     ap.add_argument("--out", default="target/bench-vs-lifetimes")
     ap.add_argument("--rapport", default="target/release/rapport")
+    ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
     path = os.path.join(a.out, "summary_%d.csv" % a.customers)
     if not os.path.exists(path):
         t = time.perf_counter()
         generate(a.customers, path)
         print("generated %d customers in %.1f s -> %s" % (a.customers, time.perf_counter() - t, path), file=sys.stderr)
-    lt = run_lifetimes(path, a.out)
-    ra = run_rapport(a.rapport, path, a.out)
+    # Alternate the two, a.repeat times each; report the median run of each.
+    lts, ras = [], []
+    for _ in range(a.repeat):
+        lts.append(run_lifetimes(path, a.out))
+        ras.append(run_rapport(a.rapport, path, a.out))
+    lt, ra = median_run(lts), median_run(ras)
     rel = lambda x, y: abs(x - y) / abs(y)
     param_diff = max([rel(ra["bgnbd"][k], lt["bgnbd"][k]) for k in lt["bgnbd"]] +
                      [rel(ra["gamma_gamma"][k], lt["gamma_gamma"][k]) for k in lt["gamma_gamma"]])
-    rows = []
-    for step in ["BG/NBD fit", "Gamma-Gamma fit", "52-week predictions + P(alive)"]:
-        rows.append((step, lt["steps"][step], ra["steps"][step]))
-    rows.append(("12-month CLV (rapport: predictions + profit + CLV in one run)", lt["steps"]["12-month CLV"],
-                 ra["steps"]["predictions + profit + 12-month CLV"]))
-    rows.append(("**end to end** (lifetimes: read + all steps + imports; rapport: 3 processes)", lt["total"], ra["total"]))
-    print("\n%d customers, %s, %d cores, %s UTC\n" % (a.customers, platform.machine(), os.cpu_count(),
-                                                      time.strftime("%Y-%m-%d %H:%M", time.gmtime())))
+    ls, rs = lt["steps"], ra["steps"]
+    rows = [
+        ("read the CSV", ls["read CSV"], rs["read"]),
+        ("BG/NBD fit + Gamma-Gamma fit (rapport: both at once, on two threads)",
+         ls["BG/NBD fit"] + ls["Gamma-Gamma fit"], rs["group and fit both models"]),
+        ("52-week predictions, P(alive), profit, 12-month CLV (rapport: and writing the CSV)",
+         ls["52-week predictions + P(alive)"] + ls["12-month CLV"], rs["predict and write"]),
+        ("**end to end** (lifetimes: imports + all steps; rapport: the process, wall clock)",
+         lt["total"], ra["total"]),
+    ]
+    print("\n%d customers, %s, %d cores, %s UTC, median of %d runs each\n" % (
+        a.customers, platform.machine(), os.cpu_count(),
+        time.strftime("%Y-%m-%d %H:%M", time.gmtime()), a.repeat))
     print("| step | lifetimes 0.11.3 (s) | rapport (s) | speed-up |")
     print("|---|---|---|---|")
     for name, l, r in rows:
-        print("| %s | %.2f | %.3f | %.0f× |" % (name, l, r, l / r))
+        print("| %s | %.3f | %.3f | %.0f× |" % (name, l, r, l / r))
     print("| peak memory | %.0f MiB | %.0f MiB | %.1f× less |" % (lt["peak_rss_mib"], ra["peak_rss_mib"],
                                                              lt["peak_rss_mib"] / ra["peak_rss_mib"]))
+    print("\nall end-to-end times (s) — lifetimes: %s; rapport: %s" % (
+        ", ".join("%.2f" % r["total"] for r in lts), ", ".join("%.3f" % r["total"] for r in ras)))
     print("\nlargest relative parameter difference (BG/NBD and Gamma-Gamma): %.1e" % param_diff)
     print("sums — E[N(52)]: %.6g vs %.6g; P(alive): %.6g vs %.6g; CLV: %.6g vs %.6g" % (
         lt["sum_expected_52"], ra["sum_expected_52"], lt["sum_p_alive"], ra["sum_p_alive"], lt["sum_clv"], ra["sum_clv"]))
-    json.dump({"customers": a.customers, "lifetimes": lt, "rapport": ra, "max_param_rel_diff": param_diff},
+    json.dump({"customers": a.customers, "lifetimes": lts, "rapport": ras, "max_param_rel_diff": param_diff},
               open(os.path.join(a.out, "results.json"), "w"), indent=1)
 
 
