@@ -399,13 +399,26 @@ fn write_predictions(
         });
     // ryu: the shortest text that reads back to the same f64, 3-4× faster than `{}`.
     let mut fmt = ryu::Buffer::new();
-    let mut text = String::with_capacity(per_history.len() * 40);
+    // The text of each history's columns: `e,pa`, and for customers without repeat purchases
+    // the whole rest of the line (their expected profit is the population mean, whatever
+    // their monetary value), `e,pa,profit,clv`.
+    let mut text = String::with_capacity(per_history.len() * 80);
     let mut ends = Vec::with_capacity(per_history.len());
-    for (e, pa, _) in &per_history {
+    let mut complete = Vec::with_capacity(per_history.len());
+    for ((e, pa, d), (x, _, _)) in per_history.iter().zip(&h.distinct) {
         text.push_str(fmt.format(*e));
         text.push(',');
         text.push_str(fmt.format(*pa));
+        let whole = *x == 0.0 && value.is_some();
+        if let (true, Some(v)) = (whole, value) {
+            let profit = v.spend.conditional_expected_average_profit(0.0, 0.0);
+            text.push(',');
+            text.push_str(fmt.format(profit));
+            text.push(',');
+            text.push_str(fmt.format(profit * d));
+        }
         ends.push(text.len());
+        complete.push(whole);
     }
     let history_text = |k: usize| &text[if k == 0 { 0 } else { ends[k - 1] }..ends[k]];
     let line = |i: usize, buf: &mut Vec<u8>, fmt: &mut ryu::Buffer| {
@@ -414,6 +427,7 @@ fn write_predictions(
         buf.push(b',');
         buf.extend_from_slice(history_text(k).as_bytes());
         match value {
+            Some(_) if complete[k] => {}
             Some(v) => {
                 let profit = v
                     .spend
