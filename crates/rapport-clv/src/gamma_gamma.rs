@@ -272,7 +272,10 @@ fn fit_gg(rows: &[(f64, f64)], weights: Option<&[f64]>) -> Result<Fit<GammaGamma
         g.iter_mut().chain(h.iter_mut()).for_each(|v| *v = -*v);
         if ll.is_finite() { -ll } else { f64::INFINITY }
     };
-    let min = minimize_newton(&nll, &[0.0; 3], data.total, 1e-6)?;
+    // Start at p = 1, q = 2 and v = the mean spend, where the model's mean spend v·p/(q−1)
+    // is the data's: the scale of the money is then right from the start.
+    let mean_m = data.rows.iter().map(|(m, w)| m * w).sum::<f64>() / data.total;
+    let min = minimize_newton(&nll, &[0.0, 2f64.ln(), mean_m.ln()], data.total, 1e-6)?;
     let model = GammaGamma::new(min.x[0].exp(), min.x[1].exp(), min.x[2].exp())?;
     Ok(Fit {
         log_likelihood: -min.value,

@@ -272,10 +272,11 @@ fn cholesky_solve(l: &[f64], n: usize, b: &[f64]) -> Vec<f64> {
 
 /// Minimises `f` from `x0` with its analytic derivatives: `f(x, gradient, hessian)` returns
 /// the value and fills the gradient (`n` entries) and the Hessian (`n`×`n`, row-major). Each
-/// step solves `(H + λ·I) d = −g`; λ is raised where `H` is not positive definite or a step
-/// fails to decrease `f` (a non-finite value counts as a failure), and lowered after a
-/// success, so far from the minimum the steps shorten towards the gradient and near it they
-/// are plain Newton steps, converging quadratically. The result is accepted, as with
+/// step solves `(H + λ·c·I) d = −g` (`c` the largest diagonal curvature, λ from 0.1) and is
+/// at most 2 in any coordinate; λ is raised where `H + λ·c·I` is not positive definite or a
+/// step fails to decrease `f` (a non-finite value counts as a failure), and divided by 10
+/// after a success, so far from the minimum the steps turn towards the gradient and near it
+/// they are plain Newton steps, converging quadratically. The result is accepted, as with
 /// [`minimize`], when the gradient norm relative to `scale` is below `tol`.
 ///
 /// # Errors
@@ -327,7 +328,7 @@ pub fn minimize_newton(
         });
     }
     // λ relative to the largest curvature on the diagonal.
-    let mut lambda: f64 = 0.0;
+    let mut lambda: f64 = 0.1;
     while iterations < 200 && norm(&g) / scale >= tol * 1e-3 {
         iterations += 1;
         let h_scale = (0..n)
@@ -341,7 +342,12 @@ pub fn minimize_newton(
                 lambda = (lambda * 10.0).max(1e-6);
                 continue;
             };
-            let step = cholesky_solve(&l, n, &g.iter().map(|v| -v).collect::<Vec<_>>());
+            let mut step = cholesky_solve(&l, n, &g.iter().map(|v| -v).collect::<Vec<_>>());
+            // At most a step of 2 in any coordinate (a factor e² on a log-parameter).
+            let longest = step.iter().fold(0.0, |m: f64, d| m.max(d.abs()));
+            if longest > 2.0 {
+                step.iter_mut().for_each(|d| *d *= 2.0 / longest);
+            }
             let slope: f64 = g.iter().zip(&step).map(|(a, b)| a * b).sum();
             let noise = 1e-13 * (1.0 + fx.abs());
             if -slope <= noise * 1e-2 {
@@ -364,7 +370,8 @@ pub fn minimize_newton(
                 moved = true;
                 break;
             }
-            lambda = (lambda * 10.0).max(1e-6);
+            // A failed evaluation: a much shorter step next.
+            lambda = (lambda * 10.0).max(1e-3);
         }
         if !moved || at_noise_floor {
             break;
