@@ -111,13 +111,19 @@ pub(crate) fn check_positive(name: &'static str, value: f64) -> Result<(), ClvEr
 /// randomness in this crate).
 pub(crate) type BitsMap<K> = HashMap<K, f64, foldhash::fast::FixedState>;
 
+/// A map from the bits of `f64` keys, with a fixed-seed fast hasher (deterministic: no
+/// randomness in this crate).
+pub(crate) fn bits_map<K>() -> BitsMap<K> {
+    BitsMap::with_capacity_and_hasher(1 << 12, foldhash::fast::FixedState::with_seed(0x5EED))
+}
+
 /// Groups identical rows, with counts (or summed weights), sorted: the likelihood of a
-/// million customers collapses to the distinct triples. `-0.0` counts as `0.0`.
+/// million customers collapses to the distinct triples. The values must be ≥ 0 (validated
+/// rows), whose order is the order of their bits; `-0.0` counts as `0.0`.
 pub(crate) fn group_weighted(
     rows: impl Iterator<Item = ((f64, f64, f64), f64)>,
 ) -> Vec<((f64, f64, f64), f64)> {
-    let mut m: BitsMap<(u64, u64, u64)> =
-        BitsMap::with_capacity_and_hasher(1 << 12, foldhash::fast::FixedState::with_seed(0x5EED));
+    let mut m: BitsMap<(u64, u64, u64)> = bits_map();
     for ((x, tx, t), w) in rows {
         *m.entry((
             (x + 0.0).to_bits(),
@@ -126,21 +132,16 @@ pub(crate) fn group_weighted(
         ))
         .or_insert(0.0) += w;
     }
-    let mut v: Vec<_> = m
-        .into_iter()
+    let mut v: Vec<_> = m.into_iter().collect();
+    v.sort_unstable_by_key(|e| e.0);
+    v.into_iter()
         .map(|((x, tx, t), w)| {
             (
                 (f64::from_bits(x), f64::from_bits(tx), f64::from_bits(t)),
                 w,
             )
         })
-        .collect();
-    v.sort_unstable_by(|a, b| {
-        (a.0.0.total_cmp(&b.0.0))
-            .then(a.0.1.total_cmp(&b.0.1))
-            .then(a.0.2.total_cmp(&b.0.2))
-    });
-    v
+        .collect()
 }
 
 pub(crate) fn group(rows: &[(f64, f64, f64)]) -> Vec<((f64, f64, f64), f64)> {

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::count::{Fit, check_positive, group_weighted, validate_weights};
+use crate::count::{BitsMap, Fit, bits_map, check_positive, validate_weights};
 use crate::error::ClvError;
 use crate::optimize::minimize_newton;
 use crate::special::{digamma, ln_gamma, trigamma};
@@ -154,13 +154,15 @@ struct Groups {
 }
 
 impl Groups {
-    fn new(groups: &[((f64, f64, f64), f64)]) -> Self {
+    /// From distinct `(x, m)` (as bits, sorted) with their weights.
+    fn new(groups: &[((u64, u64), f64)]) -> Self {
         let (mut xs, mut x_starts) = (Vec::<(f64, f64, f64)>::new(), Vec::new());
         let mut rows = Vec::with_capacity(groups.len());
         let (mut sum_x_ln_m, mut sum_ln_m) = (0.0, 0.0);
-        for (i, ((x, m, _), w)) in groups.iter().enumerate() {
-            if xs.last().map(|l| l.0) != Some(*x) {
-                xs.push((*x, 0.0, x.ln()));
+        for (i, &((x, m), w)) in groups.iter().enumerate() {
+            let (x, m) = (f64::from_bits(x), f64::from_bits(m));
+            if xs.last().map(|l| l.0) != Some(x) {
+                xs.push((x, 0.0, x.ln()));
                 x_starts.push(i);
             }
             if let Some(last) = xs.last_mut() {
@@ -169,7 +171,7 @@ impl Groups {
             let ln_m = m.ln();
             sum_x_ln_m += w * x * ln_m;
             sum_ln_m += w * ln_m;
-            rows.push((*m, *w));
+            rows.push((m, w));
         }
         x_starts.push(rows.len());
         Self {
@@ -252,20 +254,23 @@ fn fit_gg(rows: &[(f64, f64)], weights: Option<&[f64]>) -> Result<Fit<GammaGamma
     if let Some(w) = weights {
         validate_weights(rows.len(), w)?;
     }
-    let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
-    let kept = |i: usize| {
-        let (x, m) = rows[i];
-        x > 0.0 && m > 0.0 && weight(i) > 0.0
-    };
-    let groups = group_weighted(
-        (0..rows.len())
-            .filter(|i| kept(*i))
-            .map(|i| ((rows[i].0, rows[i].1, 0.0), weight(i))),
-    );
-    let skipped = rows.len() - (0..rows.len()).filter(|i| kept(*i)).count();
-    if groups.is_empty() {
+    // Identical (x, m) rows grouped, in one pass.
+    let mut map: BitsMap<(u64, u64)> = bits_map();
+    let mut skipped = 0;
+    for (i, &(x, m)) in rows.iter().enumerate() {
+        let w = weights.map_or(1.0, |w| w[i]);
+        if x > 0.0 && m > 0.0 && w > 0.0 {
+            *map.entry((x.to_bits(), m.to_bits())).or_insert(0.0) += w;
+        } else {
+            skipped += 1;
+        }
+    }
+    if map.is_empty() {
         return Err(ClvError::Empty { skipped });
     }
+    let mut groups: Vec<((u64, u64), f64)> = map.into_iter().collect();
+    // Sorted (positive values order as their bits): sums independent of the row order.
+    groups.sort_unstable_by_key(|g| g.0);
     let data = Groups::new(&groups);
     let nll = |p: &[f64], g: &mut [f64], h: &mut [f64]| -> f64 {
         let ll = data.log_likelihood(p, g, h);
@@ -344,9 +349,13 @@ mod tests {
             lp in proptest::collection::vec(-2.0f64..3.0, 3),
             rows in proptest::collection::vec((1u32..12, 1.0f64..300.0, 1u32..5), 1..40),
         ) {
-            let rows: Vec<((f64, f64, f64), f64)> =
-                rows.iter().map(|(x, m, w)| ((f64::from(*x), *m, 0.0), f64::from(*w))).collect();
-            let data = Groups::new(&group_weighted(rows.into_iter()));
+            let mut rows: Vec<((u64, u64), f64)> = rows
+                .iter()
+                .map(|(x, m, w)| ((f64::from(*x).to_bits(), m.to_bits()), f64::from(*w)))
+                .collect();
+            rows.sort_unstable_by_key(|g| g.0);
+            rows.dedup_by_key(|g| g.0);
+            let data = Groups::new(&rows);
             check(&data, &lp);
         }
     }
