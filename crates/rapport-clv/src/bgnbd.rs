@@ -482,3 +482,43 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod against_nelder_mead {
+    use super::*;
+    use crate::count::fit_four;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        /// The Newton fit reaches at least the likelihood of the derivative-free optimiser
+        /// (Nelder–Mead, then finite-difference Newton), and never returns non-finite numbers.
+        #[test]
+        fn newton_fit_is_as_good_as_the_derivative_free_fit(
+            rows in proptest::collection::vec((0u32..12, 0.0f64..1.0, 5u32..60, 1u32..30), 1..60),
+        ) {
+            let (rows, weights): (Vec<(f64, f64, f64)>, Vec<f64>) = rows
+                .iter()
+                .map(|(x, frac, t, w)| {
+                    let t = f64::from(*t);
+                    let tx = if *x == 0 { 0.0 } else { (frac * t).round() };
+                    ((f64::from(*x), tx, t), f64::from(*w))
+                })
+                .unzip();
+            let new = BgNbd::fit_weighted(&rows, &weights);
+            let old = fit_four::<BgNbd>(&rows, Some(&weights));
+            if let Ok(f) = &new {
+                let m = f.model;
+                prop_assert!([m.r, m.alpha, m.a, m.b, f.log_likelihood].iter().all(|v| v.is_finite()));
+                let direct: f64 = rows.iter().zip(&weights).map(|(r, w)| w * m.log_likelihood_one(r.0, r.1, r.2)).sum();
+                // (ln Γ of huge a + b, where the likelihood is flat towards no dropout, loses digits.)
+                prop_assert!((f.log_likelihood - direct).abs() < 1e-7 * (1.0 + direct.abs()), "{:?} direct {}", f, direct);
+            }
+            if let Ok(o) = &old {
+                let n = new.as_ref().map_err(|e| TestCaseError::fail(format!("{e} where Nelder–Mead converged to {o:?}")))?;
+                prop_assert!(n.log_likelihood >= o.log_likelihood - 1e-7 * o.log_likelihood.abs(),
+                    "{:?} vs {:?}", n, o);
+            }
+        }
+    }
+}

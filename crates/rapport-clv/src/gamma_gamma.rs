@@ -343,7 +343,51 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        /// The Newton fit reaches at least the likelihood of the derivative-free optimiser, and
+        /// weights are the same as repeated rows.
+        #[test]
+        fn newton_fit_is_as_good_as_the_derivative_free_fit(
+            rows in proptest::collection::vec((0u32..12, 0.0f64..300.0, 1u32..5), 1..40),
+        ) {
+            let (rows, weights): (Vec<(f64, f64)>, Vec<f64>) = rows
+                .iter()
+                .map(|(x, m, w)| ((f64::from(*x), (m * 100.0).round() / 100.0), f64::from(*w)))
+                .unzip();
+            let repeated: Vec<(f64, f64)> = rows
+                .iter()
+                .zip(&weights)
+                .flat_map(|(r, w)| std::iter::repeat_n(*r, *w as usize))
+                .collect();
+            let new = GammaGamma::fit_weighted(&rows, &weights);
+            let each = GammaGamma::fit(&repeated);
+            prop_assert_eq!(new.is_ok(), each.is_ok());
+            let kept: Vec<(f64, f64, f64)> = rows
+                .iter()
+                .zip(&weights)
+                .filter(|(r, _)| r.0 > 0.0 && r.1 > 0.0)
+                .map(|(r, w)| (r.0, r.1, *w))
+                .collect();
+            let nll = |p: &[f64]| {
+                let m = GammaGamma { p: p[0].exp(), q: p[1].exp(), v: p[2].exp() };
+                let ll: f64 = kept.iter().map(|(x, mv, w)| w * m.log_likelihood_one(*x, *mv)).sum();
+                if ll.is_finite() { -ll } else { f64::INFINITY }
+            };
+            let total: f64 = kept.iter().map(|k| k.2).sum();
+            let old = crate::optimize::minimize(&nll, &[0.0; 3], total, 1e-6);
+            if let (Ok(n), Ok(e)) = (&new, &each) {
+                prop_assert!([n.model.p, n.model.q, n.model.v, n.log_likelihood].iter().all(|v| v.is_finite()));
+                prop_assert!((n.log_likelihood - e.log_likelihood).abs() < 1e-9 * (1.0 + e.log_likelihood.abs()));
+                // (Where the likelihood is flat towards p → ∞, ln Γ(px + q) − ln Γ(px) loses digits.)
+                prop_assert!((n.log_likelihood + nll(&[n.model.p.ln(), n.model.q.ln(), n.model.v.ln()])).abs()
+                    < 1e-6 * (1.0 + n.log_likelihood.abs()), "{:?} {}", n, nll(&[n.model.p.ln(), n.model.q.ln(), n.model.v.ln()]));
+            }
+            if let Ok(o) = &old {
+                let n = new.as_ref().map_err(|e| TestCaseError::fail(format!("{e} where Nelder–Mead converged to {o:?}")))?;
+                prop_assert!(n.log_likelihood >= -o.value - 1e-7 * o.value.abs(), "{:?} vs {:?}", n, o);
+            }
+        }
+
         #[test]
         fn analytic_derivatives_match_finite_differences(
             lp in proptest::collection::vec(-2.0f64..3.0, 3),
