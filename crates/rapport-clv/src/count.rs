@@ -112,9 +112,12 @@ pub(crate) fn check_positive(name: &'static str, value: f64) -> Result<(), ClvEr
 pub(crate) type BitsMap<K> = HashMap<K, f64, foldhash::fast::FixedState>;
 
 /// A map from the bits of `f64` keys, with a fixed-seed fast hasher (deterministic: no
-/// randomness in this crate).
-pub(crate) fn bits_map<K>() -> BitsMap<K> {
-    BitsMap::with_capacity_and_hasher(1 << 12, foldhash::fast::FixedState::with_seed(0x5EED))
+/// randomness in this crate), sized for up to `rows` keys (at most 2¹⁶ to start with).
+pub(crate) fn bits_map<K>(rows: usize) -> BitsMap<K> {
+    BitsMap::with_capacity_and_hasher(
+        rows.clamp(16, 1 << 16),
+        foldhash::fast::FixedState::with_seed(0x5EED),
+    )
 }
 
 /// Groups identical rows, with counts (or summed weights), sorted: the likelihood of a
@@ -123,7 +126,8 @@ pub(crate) fn bits_map<K>() -> BitsMap<K> {
 pub(crate) fn group_weighted(
     rows: impl Iterator<Item = ((f64, f64, f64), f64)>,
 ) -> Vec<((f64, f64, f64), f64)> {
-    let mut m: BitsMap<(u64, u64, u64)> = bits_map();
+    let (low, high) = rows.size_hint();
+    let mut m: BitsMap<(u64, u64, u64)> = bits_map(high.unwrap_or(low));
     for ((x, tx, t), w) in rows {
         *m.entry((
             (x + 0.0).to_bits(),

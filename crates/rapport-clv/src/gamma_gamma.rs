@@ -255,7 +255,7 @@ fn fit_gg(rows: &[(f64, f64)], weights: Option<&[f64]>) -> Result<Fit<GammaGamma
         validate_weights(rows.len(), w)?;
     }
     // Identical (x, m) rows grouped, in one pass.
-    let mut map: BitsMap<(u64, u64)> = bits_map();
+    let mut map: BitsMap<(u64, u64)> = bits_map(rows.len());
     let mut skipped = 0;
     for (i, &(x, m)) in rows.iter().enumerate() {
         let w = weights.map_or(1.0, |w| w[i]);
