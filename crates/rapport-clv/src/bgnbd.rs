@@ -507,16 +507,20 @@ mod against_nelder_mead {
                 .unzip();
             let new = BgNbd::fit_weighted(&rows, &weights);
             let old = fit_four::<BgNbd>(&rows, Some(&weights));
+            // Where the data cannot pin the parameters (a handful of rows), both optimisers
+            // may drift towards a limit (r, α → ∞: Poisson purchases; a, b → ∞: a fixed dropout
+            // probability); past 1e6 the differences of ln Γ that make the likelihood lose the
+            // digits these comparisons need.
+            let sane = |m: &BgNbd| [m.r, m.alpha, m.a, m.b].iter().all(|v| *v < 1e6);
             if let Ok(f) = &new {
                 let m = f.model;
                 prop_assert!([m.r, m.alpha, m.a, m.b, f.log_likelihood].iter().all(|v| v.is_finite()));
                 let direct: f64 = rows.iter().zip(&weights).map(|(r, w)| w * m.log_likelihood_one(r.0, r.1, r.2)).sum();
-                // (ln Γ of huge a + b, where the likelihood is flat towards no dropout, loses digits.)
-                prop_assert!((f.log_likelihood - direct).abs() < 1e-7 * (1.0 + direct.abs()), "{:?} direct {}", f, direct);
+                prop_assert!(!sane(&m) || (f.log_likelihood - direct).abs() < 1e-8 * (1.0 + direct.abs()), "{:?} direct {}", f, direct);
             }
-            if let Ok(o) = &old {
+            if let Some(o) = old.as_ref().ok().filter(|o| sane(&o.model)) {
                 let n = new.as_ref().map_err(|e| TestCaseError::fail(format!("{e} where Nelder–Mead converged to {o:?}")))?;
-                prop_assert!(n.log_likelihood >= o.log_likelihood - 1e-7 * o.log_likelihood.abs(),
+                prop_assert!(n.log_likelihood >= o.log_likelihood - 1e-7 * (1.0 + o.log_likelihood.abs()),
                     "{:?} vs {:?}", n, o);
             }
         }

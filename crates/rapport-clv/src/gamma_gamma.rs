@@ -382,9 +382,12 @@ mod tests {
                 prop_assert!((n.log_likelihood + nll(&[n.model.p.ln(), n.model.q.ln(), n.model.v.ln()])).abs()
                     < 1e-6 * (1.0 + n.log_likelihood.abs()), "{:?} {}", n, nll(&[n.model.p.ln(), n.model.q.ln(), n.model.v.ln()]));
             }
-            if let Ok(o) = &old {
+            // (Past 1e6 — p → ∞ where a few rows cannot pin it — the differences of ln Γ
+            // in the likelihood lose the digits to compare.)
+            let sane = |o: &&crate::optimize::Minimum| o.x.iter().all(|v| *v < 1e6f64.ln());
+            if let (Some(o), false) = (old.as_ref().ok().filter(sane), kept.is_empty()) {
                 let n = new.as_ref().map_err(|e| TestCaseError::fail(format!("{e} where Nelder–Mead converged to {o:?}")))?;
-                prop_assert!(n.log_likelihood >= -o.value - 1e-7 * o.value.abs(), "{:?} vs {:?}", n, o);
+                prop_assert!(n.log_likelihood >= -o.value - 1e-7 * (1.0 + o.value.abs()), "{:?} vs {:?}", n, o);
             }
         }
 
