@@ -175,47 +175,144 @@ pub(crate) fn check_positive(name: &'static str, value: f64) -> Result<(), ClvEr
     }
 }
 
-/// Groups identical rows, with counts (or summed weights): the likelihood of a million
-/// customers collapses to the distinct triples.
+/// A hash map keyed by the bits of `f64`s, with a fixed-seed fast hasher (deterministic: no
+/// randomness in this crate).
+pub(crate) type BitsMap<K> = HashMap<K, f64, foldhash::fast::FixedState>;
+
+/// A map from the bits of `f64` keys, with a fixed-seed fast hasher (deterministic: no
+/// randomness in this crate), sized for up to `rows` keys (at most 2¹⁶ to start with).
+pub(crate) fn bits_map<K>(rows: usize) -> BitsMap<K> {
+    BitsMap::with_capacity_and_hasher(
+        rows.clamp(16, 1 << 16),
+        foldhash::fast::FixedState::with_seed(0x5EED),
+    )
+}
+
+/// Groups identical rows, with counts (or summed weights), sorted: the likelihood of a
+/// million customers collapses to the distinct triples. The values must be ≥ 0 (validated
+/// rows), whose order is the order of their bits; `-0.0` counts as `0.0`.
 pub(crate) fn group_weighted(
     rows: impl Iterator<Item = ((f64, f64, f64), f64)>,
 ) -> Vec<((f64, f64, f64), f64)> {
-    let mut m: HashMap<(u64, u64, u64), f64> = HashMap::new();
+    let (low, high) = rows.size_hint();
+    let mut m: BitsMap<(u64, u64, u64)> = bits_map(high.unwrap_or(low));
     for ((x, tx, t), w) in rows {
-        *m.entry((x.to_bits(), tx.to_bits(), t.to_bits()))
-            .or_insert(0.0) += w;
+        *m.entry((
+            (x + 0.0).to_bits(),
+            (tx + 0.0).to_bits(),
+            (t + 0.0).to_bits(),
+        ))
+        .or_insert(0.0) += w;
     }
-    let mut v: Vec<_> = m
-        .into_iter()
+    let mut v: Vec<_> = m.into_iter().collect();
+    v.sort_unstable_by_key(|e| e.0);
+    v.into_iter()
         .map(|((x, tx, t), w)| {
             (
                 (f64::from_bits(x), f64::from_bits(tx), f64::from_bits(t)),
                 w,
             )
         })
-        .collect();
-    v.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-    v
+        .collect()
 }
 
 pub(crate) fn group(rows: &[(f64, f64, f64)]) -> Vec<((f64, f64, f64), f64)> {
     group_weighted(rows.iter().map(|r| (*r, 1.0)))
 }
 
-pub(crate) fn validate_rows(rows: &[(f64, f64, f64)]) -> Result<(), ClvError> {
-    for (i, (x, tx, t)) in rows.iter().enumerate() {
-        crate::summary::Summary {
-            frequency: *x,
-            recency: *tx,
-            t: *t,
-            monetary_value: 0.0,
+/// `Summary::validate` on every row, with a branch-free pass first (the errors, of the first
+/// bad row, come from `Summary::validate`). Returns the largest `T`.
+pub(crate) fn validate_rows(rows: &[(f64, f64, f64)]) -> Result<f64, ClvError> {
+    let ok = |v: f64| (0.0..f64::INFINITY).contains(&v);
+    let mut all_ok = true;
+    let mut max_t: f64 = 0.0;
+    for &(x, tx, t) in rows {
+        all_ok &= ok(x) & ok(tx) & ok(t) & (tx <= t) & ((x != 0.0) | (tx <= 0.0));
+        max_t = if t > max_t { t } else { max_t };
+    }
+    if !all_ok {
+        for (i, (x, tx, t)) in rows.iter().enumerate() {
+            crate::summary::Summary {
+                frequency: *x,
+                recency: *tx,
+                t: *t,
+                monetary_value: 0.0,
+            }
+            .validate(i)?;
         }
-        .validate(i)?;
     }
     if rows.is_empty() {
         return Err(ClvError::Empty { skipped: 0 });
     }
+    Ok(max_t)
+}
+
+/// Checks weights: one per row, finite and ≥ 0.
+pub(crate) fn validate_weights(rows: usize, w: &[f64]) -> Result<(), ClvError> {
+    if w.len() != rows {
+        return Err(ClvError::InvalidRow {
+            row: w.len().min(rows),
+            field: "weights",
+            reason: format!("{} weights for {} rows", w.len(), rows),
+        });
+    }
+    if let Some((i, v)) = w
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !v.is_finite() || **v < 0.0)
+    {
+        return Err(ClvError::InvalidRow {
+            row: i,
+            field: "weights",
+            reason: format!("{v} is not a finite number >= 0"),
+        });
+    }
     Ok(())
+}
+
+/// Validated, grouped `(frequency, recency, T)` rows of a count-model fit.
+pub(crate) struct Prepared {
+    /// Distinct rows (sorted) with their summed weights, unscaled.
+    pub(crate) groups: Vec<((f64, f64, f64), f64)>,
+    /// Time scale: the largest `T` becomes 10.
+    pub(crate) scale: f64,
+    /// Sum of the weights.
+    pub(crate) total: f64,
+    /// Rows of weight 0.
+    pub(crate) skipped: usize,
+}
+
+pub(crate) fn prepare(
+    rows: &[(f64, f64, f64)],
+    weights: Option<&[f64]>,
+) -> Result<Prepared, ClvError> {
+    let max_t = validate_rows(rows)?;
+    let (groups, total, skipped) = match weights {
+        Some(w) => {
+            validate_weights(rows.len(), w)?;
+            let total: f64 = w.iter().sum();
+            if total <= 0.0 {
+                return Err(ClvError::Empty {
+                    skipped: rows.len(),
+                });
+            }
+            let groups = group_weighted(
+                rows.iter()
+                    .zip(w)
+                    .filter(|(_, w)| **w > 0.0)
+                    .map(|(r, w)| (*r, *w)),
+            );
+            (groups, total, w.iter().filter(|w| **w == 0.0).count())
+        }
+        None => (group(rows), rows.len() as f64, 0),
+    };
+    let scale = if max_t > 0.0 { 10.0 / max_t } else { 1.0 };
+    Ok(Prepared {
+        groups,
+        scale,
+        total,
+        skipped,
+    })
 }
 
 /// A four-parameter count model fitted on log-parameters with time scaled so the largest `T`
@@ -239,49 +336,12 @@ pub(crate) fn fit_four<M: FourParams>(
     rows: &[(f64, f64, f64)],
     weights: Option<&[f64]>,
 ) -> Result<Fit<M>, ClvError> {
-    validate_rows(rows)?;
-    let ones;
-    let weights = match weights {
-        Some(w) => {
-            if w.len() != rows.len() {
-                return Err(ClvError::InvalidRow {
-                    row: w.len().min(rows.len()),
-                    field: "weights",
-                    reason: format!("{} weights for {} rows", w.len(), rows.len()),
-                });
-            }
-            if let Some((i, v)) = w
-                .iter()
-                .enumerate()
-                .find(|(_, v)| !v.is_finite() || **v < 0.0)
-            {
-                return Err(ClvError::InvalidRow {
-                    row: i,
-                    field: "weights",
-                    reason: format!("{v} is not a finite number >= 0"),
-                });
-            }
-            w
-        }
-        None => {
-            ones = vec![1.0; rows.len()];
-            &ones
-        }
-    };
-    let total: f64 = weights.iter().sum();
-    if total <= 0.0 {
-        return Err(ClvError::Empty {
-            skipped: rows.len(),
-        });
-    }
-    let max_t = rows.iter().map(|r| r.2).fold(0.0, f64::max);
-    let scale = if max_t > 0.0 { 10.0 / max_t } else { 1.0 };
-    let groups = group_weighted(
-        rows.iter()
-            .zip(weights)
-            .filter(|(_, w)| **w > 0.0)
-            .map(|(r, w)| (*r, *w)),
-    );
+    let Prepared {
+        groups,
+        scale,
+        total,
+        skipped,
+    } = prepare(rows, weights)?;
     let scaled: Vec<((f64, f64, f64), f64)> = groups
         .iter()
         .map(|((x, tx, t), w)| ((*x, tx * scale, t * scale), *w))
@@ -297,7 +357,7 @@ pub(crate) fn fit_four<M: FourParams>(
         log_likelihood,
         model,
         customers: total.round() as usize,
-        skipped: weights.iter().filter(|w| **w == 0.0).count(),
+        skipped,
         iterations: min.iterations,
     })
 }
