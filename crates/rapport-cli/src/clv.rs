@@ -333,6 +333,52 @@ struct Histories {
 }
 
 fn histories(t: &Table) -> Histories {
+    dense_histories(t).unwrap_or_else(|| hashed_histories(t))
+}
+
+/// Whole numbers in small ranges (summaries in whole days or weeks): the history's cell in a
+/// table of every possible `(x, tx, T)` is found without hashing.
+fn dense_histories(t: &Table) -> Option<Histories> {
+    const MAX_CELLS: usize = 1 << 22;
+    let mut size = [0_usize; 3];
+    for (c, s) in size.iter_mut().enumerate() {
+        let mut max = 0.0_f64;
+        let mut whole = true;
+        for v in t.col(c) {
+            whole &= v.fract() == 0.0;
+            max = max.max(*v);
+        }
+        if !whole || max >= MAX_CELLS as f64 {
+            return None;
+        }
+        *s = max as usize + 1;
+    }
+    let cells = size[0].checked_mul(size[1])?.checked_mul(size[2])?;
+    if cells > MAX_CELLS {
+        return None;
+    }
+    let mut cell_of = vec![u32::MAX; cells];
+    let mut h = Histories {
+        of_row: Vec::with_capacity(t.len()),
+        distinct: Vec::new(),
+        counts: Vec::new(),
+    };
+    for ((x, tx), big_t) in t.col(0).iter().zip(t.col(1)).zip(t.col(2)) {
+        let cell = (*x as usize * size[1] + *tx as usize) * size[2] + *big_t as usize;
+        let mut k = cell_of[cell];
+        if k == u32::MAX {
+            k = h.distinct.len() as u32;
+            cell_of[cell] = k;
+            h.distinct.push((*x, *tx, *big_t));
+            h.counts.push(0.0);
+        }
+        h.counts[k as usize] += 1.0;
+        h.of_row.push(k);
+    }
+    Some(h)
+}
+
+fn hashed_histories(t: &Table) -> Histories {
     let mut index: HashMap<[u64; 3], u32, foldhash::fast::RandomState> = HashMap::default();
     let mut h = Histories {
         of_row: Vec::with_capacity(t.len()),
@@ -442,36 +488,13 @@ fn write_predictions(
         buf.push(b'\n');
     };
     out.write_all(HEADER).map_err(io)?;
-    const SLICE: usize = 1 << 16;
-    let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); threads];
-    let mut start = 0;
-    while start < t.len() {
-        let end = t.len().min(start + SLICE * threads);
-        let ranges = crate::par::ranges(end - start, threads);
-        for b in &mut bufs {
-            b.clear();
+    crate::par::write_in_order(t.len(), threads, out, |rows, buf| {
+        let mut fmt = ryu::Buffer::new();
+        for i in rows {
+            line(i, buf, &mut fmt);
         }
-        let fill = |buf: &mut Vec<u8>, r: std::ops::Range<usize>| {
-            let mut fmt = ryu::Buffer::new();
-            for i in r {
-                line(start + i, buf, &mut fmt);
-            }
-        };
-        if ranges.len() == 1 {
-            fill(&mut bufs[0], ranges[0].clone());
-        } else {
-            std::thread::scope(|s| {
-                for (buf, r) in bufs.iter_mut().zip(ranges) {
-                    let fill = &fill;
-                    s.spawn(move || fill(buf, r));
-                }
-            });
-        }
-        for b in &bufs {
-            out.write_all(b).map_err(io)?;
-        }
-        start = end;
-    }
+    })
+    .map_err(io)?;
     out.flush().map_err(io)?;
     Ok(())
 }
@@ -534,7 +557,7 @@ fn fit_spend(t: &Table) -> Result<(GammaGamma, serde_json::Value)> {
         }
         counts[k as usize] += 1.0;
     }
-    let mut f = gg_fit_weighted(&rows, &counts).map_err(|e| match e {
+    let mut f = GammaGamma::fit_weighted(&rows, &counts).map_err(|e| match e {
         rapport_clv::ClvError::Empty { .. } => fail!(
             "no repeat customer with a monetary value > 0 in {} rows: Gamma-Gamma needs some",
             t.len()
@@ -559,7 +582,7 @@ pub(crate) fn run(
     }
     let start = std::time::Instant::now();
     let mut steps: Vec<(&str, f64)> = Vec::new();
-    let mut lap = |name: &'static str, since: &mut std::time::Instant| {
+    let lap = |steps: &mut Vec<(&str, f64)>, name: &'static str, since: &mut std::time::Instant| {
         steps.push((name, since.elapsed().as_secs_f64()));
         *since = std::time::Instant::now();
     };
@@ -572,22 +595,31 @@ pub(crate) fn run(
     ];
     let table = read_columns(input, &cols)?;
     check_recency(&table)?;
-    lap("read", &mut at);
+    lap(&mut steps, "read", &mut at);
+    // Each side's own time, for --timings.
     let (count, spend) = std::thread::scope(|s| {
-        let spend = s.spawn(|| fit_spend(&table));
+        let spend = s.spawn(|| {
+            let t0 = std::time::Instant::now();
+            fit_spend(&table).map(|f| (f, t0.elapsed().as_secs_f64()))
+        });
         let count = (|| {
+            let t0 = std::time::Instant::now();
             let h = histories(&table);
+            let grouped = t0.elapsed().as_secs_f64();
             let fit = fit_count(model, &h.distinct, &h.counts)?;
-            Ok::<_, crate::error::CliError>((h, fit))
+            Ok::<_, crate::error::CliError>((h, fit, grouped, t0.elapsed().as_secs_f64()))
         })();
         let spend = spend
             .join()
             .unwrap_or_else(|_| Err(fail!("the Gamma-Gamma fit failed")));
         (count, spend)
     });
-    let (h, (count, count_json)) = count?;
-    let (spend, spend_json) = spend?;
-    lap("group and fit both models", &mut at);
+    let (h, (count, count_json), grouped, count_secs) = count?;
+    let ((spend, spend_json), spend_secs) = spend?;
+    steps.push(("  purchases: group histories", grouped));
+    steps.push(("  purchases: group and fit", count_secs));
+    steps.push(("  spend: group and fit", spend_secs));
+    lap(&mut steps, "group and fit both models", &mut at);
     if let Some(path) = &o.fit_output {
         let fits = json!({"purchases": count_json, "spend": spend_json});
         std::fs::write(path, format!("{fits}\n"))
@@ -600,7 +632,7 @@ pub(crate) fn run(
         period: o.period,
     };
     write_predictions(&table, &h, count.as_ref(), Some(&value), o.horizon, out)?;
-    lap("predict and write", &mut at);
+    lap(&mut steps, "predict and write", &mut at);
     if o.timings {
         let mut t: serde_json::Map<String, serde_json::Value> = steps
             .iter()
@@ -612,17 +644,4 @@ pub(crate) fn run(
         eprintln!("{}", serde_json::Value::Object(t));
     }
     Ok(())
-}
-
-// Until rapport-clv has `GammaGamma::fit_weighted`.
-fn gg_fit_weighted(
-    rows: &[(f64, f64)],
-    counts: &[f64],
-) -> std::result::Result<rapport_clv::Fit<GammaGamma>, rapport_clv::ClvError> {
-    let all: Vec<(f64, f64)> = rows
-        .iter()
-        .zip(counts)
-        .flat_map(|(r, c)| std::iter::repeat_n(*r, *c as usize))
-        .collect();
-    GammaGamma::fit(&all)
 }

@@ -43,6 +43,84 @@ pub(crate) fn map_ranges<T: Send>(
     })
 }
 
+/// Writes `fill`'s text for `0..n` to `out` in order, formatted in slices on `threads`
+/// threads while this one writes the finished slices: formatting and writing overlap, and
+/// at most `2 × threads` slices are in memory whatever `n` is.
+pub(crate) fn write_in_order(
+    n: usize,
+    threads: usize,
+    out: &mut dyn std::io::Write,
+    fill: impl Fn(Range<usize>, &mut Vec<u8>) + Sync,
+) -> std::io::Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Mutex, mpsc};
+    const SLICE: usize = 1 << 15;
+    let slices = n.div_ceil(SLICE);
+    let slice = |k: usize| k * SLICE..n.min((k + 1) * SLICE);
+    if threads <= 1 || slices <= 1 {
+        let mut buf = Vec::new();
+        for k in 0..slices {
+            buf.clear();
+            fill(slice(k), &mut buf);
+            out.write_all(&buf)?;
+        }
+        return Ok(());
+    }
+    let next = AtomicUsize::new(0);
+    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+    let free_rx = Mutex::new(free_rx);
+    let (done_tx, done_rx) = mpsc::channel::<(usize, Vec<u8>)>();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            let (next, free_rx, done_tx, fill) = (&next, &free_rx, done_tx.clone(), &fill);
+            s.spawn(move || {
+                loop {
+                    // A free buffer first, then a slice: the lowest unwritten slice always
+                    // has a buffer, so the writer never waits on a slice nobody can format.
+                    let buf = match free_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => break,
+                    };
+                    let Ok(mut buf) = buf else { break };
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    if k >= slices {
+                        break;
+                    }
+                    buf.clear();
+                    fill(slice(k), &mut buf);
+                    if done_tx.send((k, buf)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let result = (|| {
+            for _ in 0..2 * threads {
+                let _ = free_tx.send(Vec::new());
+            }
+            let mut pending: std::collections::BTreeMap<usize, Vec<u8>> = Default::default();
+            let mut want = 0;
+            while want < slices {
+                let Ok((k, buf)) = done_rx.recv() else {
+                    return Err(std::io::Error::other("a formatting thread stopped"));
+                };
+                pending.insert(k, buf);
+                while let Some(buf) = pending.remove(&want) {
+                    out.write_all(&buf)?;
+                    want += 1;
+                    let _ = free_tx.send(buf);
+                }
+            }
+            Ok(())
+        })();
+        // Wakes the threads still waiting for a buffer or sending one: they stop.
+        drop(free_tx);
+        drop(done_rx);
+        result
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +135,36 @@ mod tests {
         }
         let squares = map_ranges(1000, 3, |r| r.map(|i| i * i).collect());
         assert_eq!(squares, (0..1000).map(|i| i * i).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn writes_every_slice_once_in_order_and_stops_on_a_write_error() {
+        let fill = |r: Range<usize>, buf: &mut Vec<u8>| {
+            for i in r {
+                buf.extend_from_slice(format!("{i}\n").as_bytes());
+            }
+        };
+        let want: String = (0..200_000).map(|i| format!("{i}\n")).collect();
+        for threads in [1, 2, 5] {
+            let mut out = Vec::new();
+            write_in_order(200_000, threads, &mut out, fill).unwrap();
+            assert!(out == want.as_bytes(), "{threads} threads");
+        }
+        /// Fails after a few writes.
+        struct Full(usize);
+        impl std::io::Write for Full {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(std::io::Error::other("disk full"));
+                }
+                self.0 -= 1;
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let e = write_in_order(200_000, 3, &mut Full(2), fill).unwrap_err();
+        assert_eq!(e.to_string(), "disk full");
     }
 }

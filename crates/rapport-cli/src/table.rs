@@ -230,6 +230,8 @@ fn scan_part(
 ) -> Result<()> {
     let (mut row, mut line_no, mut pos) = (0, part.first_line, part.range.start);
     let end = part.range.end;
+    // One check of the whole part (fast on ASCII) instead of one per id.
+    let utf8 = std::str::from_utf8(&data[pos..end]).is_ok();
     while pos < end {
         let (stop, next) = line_at(data, pos, end);
         if stop > pos {
@@ -241,8 +243,10 @@ fn scan_part(
                     .map_or(stop, |i| from + i);
                 let (s, e) = trim_span(data, from, to);
                 if field == 0 {
-                    std::str::from_utf8(&data[s..e])
-                        .map_err(|_| fail!("line {line_no}: the id is not UTF-8"))?;
+                    if !utf8 {
+                        std::str::from_utf8(&data[s..e])
+                            .map_err(|_| fail!("line {line_no}: the id is not UTF-8"))?;
+                    }
                     // The file is below 4 GiB (checked before the scan).
                     ids[row] = [s as u32, e as u32];
                 }
