@@ -18,7 +18,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, btree_map, hash_map};
+use std::hash::BuildHasher;
+use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -31,17 +33,102 @@ use rapport_core::*;
 /// deliberate hash flooding, which an in-process reference store does not need.
 type Hashed = foldhash::fast::RandomState;
 
-/// One customer's activities by (time, key): timeline order.
-type Timeline = BTreeMap<(DateTime<Utc>, IdempotencyKey), Activity>;
+/// One customer's activities by time. The B-tree is keyed by the instant alone, so an insert
+/// compares a few integers, never key strings; activities that share an instant wait in
+/// arrival order and are put in key order when read (the timeline order is (time, key), as
+/// in every store).
+type Timeline = BTreeMap<DateTime<Utc>, Moment>;
+
+/// The activities of one instant: nearly always one, kept inline without a second allocation.
+#[derive(Debug)]
+enum Moment {
+    One(Activity),
+    Many(Vec<Activity>),
+}
+
+impl Moment {
+    fn push(&mut self, a: Activity) {
+        match self {
+            Moment::Many(v) => v.push(a),
+            Moment::One(_) => {
+                let Moment::One(first) = std::mem::replace(self, Moment::Many(Vec::new())) else {
+                    return;
+                };
+                *self = Moment::Many(vec![first, a]);
+            }
+        }
+    }
+
+    fn as_slice(&self) -> &[Activity] {
+        match self {
+            Moment::One(a) => std::slice::from_ref(a),
+            Moment::Many(v) => v,
+        }
+    }
+
+    /// Clones the activities onto `out` in key order.
+    fn extend_sorted(&self, out: &mut Vec<Activity>) {
+        let start = out.len();
+        out.extend_from_slice(self.as_slice());
+        if out.len() - start > 1 {
+            out[start..].sort_unstable_by(|a, b| a.idempotency_key.cmp(&b.idempotency_key));
+        }
+    }
+}
 
 #[derive(Debug, Default)]
 struct Book {
     /// Records boxed: a B-tree filled in key order leaves its nodes about half full, and
     /// half-empty slots of a 16-byte key and a pointer cost far less than of a whole record.
     customers: BTreeMap<CustomerId, Box<Record>>,
-    keys: HashSet<IdempotencyKey, Hashed>,
-    /// Each customer's activities by (time, key): timeline order.
+    /// Every idempotency key of the tenant as a 64-bit fingerprint, with where its activity
+    /// is: a write hashes a key once and never clones it (the key is stored once, in its
+    /// activity), and a fingerprint match is confirmed against that activity's key.
+    keys: HashMap<u64, (CustomerId, DateTime<Utc>), Hashed>,
+    /// Keys whose fingerprint an earlier, different key already had (one in about 2^64 / n).
+    collided: HashSet<IdempotencyKey, Hashed>,
+    /// The fingerprint function, seeded per book.
+    fingerprint: Hashed,
+    /// Each customer's activities.
     activities: HashMap<CustomerId, Timeline, Hashed>,
+}
+
+impl Book {
+    fn fingerprint(&self, key: &IdempotencyKey) -> u64 {
+        self.fingerprint.hash_one(key)
+    }
+
+    /// True when the tenant has recorded `key`.
+    fn has_key(&self, key: &IdempotencyKey) -> bool {
+        let Some((customer, at)) = self.keys.get(&self.fingerprint(key)) else {
+            return false;
+        };
+        let at_place = self
+            .activities
+            .get(customer)
+            .and_then(|t| t.get(at))
+            .is_some_and(|m| m.as_slice().iter().any(|a| a.idempotency_key == *key));
+        at_place || self.collided.contains(key)
+    }
+
+    /// Adds an activity whose key the tenant does not have yet.
+    fn insert(&mut self, a: &Activity) {
+        let fp = self.fingerprint(&a.idempotency_key);
+        match self.keys.entry(fp) {
+            hash_map::Entry::Vacant(v) => {
+                v.insert((a.customer, a.at));
+            }
+            hash_map::Entry::Occupied(_) => {
+                self.collided.insert(a.idempotency_key.clone());
+            }
+        }
+        match self.activities.entry(a.customer).or_default().entry(a.at) {
+            btree_map::Entry::Vacant(v) => {
+                v.insert(Moment::One(a.clone()));
+            }
+            btree_map::Entry::Occupied(mut o) => o.get_mut().push(a.clone()),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -140,6 +227,16 @@ impl MemoryStore {
     }
 }
 
+/// A time range as B-tree bounds (start inclusive, end exclusive).
+fn bounds(range: TimeRange) -> (Bound<DateTime<Utc>>, Bound<DateTime<Utc>>) {
+    let from = range.from.map_or(Bound::Unbounded, Bound::Included);
+    match (range.from, range.to) {
+        // An empty range: `BTreeMap::range` panics when the end is before the start.
+        (Some(f), Some(t)) if t <= f => (Bound::Included(f), Bound::Excluded(f)),
+        (_, to) => (from, to.map_or(Bound::Unbounded, Bound::Excluded)),
+    }
+}
+
 impl Store for MemoryStore {
     async fn load(&self, tenant: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
         Ok(self
@@ -192,12 +289,14 @@ impl Store for MemoryStore {
         let Some(b) = inner.books.get(&tenant) else {
             return Ok(Vec::new());
         };
-        Ok(b.activities.get(&id).map_or_else(Vec::new, |acts| {
-            acts.iter()
-                .filter(|((at, _), _)| range.contains(*at))
-                .map(|(_, a)| a.clone())
-                .collect()
-        }))
+        let Some(timeline) = b.activities.get(&id) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for (_, moment) in timeline.range(bounds(range)) {
+            moment.extend_sorted(&mut out);
+        }
+        Ok(out)
     }
 
     async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
@@ -208,7 +307,7 @@ impl Store for MemoryStore {
         let duplicates: Vec<IdempotencyKey> = cs
             .activities
             .iter()
-            .filter(|a| book.keys.contains(&a.idempotency_key))
+            .filter(|a| book.has_key(&a.idempotency_key))
             .map(|a| a.idempotency_key.clone())
             .collect();
         if !duplicates.is_empty() {
@@ -229,11 +328,7 @@ impl Store for MemoryStore {
             book.customers.insert(r.customer.id(), Box::new(r));
         }
         for a in &cs.activities {
-            book.keys.insert(a.idempotency_key.clone());
-            book.activities
-                .entry(a.customer)
-                .or_default()
-                .insert((a.at, a.idempotency_key.clone()), a.clone());
+            book.insert(a);
         }
         for m in &cs.outbox {
             inner.seq += 1;
@@ -285,5 +380,111 @@ impl Store for MemoryStore {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::TimeZone;
+    use futures::executor::block_on;
+
+    use super::*;
+
+    const T: TenantId = TenantId::from_u128(1);
+
+    fn visit(customer: u128, hour: u32, key: &str) -> Activity {
+        Activity::new(
+            ActivityId::from_u128(customer * 1_000 + u128::from(hour)),
+            CustomerId::from_u128(customer),
+            Utc.with_ymd_and_hms(2026, 3, 1, hour, 0, 0).unwrap(),
+            Channel::Web,
+            IdempotencyKey::new(key).unwrap(),
+            ActivityKind::Visit { item: None },
+        )
+        .unwrap()
+    }
+
+    fn record(store: &MemoryStore, acts: Vec<Activity>) -> Applied {
+        let mut cs = Changeset::new();
+        cs.activities = acts;
+        block_on(store.apply(T, &cs)).unwrap()
+    }
+
+    fn keys(acts: &[Activity]) -> Vec<&str> {
+        acts.iter().map(|a| a.idempotency_key.as_str()).collect()
+    }
+
+    fn keys_of(applied: &Applied) -> Vec<&str> {
+        applied
+            .duplicates
+            .iter()
+            .map(IdempotencyKey::as_str)
+            .collect()
+    }
+
+    #[test]
+    fn timeline_is_in_time_then_key_order_whatever_the_arrival_order() {
+        let store = MemoryStore::new();
+        for (hour, key) in [(9, "c"), (7, "z"), (9, "a"), (8, "m"), (9, "b"), (7, "y")] {
+            assert!(!record(&store, vec![visit(1, hour, key)]).is_duplicate());
+        }
+        let id = CustomerId::from_u128(1);
+        let all = block_on(store.activities(T, id, TimeRange::all())).unwrap();
+        assert_eq!(keys(&all), ["y", "z", "m", "a", "b", "c"]);
+        let at = |h| Some(Utc.with_ymd_and_hms(2026, 3, 1, h, 0, 0).unwrap());
+        let some = TimeRange {
+            from: at(8),
+            to: at(9),
+        };
+        assert_eq!(
+            keys(&block_on(store.activities(T, id, some)).unwrap()),
+            ["m"]
+        );
+        let backwards = TimeRange {
+            from: at(9),
+            to: at(8),
+        };
+        assert!(
+            block_on(store.activities(T, id, backwards))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn keys_are_tenant_wide_and_found_among_tied_activities() {
+        let store = MemoryStore::new();
+        record(
+            &store,
+            vec![visit(1, 9, "a"), visit(1, 9, "b"), visit(1, 9, "c")],
+        );
+        // The same key for another customer at another time is still a duplicate.
+        let again = record(&store, vec![visit(2, 3, "b"), visit(2, 4, "new")]);
+        assert_eq!(keys_of(&again), ["b"]);
+        let other = CustomerId::from_u128(2);
+        assert!(
+            block_on(store.activities(T, other, TimeRange::all()))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_fingerprint_collision_neither_loses_nor_invents_a_key() {
+        let mut book = Book::default();
+        let (a, b) = (visit(1, 9, "a"), visit(2, 10, "b"));
+        book.insert(&a);
+        // Make `b` collide with `a`: its fingerprint is taken, by `a`'s place.
+        let fp = book.fingerprint(&b.idempotency_key);
+        book.keys.insert(fp, (a.customer, a.at));
+        assert!(!book.has_key(&b.idempotency_key));
+        book.insert(&b);
+        assert!(book.has_key(&a.idempotency_key));
+        assert!(book.has_key(&b.idempotency_key));
+        assert!(!book.has_key(&IdempotencyKey::new("c").unwrap()));
+        assert_eq!(book.collided.len(), 1);
+        assert_eq!(book.activities.len(), 2);
     }
 }
