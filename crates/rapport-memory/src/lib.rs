@@ -325,7 +325,13 @@ impl Store for MemoryStore {
                 customer: w.customer().clone(),
                 stats: w.stats().clone(),
             };
-            book.customers.insert(r.customer.id(), Box::new(r));
+            // An update overwrites the boxed record in place: no allocation, no B-tree insert.
+            match book.customers.entry(r.customer.id()) {
+                btree_map::Entry::Occupied(mut o) => **o.get_mut() = r,
+                btree_map::Entry::Vacant(v) => {
+                    v.insert(Box::new(r));
+                }
+            }
         }
         for a in &cs.activities {
             book.insert(a);
@@ -366,7 +372,7 @@ impl Store for MemoryStore {
     }
 
     async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
-        let ids: HashSet<&MessageId> = ids.iter().collect();
+        let ids: HashSet<&MessageId, Hashed> = ids.iter().collect();
         self.lock()?
             .outbox
             .retain(|_, p| !ids.contains(&p.message.id));
