@@ -33,45 +33,69 @@ use rapport_core::*;
 /// deliberate hash flooding, which an in-process reference store does not need.
 type Hashed = foldhash::fast::RandomState;
 
-/// One customer's activities by time. The B-tree is keyed by the instant alone, so an insert
-/// compares a few integers, never key strings; activities that share an instant wait in
-/// arrival order and are put in key order when read (the timeline order is (time, key), as
-/// in every store).
+/// A tenant's activities in arrival order, in chunks that never move once allocated: a new
+/// activity is written next to the one before (in cache), and growing never copies a chunk.
+/// Timelines and the key index hold positions in it.
+#[derive(Debug, Default)]
+struct Log {
+    chunks: Vec<Vec<Activity>>,
+}
+
+/// Activities per chunk of a [`Log`] (about 600 KiB).
+const CHUNK: usize = 4096;
+
+impl Log {
+    fn len(&self) -> usize {
+        self.chunks
+            .last()
+            .map_or(0, |last| (self.chunks.len() - 1) * CHUNK + last.len())
+    }
+
+    /// Appends `a` and returns its position (the caller has checked that it fits a `u32`).
+    fn push(&mut self, a: Activity) -> u32 {
+        let at = u32::try_from(self.len()).unwrap_or(u32::MAX);
+        match self.chunks.last_mut() {
+            Some(last) if last.len() < CHUNK => last.push(a),
+            _ => {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                chunk.push(a);
+                self.chunks.push(chunk);
+            }
+        }
+        at
+    }
+
+    fn get(&self, at: u32) -> Option<&Activity> {
+        let at = at as usize;
+        self.chunks.get(at / CHUNK)?.get(at % CHUNK)
+    }
+}
+
+/// One customer's activities (positions in the tenant's [`Log`]) by time. The B-tree is keyed
+/// by the instant alone, so an insert compares a few integers, never key strings; activities
+/// that share an instant wait in arrival order and are put in key order when read (the
+/// timeline order is (time, key), as in every store).
 type Timeline = BTreeMap<DateTime<Utc>, Moment>;
 
-/// The activities of one instant: nearly always one, kept inline without a second allocation.
+/// The activities of one instant: nearly always one, kept inline without an allocation.
 #[derive(Debug)]
 enum Moment {
-    One(Activity),
-    Many(Vec<Activity>),
+    One(u32),
+    Many(Vec<u32>),
 }
 
 impl Moment {
-    fn push(&mut self, a: Activity) {
+    fn push(&mut self, at: u32) {
         match self {
-            Moment::Many(v) => v.push(a),
-            Moment::One(_) => {
-                let Moment::One(first) = std::mem::replace(self, Moment::Many(Vec::new())) else {
-                    return;
-                };
-                *self = Moment::Many(vec![first, a]);
-            }
+            Moment::One(first) => *self = Moment::Many(vec![*first, at]),
+            Moment::Many(v) => v.push(at),
         }
     }
 
-    fn as_slice(&self) -> &[Activity] {
+    fn as_slice(&self) -> &[u32] {
         match self {
-            Moment::One(a) => std::slice::from_ref(a),
+            Moment::One(at) => std::slice::from_ref(at),
             Moment::Many(v) => v,
-        }
-    }
-
-    /// Clones the activities onto `out` in key order.
-    fn extend_sorted(&self, out: &mut Vec<Activity>) {
-        let start = out.len();
-        out.extend_from_slice(self.as_slice());
-        if out.len() - start > 1 {
-            out[start..].sort_unstable_by(|a, b| a.idempotency_key.cmp(&b.idempotency_key));
         }
     }
 }
@@ -81,15 +105,17 @@ struct Book {
     /// Records boxed: a B-tree filled in key order leaves its nodes about half full, and
     /// half-empty slots of a 16-byte key and a pointer cost far less than of a whole record.
     customers: BTreeMap<CustomerId, Box<Record>>,
-    /// Every idempotency key of the tenant as a 64-bit fingerprint, with where its activity
-    /// is: a write hashes a key once and never clones it (the key is stored once, in its
+    /// Every activity of the tenant.
+    log: Log,
+    /// Every idempotency key of the tenant as a 64-bit fingerprint, with the position of its
+    /// activity: a write hashes a key once and never clones it (the key is stored once, in its
     /// activity), and a fingerprint match is confirmed against that activity's key.
-    keys: HashMap<u64, (CustomerId, DateTime<Utc>), Hashed>,
+    keys: HashMap<u64, u32, Hashed>,
     /// Keys whose fingerprint an earlier, different key already had (one in about 2^64 / n).
     collided: HashSet<IdempotencyKey, Hashed>,
     /// The fingerprint function, seeded per book.
     fingerprint: Hashed,
-    /// Each customer's activities.
+    /// Each customer's timeline.
     activities: HashMap<CustomerId, Timeline, Hashed>,
 }
 
@@ -100,23 +126,24 @@ impl Book {
 
     /// True when the tenant has recorded `key`.
     fn has_key(&self, key: &IdempotencyKey) -> bool {
-        let Some((customer, at)) = self.keys.get(&self.fingerprint(key)) else {
+        let Some(&at) = self.keys.get(&self.fingerprint(key)) else {
             return false;
         };
-        let at_place = self
-            .activities
-            .get(customer)
-            .and_then(|t| t.get(at))
-            .is_some_and(|m| m.as_slice().iter().any(|a| a.idempotency_key == *key));
-        at_place || self.collided.contains(key)
+        self.log.get(at).is_some_and(|a| a.idempotency_key == *key) || self.collided.contains(key)
+    }
+
+    /// Room for `n` more activities (positions are `u32`).
+    fn has_room(&self, n: usize) -> bool {
+        self.log.len().saturating_add(n) <= u32::MAX as usize
     }
 
     /// Adds an activity whose key the tenant does not have yet.
     fn insert(&mut self, a: &Activity) {
         let fp = self.fingerprint(&a.idempotency_key);
+        let at = self.log.push(a.clone());
         match self.keys.entry(fp) {
             hash_map::Entry::Vacant(v) => {
-                v.insert((a.customer, a.at));
+                v.insert(at);
             }
             hash_map::Entry::Occupied(_) => {
                 self.collided.insert(a.idempotency_key.clone());
@@ -124,10 +151,32 @@ impl Book {
         }
         match self.activities.entry(a.customer).or_default().entry(a.at) {
             btree_map::Entry::Vacant(v) => {
-                v.insert(Moment::One(a.clone()));
+                v.insert(Moment::One(at));
             }
-            btree_map::Entry::Occupied(mut o) => o.get_mut().push(a.clone()),
+            btree_map::Entry::Occupied(mut o) => o.get_mut().push(at),
         }
+    }
+
+    /// A customer's activities in `range`, in timeline order.
+    fn timeline(&self, id: CustomerId, range: TimeRange) -> Vec<Activity> {
+        let Some(timeline) = self.activities.get(&id) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for moment in timeline.range(bounds(range)).map(|(_, m)| m) {
+            let start = out.len();
+            out.extend(
+                moment
+                    .as_slice()
+                    .iter()
+                    .filter_map(|&at| self.log.get(at))
+                    .cloned(),
+            );
+            if out.len() - start > 1 {
+                out[start..].sort_unstable_by(|a, b| a.idempotency_key.cmp(&b.idempotency_key));
+            }
+        }
+        out
     }
 }
 
@@ -289,14 +338,7 @@ impl Store for MemoryStore {
         let Some(b) = inner.books.get(&tenant) else {
             return Ok(Vec::new());
         };
-        let Some(timeline) = b.activities.get(&id) else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for (_, moment) in timeline.range(bounds(range)) {
-            moment.extend_sorted(&mut out);
-        }
-        Ok(out)
+        Ok(b.timeline(id, range))
     }
 
     async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
@@ -317,6 +359,11 @@ impl Store for MemoryStore {
             });
         }
         // Every check before the first write: all or nothing.
+        if !book.has_room(cs.activities.len()) {
+            return Err(StoreError::Unsupported {
+                what: format!("more than {} activities in one tenant", u32::MAX),
+            });
+        }
         check_writes(&cs.customers, |id| {
             book.customers.get(&id).map(|r| r.customer.version())
         })?;
@@ -484,7 +531,7 @@ mod tests {
         book.insert(&a);
         // Make `b` collide with `a`: its fingerprint is taken, by `a`'s place.
         let fp = book.fingerprint(&b.idempotency_key);
-        book.keys.insert(fp, (a.customer, a.at));
+        book.keys.insert(fp, 0);
         assert!(!book.has_key(&b.idempotency_key));
         book.insert(&b);
         assert!(book.has_key(&a.idempotency_key));
@@ -492,5 +539,22 @@ mod tests {
         assert!(!book.has_key(&IdempotencyKey::new("c").unwrap()));
         assert_eq!(book.collided.len(), 1);
         assert_eq!(book.activities.len(), 2);
+    }
+
+    #[test]
+    fn the_log_hands_out_positions_across_chunks() {
+        let mut log = Log::default();
+        for i in 0..=CHUNK {
+            let key = format!("k{i}");
+            assert_eq!(log.push(visit(1, 9, &key)) as usize, i);
+        }
+        assert_eq!(log.len(), CHUNK + 1);
+        assert_eq!(log.chunks.len(), 2);
+        let last = u32::try_from(CHUNK).unwrap();
+        assert_eq!(
+            log.get(last).map(|a| a.idempotency_key.as_str()),
+            Some(&*format!("k{CHUNK}"))
+        );
+        assert!(log.get(last + 1).is_none());
     }
 }
