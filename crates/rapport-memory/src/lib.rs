@@ -18,7 +18,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
-use std::collections::{BTreeMap, HashMap, HashSet, btree_map, hash_map};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque, btree_map, hash_map};
 use std::hash::BuildHasher;
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
@@ -189,9 +189,9 @@ struct Pending {
 #[derive(Debug, Default)]
 struct Inner {
     books: HashMap<TenantId, Book>,
-    /// Outbox in commit order.
-    outbox: BTreeMap<u64, Pending>,
-    seq: u64,
+    /// Outbox in commit order: appended at the back, acknowledged messages removed
+    /// wherever they are.
+    outbox: VecDeque<Pending>,
 }
 
 /// An in-memory [`Store`]. Cheap to create; everything is lost when dropped.
@@ -383,16 +383,10 @@ impl Store for MemoryStore {
         for a in &cs.activities {
             book.insert(a);
         }
-        for m in &cs.outbox {
-            inner.seq += 1;
-            inner.outbox.insert(
-                inner.seq,
-                Pending {
-                    message: m.clone(),
-                    available_at: DateTime::<Utc>::MIN_UTC,
-                },
-            );
-        }
+        inner.outbox.extend(cs.outbox.iter().map(|m| Pending {
+            message: m.clone(),
+            available_at: DateTime::<Utc>::MIN_UTC,
+        }));
         Ok(Applied::counting(cs))
     }
 
@@ -405,7 +399,7 @@ impl Store for MemoryStore {
         let mut inner = self.lock()?;
         let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
         let mut out = Vec::new();
-        for p in inner.outbox.values_mut() {
+        for p in &mut inner.outbox {
             if out.len() >= limit as usize {
                 break;
             }
@@ -420,14 +414,12 @@ impl Store for MemoryStore {
 
     async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
         let ids: HashSet<&MessageId, Hashed> = ids.iter().collect();
-        self.lock()?
-            .outbox
-            .retain(|_, p| !ids.contains(&p.message.id));
+        self.lock()?.outbox.retain(|p| !ids.contains(&p.message.id));
         Ok(())
     }
 
     async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
-        for p in self.lock()?.outbox.values_mut() {
+        for p in &mut self.lock()?.outbox {
             if p.message.id == id {
                 p.available_at = at;
             }
