@@ -3,6 +3,7 @@
 //! activities, and outbox messages.
 
 use std::collections::HashSet;
+use std::hash::Hash;
 
 use serde::{Deserialize, Serialize};
 
@@ -148,13 +149,13 @@ impl Changeset {
     /// [`DomainError::InvalidChangeset`] saying which rule broke.
     pub fn validate(&self, tenant: TenantId) -> Result<(), DomainError> {
         let bad = |reason: String| Err(DomainError::InvalidChangeset { reason });
-        let mut seen = HashSet::new();
-        for w in &self.customers {
+        let twice = first_repeat(&self.customers, |w| w.customer().id());
+        for (i, w) in self.customers.iter().enumerate() {
             let c = w.customer();
             if c.tenant() != tenant {
                 return bad(format!("customer {} belongs to another tenant", c.id()));
             }
-            if !seen.insert(c.id()) {
+            if twice == Some(i) {
                 return bad(format!("customer {} is written twice", c.id()));
             }
             match w {
@@ -180,9 +181,9 @@ impl Changeset {
                 _ => {}
             }
         }
-        let mut keys = HashSet::new();
-        for a in &self.activities {
-            if !keys.insert(&a.idempotency_key) {
+        let twice = first_repeat(&self.activities, |a| &a.idempotency_key);
+        for (i, a) in self.activities.iter().enumerate() {
+            if twice == Some(i) {
                 return bad(format!(
                     "idempotency key `{}` appears twice",
                     a.idempotency_key
@@ -190,15 +191,52 @@ impl Changeset {
             }
             a.kind.validate()?;
         }
-        let mut ids = HashSet::new();
-        for m in &self.outbox {
+        let twice = first_repeat(&self.outbox, |m| m.id);
+        for (i, m) in self.outbox.iter().enumerate() {
             if m.tenant != tenant {
                 return bad(format!("outbox message {} belongs to another tenant", m.id));
             }
-            if !ids.insert(m.id) {
+            if twice == Some(i) {
                 return bad(format!("outbox message {} appears twice", m.id));
             }
         }
         Ok(())
+    }
+}
+
+/// The index of the first item whose key an earlier item already has. A use case writes one
+/// customer, an activity and a few messages: scanning the earlier items is cheaper than
+/// building a hash set, which only large changesets (imports, sweeps) get.
+fn first_repeat<'a, T, K: Eq + Hash>(items: &'a [T], key: impl Fn(&'a T) -> K) -> Option<usize> {
+    if items.len() <= 16 {
+        (1..items.len()).find(|&i| {
+            let k = key(&items[i]);
+            items[..i].iter().any(|p| key(p) == k)
+        })
+    } else {
+        let mut seen = HashSet::with_capacity(items.len());
+        items.iter().position(|x| !seen.insert(key(x)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_repeat;
+
+    #[test]
+    fn first_repeat_finds_the_first_item_seen_before_by_scan_and_by_set() {
+        for n in [0usize, 1, 2, 5, 16, 17, 100] {
+            let distinct: Vec<usize> = (0..n).collect();
+            assert_eq!(first_repeat(&distinct, |x| *x), None);
+            if n >= 2 {
+                // 0, 1, …, n-2, then 1 again (or 0 when n == 2): the repeat is the last item.
+                let mut v: Vec<usize> = (0..n - 1).collect();
+                v.push(usize::from(n > 2));
+                assert_eq!(first_repeat(&v, |x| *x), Some(n - 1));
+                // Two repeats: the earlier one is reported.
+                v.insert(1, 0);
+                assert_eq!(first_repeat(&v, |x| *x), Some(1));
+            }
+        }
     }
 }

@@ -18,7 +18,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque, btree_map, hash_map};
+use std::hash::BuildHasher;
+use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -31,17 +33,151 @@ use rapport_core::*;
 /// deliberate hash flooding, which an in-process reference store does not need.
 type Hashed = foldhash::fast::RandomState;
 
-/// One customer's activities by (time, key): timeline order.
-type Timeline = BTreeMap<(DateTime<Utc>, IdempotencyKey), Activity>;
+/// A tenant's activities in arrival order, in chunks that never move once allocated: a new
+/// activity is written next to the one before (in cache), and growing never copies a chunk.
+/// Timelines and the key index hold positions in it.
+#[derive(Debug, Default)]
+struct Log {
+    chunks: Vec<Vec<Activity>>,
+}
+
+/// Activities per chunk of a [`Log`] (about 600 KiB).
+const CHUNK: usize = 4096;
+
+impl Log {
+    fn len(&self) -> usize {
+        self.chunks
+            .last()
+            .map_or(0, |last| (self.chunks.len() - 1) * CHUNK + last.len())
+    }
+
+    /// Appends `a` and returns its position (the caller has checked that it fits a `u32`).
+    fn push(&mut self, a: Activity) -> u32 {
+        let at = u32::try_from(self.len()).unwrap_or(u32::MAX);
+        match self.chunks.last_mut() {
+            Some(last) if last.len() < CHUNK => last.push(a),
+            _ => {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                chunk.push(a);
+                self.chunks.push(chunk);
+            }
+        }
+        at
+    }
+
+    fn get(&self, at: u32) -> Option<&Activity> {
+        let at = at as usize;
+        self.chunks.get(at / CHUNK)?.get(at % CHUNK)
+    }
+}
+
+/// One customer's activities (positions in the tenant's [`Log`]) by time. The B-tree is keyed
+/// by the instant alone, so an insert compares a few integers, never key strings; activities
+/// that share an instant wait in arrival order and are put in key order when read (the
+/// timeline order is (time, key), as in every store).
+type Timeline = BTreeMap<DateTime<Utc>, Moment>;
+
+/// The activities of one instant: nearly always one, kept inline without an allocation.
+#[derive(Debug)]
+enum Moment {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl Moment {
+    fn push(&mut self, at: u32) {
+        match self {
+            Moment::One(first) => *self = Moment::Many(vec![*first, at]),
+            Moment::Many(v) => v.push(at),
+        }
+    }
+
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            Moment::One(at) => std::slice::from_ref(at),
+            Moment::Many(v) => v,
+        }
+    }
+}
 
 #[derive(Debug, Default)]
 struct Book {
     /// Records boxed: a B-tree filled in key order leaves its nodes about half full, and
     /// half-empty slots of a 16-byte key and a pointer cost far less than of a whole record.
     customers: BTreeMap<CustomerId, Box<Record>>,
-    keys: HashSet<IdempotencyKey, Hashed>,
-    /// Each customer's activities by (time, key): timeline order.
+    /// Every activity of the tenant.
+    log: Log,
+    /// Every idempotency key of the tenant as a 64-bit fingerprint, with the position of its
+    /// activity: a write hashes a key once and never clones it (the key is stored once, in its
+    /// activity), and a fingerprint match is confirmed against that activity's key.
+    keys: HashMap<u64, u32, Hashed>,
+    /// Keys whose fingerprint an earlier, different key already had (one in about 2^64 / n).
+    collided: HashSet<IdempotencyKey, Hashed>,
+    /// The fingerprint function, seeded per book.
+    fingerprint: Hashed,
+    /// Each customer's timeline.
     activities: HashMap<CustomerId, Timeline, Hashed>,
+}
+
+impl Book {
+    fn fingerprint(&self, key: &IdempotencyKey) -> u64 {
+        self.fingerprint.hash_one(key)
+    }
+
+    /// True when the tenant has recorded `key`.
+    fn has_key(&self, key: &IdempotencyKey) -> bool {
+        let Some(&at) = self.keys.get(&self.fingerprint(key)) else {
+            return false;
+        };
+        self.log.get(at).is_some_and(|a| a.idempotency_key == *key) || self.collided.contains(key)
+    }
+
+    /// Room for `n` more activities (positions are `u32`).
+    fn has_room(&self, n: usize) -> bool {
+        self.log.len().saturating_add(n) <= u32::MAX as usize
+    }
+
+    /// Adds an activity whose key the tenant does not have yet.
+    fn insert(&mut self, a: &Activity) {
+        let fp = self.fingerprint(&a.idempotency_key);
+        let at = self.log.push(a.clone());
+        match self.keys.entry(fp) {
+            hash_map::Entry::Vacant(v) => {
+                v.insert(at);
+            }
+            hash_map::Entry::Occupied(_) => {
+                self.collided.insert(a.idempotency_key.clone());
+            }
+        }
+        match self.activities.entry(a.customer).or_default().entry(a.at) {
+            btree_map::Entry::Vacant(v) => {
+                v.insert(Moment::One(at));
+            }
+            btree_map::Entry::Occupied(mut o) => o.get_mut().push(at),
+        }
+    }
+
+    /// A customer's activities in `range`, in timeline order.
+    fn timeline(&self, id: CustomerId, range: TimeRange) -> Vec<Activity> {
+        let Some(timeline) = self.activities.get(&id) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for moment in timeline.range(bounds(range)).map(|(_, m)| m) {
+            let start = out.len();
+            out.extend(
+                moment
+                    .as_slice()
+                    .iter()
+                    .filter_map(|&at| self.log.get(at))
+                    .cloned(),
+            );
+            if out.len() - start > 1 {
+                out[start..].sort_unstable_by(|a, b| a.idempotency_key.cmp(&b.idempotency_key));
+            }
+        }
+        out
+    }
 }
 
 #[derive(Debug)]
@@ -53,9 +189,9 @@ struct Pending {
 #[derive(Debug, Default)]
 struct Inner {
     books: HashMap<TenantId, Book>,
-    /// Outbox in commit order.
-    outbox: BTreeMap<u64, Pending>,
-    seq: u64,
+    /// Outbox in commit order: appended at the back, acknowledged messages removed
+    /// wherever they are.
+    outbox: VecDeque<Pending>,
 }
 
 /// An in-memory [`Store`]. Cheap to create; everything is lost when dropped.
@@ -140,6 +276,16 @@ impl MemoryStore {
     }
 }
 
+/// A time range as B-tree bounds (start inclusive, end exclusive).
+fn bounds(range: TimeRange) -> (Bound<DateTime<Utc>>, Bound<DateTime<Utc>>) {
+    let from = range.from.map_or(Bound::Unbounded, Bound::Included);
+    match (range.from, range.to) {
+        // An empty range: `BTreeMap::range` panics when the end is before the start.
+        (Some(f), Some(t)) if t <= f => (Bound::Included(f), Bound::Excluded(f)),
+        (_, to) => (from, to.map_or(Bound::Unbounded, Bound::Excluded)),
+    }
+}
+
 impl Store for MemoryStore {
     async fn load(&self, tenant: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
         Ok(self
@@ -192,12 +338,7 @@ impl Store for MemoryStore {
         let Some(b) = inner.books.get(&tenant) else {
             return Ok(Vec::new());
         };
-        Ok(b.activities.get(&id).map_or_else(Vec::new, |acts| {
-            acts.iter()
-                .filter(|((at, _), _)| range.contains(*at))
-                .map(|(_, a)| a.clone())
-                .collect()
-        }))
+        Ok(b.timeline(id, range))
     }
 
     async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
@@ -208,7 +349,7 @@ impl Store for MemoryStore {
         let duplicates: Vec<IdempotencyKey> = cs
             .activities
             .iter()
-            .filter(|a| book.keys.contains(&a.idempotency_key))
+            .filter(|a| book.has_key(&a.idempotency_key))
             .map(|a| a.idempotency_key.clone())
             .collect();
         if !duplicates.is_empty() {
@@ -218,6 +359,11 @@ impl Store for MemoryStore {
             });
         }
         // Every check before the first write: all or nothing.
+        if !book.has_room(cs.activities.len()) {
+            return Err(StoreError::Unsupported {
+                what: format!("more than {} activities in one tenant", u32::MAX),
+            });
+        }
         check_writes(&cs.customers, |id| {
             book.customers.get(&id).map(|r| r.customer.version())
         })?;
@@ -226,25 +372,21 @@ impl Store for MemoryStore {
                 customer: w.customer().clone(),
                 stats: w.stats().clone(),
             };
-            book.customers.insert(r.customer.id(), Box::new(r));
+            // An update overwrites the boxed record in place: no allocation, no B-tree insert.
+            match book.customers.entry(r.customer.id()) {
+                btree_map::Entry::Occupied(mut o) => **o.get_mut() = r,
+                btree_map::Entry::Vacant(v) => {
+                    v.insert(Box::new(r));
+                }
+            }
         }
         for a in &cs.activities {
-            book.keys.insert(a.idempotency_key.clone());
-            book.activities
-                .entry(a.customer)
-                .or_default()
-                .insert((a.at, a.idempotency_key.clone()), a.clone());
+            book.insert(a);
         }
-        for m in &cs.outbox {
-            inner.seq += 1;
-            inner.outbox.insert(
-                inner.seq,
-                Pending {
-                    message: m.clone(),
-                    available_at: DateTime::<Utc>::MIN_UTC,
-                },
-            );
-        }
+        inner.outbox.extend(cs.outbox.iter().map(|m| Pending {
+            message: m.clone(),
+            available_at: DateTime::<Utc>::MIN_UTC,
+        }));
         Ok(Applied::counting(cs))
     }
 
@@ -257,7 +399,7 @@ impl Store for MemoryStore {
         let mut inner = self.lock()?;
         let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
         let mut out = Vec::new();
-        for p in inner.outbox.values_mut() {
+        for p in &mut inner.outbox {
             if out.len() >= limit as usize {
                 break;
             }
@@ -271,19 +413,140 @@ impl Store for MemoryStore {
     }
 
     async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
-        let ids: HashSet<&MessageId> = ids.iter().collect();
-        self.lock()?
-            .outbox
-            .retain(|_, p| !ids.contains(&p.message.id));
+        let ids: HashSet<&MessageId, Hashed> = ids.iter().collect();
+        self.lock()?.outbox.retain(|p| !ids.contains(&p.message.id));
         Ok(())
     }
 
     async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
-        for p in self.lock()?.outbox.values_mut() {
+        for p in &mut self.lock()?.outbox {
             if p.message.id == id {
                 p.available_at = at;
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::TimeZone;
+    use futures::executor::block_on;
+
+    use super::*;
+
+    const T: TenantId = TenantId::from_u128(1);
+
+    fn visit(customer: u128, hour: u32, key: &str) -> Activity {
+        Activity::new(
+            ActivityId::from_u128(customer * 1_000 + u128::from(hour)),
+            CustomerId::from_u128(customer),
+            Utc.with_ymd_and_hms(2026, 3, 1, hour, 0, 0).unwrap(),
+            Channel::Web,
+            IdempotencyKey::new(key).unwrap(),
+            ActivityKind::Visit { item: None },
+        )
+        .unwrap()
+    }
+
+    fn record(store: &MemoryStore, acts: Vec<Activity>) -> Applied {
+        let mut cs = Changeset::new();
+        cs.activities = acts;
+        block_on(store.apply(T, &cs)).unwrap()
+    }
+
+    fn keys(acts: &[Activity]) -> Vec<&str> {
+        acts.iter().map(|a| a.idempotency_key.as_str()).collect()
+    }
+
+    fn keys_of(applied: &Applied) -> Vec<&str> {
+        applied
+            .duplicates
+            .iter()
+            .map(IdempotencyKey::as_str)
+            .collect()
+    }
+
+    #[test]
+    fn timeline_is_in_time_then_key_order_whatever_the_arrival_order() {
+        let store = MemoryStore::new();
+        for (hour, key) in [(9, "c"), (7, "z"), (9, "a"), (8, "m"), (9, "b"), (7, "y")] {
+            assert!(!record(&store, vec![visit(1, hour, key)]).is_duplicate());
+        }
+        let id = CustomerId::from_u128(1);
+        let all = block_on(store.activities(T, id, TimeRange::all())).unwrap();
+        assert_eq!(keys(&all), ["y", "z", "m", "a", "b", "c"]);
+        let at = |h| Some(Utc.with_ymd_and_hms(2026, 3, 1, h, 0, 0).unwrap());
+        let some = TimeRange {
+            from: at(8),
+            to: at(9),
+        };
+        assert_eq!(
+            keys(&block_on(store.activities(T, id, some)).unwrap()),
+            ["m"]
+        );
+        let backwards = TimeRange {
+            from: at(9),
+            to: at(8),
+        };
+        assert!(
+            block_on(store.activities(T, id, backwards))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn keys_are_tenant_wide_and_found_among_tied_activities() {
+        let store = MemoryStore::new();
+        record(
+            &store,
+            vec![visit(1, 9, "a"), visit(1, 9, "b"), visit(1, 9, "c")],
+        );
+        // The same key for another customer at another time is still a duplicate.
+        let again = record(&store, vec![visit(2, 3, "b"), visit(2, 4, "new")]);
+        assert_eq!(keys_of(&again), ["b"]);
+        let other = CustomerId::from_u128(2);
+        assert!(
+            block_on(store.activities(T, other, TimeRange::all()))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_fingerprint_collision_neither_loses_nor_invents_a_key() {
+        let mut book = Book::default();
+        let (a, b) = (visit(1, 9, "a"), visit(2, 10, "b"));
+        book.insert(&a);
+        // Make `b` collide with `a`: its fingerprint is taken, by `a`'s place.
+        let fp = book.fingerprint(&b.idempotency_key);
+        book.keys.insert(fp, 0);
+        assert!(!book.has_key(&b.idempotency_key));
+        book.insert(&b);
+        assert!(book.has_key(&a.idempotency_key));
+        assert!(book.has_key(&b.idempotency_key));
+        assert!(!book.has_key(&IdempotencyKey::new("c").unwrap()));
+        assert_eq!(book.collided.len(), 1);
+        assert_eq!(book.activities.len(), 2);
+    }
+
+    #[test]
+    fn the_log_hands_out_positions_across_chunks() {
+        let mut log = Log::default();
+        for i in 0..=CHUNK {
+            let key = format!("k{i}");
+            assert_eq!(log.push(visit(1, 9, &key)) as usize, i);
+        }
+        assert_eq!(log.len(), CHUNK + 1);
+        assert_eq!(log.chunks.len(), 2);
+        let last = u32::try_from(CHUNK).unwrap();
+        assert_eq!(
+            log.get(last).map(|a| a.idempotency_key.as_str()),
+            Some(&*format!("k{CHUNK}"))
+        );
+        assert!(log.get(last + 1).is_none());
     }
 }

@@ -200,6 +200,14 @@ pub struct SweepProgress {
     pub total: usize,
 }
 
+/// What a decision does with the record it owns.
+enum Step {
+    /// Nothing to write: the record as read.
+    Keep(Record),
+    /// Write this.
+    Write(Decision),
+}
+
 /// What one decision changes, before ids and versions are attached.
 struct Decision {
     customer: Customer,
@@ -448,26 +456,49 @@ impl<S: Store, N: Notifier> Service<S, N> {
         id: CustomerId,
         decide: impl Fn(&Record, DateTime<Utc>) -> Result<Option<Decision>, Error>,
     ) -> Result<(Record, Applied), Error> {
+        self.modify_owned(t, id, |read, now| {
+            Ok(match decide(&read, now)? {
+                Some(d) => Step::Write(d),
+                None => Step::Keep(read),
+            })
+        })
+        .await
+    }
+
+    /// [`Self::modify`] with `decide` owning the record read, so a decision that changes it
+    /// (the customer and stats of a recorded purchase) moves it instead of cloning it.
+    async fn modify_owned(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        decide: impl Fn(Record, DateTime<Utc>) -> Result<Step, Error>,
+    ) -> Result<(Record, Applied), Error> {
         for _ in 0..self.max_attempts {
             let read = self.customer(t, id).await?;
+            let expected_version = read.customer.version();
             let now = self.clock.now();
-            let Some(d) = decide(&read, now)? else {
-                return Ok((read, Applied::default()));
+            let d = match decide(read, now)? {
+                Step::Keep(read) => return Ok((read, Applied::default())),
+                Step::Write(d) => d,
             };
-            let next = d.customer.with_version(read.customer.version() + 1);
             let mut cs = Changeset::new();
-            cs.update(&read.customer, next, d.stats);
+            cs.customers.push(CustomerWrite::Update {
+                expected_version,
+                customer: Box::new(d.customer.with_version(expected_version + 1)),
+                stats: Box::new(d.stats),
+            });
             cs.activities = d.activities;
             cs.outbox = self.messages(t, now, d.events);
             match self.store.apply(t, &cs).await {
                 Ok(applied) => {
                     if applied.is_duplicate() {
-                        return Ok((read, applied));
+                        // Nothing was written: the stored state is the state to report.
+                        return Ok((self.customer(t, id).await?, applied));
                     }
                     // The written state, taken back from the changeset without a clone.
                     let Some((customer, stats)) = cs.customers.pop().map(CustomerWrite::into_parts)
                     else {
-                        return Ok((read, applied));
+                        return Err(Error::NotFound(id));
                     };
                     return Ok((Record { customer, stats }, applied));
                 }
@@ -630,20 +661,22 @@ impl<S: Store, N: Notifier> Service<S, N> {
         let activity_id = self.ids.activity_id();
         let result = std::sync::Mutex::new(None);
         let (r, applied) = self
-            .modify(t, a.customer, |read, now| {
+            .modify_owned(t, a.customer, |read, now| {
                 read.customer.ensure_live()?;
+                let Record {
+                    customer,
+                    mut stats,
+                } = read;
                 let activity = Activity::new(
                     activity_id,
-                    read.customer.id(),
+                    customer.id(),
                     a.at,
                     a.channel,
                     a.idempotency_key.clone(),
                     a.kind.clone(),
                 )?;
-                let mut stats = read.stats.clone();
                 stats.apply(&activity)?;
-                let (customer, e) =
-                    self.evaluated(read.customer.clone(), &stats, &EvalInputs::at(now))?;
+                let (customer, e) = self.evaluated(customer, &stats, &EvalInputs::at(now))?;
                 let mut events = vec![DomainEvent::ActivityRecorded {
                     customer: customer.id(),
                     activity: activity.id,
@@ -653,7 +686,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                 if let Ok(mut slot) = result.lock() {
                     *slot = Some(e);
                 }
-                Ok(Some(Decision {
+                Ok(Step::Write(Decision {
                     customer,
                     stats,
                     activities: vec![activity],
