@@ -618,9 +618,9 @@ pub(crate) fn run(
     });
     let (h, (count, count_json), grouped, count_secs) = count?;
     let ((spend, spend_json), spend_secs) = spend?;
-    steps.push(("  purchases: group histories", grouped));
-    steps.push(("  purchases: group and fit", count_secs));
-    steps.push(("  spend: group and fit", spend_secs));
+    steps.push(("purchases: group histories", grouped));
+    steps.push(("purchases: group and fit", count_secs));
+    steps.push(("spend: group and fit", spend_secs));
     lap(&mut steps, "group and fit both models", &mut at);
     if let Some(path) = &o.fit_output {
         let fits = json!({"purchases": count_json, "spend": spend_json});
