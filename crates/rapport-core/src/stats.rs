@@ -26,6 +26,8 @@ use crate::money::{Currency, Money};
 /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
 /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
 /// # let refund = |n, d, of: u128, of_day, cents, full| act(n, d, ActivityKind::Refund { order_id: order(of), amount: usd(cents), margin: None, purchased_at: day(of_day), full });
+/// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin;
+/// // refund(id, day, order id, order day, cents, full)
 /// // Two orders on 1 March; the second is refunded in full on 4 March.
 /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 1, 500), refund(3, 4, 2, 1, 500, true)])?;
 /// let d = &stats.days()[0];
@@ -71,6 +73,8 @@ impl DayTotals {
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
     /// # let refund = |n, d, of: u128, of_day, cents, full| act(n, d, ActivityKind::Refund { order_id: order(of), amount: usd(cents), margin: None, purchased_at: day(of_day), full });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin;
+    /// // refund(id, day, order id, order day, cents, full)
     /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 2, 500), refund(3, 4, 2, 2, 500, true)])?;
     /// assert!(stats.days()[0].is_purchase_day());
     /// assert!(!stats.days()[1].is_purchase_day()); // its only order was refunded in full
@@ -94,6 +98,8 @@ impl DayTotals {
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
     /// # let refund = |n, d, of: u128, of_day, cents, full| act(n, d, ActivityKind::Refund { order_id: order(of), amount: usd(cents), margin: None, purchased_at: day(of_day), full });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin;
+    /// // refund(id, day, order id, order day, cents, full)
     /// let stats = Stats::from_activities(&[buy(1, 1, 1000), refund(2, 3, 1, 1, 250, false)])?;
     /// assert_eq!(stats.days()[0].net_revenue(), Decimal::new(750, 2));
     /// # Ok::<(), DomainError>(())
@@ -113,6 +119,7 @@ impl DayTotals {
 /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
 /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
 /// # let feedback = |n, d, feedback| act(n, d, ActivityKind::Feedback { feedback });
+/// // feedback(id, day, answer)
 /// let stats = Stats::from_activities(&[feedback(1, 5, Feedback::Nps(Nps::new(9)?))])?;
 /// let Stamped { at, value } = stats.last_nps().unwrap();
 /// assert_eq!((at, value.get()), (day(5), 9));
@@ -138,6 +145,7 @@ pub struct Stamped<T> {
 /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
 /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
 /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+/// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
 /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 20, 2500), buy(3, 20, 500)])?;
 /// let w: Window = stats.window(day(25), 10);
 /// assert_eq!((w.purchase_days, w.orders), (1, 2));
@@ -250,6 +258,7 @@ impl Stats {
     /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
     /// let a = [buy(1, 20, 2500), buy(2, 1, 1000)];
     /// let stats = Stats::from_activities(&a)?;
     /// assert_eq!(stats, Stats::from_activities(a.iter().rev())?); // order does not matter
@@ -283,6 +292,8 @@ impl Stats {
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
     /// # let complaint = |n, d, severity| act(n, d, ActivityKind::Complaint { severity });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin;
+    /// // complaint(id, day, severity)
     /// let mut stats = Stats::default();
     /// stats.apply(&buy(1, 1, 1000))?;
     /// stats.apply(&complaint(2, 3, Severity::Low))?;
@@ -439,6 +450,7 @@ impl Stats {
     /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
     /// assert_eq!(Stats::default().currency(), None);
     /// assert_eq!(Stats::from_activities(&[buy(1, 1, 1000)])?.currency(), Some(Currency::USD));
     /// # Ok::<(), DomainError>(())
@@ -461,6 +473,8 @@ impl Stats {
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
     /// # let refund = |n, d, of: u128, of_day, cents, full| act(n, d, ActivityKind::Refund { order_id: order(of), amount: usd(cents), margin: None, purchased_at: day(of_day), full });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin;
+    /// // refund(id, day, order id, order day, cents, full)
     /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 2, 500), refund(3, 4, 2, 2, 500, true)])?;
     /// assert_eq!(stats.orders(), 2);
     /// # Ok::<(), DomainError>(())
@@ -483,6 +497,8 @@ impl Stats {
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
     /// # let refund = |n, d, of: u128, of_day, cents, full| act(n, d, ActivityKind::Refund { order_id: order(of), amount: usd(cents), margin: None, purchased_at: day(of_day), full });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin;
+    /// // refund(id, day, order id, order day, cents, full)
     /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 2, 500), refund(3, 4, 2, 2, 500, true)])?;
     /// assert_eq!(stats.full_refunds(), 1);
     /// # Ok::<(), DomainError>(())
@@ -505,6 +521,8 @@ impl Stats {
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
     /// # let refund = |n, d, of: u128, of_day, cents, full| act(n, d, ActivityKind::Refund { order_id: order(of), amount: usd(cents), margin: None, purchased_at: day(of_day), full });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin;
+    /// // refund(id, day, order id, order day, cents, full)
     /// assert_eq!(Stats::default().revenue(), None);
     /// let stats = Stats::from_activities(&[buy(1, 1, 1000), refund(2, 3, 1, 1, 250, false)])?;
     /// assert_eq!(stats.revenue().unwrap().to_string(), "7.50 USD");
@@ -529,6 +547,8 @@ impl Stats {
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
     /// # let refund = |n, d, of: u128, of_day, cents, full| act(n, d, ActivityKind::Refund { order_id: order(of), amount: usd(cents), margin: None, purchased_at: day(of_day), full });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin;
+    /// // refund(id, day, order id, order day, cents, full)
     /// assert!(Stats::default().revenue_amount().is_zero());
     /// let stats = Stats::from_activities(&[buy(1, 1, 1000), refund(2, 3, 1, 1, 250, false)])?;
     /// assert_eq!(stats.revenue_amount(), Decimal::new(750, 2));
@@ -551,6 +571,7 @@ impl Stats {
     /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
     /// // Each purchase here has a margin of a quarter of its amount.
     /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 2, 2000)])?;
     /// assert_eq!(stats.margin().unwrap().to_string(), "7.50 USD");
@@ -573,6 +594,7 @@ impl Stats {
     /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
     /// let stats = Stats::from_activities(&[buy(1, 1, 1000)])?;
     /// assert_eq!(stats.margin_amount(), Decimal::new(250, 2));
     /// # Ok::<(), DomainError>(())
@@ -594,6 +616,7 @@ impl Stats {
     /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
     /// let stats = Stats::from_activities(&[buy(1, 9, 500), buy(2, 1, 1000), buy(3, 1, 200)])?;
     /// let days: Vec<_> = stats.days().iter().map(|d| (d.day, d.orders)).collect();
     /// assert_eq!(days, [(day(1).date_naive(), 2), (day(9).date_naive(), 1)]);
@@ -617,6 +640,8 @@ impl Stats {
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
     /// # let refund = |n, d, of: u128, of_day, cents, full| act(n, d, ActivityKind::Refund { order_id: order(of), amount: usd(cents), margin: None, purchased_at: day(of_day), full });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin;
+    /// // refund(id, day, order id, order day, cents, full)
     /// let stats = Stats::from_activities(&[buy(1, 9, 500), buy(2, 1, 1000), buy(3, 5, 200), refund(4, 6, 3, 5, 200, true)])?;
     /// assert_eq!(stats.purchase_days().collect::<Vec<_>>(), [day(1).date_naive(), day(9).date_naive()]);
     /// # Ok::<(), DomainError>(())
@@ -640,6 +665,7 @@ impl Stats {
     /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
     /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 1, 500), buy(3, 20, 2500)])?;
     /// assert_eq!(stats.purchase_day_count(), 2); // two orders on one day count once
     /// # Ok::<(), DomainError>(())
@@ -661,6 +687,7 @@ impl Stats {
     /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
     /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 9, 500), buy(3, 20, 2500)])?;
     /// assert_eq!(stats.purchase_days_until(day(9).date_naive()).count(), 2);
     /// # Ok::<(), DomainError>(())
@@ -681,6 +708,7 @@ impl Stats {
     /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
     /// let stats = Stats::from_activities(&[buy(1, 9, 500), buy(2, 1, 1000)])?;
     /// assert_eq!(stats.first_purchase_day(), Some(day(1).date_naive()));
     /// assert_eq!(Stats::default().first_purchase_day(), None);
@@ -703,6 +731,7 @@ impl Stats {
     /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
     /// let stats = Stats::from_activities(&[buy(1, 9, 500), buy(2, 1, 1000)])?;
     /// assert_eq!(stats.last_purchase_day(), Some(day(9).date_naive()));
     /// # Ok::<(), DomainError>(())
@@ -724,6 +753,7 @@ impl Stats {
     /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
     /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 20, 2500)])?;
     /// assert_eq!(stats.days_since_last_purchase(day(25)), Some(5));
     /// assert_eq!(stats.days_since_last_purchase(day(10)), Some(9)); // purchases after `now` are ignored
@@ -750,6 +780,7 @@ impl Stats {
     /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
     /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 20, 2500)])?;
     /// assert_eq!(stats.days_since_first_purchase(day(25)), Some(24));
     /// # Ok::<(), DomainError>(())
@@ -775,6 +806,7 @@ impl Stats {
     /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
     /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 20, 2500)])?;
     /// assert_eq!(stats.window(day(25), 5).orders, 0); // 20 March is not after 25 - 5
     /// assert_eq!(stats.window(day(25), 6).revenue, Decimal::new(2500, 2));
@@ -808,6 +840,7 @@ impl Stats {
     /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
     /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 20, 2500)])?;
     /// assert_eq!(stats.rolling_30(day(31)), stats.window(day(31), 30));
     /// assert_eq!(stats.rolling_30(day(31)).orders, 1);
@@ -830,6 +863,7 @@ impl Stats {
     /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
     /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 20, 2500)])?;
     /// assert_eq!(stats.rolling_90(day(31)).orders, 2);
     /// # Ok::<(), DomainError>(())
@@ -851,6 +885,7 @@ impl Stats {
     /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
     /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 20, 2500)])?;
     /// assert_eq!(stats.rolling_365(day(31)).revenue, Decimal::new(3500, 2));
     /// # Ok::<(), DomainError>(())
@@ -873,6 +908,8 @@ impl Stats {
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
     /// # let complaint = |n, d, severity| act(n, d, ActivityKind::Complaint { severity });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin;
+    /// // complaint(id, day, severity)
     /// let stats = Stats::from_activities(&[buy(1, 1, 1000), complaint(2, 2, Severity::High), complaint(3, 5, Severity::Low)])?;
     /// assert_eq!(stats.count(ActivityType::Complaint), 2);
     /// assert_eq!(stats.count(ActivityType::Visit), 0);
@@ -892,6 +929,7 @@ impl Stats {
     /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
     /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
     /// # let complaint = |n, d, severity| act(n, d, ActivityKind::Complaint { severity });
+    /// // complaint(id, day, severity)
     /// let stats = Stats::from_activities(&[complaint(1, 5, Severity::Low), complaint(2, 2, Severity::High)])?;
     /// assert_eq!(stats.last_at(ActivityType::Complaint), Some(day(5)));
     /// assert_eq!(stats.last_at(ActivityType::Purchase), None);
@@ -915,6 +953,8 @@ impl Stats {
     /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
     /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
     /// # let complaint = |n, d, severity| act(n, d, ActivityKind::Complaint { severity });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin;
+    /// // complaint(id, day, severity)
     /// let stats = Stats::from_activities(&[buy(1, 1, 1000), complaint(2, 7, Severity::Low)])?;
     /// assert_eq!(stats.last_activity_at(), Some(day(7)));
     /// # Ok::<(), DomainError>(())
@@ -933,6 +973,7 @@ impl Stats {
     /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
     /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
     /// # let complaint = |n, d, severity| act(n, d, ActivityKind::Complaint { severity });
+    /// // complaint(id, day, severity)
     /// let stats = Stats::from_activities(&[complaint(1, 5, Severity::Low), complaint(2, 2, Severity::High)])?;
     /// let severities: Vec<_> = stats.complaints().iter().map(|c| c.value).collect();
     /// assert_eq!(severities, [Severity::High, Severity::Low]);
@@ -952,6 +993,7 @@ impl Stats {
     /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
     /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
     /// # let complaint = |n, d, severity| act(n, d, ActivityKind::Complaint { severity });
+    /// // complaint(id, day, severity)
     /// let stats = Stats::from_activities(&[complaint(1, 2, Severity::High), complaint(2, 20, Severity::Low)])?;
     /// assert_eq!(stats.complaints_within(day(25), 10), 1);
     /// assert_eq!(stats.complaints_within(day(25), 30), 2);
@@ -979,6 +1021,7 @@ impl Stats {
     /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
     /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
     /// # let feedback = |n, d, feedback| act(n, d, ActivityKind::Feedback { feedback });
+    /// // feedback(id, day, answer)
     /// let stats = Stats::from_activities(&[
     ///     feedback(1, 9, Feedback::Nps(Nps::new(3)?)),
     ///     feedback(2, 2, Feedback::Nps(Nps::new(10)?)),
@@ -1000,6 +1043,7 @@ impl Stats {
     /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
     /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
     /// # let feedback = |n, d, feedback| act(n, d, ActivityKind::Feedback { feedback });
+    /// // feedback(id, day, answer)
     /// let stats = Stats::from_activities(&[feedback(1, 4, Feedback::Csat(Csat::new(5)?))])?;
     /// assert_eq!(stats.last_csat().map(|s| s.value.get()), Some(5));
     /// assert_eq!(stats.last_nps(), None);
