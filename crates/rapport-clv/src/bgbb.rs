@@ -36,6 +36,13 @@ pub struct Opportunities {
 impl Opportunities {
     /// Checked history.
     ///
+    /// ```
+    /// use rapport_clv::Opportunities;
+    /// let h = Opportunities::new(2, 4, 6).unwrap(); // 2 repeat gifts in 6 years, the last in year 4
+    /// assert_eq!(h.recency, 4);
+    /// assert!(Opportunities::new(2, 7, 6).is_err()); // recency past the periods observed
+    /// ```
+    ///
     /// # Errors
     /// [`ClvError::InvalidRow`] (`row` 0) when `frequency > recency`, `recency > periods`, or
     /// `recency > 0` without a transaction.
@@ -104,6 +111,13 @@ pub struct BgBb {
 
 impl BgBb {
     /// Checked parameters.
+    ///
+    /// ```
+    /// use rapport_clv::BgBb;
+    /// let m = BgBb::new(1.204, 0.750, 0.657, 2.783).unwrap(); // Fader, Hardie & Shang (2010)
+    /// assert_eq!(m.delta, 2.783);
+    /// assert!(BgBb::new(1.204, 0.0, 0.657, 2.783).is_err());
+    /// ```
     ///
     /// # Errors
     /// [`ClvError::InvalidParameter`] unless all are positive and finite.

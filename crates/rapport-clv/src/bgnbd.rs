@@ -40,6 +40,13 @@ pub struct BgNbd {
 impl BgNbd {
     /// Checked parameters.
     ///
+    /// ```
+    /// use rapport_clv::{BgNbd, ClvError};
+    /// let m = BgNbd::new(0.2426, 4.4135, 0.7929, 2.4258).unwrap();
+    /// assert_eq!(m.alpha, 4.4135);
+    /// assert!(matches!(BgNbd::new(0.2426, 0.0, 0.7929, 2.4258), Err(ClvError::InvalidParameter { .. })));
+    /// ```
+    ///
     /// # Errors
     /// [`ClvError::InvalidParameter`] unless all are positive and finite.
     pub fn new(r: f64, alpha: f64, a: f64, b: f64) -> Result<Self, ClvError> {
@@ -52,6 +59,14 @@ impl BgNbd {
 
     /// Log-likelihood of one customer with `x` repeat purchases, the last at `tx`, observed
     /// for `t` periods.
+    ///
+    /// ```
+    /// use rapport_clv::BgNbd;
+    /// let m = BgNbd::new(0.2426, 4.4135, 0.7929, 2.4258).unwrap(); // lifetimes' CDNOW fit, in weeks
+    /// // Without repeat purchases the likelihood is P(no purchase in T) = (α / (α + T))^r.
+    /// let no_repeat = (4.4135_f64 / (4.4135 + 38.86)).powf(0.2426);
+    /// assert!((m.log_likelihood_one(0.0, 0.0, 38.86).exp() - no_repeat).abs() < 1e-12);
+    /// ```
     #[must_use]
     pub fn log_likelihood_one(&self, x: f64, tx: f64, t: f64) -> f64 {
         let Self { r, alpha, a, b } = *self;
@@ -67,6 +82,14 @@ impl BgNbd {
     }
 
     /// Total log-likelihood of `(frequency, recency, T)` rows.
+    ///
+    /// ```
+    /// use rapport_clv::BgNbd;
+    /// let m = BgNbd::new(0.2426, 4.4135, 0.7929, 2.4258).unwrap(); // lifetimes' CDNOW fit, in weeks
+    /// let rows = [(2.0, 30.43, 38.86), (0.0, 0.0, 38.86)];
+    /// let sum = m.log_likelihood_one(2.0, 30.43, 38.86) + m.log_likelihood_one(0.0, 0.0, 38.86);
+    /// assert!((m.log_likelihood(&rows) - sum).abs() < 1e-12);
+    /// ```
     #[must_use]
     pub fn log_likelihood(&self, rows: &[(f64, f64, f64)]) -> f64 {
         CountModel::log_likelihood(self, rows)
@@ -128,6 +151,15 @@ impl BgNbd {
 
     /// Expected repeat purchases in the next `t` periods of a customer with history
     /// `(x, tx, big_t)`.
+    ///
+    /// ```
+    /// use rapport_clv::BgNbd;
+    /// let m = BgNbd::new(0.2426, 4.4135, 0.7929, 2.4258).unwrap(); // lifetimes' CDNOW fit, in weeks
+    /// // lifetimes gives 1.2259 for CDNOW customer 1 over the next 39 weeks.
+    /// assert!((m.conditional_expected_purchases(39.0, 2.0, 30.43, 38.86) - 1.2259).abs() < 1e-3);
+    /// // Someone whose last purchase was long ago is expected to buy less.
+    /// assert!(m.conditional_expected_purchases(39.0, 2.0, 5.0, 38.86) < 1.2259);
+    /// ```
     #[must_use]
     pub fn conditional_expected_purchases(&self, t: f64, x: f64, tx: f64, big_t: f64) -> f64 {
         self.numerator(t, x, big_t) / self.denominator(x, tx, big_t)
@@ -135,6 +167,15 @@ impl BgNbd {
 
     /// [`CountModel::conditional_expected_purchases_many`]: the hypergeometric part once per
     /// distinct `(x, T)` and horizon.
+    ///
+    /// ```
+    /// use rapport_clv::BgNbd;
+    /// let m = BgNbd::new(0.2426, 4.4135, 0.7929, 2.4258).unwrap(); // lifetimes' CDNOW fit, in weeks
+    /// let histories = [(2.0, 30.43, 38.86), (2.0, 5.0, 38.86)];
+    /// let all = m.conditional_expected_purchases_many(&histories, &[4.345, 52.0]);
+    /// assert_eq!(all.len(), 4); // history by history, each at every horizon
+    /// assert_eq!(all[1], m.conditional_expected_purchases(52.0, 2.0, 30.43, 38.86));
+    /// ```
     #[must_use]
     pub fn conditional_expected_purchases_many(
         &self,
@@ -175,6 +216,14 @@ impl BgNbd {
     }
 
     /// P(alive) of a customer with history `(x, tx, big_t)` (1 without repeat purchases).
+    ///
+    /// ```
+    /// use rapport_clv::BgNbd;
+    /// let m = BgNbd::new(0.2426, 4.4135, 0.7929, 2.4258).unwrap(); // lifetimes' CDNOW fit, in weeks
+    /// assert!((m.p_alive(2.0, 30.43, 38.86) - 0.7266).abs() < 1e-3); // lifetimes' value
+    /// assert!(m.p_alive(2.0, 5.0, 38.86) < 0.7266); // the same purchases, long ago
+    /// assert_eq!(m.p_alive(0.0, 0.0, 38.86), 1.0);
+    /// ```
     #[must_use]
     pub fn p_alive(&self, x: f64, tx: f64, big_t: f64) -> f64 {
         if x == 0.0 {
@@ -186,6 +235,15 @@ impl BgNbd {
     }
 
     /// Expected purchases of a new customer in `t` periods.
+    ///
+    /// ```
+    /// use rapport_clv::BgNbd;
+    /// let m = BgNbd::new(0.2426, 4.4135, 0.7929, 2.4258).unwrap(); // lifetimes' CDNOW fit, in weeks
+    /// let year = m.expected_purchases(52.0);
+    /// assert!(year > m.expected_purchases(26.0));
+    /// // The same as a customer with no history at all.
+    /// assert!((year - m.conditional_expected_purchases(52.0, 0.0, 0.0, 0.0)).abs() < 1e-9);
+    /// ```
     #[must_use]
     pub fn expected_purchases(&self, t: f64) -> f64 {
         let Self { r, alpha, a, b } = *self;

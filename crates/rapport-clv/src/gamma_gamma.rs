@@ -36,6 +36,13 @@ pub struct GammaGamma {
 impl GammaGamma {
     /// Checked parameters.
     ///
+    /// ```
+    /// use rapport_clv::{ClvError, GammaGamma};
+    /// let gg = GammaGamma::new(6.2488, 3.7446, 15.4477).unwrap(); // lifetimes' CDNOW fit
+    /// assert_eq!(gg.q, 3.7446);
+    /// assert!(matches!(GammaGamma::new(6.2488, 3.7446, -1.0), Err(ClvError::InvalidParameter { .. })));
+    /// ```
+    ///
     /// # Errors
     /// [`ClvError::InvalidParameter`].
     pub fn new(p: f64, q: f64, v: f64) -> Result<Self, ClvError> {

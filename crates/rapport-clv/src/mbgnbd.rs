@@ -34,6 +34,12 @@ pub struct MbgNbd {
 impl MbgNbd {
     /// Checked parameters.
     ///
+    /// ```
+    /// use rapport_clv::MbgNbd;
+    /// assert!(MbgNbd::new(0.5248, 6.1830, 0.8914, 1.6140).is_ok());
+    /// assert!(MbgNbd::new(0.5248, 6.1830, f64::NAN, 1.6140).is_err());
+    /// ```
+    ///
     /// # Errors
     /// [`ClvError::InvalidParameter`] unless all are positive and finite.
     pub fn new(r: f64, alpha: f64, a: f64, b: f64) -> Result<Self, ClvError> {
@@ -96,6 +102,15 @@ impl MbgNbd {
     }
 
     /// Log-likelihood of one customer.
+    ///
+    /// ```
+    /// use rapport_clv::MbgNbd;
+    /// let m = MbgNbd::new(0.5248, 6.1830, 0.8914, 1.6140).unwrap();
+    /// let rows = [(2.0, 30.43, 38.86), (0.0, 0.0, 38.86)];
+    /// let sum: f64 = rows.iter().map(|&(x, tx, t)| m.log_likelihood_one(x, tx, t)).sum();
+    /// assert!((rapport_clv::CountModel::log_likelihood(&m, &rows) - sum).abs() < 1e-12);
+    /// assert!(m.log_likelihood_one(2.0, 30.43, 38.86) < 0.0);
+    /// ```
     #[must_use]
     pub fn log_likelihood_one(&self, x: f64, tx: f64, big_t: f64) -> f64 {
         let Self { r, alpha, a, b } = *self;
@@ -107,6 +122,14 @@ impl MbgNbd {
     }
 
     /// Expected repeat purchases in the next `t` periods.
+    ///
+    /// ```
+    /// use rapport_clv::MbgNbd;
+    /// let m = MbgNbd::new(0.5248, 6.1830, 0.8914, 1.6140).unwrap();
+    /// let recent = m.conditional_expected_purchases(39.0, 2.0, 30.43, 38.86);
+    /// assert!(recent > m.conditional_expected_purchases(39.0, 2.0, 5.0, 38.86));
+    /// assert!(recent < m.conditional_expected_purchases(52.0, 2.0, 30.43, 38.86));
+    /// ```
     #[must_use]
     pub fn conditional_expected_purchases(&self, t: f64, x: f64, tx: f64, big_t: f64) -> f64 {
         self.numerator(t, x, big_t) / self.denominator(x, tx, big_t)
@@ -114,6 +137,14 @@ impl MbgNbd {
 
     /// [`crate::CountModel::conditional_expected_purchases_many`]: the hypergeometric part once per
     /// distinct `(x, T)` and horizon.
+    ///
+    /// ```
+    /// use rapport_clv::MbgNbd;
+    /// let m = MbgNbd::new(0.5248, 6.1830, 0.8914, 1.6140).unwrap();
+    /// let all = m.conditional_expected_purchases_many(&[(2.0, 30.43, 38.86)], &[4.345, 52.0]);
+    /// assert_eq!(all, [m.conditional_expected_purchases(4.345, 2.0, 30.43, 38.86),
+    ///                  m.conditional_expected_purchases(52.0, 2.0, 30.43, 38.86)]);
+    /// ```
     #[must_use]
     pub fn conditional_expected_purchases_many(
         &self,
@@ -142,6 +173,13 @@ impl MbgNbd {
     }
 
     /// P(alive) at `big_t`.
+    ///
+    /// ```
+    /// use rapport_clv::MbgNbd;
+    /// let m = MbgNbd::new(0.5248, 6.1830, 0.8914, 1.6140).unwrap();
+    /// assert!(m.p_alive(2.0, 30.43, 38.86) > m.p_alive(2.0, 5.0, 38.86));
+    /// assert!(m.p_alive(0.0, 0.0, 38.86) < 1.0); // MBG/NBD: gone possible without repeat purchases
+    /// ```
     #[must_use]
     pub fn p_alive(&self, x: f64, tx: f64, big_t: f64) -> f64 {
         let Self { r, alpha, a, b } = *self;
@@ -149,6 +187,13 @@ impl MbgNbd {
     }
 
     /// Expected purchases of a new customer in `t` periods.
+    ///
+    /// ```
+    /// use rapport_clv::MbgNbd;
+    /// let m = MbgNbd::new(0.5248, 6.1830, 0.8914, 1.6140).unwrap();
+    /// assert!(m.expected_purchases(52.0) > m.expected_purchases(26.0));
+    /// assert!(m.expected_purchases(0.0).abs() < 1e-12);
+    /// ```
     #[must_use]
     pub fn expected_purchases(&self, t: f64) -> f64 {
         let Self { r, alpha, a, b } = *self;

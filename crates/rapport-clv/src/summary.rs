@@ -33,6 +33,12 @@ pub enum Period {
 
 impl Period {
     /// Periods per month in lifetimes' CLV (30 days, 4.345 weeks).
+    ///
+    /// ```
+    /// use rapport_clv::Period;
+    /// assert_eq!(Period::Day.per_month(), 30.0);
+    /// assert_eq!(Period::Week.per_month(), 4.345);
+    /// ```
     #[must_use]
     pub fn per_month(self) -> f64 {
         match self {
@@ -41,7 +47,18 @@ impl Period {
         }
     }
 
-    /// The period number of a date (days since the epoch, or weeks since the epoch's week).
+    /// The period number of a date: days since 1970-01-01, or weeks since the week starting
+    /// Monday 1970-01-05 (the epoch's own week, from Monday 1969-12-29, is -1).
+    ///
+    /// ```
+    /// use chrono::NaiveDate;
+    /// use rapport_clv::Period;
+    /// let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+    /// assert_eq!(Period::Day.index(d(1970, 1, 11)), 10);
+    /// assert_eq!(Period::Week.index(d(1970, 1, 5)), 0);
+    /// assert_eq!(Period::Week.index(d(1970, 1, 1)), -1);
+    /// assert_eq!(Period::Week.index(d(1970, 1, 11)), 0); // a Sunday: still the week of 5 January
+    /// ```
     #[must_use]
     pub fn index(self, d: NaiveDate) -> i64 {
         let epoch = NaiveDate::default();
@@ -84,6 +101,16 @@ pub struct Summary {
 
 impl Summary {
     /// Checks a row: all finite and ≥ 0, recency ≤ T, no recency without repeats.
+    ///
+    /// ```
+    /// use rapport_clv::{ClvError, Summary};
+    /// let ok = Summary { frequency: 2.0, recency: 30.43, t: 38.86, monetary_value: 22.35 };
+    /// assert!(ok.validate(0).is_ok());
+    /// let no_repeat = Summary { frequency: 0.0, recency: 3.0, ..ok };
+    /// assert!(matches!(no_repeat.validate(4), Err(ClvError::InvalidRow { row: 4, field: "recency", .. })));
+    /// let nan = Summary { t: f64::NAN, ..ok };
+    /// assert!(matches!(nan.validate(0), Err(ClvError::InvalidRow { field: "T", .. })));
+    /// ```
     ///
     /// # Errors
     /// [`ClvError::InvalidRow`] naming the field and value.

@@ -41,6 +41,11 @@ pub enum Channel {
 
 impl Channel {
     /// Every channel.
+    ///
+    /// ```
+    /// use rapport_core::Channel;
+    /// assert_eq!(Channel::ALL.iter().filter(|c| c.is_online()).count(), 5);
+    /// ```
     pub const ALL: [Channel; 8] = [
         Channel::Web,
         Channel::App,
@@ -52,7 +57,13 @@ impl Channel {
         Channel::Event,
     ];
 
-    /// True for web, app, email, social and chat.
+    /// True for web, app, email, social and chat; false for store, phone and event.
+    ///
+    /// ```
+    /// use rapport_core::Channel;
+    /// assert!(Channel::App.is_online());
+    /// assert!(!Channel::Phone.is_online());
+    /// ```
     #[must_use]
     pub fn is_online(self) -> bool {
         matches!(
@@ -76,6 +87,12 @@ pub struct Nps(u8);
 impl Nps {
     /// Validates a score.
     ///
+    /// ```
+    /// use rapport_core::{DomainError, Nps};
+    /// assert!(Nps::new(0).is_ok() && Nps::new(10).is_ok());
+    /// assert!(matches!(Nps::new(11), Err(DomainError::OutOfRange { field: "nps", .. })));
+    /// ```
+    ///
     /// # Errors
     /// [`DomainError::OutOfRange`] outside 0..=10.
     pub fn new(score: u8) -> Result<Self, DomainError> {
@@ -91,6 +108,10 @@ impl Nps {
         }
     }
     /// The score.
+    ///
+    /// ```
+    /// assert_eq!(rapport_core::Nps::new(8).unwrap().get(), 8);
+    /// ```
     #[must_use]
     pub fn get(self) -> u8 {
         self.0
@@ -134,6 +155,12 @@ pub struct Csat(u8);
 impl Csat {
     /// Validates a score.
     ///
+    /// ```
+    /// use rapport_core::{Csat, DomainError};
+    /// assert!(Csat::new(1).is_ok() && Csat::new(5).is_ok());
+    /// assert!(matches!(Csat::new(6), Err(DomainError::OutOfRange { field: "csat", .. })));
+    /// ```
+    ///
     /// # Errors
     /// [`DomainError::OutOfRange`] outside 1..=5.
     pub fn new(score: u8) -> Result<Self, DomainError> {
@@ -149,6 +176,10 @@ impl Csat {
         }
     }
     /// The score.
+    ///
+    /// ```
+    /// assert_eq!(rapport_core::Csat::new(4).unwrap().get(), 4);
+    /// ```
     #[must_use]
     pub fn get(self) -> u8 {
         self.0
@@ -310,6 +341,12 @@ pub enum ActivityType {
 
 impl ActivityType {
     /// Every type, in declaration order (`index()` order).
+    ///
+    /// ```
+    /// use rapport_core::ActivityType;
+    /// assert_eq!(ActivityType::ALL[0], ActivityType::Purchase);
+    /// assert_eq!(ActivityType::ALL.len(), 8);
+    /// ```
     pub const ALL: [ActivityType; 8] = [
         ActivityType::Purchase,
         ActivityType::Refund,
@@ -321,13 +358,25 @@ impl ActivityType {
         ActivityType::Contact,
     ];
 
-    /// Position in [`ActivityType::ALL`].
+    /// Position in [`ActivityType::ALL`], e.g. to index a per-type array.
+    ///
+    /// ```
+    /// use rapport_core::ActivityType;
+    /// assert_eq!(ActivityType::ALL[ActivityType::Complaint.index()], ActivityType::Complaint);
+    /// ```
     #[must_use]
     pub fn index(self) -> usize {
         self as usize
     }
 
     /// The snake-case name used in the segment text form.
+    ///
+    /// ```
+    /// use rapport_core::{ActivityType, Segment};
+    /// assert_eq!(ActivityType::Complaint.as_str(), "complaint");
+    /// let text = format!("days_since({}) > 30", ActivityType::Complaint.as_str());
+    /// assert!(text.parse::<Segment>().is_ok());
+    /// ```
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -345,6 +394,12 @@ impl ActivityType {
 
 impl ActivityKind {
     /// The kind without its data.
+    ///
+    /// ```
+    /// use rapport_core::{ActivityKind, ActivityType};
+    /// assert_eq!(ActivityKind::Visit { item: None }.activity_type(), ActivityType::Visit);
+    /// assert_eq!(ActivityKind::Contact.activity_type(), ActivityType::Contact);
+    /// ```
     #[must_use]
     pub fn activity_type(&self) -> ActivityType {
         match self {
@@ -438,7 +493,25 @@ pub struct Activity {
 }
 
 impl Activity {
-    /// Builds a checked activity.
+    /// Builds a checked activity (see [`ActivityKind::validate`]).
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// use rust_decimal::Decimal;
+    /// let at = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
+    /// let purchase = |cents| ActivityKind::Purchase {
+    ///     order_id: OrderId::new("SO-1").unwrap(),
+    ///     amount: Money::new(Decimal::new(cents, 2), Currency::CNY),
+    ///     margin: None,
+    /// };
+    /// let key = IdempotencyKey::new("pos-1-0001")?;
+    /// let a = Activity::new(ActivityId::from_u128(1), CustomerId::from_u128(7), at, Channel::Store, key.clone(), purchase(29900))?;
+    /// assert_eq!(a.kind.activity_type(), ActivityType::Purchase);
+    /// let negative = Activity::new(ActivityId::from_u128(2), CustomerId::from_u128(7), at, Channel::Store, key, purchase(-100));
+    /// assert!(matches!(negative, Err(DomainError::NegativeAmount { .. })));
+    /// # Ok::<(), DomainError>(())
+    /// ```
     ///
     /// # Errors
     /// As [`ActivityKind::validate`].

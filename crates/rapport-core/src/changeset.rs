@@ -15,6 +15,22 @@ use crate::id::TenantId;
 use crate::stats::Stats;
 
 /// One customer row to write, with its stats.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+/// let tenant = TenantId::from_u128(1);
+/// let c = Customer::new(tenant, CustomerId::from_u128(2), Profile::default(), now);
+/// let mut cs = Changeset::new();
+/// cs.update(&c, c.next_version(), Stats::default());
+/// match &cs.customers[0] {
+///     CustomerWrite::Update { expected_version, customer, .. } => {
+///         assert_eq!((*expected_version, customer.version()), (1, 2));
+///     }
+///     CustomerWrite::Create { .. } => unreachable!(),
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "op")]
 pub enum CustomerWrite {
@@ -40,6 +56,17 @@ pub enum CustomerWrite {
 
 impl CustomerWrite {
     /// The customer written.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let tenant = TenantId::from_u128(1);
+    /// let c = Customer::new(tenant, CustomerId::from_u128(2), Profile::default(), now);
+    /// let mut cs = Changeset::new();
+    /// cs.create(c.clone(), Stats::default());
+    /// assert_eq!(cs.customers[0].customer().id(), c.id());
+    /// ```
     #[must_use]
     pub fn customer(&self) -> &Customer {
         match self {
@@ -50,6 +77,17 @@ impl CustomerWrite {
     }
 
     /// The stats written.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let tenant = TenantId::from_u128(1);
+    /// let c = Customer::new(tenant, CustomerId::from_u128(2), Profile::default(), now);
+    /// let mut cs = Changeset::new();
+    /// cs.create(c, Stats::default());
+    /// assert_eq!(cs.customers[0].stats().orders(), 0);
+    /// ```
     #[must_use]
     pub fn stats(&self) -> &Stats {
         match self {
@@ -111,18 +149,48 @@ pub struct Changeset {
 
 impl Changeset {
     /// An empty changeset.
+    ///
+    /// ```
+    /// let cs = rapport_core::Changeset::new();
+    /// assert!(cs.is_empty());
+    /// assert!(cs.validate(rapport_core::TenantId::from_u128(1)).is_ok());
+    /// ```
     #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
     /// True when it writes nothing.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let tenant = TenantId::from_u128(1);
+    /// let c = Customer::new(tenant, CustomerId::from_u128(2), Profile::default(), now);
+    /// let mut cs = Changeset::new();
+    /// assert!(cs.is_empty());
+    /// cs.create(c, Stats::default());
+    /// assert!(!cs.is_empty());
+    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.customers.is_empty() && self.activities.is_empty() && self.outbox.is_empty()
     }
 
     /// Adds a create.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let tenant = TenantId::from_u128(1);
+    /// let c = Customer::new(tenant, CustomerId::from_u128(2), Profile::default(), now);
+    /// let mut cs = Changeset::new();
+    /// cs.create(c, Stats::default());
+    /// assert!(matches!(cs.customers[0], CustomerWrite::Create { .. }));
+    /// assert!(cs.validate(tenant).is_ok());
+    /// ```
     pub fn create(&mut self, customer: Customer, stats: Stats) -> &mut Self {
         self.customers.push(CustomerWrite::Create {
             customer: Box::new(customer),
@@ -132,6 +200,23 @@ impl Changeset {
     }
 
     /// Adds an update of `read` (as it was loaded) to `new`.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let tenant = TenantId::from_u128(1);
+    /// let c = Customer::new(tenant, CustomerId::from_u128(2), Profile::default(), now);
+    /// let mut cs = Changeset::new();
+    /// let mut next = c.next_version();
+    /// next.churn_alert = true;
+    /// cs.update(&c, next, Stats::default());
+    /// assert!(cs.validate(tenant).is_ok());
+    /// // The new state must be exactly one version on.
+    /// let mut stale = Changeset::new();
+    /// stale.update(&c, c.clone(), Stats::default());
+    /// assert!(matches!(stale.validate(tenant), Err(DomainError::InvalidChangeset { .. })));
+    /// ```
     pub fn update(&mut self, read: &Customer, new: Customer, stats: Stats) -> &mut Self {
         self.customers.push(CustomerWrite::Update {
             expected_version: read.version(),
@@ -144,6 +229,19 @@ impl Changeset {
     /// Checks the changeset's own rules before a store sees it: every customer of `tenant`,
     /// at most once; creates at version 1; updates step the version by one; idempotency keys
     /// and message ids unique; outbox messages of `tenant`.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let tenant = TenantId::from_u128(1);
+    /// let c = Customer::new(tenant, CustomerId::from_u128(2), Profile::default(), now);
+    /// let mut cs = Changeset::new();
+    /// cs.create(c, Stats::default());
+    /// assert!(cs.validate(tenant).is_ok());
+    /// let err = cs.validate(TenantId::from_u128(9)).unwrap_err();
+    /// assert!(err.to_string().contains("another tenant"));
+    /// ```
     ///
     /// # Errors
     /// [`DomainError::InvalidChangeset`] saying which rule broke.

@@ -31,6 +31,13 @@ const LOCAL_SPECIALS: &[u8] = b"!#$%&'*+/=?^_`{|}~-.";
 impl Email {
     /// Normalises and checks an email address.
     ///
+    /// ```
+    /// use rapport_core::{DomainError, Email};
+    /// assert_eq!(Email::parse(" Wang.Fang@Example.CN ").unwrap().as_str(), "wang.fang@example.cn");
+    /// let err = Email::parse("wang..fang@example.cn").unwrap_err();
+    /// assert!(matches!(err, DomainError::InvalidEmail { reason: "its local part has a misplaced dot", .. }));
+    /// ```
+    ///
     /// # Errors
     /// [`DomainError::InvalidEmail`] with the reason.
     pub fn parse(input: &str) -> Result<Self, DomainError> {
@@ -93,12 +100,20 @@ impl Email {
     }
 
     /// The normalised address.
+    ///
+    /// ```
+    /// assert_eq!(rapport_core::Email::parse("Li@Example.cn").unwrap().as_str(), "li@example.cn");
+    /// ```
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
     /// The domain part (after `@`).
+    ///
+    /// ```
+    /// assert_eq!(rapport_core::Email::parse("li@Shop.Example.cn").unwrap().domain(), "shop.example.cn");
+    /// ```
     #[must_use]
     pub fn domain(&self) -> &str {
         self.0.rsplit_once('@').map_or("", |(_, d)| d)
@@ -152,6 +167,11 @@ pub struct Region(phonenumber::country::Id);
 
 impl Region {
     /// The two-letter code.
+    ///
+    /// ```
+    /// let us: rapport_core::Region = " us".parse().unwrap();
+    /// assert_eq!(us.as_str(), "US");
+    /// ```
     #[must_use]
     pub fn as_str(&self) -> &str {
         self.0.as_ref()
@@ -207,6 +227,14 @@ pub struct Phone(String);
 impl Phone {
     /// Parses a number written in any common national or international format; a number
     /// without `+` (or `00`) is read in `default_region`.
+    ///
+    /// ```
+    /// use rapport_core::{Phone, Region};
+    /// let cn: Region = "CN".parse().unwrap();
+    /// assert_eq!(Phone::parse("138-0013-8000", cn).unwrap().as_str(), "+8613800138000");
+    /// assert_eq!(Phone::parse("0086 138 0013 8000", cn).unwrap().as_str(), "+8613800138000");
+    /// assert!(Phone::parse("call me", cn).is_err());
+    /// ```
     ///
     /// # Errors
     /// [`DomainError::InvalidPhone`] when it is not a valid number.
@@ -296,6 +324,12 @@ impl Phone {
     }
 
     /// The E.164 string.
+    ///
+    /// ```
+    /// use rapport_core::{Phone, Region};
+    /// let us: Region = "US".parse().unwrap();
+    /// assert_eq!(Phone::parse("(201) 555-0123", us).unwrap().as_str(), "+12015550123");
+    /// ```
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.0
@@ -349,6 +383,12 @@ pub enum ContactKey {
 
 impl ContactKey {
     /// The normalised value.
+    ///
+    /// ```
+    /// use rapport_core::{ContactKey, Phone};
+    /// let k = ContactKey::Phone(Phone::from_e164("+8613800138000").unwrap());
+    /// assert_eq!(k.as_str(), "+8613800138000");
+    /// ```
     #[must_use]
     pub fn as_str(&self) -> &str {
         match self {
@@ -358,6 +398,11 @@ impl ContactKey {
     }
 
     /// The kind of key: `"email"` or `"phone"`.
+    ///
+    /// ```
+    /// use rapport_core::{ContactKey, Email};
+    /// assert_eq!(ContactKey::Email(Email::parse("li@example.cn").unwrap()).kind(), "email");
+    /// ```
     #[must_use]
     pub fn kind(&self) -> &'static str {
         match self {

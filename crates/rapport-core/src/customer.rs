@@ -33,6 +33,12 @@ pub struct AttrKey(String);
 impl AttrKey {
     /// Validates a key.
     ///
+    /// ```
+    /// use rapport_core::AttrKey;
+    /// assert!(AttrKey::new("vip_since").is_ok());
+    /// assert!(AttrKey::new("vip-since").is_err()); // only a-z, 0-9 and '_'
+    /// ```
+    ///
     /// # Errors
     /// [`DomainError::InvalidText`] naming `attribute_key`.
     pub fn new(s: impl Into<String>) -> Result<Self, DomainError> {
@@ -53,6 +59,10 @@ impl AttrKey {
     }
 
     /// The key.
+    ///
+    /// ```
+    /// assert_eq!(rapport_core::AttrKey::new("points").unwrap().as_str(), "points");
+    /// ```
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.0
@@ -267,7 +277,16 @@ pub struct Customer {
 }
 
 impl Customer {
-    /// A new prospect at version 1, tier Lead.
+    /// A new prospect at version 1, tier Lead, with no tags or consents.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// assert_eq!((c.stage(), c.tier(), c.version()), (Stage::Prospect, Tier::Lead, 1));
+    /// assert!(c.tags.is_empty());
+    /// ```
     #[must_use]
     pub fn new(tenant: TenantId, id: CustomerId, profile: Profile, now: DateTime<Utc>) -> Self {
         Self {
@@ -288,48 +307,121 @@ impl Customer {
     }
 
     /// Its id.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// assert_eq!(c.id(), CustomerId::from_u128(2));
+    /// ```
     #[must_use]
     pub fn id(&self) -> CustomerId {
         self.id
     }
 
     /// Its tenant.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// assert_eq!(c.tenant(), TenantId::from_u128(1));
+    /// ```
     #[must_use]
     pub fn tenant(&self) -> TenantId {
         self.tenant
     }
 
     /// When it was registered.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// assert_eq!(c.created_at(), now);
+    /// ```
     #[must_use]
     pub fn created_at(&self) -> DateTime<Utc> {
         self.created_at
     }
 
     /// The version it was read at (1 for a new customer; each stored change adds one).
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// assert_eq!(c.version(), 1);
+    /// assert_eq!(c.next_version().version(), 2);
+    /// ```
     #[must_use]
     pub fn version(&self) -> u64 {
         self.version
     }
 
     /// Current tier.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// assert_eq!(c.tier(), Tier::Lead);
+    /// ```
     #[must_use]
     pub fn tier(&self) -> Tier {
         self.tier.tier
     }
 
     /// Current stage.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// assert_eq!(c.stage(), Stage::Prospect);
+    /// ```
     #[must_use]
     pub fn stage(&self) -> Stage {
         self.lifecycle.stage
     }
 
     /// True unless merged or erased.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// assert!(c.is_live());
+    /// let mut erased = c.next_version();
+    /// erased.lifecycle = erased.lifecycle.erase(now)?;
+    /// assert!(!erased.is_live());
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn is_live(&self) -> bool {
         self.lifecycle.stage.is_live()
     }
 
     /// Fails with [`DomainError::Tombstoned`] when the customer is merged or erased.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// assert!(c.ensure_live().is_ok());
+    /// let mut erased = c.next_version();
+    /// erased.lifecycle = erased.lifecycle.erase(now)?;
+    /// assert!(matches!(erased.ensure_live(), Err(DomainError::Tombstoned { state: "erased", .. })));
+    /// # Ok::<(), DomainError>(())
+    /// ```
     ///
     /// # Errors
     /// As described.
@@ -349,6 +441,16 @@ impl Customer {
 
     /// The copy to write back after a change: the same customer at version + 1. A store
     /// accepts it only if the stored version is still [`Customer::version`] of `self`.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// let mut next = c.next_version();
+    /// next.churn_alert = true;
+    /// assert_eq!((c.version(), next.version()), (1, 2));
+    /// ```
     #[must_use]
     pub fn next_version(&self) -> Customer {
         let mut next = self.clone();
@@ -357,6 +459,14 @@ impl Customer {
     }
 
     /// Rebuilds a customer read back from storage, with its stored version.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// assert_eq!(c.with_version(7).version(), 7);
+    /// ```
     #[must_use]
     pub fn with_version(mut self, version: u64) -> Customer {
         self.version = version;

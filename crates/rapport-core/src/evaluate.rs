@@ -64,6 +64,15 @@ pub struct EvalInputs {
 
 impl EvalInputs {
     /// Inputs with only `now`.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+    /// let inputs = EvalInputs::at(now);
+    /// assert_eq!(inputs.now, now);
+    /// assert!(inputs.rfm.is_none() && inputs.p_alive.is_none() && inputs.host_metric.is_none());
+    /// ```
     #[must_use]
     pub fn at(now: DateTime<Utc>) -> Self {
         Self {
@@ -135,7 +144,25 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
-    /// True when applying it would change nothing stored.
+    /// True when it decides nothing new for `customer` (evaluated from its current state): no
+    /// tag added or removed, the same tier state, lifecycle and churn alert. Nothing to store.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+    /// let policies = Policies {
+    ///     tag_rules: vec![TagRule::parse("when stage == prospect then tag funnel:lead")?],
+    ///     ..Policies::default()
+    /// };
+    /// let mut c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// let e = evaluate(&c, &Stats::default(), &policies, &EvalInputs::at(now))?;
+    /// assert!(!e.is_noop(&c)); // it adds funnel:lead
+    /// e.apply_to(&mut c);
+    /// let again = evaluate(&c, &Stats::default(), &policies, &EvalInputs::at(now))?;
+    /// assert!(again.is_noop(&c));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn is_noop(&self, customer: &Customer) -> bool {
         self.tags_added.is_empty()
@@ -147,6 +174,23 @@ impl Evaluation {
 
     /// Writes the decisions into `customer` (the service then stores it at the next version):
     /// tag removals first, then additions, the tier state, the lifecycle and the churn alert.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+    /// let policies = Policies {
+    ///     tag_rules: vec![TagRule::parse("when stage == prospect then tag funnel:lead")?],
+    ///     ..Policies::default()
+    /// };
+    /// let mut c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// let e = evaluate(&c, &Stats::default(), &policies, &EvalInputs::at(now))?;
+    /// e.apply_to(&mut c);
+    /// let lead: Tag = "funnel:lead".parse()?;
+    /// assert!(c.tags.contains(&lead, now));
+    /// assert_eq!(c.tags.get(&lead).unwrap().source, TagSource::Rule);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn apply_to(&self, customer: &mut Customer) {
         for c in &self.tags_removed {
             customer.tags.remove(&c.tag);

@@ -111,6 +111,12 @@ pub enum DomainEvent {
 
 impl DomainEvent {
     /// The customer the event is about.
+    ///
+    /// ```
+    /// use rapport_core::{CustomerId, DomainEvent};
+    /// let e = DomainEvent::Merged { customer: CustomerId::from_u128(3), into: CustomerId::from_u128(2) };
+    /// assert_eq!(e.customer(), CustomerId::from_u128(3)); // the duplicate, not the survivor
+    /// ```
     #[must_use]
     pub fn customer(&self) -> CustomerId {
         match self {
@@ -129,6 +135,13 @@ impl DomainEvent {
     }
 
     /// The snake-case event name (its serde tag).
+    ///
+    /// ```
+    /// use rapport_core::{CustomerId, DomainEvent};
+    /// let e = DomainEvent::Erased { customer: CustomerId::from_u128(3) };
+    /// assert_eq!(e.name(), "erased");
+    /// assert_eq!(serde_json::to_value(&e).unwrap()["type"], e.name());
+    /// ```
     #[must_use]
     pub fn name(&self) -> &'static str {
         match self {
@@ -176,6 +189,14 @@ pub struct OutboxMessage {
 
 impl OutboxMessage {
     /// A fresh message for `event`.
+    ///
+    /// ```
+    /// use chrono::DateTime;
+    /// use rapport_core::*;
+    /// let event = DomainEvent::ProfileUpdated { customer: CustomerId::from_u128(7) };
+    /// let m = OutboxMessage::new(MessageId::from_u128(1), TenantId::from_u128(1), DateTime::UNIX_EPOCH, event.clone());
+    /// assert_eq!((m.attempts, &m.event), (0, &event));
+    /// ```
     #[must_use]
     pub fn new(
         id: MessageId,

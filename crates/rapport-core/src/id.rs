@@ -33,24 +33,32 @@ macro_rules! uuid_id {
 
         impl $name {
             /// Wraps an existing UUID.
+            ///
+            #[doc = concat!("```\nuse rapport_core::", stringify!($name), ";\nlet uuid = uuid::Uuid::from_u128(7);\nassert_eq!(", stringify!($name), "::from_uuid(uuid).as_uuid(), &uuid);\n```")]
             #[must_use]
             pub const fn from_uuid(uuid: Uuid) -> Self {
                 Self(uuid)
             }
 
             /// Builds an id from a 128-bit integer (handy for tests and fixtures).
+            ///
+            #[doc = concat!("```\nuse rapport_core::", stringify!($name), ";\nlet id = ", stringify!($name), "::from_u128(7);\nassert_eq!(id.to_string(), \"00000000-0000-0000-0000-000000000007\");\n```")]
             #[must_use]
             pub const fn from_u128(value: u128) -> Self {
                 Self(Uuid::from_u128(value))
             }
 
             /// The underlying UUID.
+            ///
+            #[doc = concat!("```\nuse rapport_core::", stringify!($name), ";\nassert_eq!(", stringify!($name), "::from_u128(7).as_uuid().as_u128(), 7);\n```")]
             #[must_use]
             pub const fn as_uuid(&self) -> &Uuid {
                 &self.0
             }
 
             /// The id as a 16-byte array (big-endian), e.g. for a `BLOB` column.
+            ///
+            #[doc = concat!("```\nuse rapport_core::", stringify!($name), ";\nassert_eq!(", stringify!($name), "::from_u128(0x0102).to_bytes()[14..], [1, 2]);\n```")]
             #[must_use]
             pub const fn to_bytes(self) -> [u8; 16] {
                 *self.0.as_bytes()

@@ -46,6 +46,12 @@ pub enum Stage {
 
 impl Stage {
     /// The live stages, in funnel order.
+    ///
+    /// ```
+    /// use rapport_core::Stage;
+    /// assert_eq!(Stage::LIVE[0], Stage::Prospect);
+    /// assert!(Stage::LIVE.iter().all(|s| s.is_live()));
+    /// ```
     pub const LIVE: [Stage; 5] = [
         Stage::Prospect,
         Stage::New,
@@ -55,12 +61,25 @@ impl Stage {
     ];
 
     /// False for the tombstones `Merged` and `Erased`.
+    ///
+    /// ```
+    /// use rapport_core::{CustomerId, Stage};
+    /// assert!(Stage::Churned.is_live()); // a churned customer can still be won back
+    /// assert!(!Stage::Erased.is_live());
+    /// assert!(!Stage::Merged { into: CustomerId::from_u128(2) }.is_live());
+    /// ```
     #[must_use]
     pub fn is_live(self) -> bool {
         !matches!(self, Stage::Merged { .. } | Stage::Erased)
     }
 
     /// The lower-case name (`merged` without its target).
+    ///
+    /// ```
+    /// use rapport_core::{CustomerId, Stage};
+    /// assert_eq!(Stage::Silent.as_str(), "silent");
+    /// assert_eq!(Stage::Merged { into: CustomerId::from_u128(2) }.as_str(), "merged");
+    /// ```
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -429,6 +448,16 @@ pub struct StageDecision {
 
 impl StageDecision {
     /// True when the stage moves.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+    /// let policy = LifecyclePolicy::default();
+    /// let new = Lifecycle { stage: Stage::New, ..Lifecycle::default() };
+    /// assert!(stage_at(&Stats::default(), &new, &policy, now, None).changed()); // no purchase: Prospect
+    /// assert!(!stage_at(&Stats::default(), &Lifecycle::default(), &policy, now, None).changed());
+    /// ```
     #[must_use]
     pub fn changed(&self) -> bool {
         self.from != self.to
@@ -659,6 +688,17 @@ impl Lifecycle {
     /// An observed churn (contract ended) at `at`: the stage becomes Churned until a later
     /// purchase wins the customer back.
     ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+    /// let churned = Lifecycle::default().cancel(now)?;
+    /// assert_eq!((churned.stage, churned.cancelled_at), (Stage::Churned, Some(now)));
+    /// let erased = Lifecycle::default().erase(now)?;
+    /// assert!(matches!(erased.cancel(now), Err(DomainError::IllegalTransition { from: "erased", .. })));
+    /// # Ok::<(), DomainError>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::IllegalTransition`] from Merged or Erased.
     pub fn cancel(&self, at: DateTime<Utc>) -> Result<Lifecycle, Error> {
@@ -679,6 +719,17 @@ impl Lifecycle {
     }
 
     /// The customer was merged into `into`.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+    /// let survivor = CustomerId::from_u128(2);
+    /// let merged = Lifecycle::default().merge_into(survivor, now)?;
+    /// assert_eq!(merged.stage, Stage::Merged { into: survivor });
+    /// assert!(merged.merge_into(CustomerId::from_u128(3), now).is_err()); // final
+    /// # Ok::<(), DomainError>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::IllegalTransition`] from Merged or Erased.
@@ -703,6 +754,16 @@ impl Lifecycle {
     }
 
     /// The customer's personal data was erased.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+    /// let erased = Lifecycle::default().erase(now)?;
+    /// assert_eq!((erased.stage, erased.since), (Stage::Erased, Some(now)));
+    /// assert!(erased.erase(now).is_err()); // final
+    /// # Ok::<(), DomainError>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::IllegalTransition`] from Merged or Erased.

@@ -25,10 +25,23 @@ pub struct Currency([u8; 3]);
 
 impl Currency {
     /// US dollar.
+    ///
+    /// ```
+    /// assert_eq!(rapport_core::Currency::USD.as_str(), "USD");
+    /// ```
     pub const USD: Currency = Currency(*b"USD");
     /// Euro.
+    ///
+    /// ```
+    /// use rapport_core::Currency;
+    /// assert_eq!("eur".parse::<Currency>().unwrap(), Currency::EUR);
+    /// ```
     pub const EUR: Currency = Currency(*b"EUR");
     /// Chinese yuan renminbi.
+    ///
+    /// ```
+    /// assert_eq!(rapport_core::Currency::CNY.to_string(), "CNY");
+    /// ```
     pub const CNY: Currency = Currency(*b"CNY");
 
     /// Parses a code, naming `field` in the error.
@@ -60,6 +73,11 @@ impl Currency {
     }
 
     /// The three-letter code.
+    ///
+    /// ```
+    /// use rapport_core::Currency;
+    /// assert_eq!(Currency::parse_field("currency", "gbp").unwrap().as_str(), "GBP");
+    /// ```
     #[must_use]
     pub fn as_str(&self) -> &str {
         // The bytes are ASCII letters by construction.
@@ -123,19 +141,43 @@ pub struct Money {
 }
 
 impl Money {
-    /// An amount in a currency.
+    /// An amount in a currency; the scale of `amount` is kept.
+    ///
+    /// ```
+    /// use rapport_core::{Currency, Money};
+    /// use rust_decimal::Decimal;
+    /// let price = Money::new(Decimal::new(1050, 2), Currency::EUR);
+    /// assert_eq!(price.to_string(), "10.50 EUR");
+    /// ```
     #[must_use]
     pub const fn new(amount: Decimal, currency: Currency) -> Self {
         Self { amount, currency }
     }
 
     /// Zero in `currency`.
+    ///
+    /// ```
+    /// use rapport_core::{Currency, Money};
+    /// let zero = Money::zero(Currency::CNY);
+    /// assert!(zero.amount.is_zero());
+    /// assert_eq!(zero.currency, Currency::CNY);
+    /// ```
     #[must_use]
     pub const fn zero(currency: Currency) -> Self {
         Self::new(Decimal::ZERO, currency)
     }
 
     /// Adds two amounts of the same currency.
+    ///
+    /// ```
+    /// use rapport_core::{Currency, DomainError, Money};
+    /// use rust_decimal::Decimal;
+    /// let a = Money::new(Decimal::new(1050, 2), Currency::USD);
+    /// let b = Money::new(Decimal::new(250, 2), Currency::USD);
+    /// assert_eq!(a.checked_add(&b).unwrap().amount, Decimal::new(1300, 2));
+    /// let eur = Money::new(Decimal::ONE, Currency::EUR);
+    /// assert!(matches!(a.checked_add(&eur), Err(DomainError::CurrencyMismatch { .. })));
+    /// ```
     ///
     /// # Errors
     /// [`DomainError::CurrencyMismatch`] when the currencies differ, [`DomainError::Overflow`]
@@ -173,7 +215,14 @@ impl Money {
             .try_fold(Money::zero(currency), |acc, m| acc.checked_add(m))
     }
 
-    /// True when the amount is below zero.
+    /// True when the amount is below zero (a negative zero is not).
+    ///
+    /// ```
+    /// use rapport_core::{Currency, Money};
+    /// use rust_decimal::Decimal;
+    /// assert!(Money::new(Decimal::new(-500, 2), Currency::USD).is_negative());
+    /// assert!(!Money::zero(Currency::USD).is_negative());
+    /// ```
     #[must_use]
     pub fn is_negative(&self) -> bool {
         self.amount.is_sign_negative() && !self.amount.is_zero()

@@ -26,28 +26,54 @@ use serde::{Deserialize, Serialize};
 pub struct Pii<T>(T);
 
 /// What [`Pii`] prints instead of its content.
+///
+/// ```
+/// use rapport_core::{Pii, pii::REDACTED};
+/// assert_eq!(format!("{:?}", Pii::new("+8613800138000")), REDACTED);
+/// ```
 pub const REDACTED: &str = "<redacted>";
 
 impl<T> Pii<T> {
     /// Wraps a personal value.
+    ///
+    /// ```
+    /// let name = rapport_core::Pii::new("Wang Fang");
+    /// assert_eq!(name.to_string(), "<redacted>");
+    /// ```
     #[must_use]
     pub const fn new(value: T) -> Self {
         Self(value)
     }
 
     /// Reads the personal value. Name it at the call site so reviews can find every read.
+    ///
+    /// ```
+    /// let name = rapport_core::Pii::new("Wang Fang");
+    /// assert_eq!(*name.expose(), "Wang Fang");
+    /// ```
     #[must_use]
     pub const fn expose(&self) -> &T {
         &self.0
     }
 
     /// Takes the personal value out.
+    ///
+    /// ```
+    /// let email = rapport_core::Pii::new(String::from("ann@example.com"));
+    /// assert_eq!(email.into_inner(), "ann@example.com");
+    /// ```
     #[must_use]
     pub fn into_inner(self) -> T {
         self.0
     }
 
     /// Maps the wrapped value, keeping it wrapped.
+    ///
+    /// ```
+    /// let name = rapport_core::Pii::new(" Wang Fang ").map(str::trim);
+    /// assert_eq!(format!("{name:?}"), "<redacted>");
+    /// assert_eq!(name.into_inner(), "Wang Fang");
+    /// ```
     #[must_use]
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Pii<U> {
         Pii(f(self.0))

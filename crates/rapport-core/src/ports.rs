@@ -192,6 +192,11 @@ pub struct Page {
 
 impl Page {
     /// The first page of `limit` rows.
+    ///
+    /// ```
+    /// use rapport_core::Page;
+    /// assert_eq!(Page::first(50), Page { after: None, limit: 50 });
+    /// ```
     #[must_use]
     pub fn first(limit: u32) -> Self {
         Self { after: None, limit }
@@ -221,12 +226,27 @@ pub struct TimeRange {
 
 impl TimeRange {
     /// Everything.
+    ///
+    /// ```
+    /// use rapport_core::TimeRange;
+    /// assert_eq!(TimeRange::all(), TimeRange { from: None, to: None });
+    /// assert!(TimeRange::all().contains(chrono::DateTime::UNIX_EPOCH));
+    /// ```
     #[must_use]
     pub fn all() -> Self {
         Self::default()
     }
 
     /// True when `t` is in the range.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::TimeRange;
+    /// let start = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    /// let since_march = TimeRange { from: Some(start), to: None };
+    /// assert!(since_march.contains(start));
+    /// assert!(!since_march.contains(start - chrono::Duration::seconds(1)));
+    /// ```
     #[must_use]
     pub fn contains(&self, t: DateTime<Utc>) -> bool {
         self.from.is_none_or(|f| t >= f) && self.to.is_none_or(|e| t < e)
@@ -263,6 +283,17 @@ pub struct Applied {
 
 impl Applied {
     /// The counts of a changeset written in full.
+    ///
+    /// ```
+    /// use chrono::DateTime;
+    /// use rapport_core::*;
+    /// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), DateTime::UNIX_EPOCH);
+    /// let mut cs = Changeset::new();
+    /// cs.update(&c, c.next_version(), Stats::default());
+    /// let done = Applied::counting(&cs);
+    /// assert_eq!((done.customers, done.activities, done.messages), (1, 0, 0));
+    /// assert!(done.duplicates.is_empty());
+    /// ```
     #[must_use]
     pub fn counting(cs: &Changeset) -> Self {
         Self {
@@ -274,6 +305,13 @@ impl Applied {
     }
 
     /// True when nothing was written because of duplicate activities.
+    ///
+    /// ```
+    /// use rapport_core::{Applied, IdempotencyKey};
+    /// assert!(!Applied::default().is_duplicate());
+    /// let dup = Applied { duplicates: vec![IdempotencyKey::new("pos-1-0001").unwrap()], ..Applied::default() };
+    /// assert!(dup.is_duplicate());
+    /// ```
     #[must_use]
     pub fn is_duplicate(&self) -> bool {
         !self.duplicates.is_empty()

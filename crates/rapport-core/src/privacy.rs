@@ -112,6 +112,16 @@ pub struct Consents(Vec<Consent>);
 impl Consents {
     /// Records a grant (`granted = true`) or a withdrawal; returns true when it changed the
     /// current state.
+    ///
+    /// ```
+    /// use chrono::DateTime;
+    /// use rapport_core::{ContactChannel, Consents, Purpose};
+    /// let at = DateTime::UNIX_EPOCH;
+    /// let mut c = Consents::default();
+    /// assert!(c.set(Purpose::Marketing, ContactChannel::Sms, true, at, "signup"));
+    /// assert!(!c.set(Purpose::Marketing, ContactChannel::Sms, true, at, "signup")); // no change
+    /// assert!(c.set(Purpose::Marketing, ContactChannel::Sms, false, at, "reply STOP"));
+    /// ```
     pub fn set(
         &mut self,
         purpose: Purpose,
@@ -144,6 +154,19 @@ impl Consents {
     }
 
     /// True when the purpose is granted for the channel, or for `Any` channel.
+    ///
+    /// ```
+    /// use chrono::DateTime;
+    /// use rapport_core::{ContactChannel, Consents, Purpose};
+    /// let at = DateTime::UNIX_EPOCH;
+    /// let mut c = Consents::default();
+    /// c.set(Purpose::Service, ContactChannel::Any, true, at, "contract");
+    /// assert!(c.allows(Purpose::Service, ContactChannel::Phone));
+    /// // A record for the channel itself wins over `Any`.
+    /// c.set(Purpose::Service, ContactChannel::Post, false, at, "no letters");
+    /// assert!(!c.allows(Purpose::Service, ContactChannel::Post));
+    /// assert!(!c.allows(Purpose::Marketing, ContactChannel::Email)); // never asked: no consent
+    /// ```
     #[must_use]
     pub fn allows(&self, purpose: Purpose, channel: ContactChannel) -> bool {
         self.get(purpose, channel)
@@ -152,6 +175,17 @@ impl Consents {
     }
 
     /// The current record for (purpose, channel).
+    ///
+    /// ```
+    /// use chrono::DateTime;
+    /// use rapport_core::{ContactChannel, Consents, Purpose};
+    /// let at = DateTime::UNIX_EPOCH;
+    /// let mut c = Consents::default();
+    /// c.set(Purpose::Profiling, ContactChannel::Any, true, at, "privacy-settings");
+    /// let rec = c.get(Purpose::Profiling, ContactChannel::Any).unwrap();
+    /// assert!(rec.granted && rec.source == "privacy-settings");
+    /// assert!(c.get(Purpose::Profiling, ContactChannel::Email).is_none()); // `get` does not fall back to `Any`
+    /// ```
     #[must_use]
     pub fn get(&self, purpose: Purpose, channel: ContactChannel) -> Option<&Consent> {
         self.0
@@ -160,6 +194,17 @@ impl Consents {
     }
 
     /// All current records.
+    ///
+    /// ```
+    /// use chrono::DateTime;
+    /// use rapport_core::{ContactChannel, Consents, Purpose};
+    /// let at = DateTime::UNIX_EPOCH;
+    /// let mut c = Consents::default();
+    /// c.set(Purpose::Marketing, ContactChannel::Email, true, at, "signup");
+    /// c.set(Purpose::Marketing, ContactChannel::Email, false, at, "unsubscribe-link");
+    /// c.set(Purpose::Analytics, ContactChannel::Any, true, at, "signup");
+    /// assert_eq!(c.iter().count(), 2); // one current record per (purpose, channel)
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = &Consent> {
         self.0.iter()
     }

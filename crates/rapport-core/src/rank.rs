@@ -77,6 +77,18 @@ pub struct RankInput {
 
 impl RankInput {
     /// The inputs of a customer from its stats (`host_metric` for `Clv`/`HostValue` ladders).
+    ///
+    /// ```
+    /// use chrono::DateTime;
+    /// use rapport_core::*;
+    /// use rust_decimal::Decimal;
+    /// let mut policies = Policies::default();
+    /// policies.tier.ladder.metric = TierMetric::Clv;
+    /// let clv = Some(Decimal::from(900)); // e.g. predicted by rapport-clv
+    /// let input = RankInput::of(CustomerId::from_u128(1), &Stats::default(), &policies, DateTime::UNIX_EPOCH, clv);
+    /// assert_eq!(input.metric, Decimal::from(900));
+    /// assert_eq!(input.rfm, None); // no purchase yet
+    /// ```
     #[must_use]
     pub fn of(
         customer: CustomerId,

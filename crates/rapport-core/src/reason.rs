@@ -145,6 +145,14 @@ pub struct Reason {
 
 impl Reason {
     /// A reason for `rule` at `at`.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::{Reason, Value};
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
+    /// let r = Reason::new("lifecycle.prospect", now);
+    /// assert_eq!(r.to_string(), "lifecycle.prospect at 2026-06-01T00:00:00Z");
+    /// ```
     #[must_use]
     pub fn new(rule: impl Into<Cow<'static, str>>, at: DateTime<Utc>) -> Self {
         Self {
@@ -158,6 +166,14 @@ impl Reason {
     }
 
     /// Adds the measured value.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::{Reason, Value};
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
+    /// let r = Reason::new("lifecycle.silent", now).measured("days_since_last_purchase", 75_i64);
+    /// assert_eq!(r.measured.unwrap().value, Value::Int(75));
+    /// ```
     #[must_use]
     pub fn measured(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Self {
         self.measured = Some(Measure {
@@ -168,6 +184,16 @@ impl Reason {
     }
 
     /// Adds the threshold.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::{Reason, Value};
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
+    /// let r = Reason::new("lifecycle.silent", now)
+    ///     .measured("days_since_last_purchase", 75_i64)
+    ///     .threshold("silent_after_days", 60_i64);
+    /// assert_eq!(r.to_string(), "lifecycle.silent: days_since_last_purchase = 75 against silent_after_days = 60 at 2026-06-01T00:00:00Z");
+    /// ```
     #[must_use]
     pub fn threshold(
         mut self,
@@ -182,6 +208,15 @@ impl Reason {
     }
 
     /// Adds a contributing value.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::{Reason, Value};
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
+    /// let r = Reason::new("churn.rules", now).factor("recency", 0.5).factor("complaints", 0.25);
+    /// let names: Vec<_> = r.factors.iter().map(|m| m.name.as_ref()).collect();
+    /// assert_eq!(names, ["recency", "complaints"]);
+    /// ```
     #[must_use]
     pub fn factor(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Self {
         self.factors.push(Measure {
@@ -192,6 +227,15 @@ impl Reason {
     }
 
     /// Adds a note.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::{Reason, Value};
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
+    /// let r = Reason::new("lifecycle.manual", now).note("key account");
+    /// assert_eq!(r.note.as_deref(), Some("key account"));
+    /// assert!(r.to_string().ends_with("(key account)"));
+    /// ```
     #[must_use]
     pub fn note(mut self, note: impl Into<String>) -> Self {
         self.note = Some(note.into());

@@ -22,6 +22,13 @@ pub struct RfmScores {
 
 impl RfmScores {
     /// Scores when all three are in 1..=5.
+    ///
+    /// ```
+    /// use rapport_core::RfmScores;
+    /// let s = RfmScores::new(5, 3, 1).unwrap();
+    /// assert_eq!((s.r, s.f, s.m), (5, 3, 1));
+    /// assert!(RfmScores::new(5, 6, 1).is_none());
+    /// ```
     #[must_use]
     pub fn new(r: u8, f: u8, m: u8) -> Option<Self> {
         let ok = |x: u8| (1..=5).contains(&x);
@@ -29,6 +36,12 @@ impl RfmScores {
     }
 
     /// R + F + M (3–15).
+    ///
+    /// ```
+    /// use rapport_core::RfmScores;
+    /// assert_eq!(RfmScores::new(1, 1, 1).unwrap().total(), 3);
+    /// assert_eq!(RfmScores::new(5, 5, 5).unwrap().total(), 15);
+    /// ```
     #[must_use]
     pub fn total(self) -> u8 {
         self.r + self.f + self.m
@@ -116,6 +129,21 @@ pub struct RfmValues {
 
 impl RfmValues {
     /// The values of a customer with at least one purchase day up to `now`.
+    ///
+    /// ```
+    /// use chrono::{NaiveDate, TimeZone, Utc};
+    /// use rapport_core::*;
+    /// use rust_decimal::Decimal;
+    /// let at = Utc.with_ymd_and_hms(2026, 6, 3, 10, 0, 0).unwrap();
+    /// let purchase = Activity::new(ActivityId::from_u128(1), CustomerId::from_u128(1), at, Channel::Store,
+    ///     IdempotencyKey::new("pos-1")?,
+    ///     ActivityKind::Purchase { order_id: OrderId::new("1")?, amount: Money::new(Decimal::from(80), Currency::CNY), margin: None })?;
+    /// let stats = Stats::from_activities([&purchase])?;
+    /// let v = RfmValues::of(&stats, at).unwrap();
+    /// assert_eq!((v.last_purchase, v.frequency, v.monetary), (at.date_naive(), 1, Decimal::from(80)));
+    /// assert_eq!(RfmValues::of(&stats, at - chrono::Duration::days(1)), None); // nothing bought yet then
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn of(stats: &Stats, now: DateTime<Utc>) -> Option<Self> {
         let today = now.date_naive();
@@ -342,6 +370,12 @@ pub enum RfmSegment {
 
 impl RfmSegment {
     /// All segments.
+    ///
+    /// ```
+    /// use rapport_core::RfmSegment;
+    /// assert_eq!(RfmSegment::ALL.len(), 10);
+    /// assert_eq!(RfmSegment::ALL[0], RfmSegment::Champions);
+    /// ```
     pub const ALL: [RfmSegment; 10] = [
         RfmSegment::Champions,
         RfmSegment::LoyalCustomers,
@@ -382,6 +416,12 @@ impl RfmSegment {
     }
 
     /// The display name.
+    ///
+    /// ```
+    /// use rapport_core::RfmSegment;
+    /// assert_eq!(RfmSegment::AboutToSleep.as_str(), "About to Sleep");
+    /// assert_eq!(RfmSegment::CantLoseThem.to_string(), "Can't Lose Them");
+    /// ```
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {

@@ -14,6 +14,27 @@ use crate::error::DomainError;
 use crate::money::{Currency, Money};
 
 /// Totals of one UTC calendar day with purchases or refunds.
+///
+/// ```
+/// # use chrono::{TimeZone, Utc};
+/// # use rapport_core::*;
+/// # use rust_decimal::Decimal;
+/// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+/// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+/// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+/// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+/// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+/// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+/// # let refund = |n, d, of: u128, of_day, cents, full| act(n, d, ActivityKind::Refund { order_id: order(of), amount: usd(cents), margin: None, purchased_at: day(of_day), full });
+/// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin;
+/// // refund(id, day, order id, order day, cents, full)
+/// // Two orders on 1 March; the second is refunded in full on 4 March.
+/// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 1, 500), refund(3, 4, 2, 1, 500, true)])?;
+/// let d = &stats.days()[0];
+/// assert_eq!((d.day, d.orders, d.full_refunds), (day(1).date_naive(), 2, 1));
+/// assert_eq!(d.revenue, Decimal::new(1000, 2)); // a refund counts against the day of its order
+/// # Ok::<(), DomainError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DayTotals {
     /// The UTC day.
@@ -40,12 +61,49 @@ impl DayTotals {
     }
 
     /// True when at least one order of the day was not refunded in full: a **purchase day**.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// # let refund = |n, d, of: u128, of_day, cents, full| act(n, d, ActivityKind::Refund { order_id: order(of), amount: usd(cents), margin: None, purchased_at: day(of_day), full });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin;
+    /// // refund(id, day, order id, order day, cents, full)
+    /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 2, 500), refund(3, 4, 2, 2, 500, true)])?;
+    /// assert!(stats.days()[0].is_purchase_day());
+    /// assert!(!stats.days()[1].is_purchase_day()); // its only order was refunded in full
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn is_purchase_day(&self) -> bool {
         self.orders > self.full_refunds
     }
 
     /// Revenue net of refunds (the same as the `revenue` field).
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// # let refund = |n, d, of: u128, of_day, cents, full| act(n, d, ActivityKind::Refund { order_id: order(of), amount: usd(cents), margin: None, purchased_at: day(of_day), full });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin;
+    /// // refund(id, day, order id, order day, cents, full)
+    /// let stats = Stats::from_activities(&[buy(1, 1, 1000), refund(2, 3, 1, 1, 250, false)])?;
+    /// assert_eq!(stats.days()[0].net_revenue(), Decimal::new(750, 2));
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn net_revenue(&self) -> Decimal {
         self.revenue
@@ -53,6 +111,20 @@ impl DayTotals {
 }
 
 /// A value with the time it was observed.
+///
+/// ```
+/// # use chrono::{TimeZone, Utc};
+/// # use rapport_core::*;
+/// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+/// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+/// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+/// # let feedback = |n, d, feedback| act(n, d, ActivityKind::Feedback { feedback });
+/// // feedback(id, day, answer)
+/// let stats = Stats::from_activities(&[feedback(1, 5, Feedback::Nps(Nps::new(9)?))])?;
+/// let Stamped { at, value } = stats.last_nps().unwrap();
+/// assert_eq!((at, value.get()), (day(5), 9));
+/// # Ok::<(), DomainError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Stamped<T> {
     /// When.
@@ -62,11 +134,30 @@ pub struct Stamped<T> {
 }
 
 /// Figures over a window of days ending at a given `now` (see [`Stats::window`]).
+///
+/// ```
+/// # use chrono::{TimeZone, Utc};
+/// # use rapport_core::*;
+/// # use rust_decimal::Decimal;
+/// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+/// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+/// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+/// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+/// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+/// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+/// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
+/// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 20, 2500), buy(3, 20, 500)])?;
+/// let w: Window = stats.window(day(25), 10);
+/// assert_eq!((w.purchase_days, w.orders), (1, 2));
+/// assert_eq!(w.revenue, Decimal::new(3000, 2));
+/// assert_eq!(w.margin, Decimal::new(750, 2));
+/// # Ok::<(), DomainError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Window {
     /// Purchase days in the window.
     pub purchase_days: u32,
-    /// Orders in the window.
+    /// Orders in the window, less those refunded in full.
     pub orders: u32,
     /// Net revenue in the window.
     pub revenue: Decimal,
@@ -157,6 +248,25 @@ fn later<T: Ord + Copy>(cur: Option<Stamped<T>>, new: Stamped<T>) -> Option<Stam
 impl Stats {
     /// Folds a list of activities (any order).
     ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
+    /// let a = [buy(1, 20, 2500), buy(2, 1, 1000)];
+    /// let stats = Stats::from_activities(&a)?;
+    /// assert_eq!(stats, Stats::from_activities(a.iter().rev())?); // order does not matter
+    /// let eur = act(3, 2, ActivityKind::Purchase { order_id: order(3), amount: Money::new(Decimal::ONE, Currency::EUR), margin: None });
+    /// assert!(matches!(Stats::from_activities(&[buy(1, 1, 1000), eur]), Err(DomainError::CurrencyMismatch { .. })));
+    /// # Ok::<(), DomainError>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`Stats::apply`]; on error nothing is returned.
     pub fn from_activities<'a>(
@@ -170,6 +280,29 @@ impl Stats {
     }
 
     /// Folds one activity in.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// # let complaint = |n, d, severity| act(n, d, ActivityKind::Complaint { severity });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin;
+    /// // complaint(id, day, severity)
+    /// let mut stats = Stats::default();
+    /// stats.apply(&buy(1, 1, 1000))?;
+    /// stats.apply(&complaint(2, 3, Severity::Low))?;
+    /// assert_eq!((stats.orders(), stats.count(ActivityType::Complaint)), (1, 1));
+    /// let eur = act(3, 4, ActivityKind::Purchase { order_id: order(3), amount: Money::new(Decimal::ONE, Currency::EUR), margin: None });
+    /// assert!(stats.apply(&eur).is_err());
+    /// assert_eq!(stats.orders(), 1); // unchanged on error
+    /// # Ok::<(), DomainError>(())
+    /// ```
     ///
     /// # Errors
     /// [`DomainError::CurrencyMismatch`] when a money amount is not in the currency of the
@@ -306,24 +439,95 @@ impl Stats {
     }
 
     /// The currency of the money amounts, once one was seen.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
+    /// assert_eq!(Stats::default().currency(), None);
+    /// assert_eq!(Stats::from_activities(&[buy(1, 1, 1000)])?.currency(), Some(Currency::USD));
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn currency(&self) -> Option<Currency> {
         self.currency
     }
 
     /// Orders placed (purchase activities), refunded ones included.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// # let refund = |n, d, of: u128, of_day, cents, full| act(n, d, ActivityKind::Refund { order_id: order(of), amount: usd(cents), margin: None, purchased_at: day(of_day), full });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin;
+    /// // refund(id, day, order id, order day, cents, full)
+    /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 2, 500), refund(3, 4, 2, 2, 500, true)])?;
+    /// assert_eq!(stats.orders(), 2);
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn orders(&self) -> u32 {
         self.orders
     }
 
     /// Orders refunded in full.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// # let refund = |n, d, of: u128, of_day, cents, full| act(n, d, ActivityKind::Refund { order_id: order(of), amount: usd(cents), margin: None, purchased_at: day(of_day), full });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin;
+    /// // refund(id, day, order id, order day, cents, full)
+    /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 2, 500), refund(3, 4, 2, 2, 500, true)])?;
+    /// assert_eq!(stats.full_refunds(), 1);
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn full_refunds(&self) -> u32 {
         self.full_refunds
     }
 
     /// Net revenue (purchases minus refunds), `None` before any money activity.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// # let refund = |n, d, of: u128, of_day, cents, full| act(n, d, ActivityKind::Refund { order_id: order(of), amount: usd(cents), margin: None, purchased_at: day(of_day), full });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin;
+    /// // refund(id, day, order id, order day, cents, full)
+    /// assert_eq!(Stats::default().revenue(), None);
+    /// let stats = Stats::from_activities(&[buy(1, 1, 1000), refund(2, 3, 1, 1, 250, false)])?;
+    /// assert_eq!(stats.revenue().unwrap().to_string(), "7.50 USD");
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn revenue(&self) -> Option<Money> {
         self.currency
@@ -331,30 +535,117 @@ impl Stats {
     }
 
     /// Net revenue as a bare number (zero before any purchase).
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// # let refund = |n, d, of: u128, of_day, cents, full| act(n, d, ActivityKind::Refund { order_id: order(of), amount: usd(cents), margin: None, purchased_at: day(of_day), full });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin;
+    /// // refund(id, day, order id, order day, cents, full)
+    /// assert!(Stats::default().revenue_amount().is_zero());
+    /// let stats = Stats::from_activities(&[buy(1, 1, 1000), refund(2, 3, 1, 1, 250, false)])?;
+    /// assert_eq!(stats.revenue_amount(), Decimal::new(750, 2));
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn revenue_amount(&self) -> Decimal {
         self.revenue - self.refunded
     }
 
     /// Net margin of the purchases whose margin is known, `None` before any money activity.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
+    /// // Each purchase here has a margin of a quarter of its amount.
+    /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 2, 2000)])?;
+    /// assert_eq!(stats.margin().unwrap().to_string(), "7.50 USD");
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn margin(&self) -> Option<Money> {
         self.currency.map(|c| Money::new(self.margin, c))
     }
 
     /// Net margin as a bare number.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
+    /// let stats = Stats::from_activities(&[buy(1, 1, 1000)])?;
+    /// assert_eq!(stats.margin_amount(), Decimal::new(250, 2));
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn margin_amount(&self) -> Decimal {
         self.margin
     }
 
     /// The per-day table, sorted by day (days with only refunds included).
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
+    /// let stats = Stats::from_activities(&[buy(1, 9, 500), buy(2, 1, 1000), buy(3, 1, 200)])?;
+    /// let days: Vec<_> = stats.days().iter().map(|d| (d.day, d.orders)).collect();
+    /// assert_eq!(days, [(day(1).date_naive(), 2), (day(9).date_naive(), 1)]);
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn days(&self) -> &[DayTotals] {
         &self.days
     }
 
     /// Purchase days (a day with an order not refunded in full), in order.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// # let refund = |n, d, of: u128, of_day, cents, full| act(n, d, ActivityKind::Refund { order_id: order(of), amount: usd(cents), margin: None, purchased_at: day(of_day), full });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin;
+    /// // refund(id, day, order id, order day, cents, full)
+    /// let stats = Stats::from_activities(&[buy(1, 9, 500), buy(2, 1, 1000), buy(3, 5, 200), refund(4, 6, 3, 5, 200, true)])?;
+    /// assert_eq!(stats.purchase_days().collect::<Vec<_>>(), [day(1).date_naive(), day(9).date_naive()]);
+    /// # Ok::<(), DomainError>(())
+    /// ```
     pub fn purchase_days(&self) -> impl DoubleEndedIterator<Item = NaiveDate> + '_ {
         self.days
             .iter()
@@ -363,29 +654,112 @@ impl Stats {
     }
 
     /// Number of purchase days.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
+    /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 1, 500), buy(3, 20, 2500)])?;
+    /// assert_eq!(stats.purchase_day_count(), 2); // two orders on one day count once
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn purchase_day_count(&self) -> u32 {
         self.purchase_days().count() as u32
     }
 
     /// Purchase days on or before `day`.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
+    /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 9, 500), buy(3, 20, 2500)])?;
+    /// assert_eq!(stats.purchase_days_until(day(9).date_naive()).count(), 2);
+    /// # Ok::<(), DomainError>(())
+    /// ```
     pub fn purchase_days_until(&self, day: NaiveDate) -> impl Iterator<Item = NaiveDate> + '_ {
         self.purchase_days().take_while(move |d| *d <= day)
     }
 
     /// First purchase day.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
+    /// let stats = Stats::from_activities(&[buy(1, 9, 500), buy(2, 1, 1000)])?;
+    /// assert_eq!(stats.first_purchase_day(), Some(day(1).date_naive()));
+    /// assert_eq!(Stats::default().first_purchase_day(), None);
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn first_purchase_day(&self) -> Option<NaiveDate> {
         self.purchase_days().next()
     }
 
     /// Last purchase day.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
+    /// let stats = Stats::from_activities(&[buy(1, 9, 500), buy(2, 1, 1000)])?;
+    /// assert_eq!(stats.last_purchase_day(), Some(day(9).date_naive()));
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn last_purchase_day(&self) -> Option<NaiveDate> {
         self.purchase_days().next_back()
     }
 
     /// Whole days from the last purchase day to `now`'s UTC day (never negative).
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
+    /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 20, 2500)])?;
+    /// assert_eq!(stats.days_since_last_purchase(day(25)), Some(5));
+    /// assert_eq!(stats.days_since_last_purchase(day(10)), Some(9)); // purchases after `now` are ignored
+    /// assert_eq!(Stats::default().days_since_last_purchase(day(25)), None);
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn days_since_last_purchase(&self, now: DateTime<Utc>) -> Option<i64> {
         let today = now.date_naive();
@@ -395,6 +769,22 @@ impl Stats {
     }
 
     /// Whole days from the first purchase day to `now`'s UTC day.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
+    /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 20, 2500)])?;
+    /// assert_eq!(stats.days_since_first_purchase(day(25)), Some(24));
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn days_since_first_purchase(&self, now: DateTime<Utc>) -> Option<i64> {
         let today = now.date_naive();
@@ -405,6 +795,24 @@ impl Stats {
 
     /// Figures over the `days` UTC days ending with `now`'s day: purchase days `d` with
     /// `today - days < d <= today`.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
+    /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 20, 2500)])?;
+    /// assert_eq!(stats.window(day(25), 5).orders, 0); // 20 March is not after 25 - 5
+    /// assert_eq!(stats.window(day(25), 6).revenue, Decimal::new(2500, 2));
+    /// assert_eq!(stats.window(day(25), 30).purchase_days, 2);
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn window(&self, now: DateTime<Utc>, days: u32) -> Window {
         let today = now.date_naive();
@@ -421,48 +829,176 @@ impl Stats {
     }
 
     /// The 30-day window at `now`.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
+    /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 20, 2500)])?;
+    /// assert_eq!(stats.rolling_30(day(31)), stats.window(day(31), 30));
+    /// assert_eq!(stats.rolling_30(day(31)).orders, 1);
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn rolling_30(&self, now: DateTime<Utc>) -> Window {
         self.window(now, 30)
     }
 
     /// The 90-day window at `now`.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
+    /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 20, 2500)])?;
+    /// assert_eq!(stats.rolling_90(day(31)).orders, 2);
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn rolling_90(&self, now: DateTime<Utc>) -> Window {
         self.window(now, 90)
     }
 
     /// The 365-day window at `now` (the default tier metric reads its revenue).
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin
+    /// let stats = Stats::from_activities(&[buy(1, 1, 1000), buy(2, 20, 2500)])?;
+    /// assert_eq!(stats.rolling_365(day(31)).revenue, Decimal::new(3500, 2));
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn rolling_365(&self, now: DateTime<Utc>) -> Window {
         self.window(now, 365)
     }
 
     /// How many activities of a type were folded in.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// # let complaint = |n, d, severity| act(n, d, ActivityKind::Complaint { severity });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin;
+    /// // complaint(id, day, severity)
+    /// let stats = Stats::from_activities(&[buy(1, 1, 1000), complaint(2, 2, Severity::High), complaint(3, 5, Severity::Low)])?;
+    /// assert_eq!(stats.count(ActivityType::Complaint), 2);
+    /// assert_eq!(stats.count(ActivityType::Visit), 0);
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn count(&self, t: ActivityType) -> u32 {
         self.counts[t.index()]
     }
 
     /// Time of the latest activity of a type.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let complaint = |n, d, severity| act(n, d, ActivityKind::Complaint { severity });
+    /// // complaint(id, day, severity)
+    /// let stats = Stats::from_activities(&[complaint(1, 5, Severity::Low), complaint(2, 2, Severity::High)])?;
+    /// assert_eq!(stats.last_at(ActivityType::Complaint), Some(day(5)));
+    /// assert_eq!(stats.last_at(ActivityType::Purchase), None);
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn last_at(&self, t: ActivityType) -> Option<DateTime<Utc>> {
         self.last_at[t.index()]
     }
 
     /// Time of the latest activity of any type.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # use rust_decimal::Decimal;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let usd = |cents| Money::new(Decimal::new(cents, 2), Currency::USD);
+    /// # let order = |n: u128| OrderId::new(format!("o{n}")).unwrap();
+    /// # let buy = |n, d, cents: i64| act(n, d, ActivityKind::Purchase { order_id: order(n), amount: usd(cents), margin: Some(Decimal::new(cents / 4, 2)) });
+    /// # let complaint = |n, d, severity| act(n, d, ActivityKind::Complaint { severity });
+    /// // buy(id, day in March 2026, cents) is a USD purchase with a 25 % margin;
+    /// // complaint(id, day, severity)
+    /// let stats = Stats::from_activities(&[buy(1, 1, 1000), complaint(2, 7, Severity::Low)])?;
+    /// assert_eq!(stats.last_activity_at(), Some(day(7)));
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn last_activity_at(&self) -> Option<DateTime<Utc>> {
         self.last_at.iter().flatten().max().copied()
     }
 
     /// All complaints, oldest first.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let complaint = |n, d, severity| act(n, d, ActivityKind::Complaint { severity });
+    /// // complaint(id, day, severity)
+    /// let stats = Stats::from_activities(&[complaint(1, 5, Severity::Low), complaint(2, 2, Severity::High)])?;
+    /// let severities: Vec<_> = stats.complaints().iter().map(|c| c.value).collect();
+    /// assert_eq!(severities, [Severity::High, Severity::Low]);
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn complaints(&self) -> &[Stamped<Severity>] {
         &self.complaints
     }
 
     /// Complaints in the `days` days ending with `now`'s day.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let complaint = |n, d, severity| act(n, d, ActivityKind::Complaint { severity });
+    /// // complaint(id, day, severity)
+    /// let stats = Stats::from_activities(&[complaint(1, 2, Severity::High), complaint(2, 20, Severity::Low)])?;
+    /// assert_eq!(stats.complaints_within(day(25), 10), 1);
+    /// assert_eq!(stats.complaints_within(day(25), 30), 2);
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn complaints_within(&self, now: DateTime<Utc>, days: u32) -> usize {
         let today = now.date_naive();
@@ -477,12 +1013,42 @@ impl Stats {
     }
 
     /// The latest NPS answer.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let feedback = |n, d, feedback| act(n, d, ActivityKind::Feedback { feedback });
+    /// // feedback(id, day, answer)
+    /// let stats = Stats::from_activities(&[
+    ///     feedback(1, 9, Feedback::Nps(Nps::new(3)?)),
+    ///     feedback(2, 2, Feedback::Nps(Nps::new(10)?)),
+    /// ])?;
+    /// assert!(stats.last_nps().unwrap().value.is_detractor()); // the answer of 9 March
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn last_nps(&self) -> Option<Stamped<Nps>> {
         self.last_nps
     }
 
     /// The latest CSAT answer.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # let day = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// # let act = |n: u128, d: u32, kind| Activity::new(ActivityId::from_u128(n), CustomerId::from_u128(1),
+    /// #     day(d), Channel::Web, IdempotencyKey::new(format!("k{n}")).unwrap(), kind).unwrap();
+    /// # let feedback = |n, d, feedback| act(n, d, ActivityKind::Feedback { feedback });
+    /// // feedback(id, day, answer)
+    /// let stats = Stats::from_activities(&[feedback(1, 4, Feedback::Csat(Csat::new(5)?))])?;
+    /// assert_eq!(stats.last_csat().map(|s| s.value.get()), Some(5));
+    /// assert_eq!(stats.last_nps(), None);
+    /// # Ok::<(), DomainError>(())
+    /// ```
     #[must_use]
     pub fn last_csat(&self) -> Option<Stamped<Csat>> {
         self.last_csat

@@ -11,6 +11,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::DomainError;
 
 /// Longest namespace or name.
+///
+/// ```
+/// use rapport_core::{Tag, tag::TAG_PART_MAX};
+/// assert!(Tag::new("value", &"a".repeat(TAG_PART_MAX)).is_ok());
+/// assert!(Tag::new("value", &"a".repeat(TAG_PART_MAX + 1)).is_err());
+/// ```
 pub const TAG_PART_MAX: usize = 64;
 
 /// A validated tag `namespace:name`: each part 1–64 characters of lower-case ASCII letters,
@@ -71,18 +77,32 @@ impl Tag {
     }
 
     /// The namespace (before `:`).
+    ///
+    /// ```
+    /// let t: rapport_core::Tag = "behavior:high-frequency".parse().unwrap();
+    /// assert_eq!(t.namespace(), "behavior");
+    /// ```
     #[must_use]
     pub fn namespace(&self) -> &str {
         &self.text[..self.colon]
     }
 
     /// The name (after `:`).
+    ///
+    /// ```
+    /// let t: rapport_core::Tag = "behavior:high-frequency".parse().unwrap();
+    /// assert_eq!(t.name(), "high-frequency");
+    /// ```
     #[must_use]
     pub fn name(&self) -> &str {
         &self.text[self.colon + 1..]
     }
 
     /// The whole `namespace:name`.
+    ///
+    /// ```
+    /// assert_eq!(rapport_core::Tag::new("rfm", "champion").unwrap().as_str(), "rfm:champion");
+    /// ```
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.text
@@ -181,7 +201,17 @@ pub struct TagInfo {
 }
 
 impl TagInfo {
-    /// True when the tag has expired at `now`.
+    /// True when the tag has expired at `now` (the expiry itself counts as expired).
+    ///
+    /// ```
+    /// use chrono::{Duration, TimeZone, Utc};
+    /// use rapport_core::{TagInfo, TagSource};
+    /// let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let end = now + Duration::days(7);
+    /// let info = TagInfo { source: TagSource::Rule, added_at: now, expires_at: Some(end) };
+    /// assert!(!info.is_expired(now));
+    /// assert!(info.is_expired(end));
+    /// ```
     #[must_use]
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         self.expires_at.is_some_and(|e| e <= now)
@@ -220,6 +250,10 @@ pub struct TagSet(BTreeMap<Tag, TagInfo>);
 
 impl TagSet {
     /// An empty set.
+    ///
+    /// ```
+    /// assert!(rapport_core::TagSet::new().is_empty());
+    /// ```
     #[must_use]
     pub fn new() -> Self {
         Self::default()
@@ -266,24 +300,73 @@ impl TagSet {
         true
     }
 
-    /// Removes `tag`; returns what it held.
+    /// Removes `tag` whatever its source; returns what it held.
+    ///
+    /// ```
+    /// # use chrono::{Duration, TimeZone, Utc};
+    /// # use rapport_core::{Tag, TagSet, TagSource};
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let vip: Tag = "value:vip".parse().unwrap();
+    /// let mut tags = TagSet::new();
+    /// tags.insert(vip.clone(), TagSource::Manual, now, None);
+    /// assert_eq!(tags.remove(&vip).map(|i| i.source), Some(TagSource::Manual));
+    /// assert!(tags.remove(&vip).is_none());
+    /// ```
     pub fn remove(&mut self, tag: &Tag) -> Option<TagInfo> {
         self.0.remove(tag)
     }
 
     /// True when `tag` is present and not expired at `now`.
+    ///
+    /// ```
+    /// # use chrono::{Duration, TimeZone, Utc};
+    /// # use rapport_core::{Tag, TagSet, TagSource};
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let vip: Tag = "value:vip".parse().unwrap();
+    /// let mut tags = TagSet::new();
+    /// tags.insert(vip.clone(), TagSource::Manual, now, None);
+    /// let trial: Tag = "promo:trial".parse().unwrap();
+    /// tags.insert(trial.clone(), TagSource::Rule, now, Some(now + Duration::days(7)));
+    /// assert!(tags.contains(&vip, now) && tags.contains(&trial, now));
+    /// assert!(!tags.contains(&trial, now + Duration::days(7)));
+    /// ```
     #[must_use]
     pub fn contains(&self, tag: &Tag, now: DateTime<Utc>) -> bool {
         self.0.get(tag).is_some_and(|i| !i.is_expired(now))
     }
 
-    /// What the set keeps about `tag`.
+    /// What the set keeps about `tag`, expired or not.
+    ///
+    /// ```
+    /// # use chrono::{Duration, TimeZone, Utc};
+    /// # use rapport_core::{Tag, TagSet, TagSource};
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let vip: Tag = "value:vip".parse().unwrap();
+    /// let mut tags = TagSet::new();
+    /// tags.insert(vip.clone(), TagSource::Manual, now, None);
+    /// let info = tags.get(&vip).unwrap();
+    /// assert_eq!((info.source, info.added_at, info.expires_at), (TagSource::Manual, now, None));
+    /// ```
     #[must_use]
     pub fn get(&self, tag: &Tag) -> Option<&TagInfo> {
         self.0.get(tag)
     }
 
     /// Drops the tags expired at `now` and returns them.
+    ///
+    /// ```
+    /// # use chrono::{Duration, TimeZone, Utc};
+    /// # use rapport_core::{Tag, TagSet, TagSource};
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let vip: Tag = "value:vip".parse().unwrap();
+    /// let mut tags = TagSet::new();
+    /// tags.insert(vip.clone(), TagSource::Manual, now, None);
+    /// let trial: Tag = "promo:trial".parse().unwrap();
+    /// tags.insert(trial.clone(), TagSource::Rule, now, Some(now + Duration::days(7)));
+    /// assert!(tags.expire(now).is_empty());
+    /// assert_eq!(tags.expire(now + Duration::days(7)), vec![trial]);
+    /// assert_eq!(tags.len(), 1);
+    /// ```
     pub fn expire(&mut self, now: DateTime<Utc>) -> Vec<Tag> {
         let gone: Vec<Tag> = self
             .0
@@ -297,18 +380,53 @@ impl TagSet {
         gone
     }
 
-    /// All tags with what the set keeps about them, in tag order.
+    /// All tags with what the set keeps about them, in tag order (expired ones included).
+    ///
+    /// ```
+    /// # use chrono::{Duration, TimeZone, Utc};
+    /// # use rapport_core::{Tag, TagSet, TagSource};
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let vip: Tag = "value:vip".parse().unwrap();
+    /// let mut tags = TagSet::new();
+    /// tags.insert(vip.clone(), TagSource::Manual, now, None);
+    /// tags.insert("behavior:browser".parse().unwrap(), TagSource::Rule, now, None);
+    /// let names: Vec<&str> = tags.iter().map(|(t, _)| t.as_str()).collect();
+    /// assert_eq!(names, ["behavior:browser", "value:vip"]);
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&Tag, &TagInfo)> {
         self.0.iter()
     }
 
     /// Number of tags (expired ones included until [`TagSet::expire`] runs).
+    ///
+    /// ```
+    /// # use chrono::{Duration, TimeZone, Utc};
+    /// # use rapport_core::{Tag, TagSet, TagSource};
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let vip: Tag = "value:vip".parse().unwrap();
+    /// let mut tags = TagSet::new();
+    /// tags.insert(vip.clone(), TagSource::Manual, now, None);
+    /// tags.insert("promo:trial".parse().unwrap(), TagSource::Rule, now, Some(now));
+    /// assert_eq!(tags.len(), 2); // the expired trial still counts
+    /// ```
     #[must_use]
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
     /// True when there are no tags.
+    ///
+    /// ```
+    /// # use chrono::{Duration, TimeZone, Utc};
+    /// # use rapport_core::{Tag, TagSet, TagSource};
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let vip: Tag = "value:vip".parse().unwrap();
+    /// let mut tags = TagSet::new();
+    /// tags.insert(vip.clone(), TagSource::Manual, now, None);
+    /// assert!(!tags.is_empty());
+    /// tags.remove(&vip);
+    /// assert!(tags.is_empty());
+    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

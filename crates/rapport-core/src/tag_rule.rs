@@ -42,6 +42,13 @@ use crate::segment::{ParseErrorKind, Parser, Segment, SegmentContext, SegmentPar
 use crate::tag::{Tag, TagSet, TagSource};
 
 /// The longest time-to-live a rule may give a tag: 100 years.
+///
+/// ```
+/// use rapport_core::{TagRule, tag_rule::MAX_TTL};
+/// assert_eq!(MAX_TTL.num_days(), 36_525);
+/// assert!(TagRule::parse("when orders > 0 then tag value:buyer for 36525d").is_ok());
+/// assert!(TagRule::parse("when orders > 0 then tag value:buyer for 36526d").is_err());
+/// ```
 pub const MAX_TTL: Duration = Duration::days(36_525);
 
 /// When `when` holds, the customer gets `tag` (sourced [`TagSource::Rule`], expiring after
@@ -77,6 +84,16 @@ pub struct TagRule {
 
 impl TagRule {
     /// A rule.
+    ///
+    /// ```
+    /// use chrono::Duration;
+    /// use rapport_core::{Segment, Tag, TagRule};
+    /// let rule = TagRule::new(Tag::new("funnel", "lead")?, Segment::parse("stage == prospect")?, None);
+    /// assert_eq!(rule.to_string(), "when stage == prospect then tag funnel:lead");
+    /// let trial = TagRule::new(Tag::new("promo", "trial")?, Segment::parse("orders == 1")?, Some(Duration::days(7)));
+    /// assert_eq!(trial.ttl, Some(Duration::days(7)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn new(tag: Tag, when: Segment, ttl: Option<Duration>) -> Self {
         Self { tag, when, ttl }
@@ -274,6 +291,19 @@ pub struct TagRuleOutcome {
 
 impl TagRuleOutcome {
     /// True when nothing changes.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    /// let mut c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// let rules = [TagRule::parse("when stage == prospect then tag funnel:lead")?];
+    /// let out = evaluate_tag_rules(&rules, &SegmentContext::new(&c, &Stats::default(), now));
+    /// assert!(!out.is_empty());
+    /// out.apply_to(&mut c.tags, now);
+    /// assert!(evaluate_tag_rules(&rules, &SegmentContext::new(&c, &Stats::default(), now)).is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.added.is_empty() && self.removed.is_empty()
@@ -281,6 +311,20 @@ impl TagRuleOutcome {
 
     /// Applies the outcome to a customer's tags at `now`: removals first, then additions (a
     /// tag that expired and is added again ends up added).
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    /// let mut c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// let rules = [TagRule::parse("when stage == prospect then tag funnel:lead")?];
+    /// let out = evaluate_tag_rules(&rules, &SegmentContext::new(&c, &Stats::default(), now));
+    /// out.apply_to(&mut c.tags, now);
+    /// let lead: Tag = "funnel:lead".parse()?;
+    /// assert!(c.tags.contains(&lead, now));
+    /// assert_eq!(c.tags.get(&lead).unwrap().source, TagSource::Rule);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn apply_to(&self, tags: &mut TagSet, now: DateTime<Utc>) {
         for c in &self.removed {
             tags.remove(&c.tag);

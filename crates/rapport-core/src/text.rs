@@ -39,6 +39,8 @@ macro_rules! key_type {
         impl $name {
             /// Validates and wraps the text.
             ///
+            #[doc = concat!("```\nuse rapport_core::", stringify!($name), ";\nassert!(", stringify!($name), "::new(\"A-1\").is_ok());\nassert!(", stringify!($name), "::new(\"A-1 \").is_err()); // trailing whitespace\n```")]
+            ///
             /// # Errors
             /// [`DomainError::InvalidText`] when it is empty, too long, has control
             /// characters or surrounding whitespace.
@@ -49,6 +51,8 @@ macro_rules! key_type {
             }
 
             /// The text.
+            ///
+            #[doc = concat!("```\nuse rapport_core::", stringify!($name), ";\nassert_eq!(", stringify!($name), "::new(\"A-1\").unwrap().as_str(), \"A-1\");\n```")]
             #[must_use]
             pub fn as_str(&self) -> &str {
                 &self.0

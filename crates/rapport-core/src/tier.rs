@@ -40,9 +40,21 @@ pub enum Tier {
 
 impl Tier {
     /// Every tier from the bottom up.
+    ///
+    /// ```
+    /// use rapport_core::Tier;
+    /// assert_eq!(Tier::ALL.first(), Some(&Tier::Lead));
+    /// assert!(Tier::ALL.windows(2).all(|w| w[0] < w[1]));
+    /// ```
     pub const ALL: [Tier; 4] = [Tier::Lead, Tier::Iron, Tier::Gold, Tier::Platinum];
 
     /// The lower-case name.
+    ///
+    /// ```
+    /// use rapport_core::Tier;
+    /// assert_eq!(Tier::Platinum.as_str(), "platinum");
+    /// assert_eq!(Tier::Platinum.as_str().parse::<Tier>().unwrap(), Tier::Platinum);
+    /// ```
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -54,6 +66,12 @@ impl Tier {
     }
 
     /// The rung below, if any.
+    ///
+    /// ```
+    /// use rapport_core::Tier;
+    /// assert_eq!(Tier::Gold.below(), Some(Tier::Iron));
+    /// assert_eq!(Tier::Lead.below(), None);
+    /// ```
     #[must_use]
     pub fn below(self) -> Option<Tier> {
         match self {
@@ -164,6 +182,16 @@ impl TierPin {
     }
 
     /// True while the pin applies (`now` before `until`).
+    ///
+    /// ```
+    /// use chrono::{Duration, TimeZone, Utc};
+    /// use rapport_core::{Actor, Tier, TierPin};
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+    /// let until = now + Duration::days(90);
+    /// let pin = TierPin::new(Tier::Gold, Actor::new("li").unwrap(), "key account", until, now).unwrap();
+    /// assert!(pin.is_active(now));
+    /// assert!(!pin.is_active(until)); // `until` is exclusive
+    /// ```
     #[must_use]
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
         now < self.until
@@ -228,6 +256,12 @@ pub enum TierMetric {
 
 impl TierMetric {
     /// The snake-case name.
+    ///
+    /// ```
+    /// use rapport_core::TierMetric;
+    /// assert_eq!(TierMetric::Margin.as_str(), "margin");
+    /// assert_eq!(TierMetric::HostValue.as_str(), "host_value");
+    /// ```
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -292,6 +326,16 @@ pub struct TierLadder {
 impl TierLadder {
     /// The default customer pyramid: Platinum ≥ 10,000, Gold ≥ 2,000, Iron ≥ 200, Lead below,
     /// on rolling 365-day revenue.
+    ///
+    /// ```
+    /// use rapport_core::{Tier, TierLadder, TierMetric};
+    /// use rust_decimal::Decimal;
+    /// let pyramid = TierLadder::customer_pyramid();
+    /// assert_eq!(pyramid.metric, TierMetric::Revenue365);
+    /// assert_eq!(pyramid.lookup(Decimal::from(10_000)), Tier::Platinum);
+    /// assert_eq!(pyramid.lookup(Decimal::from(200)), Tier::Iron);
+    /// assert!(pyramid.validate().is_ok());
+    /// ```
     #[must_use]
     pub fn customer_pyramid() -> Self {
         Self {
@@ -410,6 +454,14 @@ impl TierLadder {
     }
 
     /// The entry threshold of `tier` on a threshold ladder (`None` for Lead and for shares).
+    ///
+    /// ```
+    /// use rapport_core::{Tier, TierLadder};
+    /// use rust_decimal::Decimal;
+    /// assert_eq!(TierLadder::customer_pyramid().entry(Tier::Gold), Some(Decimal::from(2_000)));
+    /// assert_eq!(TierLadder::customer_pyramid().entry(Tier::Lead), None);
+    /// assert_eq!(TierLadder::vip_heavy().entry(Tier::Gold), None);
+    /// ```
     #[must_use]
     pub fn entry(&self, tier: Tier) -> Option<Decimal> {
         match &self.rungs {
@@ -457,6 +509,15 @@ impl TierLadder {
     }
 
     /// The highest tier whose entry the value reaches (threshold ladders; Lead for shares).
+    ///
+    /// ```
+    /// use rapport_core::{Tier, TierLadder};
+    /// use rust_decimal::Decimal;
+    /// let pyramid = TierLadder::customer_pyramid();
+    /// assert_eq!(pyramid.lookup(Decimal::from(1_999)), Tier::Iron);
+    /// assert_eq!(pyramid.lookup(Decimal::from(2_000)), Tier::Gold); // the entry itself qualifies
+    /// assert_eq!(TierLadder::vip_heavy().lookup(Decimal::from(1_000_000)), Tier::Lead);
+    /// ```
     #[must_use]
     pub fn lookup(&self, value: Decimal) -> Tier {
         match &self.rungs {
@@ -538,6 +599,17 @@ pub struct TierDecision {
 
 impl TierDecision {
     /// True when the tier moves.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::{Tier, TierPolicy, TierState};
+    /// use rust_decimal::Decimal;
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+    /// let policy = TierPolicy::default();
+    /// let up = policy.decide(&TierState::default(), Some(Decimal::from(2_500)), None, now);
+    /// assert!(up.changed() && up.to == Tier::Gold);
+    /// assert!(!policy.decide(&up.state, Some(Decimal::from(2_500)), None, now).changed());
+    /// ```
     #[must_use]
     pub fn changed(&self) -> bool {
         self.from != self.to

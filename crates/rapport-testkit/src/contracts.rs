@@ -42,6 +42,12 @@ fn now() -> DateTime<Utc> {
 /// ```
 pub const TA: TenantId = TenantId::from_u128(0xA);
 /// Tenant B of the contracts.
+///
+/// ```
+/// use rapport_testkit::contracts::{TA, TB};
+/// assert_eq!(TB, rapport_core::TenantId::from_u128(0xB));
+/// assert_ne!(TB, TA);
+/// ```
 pub const TB: TenantId = TenantId::from_u128(0xB);
 
 fn customer(t: TenantId, id: u128, email: &str) -> Customer {
@@ -602,6 +608,13 @@ pub async fn contacts_are_found<S: Store>(s: &S) -> Outcome {
 /// `Erased`), the customer reads back as an empty tombstone, its old email and phone find
 /// nobody, no scanned or queried record carries them, and the same id in tenant B keeps its
 /// own profile.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::contracts::erasure_leaves_no_pii;
+/// assert_eq!(block_on(erasure_leaves_no_pii(&MemoryStore::new())), Ok(()));
+/// ```
 pub async fn erasure_leaves_no_pii<S: Store>(s: &S) -> Outcome {
     let secret_email = "erase.me.7f3a@example.com";
     let cn: Region = "CN".parse().map_err(|e: DomainError| e.to_string())?;

@@ -46,6 +46,18 @@ pub struct FaultyStore<S> {
 
 impl<S: Store> FaultyStore<S> {
     /// Fails call `fail_at`; with `after`, a write is performed first and its reply lost.
+    ///
+    /// ```
+    /// use futures::executor::block_on;
+    /// use rapport_core::*;
+    /// use rapport_memory::MemoryStore;
+    /// use rapport_testkit::fault::FaultyStore;
+    /// let (t, id) = (TenantId::from_u128(1), CustomerId::from_u128(2));
+    /// let s = FaultyStore::new(MemoryStore::new(), 2, false); // the second call fails
+    /// assert!(block_on(s.load(t, id)).is_ok());
+    /// assert!(matches!(block_on(s.load(t, id)), Err(StoreError::Unavailable { .. })));
+    /// assert!(block_on(s.load(t, id)).is_ok()); // only that one
+    /// ```
     pub fn new(inner: S, fail_at: usize, after: bool) -> Self {
         Self {
             inner,
@@ -56,6 +68,19 @@ impl<S: Store> FaultyStore<S> {
     }
 
     /// Calls made so far.
+    ///
+    /// ```
+    /// use futures::executor::block_on;
+    /// use rapport_core::*;
+    /// use rapport_memory::MemoryStore;
+    /// use rapport_testkit::fault::FaultyStore;
+    /// let (t, id) = (TenantId::from_u128(1), CustomerId::from_u128(2));
+    /// let s = FaultyStore::new(MemoryStore::new(), 99, false);
+    /// assert_eq!(s.calls(), 0);
+    /// block_on(s.load(t, id)).unwrap();
+    /// block_on(s.scan(t, Page::first(10))).unwrap();
+    /// assert_eq!(s.calls(), 2);
+    /// ```
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
     }

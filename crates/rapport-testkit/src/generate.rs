@@ -21,12 +21,26 @@ pub struct Rng(u64);
 
 impl Rng {
     /// A generator from a seed.
+    ///
+    /// ```
+    /// use rapport_testkit::generate::Rng;
+    /// let draws = |seed| { let mut r = Rng::new(seed); [r.next_u64(), r.next_u64()] };
+    /// assert_eq!(draws(42), draws(42)); // reproducible
+    /// assert_ne!(draws(42), draws(43));
+    /// ```
     #[must_use]
     pub fn new(seed: u64) -> Self {
         Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
 
     /// The next 64 random bits.
+    ///
+    /// ```
+    /// use rapport_testkit::generate::Rng;
+    /// let mut r = Rng::new(1);
+    /// let (a, b) = (r.next_u64(), r.next_u64());
+    /// assert_ne!(a, b);
+    /// ```
     pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
@@ -35,6 +49,12 @@ impl Rng {
     }
 
     /// Uniform in [0, 1).
+    ///
+    /// ```
+    /// use rapport_testkit::generate::Rng;
+    /// let mut r = Rng::new(3);
+    /// assert!((0..1_000).map(|_| r.unit()).all(|u| (0.0..1.0).contains(&u)));
+    /// ```
     pub fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }

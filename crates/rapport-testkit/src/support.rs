@@ -40,17 +40,44 @@ impl Default for FixedClock {
 
 impl FixedClock {
     /// A clock at `t` (microsecond precision).
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport::Clock;
+    /// use rapport_testkit::FixedClock;
+    /// let t = Utc.with_ymd_and_hms(2026, 6, 30, 12, 0, 0).unwrap();
+    /// assert_eq!(FixedClock::at(t).now(), t);
+    /// ```
     #[must_use]
     pub fn at(t: DateTime<Utc>) -> Self {
         Self(AtomicU64::new(t.timestamp_micros() as u64))
     }
 
     /// Moves the clock.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport::Clock;
+    /// use rapport_testkit::FixedClock;
+    /// let c = FixedClock::default();
+    /// let t = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap();
+    /// c.set(t);
+    /// assert_eq!(c.now(), t);
+    /// ```
     pub fn set(&self, t: DateTime<Utc>) {
         self.0.store(t.timestamp_micros() as u64, Ordering::SeqCst);
     }
 
     /// Moves the clock forward.
+    ///
+    /// ```
+    /// use chrono::Duration;
+    /// use rapport::Clock;
+    /// use rapport_testkit::FixedClock;
+    /// let c = FixedClock::default(); // 2026-01-01T00:00:00Z
+    /// c.advance(Duration::days(90));
+    /// assert_eq!(c.now().to_rfc3339(), "2026-04-01T00:00:00+00:00");
+    /// ```
     pub fn advance(&self, d: Duration) {
         self.0
             .fetch_add(d.num_microseconds().unwrap_or(0) as u64, Ordering::SeqCst);
@@ -85,6 +112,14 @@ impl Default for SequentialIds {
 
 impl SequentialIds {
     /// Ids from `first` on.
+    ///
+    /// ```
+    /// use rapport::IdSource;
+    /// use rapport_testkit::SequentialIds;
+    /// let ids = SequentialIds::starting_at(500);
+    /// assert_eq!(ids.next().as_u128(), 500);
+    /// assert_eq!(ids.customer_id(), rapport_core::CustomerId::from_u128(501));
+    /// ```
     #[must_use]
     pub fn starting_at(first: u64) -> Self {
         Self(AtomicU64::new(first))
@@ -120,12 +155,41 @@ pub struct RecordingNotifier {
 
 impl RecordingNotifier {
     /// All deliveries, repeats included.
+    ///
+    /// ```
+    /// use chrono::DateTime;
+    /// use futures::executor::block_on;
+    /// use rapport_core::*;
+    /// use rapport_testkit::RecordingNotifier;
+    /// let msg = |i| OutboxMessage::new(MessageId::from_u128(i), TenantId::from_u128(1), DateTime::UNIX_EPOCH,
+    ///     DomainEvent::CustomerRegistered { customer: CustomerId::from_u128(i) });
+    /// let n = RecordingNotifier::default();
+    /// block_on(n.deliver(&msg(1))).unwrap();
+    /// block_on(n.deliver(&msg(2))).unwrap();
+    /// let ids: Vec<_> = n.deliveries().iter().map(|m| m.id).collect();
+    /// assert_eq!(ids, [MessageId::from_u128(1), MessageId::from_u128(2)]); // in delivery order
+    /// ```
     #[must_use]
     pub fn deliveries(&self) -> Vec<OutboxMessage> {
         self.delivered.lock().map(|v| v.clone()).unwrap_or_default()
     }
 
     /// Distinct message ids delivered.
+    ///
+    /// ```
+    /// use chrono::DateTime;
+    /// use futures::executor::block_on;
+    /// use rapport_core::*;
+    /// use rapport_testkit::RecordingNotifier;
+    /// let msg = |i| OutboxMessage::new(MessageId::from_u128(i), TenantId::from_u128(1), DateTime::UNIX_EPOCH,
+    ///     DomainEvent::CustomerRegistered { customer: CustomerId::from_u128(i) });
+    /// let n = RecordingNotifier::default();
+    /// for i in [1, 2, 1] {
+    ///     block_on(n.deliver(&msg(i))).unwrap();
+    /// }
+    /// assert_eq!(n.unique().len(), 2);
+    /// assert!(n.unique().contains(&MessageId::from_u128(2)));
+    /// ```
     #[must_use]
     pub fn unique(&self) -> HashSet<MessageId> {
         self.deliveries().into_iter().map(|m| m.id).collect()
@@ -172,6 +236,18 @@ pub struct FlakyNotifier {
 
 impl FlakyNotifier {
     /// Fails about `fraction` (0–1) of deliveries.
+    ///
+    /// ```
+    /// use chrono::DateTime;
+    /// use futures::executor::block_on;
+    /// use rapport_core::*;
+    /// use rapport_testkit::FlakyNotifier;
+    /// let m = OutboxMessage::new(MessageId::from_u128(1), TenantId::from_u128(1), DateTime::UNIX_EPOCH,
+    ///     DomainEvent::CustomerRegistered { customer: CustomerId::from_u128(1) });
+    /// let always = FlakyNotifier::new(1.0, 7);
+    /// assert!(matches!(block_on(always.deliver(&m)), Err(NotifyError::Failed { .. })));
+    /// assert!(always.inner.deliveries().is_empty());
+    /// ```
     #[must_use]
     pub fn new(fraction: f64, seed: u64) -> Self {
         Self {

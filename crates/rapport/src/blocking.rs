@@ -30,6 +30,15 @@ pub struct Service<S, N = NoopNotifier>(crate::Service<S, N>);
 
 impl<S: Store> Service<S, NoopNotifier> {
     /// See [`crate::Service::new`].
+    ///
+    /// ```
+    /// use rapport::blocking::Service;
+    /// use rapport_core::*;
+    /// let svc = Service::new(rapport_memory::MemoryStore::new());
+    /// let ann = svc.register(TenantId::from_u128(1), Profile::default())?;
+    /// assert!(ann.created && ann.customer.stage() == Stage::Prospect);
+    /// # Ok::<(), rapport::Error>(())
+    /// ```
     pub fn new(store: S) -> Self {
         Self(crate::Service::new(store))
     }
@@ -58,14 +67,26 @@ impl<S: Store, N: Notifier> Service<S, N> {
 
     /// The async service inside.
     ///
-    /// Example: see [`Service::from_async`].
+    /// ```
+    /// use rapport::blocking::Service;
+    /// let svc = Service::new(rapport_memory::MemoryStore::new());
+    /// assert_eq!(svc.inner().policies(), &rapport::core::Policies::default());
+    /// ```
     pub fn inner(&self) -> &crate::Service<S, N> {
         &self.0
     }
 
     /// Consumes the wrapper.
     ///
-    /// Example: see [`Service::from_async`].
+    /// ```
+    /// use rapport::blocking::Service;
+    /// use rapport_core::*;
+    /// let svc = Service::new(rapport_memory::MemoryStore::new());
+    /// svc.register(TenantId::from_u128(1), Profile::default())?;
+    /// let store = svc.into_inner().into_store();
+    /// assert_eq!(store.pending_outbox()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn into_inner(self) -> crate::Service<S, N> {
         self.0
     }

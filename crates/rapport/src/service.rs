@@ -286,7 +286,20 @@ impl<S: Store> Service<S, NoopNotifier> {
 impl<S: Store, N: Notifier> Service<S, N> {
     /// Replaces the notifier.
     ///
-    /// Example: see [`Service`].
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let t = TenantId::from_u128(1);
+    /// use rapport_testkit::RecordingNotifier;
+    /// let svc = Service::new(MemoryStore::new()).with_notifier(RecordingNotifier::default());
+    /// block_on(svc.register(t, Profile::default()))?;
+    /// let report = block_on(rapport::relay_once(svc.store(), svc.notifier(), &rapport::RelayConfig::default(), svc.now()))?;
+    /// assert_eq!(report.delivered, 1);
+    /// assert_eq!(svc.notifier().deliveries()[0].event.name(), "customer_registered");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_notifier<M: Notifier>(self, notifier: M) -> Service<S, M> {
         Service {
             store: self.store,
@@ -300,7 +313,20 @@ impl<S: Store, N: Notifier> Service<S, N> {
 
     /// Replaces the clock.
     ///
-    /// Example: see [`Service`].
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let t = TenantId::from_u128(1);
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_testkit::FixedClock;
+    /// let now = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
+    /// let svc = Service::new(MemoryStore::new()).with_clock(FixedClock::at(now));
+    /// let ann = block_on(svc.register(t, Profile::default()))?.customer;
+    /// assert_eq!(ann.created_at(), now);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Arc::new(clock);
@@ -309,7 +335,18 @@ impl<S: Store, N: Notifier> Service<S, N> {
 
     /// Replaces the id source.
     ///
-    /// Example: see [`Service`].
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let t = TenantId::from_u128(1);
+    /// use rapport_testkit::SequentialIds;
+    /// let svc = Service::new(MemoryStore::new()).with_ids(SequentialIds::starting_at(7));
+    /// let ann = block_on(svc.register(t, Profile::default()))?.customer;
+    /// assert_eq!(ann.id(), CustomerId::from_u128(7));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn with_ids(mut self, ids: impl IdSource + 'static) -> Self {
         self.ids = Arc::new(ids);
@@ -369,35 +406,91 @@ impl<S: Store, N: Notifier> Service<S, N> {
 
     /// The store.
     ///
-    /// Example: see [`Service`].
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let t = TenantId::from_u128(1);
+    /// let svc = Service::new(MemoryStore::new());
+    /// block_on(svc.register(t, Profile::default()))?;
+    /// assert_eq!(svc.store().pending_outbox()?, 1); // the `customer_registered` message
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn store(&self) -> &S {
         &self.store
     }
 
     /// Gives the store back.
     ///
-    /// Example: see [`Service`].
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let t = TenantId::from_u128(1);
+    /// let svc = Service::new(MemoryStore::new());
+    /// let ann = block_on(svc.register(t, Profile::default()))?.customer;
+    /// let store: MemoryStore = svc.into_store();
+    /// let record = block_on(store.load(t, ann.id()))?.expect("stored");
+    /// assert_eq!(record.customer, ann);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn into_store(self) -> S {
         self.store
     }
 
     /// The notifier.
     ///
-    /// Example: see [`Service`].
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let t = TenantId::from_u128(1);
+    /// use rapport_testkit::RecordingNotifier;
+    /// let svc = Service::new(MemoryStore::new()).with_notifier(RecordingNotifier::default());
+    /// block_on(svc.register(t, Profile::default()))?;
+    /// assert!(svc.notifier().deliveries().is_empty()); // messages wait in the outbox until a relay runs
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn notifier(&self) -> &N {
         &self.notifier
     }
 
     /// The policies.
     ///
-    /// Example: see [`Service`].
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let t = TenantId::from_u128(1);
+    /// let mut p = Policies::default();
+    /// p.tier.grace_days = 60;
+    /// let svc = Service::new(MemoryStore::new()).with_policies(p)?;
+    /// assert_eq!(svc.policies().tier.grace_days, 60);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn policies(&self) -> &Policies {
         &self.policies
     }
 
     /// The clock's now.
     ///
-    /// Example: see [`Service`].
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let t = TenantId::from_u128(1);
+    /// use rapport_testkit::FixedClock;
+    /// let clock = std::sync::Arc::new(FixedClock::default());
+    /// let svc = Service::new(MemoryStore::new()).with_clock(clock.clone());
+    /// clock.advance(chrono::Duration::days(30));
+    /// assert_eq!(svc.now(), chrono::DateTime::parse_from_rfc3339("2026-01-31T00:00:00Z")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }

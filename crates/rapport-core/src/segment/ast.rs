@@ -101,6 +101,12 @@ pub enum CmpOp {
 
 impl CmpOp {
     /// Every operator.
+    ///
+    /// ```
+    /// use rapport_core::segment::CmpOp;
+    /// let ordering_ops = CmpOp::ALL.iter().filter(|op| !op.is_equality()).count();
+    /// assert_eq!(ordering_ops, 4);
+    /// ```
     pub const ALL: [CmpOp; 6] = [
         CmpOp::Eq,
         CmpOp::Ne,
@@ -111,6 +117,12 @@ impl CmpOp {
     ];
 
     /// The operator as written.
+    ///
+    /// ```
+    /// use rapport_core::segment::CmpOp;
+    /// assert_eq!(CmpOp::Ge.as_str(), ">=");
+    /// assert_eq!(CmpOp::Ne.to_string(), "!=");
+    /// ```
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -124,12 +136,27 @@ impl CmpOp {
     }
 
     /// True for `==` and `!=`, the operators every kind of value supports.
+    ///
+    /// ```
+    /// use rapport_core::Segment;
+    /// use rapport_core::segment::CmpOp;
+    /// assert!(CmpOp::Eq.is_equality() && !CmpOp::Lt.is_equality());
+    /// assert!(Segment::parse("stage == silent").is_ok());
+    /// assert!(Segment::parse("stage < silent").is_err()); // stages are not ordered
+    /// ```
     #[must_use]
     pub fn is_equality(self) -> bool {
         matches!(self, CmpOp::Eq | CmpOp::Ne)
     }
 
     /// Applies the operator to an ordering of `left` against `right`.
+    ///
+    /// ```
+    /// use rapport_core::segment::CmpOp;
+    /// use rapport_core::Tier;
+    /// assert!(CmpOp::Ge.holds(Tier::Gold.cmp(&Tier::Iron))); // gold >= iron
+    /// assert!(!CmpOp::Lt.holds(5.cmp(&5)));
+    /// ```
     #[must_use]
     pub fn holds(self, ord: std::cmp::Ordering) -> bool {
         use std::cmp::Ordering::{Equal, Greater, Less};
@@ -182,6 +209,13 @@ pub enum StageName {
 
 impl StageName {
     /// Every name.
+    ///
+    /// ```
+    /// use rapport_core::Stage;
+    /// use rapport_core::segment::StageName;
+    /// assert_eq!(StageName::ALL.len(), Stage::LIVE.len() + 2); // and the two tombstones
+    /// assert!(StageName::ALL.iter().all(|n| StageName::from_name(n.as_str()) == Some(*n)));
+    /// ```
     pub const ALL: [StageName; 7] = [
         StageName::Prospect,
         StageName::New,
@@ -193,6 +227,13 @@ impl StageName {
     ];
 
     /// The name of a stage.
+    ///
+    /// ```
+    /// use rapport_core::segment::StageName;
+    /// use rapport_core::{CustomerId, Stage};
+    /// assert_eq!(StageName::of(Stage::Active), StageName::Active);
+    /// assert_eq!(StageName::of(Stage::Merged { into: CustomerId::from_u128(9) }), StageName::Merged);
+    /// ```
     #[must_use]
     pub fn of(stage: Stage) -> StageName {
         match stage {
@@ -207,6 +248,11 @@ impl StageName {
     }
 
     /// The lower-case name, as [`Stage::as_str`].
+    ///
+    /// ```
+    /// use rapport_core::segment::StageName;
+    /// assert_eq!(StageName::Churned.as_str(), "churned");
+    /// ```
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -221,6 +267,12 @@ impl StageName {
     }
 
     /// The name for `s`, if it is one.
+    ///
+    /// ```
+    /// use rapport_core::segment::StageName;
+    /// assert_eq!(StageName::from_name("erased"), Some(StageName::Erased));
+    /// assert_eq!(StageName::from_name("lapsed"), None);
+    /// ```
     #[must_use]
     pub fn from_name(s: &str) -> Option<StageName> {
         StageName::ALL.into_iter().find(|n| n.as_str() == s)
@@ -263,7 +315,14 @@ pub enum Literal {
 }
 
 impl Literal {
-    /// The kind of value, as error messages name it (`a number`, `text`, ...).
+    /// The kind of value ([`ValueKind::describe`] says how error messages name it).
+    ///
+    /// ```
+    /// use rapport_core::segment::{Literal, ValueKind};
+    /// use rapport_core::Tier;
+    /// assert_eq!(Literal::Tier(Tier::Gold).kind(), ValueKind::Tier);
+    /// assert_eq!(Literal::Text("example.com".into()).kind().describe(), "a quoted string");
+    /// ```
     #[must_use]
     pub fn kind(&self) -> ValueKind {
         match self {
@@ -306,6 +365,14 @@ pub enum ValueKind {
 
 impl ValueKind {
     /// How a message names the kind.
+    ///
+    /// ```
+    /// use rapport_core::Segment;
+    /// use rapport_core::segment::ValueKind;
+    /// assert_eq!(ValueKind::Number.describe(), "a number");
+    /// let err = Segment::parse("orders > gold").unwrap_err();
+    /// assert!(err.to_string().contains(ValueKind::Number.describe()));
+    /// ```
     #[must_use]
     pub fn describe(self) -> &'static str {
         match self {
@@ -319,6 +386,12 @@ impl ValueKind {
     }
 
     /// True when `<`, `<=`, `>`, `>=` apply to values of this kind.
+    ///
+    /// ```
+    /// use rapport_core::segment::ValueKind;
+    /// assert!(ValueKind::Date.is_ordered());
+    /// assert!(!ValueKind::Text.is_ordered() && !ValueKind::Bool.is_ordered());
+    /// ```
     #[must_use]
     pub fn is_ordered(self) -> bool {
         matches!(self, ValueKind::Number | ValueKind::Date | ValueKind::Tier)
@@ -430,6 +503,12 @@ pub(crate) const NAMED_FIELDS: [(&str, Field); 24] = [
 
 impl Field {
     /// The field with a fixed name (not `attr.<key>` or `days_since(<type>)`).
+    ///
+    /// ```
+    /// use rapport_core::segment::Field;
+    /// assert_eq!(Field::from_name("churn_risk"), Some(Field::ChurnRisk));
+    /// assert_eq!(Field::from_name("days_since(visit)"), None); // parse it instead
+    /// ```
     #[must_use]
     pub fn from_name(name: &str) -> Option<Field> {
         NAMED_FIELDS
@@ -440,6 +519,13 @@ impl Field {
 
     /// The kind of value the field is compared with; `None` for `attr.<key>`, which takes a
     /// number, text, bool or date.
+    ///
+    /// ```
+    /// use rapport_core::segment::{Field, ValueKind};
+    /// assert_eq!(Field::HasEmail.kind(), Some(ValueKind::Bool));
+    /// assert_eq!(Field::Stage.kind(), Some(ValueKind::Stage));
+    /// assert_eq!("attr.plan".parse::<Field>().unwrap().kind(), None);
+    /// ```
     #[must_use]
     pub fn kind(&self) -> Option<ValueKind> {
         Some(match self {

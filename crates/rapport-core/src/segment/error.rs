@@ -130,12 +130,26 @@ impl SegmentParseError {
     }
 
     /// The 1-based column, in characters, where the problem is.
+    ///
+    /// ```
+    /// use rapport_core::Segment;
+    /// let err = Segment::parse("orders >= 10 and revnue > 5").unwrap_err();
+    /// assert_eq!(err.column(), 18); // where `revnue` starts
+    /// ```
     #[must_use]
     pub fn column(&self) -> usize {
         self.column
     }
 
     /// What is wrong.
+    ///
+    /// ```
+    /// use rapport_core::Segment;
+    /// use rapport_core::segment::ParseErrorKind;
+    /// let err = Segment::parse("revnue > 5").unwrap_err();
+    /// let ParseErrorKind::UnknownField { name, suggestion } = err.kind() else { panic!("{err}") };
+    /// assert_eq!((name.as_str(), suggestion.as_deref()), ("revnue", Some("revenue")));
+    /// ```
     #[must_use]
     pub fn kind(&self) -> &ParseErrorKind {
         &self.kind

@@ -82,6 +82,18 @@ pub struct SegmentContext<'a> {
 
 impl<'a> SegmentContext<'a> {
     /// A context without RFM scores or churn risk.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    /// let customer = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// let stats = Stats::default();
+    /// let ctx = SegmentContext::new(&customer, &stats, now);
+    /// assert!(Segment::parse("stage == prospect and orders == 0")?.matches(&ctx));
+    /// assert!(!Segment::parse("churn_risk >= 0")?.matches(&ctx)); // no churn risk given
+    /// # Ok::<(), SegmentParseError>(())
+    /// ```
     #[must_use]
     pub fn new(customer: &'a Customer, stats: &'a Stats, now: DateTime<Utc>) -> Self {
         Self {
@@ -94,6 +106,17 @@ impl<'a> SegmentContext<'a> {
     }
 
     /// With RFM scores.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    /// let customer = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// let stats = Stats::default();
+    /// let ctx = SegmentContext::new(&customer, &stats, now).with_rfm(RfmScores::new(5, 1, 2));
+    /// assert!(Segment::parse("rfm.r == 5 and rfm.total < 10")?.matches(&ctx));
+    /// # Ok::<(), SegmentParseError>(())
+    /// ```
     #[must_use]
     pub fn with_rfm(mut self, rfm: Option<RfmScores>) -> Self {
         self.rfm = rfm;
@@ -101,6 +124,17 @@ impl<'a> SegmentContext<'a> {
     }
 
     /// With a churn risk.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    /// let customer = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// let stats = Stats::default();
+    /// let ctx = SegmentContext::new(&customer, &stats, now).with_churn_risk(Some(0.8));
+    /// assert!(Segment::parse("churn_risk > 0.5")?.matches(&ctx));
+    /// # Ok::<(), SegmentParseError>(())
+    /// ```
     #[must_use]
     pub fn with_churn_risk(mut self, churn_risk: Option<f64>) -> Self {
         self.churn_risk = churn_risk;

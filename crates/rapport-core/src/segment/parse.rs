@@ -27,8 +27,24 @@ use crate::tag::Tag;
 use crate::tier::Tier;
 
 /// Deepest nesting of parentheses and `not`.
+///
+/// ```
+/// use rapport_core::Segment;
+/// use rapport_core::segment::{MAX_DEPTH, ParseErrorKind};
+/// let nested = |n| format!("{}orders > 0{}", "(".repeat(n), ")".repeat(n));
+/// assert!(Segment::parse(&nested(MAX_DEPTH - 1)).is_ok());
+/// let err = Segment::parse(&nested(MAX_DEPTH + 1)).unwrap_err();
+/// assert!(matches!(err.kind(), ParseErrorKind::TooDeep { .. }));
+/// ```
 pub const MAX_DEPTH: usize = 64;
 /// Longest input, in bytes.
+///
+/// ```
+/// use rapport_core::Segment;
+/// use rapport_core::segment::{MAX_LEN, ParseErrorKind};
+/// let long = format!("orders > {}", "0".repeat(MAX_LEN));
+/// assert!(matches!(Segment::parse(&long).unwrap_err().kind(), ParseErrorKind::TooLong { max: MAX_LEN }));
+/// ```
 pub const MAX_LEN: usize = 64 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
