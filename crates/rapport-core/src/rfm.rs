@@ -358,7 +358,7 @@ pub enum RfmSegment {
     Promising,
     /// Average recency and frequency.
     NeedAttention,
-    /// Below average recency, low frequency.
+    /// Average recency (R = 3), low frequency (F 1–2).
     AboutToSleep,
     /// Bought often, long ago.
     AtRisk,
