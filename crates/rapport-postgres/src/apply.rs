@@ -73,6 +73,33 @@ impl CustomerRow {
         })
     }
 
+    /// Stores new stats (and the customer's next version) after an import folded activities
+    /// in.
+    pub(crate) async fn update_stats(
+        &self,
+        tx: &Transaction<'_>,
+        sql: &Sql,
+        tenant: &Uuid,
+    ) -> Result<u64, StoreError> {
+        tx.execute(
+            &sql.import_stats,
+            &[
+                tenant,
+                &self.id,
+                &self.version,
+                &self.orders,
+                &self.purchase_days,
+                &self.revenue,
+                &self.last_purchase_day,
+                &self.first_purchase_day,
+                &self.customer_json,
+                &self.stats_json,
+            ],
+        )
+        .await
+        .map_err(db)
+    }
+
     pub(crate) async fn insert(
         &self,
         tx: &Transaction<'_>,
@@ -158,7 +185,7 @@ impl CustomerRow {
     }
 }
 
-struct ActivityRow {
+pub(crate) struct ActivityRow {
     key: IdempotencyKey,
     id: Uuid,
     customer: Uuid,
@@ -166,6 +193,49 @@ struct ActivityRow {
     kind: &'static str,
     amount: Option<Decimal>,
     json: String,
+}
+
+impl ActivityRow {
+    pub(crate) fn new(a: &rapport_core::Activity) -> Result<Self, StoreError> {
+        Ok(Self {
+            key: a.idempotency_key.clone(),
+            id: *a.id.as_uuid(),
+            customer: *a.customer.as_uuid(),
+            at: a.at,
+            kind: a.kind.activity_type().as_str(),
+            amount: match &a.kind {
+                ActivityKind::Purchase { amount, .. } | ActivityKind::Refund { amount, .. } => {
+                    Some(amount.amount)
+                }
+                _ => None,
+            },
+            json: to_json("activities", a)?,
+        })
+    }
+
+    /// `INSERT … ON CONFLICT DO NOTHING`: 1 when stored, 0 when the key was there.
+    pub(crate) async fn insert(
+        &self,
+        tx: &Transaction<'_>,
+        sql: &Sql,
+        tenant: &Uuid,
+    ) -> Result<u64, StoreError> {
+        tx.execute(
+            &sql.insert_activity,
+            &[
+                tenant,
+                &self.key.as_str(),
+                &self.id,
+                &self.customer,
+                &self.at,
+                &self.kind,
+                &self.amount,
+                &self.json,
+            ],
+        )
+        .await
+        .map_err(db)
+    }
 }
 
 struct MessageRow {
@@ -203,21 +273,7 @@ impl Prepared {
         let activities = cs
             .activities
             .iter()
-            .map(|a| {
-                Ok(ActivityRow {
-                    key: a.idempotency_key.clone(),
-                    id: *a.id.as_uuid(),
-                    customer: *a.customer.as_uuid(),
-                    at: a.at,
-                    kind: a.kind.activity_type().as_str(),
-                    amount: match &a.kind {
-                        ActivityKind::Purchase { amount, .. }
-                        | ActivityKind::Refund { amount, .. } => Some(amount.amount),
-                        _ => None,
-                    },
-                    json: to_json("activities", a)?,
-                })
-            })
+            .map(ActivityRow::new)
             .collect::<Result<_, StoreError>>()?;
         let messages = cs
             .outbox
@@ -296,23 +352,7 @@ impl Prepared {
         }
         let mut raced = Vec::new();
         for a in &self.activities {
-            let n = tx
-                .execute(
-                    &sql.insert_activity,
-                    &[
-                        t,
-                        &a.key.as_str(),
-                        &a.id,
-                        &a.customer,
-                        &a.at,
-                        &a.kind,
-                        &a.amount,
-                        &a.json,
-                    ],
-                )
-                .await
-                .map_err(db)?;
-            if n == 0 {
+            if a.insert(tx, sql, t).await? == 0 {
                 raced.push(a.key.clone());
             }
         }

@@ -52,6 +52,7 @@
 mod apply;
 mod config;
 mod error;
+mod import;
 mod migrate;
 mod read;
 mod sql;
@@ -71,6 +72,7 @@ use uuid::Uuid;
 
 pub use config::PostgresConfig;
 pub use error::PostgresError;
+pub use import::ImportReport;
 pub use migrate::{MIGRATIONS, Migration, latest_version};
 
 use error::{corrupt, db, pool};
@@ -276,6 +278,89 @@ impl PostgresStore {
                 .map_err(db)
         })
         .await
+    }
+
+    /// Imports a batch of customers in one transaction; ids that exist are skipped (so a
+    /// re-run adds nothing).
+    ///
+    /// ```
+    /// # use rapport::core::*;
+    /// # use rapport_postgres::{PostgresConfig, PostgresStore};
+    /// # use futures::executor::block_on;
+    /// # let Ok(url) = std::env::var("RAPPORT_POSTGRES_URL") else { return Ok(()) };
+    /// # let config = PostgresConfig::new(url).with_schema(format!("rapport_doc_ic_{}", std::process::id()));
+    /// # let store = block_on(PostgresStore::connect(config, chrono::Utc::now()))?;
+    /// # let (t, now) = (TenantId::from_u128(1), chrono::DateTime::UNIX_EPOCH);
+    /// let customers: Vec<_> = (1..=3)
+    ///     .map(|i| (Customer::new(t, CustomerId::from_u128(i), Profile::default(), now), Stats::default()))
+    ///     .collect();
+    /// let first = block_on(store.import_customers(t, &customers))?;
+    /// assert_eq!((first.rows, first.inserted, first.skipped), (3, 3, 0));
+    /// let again = block_on(store.import_customers(t, &customers))?;
+    /// assert_eq!((again.inserted, again.skipped), (0, 3));
+    /// // Another tenant's customer fails the whole batch.
+    /// assert!(matches!(
+    ///     block_on(store.import_customers(TenantId::from_u128(2), &customers)),
+    ///     Err(StoreError::Invalid(_))
+    /// ));
+    /// # block_on(store.drop_schema())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] for another tenant's customer; driver errors. Nothing of the
+    /// batch is written on error.
+    pub async fn import_customers(
+        &self,
+        tenant: TenantId,
+        batch: &[(rapport_core::Customer, rapport_core::Stats)],
+    ) -> Result<ImportReport, StoreError> {
+        let rows = import::check_tenant(tenant, batch)?;
+        self.run(move |inner| async move { import::customers(&inner, tenant, rows).await })
+            .await
+    }
+
+    /// Imports a batch of activities in one transaction: new keys are stored and folded into
+    /// their customers' stats (each such customer's version steps once); known keys are
+    /// skipped (so a re-run adds nothing).
+    ///
+    /// ```
+    /// # use rapport::core::*;
+    /// # use rapport_postgres::{PostgresConfig, PostgresStore};
+    /// # use futures::executor::block_on;
+    /// # let Ok(url) = std::env::var("RAPPORT_POSTGRES_URL") else { return Ok(()) };
+    /// # let config = PostgresConfig::new(url).with_schema(format!("rapport_doc_ia_{}", std::process::id()));
+    /// # let store = block_on(PostgresStore::connect(config, chrono::Utc::now()))?;
+    /// # let (t, now) = (TenantId::from_u128(1), chrono::DateTime::UNIX_EPOCH);
+    /// let ann = CustomerId::from_u128(1);
+    /// block_on(store.import_customers(t, &[(Customer::new(t, ann, Profile::default(), now), Stats::default())]))?;
+    /// let order = Activity::new(ActivityId::from_u128(10), ann, now, Channel::Web,
+    ///     IdempotencyKey::new("order-1")?,
+    ///     ActivityKind::Purchase {
+    ///         order_id: OrderId::new("1")?,
+    ///         amount: Money::new(rust_decimal::Decimal::from(25), Currency::EUR),
+    ///         margin: None,
+    ///     })?;
+    /// let r = block_on(store.import_activities(t, vec![order.clone()]))?;
+    /// assert_eq!((r.inserted, r.skipped), (1, 0));
+    /// let again = block_on(store.import_activities(t, vec![order]))?;
+    /// assert_eq!((again.inserted, again.skipped), (0, 1));
+    /// let rec = block_on(store.load(t, ann))?.unwrap();
+    /// assert_eq!((rec.stats.orders(), rec.customer.version()), (1, 2));
+    /// # block_on(store.drop_schema())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] for an activity of an unknown customer; validation and driver
+    /// errors. Nothing of the batch is written on error.
+    pub async fn import_activities(
+        &self,
+        tenant: TenantId,
+        batch: Vec<Activity>,
+    ) -> Result<ImportReport, StoreError> {
+        self.run(move |inner| async move { import::activities(&inner, tenant, batch).await })
+            .await
     }
 
     /// Runs `f` on the store's runtime and awaits it from whatever executor polls the caller.

@@ -20,6 +20,8 @@ pub(crate) struct Sql {
     pub(crate) claim: String,
     pub(crate) ack: String,
     pub(crate) retry: String,
+    pub(crate) load_for_update: String,
+    pub(crate) import_stats: String,
 }
 
 impl Sql {
@@ -96,6 +98,16 @@ impl Sql {
             ),
             ack: format!("DELETE FROM {s}.outbox WHERE message_id = ANY($1)"),
             retry: format!("UPDATE {s}.outbox SET available_at = $2 WHERE message_id = $1"),
+            load_for_update: format!(
+                "SELECT customer_json, stats_json FROM {s}.customers
+                 WHERE tenant_id = $1 AND customer_id = $2 FOR UPDATE"
+            ),
+            import_stats: format!(
+                "UPDATE {s}.customers SET version = $3, orders = $4, purchase_days = $5,
+                     revenue = $6, last_purchase_day = $7, first_purchase_day = $8,
+                     customer_json = $9, stats_json = $10
+                 WHERE tenant_id = $1 AND customer_id = $2"
+            ),
         }
     }
 }
