@@ -7,12 +7,12 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use deadpool_postgres::Transaction;
 use rapport_core::{
     ActivityKind, Applied, Changeset, Customer, CustomerWrite, IdempotencyKey, Stage, Stats,
     StoreError, TenantId,
 };
 use rust_decimal::Decimal;
-use tokio_postgres::Transaction;
 use uuid::Uuid;
 
 use crate::error::{corrupt, db};
@@ -82,7 +82,7 @@ impl CustomerRow {
         tenant: &Uuid,
     ) -> Result<u64, StoreError> {
         tx.execute(
-            &sql.import_stats,
+            &tx.prepare_cached(&sql.import_stats).await.map_err(db)?,
             &[
                 tenant,
                 &self.id,
@@ -107,7 +107,7 @@ impl CustomerRow {
         tenant: &Uuid,
     ) -> Result<u64, StoreError> {
         tx.execute(
-            &sql.insert_customer,
+            &tx.prepare_cached(&sql.insert_customer).await.map_err(db)?,
             &[
                 tenant,
                 &self.id,
@@ -142,7 +142,7 @@ impl CustomerRow {
         let expected_i = i64::try_from(expected).unwrap_or(i64::MAX);
         let n = tx
             .execute(
-                &sql.update_customer,
+                &tx.prepare_cached(&sql.update_customer).await.map_err(db)?,
                 &[
                     tenant,
                     &self.id,
@@ -168,7 +168,10 @@ impl CustomerRow {
             return Ok(());
         }
         let actual = tx
-            .query_opt(&sql.version_of, &[tenant, &self.id])
+            .query_opt(
+                &tx.prepare_cached(&sql.version_of).await.map_err(db)?,
+                &[tenant, &self.id],
+            )
             .await
             .map_err(db)?
             .map(|r| r.get::<_, i64>(0));
@@ -221,7 +224,7 @@ impl ActivityRow {
         tenant: &Uuid,
     ) -> Result<u64, StoreError> {
         tx.execute(
-            &sql.insert_activity,
+            &tx.prepare_cached(&sql.insert_activity).await.map_err(db)?,
             &[
                 tenant,
                 &self.key.as_str(),
@@ -310,7 +313,10 @@ impl Prepared {
             return Ok(Vec::new());
         }
         let found: HashSet<String> = tx
-            .query(&sql.existing_keys, &[&self.tenant, &self.keys()])
+            .query(
+                &tx.prepare_cached(&sql.existing_keys).await.map_err(db)?,
+                &[&self.tenant, &self.keys()],
+            )
             .await
             .map_err(db)?
             .iter()
@@ -364,7 +370,7 @@ impl Prepared {
         }
         for m in &self.messages {
             tx.execute(
-                &sql.insert_message,
+                &tx.prepare_cached(&sql.insert_message).await.map_err(db)?,
                 &[t, &m.id, &m.occurred_at, &m.attempts, &m.json],
             )
             .await

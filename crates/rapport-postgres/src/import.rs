@@ -108,7 +108,12 @@ pub(crate) async fn activities(
     // In id order, so concurrent imports lock customers in one order (no deadlocks).
     for (id, acts) in fresh {
         let row = tx
-            .query_opt(&inner.sql.load_for_update, &[&t, id.as_uuid()])
+            .query_opt(
+                &tx.prepare_cached(&inner.sql.load_for_update)
+                    .await
+                    .map_err(db)?,
+                &[&t, id.as_uuid()],
+            )
             .await
             .map_err(db)?;
         let Some(row) = row else {

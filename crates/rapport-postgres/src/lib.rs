@@ -391,7 +391,10 @@ impl Store for PostgresStore {
             let client = inner.pool.get().await.map_err(pool)?;
             let t = *tenant.as_uuid();
             let row = client
-                .query_opt(&inner.sql.load, &[&t, id.as_uuid()])
+                .query_opt(
+                    &client.prepare_cached(&inner.sql.load).await.map_err(db)?,
+                    &[&t, id.as_uuid()],
+                )
                 .await
                 .map_err(db)?;
             row.as_ref().map(read::record).transpose()
@@ -414,7 +417,10 @@ impl Store for PostgresStore {
                 &inner.sql.find_by_phone
             };
             let rows = client
-                .query(sql, &[tenant.as_uuid(), &value])
+                .query(
+                    &client.prepare_cached(sql).await.map_err(db)?,
+                    &[tenant.as_uuid(), &value],
+                )
                 .await
                 .map_err(db)?;
             Ok(rows.iter().map(read::customer_id).collect())
@@ -429,13 +435,22 @@ impl Store for PostgresStore {
             let rows = match page.after {
                 None => {
                     client
-                        .query(&inner.sql.scan_first, &[tenant.as_uuid(), &limit])
+                        .query(
+                            &client
+                                .prepare_cached(&inner.sql.scan_first)
+                                .await
+                                .map_err(db)?,
+                            &[tenant.as_uuid(), &limit],
+                        )
                         .await
                 }
                 Some(a) => {
                     client
                         .query(
-                            &inner.sql.scan_after,
+                            &client
+                                .prepare_cached(&inner.sql.scan_after)
+                                .await
+                                .map_err(db)?,
                             &[tenant.as_uuid(), a.as_uuid(), &limit],
                         )
                         .await
@@ -518,7 +533,10 @@ impl Store for PostgresStore {
             let client = inner.pool.get().await.map_err(pool)?;
             let rows = client
                 .query(
-                    &inner.sql.activities,
+                    &client
+                        .prepare_cached(&inner.sql.activities)
+                        .await
+                        .map_err(db)?,
                     &[tenant.as_uuid(), id.as_uuid(), &from, &range.to],
                 )
                 .await
@@ -565,7 +583,10 @@ impl Store for PostgresStore {
         self.run(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
             let rows = client
-                .query(&inner.sql.claim, &[&now, &i64::from(limit), &until])
+                .query(
+                    &client.prepare_cached(&inner.sql.claim).await.map_err(db)?,
+                    &[&now, &i64::from(limit), &until],
+                )
                 .await
                 .map_err(db)?;
             let mut out = rows
@@ -590,7 +611,13 @@ impl Store for PostgresStore {
         let ids: Vec<Uuid> = ids.iter().map(|m| *m.as_uuid()).collect();
         self.run(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
-            client.execute(&inner.sql.ack, &[&ids]).await.map_err(db)?;
+            client
+                .execute(
+                    &client.prepare_cached(&inner.sql.ack).await.map_err(db)?,
+                    &[&ids],
+                )
+                .await
+                .map_err(db)?;
             Ok(())
         })
         .await
@@ -600,7 +627,10 @@ impl Store for PostgresStore {
         self.run(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
             client
-                .execute(&inner.sql.retry, &[id.as_uuid(), &at])
+                .execute(
+                    &client.prepare_cached(&inner.sql.retry).await.map_err(db)?,
+                    &[id.as_uuid(), &at],
+                )
                 .await
                 .map_err(db)?;
             Ok(())
