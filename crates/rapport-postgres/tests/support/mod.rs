@@ -7,6 +7,7 @@
 //! unreachable server fails the tests.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -17,12 +18,16 @@ use rapport_postgres::{PostgresConfig, PostgresStore};
 
 pub(crate) const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
+/// `RAPPORT_POSTGRES_URL`, when set and not empty.
+fn configured() -> Option<String> {
+    std::env::var("RAPPORT_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
 /// The server URL.
 pub(crate) fn url() -> String {
-    match std::env::var("RAPPORT_POSTGRES_URL") {
-        Ok(u) if !u.is_empty() => u,
-        _ => DEFAULT_URL.to_owned(),
-    }
+    configured().unwrap_or_else(|| DEFAULT_URL.to_owned())
 }
 
 pub(crate) fn unique_schema() -> String {
@@ -47,8 +52,10 @@ pub(crate) fn fresh() -> Fresh {
         .with_pool_size(4);
     match block_on(PostgresStore::connect(config, Utc::now())) {
         Ok(s) => Fresh(Some(s)),
-        Err(e) if std::env::var_os("RAPPORT_POSTGRES_URL").is_none() => {
-            eprintln!(
+        Err(e) if configured().is_none() => {
+            // Straight to stderr: the harness captures `eprintln!` and `exit` would drop it.
+            let _ = writeln!(
+                std::io::stderr(),
                 "rapport-postgres: skipping the PostgreSQL tests: RAPPORT_POSTGRES_URL is not set and {DEFAULT_URL} is not reachable ({e})"
             );
             std::process::exit(0);
