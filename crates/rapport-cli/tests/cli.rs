@@ -344,8 +344,8 @@ fn bad_csv_is_reported_with_line_and_column_and_nothing_on_stdout() {
     assert_eq!(err.lines().count(), 1, "one line: {err}");
 }
 
-/// `--db postgres://…?schema=…`: the same import gives the same report as SQLite, and a re-run
-/// adds nothing. Against `RAPPORT_POSTGRES_URL` (CI sets it); without it the local default is
+/// `--db postgres://…?schema=…`: the same import gives the same report as SQLite, a re-run
+/// adds nothing, and the demo prints the same report on both. Against `RAPPORT_POSTGRES_URL` (CI sets it); without it the local default is
 /// tried and the test is skipped with a notice when no server answers.
 #[test]
 fn postgres_import_and_report_match_sqlite() {
@@ -406,6 +406,14 @@ fn postgres_import_and_report_match_sqlite() {
         let (on_pg, on_sqlite) = (report(&pg), report("sqlite://same.db"));
         assert_eq!(on_pg["customers"], 3);
         assert_eq!(on_pg, on_sqlite);
+        // The whole demo (CDNOW import, sweep, CLV fits, report) in another tenant of the same
+        // schema prints the same report as on SQLite.
+        let demo = |db: &str| {
+            let o = rapport(dir.path(), &["--db", db, "--tenant", "cdnow", "demo"]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            stdout(&o)
+        };
+        assert_eq!(demo(&pg), demo("sqlite://demo.db"));
     });
     drop_schema();
     if let Err(e) = result {
