@@ -7,11 +7,10 @@ use std::io::Read;
 use chrono::{DateTime, NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use rapport_core::*;
-use rapport_sqlite::SqliteStore;
 use rust_decimal::Decimal;
 
 use crate::error::{Result, fail};
-use crate::store::customer_id;
+use crate::store::{Db, customer_id};
 
 /// Column names and formats of a transactions file.
 #[derive(Debug, Clone)]
@@ -140,7 +139,7 @@ pub(crate) struct Imported {
 /// Stores the transactions: customers first (id derived from the external id), then the
 /// purchases with stable idempotency keys, folded into the stats.
 pub(crate) fn store(
-    store: &SqliteStore,
+    store: &Db,
     tenant: TenantId,
     txs: &[Tx],
     cols: &Columns,
@@ -197,7 +196,7 @@ pub(crate) fn store(
         ..Imported::default()
     };
     for chunk in acts.chunks(10_000) {
-        let r = futures::executor::block_on(store.import_activities(tenant, chunk.to_vec()))?;
+        let r = store.import_activities(tenant, chunk.to_vec())?;
         done.purchases_new += r.inserted;
         done.purchases_skipped += r.skipped;
         b.inc(chunk.len() as u64);
@@ -364,7 +363,7 @@ pub(crate) struct ImportedCustomers {
 /// them). A row whose email or phone already belongs to another customer of the book is a bad
 /// row: nothing is written unless `skip_bad` (then it is listed and left out).
 pub(crate) fn store_customers(
-    store: &SqliteStore,
+    store: &Db,
     tenant: TenantId,
     rows: Vec<NewCustomer>,
     now: DateTime<Utc>,

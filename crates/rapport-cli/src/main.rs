@@ -1,4 +1,5 @@
-//! `rapport`: customer management on the command line, over the embedded SQLite store.
+//! `rapport`: customer management on the command line, over the embedded SQLite store or a
+//! PostgreSQL server (`--db postgres://…`).
 //!
 //! `rapport demo` imports the bundled CDNOW sample into `rapport-demo.db`, re-evaluates every
 //! customer at the data's end (1998-06-30), fits BG/NBD and Gamma-Gamma, and prints the report.
@@ -21,9 +22,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use rapport::blocking::Service;
 use rapport_core::*;
-use rapport_sqlite::SqliteStore;
 
 use crate::error::{Result, fail};
+use crate::store::Db;
 
 const DEMO_CSV: &str = include_str!("../data/cdnow_sample_transactions.csv");
 
@@ -34,7 +35,8 @@ const DEMO_CSV: &str = include_str!("../data/cdnow_sample_transactions.csv");
     about = "Customer management: import, sweep, report, CLV"
 )]
 struct Cli {
-    /// Database: sqlite://path (default sqlite://rapport.db; `demo` uses rapport-demo.db).
+    /// Database: sqlite://path (default sqlite://rapport.db; `demo` uses rapport-demo.db) or
+    /// postgres://user@host/db (`?schema=name` picks the schema, default `rapport`).
     #[arg(long, global = true)]
     db: Option<String>,
     /// Tenant (customer book) name.
@@ -304,7 +306,7 @@ fn at(now: Option<NaiveDate>) -> DateTime<Utc> {
     now.map_or_else(Utc::now, day_end)
 }
 
-fn all_records(store: &SqliteStore, t: TenantId) -> Result<Vec<Record>> {
+fn all_records(store: &Db, t: TenantId) -> Result<Vec<Record>> {
     let mut out = Vec::new();
     let mut page = Page::first(5_000);
     loop {
@@ -317,7 +319,7 @@ fn all_records(store: &SqliteStore, t: TenantId) -> Result<Vec<Record>> {
 }
 
 fn referrals(
-    store: &SqliteStore,
+    store: &Db,
     t: TenantId,
     records: &[Record],
 ) -> Result<BTreeMap<CustomerId, Vec<CustomerId>>> {
@@ -341,7 +343,7 @@ fn referrals(
 }
 
 fn sweep(
-    svc: &Service<SqliteStore>,
+    svc: &Service<Db>,
     t: TenantId,
     now: DateTime<Utc>,
     quiet: bool,
@@ -359,7 +361,7 @@ fn sweep(
     Ok(r)
 }
 
-fn report(store: &SqliteStore, t: TenantId, now: DateTime<Utc>) -> Result<report::Report> {
+fn report(store: &Db, t: TenantId, now: DateTime<Utc>) -> Result<report::Report> {
     let records = all_records(store, t)?;
     let refs = referrals(store, t, &records)?;
     report::build(&records, &refs, &Policies::default(), now)
@@ -385,7 +387,7 @@ fn run(cli: Cli) -> Result<()> {
             let done = import::store(&store, tenant, &txs, &cols, true)?;
             eprintln!(
                 "imported the CDNOW sample into {}: {} rows, {} new customers, {} new purchases ({} already there)",
-                store::sqlite_path(&db)?.display(),
+                store::describe(&db),
                 done.rows,
                 done.customers_new,
                 done.purchases_new,

@@ -1,10 +1,16 @@
-//! Opening the store named by `--db` and naming tenants and customers.
+//! Opening the store named by `--db` (SQLite or PostgreSQL) and naming tenants and customers.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rapport_core::{CustomerId, TenantId};
-use rapport_sqlite::{SqliteConfig, SqliteStore};
+use futures::executor::block_on;
+use rapport_core::{
+    Activity, Applied, Changeset, ContactKey, Customer, CustomerId, MessageId, OutboxMessage, Page,
+    Record, Segment, Stats, Store, StoreError, TenantId, TimeRange,
+};
+use rapport_postgres::{PostgresConfig, PostgresStore};
+use rapport_sqlite::{ImportReport, SqliteConfig, SqliteStore};
 use uuid::Uuid;
 
 use crate::error::{Result, fail};
@@ -17,21 +23,175 @@ pub(crate) fn sqlite_path(db: &str) -> Result<PathBuf> {
     if let Some(p) = db.strip_prefix("sqlite://") {
         return Ok(PathBuf::from(p));
     }
-    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
-        return Err(fail!(
-            "the PostgreSQL store is not built yet; use --db sqlite://path (the default is sqlite://rapport.db)"
-        ));
-    }
     if db.contains("://") {
-        return Err(fail!("unknown database URL `{db}`; use --db sqlite://path"));
+        return Err(fail!(
+            "unknown database URL `{db}`; use --db sqlite://path or --db postgres://…"
+        ));
     }
     Ok(PathBuf::from(db))
 }
 
-pub(crate) fn open(db: &str, now: DateTime<Utc>) -> Result<SqliteStore> {
+fn is_postgres(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+/// The store behind `--db`: the commands are written once for both.
+pub(crate) enum Db {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+/// Opens `sqlite://path` (or a bare path) or `postgres://…` (`?schema=name` picks the schema,
+/// default `rapport`).
+pub(crate) fn open(db: &str, now: DateTime<Utc>) -> Result<Db> {
+    if is_postgres(db) {
+        let config = PostgresConfig::from_url(db).map_err(|e| fail!("--db: {e}"))?;
+        return block_on(PostgresStore::connect(config, now))
+            .map(Db::Postgres)
+            .map_err(|e| fail!("{e}"));
+    }
     let path = sqlite_path(db)?;
     SqliteStore::open(&path, SqliteConfig::default(), now)
+        .map(Db::Sqlite)
         .map_err(|e| fail!("cannot open {}: {e}", path.display()))
+}
+
+/// A name for where the data went, for messages (no credentials).
+pub(crate) fn describe(db: &str) -> String {
+    match db.split_once('@') {
+        Some((_, rest)) if is_postgres(db) => format!("postgres://…@{rest}"),
+        _ => sqlite_path(db).map_or_else(|_| db.to_owned(), |p| p.display().to_string()),
+    }
+}
+
+fn pg_report(r: rapport_postgres::ImportReport) -> ImportReport {
+    ImportReport {
+        rows: r.rows,
+        inserted: r.inserted,
+        skipped: r.skipped,
+    }
+}
+
+impl Db {
+    /// Imports customers in batches of `batch_size`, reporting the running totals.
+    pub(crate) fn import_customers_iter(
+        &self,
+        tenant: TenantId,
+        customers: impl IntoIterator<Item = (Customer, Stats)>,
+        batch_size: usize,
+        mut progress: impl FnMut(ImportReport),
+    ) -> Result<ImportReport> {
+        match self {
+            Db::Sqlite(s) => Ok(s.import_customers_iter(tenant, customers, batch_size, progress)?),
+            Db::Postgres(s) => {
+                let mut total = ImportReport::default();
+                let mut iter = customers.into_iter().peekable();
+                while iter.peek().is_some() {
+                    let batch: Vec<_> = iter.by_ref().take(batch_size.max(1)).collect();
+                    total += pg_report(block_on(s.import_customers(tenant, &batch))?);
+                    progress(total);
+                }
+                Ok(total)
+            }
+        }
+    }
+
+    /// Imports activities (one transaction), folding new ones into the stats.
+    pub(crate) fn import_activities(
+        &self,
+        tenant: TenantId,
+        batch: Vec<Activity>,
+    ) -> Result<ImportReport> {
+        match self {
+            Db::Sqlite(s) => Ok(block_on(s.import_activities(tenant, batch))?),
+            Db::Postgres(s) => Ok(pg_report(block_on(s.import_activities(tenant, batch))?)),
+        }
+    }
+}
+
+impl Store for Db {
+    async fn load(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+    ) -> std::result::Result<Option<Record>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.load(t, id).await,
+            Db::Postgres(s) => s.load(t, id).await,
+        }
+    }
+    async fn find_by_contact(
+        &self,
+        t: TenantId,
+        key: &ContactKey,
+    ) -> std::result::Result<Vec<CustomerId>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.find_by_contact(t, key).await,
+            Db::Postgres(s) => s.find_by_contact(t, key).await,
+        }
+    }
+    async fn scan(&self, t: TenantId, page: Page) -> std::result::Result<Vec<Record>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.scan(t, page).await,
+            Db::Postgres(s) => s.scan(t, page).await,
+        }
+    }
+    async fn query(
+        &self,
+        t: TenantId,
+        segment: &Segment,
+        now: DateTime<Utc>,
+        page: Page,
+    ) -> std::result::Result<Vec<Record>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.query(t, segment, now, page).await,
+            Db::Postgres(s) => s.query(t, segment, now, page).await,
+        }
+    }
+    async fn activities(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        range: TimeRange,
+    ) -> std::result::Result<Vec<Activity>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.activities(t, id, range).await,
+            Db::Postgres(s) => s.activities(t, id, range).await,
+        }
+    }
+    async fn apply(&self, t: TenantId, cs: &Changeset) -> std::result::Result<Applied, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.apply(t, cs).await,
+            Db::Postgres(s) => s.apply(t, cs).await,
+        }
+    }
+    async fn claim_outbox(
+        &self,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> std::result::Result<Vec<OutboxMessage>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.claim_outbox(limit, lease, now).await,
+            Db::Postgres(s) => s.claim_outbox(limit, lease, now).await,
+        }
+    }
+    async fn ack_outbox(&self, ids: &[MessageId]) -> std::result::Result<(), StoreError> {
+        match self {
+            Db::Sqlite(s) => s.ack_outbox(ids).await,
+            Db::Postgres(s) => s.ack_outbox(ids).await,
+        }
+    }
+    async fn retry_outbox(
+        &self,
+        id: MessageId,
+        at: DateTime<Utc>,
+    ) -> std::result::Result<(), StoreError> {
+        match self {
+            Db::Sqlite(s) => s.retry_outbox(id, at).await,
+            Db::Postgres(s) => s.retry_outbox(id, at).await,
+        }
+    }
 }
 
 /// The tenant id of a tenant name: stable, so every command finds the same book.

@@ -1,0 +1,150 @@
+//! Connection settings.
+
+use std::time::Duration;
+
+use crate::error::PostgresError;
+
+/// Settings of a [`crate::PostgresStore`]: the server, the schema its tables live in, and the
+/// pool.
+///
+/// ```
+/// use rapport_postgres::PostgresConfig;
+/// let c = PostgresConfig::new("postgres://app@db.internal/crm");
+/// assert_eq!((c.schema.as_str(), c.pool_size), ("rapport", 8));
+///
+/// // `schema` may also come in the URL (the CLI's `--db` takes it so); it is taken out before
+/// // the URL goes to the driver.
+/// let c = PostgresConfig::from_url("postgres://app@db.internal/crm?sslmode=disable&schema=crm_eu")?;
+/// assert_eq!(c.schema, "crm_eu");
+/// assert_eq!(c.url, "postgres://app@db.internal/crm?sslmode=disable");
+/// # Ok::<(), rapport_postgres::PostgresError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PostgresConfig {
+    /// A libpq-style URL or key-value string, e.g. `postgres://user@host:5432/db`.
+    pub url: String,
+    /// The schema holding rapport's tables (created if missing). Lower-case letters, digits
+    /// and `_`, starting with a letter or `_`, at most 63 bytes.
+    pub schema: String,
+    /// Most open connections.
+    pub pool_size: usize,
+    /// How long opening one connection may take, when the URL does not say
+    /// (`connect_timeout`).
+    pub connect_timeout: Duration,
+}
+
+impl PostgresConfig {
+    /// The defaults for a server URL: schema `rapport`, 8 connections, 5 s connect timeout.
+    ///
+    /// ```
+    /// let c = rapport_postgres::PostgresConfig::new("host=localhost user=postgres");
+    /// assert_eq!(c.connect_timeout, std::time::Duration::from_secs(5));
+    /// ```
+    #[must_use]
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            schema: "rapport".to_owned(),
+            pool_size: 8,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Another schema.
+    ///
+    /// ```
+    /// let c = rapport_postgres::PostgresConfig::new("postgres://localhost/db").with_schema("crm");
+    /// assert_eq!(c.schema, "crm");
+    /// ```
+    #[must_use]
+    pub fn with_schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = schema.into();
+        self
+    }
+
+    /// Another pool size (at least 1).
+    ///
+    /// ```
+    /// let c = rapport_postgres::PostgresConfig::new("postgres://localhost/db").with_pool_size(0);
+    /// assert_eq!(c.pool_size, 1);
+    /// ```
+    #[must_use]
+    pub fn with_pool_size(mut self, n: usize) -> Self {
+        self.pool_size = n.max(1);
+        self
+    }
+
+    /// The defaults for a URL that may carry a `schema=<name>` query parameter, which is
+    /// removed from the URL (the driver does not know it).
+    ///
+    /// # Errors
+    /// [`PostgresError::InvalidSchema`] when the schema name is not a plain identifier.
+    pub fn from_url(url: &str) -> Result<Self, PostgresError> {
+        let Some((base, query)) = url.split_once('?') else {
+            return Ok(Self::new(url));
+        };
+        let mut schema = None;
+        let rest: Vec<&str> = query
+            .split('&')
+            .filter(|kv| match kv.strip_prefix("schema=") {
+                Some(s) => {
+                    schema = Some(s.to_owned());
+                    false
+                }
+                None => !kv.is_empty(),
+            })
+            .collect();
+        let url = if rest.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", rest.join("&"))
+        };
+        let mut c = Self::new(url);
+        if let Some(s) = schema {
+            check_schema(&s)?;
+            c.schema = s;
+        }
+        Ok(c)
+    }
+}
+
+/// Schema names are restricted so they can be pasted into SQL as quoted identifiers safely.
+pub(crate) fn check_schema(s: &str) -> Result<(), PostgresError> {
+    let ok = !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !s.as_bytes()[0].is_ascii_digit();
+    if ok {
+        Ok(())
+    } else {
+        Err(PostgresError::InvalidSchema(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_names_are_plain_identifiers() {
+        assert!(check_schema("rapport_test_1").is_ok());
+        for bad in ["", "1abc", "Rapport", "a\"b", "a;drop", &"x".repeat(64)] {
+            assert!(check_schema(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn schema_parameter_is_taken_out_of_the_url() {
+        let c =
+            PostgresConfig::from_url("postgres://h/db?schema=s1").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (c.url.as_str(), c.schema.as_str()),
+            ("postgres://h/db", "s1")
+        );
+        let c = PostgresConfig::from_url("postgres://h/db").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.schema, "rapport");
+        assert!(PostgresConfig::from_url("postgres://h/db?schema=Bad-Name").is_err());
+    }
+}

@@ -1,0 +1,640 @@
+//! The PostgreSQL store of **rapport**, on [tokio-postgres](https://docs.rs/tokio-postgres).
+//!
+//! - Money as `NUMERIC` (all 28 digits, scale kept), times as `timestamptz` (microseconds),
+//!   ids as `uuid`; every table is keyed `(tenant_id, …)`, in a schema of its own (default
+//!   `rapport`, configurable, so one database can hold several books or test runs).
+//! - `apply` is one transaction: creates `INSERT … ON CONFLICT DO NOTHING` (zero rows →
+//!   `AlreadyExists`, never an upsert), updates `UPDATE … WHERE version = $n` with the rows
+//!   affected checked before commit (`Conflict {expected, actual}`, nothing left behind),
+//!   activities idempotent by `(tenant_id, idempotency_key)`, outbox rows in the same commit.
+//! - The outbox is claimed with `FOR UPDATE SKIP LOCKED`, so several relays share it.
+//! - Segment queries compile the predicate to a parameterised SQL prefilter (literals are
+//!   always bound) and re-check every candidate with `Segment::matches`, so they answer
+//!   exactly what the default `query` answers.
+//! - Driver errors map by SQLSTATE: serialization failures, deadlocks, shutdowns and lost
+//!   connections are `StoreError::Unavailable` (retryable); the rest is `StoreError::Backend`
+//!   with the driver error as source.
+//! - Schema as numbered migrations ([`MIGRATIONS`]) applied at connect under an advisory lock,
+//!   refusing a schema newer than the code.
+//!
+//! # Runtime
+//! tokio-postgres needs a tokio reactor for its connections. The store therefore runs its
+//! database work on a runtime it owns (two worker threads, started by
+//! [`PostgresStore::connect`]) or on one the host gives it
+//! ([`PostgresStore::connect_on`]); every method spawns onto that runtime and awaits the
+//! task. So the store's futures can be driven by **any** executor — tokio, or
+//! `futures::executor::block_on` as `rapport::blocking` does — and a blocking host needs no
+//! runtime of its own.
+//!
+//! # Example
+//! Needs a server: it is taken from `RAPPORT_POSTGRES_URL` (e.g.
+//! `postgres://postgres@127.0.0.1:5432/test`), and the example does nothing without it.
+//!
+//! ```
+//! use rapport::core::*;
+//! use rapport_postgres::{PostgresConfig, PostgresStore};
+//! use futures::executor::block_on;
+//!
+//! let Ok(url) = std::env::var("RAPPORT_POSTGRES_URL") else { return Ok(()) };
+//! let config = PostgresConfig::new(url).with_schema("crm"); // default schema: `rapport`
+//! # let schema = format!("rapport_doc_{}", std::process::id()); // not `crm` in the test database
+//! # let config = config.with_schema(schema.clone());
+//! let store = block_on(PostgresStore::connect(config, chrono::Utc::now()))?;
+//!
+//! // A blocking host: no runtime of its own, the store runs the database work on its own.
+//! let svc = rapport::blocking::Service::new(store);
+//! let t = TenantId::from_u128(1);
+//! let ann = svc.register(t, Profile::default())?.customer;
+//! assert_eq!(svc.customer(t, ann.id())?.customer, ann);
+//! # drop(svc);
+//! # block_on(block_on(PostgresStore::connect(PostgresConfig::new(std::env::var("RAPPORT_POSTGRES_URL")?).with_schema(schema), chrono::Utc::now()))?.drop_schema())?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+
+mod apply;
+mod config;
+mod error;
+mod import;
+mod migrate;
+mod read;
+mod segment_sql;
+mod sql;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use rapport_core::{
+    Activity, Applied, Changeset, ContactKey, CustomerId, MessageId, OutboxMessage, Page, Record,
+    Segment, SegmentContext, Store, StoreError, TenantId, TimeRange,
+};
+use tokio::runtime::{Handle, Runtime};
+use uuid::Uuid;
+
+pub use config::PostgresConfig;
+pub use error::PostgresError;
+pub use import::ImportReport;
+pub use migrate::{MIGRATIONS, Migration, latest_version};
+
+use error::{corrupt, db, pool};
+use sql::Sql;
+
+/// What the spawned tasks share.
+struct Inner {
+    pool: Pool,
+    sql: Sql,
+    schema: String,
+}
+
+/// The runtime the store's tasks run on; an owned one is shut down without blocking when the
+/// store is dropped (so dropping the store inside an async context is fine).
+struct Rt {
+    handle: Handle,
+    owned: Option<Runtime>,
+}
+
+impl Drop for Rt {
+    fn drop(&mut self) {
+        if let Some(rt) = self.owned.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// A rapport store in a PostgreSQL schema. See the [crate documentation](crate) for the
+/// storage and runtime model.
+pub struct PostgresStore {
+    inner: Arc<Inner>,
+    rt: Rt,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("schema", &self.inner.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Host and database of a config, for messages (never the password).
+fn target(c: &tokio_postgres::Config) -> String {
+    let hosts: Vec<String> = c
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(h) => h.clone(),
+            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .collect();
+    let port = c.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "{}:{port}/{}",
+        hosts.join(","),
+        c.get_dbname().unwrap_or("")
+    )
+}
+
+impl PostgresStore {
+    /// Connects on a runtime of the store's own (two worker threads), creates the schema if
+    /// needed and applies the missing migrations. `now` stamps the migrations it applies. The
+    /// future can be driven by any executor.
+    ///
+    /// ```no_run
+    /// use rapport_postgres::{PostgresConfig, PostgresStore};
+    /// let config = PostgresConfig::from_url("postgres://postgres@127.0.0.1:5432/test?schema=crm")?;
+    /// let store = futures::executor::block_on(PostgresStore::connect(config, chrono::Utc::now()))?;
+    /// assert_eq!(store.schema(), "crm");
+    /// # Ok::<(), rapport_postgres::PostgresError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`PostgresError::Connect`] when the server cannot be reached,
+    /// [`PostgresError::SchemaTooNew`], [`PostgresError::InvalidSchema`],
+    /// [`PostgresError::InvalidUrl`], or a driver error.
+    pub async fn connect(
+        config: PostgresConfig,
+        now: DateTime<Utc>,
+    ) -> Result<Self, PostgresError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("rapport-postgres")
+            .enable_all()
+            .build()
+            .map_err(PostgresError::Runtime)?;
+        let handle = rt.handle().clone();
+        Self::open(
+            Rt {
+                handle,
+                owned: Some(rt),
+            },
+            config,
+            now,
+        )
+        .await
+    }
+
+    /// As [`PostgresStore::connect`], on the host's tokio runtime (which must have IO and
+    /// time enabled, and must outlive the store).
+    ///
+    /// ```no_run
+    /// # async fn host() -> Result<(), rapport_postgres::PostgresError> {
+    /// use rapport_postgres::{PostgresConfig, PostgresStore};
+    /// let config = PostgresConfig::new("postgres://postgres@127.0.0.1:5432/test");
+    /// let store = PostgresStore::connect_on(tokio::runtime::Handle::current(), config, chrono::Utc::now()).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`PostgresStore::connect`].
+    pub async fn connect_on(
+        handle: Handle,
+        config: PostgresConfig,
+        now: DateTime<Utc>,
+    ) -> Result<Self, PostgresError> {
+        Self::open(
+            Rt {
+                handle,
+                owned: None,
+            },
+            config,
+            now,
+        )
+        .await
+    }
+
+    async fn open(
+        rt: Rt,
+        config: PostgresConfig,
+        now: DateTime<Utc>,
+    ) -> Result<Self, PostgresError> {
+        config::check_schema(&config.schema)?;
+        let mut pg: tokio_postgres::Config =
+            config.url.parse().map_err(PostgresError::InvalidUrl)?;
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(config.connect_timeout);
+        }
+        if pg.get_application_name().is_none() {
+            pg.application_name("rapport");
+        }
+        let target = target(&pg);
+        let manager = Manager::from_config(
+            pg,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(config.pool_size.max(1))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|e| PostgresError::Connect {
+                target: target.clone(),
+                reason: e.to_string(),
+            })?;
+        let inner = Arc::new(Inner {
+            pool,
+            sql: Sql::new(&config.schema),
+            schema: config.schema,
+        });
+        let task = {
+            let inner = Arc::clone(&inner);
+            rt.handle.spawn(async move {
+                let mut client = inner.pool.get().await.map_err(|e| PostgresError::Connect {
+                    target,
+                    reason: match e {
+                        deadpool_postgres::PoolError::Backend(e) => error::reason(&e),
+                        other => other.to_string(),
+                    },
+                })?;
+                migrate::migrate(&mut client, &inner.schema, now).await
+            })
+        };
+        task.await
+            .map_err(|e| StoreError::unavailable(format!("postgres task failed: {e}")))??;
+        Ok(Self { inner, rt })
+    }
+
+    /// The schema holding the store's tables.
+    #[must_use]
+    pub fn schema(&self) -> &str {
+        &self.inner.schema
+    }
+
+    /// Drops the store's schema **with every row in it** (`DROP SCHEMA … CASCADE`). For
+    /// tests and uninstalls.
+    ///
+    /// # Errors
+    /// Driver errors.
+    pub async fn drop_schema(&self) -> Result<(), StoreError> {
+        self.run(|inner| async move {
+            let client = inner.pool.get().await.map_err(pool)?;
+            client
+                .batch_execute(&format!(
+                    "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+                    inner.schema
+                ))
+                .await
+                .map_err(db)
+        })
+        .await
+    }
+
+    /// Imports a batch of customers in one transaction; ids that exist are skipped (so a
+    /// re-run adds nothing).
+    ///
+    /// ```
+    /// # use rapport::core::*;
+    /// # use rapport_postgres::{PostgresConfig, PostgresStore};
+    /// # use futures::executor::block_on;
+    /// # let Ok(url) = std::env::var("RAPPORT_POSTGRES_URL") else { return Ok(()) };
+    /// # let config = PostgresConfig::new(url).with_schema(format!("rapport_doc_ic_{}", std::process::id()));
+    /// # let store = block_on(PostgresStore::connect(config, chrono::Utc::now()))?;
+    /// # let (t, now) = (TenantId::from_u128(1), chrono::DateTime::UNIX_EPOCH);
+    /// let customers: Vec<_> = (1..=3)
+    ///     .map(|i| (Customer::new(t, CustomerId::from_u128(i), Profile::default(), now), Stats::default()))
+    ///     .collect();
+    /// let first = block_on(store.import_customers(t, &customers))?;
+    /// assert_eq!((first.rows, first.inserted, first.skipped), (3, 3, 0));
+    /// let again = block_on(store.import_customers(t, &customers))?;
+    /// assert_eq!((again.inserted, again.skipped), (0, 3));
+    /// // Another tenant's customer fails the whole batch.
+    /// assert!(matches!(
+    ///     block_on(store.import_customers(TenantId::from_u128(2), &customers)),
+    ///     Err(StoreError::Invalid(_))
+    /// ));
+    /// # block_on(store.drop_schema())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] for another tenant's customer; driver errors. Nothing of the
+    /// batch is written on error.
+    pub async fn import_customers(
+        &self,
+        tenant: TenantId,
+        batch: &[(rapport_core::Customer, rapport_core::Stats)],
+    ) -> Result<ImportReport, StoreError> {
+        let rows = import::check_tenant(tenant, batch)?;
+        self.run(move |inner| async move { import::customers(&inner, tenant, rows).await })
+            .await
+    }
+
+    /// Imports a batch of activities in one transaction: new keys are stored and folded into
+    /// their customers' stats (each such customer's version steps once); known keys are
+    /// skipped (so a re-run adds nothing).
+    ///
+    /// ```
+    /// # use rapport::core::*;
+    /// # use rapport_postgres::{PostgresConfig, PostgresStore};
+    /// # use futures::executor::block_on;
+    /// # let Ok(url) = std::env::var("RAPPORT_POSTGRES_URL") else { return Ok(()) };
+    /// # let config = PostgresConfig::new(url).with_schema(format!("rapport_doc_ia_{}", std::process::id()));
+    /// # let store = block_on(PostgresStore::connect(config, chrono::Utc::now()))?;
+    /// # let (t, now) = (TenantId::from_u128(1), chrono::DateTime::UNIX_EPOCH);
+    /// let ann = CustomerId::from_u128(1);
+    /// block_on(store.import_customers(t, &[(Customer::new(t, ann, Profile::default(), now), Stats::default())]))?;
+    /// let order = Activity::new(ActivityId::from_u128(10), ann, now, Channel::Web,
+    ///     IdempotencyKey::new("order-1")?,
+    ///     ActivityKind::Purchase {
+    ///         order_id: OrderId::new("1")?,
+    ///         amount: Money::new(rust_decimal::Decimal::from(25), Currency::EUR),
+    ///         margin: None,
+    ///     })?;
+    /// let r = block_on(store.import_activities(t, vec![order.clone()]))?;
+    /// assert_eq!((r.inserted, r.skipped), (1, 0));
+    /// let again = block_on(store.import_activities(t, vec![order]))?;
+    /// assert_eq!((again.inserted, again.skipped), (0, 1));
+    /// let rec = block_on(store.load(t, ann))?.unwrap();
+    /// assert_eq!((rec.stats.orders(), rec.customer.version()), (1, 2));
+    /// # block_on(store.drop_schema())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] for an activity of an unknown customer; validation and driver
+    /// errors. Nothing of the batch is written on error.
+    pub async fn import_activities(
+        &self,
+        tenant: TenantId,
+        batch: Vec<Activity>,
+    ) -> Result<ImportReport, StoreError> {
+        self.run(move |inner| async move { import::activities(&inner, tenant, batch).await })
+            .await
+    }
+
+    /// Runs `f` on the store's runtime and awaits it from whatever executor polls the caller.
+    fn run<T, F, Fut>(
+        &self,
+        f: F,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send + use<T, F, Fut>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<Inner>) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        let task = self.rt.handle.spawn(f(Arc::clone(&self.inner)));
+        async move {
+            task.await
+                .map_err(|e| StoreError::unavailable(format!("postgres task failed: {e}")))?
+        }
+    }
+}
+
+impl Store for PostgresStore {
+    async fn load(&self, tenant: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
+        self.run(move |inner| async move {
+            let client = inner.pool.get().await.map_err(pool)?;
+            let t = *tenant.as_uuid();
+            let row = client
+                .query_opt(
+                    &client.prepare_cached(&inner.sql.load).await.map_err(db)?,
+                    &[&t, id.as_uuid()],
+                )
+                .await
+                .map_err(db)?;
+            row.as_ref().map(read::record).transpose()
+        })
+        .await
+    }
+
+    async fn find_by_contact(
+        &self,
+        tenant: TenantId,
+        key: &ContactKey,
+    ) -> Result<Vec<CustomerId>, StoreError> {
+        let email = matches!(key, ContactKey::Email(_));
+        let value = key.as_str().to_owned();
+        self.run(move |inner| async move {
+            let client = inner.pool.get().await.map_err(pool)?;
+            let sql = if email {
+                &inner.sql.find_by_email
+            } else {
+                &inner.sql.find_by_phone
+            };
+            let rows = client
+                .query(
+                    &client.prepare_cached(sql).await.map_err(db)?,
+                    &[tenant.as_uuid(), &value],
+                )
+                .await
+                .map_err(db)?;
+            Ok(rows.iter().map(read::customer_id).collect())
+        })
+        .await
+    }
+
+    async fn scan(&self, tenant: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
+        self.run(move |inner| async move {
+            let client = inner.pool.get().await.map_err(pool)?;
+            let limit = i64::from(page.limit);
+            let rows = match page.after {
+                None => {
+                    client
+                        .query(
+                            &client
+                                .prepare_cached(&inner.sql.scan_first)
+                                .await
+                                .map_err(db)?,
+                            &[tenant.as_uuid(), &limit],
+                        )
+                        .await
+                }
+                Some(a) => {
+                    client
+                        .query(
+                            &client
+                                .prepare_cached(&inner.sql.scan_after)
+                                .await
+                                .map_err(db)?,
+                            &[tenant.as_uuid(), a.as_uuid(), &limit],
+                        )
+                        .await
+                }
+            }
+            .map_err(db)?;
+            rows.iter().map(read::record).collect()
+        })
+        .await
+    }
+
+    /// The segment compiled to a parameterised SQL prefilter over the projection columns
+    /// (contacts, orders, purchase days, revenue, tier, stage, purchase and registration days)
+    /// and the tag map, read in id-ordered batches; every candidate is re-checked with
+    /// `Segment::matches`: the same answer as the default `query`, without decoding the rows
+    /// the prefilter rules out.
+    async fn query(
+        &self,
+        tenant: TenantId,
+        segment: &Segment,
+        now: DateTime<Utc>,
+        page: Page,
+    ) -> Result<Vec<Record>, StoreError> {
+        if page.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let filter = match segment_sql::prefilter(segment, now) {
+            segment_sql::Cond::False => return Ok(Vec::new()),
+            other => other.into_sql(),
+        };
+        let segment = segment.clone();
+        self.run(move |inner| async move {
+            let sql = format!(
+                "SELECT customer_json, stats_json, customer_id FROM \"{}\".customers
+                 WHERE tenant_id = $1 AND ($2::uuid IS NULL OR customer_id > $2) AND {}
+                 ORDER BY customer_id LIMIT $3",
+                inner.schema,
+                filter.numbered(4)
+            );
+            let client = inner.pool.get().await.map_err(pool)?;
+            let stmt = client.prepare(&sql).await.map_err(db)?;
+            let want = page.limit as usize;
+            let batch = i64::from(page.limit.clamp(256, 4096));
+            let mut after = page.after.map(|a| *a.as_uuid());
+            let mut out = Vec::new();
+            loop {
+                let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                    vec![tenant.as_uuid(), &after, &batch];
+                params.extend(filter.params().iter().map(segment_sql::Value::as_param));
+                let rows = client.query(&stmt, &params).await.map_err(db)?;
+                for row in &rows {
+                    let r = read::record(row)?;
+                    if segment.matches(&SegmentContext::new(&r.customer, &r.stats, now)) {
+                        out.push(r);
+                        if out.len() == want {
+                            return Ok(out);
+                        }
+                    }
+                }
+                if rows.len() < usize::try_from(batch).unwrap_or(usize::MAX) {
+                    return Ok(out);
+                }
+                after = rows.last().map(|row| row.get::<_, uuid::Uuid>(2));
+            }
+        })
+        .await
+    }
+
+    async fn activities(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+        range: TimeRange,
+    ) -> Result<Vec<Activity>, StoreError> {
+        if range.to.is_some_and(read::before_all) {
+            return Ok(Vec::new());
+        }
+        let from = range.from.filter(|f| !read::before_all(*f));
+        self.run(move |inner| async move {
+            let client = inner.pool.get().await.map_err(pool)?;
+            let rows = client
+                .query(
+                    &client
+                        .prepare_cached(&inner.sql.activities)
+                        .await
+                        .map_err(db)?,
+                    &[tenant.as_uuid(), id.as_uuid(), &from, &range.to],
+                )
+                .await
+                .map_err(db)?;
+            rows.iter().map(read::activity).collect()
+        })
+        .await
+    }
+
+    async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
+        let prepared = apply::Prepared::new(tenant, cs)?;
+        self.run(move |inner| async move {
+            let mut client = inner.pool.get().await.map_err(pool)?;
+            let tx = client.transaction().await.map_err(db)?;
+            match prepared.write(&tx, &inner.sql).await {
+                Ok(done) if !done.is_duplicate() => {
+                    tx.commit().await.map_err(db)?;
+                    Ok(done)
+                }
+                Ok(dup) => {
+                    tx.rollback().await.map_err(db)?;
+                    Ok(dup)
+                }
+                Err(e) => {
+                    // The refusal is the answer; a failing rollback only loses the connection.
+                    let _ = tx.rollback().await;
+                    Err(e)
+                }
+            }
+        })
+        .await
+    }
+
+    async fn claim_outbox(
+        &self,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let until = chrono::Duration::from_std(lease)
+            .ok()
+            .and_then(|d| now.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        self.run(move |inner| async move {
+            let client = inner.pool.get().await.map_err(pool)?;
+            let rows = client
+                .query(
+                    &client.prepare_cached(&inner.sql.claim).await.map_err(db)?,
+                    &[&now, &i64::from(limit), &until],
+                )
+                .await
+                .map_err(db)?;
+            let mut out = rows
+                .iter()
+                .map(|r| {
+                    let seq: i64 = r.get(0);
+                    let attempts: i32 = r.get(1);
+                    let json: &str = r.get(2);
+                    let mut m: OutboxMessage =
+                        serde_json::from_str(json).map_err(|e| corrupt("outbox", e))?;
+                    m.attempts = u32::try_from(attempts).unwrap_or(0);
+                    Ok((seq, m))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            out.sort_by_key(|(seq, _)| *seq);
+            Ok(out.into_iter().map(|(_, m)| m).collect())
+        })
+        .await
+    }
+
+    async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
+        let ids: Vec<Uuid> = ids.iter().map(|m| *m.as_uuid()).collect();
+        self.run(move |inner| async move {
+            let client = inner.pool.get().await.map_err(pool)?;
+            client
+                .execute(
+                    &client.prepare_cached(&inner.sql.ack).await.map_err(db)?,
+                    &[&ids],
+                )
+                .await
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.run(move |inner| async move {
+            let client = inner.pool.get().await.map_err(pool)?;
+            client
+                .execute(
+                    &client.prepare_cached(&inner.sql.retry).await.map_err(db)?,
+                    &[id.as_uuid(), &at],
+                )
+                .await
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+}

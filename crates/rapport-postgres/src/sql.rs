@@ -1,0 +1,113 @@
+//! The statements the store runs, with table names qualified by the configured schema once at
+//! start-up. Only the (validated) schema name is pasted into SQL; every value is a bound
+//! parameter.
+
+/// Statement texts for one schema.
+#[derive(Debug, Clone)]
+pub(crate) struct Sql {
+    pub(crate) load: String,
+    pub(crate) find_by_email: String,
+    pub(crate) find_by_phone: String,
+    pub(crate) scan_first: String,
+    pub(crate) scan_after: String,
+    pub(crate) activities: String,
+    pub(crate) existing_keys: String,
+    pub(crate) insert_customer: String,
+    pub(crate) update_customer: String,
+    pub(crate) version_of: String,
+    pub(crate) insert_activity: String,
+    pub(crate) insert_message: String,
+    pub(crate) claim: String,
+    pub(crate) ack: String,
+    pub(crate) retry: String,
+    pub(crate) load_for_update: String,
+    pub(crate) import_stats: String,
+}
+
+impl Sql {
+    pub(crate) fn new(schema: &str) -> Self {
+        let s = format!("\"{schema}\"");
+        Self {
+            load: format!(
+                "SELECT customer_json, stats_json FROM {s}.customers
+                 WHERE tenant_id = $1 AND customer_id = $2"
+            ),
+            find_by_email: format!(
+                "SELECT customer_id FROM {s}.customers WHERE tenant_id = $1 AND email = $2
+                 ORDER BY customer_id"
+            ),
+            find_by_phone: format!(
+                "SELECT customer_id FROM {s}.customers WHERE tenant_id = $1 AND phone = $2
+                 ORDER BY customer_id"
+            ),
+            scan_first: format!(
+                "SELECT customer_json, stats_json FROM {s}.customers
+                 WHERE tenant_id = $1 ORDER BY customer_id LIMIT $2"
+            ),
+            scan_after: format!(
+                "SELECT customer_json, stats_json FROM {s}.customers
+                 WHERE tenant_id = $1 AND customer_id > $2 ORDER BY customer_id LIMIT $3"
+            ),
+            activities: format!(
+                "SELECT activity_json FROM {s}.activities
+                 WHERE tenant_id = $1 AND customer_id = $2
+                   AND ($3::timestamptz IS NULL OR at >= $3)
+                   AND ($4::timestamptz IS NULL OR at < $4)
+                 ORDER BY at, idempotency_key"
+            ),
+            existing_keys: format!(
+                "SELECT idempotency_key FROM {s}.activities
+                 WHERE tenant_id = $1 AND idempotency_key = ANY($2)"
+            ),
+            insert_customer: format!(
+                "INSERT INTO {s}.customers (tenant_id, customer_id, version, stage, tier,
+                     merged_into, created_at, email, phone, orders, purchase_days, revenue,
+                     last_purchase_day, first_purchase_day, customer_json, stats_json)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                 ON CONFLICT DO NOTHING"
+            ),
+            update_customer: format!(
+                "UPDATE {s}.customers SET version = $3, stage = $4, tier = $5, merged_into = $6,
+                     email = $7, phone = $8, orders = $9, purchase_days = $10, revenue = $11,
+                     last_purchase_day = $12, first_purchase_day = $13, customer_json = $14,
+                     stats_json = $15
+                 WHERE tenant_id = $1 AND customer_id = $2 AND version = $16"
+            ),
+            version_of: format!(
+                "SELECT version FROM {s}.customers WHERE tenant_id = $1 AND customer_id = $2"
+            ),
+            insert_activity: format!(
+                "INSERT INTO {s}.activities (tenant_id, idempotency_key, activity_id, customer_id,
+                     at, kind, amount, activity_json)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT DO NOTHING"
+            ),
+            insert_message: format!(
+                "INSERT INTO {s}.outbox (tenant_id, message_id, occurred_at, attempts, message_json)
+                 VALUES ($1, $2, $3, $4, $5)"
+            ),
+            claim: format!(
+                "WITH picked AS (
+                     SELECT tenant_id, message_id FROM {s}.outbox
+                     WHERE available_at <= $1 ORDER BY seq LIMIT $2
+                     FOR UPDATE SKIP LOCKED)
+                 UPDATE {s}.outbox o SET available_at = $3, attempts = o.attempts + 1
+                 FROM picked
+                 WHERE o.tenant_id = picked.tenant_id AND o.message_id = picked.message_id
+                 RETURNING o.seq, o.attempts, o.message_json"
+            ),
+            ack: format!("DELETE FROM {s}.outbox WHERE message_id = ANY($1)"),
+            retry: format!("UPDATE {s}.outbox SET available_at = $2 WHERE message_id = $1"),
+            load_for_update: format!(
+                "SELECT customer_json, stats_json FROM {s}.customers
+                 WHERE tenant_id = $1 AND customer_id = $2 FOR UPDATE"
+            ),
+            import_stats: format!(
+                "UPDATE {s}.customers SET version = $3, orders = $4, purchase_days = $5,
+                     revenue = $6, last_purchase_day = $7, first_purchase_day = $8,
+                     customer_json = $9, stats_json = $10
+                 WHERE tenant_id = $1 AND customer_id = $2"
+            ),
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! A fresh store per test: its own schema `rapport_test_<pid>_<n>_<nanos>`, dropped when the
+//! store is dropped, so tests run in parallel against one server.
+//!
+//! The server comes from `RAPPORT_POSTGRES_URL` (CI sets it). Unset, the local default
+//! `postgres://postgres@127.0.0.1:5432/test` is tried; when that is not reachable either, the
+//! test binary prints a notice and exits successfully (skipped). With the variable set, an
+//! unreachable server fails the tests.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::executor::block_on;
+use rapport_core::*;
+use rapport_postgres::{PostgresConfig, PostgresStore};
+
+pub(crate) const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// `RAPPORT_POSTGRES_URL`, when set and not empty.
+fn configured() -> Option<String> {
+    std::env::var("RAPPORT_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// The server URL.
+pub(crate) fn url() -> String {
+    configured().unwrap_or_else(|| DEFAULT_URL.to_owned())
+}
+
+pub(crate) fn unique_schema() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "rapport_test_{}_{}_{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// A store in a fresh schema, dropped with it.
+pub(crate) struct Fresh(pub(crate) Option<PostgresStore>);
+
+pub(crate) fn fresh() -> Fresh {
+    let config = PostgresConfig::new(url())
+        .with_schema(unique_schema())
+        .with_pool_size(4);
+    match block_on(PostgresStore::connect(config, Utc::now())) {
+        Ok(s) => Fresh(Some(s)),
+        Err(e) if configured().is_none() => {
+            // Straight to stderr: the harness captures `eprintln!` and `exit` would drop it.
+            let _ = writeln!(
+                std::io::stderr(),
+                "rapport-postgres: skipping the PostgreSQL tests: RAPPORT_POSTGRES_URL is not set and {DEFAULT_URL} is not reachable ({e})"
+            );
+            std::process::exit(0);
+        }
+        Err(e) => panic!(
+            "rapport-postgres: cannot open a store on RAPPORT_POSTGRES_URL ({}): {e}",
+            url()
+        ),
+    }
+}
+
+impl Fresh {
+    fn s(&self) -> &PostgresStore {
+        self.0.as_ref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl Drop for Fresh {
+    fn drop(&mut self) {
+        // Dropped inside the kit's `block_on` too, where another `block_on` may not run: wait
+        // on a thread of its own.
+        if let Some(s) = self.0.take() {
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    if let Err(e) = block_on(s.drop_schema()) {
+                        eprintln!("could not drop test schema {}: {e}", s.schema());
+                    }
+                });
+            });
+        }
+    }
+}
+
+impl Store for Fresh {
+    async fn load(&self, t: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
+        self.s().load(t, id).await
+    }
+    async fn find_by_contact(
+        &self,
+        t: TenantId,
+        key: &ContactKey,
+    ) -> Result<Vec<CustomerId>, StoreError> {
+        self.s().find_by_contact(t, key).await
+    }
+    async fn scan(&self, t: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
+        self.s().scan(t, page).await
+    }
+    async fn query(
+        &self,
+        t: TenantId,
+        seg: &Segment,
+        now: DateTime<Utc>,
+        page: Page,
+    ) -> Result<Vec<Record>, StoreError> {
+        self.s().query(t, seg, now, page).await
+    }
+    async fn activities(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        range: TimeRange,
+    ) -> Result<Vec<Activity>, StoreError> {
+        self.s().activities(t, id, range).await
+    }
+    async fn apply(&self, t: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
+        self.s().apply(t, cs).await
+    }
+    async fn claim_outbox(
+        &self,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.s().claim_outbox(limit, lease, now).await
+    }
+    async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
+        self.s().ack_outbox(ids).await
+    }
+    async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.s().retry_outbox(id, at).await
+    }
+}
