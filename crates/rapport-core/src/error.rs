@@ -134,6 +134,16 @@ pub enum DomainError {
         /// Why.
         reason: String,
     },
+    /// A merge the rules refuse: a customer with itself, across tenants, or of a tombstone.
+    #[error("cannot merge customer {loser} into {survivor}: {reason}")]
+    InvalidMerge {
+        /// The record that would be kept.
+        survivor: CustomerId,
+        /// The record that would become a tombstone.
+        loser: CustomerId,
+        /// Why.
+        reason: &'static str,
+    },
     /// A policy value the rules cannot work with.
     #[error("policy {field} `{value}` is invalid: {reason}")]
     InvalidPolicy {
@@ -173,7 +183,8 @@ impl DomainError {
             DomainError::CurrencyMismatch { .. } => Some("currency"),
             DomainError::Tombstoned { .. }
             | DomainError::IllegalTransition { .. }
-            | DomainError::InvalidChangeset { .. } => None,
+            | DomainError::InvalidChangeset { .. }
+            | DomainError::InvalidMerge { .. } => None,
         }
     }
 }

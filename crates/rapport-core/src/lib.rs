@@ -39,7 +39,8 @@
 //! # Modules
 //! One module per domain concept: [`customer`], [`contact`], [`activity`], [`stats`], [`tag`],
 //! [`tag_rule`], [`segment`], [`tier`], [`lifecycle`], [`rfm`], [`churn`], [`evaluate`](mod@evaluate),
-//! [`policy`], [`rank`](mod@rank), [`privacy`], [`money`], [`changeset`], [`event`], [`ports`], [`error`].
+//! [`dedupe`], [`merge`], [`policy`], [`rank`](mod@rank), [`privacy`], [`money`], [`changeset`],
+//! [`event`], [`ports`], [`error`].
 #![forbid(unsafe_code)]
 
 pub mod activity;
@@ -47,11 +48,13 @@ pub mod changeset;
 pub mod churn;
 pub mod contact;
 pub mod customer;
+pub mod dedupe;
 pub mod error;
 pub mod evaluate;
 pub mod event;
 pub mod id;
 pub mod lifecycle;
+pub mod merge;
 pub mod money;
 pub mod pii;
 pub mod policy;
@@ -72,12 +75,17 @@ pub use changeset::{Changeset, CustomerWrite};
 pub use churn::{ChurnPolicy, ChurnRisk};
 pub use contact::{ContactKey, Email, Phone, Region};
 pub use customer::{AttrKey, AttrValue, Attributes, Customer, Profile};
+pub use dedupe::{DedupePolicy, DuplicateCandidate, MatchReason, duplicate_candidates};
 pub use error::DomainError;
 pub use evaluate::{EvalInputs, Evaluation, evaluate};
 pub use event::{DomainEvent, OutboxMessage};
 pub use id::{ActivityId, CustomerId, MessageId, TenantId};
 pub use lifecycle::{
     Lifecycle, LifecyclePolicy, SilentAfter, Stage, StageDecision, StageOverride, advance, stage_at,
+};
+pub use merge::{
+    FieldDecision, FieldOutcome, MergeField, MergePlan, MergePreview, Survivorship,
+    SurvivorshipPolicy, ValueSource,
 };
 pub use money::{Currency, Money};
 pub use pii::Pii;
