@@ -472,6 +472,26 @@ mod tests {
         }
 
         #[test]
+        fn prop_a_mixed_list_is_the_union_of_per_tenant_runs(shapes in proptest::collection::vec((shape(), 1..3u128), 0..24)) {
+            let people: Vec<Customer> = shapes
+                .into_iter()
+                .enumerate()
+                .map(|(i, (s, tenant))| person(tenant, i as u128 + 1, s))
+                .collect();
+            let of = |t: u128| duplicate_candidates(
+                people.iter().filter(|c| c.tenant() == TenantId::from_u128(t)),
+                &lenient(),
+            );
+            let mut union = of(1);
+            union.extend(of(2));
+            let key = |c: &DuplicateCandidate| (c.first, c.second);
+            union.sort_by_key(key);
+            let mut mixed = duplicate_candidates(&people, &lenient());
+            mixed.sort_by_key(key);
+            prop_assert_eq!(mixed, union);
+        }
+
+        #[test]
         fn prop_every_candidate_shares_a_key(people in population()) {
             for c in duplicate_candidates(&people, &lenient()) {
                 prop_assert!(matches!(

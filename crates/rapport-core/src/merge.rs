@@ -376,61 +376,21 @@ impl MergePlan {
         let conflict = preference(survivor, loser, policy);
         let (s, l) = (&survivor.profile, &loser.profile);
         let mut fields = Vec::new();
-        let mut pick = |field, (source, decision): (ValueSource, FieldDecision)| {
-            fields.push(FieldOutcome {
-                field,
-                source,
-                decision,
-            });
-            source
-        };
-        let display_name = choose(
-            pick(
-                MergeField::DisplayName,
-                decide(
-                    s.display_name.as_ref().map(Pii::expose),
-                    l.display_name.as_ref().map(Pii::expose),
-                    conflict,
-                ),
-            ),
+        let display_name = merge_field(
+            &mut fields,
+            MergeField::DisplayName,
             &s.display_name,
             &l.display_name,
+            conflict,
         );
-        let email = choose(
-            pick(
-                MergeField::Email,
-                decide(
-                    s.email.as_ref().map(Pii::expose),
-                    l.email.as_ref().map(Pii::expose),
-                    conflict,
-                ),
-            ),
-            &s.email,
-            &l.email,
-        );
-        let phone = choose(
-            pick(
-                MergeField::Phone,
-                decide(
-                    s.phone.as_ref().map(Pii::expose),
-                    l.phone.as_ref().map(Pii::expose),
-                    conflict,
-                ),
-            ),
-            &s.phone,
-            &l.phone,
-        );
-        let birth_date = choose(
-            pick(
-                MergeField::BirthDate,
-                decide(
-                    s.birth_date.as_ref().map(Pii::expose),
-                    l.birth_date.as_ref().map(Pii::expose),
-                    conflict,
-                ),
-            ),
+        let email = merge_field(&mut fields, MergeField::Email, &s.email, &l.email, conflict);
+        let phone = merge_field(&mut fields, MergeField::Phone, &s.phone, &l.phone, conflict);
+        let birth_date = merge_field(
+            &mut fields,
+            MergeField::BirthDate,
             &s.birth_date,
             &l.birth_date,
+            conflict,
         );
         let (sa, la) = (s.attributes.expose(), l.attributes.expose());
         let mut keys: Vec<&AttrKey> = sa.keys().chain(la.keys()).collect();
@@ -438,10 +398,10 @@ impl MergePlan {
         keys.dedup();
         let mut attributes = Attributes::new();
         for key in keys {
-            let (a, b) = (sa.get(key), la.get(key));
-            let source = pick(MergeField::Attribute(key.clone()), decide(a, b, conflict));
-            if let Some(v) = choose(source, &a, &b) {
-                attributes.insert(key.clone(), v.clone());
+            let (a, b) = (sa.get(key).cloned(), la.get(key).cloned());
+            let field = MergeField::Attribute(key.clone());
+            if let Some(v) = merge_field(&mut fields, field, &a, &b, conflict) {
+                attributes.insert(key.clone(), v);
             }
         }
 
@@ -493,12 +453,15 @@ enum Conflict {
     Loser(FieldDecision),
 }
 
-fn decide<T: PartialEq>(
-    a: Option<&T>,
-    b: Option<&T>,
+/// The merged value of one field, with its outcome appended to `fields`.
+fn merge_field<T: PartialEq + Clone>(
+    fields: &mut Vec<FieldOutcome>,
+    field: MergeField,
+    survivor: &Option<T>,
+    loser: &Option<T>,
     conflict: Conflict,
-) -> (ValueSource, FieldDecision) {
-    match (a, b) {
+) -> Option<T> {
+    let (source, decision) = match (survivor, loser) {
         (None, None) => (ValueSource::Neither, FieldDecision::Empty),
         (Some(_), None) => (ValueSource::Survivor, FieldDecision::OnlyValue),
         (None, Some(_)) => (ValueSource::Loser, FieldDecision::OnlyValue),
@@ -507,10 +470,12 @@ fn decide<T: PartialEq>(
             Conflict::Survivor(d) => (ValueSource::Survivor, d),
             Conflict::Loser(d) => (ValueSource::Loser, d),
         },
-    }
-}
-
-fn choose<T: Clone>(source: ValueSource, survivor: &Option<T>, loser: &Option<T>) -> Option<T> {
+    };
+    fields.push(FieldOutcome {
+        field,
+        source,
+        decision,
+    });
     match source {
         ValueSource::Loser => loser.clone(),
         ValueSource::Survivor | ValueSource::Both | ValueSource::Neither => survivor.clone(),
