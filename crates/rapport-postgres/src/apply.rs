@@ -12,6 +12,7 @@ use rapport_core::{
     StoreError, TenantId,
 };
 use rust_decimal::Decimal;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::conn::Conn;
@@ -99,34 +100,35 @@ impl CustomerRow {
         .await
     }
 
+    /// The values of `insert_customer`, in its column order (also the order of a `COPY`).
+    pub(crate) fn values<'a>(&'a self, tenant: &'a Uuid) -> [&'a (dyn ToSql + Sync); 16] {
+        [
+            tenant,
+            &self.id,
+            &self.version,
+            &self.stage,
+            &self.tier,
+            &self.merged_into,
+            &self.created_at,
+            &self.email,
+            &self.phone,
+            &self.orders,
+            &self.purchase_days,
+            &self.revenue,
+            &self.last_purchase_day,
+            &self.first_purchase_day,
+            &self.customer_json,
+            &self.stats_json,
+        ]
+    }
+
     pub(crate) async fn insert(
         &self,
         tx: &impl Conn,
         sql: &Sql,
         tenant: &Uuid,
     ) -> Result<u64, StoreError> {
-        tx.exec(
-            &sql.insert_customer,
-            &[
-                tenant,
-                &self.id,
-                &self.version,
-                &self.stage,
-                &self.tier,
-                &self.merged_into,
-                &self.created_at,
-                &self.email,
-                &self.phone,
-                &self.orders,
-                &self.purchase_days,
-                &self.revenue,
-                &self.last_purchase_day,
-                &self.first_purchase_day,
-                &self.customer_json,
-                &self.stats_json,
-            ],
-        )
-        .await
+        tx.exec(&sql.insert_customer, &self.values(tenant)).await
     }
 
     async fn update(
@@ -183,6 +185,7 @@ impl CustomerRow {
 
 pub(crate) struct ActivityRow {
     key: IdempotencyKey,
+    key_text: String,
     id: Uuid,
     customer: Uuid,
     at: DateTime<Utc>,
@@ -195,6 +198,7 @@ impl ActivityRow {
     pub(crate) fn new(a: &rapport_core::Activity) -> Result<Self, StoreError> {
         Ok(Self {
             key: a.idempotency_key.clone(),
+            key_text: a.idempotency_key.as_str().to_owned(),
             id: *a.id.as_uuid(),
             customer: *a.customer.as_uuid(),
             at: a.at,
@@ -209,6 +213,25 @@ impl ActivityRow {
         })
     }
 
+    /// The values of `insert_activity`, in its column order (also the order of a `COPY`).
+    pub(crate) fn values<'a>(&'a self, tenant: &'a Uuid) -> [&'a (dyn ToSql + Sync); 8] {
+        [
+            tenant,
+            &self.key_text,
+            &self.id,
+            &self.customer,
+            &self.at,
+            &self.kind,
+            &self.amount,
+            &self.json,
+        ]
+    }
+
+    /// The idempotency key.
+    pub(crate) fn key(&self) -> &str {
+        &self.key_text
+    }
+
     /// `INSERT … ON CONFLICT DO NOTHING`: 1 when stored, 0 when the key was there.
     pub(crate) async fn insert(
         &self,
@@ -216,20 +239,7 @@ impl ActivityRow {
         sql: &Sql,
         tenant: &Uuid,
     ) -> Result<u64, StoreError> {
-        tx.exec(
-            &sql.insert_activity,
-            &[
-                tenant,
-                &self.key.as_str(),
-                &self.id,
-                &self.customer,
-                &self.at,
-                &self.kind,
-                &self.amount,
-                &self.json,
-            ],
-        )
-        .await
+        tx.exec(&sql.insert_activity, &self.values(tenant)).await
     }
 }
 

@@ -77,7 +77,7 @@ use rapport_core::{
 use tokio::runtime::{Handle, Runtime};
 use uuid::Uuid;
 
-pub use config::PostgresConfig;
+pub use config::{ImportPath, PostgresConfig};
 pub use error::PostgresError;
 pub use import::ImportReport;
 pub use migrate::{MIGRATIONS, Migration, latest_version};
@@ -90,6 +90,7 @@ struct Inner {
     pool: Pool,
     sql: Sql,
     schema: String,
+    import: ImportPath,
 }
 
 /// The runtime the store's tasks run on; an owned one is shut down without blocking when the
@@ -243,6 +244,7 @@ impl PostgresStore {
             pool,
             sql: Sql::new(&config.schema),
             schema: config.schema,
+            import: config.import,
         });
         let task = {
             let inner = Arc::clone(&inner);
@@ -288,7 +290,9 @@ impl PostgresStore {
     }
 
     /// Imports a batch of customers in one transaction; ids that exist are skipped (so a
-    /// re-run adds nothing).
+    /// re-run adds nothing, and an existing customer is never overwritten). By default the
+    /// rows go in with `COPY … FROM STDIN (FORMAT binary)` into a staging table, then one
+    /// `INSERT … SELECT … ON CONFLICT DO NOTHING` (see [`ImportPath`]).
     ///
     /// ```
     /// # use rapport::core::*;
@@ -329,7 +333,8 @@ impl PostgresStore {
 
     /// Imports a batch of activities in one transaction: new keys are stored and folded into
     /// their customers' stats (each such customer's version steps once); known keys are
-    /// skipped (so a re-run adds nothing).
+    /// skipped (so a re-run adds nothing). The rows go in as [`PostgresStore::import_customers`]'
+    /// do (see [`ImportPath`]).
     ///
     /// ```
     /// # use rapport::core::*;
