@@ -388,6 +388,8 @@ impl PostgresStore {
     ///
     /// The future runs on the caller's runtime (the connection is the caller's), not on the
     /// store's. The store's schema must be in the database `client` is connected to.
+    /// `client` is a `tokio_postgres::Transaction` (or a `Client` that has run `BEGIN`); a
+    /// host on deadpool-postgres passes `&*tx`, its transaction dereferencing to tokio-postgres'.
     /// Statements are sent as text (prepared by the driver on each call), as the host's
     /// connection carries no statement cache of the store's.
     ///
