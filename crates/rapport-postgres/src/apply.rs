@@ -7,15 +7,16 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use deadpool_postgres::Transaction;
 use rapport_core::{
     ActivityKind, Applied, Changeset, Customer, CustomerWrite, IdempotencyKey, Stage, Stats,
     StoreError, TenantId,
 };
 use rust_decimal::Decimal;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use crate::error::{corrupt, db};
+use crate::conn::Conn;
+use crate::error::corrupt;
 use crate::sql::Sql;
 
 fn to_json<T: serde::Serialize>(table: &str, v: &T) -> Result<String, StoreError> {
@@ -77,12 +78,12 @@ impl CustomerRow {
     /// in.
     pub(crate) async fn update_stats(
         &self,
-        tx: &Transaction<'_>,
+        tx: &impl Conn,
         sql: &Sql,
         tenant: &Uuid,
     ) -> Result<u64, StoreError> {
-        tx.execute(
-            &tx.prepare_cached(&sql.import_stats).await.map_err(db)?,
+        tx.exec(
+            &sql.import_stats,
             &[
                 tenant,
                 &self.id,
@@ -97,43 +98,42 @@ impl CustomerRow {
             ],
         )
         .await
-        .map_err(db)
+    }
+
+    /// The values of `insert_customer`, in its column order (also the order of a `COPY`).
+    pub(crate) fn values<'a>(&'a self, tenant: &'a Uuid) -> [&'a (dyn ToSql + Sync); 16] {
+        [
+            tenant,
+            &self.id,
+            &self.version,
+            &self.stage,
+            &self.tier,
+            &self.merged_into,
+            &self.created_at,
+            &self.email,
+            &self.phone,
+            &self.orders,
+            &self.purchase_days,
+            &self.revenue,
+            &self.last_purchase_day,
+            &self.first_purchase_day,
+            &self.customer_json,
+            &self.stats_json,
+        ]
     }
 
     pub(crate) async fn insert(
         &self,
-        tx: &Transaction<'_>,
+        tx: &impl Conn,
         sql: &Sql,
         tenant: &Uuid,
     ) -> Result<u64, StoreError> {
-        tx.execute(
-            &tx.prepare_cached(&sql.insert_customer).await.map_err(db)?,
-            &[
-                tenant,
-                &self.id,
-                &self.version,
-                &self.stage,
-                &self.tier,
-                &self.merged_into,
-                &self.created_at,
-                &self.email,
-                &self.phone,
-                &self.orders,
-                &self.purchase_days,
-                &self.revenue,
-                &self.last_purchase_day,
-                &self.first_purchase_day,
-                &self.customer_json,
-                &self.stats_json,
-            ],
-        )
-        .await
-        .map_err(db)
+        tx.exec(&sql.insert_customer, &self.values(tenant)).await
     }
 
     async fn update(
         &self,
-        tx: &Transaction<'_>,
+        tx: &impl Conn,
         sql: &Sql,
         tenant: &Uuid,
         expected: u64,
@@ -141,8 +141,8 @@ impl CustomerRow {
         let customer = rapport_core::CustomerId::from_uuid(self.id);
         let expected_i = i64::try_from(expected).unwrap_or(i64::MAX);
         let n = tx
-            .execute(
-                &tx.prepare_cached(&sql.update_customer).await.map_err(db)?,
+            .exec(
+                &sql.update_customer,
                 &[
                     tenant,
                     &self.id,
@@ -162,18 +162,13 @@ impl CustomerRow {
                     &expected_i,
                 ],
             )
-            .await
-            .map_err(db)?;
+            .await?;
         if n == 1 {
             return Ok(());
         }
         let actual = tx
-            .query_opt(
-                &tx.prepare_cached(&sql.version_of).await.map_err(db)?,
-                &[tenant, &self.id],
-            )
-            .await
-            .map_err(db)?
+            .row(&sql.version_of, &[tenant, &self.id])
+            .await?
             .map(|r| r.get::<_, i64>(0));
         match actual {
             Some(actual) => Err(StoreError::Conflict {
@@ -190,6 +185,7 @@ impl CustomerRow {
 
 pub(crate) struct ActivityRow {
     key: IdempotencyKey,
+    key_text: String,
     id: Uuid,
     customer: Uuid,
     at: DateTime<Utc>,
@@ -202,6 +198,7 @@ impl ActivityRow {
     pub(crate) fn new(a: &rapport_core::Activity) -> Result<Self, StoreError> {
         Ok(Self {
             key: a.idempotency_key.clone(),
+            key_text: a.idempotency_key.as_str().to_owned(),
             id: *a.id.as_uuid(),
             customer: *a.customer.as_uuid(),
             at: a.at,
@@ -216,28 +213,33 @@ impl ActivityRow {
         })
     }
 
+    /// The values of `insert_activity`, in its column order (also the order of a `COPY`).
+    pub(crate) fn values<'a>(&'a self, tenant: &'a Uuid) -> [&'a (dyn ToSql + Sync); 8] {
+        [
+            tenant,
+            &self.key_text,
+            &self.id,
+            &self.customer,
+            &self.at,
+            &self.kind,
+            &self.amount,
+            &self.json,
+        ]
+    }
+
+    /// The idempotency key.
+    pub(crate) fn key(&self) -> &str {
+        &self.key_text
+    }
+
     /// `INSERT … ON CONFLICT DO NOTHING`: 1 when stored, 0 when the key was there.
     pub(crate) async fn insert(
         &self,
-        tx: &Transaction<'_>,
+        tx: &impl Conn,
         sql: &Sql,
         tenant: &Uuid,
     ) -> Result<u64, StoreError> {
-        tx.execute(
-            &tx.prepare_cached(&sql.insert_activity).await.map_err(db)?,
-            &[
-                tenant,
-                &self.key.as_str(),
-                &self.id,
-                &self.customer,
-                &self.at,
-                &self.kind,
-                &self.amount,
-                &self.json,
-            ],
-        )
-        .await
-        .map_err(db)
+        tx.exec(&sql.insert_activity, &self.values(tenant)).await
     }
 }
 
@@ -306,19 +308,15 @@ impl Prepared {
     /// The keys of this changeset that are already stored, in changeset order.
     pub(crate) async fn known_keys(
         &self,
-        tx: &Transaction<'_>,
+        tx: &impl Conn,
         sql: &Sql,
     ) -> Result<Vec<IdempotencyKey>, StoreError> {
         if self.activities.is_empty() {
             return Ok(Vec::new());
         }
         let found: HashSet<String> = tx
-            .query(
-                &tx.prepare_cached(&sql.existing_keys).await.map_err(db)?,
-                &[&self.tenant, &self.keys()],
-            )
-            .await
-            .map_err(db)?
+            .rows(&sql.existing_keys, &[&self.tenant, &self.keys()])
+            .await?
             .iter()
             .map(|r| r.get(0))
             .collect();
@@ -331,11 +329,7 @@ impl Prepared {
     }
 
     /// Writes everything inside `tx`. `Ok` with duplicates means the caller must roll back.
-    pub(crate) async fn write(
-        &self,
-        tx: &Transaction<'_>,
-        sql: &Sql,
-    ) -> Result<Applied, StoreError> {
+    pub(crate) async fn write(&self, tx: &impl Conn, sql: &Sql) -> Result<Applied, StoreError> {
         let duplicates = self.known_keys(tx, sql).await?;
         if !duplicates.is_empty() {
             return Ok(Applied {
@@ -369,12 +363,11 @@ impl Prepared {
             });
         }
         for m in &self.messages {
-            tx.execute(
-                &tx.prepare_cached(&sql.insert_message).await.map_err(db)?,
+            tx.exec(
+                &sql.insert_message,
                 &[t, &m.id, &m.occurred_at, &m.attempts, &m.json],
             )
-            .await
-            .map_err(db)?;
+            .await?;
         }
         Ok(self.counts.clone())
     }

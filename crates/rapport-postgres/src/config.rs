@@ -32,6 +32,31 @@ pub struct PostgresConfig {
     /// How long opening one connection may take, when the URL does not say
     /// (`connect_timeout`).
     pub connect_timeout: Duration,
+    /// How the bulk imports write ([`ImportPath::Copy`] unless told).
+    pub import: ImportPath,
+}
+
+/// How [`crate::PostgresStore::import_customers`] and
+/// [`crate::PostgresStore::import_activities`] write a batch. Both are one transaction,
+/// idempotent (known customers and activity keys are skipped, never overwritten) and give
+/// the same store contents and reports.
+///
+/// ```
+/// use rapport_postgres::{ImportPath, PostgresConfig};
+/// let c = PostgresConfig::new("postgres://localhost/db");
+/// assert_eq!(c.import, ImportPath::Copy);
+/// let c = c.with_import(ImportPath::Statements);
+/// assert_eq!(c.import, ImportPath::Statements);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ImportPath {
+    /// `COPY … FROM STDIN (FORMAT binary)` into a temporary staging table, then one
+    /// `INSERT … SELECT … ON CONFLICT DO NOTHING`. The fast path.
+    #[default]
+    Copy,
+    /// One pipelined `INSERT … ON CONFLICT DO NOTHING` per row.
+    Statements,
 }
 
 impl PostgresConfig {
@@ -48,6 +73,7 @@ impl PostgresConfig {
             schema: "rapport".to_owned(),
             pool_size: 8,
             connect_timeout: Duration::from_secs(5),
+            import: ImportPath::Copy,
         }
     }
 
@@ -72,6 +98,13 @@ impl PostgresConfig {
     #[must_use]
     pub fn with_pool_size(mut self, n: usize) -> Self {
         self.pool_size = n.max(1);
+        self
+    }
+
+    /// Another import path.
+    #[must_use]
+    pub fn with_import(mut self, import: ImportPath) -> Self {
+        self.import = import;
         self
     }
 

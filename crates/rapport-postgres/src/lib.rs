@@ -7,6 +7,8 @@
 //!   `AlreadyExists`, never an upsert), updates `UPDATE … WHERE version = $n` with the rows
 //!   affected checked before commit (`Conflict {expected, actual}`, nothing left behind),
 //!   activities idempotent by `(tenant_id, idempotency_key)`, outbox rows in the same commit.
+//!   [`PostgresStore::apply_in`] does the same inside a host's own transaction (under a
+//!   savepoint), so the host commits its rows and rapport's together.
 //! - The outbox is claimed with `FOR UPDATE SKIP LOCKED`, so several relays share it.
 //! - Segment queries compile the predicate to a parameterised SQL prefilter (literals are
 //!   always bound) and re-check every candidate with `Segment::matches`, so they answer
@@ -54,6 +56,7 @@
 
 mod apply;
 mod config;
+mod conn;
 mod error;
 mod import;
 mod migrate;
@@ -74,7 +77,7 @@ use rapport_core::{
 use tokio::runtime::{Handle, Runtime};
 use uuid::Uuid;
 
-pub use config::PostgresConfig;
+pub use config::{ImportPath, PostgresConfig};
 pub use error::PostgresError;
 pub use import::ImportReport;
 pub use migrate::{MIGRATIONS, Migration, latest_version};
@@ -87,6 +90,7 @@ struct Inner {
     pool: Pool,
     sql: Sql,
     schema: String,
+    import: ImportPath,
 }
 
 /// The runtime the store's tasks run on; an owned one is shut down without blocking when the
@@ -240,6 +244,7 @@ impl PostgresStore {
             pool,
             sql: Sql::new(&config.schema),
             schema: config.schema,
+            import: config.import,
         });
         let task = {
             let inner = Arc::clone(&inner);
@@ -285,7 +290,9 @@ impl PostgresStore {
     }
 
     /// Imports a batch of customers in one transaction; ids that exist are skipped (so a
-    /// re-run adds nothing).
+    /// re-run adds nothing, and an existing customer is never overwritten). By default the
+    /// rows go in with `COPY … FROM STDIN (FORMAT binary)` into a staging table, then one
+    /// `INSERT … SELECT … ON CONFLICT DO NOTHING` (see [`ImportPath`]).
     ///
     /// ```
     /// # use rapport::core::*;
@@ -326,7 +333,8 @@ impl PostgresStore {
 
     /// Imports a batch of activities in one transaction: new keys are stored and folded into
     /// their customers' stats (each such customer's version steps once); known keys are
-    /// skipped (so a re-run adds nothing).
+    /// skipped (so a re-run adds nothing). The rows go in as [`PostgresStore::import_customers`]'
+    /// do (see [`ImportPath`]).
     ///
     /// ```
     /// # use rapport::core::*;
@@ -365,6 +373,90 @@ impl PostgresStore {
     ) -> Result<ImportReport, StoreError> {
         self.run(move |inner| async move { import::activities(&inner, tenant, batch).await })
             .await
+    }
+
+    /// Applies a changeset inside the **host's own transaction**, so the host can commit its
+    /// own rows together with rapport's (one commit, or one rollback, for both).
+    ///
+    /// The semantics are those of [`Store::apply`]: versions checked (`Conflict`), creates
+    /// never upsert (`AlreadyExists`), known idempotency keys reported as duplicates with
+    /// nothing written, outbox rows written with the rest. The difference is that nothing is
+    /// committed here: rapport's writes run under a savepoint in `client`'s transaction; a
+    /// refusal (an error, or duplicates) rolls back to that savepoint, so the host's own
+    /// earlier writes are untouched and its transaction stays usable; the host's `COMMIT`
+    /// or `ROLLBACK` decides whether anything of rapport's is kept.
+    ///
+    /// The future runs on the caller's runtime (the connection is the caller's), not on the
+    /// store's. The store's schema must be in the database `client` is connected to.
+    /// `client` is a `tokio_postgres::Transaction` (or a `Client` that has run `BEGIN`); a
+    /// host on deadpool-postgres passes `&*tx`, its transaction dereferencing to tokio-postgres'.
+    /// Statements are sent as text (prepared by the driver on each call), as the host's
+    /// connection carries no statement cache of the store's.
+    ///
+    /// ```no_run
+    /// # async fn host(store: &rapport_postgres::PostgresStore) -> Result<(), Box<dyn std::error::Error>> {
+    /// use rapport::core::*;
+    /// let (mut client, connection) =
+    ///     tokio_postgres::connect("postgres://postgres@127.0.0.1:5432/test", tokio_postgres::NoTls).await?;
+    /// tokio::spawn(connection);
+    ///
+    /// let t = TenantId::from_u128(1);
+    /// let ann = Customer::new(t, CustomerId::from_u128(7), Profile::default(), chrono::Utc::now());
+    /// let mut cs = Changeset::new();
+    /// cs.create(ann, Stats::default());
+    ///
+    /// let tx = client.transaction().await?;
+    /// tx.execute("INSERT INTO shop.signups (customer_id) VALUES ($1)", &[&uuid::Uuid::from_u128(7)]).await?;
+    /// match store.apply_in(&tx, t, &cs).await {
+    ///     Ok(applied) if !applied.is_duplicate() => tx.commit().await?, // both rows, or neither
+    ///     Ok(_duplicate) => tx.rollback().await?,
+    ///     Err(e) => {
+    ///         tx.rollback().await?;
+    ///         return Err(e.into());
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Store::apply`]. `client` must be inside a transaction: on a connection in
+    /// autocommit mode the savepoint is refused (a [`StoreError::Backend`] with SQLSTATE
+    /// `25P01`) and nothing is written.
+    pub async fn apply_in<C>(
+        &self,
+        client: &C,
+        tenant: TenantId,
+        cs: &Changeset,
+    ) -> Result<Applied, StoreError>
+    where
+        C: tokio_postgres::GenericClient + Sync,
+    {
+        let prepared = apply::Prepared::new(tenant, cs)?;
+        client
+            .batch_execute("SAVEPOINT rapport_apply")
+            .await
+            .map_err(db)?;
+        let undo = "ROLLBACK TO SAVEPOINT rapport_apply; RELEASE SAVEPOINT rapport_apply";
+        match prepared.write(&conn::Host(client), &self.inner.sql).await {
+            Ok(done) if !done.is_duplicate() => {
+                client
+                    .batch_execute("RELEASE SAVEPOINT rapport_apply")
+                    .await
+                    .map_err(db)?;
+                Ok(done)
+            }
+            Ok(dup) => {
+                client.batch_execute(undo).await.map_err(db)?;
+                Ok(dup)
+            }
+            Err(e) => {
+                // The refusal is the answer; a failing rollback leaves the host's transaction
+                // aborted, which its own rollback clears.
+                let _ = client.batch_execute(undo).await;
+                Err(e)
+            }
+        }
     }
 
     /// Runs `f` on the store's runtime and awaits it from whatever executor polls the caller.

@@ -47,9 +47,16 @@ pub(crate) fn unique_schema() -> String {
 pub(crate) struct Fresh(pub(crate) Option<PostgresStore>);
 
 pub(crate) fn fresh() -> Fresh {
-    let config = PostgresConfig::new(url())
-        .with_schema(unique_schema())
-        .with_pool_size(4);
+    fresh_with(|c| c)
+}
+
+/// As [`fresh`], with the config adjusted.
+pub(crate) fn fresh_with(adjust: impl FnOnce(PostgresConfig) -> PostgresConfig) -> Fresh {
+    let config = adjust(
+        PostgresConfig::new(url())
+            .with_schema(unique_schema())
+            .with_pool_size(4),
+    );
     match block_on(PostgresStore::connect(config, Utc::now())) {
         Ok(s) => Fresh(Some(s)),
         Err(e) if configured().is_none() => {

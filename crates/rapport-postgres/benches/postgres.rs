@@ -1,0 +1,401 @@
+//! rapport-postgres side by side with raw tokio-postgres, in the same run and on the same
+//! server: bulk import (the `COPY BINARY` path and the per-row statements) vs a raw
+//! `COPY BINARY` of id + email + JSON rows; 8 concurrent `apply` callers vs raw single-row
+//! `INSERT … COMMIT`s from 8 connections; point `load` vs a raw point `SELECT`; a
+//! `rapport::Service` sweep of 100k customers vs scanning all pages.
+//!
+//! The server comes from `RAPPORT_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`); everything is written in a schema of the
+//! bench's own, dropped at the end. Unreachable, the bench prints a notice and does nothing.
+//!
+//! Run: `cargo bench -p rapport-postgres --bench postgres`
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::hint::black_box;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures::executor::block_on;
+use rapport_core::*;
+use rapport_postgres::{ImportPath, PostgresConfig, PostgresStore};
+use tokio::runtime::Runtime;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::Type;
+use tokio_postgres::{Client, NoTls};
+use uuid::Uuid;
+
+const IMPORT_ROWS: usize = 100_000;
+const BATCH: usize = 10_000;
+const WRITES: usize = 2_000;
+const THREADS: usize = 8;
+const LOAD_ROWS: usize = 100_000;
+const SWEEP_ROWS: usize = 100_000;
+
+fn url() -> String {
+    std::env::var("RAPPORT_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
+}
+
+const T: TenantId = TenantId::from_u128(1);
+
+fn rt() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn raw_client() -> Client {
+    let (client, conn) = tokio_postgres::connect(&url(), NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client
+}
+
+/// A schema of the bench's own, with the raw table.
+fn schema(name: &str) -> String {
+    format!("rapport_bench_{}_{name}", std::process::id())
+}
+
+fn store(schema: &str, import: ImportPath) -> PostgresStore {
+    let config = PostgresConfig::new(url())
+        .with_schema(schema)
+        .with_import(import);
+    block_on(PostgresStore::connect(config, now())).unwrap()
+}
+
+fn customers(n: usize) -> Vec<(Customer, Stats)> {
+    (0..n)
+        .map(|i| {
+            let profile = Profile {
+                email: Some(Pii::new(
+                    Email::parse(&format!("c{i}@example.com")).unwrap(),
+                )),
+                ..Profile::default()
+            };
+            (
+                Customer::new(T, CustomerId::from_u128(i as u128 + 1), profile, now()),
+                Stats::default(),
+            )
+        })
+        .collect()
+}
+
+async fn raw_table(client: &Client, schema: &str) {
+    client
+        .batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS \"{schema}\";
+             CREATE TABLE IF NOT EXISTS \"{schema}\".raw (tenant_id uuid NOT NULL,
+                 id uuid NOT NULL, email text, body text NOT NULL,
+                 PRIMARY KEY (tenant_id, id));
+             TRUNCATE \"{schema}\".raw"
+        ))
+        .await
+        .unwrap();
+}
+
+fn bench_import(c: &mut Criterion, rt: &Runtime) {
+    let rows = customers(IMPORT_ROWS);
+    let bodies: Vec<(Uuid, String, String)> = rows
+        .iter()
+        .map(|(c, _)| {
+            (
+                *c.id().as_uuid(),
+                c.profile.email.as_ref().unwrap().expose().to_string(),
+                serde_json::to_string(c).unwrap(),
+            )
+        })
+        .collect();
+    let raw_schema = schema("import_raw");
+    let mut raw = rt.block_on(raw_client());
+    let mut g = c.benchmark_group("import_100k_customers_postgres");
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(100));
+    g.measurement_time(Duration::from_secs(20));
+    g.throughput(Throughput::Elements(IMPORT_ROWS as u64));
+    g.bench_function("raw_copy_binary", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                rt.block_on(raw_table(&raw, &raw_schema));
+                let start = Instant::now();
+                rt.block_on(async {
+                    let copy = format!(
+                        "COPY \"{raw_schema}\".raw (tenant_id, id, email, body) FROM STDIN (FORMAT binary)"
+                    );
+                    for chunk in bodies.chunks(BATCH) {
+                        let tx = raw.transaction().await.unwrap();
+                        let sink = tx.copy_in(&copy).await.unwrap();
+                        let mut w = pin!(BinaryCopyInWriter::new(
+                            sink,
+                            &[Type::UUID, Type::UUID, Type::TEXT, Type::TEXT]
+                        ));
+                        for (id, email, body) in chunk {
+                            w.as_mut()
+                                .write(&[T.as_uuid(), id, email, body])
+                                .await
+                                .unwrap();
+                        }
+                        w.as_mut().finish().await.unwrap();
+                        tx.commit().await.unwrap();
+                    }
+                });
+                total += start.elapsed();
+            }
+            total
+        });
+    });
+    for (name, path) in [
+        ("rapport_import_customers_copy", ImportPath::Copy),
+        (
+            "rapport_import_customers_statements",
+            ImportPath::Statements,
+        ),
+    ] {
+        let schema = schema(name);
+        let store = store(&schema, path);
+        let truncate = format!("TRUNCATE \"{schema}\".customers");
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    rt.block_on(raw.batch_execute(&truncate)).unwrap();
+                    let start = Instant::now();
+                    for chunk in rows.chunks(BATCH) {
+                        let r = block_on(store.import_customers(T, chunk)).unwrap();
+                        assert_eq!(r.inserted, chunk.len());
+                    }
+                    total += start.elapsed();
+                }
+                total
+            });
+        });
+        block_on(store.drop_schema()).unwrap();
+    }
+    g.finish();
+    rt.block_on(raw.batch_execute(&format!("DROP SCHEMA \"{raw_schema}\" CASCADE")))
+        .unwrap();
+}
+
+fn bench_concurrent_apply(c: &mut Criterion, rt: &Runtime) {
+    let raw_schema = schema("apply_raw");
+    let clients: Vec<Client> = rt.block_on(async {
+        let first = raw_client().await;
+        raw_table(&first, &raw_schema).await;
+        let mut v = vec![first];
+        for _ in 1..THREADS {
+            v.push(raw_client().await);
+        }
+        v
+    });
+    let clients = Arc::new(clients);
+    let mut g = c.benchmark_group("single_customer_writes_8_callers_postgres");
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(100));
+    g.measurement_time(Duration::from_secs(10));
+    g.throughput(Throughput::Elements(WRITES as u64));
+    let insert = format!(
+        "INSERT INTO \"{raw_schema}\".raw (tenant_id, id, email, body) VALUES ($1, $2, 'x', '{{}}')"
+    );
+    let mut next = 0u128;
+    g.bench_function("raw_single_row_insert_commit", |b| {
+        b.iter(|| {
+            let base = next;
+            next += WRITES as u128;
+            rt.block_on(async {
+                let tasks: Vec<_> = (0..THREADS)
+                    .map(|th| {
+                        let clients = Arc::clone(&clients);
+                        let insert = insert.clone();
+                        tokio::spawn(async move {
+                            let client = &clients[th];
+                            let stmt = client.prepare(&insert).await.unwrap();
+                            for k in 0..WRITES / THREADS {
+                                let id = Uuid::from_u128(
+                                    base + (th * (WRITES / THREADS) + k) as u128 + 1,
+                                );
+                                client.batch_execute("BEGIN").await.unwrap();
+                                client.execute(&stmt, &[T.as_uuid(), &id]).await.unwrap();
+                                client.batch_execute("COMMIT").await.unwrap();
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            });
+        });
+    });
+    let schema = schema("apply");
+    let store = Arc::new(store(&schema, ImportPath::Copy));
+    let mut next = 0u128;
+    g.bench_function("rapport_apply", |b| {
+        b.iter(|| {
+            let base = next;
+            next += WRITES as u128;
+            std::thread::scope(|s| {
+                for th in 0..THREADS {
+                    let store = Arc::clone(&store);
+                    s.spawn(move || {
+                        for k in 0..WRITES / THREADS {
+                            let id = base + (th * (WRITES / THREADS) + k) as u128 + 1;
+                            let c = Customer::new(
+                                T,
+                                CustomerId::from_u128(id),
+                                Profile::default(),
+                                now(),
+                            );
+                            let mut cs = Changeset::new();
+                            cs.create(c, Stats::default());
+                            block_on(Store::apply(&*store, T, &cs)).unwrap();
+                        }
+                    });
+                }
+            });
+        });
+    });
+    g.finish();
+    block_on(store.drop_schema()).unwrap();
+    rt.block_on(clients[0].batch_execute(&format!("DROP SCHEMA \"{raw_schema}\" CASCADE")))
+        .unwrap();
+}
+
+fn bench_point_load(c: &mut Criterion, rt: &Runtime) {
+    let schema = schema("load");
+    let store = store(&schema, ImportPath::Copy);
+    for chunk in customers(LOAD_ROWS).chunks(BATCH) {
+        block_on(store.import_customers(T, chunk)).unwrap();
+    }
+    let raw = rt.block_on(raw_client());
+    let select = rt
+        .block_on(raw.prepare(&format!(
+            "SELECT customer_json, stats_json FROM \"{schema}\".customers
+             WHERE tenant_id = $1 AND customer_id = $2"
+        )))
+        .unwrap();
+    let mut g = c.benchmark_group("point_load_postgres");
+    g.throughput(Throughput::Elements(1));
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(5));
+    let mut i = 0u128;
+    g.bench_function("raw_point_select", |b| {
+        b.iter(|| {
+            i = i % LOAD_ROWS as u128 + 1;
+            let row = rt
+                .block_on(raw.query_one(&select, &[T.as_uuid(), &Uuid::from_u128(i)]))
+                .unwrap();
+            let (c, s): (String, String) = (row.get(0), row.get(1));
+            black_box((c, s))
+        });
+    });
+    g.bench_function("rapport_load", |b| {
+        b.iter(|| {
+            i = i % LOAD_ROWS as u128 + 1;
+            black_box(block_on(Store::load(&store, T, CustomerId::from_u128(i))).unwrap())
+        });
+    });
+    g.finish();
+    block_on(store.drop_schema()).unwrap();
+}
+
+fn bench_sweep(c: &mut Criterion) {
+    let schema = schema("sweep");
+    let store = store(&schema, ImportPath::Copy);
+    let start = Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap();
+    let rows: Vec<(Customer, Stats)> = (0..SWEEP_ROWS)
+        .map(|i| {
+            let c = Customer::new(
+                T,
+                CustomerId::from_u128(i as u128 + 1),
+                Profile::default(),
+                start,
+            );
+            let mut s = Stats::default();
+            let mut x = i as u64 * 2_654_435_761 + 1;
+            for k in 0..(x % 5) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let a = Activity {
+                    id: ActivityId::from_u128(0),
+                    customer: c.id(),
+                    at: start + chrono::Duration::days(((x >> 8) % 300 + k * 13) as i64),
+                    channel: Channel::Web,
+                    idempotency_key: IdempotencyKey::new("k").unwrap(),
+                    kind: ActivityKind::Purchase {
+                        order_id: OrderId::new("o").unwrap(),
+                        amount: Money::new(
+                            rust_decimal::Decimal::new((x % 50_000) as i64, 2),
+                            Currency::USD,
+                        ),
+                        margin: None,
+                    },
+                };
+                s.apply(&a).unwrap();
+            }
+            (c, s)
+        })
+        .collect();
+    for chunk in rows.chunks(BATCH) {
+        block_on(store.import_customers(T, chunk)).unwrap();
+    }
+    drop(rows);
+    let svc = rapport::Service::new(store);
+    let mut g = c.benchmark_group("sweep_100k_customers_postgres");
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(100));
+    g.measurement_time(Duration::from_secs(20));
+    g.throughput(Throughput::Elements(SWEEP_ROWS as u64));
+    g.bench_function("baseline_scan_all_pages", |b| {
+        b.iter(|| {
+            let mut page = Page::first(10_000);
+            let mut n = 0;
+            loop {
+                let rows = block_on(Store::scan(svc.store(), T, page)).unwrap();
+                let Some(last) = rows.last() else { break };
+                page.after = Some(last.customer.id());
+                n += rows.len();
+            }
+            black_box(n)
+        })
+    });
+    let mut day = 0;
+    g.bench_function("sweep", |b| {
+        b.iter(|| {
+            day += 1;
+            let at =
+                Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::days(day);
+            black_box(block_on(svc.sweep(T, at, 10_000, |_| {})).unwrap())
+        })
+    });
+    g.finish();
+    block_on(svc.store().drop_schema()).unwrap();
+}
+
+fn benches(c: &mut Criterion) {
+    let rt = rt();
+    if let Err(e) = rt.block_on(tokio_postgres::connect(&url(), NoTls)) {
+        eprintln!(
+            "rapport-postgres bench: skipped, {} is not reachable ({e})",
+            url()
+        );
+        return;
+    }
+    bench_import(c, &rt);
+    bench_concurrent_apply(c, &rt);
+    bench_point_load(c, &rt);
+    bench_sweep(c);
+}
+
+criterion_group!(postgres, benches);
+criterion_main!(postgres);
