@@ -66,14 +66,37 @@ impl Model {
     }
 }
 
-/// Column names of `clv fit` and `clv predict`.
-pub(crate) struct FitCols {
+/// The summary's column names (`--frequency-col`, …), shared by the `clv` subcommands.
+#[derive(clap::Args, Clone, Debug)]
+pub(crate) struct SummaryCols {
+    #[arg(long = "frequency-col", default_value = "frequency")]
     pub(crate) frequency: String,
+    #[arg(long = "recency-col", default_value = "recency")]
     pub(crate) recency: String,
+    #[arg(long = "t-col", default_value = "T")]
     pub(crate) t: String,
+    #[arg(long = "monetary-col", default_value = "monetary_value")]
     pub(crate) monetary: String,
+}
+
+/// Column names of `clv fit` and `clv predict`: the summary's, and BG/BB's and weights.
+#[derive(clap::Args, Clone, Debug)]
+pub(crate) struct FitCols {
+    #[command(flatten)]
+    pub(crate) summary: SummaryCols,
+    /// BG/BB: the column of opportunities observed.
+    #[arg(long = "periods-col", default_value = "periods")]
     pub(crate) periods: String,
+    /// How many customers each row stands for (bgnbd, pareto-nbd, mbgnbd, bgbb).
+    #[arg(long = "weights-col")]
     pub(crate) weights: Option<String>,
+}
+
+impl std::ops::Deref for FitCols {
+    type Target = SummaryCols;
+    fn deref(&self) -> &SummaryCols {
+        &self.summary
+    }
 }
 
 fn fit_json<M: serde::Serialize>(
@@ -575,7 +598,7 @@ fn fit_spend(t: &Table) -> Result<(GammaGamma, serde_json::Value)> {
 pub(crate) fn run(
     model: Model,
     input: &Path,
-    c: &FitCols,
+    c: &SummaryCols,
     o: &RunOptions,
     out: &mut dyn Write,
 ) -> Result<()> {

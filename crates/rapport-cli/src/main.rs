@@ -196,20 +196,8 @@ enum ClvWhat {
         model: clv::Model,
         #[arg(long)]
         input: PathBuf,
-        #[arg(long, default_value = "frequency")]
-        frequency_col: String,
-        #[arg(long, default_value = "recency")]
-        recency_col: String,
-        #[arg(long, default_value = "T")]
-        t_col: String,
-        #[arg(long, default_value = "monetary_value")]
-        monetary_col: String,
-        /// BG/BB: the column of opportunities observed.
-        #[arg(long, default_value = "periods")]
-        periods_col: String,
-        /// How many customers each row stands for (bgnbd, pareto-nbd, mbgnbd, bgbb).
-        #[arg(long)]
-        weights_col: Option<String>,
+        #[command(flatten)]
+        cols: clv::FitCols,
     },
     /// Summaries from transactions; prints CSV.
     Summarize {
@@ -250,14 +238,8 @@ enum ClvWhat {
         /// Print the seconds each step took to stderr, as JSON.
         #[arg(long)]
         timings: bool,
-        #[arg(long, default_value = "frequency")]
-        frequency_col: String,
-        #[arg(long, default_value = "recency")]
-        recency_col: String,
-        #[arg(long, default_value = "T")]
-        t_col: String,
-        #[arg(long, default_value = "monetary_value")]
-        monetary_col: String,
+        #[command(flatten)]
+        cols: clv::SummaryCols,
     },
     /// Predictions per customer; prints CSV.
     Predict {
@@ -280,20 +262,8 @@ enum ClvWhat {
         discount: f64,
         #[arg(long, value_enum, default_value = "week")]
         period: PeriodArg,
-        #[arg(long, default_value = "frequency")]
-        frequency_col: String,
-        #[arg(long, default_value = "recency")]
-        recency_col: String,
-        #[arg(long, default_value = "T")]
-        t_col: String,
-        #[arg(long, default_value = "monetary_value")]
-        monetary_col: String,
-        /// BG/BB: the column of opportunities observed.
-        #[arg(long, default_value = "periods")]
-        periods_col: String,
-        /// How many customers each row stands for (bgnbd, pareto-nbd, mbgnbd, bgbb).
-        #[arg(long)]
-        weights_col: Option<String>,
+        #[command(flatten)]
+        cols: clv::FitCols,
     },
 }
 
@@ -682,24 +652,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Clv { what } => match what {
-            ClvWhat::Fit {
-                model,
-                input,
-                frequency_col,
-                recency_col,
-                t_col,
-                monetary_col,
-                periods_col,
-                weights_col,
-            } => {
-                let cols = clv::FitCols {
-                    frequency: frequency_col,
-                    recency: recency_col,
-                    t: t_col,
-                    monetary: monetary_col,
-                    periods: periods_col,
-                    weights: weights_col,
-                };
+            ClvWhat::Fit { model, input, cols } => {
                 println!("{}", clv::fit(model, &input, &cols)?);
             }
             ClvWhat::Summarize {
@@ -733,19 +686,8 @@ fn run(cli: Cli) -> Result<()> {
                 period,
                 fit_output,
                 timings,
-                frequency_col,
-                recency_col,
-                t_col,
-                monetary_col,
+                cols,
             } => {
-                let cols = clv::FitCols {
-                    frequency: frequency_col,
-                    recency: recency_col,
-                    t: t_col,
-                    monetary: monetary_col,
-                    periods: String::new(),
-                    weights: None,
-                };
                 let o = clv::RunOptions {
                     horizon,
                     months: clv_months,
@@ -765,21 +707,8 @@ fn run(cli: Cli) -> Result<()> {
                 clv_months,
                 discount,
                 period,
-                frequency_col,
-                recency_col,
-                t_col,
-                monetary_col,
-                periods_col,
-                weights_col,
+                cols,
             } => {
-                let cols = clv::FitCols {
-                    frequency: frequency_col,
-                    recency: recency_col,
-                    t: t_col,
-                    monetary: monetary_col,
-                    periods: periods_col,
-                    weights: weights_col,
-                };
                 clv::predict(
                     model,
                     &params,
