@@ -6,8 +6,8 @@
 
 use rust_decimal::Decimal;
 
-use crate::id::CustomerId;
-use crate::money::Currency;
+use crate::model::id::CustomerId;
+use crate::model::money::Currency;
 
 /// A rule of the domain was broken: invalid input, an illegal transition or a bad policy.
 ///

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use proptest::prelude::*;
-use rapport_core::lifecycle::win_backs;
+use rapport_core::win_backs;
 use rapport_core::*;
 use rust_decimal::Decimal;
 

@@ -134,7 +134,7 @@ pub(crate) async fn activities(
             .map_err(db)?;
         let Some(row) = row else {
             return Err(StoreError::NotFound {
-                what: format!("customer {id}"),
+                entity: rapport_core::ports::Entity::Customer(id),
             });
         };
         let mut r = record(&row)?;

@@ -71,8 +71,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use rapport_core::{
-    Activity, Applied, Changeset, ContactKey, CustomerId, MessageId, OutboxMessage, Page, Record,
-    Segment, SegmentContext, Store, StoreError, TenantId, TimeRange,
+    Activity, Applied, Changeset, ContactKey, CustomerId, MessageId, Outbox, OutboxMessage, Page,
+    Record, Segment, SegmentContext, Store, StoreError, TenantId, TimeRange,
 };
 use tokio::runtime::{Handle, Runtime};
 use uuid::Uuid;
@@ -661,7 +661,8 @@ impl Store for PostgresStore {
         })
         .await
     }
-
+}
+impl Outbox for PostgresStore {
     async fn claim_outbox(
         &self,
         limit: u32,
@@ -698,7 +699,6 @@ impl Store for PostgresStore {
         })
         .await
     }
-
     async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
         let ids: Vec<Uuid> = ids.iter().map(|m| *m.as_uuid()).collect();
         self.run(move |inner| async move {
@@ -714,7 +714,6 @@ impl Store for PostgresStore {
         })
         .await
     }
-
     async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.run(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;

@@ -1,133 +1,19 @@
-//! The ports: [`Store`] (where customers, activities and outbox messages live) and
-//! [`Notifier`] (where domain events go). Host apps and third-party backends implement them;
-//! the service in the `rapport` crate only talks to these traits.
-//!
-//! They are native async traits (`fn … -> impl Future + Send`), so any executor can drive
-//! them — `rapport::blocking` uses `futures::executor::block_on`, no tokio needed.
-//!
-//! # A complete toy store
-//! The smallest store that honours the contract (the conformance kit `rapport-testkit` checks
-//! it): one mutex around a map per tenant.
-//!
-//! ```
-//! use std::collections::{BTreeMap, HashMap, HashSet};
-//! use std::sync::Mutex;
-//! use std::time::Duration;
-//! use chrono::{DateTime, Utc};
-//! use rapport_core::ports::*;
-//! use rapport_core::*;
-//!
-//! #[derive(Default)]
-//! struct Toy(Mutex<HashMap<TenantId, Book>>);
-//!
-//! #[derive(Default)]
-//! struct Book {
-//!     customers: BTreeMap<CustomerId, Record>,
-//!     keys: HashSet<IdempotencyKey>,
-//!     activities: Vec<Activity>,
-//!     outbox: Vec<(OutboxMessage, DateTime<Utc>)>,
-//! }
-//!
-//! impl Toy {
-//!     fn book<T>(&self, t: TenantId, f: impl FnOnce(&mut Book) -> T) -> Result<T, StoreError> {
-//!         let mut all = self.0.lock().map_err(|_| StoreError::unavailable("poisoned"))?;
-//!         Ok(f(all.entry(t).or_default()))
-//!     }
-//! }
-//!
-//! impl Store for Toy {
-//!     async fn load(&self, t: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
-//!         self.book(t, |b| b.customers.get(&id).cloned())
-//!     }
-//!     async fn find_by_contact(&self, t: TenantId, key: &ContactKey) -> Result<Vec<CustomerId>, StoreError> {
-//!         self.book(t, |b| b.customers.values()
-//!             .filter(|r| r.customer.profile.contact_keys().contains(key))
-//!             .map(|r| r.customer.id()).collect())
-//!     }
-//!     async fn scan(&self, t: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
-//!         self.book(t, |b| b.customers.values()
-//!             .filter(|r| page.after.is_none_or(|a| r.customer.id() > a))
-//!             .take(page.limit as usize).cloned().collect())
-//!     }
-//!     async fn activities(&self, t: TenantId, id: CustomerId, range: TimeRange) -> Result<Vec<Activity>, StoreError> {
-//!         self.book(t, |b| b.activities.iter()
-//!             .filter(|a| a.customer == id && range.contains(a.at)).cloned().collect())
-//!     }
-//!     async fn apply(&self, t: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
-//!         cs.validate(t)?;
-//!         self.book(t, |b| {
-//!             let duplicates: Vec<_> = cs.activities.iter()
-//!                 .filter(|a| b.keys.contains(&a.idempotency_key))
-//!                 .map(|a| a.idempotency_key.clone()).collect();
-//!             if !duplicates.is_empty() {
-//!                 return Ok(Applied { duplicates, ..Applied::default() });
-//!             }
-//!             check_writes(&cs.customers, |id| b.customers.get(&id).map(|r| r.customer.version()))?;
-//!             for w in &cs.customers {
-//!                 let r = Record { customer: w.customer().clone(), stats: w.stats().clone() };
-//!                 b.customers.insert(r.customer.id(), r);
-//!             }
-//!             for a in &cs.activities {
-//!                 b.keys.insert(a.idempotency_key.clone());
-//!                 b.activities.push(a.clone());
-//!             }
-//!             let never = DateTime::<Utc>::MIN_UTC;
-//!             b.outbox.extend(cs.outbox.iter().map(|m| (m.clone(), never)));
-//!             Ok(Applied::counting(cs))
-//!         })?
-//!     }
-//!     async fn claim_outbox(&self, limit: u32, lease: Duration, now: DateTime<Utc>) -> Result<Vec<OutboxMessage>, StoreError> {
-//!         let mut all = self.0.lock().map_err(|_| StoreError::unavailable("poisoned"))?;
-//!         let until = now + lease;
-//!         let mut out = Vec::new();
-//!         for book in all.values_mut() {
-//!             for (m, available) in book.outbox.iter_mut() {
-//!                 if out.len() < limit as usize && *available <= now {
-//!                     *available = until;
-//!                     m.attempts += 1;
-//!                     out.push(m.clone());
-//!                 }
-//!             }
-//!         }
-//!         Ok(out)
-//!     }
-//!     async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
-//!         let mut all = self.0.lock().map_err(|_| StoreError::unavailable("poisoned"))?;
-//!         for book in all.values_mut() {
-//!             book.outbox.retain(|(m, _)| !ids.contains(&m.id));
-//!         }
-//!         Ok(())
-//!     }
-//!     async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
-//!         let mut all = self.0.lock().map_err(|_| StoreError::unavailable("poisoned"))?;
-//!         for book in all.values_mut() {
-//!             for (m, available) in book.outbox.iter_mut() {
-//!                 if m.id == id { *available = at; }
-//!             }
-//!         }
-//!         Ok(())
-//!     }
-//! }
-//! # let _ = Toy::default();
-//! ```
+//! The repository port: customers, their stats and activities, and the atomic apply.
 
-use std::error::Error as StdError;
 use std::future::Future;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::activity::Activity;
 use crate::changeset::{Changeset, CustomerWrite};
-use crate::contact::ContactKey;
-use crate::customer::Customer;
-use crate::error::DomainError;
-use crate::event::OutboxMessage;
-use crate::id::{CustomerId, MessageId, TenantId};
-use crate::segment::{Segment, SegmentContext};
-use crate::stats::Stats;
-use crate::text::IdempotencyKey;
+use crate::decide::segment::{Segment, SegmentContext};
+use crate::model::activity::Activity;
+use crate::model::contact::ContactKey;
+use crate::model::customer::Customer;
+use crate::model::id::IdempotencyKey;
+use crate::model::id::{CustomerId, TenantId};
+use crate::model::stats::Stats;
+use crate::ports::{Entity, StoreError};
 
 /// A customer with its stats, as stored.
 ///
@@ -318,107 +204,6 @@ impl Applied {
     }
 }
 
-/// A store failed. Kinds are semantic so callers can react; the driver's error is kept as
-/// the source.
-///
-/// ```
-/// use rapport_core::{CustomerId, DomainError, Nps, StoreError};
-/// let conflict = StoreError::Conflict { customer: CustomerId::from_u128(2), expected: 3, actual: 4 };
-/// assert!(!conflict.is_retryable()); // reload and decide again instead
-/// assert_eq!(conflict.to_string(),
-///     "customer 00000000-0000-0000-0000-000000000002 is at version 4, the change expected 3");
-/// let busy = StoreError::unavailable("pool exhausted");
-/// assert!(matches!(&busy, StoreError::Unavailable { reason } if reason == "pool exhausted"));
-/// // Domain errors convert, so a store can use `?` on `Changeset::validate`.
-/// let invalid: StoreError = Nps::new(11).unwrap_err().into();
-/// assert!(matches!(invalid, StoreError::Invalid(DomainError::OutOfRange { .. })));
-/// ```
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// The customer (or other row) does not exist.
-    #[error("{what} not found")]
-    NotFound {
-        /// What was looked for.
-        what: String,
-    },
-    /// A create found the customer already there (creates are never upserts).
-    #[error("customer {customer} already exists")]
-    AlreadyExists {
-        /// The customer.
-        customer: CustomerId,
-    },
-    /// An update was based on a version that is no longer current.
-    #[error("customer {customer} is at version {actual}, the change expected {expected}")]
-    Conflict {
-        /// The customer.
-        customer: CustomerId,
-        /// The version the change was based on.
-        expected: u64,
-        /// The stored version.
-        actual: u64,
-    },
-    /// The changeset broke a domain rule.
-    #[error(transparent)]
-    Invalid(#[from] DomainError),
-    /// The backend cannot do this.
-    #[error("unsupported by this store: {what}")]
-    Unsupported {
-        /// What.
-        what: String,
-    },
-    /// The backend is unreachable or overloaded; retrying may help.
-    #[error("store unavailable: {reason}")]
-    Unavailable {
-        /// Why.
-        reason: String,
-    },
-    /// Stored data does not decode.
-    #[error("corrupt data: {reason}")]
-    Corrupt {
-        /// What did not decode.
-        reason: String,
-    },
-    /// Any other backend failure, with the driver's error.
-    #[error("{backend} failed: {source}")]
-    Backend {
-        /// Which backend (`"sqlite"`, `"postgres"`, ...).
-        backend: &'static str,
-        /// The driver's error.
-        #[source]
-        source: Box<dyn StdError + Send + Sync>,
-    },
-}
-
-impl StoreError {
-    /// An [`StoreError::Unavailable`] with a reason.
-    ///
-    /// ```
-    /// use rapport_core::StoreError;
-    /// let e = StoreError::unavailable("database is locked");
-    /// assert_eq!(e.to_string(), "store unavailable: database is locked");
-    /// assert!(e.is_retryable());
-    /// ```
-    #[must_use]
-    pub fn unavailable(reason: impl Into<String>) -> Self {
-        StoreError::Unavailable {
-            reason: reason.into(),
-        }
-    }
-
-    /// True when retrying the same call may succeed (unavailability, not conflicts: a
-    /// conflict needs a reload and a new decision).
-    ///
-    /// ```
-    /// use rapport_core::ports::StoreError;
-    /// assert!(StoreError::unavailable("busy").is_retryable());
-    /// ```
-    #[must_use]
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, StoreError::Unavailable { .. })
-    }
-}
-
 /// The default [`Store::query`]: pages through [`Store::scan`] and keeps the records for
 /// which [`Record::matches`] holds, until `page.limit` records are found or the tenant ends.
 ///
@@ -470,6 +255,8 @@ impl StoreError {
 /// #         }
 /// #         async fn activities(&self, _: TenantId, _: CustomerId, _: TimeRange) -> Result<Vec<Activity>, StoreError> { Ok(vec![]) }
 /// #         async fn apply(&self, _: TenantId, _: &Changeset) -> Result<Applied, StoreError> { Err(StoreError::Unsupported { what: "apply".into() }) }
+/// #     }
+/// #     impl Outbox for S {
 /// #         async fn claim_outbox(&self, _: u32, _: std::time::Duration, _: chrono::DateTime<chrono::Utc>) -> Result<Vec<OutboxMessage>, StoreError> { Ok(vec![]) }
 /// #         async fn ack_outbox(&self, _: &[MessageId]) -> Result<(), StoreError> { Ok(()) }
 /// #         async fn retry_outbox(&self, _: MessageId, _: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> { Ok(()) }
@@ -554,7 +341,7 @@ pub fn check_writes(
             }
             (CustomerWrite::Update { .. }, None) => {
                 return Err(StoreError::NotFound {
-                    what: format!("customer {id}"),
+                    entity: Entity::Customer(id),
                 });
             }
             (
@@ -663,6 +450,8 @@ pub fn check_writes(
 /// #             g.2.extend(cs.outbox.iter().map(|m| (m.clone(), DateTime::<Utc>::MIN_UTC)));
 /// #             Ok(Applied::counting(cs))
 /// #         }
+/// #     }
+/// #     impl Outbox for Toy {
 /// #         async fn claim_outbox(&self, limit: u32, lease: Duration, now: DateTime<Utc>) -> Result<Vec<OutboxMessage>, StoreError> {
 /// #             let mut g = lock(&self.0)?;
 /// #             let mut out = Vec::new();
@@ -753,6 +542,8 @@ pub trait Store: Send + Sync {
     /// #         }
     /// #         async fn activities(&self, _: TenantId, _: CustomerId, _: TimeRange) -> Result<Vec<Activity>, StoreError> { Ok(vec![]) }
     /// #         async fn apply(&self, _: TenantId, _: &Changeset) -> Result<Applied, StoreError> { Err(StoreError::Unsupported { what: "apply".into() }) }
+    /// #     }
+    /// #     impl Outbox for S {
     /// #         async fn claim_outbox(&self, _: u32, _: std::time::Duration, _: chrono::DateTime<chrono::Utc>) -> Result<Vec<OutboxMessage>, StoreError> { Ok(vec![]) }
     /// #         async fn ack_outbox(&self, _: &[MessageId]) -> Result<(), StoreError> { Ok(()) }
     /// #         async fn retry_outbox(&self, _: MessageId, _: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> { Ok(()) }
@@ -792,367 +583,60 @@ pub trait Store: Send + Sync {
         tenant: TenantId,
         cs: &Changeset,
     ) -> impl Future<Output = Result<Applied, StoreError>> + Send;
-
-    /// Leases up to `limit` deliverable outbox messages until `now + lease`.
-    fn claim_outbox(
-        &self,
-        limit: u32,
-        lease: Duration,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Vec<OutboxMessage>, StoreError>> + Send;
-
-    /// Deletes delivered messages.
-    fn ack_outbox(&self, ids: &[MessageId]) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Makes a claimed message deliverable again at `at` (back-off after a failed delivery).
-    fn retry_outbox(
-        &self,
-        id: MessageId,
-        at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// A notifier could not deliver a message.
-///
-/// ```
-/// use rapport_core::NotifyError;
-/// let e = NotifyError::Rejected { reason: "unknown webhook".into() };
-/// assert_eq!(e.to_string(), "delivery rejected: unknown webhook");
-/// ```
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum NotifyError {
-    /// The receiver is unreachable or refused for now; the relay retries later.
-    #[error("delivery failed: {reason}")]
-    Failed {
-        /// Why.
-        reason: String,
-    },
-    /// The receiver will never take this message; the relay still retries with back-off (a
-    /// host decides when to give up).
-    #[error("delivery rejected: {reason}")]
-    Rejected {
-        /// Why.
-        reason: String,
-    },
+// Forwards every method (the provided `query` too, so an override is kept) through a
+// pointer, so `&S`, `Box<S>` and `Arc<S>` are stores whenever `S` is: a host hands the
+// service a shared store without a wrapper type.
+macro_rules! forward_store {
+    ($($wrapper:ty),*) => {$(
+        impl<S: Store + ?Sized> Store for $wrapper {
+            fn load(
+                &self,
+                tenant: TenantId,
+                id: CustomerId,
+            ) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send {
+                (**self).load(tenant, id)
+            }
+            fn find_by_contact(
+                &self,
+                tenant: TenantId,
+                key: &ContactKey,
+            ) -> impl Future<Output = Result<Vec<CustomerId>, StoreError>> + Send {
+                (**self).find_by_contact(tenant, key)
+            }
+            fn scan(
+                &self,
+                tenant: TenantId,
+                page: Page,
+            ) -> impl Future<Output = Result<Vec<Record>, StoreError>> + Send {
+                (**self).scan(tenant, page)
+            }
+            fn query(
+                &self,
+                tenant: TenantId,
+                segment: &Segment,
+                now: DateTime<Utc>,
+                page: Page,
+            ) -> impl Future<Output = Result<Vec<Record>, StoreError>> + Send {
+                (**self).query(tenant, segment, now, page)
+            }
+            fn activities(
+                &self,
+                tenant: TenantId,
+                id: CustomerId,
+                range: TimeRange,
+            ) -> impl Future<Output = Result<Vec<Activity>, StoreError>> + Send {
+                (**self).activities(tenant, id, range)
+            }
+            fn apply(
+                &self,
+                tenant: TenantId,
+                cs: &Changeset,
+            ) -> impl Future<Output = Result<Applied, StoreError>> + Send {
+                (**self).apply(tenant, cs)
+            }
+        }
+    )*};
 }
-
-/// Where domain events go (a log, a channel, a webhook, a queue...). Delivery is at least
-/// once: receivers deduplicate on [`OutboxMessage::id`].
-///
-/// ```
-/// use std::sync::Mutex;
-/// use chrono::DateTime;
-/// use futures::executor::block_on;
-/// use rapport_core::*;
-///
-/// /// Keeps the event names, refusing erasure events.
-/// #[derive(Default)]
-/// struct Log(Mutex<Vec<&'static str>>);
-///
-/// impl Notifier for Log {
-///     async fn deliver(&self, msg: &OutboxMessage) -> Result<(), NotifyError> {
-///         if matches!(msg.event, DomainEvent::Erased { .. }) {
-///             return Err(NotifyError::Rejected { reason: "not for this log".into() });
-///         }
-///         self.0.lock().map_err(|_| NotifyError::Failed { reason: "poisoned".into() })?.push(msg.event.name());
-///         Ok(())
-///     }
-/// }
-///
-/// let log = Log::default();
-/// let (t, c) = (TenantId::from_u128(1), CustomerId::from_u128(2));
-/// let msg = |id, event| OutboxMessage::new(MessageId::from_u128(id), t, DateTime::UNIX_EPOCH, event);
-/// assert!(block_on(log.deliver(&msg(1, DomainEvent::CustomerRegistered { customer: c }))).is_ok());
-/// assert!(block_on(log.deliver(&msg(2, DomainEvent::Erased { customer: c }))).is_err());
-/// assert_eq!(*log.0.lock().unwrap(), ["customer_registered"]);
-/// ```
-pub trait Notifier: Send + Sync {
-    /// Delivers one message.
-    fn deliver(&self, msg: &OutboxMessage) -> impl Future<Output = Result<(), NotifyError>> + Send;
-}
-
-/// A boxed future, for [`DynStore`].
-///
-/// ```
-/// use futures::executor::block_on;
-/// use rapport_core::ports::BoxFuture;
-/// let f: BoxFuture<'_, u32> = Box::pin(async { 7 });
-/// assert_eq!(block_on(f), 7);
-/// ```
-pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// The object-safe twin of [`Store`], for hosts that choose the backend at run time (e.g. from
-/// a `--db` URL). Every `Store` is a `DynStore`, and `Box<dyn DynStore>` is a `Store` again, so
-/// the service takes either.
-///
-/// ```ignore
-/// // The backend is chosen at run time; the service is written once.
-/// let store: Box<dyn DynStore> = match url {
-///     u if u.starts_with("sqlite://") => Box::new(SqliteStore::open(path, config, now)?),
-///     _ => Box::new(MemoryStore::new()),
-/// };
-/// let svc = rapport::Service::new(store);
-/// ```
-///
-/// A runnable version (`Toy` is the minimal store of the [`Store`] example):
-///
-/// ```
-/// use futures::executor::block_on;
-/// use rapport_core::ports::DynStore;
-/// use rapport_core::*;
-/// # use toy::Toy;
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let use_toy = true; // e.g. decided from a configuration value
-/// let store: Box<dyn DynStore> = if use_toy { Box::new(Toy::default()) } else { unimplemented!() };
-/// let (t, id) = (TenantId::from_u128(1), CustomerId::from_u128(7));
-/// let c = Customer::new(t, id, Profile::default(), chrono::DateTime::UNIX_EPOCH);
-/// let mut cs = Changeset::new();
-/// cs.create(c, Stats::default());
-/// // `Box<dyn DynStore>` is a `Store`: the async trait methods work on it...
-/// block_on(store.apply(t, &cs))?;
-/// assert!(block_on(store.load(t, id))?.is_some());
-/// // ...and so do the boxed methods they forward to.
-/// assert_eq!(block_on(store.scan_boxed(t, Page::first(10)))?.len(), 1);
-/// assert!(block_on(store.load_boxed(t, id))?.is_some());
-/// let everyone = Segment::parse("true")?;
-/// let now = chrono::DateTime::UNIX_EPOCH;
-/// assert_eq!(block_on(store.query_boxed(t, &everyone, now, Page::first(10)))?.len(), 1);
-/// let key = ContactKey::Email(Email::parse("nobody@example.com")?);
-/// assert!(block_on(store.find_by_contact_boxed(t, &key))?.is_empty());
-/// assert!(block_on(store.activities_boxed(t, id, TimeRange::all()))?.is_empty());
-/// // A create of the same id again fails through the boxed `apply` too.
-/// assert!(matches!(block_on(store.apply_boxed(t, &cs)), Err(StoreError::AlreadyExists { .. })));
-/// let lease = std::time::Duration::from_secs(30);
-/// assert!(block_on(store.claim_outbox_boxed(10, lease, now))?.is_empty());
-/// block_on(store.retry_outbox_boxed(MessageId::from_u128(1), now))?;
-/// block_on(store.ack_outbox_boxed(&[]))?;
-/// # Ok(())
-/// # }
-/// # mod toy {
-/// #     use std::{collections::BTreeMap, sync::Mutex, time::Duration};
-/// #     use chrono::{DateTime, Utc};
-/// #     use rapport_core::{*, ports::*};
-/// #     #[derive(Default)]
-/// #     pub struct Toy(Mutex<(BTreeMap<CustomerId, Record>, Vec<Activity>, Vec<(OutboxMessage, DateTime<Utc>)>)>);
-/// #     fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, StoreError> {
-/// #         m.lock().map_err(|_| StoreError::unavailable("poisoned"))
-/// #     }
-/// #     impl Store for Toy { // one tenant only, for brevity
-/// #         async fn load(&self, _: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> { Ok(lock(&self.0)?.0.get(&id).cloned()) }
-/// #         async fn find_by_contact(&self, _: TenantId, key: &ContactKey) -> Result<Vec<CustomerId>, StoreError> {
-/// #             Ok(lock(&self.0)?.0.values().filter(|r| r.customer.profile.contact_keys().contains(key)).map(|r| r.customer.id()).collect())
-/// #         }
-/// #         async fn scan(&self, _: TenantId, p: Page) -> Result<Vec<Record>, StoreError> {
-/// #             Ok(lock(&self.0)?.0.values().filter(|r| p.after.is_none_or(|a| r.customer.id() > a)).take(p.limit as usize).cloned().collect())
-/// #         }
-/// #         async fn activities(&self, _: TenantId, id: CustomerId, range: TimeRange) -> Result<Vec<Activity>, StoreError> {
-/// #             Ok(lock(&self.0)?.1.iter().filter(|a| a.customer == id && range.contains(a.at)).cloned().collect())
-/// #         }
-/// #         async fn apply(&self, t: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
-/// #             cs.validate(t)?;
-/// #             let mut g = lock(&self.0)?;
-/// #             let duplicates: Vec<_> = cs.activities.iter().filter(|a| g.1.iter().any(|b| b.idempotency_key == a.idempotency_key)).map(|a| a.idempotency_key.clone()).collect();
-/// #             if !duplicates.is_empty() { return Ok(Applied { duplicates, ..Applied::default() }); }
-/// #             check_writes(&cs.customers, |id| g.0.get(&id).map(|r| r.customer.version()))?;
-/// #             for w in &cs.customers { g.0.insert(w.customer().id(), Record { customer: w.customer().clone(), stats: w.stats().clone() }); }
-/// #             g.1.extend(cs.activities.iter().cloned());
-/// #             g.2.extend(cs.outbox.iter().map(|m| (m.clone(), DateTime::<Utc>::MIN_UTC)));
-/// #             Ok(Applied::counting(cs))
-/// #         }
-/// #         async fn claim_outbox(&self, limit: u32, lease: Duration, now: DateTime<Utc>) -> Result<Vec<OutboxMessage>, StoreError> {
-/// #             let mut g = lock(&self.0)?;
-/// #             let mut out = Vec::new();
-/// #             for (m, free_at) in g.2.iter_mut().filter(|(_, f)| *f <= now).take(limit as usize) {
-/// #                 *free_at = now + lease;
-/// #                 m.attempts += 1;
-/// #                 out.push(m.clone());
-/// #             }
-/// #             Ok(out)
-/// #         }
-/// #         async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> { lock(&self.0)?.2.retain(|(m, _)| !ids.contains(&m.id)); Ok(()) }
-/// #         async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
-/// #             for (m, free_at) in lock(&self.0)?.2.iter_mut() { if m.id == id { *free_at = at; } }
-/// #             Ok(())
-/// #         }
-/// #     }
-/// # }
-/// ```
-pub trait DynStore: Send + Sync {
-    /// [`Store::load`], boxed.
-    fn load_boxed(
-        &self,
-        tenant: TenantId,
-        id: CustomerId,
-    ) -> BoxFuture<'_, Result<Option<Record>, StoreError>>;
-    /// [`Store::find_by_contact`], boxed.
-    fn find_by_contact_boxed<'a>(
-        &'a self,
-        tenant: TenantId,
-        key: &'a ContactKey,
-    ) -> BoxFuture<'a, Result<Vec<CustomerId>, StoreError>>;
-    /// [`Store::scan`], boxed.
-    fn scan_boxed(
-        &self,
-        tenant: TenantId,
-        page: Page,
-    ) -> BoxFuture<'_, Result<Vec<Record>, StoreError>>;
-    /// [`Store::query`], boxed.
-    fn query_boxed<'a>(
-        &'a self,
-        tenant: TenantId,
-        segment: &'a Segment,
-        now: DateTime<Utc>,
-        page: Page,
-    ) -> BoxFuture<'a, Result<Vec<Record>, StoreError>>;
-    /// [`Store::activities`], boxed.
-    fn activities_boxed(
-        &self,
-        tenant: TenantId,
-        id: CustomerId,
-        range: TimeRange,
-    ) -> BoxFuture<'_, Result<Vec<Activity>, StoreError>>;
-    /// [`Store::apply`], boxed.
-    fn apply_boxed<'a>(
-        &'a self,
-        tenant: TenantId,
-        cs: &'a Changeset,
-    ) -> BoxFuture<'a, Result<Applied, StoreError>>;
-    /// [`Store::claim_outbox`], boxed.
-    fn claim_outbox_boxed(
-        &self,
-        limit: u32,
-        lease: Duration,
-        now: DateTime<Utc>,
-    ) -> BoxFuture<'_, Result<Vec<OutboxMessage>, StoreError>>;
-    /// [`Store::ack_outbox`], boxed.
-    fn ack_outbox_boxed<'a>(
-        &'a self,
-        ids: &'a [MessageId],
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
-    /// [`Store::retry_outbox`], boxed.
-    fn retry_outbox_boxed(
-        &self,
-        id: MessageId,
-        at: DateTime<Utc>,
-    ) -> BoxFuture<'_, Result<(), StoreError>>;
-}
-
-impl<S: Store> DynStore for S {
-    fn load_boxed(
-        &self,
-        tenant: TenantId,
-        id: CustomerId,
-    ) -> BoxFuture<'_, Result<Option<Record>, StoreError>> {
-        Box::pin(self.load(tenant, id))
-    }
-    fn find_by_contact_boxed<'a>(
-        &'a self,
-        tenant: TenantId,
-        key: &'a ContactKey,
-    ) -> BoxFuture<'a, Result<Vec<CustomerId>, StoreError>> {
-        Box::pin(self.find_by_contact(tenant, key))
-    }
-    fn scan_boxed(
-        &self,
-        tenant: TenantId,
-        page: Page,
-    ) -> BoxFuture<'_, Result<Vec<Record>, StoreError>> {
-        Box::pin(self.scan(tenant, page))
-    }
-    fn query_boxed<'a>(
-        &'a self,
-        tenant: TenantId,
-        segment: &'a Segment,
-        now: DateTime<Utc>,
-        page: Page,
-    ) -> BoxFuture<'a, Result<Vec<Record>, StoreError>> {
-        Box::pin(self.query(tenant, segment, now, page))
-    }
-    fn activities_boxed(
-        &self,
-        tenant: TenantId,
-        id: CustomerId,
-        range: TimeRange,
-    ) -> BoxFuture<'_, Result<Vec<Activity>, StoreError>> {
-        Box::pin(self.activities(tenant, id, range))
-    }
-    fn apply_boxed<'a>(
-        &'a self,
-        tenant: TenantId,
-        cs: &'a Changeset,
-    ) -> BoxFuture<'a, Result<Applied, StoreError>> {
-        Box::pin(self.apply(tenant, cs))
-    }
-    fn claim_outbox_boxed(
-        &self,
-        limit: u32,
-        lease: Duration,
-        now: DateTime<Utc>,
-    ) -> BoxFuture<'_, Result<Vec<OutboxMessage>, StoreError>> {
-        Box::pin(self.claim_outbox(limit, lease, now))
-    }
-    fn ack_outbox_boxed<'a>(
-        &'a self,
-        ids: &'a [MessageId],
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.ack_outbox(ids))
-    }
-    fn retry_outbox_boxed(
-        &self,
-        id: MessageId,
-        at: DateTime<Utc>,
-    ) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(self.retry_outbox(id, at))
-    }
-}
-
-impl Store for Box<dyn DynStore> {
-    async fn load(&self, tenant: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
-        self.as_ref().load_boxed(tenant, id).await
-    }
-    async fn find_by_contact(
-        &self,
-        tenant: TenantId,
-        key: &ContactKey,
-    ) -> Result<Vec<CustomerId>, StoreError> {
-        self.as_ref().find_by_contact_boxed(tenant, key).await
-    }
-    async fn scan(&self, tenant: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
-        self.as_ref().scan_boxed(tenant, page).await
-    }
-    async fn query(
-        &self,
-        tenant: TenantId,
-        segment: &Segment,
-        now: DateTime<Utc>,
-        page: Page,
-    ) -> Result<Vec<Record>, StoreError> {
-        self.as_ref().query_boxed(tenant, segment, now, page).await
-    }
-    async fn activities(
-        &self,
-        tenant: TenantId,
-        id: CustomerId,
-        range: TimeRange,
-    ) -> Result<Vec<Activity>, StoreError> {
-        self.as_ref().activities_boxed(tenant, id, range).await
-    }
-    async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
-        self.as_ref().apply_boxed(tenant, cs).await
-    }
-    async fn claim_outbox(
-        &self,
-        limit: u32,
-        lease: Duration,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        self.as_ref().claim_outbox_boxed(limit, lease, now).await
-    }
-    async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
-        self.as_ref().ack_outbox_boxed(ids).await
-    }
-    async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.as_ref().retry_outbox_boxed(id, at).await
-    }
-}
+forward_store!(&S, Box<S>, std::sync::Arc<S>);

@@ -8,11 +8,11 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::activity::ActivityType;
-use crate::customer::AttrKey;
-use crate::lifecycle::Stage;
-use crate::tag::Tag;
-use crate::tier::Tier;
+use crate::model::activity::ActivityType;
+use crate::model::customer::AttrKey;
+use crate::model::lifecycle::Stage;
+use crate::model::tag::Tag;
+use crate::model::tier::Tier;
 
 /// A predicate over a customer: its profile, stats, tags, tier, stage, RFM scores and churn
 /// risk. Build one with [`Segment::parse`]; print it back with `Display`.

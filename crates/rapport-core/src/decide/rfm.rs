@@ -54,7 +54,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use crate::error::DomainError;
-use crate::stats::Stats;
+use crate::model::stats::Stats;
 
 /// How scores are computed.
 ///

@@ -3,12 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::churn::ChurnPolicy;
+use crate::decide::churn::ChurnPolicy;
+use crate::decide::lifecycle::LifecyclePolicy;
+use crate::decide::rfm::RfmPolicy;
+use crate::decide::tag_rule::TagRule;
+use crate::decide::tier::TierPolicy;
 use crate::error::DomainError;
-use crate::lifecycle::LifecyclePolicy;
-use crate::rfm::RfmPolicy;
-use crate::tag_rule::TagRule;
-use crate::tier::TierPolicy;
 
 /// A tenant's rules. `Default` is DOMAIN.md's defaults and no tag rules.
 ///
@@ -44,7 +44,7 @@ pub struct Policies {
 }
 
 impl Policies {
-    /// True when evaluating needs the population step ([`crate::rank()`]): a share ladder, RFM
+    /// True when evaluating needs the population step ([`rank()`](crate::decide::rank::rank)): a share ladder, RFM
     /// total as the tier metric, or a tag rule that reads RFM scores. A sweep skips the
     /// ranking pass when this is false (the default policies: a threshold ladder, no rules).
     ///
@@ -60,9 +60,11 @@ impl Policies {
     /// ```
     #[must_use]
     pub fn needs_ranking(&self) -> bool {
-        use crate::segment::Field;
-        matches!(self.tier.ladder.rungs, crate::tier::Rungs::Shares { .. })
-            || self.tier.ladder.metric == crate::tier::TierMetric::RfmTotal
+        use crate::decide::segment::Field;
+        matches!(
+            self.tier.ladder.rungs,
+            crate::decide::tier::Rungs::Shares { .. }
+        ) || self.tier.ladder.metric == crate::decide::tier::TierMetric::RfmTotal
             || self.tag_rules.iter().any(|r| {
                 r.when
                     .fields()

@@ -11,10 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::contact::{Email, Phone};
-use crate::customer::Customer;
 use crate::error::DomainError;
-use crate::id::{CustomerId, TenantId};
+use crate::model::contact::{Email, Phone};
+use crate::model::customer::Customer;
+use crate::model::id::{CustomerId, TenantId};
 
 /// Which blocking keys to use and how to score a pair. `Default`: all three keys, weights
 /// email 0.9, phone 0.8, name + birth date 0.7, name similarity 0.6 (counted from a
@@ -371,8 +371,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::customer::Profile;
-    use crate::pii::Pii;
+    use crate::model::customer::Profile;
+    use crate::model::pii::Pii;
 
     const NAMES: [&str; 6] = [
         "Ann Lee",

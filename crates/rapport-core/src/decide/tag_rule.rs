@@ -37,14 +37,14 @@ use std::str::FromStr;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::reason::Reason;
-use crate::segment::{ParseErrorKind, Parser, Segment, SegmentContext, SegmentParseError};
-use crate::tag::{Tag, TagSet, TagSource};
+use crate::decide::reason::Reason;
+use crate::decide::segment::{ParseErrorKind, Parser, Segment, SegmentContext, SegmentParseError};
+use crate::model::tag::{Tag, TagSet, TagSource};
 
 /// The longest time-to-live a rule may give a tag: 100 years.
 ///
 /// ```
-/// use rapport_core::{TagRule, tag_rule::MAX_TTL};
+/// use rapport_core::{TagRule, decide::tag_rule::MAX_TTL};
 /// assert_eq!(MAX_TTL.num_days(), 36_525);
 /// assert!(TagRule::parse("when orders > 0 then tag value:buyer for 36525d").is_ok());
 /// assert!(TagRule::parse("when orders > 0 then tag value:buyer for 36526d").is_err());

@@ -9,8 +9,8 @@ use rust_decimal::prelude::ToPrimitive;
 
 use super::ast::{CmpOp, Field, Literal, StageName};
 use super::{Segment, SegmentContext};
-use crate::customer::AttrValue;
-use crate::stats::Stats;
+use crate::model::customer::AttrValue;
+use crate::model::stats::Stats;
 
 impl Segment {
     /// True when the customer in `ctx` is in the segment.
@@ -223,10 +223,10 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::activity::{Activity, ActivityKind, Channel, Severity};
-    use crate::id::{ActivityId, CustomerId};
-    use crate::money::{Currency, Money};
-    use crate::text::{IdempotencyKey, OrderId};
+    use crate::model::activity::{Activity, ActivityKind, Channel, Severity};
+    use crate::model::id::{ActivityId, CustomerId};
+    use crate::model::id::{IdempotencyKey, OrderId};
+    use crate::model::money::{Currency, Money};
 
     fn activity(n: usize, at: DateTime<Utc>, kind: ActivityKind) -> Activity {
         Activity::new(

@@ -13,7 +13,7 @@ use crate::error::DomainError;
 /// Longest namespace or name.
 ///
 /// ```
-/// use rapport_core::{Tag, tag::TAG_PART_MAX};
+/// use rapport_core::{Tag, model::tag::TAG_PART_MAX};
 /// assert!(Tag::new("value", &"a".repeat(TAG_PART_MAX)).is_ok());
 /// assert!(Tag::new("value", &"a".repeat(TAG_PART_MAX + 1)).is_err());
 /// ```

@@ -22,9 +22,9 @@ use rust_decimal::Decimal;
 use super::Segment;
 use super::ast::{CmpOp, Field, FieldMismatch, Literal, NAMED_FIELDS, StageName, activity_type};
 use super::error::{ParseErrorKind, SegmentParseError};
-use crate::customer::AttrKey;
-use crate::tag::Tag;
-use crate::tier::Tier;
+use crate::model::customer::AttrKey;
+use crate::model::tag::Tag;
+use crate::model::tier::Tier;
 
 /// Deepest nesting of parentheses and `not`.
 ///

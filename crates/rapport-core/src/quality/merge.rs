@@ -11,11 +11,11 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use crate::customer::{AttrKey, AttrValue, Attributes, Customer, Profile};
 use crate::error::DomainError;
-use crate::id::CustomerId;
-use crate::pii::Pii;
-use crate::tag::{TagInfo, TagSet, TagSource};
+use crate::model::customer::{AttrKey, AttrValue, Attributes, Customer, Profile};
+use crate::model::id::CustomerId;
+use crate::model::pii::Pii;
+use crate::model::tag::{TagInfo, TagSet, TagSource};
 
 /// How to choose between two different non-empty values of a field.
 ///
@@ -514,9 +514,9 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::contact::{Email, Phone};
-    use crate::id::TenantId;
-    use crate::tag::Tag;
+    use crate::model::contact::{Email, Phone};
+    use crate::model::id::TenantId;
+    use crate::model::tag::Tag;
 
     const TAGS: [&str; 4] = [
         "value:vip",

@@ -6,9 +6,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
-use crate::id::{ActivityId, CustomerId};
-use crate::money::Money;
-use crate::text::{IdempotencyKey, OrderId};
+use crate::model::id::{ActivityId, CustomerId};
+use crate::model::id::{IdempotencyKey, OrderId};
+use crate::model::money::Money;
 
 /// Where an activity came from.
 ///

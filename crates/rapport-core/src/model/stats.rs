@@ -9,9 +9,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::activity::{Activity, ActivityKind, ActivityType, Csat, Feedback, Nps, Severity};
 use crate::error::DomainError;
-use crate::money::{Currency, Money};
+use crate::model::activity::{Activity, ActivityKind, ActivityType, Csat, Feedback, Nps, Severity};
+use crate::model::money::{Currency, Money};
 
 /// Totals of one UTC calendar day with purchases or refunds.
 ///

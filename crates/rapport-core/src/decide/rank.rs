@@ -1,7 +1,7 @@
 //! The population step: [`rank`] a tenant's customers at `now` for what one customer cannot
 //! decide alone — RFM quintile scores and the tiers of a share ladder — and hand each
-//! customer's [`Ranked`] to [`evaluate`](crate::evaluate::evaluate) through
-//! [`EvalInputs`](crate::evaluate::EvalInputs).
+//! customer's [`Ranked`] to [`evaluate`](crate::decide::evaluate::evaluate) through
+//! [`EvalInputs`](crate::decide::evaluate::EvalInputs).
 //!
 //! One sort per key (O(N log N)); a sweep keeps only the compact [`RankInput`]s of a large
 //! population in memory.
@@ -11,11 +11,12 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 
-use crate::id::CustomerId;
-use crate::policy::Policies;
-use crate::rfm::{RfmScores, RfmValues, rank_counts_decimal, rfm_scores};
-use crate::stats::Stats;
-use crate::tier::{Rungs, Tier, TierMetric};
+use crate::decide::policy::Policies;
+use crate::decide::rfm::{RfmScores, RfmValues, rank_counts_decimal, rfm_scores};
+use crate::decide::tier::{Rungs, TierMetric};
+use crate::model::id::CustomerId;
+use crate::model::stats::Stats;
+use crate::model::tier::Tier;
 
 /// The population-level inputs of one customer, from [`rank`] or [`rank_values`].
 ///
@@ -113,7 +114,7 @@ impl RankInput {
 
 /// Ranks compact per-customer inputs (what a sweep keeps for a large population).
 ///
-/// RFM scores follow [`RfmPolicy`](crate::rfm::RfmPolicy) over the customers with a purchase.
+/// RFM scores follow [`RfmPolicy`](crate::decide::rfm::RfmPolicy) over the customers with a purchase.
 /// On a share ladder, each customer's position is the number of customers with a strictly
 /// better metric (so ties share the better position and a tie at a boundary goes to the
 /// higher tier), and a tier takes the positions up to `ceil(cumulative share × N)`: the top

@@ -28,7 +28,7 @@ pub struct Pii<T>(T);
 /// What [`Pii`] prints instead of its content.
 ///
 /// ```
-/// use rapport_core::{Pii, pii::REDACTED};
+/// use rapport_core::{Pii, model::pii::REDACTED};
 /// assert_eq!(format!("{:?}", Pii::new("+8613800138000")), REDACTED);
 /// ```
 pub const REDACTED: &str = "<redacted>";

@@ -5,10 +5,10 @@
 use chrono::{DateTime, Days, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::decide::lifecycle::{LifecyclePolicy, Rhythm};
+use crate::decide::reason::Reason;
 use crate::error::DomainError;
-use crate::lifecycle::{LifecyclePolicy, Rhythm};
-use crate::reason::Reason;
-use crate::stats::Stats;
+use crate::model::stats::Stats;
 
 /// Weights and windows of the rule score. `Default`: recency 0.5, trend 0.2, complaints 0.2,
 /// NPS 0.1; 90-day windows; alert at 0.7.

@@ -8,14 +8,14 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::contact::{ContactKey, Email, Phone};
 use crate::error::DomainError;
-use crate::id::{CustomerId, TenantId};
-use crate::lifecycle::{Lifecycle, Stage};
-use crate::pii::Pii;
-use crate::privacy::Consents;
-use crate::tag::TagSet;
-use crate::tier::{Tier, TierState};
+use crate::model::consent::Consents;
+use crate::model::contact::{ContactKey, Email, Phone};
+use crate::model::id::{CustomerId, TenantId};
+use crate::model::lifecycle::{Lifecycle, Stage};
+use crate::model::pii::Pii;
+use crate::model::tag::TagSet;
+use crate::model::tier::{Tier, TierState};
 
 /// A key of a custom attribute: 1–64 characters of lower-case ASCII letters, digits and `_`,
 /// starting with a letter (so it can be written in the segment text form as `attr.<key>`).

@@ -46,10 +46,10 @@ pub use parse::{MAX_DEPTH, MAX_LEN};
 
 pub(crate) use parse::Parser;
 
-use crate::customer::Customer;
-use crate::rfm::RfmScores;
-use crate::stats::Stats;
-use crate::tag::Tag;
+use crate::decide::rfm::RfmScores;
+use crate::model::customer::Customer;
+use crate::model::stats::Stats;
+use crate::model::tag::Tag;
 
 /// What a segment is evaluated against: one customer, its stats, the population-level inputs
 /// and `now`.

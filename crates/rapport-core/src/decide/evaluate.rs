@@ -1,26 +1,28 @@
 //! The one entry point the service calls: [`evaluate`] a customer at `now` under the tenant's
 //! [`Policies`]: tier, lifecycle stage, churn risk, then tag rules (which may use all three),
-//! with the events they raise and a [`Reason`](crate::reason::Reason) for each decision.
+//! with the events they raise and a [`Reason`](crate::decide::reason::Reason) for each decision.
 //! Population-level inputs (RFM quintiles, share-ladder tiers) come from the
-//! [`rank`](mod@crate::rank) step.
+//! [`rank`](mod@crate::decide::rank) step.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::churn::ChurnRisk;
-use crate::customer::Customer;
+use crate::decide::churn::ChurnRisk;
+use crate::decide::lifecycle::{StageDecision, advance_with};
+use crate::decide::policy::Policies;
+use crate::decide::rank::Ranked;
+use crate::decide::rfm::RfmScores;
+use crate::decide::segment::SegmentContext;
+use crate::decide::tag_rule::{TagChange, evaluate_tag_rules};
+use crate::decide::tier::{TierDecision, TierMetric, TierPolicy};
 use crate::error::DomainError;
 use crate::event::DomainEvent;
-use crate::lifecycle::{Lifecycle, StageDecision, advance_with};
-use crate::policy::Policies;
-use crate::rank::Ranked;
-use crate::rfm::RfmScores;
-use crate::segment::SegmentContext;
-use crate::stats::Stats;
-use crate::tag::{Tag, TagSource};
-use crate::tag_rule::{TagChange, evaluate_tag_rules};
-use crate::tier::{Tier, TierDecision, TierMetric, TierPolicy};
+use crate::model::customer::Customer;
+use crate::model::lifecycle::Lifecycle;
+use crate::model::stats::Stats;
+use crate::model::tag::{Tag, TagSource};
+use crate::model::tier::Tier;
 
 /// What the caller knows besides the customer: `now` and the population-level inputs.
 ///
@@ -49,9 +51,9 @@ use crate::tier::{Tier, TierDecision, TierMetric, TierPolicy};
 pub struct EvalInputs {
     /// The time of the decision.
     pub now: DateTime<Utc>,
-    /// The customer's RFM scores from [`rank`](crate::rank::rank).
+    /// The customer's RFM scores from [`rank`](crate::decide::rank::rank).
     pub rfm: Option<RfmScores>,
-    /// The tier a share ladder gives (from [`rank`](crate::rank::rank)).
+    /// The tier a share ladder gives (from [`rank`](crate::decide::rank::rank)).
     pub share_tier: Option<Tier>,
     /// A host-supplied metric (predicted CLV or any value) for `Clv`/`HostValue` ladders.
     pub host_metric: Option<Decimal>,
@@ -85,7 +87,7 @@ impl EvalInputs {
         }
     }
 
-    /// With the customer's output of the population [`rank`](crate::rank::rank) step (RFM
+    /// With the customer's output of the population [`rank`](crate::decide::rank::rank) step (RFM
     /// scores and share tier), if it was ranked.
     ///
     /// ```
