@@ -516,3 +516,51 @@ pub fn compiled_leaves_at_the_edges<S: Store, R: Store>(store: &S, reference: &R
         },
     );
 }
+
+/// The population the SQL stores' sweep benchmarks load: `n` customers of `tenant` (ids 1 to
+/// `n`) registered at `start`, each with 0 to 4 purchases (a xorshift sequence of the index:
+/// the same data on every run and every backend) folded into its stats.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::TenantId;
+/// let start = Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap();
+/// let rows: Vec<_> = rapport_sql::testing::sweep_population(TenantId::from_u128(1), 100, start).collect();
+/// assert_eq!(rows.len(), 100);
+/// assert_eq!(rows.iter().map(|(_, s)| u64::from(s.orders())).sum::<u64>(), 200);
+/// ```
+pub fn sweep_population(
+    tenant: TenantId,
+    n: usize,
+    start: DateTime<Utc>,
+) -> impl Iterator<Item = (Customer, Stats)> {
+    (0..n).map(move |i| {
+        let c = Customer::new(
+            tenant,
+            CustomerId::from_u128(i as u128 + 1),
+            Profile::default(),
+            start,
+        );
+        let mut s = Stats::default();
+        let mut x = i as u64 * 2_654_435_761 + 1;
+        for k in 0..(x % 5) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let a = Activity {
+                id: ActivityId::from_u128(0),
+                customer: c.id(),
+                at: start + Duration::days(((x >> 8) % 300 + k * 13) as i64),
+                channel: Channel::Web,
+                idempotency_key: IdempotencyKey::new("k").unwrap(),
+                kind: ActivityKind::Purchase {
+                    order_id: OrderId::new("o").unwrap(),
+                    amount: Money::new(Decimal::new((x % 50_000) as i64, 2), Currency::USD),
+                    margin: None,
+                },
+            };
+            s.apply(&a).unwrap();
+        }
+        (c, s)
+    })
+}
