@@ -79,8 +79,8 @@ use uuid::Uuid;
 
 pub use config::{ImportPath, PostgresConfig};
 pub use error::PostgresError;
-pub use rapport_sql::ImportReport;
 pub use migrate::{MIGRATIONS, Migration, latest_version};
+pub use rapport_sql::ImportReport;
 
 use error::{corrupt, db, pool};
 use sql::Sql;

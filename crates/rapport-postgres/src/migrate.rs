@@ -75,12 +75,11 @@ pub(crate) async fn migrate(
         .map_err(db)?
         .get(0);
     let current = u32::try_from(current.unwrap_or(0)).unwrap_or(0);
-    let pending = rapport_sql::pending(MIGRATIONS, current).map_err(|e| {
-        PostgresError::SchemaTooNew {
+    let pending =
+        rapport_sql::pending(MIGRATIONS, current).map_err(|e| PostgresError::SchemaTooNew {
             found: e.found,
             supported: e.supported,
-        }
-    })?;
+        })?;
     let mut applied = Vec::new();
     for m in pending {
         tx.batch_execute(m.sql).await.map_err(db)?;

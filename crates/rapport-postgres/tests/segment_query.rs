@@ -21,3 +21,10 @@ fn compiled_leaves_at_the_edges() {
     let fresh = support::fresh();
     testing::compiled_leaves_at_the_edges(fresh.0.as_ref().unwrap(), &MemoryStore::new(), 256);
 }
+
+/// The fixed cases: every compiled column at its edges, tags with and without expiries.
+#[test]
+fn fixed_segment_cases() {
+    let fresh = support::fresh();
+    testing::segment_cases(fresh.0.as_ref().unwrap());
+}

@@ -666,7 +666,10 @@ mod tests {
         for d in [&Flat as &dyn Dialect, &Typed] {
             assert_eq!(where_of(d, "rfm.total >= 3"), Cond::False);
             assert_eq!(where_of(d, "not churn_risk > 0.5"), Cond::True);
-            assert_eq!(where_of(d, "rfm.total >= 3").into_sql(d).text(), d.false_sql());
+            assert_eq!(
+                where_of(d, "rfm.total >= 3").into_sql(d).text(),
+                d.false_sql()
+            );
         }
     }
 
@@ -689,14 +692,13 @@ mod tests {
         let today = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
         assert_eq!(
             c.params(),
-            &[
-                Value::Date(today),
-                Value::Date(today),
-                Value::Integer(3)
-            ]
+            &[Value::Date(today), Value::Date(today), Value::Integer(3)]
         );
         let c = where_of(&Flat, "days_since_registered > 3").into_sql(&Flat);
-        assert!(c.text().contains("CASE WHEN created_day <= ? THEN ? - created_day END"));
+        assert!(
+            c.text()
+                .contains("CASE WHEN created_day <= ? THEN ? - created_day END")
+        );
         assert_eq!(c.params()[0], Value::Integer(20_513));
     }
 

@@ -449,14 +449,9 @@ fn sharp_leaf() -> impl Strategy<Value = Segment> {
         })
 }
 
-
 /// Runs `cases` cases of `strategy`, panicking with proptest's report (the minimal failing
 /// input) on the first failure.
-fn run<S: Strategy>(
-    cases: u32,
-    strategy: S,
-    test: impl Fn(S::Value) -> Result<(), TestCaseError>,
-) {
+fn run<S: Strategy>(cases: u32, strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>) {
     let mut runner = TestRunner::new(Config::with_cases(cases));
     if let Err(e) = runner.run(&strategy, test) {
         panic!("{e}");
@@ -563,4 +558,291 @@ pub fn sweep_population(
         }
         (c, s)
     })
+}
+
+/// One fixed segment query: the segment's text and the customers (by the `u128` of their id,
+/// 1 to 5 in [`case_population`]) it matches, in id order.
+///
+/// ```
+/// let case = &rapport_sql::testing::SEGMENT_CASES[0];
+/// assert_eq!((case.segment, case.expected), ("has_email == true", &[1, 3, 4][..]));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentCase {
+    /// The segment, in the segment language.
+    pub segment: &'static str,
+    /// The ids of the customers it matches at [`case_now`], in order.
+    pub expected: &'static [u128],
+}
+
+/// Every compiled column on both sides of its edges, the tag map with and without expiries,
+/// and uncompilable leaves under `not`: the answers at [`case_now`] over
+/// [`case_population`].
+pub const SEGMENT_CASES: &[SegmentCase] = &[
+    SegmentCase {
+        segment: "has_email == true",
+        expected: &[1, 3, 4],
+    },
+    SegmentCase {
+        segment: "has_phone == true",
+        expected: &[2],
+    },
+    SegmentCase {
+        segment: "has_email != true",
+        expected: &[2, 5],
+    },
+    SegmentCase {
+        segment: r#"email_domain == "EXAMPLE.com""#,
+        expected: &[1],
+    },
+    SegmentCase {
+        segment: r#"email_domain != "example.com""#,
+        expected: &[3, 4],
+    },
+    SegmentCase {
+        segment: "orders >= 2",
+        expected: &[1, 4],
+    },
+    SegmentCase {
+        segment: "orders == 1",
+        expected: &[2],
+    },
+    SegmentCase {
+        segment: "orders > 0.5",
+        expected: &[1, 2, 4],
+    },
+    SegmentCase {
+        segment: "orders < 1.5",
+        expected: &[2, 3, 5],
+    },
+    SegmentCase {
+        segment: "orders == 1.5",
+        expected: &[],
+    },
+    SegmentCase {
+        segment: "purchase_days == 1",
+        expected: &[2, 4],
+    },
+    SegmentCase {
+        segment: "revenue > 30.5",
+        expected: &[1, 2, 4],
+    },
+    SegmentCase {
+        segment: "revenue > 30.51",
+        expected: &[2, 4],
+    },
+    SegmentCase {
+        segment: "revenue >= 30.51",
+        expected: &[1, 2, 4],
+    },
+    SegmentCase {
+        segment: "revenue == 30.510",
+        expected: &[1],
+    },
+    SegmentCase {
+        segment: "revenue <= 30.51",
+        expected: &[1, 3, 5],
+    },
+    SegmentCase {
+        segment: "revenue > 1000",
+        expected: &[],
+    },
+    SegmentCase {
+        segment: "tier >= gold",
+        expected: &[1, 4],
+    },
+    SegmentCase {
+        segment: "tier < iron",
+        expected: &[3, 5],
+    },
+    SegmentCase {
+        segment: "stage == silent",
+        expected: &[2],
+    },
+    SegmentCase {
+        segment: "stage != churned",
+        expected: &[1, 2, 3, 5],
+    },
+    SegmentCase {
+        segment: "days_since_last_purchase <= 7",
+        expected: &[1],
+    },
+    SegmentCase {
+        segment: "days_since_last_purchase > 7",
+        expected: &[2, 4],
+    },
+    SegmentCase {
+        segment: "days_since_first_purchase > 100",
+        expected: &[2],
+    },
+    SegmentCase {
+        segment: "days_since_registered >= 30",
+        expected: &[1, 2, 4],
+    },
+    SegmentCase {
+        segment: "days_since_registered < 30",
+        expected: &[3, 5],
+    },
+    SegmentCase {
+        segment: r#"has_tag("vip:gold")"#,
+        expected: &[1],
+    },
+    SegmentCase {
+        segment: r#"not has_tag("vip:gold")"#,
+        expected: &[2, 3, 4, 5],
+    },
+    SegmentCase {
+        segment: r#"has_tag("promo:spring")"#,
+        expected: &[3],
+    },
+    SegmentCase {
+        segment: "rfm.total >= 1",
+        expected: &[],
+    },
+    SegmentCase {
+        segment: "not rfm.total >= 1",
+        expected: &[1, 2, 3, 4, 5],
+    },
+    SegmentCase {
+        segment: "last_nps >= 0",
+        expected: &[],
+    },
+    SegmentCase {
+        segment: "not (orders > 1 or margin > 5)",
+        expected: &[2, 3, 5],
+    },
+    SegmentCase {
+        segment: r#"orders > 1 and (tier == platinum or has_tag("vip:gold"))"#,
+        expected: &[1, 4],
+    },
+];
+
+/// The time [`SEGMENT_CASES`] are asked at: 2026-03-01 12:00 UTC.
+///
+/// ```
+/// assert_eq!(rapport_sql::testing::case_now().to_rfc3339(), "2026-03-01T12:00:00+00:00");
+/// ```
+#[must_use]
+pub fn case_now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
+}
+
+/// The five customers of [`SEGMENT_CASES`] (ids 1 to 5), in one changeset for `tenant`:
+///
+/// | id | contacts | tier, stage | purchases | tags | registered |
+/// | --- | --- | --- | --- | --- | --- |
+/// | 1 | `ann@example.com` | gold, active | 10.00, 20.50, 0.01 on three days (10, 5, 1 days ago) | `vip:gold` | 30 days ago |
+/// | 2 | a phone | iron, silent | 100.00, 200 days ago | `vip:gold` expired an hour ago | 400 days ago |
+/// | 3 | `cy@shop.example.org` | lead, prospect | none | `promo:spring` until tomorrow | 2 days ago |
+/// | 4 | `dee@other.io` | platinum, churned | 999.99 and 0.01 on one day, 60 days ago | `vip:gold` expiring at [`case_now`] | 100 days ago |
+/// | 5 | none | lead, prospect | none | none | at [`case_now`] |
+///
+/// ```
+/// let cs = rapport_sql::testing::case_population(rapport_core::TenantId::from_u128(1));
+/// assert_eq!((cs.customers.len(), cs.activities.len()), (5, 6));
+/// ```
+#[must_use]
+pub fn case_population(tenant: TenantId) -> Changeset {
+    let now = case_now();
+    let day = |n: i64| now - Duration::days(n);
+    let vip: Tag = "vip:gold".parse().unwrap();
+    let mut cs = Changeset::new();
+    let mut add = |n: u128,
+                   email: Option<&str>,
+                   (tier, stage): (Tier, Stage),
+                   registered: DateTime<Utc>,
+                   purchases: &[(i64, i64)],
+                   tag: Option<(&Tag, Option<DateTime<Utc>>)>| {
+        let mut profile = Profile::default();
+        profile.email = email.and_then(|e| Email::parse(e).ok()).map(Pii::new);
+        if n == 2 {
+            profile.phone = Phone::from_e164("+14155552671").ok().map(Pii::new);
+        }
+        let mut c = Customer::new(tenant, CustomerId::from_u128(n), profile, registered);
+        c.tier.tier = tier;
+        c.lifecycle.stage = stage;
+        if let Some((tag, expires)) = tag {
+            c.tags
+                .insert(tag.clone(), TagSource::Manual, registered, expires);
+        }
+        let mut stats = Stats::default();
+        for (k, (days_ago, cents)) in purchases.iter().enumerate() {
+            let a = Activity::new(
+                ActivityId::from_u128(n * 100 + k as u128),
+                c.id(),
+                day(*days_ago),
+                Channel::Web,
+                IdempotencyKey::new(format!("case-{n}-{k}")).unwrap(),
+                ActivityKind::Purchase {
+                    order_id: OrderId::new(format!("case-{n}-{k}")).unwrap(),
+                    amount: Money::new(Decimal::new(*cents, 2), Currency::USD),
+                    margin: None,
+                },
+            )
+            .unwrap();
+            stats.apply(&a).unwrap();
+            cs.activities.push(a);
+        }
+        cs.create(c, stats);
+    };
+    add(
+        1,
+        Some("Ann@Example.com"),
+        (Tier::Gold, Stage::Active),
+        day(30),
+        &[(10, 1_000), (5, 2_050), (1, 1)],
+        Some((&vip, None)),
+    );
+    add(
+        2,
+        None,
+        (Tier::Iron, Stage::Silent),
+        day(400),
+        &[(200, 10_000)],
+        Some((&vip, Some(now - Duration::hours(1)))),
+    );
+    add(
+        3,
+        Some("cy@shop.example.org"),
+        (Tier::Lead, Stage::Prospect),
+        day(2),
+        &[],
+        Some((
+            &"promo:spring".parse().unwrap(),
+            Some(now + Duration::days(1)),
+        )),
+    );
+    add(
+        4,
+        Some("dee@other.io"),
+        (Tier::Platinum, Stage::Churned),
+        day(100),
+        &[(60, 99_999), (60, 1)],
+        Some((&vip, Some(now))),
+    );
+    add(5, None, (Tier::Lead, Stage::Prospect), now, &[], None);
+    cs
+}
+
+/// Writes [`case_population`] to a fresh tenant of `store` and checks every one of
+/// [`SEGMENT_CASES`] at [`case_now`], read in pages of 2 (so paging is crossed).
+///
+/// ```
+/// rapport_sql::testing::segment_cases(&rapport_memory::MemoryStore::new());
+/// ```
+///
+/// # Panics
+/// On the first case whose answer differs (naming the segment), or when a store call fails.
+pub fn segment_cases<S: Store>(store: &S) {
+    let t = fresh_tenant();
+    block_on(store.apply(t, &case_population(t))).unwrap();
+    let now = case_now();
+    for case in SEGMENT_CASES {
+        let seg = Segment::parse(case.segment).unwrap();
+        let got: Vec<u128> = query_all(store, t, &seg, now, 2)
+            .iter()
+            .map(|r| r.customer.id().as_uuid().as_u128())
+            .collect();
+        assert_eq!(got, case.expected, "segment `{}`", case.segment);
+    }
 }

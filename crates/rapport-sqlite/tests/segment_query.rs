@@ -39,3 +39,9 @@ fn compiled_leaves_at_the_edges() {
     let (sqlite, memory) = stores();
     testing::compiled_leaves_at_the_edges(sqlite, memory, 384);
 }
+
+/// The fixed cases: every compiled column at its edges, tags with and without expiries.
+#[test]
+fn fixed_segment_cases() {
+    testing::segment_cases(&stores().0);
+}
