@@ -104,7 +104,9 @@ mod tests {
         assert_eq!(c.params(), &[Value::Integer(1)]);
         assert_eq!(where_of("last_nps > 1").text(), "TRUE");
         assert_eq!(where_of("rfm.r > 1").text(), "FALSE");
-        let c = where_of(r#"email_domain == "A.io" and revenue > 2.5 and days_since_first_purchase < 3"#);
+        let c = where_of(
+            r#"email_domain == "A.io" and revenue > 2.5 and days_since_first_purchase < 3"#,
+        );
         assert_eq!(
             c.render(&Postgres, 1),
             "(COALESCE(lower(substr(email, strpos(email, '@') + 1)) = $1::text, FALSE) \

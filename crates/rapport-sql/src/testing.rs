@@ -754,10 +754,10 @@ pub fn case_population(tenant: TenantId) -> Changeset {
                    purchases: &[(i64, i64)],
                    tag: Option<(&Tag, Option<DateTime<Utc>>)>| {
         let mut profile = Profile::default();
-        profile.email = email.and_then(|e| Email::parse(e).ok()).map(Pii::new);
         if n == 2 {
             profile.phone = Phone::from_e164("+14155552671").ok().map(Pii::new);
         }
+        profile.email = email.and_then(|e| Email::parse(e).ok()).map(Pii::new);
         let mut c = Customer::new(tenant, CustomerId::from_u128(n), profile, registered);
         c.tier.tier = tier;
         c.lifecycle.stage = stage;
