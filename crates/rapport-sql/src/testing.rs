@@ -846,3 +846,33 @@ pub fn segment_cases<S: Store>(store: &S) {
         assert_eq!(got, case.expected, "segment `{}`", case.segment);
     }
 }
+
+/// Reads every customer of `tenant` through `Store::scan` in pages of `page_size` and counts
+/// them: the baseline the sweep benchmarks compare a sweep with.
+///
+/// ```
+/// use rapport_core::{Changeset, Store, TenantId};
+/// let store = rapport_memory::MemoryStore::new();
+/// let t = TenantId::from_u128(1);
+/// let mut cs = Changeset::new();
+/// for (c, s) in rapport_sql::testing::sweep_population(t, 5, chrono::DateTime::UNIX_EPOCH) {
+///     cs.create(c, s);
+/// }
+/// futures::executor::block_on(store.apply(t, &cs))?;
+/// assert_eq!(rapport_sql::testing::scan_pages(&store, t, 2), 5);
+/// # Ok::<(), rapport_core::StoreError>(())
+/// ```
+///
+/// # Panics
+/// When a `scan` fails.
+pub fn scan_pages<S: Store>(store: &S, tenant: TenantId, page_size: u32) -> usize {
+    let mut page = Page::first(page_size);
+    let mut n = 0;
+    loop {
+        let rows = block_on(store.scan(tenant, page)).unwrap();
+        let Some(last) = rows.last() else { break };
+        page.after = Some(last.customer.id());
+        n += rows.len();
+    }
+    n
+}

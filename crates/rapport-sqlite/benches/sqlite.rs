@@ -254,17 +254,7 @@ fn bench_sweep(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(60));
     g.throughput(Throughput::Elements(N as u64));
     g.bench_function("baseline_scan_all_pages", |b| {
-        b.iter(|| {
-            let mut page = Page::first(10_000);
-            let mut n = 0;
-            loop {
-                let rows = block_on(Store::scan(svc.store(), t, page)).unwrap();
-                let Some(last) = rows.last() else { break };
-                page.after = Some(last.customer.id());
-                n += rows.len();
-            }
-            black_box(n)
-        })
+        b.iter(|| black_box(rapport_sql::testing::scan_pages(svc.store(), t, 10_000)))
     });
     let mut day = 0;
     g.bench_function("sweep", |b| {
