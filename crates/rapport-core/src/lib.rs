@@ -63,13 +63,14 @@ pub use changeset::{Changeset, CustomerWrite};
 pub use decide::churn::{ChurnPolicy, ChurnRisk};
 pub use decide::evaluate::{EvalInputs, Evaluation, evaluate};
 pub use decide::lifecycle::{
-    LifecyclePolicy, SilentAfter, StageDecision, advance, median_gap, stage_at, win_backs,
+    Advanced, LifecyclePolicy, SilentAfter, StageDecision, advance, median_gap, stage_at, win_backs,
 };
 pub use decide::policy::Policies;
 pub use decide::rank::{RankInput, Ranked, rank, rank_values};
 pub use decide::reason::{Measure, Reason, Value};
 pub use decide::rfm::{
-    RfmPolicy, RfmScores, RfmSegment, RfmValues, rank_counts, rank_counts_decimal, rfm_scores,
+    RankCount, RfmPolicy, RfmScores, RfmSegment, RfmValues, rank_counts, rank_counts_decimal,
+    rfm_scores,
 };
 pub use decide::segment::{Segment, SegmentContext, SegmentParseError};
 pub use decide::tag_rule::{TagChange, TagRule, TagRuleOutcome, evaluate_tag_rules};

@@ -749,12 +749,12 @@ proptest! {
         for (i, x) in d.iter().enumerate() {
             let less = d.iter().filter(|y| *y < x).count();
             let greater = d.iter().filter(|y| *y > x).count();
-            prop_assert_eq!(got[i], (less, greater));
+            prop_assert_eq!((got[i].below, got[i].above), (less, greater));
         }
         let ints: Vec<i64> = v.iter().map(|(m, _)| *m).collect();
         let got = rank_counts(&ints);
         for (i, x) in ints.iter().enumerate() {
-            prop_assert_eq!(got[i].0, ints.iter().filter(|y| *y < x).count());
+            prop_assert_eq!(got[i].below, ints.iter().filter(|y| *y < x).count());
         }
     }
 }

@@ -252,6 +252,8 @@ fn node(s: &Segment, ctx: &Ctx<'_>) -> Node {
         }
         Segment::HasTag(tag) => has_tag(tag, ctx),
         Segment::Compare { field, op, value } => compare(field, *op, value, ctx),
+        // A node this compiler does not know yet: no narrowing; `Segment::matches` decides.
+        _ => Node::MAYBE,
     }
 }
 
@@ -463,6 +465,8 @@ fn compare(field: &Field, op: CmpOp, value: &Literal, ctx: &Ctx<'_>) -> Node {
         | Field::LastNps
         | Field::LastCsat
         | Field::DaysSince(_) => Node::MAYBE,
+        // A field this compiler does not know yet: no narrowing; `Segment::matches` decides.
+        _ => Node::MAYBE,
     }
 }
 

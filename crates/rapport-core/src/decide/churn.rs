@@ -81,6 +81,7 @@ impl Default for ChurnPolicy {
 /// assert_eq!(risk.reason.to_string(), "churn.model: p_alive = 0.050 at 2026-06-30T00:00:00Z");
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ChurnRisk {
     /// The risk in [0, 1].
     pub score: f64,

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::decide::churn::ChurnRisk;
-use crate::decide::lifecycle::{StageDecision, advance_with};
+use crate::decide::lifecycle::{Advanced, StageDecision, advance_with};
 use crate::decide::policy::Policies;
 use crate::decide::rank::Ranked;
 use crate::decide::rfm::RfmScores;
@@ -125,6 +125,7 @@ impl EvalInputs {
 /// # Ok::<(), DomainError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Evaluation {
     /// Tags the tag rules add (sourced [`TagSource::Rule`]), sorted by tag.
     pub tags_added: Vec<TagChange>,
@@ -267,7 +268,10 @@ pub fn evaluate(
         .decide(&customer.tier, value, inputs.share_tier, now);
     // The purchase history is read once for the stage and the churn risk.
     let rhythm = policies.lifecycle.rhythm(stats, now);
-    let (lifecycle, stage) = advance_with(
+    let Advanced {
+        lifecycle,
+        decision: stage,
+    } = advance_with(
         &rhythm,
         &customer.lifecycle,
         &policies.lifecycle,

@@ -25,6 +25,7 @@ use crate::model::stats::Stats;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
+#[non_exhaustive]
 pub enum SilentAfter {
     /// `max(min_days, k × median gap)` between purchase days; `fallback_days` with fewer than
     /// `min_purchase_days` purchase days.
@@ -257,6 +258,7 @@ impl LifecyclePolicy {
 /// # Ok::<(), DomainError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct StageDecision {
     /// Stage before.
     pub from: Stage,
@@ -456,24 +458,43 @@ pub(crate) fn stage_with(
     }
 }
 
+/// What [`advance`] returns: the next lifecycle state and the decision that led to it.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let Advanced { lifecycle, decision } =
+///     advance(&Lifecycle::default(), &Stats::default(), &LifecyclePolicy::default(), now, None);
+/// assert_eq!((lifecycle.stage, decision.to), (Stage::Prospect, Stage::Prospect));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct Advanced {
+    /// The state to store: the new stage and `since` when it changed, win-backs, an expired
+    /// manual override dropped.
+    pub lifecycle: Lifecycle,
+    /// The stage decision with its reason.
+    pub decision: StageDecision,
+}
+
 /// Recomputes the stage at `now` and returns the new lifecycle state with the decision.
 ///
 /// ```
 /// use chrono::{TimeZone, Utc};
 /// use rapport_core::*;
 /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
-/// let (state, d) = advance(&Lifecycle::default(), &Stats::default(), &LifecyclePolicy::default(), now, None);
-/// assert!(!d.changed());
-/// assert_eq!(state.stage, Stage::Prospect);
+/// let next = advance(&Lifecycle::default(), &Stats::default(), &LifecyclePolicy::default(), now, None);
+/// assert!(!next.decision.changed());
+/// assert_eq!(next.lifecycle.stage, Stage::Prospect);
 /// ```
-#[must_use]
 pub fn advance(
     state: &Lifecycle,
     stats: &Stats,
     policy: &LifecyclePolicy,
     now: DateTime<Utc>,
     p_alive: Option<f64>,
-) -> (Lifecycle, StageDecision) {
+) -> Advanced {
     advance_with(&policy.rhythm(stats, now), state, policy, now, p_alive)
 }
 
@@ -484,7 +505,7 @@ pub(crate) fn advance_with(
     policy: &LifecyclePolicy,
     now: DateTime<Utc>,
     p_alive: Option<f64>,
-) -> (Lifecycle, StageDecision) {
+) -> Advanced {
     let d = stage_with(rhythm, state, policy, now, p_alive);
     let mut next = state.clone();
     if state.manual.as_ref().is_some_and(|o| o.until <= now) {
@@ -495,5 +516,8 @@ pub(crate) fn advance_with(
         next.since = Some(now);
     }
     next.win_backs = d.win_backs;
-    (next, d)
+    Advanced {
+        lifecycle: next,
+        decision: d,
+    }
 }

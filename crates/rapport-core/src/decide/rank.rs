@@ -179,7 +179,8 @@ pub fn rank_values(inputs: &[RankInput], policies: &Policies, now: DateTime<Utc>
             let upto = (acc * Decimal::from(n) / Decimal::from(100)).ceil();
             bounds.push((*tier, upto.to_usize().unwrap_or(n)));
         }
-        for (r, (_, better)) in out.iter_mut().zip(&counts) {
+        for (r, count) in out.iter_mut().zip(&counts) {
+            let better = &count.above;
             let tier = bounds
                 .iter()
                 .find(|(_, upto)| *better < *upto)

@@ -77,6 +77,7 @@ use crate::model::stats::Stats;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case", tag = "kind")]
+#[non_exhaustive]
 pub enum RfmPolicy {
     /// Quintiles over the tenant's customers with at least one purchase (default):
     /// `score = 1 + floor(5 × (customers with a strictly worse value) / N)`, so ties share a
@@ -156,15 +157,32 @@ impl RfmValues {
     }
 }
 
+/// Where one key stands in a population: how many keys are strictly less and strictly
+/// greater (ties count in neither).
+///
+/// ```
+/// use rapport_core::{RankCount, rank_counts};
+/// assert_eq!(rank_counts(&[5, 7])[0], RankCount { below: 0, above: 1 });
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct RankCount {
+    /// Keys strictly less than this one.
+    pub below: usize,
+    /// Keys strictly greater than this one.
+    pub above: usize,
+}
+
 /// For each key, how many keys are strictly less and strictly greater (one sort of
 /// `(key, index)` pairs, one pass).
 ///
 /// ```
-/// let c = rapport_core::rank_counts(&[3, 1, 3, 2]);
-/// assert_eq!(c, vec![(2, 0), (0, 3), (2, 0), (1, 2)]);
+/// use rapport_core::{RankCount, rank_counts};
+/// let c = rank_counts(&[3, 1, 3, 2]);
+/// let pairs: Vec<(usize, usize)> = c.iter().map(|r| (r.below, r.above)).collect();
+/// assert_eq!(pairs, vec![(2, 0), (0, 3), (2, 0), (1, 2)]);
 /// ```
 #[must_use]
-pub fn rank_counts<K: Copy + Ord>(keys: &[K]) -> Vec<(usize, usize)> {
+pub fn rank_counts<K: Copy + Ord>(keys: &[K]) -> Vec<RankCount> {
     let mut pairs: Vec<(K, u32)> = keys
         .iter()
         .enumerate()
@@ -182,10 +200,11 @@ pub fn rank_counts<K: Copy + Ord>(keys: &[K]) -> Vec<(usize, usize)> {
 /// use rust_decimal::Decimal;
 /// let big = Decimal::from_i128_with_scale(10_000_000_000_000_000_000, 0);
 /// let keys = [big, big + Decimal::ONE, Decimal::ZERO]; // equal as f64, different as decimals
-/// assert_eq!(rank_counts_decimal(&keys), vec![(1, 1), (2, 0), (0, 2)]);
+/// let below: Vec<usize> = rank_counts_decimal(&keys).iter().map(|r| r.below).collect();
+/// assert_eq!(below, vec![1, 2, 0]);
 /// ```
 #[must_use]
-pub fn rank_counts_decimal(keys: &[Decimal]) -> Vec<(usize, usize)> {
+pub fn rank_counts_decimal(keys: &[Decimal]) -> Vec<RankCount> {
     use rust_decimal::prelude::ToPrimitive;
     let mut pairs: Vec<(f64, u32)> = keys
         .iter()
@@ -208,12 +227,9 @@ pub fn rank_counts_decimal(keys: &[Decimal]) -> Vec<(usize, usize)> {
     runs(&pairs, |a, b| keys[a.1 as usize] == keys[b.1 as usize])
 }
 
-fn runs<K>(
-    sorted: &[(K, u32)],
-    same: impl Fn(&(K, u32), &(K, u32)) -> bool,
-) -> Vec<(usize, usize)> {
+fn runs<K>(sorted: &[(K, u32)], same: impl Fn(&(K, u32), &(K, u32)) -> bool) -> Vec<RankCount> {
     let n = sorted.len();
-    let mut out = vec![(0, 0); n];
+    let mut out = vec![RankCount::default(); n];
     let mut start = 0;
     while start < n {
         let mut end = start + 1;
@@ -221,7 +237,10 @@ fn runs<K>(
             end += 1;
         }
         for p in &sorted[start..end] {
-            out[p.1 as usize] = (start, n - end);
+            out[p.1 as usize] = RankCount {
+                below: start,
+                above: n - end,
+            };
         }
         start = end;
     }
@@ -267,9 +286,9 @@ pub fn rfm_scores(
                 .map(|v| {
                     v.map(|_| {
                         let s = RfmScores {
-                            r: quintile(r[k].0, n),
-                            f: quintile(f[k].0, n),
-                            m: quintile(m[k].0, n),
+                            r: quintile(r[k].below, n),
+                            f: quintile(f[k].below, n),
+                            m: quintile(m[k].below, n),
                         };
                         k += 1;
                         s

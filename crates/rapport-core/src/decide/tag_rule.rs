@@ -281,6 +281,7 @@ pub struct TagChange {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TagRuleOutcome {
     /// Tags to add.
     pub added: Vec<TagChange>,

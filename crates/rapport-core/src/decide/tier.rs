@@ -71,6 +71,7 @@ impl TierMetric {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
+#[non_exhaustive]
 pub enum Rungs {
     /// Entry thresholds on the metric, for the tiers above Lead (Lead is everything below).
     Thresholds {
@@ -366,6 +367,7 @@ impl Default for TierPolicy {
 /// assert_eq!(kept.reason.rule, "tier.metric_missing");
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TierDecision {
     /// Tier before.
     pub from: Tier,

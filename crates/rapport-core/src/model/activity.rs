@@ -208,6 +208,7 @@ impl From<Csat> for u8 {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Feedback {
     /// Net Promoter Score.
     Nps(Nps),

@@ -192,6 +192,7 @@ impl std::fmt::Display for MatchReason {
 /// assert!((c.score - (1.0 - 0.1 * 0.4)).abs() < 1e-12);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DuplicateCandidate {
     /// The smaller id of the two.
     pub first: CustomerId,

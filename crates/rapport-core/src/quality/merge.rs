@@ -145,6 +145,7 @@ impl std::fmt::Display for MergeField {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ValueSource {
     /// The record that is kept.
     Survivor,
@@ -261,6 +262,7 @@ pub struct MergePlan {
 /// # Ok::<(), DomainError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MergePreview {
     /// Which record survives.
     pub plan: MergePlan,

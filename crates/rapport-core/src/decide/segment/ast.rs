@@ -40,6 +40,7 @@ use crate::model::tier::Tier;
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Segment {
     /// Always holds (`true`).
     True,
@@ -299,6 +300,7 @@ impl fmt::Display for StageName {
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Literal {
     /// An exact number: `12`, `-3.50`.
     Number(Decimal),
@@ -416,6 +418,7 @@ impl ValueKind {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[non_exhaustive]
 pub enum Field {
     /// `has_email`: the profile has an email (bool).
     HasEmail,
@@ -578,9 +581,9 @@ impl Field {
 /// use rapport_core::segment::StageName;
 /// // Built by hand: a stage compared with text, then a stage compared with `>`.
 /// let s = Segment::Compare { field: Field::Stage, op: CmpOp::Eq, value: Literal::Text("new".into()) };
-/// assert_eq!(s.check(), Err((Field::Stage, FieldMismatch::Value)));
+/// assert_eq!(s.check().unwrap_err().mismatch, FieldMismatch::Value);
 /// let s = Segment::Compare { field: Field::Stage, op: CmpOp::Gt, value: Literal::Stage(StageName::New) };
-/// assert_eq!(s.check(), Err((Field::Stage, FieldMismatch::Operator)));
+/// assert_eq!(s.check().unwrap_err().mismatch, FieldMismatch::Operator);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -589,6 +592,29 @@ pub enum FieldMismatch {
     Value,
     /// The operator does not apply to the value's kind (only `==` and `!=` do).
     Operator,
+}
+
+/// The first ill-typed comparison [`Segment::check`] found: which field, and what is wrong.
+///
+/// ```
+/// use rapport_core::segment::{Field, FieldError, FieldMismatch, Segment};
+/// let json = r#"{"compare":{"field":"has_email","op":">","value":{"bool":true}}}"#;
+/// let s: Segment = serde_json::from_str(json).unwrap();
+/// let e: FieldError = s.check().unwrap_err();
+/// assert_eq!(e.to_string(), "has_email: the operator does not apply to its values");
+/// assert_eq!((e.field, e.mismatch), (Field::HasEmail, FieldMismatch::Operator));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {}", match mismatch {
+    FieldMismatch::Value => "compared with the wrong kind of value",
+    FieldMismatch::Operator => "the operator does not apply to its values",
+})]
+#[non_exhaustive]
+pub struct FieldError {
+    /// The field compared.
+    pub field: Field,
+    /// What is wrong with the comparison.
+    pub mismatch: FieldMismatch,
 }
 
 impl fmt::Display for Field {

@@ -40,7 +40,9 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
-pub use ast::{CmpOp, Field, FieldMismatch, Literal, Segment, StageName, UnknownField, ValueKind};
+pub use ast::{
+    CmpOp, Field, FieldError, FieldMismatch, Literal, Segment, StageName, UnknownField, ValueKind,
+};
 pub use error::{ParseErrorKind, SegmentParseError};
 pub use parse::{MAX_DEPTH, MAX_LEN};
 
@@ -243,7 +245,7 @@ impl Segment {
     /// evaluates to false and does not print to text that parses.
     ///
     /// # Errors
-    /// The first ill-typed comparison, as `(field, mismatch)`.
+    /// The first ill-typed comparison, as a [`FieldError`].
     ///
     /// ```
     /// use rapport_core::segment::{CmpOp, Field, FieldMismatch, Literal, Segment};
@@ -251,16 +253,20 @@ impl Segment {
     /// // A deserialised tree is not checked by the parser:
     /// let json = r#"{"compare":{"field":"has_email","op":">","value":{"bool":true}}}"#;
     /// let s: Segment = serde_json::from_str(json).unwrap();
-    /// assert_eq!(s.check(), Err((Field::HasEmail, FieldMismatch::Operator)));
+    /// let e = s.check().unwrap_err();
+    /// assert_eq!((e.field, e.mismatch), (Field::HasEmail, FieldMismatch::Operator));
     /// # Ok::<(), rapport_core::SegmentParseError>(())
     /// ```
-    pub fn check(&self) -> Result<(), (Field, FieldMismatch)> {
+    pub fn check(&self) -> Result<(), FieldError> {
         let mut bad = None;
         self.visit(&mut |s| {
             if let Segment::Compare { field, op, value } = s {
                 if bad.is_none() {
                     if let Err(m) = field.check(*op, value) {
-                        bad = Some((field.clone(), m));
+                        bad = Some(FieldError {
+                            field: field.clone(),
+                            mismatch: m,
+                        });
                     }
                 }
             }
