@@ -59,8 +59,8 @@ impl From<rapport_core::DomainError> for CliError {
 /// The message for a value the user typed (a CSV cell, an argument) that the library
 /// rejected. The library's errors redact personal values (`email <redacted> is invalid: …`) so
 /// they are safe to log; the person at the terminal handed the text over, so it is shown back
-/// to them, from the text the CLI holds: `email `ann@example` is invalid: its domain has no
-/// dot`. Other errors keep the library's message.
+/// to them, from the text the CLI holds: ``email `ann@example` is invalid: its domain has no
+/// dot``. Other errors keep the library's message.
 pub(crate) fn rejected(text: &str, e: &rapport_core::DomainError) -> String {
     use rapport_core::DomainError;
     match e {
