@@ -490,7 +490,8 @@ fn run(cli: Cli) -> Result<()> {
             let id = match (key.parse::<CustomerId>(), key.contains('@')) {
                 (Ok(id), _) => id,
                 (Err(_), true) => {
-                    let email = Email::parse(&key).map_err(|e| fail!("{e}"))?;
+                    let email =
+                        Email::parse(&key).map_err(|e| fail!("{}", error::rejected(&key, &e)))?;
                     futures::executor::block_on(
                         store.find_by_contact(tenant, &ContactKey::Email(email)),
                     )?

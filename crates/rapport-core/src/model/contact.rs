@@ -1,6 +1,10 @@
 //! Contact data that exists only in normalised form: [`Email`] (trimmed, lower-cased,
 //! syntax-checked) and [`Phone`] (E.164). Normalising once at the boundary is what makes
 //! duplicate detection by [`ContactKey`] a plain equality.
+//!
+//! Both are personal data: their `Debug` is redacted (`Email(<redacted>)`), and a rejected
+//! input is not kept in the error. `Display` and `as_str` give the value, because a host needs
+//! it to send a message; write those to a log only on purpose.
 
 use std::fmt;
 use std::str::FromStr;
@@ -8,19 +12,25 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
+use crate::model::pii::REDACTED;
 
 /// A syntax-checked email address, trimmed and lower-cased.
 ///
 /// The check is deliberately conservative (RFC 5321 lengths, dot-atom local part, a domain of
 /// at least two LDH labels with an alphabetic top-level label); it does not contact any server.
 ///
+/// `Debug` is redacted (the domain too: a company's domain can name its only customer);
+/// `Display` is the address, for the host that sends mail to it.
+///
 /// ```
 /// use rapport_core::Email;
 /// let e = Email::parse("  Ann.Lee@Example.COM ").unwrap();
 /// assert_eq!(e.as_str(), "ann.lee@example.com");
 /// assert_eq!(e.domain(), "example.com");
+/// assert_eq!(format!("{e:?}"), "Email(<redacted>)");
+/// assert_eq!(e.to_string(), "ann.lee@example.com");
 /// let err = Email::parse("a@").unwrap_err();
-/// assert_eq!(err.to_string(), "email `a@` is invalid: it has no domain");
+/// assert_eq!(err.to_string(), "email <redacted> is invalid: it has no domain");
 /// ```
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -39,12 +49,9 @@ impl Email {
     /// ```
     ///
     /// # Errors
-    /// [`DomainError::InvalidEmail`] with the reason.
+    /// [`DomainError::InvalidEmail`] with the reason (not the input: it is personal data).
     pub fn parse(input: &str) -> Result<Self, DomainError> {
-        let fail = |reason: &'static str| DomainError::InvalidEmail {
-            value: input.to_owned(),
-            reason,
-        };
+        let fail = |reason: &'static str| DomainError::InvalidEmail { reason };
         let s = input.trim().to_lowercase();
         if s.is_empty() {
             return Err(fail("it is empty"));
@@ -142,10 +149,11 @@ impl From<Email> for String {
 
 impl fmt::Debug for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Email({:?})", self.0)
+        write!(f, "Email({REDACTED})")
     }
 }
 
+/// The normalised address. It is personal data: this is for sending mail, not for logs.
 impl fmt::Display for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -211,11 +219,15 @@ impl fmt::Debug for Region {
 
 /// A phone number in E.164 form (`+8613800138000`), validated against the numbering plan.
 ///
+/// `Debug` is redacted; `Display` is the E.164 number, for the host that calls or texts it.
+///
 /// ```
 /// use rapport_core::{Phone, Region};
 /// let cn: Region = "CN".parse().unwrap();
 /// let p = Phone::parse("138 0013 8000", cn).unwrap();
 /// assert_eq!(p.as_str(), "+8613800138000");
+/// assert_eq!(format!("{p:?}"), "Phone(<redacted>)");
+/// assert_eq!(p.to_string(), "+8613800138000");
 /// let us: Region = "US".parse().unwrap();
 /// assert_eq!(Phone::parse("+86 138-0013-8000", us).unwrap(), p);
 /// assert!(Phone::parse("12", cn).is_err());
@@ -237,12 +249,10 @@ impl Phone {
     /// ```
     ///
     /// # Errors
-    /// [`DomainError::InvalidPhone`] when it is not a valid number.
+    /// [`DomainError::InvalidPhone`] when it is not a valid number, with the reason (not the
+    /// input: it is personal data).
     pub fn parse(input: &str, default_region: Region) -> Result<Self, DomainError> {
-        let fail = |reason: &'static str| DomainError::InvalidPhone {
-            value: input.to_owned(),
-            reason,
-        };
+        let fail = |reason: &'static str| DomainError::InvalidPhone { reason };
         let trimmed = input.trim();
         if trimmed.is_empty() {
             return Err(fail("it is empty"));
@@ -306,19 +316,16 @@ impl Phone {
     /// assert!(Phone::from_e164("+86 138 0013 8000").is_err()); // not normalised
     /// ```
     pub fn from_e164(input: &str) -> Result<Self, DomainError> {
+        let not_e164 = DomainError::InvalidPhone {
+            reason: "it is not in E.164 form (+ and digits)",
+        };
         if !input.starts_with('+') {
-            return Err(DomainError::InvalidPhone {
-                value: input.to_owned(),
-                reason: "it is not in E.164 form (+ and digits)",
-            });
+            return Err(not_e164);
         }
         let region = Region(phonenumber::country::Id::US);
         let p = Self::parse(input, region)?;
         if p.0 != input {
-            return Err(DomainError::InvalidPhone {
-                value: input.to_owned(),
-                reason: "it is not in E.164 form (+ and digits)",
-            });
+            return Err(not_e164);
         }
         Ok(p)
     }
@@ -351,10 +358,11 @@ impl From<Phone> for String {
 
 impl fmt::Debug for Phone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Phone({:?})", self.0)
+        write!(f, "Phone({REDACTED})")
     }
 }
 
+/// The E.164 number. It is personal data: this is for calling or texting, not for logs.
 impl fmt::Display for Phone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -415,8 +423,8 @@ impl ContactKey {
 impl fmt::Debug for ContactKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ContactKey::Email(_) => f.write_str("ContactKey::Email(<redacted>)"),
-            ContactKey::Phone(_) => f.write_str("ContactKey::Phone(<redacted>)"),
+            ContactKey::Email(_) => write!(f, "ContactKey::Email({REDACTED})"),
+            ContactKey::Phone(_) => write!(f, "ContactKey::Phone({REDACTED})"),
         }
     }
 }

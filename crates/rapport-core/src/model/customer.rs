@@ -174,13 +174,12 @@ impl Profile {
     /// ```
     ///
     /// # Errors
-    /// [`DomainError::InvalidText`] when empty, longer than 200 characters or containing control
-    /// characters.
+    /// [`DomainError::InvalidName`] (field `display_name`) when empty, longer than 200
+    /// characters or containing control characters; the error keeps the reason, not the name.
     pub fn normalise_name(name: &str) -> Result<String, DomainError> {
         let joined = name.split_whitespace().collect::<Vec<_>>().join(" ");
-        let fail = |reason| DomainError::InvalidText {
+        let fail = |reason| DomainError::InvalidName {
             field: "display_name",
-            value: name.to_owned(),
             reason,
         };
         if joined.is_empty() {
