@@ -398,7 +398,11 @@ impl Outbox for MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
         let mut inner = self.lock()?;
-        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        // A lease past the end of the calendar lasts to its end (no overflow panic).
+        let until = chrono::Duration::from_std(lease)
+            .ok()
+            .and_then(|d| now.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         let mut out = Vec::new();
         for p in &mut inner.outbox {
             if out.len() >= limit as usize {

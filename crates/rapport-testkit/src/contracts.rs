@@ -480,6 +480,25 @@ pub async fn outbox_leases<S: Store + Outbox>(s: &S) -> Outcome {
         "after the retry time {} messages came back, expected 2",
         later.len()
     );
+    // A lease past the end of the calendar lasts to its end: no overflow, no error.
+    let forever = s
+        .claim_outbox(10, Duration::MAX, now() + chrono::Duration::hours(3))
+        .await
+        .map_err(|e| format!("a lease of Duration::MAX: {e}"))?;
+    ensure!(
+        forever.len() == 2,
+        "a lease of Duration::MAX claimed {} messages, expected 2",
+        forever.len()
+    );
+    let still = s
+        .claim_outbox(10, lease, now() + chrono::Duration::days(365 * 1000))
+        .await
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        still.is_empty(),
+        "{} messages came back within a lease to the end of time",
+        still.len()
+    );
     Ok(())
 }
 

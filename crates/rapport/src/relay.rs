@@ -132,9 +132,12 @@ pub async fn relay_once<S: Outbox, N: Notifier>(
         match notifier.deliver(m).await {
             Ok(()) => delivered.push(m.id),
             Err(_) => {
-                let wait = chrono::Duration::from_std(config.backoff_after(m.attempts))
-                    .unwrap_or(chrono::Duration::MAX);
-                store.retry_outbox(m.id, now + wait).await?;
+                // A back-off past the end of the calendar waits until its end (no panic).
+                let at = chrono::Duration::from_std(config.backoff_after(m.attempts))
+                    .ok()
+                    .and_then(|wait| now.checked_add_signed(wait))
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC);
+                store.retry_outbox(m.id, at).await?;
                 report.failed += 1;
             }
         }

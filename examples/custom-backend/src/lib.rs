@@ -225,7 +225,11 @@ impl Outbox for JsonFileStore {
         lease: Duration,
         now: DateTime<Utc>,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
-        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        // A lease past the end of the calendar lasts to its end (the kit checks it).
+        let until = chrono::Duration::from_std(lease)
+            .ok()
+            .and_then(|d| now.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         // First pass: the `limit` oldest deliverable messages over all tenants.
         let mut candidates: Vec<(u64, MessageId)> = Vec::new();
         self.each_book(|book| {

@@ -562,7 +562,7 @@ impl TierPolicy {
     fn below_band(&self, tier: Tier, value: Option<Decimal>, target: Tier) -> bool {
         match (&self.ladder.rungs, value) {
             (Rungs::Thresholds { .. }, Some(v)) => match self.ladder.entry(tier) {
-                Some(e) => v < e * (Decimal::ONE - self.hysteresis),
+                Some(e) => v < downgrade_line(e, self.hysteresis),
                 None => tier > Tier::Lead && self.ladder.lookup(v) < tier,
             },
             _ => target < tier,
@@ -575,9 +575,22 @@ impl TierPolicy {
 
     fn band_value(&self, t: Tier) -> Value {
         self.ladder.entry(t).map_or(Value::Int(0), |e| {
-            Value::Decimal((e * (Decimal::ONE - self.hysteresis)).normalize())
+            Value::Decimal(downgrade_line(e, self.hysteresis).normalize())
         })
     }
+}
+
+/// `entry × (1 − hysteresis)`, saturating at the ends of `Decimal` instead of panicking when
+/// an unvalidated policy (a hysteresis far outside [0, 1)) or a huge entry overflows.
+fn downgrade_line(entry: Decimal, hysteresis: Decimal) -> Decimal {
+    let factor = Decimal::ONE.checked_sub(hysteresis).unwrap_or(Decimal::MAX);
+    entry
+        .checked_mul(factor)
+        .unwrap_or(if entry.is_sign_negative() != factor.is_sign_negative() {
+            Decimal::MIN
+        } else {
+            Decimal::MAX
+        })
 }
 
 fn entry_name(t: Tier) -> &'static str {

@@ -816,7 +816,10 @@ impl Stats {
     #[must_use]
     pub fn window(&self, now: DateTime<Utc>, days: u32) -> Window {
         let today = now.date_naive();
-        let start = today - chrono::Days::new(u64::from(days));
+        // A window longer than the calendar reaches back to its first day (no panic).
+        let start = today
+            .checked_sub_days(chrono::Days::new(u64::from(days)))
+            .unwrap_or(NaiveDate::MIN);
         let from = self.days.partition_point(|d| d.day <= start);
         let mut w = Window::default();
         for d in self.days[from..].iter().take_while(|d| d.day <= today) {
@@ -1002,7 +1005,10 @@ impl Stats {
     #[must_use]
     pub fn complaints_within(&self, now: DateTime<Utc>, days: u32) -> usize {
         let today = now.date_naive();
-        let start = today - chrono::Days::new(u64::from(days));
+        // A window longer than the calendar reaches back to its first day (no panic).
+        let start = today
+            .checked_sub_days(chrono::Days::new(u64::from(days)))
+            .unwrap_or(NaiveDate::MIN);
         self.complaints
             .iter()
             .filter(|c| {
