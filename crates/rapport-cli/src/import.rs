@@ -29,17 +29,6 @@ pub(crate) enum DateFormat {
     Custom(String),
 }
 
-impl fmt::Display for DateFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DateFormat::Iso => f.write_str(
-                "ISO 8601 (a date 2024-01-05 or an RFC 3339 timestamp 2024-01-05T10:30:00Z)",
-            ),
-            DateFormat::Custom(s) => write!(f, "{s}"),
-        }
-    }
-}
-
 fn noon(d: NaiveDate) -> Option<DateTime<Utc>> {
     d.and_hms_opt(12, 0, 0).map(|t| t.and_utc())
 }
@@ -93,7 +82,7 @@ pub(crate) enum Problem {
     /// The customer id has a control character.
     CustomerIdControl,
     /// The date cell does not read in the format.
-    NotADate { value: String, format: String },
+    NotADate { value: String, format: DateFormat },
     /// The purchase lies after the import's now plus the tolerance.
     InTheFuture {
         at: DateTime<Utc>,
@@ -117,19 +106,34 @@ impl fmt::Display for Problem {
                 "the customer id is {chars} characters long; at most {MAX_EXTERNAL_ID}"
             ),
             Problem::CustomerIdControl => f.write_str("the customer id has a control character"),
-            Problem::NotADate { value, format } => {
-                write!(f, "`{value}` is not a date in the format {format}")?;
-                if matches!(value.len(), 6 | 8) && value.bytes().all(|b| b.is_ascii_digit()) {
-                    f.write_str(" (for dates like 20240105 pass --date-format %Y%m%d)")?;
+            Problem::NotADate {
+                value,
+                format: DateFormat::Iso,
+            } => {
+                write!(
+                    f,
+                    "`{value}` is not an ISO 8601 date (2024-01-05) or RFC 3339 timestamp (2024-01-05T10:30:00Z)"
+                )?;
+                if value.len() == 8 && value.bytes().all(|b| b.is_ascii_digit()) {
+                    f.write_str("; for dates like 20240105 pass --date-format %Y%m%d")?;
+                } else {
+                    f.write_str("; name the format with --date-format, e.g. %d/%m/%Y")?;
                 }
                 Ok(())
             }
+            Problem::NotADate {
+                value,
+                format: DateFormat::Custom(format),
+            } => write!(f, "`{value}` is not a date in the format {format}"),
             Problem::InTheFuture { at, now, tolerance } => write!(
                 f,
-                "{} is later than the import's now ({}) plus {} h; check the date, or pass --now or --future-tolerance-days",
+                "{} is later than the import's now ({}) plus {}; check the date, or pass --now or --future-tolerance-days",
                 at.to_rfc3339(),
                 now.to_rfc3339(),
-                tolerance.num_hours()
+                match tolerance.num_days() {
+                    1 => "1 day".to_owned(),
+                    n => format!("{n} days"),
+                }
             ),
             Problem::NotANumber { value } => write!(f, "`{value}` is not a number"),
             Problem::Negative { amount } => write!(f, "amount {amount} is negative"),
@@ -238,7 +242,7 @@ pub(crate) fn parse(
             let at = cols.date_format.read(field(di)).ok_or_else(|| {
                 at_col(&cols.date)(Problem::NotADate {
                     value: field(di).to_owned(),
-                    format: cols.date_format.to_string(),
+                    format: cols.date_format.clone(),
                 })
             })?;
             if at > latest {
