@@ -415,6 +415,42 @@ fn postgres_import_and_report_match_sqlite() {
         let (on_pg, on_sqlite) = (report(&pg), report("sqlite://same.db"));
         assert_eq!(on_pg["customers"], 3);
         assert_eq!(on_pg, on_sqlite);
+        // A file whose line 150 is bad writes nothing on PostgreSQL either.
+        let mut bad = String::from("customer_id,date,amount\n");
+        for line in 2..=201 {
+            let id = if line == 150 {
+                "y".repeat(200)
+            } else {
+                format!("P{line}")
+            };
+            bad.push_str(&format!("{id},2026-01-05,10\n"));
+        }
+        let bad_file = dir.path().join("bad.csv");
+        std::fs::write(&bad_file, bad).unwrap();
+        let o = rapport(
+            dir.path(),
+            &[
+                "--db",
+                &pg,
+                "import",
+                "transactions",
+                bad_file.to_str().unwrap(),
+                "--quiet",
+                "--now",
+                "2026-02-01",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(2));
+        assert!(
+            stderr(&o).contains("line 150, column `customer_id`"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(
+            report(&pg),
+            on_pg,
+            "nothing of the failed import is written"
+        );
         // The whole demo (CDNOW import, sweep, CLV fits, report) in another tenant of the same
         // schema prints the same report as on SQLite.
         let demo = |db: &str| {
