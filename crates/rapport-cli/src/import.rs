@@ -671,3 +671,64 @@ pub(crate) fn store_customers(
         bad,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn dates_read_as_iso_by_default_and_in_any_chrono_format_when_asked() {
+        let utc = |y, mo, d, h, mi| Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap();
+        let iso = DateFormat::Iso;
+        assert_eq!(iso.read("2024-01-05"), Some(utc(2024, 1, 5, 12, 0)));
+        assert_eq!(
+            iso.read("2024-01-05T10:30:00Z"),
+            Some(utc(2024, 1, 5, 10, 30))
+        );
+        assert_eq!(
+            iso.read("2024-01-05 10:30:00+02:00"),
+            Some(utc(2024, 1, 5, 8, 30))
+        );
+        for bad in [
+            "20240105",
+            "05/01/2024",
+            "2024-13-01",
+            "2024-01-05T10:30",
+            "",
+        ] {
+            assert_eq!(iso.read(bad), None, "{bad}");
+        }
+        let compact = DateFormat::Custom("%Y%m%d".into());
+        assert_eq!(compact.read("20240105"), Some(utc(2024, 1, 5, 12, 0)));
+        assert_eq!(compact.read("2024-01-05"), None);
+        let local = DateFormat::Custom("%d/%m/%Y %H:%M".into());
+        assert_eq!(
+            local.read("05/01/2024 10:30"),
+            Some(utc(2024, 1, 5, 10, 30))
+        );
+        let offset = DateFormat::Custom("%Y-%m-%d %H:%M %z".into());
+        assert_eq!(
+            offset.read("2024-01-05 10:30 +0200"),
+            Some(utc(2024, 1, 5, 8, 30))
+        );
+    }
+
+    #[test]
+    fn external_ids_are_checked() {
+        assert_eq!(check_external(""), Err(Problem::EmptyCustomerId));
+        assert_eq!(check_external(&"é".repeat(MAX_EXTERNAL_ID)), Ok(()));
+        assert_eq!(
+            check_external(&"é".repeat(MAX_EXTERNAL_ID + 1)),
+            Err(Problem::CustomerIdTooLong {
+                chars: MAX_EXTERNAL_ID + 1
+            })
+        );
+        assert_eq!(check_external("a\u{7}b"), Err(Problem::CustomerIdControl));
+        // The longest id still makes a valid purchase key.
+        let key = format!("tx:{}:99991231:{}", "é".repeat(MAX_EXTERNAL_ID), u32::MAX);
+        assert!(IdempotencyKey::new(key).is_ok());
+    }
+}
