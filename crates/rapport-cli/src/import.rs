@@ -428,7 +428,9 @@ pub(crate) struct Evaluated {
 }
 
 /// How many evaluations run at once: the stores batch concurrent writes into one commit
-/// (SQLite's writer thread, PostgreSQL's pool).
+/// (SQLite's writer thread, PostgreSQL's pool). On SQLite 16 or more take the same time
+/// (100,000 rows, 19,849 customers: 10.7–10.9 s for the whole import at 16, 64, 256 and 1,024
+/// in flight; 16.3 s one at a time).
 const EVALUATE_IN_FLIGHT: usize = 64;
 
 /// Evaluates the customers an import touched at the service's now (the import's), so their

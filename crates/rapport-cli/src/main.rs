@@ -48,7 +48,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Import the bundled CDNOW sample, sweep at 1998-06-30, fit CLV models, print the report.
+    /// Import the bundled CDNOW sample (evaluating every customer at 1998-06-30), fit CLV models,
+    /// print the report.
     Demo {
         /// Write the HTML report here too.
         #[arg(long)]
