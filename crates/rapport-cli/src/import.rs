@@ -1,25 +1,169 @@
 //! `rapport import transactions` (CSV rows → customers and purchases) and `rapport import
-//! customers` (CSV rows → profiles): checked row by row, stored in batches, idempotent.
+//! customers` (CSV rows → profiles): every row checked (and every record built) before the
+//! first write, then stored in batches, idempotent.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::io::Read;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use rapport_core::*;
 use rust_decimal::Decimal;
 
-use crate::error::{Result, fail, rejected};
+use crate::error::{CliError, Result, fail, rejected};
 use crate::store::{Db, customer_id};
 
-/// Column names and formats of a transactions file.
+/// The longest external customer id (in characters) an import accepts: the idempotency key of
+/// a purchase, `tx:<id>:<yyyymmdd>:<n>`, must stay within [`IdempotencyKey`]'s 200.
+pub(crate) const MAX_EXTERNAL_ID: usize = 160;
+
+/// How the date column of a transactions file is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DateFormat {
+    /// The default: ISO 8601 calendar dates (`2024-01-05`, stored at noon UTC) and RFC 3339
+    /// timestamps (`2024-01-05T10:30:00Z`, `2024-01-05 10:30:00+02:00`).
+    Iso,
+    /// A chrono format given with `--date-format`: a date (`%Y%m%d`), a date and time
+    /// (`%d/%m/%Y %H:%M`, read as UTC) or one with an offset (`%Y-%m-%d %H:%M %z`).
+    Custom(String),
+}
+
+fn noon(d: NaiveDate) -> Option<DateTime<Utc>> {
+    d.and_hms_opt(12, 0, 0).map(|t| t.and_utc())
+}
+
+impl DateFormat {
+    /// The instant a cell names: a date is noon UTC of that day.
+    pub(crate) fn read(&self, s: &str) -> Option<DateTime<Utc>> {
+        match self {
+            DateFormat::Iso => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .and_then(noon)
+                .or_else(|| {
+                    DateTime::parse_from_rfc3339(s)
+                        .ok()
+                        .map(|t| t.with_timezone(&Utc))
+                }),
+            DateFormat::Custom(f) => DateTime::parse_from_str(s, f)
+                .map(|t| t.with_timezone(&Utc))
+                .ok()
+                .or_else(|| {
+                    NaiveDateTime::parse_from_str(s, f)
+                        .ok()
+                        .map(|t| t.and_utc())
+                })
+                .or_else(|| NaiveDate::parse_from_str(s, f).ok().and_then(noon)),
+        }
+    }
+}
+
+/// Column names and formats of a transactions file, and the checks on its dates.
 #[derive(Debug, Clone)]
 pub(crate) struct Columns {
     pub(crate) customer: String,
     pub(crate) date: String,
     pub(crate) amount: String,
-    pub(crate) date_format: String,
+    pub(crate) date_format: DateFormat,
     pub(crate) currency: Currency,
+    /// The import's now: a purchase after `now + future_tolerance` is a bad row.
+    pub(crate) now: DateTime<Utc>,
+    /// How far past `now` a purchase may lie (clock skew, time zones).
+    pub(crate) future_tolerance: Duration,
+}
+
+/// What is wrong with one row of an import file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Problem {
+    /// The customer id cell is empty.
+    EmptyCustomerId,
+    /// The customer id is longer than [`MAX_EXTERNAL_ID`] characters.
+    CustomerIdTooLong { chars: usize },
+    /// The customer id has a control character.
+    CustomerIdControl,
+    /// The date cell does not read in the format.
+    NotADate { value: String, format: DateFormat },
+    /// The purchase lies after the import's now plus the tolerance.
+    InTheFuture {
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        tolerance: Duration,
+    },
+    /// The amount cell is not a number.
+    NotANumber { value: String },
+    /// The amount is negative.
+    Negative { amount: Decimal },
+    /// The record built from the row is invalid.
+    Invalid(String),
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::EmptyCustomerId => f.write_str("empty customer id"),
+            Problem::CustomerIdTooLong { chars } => write!(
+                f,
+                "the customer id is {chars} characters long; at most {MAX_EXTERNAL_ID}"
+            ),
+            Problem::CustomerIdControl => f.write_str("the customer id has a control character"),
+            Problem::NotADate {
+                value,
+                format: DateFormat::Iso,
+            } => {
+                write!(
+                    f,
+                    "`{value}` is not an ISO 8601 date (2024-01-05) or RFC 3339 timestamp (2024-01-05T10:30:00Z)"
+                )?;
+                if value.len() == 8 && value.bytes().all(|b| b.is_ascii_digit()) {
+                    f.write_str("; for dates like 20240105 pass --date-format %Y%m%d")?;
+                } else {
+                    f.write_str("; name the format with --date-format, e.g. %d/%m/%Y")?;
+                }
+                Ok(())
+            }
+            Problem::NotADate {
+                value,
+                format: DateFormat::Custom(format),
+            } => write!(f, "`{value}` is not a date in the format {format}"),
+            Problem::InTheFuture { at, now, tolerance } => write!(
+                f,
+                "{} is later than the import's now ({}) plus {}; check the date, or pass --now or --future-tolerance-days",
+                at.to_rfc3339(),
+                now.to_rfc3339(),
+                match tolerance.num_days() {
+                    1 => "1 day".to_owned(),
+                    n => format!("{n} days"),
+                }
+            ),
+            Problem::NotANumber { value } => write!(f, "`{value}` is not a number"),
+            Problem::Negative { amount } => write!(f, "amount {amount} is negative"),
+            Problem::Invalid(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// A bad row: its line in the file (the header is line 1), the column when one is to blame,
+/// and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RowError {
+    pub(crate) line: u64,
+    pub(crate) column: Option<String>,
+    pub(crate) problem: Problem,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.column {
+            Some(c) => write!(f, "line {}, column `{c}`: {}", self.line, self.problem),
+            None => write!(f, "line {}: {}", self.line, self.problem),
+        }
+    }
+}
+
+impl From<RowError> for CliError {
+    fn from(e: RowError) -> Self {
+        fail!("{e}; fix the row or re-run with --skip-bad")
+    }
 }
 
 /// One parsed transaction.
@@ -27,8 +171,24 @@ pub(crate) struct Columns {
 pub(crate) struct Tx {
     pub(crate) line: u64,
     pub(crate) customer: String,
-    pub(crate) date: NaiveDate,
+    pub(crate) at: DateTime<Utc>,
     pub(crate) amount: Decimal,
+}
+
+/// Checks an external customer id: not empty, at most [`MAX_EXTERNAL_ID`] characters, no
+/// control characters.
+pub(crate) fn check_external(id: &str) -> std::result::Result<(), Problem> {
+    if id.is_empty() {
+        return Err(Problem::EmptyCustomerId);
+    }
+    let chars = id.chars().count();
+    if chars > MAX_EXTERNAL_ID {
+        return Err(Problem::CustomerIdTooLong { chars });
+    }
+    if id.chars().any(char::is_control) {
+        return Err(Problem::CustomerIdControl);
+    }
+    Ok(())
 }
 
 /// Reads and checks every row; a bad row stops the import with its line and column, or is
@@ -37,7 +197,7 @@ pub(crate) fn parse(
     input: impl Read,
     cols: &Columns,
     skip_bad: bool,
-) -> Result<(Vec<Tx>, Vec<String>)> {
+) -> Result<(Vec<Tx>, Vec<RowError>)> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(input);
@@ -58,60 +218,64 @@ pub(crate) fn parse(
         find(&cols.date)?,
         find(&cols.amount)?,
     );
+    let latest = cols
+        .now
+        .checked_add_signed(cols.future_tolerance)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
     let mut out = Vec::new();
     let mut bad = Vec::new();
     for rec in reader.records() {
         let rec = rec.map_err(|e| fail!("malformed CSV: {e}"))?;
         let line = rec.position().map_or(0, csv::Position::line);
         let field = |i: usize| rec.get(i).unwrap_or("");
-        let row = (|| -> std::result::Result<Tx, String> {
-            let customer = field(ci);
-            if customer.is_empty() {
-                return Err(format!(
-                    "line {line}, column `{}`: empty customer id",
-                    cols.customer
-                ));
+        let at_col = |col: &String| {
+            let col = col.clone();
+            move |problem| RowError {
+                line,
+                column: Some(col),
+                problem,
             }
-            let date = NaiveDate::parse_from_str(field(di), &cols.date_format).map_err(|_| {
-                format!(
-                    "line {line}, column `{}`: `{}` is not a date in the format {}",
-                    cols.date,
-                    field(di),
-                    cols.date_format
-                )
+        };
+        let row = (|| -> std::result::Result<Tx, RowError> {
+            let customer = field(ci);
+            check_external(customer).map_err(at_col(&cols.customer))?;
+            let at = cols.date_format.read(field(di)).ok_or_else(|| {
+                at_col(&cols.date)(Problem::NotADate {
+                    value: field(di).to_owned(),
+                    format: cols.date_format.clone(),
+                })
             })?;
-            let amount: Decimal = field(ai).parse().map_err(|_| {
-                format!(
-                    "line {line}, column `{}`: `{}` is not a number",
-                    cols.amount,
-                    field(ai)
-                )
+            if at > latest {
+                return Err(at_col(&cols.date)(Problem::InTheFuture {
+                    at,
+                    now: cols.now,
+                    tolerance: cols.future_tolerance,
+                }));
+            }
+            let mut amount: Decimal = field(ai).parse().map_err(|_| {
+                at_col(&cols.amount)(Problem::NotANumber {
+                    value: field(ai).to_owned(),
+                })
             })?;
             if amount.is_sign_negative() && !amount.is_zero() {
-                return Err(format!(
-                    "line {line}, column `{}`: amount {amount} is negative",
-                    cols.amount
-                ));
+                return Err(at_col(&cols.amount)(Problem::Negative { amount }));
             }
+            // `-0.00` is zero: stored (and shown) as 0.00.
+            amount.set_sign_positive(true);
             Ok(Tx {
                 line,
                 customer: customer.to_owned(),
-                date,
+                at,
                 amount,
             })
         })();
         match row {
             Ok(t) => out.push(t),
             Err(e) if skip_bad => bad.push(e),
-            Err(e) => return Err(fail!("{e}; fix the row or re-run with --skip-bad")),
+            Err(e) => return Err(e.into()),
         }
     }
     Ok((out, bad))
-}
-
-fn noon(d: NaiveDate) -> DateTime<Utc> {
-    d.and_hms_opt(12, 0, 0)
-        .map_or(DateTime::UNIX_EPOCH, |t| t.and_utc())
 }
 
 fn bar(len: u64, quiet: bool, what: &str) -> ProgressBar {
@@ -136,71 +300,175 @@ pub(crate) struct Imported {
     pub(crate) purchases_skipped: usize,
 }
 
-/// Stores the transactions: customers first (id derived from the external id), then the
-/// purchases with stable idempotency keys, folded into the stats.
-pub(crate) fn store(
-    store: &Db,
+/// The customers and purchases of a transactions file, every one built (and so checked)
+/// before the first write.
+#[derive(Debug, Clone)]
+pub(crate) struct Batch {
+    /// One per external id, created at its first purchase.
+    pub(crate) customers: Vec<(Customer, Stats)>,
+    /// One purchase per row.
+    pub(crate) purchases: Vec<Activity>,
+}
+
+impl Batch {
+    /// The ids of the customers the file names, in id order.
+    pub(crate) fn touched(&self) -> Vec<CustomerId> {
+        let mut ids: Vec<CustomerId> = self.customers.iter().map(|(c, _)| c.id()).collect();
+        ids.sort_unstable();
+        ids
+    }
+}
+
+/// Builds the customers (id derived from the external id) and the purchases (stable
+/// idempotency keys: the n-th order of a customer on a day, whatever else is in the file).
+/// A row whose record cannot be built is reported with its line, before anything is written.
+pub(crate) fn build(
     tenant: TenantId,
     txs: &[Tx],
     cols: &Columns,
-    quiet: bool,
-) -> Result<Imported> {
-    let mut first: BTreeMap<&str, NaiveDate> = BTreeMap::new();
+) -> std::result::Result<Batch, RowError> {
+    let invalid = |line: u64, e: &dyn fmt::Display| RowError {
+        line,
+        column: None,
+        problem: Problem::Invalid(e.to_string()),
+    };
+    let mut first: BTreeMap<&str, (DateTime<Utc>, u64)> = BTreeMap::new();
     for t in txs {
-        let e = first.entry(t.customer.as_str()).or_insert(t.date);
-        *e = (*e).min(t.date);
+        let e = first.entry(t.customer.as_str()).or_insert((t.at, t.line));
+        if t.at < e.0 {
+            e.0 = t.at;
+        }
     }
-    let key = AttrKey::new("external_id")?;
-    let customers = first.iter().map(|(ext, d)| {
-        let mut attrs = Attributes::new();
-        attrs.insert(key.clone(), AttrValue::Text((*ext).to_owned()));
-        let profile = Profile {
-            attributes: Pii::new(attrs),
-            ..Profile::default()
-        };
-        (
-            Customer::new(tenant, customer_id(tenant, ext), profile, noon(*d)),
-            Stats::default(),
-        )
-    });
-    let b = bar(first.len() as u64, quiet, "customers");
-    let c =
-        store.import_customers_iter(tenant, customers, 5_000, |r| b.set_position(r.rows as u64))?;
-    b.finish_and_clear();
-
-    // Stable keys: the n-th order of a customer on a day, whatever else is in the file.
+    let key = AttrKey::new("external_id").map_err(|e| invalid(0, &e))?;
+    let customers = first
+        .iter()
+        .map(|(ext, (at, _))| {
+            let mut attrs = Attributes::new();
+            attrs.insert(key.clone(), AttrValue::Text((*ext).to_owned()));
+            let profile = Profile {
+                attributes: Pii::new(attrs),
+                ..Profile::default()
+            };
+            (
+                Customer::new(tenant, customer_id(tenant, ext), profile, *at),
+                Stats::default(),
+            )
+        })
+        .collect();
     let mut seen: BTreeMap<(&str, NaiveDate), u32> = BTreeMap::new();
-    let mut acts = Vec::with_capacity(txs.len());
+    let mut purchases = Vec::with_capacity(txs.len());
     for t in txs {
-        let n = seen.entry((t.customer.as_str(), t.date)).or_insert(0);
+        let day = t.at.date_naive();
+        let n = seen.entry((t.customer.as_str(), day)).or_insert(0);
         *n += 1;
-        let key = format!("tx:{}:{}:{}", t.customer, t.date.format("%Y%m%d"), n);
+        let key = format!("tx:{}:{}:{}", t.customer, day.format("%Y%m%d"), n);
         let id = customer_id(tenant, &t.customer);
-        acts.push(Activity::new(
-            ActivityId::from_u128(id.as_uuid().as_u128() ^ u128::from(t.line)),
-            id,
-            noon(t.date),
-            Channel::Web,
-            IdempotencyKey::new(key.clone())?,
-            ActivityKind::Purchase {
-                order_id: OrderId::new(key)?,
-                amount: Money::new(t.amount, cols.currency),
-                margin: None,
-            },
-        )?);
+        let activity = (|| {
+            Activity::new(
+                ActivityId::from_u128(id.as_uuid().as_u128() ^ u128::from(t.line)),
+                id,
+                t.at,
+                Channel::Web,
+                IdempotencyKey::new(key.clone())?,
+                ActivityKind::Purchase {
+                    order_id: OrderId::new(key.clone())?,
+                    amount: Money::new(t.amount, cols.currency),
+                    margin: None,
+                },
+            )
+        })()
+        .map_err(|e| invalid(t.line, &e))?;
+        purchases.push(activity);
     }
-    let b = bar(acts.len() as u64, quiet, "purchases");
+    Ok(Batch {
+        customers,
+        purchases,
+    })
+}
+
+/// Stores a built batch: the customers first, then the purchases, folded into the stats.
+/// Each store batch is one transaction; a re-run skips what is there.
+pub(crate) fn store(store: &Db, tenant: TenantId, batch: Batch, quiet: bool) -> Result<Imported> {
+    let rows = batch.purchases.len();
+    let b = bar(batch.customers.len() as u64, quiet, "customers");
+    let c = store.import_customers_iter(tenant, batch.customers, 5_000, |r| {
+        b.set_position(r.rows as u64);
+    })?;
+    b.finish_and_clear();
+    let b = bar(rows as u64, quiet, "purchases");
     let mut done = Imported {
-        rows: txs.len(),
+        rows,
         customers_new: c.inserted,
         ..Imported::default()
     };
-    for chunk in acts.chunks(10_000) {
-        let r = store.import_activities(tenant, chunk.to_vec())?;
+    let mut purchases = batch.purchases;
+    while !purchases.is_empty() {
+        let rest = purchases.split_off(purchases.len().min(10_000));
+        let n = purchases.len();
+        let r = store.import_activities(tenant, std::mem::replace(&mut purchases, rest))?;
         done.purchases_new += r.inserted;
         done.purchases_skipped += r.skipped;
-        b.inc(chunk.len() as u64);
+        b.inc(n as u64);
     }
+    b.finish_and_clear();
+    Ok(done)
+}
+
+/// The evaluation that ends an import.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub(crate) struct Evaluated {
+    /// As of when.
+    pub(crate) at: DateTime<Utc>,
+    /// Customers evaluated.
+    pub(crate) customers: usize,
+    /// Of which the evaluation moved (a tier, stage or tag change: an event written).
+    pub(crate) changed: usize,
+    /// Customers left as they are because they were merged or erased.
+    pub(crate) tombstones: usize,
+}
+
+/// How many evaluations run at once: the stores batch concurrent writes into one commit
+/// (SQLite's writer thread, PostgreSQL's pool). On SQLite 16 or more take the same time
+/// (100,000 rows, 19,849 customers: 10.7–10.9 s for the whole import at 16, 64, 256 and 1,024
+/// in flight; 16.3 s one at a time).
+const EVALUATE_IN_FLIGHT: usize = 64;
+
+/// Evaluates the customers an import touched at the service's now (the import's), so their
+/// tiers and stages hold without waiting for a sweep: the service's own `evaluate`, up to
+/// [`EVALUATE_IN_FLIGHT`] at a time.
+pub(crate) fn evaluate<N: rapport_core::Notifier>(
+    svc: &rapport::Service<Db, N>,
+    tenant: TenantId,
+    ids: &[CustomerId],
+    quiet: bool,
+) -> Result<Evaluated> {
+    use futures::StreamExt;
+    let b = bar(ids.len() as u64, quiet, "evaluate");
+    let mut done = Evaluated {
+        at: svc.now(),
+        customers: 0,
+        changed: 0,
+        tombstones: 0,
+    };
+    let mut results = futures::stream::iter(ids)
+        .map(|id| svc.evaluate(tenant, *id))
+        .buffer_unordered(EVALUATE_IN_FLIGHT);
+    futures::executor::block_on(async {
+        while let Some(r) = results.next().await {
+            match r {
+                Ok(e) => {
+                    done.customers += 1;
+                    done.changed += usize::from(!e.events.is_empty());
+                }
+                Err(rapport::Error::Domain(DomainError::Tombstoned { .. })) => {
+                    done.tombstones += 1;
+                }
+                Err(e) => return Err(CliError::from(e)),
+            }
+            b.inc(1);
+        }
+        Ok(())
+    })?;
     b.finish_and_clear();
     Ok(done)
 }
@@ -280,9 +548,7 @@ pub(crate) fn parse_customers(
             let at =
                 |col: &str, e: &dyn std::fmt::Display| format!("line {line}, column `{col}`: {e}");
             let external = field(ci);
-            if external.is_empty() {
-                return Err(at(&cols.customer, &"empty customer id"));
-            }
+            check_external(external).map_err(|p| at(&cols.customer, &p))?;
             if let Some(first) = ids.get(external) {
                 return Err(at(
                     &cols.customer,
@@ -409,4 +675,65 @@ pub(crate) fn store_customers(
         },
         bad,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn dates_read_as_iso_by_default_and_in_any_chrono_format_when_asked() {
+        let utc = |y, mo, d, h, mi| Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap();
+        let iso = DateFormat::Iso;
+        assert_eq!(iso.read("2024-01-05"), Some(utc(2024, 1, 5, 12, 0)));
+        assert_eq!(
+            iso.read("2024-01-05T10:30:00Z"),
+            Some(utc(2024, 1, 5, 10, 30))
+        );
+        assert_eq!(
+            iso.read("2024-01-05 10:30:00+02:00"),
+            Some(utc(2024, 1, 5, 8, 30))
+        );
+        for bad in [
+            "20240105",
+            "05/01/2024",
+            "2024-13-01",
+            "2024-01-05T10:30",
+            "",
+        ] {
+            assert_eq!(iso.read(bad), None, "{bad}");
+        }
+        let compact = DateFormat::Custom("%Y%m%d".into());
+        assert_eq!(compact.read("20240105"), Some(utc(2024, 1, 5, 12, 0)));
+        assert_eq!(compact.read("2024-01-05"), None);
+        let local = DateFormat::Custom("%d/%m/%Y %H:%M".into());
+        assert_eq!(
+            local.read("05/01/2024 10:30"),
+            Some(utc(2024, 1, 5, 10, 30))
+        );
+        let offset = DateFormat::Custom("%Y-%m-%d %H:%M %z".into());
+        assert_eq!(
+            offset.read("2024-01-05 10:30 +0200"),
+            Some(utc(2024, 1, 5, 8, 30))
+        );
+    }
+
+    #[test]
+    fn external_ids_are_checked() {
+        assert_eq!(check_external(""), Err(Problem::EmptyCustomerId));
+        assert_eq!(check_external(&"é".repeat(MAX_EXTERNAL_ID)), Ok(()));
+        assert_eq!(
+            check_external(&"é".repeat(MAX_EXTERNAL_ID + 1)),
+            Err(Problem::CustomerIdTooLong {
+                chars: MAX_EXTERNAL_ID + 1
+            })
+        );
+        assert_eq!(check_external("a\u{7}b"), Err(Problem::CustomerIdControl));
+        // The longest id still makes a valid purchase key.
+        let key = format!("tx:{}:99991231:{}", "é".repeat(MAX_EXTERNAL_ID), u32::MAX);
+        assert!(IdempotencyKey::new(key).is_ok());
+    }
 }

@@ -48,7 +48,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Import the bundled CDNOW sample, sweep at 1998-06-30, fit CLV models, print the report.
+    /// Import the bundled CDNOW sample (evaluating every customer at 1998-06-30), fit CLV models,
+    /// print the report.
     Demo {
         /// Write the HTML report here too.
         #[arg(long)]
@@ -159,12 +160,21 @@ struct ImportArgs {
     date_col: String,
     #[arg(long, default_value = "amount")]
     amount_col: String,
-    /// chrono format of the date column.
-    #[arg(long, default_value = "%Y%m%d")]
-    date_format: String,
+    /// chrono format of the date column, e.g. `%Y%m%d` or `%d/%m/%Y %H:%M` (default: ISO 8601
+    /// dates `2024-01-05` and RFC 3339 timestamps `2024-01-05T10:30:00Z`).
+    #[arg(long)]
+    date_format: Option<String>,
     /// ISO 4217 currency of the amounts.
     #[arg(long, default_value = "USD")]
     currency: String,
+    /// The import's now: purchases are checked against it and the imported customers are
+    /// evaluated as of the end of this day (default: the current time).
+    #[arg(long)]
+    now: Option<NaiveDate>,
+    /// How many days past `--now` a purchase may lie (clock skew, time zones); a later one is
+    /// a bad row.
+    #[arg(long, default_value_t = 1)]
+    future_tolerance_days: u32,
     /// List bad rows and import the others instead of stopping.
     #[arg(long)]
     skip_bad: bool,
@@ -341,6 +351,31 @@ fn sweep(
     Ok(r)
 }
 
+/// The import's now, as the service's clock: the evaluation that ends an import runs at it.
+struct At(DateTime<Utc>);
+
+impl rapport::Clock for At {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+/// Stores a built batch, then evaluates the customers it touched at `now` (so their tiers and
+/// stages hold without a sweep); hands the service back for what follows.
+fn import_and_evaluate(
+    store: Db,
+    tenant: TenantId,
+    batch: import::Batch,
+    now: DateTime<Utc>,
+    quiet: bool,
+) -> Result<(Service<Db>, import::Imported, import::Evaluated)> {
+    let touched = batch.touched();
+    let done = import::store(&store, tenant, batch, quiet)?;
+    let svc = rapport::Service::new(store).with_clock(At(now));
+    let evaluated = import::evaluate(&svc, tenant, &touched, quiet)?;
+    Ok((Service::from_async(svc), done, evaluated))
+}
+
 fn report(store: &Db, t: TenantId, now: DateTime<Utc>) -> Result<report::Report> {
     let records = all_records(store, t)?;
     let refs = referrals(store, t, &records)?;
@@ -356,15 +391,19 @@ fn run(cli: Cli) -> Result<()> {
             );
             let db = cli.db.unwrap_or_else(|| "sqlite://rapport-demo.db".into());
             let store = store::open(&db, Utc::now())?;
+            // CDNOW writes its dates as 19970101.
             let cols = import::Columns {
                 customer: "customer_id".into(),
                 date: "date".into(),
                 amount: "amount".into(),
-                date_format: "%Y%m%d".into(),
+                date_format: import::DateFormat::Custom("%Y%m%d".into()),
                 currency: Currency::USD,
+                now,
+                future_tolerance: chrono::Duration::zero(),
             };
             let (txs, _) = import::parse(DEMO_CSV.as_bytes(), &cols, false)?;
-            let done = import::store(&store, tenant, &txs, &cols, true)?;
+            let batch = import::build(tenant, &txs, &cols)?;
+            let (svc, done, e) = import_and_evaluate(store, tenant, batch, now, true)?;
             eprintln!(
                 "imported the CDNOW sample into {}: {} rows, {} new customers, {} new purchases ({} already there)",
                 store::describe(&db),
@@ -373,11 +412,9 @@ fn run(cli: Cli) -> Result<()> {
                 done.purchases_new,
                 done.purchases_skipped
             );
-            let svc = Service::new(store);
-            let s = sweep(&svc, tenant, now, true)?;
             eprintln!(
-                "swept {} customers at 1998-06-30: {} changed",
-                s.evaluated, s.changed
+                "evaluated {} customers at 1998-06-30: {} changed",
+                e.customers, e.changed
             );
             let r = report(svc.inner().store(), tenant, now)?;
             print!("{}", render::text(&r));
@@ -393,25 +430,40 @@ fn run(cli: Cli) -> Result<()> {
                 &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
                 Utc::now(),
             )?;
+            let now = at(a.now);
             let cols = import::Columns {
                 customer: a.customer_col,
                 date: a.date_col,
                 amount: a.amount_col,
-                date_format: a.date_format,
+                date_format: a
+                    .date_format
+                    .map_or(import::DateFormat::Iso, import::DateFormat::Custom),
                 currency: a.currency.parse()?,
+                now,
+                future_tolerance: chrono::Duration::days(i64::from(a.future_tolerance_days)),
             };
             let file = std::fs::File::open(&a.csv)
                 .map_err(|e| fail!("cannot open {}: {e}", a.csv.display()))?;
             let (txs, bad) = import::parse(file, &cols, a.skip_bad)?;
+            // Every record is built before the first write: a bad row writes nothing.
+            let batch = import::build(tenant, &txs, &cols)?;
             for b in &bad {
                 eprintln!("skipped {b}");
             }
-            let done = import::store(&store, tenant, &txs, &cols, a.quiet)?;
+            let (_, done, evaluated) = import_and_evaluate(store, tenant, batch, now, a.quiet)?;
+            eprintln!(
+                "evaluated the {} imported customers at {}: {} changed tier, stage or tags (no sweep needed)",
+                evaluated.customers,
+                evaluated.at.to_rfc3339(),
+                evaluated.changed
+            );
             println!(
                 "{}",
-                serde_json::to_string(
-                    &serde_json::json!({"imported": done, "skipped_rows": bad.len()})
-                )?
+                serde_json::to_string(&serde_json::json!({
+                    "imported": done,
+                    "evaluated": evaluated,
+                    "skipped_rows": bad.len()
+                }))?
             );
         }
         Command::Import {

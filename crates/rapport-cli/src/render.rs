@@ -10,6 +10,12 @@ fn pct(x: f64) -> String {
     format!("{:.1} %", x * 100.0)
 }
 
+/// `x` with two decimals; a value that rounds to zero is `0.00`, never `-0.00`.
+pub(crate) fn fixed2(x: f64) -> String {
+    let s = format!("{x:.2}");
+    if s == "-0.00" { "0.00".into() } else { s }
+}
+
 fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
@@ -30,7 +36,7 @@ fn customers_table(rows: &[Row], value: &str, f: impl Fn(&Row) -> String) -> Tab
             r.stage.clone(),
             r.tier.clone(),
             r.orders.to_string(),
-            format!("{:.2}", r.revenue),
+            fixed2(r.revenue),
             f(r),
         ]);
     }
@@ -43,13 +49,13 @@ pub(crate) fn text(r: &Report) -> String {
     let _ = writeln!(out, "rapport report at {}", r.now.format("%Y-%m-%d"));
     let _ = writeln!(
         out,
-        "{} customers, {} with a purchase (conversion {}), churn rate {}, {} win-backs, revenue {:.2}\n",
+        "{} customers, {} with a purchase (conversion {}), churn rate {}, {} win-backs, revenue {}\n",
         r.customers,
         r.purchasers,
         pct(r.conversion_rate),
         pct(r.churn_rate),
         r.win_backs,
-        r.revenue
+        fixed2(r.revenue)
     );
     let mut t = table(&["tier (pyramid)", "customers", "share", "avg 12-month CLV"]);
     for tier in ["platinum", "gold", "iron", "lead"] {
@@ -57,7 +63,7 @@ pub(crate) fn text(r: &Report) -> String {
         let avg = r
             .average_clv_by_tier
             .get(tier)
-            .map_or("-".into(), |v| format!("{v:.2}"));
+            .map_or("-".into(), |v| fixed2(*v));
         t.add_row(vec![
             tier.to_owned(),
             n.to_string(),
@@ -105,9 +111,7 @@ pub(crate) fn text(r: &Report) -> String {
             }
             let _ = writeln!(out);
             let _ = writeln!(out, "Top customers by 12-month CLV");
-            let t = customers_table(&r.top_clv, "CLV", |x| {
-                x.clv_12m.map_or("-".into(), |v| format!("{v:.2}"))
-            });
+            let t = customers_table(&r.top_clv, "CLV", |x| x.clv_12m.map_or("-".into(), fixed2));
             let _ = writeln!(out, "{t}\n");
         }
         None => {
@@ -124,11 +128,11 @@ pub(crate) fn text(r: &Report) -> String {
             out,
             "Top customers by CRV (value of the customers they referred)"
         );
-        let t = customers_table(&r.top_crv, "CRV", |x| format!("{:.2}", x.crv));
+        let t = customers_table(&r.top_crv, "CRV", |x| fixed2(x.crv));
         let _ = writeln!(out, "{t}\n");
     }
     let _ = writeln!(out, "Highest churn risk (not yet churned)");
-    let t = customers_table(&r.churn_risk, "risk", |x| format!("{:.2}", x.churn_risk));
+    let t = customers_table(&r.churn_risk, "risk", |x| fixed2(x.churn_risk));
     let _ = writeln!(out, "{t}\n");
     let months = r
         .cohorts
@@ -271,7 +275,7 @@ pub(crate) fn html(r: &Report) -> String {
     for x in &r.top_clv {
         let _ = write!(
             top,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(if x.external_id.is_empty() {
                 &x.customer
             } else {
@@ -280,8 +284,8 @@ pub(crate) fn html(r: &Report) -> String {
             esc(&x.stage),
             esc(&x.tier),
             x.orders,
-            x.revenue,
-            x.clv_12m.map_or("-".into(), |v| format!("{v:.2}")),
+            fixed2(x.revenue),
+            x.clv_12m.map_or("-".into(), fixed2),
             x.p_alive.map_or("-".into(), |v| format!("{v:.3}"))
         );
     }

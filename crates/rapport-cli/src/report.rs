@@ -197,7 +197,7 @@ pub(crate) fn build(
             stage: r.customer.stage().as_str().to_owned(),
             tier: r.customer.tier().as_str().to_owned(),
             orders: r.stats.orders(),
-            revenue: r.stats.revenue_amount().to_f64().unwrap_or(0.0),
+            revenue: r.stats.revenue_amount().to_f64().unwrap_or(0.0) + 0.0,
             clv_12m,
             p_alive,
             churn_risk: risk,
@@ -330,7 +330,8 @@ pub(crate) fn build(
         } else {
             churned as f64 / purchasers as f64
         },
-        revenue: rows_out.iter().map(|r| r.revenue).sum(),
+        // An empty sum is -0.0: shown as 0.
+        revenue: rows_out.iter().map(|r| r.revenue).sum::<f64>() + 0.0,
         purchasers,
         stages,
         tiers,

@@ -287,7 +287,7 @@ fn bad_csv_is_reported_with_line_and_column_and_nothing_on_stdout() {
     // Import: a bad row stops the import (nothing written) unless --skip-bad lists it.
     let tx = write(
         "tx.csv",
-        "customer_id,date,amount\nA,20260101,10.50\nB,2026-13-01,3\nC,20260102,-4\n",
+        "customer_id,date,amount\nA,2026-01-01,10.50\nB,2026-13-01,3\nC,2026-01-02,-4\n",
     );
     let o = rapport(
         dir.path(),
@@ -358,14 +358,23 @@ fn postgres_import_and_report_match_sqlite() {
     let tx = dir.path().join("tx.csv");
     std::fs::write(
         &tx,
-        "customer_id,date,amount\nA,20260101,10.50\nA,20260115,4.25\nB,20260102,99.99\nC,20260103,0.01\n",
+        "customer_id,date,amount\nA,2026-01-01,10.50\nA,2026-01-15,4.25\nB,2026-01-02,99.99\nC,2026-01-03,0.01\n",
     )
     .unwrap();
     let tx = tx.to_str().unwrap();
     let import = |db: &str| {
         rapport(
             dir.path(),
-            &["--db", db, "import", "transactions", tx, "--quiet"],
+            &[
+                "--db",
+                db,
+                "import",
+                "transactions",
+                tx,
+                "--quiet",
+                "--now",
+                "2026-02-01",
+            ],
         )
     };
     let first = import(&pg);
@@ -406,6 +415,42 @@ fn postgres_import_and_report_match_sqlite() {
         let (on_pg, on_sqlite) = (report(&pg), report("sqlite://same.db"));
         assert_eq!(on_pg["customers"], 3);
         assert_eq!(on_pg, on_sqlite);
+        // A file whose line 150 is bad writes nothing on PostgreSQL either.
+        let mut bad = String::from("customer_id,date,amount\n");
+        for line in 2..=201 {
+            let id = if line == 150 {
+                "y".repeat(200)
+            } else {
+                format!("P{line}")
+            };
+            bad.push_str(&format!("{id},2026-01-05,10\n"));
+        }
+        let bad_file = dir.path().join("bad.csv");
+        std::fs::write(&bad_file, bad).unwrap();
+        let o = rapport(
+            dir.path(),
+            &[
+                "--db",
+                &pg,
+                "import",
+                "transactions",
+                bad_file.to_str().unwrap(),
+                "--quiet",
+                "--now",
+                "2026-02-01",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(2));
+        assert!(
+            stderr(&o).contains("line 150, column `customer_id`"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(
+            report(&pg),
+            on_pg,
+            "nothing of the failed import is written"
+        );
         // The whole demo (CDNOW import, sweep, CLV fits, report) in another tenant of the same
         // schema prints the same report as on SQLite.
         let demo = |db: &str| {
@@ -668,7 +713,7 @@ fn import_customers_is_idempotent_checks_rows_and_feeds_transactions() {
         "{err}"
     );
     // Transactions for C1 attach to the imported customer; the profile stays redacted.
-    let tx = write("tx.csv", "customer_id,date,amount\nC1,20260105,250.00\n");
+    let tx = write("tx.csv", "customer_id,date,amount\nC1,2026-01-05,250.00\n");
     assert!(
         run(&["import", "transactions", &tx, "--quiet"])
             .status
@@ -804,4 +849,373 @@ fn clv_run_fits_both_models_and_predicts_as_fit_then_predict_do() {
         "{}",
         stderr(&o)
     );
+}
+
+/// Runs `rapport --db sqlite://<dir>/<db> <args…>` in `dir`.
+fn on(dir: &Path, db: &str, args: &[&str]) -> Output {
+    let url = format!("sqlite://{db}");
+    let mut all = vec!["--db", url.as_str()];
+    all.extend_from_slice(args);
+    rapport(dir, &all)
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", stderr(o));
+    serde_json::from_str(&stdout(o)).unwrap()
+}
+
+/// A new user's first import: ISO 8601 dates and RFC 3339 timestamps read without a flag;
+/// `%Y%m%d` only when asked, with a hint naming the flag.
+#[test]
+fn import_reads_iso_dates_and_rfc3339_timestamps_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tx.csv"),
+        "customer_id,date,amount\nA,2024-01-05,10.00\nA,2024-01-06T10:30:00Z,20.00\nB,2024-01-07 23:30:00-02:00,5.00\n",
+    )
+    .unwrap();
+    let o = on(
+        dir.path(),
+        "a.db",
+        &[
+            "import",
+            "transactions",
+            "tx.csv",
+            "--quiet",
+            "--now",
+            "2024-02-01",
+        ],
+    );
+    let v = json(&o);
+    assert_eq!(v["imported"]["purchases_new"], 3, "{v}");
+    assert_eq!(v["imported"]["customers_new"], 2, "{v}");
+    // A date is noon UTC; a timestamp keeps its instant, converted to UTC.
+    let at = |c: &str| -> Vec<String> {
+        let v = json(&on(dir.path(), "a.db", &["customer", c, "--json"]));
+        v["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["at"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        at("A"),
+        ["2024-01-05T12:00:00+00:00", "2024-01-06T10:30:00+00:00"]
+    );
+    assert_eq!(at("B"), ["2024-01-08T01:30:00+00:00"]);
+
+    // Compact dates: refused by default with the line and the flag to use, read with it.
+    std::fs::write(
+        dir.path().join("compact.csv"),
+        "customer_id,date,amount\nC,20240105,10\n",
+    )
+    .unwrap();
+    let o = on(
+        dir.path(),
+        "b.db",
+        &[
+            "import",
+            "transactions",
+            "compact.csv",
+            "--quiet",
+            "--now",
+            "2024-02-01",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("line 2, column `date`: `20240105` is not an ISO 8601 date")
+            && err.contains("--date-format %Y%m%d"),
+        "{err}"
+    );
+    let o = on(
+        dir.path(),
+        "b.db",
+        &[
+            "import",
+            "transactions",
+            "compact.csv",
+            "--quiet",
+            "--now",
+            "2024-02-01",
+            "--date-format",
+            "%Y%m%d",
+        ],
+    );
+    assert_eq!(json(&o)["imported"]["purchases_new"], 1);
+    // The same purchase written the other way is the same purchase (same idempotency key).
+    std::fs::write(
+        dir.path().join("iso.csv"),
+        "customer_id,date,amount\nC,2024-01-05,10\n",
+    )
+    .unwrap();
+    let o = on(
+        dir.path(),
+        "b.db",
+        &[
+            "import",
+            "transactions",
+            "iso.csv",
+            "--quiet",
+            "--now",
+            "2024-02-01",
+        ],
+    );
+    let v = json(&o);
+    assert_eq!(
+        (
+            v["imported"]["purchases_new"].as_u64(),
+            v["imported"]["purchases_skipped"].as_u64()
+        ),
+        (Some(0), Some(1))
+    );
+}
+
+/// A purchase after the import's now plus the tolerance (default 1 day) is a bad row, named by
+/// its line; nothing is written unless `--skip-bad`.
+#[test]
+fn import_refuses_purchases_later_than_now_plus_the_tolerance() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tx.csv"),
+        "customer_id,date,amount\nA,2024-01-05,10\nB,2999-01-01,99\nC,2024-01-06,5\n",
+    )
+    .unwrap();
+    let import = |db: &str, file: &str, extra: &[&str]| {
+        let mut args = vec![
+            "import",
+            "transactions",
+            file,
+            "--quiet",
+            "--now",
+            "2024-02-01",
+        ];
+        args.extend_from_slice(extra);
+        on(dir.path(), db, &args)
+    };
+    let o = import("a.db", "tx.csv", &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).is_empty());
+    let err = stderr(&o);
+    assert!(
+        err.contains("line 3, column `date`: 2999-01-01T12:00:00+00:00 is later than the import's now (2024-02-01T23:59:59+00:00) plus 1 day"),
+        "{err}"
+    );
+    let report = json(&on(dir.path(), "a.db", &["report", "--json"]));
+    assert_eq!(report["customers"], 0, "nothing written");
+    let o = import("a.db", "tx.csv", &["--skip-bad"]);
+    let v = json(&o);
+    assert_eq!(v["imported"]["purchases_new"], 2);
+    assert_eq!(v["skipped_rows"], 1);
+    assert!(stderr(&o).contains("skipped line 3, column `date`"));
+    assert!(!on(dir.path(), "a.db", &["customer", "B"]).status.success());
+
+    // The edge: now is 2024-02-01T23:59:59Z; a day later is accepted, a second more is not,
+    // unless the tolerance is widened.
+    std::fs::write(
+        dir.path().join("edge.csv"),
+        "customer_id,date,amount\nD,2024-02-02T23:59:59Z,1\nE,2024-02-03T00:00:00Z,1\n",
+    )
+    .unwrap();
+    let o = import("b.db", "edge.csv", &["--skip-bad"]);
+    assert_eq!(json(&o)["imported"]["purchases_new"], 1);
+    assert!(
+        stderr(&o).contains("skipped line 3, column `date`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = import("c.db", "edge.csv", &["--future-tolerance-days", "2"]);
+    assert_eq!(json(&o)["imported"]["purchases_new"], 2);
+}
+
+/// The imported customers are evaluated at the import's now: no `prospect` with purchases,
+/// no sweep needed; the output says how many were evaluated.
+#[test]
+fn import_evaluates_the_imported_customers_at_its_now() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tx.csv"),
+        "customer_id,date,amount\nA,2024-01-05,10\nA,2024-01-20,2500\nB,2024-01-25,5\nC,2023-01-02,7\n",
+    )
+    .unwrap();
+    let o = on(
+        dir.path(),
+        "a.db",
+        &[
+            "import",
+            "transactions",
+            "tx.csv",
+            "--quiet",
+            "--now",
+            "2024-02-01",
+        ],
+    );
+    let v = json(&o);
+    assert_eq!(v["evaluated"]["customers"], 3, "{v}");
+    assert_eq!(v["evaluated"]["at"], "2024-02-01T23:59:59Z");
+    assert!(
+        stderr(&o).contains("evaluated the 3 imported customers at 2024-02-01T23:59:59+00:00"),
+        "{}",
+        stderr(&o)
+    );
+    let stored = |c: &str| {
+        let v = json(&on(
+            dir.path(),
+            "a.db",
+            &["customer", c, "--json", "--now", "2024-02-01"],
+        ));
+        (
+            v["stage"].as_str().unwrap().to_owned(),
+            v["tier"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(stored("A"), ("active".to_owned(), "gold".to_owned()));
+    assert_eq!(stored("B"), ("new".to_owned(), "lead".to_owned()));
+    assert_eq!(stored("C"), ("churned".to_owned(), "lead".to_owned()));
+    let seg = json(&on(
+        dir.path(),
+        "a.db",
+        &[
+            "segment",
+            "stage == prospect",
+            "--json",
+            "--now",
+            "2024-02-01",
+        ],
+    ));
+    assert_eq!(seg["customers"], 0, "{seg}");
+    let r = json(&on(
+        dir.path(),
+        "a.db",
+        &["report", "--json", "--now", "2024-02-01"],
+    ));
+    assert_eq!(r["stages"]["prospect"], 0, "{r}");
+    assert_eq!(
+        (
+            r["stages"]["active"].as_u64(),
+            r["stages"]["new"].as_u64(),
+            r["stages"]["churned"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+    // A sweep at the same now finds nothing left to do.
+    let s = json(&on(dir.path(), "a.db", &["sweep", "--now", "2024-02-01"]));
+    assert_eq!(
+        (s["evaluated"].as_u64(), s["changed"].as_u64()),
+        (Some(3), Some(0))
+    );
+}
+
+/// An empty book: revenue 0.00, never -0.00 (an empty `f64` sum is -0.0).
+#[test]
+fn an_empty_book_reports_zero_revenue_not_negative_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = on(dir.path(), "e.db", &["report", "--now", "2024-02-01"]);
+    assert!(text.status.success(), "{}", stderr(&text));
+    let out = stdout(&text);
+    assert!(out.contains("revenue 0.00"), "{out}");
+    assert!(!out.contains("-0.00"), "{out}");
+    let o = on(
+        dir.path(),
+        "e.db",
+        &["report", "--json", "--now", "2024-02-01"],
+    );
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("\"revenue\": 0.0"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("-0.0"), "{}", stdout(&o));
+    // A zero amount written `-0.00` is stored and shown as zero.
+    std::fs::write(
+        dir.path().join("tx.csv"),
+        "customer_id,date,amount\nA,2024-01-05,-0.00\n",
+    )
+    .unwrap();
+    let o = on(
+        dir.path(),
+        "e.db",
+        &[
+            "import",
+            "transactions",
+            "tx.csv",
+            "--quiet",
+            "--now",
+            "2024-02-01",
+        ],
+    );
+    assert_eq!(json(&o)["imported"]["purchases_new"], 1);
+    let c = json(&on(dir.path(), "e.db", &["customer", "A", "--json"]));
+    let revenue = c["revenue"].as_str().unwrap();
+    assert!(
+        revenue.ends_with(" USD") && !revenue.starts_with('-'),
+        "{revenue}"
+    );
+    let out = stdout(&on(dir.path(), "e.db", &["report", "--now", "2024-02-01"]));
+    assert!(!out.contains("-0.00"), "{out}");
+}
+
+/// A file of 200 rows whose line 150 has an over-long customer id: the import stops naming
+/// line 150 and writes nothing (every record is built before the first write); `--skip-bad`
+/// imports the other 199. The same for a customers file.
+#[test]
+fn a_bad_row_150_writes_nothing_and_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "x".repeat(300);
+    let mut tx = String::from("customer_id,date,amount\n");
+    let mut customers = String::from("customer_id,email\n");
+    for line in 2..=201 {
+        let id = if line == 150 {
+            long.clone()
+        } else {
+            format!("C{line}")
+        };
+        tx.push_str(&format!("{id},2024-01-05,10\n"));
+        customers.push_str(&format!("{id},c{line}@example.com\n"));
+    }
+    std::fs::write(dir.path().join("tx.csv"), tx).unwrap();
+    std::fs::write(dir.path().join("customers.csv"), customers).unwrap();
+    let args = ["--quiet", "--now", "2024-02-01"];
+    let o = on(
+        dir.path(),
+        "a.db",
+        &[&["import", "transactions", "tx.csv"][..], &args].concat(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "line 150, column `customer_id`: the customer id is 300 characters long; at most 160"
+        ),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let r = json(&on(dir.path(), "a.db", &["report", "--json"]));
+    assert_eq!(r["customers"], 0, "nothing of the failed import is written");
+    let o = on(
+        dir.path(),
+        "a.db",
+        &[
+            &["import", "transactions", "tx.csv", "--skip-bad"][..],
+            &args,
+        ]
+        .concat(),
+    );
+    let v = json(&o);
+    assert_eq!(v["imported"]["purchases_new"], 199);
+    assert_eq!(v["skipped_rows"], 1);
+
+    let o = on(
+        dir.path(),
+        "b.db",
+        &["import", "customers", "customers.csv", "--quiet"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o)
+            .contains("line 150, column `customer_id`: the customer id is 300 characters long"),
+        "{}",
+        stderr(&o)
+    );
+    let r = json(&on(dir.path(), "b.db", &["report", "--json"]));
+    assert_eq!(r["customers"], 0, "nothing of the failed import is written");
 }
