@@ -169,9 +169,6 @@ enum Swept {
     Changed(usize, Evaluation),
 }
 
-/// The callback of [`Service::sweep_with_decisions`].
-type Decided<'a> = dyn FnMut(&Customer, &Evaluation) + 'a;
-
 /// What a decision does with the record it owns.
 enum Step {
     /// Nothing to write: the record as read.
@@ -1301,7 +1298,8 @@ impl<S: Store, N: Notifier> Service<S, N> {
         batch: u32,
         progress: impl FnMut(SweepProgress),
     ) -> Result<SweepProgress, Error> {
-        self.sweep_inner(t, now, batch, progress, None).await
+        self.sweep_inner(t, now, batch, progress, None::<fn(&Customer, &Evaluation)>)
+            .await
     }
 
     /// [`Service::sweep`], handing `decided` every live customer evaluated with the decisions
@@ -1347,10 +1345,9 @@ impl<S: Store, N: Notifier> Service<S, N> {
         t: TenantId,
         now: DateTime<Utc>,
         batch: u32,
-        mut decided: impl FnMut(&Customer, &Evaluation),
+        decided: impl FnMut(&Customer, &Evaluation),
     ) -> Result<SweepProgress, Error> {
-        self.sweep_inner(t, now, batch, |_| {}, Some(&mut decided))
-            .await
+        self.sweep_inner(t, now, batch, |_| {}, Some(decided)).await
     }
 
     async fn sweep_inner(
@@ -1359,7 +1356,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
         now: DateTime<Utc>,
         batch: u32,
         mut progress: impl FnMut(SweepProgress),
-        mut decided: Option<&mut Decided<'_>>,
+        mut decided: Option<impl FnMut(&Customer, &Evaluation)>,
     ) -> Result<SweepProgress, Error> {
         let batch = batch.max(1);
         // Pass 1, only when the policies compare customers with each other (share ladders,

@@ -61,15 +61,31 @@ fn the_program_runs_and_a_second_run_records_nothing_new() {
             .current_dir(dir.path())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
     let first = run();
-    assert!(first.contains("order 1001: iron because tier.upgrade: revenue_365d = 1200.00"), "{first}");
-    assert!(first.contains("order 1002: gold because tier.upgrade"), "{first}");
+    assert!(
+        first.contains("order 1001: iron because tier.upgrade: revenue_365d = 1200.00"),
+        "{first}"
+    );
+    assert!(
+        first.contains("order 1002: gold because tier.upgrade"),
+        "{first}"
+    );
     assert!(first.contains(": active because"), "{first}");
     assert!(dir.path().join("shop.db").exists());
     let second = run();
-    assert!(second.contains("order 1001 was already recorded"), "{second}");
-    assert!(second.contains("order 1002 was already recorded"), "{second}");
+    assert!(
+        second.contains("order 1001 was already recorded"),
+        "{second}"
+    );
+    assert!(
+        second.contains("order 1002 was already recorded"),
+        "{second}"
+    );
 }
