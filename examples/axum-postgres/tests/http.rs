@@ -364,8 +364,9 @@ async fn the_binary_stops_on_sigterm() {
     .await;
     assert_eq!(status, StatusCode::CREATED);
     let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
+    // The shell's `kill` builtin: no dependency on a signals crate or a kill binary.
+    let killed = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -TERM {pid}")])
         .status()
         .unwrap();
     assert!(killed.success());
