@@ -6,7 +6,7 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use rapport_clv::{
-    BgBb, BgNbd, CountModel, GammaGamma, MbgNbd, Opportunities, ParetoNbd, Period,
+    BgBb, BgNbd, ClvParams, CountModel, GammaGamma, MbgNbd, Opportunities, ParetoNbd, Period,
     discount_monthly, summarize,
 };
 use serde_json::json;
@@ -186,16 +186,28 @@ pub(crate) fn fit(model: Model, input: &Path, c: &FitCols) -> Result<serde_json:
     }
 }
 
-/// `rapport clv summarize`: CSV `customer_id,frequency,recency,T,monetary_value`.
+/// The transaction columns `clv summarize` reads, and the format of the dates.
+pub(crate) struct TransactionCols<'a> {
+    pub(crate) customer: &'a str,
+    pub(crate) date: &'a str,
+    pub(crate) amount: &'a str,
+    pub(crate) date_format: &'a str,
+}
+
+/// `rapport clv summarize`: CSV `customer_id,frequency,recency,T,monetary_value` of the
+/// transactions until `end`, counted in `period`.
 pub(crate) fn summarize_csv(
     input: &Path,
-    customer: &str,
-    date: &str,
-    amount: &str,
-    date_format: &str,
+    cols: &TransactionCols<'_>,
     period: Period,
     end: NaiveDate,
 ) -> Result<String> {
+    let TransactionCols {
+        customer,
+        date,
+        amount,
+        date_format,
+    } = *cols;
     let mut r = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(input)
@@ -241,20 +253,38 @@ pub(crate) fn summarize_csv(
     Ok(out)
 }
 
+/// What `clv predict` and `clv run` predict: expected purchases `horizon` periods ahead and,
+/// with a spend model, CLV as `rapport_clv::clv` values it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Forecast {
+    /// Periods ahead for expected purchases.
+    pub(crate) horizon: f64,
+    /// CLV months, discount per month, and the data's period.
+    pub(crate) value: ClvParams,
+}
+
+/// The fitted parameters `clv predict` is given: the count model's fit JSON (or its params
+/// object) and, for profit and CLV, Gamma-Gamma's.
+pub(crate) struct Fitted<'a> {
+    pub(crate) model: Model,
+    pub(crate) params: &'a str,
+    pub(crate) spend: Option<&'a str>,
+}
+
 /// `rapport clv predict`: CSV per customer.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn predict(
-    model: Model,
-    params: &str,
-    spend: Option<&str>,
+    fitted: &Fitted<'_>,
     input: &Path,
     c: &FitCols,
-    horizon: f64,
-    months: u32,
-    discount: f64,
-    period: Period,
+    forecast: &Forecast,
     out: &mut dyn Write,
 ) -> Result<()> {
+    let Fitted {
+        model,
+        params,
+        spend,
+    } = *fitted;
+    let horizon = forecast.horizon;
     let p: serde_json::Value =
         serde_json::from_str(params).map_err(|e| fail!("--params is not JSON: {e}"))?;
     let p = p.get("params").unwrap_or(&p);
@@ -335,13 +365,11 @@ pub(crate) fn predict(
     let table = read_columns(input, &cols)?;
     check_recency(&table)?;
     let h = histories(&table);
-    let value = g.map(|g| Value {
+    let models = Models {
+        count: count.as_ref(),
         spend: g,
-        months,
-        discount,
-        period,
-    });
-    write_predictions(&table, &h, count.as_ref(), value.as_ref(), horizon, out)
+    };
+    write_predictions(&table, &h, &models, forecast, out)
 }
 
 /// Each distinct `(x, tx, T)` once: every prediction of a count model depends on the
@@ -425,46 +453,56 @@ fn hashed_histories(t: &Table) -> Histories {
     h
 }
 
-/// What CLV needs beyond the count model.
-struct Value {
-    spend: GammaGamma,
-    months: u32,
-    discount: f64,
-    period: Period,
+/// The models the predictions come from: the count model, and Gamma-Gamma for expected
+/// profit and CLV.
+struct Models<'a> {
+    count: &'a (dyn CountModel + Sync),
+    spend: Option<GammaGamma>,
+}
+
+/// A distinct history's predictions: expected purchases at the horizon, P(alive), and the
+/// discounted purchases of the CLV months (0 without a spend model).
+struct HistoryPrediction {
+    expected_purchases: f64,
+    p_alive: f64,
+    discounted_purchases: f64,
 }
 
 const HEADER: &[u8] = b"customer_id,expected_purchases,p_alive,expected_avg_profit,clv\n";
 
 /// Writes `customer_id,expected_purchases,p_alive,expected_avg_profit,clv` per row of `t`
-/// (columns frequency, recency, T and, with `value`, monetary value). Predictions are
+/// (columns frequency, recency, T and, with a spend model, monetary value). Predictions are
 /// computed once per distinct history and the lines formatted in parallel, a slice at a
 /// time (memory stays flat however many customers there are).
 fn write_predictions(
     t: &Table,
     h: &Histories,
-    count: &(dyn CountModel + Sync),
-    value: Option<&Value>,
-    horizon: f64,
+    models: &Models<'_>,
+    forecast: &Forecast,
     out: &mut dyn Write,
 ) -> Result<()> {
     let io = |e: std::io::Error| fail!("cannot write the predictions: {e}");
     let threads = crate::par::threads(t.len() * 64);
+    let count = models.count;
+    // The spend model and the CLV months, when there is a spend model.
+    let value = models.spend.as_ref().map(|g| (g, &forecast.value));
     // Horizon first, then the end of each CLV month.
-    let mut horizons = vec![horizon];
-    if let Some(v) = value {
-        let f = v.period.per_month();
-        horizons.extend((1..=v.months).map(|i| f64::from(i) * f));
+    let mut horizons = vec![forecast.horizon];
+    if let Some((_, v)) = value {
+        horizons.extend(v.month_ends());
     }
-    let per_history: Vec<(f64, f64, f64)> =
+    let per_history: Vec<HistoryPrediction> =
         crate::par::map_ranges(h.distinct.len(), threads, |r| {
             let histories = &h.distinct[r];
             let curves = count.conditional_expected_purchases_many(histories, &horizons);
             histories
                 .iter()
                 .zip(curves.chunks_exact(horizons.len()))
-                .map(|(&(x, tx, big_t), curve)| {
-                    let d = value.map_or(0.0, |v| discount_monthly(&curve[1..], v.discount));
-                    (curve[0], count.p_alive(x, tx, big_t), d)
+                .map(|(&(x, tx, big_t), curve)| HistoryPrediction {
+                    expected_purchases: curve[0],
+                    p_alive: count.p_alive(x, tx, big_t),
+                    discounted_purchases: value
+                        .map_or(0.0, |(_, v)| discount_monthly(&curve[1..], v.discount)),
                 })
                 .collect()
         });
@@ -476,17 +514,17 @@ fn write_predictions(
     let mut text = String::with_capacity(per_history.len() * 80);
     let mut ends = Vec::with_capacity(per_history.len());
     let mut complete = Vec::with_capacity(per_history.len());
-    for ((e, pa, d), (x, _, _)) in per_history.iter().zip(&h.distinct) {
-        text.push_str(fmt.format(*e));
+    for (p, (x, _, _)) in per_history.iter().zip(&h.distinct) {
+        text.push_str(fmt.format(p.expected_purchases));
         text.push(',');
-        text.push_str(fmt.format(*pa));
+        text.push_str(fmt.format(p.p_alive));
         let whole = *x == 0.0 && value.is_some();
-        if let (true, Some(v)) = (whole, value) {
-            let profit = v.spend.conditional_expected_average_profit(0.0, 0.0);
+        if let (true, Some((spend, _))) = (whole, value) {
+            let profit = spend.conditional_expected_average_profit(0.0, 0.0);
             text.push(',');
             text.push_str(fmt.format(profit));
             text.push(',');
-            text.push_str(fmt.format(profit * d));
+            text.push_str(fmt.format(profit * p.discounted_purchases));
         }
         ends.push(text.len());
         complete.push(whole);
@@ -499,14 +537,15 @@ fn write_predictions(
         buf.extend_from_slice(history_text(k).as_bytes());
         match value {
             Some(_) if complete[k] => {}
-            Some(v) => {
-                let profit = v
-                    .spend
-                    .conditional_expected_average_profit(t.col(0)[i], t.col(3)[i]);
+            Some((spend, _)) => {
+                let profit = spend.conditional_expected_average_profit(t.col(0)[i], t.col(3)[i]);
                 buf.push(b',');
                 buf.extend_from_slice(fmt.format(profit).as_bytes());
                 buf.push(b',');
-                buf.extend_from_slice(fmt.format(profit * per_history[k].2).as_bytes());
+                buf.extend_from_slice(
+                    fmt.format(profit * per_history[k].discounted_purchases)
+                        .as_bytes(),
+                );
             }
             None => buf.extend_from_slice(b",,"),
         }
@@ -526,12 +565,8 @@ fn write_predictions(
 
 /// What `rapport clv run` predicts and where it puts the fits.
 pub(crate) struct RunOptions {
-    /// Periods ahead for expected purchases.
-    pub(crate) horizon: f64,
-    /// CLV months, discount per month, and the data's period.
-    pub(crate) months: u32,
-    pub(crate) discount: f64,
-    pub(crate) period: Period,
+    /// The horizon of expected purchases, and how CLV is valued.
+    pub(crate) forecast: Forecast,
     /// Where to write the two fits as JSON.
     pub(crate) fit_output: Option<std::path::PathBuf>,
     /// Print the time of each step to stderr.
@@ -650,13 +685,11 @@ pub(crate) fn run(
         std::fs::write(path, format!("{fits}\n"))
             .map_err(|e| fail!("cannot write {}: {e}", path.display()))?;
     }
-    let value = Value {
-        spend,
-        months: o.months,
-        discount: o.discount,
-        period: o.period,
+    let models = Models {
+        count: count.as_ref(),
+        spend: Some(spend),
     };
-    write_predictions(&table, &h, count.as_ref(), Some(&value), o.horizon, out)?;
+    write_predictions(&table, &h, &models, &o.forecast, out)?;
     lap(&mut steps, "predict and write", &mut at);
     if o.timings {
         let mut t: serde_json::Map<String, serde_json::Value> = steps

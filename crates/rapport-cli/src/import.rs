@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rapport_core::*;
 use rust_decimal::Decimal;
 
-use crate::error::{Result, fail};
+use crate::error::{Result, fail, rejected};
 use crate::store::{Db, customer_id};
 
 /// Column names and formats of a transactions file.
@@ -292,19 +292,22 @@ pub(crate) fn parse_customers(
             let mut profile = Profile::default();
             if let Some((col, i)) = &email {
                 if !field(*i).is_empty() {
-                    let e = Email::parse(field(*i)).map_err(|e| at(col, &e))?;
+                    let e =
+                        Email::parse(field(*i)).map_err(|e| at(col, &rejected(field(*i), &e)))?;
                     profile.email = Some(Pii::new(e));
                 }
             }
             if let Some((col, i)) = &phone {
                 if !field(*i).is_empty() {
-                    let p = Phone::parse(field(*i), cols.region).map_err(|e| at(col, &e))?;
+                    let p = Phone::parse(field(*i), cols.region)
+                        .map_err(|e| at(col, &rejected(field(*i), &e)))?;
                     profile.phone = Some(Pii::new(p));
                 }
             }
             if let Some((col, i)) = &name {
                 if !field(*i).is_empty() {
-                    let n = Profile::normalise_name(field(*i)).map_err(|e| at(col, &e))?;
+                    let n = Profile::normalise_name(field(*i))
+                        .map_err(|e| at(col, &rejected(field(*i), &e)))?;
                     profile.display_name = Some(Pii::new(n));
                 }
             }

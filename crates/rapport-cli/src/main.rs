@@ -188,6 +188,16 @@ impl From<PeriodArg> for rapport_clv::Period {
     }
 }
 
+/// The `--horizon`, `--clv-months`, `--discount` and `--period` of `clv run` and `clv predict`.
+fn forecast(horizon: f64, months: u32, discount: f64, period: PeriodArg) -> clv::Forecast {
+    clv::Forecast {
+        horizon,
+        value: rapport_clv::ClvParams::new(period.into())
+            .with_months(months)
+            .with_discount(discount),
+    }
+}
+
 #[derive(Subcommand)]
 enum ClvWhat {
     /// Fit a model; prints JSON.
@@ -480,7 +490,8 @@ fn run(cli: Cli) -> Result<()> {
             let id = match (key.parse::<CustomerId>(), key.contains('@')) {
                 (Ok(id), _) => id,
                 (Err(_), true) => {
-                    let email = Email::parse(&key).map_err(|e| fail!("{e}"))?;
+                    let email =
+                        Email::parse(&key).map_err(|e| fail!("{}", error::rejected(&key, &e)))?;
                     futures::executor::block_on(
                         store.find_by_contact(tenant, &ContactKey::Email(email)),
                     )?
@@ -668,10 +679,12 @@ fn run(cli: Cli) -> Result<()> {
                     "{}",
                     clv::summarize_csv(
                         &input,
-                        &customer_col,
-                        &date_col,
-                        &amount_col,
-                        &date_format,
+                        &clv::TransactionCols {
+                            customer: &customer_col,
+                            date: &date_col,
+                            amount: &amount_col,
+                            date_format: &date_format,
+                        },
                         period.into(),
                         observation_end
                     )?
@@ -689,10 +702,7 @@ fn run(cli: Cli) -> Result<()> {
                 cols,
             } => {
                 let o = clv::RunOptions {
-                    horizon,
-                    months: clv_months,
-                    discount,
-                    period: period.into(),
+                    forecast: forecast(horizon, clv_months, discount, period),
                     fit_output,
                     timings,
                 };
@@ -710,15 +720,14 @@ fn run(cli: Cli) -> Result<()> {
                 cols,
             } => {
                 clv::predict(
-                    model,
-                    &params,
-                    spend_params.as_deref(),
+                    &clv::Fitted {
+                        model,
+                        params: &params,
+                        spend: spend_params.as_deref(),
+                    },
                     &input,
                     &cols,
-                    horizon,
-                    clv_months,
-                    discount,
-                    period.into(),
+                    &forecast(horizon, clv_months, discount, period),
                     &mut std::io::stdout().lock(),
                 )?;
             }

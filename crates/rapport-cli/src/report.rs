@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use rapport_clv::{BgNbd, GammaGamma, Period, clv};
+use rapport_clv::{BgNbd, ClvParams, GammaGamma, Summary, clv};
 use rapport_core::*;
 use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
@@ -79,8 +79,9 @@ fn external(c: &Customer) -> String {
     }
 }
 
-/// Daily summary (frequency, recency, T, monetary) of a customer's purchase days up to `today`.
-fn summary(stats: &Stats, today: NaiveDate) -> Option<(f64, f64, f64, f64)> {
+/// Daily summary (frequency, recency, T, monetary value) of a customer's purchase days up to
+/// `today`.
+fn summary(stats: &Stats, today: NaiveDate) -> Option<Summary> {
     let days: Vec<&DayTotals> = stats
         .days()
         .iter()
@@ -97,12 +98,12 @@ fn summary(stats: &Stats, today: NaiveDate) -> Option<(f64, f64, f64, f64)> {
     } else {
         repeats.iter().sum::<f64>() / repeats.len() as f64
     };
-    Some((
-        (days.len() - 1) as f64,
-        (last - first).num_days() as f64,
-        (today - first).num_days() as f64,
-        monetary,
-    ))
+    Some(Summary {
+        frequency: (days.len() - 1) as f64,
+        recency: (last - first).num_days() as f64,
+        t: (today - first).num_days() as f64,
+        monetary_value: monetary,
+    })
 }
 
 fn month_index(d: NaiveDate) -> i32 {
@@ -144,21 +145,20 @@ pub(crate) fn build(
             *rfm_segments.entry(RfmSegment::of(s).as_str()).or_default() += 1;
         }
     }
-    let summaries: Vec<Option<(f64, f64, f64, f64)>> =
-        live.iter().map(|r| summary(&r.stats, today)).collect();
+    let summaries: Vec<Option<Summary>> = live.iter().map(|r| summary(&r.stats, today)).collect();
     let purchasers = summaries.iter().flatten().count();
     // Models: BG/NBD on daily summaries, Gamma-Gamma on repeat customers.
     let rows: Vec<(f64, f64, f64)> = summaries
         .iter()
         .flatten()
-        .map(|(x, tx, t, _)| (*x, *tx, *t))
+        .map(|s| (s.frequency, s.recency, s.t))
         .collect();
     let models = if rows.len() >= 20 {
         BgNbd::fit(&rows).ok().map(|fit| {
             let spend: Vec<(f64, f64)> = summaries
                 .iter()
                 .flatten()
-                .map(|(x, _, _, m)| (*x, *m))
+                .map(|s| (s.frequency, s.monetary_value))
                 .collect();
             Models {
                 bgnbd: fit.model,
@@ -176,10 +176,11 @@ pub(crate) fn build(
     let mut clv_by_id: BTreeMap<CustomerId, f64> = BTreeMap::new();
     for (r, s) in live.iter().zip(&summaries) {
         let (clv_12m, p_alive) = match (&models, s) {
-            (Some(m), Some((x, tx, t, mv))) => (
+            // lifetimes' defaults: 12 months at 1 % a month, on daily summaries.
+            (Some(m), Some(s)) => (
                 m.gamma_gamma
-                    .map(|g| clv(&m.bgnbd, &g, *x, *tx, *t, *mv, 12, 0.01, Period::Day)),
-                Some(m.bgnbd.p_alive(*x, *tx, *t)),
+                    .map(|g| clv(&m.bgnbd, &g, s, &ClvParams::default())),
+                Some(m.bgnbd.p_alive(s.frequency, s.recency, s.t)),
             ),
             _ => (None, None),
         };

@@ -6,8 +6,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::executor::block_on;
 use rapport_core::{
-    Activity, Applied, Changeset, ContactKey, Customer, CustomerId, MessageId, OutboxMessage, Page,
-    Record, Segment, Stats, Store, StoreError, TenantId, TimeRange,
+    Activity, Applied, Changeset, ContactKey, Customer, CustomerId, MessageId, Outbox,
+    OutboxMessage, Page, Record, Segment, Stats, Store, StoreError, TenantId, TimeRange,
 };
 use rapport_postgres::{PostgresConfig, PostgresStore};
 use rapport_sqlite::{ImportReport, SqliteConfig, SqliteStore};
@@ -165,6 +165,8 @@ impl Store for Db {
             Db::Postgres(s) => s.apply(t, cs).await,
         }
     }
+}
+impl Outbox for Db {
     async fn claim_outbox(
         &self,
         limit: u32,

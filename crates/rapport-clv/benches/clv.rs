@@ -133,11 +133,20 @@ fn bench_clv(c: &mut Criterion) {
             )
         })
     });
+    let weekly = ClvParams::new(Period::Week);
     g.bench_function("clv_12_months", |b| {
         b.iter(|| {
             black_box(
                 data.iter()
-                    .map(|(x, tx, t, mv)| clv(&m, &s, *x, *tx, *t, *mv, 12, 0.01, Period::Week))
+                    .map(|&(frequency, recency, t, monetary_value)| {
+                        let customer = Summary {
+                            frequency,
+                            recency,
+                            t,
+                            monetary_value,
+                        };
+                        clv(&m, &s, &customer, &weekly)
+                    })
                     .sum::<f64>(),
             )
         })

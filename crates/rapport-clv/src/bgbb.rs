@@ -29,12 +29,13 @@ pub struct Opportunities {
     pub frequency: u32,
     /// The opportunity of the last transaction (0 without one), 0..=`periods`.
     pub recency: u32,
-    /// Opportunities observed.
+    /// Opportunities observed after the first transaction (the paper's n).
     pub periods: u32,
 }
 
 impl Opportunities {
-    /// Checked history.
+    /// A history after checking that it can happen: `frequency ≤ recency ≤ periods`, and
+    /// `recency` 0 without a transaction.
     ///
     /// ```
     /// use rapport_clv::Opportunities;
@@ -110,7 +111,7 @@ pub struct BgBb {
 }
 
 impl BgBb {
-    /// Checked parameters.
+    /// The model with parameters α, β, γ, δ, each checked to be a positive finite number.
     ///
     /// ```
     /// use rapport_clv::BgBb;

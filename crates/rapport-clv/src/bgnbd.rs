@@ -38,7 +38,7 @@ pub struct BgNbd {
 }
 
 impl BgNbd {
-    /// Checked parameters.
+    /// The model with parameters r, α, a, b, each checked to be a positive finite number.
     ///
     /// ```
     /// use rapport_clv::{BgNbd, ClvError};

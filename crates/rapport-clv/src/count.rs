@@ -114,7 +114,9 @@ macro_rules! delegate_count_model {
 }
 pub(crate) use delegate_count_model;
 
-/// A fitted model with its fit statistics.
+/// A fitted model with its fit statistics: what every `fit` and `fit_weighted` returns.
+///
+/// `#[non_exhaustive]`: more statistics may come; only the fits build it.
 ///
 /// ```
 /// use rapport_clv::{BgNbd, Fit};
@@ -130,16 +132,19 @@ pub(crate) use delegate_count_model;
 /// assert!(fit.iterations > 0);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Fit<M> {
-    /// The parameters.
+    /// The fitted model: its parameters at the maximum of the likelihood, on the data's time
+    /// unit.
     pub model: M,
     /// Total log-likelihood over the customers (times their weights), on the unscaled data.
     pub log_likelihood: f64,
     /// Customers fitted (the sum of the weights where rows carry weights).
     pub customers: usize,
-    /// Rows skipped before fitting.
+    /// Rows left out of the fit: rows of weight 0, and for Gamma-Gamma rows without a
+    /// repeat purchase or without spend.
     pub skipped: usize,
-    /// Optimiser iterations.
+    /// Iterations the optimiser made to reach the maximum.
     pub iterations: usize,
 }
 

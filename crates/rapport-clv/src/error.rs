@@ -19,15 +19,15 @@ pub enum ClvError {
     InvalidRow {
         /// 0-based index of the row in the input.
         row: usize,
-        /// The field.
+        /// The field (column) at fault, e.g. `recency`.
         field: &'static str,
-        /// What is wrong, with the value.
+        /// What is wrong, with the value, e.g. `12 is greater than T 10`.
         reason: String,
     },
-    /// Nothing to fit.
+    /// Nothing to fit: no rows, or every row was skipped.
     #[error("no rows to fit ({skipped} skipped)")]
     Empty {
-        /// Rows skipped before fitting.
+        /// Rows skipped before fitting (weight 0, or no repeat purchase for Gamma-Gamma).
         skipped: usize,
     },
     /// The optimiser did not reach a small gradient.
@@ -35,17 +35,18 @@ pub enum ClvError {
         "the fit did not converge after {iterations} iterations (gradient norm {gradient_norm:e})"
     )]
     NotConverged {
-        /// Iterations made.
+        /// Iterations the optimiser made.
         iterations: usize,
-        /// The last gradient norm.
+        /// The gradient norm at the last iterate, too large for the tolerance (infinite when
+        /// the likelihood is not finite at the start).
         gradient_norm: f64,
     },
     /// A parameter is not a positive finite number.
     #[error("parameter {name} = {value} must be a positive finite number")]
     InvalidParameter {
-        /// The parameter.
+        /// The parameter's name, e.g. `alpha`.
         name: &'static str,
-        /// Its value.
+        /// The value given.
         value: f64,
     },
 }

@@ -8,7 +8,8 @@ use crate::error::ClvError;
 use crate::optimize::minimize_newton;
 use crate::special::{digamma, ln_gamma, trigamma};
 
-/// Gamma-Gamma parameters p, q, v.
+/// Gamma-Gamma parameters p, q, v: a customer's spend per transaction is Gamma(p, ν) with
+/// the scale ν ~ Gamma(q, v) across customers.
 ///
 /// ```
 /// use rapport_clv::GammaGamma;
@@ -34,7 +35,7 @@ pub struct GammaGamma {
 }
 
 impl GammaGamma {
-    /// Checked parameters.
+    /// The model with parameters p, q, v, each checked to be a positive finite number.
     ///
     /// ```
     /// use rapport_clv::{ClvError, GammaGamma};

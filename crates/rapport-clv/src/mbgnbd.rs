@@ -32,7 +32,7 @@ pub struct MbgNbd {
 }
 
 impl MbgNbd {
-    /// Checked parameters.
+    /// The model with parameters r, α, a, b, each checked to be a positive finite number.
     ///
     /// ```
     /// use rapport_clv::MbgNbd;
@@ -101,7 +101,8 @@ impl MbgNbd {
         fit_four(rows, Some(weights))
     }
 
-    /// Log-likelihood of one customer.
+    /// Log-likelihood of one customer with `x` repeat purchases, the last at `tx`, observed for
+    /// `big_t` periods.
     ///
     /// ```
     /// use rapport_clv::MbgNbd;
@@ -172,7 +173,8 @@ impl MbgNbd {
         1.0 + (a / (b + x)) * ((alpha + big_t) / (alpha + tx)).powf(r + x)
     }
 
-    /// P(alive) at `big_t`.
+    /// Probability that a customer with history `(x, tx, big_t)` is still alive at `big_t`
+    /// (below 1 even without repeat purchases: MBG/NBD lets a customer drop out at once).
     ///
     /// ```
     /// use rapport_clv::MbgNbd;

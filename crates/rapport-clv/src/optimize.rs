@@ -6,7 +6,10 @@
 
 use crate::error::ClvError;
 
-/// The minimum found by [`minimize`].
+/// The minimum found by [`minimize`] or [`minimize_newton`]: where, the value there, and how
+/// it was reached.
+///
+/// `#[non_exhaustive]`: only the optimisers build it.
 ///
 /// ```
 /// use rapport_clv::optimize::{Minimum, minimize};
@@ -17,14 +20,17 @@ use crate::error::ClvError;
 /// assert!(m.gradient_norm < 1e-6 && m.iterations > 0);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Minimum {
-    /// Where.
+    /// The parameters at the minimum.
     pub x: Vec<f64>,
-    /// The function value there.
+    /// The function's value at `x`.
     pub value: f64,
-    /// Iterations (Nelder–Mead + Newton).
+    /// Iterations made: Nelder–Mead and Newton steps for [`minimize`], damped Newton steps
+    /// for [`minimize_newton`].
     pub iterations: usize,
-    /// The gradient norm at the end.
+    /// The norm of the gradient at `x`; the minimum is accepted when it is below `tol` ×
+    /// `scale`.
     pub gradient_norm: f64,
 }
 

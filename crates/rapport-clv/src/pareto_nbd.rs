@@ -34,7 +34,7 @@ pub struct ParetoNbd {
 }
 
 impl ParetoNbd {
-    /// Checked parameters.
+    /// The model with parameters r, α, s, β, each checked to be a positive finite number.
     ///
     /// ```
     /// use rapport_clv::{ClvError, ParetoNbd};
@@ -176,7 +176,8 @@ impl ParetoNbd {
         (first + second + third - ll).exp()
     }
 
-    /// P(alive) at `big_t` (note 009, eqs. 36–37).
+    /// Probability that a customer with history `(x, tx, big_t)` is still alive at `big_t`
+    /// (note 009, eqs. 36–37).
     ///
     /// ```
     /// use rapport_clv::ParetoNbd;

@@ -13,7 +13,7 @@ pub fn ln_gamma(x: f64) -> f64 {
     libm::lgamma(x)
 }
 
-/// ln B(a, b).
+/// ln B(a, b), the logarithm of the beta function, for a, b > 0.
 ///
 /// ```
 /// use rapport_clv::special::ln_beta;

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ClvError;
 
-/// The period transactions are counted in.
+/// The period transactions are counted in: summaries, T and the horizons of the predictions
+/// are numbers of these periods. `#[non_exhaustive]`: more periods (months) may come.
 ///
 /// ```
 /// use chrono::NaiveDate;
@@ -23,8 +24,9 @@ use crate::error::ClvError;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Period {
-    /// Calendar days.
+    /// Calendar days: a date counts as its own period.
     Day,
     /// Calendar weeks Monday–Sunday (pandas `W` = `W-SUN`): a date counts as the Monday
     /// starting its week.
@@ -72,8 +74,9 @@ impl Period {
     }
 }
 
-/// One customer's summary, in periods (what [`summarize`] returns and the models read as
-/// `(frequency, recency, T)`).
+/// One customer's summary, in periods: what [`summarize`] returns, what the count models read
+/// as `(frequency, recency, T)`, and the customer [`clv`](crate::clv) values. A plain value,
+/// built as a literal; [`Summary::validate`] checks it.
 ///
 /// ```
 /// use rapport_clv::{ClvError, Summary};

@@ -15,7 +15,8 @@ fn history() -> impl Strategy<Value = (f64, f64, f64)> {
         let tx = if x == 0.0 {
             0.0
         } else {
-            (frac * t * 100.0).round() / 100.0
+            // Rounded to the cent, but never past T (a valid history).
+            ((frac * t * 100.0).round() / 100.0).min(t)
         };
         (x, tx, t)
     })
@@ -116,8 +117,10 @@ proptest! {
     #[test]
     fn prop_clv_falls_as_the_discount_rate_rises(m in count_model(), (x, tx, t) in history(), d in 0.0f64..0.2) {
         let g = GammaGamma::new(6.0, 3.7, 15.0).unwrap();
-        let low = clv(m.as_ref(), &g, x, tx, t, 20.0, 12, d, Period::Week);
-        let high = clv(m.as_ref(), &g, x, tx, t, 20.0, 12, d + 0.05, Period::Week);
+        let customer = Summary { frequency: x, recency: tx, t, monetary_value: 20.0 };
+        let weekly = ClvParams::new(Period::Week);
+        let low = clv(m.as_ref(), &g, &customer, &weekly.with_discount(d));
+        let high = clv(m.as_ref(), &g, &customer, &weekly.with_discount(d + 0.05));
         prop_assume!(low.is_finite() && high.is_finite());
         prop_assert!(high <= low + 1e-9, "{low} then {high}");
     }

@@ -106,7 +106,12 @@ fn cohort_predictions_at_the_reference_parameters() {
             "profit",
         );
         close(
-            clv(&m, &s, x, tx, t, mv, 12, 0.01, Period::Week),
+            clv(
+                &m,
+                &s,
+                &customer(x, tx, t, mv),
+                &ClvParams::new(Period::Week),
+            ),
             f(&c["clv_12m"]),
             1e-6,
             &format!("customer {id} CLV"),
@@ -144,7 +149,12 @@ fn all_2357_predictions_and_checksums() {
         let p = m.p_alive(x, tx, t);
         close(p, g("bgnbd_p_alive"), 1e-6, "P(alive)");
         *sums.entry("sum_p_alive".into()).or_default() += p;
-        let v = clv(&m, &s, x, tx, t, mv, 12, 0.01, Period::Week);
+        let v = clv(
+            &m,
+            &s,
+            &customer(x, tx, t, mv),
+            &ClvParams::new(Period::Week),
+        );
         close(
             v,
             g("bgnbd_clv_12m").max(1e-300),
@@ -256,7 +266,7 @@ fn sample_daily_and_weekly_fits_and_predictions() {
             }
             close(m.p_alive(x, tx, t), f(&c["p_alive"]), 1e-6, key);
             close(
-                clv(&m, &s, x, tx, t, mv, 12, 0.01, period),
+                clv(&m, &s, &customer(x, tx, t, mv), &ClvParams::new(period)),
                 f(&c["clv_12m"]),
                 1e-6,
                 &format!("{key} CLV"),

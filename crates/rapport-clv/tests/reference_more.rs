@@ -145,7 +145,12 @@ fn pareto_nbd_predictions_at_the_reference_parameters() {
         let zbar = cohort[id].4;
         let x_spend = cohort[id].1;
         close(
-            clv(&m, &s, x_spend, tx, t, zbar, 12, 0.01, Period::Week),
+            clv(
+                &m,
+                &s,
+                &customer(x_spend, tx, t, zbar),
+                &ClvParams::new(Period::Week),
+            ),
             f(&extra["cohort_pareto_nbd_clv_12m"][id]),
             1e-6,
             &format!("customer {id} CLV"),
@@ -279,7 +284,12 @@ fn mbgnbd_fits_and_predictions_match_lifetimes() {
                 &format!("{key} P(alive)"),
             );
             close(
-                clv(&m, &s, x, tx, t, f(&c["monetary_value"]), 12, 0.01, period),
+                clv(
+                    &m,
+                    &s,
+                    &customer(x, tx, t, f(&c["monetary_value"])),
+                    &ClvParams::new(period),
+                ),
                 f(&c["clv_12m"]),
                 1e-6,
                 &format!("{key} {} CLV", c["id"]),

@@ -7,12 +7,12 @@ use std::hash::Hash;
 
 use serde::{Deserialize, Serialize};
 
-use crate::activity::Activity;
-use crate::customer::Customer;
 use crate::error::DomainError;
 use crate::event::OutboxMessage;
-use crate::id::TenantId;
-use crate::stats::Stats;
+use crate::model::activity::Activity;
+use crate::model::customer::Customer;
+use crate::model::id::TenantId;
+use crate::model::stats::Stats;
 
 /// One customer row to write, with its stats.
 ///

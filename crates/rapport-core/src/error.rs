@@ -1,13 +1,16 @@
-//! [`DomainError`]: what the core rejects. Every message names the field and the bad value,
-//! so a host can show it to the person who typed it.
+//! [`DomainError`]: what the core rejects. Every message names the field and says why; it
+//! shows the bad value when that value is not personal (`nps `11` is out of range 0..=10`).
 //!
-//! Validation errors echo the rejected input (that is their purpose); a host that logs them
-//! should treat them as it treats the input itself.
+//! A rejected email, phone number or name is personal data, so its error keeps the field and
+//! the reason but not the text: `email <redacted> is invalid: it has no domain`. The message
+//! (and the `Debug` of the error) can go to any log. The caller still holds the text it passed
+//! in; a front end that shows the error to the person who typed it (the CLI, next to a CSV line
+//! number) adds the text itself.
 
 use rust_decimal::Decimal;
 
-use crate::id::CustomerId;
-use crate::money::Currency;
+use crate::model::id::CustomerId;
+use crate::model::money::Currency;
 
 /// A rule of the domain was broken: invalid input, an illegal transition or a bad policy.
 ///
@@ -50,19 +53,48 @@ pub enum DomainError {
         /// The field.
         field: &'static str,
     },
-    /// An email that fails the syntax check.
-    #[error("email `{value}` is invalid: {reason}")]
+    /// An email that fails the syntax check. The rejected text is personal data and is not
+    /// kept.
+    ///
+    /// ```
+    /// use rapport_core::{DomainError, Email};
+    /// let err = Email::parse("alice.smith@example").unwrap_err();
+    /// assert_eq!(err, DomainError::InvalidEmail { reason: "its domain has no dot" });
+    /// assert_eq!(err.to_string(), "email <redacted> is invalid: its domain has no dot");
+    /// ```
+    #[error("email <redacted> is invalid: {reason}")]
     InvalidEmail {
-        /// The rejected text.
-        value: String,
         /// Why.
         reason: &'static str,
     },
-    /// A phone number that cannot be read as E.164.
-    #[error("phone `{value}` is invalid: {reason}")]
+    /// A phone number that cannot be read as E.164. The rejected text is personal data and is
+    /// not kept.
+    ///
+    /// ```
+    /// use rapport_core::{DomainError, Phone, Region};
+    /// let err = Phone::parse("138 0013 80ab", "CN".parse::<Region>()?).unwrap_err();
+    /// assert!(matches!(err, DomainError::InvalidPhone { .. }));
+    /// assert!(err.to_string().starts_with("phone <redacted> is invalid: it has characters"));
+    /// # Ok::<(), DomainError>(())
+    /// ```
+    #[error("phone <redacted> is invalid: {reason}")]
     InvalidPhone {
-        /// The rejected text.
-        value: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A person's name that breaks its rule (empty, too long, control characters). The
+    /// rejected text is personal data and is not kept.
+    ///
+    /// ```
+    /// use rapport_core::{DomainError, Profile};
+    /// let err = Profile::normalise_name("Wang\u{7}Fang").unwrap_err();
+    /// assert_eq!(err, DomainError::InvalidName { field: "display_name", reason: "it contains a control character" });
+    /// assert_eq!(err.to_string(), "display_name <redacted> is invalid: it contains a control character");
+    /// ```
+    #[error("{field} <redacted> is invalid: {reason}")]
+    InvalidName {
+        /// The field.
+        field: &'static str,
         /// Why.
         reason: &'static str,
     },
@@ -81,6 +113,7 @@ pub enum DomainError {
         reason: &'static str,
     },
     /// A text field that breaks its syntax rule (attribute keys, idempotency keys, order ids).
+    /// Not for personal text: a name is [`DomainError::InvalidName`].
     #[error("{field} `{value}` is invalid: {reason}")]
     InvalidText {
         /// The field.
@@ -173,6 +206,7 @@ impl DomainError {
             | DomainError::InvalidCurrency { field, .. }
             | DomainError::Overflow { field }
             | DomainError::InvalidText { field, .. }
+            | DomainError::InvalidName { field, .. }
             | DomainError::NegativeAmount { field, .. }
             | DomainError::OutOfRange { field, .. }
             | DomainError::InvalidPolicy { field, .. } => Some(field),

@@ -5,12 +5,12 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::activity::ActivityType;
-use crate::id::{ActivityId, CustomerId, MessageId, TenantId};
-use crate::lifecycle::Stage;
-use crate::privacy::{ContactChannel, Purpose};
-use crate::tag::{Tag, TagSource};
-use crate::tier::Tier;
+use crate::model::activity::ActivityType;
+use crate::model::consent::{ContactChannel, Purpose};
+use crate::model::id::{ActivityId, CustomerId, MessageId, TenantId};
+use crate::model::lifecycle::Stage;
+use crate::model::tag::{Tag, TagSource};
+use crate::model::tier::Tier;
 
 /// Something that happened to a customer.
 ///

@@ -36,70 +36,66 @@
 //! # Ok::<(), DomainError>(())
 //! ```
 //!
-//! # Modules
-//! One module per domain concept: [`customer`], [`contact`], [`activity`], [`stats`], [`tag`],
-//! [`tag_rule`], [`segment`], [`tier`], [`lifecycle`], [`rfm`], [`churn`], [`evaluate`](mod@evaluate),
-//! [`dedupe`], [`merge`], [`policy`], [`rank`](mod@rank), [`privacy`], [`money`], [`changeset`],
-//! [`event`], [`ports`], [`error`].
+//! # Map
+//! The crate is grouped by concept, one folder per area of DOMAIN.md's glossary; the types
+//! are re-exported at the root, so `rapport_core::Customer` is the path to use.
+//!
+//! | folder | holds |
+//! |---|---|
+//! | [`model`] | what a customer holds: ids and keys, [`Customer`]/[`Profile`], contacts, [`Pii`], tags, activities, [`Money`], [`Stats`], and the state the rules keep (lifecycle [`Stage`], [`TierState`], [`Consents`]) |
+//! | [`decide`] | the rules, each with a [`Reason`]: [`segment`], tag rules, RFM, tier ladders, lifecycle, churn risk, ranks, [`evaluate()`] |
+//! | [`quality`] | duplicate candidates and merge previews |
+//! | [`ports`] | the traits hosts and backends implement: [`Store`] (the repository), [`Outbox`], [`Notifier`], and the boxed [`DynStore`](ports::DynStore) |
+//! | root | [`Changeset`] (every state change), [`DomainEvent`]/[`OutboxMessage`], [`DomainError`] |
 #![forbid(unsafe_code)]
 
-pub mod activity;
 pub mod changeset;
-pub mod churn;
-pub mod contact;
-pub mod customer;
-pub mod dedupe;
+pub mod decide;
 pub mod error;
-pub mod evaluate;
 pub mod event;
-pub mod id;
-pub mod lifecycle;
-pub mod merge;
-pub mod money;
-pub mod pii;
-pub mod policy;
+pub mod model;
 pub mod ports;
-pub mod privacy;
-pub mod rank;
-pub mod reason;
-pub mod rfm;
-pub mod segment;
-pub mod stats;
-pub mod tag;
-pub mod tag_rule;
-pub mod text;
-pub mod tier;
+pub mod quality;
 
-pub use activity::{Activity, ActivityKind, ActivityType, Channel, Csat, Feedback, Nps, Severity};
+pub use decide::segment;
+
 pub use changeset::{Changeset, CustomerWrite};
-pub use churn::{ChurnPolicy, ChurnRisk};
-pub use contact::{ContactKey, Email, Phone, Region};
-pub use customer::{AttrKey, AttrValue, Attributes, Customer, Profile};
-pub use dedupe::{DedupePolicy, DuplicateCandidate, MatchReason, duplicate_candidates};
-pub use error::DomainError;
-pub use evaluate::{EvalInputs, Evaluation, evaluate};
-pub use event::{DomainEvent, OutboxMessage};
-pub use id::{ActivityId, CustomerId, MessageId, TenantId};
-pub use lifecycle::{
-    Lifecycle, LifecyclePolicy, SilentAfter, Stage, StageDecision, StageOverride, advance, stage_at,
+pub use decide::churn::{ChurnPolicy, ChurnRisk};
+pub use decide::evaluate::{EvalInputs, Evaluation, evaluate};
+pub use decide::lifecycle::{
+    Advanced, LifecyclePolicy, SilentAfter, StageDecision, advance, median_gap, stage_at, win_backs,
 };
-pub use merge::{
+pub use decide::policy::Policies;
+pub use decide::rank::{RankInput, Ranked, rank, rank_values};
+pub use decide::reason::{Measure, Reason, Value};
+pub use decide::rfm::{
+    RankCount, RfmPolicy, RfmScores, RfmSegment, RfmValues, rank_counts, rank_counts_decimal,
+    rfm_scores,
+};
+pub use decide::segment::{Segment, SegmentContext, SegmentParseError};
+pub use decide::tag_rule::{TagChange, TagRule, TagRuleOutcome, evaluate_tag_rules};
+pub use decide::tier::{Rungs, TierDecision, TierLadder, TierMetric, TierPolicy};
+pub use error::DomainError;
+pub use event::{DomainEvent, OutboxMessage};
+pub use model::activity::{
+    Activity, ActivityKind, ActivityType, Channel, Csat, Feedback, Nps, Severity,
+};
+pub use model::consent::{Consent, Consents, ContactChannel, Purpose};
+pub use model::contact::{ContactKey, Email, Phone, Region};
+pub use model::customer::{AttrKey, AttrValue, Attributes, Customer, Profile};
+pub use model::id::{ActivityId, CustomerId, MessageId, TenantId};
+pub use model::id::{Actor, IdempotencyKey, OrderId};
+pub use model::lifecycle::{Lifecycle, Stage, StageOverride};
+pub use model::money::{Currency, Money};
+pub use model::pii::Pii;
+pub use model::stats::{DayTotals, Stamped, Stats, Window};
+pub use model::tag::{Tag, TagInfo, TagSet, TagSource};
+pub use model::tier::{Tier, TierPin, TierState};
+pub use ports::{
+    Applied, Notifier, NotifyError, Outbox, Page, Record, Store, StoreError, TimeRange,
+};
+pub use quality::dedupe::{DedupePolicy, DuplicateCandidate, MatchReason, duplicate_candidates};
+pub use quality::merge::{
     FieldDecision, FieldOutcome, MergeField, MergePlan, MergePreview, Survivorship,
     SurvivorshipPolicy, ValueSource,
 };
-pub use money::{Currency, Money};
-pub use pii::Pii;
-pub use policy::Policies;
-pub use ports::{Applied, Notifier, NotifyError, Page, Record, Store, StoreError, TimeRange};
-pub use privacy::{Consent, Consents, ContactChannel, Purpose};
-pub use rank::{RankInput, Ranked, rank, rank_values};
-pub use reason::{Measure, Reason, Value};
-pub use rfm::{
-    RfmPolicy, RfmScores, RfmSegment, RfmValues, rank_counts, rank_counts_decimal, rfm_scores,
-};
-pub use segment::{Segment, SegmentContext, SegmentParseError};
-pub use stats::{DayTotals, Stamped, Stats, Window};
-pub use tag::{Tag, TagInfo, TagSet, TagSource};
-pub use tag_rule::{TagChange, TagRule, TagRuleOutcome, evaluate_tag_rules};
-pub use text::{Actor, IdempotencyKey, OrderId};
-pub use tier::{Rungs, Tier, TierDecision, TierLadder, TierMetric, TierPin, TierPolicy, TierState};

@@ -1,4 +1,5 @@
-//! Bad input gives a typed error naming the field and the value, and no input panics.
+//! Bad input gives a typed error naming the field and the value (redacted when it is personal
+//! data: emails, phones, names), and no input panics.
 #![allow(clippy::unwrap_used)]
 
 mod strategies;
@@ -12,19 +13,19 @@ fn errors_name_field_and_value() {
     let cases: Vec<(Result<(), DomainError>, &str)> = vec![
         (
             Email::parse("a@").map(|_| ()),
-            "email `a@` is invalid: it has no domain",
+            "email <redacted> is invalid: it has no domain",
         ),
         (
             Email::parse("ann").map(|_| ()),
-            "email `ann` is invalid: it has no `@`",
+            "email <redacted> is invalid: it has no `@`",
         ),
         (
             Email::parse("a..b@x.com").map(|_| ()),
-            "email `a..b@x.com` is invalid: its local part has a misplaced dot",
+            "email <redacted> is invalid: its local part has a misplaced dot",
         ),
         (
             Email::parse("a@x.c0m").map(|_| ()),
-            "email `a@x.c0m` is invalid: its top-level domain is not alphabetic",
+            "email <redacted> is invalid: its top-level domain is not alphabetic",
         ),
         (
             "x:".parse::<Tag>().map(|_| ()),
@@ -63,9 +64,12 @@ fn errors_name_field_and_value() {
     let cn: Region = "CN".parse().unwrap();
     let err = Phone::parse("12ab", cn).unwrap_err();
     assert!(
-        matches!(err, DomainError::InvalidPhone { ref value, .. } if value == "12ab"),
+        err == DomainError::InvalidPhone {
+            reason: "it has characters other than digits, spaces, + - ( ) . /"
+        },
         "{err}"
     );
+    assert!(!err.to_string().contains("12ab"), "{err}");
     assert_eq!(err.field(), Some("phone"));
 }
 

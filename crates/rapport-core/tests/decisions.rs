@@ -265,12 +265,9 @@ fn a_fitted_model_marks_churned_below_p_alive_threshold() {
 #[test]
 fn median_gap_of_an_even_count_is_the_mean_of_the_middle_two() {
     let d = |n: i64| NaiveDate::from_ymd_opt(2025, 1, 1).unwrap() + Duration::days(n);
-    assert_eq!(lifecycle::median_gap(&[d(0), d(10), d(30)]), Some(15.0));
-    assert_eq!(
-        lifecycle::median_gap(&[d(0), d(10), d(30), d(31)]),
-        Some(10.0)
-    );
-    assert_eq!(lifecycle::median_gap(&[d(0)]), None);
+    assert_eq!(median_gap(&[d(0), d(10), d(30)]), Some(15.0));
+    assert_eq!(median_gap(&[d(0), d(10), d(30), d(31)]), Some(10.0));
+    assert_eq!(median_gap(&[d(0)]), None);
 }
 
 proptest! {
@@ -752,12 +749,12 @@ proptest! {
         for (i, x) in d.iter().enumerate() {
             let less = d.iter().filter(|y| *y < x).count();
             let greater = d.iter().filter(|y| *y > x).count();
-            prop_assert_eq!(got[i], (less, greater));
+            prop_assert_eq!((got[i].below, got[i].above), (less, greater));
         }
         let ints: Vec<i64> = v.iter().map(|(m, _)| *m).collect();
         let got = rank_counts(&ints);
         for (i, x) in ints.iter().enumerate() {
-            prop_assert_eq!(got[i].0, ints.iter().filter(|y| *y < x).count());
+            prop_assert_eq!(got[i].below, ints.iter().filter(|y| *y < x).count());
         }
     }
 }

@@ -250,7 +250,10 @@ impl StateMachineTest for LifecycleTest {
         }
         let was_terminal = !sut.customer.is_live();
         let before = sut.customer.stage();
-        let (next, decision) = advance(
+        let Advanced {
+            lifecycle: next,
+            decision,
+        } = advance(
             &sut.customer.lifecycle,
             &sut.stats,
             &LifecyclePolicy::default(),

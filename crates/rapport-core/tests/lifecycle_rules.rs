@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use proptest::prelude::*;
-use rapport_core::lifecycle::win_backs;
+use rapport_core::win_backs;
 use rapport_core::*;
 use rust_decimal::Decimal;
 
@@ -149,7 +149,10 @@ fn advance_reports_each_transition_once_and_counts_win_backs() {
         (201, vec![0, 20]),
         (400, vec![0, 20, 400]),
     ] {
-        let (next, d) = advance(&state, &stats(&buys), &p, at(now), None);
+        let Advanced {
+            lifecycle: next,
+            decision: d,
+        } = advance(&state, &stats(&buys), &p, at(now), None);
         if d.changed() {
             seen.push((d.from, d.to, now));
             assert_eq!(next.since, Some(at(now)));
@@ -175,7 +178,9 @@ fn advance_reports_each_transition_once_and_counts_win_backs() {
 fn an_override_holds_until_its_expiry_then_the_rules_resume() {
     let p = LifecyclePolicy::default();
     let s = stats(&[0, 20]);
-    let (state, _) = advance(&Lifecycle::default(), &s, &p, at(20), None);
+    let Advanced {
+        lifecycle: state, ..
+    } = advance(&Lifecycle::default(), &s, &p, at(20), None);
     let state = state
         .override_stage(
             Stage::Churned,
@@ -185,13 +190,19 @@ fn an_override_holds_until_its_expiry_then_the_rules_resume() {
             at(21),
         )
         .unwrap();
-    let (held, d) = advance(&state, &s, &p, at(49), None);
+    let Advanced {
+        lifecycle: held,
+        decision: d,
+    } = advance(&state, &s, &p, at(49), None);
     assert_eq!(
         (d.to, &*d.reason.rule),
         (Stage::Churned, "lifecycle.override")
     );
     assert!(d.reason.note.as_deref().unwrap().contains("support"));
-    let (after, d) = advance(&held, &s, &p, at(50), None);
+    let Advanced {
+        lifecycle: after,
+        decision: d,
+    } = advance(&held, &s, &p, at(50), None);
     assert_eq!((d.from, d.to), (Stage::Churned, Stage::Active));
     assert!(after.manual.is_none(), "an expired override is dropped");
     // Overrides need a live stage, a reason and a future expiry; tombstones refuse them.

@@ -389,7 +389,8 @@ impl Store for MemoryStore {
         }));
         Ok(Applied::counting(cs))
     }
-
+}
+impl Outbox for MemoryStore {
     async fn claim_outbox(
         &self,
         limit: u32,
@@ -411,13 +412,11 @@ impl Store for MemoryStore {
         }
         Ok(out)
     }
-
     async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
         let ids: HashSet<&MessageId, Hashed> = ids.iter().collect();
         self.lock()?.outbox.retain(|p| !ids.contains(&p.message.id));
         Ok(())
     }
-
     async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
         for p in &mut self.lock()?.outbox {
             if p.message.id == id {

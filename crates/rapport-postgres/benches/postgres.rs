@@ -312,40 +312,8 @@ fn bench_sweep(c: &mut Criterion) {
     let schema = schema("sweep");
     let store = store(&schema, ImportPath::Copy);
     let start = Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap();
-    let rows: Vec<(Customer, Stats)> = (0..SWEEP_ROWS)
-        .map(|i| {
-            let c = Customer::new(
-                T,
-                CustomerId::from_u128(i as u128 + 1),
-                Profile::default(),
-                start,
-            );
-            let mut s = Stats::default();
-            let mut x = i as u64 * 2_654_435_761 + 1;
-            for k in 0..(x % 5) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                let a = Activity {
-                    id: ActivityId::from_u128(0),
-                    customer: c.id(),
-                    at: start + chrono::Duration::days(((x >> 8) % 300 + k * 13) as i64),
-                    channel: Channel::Web,
-                    idempotency_key: IdempotencyKey::new("k").unwrap(),
-                    kind: ActivityKind::Purchase {
-                        order_id: OrderId::new("o").unwrap(),
-                        amount: Money::new(
-                            rust_decimal::Decimal::new((x % 50_000) as i64, 2),
-                            Currency::USD,
-                        ),
-                        margin: None,
-                    },
-                };
-                s.apply(&a).unwrap();
-            }
-            (c, s)
-        })
-        .collect();
+    let rows: Vec<(Customer, Stats)> =
+        rapport_sql::testing::sweep_population(T, SWEEP_ROWS, start).collect();
     for chunk in rows.chunks(BATCH) {
         block_on(store.import_customers(T, chunk)).unwrap();
     }
@@ -357,17 +325,7 @@ fn bench_sweep(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(20));
     g.throughput(Throughput::Elements(SWEEP_ROWS as u64));
     g.bench_function("baseline_scan_all_pages", |b| {
-        b.iter(|| {
-            let mut page = Page::first(10_000);
-            let mut n = 0;
-            loop {
-                let rows = block_on(Store::scan(svc.store(), T, page)).unwrap();
-                let Some(last) = rows.last() else { break };
-                page.after = Some(last.customer.id());
-                n += rows.len();
-            }
-            black_box(n)
-        })
+        b.iter(|| black_box(rapport_sql::testing::scan_pages(svc.store(), T, 10_000)))
     });
     let mut day = 0;
     g.bench_function("sweep", |b| {

@@ -177,7 +177,7 @@ impl CustomerRow {
                 actual: u64::try_from(actual).unwrap_or(0),
             }),
             None => Err(StoreError::NotFound {
-                what: format!("customer {customer}"),
+                entity: rapport_core::ports::Entity::Customer(customer),
             }),
         }
     }

@@ -105,3 +105,8 @@ pub(crate) fn corrupt(table: &str, e: impl std::fmt::Display) -> StoreError {
         reason: format!("{table}: {e}"),
     }
 }
+
+/// A stored row that does not decode, as rapport-sql's codecs report it.
+pub(crate) fn corrupt_row(e: rapport_sql::codec::CorruptRow) -> StoreError {
+    corrupt(e.table, e.reason)
+}

@@ -15,37 +15,12 @@ use rapport_core::{Activity, Customer, CustomerId, Stats, StoreError, TenantId};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
+use rapport_sql::ImportReport;
+
 use crate::apply::{ActivityRow, CustomerRow};
 use crate::error::{db, pool};
 use crate::read::record;
 use crate::{ImportPath, Inner};
-
-/// What an import batch did.
-///
-/// ```
-/// use rapport_postgres::ImportReport;
-/// let mut total = ImportReport::default();
-/// total += ImportReport { rows: 3, inserted: 1, skipped: 2 };
-/// total += ImportReport { rows: 2, inserted: 2, skipped: 0 };
-/// assert_eq!(total, ImportReport { rows: 5, inserted: 3, skipped: 2 });
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ImportReport {
-    /// Rows in the batch.
-    pub rows: usize,
-    /// Rows written (new).
-    pub inserted: usize,
-    /// Rows already present (skipped: the import is idempotent).
-    pub skipped: usize,
-}
-
-impl std::ops::AddAssign for ImportReport {
-    fn add_assign(&mut self, o: Self) {
-        self.rows += o.rows;
-        self.inserted += o.inserted;
-        self.skipped += o.skipped;
-    }
-}
 
 pub(crate) async fn customers(
     inner: &Inner,
@@ -134,7 +109,7 @@ pub(crate) async fn activities(
             .map_err(db)?;
         let Some(row) = row else {
             return Err(StoreError::NotFound {
-                what: format!("customer {id}"),
+                entity: rapport_core::ports::Entity::Customer(id),
             });
         };
         let mut r = record(&row)?;

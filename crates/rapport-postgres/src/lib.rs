@@ -71,16 +71,16 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use rapport_core::{
-    Activity, Applied, Changeset, ContactKey, CustomerId, MessageId, OutboxMessage, Page, Record,
-    Segment, SegmentContext, Store, StoreError, TenantId, TimeRange,
+    Activity, Applied, Changeset, ContactKey, CustomerId, MessageId, Outbox, OutboxMessage, Page,
+    Record, Segment, SegmentContext, Store, StoreError, TenantId, TimeRange,
 };
 use tokio::runtime::{Handle, Runtime};
 use uuid::Uuid;
 
 pub use config::{ImportPath, PostgresConfig};
 pub use error::PostgresError;
-pub use import::ImportReport;
 pub use migrate::{MIGRATIONS, Migration, latest_version};
+pub use rapport_sql::ImportReport;
 
 use error::{corrupt, db, pool};
 use sql::Sql;
@@ -569,9 +569,9 @@ impl Store for PostgresStore {
         if page.limit == 0 {
             return Ok(Vec::new());
         }
-        let filter = match segment_sql::prefilter(segment, now) {
-            segment_sql::Cond::False => return Ok(Vec::new()),
-            other => other.into_sql(),
+        let filter = match rapport_sql::segment::prefilter(&segment_sql::Postgres, segment, now) {
+            rapport_sql::segment::Cond::False => return Ok(Vec::new()),
+            other => other.into_sql(&segment_sql::Postgres),
         };
         let segment = segment.clone();
         self.run(move |inner| async move {
@@ -580,7 +580,7 @@ impl Store for PostgresStore {
                  WHERE tenant_id = $1 AND ($2::uuid IS NULL OR customer_id > $2) AND {}
                  ORDER BY customer_id LIMIT $3",
                 inner.schema,
-                filter.numbered(4)
+                filter.render(&segment_sql::Postgres, 4)
             );
             let client = inner.pool.get().await.map_err(pool)?;
             let stmt = client.prepare(&sql).await.map_err(db)?;
@@ -591,7 +591,7 @@ impl Store for PostgresStore {
             loop {
                 let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
                     vec![tenant.as_uuid(), &after, &batch];
-                params.extend(filter.params().iter().map(segment_sql::Value::as_param));
+                params.extend(filter.params().iter().map(segment_sql::param));
                 let rows = client.query(&stmt, &params).await.map_err(db)?;
                 for row in &rows {
                     let r = read::record(row)?;
@@ -661,7 +661,8 @@ impl Store for PostgresStore {
         })
         .await
     }
-
+}
+impl Outbox for PostgresStore {
     async fn claim_outbox(
         &self,
         limit: u32,
@@ -698,7 +699,6 @@ impl Store for PostgresStore {
         })
         .await
     }
-
     async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
         let ids: Vec<Uuid> = ids.iter().map(|m| *m.as_uuid()).collect();
         self.run(move |inner| async move {
@@ -714,7 +714,6 @@ impl Store for PostgresStore {
         })
         .await
     }
-
     async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.run(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;

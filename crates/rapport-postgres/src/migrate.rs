@@ -7,7 +7,8 @@ use tokio_postgres::Client;
 
 use crate::error::{PostgresError, db};
 
-/// One schema migration.
+/// One schema migration (rapport-sql's: the SQL stores share their bookkeeping). Its SQL
+/// has unqualified table names: run it with `search_path` set to the store's schema.
 ///
 /// ```
 /// use rapport_postgres::{MIGRATIONS, Migration, latest_version};
@@ -16,16 +17,7 @@ use crate::error::{PostgresError, db};
 /// assert!(MIGRATIONS.windows(2).all(|w| w[0].version < w[1].version));
 /// assert_eq!(MIGRATIONS.last().map(|m| m.version), Some(latest_version()));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Migration {
-    /// Its number; migrations apply in increasing order.
-    pub version: u32,
-    /// A short name.
-    pub name: &'static str,
-    /// The SQL it runs, with unqualified table names: run it with `search_path` set to the
-    /// store's schema.
-    pub sql: &'static str,
-}
+pub use rapport_sql::Migration;
 
 /// Every migration this version of the crate knows, in order. Hosts that run their own
 /// migration tool can take the SQL from here (run each with `SET LOCAL search_path TO <schema>`
@@ -48,7 +40,7 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
 /// ```
 #[must_use]
 pub fn latest_version() -> u32 {
-    MIGRATIONS.last().map_or(0, |m| m.version)
+    rapport_sql::latest_version(MIGRATIONS)
 }
 
 /// Creates the schema if needed and applies the missing migrations in one transaction;
@@ -83,14 +75,13 @@ pub(crate) async fn migrate(
         .map_err(db)?
         .get(0);
     let current = u32::try_from(current.unwrap_or(0)).unwrap_or(0);
-    if current > latest_version() {
-        return Err(PostgresError::SchemaTooNew {
-            found: current,
-            supported: latest_version(),
-        });
-    }
+    let pending =
+        rapport_sql::pending(MIGRATIONS, current).map_err(|e| PostgresError::SchemaTooNew {
+            found: e.found,
+            supported: e.supported,
+        })?;
     let mut applied = Vec::new();
-    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+    for m in pending {
         tx.batch_execute(m.sql).await.map_err(db)?;
         let version = i32::try_from(m.version).unwrap_or(i32::MAX);
         tx.execute(

@@ -4,16 +4,11 @@ use chrono::{DateTime, Utc};
 use rapport_core::{Activity, CustomerId, Record, StoreError};
 use tokio_postgres::Row;
 
-use crate::error::corrupt;
+use crate::error::{corrupt, corrupt_row};
 
 /// A customer row (`customer_json`, `stats_json`) decoded.
 pub(crate) fn record(row: &Row) -> Result<Record, StoreError> {
-    let c: &str = row.get(0);
-    let s: &str = row.get(1);
-    Ok(Record {
-        customer: serde_json::from_str(c).map_err(|e| corrupt("customers", e))?,
-        stats: serde_json::from_str(s).map_err(|e| corrupt("customers", e))?,
-    })
+    rapport_sql::codec::decode_record("customers", row.get(0), row.get(1)).map_err(corrupt_row)
 }
 
 pub(crate) fn customer_id(row: &Row) -> CustomerId {

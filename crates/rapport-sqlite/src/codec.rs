@@ -26,10 +26,7 @@ pub(crate) fn to_json<T: serde::Serialize>(
     table: &'static str,
     v: &T,
 ) -> Result<String, SqliteError> {
-    serde_json::to_string(v).map_err(|e| SqliteError::Corrupt {
-        table,
-        reason: e.to_string(),
-    })
+    Ok(rapport_sql::codec::to_json(table, v)?)
 }
 
 /// A record from its JSON text.
@@ -40,8 +37,5 @@ pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
     table: &'static str,
     s: &str,
 ) -> Result<T, SqliteError> {
-    serde_json::from_str(s).map_err(|e| SqliteError::Corrupt {
-        table,
-        reason: e.to_string(),
-    })
+    Ok(rapport_sql::codec::from_json(table, s)?)
 }

@@ -75,3 +75,12 @@ impl SqliteError {
         }
     }
 }
+
+impl From<rapport_sql::codec::CorruptRow> for SqliteError {
+    fn from(e: rapport_sql::codec::CorruptRow) -> Self {
+        SqliteError::Corrupt {
+            table: e.table,
+            reason: e.reason,
+        }
+    }
+}

@@ -16,47 +16,7 @@ use crate::apply::{ApplyError, CustomerRow, revenue_num};
 use crate::codec::{day_number, from_json, time_to_us, to_json};
 use crate::error::SqliteError;
 
-/// What one import batch did.
-///
-/// ```
-/// # use rapport_sqlite::{SqliteConfig, SqliteStore};
-/// # use rapport::core::*;
-/// # use futures::executor::block_on;
-/// # let dir = tempfile::tempdir()?;
-/// # let now = chrono::DateTime::UNIX_EPOCH;
-/// # let store = SqliteStore::open(dir.path().join("crm.db"), SqliteConfig::default(), now)?;
-/// # let t = TenantId::from_u128(1);
-/// use rapport_sqlite::ImportReport;
-/// let customers: Vec<_> = (1..=3)
-///     .map(|i| (Customer::new(t, CustomerId::from_u128(i), Profile::default(), now), Stats::default()))
-///     .collect();
-/// block_on(store.import_customers(t, &customers[..2]))?;
-/// let r = block_on(store.import_customers(t, &customers))?;
-/// assert_eq!(r, ImportReport { rows: 3, inserted: 1, skipped: 2 });
-/// // Reports add up (`import_customers_iter` sums its batches).
-/// let mut total = ImportReport::default();
-/// total += r;
-/// total += r;
-/// assert_eq!(total.rows, 6);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ImportReport {
-    /// Rows in the batch.
-    pub rows: usize,
-    /// Rows written (new).
-    pub inserted: usize,
-    /// Rows already present (skipped: the import is idempotent).
-    pub skipped: usize,
-}
-
-impl std::ops::AddAssign for ImportReport {
-    fn add_assign(&mut self, o: Self) {
-        self.rows += o.rows;
-        self.inserted += o.inserted;
-        self.skipped += o.skipped;
-    }
-}
+pub use rapport_sql::ImportReport;
 
 /// Rows per chunk streamed to the writer: the caller serialises the next chunk while the writer
 /// inserts this one, inside the batch's one transaction.

@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rapport_core::{
-    Activity, Applied, Changeset, ContactKey, Customer, CustomerId, MessageId, OutboxMessage, Page,
-    Record, Segment, Stats, Store, StoreError, TenantId, TimeRange,
+    Activity, Applied, Changeset, ContactKey, Customer, CustomerId, MessageId, Outbox,
+    OutboxMessage, Page, Record, Segment, Stats, Store, StoreError, TenantId, TimeRange,
 };
 use rusqlite::Connection;
 
@@ -334,7 +334,7 @@ fn from_apply(e: ApplyError) -> StoreError {
             actual,
         },
         ApplyError::NotFound(id) => StoreError::NotFound {
-            what: format!("customer {id}"),
+            entity: rapport_core::ports::Entity::Customer(id),
         },
         ApplyError::Invalid(d) => StoreError::Invalid(d),
         ApplyError::Sqlite(e) => e.into(),
@@ -429,7 +429,8 @@ impl Store for SqliteStore {
             messages: out.messages,
         })
     }
-
+}
+impl Outbox for SqliteStore {
     async fn claim_outbox(
         &self,
         limit: u32,
@@ -441,12 +442,10 @@ impl Store for SqliteStore {
             .exec(move |c| outbox::claim(c, limit, lease, now))
             .await?)
     }
-
     async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
         let ids = ids.to_vec();
         Ok(self.writer.exec(move |c| outbox::ack(c, &ids)).await?)
     }
-
     async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
         Ok(self
             .writer

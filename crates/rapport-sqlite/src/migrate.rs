@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::error::SqliteError;
 
-/// One schema migration.
+/// One schema migration (rapport-sql's: the SQL stores share their bookkeeping).
 ///
 /// ```
 /// use rapport_sqlite::{MIGRATIONS, Migration, latest_version};
@@ -15,15 +15,7 @@ use crate::error::SqliteError;
 /// assert!(MIGRATIONS.windows(2).all(|w| w[0].version < w[1].version));
 /// assert_eq!(MIGRATIONS.last().map(|m| m.version), Some(latest_version()));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Migration {
-    /// Its number; migrations apply in increasing order.
-    pub version: u32,
-    /// A short name.
-    pub name: &'static str,
-    /// The SQL it runs.
-    pub sql: &'static str,
-}
+pub use rapport_sql::Migration;
 
 /// Every migration this version of the crate knows, in order. Hosts that run their own
 /// migration tool can take the SQL from here (and must then record the versions in
@@ -53,7 +45,7 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
 /// ```
 #[must_use]
 pub fn latest_version() -> u32 {
-    MIGRATIONS.last().map_or(0, |m| m.version)
+    rapport_sql::latest_version(MIGRATIONS)
 }
 
 /// Applies the missing migrations in one `BEGIN IMMEDIATE` transaction; returns the versions
@@ -79,15 +71,14 @@ pub(crate) fn migrate(conn: &mut Connection, now_us: i64) -> Result<Vec<u32>, Sq
         )
         .optional()?
         .flatten();
-    let current = current.unwrap_or(0);
-    if current > latest_version() {
-        return Err(SqliteError::SchemaTooNew {
-            found: current,
-            supported: latest_version(),
-        });
-    }
+    let pending = rapport_sql::pending(MIGRATIONS, current.unwrap_or(0)).map_err(|e| {
+        SqliteError::SchemaTooNew {
+            found: e.found,
+            supported: e.supported,
+        }
+    })?;
     let mut applied = Vec::new();
-    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+    for m in pending {
         tx.execute_batch(m.sql)?;
         tx.execute(
             "INSERT INTO rapport_schema_migrations (version, name, applied_at_us) VALUES (?1, ?2, ?3)",

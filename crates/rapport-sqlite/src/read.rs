@@ -13,7 +13,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_ite
 use crate::codec::{from_json, time_to_us};
 use crate::config::SqliteConfig;
 use crate::error::SqliteError;
-use crate::segment_sql::{self, Cond};
+use rapport_sql::segment::{Cond, prefilter};
+
+use crate::segment_sql::{self, Sqlite};
 
 pub(crate) struct ReadPool {
     path: PathBuf,
@@ -141,20 +143,20 @@ pub(crate) fn query(
     if limit == 0 {
         return Ok(out);
     }
-    let filter = match segment_sql::prefilter(segment, now) {
+    let filter = match prefilter(&Sqlite, segment, now) {
         Cond::False => return Ok(out),
-        other => other.into_sql(),
+        other => other.into_sql(&Sqlite),
     };
     let sql = format!(
         "SELECT customer_json, stats_json FROM rapport_customers
          WHERE tenant_id = ? AND customer_id > ? AND {} ORDER BY customer_id",
-        filter.text()
+        filter.render(&Sqlite, 3)
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let after: Vec<u8> = after.map_or_else(Vec::new, |a| a.to_bytes().to_vec());
     let params = [Value::Blob(tenant.to_bytes().to_vec()), Value::Blob(after)]
         .into_iter()
-        .chain(filter.params().iter().cloned());
+        .chain(filter.params().iter().map(segment_sql::value));
     let mut rows = stmt.query(params_from_iter(params))?;
     while let Some(row) = rows.next()? {
         let (customer, stats) = decode(customer_row(row)?)?;

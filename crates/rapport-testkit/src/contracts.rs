@@ -148,7 +148,7 @@ pub async fn create_fails_already_exists<S: Store>(s: &S) -> Outcome {
 /// use rapport_testkit::contracts::stale_update_conflicts;
 /// assert_eq!(block_on(stale_update_conflicts(&MemoryStore::new())), Ok(()));
 /// ```
-pub async fn stale_update_conflicts<S: Store>(s: &S) -> Outcome {
+pub async fn stale_update_conflicts<S: Store + Outbox>(s: &S) -> Outcome {
     let c = customer(TA, 1, "a@example.com");
     create(s, TA, &c).await?;
     let mut first = Changeset::new();
@@ -206,7 +206,7 @@ pub async fn stale_update_conflicts<S: Store>(s: &S) -> Outcome {
 /// use rapport_testkit::contracts::changeset_is_atomic;
 /// assert_eq!(block_on(changeset_is_atomic(&MemoryStore::new())), Ok(()));
 /// ```
-pub async fn changeset_is_atomic<S: Store>(s: &S) -> Outcome {
+pub async fn changeset_is_atomic<S: Store + Outbox>(s: &S) -> Outcome {
     let existing = customer(TA, 5, "e@example.com");
     create(s, TA, &existing).await?;
     let mut cs = Changeset::new();
@@ -239,7 +239,7 @@ pub async fn changeset_is_atomic<S: Store>(s: &S) -> Outcome {
 /// use rapport_testkit::contracts::activities_are_idempotent;
 /// assert_eq!(block_on(activities_are_idempotent(&MemoryStore::new())), Ok(()));
 /// ```
-pub async fn activities_are_idempotent<S: Store>(s: &S) -> Outcome {
+pub async fn activities_are_idempotent<S: Store + Outbox>(s: &S) -> Outcome {
     let c = customer(TA, 1, "a@example.com");
     create(s, TA, &c).await?;
     let a = purchase(c.id(), "order-1", Decimal::TEN, now())?;
@@ -307,7 +307,7 @@ pub async fn activities_are_idempotent<S: Store>(s: &S) -> Outcome {
 /// use rapport_testkit::contracts::tenants_are_isolated;
 /// assert_eq!(block_on(tenants_are_isolated(&MemoryStore::new())), Ok(()));
 /// ```
-pub async fn tenants_are_isolated<S: Store>(s: &S) -> Outcome {
+pub async fn tenants_are_isolated<S: Store + Outbox>(s: &S) -> Outcome {
     let a = customer(TA, 7, "shared@example.com");
     create(s, TA, &a).await?;
     let mut cs = Changeset::new();
@@ -425,7 +425,7 @@ pub async fn merge_reads_through<S: Store>(s: &S) -> Outcome {
 /// // Contracts run without an async runtime through `check` too.
 /// rapport_testkit::check(MemoryStore::new, |s| async move { outbox_leases(&s).await });
 /// ```
-pub async fn outbox_leases<S: Store>(s: &S) -> Outcome {
+pub async fn outbox_leases<S: Store + Outbox>(s: &S) -> Outcome {
     for i in 1..=3u128 {
         let c = customer(TA, i, &format!("o{i}@example.com"));
         let mut cs = Changeset::new();

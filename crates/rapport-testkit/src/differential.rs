@@ -264,7 +264,7 @@ fn build(op: &Op, reference: &MemoryStore, step: usize) -> Result<Action, String
 }
 
 /// What an action returned, comparable across stores.
-fn exec<S: Store>(s: &S, action: &Action) -> String {
+fn exec<S: Store + Outbox>(s: &S, action: &Action) -> String {
     let r = match action {
         Action::Apply(t, cs) => block_on(s.apply(*t, cs)).map(|a| format!("{a:?}")),
         Action::Read(Op::Load { t, id }) => {
@@ -314,7 +314,7 @@ fn exec<S: Store>(s: &S, action: &Action) -> String {
 /// // The reference against itself: never differs.
 /// rapport_testkit::differential::run(MemoryStore::new, 16);
 /// ```
-pub fn run<S: Store>(factory: impl Fn() -> S, cases: u32) {
+pub fn run<S: Store + Outbox>(factory: impl Fn() -> S, cases: u32) {
     let mut runner = TestRunner::new(Config {
         cases,
         ..Config::default()

@@ -44,7 +44,7 @@ pub struct FaultyStore<S> {
     calls: AtomicUsize,
 }
 
-impl<S: Store> FaultyStore<S> {
+impl<S> FaultyStore<S> {
     /// Fails call `fail_at`; with `after`, a write is performed first and its reply lost.
     ///
     /// ```
@@ -139,6 +139,8 @@ impl<S: Store> Store for FaultyStore<S> {
         }
         self.inner.apply(t, cs).await
     }
+}
+impl<S: Outbox> Outbox for FaultyStore<S> {
     async fn claim_outbox(
         &self,
         limit: u32,
@@ -191,7 +193,7 @@ const T: TenantId = TenantId::from_u128(7);
 
 /// The workload: register customers, record purchases (idempotent keys), tag, evaluate, sweep,
 /// relay. Stops at the first error, which it returns.
-fn workload<S: Store>(
+fn workload<S: Store + Outbox>(
     svc: &rapport::blocking::Service<S, RecordingNotifier>,
     clock: &FixedClock,
 ) -> Result<(), rapport::Error> {
@@ -264,7 +266,7 @@ fn consistent<S: Store>(store: &S) -> Result<(), String> {
 /// assert_eq!(report.runs, 2 * report.calls); // every call, failed before and after
 /// assert!(report.typed_errors > 0 && report.typed_errors <= report.runs);
 /// ```
-pub fn every_call_fails_once<S: Store + 'static>(
+pub fn every_call_fails_once<S: Store + Outbox + 'static>(
     factory: impl Fn() -> S,
 ) -> Result<FaultReport, String> {
     let service = |store: FaultyStore<S>, clock: &std::sync::Arc<FixedClock>, first_id: u64| {

@@ -150,7 +150,7 @@ pub struct OutboxRun {
 /// assert_eq!(run.stuck, 0);
 /// assert_eq!(store.pending_outbox().unwrap(), 0);
 /// ```
-pub fn outbox_survives_failures<S: Store>(
+pub fn outbox_survives_failures<S: Store + Outbox>(
     store: S,
     events: usize,
     fail: f64,

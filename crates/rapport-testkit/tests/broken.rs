@@ -217,6 +217,8 @@ impl Store for Flawed {
         );
         Ok(Applied::counting(cs))
     }
+}
+impl Outbox for Flawed {
     async fn claim_outbox(
         &self,
         limit: u32,

@@ -748,11 +748,10 @@ impl<S: Store, N: Notifier> Service<S, N> {
     ///
     /// # Errors
     /// Store errors.
-    pub fn relay_once(
-        &self,
-        config: &RelayConfig,
-        now: DateTime<Utc>,
-    ) -> Result<RelayReport, Error> {
+    pub fn relay_once(&self, config: &RelayConfig, now: DateTime<Utc>) -> Result<RelayReport, Error>
+    where
+        S: Outbox,
+    {
         block_on(relay_once(self.0.store(), self.0.notifier(), config, now))
     }
 }

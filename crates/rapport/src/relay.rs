@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rapport_core::{Notifier, Store};
+use rapport_core::{Notifier, Outbox};
 
 use crate::error::Error;
 
@@ -132,7 +132,7 @@ impl RelayConfig {
 ///
 /// # Errors
 /// Store errors (claims, acks). Notifier failures are not errors: the message is retried.
-pub async fn relay_once<S: Store, N: Notifier>(
+pub async fn relay_once<S: Outbox, N: Notifier>(
     store: &S,
     notifier: &N,
     config: &RelayConfig,

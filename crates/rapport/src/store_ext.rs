@@ -71,7 +71,7 @@ pub trait StoreExt: Store {
             self.load(tenant, id)
                 .await?
                 .ok_or_else(|| StoreError::NotFound {
-                    what: format!("customer {id}"),
+                    entity: rapport_core::ports::Entity::Customer(id),
                 })
         }
     }

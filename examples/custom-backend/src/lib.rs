@@ -217,7 +217,8 @@ impl Store for JsonFileStore {
             Ok(Applied::counting(cs))
         })
     }
-
+}
+impl Outbox for JsonFileStore {
     async fn claim_outbox(
         &self,
         limit: u32,
@@ -258,7 +259,6 @@ impl Store for JsonFileStore {
         out.sort_by_key(|(seq, _)| *seq);
         Ok(out.into_iter().map(|(_, m)| m).collect())
     }
-
     async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
         self.each_book(|book| {
             let before = book.outbox.len();
@@ -266,7 +266,6 @@ impl Store for JsonFileStore {
             book.outbox.len() != before
         })
     }
-
     async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.each_book(|book| {
             let mut changed = false;

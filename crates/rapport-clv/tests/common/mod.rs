@@ -35,3 +35,13 @@ pub fn close(got: f64, want: f64, rel: f64, what: &str) {
 pub fn gg(p: &Value) -> rapport_clv::GammaGamma {
     rapport_clv::GammaGamma::new(f(&p["p"]), f(&p["q"]), f(&p["v"])).unwrap()
 }
+
+/// The customer a CLV is computed for: `(frequency, recency, T, monetary_value)`.
+pub fn customer(x: f64, tx: f64, t: f64, monetary_value: f64) -> rapport_clv::Summary {
+    rapport_clv::Summary {
+        frequency: x,
+        recency: tx,
+        t,
+        monetary_value,
+    }
+}

@@ -130,6 +130,8 @@ impl Store for Fresh {
     async fn apply(&self, t: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
         self.s().apply(t, cs).await
     }
+}
+impl Outbox for Fresh {
     async fn claim_outbox(
         &self,
         limit: u32,

@@ -1,0 +1,355 @@
+//! The one entry point the service calls: [`evaluate`] a customer at `now` under the tenant's
+//! [`Policies`]: tier, lifecycle stage, churn risk, then tag rules (which may use all three),
+//! with the events they raise and a [`Reason`](crate::decide::reason::Reason) for each decision.
+//! Population-level inputs (RFM quintiles, share-ladder tiers) come from the
+//! [`rank`](mod@crate::decide::rank) step.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::decide::churn::ChurnRisk;
+use crate::decide::lifecycle::{Advanced, StageDecision, advance_with};
+use crate::decide::policy::Policies;
+use crate::decide::rank::Ranked;
+use crate::decide::rfm::RfmScores;
+use crate::decide::segment::SegmentContext;
+use crate::decide::tag_rule::{TagChange, evaluate_tag_rules};
+use crate::decide::tier::{TierDecision, TierMetric, TierPolicy};
+use crate::error::DomainError;
+use crate::event::DomainEvent;
+use crate::model::customer::Customer;
+use crate::model::lifecycle::Lifecycle;
+use crate::model::stats::Stats;
+use crate::model::tag::{Tag, TagSource};
+use crate::model::tier::Tier;
+
+/// What the caller knows besides the customer: `now` and the population-level inputs.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// use rust_decimal::Decimal;
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let inputs = EvalInputs::at(now);
+/// assert_eq!((inputs.now, inputs.rfm, inputs.p_alive), (now, None, None));
+///
+/// // A CLV ladder reads the host's metric.
+/// let policies = Policies {
+///     tier: TierPolicy {
+///         ladder: TierLadder { metric: TierMetric::Clv, ..TierLadder::customer_pyramid() },
+///         ..TierPolicy::default()
+///     },
+///     ..Policies::default()
+/// };
+/// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+/// let with_clv = EvalInputs { host_metric: Some(Decimal::from(3_000)), ..inputs };
+/// assert_eq!(evaluate(&c, &Stats::default(), &policies, &with_clv)?.tier.to, Tier::Gold);
+/// # Ok::<(), DomainError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EvalInputs {
+    /// The time of the decision.
+    pub now: DateTime<Utc>,
+    /// The customer's RFM scores from [`rank`](crate::decide::rank::rank).
+    pub rfm: Option<RfmScores>,
+    /// The tier a share ladder gives (from [`rank`](crate::decide::rank::rank)).
+    pub share_tier: Option<Tier>,
+    /// A host-supplied metric (predicted CLV or any value) for `Clv`/`HostValue` ladders.
+    pub host_metric: Option<Decimal>,
+    /// P(alive) from a fitted model.
+    pub p_alive: Option<f64>,
+    /// The churn risk at the previous evaluation (for the raise-alert event); by default the
+    /// customer's stored alert flag is used.
+    pub previous_churn_risk: Option<f64>,
+}
+
+impl EvalInputs {
+    /// Inputs with only `now`.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+    /// let inputs = EvalInputs::at(now);
+    /// assert_eq!(inputs.now, now);
+    /// assert!(inputs.rfm.is_none() && inputs.p_alive.is_none() && inputs.host_metric.is_none());
+    /// ```
+    #[must_use]
+    pub fn at(now: DateTime<Utc>) -> Self {
+        Self {
+            now,
+            rfm: None,
+            share_tier: None,
+            host_metric: None,
+            p_alive: None,
+            previous_churn_risk: None,
+        }
+    }
+
+    /// With the customer's output of the population [`rank`](crate::decide::rank::rank) step (RFM
+    /// scores and share tier), if it was ranked.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+    /// let ranked = Ranked { customer: CustomerId::from_u128(1), rfm: RfmScores::new(5, 4, 3), share_tier: None };
+    /// assert_eq!(EvalInputs::at(now).with_ranked(Some(&ranked)).rfm, RfmScores::new(5, 4, 3));
+    /// ```
+    #[must_use]
+    pub fn with_ranked(mut self, ranked: Option<&Ranked>) -> Self {
+        self.rfm = ranked.and_then(|r| r.rfm);
+        self.share_tier = ranked.and_then(|r| r.share_tier);
+        self
+    }
+}
+
+/// Everything `evaluate` decided, with reasons. [`Evaluation::apply_to`] writes it into the
+/// customer; [`Evaluation::is_noop`] tells whether there is anything to write.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let mut c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+/// c.lifecycle.stage = Stage::Active; // stale: there is no purchase in the stats
+/// let e = evaluate(&c, &Stats::default(), &Policies::default(), &EvalInputs::at(now))?;
+/// assert!(!e.is_noop(&c));
+/// assert_eq!((e.stage.from, e.stage.to), (Stage::Active, Stage::Prospect));
+/// assert!(matches!(e.events[..], [DomainEvent::StageChanged { to: Stage::Prospect, .. }]));
+/// assert!(!e.churn_alert);
+/// e.apply_to(&mut c);
+/// assert_eq!(c.stage(), Stage::Prospect);
+/// assert!(e.is_noop(&c));
+/// # Ok::<(), DomainError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Evaluation {
+    /// Tags the tag rules add (sourced [`TagSource::Rule`]), sorted by tag.
+    pub tags_added: Vec<TagChange>,
+    /// Tags removed: rule tags whose rules stopped holding, and expired tags of any source;
+    /// sorted by tag.
+    pub tags_removed: Vec<TagChange>,
+    /// The tier decision.
+    pub tier: TierDecision,
+    /// The stage decision.
+    pub stage: StageDecision,
+    /// The new lifecycle state.
+    pub lifecycle: Lifecycle,
+    /// The churn risk.
+    pub churn_risk: ChurnRisk,
+    /// True when the churn risk is at or above the policy's alert threshold.
+    pub churn_alert: bool,
+    /// Events to write to the outbox.
+    pub events: Vec<DomainEvent>,
+}
+
+impl Evaluation {
+    /// True when it decides nothing new for `customer` (evaluated from its current state): no
+    /// tag added or removed, the same tier state, lifecycle and churn alert. Nothing to store.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+    /// let policies = Policies {
+    ///     tag_rules: vec![TagRule::parse("when stage == prospect then tag funnel:lead")?],
+    ///     ..Policies::default()
+    /// };
+    /// let mut c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// let e = evaluate(&c, &Stats::default(), &policies, &EvalInputs::at(now))?;
+    /// assert!(!e.is_noop(&c)); // it adds funnel:lead
+    /// e.apply_to(&mut c);
+    /// let again = evaluate(&c, &Stats::default(), &policies, &EvalInputs::at(now))?;
+    /// assert!(again.is_noop(&c));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn is_noop(&self, customer: &Customer) -> bool {
+        self.tags_added.is_empty()
+            && self.tags_removed.is_empty()
+            && self.tier.state == customer.tier
+            && self.lifecycle == customer.lifecycle
+            && customer.churn_alert == self.churn_alert
+    }
+
+    /// Writes the decisions into `customer` (the service then stores it at the next version):
+    /// tag removals first, then additions, the tier state, the lifecycle and the churn alert.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+    /// let policies = Policies {
+    ///     tag_rules: vec![TagRule::parse("when stage == prospect then tag funnel:lead")?],
+    ///     ..Policies::default()
+    /// };
+    /// let mut c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// let e = evaluate(&c, &Stats::default(), &policies, &EvalInputs::at(now))?;
+    /// e.apply_to(&mut c);
+    /// let lead: Tag = "funnel:lead".parse()?;
+    /// assert!(c.tags.contains(&lead, now));
+    /// assert_eq!(c.tags.get(&lead).unwrap().source, TagSource::Rule);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply_to(&self, customer: &mut Customer) {
+        for c in &self.tags_removed {
+            customer.tags.remove(&c.tag);
+        }
+        for c in &self.tags_added {
+            customer
+                .tags
+                .insert(c.tag.clone(), TagSource::Rule, c.reason.at, c.expires_at);
+        }
+        customer.tier = self.tier.state.clone();
+        customer.lifecycle = self.lifecycle.clone();
+        customer.churn_alert = self.churn_alert;
+    }
+}
+
+/// A tag change compares equal to the tag it is about, so `evaluation.tags_removed == [tag]`
+/// reads as it means.
+impl PartialEq<Tag> for TagChange {
+    fn eq(&self, other: &Tag) -> bool {
+        self.tag == *other
+    }
+}
+
+fn metric_value(policy: &TierPolicy, stats: &Stats, inputs: &EvalInputs) -> Option<Decimal> {
+    match policy.ladder.metric {
+        TierMetric::Revenue365 => Some(stats.rolling_365(inputs.now).revenue),
+        TierMetric::Margin => Some(stats.margin_amount()),
+        TierMetric::RfmTotal => inputs.rfm.map(|r| Decimal::from(r.total())),
+        TierMetric::Clv | TierMetric::HostValue => inputs.host_metric,
+    }
+}
+
+/// Evaluates a customer at `inputs.now`, in this order: tier, lifecycle stage, churn risk,
+/// then tag rules — which see the new tier and stage, the RFM scores and the churn risk —
+/// and expired tags; and the events all this raises. Pure: the same inputs give the same
+/// result, and applying it then evaluating again at the same `now` is a no-op.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let policies = Policies {
+///     tag_rules: vec![TagRule::parse("when stage == prospect then tag funnel:lead").unwrap()],
+///     ..Policies::default()
+/// };
+/// let mut c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+/// let e = evaluate(&c, &Stats::default(), &policies, &EvalInputs::at(now))?;
+/// assert_eq!(e.stage.to, Stage::Prospect);
+/// assert_eq!(e.tier.to, Tier::Lead);
+/// assert_eq!(e.tags_added[0].tag.as_str(), "funnel:lead");
+/// assert_eq!(e.events[0].name(), "tag_added");
+/// e.apply_to(&mut c);
+/// let again = evaluate(&c, &Stats::default(), &policies, &EvalInputs::at(now))?;
+/// assert!(again.is_noop(&c) && again.events.is_empty());
+/// # Ok::<(), DomainError>(())
+/// ```
+///
+/// # Errors
+/// [`DomainError::Tombstoned`] for a merged or erased customer.
+pub fn evaluate(
+    customer: &Customer,
+    stats: &Stats,
+    policies: &Policies,
+    inputs: &EvalInputs,
+) -> Result<Evaluation, DomainError> {
+    customer.ensure_live()?;
+    let now = inputs.now;
+    let id = customer.id();
+    let value = metric_value(&policies.tier, stats, inputs);
+    let tier = policies
+        .tier
+        .decide(&customer.tier, value, inputs.share_tier, now);
+    // The purchase history is read once for the stage and the churn risk.
+    let rhythm = policies.lifecycle.rhythm(stats, now);
+    let Advanced {
+        lifecycle,
+        decision: stage,
+    } = advance_with(
+        &rhythm,
+        &customer.lifecycle,
+        &policies.lifecycle,
+        now,
+        inputs.p_alive,
+    );
+    let churn_risk = policies
+        .churn
+        .assess_with(stats, &rhythm, now, inputs.p_alive);
+    let threshold = policies.churn.alert_threshold;
+    let churn_alert = churn_risk.score >= threshold;
+
+    // Tag rules see the customer as decided above; copy it only when a rule could tell.
+    let decided;
+    let subject = if policies.tag_rules.is_empty()
+        || (tier.state == customer.tier
+            && lifecycle == customer.lifecycle
+            && churn_alert == customer.churn_alert)
+    {
+        customer
+    } else {
+        let mut c = customer.clone();
+        c.tier = tier.state.clone();
+        c.lifecycle = lifecycle.clone();
+        c.churn_alert = churn_alert;
+        decided = c;
+        &decided
+    };
+    let ctx = SegmentContext::new(subject, stats, now)
+        .with_rfm(inputs.rfm)
+        .with_churn_risk(Some(churn_risk.score));
+    let tags = evaluate_tag_rules(&policies.tag_rules, &ctx);
+
+    let mut events = Vec::new();
+    for c in &tags.removed {
+        events.push(DomainEvent::TagRemoved {
+            customer: id,
+            tag: c.tag.clone(),
+        });
+    }
+    for c in &tags.added {
+        events.push(DomainEvent::TagAdded {
+            customer: id,
+            tag: c.tag.clone(),
+            source: TagSource::Rule,
+        });
+    }
+    if tier.changed() {
+        events.push(DomainEvent::TierChanged {
+            customer: id,
+            from: tier.from,
+            to: tier.to,
+        });
+    }
+    if stage.changed() {
+        events.push(DomainEvent::StageChanged {
+            customer: id,
+            from: stage.from,
+            to: stage.to,
+        });
+    }
+    let was_alert = inputs
+        .previous_churn_risk
+        .map_or(customer.churn_alert, |p| p >= threshold);
+    if churn_alert && !was_alert {
+        events.push(DomainEvent::ChurnRiskRaised {
+            customer: id,
+            risk: churn_risk.score,
+        });
+    }
+    Ok(Evaluation {
+        tags_added: tags.added,
+        tags_removed: tags.removed,
+        tier,
+        stage,
+        lifecycle,
+        churn_risk,
+        churn_alert,
+        events,
+    })
+}

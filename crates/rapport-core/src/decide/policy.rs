@@ -1,0 +1,93 @@
+//! [`Policies`]: a tenant's rules in one value — tag rules, the tier ladder, the lifecycle,
+//! churn risk and RFM — whose `Default` is DOMAIN.md's defaults.
+
+use serde::{Deserialize, Serialize};
+
+use crate::decide::churn::ChurnPolicy;
+use crate::decide::lifecycle::LifecyclePolicy;
+use crate::decide::rfm::RfmPolicy;
+use crate::decide::tag_rule::TagRule;
+use crate::decide::tier::TierPolicy;
+use crate::error::DomainError;
+
+/// A tenant's rules. `Default` is DOMAIN.md's defaults and no tag rules.
+///
+/// Serialises to one document a host can store per tenant; fields left out read as their
+/// defaults.
+///
+/// ```
+/// use rapport_core::*;
+/// let p = Policies {
+///     tag_rules: vec![TagRule::parse("when rfm.r >= 4 and rfm.f >= 4 then tag rfm:champion").unwrap()],
+///     tier: TierPolicy { ladder: TierLadder::vip_heavy(), ..TierPolicy::default() },
+///     ..Policies::default()
+/// };
+/// p.validate()?;
+/// let json = serde_json::to_string(&p).unwrap();
+/// assert_eq!(serde_json::from_str::<Policies>(&json).unwrap(), p);
+/// assert_eq!(serde_json::from_str::<Policies>("{}").unwrap(), Policies::default());
+/// # Ok::<(), DomainError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Policies {
+    /// Tag rules, evaluated in order after tier, stage and churn risk are decided.
+    pub tag_rules: Vec<TagRule>,
+    /// Tiers.
+    pub tier: TierPolicy,
+    /// Lifecycle.
+    pub lifecycle: LifecyclePolicy,
+    /// Churn risk.
+    pub churn: ChurnPolicy,
+    /// RFM.
+    pub rfm: RfmPolicy,
+}
+
+impl Policies {
+    /// True when evaluating needs the population step ([`rank()`](crate::decide::rank::rank)): a share ladder, RFM
+    /// total as the tier metric, or a tag rule that reads RFM scores. A sweep skips the
+    /// ranking pass when this is false (the default policies: a threshold ladder, no rules).
+    ///
+    /// ```
+    /// use rapport_core::*;
+    /// assert!(!Policies::default().needs_ranking());
+    /// let mut p = Policies::default();
+    /// p.tag_rules.push(TagRule::parse("when rfm.r >= 4 then tag value:recent").unwrap());
+    /// assert!(p.needs_ranking());
+    /// let mut p = Policies::default();
+    /// p.tier.ladder = TierLadder::vip_heavy();
+    /// assert!(p.needs_ranking());
+    /// ```
+    #[must_use]
+    pub fn needs_ranking(&self) -> bool {
+        use crate::decide::segment::Field;
+        matches!(
+            self.tier.ladder.rungs,
+            crate::decide::tier::Rungs::Shares { .. }
+        ) || self.tier.ladder.metric == crate::decide::tier::TierMetric::RfmTotal
+            || self.tag_rules.iter().any(|r| {
+                r.when
+                    .fields()
+                    .iter()
+                    .any(|f| matches!(f, Field::RfmR | Field::RfmF | Field::RfmM | Field::RfmTotal))
+            })
+    }
+
+    /// Checks every policy.
+    ///
+    /// # Errors
+    /// The first [`DomainError::InvalidPolicy`].
+    ///
+    /// ```
+    /// use rapport_core::*;
+    /// assert!(Policies::default().validate().is_ok());
+    /// let bad = Policies { churn: ChurnPolicy { alert_threshold: 2.0, ..ChurnPolicy::default() }, ..Policies::default() };
+    /// assert!(matches!(bad.validate(), Err(DomainError::InvalidPolicy { field: "churn.alert_threshold", .. })));
+    /// ```
+    pub fn validate(&self) -> Result<(), DomainError> {
+        self.tier.validate()?;
+        self.lifecycle.validate()?;
+        self.churn.validate()?;
+        self.rfm.validate()
+    }
+}

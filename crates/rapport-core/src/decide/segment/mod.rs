@@ -1,0 +1,326 @@
+//! Segments: predicates over a customer's profile, stats, tags, tier, stage, RFM scores and
+//! churn risk, with a text form people write and a data-only tree ([`Segment`]) that code
+//! evaluates ([`Segment::matches`]) and stores compile to parameterised SQL.
+//!
+//! ```
+//! use chrono::{TimeZone, Utc};
+//! use rapport_core::*;
+//!
+//! let seg = Segment::parse(
+//!     r#"tier >= gold and has_tag("behavior:high-frequency") and days_since_last_purchase > 30"#,
+//! )?;
+//! // The text form prints back exactly, and reads back to the same tree.
+//! assert_eq!(
+//!     seg.to_string(),
+//!     r#"tier >= gold and has_tag("behavior:high-frequency") and days_since_last_purchase > 30"#
+//! );
+//! assert_eq!(Segment::parse(&seg.to_string())?, seg);
+//!
+//! let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+//! let customer = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+//! let stats = Stats::default();
+//! assert!(!seg.matches(&SegmentContext::new(&customer, &stats, now)));
+//! # Ok::<(), SegmentParseError>(())
+//! ```
+//!
+//! The text form, in short (`docs/domain.md` has the whole guide):
+//! - comparisons `field op value` with `== != < <= > >=`, and `field in (v1, v2)`;
+//! - `has_tag("ns:name")`, `true`, `false`;
+//! - `not`, then `and`, then `or` (loosest); parentheses group;
+//! - values: numbers (`12`, `-3.5`), `"text"` (escapes `\" \\ \n \r \t \u{..}`), `true` /
+//!   `false`, dates `2026-01-31`, tier names (`gold`) and stage names (`silent`).
+
+mod ast;
+mod error;
+mod eval;
+mod parse;
+mod print;
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+
+pub use ast::{
+    CmpOp, Field, FieldError, FieldMismatch, Literal, Segment, StageName, UnknownField, ValueKind,
+};
+pub use error::{ParseErrorKind, SegmentParseError};
+pub use parse::{MAX_DEPTH, MAX_LEN};
+
+pub(crate) use parse::Parser;
+
+use crate::decide::rfm::RfmScores;
+use crate::model::customer::Customer;
+use crate::model::stats::Stats;
+use crate::model::tag::Tag;
+
+/// What a segment is evaluated against: one customer, its stats, the population-level inputs
+/// and `now`.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+/// let customer = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+/// let stats = Stats::default();
+/// let ctx = SegmentContext::new(&customer, &stats, now)
+///     .with_rfm(RfmScores::new(5, 4, 3))
+///     .with_churn_risk(Some(0.8));
+/// assert!(Segment::parse("rfm.total == 12 and churn_risk > 0.5")?.matches(&ctx));
+/// # Ok::<(), SegmentParseError>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct SegmentContext<'a> {
+    /// The customer.
+    pub customer: &'a Customer,
+    /// Its stats.
+    pub stats: &'a Stats,
+    /// Its RFM scores, when the population was ranked (`rfm.*` is false without them).
+    pub rfm: Option<RfmScores>,
+    /// Its churn risk in 0..=1, when computed (`churn_risk` is false without it).
+    pub churn_risk: Option<f64>,
+    /// The time of the evaluation.
+    pub now: DateTime<Utc>,
+}
+
+impl<'a> SegmentContext<'a> {
+    /// A context without RFM scores or churn risk.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    /// let customer = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// let stats = Stats::default();
+    /// let ctx = SegmentContext::new(&customer, &stats, now);
+    /// assert!(Segment::parse("stage == prospect and orders == 0")?.matches(&ctx));
+    /// assert!(!Segment::parse("churn_risk >= 0")?.matches(&ctx)); // no churn risk given
+    /// # Ok::<(), SegmentParseError>(())
+    /// ```
+    #[must_use]
+    pub fn new(customer: &'a Customer, stats: &'a Stats, now: DateTime<Utc>) -> Self {
+        Self {
+            customer,
+            stats,
+            rfm: None,
+            churn_risk: None,
+            now,
+        }
+    }
+
+    /// With RFM scores.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    /// let customer = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// let stats = Stats::default();
+    /// let ctx = SegmentContext::new(&customer, &stats, now).with_rfm(RfmScores::new(5, 1, 2));
+    /// assert!(Segment::parse("rfm.r == 5 and rfm.total < 10")?.matches(&ctx));
+    /// # Ok::<(), SegmentParseError>(())
+    /// ```
+    #[must_use]
+    pub fn with_rfm(mut self, rfm: Option<RfmScores>) -> Self {
+        self.rfm = rfm;
+        self
+    }
+
+    /// With a churn risk.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    /// let customer = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// let stats = Stats::default();
+    /// let ctx = SegmentContext::new(&customer, &stats, now).with_churn_risk(Some(0.8));
+    /// assert!(Segment::parse("churn_risk > 0.5")?.matches(&ctx));
+    /// # Ok::<(), SegmentParseError>(())
+    /// ```
+    #[must_use]
+    pub fn with_churn_risk(mut self, churn_risk: Option<f64>) -> Self {
+        self.churn_risk = churn_risk;
+        self
+    }
+}
+
+impl Segment {
+    /// Parses the text form.
+    ///
+    /// ```
+    /// use rapport_core::segment::{CmpOp, Field, Literal, Segment};
+    /// use rapport_core::Tier;
+    ///
+    /// let s = Segment::parse("tier >= gold or not (orders > 3 and stage in (silent, churned))")?;
+    /// assert!(matches!(&s, Segment::Or(items) if items.len() == 2));
+    /// assert_eq!(
+    ///     Segment::parse("tier >= gold")?,
+    ///     Segment::Compare { field: Field::Tier, op: CmpOp::Ge, value: Literal::Tier(Tier::Gold) }
+    /// );
+    ///
+    /// let err = Segment::parse("revnue > 100").unwrap_err();
+    /// assert_eq!(err.to_string(), "unknown field 'revnue' at column 1 (did you mean 'revenue'?)");
+    /// let err = Segment::parse("orders > 1 and (stage == new").unwrap_err();
+    /// assert_eq!(err.to_string(), "unclosed '(' opened at column 16");
+    /// # Ok::<(), rapport_core::SegmentParseError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`SegmentParseError`] with the column of the problem and what was expected. Input longer
+    /// than [`MAX_LEN`] bytes or nested deeper than [`MAX_DEPTH`] is rejected the same way.
+    pub fn parse(text: &str) -> Result<Segment, SegmentParseError> {
+        Parser::segment(text)
+    }
+
+    /// Calls `f` on this node and every node below it, parents before children.
+    ///
+    /// ```
+    /// use rapport_core::Segment;
+    /// let s = Segment::parse("orders > 1 and not (stage == silent or true)")?;
+    /// let mut nodes = 0;
+    /// let mut first = None;
+    /// s.visit(&mut |n| {
+    ///     nodes += 1;
+    ///     first.get_or_insert(n.to_string());
+    /// });
+    /// assert_eq!(nodes, 6); // and, orders > 1, not, or, stage == silent, true
+    /// assert_eq!(first.as_deref(), Some("orders > 1 and not (stage == silent or true)"));
+    /// # Ok::<(), rapport_core::SegmentParseError>(())
+    /// ```
+    pub fn visit<'s>(&'s self, f: &mut impl FnMut(&'s Segment)) {
+        f(self);
+        match self {
+            Segment::And(items) | Segment::Or(items) => {
+                for item in items {
+                    item.visit(f);
+                }
+            }
+            Segment::Not(inner) => inner.visit(f),
+            Segment::True | Segment::False | Segment::Compare { .. } | Segment::HasTag(_) => {}
+        }
+    }
+
+    /// The fields the predicate compares, each once, in [`Field`] order (so a store can tell
+    /// which columns it needs).
+    ///
+    /// ```
+    /// use rapport_core::segment::{Field, Segment};
+    /// let s = Segment::parse("revenue > 10 and (revenue < 99 or days_since(visit) < 7)").unwrap();
+    /// let fields: Vec<Field> = s.fields().into_iter().collect();
+    /// assert_eq!(fields, [Field::Revenue, Field::DaysSince(rapport_core::ActivityType::Visit)]);
+    /// ```
+    #[must_use]
+    pub fn fields(&self) -> BTreeSet<Field> {
+        let mut out = BTreeSet::new();
+        self.visit(&mut |s| {
+            if let Segment::Compare { field, .. } = s {
+                out.insert(field.clone());
+            }
+        });
+        out
+    }
+
+    /// The tags the predicate tests with `has_tag`, each once.
+    ///
+    /// ```
+    /// use rapport_core::{Segment, Tag};
+    /// let s = Segment::parse(r#"has_tag("value:vip") or (has_tag("risk:fraud") and not has_tag("value:vip"))"#)?;
+    /// let tags: Vec<String> = s.tags().iter().map(Tag::to_string).collect();
+    /// assert_eq!(tags, ["risk:fraud", "value:vip"]);
+    /// # Ok::<(), rapport_core::SegmentParseError>(())
+    /// ```
+    #[must_use]
+    pub fn tags(&self) -> BTreeSet<Tag> {
+        let mut out = BTreeSet::new();
+        self.visit(&mut |s| {
+            if let Segment::HasTag(t) = s {
+                out.insert(t.clone());
+            }
+        });
+        out
+    }
+
+    /// Checks that every comparison is well typed (what [`Segment::parse`] guarantees): a tree
+    /// built by hand or deserialised may compare a field with the wrong kind of value, which
+    /// evaluates to false and does not print to text that parses.
+    ///
+    /// # Errors
+    /// The first ill-typed comparison, as a [`FieldError`].
+    ///
+    /// ```
+    /// use rapport_core::segment::{CmpOp, Field, FieldMismatch, Literal, Segment};
+    /// assert_eq!(Segment::parse("tier >= gold and orders > 2")?.check(), Ok(()));
+    /// // A deserialised tree is not checked by the parser:
+    /// let json = r#"{"compare":{"field":"has_email","op":">","value":{"bool":true}}}"#;
+    /// let s: Segment = serde_json::from_str(json).unwrap();
+    /// let e = s.check().unwrap_err();
+    /// assert_eq!((e.field, e.mismatch), (Field::HasEmail, FieldMismatch::Operator));
+    /// # Ok::<(), rapport_core::SegmentParseError>(())
+    /// ```
+    pub fn check(&self) -> Result<(), FieldError> {
+        let mut bad = None;
+        self.visit(&mut |s| {
+            if let Segment::Compare { field, op, value } = s {
+                if bad.is_none() {
+                    if let Err(m) = field.check(*op, value) {
+                        bad = Some(FieldError {
+                            field: field.clone(),
+                            mismatch: m,
+                        });
+                    }
+                }
+            }
+        });
+        bad.map_or(Ok(()), Err)
+    }
+
+    /// `a and b`: both hold. With [`Segment::or`] and `!` (`not`) this builds trees in code.
+    ///
+    /// ```
+    /// use rapport_core::Segment;
+    /// let vip = Segment::parse("tier >= gold")?;
+    /// let quiet = Segment::parse("stage == silent")?.or(Segment::parse("stage == churned")?);
+    /// let s = vip.and(!quiet);
+    /// assert_eq!(s.to_string(), "tier >= gold and not (stage == silent or stage == churned)");
+    /// assert_eq!(Segment::parse(&s.to_string())?, s);
+    /// # Ok::<(), rapport_core::SegmentParseError>(())
+    /// ```
+    #[must_use]
+    pub fn and(self, other: Segment) -> Segment {
+        Segment::And(vec![self, other])
+    }
+
+    /// `a or b`: either holds.
+    ///
+    /// ```
+    /// use chrono::DateTime;
+    /// use rapport_core::*;
+    /// let now = DateTime::UNIX_EPOCH;
+    /// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// let stats = Stats::default();
+    /// let ctx = SegmentContext::new(&c, &stats, now);
+    /// assert!(Segment::False.or(Segment::parse("stage == prospect")?).matches(&ctx));
+    /// assert!(!Segment::False.or(Segment::False).matches(&ctx));
+    /// # Ok::<(), SegmentParseError>(())
+    /// ```
+    #[must_use]
+    pub fn or(self, other: Segment) -> Segment {
+        Segment::Or(vec![self, other])
+    }
+}
+
+impl std::ops::Not for Segment {
+    type Output = Segment;
+    /// `not a`.
+    fn not(self) -> Segment {
+        Segment::Not(Box::new(self))
+    }
+}
+
+impl std::str::FromStr for Segment {
+    type Err = SegmentParseError;
+    /// As [`Segment::parse`].
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Segment::parse(s)
+    }
+}

@@ -1,0 +1,303 @@
+//! The object-safe twin of the ports, for a backend chosen at run time.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::changeset::Changeset;
+use crate::decide::segment::Segment;
+use crate::event::OutboxMessage;
+use crate::model::activity::Activity;
+use crate::model::contact::ContactKey;
+use crate::model::id::{CustomerId, MessageId, TenantId};
+use crate::ports::{Applied, Outbox, Page, Record, Store, StoreError, TimeRange};
+
+/// A boxed future, for [`DynStore`].
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_core::ports::BoxFuture;
+/// let f: BoxFuture<'_, u32> = Box::pin(async { 7 });
+/// assert_eq!(block_on(f), 7);
+/// ```
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The object-safe twin of [`Store`], for hosts that choose the backend at run time (e.g. from
+/// a `--db` URL). Every `Store` is a `DynStore`, and `Box<dyn DynStore>` is a `Store` again, so
+/// the service takes either.
+///
+/// ```ignore
+/// // The backend is chosen at run time; the service is written once.
+/// let store: Box<dyn DynStore> = match url {
+///     u if u.starts_with("sqlite://") => Box::new(SqliteStore::open(path, config, now)?),
+///     _ => Box::new(MemoryStore::new()),
+/// };
+/// let svc = rapport::Service::new(store);
+/// ```
+///
+/// A runnable version (`Toy` is the minimal store of the [`Store`] example):
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_core::ports::DynStore;
+/// use rapport_core::*;
+/// # use toy::Toy;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let use_toy = true; // e.g. decided from a configuration value
+/// let store: Box<dyn DynStore> = if use_toy { Box::new(Toy::default()) } else { unimplemented!() };
+/// let (t, id) = (TenantId::from_u128(1), CustomerId::from_u128(7));
+/// let c = Customer::new(t, id, Profile::default(), chrono::DateTime::UNIX_EPOCH);
+/// let mut cs = Changeset::new();
+/// cs.create(c, Stats::default());
+/// // `Box<dyn DynStore>` is a `Store`: the async trait methods work on it...
+/// block_on(store.apply(t, &cs))?;
+/// assert!(block_on(store.load(t, id))?.is_some());
+/// // ...and so do the boxed methods they forward to.
+/// assert_eq!(block_on(store.scan_boxed(t, Page::first(10)))?.len(), 1);
+/// assert!(block_on(store.load_boxed(t, id))?.is_some());
+/// let everyone = Segment::parse("true")?;
+/// let now = chrono::DateTime::UNIX_EPOCH;
+/// assert_eq!(block_on(store.query_boxed(t, &everyone, now, Page::first(10)))?.len(), 1);
+/// let key = ContactKey::Email(Email::parse("nobody@example.com")?);
+/// assert!(block_on(store.find_by_contact_boxed(t, &key))?.is_empty());
+/// assert!(block_on(store.activities_boxed(t, id, TimeRange::all()))?.is_empty());
+/// // A create of the same id again fails through the boxed `apply` too.
+/// assert!(matches!(block_on(store.apply_boxed(t, &cs)), Err(StoreError::AlreadyExists { .. })));
+/// let lease = std::time::Duration::from_secs(30);
+/// assert!(block_on(store.claim_outbox_boxed(10, lease, now))?.is_empty());
+/// block_on(store.retry_outbox_boxed(MessageId::from_u128(1), now))?;
+/// block_on(store.ack_outbox_boxed(&[]))?;
+/// # Ok(())
+/// # }
+/// # mod toy {
+/// #     use std::{collections::BTreeMap, sync::Mutex, time::Duration};
+/// #     use chrono::{DateTime, Utc};
+/// #     use rapport_core::{*, ports::*};
+/// #     #[derive(Default)]
+/// #     pub struct Toy(Mutex<(BTreeMap<CustomerId, Record>, Vec<Activity>, Vec<(OutboxMessage, DateTime<Utc>)>)>);
+/// #     fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, StoreError> {
+/// #         m.lock().map_err(|_| StoreError::unavailable("poisoned"))
+/// #     }
+/// #     impl Store for Toy { // one tenant only, for brevity
+/// #         async fn load(&self, _: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> { Ok(lock(&self.0)?.0.get(&id).cloned()) }
+/// #         async fn find_by_contact(&self, _: TenantId, key: &ContactKey) -> Result<Vec<CustomerId>, StoreError> {
+/// #             Ok(lock(&self.0)?.0.values().filter(|r| r.customer.profile.contact_keys().contains(key)).map(|r| r.customer.id()).collect())
+/// #         }
+/// #         async fn scan(&self, _: TenantId, p: Page) -> Result<Vec<Record>, StoreError> {
+/// #             Ok(lock(&self.0)?.0.values().filter(|r| p.after.is_none_or(|a| r.customer.id() > a)).take(p.limit as usize).cloned().collect())
+/// #         }
+/// #         async fn activities(&self, _: TenantId, id: CustomerId, range: TimeRange) -> Result<Vec<Activity>, StoreError> {
+/// #             Ok(lock(&self.0)?.1.iter().filter(|a| a.customer == id && range.contains(a.at)).cloned().collect())
+/// #         }
+/// #         async fn apply(&self, t: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
+/// #             cs.validate(t)?;
+/// #             let mut g = lock(&self.0)?;
+/// #             let duplicates: Vec<_> = cs.activities.iter().filter(|a| g.1.iter().any(|b| b.idempotency_key == a.idempotency_key)).map(|a| a.idempotency_key.clone()).collect();
+/// #             if !duplicates.is_empty() { return Ok(Applied { duplicates, ..Applied::default() }); }
+/// #             check_writes(&cs.customers, |id| g.0.get(&id).map(|r| r.customer.version()))?;
+/// #             for w in &cs.customers { g.0.insert(w.customer().id(), Record { customer: w.customer().clone(), stats: w.stats().clone() }); }
+/// #             g.1.extend(cs.activities.iter().cloned());
+/// #             g.2.extend(cs.outbox.iter().map(|m| (m.clone(), DateTime::<Utc>::MIN_UTC)));
+/// #             Ok(Applied::counting(cs))
+/// #         }
+/// #     }
+/// #     impl Outbox for Toy {
+/// #         async fn claim_outbox(&self, limit: u32, lease: Duration, now: DateTime<Utc>) -> Result<Vec<OutboxMessage>, StoreError> {
+/// #             let mut g = lock(&self.0)?;
+/// #             let mut out = Vec::new();
+/// #             for (m, free_at) in g.2.iter_mut().filter(|(_, f)| *f <= now).take(limit as usize) {
+/// #                 *free_at = now + lease;
+/// #                 m.attempts += 1;
+/// #                 out.push(m.clone());
+/// #             }
+/// #             Ok(out)
+/// #         }
+/// #         async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> { lock(&self.0)?.2.retain(|(m, _)| !ids.contains(&m.id)); Ok(()) }
+/// #         async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
+/// #             for (m, free_at) in lock(&self.0)?.2.iter_mut() { if m.id == id { *free_at = at; } }
+/// #             Ok(())
+/// #         }
+/// #     }
+/// # }
+/// ```
+pub trait DynStore: Send + Sync {
+    /// [`Store::load`], boxed.
+    fn load_boxed(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+    ) -> BoxFuture<'_, Result<Option<Record>, StoreError>>;
+    /// [`Store::find_by_contact`], boxed.
+    fn find_by_contact_boxed<'a>(
+        &'a self,
+        tenant: TenantId,
+        key: &'a ContactKey,
+    ) -> BoxFuture<'a, Result<Vec<CustomerId>, StoreError>>;
+    /// [`Store::scan`], boxed.
+    fn scan_boxed(
+        &self,
+        tenant: TenantId,
+        page: Page,
+    ) -> BoxFuture<'_, Result<Vec<Record>, StoreError>>;
+    /// [`Store::query`], boxed.
+    fn query_boxed<'a>(
+        &'a self,
+        tenant: TenantId,
+        segment: &'a Segment,
+        now: DateTime<Utc>,
+        page: Page,
+    ) -> BoxFuture<'a, Result<Vec<Record>, StoreError>>;
+    /// [`Store::activities`], boxed.
+    fn activities_boxed(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+        range: TimeRange,
+    ) -> BoxFuture<'_, Result<Vec<Activity>, StoreError>>;
+    /// [`Store::apply`], boxed.
+    fn apply_boxed<'a>(
+        &'a self,
+        tenant: TenantId,
+        cs: &'a Changeset,
+    ) -> BoxFuture<'a, Result<Applied, StoreError>>;
+    /// [`Outbox::claim_outbox`], boxed.
+    fn claim_outbox_boxed(
+        &self,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'_, Result<Vec<OutboxMessage>, StoreError>>;
+    /// [`Outbox::ack_outbox`], boxed.
+    fn ack_outbox_boxed<'a>(
+        &'a self,
+        ids: &'a [MessageId],
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// [`Outbox::retry_outbox`], boxed.
+    fn retry_outbox_boxed(
+        &self,
+        id: MessageId,
+        at: DateTime<Utc>,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+}
+
+impl<S: Store + Outbox> DynStore for S {
+    fn load_boxed(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+    ) -> BoxFuture<'_, Result<Option<Record>, StoreError>> {
+        Box::pin(self.load(tenant, id))
+    }
+    fn find_by_contact_boxed<'a>(
+        &'a self,
+        tenant: TenantId,
+        key: &'a ContactKey,
+    ) -> BoxFuture<'a, Result<Vec<CustomerId>, StoreError>> {
+        Box::pin(self.find_by_contact(tenant, key))
+    }
+    fn scan_boxed(
+        &self,
+        tenant: TenantId,
+        page: Page,
+    ) -> BoxFuture<'_, Result<Vec<Record>, StoreError>> {
+        Box::pin(self.scan(tenant, page))
+    }
+    fn query_boxed<'a>(
+        &'a self,
+        tenant: TenantId,
+        segment: &'a Segment,
+        now: DateTime<Utc>,
+        page: Page,
+    ) -> BoxFuture<'a, Result<Vec<Record>, StoreError>> {
+        Box::pin(self.query(tenant, segment, now, page))
+    }
+    fn activities_boxed(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+        range: TimeRange,
+    ) -> BoxFuture<'_, Result<Vec<Activity>, StoreError>> {
+        Box::pin(self.activities(tenant, id, range))
+    }
+    fn apply_boxed<'a>(
+        &'a self,
+        tenant: TenantId,
+        cs: &'a Changeset,
+    ) -> BoxFuture<'a, Result<Applied, StoreError>> {
+        Box::pin(self.apply(tenant, cs))
+    }
+    fn claim_outbox_boxed(
+        &self,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'_, Result<Vec<OutboxMessage>, StoreError>> {
+        Box::pin(self.claim_outbox(limit, lease, now))
+    }
+    fn ack_outbox_boxed<'a>(
+        &'a self,
+        ids: &'a [MessageId],
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.ack_outbox(ids))
+    }
+    fn retry_outbox_boxed(
+        &self,
+        id: MessageId,
+        at: DateTime<Utc>,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.retry_outbox(id, at))
+    }
+}
+
+impl Store for dyn DynStore {
+    async fn load(&self, tenant: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
+        self.load_boxed(tenant, id).await
+    }
+    async fn find_by_contact(
+        &self,
+        tenant: TenantId,
+        key: &ContactKey,
+    ) -> Result<Vec<CustomerId>, StoreError> {
+        self.find_by_contact_boxed(tenant, key).await
+    }
+    async fn scan(&self, tenant: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
+        self.scan_boxed(tenant, page).await
+    }
+    async fn query(
+        &self,
+        tenant: TenantId,
+        segment: &Segment,
+        now: DateTime<Utc>,
+        page: Page,
+    ) -> Result<Vec<Record>, StoreError> {
+        self.query_boxed(tenant, segment, now, page).await
+    }
+    async fn activities(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+        range: TimeRange,
+    ) -> Result<Vec<Activity>, StoreError> {
+        self.activities_boxed(tenant, id, range).await
+    }
+    async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
+        self.apply_boxed(tenant, cs).await
+    }
+}
+impl Outbox for dyn DynStore {
+    async fn claim_outbox(
+        &self,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.claim_outbox_boxed(limit, lease, now).await
+    }
+    async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
+        self.ack_outbox_boxed(ids).await
+    }
+    async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.retry_outbox_boxed(id, at).await
+    }
+}

@@ -1,0 +1,592 @@
+//! Duplicate detection: which live customers of a tenant are probably the same person, as a
+//! scored candidate list a person (or the host's policy) decides on. Nothing here merges.
+//!
+//! Two customers are compared only when they share a **blocking key** — the normalised
+//! email, the E.164 phone, or the exact name with the birth date — so the work grows with the
+//! number of shared keys, not with the square of the population. A compared pair is then
+//! scored from the keys it shares and the Jaro-Winkler similarity of the names.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::error::DomainError;
+use crate::model::contact::{Email, Phone};
+use crate::model::customer::Customer;
+use crate::model::id::{CustomerId, TenantId};
+
+/// Which blocking keys to use and how to score a pair. `Default`: all three keys, weights
+/// email 0.9, phone 0.8, name + birth date 0.7, name similarity 0.6 (counted from a
+/// similarity of 0.85), candidates from a score of 0.5, blocks of at most 50 customers.
+///
+/// The score combines the evidence like independent signals ("noisy OR"):
+/// `1 − Π (1 − weightᵢ · evidenceᵢ)`, where the evidence of a shared key is 1 and the
+/// evidence of the names is their Jaro-Winkler similarity (0 below `min_name_similarity`).
+/// One strong signal is enough; each further one raises the score towards 1, never past it.
+///
+/// ```
+/// use rapport_core::{DedupePolicy, DomainError};
+/// let p = DedupePolicy::default();
+/// p.validate()?;
+/// // Fields left out of a stored policy read as their defaults.
+/// let q: DedupePolicy = serde_json::from_str(r#"{"block_on_phone": false}"#).unwrap();
+/// assert_eq!(q, DedupePolicy { block_on_phone: false, ..p });
+/// # Ok::<(), DomainError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DedupePolicy {
+    /// Compare customers with the same normalised email.
+    pub block_on_email: bool,
+    /// Compare customers with the same E.164 phone.
+    pub block_on_phone: bool,
+    /// Compare customers with the same name (case and spacing aside) and birth date; a
+    /// profile without a birth date or a name has no such key.
+    pub block_on_name_birth_date: bool,
+    /// Weight in [0, 1] of a shared email.
+    pub email_weight: f64,
+    /// Weight in [0, 1] of a shared phone.
+    pub phone_weight: f64,
+    /// Weight in [0, 1] of a shared name and birth date.
+    pub name_birth_date_weight: f64,
+    /// Weight in [0, 1] of the name similarity.
+    pub name_weight: f64,
+    /// Similarity in [0, 1] below which the names count as no evidence (Jaro-Winkler gives
+    /// unrelated names 0.4–0.6, so a low floor would reward mere length).
+    pub min_name_similarity: f64,
+    /// Pairs scoring below this, in [0, 1], are not reported.
+    pub min_score: f64,
+    /// A key shared by more customers than this (at least 2) is skipped: a shared office
+    /// phone or `info@` address says nothing about identity, and skipping it bounds the work.
+    pub max_block_size: usize,
+}
+
+impl Default for DedupePolicy {
+    fn default() -> Self {
+        Self {
+            block_on_email: true,
+            block_on_phone: true,
+            block_on_name_birth_date: true,
+            email_weight: 0.9,
+            phone_weight: 0.8,
+            name_birth_date_weight: 0.7,
+            name_weight: 0.6,
+            min_name_similarity: 0.85,
+            min_score: 0.5,
+            max_block_size: 50,
+        }
+    }
+}
+
+impl DedupePolicy {
+    /// Checks that at least one blocking key is on, weights and thresholds are in [0, 1] and
+    /// blocks can hold a pair.
+    ///
+    /// ```
+    /// use rapport_core::{DedupePolicy, DomainError};
+    /// assert!(DedupePolicy::default().validate().is_ok());
+    /// let none = DedupePolicy { block_on_email: false, block_on_phone: false, block_on_name_birth_date: false, ..DedupePolicy::default() };
+    /// assert!(matches!(none.validate(), Err(DomainError::InvalidPolicy { field: "dedupe.blocking_keys", .. })));
+    /// let p = DedupePolicy { email_weight: 1.5, ..DedupePolicy::default() };
+    /// assert!(matches!(p.validate(), Err(DomainError::InvalidPolicy { field: "dedupe.email_weight", .. })));
+    /// ```
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidPolicy`] naming the field.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        if !(self.block_on_email || self.block_on_phone || self.block_on_name_birth_date) {
+            return Err(DomainError::InvalidPolicy {
+                field: "dedupe.blocking_keys",
+                value: "none".to_owned(),
+                reason: "at least one blocking key is needed to find a pair",
+            });
+        }
+        let unit = [
+            ("dedupe.email_weight", self.email_weight),
+            ("dedupe.phone_weight", self.phone_weight),
+            ("dedupe.name_birth_date_weight", self.name_birth_date_weight),
+            ("dedupe.name_weight", self.name_weight),
+            ("dedupe.min_name_similarity", self.min_name_similarity),
+            ("dedupe.min_score", self.min_score),
+        ];
+        for (field, v) in unit {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(DomainError::InvalidPolicy {
+                    field,
+                    value: v.to_string(),
+                    reason: "expected a number in [0, 1]",
+                });
+            }
+        }
+        if self.max_block_size < 2 {
+            return Err(DomainError::InvalidPolicy {
+                field: "dedupe.max_block_size",
+                value: self.max_block_size.to_string(),
+                reason: "a block holds at least a pair",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Why a pair is a candidate. No variant carries personal data, so reasons can be logged.
+///
+/// ```
+/// use rapport_core::MatchReason;
+/// let r = MatchReason::NameSimilarity { similarity: 0.93 };
+/// assert_eq!(serde_json::to_value(&r).unwrap()["type"], "name_similarity");
+/// assert_eq!(MatchReason::SameEmail.to_string(), "same email");
+/// assert_eq!(r.to_string(), "name similarity 0.930");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+#[non_exhaustive]
+pub enum MatchReason {
+    /// Both have the same normalised email.
+    SameEmail,
+    /// Both have the same E.164 phone.
+    SamePhone,
+    /// Both have the same name (case and spacing aside) and birth date.
+    SameNameAndBirthDate,
+    /// Jaro-Winkler similarity of the names, case and spacing aside, when both have one.
+    NameSimilarity {
+        /// In [0, 1]; 1 for the same name.
+        similarity: f64,
+    },
+}
+
+impl std::fmt::Display for MatchReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MatchReason::SameEmail => f.write_str("same email"),
+            MatchReason::SamePhone => f.write_str("same phone"),
+            MatchReason::SameNameAndBirthDate => f.write_str("same name and birth date"),
+            MatchReason::NameSimilarity { similarity } => {
+                write!(f, "name similarity {similarity:.3}")
+            }
+        }
+    }
+}
+
+/// Two customers that are probably the same person: `first < second`, a score in [0, 1] and
+/// the reasons, shared keys first, then the name similarity.
+///
+/// ```
+/// use chrono::DateTime;
+/// use rapport_core::*;
+/// let t = TenantId::from_u128(1);
+/// let with_email = |id: u128, name: &str| {
+///     let profile = Profile {
+///         display_name: Some(Pii::new(name.to_owned())),
+///         email: Some(Pii::new(Email::parse("ann@example.com").unwrap())),
+///         ..Profile::default()
+///     };
+///     Customer::new(t, CustomerId::from_u128(id), profile, DateTime::UNIX_EPOCH)
+/// };
+/// let (a, b) = (with_email(2, "Ann Lee"), with_email(1, "ann  lee"));
+/// let found = duplicate_candidates([&a, &b], &DedupePolicy::default());
+/// let c: &DuplicateCandidate = &found[0];
+/// assert_eq!((c.first, c.second), (b.id(), a.id())); // ordered by id
+/// assert_eq!(c.reasons, [MatchReason::SameEmail, MatchReason::NameSimilarity { similarity: 1.0 }]);
+/// assert!((c.score - (1.0 - 0.1 * 0.4)).abs() < 1e-12);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DuplicateCandidate {
+    /// The smaller id of the two.
+    pub first: CustomerId,
+    /// The larger id of the two.
+    pub second: CustomerId,
+    /// How likely they are the same person, in [0, 1].
+    pub score: f64,
+    /// Why.
+    pub reasons: Vec<MatchReason>,
+}
+
+/// A blocking key; the tenant is part of it so customers of different tenants never meet.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum BlockKey<'a> {
+    Email(TenantId, &'a Email),
+    Phone(TenantId, &'a Phone),
+    NameBirthDate(TenantId, String, NaiveDate),
+}
+
+/// Lower-cased, whitespace runs collapsed: how two names are compared.
+fn comparable_name(c: &Customer) -> Option<String> {
+    let name = c.profile.display_name.as_ref()?.expose();
+    let folded = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!folded.is_empty()).then(|| folded.to_lowercase())
+}
+
+fn block_keys<'a>(c: &'a Customer, policy: &DedupePolicy) -> Vec<BlockKey<'a>> {
+    let t = c.tenant();
+    let p = &c.profile;
+    let mut keys = Vec::with_capacity(3);
+    if policy.block_on_email {
+        if let Some(e) = &p.email {
+            keys.push(BlockKey::Email(t, e.expose()));
+        }
+    }
+    if policy.block_on_phone {
+        if let Some(ph) = &p.phone {
+            keys.push(BlockKey::Phone(t, ph.expose()));
+        }
+    }
+    if policy.block_on_name_birth_date {
+        if let (Some(name), Some(born)) = (comparable_name(c), &p.birth_date) {
+            keys.push(BlockKey::NameBirthDate(t, name, *born.expose()));
+        }
+    }
+    keys
+}
+
+/// The scored duplicate candidates among `customers`, best first (then by ids), each
+/// unordered pair once.
+///
+/// Only live customers take part (merged and erased tombstones are skipped), a customer
+/// listed twice counts once, and customers of different tenants are never paired: the
+/// tenant is part of every blocking key, so a mixed list is the union of per-tenant runs.
+/// Only pairs sharing an enabled key are scored, and keys shared by more than
+/// `max_block_size` customers are skipped, so the work is at most
+/// `keys × max_block_size²` comparisons. The policy is assumed valid
+/// ([`DedupePolicy::validate`]).
+///
+/// ```
+/// use chrono::{DateTime, NaiveDate};
+/// use rapport_core::*;
+/// let t = TenantId::from_u128(1);
+/// let person = |id: u128, name: &str, phone: &str, born: Option<(i32, u32, u32)>| {
+///     let profile = Profile {
+///         display_name: Some(Pii::new(name.to_owned())),
+///         phone: Some(Pii::new(Phone::from_e164(phone).unwrap())),
+///         birth_date: born.map(|(y, m, d)| Pii::new(NaiveDate::from_ymd_opt(y, m, d).unwrap())),
+///         ..Profile::default()
+///     };
+///     Customer::new(t, CustomerId::from_u128(id), profile, DateTime::UNIX_EPOCH)
+/// };
+/// let a = person(1, "Wang Fang", "+8613800138000", Some((1990, 5, 1)));
+/// let b = person(2, "WANG FANG", "+8613900139000", Some((1990, 5, 1))); // same name and birthday
+/// let c = person(3, "Wang Fan", "+8613800138000", None);               // same phone, typo in name
+/// let d = person(4, "Li Lei", "+8613700137000", None);                 // nobody else
+///
+/// let found = duplicate_candidates([&a, &b, &c, &d], &DedupePolicy::default());
+/// let pairs: Vec<_> = found.iter().map(|x| (x.first, x.second)).collect();
+/// assert_eq!(pairs, [(a.id(), c.id()), (a.id(), b.id())]);
+/// assert_eq!(found[0].reasons[0], MatchReason::SamePhone);
+/// assert!(matches!(found[0].reasons[1], MatchReason::NameSimilarity { similarity } if similarity > 0.95));
+/// assert_eq!(found[1].reasons[0], MatchReason::SameNameAndBirthDate);
+/// assert!(found.iter().all(|x| (0.0..=1.0).contains(&x.score)));
+/// ```
+#[must_use]
+pub fn duplicate_candidates<'a>(
+    customers: impl IntoIterator<Item = &'a Customer>,
+    policy: &DedupePolicy,
+) -> Vec<DuplicateCandidate> {
+    let mut live: BTreeMap<CustomerId, &Customer> = BTreeMap::new();
+    for c in customers {
+        if c.is_live() {
+            live.entry(c.id()).or_insert(c);
+        }
+    }
+    let mut blocks: BTreeMap<BlockKey<'_>, Vec<CustomerId>> = BTreeMap::new();
+    for c in live.values() {
+        for key in block_keys(c, policy) {
+            blocks.entry(key).or_default().push(c.id());
+        }
+    }
+    // Each pair with the kinds of key it shares; ids in a block are ascending (from `live`).
+    let mut pairs: BTreeMap<(CustomerId, CustomerId), BTreeSet<u8>> = BTreeMap::new();
+    for (key, ids) in &blocks {
+        if ids.len() < 2 || ids.len() > policy.max_block_size {
+            continue;
+        }
+        let kind = match key {
+            BlockKey::Email(..) => 0,
+            BlockKey::Phone(..) => 1,
+            BlockKey::NameBirthDate(..) => 2,
+        };
+        for (i, &a) in ids.iter().enumerate() {
+            for &b in &ids[i + 1..] {
+                pairs.entry((a, b)).or_default().insert(kind);
+            }
+        }
+    }
+    let mut out: Vec<DuplicateCandidate> = pairs
+        .into_iter()
+        .filter_map(|((first, second), kinds)| {
+            let (a, b) = (live[&first], live[&second]);
+            let mut reasons: Vec<MatchReason> = kinds
+                .iter()
+                .map(|k| match k {
+                    0 => MatchReason::SameEmail,
+                    1 => MatchReason::SamePhone,
+                    _ => MatchReason::SameNameAndBirthDate,
+                })
+                .collect();
+            if let (Some(x), Some(y)) = (comparable_name(a), comparable_name(b)) {
+                reasons.push(MatchReason::NameSimilarity {
+                    similarity: strsim::jaro_winkler(&x, &y).clamp(0.0, 1.0),
+                });
+            }
+            let score = score(&reasons, policy);
+            (score >= policy.min_score).then_some(DuplicateCandidate {
+                first,
+                second,
+                score,
+                reasons,
+            })
+        })
+        .collect();
+    out.sort_by(|x, y| {
+        y.score
+            .total_cmp(&x.score)
+            .then_with(|| (x.first, x.second).cmp(&(y.first, y.second)))
+    });
+    out
+}
+
+/// The noisy-OR of the evidence, in [0, 1] for weights in [0, 1].
+fn score(reasons: &[MatchReason], policy: &DedupePolicy) -> f64 {
+    let miss: f64 = reasons
+        .iter()
+        .map(|r| match *r {
+            MatchReason::SameEmail => policy.email_weight,
+            MatchReason::SamePhone => policy.phone_weight,
+            MatchReason::SameNameAndBirthDate => policy.name_birth_date_weight,
+            MatchReason::NameSimilarity { similarity }
+                if similarity >= policy.min_name_similarity =>
+            {
+                policy.name_weight * similarity
+            }
+            MatchReason::NameSimilarity { .. } => 0.0,
+        })
+        .map(|w| 1.0 - w.clamp(0.0, 1.0))
+        .product();
+    (1.0 - miss).clamp(0.0, 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::model::customer::Profile;
+    use crate::model::pii::Pii;
+
+    const NAMES: [&str; 6] = [
+        "Ann Lee",
+        "ann lee",
+        "Anne Lee",
+        "Bo Chen",
+        "Li Lei",
+        "Wang Fang",
+    ];
+    const EMAILS: [&str; 3] = ["a@example.com", "b@example.com", "c@example.com"];
+    const PHONES: [&str; 3] = ["+8613800138000", "+8613900139000", "+14155550100"];
+
+    /// A customer from small index ranges, so keys collide often.
+    fn person(
+        tenant: u128,
+        id: u128,
+        (name, email, phone, born): (Option<usize>, Option<usize>, Option<usize>, Option<u32>),
+    ) -> Customer {
+        let profile = Profile {
+            display_name: name.map(|i| Pii::new(NAMES[i].to_owned())),
+            email: email.map(|i| Pii::new(Email::parse(EMAILS[i]).unwrap())),
+            phone: phone.map(|i| Pii::new(Phone::from_e164(PHONES[i]).unwrap())),
+            birth_date: born.map(|d| Pii::new(NaiveDate::from_ymd_opt(1990, 1, d).unwrap())),
+            ..Profile::default()
+        };
+        Customer::new(
+            TenantId::from_u128(tenant),
+            CustomerId::from_u128(id),
+            profile,
+            DateTime::UNIX_EPOCH,
+        )
+    }
+
+    type Shape = (Option<usize>, Option<usize>, Option<usize>, Option<u32>);
+    fn shape() -> impl Strategy<Value = Shape> {
+        (
+            proptest::option::of(0..NAMES.len()),
+            proptest::option::of(0..EMAILS.len()),
+            proptest::option::of(0..PHONES.len()),
+            proptest::option::of(1..3u32),
+        )
+    }
+    fn population() -> impl Strategy<Value = Vec<Customer>> {
+        proptest::collection::vec(shape(), 0..24).prop_map(|shapes| {
+            shapes
+                .into_iter()
+                .enumerate()
+                .map(|(i, s)| person(1, i as u128 + 1, s))
+                .collect()
+        })
+    }
+    fn lenient() -> DedupePolicy {
+        DedupePolicy {
+            min_score: 0.0,
+            ..DedupePolicy::default()
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn prop_each_unordered_pair_once_never_self(people in population()) {
+            let found = duplicate_candidates(&people, &lenient());
+            let mut seen = BTreeSet::new();
+            for c in &found {
+                prop_assert!(c.first < c.second, "{:?} is not ordered or pairs a customer with itself", c);
+                prop_assert!(seen.insert((c.first, c.second)), "pair {:?} twice", (c.first, c.second));
+            }
+        }
+
+        #[test]
+        fn prop_scores_in_unit_interval_and_sorted(people in population()) {
+            let found = duplicate_candidates(&people, &lenient());
+            prop_assert!(found.iter().all(|c| (0.0..=1.0).contains(&c.score)));
+            prop_assert!(found.windows(2).all(|w| w[0].score >= w[1].score));
+        }
+
+        #[test]
+        fn prop_input_order_does_not_matter(people in population()) {
+            let mut reversed: Vec<&Customer> = people.iter().collect();
+            reversed.reverse();
+            prop_assert_eq!(
+                duplicate_candidates(&people, &lenient()),
+                duplicate_candidates(reversed, &lenient())
+            );
+        }
+
+        #[test]
+        fn prop_an_unrelated_customer_changes_no_pair(people in population(), name in proptest::option::of(0..NAMES.len())) {
+            let before = duplicate_candidates(&people, &lenient());
+            // Shares no key with anyone: a fresh email and phone, no birth date.
+            let mut stranger = person(1, 999, (name, None, None, None));
+            stranger.profile.email = Some(Pii::new(Email::parse("nobody@else.org").unwrap()));
+            stranger.profile.phone = Some(Pii::new(Phone::from_e164("+442071838750").unwrap()));
+            let mut more: Vec<&Customer> = people.iter().collect();
+            more.push(&stranger);
+            prop_assert_eq!(before, duplicate_candidates(more, &lenient()));
+        }
+
+        #[test]
+        fn prop_a_mixed_list_is_the_union_of_per_tenant_runs(shapes in proptest::collection::vec((shape(), 1..3u128), 0..24)) {
+            let people: Vec<Customer> = shapes
+                .into_iter()
+                .enumerate()
+                .map(|(i, (s, tenant))| person(tenant, i as u128 + 1, s))
+                .collect();
+            let of = |t: u128| duplicate_candidates(
+                people.iter().filter(|c| c.tenant() == TenantId::from_u128(t)),
+                &lenient(),
+            );
+            let mut union = of(1);
+            union.extend(of(2));
+            let key = |c: &DuplicateCandidate| (c.first, c.second);
+            union.sort_by_key(key);
+            let mut mixed = duplicate_candidates(&people, &lenient());
+            mixed.sort_by_key(key);
+            prop_assert_eq!(mixed, union);
+        }
+
+        #[test]
+        fn prop_every_candidate_shares_a_key(people in population()) {
+            for c in duplicate_candidates(&people, &lenient()) {
+                prop_assert!(matches!(
+                    c.reasons[0],
+                    MatchReason::SameEmail | MatchReason::SamePhone | MatchReason::SameNameAndBirthDate
+                ));
+            }
+        }
+    }
+
+    #[test]
+    fn tombstones_other_tenants_and_repeats_are_left_out() {
+        let shared = (Some(0), Some(0), None, None);
+        let a = person(1, 1, shared);
+        let b = person(1, 2, shared);
+        let other_tenant = person(2, 3, shared);
+        let mut merged = person(1, 4, shared);
+        merged.lifecycle = merged
+            .lifecycle
+            .merge_into(a.id(), DateTime::UNIX_EPOCH)
+            .unwrap();
+        let found = duplicate_candidates([&a, &b, &other_tenant, &merged, &a], &lenient());
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].first, found[0].second), (a.id(), b.id()));
+    }
+
+    #[test]
+    fn oversized_blocks_and_disabled_keys_are_skipped() {
+        let people: Vec<Customer> = (1..=4)
+            .map(|i| person(1, i, (None, Some(0), None, None)))
+            .collect();
+        assert_eq!(duplicate_candidates(&people, &lenient()).len(), 6);
+        let small = DedupePolicy {
+            max_block_size: 3,
+            ..lenient()
+        };
+        assert!(duplicate_candidates(&people, &small).is_empty());
+        let no_email = DedupePolicy {
+            block_on_email: false,
+            ..lenient()
+        };
+        assert!(duplicate_candidates(&people, &no_email).is_empty());
+    }
+
+    /// 20,000 customers in pairs sharing an email, plus 3,000 behind one phone: only the
+    /// 10,000 pairs are scored (all-pairs would be 2.6 × 10⁸ comparisons, and the phone block
+    /// alone 4.5 × 10⁶).
+    #[test]
+    fn only_pairs_inside_small_blocks_are_scored() {
+        let mut people = Vec::new();
+        for i in 0..20_000u128 {
+            let mut c = person(1, i + 1, (None, None, None, None));
+            let email = format!("user{}@example.com", i / 2);
+            c.profile.email = Some(Pii::new(Email::parse(&email).unwrap()));
+            people.push(c);
+        }
+        for i in 0..3_000u128 {
+            people.push(person(1, 100_000 + i, (None, None, Some(0), None)));
+        }
+        let found = duplicate_candidates(&people, &DedupePolicy::default());
+        assert_eq!(found.len(), 10_000);
+        assert!(found.iter().all(|c| c.reasons == [MatchReason::SameEmail]));
+    }
+
+    #[test]
+    fn dissimilar_names_add_nothing_and_low_scores_are_dropped() {
+        let a = person(1, 1, (Some(3), None, Some(0), None));
+        let b = person(1, 2, (Some(5), None, Some(0), None));
+        let found = duplicate_candidates([&a, &b], &DedupePolicy::default());
+        assert!((found[0].score - 0.8).abs() < 1e-12, "{found:?}");
+        let strict = DedupePolicy {
+            min_score: 0.9,
+            ..DedupePolicy::default()
+        };
+        assert!(duplicate_candidates([&a, &b], &strict).is_empty());
+    }
+
+    #[test]
+    fn validate_rejects_nan_and_tiny_blocks() {
+        let nan = DedupePolicy {
+            min_score: f64::NAN,
+            ..DedupePolicy::default()
+        };
+        assert!(nan.validate().is_err());
+        let tiny = DedupePolicy {
+            max_block_size: 1,
+            ..DedupePolicy::default()
+        };
+        assert!(matches!(
+            tiny.validate(),
+            Err(DomainError::InvalidPolicy {
+                field: "dedupe.max_block_size",
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,697 @@
+//! Merge previews: what merging a duplicate into a survivor would keep, field by field, and
+//! from which record — computed before anything is written, so a person can check it.
+//!
+//! Survivorship is decided per record and applied per field: a field only one record fills
+//! keeps that value; where both fill it with different values, the preferred record's value
+//! wins — the most trusted source if the policy ranks sources, else the most recent record.
+//! Tags are united. This module writes nothing: the merge itself (activities moved, stats,
+//! tier and stage recomputed, the loser tombstoned) needs the stores and lives in the service.
+
+use std::cmp::Ordering;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::DomainError;
+use crate::model::customer::{AttrKey, AttrValue, Attributes, Customer, Profile};
+use crate::model::id::CustomerId;
+use crate::model::pii::Pii;
+use crate::model::tag::{TagInfo, TagSet, TagSource};
+
+/// How to choose between two different non-empty values of a field.
+///
+/// ```
+/// use rapport_core::{AttrKey, Survivorship};
+/// let rule = Survivorship::MostTrusted {
+///     source_attribute: AttrKey::new("source").unwrap(),
+///     ranking: vec!["erp".into(), "pos".into(), "web".into()],
+/// };
+/// let json = serde_json::to_value(&rule).unwrap();
+/// assert_eq!(json["type"], "most_trusted");
+/// assert_eq!(serde_json::to_value(Survivorship::MostRecent).unwrap()["type"], "most_recent");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+#[non_exhaustive]
+pub enum Survivorship {
+    /// The value of the record registered most recently ([`Customer::created_at`]): the core
+    /// keeps no write time per field, so a record's age stands for its values'. On a tie the
+    /// survivor's value is kept.
+    #[default]
+    MostRecent,
+    /// The value of the record whose source ranks first. A record's source is the text of its
+    /// `source_attribute` custom attribute (where the host records which system created it);
+    /// a source missing from `ranking` ranks below every listed one. Equal ranks fall back to
+    /// [`Survivorship::MostRecent`].
+    MostTrusted {
+        /// The custom attribute naming a record's source.
+        source_attribute: AttrKey,
+        /// Sources, most trusted first.
+        ranking: Vec<String>,
+    },
+}
+
+/// The survivorship rule of a merge. `Default`: most recent non-empty value.
+///
+/// ```
+/// use rapport_core::{DomainError, Survivorship, SurvivorshipPolicy};
+/// let p: SurvivorshipPolicy = serde_json::from_str("{}").unwrap();
+/// assert_eq!(p.rule, Survivorship::MostRecent);
+/// p.validate()?;
+/// # Ok::<(), DomainError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SurvivorshipPolicy {
+    /// How conflicting values are resolved.
+    pub rule: Survivorship,
+}
+
+impl SurvivorshipPolicy {
+    /// Checks that a source ranking is non-empty and names each source once.
+    ///
+    /// ```
+    /// use rapport_core::{AttrKey, DomainError, Survivorship, SurvivorshipPolicy};
+    /// let ranked = |ranking: &[&str]| SurvivorshipPolicy {
+    ///     rule: Survivorship::MostTrusted {
+    ///         source_attribute: AttrKey::new("source").unwrap(),
+    ///         ranking: ranking.iter().map(|s| s.to_string()).collect(),
+    ///     },
+    /// };
+    /// assert!(ranked(&["erp", "web"]).validate().is_ok());
+    /// assert!(matches!(ranked(&[]).validate(), Err(DomainError::InvalidPolicy { field: "survivorship.ranking", .. })));
+    /// assert!(ranked(&["web", "web"]).validate().is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidPolicy`] naming `survivorship.ranking`.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        if let Survivorship::MostTrusted { ranking, .. } = &self.rule {
+            let repeated = ranking
+                .iter()
+                .enumerate()
+                .any(|(i, s)| ranking[..i].contains(s));
+            if ranking.is_empty() || repeated {
+                return Err(DomainError::InvalidPolicy {
+                    field: "survivorship.ranking",
+                    value: format!("{ranking:?}"),
+                    reason: "list at least one source, each once",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A profile field of a merge.
+///
+/// ```
+/// use rapport_core::{AttrKey, MergeField};
+/// assert_eq!(MergeField::Email.to_string(), "email");
+/// assert_eq!(MergeField::Attribute(AttrKey::new("points").unwrap()).to_string(), "attr.points");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum MergeField {
+    /// The display name.
+    DisplayName,
+    /// The email.
+    Email,
+    /// The phone.
+    Phone,
+    /// The birth date.
+    BirthDate,
+    /// A custom attribute.
+    Attribute(AttrKey),
+}
+
+impl std::fmt::Display for MergeField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MergeField::DisplayName => f.write_str("display_name"),
+            MergeField::Email => f.write_str("email"),
+            MergeField::Phone => f.write_str("phone"),
+            MergeField::BirthDate => f.write_str("birth_date"),
+            MergeField::Attribute(k) => write!(f, "attr.{k}"),
+        }
+    }
+}
+
+/// Which record a merged value comes from.
+///
+/// ```
+/// use rapport_core::ValueSource;
+/// assert_eq!(serde_json::to_value(ValueSource::Loser).unwrap(), "loser");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ValueSource {
+    /// The record that is kept.
+    Survivor,
+    /// The record that becomes a tombstone.
+    Loser,
+    /// Both hold the same value.
+    Both,
+    /// Neither has a value; the field stays empty.
+    Neither,
+}
+
+/// Why a field got its value.
+///
+/// ```
+/// use rapport_core::FieldDecision;
+/// assert!(FieldDecision::MostRecent.discards_a_value());
+/// assert!(!FieldDecision::OnlyValue.discards_a_value());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FieldDecision {
+    /// Neither record fills it.
+    Empty,
+    /// Only one record fills it.
+    OnlyValue,
+    /// Both hold the same value.
+    Equal,
+    /// The values differ; the more recently registered record's is kept.
+    MostRecent,
+    /// The values differ; the record from the more trusted source wins.
+    MostTrusted,
+    /// The values differ and neither rule prefers a record; the survivor's is kept.
+    SurvivorOnTie,
+}
+
+impl FieldDecision {
+    /// True when the other record's (different, non-empty) value is dropped: the fields a
+    /// person should look at before confirming.
+    ///
+    /// ```
+    /// use rapport_core::FieldDecision;
+    /// assert!(FieldDecision::SurvivorOnTie.discards_a_value());
+    /// assert!(!FieldDecision::Equal.discards_a_value());
+    /// ```
+    #[must_use]
+    pub fn discards_a_value(self) -> bool {
+        matches!(
+            self,
+            FieldDecision::MostRecent | FieldDecision::MostTrusted | FieldDecision::SurvivorOnTie
+        )
+    }
+}
+
+/// The outcome of one field.
+///
+/// ```
+/// use rapport_core::{FieldDecision, FieldOutcome, MergeField, ValueSource};
+/// let o = FieldOutcome { field: MergeField::Phone, source: ValueSource::Loser, decision: FieldDecision::OnlyValue };
+/// assert_eq!(serde_json::to_value(&o).unwrap()["source"], "loser");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldOutcome {
+    /// The field.
+    pub field: MergeField,
+    /// Where the merged value comes from.
+    pub source: ValueSource,
+    /// Why.
+    pub decision: FieldDecision,
+}
+
+/// Which record survives a merge: the loser becomes a `Merged { into: survivor }` tombstone.
+///
+/// ```
+/// use rapport_core::{CustomerId, MergePlan};
+/// let plan = MergePlan { survivor: CustomerId::from_u128(1), loser: CustomerId::from_u128(2) };
+/// assert_eq!(serde_json::from_value::<MergePlan>(serde_json::to_value(plan).unwrap()).unwrap(), plan);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergePlan {
+    /// The record kept.
+    pub survivor: CustomerId,
+    /// The record tombstoned.
+    pub loser: CustomerId,
+}
+
+/// A dry run of a merge: the profile and tags the survivor would have, and for each field
+/// its source and why. `Debug` keeps personal data redacted.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// let t = TenantId::from_u128(1);
+/// let day = |d| Utc.with_ymd_and_hms(2026, 1, d, 0, 0, 0).unwrap();
+/// let old = Customer::new(t, CustomerId::from_u128(1), Profile {
+///     display_name: Some(Pii::new("Ann Lee".into())),
+///     email: Some(Pii::new(Email::parse("ann@old.example").unwrap())),
+///     ..Profile::default()
+/// }, day(1));
+/// let new = Customer::new(t, CustomerId::from_u128(2), Profile {
+///     email: Some(Pii::new(Email::parse("ann@new.example").unwrap())),
+///     phone: Some(Pii::new(Phone::from_e164("+14155550100").unwrap())),
+///     ..Profile::default()
+/// }, day(9));
+///
+/// let preview: MergePreview = MergePlan::preview(&old, &new, &SurvivorshipPolicy::default())?;
+/// assert_eq!(preview.plan, MergePlan { survivor: old.id(), loser: new.id() });
+/// assert_eq!(preview.profile.email.as_ref().unwrap().expose().as_str(), "ann@new.example");
+/// assert_eq!(preview.outcome(&MergeField::Email).unwrap().decision, FieldDecision::MostRecent);
+/// assert_eq!(preview.outcome(&MergeField::DisplayName).unwrap().source, ValueSource::Survivor);
+/// assert_eq!(preview.outcome(&MergeField::Phone).unwrap().source, ValueSource::Loser);
+/// assert_eq!(preview.discarded().map(|o| o.field.clone()).collect::<Vec<_>>(), [MergeField::Email]);
+/// assert!(!format!("{preview:?}").contains("ann@"));
+/// # Ok::<(), DomainError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MergePreview {
+    /// Which record survives.
+    pub plan: MergePlan,
+    /// One outcome per profile field, then per custom attribute either record has (by key).
+    pub fields: Vec<FieldOutcome>,
+    /// The survivor's profile after the merge.
+    pub profile: Profile,
+    /// The survivor's tags after the merge: the union of both records' tags.
+    pub tags: TagSet,
+}
+
+impl MergePreview {
+    /// The outcome of `field`, if the preview has it (attributes neither record has are left
+    /// out).
+    ///
+    /// ```
+    /// use chrono::DateTime;
+    /// use rapport_core::*;
+    /// let t = TenantId::from_u128(1);
+    /// let a = Customer::new(t, CustomerId::from_u128(1), Profile::default(), DateTime::UNIX_EPOCH);
+    /// let b = Customer::new(t, CustomerId::from_u128(2), Profile::default(), DateTime::UNIX_EPOCH);
+    /// let p = MergePlan::preview(&a, &b, &SurvivorshipPolicy::default())?;
+    /// assert_eq!(p.outcome(&MergeField::BirthDate).unwrap().source, ValueSource::Neither);
+    /// assert!(p.outcome(&MergeField::Attribute(AttrKey::new("points")?)).is_none());
+    /// # Ok::<(), DomainError>(())
+    /// ```
+    #[must_use]
+    pub fn outcome(&self, field: &MergeField) -> Option<&FieldOutcome> {
+        self.fields.iter().find(|o| &o.field == field)
+    }
+
+    /// The fields where a different value of the other record is dropped.
+    ///
+    /// ```
+    /// use chrono::DateTime;
+    /// use rapport_core::*;
+    /// let t = TenantId::from_u128(1);
+    /// let a = Customer::new(t, CustomerId::from_u128(1), Profile::default(), DateTime::UNIX_EPOCH);
+    /// let b = Customer::new(t, CustomerId::from_u128(2), Profile::default(), DateTime::UNIX_EPOCH);
+    /// assert_eq!(MergePlan::preview(&a, &b, &SurvivorshipPolicy::default())?.discarded().count(), 0);
+    /// # Ok::<(), DomainError>(())
+    /// ```
+    pub fn discarded(&self) -> impl Iterator<Item = &FieldOutcome> {
+        self.fields.iter().filter(|o| o.decision.discards_a_value())
+    }
+}
+
+impl MergePlan {
+    /// Previews merging `loser` into `survivor`: nothing is written and nothing is read but
+    /// the two records. The policy is assumed valid ([`SurvivorshipPolicy::validate`]).
+    ///
+    /// Tags are united; a tag on both keeps the entry a rule cannot remove (manual or import
+    /// over rule), else the one that lasts longer, else the survivor's. Consents, tier and
+    /// stage are not part of the preview: consents stay the survivor's (a merge never grants
+    /// consent), tier and stage are recomputed from the united activities when the merge is
+    /// applied.
+    ///
+    /// ```
+    /// use chrono::DateTime;
+    /// use rapport_core::*;
+    /// let t = TenantId::from_u128(1);
+    /// let source = AttrKey::new("source")?;
+    /// let from = |id: u128, src: &str, name: &str| {
+    ///     let mut attrs = Attributes::new();
+    ///     attrs.insert(source.clone(), AttrValue::Text(src.into()));
+    ///     let profile = Profile {
+    ///         display_name: Some(Pii::new(name.into())),
+    ///         attributes: Pii::new(attrs),
+    ///         ..Profile::default()
+    ///     };
+    ///     Customer::new(t, CustomerId::from_u128(id), profile, DateTime::UNIX_EPOCH)
+    /// };
+    /// let (web, erp) = (from(1, "web", "ann lee"), from(2, "erp", "Ann Lee"));
+    /// let policy = SurvivorshipPolicy {
+    ///     rule: Survivorship::MostTrusted { source_attribute: source, ranking: vec!["erp".into(), "web".into()] },
+    /// };
+    /// let p = MergePlan::preview(&web, &erp, &policy)?;
+    /// assert_eq!(p.profile.display_name.unwrap().expose(), "Ann Lee"); // the ERP's spelling
+    /// assert_eq!(p.fields[0].decision, FieldDecision::MostTrusted);
+    ///
+    /// // A customer cannot be merged with itself, across tenants, or once tombstoned.
+    /// let err = MergePlan::preview(&web, &web, &policy).unwrap_err();
+    /// assert!(matches!(err, DomainError::InvalidMerge { .. }));
+    /// # Ok::<(), DomainError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidMerge`] for the same customer twice or two tenants;
+    /// [`DomainError::Tombstoned`] when either is merged or erased.
+    pub fn preview(
+        survivor: &Customer,
+        loser: &Customer,
+        policy: &SurvivorshipPolicy,
+    ) -> Result<MergePreview, DomainError> {
+        let plan = MergePlan {
+            survivor: survivor.id(),
+            loser: loser.id(),
+        };
+        let refuse = |reason| DomainError::InvalidMerge {
+            survivor: plan.survivor,
+            loser: plan.loser,
+            reason,
+        };
+        if plan.survivor == plan.loser {
+            return Err(refuse("it is the same customer"));
+        }
+        if survivor.tenant() != loser.tenant() {
+            return Err(refuse("they belong to different tenants"));
+        }
+        survivor.ensure_live()?;
+        loser.ensure_live()?;
+
+        let conflict = preference(survivor, loser, policy);
+        let (s, l) = (&survivor.profile, &loser.profile);
+        let mut fields = Vec::new();
+        let display_name = merge_field(
+            &mut fields,
+            MergeField::DisplayName,
+            &s.display_name,
+            &l.display_name,
+            conflict,
+        );
+        let email = merge_field(&mut fields, MergeField::Email, &s.email, &l.email, conflict);
+        let phone = merge_field(&mut fields, MergeField::Phone, &s.phone, &l.phone, conflict);
+        let birth_date = merge_field(
+            &mut fields,
+            MergeField::BirthDate,
+            &s.birth_date,
+            &l.birth_date,
+            conflict,
+        );
+        let (sa, la) = (s.attributes.expose(), l.attributes.expose());
+        let mut keys: Vec<&AttrKey> = sa.keys().chain(la.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        let mut attributes = Attributes::new();
+        for key in keys {
+            let (a, b) = (sa.get(key).cloned(), la.get(key).cloned());
+            let field = MergeField::Attribute(key.clone());
+            if let Some(v) = merge_field(&mut fields, field, &a, &b, conflict) {
+                attributes.insert(key.clone(), v);
+            }
+        }
+
+        Ok(MergePreview {
+            plan,
+            fields,
+            profile: Profile {
+                display_name,
+                email,
+                phone,
+                birth_date,
+                attributes: Pii::new(attributes),
+            },
+            tags: unite_tags(&survivor.tags, &loser.tags),
+        })
+    }
+}
+
+/// Which record wins a conflict, and why.
+fn preference(survivor: &Customer, loser: &Customer, policy: &SurvivorshipPolicy) -> Conflict {
+    if let Survivorship::MostTrusted {
+        source_attribute,
+        ranking,
+    } = &policy.rule
+    {
+        let rank = |c: &Customer| {
+            match c.profile.attributes.expose().get(source_attribute) {
+                Some(AttrValue::Text(s)) => ranking.iter().position(|r| r == s),
+                _ => None,
+            }
+            .unwrap_or(usize::MAX)
+        };
+        match rank(survivor).cmp(&rank(loser)) {
+            Ordering::Less => return Conflict::Survivor(FieldDecision::MostTrusted),
+            Ordering::Greater => return Conflict::Loser(FieldDecision::MostTrusted),
+            Ordering::Equal => {}
+        }
+    }
+    match survivor.created_at().cmp(&loser.created_at()) {
+        Ordering::Greater => Conflict::Survivor(FieldDecision::MostRecent),
+        Ordering::Less => Conflict::Loser(FieldDecision::MostRecent),
+        Ordering::Equal => Conflict::Survivor(FieldDecision::SurvivorOnTie),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Conflict {
+    Survivor(FieldDecision),
+    Loser(FieldDecision),
+}
+
+/// The merged value of one field, with its outcome appended to `fields`.
+fn merge_field<T: PartialEq + Clone>(
+    fields: &mut Vec<FieldOutcome>,
+    field: MergeField,
+    survivor: &Option<T>,
+    loser: &Option<T>,
+    conflict: Conflict,
+) -> Option<T> {
+    let (source, decision) = match (survivor, loser) {
+        (None, None) => (ValueSource::Neither, FieldDecision::Empty),
+        (Some(_), None) => (ValueSource::Survivor, FieldDecision::OnlyValue),
+        (None, Some(_)) => (ValueSource::Loser, FieldDecision::OnlyValue),
+        (Some(x), Some(y)) if x == y => (ValueSource::Both, FieldDecision::Equal),
+        (Some(_), Some(_)) => match conflict {
+            Conflict::Survivor(d) => (ValueSource::Survivor, d),
+            Conflict::Loser(d) => (ValueSource::Loser, d),
+        },
+    };
+    fields.push(FieldOutcome {
+        field,
+        source,
+        decision,
+    });
+    match source {
+        ValueSource::Loser => loser.clone(),
+        ValueSource::Survivor | ValueSource::Both | ValueSource::Neither => survivor.clone(),
+    }
+}
+
+/// The union of two tag sets; see [`MergePlan::preview`] for which entry a shared tag keeps.
+fn unite_tags(survivor: &TagSet, loser: &TagSet) -> TagSet {
+    // Rank of an entry: a tag no rule can remove beats a rule's; then the longer-lasting.
+    let strength = |i: &TagInfo| {
+        (
+            i.source != TagSource::Rule,
+            i.expires_at.is_none(),
+            i.expires_at,
+        )
+    };
+    let mut out = TagSet::new();
+    for (tag, info) in survivor.iter() {
+        let keep = match loser.get(tag) {
+            Some(other) if strength(other) > strength(info) => other,
+            _ => info,
+        };
+        out.insert(tag.clone(), keep.source, keep.added_at, keep.expires_at);
+    }
+    for (tag, info) in loser.iter() {
+        if survivor.get(tag).is_none() {
+            out.insert(tag.clone(), info.source, info.added_at, info.expires_at);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Duration, NaiveDate, Utc};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::model::contact::{Email, Phone};
+    use crate::model::id::TenantId;
+    use crate::model::tag::Tag;
+
+    const TAGS: [&str; 4] = [
+        "value:vip",
+        "promo:trial",
+        "import:crm",
+        "behavior:frequent",
+    ];
+
+    type Shape = (
+        Option<u8>,
+        Option<u8>,
+        Option<u8>,
+        Option<u8>,
+        Vec<(u8, u8)>,
+        Vec<(usize, u8)>,
+        i64,
+    );
+
+    fn shape() -> impl Strategy<Value = Shape> {
+        (
+            proptest::option::of(0..3u8),
+            proptest::option::of(0..3u8),
+            proptest::option::of(0..3u8),
+            proptest::option::of(1..4u8),
+            proptest::collection::vec((0..4u8, 0..3u8), 0..4),
+            proptest::collection::vec((0..TAGS.len(), 0..3u8), 0..4),
+            0..3i64,
+        )
+    }
+
+    fn build(id: u128, (name, email, phone, born, attrs, tags, age): Shape) -> Customer {
+        let mut attributes = Attributes::new();
+        for (k, v) in attrs {
+            let key =
+                AttrKey::new(["source", "points", "segment", "card"][usize::from(k)]).unwrap();
+            let value = if k == 0 {
+                AttrValue::Text(["erp", "web", "pos"][usize::from(v)].into())
+            } else {
+                AttrValue::Number(v.into())
+            };
+            attributes.insert(key, value);
+        }
+        let profile = Profile {
+            display_name: name.map(|n| Pii::new(format!("Name {n}"))),
+            email: email.map(|e| Pii::new(Email::parse(&format!("p{e}@example.com")).unwrap())),
+            phone: phone.map(|p| Pii::new(Phone::from_e164(&format!("+1415555010{p}")).unwrap())),
+            birth_date: born
+                .map(|d| Pii::new(NaiveDate::from_ymd_opt(1990, 1, u32::from(d)).unwrap())),
+            attributes: Pii::new(attributes),
+        };
+        let created = DateTime::<Utc>::UNIX_EPOCH + Duration::days(age);
+        let mut c = Customer::new(
+            TenantId::from_u128(1),
+            CustomerId::from_u128(id),
+            profile,
+            created,
+        );
+        for (t, src) in tags {
+            let source = [TagSource::Manual, TagSource::Rule, TagSource::Import][usize::from(src)];
+            let tag: Tag = TAGS[t].parse().unwrap();
+            c.tags.insert(tag, source, created, None);
+        }
+        c
+    }
+
+    fn policies() -> impl Strategy<Value = SurvivorshipPolicy> {
+        prop_oneof![
+            Just(SurvivorshipPolicy::default()),
+            Just(SurvivorshipPolicy {
+                rule: Survivorship::MostTrusted {
+                    source_attribute: AttrKey::new("source").unwrap(),
+                    ranking: vec!["erp".into(), "pos".into()],
+                },
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn prop_preview_is_deterministic(a in shape(), b in shape(), policy in policies()) {
+            let (s, l) = (build(1, a), build(2, b));
+            let first = MergePlan::preview(&s, &l, &policy).unwrap();
+            prop_assert_eq!(&first, &MergePlan::preview(&s.clone(), &l.clone(), &policy).unwrap());
+        }
+
+        #[test]
+        fn prop_no_non_empty_field_is_lost(a in shape(), b in shape(), policy in policies()) {
+            let (s, l) = (build(1, a), build(2, b));
+            let p = MergePlan::preview(&s, &l, &policy).unwrap();
+            let (sp, lp, mp) = (&s.profile, &l.profile, &p.profile);
+            fn kept<T: PartialEq>(m: &Option<T>, a: &Option<T>, b: &Option<T>) -> bool {
+                match m {
+                    None => a.is_none() && b.is_none(),
+                    Some(v) => a.as_ref() == Some(v) || b.as_ref() == Some(v),
+                }
+            }
+            prop_assert!(kept(&mp.display_name, &sp.display_name, &lp.display_name));
+            prop_assert!(kept(&mp.email, &sp.email, &lp.email));
+            prop_assert!(kept(&mp.phone, &sp.phone, &lp.phone));
+            prop_assert!(kept(&mp.birth_date, &sp.birth_date, &lp.birth_date));
+            let (sa, la, ma) = (sp.attributes.expose(), lp.attributes.expose(), mp.attributes.expose());
+            for key in sa.keys().chain(la.keys()) {
+                let v = ma.get(key);
+                prop_assert!(v.is_some() && (v == sa.get(key) || v == la.get(key)), "attribute {} lost", key);
+            }
+            prop_assert!(ma.keys().all(|k| sa.contains_key(k) || la.contains_key(k)));
+            // Every field either record fills is listed, with a source that has a value.
+            for o in &p.fields {
+                prop_assert_eq!(o.source == ValueSource::Neither, o.decision == FieldDecision::Empty);
+            }
+        }
+
+        #[test]
+        fn prop_tags_are_the_union(a in shape(), b in shape(), policy in policies()) {
+            let (s, l) = (build(1, a), build(2, b));
+            let p = MergePlan::preview(&s, &l, &policy).unwrap();
+            let mut want: Vec<&Tag> = s.tags.iter().chain(l.tags.iter()).map(|(t, _)| t).collect();
+            want.sort();
+            want.dedup();
+            prop_assert_eq!(p.tags.iter().map(|(t, _)| t).collect::<Vec<_>>(), want);
+            // A tag that is manual or imported on either side stays out of the rules' reach.
+            for (t, info) in p.tags.iter() {
+                let protected = [&s.tags, &l.tags]
+                    .iter()
+                    .any(|set| set.get(t).is_some_and(|i| i.source != TagSource::Rule));
+                prop_assert_eq!(info.source != TagSource::Rule, protected);
+            }
+        }
+    }
+
+    #[test]
+    fn the_more_recent_record_wins_a_conflict_and_ties_keep_the_survivor() {
+        let mut older = build(1, (Some(0), None, None, None, vec![], vec![], 0));
+        let newer = build(2, (Some(1), None, None, None, vec![], vec![], 2));
+        let p = MergePlan::preview(&older, &newer, &SurvivorshipPolicy::default()).unwrap();
+        assert_eq!(p.fields[0].source, ValueSource::Loser);
+        let p = MergePlan::preview(&newer, &older, &SurvivorshipPolicy::default()).unwrap();
+        assert_eq!(p.fields[0].source, ValueSource::Survivor);
+        older = build(1, (Some(0), None, None, None, vec![], vec![], 2));
+        let p = MergePlan::preview(&older, &newer, &SurvivorshipPolicy::default()).unwrap();
+        assert_eq!(
+            (p.fields[0].source, p.fields[0].decision),
+            (ValueSource::Survivor, FieldDecision::SurvivorOnTie)
+        );
+    }
+
+    #[test]
+    fn tombstones_and_other_tenants_are_refused() {
+        let a = build(1, (None, None, None, None, vec![], vec![], 0));
+        let mut b = build(2, (None, None, None, None, vec![], vec![], 0));
+        b.lifecycle = b.lifecycle.erase(DateTime::UNIX_EPOCH).unwrap();
+        let policy = SurvivorshipPolicy::default();
+        assert!(matches!(
+            MergePlan::preview(&a, &b, &policy),
+            Err(DomainError::Tombstoned {
+                state: "erased",
+                ..
+            })
+        ));
+        let other = Customer::new(
+            TenantId::from_u128(2),
+            CustomerId::from_u128(3),
+            Profile::default(),
+            DateTime::UNIX_EPOCH,
+        );
+        let err = MergePlan::preview(&a, &other, &policy).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot merge customer {} into {}: they belong to different tenants",
+                other.id(),
+                a.id()
+            )
+        );
+    }
+}
