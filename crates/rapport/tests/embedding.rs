@@ -91,20 +91,6 @@ impl Store for Faulty {
         }
         self.inner.apply(t, cs).await
     }
-    async fn claim_outbox(
-        &self,
-        limit: u32,
-        lease: std::time::Duration,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        self.inner.claim_outbox(limit, lease, now).await
-    }
-    async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
-        self.inner.ack_outbox(ids).await
-    }
-    async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.inner.retry_outbox(id, at).await
-    }
 }
 
 /// A notifier without `Debug`, counting deliveries.
