@@ -5,10 +5,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use rapport::{Clock, IdSource};
+use rapport::{Clock, IdSource, ManualClock};
 use rapport_core::{MessageId, Notifier, NotifyError, OutboxMessage};
 
-/// A clock that says what it is told; starts at 2026-01-01T00:00:00Z.
+/// A clock that says what it is told; starts at 2026-01-01T00:00:00Z. A
+/// [`rapport::ManualClock`] with the kit's default start (clones of which share the time,
+/// where a `FixedClock` is shared through an `Arc`).
 ///
 /// ```
 /// use rapport::Clock;
@@ -26,7 +28,7 @@ use rapport_core::{MessageId, Notifier, NotifyError, OutboxMessage};
 /// assert_eq!(c.now(), t - chrono::Duration::hours(1));
 /// ```
 #[derive(Debug)]
-pub struct FixedClock(AtomicU64);
+pub struct FixedClock(ManualClock);
 
 impl Default for FixedClock {
     fn default() -> Self {
@@ -50,7 +52,7 @@ impl FixedClock {
     /// ```
     #[must_use]
     pub fn at(t: DateTime<Utc>) -> Self {
-        Self(AtomicU64::new(t.timestamp_micros() as u64))
+        Self(ManualClock::at(t))
     }
 
     /// Moves the clock.
@@ -65,7 +67,7 @@ impl FixedClock {
     /// assert_eq!(c.now(), t);
     /// ```
     pub fn set(&self, t: DateTime<Utc>) {
-        self.0.store(t.timestamp_micros() as u64, Ordering::SeqCst);
+        self.0.set(t);
     }
 
     /// Moves the clock forward.
@@ -79,14 +81,13 @@ impl FixedClock {
     /// assert_eq!(c.now().to_rfc3339(), "2026-04-01T00:00:00+00:00");
     /// ```
     pub fn advance(&self, d: Duration) {
-        self.0
-            .fetch_add(d.num_microseconds().unwrap_or(0) as u64, Ordering::SeqCst);
+        self.0.advance(d);
     }
 }
 
 impl Clock for FixedClock {
     fn now(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp_micros(self.0.load(Ordering::SeqCst) as i64).unwrap_or_default()
+        self.0.now()
     }
 }
 

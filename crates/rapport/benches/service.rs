@@ -1,6 +1,7 @@
 //! The service over rapport-memory: a sweep of 1M customers (beside a bare scan of the same
-//! store), with default policies and with a share ladder, plus the memory each stored customer
-//! takes (RSS growth in this fresh process). The record-purchase use case is `benches/record.rs`.
+//! store), with default policies and with a share ladder (also handing each decision to the
+//! caller: `sweep_with_decisions`), plus the memory each stored customer takes (RSS growth in
+//! this fresh process). The record-purchase use case is `benches/record.rs`.
 //!
 //! Run: `cargo bench -p rapport --bench service`
 #![allow(missing_docs, clippy::unwrap_used)]
@@ -110,6 +111,16 @@ fn bench_sweep(c: &mut Criterion) {
             black_box(
                 block_on(svc.sweep(t, end + chrono::Duration::days(day), 10_000, |_| {})).unwrap(),
             )
+        })
+    });
+    // The same, handing every customer's decisions to the caller (who keeps a count).
+    g.bench_function("sweep_share_ladder_with_decisions", |b| {
+        b.iter(|| {
+            day += 1;
+            let mut seen = 0usize;
+            let at = end + chrono::Duration::days(day);
+            let done = block_on(svc.sweep_with_decisions(t, at, 10_000, |_, _| seen += 1)).unwrap();
+            black_box((done, seen))
         })
     });
     g.finish();

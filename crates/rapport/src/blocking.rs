@@ -6,9 +6,11 @@ use chrono::{DateTime, Utc};
 use futures::executor::block_on;
 use rapport_core::*;
 
+use crate::activity::NewActivity;
+use crate::clock::{Clock, IdSource};
 use crate::error::Error;
 use crate::relay::{RelayConfig, RelayReport, relay_once};
-use crate::service::{NewActivity, NoopNotifier, Recorded, Registered, SweepProgress};
+use crate::service::{NoopNotifier, Recorded, Registered, SweepProgress};
 
 /// The blocking service.
 ///
@@ -25,8 +27,31 @@ use crate::service::{NewActivity, NoopNotifier, Recorded, Registered, SweepProgr
 /// assert_eq!(first.customer.id(), again.customer.id());
 /// # Ok::<(), rapport::Error>(())
 /// ```
-#[derive(Debug)]
+///
+/// It is configured with the same builder methods as the async service:
+///
+/// ```
+/// use rapport::{Clock, ManualClock, blocking::Service};
+/// use rapport::core::*;
+/// use rapport_memory::MemoryStore;
+/// let mut policies = Policies::default();
+/// policies.tier.grace_days = 60;
+/// let clock = ManualClock::at("2026-05-01T09:00:00Z".parse()?);
+/// let svc = Service::new(MemoryStore::new())
+///     .with_policies(policies)?
+///     .with_clock(clock.clone())
+///     .with_max_attempts(4);
+/// assert_eq!(svc.policies().tier.grace_days, 60);
+/// assert_eq!(svc.now(), clock.now());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Service<S, N = NoopNotifier>(crate::Service<S, N>);
+
+impl<S: std::fmt::Debug, N> std::fmt::Debug for Service<S, N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Service").field(&self.0).finish()
+    }
+}
 
 impl<S: Store> Service<S, NoopNotifier> {
     /// See [`crate::Service::new`].
@@ -52,10 +77,10 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// # use rapport::core::*;
     /// # use rapport_memory::MemoryStore;
     /// # let t = TenantId::from_u128(1);
-    /// use rapport_testkit::SequentialIds;
-    /// let svc = Service::from_async(rapport::Service::new(MemoryStore::new()).with_ids(SequentialIds::default()));
+    /// let clock = rapport::ManualClock::at(chrono::DateTime::UNIX_EPOCH);
+    /// let svc = Service::from_async(rapport::Service::new(MemoryStore::new()).with_clock(clock));
     /// let ann = svc.register(t, Profile::default())?.customer;
-    /// assert_eq!(ann.id(), CustomerId::from_u128(1));
+    /// assert_eq!(ann.created_at(), chrono::DateTime::UNIX_EPOCH);
     /// assert_eq!(svc.inner().store().pending_outbox()?, 1);
     /// let store = svc.into_inner().into_store();
     /// assert_eq!(store.pending_outbox()?, 1);
@@ -63,6 +88,168 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// ```
     pub fn from_async(inner: crate::Service<S, N>) -> Self {
         Self(inner)
+    }
+
+    /// Replaces the notifier; see [`crate::Service::with_notifier`]. The notifier needs no
+    /// `Debug`.
+    ///
+    /// ```
+    /// use rapport::blocking::Service;
+    /// use rapport::core::*;
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// #[derive(Default)]
+    /// struct Counting(AtomicU32); // no Debug
+    /// impl Notifier for Counting {
+    ///     async fn deliver(&self, _: &OutboxMessage) -> Result<(), NotifyError> {
+    ///         self.0.fetch_add(1, Ordering::SeqCst);
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let svc = Service::new(rapport_memory::MemoryStore::new()).with_notifier(Counting::default());
+    /// svc.register(TenantId::from_u128(1), Profile::default())?;
+    /// let r = svc.relay_once(&rapport::RelayConfig::default(), svc.now())?;
+    /// assert_eq!((r.claimed, r.delivered), (1, 1));
+    /// assert_eq!(svc.notifier().0.load(Ordering::SeqCst), 1);
+    /// println!("{svc:?}"); // Debug without the notifier's
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_notifier<M: Notifier>(self, notifier: M) -> Service<S, M> {
+        Service(self.0.with_notifier(notifier))
+    }
+
+    /// Replaces the clock; see [`crate::Service::with_clock`].
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport::{ManualClock, blocking::Service};
+    /// use rapport::core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
+    /// let svc = Service::new(rapport_memory::MemoryStore::new()).with_clock(ManualClock::at(now));
+    /// assert_eq!(svc.register(TenantId::from_u128(1), Profile::default())?.customer.created_at(), now);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_clock(self, clock: impl Clock + 'static) -> Self {
+        Self(self.0.with_clock(clock))
+    }
+
+    /// Replaces the id source; see [`crate::Service::with_ids`].
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use rapport::blocking::Service;
+    /// use rapport::core::*;
+    /// struct Sequential(AtomicU64);
+    /// impl rapport::IdSource for Sequential {
+    ///     fn next(&self) -> uuid::Uuid { uuid::Uuid::from_u128(self.0.fetch_add(1, Ordering::SeqCst).into()) }
+    /// }
+    /// let svc = Service::new(rapport_memory::MemoryStore::new()).with_ids(Sequential(AtomicU64::new(1)));
+    /// let ann = svc.register(TenantId::from_u128(1), Profile::default())?.customer;
+    /// assert_eq!(ann.id(), CustomerId::from_u128(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_ids(self, ids: impl IdSource + 'static) -> Self {
+        Self(self.0.with_ids(ids))
+    }
+
+    /// How many times a use case re-decides after a version conflict; see
+    /// [`crate::Service::with_max_attempts`].
+    ///
+    /// ```
+    /// use rapport::blocking::Service;
+    /// use rapport::core::*;
+    /// let svc = Service::new(rapport_memory::MemoryStore::new()).with_max_attempts(0); // raised to 1
+    /// assert!(svc.register(TenantId::from_u128(1), Profile::default())?.created);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_max_attempts(self, attempts: u32) -> Self {
+        Self(self.0.with_max_attempts(attempts))
+    }
+
+    /// Replaces the policies; see [`crate::Service::with_policies`].
+    ///
+    /// ```
+    /// use rapport::blocking::Service;
+    /// use rapport::core::*;
+    /// let mut p = Policies::default();
+    /// p.tier.ladder = TierLadder::classic_pyramid();
+    /// let svc = Service::new(rapport_memory::MemoryStore::new()).with_policies(p.clone())?;
+    /// assert_eq!(svc.policies(), &p);
+    /// let mut bad = Policies::default();
+    /// bad.lifecycle.churn_factor = -1.0;
+    /// assert!(svc.with_policies(bad).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// When a policy is invalid.
+    pub fn with_policies(self, policies: Policies) -> Result<Self, Error> {
+        Ok(Self(self.0.with_policies(policies)?))
+    }
+
+    /// The store.
+    ///
+    /// ```
+    /// use rapport::blocking::Service;
+    /// use rapport::core::*;
+    /// let svc = Service::new(rapport_memory::MemoryStore::new());
+    /// svc.register(TenantId::from_u128(1), Profile::default())?;
+    /// assert_eq!(svc.store().pending_outbox()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn store(&self) -> &S {
+        self.0.store()
+    }
+
+    /// Gives the store back.
+    ///
+    /// ```
+    /// use rapport::blocking::Service;
+    /// use rapport::core::*;
+    /// let svc = Service::new(rapport_memory::MemoryStore::new());
+    /// svc.register(TenantId::from_u128(1), Profile::default())?;
+    /// assert_eq!(svc.into_store().pending_outbox()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_store(self) -> S {
+        self.0.into_store()
+    }
+
+    /// The notifier.
+    ///
+    /// ```
+    /// use rapport::blocking::Service;
+    /// let svc = Service::new(rapport_memory::MemoryStore::new());
+    /// let _: &rapport::NoopNotifier = svc.notifier();
+    /// ```
+    pub fn notifier(&self) -> &N {
+        self.0.notifier()
+    }
+
+    /// The policies.
+    ///
+    /// ```
+    /// use rapport::blocking::Service;
+    /// let svc = Service::new(rapport_memory::MemoryStore::new());
+    /// assert_eq!(svc.policies(), &rapport::core::Policies::default());
+    /// ```
+    pub fn policies(&self) -> &Policies {
+        self.0.policies()
+    }
+
+    /// The clock's now.
+    ///
+    /// ```
+    /// use rapport::{ManualClock, blocking::Service};
+    /// let clock = ManualClock::at(chrono::DateTime::UNIX_EPOCH);
+    /// let svc = Service::new(rapport_memory::MemoryStore::new()).with_clock(clock.clone());
+    /// clock.advance(chrono::Duration::days(1));
+    /// assert_eq!(svc.now().to_rfc3339(), "1970-01-02T00:00:00+00:00");
+    /// ```
+    pub fn now(&self) -> DateTime<Utc> {
+        self.0.now()
     }
 
     /// The async service inside.
@@ -174,7 +361,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// # use rust_decimal::Decimal;
     /// let order = rapport::NewActivity {
     ///     customer: id,
-    ///     at: svc.inner().now(),
+    ///     at: svc.now(),
     ///     channel: Channel::Web,
     ///     idempotency_key: IdempotencyKey::new("order-1")?,
     ///     kind: ActivityKind::Purchase {
@@ -206,7 +393,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
     ///
     /// let vip = Tag::new("value", "vip")?;
     /// let c = svc.tag(t, id, vip.clone(), None)?;
-    /// assert!(c.tags.contains(&vip, svc.inner().now()));
+    /// assert!(c.tags.contains(&vip, svc.now()));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
@@ -254,7 +441,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// # let t = TenantId::from_u128(1);
     /// # let id = svc.register(t, Profile::default())?.customer.id();
     ///
-    /// let until = svc.inner().now() + chrono::Duration::days(30);
+    /// let until = svc.now() + chrono::Duration::days(30);
     /// let e = svc.pin_tier(t, id, Tier::Gold, Actor::new("li")?, "partner", until)?;
     /// assert_eq!(e.tier.to, Tier::Gold);
     /// assert_eq!(svc.customer(t, id)?.customer.tier(), Tier::Gold);
@@ -285,7 +472,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// # let t = TenantId::from_u128(1);
     /// # let id = svc.register(t, Profile::default())?.customer.id();
     ///
-    /// let until = svc.inner().now() + chrono::Duration::days(10);
+    /// let until = svc.now() + chrono::Duration::days(10);
     /// let e = svc.override_stage(t, id, Stage::Active, Actor::new("li")?, "pilot", until)?;
     /// assert_eq!(e.stage.to, Stage::Active);
     /// assert_eq!(svc.customer(t, id)?.customer.stage(), Stage::Active);
@@ -328,6 +515,35 @@ impl<S: Store, N: Notifier> Service<S, N> {
         block_on(self.0.evaluate(t, id))
     }
 
+    /// See [`crate::Service::evaluate_at`].
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// # let id = svc.register(t, Profile::default())?.customer.id();
+    /// let vip = Tag::new("promo", "spring")?;
+    /// svc.tag(t, id, vip.clone(), Some(svc.now() + chrono::Duration::days(1)))?;
+    /// let e = svc.evaluate_at(t, id, svc.now() + chrono::Duration::days(2))?;
+    /// assert_eq!(e.tags_removed.len(), 1); // expired by then: removed and stored
+    /// assert_eq!(e.tags_removed[0].tag, vip);
+    /// assert!(svc.customer(t, id)?.customer.tags.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn evaluate_at(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        now: DateTime<Utc>,
+    ) -> Result<Evaluation, Error> {
+        block_on(self.0.evaluate_at(t, id, now))
+    }
+
     /// See [`crate::Service::timeline`].
     ///
     /// ```
@@ -340,7 +556,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// # use rust_decimal::Decimal;
     /// let order = rapport::NewActivity {
     ///     customer: id,
-    ///     at: svc.inner().now(),
+    ///     at: svc.now(),
     ///     channel: Channel::Web,
     ///     idempotency_key: IdempotencyKey::new("order-1")?,
     ///     kind: ActivityKind::Purchase {
@@ -391,6 +607,37 @@ impl<S: Store, N: Notifier> Service<S, N> {
         block_on(self.0.find(t, segment))
     }
 
+    /// See [`crate::Service::find_pages`]: the matching customers as an iterator of pages of
+    /// at most `page_size` records, each read when the iterator is advanced.
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// for _ in 0..5 {
+    ///     svc.register(t, Profile::default())?;
+    /// }
+    /// let everyone = Segment::parse("orders == 0")?;
+    /// let mut seen = 0;
+    /// for page in svc.find_pages(t, &everyone, 2) {
+    ///     let page = page?;
+    ///     assert!(page.len() <= 2);
+    ///     seen += page.len();
+    /// }
+    /// assert_eq!(seen, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn find_pages<'a>(
+        &'a self,
+        t: TenantId,
+        segment: &'a Segment,
+        page_size: u32,
+    ) -> impl Iterator<Item = Result<Vec<Record>, Error>> + 'a {
+        futures::executor::block_on_stream(Box::pin(self.0.find_pages(t, segment, page_size)))
+    }
+
     /// See [`crate::Service::find_page`].
     ///
     /// ```
@@ -430,7 +677,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
     ///     svc.register(t, Profile::default())?;
     /// }
     /// let mut calls = 0;
-    /// let done = svc.sweep(t, svc.inner().now(), 2, |_| calls += 1)?;
+    /// let done = svc.sweep(t, svc.now(), 2, |_| calls += 1)?;
     /// assert_eq!((done.evaluated, done.total, calls), (5, 5, 3));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -447,6 +694,37 @@ impl<S: Store, N: Notifier> Service<S, N> {
         block_on(self.0.sweep(t, now, batch, progress))
     }
 
+    /// See [`crate::Service::sweep_with_decisions`].
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// for _ in 0..3 {
+    ///     svc.register(t, Profile::default())?;
+    /// }
+    /// let mut decisions = Vec::new();
+    /// let done = svc.sweep_with_decisions(t, svc.now(), 2, |c, e| decisions.push((c.id(), e.clone())))?;
+    /// assert_eq!((done.evaluated, decisions.len()), (3, 3));
+    /// assert!(decisions.iter().all(|(_, e)| e.stage.to == Stage::Prospect));
+    /// assert!(decisions.is_sorted_by_key(|(id, _)| *id)); // id order
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn sweep_with_decisions(
+        &self,
+        t: TenantId,
+        now: DateTime<Utc>,
+        batch: u32,
+        decided: impl FnMut(&Customer, &Evaluation),
+    ) -> Result<SweepProgress, Error> {
+        block_on(self.0.sweep_with_decisions(t, now, batch, decided))
+    }
+
     /// One outbox relay round through this service's notifier.
     ///
     /// ```
@@ -454,12 +732,17 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// # use rapport::core::*;
     /// # use rapport_memory::MemoryStore;
     /// # let t = TenantId::from_u128(1);
-    /// use rapport_testkit::RecordingNotifier;
-    /// let svc = Service::from_async(rapport::Service::new(MemoryStore::new()).with_notifier(RecordingNotifier::default()));
+    /// struct Down;
+    /// impl Notifier for Down {
+    ///     async fn deliver(&self, _: &OutboxMessage) -> Result<(), NotifyError> {
+    ///         Err(NotifyError::Failed { reason: "webhook down".into() })
+    ///     }
+    /// }
+    /// let svc = Service::new(MemoryStore::new()).with_notifier(Down);
     /// svc.register(t, Profile::default())?;
-    /// let r = svc.relay_once(&rapport::RelayConfig::default(), svc.inner().now())?;
-    /// assert_eq!((r.claimed, r.delivered, r.failed), (1, 1, 0));
-    /// assert_eq!(svc.inner().notifier().deliveries().len(), 1);
+    /// let r = svc.relay_once(&rapport::RelayConfig::default(), svc.now())?;
+    /// assert_eq!((r.claimed, r.delivered, r.failed), (1, 0, 1));
+    /// assert_eq!(svc.store().pending_outbox()?, 1); // kept, retried after a back-off
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///

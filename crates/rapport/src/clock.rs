@@ -1,7 +1,10 @@
 //! Where time and ids come from. The core never reads a clock or makes an id; the service asks
-//! these, so tests can pin both (see `rapport-testkit`'s `FixedClock` and `SequentialIds`).
+//! these, so hosts and tests can pin both ([`ManualClock`], or any [`Clock`]/[`IdSource`]).
 
-use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::{DateTime, Duration, Utc};
 use rapport_core::{ActivityId, CustomerId, MessageId};
 use uuid::Uuid;
 
@@ -33,7 +36,7 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
 }
 
-impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
+impl<C: Clock + ?Sized> Clock for Arc<C> {
     fn now(&self) -> DateTime<Utc> {
         (**self).now()
     }
@@ -51,6 +54,97 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
+    }
+}
+
+/// A clock that says what it is told: for replays, batch jobs that run "as of" a date, and
+/// tests. Microsecond precision.
+///
+/// Clones share the time: hand a clone to the service, keep one, and move it.
+///
+/// ```
+/// use chrono::{Duration, TimeZone, Utc};
+/// use rapport::{Clock, ManualClock};
+/// use rapport::core::*;
+///
+/// let t = Utc.with_ymd_and_hms(2026, 5, 1, 9, 0, 0).unwrap();
+/// let clock = ManualClock::at(t);
+/// let svc = rapport::blocking::Service::new(rapport_memory::MemoryStore::new())
+///     .with_clock(clock.clone());
+/// assert_eq!(svc.now(), t);
+/// clock.advance(Duration::days(30));
+/// assert_eq!(svc.now(), t + Duration::days(30)); // the service reads the shared time
+/// clock.set(t - Duration::hours(1)); // a manual clock may also go back
+/// assert_eq!(clock.now(), t - Duration::hours(1));
+/// ```
+#[derive(Debug, Clone)]
+pub struct ManualClock(Arc<AtomicI64>);
+
+impl ManualClock {
+    /// A clock at `t` (truncated to the microsecond).
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport::{Clock, ManualClock};
+    /// let t = Utc.with_ymd_and_hms(2026, 6, 30, 12, 0, 0).unwrap();
+    /// assert_eq!(ManualClock::at(t).now(), t);
+    /// // Before 1970 works too.
+    /// let old = Utc.with_ymd_and_hms(1960, 1, 1, 0, 0, 0).unwrap();
+    /// assert_eq!(ManualClock::at(old).now(), old);
+    /// ```
+    #[must_use]
+    pub fn at(t: DateTime<Utc>) -> Self {
+        Self(Arc::new(AtomicI64::new(t.timestamp_micros())))
+    }
+
+    /// Sets the time (forward or back), for every clone.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport::{Clock, ManualClock};
+    /// let c = ManualClock::at(chrono::DateTime::UNIX_EPOCH);
+    /// let seen_by_service = c.clone();
+    /// let t = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap();
+    /// c.set(t);
+    /// assert_eq!(seen_by_service.now(), t);
+    /// ```
+    pub fn set(&self, t: DateTime<Utc>) {
+        self.0.store(t.timestamp_micros(), Ordering::SeqCst);
+    }
+
+    /// Moves the time by `d` (negative goes back); saturates at the representable range.
+    ///
+    /// ```
+    /// use chrono::{Duration, TimeZone, Utc};
+    /// use rapport::{Clock, ManualClock};
+    /// let c = ManualClock::at(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
+    /// c.advance(Duration::days(90));
+    /// assert_eq!(c.now().to_rfc3339(), "2026-04-01T00:00:00+00:00");
+    /// c.advance(-Duration::days(1));
+    /// assert_eq!(c.now().to_rfc3339(), "2026-03-31T00:00:00+00:00");
+    /// ```
+    pub fn advance(&self, d: Duration) {
+        let micros = d.num_microseconds().unwrap_or(if d < Duration::zero() {
+            i64::MIN
+        } else {
+            i64::MAX
+        });
+        let _ = self
+            .0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |x| {
+                Some(x.saturating_add(micros))
+            });
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        let micros = self.0.load(Ordering::SeqCst);
+        DateTime::from_timestamp_micros(micros).unwrap_or(if micros < 0 {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
     }
 }
 
@@ -92,6 +186,21 @@ pub trait IdSource: Send + Sync {
     /// A message id.
     fn message_id(&self) -> MessageId {
         MessageId::from_uuid(self.next())
+    }
+}
+
+impl<I: IdSource + ?Sized> IdSource for Arc<I> {
+    fn next(&self) -> Uuid {
+        (**self).next()
+    }
+    fn customer_id(&self) -> CustomerId {
+        (**self).customer_id()
+    }
+    fn activity_id(&self) -> ActivityId {
+        (**self).activity_id()
+    }
+    fn message_id(&self) -> MessageId {
+        (**self).message_id()
     }
 }
 

@@ -2,36 +2,35 @@
 //!
 //! This is the crate hosts depend on. It re-exports the pure core ([`rapport_core`]: model,
 //! rules, ports) and adds what touches the outside world: the [`Service`] with the use cases
-//! (async, and [`blocking::Service`] for hosts without a runtime), [`Clock`]/[`IdSource`] with
-//! [`SystemClock`]/[`UuidV7Ids`], the outbox relay, the sweep, and [`StoreExt`] (conveniences
-//! every store gets from the minimal port).
+//! (async, and [`blocking::Service`] for hosts without a runtime, configured with the same
+//! builder methods), [`NewActivity`] with one constructor per kind of activity,
+//! [`Clock`]/[`IdSource`] with [`SystemClock`]/[`ManualClock`]/[`UuidV7Ids`], the outbox relay,
+//! the sweep, and [`StoreExt`] (conveniences every store gets from the minimal port).
 //!
 //! ```
-//! use rapport::{NewActivity, blocking::Service};
+//! use rapport::{ManualClock, NewActivity, blocking::Service};
 //! use rapport::core::*;
 //! use rapport_memory::MemoryStore;
-//! use rust_decimal::Decimal;
 //!
-//! let svc = Service::new(MemoryStore::new());
+//! let clock = ManualClock::at("2026-05-01T09:00:00Z".parse()?);
+//! let svc = Service::new(MemoryStore::new()).with_clock(clock.clone());
 //! let t = TenantId::from_u128(1);
 //! let ann = svc.register(t, Profile::default())?.customer;
-//! let rec = svc.record(t, NewActivity {
-//!     customer: ann.id(),
-//!     at: svc.inner().now(),
-//!     channel: Channel::Web,
-//!     idempotency_key: IdempotencyKey::new("order-1")?,
-//!     kind: ActivityKind::Purchase {
-//!         order_id: OrderId::new("1")?,
-//!         amount: Money::new(Decimal::from(2_500), Currency::USD),
-//!         margin: None,
-//!     },
-//! })?;
+//! let order = NewActivity::purchase(ann.id(), "1", Money::new("2500".parse()?, Currency::USD), svc.now())?;
+//! let rec = svc.record(t, order)?;
 //! assert_eq!(rec.customer.stage(), Stage::New);
 //! assert_eq!(rec.customer.tier(), Tier::Gold);
+//!
+//! // Two years later, the nightly sweep: every customer's decisions, with reasons.
+//! clock.advance(chrono::Duration::days(730));
+//! let mut stages = Vec::new();
+//! svc.sweep_with_decisions(t, svc.now(), 500, |c, e| stages.push((c.id(), e.stage.to)))?;
+//! assert_eq!(stages, [(ann.id(), Stage::Churned)]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
 
+mod activity;
 pub mod blocking;
 mod clock;
 mod error;
@@ -41,10 +40,11 @@ mod store_ext;
 
 pub use rapport_core as core;
 
-pub use clock::{Clock, IdSource, SystemClock, UuidV7Ids};
+pub use activity::NewActivity;
+pub use clock::{Clock, IdSource, ManualClock, SystemClock, UuidV7Ids};
 pub use error::Error;
 pub use relay::{RelayConfig, RelayReport, relay_once};
 pub use service::{
-    DEFAULT_MAX_ATTEMPTS, NewActivity, NoopNotifier, Recorded, Registered, Service, SweepProgress,
+    DEFAULT_MAX_ATTEMPTS, NoopNotifier, Recorded, Registered, Service, SweepProgress,
 };
 pub use store_ext::{MAX_MERGE_HOPS, StoreExt};

@@ -17,12 +17,18 @@ use crate::error::Error;
 /// use rapport::{RelayConfig, RelayReport, Service, relay_once};
 /// use rapport::core::*;
 /// use rapport_memory::MemoryStore;
-/// use rapport_testkit::FlakyNotifier;
+///
+/// struct Down;
+/// impl Notifier for Down {
+///     async fn deliver(&self, _: &OutboxMessage) -> Result<(), NotifyError> {
+///         Err(NotifyError::Failed { reason: "webhook down".into() })
+///     }
+/// }
 ///
 /// let svc = Service::new(MemoryStore::new());
 /// let t = TenantId::from_u128(1);
 /// block_on(svc.register(t, Profile::default()))?; // one CustomerRegistered message
-/// let always_fails = FlakyNotifier::new(1.0, 7);
+/// let always_fails = Down;
 /// let r = block_on(relay_once(svc.store(), &always_fails, &RelayConfig::default(), svc.now()))?;
 /// assert_eq!(r, RelayReport { claimed: 1, delivered: 0, failed: 1 });
 /// # Ok::<(), rapport::Error>(())
@@ -95,17 +101,27 @@ impl RelayConfig {
 /// use rapport::{RelayConfig, RelayReport, Service, relay_once};
 /// use rapport::core::*;
 /// use rapport_memory::MemoryStore;
-/// use rapport_testkit::RecordingNotifier;
+/// use std::sync::Mutex;
+///
+/// #[derive(Default)]
+/// struct Recording(Mutex<Vec<OutboxMessage>>);
+/// impl Notifier for Recording {
+///     async fn deliver(&self, msg: &OutboxMessage) -> Result<(), NotifyError> {
+///         let mut seen = self.0.lock().map_err(|_| NotifyError::Failed { reason: "poisoned".into() })?;
+///         seen.push(msg.clone());
+///         Ok(())
+///     }
+/// }
 ///
 /// let svc = Service::new(MemoryStore::new());
 /// let t = TenantId::from_u128(1);
 /// let ann = block_on(svc.register(t, Profile::default()))?.customer;
-/// let notifier = RecordingNotifier::default();
+/// let notifier = Recording::default();
 /// let config = RelayConfig::default();
 /// let r = block_on(relay_once(svc.store(), &notifier, &config, svc.now()))?;
 /// assert_eq!(r, RelayReport { claimed: 1, delivered: 1, failed: 0 });
 /// assert_eq!(
-///     notifier.deliveries()[0].event,
+///     notifier.0.lock().unwrap()[0].event,
 ///     DomainEvent::CustomerRegistered { customer: ann.id() }
 /// );
 /// // Acknowledged: the next round finds nothing.

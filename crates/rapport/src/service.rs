@@ -5,8 +5,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
 use rapport_core::*;
 
+use crate::activity::NewActivity;
 use crate::clock::{Clock, IdSource, SystemClock, UuidV7Ids};
 use crate::error::Error;
 
@@ -80,48 +82,6 @@ pub struct Registered {
     pub customer: Customer,
     /// False when an existing customer was returned.
     pub created: bool,
-}
-
-/// An activity to record (the service gives it an id).
-///
-/// ```
-/// # use futures::executor::block_on;
-/// # use rapport::Service;
-/// # use rapport::core::*;
-/// # use rapport_memory::MemoryStore;
-/// # let svc = Service::new(MemoryStore::new());
-/// # let t = TenantId::from_u128(1);
-/// use rapport::NewActivity;
-/// # use rust_decimal::Decimal;
-/// # let ann = block_on(svc.register(t, Profile::default()))?.customer;
-/// let order = NewActivity {
-///     customer: ann.id(),
-///     at: svc.now(),
-///     channel: Channel::Web,
-///     idempotency_key: IdempotencyKey::new("order-1")?,
-///     kind: ActivityKind::Purchase {
-///         order_id: OrderId::new("1")?,
-///         amount: Money::new(Decimal::from(40), Currency::EUR),
-///         margin: None,
-///     },
-/// };
-/// let rec = block_on(svc.record(t, order))?;
-/// assert_eq!(rec.customer.id(), ann.id());
-/// assert_eq!(rec.customer.stage(), Stage::New);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewActivity {
-    /// Who.
-    pub customer: CustomerId,
-    /// When it happened.
-    pub at: DateTime<Utc>,
-    /// Where.
-    pub channel: Channel,
-    /// Makes recording idempotent.
-    pub idempotency_key: IdempotencyKey,
-    /// What.
-    pub kind: ActivityKind,
 }
 
 /// The result of recording an activity.
@@ -200,6 +160,15 @@ pub struct SweepProgress {
     pub total: usize,
 }
 
+/// A customer of a sweep's batch, waiting to be handed to the caller of
+/// [`Service::sweep_with_decisions`].
+enum Swept {
+    /// Evaluated, nothing to write: the customer as read.
+    Kept(Box<Customer>, Evaluation),
+    /// Written: its index in the batch's changeset.
+    Changed(usize, Evaluation),
+}
+
 /// What a decision does with the record it owns.
 enum Step {
     /// Nothing to write: the record as read.
@@ -225,20 +194,28 @@ struct Decision {
 /// # use rapport_memory::MemoryStore;
 /// # let t = TenantId::from_u128(1);
 /// # use rapport::Clock;
-/// use std::sync::Arc;
-/// use rapport_testkit::{FixedClock, RecordingNotifier, SequentialIds};
-/// let clock = Arc::new(FixedClock::default());
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use rapport::ManualClock;
+/// # #[derive(Default)] struct Counting(AtomicU64);
+/// # impl Notifier for Counting {
+/// #     async fn deliver(&self, _: &OutboxMessage) -> Result<(), NotifyError> { self.0.fetch_add(1, Ordering::SeqCst); Ok(()) }
+/// # }
+/// struct Sequential(AtomicU64);
+/// impl rapport::IdSource for Sequential {
+///     fn next(&self) -> uuid::Uuid { uuid::Uuid::from_u128(self.0.fetch_add(1, Ordering::SeqCst).into()) }
+/// }
+/// let clock = ManualClock::at(chrono::DateTime::UNIX_EPOCH);
 /// let svc = Service::new(MemoryStore::new())
 ///     .with_clock(clock.clone())
-///     .with_ids(SequentialIds::starting_at(100))
+///     .with_ids(Sequential(AtomicU64::new(100)))
 ///     .with_max_attempts(4)
-///     .with_notifier(RecordingNotifier::default());
+///     .with_notifier(Counting::default()); // any `Notifier`
 /// assert_eq!(svc.now(), clock.now());
 /// let ann = block_on(svc.register(t, Profile::default()))?.customer;
 /// assert_eq!(ann.id(), CustomerId::from_u128(100));
 /// assert_eq!(ann.created_at(), clock.now());
 /// assert_eq!(svc.policies(), &Policies::default());
-/// assert!(svc.notifier().deliveries().is_empty()); // until a relay runs
+/// assert_eq!(svc.notifier().0.load(Ordering::SeqCst), 0); // until a relay runs
 /// assert_eq!(svc.store().pending_outbox()?, 1);
 /// let store: MemoryStore = svc.into_store();
 /// assert_eq!(store.pending_outbox()?, 1);
@@ -292,12 +269,20 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// # use rapport::core::*;
     /// # use rapport_memory::MemoryStore;
     /// # let t = TenantId::from_u128(1);
-    /// use rapport_testkit::RecordingNotifier;
-    /// let svc = Service::new(MemoryStore::new()).with_notifier(RecordingNotifier::default());
+    /// use std::sync::Mutex;
+    /// #[derive(Default)]
+    /// struct Names(Mutex<Vec<&'static str>>);
+    /// impl Notifier for Names {
+    ///     async fn deliver(&self, msg: &OutboxMessage) -> Result<(), NotifyError> {
+    ///         self.0.lock().map_err(|_| NotifyError::Failed { reason: "poisoned".into() })?.push(msg.event.name());
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let svc = Service::new(MemoryStore::new()).with_notifier(Names::default());
     /// block_on(svc.register(t, Profile::default()))?;
     /// let report = block_on(rapport::relay_once(svc.store(), svc.notifier(), &rapport::RelayConfig::default(), svc.now()))?;
     /// assert_eq!(report.delivered, 1);
-    /// assert_eq!(svc.notifier().deliveries()[0].event.name(), "customer_registered");
+    /// assert_eq!(*svc.notifier().0.lock().unwrap(), ["customer_registered"]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_notifier<M: Notifier>(self, notifier: M) -> Service<S, M> {
@@ -320,9 +305,8 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// # use rapport_memory::MemoryStore;
     /// # let t = TenantId::from_u128(1);
     /// use chrono::{TimeZone, Utc};
-    /// use rapport_testkit::FixedClock;
     /// let now = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
-    /// let svc = Service::new(MemoryStore::new()).with_clock(FixedClock::at(now));
+    /// let svc = Service::new(MemoryStore::new()).with_clock(rapport::ManualClock::at(now));
     /// let ann = block_on(svc.register(t, Profile::default()))?.customer;
     /// assert_eq!(ann.created_at(), now);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -341,8 +325,12 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// # use rapport::core::*;
     /// # use rapport_memory::MemoryStore;
     /// # let t = TenantId::from_u128(1);
-    /// use rapport_testkit::SequentialIds;
-    /// let svc = Service::new(MemoryStore::new()).with_ids(SequentialIds::starting_at(7));
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// struct Sequential(AtomicU64);
+    /// impl rapport::IdSource for Sequential {
+    ///     fn next(&self) -> uuid::Uuid { uuid::Uuid::from_u128(self.0.fetch_add(1, Ordering::SeqCst).into()) }
+    /// }
+    /// let svc = Service::new(MemoryStore::new()).with_ids(Sequential(AtomicU64::new(7)));
     /// let ann = block_on(svc.register(t, Profile::default()))?.customer;
     /// assert_eq!(ann.id(), CustomerId::from_u128(7));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -448,10 +436,18 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// # use rapport::core::*;
     /// # use rapport_memory::MemoryStore;
     /// # let t = TenantId::from_u128(1);
-    /// use rapport_testkit::RecordingNotifier;
-    /// let svc = Service::new(MemoryStore::new()).with_notifier(RecordingNotifier::default());
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// #[derive(Default)]
+    /// struct Counting(AtomicU32);
+    /// impl Notifier for Counting {
+    ///     async fn deliver(&self, _: &OutboxMessage) -> Result<(), NotifyError> {
+    ///         self.0.fetch_add(1, Ordering::SeqCst);
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let svc = Service::new(MemoryStore::new()).with_notifier(Counting::default());
     /// block_on(svc.register(t, Profile::default()))?;
-    /// assert!(svc.notifier().deliveries().is_empty()); // messages wait in the outbox until a relay runs
+    /// assert_eq!(svc.notifier().0.load(Ordering::SeqCst), 0); // messages wait in the outbox until a relay runs
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn notifier(&self) -> &N {
@@ -484,8 +480,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// # use rapport::core::*;
     /// # use rapport_memory::MemoryStore;
     /// # let t = TenantId::from_u128(1);
-    /// use rapport_testkit::FixedClock;
-    /// let clock = std::sync::Arc::new(FixedClock::default());
+    /// let clock = rapport::ManualClock::at("2026-01-01T00:00:00Z".parse()?);
     /// let svc = Service::new(MemoryStore::new()).with_clock(clock.clone());
     /// clock.advance(chrono::Duration::days(30));
     /// assert_eq!(svc.now(), chrono::DateTime::parse_from_rfc3339("2026-01-31T00:00:00Z")?);
@@ -549,7 +544,18 @@ impl<S: Store, N: Notifier> Service<S, N> {
         id: CustomerId,
         decide: impl Fn(&Record, DateTime<Utc>) -> Result<Option<Decision>, Error>,
     ) -> Result<(Record, Applied), Error> {
-        self.modify_owned(t, id, |read, now| {
+        self.modify_at(t, id, None, decide).await
+    }
+
+    /// [`Self::modify`] at `at` instead of the clock's now, when given.
+    async fn modify_at(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        at: Option<DateTime<Utc>>,
+        decide: impl Fn(&Record, DateTime<Utc>) -> Result<Option<Decision>, Error>,
+    ) -> Result<(Record, Applied), Error> {
+        self.modify_owned_at(t, id, at, |read, now| {
             Ok(match decide(&read, now)? {
                 Some(d) => Step::Write(d),
                 None => Step::Keep(read),
@@ -566,10 +572,21 @@ impl<S: Store, N: Notifier> Service<S, N> {
         id: CustomerId,
         decide: impl Fn(Record, DateTime<Utc>) -> Result<Step, Error>,
     ) -> Result<(Record, Applied), Error> {
+        self.modify_owned_at(t, id, None, decide).await
+    }
+
+    /// [`Self::modify_owned`] at `at` instead of the clock's now, when given.
+    async fn modify_owned_at(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        at: Option<DateTime<Utc>>,
+        decide: impl Fn(Record, DateTime<Utc>) -> Result<Step, Error>,
+    ) -> Result<(Record, Applied), Error> {
         for _ in 0..self.max_attempts {
             let read = self.customer(t, id).await?;
             let expected_version = read.customer.version();
-            let now = self.clock.now();
+            let now = at.unwrap_or_else(|| self.clock.now());
             let d = match decide(read, now)? {
                 Step::Keep(read) => return Ok((read, Applied::default())),
                 Step::Write(d) => d,
@@ -930,7 +947,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
         reason: &str,
         until: DateTime<Utc>,
     ) -> Result<Evaluation, Error> {
-        self.decide_and_evaluate(t, id, move |c, now| {
+        self.decide_and_evaluate(t, id, None, move |c, now| {
             c.tier.pin = Some(TierPin::new(tier, actor.clone(), reason, until, now)?);
             Ok(())
         })
@@ -971,7 +988,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
         reason: &str,
         until: DateTime<Utc>,
     ) -> Result<Evaluation, Error> {
-        self.decide_and_evaluate(t, id, move |c, now| {
+        self.decide_and_evaluate(t, id, None, move |c, now| {
             c.lifecycle = c
                 .lifecycle
                 .override_stage(stage, actor.clone(), reason, until, now)?;
@@ -1004,17 +1021,55 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// # Errors
     /// [`Error::NotFound`], tombstones, store errors.
     pub async fn evaluate(&self, t: TenantId, id: CustomerId) -> Result<Evaluation, Error> {
-        self.decide_and_evaluate(t, id, |_, _| Ok(())).await
+        self.decide_and_evaluate(t, id, None, |_, _| Ok(())).await
+    }
+
+    /// Re-evaluates one customer at `now` (not the clock's) and stores what changed: the
+    /// decisions a [`Service::sweep`] at the same `now` takes for this customer, without the
+    /// population ranking (as [`Service::evaluate`]). Events are stamped `now`.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::{NewActivity, Service};
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// use chrono::{Duration, TimeZone, Utc};
+    /// let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
+    /// let svc = Service::new(MemoryStore::new()).with_clock(rapport::ManualClock::at(t0));
+    /// let t = TenantId::from_u128(1);
+    /// let id = block_on(svc.register(t, Profile::default()))?.customer.id();
+    /// for (order, days) in [("1", 0), ("2", 20)] {
+    ///     let a = NewActivity::purchase(id, order, Money::new("50".parse()?, Currency::EUR), t0 + Duration::days(days))?;
+    ///     block_on(svc.record(t, a))?;
+    /// }
+    /// // A year later, as the nightly job would see it, whatever the clock says.
+    /// let e = block_on(svc.evaluate_at(t, id, t0 + Duration::days(365)))?;
+    /// assert_eq!(e.stage.to, Stage::Churned);
+    /// assert_eq!(block_on(svc.customer(t, id))?.customer.stage(), Stage::Churned); // stored
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Service::evaluate`].
+    pub async fn evaluate_at(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        now: DateTime<Utc>,
+    ) -> Result<Evaluation, Error> {
+        self.decide_and_evaluate(t, id, Some(now), |_, _| Ok(()))
+            .await
     }
 
     async fn decide_and_evaluate(
         &self,
         t: TenantId,
         id: CustomerId,
+        at: Option<DateTime<Utc>>,
         change: impl Fn(&mut Customer, DateTime<Utc>) -> Result<(), DomainError>,
     ) -> Result<Evaluation, Error> {
         let result = std::sync::Mutex::new(None);
-        self.modify(t, id, |read, now| {
+        self.modify_at(t, id, at, |read, now| {
             read.customer.ensure_live()?;
             let mut c = read.customer.clone();
             change(&mut c, now)?;
@@ -1095,7 +1150,8 @@ impl<S: Store, N: Notifier> Service<S, N> {
     }
 
     /// Every customer of the tenant in `segment` at the clock's now, in id order, through
-    /// [`Store::query`] (a SQL store filters in the database; others page through `scan`).
+    /// [`Store::query`] (a SQL store filters in the database; others page through `scan`),
+    /// collected into one `Vec`; [`Service::find_pages`] streams them page by page instead.
     ///
     /// Evaluated as `Store::query` documents: tombstones are included (add
     /// `stage != merged and stage != erased` to leave them out), and there are no RFM scores or
@@ -1117,19 +1173,61 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// # Errors
     /// Store errors.
     pub async fn find(&self, t: TenantId, segment: &Segment) -> Result<Vec<Record>, Error> {
-        let now = self.now();
         let mut out = Vec::new();
-        let mut page = Page::first(FIND_PAGE);
-        loop {
-            let rows = self.store.query(t, segment, now, page).await?;
-            let full = rows.len() == FIND_PAGE as usize;
-            page.after = rows.last().map(|r| r.customer.id());
-            out.extend(rows);
-            if !full {
-                break;
-            }
+        let mut pages = std::pin::pin!(self.find_pages(t, segment, FIND_PAGE));
+        while let Some(rows) = pages.next().await {
+            out.extend(rows?);
         }
         Ok(out)
+    }
+
+    /// The customers in `segment` at the clock's now (read once, when called), as a stream
+    /// of pages of at most `page_size` records in id order: a tenant of any size is read
+    /// with one page in memory at a time. Same matching as [`Service::find`]; the stream ends
+    /// after the first page shorter than `page_size` (an empty page is never yielded) or
+    /// after the first error.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// use futures::StreamExt;
+    /// for _ in 0..5 {
+    ///     block_on(svc.register(t, Profile::default()))?;
+    /// }
+    /// let everyone = Segment::parse("orders == 0")?;
+    /// let sizes: Vec<usize> = block_on(
+    ///     svc.find_pages(t, &everyone, 2).map(|page| page.map(|rows| rows.len())).collect::<Vec<_>>(),
+    /// ).into_iter().collect::<Result<_, _>>()?;
+    /// assert_eq!(sizes, [2, 2, 1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// A page size of 0 is raised to 1. Each item is one [`Store::query`] call; its error ends
+    /// the stream.
+    pub fn find_pages<'a>(
+        &'a self,
+        t: TenantId,
+        segment: &'a Segment,
+        page_size: u32,
+    ) -> impl Stream<Item = Result<Vec<Record>, Error>> + Send + 'a {
+        let now = self.now();
+        let limit = page_size.max(1);
+        futures::stream::unfold(Some(Page::first(limit)), move |next| async move {
+            let mut page = next?;
+            match self.store.query(t, segment, now, page).await {
+                Err(e) => Some((Err(e.into()), None)),
+                Ok(rows) if rows.is_empty() => None,
+                Ok(rows) => {
+                    let full = rows.len() >= limit as usize;
+                    page.after = rows.last().map(|r| r.customer.id());
+                    Some((Ok(rows), full.then_some(page)))
+                }
+            }
+        })
     }
 
     /// One page of the customers in `segment` at the clock's now: those after `page.after`,
@@ -1198,7 +1296,67 @@ impl<S: Store, N: Notifier> Service<S, N> {
         t: TenantId,
         now: DateTime<Utc>,
         batch: u32,
+        progress: impl FnMut(SweepProgress),
+    ) -> Result<SweepProgress, Error> {
+        self.sweep_inner(t, now, batch, progress, None::<fn(&Customer, &Evaluation)>)
+            .await
+    }
+
+    /// [`Service::sweep`], handing `decided` every live customer evaluated with the decisions
+    /// taken at `now` (tier, stage, tags, RFM, churn risk, each with its reason): the customer
+    /// as stored after the sweep, whether it changed or not. Customers come in id order,
+    /// batch by batch; a customer redone after a conflict is reported once, with the decision
+    /// that was stored. Tombstones are not evaluated, so they are not reported.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::{NewActivity, Service};
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// use chrono::{Duration, TimeZone, Utc};
+    /// let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
+    /// let svc = Service::new(MemoryStore::new()).with_clock(rapport::ManualClock::at(t0));
+    /// let t = TenantId::from_u128(1);
+    /// let ann = block_on(svc.register(t, Profile::default()))?.customer.id();
+    /// let bob = block_on(svc.register(t, Profile::default()))?.customer.id();
+    /// let big = Money::new("2500".parse()?, Currency::USD);
+    /// block_on(svc.record(t, NewActivity::purchase(ann, "1", big, t0)?))?;
+    ///
+    /// // Two years on: ann has churned (and her gold tier's grace period starts); bob is
+    /// // still a prospect, which changes nothing.
+    /// let mut seen = Vec::new();
+    /// let done = block_on(svc.sweep_with_decisions(t, t0 + Duration::days(730), 100, |c, e| {
+    ///     seen.push((c.id(), c.stage(), e.stage.to, e.stage.reason.to_string()));
+    /// }))?;
+    /// assert_eq!((done.evaluated, done.changed), (2, 1));
+    /// assert_eq!(seen.len(), 2);
+    /// assert!(seen[0].0 < seen[1].0); // id order
+    /// let (_, stored, decided, why) = seen.iter().find(|s| s.0 == ann).unwrap();
+    /// assert_eq!((*stored, *decided), (Stage::Churned, Stage::Churned));
+    /// assert!(why.starts_with("lifecycle."), "{why}");
+    /// assert!(seen.iter().any(|s| s.0 == bob && s.1 == Stage::Prospect));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Service::sweep`].
+    pub async fn sweep_with_decisions(
+        &self,
+        t: TenantId,
+        now: DateTime<Utc>,
+        batch: u32,
+        decided: impl FnMut(&Customer, &Evaluation),
+    ) -> Result<SweepProgress, Error> {
+        self.sweep_inner(t, now, batch, |_| {}, Some(decided)).await
+    }
+
+    async fn sweep_inner(
+        &self,
+        t: TenantId,
+        now: DateTime<Utc>,
+        batch: u32,
         mut progress: impl FnMut(SweepProgress),
+        mut decided: Option<impl FnMut(&Customer, &Evaluation)>,
     ) -> Result<SweepProgress, Error> {
         let batch = batch.max(1);
         // Pass 1, only when the policies compare customers with each other (share ladders,
@@ -1235,6 +1393,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
         };
         drop(inputs);
         // Pass 2: evaluate and write.
+        let collect = decided.is_some();
         let mut page = Page::first(batch);
         loop {
             let rows = self.store.scan(t, page).await?;
@@ -1242,6 +1401,8 @@ impl<S: Store, N: Notifier> Service<S, N> {
             page.after = Some(last.customer.id());
             let mut cs = Changeset::new();
             let mut changed = Vec::new();
+            // What `decided` is told about this batch, in id order (only when collecting).
+            let mut pending = Vec::new();
             // The page is ours: a changed customer and its stats move into the changeset
             // without a clone.
             for r in rows.into_iter().filter(|r| r.customer.is_live()) {
@@ -1250,22 +1411,34 @@ impl<S: Store, N: Notifier> Service<S, N> {
                 }
                 let id = r.customer.id();
                 let inputs = inputs_for(find_ranked(&ranked, &mut cursor, id), now);
-                let e = evaluate(&r.customer, &r.stats, &self.policies, &inputs)?;
+                let mut e = evaluate(&r.customer, &r.stats, &self.policies, &inputs)?;
                 report.evaluated += 1;
                 if e.is_noop(&r.customer) {
+                    if collect {
+                        pending.push(Swept::Kept(Box::new(r.customer), e));
+                    }
                     continue;
                 }
                 let expected_version = r.customer.version();
                 let mut next = r.customer.with_version(expected_version + 1);
                 e.apply_to(&mut next);
                 changed.push((id, e.events.len()));
-                cs.outbox.extend(self.messages(t, now, e.events));
+                if collect {
+                    cs.outbox.extend(self.messages(t, now, e.events.clone()));
+                    pending.push(Swept::Changed(cs.customers.len(), e));
+                } else {
+                    cs.outbox
+                        .extend(self.messages(t, now, std::mem::take(&mut e.events)));
+                }
                 cs.customers.push(CustomerWrite::Update {
                     expected_version,
                     customer: Box::new(next),
                     stats: Box::new(r.stats),
                 });
             }
+            // After a conflict: each redone customer as stored and its decision, in order.
+            let mut redone = Vec::new();
+            let mut conflicted = false;
             if !cs.is_empty() {
                 match self.store.apply(t, &cs).await {
                     Ok(_) => {
@@ -1273,6 +1446,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                         report.events += changed.iter().map(|(_, n)| n).sum::<usize>();
                     }
                     Err(StoreError::Conflict { .. }) => {
+                        conflicted = true;
                         // Someone wrote meanwhile: redo those customers one by one.
                         for (id, _) in changed {
                             let inputs = inputs_for(
@@ -1282,8 +1456,15 @@ impl<S: Store, N: Notifier> Service<S, N> {
                                     .map(|i| &ranked[i]),
                                 now,
                             );
-                            let (_, applied) = self
+                            let slot = std::sync::Mutex::new(None);
+                            let (r, applied) = self
                                 .modify(t, id, |read, _| {
+                                    let keep = |e| {
+                                        if let Ok(mut s) = slot.lock() {
+                                            *s = e;
+                                        }
+                                    };
+                                    keep(None);
                                     if !read.customer.is_live() {
                                         return Ok(None);
                                     }
@@ -1293,6 +1474,9 @@ impl<S: Store, N: Notifier> Service<S, N> {
                                         &self.policies,
                                         &inputs,
                                     )?;
+                                    if collect {
+                                        keep(Some(e.clone()));
+                                    }
                                     if e.is_noop(&read.customer) {
                                         return Ok(None);
                                     }
@@ -1308,9 +1492,31 @@ impl<S: Store, N: Notifier> Service<S, N> {
                                 .await?;
                             report.changed += usize::from(applied.customers > 0);
                             report.events += applied.messages;
+                            if collect {
+                                let e = slot.into_inner().ok().flatten();
+                                redone.push(e.map(|e| (r.customer, e)));
+                            }
                         }
                     }
                     Err(e) => return Err(e.into()),
+                }
+            }
+            if let Some(tell) = decided.as_mut() {
+                let mut redone = redone.into_iter();
+                for p in &pending {
+                    match p {
+                        Swept::Kept(c, e) => tell(c, e),
+                        Swept::Changed(i, e) if !conflicted => {
+                            if let Some(w) = cs.customers.get(*i) {
+                                tell(w.customer(), e);
+                            }
+                        }
+                        Swept::Changed(..) => {
+                            if let Some(Some((c, e))) = redone.next() {
+                                tell(&c, &e);
+                            }
+                        }
+                    }
                 }
             }
             progress(report);

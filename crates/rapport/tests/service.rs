@@ -5,21 +5,29 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use futures::executor::block_on;
 use rapport::core::*;
-use rapport::{Error, NewActivity, Service};
+use rapport::{Error, IdSource, ManualClock, NewActivity, Service};
 use rapport_memory::MemoryStore;
-use rapport_testkit::{FixedClock, SequentialIds};
 use rust_decimal::Decimal;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
 }
 
-fn service() -> (Service<MemoryStore>, Arc<FixedClock>) {
-    let clock = Arc::new(FixedClock::at(t0()));
+/// Ids 1, 2, 3, … so the assertions can name them.
+struct SequentialIds(AtomicU64);
+
+impl IdSource for SequentialIds {
+    fn next(&self) -> uuid::Uuid {
+        uuid::Uuid::from_u128(self.0.fetch_add(1, Ordering::SeqCst).into())
+    }
+}
+
+fn service() -> (Service<MemoryStore>, ManualClock) {
+    let clock = ManualClock::at(t0());
     let svc = Service::new(MemoryStore::new())
         .with_clock(clock.clone())
-        .with_ids(SequentialIds::starting_at(1));
+        .with_ids(SequentialIds(AtomicU64::new(1)));
     (svc, clock)
 }
 
