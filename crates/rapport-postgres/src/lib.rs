@@ -58,6 +58,7 @@ mod apply;
 mod config;
 mod conn;
 mod error;
+mod group;
 mod import;
 mod migrate;
 mod read;
@@ -112,6 +113,9 @@ impl Drop for Rt {
 /// storage and runtime model.
 pub struct PostgresStore {
     inner: Arc<Inner>,
+    /// Declared before `rt`: dropping the queues ends the lane tasks before an owned runtime
+    /// shuts down.
+    groups: group::Groups,
     rt: Rt,
 }
 
@@ -261,7 +265,8 @@ impl PostgresStore {
         };
         task.await
             .map_err(|e| StoreError::unavailable(format!("postgres task failed: {e}")))??;
-        Ok(Self { inner, rt })
+        let groups = group::Groups::start(&rt.handle, &inner, lanes(config.pool_size));
+        Ok(Self { inner, groups, rt })
     }
 
     /// The schema holding the store's tables.
@@ -459,6 +464,23 @@ impl PostgresStore {
         }
     }
 
+    /// Runs `f` on the caller's executor, with the store's runtime entered while it is polled
+    /// (so the pool can open connections on it): for reads, which then cost what a bare
+    /// driver call costs (no task hop). Dropping the future cancels the read.
+    fn here<T, F, Fut>(
+        &self,
+        f: F,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send + use<T, F, Fut>
+    where
+        F: FnOnce(Arc<Inner>) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        Entered {
+            handle: self.rt.handle.clone(),
+            fut: Box::pin(f(Arc::clone(&self.inner))),
+        }
+    }
+
     /// Runs `f` on the store's runtime and awaits it from whatever executor polls the caller.
     fn run<T, F, Fut>(
         &self,
@@ -477,9 +499,33 @@ impl PostgresStore {
     }
 }
 
+/// How many group-commit lanes a pool of `pool_size` connections serves: two when the pool
+/// leaves room for reads next to them, else one.
+fn lanes(pool_size: usize) -> usize {
+    if pool_size >= 4 { 2 } else { 1 }
+}
+
+/// A future polled with a runtime entered.
+struct Entered<F> {
+    handle: Handle,
+    fut: std::pin::Pin<Box<F>>,
+}
+
+impl<F: Future> Future for Entered<F> {
+    type Output = F::Output;
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let this = self.get_mut();
+        let _entered = this.handle.enter();
+        this.fut.as_mut().poll(cx)
+    }
+}
+
 impl Store for PostgresStore {
     async fn load(&self, tenant: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
-        self.run(move |inner| async move {
+        self.here(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
             let t = *tenant.as_uuid();
             let row = client
@@ -501,7 +547,7 @@ impl Store for PostgresStore {
     ) -> Result<Vec<CustomerId>, StoreError> {
         let email = matches!(key, ContactKey::Email(_));
         let value = key.as_str().to_owned();
-        self.run(move |inner| async move {
+        self.here(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
             let sql = if email {
                 &inner.sql.find_by_email
@@ -521,7 +567,7 @@ impl Store for PostgresStore {
     }
 
     async fn scan(&self, tenant: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
-        self.run(move |inner| async move {
+        self.here(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
             let limit = i64::from(page.limit);
             let rows = match page.after {
@@ -574,7 +620,7 @@ impl Store for PostgresStore {
             other => other.into_sql(),
         };
         let segment = segment.clone();
-        self.run(move |inner| async move {
+        self.here(move |inner| async move {
             let sql = format!(
                 "SELECT customer_json, stats_json, customer_id FROM \"{}\".customers
                  WHERE tenant_id = $1 AND ($2::uuid IS NULL OR customer_id > $2) AND {}
@@ -621,7 +667,7 @@ impl Store for PostgresStore {
             return Ok(Vec::new());
         }
         let from = range.from.filter(|f| !read::before_all(*f));
-        self.run(move |inner| async move {
+        self.here(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
             let rows = client
                 .query(
@@ -640,26 +686,7 @@ impl Store for PostgresStore {
 
     async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
         let prepared = apply::Prepared::new(tenant, cs)?;
-        self.run(move |inner| async move {
-            let mut client = inner.pool.get().await.map_err(pool)?;
-            let tx = client.transaction().await.map_err(db)?;
-            match prepared.write(&tx, &inner.sql).await {
-                Ok(done) if !done.is_duplicate() => {
-                    tx.commit().await.map_err(db)?;
-                    Ok(done)
-                }
-                Ok(dup) => {
-                    tx.rollback().await.map_err(db)?;
-                    Ok(dup)
-                }
-                Err(e) => {
-                    // The refusal is the answer; a failing rollback only loses the connection.
-                    let _ = tx.rollback().await;
-                    Err(e)
-                }
-            }
-        })
-        .await
+        self.groups.apply(prepared).await
     }
 
     async fn claim_outbox(

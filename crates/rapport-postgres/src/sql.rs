@@ -22,12 +22,22 @@ pub(crate) struct Sql {
     pub(crate) retry: String,
     pub(crate) load_for_update: String,
     pub(crate) import_stats: String,
+    pub(crate) any_customer: String,
+    pub(crate) any_activity: String,
 }
 
 impl Sql {
     pub(crate) fn new(schema: &str) -> Self {
         let s = format!("\"{schema}\"");
         Self {
+            any_customer: format!(
+                "SELECT EXISTS (SELECT 1 FROM {s}.customers
+                 WHERE tenant_id = $1 AND customer_id = ANY($2))"
+            ),
+            any_activity: format!(
+                "SELECT EXISTS (SELECT 1 FROM {s}.activities
+                 WHERE tenant_id = $1 AND idempotency_key = ANY($2))"
+            ),
             load: format!(
                 "SELECT customer_json, stats_json FROM {s}.customers
                  WHERE tenant_id = $1 AND customer_id = $2"

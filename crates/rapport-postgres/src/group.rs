@@ -1,0 +1,199 @@
+//! Group commit: concurrent [`Store::apply`](rapport_core::Store::apply) calls share one
+//! transaction and one `COMMIT`, as the SQLite store's writer thread does.
+//!
+//! Each call is queued on one of a few *lanes* (chosen by its first customer, so the
+//! changesets of one customer always meet in the same lane and two group transactions never
+//! wait on each other's rows for single-customer changesets). A lane's task takes the first
+//! changeset queued, everything queued behind it (up to [`MAX_GROUP`]), and applies them in
+//! one transaction on one pooled connection, each under its own `SAVEPOINT`: a changeset
+//! that is refused (`Conflict`, `AlreadyExists`, `NotFound`, duplicate keys, a driver
+//! error) is rolled back to its savepoint and answered alone, the others go on. One `COMMIT`
+//! then makes the group durable (one WAL flush), and every caller hears its own outcome. When
+//! the `COMMIT` (or the transaction itself) fails, every caller of the group whose changeset
+//! had been written hears the error and nothing of the group is kept.
+//!
+//! Savepoint commands travel in the same pipeline as the changeset's statements (`BEGIN;
+//! SAVEPOINT` for the first, `RELEASE; SAVEPOINT` for the next), so a changeset costs one
+//! round trip plus its share of the `COMMIT`.
+
+use std::sync::Arc;
+
+use deadpool_postgres::Object;
+use futures::StreamExt;
+use futures::channel::{mpsc, oneshot};
+use futures::future::join;
+use rapport_core::{Applied, StoreError};
+use tokio::runtime::Handle;
+
+use crate::Inner;
+use crate::apply::Prepared;
+use crate::error::{db, pool};
+
+/// Most changesets in one transaction.
+pub(crate) const MAX_GROUP: usize = 64;
+
+struct Job {
+    prepared: Prepared,
+    reply: oneshot::Sender<Result<Applied, StoreError>>,
+}
+
+/// The lanes' queues. Dropping it ends the lanes' tasks once their queues are drained.
+pub(crate) struct Groups {
+    lanes: Vec<mpsc::UnboundedSender<Job>>,
+}
+
+impl Groups {
+    /// Starts `lanes` (at least one) lane tasks on `handle`.
+    pub(crate) fn start(handle: &Handle, inner: &Arc<Inner>, lanes: usize) -> Self {
+        let lanes = (0..lanes.max(1))
+            .map(|_| {
+                let (tx, rx) = mpsc::unbounded();
+                handle.spawn(lane(Arc::clone(inner), rx));
+                tx
+            })
+            .collect();
+        Self { lanes }
+    }
+
+    /// Applies `prepared` in its lane's next group.
+    pub(crate) fn apply(
+        &self,
+        prepared: Prepared,
+    ) -> impl Future<Output = Result<Applied, StoreError>> + Send + use<> {
+        let (reply, answer) = oneshot::channel();
+        let n = self.lanes.len() as u128;
+        let lane = usize::try_from(prepared.route() % n).unwrap_or(0);
+        let sent = self.lanes[lane].unbounded_send(Job { prepared, reply });
+        async move {
+            sent.map_err(|_| StoreError::unavailable("the postgres store is shut down"))?;
+            answer
+                .await
+                .map_err(|_| StoreError::unavailable("the postgres group commit task stopped"))?
+        }
+    }
+}
+
+async fn lane(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
+    while let Some(first) = rx.next().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => group.push(job),
+                _ => break,
+            }
+        }
+        commit_group(&inner, group).await;
+    }
+}
+
+/// A pooled connection in the middle of a group's transaction: dropped before the
+/// transaction ended (an error the savepoints did not absorb), it is taken out of the pool,
+/// closing it (the server rolls the transaction back), so no later caller gets a connection
+/// inside a transaction.
+struct InTx(Option<Object>);
+
+impl InTx {
+    fn client(&self) -> &deadpool_postgres::ClientWrapper {
+        self.0
+            .as_deref()
+            .unwrap_or_else(|| unreachable!("taken only on drop or finish"))
+    }
+
+    /// The transaction ended: the connection goes back to the pool.
+    fn finish(mut self) {
+        self.0.take();
+    }
+}
+
+impl Drop for InTx {
+    fn drop(&mut self) {
+        if let Some(obj) = self.0.take() {
+            drop(Object::take(obj));
+        }
+    }
+}
+
+async fn commit_group(inner: &Inner, group: Vec<Job>) {
+    let fail_all = |group: Vec<Job>, e: &StoreError| {
+        for job in group {
+            let _ = job.reply.send(Err(copy(e)));
+        }
+    };
+    let client = match inner.pool.get().await {
+        Ok(c) => InTx(Some(c)),
+        Err(e) => return fail_all(group, &pool(e)),
+    };
+    let conn = client.client();
+    let mut results = Vec::with_capacity(group.len());
+    let mut open = "BEGIN; SAVEPOINT cs";
+    let mut broken = None;
+    for job in group {
+        if broken.is_some() {
+            results.push((job.reply, None));
+            continue;
+        }
+        let (opened, written) = join(
+            conn.batch_execute(open),
+            job.prepared.write(conn, &inner.sql),
+        )
+        .await;
+        if let Err(e) = opened {
+            broken = Some(db(e));
+            results.push((job.reply, None));
+            continue;
+        }
+        match written {
+            Ok(done) if !done.is_duplicate() => {
+                open = "RELEASE SAVEPOINT cs; SAVEPOINT cs";
+                results.push((job.reply, Some(Ok(done))));
+            }
+            refused => {
+                // Nothing of a refused changeset stays; the group goes on.
+                if let Err(e) = conn
+                    .batch_execute("ROLLBACK TO SAVEPOINT cs; RELEASE SAVEPOINT cs")
+                    .await
+                {
+                    broken = Some(db(e));
+                }
+                open = "SAVEPOINT cs";
+                results.push((job.reply, Some(refused)));
+            }
+        }
+    }
+    let ended = match broken {
+        Some(e) => Err(e),
+        None => conn.batch_execute("COMMIT").await.map_err(db),
+    };
+    match ended {
+        Ok(()) => {
+            client.finish();
+            for (reply, r) in results {
+                let _ =
+                    reply.send(r.unwrap_or_else(|| {
+                        Err(StoreError::unavailable("group commit: not applied"))
+                    }));
+            }
+        }
+        Err(e) => {
+            // Nothing of the group is kept: each written changeset's caller hears why; a
+            // refusal stays the answer to its own caller (nothing of it was kept either).
+            if conn.batch_execute("ROLLBACK").await.is_ok() {
+                client.finish();
+            }
+            for (reply, r) in results {
+                let answer = match r {
+                    Some(Ok(_)) | None => Err(copy(&e)),
+                    Some(Err(refusal)) => Err(refusal),
+                };
+                let _ = reply.send(answer);
+            }
+        }
+    }
+}
+
+/// The error for another caller of the same group: `StoreError` is not `Clone` (it keeps
+/// the driver error as its source), so the others hear it as `Unavailable` (retryable: the
+/// group's transaction is gone, nothing of theirs was kept) with the same message.
+fn copy(e: &StoreError) -> StoreError {
+    StoreError::unavailable(format!("group commit failed: {e}"))
+}
