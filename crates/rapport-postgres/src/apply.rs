@@ -254,6 +254,70 @@ struct MessageRow {
     json: String,
 }
 
+/// The statements a write sends, prepared on its connection (`None`: not needed).
+pub(crate) struct Stmts {
+    existing_keys: Option<Statement>,
+    insert_customer: Option<Statement>,
+    update_customer: Option<Statement>,
+    version_of: Option<Statement>,
+    insert_activity: Option<Statement>,
+    insert_message: Option<Statement>,
+}
+
+impl Stmts {
+    /// The statements `for_cs` needs, or all of them (`None`).
+    pub(crate) async fn prepare(
+        tx: &impl Conn,
+        sql: &Sql,
+        for_cs: Option<&Prepared>,
+    ) -> Result<Self, StoreError> {
+        let (creates, updates, activities, messages) = match for_cs {
+            None => (true, true, true, true),
+            Some(p) => (
+                p.customers.iter().any(|(e, _)| e.is_none()),
+                p.customers.iter().any(|(e, _)| e.is_some()),
+                !p.activities.is_empty(),
+                !p.messages.is_empty(),
+            ),
+        };
+        let prep = |yes: bool, text: &str| {
+            let text = text.to_owned();
+            async move {
+                if yes {
+                    tx.prepare(&text).await.map(Some)
+                } else {
+                    Ok(None)
+                }
+            }
+        };
+        let (
+            existing_keys,
+            insert_customer,
+            (update_customer, version_of),
+            insert_activity,
+            insert_message,
+        ) = try_join5(
+            prep(activities, &sql.existing_keys),
+            prep(creates, &sql.insert_customer),
+            try_join(
+                prep(updates, &sql.update_customer),
+                prep(updates, &sql.version_of),
+            ),
+            prep(activities, &sql.insert_activity),
+            prep(messages, &sql.insert_message),
+        )
+        .await?;
+        Ok(Self {
+            existing_keys,
+            insert_customer,
+            update_customer,
+            version_of,
+            insert_activity,
+            insert_message,
+        })
+    }
+}
+
 /// A validated, serialised changeset: owned, so it can move to the store's runtime.
 pub(crate) struct Prepared {
     tenant: Uuid,
@@ -331,32 +395,24 @@ impl Prepared {
     /// create that wrote nothing → `AlreadyExists`; an update that wrote nothing →
     /// `Conflict` or `NotFound`; an activity that wrote nothing (a concurrent apply stored
     /// its key first) → duplicates.
-    pub(crate) async fn write<'a>(
-        &'a self,
-        tx: &'a impl Conn,
-        sql: &'a Sql,
-    ) -> Result<Applied, StoreError> {
+    pub(crate) async fn write(&self, tx: &impl Conn, sql: &Sql) -> Result<Applied, StoreError> {
+        let stmts = Stmts::prepare(tx, sql, Some(self)).await?;
+        self.send(tx, &stmts).await
+    }
+
+    /// [`Prepared::write`] with the statements prepared: every statement is sent on the
+    /// future's first poll (nothing is awaited before), so the changesets of a group can
+    /// share one pipeline.
+    pub(crate) async fn send(&self, tx: &impl Conn, stmts: &Stmts) -> Result<Applied, StoreError> {
         let t = &self.tenant;
-        let creates = self.customers.iter().any(|(e, _)| e.is_none());
-        let updates = self.customers.iter().any(|(e, _)| e.is_some());
-        let prep = |yes: bool, text: &'a str| async move {
-            if yes {
-                tx.prepare(text).await.map(Some)
-            } else {
-                Ok(None)
-            }
-        };
-        let (keys_stmt, insert_c, (update_c, version_c), insert_a, insert_m) = try_join5(
-            prep(!self.activities.is_empty(), &sql.existing_keys),
-            prep(creates, &sql.insert_customer),
-            try_join(
-                prep(updates, &sql.update_customer),
-                prep(updates, &sql.version_of),
-            ),
-            prep(!self.activities.is_empty(), &sql.insert_activity),
-            prep(!self.messages.is_empty(), &sql.insert_message),
-        )
-        .await?;
+        let Stmts {
+            existing_keys: keys_stmt,
+            insert_customer: insert_c,
+            update_customer: update_c,
+            version_of: version_c,
+            insert_activity: insert_a,
+            insert_message: insert_m,
+        } = stmts;
         let keys = self.keys();
         let known = async {
             match &keys_stmt {

@@ -34,6 +34,48 @@ pub struct PostgresConfig {
     pub connect_timeout: Duration,
     /// How the bulk imports write ([`ImportPath::Copy`] unless told).
     pub import: ImportPath,
+    /// How the tables are laid out when the schema is created ([`Layout::Plain`] unless
+    /// told). An existing schema keeps the layout it was created with.
+    pub layout: Layout,
+}
+
+/// How a new schema's tenant tables are laid out. Every table is keyed by `tenant_id` first
+/// and every tenant query names its tenant, so both layouts answer the same; the
+/// partitioned one is the first step of the scale-out path (see `docs/scaling.md`).
+///
+/// The layout is chosen when the schema is created (by the first migration); a store
+/// connecting to an existing schema uses what it finds ([`crate::PostgresStore::layout`]).
+///
+/// ```
+/// use rapport_postgres::{Layout, PostgresConfig};
+/// let c = PostgresConfig::new("postgres://localhost/db");
+/// assert_eq!(c.layout, Layout::Plain);
+/// let c = c.partitioned(16);
+/// assert_eq!(c.layout, Layout::HashPartitioned { partitions: 16 });
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Layout {
+    /// One table each.
+    #[default]
+    Plain,
+    /// The tenant tables (`customers`, `activities`, `outbox`) hash-partitioned by
+    /// `tenant_id` with native PostgreSQL partitioning (`PARTITION BY HASH (tenant_id)`),
+    /// into `partitions` partitions named `<table>_p<i>` (1 to [`Layout::MAX_PARTITIONS`]).
+    /// A tenant's rows all live in one partition, and every tenant query is pruned to it.
+    HashPartitioned {
+        /// How many partitions each table has.
+        partitions: u16,
+    },
+}
+
+impl Layout {
+    /// The most partitions [`Layout::HashPartitioned`] takes.
+    ///
+    /// ```
+    /// assert_eq!(rapport_postgres::Layout::MAX_PARTITIONS, 1024);
+    /// ```
+    pub const MAX_PARTITIONS: u16 = 1024;
 }
 
 /// How [`crate::PostgresStore::import_customers`] and
@@ -74,6 +116,7 @@ impl PostgresConfig {
             pool_size: 8,
             connect_timeout: Duration::from_secs(5),
             import: ImportPath::Copy,
+            layout: Layout::Plain,
         }
     }
 
@@ -99,6 +142,32 @@ impl PostgresConfig {
     pub fn with_pool_size(mut self, n: usize) -> Self {
         self.pool_size = n.max(1);
         self
+    }
+
+    /// Another layout for a new schema.
+    ///
+    /// ```
+    /// use rapport_postgres::{Layout, PostgresConfig};
+    /// let c = PostgresConfig::new("postgres://localhost/db").with_layout(Layout::HashPartitioned { partitions: 8 });
+    /// assert_eq!(c, PostgresConfig::new("postgres://localhost/db").partitioned(8));
+    /// ```
+    #[must_use]
+    pub fn with_layout(mut self, layout: Layout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// A new schema's tenant tables hash-partitioned by `tenant_id` into `partitions`
+    /// partitions: `with_layout(Layout::HashPartitioned { partitions })`. Connecting fails
+    /// with [`PostgresError::InvalidLayout`] for 0 or more than [`Layout::MAX_PARTITIONS`].
+    ///
+    /// ```
+    /// let c = rapport_postgres::PostgresConfig::new("postgres://localhost/db").partitioned(4);
+    /// assert_eq!(c.layout, rapport_postgres::Layout::HashPartitioned { partitions: 4 });
+    /// ```
+    #[must_use]
+    pub fn partitioned(self, partitions: u16) -> Self {
+        self.with_layout(Layout::HashPartitioned { partitions })
     }
 
     /// Another import path.
@@ -139,6 +208,18 @@ impl PostgresConfig {
             c.schema = s;
         }
         Ok(c)
+    }
+}
+
+/// A layout the server can build.
+pub(crate) fn check_layout(l: Layout) -> Result<(), PostgresError> {
+    match l {
+        Layout::HashPartitioned { partitions }
+            if !(1..=Layout::MAX_PARTITIONS).contains(&partitions) =>
+        {
+            Err(PostgresError::InvalidLayout { partitions })
+        }
+        _ => Ok(()),
     }
 }
 

@@ -12,25 +12,31 @@
 //! the `COMMIT` (or the transaction itself) fails, every caller of the group whose changeset
 //! had been written hears the error and nothing of the group is kept.
 //!
-//! Savepoint commands travel in the same pipeline as the changeset's statements (`BEGIN;
-//! SAVEPOINT` for the first, `RELEASE; SAVEPOINT` for the next), so a changeset costs one
-//! round trip plus its share of the `COMMIT`.
+//! The whole group travels in one pipeline — `BEGIN`, then for each changeset `SAVEPOINT
+//! cs<i>` and its statements — and the answers are read in order. Up to the first refusal
+//! every changeset is kept; at a refusal, the transaction is rolled back to that changeset's
+//! savepoint (undoing it and everything sent after it, which ran on top of it) and the
+//! changesets after it are sent again. So a group costs two round trips (the pipeline and
+//! the `COMMIT`) when nothing is refused, one more per refusal, and the outcome is the one of
+//! applying the changesets one by one in queue order.
 
 use std::sync::Arc;
 
 use deadpool_postgres::Object;
 use futures::StreamExt;
 use futures::channel::{mpsc, oneshot};
-use futures::future::join;
+use futures::future::{join, join_all};
 use rapport_core::{Applied, StoreError};
 use tokio::runtime::Handle;
 
 use crate::Inner;
-use crate::apply::Prepared;
+use crate::apply::{Prepared, Stmts};
 use crate::error::{db, pool};
 
-/// Most changesets in one transaction.
-pub(crate) const MAX_GROUP: usize = 64;
+/// Most changesets in one transaction: each has a savepoint, nested in the one before while
+/// the group runs, and PostgreSQL keeps up to 64 subtransactions per session cheaply; at 30
+/// `join_all` also still polls its futures in order (which the pipeline relies on).
+pub(crate) const MAX_GROUP: usize = 30;
 
 struct Job {
     prepared: Prepared,
@@ -124,39 +130,68 @@ async fn commit_group(inner: &Inner, group: Vec<Job>) {
         Err(e) => return fail_all(group, &pool(e)),
     };
     let conn = client.client();
-    let mut results = Vec::with_capacity(group.len());
-    let mut open = "BEGIN; SAVEPOINT cs";
-    let mut broken = None;
-    for job in group {
-        if broken.is_some() {
-            results.push((job.reply, None));
-            continue;
+    let stmts = match Stmts::prepare(conn, &inner.sql, None).await {
+        Ok(s) => s,
+        Err(e) => {
+            client.finish();
+            return fail_all(group, &e);
         }
-        let (opened, written) = join(
-            conn.batch_execute(open),
-            job.prepared.write(conn, &inner.sql),
-        )
-        .await;
+    };
+    let savepoints: Vec<String> = (0..group.len())
+        .map(|i| format!("SAVEPOINT cs{i}"))
+        .collect();
+    let mut outcomes: Vec<Option<Result<Applied, StoreError>>> = Vec::with_capacity(group.len());
+    let mut broken = None;
+    let mut begin = true;
+    while outcomes.len() < group.len() {
+        // One pipeline: the rest of the group, each changeset after a savepoint of its own.
+        let from = outcomes.len();
+        let opening = async {
+            if begin {
+                conn.batch_execute("BEGIN").await
+            } else {
+                Ok(())
+            }
+        };
+        let rest = join_all(
+            group[from..]
+                .iter()
+                .zip(&savepoints[from..])
+                .map(|(job, sp)| join(conn.batch_execute(sp), job.prepared.send(conn, &stmts))),
+        );
+        let (opened, answers) = join(opening, rest).await;
+        begin = false;
         if let Err(e) = opened {
             broken = Some(db(e));
-            results.push((job.reply, None));
-            continue;
+            break;
         }
-        match written {
-            Ok(done) if !done.is_duplicate() => {
-                open = "RELEASE SAVEPOINT cs; SAVEPOINT cs";
-                results.push((job.reply, Some(Ok(done))));
+        // Read in order up to the first refusal: the changesets after it ran on top of it,
+        // so it is rolled back to its savepoint (with them) and they go again.
+        let mut refused = None;
+        for (i, (opened, written)) in answers.into_iter().enumerate() {
+            if let Err(e) = opened {
+                broken = Some(db(e));
+                break;
             }
-            refused => {
-                // Nothing of a refused changeset stays; the group goes on.
-                if let Err(e) = conn
-                    .batch_execute("ROLLBACK TO SAVEPOINT cs; RELEASE SAVEPOINT cs")
-                    .await
-                {
-                    broken = Some(db(e));
+            match written {
+                Ok(done) if !done.is_duplicate() => outcomes.push(Some(Ok(done))),
+                other => {
+                    outcomes.push(Some(other));
+                    refused = Some(from + i);
+                    break;
                 }
-                open = "SAVEPOINT cs";
-                results.push((job.reply, Some(refused)));
+            }
+        }
+        if broken.is_some() {
+            break;
+        }
+        if let Some(i) = refused {
+            if let Err(e) = conn
+                .batch_execute(&format!("ROLLBACK TO SAVEPOINT cs{i}"))
+                .await
+            {
+                broken = Some(db(e));
+                break;
             }
         }
     }
@@ -164,14 +199,16 @@ async fn commit_group(inner: &Inner, group: Vec<Job>) {
         Some(e) => Err(e),
         None => conn.batch_execute("COMMIT").await.map_err(db),
     };
+    let mut outcomes = outcomes.into_iter();
     match ended {
         Ok(()) => {
             client.finish();
-            for (reply, r) in results {
-                let _ =
-                    reply.send(r.unwrap_or_else(|| {
-                        Err(StoreError::unavailable("group commit: not applied"))
-                    }));
+            for job in group {
+                let answer = outcomes
+                    .next()
+                    .flatten()
+                    .unwrap_or_else(|| Err(StoreError::unavailable("group commit: not applied")));
+                let _ = job.reply.send(answer);
             }
         }
         Err(e) => {
@@ -180,12 +217,12 @@ async fn commit_group(inner: &Inner, group: Vec<Job>) {
             if conn.batch_execute("ROLLBACK").await.is_ok() {
                 client.finish();
             }
-            for (reply, r) in results {
-                let answer = match r {
-                    Some(Ok(_)) | None => Err(copy(&e)),
+            for job in group {
+                let answer = match outcomes.next().flatten() {
                     Some(Err(refusal)) => Err(refusal),
+                    _ => Err(copy(&e)),
                 };
-                let _ = reply.send(answer);
+                let _ = job.reply.send(answer);
             }
         }
     }

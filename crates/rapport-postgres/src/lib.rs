@@ -78,7 +78,7 @@ use rapport_core::{
 use tokio::runtime::{Handle, Runtime};
 use uuid::Uuid;
 
-pub use config::{ImportPath, PostgresConfig};
+pub use config::{ImportPath, Layout, PostgresConfig};
 pub use error::PostgresError;
 pub use import::ImportReport;
 pub use migrate::{MIGRATIONS, Migration, latest_version};
@@ -92,6 +92,8 @@ struct Inner {
     sql: Sql,
     schema: String,
     import: ImportPath,
+    /// Set once the migrations ran: the layout the schema has.
+    layout: std::sync::OnceLock<Layout>,
 }
 
 /// The runtime the store's tasks run on; an owned one is shut down without blocking when the
@@ -220,6 +222,7 @@ impl PostgresStore {
         now: DateTime<Utc>,
     ) -> Result<Self, PostgresError> {
         config::check_schema(&config.schema)?;
+        config::check_layout(config.layout)?;
         let mut pg: tokio_postgres::Config =
             config.url.parse().map_err(PostgresError::InvalidUrl)?;
         if pg.get_connect_timeout().is_none() {
@@ -249,7 +252,9 @@ impl PostgresStore {
             sql: Sql::new(&config.schema),
             schema: config.schema,
             import: config.import,
+            layout: std::sync::OnceLock::new(),
         });
+        let layout = config.layout;
         let task = {
             let inner = Arc::clone(&inner);
             rt.handle.spawn(async move {
@@ -260,7 +265,9 @@ impl PostgresStore {
                         other => other.to_string(),
                     },
                 })?;
-                migrate::migrate(&mut client, &inner.schema, now).await
+                let (_, found) = migrate::migrate(&mut client, &inner.schema, now, layout).await?;
+                let _ = inner.layout.set(found);
+                Ok::<_, PostgresError>(())
             })
         };
         task.await
@@ -273,6 +280,28 @@ impl PostgresStore {
     #[must_use]
     pub fn schema(&self) -> &str {
         &self.inner.schema
+    }
+
+    /// The layout of the store's tables: the configured one for a schema this store created,
+    /// else the one the existing schema has.
+    ///
+    /// ```
+    /// # use rapport_postgres::{Layout, PostgresConfig, PostgresStore};
+    /// # use futures::executor::block_on;
+    /// # let Ok(url) = std::env::var("RAPPORT_POSTGRES_URL") else { return Ok(()) };
+    /// let schema = format!("rapport_doc_layout_{}", std::process::id());
+    /// let config = PostgresConfig::new(url).with_schema(schema).partitioned(4);
+    /// let store = block_on(PostgresStore::connect(config.clone(), chrono::Utc::now()))?;
+    /// assert_eq!(store.layout(), Layout::HashPartitioned { partitions: 4 });
+    /// // Reconnecting with another layout finds the one the schema has.
+    /// let again = block_on(PostgresStore::connect(config.with_layout(Layout::Plain), chrono::Utc::now()))?;
+    /// assert_eq!(again.layout(), Layout::HashPartitioned { partitions: 4 });
+    /// # block_on(store.drop_schema())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn layout(&self) -> Layout {
+        self.inner.layout.get().copied().unwrap_or_default()
     }
 
     /// Drops the store's schema **with every row in it** (`DROP SCHEMA … CASCADE`). For
