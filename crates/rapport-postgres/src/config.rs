@@ -93,7 +93,8 @@ impl Layout {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ImportPath {
-    /// `COPY … FROM STDIN (FORMAT binary)` into a temporary staging table, then one
+    /// `COPY … FROM STDIN (FORMAT binary)`: straight into the table when no key of the batch
+    /// is stored (and none comes twice), else into a temporary staging table, then one
     /// `INSERT … SELECT … ON CONFLICT DO NOTHING`. The fast path.
     #[default]
     Copy,

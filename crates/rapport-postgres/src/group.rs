@@ -28,6 +28,7 @@ use futures::channel::{mpsc, oneshot};
 use futures::future::{join, join_all};
 use rapport_core::{Applied, StoreError};
 use tokio::runtime::Handle;
+use tokio::sync::Semaphore;
 
 use crate::Inner;
 use crate::apply::{Prepared, Stmts};
@@ -79,7 +80,12 @@ impl Groups {
     }
 }
 
+/// Groups of one lane in flight at once: one running its statements, the others waiting
+/// for their `COMMIT` (the WAL flush).
+pub(crate) const IN_FLIGHT: usize = 3;
+
 async fn lane(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     while let Some(first) = rx.next().await {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -88,7 +94,17 @@ async fn lane(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
                 _ => break,
             }
         }
-        commit_group(&inner, group).await;
+        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+            return;
+        };
+        // The next group starts as soon as this one's statements have run: it commits on
+        // its own task. A later group never waits for rows an earlier one has yet to lock
+        // (the earlier one only commits), so groups in flight cannot deadlock each other.
+        let ran = run_group(&inner, group).await;
+        tokio::spawn(async move {
+            ran.commit().await;
+            drop(slot);
+        });
     }
 }
 
@@ -119,22 +135,31 @@ impl Drop for InTx {
     }
 }
 
-async fn commit_group(inner: &Inner, group: Vec<Job>) {
-    let fail_all = |group: Vec<Job>, e: &StoreError| {
-        for job in group {
-            let _ = job.reply.send(Err(copy(e)));
-        }
+/// A group whose statements have run: its `COMMIT` (or `ROLLBACK`) and answers are left.
+struct Ran {
+    client: Option<InTx>,
+    group: Vec<Job>,
+    outcomes: Vec<Option<Result<Applied, StoreError>>>,
+    broken: Option<StoreError>,
+}
+
+async fn run_group(inner: &Inner, group: Vec<Job>) -> Ran {
+    let failed = |group: Vec<Job>, client: Option<InTx>, e: StoreError| Ran {
+        client,
+        group,
+        outcomes: Vec::new(),
+        broken: Some(e),
     };
     let client = match inner.pool.get().await {
         Ok(c) => InTx(Some(c)),
-        Err(e) => return fail_all(group, &pool(e)),
+        Err(e) => return failed(group, None, pool(e)),
     };
     let conn = client.client();
     let stmts = match Stmts::prepare(conn, &inner.sql, None).await {
         Ok(s) => s,
         Err(e) => {
             client.finish();
-            return fail_all(group, &e);
+            return failed(group, None, e);
         }
     };
     let savepoints: Vec<String> = (0..group.len())
@@ -195,34 +220,56 @@ async fn commit_group(inner: &Inner, group: Vec<Job>) {
             }
         }
     }
-    let ended = match broken {
-        Some(e) => Err(e),
-        None => conn.batch_execute("COMMIT").await.map_err(db),
-    };
-    let mut outcomes = outcomes.into_iter();
-    match ended {
-        Ok(()) => {
-            client.finish();
-            for job in group {
-                let answer = outcomes
-                    .next()
-                    .flatten()
-                    .unwrap_or_else(|| Err(StoreError::unavailable("group commit: not applied")));
-                let _ = job.reply.send(answer);
+    Ran {
+        client: Some(client),
+        group,
+        outcomes,
+        broken,
+    }
+}
+
+impl Ran {
+    /// Commits the group (or rolls it back when it broke) and answers every caller.
+    async fn commit(self) {
+        let Ran {
+            client,
+            group,
+            outcomes,
+            broken,
+        } = self;
+        let ended = match (broken, &client) {
+            (Some(e), _) => Err(e),
+            (None, Some(c)) => c.client().batch_execute("COMMIT").await.map_err(db),
+            (None, None) => Err(StoreError::unavailable("group commit: no connection")),
+        };
+        let mut outcomes = outcomes.into_iter();
+        match ended {
+            Ok(()) => {
+                if let Some(c) = client {
+                    c.finish();
+                }
+                for job in group {
+                    let answer = outcomes.next().flatten().unwrap_or_else(|| {
+                        Err(StoreError::unavailable("group commit: not applied"))
+                    });
+                    let _ = job.reply.send(answer);
+                }
             }
-        }
-        Err(e) => {
-            // Nothing of the group is kept: each written changeset's caller hears why; a
-            // refusal stays the answer to its own caller (nothing of it was kept either).
-            if conn.batch_execute("ROLLBACK").await.is_ok() {
-                client.finish();
-            }
-            for job in group {
-                let answer = match outcomes.next().flatten() {
-                    Some(Err(refusal)) => Err(refusal),
-                    _ => Err(copy(&e)),
-                };
-                let _ = job.reply.send(answer);
+            Err(e) => {
+                // Nothing of the group is kept: each written changeset's caller hears why; a
+                // refusal stays the answer to its own caller (nothing of it was kept either).
+                if let Some(c) = client {
+                    if c.client().batch_execute("ROLLBACK").await.is_ok() {
+                        c.finish();
+                    }
+                }
+                for job in group {
+                    let answer = match outcomes.next().flatten() {
+                        Some(Err(refusal)) => Err(refusal),
+                        _ => Err(copy(&e)),
+                    };
+                    let _ = job.reply.send(answer);
+                }
             }
         }
     }

@@ -3,10 +3,14 @@
 //! - Money as `NUMERIC` (all 28 digits, scale kept), times as `timestamptz` (microseconds),
 //!   ids as `uuid`; every table is keyed `(tenant_id, …)`, in a schema of its own (default
 //!   `rapport`, configurable, so one database can hold several books or test runs).
-//! - `apply` is one transaction: creates `INSERT … ON CONFLICT DO NOTHING` (zero rows →
+//! - `apply` is atomic: creates `INSERT … ON CONFLICT DO NOTHING` (zero rows →
 //!   `AlreadyExists`, never an upsert), updates `UPDATE … WHERE version = $n` with the rows
 //!   affected checked before commit (`Conflict {expected, actual}`, nothing left behind),
 //!   activities idempotent by `(tenant_id, idempotency_key)`, outbox rows in the same commit.
+//!   Concurrent `apply` calls share one transaction (**group commit**, as the SQLite store
+//!   does): each changeset under a savepoint of its own, so a refused one is rolled back
+//!   alone, and one `COMMIT` for the group; a changeset's statements are pipelined (one round
+//!   trip).
 //!   [`PostgresStore::apply_in`] does the same inside a host's own transaction (under a
 //!   savepoint), so the host commits its rows and rapport's together.
 //! - The outbox is claimed with `FOR UPDATE SKIP LOCKED`, so several relays share it.
@@ -18,6 +22,9 @@
 //!   with the driver error as source.
 //! - Schema as numbered migrations ([`MIGRATIONS`]) applied at connect under an advisory lock,
 //!   refusing a schema newer than the code.
+//! - Every table is keyed by `tenant_id` first; [`Layout::HashPartitioned`]
+//!   ([`PostgresConfig::partitioned`]) creates the tenant tables hash-partitioned by it
+//!   (`docs/scaling.md` has the scale-out plan).
 //!
 //! # Runtime
 //! tokio-postgres needs a tokio reactor for its connections. The store therefore runs its
@@ -239,8 +246,11 @@ impl PostgresStore {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
+        // Last in, first out: a read takes the connection used last (its backend and
+        // statement cache warm), the others stay idle.
         let pool = Pool::builder(manager)
             .max_size(config.pool_size.max(1))
+            .queue_mode(deadpool_postgres::QueueMode::Lifo)
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| PostgresError::Connect {
@@ -325,8 +335,9 @@ impl PostgresStore {
 
     /// Imports a batch of customers in one transaction; ids that exist are skipped (so a
     /// re-run adds nothing, and an existing customer is never overwritten). By default the
-    /// rows go in with `COPY … FROM STDIN (FORMAT binary)` into a staging table, then one
-    /// `INSERT … SELECT … ON CONFLICT DO NOTHING` (see [`ImportPath`]).
+    /// rows go in with `COPY … FROM STDIN (FORMAT binary)`: straight into the table when none
+    /// of their ids is stored, else into a staging table, then one `INSERT … SELECT … ON
+    /// CONFLICT DO NOTHING` (see [`ImportPath`]).
     ///
     /// ```
     /// # use rapport::core::*;
