@@ -1,8 +1,10 @@
-//! Applying one `Changeset` in one transaction: duplicate keys first (nothing written when any
+//! Writing one `Changeset` inside a transaction (a group commit's, under the changeset's own
+//! savepoint, or a host's, under `apply_in`'s): duplicate keys first (nothing kept when any
 //! is known), then creates (`ON CONFLICT DO NOTHING`, zero rows → `AlreadyExists`), updates
 //! (`WHERE version = $n`, zero rows → `Conflict` or `NotFound`), activities (`ON CONFLICT DO
 //! NOTHING`, zero rows → a concurrent apply stored the key first: reported as a duplicate) and
-//! outbox rows. Any refusal rolls the whole transaction back.
+//! outbox rows, all in one pipeline. Any refusal is rolled back to the savepoint by the
+//! caller.
 
 use std::collections::HashSet;
 
