@@ -251,6 +251,36 @@ mod tests {
     }
 
     #[test]
+    fn a_partitioned_layout_takes_1_to_1024_partitions() {
+        for ok in [
+            Layout::Plain,
+            Layout::HashPartitioned { partitions: 1 },
+            Layout::HashPartitioned { partitions: 1024 },
+        ] {
+            assert!(check_layout(ok).is_ok(), "{ok:?}");
+        }
+        for bad in [0, 1025, u16::MAX] {
+            let err = check_layout(Layout::HashPartitioned { partitions: bad });
+            assert!(
+                matches!(err, Err(PostgresError::InvalidLayout { partitions }) if partitions == bad)
+            );
+        }
+    }
+
+    #[test]
+    fn connecting_with_zero_partitions_is_refused_before_any_connection() {
+        let config = PostgresConfig::new("postgres://127.0.0.1:1/nowhere").partitioned(0);
+        let err = futures::executor::block_on(crate::PostgresStore::connect(
+            config,
+            chrono::DateTime::UNIX_EPOCH,
+        ));
+        assert!(matches!(
+            err,
+            Err(PostgresError::InvalidLayout { partitions: 0 })
+        ));
+    }
+
+    #[test]
     fn schema_parameter_is_taken_out_of_the_url() {
         let c =
             PostgresConfig::from_url("postgres://h/db?schema=s1").unwrap_or_else(|e| panic!("{e}"));
