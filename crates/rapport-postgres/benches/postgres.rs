@@ -2,7 +2,10 @@
 //! server: bulk import (the `COPY BINARY` path and the per-row statements) vs a raw
 //! `COPY BINARY` of id + email + JSON rows; 8 concurrent `apply` callers vs raw single-row
 //! `INSERT … COMMIT`s from 8 connections; point `load` vs a raw point `SELECT`; a
-//! `rapport::Service` sweep of 100k customers vs scanning all pages.
+//! `rapport::Service` sweep of 100k customers vs scanning all pages. Import, apply and load
+//! run on the plain layout and again on the hash-partitioned one (`…_partitioned`, 16
+//! partitions by `tenant_id`; the bench's single tenant lives in one of them, so those runs
+//! measure what partitioning costs a tenant, not what spreading tenants gains).
 //!
 //! The server comes from `RAPPORT_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`); everything is written in a schema of the
@@ -20,7 +23,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::executor::block_on;
 use rapport_core::*;
-use rapport_postgres::{ImportPath, PostgresConfig, PostgresStore};
+use rapport_postgres::{ImportPath, Layout, PostgresConfig, PostgresStore};
 use tokio::runtime::Runtime;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
@@ -67,10 +70,31 @@ fn schema(name: &str) -> String {
 }
 
 fn store(schema: &str, import: ImportPath) -> PostgresStore {
+    store_in(schema, import, Layout::Plain)
+}
+
+/// The partitions of the partitioned layout's runs.
+const PARTITIONS: u16 = 16;
+
+fn store_in(schema: &str, import: ImportPath, layout: Layout) -> PostgresStore {
     let config = PostgresConfig::new(url())
         .with_schema(schema)
-        .with_import(import);
+        .with_import(import)
+        .with_layout(layout);
     block_on(PostgresStore::connect(config, now())).unwrap()
+}
+
+/// Both layouts, with the suffix of the partitioned runs' names.
+fn layouts() -> [(Layout, &'static str); 2] {
+    [
+        (Layout::Plain, ""),
+        (
+            Layout::HashPartitioned {
+                partitions: PARTITIONS,
+            },
+            "_partitioned",
+        ),
+    ]
 }
 
 fn customers(n: usize) -> Vec<(Customer, Stats)> {
@@ -154,15 +178,27 @@ fn bench_import(c: &mut Criterion, rt: &Runtime) {
             total
         });
     });
-    for (name, path) in [
-        ("rapport_import_customers_copy", ImportPath::Copy),
+    for (name, path, layout) in [
+        (
+            "rapport_import_customers_copy",
+            ImportPath::Copy,
+            Layout::Plain,
+        ),
+        (
+            "rapport_import_customers_copy_partitioned",
+            ImportPath::Copy,
+            Layout::HashPartitioned {
+                partitions: PARTITIONS,
+            },
+        ),
         (
             "rapport_import_customers_statements",
             ImportPath::Statements,
+            Layout::Plain,
         ),
     ] {
         let schema = schema(name);
-        let store = store(&schema, path);
+        let store = store_in(&schema, path, layout);
         let truncate = format!("TRUNCATE \"{schema}\".customers");
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {
@@ -236,51 +272,59 @@ fn bench_concurrent_apply(c: &mut Criterion, rt: &Runtime) {
             });
         });
     });
-    let schema = schema("apply");
-    let store = Arc::new(store(&schema, ImportPath::Copy));
-    let mut next = 0u128;
-    g.bench_function("rapport_apply", |b| {
-        b.iter(|| {
-            let base = next;
-            next += WRITES as u128;
-            std::thread::scope(|s| {
-                for th in 0..THREADS {
-                    let store = Arc::clone(&store);
-                    s.spawn(move || {
-                        for k in 0..WRITES / THREADS {
-                            let id = base + (th * (WRITES / THREADS) + k) as u128 + 1;
-                            let c = Customer::new(
-                                T,
-                                CustomerId::from_u128(id),
-                                Profile::default(),
-                                now(),
-                            );
-                            let mut cs = Changeset::new();
-                            cs.create(c, Stats::default());
-                            block_on(Store::apply(&*store, T, &cs)).unwrap();
-                        }
-                    });
-                }
+    for (layout, suffix) in layouts() {
+        let schema = schema(&format!("apply{suffix}"));
+        let store = Arc::new(store_in(&schema, ImportPath::Copy, layout));
+        let mut next = 0u128;
+        g.bench_function(format!("rapport_apply{suffix}"), |b| {
+            b.iter(|| {
+                let base = next;
+                next += WRITES as u128;
+                std::thread::scope(|s| {
+                    for th in 0..THREADS {
+                        let store = Arc::clone(&store);
+                        s.spawn(move || {
+                            for k in 0..WRITES / THREADS {
+                                let id = base + (th * (WRITES / THREADS) + k) as u128 + 1;
+                                let c = Customer::new(
+                                    T,
+                                    CustomerId::from_u128(id),
+                                    Profile::default(),
+                                    now(),
+                                );
+                                let mut cs = Changeset::new();
+                                cs.create(c, Stats::default());
+                                block_on(Store::apply(&*store, T, &cs)).unwrap();
+                            }
+                        });
+                    }
+                });
             });
         });
-    });
+        block_on(store.drop_schema()).unwrap();
+    }
     g.finish();
-    block_on(store.drop_schema()).unwrap();
     rt.block_on(clients[0].batch_execute(&format!("DROP SCHEMA \"{raw_schema}\" CASCADE")))
         .unwrap();
 }
 
 fn bench_point_load(c: &mut Criterion, rt: &Runtime) {
-    let schema = schema("load");
-    let store = store(&schema, ImportPath::Copy);
-    for chunk in customers(LOAD_ROWS).chunks(BATCH) {
-        block_on(store.import_customers(T, chunk)).unwrap();
-    }
+    let stores: Vec<(PostgresStore, &str)> = layouts()
+        .into_iter()
+        .map(|(layout, suffix)| {
+            let store = store_in(&schema(&format!("load{suffix}")), ImportPath::Copy, layout);
+            for chunk in customers(LOAD_ROWS).chunks(BATCH) {
+                block_on(store.import_customers(T, chunk)).unwrap();
+            }
+            (store, suffix)
+        })
+        .collect();
     let raw = rt.block_on(raw_client());
     let select = rt
         .block_on(raw.prepare(&format!(
-            "SELECT customer_json, stats_json FROM \"{schema}\".customers
-             WHERE tenant_id = $1 AND customer_id = $2"
+            "SELECT customer_json, stats_json FROM \"{}\".customers
+             WHERE tenant_id = $1 AND customer_id = $2",
+            stores[0].0.schema()
         )))
         .unwrap();
     let mut g = c.benchmark_group("point_load_postgres");
@@ -298,14 +342,18 @@ fn bench_point_load(c: &mut Criterion, rt: &Runtime) {
             black_box((c, s))
         });
     });
-    g.bench_function("rapport_load", |b| {
-        b.iter(|| {
-            i = i % LOAD_ROWS as u128 + 1;
-            black_box(block_on(Store::load(&store, T, CustomerId::from_u128(i))).unwrap())
+    for (store, suffix) in &stores {
+        g.bench_function(format!("rapport_load{suffix}"), |b| {
+            b.iter(|| {
+                i = i % LOAD_ROWS as u128 + 1;
+                black_box(block_on(Store::load(store, T, CustomerId::from_u128(i))).unwrap())
+            });
         });
-    });
+    }
     g.finish();
-    block_on(store.drop_schema()).unwrap();
+    for (store, _) in stores {
+        block_on(store.drop_schema()).unwrap();
+    }
 }
 
 fn bench_sweep(c: &mut Criterion) {

@@ -1,17 +1,21 @@
-//! Applying one `Changeset` in one transaction: duplicate keys first (nothing written when any
+//! Writing one `Changeset` inside a transaction (a group commit's, under the changeset's own
+//! savepoint, or a host's, under `apply_in`'s): duplicate keys first (nothing kept when any
 //! is known), then creates (`ON CONFLICT DO NOTHING`, zero rows → `AlreadyExists`), updates
 //! (`WHERE version = $n`, zero rows → `Conflict` or `NotFound`), activities (`ON CONFLICT DO
 //! NOTHING`, zero rows → a concurrent apply stored the key first: reported as a duplicate) and
-//! outbox rows. Any refusal rolls the whole transaction back.
+//! outbox rows, all in one pipeline. Any refusal is rolled back to the savepoint by the
+//! caller.
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use futures::future::{join, join_all, join4, try_join, try_join5};
 use rapport_core::{
     ActivityKind, Applied, Changeset, Customer, CustomerWrite, IdempotencyKey, Stage, Stats,
     StoreError, TenantId,
 };
 use rust_decimal::Decimal;
+use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
@@ -82,8 +86,9 @@ impl CustomerRow {
         sql: &Sql,
         tenant: &Uuid,
     ) -> Result<u64, StoreError> {
+        let stmt = tx.prepare(&sql.import_stats).await?;
         tx.exec(
-            &sql.import_stats,
+            &stmt,
             &[
                 tenant,
                 &self.id,
@@ -122,63 +127,63 @@ impl CustomerRow {
         ]
     }
 
+    /// `insert_customer` (`ON CONFLICT DO NOTHING`): 1 when stored, 0 when the id was there.
     pub(crate) async fn insert(
         &self,
         tx: &impl Conn,
-        sql: &Sql,
+        stmt: &Statement,
         tenant: &Uuid,
     ) -> Result<u64, StoreError> {
-        tx.exec(&sql.insert_customer, &self.values(tenant)).await
+        tx.exec(stmt, &self.values(tenant)).await
     }
 
+    /// `update_customer` at `expected`: 1 when written, 0 when the version (or the row)
+    /// was not there.
     async fn update(
         &self,
         tx: &impl Conn,
-        sql: &Sql,
+        stmt: &Statement,
         tenant: &Uuid,
         expected: u64,
-    ) -> Result<(), StoreError> {
-        let customer = rapport_core::CustomerId::from_uuid(self.id);
+    ) -> Result<u64, StoreError> {
         let expected_i = i64::try_from(expected).unwrap_or(i64::MAX);
-        let n = tx
-            .exec(
-                &sql.update_customer,
-                &[
-                    tenant,
-                    &self.id,
-                    &self.version,
-                    &self.stage,
-                    &self.tier,
-                    &self.merged_into,
-                    &self.email,
-                    &self.phone,
-                    &self.orders,
-                    &self.purchase_days,
-                    &self.revenue,
-                    &self.last_purchase_day,
-                    &self.first_purchase_day,
-                    &self.customer_json,
-                    &self.stats_json,
-                    &expected_i,
-                ],
-            )
-            .await?;
-        if n == 1 {
-            return Ok(());
-        }
-        let actual = tx
-            .row(&sql.version_of, &[tenant, &self.id])
-            .await?
-            .map(|r| r.get::<_, i64>(0));
-        match actual {
-            Some(actual) => Err(StoreError::Conflict {
+        tx.exec(
+            stmt,
+            &[
+                tenant,
+                &self.id,
+                &self.version,
+                &self.stage,
+                &self.tier,
+                &self.merged_into,
+                &self.email,
+                &self.phone,
+                &self.orders,
+                &self.purchase_days,
+                &self.revenue,
+                &self.last_purchase_day,
+                &self.first_purchase_day,
+                &self.customer_json,
+                &self.stats_json,
+                &expected_i,
+            ],
+        )
+        .await
+    }
+
+    /// Why an update at `expected` wrote nothing, from the version stored right after it:
+    /// `Conflict` with that version, or `NotFound`.
+    fn refusal(&self, expected: u64, stored: Option<i64>) -> StoreError {
+        let customer = rapport_core::CustomerId::from_uuid(self.id);
+        match stored {
+            Some(actual) => StoreError::Conflict {
                 customer,
                 expected,
                 actual: u64::try_from(actual).unwrap_or(0),
-            }),
-            None => Err(StoreError::NotFound {
+            },
+            None => StoreError::NotFound {
                 entity: rapport_core::ports::Entity::Customer(customer),
-            }),
+            },
         }
     }
 }
@@ -232,14 +237,15 @@ impl ActivityRow {
         &self.key_text
     }
 
-    /// `INSERT … ON CONFLICT DO NOTHING`: 1 when stored, 0 when the key was there.
+    /// `insert_activity` (`ON CONFLICT DO NOTHING`): 1 when stored, 0 when the key was
+    /// there.
     pub(crate) async fn insert(
         &self,
         tx: &impl Conn,
-        sql: &Sql,
+        stmt: &Statement,
         tenant: &Uuid,
     ) -> Result<u64, StoreError> {
-        tx.exec(&sql.insert_activity, &self.values(tenant)).await
+        tx.exec(stmt, &self.values(tenant)).await
     }
 }
 
@@ -248,6 +254,70 @@ struct MessageRow {
     occurred_at: DateTime<Utc>,
     attempts: i32,
     json: String,
+}
+
+/// The statements a write sends, prepared on its connection (`None`: not needed).
+pub(crate) struct Stmts {
+    existing_keys: Option<Statement>,
+    insert_customer: Option<Statement>,
+    update_customer: Option<Statement>,
+    version_of: Option<Statement>,
+    insert_activity: Option<Statement>,
+    insert_message: Option<Statement>,
+}
+
+impl Stmts {
+    /// The statements `for_cs` needs, or all of them (`None`).
+    pub(crate) async fn prepare(
+        tx: &impl Conn,
+        sql: &Sql,
+        for_cs: Option<&Prepared>,
+    ) -> Result<Self, StoreError> {
+        let (creates, updates, activities, messages) = match for_cs {
+            None => (true, true, true, true),
+            Some(p) => (
+                p.customers.iter().any(|(e, _)| e.is_none()),
+                p.customers.iter().any(|(e, _)| e.is_some()),
+                !p.activities.is_empty(),
+                !p.messages.is_empty(),
+            ),
+        };
+        let prep = |yes: bool, text: &str| {
+            let text = text.to_owned();
+            async move {
+                if yes {
+                    tx.prepare(&text).await.map(Some)
+                } else {
+                    Ok(None)
+                }
+            }
+        };
+        let (
+            existing_keys,
+            insert_customer,
+            (update_customer, version_of),
+            insert_activity,
+            insert_message,
+        ) = try_join5(
+            prep(activities, &sql.existing_keys),
+            prep(creates, &sql.insert_customer),
+            try_join(
+                prep(updates, &sql.update_customer),
+                prep(updates, &sql.version_of),
+            ),
+            prep(activities, &sql.insert_activity),
+            prep(messages, &sql.insert_message),
+        )
+        .await?;
+        Ok(Self {
+            existing_keys,
+            insert_customer,
+            update_customer,
+            version_of,
+            insert_activity,
+            insert_message,
+        })
+    }
 }
 
 /// A validated, serialised changeset: owned, so it can move to the store's runtime.
@@ -305,54 +375,129 @@ impl Prepared {
         self.activities.iter().map(|a| a.key.as_str()).collect()
     }
 
-    /// The keys of this changeset that are already stored, in changeset order.
-    pub(crate) async fn known_keys(
-        &self,
-        tx: &impl Conn,
-        sql: &Sql,
-    ) -> Result<Vec<IdempotencyKey>, StoreError> {
-        if self.activities.is_empty() {
-            return Ok(Vec::new());
-        }
-        let found: HashSet<String> = tx
-            .rows(&sql.existing_keys, &[&self.tenant, &self.keys()])
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        Ok(self
-            .activities
-            .iter()
-            .filter(|a| found.contains(a.key.as_str()))
-            .map(|a| a.key.clone())
-            .collect())
+    /// The first customer written, else the first activity's customer: what the group
+    /// commit routes by.
+    pub(crate) fn route(&self) -> u128 {
+        let id = self
+            .customers
+            .first()
+            .map(|(_, c)| c.id)
+            .or_else(|| self.activities.first().map(|a| a.customer))
+            .unwrap_or_default();
+        id.as_u128() ^ self.tenant.as_u128()
     }
 
-    /// Writes everything inside `tx`. `Ok` with duplicates means the caller must roll back.
+    /// Writes everything inside `tx`. `Ok` with duplicates, or an error, means the caller
+    /// must roll back (to its savepoint): statements after a refused one may have run.
+    ///
+    /// The statements are prepared first, then sent in one pipeline, in changeset order:
+    /// the known-keys check, the customer writes, the activities, the outbox rows. Their
+    /// answers are read in the same order, so the outcome is the one of running them one by
+    /// one and stopping at the first refusal: known keys → duplicates (nothing kept); a
+    /// create that wrote nothing → `AlreadyExists`; an update that wrote nothing →
+    /// `Conflict` or `NotFound`; an activity that wrote nothing (a concurrent apply stored
+    /// its key first) → duplicates.
     pub(crate) async fn write(&self, tx: &impl Conn, sql: &Sql) -> Result<Applied, StoreError> {
-        let duplicates = self.known_keys(tx, sql).await?;
-        if !duplicates.is_empty() {
+        let stmts = Stmts::prepare(tx, sql, Some(self)).await?;
+        self.send(tx, &stmts).await
+    }
+
+    /// [`Prepared::write`] with the statements prepared: every statement is sent on the
+    /// future's first poll (nothing is awaited before), so the changesets of a group can
+    /// share one pipeline.
+    pub(crate) async fn send(&self, tx: &impl Conn, stmts: &Stmts) -> Result<Applied, StoreError> {
+        let t = &self.tenant;
+        let Stmts {
+            existing_keys: keys_stmt,
+            insert_customer: insert_c,
+            update_customer: update_c,
+            version_of: version_c,
+            insert_activity: insert_a,
+            insert_message: insert_m,
+        } = stmts;
+        let keys = self.keys();
+        let known = async {
+            match &keys_stmt {
+                Some(stmt) => tx.rows(stmt, &[t, &keys]).await,
+                None => Ok(Vec::new()),
+            }
+        };
+        // An update is followed by a read of the version it leaves, so a refusal can say
+        // which version is stored without another round trip.
+        let customers = join_all(self.customers.iter().map(|(expected, row)| {
+            let stmts = (insert_c.as_ref(), update_c.as_ref(), version_c.as_ref());
+            async move {
+                match (expected, stmts) {
+                    (None, (Some(stmt), _, _)) => row.insert(tx, stmt, t).await.map(|n| (n, None)),
+                    (Some(v), (_, Some(update), Some(version))) => {
+                        let (n, now) = join(
+                            row.update(tx, update, t, *v),
+                            tx.rows(version, &[t, &row.id]),
+                        )
+                        .await;
+                        let n = n?;
+                        if n == 1 {
+                            return Ok((n, None));
+                        }
+                        let now = now?.first().map(|r| r.get::<_, i64>(0));
+                        Ok((n, Some(now)))
+                    }
+                    _ => Ok((0, None)),
+                }
+            }
+        }));
+        let activities = join_all(self.activities.iter().map(|a| {
+            let stmt = insert_a.as_ref();
+            async move {
+                match stmt {
+                    Some(stmt) => a.insert(tx, stmt, t).await,
+                    None => Ok(0),
+                }
+            }
+        }));
+        let messages = join_all(self.messages.iter().map(|m| {
+            let stmt = insert_m.as_ref();
+            async move {
+                match stmt {
+                    Some(stmt) => {
+                        tx.exec(stmt, &[t, &m.id, &m.occurred_at, &m.attempts, &m.json])
+                            .await
+                    }
+                    None => Ok(0),
+                }
+            }
+        }));
+        // Every answer is awaited, then read in statement order: the first refusal or error
+        // is the outcome, as if the statements had run one by one (after an error the
+        // server refuses the rest of the pipeline, and those answers are never read).
+        let (known, written, stored, sent) = join4(known, customers, activities, messages).await;
+        let found: HashSet<String> = known?.iter().map(|r| r.get(0)).collect();
+        if !found.is_empty() {
             return Ok(Applied {
-                duplicates,
+                duplicates: self
+                    .activities
+                    .iter()
+                    .filter(|a| found.contains(a.key.as_str()))
+                    .map(|a| a.key.clone())
+                    .collect(),
                 ..Applied::default()
             });
         }
-        let t = &self.tenant;
-        for (expected, row) in &self.customers {
-            match expected {
-                None => {
-                    if row.insert(tx, sql, t).await? == 0 {
-                        return Err(StoreError::AlreadyExists {
-                            customer: rapport_core::CustomerId::from_uuid(row.id),
-                        });
-                    }
-                }
-                Some(v) => row.update(tx, sql, t, *v).await?,
+        for ((expected, row), n) in self.customers.iter().zip(written) {
+            let (n, stored) = n?;
+            if n == 1 {
+                continue;
             }
+            return Err(match expected {
+                None => StoreError::AlreadyExists {
+                    customer: rapport_core::CustomerId::from_uuid(row.id),
+                },
+                Some(v) => row.refusal(*v, stored.flatten()),
+            });
         }
         let mut raced = Vec::new();
-        for a in &self.activities {
-            if a.insert(tx, sql, t).await? == 0 {
+        for (a, n) in self.activities.iter().zip(stored) {
+            if n? == 0 {
                 raced.push(a.key.clone());
             }
         }
@@ -362,12 +507,8 @@ impl Prepared {
                 ..Applied::default()
             });
         }
-        for m in &self.messages {
-            tx.exec(
-                &sql.insert_message,
-                &[t, &m.id, &m.occurred_at, &m.attempts, &m.json],
-            )
-            .await?;
+        for n in sent {
+            n?;
         }
         Ok(self.counts.clone())
     }

@@ -34,6 +34,48 @@ pub struct PostgresConfig {
     pub connect_timeout: Duration,
     /// How the bulk imports write ([`ImportPath::Copy`] unless told).
     pub import: ImportPath,
+    /// How the tables are laid out when the schema is created ([`Layout::Plain`] unless
+    /// told). An existing schema keeps the layout it was created with.
+    pub layout: Layout,
+}
+
+/// How a new schema's tenant tables are laid out. Every table is keyed by `tenant_id` first
+/// and every tenant query names its tenant, so both layouts answer the same; the
+/// partitioned one is the first step of the scale-out path (see `docs/scaling.md`).
+///
+/// The layout is chosen when the schema is created (by the first migration); a store
+/// connecting to an existing schema uses what it finds ([`crate::PostgresStore::layout`]).
+///
+/// ```
+/// use rapport_postgres::{Layout, PostgresConfig};
+/// let c = PostgresConfig::new("postgres://localhost/db");
+/// assert_eq!(c.layout, Layout::Plain);
+/// let c = c.partitioned(16);
+/// assert_eq!(c.layout, Layout::HashPartitioned { partitions: 16 });
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Layout {
+    /// One table each.
+    #[default]
+    Plain,
+    /// The tenant tables (`customers`, `activities`, `outbox`) hash-partitioned by
+    /// `tenant_id` with native PostgreSQL partitioning (`PARTITION BY HASH (tenant_id)`),
+    /// into `partitions` partitions named `<table>_p<i>` (1 to [`Layout::MAX_PARTITIONS`]).
+    /// A tenant's rows all live in one partition, and every tenant query is pruned to it.
+    HashPartitioned {
+        /// How many partitions each table has.
+        partitions: u16,
+    },
+}
+
+impl Layout {
+    /// The most partitions [`Layout::HashPartitioned`] takes.
+    ///
+    /// ```
+    /// assert_eq!(rapport_postgres::Layout::MAX_PARTITIONS, 1024);
+    /// ```
+    pub const MAX_PARTITIONS: u16 = 1024;
 }
 
 /// How [`crate::PostgresStore::import_customers`] and
@@ -51,7 +93,8 @@ pub struct PostgresConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ImportPath {
-    /// `COPY … FROM STDIN (FORMAT binary)` into a temporary staging table, then one
+    /// `COPY … FROM STDIN (FORMAT binary)`: straight into the table when no key of the batch
+    /// is stored (and none comes twice), else into a temporary staging table, then one
     /// `INSERT … SELECT … ON CONFLICT DO NOTHING`. The fast path.
     #[default]
     Copy,
@@ -74,6 +117,7 @@ impl PostgresConfig {
             pool_size: 8,
             connect_timeout: Duration::from_secs(5),
             import: ImportPath::Copy,
+            layout: Layout::Plain,
         }
     }
 
@@ -99,6 +143,32 @@ impl PostgresConfig {
     pub fn with_pool_size(mut self, n: usize) -> Self {
         self.pool_size = n.max(1);
         self
+    }
+
+    /// Another layout for a new schema.
+    ///
+    /// ```
+    /// use rapport_postgres::{Layout, PostgresConfig};
+    /// let c = PostgresConfig::new("postgres://localhost/db").with_layout(Layout::HashPartitioned { partitions: 8 });
+    /// assert_eq!(c, PostgresConfig::new("postgres://localhost/db").partitioned(8));
+    /// ```
+    #[must_use]
+    pub fn with_layout(mut self, layout: Layout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// A new schema's tenant tables hash-partitioned by `tenant_id` into `partitions`
+    /// partitions: `with_layout(Layout::HashPartitioned { partitions })`. Connecting fails
+    /// with [`PostgresError::InvalidLayout`] for 0 or more than [`Layout::MAX_PARTITIONS`].
+    ///
+    /// ```
+    /// let c = rapport_postgres::PostgresConfig::new("postgres://localhost/db").partitioned(4);
+    /// assert_eq!(c.layout, rapport_postgres::Layout::HashPartitioned { partitions: 4 });
+    /// ```
+    #[must_use]
+    pub fn partitioned(self, partitions: u16) -> Self {
+        self.with_layout(Layout::HashPartitioned { partitions })
     }
 
     /// Another import path.
@@ -142,6 +212,18 @@ impl PostgresConfig {
     }
 }
 
+/// A layout the server can build.
+pub(crate) fn check_layout(l: Layout) -> Result<(), PostgresError> {
+    match l {
+        Layout::HashPartitioned { partitions }
+            if !(1..=Layout::MAX_PARTITIONS).contains(&partitions) =>
+        {
+            Err(PostgresError::InvalidLayout { partitions })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Schema names are restricted so they can be pasted into SQL as quoted identifiers safely.
 pub(crate) fn check_schema(s: &str) -> Result<(), PostgresError> {
     let ok = !s.is_empty()
@@ -166,6 +248,36 @@ mod tests {
         for bad in ["", "1abc", "Rapport", "a\"b", "a;drop", &"x".repeat(64)] {
             assert!(check_schema(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_partitioned_layout_takes_1_to_1024_partitions() {
+        for ok in [
+            Layout::Plain,
+            Layout::HashPartitioned { partitions: 1 },
+            Layout::HashPartitioned { partitions: 1024 },
+        ] {
+            assert!(check_layout(ok).is_ok(), "{ok:?}");
+        }
+        for bad in [0, 1025, u16::MAX] {
+            let err = check_layout(Layout::HashPartitioned { partitions: bad });
+            assert!(
+                matches!(err, Err(PostgresError::InvalidLayout { partitions }) if partitions == bad)
+            );
+        }
+    }
+
+    #[test]
+    fn connecting_with_zero_partitions_is_refused_before_any_connection() {
+        let config = PostgresConfig::new("postgres://127.0.0.1:1/nowhere").partitioned(0);
+        let err = futures::executor::block_on(crate::PostgresStore::connect(
+            config,
+            chrono::DateTime::UNIX_EPOCH,
+        ));
+        assert!(matches!(
+            err,
+            Err(PostgresError::InvalidLayout { partitions: 0 })
+        ));
     }
 
     #[test]

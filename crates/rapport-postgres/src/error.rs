@@ -21,6 +21,13 @@ pub enum PostgresError {
         "schema name `{0}` must be lower-case letters, digits and `_` (at most 63 bytes, not starting with a digit)"
     )]
     InvalidSchema(String),
+    /// [`crate::Layout::HashPartitioned`] with 0 or more than
+    /// [`crate::Layout::MAX_PARTITIONS`] partitions.
+    #[error("a hash-partitioned layout takes 1 to 1024 partitions, not {partitions}")]
+    InvalidLayout {
+        /// The partitions asked for.
+        partitions: u16,
+    },
     /// The URL does not parse.
     #[error("invalid PostgreSQL URL: {0}")]
     InvalidUrl(#[source] tokio_postgres::Error),

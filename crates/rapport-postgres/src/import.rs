@@ -1,18 +1,24 @@
 //! Bulk imports: one transaction per batch, idempotent (known customers and activity keys are
 //! skipped, never overwritten). Two paths with the same results ([`ImportPath`]):
 //!
-//! - `Copy`: the rows are streamed with `COPY … FROM STDIN (FORMAT binary)` into a temporary
-//!   staging table (dropped at commit), then moved with one
-//!   `INSERT … SELECT … ORDER BY ord ON CONFLICT DO NOTHING` — so the first of two rows with
-//!   one key wins, as on the other path.
+//! - `Copy`: when no key comes twice in the batch and neither its first nor its last key is
+//!   stored (two primary-key probes), the rows are streamed with `COPY … FROM STDIN (FORMAT
+//!   binary)` straight into the table, under a savepoint: should any key be stored after all
+//!   (elsewhere in the batch, or by a concurrent writer meanwhile), the primary key refuses
+//!   the copy (it cannot hold a second row for a key), the copy is rolled back to the
+//!   savepoint, and the batch takes the general way. The general way streams the rows into a temporary staging table (dropped at
+//!   commit), then moves them with one `INSERT … SELECT … ORDER BY ord ON CONFLICT DO
+//!   NOTHING` — so the first of two rows with one key wins, as on the other path.
 //! - `Statements`: one `INSERT … ON CONFLICT DO NOTHING` per row, pipelined on one connection.
 
 use std::collections::{BTreeMap, HashSet};
+use std::hash::Hash;
 use std::pin::pin;
 
 use futures::future::try_join_all;
 use rapport_core::{Activity, Customer, CustomerId, Stats, StoreError, TenantId};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 
 use rapport_sql::ImportReport;
@@ -31,9 +37,31 @@ pub(crate) async fn customers(
     let mut client = inner.pool.get().await.map_err(pool)?;
     let tx = client.transaction().await.map_err(db)?;
     let inserted = match inner.import {
-        ImportPath::Copy if !rows.is_empty() => copy_customers(&tx, inner, &t, &rows).await?,
+        ImportPath::Copy if !rows.is_empty() => {
+            let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
+            let copied = distinct(&ids)
+                && !any_stored(&tx, &inner.sql.any_customer, &t, &ends(&ids)).await?
+                && direct(
+                    &tx,
+                    &inner.schema,
+                    "customers",
+                    CUSTOMER_COLUMNS,
+                    &CUSTOMER_TYPES[..16],
+                    rows.iter().map(|r| r.values(&t).to_vec()),
+                )
+                .await?;
+            if copied {
+                rows.len()
+            } else {
+                copy_customers(&tx, inner, &t, &rows).await?
+            }
+        }
         _ => {
-            let written = try_join_all(rows.iter().map(|r| r.insert(&tx, &inner.sql, &t))).await?;
+            let stmt = tx
+                .prepare_cached(&inner.sql.insert_customer)
+                .await
+                .map_err(db)?;
+            let written = try_join_all(rows.iter().map(|r| r.insert(&tx, &stmt, &t))).await?;
             written.iter().filter(|n| **n == 1).count()
         }
     };
@@ -80,8 +108,32 @@ pub(crate) async fn activities(
     let mut client = inner.pool.get().await.map_err(pool)?;
     let tx = client.transaction().await.map_err(db)?;
     let written: Vec<u64> = match inner.import {
-        ImportPath::Copy if !rows.is_empty() => copy_activities(&tx, inner, &t, &rows).await?,
-        _ => try_join_all(rows.iter().map(|r| r.insert(&tx, &inner.sql, &t))).await?,
+        ImportPath::Copy if !rows.is_empty() => {
+            let keys: Vec<&str> = rows.iter().map(ActivityRow::key).collect();
+            let copied = distinct(&keys)
+                && !any_stored(&tx, &inner.sql.any_activity, &t, &ends(&keys)).await?
+                && direct(
+                    &tx,
+                    &inner.schema,
+                    "activities",
+                    ACTIVITY_COLUMNS,
+                    &ACTIVITY_TYPES[..8],
+                    rows.iter().map(|r| r.values(&t).to_vec()),
+                )
+                .await?;
+            if copied {
+                vec![1; rows.len()]
+            } else {
+                copy_activities(&tx, inner, &t, &rows).await?
+            }
+        }
+        _ => {
+            let stmt = tx
+                .prepare_cached(&inner.sql.insert_activity)
+                .await
+                .map_err(db)?;
+            try_join_all(rows.iter().map(|r| r.insert(&tx, &stmt, &t))).await?
+        }
     };
     let mut report = ImportReport {
         rows: batch.len(),
@@ -165,6 +217,104 @@ const ACTIVITY_TYPES: [Type; 9] = [
     Type::INT8,
 ];
 
+/// The first and the last key: what is probed before copying straight in. A re-run of a
+/// batch (every key stored) is caught by the probe and takes the staging way at once; a
+/// batch with a stored key elsewhere is caught by the primary key during the copy, which
+/// then falls back (a wasted copy, but never a wrong row). Probing every key would cost
+/// ~15 % of a first load's time.
+fn ends<K: Clone>(keys: &[K]) -> Vec<K> {
+    match keys {
+        [] => Vec::new(),
+        [one] => vec![one.clone()],
+        [first, .., last] => vec![first.clone(), last.clone()],
+    }
+}
+
+/// No key twice.
+fn distinct<K: Hash + Eq>(keys: &[K]) -> bool {
+    let mut seen = HashSet::with_capacity(keys.len());
+    keys.iter().all(|k| seen.insert(k))
+}
+
+/// Whether any of `keys` is stored for the tenant (`sql` takes the tenant and the key array).
+async fn any_stored<K: ToSql + Sync>(
+    tx: &deadpool_postgres::Transaction<'_>,
+    sql: &str,
+    t: &uuid::Uuid,
+    keys: &[K],
+) -> Result<bool, StoreError> {
+    let stmt = tx.prepare_cached(sql).await.map_err(db)?;
+    let row = tx.query_one(&stmt, &[t, &keys]).await.map_err(db)?;
+    Ok(row.get(0))
+}
+
+/// `COPY … FROM STDIN (FORMAT binary)` of `rows` into `target`'s `columns`; with `ord`, each
+/// row's position follows its values (the last column).
+async fn copy_rows<'r, I>(
+    tx: &deadpool_postgres::Transaction<'_>,
+    target: &str,
+    columns: &str,
+    types: &[Type],
+    rows: I,
+    ord: bool,
+) -> Result<(), tokio_postgres::Error>
+where
+    I: Iterator<Item = Vec<&'r (dyn ToSql + Sync)>>,
+{
+    let sink = tx
+        .copy_in(&format!(
+            "COPY {target} ({columns}) FROM STDIN (FORMAT binary)"
+        ))
+        .await?;
+    let mut writer = pin!(BinaryCopyInWriter::new(sink, types));
+    for (i, mut values) in rows.enumerate() {
+        let i = i64::try_from(i).unwrap_or(i64::MAX);
+        if ord {
+            values.push(&i);
+        }
+        writer.as_mut().write(&values).await?;
+    }
+    writer.as_mut().finish().await?;
+    Ok(())
+}
+
+/// Copies `rows` straight into `table`, under a savepoint. `false` (with nothing written)
+/// when a key was stored by someone else after the caller's check: the primary key refused
+/// the copy, and the caller takes the staging way.
+async fn direct<'r, I>(
+    tx: &deadpool_postgres::Transaction<'_>,
+    schema: &str,
+    table: &str,
+    columns: &str,
+    types: &[Type],
+    rows: I,
+) -> Result<bool, StoreError>
+where
+    I: Iterator<Item = Vec<&'r (dyn ToSql + Sync)>>,
+{
+    tx.batch_execute("SAVEPOINT rapport_direct")
+        .await
+        .map_err(db)?;
+    let target = format!("\"{schema}\".{table}");
+    match copy_rows(tx, &target, columns, types, rows, false).await {
+        Ok(()) => {
+            tx.batch_execute("RELEASE SAVEPOINT rapport_direct")
+                .await
+                .map_err(db)?;
+            Ok(true)
+        }
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            tx.batch_execute(
+                "ROLLBACK TO SAVEPOINT rapport_direct; RELEASE SAVEPOINT rapport_direct",
+            )
+            .await
+            .map_err(db)?;
+            Ok(false)
+        }
+        Err(e) => Err(db(e)),
+    }
+}
+
 /// Streams `rows` (each its values, then its position) into a fresh staging table shaped
 /// like `table` plus `ord`, dropped at commit.
 async fn stage<'r, I>(
@@ -185,19 +335,9 @@ where
     ))
     .await
     .map_err(db)?;
-    let sink = tx
-        .copy_in(&format!(
-            "COPY {staging} ({columns}, ord) FROM STDIN (FORMAT binary)"
-        ))
+    copy_rows(tx, &staging, &format!("{columns}, ord"), types, rows, true)
         .await
         .map_err(db)?;
-    let mut writer = pin!(BinaryCopyInWriter::new(sink, types));
-    for (ord, mut values) in rows.enumerate() {
-        let ord = i64::try_from(ord).unwrap_or(i64::MAX);
-        values.push(&ord);
-        writer.as_mut().write(&values).await.map_err(db)?;
-    }
-    writer.as_mut().finish().await.map_err(db)?;
     Ok(staging)
 }
 

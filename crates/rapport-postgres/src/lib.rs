@@ -3,10 +3,14 @@
 //! - Money as `NUMERIC` (all 28 digits, scale kept), times as `timestamptz` (microseconds),
 //!   ids as `uuid`; every table is keyed `(tenant_id, …)`, in a schema of its own (default
 //!   `rapport`, configurable, so one database can hold several books or test runs).
-//! - `apply` is one transaction: creates `INSERT … ON CONFLICT DO NOTHING` (zero rows →
+//! - `apply` is atomic: creates `INSERT … ON CONFLICT DO NOTHING` (zero rows →
 //!   `AlreadyExists`, never an upsert), updates `UPDATE … WHERE version = $n` with the rows
 //!   affected checked before commit (`Conflict {expected, actual}`, nothing left behind),
 //!   activities idempotent by `(tenant_id, idempotency_key)`, outbox rows in the same commit.
+//!   Concurrent `apply` calls share one transaction (**group commit**, as the SQLite store
+//!   does): each changeset under a savepoint of its own, so a refused one is rolled back
+//!   alone, and one `COMMIT` for the group; a changeset's statements are pipelined (one round
+//!   trip).
 //!   [`PostgresStore::apply_in`] does the same inside a host's own transaction (under a
 //!   savepoint), so the host commits its rows and rapport's together.
 //! - The outbox is claimed with `FOR UPDATE SKIP LOCKED`, so several relays share it.
@@ -18,6 +22,9 @@
 //!   with the driver error as source.
 //! - Schema as numbered migrations ([`MIGRATIONS`]) applied at connect under an advisory lock,
 //!   refusing a schema newer than the code.
+//! - Every table is keyed by `tenant_id` first; [`Layout::HashPartitioned`]
+//!   ([`PostgresConfig::partitioned`]) creates the tenant tables hash-partitioned by it
+//!   (`docs/scaling.md` has the scale-out plan).
 //!
 //! # Runtime
 //! tokio-postgres needs a tokio reactor for its connections. The store therefore runs its
@@ -58,6 +65,7 @@ mod apply;
 mod config;
 mod conn;
 mod error;
+mod group;
 mod import;
 mod migrate;
 mod read;
@@ -77,7 +85,7 @@ use rapport_core::{
 use tokio::runtime::{Handle, Runtime};
 use uuid::Uuid;
 
-pub use config::{ImportPath, PostgresConfig};
+pub use config::{ImportPath, Layout, PostgresConfig};
 pub use error::PostgresError;
 pub use migrate::{MIGRATIONS, Migration, latest_version};
 pub use rapport_sql::ImportReport;
@@ -91,6 +99,8 @@ struct Inner {
     sql: Sql,
     schema: String,
     import: ImportPath,
+    /// Set once the migrations ran: the layout the schema has.
+    layout: std::sync::OnceLock<Layout>,
 }
 
 /// The runtime the store's tasks run on; an owned one is shut down without blocking when the
@@ -112,6 +122,9 @@ impl Drop for Rt {
 /// storage and runtime model.
 pub struct PostgresStore {
     inner: Arc<Inner>,
+    /// Declared before `rt`: dropping the queues ends the lane tasks before an owned runtime
+    /// shuts down.
+    groups: group::Groups,
     rt: Rt,
 }
 
@@ -216,6 +229,7 @@ impl PostgresStore {
         now: DateTime<Utc>,
     ) -> Result<Self, PostgresError> {
         config::check_schema(&config.schema)?;
+        config::check_layout(config.layout)?;
         let mut pg: tokio_postgres::Config =
             config.url.parse().map_err(PostgresError::InvalidUrl)?;
         if pg.get_connect_timeout().is_none() {
@@ -232,8 +246,11 @@ impl PostgresStore {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
+        // Last in, first out: a read takes the connection used last (its backend and
+        // statement cache warm), the others stay idle.
         let pool = Pool::builder(manager)
             .max_size(config.pool_size.max(1))
+            .queue_mode(deadpool_postgres::QueueMode::Lifo)
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| PostgresError::Connect {
@@ -245,7 +262,9 @@ impl PostgresStore {
             sql: Sql::new(&config.schema),
             schema: config.schema,
             import: config.import,
+            layout: std::sync::OnceLock::new(),
         });
+        let layout = config.layout;
         let task = {
             let inner = Arc::clone(&inner);
             rt.handle.spawn(async move {
@@ -256,18 +275,43 @@ impl PostgresStore {
                         other => other.to_string(),
                     },
                 })?;
-                migrate::migrate(&mut client, &inner.schema, now).await
+                let (_, found) = migrate::migrate(&mut client, &inner.schema, now, layout).await?;
+                let _ = inner.layout.set(found);
+                Ok::<_, PostgresError>(())
             })
         };
         task.await
             .map_err(|e| StoreError::unavailable(format!("postgres task failed: {e}")))??;
-        Ok(Self { inner, rt })
+        let groups = group::Groups::start(&rt.handle, &inner, lanes(config.pool_size));
+        Ok(Self { inner, groups, rt })
     }
 
     /// The schema holding the store's tables.
     #[must_use]
     pub fn schema(&self) -> &str {
         &self.inner.schema
+    }
+
+    /// The layout of the store's tables: the configured one for a schema this store created,
+    /// else the one the existing schema has.
+    ///
+    /// ```
+    /// # use rapport_postgres::{Layout, PostgresConfig, PostgresStore};
+    /// # use futures::executor::block_on;
+    /// # let Ok(url) = std::env::var("RAPPORT_POSTGRES_URL") else { return Ok(()) };
+    /// let schema = format!("rapport_doc_layout_{}", std::process::id());
+    /// let config = PostgresConfig::new(url).with_schema(schema).partitioned(4);
+    /// let store = block_on(PostgresStore::connect(config.clone(), chrono::Utc::now()))?;
+    /// assert_eq!(store.layout(), Layout::HashPartitioned { partitions: 4 });
+    /// // Reconnecting with another layout finds the one the schema has.
+    /// let again = block_on(PostgresStore::connect(config.with_layout(Layout::Plain), chrono::Utc::now()))?;
+    /// assert_eq!(again.layout(), Layout::HashPartitioned { partitions: 4 });
+    /// # block_on(store.drop_schema())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn layout(&self) -> Layout {
+        self.inner.layout.get().copied().unwrap_or_default()
     }
 
     /// Drops the store's schema **with every row in it** (`DROP SCHEMA … CASCADE`). For
@@ -291,8 +335,9 @@ impl PostgresStore {
 
     /// Imports a batch of customers in one transaction; ids that exist are skipped (so a
     /// re-run adds nothing, and an existing customer is never overwritten). By default the
-    /// rows go in with `COPY … FROM STDIN (FORMAT binary)` into a staging table, then one
-    /// `INSERT … SELECT … ON CONFLICT DO NOTHING` (see [`ImportPath`]).
+    /// rows go in with `COPY … FROM STDIN (FORMAT binary)`: straight into the table when none
+    /// of their ids is stored, else into a staging table, then one `INSERT … SELECT … ON
+    /// CONFLICT DO NOTHING` (see [`ImportPath`]).
     ///
     /// ```
     /// # use rapport::core::*;
@@ -459,6 +504,23 @@ impl PostgresStore {
         }
     }
 
+    /// Runs `f` on the caller's executor, with the store's runtime entered while it is polled
+    /// (so the pool can open connections on it): for reads, which then cost what a bare
+    /// driver call costs (no task hop). Dropping the future cancels the read.
+    fn here<T, F, Fut>(
+        &self,
+        f: F,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send + use<T, F, Fut>
+    where
+        F: FnOnce(Arc<Inner>) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        Entered {
+            handle: self.rt.handle.clone(),
+            fut: Box::pin(f(Arc::clone(&self.inner))),
+        }
+    }
+
     /// Runs `f` on the store's runtime and awaits it from whatever executor polls the caller.
     fn run<T, F, Fut>(
         &self,
@@ -477,9 +539,33 @@ impl PostgresStore {
     }
 }
 
+/// How many group-commit lanes a pool of `pool_size` connections serves: two when the pool
+/// leaves room for reads next to them, else one.
+fn lanes(pool_size: usize) -> usize {
+    if pool_size >= 4 { 2 } else { 1 }
+}
+
+/// A future polled with a runtime entered.
+struct Entered<F> {
+    handle: Handle,
+    fut: std::pin::Pin<Box<F>>,
+}
+
+impl<F: Future> Future for Entered<F> {
+    type Output = F::Output;
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let this = self.get_mut();
+        let _entered = this.handle.enter();
+        this.fut.as_mut().poll(cx)
+    }
+}
+
 impl Store for PostgresStore {
     async fn load(&self, tenant: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
-        self.run(move |inner| async move {
+        self.here(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
             let t = *tenant.as_uuid();
             let row = client
@@ -501,7 +587,7 @@ impl Store for PostgresStore {
     ) -> Result<Vec<CustomerId>, StoreError> {
         let email = matches!(key, ContactKey::Email(_));
         let value = key.as_str().to_owned();
-        self.run(move |inner| async move {
+        self.here(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
             let sql = if email {
                 &inner.sql.find_by_email
@@ -521,7 +607,7 @@ impl Store for PostgresStore {
     }
 
     async fn scan(&self, tenant: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
-        self.run(move |inner| async move {
+        self.here(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
             let limit = i64::from(page.limit);
             let rows = match page.after {
@@ -574,7 +660,7 @@ impl Store for PostgresStore {
             other => other.into_sql(&segment_sql::Postgres),
         };
         let segment = segment.clone();
-        self.run(move |inner| async move {
+        self.here(move |inner| async move {
             let sql = format!(
                 "SELECT customer_json, stats_json, customer_id FROM \"{}\".customers
                  WHERE tenant_id = $1 AND ($2::uuid IS NULL OR customer_id > $2) AND {}
@@ -621,7 +707,7 @@ impl Store for PostgresStore {
             return Ok(Vec::new());
         }
         let from = range.from.filter(|f| !read::before_all(*f));
-        self.run(move |inner| async move {
+        self.here(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
             let rows = client
                 .query(
@@ -640,26 +726,7 @@ impl Store for PostgresStore {
 
     async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
         let prepared = apply::Prepared::new(tenant, cs)?;
-        self.run(move |inner| async move {
-            let mut client = inner.pool.get().await.map_err(pool)?;
-            let tx = client.transaction().await.map_err(db)?;
-            match prepared.write(&tx, &inner.sql).await {
-                Ok(done) if !done.is_duplicate() => {
-                    tx.commit().await.map_err(db)?;
-                    Ok(done)
-                }
-                Ok(dup) => {
-                    tx.rollback().await.map_err(db)?;
-                    Ok(dup)
-                }
-                Err(e) => {
-                    // The refusal is the answer; a failing rollback only loses the connection.
-                    let _ = tx.rollback().await;
-                    Err(e)
-                }
-            }
-        })
-        .await
+        self.groups.apply(prepared).await
     }
 }
 impl Outbox for PostgresStore {

@@ -2,9 +2,12 @@
 //! into `<schema>.schema_migrations`, under an advisory lock so that processes starting
 //! together migrate once. A schema newer than this code is refused.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use tokio_postgres::Client;
 
+use crate::config::Layout;
 use crate::error::{PostgresError, db};
 
 /// One schema migration (rapport-sql's: the SQL stores share their bookkeeping). Its SQL
@@ -43,13 +46,107 @@ pub fn latest_version() -> u32 {
     rapport_sql::latest_version(MIGRATIONS)
 }
 
-/// Creates the schema if needed and applies the missing migrations in one transaction;
-/// returns the versions applied.
+/// The tables [`Layout::HashPartitioned`] partitions: those that grow with the tenants.
+pub(crate) const PARTITIONED: &[&str] = &["customers", "activities", "outbox"];
+
+/// A migration's SQL for `layout`: as written for [`Layout::Plain`]; for
+/// [`Layout::HashPartitioned`], each `CREATE TABLE` of a [`PARTITIONED`] table gets
+/// `PARTITION BY HASH (tenant_id)` and its partitions (`<table>_p<i>`, `MODULUS n,
+/// REMAINDER i`). Indexes created on such a table afterwards are created on every partition
+/// by PostgreSQL.
+pub(crate) fn render(sql: &str, layout: Layout) -> Cow<'_, str> {
+    let Layout::HashPartitioned { partitions } = layout else {
+        return Cow::Borrowed(sql);
+    };
+    let mut out = sql.to_owned();
+    for table in PARTITIONED {
+        let head = format!("CREATE TABLE {table} (");
+        let Some(start) = out.find(&head) else {
+            continue;
+        };
+        let Some(close) = closing_paren(&out, start + head.len()) else {
+            continue;
+        };
+        let Some(semi) = out[close..].find(';').map(|i| close + i) else {
+            continue;
+        };
+        let mut parts = String::new();
+        for i in 0..partitions {
+            parts.push_str(&format!(
+                "\nCREATE TABLE {table}_p{i} PARTITION OF {table} \
+                 FOR VALUES WITH (MODULUS {partitions}, REMAINDER {i});"
+            ));
+        }
+        out.insert_str(semi + 1, &parts);
+        out.insert_str(close + 1, " PARTITION BY HASH (tenant_id)");
+    }
+    Cow::Owned(out)
+}
+
+/// The byte index of the `)` closing the `(` just before `from`, skipping `--` comments and
+/// quoted text.
+fn closing_paren(sql: &str, from: usize) -> Option<usize> {
+    let bytes = sql.as_bytes();
+    let (mut depth, mut i) = (1usize, from);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                i = sql[i..].find('\n').map_or(bytes.len(), |n| i + n);
+                continue;
+            }
+            q @ (b'\'' | b'"') => {
+                i = sql[i + 1..]
+                    .find(q as char)
+                    .map_or(bytes.len(), |n| i + 1 + n);
+            }
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The layout of an existing schema's tables (from the catalog): partitions of `customers`.
+async fn found_layout(
+    tx: &tokio_postgres::Transaction<'_>,
+    schema: &str,
+) -> Result<Layout, PostgresError> {
+    let n: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM pg_inherits i
+             JOIN pg_class c ON c.oid = i.inhparent
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND c.relname = 'customers'",
+            &[&schema],
+        )
+        .await
+        .map_err(db)?
+        .get(0);
+    Ok(match u16::try_from(n) {
+        Ok(0) => Layout::Plain,
+        Ok(partitions) => Layout::HashPartitioned { partitions },
+        Err(_) => Layout::HashPartitioned {
+            partitions: u16::MAX,
+        },
+    })
+}
+
+/// Creates the schema if needed and applies the missing migrations in one transaction, a
+/// new schema in `layout`, an existing one in the layout it has; returns the versions
+/// applied and the layout.
 pub(crate) async fn migrate(
     client: &mut Client,
     schema: &str,
     now: DateTime<Utc>,
-) -> Result<Vec<u32>, PostgresError> {
+    layout: Layout,
+) -> Result<(Vec<u32>, Layout), PostgresError> {
     let tx = client.transaction().await.map_err(db)?;
     // Two processes creating the same schema at once would collide on the catalog.
     tx.execute(
@@ -80,9 +177,14 @@ pub(crate) async fn migrate(
             found: e.found,
             supported: e.supported,
         })?;
+    let layout = if current == 0 {
+        layout
+    } else {
+        found_layout(&tx, schema).await?
+    };
     let mut applied = Vec::new();
     for m in pending {
-        tx.batch_execute(m.sql).await.map_err(db)?;
+        tx.batch_execute(&render(m.sql, layout)).await.map_err(db)?;
         let version = i32::try_from(m.version).unwrap_or(i32::MAX);
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
@@ -93,5 +195,59 @@ pub(crate) async fn migrate(
         applied.push(m.version);
     }
     tx.commit().await.map_err(db)?;
-    Ok(applied)
+    Ok((applied, layout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plain_layout_runs_the_migration_as_written() {
+        assert!(
+            matches!(render(MIGRATIONS[0].sql, Layout::Plain), Cow::Borrowed(s) if s == MIGRATIONS[0].sql)
+        );
+    }
+
+    #[test]
+    fn the_partitioned_layout_partitions_the_tenant_tables_by_tenant() {
+        let sql = render(MIGRATIONS[0].sql, Layout::HashPartitioned { partitions: 3 });
+        for table in PARTITIONED {
+            let head = format!("CREATE TABLE {table} (");
+            let start = sql.find(&head).unwrap_or_else(|| panic!("{table}"));
+            let close =
+                closing_paren(&sql, start + head.len()).unwrap_or_else(|| panic!("{table}"));
+            assert!(
+                sql[close..].starts_with(") PARTITION BY HASH (tenant_id);"),
+                "{table}"
+            );
+            for i in 0..3 {
+                let part = format!(
+                    "CREATE TABLE {table}_p{i} PARTITION OF {table} FOR VALUES WITH (MODULUS 3, REMAINDER {i});"
+                );
+                assert_eq!(sql.matches(&part).count(), 1, "{part}");
+            }
+            assert_eq!(sql.matches(&format!("PARTITION OF {table} ")).count(), 3);
+        }
+        // Nothing else changed: taking the added text out gives the migration back.
+        let mut back = sql.replace(" PARTITION BY HASH (tenant_id)", "");
+        for table in PARTITIONED {
+            for i in 0..3 {
+                back = back.replace(
+                    &format!("\nCREATE TABLE {table}_p{i} PARTITION OF {table} FOR VALUES WITH (MODULUS 3, REMAINDER {i});"),
+                    "",
+                );
+            }
+        }
+        assert_eq!(back, MIGRATIONS[0].sql);
+    }
+
+    #[test]
+    fn parentheses_in_comments_and_quotes_do_not_count() {
+        let sql = "CREATE TABLE t (a int -- (x\n, b text DEFAULT ')' );";
+        assert_eq!(
+            closing_paren(sql, "CREATE TABLE t (".len()),
+            Some(sql.len() - 2)
+        );
+    }
 }

@@ -22,12 +22,24 @@ pub(crate) struct Sql {
     pub(crate) retry: String,
     pub(crate) load_for_update: String,
     pub(crate) import_stats: String,
+    pub(crate) any_customer: String,
+    pub(crate) any_activity: String,
 }
 
 impl Sql {
     pub(crate) fn new(schema: &str) -> Self {
         let s = format!("\"{schema}\"");
         Self {
+            // One primary-key probe per key (`= ANY($2)` with a bound array would compare
+            // every row of the tenant with every key).
+            any_customer: format!(
+                "SELECT EXISTS (SELECT 1 FROM unnest($2::uuid[]) AS k(id)
+                 JOIN {s}.customers c ON c.tenant_id = $1 AND c.customer_id = k.id)"
+            ),
+            any_activity: format!(
+                "SELECT EXISTS (SELECT 1 FROM unnest($2::text[]) AS k(key)
+                 JOIN {s}.activities a ON a.tenant_id = $1 AND a.idempotency_key = k.key)"
+            ),
             load: format!(
                 "SELECT customer_json, stats_json FROM {s}.customers
                  WHERE tenant_id = $1 AND customer_id = $2"

@@ -243,3 +243,183 @@ fn an_unknown_customer_fails_the_whole_copy_batch() {
     let again = block_on(s(&f).import_activities(T, pop[0].activities.clone())).unwrap();
     assert_eq!(again.inserted, 0);
 }
+
+fn ids(store: &PostgresStore, t: TenantId) -> Vec<CustomerId> {
+    let mut out = Vec::new();
+    let mut page = Page::first(1000);
+    loop {
+        let batch = block_on(store.scan(t, page)).unwrap();
+        let Some(last) = batch.last() else { break };
+        page.after = Some(last.customer.id());
+        out.extend(batch.iter().map(|r| r.customer.id()));
+    }
+    out
+}
+
+fn batch(t: TenantId, ids: std::ops::Range<u128>, version: u64) -> Vec<(Customer, Stats)> {
+    let now = DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::days(20_000);
+    ids.map(|i| {
+        let c = Customer::new(t, CustomerId::from_u128(i), Profile::default(), now);
+        (c.with_version(version), Stats::default())
+    })
+    .collect()
+}
+
+/// A batch of unknown ids goes straight in; a batch with known ids takes the staging way
+/// and skips them (never overwrites); another tenant's ids do not count as known.
+#[test]
+fn fresh_batches_copy_straight_in_and_known_ids_are_skipped() {
+    let f = store(ImportPath::Copy);
+    let first = block_on(s(&f).import_customers(T, &batch(T, 1..101, 1))).unwrap();
+    assert_eq!((first.rows, first.inserted, first.skipped), (100, 100, 0));
+    // 51..150: half known (at version 1), half new; the known ones keep version 1.
+    let second = block_on(s(&f).import_customers(T, &batch(T, 51..151, 3))).unwrap();
+    assert_eq!(
+        (second.rows, second.inserted, second.skipped),
+        (100, 50, 50)
+    );
+    let all = ids(s(&f), T);
+    assert_eq!(all, (1..151).map(CustomerId::from_u128).collect::<Vec<_>>());
+    let v = |i| {
+        block_on(s(&f).load(T, CustomerId::from_u128(i)))
+            .unwrap()
+            .unwrap()
+            .customer
+            .version()
+    };
+    assert_eq!((v(50), v(51), v(100), v(101), v(150)), (1, 1, 1, 3, 3));
+    // The same ids for another tenant: all new there, the first tenant untouched.
+    let t2 = TenantId::from_u128(2);
+    let other = block_on(s(&f).import_customers(t2, &batch(t2, 1..151, 2))).unwrap();
+    assert_eq!((other.inserted, other.skipped), (150, 0));
+    assert_eq!(ids(s(&f), T).len(), 150);
+    assert_eq!(ids(s(&f), t2).len(), 150);
+    assert_eq!(v(1), 1);
+}
+
+/// Activities: a batch of unknown keys goes straight in, a re-run is skipped, a batch with
+/// some known keys stores only the new ones; each new activity is folded once.
+#[test]
+fn fresh_activity_batches_copy_straight_in_and_fold_once() {
+    let f = store(ImportPath::Copy);
+    let pop = population(20);
+    let (cs, acts) = import(s(&f), &pop);
+    assert_eq!((cs.inserted, acts.skipped), (20, 0));
+    let total: usize = pop.iter().map(|g| g.activities.len()).sum();
+    assert_eq!(acts.inserted, total);
+    // Half old keys, half new ones.
+    let all: Vec<Activity> = pop.iter().flat_map(|g| g.activities.clone()).collect();
+    let mut mixed: Vec<Activity> = all[..all.len() / 2].to_vec();
+    mixed.extend(all[..all.len() / 2].iter().map(|a| {
+        let mut a = a.clone();
+        a.idempotency_key =
+            IdempotencyKey::new(format!("again-{}", a.idempotency_key.as_str())).unwrap();
+        a
+    }));
+    let r = block_on(s(&f).import_activities(T, mixed)).unwrap();
+    assert_eq!((r.inserted, r.skipped), (all.len() / 2, all.len() / 2));
+    let stored: usize = pop
+        .iter()
+        .map(|g| {
+            block_on(s(&f).activities(T, g.customer.id(), TimeRange::default()))
+                .unwrap()
+                .len()
+        })
+        .sum();
+    assert_eq!(stored, total + all.len() / 2);
+}
+
+/// Four importers copying the same fresh batch at once: each checks that no id is stored,
+/// all but one then find the ids taken when they copy, and take the staging way. Every id is
+/// stored once, and the reports add up to one insert per id.
+#[test]
+fn concurrent_imports_of_one_fresh_batch_store_each_id_once() {
+    let f = store(ImportPath::Copy);
+    let rows = batch(T, 1..2_001, 1);
+    let reports: Vec<ImportReport> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| block_on(s(&f).import_customers(T, &rows)).unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let inserted: usize = reports.iter().map(|r| r.inserted).sum();
+    let skipped: usize = reports.iter().map(|r| r.skipped).sum();
+    assert_eq!((inserted, skipped), (2_000, 6_000), "{reports:?}");
+    assert_eq!(
+        ids(s(&f), T),
+        (1..2_001).map(CustomerId::from_u128).collect::<Vec<_>>()
+    );
+}
+
+/// Activities imported by four importers at once are stored and folded once each.
+#[test]
+fn concurrent_activity_imports_fold_each_activity_once() {
+    let f = store(ImportPath::Copy);
+    let pop = population(30);
+    let customers: Vec<(Customer, Stats)> = pop
+        .iter()
+        .map(|g| (g.customer.clone(), Stats::default()))
+        .collect();
+    block_on(s(&f).import_customers(T, &customers)).unwrap();
+    let all: Vec<Activity> = pop.iter().flat_map(|g| g.activities.clone()).collect();
+    let reports: Vec<ImportReport> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| block_on(s(&f).import_activities(T, all.clone())).unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let inserted: usize = reports.iter().map(|r| r.inserted).sum();
+    assert_eq!(inserted, all.len(), "{reports:?}");
+    for g in &pop {
+        let rec = block_on(s(&f).load(T, g.customer.id())).unwrap().unwrap();
+        let want = Stats::from_activities(g.activities.iter()).unwrap();
+        assert_eq!(rec.stats, want);
+        let stored = block_on(s(&f).activities(T, g.customer.id(), TimeRange::default())).unwrap();
+        assert_eq!(stored.len(), g.activities.len());
+    }
+}
+
+/// Creates applied while an import copies the same ids: each id ends up stored once, by
+/// whichever came first; the import skips what the applies stored and reports it.
+#[test]
+fn applies_racing_a_fresh_import_never_duplicate_an_id() {
+    let f = store(ImportPath::Copy);
+    let rows = batch(T, 1..3_001, 1);
+    let (report, created) = std::thread::scope(|scope| {
+        let import = scope.spawn(|| block_on(s(&f).import_customers(T, &rows)).unwrap());
+        let creates = scope.spawn(|| {
+            let mut created = 0usize;
+            for (c, st) in rows.iter().step_by(7) {
+                let mut cs = Changeset::new();
+                cs.create(c.clone(), st.clone());
+                match block_on(s(&f).apply(T, &cs)) {
+                    Ok(_) => created += 1,
+                    Err(StoreError::AlreadyExists { .. }) => {}
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            created
+        });
+        (import.join().unwrap(), creates.join().unwrap())
+    });
+    assert_eq!(
+        report.inserted + created,
+        3_000,
+        "{report:?}, {created} created"
+    );
+    assert_eq!(report.skipped, created);
+    assert_eq!(
+        ids(s(&f), T),
+        (1..3_001).map(CustomerId::from_u128).collect::<Vec<_>>()
+    );
+}
+
+/// The same import on the partitioned layout leaves the same store.
+#[test]
+fn the_partitioned_layout_imports_the_same() {
+    let plain = store(ImportPath::Copy);
+    let parted = fresh_with(|c| c.partitioned(4));
+    let pop = population(60);
+    assert_eq!(import(s(&plain), &pop), import(s(&parted), &pop));
+    assert_eq!(contents(s(&plain), &pop), contents(s(&parted), &pop));
+}

@@ -50,6 +50,11 @@ pub(crate) fn fresh() -> Fresh {
     fresh_with(|c| c)
 }
 
+/// As [`fresh`], with the tenant tables hash-partitioned by tenant into 4 partitions.
+pub(crate) fn fresh_partitioned() -> Fresh {
+    fresh_with(|c| c.partitioned(4))
+}
+
 /// As [`fresh`], with the config adjusted.
 pub(crate) fn fresh_with(adjust: impl FnOnce(PostgresConfig) -> PostgresConfig) -> Fresh {
     let config = adjust(

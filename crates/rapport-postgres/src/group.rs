@@ -1,0 +1,283 @@
+//! Group commit: concurrent [`Store::apply`](rapport_core::Store::apply) calls share one
+//! transaction and one `COMMIT`, as the SQLite store's writer thread does.
+//!
+//! Each call is queued on one of a few *lanes* (chosen by its first customer, so the
+//! changesets of one customer always meet in the same lane and two group transactions never
+//! wait on each other's rows for single-customer changesets). A lane's task takes the first
+//! changeset queued, everything queued behind it (up to [`MAX_GROUP`]), and applies them in
+//! one transaction on one pooled connection, each under its own `SAVEPOINT`: a changeset
+//! that is refused (`Conflict`, `AlreadyExists`, `NotFound`, duplicate keys, a driver
+//! error) is rolled back to its savepoint and answered alone, the others go on. One `COMMIT`
+//! then makes the group durable (one WAL flush), and every caller hears its own outcome. When
+//! the `COMMIT` (or the transaction itself) fails, every caller of the group whose changeset
+//! had been written hears the error and nothing of the group is kept.
+//!
+//! The whole group travels in one pipeline — `BEGIN`, then for each changeset `SAVEPOINT
+//! cs<i>` and its statements — and the answers are read in order. Up to the first refusal
+//! every changeset is kept; at a refusal, the transaction is rolled back to that changeset's
+//! savepoint (undoing it and everything sent after it, which ran on top of it) and the
+//! changesets after it are sent again. So a group costs two round trips (the pipeline and
+//! the `COMMIT`) when nothing is refused, one more per refusal, and the outcome is the one of
+//! applying the changesets one by one in queue order.
+
+use std::sync::Arc;
+
+use deadpool_postgres::Object;
+use futures::StreamExt;
+use futures::channel::{mpsc, oneshot};
+use futures::future::{join, join_all};
+use rapport_core::{Applied, StoreError};
+use tokio::runtime::Handle;
+use tokio::sync::Semaphore;
+
+use crate::Inner;
+use crate::apply::{Prepared, Stmts};
+use crate::error::{db, pool};
+
+/// Most changesets in one transaction: each has a savepoint, nested in the one before while
+/// the group runs, and PostgreSQL keeps up to 64 subtransactions per session cheaply; at 30
+/// `join_all` also still polls its futures in order (which the pipeline relies on).
+pub(crate) const MAX_GROUP: usize = 30;
+
+struct Job {
+    prepared: Prepared,
+    reply: oneshot::Sender<Result<Applied, StoreError>>,
+}
+
+/// The lanes' queues. Dropping it ends the lanes' tasks once their queues are drained.
+pub(crate) struct Groups {
+    lanes: Vec<mpsc::UnboundedSender<Job>>,
+}
+
+impl Groups {
+    /// Starts `lanes` (at least one) lane tasks on `handle`.
+    pub(crate) fn start(handle: &Handle, inner: &Arc<Inner>, lanes: usize) -> Self {
+        let lanes = (0..lanes.max(1))
+            .map(|_| {
+                let (tx, rx) = mpsc::unbounded();
+                handle.spawn(lane(Arc::clone(inner), rx));
+                tx
+            })
+            .collect();
+        Self { lanes }
+    }
+
+    /// Applies `prepared` in its lane's next group.
+    pub(crate) fn apply(
+        &self,
+        prepared: Prepared,
+    ) -> impl Future<Output = Result<Applied, StoreError>> + Send + use<> {
+        let (reply, answer) = oneshot::channel();
+        let n = self.lanes.len() as u128;
+        let lane = usize::try_from(prepared.route() % n).unwrap_or(0);
+        let sent = self.lanes[lane].unbounded_send(Job { prepared, reply });
+        async move {
+            sent.map_err(|_| StoreError::unavailable("the postgres store is shut down"))?;
+            answer
+                .await
+                .map_err(|_| StoreError::unavailable("the postgres group commit task stopped"))?
+        }
+    }
+}
+
+/// Groups of one lane in flight at once: one running its statements, the others waiting
+/// for their `COMMIT` (the WAL flush).
+pub(crate) const IN_FLIGHT: usize = 3;
+
+async fn lane(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    while let Some(first) = rx.next().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => group.push(job),
+                _ => break,
+            }
+        }
+        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+            return;
+        };
+        // The next group starts as soon as this one's statements have run: it commits on
+        // its own task. A later group never waits for rows an earlier one has yet to lock
+        // (the earlier one only commits), so groups in flight cannot deadlock each other.
+        let ran = run_group(&inner, group).await;
+        tokio::spawn(async move {
+            ran.commit().await;
+            drop(slot);
+        });
+    }
+}
+
+/// A pooled connection in the middle of a group's transaction: dropped before the
+/// transaction ended (an error the savepoints did not absorb), it is taken out of the pool,
+/// closing it (the server rolls the transaction back), so no later caller gets a connection
+/// inside a transaction.
+struct InTx(Option<Object>);
+
+impl InTx {
+    fn client(&self) -> &deadpool_postgres::ClientWrapper {
+        self.0
+            .as_deref()
+            .unwrap_or_else(|| unreachable!("taken only on drop or finish"))
+    }
+
+    /// The transaction ended: the connection goes back to the pool.
+    fn finish(mut self) {
+        self.0.take();
+    }
+}
+
+impl Drop for InTx {
+    fn drop(&mut self) {
+        if let Some(obj) = self.0.take() {
+            drop(Object::take(obj));
+        }
+    }
+}
+
+/// A group whose statements have run: its `COMMIT` (or `ROLLBACK`) and answers are left.
+struct Ran {
+    client: Option<InTx>,
+    group: Vec<Job>,
+    outcomes: Vec<Option<Result<Applied, StoreError>>>,
+    broken: Option<StoreError>,
+}
+
+async fn run_group(inner: &Inner, group: Vec<Job>) -> Ran {
+    let failed = |group: Vec<Job>, client: Option<InTx>, e: StoreError| Ran {
+        client,
+        group,
+        outcomes: Vec::new(),
+        broken: Some(e),
+    };
+    let client = match inner.pool.get().await {
+        Ok(c) => InTx(Some(c)),
+        Err(e) => return failed(group, None, pool(e)),
+    };
+    let conn = client.client();
+    let stmts = match Stmts::prepare(conn, &inner.sql, None).await {
+        Ok(s) => s,
+        Err(e) => {
+            client.finish();
+            return failed(group, None, e);
+        }
+    };
+    let savepoints: Vec<String> = (0..group.len())
+        .map(|i| format!("SAVEPOINT cs{i}"))
+        .collect();
+    let mut outcomes: Vec<Option<Result<Applied, StoreError>>> = Vec::with_capacity(group.len());
+    let mut broken = None;
+    let mut begin = true;
+    while outcomes.len() < group.len() {
+        // One pipeline: the rest of the group, each changeset after a savepoint of its own.
+        let from = outcomes.len();
+        let opening = async {
+            if begin {
+                conn.batch_execute("BEGIN").await
+            } else {
+                Ok(())
+            }
+        };
+        let rest = join_all(
+            group[from..]
+                .iter()
+                .zip(&savepoints[from..])
+                .map(|(job, sp)| join(conn.batch_execute(sp), job.prepared.send(conn, &stmts))),
+        );
+        let (opened, answers) = join(opening, rest).await;
+        begin = false;
+        if let Err(e) = opened {
+            broken = Some(db(e));
+            break;
+        }
+        // Read in order up to the first refusal: the changesets after it ran on top of it,
+        // so it is rolled back to its savepoint (with them) and they go again.
+        let mut refused = None;
+        for (i, (opened, written)) in answers.into_iter().enumerate() {
+            if let Err(e) = opened {
+                broken = Some(db(e));
+                break;
+            }
+            match written {
+                Ok(done) if !done.is_duplicate() => outcomes.push(Some(Ok(done))),
+                other => {
+                    outcomes.push(Some(other));
+                    refused = Some(from + i);
+                    break;
+                }
+            }
+        }
+        if broken.is_some() {
+            break;
+        }
+        if let Some(i) = refused {
+            if let Err(e) = conn
+                .batch_execute(&format!("ROLLBACK TO SAVEPOINT cs{i}"))
+                .await
+            {
+                broken = Some(db(e));
+                break;
+            }
+        }
+    }
+    Ran {
+        client: Some(client),
+        group,
+        outcomes,
+        broken,
+    }
+}
+
+impl Ran {
+    /// Commits the group (or rolls it back when it broke) and answers every caller.
+    async fn commit(self) {
+        let Ran {
+            client,
+            group,
+            outcomes,
+            broken,
+        } = self;
+        let ended = match (broken, &client) {
+            (Some(e), _) => Err(e),
+            (None, Some(c)) => c.client().batch_execute("COMMIT").await.map_err(db),
+            (None, None) => Err(StoreError::unavailable("group commit: no connection")),
+        };
+        let mut outcomes = outcomes.into_iter();
+        match ended {
+            Ok(()) => {
+                if let Some(c) = client {
+                    c.finish();
+                }
+                for job in group {
+                    let answer = outcomes.next().flatten().unwrap_or_else(|| {
+                        Err(StoreError::unavailable("group commit: not applied"))
+                    });
+                    let _ = job.reply.send(answer);
+                }
+            }
+            Err(e) => {
+                // Nothing of the group is kept: each written changeset's caller hears why; a
+                // refusal stays the answer to its own caller (nothing of it was kept either).
+                if let Some(c) = client {
+                    if c.client().batch_execute("ROLLBACK").await.is_ok() {
+                        c.finish();
+                    }
+                }
+                for job in group {
+                    let answer = match outcomes.next().flatten() {
+                        Some(Err(refusal)) => Err(refusal),
+                        _ => Err(copy(&e)),
+                    };
+                    let _ = job.reply.send(answer);
+                }
+            }
+        }
+    }
+}
+
+/// The error for another caller of the same group: `StoreError` is not `Clone` (it keeps
+/// the driver error as its source), so the others hear it as `Unavailable` (retryable: the
+/// group's transaction is gone, nothing of theirs was kept) with the same message.
+fn copy(e: &StoreError) -> StoreError {
+    StoreError::unavailable(format!("group commit failed: {e}"))
+}
