@@ -307,6 +307,11 @@ async fn the_api_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_on_postgres() {
     let Ok(url) = std::env::var("RAPPORT_POSTGRES_URL") else {
+        // CI sets RAPPORT_REQUIRE_POSTGRES=1 (and the URL): it must never skip there.
+        assert!(
+            std::env::var_os("RAPPORT_REQUIRE_POSTGRES").is_none_or(|v| v.is_empty() || v == "0"),
+            "RAPPORT_REQUIRE_POSTGRES is set but RAPPORT_POSTGRES_URL is not"
+        );
         eprintln!("RAPPORT_POSTGRES_URL is not set: skipping the PostgreSQL run");
         return;
     };

@@ -3,8 +3,10 @@
 //!
 //! The server comes from `RAPPORT_POSTGRES_URL` (CI sets it). Unset, the local default
 //! `postgres://postgres@127.0.0.1:5432/test` is tried; when that is not reachable either, the
-//! test binary prints a notice and exits successfully (skipped). With the variable set, an
-//! unreachable server fails the tests.
+//! test binary prints a notice and exits successfully (skipped) — unless
+//! `RAPPORT_REQUIRE_POSTGRES=1` (CI sets it), under which an unreachable server fails the
+//! tests, so CI can never pass with zero PostgreSQL coverage. With the URL set, an
+//! unreachable server fails the tests too.
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -23,6 +25,12 @@ fn configured() -> Option<String> {
     std::env::var("RAPPORT_POSTGRES_URL")
         .ok()
         .filter(|u| !u.is_empty())
+}
+
+/// True when `RAPPORT_REQUIRE_POSTGRES` is set to anything but `0` or empty: the tests must
+/// not skip.
+pub(crate) fn required() -> bool {
+    std::env::var("RAPPORT_REQUIRE_POSTGRES").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
 /// The server URL.
@@ -64,7 +72,7 @@ pub(crate) fn fresh_with(adjust: impl FnOnce(PostgresConfig) -> PostgresConfig) 
     );
     match block_on(PostgresStore::connect(config, Utc::now())) {
         Ok(s) => Fresh(Some(s)),
-        Err(e) if configured().is_none() => {
+        Err(e) if configured().is_none() && !required() => {
             // Straight to stderr: the harness captures `eprintln!` and `exit` would drop it.
             let _ = writeln!(
                 std::io::stderr(),
@@ -73,8 +81,9 @@ pub(crate) fn fresh_with(adjust: impl FnOnce(PostgresConfig) -> PostgresConfig) 
             std::process::exit(0);
         }
         Err(e) => panic!(
-            "rapport-postgres: cannot open a store on RAPPORT_POSTGRES_URL ({}): {e}",
-            url()
+            "rapport-postgres: cannot open a store on {} (RAPPORT_POSTGRES_URL, required: {}): {e}",
+            url(),
+            required()
         ),
     }
 }
