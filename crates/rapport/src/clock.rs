@@ -219,32 +219,9 @@ pub struct UuidV7Ids;
 
 impl IdSource for UuidV7Ids {
     fn next(&self) -> Uuid {
-        // The 48-bit millisecond time of v7, then 74 random bits from a per-thread generator
-        // seeded once from the OS (through a v4 UUID). `Uuid::now_v7` takes a shared lock and
-        // draws fresh randomness for every id, about 100 ns; this is a few.
-        thread_local! {
-            static STATE: std::cell::Cell<u64> = std::cell::Cell::new(
-                (Uuid::new_v4().as_u128() as u64) | 1
-            );
-        }
-        let millis = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let (a, b) = STATE.with(|s| {
-            // xorshift64* twice: 128 random-looking bits, of which v7 keeps 74.
-            let step = || {
-                let mut x = s.get();
-                x ^= x >> 12;
-                x ^= x << 25;
-                x ^= x >> 27;
-                s.set(x);
-                x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-            };
-            (step(), step())
-        });
-        let mut bytes = [0u8; 10];
-        bytes[..8].copy_from_slice(&a.to_le_bytes());
-        bytes[8..].copy_from_slice(&b.to_le_bytes()[..2]);
-        uuid::Builder::from_unix_timestamp_millis(millis, &bytes).into_uuid()
+        // The uuid crate's v7: the millisecond time, a 42-bit counter that keeps ids of one
+        // process ordered, and fresh bits from the OS random source for every id — so ids are
+        // not predictable from earlier ones and a forked process does not repeat its parent's.
+        Uuid::now_v7()
     }
 }
