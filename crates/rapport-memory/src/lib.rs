@@ -365,7 +365,7 @@ impl Store for MemoryStore {
             });
         }
         check_writes(&cs.customers, |id| {
-            book.customers.get(&id).map(|r| r.customer.version())
+            book.customers.get(&id).map(|r| &r.customer)
         })?;
         for w in &cs.customers {
             let r = Record {

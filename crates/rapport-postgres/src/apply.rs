@@ -20,7 +20,7 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::conn::Conn;
-use crate::error::corrupt;
+use crate::error::{corrupt, db};
 use crate::sql::Sql;
 
 fn to_json<T: serde::Serialize>(table: &str, v: &T) -> Result<String, StoreError> {
@@ -171,11 +171,20 @@ impl CustomerRow {
         .await
     }
 
-    /// Why an update at `expected` wrote nothing, from the version stored right after it:
-    /// `Conflict` with that version, or `NotFound`.
-    fn refusal(&self, expected: u64, stored: Option<i64>) -> StoreError {
+    /// Why an update at `expected` wrote nothing, from the version and stage stored right
+    /// after it: a tombstone is final (`Tombstoned`), else `Conflict` with that version, or
+    /// `NotFound`.
+    fn refusal(&self, expected: u64, stored: Option<(i64, String)>) -> StoreError {
         let customer = rapport_core::CustomerId::from_uuid(self.id);
-        match stored {
+        let tombstone = match stored.as_ref().map(|(_, stage)| stage.as_str()) {
+            Some("merged") => Some("merged"),
+            Some("erased") => Some("erased"),
+            _ => None,
+        };
+        if let Some(state) = tombstone {
+            return StoreError::Invalid(rapport_core::DomainError::Tombstoned { customer, state });
+        }
+        match stored.map(|(version, _)| version) {
             Some(actual) => StoreError::Conflict {
                 customer,
                 expected,
@@ -439,7 +448,13 @@ impl Prepared {
                         if n == 1 {
                             return Ok((n, None));
                         }
-                        let now = now?.first().map(|r| r.get::<_, i64>(0));
+                        let now = match now?.first() {
+                            Some(r) => Some((
+                                r.try_get::<_, i64>(0).map_err(db)?,
+                                r.try_get::<_, String>(1).map_err(db)?,
+                            )),
+                            None => None,
+                        };
                         Ok((n, Some(now)))
                     }
                     _ => Ok((0, None)),

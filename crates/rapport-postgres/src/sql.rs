@@ -83,10 +83,11 @@ impl Sql {
                      email = $7, phone = $8, orders = $9, purchase_days = $10, revenue = $11,
                      last_purchase_day = $12, first_purchase_day = $13, customer_json = $14,
                      stats_json = $15
-                 WHERE tenant_id = $1 AND customer_id = $2 AND version = $16"
+                 WHERE tenant_id = $1 AND customer_id = $2 AND version = $16
+                   AND stage NOT IN ('merged', 'erased')"
             ),
             version_of: format!(
-                "SELECT version FROM {s}.customers WHERE tenant_id = $1 AND customer_id = $2"
+                "SELECT version, stage FROM {s}.customers WHERE tenant_id = $1 AND customer_id = $2"
             ),
             insert_activity: format!(
                 "INSERT INTO {s}.activities (tenant_id, idempotency_key, activity_id, customer_id,

@@ -2,7 +2,8 @@
 //! failing changeset leaves nothing behind while the others in the same group commit stay.
 
 use rapport_core::{
-    Changeset, Customer, CustomerId, CustomerWrite, IdempotencyKey, Stage, Stats, TenantId,
+    Changeset, Customer, CustomerId, CustomerWrite, DomainError, IdempotencyKey, Stage, Stats,
+    TenantId,
 };
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
@@ -282,7 +283,8 @@ fn update(
                  email = ?7, phone = ?8, orders = ?9, purchase_days = ?10, revenue_num = ?11,
                  last_purchase_day = ?12, first_purchase_day = ?13, customer_json = ?14,
                  stats_json = ?15
-             WHERE tenant_id = ?1 AND customer_id = ?2 AND version = ?16",
+             WHERE tenant_id = ?1 AND customer_id = ?2 AND version = ?16
+               AND stage NOT IN ('merged', 'erased')",
         )?
         .execute(params![
             t,
@@ -305,13 +307,20 @@ fn update(
     if n == 1 {
         return Ok(());
     }
-    let actual: Option<i64> = conn
+    let stored: Option<(i64, String)> = conn
         .prepare_cached(
-            "SELECT version FROM rapport_customers WHERE tenant_id = ?1 AND customer_id = ?2",
+            "SELECT version, stage FROM rapport_customers WHERE tenant_id = ?1 AND customer_id = ?2",
         )?
-        .query_row(params![t, r.id.to_bytes()], |row| row.get(0))
+        .query_row(params![t, r.id.to_bytes()], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
-    match actual {
+    // A tombstone is final: no changeset edits it, whatever version it read.
+    if let Some(state) = stored.as_ref().and_then(|(_, stage)| tombstone(stage)) {
+        return Err(ApplyError::Invalid(DomainError::Tombstoned {
+            customer: r.id,
+            state,
+        }));
+    }
+    match stored.map(|(version, _)| version) {
         Some(actual) => Err(ApplyError::Conflict {
             customer: r.id,
             expected,
@@ -391,4 +400,13 @@ pub(crate) fn apply(conn: &Connection, p: &Prepared, seq: &mut i64) -> Result<Ou
         }
     }
     Ok(out)
+}
+
+/// `Some("merged")`/`Some("erased")` for a stored tombstone stage.
+fn tombstone(stage: &str) -> Option<&'static str> {
+    match stage {
+        "merged" => Some("merged"),
+        "erased" => Some("erased"),
+        _ => None,
+    }
 }

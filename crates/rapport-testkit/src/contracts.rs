@@ -414,6 +414,107 @@ pub async fn merge_reads_through<S: Store>(s: &S) -> Outcome {
     Ok(())
 }
 
+/// `Merged` and `Erased` tombstones are final: an update of either — at the version read or a
+/// stale one, trying to revive it or only to change a tag — fails with
+/// [`DomainError::Tombstoned`] and writes nothing of its changeset.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::contracts::tombstones_are_final;
+/// assert_eq!(block_on(tombstones_are_final(&MemoryStore::new())), Ok(()));
+/// ```
+pub async fn tombstones_are_final<S: Store>(s: &S) -> Outcome {
+    let survivor = customer(TA, 11, "stay@example.com");
+    let loser = customer(TA, 12, "gone@example.com");
+    let erased = customer(TA, 13, "erase@example.com");
+    for c in [&survivor, &loser, &erased] {
+        create(s, TA, c).await?;
+    }
+    let mut merged_next = loser.next_version();
+    merged_next.lifecycle = merged_next
+        .lifecycle
+        .merge_into(survivor.id(), now())
+        .map_err(|e| e.to_string())?;
+    let mut erased_next = erased.next_version();
+    erased_next.profile = Profile::default();
+    erased_next.lifecycle = erased_next
+        .lifecycle
+        .erase(now())
+        .map_err(|e| e.to_string())?;
+    for (read, next) in [(&loser, merged_next), (&erased, erased_next)] {
+        let mut cs = Changeset::new();
+        cs.update(read, next, Stats::default());
+        s.apply(TA, &cs).await.map_err(|e| e.to_string())?;
+    }
+    for id in [loser.id(), erased.id()] {
+        let stored = load(s, TA, id).await?.ok_or("tombstone vanished")?;
+        let tomb = stored.customer.clone();
+        // Revive it (the lifecycle of a new customer), or only tag it; at its version and at
+        // a stale one. Each changeset also carries an activity and a message that must not land.
+        let mut revived = tomb.next_version();
+        revived.lifecycle = Lifecycle::default();
+        let mut tagged = tomb.next_version();
+        tagged.tags.insert(
+            "value:vip"
+                .parse()
+                .map_err(|e: DomainError| e.to_string())?,
+            TagSource::Manual,
+            now(),
+            None,
+        );
+        let stale = tomb
+            .clone()
+            .with_version(tomb.version().saturating_sub(1).max(1));
+        for (n, (read, next)) in [(&tomb, &revived), (&tomb, &tagged), (&stale, &revived)]
+            .into_iter()
+            .enumerate()
+        {
+            let mut cs = Changeset::new();
+            cs.update(
+                read,
+                next.clone().with_version(read.version() + 1),
+                Stats::default(),
+            );
+            let key = format!("tomb-{id}-{n}");
+            cs.activities.push(
+                Activity::new(
+                    ActivityId::from_u128(900 + n as u128),
+                    id,
+                    now(),
+                    Channel::Web,
+                    IdempotencyKey::new(key.clone()).map_err(|e| e.to_string())?,
+                    ActivityKind::Visit { item: None },
+                )
+                .map_err(|e| e.to_string())?,
+            );
+            match s.apply(TA, &cs).await {
+                Err(StoreError::Invalid(DomainError::Tombstoned { customer, .. }))
+                    if customer == id => {}
+                other => {
+                    return Err(format!(
+                        "an update of tombstone {id} (write {n}) gave {other:?}, expected Tombstoned"
+                    ));
+                }
+            }
+            let after = load(s, TA, id).await?.ok_or("tombstone vanished")?;
+            ensure!(
+                after.customer == tomb,
+                "a refused update of tombstone {id} changed it"
+            );
+            let acts = s
+                .activities(TA, id, TimeRange::all())
+                .await
+                .map_err(|e| e.to_string())?;
+            ensure!(
+                !acts.iter().any(|a| a.idempotency_key.as_str() == key),
+                "a refused update of tombstone {id} left its activity behind"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Outbox messages commit with their change, are leased on claim, are handed out again after
 /// the lease expires (the relay died), come back after a retry time, and acks delete them.
 ///

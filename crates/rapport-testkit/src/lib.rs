@@ -10,6 +10,7 @@
 //! | `activities_are_idempotent` | a repeated key is reported in `Applied::duplicates`, nothing written; keys are per tenant |
 //! | `tenants_are_isolated` | load, find, scan, activities, apply: tenant B never sees or changes A's rows |
 //! | `merge_reads_through` | a `Merged { into }` tombstone reads back with its survivor |
+//! | `tombstones_are_final` | no changeset edits a `Merged` or `Erased` tombstone (`Tombstoned`, nothing written) |
 //! | `outbox_leases` | messages commit with their change; leases, expiry, retry times, acks |
 //! | `values_round_trip` | 28-digit decimals keep their scale; times keep microseconds |
 //! | `pagination_is_stable` | pages in id order; concurrent inserts never repeat or skip rows |
@@ -129,6 +130,7 @@ macro_rules! store_contracts {
             activities_are_idempotent,
             tenants_are_isolated,
             merge_reads_through,
+            tombstones_are_final,
             outbox_leases,
             values_round_trip,
             pagination_is_stable,
@@ -162,6 +164,7 @@ macro_rules! store_contracts_tokio {
             activities_are_idempotent,
             tenants_are_isolated,
             merge_reads_through,
+            tombstones_are_final,
             outbox_leases,
             values_round_trip,
             pagination_is_stable,

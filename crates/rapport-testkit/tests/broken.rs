@@ -170,7 +170,7 @@ impl Store for Flawed {
                     .cloned()
                     .collect();
                 check_writes(&updates, |id| {
-                    d.customers.get(&(t, id)).map(|r| r.customer.version())
+                    d.customers.get(&(t, id)).map(|r| &r.customer)
                 })?;
             }
             Flaw::IgnoresVersions => {
@@ -188,7 +188,7 @@ impl Store for Flawed {
             | Flaw::QueryLimitsBeforeFiltering
             | Flaw::QueryInventsRfm
             | Flaw::KeepsProfilesOnUpdate => check_writes(&cs.customers, |id| {
-                d.customers.get(&(t, id)).map(|r| r.customer.version())
+                d.customers.get(&(t, id)).map(|r| &r.customer)
             })?,
         }
         for w in &cs.customers {

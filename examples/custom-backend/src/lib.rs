@@ -191,7 +191,7 @@ impl Store for JsonFileStore {
                 });
             }
             check_writes(&cs.customers, |id| {
-                book.customers.get(&id).map(|r| r.customer.version())
+                book.customers.get(&id).map(|r| &r.customer)
             })?;
             for w in &cs.customers {
                 book.customers.insert(

@@ -95,7 +95,7 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a
 /// #             let mut g = lock(&self.0)?;
 /// #             let duplicates: Vec<_> = cs.activities.iter().filter(|a| g.1.iter().any(|b| b.idempotency_key == a.idempotency_key)).map(|a| a.idempotency_key.clone()).collect();
 /// #             if !duplicates.is_empty() { return Ok(Applied { duplicates, ..Applied::default() }); }
-/// #             check_writes(&cs.customers, |id| g.0.get(&id).map(|r| r.customer.version()))?;
+/// #             check_writes(&cs.customers, |id| g.0.get(&id).map(|r| &r.customer))?;
 /// #             for w in &cs.customers { g.0.insert(w.customer().id(), Record { customer: w.customer().clone(), stats: w.stats().clone() }); }
 /// #             g.1.extend(cs.activities.iter().cloned());
 /// #             g.2.extend(cs.outbox.iter().map(|m| (m.clone(), DateTime::<Utc>::MIN_UTC)));

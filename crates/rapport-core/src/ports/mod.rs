@@ -62,7 +62,7 @@
 //!             if !duplicates.is_empty() {
 //!                 return Ok(Applied { duplicates, ..Applied::default() });
 //!             }
-//!             check_writes(&cs.customers, |id| b.customers.get(&id).map(|r| r.customer.version()))?;
+//!             check_writes(&cs.customers, |id| b.customers.get(&id).map(|r| &r.customer))?;
 //!             for w in &cs.customers {
 //!                 let r = Record { customer: w.customer().clone(), stats: w.stats().clone() };
 //!                 b.customers.insert(r.customer.id(), r);

@@ -303,35 +303,49 @@ const QUERY_SCAN_BATCH_MIN: u32 = 256;
 /// The largest `scan` page [`query_by_scan`] reads.
 const QUERY_SCAN_BATCH_MAX: u32 = 4096;
 
-/// Checks the writes of a changeset against the stored versions (`stored(id)` gives the
-/// current version, `None` when absent): creates must be absent, updates must match. For
-/// store implementations.
+/// Checks the writes of a changeset against the stored customers (`stored(id)` gives the
+/// current one, `None` when absent): creates must be absent; updates must find a live
+/// customer at the version they read. A `Merged` or `Erased` tombstone is final: no
+/// changeset may edit it (the merge or erasure that made it was its last write). For store
+/// implementations.
 ///
 /// # Errors
-/// [`StoreError::AlreadyExists`], [`StoreError::Conflict`] or [`StoreError::NotFound`].
+/// [`StoreError::AlreadyExists`], [`StoreError::NotFound`], [`DomainError::Tombstoned`] (as
+/// [`StoreError::Invalid`]) or [`StoreError::Conflict`].
 ///
 /// ```
 /// use chrono::DateTime;
 /// use rapport_core::ports::check_writes;
 /// use rapport_core::*;
-/// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), DateTime::UNIX_EPOCH);
+/// let now = DateTime::UNIX_EPOCH;
+/// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
 /// let mut create = Changeset::new();
 /// create.create(c.clone(), Stats::default());
 /// assert!(check_writes(&create.customers, |_| None).is_ok());
-/// assert!(matches!(check_writes(&create.customers, |_| Some(1)), Err(StoreError::AlreadyExists { .. })));
+/// assert!(matches!(check_writes(&create.customers, |_| Some(&c)), Err(StoreError::AlreadyExists { .. })));
 ///
 /// let mut update = Changeset::new();
 /// update.update(&c, c.next_version(), Stats::default()); // based on version 1
-/// assert!(check_writes(&update.customers, |_| Some(1)).is_ok());
+/// assert!(check_writes(&update.customers, |_| Some(&c)).is_ok());
+/// let moved = c.next_version(); // version 2 stored
 /// assert!(matches!(
-///     check_writes(&update.customers, |_| Some(2)),
+///     check_writes(&update.customers, |_| Some(&moved)),
 ///     Err(StoreError::Conflict { expected: 1, actual: 2, .. })
 /// ));
 /// assert!(matches!(check_writes(&update.customers, |_| None), Err(StoreError::NotFound { .. })));
+///
+/// // A stored tombstone is final, whatever version the update read.
+/// let mut erased = c.clone();
+/// erased.lifecycle = erased.lifecycle.erase(now)?;
+/// assert!(matches!(
+///     check_writes(&update.customers, |_| Some(&erased)),
+///     Err(StoreError::Invalid(DomainError::Tombstoned { state: "erased", .. }))
+/// ));
+/// # Ok::<(), DomainError>(())
 /// ```
-pub fn check_writes(
+pub fn check_writes<'a>(
     writes: &[CustomerWrite],
-    stored: impl Fn(CustomerId) -> Option<u64>,
+    stored: impl Fn(CustomerId) -> Option<&'a Customer>,
 ) -> Result<(), StoreError> {
     for w in writes {
         let id = w.customer().id();
@@ -344,16 +358,19 @@ pub fn check_writes(
                     entity: Entity::Customer(id),
                 });
             }
+            (CustomerWrite::Update { .. }, Some(current)) if !current.is_live() => {
+                current.ensure_live()?;
+            }
             (
                 CustomerWrite::Update {
                     expected_version, ..
                 },
-                Some(actual),
-            ) if actual != *expected_version => {
+                Some(current),
+            ) if current.version() != *expected_version => {
                 return Err(StoreError::Conflict {
                     customer: id,
                     expected: *expected_version,
-                    actual,
+                    actual: current.version(),
                 });
             }
             _ => {}
@@ -444,7 +461,7 @@ pub fn check_writes(
 /// #             let mut g = lock(&self.0)?;
 /// #             let duplicates: Vec<_> = cs.activities.iter().filter(|a| g.1.iter().any(|b| b.idempotency_key == a.idempotency_key)).map(|a| a.idempotency_key.clone()).collect();
 /// #             if !duplicates.is_empty() { return Ok(Applied { duplicates, ..Applied::default() }); }
-/// #             check_writes(&cs.customers, |id| g.0.get(&id).map(|r| r.customer.version()))?;
+/// #             check_writes(&cs.customers, |id| g.0.get(&id).map(|r| &r.customer))?;
 /// #             for w in &cs.customers { g.0.insert(w.customer().id(), Record { customer: w.customer().clone(), stats: w.stats().clone() }); }
 /// #             g.1.extend(cs.activities.iter().cloned());
 /// #             g.2.extend(cs.outbox.iter().map(|m| (m.clone(), DateTime::<Utc>::MIN_UTC)));
