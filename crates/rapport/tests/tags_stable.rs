@@ -118,7 +118,7 @@ proptest! {
             for (j, (days, amount)) in purchases.iter().enumerate() {
                 let a = NewActivity::purchase(
                     id,
-                    &format!("{i}-{j}"),
+                    format!("{i}-{j}"),
                     Money::new(Decimal::from(*amount), Currency::EUR),
                     now() - Duration::days(*days) - Duration::seconds(j as i64),
                 )
