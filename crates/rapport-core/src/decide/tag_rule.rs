@@ -418,7 +418,8 @@ pub fn evaluate_tag_rules(rules: &[TagRule], ctx: &SegmentContext<'_>) -> TagRul
 ///     TagRule::parse("when rfm.r >= 4 then tag value:recent")?,
 ///     TagRule::parse("when not rfm.r >= 4 then tag value:lapsing")?,
 /// ];
-/// let ctx = SegmentContext::new(&customer, &Stats::default(), now); // no RFM scores
+/// let stats = Stats::default();
+/// let ctx = SegmentContext::new(&customer, &stats, now); // no RFM scores
 /// // Without scores `rfm.r >= 4` is false: the plain evaluation drops the tag, adds the other.
 /// let plain = evaluate_tag_rules(&rules, &ctx);
 /// assert_eq!((plain.removed.len(), plain.added.len()), (1, 1));
