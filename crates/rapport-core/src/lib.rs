@@ -73,7 +73,9 @@ pub use decide::rfm::{
     rfm_scores,
 };
 pub use decide::segment::{Segment, SegmentContext, SegmentParseError};
-pub use decide::tag_rule::{TagChange, TagRule, TagRuleOutcome, evaluate_tag_rules};
+pub use decide::tag_rule::{
+    TagChange, TagRule, TagRuleOutcome, evaluate_tag_rules, evaluate_tag_rules_unranked,
+};
 pub use decide::tier::{Rungs, TierDecision, TierLadder, TierMetric, TierPolicy};
 pub use error::DomainError;
 pub use event::{DomainEvent, OutboxMessage};

@@ -275,3 +275,56 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn rules_on_rfm_scores_wait_for_a_ranking() {
+    let p = rules(&[
+        "when rfm.r >= 4 then tag value:recent",
+        "when not rfm.r >= 4 then tag value:lapsing",
+        "when rfm.total >= 12 then tag value:core",
+        "when orders >= 2 then tag value:core",
+    ]);
+    let s = purchases(&[(0, 100)]);
+    let mut c = customer();
+    c.tags.insert(
+        "value:recent".parse().unwrap(),
+        TagSource::Rule,
+        at(0),
+        None,
+    );
+    // Alone (no ranking): the RFM tags stay as the last sweep left them, both ways.
+    let e = evaluate(&c, &s, &p, &EvalInputs::at(at(1))).unwrap();
+    assert!(
+        e.tags_added.is_empty() && e.tags_removed.is_empty(),
+        "{e:?}"
+    );
+    assert_eq!(names(&e), ["stage_changed"]); // Prospect → New, no tag event
+    // ... but a rule on the customer's own stats sharing a tag decides it when it holds.
+    let two = purchases(&[(0, 100), (1, 50)]);
+    let e = evaluate(&c, &two, &p, &EvalInputs::at(at(1))).unwrap();
+    assert_eq!(
+        (tags(&e.tags_added), tags(&e.tags_removed)),
+        (vec!["value:core"], vec![])
+    );
+    // Ranked without RFM scores (no purchase in the ranking's eyes): decided, the tag goes.
+    let none = Ranked {
+        customer: c.id(),
+        rfm: None,
+        share_tier: None,
+    };
+    let e = evaluate(&c, &s, &p, &EvalInputs::at(at(1)).with_ranked(Some(&none))).unwrap();
+    assert_eq!(
+        (tags(&e.tags_added), tags(&e.tags_removed)),
+        (vec!["value:lapsing"], vec!["value:recent"])
+    );
+    // Scores passed in directly count as a ranking.
+    let inputs = EvalInputs {
+        rfm: RfmScores::new(5, 1, 1),
+        ..EvalInputs::at(at(1))
+    };
+    let e = evaluate(&c, &s, &p, &inputs).unwrap();
+    assert!(
+        e.tags_added.is_empty() && e.tags_removed.is_empty(),
+        "{e:?}"
+    );
+}

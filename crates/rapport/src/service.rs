@@ -736,7 +736,9 @@ impl<S: Store, N: Notifier> Service<S, N> {
     }
 
     /// Records an activity (idempotent by key), folds it into the stats and re-evaluates the
-    /// customer at the clock's now.
+    /// customer at the clock's now. Alone, without the population ranking: what depends on the
+    /// other customers (a share ladder's tier, tags of rules on RFM scores) stays as the last
+    /// [`Service::sweep`] decided it, until the next sweep.
     ///
     /// ```
     /// # use futures::executor::block_on;
@@ -997,7 +999,9 @@ impl<S: Store, N: Notifier> Service<S, N> {
         .await
     }
 
-    /// Re-evaluates one customer at the clock's now and stores what changed.
+    /// Re-evaluates one customer at the clock's now and stores what changed. Without the
+    /// population ranking (as [`Service::record`]): a share ladder's tier and the tags of
+    /// rules on RFM scores stay as the last [`Service::sweep`] decided them.
     ///
     /// ```
     /// # use futures::executor::block_on;
@@ -1541,9 +1545,5 @@ fn find_ranked<'a>(ranked: &'a [Ranked], cursor: &mut usize, id: CustomerId) -> 
 }
 
 fn inputs_for(r: Option<&Ranked>, now: DateTime<Utc>) -> EvalInputs {
-    EvalInputs {
-        rfm: r.and_then(|r| r.rfm),
-        share_tier: r.and_then(|r| r.share_tier),
-        ..EvalInputs::at(now)
-    }
+    EvalInputs::at(now).with_ranked(r)
 }

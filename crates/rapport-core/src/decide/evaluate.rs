@@ -14,7 +14,7 @@ use crate::decide::policy::Policies;
 use crate::decide::rank::Ranked;
 use crate::decide::rfm::RfmScores;
 use crate::decide::segment::SegmentContext;
-use crate::decide::tag_rule::{TagChange, evaluate_tag_rules};
+use crate::decide::tag_rule::{TagChange, evaluate_tag_rules, evaluate_tag_rules_unranked};
 use crate::decide::tier::{TierDecision, TierMetric, TierPolicy};
 use crate::error::DomainError;
 use crate::event::DomainEvent;
@@ -62,6 +62,13 @@ pub struct EvalInputs {
     /// The churn risk at the previous evaluation (for the raise-alert event); by default the
     /// customer's stored alert flag is used.
     pub previous_churn_risk: Option<f64>,
+    /// True when `rfm` and `share_tier` come from a population ranking (set by
+    /// [`EvalInputs::with_ranked`]), even if the customer has no RFM scores (no purchase).
+    /// Without a ranking (and without `rfm`), tag rules that read RFM scores leave their tags
+    /// as they are ([`evaluate_tag_rules_unranked`]) and a share ladder keeps the tier, so a
+    /// single-customer evaluation never undoes what the last sweep decided.
+    #[serde(default)]
+    pub ranked: bool,
 }
 
 impl EvalInputs {
@@ -84,6 +91,7 @@ impl EvalInputs {
             host_metric: None,
             p_alive: None,
             previous_churn_risk: None,
+            ranked: false,
         }
     }
 
@@ -96,11 +104,14 @@ impl EvalInputs {
     /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
     /// let ranked = Ranked { customer: CustomerId::from_u128(1), rfm: RfmScores::new(5, 4, 3), share_tier: None };
     /// assert_eq!(EvalInputs::at(now).with_ranked(Some(&ranked)).rfm, RfmScores::new(5, 4, 3));
+    /// assert!(EvalInputs::at(now).with_ranked(Some(&ranked)).ranked);
+    /// assert!(!EvalInputs::at(now).with_ranked(None).ranked); // not in the ranking
     /// ```
     #[must_use]
     pub fn with_ranked(mut self, ranked: Option<&Ranked>) -> Self {
         self.rfm = ranked.and_then(|r| r.rfm);
         self.share_tier = ranked.and_then(|r| r.share_tier);
+        self.ranked = ranked.is_some();
         self
     }
 }
@@ -228,7 +239,9 @@ fn metric_value(policy: &TierPolicy, stats: &Stats, inputs: &EvalInputs) -> Opti
 
 /// Evaluates a customer at `inputs.now`, in this order: tier, lifecycle stage, churn risk,
 /// then tag rules — which see the new tier and stage, the RFM scores and the churn risk —
-/// and expired tags; and the events all this raises. Pure: the same inputs give the same
+/// and expired tags; and the events all this raises. Without a ranking
+/// ([`EvalInputs::ranked`] false and no `rfm`), what depends on the population — a share
+/// ladder's tier, the tags of rules on RFM scores — stays as it is. Pure: the same inputs give the same
 /// result, and applying it then evaluating again at the same `now` is a no-op.
 ///
 /// ```
@@ -303,7 +316,13 @@ pub fn evaluate(
     let ctx = SegmentContext::new(subject, stats, now)
         .with_rfm(inputs.rfm)
         .with_churn_risk(Some(churn_risk.score));
-    let tags = evaluate_tag_rules(&policies.tag_rules, &ctx);
+    // Without a ranking, rules on RFM scores cannot be decided: their tags stay as the last
+    // sweep left them (a record or evaluate must not undo it with nothing changed).
+    let tags = if inputs.ranked || inputs.rfm.is_some() {
+        evaluate_tag_rules(&policies.tag_rules, &ctx)
+    } else {
+        evaluate_tag_rules_unranked(&policies.tag_rules, &ctx)
+    };
 
     let mut events = Vec::new();
     for c in &tags.removed {

@@ -60,17 +60,11 @@ impl Policies {
     /// ```
     #[must_use]
     pub fn needs_ranking(&self) -> bool {
-        use crate::decide::segment::Field;
         matches!(
             self.tier.ladder.rungs,
             crate::decide::tier::Rungs::Shares { .. }
         ) || self.tier.ladder.metric == crate::decide::tier::TierMetric::RfmTotal
-            || self.tag_rules.iter().any(|r| {
-                r.when
-                    .fields()
-                    .iter()
-                    .any(|f| matches!(f, Field::RfmR | Field::RfmF | Field::RfmM | Field::RfmTotal))
-            })
+            || self.tag_rules.iter().any(TagRule::reads_population)
     }
 
     /// Checks every policy.

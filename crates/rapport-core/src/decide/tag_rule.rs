@@ -162,6 +162,27 @@ impl TagRule {
         Ok(TagRule { tag, when, ttl })
     }
 
+    /// True when the predicate reads a population-level field (`rfm.r`, `rfm.f`, `rfm.m`,
+    /// `rfm.total`): whether it holds depends on the other customers, known only after a
+    /// [`rank`](crate::decide::rank::rank) step (a sweep), so evaluating one customer alone
+    /// leaves its tag as it is (see [`evaluate_tag_rules_unranked`]).
+    ///
+    /// ```
+    /// use rapport_core::TagRule;
+    /// assert!(TagRule::parse("when rfm.r >= 4 then tag value:recent")?.reads_population());
+    /// assert!(TagRule::parse("when not (orders > 3 and rfm.total < 6) then tag value:x")?.reads_population());
+    /// assert!(!TagRule::parse("when orders >= 1 then tag behavior:buyer")?.reads_population());
+    /// # Ok::<(), rapport_core::SegmentParseError>(())
+    /// ```
+    #[must_use]
+    pub fn reads_population(&self) -> bool {
+        use crate::decide::segment::Field;
+        self.when
+            .fields()
+            .iter()
+            .any(|f| matches!(f, Field::RfmR | Field::RfmF | Field::RfmM | Field::RfmTotal))
+    }
+
     fn reason(&self, now: DateTime<Utc>) -> Reason {
         Reason::new(format!("tag_rule:{}", self.tag), now).note(self.when.to_string())
     }
@@ -374,6 +395,44 @@ impl TagRuleOutcome {
 /// ```
 #[must_use]
 pub fn evaluate_tag_rules(rules: &[TagRule], ctx: &SegmentContext<'_>) -> TagRuleOutcome {
+    tag_rules(rules, ctx, true)
+}
+
+/// [`evaluate_tag_rules`] for one customer evaluated alone, without a population ranking
+/// (`Service::record`, `Service::evaluate`): a rule that
+/// [reads the population](TagRule::reads_population) cannot be decided, so its tag is
+/// neither added nor removed — it stays as the last ranked evaluation (a sweep) left it, and
+/// the next sweep decides it again. Several rules for one tag still act as their `or`: when
+/// one that reads no population field holds, the tag is added (as a sweep would add it).
+/// Expired tags are removed as always.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+///
+/// let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+/// let mut customer = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+/// let recent: Tag = "value:recent".parse()?;
+/// customer.tags.insert(recent.clone(), TagSource::Rule, now, None); // from the last sweep
+/// let rules = [
+///     TagRule::parse("when rfm.r >= 4 then tag value:recent")?,
+///     TagRule::parse("when not rfm.r >= 4 then tag value:lapsing")?,
+/// ];
+/// let stats = Stats::default();
+/// let ctx = SegmentContext::new(&customer, &stats, now); // no RFM scores
+/// // Without scores `rfm.r >= 4` is false: the plain evaluation drops the tag, adds the other.
+/// let plain = evaluate_tag_rules(&rules, &ctx);
+/// assert_eq!((plain.removed.len(), plain.added.len()), (1, 1));
+/// // Unranked, both stay as the sweep left them.
+/// assert!(evaluate_tag_rules_unranked(&rules, &ctx).is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use]
+pub fn evaluate_tag_rules_unranked(rules: &[TagRule], ctx: &SegmentContext<'_>) -> TagRuleOutcome {
+    tag_rules(rules, ctx, false)
+}
+
+fn tag_rules(rules: &[TagRule], ctx: &SegmentContext<'_>, ranked: bool) -> TagRuleOutcome {
     let now = ctx.now;
     let tags = &ctx.customer.tags;
     let mut out = TagRuleOutcome::default();
@@ -383,7 +442,13 @@ pub fn evaluate_tag_rules(rules: &[TagRule], ctx: &SegmentContext<'_>) -> TagRul
             continue;
         }
         let same_tag = || rules[i..].iter().filter(|r| r.tag == rule.tag);
-        let holding = same_tag().find(|r| r.when.matches(ctx));
+        let decidable = |r: &TagRule| ranked || !r.reads_population();
+        let holding = same_tag().find(|r| decidable(r) && r.when.matches(ctx));
+        // Unranked, a tag no decidable rule holds for is undecided when a population rule
+        // could hold: it stays as it is.
+        if holding.is_none() && !same_tag().all(decidable) {
+            continue;
+        }
         let live = tags.get(&rule.tag).filter(|info| !info.is_expired(now));
         match (holding, live) {
             (Some(r), None) => out.added.push(TagChange {
