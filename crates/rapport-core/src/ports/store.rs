@@ -310,7 +310,7 @@ const QUERY_SCAN_BATCH_MAX: u32 = 4096;
 /// implementations.
 ///
 /// # Errors
-/// [`StoreError::AlreadyExists`], [`StoreError::NotFound`], [`DomainError::Tombstoned`] (as
+/// [`StoreError::AlreadyExists`], [`StoreError::NotFound`], [`DomainError::Tombstoned`](crate::DomainError::Tombstoned) (as
 /// [`StoreError::Invalid`]) or [`StoreError::Conflict`].
 ///
 /// ```
