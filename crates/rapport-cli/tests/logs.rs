@@ -9,7 +9,9 @@ use std::process::{Command, Output};
 /// Runs `rapport --db sqlite://book.db <args…>` in `dir`, with `RUST_LOG` set as given.
 fn rapport(dir: &Path, rust_log: Option<&str>, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rapport"));
-    cmd.current_dir(dir).args(["--db", "sqlite://book.db"]).args(args);
+    cmd.current_dir(dir)
+        .args(["--db", "sqlite://book.db"])
+        .args(args);
     match rust_log {
         Some(filter) => cmd.env("RUST_LOG", filter),
         None => cmd.env_remove("RUST_LOG"),
@@ -40,7 +42,13 @@ fn corpus(n: usize) -> Vec<Person> {
         "Genevieve",
         "Cornelius",
     ];
-    const LAST: [&str; 5] = ["Quackenbush", "Featherstone", "Oyelaran", "Zhivago", "Lindqvist"];
+    const LAST: [&str; 5] = [
+        "Quackenbush",
+        "Featherstone",
+        "Oyelaran",
+        "Zhivago",
+        "Lindqvist",
+    ];
     (0..n)
         .map(|i| {
             let (first, last) = (FIRST[i % FIRST.len()], LAST[i % LAST.len()]);
@@ -144,5 +152,9 @@ fn a_full_run_with_debug_logs_leaks_no_personal_data() {
 
     // Without RUST_LOG or -v: warnings only, so a normal run writes nothing to stderr.
     let quiet = rapport(dir.path(), None, &["sweep", "--now", "2026-03-01"]);
-    assert!(quiet.stderr.is_empty(), "{}", String::from_utf8_lossy(&quiet.stderr));
+    assert!(
+        quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
 }

@@ -163,7 +163,7 @@ fn the_service_logs_ids_and_counts_and_no_personal_data() {
         assert!(!again.created);
         for (i, id) in ids.iter().enumerate() {
             let amount = Money::new(Decimal::from(50 * (i as i64 + 1)), Currency::USD);
-            let order = NewActivity::purchase(*id, &format!("o-{i}"), amount, t0()).unwrap();
+            let order = NewActivity::purchase(*id, format!("o-{i}"), amount, t0()).unwrap();
             let rec = block_on(svc.record(SHOP, order.clone())).unwrap();
             assert!(!rec.duplicate);
             assert!(block_on(svc.record(SHOP, order)).unwrap().duplicate);
