@@ -131,6 +131,7 @@ fn a_full_run_with_debug_logs_leaks_no_personal_data() {
         assert!(logs.contains(needle), "no `{needle}` in the logs:\n{logs}");
     }
     // None of the book's personal data, in any spelling.
+    let mut checked = 0;
     for p in &people {
         let digits: String = p.phone.chars().filter(char::is_ascii_digit).collect();
         for s in [
@@ -144,11 +145,18 @@ fn a_full_run_with_debug_logs_leaks_no_personal_data() {
             p.city.clone(),
         ] {
             assert!(!logs.contains(&s), "`{s}` leaked into the logs");
+            checked += 1;
         }
         for part in p.name.split(' ') {
             assert!(!logs.contains(part), "`{part}` leaked into the logs");
+            checked += 1;
         }
     }
+    eprintln!(
+        "{checked} forbidden strings, {} log lines, {} bytes",
+        logs.lines().count(),
+        logs.len()
+    );
 
     // Without RUST_LOG or -v: warnings only, so a normal run writes nothing to stderr.
     let quiet = rapport(dir.path(), None, &["sweep", "--now", "2026-03-01"]);
