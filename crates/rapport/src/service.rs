@@ -524,7 +524,6 @@ impl<S: Store, N: Notifier> Service<S, N> {
     ///
     /// # Errors
     /// [`Error::NotFound`]; store errors.
-    #[tracing::instrument(name = "rapport.customer", level = "trace", skip_all, fields(tenant = %t, customer = %id))]
     pub async fn customer(&self, t: TenantId, id: CustomerId) -> Result<Record, Error> {
         let mut id = id;
         for _ in 0..16 {
