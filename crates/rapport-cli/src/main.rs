@@ -42,6 +42,11 @@ struct Cli {
     /// Tenant (customer book) name.
     #[arg(long, global = true, default_value = "default")]
     tenant: String,
+    /// Log to stderr: `-v` operation summaries (info), `-vv` every span and event (debug).
+    /// `RUST_LOG` (e.g. `rapport_sqlite=debug`) adds directives. Logs hold ids, counts,
+    /// durations and error kinds, never a name, email, phone or other profile value.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -788,6 +793,37 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
+/// Installs the stderr log subscriber: `RUST_LOG`'s directives, with `-v`/`-vv` raising the
+/// default level to info/debug; warnings only when neither is given, so the normal output is
+/// unchanged.
+fn init_logs(verbose: u8) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+    use tracing_subscriber::fmt::format::FmtSpan;
+    let level = match verbose {
+        0 => LevelFilter::WARN,
+        1 => LevelFilter::INFO,
+        _ => LevelFilter::DEBUG,
+    };
+    let env = std::env::var(EnvFilter::DEFAULT_ENV).unwrap_or_default();
+    let mut filter = EnvFilter::builder()
+        .with_default_directive(level.into())
+        .parse_lossy(&env);
+    if verbose > 0 {
+        filter = filter.add_directive(level.into());
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_span_events(if verbose > 1 || !env.is_empty() {
+            FmtSpan::CLOSE
+        } else {
+            FmtSpan::NONE
+        })
+        .try_init();
+}
+
 fn main() -> ExitCode {
     // Never show a Rust panic to a user: one line, and a non-zero exit.
     std::panic::set_hook(Box::new(|info| {
@@ -804,6 +840,7 @@ fn main() -> ExitCode {
         eprintln!("rapport: internal error: {msg} (please report it)");
     }));
     let cli = Cli::parse();
+    init_logs(cli.verbose);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -366,14 +366,27 @@ impl PostgresStore {
     /// # Errors
     /// [`StoreError::Invalid`] for another tenant's customer; driver errors. Nothing of the
     /// batch is written on error.
+    #[tracing::instrument(
+        name = "rapport_postgres.import_customers",
+        level = "info",
+        skip_all,
+        fields(tenant = %tenant, rows = batch.len())
+    )]
     pub async fn import_customers(
         &self,
         tenant: TenantId,
         batch: &[(rapport_core::Customer, rapport_core::Stats)],
     ) -> Result<ImportReport, StoreError> {
-        let rows = import::check_tenant(tenant, batch)?;
-        self.run(move |inner| async move { import::customers(&inner, tenant, rows).await })
-            .await
+        let started = tracing::enabled!(tracing::Level::INFO).then(std::time::Instant::now);
+        let out = match import::check_tenant(tenant, batch) {
+            Ok(rows) => {
+                self.run(move |inner| async move { import::customers(&inner, tenant, rows).await })
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        log_import(&out, started);
+        out
     }
 
     /// Imports a batch of activities in one transaction: new keys are stored and folded into
@@ -411,13 +424,23 @@ impl PostgresStore {
     /// # Errors
     /// [`StoreError::NotFound`] for an activity of an unknown customer; validation and driver
     /// errors. Nothing of the batch is written on error.
+    #[tracing::instrument(
+        name = "rapport_postgres.import_activities",
+        level = "info",
+        skip_all,
+        fields(tenant = %tenant, rows = batch.len())
+    )]
     pub async fn import_activities(
         &self,
         tenant: TenantId,
         batch: Vec<Activity>,
     ) -> Result<ImportReport, StoreError> {
-        self.run(move |inner| async move { import::activities(&inner, tenant, batch).await })
-            .await
+        let started = tracing::enabled!(tracing::Level::INFO).then(std::time::Instant::now);
+        let out = self
+            .run(move |inner| async move { import::activities(&inner, tenant, batch).await })
+            .await;
+        log_import(&out, started);
+        out
     }
 
     /// Applies a changeset inside the **host's own transaction**, so the host can commit its
@@ -468,6 +491,17 @@ impl PostgresStore {
     /// As [`Store::apply`]. `client` must be inside a transaction: on a connection in
     /// autocommit mode the savepoint is refused (a [`StoreError::Backend`] with SQLSTATE
     /// `25P01`) and nothing is written.
+    #[tracing::instrument(
+        name = "rapport_postgres.apply_in",
+        level = "debug",
+        skip_all,
+        fields(
+            tenant = %tenant,
+            customers = cs.customers.len(),
+            activities = cs.activities.len(),
+            messages = cs.outbox.len(),
+        )
+    )]
     pub async fn apply_in<C>(
         &self,
         client: &C,
@@ -536,6 +570,52 @@ impl PostgresStore {
             task.await
                 .map_err(|e| StoreError::unavailable(format!("postgres task failed: {e}")))?
         }
+    }
+}
+
+/// The `outcome` (`applied`, `duplicate` or `error` with its kind) and duration of an apply,
+/// as one event in its span.
+fn log_outcome(out: &Result<Applied, StoreError>, started: Option<std::time::Instant>) {
+    let duration_us = started.map_or(0, |s| {
+        u64::try_from(s.elapsed().as_micros()).unwrap_or(u64::MAX)
+    });
+    match out {
+        Ok(a) => tracing::debug!(
+            outcome = if a.is_duplicate() {
+                "duplicate"
+            } else {
+                "applied"
+            },
+            duration_us,
+            "applied"
+        ),
+        Err(e) => tracing::debug!(
+            outcome = "error",
+            error = rapport_sql::store_error_kind(e),
+            duration_us,
+            "apply failed"
+        ),
+    }
+}
+
+/// A bulk import's summary, as one event in its span.
+fn log_import(out: &Result<ImportReport, StoreError>, started: Option<std::time::Instant>) {
+    let duration_us = started.map_or(0, |s| {
+        u64::try_from(s.elapsed().as_micros()).unwrap_or(u64::MAX)
+    });
+    match out {
+        Ok(r) => tracing::info!(
+            rows = r.rows,
+            inserted = r.inserted,
+            skipped = r.skipped,
+            duration_us,
+            "imported"
+        ),
+        Err(e) => tracing::warn!(
+            error = rapport_sql::store_error_kind(e),
+            duration_us,
+            "import failed"
+        ),
     }
 }
 
@@ -724,9 +804,25 @@ impl Store for PostgresStore {
         .await
     }
 
+    #[tracing::instrument(
+        name = "rapport_postgres.apply",
+        level = "debug",
+        skip_all,
+        fields(
+            tenant = %tenant,
+            customers = cs.customers.len(),
+            activities = cs.activities.len(),
+            messages = cs.outbox.len(),
+        )
+    )]
     async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
-        let prepared = apply::Prepared::new(tenant, cs)?;
-        self.groups.apply(prepared).await
+        let started = tracing::enabled!(tracing::Level::DEBUG).then(std::time::Instant::now);
+        let out = match apply::Prepared::new(tenant, cs) {
+            Ok(prepared) => self.groups.apply(prepared).await,
+            Err(e) => Err(e),
+        };
+        log_outcome(&out, started);
+        out
     }
 }
 impl Outbox for PostgresStore {

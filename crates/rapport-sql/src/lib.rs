@@ -12,6 +12,7 @@
 //!   float projection of money.
 //! - [`ImportReport`]: what a bulk import did; [`Migration`], [`latest_version`], [`pending`]:
 //!   migration bookkeeping.
+//! - [`store_error_kind`]: a store error as a fixed label for logs (no driver message).
 //! - `testing` (feature `testing`): the segment-query cases both backends' tests run against
 //!   the in-memory reference.
 //!
@@ -30,6 +31,7 @@
 
 pub mod codec;
 mod import;
+mod kind;
 mod migrate;
 pub mod segment;
 mod sql;
@@ -37,5 +39,6 @@ mod sql;
 pub mod testing;
 
 pub use import::ImportReport;
+pub use kind::store_error_kind;
 pub use migrate::{Migration, SchemaTooNew, latest_version, pending};
 pub use sql::{Dialect, MoneyColumn, Sql, Value};

@@ -179,7 +179,25 @@ impl SqliteStore {
     /// # Errors
     /// [`ApplyError::Invalid`] for another tenant's customer; driver errors. Nothing of the
     /// batch is written on error.
+    #[tracing::instrument(
+        name = "rapport_sqlite.import_customers",
+        level = "info",
+        skip_all,
+        fields(tenant = %tenant, rows = batch.len())
+    )]
     pub async fn import_customers(
+        &self,
+        tenant: TenantId,
+        batch: &[(Customer, Stats)],
+    ) -> Result<ImportReport, ApplyError> {
+        let started = tracing::enabled!(tracing::Level::INFO).then(std::time::Instant::now);
+        let out = self.import_customers_batch(tenant, batch).await;
+        log_import(&out, started);
+        out
+    }
+
+    /// [`Self::import_customers`], without its log.
+    async fn import_customers_batch(
         &self,
         tenant: TenantId,
         batch: &[(Customer, Stats)],
@@ -248,14 +266,24 @@ impl SqliteStore {
     /// # Errors
     /// [`ApplyError::NotFound`] for an activity of an unknown customer; validation and driver
     /// errors. Nothing of the batch is written on error.
+    #[tracing::instrument(
+        name = "rapport_sqlite.import_activities",
+        level = "info",
+        skip_all,
+        fields(tenant = %tenant, rows = batch.len())
+    )]
     pub async fn import_activities(
         &self,
         tenant: TenantId,
         batch: Vec<Activity>,
     ) -> Result<ImportReport, ApplyError> {
-        self.writer
+        let started = tracing::enabled!(tracing::Level::INFO).then(std::time::Instant::now);
+        let out = self
+            .writer
             .exec_apply(move |c| import::activities(c, tenant, &batch))
-            .await
+            .await;
+        log_import(&out, started);
+        out
     }
 
     /// Imports customers from an iterator in batches of `batch_size`, calling `progress` with
@@ -289,6 +317,22 @@ impl SqliteStore {
         batch_size: usize,
         mut progress: impl FnMut(ImportReport),
     ) -> Result<ImportReport, ApplyError> {
+        let _span = tracing::info_span!("rapport_sqlite.import_customers_iter", tenant = %tenant, batch_size)
+            .entered();
+        let started = tracing::enabled!(tracing::Level::INFO).then(std::time::Instant::now);
+        let out = self.import_customers_batches(tenant, customers, batch_size, &mut progress);
+        log_import(&out, started);
+        out
+    }
+
+    /// [`Self::import_customers_iter`], without its log.
+    fn import_customers_batches(
+        &self,
+        tenant: TenantId,
+        customers: impl IntoIterator<Item = (Customer, Stats)>,
+        batch_size: usize,
+        progress: &mut impl FnMut(ImportReport),
+    ) -> Result<ImportReport, ApplyError> {
         let mut total = ImportReport::default();
         let mut in_flight: Option<std::sync::mpsc::Receiver<Result<ImportReport, ApplyError>>> =
             None;
@@ -312,12 +356,65 @@ impl SqliteStore {
             };
             if let Some(rx) = in_flight.take() {
                 let r = rx.recv().map_err(|_| SqliteError::WriterGone)??;
+                tracing::debug!(rows = r.rows, inserted = r.inserted, "import batch");
                 total += r;
                 progress(total);
             }
             in_flight = next;
         }
         Ok(total)
+    }
+}
+
+/// The `outcome` (`applied`, `duplicate` or `error` with its kind) and duration of an apply,
+/// as one event in its span.
+fn log_outcome(out: &Result<Applied, StoreError>, started: Option<std::time::Instant>) {
+    let duration_us = started.map_or(0, |s| {
+        u64::try_from(s.elapsed().as_micros()).unwrap_or(u64::MAX)
+    });
+    match out {
+        Ok(a) => tracing::debug!(
+            outcome = if a.is_duplicate() {
+                "duplicate"
+            } else {
+                "applied"
+            },
+            duration_us,
+            "applied"
+        ),
+        Err(e) => tracing::debug!(
+            outcome = "error",
+            error = rapport_sql::store_error_kind(e),
+            duration_us,
+            "apply failed"
+        ),
+    }
+}
+
+/// A bulk import's summary, as one event in its span.
+fn log_import(out: &Result<ImportReport, ApplyError>, started: Option<std::time::Instant>) {
+    let duration_us = started.map_or(0, |s| {
+        u64::try_from(s.elapsed().as_micros()).unwrap_or(u64::MAX)
+    });
+    match out {
+        Ok(r) => tracing::info!(
+            rows = r.rows,
+            inserted = r.inserted,
+            skipped = r.skipped,
+            duration_us,
+            "imported"
+        ),
+        Err(e) => tracing::warn!(error = import_error_kind(e), duration_us, "import failed"),
+    }
+}
+
+fn import_error_kind(e: &ApplyError) -> &'static str {
+    match e {
+        ApplyError::AlreadyExists(_) => "already_exists",
+        ApplyError::Conflict { .. } => "conflict",
+        ApplyError::NotFound(_) => "not_found",
+        ApplyError::Invalid(_) => "invalid",
+        ApplyError::Sqlite(_) => "backend",
     }
 }
 
@@ -419,15 +516,32 @@ impl Store for SqliteStore {
             .with(|c| read::activities(c, tenant, id, range.from, range.to))?)
     }
 
+    #[tracing::instrument(
+        name = "rapport_sqlite.apply",
+        level = "debug",
+        skip_all,
+        fields(
+            tenant = %tenant,
+            customers = cs.customers.len(),
+            activities = cs.activities.len(),
+            messages = cs.outbox.len(),
+        )
+    )]
     async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
-        let prepared = apply::Prepared::new(tenant, cs).map_err(from_apply)?;
-        let out = self.writer.apply(prepared).await.map_err(from_apply)?;
-        Ok(Applied {
+        let started = tracing::enabled!(tracing::Level::DEBUG).then(std::time::Instant::now);
+        let out = match apply::Prepared::new(tenant, cs) {
+            Ok(prepared) => self.writer.apply(prepared).await,
+            Err(e) => Err(e),
+        }
+        .map_err(from_apply)
+        .map(|out| Applied {
             duplicates: out.duplicates,
             customers: out.customers,
             activities: out.activities,
             messages: out.messages,
-        })
+        });
+        log_outcome(&out, started);
+        out
     }
 }
 impl Outbox for SqliteStore {

@@ -47,3 +47,68 @@ pub enum Error {
     #[error(transparent)]
     Notify(#[from] NotifyError),
 }
+
+impl Error {
+    /// The kind of the error as a fixed, lower-case label (`"not_found"`, `"store.conflict"`,
+    /// `"domain.invalid_email"`, ...): what the service's logs carry in their `error` field,
+    /// and a label a host can count by. It holds no data, while the error's `Display` may
+    /// hold a driver's message or a rejected text.
+    ///
+    /// ```
+    /// use rapport::Error;
+    /// use rapport::core::{CustomerId, Nps, StoreError};
+    /// assert_eq!(Error::NotFound(CustomerId::from_u128(1)).kind(), "not_found");
+    /// assert_eq!(Error::from(Nps::new(11).unwrap_err()).kind(), "domain.out_of_range");
+    /// assert_eq!(Error::from(StoreError::unavailable("busy")).kind(), "store.unavailable");
+    /// ```
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Domain(e) => domain_kind(e),
+            Error::Store(e) => store_kind(e),
+            Error::NotFound(_) => "not_found",
+            Error::Contention { .. } => "contention",
+            Error::Notify(NotifyError::Failed { .. }) => "notify.failed",
+            Error::Notify(NotifyError::Rejected { .. }) => "notify.rejected",
+            Error::Notify(_) => "notify",
+        }
+    }
+}
+
+/// [`Error::kind`] of a store error.
+pub(crate) fn store_kind(e: &StoreError) -> &'static str {
+    match e {
+        StoreError::NotFound { .. } => "store.not_found",
+        StoreError::AlreadyExists { .. } => "store.already_exists",
+        StoreError::Conflict { .. } => "store.conflict",
+        StoreError::Invalid(e) => domain_kind(e),
+        StoreError::Unsupported { .. } => "store.unsupported",
+        StoreError::Unavailable { .. } => "store.unavailable",
+        StoreError::Corrupt { .. } => "store.corrupt",
+        StoreError::Backend { .. } => "store.backend",
+        _ => "store",
+    }
+}
+
+fn domain_kind(e: &DomainError) -> &'static str {
+    match e {
+        DomainError::InvalidId { .. } => "domain.invalid_id",
+        DomainError::InvalidCurrency { .. } => "domain.invalid_currency",
+        DomainError::CurrencyMismatch { .. } => "domain.currency_mismatch",
+        DomainError::Overflow { .. } => "domain.overflow",
+        DomainError::InvalidEmail { .. } => "domain.invalid_email",
+        DomainError::InvalidPhone { .. } => "domain.invalid_phone",
+        DomainError::InvalidName { .. } => "domain.invalid_name",
+        DomainError::InvalidRegion { .. } => "domain.invalid_region",
+        DomainError::InvalidTag { .. } => "domain.invalid_tag",
+        DomainError::InvalidText { .. } => "domain.invalid_text",
+        DomainError::NegativeAmount { .. } => "domain.negative_amount",
+        DomainError::OutOfRange { .. } => "domain.out_of_range",
+        DomainError::Tombstoned { .. } => "domain.tombstoned",
+        DomainError::IllegalTransition { .. } => "domain.illegal_transition",
+        DomainError::InvalidChangeset { .. } => "domain.invalid_changeset",
+        DomainError::InvalidMerge { .. } => "domain.invalid_merge",
+        DomainError::InvalidPolicy { .. } => "domain.invalid_policy",
+        _ => "domain",
+    }
+}

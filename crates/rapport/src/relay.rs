@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rapport_core::{Notifier, Outbox};
+use rapport_core::{Notifier, NotifyError, Outbox};
 
 use crate::error::Error;
 
@@ -132,6 +132,7 @@ impl RelayConfig {
 ///
 /// # Errors
 /// Store errors (claims, acks). Notifier failures are not errors: the message is retried.
+#[tracing::instrument(name = "rapport.relay", level = "debug", skip_all, fields(batch = config.batch))]
 pub async fn relay_once<S: Outbox, N: Notifier>(
     store: &S,
     notifier: &N,
@@ -147,7 +148,8 @@ pub async fn relay_once<S: Outbox, N: Notifier>(
     for m in &claimed {
         match notifier.deliver(m).await {
             Ok(()) => delivered.push(m.id),
-            Err(_) => {
+            Err(e) => {
+                tracing::debug!(message = %m.id, attempts = m.attempts, error = notify_kind(&e), "delivery failed");
                 // A back-off past the end of the calendar waits until its end (no panic).
                 let at = chrono::Duration::from_std(config.backoff_after(m.attempts))
                     .ok()
@@ -160,5 +162,22 @@ pub async fn relay_once<S: Outbox, N: Notifier>(
     }
     store.ack_outbox(&delivered).await?;
     report.delivered = delivered.len();
+    if report.claimed > 0 {
+        tracing::info!(
+            claimed = report.claimed,
+            delivered = report.delivered,
+            failed = report.failed,
+            "relayed"
+        );
+    }
     Ok(report)
+}
+
+/// The kind of a delivery error, for the logs (the reason is the notifier's text).
+fn notify_kind(e: &NotifyError) -> &'static str {
+    match e {
+        NotifyError::Failed { .. } => "failed",
+        NotifyError::Rejected { .. } => "rejected",
+        _ => "other",
+    }
 }

@@ -10,7 +10,7 @@ use rapport_core::*;
 
 use crate::activity::NewActivity;
 use crate::clock::{Clock, IdSource, SystemClock, UuidV7Ids};
-use crate::error::Error;
+use crate::error::{Error, store_kind};
 
 /// How many times a use case re-decides after a version conflict before giving up.
 ///
@@ -613,12 +613,17 @@ impl<S: Store, N: Notifier> Service<S, N> {
                     return Ok((Record { customer, stats }, applied));
                 }
                 Err(StoreError::Conflict { .. }) => {
+                    tracing::trace!(tenant = %t, customer = %id, "version conflict; deciding again");
                     // Someone else's change won: let it finish before deciding again.
                     std::thread::yield_now();
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    tracing::debug!(tenant = %t, customer = %id, error = store_kind(&e), "write failed");
+                    return Err(e.into());
+                }
             }
         }
+        tracing::warn!(tenant = %t, customer = %id, attempts = self.max_attempts, "gave up after repeated version conflicts");
         Err(Error::Contention {
             customer: id,
             attempts: self.max_attempts,
@@ -647,10 +652,12 @@ impl<S: Store, N: Notifier> Service<S, N> {
     ///
     /// # Errors
     /// Store errors.
+    #[tracing::instrument(name = "rapport.register", level = "debug", skip_all, fields(tenant = %t))]
     pub async fn register(&self, t: TenantId, profile: Profile) -> Result<Registered, Error> {
         for key in profile.contact_keys() {
             if let Some(id) = self.store.find_by_contact(t, &key).await?.first() {
                 let r = self.customer(t, *id).await?;
+                tracing::debug!(customer = %r.customer.id(), created = false, "registered");
                 return Ok(Registered {
                     customer: r.customer,
                     created: false,
@@ -669,6 +676,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
         );
         cs.create(customer.clone(), Stats::default());
         self.store.apply(t, &cs).await?;
+        tracing::debug!(customer = %customer.id(), created = true, "registered");
         Ok(Registered {
             customer,
             created: true,
@@ -769,6 +777,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
     ///
     /// # Errors
     /// Invalid amounts or a currency mix, [`Error::NotFound`], tombstones, store errors.
+    #[tracing::instrument(name = "rapport.record", level = "debug", skip_all, fields(tenant = %t, customer = %a.customer, kind = ?a.kind.activity_type()))]
     pub async fn record(&self, t: TenantId, a: NewActivity) -> Result<Recorded, Error> {
         let activity_id = self.ids.activity_id();
         let result = std::sync::Mutex::new(None);
@@ -807,6 +816,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
             })
             .await?;
         let duplicate = applied.is_duplicate();
+        tracing::debug!(duplicate, version = r.customer.version(), "recorded");
         Ok(Recorded {
             duplicate,
             customer: r.customer,
@@ -1024,6 +1034,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
     ///
     /// # Errors
     /// [`Error::NotFound`], tombstones, store errors.
+    #[tracing::instrument(name = "rapport.evaluate", level = "debug", skip_all, fields(tenant = %t, customer = %id))]
     pub async fn evaluate(&self, t: TenantId, id: CustomerId) -> Result<Evaluation, Error> {
         self.decide_and_evaluate(t, id, None, |_, _| Ok(())).await
     }
@@ -1055,6 +1066,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
     ///
     /// # Errors
     /// As [`Service::evaluate`].
+    #[tracing::instrument(name = "rapport.evaluate", level = "debug", skip_all, fields(tenant = %t, customer = %id))]
     pub async fn evaluate_at(
         &self,
         t: TenantId,
@@ -1176,12 +1188,14 @@ impl<S: Store, N: Notifier> Service<S, N> {
     ///
     /// # Errors
     /// Store errors.
+    #[tracing::instrument(name = "rapport.find", level = "debug", skip_all, fields(tenant = %t))]
     pub async fn find(&self, t: TenantId, segment: &Segment) -> Result<Vec<Record>, Error> {
         let mut out = Vec::new();
         let mut pages = std::pin::pin!(self.find_pages(t, segment, FIND_PAGE));
         while let Some(rows) = pages.next().await {
             out.extend(rows?);
         }
+        tracing::debug!(rows = out.len(), "found");
         Ok(out)
     }
 
@@ -1260,6 +1274,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
     ///
     /// # Errors
     /// Store errors.
+    #[tracing::instrument(name = "rapport.find_page", level = "debug", skip_all, fields(tenant = %t, limit = page.limit))]
     pub async fn find_page(
         &self,
         t: TenantId,
@@ -1354,6 +1369,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
         self.sweep_inner(t, now, batch, |_| {}, Some(decided)).await
     }
 
+    #[tracing::instrument(name = "rapport.sweep", level = "info", skip_all, fields(tenant = %t, batch = batch))]
     async fn sweep_inner(
         &self,
         t: TenantId,
@@ -1363,6 +1379,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
         mut decided: Option<impl FnMut(&Customer, &Evaluation)>,
     ) -> Result<SweepProgress, Error> {
         let batch = batch.max(1);
+        let started = tracing::enabled!(tracing::Level::INFO).then(std::time::Instant::now);
         // Pass 1, only when the policies compare customers with each other (share ladders,
         // RFM): rank on compact inputs.
         let ranking = self.policies.needs_ranking();
@@ -1451,6 +1468,10 @@ impl<S: Store, N: Notifier> Service<S, N> {
                     }
                     Err(StoreError::Conflict { .. }) => {
                         conflicted = true;
+                        tracing::debug!(
+                            customers = changed.len(),
+                            "sweep batch conflicted; redoing customer by customer"
+                        );
                         // Someone wrote meanwhile: redo those customers one by one.
                         for (id, _) in changed {
                             let inputs = inputs_for(
@@ -1502,7 +1523,10 @@ impl<S: Store, N: Notifier> Service<S, N> {
                             }
                         }
                     }
-                    Err(e) => return Err(e.into()),
+                    Err(e) => {
+                        tracing::warn!(error = store_kind(&e), "sweep batch failed");
+                        return Err(e.into());
+                    }
                 }
             }
             if let Some(tell) = decided.as_mut() {
@@ -1523,8 +1547,23 @@ impl<S: Store, N: Notifier> Service<S, N> {
                     }
                 }
             }
+            tracing::debug!(
+                evaluated = report.evaluated,
+                changed = report.changed,
+                events = report.events,
+                "sweep batch"
+            );
             progress(report);
         }
+        tracing::info!(
+            total = report.total,
+            evaluated = report.evaluated,
+            changed = report.changed,
+            events = report.events,
+            duration_ms = started.map_or(0, |s| u64::try_from(s.elapsed().as_millis())
+                .unwrap_or(u64::MAX)),
+            "swept"
+        );
         Ok(report)
     }
 }
