@@ -385,7 +385,7 @@ impl PostgresStore {
             }
             Err(e) => Err(e),
         };
-        log_import(&out, started);
+        rapport_sql::log_import(out.as_ref().map_err(rapport_sql::store_error_kind), started);
         out
     }
 
@@ -439,7 +439,7 @@ impl PostgresStore {
         let out = self
             .run(move |inner| async move { import::activities(&inner, tenant, batch).await })
             .await;
-        log_import(&out, started);
+        rapport_sql::log_import(out.as_ref().map_err(rapport_sql::store_error_kind), started);
         out
     }
 
@@ -570,52 +570,6 @@ impl PostgresStore {
             task.await
                 .map_err(|e| StoreError::unavailable(format!("postgres task failed: {e}")))?
         }
-    }
-}
-
-/// The `outcome` (`applied`, `duplicate` or `error` with its kind) and duration of an apply,
-/// as one event in its span.
-fn log_outcome(out: &Result<Applied, StoreError>, started: Option<std::time::Instant>) {
-    let duration_us = started.map_or(0, |s| {
-        u64::try_from(s.elapsed().as_micros()).unwrap_or(u64::MAX)
-    });
-    match out {
-        Ok(a) => tracing::debug!(
-            outcome = if a.is_duplicate() {
-                "duplicate"
-            } else {
-                "applied"
-            },
-            duration_us,
-            "applied"
-        ),
-        Err(e) => tracing::debug!(
-            outcome = "error",
-            error = rapport_sql::store_error_kind(e),
-            duration_us,
-            "apply failed"
-        ),
-    }
-}
-
-/// A bulk import's summary, as one event in its span.
-fn log_import(out: &Result<ImportReport, StoreError>, started: Option<std::time::Instant>) {
-    let duration_us = started.map_or(0, |s| {
-        u64::try_from(s.elapsed().as_micros()).unwrap_or(u64::MAX)
-    });
-    match out {
-        Ok(r) => tracing::info!(
-            rows = r.rows,
-            inserted = r.inserted,
-            skipped = r.skipped,
-            duration_us,
-            "imported"
-        ),
-        Err(e) => tracing::warn!(
-            error = rapport_sql::store_error_kind(e),
-            duration_us,
-            "import failed"
-        ),
     }
 }
 
@@ -821,7 +775,7 @@ impl Store for PostgresStore {
             Ok(prepared) => self.groups.apply(prepared).await,
             Err(e) => Err(e),
         };
-        log_outcome(&out, started);
+        rapport_sql::log_apply(&out, started);
         out
     }
 }

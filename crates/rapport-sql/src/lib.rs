@@ -39,6 +39,6 @@ mod sql;
 pub mod testing;
 
 pub use import::ImportReport;
-pub use kind::store_error_kind;
+pub use kind::{log_apply, log_import, store_error_kind};
 pub use migrate::{Migration, SchemaTooNew, latest_version, pending};
 pub use sql::{Dialect, MoneyColumn, Sql, Value};

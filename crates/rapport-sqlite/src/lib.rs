@@ -192,7 +192,7 @@ impl SqliteStore {
     ) -> Result<ImportReport, ApplyError> {
         let started = tracing::enabled!(tracing::Level::INFO).then(std::time::Instant::now);
         let out = self.import_customers_batch(tenant, batch).await;
-        log_import(&out, started);
+        rapport_sql::log_import(out.as_ref().map_err(import_error_kind), started);
         out
     }
 
@@ -282,7 +282,7 @@ impl SqliteStore {
             .writer
             .exec_apply(move |c| import::activities(c, tenant, &batch))
             .await;
-        log_import(&out, started);
+        rapport_sql::log_import(out.as_ref().map_err(import_error_kind), started);
         out
     }
 
@@ -321,7 +321,7 @@ impl SqliteStore {
             .entered();
         let started = tracing::enabled!(tracing::Level::INFO).then(std::time::Instant::now);
         let out = self.import_customers_batches(tenant, customers, batch_size, &mut progress);
-        log_import(&out, started);
+        rapport_sql::log_import(out.as_ref().map_err(import_error_kind), started);
         out
     }
 
@@ -363,48 +363,6 @@ impl SqliteStore {
             in_flight = next;
         }
         Ok(total)
-    }
-}
-
-/// The `outcome` (`applied`, `duplicate` or `error` with its kind) and duration of an apply,
-/// as one event in its span.
-fn log_outcome(out: &Result<Applied, StoreError>, started: Option<std::time::Instant>) {
-    let duration_us = started.map_or(0, |s| {
-        u64::try_from(s.elapsed().as_micros()).unwrap_or(u64::MAX)
-    });
-    match out {
-        Ok(a) => tracing::debug!(
-            outcome = if a.is_duplicate() {
-                "duplicate"
-            } else {
-                "applied"
-            },
-            duration_us,
-            "applied"
-        ),
-        Err(e) => tracing::debug!(
-            outcome = "error",
-            error = rapport_sql::store_error_kind(e),
-            duration_us,
-            "apply failed"
-        ),
-    }
-}
-
-/// A bulk import's summary, as one event in its span.
-fn log_import(out: &Result<ImportReport, ApplyError>, started: Option<std::time::Instant>) {
-    let duration_us = started.map_or(0, |s| {
-        u64::try_from(s.elapsed().as_micros()).unwrap_or(u64::MAX)
-    });
-    match out {
-        Ok(r) => tracing::info!(
-            rows = r.rows,
-            inserted = r.inserted,
-            skipped = r.skipped,
-            duration_us,
-            "imported"
-        ),
-        Err(e) => tracing::warn!(error = import_error_kind(e), duration_us, "import failed"),
     }
 }
 
@@ -540,7 +498,7 @@ impl Store for SqliteStore {
             activities: out.activities,
             messages: out.messages,
         });
-        log_outcome(&out, started);
+        rapport_sql::log_apply(&out, started);
         out
     }
 }
