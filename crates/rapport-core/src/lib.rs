@@ -83,7 +83,7 @@ pub use model::activity::{
     Activity, ActivityKind, ActivityType, Channel, Csat, Feedback, Nps, Severity,
 };
 pub use model::consent::{Consent, Consents, ContactChannel, Purpose};
-pub use model::contact::{ContactKey, Email, Phone, Region};
+pub use model::contact::{ContactKey, ContactKind, Email, Phone, Region};
 pub use model::customer::{AttrKey, AttrValue, Attributes, Customer, Profile};
 pub use model::id::{ActivityId, CustomerId, MessageId, TenantId};
 pub use model::id::{Actor, IdempotencyKey, OrderId};

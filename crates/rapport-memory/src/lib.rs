@@ -25,7 +25,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rapport_core::ports::check_writes;
+use rapport_core::ports::{check_contacts, check_writes};
 use rapport_core::*;
 
 /// foldhash (the default hasher of `hashbrown`): randomly seeded like std's, several times
@@ -117,6 +117,8 @@ struct Book {
     fingerprint: Hashed,
     /// Each customer's timeline.
     activities: HashMap<CustomerId, Timeline, Hashed>,
+    /// The live customer holding each normalised email and phone (one per key).
+    contacts: HashMap<ContactKey, CustomerId, Hashed>,
 }
 
 impl Book {
@@ -367,6 +369,27 @@ impl Store for MemoryStore {
         check_writes(&cs.customers, |id| {
             book.customers.get(&id).map(|r| &r.customer)
         })?;
+        check_contacts(&cs.customers, |key| book.contacts.get(key).copied())?;
+        // Claims move in two passes, so a changeset may hand a contact from one customer it
+        // writes to another.
+        for w in &cs.customers {
+            let id = w.customer().id();
+            if let Some(old) = book.customers.get(&id).filter(|r| r.customer.is_live()) {
+                for key in old.customer.profile.contact_keys() {
+                    if book.contacts.get(&key) == Some(&id) {
+                        book.contacts.remove(&key);
+                    }
+                }
+            }
+        }
+        for w in &cs.customers {
+            let c = w.customer();
+            if c.is_live() {
+                for key in c.profile.contact_keys() {
+                    book.contacts.insert(key, c.id());
+                }
+            }
+        }
         for w in &cs.customers {
             let r = Record {
                 customer: w.customer().clone(),

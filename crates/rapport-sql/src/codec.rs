@@ -101,3 +101,33 @@ pub fn decode_record(
 pub fn nearest_f64(d: Decimal) -> Option<f64> {
     d.to_string().parse().ok()
 }
+
+/// The contacts a customer row claims in the `email` and `phone` columns: its normalised
+/// email and phone while it is live, nothing once it is a tombstone. The stores' partial
+/// unique indexes on `(tenant_id, email)` and `(tenant_id, phone)` over these columns are what
+/// holds "one live customer per email and per phone"; a merged or erased customer releases
+/// its contacts by writing `NULL` here.
+///
+/// ```
+/// use chrono::DateTime;
+/// use rapport_core::*;
+/// use rapport_sql::codec::claimed_contacts;
+/// let t = TenantId::from_u128(1);
+/// let p = Profile { email: Some(Pii::new(Email::parse("Li@Example.cn")?)), ..Profile::default() };
+/// let c = Customer::new(t, CustomerId::from_u128(2), p, DateTime::UNIX_EPOCH);
+/// assert_eq!(claimed_contacts(&c), (Some("li@example.cn"), None));
+/// let mut merged = c.next_version();
+/// merged.lifecycle = merged.lifecycle.merge_into(CustomerId::from_u128(3), DateTime::UNIX_EPOCH)?;
+/// assert_eq!(claimed_contacts(&merged), (None, None));
+/// # Ok::<(), DomainError>(())
+/// ```
+#[must_use]
+pub fn claimed_contacts(c: &rapport_core::Customer) -> (Option<&str>, Option<&str>) {
+    if !c.is_live() {
+        return (None, None);
+    }
+    (
+        c.profile.email.as_ref().map(|e| e.expose().as_str()),
+        c.profile.phone.as_ref().map(|p| p.expose().as_str()),
+    )
+}

@@ -25,6 +25,7 @@ pub fn store_error_kind(e: &StoreError) -> &'static str {
     match e {
         StoreError::NotFound { .. } => "not_found",
         StoreError::AlreadyExists { .. } => "already_exists",
+        StoreError::ContactTaken { .. } => "contact_taken",
         StoreError::Conflict { .. } => "conflict",
         StoreError::Invalid(_) => "invalid",
         StoreError::Unsupported { .. } => "unsupported",

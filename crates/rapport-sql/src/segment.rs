@@ -26,7 +26,8 @@
 //!
 //! | column | holds |
 //! | --- | --- |
-//! | `email`, `phone` | the normalised contact, `NULL` when none |
+//! | `email`, `phone` | the normalised contact a live customer claims, `NULL` when none and for tombstones |
+//! | `unclaimed_email`, `unclaimed_phone` | a live customer's contact another one claimed first (books written before one customer per contact was enforced), else `NULL` |
 //! | `orders`, `purchase_days` | the stats' counts (integers) |
 //! | [`Dialect::revenue`] | the stats' revenue |
 //! | `tier`, `stage` | `Tier::as_str`, `Stage::as_str` |
@@ -393,16 +394,16 @@ fn days_since(ctx: &Ctx<'_>, day: &str) -> Sql {
 
 fn compare(field: &Field, op: CmpOp, value: &Literal, ctx: &Ctx<'_>) -> Node {
     match field {
-        Field::HasEmail => presence("email", op, value),
-        Field::HasPhone => presence("phone", op, value),
+        Field::HasEmail => presence(EMAIL, op, value),
+        Field::HasPhone => presence(PHONE, op, value),
         Field::EmailDomain => match (op, value) {
             (CmpOp::Eq | CmpOp::Ne, Literal::Text(v)) => {
                 // Stored emails are normalised (lower case, one '@'); compare ignoring ASCII
                 // case on both sides, as `eq_ignore_ascii_case` does.
-                let at = ctx.dialect.position("email", "'@'");
-                let mut s = Sql::raw(&format!("lower(substr(email, {at} + 1))"));
+                let at = ctx.dialect.position(EMAIL, "'@'");
+                let mut s = Sql::raw(&format!("lower(substr({EMAIL}, {at} + 1))"));
                 s.push(sql_op(op)).bind(v.to_ascii_lowercase());
-                Cond::coalesce(s, ctx).exact()
+                live_contact(Cond::coalesce(s, ctx))
             }
             _ => Node::NEVER,
         },
@@ -477,7 +478,25 @@ fn tier_rank(t: Tier) -> i64 {
         .map_or(0, |p| p as i64)
 }
 
-/// `has_email` / `has_phone`: the contact column is set exactly when the profile has one.
+/// A live customer's email: the column it claims, or — for a younger duplicate written
+/// before the store enforced one customer per contact — the one it could not claim.
+const EMAIL: &str = "COALESCE(email, unclaimed_email)";
+/// A live customer's phone, as [`EMAIL`].
+const PHONE: &str = "COALESCE(phone, unclaimed_phone)";
+
+/// A node on the contact columns, which hold a live customer's contacts exactly and nothing
+/// for a tombstone (merged and erased customers release theirs): exact for live rows, and
+/// every tombstone may hold or fail (its record is checked after decoding).
+fn live_contact(exact: Cond) -> Node {
+    let tombstone = Cond::Sql(Sql::raw("stage IN ('merged', 'erased')"));
+    Node {
+        may_hold: Cond::or(vec![tombstone.clone(), exact.clone()]),
+        may_fail: Cond::or(vec![tombstone, exact.not()]),
+    }
+}
+
+/// `has_email` / `has_phone` over a contact expression set exactly when a live customer's
+/// profile has one.
 fn presence(column: &str, op: CmpOp, value: &Literal) -> Node {
     let Literal::Bool(v) = value else {
         return Node::NEVER;
@@ -493,7 +512,7 @@ fn presence(column: &str, op: CmpOp, value: &Literal) -> Node {
     } else {
         " IS NULL"
     });
-    Cond::Sql(s).exact()
+    live_contact(Cond::Sql(s))
 }
 
 /// `revenue op v` against the dialect's revenue column: exact on a `NUMERIC` column; on a

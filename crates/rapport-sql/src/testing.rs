@@ -127,7 +127,8 @@ fn build(t: TenantId, i: usize, s: &Spec, now: DateTime<Utc>) -> (Customer, Stat
     let id = CustomerId::from_u128(i as u128 + 1);
     let mut profile = Profile::default();
     if let Some((d, n, upper)) = s.email {
-        let text = format!("u{n}@{}", DOMAINS[d]);
+        // Unique per customer (an email identifies one live customer); `n` varies the rest.
+        let text = format!("u{n}x{i}@{}", DOMAINS[d]);
         let text = if upper {
             text.to_ascii_uppercase()
         } else {
@@ -136,7 +137,8 @@ fn build(t: TenantId, i: usize, s: &Spec, now: DateTime<Utc>) -> (Customer, Stat
         profile.email = Email::parse(&text).ok().map(Pii::new);
     }
     if s.phone {
-        profile.phone = Phone::from_e164("+14155552671").ok().map(Pii::new);
+        let number = format!("+1415555{:04}", 2000 + i % 8_000);
+        profile.phone = Phone::from_e164(&number).ok().map(Pii::new);
     }
     let mut attrs = Attributes::new();
     if let Some(p) = s.plan {

@@ -2,9 +2,10 @@
 //! failing changeset leaves nothing behind while the others in the same group commit stay.
 
 use rapport_core::{
-    Changeset, Customer, CustomerId, CustomerWrite, DomainError, IdempotencyKey, Stage, Stats,
-    TenantId,
+    Changeset, ContactKind, Customer, CustomerId, CustomerWrite, DomainError, IdempotencyKey,
+    Stage, Stats, TenantId,
 };
+use rapport_sql::codec::claimed_contacts;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use crate::codec::{day_number, time_to_us, to_json};
@@ -76,6 +77,17 @@ pub enum ApplyError {
     /// An updated customer does not exist.
     #[error("customer {0} not found")]
     NotFound(CustomerId),
+    /// Another live customer holds the email or phone the write claims (one live customer per
+    /// contact: the unique indexes of schema version 2).
+    #[error("the {contact} of customer {customer} belongs to customer {existing}")]
+    ContactTaken {
+        /// The customer written.
+        customer: CustomerId,
+        /// Which contact.
+        contact: ContactKind,
+        /// The live customer holding it.
+        existing: CustomerId,
+    },
     /// The changeset breaks its own rules.
     #[error(transparent)]
     Invalid(#[from] rapport_core::DomainError),
@@ -134,16 +146,8 @@ impl CustomerRow {
                 _ => None,
             },
             created_at_us: time_to_us(c.created_at()),
-            email: c
-                .profile
-                .email
-                .as_ref()
-                .map(|e| e.expose().as_str().to_owned()),
-            phone: c
-                .profile
-                .phone
-                .as_ref()
-                .map(|p| p.expose().as_str().to_owned()),
+            email: claimed_contacts(c).0.map(str::to_owned),
+            phone: claimed_contacts(c).1.map(str::to_owned),
             orders: i64::from(s.orders()),
             purchase_days: i64::from(s.purchase_day_count()),
             revenue_num: revenue_num(s),
@@ -280,7 +284,7 @@ fn update(
     let n = conn
         .prepare_cached(
             "UPDATE rapport_customers SET version = ?3, stage = ?4, tier = ?5, merged_into = ?6,
-                 email = ?7, phone = ?8, orders = ?9, purchase_days = ?10, revenue_num = ?11,
+                 email = NULLIF(?7, unclaimed_email), phone = NULLIF(?8, unclaimed_phone), orders = ?9, purchase_days = ?10, revenue_num = ?11,
                  last_purchase_day = ?12, first_purchase_day = ?13, customer_json = ?14,
                  stats_json = ?15
              WHERE tenant_id = ?1 AND customer_id = ?2 AND version = ?16
@@ -303,7 +307,12 @@ fn update(
             r.customer_json,
             r.stats_json,
             i64::try_from(expected).unwrap_or(i64::MAX),
-        ])?;
+        ]);
+    let n = match n {
+        Ok(n) => n,
+        Err(e) if is_constraint(&e) => return Err(contact_taken(conn, t, r)?.unwrap_or(e.into())),
+        Err(e) => return Err(e.into()),
+    };
     if n == 1 {
         return Ok(());
     }
@@ -330,6 +339,45 @@ fn update(
     }
 }
 
+/// After a unique-constraint failure writing `r`: the live customer that holds one of its
+/// contacts, as [`ApplyError::ContactTaken`]; `None` when none does (the failure was another
+/// constraint).
+fn contact_taken(
+    conn: &Connection,
+    t: [u8; 16],
+    r: &CustomerRow,
+) -> Result<Option<ApplyError>, ApplyError> {
+    let lookups = [
+        (
+            ContactKind::Email,
+            r.email.as_deref(),
+            "SELECT customer_id FROM rapport_customers
+             WHERE tenant_id = ?1 AND email = ?2 AND customer_id <> ?3",
+        ),
+        (
+            ContactKind::Phone,
+            r.phone.as_deref(),
+            "SELECT customer_id FROM rapport_customers
+             WHERE tenant_id = ?1 AND phone = ?2 AND customer_id <> ?3",
+        ),
+    ];
+    for (contact, value, sql) in lookups {
+        let Some(value) = value else { continue };
+        let holder: Option<[u8; 16]> = conn
+            .prepare_cached(sql)?
+            .query_row(params![t, value, r.id.to_bytes()], |row| row.get(0))
+            .optional()?;
+        if let Some(holder) = holder {
+            return Ok(Some(ApplyError::ContactTaken {
+                customer: r.id,
+                contact,
+                existing: CustomerId::from_uuid(uuid::Uuid::from_bytes(holder)),
+            }));
+        }
+    }
+    Ok(None)
+}
+
 /// Writes one prepared changeset with the connection's transaction already open. The caller
 /// wraps it in a savepoint and rolls back to it on `Err` or when duplicates are reported.
 pub(crate) fn apply(conn: &Connection, p: &Prepared, seq: &mut i64) -> Result<Outcome, ApplyError> {
@@ -348,13 +396,23 @@ pub(crate) fn apply(conn: &Connection, p: &Prepared, seq: &mut i64) -> Result<Ou
     if !out.duplicates.is_empty() {
         return Ok(out);
     }
-    for (expected, row) in &p.customers {
+    // Tombstones first: they release their contacts, which another write of the same
+    // changeset (a merge's survivor) may claim; the unique indexes check every statement.
+    let tombstones_first = p
+        .customers
+        .iter()
+        .filter(|(_, row)| tombstone(row.stage).is_some())
+        .chain(p.customers.iter().filter(|(_, row)| tombstone(row.stage).is_none()));
+    for (expected, row) in tombstones_first {
         match expected {
             None => {
                 let mut stmt = conn.prepare_cached(INSERT_CUSTOMER)?;
                 match insert_row(&mut stmt, t, row) {
                     Ok(_) => {}
-                    Err(e) if is_constraint(&e) => return Err(ApplyError::AlreadyExists(row.id)),
+                    Err(e) if is_constraint(&e) => {
+                        return Err(contact_taken(conn, t, row)?
+                            .unwrap_or(ApplyError::AlreadyExists(row.id)));
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }

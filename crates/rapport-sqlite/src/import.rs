@@ -14,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::apply::{ApplyError, CustomerRow, revenue_num};
 use crate::codec::{day_number, from_json, time_to_us, to_json};
+use rapport_sql::codec::claimed_contacts;
 use crate::error::SqliteError;
 
 pub use rapport_sql::ImportReport;
@@ -113,16 +114,8 @@ pub(crate) fn prepare_chunk(batch: &[(Customer, Stats)]) -> Result<Chunk, Sqlite
                 _ => None,
             },
             created_at_us: time_to_us(c.created_at()),
-            email: c
-                .profile
-                .email
-                .as_ref()
-                .map(|e| push_str(&mut buf, e.expose().as_str())),
-            phone: c
-                .profile
-                .phone
-                .as_ref()
-                .map(|p| push_str(&mut buf, p.expose().as_str())),
+            email: claimed_contacts(c).0.map(|e| push_str(&mut buf, e)),
+            phone: claimed_contacts(c).1.map(|p| push_str(&mut buf, p)),
             orders: i64::from(s.orders()),
             purchase_days: i64::from(s.purchase_day_count()),
             revenue_num: revenue_num(s),
@@ -160,10 +153,16 @@ const INSERT_NEW_CUSTOMER: &str =
          created_at_us, email, phone, orders, purchase_days, revenue_num, last_purchase_day,
          first_purchase_day, customer_json, stats_json)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-     ON CONFLICT (tenant_id, customer_id) DO NOTHING";
+     ON CONFLICT DO NOTHING";
+
+/// Whether a customer id is stored: tells a row skipped as already imported from one whose
+/// contact another live customer holds.
+const CUSTOMER_EXISTS: &str =
+    "SELECT 1 FROM rapport_customers WHERE tenant_id = ?1 AND customer_id = ?2";
 
 fn insert_chunk(
     ins: &mut rusqlite::CachedStatement<'_>,
+    exists: &mut rusqlite::CachedStatement<'_>,
     tenant: [u8; 16],
     chunk: &Chunk,
     report: &mut ImportReport,
@@ -198,8 +197,10 @@ fn insert_chunk(
         report.rows += 1;
         if n == 1 {
             report.inserted += 1;
-        } else {
+        } else if exists.exists(params![tenant, r.id])? {
             report.skipped += 1;
+        } else {
+            report.contact_taken += 1;
         }
     }
     Ok(())
@@ -236,9 +237,12 @@ fn customers_in_tx(
     let mut report = ImportReport::default();
     {
         let mut ins = tx.prepare_cached(INSERT_NEW_CUSTOMER)?;
+        let mut exists = tx.prepare_cached(CUSTOMER_EXISTS)?;
         loop {
             match feed.recv() {
-                Ok(Feed::Rows(chunk)) => insert_chunk(&mut ins, tenant, &chunk, &mut report)?,
+                Ok(Feed::Rows(chunk)) => {
+                    insert_chunk(&mut ins, &mut exists, tenant, &chunk, &mut report)?;
+                }
                 Ok(Feed::Commit) => break,
                 Err(_) => {
                     return Err(ApplyError::Sqlite(SqliteError::Unavailable(

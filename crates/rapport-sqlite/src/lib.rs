@@ -371,6 +371,7 @@ fn import_error_kind(e: &ApplyError) -> &'static str {
         ApplyError::AlreadyExists(_) => "already_exists",
         ApplyError::Conflict { .. } => "conflict",
         ApplyError::NotFound(_) => "not_found",
+        ApplyError::ContactTaken { .. } => "contact_taken",
         ApplyError::Invalid(_) => "invalid",
         ApplyError::Sqlite(_) => "backend",
     }
@@ -390,6 +391,15 @@ fn from_apply(e: ApplyError) -> StoreError {
         },
         ApplyError::NotFound(id) => StoreError::NotFound {
             entity: rapport_core::ports::Entity::Customer(id),
+        },
+        ApplyError::ContactTaken {
+            customer,
+            contact,
+            existing,
+        } => StoreError::ContactTaken {
+            customer,
+            contact,
+            existing,
         },
         ApplyError::Invalid(d) => StoreError::Invalid(d),
         ApplyError::Sqlite(e) => e.into(),

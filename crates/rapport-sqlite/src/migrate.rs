@@ -25,11 +25,18 @@ pub use rapport_sql::Migration;
 /// assert_eq!(rapport_sqlite::MIGRATIONS[0].version, 1);
 /// assert!(rapport_sqlite::MIGRATIONS[0].sql.contains("CREATE TABLE rapport_customers"));
 /// ```
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../migrations/0001_init.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "one_customer_per_contact",
+        sql: include_str!("../migrations/0002_one_customer_per_contact.sql"),
+    },
+];
 
 /// The schema version this code writes.
 ///

@@ -93,12 +93,20 @@ pub(crate) fn find_by_contact(
     tenant: TenantId,
     key: &ContactKey,
 ) -> Result<Vec<CustomerId>, SqliteError> {
+    // The live customer holding the contact first, then any younger duplicates written before
+    // the store enforced one customer per contact (migration 2).
     let sql = match key {
         ContactKey::Email(_) => {
-            "SELECT customer_id FROM rapport_customers WHERE tenant_id = ?1 AND email = ?2 ORDER BY customer_id"
+            "SELECT customer_id, 0 FROM rapport_customers WHERE tenant_id = ?1 AND email = ?2
+             UNION ALL
+             SELECT customer_id, 1 FROM rapport_customers WHERE tenant_id = ?1 AND unclaimed_email = ?2
+             ORDER BY 2, 1"
         }
         _ => {
-            "SELECT customer_id FROM rapport_customers WHERE tenant_id = ?1 AND phone = ?2 ORDER BY customer_id"
+            "SELECT customer_id, 0 FROM rapport_customers WHERE tenant_id = ?1 AND phone = ?2
+             UNION ALL
+             SELECT customer_id, 1 FROM rapport_customers WHERE tenant_id = ?1 AND unclaimed_phone = ?2
+             ORDER BY 2, 1"
         }
     };
     let mut stmt = conn.prepare_cached(sql)?;

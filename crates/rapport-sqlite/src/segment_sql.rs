@@ -104,7 +104,7 @@ mod tests {
         let c = where_of(r#"email_domain == "A.io" and revenue > 2.5"#);
         assert_eq!(
             c.render(&Sqlite, 1),
-            "(COALESCE(lower(substr(email, instr(email, '@') + 1)) = ?, 0) AND COALESCE(revenue_num >= ?, 0))"
+            "((stage IN ('merged', 'erased') OR COALESCE(lower(substr(COALESCE(email, unclaimed_email), instr(COALESCE(email, unclaimed_email), '@') + 1)) = ?, 0)) AND COALESCE(revenue_num >= ?, 0))"
         );
         assert_eq!(
             c.params().iter().map(value).collect::<Vec<_>>(),

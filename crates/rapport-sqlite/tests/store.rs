@@ -305,7 +305,10 @@ fn a_database_newer_than_the_code_is_refused() {
         SqliteStore::open(dir.path().join("r.db"), SqliteConfig::default(), now()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "the database schema is version 99 but this rapport-sqlite supports up to 1; upgrade rapport-sqlite"
+        format!(
+            "the database schema is version 99 but this rapport-sqlite supports up to {}; upgrade rapport-sqlite",
+            rapport_sqlite::latest_version()
+        )
     );
 }
 

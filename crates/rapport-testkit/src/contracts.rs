@@ -724,6 +724,140 @@ pub async fn contacts_are_found<S: Store>(s: &S) -> Outcome {
     Ok(())
 }
 
+/// One live customer per normalised email and per phone in a tenant, enforced by the store:
+/// a create or an update that would give a held contact a second live customer fails
+/// [`StoreError::ContactTaken`] naming the holder and the kind of contact, and writes nothing
+/// of its changeset; two writes of one changeset claiming one contact are refused too; other
+/// tenants are other worlds; a tombstone (erased or merged) releases its contacts, and a
+/// changeset may hand a contact from the customer it tombstones to another.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::contracts::contacts_are_unique;
+/// assert_eq!(block_on(contacts_are_unique(&MemoryStore::new())), Ok(()));
+/// ```
+pub async fn contacts_are_unique<S: Store>(s: &S) -> Outcome {
+    let cn: Region = "CN".parse().map_err(|e: DomainError| e.to_string())?;
+    let mut ann = customer(TA, 21, "ann@example.com");
+    ann.profile.phone = Phone::parse("138 0013 8000", cn).ok().map(Pii::new);
+    create(s, TA, &ann).await?;
+    let taken = |r: Result<Applied, StoreError>, who: CustomerId, kind: ContactKind, what: &str| {
+        match r {
+            Err(StoreError::ContactTaken {
+                customer,
+                contact,
+                existing,
+            }) if customer == who && contact == kind && existing == ann.id() => Ok(()),
+            other => Err(format!(
+                "{what} gave {other:?}, expected ContactTaken {{ customer: {who}, contact: {kind}, existing: {} }}",
+                ann.id()
+            )),
+        }
+    };
+    // A second customer with the same email (typed differently: the key is normalised), with
+    // an activity in the same changeset: refused, nothing written.
+    let twin = customer(TA, 22, " ANN@Example.com ");
+    let mut cs = Changeset::new();
+    cs.create(twin.clone(), Stats::default());
+    cs.activities
+        .push(purchase(twin.id(), "twin-1", Decimal::TEN, now())?);
+    taken(s.apply(TA, &cs).await, twin.id(), ContactKind::Email, "a create with a held email")?;
+    ensure!(
+        load(s, TA, twin.id()).await?.is_none(),
+        "a refused create was written"
+    );
+    let acts = s
+        .activities(TA, twin.id(), TimeRange::all())
+        .await
+        .map_err(|e| e.to_string())?;
+    ensure!(acts.is_empty(), "a refused create left its activity");
+    // The same phone, another email.
+    let mut caller = customer(TA, 23, "caller@example.com");
+    caller.profile.phone = Phone::from_e164("+8613800138000").ok().map(Pii::new);
+    let mut cs = Changeset::new();
+    cs.create(caller.clone(), Stats::default());
+    taken(s.apply(TA, &cs).await, caller.id(), ContactKind::Phone, "a create with a held phone")?;
+    // An update that takes the email: refused, the customer unchanged.
+    let dan = customer(TA, 24, "dan@example.com");
+    create(s, TA, &dan).await?;
+    let mut next = dan.next_version();
+    next.profile.email = ann.profile.email.clone();
+    let mut cs = Changeset::new();
+    cs.update(&dan, next, Stats::default());
+    taken(s.apply(TA, &cs).await, dan.id(), ContactKind::Email, "an update taking a held email")?;
+    let stored = load(s, TA, dan.id()).await?.ok_or("dan vanished")?;
+    ensure!(stored.customer == dan, "a refused update changed the customer");
+    // An update that keeps its own contacts is no clash.
+    let mut cs = Changeset::new();
+    cs.update(&ann, ann.next_version(), Stats::default());
+    s.apply(TA, &cs)
+        .await
+        .map_err(|e| format!("an update keeping its own email failed: {e}"))?;
+    let ann = ann.next_version();
+    // Two creates of one changeset with one new email.
+    let (e1, e2) = (customer(TA, 25, "pair@example.com"), customer(TA, 26, "pair@example.com"));
+    let mut cs = Changeset::new();
+    cs.create(e1.clone(), Stats::default());
+    cs.create(e2.clone(), Stats::default());
+    match s.apply(TA, &cs).await {
+        Err(StoreError::ContactTaken { .. }) => {}
+        other => return Err(format!("two creates with one email gave {other:?}")),
+    }
+    ensure!(
+        load(s, TA, e1.id()).await?.is_none() && load(s, TA, e2.id()).await?.is_none(),
+        "a refused changeset of two creates wrote one"
+    );
+    // Tenant B has its own Ann.
+    create(s, TB, &customer(TB, 21, "ann@example.com")).await?;
+    create(s, TB, &customer(TB, 22, "ann@example.com"))
+        .await
+        .err()
+        .ok_or("tenant B accepted two customers with one email")?;
+    // Erasing Ann releases her email and phone.
+    let mut erased = ann.next_version();
+    erased.profile = Profile::default();
+    erased.lifecycle = erased.lifecycle.erase(now()).map_err(|e| e.to_string())?;
+    let mut cs = Changeset::new();
+    cs.update(&ann, erased, Stats::default());
+    s.apply(TA, &cs).await.map_err(|e| e.to_string())?;
+    create(s, TA, &twin)
+        .await
+        .map_err(|e| format!("after erasing the holder: {e}"))?;
+    create(s, TA, &caller)
+        .await
+        .map_err(|e| format!("after erasing the holder: {e}"))?;
+    let found = s
+        .find_by_contact(
+            TA,
+            &ContactKey::Email(Email::parse("ann@example.com").map_err(|e| e.to_string())?),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    ensure!(found == vec![twin.id()], "the email now finds {found:?}");
+    // Merging hands the loser's email to the survivor in one changeset (the loser keeps its
+    // profile as a tombstone: it claims nothing).
+    let mut merged = twin.next_version();
+    merged.lifecycle = merged
+        .lifecycle
+        .merge_into(dan.id(), now())
+        .map_err(|e| e.to_string())?;
+    let mut survivor = dan.next_version();
+    survivor.profile.email = twin.profile.email.clone();
+    let mut cs = Changeset::new();
+    cs.update(&dan, survivor, Stats::default());
+    cs.update(&twin, merged, Stats::default());
+    s.apply(TA, &cs)
+        .await
+        .map_err(|e| format!("a merge moving the email to the survivor failed: {e}"))?;
+    let holder = load(s, TA, dan.id()).await?.ok_or("the survivor vanished")?;
+    ensure!(
+        holder.customer.profile.email == twin.profile.email,
+        "the survivor did not get the email"
+    );
+    Ok(())
+}
+
 /// Erasure leaves no personal data: after the erasing write (the profile cleared, the stage
 /// `Erased`), the customer reads back as an empty tombstone, its old email and phone find
 /// nobody, no scanned or queried record carries them, and the same id in tenant B keeps its
@@ -873,7 +1007,9 @@ fn segment_population(
         };
         if i % 3 == 0 {
             let cn: Region = "CN".parse().map_err(|e: DomainError| e.to_string())?;
-            profile.phone = Phone::parse("138 0013 8000", cn).ok().map(Pii::new);
+            // One phone per customer: a phone identifies one live customer.
+            let number = format!("138 0013 {:04}", 8000 + i);
+            profile.phone = Phone::parse(&number, cn).ok().map(Pii::new);
         }
         let mut attrs = Attributes::new();
         let key = |k: &str| AttrKey::new(k).map_err(|e| e.to_string());

@@ -112,6 +112,21 @@ macro_rules! store_contracts {
             );
         }
         #[test]
+        fn one_customer_per_contact_under_concurrency() {
+            let r = $crate::reliability::one_customer_per_contact(($factory)(), 8, 125)
+                .unwrap_or_else(|e| panic!("store contract violated: {e}"));
+            assert_eq!(
+                (r.creates, r.created, r.refused),
+                (1_000, 1, 999),
+                "store contract violated: one email, several customers ({r:?})"
+            );
+            assert_eq!(
+                (r.register_new, r.register_new_created, r.registers, r.register_created, r.register_ids, r.customers),
+                (1_000, 1, 1_000, 1, 1, 3),
+                "store contract violated: racing registrations ({r:?})"
+            );
+        }
+        #[test]
         fn outbox_survives_failures_and_relay_deaths() {
             let (r, _) = $crate::reliability::outbox_survives_failures(($factory)(), 1_000, 0.3, 3)
                 .unwrap_or_else(|e| panic!("store contract violated: {e}"));
@@ -135,6 +150,7 @@ macro_rules! store_contracts {
             values_round_trip,
             pagination_is_stable,
             contacts_are_found,
+            contacts_are_unique,
             erasure_leaves_no_pii,
             segment_query_equals_in_memory_evaluation
         );
@@ -169,6 +185,7 @@ macro_rules! store_contracts_tokio {
             values_round_trip,
             pagination_is_stable,
             contacts_are_found,
+            contacts_are_unique,
             erasure_leaves_no_pii,
             segment_query_equals_in_memory_evaluation
         );

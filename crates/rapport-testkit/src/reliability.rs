@@ -106,6 +106,172 @@ pub fn no_lost_updates<S: Store + 'static>(
     })
 }
 
+/// Result of [`one_customer_per_contact`].
+///
+/// ```
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::reliability::{ContactRace, one_customer_per_contact};
+/// let r: ContactRace = one_customer_per_contact(MemoryStore::new(), 2, 5).unwrap();
+/// assert_eq!((r.creates, r.created, r.refused), (10, 1, 9));
+/// assert_eq!((r.register_new, r.register_new_created), (10, 1));
+/// assert_eq!((r.registers, r.register_created, r.register_ids), (10, 1, 1));
+/// assert_eq!(r.customers, 3);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContactRace {
+    /// Changesets applied straight to the store, each creating a new customer with one email.
+    pub creates: usize,
+    /// How many of them the store accepted (must be 1).
+    pub created: usize,
+    /// How many it refused with `ContactTaken` naming the one it accepted (must be the rest).
+    pub refused: usize,
+    /// `Service::register_new` calls with a second email.
+    pub register_new: usize,
+    /// How many of them created a customer (must be 1; the others must get `ContactTaken`
+    /// naming it).
+    pub register_new_created: usize,
+    /// `Service::register` (get-or-create) calls with one phone.
+    pub registers: usize,
+    /// How many of them reported `created` (must be 1).
+    pub register_created: usize,
+    /// Distinct customer ids the `register` calls returned (must be 1).
+    pub register_ids: usize,
+    /// Live customers in the tenant at the end (must be 3: one per contact).
+    pub customers: usize,
+}
+
+type Outcomes = Vec<Result<(CustomerId, bool), String>>;
+
+/// Runs `call(thread, i)` `per_thread` times on each of `threads` threads released together.
+fn race(
+    threads: usize,
+    per_thread: usize,
+    call: impl Fn(usize, usize) -> Result<(CustomerId, bool), String> + Sync,
+) -> Result<Vec<(CustomerId, bool)>, String> {
+    let start = std::sync::Barrier::new(threads);
+    let out: Outcomes = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|th| {
+                let (start, call) = (&start, &call);
+                scope.spawn(move || {
+                    start.wait();
+                    (0..per_thread).map(|i| call(th, i)).collect::<Outcomes>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|_| vec![Err("a thread panicked".into())]))
+            .collect()
+    });
+    out.into_iter().collect()
+}
+
+/// Checks that exactly one call created and that every refusal named it; returns how many
+/// created.
+fn one_winner(what: &str, outcomes: &[(CustomerId, bool)]) -> Result<usize, String> {
+    use std::collections::HashSet;
+    let created = outcomes.iter().filter(|(_, c)| *c).count();
+    let named: HashSet<CustomerId> = outcomes.iter().map(|(id, _)| *id).collect();
+    if created == 1 && named.len() != 1 {
+        return Err(format!("{what}: the refusals named {} customers", named.len()));
+    }
+    Ok(created)
+}
+
+/// `threads` threads race to create the same person, released together by a barrier:
+///
+/// 1. straight on the store, `per_thread` changesets each creating a new customer id with one
+///    email: exactly one may be applied, every other must fail `StoreError::ContactTaken`
+///    naming it — the store holds the line, whatever its callers checked before;
+/// 2. through `Service::register_new` with a second email: one customer, the other callers
+///    get `ContactTaken` naming it (the service's lookup and its write are separate calls, so
+///    racing callers pass the lookup together);
+/// 3. through `Service::register` (get-or-create) with one phone: all get the same customer,
+///    one of them `created`.
+///
+/// # Errors
+/// A description of the first unexpected result.
+pub fn one_customer_per_contact<S: Store + 'static>(
+    store: S,
+    threads: usize,
+    per_thread: usize,
+) -> Result<ContactRace, String> {
+    use std::collections::HashSet;
+    let svc = rapport::blocking::Service::from_async(
+        Service::new(store)
+            .with_clock(FixedClock::default())
+            .with_ids(SequentialIds::default()),
+    );
+    let t = TenantId::from_u128(0xC0);
+    let email = |s: &str| -> Result<Profile, String> {
+        Ok(Profile {
+            email: Some(Pii::new(Email::parse(s).map_err(|e| e.to_string())?)),
+            ..Profile::default()
+        })
+    };
+    let (first, second) = (email("race@example.com")?, email("race.two@example.com")?);
+    let by_phone = Profile {
+        phone: Some(Pii::new(
+            Phone::from_e164("+8613800138000").map_err(|e| e.to_string())?,
+        )),
+        ..Profile::default()
+    };
+    let now = svc.now();
+    let creates = race(threads, per_thread, |th, i| {
+        let id = CustomerId::from_u128(0xC000_0000 + (th * per_thread + i) as u128);
+        let mut cs = Changeset::new();
+        cs.create(Customer::new(t, id, first.clone(), now), Stats::default());
+        match futures::executor::block_on(svc.store().apply(t, &cs)) {
+            Ok(_) => Ok((id, true)),
+            Err(StoreError::ContactTaken {
+                customer,
+                contact: ContactKind::Email,
+                existing,
+            }) if customer == id => Ok((existing, false)),
+            Err(e) => Err(format!("a racing create failed: {e}")),
+        }
+    })?;
+    let created = one_winner("creates on the store", &creates)?;
+    let strict = race(threads, per_thread, |_, _| {
+        match svc.register_new(t, second.clone()) {
+            Ok(c) => Ok((c.id(), true)),
+            Err(rapport::Error::Store(StoreError::ContactTaken {
+                existing,
+                contact: ContactKind::Email,
+                ..
+            })) => Ok((existing, false)),
+            Err(e) => Err(format!("a racing register_new failed: {e}")),
+        }
+    })?;
+    let register_new_created = one_winner("register_new", &strict)?;
+    let loose = race(threads, per_thread, |_, _| {
+        svc.register(t, by_phone.clone())
+            .map(|r| (r.customer.id(), r.created))
+            .map_err(|e| format!("a racing register failed: {e}"))
+    })?;
+    let mut customers = 0;
+    let mut after = None;
+    loop {
+        let page = futures::executor::block_on(svc.store().scan(t, Page { after, limit: 500 }))
+            .map_err(|e| e.to_string())?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.customer.id());
+        customers += page.iter().filter(|r| r.customer.is_live()).count();
+    }
+    Ok(ContactRace {
+        creates: creates.len(),
+        created,
+        refused: creates.len() - created,
+        register_new: strict.len(),
+        register_new_created,
+        registers: loose.len(),
+        register_created: loose.iter().filter(|(_, c)| *c).count(),
+        register_ids: loose.iter().map(|(id, _)| *id).collect::<HashSet<_>>().len(),
+        customers,
+    })
+}
+
 /// Result of [`outbox_survives_failures`].
 ///
 /// ```

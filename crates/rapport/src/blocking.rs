@@ -319,6 +319,30 @@ impl<S: Store, N: Notifier> Service<S, N> {
         block_on(self.0.register(t, profile))
     }
 
+    /// See [`crate::Service::register_new`].
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// let phone = Phone::from_e164("+8613800138000")?;
+    /// let p = Profile { phone: Some(Pii::new(phone)), ..Profile::default() };
+    /// let li = svc.register_new(t, p.clone())?;
+    /// assert!(matches!(
+    ///     svc.register_new(t, p),
+    ///     Err(rapport::Error::Store(StoreError::ContactTaken { existing, .. })) if existing == li.id()
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn register_new(&self, t: TenantId, profile: Profile) -> Result<Customer, Error> {
+        block_on(self.0.register_new(t, profile))
+    }
+
     /// See [`crate::Service::update_profile`].
     ///
     /// ```

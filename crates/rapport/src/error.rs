@@ -80,6 +80,7 @@ pub(crate) fn store_kind(e: &StoreError) -> &'static str {
     match e {
         StoreError::NotFound { .. } => "store.not_found",
         StoreError::AlreadyExists { .. } => "store.already_exists",
+        StoreError::ContactTaken { .. } => "store.contact_taken",
         StoreError::Conflict { .. } => "store.conflict",
         StoreError::Invalid(e) => domain_kind(e),
         StoreError::Unsupported { .. } => "store.unsupported",

@@ -631,7 +631,12 @@ impl<S: Store, N: Notifier> Service<S, N> {
     }
 
     /// Registers a customer, or returns the existing one with the same normalised email or
-    /// phone.
+    /// phone (`created: false`).
+    ///
+    /// Safe under concurrency: the store holds one live customer per email and per phone, so
+    /// of two callers registering the same person at once one creates the customer and the
+    /// other gets that customer back. [`Service::register_new`] is the variant that refuses
+    /// instead.
     ///
     /// ```
     /// # use futures::executor::block_on;
@@ -654,18 +659,75 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// Store errors.
     #[tracing::instrument(name = "rapport.register", level = "debug", skip_all, fields(tenant = %t))]
     pub async fn register(&self, t: TenantId, profile: Profile) -> Result<Registered, Error> {
-        for key in profile.contact_keys() {
-            if let Some(id) = self.store.find_by_contact(t, &key).await?.first() {
-                let r = self.customer(t, *id).await?;
-                tracing::debug!(customer = %r.customer.id(), created = false, "registered");
-                return Ok(Registered {
+        match self.create_customer(t, profile).await {
+            Err(Error::Store(StoreError::ContactTaken { existing, .. })) => {
+                let r = self.customer(t, existing).await?;
+                tracing::debug!(customer = %existing, created = false, "registered");
+                Ok(Registered {
                     customer: r.customer,
                     created: false,
-                });
+                })
+            }
+            Ok(customer) => {
+                tracing::debug!(customer = %customer.id(), created = true, "registered");
+                Ok(Registered {
+                    customer,
+                    created: true,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Registers a new customer, refusing when a live customer of the tenant already has the
+    /// same normalised email or phone: [`StoreError::ContactTaken`] names that customer (and
+    /// the kind of contact, never its value). The store enforces the rule, so of any number of
+    /// concurrent callers with one email exactly one succeeds.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::{Error, Service};
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// let profile = Profile { email: Some(Pii::new(Email::parse("ann@example.com")?)), ..Profile::default() };
+    /// let ann = block_on(svc.register_new(t, profile.clone()))?;
+    /// let again = block_on(svc.register_new(t, profile)).unwrap_err();
+    /// assert!(matches!(
+    ///     again,
+    ///     Error::Store(StoreError::ContactTaken { contact: ContactKind::Email, existing, .. }) if existing == ann.id()
+    /// ));
+    /// assert_eq!(again.kind(), "store.contact_taken");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`StoreError::ContactTaken`] (as [`Error::Store`]); other store errors.
+    #[tracing::instrument(name = "rapport.register_new", level = "debug", skip_all, fields(tenant = %t))]
+    pub async fn register_new(&self, t: TenantId, profile: Profile) -> Result<Customer, Error> {
+        self.create_customer(t, profile).await
+    }
+
+    /// Creates a customer: a cheap lookup first (the common case of a known person needs no
+    /// write), then the write, which the store refuses if the contact was taken meanwhile.
+    async fn create_customer(&self, t: TenantId, profile: Profile) -> Result<Customer, Error> {
+        let id = self.ids.customer_id();
+        for key in profile.contact_keys() {
+            for found in self.store.find_by_contact(t, &key).await? {
+                if let Some(r) = self.store.load(t, found).await?
+                    && r.customer.is_live()
+                {
+                    return Err(Error::Store(StoreError::ContactTaken {
+                        customer: id,
+                        contact: key.contact_kind(),
+                        existing: r.customer.id(),
+                    }));
+                }
             }
         }
         let now = self.clock.now();
-        let customer = Customer::new(t, self.ids.customer_id(), profile, now);
+        let customer = Customer::new(t, id, profile, now);
         let mut cs = Changeset::new();
         cs.outbox = self.messages(
             t,
@@ -676,11 +738,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
         );
         cs.create(customer.clone(), Stats::default());
         self.store.apply(t, &cs).await?;
-        tracing::debug!(customer = %customer.id(), created = true, "registered");
-        Ok(Registered {
-            customer,
-            created: true,
-        })
+        Ok(customer)
     }
 
     /// Changes a profile with `edit` (which may reject the change).

@@ -413,10 +413,62 @@ impl ContactKey {
     /// ```
     #[must_use]
     pub fn kind(&self) -> &'static str {
+        self.contact_kind().as_str()
+    }
+
+    /// The kind of key, typed: what a [`StoreError::ContactTaken`](crate::StoreError::ContactTaken)
+    /// names instead of the (personal) value.
+    ///
+    /// ```
+    /// use rapport_core::{ContactKey, ContactKind, Email};
+    /// let k = ContactKey::Email(Email::parse("li@example.cn").unwrap());
+    /// assert_eq!(k.contact_kind(), ContactKind::Email);
+    /// ```
+    #[must_use]
+    pub fn contact_kind(&self) -> ContactKind {
         match self {
-            ContactKey::Email(_) => "email",
-            ContactKey::Phone(_) => "phone",
+            ContactKey::Email(_) => ContactKind::Email,
+            ContactKey::Phone(_) => ContactKind::Phone,
         }
+    }
+}
+
+/// Which kind of contact: an email address or a phone number. Not personal data (it names
+/// the field, not its value), so errors and logs carry it.
+///
+/// ```
+/// use rapport_core::ContactKind;
+/// assert_eq!(ContactKind::Phone.to_string(), "phone");
+/// assert_eq!(ContactKind::Email.as_str(), "email");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ContactKind {
+    /// An email address.
+    Email,
+    /// A phone number.
+    Phone,
+}
+
+impl ContactKind {
+    /// `"email"` or `"phone"`.
+    ///
+    /// ```
+    /// assert_eq!(rapport_core::ContactKind::Email.as_str(), "email");
+    /// ```
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactKind::Email => "email",
+            ContactKind::Phone => "phone",
+        }
+    }
+}
+
+impl fmt::Display for ContactKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -3,6 +3,7 @@
 use std::error::Error as StdError;
 
 use crate::error::DomainError;
+use crate::model::contact::ContactKind;
 use crate::model::id::CustomerId;
 
 /// A store failed. Kinds are semantic so callers can react; the driver's error is kept as
@@ -34,6 +35,33 @@ pub enum StoreError {
     AlreadyExists {
         /// The customer.
         customer: CustomerId,
+    },
+    /// The write would give a normalised email or phone number a second live customer in the
+    /// tenant: `existing` holds it (one live customer per email and per phone, enforced by
+    /// every store). Names the kind of contact, never its value. Not retryable: the host
+    /// decides (return the existing customer, merge, or ask the user).
+    ///
+    /// ```
+    /// use rapport_core::{ContactKind, CustomerId, StoreError};
+    /// let e = StoreError::ContactTaken {
+    ///     customer: CustomerId::from_u128(2),
+    ///     contact: ContactKind::Email,
+    ///     existing: CustomerId::from_u128(1),
+    /// };
+    /// assert_eq!(e.to_string(), "the email of customer 00000000-0000-0000-0000-000000000002 \
+    ///     belongs to customer 00000000-0000-0000-0000-000000000001 (one live customer per email or phone)");
+    /// assert!(!e.is_retryable());
+    /// ```
+    #[error(
+        "the {contact} of customer {customer} belongs to customer {existing} (one live customer per email or phone)"
+    )]
+    ContactTaken {
+        /// The customer the refused write would have given the contact.
+        customer: CustomerId,
+        /// Which of its contacts.
+        contact: ContactKind,
+        /// The live customer that holds it.
+        existing: CustomerId,
     },
     /// An update was based on a version that is no longer current.
     #[error("customer {customer} is at version {actual}, the change expected {expected}")]

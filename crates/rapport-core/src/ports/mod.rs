@@ -123,4 +123,6 @@ pub use dyn_store::{BoxFuture, DynStore};
 pub use error::{Entity, StoreError};
 pub use notifier::{Notifier, NotifyError};
 pub use outbox::Outbox;
-pub use store::{Applied, Page, Record, Store, TimeRange, check_writes, query_by_scan};
+pub use store::{
+    Applied, Page, Record, Store, TimeRange, check_contacts, check_writes, query_by_scan,
+};

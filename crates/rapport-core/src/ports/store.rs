@@ -379,6 +379,81 @@ pub fn check_writes<'a>(
     Ok(())
 }
 
+/// Checks the rule "one live customer per normalised email and per phone" for `writes`, for
+/// stores that keep their data in memory (SQL stores enforce it with partial unique indexes
+/// and must give the same answers). `holder` answers which stored live customer holds a
+/// contact key now.
+///
+/// A write claims the contact keys of its customer when that customer is live (tombstones
+/// claim nothing, so merging or erasing releases them); a claim fails with
+/// [`StoreError::ContactTaken`] when another live customer holds the key — unless that
+/// customer is itself written by the same changeset and no longer claims it, so a changeset
+/// may move a contact from a customer it updates or tombstones — or when two writes of the
+/// changeset claim the same key.
+///
+/// ```
+/// use chrono::DateTime;
+/// use rapport_core::ports::check_contacts;
+/// use rapport_core::*;
+/// let now = DateTime::UNIX_EPOCH;
+/// let t = TenantId::from_u128(1);
+/// let ann = Profile { email: Some(Pii::new(Email::parse("ann@example.com")?)), ..Profile::default() };
+/// let held = Customer::new(t, CustomerId::from_u128(1), ann.clone(), now);
+/// let mut cs = Changeset::new();
+/// cs.create(Customer::new(t, CustomerId::from_u128(2), ann, now), Stats::default());
+/// // Nobody holds the email: the create may claim it.
+/// assert!(check_contacts(&cs.customers, |_| None).is_ok());
+/// // Customer 1 holds it: refused, naming the holder (and not the address).
+/// assert!(matches!(
+///     check_contacts(&cs.customers, |_| Some(held.id())),
+///     Err(StoreError::ContactTaken { contact: ContactKind::Email, existing, .. }) if existing == held.id()
+/// ));
+/// // The same changeset erasing customer 1 releases it.
+/// let mut erased = held.next_version();
+/// erased.profile = Profile::default();
+/// erased.lifecycle = erased.lifecycle.erase(now)?;
+/// cs.update(&held, erased, Stats::default());
+/// assert!(check_contacts(&cs.customers, |_| Some(held.id())).is_ok());
+/// # Ok::<(), DomainError>(())
+/// ```
+///
+/// # Errors
+/// [`StoreError::ContactTaken`] for the first refused claim.
+pub fn check_contacts(
+    writes: &[CustomerWrite],
+    holder: impl Fn(&ContactKey) -> Option<CustomerId>,
+) -> Result<(), StoreError> {
+    let written: Vec<CustomerId> = writes.iter().map(|w| w.customer().id()).collect();
+    let mut claims: Vec<(ContactKey, CustomerId)> = Vec::new();
+    for w in writes {
+        let c = w.customer();
+        if !c.is_live() {
+            continue;
+        }
+        for key in c.profile.contact_keys() {
+            if let Some((_, first)) = claims.iter().find(|(k, id)| *k == key && *id != c.id()) {
+                return Err(StoreError::ContactTaken {
+                    customer: c.id(),
+                    contact: key.contact_kind(),
+                    existing: *first,
+                });
+            }
+            if let Some(existing) = holder(&key)
+                .filter(|h| *h != c.id())
+                .filter(|h| !written.contains(h))
+            {
+                return Err(StoreError::ContactTaken {
+                    customer: c.id(),
+                    contact: key.contact_kind(),
+                    existing,
+                });
+            }
+            claims.push((key, c.id()));
+        }
+    }
+    Ok(())
+}
+
 /// Where customers, activities and outbox messages live. Every method is scoped by tenant
 /// (outbox claims span tenants; each message carries its tenant).
 ///
