@@ -641,6 +641,7 @@ pub(crate) fn store_customers(
 ) -> Result<(ImportedCustomers, Vec<String>)> {
     use futures::executor::block_on;
     let mut keep = Vec::with_capacity(rows.len());
+    let mut kept_lines = Vec::with_capacity(rows.len());
     let mut bad = Vec::new();
     'rows: for r in rows {
         let id = customer_id(tenant, &r.external);
@@ -660,13 +661,54 @@ pub(crate) fn store_customers(
                 continue 'rows;
             }
         }
+        kept_lines.push(r.line);
         keep.push((Customer::new(tenant, id, r.profile, now), Stats::default()));
     }
     let b = bar(keep.len() as u64, quiet, "customers");
     let total = keep.len();
+    let lines: Vec<(CustomerId, u64, Vec<ContactKey>)> = keep
+        .iter()
+        .zip(&kept_lines)
+        .map(|((c, _), line)| (c.id(), *line, c.profile.contact_keys()))
+        .collect();
     let report =
         store.import_customers_iter(tenant, keep, 5_000, |r| b.set_position(r.rows as u64))?;
     b.finish_and_clear();
+    // Rows the store refused because another live customer took their email or phone after
+    // the check above (a concurrent import or writer): named with their line, like the others.
+    let mut taken = Vec::new();
+    if report.contact_taken > 0 {
+        for (id, line, keys) in &lines {
+            if block_on(store.load(tenant, *id))?.is_some() {
+                continue;
+            }
+            let mut holder = None;
+            for key in keys {
+                holder = block_on(store.find_by_contact(tenant, key))?
+                    .into_iter()
+                    .next();
+                if holder.is_some() {
+                    break;
+                }
+            }
+            let holder = holder.map_or_else(
+                || "another customer".to_owned(),
+                |h| format!("customer {h}"),
+            );
+            taken.push(format!(
+                "line {line}: the email or phone already belongs to {holder} (written by a concurrent import or writer)"
+            ));
+        }
+        if !skip_bad {
+            return Err(fail!(
+                "{}; {} row(s) not written, the other {} were; re-run with --skip-bad to list them as skipped",
+                taken.join("; "),
+                taken.len(),
+                report.inserted + report.skipped
+            ));
+        }
+    }
+    bad.extend(taken);
     Ok((
         ImportedCustomers {
             rows: total,

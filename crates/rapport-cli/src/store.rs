@@ -69,6 +69,7 @@ fn pg_report(r: rapport_postgres::ImportReport) -> ImportReport {
         rows: r.rows,
         inserted: r.inserted,
         skipped: r.skipped,
+        contact_taken: r.contact_taken,
     }
 }
 

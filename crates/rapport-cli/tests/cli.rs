@@ -1220,3 +1220,101 @@ fn a_bad_row_150_writes_nothing_and_is_named() {
     let r = json(&on(dir.path(), "b.db", &["report", "--json"]));
     assert_eq!(r["customers"], 0, "nothing of the failed import is written");
 }
+
+/// The scenario, as a new user would run it: eight `rapport import customers`
+/// processes at once, on files holding the same 300 people under different external ids.
+/// Before the store enforced one live customer per email or phone this left 323 customers on
+/// SQLite and 1,770 on PostgreSQL; now exactly 300, and every row a process could not write is
+/// named with its line.
+#[test]
+fn eight_concurrent_customer_imports_leave_one_customer_per_contact() {
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<String> = (0..8)
+        .map(|p| {
+            let mut body = String::from("customer_id,email,phone\n");
+            for i in 0..300 {
+                let email = if i % 3 == 0 {
+                    String::new()
+                } else {
+                    format!("p{i}@example.com")
+                };
+                let phone = if i % 3 == 0 || i % 2 == 0 {
+                    format!("+86138{:08}", 100_000 + i)
+                } else {
+                    String::new()
+                };
+                body.push_str(&format!("I{p}-{i},{email},{phone}\n"));
+            }
+            let name = format!("people{p}.csv");
+            std::fs::write(dir.path().join(&name), body).unwrap();
+            name
+        })
+        .collect();
+    let url = std::env::var("RAPPORT_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("rapport_cli_race_{}", std::process::id());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let pg = format!("{url}{sep}schema={schema}");
+    let require_pg =
+        std::env::var("RAPPORT_REQUIRE_POSTGRES").is_ok_and(|v| !v.is_empty() && v != "0");
+    for db in ["sqlite://race.db".to_owned(), pg] {
+        // Create the schema first (so the eight processes do not all migrate at once).
+        let first = rapport(dir.path(), &["--db", &db, "report", "--json"]);
+        if db.starts_with("postgres") && !first.status.success() && !require_pg {
+            eprintln!("skipping PostgreSQL: {}", stderr(&first).trim());
+            continue;
+        }
+        assert!(first.status.success(), "{}", stderr(&first));
+        let children: Vec<_> = files
+            .iter()
+            .map(|f| {
+                Command::new(env!("CARGO_BIN_EXE_rapport"))
+                    .current_dir(dir.path())
+                    .args([
+                        "--db",
+                        &db,
+                        "import",
+                        "customers",
+                        f,
+                        "--skip-bad",
+                        "--quiet",
+                    ])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut created = 0;
+        let mut named = 0;
+        for c in children {
+            let o = c.wait_with_output().unwrap();
+            assert!(o.status.success(), "{db}: {}", stderr(&o));
+            let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+            created += v["imported"]["customers_new"].as_u64().unwrap();
+            named += stderr(&o)
+                .lines()
+                .filter(|l| l.starts_with("skipped line "))
+                .count();
+        }
+        let report = rapport(dir.path(), &["--db", &db, "report", "--json"]);
+        assert!(report.status.success(), "{}", stderr(&report));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&report)).unwrap();
+        assert_eq!((v["customers"].as_u64(), created), (Some(300), 300), "{db}");
+        assert_eq!(
+            named,
+            7 * 300,
+            "{db}: every row not written is named with its line"
+        );
+        if db.starts_with("postgres") {
+            let config =
+                rapport_postgres::PostgresConfig::new(url.clone()).with_schema(schema.clone());
+            let store = futures::executor::block_on(rapport_postgres::PostgresStore::connect(
+                config,
+                chrono::Utc::now(),
+            ))
+            .unwrap();
+            futures::executor::block_on(store.drop_schema()).unwrap();
+        }
+    }
+}

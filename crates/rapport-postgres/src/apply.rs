@@ -19,6 +19,8 @@ use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
+use rapport_sql::codec::claimed_contacts;
+
 use crate::conn::Conn;
 use crate::error::{corrupt, db};
 use crate::sql::Sql;
@@ -58,16 +60,8 @@ impl CustomerRow {
                 _ => None,
             },
             created_at: c.created_at(),
-            email: c
-                .profile
-                .email
-                .as_ref()
-                .map(|e| e.expose().as_str().to_owned()),
-            phone: c
-                .profile
-                .phone
-                .as_ref()
-                .map(|p| p.expose().as_str().to_owned()),
+            email: claimed_contacts(c).0.map(str::to_owned),
+            phone: claimed_contacts(c).1.map(str::to_owned),
             orders: i64::from(s.orders()),
             purchase_days: i64::from(s.purchase_day_count()),
             revenue: s.revenue_amount(),
@@ -76,6 +70,11 @@ impl CustomerRow {
             customer_json: to_json("customers", c)?,
             stats_json: to_json("customers", s)?,
         })
+    }
+
+    /// True for a merged or erased customer (which claims no contact).
+    fn is_tombstone(&self) -> bool {
+        matches!(self.stage, "merged" | "erased")
     }
 
     /// Stores new stats (and the customer's next version) after an import folded activities
@@ -309,7 +308,7 @@ impl Stmts {
             insert_message,
         ) = try_join5(
             prep(activities, &sql.existing_keys),
-            prep(creates, &sql.insert_customer),
+            prep(creates, &sql.create_customer),
             try_join(
                 prep(updates, &sql.update_customer),
                 prep(updates, &sql.version_of),
@@ -341,6 +340,8 @@ pub(crate) struct Prepared {
 impl Prepared {
     pub(crate) fn new(tenant: TenantId, cs: &Changeset) -> Result<Self, StoreError> {
         cs.validate(tenant)?;
+        // Two writes of the changeset claiming one contact: refused before any statement.
+        rapport_core::ports::check_contacts(&cs.customers, |_| None)?;
         let customers = cs
             .customers
             .iter()
@@ -353,7 +354,13 @@ impl Prepared {
                 };
                 Ok((expected, CustomerRow::new(w.customer(), w.stats())?))
             })
-            .collect::<Result<_, StoreError>>()?;
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // Tombstones first: they release their contacts, which another write of the same
+        // changeset (a merge's survivor) may claim; the unique indexes check every statement.
+        let (mut customers, live): (Vec<_>, Vec<_>) = customers
+            .into_iter()
+            .partition(|(_, row): &(Option<u64>, CustomerRow)| row.is_tombstone());
+        customers.extend(live);
         let activities = cs
             .activities
             .iter()

@@ -72,7 +72,49 @@ pub(crate) fn reason(e: &tokio_postgres::Error) -> String {
 /// Maps a driver error: serialization failures, deadlocks, lock timeouts, shutdowns,
 /// connection-class errors and lost connections become [`StoreError::Unavailable`] (a retry
 /// may succeed); everything else is [`StoreError::Backend`] with the driver error as source.
+/// A unique index on a contact column (`customers_email`, `customers_phone`, or a partition's
+/// copy of them) refused a write: what [`db`] wraps in `StoreError::Backend` until the store,
+/// with the changeset at hand, names the customer holding the contact
+/// (`StoreError::ContactTaken`).
+#[derive(Debug, thiserror::Error)]
+#[error("another live customer holds this {contact}")]
+pub(crate) struct ContactClash {
+    pub(crate) contact: rapport_core::ContactKind,
+}
+
+/// The contact a unique violation is about, from the index that raised it.
+pub(crate) fn contact_clash(e: &tokio_postgres::Error) -> Option<rapport_core::ContactKind> {
+    let d = e.as_db_error()?;
+    if *d.code() != SqlState::UNIQUE_VIOLATION {
+        return None;
+    }
+    let index = d.constraint()?;
+    if index.contains("email") {
+        Some(rapport_core::ContactKind::Email)
+    } else if index.contains("phone") {
+        Some(rapport_core::ContactKind::Phone)
+    } else {
+        None
+    }
+}
+
+/// The contact clash `e` carries, if it is one (see [`ContactClash`]).
+pub(crate) fn as_contact_clash(e: &StoreError) -> Option<rapport_core::ContactKind> {
+    match e {
+        StoreError::Backend { source, .. } => {
+            source.downcast_ref::<ContactClash>().map(|c| c.contact)
+        }
+        _ => None,
+    }
+}
+
 pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
+    if let Some(contact) = contact_clash(&e) {
+        return StoreError::Backend {
+            backend: "postgres",
+            source: Box::new(ContactClash { contact }),
+        };
+    }
     let retryable = match e.code() {
         Some(code) => {
             *code == SqlState::T_R_SERIALIZATION_FAILURE

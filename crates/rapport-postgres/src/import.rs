@@ -65,11 +65,29 @@ pub(crate) async fn customers(
             written.iter().filter(|n| **n == 1).count()
         }
     };
+    // A row not written is either already stored (by id) or refused because another live
+    // customer holds its email or phone; only then is it worth counting which.
+    let contact_taken = if inserted < rows.len() {
+        let mut ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let stored: i64 = tx
+            .query_one(&inner.sql.count_customers, &[&t, &ids])
+            .await
+            .map_err(db)?
+            .try_get(0)
+            .map_err(db)?;
+        ids.len()
+            .saturating_sub(usize::try_from(stored).unwrap_or(0))
+    } else {
+        0
+    };
     tx.commit().await.map_err(db)?;
     Ok(ImportReport {
         rows: rows.len(),
         inserted,
-        skipped: rows.len() - inserted,
+        skipped: rows.len() - inserted - contact_taken,
+        contact_taken,
     })
 }
 

@@ -532,8 +532,16 @@ impl PostgresStore {
             Err(e) => {
                 // The refusal is the answer; a failing rollback leaves the host's transaction
                 // aborted, which its own rollback clears.
-                let _ = client.batch_execute(undo).await;
-                Err(e)
+                let undone = client.batch_execute(undo).await.is_ok();
+                match error::as_contact_clash(&e) {
+                    Some(contact) if undone => {
+                        let claims = claims(cs, contact);
+                        Err(holder(client, &self.inner.sql, tenant, contact, &claims)
+                            .await
+                            .unwrap_or_else(|e| e))
+                    }
+                    _ => Err(e),
+                }
             }
         }
     }
@@ -595,6 +603,57 @@ impl<F: Future> Future for Entered<F> {
         let _entered = this.handle.enter();
         this.fut.as_mut().poll(cx)
     }
+}
+
+/// The contacts of `kind` the live customers of `cs` claim: who may have been refused.
+fn claims(cs: &Changeset, kind: rapport_core::ContactKind) -> Vec<(CustomerId, String)> {
+    cs.customers
+        .iter()
+        .filter_map(|w| {
+            let c = w.customer();
+            let (email, phone) = rapport_sql::codec::claimed_contacts(c);
+            let value = if kind == rapport_core::ContactKind::Email {
+                email
+            } else {
+                phone
+            };
+            value.map(|v| (c.id(), v.to_owned()))
+        })
+        .collect()
+}
+
+/// After a unique index on a contact column refused a changeset (rolled back): the
+/// `StoreError::ContactTaken` naming the live customer that holds one of `claims`. When the
+/// holder has released it since, the write may succeed now: `Unavailable` (retryable).
+async fn holder<C: tokio_postgres::GenericClient + Sync>(
+    client: &C,
+    sql: &Sql,
+    tenant: TenantId,
+    contact: rapport_core::ContactKind,
+    claims: &[(CustomerId, String)],
+) -> Result<StoreError, StoreError> {
+    let text = if contact == rapport_core::ContactKind::Email {
+        &sql.holder_email
+    } else {
+        &sql.holder_phone
+    };
+    let stmt = client.prepare(text).await.map_err(db)?;
+    for (customer, value) in claims {
+        let row = client
+            .query_opt(&stmt, &[tenant.as_uuid(), value, customer.as_uuid()])
+            .await
+            .map_err(db)?;
+        if let Some(row) = row {
+            return Ok(StoreError::ContactTaken {
+                customer: *customer,
+                contact,
+                existing: read::customer_id(&row),
+            });
+        }
+    }
+    Ok(StoreError::unavailable(
+        "postgres: a contact the changeset claims was held by a writer that has released it since; retry",
+    ))
 }
 
 impl Store for PostgresStore {
@@ -774,6 +833,22 @@ impl Store for PostgresStore {
         let out = match apply::Prepared::new(tenant, cs) {
             Ok(prepared) => self.groups.apply(prepared).await,
             Err(e) => Err(e),
+        };
+        let out = match out {
+            Err(e) => match error::as_contact_clash(&e) {
+                Some(contact) => {
+                    let claims = claims(cs, contact);
+                    Err(self
+                        .here(move |inner| async move {
+                            let client = inner.pool.get().await.map_err(pool)?;
+                            holder(&**client, &inner.sql, tenant, contact, &claims).await
+                        })
+                        .await
+                        .unwrap_or_else(|e| e))
+                }
+                None => Err(e),
+            },
+            ok => ok,
         };
         rapport_sql::log_apply(&out, started);
         out

@@ -30,16 +30,24 @@ pub use rapport_sql::Migration;
 /// ```
 /// assert!(rapport_postgres::MIGRATIONS[0].sql.contains("CREATE TABLE customers"));
 /// ```
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../migrations/0001_init.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "one_customer_per_contact",
+        sql: include_str!("../migrations/0002_one_customer_per_contact.sql"),
+    },
+];
 
 /// The schema version this code writes.
 ///
 /// ```
-/// assert_eq!(rapport_postgres::latest_version(), 1);
+/// let last = rapport_postgres::MIGRATIONS.last().map(|m| m.version);
+/// assert_eq!(Some(rapport_postgres::latest_version()), last);
 /// ```
 #[must_use]
 pub fn latest_version() -> u32 {

@@ -109,7 +109,8 @@ mod tests {
         );
         assert_eq!(
             c.render(&Postgres, 1),
-            "(COALESCE(lower(substr(email, strpos(email, '@') + 1)) = $1::text, FALSE) \
+            "((stage IN ('merged', 'erased') OR COALESCE(lower(substr(COALESCE(email, unclaimed_email), \
+             strpos(COALESCE(email, unclaimed_email), '@') + 1)) = $1::text, FALSE)) \
              AND COALESCE(revenue > $2::numeric, FALSE) \
              AND COALESCE((CASE WHEN first_purchase_day <= $3::date THEN $4::date - first_purchase_day END) < $5::bigint, FALSE))"
         );

@@ -13,6 +13,10 @@ pub(crate) struct Sql {
     pub(crate) activities: String,
     pub(crate) existing_keys: String,
     pub(crate) insert_customer: String,
+    pub(crate) create_customer: String,
+    pub(crate) holder_email: String,
+    pub(crate) count_customers: String,
+    pub(crate) holder_phone: String,
     pub(crate) update_customer: String,
     pub(crate) version_of: String,
     pub(crate) insert_activity: String,
@@ -44,13 +48,31 @@ impl Sql {
                 "SELECT customer_json, stats_json FROM {s}.customers
                  WHERE tenant_id = $1 AND customer_id = $2"
             ),
+            // The live customer holding the contact first, then any younger duplicates written
+            // before the store enforced one customer per contact (migration 2).
             find_by_email: format!(
-                "SELECT customer_id FROM {s}.customers WHERE tenant_id = $1 AND email = $2
-                 ORDER BY customer_id"
+                "SELECT customer_id, 0 FROM {s}.customers WHERE tenant_id = $1 AND email = $2
+                 UNION ALL
+                 SELECT customer_id, 1 FROM {s}.customers WHERE tenant_id = $1 AND unclaimed_email = $2
+                 ORDER BY 2, 1"
             ),
             find_by_phone: format!(
-                "SELECT customer_id FROM {s}.customers WHERE tenant_id = $1 AND phone = $2
-                 ORDER BY customer_id"
+                "SELECT customer_id, 0 FROM {s}.customers WHERE tenant_id = $1 AND phone = $2
+                 UNION ALL
+                 SELECT customer_id, 1 FROM {s}.customers WHERE tenant_id = $1 AND unclaimed_phone = $2
+                 ORDER BY 2, 1"
+            ),
+            count_customers: format!(
+                "SELECT count(*) FROM unnest($2::uuid[]) AS k(id)
+                 JOIN {s}.customers c ON c.tenant_id = $1 AND c.customer_id = k.id"
+            ),
+            holder_email: format!(
+                "SELECT customer_id FROM {s}.customers
+                 WHERE tenant_id = $1 AND email = $2 AND customer_id <> $3"
+            ),
+            holder_phone: format!(
+                "SELECT customer_id FROM {s}.customers
+                 WHERE tenant_id = $1 AND phone = $2 AND customer_id <> $3"
             ),
             scan_first: format!(
                 "SELECT customer_json, stats_json FROM {s}.customers
@@ -78,9 +100,19 @@ impl Sql {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
                  ON CONFLICT DO NOTHING"
             ),
+            // A create through `apply`: a taken id writes nothing (`AlreadyExists`), a taken
+            // contact fails the unique index (`ContactTaken`).
+            create_customer: format!(
+                "INSERT INTO {s}.customers (tenant_id, customer_id, version, stage, tier,
+                     merged_into, created_at, email, phone, orders, purchase_days, revenue,
+                     last_purchase_day, first_purchase_day, customer_json, stats_json)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                 ON CONFLICT (tenant_id, customer_id) DO NOTHING"
+            ),
             update_customer: format!(
                 "UPDATE {s}.customers SET version = $3, stage = $4, tier = $5, merged_into = $6,
-                     email = $7, phone = $8, orders = $9, purchase_days = $10, revenue = $11,
+                     email = NULLIF($7, unclaimed_email), phone = NULLIF($8, unclaimed_phone),
+                     orders = $9, purchase_days = $10, revenue = $11,
                      last_purchase_day = $12, first_purchase_day = $13, customer_json = $14,
                      stats_json = $15
                  WHERE tenant_id = $1 AND customer_id = $2 AND version = $16

@@ -114,7 +114,8 @@ fn a_reimport_adds_nothing_on_either_path() {
             ImportReport {
                 rows: 200,
                 inserted: 0,
-                skipped: 200
+                skipped: 200,
+                contact_taken: 0
             }
         );
         assert_eq!(
@@ -122,7 +123,8 @@ fn a_reimport_adds_nothing_on_either_path() {
             ImportReport {
                 rows: first.1.rows,
                 inserted: 0,
-                skipped: first.1.rows
+                skipped: first.1.rows,
+                contact_taken: 0
             }
         );
         assert_eq!(contents(s(&f), &pop), before, "{path:?}");
@@ -153,7 +155,8 @@ fn an_existing_customer_is_never_overwritten() {
         ImportReport {
             rows: 3,
             inserted: 2,
-            skipped: 1
+            skipped: 1,
+            contact_taken: 0
         }
     );
     let kept = block_on(s(&f).load(T, pop[0].customer.id()))
@@ -199,7 +202,8 @@ fn within_a_batch_the_first_row_of_a_key_wins_on_both_paths() {
             ImportReport {
                 rows: 2,
                 inserted: 1,
-                skipped: 1
+                skipped: 1,
+                contact_taken: 0
             }
         );
         let r = block_on(s(&f).import_activities(T, vec![order(10), order(20)])).unwrap();
@@ -208,7 +212,8 @@ fn within_a_batch_the_first_row_of_a_key_wins_on_both_paths() {
             ImportReport {
                 rows: 2,
                 inserted: 1,
-                skipped: 1
+                skipped: 1,
+                contact_taken: 0
             }
         );
         let rec = block_on(s(&f).load(T, id)).unwrap().unwrap();

@@ -222,6 +222,19 @@ impl Prepared {
     /// Validates and serialises `cs` (on the caller's thread).
     pub(crate) fn new(tenant: TenantId, cs: &Changeset) -> Result<Self, ApplyError> {
         cs.validate(tenant)?;
+        // Two writes of the changeset claiming one contact: refused before any statement.
+        if let Err(rapport_core::StoreError::ContactTaken {
+            customer,
+            contact,
+            existing,
+        }) = rapport_core::ports::check_contacts(&cs.customers, |_| None)
+        {
+            return Err(ApplyError::ContactTaken {
+                customer,
+                contact,
+                existing,
+            });
+        }
         let customers = cs
             .customers
             .iter()
@@ -402,7 +415,11 @@ pub(crate) fn apply(conn: &Connection, p: &Prepared, seq: &mut i64) -> Result<Ou
         .customers
         .iter()
         .filter(|(_, row)| tombstone(row.stage).is_some())
-        .chain(p.customers.iter().filter(|(_, row)| tombstone(row.stage).is_none()));
+        .chain(
+            p.customers
+                .iter()
+                .filter(|(_, row)| tombstone(row.stage).is_none()),
+        );
     for (expected, row) in tombstones_first {
         match expected {
             None => {

@@ -14,8 +14,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::apply::{ApplyError, CustomerRow, revenue_num};
 use crate::codec::{day_number, from_json, time_to_us, to_json};
-use rapport_sql::codec::claimed_contacts;
 use crate::error::SqliteError;
+use rapport_sql::codec::claimed_contacts;
 
 pub use rapport_sql::ImportReport;
 

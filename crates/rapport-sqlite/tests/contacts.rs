@@ -38,12 +38,14 @@ fn the_migration_keeps_the_oldest_of_existing_duplicates() {
     // Ids do not follow creation order: the oldest is the holder, not the smallest id.
     let oldest = person(3, Some("dup@example.com"), Some("+8613800138000"), t0);
     let younger = person(1, Some("dup@example.com"), None, t0 + Duration::hours(1));
-    let youngest = person(2, Some("Dup@Example.com"), Some("+8613800138000"), t0 + Duration::hours(2));
+    let youngest = person(
+        2,
+        Some("Dup@Example.com"),
+        Some("+8613800138000"),
+        t0 + Duration::hours(2),
+    );
     let mut merged = person(4, Some("dup@example.com"), None, t0 - Duration::hours(5));
-    merged.lifecycle = merged
-        .lifecycle
-        .merge_into(oldest.id(), t0)
-        .unwrap();
+    merged.lifecycle = merged.lifecycle.merge_into(oldest.id(), t0).unwrap();
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(MIGRATIONS[0].sql).unwrap();
@@ -62,8 +64,14 @@ fn the_migration_keeps_the_oldest_of_existing_duplicates() {
                     c.id().to_bytes(),
                     c.stage().as_str(),
                     c.created_at().timestamp_micros(),
-                    c.profile.email.as_ref().map(|e| e.expose().as_str().to_owned()),
-                    c.profile.phone.as_ref().map(|p| p.expose().as_str().to_owned()),
+                    c.profile
+                        .email
+                        .as_ref()
+                        .map(|e| e.expose().as_str().to_owned()),
+                    c.profile
+                        .phone
+                        .as_ref()
+                        .map(|p| p.expose().as_str().to_owned()),
                     serde_json::to_string(c).unwrap(),
                     serde_json::to_string(&Stats::default()).unwrap(),
                 ],
@@ -85,7 +93,8 @@ fn the_migration_keeps_the_oldest_of_existing_duplicates() {
     // A younger duplicate can still be written (its email unchanged), and keeps its email.
     let mut cs = Changeset::new();
     let mut next = younger.next_version();
-    next.tags.insert("value:vip".parse().unwrap(), TagSource::Manual, now(), None);
+    next.tags
+        .insert("value:vip".parse().unwrap(), TagSource::Manual, now(), None);
     cs.update(&younger, next.clone(), Stats::default());
     block_on(s.apply(T, &cs)).unwrap();
     let back = block_on(s.load(T, younger.id())).unwrap().unwrap();
@@ -96,7 +105,10 @@ fn the_migration_keeps_the_oldest_of_existing_duplicates() {
     );
     // No new duplicate gets in: the holder is named.
     let mut cs = Changeset::new();
-    cs.create(person(9, Some("dup@example.com"), None, now()), Stats::default());
+    cs.create(
+        person(9, Some("dup@example.com"), None, now()),
+        Stats::default(),
+    );
     match block_on(s.apply(T, &cs)) {
         Err(StoreError::ContactTaken {
             contact: ContactKind::Email,
@@ -116,7 +128,10 @@ fn the_migration_keeps_the_oldest_of_existing_duplicates() {
         vec![youngest.id()]
     );
     let mut cs = Changeset::new();
-    cs.create(person(10, Some("fresh@example.com"), None, now()), Stats::default());
+    cs.create(
+        person(10, Some("fresh@example.com"), None, now()),
+        Stats::default(),
+    );
     assert!(matches!(
         block_on(s.apply(T, &cs)),
         Err(StoreError::ContactTaken { existing, .. }) if existing == youngest.id()
@@ -168,13 +183,23 @@ fn eight_concurrent_imports_of_the_same_people_leave_one_customer_each() {
     let mut all = Vec::new();
     let mut after = None;
     loop {
-        let page = block_on(s.scan(T, Page { after, limit: 1_000 })).unwrap();
+        let page = block_on(s.scan(
+            T,
+            Page {
+                after,
+                limit: 1_000,
+            },
+        ))
+        .unwrap();
         let Some(last) = page.last() else { break };
         after = Some(last.customer.id());
         all.extend(page);
     }
     assert_eq!(all.len(), 300);
-    let mut keys: Vec<_> = all.iter().flat_map(|r| r.customer.profile.contact_keys()).collect();
+    let mut keys: Vec<_> = all
+        .iter()
+        .flat_map(|r| r.customer.profile.contact_keys())
+        .collect();
     let n = keys.len();
     keys.sort();
     keys.dedup();

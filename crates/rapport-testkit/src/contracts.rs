@@ -762,7 +762,12 @@ pub async fn contacts_are_unique<S: Store>(s: &S) -> Outcome {
     cs.create(twin.clone(), Stats::default());
     cs.activities
         .push(purchase(twin.id(), "twin-1", Decimal::TEN, now())?);
-    taken(s.apply(TA, &cs).await, twin.id(), ContactKind::Email, "a create with a held email")?;
+    taken(
+        s.apply(TA, &cs).await,
+        twin.id(),
+        ContactKind::Email,
+        "a create with a held email",
+    )?;
     ensure!(
         load(s, TA, twin.id()).await?.is_none(),
         "a refused create was written"
@@ -777,7 +782,12 @@ pub async fn contacts_are_unique<S: Store>(s: &S) -> Outcome {
     caller.profile.phone = Phone::from_e164("+8613800138000").ok().map(Pii::new);
     let mut cs = Changeset::new();
     cs.create(caller.clone(), Stats::default());
-    taken(s.apply(TA, &cs).await, caller.id(), ContactKind::Phone, "a create with a held phone")?;
+    taken(
+        s.apply(TA, &cs).await,
+        caller.id(),
+        ContactKind::Phone,
+        "a create with a held phone",
+    )?;
     // An update that takes the email: refused, the customer unchanged.
     let dan = customer(TA, 24, "dan@example.com");
     create(s, TA, &dan).await?;
@@ -785,9 +795,17 @@ pub async fn contacts_are_unique<S: Store>(s: &S) -> Outcome {
     next.profile.email = ann.profile.email.clone();
     let mut cs = Changeset::new();
     cs.update(&dan, next, Stats::default());
-    taken(s.apply(TA, &cs).await, dan.id(), ContactKind::Email, "an update taking a held email")?;
+    taken(
+        s.apply(TA, &cs).await,
+        dan.id(),
+        ContactKind::Email,
+        "an update taking a held email",
+    )?;
     let stored = load(s, TA, dan.id()).await?.ok_or("dan vanished")?;
-    ensure!(stored.customer == dan, "a refused update changed the customer");
+    ensure!(
+        stored.customer == dan,
+        "a refused update changed the customer"
+    );
     // An update that keeps its own contacts is no clash.
     let mut cs = Changeset::new();
     cs.update(&ann, ann.next_version(), Stats::default());
@@ -796,7 +814,10 @@ pub async fn contacts_are_unique<S: Store>(s: &S) -> Outcome {
         .map_err(|e| format!("an update keeping its own email failed: {e}"))?;
     let ann = ann.next_version();
     // Two creates of one changeset with one new email.
-    let (e1, e2) = (customer(TA, 25, "pair@example.com"), customer(TA, 26, "pair@example.com"));
+    let (e1, e2) = (
+        customer(TA, 25, "pair@example.com"),
+        customer(TA, 26, "pair@example.com"),
+    );
     let mut cs = Changeset::new();
     cs.create(e1.clone(), Stats::default());
     cs.create(e2.clone(), Stats::default());
@@ -850,7 +871,9 @@ pub async fn contacts_are_unique<S: Store>(s: &S) -> Outcome {
     s.apply(TA, &cs)
         .await
         .map_err(|e| format!("a merge moving the email to the survivor failed: {e}"))?;
-    let holder = load(s, TA, dan.id()).await?.ok_or("the survivor vanished")?;
+    let holder = load(s, TA, dan.id())
+        .await?
+        .ok_or("the survivor vanished")?;
     ensure!(
         holder.customer.profile.email == twin.profile.email,
         "the survivor did not get the email"

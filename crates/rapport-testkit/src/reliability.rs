@@ -161,7 +161,10 @@ fn race(
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|_| vec![Err("a thread panicked".into())]))
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| vec![Err("a thread panicked".into())])
+            })
             .collect()
     });
     out.into_iter().collect()
@@ -174,7 +177,10 @@ fn one_winner(what: &str, outcomes: &[(CustomerId, bool)]) -> Result<usize, Stri
     let created = outcomes.iter().filter(|(_, c)| *c).count();
     let named: HashSet<CustomerId> = outcomes.iter().map(|(id, _)| *id).collect();
     if created == 1 && named.len() != 1 {
-        return Err(format!("{what}: the refusals named {} customers", named.len()));
+        return Err(format!(
+            "{what}: the refusals named {} customers",
+            named.len()
+        ));
     }
     Ok(created)
 }
@@ -267,7 +273,11 @@ pub fn one_customer_per_contact<S: Store + 'static>(
         register_new_created,
         registers: loose.len(),
         register_created: loose.iter().filter(|(_, c)| *c).count(),
-        register_ids: loose.iter().map(|(id, _)| *id).collect::<HashSet<_>>().len(),
+        register_ids: loose
+            .iter()
+            .map(|(id, _)| *id)
+            .collect::<HashSet<_>>()
+            .len(),
         customers,
     })
 }

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rapport_core::ports::check_writes;
+use rapport_core::ports::{check_contacts, check_writes};
 use rapport_core::*;
 use serde::{Deserialize, Serialize};
 
@@ -192,6 +192,16 @@ impl Store for JsonFileStore {
             }
             check_writes(&cs.customers, |id| {
                 book.customers.get(&id).map(|r| &r.customer)
+            })?;
+            // One live customer per email and phone: this store holds the rule itself (a
+            // linear lookup is fine for a file per tenant; an index would do for more).
+            check_contacts(&cs.customers, |key| {
+                book.customers
+                    .values()
+                    .find(|r| {
+                        r.customer.is_live() && r.customer.profile.contact_keys().contains(key)
+                    })
+                    .map(|r| r.customer.id())
             })?;
             for w in &cs.customers {
                 book.customers.insert(
