@@ -136,6 +136,11 @@ fn a_deadlock_is_retryable_and_leaves_nothing() {
     let err = rt.block_on(async {
         let mut other = raw().await;
         let tx = other.transaction().await.unwrap();
+        // The store's session (default 1 s) must be the one that detects the cycle and is
+        // aborted; on a loaded machine this session could otherwise detect it first.
+        tx.batch_execute("SET LOCAL deadlock_timeout = '60s'")
+            .await
+            .unwrap();
         let lock = format!(
             "UPDATE \"{schema}\".customers SET tier = tier WHERE tenant_id = $1 AND customer_id = $2"
         );
