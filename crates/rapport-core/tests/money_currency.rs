@@ -80,7 +80,13 @@ fn a_cny_customer_is_not_promoted_by_a_usd_ladder() {
     };
     let small = stats(1, Currency::CNY, &[(10, 100)]);
     for day in [20, 100, 300] {
-        let e = evaluate(&gold, &small, &Policies::default(), &EvalInputs::at(at(day))).unwrap();
+        let e = evaluate(
+            &gold,
+            &small,
+            &Policies::default(),
+            &EvalInputs::at(at(day)),
+        )
+        .unwrap();
         assert_eq!(e.tier.to, Tier::Gold);
         assert_eq!(e.tier.state, gold.tier);
     }
@@ -108,7 +114,10 @@ fn decide_money_refuses_another_currency_with_a_typed_error() {
             found: Currency::CNY
         }
     );
-    assert_eq!(err.to_string(), "currency mismatch: expected USD, found CNY");
+    assert_eq!(
+        err.to_string(),
+        "currency mismatch: expected USD, found CNY"
+    );
     let yuan = Policies::default().with_currency(Currency::CNY);
     let c = customer(1);
     let s = stats(1, Currency::CNY, &[(10, 478_000)]);
@@ -136,7 +145,10 @@ fn a_pin_applies_whatever_the_currency() {
     );
     let s = stats(1, Currency::EUR, &[(10, 100)]);
     let e = evaluate(&c, &s, &Policies::default(), &EvalInputs::at(at(20))).unwrap();
-    assert_eq!((e.tier.to, e.tier.reason.rule.as_ref()), (Tier::Platinum, "tier.pin"));
+    assert_eq!(
+        (e.tier.to, e.tier.reason.rule.as_ref()),
+        (Tier::Platinum, "tier.pin")
+    );
 }
 
 fn money_of(v: &Value) -> Money {
@@ -155,19 +167,29 @@ fn every_tier_reason_shows_the_currency_on_both_sides() {
         ..TierPolicy::default()
     };
     let eur = |v: i64| Some(money(v * 100, Currency::EUR));
-    let up = p.decide_money(&TierState::default(), eur(2_500), None, at(0)).unwrap();
+    let up = p
+        .decide_money(&TierState::default(), eur(2_500), None, at(0))
+        .unwrap();
     let stay = p.decide_money(&up.state, eur(1_900), None, at(1)).unwrap();
     let grace = p.decide_money(&up.state, eur(100), None, at(1)).unwrap();
-    let down = p.decide_money(&grace.state, eur(100), None, at(40)).unwrap();
+    let down = p
+        .decide_money(&grace.state, eur(100), None, at(40))
+        .unwrap();
     let rules: Vec<&str> = [&up, &stay, &grace, &down]
         .iter()
         .map(|d| d.reason.rule.as_ref())
         .collect();
-    assert_eq!(rules, ["tier.upgrade", "tier.stay", "tier.grace", "tier.downgrade"]);
+    assert_eq!(
+        rules,
+        ["tier.upgrade", "tier.stay", "tier.grace", "tier.downgrade"]
+    );
     for d in [&up, &stay, &grace, &down] {
         let measured = money_of(&d.reason.measured.as_ref().unwrap().value);
         let threshold = money_of(&d.reason.threshold.as_ref().unwrap().value);
-        assert_eq!((measured.currency, threshold.currency), (Currency::EUR, Currency::EUR));
+        assert_eq!(
+            (measured.currency, threshold.currency),
+            (Currency::EUR, Currency::EUR)
+        );
         let text = d.reason.to_string();
         assert_eq!(text.matches(" EUR").count(), 2, "{text}");
     }
@@ -244,7 +266,13 @@ fn tag_rule_money_literals_are_in_the_base_currency() {
     assert_eq!(e.tags_added[0].tag.as_str(), "value:big");
     // Every money field is unknown across currencies; `not` of it holds, as for a missing NPS.
     let base = SegmentContext::new(&c, &s, at(20)).with_currency(Some(Currency::USD));
-    for field in ["revenue", "margin", "revenue_30d", "revenue_90d", "revenue_365d"] {
+    for field in [
+        "revenue",
+        "margin",
+        "revenue_30d",
+        "revenue_90d",
+        "revenue_365d",
+    ] {
         for op in [">", ">=", "<", "<=", "==", "!="] {
             let seg = Segment::parse(&format!("{field} {op} 0")).unwrap();
             assert!(!seg.matches(&base), "{seg}");
@@ -288,8 +316,14 @@ fn reasons_with_money_round_trip() {
     )
     .unwrap();
     let json = serde_json::to_string(&e.tier.reason).unwrap();
-    assert!(json.contains(r#"{"amount":"4780.00","currency":"USD"}"#), "{json}");
-    assert_eq!(serde_json::from_str::<Reason>(&json).unwrap(), e.tier.reason);
+    assert!(
+        json.contains(r#"{"amount":"4780.00","currency":"USD"}"#),
+        "{json}"
+    );
+    assert_eq!(
+        serde_json::from_str::<Reason>(&json).unwrap(),
+        e.tier.reason
+    );
 }
 
 const CURRENCIES: [Currency; 3] = [Currency::USD, Currency::EUR, Currency::CNY];
