@@ -47,6 +47,12 @@ struct Cli {
     /// durations and error kinds, never a name, email, phone or other profile value.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// The book's base currency (ISO 4217): tier thresholds (Gold from 2,000) and the money
+    /// literals of segments (`revenue > 100`) are amounts in it. Customers who buy in another
+    /// currency are not compared with them: they keep their tier, and the report sums revenue
+    /// per currency.
+    #[arg(long, global = true, default_value = "USD")]
+    base_currency: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -372,23 +378,35 @@ fn import_and_evaluate(
     tenant: TenantId,
     batch: import::Batch,
     now: DateTime<Utc>,
+    policies: &Policies,
     quiet: bool,
 ) -> Result<(Service<Db>, import::Imported, import::Evaluated)> {
     let touched = batch.touched();
     let done = import::store(&store, tenant, batch, quiet)?;
-    let svc = rapport::Service::new(store).with_clock(At(now));
+    let svc = rapport::Service::new(store)
+        .with_clock(At(now))
+        .with_policies(policies.clone())?;
     let evaluated = import::evaluate(&svc, tenant, &touched, quiet)?;
     Ok((Service::from_async(svc), done, evaluated))
 }
 
-fn report(store: &Db, t: TenantId, now: DateTime<Utc>) -> Result<report::Report> {
+fn report(
+    store: &Db,
+    t: TenantId,
+    now: DateTime<Utc>,
+    policies: &Policies,
+) -> Result<report::Report> {
     let records = all_records(store, t)?;
     let refs = referrals(store, t, &records)?;
-    report::build(&records, &refs, &Policies::default(), now)
+    report::build(&records, &refs, policies, now)
 }
 
 fn run(cli: Cli) -> Result<()> {
     let tenant = store::tenant(&cli.tenant);
+    let policies = Policies::default().with_currency(Currency::parse_field(
+        "--base-currency",
+        &cli.base_currency,
+    )?);
     match cli.command {
         Command::Demo { html } => {
             let now = day_end(
@@ -408,7 +426,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             let (txs, _) = import::parse(DEMO_CSV.as_bytes(), &cols, false)?;
             let batch = import::build(tenant, &txs, &cols)?;
-            let (svc, done, e) = import_and_evaluate(store, tenant, batch, now, true)?;
+            let (svc, done, e) = import_and_evaluate(store, tenant, batch, now, &policies, true)?;
             eprintln!(
                 "imported the CDNOW sample into {}: {} rows, {} new customers, {} new purchases ({} already there)",
                 store::describe(&db),
@@ -421,7 +439,7 @@ fn run(cli: Cli) -> Result<()> {
                 "evaluated {} customers at 1998-06-30: {} changed",
                 e.customers, e.changed
             );
-            let r = report(svc.inner().store(), tenant, now)?;
+            let r = report(svc.inner().store(), tenant, now, &policies)?;
             print!("{}", render::text(&r));
             if let Some(path) = html {
                 std::fs::write(&path, render::html(&r))?;
@@ -455,7 +473,8 @@ fn run(cli: Cli) -> Result<()> {
             for b in &bad {
                 eprintln!("skipped {b}");
             }
-            let (_, done, evaluated) = import_and_evaluate(store, tenant, batch, now, a.quiet)?;
+            let (_, done, evaluated) =
+                import_and_evaluate(store, tenant, batch, now, &policies, a.quiet)?;
             eprintln!(
                 "evaluated the {} imported customers at {}: {} changed tier, stage or tags (no sweep needed)",
                 evaluated.customers,
@@ -510,7 +529,7 @@ fn run(cli: Cli) -> Result<()> {
                 &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
                 Utc::now(),
             )?;
-            let svc = Service::new(store);
+            let svc = Service::new(store).with_policies(policies)?;
             let s = sweep(&svc, tenant, at(now), false)?;
             println!(
                 "{}",
@@ -522,7 +541,7 @@ fn run(cli: Cli) -> Result<()> {
                 &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
                 Utc::now(),
             )?;
-            let r = report(&store, tenant, at(now))?;
+            let r = report(&store, tenant, at(now), &policies)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report::to_json(&r))?);
             } else {
@@ -572,13 +591,7 @@ fn run(cli: Cli) -> Result<()> {
                 e => e.into(),
             })?;
             let now = at(now);
-            let eval = evaluate(
-                &rec.customer,
-                &rec.stats,
-                &Policies::default(),
-                &EvalInputs::at(now),
-            )
-            .ok();
+            let eval = evaluate(&rec.customer, &rec.stats, &policies, &EvalInputs::at(now)).ok();
             let timeline = svc.timeline(tenant, rec.customer.id(), TimeRange::all())?;
             let c = &rec.customer;
             let profile = if show_pii {
@@ -664,7 +677,6 @@ fn run(cli: Cli) -> Result<()> {
             let now = at(now);
             let records = all_records(&store, tenant)?;
             let live: Vec<&Record> = records.iter().filter(|r| r.customer.is_live()).collect();
-            let policies = Policies::default();
             let ranked = rank(
                 live.iter().map(|r| (r.customer.id(), &r.stats)),
                 &policies,
@@ -678,6 +690,7 @@ fn run(cli: Cli) -> Result<()> {
                     .assess(&r.stats, &policies.lifecycle, now, None)
                     .score;
                 let ctx = SegmentContext::new(&r.customer, &r.stats, now)
+                    .with_currency(Some(policies.currency()))
                     .with_rfm(k.rfm)
                     .with_churn_risk(Some(risk));
                 if segment.matches(&ctx) {

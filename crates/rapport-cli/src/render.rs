@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use comfy_table::{Cell, Table, presets::UTF8_FULL_CONDENSED};
 
-use crate::report::{Report, Row};
+use crate::report::{Report, Row, amount_text};
 
 fn pct(x: f64) -> String {
     format!("{:.1} %", x * 100.0)
@@ -14,6 +14,19 @@ fn pct(x: f64) -> String {
 pub(crate) fn fixed2(x: f64) -> String {
     let s = format!("{x:.2}");
     if s == "-0.00" { "0.00".into() } else { s }
+}
+
+/// The revenue totals, one per currency (`250.00 USD, 1200.00 CNY`); `0.00` for an empty
+/// book.
+pub(crate) fn revenue_text(r: &Report) -> String {
+    if r.revenue.is_empty() {
+        return "0.00".into();
+    }
+    r.revenue
+        .iter()
+        .map(|(c, v)| format!("{} {c}", amount_text(*v)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn table(header: &[&str]) -> Table {
@@ -36,7 +49,7 @@ fn customers_table(rows: &[Row], value: &str, f: impl Fn(&Row) -> String) -> Tab
             r.stage.clone(),
             r.tier.clone(),
             r.orders.to_string(),
-            fixed2(r.revenue),
+            r.revenue.clone(),
             f(r),
         ]);
     }
@@ -55,9 +68,10 @@ pub(crate) fn text(r: &Report) -> String {
         pct(r.conversion_rate),
         pct(r.churn_rate),
         r.win_backs,
-        fixed2(r.revenue)
+        revenue_text(r)
     );
-    let mut t = table(&["tier (pyramid)", "customers", "share", "avg 12-month CLV"]);
+    let clv_header = format!("avg 12-month CLV ({})", r.currency);
+    let mut t = table(&["tier (pyramid)", "customers", "share", &clv_header]);
     for tier in ["platinum", "gold", "iron", "lead"] {
         let n = r.tiers.get(tier).copied().unwrap_or(0);
         let avg = r
@@ -284,7 +298,7 @@ pub(crate) fn html(r: &Report) -> String {
             esc(&x.stage),
             esc(&x.tier),
             x.orders,
-            fixed2(x.revenue),
+            esc(&x.revenue),
             x.clv_12m.map_or("-".into(), fixed2),
             x.p_alive.map_or("-".into(), |v| format!("{v:.3}"))
         );
@@ -296,7 +310,7 @@ pub(crate) fn html(r: &Report) -> String {
 <style>body{{font-family:system-ui,sans-serif;margin:24px;color:#222}}section{{margin:18px 0}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px}}.kpi{{display:inline-block;margin-right:28px}}.kpi b{{font-size:22px;display:block}}</style>
 </head><body>
 <h1>rapport report — {date}</h1>
-<section><div class="kpi"><b>{customers}</b>customers</div><div class="kpi"><b>{conv}</b>conversion</div><div class="kpi"><b>{churn}</b>churn rate</div><div class="kpi"><b>{wb}</b>win-backs</div></section>
+<section><div class="kpi"><b>{customers}</b>customers</div><div class="kpi"><b>{conv}</b>conversion</div><div class="kpi"><b>{churn}</b>churn rate</div><div class="kpi"><b>{wb}</b>win-backs</div><div class="kpi" id="revenue"><b>{revenue}</b>revenue</div></section>
 <section id="tier-pyramid">{pyramid}</section>
 <section id="stage-funnel">{funnel}</section>
 <section id="cohort-heatmap">{heat}</section>
@@ -309,11 +323,15 @@ pub(crate) fn html(r: &Report) -> String {
         conv = pct(r.conversion_rate),
         churn = pct(r.churn_rate),
         wb = r.win_backs,
+        revenue = esc(&revenue_text(r)),
         pyramid = bars("Tier pyramid", &tiers, "#c9a227", true),
         funnel = bars("Lifecycle stage funnel", &stages, "#3b7dd8", true),
         heat = heatmap(r),
         clvsvg = bars(
-            "12-month CLV distribution (customers per bucket, USD)",
+            &format!(
+                "12-month CLV distribution (customers per bucket, {})",
+                r.currency
+            ),
             &clv,
             "#4caf50",
             false

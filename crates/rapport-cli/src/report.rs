@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rapport_clv::{BgNbd, ClvParams, GammaGamma, Summary, clv};
 use rapport_core::*;
+use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 use serde_json::json;
@@ -20,7 +21,13 @@ pub(crate) struct Row {
     pub(crate) stage: String,
     pub(crate) tier: String,
     pub(crate) orders: u32,
-    pub(crate) revenue: f64,
+    /// Net revenue with its currency (`250.00 USD`); `0.00` before any purchase.
+    pub(crate) revenue: String,
+    /// The same as money, for ordering (amounts compare only within one currency).
+    #[serde(skip)]
+    pub(crate) revenue_money: Option<Money>,
+    /// In the report's base currency; `None` for customers buying in another one (the
+    /// spend model is fitted on base-currency amounts only).
     pub(crate) clv_12m: Option<f64>,
     pub(crate) p_alive: Option<f64>,
     pub(crate) churn_risk: f64,
@@ -58,7 +65,10 @@ pub(crate) struct Report {
     pub(crate) purchasers: usize,
     pub(crate) conversion_rate: f64,
     pub(crate) churn_rate: f64,
-    pub(crate) revenue: f64,
+    /// Net revenue summed per currency, exactly (never added across currencies).
+    pub(crate) revenue: BTreeMap<Currency, Decimal>,
+    /// The base currency of the CLV figures (the policies' currency).
+    pub(crate) currency: Currency,
     pub(crate) models: Option<Models>,
     pub(crate) average_clv_by_tier: BTreeMap<&'static str, f64>,
     pub(crate) top_clv: Vec<Row>,
@@ -106,6 +116,40 @@ fn summary(stats: &Stats, today: NaiveDate) -> Option<Summary> {
     })
 }
 
+/// `250.00 USD`: the amount with at least two decimals, a zero never signed.
+pub(crate) fn money_text(m: &Money) -> String {
+    format!("{} {}", amount_text(m.amount), m.currency)
+}
+
+/// An exact amount with at least two decimals (`250` → `250.00`); zero is `0.00`, never
+/// `-0.00`.
+pub(crate) fn amount_text(v: Decimal) -> String {
+    let mut v = if v.is_zero() { Decimal::ZERO } else { v };
+    if v.scale() < 2 {
+        v.rescale(2);
+    }
+    v.to_string()
+}
+
+/// Orders revenues for a tie-break: by currency, then by amount within a currency (amounts in
+/// different currencies are never compared as numbers).
+fn revenue_order(a: Option<Money>, b: Option<Money>) -> std::cmp::Ordering {
+    let key = |m: Option<Money>| m.map(|m| (m.currency, m.amount));
+    key(a).cmp(&key(b))
+}
+
+/// Net revenue of the live customers summed per currency, exactly.
+fn revenue_by_currency(live: &[&Record]) -> Result<BTreeMap<Currency, Decimal>> {
+    let mut out: BTreeMap<Currency, Decimal> = BTreeMap::new();
+    for m in live.iter().filter_map(|r| r.stats.revenue()) {
+        let total = out.entry(m.currency).or_default();
+        *total = total
+            .checked_add(m.amount)
+            .ok_or_else(|| crate::error::fail!("revenue in {} overflowed", m.currency))?;
+    }
+    Ok(out)
+}
+
 fn month_index(d: NaiveDate) -> i32 {
     d.year() * 12 + d.month0() as i32
 }
@@ -146,6 +190,13 @@ pub(crate) fn build(
         }
     }
     let summaries: Vec<Option<Summary>> = live.iter().map(|r| summary(&r.stats, today)).collect();
+    // Spend is money: the Gamma-Gamma model and CLV are in the base currency, fitted on the
+    // customers who buy in it (purchase counts — BG/NBD — have no unit and use everyone).
+    let base = policies.currency();
+    let in_base: Vec<bool> = live
+        .iter()
+        .map(|r| r.stats.currency().is_none_or(|c| c == base))
+        .collect();
     let purchasers = summaries.iter().flatten().count();
     // Models: BG/NBD on daily summaries, Gamma-Gamma on repeat customers.
     let rows: Vec<(f64, f64, f64)> = summaries
@@ -157,7 +208,9 @@ pub(crate) fn build(
         BgNbd::fit(&rows).ok().map(|fit| {
             let spend: Vec<(f64, f64)> = summaries
                 .iter()
-                .flatten()
+                .zip(&in_base)
+                .filter(|(_, base)| **base)
+                .filter_map(|(s, _)| s.as_ref())
                 .map(|s| (s.frequency, s.monetary_value))
                 .collect();
             Models {
@@ -174,11 +227,12 @@ pub(crate) fn build(
     // Referrals: each referrer's CRV is the sum of the CLV of the customers they brought in.
     let mut rows_out: Vec<Row> = Vec::new();
     let mut clv_by_id: BTreeMap<CustomerId, f64> = BTreeMap::new();
-    for (r, s) in live.iter().zip(&summaries) {
+    for ((r, s), base) in live.iter().zip(&summaries).zip(&in_base) {
         let (clv_12m, p_alive) = match (&models, s) {
             // lifetimes' defaults: 12 months at 1 % a month, on daily summaries.
             (Some(m), Some(s)) => (
                 m.gamma_gamma
+                    .filter(|_| *base)
                     .map(|g| clv(&m.bgnbd, &g, s, &ClvParams::default())),
                 Some(m.bgnbd.p_alive(s.frequency, s.recency, s.t)),
             ),
@@ -197,7 +251,11 @@ pub(crate) fn build(
             stage: r.customer.stage().as_str().to_owned(),
             tier: r.customer.tier().as_str().to_owned(),
             orders: r.stats.orders(),
-            revenue: r.stats.revenue_amount().to_f64().unwrap_or(0.0) + 0.0,
+            revenue: r
+                .stats
+                .revenue()
+                .map_or_else(|| "0.00".to_owned(), |m| money_text(&m)),
+            revenue_money: r.stats.revenue(),
             clv_12m,
             p_alive,
             churn_risk: risk,
@@ -256,7 +314,7 @@ pub(crate) fn build(
     churn_risk.sort_by(|a, b| {
         b.churn_risk
             .total_cmp(&a.churn_risk)
-            .then(b.revenue.total_cmp(&a.revenue))
+            .then_with(|| revenue_order(b.revenue_money, a.revenue_money))
     });
     churn_risk.truncate(10);
     // Monthly cohorts.
@@ -330,8 +388,8 @@ pub(crate) fn build(
         } else {
             churned as f64 / purchasers as f64
         },
-        // An empty sum is -0.0: shown as 0.
-        revenue: rows_out.iter().map(|r| r.revenue).sum::<f64>() + 0.0,
+        revenue: revenue_by_currency(&live)?,
+        currency: base,
         purchasers,
         stages,
         tiers,
@@ -359,7 +417,12 @@ pub(crate) fn to_json(r: &Report) -> serde_json::Value {
         "purchasers": r.purchasers,
         "conversion_rate": r.conversion_rate,
         "churn_rate": r.churn_rate,
-        "revenue": r.revenue,
+        "revenue": r
+            .revenue
+            .iter()
+            .map(|(c, v)| (c.to_string(), serde_json::Value::String(amount_text(*v))))
+            .collect::<serde_json::Map<_, _>>(),
+        "currency": r.currency.as_str(),
         "models": r.models,
         "average_clv_by_tier": r.average_clv_by_tier,
         "top_clv": r.top_clv,

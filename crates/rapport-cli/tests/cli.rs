@@ -1109,14 +1109,15 @@ fn import_evaluates_the_imported_customers_at_its_now() {
     );
 }
 
-/// An empty book: revenue 0.00, never -0.00 (an empty `f64` sum is -0.0).
+/// An empty book: revenue 0.00, never -0.00 (an empty `f64` sum was -0.0); in JSON no
+/// currency has a total yet.
 #[test]
 fn an_empty_book_reports_zero_revenue_not_negative_zero() {
     let dir = tempfile::tempdir().unwrap();
     let text = on(dir.path(), "e.db", &["report", "--now", "2024-02-01"]);
     assert!(text.status.success(), "{}", stderr(&text));
     let out = stdout(&text);
-    assert!(out.contains("revenue 0.00"), "{out}");
+    assert!(out.contains("revenue 0.00\n"), "{out}");
     assert!(!out.contains("-0.00"), "{out}");
     let o = on(
         dir.path(),
@@ -1124,7 +1125,7 @@ fn an_empty_book_reports_zero_revenue_not_negative_zero() {
         &["report", "--json", "--now", "2024-02-01"],
     );
     assert!(o.status.success());
-    assert!(stdout(&o).contains("\"revenue\": 0.0"), "{}", stdout(&o));
+    assert_eq!(json(&o)["revenue"], serde_json::json!({}));
     assert!(!stdout(&o).contains("-0.0"), "{}", stdout(&o));
     // A zero amount written `-0.00` is stored and shown as zero.
     std::fs::write(
@@ -1153,6 +1154,124 @@ fn an_empty_book_reports_zero_revenue_not_negative_zero() {
     );
     let out = stdout(&on(dir.path(), "e.db", &["report", "--now", "2024-02-01"]));
     assert!(!out.contains("-0.00"), "{out}");
+    assert!(out.contains("revenue 0.00 USD\n"), "{out}");
+    let o = on(
+        dir.path(),
+        "e.db",
+        &["report", "--json", "--now", "2024-02-01"],
+    );
+    assert_eq!(json(&o)["revenue"], serde_json::json!({"USD": "0.00"}));
+}
+
+/// Money has a currency in the CLI: a book selling in USD and CNY reports one exact total per
+/// currency (the old report added 250.50 and 4780 into one `f64` "revenue 5030.50"), each row
+/// shows its currency, and the CNY customer is not put on the USD ladder (its 4,780 would have
+/// made Gold) until the book's base currency is CNY.
+#[test]
+fn a_book_in_two_currencies_reports_two_totals() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("usd.csv"),
+        "customer_id,date,amount\nA,2024-01-05,100.50\nB,2024-01-10,150\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("cny.csv"),
+        "customer_id,date,amount\nC,2024-01-07,4780\n",
+    )
+    .unwrap();
+    let import = |file: &str, currency: &str| {
+        let o = on(
+            dir.path(),
+            "m.db",
+            &[
+                "import",
+                "transactions",
+                file,
+                "--currency",
+                currency,
+                "--quiet",
+                "--now",
+                "2024-02-01",
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    import("usd.csv", "USD");
+    import("cny.csv", "CNY");
+    let o = on(
+        dir.path(),
+        "m.db",
+        &["report", "--json", "--now", "2024-02-01"],
+    );
+    let r = json(&o);
+    assert_eq!(
+        r["revenue"],
+        serde_json::json!({"CNY": "4780.00", "USD": "250.50"})
+    );
+    assert_eq!(r["currency"], "USD");
+    assert_eq!(r["tiers"]["gold"], 0, "{}", r["tiers"]);
+    let rows: Vec<&str> = r["churn_risk"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["revenue"].as_str().unwrap())
+        .collect();
+    assert!(
+        rows.contains(&"4780.00 CNY") && rows.contains(&"100.50 USD"),
+        "{rows:?}"
+    );
+    let text = stdout(&on(dir.path(), "m.db", &["report", "--now", "2024-02-01"]));
+    assert!(text.contains("revenue 4780.00 CNY, 250.50 USD\n"), "{text}");
+    let c = json(&on(
+        dir.path(),
+        "m.db",
+        &["customer", "C", "--json", "--now", "2024-02-01"],
+    ));
+    assert_eq!(c["tier"], "lead");
+    let reason = c["tier_reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(
+            "tier.currency_mismatch: revenue_365d = 4780 CNY against tier.currency = USD"
+        ),
+        "{reason}"
+    );
+    // With CNY as the base currency the same customer is Gold (and A, B are not compared).
+    let s = json(&on(
+        dir.path(),
+        "m.db",
+        &["sweep", "--base-currency", "CNY", "--now", "2024-02-01"],
+    ));
+    assert_eq!(s["evaluated"], 3);
+    let c = json(&on(
+        dir.path(),
+        "m.db",
+        &[
+            "customer",
+            "C",
+            "--json",
+            "--base-currency",
+            "cny",
+            "--now",
+            "2024-02-01",
+        ],
+    ));
+    assert_eq!(
+        (c["tier"].as_str(), c["tier_at_now"].as_str()),
+        (Some("gold"), Some("gold"))
+    );
+    let reason = c["tier_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("revenue_365d = 4780 CNY against gold.entry = 2000 CNY"),
+        "{reason}"
+    );
+    let bad = on(dir.path(), "m.db", &["report", "--base-currency", "yuan"]);
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("--base-currency `yuan`"),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 /// A file of 200 rows whose line 150 has an over-long customer id: the import stops naming

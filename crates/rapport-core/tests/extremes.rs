@@ -105,6 +105,7 @@ fn tier_policy() -> impl Strategy<Value = TierPolicy> {
         },
         hysteresis,
         grace_days,
+        currency: Currency::USD,
     })
 }
 

@@ -64,6 +64,7 @@ impl Model {
             },
             hysteresis: Decimal::new(self.h, 2),
             grace_days: self.grace as u32,
+            currency: Currency::USD,
         }
     }
 
@@ -325,12 +326,12 @@ fn reasons_name_the_rule_the_value_and_the_threshold() {
     );
     assert_eq!(
         up.reason.to_string(),
-        "tier.upgrade: revenue_365d = 2500 against gold.entry = 2000 at 2025-01-01T12:00:00Z"
+        "tier.upgrade: revenue_365d = 2500 USD against gold.entry = 2000 USD at 2025-01-01T12:00:00Z"
     );
     let wait = p.decide(&up.state, Some(Decimal::from(1_000)), None, at(1));
     assert_eq!(
         wait.reason.to_string(),
-        "tier.grace: revenue_365d = 1000 against gold.entry × (1 − hysteresis) = 1800 \
+        "tier.grace: revenue_365d = 1000 USD against gold.entry × (1 − hysteresis) = 1800 USD \
          at 2025-01-02T12:00:00Z (days_below 0, grace_days 30)"
     );
     let missing = p.decide(&up.state, None, None, at(2));

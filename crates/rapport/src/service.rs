@@ -370,10 +370,13 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// # use rapport_memory::MemoryStore;
     /// # let svc = Service::new(MemoryStore::new());
     /// # let t = TenantId::from_u128(1);
-    /// let mut p = Policies::default();
+    /// // A shop selling in euros: tier thresholds (Gold from 2,000) are amounts in EUR, and
+    /// // a customer buying in another currency keeps its tier (`tier.currency_mismatch`).
+    /// let mut p = Policies::default().with_currency(Currency::EUR);
     /// p.tier.ladder = TierLadder::classic_pyramid();
     /// let svc = svc.with_policies(p.clone())?;
     /// assert_eq!(svc.policies(), &p);
+    /// assert_eq!(svc.policies().currency(), Currency::EUR);
     ///
     /// let mut bad = Policies::default();
     /// bad.lifecycle.churn_factor = -1.0;

@@ -25,9 +25,12 @@ impl IdSource for SequentialIds {
 
 fn service() -> (Service<MemoryStore>, ManualClock) {
     let clock = ManualClock::at(t0());
+    // The shop sells in euros: its tier thresholds are amounts in EUR.
     let svc = Service::new(MemoryStore::new())
         .with_clock(clock.clone())
-        .with_ids(SequentialIds(AtomicU64::new(1)));
+        .with_ids(SequentialIds(AtomicU64::new(1)))
+        .with_policies(Policies::default().with_currency(Currency::EUR))
+        .unwrap();
     (svc, clock)
 }
 
@@ -302,7 +305,7 @@ fn sweep_reports_progress_and_settles() {
 #[test]
 fn a_share_ladder_sweep_ranks_first_and_knows_the_total() {
     let (svc, clock) = service();
-    let mut policies = Policies::default();
+    let mut policies = Policies::default().with_currency(Currency::EUR);
     policies.tier.ladder = TierLadder::classic_pyramid();
     let svc = svc.with_policies(policies).unwrap();
     for i in 0..20 {
@@ -347,5 +350,52 @@ fn a_share_ladder_sweep_ranks_first_and_knows_the_total() {
         platinum
             .iter()
             .all(|v| v.unwrap().amount >= Decimal::from(26))
+    );
+}
+
+/// Money has a currency, through the service: in a euro shop, 4,780 CNY of purchases are
+/// recorded (stage and stats move) but not compared with the EUR ladder — the tier stays Lead,
+/// no `tier_changed` event, and the reason names both currencies. The same amount in EUR makes
+/// Gold. (Before the change both made Gold: 4780 was compared with 2000 as bare numbers.)
+#[test]
+fn a_purchase_in_another_currency_does_not_move_the_tier() {
+    let (svc, _) = service();
+    let cny = block_on(svc.register(SHOP, profile("cny@b.co")))
+        .unwrap()
+        .customer
+        .id();
+    let a = NewActivity::purchase(
+        cny,
+        "CN-1",
+        Money::new(Decimal::new(478_000, 2), Currency::CNY),
+        t0() - Duration::days(3),
+    )
+    .unwrap();
+    let r = block_on(svc.record(SHOP, a)).unwrap();
+    assert_eq!(
+        (r.customer.tier(), r.customer.stage()),
+        (Tier::Lead, Stage::New)
+    );
+    let e = r.evaluation.unwrap();
+    assert_eq!(e.tier.reason.rule, "tier.currency_mismatch");
+    let text = e.tier.reason.to_string();
+    assert!(
+        text.starts_with(
+            "tier.currency_mismatch: revenue_365d = 4780.00 CNY against tier.currency = EUR"
+        ),
+        "{text}"
+    );
+    assert!(!e.events.iter().any(|ev| ev.name() == "tier_changed"));
+    let eur = block_on(svc.register(SHOP, profile("eur@b.co")))
+        .unwrap()
+        .customer
+        .id();
+    let r =
+        block_on(svc.record(SHOP, purchase(eur, "EU-1", t0() - Duration::days(3), 4780))).unwrap();
+    assert_eq!(r.customer.tier(), Tier::Gold);
+    let text = r.evaluation.unwrap().tier.reason.to_string();
+    assert!(
+        text.starts_with("tier.upgrade: revenue_365d = 4780 EUR against gold.entry = 2000 EUR"),
+        "{text}"
     );
 }

@@ -42,6 +42,7 @@ fn policies(ladder: u8) -> Policies {
         tag_rules: rules.iter().map(|r| TagRule::parse(r).unwrap()).collect(),
         tier: TierPolicy {
             ladder: tier,
+            currency: Currency::EUR, // the purchases below are in EUR
             ..TierPolicy::default()
         },
         ..Policies::default()

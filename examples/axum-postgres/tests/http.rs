@@ -95,7 +95,10 @@ async fn drive(base: &str) {
     assert_eq!(rec["decisions"]["tier"]["from"], "lead");
     assert_eq!(rec["decisions"]["tier"]["to"], "gold");
     let why = rec["decisions"]["tier"]["reason"].as_str().unwrap();
-    assert!(why.contains("revenue_365d = 2499.00"), "{why}");
+    assert!(
+        why.contains("revenue_365d = 2499.00 USD against gold.entry = 2000 USD"),
+        "{why}"
+    );
     assert_eq!(rec["decisions"]["stage"]["to"], "new");
     assert_eq!(rec["customer"]["orders"], 1);
     assert_eq!(rec["customer"]["revenue"], "2499.00 USD");

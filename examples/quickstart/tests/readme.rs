@@ -70,7 +70,9 @@ fn the_program_runs_and_a_second_run_records_nothing_new() {
     };
     let first = run();
     assert!(
-        first.contains("order 1001: iron because tier.upgrade: revenue_365d = 1200.00"),
+        first.contains(
+            "order 1001: iron because tier.upgrade: revenue_365d = 1200.00 USD against iron.entry = 200 USD"
+        ),
         "{first}"
     );
     assert!(

@@ -20,6 +20,7 @@ use crate::error::DomainError;
 use crate::event::DomainEvent;
 use crate::model::customer::Customer;
 use crate::model::lifecycle::Lifecycle;
+use crate::model::money::Money;
 use crate::model::stats::Stats;
 use crate::model::tag::{Tag, TagSource};
 use crate::model::tier::Tier;
@@ -55,7 +56,9 @@ pub struct EvalInputs {
     pub rfm: Option<RfmScores>,
     /// The tier a share ladder gives (from [`rank`](crate::decide::rank::rank)).
     pub share_tier: Option<Tier>,
-    /// A host-supplied metric (predicted CLV or any value) for `Clv`/`HostValue` ladders.
+    /// A host-supplied metric (predicted CLV or any value) for `Clv`/`HostValue` ladders. A
+    /// CLV is an amount in the policy's base [`currency`](TierPolicy::currency): a host whose
+    /// customers buy in several currencies converts it first.
     pub host_metric: Option<Decimal>,
     /// P(alive) from a fitted model.
     pub p_alive: Option<f64>,
@@ -228,12 +231,44 @@ impl PartialEq<Tag> for TagChange {
     }
 }
 
-fn metric_value(policy: &TierPolicy, stats: &Stats, inputs: &EvalInputs) -> Option<Decimal> {
+/// The tier metric: revenue and margin as money in the customer's currency (the policy's
+/// base currency before any purchase: zero is zero in every currency), the rest as numbers —
+/// a host's CLV is taken to be in the base currency, as [`EvalInputs::host_metric`] says.
+enum Metric {
+    Money(Money),
+    Number(Option<Decimal>),
+}
+
+fn metric_value(policy: &TierPolicy, stats: &Stats, inputs: &EvalInputs) -> Metric {
+    let money = |amount| {
+        Metric::Money(Money::new(
+            amount,
+            stats.currency().unwrap_or(policy.currency),
+        ))
+    };
     match policy.ladder.metric {
-        TierMetric::Revenue365 => Some(stats.rolling_365(inputs.now).revenue),
-        TierMetric::Margin => Some(stats.margin_amount()),
-        TierMetric::RfmTotal => inputs.rfm.map(|r| Decimal::from(r.total())),
-        TierMetric::Clv | TierMetric::HostValue => inputs.host_metric,
+        TierMetric::Revenue365 => money(stats.rolling_365(inputs.now).revenue),
+        TierMetric::Margin => money(stats.margin_amount()),
+        TierMetric::RfmTotal => Metric::Number(inputs.rfm.map(|r| Decimal::from(r.total()))),
+        TierMetric::Clv | TierMetric::HostValue => Metric::Number(inputs.host_metric),
+    }
+}
+
+/// The tier decision: a money metric in another currency than the policy's is refused
+/// ([`TierPolicy::decide_money`]) and the tier stays, with the reason `tier.currency_mismatch`.
+fn decide_tier(
+    policy: &TierPolicy,
+    customer: &Customer,
+    stats: &Stats,
+    inputs: &EvalInputs,
+) -> Result<TierDecision, DomainError> {
+    let (state, share, now) = (&customer.tier, inputs.share_tier, inputs.now);
+    match metric_value(policy, stats, inputs) {
+        Metric::Number(v) => Ok(policy.decide(state, v, share, now)),
+        Metric::Money(m) => match policy.decide_money(state, Some(m), share, now) {
+            Err(DomainError::CurrencyMismatch { .. }) => Ok(policy.refuse_currency(state, m, now)),
+            other => other,
+        },
     }
 }
 
@@ -275,10 +310,7 @@ pub fn evaluate(
     customer.ensure_live()?;
     let now = inputs.now;
     let id = customer.id();
-    let value = metric_value(&policies.tier, stats, inputs);
-    let tier = policies
-        .tier
-        .decide(&customer.tier, value, inputs.share_tier, now);
+    let tier = decide_tier(&policies.tier, customer, stats, inputs)?;
     // The purchase history is read once for the stage and the churn risk.
     let rhythm = policies.lifecycle.rhythm(stats, now);
     let Advanced {
@@ -314,6 +346,7 @@ pub fn evaluate(
         &decided
     };
     let ctx = SegmentContext::new(subject, stats, now)
+        .with_currency(Some(policies.tier.currency))
         .with_rfm(inputs.rfm)
         .with_churn_risk(Some(churn_risk.score));
     // Without a ranking, rules on RFM scores cannot be decided: their tags stay as the last

@@ -9,11 +9,13 @@ use crate::decide::rfm::RfmPolicy;
 use crate::decide::tag_rule::TagRule;
 use crate::decide::tier::TierPolicy;
 use crate::error::DomainError;
+use crate::model::money::Currency;
 
 /// A tenant's rules. `Default` is DOMAIN.md's defaults and no tag rules.
 ///
 /// Serialises to one document a host can store per tenant; fields left out read as their
-/// defaults.
+/// defaults (a document stored before the base currency existed reads as USD:
+/// [`Policies::currency`]).
 ///
 /// ```
 /// use rapport_core::*;
@@ -44,6 +46,34 @@ pub struct Policies {
 }
 
 impl Policies {
+    /// The tenant's base currency: the tier policy's [`currency`](TierPolicy::currency). Tier
+    /// thresholds on money metrics and the money literals of tag rules (`revenue_365d > 100`)
+    /// are amounts in it.
+    ///
+    /// ```
+    /// use rapport_core::*;
+    /// assert_eq!(Policies::default().currency(), Currency::USD);
+    /// let yuan = Policies::default().with_currency(Currency::CNY);
+    /// assert_eq!(yuan.currency(), Currency::CNY);
+    /// assert_eq!(yuan.tier.ladder, TierLadder::customer_pyramid()); // the same amounts, now in CNY
+    /// ```
+    #[must_use]
+    pub fn currency(&self) -> Currency {
+        self.tier.currency
+    }
+
+    /// With `currency` as the base currency (the ladder's amounts are kept as they are).
+    ///
+    /// ```
+    /// use rapport_core::*;
+    /// assert_eq!(Policies::default().with_currency(Currency::EUR).tier.currency, Currency::EUR);
+    /// ```
+    #[must_use]
+    pub fn with_currency(mut self, currency: Currency) -> Self {
+        self.tier.currency = currency;
+        self
+    }
+
     /// True when evaluating needs the population step ([`rank()`](crate::decide::rank::rank)): a share ladder, RFM
     /// total as the tier metric, or a tag rule that reads RFM scores. A sweep skips the
     /// ranking pass when this is false (the default policies: a threshold ladder, no rules).

@@ -98,7 +98,14 @@ impl RankInput {
         now: DateTime<Utc>,
         host_metric: Option<Decimal>,
     ) -> Self {
+        // A customer buying in another currency than the policy's is not ranked by its
+        // amount (never compared with amounts in the base currency): it counts as zero, and
+        // `evaluate` refuses its tier decision (`tier.currency_mismatch`).
+        let foreign = stats
+            .currency()
+            .is_some_and(|c| c != policies.tier.currency);
         let metric = match policies.tier.ladder.metric {
+            TierMetric::Revenue365 | TierMetric::Margin if foreign => Decimal::ZERO,
             TierMetric::Revenue365 => stats.rolling_365(now).revenue,
             TierMetric::Margin => stats.margin_amount(),
             TierMetric::RfmTotal => Decimal::ZERO,

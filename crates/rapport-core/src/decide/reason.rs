@@ -11,8 +11,10 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::model::money::Money;
+
 /// A measured or threshold value. Floats are shown with three decimals, dates and times as
-/// text.
+/// text, money with its currency (`4780.00 CNY`).
 ///
 /// ```
 /// use chrono::NaiveDate;
@@ -22,6 +24,8 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(Value::from(0.25).to_string(), "0.250");
 /// assert_eq!(Value::from(Decimal::new(1050, 2)).to_string(), "10.50");
 /// assert_eq!(Value::from(NaiveDate::from_ymd_opt(2026, 3, 1).unwrap()), Value::Text("2026-03-01".into()));
+/// let yuan = rapport_core::Money::new(Decimal::new(478_000, 2), rapport_core::Currency::CNY);
+/// assert_eq!(Value::from(yuan).to_string(), "4780.00 CNY");
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -35,6 +39,9 @@ pub enum Value {
     Float(f64),
     /// Anything else.
     Text(String),
+    /// An amount of money, shown with its currency. (Last: the untagged form is an object
+    /// `{"amount": "4780.00", "currency": "CNY"}`, which no other variant reads.)
+    Money(Money),
 }
 
 impl fmt::Display for Value {
@@ -44,6 +51,7 @@ impl fmt::Display for Value {
             Value::Decimal(v) => write!(f, "{v}"),
             Value::Float(v) => write!(f, "{v:.3}"),
             Value::Text(v) => f.write_str(v),
+            Value::Money(m) => write!(f, "{m}"),
         }
     }
 }
@@ -61,6 +69,11 @@ impl From<u32> for Value {
 impl From<Decimal> for Value {
     fn from(v: Decimal) -> Self {
         Value::Decimal(v)
+    }
+}
+impl From<Money> for Value {
+    fn from(v: Money) -> Self {
+        Value::Money(v)
     }
 }
 impl From<f64> for Value {
@@ -113,12 +126,13 @@ pub struct Measure {
 /// use rapport_core::Reason;
 /// use rust_decimal::Decimal;
 /// let now = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
+/// let usd = |v| rapport_core::Money::new(v, rapport_core::Currency::USD);
 /// let r = Reason::new("tier.upgrade", now)
-///     .measured("rolling_365_revenue", Decimal::new(245000, 2))
-///     .threshold("gold.entry", Decimal::from(2000));
+///     .measured("revenue_365d", usd(Decimal::new(245000, 2)))
+///     .threshold("gold.entry", usd(Decimal::from(2000)));
 /// assert_eq!(
 ///     r.to_string(),
-///     "tier.upgrade: rolling_365_revenue = 2450.00 against gold.entry = 2000 at 2026-06-01T00:00:00Z"
+///     "tier.upgrade: revenue_365d = 2450.00 USD against gold.entry = 2000 USD at 2026-06-01T00:00:00Z"
 /// );
 /// let r = Reason::new("churn.rules", now).factor("recency", 0.5).factor("trend", 1.0).note("no model");
 /// assert_eq!(r.factors.len(), 2);

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
+use crate::model::money::{Currency, Money};
 use crate::model::tier::{Tier, TierState};
 use rust_decimal::Decimal;
 
@@ -51,6 +52,24 @@ impl TierMetric {
             TierMetric::RfmTotal => "rfm_total",
             TierMetric::HostValue => "host_value",
         }
+    }
+
+    /// True for the metrics that are amounts of money — 365-day revenue, margin and CLV. On
+    /// them the entries of a threshold ladder are amounts in the policy's base
+    /// [`currency`](TierPolicy::currency), and a customer's amount is compared with them only
+    /// when it is in that currency. The RFM total and a host value are plain numbers.
+    ///
+    /// ```
+    /// use rapport_core::TierMetric;
+    /// assert!(TierMetric::Revenue365.is_money() && TierMetric::Margin.is_money() && TierMetric::Clv.is_money());
+    /// assert!(!TierMetric::RfmTotal.is_money() && !TierMetric::HostValue.is_money());
+    /// ```
+    #[must_use]
+    pub fn is_money(self) -> bool {
+        matches!(
+            self,
+            TierMetric::Revenue365 | TierMetric::Margin | TierMetric::Clv
+        )
     }
 }
 
@@ -313,7 +332,37 @@ impl TierLadder {
     }
 }
 
-/// Tier rules. `Default`: the customer pyramid, 10 % hysteresis, 30-day grace period.
+/// Tier rules. `Default`: the customer pyramid in USD, 10 % hysteresis, 30-day grace period.
+///
+/// **Money has a currency.** On a money metric ([`TierMetric::is_money`]) the entries of a
+/// threshold ladder are amounts in the policy's base [`currency`](TierPolicy::currency): the
+/// default pyramid's Gold entry is 2,000 USD. [`TierPolicy::decide_money`] compares a
+/// customer's amount with them only when it is in that currency and refuses any other with
+/// [`DomainError::CurrencyMismatch`]; [`evaluate`](crate::evaluate) then keeps the tier (rule
+/// `tier.currency_mismatch`). Reasons show the currency on both sides.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// use rust_decimal::Decimal;
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let p = TierPolicy::default(); // thresholds in USD
+/// assert_eq!(p.entry_money(Tier::Gold), Some(Money::new(Decimal::from(2_000), Currency::USD)));
+/// let cny = Money::new(Decimal::new(478_000, 2), Currency::CNY);
+/// assert_eq!(
+///     p.decide_money(&TierState::default(), Some(cny), None, now).unwrap_err(),
+///     DomainError::CurrencyMismatch { expected: Currency::USD, found: Currency::CNY },
+/// );
+/// let usd = Money::new(Decimal::new(478_000, 2), Currency::USD);
+/// let d = p.decide_money(&TierState::default(), Some(usd), None, now)?;
+/// assert_eq!(d.to, Tier::Gold);
+/// assert_eq!(d.reason.to_string(),
+///     "tier.upgrade: revenue_365d = 4780.00 USD against gold.entry = 2000 USD at 2026-06-30T00:00:00Z");
+/// // A tenant selling in yuan states its ladder in yuan.
+/// let yuan = TierPolicy { currency: Currency::CNY, ..TierPolicy::default() };
+/// assert_eq!(yuan.decide_money(&TierState::default(), Some(cny), None, now)?.to, Tier::Gold);
+/// # Ok::<(), DomainError>(())
+/// ```
 ///
 /// With no hysteresis and no grace period the tier is the plain threshold lookup:
 ///
@@ -337,6 +386,10 @@ pub struct TierPolicy {
     pub hysteresis: Decimal,
     /// ... for this many days in a row (30).
     pub grace_days: u32,
+    /// The tenant's base currency (USD): on a money metric the ladder's entries are amounts in
+    /// it, and amounts in any other currency are not compared with them. A policy stored
+    /// before this field existed reads as USD.
+    pub currency: Currency,
 }
 
 impl Default for TierPolicy {
@@ -345,6 +398,7 @@ impl Default for TierPolicy {
             ladder: TierLadder::customer_pyramid(),
             hysteresis: Decimal::new(10, 2),
             grace_days: 30,
+            currency: Currency::USD,
         }
     }
 }
@@ -360,7 +414,7 @@ impl Default for TierPolicy {
 /// assert!(d.changed());
 /// assert_eq!((d.from, d.to, d.state.tier), (Tier::Lead, Tier::Platinum, Tier::Platinum));
 /// assert_eq!(d.reason.to_string(),
-///     "tier.upgrade: revenue_365d = 12000 against platinum.entry = 10000 at 2026-06-30T00:00:00Z");
+///     "tier.upgrade: revenue_365d = 12000 USD against platinum.entry = 10000 USD at 2026-06-30T00:00:00Z");
 /// // No metric: the tier stays.
 /// let kept = TierPolicy::default().decide(&d.state, None, None, now);
 /// assert!(!kept.changed());
@@ -422,11 +476,96 @@ impl TierPolicy {
         self.ladder.validate()
     }
 
+    /// The entry of `tier` as money: `Some` on a threshold ladder over a money metric
+    /// ([`TierMetric::is_money`]), in the policy's [`currency`](TierPolicy::currency).
+    ///
+    /// ```
+    /// use rapport_core::*;
+    /// use rust_decimal::Decimal;
+    /// let eur = TierPolicy { currency: Currency::EUR, ..TierPolicy::default() };
+    /// assert_eq!(eur.entry_money(Tier::Platinum), Some(Money::new(Decimal::from(10_000), Currency::EUR)));
+    /// assert_eq!(eur.entry_money(Tier::Lead), None);
+    /// let rfm = TierPolicy { ladder: TierLadder { metric: TierMetric::RfmTotal, ..TierLadder::customer_pyramid() }, ..eur };
+    /// assert_eq!(rfm.entry_money(Tier::Platinum), None); // a score, not money
+    /// ```
+    #[must_use]
+    pub fn entry_money(&self, tier: Tier) -> Option<Money> {
+        if !self.ladder.metric.is_money() {
+            return None;
+        }
+        self.ladder
+            .entry(tier)
+            .map(|e| Money::new(e, self.currency))
+    }
+
+    /// Decides the tier at `now` from a money metric: as [`TierPolicy::decide`] when `value`
+    /// is in the policy's [`currency`](TierPolicy::currency) (or absent), refused otherwise —
+    /// an amount is never compared with thresholds in another currency.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// use rust_decimal::Decimal;
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+    /// let p = TierPolicy::default();
+    /// let usd = Money::new(Decimal::from(2_500), Currency::USD);
+    /// assert_eq!(p.decide_money(&TierState::default(), Some(usd), None, now)?,
+    ///            p.decide(&TierState::default(), Some(usd.amount), None, now));
+    /// let eur = Money::new(Decimal::from(2_500), Currency::EUR);
+    /// assert!(matches!(p.decide_money(&TierState::default(), Some(eur), None, now),
+    ///     Err(DomainError::CurrencyMismatch { expected: Currency::USD, found: Currency::EUR })));
+    /// # Ok::<(), DomainError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DomainError::CurrencyMismatch`] when `value` is in another currency than the policy's.
+    pub fn decide_money(
+        &self,
+        state: &TierState,
+        value: Option<Money>,
+        share_tier: Option<Tier>,
+        now: DateTime<Utc>,
+    ) -> Result<TierDecision, DomainError> {
+        if let Some(m) = value
+            && m.currency != self.currency
+        {
+            return Err(DomainError::CurrencyMismatch {
+                expected: self.currency,
+                found: m.currency,
+            });
+        }
+        Ok(self.decide(state, value.map(|m| m.amount), share_tier, now))
+    }
+
+    /// The decision when the customer's amount `found` is in another currency than the
+    /// policy's: nothing is compared, the tier stays (an active pin still applies), and the
+    /// reason `tier.currency_mismatch` shows both currencies.
+    pub(crate) fn refuse_currency(
+        &self,
+        state: &TierState,
+        found: Money,
+        now: DateTime<Utc>,
+    ) -> TierDecision {
+        let mut d = self.decide(state, None, None, now);
+        if d.reason.rule == "tier.metric_missing" {
+            d.reason = Reason::new("tier.currency_mismatch", now)
+                .measured(self.ladder.metric.as_str(), Value::Money(found))
+                .threshold("tier.currency", self.currency.as_str())
+                .note(format!(
+                    "{} is not compared with thresholds in {} (no conversion)",
+                    found.currency, self.currency
+                ));
+        }
+        d
+    }
+
     /// Decides the tier at `now`. `value` is the metric (for threshold ladders), `share_tier`
     /// the tier the population ranking gave (for share ladders). Upgrades happen at once; a
     /// downgrade needs the metric below the band for `grace_days` and goes one rung (the next
     /// rung's grace period starts afresh; with `grace_days = 0` the decision walks down to the
-    /// lookup at once); an active pin wins; a missing metric keeps the tier.
+    /// lookup at once); an active pin wins; a missing metric keeps the tier. On a money metric
+    /// `value` is an amount in the policy's [`currency`](TierPolicy::currency) — the caller
+    /// vouches for it; [`TierPolicy::decide_money`] checks it — and reasons show that currency.
     ///
     /// ```
     /// use chrono::{Duration, TimeZone, Utc};
@@ -477,7 +616,7 @@ impl TierPolicy {
             };
         }
         let (target, measured) = match (&self.ladder.rungs, value, share_tier) {
-            (Rungs::Thresholds { .. }, Some(v), _) => (self.ladder.lookup(v), Value::Decimal(v)),
+            (Rungs::Thresholds { .. }, Some(v), _) => (self.ladder.lookup(v), self.shown(v)),
             (Rungs::Shares { .. }, _, Some(t)) => (t, Value::Text(format!("share tier {t}"))),
             _ => {
                 let reason = Reason::new("tier.metric_missing", now).factor("metric", metric);
@@ -569,14 +708,36 @@ impl TierPolicy {
         }
     }
 
+    /// A metric or threshold value as shown in a reason: money in the policy's currency on a
+    /// money metric, a plain number otherwise.
+    fn shown(&self, v: Decimal) -> Value {
+        if self.ladder.metric.is_money() {
+            Value::Money(Money::new(v, self.currency))
+        } else {
+            Value::Decimal(v)
+        }
+    }
+
+    /// What a reason shows for a rung without an entry (Lead, a share ladder): zero.
+    fn no_entry(&self) -> Value {
+        if self.ladder.metric.is_money() {
+            Value::Money(Money::zero(self.currency))
+        } else {
+            Value::Int(0)
+        }
+    }
+
     fn entry_value(&self, t: Tier) -> Value {
-        self.ladder.entry(t).map_or(Value::Int(0), Value::Decimal)
+        self.ladder
+            .entry(t)
+            .map_or_else(|| self.no_entry(), |e| self.shown(e))
     }
 
     fn band_value(&self, t: Tier) -> Value {
-        self.ladder.entry(t).map_or(Value::Int(0), |e| {
-            Value::Decimal(downgrade_line(e, self.hysteresis).normalize())
-        })
+        self.ladder.entry(t).map_or_else(
+            || self.no_entry(),
+            |e| self.shown(downgrade_line(e, self.hysteresis).normalize()),
+        )
     }
 }
 

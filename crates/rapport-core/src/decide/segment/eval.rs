@@ -110,6 +110,15 @@ fn num(op: CmpOp, actual: Option<Decimal>, value: &Literal) -> bool {
     }
 }
 
+/// True when the customer's money amounts may be compared with a literal: no base currency
+/// is given, or the customer buys in it (or has bought nothing: zero in every currency).
+fn comparable(ctx: &SegmentContext<'_>) -> bool {
+    match (ctx.currency, ctx.stats.currency()) {
+        (Some(base), Some(c)) => base == c,
+        _ => true,
+    }
+}
+
 fn int(op: CmpOp, actual: Option<i64>, value: &Literal) -> bool {
     num(op, actual.map(Decimal::from), value)
 }
@@ -134,11 +143,23 @@ fn compare(ctx: &SegmentContext<'_>, field: &Field, op: CmpOp, value: &Literal) 
         },
         Field::Orders => int(op, Some(i64::from(stats.orders())), value),
         Field::PurchaseDays => int(op, Some(i64::from(stats.purchase_day_count())), value),
-        Field::Revenue => num(op, Some(stats.revenue_amount()), value),
-        Field::Margin => num(op, Some(stats.margin_amount()), value),
-        Field::Revenue30d => num(op, Some(window_revenue(stats, now, 30)), value),
-        Field::Revenue90d => num(op, Some(window_revenue(stats, now, 90)), value),
-        Field::Revenue365d => num(op, Some(window_revenue(stats, now, 365)), value),
+        // Money fields: only amounts in the base currency (when one is given) are compared.
+        Field::Revenue if comparable(ctx) => num(op, Some(stats.revenue_amount()), value),
+        Field::Margin if comparable(ctx) => num(op, Some(stats.margin_amount()), value),
+        Field::Revenue30d if comparable(ctx) => {
+            num(op, Some(window_revenue(stats, now, 30)), value)
+        }
+        Field::Revenue90d if comparable(ctx) => {
+            num(op, Some(window_revenue(stats, now, 90)), value)
+        }
+        Field::Revenue365d if comparable(ctx) => {
+            num(op, Some(window_revenue(stats, now, 365)), value)
+        }
+        Field::Revenue
+        | Field::Margin
+        | Field::Revenue30d
+        | Field::Revenue90d
+        | Field::Revenue365d => false,
         Field::Complaints => int(op, Some(stats.complaints().len() as i64), value),
         Field::Complaints90d => int(op, Some(complaints_within(stats, now, 90)), value),
         Field::LastNps => int(

@@ -50,6 +50,7 @@ pub(crate) use parse::Parser;
 
 use crate::decide::rfm::RfmScores;
 use crate::model::customer::Customer;
+use crate::model::money::Currency;
 use crate::model::stats::Stats;
 use crate::model::tag::Tag;
 
@@ -80,6 +81,11 @@ pub struct SegmentContext<'a> {
     pub churn_risk: Option<f64>,
     /// The time of the evaluation.
     pub now: DateTime<Utc>,
+    /// The tenant's base currency, when known ([`SegmentContext::with_currency`]): the money
+    /// fields (`revenue*`, `margin`) of a customer who buys in another currency are then
+    /// unknown, so every comparison on them is false (as for a missing NPS answer). `None`
+    /// (a store's query) compares the customer's amounts as they are.
+    pub currency: Option<Currency>,
 }
 
 impl<'a> SegmentContext<'a> {
@@ -104,6 +110,7 @@ impl<'a> SegmentContext<'a> {
             rfm: None,
             churn_risk: None,
             now,
+            currency: None,
         }
     }
 
@@ -140,6 +147,33 @@ impl<'a> SegmentContext<'a> {
     #[must_use]
     pub fn with_churn_risk(mut self, churn_risk: Option<f64>) -> Self {
         self.churn_risk = churn_risk;
+        self
+    }
+
+    /// With the tenant's base currency: literals on money fields (`revenue_365d > 100`) are
+    /// amounts in it, so they are not compared with a customer's amounts in another currency
+    /// ([`evaluate`](crate::evaluate) sets the policy's [`currency`](crate::TierPolicy::currency)).
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// use rust_decimal::Decimal;
+    /// let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    /// let customer = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// let buy = Activity::new(ActivityId::from_u128(3), customer.id(), now, Channel::Web,
+    ///     IdempotencyKey::new("o1")?, ActivityKind::Purchase { order_id: OrderId::new("o1")?,
+    ///     amount: Money::new(Decimal::from(500), Currency::CNY), margin: None })?;
+    /// let stats = Stats::from_activities(&[buy])?;
+    /// let rich = Segment::parse("revenue_365d > 100").unwrap();
+    /// let in_usd = SegmentContext::new(&customer, &stats, now).with_currency(Some(Currency::USD));
+    /// assert!(!rich.matches(&in_usd)); // 500 CNY is not compared with 100 USD
+    /// let in_cny = SegmentContext::new(&customer, &stats, now).with_currency(Some(Currency::CNY));
+    /// assert!(rich.matches(&in_cny));
+    /// # Ok::<(), DomainError>(())
+    /// ```
+    #[must_use]
+    pub fn with_currency(mut self, currency: Option<Currency>) -> Self {
+        self.currency = currency;
         self
     }
 }
