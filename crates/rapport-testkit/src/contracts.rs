@@ -1313,14 +1313,28 @@ pub async fn refunds_are_checked_against_orders<S: Store>(s: &S) -> Outcome {
         .with_clock(crate::FixedClock::at(now()))
         .with_ids(crate::SequentialIds::starting_at(0x5EF0_0000));
     let usd = |cents: i64| Money::new(Decimal::new(cents, 2), Currency::USD);
-    let ann = svc.register(TA, Profile::default()).await.map_err(e)?.customer;
-    let bob = svc.register(TA, Profile::default()).await.map_err(e)?.customer;
+    let ann = svc
+        .register(TA, Profile::default())
+        .await
+        .map_err(e)?
+        .customer;
+    let bob = svc
+        .register(TA, Profile::default())
+        .await
+        .map_err(e)?
+        .customer;
     let placed = now() - chrono::Duration::days(3);
-    let buy = NewActivity::purchase(ann.id(), "SO-1", usd(5_000), placed).map_err(|e| e.to_string())?;
+    let buy =
+        NewActivity::purchase(ann.id(), "SO-1", usd(5_000), placed).map_err(|e| e.to_string())?;
     svc.record(TA, buy).await.map_err(e)?;
     let refund = |who: CustomerId, order: &str, cents: i64, days_ago: i64| {
-        NewActivity::refund(who, order, usd(cents), now() - chrono::Duration::days(days_ago))
-            .map_err(|e| e.to_string())
+        NewActivity::refund(
+            who,
+            order,
+            usd(cents),
+            now() - chrono::Duration::days(days_ago),
+        )
+        .map_err(|e| e.to_string())
     };
     let state = |id: CustomerId| async move {
         let r = s.load(TA, id).await.map_err(|e| e.to_string())?;
@@ -1337,15 +1351,20 @@ pub async fn refunds_are_checked_against_orders<S: Store>(s: &S) -> Outcome {
     // Refused: another customer's order, an order never recorded, more than was paid.
     match svc.record(TA, refund(bob.id(), "SO-1", 100, 1)?).await {
         Err(Error::Domain(DomainError::UnknownOrder { order })) if order.as_str() == "SO-1" => {}
-        other => return Err(format!("a refund of another customer's order gave {other:?}")),
+        other => {
+            return Err(format!(
+                "a refund of another customer's order gave {other:?}"
+            ));
+        }
     }
     match svc.record(TA, refund(ann.id(), "SO-404", 100, 1)?).await {
         Err(Error::Domain(DomainError::UnknownOrder { order })) if order.as_str() == "SO-404" => {}
         other => return Err(format!("a refund of an unknown order gave {other:?}")),
     }
     match svc.record(TA, refund(ann.id(), "SO-1", 50_000, 1)?).await {
-        Err(Error::Domain(DomainError::RefundExceedsOrder { left, requested, .. }))
-            if left == usd(5_000) && requested == usd(50_000) => {}
+        Err(Error::Domain(DomainError::RefundExceedsOrder {
+            left, requested, ..
+        })) if left == usd(5_000) && requested == usd(50_000) => {}
         other => return Err(format!("500.00 refunded on a 50.00 order gave {other:?}")),
     }
     ensure!(
@@ -1384,7 +1403,10 @@ pub async fn refunds_are_checked_against_orders<S: Store>(s: &S) -> Outcome {
     let again = svc.record(TA, first).await.map_err(e)?;
     ensure!(again.duplicate, "a retried refund was not a duplicate");
     let (_, n, stats) = state(ann.id()).await?;
-    ensure!(n == 3, "{n} activities stored; expected the purchase and two refunds");
+    ensure!(
+        n == 3,
+        "{n} activities stored; expected the purchase and two refunds"
+    );
     ensure!(
         stats.revenue() == Some(usd(0)) && stats.full_refunds() == 1,
         "after refunding the whole order: revenue {:?}, full refunds {}",

@@ -311,7 +311,10 @@ pub fn refund_race<S: Store + 'static>(store: S, orders: usize) -> Result<Refund
                         // Both sides reach the barrier every round, even after a failure,
                         // so a failing store ends the run instead of stalling it.
                         barrier.wait();
-                        match r.map_err(rapport::Error::from).and_then(|r| svc.record(t, r)) {
+                        match r
+                            .map_err(rapport::Error::from)
+                            .and_then(|r| svc.record(t, r))
+                        {
                             Ok(rec) if !rec.duplicate => accepted += 1,
                             Err(rapport::Error::Domain(DomainError::RefundExceedsOrder {
                                 ..
@@ -327,10 +330,7 @@ pub fn refund_race<S: Store + 'static>(store: S, orders: usize) -> Result<Refund
             .collect();
         handles
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("a racer panicked".into()))
-            })
+            .map(|h| h.join().unwrap_or_else(|_| Err("a racer panicked".into())))
             .collect()
     });
     let (mut accepted, mut refused) = (0, 0);

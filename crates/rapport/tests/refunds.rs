@@ -29,7 +29,10 @@ fn service() -> blocking::Service<MemoryStore> {
 /// Version and activity count: what a refused refund must leave as it was.
 fn footprint(svc: &blocking::Service<MemoryStore>, id: CustomerId) -> (u64, usize) {
     let version = svc.customer(SHOP, id).unwrap().customer.version();
-    (version, svc.timeline(SHOP, id, TimeRange::all()).unwrap().len())
+    (
+        version,
+        svc.timeline(SHOP, id, TimeRange::all()).unwrap().len(),
+    )
 }
 
 /// The issue's reproduction: a 500 USD refund on a 50 USD order, and a refund of an order
@@ -38,7 +41,11 @@ fn footprint(svc: &blocking::Service<MemoryStore>, id: CustomerId) -> (u64, usiz
 #[test]
 fn the_issue_refunds_are_refused_and_revenue_stays_positive() {
     let svc = service();
-    let ann = svc.register(SHOP, Profile::default()).unwrap().customer.id();
+    let ann = svc
+        .register(SHOP, Profile::default())
+        .unwrap()
+        .customer
+        .id();
     svc.record(
         SHOP,
         NewActivity::purchase(ann, "SO-1", usd(5_000), t0() - Duration::days(5)).unwrap(),
@@ -70,7 +77,11 @@ fn the_issue_refunds_are_refused_and_revenue_stays_positive() {
 #[test]
 fn the_order_gives_the_date_and_an_emptied_order_is_refunded_in_full() {
     let svc = service();
-    let ann = svc.register(SHOP, Profile::default()).unwrap().customer.id();
+    let ann = svc
+        .register(SHOP, Profile::default())
+        .unwrap()
+        .customer
+        .id();
     let placed = t0() - Duration::days(40);
     for (order, at) in [("A", placed), ("B", t0() - Duration::days(2))] {
         svc.record(
@@ -85,13 +96,25 @@ fn the_order_gives_the_date_and_an_emptied_order_is_refunded_in_full() {
     }
     svc.record(SHOP, literal).unwrap();
     let stats = svc.customer(SHOP, ann).unwrap().stats;
-    let day = |d: DateTime<Utc>| stats.days().iter().find(|x| x.day == d.date_naive()).cloned();
+    let day = |d: DateTime<Utc>| {
+        stats
+            .days()
+            .iter()
+            .find(|x| x.day == d.date_naive())
+            .cloned()
+    };
     assert_eq!(day(placed).unwrap().revenue, Decimal::new(3_000, 2));
-    assert_eq!(day(t0() - Duration::days(2)).unwrap().revenue, Decimal::new(5_000, 2));
+    assert_eq!(
+        day(t0() - Duration::days(2)).unwrap().revenue,
+        Decimal::new(5_000, 2)
+    );
     assert_eq!(stats.purchase_day_count(), 2);
     // The rest of A: it empties the order, which is then refunded in full.
-    svc.record(SHOP, NewActivity::refund(ann, "A", usd(3_000), t0()).unwrap())
-        .unwrap();
+    svc.record(
+        SHOP,
+        NewActivity::refund(ann, "A", usd(3_000), t0()).unwrap(),
+    )
+    .unwrap();
     let stats = svc.customer(SHOP, ann).unwrap().stats;
     assert_eq!((stats.full_refunds(), stats.purchase_day_count()), (1, 1));
     assert_eq!(stats.revenue(), Some(usd(5_000)));
@@ -115,7 +138,11 @@ fn the_order_gives_the_date_and_an_emptied_order_is_refunded_in_full() {
 #[test]
 fn a_retried_refund_is_a_duplicate_not_a_new_refund() {
     let svc = service();
-    let ann = svc.register(SHOP, Profile::default()).unwrap().customer.id();
+    let ann = svc
+        .register(SHOP, Profile::default())
+        .unwrap()
+        .customer
+        .id();
     svc.record(
         SHOP,
         NewActivity::purchase(ann, "SO-1", usd(5_000), t0() - Duration::days(3)).unwrap(),
@@ -141,8 +168,16 @@ fn a_retried_refund_is_a_duplicate_not_a_new_refund() {
 #[test]
 fn a_refund_of_another_customers_order_is_unknown() {
     let svc = service();
-    let ann = svc.register(SHOP, Profile::default()).unwrap().customer.id();
-    let bob = svc.register(SHOP, Profile::default()).unwrap().customer.id();
+    let ann = svc
+        .register(SHOP, Profile::default())
+        .unwrap()
+        .customer
+        .id();
+    let bob = svc
+        .register(SHOP, Profile::default())
+        .unwrap()
+        .customer
+        .id();
     svc.record(
         SHOP,
         NewActivity::purchase(ann, "SO-1", usd(5_000), t0() - Duration::days(3)).unwrap(),

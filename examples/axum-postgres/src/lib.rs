@@ -516,8 +516,7 @@ impl ActivityRequest {
                 full,
             } => {
                 let money = money(&amount, &currency)?;
-                let a = NewActivity::refund(customer, order_id, money, at)
-                    .map_err(domain)?;
+                let a = NewActivity::refund(customer, order_id, money, at).map_err(domain)?;
                 if full { a.in_full() } else { a }
             }
             ActivityBody::Visit { item } => {

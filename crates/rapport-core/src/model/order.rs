@@ -241,12 +241,11 @@ impl OrderLedger {
                                 found: amount.currency,
                             });
                         }
-                        let sum = paid
-                            .amount
-                            .checked_add(amount.amount)
-                            .ok_or(DomainError::Overflow {
+                        let sum = paid.amount.checked_add(amount.amount).ok_or(
+                            DomainError::Overflow {
                                 field: "order.amount",
-                            })?;
+                            },
+                        )?;
                         (at.min(a.at), Money::new(sum, paid.currency))
                     }
                 });
@@ -292,7 +291,10 @@ impl OrderLedger {
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
-        self.orders.values().filter(|e| e.purchase.is_some()).count()
+        self.orders
+            .values()
+            .filter(|e| e.purchase.is_some())
+            .count()
     }
 
     /// True when no purchase was recorded.
