@@ -370,7 +370,9 @@ impl NewActivity {
     }
 
     /// Marks a refund as refunding the whole order (its purchase then no longer counts as a
-    /// purchase day). Other kinds are returned unchanged.
+    /// purchase day), e.g. an order cancelled with a restocking fee kept. A refund that brings
+    /// what is left of its order to zero is its full refund without the mark; an order counts
+    /// as refunded in full once. Other kinds are returned unchanged.
     ///
     /// ```
     /// use chrono::DateTime;
