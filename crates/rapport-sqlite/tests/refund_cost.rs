@@ -62,13 +62,23 @@ fn measure<S: Store>(name: &str, svc: &Service<S>, t: TenantId, id: CustomerId) 
     let mut purchase = Vec::new();
     let mut read = Vec::new();
     for i in 0..RUNS {
-        let r = NewActivity::refund(id, format!("O-{i}"), usd(100), t0() + Duration::seconds(i as i64))
-            .unwrap();
+        let r = NewActivity::refund(
+            id,
+            format!("O-{i}"),
+            usd(100),
+            t0() + Duration::seconds(i as i64),
+        )
+        .unwrap();
         let start = Instant::now();
         block_on(svc.record(t, r)).unwrap();
         refund.push(start.elapsed());
-        let p = NewActivity::purchase(id, format!("N-{i}"), usd(100), t0() + Duration::seconds(i as i64))
-            .unwrap();
+        let p = NewActivity::purchase(
+            id,
+            format!("N-{i}"),
+            usd(100),
+            t0() + Duration::seconds(i as i64),
+        )
+        .unwrap();
         let start = Instant::now();
         block_on(svc.record(t, p)).unwrap();
         purchase.push(start.elapsed());
@@ -91,12 +101,19 @@ fn measure<S: Store>(name: &str, svc: &Service<S>, t: TenantId, id: CustomerId) 
 }
 
 /// The map a `Stats`-kept ledger would carry: per order, its time, amount, refunded, closed.
+type KeptMap = BTreeMap<String, (DateTime<Utc>, Money, Decimal, bool)>;
+
 fn kept_map_cost(stats: &Stats) {
-    let map: BTreeMap<String, (DateTime<Utc>, Money, Decimal, bool)> = (0..ORDERS)
+    let map: KeptMap = (0..ORDERS)
         .map(|i| {
             (
                 format!("O-{i}"),
-                (t0() - Duration::hours(6 * i as i64), usd(5_000), Decimal::ZERO, false),
+                (
+                    t0() - Duration::hours(6 * i as i64),
+                    usd(5_000),
+                    Decimal::ZERO,
+                    false,
+                ),
             )
         })
         .collect();
@@ -106,8 +123,7 @@ fn kept_map_cost(stats: &Stats) {
         let start = Instant::now();
         for _ in 0..RUNS {
             if with {
-                let back: (Stats, BTreeMap<String, (DateTime<Utc>, Money, Decimal, bool)>) =
-                    serde_json::from_str(s).unwrap();
+                let back: (Stats, KeptMap) = serde_json::from_str(s).unwrap();
                 std::hint::black_box(serde_json::to_string(&back).unwrap());
             } else {
                 let back: Stats = serde_json::from_str(s).unwrap();
@@ -132,7 +148,10 @@ fn refund_cost_with_10k_orders() {
     let t = TenantId::from_u128(1);
     // Memory.
     let svc = Service::new(rapport_memory::MemoryStore::new()).with_clock(ManualClock::at(t0()));
-    let id = block_on(svc.register(t, Profile::default())).unwrap().customer.id();
+    let id = block_on(svc.register(t, Profile::default()))
+        .unwrap()
+        .customer
+        .id();
     for a in purchases(id) {
         let p = NewActivity {
             customer: id,
@@ -146,9 +165,13 @@ fn refund_cost_with_10k_orders() {
     measure("memory", &svc, t, id);
     // SQLite (file, WAL, default config), orders bulk-imported.
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("cost.db"), SqliteConfig::default(), t0()).unwrap();
+    let store =
+        SqliteStore::open(dir.path().join("cost.db"), SqliteConfig::default(), t0()).unwrap();
     let svc = Service::new(store).with_clock(ManualClock::at(t0()));
-    let id = block_on(svc.register(t, Profile::default())).unwrap().customer.id();
+    let id = block_on(svc.register(t, Profile::default()))
+        .unwrap()
+        .customer
+        .id();
     block_on(svc.store().import_activities(t, purchases(id))).unwrap();
     measure("sqlite", &svc, t, id);
     kept_map_cost(&block_on(svc.customer(t, id)).unwrap().stats);
