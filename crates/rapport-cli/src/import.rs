@@ -1,6 +1,11 @@
-//! `rapport import transactions` (CSV rows → customers and purchases) and `rapport import
-//! customers` (CSV rows → profiles): every row checked (and every record built) before the
-//! first write, then stored in batches, idempotent.
+//! `rapport import transactions` (CSV rows → customers, purchases and refunds) and `rapport
+//! import customers` (CSV rows → profiles): every row checked (and every record built) before
+//! the first write, then stored in batches, idempotent.
+//!
+//! A transactions file may name orders (`order_id` column) and mark rows as refunds (`type`
+//! column, `purchase` or `refund`). A refund must name an order of the same customer, bought
+//! earlier in the file or already in the store, for at most what is left of it
+//! ([`OrderLedger`]); otherwise it is a bad row with its line.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -64,6 +69,11 @@ pub(crate) struct Columns {
     pub(crate) customer: String,
     pub(crate) date: String,
     pub(crate) amount: String,
+    /// The order id column, when the file has one (`--order-col`, default `order_id`).
+    pub(crate) order: Option<String>,
+    /// The row type column (`purchase` or `refund`), when the file has one (`--type-col`,
+    /// default `type`).
+    pub(crate) kind: Option<String>,
     pub(crate) date_format: DateFormat,
     pub(crate) currency: Currency,
     /// The import's now: a purchase after `now + future_tolerance` is a bad row.
@@ -93,8 +103,14 @@ pub(crate) enum Problem {
     NotANumber { value: String },
     /// The amount is negative.
     Negative { amount: Decimal },
+    /// The type cell is neither `purchase` nor `refund`.
+    UnknownType { value: String },
+    /// A refund row without an order id.
+    RefundWithoutOrder,
     /// The record built from the row is invalid.
     Invalid(String),
+    /// The refund is refused: an unknown order, more than is left, another currency.
+    Refund(DomainError),
 }
 
 impl fmt::Display for Problem {
@@ -137,7 +153,18 @@ impl fmt::Display for Problem {
             ),
             Problem::NotANumber { value } => write!(f, "`{value}` is not a number"),
             Problem::Negative { amount } => write!(f, "amount {amount} is negative"),
+            Problem::UnknownType { value } => {
+                write!(f, "`{value}` is not a row type; use `purchase` or `refund`")
+            }
+            Problem::RefundWithoutOrder => f.write_str(
+                "a refund must name its order; add an order_id column (or name it with --order-col)",
+            ),
             Problem::Invalid(reason) => f.write_str(reason),
+            Problem::Refund(e @ DomainError::UnknownOrder { .. }) => write!(
+                f,
+                "{e} (no purchase of it in the file or the store)"
+            ),
+            Problem::Refund(e) => write!(f, "{e}"),
         }
     }
 }
@@ -173,6 +200,10 @@ pub(crate) struct Tx {
     pub(crate) customer: String,
     pub(crate) at: DateTime<Utc>,
     pub(crate) amount: Decimal,
+    /// The order id cell, when the file has one and it is not empty.
+    pub(crate) order: Option<String>,
+    /// A refund row (else a purchase).
+    pub(crate) refund: bool,
 }
 
 /// Checks an external customer id: not empty, at most [`MAX_EXTERNAL_ID`] characters, no
@@ -218,6 +249,18 @@ pub(crate) fn parse(
         find(&cols.date)?,
         find(&cols.amount)?,
     );
+    // Optional columns: a name given by a flag must exist; a default is used when present.
+    let optional = |name: &Option<String>, default: &str| -> Result<Option<(String, usize)>> {
+        match name {
+            Some(n) => Ok(Some((n.clone(), find(n)?))),
+            None => Ok(headers
+                .iter()
+                .position(|h| h == default)
+                .map(|i| (default.to_owned(), i))),
+        }
+    };
+    let order_col = optional(&cols.order, "order_id")?;
+    let kind_col = optional(&cols.kind, "type")?;
     let latest = cols
         .now
         .checked_add_signed(cols.future_tolerance)
@@ -262,11 +305,41 @@ pub(crate) fn parse(
             }
             // `-0.00` is zero: stored (and shown) as 0.00.
             amount.set_sign_positive(true);
+            let refund = match &kind_col {
+                Some((col, i)) => match field(*i).to_ascii_lowercase().as_str() {
+                    "" | "purchase" => false,
+                    "refund" => true,
+                    _ => {
+                        return Err(at_col(col)(Problem::UnknownType {
+                            value: field(*i).to_owned(),
+                        }));
+                    }
+                },
+                None => false,
+            };
+            let order = order_col
+                .as_ref()
+                .map(|(_, i)| field(*i))
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned);
+            if refund && order.is_none() {
+                let col = order_col
+                    .as_ref()
+                    .or(kind_col.as_ref())
+                    .map(|c| c.0.clone());
+                return Err(RowError {
+                    line,
+                    column: col,
+                    problem: Problem::RefundWithoutOrder,
+                });
+            }
             Ok(Tx {
                 line,
                 customer: customer.to_owned(),
                 at,
                 amount,
+                order,
+                refund,
             })
         })();
         match row {
@@ -298,6 +371,8 @@ pub(crate) struct Imported {
     pub(crate) customers_new: usize,
     pub(crate) purchases_new: usize,
     pub(crate) purchases_skipped: usize,
+    pub(crate) refunds_new: usize,
+    pub(crate) refunds_skipped: usize,
 }
 
 /// The customers and purchases of a transactions file, every one built (and so checked)
@@ -306,8 +381,11 @@ pub(crate) struct Imported {
 pub(crate) struct Batch {
     /// One per external id, created at its first purchase.
     pub(crate) customers: Vec<(Customer, Stats)>,
-    /// One purchase per row.
+    /// One purchase per purchase row.
     pub(crate) purchases: Vec<Activity>,
+    /// One refund per refund row, with its line, in file order; checked against the orders
+    /// by [`check_refunds`].
+    pub(crate) refunds: Vec<(u64, Activity)>,
 }
 
 impl Batch {
@@ -356,12 +434,54 @@ pub(crate) fn build(
         })
         .collect();
     let mut seen: BTreeMap<(&str, NaiveDate), u32> = BTreeMap::new();
+    let mut refunds_seen: BTreeMap<(&str, &str, DateTime<Utc>), u32> = BTreeMap::new();
     let mut purchases = Vec::with_capacity(txs.len());
+    let mut refunds = Vec::new();
     for t in txs {
-        let day = t.at.date_naive();
-        let n = seen.entry((t.customer.as_str(), day)).or_insert(0);
-        *n += 1;
-        let key = format!("tx:{}:{}:{}", t.customer, day.format("%Y%m%d"), n);
+        let amount = Money::new(t.amount, cols.currency);
+        // Keys are stable across re-runs of the file: an order by its id, a refund by its
+        // order, time and rank among the file's refunds of that order at that time, an
+        // unnamed order by the n-th unnamed order of the customer that day.
+        let (key, kind) = match (&t.order, t.refund) {
+            (Some(order), true) => {
+                let n = refunds_seen
+                    .entry((t.customer.as_str(), order.as_str(), t.at))
+                    .or_insert(0);
+                *n += 1;
+                let stamp = t.at.format("%Y%m%dT%H%M%S%.6fZ");
+                let key = format!("tx:{}:refund:{order}:{stamp}:{n}", t.customer);
+                let kind = OrderId::new(order.clone()).map(|order_id| ActivityKind::Refund {
+                    order_id,
+                    amount,
+                    margin: None,
+                    // The order's time replaces it in `check_refunds`.
+                    purchased_at: t.at,
+                    full: false,
+                });
+                (key, kind)
+            }
+            (Some(order), false) => {
+                let key = format!("tx:{}:order:{order}", t.customer);
+                let kind = OrderId::new(order.clone()).map(|order_id| ActivityKind::Purchase {
+                    order_id,
+                    amount,
+                    margin: None,
+                });
+                (key, kind)
+            }
+            (None, _) => {
+                let day = t.at.date_naive();
+                let n = seen.entry((t.customer.as_str(), day)).or_insert(0);
+                *n += 1;
+                let key = format!("tx:{}:{}:{}", t.customer, day.format("%Y%m%d"), n);
+                let kind = OrderId::new(key.clone()).map(|order_id| ActivityKind::Purchase {
+                    order_id,
+                    amount,
+                    margin: None,
+                });
+                (key, kind)
+            }
+        };
         let id = customer_id(tenant, &t.customer);
         let activity = (|| {
             Activity::new(
@@ -370,32 +490,110 @@ pub(crate) fn build(
                 t.at,
                 Channel::Web,
                 IdempotencyKey::new(key.clone())?,
-                ActivityKind::Purchase {
-                    order_id: OrderId::new(key.clone())?,
-                    amount: Money::new(t.amount, cols.currency),
-                    margin: None,
-                },
+                kind?,
             )
         })()
         .map_err(|e| invalid(t.line, &e))?;
-        purchases.push(activity);
+        if t.refund {
+            refunds.push((t.line, activity));
+        } else {
+            purchases.push(activity);
+        }
     }
     Ok(Batch {
         customers,
         purchases,
+        refunds,
     })
+}
+
+/// Checks the refunds of a built batch against the orders of their customers: those already in
+/// the store (read with [`Store::activities`]) and the file's purchases, in line order, each
+/// accepted refund lowering what is left for the next ([`OrderLedger`]). An accepted refund
+/// takes its order's time as `purchased_at`; a refund already in the store (a re-run) is left
+/// for the import to skip. A refused refund is a bad row: it stops the import (nothing written)
+/// or, with `skip_bad`, is listed and dropped, with the customers left without rows.
+pub(crate) fn check_refunds(
+    store: &impl Store,
+    tenant: TenantId,
+    batch: &mut Batch,
+    cols: &Columns,
+    skip_bad: bool,
+) -> Result<Vec<RowError>> {
+    use futures::executor::block_on;
+    use std::collections::{BTreeSet, HashSet};
+    let who: BTreeSet<CustomerId> = batch.refunds.iter().map(|(_, a)| a.customer).collect();
+    let mut ledgers: BTreeMap<CustomerId, (OrderLedger, HashSet<IdempotencyKey>)> = BTreeMap::new();
+    for id in who {
+        let stored = block_on(store.activities(tenant, id, TimeRange::all()))?;
+        let keys: HashSet<IdempotencyKey> =
+            stored.iter().map(|a| a.idempotency_key.clone()).collect();
+        let mut ledger = OrderLedger::from_activities(&stored)?;
+        for p in batch.purchases.iter().filter(|p| p.customer == id) {
+            if !keys.contains(&p.idempotency_key) {
+                ledger.apply(p)?;
+            }
+        }
+        ledgers.insert(id, (ledger, keys));
+    }
+    let mut bad = Vec::new();
+    let mut kept = Vec::with_capacity(batch.refunds.len());
+    for (line, mut refund) in std::mem::take(&mut batch.refunds) {
+        let Some((ledger, stored)) = ledgers.get_mut(&refund.customer) else {
+            continue;
+        };
+        if stored.contains(&refund.idempotency_key) {
+            kept.push((line, refund));
+            continue;
+        }
+        match ledger.settle_refund(refund.kind.clone()) {
+            Ok(kind) => {
+                refund.kind = kind;
+                ledger.apply(&refund)?;
+                kept.push((line, refund));
+            }
+            Err(e) => {
+                let column = match e {
+                    DomainError::UnknownOrder { .. } => {
+                        cols.order.clone().or(Some("order_id".into()))
+                    }
+                    _ => Some(cols.amount.clone()),
+                };
+                let row = RowError {
+                    line,
+                    column,
+                    problem: Problem::Refund(e),
+                };
+                if !skip_bad {
+                    return Err(row.into());
+                }
+                bad.push(row);
+            }
+        }
+    }
+    batch.refunds = kept;
+    if !bad.is_empty() {
+        let live: BTreeSet<CustomerId> = batch
+            .purchases
+            .iter()
+            .map(|a| a.customer)
+            .chain(batch.refunds.iter().map(|(_, a)| a.customer))
+            .collect();
+        batch.customers.retain(|(c, _)| live.contains(&c.id()));
+    }
+    Ok(bad)
 }
 
 /// Stores a built batch: the customers first, then the purchases, folded into the stats.
 /// Each store batch is one transaction; a re-run skips what is there.
 pub(crate) fn store(store: &Db, tenant: TenantId, batch: Batch, quiet: bool) -> Result<Imported> {
-    let rows = batch.purchases.len();
+    let rows = batch.purchases.len() + batch.refunds.len();
     let b = bar(batch.customers.len() as u64, quiet, "customers");
     let c = store.import_customers_iter(tenant, batch.customers, 5_000, |r| {
         b.set_position(r.rows as u64);
     })?;
     b.finish_and_clear();
-    let b = bar(rows as u64, quiet, "purchases");
+    let b = bar(batch.purchases.len() as u64, quiet, "purchases");
     let mut done = Imported {
         rows,
         customers_new: c.inserted,
@@ -411,6 +609,14 @@ pub(crate) fn store(store: &Db, tenant: TenantId, batch: Batch, quiet: bool) -> 
         b.inc(n as u64);
     }
     b.finish_and_clear();
+    // After the purchases, so every refund finds its order stored; the refunds were checked
+    // against the orders (`check_refunds`) before the first write.
+    let refunds: Vec<Activity> = batch.refunds.into_iter().map(|(_, a)| a).collect();
+    for part in refunds.chunks(10_000) {
+        let r = store.import_activities(tenant, part.to_vec())?;
+        done.refunds_new += r.inserted;
+        done.refunds_skipped += r.skipped;
+    }
     Ok(done)
 }
 

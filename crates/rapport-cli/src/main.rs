@@ -125,7 +125,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ImportWhat {
-    /// Transactions: one purchase per row.
+    /// Transactions: one purchase (or, with a `type` column, a refund) per row. A refund names
+    /// its order (`order_id` column) and is at most what is left of it.
     Transactions(ImportArgs),
     /// Customers: one per row, keyed by an external id (existing ones are left as they are).
     Customers(CustomerImportArgs),
@@ -171,6 +172,15 @@ struct ImportArgs {
     date_col: String,
     #[arg(long, default_value = "amount")]
     amount_col: String,
+    /// The order id column (default: `order_id` when the file has it). Without it each row is
+    /// its own order.
+    #[arg(long)]
+    order_col: Option<String>,
+    /// The row type column, `purchase` or `refund` (default: `type` when the file has it;
+    /// without it every row is a purchase). A refund must name an order of the same customer
+    /// in the file or the store, for at most what is left of it.
+    #[arg(long)]
+    type_col: Option<String>,
     /// chrono format of the date column, e.g. `%Y%m%d` or `%d/%m/%Y %H:%M` (default: ISO 8601
     /// dates `2024-01-05` and RFC 3339 timestamps `2024-01-05T10:30:00Z`).
     #[arg(long)]
@@ -419,6 +429,8 @@ fn run(cli: Cli) -> Result<()> {
                 customer: "customer_id".into(),
                 date: "date".into(),
                 amount: "amount".into(),
+                order: None,
+                kind: None,
                 date_format: import::DateFormat::Custom("%Y%m%d".into()),
                 currency: Currency::USD,
                 now,
@@ -458,6 +470,8 @@ fn run(cli: Cli) -> Result<()> {
                 customer: a.customer_col,
                 date: a.date_col,
                 amount: a.amount_col,
+                order: a.order_col,
+                kind: a.type_col,
                 date_format: a
                     .date_format
                     .map_or(import::DateFormat::Iso, import::DateFormat::Custom),
@@ -467,9 +481,14 @@ fn run(cli: Cli) -> Result<()> {
             };
             let file = std::fs::File::open(&a.csv)
                 .map_err(|e| fail!("cannot open {}: {e}", a.csv.display()))?;
-            let (txs, bad) = import::parse(file, &cols, a.skip_bad)?;
-            // Every record is built before the first write: a bad row writes nothing.
-            let batch = import::build(tenant, &txs, &cols)?;
+            let (txs, mut bad) = import::parse(file, &cols, a.skip_bad)?;
+            // Every record is built (and every refund checked against its order) before the
+            // first write: a bad row writes nothing.
+            let mut batch = import::build(tenant, &txs, &cols)?;
+            bad.extend(import::check_refunds(
+                &store, tenant, &mut batch, &cols, a.skip_bad,
+            )?);
+            bad.sort_by_key(|b| b.line);
             for b in &bad {
                 eprintln!("skipped {b}");
             }

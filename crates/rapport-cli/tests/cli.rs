@@ -1435,5 +1435,147 @@ fn eight_concurrent_customer_imports_leave_one_customer_per_contact() {
             .unwrap();
             futures::executor::block_on(store.drop_schema()).unwrap();
         }
+
+/// Refunds name their order (issue #14): with `order_id` and `type` columns a refund row must
+/// name an order of the same customer, in the file (a purchase and its refund in one file) or
+/// already stored, for at most what is left of it; otherwise it is a bad row with its line:
+/// exit 2 and nothing written, or listed and left out with `--skip-bad`. A re-run skips the
+/// refunds already stored instead of checking them again.
+#[test]
+fn import_checks_refund_rows_against_their_orders() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, body: &str| std::fs::write(dir.path().join(name), body).unwrap();
+    let import = |db: &str, file: &str, extra: &[&str]| {
+        let mut args = vec![
+            "import",
+            "transactions",
+            file,
+            "--quiet",
+            "--now",
+            "2024-03-01",
+        ];
+        args.extend_from_slice(extra);
+        on(dir.path(), db, &args)
+    };
+    let revenue = |db: &str, c: &str| -> String {
+        json(&on(dir.path(), db, &["customer", c, "--json"]))["revenue"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // Line 4 refunds 500.00 of a 50.00 order; line 5 an order never bought; line 6 names A's
+    // order for B (another customer's); line 7 has no order.
+    write(
+        "bad.csv",
+        "customer_id,date,amount,order_id,type\n\
+         A,2024-01-05,50.00,SO-1,purchase\n\
+         A,2024-01-07,30.00,SO-1,refund\n\
+         A,2024-01-08,500.00,SO-1,refund\n\
+         A,2024-01-08,1.00,SO-404,refund\n\
+         B,2024-01-09,1.00,SO-1,refund\n\
+         B,2024-01-09,1.00,,refund\n\
+         B,2024-01-10,20.00,SO-2,\n",
+    );
+    let o = import("bad.db", "bad.csv", &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("line 7, column `order_id`: a refund must name its order"),
+        "{err}"
+    );
+    // Nothing written: the first bad row stopped the import before any write.
+    let o = on(dir.path(), "bad.db", &["customer", "A", "--json"]);
+    assert!(!o.status.success(), "A was written: {}", stdout(&o));
+
+    write(
+        "bad2.csv",
+        "customer_id,date,amount,order_id,type\n\
+         A,2024-01-05,50.00,SO-1,purchase\n\
+         A,2024-01-07,30.00,SO-1,refund\n\
+         A,2024-01-08,20.01,SO-1,refund\n",
+    );
+    let o = import("bad2.db", "bad2.csv", &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "line 4, column `amount`: refund of 20.01 USD exceeds what is left of order `SO-1`: 20.00 USD"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !on(dir.path(), "bad2.db", &["customer", "A", "--json"])
+            .status
+            .success()
+    );
+
+    // --skip-bad: the bad refunds are listed by line and left out; the rest is imported.
+    let o = import("skip.db", "bad.csv", &["--skip-bad"]);
+    let err = stderr(&o);
+    for (line, what) in [
+        (
+            4,
+            "refund of 500.00 USD exceeds what is left of order `SO-1`: 20.00 USD",
+        ),
+        (5, "order `SO-404` was not recorded for this customer"),
+        (6, "order `SO-1` was not recorded for this customer"),
+        (7, "a refund must name its order"),
+    ] {
+        assert!(
+            err.contains(&format!("line {line}")) && err.contains(what),
+            "{line}: {err}"
+        );
+    }
+    let v = json(&o);
+    assert_eq!(v["skipped_rows"], 4, "{v}");
+    assert_eq!(v["imported"]["purchases_new"], 2, "{v}");
+    assert_eq!(v["imported"]["refunds_new"], 1, "{v}");
+    assert_eq!(revenue("skip.db", "A"), "20.00 USD");
+    assert_eq!(revenue("skip.db", "B"), "20.00 USD");
+
+    // A later file refunds a stored order: checked against what the store left (20.00).
+    write(
+        "later.csv",
+        "customer_id,date,amount,order_id,type\n\
+         A,2024-02-01,20.00,SO-1,refund\n",
+    );
+    let v = json(&import("skip.db", "later.csv", &[]));
+    assert_eq!(v["imported"]["refunds_new"], 1, "{v}");
+    assert_eq!(revenue("skip.db", "A"), "0.00 USD");
+    // Re-running it: a duplicate, skipped, not a new refund of an empty order.
+    let v = json(&import("skip.db", "later.csv", &[]));
+    assert_eq!(
+        (
+            v["imported"]["refunds_new"].as_u64(),
+            v["imported"]["refunds_skipped"].as_u64()
+        ),
+        (Some(0), Some(1)),
+        "{v}"
+    );
+    // One cent more on the emptied order is refused.
+    write(
+        "more.csv",
+        "customer_id,date,amount,order_id,type\n\
+         A,2024-02-02,0.01,SO-1,refund\n",
+    );
+    let o = import("skip.db", "more.csv", &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("line 2, column `amount`"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(revenue("skip.db", "A"), "0.00 USD");
+    // The refund counts against the order's day (5 January), not its own.
+    let v = json(&on(dir.path(), "skip.db", &["customer", "A", "--json"]));
+    let refunds: Vec<&serde_json::Value> = v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"]["kind"] == "refund")
+        .collect();
+    assert_eq!(refunds.len(), 2, "{v}");
+    for r in refunds {
+        assert_eq!(r["kind"]["purchased_at"], "2024-01-05T12:00:00Z", "{v}");
     }
 }

@@ -9,8 +9,8 @@
 
 use rust_decimal::Decimal;
 
-use crate::model::id::CustomerId;
-use crate::model::money::Currency;
+use crate::model::id::{CustomerId, OrderId};
+use crate::model::money::{Currency, Money};
 
 /// A rule of the domain was broken: invalid input, an illegal transition or a bad policy.
 ///
@@ -177,6 +177,40 @@ pub enum DomainError {
         /// Why.
         reason: &'static str,
     },
+    /// A refund naming an order that no purchase of the customer recorded. Order ids are the
+    /// host's order numbers, not personal data.
+    ///
+    /// ```
+    /// use rapport_core::{DomainError, OrderId, OrderLedger, Money, Currency};
+    /// let err = OrderLedger::default().check_refund(&OrderId::new("SO-9")?, Money::zero(Currency::USD), false).unwrap_err();
+    /// assert!(matches!(&err, DomainError::UnknownOrder { order } if order.as_str() == "SO-9"));
+    /// assert_eq!(err.to_string(), "order `SO-9` was not recorded for this customer");
+    /// # Ok::<(), DomainError>(())
+    /// ```
+    #[error("order `{order}` was not recorded for this customer")]
+    UnknownOrder {
+        /// The order the refund named.
+        order: OrderId,
+    },
+    /// A refund larger than what the purchase and the earlier refunds left of its order.
+    ///
+    /// ```
+    /// use rapport_core::{Currency, DomainError, Money, OrderId};
+    /// let usd = |s: &str| Money::new(s.parse().unwrap(), Currency::USD);
+    /// let err = DomainError::RefundExceedsOrder { order: OrderId::new("SO-1")?, left: usd("50.00"), requested: usd("500.00") };
+    /// assert_eq!(err.to_string(), "refund of 500.00 USD exceeds what is left of order `SO-1`: 50.00 USD");
+    /// assert_eq!(err.field(), Some("refund.amount"));
+    /// # Ok::<(), DomainError>(())
+    /// ```
+    #[error("refund of {requested} exceeds what is left of order `{order}`: {left}")]
+    RefundExceedsOrder {
+        /// The refunded order.
+        order: OrderId,
+        /// What was left of it (purchase less earlier refunds).
+        left: Money,
+        /// What the refund asked for.
+        requested: Money,
+    },
     /// A policy value the rules cannot work with.
     #[error("policy {field} `{value}` is invalid: {reason}")]
     InvalidPolicy {
@@ -215,6 +249,8 @@ impl DomainError {
             DomainError::InvalidRegion { .. } => Some("region"),
             DomainError::InvalidTag { .. } => Some("tag"),
             DomainError::CurrencyMismatch { .. } => Some("currency"),
+            DomainError::UnknownOrder { .. } => Some("order_id"),
+            DomainError::RefundExceedsOrder { .. } => Some("refund.amount"),
             DomainError::Tombstoned { .. }
             | DomainError::IllegalTransition { .. }
             | DomainError::InvalidChangeset { .. }

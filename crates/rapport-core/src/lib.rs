@@ -89,6 +89,7 @@ pub use model::id::{ActivityId, CustomerId, MessageId, TenantId};
 pub use model::id::{Actor, IdempotencyKey, OrderId};
 pub use model::lifecycle::{Lifecycle, Stage, StageOverride};
 pub use model::money::{Currency, Money};
+pub use model::order::{OrderLedger, OrderState, RefundCheck};
 pub use model::pii::Pii;
 pub use model::stats::{DayTotals, Stamped, Stats, Window};
 pub use model::tag::{Tag, TagInfo, TagSet, TagSource};

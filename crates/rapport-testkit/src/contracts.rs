@@ -1450,3 +1450,132 @@ pub async fn segment_query_equals_in_memory_evaluation<S: Store>(s: &S) -> Outco
     ensure!(other.is_empty(), "a query in an empty tenant returned rows");
     Ok(())
 }
+
+/// Refunds recorded through the service are checked against the customer's orders, read back
+/// through the store's `activities`: a refund of an order the customer never bought (or that
+/// another customer bought) fails `UnknownOrder`, one above what is left fails
+/// `RefundExceedsOrder` with the amounts, and neither writes anything; an accepted refund
+/// counts against the order's day whatever `purchased_at` the caller sent, one that empties
+/// the order is its full refund, and a retried refund (same key) is a duplicate even when it
+/// would no longer fit. Revenue ends at exactly zero, never below.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::contracts::refunds_are_checked_against_orders;
+/// assert_eq!(block_on(refunds_are_checked_against_orders(&MemoryStore::new())), Ok(()));
+/// ```
+pub async fn refunds_are_checked_against_orders<S: Store>(s: &S) -> Outcome {
+    use rapport::{Error, NewActivity, Service};
+    let e = |e: Error| e.to_string();
+    let svc = Service::new(s)
+        .with_clock(crate::FixedClock::at(now()))
+        .with_ids(crate::SequentialIds::starting_at(0x5EF0_0000));
+    let usd = |cents: i64| Money::new(Decimal::new(cents, 2), Currency::USD);
+    let ann = svc
+        .register(TA, Profile::default())
+        .await
+        .map_err(e)?
+        .customer;
+    let bob = svc
+        .register(TA, Profile::default())
+        .await
+        .map_err(e)?
+        .customer;
+    let placed = now() - chrono::Duration::days(3);
+    let buy =
+        NewActivity::purchase(ann.id(), "SO-1", usd(5_000), placed).map_err(|e| e.to_string())?;
+    svc.record(TA, buy).await.map_err(e)?;
+    let refund = |who: CustomerId, order: &str, cents: i64, days_ago: i64| {
+        NewActivity::refund(
+            who,
+            order,
+            usd(cents),
+            now() - chrono::Duration::days(days_ago),
+        )
+        .map_err(|e| e.to_string())
+    };
+    let state = |id: CustomerId| async move {
+        let r = s.load(TA, id).await.map_err(|e| e.to_string())?;
+        let r = r.ok_or_else(|| format!("customer {id} vanished"))?;
+        let n = s
+            .activities(TA, id, TimeRange::all())
+            .await
+            .map_err(|e| e.to_string())?
+            .len();
+        Ok::<_, String>((r.customer.version(), n, r.stats))
+    };
+    let before = state(ann.id()).await?;
+    let bob_before = state(bob.id()).await?;
+    // Refused: another customer's order, an order never recorded, more than was paid.
+    match svc.record(TA, refund(bob.id(), "SO-1", 100, 1)?).await {
+        Err(Error::Domain(DomainError::UnknownOrder { order })) if order.as_str() == "SO-1" => {}
+        other => {
+            return Err(format!(
+                "a refund of another customer's order gave {other:?}"
+            ));
+        }
+    }
+    match svc.record(TA, refund(ann.id(), "SO-404", 100, 1)?).await {
+        Err(Error::Domain(DomainError::UnknownOrder { order })) if order.as_str() == "SO-404" => {}
+        other => return Err(format!("a refund of an unknown order gave {other:?}")),
+    }
+    match svc.record(TA, refund(ann.id(), "SO-1", 50_000, 1)?).await {
+        Err(Error::Domain(DomainError::RefundExceedsOrder {
+            left, requested, ..
+        })) if left == usd(5_000) && requested == usd(50_000) => {}
+        other => return Err(format!("500.00 refunded on a 50.00 order gave {other:?}")),
+    }
+    ensure!(
+        state(ann.id()).await? == before && state(bob.id()).await? == bob_before,
+        "a refused refund wrote something"
+    );
+    // Accepted, with a wrong caller-supplied order date that the order's own replaces.
+    let mut first = refund(ann.id(), "SO-1", 3_000, 2)?;
+    if let ActivityKind::Refund { purchased_at, .. } = &mut first.kind {
+        *purchased_at = now() - chrono::Duration::days(300);
+    }
+    let r = svc.record(TA, first.clone()).await.map_err(e)?;
+    ensure!(!r.duplicate, "the first refund was taken for a duplicate");
+    let stored = s
+        .activities(TA, ann.id(), TimeRange::all())
+        .await
+        .map_err(|e| e.to_string())?;
+    let dated = stored.iter().find_map(|a| match &a.kind {
+        ActivityKind::Refund { purchased_at, .. } => Some(*purchased_at),
+        _ => None,
+    });
+    ensure!(
+        dated == Some(placed),
+        "the refund's order date reads back as {dated:?}, not the order's {placed}"
+    );
+    match svc.record(TA, refund(ann.id(), "SO-1", 2_001, 1)?).await {
+        Err(Error::Domain(DomainError::RefundExceedsOrder { left, .. })) if left == usd(2_000) => {}
+        other => return Err(format!("20.01 on the 20.00 left gave {other:?}")),
+    }
+    let last = svc
+        .record(TA, refund(ann.id(), "SO-1", 2_000, 1)?)
+        .await
+        .map_err(e)?;
+    ensure!(!last.duplicate, "the last refund was taken for a duplicate");
+    // The first refund again: a duplicate, not a new refund that no longer fits.
+    let again = svc.record(TA, first).await.map_err(e)?;
+    ensure!(again.duplicate, "a retried refund was not a duplicate");
+    let (_, n, stats) = state(ann.id()).await?;
+    ensure!(
+        n == 3,
+        "{n} activities stored; expected the purchase and two refunds"
+    );
+    ensure!(
+        stats.revenue() == Some(usd(0)) && stats.full_refunds() == 1,
+        "after refunding the whole order: revenue {:?}, full refunds {}",
+        stats.revenue(),
+        stats.full_refunds()
+    );
+    ensure!(
+        stats.purchase_day_count() == 0,
+        "the order refunded in full still counts {} purchase day(s)",
+        stats.purchase_day_count()
+    );
+    Ok(())
+}

@@ -17,6 +17,7 @@
 //! | `contacts_are_found` | lookup by normalised email and phone |
 //! | `erasure_leaves_no_pii` | after the erasing write no read (load, contact lookup, scan, query) returns the personal data; tenant B untouched |
 //! | `segment_query_equals_in_memory_evaluation` | `query` gives what `scan` + `Segment::matches` give, for predicates over every field kind, paged, per tenant |
+//! | `refunds_are_checked_against_orders` | through the service: a refund of an unknown or another customer's order, or above what is left, is refused with its typed error and writes nothing; the order's date is kept; a retried refund is a duplicate |
 //! | `differential` | random operation sequences give the same results as `rapport-memory` |
 //!
 //! Use the macro with a factory that makes a fresh, empty store:
@@ -76,7 +77,7 @@ where
 ///
 /// | flag | adds |
 /// |---|---|
-/// | `concurrent` | the store is safe to share between threads: `no_lost_updates_under_concurrency` (8 threads × 125 conflicting read-modify-writes through the service, none lost) and `outbox_survives_failures_and_relay_deaths` (1,000 events, 30 % failed deliveries, relay deaths: all delivered, none stuck) |
+/// | `concurrent` | the store is safe to share between threads: `no_lost_updates_under_concurrency` (8 threads × 125 conflicting read-modify-writes through the service, none lost), `outbox_survives_failures_and_relay_deaths` (1,000 events, 30 % failed deliveries, relay deaths: all delivered, none stuck) and `racing_refunds_never_exceed_the_order` (50 orders of 50.00, each refunded 30.00 by two threads at once: exactly one of each pair recorded) |
 ///
 /// The tests only exist under `cargo test`, so this example can only show the expansion
 /// compiling:
@@ -133,6 +134,16 @@ macro_rules! store_contracts {
             assert_eq!(r.delivered_unique, 1_000, "store contract violated: undelivered events ({r:?})");
             assert_eq!(r.stuck, 0, "store contract violated: stuck messages ({r:?})");
         }
+        #[test]
+        fn racing_refunds_never_exceed_the_order() {
+            let r = $crate::reliability::refund_race(($factory)(), 50)
+                .unwrap_or_else(|e| panic!("store contract violated: {e}"));
+            assert_eq!(
+                (r.accepted, r.refused),
+                (50, 50),
+                "store contract violated: racing refunds ({r:?})"
+            );
+        }
     };
     ($factory:expr) => {
         $crate::store_contracts!($factory;);
@@ -152,7 +163,8 @@ macro_rules! store_contracts {
             contacts_are_found,
             contacts_are_unique,
             erasure_leaves_no_pii,
-            segment_query_equals_in_memory_evaluation
+            segment_query_equals_in_memory_evaluation,
+            refunds_are_checked_against_orders
         );
         #[test]
         fn differential() {
@@ -187,7 +199,8 @@ macro_rules! store_contracts_tokio {
             contacts_are_found,
             contacts_are_unique,
             erasure_leaves_no_pii,
-            segment_query_equals_in_memory_evaluation
+            segment_query_equals_in_memory_evaluation,
+            refunds_are_checked_against_orders
         );
     };
     (@each $factory:expr; $($name:ident),+) => {

@@ -413,3 +413,117 @@ pub fn outbox_survives_failures<S: Store + Outbox>(
     };
     Ok((run, svc.into_store()))
 }
+
+/// Result of [`refund_race`].
+///
+/// ```
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::reliability::{RefundRace, refund_race};
+/// let r: RefundRace = refund_race(MemoryStore::new(), 5).unwrap();
+/// assert_eq!((r.accepted, r.refused), (5, 5));
+/// assert_eq!(r.revenue, "100.00".parse().unwrap()); // 5 × (50.00 − 30.00)
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefundRace {
+    /// Orders raced on (two refunds each).
+    pub orders: usize,
+    /// Refunds recorded.
+    pub accepted: usize,
+    /// Refunds refused with `RefundExceedsOrder`.
+    pub refused: usize,
+    /// The customer's net revenue at the end.
+    pub revenue: Decimal,
+}
+
+/// One customer buys `orders` orders of 50.00 USD; then, order by order, two threads released
+/// together each refund 30.00 USD of the same order through the service. The two refunds
+/// together exceed the order, so exactly one of each pair may be recorded (the other sees it
+/// when its write loses on the customer's version, decides again and is refused
+/// `RefundExceedsOrder`): `accepted == refused == orders`, revenue `orders × 20.00`.
+///
+/// # Errors
+/// A description of the first unexpected failure.
+///
+/// ```
+/// use rapport_memory::MemoryStore;
+/// use rapport_testkit::reliability::refund_race;
+/// let r = refund_race(MemoryStore::new(), 20).unwrap();
+/// assert_eq!((r.orders, r.accepted, r.refused), (20, 20, 20));
+/// ```
+pub fn refund_race<S: Store + 'static>(store: S, orders: usize) -> Result<RefundRace, String> {
+    use rapport::NewActivity;
+    let clock = FixedClock::default();
+    let start = rapport::Clock::now(&clock);
+    let svc = Arc::new(rapport::blocking::Service::from_async(
+        Service::new(store)
+            .with_clock(clock)
+            .with_ids(SequentialIds::default())
+            .with_max_attempts(1_000),
+    ));
+    let t = TenantId::from_u128(1);
+    let usd = |cents: i64| Money::new(Decimal::new(cents, 2), Currency::USD);
+    let ann = svc
+        .register(t, Profile::default())
+        .map_err(|e| e.to_string())?
+        .customer
+        .id();
+    let placed = start - Duration::days(10);
+    for i in 0..orders {
+        let buy = NewActivity::purchase(ann, format!("R-{i}"), usd(5_000), placed)
+            .map_err(|e| e.to_string())?;
+        svc.record(t, buy).map_err(|e| e.to_string())?;
+    }
+    let barrier = std::sync::Barrier::new(2);
+    let outcomes: Vec<Result<(usize, usize), String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..2i64)
+            .map(|side| {
+                let (svc, barrier) = (Arc::clone(&svc), &barrier);
+                scope.spawn(move || {
+                    let (mut accepted, mut refused, mut failed) = (0, 0, None);
+                    for i in 0..orders {
+                        // Distinct times, so distinct keys: two refunds, not one retried.
+                        let at = start - Duration::days(1) + Duration::seconds(side);
+                        let r = NewActivity::refund(ann, format!("R-{i}"), usd(3_000), at);
+                        // Both sides reach the barrier every round, even after a failure,
+                        // so a failing store ends the run instead of stalling it.
+                        barrier.wait();
+                        match r
+                            .map_err(rapport::Error::from)
+                            .and_then(|r| svc.record(t, r))
+                        {
+                            Ok(rec) if !rec.duplicate => accepted += 1,
+                            Err(rapport::Error::Domain(DomainError::RefundExceedsOrder {
+                                ..
+                            })) => refused += 1,
+                            other => {
+                                failed.get_or_insert(format!("order R-{i}: {other:?}"));
+                            }
+                        }
+                    }
+                    failed.map_or(Ok((accepted, refused)), Err)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("a racer panicked".into())))
+            .collect()
+    });
+    let (mut accepted, mut refused) = (0, 0);
+    for o in outcomes {
+        let (a, r) = o?;
+        accepted += a;
+        refused += r;
+    }
+    let revenue = svc
+        .customer(t, ann)
+        .map_err(|e| e.to_string())?
+        .stats
+        .revenue_amount();
+    Ok(RefundRace {
+        orders,
+        accepted,
+        refused,
+        revenue,
+    })
+}

@@ -128,21 +128,24 @@ impl NewActivity {
         )
     }
 
-    /// A partial refund of `amount` on order `order` (placed at `purchased_at`), given at
-    /// `at`. Key `refund:<order>:<at>`, so several refunds of one order at different times
-    /// are distinct and a retry of the same one is a no-op. [`NewActivity::in_full`] marks the
-    /// whole order refunded.
+    /// A refund of `amount` on order `order` of this customer, given at `at`. Key
+    /// `refund:<order>:<at>`, so several refunds of one order at different times are distinct
+    /// and a retry of the same one is a no-op. [`NewActivity::in_full`] marks the whole order
+    /// refunded.
+    ///
+    /// When it is recorded ([`crate::Service::record`]) the order must be one a purchase of
+    /// the customer recorded, and the amount at most what is left of it; the order's time
+    /// becomes the refund's `purchased_at` (set to `at` here until then).
     ///
     /// ```
-    /// use chrono::{Duration, TimeZone, Utc};
+    /// use chrono::{TimeZone, Utc};
     /// use rapport::NewActivity;
     /// use rapport::core::*;
-    /// let placed = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
-    /// let at = placed + Duration::days(2);
+    /// let at = Utc.with_ymd_and_hms(2026, 3, 3, 10, 0, 0).unwrap();
     /// let usd = Money::new("5".parse()?, Currency::USD);
-    /// let r = NewActivity::refund(CustomerId::from_u128(7), "1001", usd, placed, at)?;
+    /// let r = NewActivity::refund(CustomerId::from_u128(7), "1001", usd, at)?;
     /// assert_eq!(r.idempotency_key.as_str(), "refund:1001:20260303T100000.000000Z");
-    /// assert!(matches!(r.kind, ActivityKind::Refund { full: false, purchased_at, .. } if purchased_at == placed));
+    /// assert!(matches!(&r.kind, ActivityKind::Refund { full: false, order_id, .. } if order_id.as_str() == "1001"));
     /// assert!(matches!(r.in_full().kind, ActivityKind::Refund { full: true, .. }));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -153,7 +156,6 @@ impl NewActivity {
         customer: CustomerId,
         order: impl Into<String>,
         amount: Money,
-        purchased_at: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Result<Self, DomainError> {
         let order_id = OrderId::new(order)?;
@@ -166,7 +168,8 @@ impl NewActivity {
                 order_id,
                 amount,
                 margin: None,
-                purchased_at,
+                // The order's time replaces it when the refund is recorded.
+                purchased_at: at,
                 full: false,
             },
         )
@@ -367,14 +370,16 @@ impl NewActivity {
     }
 
     /// Marks a refund as refunding the whole order (its purchase then no longer counts as a
-    /// purchase day). Other kinds are returned unchanged.
+    /// purchase day), e.g. an order cancelled with a restocking fee kept. A refund that brings
+    /// what is left of its order to zero is its full refund without the mark; an order counts
+    /// as refunded in full once. Other kinds are returned unchanged.
     ///
     /// ```
     /// use chrono::DateTime;
     /// use rapport::NewActivity;
     /// use rapport::core::*;
     /// let t = DateTime::UNIX_EPOCH;
-    /// let r = NewActivity::refund(CustomerId::from_u128(7), "1", Money::zero(Currency::EUR), t, t)?.in_full();
+    /// let r = NewActivity::refund(CustomerId::from_u128(7), "1", Money::zero(Currency::EUR), t)?.in_full();
     /// assert!(matches!(r.kind, ActivityKind::Refund { full: true, .. }));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

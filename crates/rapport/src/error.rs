@@ -110,6 +110,8 @@ fn domain_kind(e: &DomainError) -> &'static str {
         DomainError::InvalidChangeset { .. } => "domain.invalid_changeset",
         DomainError::InvalidMerge { .. } => "domain.invalid_merge",
         DomainError::InvalidPolicy { .. } => "domain.invalid_policy",
+        DomainError::UnknownOrder { .. } => "domain.unknown_order",
+        DomainError::RefundExceedsOrder { .. } => "domain.refund_exceeds_order",
         _ => "domain",
     }
 }

@@ -567,18 +567,8 @@ impl<S: Store, N: Notifier> Service<S, N> {
         .await
     }
 
-    /// [`Self::modify`] with `decide` owning the record read, so a decision that changes it
+    /// [`Self::modify_at`] with `decide` owning the record read, so a decision that changes it
     /// (the customer and stats of a recorded purchase) moves it instead of cloning it.
-    async fn modify_owned(
-        &self,
-        t: TenantId,
-        id: CustomerId,
-        decide: impl Fn(Record, DateTime<Utc>) -> Result<Step, Error>,
-    ) -> Result<(Record, Applied), Error> {
-        self.modify_owned_at(t, id, None, decide).await
-    }
-
-    /// [`Self::modify_owned`] at `at` instead of the clock's now, when given.
     async fn modify_owned_at(
         &self,
         t: TenantId,
@@ -586,11 +576,34 @@ impl<S: Store, N: Notifier> Service<S, N> {
         at: Option<DateTime<Utc>>,
         decide: impl Fn(Record, DateTime<Utc>) -> Result<Step, Error>,
     ) -> Result<(Record, Applied), Error> {
+        self.modify_with_history(t, id, at, false, |read, _, now| decide(read, now))
+            .await
+    }
+
+    /// [`Self::modify_owned_at`], handing `decide` the customer's activities too when
+    /// `history` is set: read after the customer at every attempt, so a decision on them is
+    /// checked by the same version step as one on the record (an activity is only ever
+    /// written with a step of its customer's version).
+    async fn modify_with_history(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        at: Option<DateTime<Utc>>,
+        history: bool,
+        decide: impl Fn(Record, &[Activity], DateTime<Utc>) -> Result<Step, Error>,
+    ) -> Result<(Record, Applied), Error> {
         for _ in 0..self.max_attempts {
             let read = self.customer(t, id).await?;
             let expected_version = read.customer.version();
+            let activities = if history {
+                self.store
+                    .activities(t, read.customer.id(), TimeRange::all())
+                    .await?
+            } else {
+                Vec::new()
+            };
             let now = at.unwrap_or_else(|| self.clock.now());
-            let d = match decide(read, now)? {
+            let d = match decide(read, &activities, now)? {
                 Step::Keep(read) => return Ok((read, Applied::default())),
                 Step::Write(d) => d,
             };
@@ -836,15 +849,63 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
+    /// **Refunds are checked against the customer's orders** ([`OrderLedger`], rebuilt from
+    /// the customer's activities): a refund must name an order a purchase of this customer
+    /// recorded, in its currency, for at most what the purchase less the earlier refunds left;
+    /// its `purchased_at` is the order's time and `full` is set when it closes the order (the
+    /// caller's values are replaced). Two refunds of one order racing each other are decided
+    /// one after the other: the loser's write fails on the customer's version, and it reads
+    /// the winner's refund and decides again. A refund whose idempotency key is already
+    /// recorded is a duplicate, as for any activity, not a new refund checked again.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::{NewActivity, Service};
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// # let ann = block_on(svc.register(t, Profile::default()))?.customer.id();
+    /// let usd = |s: &str| Money::new(s.parse().unwrap(), Currency::USD);
+    /// let placed = svc.now() - chrono::Duration::days(3);
+    /// block_on(svc.record(t, NewActivity::purchase(ann, "SO-1", usd("50.00"), placed)?))?;
+    /// let too_much = NewActivity::refund(ann, "SO-1", usd("500.00"), svc.now())?;
+    /// assert!(matches!(block_on(svc.record(t, too_much)),
+    ///     Err(rapport::Error::Domain(DomainError::RefundExceedsOrder { left, .. })) if left == usd("50.00")));
+    /// let unknown = NewActivity::refund(ann, "SO-404", usd("1.00"), svc.now())?;
+    /// assert!(matches!(block_on(svc.record(t, unknown)),
+    ///     Err(rapport::Error::Domain(DomainError::UnknownOrder { .. }))));
+    /// let ok = block_on(svc.record(t, NewActivity::refund(ann, "SO-1", usd("20.00"), svc.now())?))?;
+    /// assert_eq!(ok.customer.id(), ann);
+    /// let stats = block_on(svc.customer(t, ann))?.stats;
+    /// assert_eq!(stats.revenue().unwrap(), usd("30.00"));
+    /// assert_eq!(stats.days()[0].day, placed.date_naive()); // counted against the order's day
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
-    /// Invalid amounts or a currency mix, [`Error::NotFound`], tombstones, store errors.
+    /// Invalid amounts or a currency mix, [`DomainError::UnknownOrder`] and
+    /// [`DomainError::RefundExceedsOrder`] for a refund (nothing written),
+    /// [`Error::NotFound`], tombstones, store errors.
     #[tracing::instrument(name = "rapport.record", level = "debug", skip_all, fields(tenant = %t, customer = %a.customer, kind = ?a.kind.activity_type()))]
     pub async fn record(&self, t: TenantId, a: NewActivity) -> Result<Recorded, Error> {
         let activity_id = self.ids.activity_id();
         let result = std::sync::Mutex::new(None);
+        let refund = matches!(a.kind, ActivityKind::Refund { .. });
         let (r, applied) = self
-            .modify_owned(t, a.customer, |read, now| {
+            .modify_with_history(t, a.customer, None, refund, |read, history, now| {
                 read.customer.ensure_live()?;
+                // A key already recorded goes to the store as it is, which reports the
+                // duplicate and writes nothing: a retried refund is not decided again.
+                let kind = if refund
+                    && !history
+                        .iter()
+                        .any(|h| h.idempotency_key == a.idempotency_key)
+                {
+                    OrderLedger::from_activities(history)?.settle_refund(a.kind.clone())?
+                } else {
+                    a.kind.clone()
+                };
                 let Record {
                     customer,
                     mut stats,
@@ -855,7 +916,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                     a.at,
                     a.channel,
                     a.idempotency_key.clone(),
-                    a.kind.clone(),
+                    kind,
                 )?;
                 stats.apply(&activity)?;
                 let (customer, e) = self.evaluated(customer, &stats, &EvalInputs::at(now))?;

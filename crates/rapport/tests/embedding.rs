@@ -393,7 +393,7 @@ fn activity_constructors_record_what_the_literals_did() {
             .with_margin(Decimal::new(3000, 2))
             .via(Channel::Store),
         NewActivity::purchase(ann, "A-2", usd("79.50"), day(10)).unwrap(),
-        NewActivity::refund(ann, "A-2", usd("79.50"), day(10), day(8))
+        NewActivity::refund(ann, "A-2", usd("79.50"), day(8))
             .unwrap()
             .in_full(),
         NewActivity::visit(ann, day(5)).unwrap().of_item("sku-1"),
@@ -431,7 +431,7 @@ fn activity_constructors_record_what_the_literals_did() {
     assert_eq!(stats.complaints().len(), 1);
     assert_eq!(stats.last_nps().map(|s| s.value.get()), Some(9));
     // A second partial refund of the same order at another time is another activity.
-    let again = NewActivity::refund(ann, "A-1", usd("1"), day(30), day(7)).unwrap();
+    let again = NewActivity::refund(ann, "A-1", usd("1"), day(7)).unwrap();
     assert!(!svc.record(SHOP, again).unwrap().duplicate);
     // A host key overrides the derived one: the same visit under two keys is two visits.
     let v = NewActivity::visit(ann, day(5))

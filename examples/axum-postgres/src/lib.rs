@@ -453,8 +453,6 @@ enum ActivityBody {
         order_id: String,
         amount: String,
         currency: String,
-        /// When the refunded order was placed.
-        purchased_at: DateTime<Utc>,
         #[serde(default)]
         full: bool,
     },
@@ -515,12 +513,10 @@ impl ActivityRequest {
                 order_id,
                 amount,
                 currency,
-                purchased_at,
                 full,
             } => {
                 let money = money(&amount, &currency)?;
-                let a = NewActivity::refund(customer, order_id, money, purchased_at, at)
-                    .map_err(domain)?;
+                let a = NewActivity::refund(customer, order_id, money, at).map_err(domain)?;
                 if full { a.in_full() } else { a }
             }
             ActivityBody::Visit { item } => {

@@ -265,6 +265,10 @@ pub enum ActivityKind {
     },
     /// Money given back for an order. `full` says the whole order was refunded, which removes
     /// its purchase from purchase-day counts; `purchased_at` is the refunded order's time.
+    /// A refund names an order a purchase of the same customer recorded and is at most what is
+    /// left of it: [`OrderLedger::check_refund`](crate::OrderLedger::check_refund) decides,
+    /// and [`OrderLedger::settle_refund`](crate::OrderLedger::settle_refund) sets
+    /// `purchased_at` and `full` from the order (the service does both when it records one).
     Refund {
         /// The refunded order.
         order_id: OrderId,
@@ -273,7 +277,7 @@ pub enum ActivityKind {
         /// Margin given back, when known.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         margin: Option<Decimal>,
-        /// When the refunded order was placed.
+        /// When the refunded order was placed (taken from the order when recorded).
         purchased_at: DateTime<Utc>,
         /// True when the whole order was refunded.
         full: bool,

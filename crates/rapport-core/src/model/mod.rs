@@ -17,6 +17,7 @@ pub mod customer;
 pub mod id;
 pub mod lifecycle;
 pub mod money;
+pub mod order;
 pub mod pii;
 pub mod stats;
 pub mod tag;
