@@ -1435,6 +1435,8 @@ fn eight_concurrent_customer_imports_leave_one_customer_per_contact() {
             .unwrap();
             futures::executor::block_on(store.drop_schema()).unwrap();
         }
+    }
+}
 
 /// Refunds name their order (issue #14): with `order_id` and `type` columns a refund row must
 /// name an order of the same customer, in the file (a purchase and its refund in one file) or
