@@ -328,8 +328,9 @@ mod tests {
             Err(busy())
         });
         assert!(r.is_err_and(|e| e.is_retryable()));
-        // 1 + 2 + 4 + 8 ms fit in 20 ms, the next 16 do not: five attempts.
-        assert_eq!(calls, 5);
+        // 1 + 2 + 4 + 8 ms fit in 20 ms, the next 16 do not: five attempts at most (fewer when
+        // the OS oversleeps), and more than one.
+        assert!((2..=5).contains(&calls), "{calls} attempts");
         assert!(started.elapsed() < Duration::from_millis(200));
         let mut calls = 0;
         let r: Result<(), _> = retry_busy(started + Duration::from_secs(5), || {
