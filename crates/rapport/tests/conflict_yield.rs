@@ -85,7 +85,9 @@ fn a_conflict_retry_yields_to_the_executor_between_attempts() {
         other_polls: other_polls.clone(),
         seen: Mutex::new(Vec::new()),
     });
-    let ann = block_on(svc.register(t, Profile::default())).unwrap().customer;
+    let ann = block_on(svc.register(t, Profile::default()))
+        .unwrap()
+        .customer;
     svc.store().seen.lock().unwrap().clear();
     svc.store().conflicts.store(3, Ordering::SeqCst);
 
