@@ -247,7 +247,13 @@ fn run(shared: &Shared, mut slot: Slot) {
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
             }
         };
-        job(&mut slot);
+        // A panicking job (a bug) must not take the thread with it: the pool would shrink and,
+        // once every reader was gone, queued callers would wait forever. Its caller sees
+        // `ReaderGone` (its reply channel is dropped); the connection is reopened.
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut slot)));
+        if ran.is_err() {
+            slot.conn = None;
+        }
     }
 }
 

@@ -26,9 +26,9 @@ const READS: usize = 1_000;
 /// Rows per `scan` / `query` page.
 const PAGE: u32 = 500;
 /// The bound on the timer task's worst lateness. Generous: on a loaded machine (load average
-/// 10 on 2 cores while this was tuned) the OS alone delays the timer's worker by up to about
-/// 100 ms; reads run on the executor delayed it by 590-780 ms (debug build).
-const WORST_LATENESS: Duration = Duration::from_millis(250);
+/// 10-13 on 2 cores while this was tuned) the OS alone delays the timer's worker by up to about
+/// 150 ms; reads run on the executor delayed it by 590-780 ms (debug build).
+const WORST_LATENESS: Duration = Duration::from_millis(300);
 /// The timer must tick at least once per this much wall time on average (it ticked about once
 /// per 2-5 ms with the read pool, once per 150-250 ms with reads on the executor).
 const MEAN_TICK: Duration = Duration::from_millis(25);
