@@ -26,18 +26,35 @@ pub enum Synchronous {
 
 /// Settings of a [`crate::SqliteStore`].
 ///
+/// Reads run on `readers` dedicated threads, each owning one read-only connection (clamped to
+/// 1..=64; default 4). The queue in front of them holds 16 jobs per reader; async callers
+/// beyond that wait for room (as futures, first come first served) instead of blocking their
+/// executor, so a store never opens more than `1 + readers` connections (the writer's and the
+/// readers') and never runs a statement on the caller's thread.
+///
 /// ```
-/// use rapport_sqlite::{SqliteConfig, Synchronous};
+/// use rapport_sqlite::{SqliteConfig, SqliteStore, Synchronous};
 /// let c = SqliteConfig { synchronous: Synchronous::Full, ..SqliteConfig::default() };
 /// assert_eq!(c.readers, 4);
+/// // Two reader threads, so at most two reads run at once.
+/// let dir = tempfile::tempdir()?;
+/// let store = SqliteStore::open(
+///     dir.path().join("crm.db"),
+///     SqliteConfig { readers: 2, ..SqliteConfig::default() },
+///     chrono::Utc::now(),
+/// )?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqliteConfig {
     /// Durability of commits.
     pub synchronous: Synchronous,
-    /// How long a connection waits for a lock before failing.
+    /// How long a connection waits for a lock before failing. Lock errors SQLite's busy
+    /// handler does not cover are retried on the store's own threads with an exponential
+    /// back-off (1 ms doubling to 64 ms) within the same budget.
     pub busy_timeout: Duration,
-    /// Idle read connections kept open.
+    /// Reader threads, each owning one read-only connection: the most reads that run at once
+    /// (clamped to 1..=64).
     pub readers: usize,
 }
 

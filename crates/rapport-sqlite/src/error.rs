@@ -51,6 +51,9 @@ pub enum SqliteError {
     /// The writer thread is gone (the store was closed or the thread panicked).
     #[error("the sqlite writer thread is not running")]
     WriterGone,
+    /// The read pool is gone (the store was closed or a reader thread could not start).
+    #[error("the sqlite reader threads are not running")]
+    ReaderGone,
 }
 
 impl SqliteError {

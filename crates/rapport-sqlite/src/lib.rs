@@ -6,7 +6,11 @@
 //!   are queued to it and **group-committed** (one transaction, each changeset under its own
 //!   savepoint so a conflicting one fails alone). Async hosts never block on a write and the
 //!   blocking service needs no runtime.
-//! - Reads run on a small pool of read-only connections.
+//! - Reads run on a **bounded pool of reader threads** ([`SqliteConfig::readers`], each owning
+//!   one read-only connection) fed by a bounded queue; async callers await the result on a
+//!   oneshot channel, so a read never blocks the caller's executor, and no runtime is needed.
+//! - Lock contention (`SQLITE_BUSY`/`SQLITE_LOCKED`) is retried on the store's own threads with
+//!   an exponential back-off (1 ms doubling to 64 ms) within `busy_timeout`.
 //! - Bulk imports: one transaction per batch, streamed to the writer in chunks so serialising
 //!   overlaps inserting; new databases use 8 KiB pages.
 //! - Schema as numbered migrations ([`MIGRATIONS`]), refusing a database newer than the code.
@@ -19,6 +23,7 @@ mod error;
 mod import;
 mod migrate;
 mod outbox;
+mod pool;
 mod read;
 mod segment_sql;
 mod writer;
@@ -40,7 +45,7 @@ pub use error::SqliteError;
 pub use import::ImportReport;
 pub use migrate::{MIGRATIONS, Migration, latest_version};
 
-use read::ReadPool;
+use pool::ReadPool;
 use writer::Writer;
 
 /// A rapport store in one SQLite file.
@@ -126,9 +131,9 @@ impl SqliteStore {
         let mut conn = Connection::open(&path)?;
         setup(&conn, &config)?;
         migrate::migrate(&mut conn, codec::time_to_us(now))?;
-        let writer = Writer::spawn(conn)?;
+        let writer = Writer::spawn(conn, config.busy_timeout)?;
         Ok(Self {
-            readers: ReadPool::new(path.clone(), config),
+            readers: ReadPool::new(&path, &config)?,
             path,
             writer,
         })
@@ -416,8 +421,8 @@ impl From<SqliteError> for StoreError {
                 reason: format!("{table}: {reason}"),
             },
             SqliteError::Unavailable(reason) => StoreError::Unavailable { reason },
-            SqliteError::WriterGone => StoreError::Unavailable {
-                reason: "the sqlite writer thread is not running".into(),
+            e @ (SqliteError::WriterGone | SqliteError::ReaderGone) => StoreError::Unavailable {
+                reason: e.to_string(),
             },
             e => StoreError::Backend {
                 backend: "sqlite",
@@ -431,7 +436,8 @@ impl Store for SqliteStore {
     async fn load(&self, tenant: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
         Ok(self
             .readers
-            .with(|c| read::load(c, tenant, id))?
+            .read(move |c| read::load(c, tenant, id))
+            .await?
             .map(|(customer, stats)| Record { customer, stats }))
     }
 
@@ -440,15 +446,18 @@ impl Store for SqliteStore {
         tenant: TenantId,
         key: &ContactKey,
     ) -> Result<Vec<CustomerId>, StoreError> {
+        let key = key.clone();
         Ok(self
             .readers
-            .with(|c| read::find_by_contact(c, tenant, key))?)
+            .read(move |c| read::find_by_contact(c, tenant, &key))
+            .await?)
     }
 
     async fn scan(&self, tenant: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
         Ok(self
             .readers
-            .with(|c| read::scan(c, tenant, page.after, page.limit))?
+            .read(move |c| read::scan(c, tenant, page.after, page.limit))
+            .await?
             .into_iter()
             .map(|(customer, stats)| Record { customer, stats })
             .collect())
@@ -465,9 +474,11 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         page: Page,
     ) -> Result<Vec<Record>, StoreError> {
+        let segment = segment.clone();
         Ok(self
             .readers
-            .with(|c| read::query(c, tenant, segment, now, page.after, page.limit))?
+            .read(move |c| read::query(c, tenant, &segment, now, page.after, page.limit))
+            .await?
             .into_iter()
             .map(|(customer, stats)| Record { customer, stats })
             .collect())
@@ -481,7 +492,8 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Activity>, StoreError> {
         Ok(self
             .readers
-            .with(|c| read::activities(c, tenant, id, range.from, range.to))?)
+            .read(move |c| read::activities(c, tenant, id, range.from, range.to))
+            .await?)
     }
 
     #[tracing::instrument(

@@ -1,66 +1,18 @@
-//! Reads, on a small pool of read-only connections (WAL lets them run beside the writer).
-
-use std::path::PathBuf;
-use std::sync::Mutex;
+//! The read statements, run by the reader threads of [`crate::pool::ReadPool`] on their
+//! read-only connections (WAL lets them run beside the writer).
 
 use chrono::{DateTime, Utc};
 use rapport_core::{
     Activity, ContactKey, Customer, CustomerId, Segment, SegmentContext, Stats, TenantId,
 };
 use rusqlite::types::Value;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use crate::codec::{from_json, time_to_us};
-use crate::config::SqliteConfig;
 use crate::error::SqliteError;
 use rapport_sql::segment::{Cond, prefilter};
 
 use crate::segment_sql::{self, Sqlite};
-
-pub(crate) struct ReadPool {
-    path: PathBuf,
-    config: SqliteConfig,
-    idle: Mutex<Vec<Connection>>,
-}
-
-impl ReadPool {
-    pub(crate) fn new(path: PathBuf, config: SqliteConfig) -> Self {
-        Self {
-            path,
-            config,
-            idle: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// Runs `f` on an idle read connection (opening one when none is idle) and returns the
-    /// connection to the pool.
-    pub(crate) fn with<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, SqliteError>,
-    ) -> Result<T, SqliteError> {
-        let conn = self.idle.lock().ok().and_then(|mut v| v.pop());
-        let conn = match conn {
-            Some(c) => c,
-            None => {
-                let c = Connection::open_with_flags(
-                    &self.path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY
-                        | OpenFlags::SQLITE_OPEN_URI
-                        | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                c.busy_timeout(self.config.busy_timeout)?;
-                c
-            }
-        };
-        let r = f(&conn);
-        if let Ok(mut idle) = self.idle.lock() {
-            if idle.len() < self.config.readers {
-                idle.push(conn);
-            }
-        }
-        r
-    }
-}
 
 fn customer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String)> {
     Ok((r.get(0)?, r.get(1)?))

@@ -5,12 +5,14 @@
 
 use std::sync::mpsc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use futures_channel::oneshot;
 use rusqlite::Connection;
 
 use crate::apply::{ApplyError, Outcome, Prepared, apply};
 use crate::error::SqliteError;
+use crate::pool::retry_busy;
 
 /// Most changesets committed together.
 pub(crate) const MAX_GROUP: usize = 256;
@@ -34,11 +36,13 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn spawn(conn: Connection) -> Result<Writer, SqliteError> {
+    /// Starts the writer thread on `conn`; `busy_timeout` bounds its retries of a busy
+    /// `BEGIN IMMEDIATE`.
+    pub(crate) fn spawn(conn: Connection, busy_timeout: Duration) -> Result<Writer, SqliteError> {
         let (tx, rx) = mpsc::channel::<Job>();
         thread::Builder::new()
             .name("rapport-sqlite-writer".into())
-            .spawn(move || run(conn, &rx))
+            .spawn(move || run(conn, busy_timeout, &rx))
             .map_err(|_| SqliteError::WriterGone)?;
         Ok(Writer { tx })
     }
@@ -105,7 +109,7 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, rx: &mpsc::Receiver<Job>) {
+fn run(mut conn: Connection, busy_timeout: Duration, rx: &mpsc::Receiver<Job>) {
     let mut seq: i64 = conn
         .query_row(
             "SELECT COALESCE(MAX(seq), 0) FROM rapport_outbox",
@@ -120,7 +124,12 @@ fn run(mut conn: Connection, rx: &mpsc::Receiver<Job>) {
             match job {
                 Job::Exec(f) => {
                     // Flush the applies gathered so far, then run the closure alone.
-                    commit_group(&mut conn, std::mem::take(&mut group), &mut seq);
+                    commit_group(
+                        &mut conn,
+                        std::mem::take(&mut group),
+                        &mut seq,
+                        busy_timeout,
+                    );
                     f(&mut conn);
                 }
                 apply @ Job::Apply { .. } => group.push(apply),
@@ -129,17 +138,21 @@ fn run(mut conn: Connection, rx: &mpsc::Receiver<Job>) {
                 pending = rx.try_recv().ok();
             }
         }
-        commit_group(&mut conn, group, &mut seq);
+        commit_group(&mut conn, group, &mut seq, busy_timeout);
     }
 }
 
-fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64) {
+fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64, busy_timeout: Duration) {
     if group.is_empty() {
         return;
     }
     let start_seq = *seq;
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let e = SqliteError::from(e);
+    // The busy handler already waits up to `busy_timeout`; a lock error it does not cover is
+    // retried here with a back-off, on this thread.
+    let begin = retry_busy(Instant::now() + busy_timeout, || {
+        Ok(conn.execute_batch("BEGIN IMMEDIATE")?)
+    });
+    if let Err(e) = begin {
         for job in group {
             if let Job::Apply { reply, .. } = job {
                 let _ = reply.send(Err(ApplyError::Sqlite(SqliteError::Unavailable(format!(

@@ -630,8 +630,10 @@ impl<S: Store, N: Notifier> Service<S, N> {
                 }
                 Err(StoreError::Conflict { .. }) => {
                     tracing::trace!(tenant = %t, customer = %id, "version conflict; deciding again");
-                    // Someone else's change won: let it finish before deciding again.
-                    std::thread::yield_now();
+                    // Someone else's change won and is committed: hand the executor to the
+                    // other ready tasks once (never blocking its thread), then read it back
+                    // and decide again.
+                    yield_to_executor().await;
                 }
                 Err(e) => {
                     tracing::debug!(tenant = %t, customer = %id, error = store_kind(&e), "write failed");
@@ -1707,4 +1709,19 @@ fn find_ranked<'a>(ranked: &'a [Ranked], cursor: &mut usize, id: CustomerId) -> 
 
 fn inputs_for(r: Option<&Ranked>, now: DateTime<Utc>) -> EvalInputs {
     EvalInputs::at(now).with_ranked(r)
+}
+
+/// Returns `Pending` once (waking itself at once), so the executor polls its other ready tasks
+/// before the caller goes on. Needs no runtime or timer: under `block_on` it is a re-poll.
+fn yield_to_executor() -> impl std::future::Future<Output = ()> + Send {
+    let mut yielded = false;
+    std::future::poll_fn(move |cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
 }
