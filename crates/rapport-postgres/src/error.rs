@@ -2,7 +2,6 @@
 //! port's `StoreError` by SQLSTATE.
 
 use rapport_core::StoreError;
-use tokio_postgres::error::SqlState;
 
 /// What can go wrong opening a [`crate::PostgresStore`].
 ///
@@ -69,31 +68,92 @@ pub(crate) fn reason(e: &tokio_postgres::Error) -> String {
     }
 }
 
-/// Maps a driver error: serialization failures, deadlocks, lock timeouts, shutdowns,
-/// connection-class errors and lost connections become [`StoreError::Unavailable`] (a retry
-/// may succeed); everything else is [`StoreError::Backend`] with the driver error as source.
-pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
-    let retryable = match e.code() {
-        Some(code) => {
-            *code == SqlState::T_R_SERIALIZATION_FAILURE
-                || *code == SqlState::T_R_DEADLOCK_DETECTED
-                || *code == SqlState::LOCK_NOT_AVAILABLE
-                || *code == SqlState::ADMIN_SHUTDOWN
-                || *code == SqlState::CRASH_SHUTDOWN
-                || *code == SqlState::CANNOT_CONNECT_NOW
-                || *code == SqlState::TOO_MANY_CONNECTIONS
-                || code.code().starts_with("08")
+/// How a driver error is reported, decided from its SQLSTATE (and, for a unique violation,
+/// the constraint and detail the server names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// A retry may succeed: [`StoreError::Unavailable`].
+    Retryable,
+    /// A create met a customer that is stored: [`StoreError::AlreadyExists`].
+    AlreadyExists(rapport_core::CustomerId),
+    /// Anything else: [`StoreError::Backend`] with the driver error as source.
+    Other,
+}
+
+/// The class of an error with SQLSTATE `code`:
+///
+/// | SQLSTATE | meaning | class |
+/// |---|---|---|
+/// | `40001` | serialization failure | retryable |
+/// | `40P01` | deadlock detected | retryable |
+/// | `55P03` | lock not available | retryable |
+/// | `57P01`, `57P02`, `57P03` | admin / crash shutdown, cannot connect now | retryable |
+/// | `53300` | too many connections | retryable |
+/// | `08xxx` | connection exception | retryable |
+/// | `23505` | unique violation | [`unique_violation`] |
+/// | anything else | | other |
+pub(crate) fn classify(code: &str, constraint: Option<&str>, detail: Option<&str>) -> Class {
+    match code {
+        "40001" | "40P01" | "55P03" | "57P01" | "57P02" | "57P03" | "53300" => Class::Retryable,
+        c if c.starts_with("08") => Class::Retryable,
+        "23505" => unique_violation(constraint.unwrap_or(""), detail.unwrap_or("")),
+        _ => Class::Other,
+    }
+}
+
+/// **The one place a unique constraint is mapped to a typed clash.** `constraint` is the
+/// name the server reports (the migrations name them), `detail` its `Key (…)=(…) already
+/// exists.` text — which may hold a personal value for a contact index, so it is parsed here
+/// and never copied into a message.
+///
+/// - `customers_pkey` (the same customer id stored twice, e.g. by two imports racing):
+///   [`Class::AlreadyExists`] with the id from the detail.
+/// - Constraints added later (the contact indexes) get their arm here.
+/// - Anything else: [`Class::Other`].
+pub(crate) fn unique_violation(constraint: &str, detail: &str) -> Class {
+    match constraint {
+        // The partitions of a hash-partitioned `customers` report the parent's key under
+        // their own name (`customers_p<i>_pkey`).
+        c if c == "customers_pkey" || (c.starts_with("customers_p") && c.ends_with("_pkey")) => {
+            customer_in_key(detail).map_or(Class::Other, Class::AlreadyExists)
         }
-        // No SQLSTATE: the connection broke or timed out.
-        None => e.is_closed() || std::error::Error::source(&e).is_some(),
+        _ => Class::Other,
+    }
+}
+
+/// The customer id of a `Key (tenant_id, customer_id)=(<tenant>, <customer>) already exists.`
+/// detail.
+fn customer_in_key(detail: &str) -> Option<rapport_core::CustomerId> {
+    let values = detail.split_once(")=(")?.1;
+    let values = values.split_once(')')?.0;
+    let customer = values.split(',').nth(1)?.trim();
+    uuid::Uuid::parse_str(customer)
+        .ok()
+        .map(rapport_core::CustomerId::from_uuid)
+}
+
+/// Maps a driver error by [`classify`]: serialization failures, deadlocks, lock timeouts,
+/// shutdowns, connection-class errors and lost connections become
+/// [`StoreError::Unavailable`] (a retry may succeed); a unique violation of a known
+/// constraint its typed clash ([`unique_violation`]); everything else is
+/// [`StoreError::Backend`] with the driver error as source.
+pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
+    let class = match e.as_db_error() {
+        Some(d) => classify(d.code().code(), d.constraint(), d.detail()),
+        None => match e.code() {
+            Some(code) => classify(code.code(), None, None),
+            // No SQLSTATE: the connection broke or timed out.
+            None if e.is_closed() || std::error::Error::source(&e).is_some() => Class::Retryable,
+            None => Class::Other,
+        },
     };
-    if retryable {
-        StoreError::unavailable(format!("postgres: {}", reason(&e)))
-    } else {
-        StoreError::Backend {
+    match class {
+        Class::Retryable => StoreError::unavailable(format!("postgres: {}", reason(&e))),
+        Class::AlreadyExists(customer) => StoreError::AlreadyExists { customer },
+        Class::Other => StoreError::Backend {
             backend: "postgres",
             source: Box::new(e),
-        }
+        },
     }
 }
 
@@ -113,7 +173,71 @@ pub(crate) fn corrupt(table: &str, e: impl std::fmt::Display) -> StoreError {
     }
 }
 
+/// A column of a stored row that does not decode (NULL where a value is required, or a
+/// column of another type): [`StoreError::Corrupt`] naming the table and column.
+pub(crate) fn column(table: &str, column: &str, e: &tokio_postgres::Error) -> StoreError {
+    StoreError::Corrupt {
+        reason: format!("{table}.{column}: {}", column_reason(e)),
+    }
+}
+
+/// The driver's reason without the value (a `WasNull` or `WrongType` message only names
+/// types).
+fn column_reason(e: &tokio_postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(s) => s.to_string(),
+        None => e.to_string(),
+    }
+}
+
 /// A stored row that does not decode, as rapport-sql's codecs report it.
 pub(crate) fn corrupt_row(e: rapport_sql::codec::CorruptRow) -> StoreError {
     corrupt(e.table, e.reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rapport_core::CustomerId;
+
+    #[test]
+    fn serialization_failures_deadlocks_and_lock_timeouts_are_retryable() {
+        for code in ["40001", "40P01", "55P03"] {
+            assert_eq!(classify(code, None, None), Class::Retryable, "{code}");
+        }
+    }
+
+    #[test]
+    fn shutdowns_and_connection_errors_are_retryable() {
+        for code in ["57P01", "57P02", "57P03", "53300", "08000", "08003", "08006", "08001"] {
+            assert_eq!(classify(code, None, None), Class::Retryable, "{code}");
+        }
+    }
+
+    #[test]
+    fn a_duplicate_customer_id_is_already_exists_with_the_id() {
+        let detail = "Key (tenant_id, customer_id)=(00000000-0000-0000-0000-000000000001, \
+                      00000000-0000-0000-0000-000000000007) already exists.";
+        let want = Class::AlreadyExists(CustomerId::from_u128(7));
+        assert_eq!(classify("23505", Some("customers_pkey"), Some(detail)), want);
+        assert_eq!(classify("23505", Some("customers_p3_pkey"), Some(detail)), want);
+    }
+
+    #[test]
+    fn other_unique_violations_and_other_errors_stay_backend_errors() {
+        let detail = "Key (tenant_id, idempotency_key)=(00000000-0000-0000-0000-000000000001, k) already exists.";
+        assert_eq!(
+            classify("23505", Some("activities_pkey"), Some(detail)),
+            Class::Other
+        );
+        // A detail that does not parse is not guessed at.
+        assert_eq!(
+            classify("23505", Some("customers_pkey"), Some("Key (x)=(y) already exists.")),
+            Class::Other
+        );
+        assert_eq!(classify("23505", None, None), Class::Other);
+        for code in ["42P01", "22P02", "23503", "XX000", "25P01"] {
+            assert_eq!(classify(code, None, None), Class::Other, "{code}");
+        }
+    }
 }

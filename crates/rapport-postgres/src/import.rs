@@ -36,6 +36,7 @@ pub(crate) async fn customers(
     let t = *tenant.as_uuid();
     let mut client = inner.pool.get().await.map_err(pool)?;
     let tx = client.transaction().await.map_err(db)?;
+    name_tenant(&tx, &t).await?;
     let inserted = match inner.import {
         ImportPath::Copy if !rows.is_empty() => {
             let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
@@ -107,6 +108,7 @@ pub(crate) async fn activities(
         .collect::<Result<Vec<_>, StoreError>>()?;
     let mut client = inner.pool.get().await.map_err(pool)?;
     let tx = client.transaction().await.map_err(db)?;
+    name_tenant(&tx, &t).await?;
     let written: Vec<u64> = match inner.import {
         ImportPath::Copy if !rows.is_empty() => {
             let keys: Vec<&str> = rows.iter().map(ActivityRow::key).collect();
@@ -245,7 +247,20 @@ async fn any_stored<K: ToSql + Sync>(
 ) -> Result<bool, StoreError> {
     let stmt = tx.prepare_cached(sql).await.map_err(db)?;
     let row = tx.query_one(&stmt, &[t, &keys]).await.map_err(db)?;
-    Ok(row.get(0))
+    crate::read::col(&row, "customers", 0)
+}
+
+/// Names the tenant for the row-level security policies until the end of the transaction.
+async fn name_tenant(
+    tx: &deadpool_postgres::Transaction<'_>,
+    t: &uuid::Uuid,
+) -> Result<(), StoreError> {
+    let stmt = tx
+        .prepare_cached(crate::sql::SET_TENANT_LOCAL)
+        .await
+        .map_err(db)?;
+    tx.execute(&stmt, &[&t.to_string()]).await.map_err(db)?;
+    Ok(())
 }
 
 /// `COPY … FROM STDIN (FORMAT binary)` of `rows` into `target`'s `columns`; with `ord`, each
@@ -279,8 +294,11 @@ where
 }
 
 /// Copies `rows` straight into `table`, under a savepoint. `false` (with nothing written)
-/// when a key was stored by someone else after the caller's check: the primary key refused
-/// the copy, and the caller takes the staging way.
+/// when a key was stored by someone else after the caller's check (the primary key refused
+/// the copy), or when the server refuses `COPY FROM` into the table because row-level
+/// security applies to the store's role (`0A000`: every role but a superuser or one with
+/// `BYPASSRLS`): the caller takes the staging way, whose `INSERT … SELECT` the policies
+/// check.
 async fn direct<'r, I>(
     tx: &deadpool_postgres::Transaction<'_>,
     schema: &str,
@@ -303,7 +321,10 @@ where
                 .map_err(db)?;
             Ok(true)
         }
-        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+        Err(e)
+            if e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+                || e.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED) =>
+        {
             tx.batch_execute(
                 "ROLLBACK TO SAVEPOINT rapport_direct; RELEASE SAVEPOINT rapport_direct",
             )
@@ -401,7 +422,10 @@ async fn copy_activities(
         )
         .await
         .map_err(db)?;
-    let mut fresh: HashSet<String> = stored.iter().map(|r| r.get(0)).collect();
+    let mut fresh = stored
+        .iter()
+        .map(|r| crate::read::col(r, "activities", 0))
+        .collect::<Result<HashSet<String>, _>>()?;
     Ok(rows
         .iter()
         .map(|r| u64::from(fresh.remove(r.key())))

@@ -602,13 +602,13 @@ impl Store for PostgresStore {
         self.here(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
             let t = *tenant.as_uuid();
-            let row = client
-                .query_opt(
-                    &client.prepare_cached(&inner.sql.load).await.map_err(db)?,
-                    &[&t, id.as_uuid()],
-                )
-                .await
-                .map_err(db)?;
+            let stmt = client.prepare_cached(&inner.sql.load).await.map_err(db)?;
+            let row = read::as_tenant(
+                &client,
+                &tenant.to_string(),
+                client.query_opt(&stmt, &[&t, id.as_uuid()]),
+            )
+            .await?;
             row.as_ref().map(read::record).transpose()
         })
         .await
@@ -628,14 +628,14 @@ impl Store for PostgresStore {
             } else {
                 &inner.sql.find_by_phone
             };
-            let rows = client
-                .query(
-                    &client.prepare_cached(sql).await.map_err(db)?,
-                    &[tenant.as_uuid(), &value],
-                )
-                .await
-                .map_err(db)?;
-            Ok(rows.iter().map(read::customer_id).collect())
+            let stmt = client.prepare_cached(sql).await.map_err(db)?;
+            let rows = read::as_tenant(
+                &client,
+                &tenant.to_string(),
+                client.query(&stmt, &[tenant.as_uuid(), &value]),
+            )
+            .await?;
+            rows.iter().map(read::customer_id).collect()
         })
         .await
     }
@@ -644,31 +644,33 @@ impl Store for PostgresStore {
         self.here(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
             let limit = i64::from(page.limit);
+            let named = tenant.to_string();
             let rows = match page.after {
                 None => {
-                    client
-                        .query(
-                            &client
-                                .prepare_cached(&inner.sql.scan_first)
-                                .await
-                                .map_err(db)?,
-                            &[tenant.as_uuid(), &limit],
-                        )
+                    let stmt = client
+                        .prepare_cached(&inner.sql.scan_first)
                         .await
+                        .map_err(db)?;
+                    read::as_tenant(
+                        &client,
+                        &named,
+                        client.query(&stmt, &[tenant.as_uuid(), &limit]),
+                    )
+                    .await?
                 }
                 Some(a) => {
-                    client
-                        .query(
-                            &client
-                                .prepare_cached(&inner.sql.scan_after)
-                                .await
-                                .map_err(db)?,
-                            &[tenant.as_uuid(), a.as_uuid(), &limit],
-                        )
+                    let stmt = client
+                        .prepare_cached(&inner.sql.scan_after)
                         .await
+                        .map_err(db)?;
+                    read::as_tenant(
+                        &client,
+                        &named,
+                        client.query(&stmt, &[tenant.as_uuid(), a.as_uuid(), &limit]),
+                    )
+                    .await?
                 }
-            }
-            .map_err(db)?;
+            };
             rows.iter().map(read::record).collect()
         })
         .await
@@ -703,7 +705,8 @@ impl Store for PostgresStore {
                 filter.render(&segment_sql::Postgres, 4)
             );
             let client = inner.pool.get().await.map_err(pool)?;
-            let stmt = client.prepare(&sql).await.map_err(db)?;
+            // Named once for the batches below, pipelined with the prepare.
+            let stmt = read::as_tenant(&client, &tenant.to_string(), client.prepare(&sql)).await?;
             let want = page.limit as usize;
             let batch = i64::from(page.limit.clamp(256, 4096));
             let mut after = page.after.map(|a| *a.as_uuid());
@@ -725,7 +728,10 @@ impl Store for PostgresStore {
                 if rows.len() < usize::try_from(batch).unwrap_or(usize::MAX) {
                     return Ok(out);
                 }
-                after = rows.last().map(|row| row.get::<_, uuid::Uuid>(2));
+                after = rows
+                    .last()
+                    .map(|row| read::col::<uuid::Uuid>(row, "customers", 2))
+                    .transpose()?;
             }
         })
         .await
@@ -743,16 +749,16 @@ impl Store for PostgresStore {
         let from = range.from.filter(|f| !read::before_all(*f));
         self.here(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
-            let rows = client
-                .query(
-                    &client
-                        .prepare_cached(&inner.sql.activities)
-                        .await
-                        .map_err(db)?,
-                    &[tenant.as_uuid(), id.as_uuid(), &from, &range.to],
-                )
+            let stmt = client
+                .prepare_cached(&inner.sql.activities)
                 .await
                 .map_err(db)?;
+            let rows = read::as_tenant(
+                &client,
+                &tenant.to_string(),
+                client.query(&stmt, &[tenant.as_uuid(), id.as_uuid(), &from, &range.to]),
+            )
+            .await?;
             rows.iter().map(read::activity).collect()
         })
         .await
@@ -792,19 +798,20 @@ impl Outbox for PostgresStore {
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
         self.run(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
-            let rows = client
-                .query(
-                    &client.prepare_cached(&inner.sql.claim).await.map_err(db)?,
-                    &[&now, &i64::from(limit), &until],
-                )
-                .await
-                .map_err(db)?;
+            let stmt = client.prepare_cached(&inner.sql.claim).await.map_err(db)?;
+            // The claim spans tenants: `*` shows every tenant's outbox rows (only those).
+            let rows = read::as_tenant(
+                &client,
+                sql::ALL_TENANTS,
+                client.query(&stmt, &[&now, &i64::from(limit), &until]),
+            )
+            .await?;
             let mut out = rows
                 .iter()
                 .map(|r| {
-                    let seq: i64 = r.get(0);
-                    let attempts: i32 = r.get(1);
-                    let json: &str = r.get(2);
+                    let seq: i64 = read::col(r, "outbox", 0)?;
+                    let attempts: i32 = read::col(r, "outbox", 1)?;
+                    let json: &str = read::col(r, "outbox", 2)?;
                     let mut m: OutboxMessage =
                         serde_json::from_str(json).map_err(|e| corrupt("outbox", e))?;
                     m.attempts = u32::try_from(attempts).unwrap_or(0);
@@ -820,13 +827,9 @@ impl Outbox for PostgresStore {
         let ids: Vec<Uuid> = ids.iter().map(|m| *m.as_uuid()).collect();
         self.run(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
-            client
-                .execute(
-                    &client.prepare_cached(&inner.sql.ack).await.map_err(db)?,
-                    &[&ids],
-                )
-                .await
-                .map_err(db)?;
+            let stmt = client.prepare_cached(&inner.sql.ack).await.map_err(db)?;
+            // The port names messages by id alone (ids are unique across tenants).
+            read::as_tenant(&client, sql::ALL_TENANTS, client.execute(&stmt, &[&ids])).await?;
             Ok(())
         })
         .await
@@ -834,13 +837,13 @@ impl Outbox for PostgresStore {
     async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.run(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
-            client
-                .execute(
-                    &client.prepare_cached(&inner.sql.retry).await.map_err(db)?,
-                    &[id.as_uuid(), &at],
-                )
-                .await
-                .map_err(db)?;
+            let stmt = client.prepare_cached(&inner.sql.retry).await.map_err(db)?;
+            read::as_tenant(
+                &client,
+                sql::ALL_TENANTS,
+                client.execute(&stmt, &[id.as_uuid(), &at]),
+            )
+            .await?;
             Ok(())
         })
         .await

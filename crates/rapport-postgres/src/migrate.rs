@@ -30,16 +30,24 @@ pub use rapport_sql::Migration;
 /// ```
 /// assert!(rapport_postgres::MIGRATIONS[0].sql.contains("CREATE TABLE customers"));
 /// ```
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../migrations/0001_init.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/0001_init.sql"),
+    },
+    // Version 2 is the contact-uniqueness migration (merged from another branch).
+    Migration {
+        version: 3,
+        name: "rls",
+        sql: include_str!("../migrations/0003_rls.sql"),
+    },
+];
 
 /// The schema version this code writes.
 ///
 /// ```
-/// assert_eq!(rapport_postgres::latest_version(), 1);
+/// assert_eq!(rapport_postgres::latest_version(), 3);
 /// ```
 #[must_use]
 pub fn latest_version() -> u32 {
@@ -118,7 +126,7 @@ async fn found_layout(
     tx: &tokio_postgres::Transaction<'_>,
     schema: &str,
 ) -> Result<Layout, PostgresError> {
-    let n: i64 = tx
+    let row = tx
         .query_one(
             "SELECT count(*) FROM pg_inherits i
              JOIN pg_class c ON c.oid = i.inhparent
@@ -127,8 +135,8 @@ async fn found_layout(
             &[&schema],
         )
         .await
-        .map_err(db)?
-        .get(0);
+        .map_err(db)?;
+    let n: i64 = crate::read::col(&row, "pg_inherits", 0)?;
     Ok(match u16::try_from(n) {
         Ok(0) => Layout::Plain,
         Ok(partitions) => Layout::HashPartitioned { partitions },
@@ -166,11 +174,11 @@ pub(crate) async fn migrate(
     ))
     .await
     .map_err(db)?;
-    let current: Option<i32> = tx
+    let row = tx
         .query_one("SELECT MAX(version) FROM schema_migrations", &[])
         .await
-        .map_err(db)?
-        .get(0);
+        .map_err(db)?;
+    let current: Option<i32> = crate::read::col(&row, "schema_migrations", 0)?;
     let current = u32::try_from(current.unwrap_or(0)).unwrap_or(0);
     let pending =
         rapport_sql::pending(MIGRATIONS, current).map_err(|e| PostgresError::SchemaTooNew {

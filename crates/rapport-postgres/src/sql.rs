@@ -26,6 +26,21 @@ pub(crate) struct Sql {
     pub(crate) any_activity: String,
 }
 
+/// Names the tenant whose rows the row-level security policies show (migration 3) for the
+/// rest of the **session**: before a read, pipelined with it (a read runs outside any
+/// transaction). Every read sets it, so a pooled connection never answers with the tenant
+/// of its previous user.
+pub(crate) const SET_TENANT: &str = "SELECT set_config('rapport.tenant', $1, false)";
+
+/// As [`SET_TENANT`], until the end of the **transaction** (or back to the value before
+/// the savepoint it ran under, when that is rolled back): the first statement of every
+/// changeset and import.
+pub(crate) const SET_TENANT_LOCAL: &str = "SELECT set_config('rapport.tenant', $1, true)";
+
+/// The `rapport.tenant` value that shows every tenant's outbox rows (and nothing of the
+/// other tables): the relay's.
+pub(crate) const ALL_TENANTS: &str = "*";
+
 impl Sql {
     pub(crate) fn new(schema: &str) -> Self {
         let s = format!("\"{schema}\"");
