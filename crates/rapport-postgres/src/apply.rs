@@ -302,22 +302,28 @@ impl Stmts {
                 }
             }
         };
-        let (set_tenant, (
-            existing_keys,
-            insert_customer,
-            (update_customer, version_of),
-            insert_activity,
-            insert_message,
-        )) = try_join(tx.prepare(crate::sql::SET_TENANT_LOCAL), try_join5(
-            prep(activities, &sql.existing_keys),
-            prep(creates, &sql.insert_customer),
-            try_join(
-                prep(updates, &sql.update_customer),
-                prep(updates, &sql.version_of),
+        let (
+            set_tenant,
+            (
+                existing_keys,
+                insert_customer,
+                (update_customer, version_of),
+                insert_activity,
+                insert_message,
             ),
-            prep(activities, &sql.insert_activity),
-            prep(messages, &sql.insert_message),
-        ))
+        ) = try_join(
+            tx.prepare(crate::sql::SET_TENANT_LOCAL),
+            try_join5(
+                prep(activities, &sql.existing_keys),
+                prep(creates, &sql.insert_customer),
+                try_join(
+                    prep(updates, &sql.update_customer),
+                    prep(updates, &sql.version_of),
+                ),
+                prep(activities, &sql.insert_activity),
+                prep(messages, &sql.insert_message),
+            ),
+        )
         .await?;
         Ok(Self {
             set_tenant,

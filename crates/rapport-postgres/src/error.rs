@@ -209,7 +209,9 @@ mod tests {
 
     #[test]
     fn shutdowns_and_connection_errors_are_retryable() {
-        for code in ["57P01", "57P02", "57P03", "53300", "08000", "08003", "08006", "08001"] {
+        for code in [
+            "57P01", "57P02", "57P03", "53300", "08000", "08003", "08006", "08001",
+        ] {
             assert_eq!(classify(code, None, None), Class::Retryable, "{code}");
         }
     }
@@ -219,8 +221,14 @@ mod tests {
         let detail = "Key (tenant_id, customer_id)=(00000000-0000-0000-0000-000000000001, \
                       00000000-0000-0000-0000-000000000007) already exists.";
         let want = Class::AlreadyExists(CustomerId::from_u128(7));
-        assert_eq!(classify("23505", Some("customers_pkey"), Some(detail)), want);
-        assert_eq!(classify("23505", Some("customers_p3_pkey"), Some(detail)), want);
+        assert_eq!(
+            classify("23505", Some("customers_pkey"), Some(detail)),
+            want
+        );
+        assert_eq!(
+            classify("23505", Some("customers_p3_pkey"), Some(detail)),
+            want
+        );
     }
 
     #[test]
@@ -232,7 +240,11 @@ mod tests {
         );
         // A detail that does not parse is not guessed at.
         assert_eq!(
-            classify("23505", Some("customers_pkey"), Some("Key (x)=(y) already exists.")),
+            classify(
+                "23505",
+                Some("customers_pkey"),
+                Some("Key (x)=(y) already exists.")
+            ),
             Class::Other
         );
         assert_eq!(classify("23505", None, None), Class::Other);

@@ -40,7 +40,8 @@ pub(crate) async fn customers(
     let inserted = match inner.import {
         ImportPath::Copy if !rows.is_empty() => {
             let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
-            let copied = distinct(&ids)
+            let copied = !rls(inner)
+                && distinct(&ids)
                 && !any_stored(&tx, &inner.sql.any_customer, &t, &ends(&ids)).await?
                 && direct(
                     &tx,
@@ -112,7 +113,8 @@ pub(crate) async fn activities(
     let written: Vec<u64> = match inner.import {
         ImportPath::Copy if !rows.is_empty() => {
             let keys: Vec<&str> = rows.iter().map(ActivityRow::key).collect();
-            let copied = distinct(&keys)
+            let copied = !rls(inner)
+                && distinct(&keys)
                 && !any_stored(&tx, &inner.sql.any_activity, &t, &ends(&keys)).await?
                 && direct(
                     &tx,
@@ -250,6 +252,12 @@ async fn any_stored<K: ToSql + Sync>(
     crate::read::col(&row, "customers", 0)
 }
 
+/// Whether row-level security applies to the store's role: the server then refuses `COPY
+/// FROM` into the tables, and the rows go through staging.
+fn rls(inner: &Inner) -> bool {
+    inner.rls.get().copied().unwrap_or(true)
+}
+
 /// Names the tenant for the row-level security policies until the end of the transaction.
 async fn name_tenant(
     tx: &deadpool_postgres::Transaction<'_>,
@@ -294,11 +302,9 @@ where
 }
 
 /// Copies `rows` straight into `table`, under a savepoint. `false` (with nothing written)
-/// when a key was stored by someone else after the caller's check (the primary key refused
-/// the copy), or when the server refuses `COPY FROM` into the table because row-level
-/// security applies to the store's role (`0A000`: every role but a superuser or one with
-/// `BYPASSRLS`): the caller takes the staging way, whose `INSERT … SELECT` the policies
-/// check.
+/// when a key was stored by someone else after the caller's check: the primary key refused
+/// the copy, and the caller takes the staging way. Not taken when row-level security applies
+/// to the store's role ([`rls`]).
 async fn direct<'r, I>(
     tx: &deadpool_postgres::Transaction<'_>,
     schema: &str,
@@ -321,10 +327,7 @@ where
                 .map_err(db)?;
             Ok(true)
         }
-        Err(e)
-            if e.code() == Some(&SqlState::UNIQUE_VIOLATION)
-                || e.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED) =>
-        {
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
             tx.batch_execute(
                 "ROLLBACK TO SAVEPOINT rapport_direct; RELEASE SAVEPOINT rapport_direct",
             )

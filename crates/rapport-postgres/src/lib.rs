@@ -101,6 +101,11 @@ struct Inner {
     import: ImportPath,
     /// Set once the migrations ran: the layout the schema has.
     layout: std::sync::OnceLock<Layout>,
+    /// Set once the migrations ran: whether row-level security applies to the store's role
+    /// (it does to every role but superusers and `BYPASSRLS` ones). The server refuses
+    /// `COPY FROM` into a table under row-level security, so imports then copy into a
+    /// staging table only.
+    rls: std::sync::OnceLock<bool>,
 }
 
 /// The runtime the store's tasks run on; an owned one is shut down without blocking when the
@@ -263,6 +268,7 @@ impl PostgresStore {
             schema: config.schema,
             import: config.import,
             layout: std::sync::OnceLock::new(),
+            rls: std::sync::OnceLock::new(),
         });
         let layout = config.layout;
         let task = {
@@ -277,6 +283,14 @@ impl PostgresStore {
                 })?;
                 let (_, found) = migrate::migrate(&mut client, &inner.schema, now, layout).await?;
                 let _ = inner.layout.set(found);
+                let row = client
+                    .query_one(
+                        "SELECT row_security_active(format('%I.customers', $1::text)::regclass)",
+                        &[&inner.schema],
+                    )
+                    .await
+                    .map_err(db)?;
+                let _ = inner.rls.set(read::col(&row, "pg_class", 0)?);
                 Ok::<_, PostgresError>(())
             })
         };

@@ -163,17 +163,33 @@ pub(crate) async fn migrate(
     )
     .await
     .map_err(db)?;
-    tx.batch_execute(&format!(
-        "CREATE SCHEMA IF NOT EXISTS \"{schema}\";
-         SET LOCAL search_path TO \"{schema}\";
-         CREATE TABLE IF NOT EXISTS schema_migrations (
-             version    integer PRIMARY KEY,
-             name       text NOT NULL,
-             applied_at timestamptz NOT NULL
-         );"
-    ))
-    .await
-    .map_err(db)?;
+    // Created only when missing: an application role that was granted the use of an
+    // existing schema (and no `CREATE` on the database or the schema) connects too.
+    let row = tx
+        .query_one(
+            "SELECT to_regnamespace($1) IS NOT NULL,
+                    to_regclass(format('%I.schema_migrations', $1::text)) IS NOT NULL",
+            &[&schema],
+        )
+        .await
+        .map_err(db)?;
+    let has_schema: bool = crate::read::col(&row, "pg_namespace", 0)?;
+    let has_table: bool = crate::read::col(&row, "pg_class", 1)?;
+    let mut setup = String::new();
+    if !has_schema {
+        setup.push_str(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\";"));
+    }
+    setup.push_str(&format!("SET LOCAL search_path TO \"{schema}\";"));
+    if !has_table {
+        setup.push_str(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    integer PRIMARY KEY,
+                 name       text NOT NULL,
+                 applied_at timestamptz NOT NULL
+             );",
+        );
+    }
+    tx.batch_execute(&setup).await.map_err(db)?;
     let row = tx
         .query_one("SELECT MAX(version) FROM schema_migrations", &[])
         .await

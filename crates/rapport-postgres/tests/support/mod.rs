@@ -9,6 +9,8 @@
 //! unreachable server fails the tests too.
 #![allow(dead_code)]
 
+pub(crate) mod role;
+
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
