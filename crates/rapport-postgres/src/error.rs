@@ -30,6 +30,25 @@ pub enum PostgresError {
     /// The URL does not parse.
     #[error("invalid PostgreSQL URL: {0}")]
     InvalidUrl(#[source] tokio_postgres::Error),
+    /// `sslmode` has a value this crate does not know (`disable`, `prefer`, `require`,
+    /// `verify-ca`, `verify-full` are known).
+    #[error("unknown sslmode `{0}`: use disable, prefer, require, verify-ca or verify-full")]
+    InvalidSslMode(String),
+    /// The TLS settings cannot be used: a root certificate that does not parse, an
+    /// unreadable `sslrootcert` file.
+    #[error("TLS configuration: {0}")]
+    Tls(String),
+    /// The connection could not be secured as the TLS mode asks: the server offers no TLS
+    /// (under `require` and the verifying modes), or its certificate was refused.
+    #[error("cannot connect to PostgreSQL at {target} with sslmode={mode}: {reason}")]
+    TlsConnect {
+        /// Host and database, without credentials.
+        target: String,
+        /// The mode in force.
+        mode: crate::SslMode,
+        /// Why (the server's answer or the certificate check's).
+        reason: String,
+    },
     /// The server could not be reached or refused the connection.
     #[error("cannot connect to PostgreSQL at {target}: {reason}")]
     Connect {
@@ -155,6 +174,12 @@ pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
             source: Box::new(e),
         },
     }
+}
+
+/// True for a failure to set up TLS (the server offers none, or the handshake failed):
+/// the driver reports those as "error performing TLS handshake".
+pub(crate) fn is_tls(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error().is_none() && e.to_string().contains("TLS handshake")
 }
 
 /// Maps a pool error: a driver error as [`db`], anything else (timeout, closed pool) as

@@ -71,6 +71,7 @@ mod migrate;
 mod read;
 mod segment_sql;
 mod sql;
+mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -89,6 +90,7 @@ pub use config::{ImportPath, Layout, PostgresConfig};
 pub use error::PostgresError;
 pub use migrate::{MIGRATIONS, Migration, latest_version};
 pub use rapport_sql::ImportReport;
+pub use tls::SslMode;
 
 use error::{corrupt, db, pool};
 use sql::Sql;
@@ -235,8 +237,20 @@ impl PostgresStore {
     ) -> Result<Self, PostgresError> {
         config::check_schema(&config.schema)?;
         config::check_layout(config.layout)?;
-        let mut pg: tokio_postgres::Config =
-            config.url.parse().map_err(PostgresError::InvalidUrl)?;
+        let (url, mode_in_url) = tls::take_param(&config.url, "sslmode");
+        let (url, root_file) = tls::take_param(&url, "sslrootcert");
+        let mode = match (config.ssl_mode, mode_in_url) {
+            (Some(m), _) => m,
+            (None, Some(m)) => m.parse()?,
+            (None, None) => SslMode::Prefer,
+        };
+        let mut pg: tokio_postgres::Config = url.parse().map_err(PostgresError::InvalidUrl)?;
+        pg.ssl_mode(match mode {
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            _ => tokio_postgres::config::SslMode::Require,
+        });
+        let connector = tls::connector(mode, &config.root_certificates, root_file.as_deref())?;
         if pg.get_connect_timeout().is_none() {
             pg.connect_timeout(config.connect_timeout);
         }
@@ -244,13 +258,13 @@ impl PostgresStore {
             pg.application_name("rapport");
         }
         let target = target(&pg);
-        let manager = Manager::from_config(
-            pg,
-            tokio_postgres::NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match connector {
+            Some(tls) => Manager::from_config(pg, tls, manager_config),
+            None => Manager::from_config(pg, tokio_postgres::NoTls, manager_config),
+        };
         // Last in, first out: a read takes the connection used last (its backend and
         // statement cache warm), the others stay idle.
         let pool = Pool::builder(manager)
@@ -274,11 +288,21 @@ impl PostgresStore {
         let task = {
             let inner = Arc::clone(&inner);
             rt.handle.spawn(async move {
-                let mut client = inner.pool.get().await.map_err(|e| PostgresError::Connect {
-                    target,
-                    reason: match e {
-                        deadpool_postgres::PoolError::Backend(e) => error::reason(&e),
-                        other => other.to_string(),
+                let mut client = inner.pool.get().await.map_err(|e| match e {
+                    deadpool_postgres::PoolError::Backend(e) if error::is_tls(&e) => {
+                        PostgresError::TlsConnect {
+                            target,
+                            mode,
+                            reason: error::reason(&e),
+                        }
+                    }
+                    deadpool_postgres::PoolError::Backend(e) => PostgresError::Connect {
+                        target,
+                        reason: error::reason(&e),
+                    },
+                    other => PostgresError::Connect {
+                        target,
+                        reason: other.to_string(),
                     },
                 })?;
                 let (_, found) = migrate::migrate(&mut client, &inner.schema, now, layout).await?;

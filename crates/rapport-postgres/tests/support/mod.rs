@@ -54,6 +54,7 @@ pub(crate) fn unique_schema() -> String {
 }
 
 /// A store in a fresh schema, dropped with it.
+#[derive(Debug)]
 pub(crate) struct Fresh(pub(crate) Option<PostgresStore>);
 
 pub(crate) fn fresh() -> Fresh {
