@@ -277,4 +277,135 @@ mod tests {
             assert_eq!(classify(code, None, None), Class::Other, "{code}");
         }
     }
+
+    /// Errors provoked on the real server (`RAPPORT_POSTGRES_URL`, or the local default
+    /// when `RAPPORT_REQUIRE_POSTGRES` is set; else skipped) map to their class.
+    mod provoked {
+        use super::*;
+
+        fn url() -> Option<String> {
+            match std::env::var("RAPPORT_POSTGRES_URL") {
+                Ok(u) if !u.is_empty() => Some(u),
+                _ if std::env::var("RAPPORT_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") => {
+                    Some("postgres://postgres@127.0.0.1:5432/test".to_owned())
+                }
+                _ => None,
+            }
+        }
+
+        async fn connect(url: &str) -> tokio_postgres::Client {
+            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            tokio::spawn(conn);
+            client
+        }
+
+        fn run(f: impl std::future::Future<Output = ()>) {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap_or_else(|e| panic!("{e}"))
+                .block_on(f);
+        }
+
+        fn scratch() -> String {
+            format!(
+                "rapport_err_{}_{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos())
+            )
+        }
+
+        #[test]
+        fn a_duplicate_customer_key_is_already_exists() {
+            let Some(url) = url() else { return };
+            run(async {
+                let c = connect(&url).await;
+                let s = scratch();
+                c.batch_execute(&format!(
+                    "CREATE SCHEMA {s};
+                     CREATE TABLE {s}.customers (tenant_id uuid, customer_id uuid,
+                         PRIMARY KEY (tenant_id, customer_id));
+                     INSERT INTO {s}.customers VALUES
+                         ('00000000-0000-0000-0000-000000000001',
+                          '00000000-0000-0000-0000-000000000007');"
+                ))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+                let err = c
+                    .batch_execute(&format!(
+                        "INSERT INTO {s}.customers VALUES
+                             ('00000000-0000-0000-0000-000000000001',
+                              '00000000-0000-0000-0000-000000000007')"
+                    ))
+                    .await
+                    .map(|()| panic!("the duplicate went in"))
+                    .unwrap_or_else(|e| e);
+                let _ = c.batch_execute(&format!("DROP SCHEMA {s} CASCADE")).await;
+                assert!(
+                    matches!(db(err), StoreError::AlreadyExists { customer } if customer == CustomerId::from_u128(7))
+                );
+            });
+        }
+
+        #[test]
+        fn a_serialization_failure_is_retryable() {
+            let Some(url) = url() else { return };
+            run(async {
+                let (a, b) = (connect(&url).await, connect(&url).await);
+                let s = scratch();
+                a.batch_execute(&format!(
+                    "CREATE SCHEMA {s}; CREATE TABLE {s}.t (k int PRIMARY KEY, v int);
+                     INSERT INTO {s}.t VALUES (1, 0);"
+                ))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+                let begin = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+                a.batch_execute(&format!("{begin}; SELECT * FROM {s}.t;"))
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                b.batch_execute(&format!(
+                    "{begin}; UPDATE {s}.t SET v = 2 WHERE k = 1; COMMIT;"
+                ))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+                let err = a
+                    .batch_execute(&format!("UPDATE {s}.t SET v = 1 WHERE k = 1"))
+                    .await
+                    .map(|()| panic!("no serialization failure"))
+                    .unwrap_or_else(|e| e);
+                assert_eq!(err.code().map(|c| c.code()), Some("40001"));
+                let _ = a.batch_execute("ROLLBACK").await;
+                let _ = a.batch_execute(&format!("DROP SCHEMA {s} CASCADE")).await;
+                assert!(db(err).is_retryable());
+            });
+        }
+
+        #[test]
+        fn an_administrator_shutdown_of_the_connection_is_retryable() {
+            let Some(url) = url() else { return };
+            run(async {
+                let (victim, admin) = (connect(&url).await, connect(&url).await);
+                let pid: i32 = victim
+                    .query_one("SELECT pg_backend_pid()", &[])
+                    .await
+                    .and_then(|r| r.try_get(0))
+                    .unwrap_or_else(|e| panic!("{e}"));
+                admin
+                    .execute("SELECT pg_terminate_backend($1)", &[&pid])
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let err = victim
+                    .batch_execute("SELECT 1")
+                    .await
+                    .map(|()| panic!("the terminated connection answered"))
+                    .unwrap_or_else(|e| e);
+                let mapped = db(err);
+                assert!(mapped.is_retryable(), "{mapped:?}");
+            });
+        }
+    }
 }
