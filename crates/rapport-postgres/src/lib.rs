@@ -872,6 +872,51 @@ impl Outbox for PostgresStore {
         })
         .await
     }
+    /// One statement by primary key `(tenant_id, message_id)`: a message id another tenant
+    /// also used is never touched.
+    async fn ack_outbox_for(&self, messages: &[(TenantId, MessageId)]) -> Result<(), StoreError> {
+        let tenants: Vec<Uuid> = messages.iter().map(|(t, _)| *t.as_uuid()).collect();
+        let ids: Vec<Uuid> = messages.iter().map(|(_, m)| *m.as_uuid()).collect();
+        self.run(move |inner| async move {
+            let client = inner.pool.get().await.map_err(pool)?;
+            let stmt = client
+                .prepare_cached(&inner.sql.ack_keyed)
+                .await
+                .map_err(db)?;
+            read::as_tenant(
+                &client,
+                sql::ALL_TENANTS,
+                client.execute(&stmt, &[&tenants, &ids]),
+            )
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+    /// By primary key, with the row-level security policies showing the message's tenant
+    /// only.
+    async fn retry_outbox_for(
+        &self,
+        tenant: TenantId,
+        id: MessageId,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.run(move |inner| async move {
+            let client = inner.pool.get().await.map_err(pool)?;
+            let stmt = client
+                .prepare_cached(&inner.sql.retry_keyed)
+                .await
+                .map_err(db)?;
+            read::as_tenant(
+                &client,
+                &tenant.to_string(),
+                client.execute(&stmt, &[tenant.as_uuid(), id.as_uuid(), &at]),
+            )
+            .await?;
+            Ok(())
+        })
+        .await
+    }
     async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.run(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;

@@ -20,6 +20,8 @@ pub(crate) struct Sql {
     pub(crate) claim: String,
     pub(crate) ack: String,
     pub(crate) retry: String,
+    pub(crate) ack_keyed: String,
+    pub(crate) retry_keyed: String,
     pub(crate) load_for_update: String,
     pub(crate) import_stats: String,
     pub(crate) any_customer: String,
@@ -124,7 +126,16 @@ impl Sql {
                  WHERE o.tenant_id = picked.tenant_id AND o.message_id = picked.message_id
                  RETURNING o.seq, o.attempts, o.message_json"
             ),
+            // By id alone: the port's `ack_outbox` / `retry_outbox` (index `outbox_message`).
+            // The relay uses the keyed forms below (the primary key).
             ack: format!("DELETE FROM {s}.outbox WHERE message_id = ANY($1)"),
+            ack_keyed: format!(
+                "DELETE FROM {s}.outbox o USING unnest($1::uuid[], $2::uuid[]) AS k(t, m)
+                 WHERE o.tenant_id = k.t AND o.message_id = k.m"
+            ),
+            retry_keyed: format!(
+                "UPDATE {s}.outbox SET available_at = $3 WHERE tenant_id = $1 AND message_id = $2"
+            ),
             retry: format!("UPDATE {s}.outbox SET available_at = $2 WHERE message_id = $1"),
             load_for_update: format!(
                 "SELECT customer_json, stats_json FROM {s}.customers

@@ -163,4 +163,15 @@ impl Outbox for Fresh {
     async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.s().retry_outbox(id, at).await
     }
+    async fn ack_outbox_for(&self, messages: &[(TenantId, MessageId)]) -> Result<(), StoreError> {
+        self.s().ack_outbox_for(messages).await
+    }
+    async fn retry_outbox_for(
+        &self,
+        t: TenantId,
+        id: MessageId,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.s().retry_outbox_for(t, id, at).await
+    }
 }
