@@ -17,14 +17,49 @@
 //! - Segment queries compile the predicate to a parameterised SQL prefilter (literals are
 //!   always bound) and re-check every candidate with `Segment::matches`, so they answer
 //!   exactly what the default `query` answers.
-//! - Driver errors map by SQLSTATE: serialization failures, deadlocks, shutdowns and lost
-//!   connections are `StoreError::Unavailable` (retryable); the rest is `StoreError::Backend`
-//!   with the driver error as source.
+//! - Driver errors map by SQLSTATE: serialization failures (`40001`), deadlocks (`40P01`),
+//!   lock timeouts (`55P03`), shutdowns (`57P01`–`57P03`), too many connections (`53300`),
+//!   connection errors (`08xxx`) and lost connections are `StoreError::Unavailable`
+//!   (retryable); a unique violation of the customers' primary key is
+//!   `StoreError::AlreadyExists` with the id; the rest is `StoreError::Backend` with the
+//!   driver error as source. A stored value that does not decode (a NULL, another type) is
+//!   `StoreError::Corrupt` naming the table and column, never a panic.
+//! - TLS over rustls, chosen by the URL's `sslmode` as libpq does (default `prefer`;
+//!   `require`, `verify-ca`, `verify-full`; `disable`): see [`SslMode`],
+//!   [`PostgresConfig::with_root_certificate`].
+//! - Row-level security (migration 3): every tenant table only shows the rows of the tenant
+//!   the session names in `rapport.tenant`, which the store sets before each read, changeset
+//!   and import; run the store as an ordinary role (not a superuser, which bypasses it). See
+//!   *Security* below.
 //! - Schema as numbered migrations ([`MIGRATIONS`]) applied at connect under an advisory lock,
 //!   refusing a schema newer than the code.
 //! - Every table is keyed by `tenant_id` first; [`Layout::HashPartitioned`]
 //!   ([`PostgresConfig::partitioned`]) creates the tenant tables hash-partitioned by it
 //!   (`docs/scaling.md` has the scale-out plan).
+//!
+//! # Security
+//! ```text
+//! postgres://app@db.internal/crm?sslmode=verify-full&sslrootcert=/etc/rapport/ca.pem
+//! ```
+//! connects with TLS, checking the server's certificate against the Mozilla roots and the
+//! CA file, and its host name ([`SslMode`] lists the modes; a server that cannot satisfy the
+//! mode fails [`PostgresStore::connect`] with [`PostgresError::TlsConnect`]).
+//!
+//! Migration 3 enables and forces row-level security on `customers`, `activities` and
+//! `outbox` (and their partitions) with the policy `tenant_id = rapport.tenant`; the
+//! relay's outbox claim runs under `rapport.tenant = '*'`, which shows the outbox alone.
+//! Policies never apply to superusers or `BYPASSRLS` roles, so the application should
+//! connect as an ordinary role, granted (once the schema exists):
+//!
+//! ```sql
+//! CREATE ROLE rapport_app LOGIN;
+//! GRANT USAGE ON SCHEMA rapport TO rapport_app;
+//! GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA rapport TO rapport_app;
+//! GRANT USAGE ON ALL SEQUENCES IN SCHEMA rapport TO rapport_app;
+//! ```
+//!
+//! Such a role needs no `CREATE` right to connect to an up-to-date schema.
+//! `docs/scaling.md` ("Security") has the design.
 //!
 //! # Runtime
 //! tokio-postgres needs a tokio reactor for its connections. The store therefore runs its

@@ -221,3 +221,70 @@ fn every_tenant_table_has_forced_row_level_security() {
         }
     });
 }
+
+/// Figures for `docs/reliability.md`: applies (one new customer each, 16 callers) and point
+/// reads through the superuser's store (row-level security bypassed) and through the
+/// application role's (policies evaluated), on one schema, alternated. Both send the
+/// tenant setting; the difference is the policies. Run with `--ignored --nocapture`.
+#[test]
+#[ignore = "timing, run by hand"]
+fn rls_overhead() {
+    let app = app_role();
+    let owner = app.owner.0.as_ref().unwrap();
+    let n = 4_000u128;
+    let round = |store: &rapport_postgres::PostgresStore, base: u128| {
+        let t = TenantId::from_u128(base);
+        let started = std::time::Instant::now();
+        std::thread::scope(|s| {
+            for w in 0..16u128 {
+                s.spawn(move || {
+                    for i in (w..n).step_by(16) {
+                        let c = Customer::new(
+                            t,
+                            CustomerId::from_u128(i + 1),
+                            Profile::default(),
+                            now(),
+                        );
+                        let mut cs = Changeset::new();
+                        cs.create(c, Stats::default());
+                        block_on(store.apply(t, &cs)).unwrap();
+                    }
+                });
+            }
+        });
+        let writes = started.elapsed();
+        let started = std::time::Instant::now();
+        std::thread::scope(|s| {
+            for w in 0..16u128 {
+                s.spawn(move || {
+                    for i in (w..n).step_by(16) {
+                        assert!(
+                            block_on(store.load(t, CustomerId::from_u128(i + 1)))
+                                .unwrap()
+                                .is_some()
+                        );
+                    }
+                });
+            }
+        });
+        (writes, started.elapsed())
+    };
+    let mut rows = Vec::new();
+    for r in 0..3u128 {
+        let (bw, br) = round(owner, 1_000 + r);
+        let (aw, ar) = round(app.s(), 2_000 + r);
+        rows.push((bw, br, aw, ar));
+    }
+    for (bw, br, aw, ar) in rows {
+        let rate = |d: std::time::Duration| n as f64 / d.as_secs_f64();
+        println!(
+            "applies/s bypass {:.0} rls {:.0} (ratio {:.2}); loads/s bypass {:.0} rls {:.0} (ratio {:.2})",
+            rate(bw),
+            rate(aw),
+            rate(aw) / rate(bw),
+            rate(br),
+            rate(ar),
+            rate(ar) / rate(br)
+        );
+    }
+}
