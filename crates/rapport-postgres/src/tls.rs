@@ -31,7 +31,7 @@ use crate::error::PostgresError;
 ///
 /// ```
 /// use rapport_postgres::SslMode;
-/// assert_eq!("verify-full".parse::<SslMode>(), Ok(SslMode::VerifyFull));
+/// assert_eq!("verify-full".parse::<SslMode>().ok(), Some(SslMode::VerifyFull));
 /// assert_eq!(SslMode::default(), SslMode::Prefer);
 /// assert!("allow-anything".parse::<SslMode>().is_err());
 /// assert_eq!(SslMode::VerifyCa.as_str(), "verify-ca");
