@@ -195,6 +195,26 @@ impl Outbox for Db {
             Db::Postgres(s) => s.retry_outbox(id, at).await,
         }
     }
+    async fn ack_outbox_for(
+        &self,
+        messages: &[(TenantId, MessageId)],
+    ) -> std::result::Result<(), StoreError> {
+        match self {
+            Db::Sqlite(s) => s.ack_outbox_for(messages).await,
+            Db::Postgres(s) => s.ack_outbox_for(messages).await,
+        }
+    }
+    async fn retry_outbox_for(
+        &self,
+        tenant: TenantId,
+        id: MessageId,
+        at: DateTime<Utc>,
+    ) -> std::result::Result<(), StoreError> {
+        match self {
+            Db::Sqlite(s) => s.retry_outbox_for(tenant, id, at).await,
+            Db::Postgres(s) => s.retry_outbox_for(tenant, id, at).await,
+        }
+    }
 }
 
 /// The tenant id of a tenant name: stable, so every command finds the same book.

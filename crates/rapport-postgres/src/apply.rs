@@ -22,7 +22,7 @@ use uuid::Uuid;
 use rapport_sql::codec::claimed_contacts;
 
 use crate::conn::Conn;
-use crate::error::{corrupt, db};
+use crate::error::corrupt;
 use crate::sql::Sql;
 
 fn to_json<T: serde::Serialize>(table: &str, v: &T) -> Result<String, StoreError> {
@@ -266,6 +266,7 @@ struct MessageRow {
 
 /// The statements a write sends, prepared on its connection (`None`: not needed).
 pub(crate) struct Stmts {
+    set_tenant: Statement,
     existing_keys: Option<Statement>,
     insert_customer: Option<Statement>,
     update_customer: Option<Statement>,
@@ -301,23 +302,30 @@ impl Stmts {
             }
         };
         let (
-            existing_keys,
-            insert_customer,
-            (update_customer, version_of),
-            insert_activity,
-            insert_message,
-        ) = try_join5(
-            prep(activities, &sql.existing_keys),
-            prep(creates, &sql.create_customer),
-            try_join(
-                prep(updates, &sql.update_customer),
-                prep(updates, &sql.version_of),
+            set_tenant,
+            (
+                existing_keys,
+                insert_customer,
+                (update_customer, version_of),
+                insert_activity,
+                insert_message,
             ),
-            prep(activities, &sql.insert_activity),
-            prep(messages, &sql.insert_message),
+        ) = try_join(
+            tx.prepare(crate::sql::SET_TENANT_LOCAL),
+            try_join5(
+                prep(activities, &sql.existing_keys),
+                prep(creates, &sql.create_customer),
+                try_join(
+                    prep(updates, &sql.update_customer),
+                    prep(updates, &sql.version_of),
+                ),
+                prep(activities, &sql.insert_activity),
+                prep(messages, &sql.insert_message),
+            ),
         )
         .await?;
         Ok(Self {
+            set_tenant,
             existing_keys,
             insert_customer,
             update_customer,
@@ -424,6 +432,7 @@ impl Prepared {
     pub(crate) async fn send(&self, tx: &impl Conn, stmts: &Stmts) -> Result<Applied, StoreError> {
         let t = &self.tenant;
         let Stmts {
+            set_tenant,
             existing_keys: keys_stmt,
             insert_customer: insert_c,
             update_customer: update_c,
@@ -432,6 +441,11 @@ impl Prepared {
             insert_message: insert_m,
         } = stmts;
         let keys = self.keys();
+        // First in the pipeline: the row-level security policies show this tenant's rows
+        // (and accept only them) for the statements after it.
+        let tenant_text = self.tenant.to_string();
+        let tenant_param: [&(dyn ToSql + Sync); 1] = [&tenant_text];
+        let named = tx.exec(set_tenant, &tenant_param);
         let known = async {
             match &keys_stmt {
                 Some(stmt) => tx.rows(stmt, &[t, &keys]).await,
@@ -457,8 +471,8 @@ impl Prepared {
                         }
                         let now = match now?.first() {
                             Some(r) => Some((
-                                r.try_get::<_, i64>(0).map_err(db)?,
-                                r.try_get::<_, String>(1).map_err(db)?,
+                                crate::read::col::<i64>(r, "customers", 0)?,
+                                crate::read::col::<String>(r, "customers", 1)?,
                             )),
                             None => None,
                         };
@@ -492,8 +506,13 @@ impl Prepared {
         // Every answer is awaited, then read in statement order: the first refusal or error
         // is the outcome, as if the statements had run one by one (after an error the
         // server refuses the rest of the pipeline, and those answers are never read).
-        let (known, written, stored, sent) = join4(known, customers, activities, messages).await;
-        let found: HashSet<String> = known?.iter().map(|r| r.get(0)).collect();
+        let (named, (known, written, stored, sent)) =
+            join(named, join4(known, customers, activities, messages)).await;
+        named?;
+        let found = known?
+            .iter()
+            .map(|r| crate::read::col(r, "activities", 0))
+            .collect::<Result<HashSet<String>, _>>()?;
         if !found.is_empty() {
             return Ok(Applied {
                 duplicates: self

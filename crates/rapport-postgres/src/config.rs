@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::error::PostgresError;
+use crate::tls::SslMode;
 
 /// Settings of a [`crate::PostgresStore`]: the server, the schema its tables live in, and the
 /// pool.
@@ -37,6 +38,13 @@ pub struct PostgresConfig {
     /// How the tables are laid out when the schema is created ([`Layout::Plain`] unless
     /// told). An existing schema keeps the layout it was created with.
     pub layout: Layout,
+    /// The TLS mode, over the URL's `sslmode` (which is read when this is `None`; neither:
+    /// [`SslMode::Prefer`], libpq's default). See [`SslMode`].
+    pub ssl_mode: Option<SslMode>,
+    /// Certificates (PEM) trusted as roots by [`SslMode::VerifyCa`] and
+    /// [`SslMode::VerifyFull`], beside the Mozilla roots and the URL's `sslrootcert` file:
+    /// a private CA, or a self-signed server certificate.
+    pub root_certificates: Vec<Vec<u8>>,
 }
 
 /// How a new schema's tenant tables are laid out. Every table is keyed by `tenant_id` first
@@ -118,6 +126,8 @@ impl PostgresConfig {
             connect_timeout: Duration::from_secs(5),
             import: ImportPath::Copy,
             layout: Layout::Plain,
+            ssl_mode: None,
+            root_certificates: Vec::new(),
         }
     }
 
@@ -169,6 +179,37 @@ impl PostgresConfig {
     #[must_use]
     pub fn partitioned(self, partitions: u16) -> Self {
         self.with_layout(Layout::HashPartitioned { partitions })
+    }
+
+    /// Another TLS mode than the URL's `sslmode`.
+    ///
+    /// ```
+    /// use rapport_postgres::{PostgresConfig, SslMode};
+    /// let c = PostgresConfig::new("postgres://db.internal/crm?sslmode=disable")
+    ///     .with_ssl_mode(SslMode::VerifyFull);
+    /// assert_eq!(c.ssl_mode, Some(SslMode::VerifyFull)); // wins over the URL
+    /// ```
+    #[must_use]
+    pub fn with_ssl_mode(mut self, mode: SslMode) -> Self {
+        self.ssl_mode = Some(mode);
+        self
+    }
+
+    /// Trusts `pem` (one or more PEM certificates) as roots for the verifying TLS modes. A
+    /// certificate that does not parse fails [`crate::PostgresStore::connect`] with
+    /// [`PostgresError::Tls`].
+    ///
+    /// ```
+    /// use rapport_postgres::{PostgresConfig, SslMode};
+    /// # let ca_pem = b"-----BEGIN CERTIFICATE-----\n...".to_vec();
+    /// let c = PostgresConfig::new("postgres://app@db.internal/crm?sslmode=verify-full")
+    ///     .with_root_certificate(ca_pem);
+    /// assert_eq!(c.root_certificates.len(), 1);
+    /// ```
+    #[must_use]
+    pub fn with_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates.push(pem.into());
+        self
     }
 
     /// Another import path.

@@ -36,10 +36,12 @@ pub(crate) async fn customers(
     let t = *tenant.as_uuid();
     let mut client = inner.pool.get().await.map_err(pool)?;
     let tx = client.transaction().await.map_err(db)?;
+    name_tenant(&tx, &t).await?;
     let inserted = match inner.import {
         ImportPath::Copy if !rows.is_empty() => {
             let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
-            let copied = distinct(&ids)
+            let copied = !rls(inner)
+                && distinct(&ids)
                 && !any_stored(&tx, &inner.sql.any_customer, &t, &ends(&ids)).await?
                 && direct(
                     &tx,
@@ -125,10 +127,12 @@ pub(crate) async fn activities(
         .collect::<Result<Vec<_>, StoreError>>()?;
     let mut client = inner.pool.get().await.map_err(pool)?;
     let tx = client.transaction().await.map_err(db)?;
+    name_tenant(&tx, &t).await?;
     let written: Vec<u64> = match inner.import {
         ImportPath::Copy if !rows.is_empty() => {
             let keys: Vec<&str> = rows.iter().map(ActivityRow::key).collect();
-            let copied = distinct(&keys)
+            let copied = !rls(inner)
+                && distinct(&keys)
                 && !any_stored(&tx, &inner.sql.any_activity, &t, &ends(&keys)).await?
                 && direct(
                     &tx,
@@ -263,7 +267,26 @@ async fn any_stored<K: ToSql + Sync>(
 ) -> Result<bool, StoreError> {
     let stmt = tx.prepare_cached(sql).await.map_err(db)?;
     let row = tx.query_one(&stmt, &[t, &keys]).await.map_err(db)?;
-    Ok(row.get(0))
+    crate::read::col(&row, "customers", 0)
+}
+
+/// Whether row-level security applies to the store's role: the server then refuses `COPY
+/// FROM` into the tables, and the rows go through staging.
+fn rls(inner: &Inner) -> bool {
+    inner.rls.get().copied().unwrap_or(true)
+}
+
+/// Names the tenant for the row-level security policies until the end of the transaction.
+async fn name_tenant(
+    tx: &deadpool_postgres::Transaction<'_>,
+    t: &uuid::Uuid,
+) -> Result<(), StoreError> {
+    let stmt = tx
+        .prepare_cached(crate::sql::SET_TENANT_LOCAL)
+        .await
+        .map_err(db)?;
+    tx.execute(&stmt, &[&t.to_string()]).await.map_err(db)?;
+    Ok(())
 }
 
 /// `COPY … FROM STDIN (FORMAT binary)` of `rows` into `target`'s `columns`; with `ord`, each
@@ -298,7 +321,8 @@ where
 
 /// Copies `rows` straight into `table`, under a savepoint. `false` (with nothing written)
 /// when a key was stored by someone else after the caller's check: the primary key refused
-/// the copy, and the caller takes the staging way.
+/// the copy, and the caller takes the staging way. Not taken when row-level security applies
+/// to the store's role ([`rls`]).
 async fn direct<'r, I>(
     tx: &deadpool_postgres::Transaction<'_>,
     schema: &str,
@@ -419,7 +443,10 @@ async fn copy_activities(
         )
         .await
         .map_err(db)?;
-    let mut fresh: HashSet<String> = stored.iter().map(|r| r.get(0)).collect();
+    let mut fresh = stored
+        .iter()
+        .map(|r| crate::read::col(r, "activities", 0))
+        .collect::<Result<HashSet<String>, _>>()?;
     Ok(rows
         .iter()
         .map(|r| u64::from(fresh.remove(r.key())))

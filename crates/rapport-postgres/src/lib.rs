@@ -17,14 +17,49 @@
 //! - Segment queries compile the predicate to a parameterised SQL prefilter (literals are
 //!   always bound) and re-check every candidate with `Segment::matches`, so they answer
 //!   exactly what the default `query` answers.
-//! - Driver errors map by SQLSTATE: serialization failures, deadlocks, shutdowns and lost
-//!   connections are `StoreError::Unavailable` (retryable); the rest is `StoreError::Backend`
-//!   with the driver error as source.
+//! - Driver errors map by SQLSTATE: serialization failures (`40001`), deadlocks (`40P01`),
+//!   lock timeouts (`55P03`), shutdowns (`57P01`–`57P03`), too many connections (`53300`),
+//!   connection errors (`08xxx`) and lost connections are `StoreError::Unavailable`
+//!   (retryable); a unique violation of the customers' primary key is
+//!   `StoreError::AlreadyExists` with the id; the rest is `StoreError::Backend` with the
+//!   driver error as source. A stored value that does not decode (a NULL, another type) is
+//!   `StoreError::Corrupt` naming the table and column, never a panic.
+//! - TLS over rustls, chosen by the URL's `sslmode` as libpq does (default `prefer`;
+//!   `require`, `verify-ca`, `verify-full`; `disable`): see [`SslMode`],
+//!   [`PostgresConfig::with_root_certificate`].
+//! - Row-level security (migration 3): every tenant table only shows the rows of the tenant
+//!   the session names in `rapport.tenant`, which the store sets before each read, changeset
+//!   and import; run the store as an ordinary role (not a superuser, which bypasses it). See
+//!   *Security* below.
 //! - Schema as numbered migrations ([`MIGRATIONS`]) applied at connect under an advisory lock,
 //!   refusing a schema newer than the code.
 //! - Every table is keyed by `tenant_id` first; [`Layout::HashPartitioned`]
 //!   ([`PostgresConfig::partitioned`]) creates the tenant tables hash-partitioned by it
 //!   (`docs/scaling.md` has the scale-out plan).
+//!
+//! # Security
+//! ```text
+//! postgres://app@db.internal/crm?sslmode=verify-full&sslrootcert=/etc/rapport/ca.pem
+//! ```
+//! connects with TLS, checking the server's certificate against the Mozilla roots and the
+//! CA file, and its host name ([`SslMode`] lists the modes; a server that cannot satisfy the
+//! mode fails [`PostgresStore::connect`] with [`PostgresError::TlsConnect`]).
+//!
+//! Migration 3 enables and forces row-level security on `customers`, `activities` and
+//! `outbox` (and their partitions) with the policy `tenant_id = rapport.tenant`; the
+//! relay's outbox claim runs under `rapport.tenant = '*'`, which shows the outbox alone.
+//! Policies never apply to superusers or `BYPASSRLS` roles, so the application should
+//! connect as an ordinary role, granted (once the schema exists):
+//!
+//! ```sql
+//! CREATE ROLE rapport_app LOGIN;
+//! GRANT USAGE ON SCHEMA rapport TO rapport_app;
+//! GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA rapport TO rapport_app;
+//! GRANT USAGE ON ALL SEQUENCES IN SCHEMA rapport TO rapport_app;
+//! ```
+//!
+//! Such a role needs no `CREATE` right to connect to an up-to-date schema.
+//! `docs/scaling.md` ("Security") has the design.
 //!
 //! # Runtime
 //! tokio-postgres needs a tokio reactor for its connections. The store therefore runs its
@@ -71,6 +106,7 @@ mod migrate;
 mod read;
 mod segment_sql;
 mod sql;
+mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -89,6 +125,7 @@ pub use config::{ImportPath, Layout, PostgresConfig};
 pub use error::PostgresError;
 pub use migrate::{MIGRATIONS, Migration, latest_version};
 pub use rapport_sql::ImportReport;
+pub use tls::SslMode;
 
 use error::{corrupt, db, pool};
 use sql::Sql;
@@ -101,6 +138,11 @@ struct Inner {
     import: ImportPath,
     /// Set once the migrations ran: the layout the schema has.
     layout: std::sync::OnceLock<Layout>,
+    /// Set once the migrations ran: whether row-level security applies to the store's role
+    /// (it does to every role but superusers and `BYPASSRLS` ones). The server refuses
+    /// `COPY FROM` into a table under row-level security, so imports then copy into a
+    /// staging table only.
+    rls: std::sync::OnceLock<bool>,
 }
 
 /// The runtime the store's tasks run on; an owned one is shut down without blocking when the
@@ -230,8 +272,20 @@ impl PostgresStore {
     ) -> Result<Self, PostgresError> {
         config::check_schema(&config.schema)?;
         config::check_layout(config.layout)?;
-        let mut pg: tokio_postgres::Config =
-            config.url.parse().map_err(PostgresError::InvalidUrl)?;
+        let (url, mode_in_url) = tls::take_param(&config.url, "sslmode");
+        let (url, root_file) = tls::take_param(&url, "sslrootcert");
+        let mode = match (config.ssl_mode, mode_in_url) {
+            (Some(m), _) => m,
+            (None, Some(m)) => m.parse()?,
+            (None, None) => SslMode::Prefer,
+        };
+        let mut pg: tokio_postgres::Config = url.parse().map_err(PostgresError::InvalidUrl)?;
+        pg.ssl_mode(match mode {
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            _ => tokio_postgres::config::SslMode::Require,
+        });
+        let connector = tls::connector(mode, &config.root_certificates, root_file.as_deref())?;
         if pg.get_connect_timeout().is_none() {
             pg.connect_timeout(config.connect_timeout);
         }
@@ -239,13 +293,13 @@ impl PostgresStore {
             pg.application_name("rapport");
         }
         let target = target(&pg);
-        let manager = Manager::from_config(
-            pg,
-            tokio_postgres::NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match connector {
+            Some(tls) => Manager::from_config(pg, tls, manager_config),
+            None => Manager::from_config(pg, tokio_postgres::NoTls, manager_config),
+        };
         // Last in, first out: a read takes the connection used last (its backend and
         // statement cache warm), the others stay idle.
         let pool = Pool::builder(manager)
@@ -263,20 +317,39 @@ impl PostgresStore {
             schema: config.schema,
             import: config.import,
             layout: std::sync::OnceLock::new(),
+            rls: std::sync::OnceLock::new(),
         });
         let layout = config.layout;
         let task = {
             let inner = Arc::clone(&inner);
             rt.handle.spawn(async move {
-                let mut client = inner.pool.get().await.map_err(|e| PostgresError::Connect {
-                    target,
-                    reason: match e {
-                        deadpool_postgres::PoolError::Backend(e) => error::reason(&e),
-                        other => other.to_string(),
+                let mut client = inner.pool.get().await.map_err(|e| match e {
+                    deadpool_postgres::PoolError::Backend(e) if error::is_tls(&e) => {
+                        PostgresError::TlsConnect {
+                            target,
+                            mode,
+                            reason: error::reason(&e),
+                        }
+                    }
+                    deadpool_postgres::PoolError::Backend(e) => PostgresError::Connect {
+                        target,
+                        reason: error::reason(&e),
+                    },
+                    other => PostgresError::Connect {
+                        target,
+                        reason: other.to_string(),
                     },
                 })?;
                 let (_, found) = migrate::migrate(&mut client, &inner.schema, now, layout).await?;
                 let _ = inner.layout.set(found);
+                let row = client
+                    .query_one(
+                        "SELECT row_security_active(format('%I.customers', $1::text)::regclass)",
+                        &[&inner.schema],
+                    )
+                    .await
+                    .map_err(db)?;
+                let _ = inner.rls.set(read::col(&row, "pg_class", 0)?);
                 Ok::<_, PostgresError>(())
             })
         };
@@ -536,9 +609,11 @@ impl PostgresStore {
                 match error::as_contact_clash(&e) {
                     Some(contact) if undone => {
                         let claims = claims(cs, contact);
-                        Err(holder(client, &self.inner.sql, tenant, contact, &claims)
-                            .await
-                            .unwrap_or_else(|e| e))
+                        Err(
+                            holder(client, &self.inner.sql, tenant, contact, &claims, true)
+                                .await
+                                .unwrap_or_else(|e| e),
+                        )
                     }
                     _ => Err(e),
                 }
@@ -625,13 +700,26 @@ fn claims(cs: &Changeset, kind: rapport_core::ContactKind) -> Vec<(CustomerId, S
 /// After a unique index on a contact column refused a changeset (rolled back): the
 /// `StoreError::ContactTaken` naming the live customer that holds one of `claims`. When the
 /// holder has released it since, the write may succeed now: `Unavailable` (retryable).
+/// `in_transaction`: the lookup runs in the host's transaction (the tenant is set for it
+/// alone), else on a pooled session (set for the session, as every read does).
 async fn holder<C: tokio_postgres::GenericClient + Sync>(
     client: &C,
     sql: &Sql,
     tenant: TenantId,
     contact: rapport_core::ContactKind,
     claims: &[(CustomerId, String)],
+    in_transaction: bool,
 ) -> Result<StoreError, StoreError> {
+    // Row-level security shows the tenant's rows only once the session names it.
+    let set = if in_transaction {
+        sql::SET_TENANT_LOCAL
+    } else {
+        sql::SET_TENANT
+    };
+    client
+        .query(set, &[&tenant.to_string()])
+        .await
+        .map_err(db)?;
     let text = if contact == rapport_core::ContactKind::Email {
         &sql.holder_email
     } else {
@@ -647,7 +735,7 @@ async fn holder<C: tokio_postgres::GenericClient + Sync>(
             return Ok(StoreError::ContactTaken {
                 customer: *customer,
                 contact,
-                existing: read::customer_id(&row),
+                existing: read::customer_id(&row)?,
             });
         }
     }
@@ -661,13 +749,13 @@ impl Store for PostgresStore {
         self.here(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
             let t = *tenant.as_uuid();
-            let row = client
-                .query_opt(
-                    &client.prepare_cached(&inner.sql.load).await.map_err(db)?,
-                    &[&t, id.as_uuid()],
-                )
-                .await
-                .map_err(db)?;
+            let stmt = client.prepare_cached(&inner.sql.load).await.map_err(db)?;
+            let row = read::as_tenant(
+                &client,
+                &tenant.to_string(),
+                client.query_opt(&stmt, &[&t, id.as_uuid()]),
+            )
+            .await?;
             row.as_ref().map(read::record).transpose()
         })
         .await
@@ -687,14 +775,14 @@ impl Store for PostgresStore {
             } else {
                 &inner.sql.find_by_phone
             };
-            let rows = client
-                .query(
-                    &client.prepare_cached(sql).await.map_err(db)?,
-                    &[tenant.as_uuid(), &value],
-                )
-                .await
-                .map_err(db)?;
-            Ok(rows.iter().map(read::customer_id).collect())
+            let stmt = client.prepare_cached(sql).await.map_err(db)?;
+            let rows = read::as_tenant(
+                &client,
+                &tenant.to_string(),
+                client.query(&stmt, &[tenant.as_uuid(), &value]),
+            )
+            .await?;
+            rows.iter().map(read::customer_id).collect()
         })
         .await
     }
@@ -703,31 +791,33 @@ impl Store for PostgresStore {
         self.here(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
             let limit = i64::from(page.limit);
+            let named = tenant.to_string();
             let rows = match page.after {
                 None => {
-                    client
-                        .query(
-                            &client
-                                .prepare_cached(&inner.sql.scan_first)
-                                .await
-                                .map_err(db)?,
-                            &[tenant.as_uuid(), &limit],
-                        )
+                    let stmt = client
+                        .prepare_cached(&inner.sql.scan_first)
                         .await
+                        .map_err(db)?;
+                    read::as_tenant(
+                        &client,
+                        &named,
+                        client.query(&stmt, &[tenant.as_uuid(), &limit]),
+                    )
+                    .await?
                 }
                 Some(a) => {
-                    client
-                        .query(
-                            &client
-                                .prepare_cached(&inner.sql.scan_after)
-                                .await
-                                .map_err(db)?,
-                            &[tenant.as_uuid(), a.as_uuid(), &limit],
-                        )
+                    let stmt = client
+                        .prepare_cached(&inner.sql.scan_after)
                         .await
+                        .map_err(db)?;
+                    read::as_tenant(
+                        &client,
+                        &named,
+                        client.query(&stmt, &[tenant.as_uuid(), a.as_uuid(), &limit]),
+                    )
+                    .await?
                 }
-            }
-            .map_err(db)?;
+            };
             rows.iter().map(read::record).collect()
         })
         .await
@@ -762,7 +852,8 @@ impl Store for PostgresStore {
                 filter.render(&segment_sql::Postgres, 4)
             );
             let client = inner.pool.get().await.map_err(pool)?;
-            let stmt = client.prepare(&sql).await.map_err(db)?;
+            // Named once for the batches below, pipelined with the prepare.
+            let stmt = read::as_tenant(&client, &tenant.to_string(), client.prepare(&sql)).await?;
             let want = page.limit as usize;
             let batch = i64::from(page.limit.clamp(256, 4096));
             let mut after = page.after.map(|a| *a.as_uuid());
@@ -784,7 +875,10 @@ impl Store for PostgresStore {
                 if rows.len() < usize::try_from(batch).unwrap_or(usize::MAX) {
                     return Ok(out);
                 }
-                after = rows.last().map(|row| row.get::<_, uuid::Uuid>(2));
+                after = rows
+                    .last()
+                    .map(|row| read::col::<uuid::Uuid>(row, "customers", 2))
+                    .transpose()?;
             }
         })
         .await
@@ -802,16 +896,16 @@ impl Store for PostgresStore {
         let from = range.from.filter(|f| !read::before_all(*f));
         self.here(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
-            let rows = client
-                .query(
-                    &client
-                        .prepare_cached(&inner.sql.activities)
-                        .await
-                        .map_err(db)?,
-                    &[tenant.as_uuid(), id.as_uuid(), &from, &range.to],
-                )
+            let stmt = client
+                .prepare_cached(&inner.sql.activities)
                 .await
                 .map_err(db)?;
+            let rows = read::as_tenant(
+                &client,
+                &tenant.to_string(),
+                client.query(&stmt, &[tenant.as_uuid(), id.as_uuid(), &from, &range.to]),
+            )
+            .await?;
             rows.iter().map(read::activity).collect()
         })
         .await
@@ -841,7 +935,7 @@ impl Store for PostgresStore {
                     Err(self
                         .here(move |inner| async move {
                             let client = inner.pool.get().await.map_err(pool)?;
-                            holder(&**client, &inner.sql, tenant, contact, &claims).await
+                            holder(&**client, &inner.sql, tenant, contact, &claims, false).await
                         })
                         .await
                         .unwrap_or_else(|e| e))
@@ -867,19 +961,20 @@ impl Outbox for PostgresStore {
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
         self.run(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
-            let rows = client
-                .query(
-                    &client.prepare_cached(&inner.sql.claim).await.map_err(db)?,
-                    &[&now, &i64::from(limit), &until],
-                )
-                .await
-                .map_err(db)?;
+            let stmt = client.prepare_cached(&inner.sql.claim).await.map_err(db)?;
+            // The claim spans tenants: `*` shows every tenant's outbox rows (only those).
+            let rows = read::as_tenant(
+                &client,
+                sql::ALL_TENANTS,
+                client.query(&stmt, &[&now, &i64::from(limit), &until]),
+            )
+            .await?;
             let mut out = rows
                 .iter()
                 .map(|r| {
-                    let seq: i64 = r.get(0);
-                    let attempts: i32 = r.get(1);
-                    let json: &str = r.get(2);
+                    let seq: i64 = read::col(r, "outbox", 0)?;
+                    let attempts: i32 = read::col(r, "outbox", 1)?;
+                    let json: &str = read::col(r, "outbox", 2)?;
                     let mut m: OutboxMessage =
                         serde_json::from_str(json).map_err(|e| corrupt("outbox", e))?;
                     m.attempts = u32::try_from(attempts).unwrap_or(0);
@@ -895,13 +990,54 @@ impl Outbox for PostgresStore {
         let ids: Vec<Uuid> = ids.iter().map(|m| *m.as_uuid()).collect();
         self.run(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
-            client
-                .execute(
-                    &client.prepare_cached(&inner.sql.ack).await.map_err(db)?,
-                    &[&ids],
-                )
+            let stmt = client.prepare_cached(&inner.sql.ack).await.map_err(db)?;
+            // The port names messages by id alone (ids are unique across tenants).
+            read::as_tenant(&client, sql::ALL_TENANTS, client.execute(&stmt, &[&ids])).await?;
+            Ok(())
+        })
+        .await
+    }
+    /// One statement by primary key `(tenant_id, message_id)`: a message id another tenant
+    /// also used is never touched.
+    async fn ack_outbox_for(&self, messages: &[(TenantId, MessageId)]) -> Result<(), StoreError> {
+        let tenants: Vec<Uuid> = messages.iter().map(|(t, _)| *t.as_uuid()).collect();
+        let ids: Vec<Uuid> = messages.iter().map(|(_, m)| *m.as_uuid()).collect();
+        self.run(move |inner| async move {
+            let client = inner.pool.get().await.map_err(pool)?;
+            let stmt = client
+                .prepare_cached(&inner.sql.ack_keyed)
                 .await
                 .map_err(db)?;
+            read::as_tenant(
+                &client,
+                sql::ALL_TENANTS,
+                client.execute(&stmt, &[&tenants, &ids]),
+            )
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+    /// By primary key, with the row-level security policies showing the message's tenant
+    /// only.
+    async fn retry_outbox_for(
+        &self,
+        tenant: TenantId,
+        id: MessageId,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.run(move |inner| async move {
+            let client = inner.pool.get().await.map_err(pool)?;
+            let stmt = client
+                .prepare_cached(&inner.sql.retry_keyed)
+                .await
+                .map_err(db)?;
+            read::as_tenant(
+                &client,
+                &tenant.to_string(),
+                client.execute(&stmt, &[tenant.as_uuid(), id.as_uuid(), &at]),
+            )
+            .await?;
             Ok(())
         })
         .await
@@ -909,13 +1045,13 @@ impl Outbox for PostgresStore {
     async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.run(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
-            client
-                .execute(
-                    &client.prepare_cached(&inner.sql.retry).await.map_err(db)?,
-                    &[id.as_uuid(), &at],
-                )
-                .await
-                .map_err(db)?;
+            let stmt = client.prepare_cached(&inner.sql.retry).await.map_err(db)?;
+            read::as_tenant(
+                &client,
+                sql::ALL_TENANTS,
+                client.execute(&stmt, &[id.as_uuid(), &at]),
+            )
+            .await?;
             Ok(())
         })
         .await

@@ -41,13 +41,17 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "one_customer_per_contact",
         sql: include_str!("../migrations/0002_one_customer_per_contact.sql"),
     },
+    Migration {
+        version: 3,
+        name: "rls",
+        sql: include_str!("../migrations/0003_rls.sql"),
+    },
 ];
 
 /// The schema version this code writes.
 ///
 /// ```
-/// let last = rapport_postgres::MIGRATIONS.last().map(|m| m.version);
-/// assert_eq!(Some(rapport_postgres::latest_version()), last);
+/// assert_eq!(rapport_postgres::latest_version(), 3);
 /// ```
 #[must_use]
 pub fn latest_version() -> u32 {
@@ -126,7 +130,7 @@ async fn found_layout(
     tx: &tokio_postgres::Transaction<'_>,
     schema: &str,
 ) -> Result<Layout, PostgresError> {
-    let n: i64 = tx
+    let row = tx
         .query_one(
             "SELECT count(*) FROM pg_inherits i
              JOIN pg_class c ON c.oid = i.inhparent
@@ -135,8 +139,8 @@ async fn found_layout(
             &[&schema],
         )
         .await
-        .map_err(db)?
-        .get(0);
+        .map_err(db)?;
+    let n: i64 = crate::read::col(&row, "pg_inherits", 0)?;
     Ok(match u16::try_from(n) {
         Ok(0) => Layout::Plain,
         Ok(partitions) => Layout::HashPartitioned { partitions },
@@ -163,22 +167,38 @@ pub(crate) async fn migrate(
     )
     .await
     .map_err(db)?;
-    tx.batch_execute(&format!(
-        "CREATE SCHEMA IF NOT EXISTS \"{schema}\";
-         SET LOCAL search_path TO \"{schema}\";
-         CREATE TABLE IF NOT EXISTS schema_migrations (
-             version    integer PRIMARY KEY,
-             name       text NOT NULL,
-             applied_at timestamptz NOT NULL
-         );"
-    ))
-    .await
-    .map_err(db)?;
-    let current: Option<i32> = tx
+    // Created only when missing: an application role that was granted the use of an
+    // existing schema (and no `CREATE` on the database or the schema) connects too.
+    let row = tx
+        .query_one(
+            "SELECT to_regnamespace($1) IS NOT NULL,
+                    to_regclass(format('%I.schema_migrations', $1::text)) IS NOT NULL",
+            &[&schema],
+        )
+        .await
+        .map_err(db)?;
+    let has_schema: bool = crate::read::col(&row, "pg_namespace", 0)?;
+    let has_table: bool = crate::read::col(&row, "pg_class", 1)?;
+    let mut setup = String::new();
+    if !has_schema {
+        setup.push_str(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\";"));
+    }
+    setup.push_str(&format!("SET LOCAL search_path TO \"{schema}\";"));
+    if !has_table {
+        setup.push_str(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    integer PRIMARY KEY,
+                 name       text NOT NULL,
+                 applied_at timestamptz NOT NULL
+             );",
+        );
+    }
+    tx.batch_execute(&setup).await.map_err(db)?;
+    let row = tx
         .query_one("SELECT MAX(version) FROM schema_migrations", &[])
         .await
-        .map_err(db)?
-        .get(0);
+        .map_err(db)?;
+    let current: Option<i32> = crate::read::col(&row, "schema_migrations", 0)?;
     let current = u32::try_from(current.unwrap_or(0)).unwrap_or(0);
     let pending =
         rapport_sql::pending(MIGRATIONS, current).map_err(|e| PostgresError::SchemaTooNew {

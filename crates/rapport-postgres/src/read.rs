@@ -1,22 +1,61 @@
 //! Reads: each one statement on a pooled connection (one snapshot).
 
+use std::future::Future;
+
 use chrono::{DateTime, Utc};
 use rapport_core::{Activity, CustomerId, Record, StoreError};
 use tokio_postgres::Row;
+use tokio_postgres::types::FromSql;
 
-use crate::error::{corrupt, corrupt_row};
+use crate::error::{column, corrupt, corrupt_row, db};
+
+/// Runs `query` (a statement sent on `client` when first polled) after naming `tenant` for
+/// the row-level security policies, both in one round trip (pipelined: the setting is sent
+/// first).
+pub(crate) async fn as_tenant<T>(
+    client: &deadpool_postgres::ClientWrapper,
+    tenant: &str,
+    query: impl Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, StoreError> {
+    let set = client
+        .prepare_cached(crate::sql::SET_TENANT)
+        .await
+        .map_err(db)?;
+    let (named, out) = futures::future::join(client.execute(&set, &[&tenant]), query).await;
+    named.map_err(db)?;
+    out.map_err(db)
+}
+
+/// Column `idx` of a row of `table`, decoded: a NULL where a value is required, or a value of
+/// another type, is [`StoreError::Corrupt`] naming the table and the column (never a panic,
+/// as `Row::get` would).
+pub(crate) fn col<'a, T: FromSql<'a>>(
+    row: &'a Row,
+    table: &str,
+    idx: usize,
+) -> Result<T, StoreError> {
+    row.try_get(idx).map_err(|e| {
+        let name = row.columns().get(idx).map_or("?", |c| c.name());
+        column(table, name, &e)
+    })
+}
 
 /// A customer row (`customer_json`, `stats_json`) decoded.
 pub(crate) fn record(row: &Row) -> Result<Record, StoreError> {
-    rapport_sql::codec::decode_record("customers", row.get(0), row.get(1)).map_err(corrupt_row)
+    rapport_sql::codec::decode_record(
+        "customers",
+        col(row, "customers", 0)?,
+        col(row, "customers", 1)?,
+    )
+    .map_err(corrupt_row)
 }
 
-pub(crate) fn customer_id(row: &Row) -> CustomerId {
-    CustomerId::from_uuid(row.get(0))
+pub(crate) fn customer_id(row: &Row) -> Result<CustomerId, StoreError> {
+    col(row, "customers", 0).map(CustomerId::from_uuid)
 }
 
 pub(crate) fn activity(row: &Row) -> Result<Activity, StoreError> {
-    let a: &str = row.get(0);
+    let a: &str = col(row, "activities", 0)?;
     serde_json::from_str(a).map_err(|e| corrupt("activities", e))
 }
 

@@ -24,11 +24,28 @@ pub(crate) struct Sql {
     pub(crate) claim: String,
     pub(crate) ack: String,
     pub(crate) retry: String,
+    pub(crate) ack_keyed: String,
+    pub(crate) retry_keyed: String,
     pub(crate) load_for_update: String,
     pub(crate) import_stats: String,
     pub(crate) any_customer: String,
     pub(crate) any_activity: String,
 }
+
+/// Names the tenant whose rows the row-level security policies show (migration 3) for the
+/// rest of the **session**: before a read, pipelined with it (a read runs outside any
+/// transaction). Every read sets it, so a pooled connection never answers with the tenant
+/// of its previous user.
+pub(crate) const SET_TENANT: &str = "SELECT set_config('rapport.tenant', $1, false)";
+
+/// As [`SET_TENANT`], until the end of the **transaction** (or back to the value before
+/// the savepoint it ran under, when that is rolled back): the first statement of every
+/// changeset and import.
+pub(crate) const SET_TENANT_LOCAL: &str = "SELECT set_config('rapport.tenant', $1, true)";
+
+/// The `rapport.tenant` value that shows every tenant's outbox rows (and nothing of the
+/// other tables): the relay's.
+pub(crate) const ALL_TENANTS: &str = "*";
 
 impl Sql {
     pub(crate) fn new(schema: &str) -> Self {
@@ -141,7 +158,16 @@ impl Sql {
                  WHERE o.tenant_id = picked.tenant_id AND o.message_id = picked.message_id
                  RETURNING o.seq, o.attempts, o.message_json"
             ),
+            // By id alone: the port's `ack_outbox` / `retry_outbox` (index `outbox_message`).
+            // The relay uses the keyed forms below (the primary key).
             ack: format!("DELETE FROM {s}.outbox WHERE message_id = ANY($1)"),
+            ack_keyed: format!(
+                "DELETE FROM {s}.outbox o USING unnest($1::uuid[], $2::uuid[]) AS k(t, m)
+                 WHERE o.tenant_id = k.t AND o.message_id = k.m"
+            ),
+            retry_keyed: format!(
+                "UPDATE {s}.outbox SET available_at = $3 WHERE tenant_id = $1 AND message_id = $2"
+            ),
             retry: format!("UPDATE {s}.outbox SET available_at = $2 WHERE message_id = $1"),
             load_for_update: format!(
                 "SELECT customer_json, stats_json FROM {s}.customers

@@ -5,6 +5,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use futures::executor::block_on;
 use rapport_core::*;
@@ -245,4 +247,76 @@ fn a_tokio_host_can_lend_its_runtime() {
         assert_eq!(store.load(t, c.id()).await.unwrap().unwrap().customer, c);
         assert_eq!(store.scan(t, Page::first(10)).await.unwrap().len(), 1);
     });
+}
+
+/// A stored row that does not decode — a NULL where a value is required, a column of
+/// another type (a hand-edited or damaged table) — is `StoreError::Corrupt` naming the table
+/// and column, from every read, never a panic (`Row::get` panicked here before).
+#[test]
+fn a_row_of_the_wrong_type_or_null_is_corrupt_not_a_panic() {
+    let fresh = fresh();
+    let store = fresh.0.as_ref().unwrap();
+    let schema = store.schema().to_owned();
+    let t = TenantId::from_u128(1);
+    let c = create(store, t, 1);
+    let order = Activity::new(
+        ActivityId::from_u128(10),
+        c.id(),
+        now(),
+        Channel::Web,
+        IdempotencyKey::new("order-1").unwrap(),
+        ActivityKind::Purchase {
+            order_id: OrderId::new("1").unwrap(),
+            amount: Money::new(rust_decimal::Decimal::from(25), Currency::EUR),
+            margin: None,
+        },
+    )
+    .unwrap();
+    let mut cs = Changeset::new();
+    cs.activities.push(order);
+    cs.outbox.push(OutboxMessage::new(
+        MessageId::from_u128(1),
+        t,
+        now(),
+        DomainEvent::CustomerRegistered { customer: c.id() },
+    ));
+    block_on(store.apply(t, &cs)).unwrap();
+    // Damage the tables before any read has prepared its statement.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        raw()
+            .await
+            .batch_execute(&format!(
+                "SET search_path TO \"{schema}\";
+                 ALTER TABLE customers ALTER COLUMN customer_json DROP NOT NULL;
+                 UPDATE customers SET customer_json = NULL;
+                 ALTER TABLE activities ALTER COLUMN activity_json TYPE bytea
+                     USING convert_to(activity_json, 'UTF8');
+                 ALTER TABLE outbox ALTER COLUMN attempts TYPE bigint;"
+            ))
+            .await
+            .unwrap();
+    });
+    let corrupt = |r: Result<String, StoreError>, column: &str| match r {
+        Err(StoreError::Corrupt { reason }) => {
+            assert!(reason.starts_with(&format!("{column}: ")), "{reason}");
+        }
+        other => panic!("{column}: {other:?}"),
+    };
+    corrupt(
+        block_on(store.load(t, c.id())).map(|r| format!("{r:?}")),
+        "customers.customer_json",
+    );
+    corrupt(
+        block_on(store.scan(t, Page::first(10))).map(|r| format!("{r:?}")),
+        "customers.customer_json",
+    );
+    corrupt(
+        block_on(store.activities(t, c.id(), TimeRange::all())).map(|r| format!("{r:?}")),
+        "activities.activity_json",
+    );
+    corrupt(
+        block_on(store.claim_outbox(10, Duration::from_secs(60), now())).map(|r| format!("{r:?}")),
+        "outbox.attempts",
+    );
 }

@@ -147,7 +147,7 @@ pub async fn relay_once<S: Outbox, N: Notifier>(
     let mut delivered = Vec::new();
     for m in &claimed {
         match notifier.deliver(m).await {
-            Ok(()) => delivered.push(m.id),
+            Ok(()) => delivered.push((m.tenant, m.id)),
             Err(e) => {
                 tracing::debug!(message = %m.id, attempts = m.attempts, error = notify_kind(&e), "delivery failed");
                 // A back-off past the end of the calendar waits until its end (no panic).
@@ -155,12 +155,12 @@ pub async fn relay_once<S: Outbox, N: Notifier>(
                     .ok()
                     .and_then(|wait| now.checked_add_signed(wait))
                     .unwrap_or(DateTime::<Utc>::MAX_UTC);
-                store.retry_outbox(m.id, at).await?;
+                store.retry_outbox_for(m.tenant, m.id, at).await?;
                 report.failed += 1;
             }
         }
     }
-    store.ack_outbox(&delivered).await?;
+    store.ack_outbox_for(&delivered).await?;
     report.delivered = delivered.len();
     if report.claimed > 0 {
         tracing::info!(

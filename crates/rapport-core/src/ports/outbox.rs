@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::event::OutboxMessage;
-use crate::model::id::MessageId;
+use crate::model::id::{MessageId, TenantId};
 use crate::ports::StoreError;
 
 /// Where the relay finds the messages a [`Store`](crate::ports::Store) committed with each
@@ -87,6 +87,30 @@ pub trait Outbox: Send + Sync {
         id: MessageId,
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// [`Outbox::ack_outbox`] with each message named by its tenant and id, as a store
+    /// keyed by tenant stores it (the relay calls this one). A store whose outbox is keyed
+    /// `(tenant, message)` overrides it, so an ack can only ever touch the tenant's own row;
+    /// by default it acks the ids.
+    fn ack_outbox_for(
+        &self,
+        messages: &[(TenantId, MessageId)],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let ids: Vec<MessageId> = messages.iter().map(|(_, id)| *id).collect();
+        async move { self.ack_outbox(&ids).await }
+    }
+
+    /// [`Outbox::retry_outbox`] with the message named by its tenant and id (the relay calls
+    /// this one); by default it retries the id.
+    fn retry_outbox_for(
+        &self,
+        tenant: TenantId,
+        id: MessageId,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = tenant;
+        self.retry_outbox(id, at)
+    }
 }
 
 // Forwards every method through a pointer, so `&S`, `Box<S>` and `Arc<S>` are outboxes
@@ -114,6 +138,20 @@ macro_rules! forward_outbox {
                 at: DateTime<Utc>,
             ) -> impl Future<Output = Result<(), StoreError>> + Send {
                 (**self).retry_outbox(id, at)
+            }
+            fn ack_outbox_for(
+                &self,
+                messages: &[(TenantId, MessageId)],
+            ) -> impl Future<Output = Result<(), StoreError>> + Send {
+                (**self).ack_outbox_for(messages)
+            }
+            fn retry_outbox_for(
+                &self,
+                tenant: TenantId,
+                id: MessageId,
+                at: DateTime<Utc>,
+            ) -> impl Future<Output = Result<(), StoreError>> + Send {
+                (**self).retry_outbox_for(tenant, id, at)
             }
         }
     )*};

@@ -9,6 +9,8 @@
 //! unreachable server fails the tests too.
 #![allow(dead_code)]
 
+pub(crate) mod role;
+
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -52,6 +54,7 @@ pub(crate) fn unique_schema() -> String {
 }
 
 /// A store in a fresh schema, dropped with it.
+#[derive(Debug)]
 pub(crate) struct Fresh(pub(crate) Option<PostgresStore>);
 
 pub(crate) fn fresh() -> Fresh {
@@ -159,5 +162,16 @@ impl Outbox for Fresh {
     }
     async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.s().retry_outbox(id, at).await
+    }
+    async fn ack_outbox_for(&self, messages: &[(TenantId, MessageId)]) -> Result<(), StoreError> {
+        self.s().ack_outbox_for(messages).await
+    }
+    async fn retry_outbox_for(
+        &self,
+        t: TenantId,
+        id: MessageId,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.s().retry_outbox_for(t, id, at).await
     }
 }
