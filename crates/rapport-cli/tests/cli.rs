@@ -535,7 +535,11 @@ fn html_report_renders_in_headless_chromium() {
     let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
     assert!(html.contains("</body>"));
     let probed = dir.path().join("probed.html");
-    std::fs::write(&probed, html.replacen("</body>", &format!("{PROBE}</body>"), 1)).unwrap();
+    std::fs::write(
+        &probed,
+        html.replacen("</body>", &format!("{PROBE}</body>"), 1),
+    )
+    .unwrap();
     let profile = dir.path().join("chromium-profile");
     let out = Command::new(chromium)
         .args([
@@ -602,10 +606,17 @@ fn html_report_renders_in_headless_chromium() {
         .collect();
     for pair in kpi_boxes.windows(2) {
         assert_eq!(pair[0][1], pair[1][1], "KPIs on one line: {kpi_boxes:?}");
-        assert!(pair[0][0] + pair[0][2] <= pair[1][0], "KPIs left to right: {kpi_boxes:?}");
+        assert!(
+            pair[0][0] + pair[0][2] <= pair[1][0],
+            "KPIs left to right: {kpi_boxes:?}"
+        );
     }
     let viewport = num(&m["viewport"][0]);
-    assert!(kpi_boxes.iter().all(|b| b[2] > 0.0 && b[0] + b[2] <= viewport));
+    assert!(
+        kpi_boxes
+            .iter()
+            .all(|b| b[2] > 0.0 && b[0] + b[2] <= viewport)
+    );
 
     // Each bar's rendered width is its count's share of the largest count (to half a pixel),
     // in the order of the labels; the widest bar is drawn (not collapsed).
@@ -628,7 +639,10 @@ fn html_report_renders_in_headless_chromium() {
             assert!(pair[0][1] < pair[1][1], "{key}: bars top to bottom");
             if centred {
                 let centre = |b: &[f64; 4]| b[0] + b[2] / 2.0;
-                assert!((centre(&pair[0]) - centre(&pair[1])).abs() <= 0.5, "{key}: {bars:?}");
+                assert!(
+                    (centre(&pair[0]) - centre(&pair[1])).abs() <= 0.5,
+                    "{key}: {bars:?}"
+                );
             }
         }
     };
