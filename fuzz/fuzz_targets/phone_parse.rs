@@ -31,7 +31,9 @@ fuzz_target!(|data: &[u8]| {
             assert!((5..=15).contains(&digits.len()), "{} digits: {s}", digits.len());
             assert!(digits.bytes().all(|b| b.is_ascii_digit()), "not digits: {s}");
             assert!(!digits.starts_with('0'), "country code 0: {s}");
-            for other in REGIONS {
+            // An E.164 number reads the same in any region (three, to keep the target fast:
+            // the numbering library is slow).
+            for other in [REGIONS[usize::from(pick) % REGIONS.len()], "US", "CN"] {
                 let Ok(r) = other.parse::<Region>() else { continue };
                 assert_eq!(Phone::parse(s, r).as_ref(), Ok(&p), "not idempotent in {other}");
             }

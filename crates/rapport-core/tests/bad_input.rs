@@ -163,10 +163,7 @@ fn phone_numbers_longer_than_e164_allows_are_rejected() {
     );
     assert!(Phone::from_e164("+4985871813858718").is_err());
     // 15 digits in all is still E.164 (and short German numbers are valid too).
-    assert_eq!(
-        Phone::parse("089 550", de).unwrap().as_str(),
-        "+4989550"
-    );
+    assert_eq!(Phone::parse("089 550", de).unwrap().as_str(), "+4989550");
 }
 
 #[test]

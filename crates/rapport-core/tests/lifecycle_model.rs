@@ -45,21 +45,21 @@ pub struct Model {
 /// as a difference instead of being copied into the expected value.
 mod rules {
     /// `new_window`: a first purchase stays New this many days.
-    pub const NEW_WINDOW: i64 = 90;
+    pub(crate) const NEW_WINDOW: i64 = 90;
     /// `silent_after` is `max(MIN_SILENT, K × median gap)` ...
-    pub const MIN_SILENT: f64 = 30.0;
-    pub const K: f64 = 3.0;
+    pub(crate) const MIN_SILENT: f64 = 30.0;
+    pub(crate) const K: f64 = 3.0;
     /// ... with at least this many purchase days; a fixed `FALLBACK_SILENT` below it.
-    pub const MIN_PURCHASE_DAYS: usize = 3;
-    pub const FALLBACK_SILENT: f64 = 60.0;
+    pub(crate) const MIN_PURCHASE_DAYS: usize = 3;
+    pub(crate) const FALLBACK_SILENT: f64 = 60.0;
     /// `churn_after = max(CHURN_MIN, CHURN_FACTOR × silent_after)`.
-    pub const CHURN_MIN: f64 = 180.0;
-    pub const CHURN_FACTOR: f64 = 2.0;
+    pub(crate) const CHURN_MIN: f64 = 180.0;
+    pub(crate) const CHURN_FACTOR: f64 = 2.0;
 
     /// `silent_after` for distinct purchase days (day numbers, ascending): the gaps are the day
     /// counts between consecutive purchase days; the median of an even count is the mean of
     /// the two middle gaps.
-    pub fn silent_after(days: &[i64]) -> f64 {
+    pub(crate) fn silent_after(days: &[i64]) -> f64 {
         if days.len() < MIN_PURCHASE_DAYS {
             return FALLBACK_SILENT;
         }
@@ -74,7 +74,7 @@ mod rules {
         (K * median).max(MIN_SILENT)
     }
 
-    pub fn churn_after(days: &[i64]) -> f64 {
+    pub(crate) fn churn_after(days: &[i64]) -> f64 {
         (CHURN_FACTOR * silent_after(days)).max(CHURN_MIN)
     }
 }
