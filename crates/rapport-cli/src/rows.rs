@@ -85,8 +85,15 @@ fn noon(d: NaiveDate) -> Option<DateTime<Utc>> {
 }
 
 impl DateFormat {
-    /// The instant a cell names: a date is noon UTC of that day.
+    /// The instant a cell names: a date is noon UTC of that day. Years outside 1–9999 are not
+    /// dates of a purchase (chrono's `%Y` reads `-0244-01-05` and `+12024-01-05`, which no
+    /// RFC 3339 timestamp can write back; found by the `csv_rows` fuzz target).
     pub(crate) fn read(&self, s: &str) -> Option<DateTime<Utc>> {
+        self.read_any(s)
+            .filter(|t| (1..=9999).contains(&chrono::Datelike::year(t)))
+    }
+
+    fn read_any(&self, s: &str) -> Option<DateTime<Utc>> {
         match self {
             DateFormat::Iso => NaiveDate::parse_from_str(s, "%Y-%m-%d")
                 .ok()
@@ -362,6 +369,26 @@ mod tests {
             assert_eq!(bad[0].line, 3, "{end:?}");
             assert_eq!(txs[1].customer, "C3");
         }
+    }
+
+    /// Regression (found by the `csv_rows` fuzz target): a date with a negative or five-digit
+    /// year was read as a purchase (`-0244-01-05`: 245 BC).
+    #[test]
+    fn dates_outside_years_1_to_9999_are_not_dates() {
+        for (cell, format) in [
+            ("-0244-01-05", DateFormat::Iso),
+            ("+12024-01-05", DateFormat::Iso),
+            ("0000-01-05", DateFormat::Iso),
+            ("-2440105", DateFormat::Custom("%Y%m%d".into())),
+        ] {
+            assert_eq!(format.read(cell), None, "{cell}");
+        }
+        let first = DateFormat::Iso.read("0001-01-01").unwrap();
+        assert_eq!(first.to_rfc3339(), "0001-01-01T12:00:00+00:00");
+        let file = "customer_id,date,amount\nC1,-0244-01-05,1\n";
+        let (txs, bad) = parse(file.as_bytes(), &cols(), true).unwrap();
+        assert!(txs.is_empty());
+        assert_eq!(bad[0].column.as_deref(), Some("date"));
     }
 
     #[test]
