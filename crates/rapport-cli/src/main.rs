@@ -11,6 +11,7 @@ mod import;
 mod par;
 mod render;
 mod report;
+mod rows;
 mod store;
 mod table;
 

@@ -467,9 +467,37 @@ fn postgres_import_and_report_match_sqlite() {
     }
 }
 
-/// The HTML report renders in headless Chromium: a screenshot is taken and is not blank.
-/// Skipped (with a message) where Chromium is not installed, unless `RAPPORT_REQUIRE_CHROMIUM`
-/// is set, as `.ci/run` does after installing Debian's `chromium`.
+/// A script appended to the report before Chromium loads it: once the page is laid out, it
+/// writes what Chromium rendered (the text of each KPI, the on-screen box of every bar, the
+/// heatmap cells, the text of every table cell) as JSON into `<pre id="measured">`, which
+/// `--dump-dom` prints.
+const PROBE: &str = r#"<script>
+addEventListener('load', () => {
+  const box = e => { const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; };
+  const bars = id => [...document.querySelectorAll('#' + id + ' rect')].map(box);
+  const out = {
+    kpis: [...document.querySelectorAll('.kpi')].map(k => [k.querySelector('b').innerText, box(k)]),
+    tiers: bars('tier-pyramid'),
+    stages: bars('stage-funnel'),
+    heat: document.querySelectorAll('#cohort-heatmap rect').length,
+    rows: [...document.querySelectorAll('table tr')].map(r => [...r.cells].map(c => c.innerText)),
+    viewport: [innerWidth, innerHeight],
+  };
+  const pre = document.createElement('pre');
+  pre.id = 'measured';
+  pre.textContent = JSON.stringify(out);
+  document.body.append(pre);
+});
+</script>"#;
+
+/// The HTML report of the CDNOW demo, rendered by headless Chromium, shows the report's
+/// numbers: the four KPIs read (as laid out on screen) the customers (2,357, the CDNOW
+/// cohort), conversion, churn rate and win-backs of `rapport report --json`; each bar of the
+/// tier pyramid and the stage funnel is as wide, relative to the widest, as its count is
+/// relative to the largest, and the funnel's bars share one centre; the heatmap has one cell per
+/// cohort month; the table's rows are the top customers by CLV with their stage, tier, orders
+/// and revenue. Skipped (with a message) where Chromium is not installed, unless
+/// `RAPPORT_REQUIRE_CHROMIUM` is set, as `.ci/run` does after installing Debian's `chromium`.
 #[test]
 fn html_report_renders_in_headless_chromium() {
     let chromium = ["chromium", "chromium-browser", "google-chrome"]
@@ -491,9 +519,28 @@ fn html_report_renders_in_headless_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let o = rapport(dir.path(), &["demo", "--html", "report.html"]);
     assert!(o.status.success(), "{}", stderr(&o));
+    let o = rapport(
+        dir.path(),
+        &[
+            "--db",
+            "sqlite://rapport-demo.db",
+            "report",
+            "--json",
+            "--now",
+            "1998-06-30",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("</body>"));
+    let probed = dir.path().join("probed.html");
+    std::fs::write(
+        &probed,
+        html.replacen("</body>", &format!("{PROBE}</body>"), 1),
+    )
+    .unwrap();
     let profile = dir.path().join("chromium-profile");
-    let shot = dir.path().join("report.png");
-    let url = format!("file://{}", dir.path().join("report.html").display());
     let out = Command::new(chromium)
         .args([
             "--headless",
@@ -505,10 +552,10 @@ fn html_report_renders_in_headless_chromium() {
             "--disable-component-update",
             "--disable-sync",
             "--window-size=1000,1800",
+            "--dump-dom",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg(url)
+        .arg(format!("file://{}", probed.display()))
         .output()
         .unwrap();
     assert!(
@@ -516,17 +563,132 @@ fn html_report_renders_in_headless_chromium() {
         "chromium failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let png = std::fs::read(&shot).unwrap();
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
-    let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
-    let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
-    assert_eq!((width, height), (1000, 1800));
-    // A blank page compresses to a few kilobytes; the charts, heatmap and table do not.
-    assert!(
-        png.len() > 40_000,
-        "the screenshot looks blank ({} bytes)",
-        png.len()
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let measured = dom
+        .split_once(r#"<pre id="measured">"#)
+        .and_then(|(_, rest)| rest.split_once("</pre>"))
+        .map(|(json, _)| json.replace("&quot;", "\"").replace("&amp;", "&"))
+        .unwrap_or_else(|| panic!("the probe did not run; DOM: {dom}"));
+    let m: serde_json::Value = serde_json::from_str(&measured).unwrap();
+    let num = |v: &serde_json::Value| v.as_f64().unwrap();
+    let boxes = |key: &str| -> Vec<[f64; 4]> {
+        m[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| [num(&b[0]), num(&b[1]), num(&b[2]), num(&b[3])])
+            .collect()
+    };
+
+    // The KPIs, as rendered, are the report's numbers, side by side on one line.
+    assert_eq!(report["customers"], 2357, "the CDNOW cohort");
+    let pct = |v: &serde_json::Value| format!("{:.1} %", num(v) * 100.0);
+    let kpis: Vec<String> = m["kpis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k[0].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        kpis,
+        [
+            report["customers"].to_string(),
+            pct(&report["conversion_rate"]),
+            pct(&report["churn_rate"]),
+            report["win_backs"].to_string(),
+        ]
     );
+    let kpi_boxes: Vec<[f64; 4]> = m["kpis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| [num(&k[1][0]), num(&k[1][1]), num(&k[1][2]), num(&k[1][3])])
+        .collect();
+    for pair in kpi_boxes.windows(2) {
+        assert_eq!(pair[0][1], pair[1][1], "KPIs on one line: {kpi_boxes:?}");
+        assert!(
+            pair[0][0] + pair[0][2] <= pair[1][0],
+            "KPIs left to right: {kpi_boxes:?}"
+        );
+    }
+    let viewport = num(&m["viewport"][0]);
+    assert!(
+        kpi_boxes
+            .iter()
+            .all(|b| b[2] > 0.0 && b[0] + b[2] <= viewport)
+    );
+
+    // Each bar's rendered width is its count's share of the largest count (to half a pixel),
+    // in the order of the labels; the widest bar is drawn (not collapsed).
+    let check_bars = |key: &str, labels: &[&str], counts: &serde_json::Value, centred: bool| {
+        let bars = boxes(key);
+        let counts: Vec<f64> = labels.iter().map(|l| num(&counts[*l])).collect();
+        assert_eq!(bars.len(), labels.len(), "{key}: one bar per label");
+        let widest = bars.iter().map(|b| b[2]).fold(0.0, f64::max);
+        let largest = counts.iter().copied().fold(0.0, f64::max);
+        assert!(widest > 300.0, "{key}: widest bar {widest} px");
+        for ((bar, count), label) in bars.iter().zip(&counts).zip(labels) {
+            let expected = widest * count / largest;
+            assert!(
+                (bar[2] - expected).abs() <= 0.5,
+                "{key}: bar {label} is {} px wide for {count} (expected {expected:.1}); bars {bars:?}",
+                bar[2]
+            );
+        }
+        for pair in bars.windows(2) {
+            assert!(pair[0][1] < pair[1][1], "{key}: bars top to bottom");
+            if centred {
+                let centre = |b: &[f64; 4]| b[0] + b[2] / 2.0;
+                assert!(
+                    (centre(&pair[0]) - centre(&pair[1])).abs() <= 0.5,
+                    "{key}: {bars:?}"
+                );
+            }
+        }
+    };
+    check_bars(
+        "tiers",
+        &["platinum", "gold", "iron", "lead"],
+        &report["tiers"],
+        true,
+    );
+    check_bars(
+        "stages",
+        &["prospect", "new", "active", "silent", "churned"],
+        &report["stages"],
+        true,
+    );
+
+    // One heatmap cell per cohort and month shown (at most 18 months).
+    let cohorts = report["cohorts"].as_array().unwrap();
+    let months = cohorts
+        .iter()
+        .map(|c| c["retention"].as_array().unwrap().len())
+        .max()
+        .unwrap_or(0)
+        .min(18);
+    let cells: usize = cohorts
+        .iter()
+        .map(|c| c["retention"].as_array().unwrap().len().min(months))
+        .sum();
+    assert!(cells > 0);
+    assert_eq!(m["heat"], cells);
+
+    // The table: a header and the top customers by CLV, in order, with their figures.
+    let rows = m["rows"].as_array().unwrap();
+    let top = report["top_clv"].as_array().unwrap();
+    assert_eq!(rows.len(), top.len() + 1);
+    assert_eq!(rows[0][0], "customer");
+    for (row, c) in rows[1..].iter().zip(top) {
+        assert_eq!(row[0], c["external_id"]);
+        assert_eq!(row[1], c["stage"]);
+        assert_eq!(row[2], c["tier"]);
+        assert_eq!(row[3].as_str().unwrap(), c["orders"].to_string());
+        assert_eq!(
+            row[4].as_str().unwrap(),
+            format!("{:.2}", num(&c["revenue"]))
+        );
+    }
 }
 
 #[test]

@@ -149,6 +149,23 @@ fn phone_numbers_normalise_to_e164() {
     );
 }
 
+/// Regression (found by the `phone_parse` fuzz target): a German number the numbering plan
+/// allows but with 16 digits in all was accepted as "E.164", which caps numbers at 15.
+#[test]
+fn phone_numbers_longer_than_e164_allows_are_rejected() {
+    let de: Region = "DE".parse().unwrap();
+    let err = Phone::parse("85871813858718", de).unwrap_err();
+    assert_eq!(
+        err,
+        DomainError::InvalidPhone {
+            reason: "it has more than the 15 digits E.164 allows"
+        }
+    );
+    assert!(Phone::from_e164("+4985871813858718").is_err());
+    // 15 digits in all is still E.164 (and short German numbers are valid too).
+    assert_eq!(Phone::parse("089 550", de).unwrap().as_str(), "+4989550");
+}
+
 #[test]
 fn emails_normalise() {
     assert_eq!(
@@ -199,6 +216,7 @@ proptest! {
         if let Ok(p) = Phone::parse(&s, region) {
             // Whatever parses is E.164 and parses back to itself.
             prop_assert!(p.as_str().starts_with('+'));
+            prop_assert!(p.as_str().len() <= 16, "more than 15 digits");
             prop_assert_eq!(Phone::from_e164(p.as_str()).unwrap(), p);
         }
     }

@@ -39,6 +39,46 @@ pub struct Model {
     n: u32,
 }
 
+/// The lifecycle rules of DOMAIN.md ("Lifecycle state machine"), with the default policy's
+/// numbers written out here. The oracle reads none of `LifecyclePolicy`'s fields or helpers, so
+/// a wrong default, a wrong median or a wrong threshold formula in the implementation shows up
+/// as a difference instead of being copied into the expected value.
+mod rules {
+    /// `new_window`: a first purchase stays New this many days.
+    pub(crate) const NEW_WINDOW: i64 = 90;
+    /// `silent_after` is `max(MIN_SILENT, K × median gap)` ...
+    pub(crate) const MIN_SILENT: f64 = 30.0;
+    pub(crate) const K: f64 = 3.0;
+    /// ... with at least this many purchase days; a fixed `FALLBACK_SILENT` below it.
+    pub(crate) const MIN_PURCHASE_DAYS: usize = 3;
+    pub(crate) const FALLBACK_SILENT: f64 = 60.0;
+    /// `churn_after = max(CHURN_MIN, CHURN_FACTOR × silent_after)`.
+    pub(crate) const CHURN_MIN: f64 = 180.0;
+    pub(crate) const CHURN_FACTOR: f64 = 2.0;
+
+    /// `silent_after` for distinct purchase days (day numbers, ascending): the gaps are the day
+    /// counts between consecutive purchase days; the median of an even count is the mean of
+    /// the two middle gaps.
+    pub(crate) fn silent_after(days: &[i64]) -> f64 {
+        if days.len() < MIN_PURCHASE_DAYS {
+            return FALLBACK_SILENT;
+        }
+        let mut gaps: Vec<i64> = days.windows(2).map(|w| w[1] - w[0]).collect();
+        gaps.sort_unstable();
+        let n = gaps.len();
+        let median = if n % 2 == 1 {
+            gaps[n / 2] as f64
+        } else {
+            (gaps[n / 2 - 1] + gaps[n / 2]) as f64 / 2.0
+        };
+        (K * median).max(MIN_SILENT)
+    }
+
+    pub(crate) fn churn_after(days: &[i64]) -> f64 {
+        (CHURN_FACTOR * silent_after(days)).max(CHURN_MIN)
+    }
+}
+
 impl Model {
     /// Walks the distinct purchase days in order, applying time-based transitions before each
     /// purchase and the purchase transition itself, then time up to today.
@@ -46,7 +86,6 @@ impl Model {
         if let Some(t) = self.terminal {
             return (t, 0);
         }
-        let policy = LifecyclePolicy::default();
         let mut days: Vec<i64> = self
             .purchases
             .iter()
@@ -55,19 +94,17 @@ impl Model {
             .collect();
         days.sort_unstable();
         days.dedup();
-        let date = |d: i64| at(d).date_naive();
         let time_stage = |stage: Stage, hist: &[i64], day: i64| -> Stage {
             let Some(last) = hist.last() else {
                 return stage;
             };
-            let dates: Vec<_> = hist.iter().map(|d| date(*d)).collect();
             let gap = (day - last) as f64;
-            let churn = policy.churn_after_days(&dates);
+            let churn = rules::churn_after(hist);
             match stage {
                 Stage::New if gap > churn => Stage::Churned,
-                Stage::New if gap > f64::from(policy.new_window_days) => Stage::Silent,
+                Stage::New if gap > rules::NEW_WINDOW as f64 => Stage::Silent,
                 Stage::Active if gap > churn => Stage::Churned,
-                Stage::Active if gap > policy.silent_after_days(&dates) => Stage::Silent,
+                Stage::Active if gap > rules::silent_after(hist) => Stage::Silent,
                 Stage::Silent if gap > churn => Stage::Churned,
                 s => s,
             }
@@ -268,7 +305,7 @@ impl StateMachineTest for LifecycleTest {
                 "no transition out of a tombstone"
             );
         }
-        // Purity: the same inputs give the same decision.
+        // The advanced state is a fixed point: deciding again at the same `now` moves nothing.
         let again = stage_at(
             &sut.stats,
             &sut.customer.lifecycle,

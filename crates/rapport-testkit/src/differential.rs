@@ -1,10 +1,17 @@
-//! The differential test: random sequences of operations run against the store under test and
-//! against `rapport-memory`, every result compared.
+//! The differential test: random sequences of operations run against the store under test,
+//! every result compared with an independent oracle (`Oracle`) and with `rapport-memory`.
 //!
 //! The sequences come from a `proptest-state-machine` reference model ([`Model`]) that knows
 //! which customers exist and at which version, so most updates hit live customers (some
 //! deliberately stale), creates sometimes collide, and activity keys repeat; on a failure,
 //! proptest shrinks the sequence to the shortest one that still differs.
+//!
+//! The oracle predicts what each operation must return from the `Store`/`Outbox` contracts
+//! alone (a create of an existing customer is `AlreadyExists`; an update from a stale version
+//! is a `Conflict` naming both versions; an activity key already used in the tenant is reported
+//! and nothing is written; pages are in id order; the outbox hands out messages in the order
+//! they were written, each once until acked). It shares no code with any store, so it checks
+//! `rapport-memory` too, which the comparison with `rapport-memory` alone could not.
 
 use std::time::Duration;
 
@@ -16,7 +23,7 @@ use proptest_state_machine::ReferenceStateMachine;
 use rapport_core::*;
 use rapport_memory::MemoryStore;
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// One operation of a generated sequence; [`Model`] tracks what it does to the book.
 ///
@@ -263,13 +270,36 @@ fn build(op: &Op, reference: &MemoryStore, step: usize) -> Result<Action, String
     })
 }
 
-/// What an action returned, comparable across stores.
-fn exec<S: Store + Outbox>(s: &S, action: &Action) -> String {
+/// What an action returned: in full (its `Debug`, compared with `rapport-memory`'s) and in the
+/// terms the [`Oracle`] predicts (counts, keys, ids, versions and the consent updates write).
+fn exec<S: Store + Outbox>(s: &S, action: &Action) -> (String, String) {
     let r = match action {
-        Action::Apply(t, cs) => block_on(s.apply(*t, cs)).map(|a| format!("{a:?}")),
-        Action::Read(Op::Load { t, id }) => {
-            block_on(s.load(tenant(*t), cid(*id))).map(|r| format!("{r:?}"))
-        }
+        Action::Apply(t, cs) => block_on(s.apply(*t, cs)).map(|a| {
+            let dup: Vec<&str> = a.duplicates.iter().map(IdempotencyKey::as_str).collect();
+            let seen = format!(
+                "applied {} customers, {} activities, {} messages, duplicates {dup:?}",
+                a.customers, a.activities, a.messages
+            );
+            (format!("{a:?}"), seen)
+        }),
+        Action::Read(Op::Load { t, id }) => block_on(s.load(tenant(*t), cid(*id))).map(|r| {
+            let seen = r.as_ref().map_or_else(
+                || "none".to_owned(),
+                |r| {
+                    let consent = r
+                        .customer
+                        .consents
+                        .get(Purpose::Marketing, ContactChannel::Email)
+                        .map(|c| c.granted);
+                    format!(
+                        "{} v{} marketing {consent:?}",
+                        r.customer.id(),
+                        r.customer.version()
+                    )
+                },
+            );
+            (format!("{r:?}"), seen)
+        }),
         Action::Read(Op::Scan { t, after, limit }) => block_on(s.scan(
             tenant(*t),
             Page {
@@ -278,30 +308,136 @@ fn exec<S: Store + Outbox>(s: &S, action: &Action) -> String {
             },
         ))
         .map(|r| {
-            format!(
-                "{:?}",
-                r.iter()
-                    .map(|r| (r.customer.id(), r.customer.version()))
-                    .collect::<Vec<_>>()
-            )
+            let page: Vec<String> = r
+                .iter()
+                .map(|r| format!("{} v{}", r.customer.id(), r.customer.version()))
+                .collect();
+            let seen = format!("{page:?}");
+            (seen.clone(), seen)
         }),
         Action::Read(Op::Activities { t, id }) => {
-            block_on(s.activities(tenant(*t), cid(*id), TimeRange::all())).map(|r| format!("{r:?}"))
+            block_on(s.activities(tenant(*t), cid(*id), TimeRange::all())).map(|r| {
+                let list: Vec<String> = r
+                    .iter()
+                    .map(|a| format!("{} {}", a.id, a.idempotency_key))
+                    .collect();
+                (format!("{r:?}"), format!("{list:?}"))
+            })
         }
         Action::Read(Op::ClaimAck { limit }) => {
             block_on(s.claim_outbox(*limit, Duration::from_secs(5), now())).and_then(|m| {
                 let ids: Vec<MessageId> = m.iter().map(|m| m.id).collect();
-                block_on(s.ack_outbox(&ids)).map(|()| format!("{ids:?}"))
+                block_on(s.ack_outbox(&ids)).map(|()| {
+                    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+                    let seen = format!("{ids:?}");
+                    (seen.clone(), seen)
+                })
             })
         }
-        Action::Read(other) => Ok(format!("unexpected {other:?}")),
+        Action::Read(other) => Ok((format!("unexpected {other:?}"), String::new())),
     };
-    r.unwrap_or_else(|e| format!("error {}", kind(&e)))
+    r.unwrap_or_else(|e| {
+        let e = format!("error {}", kind(&e));
+        (e.clone(), e)
+    })
+}
+
+/// The independent oracle: the book as the `Store` and `Outbox` contracts say it must be after
+/// each operation, and what each operation must return (in [`exec`]'s terms). Written from
+/// the contracts, not from any store: `rapport-memory` is checked against it like every other
+/// backend.
+#[derive(Debug, Default)]
+struct Oracle {
+    /// (tenant, customer) → (version, the marketing-by-email consent the last update wrote).
+    customers: BTreeMap<(u8, u8), (u64, Option<bool>)>,
+    /// Activity keys used, per tenant.
+    keys: BTreeSet<(u8, u8)>,
+    /// (tenant, customer) → the activities written for it: (time offset = key, step).
+    activities: BTreeMap<(u8, u8), Vec<(u8, usize)>>,
+    /// Outbox messages written and not yet acked, in the order they were written.
+    outbox: VecDeque<usize>,
+}
+
+impl Oracle {
+    /// What `op` (at `step`) must return; updates the book as the contract says.
+    fn step(&mut self, op: &Op, step: usize) -> String {
+        let applied = |customers: usize, activities: usize, messages: usize, dup: &[String]| {
+            format!(
+                "applied {customers} customers, {activities} activities, {messages} messages, duplicates {dup:?}"
+            )
+        };
+        match op {
+            Op::Create { t, id } => {
+                if self.customers.contains_key(&(*t, *id)) {
+                    return format!("error already_exists {}", cid(*id));
+                }
+                self.customers.insert((*t, *id), (1, None));
+                self.outbox.push_back(step + 1);
+                applied(1, 0, 1, &[])
+            }
+            Op::Update { t, id, stale } => match self.customers.get_mut(&(*t, *id)) {
+                None => "error not_found".to_owned(),
+                Some((v, _)) if *stale && *v > 1 => {
+                    format!("error conflict {} {} {}", cid(*id), *v - 1, *v)
+                }
+                Some((v, consent)) => {
+                    *v += 1;
+                    *consent = Some(step % 2 == 0);
+                    applied(1, 0, 0, &[])
+                }
+            },
+            Op::Record { t, id, key } => {
+                if !self.keys.insert((*t, *key)) {
+                    return applied(0, 0, 0, &[format!("key-{key}")]);
+                }
+                self.activities
+                    .entry((*t, *id))
+                    .or_default()
+                    .push((*key, step));
+                applied(0, 1, 0, &[])
+            }
+            Op::Load { t, id } => match self.customers.get(&(*t, *id)) {
+                None => "none".to_owned(),
+                Some((v, consent)) => format!("{} v{v} marketing {consent:?}", cid(*id)),
+            },
+            Op::Scan { t, after, limit } => {
+                let page: Vec<String> = self
+                    .customers
+                    .range((*t, 0)..=(*t, u8::MAX))
+                    .filter(|((_, id), _)| after.is_none_or(|a| *id > a))
+                    .take(*limit as usize)
+                    .map(|((_, id), (v, _))| format!("{} v{v}", cid(*id)))
+                    .collect();
+                format!("{page:?}")
+            }
+            Op::Activities { t, id } => {
+                let mut list = self.activities.get(&(*t, *id)).cloned().unwrap_or_default();
+                // In time order; each key's activity is `key` seconds after `now`.
+                list.sort_unstable();
+                let seen: Vec<String> = list
+                    .iter()
+                    .map(|(key, step)| {
+                        format!("{} key-{key}", ActivityId::from_u128(*step as u128))
+                    })
+                    .collect();
+                format!("{seen:?}")
+            }
+            Op::ClaimAck { limit } => {
+                let n = (*limit as usize).min(self.outbox.len());
+                let ids: Vec<String> = self
+                    .outbox
+                    .drain(..n)
+                    .map(|m| MessageId::from_u128(m as u128).to_string())
+                    .collect();
+                format!("{ids:?}")
+            }
+        }
+    }
 }
 
 /// Runs `cases` random sequences of up to 100 operations (generated by the [`Model`] state
-/// machine) against a fresh store from `factory` and a fresh `MemoryStore`, comparing every
-/// result.
+/// machine) against a fresh store from `factory`, comparing every result with the independent
+/// oracle's (`Oracle`) prediction and, in full, with a fresh `MemoryStore`'s.
 ///
 /// # Panics
 /// On the first difference, with the shrunk sequence.
@@ -311,7 +447,7 @@ fn exec<S: Store + Outbox>(s: &S, action: &Action) -> String {
 ///
 /// ```no_run
 /// use rapport_memory::MemoryStore;
-/// // The reference against itself: never differs.
+/// // rapport-memory against the oracle (its comparison with itself cannot fail; the oracle's can).
 /// rapport_testkit::differential::run(MemoryStore::new, 16);
 /// ```
 pub fn run<S: Store + Outbox>(factory: impl Fn() -> S, cases: u32) {
@@ -322,13 +458,20 @@ pub fn run<S: Store + Outbox>(factory: impl Fn() -> S, cases: u32) {
     let result = runner.run(&Model::sequential_strategy(1..100), |(_, ops, seen)| {
         let store = factory();
         let reference = MemoryStore::new();
+        let mut oracle = Oracle::default();
         for (step, op) in ops.iter().enumerate() {
             if let Some(seen) = &seen {
                 seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
             let action = build(op, &reference, step).map_err(TestCaseError::fail)?;
-            let got = exec(&store, &action);
-            let expected = exec(&reference, &action);
+            let predicted = oracle.step(op, step);
+            let (got, observed) = exec(&store, &action);
+            let (expected, _) = exec(&reference, &action);
+            if observed != predicted {
+                return Err(TestCaseError::fail(format!(
+                    "step {step} {op:?}: store gave {observed}, the contract says {predicted}"
+                )));
+            }
             if got != expected {
                 return Err(TestCaseError::fail(format!(
                     "step {step} {op:?}: store gave {got}, reference gave {expected}"
@@ -338,6 +481,6 @@ pub fn run<S: Store + Outbox>(factory: impl Fn() -> S, cases: u32) {
         Ok(())
     });
     if let Err(e) = result {
-        panic!("differential test against rapport-memory failed: {e}");
+        panic!("differential test failed: {e}");
     }
 }

@@ -18,7 +18,7 @@
 //! | `erasure_leaves_no_pii` | after the erasing write no read (load, contact lookup, scan, query) returns the personal data; tenant B untouched |
 //! | `segment_query_equals_in_memory_evaluation` | `query` gives what `scan` + `Segment::matches` give, for predicates over every field kind, paged, per tenant |
 //! | `refunds_are_checked_against_orders` | through the service: a refund of an unknown or another customer's order, or above what is left, is refused with its typed error and writes nothing; the order's date is kept; a retried refund is a duplicate |
-//! | `differential` | random operation sequences give the same results as `rapport-memory` |
+//! | `differential` | random operation sequences give the results an independent oracle of the store contracts predicts, and the same as `rapport-memory` |
 //!
 //! Use the macro with a factory that makes a fresh, empty store:
 //!

@@ -597,11 +597,42 @@ mod tests {
     }
 
     proptest! {
+        /// The preview explains itself truthfully: every field either record has is listed
+        /// once, and the source each outcome names is where the merged value comes from.
         #[test]
-        fn prop_preview_is_deterministic(a in shape(), b in shape(), policy in policies()) {
+        fn prop_each_outcome_names_the_record_its_value_comes_from(
+            a in shape(), b in shape(), policy in policies()
+        ) {
+            fn from<T: PartialEq>(source: ValueSource, merged: Option<&T>, s: Option<&T>, l: Option<&T>) -> bool {
+                match source {
+                    ValueSource::Survivor => merged.is_some() && merged == s,
+                    ValueSource::Loser => merged.is_some() && merged == l,
+                    ValueSource::Both => merged.is_some() && merged == s && merged == l,
+                    ValueSource::Neither => merged.is_none() && s.is_none() && l.is_none(),
+                }
+            }
             let (s, l) = (build(1, a), build(2, b));
-            let first = MergePlan::preview(&s, &l, &policy).unwrap();
-            prop_assert_eq!(&first, &MergePlan::preview(&s.clone(), &l.clone(), &policy).unwrap());
+            let p = MergePlan::preview(&s, &l, &policy).unwrap();
+            let (sp, lp, mp) = (&s.profile, &l.profile, &p.profile);
+            let (sa, la, ma) = (sp.attributes.expose(), lp.attributes.expose(), mp.attributes.expose());
+            let mut listed: Vec<MergeField> = p.fields.iter().map(|o| o.field.clone()).collect();
+            let mut want = vec![MergeField::DisplayName, MergeField::Email, MergeField::Phone, MergeField::BirthDate];
+            want.extend(sa.keys().chain(la.keys()).map(|k| MergeField::Attribute(k.clone())));
+            let key = |f: &MergeField| f.to_string();
+            listed.sort_by_key(key);
+            want.sort_by_key(key);
+            want.dedup();
+            prop_assert_eq!(listed, want);
+            for o in &p.fields {
+                let ok = match &o.field {
+                    MergeField::DisplayName => from(o.source, mp.display_name.as_ref(), sp.display_name.as_ref(), lp.display_name.as_ref()),
+                    MergeField::Email => from(o.source, mp.email.as_ref(), sp.email.as_ref(), lp.email.as_ref()),
+                    MergeField::Phone => from(o.source, mp.phone.as_ref(), sp.phone.as_ref(), lp.phone.as_ref()),
+                    MergeField::BirthDate => from(o.source, mp.birth_date.as_ref(), sp.birth_date.as_ref(), lp.birth_date.as_ref()),
+                    MergeField::Attribute(k) => from(o.source, ma.get(k), sa.get(k), la.get(k)),
+                };
+                prop_assert!(ok, "{} says {:?}", o.field, o.source);
+            }
         }
 
         #[test]
