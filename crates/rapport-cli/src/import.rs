@@ -234,7 +234,7 @@ pub(crate) fn check_refunds(
             kept.push((line, refund));
             continue;
         }
-        match ledger.settle_refund(refund.kind.clone()) {
+        match ledger.settle_refund(refund.kind.clone(), refund.at) {
             Ok(kind) => {
                 refund.kind = kind;
                 ledger.apply(&refund)?;
@@ -245,6 +245,7 @@ pub(crate) fn check_refunds(
                     DomainError::UnknownOrder { .. } => {
                         cols.order.clone().or(Some("order_id".into()))
                     }
+                    DomainError::RefundBeforeOrder { .. } => Some(cols.date.clone()),
                     _ => Some(cols.amount.clone()),
                 };
                 let row = RowError {

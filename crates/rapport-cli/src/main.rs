@@ -636,7 +636,7 @@ fn run(cli: Cli) -> Result<()> {
                 "stage": c.stage().as_str(),
                 "stage_reason": eval.as_ref().map(|e| e.stage.reason.to_string()),
                 "churn_risk": eval.as_ref().map(|e| e.churn_risk.score),
-                "win_backs": c.lifecycle.win_backs,
+                "win_backs": c.lifecycle().win_backs,
                 "orders": rec.stats.orders(),
                 "revenue": rec.stats.revenue().map(|m| m.to_string()),
                 "timeline": timeline.iter().map(|a| serde_json::json!({"at": a.at.to_rfc3339(), "channel": a.channel, "kind": a.kind})).collect::<Vec<_>>(),

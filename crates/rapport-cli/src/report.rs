@@ -174,7 +174,7 @@ pub(crate) fn build(
     }
     let win_backs = live
         .iter()
-        .map(|r| u64::from(r.customer.lifecycle.win_backs))
+        .map(|r| u64::from(r.customer.lifecycle().win_backs))
         .sum();
     let ranked = rank(
         live.iter().map(|r| (r.customer.id(), &r.stats)),

@@ -1742,4 +1742,20 @@ fn import_checks_refund_rows_against_their_orders() {
     for r in refunds {
         assert_eq!(r["kind"]["purchased_at"], "2024-01-05T12:00:00Z", "{v}");
     }
+    // A refund dated before its order was placed is a bad row, named by its date column.
+    write(
+        "early.csv",
+        "customer_id,date,amount,order_id,type\n\
+         C,2024-01-20,40.00,SO-7,purchase\n\
+         C,2024-01-19,10.00,SO-7,refund\n",
+    );
+    let o = import("early.db", "early.csv", &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "line 3, column `date`: refund at 2024-01-19T12:00:00Z is earlier than order `SO-7`, placed at 2024-01-20T12:00:00Z"
+        ),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -7,6 +7,7 @@
 //! in; a front end that shows the error to the person who typed it (the CLI, next to a CSV line
 //! number) adds the text itself.
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use crate::model::id::{CustomerId, OrderId};
@@ -211,6 +212,33 @@ pub enum DomainError {
         /// What the refund asked for.
         requested: Money,
     },
+    /// A refund dated before the order it names was placed.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::{DomainError, OrderId};
+    /// let at = |d| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
+    /// let err = DomainError::RefundBeforeOrder { order: OrderId::new("SO-1")?, purchased_at: at(5), refunded_at: at(4) };
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "refund at 2026-03-04T12:00:00Z is earlier than order `SO-1`, placed at 2026-03-05T12:00:00Z"
+    /// );
+    /// assert_eq!(err.field(), Some("at"));
+    /// # Ok::<(), DomainError>(())
+    /// ```
+    #[error(
+        "refund at {} is earlier than order `{order}`, placed at {}",
+        refunded_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        purchased_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    )]
+    RefundBeforeOrder {
+        /// The refunded order.
+        order: OrderId,
+        /// When the order was placed.
+        purchased_at: DateTime<Utc>,
+        /// When the refund says it happened.
+        refunded_at: DateTime<Utc>,
+    },
     /// A policy value the rules cannot work with.
     #[error("policy {field} `{value}` is invalid: {reason}")]
     InvalidPolicy {
@@ -251,6 +279,7 @@ impl DomainError {
             DomainError::CurrencyMismatch { .. } => Some("currency"),
             DomainError::UnknownOrder { .. } => Some("order_id"),
             DomainError::RefundExceedsOrder { .. } => Some("refund.amount"),
+            DomainError::RefundBeforeOrder { .. } => Some("at"),
             DomainError::Tombstoned { .. }
             | DomainError::IllegalTransition { .. }
             | DomainError::InvalidChangeset { .. }

@@ -679,7 +679,7 @@ fn evaluate_decides_tier_stage_and_events_and_applies() {
     assert!(again.is_noop(&c), "evaluating twice changes nothing");
     assert!(again.events.is_empty());
     // Tombstones are refused.
-    c.lifecycle = c.lifecycle.erase(now).unwrap();
+    c.set_lifecycle(c.lifecycle().erase(now).unwrap()).unwrap();
     assert!(matches!(
         evaluate(&c, &s, &Policies::default(), &EvalInputs::at(now)),
         Err(DomainError::Tombstoned { .. })

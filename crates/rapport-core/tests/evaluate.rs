@@ -219,10 +219,12 @@ fn host_metrics_drive_clv_ladders() {
 #[test]
 fn tombstones_are_refused() {
     let mut c = customer();
-    c.lifecycle = c
-        .lifecycle
-        .merge_into(CustomerId::from_u128(9), at(1))
-        .unwrap();
+    c.set_lifecycle(
+        c.lifecycle()
+            .merge_into(CustomerId::from_u128(9), at(1))
+            .unwrap(),
+    )
+    .unwrap();
     assert!(matches!(
         evaluate(
             &c,

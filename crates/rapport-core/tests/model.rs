@@ -41,6 +41,45 @@ proptest! {
         prop_assert!(cs.validate(c.tenant()).is_ok());
         prop_assert!(cs.validate(TenantId::from_u128(c.tenant().as_uuid().as_u128() ^ 1)).is_err());
     }
+
+    /// Merged and Erased are final in the model itself: once a customer is a tombstone, no
+    /// lifecycle or tier state other than its own can be written into it (there are no public
+    /// fields to write around the setters), and an evaluation applied to it changes nothing.
+    #[test]
+    fn prop_tombstones_cannot_be_rewritten(
+        c in strategies::customer(),
+        other in strategies::customer(),
+        erase in any::<bool>(),
+    ) {
+        let at = now();
+        let mut t = c.clone();
+        if !t.is_live() {
+            // Already a tombstone (the strategy makes some).
+        } else if erase {
+            t.set_lifecycle(t.lifecycle().erase(at).unwrap()).unwrap();
+        } else {
+            t.set_lifecycle(t.lifecycle().merge_into(CustomerId::from_u128(u128::MAX), at).unwrap()).unwrap();
+        }
+        let before = t.clone();
+        // The same state is accepted (a no-op); any other is refused with `Tombstoned`.
+        prop_assert!(t.set_lifecycle(before.lifecycle().clone()).is_ok());
+        prop_assert!(t.set_tier_state(before.tier_state().clone()).is_ok());
+        if other.lifecycle() != before.lifecycle() {
+            let refused = t.set_lifecycle(other.lifecycle().clone());
+            prop_assert!(matches!(refused, Err(DomainError::Tombstoned { .. })), "{refused:?}");
+        }
+        if other.tier_state() != before.tier_state() {
+            let refused = t.set_tier_state(other.tier_state().clone());
+            prop_assert!(matches!(refused, Err(DomainError::Tombstoned { .. })), "{refused:?}");
+        }
+        prop_assert!(t.set_lifecycle(Lifecycle::default()).is_err());
+        // Nor can an evaluation write into it.
+        let e = evaluate(&other, &Stats::default(), &Policies::default(), &EvalInputs::at(at));
+        if let Ok(e) = e {
+            e.apply_to(&mut t);
+        }
+        prop_assert_eq!(&t, &before);
+    }
 }
 
 #[test]
@@ -67,14 +106,29 @@ fn tombstones_refuse_changes() {
         Profile::default(),
         now(),
     );
-    c.lifecycle.stage = Stage::Merged {
-        into: CustomerId::from_u128(3),
-    };
+    c.set_lifecycle(rapport_core::Lifecycle {
+        stage: Stage::Merged {
+            into: CustomerId::from_u128(3),
+        },
+        ..c.lifecycle().clone()
+    })
+    .unwrap();
     assert_eq!(
         c.ensure_live().unwrap_err().to_string(),
         "customer 00000000-0000-0000-0000-000000000002 is merged and cannot change"
     );
-    c.lifecycle.stage = Stage::Erased;
+    // A merged customer cannot be rewritten, not even into another tombstone.
+    let erased = rapport_core::Lifecycle {
+        stage: Stage::Erased,
+        ..c.lifecycle().clone()
+    };
+    assert!(matches!(
+        c.set_lifecycle(erased),
+        Err(DomainError::Tombstoned {
+            state: "merged",
+            ..
+        })
+    ));
     assert!(!c.is_live());
 }
 

@@ -59,7 +59,7 @@ fn a_cny_customer_is_not_promoted_by_a_usd_ladder() {
     let s = stats(1, Currency::CNY, &[(10, 478_000)]);
     let e = evaluate(&c, &s, &Policies::default(), &EvalInputs::at(at(20))).unwrap();
     assert_eq!((e.tier.from, e.tier.to), (Tier::Lead, Tier::Lead));
-    assert_eq!(e.tier.state, c.tier);
+    assert_eq!(&e.tier.state, c.tier_state());
     assert!(
         !e.events
             .iter()
@@ -73,11 +73,12 @@ fn a_cny_customer_is_not_promoted_by_a_usd_ladder() {
     );
     // Nor demoted: a Gold customer who buys in CNY stays Gold, whatever the amount.
     let mut gold = c.clone();
-    gold.tier = TierState {
+    gold.set_tier_state(TierState {
         tier: Tier::Gold,
         since: Some(at(0)),
         ..TierState::default()
-    };
+    })
+    .unwrap();
     let small = stats(1, Currency::CNY, &[(10, 100)]);
     for day in [20, 100, 300] {
         let e = evaluate(
@@ -88,7 +89,7 @@ fn a_cny_customer_is_not_promoted_by_a_usd_ladder() {
         )
         .unwrap();
         assert_eq!(e.tier.to, Tier::Gold);
-        assert_eq!(e.tier.state, gold.tier);
+        assert_eq!(&e.tier.state, gold.tier_state());
     }
     // Stage, churn risk and tags are still decided.
     let e = evaluate(&c, &s, &Policies::default(), &EvalInputs::at(at(20))).unwrap();
@@ -133,16 +134,20 @@ fn decide_money_refuses_another_currency_with_a_typed_error() {
 #[test]
 fn a_pin_applies_whatever_the_currency() {
     let mut c = customer(1);
-    c.tier.pin = Some(
-        TierPin::new(
-            Tier::Platinum,
-            Actor::new("ops").unwrap(),
-            "key account",
-            at(100),
-            at(0),
-        )
-        .unwrap(),
-    );
+    c.set_tier_state(rapport_core::TierState {
+        pin: Some(
+            TierPin::new(
+                Tier::Platinum,
+                Actor::new("ops").unwrap(),
+                "key account",
+                at(100),
+                at(0),
+            )
+            .unwrap(),
+        ),
+        ..c.tier_state().clone()
+    })
+    .unwrap();
     let s = stats(1, Currency::EUR, &[(10, 100)]);
     let e = evaluate(&c, &s, &Policies::default(), &EvalInputs::at(at(20))).unwrap();
     assert_eq!(
@@ -367,7 +372,7 @@ proptest! {
         let policies = Policies::default().with_currency(CURRENCIES[base]);
         let s = stats(1, CURRENCIES[c], &buys);
         let mut cust = customer(1);
-        cust.tier = state.clone();
+        cust.set_tier_state(state.clone()).unwrap();
         let now = at(day);
         let e = evaluate(&cust, &s, &policies, &EvalInputs::at(now)).unwrap();
         if c == base {

@@ -94,8 +94,16 @@ fn customer() -> Customer {
         profile,
         at(2024, 12, 1, 8),
     );
-    c.tier.tier = Tier::Gold;
-    c.lifecycle.stage = Stage::Active;
+    c.set_tier_state(rapport_core::TierState {
+        tier: Tier::Gold,
+        ..c.tier_state().clone()
+    })
+    .unwrap();
+    c.set_lifecycle(rapport_core::Lifecycle {
+        stage: Stage::Active,
+        ..c.lifecycle().clone()
+    })
+    .unwrap();
     let n = now();
     c.tags.insert(
         "value:vip".parse().unwrap(),
@@ -249,9 +257,14 @@ fn tier_stage_and_tags() {
         &ctx,
     );
     let mut merged = c.clone();
-    merged.lifecycle.stage = Stage::Merged {
-        into: CustomerId::from_u128(9),
-    };
+    merged
+        .set_lifecycle(rapport_core::Lifecycle {
+            stage: Stage::Merged {
+                into: CustomerId::from_u128(9),
+            },
+            ..merged.lifecycle().clone()
+        })
+        .unwrap();
     check(
         &[("stage == merged", true), ("stage == active", false)],
         &SegmentContext::new(&merged, &s, now()),

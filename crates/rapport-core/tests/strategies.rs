@@ -148,23 +148,28 @@ pub fn customer() -> impl Strategy<Value = Customer> {
                 for (tag, src, exp) in tags {
                     c.tags.insert(tag, src, now, exp);
                 }
-                c.tier.tier = tier;
-                c.tier.since = Some(now);
-                c.tier.below_since = below;
-                c.tier.pin = pin.map(|(tier, actor, until)| TierPin {
+                c.set_tier_state(TierState {
                     tier,
-                    actor,
-                    reason: "vip by contract".into(),
-                    until,
-                });
-                c.lifecycle.stage = stage;
-                c.lifecycle.win_backs = wb;
-                c.lifecycle.manual = manual.map(|(stage, actor, until)| StageOverride {
+                    since: Some(now),
+                    below_since: below,
+                    pin: pin.map(|(tier, actor, until)| TierPin {
+                        tier,
+                        actor,
+                        reason: "vip by contract".into(),
+                        until,
+                    }),
+                })
+                .expect("a new customer is live");
+                let mut lifecycle = c.lifecycle().clone();
+                lifecycle.stage = stage;
+                lifecycle.win_backs = wb;
+                lifecycle.manual = manual.map(|(stage, actor, until)| StageOverride {
                     stage,
                     actor,
                     reason: "agreed on the phone".into(),
                     until,
                 });
+                c.set_lifecycle(lifecycle).expect("a new customer is live");
                 c.consents.set(
                     Purpose::Marketing,
                     ContactChannel::Email,

@@ -50,7 +50,9 @@ async fn the_migration_keeps_the_oldest_of_existing_duplicates() {
         t0 + Duration::hours(2),
     );
     let mut merged = person(4, Some("dup@example.com"), None, t0 - Duration::hours(5));
-    merged.lifecycle = merged.lifecycle.merge_into(oldest.id(), t0).unwrap();
+    merged
+        .set_lifecycle(merged.lifecycle().merge_into(oldest.id(), t0).unwrap())
+        .unwrap();
     client
         .batch_execute(&format!(
             "CREATE SCHEMA \"{schema}\"; SET search_path TO \"{schema}\";

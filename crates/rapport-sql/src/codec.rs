@@ -117,7 +117,7 @@ pub fn nearest_f64(d: Decimal) -> Option<f64> {
 /// let c = Customer::new(t, CustomerId::from_u128(2), p, DateTime::UNIX_EPOCH);
 /// assert_eq!(claimed_contacts(&c), (Some("li@example.cn"), None));
 /// let mut merged = c.next_version();
-/// merged.lifecycle = merged.lifecycle.merge_into(CustomerId::from_u128(3), DateTime::UNIX_EPOCH)?;
+/// merged.set_lifecycle(merged.lifecycle().merge_into(CustomerId::from_u128(3), DateTime::UNIX_EPOCH)?)?;
 /// assert_eq!(claimed_contacts(&merged), (None, None));
 /// # Ok::<(), DomainError>(())
 /// ```

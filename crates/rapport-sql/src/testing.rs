@@ -159,18 +159,26 @@ fn build(t: TenantId, i: usize, s: &Spec, now: DateTime<Utc>) -> (Customer, Stat
     profile.attributes = Pii::new(attrs);
     let created = now - Duration::hours(s.created_hours_ago);
     let mut c = Customer::new(t, id, profile, created);
-    c.tier.tier = Tier::ALL[s.tier];
-    c.lifecycle.stage = match s.stage {
-        0 => Stage::Prospect,
-        1 => Stage::New,
-        2 => Stage::Active,
-        3 => Stage::Silent,
-        4 => Stage::Churned,
-        5 => Stage::Merged {
-            into: CustomerId::from_u128(1),
+    c.set_tier_state(rapport_core::TierState {
+        tier: Tier::ALL[s.tier],
+        ..c.tier_state().clone()
+    })
+    .unwrap();
+    c.set_lifecycle(rapport_core::Lifecycle {
+        stage: match s.stage {
+            0 => Stage::Prospect,
+            1 => Stage::New,
+            2 => Stage::Active,
+            3 => Stage::Silent,
+            4 => Stage::Churned,
+            5 => Stage::Merged {
+                into: CustomerId::from_u128(1),
+            },
+            _ => Stage::Erased,
         },
-        _ => Stage::Erased,
-    };
+        ..c.lifecycle().clone()
+    })
+    .unwrap();
     for (tag, exp) in &s.tags {
         c.tags.insert(
             TAGS[*tag].parse().unwrap(),
@@ -761,8 +769,16 @@ pub fn case_population(tenant: TenantId) -> Changeset {
         }
         profile.email = email.and_then(|e| Email::parse(e).ok()).map(Pii::new);
         let mut c = Customer::new(tenant, CustomerId::from_u128(n), profile, registered);
-        c.tier.tier = tier;
-        c.lifecycle.stage = stage;
+        c.set_tier_state(rapport_core::TierState {
+            tier,
+            ..c.tier_state().clone()
+        })
+        .unwrap();
+        c.set_lifecycle(rapport_core::Lifecycle {
+            stage,
+            ..c.lifecycle().clone()
+        })
+        .unwrap();
         if let Some((tag, expires)) = tag {
             c.tags
                 .insert(tag.clone(), TagSource::Manual, registered, expires);

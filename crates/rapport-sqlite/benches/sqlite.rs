@@ -286,12 +286,16 @@ fn segment_store(dir: &std::path::Path) -> SqliteStore {
                     .map(Pii::new);
             }
             let revenue = g.stats.revenue_amount();
-            c.tier.tier = match revenue {
-                r if r >= rust_decimal::Decimal::from(2_000) => Tier::Platinum,
-                r if r >= rust_decimal::Decimal::from(800) => Tier::Gold,
-                r if r > rust_decimal::Decimal::ZERO => Tier::Iron,
-                _ => Tier::Lead,
-            };
+            c.set_tier_state(rapport_core::TierState {
+                tier: match revenue {
+                    r if r >= rust_decimal::Decimal::from(2_000) => Tier::Platinum,
+                    r if r >= rust_decimal::Decimal::from(800) => Tier::Gold,
+                    r if r > rust_decimal::Decimal::ZERO => Tier::Iron,
+                    _ => Tier::Lead,
+                },
+                ..c.tier_state().clone()
+            })
+            .unwrap();
             if i % 20 == 0 {
                 let expires = (i % 40 == 0).then(|| start + chrono::Duration::days(30));
                 c.tags

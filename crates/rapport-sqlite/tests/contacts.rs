@@ -45,7 +45,9 @@ fn the_migration_keeps_the_oldest_of_existing_duplicates() {
         t0 + Duration::hours(2),
     );
     let mut merged = person(4, Some("dup@example.com"), None, t0 - Duration::hours(5));
-    merged.lifecycle = merged.lifecycle.merge_into(oldest.id(), t0).unwrap();
+    merged
+        .set_lifecycle(merged.lifecycle().merge_into(oldest.id(), t0).unwrap())
+        .unwrap();
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(MIGRATIONS[0].sql).unwrap();

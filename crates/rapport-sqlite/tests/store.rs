@@ -501,7 +501,12 @@ fn erasure_leaves_no_personal_bytes_in_the_database_or_wal_files() {
     let (c, st) = load(&s, T1, CustomerId::from_u128(1)).unwrap().unwrap();
     let mut erased = c.next_version();
     erased.profile = Profile::default();
-    erased.lifecycle.stage = Stage::Erased;
+    erased
+        .set_lifecycle(rapport_core::Lifecycle {
+            stage: Stage::Erased,
+            ..erased.lifecycle().clone()
+        })
+        .unwrap();
     let mut cs = Changeset::new();
     cs.update(&c, erased, st);
     block_on(s.apply(T1, &cs)).unwrap();

@@ -386,9 +386,13 @@ pub async fn merge_reads_through<S: Store>(s: &S) -> Outcome {
     create(s, TA, &survivor).await?;
     create(s, TA, &loser).await?;
     let mut merged = loser.next_version();
-    merged.lifecycle = merged
-        .lifecycle
-        .merge_into(survivor.id(), now())
+    merged
+        .set_lifecycle(
+            merged
+                .lifecycle()
+                .merge_into(survivor.id(), now())
+                .map_err(|e| e.to_string())?,
+        )
         .map_err(|e| e.to_string())?;
     let mut cs = Changeset::new();
     cs.update(&loser, merged, Stats::default());
@@ -432,15 +436,23 @@ pub async fn tombstones_are_final<S: Store>(s: &S) -> Outcome {
         create(s, TA, c).await?;
     }
     let mut merged_next = loser.next_version();
-    merged_next.lifecycle = merged_next
-        .lifecycle
-        .merge_into(survivor.id(), now())
+    merged_next
+        .set_lifecycle(
+            merged_next
+                .lifecycle()
+                .merge_into(survivor.id(), now())
+                .map_err(|e| e.to_string())?,
+        )
         .map_err(|e| e.to_string())?;
     let mut erased_next = erased.next_version();
     erased_next.profile = Profile::default();
-    erased_next.lifecycle = erased_next
-        .lifecycle
-        .erase(now())
+    erased_next
+        .set_lifecycle(
+            erased_next
+                .lifecycle()
+                .erase(now())
+                .map_err(|e| e.to_string())?,
+        )
         .map_err(|e| e.to_string())?;
     for (read, next) in [(&loser, merged_next), (&erased, erased_next)] {
         let mut cs = Changeset::new();
@@ -452,8 +464,10 @@ pub async fn tombstones_are_final<S: Store>(s: &S) -> Outcome {
         let tomb = stored.customer.clone();
         // Revive it (the lifecycle of a new customer), or only tag it; at its version and at
         // a stale one. Each changeset also carries an activity and a message that must not land.
-        let mut revived = tomb.next_version();
-        revived.lifecycle = Lifecycle::default();
+        // (The model refuses `set_lifecycle` on a tombstone, so a revival is a live customer
+        // built afresh under the tombstone's id, as a buggy or hostile caller could.)
+        let revived = Customer::new(TA, tomb.id(), tomb.profile.clone(), tomb.created_at())
+            .with_version(tomb.version() + 1);
         let mut tagged = tomb.next_version();
         tagged.tags.insert(
             "value:vip"
@@ -838,7 +852,9 @@ pub async fn contacts_are_unique<S: Store>(s: &S) -> Outcome {
     // Erasing Ann releases her email and phone.
     let mut erased = ann.next_version();
     erased.profile = Profile::default();
-    erased.lifecycle = erased.lifecycle.erase(now()).map_err(|e| e.to_string())?;
+    erased
+        .set_lifecycle(erased.lifecycle().erase(now()).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
     let mut cs = Changeset::new();
     cs.update(&ann, erased, Stats::default());
     s.apply(TA, &cs).await.map_err(|e| e.to_string())?;
@@ -859,9 +875,13 @@ pub async fn contacts_are_unique<S: Store>(s: &S) -> Outcome {
     // Merging hands the loser's email to the survivor in one changeset (the loser keeps its
     // profile as a tombstone: it claims nothing).
     let mut merged = twin.next_version();
-    merged.lifecycle = merged
-        .lifecycle
-        .merge_into(dan.id(), now())
+    merged
+        .set_lifecycle(
+            merged
+                .lifecycle()
+                .merge_into(dan.id(), now())
+                .map_err(|e| e.to_string())?,
+        )
         .map_err(|e| e.to_string())?;
     let mut survivor = dan.next_version();
     survivor.profile.email = twin.profile.email.clone();
@@ -909,7 +929,9 @@ pub async fn erasure_leaves_no_pii<S: Store>(s: &S) -> Outcome {
     create(s, TB, &other).await?;
     let mut erased = c.next_version();
     erased.profile = Profile::default();
-    erased.lifecycle = c.lifecycle.erase(now()).map_err(|e| e.to_string())?;
+    erased
+        .set_lifecycle(c.lifecycle().erase(now()).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
     let mut cs = Changeset::new();
     cs.update(&c, erased, Stats::default());
     s.apply(TA, &cs)
@@ -1059,19 +1081,27 @@ fn segment_population(
         }
         profile.attributes = Pii::new(attrs);
         let mut c = Customer::new(t, id, profile, created);
-        c.tier.tier = Tier::ALL[(i % 4) as usize];
-        c.lifecycle.stage = match i % 8 {
-            0 => Stage::Prospect,
-            1 => Stage::New,
-            2 | 3 => Stage::Active,
-            4 => Stage::Silent,
-            5 => Stage::Churned,
-            6 if i > 6 => Stage::Merged {
-                into: CustomerId::from_u128(offset * 100 + 1),
+        c.set_tier_state(TierState {
+            tier: Tier::ALL[(i % 4) as usize],
+            ..c.tier_state().clone()
+        })
+        .map_err(|e| e.to_string())?;
+        c.set_lifecycle(Lifecycle {
+            stage: match i % 8 {
+                0 => Stage::Prospect,
+                1 => Stage::New,
+                2 | 3 => Stage::Active,
+                4 => Stage::Silent,
+                5 => Stage::Churned,
+                6 if i > 6 => Stage::Merged {
+                    into: CustomerId::from_u128(offset * 100 + 1),
+                },
+                7 if i > 20 => Stage::Erased,
+                _ => Stage::Active,
             },
-            7 if i > 20 => Stage::Erased,
-            _ => Stage::Active,
-        };
+            ..c.lifecycle().clone()
+        })
+        .map_err(|e| e.to_string())?;
         match i % 6 {
             0 => {}
             1 => {

@@ -887,7 +887,8 @@ impl<S: Store, N: Notifier> Service<S, N> {
     ///
     /// # Errors
     /// Invalid amounts or a currency mix, [`DomainError::UnknownOrder`] and
-    /// [`DomainError::RefundExceedsOrder`] for a refund (nothing written),
+    /// [`DomainError::RefundExceedsOrder`] and [`DomainError::RefundBeforeOrder`] for a refund
+    /// (nothing written),
     /// [`Error::NotFound`], tombstones, store errors.
     #[tracing::instrument(name = "rapport.record", level = "debug", skip_all, fields(tenant = %t, customer = %a.customer, kind = ?a.kind.activity_type()))]
     pub async fn record(&self, t: TenantId, a: NewActivity) -> Result<Recorded, Error> {
@@ -904,7 +905,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                         .iter()
                         .any(|h| h.idempotency_key == a.idempotency_key)
                 {
-                    OrderLedger::from_activities(history)?.settle_refund(a.kind.clone())?
+                    OrderLedger::from_activities(history)?.settle_refund(a.kind.clone(), a.at)?
                 } else {
                     a.kind.clone()
                 };
@@ -1084,7 +1085,11 @@ impl<S: Store, N: Notifier> Service<S, N> {
         until: DateTime<Utc>,
     ) -> Result<Evaluation, Error> {
         self.decide_and_evaluate(t, id, None, move |c, now| {
-            c.tier.pin = Some(TierPin::new(tier, actor.clone(), reason, until, now)?);
+            let pin = TierPin::new(tier, actor.clone(), reason, until, now)?;
+            c.set_tier_state(TierState {
+                pin: Some(pin),
+                ..c.tier_state().clone()
+            })?;
             Ok(())
         })
         .await
@@ -1125,9 +1130,10 @@ impl<S: Store, N: Notifier> Service<S, N> {
         until: DateTime<Utc>,
     ) -> Result<Evaluation, Error> {
         self.decide_and_evaluate(t, id, None, move |c, now| {
-            c.lifecycle = c
-                .lifecycle
+            let next = c
+                .lifecycle()
                 .override_stage(stage, actor.clone(), reason, until, now)?;
+            c.set_lifecycle(next)?;
             Ok(())
         })
         .await

@@ -23,7 +23,7 @@ use rapport_core::{ContactKey, CustomerId, Segment, Stage, TenantId};
 /// let mut cs = Changeset::new();
 /// for (id, into) in [(a, b), (b, a)] {
 ///     let mut c = Customer::new(t, id, Profile::default(), now);
-///     c.lifecycle = c.lifecycle.merge_into(into, now).unwrap();
+///     c.set_lifecycle(c.lifecycle().merge_into(into, now).unwrap()).unwrap();
 ///     cs.create(c, Stats::default());
 /// }
 /// block_on(store.apply(t, &cs)).unwrap();

@@ -133,6 +133,52 @@ fn the_order_gives_the_date_and_an_emptied_order_is_refunded_in_full() {
     ));
 }
 
+/// A refund cannot come before the order it names (it was accepted before, dated whenever
+/// the caller said): refused with `RefundBeforeOrder`, nothing written; the same refund at
+/// the order's own time is accepted.
+#[test]
+fn a_refund_before_its_order_is_refused() {
+    let svc = service();
+    let ann = svc
+        .register(SHOP, Profile::default())
+        .unwrap()
+        .customer
+        .id();
+    let placed = t0() - Duration::days(10);
+    svc.record(
+        SHOP,
+        NewActivity::purchase(ann, "SO-1", usd(5_000), placed).unwrap(),
+    )
+    .unwrap();
+    let before = footprint(&svc, ann);
+    let early =
+        NewActivity::refund(ann, "SO-1", usd(1_000), placed - Duration::seconds(1)).unwrap();
+    match svc.record(SHOP, early) {
+        Err(Error::Domain(DomainError::RefundBeforeOrder {
+            order,
+            purchased_at,
+            refunded_at,
+        })) => {
+            assert_eq!(order.as_str(), "SO-1");
+            assert_eq!(
+                (purchased_at, refunded_at),
+                (placed, placed - Duration::seconds(1))
+            );
+        }
+        other => panic!("expected RefundBeforeOrder, got {other:?}"),
+    }
+    assert_eq!(footprint(&svc, ann), before);
+    svc.record(
+        SHOP,
+        NewActivity::refund(ann, "SO-1", usd(1_000), placed).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        svc.customer(SHOP, ann).unwrap().stats.revenue(),
+        Some(usd(4_000))
+    );
+}
+
 /// Re-ingesting a refund (same idempotency key) is a duplicate, even once later refunds have
 /// used up the order so that, checked again as a new refund, it would exceed it.
 #[test]

@@ -27,7 +27,8 @@ fn merges_are_followed_to_the_survivor() {
     for (from, into) in [(1, 2), (2, 3)] {
         let r = block_on(store.load_required(t, id(from))).unwrap();
         let mut next = r.customer.next_version();
-        next.lifecycle = next.lifecycle.merge_into(id(into), now).unwrap();
+        next.set_lifecycle(next.lifecycle().merge_into(id(into), now).unwrap())
+            .unwrap();
         let mut cs = Changeset::new();
         cs.update(&r.customer, next, r.stats);
         block_on(store.apply(t, &cs)).unwrap();

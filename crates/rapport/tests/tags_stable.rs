@@ -54,7 +54,7 @@ fn snapshot(svc: &Service<MemoryStore>, t: TenantId, ids: &[CustomerId]) -> Vec<
     ids.iter()
         .map(|id| {
             let c = block_on(svc.customer(t, *id)).unwrap().customer;
-            format!("{id} {:?} {:?}", c.tags, c.tier)
+            format!("{id} {:?} {:?}", c.tags, c.tier_state())
         })
         .collect()
 }

@@ -127,7 +127,8 @@ impl EvalInputs {
 /// use rapport_core::*;
 /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
 /// let mut c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
-/// c.lifecycle.stage = Stage::Active; // stale: there is no purchase in the stats
+/// // Stale: there is no purchase in the stats.
+/// c.set_lifecycle(Lifecycle { stage: Stage::Active, ..c.lifecycle().clone() })?;
 /// let e = evaluate(&c, &Stats::default(), &Policies::default(), &EvalInputs::at(now))?;
 /// assert!(!e.is_noop(&c));
 /// assert_eq!((e.stage.from, e.stage.to), (Stage::Active, Stage::Prospect));
@@ -191,6 +192,7 @@ impl Evaluation {
 
     /// Writes the decisions into `customer` (the service then stores it at the next version):
     /// tag removals first, then additions, the tier state, the lifecycle and the churn alert.
+    /// A `Merged` or `Erased` customer is final and left as it is.
     ///
     /// ```
     /// use chrono::{TimeZone, Utc};
@@ -209,6 +211,10 @@ impl Evaluation {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn apply_to(&self, customer: &mut Customer) {
+        if !customer.is_live() {
+            // Merged and erased customers are final: nothing of an evaluation applies.
+            return;
+        }
         for c in &self.tags_removed {
             customer.tags.remove(&c.tag);
         }

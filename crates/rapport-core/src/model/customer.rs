@@ -246,7 +246,7 @@ impl Profile {
 ///
 /// // Tombstones refuse changes.
 /// let mut erased = next;
-/// erased.lifecycle = erased.lifecycle.erase(now)?;
+/// erased.set_lifecycle(erased.lifecycle().erase(now)?)?;
 /// assert!(!erased.is_live());
 /// assert!(matches!(erased.ensure_live(), Err(DomainError::Tombstoned { state: "erased", .. })));
 /// # Ok::<(), DomainError>(())
@@ -259,10 +259,8 @@ pub struct Customer {
     pub profile: Profile,
     /// Labels.
     pub tags: TagSet,
-    /// Tier and downgrade state.
-    pub tier: TierState,
-    /// Stage and lifecycle state.
-    pub lifecycle: Lifecycle,
+    pub(crate) tier: TierState,
+    pub(crate) lifecycle: Lifecycle,
     /// Consents.
     pub consents: Consents,
     /// Whether the churn risk was at or above the alert threshold at the last evaluation, so
@@ -303,6 +301,89 @@ impl Customer {
             created_at: now,
             version: 1,
         }
+    }
+
+    /// Its stage and lifecycle state (read only: change it with [`Customer::set_lifecycle`]).
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// assert_eq!((c.lifecycle().stage, c.lifecycle().since), (Stage::Prospect, Some(now)));
+    /// ```
+    #[must_use]
+    pub fn lifecycle(&self) -> &Lifecycle {
+        &self.lifecycle
+    }
+
+    /// Its tier and downgrade state (read only: change it with [`Customer::set_tier_state`]).
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// assert_eq!(c.tier_state().tier, Tier::Lead);
+    /// ```
+    #[must_use]
+    pub fn tier_state(&self) -> &TierState {
+        &self.tier
+    }
+
+    /// Replaces the lifecycle state. A live customer may take any state (the transitions are
+    /// checked by [`Lifecycle`]'s own methods, which is how callers should build `next`); a
+    /// `Merged` or `Erased` customer is final: any change is refused, so nothing can un-erase or
+    /// un-merge a customer by writing its fields.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let mut c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// let erased = c.lifecycle().erase(now)?;
+    /// c.set_lifecycle(erased)?;
+    /// assert_eq!(c.stage(), Stage::Erased);
+    /// // Writing a live state back is refused.
+    /// assert!(matches!(
+    ///     c.set_lifecycle(Lifecycle::default()),
+    ///     Err(DomainError::Tombstoned { state: "erased", .. })
+    /// ));
+    /// assert_eq!(c.stage(), Stage::Erased);
+    /// # Ok::<(), DomainError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DomainError::Tombstoned`] when the customer is merged or erased and `next` differs.
+    pub fn set_lifecycle(&mut self, next: Lifecycle) -> Result<(), DomainError> {
+        if next != self.lifecycle {
+            self.ensure_live()?;
+            self.lifecycle = next;
+        }
+        Ok(())
+    }
+
+    /// Replaces the tier state; refused on a `Merged` or `Erased` customer, like
+    /// [`Customer::set_lifecycle`].
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use rapport_core::*;
+    /// # let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    /// let mut c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// c.set_tier_state(TierState { tier: Tier::Gold, since: Some(now), ..TierState::default() })?;
+    /// assert_eq!(c.tier(), Tier::Gold);
+    /// # Ok::<(), DomainError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DomainError::Tombstoned`] when the customer is merged or erased and `next` differs.
+    pub fn set_tier_state(&mut self, next: TierState) -> Result<(), DomainError> {
+        if next != self.tier {
+            self.ensure_live()?;
+            self.tier = next;
+        }
+        Ok(())
     }
 
     /// Its id.
@@ -399,7 +480,7 @@ impl Customer {
     /// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
     /// assert!(c.is_live());
     /// let mut erased = c.next_version();
-    /// erased.lifecycle = erased.lifecycle.erase(now)?;
+    /// erased.set_lifecycle(erased.lifecycle().erase(now)?)?;
     /// assert!(!erased.is_live());
     /// # Ok::<(), DomainError>(())
     /// ```
@@ -417,7 +498,7 @@ impl Customer {
     /// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
     /// assert!(c.ensure_live().is_ok());
     /// let mut erased = c.next_version();
-    /// erased.lifecycle = erased.lifecycle.erase(now)?;
+    /// erased.set_lifecycle(erased.lifecycle().erase(now)?)?;
     /// assert!(matches!(erased.ensure_live(), Err(DomainError::Tombstoned { state: "erased", .. })));
     /// # Ok::<(), DomainError>(())
     /// ```

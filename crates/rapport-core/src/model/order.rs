@@ -401,15 +401,24 @@ impl OrderLedger {
     /// let ledger = OrderLedger::from_activities(&[buy])?; // SO-1: 50.00 USD, placed at `at`
     /// let wrong_date = at + Duration::days(40);
     /// let refund = ActivityKind::Refund { order_id: OrderId::new("SO-1")?, amount: usd(5000), margin: None, purchased_at: wrong_date, full: false };
-    /// let settled = ledger.settle_refund(refund)?;
+    /// let refunded_at = at + Duration::days(3);
+    /// let settled = ledger.settle_refund(refund.clone(), refunded_at)?;
     /// assert!(matches!(settled, ActivityKind::Refund { purchased_at, full: true, .. } if purchased_at == at));
-    /// assert_eq!(ledger.settle_refund(ActivityKind::Contact)?, ActivityKind::Contact);
+    /// assert_eq!(ledger.settle_refund(ActivityKind::Contact, refunded_at)?, ActivityKind::Contact);
+    /// // A refund cannot come before its order.
+    /// let err = ledger.settle_refund(refund, at - Duration::days(1)).unwrap_err();
+    /// assert!(matches!(err, DomainError::RefundBeforeOrder { .. }));
     /// # Ok::<(), DomainError>(())
     /// ```
     ///
     /// # Errors
-    /// As [`OrderLedger::check_refund`].
-    pub fn settle_refund(&self, kind: ActivityKind) -> Result<ActivityKind, DomainError> {
+    /// As [`OrderLedger::check_refund`], and [`DomainError::RefundBeforeOrder`] when `at` (the
+    /// refund's time) is earlier than the order's.
+    pub fn settle_refund(
+        &self,
+        kind: ActivityKind,
+        at: DateTime<Utc>,
+    ) -> Result<ActivityKind, DomainError> {
         match kind {
             ActivityKind::Refund {
                 order_id,
@@ -419,6 +428,13 @@ impl OrderLedger {
                 ..
             } => {
                 let ok = self.check_refund(&order_id, amount, full)?;
+                if at < ok.purchased_at {
+                    return Err(DomainError::RefundBeforeOrder {
+                        order: order_id,
+                        purchased_at: ok.purchased_at,
+                        refunded_at: at,
+                    });
+                }
                 Ok(ActivityKind::Refund {
                     order_id,
                     amount,

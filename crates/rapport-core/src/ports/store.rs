@@ -336,7 +336,7 @@ const QUERY_SCAN_BATCH_MAX: u32 = 4096;
 ///
 /// // A stored tombstone is final, whatever version the update read.
 /// let mut erased = c.clone();
-/// erased.lifecycle = erased.lifecycle.erase(now)?;
+/// erased.set_lifecycle(erased.lifecycle().erase(now)?)?;
 /// assert!(matches!(
 ///     check_writes(&update.customers, |_| Some(&erased)),
 ///     Err(StoreError::Invalid(DomainError::Tombstoned { state: "erased", .. }))
@@ -411,7 +411,7 @@ pub fn check_writes<'a>(
 /// // The same changeset erasing customer 1 releases it.
 /// let mut erased = held.next_version();
 /// erased.profile = Profile::default();
-/// erased.lifecycle = erased.lifecycle.erase(now)?;
+/// erased.set_lifecycle(erased.lifecycle().erase(now)?)?;
 /// cs.update(&held, erased, Stats::default());
 /// assert!(check_contacts(&cs.customers, |_| Some(held.id())).is_ok());
 /// # Ok::<(), DomainError>(())

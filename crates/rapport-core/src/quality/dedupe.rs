@@ -510,9 +510,13 @@ mod tests {
         let b = person(1, 2, shared);
         let other_tenant = person(2, 3, shared);
         let mut merged = person(1, 4, shared);
-        merged.lifecycle = merged
-            .lifecycle
-            .merge_into(a.id(), DateTime::UNIX_EPOCH)
+        merged
+            .set_lifecycle(
+                merged
+                    .lifecycle()
+                    .merge_into(a.id(), DateTime::UNIX_EPOCH)
+                    .unwrap(),
+            )
             .unwrap();
         let found = duplicate_candidates([&a, &b, &other_tenant, &merged, &a], &lenient());
         assert_eq!(found.len(), 1);

@@ -700,7 +700,8 @@ mod tests {
     fn tombstones_and_other_tenants_are_refused() {
         let a = build(1, (None, None, None, None, vec![], vec![], 0));
         let mut b = build(2, (None, None, None, None, vec![], vec![], 0));
-        b.lifecycle = b.lifecycle.erase(DateTime::UNIX_EPOCH).unwrap();
+        b.set_lifecycle(b.lifecycle().erase(DateTime::UNIX_EPOCH).unwrap())
+            .unwrap();
         let policy = SurvivorshipPolicy::default();
         assert!(matches!(
             MergePlan::preview(&a, &b, &policy),
