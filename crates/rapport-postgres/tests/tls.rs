@@ -85,6 +85,59 @@ fn require_and_the_verifying_modes_refuse_a_server_without_tls() {
     server.join().unwrap();
 }
 
+/// `prefer` (the default) against a server without TLS falls back to plain: after the `N`,
+/// the client's next message is a plaintext protocol-3.0 startup packet naming the user —
+/// what a real `ssl = off` server would then authenticate. (The fake server hangs up there,
+/// so the connection itself fails; the fallback is what is checked.) `disable` never asks for
+/// TLS at all: its first message is the startup packet.
+#[test]
+fn prefer_falls_back_to_plain_and_disable_never_asks_for_tls() {
+    fn first_two_messages(mode: &str) -> (Vec<u8>, Vec<u8>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let read_message = |s: &mut std::net::TcpStream| -> Vec<u8> {
+                let mut len = [0u8; 4];
+                s.read_exact(&mut len).unwrap();
+                let n = u32::from_be_bytes(len) as usize;
+                let mut body = vec![0u8; n - 4];
+                s.read_exact(&mut body).unwrap();
+                body
+            };
+            let first = read_message(&mut s);
+            let second = if first == [0x04, 0xd2, 0x16, 0x2f] {
+                // SSLRequest (80877103): decline, as `ssl = off` does.
+                s.write_all(b"N").unwrap();
+                read_message(&mut s)
+            } else {
+                Vec::new()
+            };
+            (first, second)
+        });
+        let url = format!("postgres://postgres@127.0.0.1:{port}/test?sslmode={mode}");
+        assert!(open(&url, |c| c).is_err(), "the fake server cannot log in");
+        server.join().unwrap()
+    }
+    let is_plain_startup = |m: &[u8]| {
+        m.len() > 4
+            && m[..4] == 196_608u32.to_be_bytes() // protocol 3.0
+            && m.windows(14).any(|w| w == b"user\0postgres\0")
+    };
+    let (first, second) = first_two_messages("prefer");
+    assert_eq!(first, [0x04, 0xd2, 0x16, 0x2f], "prefer asks for TLS first");
+    assert!(
+        is_plain_startup(&second),
+        "then starts up in plain: {second:?}"
+    );
+    let (first, _) = first_two_messages("disable");
+    assert!(
+        is_plain_startup(&first),
+        "disable starts up in plain: {first:?}"
+    );
+}
+
 #[test]
 fn an_unknown_sslmode_is_refused_before_connecting() {
     let err = open(
