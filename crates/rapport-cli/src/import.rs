@@ -241,13 +241,7 @@ pub(crate) fn check_refunds(
                 kept.push((line, refund));
             }
             Err(e) => {
-                let column = match e {
-                    DomainError::UnknownOrder { .. } => {
-                        cols.order.clone().or(Some("order_id".into()))
-                    }
-                    DomainError::RefundBeforeOrder { .. } => Some(cols.date.clone()),
-                    _ => Some(cols.amount.clone()),
-                };
+                let column = refund_column(&e, cols);
                 let row = RowError {
                     line,
                     column,
@@ -274,7 +268,8 @@ pub(crate) fn check_refunds(
 }
 
 /// Stores a built batch: the customers first, then the purchases, folded into the stats.
-/// Each store batch is one transaction; a re-run skips what is there.
+/// Each store batch is one transaction; a re-run skips what is there. The batch's refunds are
+/// left for [`record_refunds`].
 pub(crate) fn store(store: &Db, tenant: TenantId, batch: Batch, quiet: bool) -> Result<Imported> {
     let rows = batch.purchases.len() + batch.refunds.len();
     let b = bar(batch.customers.len() as u64, quiet, "customers");
@@ -298,15 +293,64 @@ pub(crate) fn store(store: &Db, tenant: TenantId, batch: Batch, quiet: bool) -> 
         b.inc(n as u64);
     }
     b.finish_and_clear();
-    // After the purchases, so every refund finds its order stored; the refunds were checked
-    // against the orders (`check_refunds`) before the first write.
-    let refunds: Vec<Activity> = batch.refunds.into_iter().map(|(_, a)| a).collect();
-    for part in refunds.chunks(10_000) {
-        let r = store.import_activities(tenant, part.to_vec())?;
-        done.refunds_new += r.inserted;
-        done.refunds_skipped += r.skipped;
-    }
+    // The refunds are not written here: `record_refunds` records them through the service
+    // once the purchases are stored, so racing imports cannot together exceed an order.
     Ok(done)
+}
+
+/// Records the refunds of an import one by one through the service, after the purchases:
+/// each is decided against its order as stored at that moment and written with the version
+/// of the customer it read, so two imports (or an import and a host) refunding one order at
+/// once cannot together exceed it — the loser re-reads and is refused, as
+/// `Service::record` guarantees for any caller. They were already checked against the file
+/// and the store before the first write (`check_refunds`); a refusal here means another
+/// writer refunded the order meanwhile: the row is named with its line and, without
+/// `skip_bad`, stops the import (the purchases and the refunds before it stay written).
+pub(crate) fn record_refunds<N: rapport_core::Notifier>(
+    svc: &rapport::Service<Db, N>,
+    tenant: TenantId,
+    refunds: Vec<(u64, Activity)>,
+    cols: &Columns,
+    skip_bad: bool,
+    done: &mut Imported,
+) -> Result<Vec<RowError>> {
+    let mut bad = Vec::new();
+    for (line, a) in refunds {
+        let new = rapport::NewActivity {
+            customer: a.customer,
+            at: a.at,
+            channel: a.channel,
+            idempotency_key: a.idempotency_key,
+            kind: a.kind,
+        };
+        match futures::executor::block_on(svc.record(tenant, new)) {
+            Ok(r) if r.duplicate => done.refunds_skipped += 1,
+            Ok(_) => done.refunds_new += 1,
+            Err(rapport::Error::Domain(e)) => {
+                let column = refund_column(&e, cols);
+                let row = RowError {
+                    line,
+                    column,
+                    problem: Problem::Refund(e),
+                };
+                if !skip_bad {
+                    return Err(row.into());
+                }
+                bad.push(row);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(bad)
+}
+
+/// The column to blame for a refused refund.
+fn refund_column(e: &DomainError, cols: &Columns) -> Option<String> {
+    match e {
+        DomainError::UnknownOrder { .. } => cols.order.clone().or(Some("order_id".into())),
+        DomainError::RefundBeforeOrder { .. } => Some(cols.date.clone()),
+        _ => Some(cols.amount.clone()),
+    }
 }
 
 /// The evaluation that ends an import.

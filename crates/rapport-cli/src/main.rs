@@ -384,21 +384,36 @@ impl rapport::Clock for At {
 
 /// Stores a built batch, then evaluates the customers it touched at `now` (so their tiers and
 /// stages hold without a sweep); hands the service back for what follows.
+/// Stores a built batch (customers, then purchases, in bulk), records its refunds through the
+/// service (`import::record_refunds`: the refunds refused by a racing writer are returned as
+/// bad rows under `skip_bad`), then evaluates the customers it touched at `now`.
 fn import_and_evaluate(
     store: Db,
     tenant: TenantId,
-    batch: import::Batch,
+    mut batch: import::Batch,
     now: DateTime<Utc>,
     policies: &Policies,
+    refunds: (&import::Columns, bool),
     quiet: bool,
-) -> Result<(Service<Db>, import::Imported, import::Evaluated)> {
+) -> Result<(
+    Service<Db>,
+    import::Imported,
+    import::Evaluated,
+    Vec<rows::RowError>,
+)> {
     let touched = batch.touched();
-    let done = import::store(&store, tenant, batch, quiet)?;
+    let pending = std::mem::take(&mut batch.refunds);
+    let mut done = import::store(&store, tenant, batch, quiet)?;
+    // Racing imports refunding one customer's orders retry on version conflicts: each round
+    // lets one of them through, so allow more rounds than the service's default.
     let svc = rapport::Service::new(store)
         .with_clock(At(now))
-        .with_policies(policies.clone())?;
+        .with_policies(policies.clone())?
+        .with_max_attempts(64);
+    let (cols, skip_bad) = refunds;
+    let bad = import::record_refunds(&svc, tenant, pending, cols, skip_bad, &mut done)?;
     let evaluated = import::evaluate(&svc, tenant, &touched, quiet)?;
-    Ok((Service::from_async(svc), done, evaluated))
+    Ok((Service::from_async(svc), done, evaluated, bad))
 }
 
 fn report(
@@ -439,7 +454,8 @@ fn run(cli: Cli) -> Result<()> {
             };
             let (txs, _) = import::parse(DEMO_CSV.as_bytes(), &cols, false)?;
             let batch = import::build(tenant, &txs, &cols)?;
-            let (svc, done, e) = import_and_evaluate(store, tenant, batch, now, &policies, true)?;
+            let (svc, done, e, _) =
+                import_and_evaluate(store, tenant, batch, now, &policies, (&cols, false), true)?;
             eprintln!(
                 "imported the CDNOW sample into {}: {} rows, {} new customers, {} new purchases ({} already there)",
                 store::describe(&db),
@@ -493,8 +509,19 @@ fn run(cli: Cli) -> Result<()> {
             for b in &bad {
                 eprintln!("skipped {b}");
             }
-            let (_, done, evaluated) =
-                import_and_evaluate(store, tenant, batch, now, &policies, a.quiet)?;
+            let (_, done, evaluated, raced) = import_and_evaluate(
+                store,
+                tenant,
+                batch,
+                now,
+                &policies,
+                (&cols, a.skip_bad),
+                a.quiet,
+            )?;
+            for b in &raced {
+                eprintln!("skipped {b}");
+            }
+            bad.extend(raced);
             eprintln!(
                 "evaluated the {} imported customers at {}: {} changed tier, stage or tags (no sweep needed)",
                 evaluated.customers,

@@ -1600,6 +1600,107 @@ fn eight_concurrent_customer_imports_leave_one_customer_per_contact() {
     }
 }
 
+/// Racing refund imports (issue #14): eight `rapport import transactions` processes at once,
+/// each refunding 30.00 of the same forty 50.00 orders (at different times, so as different
+/// refunds, not duplicates). Each file alone is valid; together they would refund 240.00 of
+/// each order. The refunds are recorded through the service with the customer's version, so
+/// exactly one refund per order lands and the other 280 rows are named with their lines. (The
+/// bulk path they took before checked the orders, then wrote without a version: 8 refunds per
+/// order landed and revenue went to −7,600.00.)
+#[test]
+fn eight_concurrent_refund_imports_never_exceed_an_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut purchases = String::from("customer_id,date,amount,order_id,type\n");
+    for i in 0..40 {
+        purchases.push_str(&format!("C{i},2024-01-05,50.00,SO-{i},purchase\n"));
+    }
+    std::fs::write(dir.path().join("purchases.csv"), purchases).unwrap();
+    let files: Vec<String> = (0..8)
+        .map(|p| {
+            let mut body = String::from("customer_id,date,amount,order_id,type\n");
+            for i in 0..40 {
+                body.push_str(&format!("C{i},2024-01-{:02},30.00,SO-{i},refund\n", 10 + p));
+            }
+            let name = format!("refunds{p}.csv");
+            std::fs::write(dir.path().join(&name), body).unwrap();
+            name
+        })
+        .collect();
+    let url = std::env::var("RAPPORT_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("rapport_cli_refund_race_{}", std::process::id());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let pg = format!("{url}{sep}schema={schema}");
+    let require_pg =
+        std::env::var("RAPPORT_REQUIRE_POSTGRES").is_ok_and(|v| !v.is_empty() && v != "0");
+    for db in ["sqlite://refund-race.db".to_owned(), pg] {
+        let args = |file: &str| {
+            vec![
+                "--db".to_owned(),
+                db.clone(),
+                "import".into(),
+                "transactions".into(),
+                file.into(),
+                "--skip-bad".into(),
+                "--quiet".into(),
+                "--now".into(),
+                "2024-03-01".into(),
+            ]
+        };
+        let first = Command::new(env!("CARGO_BIN_EXE_rapport"))
+            .current_dir(dir.path())
+            .args(args("purchases.csv"))
+            .output()
+            .unwrap();
+        if db.starts_with("postgres") && !first.status.success() && !require_pg {
+            eprintln!("skipping PostgreSQL: {}", stderr(&first).trim());
+            continue;
+        }
+        assert!(first.status.success(), "{}", stderr(&first));
+        let children: Vec<_> = files
+            .iter()
+            .map(|f| {
+                Command::new(env!("CARGO_BIN_EXE_rapport"))
+                    .current_dir(dir.path())
+                    .args(args(f))
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let (mut recorded, mut named) = (0, 0);
+        for c in children {
+            let o = c.wait_with_output().unwrap();
+            assert!(o.status.success(), "{db}: {}", stderr(&o));
+            let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+            recorded += v["imported"]["refunds_new"].as_u64().unwrap();
+            named += stderr(&o)
+                .lines()
+                .filter(|l| l.starts_with("skipped line ") && l.contains("exceeds what is left"))
+                .count();
+        }
+        assert_eq!((recorded, named), (40, 7 * 40), "{db}");
+        let report = rapport(
+            dir.path(),
+            &["--db", &db, "report", "--json", "--now", "2024-03-01"],
+        );
+        assert!(report.status.success(), "{}", stderr(&report));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&report)).unwrap();
+        assert_eq!(v["revenue"]["USD"], "800.00", "{db}: {v}");
+        if db.starts_with("postgres") {
+            let config =
+                rapport_postgres::PostgresConfig::new(url.clone()).with_schema(schema.clone());
+            let store = futures::executor::block_on(rapport_postgres::PostgresStore::connect(
+                config,
+                chrono::Utc::now(),
+            ))
+            .unwrap();
+            futures::executor::block_on(store.drop_schema()).unwrap();
+        }
+    }
+}
+
 /// Refunds name their order (issue #14): with `order_id` and `type` columns a refund row must
 /// name an order of the same customer, in the file (a purchase and its refund in one file) or
 /// already stored, for at most what is left of it; otherwise it is a bad row with its line:
