@@ -1605,8 +1605,8 @@ fn eight_concurrent_customer_imports_leave_one_customer_per_contact() {
 /// refunds, not duplicates). Each file alone is valid; together they would refund 240.00 of
 /// each order. The refunds are recorded through the service with the customer's version, so
 /// exactly one refund per order lands and the other 280 rows are named with their lines. (The
-/// bulk path they took before checked the orders, then wrote without a version: 8 refunds per
-/// order landed and revenue went to −7,600.00.)
+/// bulk path they took before checked the orders, then wrote without a version, so nothing
+/// stopped all eight refunds of an order.)
 #[test]
 fn eight_concurrent_refund_imports_never_exceed_an_order() {
     let dir = tempfile::tempdir().unwrap();
