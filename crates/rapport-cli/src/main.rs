@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod clv;
+mod config;
 mod error;
 mod import;
 mod par;
@@ -52,8 +53,18 @@ struct Cli {
     /// literals of segments (`revenue > 100`) are amounts in it. Customers who buy in another
     /// currency are not compared with them: they keep their tier, and the report sums revenue
     /// per currency.
-    #[arg(long, global = true, default_value = "USD")]
-    base_currency: String,
+    /// Overrides the `currency` of the policy (default USD).
+    #[arg(long, global = true)]
+    base_currency: Option<String>,
+    /// The configuration file (default: `rapport.toml` beside the SQLite database, when there
+    /// is one). Its `[policy]` section sets tag rules, the tier ladder, lifecycle, churn, RFM
+    /// and the base currency (docs/policy.md).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// A policy file (its `[policy]` section is used instead of the configuration's); for
+    /// `simulate`, the proposed policy compared with the configuration's.
+    #[arg(long, global = true)]
+    policy: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -121,6 +132,22 @@ enum Command {
     Clv {
         #[command(subcommand)]
         what: ClvWhat,
+    },
+    /// The policy in force (tag rules, tier ladder, lifecycle, churn, RFM, currency).
+    Policy {
+        #[command(subcommand)]
+        what: PolicyWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyWhat {
+    /// Print the effective policy: the configuration's `[policy]` (or `--policy FILE`) over the
+    /// defaults, with `--base-currency` applied. TOML by default.
+    Show {
+        /// Print JSON (the library's `Policies` document) instead of TOML.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -412,18 +439,47 @@ fn report(
     report::build(&records, &refs, policies, now)
 }
 
+/// The policies from the configuration (`--config`, or `rapport.toml` beside `db`) or, when
+/// `use_override`, from `--policy FILE`; `--base-currency` overrides the currency.
+fn policies_of(cli: &Cli, db: &str, use_override: bool) -> Result<Policies> {
+    let mut policies = match (&cli.policy, use_override) {
+        (Some(path), true) => {
+            let c = config::Config::load(path)?;
+            if !c.table().contains_key("policy") {
+                return Err(fail!(
+                    "{} has no [policy] section; see docs/policy.md",
+                    path.display()
+                ));
+            }
+            c.policies()?
+        }
+        _ => config::Config::locate(cli.config.as_deref(), db)?.policies()?,
+    };
+    if let Some(c) = &cli.base_currency {
+        policies = policies.with_currency(Currency::parse_field("--base-currency", c)?);
+    }
+    Ok(policies)
+}
+
 fn run(cli: Cli) -> Result<()> {
     let tenant = store::tenant(&cli.tenant);
-    let policies = Policies::default().with_currency(Currency::parse_field(
-        "--base-currency",
-        &cli.base_currency,
-    )?);
+    let default_db = if matches!(cli.command, Command::Demo { .. }) {
+        "sqlite://rapport-demo.db"
+    } else {
+        "sqlite://rapport.db"
+    };
+    let db_name = cli.db.clone().unwrap_or_else(|| default_db.into());
+    let policies = if matches!(cli.command, Command::Clv { .. }) {
+        Policies::default()
+    } else {
+        policies_of(&cli, &db_name, true)?
+    };
     match cli.command {
         Command::Demo { html } => {
             let now = day_end(
                 NaiveDate::from_ymd_opt(1998, 6, 30).ok_or_else(|| fail!("bad demo date"))?,
             );
-            let db = cli.db.unwrap_or_else(|| "sqlite://rapport-demo.db".into());
+            let db = db_name;
             let store = store::open(&db, Utc::now())?;
             // CDNOW writes its dates as 19970101.
             let cols = import::Columns {
@@ -750,6 +806,15 @@ fn run(cli: Cli) -> Result<()> {
                         m["tier"].as_str().unwrap_or("")
                     );
                 }
+            }
+        }
+        Command::Policy {
+            what: PolicyWhat::Show { json },
+        } => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&policies)?);
+            } else {
+                print!("{}", config::policy_toml(&policies));
             }
         }
         Command::Clv { what } => match what {
