@@ -15,6 +15,7 @@ mod report;
 mod rows;
 mod store;
 mod table;
+mod value;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -115,6 +116,10 @@ enum Command {
         /// Show personal data (redacted by default).
         #[arg(long)]
         show_pii: bool,
+        /// Time travel: tier, stage, tags, RFM and churn risk as they were at the end of this
+        /// day, with reasons, recomputed from the activity log under the policy.
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
     },
     /// Customers matching a segment predicate, e.g.
     /// `tier >= iron and days_since_last_purchase > 90`.
@@ -132,6 +137,16 @@ enum Command {
     Clv {
         #[command(subcommand)]
         what: ClvWhat,
+    },
+    /// What if: the tiers and stages under the configuration's policy and under `--policy
+    /// FILE`, and who would move, with both reasons. Nothing is written.
+    Simulate {
+        /// As of this day (default: today).
+        #[arg(long)]
+        now: Option<NaiveDate>,
+        /// Print JSON: `{"current": {"tiers", "stages"}, "proposed": {…}, "moves": […]}`.
+        #[arg(long)]
+        json: bool,
     },
     /// The policy in force (tag rules, tier ladder, lifecycle, churn, RFM, currency).
     Policy {
@@ -633,6 +648,7 @@ fn run(cli: Cli) -> Result<()> {
             now,
             json,
             show_pii,
+            as_of,
         } => {
             let store = store::open(
                 &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
@@ -658,7 +674,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 (Err(_), false) => store::customer_id(tenant, &key),
             };
-            let svc = Service::new(store);
+            let svc = Service::new(store).with_policies(policies.clone())?;
             let rec = svc.customer(tenant, id).map_err(|e| match e {
                 rapport::Error::NotFound(_) => fail!(
                     "no customer `{key}` in tenant `{}`; check the id or --tenant",
@@ -666,6 +682,9 @@ fn run(cli: Cli) -> Result<()> {
                 ),
                 e => e.into(),
             })?;
+            if let Some(day) = as_of {
+                return value::as_of(&svc, tenant, id, day_end(day), json);
+            }
             let now = at(now);
             let eval = evaluate(&rec.customer, &rec.stats, &policies, &EvalInputs::at(now)).ok();
             let timeline = svc.timeline(tenant, rec.customer.id(), TimeRange::all())?;
@@ -808,12 +827,36 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::Simulate { now, json } => {
+            let proposed = match &cli.policy {
+                Some(_) => policies,
+                None => {
+                    return Err(fail!(
+                        "simulate needs the proposed policy: --policy FILE (a rapport.toml with a [policy] section)"
+                    ));
+                }
+            };
+            let current = policies_of(&cli, &db_name, false)?;
+            let store = store::open(&db_name, Utc::now())?;
+            let svc = Service::new(store).with_policies(current)?;
+            value::simulate(&svc, tenant, &proposed, at(now), json)?;
+        }
         Command::Policy {
             what: PolicyWhat::Show { json },
         } => {
             if json {
                 println!("{}", serde_json::to_string_pretty(&policies)?);
             } else {
+                let source = match &cli.policy {
+                    Some(p) => Some(p.clone()),
+                    None => config::Config::locate(cli.config.as_deref(), &db_name)?
+                        .path()
+                        .map(std::path::Path::to_path_buf),
+                };
+                match source {
+                    Some(p) => println!("# the defaults, then {}", p.display()),
+                    None => println!("# the defaults (no rapport.toml found)"),
+                }
                 print!("{}", config::policy_toml(&policies));
             }
         }
