@@ -266,20 +266,22 @@ pub(crate) fn build(
     // marketing-cost or acquisition-saving data, each referred customer counts as
     // incremental and contributes its 12-month CLV (already discounted), at rate 0 here.
     for (row, r) in rows_out.iter_mut().zip(&live) {
-        let referred: Vec<rapport_clv::Referred> = referrals
+        let referred: Vec<rapport_clv::Referral> = referrals
             .get(&r.customer.id())
             .into_iter()
             .flatten()
             .filter_map(|id| clv_by_id.get(id))
-            .map(|v| rapport_clv::Referred {
-                incremental: 1.0,
-                margin: vec![rust_decimal::Decimal::from_f64_retain(*v).unwrap_or_default()],
-                reward: vec![],
-                marketing: vec![],
-                acquisition_saved: vec![],
+            .map(|v| {
+                let predicted = rust_decimal::Decimal::from_f64_retain(*v).unwrap_or_default();
+                rapport_clv::Referral::incremental(&[], &[predicted])
             })
             .collect();
-        row.crv = rapport_clv::crv(&referred, 0.0);
+        row.crv = rapport_clv::referral_value(&referred, rust_decimal::Decimal::ZERO)?
+            .total
+            .round_dp(2)
+            .to_string()
+            .parse()
+            .unwrap_or(0.0);
     }
     let mut average_clv_by_tier = BTreeMap::new();
     for t in Tier::ALL {
