@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rapport::blocking::Service;
 use rapport_core::{
-    AsOf, AttrKey, AttrValue, Census, Customer, CustomerId, Policies, RfmSegment, Simulation,
+    AsOf, AttrKey, AttrValue, Census, Customer, CustomerId, Move, Policies, RfmSegment, Simulation,
     TenantId,
 };
 use serde_json::{Value, json};
@@ -32,21 +32,27 @@ fn census_json(c: &Census) -> Value {
     })
 }
 
+fn move_json(m: &Move, external: &HashMap<CustomerId, String>) -> Value {
+    json!({
+        "id": m.customer.to_string(),
+        "external_id": external.get(&m.customer).cloned().unwrap_or_default(),
+        "dimension": m.change.dimension(),
+        "from": m.change.from(),
+        "to": m.change.to(),
+        "reason": m.proposed_reason.to_string(),
+        "current_reason": m.current_reason.to_string(),
+    })
+}
+
 /// The JSON of `rapport simulate --json`: `{"current": {"tiers", "stages"}, "proposed": {…},
-/// "moves": [{"id", "external_id", "dimension", "from", "to", "reason", "current_reason"}]}`.
+/// "moves": [{"id", "external_id", "dimension", "from", "to", "reason", "current_reason"}],
+/// "pending": [same: downgrades waiting for the grace period]}`.
 pub(crate) fn simulation_json(s: &Simulation, external: &HashMap<CustomerId, String>) -> Value {
     json!({
         "current": census_json(&s.current),
         "proposed": census_json(&s.proposed),
-        "moves": s.moves.iter().map(|m| json!({
-            "id": m.customer.to_string(),
-            "external_id": external.get(&m.customer).cloned().unwrap_or_default(),
-            "dimension": m.change.dimension(),
-            "from": m.change.from(),
-            "to": m.change.to(),
-            "reason": m.proposed_reason.to_string(),
-            "current_reason": m.current_reason.to_string(),
-        })).collect::<Vec<_>>(),
+        "moves": s.moves.iter().map(|m| move_json(m, external)).collect::<Vec<_>>(),
+        "pending": s.pending.iter().map(|m| move_json(m, external)).collect::<Vec<_>>(),
     })
 }
 
@@ -61,8 +67,12 @@ pub(crate) fn simulate(
 ) -> Result<()> {
     let s = svc.simulate(tenant, proposed, now)?;
     // External ids of the movers only: one more scan, no per-customer reads.
-    let movers: std::collections::HashSet<CustomerId> =
-        s.moves.iter().map(|m| m.customer).collect();
+    let movers: std::collections::HashSet<CustomerId> = s
+        .moves
+        .iter()
+        .chain(&s.pending)
+        .map(|m| m.customer)
+        .collect();
     let mut external = HashMap::new();
     if !movers.is_empty() {
         for r in crate::all_records(svc.inner().store(), tenant)? {
@@ -77,10 +87,11 @@ pub(crate) fn simulate(
         return Ok(());
     }
     println!(
-        "simulated at {} over {} customers: {} moves",
+        "simulated at {} over {} customers: {} moves now, {} downgrades after the grace period",
         now.format("%Y-%m-%d"),
         s.current.total(),
-        s.moves.len()
+        s.moves.len(),
+        s.pending.len()
     );
     println!(
         "  {:<10} {:>10} {:>10} {:>8}",

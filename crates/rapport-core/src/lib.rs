@@ -75,7 +75,8 @@ pub use decide::rfm::{
 };
 pub use decide::segment::{Segment, SegmentContext, SegmentParseError};
 pub use decide::simulate::{
-    Census, Change, Move, Simulation, ranked_inputs, ranking_for, simulate,
+    Census, Change, Move, Simulation, TierAndStage, decide_tier_and_stage, ranked_inputs,
+    ranking_for, simulate,
 };
 pub use decide::tag_rule::{
     TagChange, TagRule, TagRuleOutcome, evaluate_tag_rules, evaluate_tag_rules_unranked,

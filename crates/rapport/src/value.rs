@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 use rapport_core::{
     AsOf, CustomerId, EvalInputs, Notifier, Page, Policies, RankInput, Ranked, Simulation, Stats,
-    Store, TenantId, TimeRange, evaluate, rank_values, ranked_inputs, ranking_for, replay,
+    Store, TenantId, TimeRange, decide_tier_and_stage, rank_values, ranked_inputs, ranking_for,
+    replay,
 };
 
 use crate::error::Error;
@@ -72,21 +73,24 @@ impl<S: Store, N: Notifier> Service<S, N> {
         let rc: Option<Vec<Ranked>> = ranking_for(&ci, current, now);
         let rp: Option<Vec<Ranked>> = ranking_for(&pi, proposed, now);
         drop((ci, pi));
+        let same_lifecycle = current.lifecycle == proposed.lifecycle;
         let mut out = Simulation::default();
         self.each_page(t, |rows| {
             for r in rows.iter().filter(|r| r.customer.is_live()) {
                 let id = r.customer.id();
-                let a = evaluate(
+                let a = decide_tier_and_stage(
                     &r.customer,
                     &r.stats,
                     current,
                     &ranked_inputs(rc.as_deref(), id, now),
+                    None,
                 )?;
-                let b = evaluate(
+                let b = decide_tier_and_stage(
                     &r.customer,
                     &r.stats,
                     proposed,
                     &ranked_inputs(rp.as_deref(), id, now),
+                    same_lifecycle.then_some(&a.stage),
                 )?;
                 out.add(id, &a, &b);
             }

@@ -10,10 +10,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::decide::evaluate::{EvalInputs, Evaluation, evaluate};
+use crate::decide::evaluate::{EvalInputs, Evaluation, decide_tier};
+use crate::decide::lifecycle::{StageDecision, advance_with};
 use crate::decide::policy::Policies;
 use crate::decide::rank::{RankInput, Ranked, rank_values};
 use crate::decide::reason::Reason;
+use crate::decide::tier::TierDecision;
 use crate::error::DomainError;
 use crate::model::customer::Customer;
 use crate::model::id::CustomerId;
@@ -180,11 +182,76 @@ pub struct Simulation {
     pub proposed: Census,
     /// Customers whose tier or stage differs (a customer moving both appears twice).
     pub moves: Vec<Move>,
+    /// Downgrades the proposal starts that wait for its grace period (the customer keeps the
+    /// tier today, as a sweep would; `to` is the rung below): who moves once the grace ends.
+    #[serde(default)]
+    pub pending: Vec<Move>,
+}
+
+/// The two decisions a simulation compares: tier and stage, with reasons.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TierAndStage {
+    /// The tier decision.
+    pub tier: TierDecision,
+    /// The stage decision.
+    pub stage: StageDecision,
+}
+
+impl From<Evaluation> for TierAndStage {
+    fn from(e: Evaluation) -> Self {
+        Self {
+            tier: e.tier,
+            stage: e.stage,
+        }
+    }
+}
+
+/// The tier and stage [`evaluate`](crate::decide::evaluate::evaluate) would decide, without
+/// the churn risk, tags and events (what a simulation needs, at a fraction of the cost); with
+/// `stage` given (the same lifecycle policy decided it already), only the tier.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+/// let d = decide_tier_and_stage(&c, &Stats::default(), &Policies::default(), &EvalInputs::at(now), None)?;
+/// let e = evaluate(&c, &Stats::default(), &Policies::default(), &EvalInputs::at(now))?;
+/// assert_eq!((d.tier, d.stage), (e.tier, e.stage));
+/// # Ok::<(), DomainError>(())
+/// ```
+///
+/// # Errors
+/// [`DomainError::Tombstoned`] for a merged or erased customer; a currency error.
+pub fn decide_tier_and_stage(
+    customer: &Customer,
+    stats: &Stats,
+    policies: &Policies,
+    inputs: &EvalInputs,
+    stage: Option<&StageDecision>,
+) -> Result<TierAndStage, DomainError> {
+    customer.ensure_live()?;
+    let tier = decide_tier(&policies.tier, customer, stats, inputs)?;
+    let stage = match stage {
+        Some(s) => s.clone(),
+        None => {
+            let rhythm = policies.lifecycle.rhythm(stats, inputs.now);
+            advance_with(
+                &rhythm,
+                &customer.lifecycle,
+                &policies.lifecycle,
+                inputs.now,
+                inputs.p_alive,
+            )
+            .decision
+        }
+    };
+    Ok(TierAndStage { tier, stage })
 }
 
 impl Simulation {
-    /// Adds one customer's two evaluations.
-    pub fn add(&mut self, customer: CustomerId, current: &Evaluation, proposed: &Evaluation) {
+    /// Adds one customer's decisions under both policies.
+    pub fn add(&mut self, customer: CustomerId, current: &TierAndStage, proposed: &TierAndStage) {
         self.current.count(current.tier.to, current.stage.to);
         self.proposed.count(proposed.tier.to, proposed.stage.to);
         if current.tier.to != proposed.tier.to {
@@ -197,6 +264,20 @@ impl Simulation {
                 current_reason: current.tier.reason.clone(),
                 proposed_reason: proposed.tier.reason.clone(),
             });
+        } else if proposed.tier.reason.rule == "tier.grace"
+            && current.tier.reason.rule != "tier.grace"
+        {
+            if let Some(below) = proposed.tier.to.below() {
+                self.pending.push(Move {
+                    customer,
+                    change: Change::Tier {
+                        from: proposed.tier.to,
+                        to: below,
+                    },
+                    current_reason: current.tier.reason.clone(),
+                    proposed_reason: proposed.tier.reason.clone(),
+                });
+            }
         }
         if current.stage.to != proposed.stage.to {
             self.moves.push(Move {
@@ -285,20 +366,23 @@ where
         .needs_ranking()
         .then(|| ranking_for(&rank_inputs(proposed), proposed, now))
         .flatten();
+    let same_lifecycle = current.lifecycle == proposed.lifecycle;
     let mut out = Simulation::default();
     for (c, s) in book {
         let id = c.id();
-        let a = evaluate(
+        let a = decide_tier_and_stage(
             c,
             s,
             current,
             &ranked_inputs(rank_current.as_deref(), id, now),
+            None,
         )?;
-        let b = evaluate(
+        let b = decide_tier_and_stage(
             c,
             s,
             proposed,
             &ranked_inputs(rank_proposed.as_deref(), id, now),
+            same_lifecycle.then_some(&a.stage),
         )?;
         out.add(id, &a, &b);
     }
@@ -427,6 +511,47 @@ mod tests {
         assert_eq!(s.current.stages["silent"], 1);
         assert_eq!(s.proposed.stages["active"], 1);
         assert_ne!(s.moves[0].current_reason, s.moves[0].proposed_reason);
+    }
+
+    #[test]
+    fn a_stricter_ladder_lists_downgrades_pending_the_grace_period() {
+        let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+        let mut b = book(&[(10, 1_500), (10, 50)], now);
+        // Settled under the current ladder: the first customer is Gold (3,000 in 365 days).
+        for (c, s) in &mut b {
+            crate::decide::evaluate::evaluate(c, s, &Policies::default(), &EvalInputs::at(now))
+                .unwrap()
+                .apply_to(c);
+        }
+        let mut proposed = Policies::default();
+        proposed.tier.ladder = TierLadder {
+            rungs: Rungs::Thresholds {
+                entries: vec![
+                    (Tier::Iron, Decimal::from(200)),
+                    (Tier::Gold, Decimal::from(5_000)),
+                    (Tier::Platinum, Decimal::from(10_000)),
+                ],
+            },
+            ..TierLadder::customer_pyramid()
+        };
+        let s = simulate(
+            b.iter().map(|(c, s)| (c, s)),
+            &Policies::default(),
+            &proposed,
+            now,
+        )
+        .unwrap();
+        assert!(s.moves.is_empty(), "{:?}", s.moves);
+        assert_eq!(s.pending.len(), 1);
+        assert_eq!(s.pending[0].customer, b[0].0.id());
+        assert_eq!(
+            s.pending[0].change,
+            Change::Tier {
+                from: Tier::Gold,
+                to: Tier::Iron
+            }
+        );
+        assert_eq!(s.pending[0].proposed_reason.rule, "tier.grace");
     }
 
     #[test]
