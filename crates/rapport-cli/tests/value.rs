@@ -210,3 +210,41 @@ fn customer_as_of_recomputes_from_the_log() {
         "{text}"
     );
 }
+
+#[test]
+fn the_report_gives_the_retention_model_clv_beside_the_probabilistic_one() {
+    let dir = tempfile::tempdir().unwrap();
+    // Last year's purchasers: a and b; this year only a comes back (r = 1/2) and spends 150.
+    std::fs::write(
+        dir.path().join("tx.csv"),
+        "customer_id,date,amount\na,2025-01-10,80\nb,2025-02-01,40\na,2026-01-05,150\n",
+    )
+    .unwrap();
+    ok(&rapport(
+        dir.path(),
+        &[
+            "import",
+            "transactions",
+            "tx.csv",
+            "--now",
+            "2026-03-31",
+            "--quiet",
+        ],
+    ));
+    let r = json(&rapport(
+        dir.path(),
+        &["report", "--now", "2026-03-31", "--json"],
+    ));
+    let v = &r["retention_clv"];
+    // 150 × 0.5 / (1 + 0.10 − 0.5) = 125.
+    assert_eq!(v["retention"], "0.5");
+    assert_eq!(v["annual_value"], "150.00");
+    assert_eq!(v["clv"], "125.00");
+    assert_eq!(v["discount"], "0.1");
+    assert_eq!(v["previous_year_purchasers"], 2);
+    let text = ok(&rapport(dir.path(), &["report", "--now", "2026-03-31"]));
+    assert!(
+        text.contains("retention-model CLV (Gupta & Lehmann): 125.00 USD = m 150.00 × r 0.5"),
+        "{text}"
+    );
+}
