@@ -57,7 +57,7 @@ pub async fn time_travel_and_simulation<S: Store>(s: &S) -> Outcome {
         let at = t0() + Duration::days(day);
         clock.set(at);
         let t = if who == other.id() { TB } else { TA };
-        let a = NewActivity::purchase(who, &format!("SO-{i}"), usd(amount), at)
+        let a = NewActivity::purchase(who, format!("SO-{i}"), usd(amount), at)
             .map_err(|e| e.to_string())?;
         svc.record(t, a).await.map_err(e)?;
     }

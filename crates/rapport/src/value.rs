@@ -126,7 +126,8 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// let feb = block_on(svc.as_of(t, id, t0 + Duration::days(22)))?;
     /// assert_eq!((feb.evaluation.tier.to, feb.evaluation.stage.to), (Tier::Iron, Stage::New));
     /// assert_eq!(feb.rfm, Some(RfmScores::new(1, 1, 1).unwrap())); // alone in the book
-    /// assert_eq!(block_on(svc.customer(t, id))?.customer.tier(), Tier::Gold); // today
+    /// let mar = block_on(svc.as_of(t, id, t0 + Duration::days(40)))?;
+    /// assert_eq!((mar.evaluation.tier.to, mar.stats.orders()), (Tier::Gold, 2));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///

@@ -50,7 +50,7 @@ fn book(steps: &mut [Step], policies: Policies) -> (Service<MemoryStore>, Manual
         let a = match s {
             Step::Buy { amount, .. } => NewActivity::purchase(
                 id,
-                &format!("o{i}"),
+                format!("o{i}"),
                 Money::new(Decimal::from(*amount), Currency::USD),
                 at,
             )
