@@ -152,6 +152,39 @@ fn simulate_lists_the_movers_with_both_reasons_and_writes_nothing() {
             .starts_with("tier.stay"),
         "{m}"
     );
+    assert_eq!(s["pending"], serde_json::json!([]));
+    // Gold from 3,000: c (2,500, below 3,000 × 0.9) keeps Gold today and drops to Iron once
+    // the grace period has passed.
+    std::fs::write(
+        dir.path().join("strict.toml"),
+        "[policy.tier]\nthresholds = { iron = 200, gold = 3000, platinum = 10000 }\n",
+    )
+    .unwrap();
+    let s = json(&rapport(
+        dir.path(),
+        &[
+            "simulate",
+            "--policy",
+            "strict.toml",
+            "--now",
+            "2026-03-31",
+            "--json",
+        ],
+    ));
+    assert_eq!(s["moves"], serde_json::json!([]));
+    let p = &s["pending"][0];
+    assert_eq!(
+        (
+            p["external_id"].as_str(),
+            p["from"].as_str(),
+            p["to"].as_str()
+        ),
+        (Some("c"), Some("gold"), Some("iron"))
+    );
+    assert!(
+        p["reason"].as_str().unwrap().starts_with("tier.grace"),
+        "{p}"
+    );
     // Nothing written: b is still Iron.
     let b = json(&rapport(
         dir.path(),
