@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod clv;
+mod config;
 mod error;
 mod import;
 mod par;
@@ -14,6 +15,7 @@ mod report;
 mod rows;
 mod store;
 mod table;
+mod value;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -52,8 +54,18 @@ struct Cli {
     /// literals of segments (`revenue > 100`) are amounts in it. Customers who buy in another
     /// currency are not compared with them: they keep their tier, and the report sums revenue
     /// per currency.
-    #[arg(long, global = true, default_value = "USD")]
-    base_currency: String,
+    /// Overrides the `currency` of the policy (default USD).
+    #[arg(long, global = true)]
+    base_currency: Option<String>,
+    /// The configuration file (default: `rapport.toml` beside the SQLite database, when there
+    /// is one). Its `[policy]` section sets tag rules, the tier ladder, lifecycle, churn, RFM
+    /// and the base currency (docs/policy.md).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// A policy file (its `[policy]` section is used instead of the configuration's); for
+    /// `simulate`, the proposed policy compared with the configuration's.
+    #[arg(long, global = true)]
+    policy: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -104,6 +116,10 @@ enum Command {
         /// Show personal data (redacted by default).
         #[arg(long)]
         show_pii: bool,
+        /// Time travel: tier, stage, tags, RFM and churn risk as they were at the end of this
+        /// day, with reasons, recomputed from the activity log under the policy.
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
     },
     /// Customers matching a segment predicate, e.g.
     /// `tier >= iron and days_since_last_purchase > 90`.
@@ -121,6 +137,32 @@ enum Command {
     Clv {
         #[command(subcommand)]
         what: ClvWhat,
+    },
+    /// What if: the tiers and stages under the configuration's policy and under `--policy
+    /// FILE`, and who would move, with both reasons. Nothing is written.
+    Simulate {
+        /// As of this day (default: today).
+        #[arg(long)]
+        now: Option<NaiveDate>,
+        /// Print JSON: `{"current": {"tiers", "stages"}, "proposed": {…}, "moves": […]}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The policy in force (tag rules, tier ladder, lifecycle, churn, RFM, currency).
+    Policy {
+        #[command(subcommand)]
+        what: PolicyWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyWhat {
+    /// Print the effective policy: the configuration's `[policy]` (or `--policy FILE`) over the
+    /// defaults, with `--base-currency` applied. TOML by default.
+    Show {
+        /// Print JSON (the library's `Policies` document) instead of TOML.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -427,18 +469,47 @@ fn report(
     report::build(&records, &refs, policies, now)
 }
 
+/// The policies from the configuration (`--config`, or `rapport.toml` beside `db`) or, when
+/// `use_override`, from `--policy FILE`; `--base-currency` overrides the currency.
+fn policies_of(cli: &Cli, db: &str, use_override: bool) -> Result<Policies> {
+    let mut policies = match (&cli.policy, use_override) {
+        (Some(path), true) => {
+            let c = config::Config::load(path)?;
+            if !c.table().contains_key("policy") {
+                return Err(fail!(
+                    "{} has no [policy] section; see docs/policy.md",
+                    path.display()
+                ));
+            }
+            c.policies()?
+        }
+        _ => config::Config::locate(cli.config.as_deref(), db)?.policies()?,
+    };
+    if let Some(c) = &cli.base_currency {
+        policies = policies.with_currency(Currency::parse_field("--base-currency", c)?);
+    }
+    Ok(policies)
+}
+
 fn run(cli: Cli) -> Result<()> {
     let tenant = store::tenant(&cli.tenant);
-    let policies = Policies::default().with_currency(Currency::parse_field(
-        "--base-currency",
-        &cli.base_currency,
-    )?);
+    let default_db = if matches!(cli.command, Command::Demo { .. }) {
+        "sqlite://rapport-demo.db"
+    } else {
+        "sqlite://rapport.db"
+    };
+    let db_name = cli.db.clone().unwrap_or_else(|| default_db.into());
+    let policies = if matches!(cli.command, Command::Clv { .. }) {
+        Policies::default()
+    } else {
+        policies_of(&cli, &db_name, true)?
+    };
     match cli.command {
         Command::Demo { html } => {
             let now = day_end(
                 NaiveDate::from_ymd_opt(1998, 6, 30).ok_or_else(|| fail!("bad demo date"))?,
             );
-            let db = cli.db.unwrap_or_else(|| "sqlite://rapport-demo.db".into());
+            let db = db_name;
             let store = store::open(&db, Utc::now())?;
             // CDNOW writes its dates as 19970101.
             let cols = import::Columns {
@@ -604,6 +675,7 @@ fn run(cli: Cli) -> Result<()> {
             now,
             json,
             show_pii,
+            as_of,
         } => {
             let store = store::open(
                 &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
@@ -629,7 +701,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 (Err(_), false) => store::customer_id(tenant, &key),
             };
-            let svc = Service::new(store);
+            let svc = Service::new(store).with_policies(policies.clone())?;
             let rec = svc.customer(tenant, id).map_err(|e| match e {
                 rapport::Error::NotFound(_) => fail!(
                     "no customer `{key}` in tenant `{}`; check the id or --tenant",
@@ -637,6 +709,9 @@ fn run(cli: Cli) -> Result<()> {
                 ),
                 e => e.into(),
             })?;
+            if let Some(day) = as_of {
+                return value::as_of(&svc, tenant, id, day_end(day), json);
+            }
             let now = at(now);
             let eval = evaluate(&rec.customer, &rec.stats, &policies, &EvalInputs::at(now)).ok();
             let timeline = svc.timeline(tenant, rec.customer.id(), TimeRange::all())?;
@@ -777,6 +852,39 @@ fn run(cli: Cli) -> Result<()> {
                         m["tier"].as_str().unwrap_or("")
                     );
                 }
+            }
+        }
+        Command::Simulate { now, json } => {
+            let proposed = match &cli.policy {
+                Some(_) => policies,
+                None => {
+                    return Err(fail!(
+                        "simulate needs the proposed policy: --policy FILE (a rapport.toml with a [policy] section)"
+                    ));
+                }
+            };
+            let current = policies_of(&cli, &db_name, false)?;
+            let store = store::open(&db_name, Utc::now())?;
+            let svc = Service::new(store).with_policies(current)?;
+            value::simulate(&svc, tenant, &proposed, at(now), json)?;
+        }
+        Command::Policy {
+            what: PolicyWhat::Show { json },
+        } => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&policies)?);
+            } else {
+                let source = match &cli.policy {
+                    Some(p) => Some(p.clone()),
+                    None => config::Config::locate(cli.config.as_deref(), &db_name)?
+                        .path()
+                        .map(std::path::Path::to_path_buf),
+                };
+                match source {
+                    Some(p) => println!("# the defaults, then {}", p.display()),
+                    None => println!("# the defaults (no rapport.toml found)"),
+                }
+                print!("{}", config::policy_toml(&policies));
             }
         }
         Command::Clv { what } => match what {

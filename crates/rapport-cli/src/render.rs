@@ -70,6 +70,18 @@ pub(crate) fn text(r: &Report) -> String {
         r.win_backs,
         revenue_text(r)
     );
+    if let Some(v) = &r.retention_clv {
+        let _ = writeln!(
+            out,
+            "retention-model CLV (Gupta & Lehmann): {} {} = m {} × r {} / (1 + d {} − r); r: share of the {} purchasers of the year before who bought again\n",
+            crate::report::amount_text(v.clv),
+            r.currency,
+            crate::report::amount_text(v.annual_value),
+            v.retention,
+            v.discount,
+            v.previous_year_purchasers
+        );
+    }
     let clv_header = format!("avg 12-month CLV ({})", r.currency);
     let mut t = table(&["tier (pyramid)", "customers", "share", &clv_header]);
     for tier in ["platinum", "gold", "iron", "lead"] {

@@ -77,6 +77,64 @@ pub(crate) struct Report {
     pub(crate) cohorts: Vec<Cohort>,
     pub(crate) clv_distribution: Vec<(String, usize)>,
     pub(crate) nps_average: Option<f64>,
+    /// The retention-model CLV of the book (Gupta & Lehmann), beside the probabilistic one.
+    pub(crate) retention_clv: Option<RetentionClv>,
+}
+
+/// The book's retention-model CLV: `m · r / (1 + d − r)` per year, with `r` the share of last
+/// year's purchasers (days 366–730 before now) who bought again in the 365 days to now, `m` the
+/// mean 365-day net revenue (margin when margins were recorded) of this year's purchasers in
+/// the base currency, `d` 10 % a year.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct RetentionClv {
+    pub(crate) retention: Decimal,
+    pub(crate) annual_value: Decimal,
+    pub(crate) discount: Decimal,
+    pub(crate) clv: Decimal,
+    pub(crate) previous_year_purchasers: usize,
+}
+
+/// [`RetentionClv`] of the live customers at `now` (`None` without last year's purchasers or
+/// when everyone stayed: the infinite sum needs `r < 1`).
+fn retention_clv(
+    live: &[&Record],
+    base: Currency,
+    now: DateTime<Utc>,
+) -> Result<Option<RetentionClv>> {
+    let year_ago = now - chrono::Duration::days(365);
+    let (mut previous, mut kept, mut values) = (0usize, 0usize, Vec::new());
+    for r in live {
+        let this_year = r.stats.window(now, 365);
+        let last_year = r.stats.window(year_ago, 365);
+        if last_year.purchase_days > 0 {
+            previous += 1;
+            kept += usize::from(this_year.purchase_days > 0);
+        }
+        if this_year.purchase_days > 0 && r.stats.currency() == Some(base) {
+            values.push(if this_year.margin.is_zero() {
+                this_year.revenue
+            } else {
+                this_year.margin
+            });
+        }
+    }
+    if previous == 0 || values.is_empty() {
+        return Ok(None);
+    }
+    let retention = Decimal::from(kept as u64) / Decimal::from(previous as u64);
+    let annual_value = values.iter().sum::<Decimal>() / Decimal::from(values.len() as u64);
+    let discount = Decimal::new(10, 2);
+    match rapport_clv::retention_value(annual_value, retention, discount) {
+        Ok(clv) => Ok(Some(RetentionClv {
+            retention: retention.round_dp(4).normalize(),
+            annual_value: annual_value.round_dp(2),
+            discount: discount.normalize(),
+            clv: clv.round_dp(2),
+            previous_year_purchasers: previous,
+        })),
+        Err(rapport_clv::ClvError::InvalidInput { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn external(c: &Customer) -> String {
@@ -266,20 +324,22 @@ pub(crate) fn build(
     // marketing-cost or acquisition-saving data, each referred customer counts as
     // incremental and contributes its 12-month CLV (already discounted), at rate 0 here.
     for (row, r) in rows_out.iter_mut().zip(&live) {
-        let referred: Vec<rapport_clv::Referred> = referrals
+        let referred: Vec<rapport_clv::Referral> = referrals
             .get(&r.customer.id())
             .into_iter()
             .flatten()
             .filter_map(|id| clv_by_id.get(id))
-            .map(|v| rapport_clv::Referred {
-                incremental: 1.0,
-                margin: vec![rust_decimal::Decimal::from_f64_retain(*v).unwrap_or_default()],
-                reward: vec![],
-                marketing: vec![],
-                acquisition_saved: vec![],
+            .map(|v| {
+                let predicted = rust_decimal::Decimal::from_f64_retain(*v).unwrap_or_default();
+                rapport_clv::Referral::incremental(&[], &[predicted])
             })
             .collect();
-        row.crv = rapport_clv::crv(&referred, 0.0);
+        row.crv = rapport_clv::referral_value(&referred, rust_decimal::Decimal::ZERO)?
+            .total
+            .round_dp(2)
+            .to_string()
+            .parse()
+            .unwrap_or(0.0);
     }
     let mut average_clv_by_tier = BTreeMap::new();
     for t in Tier::ALL {
@@ -402,6 +462,7 @@ pub(crate) fn build(
         cohorts,
         clv_distribution,
         nps_average: (!nps.is_empty()).then(|| nps.iter().sum::<f64>() / nps.len() as f64),
+        retention_clv: retention_clv(&live, base, now)?,
     })
 }
 
@@ -431,5 +492,12 @@ pub(crate) fn to_json(r: &Report) -> serde_json::Value {
         "cohorts": r.cohorts,
         "clv_distribution": r.clv_distribution,
         "nps_average": r.nps_average,
+        "retention_clv": r.retention_clv.as_ref().map(|v| json!({
+            "retention": v.retention.to_string(),
+            "annual_value": amount_text(v.annual_value),
+            "discount": v.discount.to_string(),
+            "clv": amount_text(v.clv),
+            "previous_year_purchasers": v.previous_year_purchasers,
+        })),
     })
 }

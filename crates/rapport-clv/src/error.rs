@@ -49,4 +49,13 @@ pub enum ClvError {
         /// The value given.
         value: f64,
     },
+    /// An input of a value formula is out of its range (a retention rate outside `[0, 1)`, a
+    /// discount rate not above −1, a probability outside `[0, 1]`).
+    #[error("{field} {reason}")]
+    InvalidInput {
+        /// The input, e.g. `retention`.
+        field: &'static str,
+        /// What is wrong, with the value.
+        reason: String,
+    },
 }

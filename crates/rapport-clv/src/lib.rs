@@ -19,8 +19,9 @@
 //! - [`clv`]: `lifetimes`' CLV from a count model and Gamma-Gamma, with months, discount and
 //!   period in [`ClvParams`]; [`discounted_purchases`] and [`discount_monthly`] for valuing
 //!   many customers at once;
-//! - [`historical_clv`], [`retention_clv`] and [`dcf_clv`]: the simple CLV forms; [`crv`]: the
-//!   customer referral value of [`Referred`] customers.
+//! - [`historical_clv`], [`retention_value`] and [`dcf_value`]: the simple CLV forms, and
+//!   [`referral_value`]: the customer referral value (CRV) of [`Referral`]s — all in
+//!   `Decimal`, with their inputs validated.
 //!
 //! Pure numerics: no IO, no clock, no randomness. `f64` inside the models, `Decimal` at the
 //! money boundary. docs/clv.md has the formulas and the validation against `lifetimes`.
@@ -47,6 +48,7 @@ pub mod count;
 pub mod error;
 pub mod gamma_gamma;
 pub mod mbgnbd;
+pub mod money_value;
 pub mod optimize;
 pub mod pareto_nbd;
 pub mod special;
@@ -59,9 +61,9 @@ pub use count::{CountModel, Fit};
 pub use error::ClvError;
 pub use gamma_gamma::GammaGamma;
 pub use mbgnbd::MbgNbd;
+pub use money_value::{
+    Referral, ReferralPeriod, ReferralValue, dcf_value, referral_value, retention_value,
+};
 pub use pareto_nbd::ParetoNbd;
 pub use summary::{Period, Summary, summarize};
-pub use value::{
-    ClvParams, Referred, clv, crv, dcf_clv, discount_monthly, discounted_purchases, historical_clv,
-    retention_clv,
-};
+pub use value::{ClvParams, clv, discount_monthly, discounted_purchases, historical_clv};

@@ -1,8 +1,7 @@
 //! Customer value: CLV as `lifetimes` computes it from a count model and Gamma-Gamma, the
-//! simple historical, retention and DCF forms, and the customer referral value (CRV).
+//! historical form (the retention, DCF and referral values are in `money_value`).
 
 use rust_decimal::Decimal;
-use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 
 use crate::count::CountModel;
@@ -216,109 +215,6 @@ pub fn discount_monthly(expected: &[f64], discount: f64) -> f64 {
 #[must_use]
 pub fn historical_clv(margins: &[Decimal]) -> Decimal {
     margins.iter().sum()
-}
-
-/// Retention-model CLV (Gupta & Lehmann): `m · r / (1 + d − r)` for margin per period `m`,
-/// retention rate `r` and discount rate `d`.
-///
-/// ```
-/// let v = rapport_clv::retention_clv(100.0, 0.8, 0.1);
-/// assert!((v - 266.666_666_7).abs() < 1e-6);
-/// ```
-#[must_use]
-pub fn retention_clv(margin: f64, retention: f64, discount: f64) -> f64 {
-    margin * retention / (1.0 + discount - retention)
-}
-
-/// Finite-horizon DCF CLV: Σ_{t=0..T} m_t r^t / (1+d)^t − acquisition cost.
-///
-/// ```
-/// let v = rapport_clv::dcf_clv(&[100.0, 100.0], 0.5, 0.0, 20.0);
-/// assert!((v - 130.0).abs() < 1e-12);
-/// ```
-#[must_use]
-pub fn dcf_clv(margins: &[f64], retention: f64, discount: f64, acquisition_cost: f64) -> f64 {
-    margins
-        .iter()
-        .enumerate()
-        .map(|(t, m)| m * retention.powi(t as i32) / (1.0 + discount).powi(t as i32))
-        .sum::<f64>()
-        - acquisition_cost
-}
-
-/// One referred customer's flows, per period 1..=T (index 0 is period 1).
-///
-/// ```
-/// use rust_decimal::Decimal;
-/// use rapport_clv::{Referred, crv};
-/// // Would have joined anyway with probability 0.5: half of the flows count as incremental,
-/// // the other half only saves the acquisition cost.
-/// let y = Referred {
-///     incremental: 0.5,
-///     margin: vec![Decimal::from(100)],
-///     reward: vec![Decimal::from(20)],
-///     marketing: vec![Decimal::ZERO],
-///     acquisition_saved: vec![Decimal::from(50)],
-/// };
-/// // (0.5 × (100 − 20 + 50) + 0.5 × 50) / 1.1 = 90 / 1.1
-/// assert!((crv(&[y], 0.10) - 90.0 / 1.1).abs() < 1e-9);
-/// assert_eq!(crv(&[], 0.10), 0.0);
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Referred {
-    /// Probability that the customer joined only because of the referral (1 = incremental).
-    pub incremental: f64,
-    /// Contribution margin A_t the referred customer brings in period t.
-    pub margin: Vec<Decimal>,
-    /// Referral reward a_t paid for this customer in period t.
-    pub reward: Vec<Decimal>,
-    /// Marketing cost M_t spent on this customer in period t.
-    pub marketing: Vec<Decimal>,
-    /// Acquisition cost saved ACQ_t (ACQ1 for the incremental part, ACQ2 otherwise).
-    pub acquisition_saved: Vec<Decimal>,
-}
-
-/// Customer referral value (Kumar, Petersen & Leone): for each referred customer,
-/// incremental part `p · Σ (A − a − M + ACQ1)/(1+r)^t` plus would-have-joined part
-/// `(1 − p) · Σ ACQ2/(1+r)^t`.
-///
-/// ```
-/// use rust_decimal::Decimal;
-/// use rapport_clv::{Referred, crv};
-/// // DOMAIN.md's worked check: 200.83.
-/// let y = Referred {
-///     incremental: 1.0,
-///     margin: vec![Decimal::from(100), Decimal::from(100)],
-///     reward: vec![Decimal::from(20), Decimal::ZERO],
-///     marketing: vec![Decimal::ZERO, Decimal::ZERO],
-///     acquisition_saved: vec![Decimal::from(50), Decimal::ZERO],
-/// };
-/// assert!((crv(&[y], 0.10) - 200.826_446).abs() < 1e-5);
-/// ```
-#[must_use]
-pub fn crv(referred: &[Referred], rate: f64) -> f64 {
-    let f = |d: Option<&Decimal>| d.and_then(ToPrimitive::to_f64).unwrap_or(0.0);
-    referred
-        .iter()
-        .map(|y| {
-            let n = y
-                .margin
-                .len()
-                .max(y.reward.len())
-                .max(y.marketing.len())
-                .max(y.acquisition_saved.len());
-            (0..n)
-                .map(|i| {
-                    let disc = (1.0 + rate).powi(i as i32 + 1);
-                    let inc = f(y.margin.get(i)) - f(y.reward.get(i)) - f(y.marketing.get(i))
-                        + f(y.acquisition_saved.get(i));
-                    let would = f(y.acquisition_saved.get(i));
-                    (y.incremental * inc + (1.0 - y.incremental) * would) / disc
-                })
-                .sum::<f64>()
-        })
-        .sum::<f64>()
-        + 0.0 // an empty sum is -0.0; show it as 0
 }
 
 #[cfg(test)]

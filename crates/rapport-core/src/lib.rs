@@ -62,6 +62,7 @@ pub use decide::segment;
 pub use changeset::{Changeset, CustomerWrite};
 pub use decide::churn::{ChurnPolicy, ChurnRisk};
 pub use decide::evaluate::{EvalInputs, Evaluation, evaluate};
+pub use decide::history::{AsOf, replay};
 pub use decide::lifecycle::{
     Advanced, LifecyclePolicy, SilentAfter, StageDecision, advance, median_gap, stage_at, win_backs,
 };
@@ -73,6 +74,10 @@ pub use decide::rfm::{
     rfm_scores,
 };
 pub use decide::segment::{Segment, SegmentContext, SegmentParseError};
+pub use decide::simulate::{
+    Census, Change, Move, Simulation, TierAndStage, decide_tier_and_stage, ranked_inputs,
+    ranking_for, simulate,
+};
 pub use decide::tag_rule::{
     TagChange, TagRule, TagRuleOutcome, evaluate_tag_rules, evaluate_tag_rules_unranked,
 };

@@ -1609,3 +1609,5 @@ pub async fn refunds_are_checked_against_orders<S: Store>(s: &S) -> Outcome {
     );
     Ok(())
 }
+
+pub use crate::value::time_travel_and_simulation;

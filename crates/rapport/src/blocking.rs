@@ -778,4 +778,52 @@ impl<S: Store, N: Notifier> Service<S, N> {
     {
         block_on(relay_once(self.0.store(), self.0.notifier(), config, now))
     }
+
+    /// See [`crate::Service::simulate`]: the proposed policy against the book, nothing written.
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// let svc = Service::new(MemoryStore::new());
+    /// let t = TenantId::from_u128(1);
+    /// svc.register(t, Profile::default())?;
+    /// let mut proposed = Policies::default();
+    /// proposed.tier.ladder = TierLadder::vip_heavy();
+    /// let s = svc.simulate(t, &proposed, svc.now())?;
+    /// assert_eq!(s.current.total(), 1);
+    /// assert_eq!(s.proposed.stages["prospect"], 1);
+    /// # Ok::<(), rapport::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn simulate(
+        &self,
+        t: TenantId,
+        proposed: &Policies,
+        now: DateTime<Utc>,
+    ) -> Result<Simulation, Error> {
+        block_on(self.0.simulate(t, proposed, now))
+    }
+
+    /// See [`crate::Service::as_of`]: the customer recomputed at a past date.
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// let svc = Service::new(MemoryStore::new());
+    /// let t = TenantId::from_u128(1);
+    /// let id = svc.register(t, Profile::default())?.customer.id();
+    /// let then = svc.as_of(t, id, svc.now())?;
+    /// assert_eq!(then.evaluation.stage.to, Stage::Prospect);
+    /// # Ok::<(), rapport::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn as_of(&self, t: TenantId, id: CustomerId, at: DateTime<Utc>) -> Result<AsOf, Error> {
+        block_on(self.0.as_of(t, id, at))
+    }
 }

@@ -37,6 +37,7 @@ mod error;
 mod relay;
 mod service;
 mod store_ext;
+mod value;
 
 pub use rapport_core as core;
 

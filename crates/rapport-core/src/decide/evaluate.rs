@@ -262,7 +262,7 @@ fn metric_value(policy: &TierPolicy, stats: &Stats, inputs: &EvalInputs) -> Metr
 
 /// The tier decision: a money metric in another currency than the policy's is refused
 /// ([`TierPolicy::decide_money`]) and the tier stays, with the reason `tier.currency_mismatch`.
-fn decide_tier(
+pub(crate) fn decide_tier(
     policy: &TierPolicy,
     customer: &Customer,
     stats: &Stats,

@@ -11,11 +11,13 @@
 
 pub mod churn;
 pub mod evaluate;
+pub mod history;
 pub mod lifecycle;
 pub mod policy;
 pub mod rank;
 pub mod reason;
 pub mod rfm;
 pub mod segment;
+pub mod simulate;
 pub mod tag_rule;
 pub mod tier;
