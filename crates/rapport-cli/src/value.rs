@@ -158,7 +158,7 @@ pub(crate) fn as_of_json(a: &AsOf) -> Value {
         "rfm": a.rfm.map(|s| json!({"r": s.r, "f": s.f, "m": s.m, "segment": RfmSegment::of(s).as_str()})),
         "orders": a.stats.orders(),
         "revenue": a.stats.revenue().map(|m| m.to_string()),
-        "win_backs": a.customer.lifecycle.win_backs,
+        "win_backs": a.customer.lifecycle().win_backs,
     })
 }
 

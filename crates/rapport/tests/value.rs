@@ -84,7 +84,7 @@ proptest! {
         prop_assert_eq!(then.evaluation.churn_risk.score, stored.churn_risk.score);
         prop_assert_eq!(then.customer.tier(), rec.customer.tier());
         prop_assert_eq!(then.customer.stage(), rec.customer.stage());
-        prop_assert_eq!(&then.customer.lifecycle, &rec.customer.lifecycle);
+        prop_assert_eq!(&then.customer.lifecycle(), &rec.customer.lifecycle());
         let tags = |c: &Customer| c.tags.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>();
         prop_assert_eq!(tags(&then.customer), tags(&rec.customer));
         prop_assert_eq!(then.stats.orders(), rec.stats.orders());
