@@ -60,6 +60,7 @@ pub mod quality;
 pub use decide::segment;
 
 pub use changeset::{Changeset, CustomerWrite};
+pub use decide::case::{CaseMetrics, CasePolicy, CaseSignals, CsatGroup};
 pub use decide::churn::{ChurnPolicy, ChurnRisk};
 pub use decide::evaluate::{EvalInputs, Evaluation, evaluate};
 pub use decide::lifecycle::{
@@ -73,6 +74,10 @@ pub use decide::rfm::{
     rfm_scores,
 };
 pub use decide::segment::{Segment, SegmentContext, SegmentParseError};
+pub use decide::sla::{
+    BusinessHours, BusinessHoursSpec, DayHours, SlaBreach, SlaClock, SlaEvaluation, SlaKind,
+    SlaPolicy, SlaTarget, SlaTargets,
+};
 pub use decide::tag_rule::{
     TagChange, TagRule, TagRuleOutcome, evaluate_tag_rules, evaluate_tag_rules_unranked,
 };
@@ -82,11 +87,13 @@ pub use event::{DomainEvent, OutboxMessage};
 pub use model::activity::{
     Activity, ActivityKind, ActivityType, Channel, Csat, Feedback, Nps, Severity,
 };
+pub use model::case::{Case, CaseSeverity, CaseStatus, NewCase, StatusChange};
 pub use model::consent::{Consent, Consents, ContactChannel, Purpose};
 pub use model::contact::{ContactKey, ContactKind, Email, Phone, Region};
 pub use model::customer::{AttrKey, AttrValue, Attributes, Customer, Profile};
 pub use model::id::{ActivityId, CustomerId, MessageId, TenantId};
 pub use model::id::{Actor, IdempotencyKey, OrderId};
+pub use model::id::{Assignee, CaseCategory, CaseId};
 pub use model::lifecycle::{Lifecycle, Stage, StageOverride};
 pub use model::money::{Currency, Money};
 pub use model::order::{OrderLedger, OrderState, RefundCheck};

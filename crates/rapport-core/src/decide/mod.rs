@@ -9,6 +9,7 @@
 //! assert!(Segment::parse("tier >= gold and stage == active").is_ok());
 //! ```
 
+pub mod case;
 pub mod churn;
 pub mod evaluate;
 pub mod lifecycle;
@@ -17,5 +18,6 @@ pub mod rank;
 pub mod reason;
 pub mod rfm;
 pub mod segment;
+pub mod sla;
 pub mod tag_rule;
 pub mod tier;

@@ -11,6 +11,7 @@
 //! ```
 
 pub mod activity;
+pub mod case;
 pub mod consent;
 pub mod contact;
 pub mod customer;
