@@ -5,6 +5,7 @@
 //! customer at the data's end (1998-06-30), fits BG/NBD and Gamma-Gamma, and prints the report.
 #![forbid(unsafe_code)]
 
+mod case;
 mod clv;
 mod error;
 mod import;
@@ -121,6 +122,11 @@ enum Command {
     Clv {
         #[command(subcommand)]
         what: ClvWhat,
+    },
+    /// Complaint and service cases with SLA deadlines: open, update, list (--breached), metrics.
+    Case {
+        #[command(subcommand)]
+        what: case::CaseCmd,
     },
 }
 
@@ -419,6 +425,10 @@ fn run(cli: Cli) -> Result<()> {
         &cli.base_currency,
     )?);
     match cli.command {
+        Command::Case { what } => {
+            let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());
+            case::run(&db, tenant, &policies, what)?;
+        }
         Command::Demo { html } => {
             let now = day_end(
                 NaiveDate::from_ymd_opt(1998, 6, 30).ok_or_else(|| fail!("bad demo date"))?,

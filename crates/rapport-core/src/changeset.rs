@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::DomainError;
 use crate::event::OutboxMessage;
 use crate::model::activity::Activity;
+use crate::model::case::Case;
 use crate::model::customer::Customer;
 use crate::model::id::TenantId;
 use crate::model::stats::Stats;
@@ -145,6 +146,9 @@ pub struct Changeset {
     pub activities: Vec<Activity>,
     /// Outbox messages.
     pub outbox: Vec<OutboxMessage>,
+    /// Case rows (created or updated with optimistic versions, like customers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cases: Vec<CaseWrite>,
 }
 
 impl Changeset {
@@ -175,7 +179,10 @@ impl Changeset {
     /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.customers.is_empty() && self.activities.is_empty() && self.outbox.is_empty()
+        self.customers.is_empty()
+            && self.activities.is_empty()
+            && self.outbox.is_empty()
+            && self.cases.is_empty()
     }
 
     /// Adds a create.
@@ -298,8 +305,85 @@ impl Changeset {
                 return bad(format!("outbox message {} appears twice", m.id));
             }
         }
-        Ok(())
+        validate_cases(&self.cases, tenant)
     }
+}
+
+/// One case row to write. Like a customer's: a create is never an upsert (the store fails
+/// [`StoreError::CaseConflict`](crate::StoreError::CaseConflict) with `expected: 0`), an
+/// update carries the version it was read at.
+///
+/// ```
+/// use rapport_core::*;
+/// let t = TenantId::from_u128(1);
+/// let c = Case::open(NewCase::new(CaseId::from_u128(1), t, CustomerId::from_u128(2), CaseCategory::new("x")?, CaseSeverity::Low, Channel::Web, chrono::DateTime::UNIX_EPOCH));
+/// let next = c.assign(Some(Assignee::new("agent")?))?;
+/// let mut cs = Changeset::new();
+/// cs.cases.push(CaseWrite::Update { expected_version: c.version(), case: Box::new(next) });
+/// assert!(cs.validate(t).is_ok());
+/// assert_eq!(cs.cases[0].expected_version(), Some(1));
+/// # Ok::<(), DomainError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "op")]
+pub enum CaseWrite {
+    /// Insert a new case (version 1).
+    Create {
+        /// The case.
+        case: Box<Case>,
+    },
+    /// Replace the case read at `expected_version` (the new one is one version on).
+    Update {
+        /// The version the decision was based on.
+        expected_version: u64,
+        /// The new state.
+        case: Box<Case>,
+    },
+}
+
+impl CaseWrite {
+    /// The case written.
+    #[must_use]
+    pub fn case(&self) -> &Case {
+        match self {
+            CaseWrite::Create { case } | CaseWrite::Update { case, .. } => case,
+        }
+    }
+
+    /// The version an update read; `None` for a create.
+    #[must_use]
+    pub fn expected_version(&self) -> Option<u64> {
+        match self {
+            CaseWrite::Create { .. } => None,
+            CaseWrite::Update {
+                expected_version, ..
+            } => Some(*expected_version),
+        }
+    }
+}
+
+fn validate_cases(cases: &[CaseWrite], tenant: TenantId) -> Result<(), DomainError> {
+    let bad = |reason: String| Err(DomainError::InvalidChangeset { reason });
+    let twice = first_repeat(cases, |w| w.case().id());
+    for (i, w) in cases.iter().enumerate() {
+        let c = w.case();
+        if c.tenant() != tenant {
+            return bad(format!("case {} belongs to another tenant", c.id()));
+        }
+        if twice == Some(i) {
+            return bad(format!("case {} is written twice", c.id()));
+        }
+        let want = w.expected_version().map_or(Some(1), |v| v.checked_add(1));
+        if Some(c.version()) != want {
+            return bad(format!(
+                "case {} has version {}, expected {}",
+                c.id(),
+                c.version(),
+                want.map_or_else(|| "none".to_owned(), |v| v.to_string())
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The index of the first item whose key an earlier item already has. A use case writes one

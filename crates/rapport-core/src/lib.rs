@@ -59,7 +59,7 @@ pub mod quality;
 
 pub use decide::segment;
 
-pub use changeset::{Changeset, CustomerWrite};
+pub use changeset::{CaseWrite, Changeset, CustomerWrite};
 pub use decide::case::{CaseMetrics, CasePolicy, CaseSignals, CsatGroup};
 pub use decide::churn::{ChurnPolicy, ChurnRisk};
 pub use decide::evaluate::{EvalInputs, Evaluation, evaluate};
@@ -104,6 +104,7 @@ pub use model::tier::{Tier, TierPin, TierState};
 pub use ports::{
     Applied, Notifier, NotifyError, Outbox, Page, Record, Store, StoreError, TimeRange,
 };
+pub use ports::{CaseQuery, CaseStore};
 pub use quality::dedupe::{DedupePolicy, DuplicateCandidate, MatchReason, duplicate_candidates};
 pub use quality::merge::{
     FieldDecision, FieldOutcome, MergeField, MergePlan, MergePreview, Survivorship,

@@ -28,6 +28,8 @@ use chrono::{DateTime, Utc};
 use rapport_core::ports::{check_contacts, check_writes};
 use rapport_core::*;
 
+mod case;
+
 /// foldhash (the default hasher of `hashbrown`): randomly seeded like std's, several times
 /// faster on the short keys hashed on every write; it does not claim SipHash's resistance to
 /// deliberate hash flooding, which an in-process reference store does not need.
@@ -119,6 +121,8 @@ struct Book {
     activities: HashMap<CustomerId, Timeline, Hashed>,
     /// The live customer holding each normalised email and phone (one per key).
     contacts: HashMap<ContactKey, CustomerId, Hashed>,
+    /// The tenant's cases.
+    cases: BTreeMap<CaseId, Case>,
 }
 
 impl Book {
@@ -369,6 +373,7 @@ impl Store for MemoryStore {
         check_writes(&cs.customers, |id| {
             book.customers.get(&id).map(|r| &r.customer)
         })?;
+        case::check(book, cs)?;
         // Most writes (a purchase, a tag) keep the customer's contacts: nothing to check or
         // move then, which keeps the contact rule off the hot path.
         let moves_contacts = cs.customers.iter().any(|w| {
@@ -421,6 +426,7 @@ impl Store for MemoryStore {
         for a in &cs.activities {
             book.insert(a);
         }
+        case::write(book, cs);
         inner.outbox.extend(cs.outbox.iter().map(|m| Pending {
             message: m.clone(),
             available_at: DateTime::<Utc>::MIN_UTC,

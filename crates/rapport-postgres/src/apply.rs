@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::future::{join, join_all, join4, try_join, try_join5};
+use futures::future::{join, join_all, join5, try_join, try_join5};
 use rapport_core::{
     ActivityKind, Applied, Changeset, Customer, CustomerWrite, IdempotencyKey, Stage, Stats,
     StoreError, TenantId,
@@ -273,6 +273,7 @@ pub(crate) struct Stmts {
     version_of: Option<Statement>,
     insert_activity: Option<Statement>,
     insert_message: Option<Statement>,
+    cases: crate::case::CaseStmts,
 }
 
 impl Stmts {
@@ -324,6 +325,9 @@ impl Stmts {
             ),
         )
         .await?;
+        let cases =
+            crate::case::CaseStmts::prepare(tx, &sql.case, for_cs.map(|p| p.cases.as_slice()))
+                .await?;
         Ok(Self {
             set_tenant,
             existing_keys,
@@ -332,6 +336,7 @@ impl Stmts {
             version_of,
             insert_activity,
             insert_message,
+            cases,
         })
     }
 }
@@ -343,6 +348,7 @@ pub(crate) struct Prepared {
     activities: Vec<ActivityRow>,
     messages: Vec<MessageRow>,
     counts: Applied,
+    cases: Vec<crate::case::CaseRow>,
 }
 
 impl Prepared {
@@ -392,6 +398,7 @@ impl Prepared {
             activities,
             messages,
             counts: Applied::counting(cs),
+            cases: crate::case::rows(cs)?,
         })
     }
 
@@ -439,6 +446,7 @@ impl Prepared {
             version_of: version_c,
             insert_activity: insert_a,
             insert_message: insert_m,
+            cases: case_stmts,
         } = stmts;
         let keys = self.keys();
         // First in the pipeline: the row-level security policies show this tenant's rows
@@ -506,8 +514,9 @@ impl Prepared {
         // Every answer is awaited, then read in statement order: the first refusal or error
         // is the outcome, as if the statements had run one by one (after an error the
         // server refuses the rest of the pipeline, and those answers are never read).
-        let (named, (known, written, stored, sent)) =
-            join(named, join4(known, customers, activities, messages)).await;
+        let cases = crate::case::send(tx, case_stmts, t, &self.cases);
+        let (named, (known, written, stored, sent, cased)) =
+            join(named, join5(known, customers, activities, messages, cases)).await;
         named?;
         let found = known?
             .iter()
@@ -551,6 +560,7 @@ impl Prepared {
         for n in sent {
             n?;
         }
+        cased?;
         Ok(self.counts.clone())
     }
 }

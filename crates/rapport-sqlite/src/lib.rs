@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 mod apply;
+mod case;
 mod codec;
 mod config;
 mod error;
@@ -379,6 +380,8 @@ fn import_error_kind(e: &ApplyError) -> &'static str {
         ApplyError::ContactTaken { .. } => "contact_taken",
         ApplyError::Invalid(_) => "invalid",
         ApplyError::Sqlite(_) => "backend",
+        ApplyError::CaseConflict { .. } => "conflict",
+        ApplyError::CaseNotFound(_) => "not_found",
     }
 }
 
@@ -408,6 +411,18 @@ fn from_apply(e: ApplyError) -> StoreError {
         },
         ApplyError::Invalid(d) => StoreError::Invalid(d),
         ApplyError::Sqlite(e) => e.into(),
+        ApplyError::CaseConflict {
+            case,
+            expected,
+            actual,
+        } => StoreError::CaseConflict {
+            case,
+            expected,
+            actual,
+        },
+        ApplyError::CaseNotFound(id) => StoreError::NotFound {
+            entity: rapport_core::ports::Entity::Case(id),
+        },
     }
 }
 

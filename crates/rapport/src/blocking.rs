@@ -778,4 +778,134 @@ impl<S: Store, N: Notifier> Service<S, N> {
     {
         block_on(relay_once(self.0.store(), self.0.notifier(), config, now))
     }
+
+    /// Opens a case (see [`crate::Service::open_case`]).
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::{CaseChange, OpenCase};
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let t = TenantId::from_u128(1);
+    /// let svc = Service::new(MemoryStore::new());
+    /// let ann = svc.register(t, Profile::default())?.customer.id();
+    /// let case = svc.open_case(t, OpenCase::new(ann, CaseCategory::new("billing")?, CaseSeverity::Low, Channel::Web))?;
+    /// let case = svc.update_case(t, case.id(), CaseChange::Assign(Some(Assignee::new("agent-2")?)))?;
+    /// assert_eq!(svc.cases(t, CaseQuery::open(10))?, vec![case.clone()]);
+    /// assert!(svc.breached(t, svc.now())?.is_empty());
+    /// assert_eq!(svc.case(t, case.id())?.assignee().map(Assignee::as_str), Some("agent-2"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn open_case(&self, t: TenantId, open: crate::OpenCase) -> Result<Case, Error>
+    where
+        S: CaseStore,
+    {
+        block_on(self.0.open_case(t, open))
+    }
+
+    /// Records a complaint and opens its case (see [`crate::Service::record_complaint`]).
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn record_complaint(
+        &self,
+        t: TenantId,
+        a: NewActivity,
+        category: CaseCategory,
+    ) -> Result<crate::ComplaintRecorded, Error>
+    where
+        S: CaseStore,
+    {
+        block_on(self.0.record_complaint(t, a, category))
+    }
+
+    /// One case.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn case(&self, t: TenantId, id: CaseId) -> Result<Case, Error>
+    where
+        S: CaseStore,
+    {
+        block_on(self.0.case(t, id))
+    }
+
+    /// A page of cases.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn cases(&self, t: TenantId, query: CaseQuery) -> Result<Vec<Case>, Error>
+    where
+        S: CaseStore,
+    {
+        block_on(self.0.cases(t, query))
+    }
+
+    /// Every case `query` selects.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn all_cases(&self, t: TenantId, query: CaseQuery) -> Result<Vec<Case>, Error>
+    where
+        S: CaseStore,
+    {
+        block_on(self.0.all_cases(t, query))
+    }
+
+    /// Changes a case (see [`crate::Service::update_case`]).
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn update_case(
+        &self,
+        t: TenantId,
+        id: CaseId,
+        change: crate::CaseChange,
+    ) -> Result<Case, Error>
+    where
+        S: CaseStore,
+    {
+        block_on(self.0.update_case(t, id, change))
+    }
+
+    /// The SLA breaches among open cases at `now`.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn breached(&self, t: TenantId, now: DateTime<Utc>) -> Result<Vec<SlaBreach>, Error>
+    where
+        S: CaseStore,
+    {
+        block_on(self.0.breached(t, now))
+    }
+
+    /// A customer's churn risk raised by its cases.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn churn_risk_with_cases(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        now: DateTime<Utc>,
+    ) -> Result<ChurnRisk, Error>
+    where
+        S: CaseStore,
+    {
+        block_on(self.0.churn_risk_with_cases(t, id, now))
+    }
+
+    /// The case figures at `now`.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn case_metrics(&self, t: TenantId, now: DateTime<Utc>) -> Result<CaseMetrics, Error>
+    where
+        S: CaseStore,
+    {
+        block_on(self.0.case_metrics(t, now))
+    }
 }

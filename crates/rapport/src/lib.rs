@@ -32,6 +32,7 @@
 
 mod activity;
 pub mod blocking;
+mod case;
 mod clock;
 mod error;
 mod relay;
@@ -41,6 +42,7 @@ mod store_ext;
 pub use rapport_core as core;
 
 pub use activity::NewActivity;
+pub use case::{CaseChange, ComplaintRecorded, OpenCase};
 pub use clock::{Clock, IdSource, ManualClock, SystemClock, UuidV7Ids};
 pub use error::Error;
 pub use relay::{RelayConfig, RelayReport, relay_once};

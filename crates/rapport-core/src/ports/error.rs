@@ -103,6 +103,23 @@ pub enum StoreError {
         #[source]
         source: Box<dyn StdError + Send + Sync>,
     },
+    /// A case write found the stored case at another version than it read (`expected: 0`:
+    /// a create found the case already there; `actual: 0`: an update found none).
+    ///
+    /// ```
+    /// use rapport_core::{CaseId, StoreError};
+    /// let e = StoreError::CaseConflict { case: CaseId::from_u128(1), expected: 2, actual: 3 };
+    /// assert_eq!(e.to_string(), "case 00000000-0000-0000-0000-000000000001 is at version 3, the change expected 2");
+    /// ```
+    #[error("case {case} is at version {actual}, the change expected {expected}")]
+    CaseConflict {
+        /// The case.
+        case: crate::model::id::CaseId,
+        /// The version the change was based on (0 for a create).
+        expected: u64,
+        /// The stored version (0 when absent).
+        actual: u64,
+    },
 }
 
 impl StoreError {
@@ -149,6 +166,8 @@ impl StoreError {
 pub enum Entity {
     /// A customer, by id.
     Customer(CustomerId),
+    /// A case, by id.
+    Case(crate::model::id::CaseId),
 }
 
 impl Entity {
@@ -157,6 +176,7 @@ impl Entity {
     pub fn kind(&self) -> &'static str {
         match self {
             Entity::Customer(_) => "customer",
+            Entity::Case(_) => "case",
         }
     }
 }
@@ -165,6 +185,7 @@ impl std::fmt::Display for Entity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Entity::Customer(id) => write!(f, "customer {id}"),
+            Entity::Case(id) => write!(f, "case {id}"),
         }
     }
 }

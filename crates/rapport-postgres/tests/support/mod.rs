@@ -175,3 +175,12 @@ impl Outbox for Fresh {
         self.s().retry_outbox_for(t, id, at).await
     }
 }
+
+impl CaseStore for Fresh {
+    async fn load_case(&self, t: TenantId, id: CaseId) -> Result<Option<Case>, StoreError> {
+        self.s().load_case(t, id).await
+    }
+    async fn cases(&self, t: TenantId, q: CaseQuery) -> Result<Vec<Case>, StoreError> {
+        self.s().cases(t, q).await
+    }
+}
