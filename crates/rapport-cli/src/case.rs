@@ -119,7 +119,11 @@ impl CaseStore for Db {
 }
 
 /// A customer by UUID, email (normalised) or external id.
-fn customer(svc: &rapport::blocking::Service<Db>, t: TenantId, key: &str) -> Result<CustomerId> {
+pub(crate) fn customer(
+    svc: &rapport::blocking::Service<Db>,
+    t: TenantId,
+    key: &str,
+) -> Result<CustomerId> {
     if let Ok(id) = key.parse::<CustomerId>() {
         return Ok(id);
     }
@@ -325,6 +329,25 @@ pub(crate) fn run(db: &str, t: TenantId, policies: &Policies, cmd: CaseCmd) -> R
         }
     }
     Ok(())
+}
+
+/// The report's case section: the figures over every case at `now`, or `None` when the
+/// tenant has no case (the report then has no case section).
+pub(crate) fn section(
+    store: &Db,
+    t: TenantId,
+    now: DateTime<Utc>,
+    policies: &Policies,
+) -> Result<Option<CaseMetrics>> {
+    let mut all: Vec<Case> = Vec::new();
+    let mut q = CaseQuery::all(1_000);
+    loop {
+        let page = futures::executor::block_on(store.cases(t, q))?;
+        let Some(last) = page.last() else { break };
+        q.after = Some(last.id());
+        all.extend(page);
+    }
+    Ok((!all.is_empty()).then(|| CaseMetrics::compute(&all, &policies.cases.sla, now)))
 }
 
 /// The case section of the review as text.

@@ -5,6 +5,7 @@
 //! customer at the data's end (1998-06-30), fits BG/NBD and Gamma-Gamma, and prints the report.
 #![forbid(unsafe_code)]
 
+mod account;
 mod case;
 mod clv;
 mod error;
@@ -127,6 +128,11 @@ enum Command {
     Case {
         #[command(subcommand)]
         what: case::CaseCmd,
+    },
+    /// Company accounts (B2B): create, group structure, contacts in roles, roll-ups.
+    Account {
+        #[command(subcommand)]
+        what: account::AccountCmd,
     },
 }
 
@@ -425,6 +431,10 @@ fn run(cli: Cli) -> Result<()> {
         &cli.base_currency,
     )?);
     match cli.command {
+        Command::Account { what } => {
+            let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());
+            account::run(&db, tenant, &policies, what)?;
+        }
         Command::Case { what } => {
             let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());
             case::run(&db, tenant, &policies, what)?;
@@ -572,10 +582,18 @@ fn run(cli: Cli) -> Result<()> {
                 Utc::now(),
             )?;
             let r = report(&store, tenant, at(now), &policies)?;
+            let cases = case::section(&store, tenant, at(now), &policies)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report::to_json(&r))?);
+                let mut out = report::to_json(&r);
+                if let (Some(m), Some(obj)) = (&cases, out.as_object_mut()) {
+                    obj.insert("cases".into(), serde_json::to_value(m)?);
+                }
+                println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
                 print!("{}", render::text(&r));
+                if let Some(m) = &cases {
+                    print!("\n{}", case::metrics_text(m));
+                }
             }
             if let Some(path) = html {
                 std::fs::write(&path, render::html(&r))?;

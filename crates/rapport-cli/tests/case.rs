@@ -128,6 +128,11 @@ fn a_case_is_opened_paused_breached_resolved_and_measured() {
     assert_eq!(m["csat"][0]["category"], "delivery");
     assert_eq!(m["csat"][0]["csat"], 1.0);
 
+    // The report has a case section once the book has cases.
+    let r = ok(d, &["report", "--now", "2026-03-04", "--json"]);
+    assert_eq!(r["cases"]["cases"], 1);
+    assert_eq!(r["cases"]["reopen_rate"], 0.0);
+
     // A case never returns to open: refused with the machine's reason, nothing written.
     let refused = rapport(d, &["case", "update", &id, "--status", "open"]);
     assert!(!refused.status.success());

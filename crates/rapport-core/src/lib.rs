@@ -59,7 +59,8 @@ pub mod quality;
 
 pub use decide::segment;
 
-pub use changeset::{CaseWrite, Changeset, CustomerWrite};
+pub use changeset::{AccountWrite, CaseWrite, Changeset, CustomerWrite};
+pub use decide::account::{check_parent, make_primary};
 pub use decide::case::{CaseMetrics, CasePolicy, CaseSignals, CsatGroup};
 pub use decide::churn::{ChurnPolicy, ChurnRisk};
 pub use decide::evaluate::{EvalInputs, Evaluation, evaluate};
@@ -84,6 +85,7 @@ pub use decide::tag_rule::{
 pub use decide::tier::{Rungs, TierDecision, TierLadder, TierMetric, TierPolicy};
 pub use error::DomainError;
 pub use event::{DomainEvent, OutboxMessage};
+pub use model::account::{Account, AccountLink, AccountRole, MAX_ACCOUNT_DEPTH};
 pub use model::activity::{
     Activity, ActivityKind, ActivityType, Channel, Csat, Feedback, Nps, Severity,
 };
@@ -91,6 +93,7 @@ pub use model::case::{Case, CaseSeverity, CaseStatus, NewCase, StatusChange};
 pub use model::consent::{Consent, Consents, ContactChannel, Purpose};
 pub use model::contact::{ContactKey, ContactKind, Email, Phone, Region};
 pub use model::customer::{AttrKey, AttrValue, Attributes, Customer, Profile};
+pub use model::id::{AccountId, AccountName};
 pub use model::id::{ActivityId, CustomerId, MessageId, TenantId};
 pub use model::id::{Actor, IdempotencyKey, OrderId};
 pub use model::id::{Assignee, CaseCategory, CaseId};
@@ -101,10 +104,10 @@ pub use model::pii::Pii;
 pub use model::stats::{DayTotals, Stamped, Stats, Window};
 pub use model::tag::{Tag, TagInfo, TagSet, TagSource};
 pub use model::tier::{Tier, TierPin, TierState};
+pub use ports::{AccountStore, CaseQuery, CaseStore};
 pub use ports::{
     Applied, Notifier, NotifyError, Outbox, Page, Record, Store, StoreError, TimeRange,
 };
-pub use ports::{CaseQuery, CaseStore};
 pub use quality::dedupe::{DedupePolicy, DuplicateCandidate, MatchReason, duplicate_candidates};
 pub use quality::merge::{
     FieldDecision, FieldOutcome, MergeField, MergePlan, MergePreview, Survivorship,

@@ -28,6 +28,7 @@ use chrono::{DateTime, Utc};
 use rapport_core::ports::{check_contacts, check_writes};
 use rapport_core::*;
 
+mod account;
 mod case;
 
 /// foldhash (the default hasher of `hashbrown`): randomly seeded like std's, several times
@@ -123,6 +124,10 @@ struct Book {
     contacts: HashMap<ContactKey, CustomerId, Hashed>,
     /// The tenant's cases.
     cases: BTreeMap<CaseId, Case>,
+    /// The tenant's accounts.
+    accounts: BTreeMap<AccountId, Account>,
+    /// Account links by (account, customer).
+    account_links: BTreeMap<(AccountId, CustomerId), AccountLink>,
 }
 
 impl Book {
@@ -374,6 +379,7 @@ impl Store for MemoryStore {
             book.customers.get(&id).map(|r| &r.customer)
         })?;
         case::check(book, cs)?;
+        account::check(book, cs)?;
         // Most writes (a purchase, a tag) keep the customer's contacts: nothing to check or
         // move then, which keeps the contact rule off the hot path.
         let moves_contacts = cs.customers.iter().any(|w| {
@@ -427,6 +433,7 @@ impl Store for MemoryStore {
             book.insert(a);
         }
         case::write(book, cs);
+        account::write(book, cs);
         inner.outbox.extend(cs.outbox.iter().map(|m| Pending {
             message: m.clone(),
             available_at: DateTime::<Utc>::MIN_UTC,

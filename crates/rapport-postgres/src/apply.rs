@@ -274,6 +274,7 @@ pub(crate) struct Stmts {
     insert_activity: Option<Statement>,
     insert_message: Option<Statement>,
     cases: crate::case::CaseStmts,
+    accounts: crate::account::AccountStmts,
 }
 
 impl Stmts {
@@ -328,6 +329,9 @@ impl Stmts {
         let cases =
             crate::case::CaseStmts::prepare(tx, &sql.case, for_cs.map(|p| p.cases.as_slice()))
                 .await?;
+        let accounts =
+            crate::account::AccountStmts::prepare(tx, &sql.account, for_cs.map(|p| &p.accounts))
+                .await?;
         Ok(Self {
             set_tenant,
             existing_keys,
@@ -337,6 +341,7 @@ impl Stmts {
             insert_activity,
             insert_message,
             cases,
+            accounts,
         })
     }
 }
@@ -349,6 +354,7 @@ pub(crate) struct Prepared {
     messages: Vec<MessageRow>,
     counts: Applied,
     cases: Vec<crate::case::CaseRow>,
+    accounts: crate::account::AccountRows,
 }
 
 impl Prepared {
@@ -399,6 +405,7 @@ impl Prepared {
             messages,
             counts: Applied::counting(cs),
             cases: crate::case::rows(cs)?,
+            accounts: crate::account::rows(cs)?,
         })
     }
 
@@ -447,6 +454,7 @@ impl Prepared {
             insert_activity: insert_a,
             insert_message: insert_m,
             cases: case_stmts,
+            accounts: account_stmts,
         } = stmts;
         let keys = self.keys();
         // First in the pipeline: the row-level security policies show this tenant's rows
@@ -514,7 +522,10 @@ impl Prepared {
         // Every answer is awaited, then read in statement order: the first refusal or error
         // is the outcome, as if the statements had run one by one (after an error the
         // server refuses the rest of the pipeline, and those answers are never read).
-        let cases = crate::case::send(tx, case_stmts, t, &self.cases);
+        let cases = join(
+            crate::case::send(tx, case_stmts, t, &self.cases),
+            crate::account::send(tx, account_stmts, t, &self.accounts),
+        );
         let (named, (known, written, stored, sent, cased)) =
             join(named, join5(known, customers, activities, messages, cases)).await;
         named?;
@@ -560,7 +571,8 @@ impl Prepared {
         for n in sent {
             n?;
         }
-        cased?;
+        cased.0?;
+        cased.1?;
         Ok(self.counts.clone())
     }
 }

@@ -96,6 +96,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod account;
 mod apply;
 mod case;
 mod config;

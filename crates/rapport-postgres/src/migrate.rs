@@ -48,8 +48,8 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 7,
-        name: "cases",
-        sql: include_str!("../migrations/0007_cases.sql"),
+        name: "cases_and_accounts",
+        sql: include_str!("../migrations/0007_cases_and_accounts.sql"),
     },
 ];
 

@@ -108,6 +108,20 @@ pub enum ApplyError {
     /// An updated case does not exist.
     #[error("case {0} not found")]
     CaseNotFound(rapport_core::CaseId),
+    /// An account write found another version than it read (`expected` 0: a create of an
+    /// existing account).
+    #[error("account {account} is at version {actual}, not {expected}")]
+    AccountConflict {
+        /// The account.
+        account: rapport_core::AccountId,
+        /// The version read (0 for a create).
+        expected: u64,
+        /// The stored version.
+        actual: u64,
+    },
+    /// An updated account does not exist.
+    #[error("account {0} not found")]
+    AccountNotFound(rapport_core::AccountId),
 }
 
 impl From<rusqlite::Error> for ApplyError {
@@ -231,6 +245,7 @@ pub(crate) struct Prepared {
     activities: Vec<ActivityRow>,
     messages: Vec<MessageRow>,
     cases: Vec<crate::case::CaseRow>,
+    accounts: crate::account::AccountRows,
 }
 
 impl Prepared {
@@ -300,6 +315,7 @@ impl Prepared {
             activities,
             messages,
             cases: crate::case::rows(cs)?,
+            accounts: crate::account::rows(cs)?,
         })
     }
 }
@@ -454,6 +470,7 @@ pub(crate) fn apply(conn: &Connection, p: &Prepared, seq: &mut i64) -> Result<Ou
         out.customers += 1;
     }
     crate::case::write(conn, t, &p.cases)?;
+    crate::account::write(conn, t, &p.accounts)?;
     if !p.activities.is_empty() {
         let mut ins = conn.prepare_cached(
             "INSERT INTO rapport_activities (tenant_id, idempotency_key, activity_id, customer_id,

@@ -16,6 +16,7 @@
 //! - Schema as numbered migrations ([`MIGRATIONS`]), refusing a database newer than the code.
 #![forbid(unsafe_code)]
 
+mod account;
 mod apply;
 mod case;
 mod codec;
@@ -382,6 +383,8 @@ fn import_error_kind(e: &ApplyError) -> &'static str {
         ApplyError::Sqlite(_) => "backend",
         ApplyError::CaseConflict { .. } => "conflict",
         ApplyError::CaseNotFound(_) => "not_found",
+        ApplyError::AccountConflict { .. } => "conflict",
+        ApplyError::AccountNotFound(_) => "not_found",
     }
 }
 
@@ -422,6 +425,18 @@ fn from_apply(e: ApplyError) -> StoreError {
         },
         ApplyError::CaseNotFound(id) => StoreError::NotFound {
             entity: rapport_core::ports::Entity::Case(id),
+        },
+        ApplyError::AccountConflict {
+            account,
+            expected,
+            actual,
+        } => StoreError::AccountConflict {
+            account,
+            expected,
+            actual,
+        },
+        ApplyError::AccountNotFound(id) => StoreError::NotFound {
+            entity: rapport_core::ports::Entity::Account(id),
         },
     }
 }

@@ -38,8 +38,8 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 6,
-        name: "cases",
-        sql: include_str!("../migrations/0006_cases.sql"),
+        name: "cases_and_accounts",
+        sql: include_str!("../migrations/0006_cases_and_accounts.sql"),
     },
 ];
 

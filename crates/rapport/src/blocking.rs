@@ -908,4 +908,152 @@ impl<S: Store, N: Notifier> Service<S, N> {
     {
         block_on(self.0.case_metrics(t, now))
     }
+
+    /// Creates an account (see [`crate::Service::create_account`]).
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let t = TenantId::from_u128(1);
+    /// let svc = Service::new(MemoryStore::new());
+    /// let acme = svc.create_account(t, AccountName::new("Acme")?, None)?;
+    /// let ann = svc.register(t, Profile::default())?.customer.id();
+    /// svc.link_contact(t, acme.id(), ann, [AccountRole::Billing].into(), true)?;
+    /// assert_eq!(svc.customer_accounts(t, ann)?[0].account, acme.id());
+    /// assert_eq!(svc.account_rollup(t, acme.id())?.contacts, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn create_account(
+        &self,
+        t: TenantId,
+        name: AccountName,
+        parent: Option<AccountId>,
+    ) -> Result<Account, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.create_account(t, name, parent))
+    }
+
+    /// One account.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn account(&self, t: TenantId, id: AccountId) -> Result<Account, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.account(t, id))
+    }
+
+    /// A page of accounts.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn accounts(
+        &self,
+        t: TenantId,
+        after: Option<AccountId>,
+        limit: u32,
+    ) -> Result<Vec<Account>, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.accounts(t, after, limit))
+    }
+
+    /// Moves an account in the group structure.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn set_account_parent(
+        &self,
+        t: TenantId,
+        id: AccountId,
+        parent: Option<AccountId>,
+    ) -> Result<Account, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.set_account_parent(t, id, parent))
+    }
+
+    /// Links a customer to an account in roles.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn link_contact(
+        &self,
+        t: TenantId,
+        account: AccountId,
+        customer: CustomerId,
+        roles: std::collections::BTreeSet<AccountRole>,
+        primary: bool,
+    ) -> Result<AccountLink, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.link_contact(t, account, customer, roles, primary))
+    }
+
+    /// Ends a customer's link to an account.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn unlink_contact(
+        &self,
+        t: TenantId,
+        account: AccountId,
+        customer: CustomerId,
+    ) -> Result<AccountLink, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.unlink_contact(t, account, customer))
+    }
+
+    /// An account's links.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn account_contacts(
+        &self,
+        t: TenantId,
+        account: AccountId,
+    ) -> Result<Vec<AccountLink>, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.account_contacts(t, account))
+    }
+
+    /// A person's links.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn customer_accounts(
+        &self,
+        t: TenantId,
+        customer: CustomerId,
+    ) -> Result<Vec<AccountLink>, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.customer_accounts(t, customer))
+    }
+
+    /// The contact roll-up of an account and its subsidiaries.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn account_rollup(&self, t: TenantId, id: AccountId) -> Result<crate::AccountRollup, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.account_rollup(t, id))
+    }
 }

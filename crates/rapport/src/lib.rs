@@ -30,6 +30,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod account;
 mod activity;
 pub mod blocking;
 mod case;
@@ -41,6 +42,7 @@ mod store_ext;
 
 pub use rapport_core as core;
 
+pub use account::AccountRollup;
 pub use activity::NewActivity;
 pub use case::{CaseChange, ComplaintRecorded, OpenCase};
 pub use clock::{Clock, IdSource, ManualClock, SystemClock, UuidV7Ids};

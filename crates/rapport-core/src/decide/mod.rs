@@ -9,6 +9,7 @@
 //! assert!(Segment::parse("tier >= gold and stage == active").is_ok());
 //! ```
 
+pub mod account;
 pub mod case;
 pub mod churn;
 pub mod evaluate;

@@ -165,6 +165,16 @@ uuid_id!(
     CaseId,
     "case_id"
 );
+uuid_id!(
+    /// A company account (B2B), unique within its tenant.
+    ///
+    /// ```
+    /// use rapport_core::AccountId;
+    /// assert_eq!(AccountId::from_u128(4).to_string(), "00000000-0000-0000-0000-000000000004");
+    /// ```
+    AccountId,
+    "account_id"
+);
 
 #[cfg(test)]
 mod tests {
@@ -321,5 +331,17 @@ key_type!(
     /// ```
     Assignee,
     "case.assignee",
+    200
+);
+key_type!(
+    /// A company account's name (a company's, not a person's: not personal data).
+    ///
+    /// ```
+    /// use rapport_core::AccountName;
+    /// assert_eq!(AccountName::new("Acme Ltd").unwrap().as_str(), "Acme Ltd");
+    /// assert!(AccountName::new("").is_err());
+    /// ```
+    AccountName,
+    "account.name",
     200
 );

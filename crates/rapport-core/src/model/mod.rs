@@ -10,6 +10,7 @@
 //! assert_eq!(c.stage(), Stage::Prospect);
 //! ```
 
+pub mod account;
 pub mod activity;
 pub mod case;
 pub mod consent;

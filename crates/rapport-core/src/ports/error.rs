@@ -120,6 +120,17 @@ pub enum StoreError {
         /// The stored version (0 when absent).
         actual: u64,
     },
+    /// An account write found the stored account at another version than it read
+    /// (`expected: 0`: a create found it there; `actual: 0`: an update found none).
+    #[error("account {account} is at version {actual}, the change expected {expected}")]
+    AccountConflict {
+        /// The account.
+        account: crate::model::id::AccountId,
+        /// The version the change was based on (0 for a create).
+        expected: u64,
+        /// The stored version (0 when absent).
+        actual: u64,
+    },
 }
 
 impl StoreError {
@@ -168,6 +179,8 @@ pub enum Entity {
     Customer(CustomerId),
     /// A case, by id.
     Case(crate::model::id::CaseId),
+    /// An account, by id.
+    Account(crate::model::id::AccountId),
 }
 
 impl Entity {
@@ -177,6 +190,7 @@ impl Entity {
         match self {
             Entity::Customer(_) => "customer",
             Entity::Case(_) => "case",
+            Entity::Account(_) => "account",
         }
     }
 }
@@ -186,6 +200,7 @@ impl std::fmt::Display for Entity {
         match self {
             Entity::Customer(id) => write!(f, "customer {id}"),
             Entity::Case(id) => write!(f, "case {id}"),
+            Entity::Account(id) => write!(f, "account {id}"),
         }
     }
 }

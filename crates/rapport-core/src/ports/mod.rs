@@ -113,6 +113,7 @@
 //! # let _ = Toy::default();
 //! ```
 
+mod account;
 mod case;
 mod dyn_store;
 mod error;
@@ -120,6 +121,7 @@ mod notifier;
 mod outbox;
 mod store;
 
+pub use account::{AccountStore, check_account_writes};
 pub use case::{CaseQuery, CaseStore, check_case_writes};
 pub use dyn_store::{BoxFuture, DynStore};
 pub use error::{Entity, StoreError};

@@ -184,3 +184,38 @@ impl CaseStore for Fresh {
         self.s().cases(t, q).await
     }
 }
+
+impl AccountStore for Fresh {
+    async fn load_account(
+        &self,
+        t: TenantId,
+        id: AccountId,
+    ) -> Result<Option<Account>, StoreError> {
+        self.s().load_account(t, id).await
+    }
+    async fn accounts(
+        &self,
+        t: TenantId,
+        after: Option<AccountId>,
+        limit: u32,
+    ) -> Result<Vec<Account>, StoreError> {
+        self.s().accounts(t, after, limit).await
+    }
+    async fn subsidiaries(&self, t: TenantId, p: AccountId) -> Result<Vec<Account>, StoreError> {
+        self.s().subsidiaries(t, p).await
+    }
+    async fn account_links(
+        &self,
+        t: TenantId,
+        a: AccountId,
+    ) -> Result<Vec<AccountLink>, StoreError> {
+        self.s().account_links(t, a).await
+    }
+    async fn customer_links(
+        &self,
+        t: TenantId,
+        c: CustomerId,
+    ) -> Result<Vec<AccountLink>, StoreError> {
+        self.s().customer_links(t, c).await
+    }
+}
