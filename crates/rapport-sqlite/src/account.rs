@@ -12,9 +12,12 @@ use crate::apply::ApplyError;
 use crate::codec::{from_json, to_json};
 use crate::error::SqliteError;
 
-/// A changeset's account rows and link rows, serialised.
+/// One account row: id, the version read (`None`: a create), parent, version, JSON.
+type AccountRow = (AccountId, Option<u64>, Option<[u8; 16]>, i64, String);
+
+/// A changeset's account rows and link rows (account, customer, JSON), serialised.
 pub(crate) struct AccountRows {
-    accounts: Vec<(AccountId, Option<u64>, Option<[u8; 16]>, i64, String)>,
+    accounts: Vec<AccountRow>,
     links: Vec<([u8; 16], [u8; 16], String)>,
 }
 
