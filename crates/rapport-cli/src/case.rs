@@ -27,6 +27,10 @@ pub(crate) enum CaseCmd {
         /// Who works on it (an opaque id).
         #[arg(long)]
         assignee: Option<String>,
+        /// Record a complaint activity for the customer and open the case from it (the
+        /// complaint's severity: low, medium for normal, high for high and urgent).
+        #[arg(long, conflicts_with = "assignee")]
+        complaint: bool,
         /// When (RFC 3339; default: now).
         #[arg(long)]
         at: Option<DateTime<Utc>>,
@@ -230,10 +234,26 @@ pub(crate) fn run(db: &str, t: TenantId, policies: &Policies, cmd: CaseCmd) -> R
             severity,
             channel: ch,
             assignee,
+            complaint,
             json: as_json,
             ..
         } => {
             let id = customer(&svc, t, &key)?;
+            if complaint {
+                let severity = match severity.parse::<CaseSeverity>()? {
+                    CaseSeverity::Low => Severity::Low,
+                    CaseSeverity::Normal => Severity::Medium,
+                    CaseSeverity::High | CaseSeverity::Urgent => Severity::High,
+                };
+                let mut a = rapport::NewActivity::complaint(id, severity, when)?;
+                a.channel = channel(&ch)?;
+                let done = svc.record_complaint(t, a, CaseCategory::new(category)?)?;
+                let case = done.case.ok_or_else(|| {
+                    fail!("the complaint was recorded; the case policy opens no case from it")
+                })?;
+                print_rows(&[row(&case, sla, when)], as_json)?;
+                return Ok(());
+            }
             let mut open = OpenCase::new(
                 id,
                 CaseCategory::new(category)?,

@@ -133,6 +133,29 @@ fn a_case_is_opened_paused_breached_resolved_and_measured() {
     assert_eq!(r["cases"]["cases"], 1);
     assert_eq!(r["cases"]["reopen_rate"], 0.0);
 
+    // A complaint opens its case (source: the complaint activity).
+    let from = ok(
+        d,
+        &[
+            "case",
+            "open",
+            "c2",
+            "--complaint",
+            "--category",
+            "billing",
+            "--severity",
+            "high",
+            "--at",
+            "2026-03-03T08:00:00Z",
+            "--json",
+        ],
+    );
+    assert_eq!(from[0]["severity"], "high");
+    assert_eq!(
+        from[0]["sla"]["first_response"]["due"],
+        "2026-03-03T12:00:00+00:00"
+    );
+
     // A case never returns to open: refused with the machine's reason, nothing written.
     let refused = rapport(d, &["case", "update", &id, "--status", "open"]);
     assert!(!refused.status.success());
