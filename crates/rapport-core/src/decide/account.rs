@@ -96,3 +96,69 @@ pub fn make_primary(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Depth of `a` following parents, `None` on a cycle.
+    fn depth(parents: &BTreeMap<u128, u128>, a: u128) -> Option<usize> {
+        let (mut at, mut d) = (a, 0);
+        while let Some(p) = parents.get(&at) {
+            d += 1;
+            if d > parents.len() {
+                return None;
+            }
+            at = *p;
+        }
+        Some(d)
+    }
+
+    proptest! {
+        /// Random parent moves over 12 accounts, each accepted only when `check_parent`
+        /// allows it (with the chain and subtree height read from the current structure):
+        /// the structure never has a cycle nor an account deeper than 5, and a refused move
+        /// would have made one.
+        #[test]
+        fn prop_hierarchy_stays_acyclic_and_shallow(moves in proptest::collection::vec((0u128..12, 0u128..12), 1..80)) {
+            let mut parents: BTreeMap<u128, u128> = BTreeMap::new();
+            for (a, p) in moves {
+                let mut chain = Vec::new();
+                let mut at = p;
+                while let Some(q) = parents.get(&at) {
+                    chain.push(AccountId::from_u128(*q));
+                    at = *q;
+                    if chain.len() > 12 { break; }
+                }
+                let height = (0u128..12)
+                    .filter(|x| {
+                        let mut at = *x;
+                        while let Some(q) = parents.get(&at) {
+                            if *q == a { return true; }
+                            at = *q;
+                        }
+                        false
+                    })
+                    .map(|x| {
+                        let (mut at, mut h) = (x, 0);
+                        while at != a { at = parents[&at]; h += 1; }
+                        h
+                    })
+                    .max()
+                    .unwrap_or(0);
+                let verdict = check_parent(AccountId::from_u128(a), AccountId::from_u128(p), &chain, height);
+                let mut tried = parents.clone();
+                tried.insert(a, p);
+                let fine = (0u128..12).all(|x| depth(&tried, x).is_some_and(|d| d <= MAX_ACCOUNT_DEPTH));
+                prop_assert_eq!(verdict.is_ok(), fine, "move {} under {}", a, p);
+                if fine {
+                    parents = tried;
+                }
+                prop_assert!((0u128..12).all(|x| depth(&parents, x).is_some_and(|d| d <= MAX_ACCOUNT_DEPTH)));
+            }
+        }
+    }
+}
