@@ -5,6 +5,8 @@
 //! customer at the data's end (1998-06-30), fits BG/NBD and Gamma-Gamma, and prints the report.
 #![forbid(unsafe_code)]
 
+mod account;
+mod case;
 mod clv;
 mod config;
 mod error;
@@ -137,6 +139,16 @@ enum Command {
     Clv {
         #[command(subcommand)]
         what: ClvWhat,
+    },
+    /// Complaint and service cases with SLA deadlines: open, update, list (--breached), metrics.
+    Case {
+        #[command(subcommand)]
+        what: case::CaseCmd,
+    },
+    /// Company accounts (B2B): create, group structure, contacts in roles, roll-ups.
+    Account {
+        #[command(subcommand)]
+        what: account::AccountCmd,
     },
     /// What if: the tiers and stages under the configuration's policy and under `--policy
     /// FILE`, and who would move, with both reasons. Nothing is written.
@@ -505,6 +517,14 @@ fn run(cli: Cli) -> Result<()> {
         policies_of(&cli, &db_name, true)?
     };
     match cli.command {
+        Command::Account { what } => {
+            let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());
+            account::run(&db, tenant, &policies, what)?;
+        }
+        Command::Case { what } => {
+            let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());
+            case::run(&db, tenant, &policies, what)?;
+        }
         Command::Demo { html } => {
             let now = day_end(
                 NaiveDate::from_ymd_opt(1998, 6, 30).ok_or_else(|| fail!("bad demo date"))?,
@@ -660,10 +680,18 @@ fn run(cli: Cli) -> Result<()> {
                 Utc::now(),
             )?;
             let r = report(&store, tenant, at(now), &policies)?;
+            let cases = case::section(&store, tenant, at(now), &policies)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report::to_json(&r))?);
+                let mut out = report::to_json(&r);
+                if let (Some(m), Some(obj)) = (&cases, out.as_object_mut()) {
+                    obj.insert("cases".into(), serde_json::to_value(m)?);
+                }
+                println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
                 print!("{}", render::text(&r));
+                if let Some(m) = &cases {
+                    print!("\n{}", case::metrics_text(m));
+                }
             }
             if let Some(path) = html {
                 std::fs::write(&path, render::html(&r))?;

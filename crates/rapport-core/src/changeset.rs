@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
 use crate::event::OutboxMessage;
+use crate::model::account::{Account, AccountLink};
 use crate::model::activity::Activity;
+use crate::model::case::Case;
 use crate::model::customer::Customer;
 use crate::model::id::TenantId;
 use crate::model::stats::Stats;
@@ -145,6 +147,16 @@ pub struct Changeset {
     pub activities: Vec<Activity>,
     /// Outbox messages.
     pub outbox: Vec<OutboxMessage>,
+    /// Case rows (created or updated with optimistic versions, like customers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cases: Vec<CaseWrite>,
+    /// Account rows (versioned like customers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<AccountWrite>,
+    /// Account links, stored by (account, customer): each link's account must be written by
+    /// the same changeset, so the account's version guards its links.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub account_links: Vec<AccountLink>,
 }
 
 impl Changeset {
@@ -175,7 +187,12 @@ impl Changeset {
     /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.customers.is_empty() && self.activities.is_empty() && self.outbox.is_empty()
+        self.customers.is_empty()
+            && self.activities.is_empty()
+            && self.outbox.is_empty()
+            && self.cases.is_empty()
+            && self.accounts.is_empty()
+            && self.account_links.is_empty()
     }
 
     /// Adds a create.
@@ -298,8 +315,179 @@ impl Changeset {
                 return bad(format!("outbox message {} appears twice", m.id));
             }
         }
-        Ok(())
+        validate_cases(&self.cases, tenant)?;
+        validate_accounts(&self.accounts, &self.account_links, tenant)
     }
+}
+
+/// One case row to write. Like a customer's: a create is never an upsert (the store fails
+/// [`StoreError::CaseConflict`](crate::StoreError::CaseConflict) with `expected: 0`), an
+/// update carries the version it was read at.
+///
+/// ```
+/// use rapport_core::*;
+/// let t = TenantId::from_u128(1);
+/// let c = Case::open(NewCase::new(CaseId::from_u128(1), t, CustomerId::from_u128(2), CaseCategory::new("x")?, CaseSeverity::Low, Channel::Web, chrono::DateTime::UNIX_EPOCH));
+/// let next = c.assign(Some(Assignee::new("agent")?))?;
+/// let mut cs = Changeset::new();
+/// cs.cases.push(CaseWrite::Update { expected_version: c.version(), case: Box::new(next) });
+/// assert!(cs.validate(t).is_ok());
+/// assert_eq!(cs.cases[0].expected_version(), Some(1));
+/// # Ok::<(), DomainError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "op")]
+pub enum CaseWrite {
+    /// Insert a new case (version 1).
+    Create {
+        /// The case.
+        case: Box<Case>,
+    },
+    /// Replace the case read at `expected_version` (the new one is one version on).
+    Update {
+        /// The version the decision was based on.
+        expected_version: u64,
+        /// The new state.
+        case: Box<Case>,
+    },
+}
+
+impl CaseWrite {
+    /// The case written.
+    #[must_use]
+    pub fn case(&self) -> &Case {
+        match self {
+            CaseWrite::Create { case } | CaseWrite::Update { case, .. } => case,
+        }
+    }
+
+    /// The version an update read; `None` for a create.
+    #[must_use]
+    pub fn expected_version(&self) -> Option<u64> {
+        match self {
+            CaseWrite::Create { .. } => None,
+            CaseWrite::Update {
+                expected_version, ..
+            } => Some(*expected_version),
+        }
+    }
+}
+
+fn validate_cases(cases: &[CaseWrite], tenant: TenantId) -> Result<(), DomainError> {
+    let bad = |reason: String| Err(DomainError::InvalidChangeset { reason });
+    let twice = first_repeat(cases, |w| w.case().id());
+    for (i, w) in cases.iter().enumerate() {
+        let c = w.case();
+        if c.tenant() != tenant {
+            return bad(format!("case {} belongs to another tenant", c.id()));
+        }
+        if twice == Some(i) {
+            return bad(format!("case {} is written twice", c.id()));
+        }
+        let want = w.expected_version().map_or(Some(1), |v| v.checked_add(1));
+        if Some(c.version()) != want {
+            return bad(format!(
+                "case {} has version {}, expected {}",
+                c.id(),
+                c.version(),
+                want.map_or_else(|| "none".to_owned(), |v| v.to_string())
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One account row to write: a create (version 1, never an upsert) or an update from the
+/// version read.
+///
+/// ```
+/// use rapport_core::*;
+/// let t = TenantId::from_u128(1);
+/// let a = Account::new(AccountId::from_u128(1), t, AccountName::new("Acme")?, chrono::DateTime::UNIX_EPOCH);
+/// let mut cs = Changeset::new();
+/// cs.accounts.push(AccountWrite::Create { account: Box::new(a.clone()) });
+/// cs.account_links.push(AccountLink::new(a.id(), CustomerId::from_u128(2), [AccountRole::Buyer], a.created_at()));
+/// assert!(cs.validate(t).is_ok());
+/// // A link whose account the changeset does not write is refused.
+/// let mut orphan = Changeset::new();
+/// orphan.account_links = cs.account_links.clone();
+/// assert!(orphan.validate(t).is_err());
+/// # Ok::<(), DomainError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "op")]
+pub enum AccountWrite {
+    /// Insert a new account (version 1).
+    Create {
+        /// The account.
+        account: Box<Account>,
+    },
+    /// Replace the account read at `expected_version`.
+    Update {
+        /// The version read.
+        expected_version: u64,
+        /// The new state.
+        account: Box<Account>,
+    },
+}
+
+impl AccountWrite {
+    /// The account written.
+    #[must_use]
+    pub fn account(&self) -> &Account {
+        match self {
+            AccountWrite::Create { account } | AccountWrite::Update { account, .. } => account,
+        }
+    }
+
+    /// The version an update read; `None` for a create.
+    #[must_use]
+    pub fn expected_version(&self) -> Option<u64> {
+        match self {
+            AccountWrite::Create { .. } => None,
+            AccountWrite::Update {
+                expected_version, ..
+            } => Some(*expected_version),
+        }
+    }
+}
+
+fn validate_accounts(
+    accounts: &[AccountWrite],
+    links: &[AccountLink],
+    tenant: TenantId,
+) -> Result<(), DomainError> {
+    let bad = |reason: String| Err(DomainError::InvalidChangeset { reason });
+    let twice = first_repeat(accounts, |w| w.account().id());
+    for (i, w) in accounts.iter().enumerate() {
+        let a = w.account();
+        if a.tenant() != tenant {
+            return bad(format!("account {} belongs to another tenant", a.id()));
+        }
+        if twice == Some(i) {
+            return bad(format!("account {} is written twice", a.id()));
+        }
+        let want = w.expected_version().map_or(Some(1), |v| v.checked_add(1));
+        if Some(a.version()) != want {
+            return bad(format!("account {} has a wrong version step", a.id()));
+        }
+    }
+    let twice = first_repeat(links, |l| (l.account, l.customer));
+    for (i, l) in links.iter().enumerate() {
+        if twice == Some(i) {
+            return bad(format!(
+                "the link of account {} is written twice",
+                l.account
+            ));
+        }
+        if !accounts.iter().any(|w| w.account().id() == l.account) {
+            return bad(format!(
+                "a link of account {} without a write of the account",
+                l.account
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The index of the first item whose key an earlier item already has. A use case writes one

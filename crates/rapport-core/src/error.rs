@@ -249,6 +249,22 @@ pub enum DomainError {
         /// Why.
         reason: &'static str,
     },
+    /// A case status change the case machine does not allow.
+    ///
+    /// ```
+    /// use rapport_core::{CaseStatus, DomainError};
+    /// let e = DomainError::IllegalCaseTransition { from: CaseStatus::Closed, to: CaseStatus::Open, reason: "a closed case is final" };
+    /// assert_eq!(e.to_string(), "illegal case transition from closed to open: a closed case is final");
+    /// ```
+    #[error("illegal case transition from {from} to {to}: {reason}")]
+    IllegalCaseTransition {
+        /// Current status.
+        from: crate::model::case::CaseStatus,
+        /// Requested status.
+        to: crate::model::case::CaseStatus,
+        /// Why.
+        reason: &'static str,
+    },
 }
 
 impl DomainError {
@@ -283,7 +299,8 @@ impl DomainError {
             DomainError::Tombstoned { .. }
             | DomainError::IllegalTransition { .. }
             | DomainError::InvalidChangeset { .. }
-            | DomainError::InvalidMerge { .. } => None,
+            | DomainError::InvalidMerge { .. }
+            | DomainError::IllegalCaseTransition { .. } => None,
         }
     }
 }

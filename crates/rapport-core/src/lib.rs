@@ -59,7 +59,9 @@ pub mod quality;
 
 pub use decide::segment;
 
-pub use changeset::{Changeset, CustomerWrite};
+pub use changeset::{AccountWrite, CaseWrite, Changeset, CustomerWrite};
+pub use decide::account::{check_parent, make_primary};
+pub use decide::case::{CaseMetrics, CasePolicy, CaseSignals, CsatGroup};
 pub use decide::churn::{ChurnPolicy, ChurnRisk};
 pub use decide::evaluate::{EvalInputs, Evaluation, evaluate};
 pub use decide::history::{AsOf, replay};
@@ -78,20 +80,28 @@ pub use decide::simulate::{
     Census, Change, Move, Simulation, TierAndStage, decide_tier_and_stage, ranked_inputs,
     ranking_for, simulate,
 };
+pub use decide::sla::{
+    BusinessHours, BusinessHoursSpec, DayHours, SlaBreach, SlaClock, SlaEvaluation, SlaKind,
+    SlaPolicy, SlaTarget, SlaTargets,
+};
 pub use decide::tag_rule::{
     TagChange, TagRule, TagRuleOutcome, evaluate_tag_rules, evaluate_tag_rules_unranked,
 };
 pub use decide::tier::{Rungs, TierDecision, TierLadder, TierMetric, TierPolicy};
 pub use error::DomainError;
 pub use event::{DomainEvent, OutboxMessage};
+pub use model::account::{Account, AccountLink, AccountRole, MAX_ACCOUNT_DEPTH};
 pub use model::activity::{
     Activity, ActivityKind, ActivityType, Channel, Csat, Feedback, Nps, Severity,
 };
+pub use model::case::{Case, CaseSeverity, CaseStatus, NewCase, StatusChange};
 pub use model::consent::{Consent, Consents, ContactChannel, Purpose};
 pub use model::contact::{ContactKey, ContactKind, Email, Phone, Region};
 pub use model::customer::{AttrKey, AttrValue, Attributes, Customer, Profile};
+pub use model::id::{AccountId, AccountName};
 pub use model::id::{ActivityId, CustomerId, MessageId, TenantId};
 pub use model::id::{Actor, IdempotencyKey, OrderId};
+pub use model::id::{Assignee, CaseCategory, CaseId};
 pub use model::lifecycle::{Lifecycle, Stage, StageOverride};
 pub use model::money::{Currency, Money};
 pub use model::order::{OrderLedger, OrderState, RefundCheck};
@@ -99,6 +109,7 @@ pub use model::pii::Pii;
 pub use model::stats::{DayTotals, Stamped, Stats, Window};
 pub use model::tag::{Tag, TagInfo, TagSet, TagSource};
 pub use model::tier::{Tier, TierPin, TierState};
+pub use ports::{AccountStore, CaseQuery, CaseStore};
 pub use ports::{
     Applied, Notifier, NotifyError, Outbox, Page, Record, Store, StoreError, TimeRange,
 };

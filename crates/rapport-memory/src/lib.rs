@@ -28,6 +28,9 @@ use chrono::{DateTime, Utc};
 use rapport_core::ports::{check_contacts, check_writes};
 use rapport_core::*;
 
+mod account;
+mod case;
+
 /// foldhash (the default hasher of `hashbrown`): randomly seeded like std's, several times
 /// faster on the short keys hashed on every write; it does not claim SipHash's resistance to
 /// deliberate hash flooding, which an in-process reference store does not need.
@@ -119,6 +122,12 @@ struct Book {
     activities: HashMap<CustomerId, Timeline, Hashed>,
     /// The live customer holding each normalised email and phone (one per key).
     contacts: HashMap<ContactKey, CustomerId, Hashed>,
+    /// The tenant's cases.
+    cases: BTreeMap<CaseId, Case>,
+    /// The tenant's accounts.
+    accounts: BTreeMap<AccountId, Account>,
+    /// Account links by (account, customer).
+    account_links: BTreeMap<(AccountId, CustomerId), AccountLink>,
 }
 
 impl Book {
@@ -369,6 +378,8 @@ impl Store for MemoryStore {
         check_writes(&cs.customers, |id| {
             book.customers.get(&id).map(|r| &r.customer)
         })?;
+        case::check(book, cs)?;
+        account::check(book, cs)?;
         // Most writes (a purchase, a tag) keep the customer's contacts: nothing to check or
         // move then, which keeps the contact rule off the hot path.
         let moves_contacts = cs.customers.iter().any(|w| {
@@ -421,6 +432,8 @@ impl Store for MemoryStore {
         for a in &cs.activities {
             book.insert(a);
         }
+        case::write(book, cs);
+        account::write(book, cs);
         inner.outbox.extend(cs.outbox.iter().map(|m| Pending {
             message: m.clone(),
             available_at: DateTime::<Utc>::MIN_UTC,

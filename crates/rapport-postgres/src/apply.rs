@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::future::{join, join_all, join4, try_join, try_join5};
+use futures::future::{join, join_all, join5, try_join, try_join5};
 use rapport_core::{
     ActivityKind, Applied, Changeset, Customer, CustomerWrite, IdempotencyKey, Stage, Stats,
     StoreError, TenantId,
@@ -273,6 +273,8 @@ pub(crate) struct Stmts {
     version_of: Option<Statement>,
     insert_activity: Option<Statement>,
     insert_message: Option<Statement>,
+    cases: crate::case::CaseStmts,
+    accounts: crate::account::AccountStmts,
 }
 
 impl Stmts {
@@ -324,6 +326,12 @@ impl Stmts {
             ),
         )
         .await?;
+        let cases =
+            crate::case::CaseStmts::prepare(tx, &sql.case, for_cs.map(|p| p.cases.as_slice()))
+                .await?;
+        let accounts =
+            crate::account::AccountStmts::prepare(tx, &sql.account, for_cs.map(|p| &p.accounts))
+                .await?;
         Ok(Self {
             set_tenant,
             existing_keys,
@@ -332,6 +340,8 @@ impl Stmts {
             version_of,
             insert_activity,
             insert_message,
+            cases,
+            accounts,
         })
     }
 }
@@ -343,6 +353,8 @@ pub(crate) struct Prepared {
     activities: Vec<ActivityRow>,
     messages: Vec<MessageRow>,
     counts: Applied,
+    cases: Vec<crate::case::CaseRow>,
+    accounts: crate::account::AccountRows,
 }
 
 impl Prepared {
@@ -392,6 +404,8 @@ impl Prepared {
             activities,
             messages,
             counts: Applied::counting(cs),
+            cases: crate::case::rows(cs)?,
+            accounts: crate::account::rows(cs)?,
         })
     }
 
@@ -439,6 +453,8 @@ impl Prepared {
             version_of: version_c,
             insert_activity: insert_a,
             insert_message: insert_m,
+            cases: case_stmts,
+            accounts: account_stmts,
         } = stmts;
         let keys = self.keys();
         // First in the pipeline: the row-level security policies show this tenant's rows
@@ -506,8 +522,12 @@ impl Prepared {
         // Every answer is awaited, then read in statement order: the first refusal or error
         // is the outcome, as if the statements had run one by one (after an error the
         // server refuses the rest of the pipeline, and those answers are never read).
-        let (named, (known, written, stored, sent)) =
-            join(named, join4(known, customers, activities, messages)).await;
+        let cases = join(
+            crate::case::send(tx, case_stmts, t, &self.cases),
+            crate::account::send(tx, account_stmts, t, &self.accounts),
+        );
+        let (named, (known, written, stored, sent, cased)) =
+            join(named, join5(known, customers, activities, messages, cases)).await;
         named?;
         let found = known?
             .iter()
@@ -551,6 +571,8 @@ impl Prepared {
         for n in sent {
             n?;
         }
+        cased.0?;
+        cased.1?;
         Ok(self.counts.clone())
     }
 }

@@ -96,7 +96,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod account;
 mod apply;
+mod case;
 mod config;
 mod conn;
 mod error;

@@ -30,6 +30,8 @@ pub(crate) struct Sql {
     pub(crate) import_stats: String,
     pub(crate) any_customer: String,
     pub(crate) any_activity: String,
+    pub(crate) case: crate::case::CaseSql,
+    pub(crate) account: crate::account::AccountSql,
 }
 
 /// Names the tenant whose rows the row-level security policies show (migration 3) for the
@@ -51,6 +53,8 @@ impl Sql {
     pub(crate) fn new(schema: &str) -> Self {
         let s = format!("\"{schema}\"");
         Self {
+            case: crate::case::CaseSql::new(&s),
+            account: crate::account::AccountSql::new(&s),
             // One primary-key probe per key (`= ANY($2)` with a bound array would compare
             // every row of the tenant with every key).
             any_customer: format!(

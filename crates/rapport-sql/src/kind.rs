@@ -32,6 +32,7 @@ pub fn store_error_kind(e: &StoreError) -> &'static str {
         StoreError::Unavailable { .. } => "unavailable",
         StoreError::Corrupt { .. } => "corrupt",
         StoreError::Backend { .. } => "backend",
+        StoreError::CaseConflict { .. } | StoreError::AccountConflict { .. } => "conflict",
         _ => "other",
     }
 }

@@ -94,6 +94,34 @@ pub enum ApplyError {
     /// The database failed.
     #[error(transparent)]
     Sqlite(#[from] SqliteError),
+    /// A case write found another version than it read (`expected` 0: a create of an
+    /// existing case).
+    #[error("case {case} is at version {actual}, not {expected}")]
+    CaseConflict {
+        /// The case.
+        case: rapport_core::CaseId,
+        /// The version read (0 for a create).
+        expected: u64,
+        /// The stored version.
+        actual: u64,
+    },
+    /// An updated case does not exist.
+    #[error("case {0} not found")]
+    CaseNotFound(rapport_core::CaseId),
+    /// An account write found another version than it read (`expected` 0: a create of an
+    /// existing account).
+    #[error("account {account} is at version {actual}, not {expected}")]
+    AccountConflict {
+        /// The account.
+        account: rapport_core::AccountId,
+        /// The version read (0 for a create).
+        expected: u64,
+        /// The stored version.
+        actual: u64,
+    },
+    /// An updated account does not exist.
+    #[error("account {0} not found")]
+    AccountNotFound(rapport_core::AccountId),
 }
 
 impl From<rusqlite::Error> for ApplyError {
@@ -216,6 +244,8 @@ pub(crate) struct Prepared {
     customers: Vec<(Option<u64>, CustomerRow)>,
     activities: Vec<ActivityRow>,
     messages: Vec<MessageRow>,
+    cases: Vec<crate::case::CaseRow>,
+    accounts: crate::account::AccountRows,
 }
 
 impl Prepared {
@@ -284,6 +314,8 @@ impl Prepared {
             customers,
             activities,
             messages,
+            cases: crate::case::rows(cs)?,
+            accounts: crate::account::rows(cs)?,
         })
     }
 }
@@ -437,6 +469,8 @@ pub(crate) fn apply(conn: &Connection, p: &Prepared, seq: &mut i64) -> Result<Ou
         }
         out.customers += 1;
     }
+    crate::case::write(conn, t, &p.cases)?;
+    crate::account::write(conn, t, &p.accounts)?;
     if !p.activities.is_empty() {
         let mut ins = conn.prepare_cached(
             "INSERT INTO rapport_activities (tenant_id, idempotency_key, activity_id, customer_id,

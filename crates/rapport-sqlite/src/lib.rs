@@ -16,7 +16,9 @@
 //! - Schema as numbered migrations ([`MIGRATIONS`]), refusing a database newer than the code.
 #![forbid(unsafe_code)]
 
+mod account;
 mod apply;
+mod case;
 mod codec;
 mod config;
 mod error;
@@ -379,6 +381,10 @@ fn import_error_kind(e: &ApplyError) -> &'static str {
         ApplyError::ContactTaken { .. } => "contact_taken",
         ApplyError::Invalid(_) => "invalid",
         ApplyError::Sqlite(_) => "backend",
+        ApplyError::CaseConflict { .. } => "conflict",
+        ApplyError::CaseNotFound(_) => "not_found",
+        ApplyError::AccountConflict { .. } => "conflict",
+        ApplyError::AccountNotFound(_) => "not_found",
     }
 }
 
@@ -408,6 +414,30 @@ fn from_apply(e: ApplyError) -> StoreError {
         },
         ApplyError::Invalid(d) => StoreError::Invalid(d),
         ApplyError::Sqlite(e) => e.into(),
+        ApplyError::CaseConflict {
+            case,
+            expected,
+            actual,
+        } => StoreError::CaseConflict {
+            case,
+            expected,
+            actual,
+        },
+        ApplyError::CaseNotFound(id) => StoreError::NotFound {
+            entity: rapport_core::ports::Entity::Case(id),
+        },
+        ApplyError::AccountConflict {
+            account,
+            expected,
+            actual,
+        } => StoreError::AccountConflict {
+            account,
+            expected,
+            actual,
+        },
+        ApplyError::AccountNotFound(id) => StoreError::NotFound {
+            entity: rapport_core::ports::Entity::Account(id),
+        },
     }
 }
 

@@ -33,6 +33,8 @@
 //! on a violation, for hosts that drive their own runtime.
 #![forbid(unsafe_code)]
 
+pub mod account;
+pub mod case;
 pub mod contracts;
 pub mod differential;
 pub mod fault;
@@ -80,6 +82,8 @@ where
 /// | flag | adds |
 /// |---|---|
 /// | `concurrent` | the store is safe to share between threads: `no_lost_updates_under_concurrency` (8 threads × 125 conflicting read-modify-writes through the service, none lost), `outbox_survives_failures_and_relay_deaths` (1,000 events, 30 % failed deliveries, relay deaths: all delivered, none stuck) and `racing_refunds_never_exceed_the_order` (50 orders of 50.00, each refunded 30.00 by two threads at once: exactly one of each pair recorded) |
+/// | `accounts` | the store is an [`AccountStore`](rapport_core::AccountStore): the [`account`] contracts (`accounts_round_trip_and_link`, `account_versions_conflict`) |
+/// | `cases` | the store is a [`CaseStore`](rapport_core::CaseStore): the [`case`] contracts (`cases_round_trip_and_list`, `case_versions_conflict`, `no_case_change_lost_under_concurrency`: 4 threads × 10 conflicting status changes, none lost) |
 ///
 /// The tests only exist under `cargo test`, so this example can only show the expansion
 /// compiling:
@@ -146,6 +150,12 @@ macro_rules! store_contracts {
                 "store contract violated: racing refunds ({r:?})"
             );
         }
+    };
+    (@cap $factory:expr; cases) => {
+        $crate::case_contracts!($factory);
+    };
+    (@cap $factory:expr; accounts) => {
+        $crate::account_contracts!($factory);
     };
     ($factory:expr) => {
         $crate::store_contracts!($factory;);

@@ -826,4 +826,282 @@ impl<S: Store, N: Notifier> Service<S, N> {
     pub fn as_of(&self, t: TenantId, id: CustomerId, at: DateTime<Utc>) -> Result<AsOf, Error> {
         block_on(self.0.as_of(t, id, at))
     }
+
+    /// Opens a case (see [`crate::Service::open_case`]).
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::{CaseChange, OpenCase};
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let t = TenantId::from_u128(1);
+    /// let svc = Service::new(MemoryStore::new());
+    /// let ann = svc.register(t, Profile::default())?.customer.id();
+    /// let case = svc.open_case(t, OpenCase::new(ann, CaseCategory::new("billing")?, CaseSeverity::Low, Channel::Web))?;
+    /// let case = svc.update_case(t, case.id(), CaseChange::Assign(Some(Assignee::new("agent-2")?)))?;
+    /// assert_eq!(svc.cases(t, CaseQuery::open(10))?, vec![case.clone()]);
+    /// assert!(svc.breached(t, svc.now())?.is_empty());
+    /// assert_eq!(svc.case(t, case.id())?.assignee().map(Assignee::as_str), Some("agent-2"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn open_case(&self, t: TenantId, open: crate::OpenCase) -> Result<Case, Error>
+    where
+        S: CaseStore,
+    {
+        block_on(self.0.open_case(t, open))
+    }
+
+    /// Records a complaint and opens its case (see [`crate::Service::record_complaint`]).
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn record_complaint(
+        &self,
+        t: TenantId,
+        a: NewActivity,
+        category: CaseCategory,
+    ) -> Result<crate::ComplaintRecorded, Error>
+    where
+        S: CaseStore,
+    {
+        block_on(self.0.record_complaint(t, a, category))
+    }
+
+    /// One case.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn case(&self, t: TenantId, id: CaseId) -> Result<Case, Error>
+    where
+        S: CaseStore,
+    {
+        block_on(self.0.case(t, id))
+    }
+
+    /// A page of cases.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn cases(&self, t: TenantId, query: CaseQuery) -> Result<Vec<Case>, Error>
+    where
+        S: CaseStore,
+    {
+        block_on(self.0.cases(t, query))
+    }
+
+    /// Every case `query` selects.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn all_cases(&self, t: TenantId, query: CaseQuery) -> Result<Vec<Case>, Error>
+    where
+        S: CaseStore,
+    {
+        block_on(self.0.all_cases(t, query))
+    }
+
+    /// Changes a case (see [`crate::Service::update_case`]).
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn update_case(
+        &self,
+        t: TenantId,
+        id: CaseId,
+        change: crate::CaseChange,
+    ) -> Result<Case, Error>
+    where
+        S: CaseStore,
+    {
+        block_on(self.0.update_case(t, id, change))
+    }
+
+    /// The SLA breaches among open cases at `now`.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn breached(&self, t: TenantId, now: DateTime<Utc>) -> Result<Vec<SlaBreach>, Error>
+    where
+        S: CaseStore,
+    {
+        block_on(self.0.breached(t, now))
+    }
+
+    /// A customer's churn risk raised by its cases.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn churn_risk_with_cases(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        now: DateTime<Utc>,
+    ) -> Result<ChurnRisk, Error>
+    where
+        S: CaseStore,
+    {
+        block_on(self.0.churn_risk_with_cases(t, id, now))
+    }
+
+    /// The case figures at `now`.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn case_metrics(&self, t: TenantId, now: DateTime<Utc>) -> Result<CaseMetrics, Error>
+    where
+        S: CaseStore,
+    {
+        block_on(self.0.case_metrics(t, now))
+    }
+
+    /// Creates an account (see [`crate::Service::create_account`]).
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let t = TenantId::from_u128(1);
+    /// let svc = Service::new(MemoryStore::new());
+    /// let acme = svc.create_account(t, AccountName::new("Acme")?, None)?;
+    /// let ann = svc.register(t, Profile::default())?.customer.id();
+    /// svc.link_contact(t, acme.id(), ann, [AccountRole::Billing].into(), true)?;
+    /// assert_eq!(svc.customer_accounts(t, ann)?[0].account, acme.id());
+    /// assert_eq!(svc.account_rollup(t, acme.id())?.contacts, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn create_account(
+        &self,
+        t: TenantId,
+        name: AccountName,
+        parent: Option<AccountId>,
+    ) -> Result<Account, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.create_account(t, name, parent))
+    }
+
+    /// One account.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn account(&self, t: TenantId, id: AccountId) -> Result<Account, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.account(t, id))
+    }
+
+    /// A page of accounts.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn accounts(
+        &self,
+        t: TenantId,
+        after: Option<AccountId>,
+        limit: u32,
+    ) -> Result<Vec<Account>, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.accounts(t, after, limit))
+    }
+
+    /// Moves an account in the group structure.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn set_account_parent(
+        &self,
+        t: TenantId,
+        id: AccountId,
+        parent: Option<AccountId>,
+    ) -> Result<Account, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.set_account_parent(t, id, parent))
+    }
+
+    /// Links a customer to an account in roles.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn link_contact(
+        &self,
+        t: TenantId,
+        account: AccountId,
+        customer: CustomerId,
+        roles: std::collections::BTreeSet<AccountRole>,
+        primary: bool,
+    ) -> Result<AccountLink, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.link_contact(t, account, customer, roles, primary))
+    }
+
+    /// Ends a customer's link to an account.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn unlink_contact(
+        &self,
+        t: TenantId,
+        account: AccountId,
+        customer: CustomerId,
+    ) -> Result<AccountLink, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.unlink_contact(t, account, customer))
+    }
+
+    /// An account's links.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn account_contacts(
+        &self,
+        t: TenantId,
+        account: AccountId,
+    ) -> Result<Vec<AccountLink>, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.account_contacts(t, account))
+    }
+
+    /// A person's links.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn customer_accounts(
+        &self,
+        t: TenantId,
+        customer: CustomerId,
+    ) -> Result<Vec<AccountLink>, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.customer_accounts(t, customer))
+    }
+
+    /// The contact roll-up of an account and its subsidiaries.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn account_rollup(&self, t: TenantId, id: AccountId) -> Result<crate::AccountRollup, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.account_rollup(t, id))
+    }
 }

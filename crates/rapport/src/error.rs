@@ -87,6 +87,7 @@ pub(crate) fn store_kind(e: &StoreError) -> &'static str {
         StoreError::Unavailable { .. } => "store.unavailable",
         StoreError::Corrupt { .. } => "store.corrupt",
         StoreError::Backend { .. } => "store.backend",
+        StoreError::CaseConflict { .. } | StoreError::AccountConflict { .. } => "store.conflict",
         _ => "store",
     }
 }
@@ -113,6 +114,7 @@ fn domain_kind(e: &DomainError) -> &'static str {
         DomainError::UnknownOrder { .. } => "domain.unknown_order",
         DomainError::RefundExceedsOrder { .. } => "domain.refund_exceeds_order",
         DomainError::RefundBeforeOrder { .. } => "domain.refund_before_order",
+        DomainError::IllegalCaseTransition { .. } => "domain.illegal_case_transition",
         _ => "domain",
     }
 }

@@ -30,8 +30,10 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod account;
 mod activity;
 pub mod blocking;
+mod case;
 mod clock;
 mod error;
 mod relay;
@@ -41,7 +43,9 @@ mod value;
 
 pub use rapport_core as core;
 
+pub use account::AccountRollup;
 pub use activity::NewActivity;
+pub use case::{CaseChange, ComplaintRecorded, OpenCase};
 pub use clock::{Clock, IdSource, ManualClock, SystemClock, UuidV7Ids};
 pub use error::Error;
 pub use relay::{RelayConfig, RelayReport, relay_once};

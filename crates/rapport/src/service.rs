@@ -493,6 +493,17 @@ impl<S: Store, N: Notifier> Service<S, N> {
         self.clock.now()
     }
 
+    /// A fresh id from the service's id source (for entities other than customers,
+    /// activities and messages: cases).
+    pub(crate) fn next_id(&self) -> uuid::Uuid {
+        self.ids.next()
+    }
+
+    /// How many times a use case decides again after a version conflict.
+    pub(crate) fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
     fn messages(
         &self,
         t: TenantId,

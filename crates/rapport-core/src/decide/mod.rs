@@ -9,6 +9,8 @@
 //! assert!(Segment::parse("tier >= gold and stage == active").is_ok());
 //! ```
 
+pub mod account;
+pub mod case;
 pub mod churn;
 pub mod evaluate;
 pub mod history;
@@ -19,5 +21,6 @@ pub mod reason;
 pub mod rfm;
 pub mod segment;
 pub mod simulate;
+pub mod sla;
 pub mod tag_rule;
 pub mod tier;

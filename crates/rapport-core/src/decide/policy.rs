@@ -43,6 +43,8 @@ pub struct Policies {
     pub churn: ChurnPolicy,
     /// RFM.
     pub rfm: RfmPolicy,
+    /// Cases: SLA, reopen window, cases from complaints, weight in the churn risk.
+    pub cases: crate::decide::case::CasePolicy,
 }
 
 impl Policies {
@@ -112,6 +114,7 @@ impl Policies {
         self.tier.validate()?;
         self.lifecycle.validate()?;
         self.churn.validate()?;
-        self.rfm.validate()
+        self.rfm.validate()?;
+        self.cases.validate()
     }
 }

@@ -155,6 +155,26 @@ uuid_id!(
     MessageId,
     "message_id"
 );
+uuid_id!(
+    /// A case (complaint or service request), unique within its tenant.
+    ///
+    /// ```
+    /// use rapport_core::CaseId;
+    /// assert_eq!(CaseId::from_u128(3).to_string(), "00000000-0000-0000-0000-000000000003");
+    /// ```
+    CaseId,
+    "case_id"
+);
+uuid_id!(
+    /// A company account (B2B), unique within its tenant.
+    ///
+    /// ```
+    /// use rapport_core::AccountId;
+    /// assert_eq!(AccountId::from_u128(4).to_string(), "00000000-0000-0000-0000-000000000004");
+    /// ```
+    AccountId,
+    "account_id"
+);
 
 #[cfg(test)]
 mod tests {
@@ -286,5 +306,42 @@ key_type!(
     /// ```
     Actor,
     "actor",
+    200
+);
+key_type!(
+    /// A case's category, a host label such as `delivery` or `billing/refund` (not free text:
+    /// no personal data belongs here).
+    ///
+    /// ```
+    /// use rapport_core::CaseCategory;
+    /// assert_eq!(CaseCategory::new("delivery").unwrap().as_str(), "delivery");
+    /// assert!(CaseCategory::new("").is_err());
+    /// ```
+    CaseCategory,
+    "case.category",
+    100
+);
+key_type!(
+    /// Who works on a case: an opaque id of the host's agent or team (never interpreted).
+    ///
+    /// ```
+    /// use rapport_core::Assignee;
+    /// assert_eq!(Assignee::new("team-support-2").unwrap().as_str(), "team-support-2");
+    /// assert!(Assignee::new(" x").is_err());
+    /// ```
+    Assignee,
+    "case.assignee",
+    200
+);
+key_type!(
+    /// A company account's name (a company's, not a person's: not personal data).
+    ///
+    /// ```
+    /// use rapport_core::AccountName;
+    /// assert_eq!(AccountName::new("Acme Ltd").unwrap().as_str(), "Acme Ltd");
+    /// assert!(AccountName::new("").is_err());
+    /// ```
+    AccountName,
+    "account.name",
     200
 );

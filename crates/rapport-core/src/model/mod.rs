@@ -10,7 +10,9 @@
 //! assert_eq!(c.stage(), Stage::Prospect);
 //! ```
 
+pub mod account;
 pub mod activity;
+pub mod case;
 pub mod consent;
 pub mod contact;
 pub mod customer;

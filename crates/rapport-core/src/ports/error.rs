@@ -103,6 +103,34 @@ pub enum StoreError {
         #[source]
         source: Box<dyn StdError + Send + Sync>,
     },
+    /// A case write found the stored case at another version than it read (`expected: 0`:
+    /// a create found the case already there; `actual: 0`: an update found none).
+    ///
+    /// ```
+    /// use rapport_core::{CaseId, StoreError};
+    /// let e = StoreError::CaseConflict { case: CaseId::from_u128(1), expected: 2, actual: 3 };
+    /// assert_eq!(e.to_string(), "case 00000000-0000-0000-0000-000000000001 is at version 3, the change expected 2");
+    /// ```
+    #[error("case {case} is at version {actual}, the change expected {expected}")]
+    CaseConflict {
+        /// The case.
+        case: crate::model::id::CaseId,
+        /// The version the change was based on (0 for a create).
+        expected: u64,
+        /// The stored version (0 when absent).
+        actual: u64,
+    },
+    /// An account write found the stored account at another version than it read
+    /// (`expected: 0`: a create found it there; `actual: 0`: an update found none).
+    #[error("account {account} is at version {actual}, the change expected {expected}")]
+    AccountConflict {
+        /// The account.
+        account: crate::model::id::AccountId,
+        /// The version the change was based on (0 for a create).
+        expected: u64,
+        /// The stored version (0 when absent).
+        actual: u64,
+    },
 }
 
 impl StoreError {
@@ -149,6 +177,10 @@ impl StoreError {
 pub enum Entity {
     /// A customer, by id.
     Customer(CustomerId),
+    /// A case, by id.
+    Case(crate::model::id::CaseId),
+    /// An account, by id.
+    Account(crate::model::id::AccountId),
 }
 
 impl Entity {
@@ -157,6 +189,8 @@ impl Entity {
     pub fn kind(&self) -> &'static str {
         match self {
             Entity::Customer(_) => "customer",
+            Entity::Case(_) => "case",
+            Entity::Account(_) => "account",
         }
     }
 }
@@ -165,6 +199,8 @@ impl std::fmt::Display for Entity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Entity::Customer(id) => write!(f, "customer {id}"),
+            Entity::Case(id) => write!(f, "case {id}"),
+            Entity::Account(id) => write!(f, "account {id}"),
         }
     }
 }

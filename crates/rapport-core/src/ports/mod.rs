@@ -113,12 +113,16 @@
 //! # let _ = Toy::default();
 //! ```
 
+mod account;
+mod case;
 mod dyn_store;
 mod error;
 mod notifier;
 mod outbox;
 mod store;
 
+pub use account::{AccountStore, check_account_writes};
+pub use case::{CaseQuery, CaseStore, check_case_writes};
 pub use dyn_store::{BoxFuture, DynStore};
 pub use error::{Entity, StoreError};
 pub use notifier::{Notifier, NotifyError};

@@ -175,3 +175,47 @@ impl Outbox for Fresh {
         self.s().retry_outbox_for(t, id, at).await
     }
 }
+
+impl CaseStore for Fresh {
+    async fn load_case(&self, t: TenantId, id: CaseId) -> Result<Option<Case>, StoreError> {
+        self.s().load_case(t, id).await
+    }
+    async fn cases(&self, t: TenantId, q: CaseQuery) -> Result<Vec<Case>, StoreError> {
+        self.s().cases(t, q).await
+    }
+}
+
+impl AccountStore for Fresh {
+    async fn load_account(
+        &self,
+        t: TenantId,
+        id: AccountId,
+    ) -> Result<Option<Account>, StoreError> {
+        self.s().load_account(t, id).await
+    }
+    async fn accounts(
+        &self,
+        t: TenantId,
+        after: Option<AccountId>,
+        limit: u32,
+    ) -> Result<Vec<Account>, StoreError> {
+        self.s().accounts(t, after, limit).await
+    }
+    async fn subsidiaries(&self, t: TenantId, p: AccountId) -> Result<Vec<Account>, StoreError> {
+        self.s().subsidiaries(t, p).await
+    }
+    async fn account_links(
+        &self,
+        t: TenantId,
+        a: AccountId,
+    ) -> Result<Vec<AccountLink>, StoreError> {
+        self.s().account_links(t, a).await
+    }
+    async fn customer_links(
+        &self,
+        t: TenantId,
+        c: CustomerId,
+    ) -> Result<Vec<AccountLink>, StoreError> {
+        self.s().customer_links(t, c).await
+    }
+}

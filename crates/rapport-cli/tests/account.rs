@@ -1,0 +1,123 @@
+//! `rapport account …` end to end on SQLite: a group with a subsidiary, contacts in roles
+//! with one primary, the roll-up over the subsidiary, a refused cycle, an unlink kept as
+//! history.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn rapport(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rapport"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let o = rapport(dir, args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&ok(dir, args)).unwrap()
+}
+
+#[test]
+fn accounts_group_contacts_in_roles_and_roll_up_their_subsidiaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("t.csv"),
+        "customer_id,date,amount\nann,2026-03-01,10.00\nbob,2026-03-01,20.00\n",
+    )
+    .unwrap();
+    ok(
+        d,
+        &[
+            "import",
+            "transactions",
+            "t.csv",
+            "--now",
+            "2026-03-01",
+            "--quiet",
+        ],
+    );
+    let group = ok(d, &["account", "create", "Acme Group"])
+        .trim()
+        .to_owned();
+    let sub = ok(
+        d,
+        &["account", "create", "Acme Shanghai", "--parent", &group],
+    )
+    .trim()
+    .to_owned();
+    ok(
+        d,
+        &[
+            "account",
+            "link",
+            &sub,
+            "ann",
+            "--roles",
+            "decision_maker,billing",
+            "--primary",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "account",
+            "link",
+            &sub,
+            "bob",
+            "--roles",
+            "buyer",
+            "--primary",
+        ],
+    );
+    ok(d, &["account", "link", &group, "ann", "--roles", "other"]);
+
+    let s = json(d, &["account", "show", &sub, "--json"]);
+    let primaries: Vec<_> = s["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["primary"] == true)
+        .collect();
+    assert_eq!(primaries.len(), 1, "one primary contact");
+    assert_eq!(primaries[0]["roles"], serde_json::json!(["buyer"]));
+
+    let g = json(d, &["account", "show", &group, "--json"]);
+    assert_eq!(g["rollup"]["contacts"], 1);
+    assert_eq!(g["rollup"]["group_contacts"], 2); // ann is counted once
+    assert_eq!(g["rollup"]["group_by_role"]["buyer"], 1);
+    assert_eq!(g["rollup"]["group_by_role"]["other"], 1);
+    assert_eq!(
+        g["rollup"]["subsidiaries"],
+        serde_json::json!([sub.clone()])
+    );
+
+    // The group under its own subsidiary: a cycle, refused.
+    let cycle = rapport(d, &["account", "parent", &group, "--parent", &sub]);
+    assert!(!cycle.status.success());
+    assert!(String::from_utf8_lossy(&cycle.stderr).contains("its own ancestor"));
+
+    // Unlinking keeps the link, ended.
+    ok(d, &["account", "unlink", &sub, "bob"]);
+    let s = json(d, &["account", "show", &sub, "--json"]);
+    assert_eq!(s["links"].as_array().unwrap().len(), 2);
+    assert_eq!(s["rollup"]["contacts"], 1);
+    assert!(
+        s["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| !l["until"].is_null())
+    );
+}

@@ -1,0 +1,347 @@
+//! Accounts and account links in PostgreSQL (`accounts`, `account_links`, schema version 7,
+//! row-level security per tenant): written in the changeset's pipeline (accounts with
+//! `ON CONFLICT DO NOTHING` creates and `WHERE version = $n` updates, each followed by a read
+//! of the version left; links upserted by key), read with the tenant named first.
+
+use futures::future::{join, join_all};
+use rapport_core::ports::Entity;
+use rapport_core::{
+    Account, AccountId, AccountLink, AccountStore, Changeset, CustomerId, StoreError, TenantId,
+};
+use tokio_postgres::Statement;
+use uuid::Uuid;
+
+use crate::PostgresStore;
+use crate::conn::Conn;
+use crate::error::{corrupt, db, pool};
+use crate::read::{as_tenant, col};
+
+/// The account statements for one schema.
+#[derive(Debug, Clone)]
+pub(crate) struct AccountSql {
+    insert: String,
+    update: String,
+    version_of: String,
+    upsert_link: String,
+    load: String,
+    page: String,
+    subsidiaries: String,
+    account_links: String,
+    customer_links: String,
+}
+
+impl AccountSql {
+    /// `s` is the quoted schema name.
+    pub(crate) fn new(s: &str) -> Self {
+        Self {
+            insert: format!(
+                "INSERT INTO {s}.accounts (tenant_id, account_id, parent_id, version, account_json)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
+            ),
+            update: format!(
+                "UPDATE {s}.accounts SET parent_id = $3, version = $4, account_json = $5
+                 WHERE tenant_id = $1 AND account_id = $2 AND version = $6"
+            ),
+            version_of: format!(
+                "SELECT version FROM {s}.accounts WHERE tenant_id = $1 AND account_id = $2"
+            ),
+            upsert_link: format!(
+                "INSERT INTO {s}.account_links (tenant_id, account_id, customer_id, link_json)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (tenant_id, account_id, customer_id)
+                 DO UPDATE SET link_json = excluded.link_json"
+            ),
+            load: format!(
+                "SELECT account_json FROM {s}.accounts WHERE tenant_id = $1 AND account_id = $2"
+            ),
+            page: format!(
+                "SELECT account_json FROM {s}.accounts
+                 WHERE tenant_id = $1 AND ($2::uuid IS NULL OR account_id > $2)
+                 ORDER BY account_id LIMIT $3"
+            ),
+            subsidiaries: format!(
+                "SELECT account_json FROM {s}.accounts WHERE tenant_id = $1 AND parent_id = $2
+                 ORDER BY account_id"
+            ),
+            account_links: format!(
+                "SELECT link_json FROM {s}.account_links WHERE tenant_id = $1 AND account_id = $2
+                 ORDER BY customer_id"
+            ),
+            customer_links: format!(
+                "SELECT link_json FROM {s}.account_links WHERE tenant_id = $1 AND customer_id = $2
+                 ORDER BY account_id"
+            ),
+        }
+    }
+}
+
+/// The prepared write statements (`None` when not needed).
+pub(crate) struct AccountStmts {
+    insert: Option<Statement>,
+    update: Option<Statement>,
+    version_of: Option<Statement>,
+    upsert_link: Option<Statement>,
+}
+
+impl AccountStmts {
+    /// Prepares what `rows` need (everything when `None`).
+    pub(crate) async fn prepare(
+        tx: &impl Conn,
+        sql: &AccountSql,
+        rows: Option<&AccountRows>,
+    ) -> Result<Self, StoreError> {
+        let (creates, updates, links) = rows.map_or((true, true, true), |r| {
+            (
+                r.accounts.iter().any(|a| a.expected.is_none()),
+                r.accounts.iter().any(|a| a.expected.is_some()),
+                !r.links.is_empty(),
+            )
+        });
+        let prep = |yes: bool, text: &str| {
+            let text = text.to_owned();
+            async move {
+                if yes {
+                    tx.prepare(&text).await.map(Some)
+                } else {
+                    Ok(None)
+                }
+            }
+        };
+        Ok(Self {
+            insert: prep(creates, &sql.insert).await?,
+            update: prep(updates, &sql.update).await?,
+            version_of: prep(creates || updates, &sql.version_of).await?,
+            upsert_link: prep(links, &sql.upsert_link).await?,
+        })
+    }
+}
+
+struct AccountRow {
+    id: Uuid,
+    expected: Option<u64>,
+    parent: Option<Uuid>,
+    version: i64,
+    json: String,
+}
+
+struct LinkRow {
+    account: Uuid,
+    customer: Uuid,
+    json: String,
+}
+
+/// A changeset's account and link rows, serialised.
+pub(crate) struct AccountRows {
+    accounts: Vec<AccountRow>,
+    links: Vec<LinkRow>,
+}
+
+pub(crate) fn rows(cs: &Changeset) -> Result<AccountRows, StoreError> {
+    Ok(AccountRows {
+        accounts: cs
+            .accounts
+            .iter()
+            .map(|w| {
+                let a = w.account();
+                Ok(AccountRow {
+                    id: *a.id().as_uuid(),
+                    expected: w.expected_version(),
+                    parent: a.parent.map(|p| *p.as_uuid()),
+                    version: i64::try_from(a.version()).unwrap_or(i64::MAX),
+                    json: serde_json::to_string(a).map_err(|e| corrupt("accounts", e))?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?,
+        links: cs
+            .account_links
+            .iter()
+            .map(|l| {
+                Ok(LinkRow {
+                    account: *l.account.as_uuid(),
+                    customer: *l.customer.as_uuid(),
+                    json: serde_json::to_string(l).map_err(|e| corrupt("account_links", e))?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?,
+    })
+}
+
+/// Sends every account and link write on the first poll, then reads the answers in order.
+pub(crate) async fn send(
+    tx: &impl Conn,
+    stmts: &AccountStmts,
+    tenant: &Uuid,
+    rows: &AccountRows,
+) -> Result<(), StoreError> {
+    let accounts = join_all(rows.accounts.iter().map(|r| async move {
+        let expected = r.expected.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
+        let write = async {
+            match (expected, &stmts.insert, &stmts.update) {
+                (None, Some(ins), _) => {
+                    tx.exec(ins, &[tenant, &r.id, &r.parent, &r.version, &r.json])
+                        .await
+                }
+                (Some(v), _, Some(upd)) => {
+                    tx.exec(upd, &[tenant, &r.id, &r.parent, &r.version, &r.json, &v])
+                        .await
+                }
+                _ => Ok(0),
+            }
+        };
+        let version = async {
+            match &stmts.version_of {
+                Some(stmt) => tx.rows(stmt, &[tenant, &r.id]).await,
+                None => Ok(Vec::new()),
+            }
+        };
+        join(write, version).await
+    }));
+    let links = join_all(rows.links.iter().map(|l| async move {
+        match &stmts.upsert_link {
+            Some(stmt) => {
+                tx.exec(stmt, &[tenant, &l.account, &l.customer, &l.json])
+                    .await
+            }
+            None => Ok(0),
+        }
+    }));
+    let (accounts, links) = join(accounts, links).await;
+    for (r, (n, version)) in rows.accounts.iter().zip(accounts) {
+        if n? == 1 {
+            continue;
+        }
+        let stored = match version?.first() {
+            Some(row) => u64::try_from(col::<i64>(row, "accounts", 0)?).unwrap_or(0),
+            None => 0,
+        };
+        let account = AccountId::from_uuid(r.id);
+        return Err(match r.expected {
+            Some(_) if stored == 0 => StoreError::NotFound {
+                entity: Entity::Account(account),
+            },
+            expected => StoreError::AccountConflict {
+                account,
+                expected: expected.unwrap_or(0),
+                actual: stored,
+            },
+        });
+    }
+    for n in links {
+        n?;
+    }
+    Ok(())
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    table: &str,
+    row: &tokio_postgres::Row,
+) -> Result<T, StoreError> {
+    let json: &str = col(row, table, 0)?;
+    serde_json::from_str(json).map_err(|e| corrupt(table, e))
+}
+
+impl PostgresStore {
+    /// Runs one read statement of the account SQL (picked by `pick`) as `tenant`.
+    async fn account_rows(
+        &self,
+        tenant: TenantId,
+        pick: fn(&AccountSql) -> &String,
+        params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>>,
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        self.here(move |inner| async move {
+            let client = inner.pool.get().await.map_err(pool)?;
+            let stmt = client
+                .prepare_cached(pick(&inner.sql.account))
+                .await
+                .map_err(db)?;
+            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+                .collect();
+            as_tenant(&client, &tenant.to_string(), client.query(&stmt, &refs)).await
+        })
+        .await
+    }
+}
+
+impl AccountStore for PostgresStore {
+    async fn load_account(
+        &self,
+        tenant: TenantId,
+        id: AccountId,
+    ) -> Result<Option<Account>, StoreError> {
+        let rows = self
+            .account_rows(
+                tenant,
+                |s| &s.load,
+                vec![Box::new(*tenant.as_uuid()), Box::new(*id.as_uuid())],
+            )
+            .await?;
+        rows.first().map(|r| decode("accounts", r)).transpose()
+    }
+
+    async fn accounts(
+        &self,
+        tenant: TenantId,
+        after: Option<AccountId>,
+        limit: u32,
+    ) -> Result<Vec<Account>, StoreError> {
+        let rows = self
+            .account_rows(
+                tenant,
+                |s| &s.page,
+                vec![
+                    Box::new(*tenant.as_uuid()),
+                    Box::new(after.map(|a| *a.as_uuid())),
+                    Box::new(i64::from(limit)),
+                ],
+            )
+            .await?;
+        rows.iter().map(|r| decode("accounts", r)).collect()
+    }
+
+    async fn subsidiaries(
+        &self,
+        tenant: TenantId,
+        parent: AccountId,
+    ) -> Result<Vec<Account>, StoreError> {
+        let rows = self
+            .account_rows(
+                tenant,
+                |s| &s.subsidiaries,
+                vec![Box::new(*tenant.as_uuid()), Box::new(*parent.as_uuid())],
+            )
+            .await?;
+        rows.iter().map(|r| decode("accounts", r)).collect()
+    }
+
+    async fn account_links(
+        &self,
+        tenant: TenantId,
+        account: AccountId,
+    ) -> Result<Vec<AccountLink>, StoreError> {
+        let rows = self
+            .account_rows(
+                tenant,
+                |s| &s.account_links,
+                vec![Box::new(*tenant.as_uuid()), Box::new(*account.as_uuid())],
+            )
+            .await?;
+        rows.iter().map(|r| decode("account_links", r)).collect()
+    }
+
+    async fn customer_links(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<Vec<AccountLink>, StoreError> {
+        let rows = self
+            .account_rows(
+                tenant,
+                |s| &s.customer_links,
+                vec![Box::new(*tenant.as_uuid()), Box::new(*customer.as_uuid())],
+            )
+            .await?;
+        rows.iter().map(|r| decode("account_links", r)).collect()
+    }
+}

@@ -1,0 +1,228 @@
+//! Accounts and account links in SQLite (`rapport_accounts`, `rapport_account_links`,
+//! schema version 6): written inside the changeset's savepoint (accounts with version checks,
+//! links replaced by key), read by the reader threads.
+
+use rapport_core::{
+    Account, AccountId, AccountLink, AccountStore, Changeset, CustomerId, StoreError, TenantId,
+};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::SqliteStore;
+use crate::apply::ApplyError;
+use crate::codec::{from_json, to_json};
+use crate::error::SqliteError;
+
+/// One account row: id, the version read (`None`: a create), parent, version, JSON.
+type AccountRow = (AccountId, Option<u64>, Option<[u8; 16]>, i64, String);
+
+/// A changeset's account rows and link rows (account, customer, JSON), serialised.
+pub(crate) struct AccountRows {
+    accounts: Vec<AccountRow>,
+    links: Vec<([u8; 16], [u8; 16], String)>,
+}
+
+pub(crate) fn rows(cs: &Changeset) -> Result<AccountRows, SqliteError> {
+    Ok(AccountRows {
+        accounts: cs
+            .accounts
+            .iter()
+            .map(|w| {
+                let a = w.account();
+                Ok((
+                    a.id(),
+                    w.expected_version(),
+                    a.parent.map(AccountId::to_bytes),
+                    i64::try_from(a.version()).unwrap_or(i64::MAX),
+                    to_json("rapport_accounts", a)?,
+                ))
+            })
+            .collect::<Result<_, SqliteError>>()?,
+        links: cs
+            .account_links
+            .iter()
+            .map(|l| {
+                Ok((
+                    l.account.to_bytes(),
+                    l.customer.to_bytes(),
+                    to_json("rapport_account_links", l)?,
+                ))
+            })
+            .collect::<Result<_, SqliteError>>()?,
+    })
+}
+
+fn stored_version(conn: &Connection, t: [u8; 16], id: AccountId) -> Result<u64, ApplyError> {
+    let v: Option<i64> = conn
+        .prepare_cached(
+            "SELECT version FROM rapport_accounts WHERE tenant_id = ?1 AND account_id = ?2",
+        )?
+        .query_row(params![t, id.to_bytes()], |r| r.get(0))
+        .optional()?;
+    Ok(v.map_or(0, |v| u64::try_from(v).unwrap_or(0)))
+}
+
+/// Writes the rows inside the open savepoint.
+pub(crate) fn write(conn: &Connection, t: [u8; 16], rows: &AccountRows) -> Result<(), ApplyError> {
+    for (id, expected, parent, version, json) in &rows.accounts {
+        let n = match expected {
+            None => conn
+                .prepare_cached(
+                    "INSERT INTO rapport_accounts (tenant_id, account_id, parent_id, version,
+                         account_json) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![t, id.to_bytes(), parent, version, json])?,
+            Some(v) => conn
+                .prepare_cached(
+                    "UPDATE rapport_accounts SET parent_id = ?3, version = ?4, account_json = ?5
+                     WHERE tenant_id = ?1 AND account_id = ?2 AND version = ?6",
+                )?
+                .execute(params![
+                    t,
+                    id.to_bytes(),
+                    parent,
+                    version,
+                    json,
+                    i64::try_from(*v).unwrap_or(i64::MAX)
+                ])?,
+        };
+        if n != 1 {
+            let actual = stored_version(conn, t, *id)?;
+            return Err(match expected {
+                Some(_) if actual == 0 => ApplyError::AccountNotFound(*id),
+                e => ApplyError::AccountConflict {
+                    account: *id,
+                    expected: e.unwrap_or(0),
+                    actual,
+                },
+            });
+        }
+    }
+    for (account, customer, json) in &rows.links {
+        conn.prepare_cached(
+            "INSERT INTO rapport_account_links (tenant_id, account_id, customer_id, link_json)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (tenant_id, account_id, customer_id) DO UPDATE SET link_json = excluded.link_json",
+        )?
+        .execute(params![t, account, customer, json])?;
+    }
+    Ok(())
+}
+
+fn accounts_of(
+    conn: &Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+) -> Result<Vec<Account>, SqliteError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(p, |r| r.get::<_, String>(0))?;
+    rows.map(|j| from_json("rapport_accounts", &j?)).collect()
+}
+
+fn links_of(
+    conn: &Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+) -> Result<Vec<AccountLink>, SqliteError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(p, |r| r.get::<_, String>(0))?;
+    rows.map(|j| from_json("rapport_account_links", &j?))
+        .collect()
+}
+
+impl AccountStore for SqliteStore {
+    async fn load_account(
+        &self,
+        tenant: TenantId,
+        id: AccountId,
+    ) -> Result<Option<Account>, StoreError> {
+        Ok(self
+            .readers
+            .read(move |c| {
+                c.prepare_cached(
+                    "SELECT account_json FROM rapport_accounts
+                     WHERE tenant_id = ?1 AND account_id = ?2",
+                )?
+                .query_row(params![tenant.to_bytes(), id.to_bytes()], |r| {
+                    r.get::<_, String>(0)
+                })
+                .optional()?
+                .map(|j| from_json("rapport_accounts", &j))
+                .transpose()
+            })
+            .await?)
+    }
+
+    async fn accounts(
+        &self,
+        tenant: TenantId,
+        after: Option<AccountId>,
+        limit: u32,
+    ) -> Result<Vec<Account>, StoreError> {
+        let after: Vec<u8> = after.map_or_else(Vec::new, |a| a.to_bytes().to_vec());
+        Ok(self
+            .readers
+            .read(move |c| {
+                accounts_of(
+                    c,
+                    "SELECT account_json FROM rapport_accounts
+                     WHERE tenant_id = ?1 AND account_id > ?2 ORDER BY account_id LIMIT ?3",
+                    params![tenant.to_bytes(), after, i64::from(limit)],
+                )
+            })
+            .await?)
+    }
+
+    async fn subsidiaries(
+        &self,
+        tenant: TenantId,
+        parent: AccountId,
+    ) -> Result<Vec<Account>, StoreError> {
+        Ok(self
+            .readers
+            .read(move |c| {
+                accounts_of(
+                    c,
+                    "SELECT account_json FROM rapport_accounts
+                     WHERE tenant_id = ?1 AND parent_id = ?2 ORDER BY account_id",
+                    params![tenant.to_bytes(), parent.to_bytes()],
+                )
+            })
+            .await?)
+    }
+
+    async fn account_links(
+        &self,
+        tenant: TenantId,
+        account: AccountId,
+    ) -> Result<Vec<AccountLink>, StoreError> {
+        Ok(self
+            .readers
+            .read(move |c| {
+                links_of(
+                    c,
+                    "SELECT link_json FROM rapport_account_links
+                     WHERE tenant_id = ?1 AND account_id = ?2 ORDER BY customer_id",
+                    params![tenant.to_bytes(), account.to_bytes()],
+                )
+            })
+            .await?)
+    }
+
+    async fn customer_links(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<Vec<AccountLink>, StoreError> {
+        Ok(self
+            .readers
+            .read(move |c| {
+                links_of(
+                    c,
+                    "SELECT link_json FROM rapport_account_links
+                     WHERE tenant_id = ?1 AND customer_id = ?2 ORDER BY account_id",
+                    params![tenant.to_bytes(), customer.to_bytes()],
+                )
+            })
+            .await?)
+    }
+}

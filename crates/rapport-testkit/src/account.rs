@@ -1,0 +1,213 @@
+//! Contracts of the [`AccountStore`] port: accounts and links written with their changeset,
+//! read back exactly and in order, links replaced by (account, customer), versions checked,
+//! tenants isolated. Run them with the `accounts` capability flag of
+//! [`store_contracts!`](crate::store_contracts).
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use rapport_core::*;
+
+use crate::contracts::{Outcome, TA, TB};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+fn account(t: TenantId, id: u128, name: &str) -> Result<Account, String> {
+    Ok(Account::new(
+        AccountId::from_u128(id),
+        t,
+        AccountName::new(name).map_err(|e| e.to_string())?,
+        now(),
+    ))
+}
+
+fn create(a: &Account, links: Vec<AccountLink>) -> Changeset {
+    let mut cs = Changeset::new();
+    cs.accounts.push(AccountWrite::Create {
+        account: Box::new(a.clone()),
+    });
+    cs.account_links = links;
+    cs
+}
+
+fn update(read: &Account, next: &Account, links: Vec<AccountLink>) -> Changeset {
+    let mut cs = Changeset::new();
+    cs.accounts.push(AccountWrite::Update {
+        expected_version: read.version(),
+        account: Box::new(next.clone()),
+    });
+    cs.account_links = links;
+    cs
+}
+
+async fn apply<S: AccountStore>(s: &S, t: TenantId, cs: &Changeset) -> Outcome {
+    s.apply(t, cs)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("apply failed: {e}"))
+}
+
+fn err(e: StoreError) -> String {
+    format!("account read failed: {e}")
+}
+
+/// Accounts and links round-trip exactly; a parent's subsidiaries, an account's links (by
+/// customer) and a person's links (by account) come back in order; a link written again
+/// replaces the stored one (unlinking keeps it, with `until`); tenant B sees nothing of A.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_memory::MemoryStore;
+/// assert_eq!(block_on(rapport_testkit::account::accounts_round_trip_and_link(&MemoryStore::new())), Ok(()));
+/// ```
+pub async fn accounts_round_trip_and_link<S: AccountStore>(s: &S) -> Outcome {
+    let group = account(TA, 1, "Acme Group")?;
+    let mut sub = account(TA, 2, "Acme Shanghai")?;
+    sub.parent = Some(group.id());
+    let (ann, bob) = (CustomerId::from_u128(20), CustomerId::from_u128(10));
+    let mut a = AccountLink::new(sub.id(), ann, [AccountRole::DecisionMaker], now());
+    a.primary = true;
+    let b = AccountLink::new(
+        sub.id(),
+        bob,
+        [AccountRole::Buyer, AccountRole::Billing],
+        now(),
+    );
+    apply(
+        s,
+        TA,
+        &create(
+            &group,
+            vec![AccountLink::new(
+                group.id(),
+                ann,
+                [AccountRole::Other],
+                now(),
+            )],
+        ),
+    )
+    .await?;
+    apply(s, TA, &create(&sub, vec![a.clone(), b.clone()])).await?;
+
+    if s.load_account(TA, sub.id()).await.map_err(err)?.as_ref() != Some(&sub) {
+        return Err("an account read back differs".into());
+    }
+    let page = s.accounts(TA, None, 10).await.map_err(err)?;
+    if page != vec![group.clone(), sub.clone()] {
+        return Err(format!("accounts not in id order: {page:?}"));
+    }
+    if s.accounts(TA, Some(group.id()), 10).await.map_err(err)? != vec![sub.clone()] {
+        return Err("accounts after the first: wrong page".into());
+    }
+    if s.subsidiaries(TA, group.id()).await.map_err(err)? != vec![sub.clone()] {
+        return Err("the group's subsidiaries are wrong".into());
+    }
+    let links = s.account_links(TA, sub.id()).await.map_err(err)?;
+    if links != vec![b.clone(), a.clone()] {
+        return Err(format!("an account's links, by customer: {links:?}"));
+    }
+    let of_ann = s.customer_links(TA, ann).await.map_err(err)?;
+    if of_ann.iter().map(|l| l.account).collect::<Vec<_>>() != vec![group.id(), sub.id()] {
+        return Err(format!("a person's links, by account: {of_ann:?}"));
+    }
+    // Unlink Bob: the link stays, with its end.
+    let mut gone = b.clone();
+    gone.until = Some(now() + Duration::days(3));
+    apply(
+        s,
+        TA,
+        &update(&sub, &sub.next_version(), vec![gone.clone()]),
+    )
+    .await?;
+    let links = s.account_links(TA, sub.id()).await.map_err(err)?;
+    if links != vec![gone, a] {
+        return Err(format!(
+            "a link written again did not replace the stored one: {links:?}"
+        ));
+    }
+    // Tenant B.
+    if s.load_account(TB, sub.id()).await.map_err(err)?.is_some()
+        || !s.accounts(TB, None, 10).await.map_err(err)?.is_empty()
+        || !s.account_links(TB, sub.id()).await.map_err(err)?.is_empty()
+        || !s.customer_links(TB, ann).await.map_err(err)?.is_empty()
+    {
+        return Err("tenant B sees tenant A's accounts".into());
+    }
+    Ok(())
+}
+
+/// A create of an existing account and a stale update fail `AccountConflict`, an update of a
+/// missing account `NotFound`; the refused changeset writes nothing (its links included).
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_memory::MemoryStore;
+/// assert_eq!(block_on(rapport_testkit::account::account_versions_conflict(&MemoryStore::new())), Ok(()));
+/// ```
+pub async fn account_versions_conflict<S: AccountStore>(s: &S) -> Outcome {
+    let a = account(TA, 1, "Acme")?;
+    apply(s, TA, &create(&a, vec![])).await?;
+    let link = AccountLink::new(a.id(), CustomerId::from_u128(5), [AccountRole::User], now());
+    match s.apply(TA, &create(&a, vec![link.clone()])).await {
+        Err(StoreError::AccountConflict {
+            expected: 0,
+            actual: 1,
+            ..
+        }) => {}
+        other => return Err(format!("a second create of an account: {other:?}")),
+    }
+    if !s.account_links(TA, a.id()).await.map_err(err)?.is_empty() {
+        return Err("a refused changeset left its link behind".into());
+    }
+    let mut renamed = a.next_version();
+    renamed.name = AccountName::new("Acme Ltd").map_err(|e| e.to_string())?;
+    apply(s, TA, &update(&a, &renamed, vec![])).await?;
+    match s
+        .apply(TA, &update(&a, &a.next_version(), vec![link]))
+        .await
+    {
+        Err(StoreError::AccountConflict {
+            expected: 1,
+            actual: 2,
+            ..
+        }) => {}
+        other => return Err(format!("a stale account update: {other:?}")),
+    }
+    if s.load_account(TA, a.id()).await.map_err(err)?.as_ref() != Some(&renamed)
+        || !s.account_links(TA, a.id()).await.map_err(err)?.is_empty()
+    {
+        return Err("a refused account update changed something".into());
+    }
+    let ghost = account(TA, 9, "Ghost")?;
+    match s
+        .apply(TA, &update(&ghost, &ghost.next_version(), vec![]))
+        .await
+    {
+        Err(StoreError::NotFound {
+            entity: rapport_core::ports::Entity::Account(id),
+        }) if id == ghost.id() => Ok(()),
+        other => Err(format!("an update of a missing account: {other:?}")),
+    }
+}
+
+/// Expands to one `#[test]` per account contract (the `accounts` flag of
+/// [`store_contracts!`](crate::store_contracts)).
+#[macro_export]
+macro_rules! account_contracts {
+    ($factory:expr) => {
+        #[test]
+        fn accounts_round_trip_and_link() {
+            $crate::check($factory, |s| async move {
+                $crate::account::accounts_round_trip_and_link(&s).await
+            });
+        }
+        #[test]
+        fn account_versions_conflict() {
+            $crate::check($factory, |s| async move {
+                $crate::account::account_versions_conflict(&s).await
+            });
+        }
+    };
+}
