@@ -45,6 +45,7 @@
 //! | [`model`] | what a customer holds: ids and keys, [`Customer`]/[`Profile`], contacts, [`Pii`], tags, activities, [`Money`], [`Stats`], and the state the rules keep (lifecycle [`Stage`], [`TierState`], [`Consents`]) |
 //! | [`decide`] | the rules, each with a [`Reason`]: [`segment`], tag rules, RFM, tier ladders, lifecycle, churn risk, ranks, [`evaluate()`] |
 //! | [`quality`] | duplicate candidates and merge previews |
+//! | [`metrics`] | the periodic review: churn and win-back rates, cohorts, conversion, stage flows, NPS, CSAT (used through `rapport_core::metrics::…`) |
 //! | [`ports`] | the traits hosts and backends implement: [`Store`] (the repository), [`Outbox`], [`Notifier`], and the boxed [`DynStore`](ports::DynStore) |
 //! | root | [`Changeset`] (every state change), [`DomainEvent`]/[`OutboxMessage`], [`DomainError`] |
 #![forbid(unsafe_code)]
@@ -53,6 +54,7 @@ pub mod changeset;
 pub mod decide;
 pub mod error;
 pub mod event;
+pub mod metrics;
 pub mod model;
 pub mod ports;
 pub mod quality;
