@@ -15,7 +15,6 @@ mod rows;
 mod store;
 mod table;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -78,11 +77,19 @@ enum Command {
         #[arg(long)]
         now: Option<NaiveDate>,
     },
-    /// The periodic review: tiers, stages, RFM, CLV, churn risk, cohorts.
+    /// The periodic review: tiers, stages, RFM, CLV, churn risk, cohorts, and the period
+    /// metrics (churn, win-back and conversion rates, stage flows, NPS, CSAT) over
+    /// `[--from, --to)`.
     Report {
         /// As of this day (default: today).
         #[arg(long)]
         now: Option<NaiveDate>,
+        /// First day of the review period (default: 365 days before `--to`).
+        #[arg(long)]
+        from: Option<NaiveDate>,
+        /// Day after the review period, excluded (default: the day after `--now`).
+        #[arg(long)]
+        to: Option<NaiveDate>,
         /// Print JSON instead of tables.
         #[arg(long)]
         json: bool,
@@ -330,16 +337,12 @@ fn all_records(store: &Db, t: TenantId) -> Result<Vec<Record>> {
     Ok(out)
 }
 
-fn referrals(
-    store: &Db,
-    t: TenantId,
-    records: &[Record],
-) -> Result<BTreeMap<CustomerId, Vec<CustomerId>>> {
-    let mut out = BTreeMap::new();
-    for r in records
-        .iter()
-        .filter(|r| r.stats.count(ActivityType::Referral) > 0)
-    {
+/// Referrals and survey answers, read from the activities of the customers who have any.
+fn activity_log(store: &Db, t: TenantId, records: &[Record]) -> Result<report::Log> {
+    let mut out = report::Log::default();
+    for r in records.iter().filter(|r| {
+        r.stats.count(ActivityType::Referral) > 0 || r.stats.count(ActivityType::Feedback) > 0
+    }) {
         let acts =
             futures::executor::block_on(store.activities(t, r.customer.id(), TimeRange::all()))?;
         let referred: Vec<CustomerId> = acts
@@ -349,9 +352,25 @@ fn referrals(
                 _ => None,
             })
             .collect();
-        out.insert(r.customer.id(), referred);
+        if !referred.is_empty() {
+            out.referrals.insert(r.customer.id(), referred);
+        }
+        out.responses
+            .extend(acts.iter().filter_map(metrics::Response::from_activity));
     }
     Ok(out)
+}
+
+/// The review period: `[from, to)`, by default the 365 days up to and including `now`'s day.
+fn period(
+    now: DateTime<Utc>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<metrics::Period> {
+    let today = now.date_naive();
+    let to = to.unwrap_or_else(|| today.succ_opt().unwrap_or(today));
+    let from = from.unwrap_or_else(|| to - chrono::Duration::days(365));
+    metrics::Period::new(from, to).map_err(|e| fail!("--from {from} --to {to}: {e}"))
 }
 
 fn sweep(
@@ -405,11 +424,12 @@ fn report(
     store: &Db,
     t: TenantId,
     now: DateTime<Utc>,
+    period: metrics::Period,
     policies: &Policies,
 ) -> Result<report::Report> {
     let records = all_records(store, t)?;
-    let refs = referrals(store, t, &records)?;
-    report::build(&records, &refs, policies, now)
+    let log = activity_log(store, t, &records)?;
+    report::build(&records, &log, policies, now, period)
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -452,7 +472,13 @@ fn run(cli: Cli) -> Result<()> {
                 "evaluated {} customers at 1998-06-30: {} changed",
                 e.customers, e.changed
             );
-            let r = report(svc.inner().store(), tenant, now, &policies)?;
+            let r = report(
+                svc.inner().store(),
+                tenant,
+                now,
+                period(now, None, None)?,
+                &policies,
+            )?;
             print!("{}", render::text(&r));
             if let Some(path) = html {
                 std::fs::write(&path, render::html(&r))?;
@@ -556,12 +582,19 @@ fn run(cli: Cli) -> Result<()> {
                 serde_json::json!({"evaluated": s.evaluated, "changed": s.changed, "events": s.events})
             );
         }
-        Command::Report { now, json, html } => {
+        Command::Report {
+            now,
+            from,
+            to,
+            json,
+            html,
+        } => {
             let store = store::open(
                 &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
                 Utc::now(),
             )?;
-            let r = report(&store, tenant, at(now), &policies)?;
+            let now = at(now);
+            let r = report(&store, tenant, now, period(now, from, to)?, &policies)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report::to_json(&r))?);
             } else {
