@@ -5,6 +5,7 @@
 //! customer at the data's end (1998-06-30), fits BG/NBD and Gamma-Gamma, and prints the report.
 #![forbid(unsafe_code)]
 
+mod activities;
 mod clv;
 mod error;
 mod import;
@@ -138,6 +139,66 @@ enum ImportWhat {
     Transactions(ImportArgs),
     /// Customers: one per row, keyed by an external id (existing ones are left as they are).
     Customers(CustomerImportArgs),
+    /// Activities of every kind, one per row: a `kind` column (purchase, refund, visit,
+    /// cart_abandoned, complaint, feedback, referral, contact) and the columns of each kind.
+    Activities(ActivityImportArgs),
+}
+
+#[derive(clap::Args)]
+struct ActivityImportArgs {
+    /// The CSV file.
+    csv: PathBuf,
+    #[arg(long, default_value = "customer_id")]
+    customer_col: String,
+    #[arg(long, default_value = "date")]
+    date_col: String,
+    /// The activity kind column.
+    #[arg(long, default_value = "kind")]
+    kind_col: String,
+    /// Amount of a purchase or refund (required there), value of an abandoned cart (optional).
+    #[arg(long, default_value = "amount")]
+    amount_col: String,
+    /// Order id of a purchase (optional: without it each row is its own order) or of the
+    /// order a refund gives money back for (required).
+    #[arg(long, default_value = "order_id")]
+    order_col: String,
+    /// Feedback score (0-10 for NPS, 1-5 for CSAT).
+    #[arg(long, default_value = "score")]
+    score_col: String,
+    /// Feedback scale: `nps` (or `0-10`) or `csat` (or `1-5`).
+    #[arg(long, default_value = "scale")]
+    scale_col: String,
+    /// The external id of the customer a referral brought in.
+    #[arg(long, default_value = "referred_customer_id")]
+    referred_col: String,
+    /// Channel (web, app, email, social, chat, store, phone, event); default web.
+    #[arg(long, default_value = "channel")]
+    channel_col: String,
+    /// Complaint severity (low, medium, high); default medium.
+    #[arg(long, default_value = "severity")]
+    severity_col: String,
+    /// The item a visit viewed (optional).
+    #[arg(long, default_value = "item")]
+    item_col: String,
+    /// chrono format of the date column (default: ISO 8601 dates and RFC 3339 timestamps).
+    #[arg(long)]
+    date_format: Option<String>,
+    /// ISO 4217 currency of the amounts.
+    #[arg(long, default_value = "USD")]
+    currency: String,
+    /// The import's now: activities are checked against it and the customers evaluated as of
+    /// the end of this day (default: the current time).
+    #[arg(long)]
+    now: Option<NaiveDate>,
+    /// How many days past `--now` an activity may lie.
+    #[arg(long, default_value_t = 1)]
+    future_tolerance_days: u32,
+    /// List bad rows and import the others instead of stopping.
+    #[arg(long)]
+    skip_bad: bool,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(clap::Args)]
@@ -527,6 +588,54 @@ fn run(cli: Cli) -> Result<()> {
                 evaluated.at.to_rfc3339(),
                 evaluated.changed
             );
+            println!(
+                "{}",
+                serde_json::to_string(&serde_json::json!({
+                    "imported": done,
+                    "evaluated": evaluated,
+                    "skipped_rows": bad.len()
+                }))?
+            );
+        }
+        Command::Import {
+            what: ImportWhat::Activities(a),
+        } => {
+            let store = store::open(
+                &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
+                Utc::now(),
+            )?;
+            let now = at(a.now);
+            let cols = activities::ActivityColumns {
+                customer: a.customer_col,
+                date: a.date_col,
+                kind: a.kind_col,
+                amount: a.amount_col,
+                order: a.order_col,
+                score: a.score_col,
+                scale: a.scale_col,
+                referred: a.referred_col,
+                channel: a.channel_col,
+                severity: a.severity_col,
+                item: a.item_col,
+                date_format: a
+                    .date_format
+                    .map_or(import::DateFormat::Iso, import::DateFormat::Custom),
+                currency: a.currency.parse()?,
+                now,
+                future_tolerance: chrono::Duration::days(i64::from(a.future_tolerance_days)),
+            };
+            let file = std::fs::File::open(&a.csv)
+                .map_err(|e| fail!("cannot open {}: {e}", a.csv.display()))?;
+            let (batch, bad) = activities::prepare(&store, tenant, file, &cols, a.skip_bad)?;
+            for b in &bad {
+                eprintln!("skipped {b}");
+            }
+            let touched = batch.touched();
+            let done = activities::store(&store, tenant, batch)?;
+            let svc = rapport::Service::new(store)
+                .with_clock(At(now))
+                .with_policies(policies.clone())?;
+            let evaluated = import::evaluate(&svc, tenant, &touched, a.quiet)?;
             println!(
                 "{}",
                 serde_json::to_string(&serde_json::json!({
