@@ -220,6 +220,31 @@ proptest! {
         prop_assert_eq!(got_flows, flows);
     }
 
+    /// `stage_on` (the lifecycle machine, `stage_at`) gives the stages the review counts.
+    #[test]
+    fn prop_review_stages_equal_stage_at(
+        book in prop::collection::vec(gen_customer(), 0..40),
+        period in period(),
+    ) {
+        let policy = LifecyclePolicy::default();
+        for (i, g) in book.iter().enumerate() {
+            let (c, s) = build(i, g);
+            for (t, day) in [
+                (period.opening(), period.start().pred_opt().unwrap()),
+                (period.closing(), period.end().pred_opt().unwrap()),
+            ] {
+                prop_assert_eq!(metrics::stage_on(&c, &s, &policy, t), naive_stage_on(g, day));
+            }
+            // One customer alone: the review's funnel is its stage at the end.
+            let r = metrics::stage_review([(&c, &s)], &policy, period);
+            let end = metrics::stage_on(&c, &s, &policy, period.closing());
+            prop_assert_eq!(r.funnel.total(), u64::from(end.is_some()));
+            if let Some(end) = end {
+                prop_assert_eq!(r.funnel.get(end), 1);
+            }
+        }
+    }
+
     #[test]
     fn prop_cohort_retention_matches_the_definition(
         book in prop::collection::vec(gen_customer(), 0..40),

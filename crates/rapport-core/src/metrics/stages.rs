@@ -1,7 +1,7 @@
 //! Churn rate, win-back rate, the stage funnel and the flows between two dates, with stages
 //! recomputed from the purchase history by the lifecycle machine.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::decide::lifecycle::{LifecyclePolicy, stage_at};
@@ -48,6 +48,45 @@ pub fn stage_on(
         ..Lifecycle::default()
     };
     Some(stage_at(stats, &state, policy, at, None).to)
+}
+
+/// The lifecycle machine's stage at the close of `today` for a live customer without a manual
+/// override or a P(alive): [`stage_at`]'s rules without building its reason, on the purchase
+/// days up to `today` (ascending). The review calls it twice per customer, so it must not
+/// allocate; `prop_review_stages_equal_stage_at` holds it to [`stage_at`].
+fn stage_of(
+    days: &[NaiveDate],
+    cancelled_on: Option<NaiveDate>,
+    policy: &LifecyclePolicy,
+    today: NaiveDate,
+) -> Stage {
+    let cancelled_on = cancelled_on.filter(|c| *c <= today);
+    let Some(&last) = days.last() else {
+        return if cancelled_on.is_some() {
+            Stage::Churned
+        } else {
+            Stage::Prospect
+        };
+    };
+    if cancelled_on.is_some_and(|c| last <= c) {
+        return Stage::Churned;
+    }
+    let silent = policy.silent_after_days(days);
+    let churn = policy.churn_after_from_silent(silent);
+    let d = (today - last).num_days();
+    if (d as f64) > churn {
+        Stage::Churned
+    } else if days.len() == 1 {
+        if d <= i64::from(policy.new_window_days) {
+            Stage::New
+        } else {
+            Stage::Silent
+        }
+    } else if (d as f64) > silent {
+        Stage::Silent
+    } else {
+        Stage::Active
+    }
 }
 
 fn live_index(s: Stage) -> usize {
@@ -175,17 +214,36 @@ pub fn stage_review<'a>(
     period: Period,
 ) -> StageReview {
     let (t0, t1) = (period.opening(), period.closing());
+    let (first_day, last_day) = (t0.naive_utc().date(), t1.naive_utc().date());
     let mut opening = StageCounts::default();
     let mut funnel = StageCounts::default();
     // Rows: stage at the start (index 5 = not yet in the book); columns: stage at the end.
     let mut flow = [[0u64; 5]; 6];
     let mut churn = Rate::default();
     let mut win_back = Rate::default();
+    // Purchase days up to the end, reused from customer to customer; those up to the start
+    // are a prefix of them.
+    let mut days: Vec<NaiveDate> = Vec::new();
     for (customer, stats) in book {
-        let Some(end) = stage_on(customer, stats, policy, t1) else {
+        if !customer.is_live() {
             continue;
+        }
+        days.clear();
+        days.extend(stats.purchase_days_until(last_day));
+        let in_book = |t: DateTime<Utc>, day: NaiveDate| {
+            customer.created_at() <= t || days.first().is_some_and(|d| *d <= day)
         };
-        let start = stage_on(customer, stats, policy, t0);
+        if !in_book(t1, last_day) {
+            continue;
+        }
+        let cancelled_on = customer
+            .lifecycle
+            .cancelled_at
+            .map(|c| c.naive_utc().date());
+        let end = stage_of(&days, cancelled_on, policy, last_day);
+        let before = days.partition_point(|d| *d <= first_day);
+        let start = in_book(t0, first_day)
+            .then(|| stage_of(&days[..before], cancelled_on, policy, first_day));
         funnel.add(end);
         let row = start.map_or(5, live_index);
         flow[row][live_index(end)] += 1;
@@ -198,8 +256,8 @@ pub fn stage_review<'a>(
             Some(Stage::Churned) => {
                 opening.add(Stage::Churned);
                 win_back.denominator += 1;
-                let bought = stats.purchase_days().any(|d| period.contains(d));
-                win_back.numerator += u64::from(bought);
+                // Days after the prefix are the period's purchase days.
+                win_back.numerator += u64::from(days.len() > before);
             }
             Some(s) => opening.add(s),
             None => {}
