@@ -45,6 +45,7 @@
 //! | [`model`] | what a customer holds: ids and keys, [`Customer`]/[`Profile`], contacts, [`Pii`], tags, activities, [`Money`], [`Stats`], and the state the rules keep (lifecycle [`Stage`], [`TierState`], [`Consents`]) |
 //! | [`decide`] | the rules, each with a [`Reason`]: [`segment`], tag rules, RFM, tier ladders, lifecycle, churn risk, ranks, [`evaluate()`] |
 //! | [`quality`] | duplicate candidates and merge previews |
+//! | [`recommend`] | item-to-item cosine recommendations over co-purchases, with explanations and a popularity fallback |
 //! | [`metrics`] | the periodic review: churn and win-back rates, cohorts, conversion, stage flows, NPS, CSAT (used through `rapport_core::metrics::…`) |
 //! | [`ports`] | the traits hosts and backends implement: [`Store`] (the repository), [`Outbox`], [`Notifier`], and the boxed [`DynStore`](ports::DynStore) |
 //! | root | [`Changeset`] (every state change), [`DomainEvent`]/[`OutboxMessage`], [`DomainError`] |
@@ -58,6 +59,7 @@ pub mod metrics;
 pub mod model;
 pub mod ports;
 pub mod quality;
+pub mod recommend;
 
 pub use decide::segment;
 
@@ -87,6 +89,7 @@ pub use model::activity::{
 pub use model::consent::{Consent, Consents, ContactChannel, Purpose};
 pub use model::contact::{ContactKey, ContactKind, Email, Phone, Region};
 pub use model::customer::{AttrKey, AttrValue, Attributes, Customer, Profile};
+pub use model::id::Sku;
 pub use model::id::{ActivityId, CustomerId, MessageId, TenantId};
 pub use model::id::{Actor, IdempotencyKey, OrderId};
 pub use model::lifecycle::{Lifecycle, Stage, StageOverride};
