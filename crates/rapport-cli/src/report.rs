@@ -76,6 +76,9 @@ pub(crate) struct Report {
     pub(crate) win_back_rate: Rate,
     /// (stage at the start → stage at the end) counts.
     pub(crate) stage_flow: Vec<StageFlow>,
+    /// (tier at the start → tier at the end) by the ladder's thresholds; `None` when the
+    /// ladder is not one of 12-month revenue thresholds.
+    pub(crate) tier_flow: Option<Vec<metrics::TierFlow>>,
     pub(crate) nps: NpsScore,
     pub(crate) csat: CsatScore,
     /// Net revenue summed per currency, exactly (never added across currencies).
@@ -373,6 +376,7 @@ pub(crate) fn build(
         churn_rate: review.churn_rate,
         win_back_rate: review.win_back_rate,
         stage_flow: review.flows,
+        tier_flow: metrics::tier_movements(book(), &policies.tier, period),
         nps: metrics::nps(log.responses.iter().copied(), period),
         csat: metrics::csat(log.responses.iter().copied(), period),
         revenue,
@@ -417,6 +421,12 @@ pub(crate) fn to_json(r: &Report) -> serde_json::Value {
             .iter()
             .map(|f| (f.label(), json!(f.customers)))
             .collect::<serde_json::Map<_, _>>(),
+        "tier_flow": r.tier_flow.as_ref().map(|flows| {
+            flows
+                .iter()
+                .map(|f| (f.label(), json!(f.customers)))
+                .collect::<serde_json::Map<_, _>>()
+        }),
         "counts": {
             "churn_rate": r.churn_rate,
             "win_back_rate": r.win_back_rate,

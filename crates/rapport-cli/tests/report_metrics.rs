@@ -162,6 +162,23 @@ fn period_metrics_equal_the_library_and_the_definition() {
         .collect();
     assert_eq!(flows, expected);
     assert_eq!(flows.values().sum::<u64>(), 2357);
+    let tiers: BTreeMap<String, u64> = v["tier_flow"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, n)| (k.clone(), n.as_u64().unwrap()))
+        .collect();
+    let expected: BTreeMap<String, u64> = metrics::tier_movements(
+        book.iter().map(|(c, s)| (c, s)),
+        &TierPolicy::default(),
+        period,
+    )
+    .unwrap()
+    .iter()
+    .map(|f| (f.label(), f.customers))
+    .collect();
+    assert_eq!(tiers, expected);
+    assert!(tiers.len() > 2, "{tiers:?}");
     // Customers are created by their first purchase: no prospects, no conversion rate; no
     // survey answers in CDNOW.
     assert!(v["conversion_rate"].is_null() && v["nps"].is_null() && v["csat"].is_null());

@@ -347,6 +347,47 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Tier movements: the default pyramid (Platinum 10,000, Gold 2,000, Iron 200 USD) on the
+    /// net revenue of the 365 days up to each end of the period, transcribed.
+    #[test]
+    fn prop_tier_movements_match_the_thresholds(
+        book in prop::collection::vec(prop::collection::vec((0i64..800, 0i64..6_000), 0..6), 0..12),
+        period in period(),
+    ) {
+        let built: Vec<(Customer, Stats)> = book
+            .iter()
+            .enumerate()
+            .map(|(i, buys)| {
+                let id = CustomerId::from_u128(i as u128 + 1);
+                let acts: Vec<Activity> = buys.iter().enumerate().map(|(n, (d, usd))| {
+                    Activity::new(ActivityId::from_u128(n as u128), id, at(*d), Channel::Web,
+                        IdempotencyKey::new(format!("k{n}")).unwrap(),
+                        ActivityKind::Purchase { order_id: OrderId::new(format!("o{n}")).unwrap(),
+                            amount: Money::new(Decimal::from(*usd), Currency::USD), margin: None }).unwrap()
+                }).collect();
+                (Customer::new(TenantId::from_u128(1), id, Profile::default(), at(0)), Stats::from_activities(&acts).unwrap())
+            })
+            .collect();
+        let got = metrics::tier_movements(built.iter().map(|(c, s)| (c, s)), &TierPolicy::default(), period).unwrap();
+        let tier = |buys: &[(i64, i64)], day: NaiveDate| {
+            let revenue: i64 = buys.iter()
+                .filter(|(d, _)| date(*d) <= day && (day - date(*d)).num_days() < 365)
+                .map(|(_, usd)| usd).sum();
+            match revenue { r if r >= 10_000 => "platinum", r if r >= 2_000 => "gold", r if r >= 200 => "iron", _ => "lead" }
+        };
+        let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+        let (first, last) = (period.start().pred_opt().unwrap(), period.end().pred_opt().unwrap());
+        for buys in &book {
+            *expected.entry(format!("{}->{}", tier(buys, first), tier(buys, last))).or_default() += 1;
+        }
+        let got: BTreeMap<String, u64> = got.iter().map(|f| (f.label(), f.customers)).collect();
+        prop_assert_eq!(got, expected);
+    }
+}
+
 #[test]
 fn a_planted_book_gives_known_rates() {
     // Three customers, period = 2024 H2 (days 182..366 from 2024-01-01).

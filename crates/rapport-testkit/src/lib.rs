@@ -32,6 +32,7 @@
 //! on a violation, for hosts that drive their own runtime.
 #![forbid(unsafe_code)]
 
+pub mod baskets;
 pub mod contracts;
 pub mod differential;
 pub mod fault;

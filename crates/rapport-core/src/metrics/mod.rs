@@ -30,4 +30,7 @@ pub use conversion::conversion;
 pub use feedback::{CsatScore, NpsScore, Response, csat, nps};
 pub use period::{Period, Rate};
 pub use stages::{StageCounts, StageFlow, StageReview, stage_on, stage_review};
-pub use value::{TierClv, TierCounts, clv_by_tier, revenue_by_currency, tier_distribution};
+pub use value::{
+    TierClv, TierCounts, TierFlow, clv_by_tier, revenue_by_currency, tier_distribution,
+    tier_movements,
+};

@@ -138,3 +138,91 @@ pub fn revenue_by_currency<'a>(
     }
     Ok(out)
 }
+
+/// Customers who moved from one tier to another over a period, by the ladder's thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierFlow {
+    /// Tier at the start.
+    pub from: Tier,
+    /// Tier at the end.
+    pub to: Tier,
+    /// How many customers.
+    pub customers: u64,
+}
+
+impl TierFlow {
+    /// `"iron->gold"`.
+    #[must_use]
+    pub fn label(&self) -> String {
+        format!("{}->{}", self.from.as_str(), self.to.as_str())
+    }
+}
+
+/// Tier movements over `period` on a threshold ladder of rolling 12-month revenue (the
+/// default): each live customer's tier at the start and at the end is the ladder's lookup of
+/// its net revenue over the 365 days up to that instant (recomputed from the purchase history,
+/// without hysteresis, grace or pins — what the thresholds alone say). Customers who buy in
+/// another currency than the policy's, or are not yet in the book at the start, are left out.
+/// `None` for other metrics and share ladders, which need data the stats do not hold (a CLV
+/// fit, the population's ranks at that date). Non-zero flows only, lowest `from` then `to`.
+///
+/// ```
+/// use chrono::{NaiveDate, TimeZone, Utc};
+/// use rapport_core::*;
+/// use rapport_core::metrics::{Period, tier_movements};
+/// use rust_decimal::Decimal;
+/// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(1), Profile::default(),
+///     Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap());
+/// let buy = |n: u128, m, usd: i64| Activity::new(ActivityId::from_u128(n), c.id(),
+///     Utc.with_ymd_and_hms(2026, m, 1, 12, 0, 0).unwrap(), Channel::Web,
+///     IdempotencyKey::new(format!("k{n}")).unwrap(),
+///     ActivityKind::Purchase { order_id: OrderId::new(format!("o{n}")).unwrap(),
+///         amount: Money::new(Decimal::from(usd), Currency::USD), margin: None }).unwrap();
+/// let stats = Stats::from_activities(&[buy(1, 1, 500), buy(2, 2, 2_000)])?;
+/// let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+/// let flows = tier_movements([(&c, &stats)], &TierPolicy::default(), Period::new(d(1, 15), d(3, 1))?).unwrap();
+/// assert_eq!(flows[0].label(), "iron->gold"); // 500 → 2,500 USD
+/// # Ok::<(), DomainError>(())
+/// ```
+#[must_use]
+pub fn tier_movements<'a>(
+    book: impl IntoIterator<Item = (&'a Customer, &'a Stats)>,
+    policy: &crate::decide::tier::TierPolicy,
+    period: crate::metrics::Period,
+) -> Option<Vec<TierFlow>> {
+    use crate::decide::tier::{Rungs, TierMetric};
+    if policy.ladder.metric != TierMetric::Revenue365
+        || !matches!(policy.ladder.rungs, Rungs::Thresholds { .. })
+    {
+        return None;
+    }
+    let (t0, t1) = (period.opening(), period.closing());
+    let mut counts = [[0u64; 4]; 4];
+    for (customer, stats) in book {
+        if !customer.is_live() || stats.currency().is_some_and(|c| c != policy.currency) {
+            continue;
+        }
+        let in_book = customer.created_at() <= t0
+            || stats
+                .first_purchase_day()
+                .is_some_and(|d| d <= t0.naive_utc().date());
+        if !in_book {
+            continue;
+        }
+        let tier = |t| policy.ladder.lookup(stats.window(t, 365).revenue);
+        counts[tier_index(tier(t0))][tier_index(tier(t1))] += 1;
+    }
+    let mut out = Vec::new();
+    for (i, from) in Tier::ALL.iter().enumerate() {
+        for (j, to) in Tier::ALL.iter().enumerate() {
+            if counts[i][j] > 0 {
+                out.push(TierFlow {
+                    from: *from,
+                    to: *to,
+                    customers: counts[i][j],
+                });
+            }
+        }
+    }
+    Some(out)
+}
