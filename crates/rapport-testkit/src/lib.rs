@@ -18,6 +18,7 @@
 //! | `erasure_leaves_no_pii` | after the erasing write no read (load, contact lookup, scan, query) returns the personal data; tenant B untouched |
 //! | `segment_query_equals_in_memory_evaluation` | `query` gives what `scan` + `Segment::matches` give, for predicates over every field kind, paged, per tenant |
 //! | `refunds_are_checked_against_orders` | through the service: a refund of an unknown or another customer's order, or above what is left, is refused with its typed error and writes nothing; the order's date is kept; a retried refund is a duplicate |
+//! | `review_matches_the_definitions` | through the service: `Service::review` on a planted five-customer book gives the churn, win-back and conversion rates, stage flows, NPS (latest answer, this tenant only), CSAT, revenue and cohorts DOMAIN.md's definitions give |
 //! | `differential` | random operation sequences give the results an independent oracle of the store contracts predicts, and the same as `rapport-memory` |
 //!
 //! Use the macro with a factory that makes a fresh, empty store:
@@ -38,6 +39,7 @@ pub mod differential;
 pub mod fault;
 pub mod generate;
 pub mod reliability;
+pub mod review;
 mod support;
 
 pub use support::{FixedClock, FlakyNotifier, RecordingNotifier, SequentialIds};
@@ -165,7 +167,8 @@ macro_rules! store_contracts {
             contacts_are_unique,
             erasure_leaves_no_pii,
             segment_query_equals_in_memory_evaluation,
-            refunds_are_checked_against_orders
+            refunds_are_checked_against_orders,
+            review_matches_the_definitions
         );
         #[test]
         fn differential() {
@@ -201,7 +204,8 @@ macro_rules! store_contracts_tokio {
             contacts_are_unique,
             erasure_leaves_no_pii,
             segment_query_equals_in_memory_evaluation,
-            refunds_are_checked_against_orders
+            refunds_are_checked_against_orders,
+            review_matches_the_definitions
         );
     };
     (@each $factory:expr; $($name:ident),+) => {

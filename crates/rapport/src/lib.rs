@@ -35,6 +35,7 @@ pub mod blocking;
 mod clock;
 mod error;
 mod relay;
+mod review;
 mod service;
 mod store_ext;
 
@@ -44,6 +45,7 @@ pub use activity::NewActivity;
 pub use clock::{Clock, IdSource, ManualClock, SystemClock, UuidV7Ids};
 pub use error::Error;
 pub use relay::{RelayConfig, RelayReport, relay_once};
+pub use review::{CONVERSION_DAYS, Review};
 pub use service::{
     DEFAULT_MAX_ATTEMPTS, NoopNotifier, Recorded, Registered, Service, SweepProgress,
 };
