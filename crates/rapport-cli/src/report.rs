@@ -87,6 +87,8 @@ pub(crate) struct Report {
     pub(crate) currency: Currency,
     pub(crate) models: Option<Models>,
     pub(crate) average_clv_by_tier: BTreeMap<&'static str, f64>,
+    /// Customers with a CLV, total and average CLV per tier (base currency).
+    pub(crate) clv_by_tier: Vec<metrics::TierClv>,
     pub(crate) top_clv: Vec<Row>,
     pub(crate) top_crv: Vec<Row>,
     pub(crate) churn_risk: Vec<Row>,
@@ -300,14 +302,15 @@ pub(crate) fn build(
             .collect();
         row.crv = rapport_clv::crv(&referred, 0.0);
     }
-    let average_clv_by_tier = metrics::clv_by_tier(
+    let clv_by_tier = metrics::clv_by_tier(
         live.iter()
             .zip(&rows_out)
             .filter_map(|(r, row)| Some((r.customer.tier(), row.clv_12m?))),
-    )
-    .into_iter()
-    .map(|t| (t.tier.as_str(), t.average))
-    .collect();
+    );
+    let average_clv_by_tier = clv_by_tier
+        .iter()
+        .map(|t| (t.tier.as_str(), t.average))
+        .collect();
     let mut top_clv: Vec<Row> = rows_out
         .iter()
         .filter(|r| r.clv_12m.is_some())
@@ -387,6 +390,7 @@ pub(crate) fn build(
         rfm_segments,
         models,
         average_clv_by_tier,
+        clv_by_tier,
         top_clv,
         top_crv,
         churn_risk,
@@ -443,6 +447,14 @@ pub(crate) fn to_json(r: &Report) -> serde_json::Value {
         "currency": r.currency.as_str(),
         "models": r.models,
         "average_clv_by_tier": r.average_clv_by_tier,
+        "clv_by_tier": r
+            .clv_by_tier
+            .iter()
+            .map(|t| {
+                let v = json!({"customers": t.customers, "total": t.total, "average": t.average});
+                (t.tier.as_str().to_owned(), v)
+            })
+            .collect::<serde_json::Map<_, _>>(),
         "top_clv": r.top_clv,
         "top_crv": r.top_crv,
         "churn_risk": r.churn_risk,

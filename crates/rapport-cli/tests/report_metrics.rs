@@ -179,6 +179,17 @@ fn period_metrics_equal_the_library_and_the_definition() {
     .collect();
     assert_eq!(tiers, expected);
     assert!(tiers.len() > 2, "{tiers:?}");
+    // CLV by tier: total = average × customers, the averages as before.
+    assert!(!v["clv_by_tier"].as_object().unwrap().is_empty());
+    for (tier, t) in v["clv_by_tier"].as_object().unwrap() {
+        let (n, total, avg) = (
+            t["customers"].as_f64().unwrap(),
+            t["total"].as_f64().unwrap(),
+            t["average"].as_f64().unwrap(),
+        );
+        assert!(n > 0.0 && (total - avg * n).abs() < 1e-6 * total.abs().max(1.0));
+        assert_eq!(v["average_clv_by_tier"][tier].as_f64(), Some(avg));
+    }
     // Customers are created by their first purchase: no prospects, no conversion rate; no
     // survey answers in CDNOW.
     assert!(v["conversion_rate"].is_null() && v["nps"].is_null() && v["csat"].is_null());
