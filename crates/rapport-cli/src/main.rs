@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod account;
+mod activities;
 mod case;
 mod clv;
 mod config;
@@ -19,7 +20,6 @@ mod store;
 mod table;
 mod value;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -92,11 +92,19 @@ enum Command {
         #[arg(long)]
         now: Option<NaiveDate>,
     },
-    /// The periodic review: tiers, stages, RFM, CLV, churn risk, cohorts.
+    /// The periodic review: tiers, stages, RFM, CLV, churn risk, cohorts, and the period
+    /// metrics (churn, win-back and conversion rates, stage flows, NPS, CSAT) over
+    /// `[--from, --to)`.
     Report {
         /// As of this day (default: today).
         #[arg(long)]
         now: Option<NaiveDate>,
+        /// First day of the review period (default: 365 days before `--to`).
+        #[arg(long)]
+        from: Option<NaiveDate>,
+        /// Day after the review period, excluded (default: the day after `--now`).
+        #[arg(long)]
+        to: Option<NaiveDate>,
         /// Print JSON instead of tables.
         #[arg(long)]
         json: bool,
@@ -185,6 +193,66 @@ enum ImportWhat {
     Transactions(ImportArgs),
     /// Customers: one per row, keyed by an external id (existing ones are left as they are).
     Customers(CustomerImportArgs),
+    /// Activities of every kind, one per row: a `kind` column (purchase, refund, visit,
+    /// cart_abandoned, complaint, feedback, referral, contact) and the columns of each kind.
+    Activities(ActivityImportArgs),
+}
+
+#[derive(clap::Args)]
+struct ActivityImportArgs {
+    /// The CSV file.
+    csv: PathBuf,
+    #[arg(long, default_value = "customer_id")]
+    customer_col: String,
+    #[arg(long, default_value = "date")]
+    date_col: String,
+    /// The activity kind column.
+    #[arg(long, default_value = "kind")]
+    kind_col: String,
+    /// Amount of a purchase or refund (required there), value of an abandoned cart (optional).
+    #[arg(long, default_value = "amount")]
+    amount_col: String,
+    /// Order id of a purchase (optional: without it each row is its own order) or of the
+    /// order a refund gives money back for (required).
+    #[arg(long, default_value = "order_id")]
+    order_col: String,
+    /// Feedback score (0-10 for NPS, 1-5 for CSAT).
+    #[arg(long, default_value = "score")]
+    score_col: String,
+    /// Feedback scale: `nps` (or `0-10`) or `csat` (or `1-5`).
+    #[arg(long, default_value = "scale")]
+    scale_col: String,
+    /// The external id of the customer a referral brought in.
+    #[arg(long, default_value = "referred_customer_id")]
+    referred_col: String,
+    /// Channel (web, app, email, social, chat, store, phone, event); default web.
+    #[arg(long, default_value = "channel")]
+    channel_col: String,
+    /// Complaint severity (low, medium, high); default medium.
+    #[arg(long, default_value = "severity")]
+    severity_col: String,
+    /// The item a visit viewed (optional).
+    #[arg(long, default_value = "item")]
+    item_col: String,
+    /// chrono format of the date column (default: ISO 8601 dates and RFC 3339 timestamps).
+    #[arg(long)]
+    date_format: Option<String>,
+    /// ISO 4217 currency of the amounts.
+    #[arg(long, default_value = "USD")]
+    currency: String,
+    /// The import's now: activities are checked against it and the customers evaluated as of
+    /// the end of this day (default: the current time).
+    #[arg(long)]
+    now: Option<NaiveDate>,
+    /// How many days past `--now` an activity may lie.
+    #[arg(long, default_value_t = 1)]
+    future_tolerance_days: u32,
+    /// List bad rows and import the others instead of stopping.
+    #[arg(long)]
+    skip_bad: bool,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(clap::Args)]
@@ -384,16 +452,12 @@ fn all_records(store: &Db, t: TenantId) -> Result<Vec<Record>> {
     Ok(out)
 }
 
-fn referrals(
-    store: &Db,
-    t: TenantId,
-    records: &[Record],
-) -> Result<BTreeMap<CustomerId, Vec<CustomerId>>> {
-    let mut out = BTreeMap::new();
-    for r in records
-        .iter()
-        .filter(|r| r.stats.count(ActivityType::Referral) > 0)
-    {
+/// Referrals and survey answers, read from the activities of the customers who have any.
+fn activity_log(store: &Db, t: TenantId, records: &[Record]) -> Result<report::Log> {
+    let mut out = report::Log::default();
+    for r in records.iter().filter(|r| {
+        r.stats.count(ActivityType::Referral) > 0 || r.stats.count(ActivityType::Feedback) > 0
+    }) {
         let acts =
             futures::executor::block_on(store.activities(t, r.customer.id(), TimeRange::all()))?;
         let referred: Vec<CustomerId> = acts
@@ -403,9 +467,25 @@ fn referrals(
                 _ => None,
             })
             .collect();
-        out.insert(r.customer.id(), referred);
+        if !referred.is_empty() {
+            out.referrals.insert(r.customer.id(), referred);
+        }
+        out.responses
+            .extend(acts.iter().filter_map(metrics::Response::from_activity));
     }
     Ok(out)
+}
+
+/// The review period: `[from, to)`, by default the 365 days up to and including `now`'s day.
+fn period(
+    now: DateTime<Utc>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<metrics::Period> {
+    let today = now.date_naive();
+    let to = to.unwrap_or_else(|| today.succ_opt().unwrap_or(today));
+    let from = from.unwrap_or_else(|| to - chrono::Duration::days(365));
+    metrics::Period::new(from, to).map_err(|e| fail!("--from {from} --to {to}: {e}"))
 }
 
 fn sweep(
@@ -474,11 +554,12 @@ fn report(
     store: &Db,
     t: TenantId,
     now: DateTime<Utc>,
+    period: metrics::Period,
     policies: &Policies,
 ) -> Result<report::Report> {
     let records = all_records(store, t)?;
-    let refs = referrals(store, t, &records)?;
-    report::build(&records, &refs, policies, now)
+    let log = activity_log(store, t, &records)?;
+    report::build(&records, &log, policies, now, period)
 }
 
 /// The policies from the configuration (`--config`, or `rapport.toml` beside `db`) or, when
@@ -559,7 +640,13 @@ fn run(cli: Cli) -> Result<()> {
                 "evaluated {} customers at 1998-06-30: {} changed",
                 e.customers, e.changed
             );
-            let r = report(svc.inner().store(), tenant, now, &policies)?;
+            let r = report(
+                svc.inner().store(),
+                tenant,
+                now,
+                period(now, None, None)?,
+                &policies,
+            )?;
             print!("{}", render::text(&r));
             if let Some(path) = html {
                 std::fs::write(&path, render::html(&r))?;
@@ -629,6 +716,54 @@ fn run(cli: Cli) -> Result<()> {
             );
         }
         Command::Import {
+            what: ImportWhat::Activities(a),
+        } => {
+            let store = store::open(
+                &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
+                Utc::now(),
+            )?;
+            let now = at(a.now);
+            let cols = activities::ActivityColumns {
+                customer: a.customer_col,
+                date: a.date_col,
+                kind: a.kind_col,
+                amount: a.amount_col,
+                order: a.order_col,
+                score: a.score_col,
+                scale: a.scale_col,
+                referred: a.referred_col,
+                channel: a.channel_col,
+                severity: a.severity_col,
+                item: a.item_col,
+                date_format: a
+                    .date_format
+                    .map_or(import::DateFormat::Iso, import::DateFormat::Custom),
+                currency: a.currency.parse()?,
+                now,
+                future_tolerance: chrono::Duration::days(i64::from(a.future_tolerance_days)),
+            };
+            let file = std::fs::File::open(&a.csv)
+                .map_err(|e| fail!("cannot open {}: {e}", a.csv.display()))?;
+            let (batch, bad) = activities::prepare(&store, tenant, file, &cols, a.skip_bad)?;
+            for b in &bad {
+                eprintln!("skipped {b}");
+            }
+            let touched = batch.touched();
+            let done = activities::store(&store, tenant, batch)?;
+            let svc = rapport::Service::new(store)
+                .with_clock(At(now))
+                .with_policies(policies.clone())?;
+            let evaluated = import::evaluate(&svc, tenant, &touched, a.quiet)?;
+            println!(
+                "{}",
+                serde_json::to_string(&serde_json::json!({
+                    "imported": done,
+                    "evaluated": evaluated,
+                    "skipped_rows": bad.len()
+                }))?
+            );
+        }
+        Command::Import {
             what: ImportWhat::Customers(a),
         } => {
             let store = store::open(
@@ -674,13 +809,20 @@ fn run(cli: Cli) -> Result<()> {
                 serde_json::json!({"evaluated": s.evaluated, "changed": s.changed, "events": s.events})
             );
         }
-        Command::Report { now, json, html } => {
+        Command::Report {
+            now,
+            from,
+            to,
+            json,
+            html,
+        } => {
             let store = store::open(
                 &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
                 Utc::now(),
             )?;
-            let r = report(&store, tenant, at(now), &policies)?;
-            let cases = case::section(&store, tenant, at(now), &policies)?;
+            let now = at(now);
+            let r = report(&store, tenant, now, period(now, from, to)?, &policies)?;
+            let cases = case::section(&store, tenant, now, &policies)?;
             if json {
                 let mut out = report::to_json(&r);
                 if let (Some(m), Some(obj)) = (&cases, out.as_object_mut()) {

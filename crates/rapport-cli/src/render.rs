@@ -4,10 +4,51 @@ use std::fmt::Write as _;
 
 use comfy_table::{Cell, Table, presets::UTF8_FULL_CONDENSED};
 
-use crate::report::{Report, Row, amount_text};
+use rapport_core::Stage;
+use rapport_core::metrics::Rate;
+
+use crate::report::{CONVERSION_DAYS, Report, Row, amount_text};
 
 fn pct(x: f64) -> String {
     format!("{:.1} %", x * 100.0)
+}
+
+/// A rate as a percentage, `n/a` when nobody could be counted.
+fn rate(r: &Rate) -> String {
+    r.value().map_or_else(|| "n/a".into(), pct)
+}
+
+/// A score already in percent (NPS from −100 to 100, CSAT 0–100), `n/a` without answers.
+fn score(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".into(), |v| format!("{v:.1}"))
+}
+
+/// The period `[from, to)` as `from – last day`.
+fn period_text(r: &Report) -> String {
+    let last = r.period.end().pred_opt().unwrap_or(r.period.end());
+    format!("{} – {}", r.period.start(), last)
+}
+
+/// The stage flows as a table: one row per stage at the start, one column per stage at the
+/// end (`new` = joined during the period).
+fn flow_table(r: &Report) -> Vec<(String, Vec<u64>)> {
+    let froms = std::iter::once(None).chain(Stage::LIVE.iter().copied().map(Some));
+    froms
+        .filter_map(|from| {
+            let row: Vec<u64> = Stage::LIVE
+                .iter()
+                .map(|to| {
+                    r.stage_flow
+                        .iter()
+                        .find(|f| f.from == from && f.to == *to)
+                        .map_or(0, |f| f.customers)
+                })
+                .collect();
+            row.iter()
+                .any(|n| *n > 0)
+                .then(|| (from.map_or("(joined)", Stage::as_str).to_owned(), row))
+        })
+        .collect()
 }
 
 /// `x` with two decimals; a value that rounds to zero is `0.00`, never `-0.00`.
@@ -62,11 +103,9 @@ pub(crate) fn text(r: &Report) -> String {
     let _ = writeln!(out, "rapport report at {}", r.now.format("%Y-%m-%d"));
     let _ = writeln!(
         out,
-        "{} customers, {} with a purchase (conversion {}), churn rate {}, {} win-backs, revenue {}\n",
+        "{} customers, {} with a purchase, {} win-backs in all, revenue {}",
         r.customers,
         r.purchasers,
-        pct(r.conversion_rate),
-        pct(r.churn_rate),
         r.win_backs,
         revenue_text(r)
     );
@@ -82,6 +121,18 @@ pub(crate) fn text(r: &Report) -> String {
             v.previous_year_purchasers
         );
     }
+    let _ = writeln!(
+        out,
+        "period {}: churn rate {}, win-back rate {}, conversion within {CONVERSION_DAYS} days {}, NPS {}, CSAT {}\n",
+        period_text(r),
+        rate(&r.churn_rate),
+        rate(&r.win_back_rate),
+        rate(&r.conversion_rate),
+        score(r.nps.value()),
+        r.csat
+            .value()
+            .map_or_else(|| "n/a".into(), |v| format!("{v:.1} %")),
+    );
     let clv_header = format!("avg 12-month CLV ({})", r.currency);
     let mut t = table(&["tier (pyramid)", "customers", "share", &clv_header]);
     for tier in ["platinum", "gold", "iron", "lead"] {
@@ -159,6 +210,22 @@ pub(crate) fn text(r: &Report) -> String {
     }
     let _ = writeln!(out, "Highest churn risk (not yet churned)");
     let t = customers_table(&r.churn_risk, "risk", |x| fixed2(x.churn_risk));
+    let _ = writeln!(out, "{t}\n");
+    let _ = writeln!(
+        out,
+        "Stage flow over {} (rows: stage at the start, columns: at the end)",
+        period_text(r)
+    );
+    let mut header = vec!["from \\ to".to_owned()];
+    header.extend(Stage::LIVE.iter().map(|s| s.as_str().to_owned()));
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(header);
+    for (from, row) in flow_table(r) {
+        let mut cells = vec![from];
+        cells.extend(row.iter().map(u64::to_string));
+        t.add_row(cells);
+    }
     let _ = writeln!(out, "{t}\n");
     let months = r
         .cohorts
@@ -275,6 +342,32 @@ fn heatmap(r: &Report) -> String {
     s
 }
 
+/// The stage flow as an HTML table, each cell shaded by its share of the row.
+fn flow_html(r: &Report) -> String {
+    let mut s = String::from(
+        r#"<table id="stage-flow"><caption>Stage flow (rows: stage at the start, columns: at the end)</caption><tr><th>from \ to</th>"#,
+    );
+    for to in Stage::LIVE {
+        let _ = write!(s, "<th>{to}</th>");
+    }
+    s.push_str("</tr>");
+    for (from, row) in flow_table(r) {
+        let total: u64 = row.iter().sum();
+        let _ = write!(s, "<tr><th>{}</th>", esc(&from));
+        for n in row {
+            let share = n as f64 / total.max(1) as f64;
+            let shade = (255.0 - share * 160.0) as u8;
+            let _ = write!(
+                s,
+                r#"<td style="background:rgb({shade},{shade},255)">{n}</td>"#
+            );
+        }
+        s.push_str("</tr>");
+    }
+    s.push_str("</table>");
+    s
+}
+
 /// One self-contained HTML page (inline CSS and SVG, no scripts, no external files).
 pub(crate) fn html(r: &Report) -> String {
     let tiers: Vec<(String, f64)> = ["platinum", "gold", "iron", "lead"]
@@ -319,12 +412,13 @@ pub(crate) fn html(r: &Report) -> String {
     format!(
         r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>rapport report {date}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:24px;color:#222}}section{{margin:18px 0}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px}}.kpi{{display:inline-block;margin-right:28px}}.kpi b{{font-size:22px;display:block}}</style>
+<style>body{{font-family:system-ui,sans-serif;margin:24px;color:#222}}section{{margin:18px 0}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px}}.kpi{{display:inline-block;margin-right:28px}}.kpi b{{font-size:22px;display:block}}.metric{{display:inline-block;margin-right:28px}}.metric b{{font-size:18px;display:block}}</style>
 </head><body>
 <h1>rapport report — {date}</h1>
 <section><div class="kpi"><b>{customers}</b>customers</div><div class="kpi"><b>{conv}</b>conversion</div><div class="kpi"><b>{churn}</b>churn rate</div><div class="kpi"><b>{wb}</b>win-backs</div><div class="kpi" id="revenue"><b>{revenue}</b>revenue</div></section>
 <section id="tier-pyramid">{pyramid}</section>
 <section id="stage-funnel">{funnel}</section>
+<section id="period"><h2>Period {period}</h2><div class="metric"><b>{wbr}</b>win-back rate</div><div class="metric"><b>{nps}</b>NPS</div><div class="metric"><b>{csat}</b>CSAT %</div>{flow}</section>
 <section id="cohort-heatmap">{heat}</section>
 <section id="clv-distribution">{clvsvg}</section>
 <section><h2>Top customers by 12-month CLV</h2>{top}</section>
@@ -332,8 +426,13 @@ pub(crate) fn html(r: &Report) -> String {
 "#,
         date = r.now.format("%Y-%m-%d"),
         customers = r.customers,
-        conv = pct(r.conversion_rate),
-        churn = pct(r.churn_rate),
+        conv = rate(&r.conversion_rate),
+        churn = rate(&r.churn_rate),
+        period = esc(&period_text(r)),
+        wbr = rate(&r.win_back_rate),
+        nps = score(r.nps.value()),
+        csat = score(r.csat.value()),
+        flow = flow_html(r),
         wb = r.win_backs,
         revenue = esc(&revenue_text(r)),
         pyramid = bars("Tier pyramid", &tiers, "#c9a227", true),

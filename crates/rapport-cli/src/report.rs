@@ -1,10 +1,13 @@
 //! `rapport report`: the periodic review — tier pyramid, stage funnel, RFM segments, CLV,
-//! churn risk, cohort retention, churn and conversion rates.
+//! churn risk, and the period metrics of `rapport_core::metrics` (churn, win-back and
+//! conversion rates, stage flows, cohort retention, NPS, CSAT). Every figure here comes from
+//! the core; this module gathers and shapes them.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rapport_clv::{BgNbd, ClvParams, GammaGamma, Summary, clv};
+use rapport_core::metrics::{self, CsatScore, NpsScore, Period, Rate, Response, StageFlow};
 use rapport_core::*;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -63,20 +66,34 @@ pub(crate) struct Report {
     pub(crate) rfm_segments: BTreeMap<&'static str, usize>,
     pub(crate) win_backs: u64,
     pub(crate) purchasers: usize,
-    pub(crate) conversion_rate: f64,
-    pub(crate) churn_rate: f64,
+    /// The review period `[from, to)` of the period metrics.
+    pub(crate) period: Period,
+    /// Prospects created in the period who bought within `CONVERSION_DAYS` days.
+    pub(crate) conversion_rate: Rate,
+    /// New, Active or Silent at the start of the period, Churned at its end.
+    pub(crate) churn_rate: Rate,
+    /// Churned at the start, a purchase day in the period.
+    pub(crate) win_back_rate: Rate,
+    /// (stage at the start → stage at the end) counts.
+    pub(crate) stage_flow: Vec<StageFlow>,
+    /// (tier at the start → tier at the end) by the ladder's thresholds; `None` when the
+    /// ladder is not one of 12-month revenue thresholds.
+    pub(crate) tier_flow: Option<Vec<metrics::TierFlow>>,
+    pub(crate) nps: NpsScore,
+    pub(crate) csat: CsatScore,
     /// Net revenue summed per currency, exactly (never added across currencies).
     pub(crate) revenue: BTreeMap<Currency, Decimal>,
     /// The base currency of the CLV figures (the policies' currency).
     pub(crate) currency: Currency,
     pub(crate) models: Option<Models>,
     pub(crate) average_clv_by_tier: BTreeMap<&'static str, f64>,
+    /// Customers with a CLV, total and average CLV per tier (base currency).
+    pub(crate) clv_by_tier: Vec<metrics::TierClv>,
     pub(crate) top_clv: Vec<Row>,
     pub(crate) top_crv: Vec<Row>,
     pub(crate) churn_risk: Vec<Row>,
     pub(crate) cohorts: Vec<Cohort>,
     pub(crate) clv_distribution: Vec<(String, usize)>,
-    pub(crate) nps_average: Option<f64>,
     /// The retention-model CLV of the book (Gupta & Lehmann), beside the probabilistic one.
     pub(crate) retention_clv: Option<RetentionClv>,
 }
@@ -135,6 +152,18 @@ fn retention_clv(
         Err(rapport_clv::ClvError::InvalidInput { .. }) => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Days a prospect has to make its first purchase to count as converted (DOMAIN.md's default).
+pub(crate) const CONVERSION_DAYS: u32 = 30;
+
+/// What the report reads from the activity log besides the records.
+#[derive(Debug, Default)]
+pub(crate) struct Log {
+    /// Referrers → the customers they referred.
+    pub(crate) referrals: BTreeMap<CustomerId, Vec<CustomerId>>,
+    /// Survey answers (NPS and CSAT).
+    pub(crate) responses: Vec<Response>,
 }
 
 fn external(c: &Customer) -> String {
@@ -196,40 +225,32 @@ fn revenue_order(a: Option<Money>, b: Option<Money>) -> std::cmp::Ordering {
     key(a).cmp(&key(b))
 }
 
-/// Net revenue of the live customers summed per currency, exactly.
-fn revenue_by_currency(live: &[&Record]) -> Result<BTreeMap<Currency, Decimal>> {
-    let mut out: BTreeMap<Currency, Decimal> = BTreeMap::new();
-    for m in live.iter().filter_map(|r| r.stats.revenue()) {
-        let total = out.entry(m.currency).or_default();
-        *total = total
-            .checked_add(m.amount)
-            .ok_or_else(|| crate::error::fail!("revenue in {} overflowed", m.currency))?;
-    }
-    Ok(out)
-}
-
-fn month_index(d: NaiveDate) -> i32 {
-    d.year() * 12 + d.month0() as i32
-}
-
-/// Builds the report from every record of the tenant, at `now`. `referrals` maps referrers to
-/// the customers they referred (from their `referral` activities).
+/// Builds the report from every record of the tenant, at `now`, with the period metrics over
+/// `period`. `log` holds the referrals and survey answers read from the activities.
 pub(crate) fn build(
     records: &[Record],
-    referrals: &BTreeMap<CustomerId, Vec<CustomerId>>,
+    log: &Log,
     policies: &Policies,
     now: DateTime<Utc>,
+    period: Period,
 ) -> Result<Report> {
+    let referrals = &log.referrals;
     let today = now.date_naive();
     let live: Vec<&Record> = records.iter().filter(|r| r.customer.is_live()).collect();
-    let mut stages: BTreeMap<&'static str, usize> =
-        Stage::LIVE.iter().map(|s| (s.as_str(), 0)).collect();
-    let mut tiers: BTreeMap<&'static str, usize> =
-        Tier::ALL.iter().map(|t| (t.as_str(), 0)).collect();
+    // Stored stages and tiers: the book as the last evaluation left it.
+    let mut stored = metrics::StageCounts::default();
     for r in &live {
-        *stages.entry(r.customer.stage().as_str()).or_default() += 1;
-        *tiers.entry(r.customer.tier().as_str()).or_default() += 1;
+        stored.add(r.customer.stage());
     }
+    let stages: BTreeMap<&'static str, usize> = stored
+        .iter()
+        .map(|(s, n)| (s.as_str(), n as usize))
+        .collect();
+    let tiers: BTreeMap<&'static str, usize> =
+        metrics::tier_distribution(live.iter().map(|r| &r.customer))
+            .iter()
+            .map(|(t, n)| (t.as_str(), n as usize))
+            .collect();
     let win_backs = live
         .iter()
         .map(|r| u64::from(r.customer.lifecycle().win_backs))
@@ -341,17 +362,15 @@ pub(crate) fn build(
             .parse()
             .unwrap_or(0.0);
     }
-    let mut average_clv_by_tier = BTreeMap::new();
-    for t in Tier::ALL {
-        let v: Vec<f64> = rows_out
-            .iter()
-            .filter(|r| r.tier == t.as_str())
-            .filter_map(|r| r.clv_12m)
-            .collect();
-        if !v.is_empty() {
-            average_clv_by_tier.insert(t.as_str(), v.iter().sum::<f64>() / v.len() as f64);
-        }
-    }
+    let clv_by_tier = metrics::clv_by_tier(
+        live.iter()
+            .zip(&rows_out)
+            .filter_map(|(r, row)| Some((r.customer.tier(), row.clv_12m?))),
+    );
+    let average_clv_by_tier = clv_by_tier
+        .iter()
+        .map(|t| (t.tier.as_str(), t.average))
+        .collect();
     let mut top_clv: Vec<Row> = rows_out
         .iter()
         .filter(|r| r.clv_12m.is_some())
@@ -377,39 +396,18 @@ pub(crate) fn build(
             .then_with(|| revenue_order(b.revenue_money, a.revenue_money))
     });
     churn_risk.truncate(10);
-    // Monthly cohorts.
-    let mut cohorts_map: BTreeMap<i32, Vec<Vec<i32>>> = BTreeMap::new();
-    for r in &live {
-        let months: Vec<i32> = r
-            .stats
-            .purchase_days_until(today)
-            .map(month_index)
-            .collect();
-        if let Some(first) = months.first().copied() {
-            cohorts_map
-                .entry(first)
-                .or_default()
-                .push(months.iter().map(|m| m - first).collect());
-        }
-    }
-    let horizon = month_index(today);
-    let cohorts = cohorts_map
-        .iter()
-        .map(|(first, members)| {
-            let span = (horizon - first).max(0) as usize;
-            let retention = (1..=span)
-                .map(|k| {
-                    let n = members.iter().filter(|m| m.contains(&(k as i32))).count();
-                    n as f64 / members.len() as f64
-                })
-                .collect();
-            Cohort {
-                month: format!("{}-{:02}", first.div_euclid(12), first.rem_euclid(12) + 1),
-                customers: members.len(),
-                retention,
-            }
-        })
-        .collect();
+    // Monthly cohorts over the purchase days up to today.
+    let cohorts = metrics::cohort_retention(
+        live.iter().map(|r| &r.stats),
+        today.succ_opt().unwrap_or(today),
+    )
+    .into_iter()
+    .map(|c| Cohort {
+        month: c.label(),
+        customers: c.customers as usize,
+        retention: c.retention(),
+    })
+    .collect();
     // CLV distribution in buckets.
     let edges = [0.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, f64::INFINITY];
     let clv_distribution = edges
@@ -428,27 +426,23 @@ pub(crate) fn build(
             (label, n)
         })
         .collect();
-    let nps: Vec<f64> = live
-        .iter()
-        .filter_map(|r| r.stats.last_nps())
-        .map(|n| f64::from(n.value.get()))
-        .collect();
-    let churned = stages.get("churned").copied().unwrap_or(0);
+    let book = || live.iter().map(|r| (&r.customer, &r.stats));
+    let review = metrics::stage_review(book(), &policies.lifecycle, period);
+    let revenue = metrics::revenue_by_currency(live.iter().map(|r| &r.stats))
+        .map_err(|e| crate::error::fail!("{e}"))?;
     Ok(Report {
         now,
         customers: live.len(),
         win_backs,
-        conversion_rate: if live.is_empty() {
-            0.0
-        } else {
-            purchasers as f64 / live.len() as f64
-        },
-        churn_rate: if purchasers == 0 {
-            0.0
-        } else {
-            churned as f64 / purchasers as f64
-        },
-        revenue: revenue_by_currency(&live)?,
+        period,
+        conversion_rate: metrics::conversion(book(), period, CONVERSION_DAYS),
+        churn_rate: review.churn_rate,
+        win_back_rate: review.win_back_rate,
+        stage_flow: review.flows,
+        tier_flow: metrics::tier_movements(book(), &policies.tier, period),
+        nps: metrics::nps(log.responses.iter().copied(), period),
+        csat: metrics::csat(log.responses.iter().copied(), period),
+        revenue,
         currency: base,
         purchasers,
         stages,
@@ -456,12 +450,12 @@ pub(crate) fn build(
         rfm_segments,
         models,
         average_clv_by_tier,
+        clv_by_tier,
         top_clv,
         top_crv,
         churn_risk,
         cohorts,
         clv_distribution,
-        nps_average: (!nps.is_empty()).then(|| nps.iter().sum::<f64>() / nps.len() as f64),
         retention_clv: retention_clv(&live, base, now)?,
     })
 }
@@ -476,8 +470,36 @@ pub(crate) fn to_json(r: &Report) -> serde_json::Value {
         "win_backs": r.win_backs,
         "now": r.now.to_rfc3339(),
         "purchasers": r.purchasers,
-        "conversion_rate": r.conversion_rate,
-        "churn_rate": r.churn_rate,
+        "period": {"from": r.period.start().to_string(), "to": r.period.end().to_string()},
+        "churn_rate": r.churn_rate.value(),
+        "win_back_rate": r.win_back_rate.value(),
+        "conversion_rate": r.conversion_rate.value(),
+        "nps": r.nps.value(),
+        "csat": r.csat.value(),
+        "cohort_retention": r
+            .cohorts
+            .iter()
+            .map(|c| (c.month.clone(), json!(c.retention)))
+            .collect::<serde_json::Map<_, _>>(),
+        "stage_flow": r
+            .stage_flow
+            .iter()
+            .map(|f| (f.label(), json!(f.customers)))
+            .collect::<serde_json::Map<_, _>>(),
+        "tier_flow": r.tier_flow.as_ref().map(|flows| {
+            flows
+                .iter()
+                .map(|f| (f.label(), json!(f.customers)))
+                .collect::<serde_json::Map<_, _>>()
+        }),
+        "counts": {
+            "churn_rate": r.churn_rate,
+            "win_back_rate": r.win_back_rate,
+            "conversion_rate": r.conversion_rate,
+            "conversion_days": CONVERSION_DAYS,
+            "nps": r.nps,
+            "csat": r.csat,
+        },
         "revenue": r
             .revenue
             .iter()
@@ -486,12 +508,19 @@ pub(crate) fn to_json(r: &Report) -> serde_json::Value {
         "currency": r.currency.as_str(),
         "models": r.models,
         "average_clv_by_tier": r.average_clv_by_tier,
+        "clv_by_tier": r
+            .clv_by_tier
+            .iter()
+            .map(|t| {
+                let v = json!({"customers": t.customers, "total": t.total, "average": t.average});
+                (t.tier.as_str().to_owned(), v)
+            })
+            .collect::<serde_json::Map<_, _>>(),
         "top_clv": r.top_clv,
         "top_crv": r.top_crv,
         "churn_risk": r.churn_risk,
         "cohorts": r.cohorts,
         "clv_distribution": r.clv_distribution,
-        "nps_average": r.nps_average,
         "retention_clv": r.retention_clv.as_ref().map(|v| json!({
             "retention": v.retention.to_string(),
             "annual_value": amount_text(v.annual_value),

@@ -582,7 +582,11 @@ fn html_report_renders_in_headless_chromium() {
 
     // The KPIs, as rendered, are the report's numbers, side by side on one line.
     assert_eq!(report["customers"], 2357, "the CDNOW cohort");
-    let pct = |v: &serde_json::Value| format!("{:.1} %", num(v) * 100.0);
+    // A rate is null when nobody could be counted (no prospect created in the period).
+    let pct = |v: &serde_json::Value| {
+        v.as_f64()
+            .map_or_else(|| "n/a".to_owned(), |x| format!("{:.1} %", x * 100.0))
+    };
     let kpis: Vec<String> = m["kpis"]
         .as_array()
         .unwrap()

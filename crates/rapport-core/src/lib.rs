@@ -45,6 +45,8 @@
 //! | [`model`] | what a customer holds: ids and keys, [`Customer`]/[`Profile`], contacts, [`Pii`], tags, activities, [`Money`], [`Stats`], and the state the rules keep (lifecycle [`Stage`], [`TierState`], [`Consents`]) |
 //! | [`decide`] | the rules, each with a [`Reason`]: [`segment`], tag rules, RFM, tier ladders, lifecycle, churn risk, ranks, [`evaluate()`] |
 //! | [`quality`] | duplicate candidates and merge previews |
+//! | [`recommend`] | item-to-item cosine recommendations over co-purchases, with explanations and a popularity fallback |
+//! | [`metrics`] | the periodic review: churn and win-back rates, cohorts, conversion, stage flows, NPS, CSAT (used through `rapport_core::metrics::…`) |
 //! | [`ports`] | the traits hosts and backends implement: [`Store`] (the repository), [`Outbox`], [`Notifier`], and the boxed [`DynStore`](ports::DynStore) |
 //! | root | [`Changeset`] (every state change), [`DomainEvent`]/[`OutboxMessage`], [`DomainError`] |
 #![forbid(unsafe_code)]
@@ -53,9 +55,11 @@ pub mod changeset;
 pub mod decide;
 pub mod error;
 pub mod event;
+pub mod metrics;
 pub mod model;
 pub mod ports;
 pub mod quality;
+pub mod recommend;
 
 pub use decide::segment;
 
@@ -98,6 +102,7 @@ pub use model::case::{Case, CaseSeverity, CaseStatus, NewCase, StatusChange};
 pub use model::consent::{Consent, Consents, ContactChannel, Purpose};
 pub use model::contact::{ContactKey, ContactKind, Email, Phone, Region};
 pub use model::customer::{AttrKey, AttrValue, Attributes, Customer, Profile};
+pub use model::id::Sku;
 pub use model::id::{AccountId, AccountName};
 pub use model::id::{ActivityId, CustomerId, MessageId, TenantId};
 pub use model::id::{Actor, IdempotencyKey, OrderId};

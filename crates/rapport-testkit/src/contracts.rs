@@ -1610,4 +1610,6 @@ pub async fn refunds_are_checked_against_orders<S: Store>(s: &S) -> Outcome {
     Ok(())
 }
 
+/// The review contract (in [`crate::review`]), with the others for the macros.
+pub use crate::review::review_matches_the_definitions;
 pub use crate::value::time_travel_and_simulation;

@@ -19,6 +19,7 @@
 //! | `segment_query_equals_in_memory_evaluation` | `query` gives what `scan` + `Segment::matches` give, for predicates over every field kind, paged, per tenant |
 //! | `refunds_are_checked_against_orders` | through the service: a refund of an unknown or another customer's order, or above what is left, is refused with its typed error and writes nothing; the order's date is kept; a retried refund is a duplicate |
 //! | `time_travel_and_simulation` | through the service: `as_of` sees the activities up to an instant (inclusive), equals the stored evaluation at now, ranks RFM within the tenant; `simulate` counts the tenant's customers, lists the movers, writes nothing |
+//! | `review_matches_the_definitions` | through the service: `Service::review` on a planted five-customer book gives the churn, win-back and conversion rates, stage flows, NPS (latest answer, this tenant only), CSAT, revenue and cohorts DOMAIN.md's definitions give |
 //! | `differential` | random operation sequences give the results an independent oracle of the store contracts predicts, and the same as `rapport-memory` |
 //!
 //! Use the macro with a factory that makes a fresh, empty store:
@@ -34,12 +35,14 @@
 #![forbid(unsafe_code)]
 
 pub mod account;
+pub mod baskets;
 pub mod case;
 pub mod contracts;
 pub mod differential;
 pub mod fault;
 pub mod generate;
 pub mod reliability;
+pub mod review;
 mod support;
 pub mod value;
 
@@ -177,7 +180,8 @@ macro_rules! store_contracts {
             erasure_leaves_no_pii,
             segment_query_equals_in_memory_evaluation,
             refunds_are_checked_against_orders,
-            time_travel_and_simulation
+            time_travel_and_simulation,
+            review_matches_the_definitions
         );
         #[test]
         fn differential() {
@@ -214,7 +218,8 @@ macro_rules! store_contracts_tokio {
             erasure_leaves_no_pii,
             segment_query_equals_in_memory_evaluation,
             refunds_are_checked_against_orders,
-            time_travel_and_simulation
+            time_travel_and_simulation,
+            review_matches_the_definitions
         );
     };
     (@each $factory:expr; $($name:ident),+) => {

@@ -1104,4 +1104,28 @@ impl<S: Store, N: Notifier> Service<S, N> {
     {
         block_on(self.0.account_rollup(t, id))
     }
+
+    /// The review of `period` (see [`crate::Service::review`]).
+    ///
+    /// ```
+    /// use chrono::NaiveDate;
+    /// use rapport::core::*;
+    /// use rapport::core::metrics::Period;
+    /// use rapport_memory::MemoryStore;
+    /// let svc = rapport::blocking::Service::new(MemoryStore::new());
+    /// let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+    /// let r = svc.review(TenantId::from_u128(1), Period::new(d(1, 1), d(2, 1))?)?;
+    /// assert_eq!(r.stages.churn_rate.value(), None); // an empty book
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`crate::Service::review`].
+    pub fn review(
+        &self,
+        t: TenantId,
+        period: rapport_core::metrics::Period,
+    ) -> Result<crate::Review, Error> {
+        block_on(self.0.review(t, period))
+    }
 }

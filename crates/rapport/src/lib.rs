@@ -37,6 +37,7 @@ mod case;
 mod clock;
 mod error;
 mod relay;
+mod review;
 mod service;
 mod store_ext;
 mod value;
@@ -49,6 +50,7 @@ pub use case::{CaseChange, ComplaintRecorded, OpenCase};
 pub use clock::{Clock, IdSource, ManualClock, SystemClock, UuidV7Ids};
 pub use error::Error;
 pub use relay::{RelayConfig, RelayReport, relay_once};
+pub use review::{CONVERSION_DAYS, Review};
 pub use service::{
     DEFAULT_MAX_ATTEMPTS, NoopNotifier, Recorded, Registered, Service, SweepProgress,
 };

@@ -210,7 +210,7 @@ impl LifecyclePolicy {
         self.churn_after_from_silent(self.silent_after_days(purchase_days))
     }
 
-    fn churn_after_from_silent(&self, silent_after: f64) -> f64 {
+    pub(crate) fn churn_after_from_silent(&self, silent_after: f64) -> f64 {
         (self.churn_factor * silent_after).max(f64::from(self.churn_after_min_days))
     }
 }

@@ -345,3 +345,16 @@ key_type!(
     "account.name",
     200
 );
+key_type!(
+    /// A product's stock-keeping unit: what a line item names and recommendations return.
+    /// Ordered bytewise, which is how ties between equally good items are broken.
+    ///
+    /// ```
+    /// use rapport_core::Sku;
+    /// assert!(Sku::new("tea-oolong-100g").unwrap() < Sku::new("tea-puer").unwrap());
+    /// assert!(Sku::new("").is_err());
+    /// ```
+    Sku,
+    "sku",
+    100
+);
