@@ -11,8 +11,9 @@ use crate::error::DomainError;
 use crate::event::OutboxMessage;
 use crate::model::activity::Activity;
 use crate::model::customer::Customer;
-use crate::model::id::TenantId;
+use crate::model::id::{CustomerId, TenantId};
 use crate::model::stats::Stats;
+use crate::privacy::ConsentEntry;
 
 /// One customer row to write, with its stats.
 ///
@@ -145,6 +146,28 @@ pub struct Changeset {
     pub activities: Vec<Activity>,
     /// Outbox messages.
     pub outbox: Vec<OutboxMessage>,
+    /// New consent ledger entries (appended; an entry id already stored is refused).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consents: Vec<ConsentEntry>,
+    /// Ledger entries to move from one customer to another (a merge moves the loser's
+    /// consents to the survivor): every entry of `from` is reassigned to `to`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consent_moves: Vec<ConsentMove>,
+}
+
+/// Moves every consent ledger entry of `from` to `to` (same tenant).
+///
+/// ```
+/// use rapport_core::{ConsentMove, CustomerId};
+/// let m = ConsentMove { from: CustomerId::from_u128(1), to: CustomerId::from_u128(2) };
+/// assert_ne!(m.from, m.to);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentMove {
+    /// Whose entries move.
+    pub from: CustomerId,
+    /// Where they go.
+    pub to: CustomerId,
 }
 
 impl Changeset {
@@ -175,7 +198,11 @@ impl Changeset {
     /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.customers.is_empty() && self.activities.is_empty() && self.outbox.is_empty()
+        self.customers.is_empty()
+            && self.activities.is_empty()
+            && self.outbox.is_empty()
+            && self.consents.is_empty()
+            && self.consent_moves.is_empty()
     }
 
     /// Adds a create.
@@ -296,6 +323,18 @@ impl Changeset {
             }
             if twice == Some(i) {
                 return bad(format!("outbox message {} appears twice", m.id));
+            }
+        }
+        let twice = first_repeat(&self.consents, |e| e.id);
+        for (i, e) in self.consents.iter().enumerate() {
+            if twice == Some(i) {
+                return bad(format!("consent entry {} appears twice", e.id));
+            }
+            e.validate()?;
+        }
+        for m in &self.consent_moves {
+            if m.from == m.to {
+                return bad(format!("consents of {} moved onto themselves", m.from));
             }
         }
         Ok(())

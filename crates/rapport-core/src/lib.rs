@@ -45,6 +45,7 @@
 //! | [`model`] | what a customer holds: ids and keys, [`Customer`]/[`Profile`], contacts, [`Pii`], tags, activities, [`Money`], [`Stats`], and the state the rules keep (lifecycle [`Stage`], [`TierState`], [`Consents`]) |
 //! | [`decide`] | the rules, each with a [`Reason`]: [`segment`], tag rules, RFM, tier ladders, lifecycle, churn risk, ranks, [`evaluate()`] |
 //! | [`quality`] | duplicate candidates and merge previews |
+//! | [`privacy`] | the consent ledger: entries, the current state as a function of them |
 //! | [`ports`] | the traits hosts and backends implement: [`Store`] (the repository), [`Outbox`], [`Notifier`], and the boxed [`DynStore`](ports::DynStore) |
 //! | root | [`Changeset`] (every state change), [`DomainEvent`]/[`OutboxMessage`], [`DomainError`] |
 #![forbid(unsafe_code)]
@@ -55,11 +56,12 @@ pub mod error;
 pub mod event;
 pub mod model;
 pub mod ports;
+pub mod privacy;
 pub mod quality;
 
 pub use decide::segment;
 
-pub use changeset::{Changeset, CustomerWrite};
+pub use changeset::{Changeset, ConsentMove, CustomerWrite};
 pub use decide::churn::{ChurnPolicy, ChurnRisk};
 pub use decide::evaluate::{EvalInputs, Evaluation, evaluate};
 pub use decide::lifecycle::{
@@ -85,6 +87,7 @@ pub use model::activity::{
 pub use model::consent::{Consent, Consents, ContactChannel, Purpose};
 pub use model::contact::{ContactKey, ContactKind, Email, Phone, Region};
 pub use model::customer::{AttrKey, AttrValue, Attributes, Customer, Profile};
+pub use model::id::ConsentEntryId;
 pub use model::id::{ActivityId, CustomerId, MessageId, TenantId};
 pub use model::id::{Actor, IdempotencyKey, OrderId};
 pub use model::lifecycle::{Lifecycle, Stage, StageOverride};

@@ -112,6 +112,7 @@ fn domain_kind(e: &DomainError) -> &'static str {
         DomainError::InvalidPolicy { .. } => "domain.invalid_policy",
         DomainError::UnknownOrder { .. } => "domain.unknown_order",
         DomainError::RefundExceedsOrder { .. } => "domain.refund_exceeds_order",
+        DomainError::NothingToConfirm { .. } => "domain.nothing_to_confirm",
         _ => "domain",
     }
 }

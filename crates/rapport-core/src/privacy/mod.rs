@@ -1,0 +1,19 @@
+//! Privacy: the consent ledger ([`ledger`]) — every grant, withdrawal and pending double
+//! opt-in as append-only entries whose current state is a pure function of the ledger.
+//!
+//! ```
+//! use chrono::DateTime;
+//! use rapport_core::privacy::{ConsentEntry, ConsentState, state_of};
+//! use rapport_core::{ConsentEntryId, ContactChannel, CustomerId, Purpose};
+//! let e = ConsentEntry::new(ConsentEntryId::from_u128(1), CustomerId::from_u128(2),
+//!     Purpose::Marketing, ContactChannel::Email, ConsentState::Granted, "signup", DateTime::UNIX_EPOCH)?;
+//! assert_eq!(state_of(&[e], Purpose::Marketing, ContactChannel::Email), Some(ConsentState::Granted));
+//! # Ok::<(), rapport_core::DomainError>(())
+//! ```
+
+pub mod ledger;
+
+pub use ledger::{
+    ConsentDecision, ConsentEntry, ConsentState, ERASED_SOURCE, LegalBasis, MAX_REF_LEN,
+    confirmation, current, record, snapshot, state_of,
+};
