@@ -18,6 +18,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod consent;
+
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque, btree_map, hash_map};
 use std::hash::BuildHasher;
 use std::ops::Bound;
@@ -119,6 +121,8 @@ struct Book {
     activities: HashMap<CustomerId, Timeline, Hashed>,
     /// The live customer holding each normalised email and phone (one per key).
     contacts: HashMap<ContactKey, CustomerId, Hashed>,
+    /// The consent ledger.
+    consents: consent::Ledger,
 }
 
 impl Book {
@@ -369,6 +373,7 @@ impl Store for MemoryStore {
         check_writes(&cs.customers, |id| {
             book.customers.get(&id).map(|r| &r.customer)
         })?;
+        book.consents.check(cs)?;
         // Most writes (a purchase, a tag) keep the customer's contacts: nothing to check or
         // move then, which keeps the contact rule off the hot path.
         let moves_contacts = cs.customers.iter().any(|w| {
@@ -421,6 +426,7 @@ impl Store for MemoryStore {
         for a in &cs.activities {
             book.insert(a);
         }
+        book.consents.apply(cs);
         inner.outbox.extend(cs.outbox.iter().map(|m| Pending {
             message: m.clone(),
             available_at: DateTime::<Utc>::MIN_UTC,

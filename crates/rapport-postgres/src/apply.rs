@@ -343,6 +343,7 @@ pub(crate) struct Prepared {
     activities: Vec<ActivityRow>,
     messages: Vec<MessageRow>,
     counts: Applied,
+    ledger: crate::consent::LedgerWrites,
 }
 
 impl Prepared {
@@ -392,6 +393,7 @@ impl Prepared {
             activities,
             messages,
             counts: Applied::counting(cs),
+            ledger: crate::consent::LedgerWrites::new(cs)?,
         })
     }
 
@@ -423,7 +425,25 @@ impl Prepared {
     /// its key first) → duplicates.
     pub(crate) async fn write(&self, tx: &impl Conn, sql: &Sql) -> Result<Applied, StoreError> {
         let stmts = Stmts::prepare(tx, sql, Some(self)).await?;
-        self.send(tx, &stmts).await
+        self.send_with_ledger(tx, &stmts, sql).await
+    }
+
+    /// [`Prepared::send`], then the consent ledger's writes once it succeeded without
+    /// duplicates (same transaction and savepoint; statements of their own, sent after the
+    /// answer, so in a group they run after later changesets' statements — a refusal rolls
+    /// back to this changeset's savepoint, which undoes those too, and they are sent again).
+    pub(crate) async fn send_with_ledger(
+        &self,
+        tx: &impl Conn,
+        stmts: &Stmts,
+        sql: &Sql,
+    ) -> Result<Applied, StoreError> {
+        let applied = self.send(tx, stmts).await?;
+        if applied.is_duplicate() || self.ledger.is_empty() {
+            return Ok(applied);
+        }
+        self.ledger.write(tx, &sql.consents, &self.tenant).await?;
+        Ok(applied)
     }
 
     /// [`Prepared::write`] with the statements prepared: every statement is sent on the

@@ -99,6 +99,7 @@
 mod apply;
 mod config;
 mod conn;
+mod consent;
 mod error;
 mod group;
 mod import;

@@ -216,6 +216,7 @@ pub(crate) struct Prepared {
     customers: Vec<(Option<u64>, CustomerRow)>,
     activities: Vec<ActivityRow>,
     messages: Vec<MessageRow>,
+    ledger: crate::consent::LedgerWrites,
 }
 
 impl Prepared {
@@ -284,6 +285,7 @@ impl Prepared {
             customers,
             activities,
             messages,
+            ledger: crate::consent::LedgerWrites::new(cs)?,
         })
     }
 }
@@ -474,6 +476,7 @@ pub(crate) fn apply(conn: &Connection, p: &Prepared, seq: &mut i64) -> Result<Ou
             out.messages += 1;
         }
     }
+    p.ledger.apply(conn, t)?;
     Ok(out)
 }
 

@@ -19,6 +19,7 @@
 mod apply;
 mod codec;
 mod config;
+mod consent;
 mod error;
 mod import;
 mod migrate;

@@ -36,6 +36,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "one_customer_per_contact",
         sql: include_str!("../migrations/0002_one_customer_per_contact.sql"),
     },
+    Migration {
+        version: 4,
+        name: "consent_ledger",
+        sql: include_str!("../migrations/0004_consent_ledger.sql"),
+    },
 ];
 
 /// The schema version this code writes.

@@ -778,4 +778,93 @@ impl<S: Store, N: Notifier> Service<S, N> {
     {
         block_on(relay_once(self.0.store(), self.0.notifier(), config, now))
     }
+    /// See [`crate::Service::grant`].
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::ConsentRequest;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let t = TenantId::from_u128(1);
+    /// let svc = Service::new(MemoryStore::new());
+    /// let id = svc.register(t, Profile::default())?.customer.id();
+    /// svc.grant(t, id, ConsentRequest::new(Purpose::Analytics, ContactChannel::Any, "cookie-banner"))?;
+    /// assert_eq!(svc.consents(t, id)?.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn grant(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        request: crate::ConsentRequest,
+    ) -> Result<privacy::ConsentEntry, Error>
+    where
+        S: ports::ConsentStore,
+    {
+        block_on(self.0.grant(t, id, request))
+    }
+
+    /// See [`crate::Service::withdraw`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn withdraw(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        request: crate::ConsentRequest,
+    ) -> Result<privacy::ConsentEntry, Error>
+    where
+        S: ports::ConsentStore,
+    {
+        block_on(self.0.withdraw(t, id, request))
+    }
+
+    /// See [`crate::Service::request_consent`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn request_consent(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        request: crate::ConsentRequest,
+    ) -> Result<privacy::ConsentEntry, Error>
+    where
+        S: ports::ConsentStore,
+    {
+        block_on(self.0.request_consent(t, id, request))
+    }
+
+    /// See [`crate::Service::confirm`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn confirm(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        purpose: Purpose,
+        channel: ContactChannel,
+        source: &str,
+    ) -> Result<privacy::ConsentEntry, Error>
+    where
+        S: ports::ConsentStore,
+    {
+        block_on(self.0.confirm(t, id, purpose, channel, source))
+    }
+
+    /// See [`crate::Service::consents`].
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn consents(&self, t: TenantId, id: CustomerId) -> Result<Vec<privacy::ConsentEntry>, Error>
+    where
+        S: ports::ConsentStore,
+    {
+        block_on(self.0.consents(t, id))
+    }
 }

@@ -34,6 +34,7 @@ mod activity;
 pub mod blocking;
 mod clock;
 mod error;
+mod privacy;
 mod relay;
 mod service;
 mod store_ext;
@@ -43,6 +44,7 @@ pub use rapport_core as core;
 pub use activity::NewActivity;
 pub use clock::{Clock, IdSource, ManualClock, SystemClock, UuidV7Ids};
 pub use error::Error;
+pub use privacy::ConsentRequest;
 pub use relay::{RelayConfig, RelayReport, relay_once};
 pub use service::{
     DEFAULT_MAX_ATTEMPTS, NoopNotifier, Recorded, Registered, Service, SweepProgress,

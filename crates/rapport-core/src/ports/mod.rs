@@ -113,12 +113,14 @@
 //! # let _ = Toy::default();
 //! ```
 
+mod consent;
 mod dyn_store;
 mod error;
 mod notifier;
 mod outbox;
 mod store;
 
+pub use consent::{ConsentStore, entry_stored, sort_ledger};
 pub use dyn_store::{BoxFuture, DynStore};
 pub use error::{Entity, StoreError};
 pub use notifier::{Notifier, NotifyError};

@@ -175,3 +175,13 @@ impl Outbox for Fresh {
         self.s().retry_outbox_for(t, id, at).await
     }
 }
+
+impl rapport_core::ports::ConsentStore for Fresh {
+    async fn consents(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+    ) -> Result<Vec<rapport_core::privacy::ConsentEntry>, StoreError> {
+        self.s().consents(t, id).await
+    }
+}
