@@ -9,6 +9,7 @@ mod clv;
 mod error;
 mod import;
 mod par;
+mod privacy;
 mod render;
 mod report;
 mod rows;
@@ -122,6 +123,11 @@ enum Command {
         #[command(subcommand)]
         what: ClvWhat,
     },
+    /// The consent ledger: grant, withdraw, request (double opt-in), confirm, show.
+    Consent {
+        #[command(subcommand)]
+        what: privacy::ConsentWhat,
+    },
 }
 
 #[derive(Subcommand)]
@@ -131,6 +137,8 @@ enum ImportWhat {
     Transactions(ImportArgs),
     /// Customers: one per row, keyed by an external id (existing ones are left as they are).
     Customers(CustomerImportArgs),
+    /// Consents: one ledger entry per row (customer, purpose, channel, state, …).
+    Consents(privacy::ConsentImportArgs),
 }
 
 #[derive(clap::Args)]
@@ -751,6 +759,16 @@ fn run(cli: Cli) -> Result<()> {
                     );
                 }
             }
+        }
+        Command::Consent { what } => {
+            let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());
+            privacy::run(store::open(&db, Utc::now())?, tenant, what)?;
+        }
+        Command::Import {
+            what: ImportWhat::Consents(a),
+        } => {
+            let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());
+            privacy::import(store::open(&db, Utc::now())?, tenant, &a)?;
         }
         Command::Clv { what } => match what {
             ClvWhat::Fit { model, input, cols } => {
