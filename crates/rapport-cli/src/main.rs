@@ -78,6 +78,8 @@ enum Command {
         /// Evaluate as of this day (default: today).
         #[arg(long)]
         now: Option<NaiveDate>,
+        #[command(flatten)]
+        retention: privacy::RetentionArgs,
     },
     /// The periodic review: tiers, stages, RFM, CLV, churn risk, cohorts.
     Report {
@@ -123,6 +125,8 @@ enum Command {
         #[command(subcommand)]
         what: ClvWhat,
     },
+    /// Erase a customer's personal data (aggregates kept); prints the erasure record.
+    Erase(privacy::EraseArgs),
     /// The consent ledger: grant, withdraw, request (double opt-in), confirm, show.
     Consent {
         #[command(subcommand)]
@@ -552,17 +556,18 @@ fn run(cli: Cli) -> Result<()> {
                 )?
             );
         }
-        Command::Sweep { now } => {
+        Command::Sweep { now, retention } => {
             let store = store::open(
                 &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
                 Utc::now(),
             )?;
             let svc = Service::new(store).with_policies(policies)?;
             let s = sweep(&svc, tenant, at(now), false)?;
-            println!(
-                "{}",
-                serde_json::json!({"evaluated": s.evaluated, "changed": s.changed, "events": s.events})
-            );
+            let mut out = serde_json::json!({"evaluated": s.evaluated, "changed": s.changed, "events": s.events});
+            if let Some(r) = privacy::retention(&svc, tenant, at(now), &retention)? {
+                out["retention"] = r;
+            }
+            println!("{out}");
         }
         Command::Report { now, json, html } => {
             let store = store::open(
@@ -759,6 +764,10 @@ fn run(cli: Cli) -> Result<()> {
                     );
                 }
             }
+        }
+        Command::Erase(a) => {
+            let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());
+            privacy::erase(store::open(&db, Utc::now())?, tenant, &a)?;
         }
         Command::Consent { what } => {
             let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());

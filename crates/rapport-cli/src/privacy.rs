@@ -288,3 +288,61 @@ pub(crate) fn import(store: Db, t: TenantId, args: &ConsentImportArgs) -> Result
     println!("recorded {recorded} consent entries");
     Ok(())
 }
+
+/// `rapport erase <key> [--reason CODE] [--requester REF]`.
+#[derive(Args)]
+pub(crate) struct EraseArgs {
+    /// Customer id (UUID), email address, or the external id used at import.
+    key: String,
+    /// The reason code kept in the erasure record.
+    #[arg(long, default_value = "data-subject-request")]
+    reason: String,
+    /// Who asked: an opaque reference (ticket id), never a name or an email.
+    #[arg(long, default_value = "cli")]
+    requester: String,
+}
+
+/// Runs `rapport erase`: prints the erasure record (no personal data).
+pub(crate) fn erase(store: Db, t: TenantId, a: &EraseArgs) -> Result<()> {
+    let id = resolve(&store, t, &a.key)?;
+    let svc = Service::new(store);
+    let r = svc
+        .erase(t, id, &a.requester, &a.reason)
+        .map_err(not_found(&a.key))?;
+    println!("{}", serde_json::to_string(&r)?);
+    Ok(())
+}
+
+/// The retention flags of `rapport sweep`.
+#[derive(Args)]
+pub(crate) struct RetentionArgs {
+    /// Erase customers with no activity for more than this many days (no default: the
+    /// retention policy is the host's choice).
+    #[arg(long)]
+    retention_days: Option<u32>,
+    /// Only count the customers the retention policy would erase.
+    #[arg(long, requires = "retention_days")]
+    retention_dry_run: bool,
+}
+
+/// Applies the retention flags after a sweep: `None` without `--retention-days`.
+pub(crate) fn retention(
+    svc: &Service<Db>,
+    t: TenantId,
+    now: DateTime<Utc>,
+    a: &RetentionArgs,
+) -> Result<Option<serde_json::Value>> {
+    let Some(days) = a.retention_days else {
+        return Ok(None);
+    };
+    let policy = rapport_core::privacy::RetentionPolicy {
+        inactive_days: days,
+    };
+    let r = svc.retention(t, policy, now, a.retention_dry_run)?;
+    Ok(Some(serde_json::json!({
+        "inactive_days": days,
+        "dry_run": a.retention_dry_run,
+        "due": r.due,
+        "erased": r.erased,
+    })))
+}

@@ -245,3 +245,16 @@ impl rapport_core::ports::ConsentStore for Db {
         }
     }
 }
+
+impl rapport_core::ports::ErasureStore for Db {
+    async fn erasure(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+    ) -> std::result::Result<Option<rapport_core::privacy::ErasureRecord>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.erasure(t, id).await,
+            Db::Postgres(s) => s.erasure(t, id).await,
+        }
+    }
+}

@@ -13,7 +13,7 @@ use crate::model::activity::Activity;
 use crate::model::customer::Customer;
 use crate::model::id::{CustomerId, TenantId};
 use crate::model::stats::Stats;
-use crate::privacy::ConsentEntry;
+use crate::privacy::{ConsentEntry, ErasureRecord};
 
 /// One customer row to write, with its stats.
 ///
@@ -153,6 +153,12 @@ pub struct Changeset {
     /// consents to the survivor): every entry of `from` is reassigned to `to`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub consent_moves: Vec<ConsentMove>,
+    /// Erasures: for each record, the store also strips the customer's activities
+    /// (`privacy::strip_activity`) and consent entries (`ConsentEntry::stripped`), drops the
+    /// outbox messages still pending for it, and stores the record (a second record for the
+    /// same customer is refused). The customer's own update to `Erased` is in `customers`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub erasures: Vec<ErasureRecord>,
 }
 
 /// Moves every consent ledger entry of `from` to `to` (same tenant).
@@ -203,6 +209,7 @@ impl Changeset {
             && self.outbox.is_empty()
             && self.consents.is_empty()
             && self.consent_moves.is_empty()
+            && self.erasures.is_empty()
     }
 
     /// Adds a create.
@@ -331,6 +338,19 @@ impl Changeset {
                 return bad(format!("consent entry {} appears twice", e.id));
             }
             e.validate()?;
+        }
+        for r in &self.erasures {
+            r.validate()?;
+            let erased = self.customers.iter().any(|w| {
+                w.customer().id() == r.customer
+                    && w.customer().stage() == crate::model::lifecycle::Stage::Erased
+            });
+            if !erased {
+                return bad(format!(
+                    "erasure of {} without its update to erased",
+                    r.customer
+                ));
+            }
         }
         for m in &self.consent_moves {
             if m.from == m.to {

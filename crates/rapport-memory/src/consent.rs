@@ -3,8 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rapport_core::ports::{ConsentStore, sort_ledger};
-use rapport_core::privacy::ConsentEntry;
+use rapport_core::ports::{ConsentStore, ErasureStore, already_erased, entry_stored, sort_ledger};
+use rapport_core::privacy::{ConsentEntry, ErasureRecord, strip_activity};
 use rapport_core::{Changeset, ConsentEntryId, CustomerId, StoreError, TenantId};
 
 use crate::{Hashed, MemoryStore};
@@ -14,13 +14,21 @@ use crate::{Hashed, MemoryStore};
 pub(crate) struct Ledger {
     by_customer: HashMap<CustomerId, Vec<ConsentEntry>, Hashed>,
     ids: HashSet<ConsentEntryId, Hashed>,
+    erasures: HashMap<CustomerId, ErasureRecord, Hashed>,
 }
 
 impl Ledger {
     /// Refuses a changeset whose entries are already stored (before anything is written).
     pub(crate) fn check(&self, cs: &Changeset) -> Result<(), StoreError> {
+        if let Some(r) = cs
+            .erasures
+            .iter()
+            .find(|r| self.erasures.contains_key(&r.customer))
+        {
+            return Err(already_erased(r.customer));
+        }
         match cs.consents.iter().find(|e| self.ids.contains(&e.id)) {
-            Some(e) => Err(rapport_core::ports::entry_stored(e.id)),
+            Some(e) => Err(entry_stored(e.id)),
             None => Ok(()),
         }
     }
@@ -42,6 +50,63 @@ impl Ledger {
                 .or_default()
                 .push(e.clone());
         }
+        for r in &cs.erasures {
+            if let Some(entries) = self.by_customer.get_mut(&r.customer) {
+                for e in entries.iter_mut() {
+                    *e = e.stripped();
+                }
+            }
+            self.erasures.insert(r.customer, r.clone());
+        }
+    }
+}
+
+/// The rest of an erasure (the checks passed): the customer's activities stripped in the
+/// log, its pending outbox messages dropped.
+pub(crate) fn erase(inner: &mut crate::Inner, tenant: TenantId, cs: &Changeset) {
+    if cs.erasures.is_empty() {
+        return;
+    }
+    if let Some(book) = inner.books.get_mut(&tenant) {
+        for r in &cs.erasures {
+            let positions: Vec<u32> = book
+                .activities
+                .get(&r.customer)
+                .map(|t| t.values().flat_map(|m| m.as_slice().to_vec()).collect())
+                .unwrap_or_default();
+            for at in positions {
+                let at = at as usize;
+                if let Some(a) = book
+                    .log
+                    .chunks
+                    .get_mut(at / crate::CHUNK)
+                    .and_then(|c| c.get_mut(at % crate::CHUNK))
+                {
+                    *a = strip_activity(a);
+                }
+            }
+        }
+    }
+    inner.outbox.retain(|p| {
+        p.message.tenant != tenant
+            || !cs
+                .erasures
+                .iter()
+                .any(|r| r.customer == p.message.event.customer())
+    });
+}
+
+impl ErasureStore for MemoryStore {
+    async fn erasure(
+        &self,
+        tenant: TenantId,
+        id: CustomerId,
+    ) -> Result<Option<ErasureRecord>, StoreError> {
+        Ok(self
+            .lock()?
+            .books
+            .get(&tenant)
+            .and_then(|b| b.consents.erasures.get(&id).cloned()))
     }
 }
 

@@ -431,6 +431,7 @@ impl Store for MemoryStore {
             message: m.clone(),
             available_at: DateTime::<Utc>::MIN_UTC,
         }));
+        consent::erase(inner, tenant, cs);
         Ok(Applied::counting(cs))
     }
 }

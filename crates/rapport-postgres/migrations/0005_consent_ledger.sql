@@ -23,3 +23,18 @@ ALTER TABLE consents ENABLE ROW LEVEL SECURITY;
 ALTER TABLE consents FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_rows ON consents USING (tenant_id = rapport_tenant())
     WITH CHECK (tenant_id = rapport_tenant());
+
+-- Erasure records: one per erased customer, no personal data (requester is an opaque
+-- reference, reason a code).
+CREATE TABLE erasures (
+    tenant_id    uuid        NOT NULL,
+    customer_id  uuid        NOT NULL,
+    erased_at    timestamptz NOT NULL,
+    record_json  text        NOT NULL,
+    PRIMARY KEY (tenant_id, customer_id)
+);
+
+ALTER TABLE erasures ENABLE ROW LEVEL SECURITY;
+ALTER TABLE erasures FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_rows ON erasures USING (tenant_id = rapport_tenant())
+    WITH CHECK (tenant_id = rapport_tenant());

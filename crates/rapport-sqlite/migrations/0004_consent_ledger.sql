@@ -17,3 +17,13 @@ CREATE TABLE rapport_consents (
 
 CREATE INDEX rapport_consents_customer
     ON rapport_consents (tenant_id, customer_id, at_us, recorded_at_us);
+
+-- Erasure records: one per erased customer, no personal data (requester is an opaque
+-- reference, reason a code).
+CREATE TABLE rapport_erasures (
+    tenant_id     BLOB    NOT NULL,
+    customer_id   BLOB    NOT NULL,
+    erased_at_us  INTEGER NOT NULL,
+    record_json   TEXT    NOT NULL,
+    PRIMARY KEY (tenant_id, customer_id)
+) WITHOUT ROWID;

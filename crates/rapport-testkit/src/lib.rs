@@ -19,6 +19,7 @@
 //! | `segment_query_equals_in_memory_evaluation` | `query` gives what `scan` + `Segment::matches` give, for predicates over every field kind, paged, per tenant |
 //! | `refunds_are_checked_against_orders` | through the service: a refund of an unknown or another customer's order, or above what is left, is refused with its typed error and writes nothing; the order's date is kept; a retried refund is a duplicate |
 //! | `consent_ledger` (flag `privacy`) | consent entries commit with the customer's snapshot, read back in ledger order, none kept from a refused changeset, moved whole, per tenant |
+//! | `erasure_is_complete` (flag `privacy`) | an erasure empties the profile, keeps the aggregates to the cent, strips activities' free text and consent entries, drops the customer's pending messages, stores one record; tenant B untouched |
 //! | `differential` | random operation sequences give the results an independent oracle of the store contracts predicts, and the same as `rapport-memory` |
 //!
 //! Use the macro with a factory that makes a fresh, empty store:
@@ -80,7 +81,7 @@ where
 /// | flag | adds |
 /// |---|---|
 /// | `concurrent` | the store is safe to share between threads: `no_lost_updates_under_concurrency` (8 threads × 125 conflicting read-modify-writes through the service, none lost), `outbox_survives_failures_and_relay_deaths` (1,000 events, 30 % failed deliveries, relay deaths: all delivered, none stuck) and `racing_refunds_never_exceed_the_order` (50 orders of 50.00, each refunded 30.00 by two threads at once: exactly one of each pair recorded) |
-/// | `privacy` | the store is a [`ConsentStore`](rapport_core::ports::ConsentStore): `consent_ledger` |
+/// | `privacy` | the store is a [`ConsentStore`](rapport_core::ports::ConsentStore) and an [`ErasureStore`](rapport_core::ports::ErasureStore): `consent_ledger`, `erasure_is_complete` |
 ///
 /// The tests only exist under `cargo test`, so this example can only show the expansion
 /// compiling:
@@ -108,6 +109,10 @@ macro_rules! store_contracts {
         #[test]
         fn consent_ledger() {
             $crate::check($factory, |s| async move { $crate::privacy::consent_ledger(&s).await });
+        }
+        #[test]
+        fn erasure_is_complete() {
+            $crate::check($factory, |s| async move { $crate::privacy::erasure_is_complete(&s).await });
         }
     };
     (@cap $factory:expr; concurrent) => {

@@ -205,3 +205,191 @@ pub async fn consent_ledger<S: ConsentStore>(s: &S) -> Outcome {
     );
     Ok(())
 }
+
+/// Erasure: the customer becomes an empty `Erased` tombstone with its stats kept to the
+/// cent; its visits lose their free text while purchases keep amounts and dates; its consent
+/// entries lose source and evidence; its pending outbox messages are dropped (another
+/// customer's stay); the record reads back and a second one is refused with nothing written;
+/// tenant B is untouched.
+///
+/// ```
+/// use futures::executor::block_on;
+/// let store = rapport_memory::MemoryStore::new();
+/// assert_eq!(block_on(rapport_testkit::privacy::erasure_is_complete(&store)), Ok(()));
+/// ```
+pub async fn erasure_is_complete<S>(s: &S) -> Outcome
+where
+    S: ConsentStore + rapport_core::ports::ErasureStore + Outbox,
+{
+    use rapport_core::privacy::{ERASED_SOURCE, plan_erasure};
+    let secret = "zq-secret-7f3a";
+    let mut profile = Profile {
+        email: Email::parse(&format!("{secret}@example.com"))
+            .ok()
+            .map(Pii::new),
+        ..Profile::default()
+    };
+    profile.display_name = Pii::new(secret.to_owned()).into();
+    let mut ids = 0u128;
+    let mut book = Vec::new();
+    for t in [TA, TB] {
+        let c = Customer::new(t, CustomerId::from_u128(7), profile.clone(), t0());
+        let other = Customer::new(t, CustomerId::from_u128(8), Profile::default(), t0());
+        let order = Activity::new(
+            ActivityId::from_u128(1),
+            c.id(),
+            t0(),
+            Channel::Web,
+            IdempotencyKey::new("order-1").map_err(|e| e.to_string())?,
+            ActivityKind::Purchase {
+                order_id: OrderId::new("o-1").map_err(|e| e.to_string())?,
+                amount: Money::new(rust_decimal::Decimal::new(123_457, 2), Currency::USD),
+                margin: None,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        let visit = Activity::new(
+            ActivityId::from_u128(2),
+            c.id(),
+            t0() + Duration::hours(1),
+            Channel::Web,
+            IdempotencyKey::new("visit-1").map_err(|e| e.to_string())?,
+            ActivityKind::Visit {
+                item: Some(secret.to_owned()),
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        let stats = Stats::from_activities([&order, &visit]).map_err(|e| e.to_string())?;
+        let mut cs = Changeset::new();
+        cs.create(c.clone(), stats.clone());
+        cs.create(other.clone(), Stats::default());
+        cs.activities = vec![order, visit];
+        for (who, n) in [(c.id(), 1), (other.id(), 2)] {
+            ids += 1;
+            cs.outbox.push(OutboxMessage::new(
+                MessageId::from_u128(ids),
+                t,
+                t0(),
+                DomainEvent::ProfileUpdated { customer: who },
+            ));
+            let _ = n;
+        }
+        let mut e = entry(
+            10,
+            c.id(),
+            Purpose::Marketing,
+            ContactChannel::Email,
+            ConsentState::Granted,
+            t0(),
+        )?;
+        e.source = secret.to_owned();
+        e.evidence = Some(secret.to_owned());
+        cs.consents.push(e);
+        s.apply(t, &cs).await.map_err(|e| e.to_string())?;
+        book.push((t, c, stats));
+    }
+    let (t, c, stats) = book[0].clone();
+    let read = load(s, t, c.id()).await?;
+    let plan = plan_erasure(&read, stats.clone(), "ticket-1", "gdpr-art17", t0())
+        .map_err(|e| e.to_string())?;
+    s.apply(t, &plan.changeset)
+        .await
+        .map_err(|e| e.to_string())?;
+    let back = s
+        .load(t, c.id())
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the erased customer is gone")?;
+    ensure!(
+        back.customer.stage() == Stage::Erased && back.customer.profile == Profile::default(),
+        "the erased customer is not an empty Erased tombstone"
+    );
+    ensure!(
+        back.stats.revenue() == stats.revenue() && back.stats.orders() == 1,
+        "erasure changed the anonymous aggregates"
+    );
+    let acts = s
+        .activities(t, c.id(), TimeRange::all())
+        .await
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        acts.len() == 2,
+        "erasure removed activities ({} left)",
+        acts.len()
+    );
+    let text = serde_json::to_string(&acts).map_err(|e| e.to_string())?;
+    ensure!(
+        !text.contains(secret),
+        "an erased customer's activity keeps its free text"
+    );
+    ensure!(
+        text.contains("1234.57"),
+        "an erased customer's purchase lost its amount: {text}"
+    );
+    let entries = history(s, t, c.id()).await?;
+    ensure!(
+        entries.len() == 1
+            && entries[0].source == ERASED_SOURCE
+            && entries[0].evidence.is_none()
+            && entries[0].state == ConsentState::Granted,
+        "an erased customer's consent entry keeps its free text: {entries:?}"
+    );
+    let record = s.erasure(t, c.id()).await.map_err(|e| e.to_string())?;
+    ensure!(
+        record.as_ref() == Some(&plan.record),
+        "the erasure record does not read back: {record:?}"
+    );
+    ensure!(
+        s.erasure(TB, c.id())
+            .await
+            .map_err(|e| e.to_string())?
+            .is_none(),
+        "tenant B sees tenant A's erasure record"
+    );
+    // Pending messages: the erased customer's are gone, the others stay, in both tenants.
+    let claimed = s
+        .claim_outbox(100, std::time::Duration::from_secs(60), t0())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut left: Vec<(TenantId, CustomerId)> = claimed
+        .iter()
+        .map(|m| (m.tenant, m.event.customer()))
+        .collect();
+    left.sort();
+    let (c7, c8) = (CustomerId::from_u128(7), CustomerId::from_u128(8));
+    ensure!(
+        left == vec![(TA, c8), (TB, c7), (TB, c8)],
+        "pending messages after the erasure: {left:?}"
+    );
+    // A second record for the same customer: refused, nothing written.
+    let mut again = Changeset::new();
+    let mut next = back.customer.next_version();
+    next.churn_alert = !next.churn_alert;
+    again.customers.push(CustomerWrite::Update {
+        expected_version: back.customer.version(),
+        customer: Box::new(next),
+        stats: Box::new(back.stats.clone()),
+    });
+    again.erasures.push(plan.record.clone());
+    ensure!(
+        s.apply(t, &again).await.is_err(),
+        "a second erasure of a customer was accepted"
+    );
+    // Tenant B's customer 7 keeps everything.
+    let b = load(s, TB, c7).await?;
+    ensure!(
+        b.profile == profile && b.is_live(),
+        "erasing in tenant A touched tenant B"
+    );
+    let b_acts = s
+        .activities(TB, c7, TimeRange::all())
+        .await
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        serde_json::to_string(&b_acts)
+            .map_err(|e| e.to_string())?
+            .contains(secret),
+        "erasing in tenant A stripped tenant B's activities"
+    );
+    Ok(())
+}

@@ -867,4 +867,64 @@ impl<S: Store, N: Notifier> Service<S, N> {
     {
         block_on(self.0.consents(t, id))
     }
+    /// See [`crate::Service::erase`].
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let t = TenantId::from_u128(1);
+    /// let svc = Service::new(MemoryStore::new());
+    /// let id = svc.register(t, Profile::default())?.customer.id();
+    /// let r = svc.erase(t, id, "ticket-9", "gdpr-art17")?;
+    /// assert_eq!(svc.erasure(t, id)?, Some(r));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn erase(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        requester: &str,
+        reason: &str,
+    ) -> Result<privacy::ErasureRecord, Error>
+    where
+        S: ports::ConsentStore + ports::ErasureStore,
+    {
+        block_on(self.0.erase(t, id, requester, reason))
+    }
+
+    /// See [`crate::Service::erasure`].
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn erasure(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+    ) -> Result<Option<privacy::ErasureRecord>, Error>
+    where
+        S: ports::ConsentStore + ports::ErasureStore,
+    {
+        block_on(self.0.erasure(t, id))
+    }
+
+    /// See [`crate::Service::retention`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn retention(
+        &self,
+        t: TenantId,
+        policy: privacy::RetentionPolicy,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<crate::RetentionReport, Error>
+    where
+        S: ports::ConsentStore + ports::ErasureStore,
+    {
+        block_on(self.0.retention(t, policy, now, dry_run))
+    }
 }

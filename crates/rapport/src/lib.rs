@@ -44,7 +44,7 @@ pub use rapport_core as core;
 pub use activity::NewActivity;
 pub use clock::{Clock, IdSource, ManualClock, SystemClock, UuidV7Ids};
 pub use error::Error;
-pub use privacy::ConsentRequest;
+pub use privacy::{ConsentRequest, RetentionReport};
 pub use relay::{RelayConfig, RelayReport, relay_once};
 pub use service::{
     DEFAULT_MAX_ATTEMPTS, NoopNotifier, Recorded, Registered, Service, SweepProgress,

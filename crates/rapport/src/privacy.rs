@@ -1,11 +1,15 @@
 //! Privacy use cases: the consent ledger (`grant`, `withdraw`, `request_consent` and
-//! `confirm` for double opt-in, `consents`). Each entry is written with the customer's
+//! `confirm` for double opt-in, `consents`), erasure (`erase`, `erasure`) and the retention
+//! policy (`retention`). Each entry is written with the customer's
 //! recomputed consent snapshot in one changeset, so a withdrawal is effective at once for
 //! every segment and automation that reads the customer.
 
 use chrono::{DateTime, Utc};
-use rapport_core::ports::ConsentStore;
-use rapport_core::privacy::{ConsentEntry, ConsentState, LegalBasis, confirmation, record};
+use rapport_core::ports::{ConsentStore, ErasureStore};
+use rapport_core::privacy::{
+    ConsentEntry, ConsentState, ErasureRecord, LegalBasis, RetentionPolicy, confirmation,
+    plan_erasure, record,
+};
 use rapport_core::*;
 
 use crate::error::Error;
@@ -253,5 +257,165 @@ impl<S: ConsentStore, N: Notifier> Service<S, N> {
             customer: id,
             attempts: self.attempts(),
         })
+    }
+}
+
+/// What a retention run found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct RetentionReport {
+    /// Live customers inactive longer than the policy allows.
+    pub due: usize,
+    /// How many of them were erased (0 on a dry run).
+    pub erased: usize,
+}
+
+/// How many merge hops [`Service::erase`] follows from a merged id to the survivor.
+const ERASE_HOPS: usize = 16;
+
+impl<S: ConsentStore + ErasureStore, N: Notifier> Service<S, N> {
+    /// Erases a customer's personal data: the profile, tags and consent snapshot go, the
+    /// stage becomes `Erased` (final), activities keep kind, time, channel and amounts but lose
+    /// free text, consent entries lose source and evidence, pending outbox messages for the
+    /// customer are dropped, and an [`ErasureRecord`] (no personal data) is stored — all in
+    /// one changeset. Idempotent: erasing again returns the stored record. A merged id is
+    /// followed to the customer that holds its data now.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// let profile = Profile { email: Some(Pii::new(Email::parse("ann@example.com")?)), ..Profile::default() };
+    /// let id = block_on(svc.register(t, profile))?.customer.id();
+    /// let r = block_on(svc.erase(t, id, "ticket-17", "gdpr-art17"))?;
+    /// let c = block_on(svc.customer(t, id))?.customer;
+    /// assert_eq!((c.stage(), c.profile.email.is_none()), (Stage::Erased, true));
+    /// assert_eq!(block_on(svc.erase(t, id, "ticket-18", "again"))?, r); // idempotent
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidText`] for a bad requester or reason, [`Error::NotFound`],
+    /// [`DomainError::Tombstoned`] for a customer erased before erasure records existed,
+    /// store errors.
+    pub async fn erase(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        requester: &str,
+        reason: &str,
+    ) -> Result<ErasureRecord, Error> {
+        let mut target = id;
+        for _ in 0..self.attempts().saturating_add(ERASE_HOPS as u32) {
+            let read = self.customer(t, target).await?;
+            match read.customer.stage() {
+                Stage::Merged { into } => {
+                    target = into;
+                    continue;
+                }
+                Stage::Erased => {
+                    return match self.store().erasure(t, target).await? {
+                        Some(r) => Ok(r),
+                        None => Err(DomainError::Tombstoned {
+                            customer: target,
+                            state: "erased",
+                        }
+                        .into()),
+                    };
+                }
+                _ => {}
+            }
+            let plan = plan_erasure(&read.customer, read.stats, requester, reason, self.now())?;
+            match self.store().apply(t, &plan.changeset).await {
+                Ok(_) => return Ok(plan.record),
+                Err(StoreError::Conflict { .. }) => crate::service::yield_to_executor().await,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Contention {
+            customer: id,
+            attempts: self.attempts(),
+        })
+    }
+
+    /// The erasure record of a customer, if it was erased.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn erasure(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+    ) -> Result<Option<ErasureRecord>, Error> {
+        Ok(self.store().erasure(t, id).await?)
+    }
+
+    /// Applies the retention policy at `now`: counts the live customers inactive for longer
+    /// than it allows and, unless `dry_run`, erases them (requester `retention-policy`,
+    /// reason `retention`).
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// use rapport::core::privacy::RetentionPolicy;
+    /// block_on(svc.register(t, Profile::default()))?;
+    /// let later = svc.now() + chrono::Duration::days(400);
+    /// let policy = RetentionPolicy { inactive_days: 365 };
+    /// let dry = block_on(svc.retention(t, policy, later, true))?;
+    /// assert_eq!((dry.due, dry.erased), (1, 0));
+    /// let done = block_on(svc.retention(t, policy, later, false))?;
+    /// assert_eq!((done.due, done.erased), (1, 1));
+    /// assert_eq!(block_on(svc.retention(t, policy, later, true))?.due, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Store errors; the first failed erasure.
+    pub async fn retention(
+        &self,
+        t: TenantId,
+        policy: RetentionPolicy,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<RetentionReport, Error> {
+        let mut due = Vec::new();
+        let mut page = Page::first(1_000);
+        loop {
+            let rows = self.store().scan(t, page).await?;
+            let Some(last) = rows.last().map(|r| r.customer.id()) else {
+                break;
+            };
+            due.extend(
+                rows.iter()
+                    .filter(|r| policy.is_due(&r.customer, &r.stats, now))
+                    .map(|r| r.customer.id()),
+            );
+            if rows.len() < page.limit as usize {
+                break;
+            }
+            page = Page {
+                after: Some(last),
+                limit: page.limit,
+            };
+        }
+        let mut report = RetentionReport {
+            due: due.len(),
+            erased: 0,
+        };
+        if !dry_run {
+            for id in due {
+                self.erase(t, id, "retention-policy", RetentionPolicy::REASON)
+                    .await?;
+                report.erased += 1;
+            }
+        }
+        Ok(report)
     }
 }

@@ -115,6 +115,7 @@
 
 mod consent;
 mod dyn_store;
+mod erasure;
 mod error;
 mod notifier;
 mod outbox;
@@ -122,6 +123,7 @@ mod store;
 
 pub use consent::{ConsentStore, entry_stored, sort_ledger};
 pub use dyn_store::{BoxFuture, DynStore};
+pub use erasure::{ErasureStore, already_erased};
 pub use error::{Entity, StoreError};
 pub use notifier::{Notifier, NotifyError};
 pub use outbox::Outbox;

@@ -1,5 +1,6 @@
 //! Privacy: the consent ledger ([`ledger`]) — every grant, withdrawal and pending double
-//! opt-in as append-only entries whose current state is a pure function of the ledger.
+//! opt-in as append-only entries whose current state is a pure function of the ledger — and
+//! erasure ([`erasure`]): what removing a person's data writes, with a record of it.
 //!
 //! ```
 //! use chrono::DateTime;
@@ -11,7 +12,12 @@
 //! # Ok::<(), rapport_core::DomainError>(())
 //! ```
 
+pub mod erasure;
 pub mod ledger;
+
+pub use erasure::{
+    ErasurePlan, ErasureRecord, MAX_CODE_LEN, RetentionPolicy, plan_erasure, strip_activity,
+};
 
 pub use ledger::{
     ConsentDecision, ConsentEntry, ConsentState, ERASED_SOURCE, LegalBasis, MAX_REF_LEN,

@@ -211,3 +211,13 @@ impl rapport_core::ports::ConsentStore for AppRole {
         self.s().consents(t, id).await
     }
 }
+
+impl rapport_core::ports::ErasureStore for AppRole {
+    async fn erasure(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+    ) -> Result<Option<rapport_core::privacy::ErasureRecord>, StoreError> {
+        self.s().erasure(t, id).await
+    }
+}
