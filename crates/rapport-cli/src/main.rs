@@ -125,6 +125,12 @@ enum Command {
         #[command(subcommand)]
         what: ClvWhat,
     },
+    /// Print everything held about one customer as one JSON document
+    /// (docs/export.schema.json).
+    Export {
+        /// Customer id (UUID), email address, or the external id used at import.
+        key: String,
+    },
     /// Erase a customer's personal data (aggregates kept); prints the erasure record.
     Erase(privacy::EraseArgs),
     /// The consent ledger: grant, withdraw, request (double opt-in), confirm, show.
@@ -764,6 +770,10 @@ fn run(cli: Cli) -> Result<()> {
                     );
                 }
             }
+        }
+        Command::Export { key } => {
+            let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());
+            privacy::export(store::open(&db, Utc::now())?, tenant, &key)?;
         }
         Command::Erase(a) => {
             let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());

@@ -346,3 +346,12 @@ pub(crate) fn retention(
         "erased": r.erased,
     })))
 }
+
+/// Runs `rapport export <key>`: the export document, as JSON, to stdout.
+pub(crate) fn export(store: Db, t: TenantId, key: &str) -> Result<()> {
+    let id = resolve(&store, t, key)?;
+    let svc = Service::new(store);
+    let doc = svc.export(t, id).map_err(not_found(key))?;
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(())
+}

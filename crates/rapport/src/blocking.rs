@@ -927,4 +927,14 @@ impl<S: Store, N: Notifier> Service<S, N> {
     {
         block_on(self.0.retention(t, policy, now, dry_run))
     }
+    /// See [`crate::Service::export`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn export(&self, t: TenantId, id: CustomerId) -> Result<privacy::ExportDocument, Error>
+    where
+        S: ports::ConsentStore + ports::ErasureStore,
+    {
+        block_on(self.0.export(t, id))
+    }
 }

@@ -419,3 +419,50 @@ impl<S: ConsentStore + ErasureStore, N: Notifier> Service<S, N> {
         Ok(report)
     }
 }
+
+impl<S: ConsentStore + ErasureStore, N: Notifier> Service<S, N> {
+    /// Everything held about one person as one document (versioned schema,
+    /// `docs/export.schema.json`): the record, stats, every activity, the consent ledger and
+    /// the erasure record if any. A merged id is followed to the customer holding the data.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// let id = block_on(svc.register(t, Profile::default()))?.customer.id();
+    /// let doc = block_on(svc.export(t, id))?;
+    /// assert_eq!((doc.schema_version, doc.customer.id()), (1, id));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], store errors.
+    pub async fn export(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+    ) -> Result<rapport_core::privacy::ExportDocument, Error> {
+        let mut read = self.customer(t, id).await?;
+        for _ in 0..ERASE_HOPS {
+            match read.customer.stage() {
+                Stage::Merged { into } => read = self.customer(t, into).await?,
+                _ => break,
+            }
+        }
+        let cid = read.customer.id();
+        let activities = self.store().activities(t, cid, TimeRange::all()).await?;
+        let consents = self.store().consents(t, cid).await?;
+        let erasure = self.store().erasure(t, cid).await?;
+        Ok(rapport_core::privacy::ExportDocument::new(
+            read.customer,
+            read.stats,
+            activities,
+            consents,
+            erasure,
+            self.now(),
+        ))
+    }
+}

@@ -13,11 +13,13 @@
 //! ```
 
 pub mod erasure;
+pub mod export;
 pub mod ledger;
 
 pub use erasure::{
     ErasurePlan, ErasureRecord, MAX_CODE_LEN, RetentionPolicy, plan_erasure, strip_activity,
 };
+pub use export::{EXPORT_SCHEMA, EXPORT_SCHEMA_VERSION, ExportDocument};
 
 pub use ledger::{
     ConsentDecision, ConsentEntry, ConsentState, ERASED_SOURCE, LegalBasis, MAX_REF_LEN,
