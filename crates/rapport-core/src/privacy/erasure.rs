@@ -154,8 +154,9 @@ pub fn plan_erasure(
     })
 }
 
-/// The retention policy: customers with no activity (and not created) for more than
-/// `inactive_days` days are erased by the sweep. No default: the host must choose.
+/// The retention policy: customers with no activity for more than `inactive_days` days (a
+/// customer without activities: since its creation) are erased by the sweep. No default: the
+/// host must choose.
 ///
 /// ```
 /// use chrono::{Duration, TimeZone, Utc};
@@ -181,9 +182,9 @@ impl RetentionPolicy {
     /// `inactive_days` days before `now`.
     #[must_use]
     pub fn is_due(&self, c: &Customer, stats: &Stats, now: DateTime<Utc>) -> bool {
-        let last = stats
-            .last_activity_at()
-            .map_or(c.created_at(), |a| a.max(c.created_at()));
+        // An imported customer's record is younger than its history: the last activity
+        // counts, the creation only for a customer with none.
+        let last = stats.last_activity_at().unwrap_or(c.created_at());
         c.is_live() && now - last > chrono::Duration::days(i64::from(self.inactive_days))
     }
 }
