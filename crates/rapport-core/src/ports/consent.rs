@@ -48,7 +48,7 @@ pub trait ConsentStore: Store {
 /// assert_eq!(v[0].id, ConsentEntryId::from_u128(2));
 /// ```
 pub fn sort_ledger(entries: &mut [ConsentEntry]) {
-    entries.sort_by(|a, b| (a.at, a.recorded_at, a.id).cmp(&(b.at, b.recorded_at, b.id)));
+    entries.sort_by_key(|a| (a.at, a.recorded_at, a.id));
 }
 
 /// The error of a changeset whose consent entry id is already stored: every store refuses it
