@@ -13,6 +13,7 @@ mod config;
 mod error;
 mod import;
 mod par;
+mod privacy;
 mod render;
 mod report;
 mod rows;
@@ -91,6 +92,8 @@ enum Command {
         /// Evaluate as of this day (default: today).
         #[arg(long)]
         now: Option<NaiveDate>,
+        #[command(flatten)]
+        retention: privacy::RetentionArgs,
     },
     /// The periodic review: tiers, stages, RFM, CLV, churn risk, cohorts, and the period
     /// metrics (churn, win-back and conversion rates, stage flows, NPS, CSAT) over
@@ -148,6 +151,19 @@ enum Command {
         #[command(subcommand)]
         what: ClvWhat,
     },
+    /// Print everything held about one customer as one JSON document
+    /// (docs/export.schema.json).
+    Export {
+        /// Customer id (UUID), email address, or the external id used at import.
+        key: String,
+    },
+    /// Erase a customer's personal data (aggregates kept); prints the erasure record.
+    Erase(privacy::EraseArgs),
+    /// The consent ledger: grant, withdraw, request (double opt-in), confirm, show.
+    Consent {
+        #[command(subcommand)]
+        what: privacy::ConsentWhat,
+    },
     /// Complaint and service cases with SLA deadlines: open, update, list (--breached), metrics.
     Case {
         #[command(subcommand)]
@@ -193,6 +209,8 @@ enum ImportWhat {
     Transactions(ImportArgs),
     /// Customers: one per row, keyed by an external id (existing ones are left as they are).
     Customers(CustomerImportArgs),
+    /// Consents: one ledger entry per row (customer, purpose, channel, state, …).
+    Consents(privacy::ConsentImportArgs),
     /// Activities of every kind, one per row: a `kind` column (purchase, refund, visit,
     /// cart_abandoned, complaint, feedback, referral, contact) and the columns of each kind.
     Activities(ActivityImportArgs),
@@ -797,17 +815,18 @@ fn run(cli: Cli) -> Result<()> {
                 )?
             );
         }
-        Command::Sweep { now } => {
+        Command::Sweep { now, retention } => {
             let store = store::open(
                 &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
                 Utc::now(),
             )?;
             let svc = Service::new(store).with_policies(policies)?;
             let s = sweep(&svc, tenant, at(now), false)?;
-            println!(
-                "{}",
-                serde_json::json!({"evaluated": s.evaluated, "changed": s.changed, "events": s.events})
-            );
+            let mut out = serde_json::json!({"evaluated": s.evaluated, "changed": s.changed, "events": s.events});
+            if let Some(r) = privacy::retention(&svc, tenant, at(now), &retention)? {
+                out["retention"] = r;
+            }
+            println!("{out}");
         }
         Command::Report {
             now,
@@ -1056,6 +1075,24 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 print!("{}", config::policy_toml(&policies));
             }
+        }
+        Command::Export { key } => {
+            let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());
+            privacy::export(store::open(&db, Utc::now())?, tenant, &key)?;
+        }
+        Command::Erase(a) => {
+            let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());
+            privacy::erase(store::open(&db, Utc::now())?, tenant, &a)?;
+        }
+        Command::Consent { what } => {
+            let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());
+            privacy::run(store::open(&db, Utc::now())?, tenant, what)?;
+        }
+        Command::Import {
+            what: ImportWhat::Consents(a),
+        } => {
+            let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());
+            privacy::import(store::open(&db, Utc::now())?, tenant, &a)?;
         }
         Command::Clv { what } => match what {
             ClvWhat::Fit { model, input, cols } => {

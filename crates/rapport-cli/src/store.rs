@@ -232,3 +232,29 @@ pub(crate) fn customer_id(tenant: TenantId, external: &str) -> CustomerId {
         format!("customer:{external}").as_bytes(),
     ))
 }
+
+impl rapport_core::ports::ConsentStore for Db {
+    async fn consents(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+    ) -> std::result::Result<Vec<rapport_core::privacy::ConsentEntry>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.consents(t, id).await,
+            Db::Postgres(s) => s.consents(t, id).await,
+        }
+    }
+}
+
+impl rapport_core::ports::ErasureStore for Db {
+    async fn erasure(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+    ) -> std::result::Result<Option<rapport_core::privacy::ErasureRecord>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.erasure(t, id).await,
+            Db::Postgres(s) => s.erasure(t, id).await,
+        }
+    }
+}

@@ -13,8 +13,9 @@ use crate::model::account::{Account, AccountLink};
 use crate::model::activity::Activity;
 use crate::model::case::Case;
 use crate::model::customer::Customer;
-use crate::model::id::TenantId;
+use crate::model::id::{CustomerId, TenantId};
 use crate::model::stats::Stats;
+use crate::privacy::{ConsentEntry, ErasureRecord};
 
 /// One customer row to write, with its stats.
 ///
@@ -157,6 +158,34 @@ pub struct Changeset {
     /// the same changeset, so the account's version guards its links.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub account_links: Vec<AccountLink>,
+    /// New consent ledger entries (appended; an entry id already stored is refused).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consents: Vec<ConsentEntry>,
+    /// Ledger entries to move from one customer to another (a merge moves the loser's
+    /// consents to the survivor): every entry of `from` is reassigned to `to`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consent_moves: Vec<ConsentMove>,
+    /// Erasures: for each record, the store also strips the customer's activities
+    /// (`privacy::strip_activity`) and consent entries (`ConsentEntry::stripped`), drops the
+    /// outbox messages still pending for it, and stores the record (a second record for the
+    /// same customer is refused). The customer's own update to `Erased` is in `customers`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub erasures: Vec<ErasureRecord>,
+}
+
+/// Moves every consent ledger entry of `from` to `to` (same tenant).
+///
+/// ```
+/// use rapport_core::{ConsentMove, CustomerId};
+/// let m = ConsentMove { from: CustomerId::from_u128(1), to: CustomerId::from_u128(2) };
+/// assert_ne!(m.from, m.to);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentMove {
+    /// Whose entries move.
+    pub from: CustomerId,
+    /// Where they go.
+    pub to: CustomerId,
 }
 
 impl Changeset {
@@ -193,6 +222,9 @@ impl Changeset {
             && self.cases.is_empty()
             && self.accounts.is_empty()
             && self.account_links.is_empty()
+            && self.consents.is_empty()
+            && self.consent_moves.is_empty()
+            && self.erasures.is_empty()
     }
 
     /// Adds a create.
@@ -316,7 +348,33 @@ impl Changeset {
             }
         }
         validate_cases(&self.cases, tenant)?;
-        validate_accounts(&self.accounts, &self.account_links, tenant)
+        validate_accounts(&self.accounts, &self.account_links, tenant)?;
+        let twice = first_repeat(&self.consents, |e| e.id);
+        for (i, e) in self.consents.iter().enumerate() {
+            if twice == Some(i) {
+                return bad(format!("consent entry {} appears twice", e.id));
+            }
+            e.validate()?;
+        }
+        for r in &self.erasures {
+            r.validate()?;
+            let erased = self.customers.iter().any(|w| {
+                w.customer().id() == r.customer
+                    && w.customer().stage() == crate::model::lifecycle::Stage::Erased
+            });
+            if !erased {
+                return bad(format!(
+                    "erasure of {} without its update to erased",
+                    r.customer
+                ));
+            }
+        }
+        for m in &self.consent_moves {
+            if m.from == m.to {
+                return bad(format!("consents of {} moved onto themselves", m.from));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -265,6 +265,14 @@ pub enum DomainError {
         /// Why.
         reason: &'static str,
     },
+    /// A double opt-in confirmation with no pending consent to confirm.
+    #[error("no pending consent for {purpose} on {channel} to confirm")]
+    NothingToConfirm {
+        /// The purpose.
+        purpose: crate::model::consent::Purpose,
+        /// The channel.
+        channel: crate::model::consent::ContactChannel,
+    },
 }
 
 impl DomainError {
@@ -301,6 +309,7 @@ impl DomainError {
             | DomainError::InvalidChangeset { .. }
             | DomainError::InvalidMerge { .. }
             | DomainError::IllegalCaseTransition { .. } => None,
+            DomainError::NothingToConfirm { .. } => Some("consent"),
         }
     }
 }

@@ -47,6 +47,7 @@
 //! | [`quality`] | duplicate candidates and merge previews |
 //! | [`recommend`] | item-to-item cosine recommendations over co-purchases, with explanations and a popularity fallback |
 //! | [`metrics`] | the periodic review: churn and win-back rates, cohorts, conversion, stage flows, NPS, CSAT (used through `rapport_core::metrics::…`) |
+//! | [`privacy`] | the consent ledger: entries, the current state as a function of them |
 //! | [`ports`] | the traits hosts and backends implement: [`Store`] (the repository), [`Outbox`], [`Notifier`], and the boxed [`DynStore`](ports::DynStore) |
 //! | root | [`Changeset`] (every state change), [`DomainEvent`]/[`OutboxMessage`], [`DomainError`] |
 #![forbid(unsafe_code)]
@@ -58,12 +59,13 @@ pub mod event;
 pub mod metrics;
 pub mod model;
 pub mod ports;
+pub mod privacy;
 pub mod quality;
 pub mod recommend;
 
 pub use decide::segment;
 
-pub use changeset::{AccountWrite, CaseWrite, Changeset, CustomerWrite};
+pub use changeset::{AccountWrite, CaseWrite, Changeset, ConsentMove, CustomerWrite};
 pub use decide::account::{check_parent, make_primary};
 pub use decide::case::{CaseMetrics, CasePolicy, CaseSignals, CsatGroup};
 pub use decide::churn::{ChurnPolicy, ChurnRisk};
@@ -102,6 +104,7 @@ pub use model::case::{Case, CaseSeverity, CaseStatus, NewCase, StatusChange};
 pub use model::consent::{Consent, Consents, ContactChannel, Purpose};
 pub use model::contact::{ContactKey, ContactKind, Email, Phone, Region};
 pub use model::customer::{AttrKey, AttrValue, Attributes, Customer, Profile};
+pub use model::id::ConsentEntryId;
 pub use model::id::Sku;
 pub use model::id::{AccountId, AccountName};
 pub use model::id::{ActivityId, CustomerId, MessageId, TenantId};

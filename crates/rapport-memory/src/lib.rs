@@ -18,6 +18,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod consent;
+
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque, btree_map, hash_map};
 use std::hash::BuildHasher;
 use std::ops::Bound;
@@ -128,6 +130,8 @@ struct Book {
     accounts: BTreeMap<AccountId, Account>,
     /// Account links by (account, customer).
     account_links: BTreeMap<(AccountId, CustomerId), AccountLink>,
+    /// The consent ledger.
+    consents: consent::Ledger,
 }
 
 impl Book {
@@ -380,6 +384,7 @@ impl Store for MemoryStore {
         })?;
         case::check(book, cs)?;
         account::check(book, cs)?;
+        book.consents.check(cs)?;
         // Most writes (a purchase, a tag) keep the customer's contacts: nothing to check or
         // move then, which keeps the contact rule off the hot path.
         let moves_contacts = cs.customers.iter().any(|w| {
@@ -434,10 +439,12 @@ impl Store for MemoryStore {
         }
         case::write(book, cs);
         account::write(book, cs);
+        book.consents.apply(cs);
         inner.outbox.extend(cs.outbox.iter().map(|m| Pending {
             message: m.clone(),
             available_at: DateTime::<Utc>::MIN_UTC,
         }));
+        consent::erase(inner, tenant, cs);
         Ok(Applied::counting(cs))
     }
 }

@@ -355,6 +355,7 @@ pub(crate) struct Prepared {
     counts: Applied,
     cases: Vec<crate::case::CaseRow>,
     accounts: crate::account::AccountRows,
+    ledger: crate::consent::LedgerWrites,
 }
 
 impl Prepared {
@@ -406,6 +407,7 @@ impl Prepared {
             counts: Applied::counting(cs),
             cases: crate::case::rows(cs)?,
             accounts: crate::account::rows(cs)?,
+            ledger: crate::consent::LedgerWrites::new(cs)?,
         })
     }
 
@@ -437,7 +439,25 @@ impl Prepared {
     /// its key first) → duplicates.
     pub(crate) async fn write(&self, tx: &impl Conn, sql: &Sql) -> Result<Applied, StoreError> {
         let stmts = Stmts::prepare(tx, sql, Some(self)).await?;
-        self.send(tx, &stmts).await
+        self.send_with_ledger(tx, &stmts, sql).await
+    }
+
+    /// [`Prepared::send`], then the consent ledger's writes once it succeeded without
+    /// duplicates (same transaction and savepoint; statements of their own, sent after the
+    /// answer, so in a group they run after later changesets' statements — a refusal rolls
+    /// back to this changeset's savepoint, which undoes those too, and they are sent again).
+    pub(crate) async fn send_with_ledger(
+        &self,
+        tx: &impl Conn,
+        stmts: &Stmts,
+        sql: &Sql,
+    ) -> Result<Applied, StoreError> {
+        let applied = self.send(tx, stmts).await?;
+        if applied.is_duplicate() || self.ledger.is_empty() {
+            return Ok(applied);
+        }
+        self.ledger.write(tx, &sql.consents, &self.tenant).await?;
+        Ok(applied)
     }
 
     /// [`Prepared::write`] with the statements prepared: every statement is sent on the

@@ -182,7 +182,12 @@ async fn run_group(inner: &Inner, group: Vec<Job>) -> Ran {
             group[from..]
                 .iter()
                 .zip(&savepoints[from..])
-                .map(|(job, sp)| join(conn.batch_execute(sp), job.prepared.send(conn, &stmts))),
+                .map(|(job, sp)| {
+                    join(
+                        conn.batch_execute(sp),
+                        job.prepared.send_with_ledger(conn, &stmts, &inner.sql),
+                    )
+                }),
         );
         let (opened, answers) = join(opening, rest).await;
         begin = false;

@@ -101,6 +101,7 @@ mod apply;
 mod case;
 mod config;
 mod conn;
+mod consent;
 mod error;
 mod group;
 mod import;

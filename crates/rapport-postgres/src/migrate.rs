@@ -51,12 +51,17 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "cases_and_accounts",
         sql: include_str!("../migrations/0004_cases_and_accounts.sql"),
     },
+    Migration {
+        version: 5,
+        name: "consent_ledger",
+        sql: include_str!("../migrations/0005_consent_ledger.sql"),
+    },
 ];
 
 /// The schema version this code writes.
 ///
 /// ```
-/// assert_eq!(rapport_postgres::latest_version(), 4);
+/// assert_eq!(rapport_postgres::latest_version(), 5);
 /// ```
 #[must_use]
 pub fn latest_version() -> u32 {

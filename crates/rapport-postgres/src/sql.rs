@@ -32,6 +32,7 @@ pub(crate) struct Sql {
     pub(crate) any_activity: String,
     pub(crate) case: crate::case::CaseSql,
     pub(crate) account: crate::account::AccountSql,
+    pub(crate) consents: crate::consent::ConsentSql,
 }
 
 /// Names the tenant whose rows the row-level security policies show (migration 3) for the
@@ -183,6 +184,7 @@ impl Sql {
                      customer_json = $9, stats_json = $10
                  WHERE tenant_id = $1 AND customer_id = $2"
             ),
+            consents: crate::consent::ConsentSql::new(&s),
         }
     }
 }

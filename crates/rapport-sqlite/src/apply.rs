@@ -246,6 +246,7 @@ pub(crate) struct Prepared {
     messages: Vec<MessageRow>,
     cases: Vec<crate::case::CaseRow>,
     accounts: crate::account::AccountRows,
+    ledger: crate::consent::LedgerWrites,
 }
 
 impl Prepared {
@@ -316,6 +317,7 @@ impl Prepared {
             messages,
             cases: crate::case::rows(cs)?,
             accounts: crate::account::rows(cs)?,
+            ledger: crate::consent::LedgerWrites::new(cs)?,
         })
     }
 }
@@ -508,6 +510,7 @@ pub(crate) fn apply(conn: &Connection, p: &Prepared, seq: &mut i64) -> Result<Ou
             out.messages += 1;
         }
     }
+    p.ledger.apply(conn, t)?;
     Ok(out)
 }
 

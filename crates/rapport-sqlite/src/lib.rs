@@ -21,6 +21,7 @@ mod apply;
 mod case;
 mod codec;
 mod config;
+mod consent;
 mod error;
 mod import;
 mod migrate;

@@ -41,6 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "cases_and_accounts",
         sql: include_str!("../migrations/0003_cases_and_accounts.sql"),
     },
+    Migration {
+        version: 4,
+        name: "consent_ledger",
+        sql: include_str!("../migrations/0004_consent_ledger.sql"),
+    },
 ];
 
 /// The schema version this code writes.

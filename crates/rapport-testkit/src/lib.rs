@@ -20,6 +20,8 @@
 //! | `refunds_are_checked_against_orders` | through the service: a refund of an unknown or another customer's order, or above what is left, is refused with its typed error and writes nothing; the order's date is kept; a retried refund is a duplicate |
 //! | `time_travel_and_simulation` | through the service: `as_of` sees the activities up to an instant (inclusive), equals the stored evaluation at now, ranks RFM within the tenant; `simulate` counts the tenant's customers, lists the movers, writes nothing |
 //! | `review_matches_the_definitions` | through the service: `Service::review` on a planted five-customer book gives the churn, win-back and conversion rates, stage flows, NPS (latest answer, this tenant only), CSAT, revenue and cohorts DOMAIN.md's definitions give |
+//! | `consent_ledger` (flag `privacy`) | consent entries commit with the customer's snapshot, read back in ledger order, none kept from a refused changeset, moved whole, per tenant |
+//! | `erasure_is_complete` (flag `privacy`) | an erasure empties the profile, keeps the aggregates to the cent, strips activities' free text and consent entries, drops the customer's pending messages, stores one record; tenant B untouched |
 //! | `differential` | random operation sequences give the results an independent oracle of the store contracts predicts, and the same as `rapport-memory` |
 //!
 //! Use the macro with a factory that makes a fresh, empty store:
@@ -41,6 +43,7 @@ pub mod contracts;
 pub mod differential;
 pub mod fault;
 pub mod generate;
+pub mod privacy;
 pub mod reliability;
 pub mod review;
 mod support;
@@ -87,6 +90,7 @@ where
 /// | `concurrent` | the store is safe to share between threads: `no_lost_updates_under_concurrency` (8 threads × 125 conflicting read-modify-writes through the service, none lost), `outbox_survives_failures_and_relay_deaths` (1,000 events, 30 % failed deliveries, relay deaths: all delivered, none stuck) and `racing_refunds_never_exceed_the_order` (50 orders of 50.00, each refunded 30.00 by two threads at once: exactly one of each pair recorded) |
 /// | `accounts` | the store is an [`AccountStore`](rapport_core::AccountStore): the [`account`] contracts (`accounts_round_trip_and_link`, `account_versions_conflict`) |
 /// | `cases` | the store is a [`CaseStore`](rapport_core::CaseStore): the [`case`] contracts (`cases_round_trip_and_list`, `case_versions_conflict`, `no_case_change_lost_under_concurrency`: 4 threads × 10 conflicting status changes, none lost) |
+/// | `privacy` | the store is a [`ConsentStore`](rapport_core::ports::ConsentStore) and an [`ErasureStore`](rapport_core::ports::ErasureStore): `consent_ledger`, `erasure_is_complete` |
 ///
 /// The tests only exist under `cargo test`, so this example can only show the expansion
 /// compiling:
@@ -109,6 +113,16 @@ macro_rules! store_contracts {
                 $crate::check($factory, |s| async move { $crate::contracts::$name(&s).await });
             }
         )+
+    };
+    (@cap $factory:expr; privacy) => {
+        #[test]
+        fn consent_ledger() {
+            $crate::check($factory, |s| async move { $crate::privacy::consent_ledger(&s).await });
+        }
+        #[test]
+        fn erasure_is_complete() {
+            $crate::check($factory, |s| async move { $crate::privacy::erasure_is_complete(&s).await });
+        }
     };
     (@cap $factory:expr; concurrent) => {
         #[test]

@@ -1128,4 +1128,163 @@ impl<S: Store, N: Notifier> Service<S, N> {
     ) -> Result<crate::Review, Error> {
         block_on(self.0.review(t, period))
     }
+    /// See [`crate::Service::grant`].
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::ConsentRequest;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let t = TenantId::from_u128(1);
+    /// let svc = Service::new(MemoryStore::new());
+    /// let id = svc.register(t, Profile::default())?.customer.id();
+    /// svc.grant(t, id, ConsentRequest::new(Purpose::Analytics, ContactChannel::Any, "cookie-banner"))?;
+    /// assert_eq!(svc.consents(t, id)?.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn grant(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        request: crate::ConsentRequest,
+    ) -> Result<privacy::ConsentEntry, Error>
+    where
+        S: ports::ConsentStore,
+    {
+        block_on(self.0.grant(t, id, request))
+    }
+
+    /// See [`crate::Service::withdraw`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn withdraw(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        request: crate::ConsentRequest,
+    ) -> Result<privacy::ConsentEntry, Error>
+    where
+        S: ports::ConsentStore,
+    {
+        block_on(self.0.withdraw(t, id, request))
+    }
+
+    /// See [`crate::Service::request_consent`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn request_consent(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        request: crate::ConsentRequest,
+    ) -> Result<privacy::ConsentEntry, Error>
+    where
+        S: ports::ConsentStore,
+    {
+        block_on(self.0.request_consent(t, id, request))
+    }
+
+    /// See [`crate::Service::confirm`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn confirm(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        purpose: Purpose,
+        channel: ContactChannel,
+        source: &str,
+    ) -> Result<privacy::ConsentEntry, Error>
+    where
+        S: ports::ConsentStore,
+    {
+        block_on(self.0.confirm(t, id, purpose, channel, source))
+    }
+
+    /// See [`crate::Service::consents`].
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn consents(&self, t: TenantId, id: CustomerId) -> Result<Vec<privacy::ConsentEntry>, Error>
+    where
+        S: ports::ConsentStore,
+    {
+        block_on(self.0.consents(t, id))
+    }
+    /// See [`crate::Service::erase`].
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let t = TenantId::from_u128(1);
+    /// let svc = Service::new(MemoryStore::new());
+    /// let id = svc.register(t, Profile::default())?.customer.id();
+    /// let r = svc.erase(t, id, "ticket-9", "gdpr-art17")?;
+    /// assert_eq!(svc.erasure(t, id)?, Some(r));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn erase(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        requester: &str,
+        reason: &str,
+    ) -> Result<privacy::ErasureRecord, Error>
+    where
+        S: ports::ConsentStore + ports::ErasureStore,
+    {
+        block_on(self.0.erase(t, id, requester, reason))
+    }
+
+    /// See [`crate::Service::erasure`].
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn erasure(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+    ) -> Result<Option<privacy::ErasureRecord>, Error>
+    where
+        S: ports::ConsentStore + ports::ErasureStore,
+    {
+        block_on(self.0.erasure(t, id))
+    }
+
+    /// See [`crate::Service::retention`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn retention(
+        &self,
+        t: TenantId,
+        policy: privacy::RetentionPolicy,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<crate::RetentionReport, Error>
+    where
+        S: ports::ConsentStore + ports::ErasureStore,
+    {
+        block_on(self.0.retention(t, policy, now, dry_run))
+    }
+    /// See [`crate::Service::export`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn export(&self, t: TenantId, id: CustomerId) -> Result<privacy::ExportDocument, Error>
+    where
+        S: ports::ConsentStore + ports::ErasureStore,
+    {
+        block_on(self.0.export(t, id))
+    }
 }

@@ -115,6 +115,7 @@ fn domain_kind(e: &DomainError) -> &'static str {
         DomainError::RefundExceedsOrder { .. } => "domain.refund_exceeds_order",
         DomainError::RefundBeforeOrder { .. } => "domain.refund_before_order",
         DomainError::IllegalCaseTransition { .. } => "domain.illegal_case_transition",
+        DomainError::NothingToConfirm { .. } => "domain.nothing_to_confirm",
         _ => "domain",
     }
 }

@@ -36,6 +36,7 @@ pub mod blocking;
 mod case;
 mod clock;
 mod error;
+mod privacy;
 mod relay;
 mod review;
 mod service;
@@ -49,6 +50,7 @@ pub use activity::NewActivity;
 pub use case::{CaseChange, ComplaintRecorded, OpenCase};
 pub use clock::{Clock, IdSource, ManualClock, SystemClock, UuidV7Ids};
 pub use error::Error;
+pub use privacy::{ConsentRequest, RetentionReport};
 pub use relay::{RelayConfig, RelayReport, relay_once};
 pub use review::{CONVERSION_DAYS, Review};
 pub use service::{

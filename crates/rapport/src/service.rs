@@ -1730,7 +1730,7 @@ fn inputs_for(r: Option<&Ranked>, now: DateTime<Utc>) -> EvalInputs {
 
 /// Returns `Pending` once (waking itself at once), so the executor polls its other ready tasks
 /// before the caller goes on. Needs no runtime or timer: under `block_on` it is a re-poll.
-fn yield_to_executor() -> impl std::future::Future<Output = ()> + Send {
+pub(crate) fn yield_to_executor() -> impl std::future::Future<Output = ()> + Send {
     let mut yielded = false;
     std::future::poll_fn(move |cx| {
         if yielded {
@@ -1741,4 +1741,18 @@ fn yield_to_executor() -> impl std::future::Future<Output = ()> + Send {
             std::task::Poll::Pending
         }
     })
+}
+
+// What the use cases in other modules of the crate (privacy, …) need of the service's
+// private parts.
+impl<S, N> Service<S, N> {
+    /// The id source.
+    pub(crate) fn id_source(&self) -> &dyn IdSource {
+        &*self.ids
+    }
+
+    /// How many times a use case decides again after a version conflict.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.max_attempts
+    }
 }

@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::error::DomainError;
+
 /// Why personal data is used.
 ///
 /// ```
@@ -22,10 +24,75 @@ pub enum Purpose {
     Marketing,
     /// Profiling: segmentation, scoring, personalisation.
     Profiling,
-    /// Service messages the customer asked for.
-    Service,
+    /// Transactional messages (order confirmations, service notices) the customer's contract
+    /// needs: granted by default under the `Contract` legal basis until withdrawn.
+    /// (`"service"` is read as this purpose: the name before the consent ledger.)
+    #[serde(alias = "service")]
+    Transactional,
     /// Aggregate analytics.
     Analytics,
+    /// Processing of sensitive personal data (PIPL Art. 28–29: separate consent).
+    SensitiveData,
+    /// Transfer of personal data across borders (PIPL Art. 38–39: separate consent).
+    CrossBorderTransfer,
+}
+
+impl Purpose {
+    /// Every purpose.
+    ///
+    /// ```
+    /// assert_eq!(rapport_core::Purpose::ALL.len(), 6);
+    /// ```
+    pub const ALL: [Purpose; 6] = [
+        Purpose::Marketing,
+        Purpose::Profiling,
+        Purpose::Transactional,
+        Purpose::Analytics,
+        Purpose::SensitiveData,
+        Purpose::CrossBorderTransfer,
+    ];
+
+    /// The purpose's name as written in segments, CSV files and JSON.
+    ///
+    /// ```
+    /// use rapport_core::Purpose;
+    /// assert_eq!(Purpose::CrossBorderTransfer.as_str(), "cross_border_transfer");
+    /// assert_eq!("marketing".parse::<Purpose>().unwrap(), Purpose::Marketing);
+    /// assert!("spam".parse::<Purpose>().is_err());
+    /// ```
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Marketing => "marketing",
+            Purpose::Profiling => "profiling",
+            Purpose::Transactional => "transactional",
+            Purpose::Analytics => "analytics",
+            Purpose::SensitiveData => "sensitive_data",
+            Purpose::CrossBorderTransfer => "cross_border_transfer",
+        }
+    }
+}
+
+impl std::fmt::Display for Purpose {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Purpose {
+    type Err = DomainError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Purpose::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .or((s == "service").then_some(Purpose::Transactional))
+            .ok_or_else(|| DomainError::InvalidText {
+                field: "purpose",
+                value: s.to_owned(),
+                reason: "it is not a purpose (marketing, profiling, transactional, analytics, sensitive_data, cross_border_transfer)",
+            })
+    }
 }
 
 /// How a customer may be contacted. A consent for [`ContactChannel::Any`] covers every
@@ -36,10 +103,10 @@ pub enum Purpose {
 /// use rapport_core::{ContactChannel, Consents, Purpose};
 /// let t = DateTime::UNIX_EPOCH;
 /// let mut c = Consents::default();
-/// c.set(Purpose::Service, ContactChannel::Any, true, t, "terms");
-/// c.set(Purpose::Service, ContactChannel::Sms, false, t, "reply-stop");
-/// assert!(c.allows(Purpose::Service, ContactChannel::Push));
-/// assert!(!c.allows(Purpose::Service, ContactChannel::Sms)); // the channel's own record wins
+/// c.set(Purpose::Transactional, ContactChannel::Any, true, t, "terms");
+/// c.set(Purpose::Transactional, ContactChannel::Sms, false, t, "reply-stop");
+/// assert!(c.allows(Purpose::Transactional, ContactChannel::Push));
+/// assert!(!c.allows(Purpose::Transactional, ContactChannel::Sms)); // the channel's own record wins
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -57,6 +124,63 @@ pub enum ContactChannel {
     Post,
     /// Any channel (consents that are not about contacting, e.g. profiling).
     Any,
+}
+
+impl ContactChannel {
+    /// Every channel, `Any` last.
+    ///
+    /// ```
+    /// assert_eq!(rapport_core::ContactChannel::ALL.len(), 6);
+    /// ```
+    pub const ALL: [ContactChannel; 6] = [
+        ContactChannel::Email,
+        ContactChannel::Sms,
+        ContactChannel::Phone,
+        ContactChannel::Push,
+        ContactChannel::Post,
+        ContactChannel::Any,
+    ];
+
+    /// The channel's name as written in segments, CSV files and JSON.
+    ///
+    /// ```
+    /// use rapport_core::ContactChannel;
+    /// assert_eq!(ContactChannel::Sms.as_str(), "sms");
+    /// assert_eq!("email".parse::<ContactChannel>().unwrap(), ContactChannel::Email);
+    /// assert!("fax".parse::<ContactChannel>().is_err());
+    /// ```
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ContactChannel::Email => "email",
+            ContactChannel::Sms => "sms",
+            ContactChannel::Phone => "phone",
+            ContactChannel::Push => "push",
+            ContactChannel::Post => "post",
+            ContactChannel::Any => "any",
+        }
+    }
+}
+
+impl std::fmt::Display for ContactChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ContactChannel {
+    type Err = DomainError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ContactChannel::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| DomainError::InvalidText {
+                field: "channel",
+                value: s.to_owned(),
+                reason: "it is not a channel (email, sms, phone, push, post, any)",
+            })
+    }
 }
 
 /// One consent: granted or withdrawn, when and from where.
@@ -153,25 +277,27 @@ impl Consents {
         }
     }
 
-    /// True when the purpose is granted for the channel, or for `Any` channel.
+    /// True when the purpose is granted for the channel, or for `Any` channel. With no record
+    /// at all, only [`Purpose::Transactional`] is allowed (the `Contract` legal basis: what
+    /// the customer's contract needs is not asked for; a withdrawal still stops it).
     ///
     /// ```
     /// use chrono::DateTime;
     /// use rapport_core::{ContactChannel, Consents, Purpose};
     /// let at = DateTime::UNIX_EPOCH;
     /// let mut c = Consents::default();
-    /// c.set(Purpose::Service, ContactChannel::Any, true, at, "contract");
-    /// assert!(c.allows(Purpose::Service, ContactChannel::Phone));
+    /// c.set(Purpose::Transactional, ContactChannel::Any, true, at, "contract");
+    /// assert!(c.allows(Purpose::Transactional, ContactChannel::Phone));
     /// // A record for the channel itself wins over `Any`.
-    /// c.set(Purpose::Service, ContactChannel::Post, false, at, "no letters");
-    /// assert!(!c.allows(Purpose::Service, ContactChannel::Post));
+    /// c.set(Purpose::Transactional, ContactChannel::Post, false, at, "no letters");
+    /// assert!(!c.allows(Purpose::Transactional, ContactChannel::Post));
     /// assert!(!c.allows(Purpose::Marketing, ContactChannel::Email)); // never asked: no consent
     /// ```
     #[must_use]
     pub fn allows(&self, purpose: Purpose, channel: ContactChannel) -> bool {
         self.get(purpose, channel)
             .or_else(|| self.get(purpose, ContactChannel::Any))
-            .is_some_and(|c| c.granted)
+            .map_or(purpose == Purpose::Transactional, |c| c.granted)
     }
 
     /// The current record for (purpose, channel).
@@ -207,5 +333,26 @@ impl Consents {
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = &Consent> {
         self.0.iter()
+    }
+
+    /// Builds the current records from `records`, one per (purpose, channel): the later
+    /// item wins. The consent ledger (`privacy::ledger::current`) decides which entry is
+    /// current and hands its results here.
+    ///
+    /// ```
+    /// use chrono::DateTime;
+    /// use rapport_core::{Consent, ContactChannel, Consents, Purpose};
+    /// let at = DateTime::UNIX_EPOCH;
+    /// let rec = |granted| Consent { purpose: Purpose::Marketing, channel: ContactChannel::Email, granted, at, source: "form".into() };
+    /// let c = Consents::from_records([rec(true), rec(false)]);
+    /// assert_eq!(c.iter().count(), 1);
+    /// assert!(!c.allows(Purpose::Marketing, ContactChannel::Email));
+    /// ```
+    pub fn from_records(records: impl IntoIterator<Item = Consent>) -> Self {
+        let mut c = Consents::default();
+        for r in records {
+            c.set(r.purpose, r.channel, r.granted, r.at, r.source);
+        }
+        c
     }
 }

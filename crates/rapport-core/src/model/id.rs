@@ -175,6 +175,18 @@ uuid_id!(
     AccountId,
     "account_id"
 );
+uuid_id!(
+    /// One entry of the consent ledger. Entries are never rewritten except to move them to a
+    /// merge survivor or to strip their free text on erasure.
+    ///
+    /// ```
+    /// use rapport_core::ConsentEntryId;
+    /// let id = ConsentEntryId::from_u128(3);
+    /// assert_eq!(ConsentEntryId::from_uuid(*id.as_uuid()), id);
+    /// ```
+    ConsentEntryId,
+    "consent_entry_id"
+);
 
 #[cfg(test)]
 mod tests {

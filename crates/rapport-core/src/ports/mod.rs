@@ -115,7 +115,9 @@
 
 mod account;
 mod case;
+mod consent;
 mod dyn_store;
+mod erasure;
 mod error;
 mod notifier;
 mod outbox;
@@ -123,7 +125,9 @@ mod store;
 
 pub use account::{AccountStore, check_account_writes};
 pub use case::{CaseQuery, CaseStore, check_case_writes};
+pub use consent::{ConsentStore, entry_stored, sort_ledger};
 pub use dyn_store::{BoxFuture, DynStore};
+pub use erasure::{ErasureStore, already_erased};
 pub use error::{Entity, StoreError};
 pub use notifier::{Notifier, NotifyError};
 pub use outbox::Outbox;

@@ -219,3 +219,23 @@ impl AccountStore for Fresh {
         self.s().customer_links(t, c).await
     }
 }
+
+impl rapport_core::ports::ConsentStore for Fresh {
+    async fn consents(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+    ) -> Result<Vec<rapport_core::privacy::ConsentEntry>, StoreError> {
+        self.s().consents(t, id).await
+    }
+}
+
+impl rapport_core::ports::ErasureStore for Fresh {
+    async fn erasure(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+    ) -> Result<Option<rapport_core::privacy::ErasureRecord>, StoreError> {
+        self.s().erasure(t, id).await
+    }
+}

@@ -201,3 +201,23 @@ impl Outbox for AppRole {
         self.s().retry_outbox_for(t, id, at).await
     }
 }
+
+impl rapport_core::ports::ConsentStore for AppRole {
+    async fn consents(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+    ) -> Result<Vec<rapport_core::privacy::ConsentEntry>, StoreError> {
+        self.s().consents(t, id).await
+    }
+}
+
+impl rapport_core::ports::ErasureStore for AppRole {
+    async fn erasure(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+    ) -> Result<Option<rapport_core::privacy::ErasureRecord>, StoreError> {
+        self.s().erasure(t, id).await
+    }
+}

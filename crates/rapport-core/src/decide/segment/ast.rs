@@ -63,6 +63,15 @@ pub enum Segment {
     },
     /// The customer has this tag, unexpired (`has_tag("ns:name")`).
     HasTag(Tag),
+    /// The customer's current consent for the purpose on the channel is granted
+    /// (`consent("marketing", "email")`; the channel's own record, else the `any` channel's;
+    /// `transactional` is granted unless withdrawn).
+    Consent {
+        /// The purpose.
+        purpose: crate::model::consent::Purpose,
+        /// The channel.
+        channel: crate::model::consent::ContactChannel,
+    },
 }
 
 /// A comparison operator.

@@ -39,6 +39,9 @@ impl Segment {
             Segment::Not(inner) => !inner.matches(ctx),
             Segment::Compare { field, op, value } => compare(ctx, field, *op, value),
             Segment::HasTag(tag) => ctx.customer.tags.contains(tag, ctx.now),
+            Segment::Consent { purpose, channel } => {
+                ctx.customer.consents.allows(*purpose, *channel)
+            }
         }
     }
 }

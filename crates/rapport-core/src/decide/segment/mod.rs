@@ -25,7 +25,7 @@
 //!
 //! The text form, in short (`docs/domain.md` has the whole guide):
 //! - comparisons `field op value` with `== != < <= > >=`, and `field in (v1, v2)`;
-//! - `has_tag("ns:name")`, `true`, `false`;
+//! - `has_tag("ns:name")`, `consent("purpose", "channel")`, `true`, `false`;
 //! - `not`, then `and`, then `or` (loosest); parentheses group;
 //! - values: numbers (`12`, `-3.5`), `"text"` (escapes `\" \\ \n \r \t \u{..}`), `true` /
 //!   `false`, dates `2026-01-31`, tier names (`gold`) and stage names (`silent`).
@@ -230,7 +230,11 @@ impl Segment {
                 }
             }
             Segment::Not(inner) => inner.visit(f),
-            Segment::True | Segment::False | Segment::Compare { .. } | Segment::HasTag(_) => {}
+            Segment::True
+            | Segment::False
+            | Segment::Compare { .. }
+            | Segment::HasTag(_)
+            | Segment::Consent { .. } => {}
         }
     }
 

@@ -8,6 +8,7 @@
 //! atom    := "(" expr ")" | "true" | "false"
 //!          | ("all" | "any") "(" [expr ("," expr)*] ")"
 //!          | "has_tag" "(" STRING ")"
+//!          | "consent" "(" STRING "," STRING ")"
 //!          | field op value | field "in" "(" value ("," value)* ")"
 //! field   := NAME | "attr." KEY | "days_since" "(" ACTIVITY ")"
 //! ```
@@ -481,6 +482,7 @@ impl<'a> Parser<'a> {
                 })
             }
             Tok::Word("has_tag") => self.has_tag(),
+            Tok::Word("consent") => self.consent(),
             Tok::Word("and" | "or" | "not" | "in" | "then" | "when" | "for") | Tok::Eof => {
                 Err(self.expected(&t, Self::expected_predicate(after)))
             }
@@ -532,6 +534,42 @@ impl<'a> Parser<'a> {
         }
         self.depth -= 1;
         Ok(items)
+    }
+
+    /// `consent("purpose", "channel")`.
+    fn consent(&mut self) -> Result<Segment> {
+        let open = self.open("consent")?;
+        let purpose = self.quoted(open, "a quoted purpose like \"marketing\" in consent(...)")?;
+        let purpose = purpose.0.parse().map_err(|_| {
+            self.expected(
+                &purpose.1,
+                "a purpose (marketing, profiling, transactional, analytics, sensitive_data, cross_border_transfer)",
+            )
+        })?;
+        let t = self.next()?;
+        match t.tok {
+            Tok::Comma => {}
+            Tok::Eof => return Err(self.err(open, ParseErrorKind::Unclosed)),
+            _ => return Err(self.expected(&t, "',' after the purpose")),
+        }
+        let channel = self.quoted(open, "a quoted channel like \"email\" in consent(...)")?;
+        let channel = channel.0.parse().map_err(|_| {
+            self.expected(&channel.1, "a channel (email, sms, phone, push, post, any)")
+        })?;
+        self.close(open, "')' after the channel")?;
+        Ok(Segment::Consent { purpose, channel })
+    }
+
+    /// The next token as a quoted string, with the token.
+    fn quoted(&mut self, open: usize, expected: &str) -> Result<(String, Token<'a>)> {
+        let t = self.next()?;
+        let Tok::Str(text) = &t.tok else {
+            if t.tok == Tok::Eof {
+                return Err(self.err(open, ParseErrorKind::Unclosed));
+            }
+            return Err(self.expected(&t, expected));
+        };
+        Ok((text.clone(), t))
     }
 
     fn has_tag(&mut self) -> Result<Segment> {
@@ -735,11 +773,14 @@ fn parse_date(text: &str) -> Option<NaiveDate> {
 
 /// The closest known name within a small edit distance.
 fn suggest(word: &str) -> Option<&'static str> {
-    let names =
-        NAMED_FIELDS
-            .iter()
-            .map(|(n, _)| *n)
-            .chain(["has_tag", "days_since", "not", "and", "or"]);
+    let names = NAMED_FIELDS.iter().map(|(n, _)| *n).chain([
+        "has_tag",
+        "consent",
+        "days_since",
+        "not",
+        "and",
+        "or",
+    ]);
     let limit = (word.chars().count() / 3).clamp(1, 3);
     names
         .map(|n| (edit_distance(word, n), n))

@@ -64,6 +64,9 @@ fn write_segment(f: &mut fmt::Formatter<'_>, s: &Segment) -> fmt::Result {
         }
         Segment::Compare { field, op, value } => write!(f, "{field} {op} {value}"),
         Segment::HasTag(tag) => write!(f, "has_tag(\"{tag}\")"),
+        Segment::Consent { purpose, channel } => {
+            write!(f, "consent(\"{purpose}\", \"{channel}\")")
+        }
     }
 }
 

@@ -1,0 +1,181 @@
+//! The privacy commands end to end on SQLite: consent grant/withdraw/request/confirm/show,
+//! `import consents`, a consent segment, `export` (valid JSON holding the person's data),
+//! `erase` (idempotent; the export afterwards holds none of it), retention in the sweep.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn rapport(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rapport"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let o = rapport(dir, args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn consent_export_erase_and_retention_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("customers.csv"),
+        "customer_id,email,name\nc1,zoe.quill@example.com,Zoe Quill\nc2,max.hart@example.com,Max Hart\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("tx.csv"),
+        "customer_id,date,amount\nc1,2026-01-05,19.99\nc2,2020-01-05,5.00\n",
+    )
+    .unwrap();
+    ok(d, &["import", "customers", "customers.csv", "--quiet"]);
+    ok(d, &["import", "transactions", "tx.csv", "--quiet"]);
+
+    ok(
+        d,
+        &[
+            "consent",
+            "grant",
+            "c1",
+            "marketing",
+            "email",
+            "--source",
+            "signup-form",
+            "--evidence",
+            "form-77",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "consent",
+            "request",
+            "zoe.quill@example.com",
+            "marketing",
+            "sms",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "consent",
+            "confirm",
+            "c1",
+            "marketing",
+            "sms",
+            "--source",
+            "sms-link",
+        ],
+    );
+    let seg = ok(
+        d,
+        &["segment", r#"consent("marketing", "email")"#, "--json"],
+    );
+    assert!(
+        seg.contains("c1") || seg.contains("zoe") || seg.matches("\"id\"").count() == 1,
+        "{seg}"
+    );
+    ok(
+        d,
+        &[
+            "consent",
+            "withdraw",
+            "c1",
+            "marketing",
+            "email",
+            "--source",
+            "unsubscribe",
+        ],
+    );
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(d, &["consent", "show", "c1", "--json"])).unwrap();
+    assert_eq!(shown["history"].as_array().unwrap().len(), 4);
+    let state = |p: &str, c: &str| {
+        shown["current"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["purpose"] == p && e["channel"] == c)
+            .map(|e| e["state"].clone())
+    };
+    assert_eq!(state("marketing", "email"), Some("withdrawn".into()));
+    assert_eq!(state("marketing", "sms"), Some("granted".into()));
+
+    // Import: every row checked before the first write.
+    std::fs::write(
+        d.join("consents.csv"),
+        "customer,purpose,channel,state,at,source\nc2,marketing,email,granted,2025-01-01,paper\nc2,analytics,any,withdrawn,2025-02-01T10:00:00Z,settings\n",
+    )
+    .unwrap();
+    assert!(ok(d, &["import", "consents", "consents.csv"]).contains("recorded 2"));
+    std::fs::write(
+        d.join("bad.csv"),
+        "customer,purpose,channel,state\nc2,marketing,email,granted\nc2,spam,email,granted\n",
+    )
+    .unwrap();
+    let bad = rapport(d, &["import", "consents", "bad.csv"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("line 3"));
+    let c2: serde_json::Value =
+        serde_json::from_str(&ok(d, &["consent", "show", "c2", "--json"])).unwrap();
+    assert_eq!(
+        c2["history"].as_array().unwrap().len(),
+        2,
+        "a bad file wrote rows"
+    );
+
+    // Export holds the person's data; erase removes it; erase again is the same record.
+    let export = ok(d, &["export", "c1"]);
+    let doc: serde_json::Value = serde_json::from_str(&export).unwrap();
+    assert_eq!(doc["schema_version"], 1);
+    assert!(export.contains("zoe.quill@example.com") && export.contains("Zoe Quill"));
+    let erased = ok(
+        d,
+        &[
+            "erase",
+            "c1",
+            "--reason",
+            "gdpr-art17",
+            "--requester",
+            "ticket-9",
+        ],
+    );
+    assert_eq!(ok(d, &["erase", "c1"]), erased);
+    assert!(!erased.contains("zoe"));
+    let after = ok(d, &["export", "c1"]);
+    assert!(
+        !after.contains("zoe.quill") && !after.contains("Zoe Quill") && !after.contains("form-77")
+    );
+    assert!(
+        after.contains("19.99"),
+        "the purchase amount is kept: {after}"
+    );
+
+    // Retention: c2 has been inactive since 2020; the dry run counts, the run erases.
+    let dry: serde_json::Value = serde_json::from_str(&ok(
+        d,
+        &["sweep", "--retention-days", "365", "--retention-dry-run"],
+    ))
+    .unwrap();
+    assert_eq!(
+        (
+            dry["retention"]["due"].as_u64(),
+            dry["retention"]["erased"].as_u64()
+        ),
+        (Some(1), Some(0))
+    );
+    let run: serde_json::Value =
+        serde_json::from_str(&ok(d, &["sweep", "--retention-days", "365"])).unwrap();
+    assert_eq!(run["retention"]["erased"].as_u64(), Some(1));
+    assert!(!ok(d, &["export", "c2"]).contains("max.hart"));
+}

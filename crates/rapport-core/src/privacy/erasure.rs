@@ -1,0 +1,190 @@
+//! Erasure: what removing a customer's personal data writes. The customer becomes an `Erased`
+//! tombstone with an empty profile, no tags and no consent snapshot; its stats (anonymous
+//! aggregates, to the cent) and tier stay. In the same changeset the store strips the free
+//! text of the customer's activities ([`strip_activity`]) and consent entries
+//! ([`ConsentEntry::stripped`](super::ConsentEntry::stripped)), drops the outbox messages
+//! still pending for it, and stores an [`ErasureRecord`] holding no personal data.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::changeset::Changeset;
+use crate::error::DomainError;
+use crate::model::activity::{Activity, ActivityKind};
+use crate::model::consent::Consents;
+use crate::model::customer::{Customer, Profile};
+use crate::model::id::{CustomerId, check_key};
+use crate::model::stats::Stats;
+use crate::model::tag::TagSet;
+
+/// The longest requester or reason code, in characters.
+pub const MAX_CODE_LEN: usize = 100;
+
+/// The proof that a customer was erased: who asked (an opaque reference, e.g. a ticket id),
+/// why (a reason code), when. No personal data.
+///
+/// ```
+/// use chrono::DateTime;
+/// use rapport_core::CustomerId;
+/// use rapport_core::privacy::ErasureRecord;
+/// let r = ErasureRecord::new(CustomerId::from_u128(1), "ticket-4411", "gdpr-art17", DateTime::UNIX_EPOCH)?;
+/// assert_eq!(r.reason, "gdpr-art17");
+/// assert!(ErasureRecord::new(CustomerId::from_u128(1), "", "x", DateTime::UNIX_EPOCH).is_err());
+/// # Ok::<(), rapport_core::DomainError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErasureRecord {
+    /// The erased customer.
+    pub customer: CustomerId,
+    /// When.
+    pub erased_at: DateTime<Utc>,
+    /// Who asked: an opaque reference (ticket, operator id), never a name or an email.
+    pub requester: String,
+    /// Why: a reason code (`gdpr-art17`, `pipl-art47`, `retention`).
+    pub reason: String,
+}
+
+impl ErasureRecord {
+    /// A record, with requester and reason checked (1–[`MAX_CODE_LEN`] characters, no
+    /// control characters or surrounding whitespace).
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidText`] naming the field.
+    pub fn new(
+        customer: CustomerId,
+        requester: impl Into<String>,
+        reason: impl Into<String>,
+        erased_at: DateTime<Utc>,
+    ) -> Result<Self, DomainError> {
+        let r = Self {
+            customer,
+            erased_at,
+            requester: requester.into(),
+            reason: reason.into(),
+        };
+        r.validate()?;
+        Ok(r)
+    }
+
+    /// Checks requester and reason.
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidText`] naming the field.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        check_key("erasure.requester", &self.requester, MAX_CODE_LEN)?;
+        check_key("erasure.reason", &self.reason, MAX_CODE_LEN)
+    }
+}
+
+/// The activity with its personal payload removed: kind, time, channel, amounts and order
+/// ids stay (the aggregates are recomputable to the cent); a visit's free-text item goes.
+///
+/// ```
+/// use chrono::DateTime;
+/// use rapport_core::*;
+/// use rapport_core::privacy::strip_activity;
+/// let v = Activity::new(ActivityId::from_u128(1), CustomerId::from_u128(2), DateTime::UNIX_EPOCH,
+///     Channel::Web, IdempotencyKey::new("v1")?, ActivityKind::Visit { item: Some("wedding dress".into()) })?;
+/// assert_eq!(strip_activity(&v).kind, ActivityKind::Visit { item: None });
+/// # Ok::<(), DomainError>(())
+/// ```
+#[must_use]
+pub fn strip_activity(a: &Activity) -> Activity {
+    let mut out = a.clone();
+    if let ActivityKind::Visit { item } = &mut out.kind {
+        *item = None;
+    }
+    out
+}
+
+/// What erasing one customer writes.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct ErasurePlan {
+    /// The customer update to `Erased` and the erasure record, to apply atomically.
+    pub changeset: Changeset,
+    /// The tombstone as it will be stored.
+    pub customer: Customer,
+    /// The record.
+    pub record: ErasureRecord,
+}
+
+/// Plans the erasure of `read` (loaded with `stats`) at `now`.
+///
+/// ```
+/// use chrono::DateTime;
+/// use rapport_core::*;
+/// use rapport_core::privacy::plan_erasure;
+/// let now = DateTime::UNIX_EPOCH;
+/// let mut c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+/// c.profile.email = Some(Pii::new(Email::parse("ann@example.com")?));
+/// let p = plan_erasure(&c, Stats::default(), "ticket-1", "gdpr-art17", now)?;
+/// assert_eq!(p.customer.stage(), Stage::Erased);
+/// assert!(p.customer.profile.email.is_none());
+/// assert_eq!(p.changeset.erasures, vec![p.record.clone()]);
+/// // Final: a tombstone cannot be erased again (the service answers with the stored record).
+/// assert!(plan_erasure(&p.customer, Stats::default(), "ticket-1", "gdpr-art17", now).is_err());
+/// # Ok::<(), DomainError>(())
+/// ```
+///
+/// # Errors
+/// [`DomainError::Tombstoned`] for a merged or erased customer; [`DomainError::InvalidText`]
+/// for a bad requester or reason.
+pub fn plan_erasure(
+    read: &Customer,
+    stats: Stats,
+    requester: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<ErasurePlan, DomainError> {
+    read.ensure_live()?;
+    let record = ErasureRecord::new(read.id(), requester, reason, now)?;
+    let mut next = read.next_version();
+    next.profile = Profile::default();
+    next.tags = TagSet::default();
+    next.consents = Consents::default();
+    next.lifecycle = read.lifecycle.erase(now)?;
+    let mut changeset = Changeset::new();
+    changeset.update(read, next.clone(), stats);
+    changeset.erasures.push(record.clone());
+    Ok(ErasurePlan {
+        changeset,
+        customer: next,
+        record,
+    })
+}
+
+/// The retention policy: customers with no activity for more than `inactive_days` days (a
+/// customer without activities: since its creation) are erased by the sweep. No default: the
+/// host must choose.
+///
+/// ```
+/// use chrono::{Duration, TimeZone, Utc};
+/// use rapport_core::*;
+/// use rapport_core::privacy::RetentionPolicy;
+/// let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+/// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), t0);
+/// let p = RetentionPolicy { inactive_days: 365 };
+/// assert!(!p.is_due(&c, &Stats::default(), t0 + Duration::days(365)));
+/// assert!(p.is_due(&c, &Stats::default(), t0 + Duration::days(366)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionPolicy {
+    /// Days without activity after which a customer is erased.
+    pub inactive_days: u32,
+}
+
+impl RetentionPolicy {
+    /// The reason code retention erasures carry.
+    pub const REASON: &'static str = "retention";
+
+    /// True when `c` is live and its last activity (or, with none, its creation) is more than
+    /// `inactive_days` days before `now`.
+    #[must_use]
+    pub fn is_due(&self, c: &Customer, stats: &Stats, now: DateTime<Utc>) -> bool {
+        // An imported customer's record is younger than its history: the last activity
+        // counts, the creation only for a customer with none.
+        let last = stats.last_activity_at().unwrap_or(c.created_at());
+        c.is_live() && now - last > chrono::Duration::days(i64::from(self.inactive_days))
+    }
+}

@@ -1,0 +1,27 @@
+//! Privacy: the consent ledger ([`ledger`]) — every grant, withdrawal and pending double
+//! opt-in as append-only entries whose current state is a pure function of the ledger — and
+//! erasure ([`erasure`]): what removing a person's data writes, with a record of it.
+//!
+//! ```
+//! use chrono::DateTime;
+//! use rapport_core::privacy::{ConsentEntry, ConsentState, state_of};
+//! use rapport_core::{ConsentEntryId, ContactChannel, CustomerId, Purpose};
+//! let e = ConsentEntry::new(ConsentEntryId::from_u128(1), CustomerId::from_u128(2),
+//!     Purpose::Marketing, ContactChannel::Email, ConsentState::Granted, "signup", DateTime::UNIX_EPOCH)?;
+//! assert_eq!(state_of(&[e], Purpose::Marketing, ContactChannel::Email), Some(ConsentState::Granted));
+//! # Ok::<(), rapport_core::DomainError>(())
+//! ```
+
+pub mod erasure;
+pub mod export;
+pub mod ledger;
+
+pub use erasure::{
+    ErasurePlan, ErasureRecord, MAX_CODE_LEN, RetentionPolicy, plan_erasure, strip_activity,
+};
+pub use export::{EXPORT_SCHEMA, EXPORT_SCHEMA_VERSION, ExportDocument};
+
+pub use ledger::{
+    ConsentDecision, ConsentEntry, ConsentState, ERASED_SOURCE, LegalBasis, MAX_REF_LEN,
+    confirmation, current, record, snapshot, state_of,
+};

@@ -1,0 +1,395 @@
+//! Contracts of the privacy ports: the consent ledger ([`ConsentStore`]). Each takes a fresh,
+//! empty store and returns `Err(description)` on a violation. `store_contracts!(f; privacy)`
+//! runs them.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use rapport_core::ports::ConsentStore;
+use rapport_core::privacy::{ConsentEntry, ConsentState, record};
+use rapport_core::*;
+
+use crate::contracts::{Outcome, TA, TB};
+
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+fn entry(
+    id: u128,
+    c: CustomerId,
+    purpose: Purpose,
+    channel: ContactChannel,
+    state: ConsentState,
+    at: DateTime<Utc>,
+) -> Result<ConsentEntry, String> {
+    let mut e = ConsentEntry::new(
+        ConsentEntryId::from_u128(id),
+        c,
+        purpose,
+        channel,
+        state,
+        format!("form-{id}"),
+        at,
+    )
+    .map_err(|e| e.to_string())?;
+    e.evidence = Some(format!("proof-{id}"));
+    e.recorded_at = t0() + Duration::seconds(i64::try_from(id).unwrap_or(0));
+    Ok(e)
+}
+
+async fn create<S: Store>(s: &S, t: TenantId, id: u128) -> Result<Customer, String> {
+    let c = Customer::new(t, CustomerId::from_u128(id), Profile::default(), t0());
+    let mut cs = Changeset::new();
+    cs.create(c.clone(), Stats::default());
+    s.apply(t, &cs).await.map_err(|e| e.to_string())?;
+    Ok(c)
+}
+
+async fn load<S: Store>(s: &S, t: TenantId, id: CustomerId) -> Result<Customer, String> {
+    s.load(t, id)
+        .await
+        .map_err(|e| e.to_string())?
+        .map(|r| r.customer)
+        .ok_or_else(|| format!("customer {id} is gone"))
+}
+
+async fn history<S: ConsentStore>(
+    s: &S,
+    t: TenantId,
+    id: CustomerId,
+) -> Result<Vec<ConsentEntry>, String> {
+    s.consents(t, id).await.map_err(|e| e.to_string())
+}
+
+/// The consent ledger: entries commit with the customer's snapshot, read back whole and in
+/// ledger order (by time, then recording time, whatever the arrival order); a changeset
+/// refused for a stale version or a stored entry id keeps none of its entries; moves
+/// reassign every entry; tenants never see each other's entries.
+///
+/// ```
+/// use futures::executor::block_on;
+/// let store = rapport_memory::MemoryStore::new();
+/// assert_eq!(block_on(rapport_testkit::privacy::consent_ledger(&store)), Ok(()));
+/// ```
+pub async fn consent_ledger<S: ConsentStore>(s: &S) -> Outcome {
+    use ConsentState::{Granted, Pending, Withdrawn};
+    use ContactChannel::{Email as Mail, Sms};
+    use Purpose::{Marketing, Profiling};
+    let a = create(s, TA, 1).await?;
+    // One entry, with the snapshot it implies, in one changeset.
+    let e1 = entry(1, a.id(), Marketing, Mail, Granted, t0())?;
+    let d = record(&a, Stats::default(), &[], e1.clone()).map_err(|e| e.to_string())?;
+    s.apply(TA, &d.changeset).await.map_err(|e| e.to_string())?;
+    ensure!(
+        history(s, TA, a.id()).await? == vec![e1.clone()],
+        "a recorded entry does not read back whole"
+    );
+    let a1 = load(s, TA, a.id()).await?;
+    ensure!(
+        a1.consents.allows(Marketing, Mail) && a1.version() == 2,
+        "the customer's snapshot was not written with the entry"
+    );
+    // Two entries at once; one dated before the first (an import): ledger order is by time.
+    let early = entry(
+        2,
+        a.id(),
+        Profiling,
+        ContactChannel::Any,
+        Granted,
+        t0() - Duration::days(30),
+    )?;
+    let pending = entry(
+        3,
+        a.id(),
+        Marketing,
+        Sms,
+        Pending,
+        t0() + Duration::hours(1),
+    )?;
+    let mut cs = Changeset::new();
+    cs.update(&a1, a1.next_version(), Stats::default());
+    cs.consents = vec![pending.clone(), early.clone()];
+    s.apply(TA, &cs).await.map_err(|e| e.to_string())?;
+    let ids: Vec<ConsentEntryId> = history(s, TA, a.id()).await?.iter().map(|e| e.id).collect();
+    ensure!(
+        ids == vec![early.id, e1.id, pending.id],
+        "entries are not in ledger order (by time): {ids:?}"
+    );
+    // Same instant as the first entry, recorded later: after it.
+    let a2 = load(s, TA, a.id()).await?;
+    let tie = entry(4, a.id(), Marketing, Mail, Withdrawn, t0())?;
+    let mut cs = Changeset::new();
+    cs.update(&a2, a2.next_version(), Stats::default());
+    cs.consents = vec![tie.clone()];
+    s.apply(TA, &cs).await.map_err(|e| e.to_string())?;
+    let ids: Vec<ConsentEntryId> = history(s, TA, a.id()).await?.iter().map(|e| e.id).collect();
+    ensure!(
+        ids == vec![early.id, e1.id, tie.id, pending.id],
+        "entries of one instant are not in recording order: {ids:?}"
+    );
+    // A stale changeset keeps none of its entries.
+    let stale_entry = entry(5, a.id(), Marketing, Mail, Granted, t0())?;
+    let mut cs = Changeset::new();
+    cs.update(&a2, a2.next_version(), Stats::default());
+    cs.consents = vec![stale_entry];
+    ensure!(
+        matches!(s.apply(TA, &cs).await, Err(StoreError::Conflict { .. })),
+        "a stale changeset with consent entries did not fail Conflict"
+    );
+    ensure!(
+        history(s, TA, a.id()).await?.len() == 4,
+        "a refused changeset left a consent entry behind"
+    );
+    // An entry id already stored: refused, nothing of the changeset written.
+    let a3 = load(s, TA, a.id()).await?;
+    let mut cs = Changeset::new();
+    cs.update(&a3, a3.next_version(), Stats::default());
+    cs.consents = vec![entry(6, a.id(), Profiling, Sms, Granted, t0())?, e1.clone()];
+    ensure!(
+        s.apply(TA, &cs).await.is_err(),
+        "a consent entry id stored twice was accepted"
+    );
+    ensure!(
+        history(s, TA, a.id()).await?.len() == 4
+            && load(s, TA, a.id()).await?.version() == a3.version(),
+        "a changeset refused for a stored entry id wrote something"
+    );
+    // Tenants: B sees nothing of A's, and its own entries (same ids) are its own.
+    ensure!(
+        history(s, TB, a.id()).await?.is_empty(),
+        "tenant B reads tenant A's consent ledger"
+    );
+    let b = create(s, TB, 1).await?;
+    let eb = entry(1, b.id(), Marketing, Mail, Withdrawn, t0())?;
+    let d = record(&b, Stats::default(), &[], eb.clone()).map_err(|e| e.to_string())?;
+    s.apply(TB, &d.changeset)
+        .await
+        .map_err(|e| format!("tenant B cannot use an entry id tenant A uses: {e}"))?;
+    ensure!(
+        history(s, TB, b.id()).await? == vec![eb] && history(s, TA, a.id()).await?.len() == 4,
+        "the tenants' ledgers mixed"
+    );
+    // A move (what a merge does): every entry of A's customer 1 now belongs to customer 2.
+    let survivor = create(s, TA, 2).await?;
+    let a4 = load(s, TA, a.id()).await?;
+    let mut cs = Changeset::new();
+    cs.update(&a4, a4.next_version(), Stats::default());
+    cs.update(&survivor, survivor.next_version(), Stats::default());
+    cs.consent_moves = vec![ConsentMove {
+        from: a.id(),
+        to: survivor.id(),
+    }];
+    s.apply(TA, &cs).await.map_err(|e| e.to_string())?;
+    let moved = history(s, TA, survivor.id()).await?;
+    ensure!(
+        history(s, TA, a.id()).await?.is_empty() && moved.len() == 4,
+        "a move left entries behind or lost some ({} moved)",
+        moved.len()
+    );
+    ensure!(
+        moved.iter().all(|e| e.customer == survivor.id()),
+        "a moved entry still names its old customer"
+    );
+    ensure!(
+        history(s, TB, b.id()).await?.len() == 1,
+        "a move in tenant A touched tenant B"
+    );
+    Ok(())
+}
+
+/// Erasure: the customer becomes an empty `Erased` tombstone with its stats kept to the
+/// cent; its visits lose their free text while purchases keep amounts and dates; its consent
+/// entries lose source and evidence; its pending outbox messages are dropped (another
+/// customer's stay); the record reads back and a second one is refused with nothing written;
+/// tenant B is untouched.
+///
+/// ```
+/// use futures::executor::block_on;
+/// let store = rapport_memory::MemoryStore::new();
+/// assert_eq!(block_on(rapport_testkit::privacy::erasure_is_complete(&store)), Ok(()));
+/// ```
+pub async fn erasure_is_complete<S>(s: &S) -> Outcome
+where
+    S: ConsentStore + rapport_core::ports::ErasureStore + Outbox,
+{
+    use rapport_core::privacy::{ERASED_SOURCE, plan_erasure};
+    let secret = "zq-secret-7f3a";
+    let mut profile = Profile {
+        email: Email::parse(&format!("{secret}@example.com"))
+            .ok()
+            .map(Pii::new),
+        ..Profile::default()
+    };
+    profile.display_name = Pii::new(secret.to_owned()).into();
+    let mut ids = 0u128;
+    let mut book = Vec::new();
+    for t in [TA, TB] {
+        let c = Customer::new(t, CustomerId::from_u128(7), profile.clone(), t0());
+        let other = Customer::new(t, CustomerId::from_u128(8), Profile::default(), t0());
+        let order = Activity::new(
+            ActivityId::from_u128(1),
+            c.id(),
+            t0(),
+            Channel::Web,
+            IdempotencyKey::new("order-1").map_err(|e| e.to_string())?,
+            ActivityKind::Purchase {
+                order_id: OrderId::new("o-1").map_err(|e| e.to_string())?,
+                amount: Money::new(rust_decimal::Decimal::new(123_457, 2), Currency::USD),
+                margin: None,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        let visit = Activity::new(
+            ActivityId::from_u128(2),
+            c.id(),
+            t0() + Duration::hours(1),
+            Channel::Web,
+            IdempotencyKey::new("visit-1").map_err(|e| e.to_string())?,
+            ActivityKind::Visit {
+                item: Some(secret.to_owned()),
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        let stats = Stats::from_activities([&order, &visit]).map_err(|e| e.to_string())?;
+        let mut cs = Changeset::new();
+        cs.create(c.clone(), stats.clone());
+        cs.create(other.clone(), Stats::default());
+        cs.activities = vec![order, visit];
+        for (who, n) in [(c.id(), 1), (other.id(), 2)] {
+            ids += 1;
+            cs.outbox.push(OutboxMessage::new(
+                MessageId::from_u128(ids),
+                t,
+                t0(),
+                DomainEvent::ProfileUpdated { customer: who },
+            ));
+            let _ = n;
+        }
+        let mut e = entry(
+            10,
+            c.id(),
+            Purpose::Marketing,
+            ContactChannel::Email,
+            ConsentState::Granted,
+            t0(),
+        )?;
+        e.source = secret.to_owned();
+        e.evidence = Some(secret.to_owned());
+        cs.consents.push(e);
+        s.apply(t, &cs).await.map_err(|e| e.to_string())?;
+        book.push((t, c, stats));
+    }
+    let (t, c, stats) = book[0].clone();
+    let read = load(s, t, c.id()).await?;
+    let plan = plan_erasure(&read, stats.clone(), "ticket-1", "gdpr-art17", t0())
+        .map_err(|e| e.to_string())?;
+    s.apply(t, &plan.changeset)
+        .await
+        .map_err(|e| e.to_string())?;
+    let back = s
+        .load(t, c.id())
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the erased customer is gone")?;
+    ensure!(
+        back.customer.stage() == Stage::Erased && back.customer.profile == Profile::default(),
+        "the erased customer is not an empty Erased tombstone"
+    );
+    ensure!(
+        back.stats.revenue() == stats.revenue() && back.stats.orders() == 1,
+        "erasure changed the anonymous aggregates"
+    );
+    let acts = s
+        .activities(t, c.id(), TimeRange::all())
+        .await
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        acts.len() == 2,
+        "erasure removed activities ({} left)",
+        acts.len()
+    );
+    let text = serde_json::to_string(&acts).map_err(|e| e.to_string())?;
+    ensure!(
+        !text.contains(secret),
+        "an erased customer's activity keeps its free text"
+    );
+    ensure!(
+        text.contains("1234.57"),
+        "an erased customer's purchase lost its amount: {text}"
+    );
+    let entries = history(s, t, c.id()).await?;
+    ensure!(
+        entries.len() == 1
+            && entries[0].source == ERASED_SOURCE
+            && entries[0].evidence.is_none()
+            && entries[0].state == ConsentState::Granted,
+        "an erased customer's consent entry keeps its free text: {entries:?}"
+    );
+    let record = s.erasure(t, c.id()).await.map_err(|e| e.to_string())?;
+    ensure!(
+        record.as_ref() == Some(&plan.record),
+        "the erasure record does not read back: {record:?}"
+    );
+    ensure!(
+        s.erasure(TB, c.id())
+            .await
+            .map_err(|e| e.to_string())?
+            .is_none(),
+        "tenant B sees tenant A's erasure record"
+    );
+    // Pending messages: the erased customer's are gone, the others stay, in both tenants.
+    let claimed = s
+        .claim_outbox(100, std::time::Duration::from_secs(60), t0())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut left: Vec<(TenantId, CustomerId)> = claimed
+        .iter()
+        .map(|m| (m.tenant, m.event.customer()))
+        .collect();
+    left.sort();
+    let (c7, c8) = (CustomerId::from_u128(7), CustomerId::from_u128(8));
+    ensure!(
+        left == vec![(TA, c8), (TB, c7), (TB, c8)],
+        "pending messages after the erasure: {left:?}"
+    );
+    // A second record for the same customer: refused, nothing written.
+    let mut again = Changeset::new();
+    let mut next = back.customer.next_version();
+    next.churn_alert = !next.churn_alert;
+    again.customers.push(CustomerWrite::Update {
+        expected_version: back.customer.version(),
+        customer: Box::new(next),
+        stats: Box::new(back.stats.clone()),
+    });
+    again.erasures.push(plan.record.clone());
+    ensure!(
+        s.apply(t, &again).await.is_err(),
+        "a second erasure of a customer was accepted"
+    );
+    // Tenant B's customer 7 keeps everything.
+    let b = load(s, TB, c7).await?;
+    ensure!(
+        b.profile == profile && b.is_live(),
+        "erasing in tenant A touched tenant B"
+    );
+    let b_acts = s
+        .activities(TB, c7, TimeRange::all())
+        .await
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        serde_json::to_string(&b_acts)
+            .map_err(|e| e.to_string())?
+            .contains(secret),
+        "erasing in tenant A stripped tenant B's activities"
+    );
+    Ok(())
+}

@@ -1,0 +1,468 @@
+//! Privacy use cases: the consent ledger (`grant`, `withdraw`, `request_consent` and
+//! `confirm` for double opt-in, `consents`), erasure (`erase`, `erasure`) and the retention
+//! policy (`retention`). Each entry is written with the customer's
+//! recomputed consent snapshot in one changeset, so a withdrawal is effective at once for
+//! every segment and automation that reads the customer.
+
+use chrono::{DateTime, Utc};
+use rapport_core::ports::{ConsentStore, ErasureStore};
+use rapport_core::privacy::{
+    ConsentEntry, ConsentState, ErasureRecord, LegalBasis, RetentionPolicy, confirmation,
+    plan_erasure, record,
+};
+use rapport_core::*;
+
+use crate::error::Error;
+use crate::service::Service;
+
+/// What a grant, withdrawal or consent request says besides its state.
+///
+/// ```
+/// use rapport::ConsentRequest;
+/// use rapport::core::{ContactChannel, Purpose, privacy::LegalBasis};
+/// let r = ConsentRequest::new(Purpose::Marketing, ContactChannel::Email, "signup-form")
+///     .basis(LegalBasis::Consent)
+///     .evidence("form-submission-8812");
+/// assert_eq!(r.source, "signup-form");
+/// assert_eq!(r.evidence.as_deref(), Some("form-submission-8812"));
+/// assert!(r.at.is_none()); // the service's clock unless set
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConsentRequest {
+    /// For what.
+    pub purpose: Purpose,
+    /// On which channel.
+    pub channel: ContactChannel,
+    /// The legal basis (default `Consent`).
+    pub basis: LegalBasis,
+    /// Where it came from.
+    pub source: String,
+    /// A reference to the proof.
+    pub evidence: Option<String>,
+    /// When the person gave it (default: the service's now), e.g. for imported consents.
+    pub at: Option<DateTime<Utc>>,
+}
+
+impl ConsentRequest {
+    /// A request under the `Consent` basis, without evidence, dated now.
+    #[must_use]
+    pub fn new(purpose: Purpose, channel: ContactChannel, source: impl Into<String>) -> Self {
+        Self {
+            purpose,
+            channel,
+            basis: LegalBasis::Consent,
+            source: source.into(),
+            evidence: None,
+            at: None,
+        }
+    }
+
+    /// Sets the legal basis.
+    #[must_use]
+    pub fn basis(mut self, basis: LegalBasis) -> Self {
+        self.basis = basis;
+        self
+    }
+
+    /// Sets the evidence reference.
+    #[must_use]
+    pub fn evidence(mut self, evidence: impl Into<String>) -> Self {
+        self.evidence = Some(evidence.into());
+        self
+    }
+
+    /// Dates the consent (when the person gave it, if not now).
+    #[must_use]
+    pub fn at(mut self, at: DateTime<Utc>) -> Self {
+        self.at = Some(at);
+        self
+    }
+}
+
+impl<S: ConsentStore, N: Notifier> Service<S, N> {
+    /// Records a grant of (purpose, channel).
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::{ConsentRequest, Service};
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// let id = block_on(svc.register(t, Profile::default()))?.customer.id();
+    /// block_on(svc.grant(t, id, ConsentRequest::new(Purpose::Marketing, ContactChannel::Email, "signup")))?;
+    /// let c = block_on(svc.customer(t, id))?.customer;
+    /// assert!(c.consents.allows(Purpose::Marketing, ContactChannel::Email));
+    /// let marketable = block_on(svc.find(t, &Segment::parse(r#"consent("marketing", "email")"#)?))?;
+    /// assert_eq!(marketable.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidText`] for a bad source or evidence, [`Error::NotFound`],
+    /// tombstones, store errors.
+    pub async fn grant(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        request: ConsentRequest,
+    ) -> Result<ConsentEntry, Error> {
+        self.record_consent(t, id, request, ConsentState::Granted)
+            .await
+    }
+
+    /// Records a withdrawal of (purpose, channel): effective at once.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::{ConsentRequest, Service};
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// let id = block_on(svc.register(t, Profile::default()))?.customer.id();
+    /// let r = ConsentRequest::new(Purpose::Marketing, ContactChannel::Sms, "store-form");
+    /// block_on(svc.grant(t, id, r.clone()))?;
+    /// block_on(svc.withdraw(t, id, ConsentRequest::new(Purpose::Marketing, ContactChannel::Sms, "reply-stop")))?;
+    /// assert!(!block_on(svc.customer(t, id))?.customer.consents.allows(Purpose::Marketing, ContactChannel::Sms));
+    /// assert_eq!(block_on(svc.consents(t, id))?.len(), 2); // the history stays
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Service::grant`].
+    pub async fn withdraw(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        request: ConsentRequest,
+    ) -> Result<ConsentEntry, Error> {
+        self.record_consent(t, id, request, ConsentState::Withdrawn)
+            .await
+    }
+
+    /// Records a consent request waiting for the person's confirmation (double opt-in):
+    /// not granted until [`Service::confirm`].
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::{ConsentRequest, Service};
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// let id = block_on(svc.register(t, Profile::default()))?.customer.id();
+    /// let (p, ch) = (Purpose::Marketing, ContactChannel::Email);
+    /// block_on(svc.request_consent(t, id, ConsentRequest::new(p, ch, "newsletter-form")))?;
+    /// assert!(!block_on(svc.customer(t, id))?.customer.consents.allows(p, ch));
+    /// let confirmed = block_on(svc.confirm(t, id, p, ch, "confirm-link"))?;
+    /// assert!(block_on(svc.customer(t, id))?.customer.consents.allows(p, ch));
+    /// assert!(confirmed.evidence.is_some()); // points at the pending entry
+    /// // Nothing pending any more.
+    /// assert!(block_on(svc.confirm(t, id, p, ch, "confirm-link")).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Service::grant`].
+    pub async fn request_consent(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        request: ConsentRequest,
+    ) -> Result<ConsentEntry, Error> {
+        self.record_consent(t, id, request, ConsentState::Pending)
+            .await
+    }
+
+    /// Confirms the pending double opt-in of (purpose, channel).
+    ///
+    /// # Errors
+    /// [`DomainError::NothingToConfirm`] when nothing is pending for it; as
+    /// [`Service::grant`] otherwise.
+    pub async fn confirm(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        purpose: Purpose,
+        channel: ContactChannel,
+        source: &str,
+    ) -> Result<ConsentEntry, Error> {
+        let entry_id = ConsentEntryId::from_uuid(self.id_source().next());
+        self.write_consent(t, id, |history, now| {
+            Ok(confirmation(
+                history, entry_id, purpose, channel, source, None, now,
+            )?)
+        })
+        .await
+    }
+
+    /// A customer's consent ledger, in ledger order (by time, then recording time).
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn consents(&self, t: TenantId, id: CustomerId) -> Result<Vec<ConsentEntry>, Error> {
+        Ok(self.store().consents(t, id).await?)
+    }
+
+    async fn record_consent(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        request: ConsentRequest,
+        state: ConsentState,
+    ) -> Result<ConsentEntry, Error> {
+        let entry_id = ConsentEntryId::from_uuid(self.id_source().next());
+        self.write_consent(t, id, |_, now| {
+            let mut e = ConsentEntry::new(
+                entry_id,
+                id,
+                request.purpose,
+                request.channel,
+                state,
+                request.source.clone(),
+                request.at.unwrap_or(now),
+            )?;
+            e.basis = request.basis;
+            e.evidence.clone_from(&request.evidence);
+            e.recorded_at = now;
+            e.validate()?;
+            Ok(e)
+        })
+        .await
+    }
+
+    /// Reads the customer and its ledger, makes the entry, writes it with the new snapshot;
+    /// decides again on a version conflict.
+    async fn write_consent(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        make: impl Fn(&[ConsentEntry], DateTime<Utc>) -> Result<ConsentEntry, Error>,
+    ) -> Result<ConsentEntry, Error> {
+        for _ in 0..self.attempts() {
+            let read = self.customer(t, id).await?;
+            let history = self.store().consents(t, id).await?;
+            let now = self.now();
+            let entry = make(&history, now)?;
+            let d = record(&read.customer, read.stats, &history, entry)?;
+            match self.store().apply(t, &d.changeset).await {
+                Ok(_) => return Ok(d.entry),
+                Err(StoreError::Conflict { .. }) => crate::service::yield_to_executor().await,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Contention {
+            customer: id,
+            attempts: self.attempts(),
+        })
+    }
+}
+
+/// What a retention run found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct RetentionReport {
+    /// Live customers inactive longer than the policy allows.
+    pub due: usize,
+    /// How many of them were erased (0 on a dry run).
+    pub erased: usize,
+}
+
+/// How many merge hops [`Service::erase`] follows from a merged id to the survivor.
+const ERASE_HOPS: usize = 16;
+
+impl<S: ConsentStore + ErasureStore, N: Notifier> Service<S, N> {
+    /// Erases a customer's personal data: the profile, tags and consent snapshot go, the
+    /// stage becomes `Erased` (final), activities keep kind, time, channel and amounts but lose
+    /// free text, consent entries lose source and evidence, pending outbox messages for the
+    /// customer are dropped, and an [`ErasureRecord`] (no personal data) is stored — all in
+    /// one changeset. Idempotent: erasing again returns the stored record. A merged id is
+    /// followed to the customer that holds its data now.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// let profile = Profile { email: Some(Pii::new(Email::parse("ann@example.com")?)), ..Profile::default() };
+    /// let id = block_on(svc.register(t, profile))?.customer.id();
+    /// let r = block_on(svc.erase(t, id, "ticket-17", "gdpr-art17"))?;
+    /// let c = block_on(svc.customer(t, id))?.customer;
+    /// assert_eq!((c.stage(), c.profile.email.is_none()), (Stage::Erased, true));
+    /// assert_eq!(block_on(svc.erase(t, id, "ticket-18", "again"))?, r); // idempotent
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidText`] for a bad requester or reason, [`Error::NotFound`],
+    /// [`DomainError::Tombstoned`] for a customer erased before erasure records existed,
+    /// store errors.
+    pub async fn erase(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        requester: &str,
+        reason: &str,
+    ) -> Result<ErasureRecord, Error> {
+        let mut target = id;
+        for _ in 0..self.attempts().saturating_add(ERASE_HOPS as u32) {
+            let read = self.customer(t, target).await?;
+            match read.customer.stage() {
+                Stage::Merged { into } => {
+                    target = into;
+                    continue;
+                }
+                Stage::Erased => {
+                    return match self.store().erasure(t, target).await? {
+                        Some(r) => Ok(r),
+                        None => Err(DomainError::Tombstoned {
+                            customer: target,
+                            state: "erased",
+                        }
+                        .into()),
+                    };
+                }
+                _ => {}
+            }
+            let plan = plan_erasure(&read.customer, read.stats, requester, reason, self.now())?;
+            match self.store().apply(t, &plan.changeset).await {
+                Ok(_) => return Ok(plan.record),
+                Err(StoreError::Conflict { .. }) => crate::service::yield_to_executor().await,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Contention {
+            customer: id,
+            attempts: self.attempts(),
+        })
+    }
+
+    /// The erasure record of a customer, if it was erased.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn erasure(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+    ) -> Result<Option<ErasureRecord>, Error> {
+        Ok(self.store().erasure(t, id).await?)
+    }
+
+    /// Applies the retention policy at `now`: counts the live customers inactive for longer
+    /// than it allows and, unless `dry_run`, erases them (requester `retention-policy`,
+    /// reason `retention`).
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// use rapport::core::privacy::RetentionPolicy;
+    /// block_on(svc.register(t, Profile::default()))?;
+    /// let later = svc.now() + chrono::Duration::days(400);
+    /// let policy = RetentionPolicy { inactive_days: 365 };
+    /// let dry = block_on(svc.retention(t, policy, later, true))?;
+    /// assert_eq!((dry.due, dry.erased), (1, 0));
+    /// let done = block_on(svc.retention(t, policy, later, false))?;
+    /// assert_eq!((done.due, done.erased), (1, 1));
+    /// assert_eq!(block_on(svc.retention(t, policy, later, true))?.due, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Store errors; the first failed erasure.
+    pub async fn retention(
+        &self,
+        t: TenantId,
+        policy: RetentionPolicy,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<RetentionReport, Error> {
+        let mut due = Vec::new();
+        let mut page = Page::first(1_000);
+        loop {
+            let rows = self.store().scan(t, page).await?;
+            let Some(last) = rows.last().map(|r| r.customer.id()) else {
+                break;
+            };
+            due.extend(
+                rows.iter()
+                    .filter(|r| policy.is_due(&r.customer, &r.stats, now))
+                    .map(|r| r.customer.id()),
+            );
+            if rows.len() < page.limit as usize {
+                break;
+            }
+            page = Page {
+                after: Some(last),
+                limit: page.limit,
+            };
+        }
+        let mut report = RetentionReport {
+            due: due.len(),
+            erased: 0,
+        };
+        if !dry_run {
+            for id in due {
+                self.erase(t, id, "retention-policy", RetentionPolicy::REASON)
+                    .await?;
+                report.erased += 1;
+            }
+        }
+        Ok(report)
+    }
+}
+
+impl<S: ConsentStore + ErasureStore, N: Notifier> Service<S, N> {
+    /// Everything held about one person as one document (versioned schema,
+    /// `docs/export.schema.json`): the record, stats, every activity, the consent ledger and
+    /// the erasure record if any. A merged id is followed to the customer holding the data.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// let id = block_on(svc.register(t, Profile::default()))?.customer.id();
+    /// let doc = block_on(svc.export(t, id))?;
+    /// assert_eq!((doc.schema_version, doc.customer.id()), (1, id));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], store errors.
+    pub async fn export(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+    ) -> Result<rapport_core::privacy::ExportDocument, Error> {
+        let mut read = self.customer(t, id).await?;
+        for _ in 0..ERASE_HOPS {
+            match read.customer.stage() {
+                Stage::Merged { into } => read = self.customer(t, into).await?,
+                _ => break,
+            }
+        }
+        let cid = read.customer.id();
+        let activities = self.store().activities(t, cid, TimeRange::all()).await?;
+        let consents = self.store().consents(t, cid).await?;
+        let erasure = self.store().erasure(t, cid).await?;
+        Ok(rapport_core::privacy::ExportDocument::new(
+            read.customer,
+            read.stats,
+            activities,
+            consents,
+            erasure,
+            self.now(),
+        ))
+    }
+}
