@@ -21,7 +21,7 @@ type Exec = Box<dyn FnOnce(&mut Connection) + Send>;
 
 pub(crate) enum Job {
     Apply {
-        prepared: Prepared,
+        prepared: Box<Prepared>,
         reply: oneshot::Sender<Result<Outcome, ApplyError>>,
     },
     /// Any other write (imports, outbox claims, erasure checkpoints), run alone in its own
@@ -104,7 +104,10 @@ impl Writer {
     /// Applies a changeset in the next group commit.
     pub(crate) async fn apply(&self, prepared: Prepared) -> Result<Outcome, ApplyError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Job::Apply { prepared, reply })?;
+        self.send(Job::Apply {
+            prepared: Box::new(prepared),
+            reply,
+        })?;
         rx.await.map_err(|_| SqliteError::WriterGone)?
     }
 }

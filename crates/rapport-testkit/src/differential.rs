@@ -203,7 +203,7 @@ fn kind(e: &StoreError) -> String {
 
 /// An operation made concrete (changesets decided once, from the reference's state).
 enum Action {
-    Apply(TenantId, Changeset),
+    Apply(TenantId, Box<Changeset>),
     Read(Op),
 }
 
@@ -221,7 +221,7 @@ fn build(op: &Op, reference: &MemoryStore, step: usize) -> Result<Action, String
                 now(),
                 DomainEvent::CustomerRegistered { customer: cid(*id) },
             ));
-            Action::Apply(tenant(*t), cs)
+            Action::Apply(tenant(*t), Box::new(cs))
         }
         Op::Update { t, id, stale } => {
             let current = block_on(reference.load(tenant(*t), cid(*id)))
@@ -246,7 +246,7 @@ fn build(op: &Op, reference: &MemoryStore, step: usize) -> Result<Action, String
             );
             let mut cs = Changeset::new();
             cs.update(&read, next, Stats::default());
-            Action::Apply(tenant(*t), cs)
+            Action::Apply(tenant(*t), Box::new(cs))
         }
         Op::Record { t, id, key } => {
             let a = Activity::new(
@@ -264,7 +264,7 @@ fn build(op: &Op, reference: &MemoryStore, step: usize) -> Result<Action, String
             .map_err(|e| e.to_string())?;
             let mut cs = Changeset::new();
             cs.activities.push(a);
-            Action::Apply(tenant(*t), cs)
+            Action::Apply(tenant(*t), Box::new(cs))
         }
         other => Action::Read(other.clone()),
     })
