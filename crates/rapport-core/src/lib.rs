@@ -49,6 +49,7 @@
 //! | root | [`Changeset`] (every state change), [`DomainEvent`]/[`OutboxMessage`], [`DomainError`] |
 #![forbid(unsafe_code)]
 
+pub mod automation;
 pub mod changeset;
 pub mod decide;
 pub mod error;
@@ -58,6 +59,8 @@ pub mod ports;
 pub mod quality;
 
 pub use decide::segment;
+
+pub use event::EventCause;
 
 pub use changeset::{Changeset, CustomerWrite};
 pub use decide::churn::{ChurnPolicy, ChurnRisk};

@@ -35,6 +35,7 @@ pub mod blocking;
 mod clock;
 mod error;
 mod relay;
+mod relay_loop;
 mod service;
 mod store_ext;
 
@@ -44,6 +45,9 @@ pub use activity::NewActivity;
 pub use clock::{Clock, IdSource, ManualClock, SystemClock, UuidV7Ids};
 pub use error::Error;
 pub use relay::{RelayConfig, RelayReport, relay_once};
+pub use relay_loop::{
+    RelayHandle, RelayLoopConfig, RelayThread, RelayTotals, run_relay, spawn_relay,
+};
 pub use service::{
     DEFAULT_MAX_ATTEMPTS, NoopNotifier, Recorded, Registered, Service, SweepProgress,
 };

@@ -113,12 +113,16 @@
 //! # let _ = Toy::default();
 //! ```
 
+mod actions;
+mod consent_source;
 mod dyn_store;
 mod error;
 mod notifier;
 mod outbox;
 mod store;
 
+pub use actions::{ActionLog, ActionStore, DueActions};
+pub use consent_source::{ConsentSource, CustomerConsents};
 pub use dyn_store::{BoxFuture, DynStore};
 pub use error::{Entity, StoreError};
 pub use notifier::{Notifier, NotifyError};
