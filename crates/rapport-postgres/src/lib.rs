@@ -97,6 +97,7 @@
 #![forbid(unsafe_code)]
 
 mod apply;
+mod automation;
 mod config;
 mod conn;
 mod error;

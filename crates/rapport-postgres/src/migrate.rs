@@ -46,12 +46,17 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "rls",
         sql: include_str!("../migrations/0003_rls.sql"),
     },
+    Migration {
+        version: 6,
+        name: "automation",
+        sql: include_str!("../migrations/0006_automation.sql"),
+    },
 ];
 
 /// The schema version this code writes.
 ///
 /// ```
-/// assert_eq!(rapport_postgres::latest_version(), 3);
+/// assert_eq!(rapport_postgres::latest_version(), 6);
 /// ```
 #[must_use]
 pub fn latest_version() -> u32 {

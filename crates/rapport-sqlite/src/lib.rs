@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 mod apply;
+mod automation;
 mod codec;
 mod config;
 mod error;

@@ -36,6 +36,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "one_customer_per_contact",
         sql: include_str!("../migrations/0002_one_customer_per_contact.sql"),
     },
+    Migration {
+        version: 5,
+        name: "automation",
+        sql: include_str!("../migrations/0005_automation.sql"),
+    },
 ];
 
 /// The schema version this code writes.

@@ -32,6 +32,7 @@
 //! on a violation, for hosts that drive their own runtime.
 #![forbid(unsafe_code)]
 
+pub mod actions;
 pub mod contracts;
 pub mod differential;
 pub mod fault;
@@ -77,6 +78,7 @@ where
 ///
 /// | flag | adds |
 /// |---|---|
+/// | `actions` | the store implements `ActionStore`: `actions_are_durable_and_atomic` (scheduled automation actions and the action log) |
 /// | `concurrent` | the store is safe to share between threads: `no_lost_updates_under_concurrency` (8 threads × 125 conflicting read-modify-writes through the service, none lost), `outbox_survives_failures_and_relay_deaths` (1,000 events, 30 % failed deliveries, relay deaths: all delivered, none stuck) and `racing_refunds_never_exceed_the_order` (50 orders of 50.00, each refunded 30.00 by two threads at once: exactly one of each pair recorded) |
 ///
 /// The tests only exist under `cargo test`, so this example can only show the expansion
@@ -143,6 +145,12 @@ macro_rules! store_contracts {
                 (50, 50),
                 "store contract violated: racing refunds ({r:?})"
             );
+        }
+    };
+    (@cap $factory:expr; actions) => {
+        #[test]
+        fn actions_are_durable_and_atomic() {
+            $crate::check($factory, |s| async move { $crate::actions::actions_are_durable_and_atomic(&s).await });
         }
     };
     ($factory:expr) => {
