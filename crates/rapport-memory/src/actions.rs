@@ -43,8 +43,8 @@ impl ActionStore for MemoryStore {
         let mut fresh = Vec::new();
         for r in w.log.iter().filter(|r| r.tenant == t) {
             book.scheduled.remove(&r.id);
-            if !book.log.contains_key(&r.id) {
-                book.log.insert(r.id, r.clone());
+            if let std::collections::btree_map::Entry::Vacant(v) = book.log.entry(r.id) {
+                v.insert(r.clone());
                 fresh.push(r.id.message_id());
                 out.logged += 1;
             }

@@ -31,6 +31,7 @@
 #![forbid(unsafe_code)]
 
 mod activity;
+mod automation;
 pub mod blocking;
 mod clock;
 mod error;
@@ -42,6 +43,7 @@ mod store_ext;
 pub use rapport_core as core;
 
 pub use activity::NewActivity;
+pub use automation::{AutomationNotifier, FireReport, record_triggers};
 pub use clock::{Clock, IdSource, ManualClock, SystemClock, UuidV7Ids};
 pub use error::Error;
 pub use relay::{RelayConfig, RelayReport, relay_once};
