@@ -5,6 +5,7 @@
 //! customer at the data's end (1998-06-30), fits BG/NBD and Gamma-Gamma, and prints the report.
 #![forbid(unsafe_code)]
 
+mod automation;
 mod clv;
 mod error;
 mod import;
@@ -77,6 +78,10 @@ enum Command {
         /// Evaluate as of this day (default: today).
         #[arg(long)]
         now: Option<NaiveDate>,
+        /// Automation rules (a TOML file with `[[rules]]` and `[webhook]`): record triggers,
+        /// fire due actions through the webhook (or the log), report them.
+        #[arg(long)]
+        rules: Option<PathBuf>,
     },
     /// The periodic review: tiers, stages, RFM, CLV, churn risk, cohorts.
     Report {
@@ -121,6 +126,35 @@ enum Command {
     Clv {
         #[command(subcommand)]
         what: ClvWhat,
+    },
+    /// Automation rules: `rules check <file>` parses and explains a rules file.
+    Rules {
+        #[command(subcommand)]
+        what: RulesWhat,
+    },
+    /// The automation action log: sent, suppressed (with the reason) and dead-lettered actions.
+    Actions {
+        /// Only actions decided on or after this day.
+        #[arg(long)]
+        since: Option<NaiveDate>,
+        /// At most this many.
+        #[arg(long, default_value_t = 1_000)]
+        limit: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesWhat {
+    /// Parse a rules file and explain each rule.
+    Check {
+        /// The TOML file (`[[rules]]`, `[webhook]`).
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -544,17 +578,32 @@ fn run(cli: Cli) -> Result<()> {
                 )?
             );
         }
-        Command::Sweep { now } => {
+        Command::Sweep { now, rules } => {
             let store = store::open(
                 &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
                 Utc::now(),
             )?;
             let svc = Service::new(store).with_policies(policies)?;
             let s = sweep(&svc, tenant, at(now), false)?;
-            println!(
-                "{}",
-                serde_json::json!({"evaluated": s.evaluated, "changed": s.changed, "events": s.events})
-            );
+            let mut out = serde_json::json!({"evaluated": s.evaluated, "changed": s.changed, "events": s.events});
+            if let Some(path) = rules {
+                out["automation"] =
+                    serde_json::to_value(automation::run(&svc, tenant, at(now), &path)?)?;
+            }
+            println!("{out}");
+        }
+        Command::Rules {
+            what: RulesWhat::Check { file, json },
+        } => automation::check(&file, json)?,
+        Command::Actions { since, limit, json } => {
+            let store = store::open(
+                &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
+                Utc::now(),
+            )?;
+            let since = since.map_or(DateTime::<Utc>::MIN_UTC, |d| {
+                d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
+            });
+            automation::list(&store, tenant, since, limit, json)?;
         }
         Command::Report { now, json, html } => {
             let store = store::open(
