@@ -21,11 +21,14 @@ fn ok(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
 }
 
+/// What the receiver saw: (headers, body) per request.
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
 /// A minimal HTTP/1.1 receiver: records (headers, body) and answers 204.
-fn receiver() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+fn receiver() -> (String, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hooks", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen: Seen = Arc::new(Mutex::new(Vec::new()));
     let out = Arc::clone(&seen);
     std::thread::spawn(move || {
         for stream in listener.incoming() {
