@@ -141,7 +141,8 @@ fn relay_survives_a_kill() {
     let delivered: BTreeSet<&str> = text.lines().collect();
     assert_eq!(delivered.len(), n, "every message at least once");
     let t = TenantId::from_u128(1);
-    let due = block_on(store.due_actions(t, Utc::now() + chrono::Duration::days(2), 1_000)).unwrap();
+    let due =
+        block_on(store.due_actions(t, Utc::now() + chrono::Duration::days(2), 1_000)).unwrap();
     assert_eq!(
         due.len(),
         n / 2,
