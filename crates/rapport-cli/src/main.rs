@@ -7,6 +7,7 @@
 
 mod account;
 mod activities;
+mod automation;
 mod case;
 mod clv;
 mod config;
@@ -94,6 +95,10 @@ enum Command {
         now: Option<NaiveDate>,
         #[command(flatten)]
         retention: privacy::RetentionArgs,
+        /// Automation rules (a TOML file with `[[rules]]` and `[webhook]`): record triggers,
+        /// fire due actions through the webhook (or the log), report them.
+        #[arg(long)]
+        rules: Option<PathBuf>,
     },
     /// The periodic review: tiers, stages, RFM, CLV, churn risk, cohorts, and the period
     /// metrics (churn, win-back and conversion rates, stage flows, NPS, CSAT) over
@@ -189,6 +194,23 @@ enum Command {
         #[command(subcommand)]
         what: PolicyWhat,
     },
+    /// Automation rules: `rules check <file>` parses and explains a rules file.
+    Rules {
+        #[command(subcommand)]
+        what: RulesWhat,
+    },
+    /// The automation action log: sent, suppressed (with the reason) and dead-lettered actions.
+    Actions {
+        /// Only actions decided on or after this day.
+        #[arg(long)]
+        since: Option<NaiveDate>,
+        /// At most this many.
+        #[arg(long, default_value_t = 1_000)]
+        limit: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -197,6 +219,18 @@ enum PolicyWhat {
     /// defaults, with `--base-currency` applied. TOML by default.
     Show {
         /// Print JSON (the library's `Policies` document) instead of TOML.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesWhat {
+    /// Parse a rules file and explain each rule.
+    Check {
+        /// The TOML file (`[[rules]]`, `[webhook]`).
+        file: PathBuf,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
@@ -815,7 +849,11 @@ fn run(cli: Cli) -> Result<()> {
                 )?
             );
         }
-        Command::Sweep { now, retention } => {
+        Command::Sweep {
+            now,
+            retention,
+            rules,
+        } => {
             let store = store::open(
                 &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
                 Utc::now(),
@@ -826,7 +864,24 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(r) = privacy::retention(&svc, tenant, at(now), &retention)? {
                 out["retention"] = r;
             }
+            if let Some(path) = rules {
+                out["automation"] =
+                    serde_json::to_value(automation::run(&svc, tenant, at(now), &path)?)?;
+            }
             println!("{out}");
+        }
+        Command::Rules {
+            what: RulesWhat::Check { file, json },
+        } => automation::check(&file, json)?,
+        Command::Actions { since, limit, json } => {
+            let store = store::open(
+                &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
+                Utc::now(),
+            )?;
+            let since = since.map_or(DateTime::<Utc>::MIN_UTC, |d| {
+                d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
+            });
+            automation::list(&store, tenant, since, limit, json)?;
         }
         Command::Report {
             now,

@@ -2,8 +2,12 @@
 //! [`OutboxMessage`]s in the same transaction as the change (transactional outbox), and a
 //! relay delivers them through the notifier.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::automation::{ActionChannel, ActionId, RuleId};
 
 use crate::model::activity::ActivityType;
 use crate::model::consent::{ContactChannel, Purpose};
@@ -107,6 +111,48 @@ pub enum DomainEvent {
         /// Who.
         customer: CustomerId,
     },
+    /// An automation rule's action passed its guards: the host sends the template on the
+    /// channel (or hands the task to a person). The message id is the action id.
+    ActionDue {
+        /// Who.
+        customer: CustomerId,
+        /// The action (receivers deduplicate on it).
+        action: ActionId,
+        /// The rule that scheduled it.
+        rule: RuleId,
+        /// The host's template id.
+        template: String,
+        /// Where it goes.
+        channel: ActionChannel,
+        /// Why.
+        purpose: Purpose,
+        /// Template parameters from the rule.
+        #[serde(default)]
+        params: BTreeMap<String, String>,
+    },
+}
+
+/// Why an event happened, so a rule can tell a stage move caused by a refund from one caused
+/// by a purchase or by time passing.
+///
+/// ```
+/// use rapport_core::{ActivityId, ActivityType, EventCause};
+/// let c = EventCause::Activity { activity: ActivityId::from_u128(1), kind: ActivityType::Refund };
+/// assert_eq!(serde_json::to_value(&c).unwrap()["kind"], "refund");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "by")]
+#[non_exhaustive]
+pub enum EventCause {
+    /// Recording this activity.
+    Activity {
+        /// The activity.
+        activity: ActivityId,
+        /// Its kind.
+        kind: ActivityType,
+    },
+    /// Time passing (the sweep).
+    Time,
 }
 
 impl DomainEvent {
@@ -130,7 +176,8 @@ impl DomainEvent {
             | DomainEvent::ChurnRiskRaised { customer, .. }
             | DomainEvent::ConsentChanged { customer, .. }
             | DomainEvent::Merged { customer, .. }
-            | DomainEvent::Erased { customer } => *customer,
+            | DomainEvent::Erased { customer }
+            | DomainEvent::ActionDue { customer, .. } => *customer,
         }
     }
 
@@ -156,6 +203,7 @@ impl DomainEvent {
             DomainEvent::ConsentChanged { .. } => "consent_changed",
             DomainEvent::Merged { .. } => "merged",
             DomainEvent::Erased { .. } => "erased",
+            DomainEvent::ActionDue { .. } => "action_due",
         }
     }
 }
@@ -185,6 +233,9 @@ pub struct OutboxMessage {
     /// Delivery attempts so far (0 when written).
     #[serde(default)]
     pub attempts: u32,
+    /// What caused the event, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<EventCause>,
 }
 
 impl OutboxMessage {
@@ -210,6 +261,23 @@ impl OutboxMessage {
             occurred_at,
             event,
             attempts: 0,
+            cause: None,
         }
+    }
+
+    /// The same message with its cause.
+    ///
+    /// ```
+    /// use chrono::DateTime;
+    /// use rapport_core::*;
+    /// let event = DomainEvent::ProfileUpdated { customer: CustomerId::from_u128(7) };
+    /// let m = OutboxMessage::new(MessageId::from_u128(1), TenantId::from_u128(1), DateTime::UNIX_EPOCH, event)
+    ///     .with_cause(Some(EventCause::Time));
+    /// assert_eq!(m.cause, Some(EventCause::Time));
+    /// ```
+    #[must_use]
+    pub fn with_cause(mut self, cause: Option<EventCause>) -> Self {
+        self.cause = cause;
+        self
     }
 }

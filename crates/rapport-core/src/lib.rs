@@ -52,6 +52,7 @@
 //! | root | [`Changeset`] (every state change), [`DomainEvent`]/[`OutboxMessage`], [`DomainError`] |
 #![forbid(unsafe_code)]
 
+pub mod automation;
 pub mod changeset;
 pub mod decide;
 pub mod error;
@@ -64,6 +65,8 @@ pub mod quality;
 pub mod recommend;
 
 pub use decide::segment;
+
+pub use event::EventCause;
 
 pub use changeset::{AccountWrite, CaseWrite, Changeset, ConsentMove, CustomerWrite};
 pub use decide::account::{check_parent, make_primary};

@@ -36,6 +36,8 @@ mod case;
 /// foldhash (the default hasher of `hashbrown`): randomly seeded like std's, several times
 /// faster on the short keys hashed on every write; it does not claim SipHash's resistance to
 /// deliberate hash flooding, which an in-process reference store does not need.
+mod actions;
+
 type Hashed = foldhash::fast::RandomState;
 
 /// A tenant's activities in arrival order, in chunks that never move once allocated: a new
@@ -207,6 +209,8 @@ struct Inner {
     /// Outbox in commit order: appended at the back, acknowledged messages removed
     /// wherever they are.
     outbox: VecDeque<Pending>,
+    /// Scheduled automation actions and the action log (see `actions`).
+    actions: actions::Actions,
 }
 
 /// An in-memory [`Store`]. Cheap to create; everything is lost when dropped.

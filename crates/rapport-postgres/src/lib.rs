@@ -98,6 +98,7 @@
 
 mod account;
 mod apply;
+mod automation;
 mod case;
 mod config;
 mod conn;

@@ -56,12 +56,17 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "consent_ledger",
         sql: include_str!("../migrations/0005_consent_ledger.sql"),
     },
+    Migration {
+        version: 6,
+        name: "automation",
+        sql: include_str!("../migrations/0006_automation.sql"),
+    },
 ];
 
 /// The schema version this code writes.
 ///
 /// ```
-/// assert_eq!(rapport_postgres::latest_version(), 5);
+/// assert_eq!(rapport_postgres::latest_version(), 6);
 /// ```
 #[must_use]
 pub fn latest_version() -> u32 {

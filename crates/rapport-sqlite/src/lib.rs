@@ -18,6 +18,7 @@
 
 mod account;
 mod apply;
+mod automation;
 mod case;
 mod codec;
 mod config;

@@ -46,6 +46,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "consent_ledger",
         sql: include_str!("../migrations/0004_consent_ledger.sql"),
     },
+    Migration {
+        version: 5,
+        name: "automation",
+        sql: include_str!("../migrations/0005_automation.sql"),
+    },
 ];
 
 /// The schema version this code writes.

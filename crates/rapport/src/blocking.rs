@@ -1287,4 +1287,39 @@ impl<S: Store, N: Notifier> Service<S, N> {
     {
         block_on(self.0.export(t, id))
     }
+
+    /// [`crate::Service::fire_due_actions`]: schedule rules, then the due actions through the
+    /// guards into the outbox.
+    ///
+    /// ```
+    /// use rapport::blocking::Service;
+    /// use rapport::core::automation::{AutomationPolicy, RuleSet};
+    /// use rapport::core::ports::CustomerConsents;
+    /// use rapport::core::TenantId;
+    /// use rapport_memory::MemoryStore;
+    /// let svc = Service::new(MemoryStore::new());
+    /// let r = svc.fire_due_actions(TenantId::from_u128(1), &RuleSet::default(), &AutomationPolicy::default(), &CustomerConsents, svc.now(), 100)?;
+    /// assert_eq!(r.sent, 0);
+    /// # Ok::<(), rapport::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn fire_due_actions(
+        &self,
+        t: rapport_core::TenantId,
+        rules: &rapport_core::automation::RuleSet,
+        policy: &rapport_core::automation::AutomationPolicy,
+        consents: &impl rapport_core::ports::ConsentSource,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<crate::FireReport, Error>
+    where
+        S: rapport_core::ports::ActionStore,
+    {
+        block_on(
+            self.0
+                .fire_due_actions(t, rules, policy, consents, now, limit),
+        )
+    }
 }

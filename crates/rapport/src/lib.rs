@@ -32,12 +32,14 @@
 
 mod account;
 mod activity;
+mod automation;
 pub mod blocking;
 mod case;
 mod clock;
 mod error;
 mod privacy;
 mod relay;
+mod relay_loop;
 mod review;
 mod service;
 mod store_ext;
@@ -47,11 +49,15 @@ pub use rapport_core as core;
 
 pub use account::AccountRollup;
 pub use activity::NewActivity;
+pub use automation::{AutomationNotifier, FireReport, record_triggers};
 pub use case::{CaseChange, ComplaintRecorded, OpenCase};
 pub use clock::{Clock, IdSource, ManualClock, SystemClock, UuidV7Ids};
 pub use error::Error;
 pub use privacy::{ConsentRequest, RetentionReport};
 pub use relay::{RelayConfig, RelayReport, relay_once};
+pub use relay_loop::{
+    RelayHandle, RelayLoopConfig, RelayThread, RelayTotals, run_relay, spawn_relay,
+};
 pub use review::{CONVERSION_DAYS, Review};
 pub use service::{
     DEFAULT_MAX_ATTEMPTS, NoopNotifier, Recorded, Registered, Service, SweepProgress,

@@ -30,7 +30,7 @@ use crate::error::Error;
 /// block_on(svc.register(t, Profile::default()))?; // one CustomerRegistered message
 /// let always_fails = Down;
 /// let r = block_on(relay_once(svc.store(), &always_fails, &RelayConfig::default(), svc.now()))?;
-/// assert_eq!(r, RelayReport { claimed: 1, delivered: 0, failed: 1 });
+/// assert_eq!(r, RelayReport { claimed: 1, delivered: 0, failed: 1, dead_lettered: 0 });
 /// # Ok::<(), rapport::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -41,6 +41,9 @@ pub struct RelayReport {
     pub delivered: usize,
     /// Failed and scheduled again.
     pub failed: usize,
+    /// Set aside by the notifier as dead letters ([`NotifyError::DeadLettered`]) and
+    /// acknowledged: the notifier keeps them to be listed and re-driven.
+    pub dead_lettered: usize,
 }
 
 /// Relay settings.
@@ -119,7 +122,7 @@ impl RelayConfig {
 /// let notifier = Recording::default();
 /// let config = RelayConfig::default();
 /// let r = block_on(relay_once(svc.store(), &notifier, &config, svc.now()))?;
-/// assert_eq!(r, RelayReport { claimed: 1, delivered: 1, failed: 0 });
+/// assert_eq!(r, RelayReport { claimed: 1, delivered: 1, failed: 0, dead_lettered: 0 });
 /// assert_eq!(
 ///     notifier.0.lock().unwrap()[0].event,
 ///     DomainEvent::CustomerRegistered { customer: ann.id() }
@@ -145,9 +148,15 @@ pub async fn relay_once<S: Outbox, N: Notifier>(
         ..RelayReport::default()
     };
     let mut delivered = Vec::new();
+    let mut acked = Vec::new();
     for m in &claimed {
         match notifier.deliver(m).await {
             Ok(()) => delivered.push((m.tenant, m.id)),
+            Err(NotifyError::DeadLettered { .. }) => {
+                tracing::debug!(message = %m.id, attempts = m.attempts, "dead-lettered by the notifier");
+                acked.push((m.tenant, m.id));
+                report.dead_lettered += 1;
+            }
             Err(e) => {
                 tracing::debug!(message = %m.id, attempts = m.attempts, error = notify_kind(&e), "delivery failed");
                 // A back-off past the end of the calendar waits until its end (no panic).
@@ -160,13 +169,15 @@ pub async fn relay_once<S: Outbox, N: Notifier>(
             }
         }
     }
-    store.ack_outbox_for(&delivered).await?;
     report.delivered = delivered.len();
+    acked.extend(delivered);
+    store.ack_outbox_for(&acked).await?;
     if report.claimed > 0 {
         tracing::info!(
             claimed = report.claimed,
             delivered = report.delivered,
             failed = report.failed,
+            dead_lettered = report.dead_lettered,
             "relayed"
         );
     }
@@ -178,6 +189,7 @@ fn notify_kind(e: &NotifyError) -> &'static str {
     match e {
         NotifyError::Failed { .. } => "failed",
         NotifyError::Rejected { .. } => "rejected",
+        NotifyError::DeadLettered { .. } => "dead_lettered",
         _ => "other",
     }
 }

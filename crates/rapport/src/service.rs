@@ -624,8 +624,17 @@ impl<S: Store, N: Notifier> Service<S, N> {
                 customer: Box::new(d.customer.with_version(expected_version + 1)),
                 stats: Box::new(d.stats),
             });
+            // The recorded activity is the cause of every event it led to (a rule can ignore
+            // a stage move caused by a refund).
+            let cause = d.activities.first().map(|a| EventCause::Activity {
+                activity: a.id,
+                kind: a.kind.activity_type(),
+            });
             cs.activities = d.activities;
             cs.outbox = self.messages(t, now, d.events);
+            for m in &mut cs.outbox {
+                m.cause.clone_from(&cause);
+            }
             match self.store.apply(t, &cs).await {
                 Ok(applied) => {
                     if applied.is_duplicate() {
@@ -1585,12 +1594,16 @@ impl<S: Store, N: Notifier> Service<S, N> {
                 let mut next = r.customer.with_version(expected_version + 1);
                 e.apply_to(&mut next);
                 changed.push((id, e.events.len()));
+                let first_message = cs.outbox.len();
                 if collect {
                     cs.outbox.extend(self.messages(t, now, e.events.clone()));
                     pending.push(Swept::Changed(cs.customers.len(), e));
                 } else {
                     cs.outbox
                         .extend(self.messages(t, now, std::mem::take(&mut e.events)));
+                }
+                for m in &mut cs.outbox[first_message..] {
+                    m.cause = Some(EventCause::Time);
                 }
                 cs.customers.push(CustomerWrite::Update {
                     expected_version,

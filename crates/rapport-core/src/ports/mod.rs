@@ -114,8 +114,10 @@
 //! ```
 
 mod account;
+mod actions;
 mod case;
 mod consent;
+mod consent_source;
 mod dyn_store;
 mod erasure;
 mod error;
@@ -124,8 +126,10 @@ mod outbox;
 mod store;
 
 pub use account::{AccountStore, check_account_writes};
+pub use actions::{ActionLog, ActionStore, DueActions};
 pub use case::{CaseQuery, CaseStore, check_case_writes};
 pub use consent::{ConsentStore, entry_stored, sort_ledger};
+pub use consent_source::{ConsentSource, CustomerConsents};
 pub use dyn_store::{BoxFuture, DynStore};
 pub use erasure::{ErasureStore, already_erased};
 pub use error::{Entity, StoreError};

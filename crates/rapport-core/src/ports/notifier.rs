@@ -27,6 +27,14 @@ pub enum NotifyError {
         /// Why.
         reason: String,
     },
+    /// The notifier set the message aside as a dead letter (the receiver refused it for good,
+    /// or its endpoint is disabled) and keeps it to be listed and re-driven: the relay stops
+    /// retrying and acknowledges it.
+    #[error("dead-lettered: {reason}")]
+    DeadLettered {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Where domain events go (a log, a channel, a webhook, a queue...). Delivery is at least

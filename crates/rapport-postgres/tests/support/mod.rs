@@ -239,3 +239,37 @@ impl rapport_core::ports::ErasureStore for Fresh {
         self.s().erasure(t, id).await
     }
 }
+
+impl rapport_core::ports::ActionStore for Fresh {
+    async fn write_actions(
+        &self,
+        t: TenantId,
+        w: &rapport_core::ports::DueActions,
+    ) -> Result<rapport_core::ports::ActionLog, StoreError> {
+        self.s().write_actions(t, w).await
+    }
+    async fn pending_actions(
+        &self,
+        t: TenantId,
+        customer: CustomerId,
+    ) -> Result<Vec<rapport_core::automation::ScheduledAction>, StoreError> {
+        self.s().pending_actions(t, customer).await
+    }
+    async fn due_actions(
+        &self,
+        t: TenantId,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<rapport_core::automation::ScheduledAction>, StoreError> {
+        self.s().due_actions(t, now, limit).await
+    }
+    async fn action_log(
+        &self,
+        t: TenantId,
+        customer: Option<CustomerId>,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<rapport_core::automation::ActionRecord>, StoreError> {
+        self.s().action_log(t, customer, since, limit).await
+    }
+}

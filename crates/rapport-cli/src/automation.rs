@@ -1,0 +1,265 @@
+//! `rapport rules check`, `rapport sweep --rules`, `rapport actions`: automation rules from a
+//! TOML file (`[[rules]]` and `[webhook]`, the same sections as `rapport.toml`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rapport::blocking::Service;
+use rapport::core::automation::{
+    ActionOutcome, ActionRecord, AutomationPolicy, Rule, RuleSet, ScheduledAction,
+};
+use rapport::core::ports::{ActionLog, ActionStore, CustomerConsents, DueActions};
+use rapport::{AutomationNotifier, RelayConfig, relay_once};
+use rapport_core::*;
+use rapport_notify::{LogNotifier, WebhookConfig, WebhookNotifier};
+use serde::Deserialize;
+
+use crate::error::{Result, fail};
+use crate::store::Db;
+
+/// The sections of the rules file this module reads (others, like `[policy]`, are ignored).
+#[derive(Debug, Deserialize)]
+struct RulesFile {
+    #[serde(default)]
+    rules: Vec<Rule>,
+    webhook: Option<WebhookConfig>,
+}
+
+/// The checked rules and the webhook configuration of a file.
+pub(crate) struct Automation {
+    pub(crate) rules: RuleSet,
+    pub(crate) webhook: Option<WebhookConfig>,
+}
+
+/// Reads and checks a rules file.
+pub(crate) fn load(path: &Path) -> Result<Automation> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| fail!("cannot read {}: {e}", path.display()))?;
+    let file: RulesFile = toml::from_str(&text).map_err(|e| fail!("{}: {e}", path.display()))?;
+    let rules = RuleSet::new(file.rules).map_err(|e| fail!("{}: {e}", path.display()))?;
+    Ok(Automation {
+        rules,
+        webhook: file.webhook,
+    })
+}
+
+/// `rapport rules check <file>`: one explanation per rule, then the webhook.
+pub(crate) fn check(path: &Path, json: bool) -> Result<()> {
+    let a = load(path)?;
+    if json {
+        let rules: Vec<serde_json::Value> = a
+            .rules
+            .rules()
+            .iter()
+            .map(|r| serde_json::json!({"id": r.id, "explain": r.explain(), "rule": r}))
+            .collect();
+        let webhook = a.webhook.as_ref().map(|w| {
+            serde_json::json!({"url": w.url, "timeout_s": w.timeout.as_secs_f64(),
+                "connect_timeout_s": w.connect_timeout.as_secs_f64(), "attempts": w.attempts})
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"rules": rules, "webhook": webhook}))?
+        );
+        return Ok(());
+    }
+    for r in a.rules.rules() {
+        println!("{}", r.explain());
+    }
+    match &a.webhook {
+        Some(w) => println!(
+            "webhook: POST {} (timeout {} s, connect {} s, {} attempts per delivery, Standard Webhooks signatures)",
+            w.url,
+            w.timeout.as_secs_f64(),
+            w.connect_timeout.as_secs_f64(),
+            w.attempts
+        ),
+        None => println!("webhook: none (actions are written to the log)"),
+    }
+    println!("{} rules ok", a.rules.rules().len());
+    Ok(())
+}
+
+/// What `sweep --rules` did after the sweep.
+#[derive(Debug, Default, serde::Serialize)]
+pub(crate) struct AutomationRun {
+    scheduled: usize,
+    sent: usize,
+    suppressed: usize,
+    deferred: usize,
+    delivered: usize,
+    failed: usize,
+    dead_lettered: usize,
+}
+
+/// Relays the events (recording triggers), fires the due actions, relays them.
+pub(crate) fn run(
+    svc: &Service<Db>,
+    t: TenantId,
+    now: DateTime<Utc>,
+    path: &Path,
+) -> Result<AutomationRun> {
+    let a = load(path)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail!("cannot start the runtime: {e}"))?;
+    let rules = Arc::new(a.rules);
+    rt.block_on(async {
+        let store = svc.store();
+        match a.webhook {
+            Some(config) => {
+                let hook = WebhookNotifier::with_clock_jitter(config)
+                    .map_err(|e| fail!("webhook: {e}"))?;
+                let out = relay_fire_relay(svc, store, t, now, &rules, &hook).await?;
+                Ok(out)
+            }
+            None => relay_fire_relay(svc, store, t, now, &rules, &LogNotifier).await,
+        }
+    })
+}
+
+async fn relay_fire_relay<N: Notifier>(
+    svc: &Service<Db>,
+    store: &Db,
+    t: TenantId,
+    now: DateTime<Utc>,
+    rules: &Arc<RuleSet>,
+    notifier: &N,
+) -> Result<AutomationRun> {
+    let feed = AutomationNotifier::new(Arc::new(store), Arc::clone(rules), notifier);
+    let mut out = AutomationRun::default();
+    relay_all(store, &feed, now, &mut out).await?;
+    let fired = svc
+        .inner()
+        .fire_due_actions(
+            t,
+            rules,
+            &AutomationPolicy::default(),
+            &CustomerConsents,
+            now,
+            100_000,
+        )
+        .await?;
+    out.scheduled = fired.scheduled;
+    out.sent = fired.sent;
+    out.suppressed = fired.suppressed;
+    out.deferred = fired.deferred;
+    relay_all(store, &feed, now, &mut out).await?;
+    Ok(out)
+}
+
+/// Relay rounds until nothing is claimable at `now` (failed messages wait for their back-off,
+/// so the loop ends).
+async fn relay_all<N: Notifier>(
+    store: &Db,
+    n: &N,
+    now: DateTime<Utc>,
+    out: &mut AutomationRun,
+) -> Result<()> {
+    let config = RelayConfig::default();
+    for _ in 0..10_000 {
+        let r = relay_once(store, n, &config, now).await?;
+        out.delivered += r.delivered;
+        out.failed += r.failed;
+        out.dead_lettered += r.dead_lettered;
+        if r.claimed == 0 {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// `rapport actions`: the action log.
+pub(crate) fn list(
+    store: &Db,
+    t: TenantId,
+    since: DateTime<Utc>,
+    limit: u32,
+    json: bool,
+) -> Result<()> {
+    let log = futures::executor::block_on(store.action_log(t, None, since, limit))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&log)?);
+        return Ok(());
+    }
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
+    table.set_header([
+        "at", "customer", "rule", "channel", "purpose", "outcome", "reason",
+    ]);
+    for r in &log {
+        let (outcome, reason) = describe(r);
+        table.add_row([
+            r.at.to_rfc3339(),
+            r.customer.to_string(),
+            r.rule.to_string(),
+            r.channel.as_str().to_owned(),
+            serde_json::to_value(r.purpose)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            outcome.to_owned(),
+            reason,
+        ]);
+    }
+    println!("{table}");
+    println!("{} actions", log.len());
+    Ok(())
+}
+
+fn describe(r: &ActionRecord) -> (&'static str, String) {
+    match r.outcome {
+        ActionOutcome::Sent => ("sent", String::new()),
+        ActionOutcome::Suppressed { reason } => ("suppressed", reason.label().to_owned()),
+        ActionOutcome::DeadLettered => ("dead-lettered", String::new()),
+        _ => ("other", String::new()),
+    }
+}
+
+impl ActionStore for Db {
+    async fn write_actions(
+        &self,
+        t: TenantId,
+        w: &DueActions,
+    ) -> std::result::Result<ActionLog, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.write_actions(t, w).await,
+            Db::Postgres(s) => s.write_actions(t, w).await,
+        }
+    }
+    async fn pending_actions(
+        &self,
+        t: TenantId,
+        c: CustomerId,
+    ) -> std::result::Result<Vec<ScheduledAction>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.pending_actions(t, c).await,
+            Db::Postgres(s) => s.pending_actions(t, c).await,
+        }
+    }
+    async fn due_actions(
+        &self,
+        t: TenantId,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> std::result::Result<Vec<ScheduledAction>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.due_actions(t, now, limit).await,
+            Db::Postgres(s) => s.due_actions(t, now, limit).await,
+        }
+    }
+    async fn action_log(
+        &self,
+        t: TenantId,
+        c: Option<CustomerId>,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> std::result::Result<Vec<ActionRecord>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.action_log(t, c, since, limit).await,
+            Db::Postgres(s) => s.action_log(t, c, since, limit).await,
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! `rapport rules check`, `rapport sweep --rules` (webhook to a loopback receiver) and
+//! `rapport actions` end to end on SQLite.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+fn rapport(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rapport"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+/// What the receiver saw: (headers, body) per request.
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A minimal HTTP/1.1 receiver: records (headers, body) and answers 204.
+fn receiver() -> (String, Seen) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    let seen: Seen = Arc::new(Mutex::new(Vec::new()));
+    let out = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            loop {
+                let mut headers = String::new();
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                    headers.push_str(&line);
+                }
+                if headers.is_empty() {
+                    break;
+                }
+                let mut body = vec![0; len];
+                reader.read_exact(&mut body).unwrap();
+                out.lock()
+                    .unwrap()
+                    .push((headers, String::from_utf8(body).unwrap()));
+                if stream
+                    .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }
+    });
+    (url, seen)
+}
+
+const RULES: &str = r#"
+[[rules]]
+id = "vip-call"
+trigger = { tier_changed = { direction = "up", to = ["gold", "platinum"] } }
+unless_caused_by = ["refund"]
+action = { template = "call-new-vip", channel = "task", purpose = "transactional", params = { within = "3d" } }
+
+[[rules]]
+id = "win-back"
+trigger = { stage_entered = "silent" }
+action = { template = "win-back-offer", channel = "email", purpose = "marketing" }
+"#;
+
+#[test]
+fn rules_check_explains_and_refuses_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.toml"), RULES).unwrap();
+    let text = ok(&rapport(dir.path(), &["rules", "check", "rules.toml"]));
+    assert!(text.contains("vip-call: when the tier moves up to gold or platinum (unless caused by a refund), send call-new-vip by task (service)"), "{text}");
+    assert!(text.contains("2 rules ok"), "{text}");
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        format!(
+            "{RULES}{}",
+            &RULES[RULES.find("[[rules]]\nid = \"win-back\"").unwrap()..]
+        ),
+    )
+    .unwrap();
+    let bad = rapport(dir.path(), &["rules", "check", "bad.toml"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("rule `win-back` is defined twice"));
+}
+
+#[test]
+fn sweep_with_rules_sends_through_the_webhook_and_logs_actions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, seen) = receiver();
+    std::fs::write(
+        dir.path().join("rapport.toml"),
+        format!("{RULES}\n[webhook]\nurl = \"{url}\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\ntimeout = 5\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("tx.csv"),
+        "customer_id,date,amount\nann,2026-01-05,2500.00\nbob,2026-01-05,20.00\n",
+    )
+    .unwrap();
+    ok(&rapport(
+        dir.path(),
+        &[
+            "import",
+            "transactions",
+            "tx.csv",
+            "--now",
+            "2026-01-06",
+            "--quiet",
+        ],
+    ));
+    let out = ok(&rapport(
+        dir.path(),
+        &["sweep", "--now", "2026-01-06", "--rules", "rapport.toml"],
+    ));
+    let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(json["automation"]["sent"], 1, "{json}");
+    assert_eq!(json["automation"]["failed"], 0, "{json}");
+    let got = seen.lock().unwrap().clone();
+    let action = got
+        .iter()
+        .find(|(_, b)| b.contains("\"action_due\""))
+        .expect("the task reached the receiver");
+    assert!(
+        action.1.contains("call-new-vip")
+            && action
+                .0
+                .to_ascii_lowercase()
+                .contains("webhook-signature: v1,")
+    );
+    // Every event went out too (the import's tier and stage changes), each once.
+    let ids: Vec<&str> = got
+        .iter()
+        .filter_map(|(h, _)| {
+            h.lines()
+                .find(|l| l.to_ascii_lowercase().starts_with("webhook-id:"))
+        })
+        .collect();
+    let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(ids.len(), unique.len());
+
+    // Months later both are Silent: win-back offers, but nobody gave marketing consent.
+    ok(&rapport(
+        dir.path(),
+        &["sweep", "--now", "2026-05-01", "--rules", "rapport.toml"],
+    ));
+    let log: serde_json::Value =
+        serde_json::from_str(&ok(&rapport(dir.path(), &["actions", "--json"]))).unwrap();
+    let lines = log.as_array().unwrap();
+    let outcomes: Vec<(String, String)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["rule"].as_str().unwrap().to_owned(),
+                l["outcome"]["reason"].as_str().unwrap_or("sent").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|(r, o)| r == "vip-call" && o == "sent")
+            .count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|(r, o)| r == "win-back" && o == "no_consent")
+            .count(),
+        2,
+        "{outcomes:?}"
+    );
+    let table = ok(&rapport(dir.path(), &["actions"]));
+    assert!(
+        table.contains("no_consent") && table.contains("3 actions"),
+        "{table}"
+    );
+}
