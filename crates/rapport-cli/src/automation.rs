@@ -13,18 +13,10 @@ use rapport::core::ports::{ActionLog, ActionStore, CustomerConsents, DueActions}
 use rapport::{AutomationNotifier, RelayConfig, relay_once};
 use rapport_core::*;
 use rapport_notify::{LogNotifier, WebhookConfig, WebhookNotifier};
-use serde::Deserialize;
 
+use crate::config::Config;
 use crate::error::{Result, fail};
 use crate::store::Db;
-
-/// The sections of the rules file this module reads (others, like `[policy]`, are ignored).
-#[derive(Debug, Deserialize)]
-struct RulesFile {
-    #[serde(default)]
-    rules: Vec<Rule>,
-    webhook: Option<WebhookConfig>,
-}
 
 /// The checked rules and the webhook configuration of a file.
 pub(crate) struct Automation {
@@ -32,16 +24,29 @@ pub(crate) struct Automation {
     pub(crate) webhook: Option<WebhookConfig>,
 }
 
-/// Reads and checks a rules file.
+/// Reads and checks a rules file: a TOML file in `rapport.toml`'s format, of which this reads
+/// the `[[rules]]` and `[webhook]` sections (others, like `[policy]`, are left to their
+/// readers). A file without rules is an empty rule set.
 pub(crate) fn load(path: &Path) -> Result<Automation> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| fail!("cannot read {}: {e}", path.display()))?;
-    let file: RulesFile = toml::from_str(&text).map_err(|e| fail!("{}: {e}", path.display()))?;
-    let rules = RuleSet::new(file.rules).map_err(|e| fail!("{}: {e}", path.display()))?;
-    Ok(Automation {
-        rules,
-        webhook: file.webhook,
-    })
+    let config = Config::load(path)?;
+    Ok(from_config(&config)?.unwrap_or(Automation {
+        rules: RuleSet::new(Vec::new()).map_err(|e| fail!("{}: {e}", path.display()))?,
+        webhook: None,
+    }))
+}
+
+/// The automation of a configuration (`rapport.toml` beside the database, or `--config`):
+/// `None` when it has no `[[rules]]`. Errors name the file, line and key.
+pub(crate) fn from_config(config: &Config) -> Result<Option<Automation>> {
+    let Some(rules) = config.section::<Vec<Rule>>("rules")? else {
+        return Ok(None);
+    };
+    let webhook = config.section::<WebhookConfig>("webhook")?;
+    let name = config
+        .path()
+        .map_or_else(|| "rapport.toml".into(), |p| p.display().to_string());
+    let rules = RuleSet::new(rules).map_err(|e| fail!("{name}: {e}"))?;
+    Ok(Some(Automation { rules, webhook }))
 }
 
 /// `rapport rules check <file>`: one explanation per rule, then the webhook.
@@ -98,9 +103,8 @@ pub(crate) fn run(
     svc: &Service<Db>,
     t: TenantId,
     now: DateTime<Utc>,
-    path: &Path,
+    a: Automation,
 ) -> Result<AutomationRun> {
-    let a = load(path)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -854,19 +854,27 @@ fn run(cli: Cli) -> Result<()> {
             retention,
             rules,
         } => {
-            let store = store::open(
-                &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
-                Utc::now(),
-            )?;
+            // `--rules FILE` and `--retention-days` win over the configuration's `[[rules]]`
+            // + `[webhook]` and `[retention]` sections (rapport.toml beside the database, or
+            // `--config FILE`).
+            let config = config::Config::locate(cli.config.as_deref(), &db_name)?;
+            let automation = match &rules {
+                Some(path) => Some(automation::load(path)?),
+                None => automation::from_config(&config)?,
+            };
+            let retention_section = config.section("retention")?;
+            let store = store::open(&db_name, Utc::now())?;
             let svc = Service::new(store).with_policies(policies)?;
             let s = sweep(&svc, tenant, at(now), false)?;
             let mut out = serde_json::json!({"evaluated": s.evaluated, "changed": s.changed, "events": s.events});
-            if let Some(r) = privacy::retention(&svc, tenant, at(now), &retention)? {
+            if let Some(r) =
+                privacy::retention(&svc, tenant, at(now), &retention, retention_section)?
+            {
                 out["retention"] = r;
             }
-            if let Some(path) = rules {
+            if let Some(a) = automation {
                 out["automation"] =
-                    serde_json::to_value(automation::run(&svc, tenant, at(now), &path)?)?;
+                    serde_json::to_value(automation::run(&svc, tenant, at(now), a)?)?;
             }
             println!("{out}");
         }

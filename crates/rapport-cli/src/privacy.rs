@@ -320,28 +320,48 @@ pub(crate) struct RetentionArgs {
     /// retention policy is the host's choice).
     #[arg(long)]
     retention_days: Option<u32>,
-    /// Only count the customers the retention policy would erase.
-    #[arg(long, requires = "retention_days")]
+    /// Only count the customers the retention policy (the flag's or the configuration's
+    /// `[retention]`) would erase.
+    #[arg(long)]
     retention_dry_run: bool,
 }
 
-/// Applies the retention flags after a sweep: `None` without `--retention-days`.
+/// The `[retention]` section of `rapport.toml`: the sweep erases customers with no activity
+/// for more than `inactive_days` (no default: the host's choice); `dry_run` only counts them.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RetentionSection {
+    inactive_days: u32,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// Applies the retention policy after a sweep: the flags when given, else the configuration's
+/// `[retention]` section; `None` when neither asks for one.
 pub(crate) fn retention(
     svc: &Service<Db>,
     t: TenantId,
     now: DateTime<Utc>,
     a: &RetentionArgs,
+    section: Option<RetentionSection>,
 ) -> Result<Option<serde_json::Value>> {
-    let Some(days) = a.retention_days else {
-        return Ok(None);
+    let (days, dry_run) = match (a.retention_days, section) {
+        (Some(days), _) => (days, a.retention_dry_run),
+        (None, Some(s)) => (s.inactive_days, s.dry_run || a.retention_dry_run),
+        (None, None) if a.retention_dry_run => {
+            return Err(fail!(
+                "--retention-dry-run needs --retention-days or a [retention] section in rapport.toml"
+            ));
+        }
+        (None, None) => return Ok(None),
     };
     let policy = rapport_core::privacy::RetentionPolicy {
         inactive_days: days,
     };
-    let r = svc.retention(t, policy, now, a.retention_dry_run)?;
+    let r = svc.retention(t, policy, now, dry_run)?;
     Ok(Some(serde_json::json!({
         "inactive_days": days,
-        "dry_run": a.retention_dry_run,
+        "dry_run": dry_run,
         "due": r.due,
         "erased": r.erased,
     })))

@@ -88,7 +88,7 @@ fn rules_check_explains_and_refuses_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("rules.toml"), RULES).unwrap();
     let text = ok(&rapport(dir.path(), &["rules", "check", "rules.toml"]));
-    assert!(text.contains("vip-call: when the tier moves up to gold or platinum (unless caused by a refund), send call-new-vip by task (service)"), "{text}");
+    assert!(text.contains("vip-call: when the tier moves up to gold or platinum (unless caused by a refund), send call-new-vip by task (transactional)"), "{text}");
     assert!(text.contains("2 rules ok"), "{text}");
     std::fs::write(
         dir.path().join("bad.toml"),

@@ -161,12 +161,18 @@ fn consent_export_erase_and_retention_from_the_command_line() {
         "the purchase amount is kept: {after}"
     );
 
-    // Retention: c2 has been inactive since 2020; the dry run counts, the run erases.
-    let dry: serde_json::Value = serde_json::from_str(&ok(
-        d,
-        &["sweep", "--retention-days", "365", "--retention-dry-run"],
-    ))
+    // Retention: c2 has been inactive since 2020; the dry run counts, the run erases. The
+    // policy comes from rapport.toml beside the database (its `[retention]` section, with the
+    // automation's `[[rules]]`, which the same sweep runs); the flags win over the file.
+    std::fs::write(
+        d.join("rapport.toml"),
+        "[retention]\ninactive_days = 365\ndry_run = true\n\n\
+         [[rules]]\nid = \"win-back\"\ntrigger = { stage_entered = \"silent\" }\n\
+         action = { template = \"win-back-offer\", channel = \"email\", purpose = \"marketing\" }\n",
+    )
     .unwrap();
+    let dry: serde_json::Value = serde_json::from_str(&ok(d, &["sweep"])).unwrap();
+    assert!(dry["automation"].is_object(), "{dry}");
     assert_eq!(
         (
             dry["retention"]["due"].as_u64(),

@@ -352,7 +352,7 @@ fn the_four_seed_rules_parse_and_explain() {
     );
     assert_eq!(
         lines[2],
-        "vip-welcome: when the tier moves up to gold or platinum (unless caused by a refund), send vip-welcome by email (service)"
+        "vip-welcome: when the tier moves up to gold or platinum (unless caused by a refund), send vip-welcome by email (transactional)"
     );
     assert_eq!(
         lines[3],
