@@ -11,8 +11,9 @@ use crate::error::DomainError;
 use crate::event::OutboxMessage;
 use crate::model::activity::Activity;
 use crate::model::customer::Customer;
-use crate::model::id::TenantId;
+use crate::model::id::{CustomerId, TenantId};
 use crate::model::stats::Stats;
+use crate::quality::merge_op::{ActivityMove, MergeRecordWrite};
 
 /// One customer row to write, with its stats.
 ///
@@ -145,6 +146,14 @@ pub struct Changeset {
     pub activities: Vec<Activity>,
     /// Outbox messages.
     pub outbox: Vec<OutboxMessage>,
+    /// Activities handed to another customer by a merge or an unmerge (ids and idempotency
+    /// keys kept). A store moves each only if it is stored under the move's `from`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moves: Vec<ActivityMove>,
+    /// Merge records written (a merge) or marked undone (an unmerge). An update of a
+    /// `Merged` tombstone is accepted only with the `Undo` of the merge that made it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merges: Vec<MergeRecordWrite>,
 }
 
 impl Changeset {
@@ -175,7 +184,11 @@ impl Changeset {
     /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.customers.is_empty() && self.activities.is_empty() && self.outbox.is_empty()
+        self.customers.is_empty()
+            && self.activities.is_empty()
+            && self.outbox.is_empty()
+            && self.moves.is_empty()
+            && self.merges.is_empty()
     }
 
     /// Adds a create.
@@ -289,6 +302,32 @@ impl Changeset {
             }
             a.kind.validate()?;
         }
+        let twice = first_repeat(&self.moves, |m| m.activity.id);
+        for (i, m) in self.moves.iter().enumerate() {
+            if twice == Some(i) {
+                return bad(format!("activity {} is moved twice", m.activity.id));
+            }
+            if m.from == m.activity.customer {
+                return bad(format!(
+                    "activity {} is moved to the customer it is stored under",
+                    m.activity.id
+                ));
+            }
+        }
+        let twice = first_repeat(&self.merges, MergeRecordWrite::id);
+        for (i, w) in self.merges.iter().enumerate() {
+            if twice == Some(i) {
+                return bad(format!("merge {} is written twice", w.id()));
+            }
+            if let MergeRecordWrite::Undo { loser, .. } = w
+                && !self.customers.iter().any(|c| c.customer().id() == *loser)
+            {
+                return bad(format!(
+                    "the undo of merge {} does not restore its loser",
+                    w.id()
+                ));
+            }
+        }
         let twice = first_repeat(&self.outbox, |m| m.id);
         for (i, m) in self.outbox.iter().enumerate() {
             if m.tenant != tenant {
@@ -299,6 +338,26 @@ impl Changeset {
             }
         }
         Ok(())
+    }
+}
+
+impl Changeset {
+    /// True when the changeset restores `id` from a `Merged` tombstone: it carries the undo of
+    /// a merge whose loser is `id`. Stores accept the update of such a tombstone (only).
+    ///
+    /// ```
+    /// use rapport_core::*;
+    /// use rapport_core::quality::merge_op::MergeRecordWrite;
+    /// let mut cs = Changeset::new();
+    /// assert!(!cs.revives(CustomerId::from_u128(2)));
+    /// cs.merges.push(MergeRecordWrite::Undo { id: MergeId::from_u128(1), loser: CustomerId::from_u128(2), at: chrono::DateTime::UNIX_EPOCH });
+    /// assert!(cs.revives(CustomerId::from_u128(2)));
+    /// ```
+    #[must_use]
+    pub fn revives(&self, id: CustomerId) -> bool {
+        self.merges
+            .iter()
+            .any(|w| matches!(w, MergeRecordWrite::Undo { loser, .. } if *loser == id))
     }
 }
 

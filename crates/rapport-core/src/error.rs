@@ -221,6 +221,22 @@ pub enum DomainError {
         /// Why.
         reason: &'static str,
     },
+    /// An unmerge the rules refuse: the merge was undone already, the loser was erased since,
+    /// or the survivor is no longer live (undo the later merge first).
+    ///
+    /// ```
+    /// use rapport_core::{CustomerId, DomainError};
+    /// let e = DomainError::CannotUnmerge { loser: CustomerId::from_u128(2), reason: "the loser was erased since" };
+    /// assert_eq!(e.to_string(), "cannot unmerge customer 00000000-0000-0000-0000-000000000002: the loser was erased since");
+    /// assert_eq!(e.field(), None);
+    /// ```
+    #[error("cannot unmerge customer {loser}: {reason}")]
+    CannotUnmerge {
+        /// The merged record the unmerge would restore.
+        loser: CustomerId,
+        /// Why.
+        reason: &'static str,
+    },
 }
 
 impl DomainError {
@@ -254,7 +270,8 @@ impl DomainError {
             DomainError::Tombstoned { .. }
             | DomainError::IllegalTransition { .. }
             | DomainError::InvalidChangeset { .. }
-            | DomainError::InvalidMerge { .. } => None,
+            | DomainError::InvalidMerge { .. }
+            | DomainError::CannotUnmerge { .. } => None,
         }
     }
 }

@@ -85,7 +85,7 @@ pub use model::activity::{
 pub use model::consent::{Consent, Consents, ContactChannel, Purpose};
 pub use model::contact::{ContactKey, ContactKind, Email, Phone, Region};
 pub use model::customer::{AttrKey, AttrValue, Attributes, Customer, Profile};
-pub use model::id::{ActivityId, CustomerId, MessageId, TenantId};
+pub use model::id::{ActivityId, CustomerId, MergeId, MessageId, TenantId};
 pub use model::id::{Actor, IdempotencyKey, OrderId};
 pub use model::lifecycle::{Lifecycle, Stage, StageOverride};
 pub use model::money::{Currency, Money};
@@ -101,4 +101,7 @@ pub use quality::dedupe::{DedupePolicy, DuplicateCandidate, MatchReason, duplica
 pub use quality::merge::{
     FieldDecision, FieldOutcome, MergeField, MergePlan, MergePreview, Survivorship,
     SurvivorshipPolicy, ValueSource,
+};
+pub use quality::merge_op::{
+    ActivityMove, MergeContext, MergeRecord, MergeRecordWrite, Planned, plan_merge, plan_unmerge,
 };

@@ -25,7 +25,9 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rapport_core::ports::{check_contacts, check_writes};
+use rapport_core::ports::{check_changeset_writes, check_contacts};
+
+mod merge;
 use rapport_core::*;
 
 /// foldhash (the default hasher of `hashbrown`): randomly seeded like std's, several times
@@ -68,6 +70,11 @@ impl Log {
     fn get(&self, at: u32) -> Option<&Activity> {
         let at = at as usize;
         self.chunks.get(at / CHUNK)?.get(at % CHUNK)
+    }
+
+    fn get_mut(&mut self, at: u32) -> Option<&mut Activity> {
+        let at = at as usize;
+        self.chunks.get_mut(at / CHUNK)?.get_mut(at % CHUNK)
     }
 }
 
@@ -119,6 +126,7 @@ struct Book {
     activities: HashMap<CustomerId, Timeline, Hashed>,
     /// The live customer holding each normalised email and phone (one per key).
     contacts: HashMap<ContactKey, CustomerId, Hashed>,
+    merges: HashMap<MergeId, rapport_core::MergeRecord, Hashed>,
 }
 
 impl Book {
@@ -366,9 +374,8 @@ impl Store for MemoryStore {
                 what: format!("more than {} activities in one tenant", u32::MAX),
             });
         }
-        check_writes(&cs.customers, |id| {
-            book.customers.get(&id).map(|r| &r.customer)
-        })?;
+        check_changeset_writes(cs, |id| book.customers.get(&id).map(|r| &r.customer))?;
+        book.check_merges(cs)?;
         // Most writes (a purchase, a tag) keep the customer's contacts: nothing to check or
         // move then, which keeps the contact rule off the hot path.
         let moves_contacts = cs.customers.iter().any(|w| {
@@ -421,6 +428,7 @@ impl Store for MemoryStore {
         for a in &cs.activities {
             book.insert(a);
         }
+        book.apply_merges(cs);
         inner.outbox.extend(cs.outbox.iter().map(|m| Pending {
             message: m.clone(),
             available_at: DateTime::<Utc>::MIN_UTC,

@@ -1725,3 +1725,6 @@ fn yield_to_executor() -> impl std::future::Future<Output = ()> + Send {
         }
     })
 }
+
+mod merge;
+pub use merge::{MergeRequest, Merged};

@@ -115,12 +115,14 @@
 
 mod dyn_store;
 mod error;
+mod merge;
 mod notifier;
 mod outbox;
 mod store;
 
 pub use dyn_store::{BoxFuture, DynStore};
 pub use error::{Entity, StoreError};
+pub use merge::{MergeStore, check_changeset_writes};
 pub use notifier::{Notifier, NotifyError};
 pub use outbox::Outbox;
 pub use store::{
