@@ -173,6 +173,37 @@ impl CustomerRow {
     /// Why an update at `expected` wrote nothing, from the version and stage stored right
     /// after it: a tombstone is final (`Tombstoned`), else `Conflict` with that version, or
     /// `NotFound`.
+    pub(crate) async fn revive(
+        &self,
+        tx: &impl Conn,
+        stmt: &Statement,
+        tenant: &Uuid,
+        expected: i64,
+    ) -> Result<u64, StoreError> {
+        tx.exec(
+            stmt,
+            &[
+                tenant,
+                &self.id,
+                &self.version,
+                &self.stage,
+                &self.tier,
+                &self.merged_into,
+                &self.email,
+                &self.phone,
+                &self.orders,
+                &self.purchase_days,
+                &self.revenue,
+                &self.last_purchase_day,
+                &self.first_purchase_day,
+                &self.customer_json,
+                &self.stats_json,
+                &expected,
+            ],
+        )
+        .await
+    }
+
     fn refusal(&self, expected: u64, stored: Option<(i64, String)>) -> StoreError {
         let customer = rapport_core::CustomerId::from_uuid(self.id);
         let tombstone = match stored.as_ref().map(|(_, stage)| stage.as_str()) {
@@ -273,6 +304,7 @@ pub(crate) struct Stmts {
     version_of: Option<Statement>,
     insert_activity: Option<Statement>,
     insert_message: Option<Statement>,
+    merge_sql: std::sync::Arc<crate::merge::MergeSql>,
 }
 
 impl Stmts {
@@ -332,6 +364,7 @@ impl Stmts {
             version_of,
             insert_activity,
             insert_message,
+            merge_sql: sql.merges.clone(),
         })
     }
 }
@@ -343,6 +376,8 @@ pub(crate) struct Prepared {
     activities: Vec<ActivityRow>,
     messages: Vec<MessageRow>,
     counts: Applied,
+    merges: crate::merge::PreparedMerges,
+    revived: Vec<(u64, CustomerRow)>,
 }
 
 impl Prepared {
@@ -369,6 +404,19 @@ impl Prepared {
             .into_iter()
             .partition(|(_, row): &(Option<u64>, CustomerRow)| row.is_tombstone());
         customers.extend(live);
+        let merges = crate::merge::PreparedMerges::new(cs)?;
+        // Tombstones revived by their unmerge are written after the pipeline (the pipeline's
+        // update refuses tombstones), by `PreparedMerges::write`.
+        let (revived, customers): (Vec<_>, Vec<_>) =
+            customers
+                .into_iter()
+                .partition(|(e, row): &(Option<u64>, CustomerRow)| {
+                    e.is_some() && merges.revives(row.id)
+                });
+        let revived = revived
+            .into_iter()
+            .filter_map(|(e, row)| e.map(|e| (e, row)))
+            .collect();
         let activities = cs
             .activities
             .iter()
@@ -392,6 +440,8 @@ impl Prepared {
             activities,
             messages,
             counts: Applied::counting(cs),
+            merges,
+            revived,
         })
     }
 
@@ -439,6 +489,7 @@ impl Prepared {
             version_of: version_c,
             insert_activity: insert_a,
             insert_message: insert_m,
+            merge_sql,
         } = stmts;
         let keys = self.keys();
         // First in the pipeline: the row-level security policies show this tenant's rows
@@ -550,6 +601,9 @@ impl Prepared {
         }
         for n in sent {
             n?;
+        }
+        if !self.merges.is_empty() || !self.revived.is_empty() {
+            self.merges.write(tx, merge_sql, t, &self.revived).await?;
         }
         Ok(self.counts.clone())
     }

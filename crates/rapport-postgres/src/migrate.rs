@@ -46,12 +46,17 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "rls",
         sql: include_str!("../migrations/0003_rls.sql"),
     },
+    Migration {
+        version: 4,
+        name: "merges",
+        sql: include_str!("../migrations/0004_merges.sql"),
+    },
 ];
 
 /// The schema version this code writes.
 ///
 /// ```
-/// assert_eq!(rapport_postgres::latest_version(), 3);
+/// assert_eq!(rapport_postgres::latest_version(), 4);
 /// ```
 #[must_use]
 pub fn latest_version() -> u32 {

@@ -30,6 +30,7 @@ pub(crate) struct Sql {
     pub(crate) import_stats: String,
     pub(crate) any_customer: String,
     pub(crate) any_activity: String,
+    pub(crate) merges: std::sync::Arc<crate::merge::MergeSql>,
 }
 
 /// Names the tenant whose rows the row-level security policies show (migration 3) for the
@@ -179,6 +180,7 @@ impl Sql {
                      customer_json = $9, stats_json = $10
                  WHERE tenant_id = $1 AND customer_id = $2"
             ),
+            merges: std::sync::Arc::new(crate::merge::MergeSql::new(&s)),
         }
     }
 }

@@ -13,7 +13,7 @@ use futures::executor::block_on;
 use rapport_core::*;
 use support::role::{AppRole, app_role, app_role_partitioned, connect};
 
-rapport_testkit::store_contracts!(app_role; concurrent);
+rapport_testkit::store_contracts!(app_role; concurrent, merges);
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap()

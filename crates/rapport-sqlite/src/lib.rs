@@ -21,6 +21,7 @@ mod codec;
 mod config;
 mod error;
 mod import;
+mod merge;
 mod migrate;
 mod outbox;
 mod pool;
@@ -429,6 +430,19 @@ impl From<SqliteError> for StoreError {
                 source: Box::new(e),
             },
         }
+    }
+}
+
+impl rapport_core::ports::MergeStore for SqliteStore {
+    async fn merge_record(
+        &self,
+        tenant: TenantId,
+        id: rapport_core::MergeId,
+    ) -> Result<Option<rapport_core::MergeRecord>, StoreError> {
+        Ok(self
+            .readers
+            .read(move |c| merge::record(c, tenant, id))
+            .await?)
     }
 }
 

@@ -36,6 +36,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "one_customer_per_contact",
         sql: include_str!("../migrations/0002_one_customer_per_contact.sql"),
     },
+    Migration {
+        version: 3,
+        name: "merges",
+        sql: include_str!("../migrations/0003_merges.sql"),
+    },
 ];
 
 /// The schema version this code writes.

@@ -23,7 +23,7 @@ fn fresh() -> SqliteStore {
     SqliteStore::open(path, SqliteConfig::default(), now).unwrap()
 }
 
-rapport_testkit::store_contracts!(fresh; concurrent);
+rapport_testkit::store_contracts!(fresh; concurrent, merges);
 
 #[test]
 fn no_lost_updates_through_the_service() {

@@ -36,6 +36,7 @@ pub mod contracts;
 pub mod differential;
 pub mod fault;
 pub mod generate;
+pub mod merge;
 pub mod reliability;
 mod support;
 
@@ -143,6 +144,23 @@ macro_rules! store_contracts {
                 (50, 50),
                 "store contract violated: racing refunds ({r:?})"
             );
+        }
+    };
+    (@cap $factory:expr; merges) => {
+        #[test]
+        fn merge_round_trip() {
+            $crate::check($factory, |s| async move { $crate::merge::merge_round_trip(&s).await });
+        }
+        #[test]
+        fn merge_is_atomic_under_faults() {
+            $crate::merge::merge_is_atomic_under_faults($factory)
+                .unwrap_or_else(|e| panic!("store contract violated: {e}"));
+        }
+        #[test]
+        fn merge_race_never_makes_a_cycle() {
+            let r = $crate::merge::merge_race(($factory)(), 100)
+                .unwrap_or_else(|e| panic!("store contract violated: {e}"));
+            assert_eq!((r.won, r.refused), (100, 100), "store contract violated: {r:?}");
         }
     };
     ($factory:expr) => {
