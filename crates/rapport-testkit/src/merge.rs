@@ -203,6 +203,11 @@ pub async fn merge_round_trip<S: MergeStore>(s: &S) -> Outcome {
         "the merge record was not stored as written"
     );
 
+    let other = s
+        .merge_record(TenantId::from_u128(0x16), m.record.id)
+        .await
+        .map_err(e)?;
+    ensure!(other.is_none(), "another tenant reads the merge record");
     let undone = svc.unmerge(T, m.record.id).await.map_err(e)?;
     ensure!(
         undone.record.undone_at.is_some(),
@@ -389,7 +394,10 @@ pub fn merge_race<S: MergeStore + 'static>(store: S, pairs: usize) -> Result<Mer
             match o {
                 Ok(_) => won += 1,
                 Err(Error::Store(StoreError::Conflict { .. }))
-                | Err(Error::Domain(DomainError::Tombstoned { .. })) => report.refused += 1,
+                | Err(Error::Domain(DomainError::Tombstoned { .. }))
+                | Err(Error::Store(StoreError::Invalid(DomainError::Tombstoned { .. }))) => {
+                    report.refused += 1;
+                }
                 Err(other) => return Err(format!("pair {n}: untyped refusal: {other}")),
             }
         }

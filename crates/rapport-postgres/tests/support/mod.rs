@@ -175,3 +175,13 @@ impl Outbox for Fresh {
         self.s().retry_outbox_for(t, id, at).await
     }
 }
+
+impl rapport_core::ports::MergeStore for Fresh {
+    async fn merge_record(
+        &self,
+        t: TenantId,
+        id: rapport_core::MergeId,
+    ) -> Result<Option<rapport_core::MergeRecord>, StoreError> {
+        self.s().merge_record(t, id).await
+    }
+}
