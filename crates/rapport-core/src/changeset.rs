@@ -13,7 +13,7 @@ use crate::model::activity::Activity;
 use crate::model::customer::Customer;
 use crate::model::id::{CustomerId, TenantId};
 use crate::model::stats::Stats;
-use crate::quality::merge_op::{ActivityMove, MergeRecordWrite};
+use crate::quality::merge_op::{ActivityMove, DistinctPair, MergeRecordWrite};
 
 /// One customer row to write, with its stats.
 ///
@@ -154,6 +154,9 @@ pub struct Changeset {
     /// `Merged` tombstone is accepted only with the `Undo` of the merge that made it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merges: Vec<MergeRecordWrite>,
+    /// Pairs marked "not a duplicate" (written, or their stamp replaced).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub distinct: Vec<DistinctPair>,
 }
 
 impl Changeset {
@@ -189,6 +192,7 @@ impl Changeset {
             && self.outbox.is_empty()
             && self.moves.is_empty()
             && self.merges.is_empty()
+            && self.distinct.is_empty()
     }
 
     /// Adds a create.

@@ -103,5 +103,6 @@ pub use quality::merge::{
     SurvivorshipPolicy, ValueSource,
 };
 pub use quality::merge_op::{
-    ActivityMove, MergeContext, MergeRecord, MergeRecordWrite, Planned, plan_merge, plan_unmerge,
+    ActivityMove, DistinctPair, MergeContext, MergeRecord, MergeRecordWrite, Planned, plan_merge,
+    plan_unmerge,
 };

@@ -127,6 +127,7 @@ struct Book {
     /// The live customer holding each normalised email and phone (one per key).
     contacts: HashMap<ContactKey, CustomerId, Hashed>,
     merges: HashMap<MergeId, rapport_core::MergeRecord, Hashed>,
+    distinct: BTreeMap<(CustomerId, CustomerId), u64>,
 }
 
 impl Book {

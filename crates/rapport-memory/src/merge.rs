@@ -98,6 +98,9 @@ impl Book {
                 btree_map::Entry::Occupied(mut o) => o.get_mut().push(p),
             }
         }
+        for d in &cs.distinct {
+            self.distinct.insert((d.first, d.second), d.stamp);
+        }
         for w in &cs.merges {
             match w {
                 MergeRecordWrite::Insert { record } => {
@@ -124,5 +127,18 @@ impl ports::MergeStore for MemoryStore {
             .books
             .get(&tenant)
             .and_then(|b| b.merges.get(&id).cloned()))
+    }
+
+    async fn distinct_pairs(&self, tenant: TenantId) -> Result<Vec<DistinctPair>, StoreError> {
+        Ok(self.lock()?.books.get(&tenant).map_or_else(Vec::new, |b| {
+            b.distinct
+                .iter()
+                .map(|(&(first, second), &stamp)| DistinctPair {
+                    first,
+                    second,
+                    stamp,
+                })
+                .collect()
+        }))
     }
 }

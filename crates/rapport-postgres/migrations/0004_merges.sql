@@ -19,3 +19,18 @@ ALTER TABLE merges ENABLE ROW LEVEL SECURITY;
 ALTER TABLE merges FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_rows ON merges USING (tenant_id = rapport_tenant())
     WITH CHECK (tenant_id = rapport_tenant());
+
+-- Pairs the host marked "not a duplicate", with a fingerprint of both customers' contact
+-- keys when marked (a changed key proposes the pair again).
+CREATE TABLE distinct_pairs (
+    tenant_id uuid   NOT NULL,
+    first_id  uuid   NOT NULL,
+    second_id uuid   NOT NULL,
+    stamp     bigint NOT NULL,
+    PRIMARY KEY (tenant_id, first_id, second_id)
+);
+
+ALTER TABLE distinct_pairs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE distinct_pairs FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_rows ON distinct_pairs USING (tenant_id = rapport_tenant())
+    WITH CHECK (tenant_id = rapport_tenant());

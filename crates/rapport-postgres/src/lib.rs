@@ -767,6 +767,27 @@ impl rapport_core::ports::MergeStore for PostgresStore {
         })
         .await
     }
+
+    async fn distinct_pairs(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<rapport_core::DistinctPair>, StoreError> {
+        self.here(move |inner| async move {
+            let client = inner.pool.get().await.map_err(pool)?;
+            let stmt = client
+                .prepare_cached(&inner.sql.merges.distinct_pairs)
+                .await
+                .map_err(db)?;
+            let rows = read::as_tenant(
+                &client,
+                &tenant.to_string(),
+                client.query(&stmt, &[tenant.as_uuid()]),
+            )
+            .await?;
+            rows.iter().map(merge::decode_pair).collect()
+        })
+        .await
+    }
 }
 
 impl Store for PostgresStore {

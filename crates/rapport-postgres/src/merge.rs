@@ -21,6 +21,8 @@ pub(crate) struct MergeSql {
     insert: String,
     undo: String,
     pub(crate) record: String,
+    distinct: String,
+    pub(crate) distinct_pairs: String,
 }
 
 impl MergeSql {
@@ -48,6 +50,15 @@ impl MergeSql {
             undo: format!(
                 "UPDATE {s}.merges SET undone_at = $4
                  WHERE tenant_id = $1 AND merge_id = $2 AND loser_id = $3 AND undone_at IS NULL"
+            ),
+            distinct: format!(
+                "INSERT INTO {s}.distinct_pairs (tenant_id, first_id, second_id, stamp)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (tenant_id, first_id, second_id) DO UPDATE SET stamp = EXCLUDED.stamp"
+            ),
+            distinct_pairs: format!(
+                "SELECT first_id, second_id, stamp FROM {s}.distinct_pairs WHERE tenant_id = $1
+                 ORDER BY first_id, second_id"
             ),
             record: format!(
                 "SELECT record_json, undone_at FROM {s}.merges WHERE tenant_id = $1 AND merge_id = $2"
@@ -85,6 +96,7 @@ pub(crate) struct PreparedMerges {
     revives: Vec<CustomerId>,
     moves: Vec<MoveRow>,
     records: Vec<RecordRow>,
+    distinct: Vec<(Uuid, Uuid, i64)>,
 }
 
 fn to_json<T: serde::Serialize>(table: &str, v: &T) -> Result<String, StoreError> {
@@ -102,6 +114,13 @@ impl PreparedMerges {
                 to: *m.activity.customer.as_uuid(),
                 json: to_json("activities", &m.activity)?,
             });
+        }
+        for d in &cs.distinct {
+            out.distinct.push((
+                *d.first.as_uuid(),
+                *d.second.as_uuid(),
+                i64::from_ne_bytes(d.stamp.to_ne_bytes()),
+            ));
         }
         for w in &cs.merges {
             out.records.push(match w {
@@ -130,7 +149,7 @@ impl PreparedMerges {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.moves.is_empty() && self.records.is_empty()
+        self.moves.is_empty() && self.records.is_empty() && self.distinct.is_empty()
     }
 
     /// Revives, moves and records, one statement after the other.
@@ -186,6 +205,13 @@ impl PreparedMerges {
                 }
             }
         }
+        if !self.distinct.is_empty() {
+            let stmt = tx.prepare(&sql.distinct).await?;
+            for (a, b, stamp) in &self.distinct {
+                let params: [&(dyn ToSql + Sync); 4] = [t, a, b, stamp];
+                tx.exec(&stmt, &params).await?;
+            }
+        }
         for r in &self.records {
             match r {
                 RecordRow::Insert {
@@ -224,4 +250,18 @@ pub(crate) fn decode(row: &tokio_postgres::Row) -> Result<MergeRecord, StoreErro
     let mut r: MergeRecord = serde_json::from_str(&json).map_err(|e| corrupt("merges", e))?;
     r.undone_at = undone;
     Ok(r)
+}
+
+/// Decodes a `first_id, second_id, stamp` row.
+pub(crate) fn decode_pair(
+    row: &tokio_postgres::Row,
+) -> Result<rapport_core::DistinctPair, StoreError> {
+    let first: Uuid = crate::read::col(row, "distinct_pairs", 0)?;
+    let second: Uuid = crate::read::col(row, "distinct_pairs", 1)?;
+    let stamp: i64 = crate::read::col(row, "distinct_pairs", 2)?;
+    Ok(rapport_core::DistinctPair {
+        first: CustomerId::from_uuid(first),
+        second: CustomerId::from_uuid(second),
+        stamp: u64::from_ne_bytes(stamp.to_ne_bytes()),
+    })
 }

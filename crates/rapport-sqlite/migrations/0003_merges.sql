@@ -12,3 +12,13 @@ CREATE TABLE rapport_merges (
 ) WITHOUT ROWID;
 
 CREATE INDEX rapport_merges_loser ON rapport_merges (tenant_id, loser_id);
+
+-- Pairs the host marked "not a duplicate", with a fingerprint of both customers' contact
+-- keys when marked (a changed key proposes the pair again).
+CREATE TABLE rapport_distinct_pairs (
+    tenant_id BLOB    NOT NULL,
+    first_id  BLOB    NOT NULL,
+    second_id BLOB    NOT NULL,
+    stamp     INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, first_id, second_id)
+) WITHOUT ROWID;

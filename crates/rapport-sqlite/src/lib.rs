@@ -444,6 +444,16 @@ impl rapport_core::ports::MergeStore for SqliteStore {
             .read(move |c| merge::record(c, tenant, id))
             .await?)
     }
+
+    async fn distinct_pairs(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<rapport_core::DistinctPair>, StoreError> {
+        Ok(self
+            .readers
+            .read(move |c| merge::distinct_pairs(c, tenant))
+            .await?)
+    }
 }
 
 impl Store for SqliteStore {

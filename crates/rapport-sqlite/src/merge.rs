@@ -1,7 +1,7 @@
 //! Merges in SQLite: a changeset's activity moves, the revival of a tombstone by the undo of
 //! its merge, and the merge records (table `rapport_merges`, migration 0003).
 
-use rapport_core::quality::merge_op::{MergeRecord, MergeRecordWrite};
+use rapport_core::quality::merge_op::{DistinctPair, MergeRecord, MergeRecordWrite};
 use rapport_core::{Changeset, CustomerId, DomainError, MergeId, TenantId};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -38,6 +38,7 @@ pub(crate) struct PreparedMerges {
     revives: Vec<CustomerId>,
     moves: Vec<MoveRow>,
     records: Vec<RecordRow>,
+    distinct: Vec<([u8; 16], [u8; 16], i64)>,
 }
 
 impl PreparedMerges {
@@ -51,6 +52,13 @@ impl PreparedMerges {
                 to: m.activity.customer.to_bytes(),
                 json: to_json("rapport_activities", &m.activity)?,
             });
+        }
+        for d in &cs.distinct {
+            out.distinct.push((
+                d.first.to_bytes(),
+                d.second.to_bytes(),
+                i64::from_ne_bytes(d.stamp.to_ne_bytes()),
+            ));
         }
         for w in &cs.merges {
             out.records.push(match w {
@@ -169,6 +177,16 @@ pub(crate) fn apply(conn: &Connection, t: [u8; 16], p: &PreparedMerges) -> Resul
             }
         }
     }
+    if !p.distinct.is_empty() {
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO rapport_distinct_pairs (tenant_id, first_id, second_id, stamp)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (tenant_id, first_id, second_id) DO UPDATE SET stamp = excluded.stamp",
+        )?;
+        for (a, b, stamp) in &p.distinct {
+            stmt.execute(params![t, a, b, stamp])?;
+        }
+    }
     for r in &p.records {
         match r {
             RecordRow::Insert {
@@ -233,4 +251,32 @@ pub(crate) fn record(
     let mut record: MergeRecord = from_json("rapport_merges", &json)?;
     record.undone_at = undone.and_then(chrono::DateTime::from_timestamp_micros);
     Ok(Some(record))
+}
+
+/// Every pair of `tenant` marked "not a duplicate".
+pub(crate) fn distinct_pairs(
+    conn: &Connection,
+    tenant: TenantId,
+) -> Result<Vec<DistinctPair>, SqliteError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT first_id, second_id, stamp FROM rapport_distinct_pairs WHERE tenant_id = ?1
+         ORDER BY first_id, second_id",
+    )?;
+    let rows = stmt.query_map(params![tenant.to_bytes()], |r| {
+        Ok((
+            r.get::<_, [u8; 16]>(0)?,
+            r.get::<_, [u8; 16]>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (a, b, stamp) = row?;
+        out.push(DistinctPair {
+            first: CustomerId::from_uuid(uuid::Uuid::from_bytes(a)),
+            second: CustomerId::from_uuid(uuid::Uuid::from_bytes(b)),
+            stamp: u64::from_ne_bytes(stamp.to_ne_bytes()),
+        });
+    }
+    Ok(out)
 }

@@ -326,4 +326,10 @@ impl<S: rapport_core::ports::MergeStore> rapport_core::ports::MergeStore for Fau
         }
         self.inner.merge_record(t, id).await
     }
+    async fn distinct_pairs(&self, t: TenantId) -> Result<Vec<DistinctPair>, StoreError> {
+        if self.hit() {
+            return Err(injected());
+        }
+        self.inner.distinct_pairs(t).await
+    }
 }

@@ -152,6 +152,10 @@ macro_rules! store_contracts {
             $crate::check($factory, |s| async move { $crate::merge::merge_round_trip(&s).await });
         }
         #[test]
+        fn distinct_pairs_are_remembered() {
+            $crate::check($factory, |s| async move { $crate::merge::distinct_pairs_are_remembered(&s).await });
+        }
+        #[test]
         fn merge_is_atomic_under_faults() {
             $crate::merge::merge_is_atomic_under_faults($factory)
                 .unwrap_or_else(|e| panic!("store contract violated: {e}"));

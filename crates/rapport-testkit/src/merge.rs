@@ -417,3 +417,71 @@ pub fn merge_race<S: MergeStore + 'static>(store: S, pairs: usize) -> Result<Mer
     }
     Ok(report)
 }
+
+/// Pairs marked "not a duplicate" are stored per tenant and left out of later scans until a
+/// contact key of either customer changes.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_testkit::merge::distinct_pairs_are_remembered;
+/// assert_eq!(block_on(distinct_pairs_are_remembered(&rapport_memory::MemoryStore::new())), Ok(()));
+/// ```
+pub async fn distinct_pairs_are_remembered<S: MergeStore>(s: &S) -> Outcome {
+    let svc = service(s, 1);
+    let born = chrono::NaiveDate::from_ymd_opt(1990, 5, 1).ok_or("date")?;
+    let person = |name: &str| Profile {
+        display_name: Some(Pii::new(name.to_owned())),
+        birth_date: Some(Pii::new(born)),
+        ..Profile::default()
+    };
+    let a = svc
+        .register(T, person("Wang Fang"))
+        .await
+        .map_err(e)?
+        .customer
+        .id();
+    let b = svc
+        .register(T, person("Wang Fang"))
+        .await
+        .map_err(e)?
+        .customer
+        .id();
+    let opts = rapport::DuplicateOptions::default();
+    let found = svc.duplicates(T, &opts).await.map_err(e)?;
+    ensure!(found.len() == 1, "{} candidate pairs, not 1", found.len());
+    svc.mark_distinct(T, b, a).await.map_err(e)?;
+    ensure!(
+        svc.duplicates(T, &opts).await.map_err(e)?.is_empty(),
+        "a pair marked distinct was proposed again"
+    );
+    let pairs = s.distinct_pairs(T).await.map_err(e)?;
+    ensure!(
+        pairs.len() == 1 && pairs[0].first == a.min(b) && pairs[0].second == a.max(b),
+        "the stored pairs are {pairs:?}"
+    );
+    ensure!(
+        s.distinct_pairs(TenantId::from_u128(0x16))
+            .await
+            .map_err(e)?
+            .is_empty(),
+        "another tenant sees the pair"
+    );
+    // Marking again is idempotent.
+    svc.mark_distinct(T, a, b).await.map_err(e)?;
+    ensure!(
+        s.distinct_pairs(T).await.map_err(e)?.len() == 1,
+        "a pair stored twice"
+    );
+    // A contact key changes: proposed again.
+    svc.update_profile(T, a, |p| {
+        p.phone = Some(Pii::new(Phone::from_e164("+8613800138000")?));
+        Ok(())
+    })
+    .await
+    .map_err(e)?;
+    ensure!(
+        svc.duplicates(T, &opts).await.map_err(e)?.len() == 1,
+        "a pair whose contact keys changed was not proposed again"
+    );
+    Ok(())
+}

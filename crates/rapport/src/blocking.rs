@@ -843,4 +843,35 @@ impl<S: Store, N: Notifier> Service<S, N> {
     {
         block_on(self.0.unmerge(t, id))
     }
+
+    /// See [`crate::Service::duplicates`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn duplicates(
+        &self,
+        t: TenantId,
+        options: &crate::DuplicateOptions,
+    ) -> Result<Vec<DuplicateCandidate>, Error>
+    where
+        S: rapport_core::ports::MergeStore,
+    {
+        block_on(self.0.duplicates(t, options))
+    }
+
+    /// See [`crate::Service::mark_distinct`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn mark_distinct(
+        &self,
+        t: TenantId,
+        a: CustomerId,
+        b: CustomerId,
+    ) -> Result<DistinctPair, Error>
+    where
+        S: rapport_core::ports::MergeStore,
+    {
+        block_on(self.0.mark_distinct(t, a, b))
+    }
 }

@@ -45,7 +45,7 @@ pub use clock::{Clock, IdSource, ManualClock, SystemClock, UuidV7Ids};
 pub use error::Error;
 pub use relay::{RelayConfig, RelayReport, relay_once};
 pub use service::{
-    DEFAULT_MAX_ATTEMPTS, MergeRequest, Merged, NoopNotifier, Recorded, Registered, Service,
-    SweepProgress,
+    DEFAULT_MAX_ATTEMPTS, DuplicateOptions, MergeRequest, Merged, NoopNotifier, Recorded,
+    Registered, Service, SweepProgress,
 };
 pub use store_ext::{MAX_MERGE_HOPS, StoreExt};

@@ -1727,4 +1727,4 @@ fn yield_to_executor() -> impl std::future::Future<Output = ()> + Send {
 }
 
 mod merge;
-pub use merge::{MergeRequest, Merged};
+pub use merge::{DuplicateOptions, MergeRequest, Merged};

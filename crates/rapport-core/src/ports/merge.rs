@@ -9,7 +9,7 @@ use crate::model::id::{CustomerId, MergeId, TenantId};
 use crate::model::lifecycle::Stage;
 use crate::ports::store::{Store, check_writes};
 use crate::ports::{Entity, StoreError};
-use crate::quality::merge_op::MergeRecord;
+use crate::quality::merge_op::{DistinctPair, MergeRecord};
 
 /// A [`Store`] that applies a changeset's `moves` and `merges` (activities handed between
 /// customers, merge records) and reads merge records back. The three stores of the
@@ -27,6 +27,12 @@ pub trait MergeStore: Store {
         tenant: TenantId,
         id: MergeId,
     ) -> impl Future<Output = Result<Option<MergeRecord>, StoreError>> + Send;
+
+    /// Every pair of `tenant` marked "not a duplicate", in `(first, second)` order.
+    fn distinct_pairs(
+        &self,
+        tenant: TenantId,
+    ) -> impl Future<Output = Result<Vec<DistinctPair>, StoreError>> + Send;
 }
 
 macro_rules! forward_merge_store {
@@ -38,6 +44,12 @@ macro_rules! forward_merge_store {
                 id: MergeId,
             ) -> impl Future<Output = Result<Option<MergeRecord>, StoreError>> + Send {
                 (**self).merge_record(tenant, id)
+            }
+            fn distinct_pairs(
+                &self,
+                tenant: TenantId,
+            ) -> impl Future<Output = Result<Vec<DistinctPair>, StoreError>> + Send {
+                (**self).distinct_pairs(tenant)
             }
         }
     )*};

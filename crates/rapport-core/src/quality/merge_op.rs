@@ -508,3 +508,73 @@ pub fn resolve_chain(
     }
     None
 }
+
+/// A pair the host marked "not a duplicate": duplicate scans do not propose it again while
+/// both customers keep the contact keys they had when it was marked (`stamp`, a stable
+/// fingerprint of both customers' normalised email and phone — not the values themselves).
+/// `first < second`.
+///
+/// ```
+/// use rapport_core::*;
+/// use rapport_core::quality::merge_op::DistinctPair;
+/// let t = TenantId::from_u128(1);
+/// let now = chrono::DateTime::UNIX_EPOCH;
+/// let mut a = Customer::new(t, CustomerId::from_u128(2), Profile::default(), now);
+/// let b = Customer::new(t, CustomerId::from_u128(1), Profile::default(), now);
+/// let pair = DistinctPair::new(&a, &b);
+/// assert_eq!((pair.first, pair.second), (b.id(), a.id())); // ordered
+/// assert!(pair.holds_for(&a, &b) && pair.holds_for(&b, &a));
+/// a.profile.email = Some(Pii::new(Email::parse("new@example.com")?));
+/// assert!(!pair.holds_for(&a, &b)); // a contact key changed: proposed again
+/// # Ok::<(), DomainError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DistinctPair {
+    /// The smaller id.
+    pub first: CustomerId,
+    /// The larger id.
+    pub second: CustomerId,
+    /// The contact keys' fingerprint when marked.
+    pub stamp: u64,
+}
+
+impl DistinctPair {
+    /// The pair of `a` and `b` as they are now.
+    #[must_use]
+    pub fn new(a: &Customer, b: &Customer) -> Self {
+        let (x, y) = if a.id() <= b.id() { (a, b) } else { (b, a) };
+        Self {
+            first: x.id(),
+            second: y.id(),
+            stamp: contact_stamp(x, y),
+        }
+    }
+
+    /// True when the pair is of `a` and `b` (either order) and neither changed a contact key
+    /// since it was marked.
+    #[must_use]
+    pub fn holds_for(&self, a: &Customer, b: &Customer) -> bool {
+        let now = Self::new(a, b);
+        now == *self
+    }
+}
+
+/// FNV-1a over both customers' contact keys, in id order: stable across processes and
+/// versions (stored by the SQL stores), and no personal value leaves the core.
+fn contact_stamp(x: &Customer, y: &Customer) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for c in [x, y] {
+        for key in c.profile.contact_keys() {
+            eat(key.as_str().as_bytes());
+            eat(&[0x1f]);
+        }
+        eat(&[0x1e]);
+    }
+    h
+}

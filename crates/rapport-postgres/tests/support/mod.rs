@@ -184,4 +184,10 @@ impl rapport_core::ports::MergeStore for Fresh {
     ) -> Result<Option<rapport_core::MergeRecord>, StoreError> {
         self.s().merge_record(t, id).await
     }
+    async fn distinct_pairs(
+        &self,
+        t: TenantId,
+    ) -> Result<Vec<rapport_core::DistinctPair>, StoreError> {
+        self.s().distinct_pairs(t).await
+    }
 }

@@ -112,7 +112,128 @@ pub struct Merged {
     pub evaluation: Evaluation,
 }
 
+/// How [`Service::duplicates`] scans a book.
+///
+/// ```
+/// let o = rapport::DuplicateOptions::default();
+/// assert_eq!(o.batch, 1_000);
+/// assert!(o.policy.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct DuplicateOptions {
+    /// Blocking keys, weights and the minimum score.
+    pub policy: DedupePolicy,
+    /// Customers read per store call.
+    pub batch: u32,
+}
+
+impl Default for DuplicateOptions {
+    fn default() -> Self {
+        Self {
+            policy: DedupePolicy::default(),
+            batch: 1_000,
+        }
+    }
+}
+
 impl<S: MergeStore, N> Service<S, N> {
+    /// Scored duplicate candidates of the whole book, best first, with their evidence: the
+    /// live customers read in batches of `options.batch`, grouped by blocking keys (email,
+    /// phone, name + birth date) so the work grows with the book, not its square; pairs marked
+    /// "not a duplicate" ([`Service::mark_distinct`]) are left out while neither customer
+    /// changed a contact key. Nothing is merged.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::{DuplicateOptions, Service};
+    /// # use rapport::core::*;
+    /// let svc = Service::new(rapport_memory::MemoryStore::new());
+    /// let t = TenantId::from_u128(1);
+    /// let person = |name: &str, phone: &str| Profile {
+    ///     display_name: Some(Pii::new(name.into())),
+    ///     phone: Some(Pii::new(Phone::from_e164(phone).unwrap())),
+    ///     birth_date: Some(Pii::new(chrono::NaiveDate::from_ymd_opt(1990, 5, 1).unwrap())),
+    ///     ..Profile::default()
+    /// };
+    /// let a = block_on(svc.register(t, person("Wang Fang", "+8613800138000")))?.customer.id();
+    /// let b = block_on(svc.register(t, person("Wang  Fang", "+8613800138001")))?.customer.id();
+    /// let pairs = block_on(svc.duplicates(t, &DuplicateOptions::default()))?;
+    /// assert_eq!(pairs.len(), 1);
+    /// assert_eq!((pairs[0].first, pairs[0].second), (a.min(b), a.max(b)));
+    /// block_on(svc.mark_distinct(t, a, b))?;
+    /// assert!(block_on(svc.duplicates(t, &DuplicateOptions::default()))?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidPolicy`]; store errors.
+    #[tracing::instrument(name = "rapport.duplicates", level = "debug", skip_all, fields(tenant = %t))]
+    pub async fn duplicates(
+        &self,
+        t: TenantId,
+        options: &DuplicateOptions,
+    ) -> Result<Vec<DuplicateCandidate>, Error> {
+        options.policy.validate()?;
+        let mut live: Vec<Customer> = Vec::new();
+        let mut page = Page::first(options.batch.max(1));
+        loop {
+            let rows = self.store.scan(t, page).await?;
+            let Some(last) = rows.last() else { break };
+            page.after = Some(last.customer.id());
+            live.extend(
+                rows.into_iter()
+                    .map(|r| r.customer)
+                    .filter(Customer::is_live),
+            );
+        }
+        let distinct = self.store.distinct_pairs(t).await?;
+        let mut pairs = duplicate_candidates(&live, &options.policy);
+        if !distinct.is_empty() {
+            let by_id: std::collections::HashMap<CustomerId, &Customer> =
+                live.iter().map(|c| (c.id(), c)).collect();
+            let marked: std::collections::HashMap<(CustomerId, CustomerId), &DistinctPair> =
+                distinct.iter().map(|d| ((d.first, d.second), d)).collect();
+            pairs.retain(|p| {
+                let key = (p.first.min(p.second), p.first.max(p.second));
+                match (marked.get(&key), by_id.get(&p.first), by_id.get(&p.second)) {
+                    (Some(d), Some(a), Some(b)) => !d.holds_for(a, b),
+                    _ => true,
+                }
+            });
+        }
+        tracing::debug!(customers = live.len(), pairs = pairs.len(), "duplicates");
+        Ok(pairs)
+    }
+
+    /// Marks `a` and `b` "not a duplicate": [`Service::duplicates`] stops proposing the pair
+    /// until either changes a contact key.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; [`DomainError::InvalidMerge`] for the same customer twice; store
+    /// errors.
+    pub async fn mark_distinct(
+        &self,
+        t: TenantId,
+        a: CustomerId,
+        b: CustomerId,
+    ) -> Result<DistinctPair, Error> {
+        if a == b {
+            return Err(Error::Domain(DomainError::InvalidMerge {
+                survivor: a,
+                loser: b,
+                reason: "it is the same customer",
+            }));
+        }
+        let ra = self.load_plain(t, a).await?;
+        let rb = self.load_plain(t, b).await?;
+        let pair = DistinctPair::new(&ra.customer, &rb.customer);
+        let mut cs = Changeset::new();
+        cs.distinct.push(pair);
+        self.store.apply(t, &cs).await?;
+        Ok(pair)
+    }
+
     async fn load_plain(&self, t: TenantId, id: CustomerId) -> Result<Record, Error> {
         self.store.load(t, id).await?.ok_or(Error::NotFound(id))
     }
