@@ -9,6 +9,7 @@ mod clv;
 mod error;
 mod import;
 mod par;
+mod quality;
 mod render;
 mod report;
 mod rows;
@@ -122,6 +123,8 @@ enum Command {
         #[command(subcommand)]
         what: ClvWhat,
     },
+    #[command(flatten)]
+    Quality(quality::QualityCommand),
 }
 
 #[derive(Subcommand)]
@@ -751,6 +754,10 @@ fn run(cli: Cli) -> Result<()> {
                     );
                 }
             }
+        }
+        Command::Quality(q) => {
+            let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());
+            quality::run(q, store::open(&db, Utc::now())?, tenant, &cli.tenant)?;
         }
         Command::Clv { what } => match what {
             ClvWhat::Fit { model, input, cols } => {
