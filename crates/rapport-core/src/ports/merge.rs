@@ -18,7 +18,6 @@ use crate::quality::merge_op::{DistinctPair, MergeRecord};
 /// ```
 /// use rapport_core::ports::MergeStore;
 /// fn needs_merges<S: MergeStore>(_: &S) {}
-/// # let _ = needs_merges::<&'static dyn std::any::Any>;
 /// ```
 pub trait MergeStore: Store {
     /// The merge record `id` of `tenant`, with `undone_at` set if it was undone.
