@@ -407,16 +407,21 @@ impl Prepared {
         let merges = crate::merge::PreparedMerges::new(cs)?;
         // Tombstones revived by their unmerge are written after the pipeline (the pipeline's
         // update refuses tombstones), by `PreparedMerges::write`.
-        let (revived, customers): (Vec<_>, Vec<_>) =
-            customers
+        let (revived, customers) = if cs.merges.is_empty() {
+            (Vec::new(), customers)
+        } else {
+            let (revived, customers): (Vec<_>, Vec<_>) =
+                customers
+                    .into_iter()
+                    .partition(|(e, row): &(Option<u64>, CustomerRow)| {
+                        e.is_some() && merges.revives(row.id)
+                    });
+            let revived = revived
                 .into_iter()
-                .partition(|(e, row): &(Option<u64>, CustomerRow)| {
-                    e.is_some() && merges.revives(row.id)
-                });
-        let revived = revived
-            .into_iter()
-            .filter_map(|(e, row)| e.map(|e| (e, row)))
-            .collect();
+                .filter_map(|(e, row)| e.map(|e| (e, row)))
+                .collect();
+            (revived, customers)
+        };
         let activities = cs
             .activities
             .iter()

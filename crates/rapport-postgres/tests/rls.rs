@@ -211,8 +211,8 @@ fn every_tenant_table_has_forced_row_level_security() {
             .unwrap();
         assert_eq!(
             rows.len(),
-            3 * 5,
-            "3 tables, each a parent and 4 partitions"
+            3 * 5 + 2,
+            "3 tables, each a parent and 4 partitions, and the merge tables (merges, distinct_pairs)"
         );
         for r in &rows {
             let name: String = r.get(0);
