@@ -1,5 +1,5 @@
 //! Contracts of merging (issue #15), for stores that implement
-//! [`MergeStore`](rapport_core::ports::MergeStore): run through the service, so they check the
+//! [`MergeStore`]: run through the service, so they check the
 //! store's part of a merge (activity moves, merge records, the revival of a tombstone by its
 //! unmerge) end to end. Registered by `store_contracts!(factory; merges)`.
 
