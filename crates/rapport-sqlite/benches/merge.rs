@@ -101,8 +101,7 @@ fn apply_once(store: &SqliteStore, id: CustomerId) {
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let store =
-        SqliteStore::open(&dir.path().join("m.db"), SqliteConfig::default(), now()).unwrap();
+    let store = SqliteStore::open(dir.path().join("m.db"), SqliteConfig::default(), now()).unwrap();
     let policies = Policies::default();
     let mut g = c.benchmark_group("sqlite_merge");
     g.sample_size(10)
