@@ -323,9 +323,13 @@ impl Changeset {
             if twice == Some(i) {
                 return bad(format!("merge {} is written twice", w.id()));
             }
-            if let MergeRecordWrite::Undo { loser, .. } = w
-                && !self.customers.iter().any(|c| c.customer().id() == *loser)
-            {
+            let restored = match w {
+                MergeRecordWrite::Undo { loser, .. } => {
+                    self.customers.iter().any(|c| c.customer().id() == *loser)
+                }
+                MergeRecordWrite::Insert { .. } => true,
+            };
+            if !restored {
                 return bad(format!(
                     "the undo of merge {} does not restore its loser",
                     w.id()

@@ -73,22 +73,22 @@ impl Book {
             if let Some(slot) = self.log.get_mut(p) {
                 *slot = a.clone();
             }
-            if let Some(timeline) = self.activities.get_mut(&m.from)
-                && let btree_map::Entry::Occupied(mut o) = timeline.entry(a.at)
-            {
-                let rest: Vec<u32> = o
-                    .get()
-                    .as_slice()
-                    .iter()
-                    .copied()
-                    .filter(|&q| q != p)
-                    .collect();
-                match rest.as_slice() {
-                    [] => {
-                        o.remove();
+            if let Some(timeline) = self.activities.get_mut(&m.from) {
+                if let btree_map::Entry::Occupied(mut o) = timeline.entry(a.at) {
+                    let rest: Vec<u32> = o
+                        .get()
+                        .as_slice()
+                        .iter()
+                        .copied()
+                        .filter(|&q| q != p)
+                        .collect();
+                    match rest.as_slice() {
+                        [] => {
+                            o.remove();
+                        }
+                        [one] => *o.get_mut() = Moment::One(*one),
+                        _ => *o.get_mut() = Moment::Many(rest),
                     }
-                    [one] => *o.get_mut() = Moment::One(*one),
-                    _ => *o.get_mut() = Moment::Many(rest),
                 }
             }
             match self.activities.entry(a.customer).or_default().entry(a.at) {
