@@ -15,6 +15,7 @@ mod error;
 mod import;
 mod par;
 mod privacy;
+mod quality;
 mod render;
 mod report;
 mod rows;
@@ -156,6 +157,8 @@ enum Command {
         #[command(subcommand)]
         what: ClvWhat,
     },
+    #[command(flatten)]
+    Quality(quality::QualityCommand),
     /// Print everything held about one customer as one JSON document
     /// (docs/export.schema.json).
     Export {
@@ -1156,6 +1159,10 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());
             privacy::import(store::open(&db, Utc::now())?, tenant, &a)?;
+        }
+        Command::Quality(q) => {
+            let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());
+            quality::run(q, store::open(&db, Utc::now())?, tenant, &cli.tenant)?;
         }
         Command::Clv { what } => match what {
             ClvWhat::Fit { model, input, cols } => {

@@ -16,6 +16,7 @@ use crate::model::customer::Customer;
 use crate::model::id::{CustomerId, TenantId};
 use crate::model::stats::Stats;
 use crate::privacy::{ConsentEntry, ErasureRecord};
+use crate::quality::merge_op::{ActivityMove, DistinctPair, MergeRecordWrite};
 
 /// One customer row to write, with its stats.
 ///
@@ -171,6 +172,17 @@ pub struct Changeset {
     /// same customer is refused). The customer's own update to `Erased` is in `customers`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub erasures: Vec<ErasureRecord>,
+    /// Activities handed to another customer by a merge or an unmerge (ids and idempotency
+    /// keys kept). A store moves each only if it is stored under the move's `from`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moves: Vec<ActivityMove>,
+    /// Merge records written (a merge) or marked undone (an unmerge). An update of a
+    /// `Merged` tombstone is accepted only with the `Undo` of the merge that made it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merges: Vec<MergeRecordWrite>,
+    /// Pairs marked "not a duplicate" (written, or their stamp replaced).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub distinct: Vec<DistinctPair>,
 }
 
 /// Moves every consent ledger entry of `from` to `to` (same tenant).
@@ -225,6 +237,9 @@ impl Changeset {
             && self.consents.is_empty()
             && self.consent_moves.is_empty()
             && self.erasures.is_empty()
+            && self.moves.is_empty()
+            && self.merges.is_empty()
+            && self.distinct.is_empty()
     }
 
     /// Adds a create.
@@ -337,6 +352,36 @@ impl Changeset {
                 ));
             }
             a.kind.validate()?;
+        }
+        let twice = first_repeat(&self.moves, |m| m.activity.id);
+        for (i, m) in self.moves.iter().enumerate() {
+            if twice == Some(i) {
+                return bad(format!("activity {} is moved twice", m.activity.id));
+            }
+            if m.from == m.activity.customer {
+                return bad(format!(
+                    "activity {} is moved to the customer it is stored under",
+                    m.activity.id
+                ));
+            }
+        }
+        let twice = first_repeat(&self.merges, MergeRecordWrite::id);
+        for (i, w) in self.merges.iter().enumerate() {
+            if twice == Some(i) {
+                return bad(format!("merge {} is written twice", w.id()));
+            }
+            let restored = match w {
+                MergeRecordWrite::Undo { loser, .. } => {
+                    self.customers.iter().any(|c| c.customer().id() == *loser)
+                }
+                MergeRecordWrite::Insert { .. } => true,
+            };
+            if !restored {
+                return bad(format!(
+                    "the undo of merge {} does not restore its loser",
+                    w.id()
+                ));
+            }
         }
         let twice = first_repeat(&self.outbox, |m| m.id);
         for (i, m) in self.outbox.iter().enumerate() {
@@ -546,6 +591,26 @@ fn validate_accounts(
         }
     }
     Ok(())
+}
+
+impl Changeset {
+    /// True when the changeset restores `id` from a `Merged` tombstone: it carries the undo of
+    /// a merge whose loser is `id`. Stores accept the update of such a tombstone (only).
+    ///
+    /// ```
+    /// use rapport_core::*;
+    /// use rapport_core::quality::merge_op::MergeRecordWrite;
+    /// let mut cs = Changeset::new();
+    /// assert!(!cs.revives(CustomerId::from_u128(2)));
+    /// cs.merges.push(MergeRecordWrite::Undo { id: MergeId::from_u128(1), loser: CustomerId::from_u128(2), at: chrono::DateTime::UNIX_EPOCH });
+    /// assert!(cs.revives(CustomerId::from_u128(2)));
+    /// ```
+    #[must_use]
+    pub fn revives(&self, id: CustomerId) -> bool {
+        self.merges
+            .iter()
+            .any(|w| matches!(w, MergeRecordWrite::Undo { loser, .. } if *loser == id))
+    }
 }
 
 /// The index of the first item whose key an earlier item already has. A use case writes one

@@ -273,6 +273,22 @@ pub enum DomainError {
         /// The channel.
         channel: crate::model::consent::ContactChannel,
     },
+    /// An unmerge the rules refuse: the merge was undone already, the loser was erased since,
+    /// or the survivor is no longer live (undo the later merge first).
+    ///
+    /// ```
+    /// use rapport_core::{CustomerId, DomainError};
+    /// let e = DomainError::CannotUnmerge { loser: CustomerId::from_u128(2), reason: "the loser was erased since" };
+    /// assert_eq!(e.to_string(), "cannot unmerge customer 00000000-0000-0000-0000-000000000002: the loser was erased since");
+    /// assert_eq!(e.field(), None);
+    /// ```
+    #[error("cannot unmerge customer {loser}: {reason}")]
+    CannotUnmerge {
+        /// The merged record the unmerge would restore.
+        loser: CustomerId,
+        /// Why.
+        reason: &'static str,
+    },
 }
 
 impl DomainError {
@@ -308,7 +324,8 @@ impl DomainError {
             | DomainError::IllegalTransition { .. }
             | DomainError::InvalidChangeset { .. }
             | DomainError::InvalidMerge { .. }
-            | DomainError::IllegalCaseTransition { .. } => None,
+            | DomainError::IllegalCaseTransition { .. }
+            | DomainError::CannotUnmerge { .. } => None,
             DomainError::NothingToConfirm { .. } => Some("consent"),
         }
     }

@@ -110,7 +110,7 @@ pub use model::customer::{AttrKey, AttrValue, Attributes, Customer, Profile};
 pub use model::id::ConsentEntryId;
 pub use model::id::Sku;
 pub use model::id::{AccountId, AccountName};
-pub use model::id::{ActivityId, CustomerId, MessageId, TenantId};
+pub use model::id::{ActivityId, CustomerId, MergeId, MessageId, TenantId};
 pub use model::id::{Actor, IdempotencyKey, OrderId};
 pub use model::id::{Assignee, CaseCategory, CaseId};
 pub use model::lifecycle::{Lifecycle, Stage, StageOverride};
@@ -128,4 +128,8 @@ pub use quality::dedupe::{DedupePolicy, DuplicateCandidate, MatchReason, duplica
 pub use quality::merge::{
     FieldDecision, FieldOutcome, MergeField, MergePlan, MergePreview, Survivorship,
     SurvivorshipPolicy, ValueSource,
+};
+pub use quality::merge_op::{
+    ActivityMove, DistinctPair, MergeContext, MergeRecord, MergeRecordWrite, Planned, plan_merge,
+    plan_unmerge,
 };

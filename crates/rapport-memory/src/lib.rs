@@ -27,7 +27,9 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rapport_core::ports::{check_contacts, check_writes};
+use rapport_core::ports::{check_changeset_writes, check_contacts};
+
+mod merge;
 use rapport_core::*;
 
 mod account;
@@ -75,6 +77,11 @@ impl Log {
     fn get(&self, at: u32) -> Option<&Activity> {
         let at = at as usize;
         self.chunks.get(at / CHUNK)?.get(at % CHUNK)
+    }
+
+    fn get_mut(&mut self, at: u32) -> Option<&mut Activity> {
+        let at = at as usize;
+        self.chunks.get_mut(at / CHUNK)?.get_mut(at % CHUNK)
     }
 }
 
@@ -134,6 +141,8 @@ struct Book {
     account_links: BTreeMap<(AccountId, CustomerId), AccountLink>,
     /// The consent ledger.
     consents: consent::Ledger,
+    merges: HashMap<MergeId, rapport_core::MergeRecord, Hashed>,
+    distinct: BTreeMap<(CustomerId, CustomerId), u64>,
 }
 
 impl Book {
@@ -383,12 +392,11 @@ impl Store for MemoryStore {
                 what: format!("more than {} activities in one tenant", u32::MAX),
             });
         }
-        check_writes(&cs.customers, |id| {
-            book.customers.get(&id).map(|r| &r.customer)
-        })?;
+        check_changeset_writes(cs, |id| book.customers.get(&id).map(|r| &r.customer))?;
         case::check(book, cs)?;
         account::check(book, cs)?;
         book.consents.check(cs)?;
+        book.check_merges(cs)?;
         // Most writes (a purchase, a tag) keep the customer's contacts: nothing to check or
         // move then, which keeps the contact rule off the hot path.
         let moves_contacts = cs.customers.iter().any(|w| {
@@ -444,6 +452,7 @@ impl Store for MemoryStore {
         case::write(book, cs);
         account::write(book, cs);
         book.consents.apply(cs);
+        book.apply_merges(cs);
         inner.outbox.extend(cs.outbox.iter().map(|m| Pending {
             message: m.clone(),
             available_at: DateTime::<Utc>::MIN_UTC,

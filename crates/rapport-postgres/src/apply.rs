@@ -173,6 +173,37 @@ impl CustomerRow {
     /// Why an update at `expected` wrote nothing, from the version and stage stored right
     /// after it: a tombstone is final (`Tombstoned`), else `Conflict` with that version, or
     /// `NotFound`.
+    pub(crate) async fn revive(
+        &self,
+        tx: &impl Conn,
+        stmt: &Statement,
+        tenant: &Uuid,
+        expected: i64,
+    ) -> Result<u64, StoreError> {
+        tx.exec(
+            stmt,
+            &[
+                tenant,
+                &self.id,
+                &self.version,
+                &self.stage,
+                &self.tier,
+                &self.merged_into,
+                &self.email,
+                &self.phone,
+                &self.orders,
+                &self.purchase_days,
+                &self.revenue,
+                &self.last_purchase_day,
+                &self.first_purchase_day,
+                &self.customer_json,
+                &self.stats_json,
+                &expected,
+            ],
+        )
+        .await
+    }
+
     fn refusal(&self, expected: u64, stored: Option<(i64, String)>) -> StoreError {
         let customer = rapport_core::CustomerId::from_uuid(self.id);
         let tombstone = match stored.as_ref().map(|(_, stage)| stage.as_str()) {
@@ -275,6 +306,7 @@ pub(crate) struct Stmts {
     insert_message: Option<Statement>,
     cases: crate::case::CaseStmts,
     accounts: crate::account::AccountStmts,
+    merge_sql: std::sync::Arc<crate::merge::MergeSql>,
 }
 
 impl Stmts {
@@ -342,6 +374,7 @@ impl Stmts {
             insert_message,
             cases,
             accounts,
+            merge_sql: sql.merges.clone(),
         })
     }
 }
@@ -356,6 +389,8 @@ pub(crate) struct Prepared {
     cases: Vec<crate::case::CaseRow>,
     accounts: crate::account::AccountRows,
     ledger: crate::consent::LedgerWrites,
+    merges: crate::merge::PreparedMerges,
+    revived: Vec<(u64, CustomerRow)>,
 }
 
 impl Prepared {
@@ -382,6 +417,24 @@ impl Prepared {
             .into_iter()
             .partition(|(_, row): &(Option<u64>, CustomerRow)| row.is_tombstone());
         customers.extend(live);
+        let merges = crate::merge::PreparedMerges::new(cs)?;
+        // Tombstones revived by their unmerge are written after the pipeline (the pipeline's
+        // update refuses tombstones), by `PreparedMerges::write`.
+        let (revived, customers) = if cs.merges.is_empty() {
+            (Vec::new(), customers)
+        } else {
+            let (revived, customers): (Vec<_>, Vec<_>) =
+                customers
+                    .into_iter()
+                    .partition(|(e, row): &(Option<u64>, CustomerRow)| {
+                        e.is_some() && merges.revives(row.id)
+                    });
+            let revived = revived
+                .into_iter()
+                .filter_map(|(e, row)| e.map(|e| (e, row)))
+                .collect();
+            (revived, customers)
+        };
         let activities = cs
             .activities
             .iter()
@@ -408,6 +461,8 @@ impl Prepared {
             cases: crate::case::rows(cs)?,
             accounts: crate::account::rows(cs)?,
             ledger: crate::consent::LedgerWrites::new(cs)?,
+            merges,
+            revived,
         })
     }
 
@@ -475,6 +530,7 @@ impl Prepared {
             insert_message: insert_m,
             cases: case_stmts,
             accounts: account_stmts,
+            merge_sql,
         } = stmts;
         let keys = self.keys();
         // First in the pipeline: the row-level security policies show this tenant's rows
@@ -593,6 +649,9 @@ impl Prepared {
         }
         cased.0?;
         cased.1?;
+        if !self.merges.is_empty() || !self.revived.is_empty() {
+            self.merges.write(tx, merge_sql, t, &self.revived).await?;
+        }
         Ok(self.counts.clone())
     }
 }

@@ -106,6 +106,7 @@ mod consent;
 mod error;
 mod group;
 mod import;
+mod merge;
 mod migrate;
 mod read;
 mod segment_sql;
@@ -746,6 +747,51 @@ async fn holder<C: tokio_postgres::GenericClient + Sync>(
     Ok(StoreError::unavailable(
         "postgres: a contact the changeset claims was held by a writer that has released it since; retry",
     ))
+}
+
+impl rapport_core::ports::MergeStore for PostgresStore {
+    async fn merge_record(
+        &self,
+        tenant: TenantId,
+        id: rapport_core::MergeId,
+    ) -> Result<Option<rapport_core::MergeRecord>, StoreError> {
+        self.here(move |inner| async move {
+            let client = inner.pool.get().await.map_err(pool)?;
+            let stmt = client
+                .prepare_cached(&inner.sql.merges.record)
+                .await
+                .map_err(db)?;
+            let row = read::as_tenant(
+                &client,
+                &tenant.to_string(),
+                client.query_opt(&stmt, &[tenant.as_uuid(), id.as_uuid()]),
+            )
+            .await?;
+            row.as_ref().map(merge::decode).transpose()
+        })
+        .await
+    }
+
+    async fn distinct_pairs(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<rapport_core::DistinctPair>, StoreError> {
+        self.here(move |inner| async move {
+            let client = inner.pool.get().await.map_err(pool)?;
+            let stmt = client
+                .prepare_cached(&inner.sql.merges.distinct_pairs)
+                .await
+                .map_err(db)?;
+            let rows = read::as_tenant(
+                &client,
+                &tenant.to_string(),
+                client.query(&stmt, &[tenant.as_uuid()]),
+            )
+            .await?;
+            rows.iter().map(merge::decode_pair).collect()
+        })
+        .await
+    }
 }
 
 impl Store for PostgresStore {

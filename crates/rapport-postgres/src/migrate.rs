@@ -61,12 +61,17 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "automation",
         sql: include_str!("../migrations/0006_automation.sql"),
     },
+    Migration {
+        version: 7,
+        name: "merges",
+        sql: include_str!("../migrations/0007_merges.sql"),
+    },
 ];
 
 /// The schema version this code writes.
 ///
 /// ```
-/// assert_eq!(rapport_postgres::latest_version(), 6);
+/// assert_eq!(rapport_postgres::latest_version(), 7);
 /// ```
 #[must_use]
 pub fn latest_version() -> u32 {

@@ -33,6 +33,7 @@ pub(crate) struct Sql {
     pub(crate) case: crate::case::CaseSql,
     pub(crate) account: crate::account::AccountSql,
     pub(crate) consents: crate::consent::ConsentSql,
+    pub(crate) merges: std::sync::Arc<crate::merge::MergeSql>,
 }
 
 /// Names the tenant whose rows the row-level security policies show (migration 3) for the
@@ -185,6 +186,7 @@ impl Sql {
                  WHERE tenant_id = $1 AND customer_id = $2"
             ),
             consents: crate::consent::ConsentSql::new(&s),
+            merges: std::sync::Arc::new(crate::merge::MergeSql::new(&s)),
         }
     }
 }

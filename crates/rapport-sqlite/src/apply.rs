@@ -130,7 +130,7 @@ impl From<rusqlite::Error> for ApplyError {
     }
 }
 
-fn is_constraint(e: &rusqlite::Error) -> bool {
+pub(crate) fn is_constraint(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation)
 }
 
@@ -247,6 +247,7 @@ pub(crate) struct Prepared {
     cases: Vec<crate::case::CaseRow>,
     accounts: crate::account::AccountRows,
     ledger: crate::consent::LedgerWrites,
+    merges: crate::merge::PreparedMerges,
 }
 
 impl Prepared {
@@ -318,6 +319,7 @@ impl Prepared {
             cases: crate::case::rows(cs)?,
             accounts: crate::account::rows(cs)?,
             ledger: crate::consent::LedgerWrites::new(cs)?,
+            merges: crate::merge::PreparedMerges::new(cs)?,
         })
     }
 }
@@ -389,7 +391,7 @@ fn update(
 /// After a unique-constraint failure writing `r`: the live customer that holds one of its
 /// contacts, as [`ApplyError::ContactTaken`]; `None` when none does (the failure was another
 /// constraint).
-fn contact_taken(
+pub(crate) fn contact_taken(
     conn: &Connection,
     t: [u8; 16],
     r: &CustomerRow,
@@ -467,6 +469,7 @@ pub(crate) fn apply(conn: &Connection, p: &Prepared, seq: &mut i64) -> Result<Ou
                     Err(e) => return Err(e.into()),
                 }
             }
+            Some(v) if p.merges.revives(row.id) => crate::merge::revive(conn, t, row, *v)?,
             Some(v) => update(conn, t, row, *v)?,
         }
         out.customers += 1;
@@ -491,6 +494,7 @@ pub(crate) fn apply(conn: &Connection, p: &Prepared, seq: &mut i64) -> Result<Ou
             out.activities += 1;
         }
     }
+    crate::merge::apply(conn, t, &p.merges)?;
     if !p.messages.is_empty() {
         let mut ins = conn.prepare_cached(
             "INSERT INTO rapport_outbox (tenant_id, message_id, seq, occurred_at_us, attempts,

@@ -25,6 +25,7 @@ mod config;
 mod consent;
 mod error;
 mod import;
+mod merge;
 mod migrate;
 mod outbox;
 mod pool;
@@ -461,6 +462,29 @@ impl From<SqliteError> for StoreError {
                 source: Box::new(e),
             },
         }
+    }
+}
+
+impl rapport_core::ports::MergeStore for SqliteStore {
+    async fn merge_record(
+        &self,
+        tenant: TenantId,
+        id: rapport_core::MergeId,
+    ) -> Result<Option<rapport_core::MergeRecord>, StoreError> {
+        Ok(self
+            .readers
+            .read(move |c| merge::record(c, tenant, id))
+            .await?)
+    }
+
+    async fn distinct_pairs(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<rapport_core::DistinctPair>, StoreError> {
+        Ok(self
+            .readers
+            .read(move |c| merge::distinct_pairs(c, tenant))
+            .await?)
     }
 }
 

@@ -51,6 +51,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "automation",
         sql: include_str!("../migrations/0005_automation.sql"),
     },
+    Migration {
+        version: 6,
+        name: "merges",
+        sql: include_str!("../migrations/0006_merges.sql"),
+    },
 ];
 
 /// The schema version this code writes.

@@ -314,3 +314,22 @@ pub fn every_call_fails_once<S: Store + Outbox + 'static>(
     }
     Ok(report)
 }
+
+impl<S: rapport_core::ports::MergeStore> rapport_core::ports::MergeStore for FaultyStore<S> {
+    async fn merge_record(
+        &self,
+        t: TenantId,
+        id: MergeId,
+    ) -> Result<Option<MergeRecord>, StoreError> {
+        if self.hit() {
+            return Err(injected());
+        }
+        self.inner.merge_record(t, id).await
+    }
+    async fn distinct_pairs(&self, t: TenantId) -> Result<Vec<DistinctPair>, StoreError> {
+        if self.hit() {
+            return Err(injected());
+        }
+        self.inner.distinct_pairs(t).await
+    }
+}

@@ -44,6 +44,7 @@ pub mod contracts;
 pub mod differential;
 pub mod fault;
 pub mod generate;
+pub mod merge;
 pub mod privacy;
 pub mod reliability;
 pub mod review;
@@ -180,6 +181,27 @@ macro_rules! store_contracts {
         #[test]
         fn actions_are_durable_and_atomic() {
             $crate::check($factory, |s| async move { $crate::actions::actions_are_durable_and_atomic(&s).await });
+        }
+    };
+    (@cap $factory:expr; merges) => {
+        #[test]
+        fn merge_round_trip() {
+            $crate::check($factory, |s| async move { $crate::merge::merge_round_trip(&s).await });
+        }
+        #[test]
+        fn distinct_pairs_are_remembered() {
+            $crate::check($factory, |s| async move { $crate::merge::distinct_pairs_are_remembered(&s).await });
+        }
+        #[test]
+        fn merge_is_atomic_under_faults() {
+            $crate::merge::merge_is_atomic_under_faults($factory)
+                .unwrap_or_else(|e| panic!("store contract violated: {e}"));
+        }
+        #[test]
+        fn merge_race_never_makes_a_cycle() {
+            let r = $crate::merge::merge_race(($factory)(), 100)
+                .unwrap_or_else(|e| panic!("store contract violated: {e}"));
+            assert_eq!((r.won, r.refused), (100, 100), "store contract violated: {r:?}");
         }
     };
     ($factory:expr) => {

@@ -1322,4 +1322,100 @@ impl<S: Store, N: Notifier> Service<S, N> {
                 .fire_due_actions(t, rules, policy, consents, now, limit),
         )
     }
+
+    /// See [`crate::Service::preview_merge`].
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// let svc = Service::new(rapport_memory::MemoryStore::new());
+    /// let t = TenantId::from_u128(1);
+    /// let a = svc.register(t, Profile::default())?.customer.id();
+    /// let b = svc.register(t, Profile::default())?.customer.id();
+    /// let p = svc.preview_merge(t, a, b, &SurvivorshipPolicy::default())?;
+    /// assert_eq!(p.plan, MergePlan { survivor: a, loser: b });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn preview_merge(
+        &self,
+        t: TenantId,
+        survivor: CustomerId,
+        loser: CustomerId,
+        policy: &SurvivorshipPolicy,
+    ) -> Result<MergePreview, Error>
+    where
+        S: rapport_core::ports::MergeStore,
+    {
+        block_on(self.0.preview_merge(t, survivor, loser, policy))
+    }
+
+    /// See [`crate::Service::merge`].
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// let svc = Service::new(rapport_memory::MemoryStore::new());
+    /// let t = TenantId::from_u128(1);
+    /// let a = svc.register(t, Profile::default())?.customer.id();
+    /// let b = svc.register(t, Profile::default())?.customer.id();
+    /// let m = svc.merge(t, rapport::MergeRequest::new(a, b, Actor::new("ops")?))?;
+    /// assert_eq!(svc.customer(t, b)?.customer.id(), a);
+    /// svc.unmerge(t, m.record.id)?;
+    /// assert_eq!(svc.customer(t, b)?.customer.id(), b);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn merge(&self, t: TenantId, req: crate::MergeRequest) -> Result<crate::Merged, Error>
+    where
+        S: rapport_core::ports::MergeStore,
+    {
+        block_on(self.0.merge(t, req))
+    }
+
+    /// See [`crate::Service::unmerge`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn unmerge(&self, t: TenantId, id: MergeId) -> Result<crate::Merged, Error>
+    where
+        S: rapport_core::ports::MergeStore,
+    {
+        block_on(self.0.unmerge(t, id))
+    }
+
+    /// See [`crate::Service::duplicates`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn duplicates(
+        &self,
+        t: TenantId,
+        options: &crate::DuplicateOptions,
+    ) -> Result<Vec<DuplicateCandidate>, Error>
+    where
+        S: rapport_core::ports::MergeStore,
+    {
+        block_on(self.0.duplicates(t, options))
+    }
+
+    /// See [`crate::Service::mark_distinct`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn mark_distinct(
+        &self,
+        t: TenantId,
+        a: CustomerId,
+        b: CustomerId,
+    ) -> Result<DistinctPair, Error>
+    where
+        S: rapport_core::ports::MergeStore,
+    {
+        block_on(self.0.mark_distinct(t, a, b))
+    }
 }

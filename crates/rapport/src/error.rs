@@ -46,6 +46,9 @@ pub enum Error {
     /// A notifier failed.
     #[error(transparent)]
     Notify(#[from] NotifyError),
+    /// No merge record with this id in the tenant.
+    #[error("merge {0} not found")]
+    MergeNotFound(rapport_core::MergeId),
 }
 
 impl Error {
@@ -71,6 +74,7 @@ impl Error {
             Error::Notify(NotifyError::Failed { .. }) => "notify.failed",
             Error::Notify(NotifyError::Rejected { .. }) => "notify.rejected",
             Error::Notify(_) => "notify",
+            Error::MergeNotFound(_) => "merge_not_found",
         }
     }
 }
@@ -116,6 +120,7 @@ fn domain_kind(e: &DomainError) -> &'static str {
         DomainError::RefundBeforeOrder { .. } => "domain.refund_before_order",
         DomainError::IllegalCaseTransition { .. } => "domain.illegal_case_transition",
         DomainError::NothingToConfirm { .. } => "domain.nothing_to_confirm",
+        DomainError::CannotUnmerge { .. } => "domain.cannot_unmerge",
         _ => "domain",
     }
 }

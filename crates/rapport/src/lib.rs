@@ -60,6 +60,7 @@ pub use relay_loop::{
 };
 pub use review::{CONVERSION_DAYS, Review};
 pub use service::{
-    DEFAULT_MAX_ATTEMPTS, NoopNotifier, Recorded, Registered, Service, SweepProgress,
+    DEFAULT_MAX_ATTEMPTS, DuplicateOptions, MergeRequest, Merged, NoopNotifier, Recorded,
+    Registered, Service, SweepProgress,
 };
 pub use store_ext::{MAX_MERGE_HOPS, StoreExt};

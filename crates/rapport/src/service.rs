@@ -1769,3 +1769,5 @@ impl<S, N> Service<S, N> {
         self.max_attempts
     }
 }
+mod merge;
+pub use merge::{DuplicateOptions, MergeRequest, Merged};

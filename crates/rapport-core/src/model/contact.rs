@@ -46,13 +46,22 @@ impl Email {
     /// assert_eq!(Email::parse(" Wang.Fang@Example.CN ").unwrap().as_str(), "wang.fang@example.cn");
     /// let err = Email::parse("wang..fang@example.cn").unwrap_err();
     /// assert!(matches!(err, DomainError::InvalidEmail { reason: "its local part has a misplaced dot", .. }));
+    /// // Internationalised addresses (RFC 6531): a UTF-8 local part and an IDN domain, one key
+    /// // whether the domain is written in Unicode or in punycode.
+    /// let idn = Email::parse("用户@例子.广告").unwrap();
+    /// assert_eq!(idn, Email::parse("用户@xn--fsqu00a.xn--4rr70v").unwrap());
+    /// assert_eq!(idn.domain(), "例子.广告");
+    /// assert_eq!(Email::parse("josé@Bücher.DE").unwrap().as_str(), "josé@bücher.de");
+    /// assert!(Email::parse("a b@example.com").is_err());
     /// ```
     ///
     /// # Errors
     /// [`DomainError::InvalidEmail`] with the reason (not the input: it is personal data).
     pub fn parse(input: &str) -> Result<Self, DomainError> {
         let fail = |reason: &'static str| DomainError::InvalidEmail { reason };
-        let s = input.trim().to_lowercase();
+        use unicode_normalization::UnicodeNormalization;
+        // NFC first, so the composed and decomposed spellings of one address are one key.
+        let s: String = input.trim().nfc().collect::<String>().to_lowercase();
         if s.is_empty() {
             return Err(fail("it is empty"));
         }
@@ -71,10 +80,14 @@ impl Email {
         if local.len() > 64 {
             return Err(fail("its local part is longer than 64 characters"));
         }
-        if !local
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || LOCAL_SPECIALS.contains(&b))
-        {
+        // RFC 6531: a UTF-8 local part (any non-ASCII character but controls and spaces).
+        if !local.chars().all(|c| {
+            if c.is_ascii() {
+                c.is_ascii_alphanumeric() || LOCAL_SPECIALS.contains(&(c as u8))
+            } else {
+                !c.is_control() && !c.is_whitespace()
+            }
+        }) {
             return Err(fail(
                 "its local part has a character outside the allowed set",
             ));
@@ -82,7 +95,16 @@ impl Email {
         if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
             return Err(fail("its local part has a misplaced dot"));
         }
-        let labels: Vec<&str> = domain.split('.').collect();
+        // An internationalised domain is checked in its ASCII (punycode) form and kept in its
+        // Unicode form, so `例子.广告` and `xn--fsqu00a.xn--4rr70v` are one address.
+        let idn = !domain.is_ascii() || domain.contains("xn--");
+        let ascii = if domain.is_ascii() {
+            domain.to_owned()
+        } else {
+            idna::domain_to_ascii(domain)
+                .map_err(|_| fail("its domain is not a valid internationalised domain"))?
+        };
+        let labels: Vec<&str> = ascii.split('.').collect();
         if labels.len() < 2 {
             return Err(fail("its domain has no dot"));
         }
@@ -100,8 +122,21 @@ impl Email {
             }
         }
         let tld = labels[labels.len() - 1];
-        if tld.len() < 2 || !tld.bytes().all(|b| b.is_ascii_alphabetic()) {
+        let punycode_tld = tld.len() > 4 && tld.starts_with("xn--");
+        if tld.len() < 2 || !(punycode_tld || tld.bytes().all(|b| b.is_ascii_alphabetic())) {
             return Err(fail("its top-level domain is not alphabetic"));
+        }
+        let s = if idn {
+            let (unicode, ok) = idna::domain_to_unicode(&ascii);
+            if ok.is_err() {
+                return Err(fail("its domain is not a valid internationalised domain"));
+            }
+            format!("{local}@{unicode}")
+        } else {
+            s.clone()
+        };
+        if s.len() > 254 {
+            return Err(fail("it is longer than 254 characters"));
         }
         Ok(Self(s))
     }

@@ -177,7 +177,13 @@ impl Profile {
     /// [`DomainError::InvalidName`] (field `display_name`) when empty, longer than 200
     /// characters or containing control characters; the error keeps the reason, not the name.
     pub fn normalise_name(name: &str) -> Result<String, DomainError> {
-        let joined = name.split_whitespace().collect::<Vec<_>>().join(" ");
+        use unicode_normalization::UnicodeNormalization;
+        let joined: String = name
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .nfc()
+            .collect();
         let fail = |reason| DomainError::InvalidName {
             field: "display_name",
             reason,

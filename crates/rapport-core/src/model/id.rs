@@ -188,6 +188,18 @@ uuid_id!(
     "consent_entry_id"
 );
 
+uuid_id!(
+    /// One merge, as its merge record names it; [`unmerge`](crate::quality::merge_op::plan_unmerge) takes it back.
+    ///
+    /// ```
+    /// use rapport_core::MergeId;
+    /// let id: MergeId = "00000000-0000-0000-0000-000000000009".parse().unwrap();
+    /// assert_eq!(id, MergeId::from_u128(9));
+    /// ```
+    MergeId,
+    "merge_id"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,3 +9,4 @@
 
 pub mod dedupe;
 pub mod merge;
+pub mod merge_op;

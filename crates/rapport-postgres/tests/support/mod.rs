@@ -273,3 +273,19 @@ impl rapport_core::ports::ActionStore for Fresh {
         self.s().action_log(t, customer, since, limit).await
     }
 }
+
+impl rapport_core::ports::MergeStore for Fresh {
+    async fn merge_record(
+        &self,
+        t: TenantId,
+        id: rapport_core::MergeId,
+    ) -> Result<Option<rapport_core::MergeRecord>, StoreError> {
+        self.s().merge_record(t, id).await
+    }
+    async fn distinct_pairs(
+        &self,
+        t: TenantId,
+    ) -> Result<Vec<rapport_core::DistinctPair>, StoreError> {
+        self.s().distinct_pairs(t).await
+    }
+}

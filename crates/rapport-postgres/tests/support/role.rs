@@ -221,3 +221,19 @@ impl rapport_core::ports::ErasureStore for AppRole {
         self.s().erasure(t, id).await
     }
 }
+
+impl rapport_core::ports::MergeStore for AppRole {
+    async fn merge_record(
+        &self,
+        t: TenantId,
+        id: rapport_core::MergeId,
+    ) -> Result<Option<rapport_core::MergeRecord>, StoreError> {
+        self.s().merge_record(t, id).await
+    }
+    async fn distinct_pairs(
+        &self,
+        t: TenantId,
+    ) -> Result<Vec<rapport_core::DistinctPair>, StoreError> {
+        self.s().distinct_pairs(t).await
+    }
+}

@@ -1,0 +1,115 @@
+//! The merge port: what a store that can merge keeps besides customers and activities — the
+//! merge records a merge writes and an unmerge reads back.
+
+use std::future::Future;
+
+use crate::changeset::{Changeset, CustomerWrite};
+use crate::model::customer::Customer;
+use crate::model::id::{CustomerId, MergeId, TenantId};
+use crate::model::lifecycle::Stage;
+use crate::ports::store::{Store, check_writes};
+use crate::ports::{Entity, StoreError};
+use crate::quality::merge_op::{DistinctPair, MergeRecord};
+
+/// A [`Store`] that applies a changeset's `moves` and `merges` (activities handed between
+/// customers, merge records) and reads merge records back. The three stores of the
+/// workspace implement it; a store that does not cannot be asked to merge.
+///
+/// ```
+/// use rapport_core::ports::MergeStore;
+/// fn needs_merges<S: MergeStore>(_: &S) {}
+/// ```
+pub trait MergeStore: Store {
+    /// The merge record `id` of `tenant`, with `undone_at` set if it was undone.
+    fn merge_record(
+        &self,
+        tenant: TenantId,
+        id: MergeId,
+    ) -> impl Future<Output = Result<Option<MergeRecord>, StoreError>> + Send;
+
+    /// Every pair of `tenant` marked "not a duplicate", in `(first, second)` order.
+    fn distinct_pairs(
+        &self,
+        tenant: TenantId,
+    ) -> impl Future<Output = Result<Vec<DistinctPair>, StoreError>> + Send;
+}
+
+macro_rules! forward_merge_store {
+    ($($wrapper:ty),*) => {$(
+        impl<S: MergeStore + ?Sized> MergeStore for $wrapper {
+            fn merge_record(
+                &self,
+                tenant: TenantId,
+                id: MergeId,
+            ) -> impl Future<Output = Result<Option<MergeRecord>, StoreError>> + Send {
+                (**self).merge_record(tenant, id)
+            }
+            fn distinct_pairs(
+                &self,
+                tenant: TenantId,
+            ) -> impl Future<Output = Result<Vec<DistinctPair>, StoreError>> + Send {
+                (**self).distinct_pairs(tenant)
+            }
+        }
+    )*};
+}
+forward_merge_store!(&S, Box<S>, std::sync::Arc<S>);
+
+/// [`check_writes`] for a whole changeset: the update of a `Merged` tombstone is accepted when
+/// the changeset carries the undo of the merge that made it ([`Changeset::revives`]) — still
+/// at the version read —, every other write is checked by [`check_writes`]. For in-memory
+/// stores; the SQL stores do the same in their statements.
+///
+/// ```
+/// use rapport_core::*;
+/// use rapport_core::ports::check_changeset_writes;
+/// use rapport_core::quality::merge_op::MergeRecordWrite;
+/// let t = TenantId::from_u128(1);
+/// let now = chrono::DateTime::UNIX_EPOCH;
+/// let mut tomb = Customer::new(t, CustomerId::from_u128(2), Profile::default(), now);
+/// tomb.lifecycle = tomb.lifecycle.merge_into(CustomerId::from_u128(1), now)?;
+/// let mut back = tomb.next_version();
+/// back.lifecycle = Lifecycle::default();
+/// let mut cs = Changeset::new();
+/// cs.update(&tomb, back, Stats::default());
+/// assert!(check_changeset_writes(&cs, |_| Some(&tomb)).is_err()); // a tombstone is final…
+/// cs.merges.push(MergeRecordWrite::Undo { id: MergeId::from_u128(9), loser: tomb.id(), at: now });
+/// assert!(check_changeset_writes(&cs, |_| Some(&tomb)).is_ok()); // …but for its unmerge
+/// # Ok::<(), DomainError>(())
+/// ```
+///
+/// # Errors
+/// As [`check_writes`]; [`StoreError::Conflict`] for a revived tombstone read at another
+/// version; [`crate::DomainError::Tombstoned`] when it is erased, not merged.
+pub fn check_changeset_writes<'a>(
+    cs: &Changeset,
+    stored: impl Fn(CustomerId) -> Option<&'a Customer>,
+) -> Result<(), StoreError> {
+    for w in &cs.customers {
+        let id = w.customer().id();
+        if !cs.revives(id) {
+            check_writes(std::slice::from_ref(w), &stored)?;
+            continue;
+        }
+        let CustomerWrite::Update {
+            expected_version, ..
+        } = w
+        else {
+            return Err(StoreError::AlreadyExists { customer: id });
+        };
+        let current = stored(id).ok_or(StoreError::NotFound {
+            entity: Entity::Customer(id),
+        })?;
+        if current.version() != *expected_version {
+            return Err(StoreError::Conflict {
+                customer: id,
+                expected: *expected_version,
+                actual: current.version(),
+            });
+        }
+        if !matches!(current.stage(), Stage::Merged { .. }) {
+            current.ensure_live()?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,580 @@
+//! Merging and unmerging, decided: the one [`Changeset`] that folds a duplicate into a
+//! survivor (survivor update, loser → `Merged { into }` tombstone, the loser's activities
+//! moved with their ids and idempotency keys, stats re-folded from the union, tier, stage and
+//! rule tags re-evaluated, a [`MergeRecord`]), and the one that takes it back.
+//!
+//! Pure: ids, the actor and `now` are arguments; the stores apply the changeset atomically
+//! and check the versions it was decided on, so "A into B" racing "B into A" cannot both
+//! win (each writes both customers).
+//!
+//! ```
+//! use chrono::{TimeZone, Utc};
+//! use rapport_core::*;
+//! use rapport_core::quality::merge_op::{MergeContext, plan_merge, plan_unmerge};
+//! let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+//! let t = TenantId::from_u128(1);
+//! let ann = Customer::new(t, CustomerId::from_u128(1), Profile::default(), now);
+//! let dup = Customer::new(t, CustomerId::from_u128(2), Profile::default(), now);
+//! let visit = Activity::new(ActivityId::from_u128(9), dup.id(), now, Channel::Web,
+//!     IdempotencyKey::new("v-1")?, ActivityKind::Visit { item: None })?;
+//! let ctx = MergeContext { id: MergeId::from_u128(5), actor: Actor::new("alice")?, now };
+//! let mut n = 0u128;
+//! let mut ids = || { n += 1; MessageId::from_u128(n) };
+//! let merged = plan_merge(&ann, &[], &dup, &Stats::default(), &[visit.clone()],
+//!     &SurvivorshipPolicy::default(), &Policies::default(), &ctx, &mut ids)?;
+//! assert_eq!(merged.changeset.moves[0].activity.customer, ann.id());
+//! assert_eq!(merged.changeset.moves[0].activity.idempotency_key, visit.idempotency_key);
+//! assert_eq!(merged.record.moved, [visit.id]);
+//! let tomb = merged.changeset.customers[0].customer().clone();
+//! assert_eq!(tomb.stage(), Stage::Merged { into: ann.id() });
+//!
+//! let survivor = merged.changeset.customers[1].customer().clone();
+//! let moved: Vec<Activity> = merged.changeset.moves.iter().map(|m| m.activity.clone()).collect();
+//! let undone = plan_unmerge(&merged.record, &survivor, &moved, &tomb, &Policies::default(), now, &mut ids)?;
+//! assert_eq!(undone.changeset.customers[1].customer().stage(), dup.stage());
+//! assert_eq!(undone.changeset.moves[0].activity.customer, dup.id());
+//! # Ok::<(), DomainError>(())
+//! ```
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::changeset::{Changeset, CustomerWrite};
+use crate::decide::evaluate::{EvalInputs, Evaluation, evaluate};
+use crate::decide::policy::Policies;
+use crate::error::DomainError;
+use crate::event::{DomainEvent, OutboxMessage};
+use crate::model::activity::Activity;
+use crate::model::customer::{Attributes, Customer};
+use crate::model::id::{ActivityId, Actor, CustomerId, MergeId, MessageId};
+use crate::model::lifecycle::Stage;
+use crate::model::pii::Pii;
+use crate::model::stats::Stats;
+use crate::quality::merge::{MergePlan, MergePreview, SurvivorshipPolicy};
+
+/// One activity handed from one customer to another by a merge or an unmerge: the activity
+/// as it will be stored (its `customer` is the new owner; id, time and idempotency key kept).
+/// A store moves it only if it is stored under `from`, else the changeset fails.
+///
+/// ```
+/// use rapport_core::*;
+/// use rapport_core::quality::merge_op::ActivityMove;
+/// let a = Activity::new(ActivityId::from_u128(1), CustomerId::from_u128(2), chrono::DateTime::UNIX_EPOCH,
+///     Channel::Web, IdempotencyKey::new("k")?, ActivityKind::Visit { item: None })?;
+/// let m = ActivityMove { from: CustomerId::from_u128(3), activity: a };
+/// assert_eq!(serde_json::to_value(&m)?["from"], "00000000-0000-0000-0000-000000000003");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityMove {
+    /// The customer the activity is stored under now.
+    pub from: CustomerId,
+    /// The activity as it will be stored, under its new customer.
+    pub activity: Activity,
+}
+
+/// What a merge did, kept so that it can be explained and undone: who asked, when, the
+/// preview applied, both customers as they were before, and which activities moved.
+/// `Debug` keeps personal data redacted (the customers' profiles are [`Pii`]).
+///
+/// ```
+/// use rapport_core::quality::merge_op::MergeRecord;
+/// // Stored as JSON by the SQL stores; see `plan_merge` for how one is made.
+/// fn roundtrip(r: &MergeRecord) -> MergeRecord { serde_json::from_str(&serde_json::to_string(r).unwrap()).unwrap() }
+/// # let _ = roundtrip;
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergeRecord {
+    /// The merge's id.
+    pub id: MergeId,
+    /// The record kept.
+    pub survivor: CustomerId,
+    /// The record tombstoned.
+    pub loser: CustomerId,
+    /// Who asked for it (an opaque name from the host).
+    pub actor: Actor,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The field-by-field outcome applied.
+    pub preview: MergePreview,
+    /// The survivor as it was read before the merge.
+    pub survivor_before: Customer,
+    /// The loser as it was read before the merge.
+    pub loser_before: Customer,
+    /// The loser's stats before the merge.
+    pub loser_stats_before: Stats,
+    /// The loser's activities moved to the survivor.
+    pub moved: Vec<ActivityId>,
+    /// When it was undone, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undone_at: Option<DateTime<Utc>>,
+}
+
+/// A merge record to write: a new one (a merge), or the mark that one was undone (an
+/// unmerge; the store refuses it unless the record exists, names `loser` and is not undone).
+///
+/// ```
+/// use rapport_core::*;
+/// use rapport_core::quality::merge_op::MergeRecordWrite;
+/// let w = MergeRecordWrite::Undo { id: MergeId::from_u128(1), loser: CustomerId::from_u128(2), at: chrono::DateTime::UNIX_EPOCH };
+/// assert_eq!(w.id(), MergeId::from_u128(1));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "op")]
+pub enum MergeRecordWrite {
+    /// Insert a new record.
+    Insert {
+        /// The record.
+        record: Box<MergeRecord>,
+    },
+    /// Mark a record undone.
+    Undo {
+        /// The merge.
+        id: MergeId,
+        /// Its loser (restored by the same changeset).
+        loser: CustomerId,
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+impl MergeRecordWrite {
+    /// The merge this write is about.
+    ///
+    /// ```
+    /// use rapport_core::*;
+    /// use rapport_core::quality::merge_op::MergeRecordWrite;
+    /// let w = MergeRecordWrite::Undo { id: MergeId::from_u128(3), loser: CustomerId::from_u128(2), at: chrono::DateTime::UNIX_EPOCH };
+    /// assert_eq!(w.id().to_string(), "00000000-0000-0000-0000-000000000003");
+    /// ```
+    #[must_use]
+    pub fn id(&self) -> MergeId {
+        match self {
+            MergeRecordWrite::Insert { record } => record.id,
+            MergeRecordWrite::Undo { id, .. } => *id,
+        }
+    }
+}
+
+/// The id, actor and time of a merge (the core makes none of them).
+///
+/// ```
+/// use rapport_core::*;
+/// use rapport_core::quality::merge_op::MergeContext;
+/// let ctx = MergeContext { id: MergeId::from_u128(1), actor: Actor::new("cli")?, now: chrono::DateTime::UNIX_EPOCH };
+/// assert_eq!(ctx.actor.as_str(), "cli");
+/// # Ok::<(), DomainError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeContext {
+    /// The new merge's id.
+    pub id: MergeId,
+    /// Who asks.
+    pub actor: Actor,
+    /// Now.
+    pub now: DateTime<Utc>,
+}
+
+/// A decided merge or unmerge: the changeset to apply and what it decided.
+///
+/// ```
+/// use rapport_core::quality::merge_op::Planned;
+/// fn survivor_of(p: &Planned) -> &rapport_core::Customer { &p.survivor }
+/// # let _ = survivor_of;
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Planned {
+    /// Everything to write, atomically.
+    pub changeset: Changeset,
+    /// The merge record (new, or the one undone with `undone_at` set).
+    pub record: MergeRecord,
+    /// The survivor as written.
+    pub survivor: Customer,
+    /// The survivor's stats as written.
+    pub stats: Stats,
+    /// The survivor's re-evaluation, with reasons.
+    pub evaluation: Evaluation,
+}
+
+fn refuse(survivor: CustomerId, loser: CustomerId, reason: &'static str) -> DomainError {
+    DomainError::InvalidMerge {
+        survivor,
+        loser,
+        reason,
+    }
+}
+
+/// Decides merging `loser` into `survivor` (both as read, with the activities stored under
+/// each): the survivor takes the preview's profile and the union of tags, the loser's
+/// activities move to it (ids and idempotency keys kept, so re-ingesting one is still a
+/// duplicate), its stats are folded again from the union, tier, stage and rule tags are
+/// evaluated at `now`, and the loser becomes a `Merged { into: survivor }` tombstone whose
+/// contacts are released (the tombstone is written first). Consents stay the survivor's: a
+/// merge never grants consent.
+///
+/// # Errors
+/// [`DomainError::InvalidMerge`] for the same customer, two tenants, or activities that are
+/// not the named customers'; [`DomainError::Tombstoned`] when either is merged or erased (so a
+/// cycle cannot be made: a tombstone never merges and nothing merges into one); stats and
+/// evaluation errors (e.g. a currency mix across the two histories).
+#[allow(clippy::too_many_arguments)]
+pub fn plan_merge(
+    survivor: &Customer,
+    survivor_activities: &[Activity],
+    loser: &Customer,
+    loser_stats: &Stats,
+    loser_activities: &[Activity],
+    policy: &SurvivorshipPolicy,
+    policies: &Policies,
+    ctx: &MergeContext,
+    message_id: &mut dyn FnMut() -> MessageId,
+) -> Result<Planned, DomainError> {
+    policy.validate()?;
+    let preview = MergePlan::preview(survivor, loser, policy)?;
+    let (sid, lid) = (survivor.id(), loser.id());
+    if survivor_activities.iter().any(|a| a.customer != sid)
+        || loser_activities.iter().any(|a| a.customer != lid)
+    {
+        return Err(refuse(
+            sid,
+            lid,
+            "an activity handed in is not the customer's",
+        ));
+    }
+    let moves: Vec<ActivityMove> = loser_activities
+        .iter()
+        .map(|a| ActivityMove {
+            from: lid,
+            activity: Activity {
+                customer: sid,
+                ..a.clone()
+            },
+        })
+        .collect();
+    let stats = Stats::from_activities(
+        survivor_activities
+            .iter()
+            .chain(moves.iter().map(|m| &m.activity)),
+    )?;
+
+    let mut next = survivor.next_version();
+    next.profile = preview.profile.clone();
+    next.tags = preview.tags.clone();
+    let evaluation = evaluate(&next, &stats, policies, &EvalInputs::at(ctx.now))?;
+    evaluation.apply_to(&mut next);
+
+    let mut tomb = loser.next_version();
+    tomb.lifecycle = tomb.lifecycle.merge_into(sid, ctx.now)?;
+
+    let record = MergeRecord {
+        id: ctx.id,
+        survivor: sid,
+        loser: lid,
+        actor: ctx.actor.clone(),
+        at: ctx.now,
+        preview,
+        survivor_before: survivor.clone(),
+        loser_before: loser.clone(),
+        loser_stats_before: loser_stats.clone(),
+        moved: loser_activities.iter().map(|a| a.id).collect(),
+        undone_at: None,
+    };
+    let mut events = vec![
+        DomainEvent::Merged {
+            customer: lid,
+            into: sid,
+        },
+        DomainEvent::ProfileUpdated { customer: sid },
+    ];
+    events.extend(evaluation.events.iter().cloned());
+
+    let mut cs = Changeset::new();
+    // The tombstone first: it releases the contacts the survivor may take.
+    cs.update(loser, tomb, Stats::default());
+    cs.update(survivor, next.clone(), stats.clone());
+    cs.moves = moves;
+    cs.merges = vec![MergeRecordWrite::Insert {
+        record: Box::new(record.clone()),
+    }];
+    cs.outbox = messages(survivor, ctx.now, events, message_id);
+    Ok(Planned {
+        changeset: cs,
+        record,
+        survivor: next,
+        stats,
+        evaluation,
+    })
+}
+
+fn messages(
+    c: &Customer,
+    now: DateTime<Utc>,
+    events: Vec<DomainEvent>,
+    message_id: &mut dyn FnMut() -> MessageId,
+) -> Vec<OutboxMessage> {
+    events
+        .into_iter()
+        .map(|e| OutboxMessage::new(message_id(), c.tenant(), now, e))
+        .collect()
+}
+
+/// Decides undoing `record`: the loser comes back as it was before the merge (one version on
+/// from its tombstone, stats folded from the activities that move back), the activities that
+/// came from it move back, and the survivor gets back, field by field, the values it had
+/// before wherever it still holds the merged value (a field edited since keeps the edit);
+/// tags that only the loser brought are removed if unchanged since; its tier and lifecycle
+/// state are the ones before the merge, evaluated again at `now` over its remaining
+/// activities. `survivor` and `survivor_activities` are as read now; `loser` is the tombstone.
+///
+/// # Errors
+/// [`DomainError::CannotUnmerge`] when the record is undone already, the loser was erased
+/// since or is not merged into the survivor, or the survivor is no longer live (undo the
+/// later merge first); stats and evaluation errors.
+pub fn plan_unmerge(
+    record: &MergeRecord,
+    survivor: &Customer,
+    survivor_activities: &[Activity],
+    loser: &Customer,
+    policies: &Policies,
+    now: DateTime<Utc>,
+    message_id: &mut dyn FnMut() -> MessageId,
+) -> Result<Planned, DomainError> {
+    let no = |reason| DomainError::CannotUnmerge {
+        loser: record.loser,
+        reason,
+    };
+    if record.undone_at.is_some() {
+        return Err(no("the merge was undone already"));
+    }
+    if survivor.id() != record.survivor || loser.id() != record.loser {
+        return Err(no("the customers handed in are not the merge's"));
+    }
+    match loser.stage() {
+        Stage::Erased => return Err(no("the loser was erased since")),
+        Stage::Merged { into } if into == record.survivor => {}
+        _ => return Err(no("the loser is not merged into the survivor")),
+    }
+    if !survivor.is_live() {
+        return Err(no(
+            "the survivor was merged or erased since (undo that first)",
+        ));
+    }
+    if survivor_activities
+        .iter()
+        .any(|a| a.customer != survivor.id())
+    {
+        return Err(no("an activity handed in is not the survivor's"));
+    }
+    let (back, kept): (Vec<&Activity>, Vec<&Activity>) = survivor_activities
+        .iter()
+        .partition(|a| record.moved.contains(&a.id));
+    let moves: Vec<ActivityMove> = back
+        .iter()
+        .map(|a| ActivityMove {
+            from: record.survivor,
+            activity: Activity {
+                customer: record.loser,
+                ..(*a).clone()
+            },
+        })
+        .collect();
+    let loser_stats = Stats::from_activities(moves.iter().map(|m| &m.activity))?;
+    let stats = Stats::from_activities(kept.iter().copied())?;
+
+    let before = &record.survivor_before;
+    let merged = &record.preview;
+    let mut next = survivor.next_version();
+    let p = &mut next.profile;
+    revert(
+        &mut p.display_name,
+        &merged.profile.display_name,
+        &before.profile.display_name,
+    );
+    revert(&mut p.email, &merged.profile.email, &before.profile.email);
+    revert(&mut p.phone, &merged.profile.phone, &before.profile.phone);
+    revert(
+        &mut p.birth_date,
+        &merged.profile.birth_date,
+        &before.profile.birth_date,
+    );
+    let mut attrs: Attributes = p.attributes.expose().clone();
+    let (ma, ba) = (
+        merged.profile.attributes.expose(),
+        before.profile.attributes.expose(),
+    );
+    for key in ma.keys().chain(ba.keys()) {
+        if attrs.get(key) == ma.get(key) {
+            match ba.get(key) {
+                Some(v) => attrs.insert(key.clone(), v.clone()),
+                None => attrs.remove(key),
+            };
+        }
+    }
+    p.attributes = Pii::new(attrs);
+    for (tag, info) in merged.tags.iter() {
+        if next.tags.get(tag) != Some(info) {
+            continue; // changed since the merge: the later decision stands
+        }
+        next.tags.remove(tag);
+        if let Some(b) = before.tags.get(tag) {
+            next.tags
+                .insert(tag.clone(), b.source, b.added_at, b.expires_at);
+        }
+    }
+    next.tier = before.tier.clone();
+    next.lifecycle = before.lifecycle.clone();
+    next.churn_alert = before.churn_alert;
+    let evaluation = evaluate(&next, &stats, policies, &EvalInputs::at(now))?;
+    evaluation.apply_to(&mut next);
+
+    let restored = record
+        .loser_before
+        .clone()
+        .with_version(loser.version() + 1);
+    let mut events = vec![
+        DomainEvent::ProfileUpdated {
+            customer: record.survivor,
+        },
+        DomainEvent::ProfileUpdated {
+            customer: record.loser,
+        },
+    ];
+    events.extend(evaluation.events.iter().cloned());
+
+    let mut cs = Changeset::new();
+    // The survivor first: it releases the contacts the restored loser takes back.
+    cs.update(survivor, next.clone(), stats.clone());
+    cs.customers.push(CustomerWrite::Update {
+        expected_version: loser.version(),
+        customer: Box::new(restored),
+        stats: Box::new(loser_stats),
+    });
+    cs.moves = moves;
+    cs.merges = vec![MergeRecordWrite::Undo {
+        id: record.id,
+        loser: record.loser,
+        at: now,
+    }];
+    cs.outbox = messages(survivor, now, events, message_id);
+    Ok(Planned {
+        changeset: cs,
+        record: MergeRecord {
+            undone_at: Some(now),
+            ..record.clone()
+        },
+        survivor: next,
+        stats,
+        evaluation,
+    })
+}
+
+/// Puts back `before` where `current` still holds the merged value.
+fn revert<T: PartialEq + Clone>(current: &mut Option<T>, merged: &Option<T>, before: &Option<T>) {
+    if current == merged {
+        current.clone_from(before);
+    }
+}
+
+/// The end of a merge chain: follows `Merged { into }` through `load` until a customer that
+/// is not merged (live or erased), at most `limit` steps (cycles are impossible by
+/// construction; the limit guards a corrupt book).
+///
+/// ```
+/// use rapport_core::*;
+/// use rapport_core::quality::merge_op::resolve_chain;
+/// let t = TenantId::from_u128(1);
+/// let now = chrono::DateTime::UNIX_EPOCH;
+/// let c = |n| Customer::new(t, CustomerId::from_u128(n), Profile::default(), now);
+/// let (mut a, mut b, z) = (c(1), c(2), c(3));
+/// a.lifecycle = a.lifecycle.merge_into(b.id(), now)?;
+/// b.lifecycle = b.lifecycle.merge_into(z.id(), now)?;
+/// let book = [a.clone(), b, z.clone()];
+/// let end = resolve_chain(a.id(), |id| book.iter().find(|c| c.id() == id).cloned(), 8);
+/// assert_eq!(end.map(|c| c.id()), Some(z.id()));
+/// # Ok::<(), DomainError>(())
+/// ```
+pub fn resolve_chain(
+    start: CustomerId,
+    mut load: impl FnMut(CustomerId) -> Option<Customer>,
+    limit: usize,
+) -> Option<Customer> {
+    let mut c = load(start)?;
+    for _ in 0..limit {
+        match c.stage() {
+            Stage::Merged { into } => c = load(into)?,
+            _ => return Some(c),
+        }
+    }
+    None
+}
+
+/// A pair the host marked "not a duplicate": duplicate scans do not propose it again while
+/// both customers keep the contact keys they had when it was marked (`stamp`, a stable
+/// fingerprint of both customers' normalised email and phone — not the values themselves).
+/// `first < second`.
+///
+/// ```
+/// use rapport_core::*;
+/// use rapport_core::quality::merge_op::DistinctPair;
+/// let t = TenantId::from_u128(1);
+/// let now = chrono::DateTime::UNIX_EPOCH;
+/// let mut a = Customer::new(t, CustomerId::from_u128(2), Profile::default(), now);
+/// let b = Customer::new(t, CustomerId::from_u128(1), Profile::default(), now);
+/// let pair = DistinctPair::new(&a, &b);
+/// assert_eq!((pair.first, pair.second), (b.id(), a.id())); // ordered
+/// assert!(pair.holds_for(&a, &b) && pair.holds_for(&b, &a));
+/// a.profile.email = Some(Pii::new(Email::parse("new@example.com")?));
+/// assert!(!pair.holds_for(&a, &b)); // a contact key changed: proposed again
+/// # Ok::<(), DomainError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DistinctPair {
+    /// The smaller id.
+    pub first: CustomerId,
+    /// The larger id.
+    pub second: CustomerId,
+    /// The contact keys' fingerprint when marked.
+    pub stamp: u64,
+}
+
+impl DistinctPair {
+    /// The pair of `a` and `b` as they are now.
+    #[must_use]
+    pub fn new(a: &Customer, b: &Customer) -> Self {
+        let (x, y) = if a.id() <= b.id() { (a, b) } else { (b, a) };
+        Self {
+            first: x.id(),
+            second: y.id(),
+            stamp: contact_stamp(x, y),
+        }
+    }
+
+    /// True when the pair is of `a` and `b` (either order) and neither changed a contact key
+    /// since it was marked.
+    #[must_use]
+    pub fn holds_for(&self, a: &Customer, b: &Customer) -> bool {
+        let now = Self::new(a, b);
+        now == *self
+    }
+}
+
+/// FNV-1a over both customers' contact keys, in id order: stable across processes and
+/// versions (stored by the SQL stores), and no personal value leaves the core.
+fn contact_stamp(x: &Customer, y: &Customer) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for c in [x, y] {
+        for key in c.profile.contact_keys() {
+            eat(key.as_str().as_bytes());
+            eat(&[0x1f]);
+        }
+        eat(&[0x1e]);
+    }
+    h
+}

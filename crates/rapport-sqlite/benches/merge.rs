@@ -1,0 +1,136 @@
+//! `merge` throughput on SQLite beside `apply` of single-customer changesets, in the same run
+//! (issue #15: merge ≥ 0.5× apply). A merge here is what `Service::merge` does: load both
+//! customers and both histories, decide (`plan_merge`), apply one changeset (two customer
+//! writes, the loser's activities moved, a merge record). The baseline loads one customer and
+//! applies a one-customer update. Pairs and customers are written before each timed batch.
+//!
+//! Run: `cargo bench -p rapport-sqlite --bench merge`
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use criterion::{Criterion, criterion_group, criterion_main};
+use futures::executor::block_on;
+use rapport_core::*;
+use rapport_sqlite::{SqliteConfig, SqliteStore};
+use rust_decimal::Decimal;
+
+const T: TenantId = TenantId::from_u128(1);
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
+}
+
+static NEXT: AtomicU64 = AtomicU64::new(1);
+
+fn next() -> u128 {
+    u128::from(NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A customer with two purchases, written in one changeset; returns its id.
+fn customer(store: &SqliteStore) -> CustomerId {
+    let n = next();
+    let profile = Profile {
+        email: Some(Pii::new(
+            Email::parse(&format!("c{n}@example.com")).unwrap(),
+        )),
+        ..Profile::default()
+    };
+    let c = Customer::new(T, CustomerId::from_u128(n), profile, now());
+    let acts: Vec<Activity> = (0..2)
+        .map(|k| {
+            Activity::new(
+                ActivityId::from_u128(n * 10 + k),
+                c.id(),
+                now() - chrono::Duration::days(i64::try_from(k).unwrap() * 30 + 1),
+                Channel::Web,
+                IdempotencyKey::new(format!("o{n}-{k}")).unwrap(),
+                ActivityKind::Purchase {
+                    order_id: OrderId::new(format!("o{n}-{k}")).unwrap(),
+                    amount: Money::new(Decimal::from(50), Currency::USD),
+                    margin: None,
+                },
+            )
+            .unwrap()
+        })
+        .collect();
+    let stats = Stats::from_activities(&acts).unwrap();
+    let mut cs = Changeset::new();
+    cs.create(c.clone(), stats);
+    cs.activities = acts;
+    block_on(store.apply(T, &cs)).unwrap();
+    c.id()
+}
+
+fn merge_once(store: &SqliteStore, s: CustomerId, l: CustomerId, policies: &Policies) {
+    let rs = block_on(store.load(T, s)).unwrap().unwrap();
+    let rl = block_on(store.load(T, l)).unwrap().unwrap();
+    let sa = block_on(store.activities(T, s, TimeRange::all())).unwrap();
+    let la = block_on(store.activities(T, l, TimeRange::all())).unwrap();
+    let ctx = MergeContext {
+        id: MergeId::from_u128(next()),
+        actor: Actor::new("bench").unwrap(),
+        now: now(),
+    };
+    let mut ids = || MessageId::from_u128(next());
+    let planned = plan_merge(
+        &rs.customer,
+        &sa,
+        &rl.customer,
+        &rl.stats,
+        &la,
+        &SurvivorshipPolicy::default(),
+        policies,
+        &ctx,
+        &mut ids,
+    )
+    .unwrap();
+    block_on(store.apply(T, &planned.changeset)).unwrap();
+}
+
+fn apply_once(store: &SqliteStore, id: CustomerId) {
+    let r = block_on(store.load(T, id)).unwrap().unwrap();
+    let mut next_c = r.customer.next_version();
+    next_c.churn_alert = !next_c.churn_alert;
+    let mut cs = Changeset::new();
+    cs.update(&r.customer, next_c, r.stats);
+    block_on(store.apply(T, &cs)).unwrap();
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("m.db"), SqliteConfig::default(), now()).unwrap();
+    let policies = Policies::default();
+    let mut g = c.benchmark_group("sqlite_merge");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(4));
+    g.bench_function("apply: load + one-customer update", |b| {
+        b.iter_custom(|iters| {
+            let ids: Vec<CustomerId> = (0..iters).map(|_| customer(&store)).collect();
+            let start = Instant::now();
+            for id in ids {
+                apply_once(&store, id);
+            }
+            start.elapsed()
+        });
+    });
+    g.bench_function("merge: load both + histories + plan + apply", |b| {
+        b.iter_custom(|iters| {
+            let pairs: Vec<(CustomerId, CustomerId)> = (0..iters)
+                .map(|_| (customer(&store), customer(&store)))
+                .collect();
+            let start = Instant::now();
+            for (s, l) in pairs {
+                merge_once(&store, s, l, &policies);
+            }
+            start.elapsed()
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,487 @@
+//! Contracts of merging (issue #15), for stores that implement
+//! [`MergeStore`]: run through the service, so they check the
+//! store's part of a merge (activity moves, merge records, the revival of a tombstone by its
+//! unmerge) end to end. Registered by `store_contracts!(factory; merges)`.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use futures::executor::block_on;
+use rapport::{Error, MergeRequest, NewActivity, Service};
+use rapport_core::ports::MergeStore;
+use rapport_core::*;
+use rust_decimal::Decimal;
+
+use crate::contracts::Outcome;
+use crate::fault::FaultyStore;
+use crate::support::{FixedClock, SequentialIds};
+
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+
+const T: TenantId = TenantId::from_u128(0x15);
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+fn service<S: Store>(s: S, first_id: u64) -> Service<S> {
+    Service::new(s)
+        .with_clock(FixedClock::at(now()))
+        .with_ids(SequentialIds::starting_at(first_id))
+}
+
+fn e(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// Two customers of tenant `T` with purchases and a visit each; returns (survivor, loser).
+async fn pair<S: Store>(svc: &Service<S>, n: u32) -> Result<(CustomerId, CustomerId), String> {
+    let profile = |name: &str, email: String, phone: Option<String>| Profile {
+        display_name: Some(Pii::new(name.to_owned())),
+        email: Email::parse(&email).ok().map(Pii::new),
+        phone: phone.and_then(|p| Phone::from_e164(&p).ok()).map(Pii::new),
+        ..Profile::default()
+    };
+    let a = svc
+        .register(T, profile("Ann Lee", format!("ann{n}@example.com"), None))
+        .await
+        .map_err(e)?
+        .customer
+        .id();
+    let b = svc
+        .register(
+            T,
+            profile(
+                "Ann  Lee",
+                format!("ann.lee{n}@example.com"),
+                Some(format!("+1415555{:04}", n % 10_000)),
+            ),
+        )
+        .await
+        .map_err(e)?
+        .customer
+        .id();
+    for (i, (c, cents, days)) in [(a, 1250, 40), (b, 9900, 10), (b, 500, 3), (a, 700, 1)]
+        .into_iter()
+        .enumerate()
+    {
+        let usd = Money::new(Decimal::new(cents, 2), Currency::USD);
+        let order = format!("m{n}-{i}");
+        let act = NewActivity::purchase(c, &order, usd, now() - Duration::days(days)).map_err(e)?;
+        svc.record(T, act).await.map_err(e)?;
+    }
+    let visit = NewActivity::visit(b, now() - Duration::days(2)).map_err(e)?;
+    svc.record(T, visit).await.map_err(e)?;
+    Ok((a, b))
+}
+
+async fn snapshot<S: Store>(s: &S, id: CustomerId) -> Result<(Record, Vec<Activity>), String> {
+    let r = s
+        .load(T, id)
+        .await
+        .map_err(e)?
+        .ok_or(format!("customer {id} missing"))?;
+    let acts = s.activities(T, id, TimeRange::all()).await.map_err(e)?;
+    Ok((r, acts))
+}
+
+/// Merge then unmerge: the survivor's stats are the fold of the union of both histories, the
+/// loser is a tombstone that reads resolve through, its activities (ids and keys kept) are
+/// the survivor's and re-ingesting one is a duplicate; the unmerge gives back both customers
+/// as they were (but their versions) with their own activities; a second unmerge is refused
+/// with a typed error.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_testkit::merge::merge_round_trip;
+/// assert_eq!(block_on(merge_round_trip(&rapport_memory::MemoryStore::new())), Ok(()));
+/// ```
+pub async fn merge_round_trip<S: MergeStore>(s: &S) -> Outcome {
+    let svc = service(s, 1);
+    let (a, b) = pair(&svc, 0).await?;
+    let (ra, aa) = snapshot(s, a).await?;
+    let (rb, ba) = snapshot(s, b).await?;
+    ensure!(
+        aa.len() == 2 && ba.len() == 3,
+        "setup: {} and {} activities",
+        aa.len(),
+        ba.len()
+    );
+
+    let m = svc
+        .merge(T, MergeRequest::new(a, b, Actor::new("kit").map_err(e)?))
+        .await
+        .map_err(e)?;
+    let (sa, sacts) = snapshot(s, a).await?;
+    let union: Vec<Activity> = aa.iter().chain(&ba).cloned().collect();
+    let fold = Stats::from_activities(&union).map_err(e)?;
+    ensure!(
+        sa.stats == fold,
+        "survivor stats are not the fold of the union"
+    );
+    ensure!(
+        sa.stats.orders() == 4,
+        "survivor has {} orders, not 4",
+        sa.stats.orders()
+    );
+    ensure!(
+        sacts.len() == 5,
+        "survivor holds {} activities, not 5",
+        sacts.len()
+    );
+    for moved in &ba {
+        ensure!(
+            sacts
+                .iter()
+                .any(|x| x.id == moved.id && x.idempotency_key == moved.idempotency_key),
+            "activity {} did not move with its id and key",
+            moved.id
+        );
+    }
+    let (lb, lacts) = snapshot(s, b).await?;
+    ensure!(
+        lb.customer.stage() == Stage::Merged { into: a } && lacts.is_empty(),
+        "the loser is {:?} with {} activities",
+        lb.customer.stage(),
+        lacts.len()
+    );
+    // Reads through the tombstone resolve; the loser's phone is the survivor's now.
+    let read = svc.customer(T, b).await.map_err(e)?;
+    ensure!(
+        read.customer.id() == a,
+        "a read of the loser did not resolve to the survivor"
+    );
+    ensure!(
+        sa.customer.profile.phone.is_some(),
+        "the loser's phone was lost"
+    );
+    let phone = ContactKey::Phone(Phone::from_e164("+14155550000").map_err(e)?);
+    let holders = s.find_by_contact(T, &phone).await.map_err(e)?;
+    ensure!(
+        holders.contains(&a),
+        "the survivor is not found by the loser's phone"
+    );
+    // Re-ingesting a loser's activity: a duplicate, nothing added.
+    let again = NewActivity::purchase(
+        b,
+        "m0-1",
+        Money::new(Decimal::new(9900, 2), Currency::USD),
+        now() - Duration::days(10),
+    )
+    .map_err(e)?;
+    let rec = svc
+        .record(
+            T,
+            NewActivity {
+                customer: a,
+                ..again
+            },
+        )
+        .await
+        .map_err(e)?;
+    ensure!(
+        rec.duplicate,
+        "re-ingesting a moved activity was not a duplicate"
+    );
+    ensure!(
+        snapshot(s, a).await?.0.stats == fold,
+        "re-ingesting a moved activity changed the stats"
+    );
+    let stored = s.merge_record(T, m.record.id).await.map_err(e)?;
+    ensure!(
+        stored
+            .as_ref()
+            .is_some_and(|r| r.loser == b && r.moved.len() == 3 && r.undone_at.is_none()),
+        "the merge record was not stored as written"
+    );
+
+    let other = s
+        .merge_record(TenantId::from_u128(0x16), m.record.id)
+        .await
+        .map_err(e)?;
+    ensure!(other.is_none(), "another tenant reads the merge record");
+    let undone = svc.unmerge(T, m.record.id).await.map_err(e)?;
+    ensure!(
+        undone.record.undone_at.is_some(),
+        "the unmerge did not mark the record undone"
+    );
+    let (ra2, aa2) = snapshot(s, a).await?;
+    let (rb2, ba2) = snapshot(s, b).await?;
+    ensure!(
+        ra2.customer == ra.customer.clone().with_version(ra.customer.version() + 2),
+        "the survivor is not as before the merge"
+    );
+    ensure!(
+        rb2.customer == rb.customer.clone().with_version(rb.customer.version() + 2),
+        "the loser is not as before the merge"
+    );
+    ensure!(
+        ra2.stats == ra.stats && rb2.stats == rb.stats,
+        "stats differ after the unmerge"
+    );
+    ensure!(aa2 == aa && ba2 == ba, "activities did not move back");
+    let stored = s.merge_record(T, m.record.id).await.map_err(e)?;
+    ensure!(
+        stored.is_some_and(|r| r.undone_at.is_some()),
+        "the store does not show the merge undone"
+    );
+    match svc.unmerge(T, m.record.id).await {
+        Err(Error::Domain(DomainError::CannotUnmerge { .. })) => {}
+        other => return Err(format!("a second unmerge was not refused: {other:?}")),
+    }
+    // A merge can be done again after its unmerge, and a merge into a tombstone is refused.
+    svc.merge(T, MergeRequest::new(b, a, Actor::new("kit").map_err(e)?))
+        .await
+        .map_err(e)?;
+    let c = svc
+        .register(T, Profile::default())
+        .await
+        .map_err(e)?
+        .customer
+        .id();
+    match svc
+        .merge(T, MergeRequest::new(a, c, Actor::new("kit").map_err(e)?))
+        .await
+    {
+        Err(Error::Domain(DomainError::Tombstoned { .. })) => Ok(()),
+        other => Err(format!(
+            "a merge into a tombstone was not refused: {other:?}"
+        )),
+    }
+}
+
+/// A merge is all or nothing under injected storage faults: with the k-th storage call of the
+/// merge failing (before the call, or after it committed), the book is either fully merged or
+/// untouched, and every customer's stats are the fold of its stored activities.
+///
+/// ```
+/// use rapport_testkit::merge::merge_is_atomic_under_faults;
+/// let runs = merge_is_atomic_under_faults(rapport_memory::MemoryStore::new).unwrap();
+/// assert!(runs >= 8);
+/// ```
+///
+/// # Errors
+/// The first violation found.
+pub fn merge_is_atomic_under_faults<S: MergeStore>(
+    factory: impl Fn() -> S,
+) -> Result<usize, String> {
+    let mut runs = 0;
+    let mut calls = usize::MAX;
+    let mut k = 1;
+    while k <= calls {
+        for after in [false, true] {
+            let store = factory();
+            let (a, b) = block_on(async {
+                let svc = service(&store, 1);
+                pair(&svc, 0).await
+            })?;
+            let before = block_on(async {
+                Ok::<_, String>((snapshot(&store, a).await?, snapshot(&store, b).await?))
+            })?;
+            let faulty = FaultyStore::new(store, k, after);
+            let svc = service(&faulty, 1_000);
+            let result =
+                block_on(svc.merge(T, MergeRequest::new(a, b, Actor::new("kit").map_err(e)?)));
+            drop(svc);
+            let store = faulty.inner;
+            if calls == usize::MAX {
+                // Counted on the first run, whose fault (at call 1, before it) aborts nothing
+                // written: the fault-free call count comes from a clean run.
+                let clean = factory();
+                let (ca, cb) = block_on(async {
+                    let svc = service(&clean, 1);
+                    pair(&svc, 0).await
+                })?;
+                let counter = FaultyStore::new(clean, 0, false);
+                let svc = service(&counter, 1_000);
+                block_on(svc.merge(T, MergeRequest::new(ca, cb, Actor::new("kit").map_err(e)?)))
+                    .map_err(|x| format!("fault-free merge failed: {x}"))?;
+                calls = svc.store().calls();
+            }
+            let (ra, aa) = block_on(snapshot(&store, a))?;
+            let (rb, ba) = block_on(snapshot(&store, b))?;
+            let merged = rb.customer.stage() == (Stage::Merged { into: a });
+            if merged {
+                ensure!(
+                    ba.is_empty() && aa.len() == 5,
+                    "fault at call {k} (after: {after}): merged, but activities split {}/{}",
+                    aa.len(),
+                    ba.len()
+                );
+            } else {
+                ensure!(
+                    result.is_err(),
+                    "fault at call {k} (after: {after}): the merge reported success, nothing merged"
+                );
+                ensure!(
+                    (ra.clone(), aa.clone()) == before.0 && (rb.clone(), ba.clone()) == before.1,
+                    "fault at call {k} (after: {after}): a failed merge left partial changes"
+                );
+            }
+            for (r, acts) in [(&ra, &aa), (&rb, &ba)] {
+                ensure!(
+                    Stats::from_activities(acts.iter()).map_err(e)? == r.stats,
+                    "fault at call {k} (after: {after}): customer {} stats do not fold its activities",
+                    r.customer.id()
+                );
+            }
+            runs += 1;
+        }
+        k += 1;
+    }
+    Ok(runs)
+}
+
+/// What [`merge_race`] saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MergeRace {
+    /// Pairs raced.
+    pub pairs: usize,
+    /// Merges that won.
+    pub won: usize,
+    /// Merges refused with a typed conflict (version conflict or tombstone).
+    pub refused: usize,
+}
+
+/// "A into B" racing "B into A", `pairs` times (fresh pairs in one store, two threads each):
+/// exactly one of each pair wins, the other gets a typed conflict, and no cycle forms (both
+/// ids resolve to the same live customer, which holds both histories). The kit runs 100 pairs
+/// to keep the suite quick; the issue's 1,000 is `merge_race(store, 1_000)`.
+///
+/// ```
+/// use rapport_testkit::merge::merge_race;
+/// let r = merge_race(rapport_memory::MemoryStore::new(), 20).unwrap();
+/// assert_eq!((r.won, r.refused), (20, 20));
+/// ```
+///
+/// # Errors
+/// The first violation found.
+pub fn merge_race<S: MergeStore + 'static>(store: S, pairs: usize) -> Result<MergeRace, String> {
+    let svc = Arc::new(service(store, 1));
+    let mut report = MergeRace {
+        pairs,
+        ..MergeRace::default()
+    };
+    for n in 0..pairs {
+        let n32 = u32::try_from(n).unwrap_or(u32::MAX);
+        let (a, b) = block_on(pair(&svc, n32 + 1))?;
+        let outcomes: Vec<Result<rapport::Merged, Error>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = [(a, b), (b, a)]
+                .into_iter()
+                .map(|(s, l)| {
+                    let svc = Arc::clone(&svc);
+                    scope.spawn(move || {
+                        let actor = Actor::new("racer").map_err(Error::Domain)?;
+                        block_on(svc.merge(T, MergeRequest::new(s, l, actor)))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(Error::NotFound(a))))
+                .collect()
+        });
+        let mut won = 0;
+        for o in &outcomes {
+            match o {
+                Ok(_) => won += 1,
+                Err(Error::Store(StoreError::Conflict { .. }))
+                | Err(Error::Domain(DomainError::Tombstoned { .. }))
+                | Err(Error::Store(StoreError::Invalid(DomainError::Tombstoned { .. }))) => {
+                    report.refused += 1;
+                }
+                Err(other) => return Err(format!("pair {n}: untyped refusal: {other}")),
+            }
+        }
+        ensure!(won == 1, "pair {n}: {won} merges won");
+        report.won += won;
+        let end_a = block_on(svc.customer(T, a)).map_err(e)?;
+        let end_b = block_on(svc.customer(T, b)).map_err(e)?;
+        ensure!(
+            end_a.customer.id() == end_b.customer.id() && end_a.customer.is_live(),
+            "pair {n}: the two ids resolve to different customers (a cycle or a lost customer)"
+        );
+        ensure!(
+            end_a.stats.orders() == 4,
+            "pair {n}: the survivor has {} orders, not 4",
+            end_a.stats.orders()
+        );
+    }
+    Ok(report)
+}
+
+/// Pairs marked "not a duplicate" are stored per tenant and left out of later scans until a
+/// contact key of either customer changes.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_testkit::merge::distinct_pairs_are_remembered;
+/// assert_eq!(block_on(distinct_pairs_are_remembered(&rapport_memory::MemoryStore::new())), Ok(()));
+/// ```
+pub async fn distinct_pairs_are_remembered<S: MergeStore>(s: &S) -> Outcome {
+    let svc = service(s, 1);
+    let born = chrono::NaiveDate::from_ymd_opt(1990, 5, 1).ok_or("date")?;
+    let person = |name: &str| Profile {
+        display_name: Some(Pii::new(name.to_owned())),
+        birth_date: Some(Pii::new(born)),
+        ..Profile::default()
+    };
+    let a = svc
+        .register(T, person("Wang Fang"))
+        .await
+        .map_err(e)?
+        .customer
+        .id();
+    let b = svc
+        .register(T, person("Wang Fang"))
+        .await
+        .map_err(e)?
+        .customer
+        .id();
+    let opts = rapport::DuplicateOptions::default();
+    let found = svc.duplicates(T, &opts).await.map_err(e)?;
+    ensure!(found.len() == 1, "{} candidate pairs, not 1", found.len());
+    svc.mark_distinct(T, b, a).await.map_err(e)?;
+    ensure!(
+        svc.duplicates(T, &opts).await.map_err(e)?.is_empty(),
+        "a pair marked distinct was proposed again"
+    );
+    let pairs = s.distinct_pairs(T).await.map_err(e)?;
+    ensure!(
+        pairs.len() == 1 && pairs[0].first == a.min(b) && pairs[0].second == a.max(b),
+        "the stored pairs are {pairs:?}"
+    );
+    ensure!(
+        s.distinct_pairs(TenantId::from_u128(0x16))
+            .await
+            .map_err(e)?
+            .is_empty(),
+        "another tenant sees the pair"
+    );
+    // Marking again is idempotent.
+    svc.mark_distinct(T, a, b).await.map_err(e)?;
+    ensure!(
+        s.distinct_pairs(T).await.map_err(e)?.len() == 1,
+        "a pair stored twice"
+    );
+    // A contact key changes: proposed again.
+    svc.update_profile(T, a, |p| {
+        p.phone = Some(Pii::new(Phone::from_e164("+8613800138000")?));
+        Ok(())
+    })
+    .await
+    .map_err(e)?;
+    ensure!(
+        svc.duplicates(T, &opts).await.map_err(e)?.len() == 1,
+        "a pair whose contact keys changed was not proposed again"
+    );
+    Ok(())
+}
