@@ -67,9 +67,9 @@ forward_merge_store!(&S, Box<S>, std::sync::Arc<S>);
 /// let t = TenantId::from_u128(1);
 /// let now = chrono::DateTime::UNIX_EPOCH;
 /// let mut tomb = Customer::new(t, CustomerId::from_u128(2), Profile::default(), now);
-/// tomb.lifecycle = tomb.lifecycle.merge_into(CustomerId::from_u128(1), now)?;
-/// let mut back = tomb.next_version();
-/// back.lifecycle = Lifecycle::default();
+/// tomb.set_lifecycle(tomb.lifecycle().merge_into(CustomerId::from_u128(1), now)?)?;
+/// // The loser as it was before the merge (what an unmerge writes back), one version on.
+/// let back = Customer::new(t, tomb.id(), Profile::default(), now).with_version(tomb.version() + 1);
 /// let mut cs = Changeset::new();
 /// cs.update(&tomb, back, Stats::default());
 /// assert!(check_changeset_writes(&cs, |_| Some(&tomb)).is_err()); // a tombstone is final…

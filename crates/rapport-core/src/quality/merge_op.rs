@@ -487,8 +487,8 @@ fn revert<T: PartialEq + Clone>(current: &mut Option<T>, merged: &Option<T>, bef
 /// let now = chrono::DateTime::UNIX_EPOCH;
 /// let c = |n| Customer::new(t, CustomerId::from_u128(n), Profile::default(), now);
 /// let (mut a, mut b, z) = (c(1), c(2), c(3));
-/// a.lifecycle = a.lifecycle.merge_into(b.id(), now)?;
-/// b.lifecycle = b.lifecycle.merge_into(z.id(), now)?;
+/// a.set_lifecycle(a.lifecycle().merge_into(b.id(), now)?)?;
+/// b.set_lifecycle(b.lifecycle().merge_into(z.id(), now)?)?;
 /// let book = [a.clone(), b, z.clone()];
 /// let end = resolve_chain(a.id(), |id| book.iter().find(|c| c.id() == id).cloned(), 8);
 /// assert_eq!(end.map(|c| c.id()), Some(z.id()));
