@@ -389,7 +389,7 @@ pub(crate) fn html(r: &Report) -> String {
         .map(|(l, n)| (l.clone(), *n as f64))
         .collect();
     let mut top = String::from(
-        "<table><tr><th>customer</th><th>stage</th><th>tier</th><th>orders</th><th>revenue</th><th>12-month CLV</th><th>P(alive)</th></tr>",
+        "<table id=\"top-clv\"><tr><th>customer</th><th>stage</th><th>tier</th><th>orders</th><th>revenue</th><th>12-month CLV</th><th>P(alive)</th></tr>",
     );
     for x in &r.top_clv {
         let _ = write!(

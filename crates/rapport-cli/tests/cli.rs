@@ -480,7 +480,8 @@ addEventListener('load', () => {
     tiers: bars('tier-pyramid'),
     stages: bars('stage-funnel'),
     heat: document.querySelectorAll('#cohort-heatmap rect').length,
-    rows: [...document.querySelectorAll('table tr')].map(r => [...r.cells].map(c => c.innerText)),
+    rows: [...document.querySelectorAll('#top-clv tr')].map(r => [...r.cells].map(c => c.innerText)),
+    flow: [...document.querySelectorAll('#stage-flow tr')].map(r => [...r.cells].map(c => c.innerText)),
     viewport: [innerWidth, innerHeight],
   };
   const pre = document.createElement('pre');
@@ -679,6 +680,17 @@ fn html_report_renders_in_headless_chromium() {
         .sum();
     assert!(cells > 0);
     assert_eq!(m["heat"], cells);
+
+    // The stage-flow table: a header row, then one row per stage at the start, each naming it.
+    let flow = m["flow"].as_array().unwrap();
+    assert!(flow.len() > 1, "{flow:?}");
+    for row in &flow[1..] {
+        let from = row[0].as_str().unwrap();
+        assert!(
+            ["prospect", "new", "active", "silent", "churned"].contains(&from),
+            "{row:?}"
+        );
+    }
 
     // The table: a header and the top customers by CLV, in order, with their figures.
     let rows = m["rows"].as_array().unwrap();
