@@ -270,3 +270,21 @@ fn ordering_of_tiers_and_channels() {
             .all(|(i, t)| t.index() == i)
     );
 }
+
+/// Found by the `email_parse` fuzz target (2026-12-06): a punycode label whose Unicode form the
+/// IDNA rules then refuse. The address must either be refused or parse back to itself.
+#[test]
+fn an_internationalised_email_parses_back_to_itself() {
+    let found = "xn--rg@ma.xn--xn--exa0plQQQQQQQQQQQQYQQ\u{2128}AQgQQQU-qrQNNNNNgo";
+    for text in [
+        found,
+        "用户@例子.广告",
+        "josé@Bücher.DE",
+        "a@xn--bcher-kva.de",
+    ] {
+        if let Ok(e) = Email::parse(text) {
+            assert_eq!(Email::parse(e.as_str()).as_ref(), Ok(&e), "{text}");
+        }
+    }
+    assert!(Email::parse(found).is_err());
+}

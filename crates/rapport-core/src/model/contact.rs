@@ -61,7 +61,15 @@ impl Email {
         let fail = |reason: &'static str| DomainError::InvalidEmail { reason };
         use unicode_normalization::UnicodeNormalization;
         // NFC first, so the composed and decomposed spellings of one address are one key.
-        let s: String = input.trim().nfc().collect::<String>().to_lowercase();
+        // Lower-casing can undo NFC (rarely), so normalise again after it: parsing the result
+        // gives it back.
+        let s: String = input
+            .trim()
+            .nfc()
+            .collect::<String>()
+            .to_lowercase()
+            .nfc()
+            .collect();
         if s.is_empty() {
             return Err(fail("it is empty"));
         }
@@ -128,7 +136,10 @@ impl Email {
         }
         let s = if idn {
             let (unicode, ok) = idna::domain_to_unicode(&ascii);
-            if ok.is_err() {
+            // The Unicode form is what is stored, so it must lead back to the same ASCII form
+            // (the fuzzer found punycode labels that decode to a domain `domain_to_ascii` then
+            // refuses): otherwise the stored address would not parse again.
+            if ok.is_err() || idna::domain_to_ascii(&unicode).ok().as_deref() != Some(&*ascii) {
                 return Err(fail("its domain is not a valid internationalised domain"));
             }
             format!("{local}@{unicode}")
