@@ -1547,13 +1547,8 @@ fn eight_concurrent_customer_imports_leave_one_customer_per_contact() {
             name
         })
         .collect();
-    let url = std::env::var("RAPPORT_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("rapport_cli_race_{}", std::process::id());
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let pg = format!("{url}{sep}schema={schema}");
-    let require_pg =
-        std::env::var("RAPPORT_REQUIRE_POSTGRES").is_ok_and(|v| !v.is_empty() && v != "0");
+    let (url, schema, pg) = postgres_schema("rapport_cli_race");
+    let require_pg = postgres_required();
     for db in ["sqlite://race.db".to_owned(), pg] {
         // Create the schema first (so the eight processes do not all migrate at once).
         let first = rapport(dir.path(), &["--db", &db, "report", "--json"]);
@@ -1604,16 +1599,37 @@ fn eight_concurrent_customer_imports_leave_one_customer_per_contact() {
             "{db}: every row not written is named with its line"
         );
         if db.starts_with("postgres") {
-            let config =
-                rapport_postgres::PostgresConfig::new(url.clone()).with_schema(schema.clone());
-            let store = futures::executor::block_on(rapport_postgres::PostgresStore::connect(
-                config,
-                chrono::Utc::now(),
-            ))
-            .unwrap();
-            futures::executor::block_on(store.drop_schema()).unwrap();
+            drop_postgres_schema(&url, &schema);
         }
     }
+}
+
+/// The test server's URL, a schema unique to this process (`<prefix>_<pid>`), and the URL
+/// naming it, as the CLI's `--db` takes it.
+fn postgres_schema(prefix: &str) -> (String, String, String) {
+    let url = std::env::var("RAPPORT_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("{prefix}_{}", std::process::id());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let pg = format!("{url}{sep}schema={schema}");
+    (url, schema, pg)
+}
+
+/// True under `RAPPORT_REQUIRE_POSTGRES` (CI): a missing server fails the test.
+fn postgres_required() -> bool {
+    std::env::var("RAPPORT_REQUIRE_POSTGRES").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Drops a test schema of the server at `url`.
+fn drop_postgres_schema(url: &str, schema: &str) {
+    let config =
+        rapport_postgres::PostgresConfig::new(url.to_owned()).with_schema(schema.to_owned());
+    let store = futures::executor::block_on(rapport_postgres::PostgresStore::connect(
+        config,
+        chrono::Utc::now(),
+    ))
+    .unwrap();
+    futures::executor::block_on(store.drop_schema()).unwrap();
 }
 
 /// Racing refund imports (issue #14): eight `rapport import transactions` processes at once,
@@ -1642,13 +1658,8 @@ fn eight_concurrent_refund_imports_never_exceed_an_order() {
             name
         })
         .collect();
-    let url = std::env::var("RAPPORT_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("rapport_cli_refund_race_{}", std::process::id());
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let pg = format!("{url}{sep}schema={schema}");
-    let require_pg =
-        std::env::var("RAPPORT_REQUIRE_POSTGRES").is_ok_and(|v| !v.is_empty() && v != "0");
+    let (url, schema, pg) = postgres_schema("rapport_cli_refund_race");
+    let require_pg = postgres_required();
     for db in ["sqlite://refund-race.db".to_owned(), pg] {
         let args = |file: &str| {
             vec![
@@ -1705,14 +1716,7 @@ fn eight_concurrent_refund_imports_never_exceed_an_order() {
         let v: serde_json::Value = serde_json::from_str(&stdout(&report)).unwrap();
         assert_eq!(v["revenue"]["USD"], "800.00", "{db}: {v}");
         if db.starts_with("postgres") {
-            let config =
-                rapport_postgres::PostgresConfig::new(url.clone()).with_schema(schema.clone());
-            let store = futures::executor::block_on(rapport_postgres::PostgresStore::connect(
-                config,
-                chrono::Utc::now(),
-            ))
-            .unwrap();
-            futures::executor::block_on(store.drop_schema()).unwrap();
+            drop_postgres_schema(&url, &schema);
         }
     }
 }
