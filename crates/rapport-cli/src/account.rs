@@ -60,6 +60,21 @@ pub(crate) enum AccountCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Attribute a customer's recorded purchase or refund (by idempotency key) to an account.
+    Attribute {
+        /// The account id.
+        account: String,
+        /// The customer.
+        customer: String,
+        /// The activity's idempotency key.
+        key: String,
+    },
+    /// Re-evaluate every account (tier, stage, churn alert over rolled-up figures).
+    Sweep {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List accounts.
     List {
         /// Print JSON.
@@ -100,6 +115,16 @@ impl AccountStore for Db {
             Db::Postgres(s) => s.subsidiaries(t, parent).await,
         }
     }
+    async fn account_activities(
+        &self,
+        t: TenantId,
+        account: AccountId,
+    ) -> std::result::Result<Vec<rapport_core::Activity>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.account_activities(t, account).await,
+            Db::Postgres(s) => s.account_activities(t, account).await,
+        }
+    }
     async fn account_links(
         &self,
         t: TenantId,
@@ -129,7 +154,24 @@ fn account_json(a: &Account) -> serde_json::Value {
         "parent": a.parent.map(|p| p.to_string()),
         "created_at": a.created_at().to_rfc3339(),
         "version": a.version(),
+        "tier": a.tier().to_string(),
+        "stage": a.stage().to_string(),
+        "churn_alert": a.standing.churn_alert,
     })
+}
+
+fn stats_json(s: &Stats, now: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+    json!({
+        "orders": s.orders(),
+        "purchase_days": s.purchase_day_count(),
+        "revenue": s.revenue().map(|m| m.to_string()),
+        "revenue_365d": s.rolling_365(now).revenue.to_string(),
+        "last_purchase_day": s.last_purchase_day().map(|d| d.to_string()),
+    })
+}
+
+fn counts<K: std::fmt::Display>(m: &std::collections::BTreeMap<K, usize>) -> serde_json::Value {
+    serde_json::Value::Object(m.iter().map(|(k, v)| (k.to_string(), json!(v))).collect())
 }
 
 fn link_json(l: &AccountLink) -> serde_json::Value {
@@ -199,10 +241,51 @@ pub(crate) fn run(db: &str, t: TenantId, policies: &Policies, cmd: AccountCmd) -
             let l = svc.unlink_contact(t, id(&account)?, who)?;
             println!("{}", serde_json::to_string_pretty(&link_json(&l))?);
         }
+        AccountCmd::Attribute {
+            account,
+            customer,
+            key,
+        } => {
+            let who = crate::case::customer(&svc, t, &customer)?;
+            let a = svc.attribute(t, id(&account)?, who, &IdempotencyKey::new(key)?)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({
+                    "account": a.account.to_string(),
+                    "customer": a.activity.customer.to_string(),
+                    "key": a.activity.idempotency_key.as_str(),
+                    "kind": a.activity.kind.activity_type().as_str(),
+                }))?
+            );
+        }
+        AccountCmd::Sweep { json } => {
+            let s = svc.sweep_accounts(t, svc.now())?;
+            let out = json!({
+                "accounts": s.accounts,
+                "changed": s.changed,
+                "by_tier": counts(&s.by_tier),
+                "by_stage": counts(&s.by_stage),
+                "contacts_by_role": counts(&s.contacts_by_role),
+            });
+            if json {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                println!("accounts: {} evaluated, {} changed", s.accounts, s.changed);
+                for (tier, n) in s.by_tier.iter().rev() {
+                    println!("  {tier:<10} {n}");
+                }
+                for (stage, n) in &s.by_stage {
+                    println!("  {stage:<10} {n}");
+                }
+            }
+        }
         AccountCmd::Show { account, json } => {
-            let a = svc.account(t, id(&account)?)?;
+            let view = svc.account_view(t, id(&account)?)?;
+            let a = view.account.clone();
+            let now = svc.now();
+            let e = &view.evaluation;
             let links = svc.account_contacts(t, a.id())?;
-            let r = svc.account_rollup(t, a.id())?;
+            let r = view.rollup.clone();
             let roles = |m: &std::collections::BTreeMap<AccountRole, usize>| {
                 m.iter()
                     .map(|(k, v)| (k.as_str().to_owned(), json!(v)))
@@ -217,6 +300,19 @@ pub(crate) fn run(db: &str, t: TenantId, policies: &Policies, cmd: AccountCmd) -
                     "by_role": roles(&r.by_role),
                     "group_contacts": r.group_contacts,
                     "group_by_role": roles(&r.group_by_role),
+                    "revenue_by_contact": view.revenue_by_contact.iter()
+                        .map(|(c, m)| (c.to_string(), json!(m.to_string())))
+                        .collect::<serde_json::Map<_, _>>(),
+                },
+                "stats": stats_json(&view.stats, now),
+                "group_stats": stats_json(&view.group_stats, now),
+                "evaluation": {
+                    "tier": e.tier.to.to_string(),
+                    "tier_reason": e.tier.reason.to_string(),
+                    "stage": e.stage.to.to_string(),
+                    "stage_reason": e.stage.reason.to_string(),
+                    "churn_risk": e.churn_risk.score,
+                    "churn_reason": e.churn_risk.reason.to_string(),
                 },
             });
             if json {
@@ -232,6 +328,21 @@ pub(crate) fn run(db: &str, t: TenantId, policies: &Policies, cmd: AccountCmd) -
                     r.group_contacts,
                     r.subsidiaries.len()
                 );
+                let g = &view.group_stats;
+                println!(
+                    "  value: {} orders, revenue {} ({} in 365 d, with subsidiaries)",
+                    g.orders(),
+                    g.revenue()
+                        .map_or_else(|| "0".to_owned(), |m| m.to_string()),
+                    g.rolling_365(now).revenue,
+                );
+                println!(
+                    "  tier: {}  stage: {}  churn risk: {:.2}",
+                    e.tier.to, e.stage.to, e.churn_risk.score
+                );
+                for (c, m) in &view.revenue_by_contact {
+                    println!("  revenue by {c}: {m}");
+                }
                 for l in links.iter().filter(|l| l.is_active()) {
                     let roles: Vec<&str> = l.roles.iter().map(|r| r.as_str()).collect();
                     println!(

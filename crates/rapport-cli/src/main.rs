@@ -870,6 +870,10 @@ fn run(cli: Cli) -> Result<()> {
             let svc = Service::new(store).with_policies(policies)?;
             let s = sweep(&svc, tenant, at(now), false)?;
             let mut out = serde_json::json!({"evaluated": s.evaluated, "changed": s.changed, "events": s.events});
+            let accounts = svc.sweep_accounts(tenant, at(now))?;
+            if accounts.accounts > 0 {
+                out["accounts"] = serde_json::json!({"evaluated": accounts.accounts, "changed": accounts.changed});
+            }
             if let Some(r) =
                 privacy::retention(&svc, tenant, at(now), &retention, retention_section)?
             {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
 use crate::event::OutboxMessage;
-use crate::model::account::{Account, AccountLink};
+use crate::model::account::{Account, AccountActivity, AccountLink};
 use crate::model::activity::Activity;
 use crate::model::case::Case;
 use crate::model::customer::Customer;
@@ -183,6 +183,12 @@ pub struct Changeset {
     /// Pairs marked "not a duplicate" (written, or their stamp replaced).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub distinct: Vec<DistinctPair>,
+    /// Purchases and refunds attributed to an account (B2B), stored by (tenant, idempotency
+    /// key): the first attribution of a key is kept, a repeat is ignored. They need no write
+    /// of the account (an attribution changes no account row, so busy accounts do not
+    /// contend on their version).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub account_activities: Vec<AccountActivity>,
 }
 
 /// Moves every consent ledger entry of `from` to `to` (same tenant).
@@ -240,6 +246,7 @@ impl Changeset {
             && self.moves.is_empty()
             && self.merges.is_empty()
             && self.distinct.is_empty()
+            && self.account_activities.is_empty()
     }
 
     /// Adds a create.
@@ -352,6 +359,17 @@ impl Changeset {
                 ));
             }
             a.kind.validate()?;
+        }
+        let twice = first_repeat(&self.account_activities, |a| &a.activity.idempotency_key);
+        for (i, a) in self.account_activities.iter().enumerate() {
+            if twice == Some(i) {
+                return bad(format!(
+                    "attributed key `{}` appears twice",
+                    a.activity.idempotency_key
+                ));
+            }
+            AccountActivity::check(&a.activity)?;
+            a.activity.kind.validate()?;
         }
         let twice = first_repeat(&self.moves, |m| m.activity.id);
         for (i, m) in self.moves.iter().enumerate() {

@@ -70,6 +70,10 @@ pub use event::EventCause;
 
 pub use changeset::{AccountWrite, CaseWrite, Changeset, ConsentMove, CustomerWrite};
 pub use decide::account::{check_parent, make_primary};
+pub use decide::account_value::{
+    AccountEvaluation, AccountPolicies, evaluate_account, rank_accounts, revenue_by_contact,
+    roll_up,
+};
 pub use decide::case::{CaseMetrics, CasePolicy, CaseSignals, CsatGroup};
 pub use decide::churn::{ChurnPolicy, ChurnRisk};
 pub use decide::evaluate::{EvalInputs, Evaluation, evaluate};
@@ -99,7 +103,9 @@ pub use decide::tag_rule::{
 pub use decide::tier::{Rungs, TierDecision, TierLadder, TierMetric, TierPolicy};
 pub use error::DomainError;
 pub use event::{DomainEvent, OutboxMessage};
-pub use model::account::{Account, AccountLink, AccountRole, MAX_ACCOUNT_DEPTH};
+pub use model::account::{
+    Account, AccountActivity, AccountLink, AccountRole, AccountStanding, MAX_ACCOUNT_DEPTH,
+};
 pub use model::activity::{
     Activity, ActivityKind, ActivityType, Channel, Csat, Feedback, Nps, Severity,
 };

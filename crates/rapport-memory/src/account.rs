@@ -2,8 +2,20 @@
 
 use rapport_core::ports::check_account_writes;
 use rapport_core::*;
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
 
 use crate::{Book, MemoryStore};
+
+/// Activities attributed to accounts in one book.
+#[derive(Debug, Default)]
+pub(crate) struct Attributed {
+    /// The account each attributed key went to (the first attribution wins).
+    owner: HashMap<IdempotencyKey, AccountId>,
+    /// Each account's attributed activities, by (time, key).
+    by_account: BTreeMap<AccountId, BTreeMap<(DateTime<Utc>, IdempotencyKey), Activity>>,
+}
 
 /// Checks a changeset's account writes against the book (before any write).
 pub(crate) fn check(book: &Book, cs: &Changeset) -> Result<(), StoreError> {
@@ -18,6 +30,31 @@ pub(crate) fn write(book: &mut Book, cs: &Changeset) {
     for l in &cs.account_links {
         book.account_links
             .insert((l.account, l.customer), l.clone());
+    }
+    let at = &mut book.attributed;
+    for a in &cs.account_activities {
+        let key = &a.activity.idempotency_key;
+        if at.owner.contains_key(key) {
+            continue;
+        }
+        at.owner.insert(key.clone(), a.account);
+        at.by_account
+            .entry(a.account)
+            .or_default()
+            .insert((a.activity.at, key.clone()), a.activity.clone());
+    }
+    // A merge hands activities to the survivor: their attributed copies follow.
+    for m in &cs.moves {
+        let key = &m.activity.idempotency_key;
+        if let Some(account) = at.owner.get(key)
+            && let Some(copy) = at
+                .by_account
+                .get_mut(account)
+                .and_then(|acts| acts.get_mut(&(m.activity.at, key.clone())))
+            && copy.customer == m.from
+        {
+            copy.customer = m.activity.customer;
+        }
     }
 }
 
@@ -74,11 +111,24 @@ impl AccountStore for MemoryStore {
         let inner = self.lock()?;
         Ok(inner.books.get(&tenant).map_or_else(Vec::new, |b| {
             b.account_links
-                .values()
-                .filter(|l| l.account == account)
-                .cloned()
+                .range((account, CustomerId::from_u128(0))..)
+                .take_while(|((a, _), _)| *a == account)
+                .map(|(_, l)| l.clone())
                 .collect()
         }))
+    }
+
+    async fn account_activities(
+        &self,
+        tenant: TenantId,
+        account: AccountId,
+    ) -> Result<Vec<Activity>, StoreError> {
+        let inner = self.lock()?;
+        Ok(inner
+            .books
+            .get(&tenant)
+            .and_then(|b| b.attributed.by_account.get(&account))
+            .map_or_else(Vec::new, |acts| acts.values().cloned().collect()))
     }
 
     async fn customer_links(

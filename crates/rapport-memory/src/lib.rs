@@ -139,6 +139,9 @@ struct Book {
     accounts: BTreeMap<AccountId, Account>,
     /// Account links by (account, customer).
     account_links: BTreeMap<(AccountId, CustomerId), AccountLink>,
+    /// Activities attributed to accounts: the account of each attributed key (first wins) and
+    /// each account's attributed activities by (time, key).
+    attributed: account::Attributed,
     /// The consent ledger.
     consents: consent::Ledger,
     merges: HashMap<MergeId, rapport_core::MergeRecord, Hashed>,

@@ -1,4 +1,5 @@
-//! Accounts and account links in PostgreSQL (`accounts`, `account_links`, schema version 7,
+//! Accounts and account links in PostgreSQL (`accounts`, `account_links`, schema version 4;
+//! attributed activities in `account_activities`, version 8;
 //! row-level security per tenant): written in the changeset's pipeline (accounts with
 //! `ON CONFLICT DO NOTHING` creates and `WHERE version = $n` updates, each followed by a read
 //! of the version left; links upserted by key), read with the tenant named first.
@@ -6,7 +7,8 @@
 use futures::future::{join, join_all};
 use rapport_core::ports::Entity;
 use rapport_core::{
-    Account, AccountId, AccountLink, AccountStore, Changeset, CustomerId, StoreError, TenantId,
+    Account, AccountId, AccountLink, AccountStore, Activity, Changeset, CustomerId, StoreError,
+    TenantId,
 };
 use tokio_postgres::Statement;
 use uuid::Uuid;
@@ -28,6 +30,9 @@ pub(crate) struct AccountSql {
     subsidiaries: String,
     account_links: String,
     customer_links: String,
+    attribute: String,
+    move_attributed: String,
+    account_activities: String,
 }
 
 impl AccountSql {
@@ -71,6 +76,19 @@ impl AccountSql {
                 "SELECT link_json FROM {s}.account_links WHERE tenant_id = $1 AND customer_id = $2
                  ORDER BY account_id"
             ),
+            attribute: format!(
+                "INSERT INTO {s}.account_activities (tenant_id, idempotency_key, account_id,
+                     customer_id, at, activity_json) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT DO NOTHING"
+            ),
+            move_attributed: format!(
+                "UPDATE {s}.account_activities SET customer_id = $4, activity_json = $5
+                 WHERE tenant_id = $1 AND idempotency_key = $2 AND customer_id = $3"
+            ),
+            account_activities: format!(
+                "SELECT activity_json FROM {s}.account_activities
+                 WHERE tenant_id = $1 AND account_id = $2 ORDER BY at, idempotency_key"
+            ),
         }
     }
 }
@@ -81,6 +99,8 @@ pub(crate) struct AccountStmts {
     update: Option<Statement>,
     version_of: Option<Statement>,
     upsert_link: Option<Statement>,
+    attribute: Option<Statement>,
+    move_attributed: Option<Statement>,
 }
 
 impl AccountStmts {
@@ -97,6 +117,9 @@ impl AccountStmts {
                 !r.links.is_empty(),
             )
         });
+        let (attributes, moves) = rows.map_or((true, true), |r| {
+            (!r.attributed.is_empty(), !r.moved.is_empty())
+        });
         let prep = |yes: bool, text: &str| {
             let text = text.to_owned();
             async move {
@@ -112,6 +135,8 @@ impl AccountStmts {
             update: prep(updates, &sql.update).await?,
             version_of: prep(creates || updates, &sql.version_of).await?,
             upsert_link: prep(links, &sql.upsert_link).await?,
+            attribute: prep(attributes, &sql.attribute).await?,
+            move_attributed: prep(moves, &sql.move_attributed).await?,
         })
     }
 }
@@ -130,10 +155,22 @@ struct LinkRow {
     json: String,
 }
 
+/// An attributed activity (or a moved one whose copy follows its customer).
+struct AttributedRow {
+    key: String,
+    account: Uuid,
+    customer: Uuid,
+    at: chrono::DateTime<chrono::Utc>,
+    json: String,
+}
+
 /// A changeset's account and link rows, serialised.
 pub(crate) struct AccountRows {
     accounts: Vec<AccountRow>,
     links: Vec<LinkRow>,
+    attributed: Vec<AttributedRow>,
+    /// Moved activities: `account` holds the customer moved from.
+    moved: Vec<AttributedRow>,
 }
 
 pub(crate) fn rows(cs: &Changeset) -> Result<AccountRows, StoreError> {
@@ -163,6 +200,26 @@ pub(crate) fn rows(cs: &Changeset) -> Result<AccountRows, StoreError> {
                 })
             })
             .collect::<Result<_, StoreError>>()?,
+        attributed: cs
+            .account_activities
+            .iter()
+            .map(|a| attributed_row(*a.account.as_uuid(), &a.activity))
+            .collect::<Result<_, StoreError>>()?,
+        moved: cs
+            .moves
+            .iter()
+            .map(|m| attributed_row(*m.from.as_uuid(), &m.activity))
+            .collect::<Result<_, StoreError>>()?,
+    })
+}
+
+fn attributed_row(account: Uuid, a: &Activity) -> Result<AttributedRow, StoreError> {
+    Ok(AttributedRow {
+        key: a.idempotency_key.as_str().to_owned(),
+        account,
+        customer: *a.customer.as_uuid(),
+        at: a.at,
+        json: serde_json::to_string(a).map_err(|e| corrupt("account_activities", e))?,
     })
 }
 
@@ -205,7 +262,32 @@ pub(crate) async fn send(
             None => Ok(0),
         }
     }));
-    let (accounts, links) = join(accounts, links).await;
+    let attributed = join_all(rows.attributed.iter().map(|a| async move {
+        match &stmts.attribute {
+            Some(stmt) => {
+                tx.exec(
+                    stmt,
+                    &[tenant, &a.key, &a.account, &a.customer, &a.at, &a.json],
+                )
+                .await
+            }
+            None => Ok(0),
+        }
+    }));
+    let moved = join_all(rows.moved.iter().map(|m| async move {
+        match &stmts.move_attributed {
+            Some(stmt) => {
+                tx.exec(stmt, &[tenant, &m.key, &m.account, &m.customer, &m.json])
+                    .await
+            }
+            None => Ok(0),
+        }
+    }));
+    let ((accounts, links), (attributed, moved)) =
+        join(join(accounts, links), join(attributed, moved)).await;
+    for n in attributed.into_iter().chain(moved) {
+        n?;
+    }
     for (r, (n, version)) in rows.accounts.iter().zip(accounts) {
         if n? == 1 {
             continue;
@@ -328,6 +410,23 @@ impl AccountStore for PostgresStore {
             )
             .await?;
         rows.iter().map(|r| decode("account_links", r)).collect()
+    }
+
+    async fn account_activities(
+        &self,
+        tenant: TenantId,
+        account: AccountId,
+    ) -> Result<Vec<Activity>, StoreError> {
+        let rows = self
+            .account_rows(
+                tenant,
+                |s| &s.account_activities,
+                vec![Box::new(*tenant.as_uuid()), Box::new(*account.as_uuid())],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| decode("account_activities", r))
+            .collect()
     }
 
     async fn customer_links(

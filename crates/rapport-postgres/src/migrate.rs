@@ -66,6 +66,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "merges",
         sql: include_str!("../migrations/0007_merges.sql"),
     },
+    Migration {
+        version: 8,
+        name: "account_activities",
+        sql: include_str!("../migrations/0008_account_activities.sql"),
+    },
 ];
 
 /// The schema version this code writes.

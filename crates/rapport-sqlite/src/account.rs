@@ -1,24 +1,33 @@
 //! Accounts and account links in SQLite (`rapport_accounts`, `rapport_account_links`,
-//! schema version 6): written inside the changeset's savepoint (accounts with version checks,
-//! links replaced by key), read by the reader threads.
+//! schema version 3; attributed activities in `rapport_account_activities`, version 7):
+//! written inside the changeset's savepoint (accounts with version checks, links replaced by
+//! key, attributions kept once per key), read by the reader threads.
 
 use rapport_core::{
-    Account, AccountId, AccountLink, AccountStore, Changeset, CustomerId, StoreError, TenantId,
+    Account, AccountId, AccountLink, AccountStore, Activity, Changeset, CustomerId, StoreError,
+    TenantId,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::SqliteStore;
 use crate::apply::ApplyError;
-use crate::codec::{from_json, to_json};
+use crate::codec::{from_json, time_to_us, to_json};
 use crate::error::SqliteError;
 
 /// One account row: id, the version read (`None`: a create), parent, version, JSON.
 type AccountRow = (AccountId, Option<u64>, Option<[u8; 16]>, i64, String);
 
+/// One attributed activity row: key, account, customer, time, JSON.
+type AttributedRow = (String, [u8; 16], [u8; 16], i64, String);
+
 /// A changeset's account rows and link rows (account, customer, JSON), serialised.
 pub(crate) struct AccountRows {
     accounts: Vec<AccountRow>,
     links: Vec<([u8; 16], [u8; 16], String)>,
+    /// Attributed activities: key, account, customer, time, JSON.
+    attributed: Vec<AttributedRow>,
+    /// Moved activities whose attributed copy follows: key, from, to, JSON.
+    moved: Vec<(String, [u8; 16], [u8; 16], String)>,
 }
 
 pub(crate) fn rows(cs: &Changeset) -> Result<AccountRows, SqliteError> {
@@ -45,6 +54,31 @@ pub(crate) fn rows(cs: &Changeset) -> Result<AccountRows, SqliteError> {
                     l.account.to_bytes(),
                     l.customer.to_bytes(),
                     to_json("rapport_account_links", l)?,
+                ))
+            })
+            .collect::<Result<_, SqliteError>>()?,
+        attributed: cs
+            .account_activities
+            .iter()
+            .map(|a| {
+                Ok((
+                    a.activity.idempotency_key.as_str().to_owned(),
+                    a.account.to_bytes(),
+                    a.activity.customer.to_bytes(),
+                    time_to_us(a.activity.at),
+                    to_json("rapport_account_activities", &a.activity)?,
+                ))
+            })
+            .collect::<Result<_, SqliteError>>()?,
+        moved: cs
+            .moves
+            .iter()
+            .map(|m| {
+                Ok((
+                    m.activity.idempotency_key.as_str().to_owned(),
+                    m.from.to_bytes(),
+                    m.activity.customer.to_bytes(),
+                    to_json("rapport_account_activities", &m.activity)?,
                 ))
             })
             .collect::<Result<_, SqliteError>>()?,
@@ -104,6 +138,21 @@ pub(crate) fn write(conn: &Connection, t: [u8; 16], rows: &AccountRows) -> Resul
              ON CONFLICT (tenant_id, account_id, customer_id) DO UPDATE SET link_json = excluded.link_json",
         )?
         .execute(params![t, account, customer, json])?;
+    }
+    for (key, account, customer, at_us, json) in &rows.attributed {
+        conn.prepare_cached(
+            "INSERT INTO rapport_account_activities (tenant_id, idempotency_key, account_id,
+                 customer_id, at_us, activity_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![t, key, account, customer, at_us, json])?;
+    }
+    for (key, from, to, json) in &rows.moved {
+        conn.prepare_cached(
+            "UPDATE rapport_account_activities SET customer_id = ?4, activity_json = ?5
+             WHERE tenant_id = ?1 AND idempotency_key = ?2 AND customer_id = ?3",
+        )?
+        .execute(params![t, key, from, to, json])?;
     }
     Ok(())
 }
@@ -204,6 +253,27 @@ impl AccountStore for SqliteStore {
                      WHERE tenant_id = ?1 AND account_id = ?2 ORDER BY customer_id",
                     params![tenant.to_bytes(), account.to_bytes()],
                 )
+            })
+            .await?)
+    }
+
+    async fn account_activities(
+        &self,
+        tenant: TenantId,
+        account: AccountId,
+    ) -> Result<Vec<Activity>, StoreError> {
+        Ok(self
+            .readers
+            .read(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT activity_json FROM rapport_account_activities
+                     WHERE tenant_id = ?1 AND account_id = ?2 ORDER BY at_us, idempotency_key",
+                )?;
+                let rows = stmt.query_map(params![tenant.to_bytes(), account.to_bytes()], |r| {
+                    r.get::<_, String>(0)
+                })?;
+                rows.map(|j| from_json("rapport_account_activities", &j?))
+                    .collect::<Result<Vec<Activity>, SqliteError>>()
             })
             .await?)
     }

@@ -192,6 +192,102 @@ pub async fn account_versions_conflict<S: AccountStore>(s: &S) -> Outcome {
     }
 }
 
+fn purchase(id: u128, customer: u128, key: &str, day: i64, cents: i64) -> Result<Activity, String> {
+    Activity::new(
+        ActivityId::from_u128(id),
+        CustomerId::from_u128(customer),
+        now() + Duration::days(day),
+        Channel::Web,
+        IdempotencyKey::new(key).map_err(|e| e.to_string())?,
+        ActivityKind::Purchase {
+            order_id: OrderId::new(key).map_err(|e| e.to_string())?,
+            amount: Money::new(rust_decimal::Decimal::new(cents, 2), Currency::USD),
+            margin: Some(rust_decimal::Decimal::new(cents / 4, 2)),
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Purchases attributed to an account (`Changeset::account_activities`) come back by time
+/// then key, exactly; an activity is kept with the first account it was attributed to (a
+/// repeat, even to another account, changes nothing); an attribution of another kind than a
+/// purchase or refund is refused; tenant B sees none of them.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_memory::MemoryStore;
+/// assert_eq!(block_on(rapport_testkit::account::account_activities_attributed(&MemoryStore::new())), Ok(()));
+/// ```
+pub async fn account_activities_attributed<S: AccountStore>(s: &S) -> Outcome {
+    let (acme, other) = (account(TA, 1, "Acme")?, account(TA, 2, "Other")?);
+    apply(s, TA, &create(&acme, vec![])).await?;
+    apply(s, TA, &create(&other, vec![])).await?;
+    let late = purchase(31, 5, "order-b", 3, 123_456)?;
+    let early = purchase(32, 6, "order-a", 1, 99)?;
+    let same_time = purchase(33, 5, "order-0", 3, 1)?;
+    let mut cs = Changeset::new();
+    for a in [&late, &early, &same_time] {
+        cs.account_activities
+            .push(AccountActivity::new(acme.id(), a.clone()).map_err(|e| e.to_string())?);
+    }
+    apply(s, TA, &cs).await?;
+    let want = vec![early.clone(), same_time.clone(), late.clone()];
+    let got = s.account_activities(TA, acme.id()).await.map_err(err)?;
+    if got != want {
+        return Err(format!(
+            "attributed activities not read back by time then key: {got:?}"
+        ));
+    }
+    // The same key again, to another account: the first attribution stays.
+    let mut again = Changeset::new();
+    again
+        .account_activities
+        .push(AccountActivity::new(other.id(), late.clone()).map_err(|e| e.to_string())?);
+    apply(s, TA, &again).await?;
+    if !s
+        .account_activities(TA, other.id())
+        .await
+        .map_err(err)?
+        .is_empty()
+        || s.account_activities(TA, acme.id()).await.map_err(err)? != want
+    {
+        return Err("a repeated attribution moved or copied the activity".into());
+    }
+    // A visit is not attributed.
+    let visit = Activity::new(
+        ActivityId::from_u128(77),
+        CustomerId::from_u128(5),
+        now(),
+        Channel::Web,
+        IdempotencyKey::new("visit-1").map_err(|e| e.to_string())?,
+        ActivityKind::Visit { item: None },
+    )
+    .map_err(|e| e.to_string())?;
+    let mut bad = Changeset::new();
+    bad.account_activities.push(AccountActivity {
+        account: other.id(),
+        activity: visit,
+    });
+    if s.apply(TA, &bad).await.is_ok()
+        || !s
+            .account_activities(TA, other.id())
+            .await
+            .map_err(err)?
+            .is_empty()
+    {
+        return Err("a visit was attributed to an account".into());
+    }
+    if !s
+        .account_activities(TB, acme.id())
+        .await
+        .map_err(err)?
+        .is_empty()
+    {
+        return Err("tenant B sees tenant A's attributed activities".into());
+    }
+    Ok(())
+}
+
 /// Expands to one `#[test]` per account contract (the `accounts` flag of
 /// [`store_contracts!`](crate::store_contracts)).
 #[macro_export]
@@ -207,6 +303,12 @@ macro_rules! account_contracts {
         fn account_versions_conflict() {
             $crate::check($factory, |s| async move {
                 $crate::account::account_versions_conflict(&s).await
+            });
+        }
+        #[test]
+        fn account_activities_attributed() {
+            $crate::check($factory, |s| async move {
+                $crate::account::account_activities_attributed(&s).await
             });
         }
     };

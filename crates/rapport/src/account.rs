@@ -63,7 +63,11 @@ impl<S: AccountStore, N: Notifier> Service<S, N> {
     }
 
     /// Every subsidiary below `id` with its level (1 for direct ones), breadth first.
-    async fn below(&self, t: TenantId, id: AccountId) -> Result<Vec<(AccountId, usize)>, Error> {
+    pub(crate) async fn below(
+        &self,
+        t: TenantId,
+        id: AccountId,
+    ) -> Result<Vec<(AccountId, usize)>, Error> {
         let mut out: Vec<(AccountId, usize)> = Vec::new();
         let mut frontier = vec![id];
         let mut level = 0;
@@ -142,7 +146,7 @@ impl<S: AccountStore, N: Notifier> Service<S, N> {
 
     /// Writes `decide(account, links)` (the new account state and the links that change)
     /// with the version read, deciding again on a conflict.
-    async fn modify_account(
+    pub(crate) async fn modify_account(
         &self,
         t: TenantId,
         id: AccountId,

@@ -1105,6 +1105,116 @@ impl<S: Store, N: Notifier> Service<S, N> {
         block_on(self.0.account_rollup(t, id))
     }
 
+    /// Attributes a recorded purchase or refund to an account (see
+    /// [`crate::Service::attribute`]).
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::NewActivity;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let t = TenantId::from_u128(1);
+    /// let svc = Service::new(MemoryStore::new());
+    /// let acme = svc.create_account(t, AccountName::new("Acme")?, None)?;
+    /// let ann = svc.register(t, Profile::default())?.customer.id();
+    /// let usd = |s: &str| Money::new(s.parse().unwrap(), Currency::USD);
+    /// let order = NewActivity::purchase(ann, "SO-1", usd("300"), svc.now())?;
+    /// let key = order.idempotency_key.clone();
+    /// svc.record(t, order)?;
+    /// svc.attribute(t, acme.id(), ann, &key)?;
+    /// assert_eq!(svc.account_view(t, acme.id())?.stats.orders(), 1);
+    /// assert_eq!(svc.sweep_accounts(t, svc.now())?.by_tier[&Tier::Iron], 1);
+    /// assert_eq!(svc.account(t, acme.id())?.tier(), Tier::Iron);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn attribute(
+        &self,
+        t: TenantId,
+        account: AccountId,
+        customer: CustomerId,
+        key: &IdempotencyKey,
+    ) -> Result<AccountActivity, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.attribute(t, account, customer, key))
+    }
+
+    /// Records an activity and attributes it to an account (see
+    /// [`crate::Service::record_for_account`]).
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn record_for_account(
+        &self,
+        t: TenantId,
+        account: AccountId,
+        a: crate::NewActivity,
+    ) -> Result<crate::Recorded, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.record_for_account(t, account, a))
+    }
+
+    /// An account's figures, roll-ups and evaluation (see [`crate::Service::account_view`]).
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn account_view(&self, t: TenantId, id: AccountId) -> Result<crate::AccountView, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.account_view(t, id))
+    }
+
+    /// Evaluates one account and stores its standing (see
+    /// [`crate::Service::evaluate_account`]).
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn evaluate_account(&self, t: TenantId, id: AccountId) -> Result<AccountEvaluation, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.evaluate_account(t, id))
+    }
+
+    /// Hands a merged person's account links to the survivor (see
+    /// [`crate::Service::move_account_links`]).
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn move_account_links(
+        &self,
+        t: TenantId,
+        loser: CustomerId,
+        survivor: CustomerId,
+    ) -> Result<usize, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.move_account_links(t, loser, survivor))
+    }
+
+    /// Re-evaluates every account (see [`crate::Service::sweep_accounts`]).
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn sweep_accounts(
+        &self,
+        t: TenantId,
+        now: DateTime<Utc>,
+    ) -> Result<crate::AccountSweep, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.sweep_accounts(t, now))
+    }
+
     /// The review of `period` (see [`crate::Service::review`]).
     ///
     /// ```

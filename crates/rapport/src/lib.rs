@@ -31,6 +31,7 @@
 #![forbid(unsafe_code)]
 
 mod account;
+mod account_value;
 mod activity;
 mod automation;
 pub mod blocking;
@@ -48,6 +49,7 @@ mod value;
 pub use rapport_core as core;
 
 pub use account::AccountRollup;
+pub use account_value::{AccountSweep, AccountView};
 pub use activity::NewActivity;
 pub use automation::{AutomationNotifier, FireReport, record_triggers};
 pub use case::{CaseChange, ComplaintRecorded, OpenCase};

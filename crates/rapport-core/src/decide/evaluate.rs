@@ -268,7 +268,17 @@ pub(crate) fn decide_tier(
     stats: &Stats,
     inputs: &EvalInputs,
 ) -> Result<TierDecision, DomainError> {
-    let (state, share, now) = (&customer.tier, inputs.share_tier, inputs.now);
+    decide_tier_state(policy, &customer.tier, stats, inputs)
+}
+
+/// [`decide_tier`] from a stored tier state (an account's, or a customer's).
+pub(crate) fn decide_tier_state(
+    policy: &TierPolicy,
+    state: &crate::model::tier::TierState,
+    stats: &Stats,
+    inputs: &EvalInputs,
+) -> Result<TierDecision, DomainError> {
+    let (share, now) = (inputs.share_tier, inputs.now);
     match metric_value(policy, stats, inputs) {
         Metric::Number(v) => Ok(policy.decide(state, v, share, now)),
         Metric::Money(m) => match policy.decide_money(state, Some(m), share, now) {

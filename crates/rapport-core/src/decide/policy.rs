@@ -45,6 +45,8 @@ pub struct Policies {
     pub rfm: RfmPolicy,
     /// Cases: SLA, reopen window, cases from complaints, weight in the churn risk.
     pub cases: crate::decide::case::CasePolicy,
+    /// Accounts (B2B): their own tier ladder, lifecycle, churn and RFM policies.
+    pub accounts: crate::decide::account_value::AccountPolicies,
 }
 
 impl Policies {
@@ -115,6 +117,7 @@ impl Policies {
         self.lifecycle.validate()?;
         self.churn.validate()?;
         self.rfm.validate()?;
-        self.cases.validate()
+        self.cases.validate()?;
+        self.accounts.validate()
     }
 }

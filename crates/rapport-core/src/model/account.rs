@@ -11,7 +11,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
+use crate::model::activity::{Activity, ActivityKind};
 use crate::model::id::{AccountId, AccountName, CustomerId, TenantId};
+use crate::model::lifecycle::{Lifecycle, Stage};
+use crate::model::tier::{Tier, TierState};
 
 /// The deepest an account may sit under its top parent: a top account has depth 0, its
 /// subsidiaries 1, and so on up to 5.
@@ -104,6 +107,10 @@ pub struct Account {
     /// The parent account (group structure), checked by [`check_parent`](crate::check_parent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<AccountId>,
+    /// What the account's last evaluation decided (tier, stage, churn alert); the default
+    /// (Lead, Prospect) until the first one.
+    #[serde(default, skip_serializing_if = "AccountStanding::is_initial")]
+    pub standing: AccountStanding,
     created_at: DateTime<Utc>,
     version: u64,
 }
@@ -117,6 +124,7 @@ impl Account {
             tenant,
             name,
             parent: None,
+            standing: AccountStanding::default(),
             created_at: now,
             version: 1,
         }
@@ -147,6 +155,106 @@ impl Account {
         let mut n = self.clone();
         n.version += 1;
         n
+    }
+}
+
+impl Account {
+    /// The account's tier (from its last evaluation).
+    #[must_use]
+    pub fn tier(&self) -> Tier {
+        self.standing.tier.tier
+    }
+    /// The account's lifecycle stage (from its last evaluation).
+    #[must_use]
+    pub fn stage(&self) -> Stage {
+        self.standing.lifecycle.stage
+    }
+}
+
+/// An account's tier, lifecycle and churn alert, as its last evaluation
+/// ([`evaluate_account`](crate::decide::account_value::evaluate_account)) decided them: the
+/// same ladder and lifecycle machine as for people, over the account's attributed purchases.
+///
+/// ```
+/// use rapport_core::*;
+/// let s = AccountStanding::default();
+/// assert_eq!((s.tier.tier, s.lifecycle.stage, s.churn_alert), (Tier::Lead, Stage::Prospect, false));
+/// assert!(s.is_initial());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountStanding {
+    /// Tier state (with the hysteresis clock and any pin).
+    #[serde(default)]
+    pub tier: TierState,
+    /// Lifecycle state (stage, since, win-backs).
+    #[serde(default)]
+    pub lifecycle: Lifecycle,
+    /// True while the churn risk is at or above the policy's alert threshold.
+    #[serde(default)]
+    pub churn_alert: bool,
+    /// When the account was last evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluated_at: Option<DateTime<Utc>>,
+}
+
+impl AccountStanding {
+    /// True before any evaluation.
+    #[must_use]
+    pub fn is_initial(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// A purchase or refund **attributed to an account**: the order was made for the company,
+/// by one of its people. The activity is the customer's own (recorded as usual); the
+/// attribution adds it to the account's figures. An activity (by idempotency key) is
+/// attributed to at most one account: a store keeps the first attribution of a key.
+///
+/// ```
+/// use chrono::DateTime;
+/// use rapport_core::*;
+/// let at = DateTime::UNIX_EPOCH;
+/// let key = IdempotencyKey::new("order-1")?;
+/// let buy = Activity::new(ActivityId::from_u128(1), CustomerId::from_u128(2), at, Channel::Web, key.clone(),
+///     ActivityKind::Purchase { order_id: OrderId::new("1")?, amount: Money::new(1_000.into(), Currency::USD), margin: None })?;
+/// let a = AccountActivity::new(AccountId::from_u128(9), buy)?;
+/// assert_eq!(a.activity.idempotency_key, key);
+/// let visit = Activity::new(ActivityId::from_u128(3), CustomerId::from_u128(2), at, Channel::Web,
+///     IdempotencyKey::new("v-1")?, ActivityKind::Visit { item: None })?;
+/// assert!(AccountActivity::new(AccountId::from_u128(9), visit).is_err()); // only purchases and refunds
+/// # Ok::<(), DomainError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountActivity {
+    /// The account the order was made for.
+    pub account: AccountId,
+    /// The purchase or refund (as recorded for its customer).
+    pub activity: Activity,
+}
+
+impl AccountActivity {
+    /// An attribution, checked: only purchases and refunds carry an account's value.
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidText`] naming `account.activity` for another kind.
+    pub fn new(account: AccountId, activity: Activity) -> Result<Self, DomainError> {
+        Self::check(&activity)?;
+        Ok(Self { account, activity })
+    }
+
+    /// Checks that `activity` may be attributed (a purchase or a refund).
+    ///
+    /// # Errors
+    /// As [`AccountActivity::new`].
+    pub fn check(activity: &Activity) -> Result<(), DomainError> {
+        match activity.kind {
+            ActivityKind::Purchase { .. } | ActivityKind::Refund { .. } => Ok(()),
+            _ => Err(DomainError::InvalidText {
+                field: "account.activity",
+                value: activity.kind.activity_type().as_str().to_owned(),
+                reason: "only purchases and refunds are attributed to an account",
+            }),
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use std::future::Future;
 
 use crate::changeset::AccountWrite;
 use crate::model::account::{Account, AccountLink};
+use crate::model::activity::Activity;
 use crate::model::id::{AccountId, CustomerId, TenantId};
 use crate::ports::{Entity, Store, StoreError};
 
@@ -12,8 +13,10 @@ use crate::ports::{Entity, Store, StoreError};
 /// are atomic with their changeset; a create of an existing account fails
 /// [`StoreError::AccountConflict`] (`expected: 0`), a stale update `AccountConflict`, an
 /// update of a missing one [`StoreError::NotFound`] ([`Entity::Account`]); a link replaces the
-/// stored link of the same (account, customer); reads never cross tenants; lists are in id
-/// order (links by customer id, or by account id for a customer's links).
+/// stored link of the same (account, customer); an attributed activity
+/// (`Changeset::account_activities`) is kept once per idempotency key, the first attribution
+/// winning; reads never cross tenants; lists are in id order (links by customer id, or by
+/// account id for a customer's links; attributed activities by time, then key).
 pub trait AccountStore: Store {
     /// One account.
     fn load_account(
@@ -43,6 +46,14 @@ pub trait AccountStore: Store {
         tenant: TenantId,
         account: AccountId,
     ) -> impl Future<Output = Result<Vec<AccountLink>, StoreError>> + Send;
+
+    /// The purchases and refunds attributed to an account (its own, not its subsidiaries'),
+    /// by time then idempotency key.
+    fn account_activities(
+        &self,
+        tenant: TenantId,
+        account: AccountId,
+    ) -> impl Future<Output = Result<Vec<Activity>, StoreError>> + Send;
 
     /// Every link of a person (active and past), by account id.
     fn customer_links(

@@ -211,6 +211,13 @@ impl AccountStore for Fresh {
     ) -> Result<Vec<AccountLink>, StoreError> {
         self.s().account_links(t, a).await
     }
+    async fn account_activities(
+        &self,
+        t: TenantId,
+        a: AccountId,
+    ) -> Result<Vec<rapport_core::Activity>, StoreError> {
+        self.s().account_activities(t, a).await
+    }
     async fn customer_links(
         &self,
         t: TenantId,
