@@ -66,12 +66,17 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "merges",
         sql: include_str!("../migrations/0007_merges.sql"),
     },
+    Migration {
+        version: 8,
+        name: "line_items",
+        sql: include_str!("../migrations/0008_line_items.sql"),
+    },
 ];
 
 /// The schema version this code writes.
 ///
 /// ```
-/// assert_eq!(rapport_postgres::latest_version(), 7);
+/// assert_eq!(rapport_postgres::latest_version(), 8);
 /// ```
 #[must_use]
 pub fn latest_version() -> u32 {
