@@ -14,6 +14,7 @@ use crate::model::activity::Activity;
 use crate::model::case::Case;
 use crate::model::customer::Customer;
 use crate::model::id::{CustomerId, TenantId};
+use crate::model::line_item::LineItems;
 use crate::model::stats::Stats;
 use crate::privacy::{ConsentEntry, ErasureRecord};
 use crate::quality::merge_op::{ActivityMove, DistinctPair, MergeRecordWrite};
@@ -189,6 +190,10 @@ pub struct Changeset {
     /// contend on their version).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub account_activities: Vec<AccountActivity>,
+    /// Line items of purchases or refunds in `activities` (each written with its activity, or
+    /// not at all when the activity's idempotency key is already stored).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub line_items: Vec<LineItems>,
 }
 
 /// Moves every consent ledger entry of `from` to `to` (same tenant).
@@ -371,6 +376,7 @@ impl Changeset {
             AccountActivity::check(&a.activity)?;
             a.activity.kind.validate()?;
         }
+        validate_line_items(&self.line_items, &self.activities)?;
         let twice = first_repeat(&self.moves, |m| m.activity.id);
         for (i, m) in self.moves.iter().enumerate() {
             if twice == Some(i) {
@@ -492,6 +498,33 @@ impl CaseWrite {
             } => Some(*expected_version),
         }
     }
+}
+
+/// Each line list names an activity of the same changeset and describes it (the total check
+/// is the host's: an import may allow a difference).
+fn validate_line_items(lines: &[LineItems], activities: &[Activity]) -> Result<(), DomainError> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let twice = first_repeat(lines, |l| l.activity);
+    let by_id: std::collections::HashMap<_, _> = activities.iter().map(|a| (a.id, a)).collect();
+    for (i, l) in lines.iter().enumerate() {
+        if twice == Some(i) {
+            return Err(DomainError::InvalidChangeset {
+                reason: format!("activity {} has two line lists", l.activity),
+            });
+        }
+        let Some(a) = by_id.get(&l.activity) else {
+            return Err(DomainError::InvalidChangeset {
+                reason: format!(
+                    "line items name activity {}, which the changeset does not write",
+                    l.activity
+                ),
+            });
+        };
+        l.check_against(a, true)?;
+    }
+    Ok(())
 }
 
 fn validate_cases(cases: &[CaseWrite], tenant: TenantId) -> Result<(), DomainError> {

@@ -239,6 +239,24 @@ pub enum DomainError {
         /// When the refund says it happened.
         refunded_at: DateTime<Utc>,
     },
+    /// An order's line items do not add up to its amount.
+    ///
+    /// ```
+    /// use rapport_core::{Currency, DomainError, Money, OrderId};
+    /// let usd = |s: &str| Money::new(s.parse().unwrap(), Currency::USD);
+    /// let e = DomainError::LineTotalMismatch { order: OrderId::new("SO-1")?, lines: usd("9.00"), amount: usd("10.00") };
+    /// assert_eq!(e.to_string(), "the line items of order `SO-1` add up to 9.00 USD, not the order's 10.00 USD");
+    /// # Ok::<(), DomainError>(())
+    /// ```
+    #[error("the line items of order `{order}` add up to {lines}, not the order's {amount}")]
+    LineTotalMismatch {
+        /// The order.
+        order: OrderId,
+        /// Σ quantity × unit price.
+        lines: Money,
+        /// The purchase's (or refund's) amount.
+        amount: Money,
+    },
     /// A policy value the rules cannot work with.
     #[error("policy {field} `{value}` is invalid: {reason}")]
     InvalidPolicy {
@@ -320,6 +338,7 @@ impl DomainError {
             DomainError::UnknownOrder { .. } => Some("order_id"),
             DomainError::RefundExceedsOrder { .. } => Some("refund.amount"),
             DomainError::RefundBeforeOrder { .. } => Some("at"),
+            DomainError::LineTotalMismatch { .. } => Some("line_items"),
             DomainError::Tombstoned { .. }
             | DomainError::IllegalTransition { .. }
             | DomainError::InvalidChangeset { .. }

@@ -114,18 +114,20 @@ pub use model::consent::{Consent, Consents, ContactChannel, Purpose};
 pub use model::contact::{ContactKey, ContactKind, Email, Phone, Region};
 pub use model::customer::{AttrKey, AttrValue, Attributes, Customer, Profile};
 pub use model::id::ConsentEntryId;
-pub use model::id::Sku;
 pub use model::id::{AccountId, AccountName};
 pub use model::id::{ActivityId, CustomerId, MergeId, MessageId, TenantId};
 pub use model::id::{Actor, IdempotencyKey, OrderId};
 pub use model::id::{Assignee, CaseCategory, CaseId};
+pub use model::id::{ProductCategory, Sku};
 pub use model::lifecycle::{Lifecycle, Stage, StageOverride};
+pub use model::line_item::{LineItem, LineItems, check_line_total};
 pub use model::money::{Currency, Money};
 pub use model::order::{OrderLedger, OrderState, RefundCheck};
 pub use model::pii::Pii;
 pub use model::stats::{DayTotals, Stamped, Stats, Window};
 pub use model::tag::{Tag, TagInfo, TagSet, TagSource};
 pub use model::tier::{Tier, TierPin, TierState};
+pub use ports::LineItemStore;
 pub use ports::{AccountStore, CaseQuery, CaseStore};
 pub use ports::{
     Applied, Notifier, NotifyError, Outbox, Page, Record, Store, StoreError, TimeRange,

@@ -34,6 +34,7 @@ use rapport_core::*;
 
 mod account;
 mod case;
+mod line_items;
 
 /// foldhash (the default hasher of `hashbrown`): randomly seeded like std's, several times
 /// faster on the short keys hashed on every write; it does not claim SipHash's resistance to
@@ -146,6 +147,8 @@ struct Book {
     consents: consent::Ledger,
     merges: HashMap<MergeId, rapport_core::MergeRecord, Hashed>,
     distinct: BTreeMap<(CustomerId, CustomerId), u64>,
+    /// Line items by activity.
+    line_items: BTreeMap<ActivityId, LineItems>,
 }
 
 impl Book {
@@ -456,6 +459,7 @@ impl Store for MemoryStore {
         account::write(book, cs);
         book.consents.apply(cs);
         book.apply_merges(cs);
+        line_items::write(book, cs);
         inner.outbox.extend(cs.outbox.iter().map(|m| Pending {
             message: m.clone(),
             available_at: DateTime::<Utc>::MIN_UTC,

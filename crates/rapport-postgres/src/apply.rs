@@ -389,6 +389,7 @@ pub(crate) struct Prepared {
     cases: Vec<crate::case::CaseRow>,
     accounts: crate::account::AccountRows,
     ledger: crate::consent::LedgerWrites,
+    lines: crate::line_items::LineWrites,
     merges: crate::merge::PreparedMerges,
     revived: Vec<(u64, CustomerRow)>,
 }
@@ -461,6 +462,7 @@ impl Prepared {
             cases: crate::case::rows(cs)?,
             accounts: crate::account::rows(cs)?,
             ledger: crate::consent::LedgerWrites::new(cs)?,
+            lines: crate::line_items::LineWrites::new(cs)?,
             merges,
             revived,
         })
@@ -508,10 +510,15 @@ impl Prepared {
         sql: &Sql,
     ) -> Result<Applied, StoreError> {
         let applied = self.send(tx, stmts).await?;
-        if applied.is_duplicate() || self.ledger.is_empty() {
+        if applied.is_duplicate() {
             return Ok(applied);
         }
-        self.ledger.write(tx, &sql.consents, &self.tenant).await?;
+        if !self.ledger.is_empty() {
+            self.ledger.write(tx, &sql.consents, &self.tenant).await?;
+        }
+        if !self.lines.is_empty() {
+            self.lines.write(tx, &sql.line_items, &self.tenant).await?;
+        }
         Ok(applied)
     }
 

@@ -106,6 +106,7 @@ mod consent;
 mod error;
 mod group;
 mod import;
+mod line_items;
 mod merge;
 mod migrate;
 mod read;

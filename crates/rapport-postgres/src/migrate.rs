@@ -71,12 +71,17 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "account_activities",
         sql: include_str!("../migrations/0008_account_activities.sql"),
     },
+    Migration {
+        version: 9,
+        name: "line_items",
+        sql: include_str!("../migrations/0009_line_items.sql"),
+    },
 ];
 
 /// The schema version this code writes.
 ///
 /// ```
-/// assert_eq!(rapport_postgres::latest_version(), 7);
+/// assert_eq!(rapport_postgres::latest_version(), 9);
 /// ```
 #[must_use]
 pub fn latest_version() -> u32 {

@@ -33,6 +33,7 @@ pub(crate) struct Sql {
     pub(crate) case: crate::case::CaseSql,
     pub(crate) account: crate::account::AccountSql,
     pub(crate) consents: crate::consent::ConsentSql,
+    pub(crate) line_items: crate::line_items::LineSql,
     pub(crate) merges: std::sync::Arc<crate::merge::MergeSql>,
 }
 
@@ -186,6 +187,7 @@ impl Sql {
                  WHERE tenant_id = $1 AND customer_id = $2"
             ),
             consents: crate::consent::ConsentSql::new(&s),
+            line_items: crate::line_items::LineSql::new(&s),
             merges: std::sync::Arc::new(crate::merge::MergeSql::new(&s)),
         }
     }

@@ -211,8 +211,8 @@ fn every_tenant_table_has_forced_row_level_security() {
             .unwrap();
         assert_eq!(
             rows.len(),
-            3 * 5 + 10,
-            "3 tables, each a parent and 4 partitions; cases, accounts, account_links (migration 4); the consent ledger and the erasure records (5); the 2 automation tables (6); merges and distinct_pairs (7); account_activities (8); none partitioned"
+            3 * 5 + 11,
+            "3 tables, each a parent and 4 partitions; cases, accounts, account_links (migration 4); the consent ledger and the erasure records (5); the 2 automation tables (6); merges and distinct_pairs (7); account_activities (8); line_items (9); none partitioned"
         );
         for r in &rows {
             let name: String = r.get(0);

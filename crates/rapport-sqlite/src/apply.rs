@@ -248,6 +248,7 @@ pub(crate) struct Prepared {
     accounts: crate::account::AccountRows,
     ledger: crate::consent::LedgerWrites,
     merges: crate::merge::PreparedMerges,
+    lines: crate::line_items::LineWrites,
 }
 
 impl Prepared {
@@ -320,6 +321,7 @@ impl Prepared {
             accounts: crate::account::rows(cs)?,
             ledger: crate::consent::LedgerWrites::new(cs)?,
             merges: crate::merge::PreparedMerges::new(cs)?,
+            lines: crate::line_items::LineWrites::new(cs)?,
         })
     }
 }
@@ -495,6 +497,7 @@ pub(crate) fn apply(conn: &Connection, p: &Prepared, seq: &mut i64) -> Result<Ou
         }
     }
     crate::merge::apply(conn, t, &p.merges)?;
+    p.lines.apply(conn, t)?;
     if !p.messages.is_empty() {
         let mut ins = conn.prepare_cached(
             "INSERT INTO rapport_outbox (tenant_id, message_id, seq, occurred_at_us, attempts,

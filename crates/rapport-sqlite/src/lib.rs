@@ -25,6 +25,7 @@ mod config;
 mod consent;
 mod error;
 mod import;
+mod line_items;
 mod merge;
 mod migrate;
 mod outbox;

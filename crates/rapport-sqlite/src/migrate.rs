@@ -61,6 +61,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "account_activities",
         sql: include_str!("../migrations/0007_account_activities.sql"),
     },
+    Migration {
+        version: 8,
+        name: "line_items",
+        sql: include_str!("../migrations/0008_line_items.sql"),
+    },
 ];
 
 /// The schema version this code writes.

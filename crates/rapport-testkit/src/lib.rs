@@ -44,6 +44,7 @@ pub mod contracts;
 pub mod differential;
 pub mod fault;
 pub mod generate;
+pub mod line_items;
 pub mod merge;
 pub mod privacy;
 pub mod reliability;
@@ -92,6 +93,7 @@ where
 /// | `actions` | the store implements `ActionStore`: `actions_are_durable_and_atomic` (scheduled automation actions and the action log) |
 /// | `concurrent` | the store is safe to share between threads: `no_lost_updates_under_concurrency` (8 threads × 125 conflicting read-modify-writes through the service, none lost), `outbox_survives_failures_and_relay_deaths` (1,000 events, 30 % failed deliveries, relay deaths: all delivered, none stuck) and `racing_refunds_never_exceed_the_order` (50 orders of 50.00, each refunded 30.00 by two threads at once: exactly one of each pair recorded) |
 /// | `accounts` | the store is an [`AccountStore`](rapport_core::AccountStore): the [`account`] contracts (`accounts_round_trip_and_link`, `account_versions_conflict`, `account_activities_attributed`) |
+/// | `line_items` | the store is a [`LineItemStore`](rapport_core::LineItemStore): [`line_items::line_items_round_trip`] (lines written with their purchase, read back by activity, customer and page, none written for a replayed key, tenants isolated) |
 /// | `cases` | the store is a [`CaseStore`](rapport_core::CaseStore): the [`case`] contracts (`cases_round_trip_and_list`, `case_versions_conflict`, `no_case_change_lost_under_concurrency`: 4 threads × 10 conflicting status changes, none lost) |
 /// | `privacy` | the store is a [`ConsentStore`](rapport_core::ports::ConsentStore) and an [`ErasureStore`](rapport_core::ports::ErasureStore): `consent_ledger`, `erasure_is_complete` |
 ///
@@ -173,6 +175,9 @@ macro_rules! store_contracts {
     };
     (@cap $factory:expr; cases) => {
         $crate::case_contracts!($factory);
+    };
+    (@cap $factory:expr; line_items) => {
+        $crate::line_item_contracts!($factory);
     };
     (@cap $factory:expr; accounts) => {
         $crate::account_contracts!($factory);

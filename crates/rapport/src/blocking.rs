@@ -881,6 +881,91 @@ impl<S: Store, N: Notifier> Service<S, N> {
         block_on(self.0.case(t, id))
     }
 
+    /// Records a purchase or refund with its line items (see the async
+    /// [`record_with_lines`](crate::Service::record_with_lines)).
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn record_with_lines(
+        &self,
+        t: TenantId,
+        a: NewActivity,
+        lines: Vec<LineItem>,
+        allow_total_mismatch: bool,
+    ) -> Result<Recorded, Error> {
+        block_on(self.0.record_with_lines(t, a, lines, allow_total_mismatch))
+    }
+
+    /// The top `k` items for a customer (see the async
+    /// [`recommend`](crate::Service::recommend)).
+    ///
+    /// ```
+    /// use rapport::blocking::Service;
+    /// use rapport::core::*;
+    /// let svc = Service::new(rapport_memory::MemoryStore::new());
+    /// let t = TenantId::from_u128(1);
+    /// let ann = svc.register(t, Profile::default())?.customer.id();
+    /// assert!(svc.recommend(t, ann, 10)?.cold_start);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn recommend(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        k: usize,
+    ) -> Result<crate::Recommendations, Error>
+    where
+        S: LineItemStore,
+    {
+        block_on(self.0.recommend(t, id, k))
+    }
+
+    /// [`recommend`](Self::recommend) with other model parameters.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn recommend_with(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        k: usize,
+        params: rapport_core::recommend::CosineParams,
+    ) -> Result<crate::Recommendations, Error>
+    where
+        S: LineItemStore,
+    {
+        block_on(self.0.recommend_with(t, id, k, params))
+    }
+
+    /// The tenant's purchases net of refunds (see the async method).
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn purchases(&self, t: TenantId) -> Result<crate::Purchases, Error>
+    where
+        S: LineItemStore,
+    {
+        block_on(self.0.purchases(t))
+    }
+
+    /// The `k` most-bought items of each tier (see the async method).
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn top_products_by_tier(
+        &self,
+        t: TenantId,
+        k: usize,
+    ) -> Result<crate::TopByTier, Error>
+    where
+        S: LineItemStore,
+    {
+        block_on(self.0.top_products_by_tier(t, k))
+    }
+
     /// A page of cases.
     ///
     /// # Errors

@@ -39,6 +39,7 @@ mod case;
 mod clock;
 mod error;
 mod privacy;
+mod recommend;
 mod relay;
 mod relay_loop;
 mod review;
@@ -56,6 +57,7 @@ pub use case::{CaseChange, ComplaintRecorded, OpenCase};
 pub use clock::{Clock, IdSource, ManualClock, SystemClock, UuidV7Ids};
 pub use error::Error;
 pub use privacy::{ConsentRequest, RetentionReport};
+pub use recommend::{Purchases, Recommendations, TopByTier};
 pub use relay::{RelayConfig, RelayReport, relay_once};
 pub use relay_loop::{
     RelayHandle, RelayLoopConfig, RelayThread, RelayTotals, run_relay, spawn_relay,

@@ -183,6 +183,8 @@ struct Decision {
     stats: Stats,
     activities: Vec<Activity>,
     events: Vec<DomainEvent>,
+    /// Line items of the activities (written with them).
+    line_items: Vec<LineItems>,
 }
 
 /// The use cases, over a store `S` and a notifier `N`. Cheap to share (`Arc` inside).
@@ -631,6 +633,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                 kind: a.kind.activity_type(),
             });
             cs.activities = d.activities;
+            cs.line_items = d.line_items;
             cs.outbox = self.messages(t, now, d.events);
             for m in &mut cs.outbox {
                 m.cause.clone_from(&cause);
@@ -818,6 +821,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                     return Ok(None);
                 }
                 Ok(Some(Decision {
+                    line_items: Vec::new(),
                     events: vec![DomainEvent::ProfileUpdated { customer: c.id() }],
                     customer: c,
                     stats: read.stats.clone(),
@@ -912,6 +916,40 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// [`Error::NotFound`], tombstones, store errors.
     #[tracing::instrument(name = "rapport.record", level = "debug", skip_all, fields(tenant = %t, customer = %a.customer, kind = ?a.kind.activity_type()))]
     pub async fn record(&self, t: TenantId, a: NewActivity) -> Result<Recorded, Error> {
+        self.record_with_lines(t, a, Vec::new(), false).await
+    }
+
+    /// [`Service::record`] for a purchase or refund with its line items, written in the same
+    /// changeset (none are written when the activity's key was recorded before). The lines
+    /// must add up to the amount unless `allow_total_mismatch`; no lines is a plain `record`.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::{NewActivity, Service};
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// let svc = Service::new(MemoryStore::new());
+    /// let t = TenantId::from_u128(1);
+    /// let ann = block_on(svc.register(t, Profile::default()))?.customer.id();
+    /// let usd = |s: &str| Money::new(s.parse().unwrap(), Currency::USD);
+    /// let buy = NewActivity::purchase(ann, "SO-1", usd("9.00"), svc.now())?;
+    /// let lines = vec![LineItem::new(Sku::new("tea")?, 2, usd("4.50"), Some(ProductCategory::new("tea")?))?];
+    /// block_on(svc.record_with_lines(t, buy, lines, false))?;
+    /// let stored = block_on(svc.purchases(t))?;
+    /// assert_eq!(stored.pairs, vec![(ann, Sku::new("tea")?)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Service::record`]; [`DomainError::LineTotalMismatch`] when the lines do not add
+    /// up, [`DomainError::InvalidChangeset`] for lines on another kind of activity.
+    pub async fn record_with_lines(
+        &self,
+        t: TenantId,
+        a: NewActivity,
+        lines: Vec<LineItem>,
+        allow_total_mismatch: bool,
+    ) -> Result<Recorded, Error> {
         let activity_id = self.ids.activity_id();
         let result = std::sync::Mutex::new(None);
         let refund = matches!(a.kind, ActivityKind::Refund { .. });
@@ -952,7 +990,17 @@ impl<S: Store, N: Notifier> Service<S, N> {
                 if let Ok(mut slot) = result.lock() {
                     *slot = Some(e);
                 }
+                let line_items = if lines.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![LineItems::of(
+                        &activity,
+                        lines.clone(),
+                        allow_total_mismatch,
+                    )?]
+                };
                 Ok(Step::Write(Decision {
+                    line_items,
                     customer,
                     stats,
                     activities: vec![activity],
@@ -1013,6 +1061,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                     return Ok(None);
                 }
                 Ok(Some(Decision {
+                    line_items: Vec::new(),
                     events: vec![DomainEvent::TagAdded {
                         customer: c.id(),
                         tag: tag.clone(),
@@ -1058,6 +1107,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                     return Ok(None);
                 }
                 Ok(Some(Decision {
+                    line_items: Vec::new(),
                     events: vec![DomainEvent::TagRemoved {
                         customer: c.id(),
                         tag: tag.clone(),
@@ -1260,6 +1310,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                 return Ok(None);
             }
             Ok(Some(Decision {
+                line_items: Vec::new(),
                 customer,
                 stats: read.stats.clone(),
                 activities: Vec::new(),
@@ -1662,6 +1713,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                                     let mut c = read.customer.clone();
                                     e.apply_to(&mut c);
                                     Ok(Some(Decision {
+                                        line_items: Vec::new(),
                                         customer: c,
                                         stats: read.stats.clone(),
                                         activities: Vec::new(),

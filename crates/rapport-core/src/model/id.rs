@@ -382,3 +382,16 @@ key_type!(
     "sku",
     100
 );
+key_type!(
+    /// A product category a line item names (`tea`, `cups`): what per-category spend and
+    /// repeatable categories are keyed by.
+    ///
+    /// ```
+    /// use rapport_core::ProductCategory;
+    /// assert_eq!(ProductCategory::new("tea").unwrap().as_str(), "tea");
+    /// assert!(ProductCategory::new("").is_err());
+    /// ```
+    ProductCategory,
+    "category",
+    100
+);

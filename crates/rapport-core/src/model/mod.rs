@@ -18,6 +18,7 @@ pub mod contact;
 pub mod customer;
 pub mod id;
 pub mod lifecycle;
+pub mod line_item;
 pub mod money;
 pub mod order;
 pub mod pii;

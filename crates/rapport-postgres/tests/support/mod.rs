@@ -296,3 +296,28 @@ impl rapport_core::ports::MergeStore for Fresh {
         self.s().distinct_pairs(t).await
     }
 }
+
+impl LineItemStore for Fresh {
+    async fn line_items(
+        &self,
+        t: TenantId,
+        a: ActivityId,
+    ) -> Result<Option<LineItems>, StoreError> {
+        self.s().line_items(t, a).await
+    }
+    async fn customer_line_items(
+        &self,
+        t: TenantId,
+        c: CustomerId,
+    ) -> Result<Vec<LineItems>, StoreError> {
+        self.s().customer_line_items(t, c).await
+    }
+    async fn line_items_page(
+        &self,
+        t: TenantId,
+        after: Option<ActivityId>,
+        limit: u32,
+    ) -> Result<Vec<LineItems>, StoreError> {
+        self.s().line_items_page(t, after, limit).await
+    }
+}
