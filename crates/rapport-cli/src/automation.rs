@@ -7,10 +7,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rapport::blocking::Service;
 use rapport::core::automation::{
-    ActionOutcome, ActionRecord, AutomationPolicy, Rule, RuleSet, ScheduledAction,
+    ActionId, ActionOutcome, ActionRecord, AutomationPolicy, Rule, RuleSet, ScheduledAction,
 };
 use rapport::core::ports::{ActionLog, ActionStore, CustomerConsents, DueActions};
-use rapport::{AutomationNotifier, RelayConfig, relay_once};
+use rapport::{AutomationNotifier, Redrive, RelayConfig, relay_once};
 use rapport_core::*;
 use rapport_notify::{LogNotifier, WebhookConfig, WebhookNotifier};
 
@@ -175,15 +175,21 @@ async fn relay_all<N: Notifier>(
     Ok(())
 }
 
-/// `rapport actions`: the action log.
+/// `rapport actions`: the action log through the service (all lines, or only the
+/// dead-lettered ones).
 pub(crate) fn list(
-    store: &Db,
+    svc: &Service<Db>,
     t: TenantId,
     since: DateTime<Utc>,
     limit: u32,
+    dead_letters: bool,
     json: bool,
 ) -> Result<()> {
-    let log = futures::executor::block_on(store.action_log(t, None, since, limit))?;
+    let log = if dead_letters {
+        svc.dead_lettered_actions(t, since, limit)?
+    } else {
+        futures::executor::block_on(svc.store().action_log(t, None, since, limit))?
+    };
     if json {
         println!("{}", serde_json::to_string_pretty(&log)?);
         return Ok(());
@@ -191,12 +197,13 @@ pub(crate) fn list(
     let mut table = comfy_table::Table::new();
     table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
     table.set_header([
-        "at", "customer", "rule", "channel", "purpose", "outcome", "reason",
+        "at", "id", "customer", "rule", "channel", "purpose", "outcome", "reason",
     ]);
     for r in &log {
         let (outcome, reason) = describe(r);
         table.add_row([
             r.at.to_rfc3339(),
+            r.id.to_string(),
             r.customer.to_string(),
             r.rule.to_string(),
             r.channel.as_str().to_owned(),
@@ -214,12 +221,77 @@ pub(crate) fn list(
 }
 
 fn describe(r: &ActionRecord) -> (&'static str, String) {
-    match r.outcome {
+    match &r.outcome {
         ActionOutcome::Sent => ("sent", String::new()),
         ActionOutcome::Suppressed { reason } => ("suppressed", reason.label().to_owned()),
-        ActionOutcome::DeadLettered => ("dead-lettered", String::new()),
+        ActionOutcome::DeadLettered { reason } => ("dead-lettered", reason.clone()),
         _ => ("other", String::new()),
     }
+}
+
+/// What `rapport actions redrive` did.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct RedriveRun {
+    action: String,
+    /// `queued`, `no_such_action`, `not_dead_lettered`, `rule_removed`.
+    redrive: &'static str,
+    delivered: usize,
+    failed: usize,
+    dead_lettered: usize,
+}
+
+/// `rapport actions redrive <id>`: re-queues a dead-lettered action, then relays the outbox
+/// through the webhook (or the log).
+pub(crate) fn redrive(
+    svc: &Service<Db>,
+    t: TenantId,
+    id: ActionId,
+    now: DateTime<Utc>,
+    a: Automation,
+) -> Result<RedriveRun> {
+    let outcome = svc.redrive_action(t, id, &a.rules)?;
+    let mut out = RedriveRun {
+        action: id.to_string(),
+        redrive: match outcome {
+            Redrive::Queued => "queued",
+            Redrive::NoSuchAction => "no_such_action",
+            Redrive::NotDeadLettered => "not_dead_lettered",
+            Redrive::RuleRemoved => "rule_removed",
+            _ => "other",
+        },
+        delivered: 0,
+        failed: 0,
+        dead_lettered: 0,
+    };
+    if outcome != Redrive::Queued {
+        return Ok(out);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail!("cannot start the runtime: {e}"))?;
+    let rules = Arc::new(a.rules);
+    let mut run = AutomationRun::default();
+    rt.block_on(async {
+        let store = svc.store();
+        match a.webhook {
+            Some(config) => {
+                let hook = WebhookNotifier::with_clock_jitter(config)
+                    .map_err(|e| fail!("webhook: {e}"))?;
+                let feed = AutomationNotifier::new(Arc::new(store), Arc::clone(&rules), hook);
+                relay_all(store, &feed, now, &mut run).await
+            }
+            None => {
+                let feed =
+                    AutomationNotifier::new(Arc::new(store), Arc::clone(&rules), LogNotifier);
+                relay_all(store, &feed, now, &mut run).await
+            }
+        }
+    })?;
+    out.delivered = run.delivered;
+    out.failed = run.failed;
+    out.dead_lettered = run.dead_lettered;
+    Ok(out)
 }
 
 impl ActionStore for Db {

@@ -202,17 +202,39 @@ enum Command {
         #[command(subcommand)]
         what: RulesWhat,
     },
-    /// The automation action log: sent, suppressed (with the reason) and dead-lettered actions.
+    /// The automation action log: sent, suppressed (with the reason) and dead-lettered actions
+    /// (with the notifier's reason); `actions redrive <id>` sends a dead-lettered one again.
+    #[command(args_conflicts_with_subcommands = true)]
     Actions {
+        #[command(subcommand)]
+        what: Option<ActionsWhat>,
         /// Only actions decided on or after this day.
         #[arg(long)]
         since: Option<NaiveDate>,
         /// At most this many.
         #[arg(long, default_value_t = 1_000)]
         limit: u32,
+        /// Only the dead-lettered actions (the webhook refused them for good).
+        #[arg(long)]
+        dead_letters: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ActionsWhat {
+    /// Send a dead-lettered action again: its log line goes back to `sent`, its message (same
+    /// `webhook-id`) back to the outbox, and the outbox is relayed through the configured
+    /// `[webhook]` (or the log) at once. Prints what became of it as JSON.
+    Redrive {
+        /// The action id (the `id` column of `rapport actions --json`).
+        id: String,
+        /// The rules file that defines the action's rule (default: the configuration's
+        /// `[[rules]]` and `[webhook]`).
+        #[arg(long)]
+        rules: Option<PathBuf>,
     },
 }
 
@@ -888,15 +910,41 @@ fn run(cli: Cli) -> Result<()> {
         Command::Rules {
             what: RulesWhat::Check { file, json },
         } => automation::check(&file, json)?,
-        Command::Actions { since, limit, json } => {
-            let store = store::open(
-                &cli.db.unwrap_or_else(|| "sqlite://rapport.db".into()),
-                Utc::now(),
-            )?;
-            let since = since.map_or(DateTime::<Utc>::MIN_UTC, |d| {
+        Command::Actions {
+            what: Some(ActionsWhat::Redrive { id, rules }),
+            ..
+        } => {
+            let config = config::Config::locate(cli.config.as_deref(), &db_name)?;
+            let automation = match &rules {
+                Some(path) => Some(automation::load(path)?),
+                None => automation::from_config(&config)?,
+            };
+            let Some(automation) = automation else {
+                return Err(fail!(
+                    "no rules: pass --rules FILE or add [[rules]] to rapport.toml"
+                ));
+            };
+            let id = id
+                .parse()
+                .map_err(|_| fail!("`{id}` is not an action id"))?;
+            let store = store::open(&db_name, Utc::now())?;
+            let svc = Service::new(store).with_policies(policies)?;
+            let out = automation::redrive(&svc, tenant, id, Utc::now(), automation)?;
+            println!("{}", serde_json::to_string(&out)?);
+        }
+        Command::Actions {
+            what: None,
+            since,
+            limit,
+            dead_letters,
+            json,
+        } => {
+            let store = store::open(&db_name, Utc::now())?;
+            let since = since.map_or(DateTime::UNIX_EPOCH, |d| {
                 d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
             });
-            automation::list(&store, tenant, since, limit, json)?;
+            let svc = Service::new(store).with_policies(policies)?;
+            automation::list(&svc, tenant, since, limit, dead_letters, json)?;
         }
         Command::Report {
             now,

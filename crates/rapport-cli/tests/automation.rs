@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 fn rapport(dir: &Path, args: &[&str]) -> Output {
@@ -26,6 +27,11 @@ type Seen = Arc<Mutex<Vec<(String, String)>>>;
 
 /// A minimal HTTP/1.1 receiver: records (headers, body) and answers 204.
 fn receiver() -> (String, Seen) {
+    receiver_refusing(Arc::new(AtomicBool::new(false)))
+}
+
+/// The same, answering 422 to actions (`action_due` bodies) while `refuse` is set.
+fn receiver_refusing(refuse: Arc<AtomicBool>) -> (String, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hooks", listener.local_addr().unwrap());
     let seen: Seen = Arc::new(Mutex::new(Vec::new()));
@@ -55,13 +61,15 @@ fn receiver() -> (String, Seen) {
                 }
                 let mut body = vec![0; len];
                 reader.read_exact(&mut body).unwrap();
-                out.lock()
-                    .unwrap()
-                    .push((headers, String::from_utf8(body).unwrap()));
-                if stream
-                    .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
-                    .is_err()
-                {
+                let body = String::from_utf8(body).unwrap();
+                let answer: &[u8] =
+                    if refuse.load(Ordering::SeqCst) && body.contains("\"action_due\"") {
+                        b"HTTP/1.1 422 Unprocessable Entity\r\ncontent-length: 0\r\n\r\n"
+                    } else {
+                        b"HTTP/1.1 204 No Content\r\n\r\n"
+                    };
+                out.lock().unwrap().push((headers, body));
+                if stream.write_all(answer).is_err() {
                     break;
                 }
             }
@@ -196,4 +204,90 @@ fn sweep_with_rules_sends_through_the_webhook_and_logs_actions() {
         table.contains("no_consent") && table.contains("3 actions"),
         "{table}"
     );
+}
+
+#[test]
+fn a_refused_action_is_dead_lettered_listed_and_redriven() {
+    let dir = tempfile::tempdir().unwrap();
+    let refuse = Arc::new(AtomicBool::new(true));
+    let (url, seen) = receiver_refusing(Arc::clone(&refuse));
+    std::fs::write(
+        dir.path().join("rapport.toml"),
+        format!("{RULES}\n[webhook]\nurl = \"{url}\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\ntimeout = 5\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("tx.csv"),
+        "customer_id,date,amount\nann,2026-01-05,2500.00\n",
+    )
+    .unwrap();
+    ok(&rapport(
+        dir.path(),
+        &[
+            "import",
+            "transactions",
+            "tx.csv",
+            "--now",
+            "2026-01-06",
+            "--quiet",
+        ],
+    ));
+    // The receiver refuses the task (422): a dead letter, in the log with the reason.
+    let out = ok(&rapport(dir.path(), &["sweep", "--now", "2026-01-06"]));
+    let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(json["automation"]["sent"], 1, "{json}");
+    assert_eq!(json["automation"]["dead_lettered"], 1, "{json}");
+    let dead: serde_json::Value = serde_json::from_str(&ok(&rapport(
+        dir.path(),
+        &["actions", "--dead-letters", "--json"],
+    )))
+    .unwrap();
+    let dead = dead.as_array().unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0]["outcome"]["outcome"], "dead_lettered");
+    assert!(
+        dead[0]["outcome"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("422"),
+        "{dead:?}"
+    );
+    let id = dead[0]["id"].as_str().unwrap().to_owned();
+    let table = ok(&rapport(dir.path(), &["actions"]));
+    assert!(
+        table.contains("dead-lettered") && table.contains(&id),
+        "{table}"
+    );
+
+    // The receiver is fixed: the re-drive sends the same webhook-id again, and it arrives.
+    refuse.store(false, Ordering::SeqCst);
+    let out = ok(&rapport(dir.path(), &["actions", "redrive", &id]));
+    let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(json["redrive"], "queued", "{json}");
+    assert_eq!(json["delivered"], 1, "{json}");
+    assert_eq!(json["dead_lettered"], 0, "{json}");
+    let tries = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(h, b)| {
+            b.contains("\"action_due\"")
+                && h.to_ascii_lowercase()
+                    .contains(&format!("webhook-id: {id}"))
+        })
+        .count();
+    assert_eq!(
+        tries, 2,
+        "refused once, delivered once, under one webhook-id"
+    );
+    let dead: serde_json::Value = serde_json::from_str(&ok(&rapport(
+        dir.path(),
+        &["actions", "--dead-letters", "--json"],
+    )))
+    .unwrap();
+    assert!(dead.as_array().unwrap().is_empty(), "{dead}");
+    let again = ok(&rapport(dir.path(), &["actions", "redrive", &id]));
+    assert!(again.contains("not_dead_lettered"), "{again}");
+    let bad = rapport(dir.path(), &["actions", "redrive", "nope"]);
+    assert!(!bad.status.success());
 }

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use rapport_core::automation::{ActionId, ActionRecord, ScheduledAction};
-use rapport_core::ports::{ActionLog, ActionStore, DueActions};
+use rapport_core::automation::{ActionId, ActionOutcome, ActionRecord, ScheduledAction};
+use rapport_core::ports::{ActionLog, ActionStore, DueActions, redriven_action};
 use rapport_core::{CustomerId, StoreError, TenantId};
 
 use crate::{MemoryStore, Pending};
@@ -47,6 +47,30 @@ impl ActionStore for MemoryStore {
                 v.insert(r.clone());
                 fresh.push(r.id.message_id());
                 out.logged += 1;
+            }
+        }
+        for (id, reason) in &w.dead_letters {
+            if let Some(r) = book.log.get_mut(id).filter(|r| r.is_sent()) {
+                r.outcome = ActionOutcome::DeadLettered {
+                    reason: reason.clone(),
+                };
+                out.dead_lettered += 1;
+            }
+        }
+        for m in w.redrive.iter().filter(|m| m.tenant == t) {
+            let Some(id) = redriven_action(m) else {
+                continue;
+            };
+            if let Some(r) = book.log.get_mut(&id).filter(|r| r.is_dead_lettered()) {
+                r.outcome = ActionOutcome::Sent;
+                out.redriven += 1;
+                // The first delivery was acknowledged; one still queued is not doubled.
+                if !inner.outbox.iter().any(|p| p.message.id == m.id) {
+                    inner.outbox.push_back(Pending {
+                        message: m.clone(),
+                        available_at: DateTime::<Utc>::MIN_UTC,
+                    });
+                }
             }
         }
         for m in w

@@ -3,8 +3,8 @@
 //! sent actions' outbox rows included.
 
 use chrono::{DateTime, Utc};
-use rapport_core::automation::{ActionRecord, ScheduledAction};
-use rapport_core::ports::{ActionLog, ActionStore, DueActions};
+use rapport_core::automation::{ActionOutcome, ActionRecord, ScheduledAction};
+use rapport_core::ports::{ActionLog, ActionStore, DueActions, redriven_action};
 use rapport_core::{CustomerId, StoreError, TenantId};
 use uuid::Uuid;
 
@@ -17,10 +17,7 @@ fn json<T: serde::Serialize>(table: &str, v: &T) -> Result<String, StoreError> {
 }
 
 fn outcome_label(r: &ActionRecord) -> String {
-    serde_json::to_value(r.outcome)
-        .ok()
-        .and_then(|v| v.get("outcome").and_then(|o| o.as_str()).map(str::to_owned))
-        .unwrap_or_default()
+    r.outcome.label().to_owned()
 }
 
 impl ActionStore for PostgresStore {
@@ -100,6 +97,52 @@ impl ActionStore for PostgresStore {
             for m in w.outbox.iter().filter(|m| m.tenant == t && fresh.contains(&m.id)) {
                 let body = json("outbox", m)?;
                 tx.execute(&msg, &[&tu, m.id.as_uuid(), &m.occurred_at, &body]).await.map_err(db)?;
+            }
+            // Dead letters and re-drives rewrite a line (read under FOR UPDATE) when its
+            // current outcome allows: sent → dead_lettered, dead_lettered → sent.
+            let line = tx
+                .prepare(&format!(
+                    "SELECT record_json FROM {s}.action_log WHERE tenant_id = $1 AND action_id = $2 FOR UPDATE"
+                ))
+                .await
+                .map_err(db)?;
+            let relabel = tx
+                .prepare(&format!(
+                    "UPDATE {s}.action_log SET outcome = $3, record_json = $4 WHERE tenant_id = $1 AND action_id = $2"
+                ))
+                .await
+                .map_err(db)?;
+            let mut changes: Vec<(uuid::Uuid, ActionOutcome, Option<&rapport_core::OutboxMessage>)> = Vec::new();
+            for (id, reason) in &w.dead_letters {
+                changes.push((*id.as_uuid(), ActionOutcome::DeadLettered { reason: reason.clone() }, None));
+            }
+            for m in w.redrive.iter().filter(|m| m.tenant == t) {
+                if let Some(id) = redriven_action(m) {
+                    changes.push((*id.as_uuid(), ActionOutcome::Sent, Some(m)));
+                }
+            }
+            for (id, outcome, message) in changes {
+                let Some(row) = tx.query_opt(&line, &[&tu, &id]).await.map_err(db)? else {
+                    continue;
+                };
+                let body: &str = read::col(&row, "action_log", 0)?;
+                let mut r: ActionRecord =
+                    serde_json::from_str(body).map_err(|e| corrupt("action_log", e))?;
+                let allowed = if message.is_some() { r.is_dead_lettered() } else { r.is_sent() };
+                if !allowed {
+                    continue;
+                }
+                r.outcome = outcome;
+                let body = json("action_log", &r)?;
+                tx.execute(&relabel, &[&tu, &id, &outcome_label(&r), &body]).await.map_err(db)?;
+                match message {
+                    None => out.dead_lettered += 1,
+                    Some(m) => {
+                        let body = json("outbox", m)?;
+                        tx.execute(&msg, &[&tu, m.id.as_uuid(), &m.occurred_at, &body]).await.map_err(db)?;
+                        out.redriven += 1;
+                    }
+                }
             }
             tx.commit().await.map_err(db)?;
             Ok(out)

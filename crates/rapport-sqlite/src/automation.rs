@@ -3,8 +3,8 @@
 //! outbox rows included.
 
 use chrono::{DateTime, Utc};
-use rapport_core::automation::{ActionRecord, ScheduledAction};
-use rapport_core::ports::{ActionLog, ActionStore, DueActions};
+use rapport_core::automation::{ActionId, ActionOutcome, ActionRecord, ScheduledAction};
+use rapport_core::ports::{ActionLog, ActionStore, DueActions, redriven_action};
 use rapport_core::{CustomerId, StoreError, TenantId};
 use rusqlite::{Connection, TransactionBehavior, params};
 
@@ -20,10 +20,37 @@ fn from_us(us: i64) -> DateTime<Utc> {
 }
 
 fn outcome_label(r: &ActionRecord) -> String {
-    serde_json::to_value(r.outcome)
-        .ok()
-        .and_then(|v| v.get("outcome").and_then(|o| o.as_str()).map(str::to_owned))
-        .unwrap_or_default()
+    r.outcome.label().to_owned()
+}
+
+/// Rewrites the log line of `id` with `outcome` when its current line passes `when`; returns
+/// whether it did.
+fn relabel(
+    tx: &rusqlite::Transaction<'_>,
+    tb: [u8; 16],
+    id: ActionId,
+    when: impl Fn(&ActionRecord) -> bool,
+    outcome: ActionOutcome,
+) -> Result<bool, SqliteError> {
+    let idb = id.as_uuid().into_bytes();
+    let json: Option<String> = tx
+        .prepare_cached(
+            "SELECT record_json FROM rapport_action_log WHERE tenant_id = ?1 AND action_id = ?2",
+        )?
+        .query_map(params![tb, idb], |r| r.get(0))?
+        .next()
+        .transpose()?;
+    let Some(json) = json else { return Ok(false) };
+    let mut r: ActionRecord = from_json(LOG, &json)?;
+    if !when(&r) {
+        return Ok(false);
+    }
+    r.outcome = outcome;
+    tx.prepare_cached(
+        "UPDATE rapport_action_log SET outcome = ?3, record_json = ?4 WHERE tenant_id = ?1 AND action_id = ?2",
+    )?
+    .execute(params![tb, idb, outcome_label(&r), to_json(LOG, &r)?])?;
+    Ok(true)
 }
 
 fn write(conn: &mut Connection, t: TenantId, w: &DueActions) -> Result<ActionLog, SqliteError> {
@@ -101,6 +128,36 @@ fn write(conn: &mut Connection, t: TenantId, w: &DueActions) -> Result<ActionLog
                 i64::MIN,
                 to_json("rapport_outbox", m)?
             ])?;
+        }
+        for (id, reason) in &w.dead_letters {
+            let dead = ActionOutcome::DeadLettered {
+                reason: reason.clone(),
+            };
+            if relabel(&tx, tb, *id, ActionRecord::is_sent, dead)? {
+                out.dead_lettered += 1;
+            }
+        }
+        for m in w.redrive.iter().filter(|m| m.tenant == t) {
+            let Some(id) = redriven_action(m) else {
+                continue;
+            };
+            if relabel(
+                &tx,
+                tb,
+                id,
+                ActionRecord::is_dead_lettered,
+                ActionOutcome::Sent,
+            )? {
+                // The first delivery was acknowledged (deleted): the same id goes in again.
+                msg.execute(params![
+                    tb,
+                    m.id.to_bytes(),
+                    time_to_us(m.occurred_at),
+                    i64::MIN,
+                    to_json("rapport_outbox", m)?
+                ])?;
+                out.redriven += 1;
+            }
         }
     }
     tx.commit()?;

@@ -266,3 +266,180 @@ pub async fn actions_are_durable_and_atomic<S: Store + Outbox + ActionStore>(s: 
     ensure!(log_b.is_empty(), "tenant B's log shows {log_b:?}");
     Ok(())
 }
+
+/// The log line of action `id` in tenant `t`.
+async fn line<S: ActionStore>(s: &S, t: TenantId, id: ActionId) -> Result<ActionRecord, String> {
+    let log = s
+        .action_log(t, None, DateTime::UNIX_EPOCH, 100)
+        .await
+        .map_err(err)?;
+    log.into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| format!("no log line for {id}"))
+}
+
+/// Dead letters and re-drives: a `sent` line becomes `dead_lettered` with its reason (its
+/// time unchanged; a line in another state is left alone); a re-drive turns a dead-lettered
+/// line back to `sent` and writes its message to the outbox again with the same id, once, in
+/// the same write; another tenant's dead letters and re-drives change nothing.
+///
+/// # Errors
+/// A description of the first violation.
+pub async fn dead_letters_are_recorded_and_redriven<S: Store + Outbox + ActionStore>(
+    s: &S,
+) -> Outcome {
+    let (a, b) = (TenantId::from_u128(0xA), TenantId::from_u128(0xB));
+    let sent = action(a, 1, "win-back", 11, 0)?;
+    let cancelled = action(a, 1, "cart-reminder", 12, 5)?;
+    let at = base() + Duration::minutes(5);
+    let w = DueActions {
+        schedule: vec![sent.clone(), cancelled.clone()],
+        ..DueActions::default()
+    };
+    s.write_actions(a, &w).await.map_err(err)?;
+    let cancel = ActionOutcome::Suppressed {
+        reason: SuppressReason::Cancelled {
+            by: CancelReason::Superseded,
+        },
+    };
+    let w = DueActions {
+        log: vec![
+            record(&sent, at, ActionOutcome::Sent),
+            record(&cancelled, at, cancel.clone()),
+        ],
+        outbox: vec![sent_message(&sent, at)],
+        ..DueActions::default()
+    };
+    s.write_actions(a, &w).await.map_err(err)?;
+    // The relay delivers the message and acknowledges it (the notifier dead-lettered it).
+    let claimed = s
+        .claim_outbox(100, std::time::Duration::from_secs(60), at)
+        .await
+        .map_err(err)?;
+    ensure!(
+        claimed.iter().any(|m| m.id == sent.id.message_id()),
+        "the sent action's message: {claimed:?}"
+    );
+    s.ack_outbox_for(&[(a, sent.id.message_id())])
+        .await
+        .map_err(err)?;
+
+    let reason = "endpoint refused it with status 422".to_owned();
+    let dead = DueActions {
+        dead_letters: vec![
+            (sent.id, reason.clone()),
+            (cancelled.id, "not sent".to_owned()),
+        ],
+        ..DueActions::default()
+    };
+    let r = s.write_actions(b, &dead).await.map_err(err)?;
+    ensure!(
+        r.dead_lettered == 0,
+        "tenant B dead-lettered A's line: {r:?}"
+    );
+    ensure!(
+        line(s, a, sent.id).await?.is_sent(),
+        "tenant B's dead letter changed tenant A's line"
+    );
+    let r = s.write_actions(a, &dead).await.map_err(err)?;
+    ensure!(
+        r.dead_lettered == 1,
+        "one sent line to dead-letter (the cancelled one stays): {r:?}"
+    );
+    let want = record(
+        &sent,
+        at,
+        ActionOutcome::DeadLettered {
+            reason: reason.clone(),
+        },
+    );
+    let got = line(s, a, sent.id).await?;
+    ensure!(got == want, "the dead-lettered line: {got:?}");
+    let got = line(s, a, cancelled.id).await?;
+    ensure!(
+        got.outcome == cancel,
+        "a cancelled line was dead-lettered: {got:?}"
+    );
+    let r = s
+        .write_actions(
+            a,
+            &DueActions {
+                dead_letters: vec![(sent.id, "another reason".to_owned())],
+                ..DueActions::default()
+            },
+        )
+        .await
+        .map_err(err)?;
+    ensure!(
+        r.dead_lettered == 0 && line(s, a, sent.id).await? == want,
+        "a second dead letter rewrote the line: {r:?}"
+    );
+    let empty = s
+        .claim_outbox(100, std::time::Duration::from_secs(60), at)
+        .await
+        .map_err(err)?;
+    ensure!(
+        !empty.iter().any(|m| m.id == sent.id.message_id()),
+        "a dead letter wrote a message: {empty:?}"
+    );
+
+    // Re-drive: B's changes nothing; A's puts the line back to sent and the message back once.
+    let registered = OutboxMessage::new(
+        MessageId::from_u128(77),
+        a,
+        at,
+        DomainEvent::CustomerRegistered {
+            customer: CustomerId::from_u128(1),
+        },
+    );
+    let again = DueActions {
+        redrive: vec![sent_message(&sent, at), registered],
+        ..DueActions::default()
+    };
+    let r = s.write_actions(b, &again).await.map_err(err)?;
+    ensure!(r.redriven == 0, "tenant B re-drove A's action: {r:?}");
+    let r = s.write_actions(a, &again).await.map_err(err)?;
+    ensure!(r.redriven == 1, "one re-drive expected: {r:?}");
+    let got = line(s, a, sent.id).await?;
+    ensure!(
+        got == record(&sent, at, ActionOutcome::Sent),
+        "the re-driven line: {got:?}"
+    );
+    let r = s.write_actions(a, &again).await.map_err(err)?;
+    ensure!(r.redriven == 0, "a sent line was re-driven: {r:?}");
+    let later = at + Duration::hours(1);
+    let claimed = s
+        .claim_outbox(100, std::time::Duration::from_secs(60), later)
+        .await
+        .map_err(err)?;
+    let mine: Vec<&OutboxMessage> = claimed
+        .iter()
+        .filter(|m| m.id == sent.id.message_id())
+        .collect();
+    ensure!(
+        mine.len() == 1
+            && mine[0]
+                == &{
+                    let mut m = sent_message(&sent, at);
+                    m.attempts = mine[0].attempts;
+                    m
+                },
+        "the re-driven message, once, as first sent: {claimed:?}"
+    );
+    ensure!(
+        !claimed.iter().any(|m| m.id == MessageId::from_u128(77)),
+        "a re-drive of a message that sends no action was written: {claimed:?}"
+    );
+    let r = s
+        .write_actions(
+            b,
+            &DueActions {
+                redrive: vec![sent_message(&sent, at)],
+                ..DueActions::default()
+            },
+        )
+        .await
+        .map_err(err)?;
+    ensure!(r.redriven == 0, "tenant B: {r:?}");
+    Ok(())
+}

@@ -90,7 +90,7 @@ where
 ///
 /// | flag | adds |
 /// |---|---|
-/// | `actions` | the store implements `ActionStore`: `actions_are_durable_and_atomic` (scheduled automation actions and the action log) |
+/// | `actions` | the store implements `ActionStore`: `actions_are_durable_and_atomic` (scheduled automation actions and the action log), `dead_letters_are_recorded_and_redriven` (dead letters and re-drives in the action log) |
 /// | `concurrent` | the store is safe to share between threads: `no_lost_updates_under_concurrency` (8 threads × 125 conflicting read-modify-writes through the service, none lost), `outbox_survives_failures_and_relay_deaths` (1,000 events, 30 % failed deliveries, relay deaths: all delivered, none stuck) and `racing_refunds_never_exceed_the_order` (50 orders of 50.00, each refunded 30.00 by two threads at once: exactly one of each pair recorded) |
 /// | `accounts` | the store is an [`AccountStore`](rapport_core::AccountStore): the [`account`] contracts (`accounts_round_trip_and_link`, `account_versions_conflict`, `account_activities_attributed`) |
 /// | `line_items` | the store is a [`LineItemStore`](rapport_core::LineItemStore): [`line_items::line_items_round_trip`] (lines written with their purchase, read back by activity, customer and page, none written for a replayed key, tenants isolated) |
@@ -186,6 +186,10 @@ macro_rules! store_contracts {
         #[test]
         fn actions_are_durable_and_atomic() {
             $crate::check($factory, |s| async move { $crate::actions::actions_are_durable_and_atomic(&s).await });
+        }
+        #[test]
+        fn dead_letters_are_recorded_and_redriven() {
+            $crate::check($factory, |s| async move { $crate::actions::dead_letters_are_recorded_and_redriven(&s).await });
         }
     };
     (@cap $factory:expr; merges) => {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rapport_core::automation::{
-    ActionOutcome, ActionRecord, AutomationPolicy, RuleSet, ScheduledAction, SuppressReason,
-    Trigger, Verdict, decide_due, plan, schedule_occurrence,
+    ActionId, ActionOutcome, ActionRecord, AutomationPolicy, RuleSet, ScheduledAction,
+    SuppressReason, Trigger, Verdict, decide_due, plan, schedule_occurrence,
 };
 use rapport_core::ports::{ActionStore, ConsentSource, DueActions};
 use rapport_core::{
@@ -101,14 +101,52 @@ pub async fn record_triggers<S: ActionStore>(
 }
 
 impl<S: ActionStore, N: Notifier> Notifier for AutomationNotifier<S, N> {
+    /// Records the triggers, delivers through the inner notifier, and when that notifier
+    /// dead-letters an action ([`NotifyError::DeadLettered`] for a
+    /// [`DomainEvent::ActionDue`](rapport_core::DomainEvent::ActionDue)), marks its log line
+    /// `dead_lettered` with the reason (a failed write fails the delivery: the relay retries).
     async fn deliver(&self, msg: &OutboxMessage) -> Result<(), NotifyError> {
         record_triggers(&*self.store, &self.rules, msg)
             .await
             .map_err(|e| NotifyError::Failed {
                 reason: format!("recording automation triggers failed: {e}"),
             })?;
-        self.inner.deliver(msg).await
+        let delivered = self.inner.deliver(msg).await;
+        if let (Err(NotifyError::DeadLettered { reason }), Some(action)) =
+            (&delivered, rapport_core::ports::redriven_action(msg))
+        {
+            let w = DueActions {
+                dead_letters: vec![(action, reason.clone())],
+                ..DueActions::default()
+            };
+            self.store
+                .write_actions(msg.tenant, &w)
+                .await
+                .map_err(|e| NotifyError::Failed {
+                    reason: format!("recording a dead letter failed: {e}"),
+                })?;
+            tracing::warn!(tenant = %msg.tenant, action = %action, "action dead-lettered");
+        }
+        delivered
     }
+}
+
+/// What [`Service::redrive_action`] did.
+///
+/// ```
+/// assert_ne!(rapport::Redrive::Queued, rapport::Redrive::NoSuchAction);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Redrive {
+    /// The action is `sent` again and its message is back in the outbox (same message id).
+    Queued,
+    /// No log line has that id in the tenant.
+    NoSuchAction,
+    /// The action is not dead-lettered (sent, suppressed, or re-driven already).
+    NotDeadLettered,
+    /// Its rule is no longer in the rule set, so its message cannot be rebuilt.
+    RuleRemoved,
 }
 
 /// What [`Service::fire_due_actions`] did.
@@ -302,6 +340,95 @@ impl<S: Store + ActionStore, N: Notifier> Service<S, N> {
             "fired due actions"
         );
         Ok(report)
+    }
+}
+
+impl<S: Store + ActionStore, N: Notifier> Service<S, N> {
+    /// The dead-lettered actions decided at or after `since` (at most `limit`, oldest first):
+    /// sent actions whose notifier gave up on them, with its reason.
+    ///
+    /// ```
+    /// use futures::executor::block_on;
+    /// use rapport::Service;
+    /// use rapport_memory::MemoryStore;
+    /// let svc = Service::new(MemoryStore::new());
+    /// let t = rapport::core::TenantId::from_u128(1);
+    /// assert!(block_on(svc.dead_lettered_actions(t, chrono::DateTime::UNIX_EPOCH, 10))?.is_empty());
+    /// # Ok::<(), rapport::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn dead_lettered_actions(
+        &self,
+        t: TenantId,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ActionRecord>, Error> {
+        let mut out: Vec<ActionRecord> = self
+            .store()
+            .action_log(t, None, since, u32::MAX)
+            .await?
+            .into_iter()
+            .filter(ActionRecord::is_dead_lettered)
+            .collect();
+        out.truncate(limit as usize);
+        Ok(out)
+    }
+
+    /// Sends a dead-lettered action again (looked up in the log since 1970): its log line goes back to `sent` and its message
+    /// (the same id, time and event, rebuilt from `rules`) goes back to the outbox in one
+    /// write, for the relay to deliver. Fix the receiver first (a webhook disabled by a 410
+    /// needs [`enable`](https://docs.rs/rapport-notify) too).
+    ///
+    /// ```
+    /// use futures::executor::block_on;
+    /// use rapport::{Redrive, Service};
+    /// use rapport::core::automation::{ActionId, RuleId, RuleSet};
+    /// use rapport_memory::MemoryStore;
+    /// let svc = Service::new(MemoryStore::new());
+    /// let t = rapport::core::TenantId::from_u128(1);
+    /// let id = ActionId::derive(&RuleId::new("win-back")?, rapport::core::MessageId::from_u128(1));
+    /// let rules = RuleSet::new(Vec::new())?;
+    /// assert_eq!(block_on(svc.redrive_action(t, id, &rules))?, Redrive::NoSuchAction);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn redrive_action(
+        &self,
+        t: TenantId,
+        id: ActionId,
+        rules: &RuleSet,
+    ) -> Result<Redrive, Error> {
+        let line = self
+            .store()
+            .action_log(t, None, DateTime::UNIX_EPOCH, u32::MAX)
+            .await?
+            .into_iter()
+            .find(|r| r.id == id);
+        let Some(line) = line else {
+            return Ok(Redrive::NoSuchAction);
+        };
+        if !line.is_dead_lettered() {
+            return Ok(Redrive::NotDeadLettered);
+        }
+        let Some(rule) = rules.get(&line.rule) else {
+            return Ok(Redrive::RuleRemoved);
+        };
+        let w = DueActions {
+            redrive: vec![line.resend_message(rule)],
+            ..DueActions::default()
+        };
+        let written = self.store().write_actions(t, &w).await?;
+        tracing::info!(tenant = %t, action = %id, redriven = written.redriven, "re-drove an action");
+        Ok(if written.redriven == 1 {
+            Redrive::Queued
+        } else {
+            // Another process re-drove it between the read and the write.
+            Redrive::NotDeadLettered
+        })
     }
 }
 

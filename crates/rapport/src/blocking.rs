@@ -1518,6 +1518,56 @@ impl<S: Store, N: Notifier> Service<S, N> {
         )
     }
 
+    /// See [`crate::Service::dead_lettered_actions`].
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// let svc = Service::new(rapport_memory::MemoryStore::new());
+    /// let t = rapport::core::TenantId::from_u128(1);
+    /// assert!(svc.dead_lettered_actions(t, chrono::DateTime::UNIX_EPOCH, 10)?.is_empty());
+    /// # Ok::<(), rapport::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn dead_lettered_actions(
+        &self,
+        t: TenantId,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<rapport_core::automation::ActionRecord>, Error>
+    where
+        S: rapport_core::ports::ActionStore,
+    {
+        block_on(self.0.dead_lettered_actions(t, since, limit))
+    }
+
+    /// See [`crate::Service::redrive_action`].
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// use rapport::core::automation::{ActionId, RuleId, RuleSet};
+    /// let svc = Service::new(rapport_memory::MemoryStore::new());
+    /// let t = rapport::core::TenantId::from_u128(1);
+    /// let id = ActionId::derive(&RuleId::new("win-back")?, rapport::core::MessageId::from_u128(1));
+    /// assert_eq!(svc.redrive_action(t, id, &RuleSet::default())?, rapport::Redrive::NoSuchAction);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn redrive_action(
+        &self,
+        t: TenantId,
+        id: rapport_core::automation::ActionId,
+        rules: &rapport_core::automation::RuleSet,
+    ) -> Result<crate::Redrive, Error>
+    where
+        S: rapport_core::ports::ActionStore,
+    {
+        block_on(self.0.redrive_action(t, id, rules))
+    }
+
     /// See [`crate::Service::preview_merge`].
     ///
     /// ```

@@ -52,7 +52,7 @@ pub use rapport_core as core;
 pub use account::AccountRollup;
 pub use account_value::{AccountSweep, AccountView};
 pub use activity::NewActivity;
-pub use automation::{AutomationNotifier, FireReport, record_triggers};
+pub use automation::{AutomationNotifier, FireReport, Redrive, record_triggers};
 pub use case::{CaseChange, ComplaintRecorded, OpenCase};
 pub use clock::{Clock, IdSource, ManualClock, SystemClock, UuidV7Ids};
 pub use error::Error;

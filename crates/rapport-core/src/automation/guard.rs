@@ -149,7 +149,15 @@ pub enum Verdict {
 }
 
 /// What became of an action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// ```
+/// use rapport_core::automation::ActionOutcome;
+/// let dead = ActionOutcome::DeadLettered { reason: "endpoint refused it with status 422".into() };
+/// assert_eq!(serde_json::to_value(&dead)?["outcome"], "dead_lettered");
+/// assert_eq!(dead.label(), "dead_lettered");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 #[non_exhaustive]
 pub enum ActionOutcome {
@@ -161,8 +169,24 @@ pub enum ActionOutcome {
         #[serde(flatten)]
         reason: SuppressReason,
     },
-    /// The notifier gave up on it (a dead letter).
-    DeadLettered,
+    /// It was sent, and its notifier gave up on it (a dead letter: the receiver refused it
+    /// for good, e.g. a webhook's 4xx or 410). A re-drive sends it again.
+    DeadLettered {
+        /// The notifier's reason (a status, never a personal value).
+        reason: String,
+    },
+}
+
+impl ActionOutcome {
+    /// A short label: `sent`, `suppressed`, `dead_lettered` (the `outcome` of the JSON form).
+    #[must_use]
+    pub fn label(&self) -> &'static str {
+        match self {
+            ActionOutcome::Sent => "sent",
+            ActionOutcome::Suppressed { .. } => "suppressed",
+            ActionOutcome::DeadLettered { .. } => "dead_lettered",
+        }
+    }
 }
 
 /// One line of the action log.
@@ -210,31 +234,71 @@ impl ActionRecord {
         }
     }
 
-    /// Whether the action was sent.
+    /// Whether the action was sent (and not dead-lettered since).
     #[must_use]
     pub fn is_sent(&self) -> bool {
         self.outcome == ActionOutcome::Sent
     }
 
+    /// Whether the notifier dead-lettered the action.
+    #[must_use]
+    pub fn is_dead_lettered(&self) -> bool {
+        matches!(self.outcome, ActionOutcome::DeadLettered { .. })
+    }
+
+    /// The outbox message that sends this logged action again (a re-drive): the same message
+    /// id, time and event as when it was sent, with `rule`'s template, channel, purpose and
+    /// parameters.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::automation::*;
+    /// use rapport_core::*;
+    /// let rule: Rule = serde_json::from_str(r#"{"id": "win-back", "trigger": {"stage_entered": "silent"},
+    ///   "action": {"template": "win-back", "channel": "email", "purpose": "marketing"}}"#)?;
+    /// let now = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
+    /// let trigger = MessageId::from_u128(1);
+    /// let action = ScheduledAction { id: ActionId::derive(&rule.id, trigger), tenant: TenantId::from_u128(1),
+    ///     customer: CustomerId::from_u128(2), rule: rule.id.clone(), trigger, triggered_at: now, due: now };
+    /// let line = ActionRecord::new(&action, &rule, now, ActionOutcome::Sent);
+    /// assert_eq!(line.resend_message(&rule), ActionRecord::message(&action, &rule, now));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    #[must_use]
+    pub fn resend_message(&self, rule: &Rule) -> OutboxMessage {
+        action_due(self.id, self.tenant, self.customer, rule, self.at)
+    }
+
     /// The outbox message that sends it (id = action id; cause: none).
     #[must_use]
     pub fn message(action: &ScheduledAction, rule: &Rule, at: DateTime<Utc>) -> OutboxMessage {
-        let params: BTreeMap<String, String> = rule.action.params.clone();
-        OutboxMessage::new(
-            action.id.message_id(),
-            action.tenant,
-            at,
-            DomainEvent::ActionDue {
-                customer: action.customer,
-                action: action.id,
-                rule: rule.id.clone(),
-                template: rule.action.template.clone(),
-                channel: rule.action.channel,
-                purpose: rule.action.purpose,
-                params,
-            },
-        )
+        action_due(action.id, action.tenant, action.customer, rule, at)
     }
+}
+
+/// The [`DomainEvent::ActionDue`] message of an action (id = the action id).
+fn action_due(
+    id: ActionId,
+    tenant: TenantId,
+    customer: CustomerId,
+    rule: &Rule,
+    at: DateTime<Utc>,
+) -> OutboxMessage {
+    let params: BTreeMap<String, String> = rule.action.params.clone();
+    OutboxMessage::new(
+        id.message_id(),
+        tenant,
+        at,
+        DomainEvent::ActionDue {
+            customer,
+            action: id,
+            rule: rule.id.clone(),
+            template: rule.action.template.clone(),
+            channel: rule.action.channel,
+            purpose: rule.action.purpose,
+            params,
+        },
+    )
 }
 
 /// The guards for a due action, in order: live → condition (checked again now) → consent →

@@ -11,8 +11,8 @@ use crate::model::id::{CustomerId, TenantId};
 use crate::ports::StoreError;
 
 /// One atomic write of automation state: new scheduled actions, deferrals, decided actions
-/// (their log lines; each removes the scheduled action of its id) and the outbox messages of
-/// the sent ones.
+/// (their log lines; each removes the scheduled action of its id), the outbox messages of
+/// the sent ones, dead letters, and re-drives.
 ///
 /// ```
 /// use rapport_core::ports::DueActions;
@@ -29,6 +29,15 @@ pub struct DueActions {
     pub log: Vec<ActionRecord>,
     /// The sent actions' outbox messages (id = action id; a second one is ignored).
     pub outbox: Vec<OutboxMessage>,
+    /// Sent actions their notifier dead-lettered, with the reason: each `sent` log line
+    /// becomes [`ActionOutcome::DeadLettered`](crate::automation::ActionOutcome::DeadLettered)
+    /// (its time unchanged). A line in another state, or none, is left alone.
+    pub dead_letters: Vec<(ActionId, String)>,
+    /// Dead-lettered actions to send again: [`DomainEvent::ActionDue`](crate::DomainEvent::ActionDue)
+    /// messages (id = action id, see [`ActionRecord::resend_message`]). Each dead-lettered line
+    /// goes back to `sent` and its message is written to the outbox again, so receivers see the
+    /// same `webhook-id`. A message whose action is not dead-lettered is ignored.
+    pub redrive: Vec<OutboxMessage>,
 }
 
 impl DueActions {
@@ -39,6 +48,8 @@ impl DueActions {
             && self.defer.is_empty()
             && self.log.is_empty()
             && self.outbox.is_empty()
+            && self.dead_letters.is_empty()
+            && self.redrive.is_empty()
     }
 }
 
@@ -46,7 +57,7 @@ impl DueActions {
 ///
 /// ```
 /// let w = rapport_core::ports::ActionLog::default();
-/// assert_eq!((w.scheduled, w.skipped, w.logged), (0, 0, 0));
+/// assert_eq!((w.scheduled, w.skipped, w.logged, w.dead_lettered, w.redriven), (0, 0, 0, 0, 0));
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -57,6 +68,31 @@ pub struct ActionLog {
     pub skipped: usize,
     /// New log lines.
     pub logged: usize,
+    /// Log lines turned `dead_lettered`.
+    pub dead_lettered: usize,
+    /// Dead-lettered lines sent again (their messages written to the outbox).
+    pub redriven: usize,
+}
+
+/// The action a re-drive message sends (`None` for a message that is not an
+/// [`DomainEvent::ActionDue`](crate::DomainEvent::ActionDue)): stores use it to find the
+/// log line of each [`DueActions::redrive`] message.
+///
+/// ```
+/// use rapport_core::ports::redriven_action;
+/// use rapport_core::*;
+/// let m = OutboxMessage::new(MessageId::from_u128(1), TenantId::from_u128(1), chrono::Utc::now(),
+///     DomainEvent::CustomerRegistered { customer: CustomerId::from_u128(2) });
+/// assert_eq!(redriven_action(&m), None);
+/// ```
+#[must_use]
+pub fn redriven_action(m: &OutboxMessage) -> Option<ActionId> {
+    match &m.event {
+        crate::DomainEvent::ActionDue { action, .. } if action.message_id() == m.id => {
+            Some(*action)
+        }
+        _ => None,
+    }
 }
 
 /// Where scheduled automation actions and the action log live, so a restart loses none.

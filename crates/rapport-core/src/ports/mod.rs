@@ -128,7 +128,7 @@ mod outbox;
 mod store;
 
 pub use account::{AccountStore, check_account_writes};
-pub use actions::{ActionLog, ActionStore, DueActions};
+pub use actions::{ActionLog, ActionStore, DueActions, redriven_action};
 pub use case::{CaseQuery, CaseStore, check_case_writes};
 pub use consent::{ConsentStore, entry_stored, sort_ledger};
 pub use consent_source::{ConsentSource, CustomerConsents};
