@@ -75,6 +75,16 @@ impl MergeStore for Db {
             Db::Postgres(s) => s.distinct_pairs(t).await,
         }
     }
+    async fn belongings(
+        &self,
+        t: TenantId,
+        c: CustomerId,
+    ) -> std::result::Result<rapport_core::Belongings, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.belongings(t, c).await,
+            Db::Postgres(s) => s.belongings(t, c).await,
+        }
+    }
 }
 
 /// A customer named by UUID, email (normalised) or external id.

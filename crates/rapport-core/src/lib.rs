@@ -68,7 +68,9 @@ pub use decide::segment;
 
 pub use event::EventCause;
 
-pub use changeset::{AccountWrite, CaseWrite, Changeset, ConsentMove, CustomerWrite};
+pub use changeset::{
+    AccountWrite, CaseWrite, Changeset, ConsentEntryMove, ConsentMove, CustomerWrite, LinkRemoval,
+};
 pub use decide::account::{check_parent, make_primary};
 pub use decide::case::{CaseMetrics, CasePolicy, CaseSignals, CsatGroup};
 pub use decide::churn::{ChurnPolicy, ChurnRisk};
@@ -130,6 +132,6 @@ pub use quality::merge::{
     SurvivorshipPolicy, ValueSource,
 };
 pub use quality::merge_op::{
-    ActivityMove, DistinctPair, MergeContext, MergeRecord, MergeRecordWrite, Planned, plan_merge,
-    plan_unmerge,
+    ActivityMove, Belongings, DistinctPair, MergeContext, MergeRecord, MergeRecordWrite, Planned,
+    plan_merge, plan_unmerge,
 };

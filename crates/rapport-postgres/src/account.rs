@@ -23,6 +23,7 @@ pub(crate) struct AccountSql {
     update: String,
     version_of: String,
     upsert_link: String,
+    delete_link: String,
     load: String,
     page: String,
     subsidiaries: String,
@@ -50,6 +51,10 @@ impl AccountSql {
                  VALUES ($1, $2, $3, $4)
                  ON CONFLICT (tenant_id, account_id, customer_id)
                  DO UPDATE SET link_json = excluded.link_json"
+            ),
+            delete_link: format!(
+                "DELETE FROM {s}.account_links
+                 WHERE tenant_id = $1 AND account_id = $2 AND customer_id = $3"
             ),
             load: format!(
                 "SELECT account_json FROM {s}.accounts WHERE tenant_id = $1 AND account_id = $2"
@@ -81,6 +86,7 @@ pub(crate) struct AccountStmts {
     update: Option<Statement>,
     version_of: Option<Statement>,
     upsert_link: Option<Statement>,
+    delete_link: Option<Statement>,
 }
 
 impl AccountStmts {
@@ -90,11 +96,12 @@ impl AccountStmts {
         sql: &AccountSql,
         rows: Option<&AccountRows>,
     ) -> Result<Self, StoreError> {
-        let (creates, updates, links) = rows.map_or((true, true, true), |r| {
+        let (creates, updates, links, removals) = rows.map_or((true, true, true, true), |r| {
             (
                 r.accounts.iter().any(|a| a.expected.is_none()),
                 r.accounts.iter().any(|a| a.expected.is_some()),
                 !r.links.is_empty(),
+                !r.removals.is_empty(),
             )
         });
         let prep = |yes: bool, text: &str| {
@@ -112,6 +119,7 @@ impl AccountStmts {
             update: prep(updates, &sql.update).await?,
             version_of: prep(creates || updates, &sql.version_of).await?,
             upsert_link: prep(links, &sql.upsert_link).await?,
+            delete_link: prep(removals, &sql.delete_link).await?,
         })
     }
 }
@@ -134,6 +142,7 @@ struct LinkRow {
 pub(crate) struct AccountRows {
     accounts: Vec<AccountRow>,
     links: Vec<LinkRow>,
+    removals: Vec<(Uuid, Uuid)>,
 }
 
 pub(crate) fn rows(cs: &Changeset) -> Result<AccountRows, StoreError> {
@@ -163,6 +172,11 @@ pub(crate) fn rows(cs: &Changeset) -> Result<AccountRows, StoreError> {
                 })
             })
             .collect::<Result<_, StoreError>>()?,
+        removals: cs
+            .link_removals
+            .iter()
+            .map(|r| (*r.account.as_uuid(), *r.customer.as_uuid()))
+            .collect(),
     })
 }
 
@@ -205,7 +219,16 @@ pub(crate) async fn send(
             None => Ok(0),
         }
     }));
-    let (accounts, links) = join(accounts, links).await;
+    let removals = join_all(rows.removals.iter().map(|(a, c)| async move {
+        match &stmts.delete_link {
+            Some(stmt) => tx.exec(stmt, &[tenant, a, c]).await,
+            None => Ok(0),
+        }
+    }));
+    let ((accounts, links), removed) = join(join(accounts, links), removals).await;
+    for n in removed {
+        n?;
+    }
     for (r, (n, version)) in rows.accounts.iter().zip(accounts) {
         if n? == 1 {
             continue;

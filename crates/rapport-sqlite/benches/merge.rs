@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures::executor::block_on;
+use rapport_core::ports::MergeStore;
 use rapport_core::*;
 use rapport_sqlite::{SqliteConfig, SqliteStore};
 use rust_decimal::Decimal;
@@ -69,6 +70,8 @@ fn merge_once(store: &SqliteStore, s: CustomerId, l: CustomerId, policies: &Poli
     let rl = block_on(store.load(T, l)).unwrap().unwrap();
     let sa = block_on(store.activities(T, s, TimeRange::all())).unwrap();
     let la = block_on(store.activities(T, l, TimeRange::all())).unwrap();
+    let sb = block_on(store.belongings(T, s)).unwrap();
+    let lb = block_on(store.belongings(T, l)).unwrap();
     let ctx = MergeContext {
         id: MergeId::from_u128(next()),
         actor: Actor::new("bench").unwrap(),
@@ -81,6 +84,8 @@ fn merge_once(store: &SqliteStore, s: CustomerId, l: CustomerId, policies: &Poli
         &rl.customer,
         &rl.stats,
         &la,
+        &sb,
+        &lb,
         &SurvivorshipPolicy::default(),
         policies,
         &ctx,

@@ -486,6 +486,32 @@ impl rapport_core::ports::MergeStore for SqliteStore {
             .read(move |c| merge::distinct_pairs(c, tenant))
             .await?)
     }
+
+    async fn belongings(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<rapport_core::Belongings, StoreError> {
+        // One reader job for the three reads.
+        Ok(self
+            .readers
+            .read(move |c| {
+                let consents = consent::read(c, tenant, customer)?;
+                let cases = case::list(
+                    c,
+                    tenant,
+                    rapport_core::CaseQuery::all(u32::MAX).of_customer(customer),
+                )?;
+                let (links, accounts) = account::of_customer(c, tenant, customer)?;
+                Ok::<_, SqliteError>(rapport_core::Belongings {
+                    consents,
+                    cases,
+                    links,
+                    accounts,
+                })
+            })
+            .await?)
+    }
 }
 
 impl Store for SqliteStore {

@@ -9,7 +9,7 @@ use crate::model::id::{CustomerId, MergeId, TenantId};
 use crate::model::lifecycle::Stage;
 use crate::ports::store::{Store, check_writes};
 use crate::ports::{Entity, StoreError};
-use crate::quality::merge_op::{DistinctPair, MergeRecord};
+use crate::quality::merge_op::{Belongings, DistinctPair, MergeRecord};
 
 /// A [`Store`] that applies a changeset's `moves` and `merges` (activities handed between
 /// customers, merge records) and reads merge records back. The three stores of the
@@ -32,6 +32,18 @@ pub trait MergeStore: Store {
         &self,
         tenant: TenantId,
     ) -> impl Future<Output = Result<Vec<DistinctPair>, StoreError>> + Send;
+
+    /// What `customer` holds besides its row and activities — consent ledger entries, cases,
+    /// account links and their accounts — as one read, for a merge or an unmerge to move.
+    /// Empty for a customer that holds nothing (or does not exist).
+    ///
+    /// # Errors
+    /// Store errors.
+    fn belongings(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> impl Future<Output = Result<Belongings, StoreError>> + Send;
 }
 
 macro_rules! forward_merge_store {
@@ -49,6 +61,13 @@ macro_rules! forward_merge_store {
                 tenant: TenantId,
             ) -> impl Future<Output = Result<Vec<DistinctPair>, StoreError>> + Send {
                 (**self).distinct_pairs(tenant)
+            }
+            fn belongings(
+                &self,
+                tenant: TenantId,
+                customer: CustomerId,
+            ) -> impl Future<Output = Result<Belongings, StoreError>> + Send {
+                (**self).belongings(tenant, customer)
             }
         }
     )*};

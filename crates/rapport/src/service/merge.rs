@@ -272,7 +272,8 @@ impl<S: MergeStore, N> Service<S, N> {
     }
 
     /// Merges `req.loser` into `req.survivor` in one atomic changeset: survivorship per field,
-    /// the loser's activities moved (ids and idempotency keys kept), stats folded again from
+    /// the loser's activities moved (ids and idempotency keys kept), its consent ledger
+    /// entries and cases moved, its account links folded into the survivor's (roles unioned), stats folded again from
     /// the union, tier, stage and rule tags re-evaluated, the loser a `Merged { into }`
     /// tombstone (reads through it resolve to the survivor), and a merge record that
     /// [`Service::unmerge`] takes back.
@@ -327,6 +328,8 @@ impl<S: MergeStore, N> Service<S, N> {
             .store
             .activities(t, req.loser, TimeRange::all())
             .await?;
+        let sb = self.store.belongings(t, req.survivor).await?;
+        let lb = self.store.belongings(t, req.loser).await?;
         let now = self.clock.now();
         let ctx = MergeContext {
             id: MergeId::from_uuid(self.ids.next()),
@@ -340,6 +343,8 @@ impl<S: MergeStore, N> Service<S, N> {
             &l.customer,
             &l.stats,
             &la,
+            &sb,
+            &lb,
             &req.policy,
             &self.policies,
             &ctx,
@@ -355,8 +360,8 @@ impl<S: MergeStore, N> Service<S, N> {
         })
     }
 
-    /// Undoes merge `id`: the loser comes back as it was, the activities that came from it
-    /// move back, both customers' stats are folded again (see [`plan_unmerge`] for what the
+    /// Undoes merge `id`: the loser comes back as it was, the activities, consent entries,
+    /// cases and account links that came from it move back, both customers' stats are folded again (see [`plan_unmerge`] for what the
     /// survivor keeps). Refused once the loser was erased.
     ///
     /// # Errors
@@ -376,11 +381,13 @@ impl<S: MergeStore, N> Service<S, N> {
             .store
             .activities(t, record.survivor, TimeRange::all())
             .await?;
+        let sb = self.store.belongings(t, record.survivor).await?;
         let mut ids = || self.ids.message_id();
         let planned = plan_unmerge(
             &record,
             &s.customer,
             &sa,
+            &sb,
             &l.customer,
             &self.policies,
             self.clock.now(),
