@@ -85,6 +85,23 @@ impl MergeStore for Db {
             Db::Postgres(s) => s.belongings(t, c).await,
         }
     }
+    async fn merge_inputs(
+        &self,
+        t: TenantId,
+        survivor: CustomerId,
+        loser: CustomerId,
+    ) -> std::result::Result<
+        Option<(
+            rapport_core::ports::MergeSide,
+            rapport_core::ports::MergeSide,
+        )>,
+        StoreError,
+    > {
+        match self {
+            Db::Sqlite(s) => s.merge_inputs(t, survivor, loser).await,
+            Db::Postgres(s) => s.merge_inputs(t, survivor, loser).await,
+        }
+    }
 }
 
 /// A customer named by UUID, email (normalised) or external id.

@@ -66,12 +66,7 @@ fn customer(store: &SqliteStore) -> CustomerId {
 }
 
 fn merge_once(store: &SqliteStore, s: CustomerId, l: CustomerId, policies: &Policies) {
-    let rs = block_on(store.load(T, s)).unwrap().unwrap();
-    let rl = block_on(store.load(T, l)).unwrap().unwrap();
-    let sa = block_on(store.activities(T, s, TimeRange::all())).unwrap();
-    let la = block_on(store.activities(T, l, TimeRange::all())).unwrap();
-    let sb = block_on(store.belongings(T, s)).unwrap();
-    let lb = block_on(store.belongings(T, l)).unwrap();
+    let (s, l) = block_on(store.merge_inputs(T, s, l)).unwrap().unwrap();
     let ctx = MergeContext {
         id: MergeId::from_u128(next()),
         actor: Actor::new("bench").unwrap(),
@@ -79,13 +74,13 @@ fn merge_once(store: &SqliteStore, s: CustomerId, l: CustomerId, policies: &Poli
     };
     let mut ids = || MessageId::from_u128(next());
     let planned = plan_merge(
-        &rs.customer,
-        &sa,
-        &rl.customer,
-        &rl.stats,
-        &la,
-        &sb,
-        &lb,
+        &s.record.customer,
+        &s.activities,
+        &l.record.customer,
+        &l.record.stats,
+        &l.activities,
+        &s.belongings,
+        &l.belongings,
         &SurvivorshipPolicy::default(),
         policies,
         &ctx,

@@ -495,20 +495,29 @@ impl rapport_core::ports::MergeStore for SqliteStore {
         // One reader job for the three reads.
         Ok(self
             .readers
+            .read(move |c| merge::belongings(c, tenant, customer))
+            .await?)
+    }
+
+    async fn merge_inputs(
+        &self,
+        tenant: TenantId,
+        survivor: CustomerId,
+        loser: CustomerId,
+    ) -> Result<
+        Option<(
+            rapport_core::ports::MergeSide,
+            rapport_core::ports::MergeSide,
+        )>,
+        StoreError,
+    > {
+        // One reader job (one snapshot) for both customers, histories and belongings.
+        Ok(self
+            .readers
             .read(move |c| {
-                let consents = consent::read(c, tenant, customer)?;
-                let cases = case::list(
-                    c,
-                    tenant,
-                    rapport_core::CaseQuery::all(u32::MAX).of_customer(customer),
-                )?;
-                let (links, accounts) = account::of_customer(c, tenant, customer)?;
-                Ok::<_, SqliteError>(rapport_core::Belongings {
-                    consents,
-                    cases,
-                    links,
-                    accounts,
-                })
+                let s = merge::side(c, tenant, survivor)?;
+                let l = merge::side(c, tenant, loser)?;
+                Ok::<_, SqliteError>(s.zip(l))
             })
             .await?)
     }

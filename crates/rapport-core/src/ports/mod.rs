@@ -134,7 +134,7 @@ pub use consent_source::{ConsentSource, CustomerConsents};
 pub use dyn_store::{BoxFuture, DynStore};
 pub use erasure::{ErasureStore, already_erased};
 pub use error::{Entity, StoreError};
-pub use merge::{MergeStore, check_changeset_writes};
+pub use merge::{MergeSide, MergeStore, check_changeset_writes};
 pub use notifier::{Notifier, NotifyError};
 pub use outbox::Outbox;
 pub use store::{

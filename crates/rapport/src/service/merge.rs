@@ -307,9 +307,16 @@ impl<S: MergeStore, N> Service<S, N> {
     /// other store errors.
     #[tracing::instrument(name = "rapport.merge", level = "debug", skip_all, fields(tenant = %t, survivor = %req.survivor, loser = %req.loser))]
     pub async fn merge(&self, t: TenantId, req: MergeRequest) -> Result<Merged, Error> {
-        let s = self.load_plain(t, req.survivor).await?;
-        let l = self.load_plain(t, req.loser).await?;
-        for (want, r) in [(req.survivor_version, &s), (req.loser_version, &l)] {
+        // Everything the decision needs in one store call (one reader job on SQLite).
+        let Some((s, l)) = self.store.merge_inputs(t, req.survivor, req.loser).await? else {
+            // Name the missing one.
+            self.load_plain(t, req.survivor).await?;
+            return Err(Error::NotFound(req.loser));
+        };
+        for (want, r) in [
+            (req.survivor_version, &s.record),
+            (req.loser_version, &l.record),
+        ] {
             if let Some(expected) = want.filter(|v| *v != r.customer.version()) {
                 return Err(Error::Store(StoreError::Conflict {
                     customer: r.customer.id(),
@@ -318,18 +325,6 @@ impl<S: MergeStore, N> Service<S, N> {
                 }));
             }
         }
-        // Refuse tombstones before reading histories.
-        MergePlan::preview(&s.customer, &l.customer, &req.policy)?;
-        let sa = self
-            .store
-            .activities(t, req.survivor, TimeRange::all())
-            .await?;
-        let la = self
-            .store
-            .activities(t, req.loser, TimeRange::all())
-            .await?;
-        let sb = self.store.belongings(t, req.survivor).await?;
-        let lb = self.store.belongings(t, req.loser).await?;
         let now = self.clock.now();
         let ctx = MergeContext {
             id: MergeId::from_uuid(self.ids.next()),
@@ -338,13 +333,13 @@ impl<S: MergeStore, N> Service<S, N> {
         };
         let mut ids = || self.ids.message_id();
         let planned = plan_merge(
-            &s.customer,
-            &sa,
-            &l.customer,
-            &l.stats,
-            &la,
-            &sb,
-            &lb,
+            &s.record.customer,
+            &s.activities,
+            &l.record.customer,
+            &l.record.stats,
+            &l.activities,
+            &s.belongings,
+            &l.belongings,
             &req.policy,
             &self.policies,
             &ctx,
