@@ -75,6 +75,33 @@ impl MergeStore for Db {
             Db::Postgres(s) => s.distinct_pairs(t).await,
         }
     }
+    async fn belongings(
+        &self,
+        t: TenantId,
+        c: CustomerId,
+    ) -> std::result::Result<rapport_core::Belongings, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.belongings(t, c).await,
+            Db::Postgres(s) => s.belongings(t, c).await,
+        }
+    }
+    async fn merge_inputs(
+        &self,
+        t: TenantId,
+        survivor: CustomerId,
+        loser: CustomerId,
+    ) -> std::result::Result<
+        Option<(
+            rapport_core::ports::MergeSide,
+            rapport_core::ports::MergeSide,
+        )>,
+        StoreError,
+    > {
+        match self {
+            Db::Sqlite(s) => s.merge_inputs(t, survivor, loser).await,
+            Db::Postgres(s) => s.merge_inputs(t, survivor, loser).await,
+        }
+    }
 }
 
 /// A customer named by UUID, email (normalised) or external id.

@@ -13,7 +13,7 @@ use crate::model::account::{Account, AccountActivity, AccountLink};
 use crate::model::activity::Activity;
 use crate::model::case::Case;
 use crate::model::customer::Customer;
-use crate::model::id::{CustomerId, TenantId};
+use crate::model::id::{AccountId, ConsentEntryId, CustomerId, TenantId};
 use crate::model::line_item::LineItems;
 use crate::model::stats::Stats;
 use crate::privacy::{ConsentEntry, ErasureRecord};
@@ -194,6 +194,50 @@ pub struct Changeset {
     /// not at all when the activity's idempotency key is already stored).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub line_items: Vec<LineItems>,
+    /// Single consent ledger entries handed to another customer (a merge moves the loser's
+    /// entries one by one, so that an unmerge moves back exactly those). A store moves each
+    /// only if it is stored under the move's `from`, else the changeset fails.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consent_entry_moves: Vec<ConsentEntryMove>,
+    /// Account links deleted (a merge folds the loser's link into the survivor's; an unmerge
+    /// deletes a link the survivor only had from the loser). Each link's account must be
+    /// written by the same changeset, like `account_links`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub link_removals: Vec<LinkRemoval>,
+}
+
+/// One consent ledger entry moved from `from` to `to` (the entry's `customer` is rewritten;
+/// everything else is kept).
+///
+/// ```
+/// use rapport_core::{ConsentEntryId, ConsentEntryMove, CustomerId};
+/// let m = ConsentEntryMove { entry: ConsentEntryId::from_u128(7), from: CustomerId::from_u128(1), to: CustomerId::from_u128(2) };
+/// assert_eq!(serde_json::to_value(m)?["entry"], "00000000-0000-0000-0000-000000000007");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentEntryMove {
+    /// The entry.
+    pub entry: ConsentEntryId,
+    /// The customer it is stored under now.
+    pub from: CustomerId,
+    /// The customer it will be stored under.
+    pub to: CustomerId,
+}
+
+/// The key of an account link to delete.
+///
+/// ```
+/// use rapport_core::{AccountId, CustomerId, LinkRemoval};
+/// let r = LinkRemoval { account: AccountId::from_u128(1), customer: CustomerId::from_u128(2) };
+/// assert_eq!(r.customer, CustomerId::from_u128(2));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LinkRemoval {
+    /// The account.
+    pub account: AccountId,
+    /// The person whose link goes.
+    pub customer: CustomerId,
 }
 
 /// Moves every consent ledger entry of `from` to `to` (same tenant).
@@ -252,6 +296,8 @@ impl Changeset {
             && self.merges.is_empty()
             && self.distinct.is_empty()
             && self.account_activities.is_empty()
+            && self.consent_entry_moves.is_empty()
+            && self.link_removals.is_empty()
     }
 
     /// Adds a create.
@@ -441,6 +487,40 @@ impl Changeset {
         for m in &self.consent_moves {
             if m.from == m.to {
                 return bad(format!("consents of {} moved onto themselves", m.from));
+            }
+        }
+        let twice = first_repeat(&self.consent_entry_moves, |m| m.entry);
+        for (i, m) in self.consent_entry_moves.iter().enumerate() {
+            if twice == Some(i) {
+                return bad(format!("consent entry {} is moved twice", m.entry));
+            }
+            if m.from == m.to {
+                return bad(format!("consent entry {} moved onto its customer", m.entry));
+            }
+        }
+        let twice = first_repeat(&self.link_removals, |r| *r);
+        for (i, r) in self.link_removals.iter().enumerate() {
+            if twice == Some(i) {
+                return bad(format!(
+                    "the link of account {} is removed twice",
+                    r.account
+                ));
+            }
+            if !self.accounts.iter().any(|w| w.account().id() == r.account) {
+                return bad(format!(
+                    "a link removal of account {} without a write of the account",
+                    r.account
+                ));
+            }
+            if self
+                .account_links
+                .iter()
+                .any(|l| l.account == r.account && l.customer == r.customer)
+            {
+                return bad(format!(
+                    "the link of account {} is written and removed",
+                    r.account
+                ));
             }
         }
         Ok(())

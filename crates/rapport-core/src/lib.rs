@@ -68,7 +68,9 @@ pub use decide::segment;
 
 pub use event::EventCause;
 
-pub use changeset::{AccountWrite, CaseWrite, Changeset, ConsentMove, CustomerWrite};
+pub use changeset::{
+    AccountWrite, CaseWrite, Changeset, ConsentEntryMove, ConsentMove, CustomerWrite, LinkRemoval,
+};
 pub use decide::account::{check_parent, make_primary};
 pub use decide::account_value::{
     AccountEvaluation, AccountPolicies, evaluate_account, rank_accounts, revenue_by_contact,
@@ -135,9 +137,9 @@ pub use ports::{
 pub use quality::dedupe::{DedupePolicy, DuplicateCandidate, MatchReason, duplicate_candidates};
 pub use quality::merge::{
     FieldDecision, FieldOutcome, MergeField, MergePlan, MergePreview, Survivorship,
-    SurvivorshipPolicy, ValueSource,
+    SurvivorshipPolicy, ValueSource, profile_differences,
 };
 pub use quality::merge_op::{
-    ActivityMove, DistinctPair, MergeContext, MergeRecord, MergeRecordWrite, Planned, plan_merge,
-    plan_unmerge,
+    ActivityMove, Belongings, DistinctPair, MergeContext, MergeRecord, MergeRecordWrite, Planned,
+    plan_merge, plan_unmerge,
 };

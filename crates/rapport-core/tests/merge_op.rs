@@ -204,7 +204,7 @@ proptest! {
         let pol = Policies::default();
         let (s, _, sa) = build(1, &a, &pol);
         let (l, ls, la) = build(2, &b, &pol);
-        let planned = plan_merge(&s, &sa, &l, &ls, &la, &policy, &pol, &ctx(), &mut ids()).unwrap();
+        let planned = plan_merge(&s, &sa, &l, &ls, &la, &Belongings::default(), &Belongings::default(), &policy, &pol, &ctx(), &mut ids()).unwrap();
         let p = &planned.survivor.profile;
         let name = |x: &Shape| x.name.map(|v| format!("Name {v}"));
         prop_assert_eq!(p.display_name.as_ref().map(|v| v.expose().clone()), oracle(name(&a), name(&b), &a, &b, &policy));
@@ -244,12 +244,12 @@ proptest! {
         let pol = Policies::default();
         let (s, ss, sa) = build(1, &a, &pol);
         let (l, ls, la) = build(2, &b, &pol);
-        let merged = plan_merge(&s, &sa, &l, &ls, &la, &policy, &pol, &ctx(), &mut ids()).unwrap();
+        let merged = plan_merge(&s, &sa, &l, &ls, &la, &Belongings::default(), &Belongings::default(), &policy, &pol, &ctx(), &mut ids()).unwrap();
         let tomb = merged.changeset.customers[0].customer().clone();
         let survivor = merged.changeset.customers[1].customer().clone();
         let mut held: Vec<Activity> = sa.clone();
         held.extend(merged.changeset.moves.iter().map(|m| m.activity.clone()));
-        let undone = plan_unmerge(&merged.record, &survivor, &held, &tomb, &pol, now(), &mut ids()).unwrap();
+        let undone = plan_unmerge(&merged.record, &survivor, &held, &Belongings::default(), &tomb, &pol, now(), &mut ids()).unwrap();
         prop_assert!(undone.changeset.validate(T).is_ok());
         prop_assert!(undone.changeset.revives(l.id()));
         let (s2, ss2) = undone.changeset.customers[0].clone().into_parts();
@@ -261,7 +261,7 @@ proptest! {
         let back: Vec<Activity> = undone.changeset.moves.iter().map(|m| m.activity.clone()).collect();
         prop_assert_eq!(back, la);
         // Undoing twice is refused.
-        let again = plan_unmerge(&undone.record, &survivor, &held, &tomb, &pol, now(), &mut ids());
+        let again = plan_unmerge(&undone.record, &survivor, &held, &Belongings::default(), &tomb, &pol, now(), &mut ids());
         prop_assert!(
             matches!(again, Err(DomainError::CannotUnmerge { .. })),
             "undone twice: {:?}", again
@@ -290,6 +290,8 @@ fn tombstones_neither_merge_nor_take_merges_so_no_cycle_forms() {
         &b,
         &bs,
         &[],
+        &Belongings::default(),
+        &Belongings::default(),
         &SurvivorshipPolicy::default(),
         &pol,
         &ctx(),
@@ -306,6 +308,8 @@ fn tombstones_neither_merge_nor_take_merges_so_no_cycle_forms() {
             l,
             &Stats::default(),
             &[],
+            &Belongings::default(),
+            &Belongings::default(),
             &SurvivorshipPolicy::default(),
             &pol,
             &ctx(),
@@ -336,7 +340,17 @@ fn tombstones_neither_merge_nor_take_merges_so_no_cycle_forms() {
     erased
         .set_lifecycle(erased.lifecycle().erase(now()).unwrap())
         .unwrap();
-    let err = plan_unmerge(&m.record, &a2, &[], &erased, &pol, now(), &mut ids()).unwrap_err();
+    let err = plan_unmerge(
+        &m.record,
+        &a2,
+        &[],
+        &Belongings::default(),
+        &erased,
+        &pol,
+        now(),
+        &mut ids(),
+    )
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
@@ -353,7 +367,16 @@ fn tombstones_neither_merge_nor_take_merges_so_no_cycle_forms() {
     )
     .unwrap();
     assert!(matches!(
-        plan_unmerge(&m.record, &gone, &[], &tomb_b, &pol, now(), &mut ids()),
+        plan_unmerge(
+            &m.record,
+            &gone,
+            &[],
+            &Belongings::default(),
+            &tomb_b,
+            &pol,
+            now(),
+            &mut ids()
+        ),
         Err(DomainError::CannotUnmerge { .. })
     ));
 }
@@ -379,6 +402,8 @@ fn an_edit_made_after_the_merge_survives_the_unmerge() {
         &b,
         &bs,
         &[],
+        &Belongings::default(),
+        &Belongings::default(),
         &SurvivorshipPolicy::default(),
         &pol,
         &ctx(),
@@ -391,7 +416,17 @@ fn an_edit_made_after_the_merge_survives_the_unmerge() {
     );
     let tomb = m.changeset.customers[0].customer().clone();
     // Unchanged since: the survivor's own name comes back.
-    let u = plan_unmerge(&m.record, &m.survivor, &[], &tomb, &pol, now(), &mut ids()).unwrap();
+    let u = plan_unmerge(
+        &m.record,
+        &m.survivor,
+        &[],
+        &Belongings::default(),
+        &tomb,
+        &pol,
+        now(),
+        &mut ids(),
+    )
+    .unwrap();
     assert_eq!(
         u.survivor.profile.display_name.as_ref().unwrap().expose(),
         "Name 0"
@@ -399,9 +434,235 @@ fn an_edit_made_after_the_merge_survives_the_unmerge() {
     // Edited since: the edit stays.
     let mut edited = m.survivor.next_version();
     edited.profile.display_name = Some(Pii::new("Ann Edited".into()));
-    let u = plan_unmerge(&m.record, &edited, &[], &tomb, &pol, now(), &mut ids()).unwrap();
+    let u = plan_unmerge(
+        &m.record,
+        &edited,
+        &[],
+        &Belongings::default(),
+        &tomb,
+        &pol,
+        now(),
+        &mut ids(),
+    )
+    .unwrap();
     assert_eq!(
         u.survivor.profile.display_name.as_ref().unwrap().expose(),
         "Ann Edited"
     );
+}
+
+/// What both customers hold besides their rows, as a store would keep it: consent entries by
+/// id, cases by id, links by (account, customer), accounts by id.
+#[derive(Debug, Clone, PartialEq)]
+struct Held {
+    consents: std::collections::BTreeMap<ConsentEntryId, privacy::ConsentEntry>,
+    cases: std::collections::BTreeMap<CaseId, Case>,
+    links: std::collections::BTreeMap<(AccountId, CustomerId), AccountLink>,
+    accounts: std::collections::BTreeMap<AccountId, Account>,
+}
+
+impl Held {
+    fn of(&self, c: CustomerId) -> Belongings {
+        let links: Vec<AccountLink> = self
+            .links
+            .values()
+            .filter(|l| l.customer == c)
+            .cloned()
+            .collect();
+        Belongings {
+            consents: self
+                .consents
+                .values()
+                .filter(|e| e.customer == c)
+                .cloned()
+                .collect(),
+            cases: self
+                .cases
+                .values()
+                .filter(|k| k.customer == c)
+                .cloned()
+                .collect(),
+            accounts: links
+                .iter()
+                .map(|l| self.accounts[&l.account].clone())
+                .collect(),
+            links,
+        }
+    }
+
+    /// A store's apply of the changeset's belongings (after checking what a store checks).
+    fn apply(&mut self, cs: &Changeset) {
+        for m in &cs.consent_entry_moves {
+            let e = self.consents.get_mut(&m.entry).unwrap();
+            assert_eq!(e.customer, m.from, "moved from the wrong customer");
+            e.customer = m.to;
+        }
+        for w in &cs.cases {
+            let old = &self.cases[&w.case().id()];
+            assert_eq!(Some(old.version()), w.expected_version());
+            self.cases.insert(w.case().id(), w.case().clone());
+        }
+        for w in &cs.accounts {
+            let old = &self.accounts[&w.account().id()];
+            assert_eq!(Some(old.version()), w.expected_version());
+            self.accounts.insert(w.account().id(), w.account().clone());
+        }
+        for r in &cs.link_removals {
+            assert!(
+                self.links.remove(&(r.account, r.customer)).is_some(),
+                "removed a missing link"
+            );
+        }
+        for l in &cs.account_links {
+            self.links.insert((l.account, l.customer), l.clone());
+        }
+    }
+
+    /// The same, but versions (which a merge and its undo step on twice).
+    fn unversioned(&self) -> impl PartialEq + std::fmt::Debug {
+        (
+            self.consents.clone(),
+            self.cases
+                .iter()
+                .map(|(id, c)| (*id, c.customer))
+                .collect::<Vec<_>>(),
+            self.links.clone(),
+        )
+    }
+}
+
+/// (consents of a, of b, cases of a, of b, links: (account 0..3, holder 0 = a / 1 = b / 2 = both,
+/// roles bits, primary bits, ended bits))
+type HeldShape = (u8, u8, u8, u8, Vec<(u8, u8, u8, u8, u8)>);
+
+fn held_shape() -> impl Strategy<Value = HeldShape> {
+    (
+        0..3u8,
+        0..3u8,
+        0..3u8,
+        0..3u8,
+        proptest::collection::vec((0..3u8, 0..3u8, 1..16u8, 0..4u8, 0..4u8), 0..4),
+    )
+}
+
+fn held(a: CustomerId, b: CustomerId, shape: &HeldShape) -> Held {
+    use privacy::{ConsentEntry, ConsentState};
+    let (ca, cb, ka, kb, links) = shape;
+    let mut h = Held {
+        consents: Default::default(),
+        cases: Default::default(),
+        links: Default::default(),
+        accounts: Default::default(),
+    };
+    let mut n = 100u128;
+    for (who, count) in [(a, *ca), (b, *cb)] {
+        for i in 0..count {
+            n += 1;
+            let e = ConsentEntry::new(
+                ConsentEntryId::from_u128(n),
+                who,
+                Purpose::Marketing,
+                ContactChannel::Email,
+                if i % 2 == 0 {
+                    ConsentState::Granted
+                } else {
+                    ConsentState::Withdrawn
+                },
+                "form",
+                day0() + Duration::days(i64::from(i)),
+            )
+            .unwrap();
+            h.consents.insert(e.id, e);
+        }
+    }
+    for (who, count) in [(a, *ka), (b, *kb)] {
+        for _ in 0..count {
+            n += 1;
+            let c = Case::open(NewCase::new(
+                CaseId::from_u128(n),
+                T,
+                who,
+                CaseCategory::new("delivery").unwrap(),
+                CaseSeverity::Normal,
+                Channel::Email,
+                day0(),
+            ));
+            h.cases.insert(c.id(), c);
+        }
+    }
+    let roles = [
+        AccountRole::DecisionMaker,
+        AccountRole::Buyer,
+        AccountRole::User,
+        AccountRole::Billing,
+    ];
+    for (acct, holder, role_bits, primary, ended) in links {
+        let id = AccountId::from_u128(u128::from(*acct) + 1);
+        h.accounts
+            .entry(id)
+            .or_insert_with(|| Account::new(id, T, AccountName::new("Acme").unwrap(), day0()));
+        let whose: &[(usize, CustomerId)] = match holder {
+            0 => &[(0, a)],
+            1 => &[(1, b)],
+            _ => &[(0, a), (1, b)],
+        };
+        for &(k, who) in whose {
+            let picked = roles
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| role_bits >> i & 1 == 1)
+                .map(|(_, r)| *r);
+            let mut l = AccountLink::new(id, who, picked, day0() + Duration::days(k as i64));
+            // At most one primary per account: only the first holder may be.
+            l.primary =
+                primary >> k & 1 == 1 && !h.links.values().any(|x| x.account == id && x.primary);
+            if ended >> k & 1 == 1 {
+                l.until = Some(day0() + Duration::days(30));
+            }
+            h.links.insert((id, who), l);
+        }
+    }
+    h
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// A merge moves the loser's consent entries, cases and account links to the survivor
+    /// (links on one account folded: roles unioned, at most one primary, one link per person),
+    /// and merge ∘ unmerge gives every belonging back to whom it was (versions aside).
+    #[test]
+    fn prop_belongings_move_and_come_back(a in shape(), b in shape(), hs in held_shape()) {
+        let pol = Policies::default();
+        let (s, _, sa) = build(1, &a, &pol);
+        let (l, ls, la) = build(2, &b, &pol);
+        let before = held(s.id(), l.id(), &hs);
+        let mut book = before.clone();
+        let merged = plan_merge(&s, &sa, &l, &ls, &la, &book.of(s.id()), &book.of(l.id()),
+            &SurvivorshipPolicy::default(), &pol, &ctx(), &mut ids()).unwrap();
+        prop_assert!(merged.changeset.validate(T).is_ok(), "{:?}", merged.changeset.validate(T));
+        book.apply(&merged.changeset);
+        let left = book.of(l.id());
+        prop_assert!(left.consents.is_empty() && left.cases.is_empty() && left.links.is_empty());
+        let got = book.of(s.id());
+        prop_assert_eq!(got.consents.len(), before.of(s.id()).consents.len() + before.of(l.id()).consents.len());
+        prop_assert_eq!(got.cases.len(), before.of(s.id()).cases.len() + before.of(l.id()).cases.len());
+        for link in &before.of(l.id()).links {
+            let now_held = book.links.get(&(link.account, s.id())).unwrap();
+            prop_assert!(link.roles.is_subset(&now_held.roles), "roles lost");
+            prop_assert!(!link.primary || now_held.primary, "primary lost");
+        }
+        for acct in book.accounts.keys() {
+            let primaries = book.links.values().filter(|x| x.account == *acct && x.primary).count();
+            prop_assert!(primaries <= 1, "two primaries on {}", acct);
+        }
+        let tomb = merged.changeset.customers[0].customer().clone();
+        let survivor = merged.changeset.customers[1].customer().clone();
+        let mut acts: Vec<Activity> = sa.clone();
+        acts.extend(merged.changeset.moves.iter().map(|m| m.activity.clone()));
+        let undone = plan_unmerge(&merged.record, &survivor, &acts, &book.of(s.id()), &tomb, &pol, now(), &mut ids()).unwrap();
+        prop_assert!(undone.changeset.validate(T).is_ok(), "{:?}", undone.changeset.validate(T));
+        book.apply(&undone.changeset);
+        prop_assert_eq!(book.unversioned(), before.unversioned());
+    }
 }

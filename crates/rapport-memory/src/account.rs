@@ -27,6 +27,9 @@ pub(crate) fn write(book: &mut Book, cs: &Changeset) {
     for w in &cs.accounts {
         book.accounts.insert(w.account().id(), w.account().clone());
     }
+    for r in &cs.link_removals {
+        book.account_links.remove(&(r.account, r.customer));
+    }
     for l in &cs.account_links {
         book.account_links
             .insert((l.account, l.customer), l.clone());

@@ -18,6 +18,11 @@ pub(crate) struct Ledger {
 }
 
 impl Ledger {
+    /// The entries stored under `customer` (unsorted).
+    pub(crate) fn of(&self, customer: CustomerId) -> Vec<ConsentEntry> {
+        self.by_customer.get(&customer).cloned().unwrap_or_default()
+    }
+
     /// Refuses a changeset whose entries are already stored (before anything is written).
     pub(crate) fn check(&self, cs: &Changeset) -> Result<(), StoreError> {
         if let Some(r) = cs
@@ -26,6 +31,22 @@ impl Ledger {
             .find(|r| self.erasures.contains_key(&r.customer))
         {
             return Err(already_erased(r.customer));
+        }
+        for m in &cs.consent_entry_moves {
+            let here = self
+                .by_customer
+                .get(&m.from)
+                .is_some_and(|v| v.iter().any(|e| e.id == m.entry));
+            if !here {
+                return Err(StoreError::Invalid(
+                    rapport_core::DomainError::InvalidChangeset {
+                        reason: format!(
+                            "consent entry {} is not stored under customer {}",
+                            m.entry, m.from
+                        ),
+                    },
+                ));
+            }
         }
         match cs.consents.iter().find(|e| self.ids.contains(&e.id)) {
             Some(e) => Err(entry_stored(e.id)),
@@ -42,6 +63,20 @@ impl Ledger {
                 }
                 self.by_customer.entry(m.to).or_default().extend(moved);
             }
+        }
+        for m in &cs.consent_entry_moves {
+            let Some(from) = self.by_customer.get_mut(&m.from) else {
+                continue; // checked before: unreachable
+            };
+            let Some(i) = from.iter().position(|e| e.id == m.entry) else {
+                continue;
+            };
+            let mut e = from.remove(i);
+            if from.is_empty() {
+                self.by_customer.remove(&m.from);
+            }
+            e.customer = m.to;
+            self.by_customer.entry(m.to).or_default().push(e);
         }
         for e in &cs.consents {
             self.ids.insert(e.id);

@@ -141,4 +141,37 @@ impl ports::MergeStore for MemoryStore {
                 .collect()
         }))
     }
+
+    async fn belongings(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<Belongings, StoreError> {
+        let inner = self.lock()?;
+        let Some(b) = inner.books.get(&tenant) else {
+            return Ok(Belongings::default());
+        };
+        let mut consents = b.consents.of(customer);
+        rapport_core::ports::sort_ledger(&mut consents);
+        let links: Vec<AccountLink> = b
+            .account_links
+            .values()
+            .filter(|l| l.customer == customer)
+            .cloned()
+            .collect();
+        Ok(Belongings {
+            consents,
+            cases: b
+                .cases
+                .values()
+                .filter(|c| c.customer == customer)
+                .cloned()
+                .collect(),
+            accounts: links
+                .iter()
+                .filter_map(|l| b.accounts.get(&l.account).cloned())
+                .collect(),
+            links,
+        })
+    }
 }

@@ -25,6 +25,7 @@ pub(crate) struct AccountSql {
     update: String,
     version_of: String,
     upsert_link: String,
+    delete_link: String,
     load: String,
     page: String,
     subsidiaries: String,
@@ -55,6 +56,10 @@ impl AccountSql {
                  VALUES ($1, $2, $3, $4)
                  ON CONFLICT (tenant_id, account_id, customer_id)
                  DO UPDATE SET link_json = excluded.link_json"
+            ),
+            delete_link: format!(
+                "DELETE FROM {s}.account_links
+                 WHERE tenant_id = $1 AND account_id = $2 AND customer_id = $3"
             ),
             load: format!(
                 "SELECT account_json FROM {s}.accounts WHERE tenant_id = $1 AND account_id = $2"
@@ -101,6 +106,7 @@ pub(crate) struct AccountStmts {
     upsert_link: Option<Statement>,
     attribute: Option<Statement>,
     move_attributed: Option<Statement>,
+    delete_link: Option<Statement>,
 }
 
 impl AccountStmts {
@@ -110,11 +116,12 @@ impl AccountStmts {
         sql: &AccountSql,
         rows: Option<&AccountRows>,
     ) -> Result<Self, StoreError> {
-        let (creates, updates, links) = rows.map_or((true, true, true), |r| {
+        let (creates, updates, links, removals) = rows.map_or((true, true, true, true), |r| {
             (
                 r.accounts.iter().any(|a| a.expected.is_none()),
                 r.accounts.iter().any(|a| a.expected.is_some()),
                 !r.links.is_empty(),
+                !r.removals.is_empty(),
             )
         });
         let (attributes, moves) = rows.map_or((true, true), |r| {
@@ -137,6 +144,7 @@ impl AccountStmts {
             upsert_link: prep(links, &sql.upsert_link).await?,
             attribute: prep(attributes, &sql.attribute).await?,
             move_attributed: prep(moves, &sql.move_attributed).await?,
+            delete_link: prep(removals, &sql.delete_link).await?,
         })
     }
 }
@@ -171,6 +179,7 @@ pub(crate) struct AccountRows {
     attributed: Vec<AttributedRow>,
     /// Moved activities: `account` holds the customer moved from.
     moved: Vec<AttributedRow>,
+    removals: Vec<(Uuid, Uuid)>,
 }
 
 pub(crate) fn rows(cs: &Changeset) -> Result<AccountRows, StoreError> {
@@ -210,6 +219,11 @@ pub(crate) fn rows(cs: &Changeset) -> Result<AccountRows, StoreError> {
             .iter()
             .map(|m| attributed_row(*m.from.as_uuid(), &m.activity))
             .collect::<Result<_, StoreError>>()?,
+        removals: cs
+            .link_removals
+            .iter()
+            .map(|r| (*r.account.as_uuid(), *r.customer.as_uuid()))
+            .collect(),
     })
 }
 
@@ -283,9 +297,18 @@ pub(crate) async fn send(
             None => Ok(0),
         }
     }));
-    let ((accounts, links), (attributed, moved)) =
-        join(join(accounts, links), join(attributed, moved)).await;
-    for n in attributed.into_iter().chain(moved) {
+    let removals = join_all(rows.removals.iter().map(|(a, c)| async move {
+        match &stmts.delete_link {
+            Some(stmt) => tx.exec(stmt, &[tenant, a, c]).await,
+            None => Ok(0),
+        }
+    }));
+    let ((accounts, links), ((attributed, moved), removed)) = join(
+        join(accounts, links),
+        join(join(attributed, moved), removals),
+    )
+    .await;
+    for n in attributed.into_iter().chain(moved).chain(removed) {
         n?;
     }
     for (r, (n, version)) in rows.accounts.iter().zip(accounts) {

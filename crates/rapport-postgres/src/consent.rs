@@ -22,6 +22,7 @@ pub(crate) struct ConsentSql {
     insert: String,
     of_customer: String,
     reassign: String,
+    one_entry: String,
     insert_erasure: String,
     erasure: String,
     visits: String,
@@ -44,6 +45,10 @@ impl ConsentSql {
             reassign: format!(
                 "UPDATE {s}.consents SET customer_id = $3, entry_json = $4
                  WHERE tenant_id = $1 AND entry_id = $2"
+            ),
+            one_entry: format!(
+                "SELECT entry_json FROM {s}.consents
+                 WHERE tenant_id = $1 AND entry_id = $2 AND customer_id = $3"
             ),
             insert_erasure: format!(
                 "INSERT INTO {s}.erasures (tenant_id, customer_id, erased_at, record_json)
@@ -84,6 +89,7 @@ struct EntryRow {
 pub(crate) struct LedgerWrites {
     entries: Vec<EntryRow>,
     moves: Vec<(Uuid, CustomerId)>,
+    entry_moves: Vec<rapport_core::ConsentEntryMove>,
     erasures: Vec<(CustomerId, DateTime<Utc>, String)>,
 }
 
@@ -116,6 +122,7 @@ impl LedgerWrites {
                 .iter()
                 .map(|m| (*m.from.as_uuid(), m.to))
                 .collect(),
+            entry_moves: cs.consent_entry_moves.clone(),
             erasures: cs
                 .erasures
                 .iter()
@@ -128,7 +135,10 @@ impl LedgerWrites {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty() && self.moves.is_empty() && self.erasures.is_empty()
+        self.entries.is_empty()
+            && self.moves.is_empty()
+            && self.entry_moves.is_empty()
+            && self.erasures.is_empty()
     }
 
     /// Moves, then inserts, in `tx` (whose tenant is set), after the changeset's other
@@ -154,6 +164,30 @@ impl LedgerWrites {
                     tx.exec(&update, &[tenant, &id, to.as_uuid(), &json])
                         .await?;
                 }
+            }
+        }
+        if !self.entry_moves.is_empty() {
+            let one: Statement = tx.prepare(&sql.one_entry).await?;
+            let update: Statement = tx.prepare(&sql.reassign).await?;
+            for m in &self.entry_moves {
+                let rows = tx
+                    .rows(&one, &[tenant, m.entry.as_uuid(), m.from.as_uuid()])
+                    .await?;
+                let Some(row) = rows.first() else {
+                    return Err(StoreError::Invalid(
+                        rapport_core::DomainError::InvalidChangeset {
+                            reason: format!(
+                                "consent entry {} is not stored under customer {}",
+                                m.entry, m.from
+                            ),
+                        },
+                    ));
+                };
+                let mut e = from_json(&read::col::<String>(row, TABLE, 0)?)?;
+                e.customer = m.to;
+                let json = to_json(&e)?;
+                tx.exec(&update, &[tenant, m.entry.as_uuid(), m.to.as_uuid(), &json])
+                    .await?;
             }
         }
         if !self.entries.is_empty() {

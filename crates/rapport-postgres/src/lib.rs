@@ -793,6 +793,40 @@ impl rapport_core::ports::MergeStore for PostgresStore {
         })
         .await
     }
+
+    async fn belongings(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<rapport_core::Belongings, StoreError> {
+        use rapport_core::ports::{AccountStore, CaseStore, ConsentStore};
+        let consents = self.consents(tenant, customer).await?;
+        let mut cases = Vec::new();
+        let mut query = rapport_core::CaseQuery::all(1_000).of_customer(customer);
+        loop {
+            let page = self.cases(tenant, query).await?;
+            let Some(last) = page.last() else { break };
+            query.after = Some(last.id());
+            let full = page.len() == 1_000;
+            cases.extend(page);
+            if !full {
+                break;
+            }
+        }
+        let links = self.customer_links(tenant, customer).await?;
+        let mut accounts = Vec::with_capacity(links.len());
+        for l in &links {
+            if let Some(a) = self.load_account(tenant, l.account).await? {
+                accounts.push(a);
+            }
+        }
+        Ok(rapport_core::Belongings {
+            consents,
+            cases,
+            links,
+            accounts,
+        })
+    }
 }
 
 impl Store for PostgresStore {

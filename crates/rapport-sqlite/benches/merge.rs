@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures::executor::block_on;
+use rapport_core::ports::MergeStore;
 use rapport_core::*;
 use rapport_sqlite::{SqliteConfig, SqliteStore};
 use rust_decimal::Decimal;
@@ -65,10 +66,7 @@ fn customer(store: &SqliteStore) -> CustomerId {
 }
 
 fn merge_once(store: &SqliteStore, s: CustomerId, l: CustomerId, policies: &Policies) {
-    let rs = block_on(store.load(T, s)).unwrap().unwrap();
-    let rl = block_on(store.load(T, l)).unwrap().unwrap();
-    let sa = block_on(store.activities(T, s, TimeRange::all())).unwrap();
-    let la = block_on(store.activities(T, l, TimeRange::all())).unwrap();
+    let (s, l) = block_on(store.merge_inputs(T, s, l)).unwrap().unwrap();
     let ctx = MergeContext {
         id: MergeId::from_u128(next()),
         actor: Actor::new("bench").unwrap(),
@@ -76,11 +74,13 @@ fn merge_once(store: &SqliteStore, s: CustomerId, l: CustomerId, policies: &Poli
     };
     let mut ids = || MessageId::from_u128(next());
     let planned = plan_merge(
-        &rs.customer,
-        &sa,
-        &rl.customer,
-        &rl.stats,
-        &la,
+        &s.record.customer,
+        &s.activities,
+        &l.record.customer,
+        &l.record.stats,
+        &l.activities,
+        &s.belongings,
+        &l.belongings,
         &SurvivorshipPolicy::default(),
         policies,
         &ctx,

@@ -28,6 +28,7 @@ pub(crate) struct AccountRows {
     attributed: Vec<AttributedRow>,
     /// Moved activities whose attributed copy follows: key, from, to, JSON.
     moved: Vec<(String, [u8; 16], [u8; 16], String)>,
+    removals: Vec<([u8; 16], [u8; 16])>,
 }
 
 pub(crate) fn rows(cs: &Changeset) -> Result<AccountRows, SqliteError> {
@@ -82,6 +83,11 @@ pub(crate) fn rows(cs: &Changeset) -> Result<AccountRows, SqliteError> {
                 ))
             })
             .collect::<Result<_, SqliteError>>()?,
+        removals: cs
+            .link_removals
+            .iter()
+            .map(|r| (r.account.to_bytes(), r.customer.to_bytes()))
+            .collect(),
     })
 }
 
@@ -131,6 +137,13 @@ pub(crate) fn write(conn: &Connection, t: [u8; 16], rows: &AccountRows) -> Resul
             });
         }
     }
+    for (account, customer) in &rows.removals {
+        conn.prepare_cached(
+            "DELETE FROM rapport_account_links
+             WHERE tenant_id = ?1 AND account_id = ?2 AND customer_id = ?3",
+        )?
+        .execute(params![t, account, customer])?;
+    }
     for (account, customer, json) in &rows.links {
         conn.prepare_cached(
             "INSERT INTO rapport_account_links (tenant_id, account_id, customer_id, link_json)
@@ -176,6 +189,29 @@ fn links_of(
     let rows = stmt.query_map(p, |r| r.get::<_, String>(0))?;
     rows.map(|j| from_json("rapport_account_links", &j?))
         .collect()
+}
+
+/// A customer's links (by account) and their accounts, for a merge's belongings.
+pub(crate) fn of_customer(
+    conn: &Connection,
+    tenant: TenantId,
+    customer: CustomerId,
+) -> Result<(Vec<AccountLink>, Vec<Account>), SqliteError> {
+    let links = links_of(
+        conn,
+        "SELECT link_json FROM rapport_account_links
+         WHERE tenant_id = ?1 AND customer_id = ?2 ORDER BY account_id",
+        params![tenant.to_bytes(), customer.to_bytes()],
+    )?;
+    let accounts = accounts_of(
+        conn,
+        "SELECT a.account_json FROM rapport_accounts a
+         JOIN rapport_account_links l
+           ON l.tenant_id = a.tenant_id AND l.account_id = a.account_id
+         WHERE l.tenant_id = ?1 AND l.customer_id = ?2 ORDER BY a.account_id",
+        params![tenant.to_bytes(), customer.to_bytes()],
+    )?;
+    Ok((links, accounts))
 }
 
 impl AccountStore for SqliteStore {

@@ -42,6 +42,7 @@ impl EntryRow {
 pub(crate) struct LedgerWrites {
     entries: Vec<EntryRow>,
     moves: Vec<([u8; 16], CustomerId)>,
+    entry_moves: Vec<rapport_core::ConsentEntryMove>,
     erasures: Vec<(CustomerId, i64, String)>,
 }
 
@@ -58,6 +59,7 @@ impl LedgerWrites {
                 .iter()
                 .map(|m| (m.from.to_bytes(), m.to))
                 .collect(),
+            entry_moves: cs.consent_entry_moves.clone(),
             erasures: cs
                 .erasures
                 .iter()
@@ -91,6 +93,39 @@ impl LedgerWrites {
                 e.customer = *to;
                 update.execute(params![t, id, to.to_bytes(), to_json(TABLE, &e)?])?;
             }
+        }
+        for m in &self.entry_moves {
+            let json: Option<String> = conn
+                .prepare_cached(
+                    "SELECT entry_json FROM rapport_consents
+                     WHERE tenant_id = ?1 AND entry_id = ?2 AND customer_id = ?3",
+                )?
+                .query_row(params![t, m.entry.to_bytes(), m.from.to_bytes()], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            let Some(json) = json else {
+                return Err(ApplyError::Invalid(
+                    rapport_core::DomainError::InvalidChangeset {
+                        reason: format!(
+                            "consent entry {} is not stored under customer {}",
+                            m.entry, m.from
+                        ),
+                    },
+                ));
+            };
+            let mut e: ConsentEntry = from_json(TABLE, &json)?;
+            e.customer = m.to;
+            conn.prepare_cached(
+                "UPDATE rapport_consents SET customer_id = ?3, entry_json = ?4
+                 WHERE tenant_id = ?1 AND entry_id = ?2",
+            )?
+            .execute(params![
+                t,
+                m.entry.to_bytes(),
+                m.to.to_bytes(),
+                to_json(TABLE, &e)?
+            ])?;
         }
         if !self.entries.is_empty() {
             let mut ins = conn.prepare_cached(
@@ -214,7 +249,7 @@ impl ErasureStore for SqliteStore {
     }
 }
 
-/// A customer's entries, in ledger order.
+/// A customer's entries, in ledger order (also read by a merge's belongings).
 pub(crate) fn read(
     conn: &Connection,
     tenant: TenantId,

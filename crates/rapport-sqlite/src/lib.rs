@@ -487,6 +487,41 @@ impl rapport_core::ports::MergeStore for SqliteStore {
             .read(move |c| merge::distinct_pairs(c, tenant))
             .await?)
     }
+
+    async fn belongings(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<rapport_core::Belongings, StoreError> {
+        // One reader job for the three reads.
+        Ok(self
+            .readers
+            .read(move |c| merge::belongings(c, tenant, customer))
+            .await?)
+    }
+
+    async fn merge_inputs(
+        &self,
+        tenant: TenantId,
+        survivor: CustomerId,
+        loser: CustomerId,
+    ) -> Result<
+        Option<(
+            rapport_core::ports::MergeSide,
+            rapport_core::ports::MergeSide,
+        )>,
+        StoreError,
+    > {
+        // One reader job (one snapshot) for both customers, histories and belongings.
+        Ok(self
+            .readers
+            .read(move |c| {
+                let s = merge::side(c, tenant, survivor)?;
+                let l = merge::side(c, tenant, loser)?;
+                Ok::<_, SqliteError>(s.zip(l))
+            })
+            .await?)
+    }
 }
 
 impl Store for SqliteStore {

@@ -280,3 +280,40 @@ pub(crate) fn distinct_pairs(
     }
     Ok(out)
 }
+
+/// A customer's consent entries, cases, links and their accounts (one reader's connection).
+pub(crate) fn belongings(
+    c: &Connection,
+    tenant: TenantId,
+    customer: CustomerId,
+) -> Result<rapport_core::Belongings, SqliteError> {
+    let consents = crate::consent::read(c, tenant, customer)?;
+    let cases = crate::case::list(
+        c,
+        tenant,
+        rapport_core::CaseQuery::all(u32::MAX).of_customer(customer),
+    )?;
+    let (links, accounts) = crate::account::of_customer(c, tenant, customer)?;
+    Ok(rapport_core::Belongings {
+        consents,
+        cases,
+        links,
+        accounts,
+    })
+}
+
+/// One side of a merge: the customer, its history and belongings, or `None` if it is missing.
+pub(crate) fn side(
+    c: &Connection,
+    tenant: TenantId,
+    id: CustomerId,
+) -> Result<Option<rapport_core::ports::MergeSide>, SqliteError> {
+    let Some((customer, stats)) = crate::read::load(c, tenant, id)? else {
+        return Ok(None);
+    };
+    Ok(Some(rapport_core::ports::MergeSide {
+        record: rapport_core::Record { customer, stats },
+        activities: crate::read::activities(c, tenant, id, None, None)?,
+        belongings: belongings(c, tenant, id)?,
+    }))
+}

@@ -332,4 +332,14 @@ impl<S: rapport_core::ports::MergeStore> rapport_core::ports::MergeStore for Fau
         }
         self.inner.distinct_pairs(t).await
     }
+    async fn belongings(
+        &self,
+        t: TenantId,
+        c: CustomerId,
+    ) -> Result<rapport_core::Belongings, StoreError> {
+        if self.hit() {
+            return Err(injected());
+        }
+        self.inner.belongings(t, c).await
+    }
 }

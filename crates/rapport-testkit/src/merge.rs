@@ -485,3 +485,196 @@ pub async fn distinct_pairs_are_remembered<S: MergeStore>(s: &S) -> Outcome {
     );
     Ok(())
 }
+
+/// Belongings, with their versions set aside (a merge and its undo step cases and accounts on).
+fn unversioned(
+    b: &Belongings,
+) -> (
+    Vec<privacy::ConsentEntry>,
+    Vec<(CaseId, CustomerId)>,
+    Vec<AccountLink>,
+) {
+    let mut consents = b.consents.clone();
+    consents.sort_by_key(|e| e.id);
+    let mut cases: Vec<(CaseId, CustomerId)> =
+        b.cases.iter().map(|c| (c.id(), c.customer)).collect();
+    cases.sort();
+    let mut links = b.links.clone();
+    links.sort_by_key(|l| l.account);
+    (consents, cases, links)
+}
+
+/// A merge moves the loser's consent ledger entries (one by one), cases and account links to
+/// the survivor — on an account both are linked to, one link with the roles unioned and the
+/// primary kept —, leaves the tombstone holding nothing, and an unmerge gives every one back
+/// (entries, cases and links as before but for versions).
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_testkit::merge::merge_moves_belongings;
+/// assert_eq!(block_on(merge_moves_belongings(&rapport_memory::MemoryStore::new())), Ok(()));
+/// ```
+pub async fn merge_moves_belongings<S: MergeStore>(s: &S) -> Outcome {
+    use privacy::{ConsentEntry, ConsentState};
+    let svc = service(s, 5_000);
+    let (a, b) = pair(&svc, 7).await?;
+    let entry = |n: u128, who: CustomerId, state: ConsentState, days: i64| {
+        ConsentEntry::new(
+            ConsentEntryId::from_u128(0x15_0000 + n),
+            who,
+            Purpose::Marketing,
+            ContactChannel::Email,
+            state,
+            "signup-form",
+            now() - Duration::days(days),
+        )
+        .map_err(e)
+    };
+    let case = |n: u128, who: CustomerId| -> Result<Case, String> {
+        Ok(Case::open(NewCase::new(
+            CaseId::from_u128(0x15_0000 + n),
+            T,
+            who,
+            CaseCategory::new("delivery").map_err(e)?,
+            CaseSeverity::Normal,
+            Channel::Email,
+            now() - Duration::days(5),
+        )))
+    };
+    let acct = |n: u128| -> Result<Account, String> {
+        Ok(Account::new(
+            AccountId::from_u128(0x15_0000 + n),
+            T,
+            AccountName::new(format!("Acme {n}")).map_err(e)?,
+            now() - Duration::days(60),
+        ))
+    };
+    let (shared, own) = (acct(1)?, acct(2)?);
+    let mut cs = Changeset::new();
+    cs.consents = vec![
+        entry(1, a, ConsentState::Granted, 30)?,
+        entry(2, b, ConsentState::Granted, 20)?,
+        entry(3, b, ConsentState::Withdrawn, 10)?,
+    ];
+    cs.cases = vec![
+        CaseWrite::Create {
+            case: Box::new(case(1, a)?),
+        },
+        CaseWrite::Create {
+            case: Box::new(case(2, b)?),
+        },
+    ];
+    cs.accounts = vec![
+        AccountWrite::Create {
+            account: Box::new(shared.clone()),
+        },
+        AccountWrite::Create {
+            account: Box::new(own.clone()),
+        },
+    ];
+    let mut lb_shared = AccountLink::new(
+        shared.id(),
+        b,
+        [AccountRole::Billing],
+        now() - Duration::days(50),
+    );
+    lb_shared.primary = true;
+    cs.account_links = vec![
+        AccountLink::new(
+            shared.id(),
+            a,
+            [AccountRole::Buyer],
+            now() - Duration::days(40),
+        ),
+        lb_shared,
+        AccountLink::new(own.id(), b, [AccountRole::User], now() - Duration::days(45)),
+    ];
+    s.apply(T, &cs).await.map_err(e)?;
+    let (before_a, before_b) = (
+        s.belongings(T, a).await.map_err(e)?,
+        s.belongings(T, b).await.map_err(e)?,
+    );
+    ensure!(
+        (
+            before_a.consents.len(),
+            before_a.cases.len(),
+            before_a.links.len(),
+            before_a.accounts.len()
+        ) == (1, 1, 1, 1)
+            && (
+                before_b.consents.len(),
+                before_b.cases.len(),
+                before_b.links.len(),
+                before_b.accounts.len()
+            ) == (2, 1, 2, 2),
+        "setup: belongings read back wrong: {before_a:?} / {before_b:?}"
+    );
+
+    let m = svc
+        .merge(T, MergeRequest::new(a, b, Actor::new("kit").map_err(e)?))
+        .await
+        .map_err(e)?;
+    let (after_a, after_b) = (
+        s.belongings(T, a).await.map_err(e)?,
+        s.belongings(T, b).await.map_err(e)?,
+    );
+    ensure!(
+        after_b.consents.is_empty() && after_b.cases.is_empty() && after_b.links.is_empty(),
+        "the tombstone still holds belongings: {after_b:?}"
+    );
+    ensure!(
+        after_a.consents.len() == 3 && after_a.consents.iter().all(|x| x.customer == a),
+        "consent entries did not all move to the survivor: {:?}",
+        after_a.consents
+    );
+    ensure!(
+        after_a.cases.len() == 2 && after_a.cases.iter().all(|c| c.customer == a),
+        "cases did not all move to the survivor"
+    );
+    let on = |acc: AccountId| after_a.links.iter().find(|l| l.account == acc);
+    let merged_link = on(shared.id()).ok_or("the survivor lost its link to the shared account")?;
+    ensure!(
+        merged_link.roles
+            == [AccountRole::Buyer, AccountRole::Billing]
+                .into_iter()
+                .collect()
+            && merged_link.primary,
+        "the shared account's link did not union roles and keep the primary: {merged_link:?}"
+    );
+    ensure!(
+        on(own.id()).is_some_and(|l| l.roles.contains(&AccountRole::User)),
+        "the loser's own account link did not move"
+    );
+    let shared_links = s_links(&after_a, &after_b, shared.id());
+    ensure!(
+        shared_links == 1,
+        "{shared_links} links on the shared account, not 1"
+    );
+    ensure!(
+        m.record.moved_consents.len() == 2 && m.record.moved_cases.len() == 1,
+        "the merge record does not list what moved"
+    );
+
+    svc.unmerge(T, m.record.id).await.map_err(e)?;
+    let (back_a, back_b) = (
+        s.belongings(T, a).await.map_err(e)?,
+        s.belongings(T, b).await.map_err(e)?,
+    );
+    ensure!(
+        unversioned(&back_a) == unversioned(&before_a),
+        "the survivor's belongings after the unmerge differ: {back_a:?} vs {before_a:?}"
+    );
+    ensure!(
+        unversioned(&back_b) == unversioned(&before_b),
+        "the loser's belongings after the unmerge differ: {back_b:?} vs {before_b:?}"
+    );
+    Ok(())
+}
+
+fn s_links(a: &Belongings, b: &Belongings, account: AccountId) -> usize {
+    a.links
+        .iter()
+        .chain(&b.links)
+        .filter(|l| l.account == account)
+        .count()
+}

@@ -319,6 +319,32 @@ impl<S: Store, N: Notifier> Service<S, N> {
         block_on(self.0.register(t, profile))
     }
 
+    /// See [`crate::Service::register_or_update`].
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # let svc = Service::new(rapport_memory::MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// let email = Some(Pii::new(Email::parse("ann@example.com")?));
+    /// svc.register(t, Profile { email: email.clone(), ..Profile::default() })?;
+    /// let named = Profile { email, display_name: Some(Pii::new("Ann".into())), ..Profile::default() };
+    /// let r = svc.register_or_update(t, named, &SurvivorshipPolicy::default())?;
+    /// assert_eq!(r.updated, [MergeField::DisplayName]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn register_or_update(
+        &self,
+        t: TenantId,
+        profile: Profile,
+        policy: &SurvivorshipPolicy,
+    ) -> Result<Registered, Error> {
+        block_on(self.0.register_or_update(t, profile, policy))
+    }
+
     /// See [`crate::Service::register_new`].
     ///
     /// ```

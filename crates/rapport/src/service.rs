@@ -74,6 +74,7 @@ impl Notifier for NoopNotifier {
 /// let again = block_on(svc.register(t, email("ann@example.com")))?;
 /// assert!(!again.created);
 /// assert_eq!(again.customer, first.customer);
+/// assert!(again.differs.is_empty()); // nothing new in the second registration
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +83,12 @@ pub struct Registered {
     pub customer: Customer,
     /// False when an existing customer was returned.
     pub created: bool,
+    /// When an existing customer was returned: the fields where the registration held a value
+    /// the customer does not (empty or different), which [`Service::register`] leaves as
+    /// they were and [`Service::register_or_update`] decides by the survivorship policy.
+    pub differs: Vec<MergeField>,
+    /// The fields [`Service::register_or_update`] changed (empty after `register`).
+    pub updated: Vec<MergeField>,
 }
 
 /// The result of recording an activity.
@@ -700,13 +707,16 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// Store errors.
     #[tracing::instrument(name = "rapport.register", level = "debug", skip_all, fields(tenant = %t))]
     pub async fn register(&self, t: TenantId, profile: Profile) -> Result<Registered, Error> {
-        match self.create_customer(t, profile).await {
+        match self.create_customer(t, profile.clone()).await {
             Err(Error::Store(StoreError::ContactTaken { existing, .. })) => {
                 let r = self.customer(t, existing).await?;
-                tracing::debug!(customer = %existing, created = false, "registered");
+                let differs = profile_differences(&r.customer.profile, &profile);
+                tracing::debug!(customer = %existing, created = false, differs = differs.len(), "registered");
                 Ok(Registered {
                     customer: r.customer,
                     created: false,
+                    differs,
+                    updated: Vec::new(),
                 })
             }
             Ok(customer) => {
@@ -714,10 +724,87 @@ impl<S: Store, N: Notifier> Service<S, N> {
                 Ok(Registered {
                     customer,
                     created: true,
+                    differs: Vec::new(),
+                    updated: Vec::new(),
                 })
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Registers a customer, or, when a live customer already has the email or phone, updates
+    /// it field by field as a merge of the registration into it would: `policy` decides each
+    /// field both hold differently (the registration counts as the more recent record, so
+    /// the default [`Survivorship::MostRecent`] takes its values; `MostTrusted` ranks its
+    /// source attribute), a field only the registration fills is taken, a field only the
+    /// customer fills is kept. One profile update (optimistic, retried on a version
+    /// conflict); `differs` lists what differed and `updated` what changed.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::Service;
+    /// # use rapport::core::*;
+    /// let svc = Service::new(rapport_memory::MemoryStore::new());
+    /// let t = TenantId::from_u128(1);
+    /// let ann = |name: &str, phone: Option<&str>| Profile {
+    ///     display_name: Some(Pii::new(name.into())),
+    ///     email: Some(Pii::new(Email::parse("ann@example.com").unwrap())),
+    ///     phone: phone.map(|p| Pii::new(Phone::from_e164(p).unwrap())),
+    ///     ..Profile::default()
+    /// };
+    /// let first = block_on(svc.register(t, ann("Ann Lee", None)))?;
+    /// // `register` returns the known customer and says what it left as it was.
+    /// let known = block_on(svc.register(t, ann("Ann Li", Some("+14155550100"))))?;
+    /// assert_eq!(known.differs, [MergeField::DisplayName, MergeField::Phone]);
+    /// assert_eq!(known.customer, first.customer);
+    /// // `register_or_update` lets the survivorship policy decide each field.
+    /// let r = block_on(svc.register_or_update(t, ann("Ann Li", Some("+14155550100")), &SurvivorshipPolicy::default()))?;
+    /// assert_eq!((r.created, r.updated.len()), (false, 2));
+    /// assert_eq!(r.customer.profile.display_name.as_ref().unwrap().expose(), "Ann Li");
+    /// assert_eq!(r.customer.version(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidPolicy`]; [`StoreError::ContactTaken`] when a value taken (say a
+    /// new phone) belongs to another live customer; store errors.
+    #[tracing::instrument(name = "rapport.register_or_update", level = "debug", skip_all, fields(tenant = %t))]
+    pub async fn register_or_update(
+        &self,
+        t: TenantId,
+        profile: Profile,
+        policy: &SurvivorshipPolicy,
+    ) -> Result<Registered, Error> {
+        policy.validate()?;
+        let r = self.register(t, profile.clone()).await?;
+        if r.created || r.differs.is_empty() {
+            return Ok(r);
+        }
+        let existing = r.customer;
+        // The registration as a record newer than every stored one.
+        let incoming = Customer::new(
+            t,
+            self.ids.customer_id(),
+            profile,
+            self.clock
+                .now()
+                .max(existing.created_at() + chrono::Duration::microseconds(1)),
+        );
+        let updated = self
+            .update_profile(t, existing.id(), |p| {
+                let mut current = existing.clone();
+                current.profile = p.clone();
+                *p = MergePlan::preview(&current, &incoming, policy)?.profile;
+                Ok(())
+            })
+            .await?;
+        let changed = profile_differences(&existing.profile, &updated.profile);
+        Ok(Registered {
+            customer: updated,
+            created: false,
+            differs: r.differs,
+            updated: changed,
+        })
     }
 
     /// Registers a new customer, refusing when a live customer of the tenant already has the

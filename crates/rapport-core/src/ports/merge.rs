@@ -4,12 +4,31 @@
 use std::future::Future;
 
 use crate::changeset::{Changeset, CustomerWrite};
+use crate::model::activity::Activity;
 use crate::model::customer::Customer;
 use crate::model::id::{CustomerId, MergeId, TenantId};
 use crate::model::lifecycle::Stage;
-use crate::ports::store::{Store, check_writes};
+use crate::ports::store::{Record, Store, TimeRange, check_writes};
 use crate::ports::{Entity, StoreError};
-use crate::quality::merge_op::{DistinctPair, MergeRecord};
+use crate::quality::merge_op::{Belongings, DistinctPair, MergeRecord};
+
+/// One side of a merge as read: the customer and its stats, its whole history, its
+/// belongings.
+///
+/// ```
+/// use rapport_core::ports::MergeSide;
+/// fn history_len(side: &MergeSide) -> usize { side.activities.len() }
+/// # let _ = history_len;
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergeSide {
+    /// The customer and its stats.
+    pub record: Record,
+    /// Every activity stored under it.
+    pub activities: Vec<Activity>,
+    /// Its consent entries, cases and account links.
+    pub belongings: Belongings,
+}
 
 /// A [`Store`] that applies a changeset's `moves` and `merges` (activities handed between
 /// customers, merge records) and reads merge records back. The three stores of the
@@ -32,6 +51,49 @@ pub trait MergeStore: Store {
         &self,
         tenant: TenantId,
     ) -> impl Future<Output = Result<Vec<DistinctPair>, StoreError>> + Send;
+
+    /// What `customer` holds besides its row and activities — consent ledger entries, cases,
+    /// account links and their accounts — as one read, for a merge or an unmerge to move.
+    /// Empty for a customer that holds nothing (or does not exist).
+    ///
+    /// # Errors
+    /// Store errors.
+    fn belongings(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> impl Future<Output = Result<Belongings, StoreError>> + Send;
+
+    /// Everything a merge of `loser` into `survivor` decides on — both customers, both
+    /// histories, both customers' belongings — or `None` when either customer does not exist.
+    /// The default reads them one by one; a store may answer in one round trip (SQLite: one
+    /// reader job).
+    ///
+    /// # Errors
+    /// Store errors.
+    fn merge_inputs(
+        &self,
+        tenant: TenantId,
+        survivor: CustomerId,
+        loser: CustomerId,
+    ) -> impl Future<Output = Result<Option<(MergeSide, MergeSide)>, StoreError>> + Send {
+        async move {
+            let mut sides = Vec::with_capacity(2);
+            for id in [survivor, loser] {
+                let Some(record) = self.load(tenant, id).await? else {
+                    return Ok(None);
+                };
+                sides.push(MergeSide {
+                    record,
+                    activities: self.activities(tenant, id, TimeRange::all()).await?,
+                    belongings: self.belongings(tenant, id).await?,
+                });
+            }
+            let l = sides.pop();
+            let s = sides.pop();
+            Ok(s.zip(l))
+        }
+    }
 }
 
 macro_rules! forward_merge_store {
@@ -49,6 +111,21 @@ macro_rules! forward_merge_store {
                 tenant: TenantId,
             ) -> impl Future<Output = Result<Vec<DistinctPair>, StoreError>> + Send {
                 (**self).distinct_pairs(tenant)
+            }
+            fn belongings(
+                &self,
+                tenant: TenantId,
+                customer: CustomerId,
+            ) -> impl Future<Output = Result<Belongings, StoreError>> + Send {
+                (**self).belongings(tenant, customer)
+            }
+            fn merge_inputs(
+                &self,
+                tenant: TenantId,
+                survivor: CustomerId,
+                loser: CustomerId,
+            ) -> impl Future<Output = Result<Option<(MergeSide, MergeSide)>, StoreError>> + Send {
+                (**self).merge_inputs(tenant, survivor, loser)
             }
         }
     )*};

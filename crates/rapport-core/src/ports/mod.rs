@@ -136,7 +136,7 @@ pub use dyn_store::{BoxFuture, DynStore};
 pub use erasure::{ErasureStore, already_erased};
 pub use error::{Entity, StoreError};
 pub use line_items::{LineItemStore, net_purchases};
-pub use merge::{MergeStore, check_changeset_writes};
+pub use merge::{MergeSide, MergeStore, check_changeset_writes};
 pub use notifier::{Notifier, NotifyError};
 pub use outbox::Outbox;
 pub use store::{

@@ -182,6 +182,49 @@ pub enum FieldDecision {
     SurvivorOnTie,
 }
 
+/// The fields where `incoming` holds a value that `existing` does not (empty there, or
+/// different): what registering a known contact would otherwise drop silently. Fields only
+/// `existing` fills are not differences (an incoming record says nothing about them).
+///
+/// ```
+/// use rapport_core::*;
+/// let known = Profile { display_name: Some(Pii::new("Ann Lee".into())), ..Profile::default() };
+/// let incoming = Profile {
+///     display_name: Some(Pii::new("Ann Li".into())),
+///     phone: Some(Pii::new(Phone::from_e164("+14155550100")?)),
+///     ..Profile::default()
+/// };
+/// assert_eq!(profile_differences(&known, &incoming), [MergeField::DisplayName, MergeField::Phone]);
+/// assert!(profile_differences(&incoming, &Profile::default()).is_empty());
+/// # Ok::<(), DomainError>(())
+/// ```
+#[must_use]
+pub fn profile_differences(existing: &Profile, incoming: &Profile) -> Vec<MergeField> {
+    fn differs<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> bool {
+        b.is_some() && a != b
+    }
+    let mut out = Vec::new();
+    if differs(&existing.display_name, &incoming.display_name) {
+        out.push(MergeField::DisplayName);
+    }
+    if differs(&existing.email, &incoming.email) {
+        out.push(MergeField::Email);
+    }
+    if differs(&existing.phone, &incoming.phone) {
+        out.push(MergeField::Phone);
+    }
+    if differs(&existing.birth_date, &incoming.birth_date) {
+        out.push(MergeField::BirthDate);
+    }
+    let known = existing.attributes.expose();
+    for (k, v) in incoming.attributes.expose() {
+        if known.get(k) != Some(v) {
+            out.push(MergeField::Attribute(k.clone()));
+        }
+    }
+    out
+}
+
 impl FieldDecision {
     /// True when the other record's (different, non-empty) value is dropped: the fields a
     /// person should look at before confirming.

@@ -20,7 +20,8 @@
 //! let ctx = MergeContext { id: MergeId::from_u128(5), actor: Actor::new("alice")?, now };
 //! let mut n = 0u128;
 //! let mut ids = || { n += 1; MessageId::from_u128(n) };
-//! let merged = plan_merge(&ann, &[], &dup, &Stats::default(), &[visit.clone()],
+//! let none = Belongings::default();
+//! let merged = plan_merge(&ann, &[], &dup, &Stats::default(), &[visit.clone()], &none, &none,
 //!     &SurvivorshipPolicy::default(), &Policies::default(), &ctx, &mut ids)?;
 //! assert_eq!(merged.changeset.moves[0].activity.customer, ann.id());
 //! assert_eq!(merged.changeset.moves[0].activity.idempotency_key, visit.idempotency_key);
@@ -30,7 +31,7 @@
 //!
 //! let survivor = merged.changeset.customers[1].customer().clone();
 //! let moved: Vec<Activity> = merged.changeset.moves.iter().map(|m| m.activity.clone()).collect();
-//! let undone = plan_unmerge(&merged.record, &survivor, &moved, &tomb, &Policies::default(), now, &mut ids)?;
+//! let undone = plan_unmerge(&merged.record, &survivor, &moved, &none, &tomb, &Policies::default(), now, &mut ids)?;
 //! assert_eq!(undone.changeset.customers[1].customer().stage(), dup.stage());
 //! assert_eq!(undone.changeset.moves[0].activity.customer, dup.id());
 //! # Ok::<(), DomainError>(())
@@ -39,17 +40,26 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::changeset::{Changeset, CustomerWrite};
+use std::collections::BTreeMap;
+
+use crate::changeset::{
+    AccountWrite, CaseWrite, Changeset, ConsentEntryMove, CustomerWrite, LinkRemoval,
+};
 use crate::decide::evaluate::{EvalInputs, Evaluation, evaluate};
 use crate::decide::policy::Policies;
 use crate::error::DomainError;
 use crate::event::{DomainEvent, OutboxMessage};
+use crate::model::account::{Account, AccountLink};
 use crate::model::activity::Activity;
+use crate::model::case::Case;
 use crate::model::customer::{Attributes, Customer};
-use crate::model::id::{ActivityId, Actor, CustomerId, MergeId, MessageId};
+use crate::model::id::{
+    AccountId, ActivityId, Actor, CaseId, ConsentEntryId, CustomerId, MergeId, MessageId,
+};
 use crate::model::lifecycle::Stage;
 use crate::model::pii::Pii;
 use crate::model::stats::Stats;
+use crate::privacy::ConsentEntry;
 use crate::quality::merge::{MergePlan, MergePreview, SurvivorshipPolicy};
 
 /// One activity handed from one customer to another by a merge or an unmerge: the activity
@@ -105,6 +115,18 @@ pub struct MergeRecord {
     pub loser_stats_before: Stats,
     /// The loser's activities moved to the survivor.
     pub moved: Vec<ActivityId>,
+    /// The loser's consent ledger entries moved to the survivor.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved_consents: Vec<ConsentEntryId>,
+    /// The loser's cases moved to the survivor.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved_cases: Vec<CaseId>,
+    /// Both customers' links, before the merge, on every account the loser was linked to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links_before: Vec<AccountLink>,
+    /// The survivor's links on those accounts as the merge wrote them (roles unioned).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links_merged: Vec<AccountLink>,
     /// When it was undone, if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undone_at: Option<DateTime<Utc>>,
@@ -197,6 +219,85 @@ pub struct Planned {
     pub evaluation: Evaluation,
 }
 
+/// What a customer holds besides its row and activities, as read for a merge: its consent
+/// ledger entries, its cases, its account links (active and ended) and the accounts those
+/// links name (whose versions guard the link writes).
+///
+/// ```
+/// use rapport_core::Belongings;
+/// let none = Belongings::default();
+/// assert!(none.consents.is_empty() && none.cases.is_empty() && none.links.is_empty());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Belongings {
+    /// Consent ledger entries stored under the customer.
+    pub consents: Vec<ConsentEntry>,
+    /// Cases of the customer.
+    pub cases: Vec<Case>,
+    /// The customer's account links.
+    pub links: Vec<AccountLink>,
+    /// The accounts of `links`.
+    pub accounts: Vec<Account>,
+}
+
+impl Belongings {
+    fn account(&self, id: AccountId) -> Option<&Account> {
+        self.accounts.iter().find(|a| a.id() == id)
+    }
+
+    fn link(&self, account: AccountId) -> Option<&AccountLink> {
+        self.links.iter().find(|l| l.account == account)
+    }
+}
+
+/// The survivor's link on an account after a merge with the loser's link on it: roles
+/// unioned, primary if either was, linked since the earlier, active if either was.
+fn union_link(survivor: Option<&AccountLink>, loser: &AccountLink, to: CustomerId) -> AccountLink {
+    let Some(s) = survivor else {
+        return AccountLink {
+            customer: to,
+            ..loser.clone()
+        };
+    };
+    AccountLink {
+        account: s.account,
+        customer: to,
+        roles: s.roles.union(&loser.roles).copied().collect(),
+        primary: s.primary || loser.primary,
+        since: s.since.min(loser.since),
+        until: match (s.until, loser.until) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None,
+        },
+    }
+}
+
+/// A bumped write of each account in `ids` (one per account), from the accounts read.
+fn account_writes(
+    ids: impl IntoIterator<Item = AccountId>,
+    read: &[&Belongings],
+    missing: impl Fn(AccountId) -> DomainError,
+) -> Result<Vec<AccountWrite>, DomainError> {
+    let mut out: BTreeMap<AccountId, AccountWrite> = BTreeMap::new();
+    for id in ids {
+        if out.contains_key(&id) {
+            continue;
+        }
+        let a = read
+            .iter()
+            .find_map(|b| b.account(id))
+            .ok_or_else(|| missing(id))?;
+        out.insert(
+            id,
+            AccountWrite::Update {
+                expected_version: a.version(),
+                account: Box::new(a.next_version()),
+            },
+        );
+    }
+    Ok(out.into_values().collect())
+}
+
 fn refuse(survivor: CustomerId, loser: CustomerId, reason: &'static str) -> DomainError {
     DomainError::InvalidMerge {
         survivor,
@@ -210,12 +311,16 @@ fn refuse(survivor: CustomerId, loser: CustomerId, reason: &'static str) -> Doma
 /// activities move to it (ids and idempotency keys kept, so re-ingesting one is still a
 /// duplicate), its stats are folded again from the union, tier, stage and rule tags are
 /// evaluated at `now`, and the loser becomes a `Merged { into: survivor }` tombstone whose
-/// contacts are released (the tombstone is written first). Consents stay the survivor's: a
-/// merge never grants consent.
+/// contacts are released (the tombstone is written first). The loser's belongings move too:
+/// its consent ledger entries one by one (the survivor's consent *state* is not changed: a
+/// merge never grants consent), its cases, and its account links, each folded into the
+/// survivor's link on the same account (roles unioned, primary if either was) or handed over
+/// when the survivor had none; every account touched is written one version on.
 ///
 /// # Errors
 /// [`DomainError::InvalidMerge`] for the same customer, two tenants, or activities that are
-/// not the named customers'; [`DomainError::Tombstoned`] when either is merged or erased (so a
+/// not the named customers' (the same for belongings, or a link whose account is missing);
+/// [`DomainError::Tombstoned`] when either is merged or erased (so a
 /// cycle cannot be made: a tombstone never merges and nothing merges into one); stats and
 /// evaluation errors (e.g. a currency mix across the two histories).
 #[allow(clippy::too_many_arguments)]
@@ -225,6 +330,8 @@ pub fn plan_merge(
     loser: &Customer,
     loser_stats: &Stats,
     loser_activities: &[Activity],
+    survivor_has: &Belongings,
+    loser_has: &Belongings,
     policy: &SurvivorshipPolicy,
     policies: &Policies,
     ctx: &MergeContext,
@@ -240,6 +347,17 @@ pub fn plan_merge(
             sid,
             lid,
             "an activity handed in is not the customer's",
+        ));
+    }
+    if loser_has.consents.iter().any(|e| e.customer != lid)
+        || loser_has.cases.iter().any(|c| c.customer != lid)
+        || loser_has.links.iter().any(|l| l.customer != lid)
+        || survivor_has.links.iter().any(|l| l.customer != sid)
+    {
+        return Err(refuse(
+            sid,
+            lid,
+            "a belonging handed in is not the customer's",
         ));
     }
     let moves: Vec<ActivityMove> = loser_activities
@@ -278,8 +396,13 @@ pub fn plan_merge(
         loser_before: loser.clone(),
         loser_stats_before: loser_stats.clone(),
         moved: loser_activities.iter().map(|a| a.id).collect(),
+        moved_consents: loser_has.consents.iter().map(|e| e.id).collect(),
+        moved_cases: loser_has.cases.iter().map(|c| c.id()).collect(),
+        links_before: Vec::new(),
+        links_merged: Vec::new(),
         undone_at: None,
     };
+    let mut record = record;
     let mut events = vec![
         DomainEvent::Merged {
             customer: lid,
@@ -294,6 +417,40 @@ pub fn plan_merge(
     cs.update(loser, tomb, Stats::default());
     cs.update(survivor, next.clone(), stats.clone());
     cs.moves = moves;
+    cs.consent_entry_moves = loser_has
+        .consents
+        .iter()
+        .map(|e| ConsentEntryMove {
+            entry: e.id,
+            from: lid,
+            to: sid,
+        })
+        .collect();
+    cs.cases = loser_has
+        .cases
+        .iter()
+        .map(|c| CaseWrite::Update {
+            expected_version: c.version(),
+            case: Box::new(c.move_customer(sid)),
+        })
+        .collect();
+    for l in &loser_has.links {
+        let had = survivor_has.link(l.account);
+        let merged = union_link(had, l, sid);
+        record.links_before.extend(had.cloned());
+        record.links_before.push(l.clone());
+        record.links_merged.push(merged.clone());
+        cs.account_links.push(merged);
+        cs.link_removals.push(LinkRemoval {
+            account: l.account,
+            customer: lid,
+        });
+    }
+    cs.accounts = account_writes(
+        loser_has.links.iter().map(|l| l.account),
+        &[loser_has, survivor_has],
+        |_| refuse(sid, lid, "a link's account was not handed in"),
+    )?;
     cs.merges = vec![MergeRecordWrite::Insert {
         record: Box::new(record.clone()),
     }];
@@ -325,16 +482,22 @@ fn messages(
 /// before wherever it still holds the merged value (a field edited since keeps the edit);
 /// tags that only the loser brought are removed if unchanged since; its tier and lifecycle
 /// state are the ones before the merge, evaluated again at `now` over its remaining
-/// activities. `survivor` and `survivor_activities` are as read now; `loser` is the tombstone.
+/// activities. The consent entries and cases that came from the loser move back (those still
+/// under the survivor); on every account whose links the merge folded, the loser's link comes
+/// back as it was, and the survivor's goes back to what it was (or is deleted when it only
+/// came from the loser) unless it was changed since. `survivor`, `survivor_activities` and
+/// `survivor_has` are as read now; `loser` is the tombstone.
 ///
 /// # Errors
 /// [`DomainError::CannotUnmerge`] when the record is undone already, the loser was erased
 /// since or is not merged into the survivor, or the survivor is no longer live (undo the
 /// later merge first); stats and evaluation errors.
+#[allow(clippy::too_many_arguments)]
 pub fn plan_unmerge(
     record: &MergeRecord,
     survivor: &Customer,
     survivor_activities: &[Activity],
+    survivor_has: &Belongings,
     loser: &Customer,
     policies: &Policies,
     now: DateTime<Utc>,
@@ -451,6 +614,52 @@ pub fn plan_unmerge(
         stats: Box::new(loser_stats),
     });
     cs.moves = moves;
+    let (sid, lid) = (record.survivor, record.loser);
+    cs.consent_entry_moves = survivor_has
+        .consents
+        .iter()
+        .filter(|e| e.customer == sid && record.moved_consents.contains(&e.id))
+        .map(|e| ConsentEntryMove {
+            entry: e.id,
+            from: sid,
+            to: lid,
+        })
+        .collect();
+    cs.cases = survivor_has
+        .cases
+        .iter()
+        .filter(|c| c.customer == sid && record.moved_cases.contains(&c.id()))
+        .map(|c| CaseWrite::Update {
+            expected_version: c.version(),
+            case: Box::new(c.move_customer(lid)),
+        })
+        .collect();
+    let before = |account: AccountId, customer: CustomerId| {
+        record
+            .links_before
+            .iter()
+            .find(|l| l.account == account && l.customer == customer)
+    };
+    for merged in &record.links_merged {
+        let a = merged.account;
+        if let Some(l) = before(a, lid) {
+            cs.account_links.push(l.clone());
+        }
+        if survivor_has.link(a) == Some(merged) {
+            match before(a, sid) {
+                Some(b) => cs.account_links.push(b.clone()),
+                None => cs.link_removals.push(LinkRemoval {
+                    account: a,
+                    customer: sid,
+                }),
+            }
+        }
+    }
+    cs.accounts = account_writes(
+        record.links_merged.iter().map(|l| l.account),
+        &[survivor_has],
+        |_| no("an account the merge linked is gone"),
+    )?;
     cs.merges = vec![MergeRecordWrite::Undo {
         id: record.id,
         loser: record.loser,

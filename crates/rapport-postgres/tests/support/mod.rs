@@ -295,6 +295,13 @@ impl rapport_core::ports::MergeStore for Fresh {
     ) -> Result<Vec<rapport_core::DistinctPair>, StoreError> {
         self.s().distinct_pairs(t).await
     }
+    async fn belongings(
+        &self,
+        t: TenantId,
+        c: CustomerId,
+    ) -> Result<rapport_core::Belongings, StoreError> {
+        self.s().belongings(t, c).await
+    }
 }
 
 impl LineItemStore for Fresh {

@@ -236,4 +236,11 @@ impl rapport_core::ports::MergeStore for AppRole {
     ) -> Result<Vec<rapport_core::DistinctPair>, StoreError> {
         self.s().distinct_pairs(t).await
     }
+    async fn belongings(
+        &self,
+        t: TenantId,
+        c: CustomerId,
+    ) -> Result<rapport_core::Belongings, StoreError> {
+        self.s().belongings(t, c).await
+    }
 }

@@ -272,7 +272,8 @@ impl<S: MergeStore, N> Service<S, N> {
     }
 
     /// Merges `req.loser` into `req.survivor` in one atomic changeset: survivorship per field,
-    /// the loser's activities moved (ids and idempotency keys kept), stats folded again from
+    /// the loser's activities moved (ids and idempotency keys kept), its consent ledger
+    /// entries and cases moved, its account links folded into the survivor's (roles unioned), stats folded again from
     /// the union, tier, stage and rule tags re-evaluated, the loser a `Merged { into }`
     /// tombstone (reads through it resolve to the survivor), and a merge record that
     /// [`Service::unmerge`] takes back.
@@ -306,9 +307,16 @@ impl<S: MergeStore, N> Service<S, N> {
     /// other store errors.
     #[tracing::instrument(name = "rapport.merge", level = "debug", skip_all, fields(tenant = %t, survivor = %req.survivor, loser = %req.loser))]
     pub async fn merge(&self, t: TenantId, req: MergeRequest) -> Result<Merged, Error> {
-        let s = self.load_plain(t, req.survivor).await?;
-        let l = self.load_plain(t, req.loser).await?;
-        for (want, r) in [(req.survivor_version, &s), (req.loser_version, &l)] {
+        // Everything the decision needs in one store call (one reader job on SQLite).
+        let Some((s, l)) = self.store.merge_inputs(t, req.survivor, req.loser).await? else {
+            // Name the missing one.
+            self.load_plain(t, req.survivor).await?;
+            return Err(Error::NotFound(req.loser));
+        };
+        for (want, r) in [
+            (req.survivor_version, &s.record),
+            (req.loser_version, &l.record),
+        ] {
             if let Some(expected) = want.filter(|v| *v != r.customer.version()) {
                 return Err(Error::Store(StoreError::Conflict {
                     customer: r.customer.id(),
@@ -317,16 +325,6 @@ impl<S: MergeStore, N> Service<S, N> {
                 }));
             }
         }
-        // Refuse tombstones before reading histories.
-        MergePlan::preview(&s.customer, &l.customer, &req.policy)?;
-        let sa = self
-            .store
-            .activities(t, req.survivor, TimeRange::all())
-            .await?;
-        let la = self
-            .store
-            .activities(t, req.loser, TimeRange::all())
-            .await?;
         let now = self.clock.now();
         let ctx = MergeContext {
             id: MergeId::from_uuid(self.ids.next()),
@@ -335,11 +333,13 @@ impl<S: MergeStore, N> Service<S, N> {
         };
         let mut ids = || self.ids.message_id();
         let planned = plan_merge(
-            &s.customer,
-            &sa,
-            &l.customer,
-            &l.stats,
-            &la,
+            &s.record.customer,
+            &s.activities,
+            &l.record.customer,
+            &l.record.stats,
+            &l.activities,
+            &s.belongings,
+            &l.belongings,
             &req.policy,
             &self.policies,
             &ctx,
@@ -355,8 +355,8 @@ impl<S: MergeStore, N> Service<S, N> {
         })
     }
 
-    /// Undoes merge `id`: the loser comes back as it was, the activities that came from it
-    /// move back, both customers' stats are folded again (see [`plan_unmerge`] for what the
+    /// Undoes merge `id`: the loser comes back as it was, the activities, consent entries,
+    /// cases and account links that came from it move back, both customers' stats are folded again (see [`plan_unmerge`] for what the
     /// survivor keeps). Refused once the loser was erased.
     ///
     /// # Errors
@@ -376,11 +376,13 @@ impl<S: MergeStore, N> Service<S, N> {
             .store
             .activities(t, record.survivor, TimeRange::all())
             .await?;
+        let sb = self.store.belongings(t, record.survivor).await?;
         let mut ids = || self.ids.message_id();
         let planned = plan_unmerge(
             &record,
             &s.customer,
             &sa,
+            &sb,
             &l.customer,
             &self.policies,
             self.clock.now(),
