@@ -66,6 +66,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "merges",
         sql: include_str!("../migrations/0007_merges.sql"),
     },
+    Migration {
+        version: 8,
+        name: "clv_models",
+        sql: include_str!("../migrations/0008_clv_models.sql"),
+    },
 ];
 
 /// The schema version this code writes.

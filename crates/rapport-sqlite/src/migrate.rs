@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "merges",
         sql: include_str!("../migrations/0006_merges.sql"),
     },
+    Migration {
+        version: 7,
+        name: "clv_models",
+        sql: include_str!("../migrations/0007_clv_models.sql"),
+    },
 ];
 
 /// The schema version this code writes.

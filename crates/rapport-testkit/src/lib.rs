@@ -93,6 +93,7 @@ where
 /// | `concurrent` | the store is safe to share between threads: `no_lost_updates_under_concurrency` (8 threads × 125 conflicting read-modify-writes through the service, none lost), `outbox_survives_failures_and_relay_deaths` (1,000 events, 30 % failed deliveries, relay deaths: all delivered, none stuck) and `racing_refunds_never_exceed_the_order` (50 orders of 50.00, each refunded 30.00 by two threads at once: exactly one of each pair recorded) |
 /// | `accounts` | the store is an [`AccountStore`](rapport_core::AccountStore): the [`account`] contracts (`accounts_round_trip_and_link`, `account_versions_conflict`) |
 /// | `cases` | the store is a [`CaseStore`](rapport_core::CaseStore): the [`case`] contracts (`cases_round_trip_and_list`, `case_versions_conflict`, `no_case_change_lost_under_concurrency`: 4 threads × 10 conflicting status changes, none lost) |
+/// | `clv_models` | the store overrides `Store::clv_model` / `save_clv_model`: [`value::clv_models_are_kept`] (round trip, latest `fitted_at` wins, tenant isolation, invalid models refused, churn risk from the model) |
 /// | `privacy` | the store is a [`ConsentStore`](rapport_core::ports::ConsentStore) and an [`ErasureStore`](rapport_core::ports::ErasureStore): `consent_ledger`, `erasure_is_complete` |
 ///
 /// The tests only exist under `cargo test`, so this example can only show the expansion
@@ -181,6 +182,12 @@ macro_rules! store_contracts {
         #[test]
         fn actions_are_durable_and_atomic() {
             $crate::check($factory, |s| async move { $crate::actions::actions_are_durable_and_atomic(&s).await });
+        }
+    };
+    (@cap $factory:expr; clv_models) => {
+        #[test]
+        fn clv_models_are_kept() {
+            $crate::check($factory, |s| async move { $crate::value::clv_models_are_kept(&s).await });
         }
     };
     (@cap $factory:expr; merges) => {

@@ -37,6 +37,7 @@ pub mod blocking;
 mod case;
 mod clock;
 mod error;
+mod fitted;
 mod privacy;
 mod relay;
 mod relay_loop;
@@ -53,6 +54,7 @@ pub use automation::{AutomationNotifier, FireReport, record_triggers};
 pub use case::{CaseChange, ComplaintRecorded, OpenCase};
 pub use clock::{Clock, IdSource, ManualClock, SystemClock, UuidV7Ids};
 pub use error::Error;
+pub use fitted::{ClvFit, ClvModelKind, FitClvOptions};
 pub use privacy::{ConsentRequest, RetentionReport};
 pub use relay::{RelayConfig, RelayReport, relay_once};
 pub use relay_loop::{
