@@ -983,7 +983,8 @@ fn run(cli: Cli) -> Result<()> {
                 return value::as_of(&svc, tenant, id, day_end(day), json);
             }
             let now = at(now);
-            let eval = evaluate(&rec.customer, &rec.stats, &policies, &EvalInputs::at(now)).ok();
+            // With the book's fitted CLV model, when one is stored (`clv fit --store`).
+            let eval = svc.decide(tenant, &rec, now).ok();
             let timeline = svc.timeline(tenant, rec.customer.id(), TimeRange::all())?;
             let c = &rec.customer;
             let profile = if show_pii {
@@ -1008,6 +1009,7 @@ fn run(cli: Cli) -> Result<()> {
                 "stage": c.stage().as_str(),
                 "stage_reason": eval.as_ref().map(|e| e.stage.reason.to_string()),
                 "churn_risk": eval.as_ref().map(|e| e.churn_risk.score),
+                "churn_reason": eval.as_ref().map(|e| e.churn_risk.reason.to_string()),
                 "win_backs": c.lifecycle().win_backs,
                 "orders": rec.stats.orders(),
                 "revenue": rec.stats.revenue().map(|m| m.to_string()),

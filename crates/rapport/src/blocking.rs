@@ -560,6 +560,20 @@ impl<S: Store, N: Notifier> Service<S, N> {
         block_on(self.0.fit_clv(t, options))
     }
 
+    /// See [`crate::Service::decide`]: the evaluation at `now`, with the fitted model, without
+    /// writing.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn decide(
+        &self,
+        t: TenantId,
+        record: &Record,
+        now: DateTime<Utc>,
+    ) -> Result<Evaluation, Error> {
+        block_on(self.0.decide(t, record, now))
+    }
+
     /// See [`crate::Service::clv_model`].
     ///
     /// ```

@@ -247,6 +247,40 @@ impl<S: Store, N: Notifier> Service<S, N> {
             .transpose()
     }
 
+    /// What evaluating `record` at `now` decides under the service's policies, with the
+    /// tenant's fitted model when there is one (churn risk = 1 − P(alive), CLV ladders), without
+    /// writing anything: a preview (the CLI's `customer` view at `--now`).
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// use rapport::Service;
+    /// use rapport::core::*;
+    /// let svc = Service::new(rapport_memory::MemoryStore::new());
+    /// let t = TenantId::from_u128(1);
+    /// let id = block_on(svc.register(t, Profile::default()))?.customer.id();
+    /// let rec = block_on(svc.customer(t, id))?;
+    /// let e = block_on(svc.decide(t, &rec, svc.now()))?;
+    /// assert_eq!(e.churn_risk.reason.rule, "churn.rules"); // no model stored
+    /// # Ok::<(), rapport::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Tombstones ([`rapport_core::DomainError::Tombstoned`]), store errors.
+    pub async fn decide(
+        &self,
+        t: TenantId,
+        record: &Record,
+        now: DateTime<Utc>,
+    ) -> Result<Evaluation, Error> {
+        let model = self.predictor(t).await?;
+        self.evaluate_with(
+            &record.customer,
+            &record.stats,
+            &EvalInputs::at(now),
+            model.as_ref(),
+        )
+    }
+
     /// The tenant's stored CLV model, if any.
     ///
     /// ```
