@@ -703,3 +703,75 @@ pub(crate) fn run(
     }
     Ok(())
 }
+
+/// The model `clv fit --store` keeps in the book: the count model fitted on the summary
+/// (`fit`'s JSON), and Gamma-Gamma on its monetary column when it has one.
+pub(crate) fn fitted_for_book(
+    model: Model,
+    input: &Path,
+    c: &FitCols,
+    fit: &serde_json::Value,
+    period: rapport_core::ClvPeriod,
+    monthly_discount: f64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<rapport_core::FittedClv> {
+    use rapport_core::ClvModel;
+    let p = |k: &str| -> Result<f64> {
+        fit["params"][k]
+            .as_f64()
+            .ok_or_else(|| fail!("the fit has no parameter `{k}`"))
+    };
+    let count = match model {
+        Model::Bgnbd => ClvModel::BgNbd {
+            r: p("r")?,
+            alpha: p("alpha")?,
+            a: p("a")?,
+            b: p("b")?,
+        },
+        Model::ParetoNbd => ClvModel::ParetoNbd {
+            r: p("r")?,
+            alpha: p("alpha")?,
+            s: p("s")?,
+            beta: p("beta")?,
+        },
+        Model::Mbgnbd => ClvModel::MbgNbd {
+            r: p("r")?,
+            alpha: p("alpha")?,
+            a: p("a")?,
+            b: p("b")?,
+        },
+        Model::Bgbb | Model::GammaGamma => {
+            return Err(fail!(
+                "--store keeps a count model for decisions: bgnbd, pareto-nbd or mbgnbd"
+            ));
+        }
+    };
+    // The spend model, when the summary has its monetary column.
+    let spend = match read_columns(input, &[&c.frequency, &c.monetary]) {
+        Ok(t) => {
+            let rows: Vec<(f64, f64)> = t
+                .col(0)
+                .iter()
+                .copied()
+                .zip(t.col(1).iter().copied())
+                .collect();
+            GammaGamma::fit(&rows)
+                .ok()
+                .map(|f| rapport_core::SpendModel {
+                    p: f.model.p,
+                    q: f.model.q,
+                    v: f.model.v,
+                })
+        }
+        Err(_) => None,
+    };
+    let fitted = rapport_core::FittedClv {
+        model: count,
+        spend,
+        period,
+        monthly_discount,
+        fitted_at: now,
+    };
+    fitted.validate().map_err(|e| fail!("{e}"))?;
+    Ok(fitted)
+}

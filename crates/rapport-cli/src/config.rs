@@ -472,6 +472,10 @@ pub(crate) struct ChurnFile {
     pub(crate) window_days: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) alert_threshold: Option<f64>,
+    /// Churn risk = 1 − P(alive) and `clv_12m` from the book's fitted CLV model, when one is
+    /// stored (`rapport clv fit --store`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) use_fitted_model: Option<bool>,
 }
 
 type KeyError = (String, String);
@@ -507,6 +511,7 @@ impl PolicyFile {
             d.nps_weight = c.nps_weight.unwrap_or(d.nps_weight);
             d.window_days = c.window_days.unwrap_or(d.window_days);
             d.alert_threshold = c.alert_threshold.unwrap_or(d.alert_threshold);
+            d.use_fitted_model = c.use_fitted_model.unwrap_or(d.use_fitted_model);
         }
         if let Some(r) = self.rfm {
             p.rfm = r;
@@ -544,6 +549,7 @@ impl PolicyFile {
             nps_weight,
             window_days,
             alert_threshold,
+            use_fitted_model,
         } = p.churn.clone();
         PolicyFile {
             currency: Some(p.currency().to_string()),
@@ -570,6 +576,7 @@ impl PolicyFile {
                 nps_weight: Some(nps_weight),
                 window_days: Some(window_days),
                 alert_threshold: Some(alert_threshold),
+                use_fitted_model: Some(use_fitted_model),
             }),
             rfm: Some(p.rfm.clone()),
         }

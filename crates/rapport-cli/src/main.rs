@@ -431,14 +431,29 @@ fn forecast(horizon: f64, months: u32, discount: f64, period: PeriodArg) -> clv:
 
 #[derive(Subcommand)]
 enum ClvWhat {
-    /// Fit a model; prints JSON.
+    /// Fit a model; prints JSON. `--store` also keeps it in the book (`--db`, `--tenant`) for
+    /// decisions: churn risk = 1 − P(alive), `clv_12m` in segments and CLV tier ladders.
     Fit {
         #[arg(long, value_enum)]
         model: clv::Model,
-        #[arg(long)]
-        input: PathBuf,
+        /// The summary CSV; without it (and with `--store`), the model is fitted on the
+        /// book's own customers at `--now`.
+        #[arg(long, required_unless_present = "store")]
+        input: Option<PathBuf>,
         #[command(flatten)]
         cols: clv::FitCols,
+        /// Keep the fitted model in the book as the tenant's model (bgnbd, pareto-nbd, mbgnbd).
+        #[arg(long)]
+        store: bool,
+        /// The time unit of the summary (and of the stored parameters).
+        #[arg(long, value_enum, default_value = "day")]
+        period: PeriodArg,
+        /// Monthly discount rate stored with the model, for `clv_12m`.
+        #[arg(long, default_value_t = 0.01)]
+        discount: f64,
+        /// The fit's time (default: now); with no `--input`, the day the book is summarised at.
+        #[arg(long)]
+        now: Option<NaiveDate>,
     },
     /// Summaries from transactions; prints CSV.
     Summarize {
@@ -1020,7 +1035,8 @@ fn run(cli: Cli) -> Result<()> {
                 return value::as_of(&svc, tenant, id, day_end(day), json);
             }
             let now = at(now);
-            let eval = evaluate(&rec.customer, &rec.stats, &policies, &EvalInputs::at(now)).ok();
+            // With the book's fitted CLV model, when one is stored (`clv fit --store`).
+            let eval = svc.decide(tenant, &rec, now).ok();
             let timeline = svc.timeline(tenant, rec.customer.id(), TimeRange::all())?;
             let c = &rec.customer;
             let profile = if show_pii {
@@ -1045,6 +1061,7 @@ fn run(cli: Cli) -> Result<()> {
                 "stage": c.stage().as_str(),
                 "stage_reason": eval.as_ref().map(|e| e.stage.reason.to_string()),
                 "churn_risk": eval.as_ref().map(|e| e.churn_risk.score),
+                "churn_reason": eval.as_ref().map(|e| e.churn_risk.reason.to_string()),
                 "win_backs": c.lifecycle().win_backs,
                 "orders": rec.stats.orders(),
                 "revenue": rec.stats.revenue().map(|m| m.to_string()),
@@ -1217,8 +1234,64 @@ fn run(cli: Cli) -> Result<()> {
             quality::run(q, store::open(&db, Utc::now())?, tenant, &cli.tenant)?;
         }
         Command::Clv { what } => match what {
-            ClvWhat::Fit { model, input, cols } => {
-                println!("{}", clv::fit(model, &input, &cols)?);
+            ClvWhat::Fit {
+                model,
+                input,
+                cols,
+                store,
+                period,
+                discount,
+                now,
+            } => {
+                let period = match period {
+                    PeriodArg::Day => rapport_core::ClvPeriod::Day,
+                    PeriodArg::Week => rapport_core::ClvPeriod::Week,
+                };
+                let when = at(now);
+                match input {
+                    Some(input) => {
+                        let fit = clv::fit(model, &input, &cols)?;
+                        if store {
+                            let fitted = clv::fitted_for_book(
+                                model, &input, &cols, &fit, period, discount, when,
+                            )?;
+                            let svc =
+                                rapport::blocking::Service::new(store::open(&db_name, Utc::now())?);
+                            svc.save_clv_model(tenant, fitted)?;
+                            eprintln!(
+                                "stored the {} model in {} (tenant {})",
+                                fitted.model.name(),
+                                store::describe(&db_name),
+                                cli.tenant
+                            );
+                        }
+                        println!("{fit}");
+                    }
+                    None => {
+                        let kind = match model {
+                            clv::Model::Bgnbd => rapport::ClvModelKind::BgNbd,
+                            clv::Model::ParetoNbd => rapport::ClvModelKind::ParetoNbd,
+                            clv::Model::Mbgnbd => rapport::ClvModelKind::MbgNbd,
+                            _ => {
+                                return Err(fail!(
+                                    "fitting on the book takes a count model: bgnbd, pareto-nbd or mbgnbd"
+                                ));
+                            }
+                        };
+                        let svc =
+                            rapport::blocking::Service::new(store::open(&db_name, Utc::now())?)
+                                .with_clock(rapport::ManualClock::at(when));
+                        let fit = svc.fit_clv(
+                            tenant,
+                            rapport::FitClvOptions {
+                                model: kind,
+                                period,
+                                monthly_discount: discount,
+                            },
+                        )?;
+                        println!("{}", serde_json::to_string(&fit)?);
+                    }
+                }
             }
             ClvWhat::Summarize {
                 input,

@@ -166,6 +166,25 @@ impl Store for Db {
             Db::Postgres(s) => s.apply(t, cs).await,
         }
     }
+    async fn clv_model(
+        &self,
+        t: TenantId,
+    ) -> std::result::Result<Option<rapport_core::FittedClv>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.clv_model(t).await,
+            Db::Postgres(s) => s.clv_model(t).await,
+        }
+    }
+    async fn save_clv_model(
+        &self,
+        t: TenantId,
+        model: &rapport_core::FittedClv,
+    ) -> std::result::Result<(), StoreError> {
+        match self {
+            Db::Sqlite(s) => s.save_clv_model(t, model).await,
+            Db::Postgres(s) => s.save_clv_model(t, model).await,
+        }
+    }
 }
 impl Outbox for Db {
     async fn claim_outbox(

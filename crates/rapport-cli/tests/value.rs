@@ -281,3 +281,71 @@ fn the_report_gives_the_retention_model_clv_beside_the_probabilistic_one() {
         "{text}"
     );
 }
+
+#[test]
+fn clv_fit_store_keeps_the_model_and_churn_risk_comes_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    book(dir.path());
+    // Before: the rule score.
+    let before = json(&rapport(
+        dir.path(),
+        &["customer", "b", "--now", "2026-03-31", "--json"],
+    ));
+    assert!(
+        before["churn_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("churn.rules"),
+        "{before}"
+    );
+    // 91 customers observed for 38 weeks, as (frequency, recency, T) rows with weights.
+    std::fs::write(
+        dir.path().join("summary.csv"),
+        "customer_id,frequency,recency,T,weight\n\
+         a,0,0,38,60\nb,1,4,38,10\nc,1,30,38,5\nd,2,10,38,5\ne,2,34,38,4\nf,3,15,38,3\ng,4,36,38,3\nh,7,37,38,1\n",
+    )
+    .unwrap();
+    let fit = json(&rapport(
+        dir.path(),
+        &[
+            "clv",
+            "fit",
+            "--model",
+            "bgnbd",
+            "--input",
+            "summary.csv",
+            "--weights-col",
+            "weight",
+            "--store",
+            "--period",
+            "week",
+            "--now",
+            "2026-03-31",
+        ],
+    ));
+    assert_eq!(fit["customers"], 91);
+    let after = json(&rapport(
+        dir.path(),
+        &["customer", "b", "--now", "2026-03-31", "--json"],
+    ));
+    let reason = after["churn_reason"].as_str().unwrap();
+    assert!(reason.starts_with("churn.model"), "{reason}");
+    assert!(reason.contains("bg_nbd"), "{reason}");
+    let risk = after["churn_risk"].as_f64().unwrap();
+    assert!(risk > 0.0 && risk < 1.0, "{after}");
+    // Fitted on the book itself (three customers: too few to pin BG/NBD down is a typed
+    // error or a fit; either way nothing panics and a stored model stays readable).
+    let on_book = rapport(
+        dir.path(),
+        &[
+            "clv",
+            "fit",
+            "--model",
+            "bgnbd",
+            "--store",
+            "--now",
+            "2026-03-31",
+        ],
+    );
+    assert!(on_book.status.code().is_some());
+}

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::count::{Fit, FourParams, check_positive, fit_four};
+use crate::count::{Fit, FourParams, check_positive};
 use crate::error::ClvError;
 use crate::special::{hyp2f1, ln_gamma, log_add_exp};
 
@@ -71,7 +71,7 @@ impl MbgNbd {
     /// assert!(m.p_alive(2.0, 34.0, 38.0) > m.p_alive(2.0, 10.0, 38.0));
     /// ```
     pub fn fit(rows: &[(f64, f64, f64)]) -> Result<Fit<MbgNbd>, ClvError> {
-        fit_four(rows, None)
+        crate::bgnbd::fit_newton(rows, None, true)
     }
 
     /// Fits on rows with weights (how many customers share each row, as `lifetimes`'
@@ -98,7 +98,7 @@ impl MbgNbd {
         rows: &[(f64, f64, f64)],
         weights: &[f64],
     ) -> Result<Fit<MbgNbd>, ClvError> {
-        fit_four(rows, Some(weights))
+        crate::bgnbd::fit_newton(rows, Some(weights), true)
     }
 
     /// Log-likelihood of one customer with `x` repeat purchases, the last at `tx`, observed for
@@ -237,5 +237,94 @@ impl FourParams for MbgNbd {
             total += w * (base + x_terms - (r + x) * ln_at + log_add_exp(a4, 0.0));
         }
         total
+    }
+}
+
+#[cfg(test)]
+mod newton {
+    use super::*;
+    use crate::bgnbd::Groups;
+    use crate::count::{fit_four, group_weighted};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// The analytic MBG/NBD gradient matches central differences of the likelihood, the
+        /// Hessian central differences of the gradient, and the value the model's own
+        /// likelihood.
+        #[test]
+        fn analytic_derivatives_match_finite_differences(
+            lp in proptest::collection::vec(-2.0f64..2.5, 4),
+            rows in proptest::collection::vec((0u32..15, 0.0f64..1.0, 1u32..60, 1u32..4), 1..40),
+            scale in 0.05f64..2.0,
+        ) {
+            let rows: Vec<((f64, f64, f64), f64)> = rows
+                .iter()
+                .map(|(x, frac, t, w)| {
+                    let t = f64::from(*t);
+                    let tx = if *x == 0 { 0.0 } else { (frac * t).round() };
+                    ((f64::from(*x), tx, t), f64::from(*w))
+                })
+                .collect();
+            let groups = group_weighted(rows.into_iter());
+            let data = Groups::new(&groups, scale);
+            let (mut g, mut h) = ([0.0; 4], [0.0; 16]);
+            let v = data.log_likelihood_mbg(&lp, &mut g, &mut h);
+            let m = MbgNbd::from_log(&lp);
+            let direct: f64 = groups
+                .iter()
+                .map(|((x, tx, t), w)| w * m.log_likelihood_one(*x, tx * scale, t * scale))
+                .sum();
+            prop_assert!((v - direct).abs() < 1e-9 * (1.0 + direct.abs()), "{} vs {}", v, direct);
+            let f = |p: &[f64]| data.log_likelihood_mbg(p, &mut [0.0; 4], &mut [0.0; 16]);
+            let e = 1e-5;
+            for i in 0..4 {
+                let (mut a, mut b) = (lp.clone(), lp.clone());
+                a[i] += e;
+                b[i] -= e;
+                let fd = (f(&a) - f(&b)) / (2.0 * e);
+                prop_assert!((g[i] - fd).abs() < 1e-5 * (1.0 + fd.abs()), "∂{}: {} vs {}", i, g[i], fd);
+                let (mut ga, mut gb) = ([0.0; 4], [0.0; 4]);
+                data.log_likelihood_mbg(&a, &mut ga, &mut [0.0; 16]);
+                data.log_likelihood_mbg(&b, &mut gb, &mut [0.0; 16]);
+                for k in 0..4 {
+                    let fd = (ga[k] - gb[k]) / (2.0 * e);
+                    let an = h[i * 4 + k];
+                    prop_assert!((an - fd).abs() < 1e-5 * (1.0 + fd.abs()), "∂{}∂{}: {} vs {}", i, k, an, fd);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { rng_seed: proptest::test_runner::RngSeed::Fixed(20_261_206), ..ProptestConfig::with_cases(32) })]
+        /// The Newton fit reaches at least the likelihood of the derivative-free optimiser.
+        #[test]
+        fn newton_fit_is_as_good_as_the_derivative_free_fit(
+            rows in proptest::collection::vec((0u32..12, 0.0f64..1.0, 5u32..60, 1u32..30), 1..60),
+        ) {
+            let (rows, weights): (Vec<(f64, f64, f64)>, Vec<f64>) = rows
+                .iter()
+                .map(|(x, frac, t, w)| {
+                    let t = f64::from(*t);
+                    let tx = if *x == 0 { 0.0 } else { (frac * t).round() };
+                    ((f64::from(*x), tx, t), f64::from(*w))
+                })
+                .unzip();
+            let new = MbgNbd::fit_weighted(&rows, &weights);
+            let old = fit_four::<MbgNbd>(&rows, Some(&weights));
+            let sane = |m: &MbgNbd| [m.r, m.alpha, m.a, m.b].iter().all(|v| *v < 1e6);
+            if let Ok(f) = &new {
+                let m = f.model;
+                prop_assert!([m.r, m.alpha, m.a, m.b, f.log_likelihood].iter().all(|v| v.is_finite()));
+                let direct: f64 = rows.iter().zip(&weights).map(|(r, w)| w * m.log_likelihood_one(r.0, r.1, r.2)).sum();
+                prop_assert!(!sane(&m) || (f.log_likelihood - direct).abs() < 1e-8 * (1.0 + direct.abs()), "{:?} direct {}", f, direct);
+            }
+            if let Some(o) = old.as_ref().ok().filter(|o| sane(&o.model)) {
+                let n = new.as_ref().map_err(|e| TestCaseError::fail(format!("{e} where Nelder–Mead converged to {o:?}")))?;
+                prop_assert!(n.log_likelihood >= o.log_likelihood - 1e-7 * (1.0 + o.log_likelihood.abs()),
+                    "{:?} vs {:?}", n, o);
+            }
+        }
     }
 }

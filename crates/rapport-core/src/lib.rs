@@ -112,6 +112,7 @@ pub use model::activity::{
     Activity, ActivityKind, ActivityType, Channel, Csat, Feedback, Nps, Severity,
 };
 pub use model::case::{Case, CaseSeverity, CaseStatus, NewCase, StatusChange};
+pub use model::clv_model::{ClvModel, ClvPeriod, FittedClv, SpendModel};
 pub use model::consent::{Consent, Consents, ContactChannel, Purpose};
 pub use model::contact::{ContactKey, ContactKind, Email, Phone, Region};
 pub use model::customer::{AttrKey, AttrValue, Attributes, Customer, Profile};

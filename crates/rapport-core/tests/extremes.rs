@@ -92,6 +92,7 @@ fn churn_policy() -> impl Strategy<Value = ChurnPolicy> {
             nps_weight: n,
             window_days: w,
             alert_threshold: a,
+            use_fitted_model: true,
         }
     })
 }

@@ -226,6 +226,8 @@ struct Inner {
     outbox: VecDeque<Pending>,
     /// Scheduled automation actions and the action log (see `actions`).
     actions: actions::Actions,
+    /// Each tenant's fitted CLV model (the latest `fitted_at`).
+    clv_models: HashMap<TenantId, FittedClv>,
 }
 
 /// An in-memory [`Store`]. Cheap to create; everything is lost when dropped.
@@ -373,6 +375,20 @@ impl Store for MemoryStore {
             return Ok(Vec::new());
         };
         Ok(b.timeline(id, range))
+    }
+
+    async fn clv_model(&self, tenant: TenantId) -> Result<Option<FittedClv>, StoreError> {
+        Ok(self.lock()?.clv_models.get(&tenant).copied())
+    }
+
+    async fn save_clv_model(&self, tenant: TenantId, model: &FittedClv) -> Result<(), StoreError> {
+        model.validate()?;
+        let mut inner = self.lock()?;
+        let slot = inner.clv_models.entry(tenant).or_insert(*model);
+        if slot.fitted_at <= model.fitted_at {
+            *slot = *model;
+        }
+        Ok(())
     }
 
     async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {

@@ -830,6 +830,57 @@ impl rapport_core::ports::MergeStore for PostgresStore {
 }
 
 impl Store for PostgresStore {
+    async fn clv_model(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Option<rapport_core::FittedClv>, StoreError> {
+        self.here(move |inner| async move {
+            let client = inner.pool.get().await.map_err(pool)?;
+            let table = format!("\"{}\".clv_models", inner.schema);
+            let stmt = client
+                .prepare_cached(&rapport_sql::clv_model::load_sql(&table, "$1"))
+                .await
+                .map_err(db)?;
+            let row = read::as_tenant(
+                &client,
+                &tenant.to_string(),
+                client.query_opt(&stmt, &[tenant.as_uuid()]),
+            )
+            .await?;
+            row.map(|r| {
+                let json: String = read::col(&r, "clv_models", 0)?;
+                rapport_sql::clv_model::decode(&json).map_err(error::corrupt_row)
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn save_clv_model(
+        &self,
+        tenant: TenantId,
+        model: &rapport_core::FittedClv,
+    ) -> Result<(), StoreError> {
+        model.validate()?;
+        let (at, json) = rapport_sql::clv_model::encode(model).map_err(error::corrupt_row)?;
+        self.run(move |inner| async move {
+            let mut client = inner.pool.get().await.map_err(pool)?;
+            let table = format!("\"{}\".clv_models", inner.schema);
+            let tx = client.transaction().await.map_err(db)?;
+            tx.execute(crate::sql::SET_TENANT_LOCAL, &[&tenant.to_string()])
+                .await
+                .map_err(db)?;
+            tx.execute(
+                rapport_sql::clv_model::save_sql(&table, ["$1", "$2", "$3"]).as_str(),
+                &[tenant.as_uuid(), &at, &json],
+            )
+            .await
+            .map_err(db)?;
+            tx.commit().await.map_err(db)
+        })
+        .await
+    }
+
     async fn load(&self, tenant: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
         self.here(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;

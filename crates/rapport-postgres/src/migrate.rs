@@ -76,12 +76,17 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "line_items",
         sql: include_str!("../migrations/0009_line_items.sql"),
     },
+    Migration {
+        version: 10,
+        name: "clv_models",
+        sql: include_str!("../migrations/0010_clv_models.sql"),
+    },
 ];
 
 /// The schema version this code writes.
 ///
 /// ```
-/// assert_eq!(rapport_postgres::latest_version(), 9);
+/// assert_eq!(rapport_postgres::latest_version(), 10);
 /// ```
 #[must_use]
 pub fn latest_version() -> u32 {

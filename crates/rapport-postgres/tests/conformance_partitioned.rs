@@ -8,7 +8,7 @@ mod support;
 use rapport_postgres::Layout;
 use support::fresh_partitioned;
 
-rapport_testkit::store_contracts!(fresh_partitioned; concurrent, merges);
+rapport_testkit::store_contracts!(fresh_partitioned; concurrent, merges, clv_models);
 
 #[test]
 fn the_store_reports_its_partitioned_layout() {

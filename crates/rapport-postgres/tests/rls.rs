@@ -13,7 +13,7 @@ use futures::executor::block_on;
 use rapport_core::*;
 use support::role::{AppRole, app_role, app_role_partitioned, connect};
 
-rapport_testkit::store_contracts!(app_role; concurrent, privacy, merges);
+rapport_testkit::store_contracts!(app_role; concurrent, privacy, merges, clv_models);
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap()
@@ -211,8 +211,8 @@ fn every_tenant_table_has_forced_row_level_security() {
             .unwrap();
         assert_eq!(
             rows.len(),
-            3 * 5 + 11,
-            "3 tables, each a parent and 4 partitions; cases, accounts, account_links (migration 4); the consent ledger and the erasure records (5); the 2 automation tables (6); merges and distinct_pairs (7); account_activities (8); line_items (9); none partitioned"
+            3 * 5 + 12,
+            "3 tables, each a parent and 4 partitions; cases, accounts, account_links (migration 4); the consent ledger and the erasure records (5); the 2 automation tables (6); merges and distinct_pairs (7); account_activities (8); line_items (9); clv_models (10); none partitioned"
         );
         for r in &rows {
             let name: String = r.get(0);

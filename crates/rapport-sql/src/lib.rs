@@ -29,6 +29,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod clv_model;
 pub mod codec;
 mod import;
 mod kind;

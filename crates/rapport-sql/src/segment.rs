@@ -437,6 +437,9 @@ fn compare(field: &Field, op: CmpOp, value: &Literal, ctx: &Ctx<'_>) -> Node {
         // Not stored: `Store::query` evaluates without RFM scores or churn risk, so these
         // comparisons are false for every customer.
         Field::RfmR | Field::RfmF | Field::RfmM | Field::RfmTotal | Field::ChurnRisk => Node::NEVER,
+        // No fitted model in a store's query (as `Record::matches`): never. The service
+        // queries `Segment::without_clv_12m` and re-checks with the CLV.
+        Field::Clv12m => Node::NEVER,
         Field::DaysSinceFirstPurchase => {
             int_expr(days_since(ctx, "first_purchase_day"), op, value, ctx).exact()
         }

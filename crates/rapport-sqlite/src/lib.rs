@@ -40,10 +40,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rapport_core::{
-    Activity, Applied, Changeset, ContactKey, Customer, CustomerId, MessageId, Outbox,
+    Activity, Applied, Changeset, ContactKey, Customer, CustomerId, FittedClv, MessageId, Outbox,
     OutboxMessage, Page, Record, Segment, Stats, Store, StoreError, TenantId, TimeRange,
 };
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 pub use apply::{ApplyError, Outcome};
 pub use config::{SqliteConfig, Synchronous};
@@ -525,6 +525,40 @@ impl rapport_core::ports::MergeStore for SqliteStore {
 }
 
 impl Store for SqliteStore {
+    async fn clv_model(&self, tenant: TenantId) -> Result<Option<FittedClv>, StoreError> {
+        Ok(self
+            .readers
+            .read(move |c| {
+                let mut stmt = c.prepare_cached(&rapport_sql::clv_model::load_sql(
+                    "rapport_clv_models",
+                    "?1",
+                ))?;
+                let json: Option<String> = stmt
+                    .query_row(rusqlite::params![tenant.to_bytes()], |r| r.get(0))
+                    .optional()?;
+                Ok(json
+                    .map(|j| rapport_sql::clv_model::decode(&j))
+                    .transpose()?)
+            })
+            .await?)
+    }
+
+    async fn save_clv_model(&self, tenant: TenantId, model: &FittedClv) -> Result<(), StoreError> {
+        model.validate()?;
+        let (at, json) = rapport_sql::clv_model::encode(model).map_err(SqliteError::from)?;
+        Ok(self
+            .writer
+            .exec(move |c| {
+                c.prepare_cached(&rapport_sql::clv_model::save_sql(
+                    "rapport_clv_models",
+                    ["?1", "?2", "?3"],
+                ))?
+                .execute(rusqlite::params![tenant.to_bytes(), at, json])?;
+                Ok(())
+            })
+            .await?)
+    }
+
     async fn load(&self, tenant: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
         Ok(self
             .readers

@@ -66,6 +66,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "line_items",
         sql: include_str!("../migrations/0008_line_items.sql"),
     },
+    Migration {
+        version: 9,
+        name: "clv_models",
+        sql: include_str!("../migrations/0009_clv_models.sql"),
+    },
 ];
 
 /// The schema version this code writes.

@@ -139,6 +139,13 @@ impl<S: Store> Store for FaultyStore<S> {
         }
         self.inner.apply(t, cs).await
     }
+    // Not counted as calls: the fault schedules of the existing contracts stay as they were.
+    async fn clv_model(&self, t: TenantId) -> Result<Option<FittedClv>, StoreError> {
+        self.inner.clv_model(t).await
+    }
+    async fn save_clv_model(&self, t: TenantId, model: &FittedClv) -> Result<(), StoreError> {
+        self.inner.save_clv_model(t, model).await
+    }
 }
 impl<S: Outbox> Outbox for FaultyStore<S> {
     async fn claim_outbox(

@@ -95,6 +95,7 @@ where
 /// | `accounts` | the store is an [`AccountStore`](rapport_core::AccountStore): the [`account`] contracts (`accounts_round_trip_and_link`, `account_versions_conflict`, `account_activities_attributed`) |
 /// | `line_items` | the store is a [`LineItemStore`](rapport_core::LineItemStore): [`line_items::line_items_round_trip`] (lines written with their purchase, read back by activity, customer and page, none written for a replayed key, tenants isolated) |
 /// | `cases` | the store is a [`CaseStore`](rapport_core::CaseStore): the [`case`] contracts (`cases_round_trip_and_list`, `case_versions_conflict`, `no_case_change_lost_under_concurrency`: 4 threads × 10 conflicting status changes, none lost) |
+/// | `clv_models` | the store overrides `Store::clv_model` / `save_clv_model`: [`value::clv_models_are_kept`] (round trip, latest `fitted_at` wins, tenant isolation, invalid models refused, churn risk from the model) |
 /// | `privacy` | the store is a [`ConsentStore`](rapport_core::ports::ConsentStore) and an [`ErasureStore`](rapport_core::ports::ErasureStore): `consent_ledger`, `erasure_is_complete` |
 ///
 /// The tests only exist under `cargo test`, so this example can only show the expansion
@@ -190,6 +191,12 @@ macro_rules! store_contracts {
         #[test]
         fn dead_letters_are_recorded_and_redriven() {
             $crate::check($factory, |s| async move { $crate::actions::dead_letters_are_recorded_and_redriven(&s).await });
+        }
+    };
+    (@cap $factory:expr; clv_models) => {
+        #[test]
+        fn clv_models_are_kept() {
+            $crate::check($factory, |s| async move { $crate::value::clv_models_are_kept(&s).await });
         }
     };
     (@cap $factory:expr; merges) => {

@@ -142,3 +142,126 @@ pub async fn time_travel_and_simulation<S: Store>(s: &S) -> Outcome {
     }
     Ok(())
 }
+
+fn fitted(model: ClvModel, at: DateTime<Utc>) -> FittedClv {
+    FittedClv {
+        model,
+        spend: Some(SpendModel {
+            p: 6.2488,
+            q: 3.7446,
+            v: 15.4477,
+        }),
+        period: ClvPeriod::Day,
+        monthly_discount: 0.01,
+        fitted_at: at,
+    }
+}
+
+/// A tenant's fitted CLV model round-trips exactly (every parameter bit for bit), the latest
+/// `fitted_at` wins (an older save changes nothing, an equal one replaces), tenants are
+/// isolated, an invalid model is refused with `StoreError::Invalid`, and the service then
+/// decides churn risk as 1 − P(alive) with the model named in the reason. For stores that
+/// keep models (capability `clv_models` of [`store_contracts!`](crate::store_contracts)).
+///
+/// ```
+/// rapport_testkit::check(rapport_memory::MemoryStore::new, |s| async move {
+///     rapport_testkit::value::clv_models_are_kept(&s).await
+/// });
+/// ```
+///
+/// # Errors
+/// A description of the first violation.
+pub async fn clv_models_are_kept<S: Store>(s: &S) -> Outcome {
+    let se = |e: StoreError| e.to_string();
+    if s.clv_model(TA).await.map_err(se)?.is_some() {
+        return Err("a fresh store has a CLV model".into());
+    }
+    let bg = ClvModel::BgNbd {
+        r: 0.242_593_8,
+        alpha: 30.894_5 + 1e-13,
+        a: 0.792_9,
+        b: 2.425_8,
+    };
+    let first = fitted(bg, t0());
+    s.save_clv_model(TA, &first).await.map_err(se)?;
+    let got = s.clv_model(TA).await.map_err(se)?;
+    if got != Some(first) {
+        return Err(format!("saved {first:?}, read back {got:?}"));
+    }
+    if s.clv_model(TB).await.map_err(se)?.is_some() {
+        return Err("tenant B sees tenant A's CLV model".into());
+    }
+    let pareto = ClvModel::ParetoNbd {
+        r: 0.553_4,
+        alpha: 74.061_4,
+        s: 0.606_1,
+        beta: 81.593_4,
+    };
+    let older = fitted(pareto, t0() - Duration::days(1));
+    s.save_clv_model(TA, &older).await.map_err(se)?;
+    if s.clv_model(TA).await.map_err(se)? != Some(first) {
+        return Err("an older model replaced the stored one".into());
+    }
+    let same_time = FittedClv {
+        spend: None,
+        ..fitted(pareto, t0())
+    };
+    s.save_clv_model(TA, &same_time).await.map_err(se)?;
+    if s.clv_model(TA).await.map_err(se)? != Some(same_time) {
+        return Err("a model fitted at the same time did not replace the stored one".into());
+    }
+    let bad = fitted(
+        ClvModel::MbgNbd {
+            r: f64::NAN,
+            alpha: 1.0,
+            a: 1.0,
+            b: 1.0,
+        },
+        t0() + Duration::days(1),
+    );
+    match s.save_clv_model(TA, &bad).await {
+        Err(StoreError::Invalid(_)) => {}
+        other => return Err(format!("an invalid model was not refused: {other:?}")),
+    }
+    if s.clv_model(TA).await.map_err(se)? != Some(same_time) {
+        return Err("a refused model changed the stored one".into());
+    }
+    // In decisions: churn risk = 1 − P(alive), the model named.
+    let e = |e: rapport::Error| e.to_string();
+    let clock = ManualClock::at(t0());
+    let svc = Service::new(s).with_clock(clock.clone());
+    let who = svc
+        .register(TB, Profile::default())
+        .await
+        .map_err(e)?
+        .customer
+        .id();
+    for (i, day) in [0i64, 10, 30].into_iter().enumerate() {
+        let at = t0() + Duration::days(day);
+        clock.set(at);
+        let a = NewActivity::purchase(
+            who,
+            format!("clv-{i}"),
+            Money::new(Decimal::from(50), Currency::USD),
+            at,
+        )
+        .map_err(|e| e.to_string())?;
+        svc.record(TB, a).await.map_err(e)?;
+    }
+    clock.set(t0() + Duration::days(60));
+    svc.save_clv_model(TB, fitted(bg, t0())).await.map_err(e)?;
+    let decided = svc.evaluate(TB, who).await.map_err(e)?;
+    let why = decided.churn_risk.reason.to_string();
+    if decided.churn_risk.reason.rule != "churn.model" || !why.contains("bg_nbd") {
+        return Err(format!(
+            "churn risk does not come from the fitted model: {why}"
+        ));
+    }
+    if !(decided.churn_risk.score > 0.0 && decided.churn_risk.score < 1.0) {
+        return Err(format!(
+            "churn risk {} from the model is not in (0, 1)",
+            decided.churn_risk.score
+        ));
+    }
+    Ok(())
+}

@@ -565,6 +565,74 @@ impl<S: Store, N: Notifier> Service<S, N> {
         block_on(self.0.evaluate(t, id))
     }
 
+    /// See [`crate::Service::fit_clv`]: fits a count model (and Gamma-Gamma) on the book and
+    /// stores it as the tenant's model.
+    ///
+    /// ```
+    /// use rapport::{FitClvOptions, blocking::Service};
+    /// use rapport::core::TenantId;
+    /// let svc = Service::new(rapport_memory::MemoryStore::new());
+    /// // An empty book has nothing to fit.
+    /// assert!(matches!(svc.fit_clv(TenantId::from_u128(1), FitClvOptions::default()), Err(rapport::Error::Clv(_))));
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn fit_clv(
+        &self,
+        t: TenantId,
+        options: crate::FitClvOptions,
+    ) -> Result<crate::ClvFit, Error> {
+        block_on(self.0.fit_clv(t, options))
+    }
+
+    /// See [`crate::Service::decide`]: the evaluation at `now`, with the fitted model, without
+    /// writing.
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn decide(
+        &self,
+        t: TenantId,
+        record: &Record,
+        now: DateTime<Utc>,
+    ) -> Result<Evaluation, Error> {
+        block_on(self.0.decide(t, record, now))
+    }
+
+    /// See [`crate::Service::clv_model`].
+    ///
+    /// ```
+    /// use rapport::blocking::Service;
+    /// use rapport::core::*;
+    /// let svc = Service::new(rapport_memory::MemoryStore::new());
+    /// let t = TenantId::from_u128(1);
+    /// let m = FittedClv {
+    ///     model: ClvModel::BgNbd { r: 0.24, alpha: 4.41, a: 0.79, b: 2.43 },
+    ///     spend: None,
+    ///     period: ClvPeriod::Week,
+    ///     monthly_discount: 0.01,
+    ///     fitted_at: chrono::DateTime::UNIX_EPOCH,
+    /// };
+    /// svc.save_clv_model(t, m)?;
+    /// assert_eq!(svc.clv_model(t)?, Some(m));
+    /// # Ok::<(), rapport::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn clv_model(&self, t: TenantId) -> Result<Option<FittedClv>, Error> {
+        block_on(self.0.clv_model(t))
+    }
+
+    /// See [`crate::Service::save_clv_model`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn save_clv_model(&self, t: TenantId, model: FittedClv) -> Result<(), Error> {
+        block_on(self.0.save_clv_model(t, model))
+    }
+
     /// See [`crate::Service::evaluate_at`].
     ///
     /// ```

@@ -49,6 +49,9 @@ pub enum Error {
     /// No merge record with this id in the tenant.
     #[error("merge {0} not found")]
     MergeNotFound(rapport_core::MergeId),
+    /// A CLV model could not be fitted (too few customers, no convergence) or used.
+    #[error(transparent)]
+    Clv(#[from] rapport_clv::ClvError),
 }
 
 impl Error {
@@ -75,6 +78,7 @@ impl Error {
             Error::Notify(NotifyError::Rejected { .. }) => "notify.rejected",
             Error::Notify(_) => "notify",
             Error::MergeNotFound(_) => "merge_not_found",
+            Error::Clv(_) => "clv",
         }
     }
 }

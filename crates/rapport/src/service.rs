@@ -11,6 +11,7 @@ use rapport_core::*;
 use crate::activity::NewActivity;
 use crate::clock::{Clock, IdSource, SystemClock, UuidV7Ids};
 use crate::error::{Error, store_kind};
+use crate::fitted::Predictor;
 
 /// How many times a use case re-decides after a version conflict before giving up.
 ///
@@ -924,10 +925,29 @@ impl<S: Store, N: Notifier> Service<S, N> {
         mut customer: Customer,
         stats: &Stats,
         inputs: &EvalInputs,
+        model: Option<&Predictor>,
     ) -> Result<(Customer, Evaluation), Error> {
-        let e = evaluate(&customer, stats, &self.policies, inputs)?;
+        let e = self.evaluate_with(&customer, stats, inputs, model)?;
         e.apply_to(&mut customer);
         Ok((customer, e))
+    }
+
+    /// `evaluate` with P(alive) and the predicted CLV of the tenant's fitted model, if any,
+    /// and the model named in a churn reason that came from it.
+    pub(crate) fn evaluate_with(
+        &self,
+        customer: &Customer,
+        stats: &Stats,
+        inputs: &EvalInputs,
+        model: Option<&Predictor>,
+    ) -> Result<Evaluation, Error> {
+        let Some(m) = model else {
+            return Ok(evaluate(customer, stats, &self.policies, inputs)?);
+        };
+        let inputs = m.inputs(*inputs, stats, self.policies.tier.ladder.metric);
+        let mut e = evaluate(customer, stats, &self.policies, &inputs)?;
+        m.annotate(&mut e);
+        Ok(e)
     }
 
     /// Records an activity (idempotent by key), folds it into the stats and re-evaluates the
@@ -1040,6 +1060,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
         let activity_id = self.ids.activity_id();
         let result = std::sync::Mutex::new(None);
         let refund = matches!(a.kind, ActivityKind::Refund { .. });
+        let model = self.predictor(t).await?;
         let (r, applied) = self
             .modify_with_history(t, a.customer, None, refund, |read, history, now| {
                 read.customer.ensure_live()?;
@@ -1067,7 +1088,8 @@ impl<S: Store, N: Notifier> Service<S, N> {
                     kind,
                 )?;
                 stats.apply(&activity)?;
-                let (customer, e) = self.evaluated(customer, &stats, &EvalInputs::at(now))?;
+                let (customer, e) =
+                    self.evaluated(customer, &stats, &EvalInputs::at(now), model.as_ref())?;
                 let mut events = vec![DomainEvent::ActivityRecorded {
                     customer: customer.id(),
                     activity: activity.id,
@@ -1372,11 +1394,13 @@ impl<S: Store, N: Notifier> Service<S, N> {
         change: impl Fn(&mut Customer, DateTime<Utc>) -> Result<(), DomainError>,
     ) -> Result<Evaluation, Error> {
         let result = std::sync::Mutex::new(None);
+        let model = self.predictor(t).await?;
         self.modify_at(t, id, at, |read, now| {
             read.customer.ensure_live()?;
             let mut c = read.customer.clone();
             change(&mut c, now)?;
-            let (customer, mut e) = self.evaluated(c, &read.stats, &EvalInputs::at(now))?;
+            let (customer, mut e) =
+                self.evaluated(c, &read.stats, &EvalInputs::at(now), model.as_ref())?;
             // A change made by hand (an override) moved the stage before the rules looked:
             // report the move from the stored stage, with its event, like any other.
             let stored = read.customer.stage();
@@ -1524,8 +1548,8 @@ impl<S: Store, N: Notifier> Service<S, N> {
         let limit = page_size.max(1);
         futures::stream::unfold(Some(Page::first(limit)), move |next| async move {
             let mut page = next?;
-            match self.store.query(t, segment, now, page).await {
-                Err(e) => Some((Err(e.into()), None)),
+            match self.query_at(t, segment, now, page).await {
+                Err(e) => Some((Err(e), None)),
                 Ok(rows) if rows.is_empty() => None,
                 Ok(rows) => {
                     let full = rows.len() >= limit as usize;
@@ -1569,7 +1593,45 @@ impl<S: Store, N: Notifier> Service<S, N> {
         segment: &Segment,
         page: Page,
     ) -> Result<Vec<Record>, Error> {
-        Ok(self.store.query(t, segment, self.now(), page).await?)
+        self.query_at(t, segment, self.now(), page).await
+    }
+
+    /// [`Store::query`], except for a segment reading `clv_12m`: the store evaluates
+    /// [`Segment::without_clv_12m`] (a superset, pushed down to SQL by the SQL stores) and the
+    /// candidates are re-checked here with the CLV of the tenant's fitted model, reading on
+    /// until the page is full or the store has no more.
+    async fn query_at(
+        &self,
+        t: TenantId,
+        segment: &Segment,
+        now: DateTime<Utc>,
+        page: Page,
+    ) -> Result<Vec<Record>, Error> {
+        if !segment.mentions_clv_12m() {
+            return Ok(self.store.query(t, segment, now, page).await?);
+        }
+        let model = self.predictor(t).await?;
+        let relaxed = segment.without_clv_12m();
+        let limit = page.limit.max(1);
+        let mut out = Vec::new();
+        let mut next = Page { limit, ..page };
+        let limit = limit as usize;
+        loop {
+            let rows = self.store.query(t, &relaxed, now, next).await?;
+            let short = rows.len() < next.limit as usize;
+            next.after = rows.last().map(|r| r.customer.id()).or(next.after);
+            for r in rows {
+                if Predictor::matches(model.as_ref(), segment, &r, now) {
+                    out.push(r);
+                    if out.len() == limit {
+                        return Ok(out);
+                    }
+                }
+            }
+            if short {
+                return Ok(out);
+            }
+        }
     }
 
     /// Re-evaluates every live customer of the tenant at `now`: first ranks the population
@@ -1671,6 +1733,8 @@ impl<S: Store, N: Notifier> Service<S, N> {
         // Pass 1, only when the policies compare customers with each other (share ladders,
         // RFM): rank on compact inputs.
         let ranking = self.policies.needs_ranking();
+        let model = self.predictor(t).await?;
+        let clv_metric = self.policies.tier.ladder.metric == rapport_core::TierMetric::Clv;
         let mut inputs = Vec::new();
         let mut page = Page::first(batch);
         if ranking {
@@ -1678,11 +1742,14 @@ impl<S: Store, N: Notifier> Service<S, N> {
                 let rows = self.store.scan(t, page).await?;
                 let Some(last) = rows.last() else { break };
                 page.after = Some(last.customer.id());
-                inputs.extend(
-                    rows.iter().filter(|r| r.customer.is_live()).map(|r| {
-                        RankInput::of(r.customer.id(), &r.stats, &self.policies, now, None)
-                    }),
-                );
+                inputs.extend(rows.iter().filter(|r| r.customer.is_live()).map(|r| {
+                    let clv = model
+                        .as_ref()
+                        .filter(|_| clv_metric)
+                        .and_then(|m| m.predict(&r.stats, now).1)
+                        .and_then(rust_decimal::Decimal::from_f64_retain);
+                    RankInput::of(r.customer.id(), &r.stats, &self.policies, now, clv)
+                }));
             }
         }
         // In scan order, i.e. by id: pass 2 walks it with a cursor instead of hashing a
@@ -1720,7 +1787,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                 }
                 let id = r.customer.id();
                 let inputs = inputs_for(find_ranked(&ranked, &mut cursor, id), now);
-                let mut e = evaluate(&r.customer, &r.stats, &self.policies, &inputs)?;
+                let mut e = self.evaluate_with(&r.customer, &r.stats, &inputs, model.as_ref())?;
                 report.evaluated += 1;
                 if e.is_noop(&r.customer) {
                     if collect {
@@ -1785,11 +1852,11 @@ impl<S: Store, N: Notifier> Service<S, N> {
                                     if !read.customer.is_live() {
                                         return Ok(None);
                                     }
-                                    let e = evaluate(
+                                    let e = self.evaluate_with(
                                         &read.customer,
                                         &read.stats,
-                                        &self.policies,
                                         &inputs,
+                                        model.as_ref(),
                                     )?;
                                     if collect {
                                         keep(Some(e.clone()));

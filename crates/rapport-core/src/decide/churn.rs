@@ -54,6 +54,11 @@ pub struct ChurnPolicy {
     pub window_days: u32,
     /// A `ChurnRiskRaised` event is emitted when the risk crosses this upwards.
     pub alert_threshold: f64,
+    /// When the tenant has a fitted CLV model stored (`Service::fit_clv`, `rapport clv fit
+    /// --store`), churn risk is 1 − P(alive) from it, and `clv_12m` is known to segments
+    /// and CLV tier ladders (default `true`; `false` keeps the rule score and saves the
+    /// service one read of the model per decision).
+    pub use_fitted_model: bool,
 }
 
 impl Default for ChurnPolicy {
@@ -65,6 +70,7 @@ impl Default for ChurnPolicy {
             nps_weight: 0.1,
             window_days: 90,
             alert_threshold: 0.7,
+            use_fitted_model: true,
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::changeset::Changeset;
 use crate::decide::segment::Segment;
 use crate::event::OutboxMessage;
 use crate::model::activity::Activity;
+use crate::model::clv_model::FittedClv;
 use crate::model::contact::ContactKey;
 use crate::model::id::{CustomerId, MessageId, TenantId};
 use crate::ports::{Applied, Outbox, Page, Record, Store, StoreError, TimeRange};
@@ -161,6 +162,17 @@ pub trait DynStore: Send + Sync {
         tenant: TenantId,
         cs: &'a Changeset,
     ) -> BoxFuture<'a, Result<Applied, StoreError>>;
+    /// [`Store::clv_model`], boxed.
+    fn clv_model_boxed(
+        &self,
+        tenant: TenantId,
+    ) -> BoxFuture<'_, Result<Option<FittedClv>, StoreError>>;
+    /// [`Store::save_clv_model`], boxed.
+    fn save_clv_model_boxed<'a>(
+        &'a self,
+        tenant: TenantId,
+        model: &'a FittedClv,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
     /// [`Outbox::claim_outbox`], boxed.
     fn claim_outbox_boxed(
         &self,
@@ -227,6 +239,19 @@ impl<S: Store + Outbox> DynStore for S {
     ) -> BoxFuture<'a, Result<Applied, StoreError>> {
         Box::pin(self.apply(tenant, cs))
     }
+    fn clv_model_boxed(
+        &self,
+        tenant: TenantId,
+    ) -> BoxFuture<'_, Result<Option<FittedClv>, StoreError>> {
+        Box::pin(self.clv_model(tenant))
+    }
+    fn save_clv_model_boxed<'a>(
+        &'a self,
+        tenant: TenantId,
+        model: &'a FittedClv,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.save_clv_model(tenant, model))
+    }
     fn claim_outbox_boxed(
         &self,
         limit: u32,
@@ -283,6 +308,12 @@ impl Store for dyn DynStore {
     }
     async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
         self.apply_boxed(tenant, cs).await
+    }
+    async fn clv_model(&self, tenant: TenantId) -> Result<Option<FittedClv>, StoreError> {
+        self.clv_model_boxed(tenant).await
+    }
+    async fn save_clv_model(&self, tenant: TenantId, model: &FittedClv) -> Result<(), StoreError> {
+        self.save_clv_model_boxed(tenant, model).await
     }
 }
 impl Outbox for dyn DynStore {

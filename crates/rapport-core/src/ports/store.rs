@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::changeset::{Changeset, CustomerWrite};
 use crate::decide::segment::{Segment, SegmentContext};
 use crate::model::activity::Activity;
+use crate::model::clv_model::FittedClv;
 use crate::model::contact::ContactKey;
 use crate::model::customer::Customer;
 use crate::model::id::IdempotencyKey;
@@ -675,6 +676,36 @@ pub trait Store: Send + Sync {
         tenant: TenantId,
         cs: &Changeset,
     ) -> impl Future<Output = Result<Applied, StoreError>> + Send;
+
+    /// The tenant's fitted CLV model (the one with the latest `fitted_at`), if one was saved.
+    /// The default body answers `None`: a store that cannot keep models gives the rule-based
+    /// churn risk and no `clv_12m`.
+    fn clv_model(
+        &self,
+        tenant: TenantId,
+    ) -> impl Future<Output = Result<Option<FittedClv>, StoreError>> + Send {
+        let _ = tenant;
+        async { Ok(None) }
+    }
+
+    /// Saves the tenant's fitted CLV model atomically, in one write of its own (a model is
+    /// tenant state, not customer state, so it is not part of a [`Changeset`]). The model with
+    /// the latest `fitted_at` is kept: saving an older one than the stored one changes
+    /// nothing; at an equal `fitted_at` the later save wins. The default body answers
+    /// [`StoreError::Unsupported`]; `rapport-testkit`'s `clv_model_*` contracts check a store
+    /// that keeps models.
+    fn save_clv_model(
+        &self,
+        tenant: TenantId,
+        model: &FittedClv,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = (tenant, model);
+        async {
+            Err(StoreError::Unsupported {
+                what: "saving a fitted CLV model".into(),
+            })
+        }
+    }
 }
 
 // Forwards every method (the provided `query` too, so an override is kept) through a
@@ -727,6 +758,19 @@ macro_rules! forward_store {
                 cs: &Changeset,
             ) -> impl Future<Output = Result<Applied, StoreError>> + Send {
                 (**self).apply(tenant, cs)
+            }
+            fn clv_model(
+                &self,
+                tenant: TenantId,
+            ) -> impl Future<Output = Result<Option<FittedClv>, StoreError>> + Send {
+                (**self).clv_model(tenant)
+            }
+            fn save_clv_model(
+                &self,
+                tenant: TenantId,
+                model: &FittedClv,
+            ) -> impl Future<Output = Result<(), StoreError>> + Send {
+                (**self).save_clv_model(tenant, model)
             }
         }
     )*};

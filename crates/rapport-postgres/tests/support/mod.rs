@@ -147,6 +147,16 @@ impl Store for Fresh {
     async fn apply(&self, t: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
         self.s().apply(t, cs).await
     }
+    async fn clv_model(&self, t: TenantId) -> Result<Option<rapport_core::FittedClv>, StoreError> {
+        self.s().clv_model(t).await
+    }
+    async fn save_clv_model(
+        &self,
+        t: TenantId,
+        model: &rapport_core::FittedClv,
+    ) -> Result<(), StoreError> {
+        self.s().save_clv_model(t, model).await
+    }
 }
 impl Outbox for Fresh {
     async fn claim_outbox(

@@ -475,6 +475,10 @@ pub enum Field {
     RfmTotal,
     /// `churn_risk`: 0–1 from the context (missing when not given).
     ChurnRisk,
+    /// `clv_12m`: the expected CLV of the next 12 months from the tenant's fitted model
+    /// (missing without a fitted spend model; stores' queries have none, the service supplies
+    /// it).
+    Clv12m,
     /// `days_since_last_purchase`: whole UTC days since the last purchase day.
     DaysSinceLastPurchase,
     /// `days_since_first_purchase`: whole UTC days since the first purchase day.
@@ -486,7 +490,7 @@ pub enum Field {
 }
 
 /// The fields with a fixed name, and their names.
-pub(crate) const NAMED_FIELDS: [(&str, Field); 24] = [
+pub(crate) const NAMED_FIELDS: [(&str, Field); 25] = [
     ("has_email", Field::HasEmail),
     ("has_phone", Field::HasPhone),
     ("email_domain", Field::EmailDomain),
@@ -508,6 +512,7 @@ pub(crate) const NAMED_FIELDS: [(&str, Field); 24] = [
     ("rfm.m", Field::RfmM),
     ("rfm.total", Field::RfmTotal),
     ("churn_risk", Field::ChurnRisk),
+    ("clv_12m", Field::Clv12m),
     ("days_since_last_purchase", Field::DaysSinceLastPurchase),
     ("days_since_first_purchase", Field::DaysSinceFirstPurchase),
     ("days_since_registered", Field::DaysSinceRegistered),

@@ -195,6 +195,7 @@ fn compare(ctx: &SegmentContext<'_>, field: &Field, op: CmpOp, value: &Literal) 
                 .is_some_and(|o| op.holds(o)),
             _ => false,
         },
+        Field::Clv12m => clv_12m(ctx.clv_12m, op, value),
         Field::DaysSinceLastPurchase => int(op, days_since_last_purchase(stats, now), value),
         Field::DaysSinceFirstPurchase => int(op, stats.days_since_first_purchase(now), value),
         Field::DaysSince(t) => int(
@@ -239,6 +240,75 @@ fn attr(op: CmpOp, actual: &AttrValue, value: &Literal) -> bool {
         _ => None,
     };
     ord.is_some_and(|o| op.holds(o))
+}
+
+/// `clv_12m op value`: false without a CLV in the context (kept in its own function so the
+/// value predicates of other areas merge around it).
+fn clv_12m(clv: Option<f64>, op: CmpOp, value: &Literal) -> bool {
+    match (clv, value) {
+        (Some(v), Literal::Number(n)) => n
+            .to_f64()
+            .and_then(|n| v.partial_cmp(&n))
+            .is_some_and(|o| op.holds(o)),
+        _ => false,
+    }
+}
+
+impl Segment {
+    /// True when some comparison reads `clv_12m` (the service then supplies it from the
+    /// tenant's fitted model).
+    ///
+    /// ```
+    /// use rapport_core::Segment;
+    /// assert!(Segment::parse("stage == active and not clv_12m > 500")?.mentions_clv_12m());
+    /// assert!(!Segment::parse("revenue > 500")?.mentions_clv_12m());
+    /// # Ok::<(), rapport_core::SegmentParseError>(())
+    /// ```
+    #[must_use]
+    pub fn mentions_clv_12m(&self) -> bool {
+        match self {
+            Segment::Compare { field, .. } => *field == Field::Clv12m,
+            Segment::And(v) | Segment::Or(v) => v.iter().any(Segment::mentions_clv_12m),
+            Segment::Not(s) => s.mentions_clv_12m(),
+            _ => false,
+        }
+    }
+
+    /// A superset of the segment without `clv_12m`: every comparison on it becomes `true`
+    /// under an even number of `not`s and `false` under an odd number, so whatever holds for
+    /// the segment holds for the result. A store evaluates the result (pushed down to SQL),
+    /// the service re-checks the candidates with the CLV in the context.
+    ///
+    /// ```
+    /// use rapport_core::Segment;
+    /// let s = Segment::parse("stage == active and not clv_12m > 500")?;
+    /// assert_eq!(s.without_clv_12m().to_string(), "stage == active and not false");
+    /// let s = Segment::parse("clv_12m > 500 or revenue > 10")?;
+    /// assert_eq!(s.without_clv_12m(), Segment::parse("true or revenue > 10")?);
+    /// # Ok::<(), rapport_core::SegmentParseError>(())
+    /// ```
+    #[must_use]
+    pub fn without_clv_12m(&self) -> Segment {
+        fn go(s: &Segment, positive: bool) -> Segment {
+            match s {
+                Segment::Compare {
+                    field: Field::Clv12m,
+                    ..
+                } => {
+                    if positive {
+                        Segment::True
+                    } else {
+                        Segment::False
+                    }
+                }
+                Segment::And(v) => Segment::And(v.iter().map(|s| go(s, positive)).collect()),
+                Segment::Or(v) => Segment::Or(v.iter().map(|s| go(s, positive)).collect()),
+                Segment::Not(s) => Segment::Not(Box::new(go(s, !positive))),
+                other => other.clone(),
+            }
+        }
+        go(self, true)
+    }
 }
 
 #[cfg(test)]

@@ -79,6 +79,9 @@ pub struct SegmentContext<'a> {
     pub rfm: Option<RfmScores>,
     /// Its churn risk in 0..=1, when computed (`churn_risk` is false without it).
     pub churn_risk: Option<f64>,
+    /// Its expected CLV over the next 12 months from the tenant's fitted model, in the
+    /// tenant's base currency (`clv_12m` is false without it).
+    pub clv_12m: Option<f64>,
     /// The time of the evaluation.
     pub now: DateTime<Utc>,
     /// The tenant's base currency, when known ([`SegmentContext::with_currency`]): the money
@@ -109,6 +112,7 @@ impl<'a> SegmentContext<'a> {
             stats,
             rfm: None,
             churn_risk: None,
+            clv_12m: None,
             now,
             currency: None,
         }
@@ -147,6 +151,25 @@ impl<'a> SegmentContext<'a> {
     #[must_use]
     pub fn with_churn_risk(mut self, churn_risk: Option<f64>) -> Self {
         self.churn_risk = churn_risk;
+        self
+    }
+
+    /// With the expected 12-month CLV from the tenant's fitted model.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    /// let customer = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// let stats = Stats::default();
+    /// let seg = Segment::parse("clv_12m > 500")?;
+    /// assert!(!seg.matches(&SegmentContext::new(&customer, &stats, now))); // no model: false
+    /// assert!(seg.matches(&SegmentContext::new(&customer, &stats, now).with_clv_12m(Some(612.5))));
+    /// # Ok::<(), SegmentParseError>(())
+    /// ```
+    #[must_use]
+    pub fn with_clv_12m(mut self, clv_12m: Option<f64>) -> Self {
+        self.clv_12m = clv_12m;
         self
     }
 
