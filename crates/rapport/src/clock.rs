@@ -222,6 +222,18 @@ impl IdSource for UuidV7Ids {
         // The uuid crate's v7: the millisecond time, a 42-bit counter that keeps ids of one
         // process ordered, and fresh bits from the OS random source for every id — so ids are
         // not predictable from earlier ones and a forked process does not repeat its parent's.
-        Uuid::now_v7()
+        //
+        // The clock is read under our own lock, not before the crate's: `Uuid::now_v7` reads
+        // the time first and then locks its context, so a thread preempted between the two
+        // hands the context a stale time, and when that stale time is in the previous second
+        // the context (uuid 1.26) keeps the current second with the stale sub-second part — up
+        // to a second ahead — and the next caller's id goes back in time (seen under load: a
+        // thread's ids went back by hundreds of milliseconds).
+        static CONTEXT: std::sync::Mutex<Option<uuid::ContextV7>> = std::sync::Mutex::new(None);
+        let mut guard = CONTEXT
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let context = guard.get_or_insert_with(uuid::ContextV7::new);
+        Uuid::new_v7(uuid::Timestamp::now(&*context))
     }
 }
