@@ -75,8 +75,11 @@ pub(crate) enum AccountCmd {
         #[arg(long)]
         json: bool,
     },
-    /// List accounts.
+    /// List accounts (those in a segment with `--where`).
     List {
+        /// An account segment, e.g. `account.tier >= gold and account.revenue_365d > 10000`.
+        #[arg(long = "where")]
+        filter: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -354,14 +357,20 @@ pub(crate) fn run(db: &str, t: TenantId, policies: &Policies, cmd: AccountCmd) -
                 }
             }
         }
-        AccountCmd::List { json } => {
+        AccountCmd::List { filter, json } => {
             let mut all = Vec::new();
-            let mut after = None;
-            loop {
-                let page = svc.accounts(t, after, 1_000)?;
-                let Some(last) = page.last() else { break };
-                after = Some(last.id());
-                all.extend(page);
+            if let Some(text) = filter {
+                let segment = AccountSegment::parse(&text)
+                    .map_err(|e| fail!("--where: {e}\n  {text}\n  {:>1$}", "^", e.column()))?;
+                all = svc.find_accounts(t, &segment, svc.now())?;
+            } else {
+                let mut after = None;
+                loop {
+                    let page = svc.accounts(t, after, 1_000)?;
+                    let Some(last) = page.last() else { break };
+                    after = Some(last.id());
+                    all.extend(page);
+                }
             }
             if json {
                 let rows: Vec<_> = all.iter().map(account_json).collect();
