@@ -75,8 +75,11 @@ pub(crate) enum AccountCmd {
         #[arg(long)]
         json: bool,
     },
-    /// List accounts.
+    /// List accounts (those in a segment with `--where`).
     List {
+        /// An account segment, e.g. `account.tier >= gold and account.revenue_365d > 10000`.
+        #[arg(long = "where")]
+        filter: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -354,14 +357,20 @@ pub(crate) fn run(db: &str, t: TenantId, policies: &Policies, cmd: AccountCmd) -
                 }
             }
         }
-        AccountCmd::List { json } => {
+        AccountCmd::List { filter, json } => {
             let mut all = Vec::new();
-            let mut after = None;
-            loop {
-                let page = svc.accounts(t, after, 1_000)?;
-                let Some(last) = page.last() else { break };
-                after = Some(last.id());
-                all.extend(page);
+            if let Some(text) = filter {
+                let segment = AccountSegment::parse(&text)
+                    .map_err(|e| fail!("--where: {e}\n  {text}\n  {:>1$}", "^", e.column()))?;
+                all = svc.find_accounts(t, &segment, svc.now())?;
+            } else {
+                let mut after = None;
+                loop {
+                    let page = svc.accounts(t, after, 1_000)?;
+                    let Some(last) = page.last() else { break };
+                    after = Some(last.id());
+                    all.extend(page);
+                }
             }
             if json {
                 let rows: Vec<_> = all.iter().map(account_json).collect();
@@ -379,4 +388,146 @@ pub(crate) fn run(db: &str, t: TenantId, policies: &Policies, cmd: AccountCmd) -
         }
     }
     Ok(())
+}
+
+/// One account in the report's account section.
+#[derive(serde::Serialize)]
+pub(crate) struct TopAccount {
+    id: String,
+    name: String,
+    tier: String,
+    stage: String,
+    /// Revenue over the last 365 days, with subsidiaries.
+    revenue_365d: String,
+    /// Orders, with subsidiaries.
+    orders: u32,
+    subsidiaries: usize,
+}
+
+/// The report's account section: accounts by tier and stage (as the last sweep left them)
+/// and the top ten by rolled-up 365-day revenue.
+#[derive(serde::Serialize)]
+pub(crate) struct AccountSection {
+    accounts: usize,
+    by_tier: std::collections::BTreeMap<String, usize>,
+    by_stage: std::collections::BTreeMap<String, usize>,
+    top: Vec<TopAccount>,
+}
+
+/// Reads the account section (`None` when the tenant has no account).
+pub(crate) fn section(
+    store: &Db,
+    t: TenantId,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<AccountSection>> {
+    use futures::executor::block_on;
+    let mut all: Vec<Account> = Vec::new();
+    loop {
+        let page = block_on(store.accounts(t, all.last().map(Account::id), 1_000))?;
+        if page.is_empty() {
+            break;
+        }
+        all.extend(page);
+    }
+    if all.is_empty() {
+        return Ok(None);
+    }
+    let parents = all.iter().map(|a| (a.id(), a.parent)).collect();
+    let mut own = std::collections::BTreeMap::new();
+    for a in &all {
+        own.insert(a.id(), block_on(store.account_activities(t, a.id()))?);
+    }
+    let rolled = roll_up(&parents, &own)?;
+    let mut below: std::collections::BTreeMap<AccountId, usize> = std::collections::BTreeMap::new();
+    for a in &all {
+        if let Some(p) = a.parent {
+            *below.entry(p).or_default() += 1;
+        }
+    }
+    let mut s = AccountSection {
+        accounts: all.len(),
+        by_tier: std::collections::BTreeMap::new(),
+        by_stage: std::collections::BTreeMap::new(),
+        top: Vec::new(),
+    };
+    let mut ranked: Vec<(rust_decimal::Decimal, &Account)> = Vec::new();
+    for a in &all {
+        *s.by_tier.entry(a.tier().to_string()).or_default() += 1;
+        *s.by_stage.entry(a.stage().to_string()).or_default() += 1;
+        let r = rolled
+            .get(&a.id())
+            .map_or(rust_decimal::Decimal::ZERO, |st| {
+                st.rolling_365(now).revenue
+            });
+        ranked.push((r, a));
+    }
+    ranked.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.id().cmp(&y.1.id())));
+    for (revenue, a) in ranked.into_iter().take(10) {
+        let stats = rolled.get(&a.id());
+        s.top.push(TopAccount {
+            id: a.id().to_string(),
+            name: a.name.as_str().to_owned(),
+            tier: a.tier().to_string(),
+            stage: a.stage().to_string(),
+            revenue_365d: revenue.to_string(),
+            orders: stats.map_or(0, Stats::orders),
+            subsidiaries: below.get(&a.id()).copied().unwrap_or(0),
+        });
+    }
+    Ok(Some(s))
+}
+
+/// The account section as text.
+pub(crate) fn section_text(s: &AccountSection) -> String {
+    let counts = |m: &std::collections::BTreeMap<String, usize>| {
+        m.iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = format!(
+        "Accounts: {}\n  by tier:  {}\n  by stage: {}\n  top by 365-day revenue (with subsidiaries):\n",
+        s.accounts,
+        counts(&s.by_tier),
+        counts(&s.by_stage)
+    );
+    for a in &s.top {
+        out.push_str(&format!(
+            "    {:<28} {:<9} {:<9} {:>14} {:>6} orders {:>3} subsidiaries\n",
+            a.name, a.tier, a.stage, a.revenue_365d, a.orders, a.subsidiaries
+        ));
+    }
+    out
+}
+
+/// The account section as HTML (a `<section>` for the report page).
+pub(crate) fn section_html(s: &AccountSection) -> String {
+    use crate::render::esc;
+    let rows: String = s
+        .top
+        .iter()
+        .map(|a| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&a.name),
+                esc(&a.tier),
+                esc(&a.stage),
+                esc(&a.revenue_365d),
+                a.orders,
+                a.subsidiaries
+            )
+        })
+        .collect();
+    let counts = |m: &std::collections::BTreeMap<String, usize>| {
+        m.iter()
+            .map(|(k, v)| format!("{} {v}", esc(k)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "<section id=\"accounts\"><h2>Accounts ({})</h2><p>by tier: {}<br>by stage: {}</p><table><tr><th>account</th><th>tier</th><th>stage</th><th>revenue 365 d</th><th>orders</th><th>subsidiaries</th></tr>{rows}</table></section>\n",
+        s.accounts,
+        counts(&s.by_tier),
+        counts(&s.by_stage)
+    )
 }

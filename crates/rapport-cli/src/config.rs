@@ -14,8 +14,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use rapport_core::{
-    ChurnPolicy, Currency, LifecyclePolicy, Policies, RfmPolicy, Rungs, SilentAfter, TagRule, Tier,
-    TierLadder, TierMetric, TierPolicy,
+    BusinessHours, BusinessHoursSpec, CasePolicy, ChurnPolicy, Currency, LifecyclePolicy, Policies,
+    RfmPolicy, Rungs, SilentAfter, SlaTargets, TagRule, Tier, TierLadder, TierMetric, TierPolicy,
 };
 use rust_decimal::Decimal;
 use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
@@ -364,6 +364,77 @@ pub(crate) struct PolicyFile {
     /// `[policy.rfm]`: `kind = "quintiles"` or `kind = "breakpoints"` with `r`, `f`, `m`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) rfm: Option<RfmPolicy>,
+    /// `[policy.accounts]`: the accounts' own policies (B2B).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) accounts: Option<AccountsFile>,
+    /// `[policy.cases]`: SLA targets per severity, business hours, reopen window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) cases: Option<CasesFile>,
+}
+
+/// `[policy.cases]` (docs/cases.md): every key optional, absent = the DOMAIN.md default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CasesFile {
+    /// Days a resolved case may be reopened (14).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reopen_days: Option<u32>,
+    /// A recorded complaint opens a case (true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) open_on_complaint: Option<bool>,
+    /// Weight of case signals in the churn risk (0.5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) risk_weight: Option<f64>,
+    /// Days a resolved breach still counts (90).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) window_days: Option<u32>,
+    /// `[policy.cases.sla.<severity>]`: `first_response_minutes`, `resolution_minutes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) sla: Option<SlaTargets>,
+    /// `[policy.cases.business_hours]`: `utc_offset_minutes`, `days`, `holidays`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) business_hours: Option<BusinessHoursSpec>,
+}
+
+impl CasesFile {
+    fn into_policy(self, mut p: CasePolicy) -> Result<CasePolicy, KeyError> {
+        p.reopen_days = self.reopen_days.unwrap_or(p.reopen_days);
+        p.open_on_complaint = self.open_on_complaint.unwrap_or(p.open_on_complaint);
+        p.risk_weight = self.risk_weight.unwrap_or(p.risk_weight);
+        p.window_days = self.window_days.unwrap_or(p.window_days);
+        if let Some(t) = self.sla {
+            p.sla.targets = t;
+        }
+        if let Some(spec) = self.business_hours {
+            p.sla.calendar = Some(
+                BusinessHours::new(spec)
+                    .map_err(|e| ("cases.business_hours".to_owned(), e.to_string()))?,
+            );
+        }
+        Ok(p)
+    }
+
+    fn from_policy(p: &CasePolicy) -> Self {
+        Self {
+            reopen_days: Some(p.reopen_days),
+            open_on_complaint: Some(p.open_on_complaint),
+            risk_weight: Some(p.risk_weight),
+            window_days: Some(p.window_days),
+            sla: Some(p.sla.targets),
+            business_hours: p.sla.calendar.clone().map(BusinessHoursSpec::from),
+        }
+    }
+}
+
+/// `[policy.accounts]`: accounts are ranked on their own ladder (`[policy.accounts.tier]`,
+/// the same keys as `[policy.tier]`; absent = the default pyramid, in the base currency).
+/// Their lifecycle, churn and RFM policies are the people's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AccountsFile {
+    /// `[policy.accounts.tier]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) tier: Option<TierFile>,
 }
 
 /// A tier metric by its documented name (`revenue_365d`, `margin`, `clv`, `rfm_total`,
@@ -492,8 +563,17 @@ impl PolicyFile {
             );
         }
         p.tag_rules = self.tag_rules;
+        p.accounts.tier.currency = p.tier.currency;
         if let Some(t) = self.tier {
             p.tier = t.into_policy(p.tier)?;
+        }
+        if let Some(c) = self.cases {
+            p.cases = c.into_policy(p.cases)?;
+        }
+        if let Some(t) = self.accounts.and_then(|a| a.tier) {
+            p.accounts.tier = t
+                .into_policy(p.accounts.tier)
+                .map_err(|(k, e)| (format!("accounts.{k}"), e))?;
         }
         if let Some(l) = self.lifecycle {
             let d = &mut p.lifecycle;
@@ -579,6 +659,30 @@ impl PolicyFile {
                 use_fitted_model: Some(use_fitted_model),
             }),
             rfm: Some(p.rfm.clone()),
+            cases: Some(CasesFile::from_policy(&p.cases)),
+            accounts: (p.accounts.tier.ladder != TierLadder::customer_pyramid()
+                || p.accounts.tier.hysteresis != TierPolicy::default().hysteresis
+                || p.accounts.tier.grace_days != TierPolicy::default().grace_days)
+                .then(|| AccountsFile {
+                    tier: Some(TierFile {
+                        metric: Some(Metric(p.accounts.tier.ladder.metric)),
+                        preset: None,
+                        hysteresis: Some(Amount(p.accounts.tier.hysteresis)),
+                        grace_days: Some(p.accounts.tier.grace_days),
+                        thresholds: match &p.accounts.tier.ladder.rungs {
+                            Rungs::Thresholds { entries } => {
+                                Some(entries.iter().map(|(t, d)| (*t, Amount(*d))).collect())
+                            }
+                            _ => None,
+                        },
+                        shares: match &p.accounts.tier.ladder.rungs {
+                            Rungs::Shares { shares } => {
+                                Some(shares.iter().map(|(t, d)| (*t, Amount(*d))).collect())
+                            }
+                            _ => None,
+                        },
+                    }),
+                }),
         }
     }
 }
@@ -663,6 +767,70 @@ mod tests {
         // And every key of the policy is written out in it (no default left implicit).
         let file: PolicyFile = c.section("policy").unwrap().unwrap();
         assert_eq!(file, PolicyFile::from_policies(&Policies::default()));
+    }
+
+    #[test]
+    fn accounts_have_their_own_ladder_in_the_base_currency() {
+        let c = cfg(r#"
+[policy]
+currency = "cny"
+
+[policy.accounts.tier]
+thresholds = { platinum = 100000, gold = 20000, iron = 2000 }
+"#);
+        let p = c.policies().unwrap();
+        assert_eq!(
+            p.tier,
+            Policies::default().with_currency(Currency::CNY).tier
+        );
+        assert_eq!(p.accounts.tier.currency, Currency::CNY);
+        assert_eq!(
+            p.accounts.tier.ladder.entry(Tier::Gold),
+            Some(Decimal::from(20_000))
+        );
+        let shown = PolicyFile::from_policies(&p);
+        assert_eq!(shown.into_policies().unwrap(), p);
+        let bad = cfg("[policy.accounts.tier]\nthresholds = { lead = 1 }\n").policies();
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("accounts.tier.thresholds.lead")
+        );
+    }
+
+    #[test]
+    fn cases_read_sla_targets_business_hours_and_the_reopen_window() {
+        let c = cfg(r#"
+[policy.cases]
+reopen_days = 7
+
+[policy.cases.sla.urgent]
+first_response_minutes = 30
+resolution_minutes = 240
+
+[policy.cases.business_hours]
+utc_offset_minutes = 480
+days = [{ day = "Mon", open = "09:00", close = "18:00" }]
+holidays = ["2026-10-01"]
+"#);
+        let p = c.policies().unwrap();
+        assert_eq!(p.cases.reopen_days, 7);
+        assert_eq!(p.cases.sla.targets.urgent.first_response_minutes, 30);
+        assert_eq!(p.cases.sla.targets.low, SlaTargets::default().low);
+        assert!(p.cases.sla.calendar.is_some());
+        assert_eq!(PolicyFile::from_policies(&p).into_policies().unwrap(), p);
+        let typo = cfg("[policy.cases]\nreopen_dayz = 3\n").policies();
+        assert!(typo.is_err());
+        let backwards = cfg(
+            "[policy.cases.business_hours]\nutc_offset_minutes = 0\ndays = [{ day = \"Mon\", open = \"18:00\", close = \"09:00\" }]\n",
+        )
+        .policies();
+        assert!(
+            backwards
+                .unwrap_err()
+                .to_string()
+                .contains("business_hours")
+        );
     }
 
     #[test]

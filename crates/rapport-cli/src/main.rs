@@ -975,10 +975,14 @@ fn run(cli: Cli) -> Result<()> {
             let now = at(now);
             let r = report(&store, tenant, now, period(now, from, to)?, &policies)?;
             let cases = case::section(&store, tenant, now, &policies)?;
+            let accounts = account::section(&store, tenant, now)?;
             if json {
                 let mut out = report::to_json(&r);
                 if let (Some(m), Some(obj)) = (&cases, out.as_object_mut()) {
                     obj.insert("cases".into(), serde_json::to_value(m)?);
+                }
+                if let (Some(a), Some(obj)) = (&accounts, out.as_object_mut()) {
+                    obj.insert("accounts".into(), serde_json::to_value(a)?);
                 }
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
@@ -986,9 +990,17 @@ fn run(cli: Cli) -> Result<()> {
                 if let Some(m) = &cases {
                     print!("\n{}", case::metrics_text(m));
                 }
+                if let Some(a) = &accounts {
+                    print!("\n{}", account::section_text(a));
+                }
             }
             if let Some(path) = html {
-                std::fs::write(&path, render::html(&r))?;
+                let mut page = render::html(&r);
+                if let Some(a) = &accounts {
+                    let at = page.rfind("</body>").unwrap_or(page.len());
+                    page.insert_str(at, &account::section_html(a));
+                }
+                std::fs::write(&path, page)?;
                 eprintln!("wrote {}", path.display());
             }
         }

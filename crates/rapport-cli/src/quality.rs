@@ -228,10 +228,12 @@ pub(crate) fn run(cmd: QualityCommand, db: Db, tenant: TenantId, tenant_name: &s
                 None
             } else {
                 let actor = Actor::new("rapport-cli")?;
-                Some(
-                    svc.merge(tenant, MergeRequest::new(s, l, actor))
-                        .map_err(|e| not_found(e, tenant_name))?,
-                )
+                let m = svc
+                    .merge(tenant, MergeRequest::new(s, l, actor))
+                    .map_err(|e| not_found(e, tenant_name))?;
+                // The loser's account links go to the survivor, roles unioned.
+                svc.move_account_links(tenant, l, s)?;
+                Some(m)
             };
             if json {
                 let out = serde_json::json!({

@@ -121,3 +121,89 @@ fn accounts_group_contacts_in_roles_and_roll_up_their_subsidiaries() {
             .any(|l| !l["until"].is_null())
     );
 }
+
+#[test]
+fn purchases_attributed_to_accounts_roll_up_and_feed_segments_and_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("t.csv"),
+        "customer_id,date,amount\nann,2026-03-01,10.00\nbob,2026-03-02,20.00\nbob,2026-03-09,5.00\n",
+    )
+    .unwrap();
+    ok(
+        d,
+        &[
+            "import",
+            "transactions",
+            "t.csv",
+            "--now",
+            "2026-03-10",
+            "--quiet",
+        ],
+    );
+    let group = ok(d, &["account", "create", "Acme Group"])
+        .trim()
+        .to_owned();
+    let sub = ok(
+        d,
+        &["account", "create", "Acme Shanghai", "--parent", &group],
+    )
+    .trim()
+    .to_owned();
+    ok(d, &["account", "link", &sub, "bob", "--roles", "buyer"]);
+    ok(
+        d,
+        &["account", "attribute", &group, "ann", "tx:ann:20260301:1"],
+    );
+    ok(
+        d,
+        &["account", "attribute", &sub, "bob", "tx:bob:20260302:1"],
+    );
+    ok(
+        d,
+        &["account", "attribute", &sub, "bob", "tx:bob:20260309:1"],
+    );
+    // Attributing again, even elsewhere, keeps the first attribution.
+    ok(
+        d,
+        &["account", "attribute", &group, "bob", "tx:bob:20260309:1"],
+    );
+    let unknown = rapport(d, &["account", "attribute", &sub, "bob", "tx:bob:nope"]);
+    assert!(!unknown.status.success());
+
+    let g = json(d, &["account", "show", &group, "--json"]);
+    assert_eq!(g["stats"]["revenue"], "10.00 USD");
+    assert_eq!(g["group_stats"]["revenue"], "35.00 USD");
+    assert_eq!(g["group_stats"]["orders"], 3);
+    let s = json(d, &["account", "show", &sub, "--json"]);
+    assert_eq!(
+        s["rollup"]["revenue_by_contact"].as_object().unwrap().len(),
+        1
+    );
+
+    let swept = json(d, &["account", "sweep", "--json"]);
+    assert_eq!(swept["accounts"], 2);
+    assert_eq!(swept["contacts_by_role"]["buyer"], 1);
+    let list = json(
+        d,
+        &[
+            "account",
+            "list",
+            "--where",
+            "account.revenue_365d > 30",
+            "--json",
+        ],
+    );
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["id"], group.as_str());
+    let bad = rapport(d, &["account", "list", "--where", "revenue > 3"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("account.revenue"));
+
+    let report = json(d, &["report", "--json"]);
+    assert_eq!(report["accounts"]["accounts"], 2);
+    assert_eq!(report["accounts"]["top"][0]["name"], "Acme Group");
+    assert_eq!(report["accounts"]["top"][0]["revenue_365d"], "35.00");
+    let text = ok(d, &["report"]);
+    assert!(text.contains("Accounts: 2"));
+}

@@ -72,6 +72,7 @@ pub use changeset::{
     AccountWrite, CaseWrite, Changeset, ConsentEntryMove, ConsentMove, CustomerWrite, LinkRemoval,
 };
 pub use decide::account::{check_parent, make_primary};
+pub use decide::account_segment::{ACCOUNT_PREFIX, AccountSegment};
 pub use decide::account_value::{
     AccountEvaluation, AccountPolicies, evaluate_account, rank_accounts, revenue_by_contact,
     roll_up,

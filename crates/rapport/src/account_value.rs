@@ -197,6 +197,87 @@ impl<S: AccountStore, N: Notifier> Service<S, N> {
         Ok(moved)
     }
 
+    /// Every account of the tenant (in id order) with its figures rolled up over its group;
+    /// with `roles`, also counts the active contacts by role.
+    async fn account_book(
+        &self,
+        t: TenantId,
+        mut roles: Option<&mut BTreeMap<AccountRole, usize>>,
+    ) -> Result<(Vec<Account>, BTreeMap<AccountId, Stats>), Error> {
+        let mut accounts: Vec<Account> = Vec::new();
+        loop {
+            let page = self
+                .store()
+                .accounts(t, accounts.last().map(Account::id), 1_000)
+                .await?;
+            if page.is_empty() {
+                break;
+            }
+            accounts.extend(page);
+        }
+        let parents: BTreeMap<AccountId, Option<AccountId>> =
+            accounts.iter().map(|a| (a.id(), a.parent)).collect();
+        let mut own: BTreeMap<AccountId, Vec<Activity>> = BTreeMap::new();
+        for a in &accounts {
+            let acts = self.store().account_activities(t, a.id()).await?;
+            if !acts.is_empty() {
+                own.insert(a.id(), acts);
+            }
+            if let Some(by_role) = roles.as_deref_mut() {
+                for l in self.store().account_links(t, a.id()).await? {
+                    if l.is_active() {
+                        for r in &l.roles {
+                            *by_role.entry(*r).or_default() += 1;
+                        }
+                    }
+                }
+            }
+        }
+        let rolled = roll_up(&parents, &own)?;
+        Ok((accounts, rolled))
+    }
+
+    /// The accounts in an [`AccountSegment`] at `now`, read over each account's rolled-up
+    /// figures and stored standing (the tier and stage of the last sweep or evaluation), in
+    /// id order. Evaluated here for every backend: the SQL stores keep accounts as JSON rows
+    /// and their figures in the attributed activities, so there is no push-down yet.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::{NewActivity, Service};
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// let acme = block_on(svc.create_account(t, AccountName::new("Acme")?, None))?;
+    /// block_on(svc.create_account(t, AccountName::new("Small")?, None))?;
+    /// let ann = block_on(svc.register(t, Profile::default()))?.customer.id();
+    /// let usd = |s: &str| Money::new(s.parse().unwrap(), Currency::USD);
+    /// block_on(svc.record_for_account(t, acme.id(), NewActivity::purchase(ann, "SO-1", usd("12000"), svc.now())?))?;
+    /// block_on(svc.sweep_accounts(t, svc.now()))?;
+    /// let big = AccountSegment::parse("account.tier >= gold and account.revenue_365d > 10000")?;
+    /// let found = block_on(svc.find_accounts(t, &big, svc.now()))?;
+    /// assert_eq!(found.iter().map(Account::id).collect::<Vec<_>>(), vec![acme.id()]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A currency mix within a group; store errors.
+    pub async fn find_accounts(
+        &self,
+        t: TenantId,
+        segment: &AccountSegment,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Account>, Error> {
+        let (accounts, rolled) = self.account_book(t, None).await?;
+        let empty = Stats::default();
+        let currency = Some(self.policies().accounts.tier.currency);
+        Ok(accounts
+            .into_iter()
+            .filter(|a| segment.matches(a, rolled.get(&a.id()).unwrap_or(&empty), now, currency))
+            .collect())
+    }
+
     /// The account's own attributed activities and those of the group below it.
     async fn group_activities(
         &self,
@@ -332,38 +413,11 @@ impl<S: AccountStore, N: Notifier> Service<S, N> {
         t: TenantId,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<AccountSweep, Error> {
-        let mut accounts: Vec<Account> = Vec::new();
-        loop {
-            let page = self
-                .store()
-                .accounts(t, accounts.last().map(Account::id), 1_000)
-                .await?;
-            if page.is_empty() {
-                break;
-            }
-            accounts.extend(page);
-        }
-        let mut out = AccountSweep {
-            accounts: accounts.len(),
-            ..AccountSweep::default()
-        };
-        let parents: BTreeMap<AccountId, Option<AccountId>> =
-            accounts.iter().map(|a| (a.id(), a.parent)).collect();
-        let mut own: BTreeMap<AccountId, Vec<Activity>> = BTreeMap::new();
-        for a in &accounts {
-            let acts = self.store().account_activities(t, a.id()).await?;
-            if !acts.is_empty() {
-                own.insert(a.id(), acts);
-            }
-            for l in self.store().account_links(t, a.id()).await? {
-                if l.is_active() {
-                    for r in &l.roles {
-                        *out.contacts_by_role.entry(*r).or_default() += 1;
-                    }
-                }
-            }
-        }
-        let rolled = roll_up(&parents, &own)?;
+        let mut out = AccountSweep::default();
+        let (accounts, rolled) = self
+            .account_book(t, Some(&mut out.contacts_by_role))
+            .await?;
+        out.accounts = accounts.len();
         let policies = &self.policies().accounts;
         let ranks = rank_accounts(rolled.iter().map(|(id, s)| (*id, s)), &policies.rfm, now);
         let mut batch: Vec<(Account, Account)> = Vec::new();

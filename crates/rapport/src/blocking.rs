@@ -1375,6 +1375,22 @@ impl<S: Store, N: Notifier> Service<S, N> {
         block_on(self.0.move_account_links(t, loser, survivor))
     }
 
+    /// The accounts in a segment (see [`crate::Service::find_accounts`]).
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn find_accounts(
+        &self,
+        t: TenantId,
+        segment: &AccountSegment,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Account>, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.find_accounts(t, segment, now))
+    }
+
     /// Re-evaluates every account (see [`crate::Service::sweep_accounts`]).
     ///
     /// # Errors

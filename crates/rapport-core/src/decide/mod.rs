@@ -10,6 +10,7 @@
 //! ```
 
 pub mod account;
+pub mod account_segment;
 pub mod account_value;
 pub mod case;
 pub mod churn;

@@ -66,15 +66,18 @@ impl Policies {
         self.tier.currency
     }
 
-    /// With `currency` as the base currency (the ladder's amounts are kept as they are).
+    /// With `currency` as the base currency (the ladders' amounts are kept as they are; the
+    /// accounts' ladder takes it too).
     ///
     /// ```
     /// use rapport_core::*;
-    /// assert_eq!(Policies::default().with_currency(Currency::EUR).tier.currency, Currency::EUR);
+    /// let eur = Policies::default().with_currency(Currency::EUR);
+    /// assert_eq!((eur.tier.currency, eur.accounts.tier.currency), (Currency::EUR, Currency::EUR));
     /// ```
     #[must_use]
     pub fn with_currency(mut self, currency: Currency) -> Self {
         self.tier.currency = currency;
+        self.accounts.tier.currency = currency;
         self
     }
 
