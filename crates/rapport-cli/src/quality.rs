@@ -231,8 +231,8 @@ pub(crate) fn run(cmd: QualityCommand, db: Db, tenant: TenantId, tenant_name: &s
                 let m = svc
                     .merge(tenant, MergeRequest::new(s, l, actor))
                     .map_err(|e| not_found(e, tenant_name))?;
-                // The loser's account links go to the survivor, roles unioned.
-                svc.move_account_links(tenant, l, s)?;
+                // The loser's account links moved with the merge (roles unioned, in the same
+                // changeset, so `unmerge` hands them back).
                 Some(m)
             };
             if json {
