@@ -42,7 +42,11 @@ pub(crate) struct PreparedMerges {
 }
 
 impl PreparedMerges {
-    pub(crate) fn new(cs: &Changeset) -> Result<Self, SqliteError> {
+    pub(crate) fn new(
+        cs: &Changeset,
+        tenant: TenantId,
+        sealer: Option<&rapport_sql::seal::Sealer>,
+    ) -> Result<Self, SqliteError> {
         let mut out = Self::default();
         for m in &cs.moves {
             out.moves.push(MoveRow {
@@ -50,7 +54,7 @@ impl PreparedMerges {
                 id: m.activity.id.to_bytes(),
                 from: m.from.to_bytes(),
                 to: m.activity.customer.to_bytes(),
-                json: to_json("rapport_activities", &m.activity)?,
+                json: rapport_sql::seal::activity_json(sealer, tenant, &m.activity)?,
             });
         }
         for d in &cs.distinct {
