@@ -51,12 +51,14 @@ use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use rapport_core::ports::KeyStore;
 use rapport_core::privacy::crypto::{self, blind_index};
 use rapport_core::privacy::strip_activity;
-use rapport_core::{Activity, ContactKey, ContactKind, Customer, StoreError, TenantId};
+use rapport_core::quality::merge_op::MergeRecord;
+use rapport_core::{Activity, ContactKey, ContactKind, Customer, Profile, StoreError, TenantId};
 
 use crate::codec::{CorruptRow, claimed_contacts, from_json, to_json};
 
 const PROFILE_PREFIX: &str = "{\"sealed_profile\":\"";
 const ACTIVITY_PREFIX: &str = "{\"sealed\":\"";
+const MERGE_PREFIX: &str = "{\"sealed_merge\":\"";
 
 /// Why a row could not be sealed or opened.
 ///
@@ -228,6 +230,118 @@ impl Sealer {
         .map_err(|_| corrupt(table))?;
         let plain = std::str::from_utf8(&plain).map_err(|_| corrupt(table))?;
         Ok(from_json(table, plain)?)
+    }
+}
+
+impl Sealer {
+    /// The `record_json` column of a merge record: the record whole, sealed under the loser's
+    /// key and that again under the survivor's (erasing either makes it unreadable), beside
+    /// the record with the three profiles it holds (survivor and loser before the merge, the
+    /// merged preview) emptied.
+    ///
+    /// # Errors
+    /// [`SealFailure`] when the key store fails.
+    pub fn merge_record_json(
+        &self,
+        tenant: TenantId,
+        r: &MergeRecord,
+    ) -> Result<String, SealFailure> {
+        let table = "merges";
+        let full = to_json(table, r)?;
+        let loser = self.keys.create_data_key(tenant, r.loser)?;
+        let survivor = self.keys.create_data_key(tenant, r.survivor)?;
+        let inner = crypto::seal(
+            &loser,
+            self.keys.nonce(),
+            &crypto::aad(tenant, r.loser, "merge"),
+            full.as_bytes(),
+        );
+        let sealed = crypto::seal(
+            &survivor,
+            self.keys.nonce(),
+            &crypto::aad(tenant, r.survivor, "merge"),
+            &inner,
+        );
+        let mut shell = r.clone();
+        shell.survivor_before.profile = Profile::default();
+        shell.loser_before.profile = Profile::default();
+        shell.preview.profile = Profile::default();
+        let rest = to_json(table, &shell)?;
+        let mut out = String::with_capacity(rest.len() + sealed.len() * 4 / 3 + 24);
+        out.push_str(MERGE_PREFIX);
+        B64.encode_string(&sealed, &mut out);
+        out.push_str("\",");
+        out.push_str(&rest[1..]);
+        Ok(out)
+    }
+
+    /// A merge record from its `record_json` column: whole while both customers have their
+    /// keys, with the profiles emptied once either was erased.
+    ///
+    /// # Errors
+    /// [`SealFailure::Corrupt`] when the row does not decode or does not open;
+    /// [`SealFailure::Keys`] when the key store fails.
+    pub fn decode_merge_record(
+        &self,
+        tenant: TenantId,
+        json: &str,
+    ) -> Result<MergeRecord, SealFailure> {
+        let table = "merges";
+        let stripped: MergeRecord = from_json(table, json)?;
+        let Some(sealed) = sealed_part(json, MERGE_PREFIX) else {
+            return Ok(stripped);
+        };
+        let (Some(survivor), Some(loser)) = (
+            self.keys.data_key(tenant, stripped.survivor)?,
+            self.keys.data_key(tenant, stripped.loser)?,
+        ) else {
+            return Ok(stripped);
+        };
+        let bytes = B64.decode(sealed).map_err(|_| corrupt(table))?;
+        let inner = crypto::open(
+            &survivor,
+            &crypto::aad(tenant, stripped.survivor, "merge"),
+            &bytes,
+        )
+        .map_err(|_| corrupt(table))?;
+        let plain = crypto::open(
+            &loser,
+            &crypto::aad(tenant, stripped.loser, "merge"),
+            &inner,
+        )
+        .map_err(|_| corrupt(table))?;
+        let plain = std::str::from_utf8(&plain).map_err(|_| corrupt(table))?;
+        Ok(from_json(table, plain)?)
+    }
+}
+
+/// The `record_json` of a merge record through `sealer` when there is one.
+///
+/// # Errors
+/// [`SealFailure`] as [`Sealer::merge_record_json`].
+pub fn merge_record_json(
+    sealer: Option<&Sealer>,
+    tenant: TenantId,
+    r: &MergeRecord,
+) -> Result<String, SealFailure> {
+    match sealer {
+        Some(s) => s.merge_record_json(tenant, r),
+        None => Ok(to_json("merges", r)?),
+    }
+}
+
+/// A merge record from its `record_json` through `sealer` when there is one.
+///
+/// # Errors
+/// [`SealFailure`] as [`Sealer::decode_merge_record`].
+pub fn decode_merge_record(
+    sealer: Option<&Sealer>,
+    tenant: TenantId,
+    json: &str,
+) -> Result<MergeRecord, SealFailure> {
+    match sealer {
+        Some(s) => s.decode_merge_record(tenant, json),
+        None => Ok(from_json("merges", json)?),
     }
 }
 

@@ -539,7 +539,10 @@ impl rapport_core::ports::MergeStore for SqliteStore {
     ) -> Result<Option<rapport_core::MergeRecord>, StoreError> {
         Ok(self
             .readers
-            .read(move |c| merge::record(c, tenant, id))
+            .read({
+                let sealer = self.sealer.clone();
+                move |c| merge::record(c, tenant, id, sealer.as_ref())
+            })
             .await?)
     }
 

@@ -6,7 +6,7 @@ use rapport_core::{Changeset, CustomerId, DomainError, MergeId, TenantId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::apply::{ApplyError, CustomerRow};
-use crate::codec::{from_json, time_to_us, to_json};
+use crate::codec::time_to_us;
 use crate::error::SqliteError;
 
 struct MoveRow {
@@ -71,7 +71,7 @@ impl PreparedMerges {
                     survivor: record.survivor.to_bytes(),
                     loser: record.loser.to_bytes(),
                     at_us: time_to_us(record.at),
-                    json: to_json("rapport_merges", record)?,
+                    json: rapport_sql::seal::merge_record_json(sealer, tenant, record)?,
                 },
                 MergeRecordWrite::Undo { id, loser, at } => {
                     out.revives.push(*loser);
@@ -239,6 +239,7 @@ pub(crate) fn record(
     conn: &Connection,
     tenant: TenantId,
     id: MergeId,
+    sealer: Option<&rapport_sql::seal::Sealer>,
 ) -> Result<Option<MergeRecord>, SqliteError> {
     let row: Option<(String, Option<i64>)> = conn
         .prepare_cached(
@@ -252,7 +253,7 @@ pub(crate) fn record(
     let Some((json, undone)) = row else {
         return Ok(None);
     };
-    let mut record: MergeRecord = from_json("rapport_merges", &json)?;
+    let mut record = rapport_sql::seal::decode_merge_record(sealer, tenant, &json)?;
     record.undone_at = undone.and_then(chrono::DateTime::from_timestamp_micros);
     Ok(Some(record))
 }
