@@ -2,8 +2,8 @@
 //!
 //! Layout: `DIR/<tenant uuid>/index.key` (the tenant's index key, hex) and 16 shard files
 //! `DIR/<tenant uuid>/data-<x>.keys` (one line `<customer uuid> <key hex>` per customer, the
-//! shard chosen by the id's last hex digit). A new key is appended to its shard (made durable
-//! by [`KeyStore::sync`], which stores call before committing the rows it sealed); deleting
+//! shard chosen by the id's last hex digit). A new key is appended to its shard (buffered;
+//! written and made durable by [`KeyStore::sync`], which stores call before committing the rows it sealed); deleting
 //! keys rewrites their shards to a temporary file, syncs it and renames it over the old one, so
 //! a deleted key is gone from the live files once the call returns. Everything of a tenant is
 //! loaded on its first use and kept in memory.
@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
-use std::io::Write as _;
+use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
@@ -47,7 +47,7 @@ struct State {
     data: HashMap<(TenantId, CustomerId), DataKey>,
     index: HashMap<TenantId, IndexKey>,
     /// Shard files appended to since the last sync.
-    dirty: HashMap<PathBuf, File>,
+    dirty: HashMap<PathBuf, BufWriter<File>>,
 }
 
 impl std::fmt::Debug for FileKeyStore {
@@ -245,7 +245,7 @@ impl KeyStore for FileKeyStore {
                 .append(true)
                 .open(&path)
                 .map_err(|e| io("open", &path, &e))?;
-            st.dirty.insert(path.clone(), f);
+            st.dirty.insert(path.clone(), BufWriter::new(f));
         }
         let line = format!("{} {}\n", customer.as_uuid().hyphenated(), hex(k.expose()));
         if let Some(f) = st.dirty.get_mut(&path) {
@@ -292,8 +292,10 @@ impl KeyStore for FileKeyStore {
 
     fn sync(&self) -> Result<(), StoreError> {
         let mut st = self.lock();
-        for (path, f) in st.dirty.drain() {
-            f.sync_data().map_err(|e| io("sync", &path, &e))?;
+        for (path, mut f) in st.dirty.drain() {
+            f.flush()
+                .and_then(|()| f.get_ref().sync_data())
+                .map_err(|e| io("sync", &path, &e))?;
         }
         Ok(())
     }
