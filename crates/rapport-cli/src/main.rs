@@ -71,6 +71,12 @@ struct Cli {
     /// `simulate`, the proposed policy compared with the configuration's.
     #[arg(long, global = true)]
     policy: Option<PathBuf>,
+    /// Field encryption (crypto-shredding): keep per-customer data keys in DIR (created if
+    /// missing; keep it off the database's backups) and seal every personal field with them;
+    /// email/phone lookups use a keyed blind index, `erase` deletes the customer's key.
+    /// Overrides `[keys] dir` of the configuration. Use the same DIR every time for a database.
+    #[arg(long, global = true, value_name = "DIR")]
+    keystore: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -654,6 +660,29 @@ fn report(
     report::build(&records, &log, policies, now, period)
 }
 
+/// The `[keys]` section of rapport.toml: where the key store lives.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeysSection {
+    /// The key directory (relative paths are relative to the working directory).
+    dir: PathBuf,
+}
+
+/// Switches field encryption on when `--keystore DIR` or the configuration's `[keys] dir`
+/// names a key directory.
+fn keystore_of(cli: &Cli, db: &str) -> Result<()> {
+    let dir = match &cli.keystore {
+        Some(dir) => Some(dir.clone()),
+        None => config::Config::locate(cli.config.as_deref(), db)?
+            .section::<KeysSection>("keys")?
+            .map(|k| k.dir),
+    };
+    match dir {
+        Some(dir) => store::use_keystore(&dir),
+        None => Ok(()),
+    }
+}
+
 /// The policies from the configuration (`--config`, or `rapport.toml` beside `db`) or, when
 /// `use_override`, from `--policy FILE`; `--base-currency` overrides the currency.
 fn policies_of(cli: &Cli, db: &str, use_override: bool) -> Result<Policies> {
@@ -684,6 +713,7 @@ fn run(cli: Cli) -> Result<()> {
         "sqlite://rapport.db"
     };
     let db_name = cli.db.clone().unwrap_or_else(|| default_db.into());
+    keystore_of(&cli, &db_name)?;
     let policies = if matches!(cli.command, Command::Clv { .. }) {
         Policies::default()
     } else {

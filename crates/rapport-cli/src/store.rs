@@ -41,17 +41,43 @@ pub(crate) enum Db {
     Postgres(PostgresStore),
 }
 
+/// The key store every store this process opens encrypts with (`--keystore DIR` or `[keys]
+/// dir` in rapport.toml), set once at start-up by [`use_keystore`].
+static KEYSTORE: std::sync::OnceLock<std::sync::Arc<rapport_keys::FileKeyStore>> =
+    std::sync::OnceLock::new();
+
+/// Switches field encryption on for the stores this process opens: personal fields sealed
+/// under per-customer keys kept in `dir` (created if missing), contacts looked up by blind
+/// index, erasure deleting the customer's key (docs/privacy.md).
+pub(crate) fn use_keystore(dir: &std::path::Path) -> Result<()> {
+    let keys = rapport_keys::FileKeyStore::open(dir)
+        .map_err(|e| fail!("--keystore {}: {e}", dir.display()))?;
+    let _ = KEYSTORE.set(std::sync::Arc::new(keys));
+    Ok(())
+}
+
 /// Opens `sqlite://path` (or a bare path) or `postgres://…` (`?schema=name` picks the schema,
-/// default `rapport`).
+/// default `rapport`), encrypting through the key store when one is set ([`use_keystore`]).
 pub(crate) fn open(db: &str, now: DateTime<Utc>) -> Result<Db> {
+    let keys = KEYSTORE
+        .get()
+        .map(|k| k.clone() as std::sync::Arc<dyn rapport_core::ports::KeyStore>);
     if is_postgres(db) {
         let config = PostgresConfig::from_url(db).map_err(|e| fail!("--db: {e}"))?;
         return block_on(PostgresStore::connect(config, now))
+            .map(|s| match keys {
+                Some(k) => s.with_keystore(k),
+                None => s,
+            })
             .map(Db::Postgres)
             .map_err(|e| fail!("{e}"));
     }
     let path = sqlite_path(db)?;
     SqliteStore::open(&path, SqliteConfig::default(), now)
+        .map(|s| match keys {
+            Some(k) => s.with_keystore(k),
+            None => s,
+        })
         .map(Db::Sqlite)
         .map_err(|e| fail!("cannot open {}: {e}", path.display()))
 }

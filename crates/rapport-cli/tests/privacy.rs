@@ -185,3 +185,73 @@ fn consent_export_erase_and_retention_from_the_command_line() {
     assert_eq!(run["retention"]["erased"].as_u64(), Some(1));
     assert!(!ok(d, &["export", "c2"]).contains("max.hart"));
 }
+
+/// The database files' bytes (database, WAL, shared memory).
+fn raw(dir: &Path, db: &str) -> String {
+    let mut out = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        if let Ok(b) = std::fs::read(dir.join(format!("{db}{suffix}"))) {
+            out.extend(b);
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn field_encryption_from_the_keys_section_and_the_keystore_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("customers.csv"),
+        "customer_id,email,name\nc1,zoe.quill@example.com,Zoe Quill\nc2,max.hart@example.com,Max Hart\n",
+    )
+    .unwrap();
+    // `[keys] dir` in rapport.toml beside the database.
+    std::fs::write(d.join("rapport.toml"), "[keys]\ndir = \"keys\"\n").unwrap();
+    ok(d, &["import", "customers", "customers.csv", "--quiet"]);
+    assert!(d.join("keys").is_dir());
+    let files = raw(d, "rapport.db");
+    assert!(!files.contains("zoe.quill") && !files.contains("Zoe Quill"));
+    // Lookups by email go through the blind index; the export opens the sealed profile.
+    let export = ok(d, &["export", "zoe.quill@example.com"]);
+    assert!(export.contains("zoe.quill@example.com") && export.contains("Zoe Quill"));
+    ok(d, &["erase", "c1"]);
+    let export = ok(d, &["export", "c1"]);
+    assert!(!export.contains("zoe.quill") && !export.contains("Zoe Quill"));
+    assert!(ok(d, &["export", "c2"]).contains("max.hart@example.com"));
+    let files = raw(d, "rapport.db");
+    assert!(!files.contains("zoe.quill") && !files.contains("max.hart"));
+
+    // `--keystore DIR` wins over the configuration's `[keys]`.
+    ok(
+        d,
+        &[
+            "--db",
+            "sqlite://other.db",
+            "--keystore",
+            "k2",
+            "import",
+            "customers",
+            "customers.csv",
+            "--quiet",
+        ],
+    );
+    assert!(!raw(d, "other.db").contains("max.hart"));
+    let export = ok(
+        d,
+        &[
+            "--db",
+            "sqlite://other.db",
+            "--keystore",
+            "k2",
+            "export",
+            "c2",
+        ],
+    );
+    assert!(export.contains("max.hart@example.com"));
+    // A bad [keys] section is an error naming the key.
+    std::fs::write(d.join("rapport.toml"), "[keys]\ndirectory = \"keys\"\n").unwrap();
+    let bad = rapport(d, &["export", "c2"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("keys.directory"));
+}

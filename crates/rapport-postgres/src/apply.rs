@@ -19,10 +19,10 @@ use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use rapport_sql::codec::claimed_contacts;
+use rapport_sql::seal::{self, Sealer};
 
 use crate::conn::Conn;
-use crate::error::corrupt;
+use crate::error::{corrupt, seal_failure};
 use crate::sql::Sql;
 
 fn to_json<T: serde::Serialize>(table: &str, v: &T) -> Result<String, StoreError> {
@@ -49,7 +49,12 @@ pub(crate) struct CustomerRow {
 }
 
 impl CustomerRow {
-    pub(crate) fn new(c: &Customer, s: &Stats) -> Result<Self, StoreError> {
+    pub(crate) fn new(
+        c: &Customer,
+        s: &Stats,
+        sealer: Option<&Sealer>,
+    ) -> Result<Self, StoreError> {
+        let (email, phone) = seal::contact_columns(sealer, c).map_err(seal_failure)?;
         Ok(Self {
             id: *c.id().as_uuid(),
             version: i64::try_from(c.version()).unwrap_or(i64::MAX),
@@ -60,14 +65,14 @@ impl CustomerRow {
                 _ => None,
             },
             created_at: c.created_at(),
-            email: claimed_contacts(c).0.map(str::to_owned),
-            phone: claimed_contacts(c).1.map(str::to_owned),
+            email,
+            phone,
             orders: i64::from(s.orders()),
             purchase_days: i64::from(s.purchase_day_count()),
             revenue: s.revenue_amount(),
             last_purchase_day: s.last_purchase_day(),
             first_purchase_day: s.first_purchase_day(),
-            customer_json: to_json("customers", c)?,
+            customer_json: seal::customer_json(sealer, c).map_err(seal_failure)?,
             stats_json: to_json("customers", s)?,
         })
     }
@@ -239,7 +244,11 @@ pub(crate) struct ActivityRow {
 }
 
 impl ActivityRow {
-    pub(crate) fn new(a: &rapport_core::Activity) -> Result<Self, StoreError> {
+    pub(crate) fn new(
+        a: &rapport_core::Activity,
+        tenant: TenantId,
+        sealer: Option<&Sealer>,
+    ) -> Result<Self, StoreError> {
         Ok(Self {
             key: a.idempotency_key.clone(),
             key_text: a.idempotency_key.as_str().to_owned(),
@@ -253,7 +262,7 @@ impl ActivityRow {
                 }
                 _ => None,
             },
-            json: to_json("activities", a)?,
+            json: seal::activity_json(sealer, tenant, a).map_err(seal_failure)?,
         })
     }
 
@@ -395,7 +404,11 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
-    pub(crate) fn new(tenant: TenantId, cs: &Changeset) -> Result<Self, StoreError> {
+    pub(crate) fn new(
+        tenant: TenantId,
+        cs: &Changeset,
+        sealer: Option<&Sealer>,
+    ) -> Result<Self, StoreError> {
         cs.validate(tenant)?;
         // Two writes of the changeset claiming one contact: refused before any statement.
         rapport_core::ports::check_contacts(&cs.customers, |_| None)?;
@@ -409,7 +422,7 @@ impl Prepared {
                         expected_version, ..
                     } => Some(*expected_version),
                 };
-                Ok((expected, CustomerRow::new(w.customer(), w.stats())?))
+                Ok((expected, CustomerRow::new(w.customer(), w.stats(), sealer)?))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         // Tombstones first: they release their contacts, which another write of the same
@@ -418,7 +431,7 @@ impl Prepared {
             .into_iter()
             .partition(|(_, row): &(Option<u64>, CustomerRow)| row.is_tombstone());
         customers.extend(live);
-        let merges = crate::merge::PreparedMerges::new(cs)?;
+        let merges = crate::merge::PreparedMerges::new(cs, tenant, sealer)?;
         // Tombstones revived by their unmerge are written after the pipeline (the pipeline's
         // update refuses tombstones), by `PreparedMerges::write`.
         let (revived, customers) = if cs.merges.is_empty() {
@@ -439,8 +452,12 @@ impl Prepared {
         let activities = cs
             .activities
             .iter()
-            .map(ActivityRow::new)
+            .map(|a| ActivityRow::new(a, tenant, sealer))
             .collect::<Result<_, StoreError>>()?;
+        // The keys that sealed these rows are durable before the rows are committed.
+        if let Some(s) = sealer {
+            s.keys().sync()?;
+        }
         let messages = cs
             .outbox
             .iter()

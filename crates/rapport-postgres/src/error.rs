@@ -256,6 +256,16 @@ pub(crate) fn corrupt_row(e: rapport_sql::codec::CorruptRow) -> StoreError {
     corrupt(e.table, e.reason)
 }
 
+/// A row that could not be sealed or opened (crypto-shredding): corrupt, or the key store's
+/// own error.
+pub(crate) fn seal_failure(e: rapport_sql::seal::SealFailure) -> StoreError {
+    match e {
+        rapport_sql::seal::SealFailure::Corrupt(c) => corrupt_row(c),
+        rapport_sql::seal::SealFailure::Keys(k) => k,
+        other => StoreError::unavailable(other.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,6 +84,9 @@ pub(crate) async fn customers(
     } else {
         0
     };
+    if let Some(s) = inner.sealer.get() {
+        s.keys().sync()?;
+    }
     tx.commit().await.map_err(db)?;
     Ok(ImportReport {
         rows: rows.len(),
@@ -96,6 +99,7 @@ pub(crate) async fn customers(
 pub(crate) fn check_tenant(
     tenant: TenantId,
     batch: &[(Customer, Stats)],
+    sealer: Option<&rapport_sql::seal::Sealer>,
 ) -> Result<Vec<CustomerRow>, StoreError> {
     batch
         .iter()
@@ -107,7 +111,7 @@ pub(crate) fn check_tenant(
                     },
                 ));
             }
-            CustomerRow::new(c, s)
+            CustomerRow::new(c, s, sealer)
         })
         .collect()
 }
@@ -122,7 +126,7 @@ pub(crate) async fn activities(
         .iter()
         .map(|a| {
             a.kind.validate()?;
-            ActivityRow::new(a)
+            ActivityRow::new(a, tenant, inner.sealer.get())
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     let mut client = inner.pool.get().await.map_err(pool)?;
@@ -186,13 +190,16 @@ pub(crate) async fn activities(
                 entity: rapport_core::ports::Entity::Customer(id),
             });
         };
-        let mut r = record(&row)?;
+        let mut r = record(&row, inner.sealer.get())?;
         for a in acts {
             r.stats.apply(a)?;
         }
-        CustomerRow::new(&r.customer.next_version(), &r.stats)?
+        CustomerRow::new(&r.customer.next_version(), &r.stats, inner.sealer.get())?
             .update_stats(&tx, &inner.sql, &t)
             .await?;
+    }
+    if let Some(s) = inner.sealer.get() {
+        s.keys().sync()?;
     }
     tx.commit().await.map_err(db)?;
     Ok(report)

@@ -149,6 +149,8 @@ struct Inner {
     /// `COPY FROM` into a table under row-level security, so imports then copy into a
     /// staging table only.
     rls: std::sync::OnceLock<bool>,
+    /// Field encryption (crypto-shredding), once [`PostgresStore::with_keystore`] set it.
+    sealer: std::sync::OnceLock<rapport_sql::seal::Sealer>,
 }
 
 /// The runtime the store's tasks run on; an owned one is shut down without blocking when the
@@ -324,6 +326,7 @@ impl PostgresStore {
             import: config.import,
             layout: std::sync::OnceLock::new(),
             rls: std::sync::OnceLock::new(),
+            sealer: std::sync::OnceLock::new(),
         });
         let layout = config.layout;
         let task = {
@@ -457,7 +460,7 @@ impl PostgresStore {
         batch: &[(rapport_core::Customer, rapport_core::Stats)],
     ) -> Result<ImportReport, StoreError> {
         let started = tracing::enabled!(tracing::Level::INFO).then(std::time::Instant::now);
-        let out = match import::check_tenant(tenant, batch) {
+        let out = match import::check_tenant(tenant, batch, self.inner.sealer.get()) {
             Ok(rows) => {
                 self.run(move |inner| async move { import::customers(&inner, tenant, rows).await })
                     .await
@@ -590,7 +593,7 @@ impl PostgresStore {
     where
         C: tokio_postgres::GenericClient + Sync,
     {
-        let prepared = apply::Prepared::new(tenant, cs)?;
+        let prepared = apply::Prepared::new(tenant, cs, self.inner.sealer.get())?;
         client
             .batch_execute("SAVEPOINT rapport_apply")
             .await
@@ -614,7 +617,7 @@ impl PostgresStore {
                 let undone = client.batch_execute(undo).await.is_ok();
                 match error::as_contact_clash(&e) {
                     Some(contact) if undone => {
-                        let claims = claims(cs, contact);
+                        let claims = claims(cs, contact, self.inner.sealer.get());
                         Err(
                             holder(client, &self.inner.sql, tenant, contact, &claims, true)
                                 .await
@@ -641,6 +644,74 @@ impl PostgresStore {
         Entered {
             handle: self.rt.handle.clone(),
             fut: Box::pin(f(Arc::clone(&self.inner))),
+        }
+    }
+
+    /// Switches field encryption (crypto-shredding) on: every personal field this store writes
+    /// from now on — a customer's profile (names, email, phone, birth date, attributes) and an
+    /// activity's personal payload — is sealed with XChaCha20-Poly1305 under the customer's
+    /// data key from `keys`, the `email`/`phone` columns hold keyed blind indexes (HMAC-SHA256
+    /// under the tenant's index key) instead of the contacts, and `apply` deletes an erased
+    /// customer's key after the commit, so its old row versions in the table, the WAL, base
+    /// backups and replicas no longer open. Segment queries on non-personal fields still run
+    /// in SQL; `email_domain` is decided on the opened records. Set it once, right after
+    /// connecting, with the same key store every time.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use rapport_postgres::{PostgresConfig, PostgresStore};
+    /// let keys = Arc::new(rapport_keys::FileKeyStore::open("/var/lib/rapport/keys")?);
+    /// let config = PostgresConfig::new("postgres://localhost/crm");
+    /// let store = PostgresStore::connect(config, chrono::Utc::now()).await?.with_keystore(keys);
+    /// assert!(store.is_encrypted());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_keystore(self, keys: Arc<dyn rapport_core::ports::KeyStore>) -> Self {
+        let _ = self.inner.sealer.set(rapport_sql::seal::Sealer::new(keys));
+        self
+    }
+
+    /// Whether field encryption is on ([`Self::with_keystore`]).
+    #[must_use]
+    pub fn is_encrypted(&self) -> bool {
+        self.inner.sealer.get().is_some()
+    }
+
+    /// Deletes the data keys of the customers `cs` erased (crypto-shredding). `apply` calls it
+    /// after its commit; a host committing through [`Self::apply_in`] calls it after its own
+    /// commit. Without encryption it does nothing. A key store failure is logged (its kind):
+    /// the erasure stands, and the key opens only the older copies of the row.
+    pub async fn delete_erased_keys(&self, tenant: TenantId, cs: &Changeset) {
+        self.shred(tenant, cs).await;
+    }
+
+    async fn shred(&self, tenant: TenantId, cs: &Changeset) {
+        let Some(sealer) = self.inner.sealer.get() else {
+            return;
+        };
+        let erased: Vec<CustomerId> = cs
+            .customers
+            .iter()
+            .filter(|w| w.customer().stage() == rapport_core::Stage::Erased)
+            .map(|w| w.customer().id())
+            .collect();
+        if erased.is_empty() {
+            return;
+        }
+        let keys = sealer.keys().clone();
+        // The key store's file IO runs on the store's runtime's blocking pool.
+        let done = self
+            .rt
+            .handle
+            .spawn_blocking(move || keys.delete_data_keys(tenant, &erased))
+            .await;
+        if let Ok(Err(e)) = done {
+            tracing::warn!(
+                error = rapport_sql::store_error_kind(&e),
+                "key delete failed"
+            );
         }
     }
 
@@ -686,19 +757,24 @@ impl<F: Future> Future for Entered<F> {
     }
 }
 
-/// The contacts of `kind` the live customers of `cs` claim: who may have been refused.
-fn claims(cs: &Changeset, kind: rapport_core::ContactKind) -> Vec<(CustomerId, String)> {
+/// The contacts of `kind` the live customers of `cs` claim (as their columns hold them):
+/// who may have been refused.
+fn claims(
+    cs: &Changeset,
+    kind: rapport_core::ContactKind,
+    sealer: Option<&rapport_sql::seal::Sealer>,
+) -> Vec<(CustomerId, String)> {
     cs.customers
         .iter()
         .filter_map(|w| {
             let c = w.customer();
-            let (email, phone) = rapport_sql::codec::claimed_contacts(c);
+            let (email, phone) = rapport_sql::seal::contact_columns(sealer, c).ok()?;
             let value = if kind == rapport_core::ContactKind::Email {
                 email
             } else {
                 phone
             };
-            value.map(|v| (c.id(), v.to_owned()))
+            value.map(|v| (c.id(), v))
         })
         .collect()
 }
@@ -768,7 +844,9 @@ impl rapport_core::ports::MergeStore for PostgresStore {
                 client.query_opt(&stmt, &[tenant.as_uuid(), id.as_uuid()]),
             )
             .await?;
-            row.as_ref().map(merge::decode).transpose()
+            row.as_ref()
+                .map(|r| merge::decode(r, tenant, inner.sealer.get()))
+                .transpose()
         })
         .await
     }
@@ -892,7 +970,9 @@ impl Store for PostgresStore {
                 client.query_opt(&stmt, &[&t, id.as_uuid()]),
             )
             .await?;
-            row.as_ref().map(read::record).transpose()
+            row.as_ref()
+                .map(|r| read::record(r, inner.sealer.get()))
+                .transpose()
         })
         .await
     }
@@ -903,7 +983,8 @@ impl Store for PostgresStore {
         key: &ContactKey,
     ) -> Result<Vec<CustomerId>, StoreError> {
         let email = matches!(key, ContactKey::Email(_));
-        let value = key.as_str().to_owned();
+        let value = rapport_sql::seal::lookup(self.inner.sealer.get(), tenant, key)
+            .map_err(error::seal_failure)?;
         self.here(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
             let sql = if email {
@@ -954,7 +1035,9 @@ impl Store for PostgresStore {
                     .await?
                 }
             };
-            rows.iter().map(read::record).collect()
+            rows.iter()
+                .map(|r| read::record(r, inner.sealer.get()))
+                .collect()
         })
         .await
     }
@@ -974,10 +1057,13 @@ impl Store for PostgresStore {
         if page.limit == 0 {
             return Ok(Vec::new());
         }
-        let filter = match rapport_sql::segment::prefilter(&segment_sql::Postgres, segment, now) {
-            rapport_sql::segment::Cond::False => return Ok(Vec::new()),
-            other => other.into_sql(&segment_sql::Postgres),
-        };
+        let blind = self.inner.sealer.get().is_some();
+        let filter =
+            match rapport_sql::segment::prefilter_with(&segment_sql::Postgres, segment, now, blind)
+            {
+                rapport_sql::segment::Cond::False => return Ok(Vec::new()),
+                other => other.into_sql(&segment_sql::Postgres),
+            };
         let segment = segment.clone();
         self.here(move |inner| async move {
             let sql = format!(
@@ -1000,7 +1086,7 @@ impl Store for PostgresStore {
                 params.extend(filter.params().iter().map(segment_sql::param));
                 let rows = client.query(&stmt, &params).await.map_err(db)?;
                 for row in &rows {
-                    let r = read::record(row)?;
+                    let r = read::record(row, inner.sealer.get())?;
                     if segment.matches(&SegmentContext::new(&r.customer, &r.stats, now)) {
                         out.push(r);
                         if out.len() == want {
@@ -1042,7 +1128,9 @@ impl Store for PostgresStore {
                 client.query(&stmt, &[tenant.as_uuid(), id.as_uuid(), &from, &range.to]),
             )
             .await?;
-            rows.iter().map(read::activity).collect()
+            rows.iter()
+                .map(|r| read::activity(r, tenant, inner.sealer.get()))
+                .collect()
         })
         .await
     }
@@ -1060,14 +1148,17 @@ impl Store for PostgresStore {
     )]
     async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
         let started = tracing::enabled!(tracing::Level::DEBUG).then(std::time::Instant::now);
-        let out = match apply::Prepared::new(tenant, cs) {
+        let out = match apply::Prepared::new(tenant, cs, self.inner.sealer.get()) {
             Ok(prepared) => self.groups.apply(prepared).await,
             Err(e) => Err(e),
         };
+        if out.is_ok() {
+            self.shred(tenant, cs).await;
+        }
         let out = match out {
             Err(e) => match error::as_contact_clash(&e) {
                 Some(contact) => {
-                    let claims = claims(cs, contact);
+                    let claims = claims(cs, contact, self.inner.sealer.get());
                     Err(self
                         .here(move |inner| async move {
                             let client = inner.pool.get().await.map_err(pool)?;

@@ -99,12 +99,12 @@ pub(crate) struct PreparedMerges {
     distinct: Vec<(Uuid, Uuid, i64)>,
 }
 
-fn to_json<T: serde::Serialize>(table: &str, v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| corrupt(table, e))
-}
-
 impl PreparedMerges {
-    pub(crate) fn new(cs: &Changeset) -> Result<Self, StoreError> {
+    pub(crate) fn new(
+        cs: &Changeset,
+        tenant: rapport_core::TenantId,
+        sealer: Option<&rapport_sql::seal::Sealer>,
+    ) -> Result<Self, StoreError> {
         let mut out = Self::default();
         for m in &cs.moves {
             out.moves.push(MoveRow {
@@ -112,7 +112,8 @@ impl PreparedMerges {
                 id: *m.activity.id.as_uuid(),
                 from: *m.from.as_uuid(),
                 to: *m.activity.customer.as_uuid(),
-                json: to_json("activities", &m.activity)?,
+                json: rapport_sql::seal::activity_json(sealer, tenant, &m.activity)
+                    .map_err(crate::error::seal_failure)?,
             });
         }
         for d in &cs.distinct {
@@ -129,7 +130,8 @@ impl PreparedMerges {
                     survivor: *record.survivor.as_uuid(),
                     loser: *record.loser.as_uuid(),
                     at: record.at,
-                    json: to_json("merges", record)?,
+                    json: rapport_sql::seal::merge_record_json(sealer, tenant, record)
+                        .map_err(crate::error::seal_failure)?,
                 },
                 MergeRecordWrite::Undo { id, loser, at } => {
                     out.revives.push(*loser);
@@ -244,10 +246,18 @@ impl PreparedMerges {
 }
 
 /// Decodes a `record_json, undone_at` row.
-pub(crate) fn decode(row: &tokio_postgres::Row) -> Result<MergeRecord, StoreError> {
+pub(crate) fn decode(
+    row: &tokio_postgres::Row,
+    tenant: rapport_core::TenantId,
+    sealer: Option<&rapport_sql::seal::Sealer>,
+) -> Result<MergeRecord, StoreError> {
     let json: String = crate::read::col(row, "merges", 0)?;
     let undone: Option<DateTime<Utc>> = crate::read::col(row, "merges", 1)?;
-    let mut r: MergeRecord = serde_json::from_str(&json).map_err(|e| corrupt("merges", e))?;
+    let mut r = match sealer {
+        Some(_) => rapport_sql::seal::decode_merge_record(sealer, tenant, &json)
+            .map_err(crate::error::seal_failure)?,
+        None => serde_json::from_str(&json).map_err(|e| corrupt("merges", e))?,
+    };
     r.undone_at = undone;
     Ok(r)
 }

@@ -3,7 +3,8 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use rapport_core::{Activity, CustomerId, Record, StoreError};
+use rapport_core::{Activity, CustomerId, Record, StoreError, TenantId};
+use rapport_sql::seal::Sealer;
 use tokio_postgres::Row;
 use tokio_postgres::types::FromSql;
 
@@ -41,22 +42,29 @@ pub(crate) fn col<'a, T: FromSql<'a>>(
 }
 
 /// A customer row (`customer_json`, `stats_json`) decoded.
-pub(crate) fn record(row: &Row) -> Result<Record, StoreError> {
-    rapport_sql::codec::decode_record(
-        "customers",
-        col(row, "customers", 0)?,
-        col(row, "customers", 1)?,
-    )
-    .map_err(corrupt_row)
+pub(crate) fn record(row: &Row, sealer: Option<&Sealer>) -> Result<Record, StoreError> {
+    let customer = rapport_sql::seal::decode_customer(sealer, col(row, "customers", 0)?)
+        .map_err(crate::error::seal_failure)?;
+    let stats = rapport_sql::codec::from_json("customers", col(row, "customers", 1)?)
+        .map_err(corrupt_row)?;
+    Ok(Record { customer, stats })
 }
 
 pub(crate) fn customer_id(row: &Row) -> Result<CustomerId, StoreError> {
     col(row, "customers", 0).map(CustomerId::from_uuid)
 }
 
-pub(crate) fn activity(row: &Row) -> Result<Activity, StoreError> {
+pub(crate) fn activity(
+    row: &Row,
+    tenant: TenantId,
+    sealer: Option<&Sealer>,
+) -> Result<Activity, StoreError> {
     let a: &str = col(row, "activities", 0)?;
-    serde_json::from_str(a).map_err(|e| corrupt("activities", e))
+    match sealer {
+        Some(_) => rapport_sql::seal::decode_activity(sealer, tenant, a)
+            .map_err(crate::error::seal_failure),
+        None => serde_json::from_str(a).map_err(|e| corrupt("activities", e)),
+    }
 }
 
 /// The earliest `timestamptz` (4713-11-24 BC), in microseconds since the Unix epoch; chrono's

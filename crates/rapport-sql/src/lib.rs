@@ -34,6 +34,7 @@ pub mod codec;
 mod import;
 mod kind;
 mod migrate;
+pub mod seal;
 pub mod segment;
 mod sql;
 #[cfg(feature = "testing")]

@@ -205,6 +205,47 @@ pub fn prefilter(dialect: &dyn Dialect, segment: &Segment, now: DateTime<Utc>) -
     node(segment, &ctx).may_hold
 }
 
+/// [`prefilter`] for a store whose contact columns hold keyed blind indexes
+/// ([`crate::seal::Sealer`]) when `blind_contacts`: presence (`has_email`, `has_phone`) is
+/// still answered by the columns, the email's domain is not (a digest has none), so
+/// `email_domain` becomes "maybe" and is decided on the opened record.
+///
+/// ```
+/// use rapport_core::Segment;
+/// use rapport_sql::segment::{Cond, prefilter_with};
+/// # use rapport_sql::{Dialect, MoneyColumn, Value};
+/// # struct Toy;
+/// # impl Dialect for Toy {
+/// #   fn true_sql(&self) -> &'static str { "TRUE" }
+/// #   fn false_sql(&self) -> &'static str { "FALSE" }
+/// #   fn write_placeholder(&self, out: &mut String, _: usize, _: &Value) { out.push('?') }
+/// #   fn day(&self, day: chrono::NaiveDate) -> Value { Value::Date(day) }
+/// #   fn created_day(&self) -> &'static str { "created_day" }
+/// #   fn position(&self, h: &str, n: &str) -> String { format!("strpos({h}, {n})") }
+/// #   fn revenue(&self) -> MoneyColumn { MoneyColumn::Numeric("revenue") }
+/// #   fn tag_entries(&self) -> &'static str { "tags" }
+/// #   fn tag_expiry(&self) -> &'static str { "t.expires_at" }
+/// #   fn starts_with_second(&self, t: &str) -> String { format!("{t} ~ '^'") }
+/// #   fn bytewise(&self) -> &'static str { "" }
+/// # }
+/// let s = Segment::parse(r#"email_domain == "example.com""#)?;
+/// let now = chrono::DateTime::UNIX_EPOCH;
+/// assert!(matches!(prefilter_with(&Toy, &s, now, true), Cond::True));
+/// assert!(matches!(prefilter_with(&Toy, &s, now, false), Cond::Sql(_)));
+/// # Ok::<(), rapport_core::SegmentParseError>(())
+/// ```
+#[must_use]
+pub fn prefilter_with(
+    dialect: &dyn Dialect,
+    segment: &Segment,
+    now: DateTime<Utc>,
+    blind_contacts: bool,
+) -> Cond {
+    let mut ctx = Ctx::new(dialect, now);
+    ctx.blind_contacts = blind_contacts;
+    node(segment, &ctx).may_hold
+}
+
 struct Ctx<'d> {
     dialect: &'d dyn Dialect,
     /// `now`'s UTC day.
@@ -212,6 +253,8 @@ struct Ctx<'d> {
     /// `now` truncated to the second, as `YYYY-MM-DDTHH:MM:SS` (how stored tag expiries start),
     /// when its year has four digits.
     now_second: Option<String>,
+    /// The contact columns hold blind indexes, not contacts.
+    blind_contacts: bool,
 }
 
 impl<'d> Ctx<'d> {
@@ -222,6 +265,7 @@ impl<'d> Ctx<'d> {
             dialect,
             today: now.date_naive(),
             now_second: four_digits.then(|| now.format("%Y-%m-%dT%H:%M:%S").to_string()),
+            blind_contacts: false,
         }
     }
 }
@@ -396,6 +440,8 @@ fn compare(field: &Field, op: CmpOp, value: &Literal, ctx: &Ctx<'_>) -> Node {
     match field {
         Field::HasEmail => presence(EMAIL, op, value),
         Field::HasPhone => presence(PHONE, op, value),
+        // A blind index has no domain: decided on the opened record.
+        Field::EmailDomain if ctx.blind_contacts => Node::MAYBE,
         Field::EmailDomain => match (op, value) {
             (CmpOp::Eq | CmpOp::Ne, Literal::Text(v)) => {
                 // Stored emails are normalised (lower case, one '@'); compare ignoring ASCII

@@ -5,7 +5,7 @@ use rapport_core::{
     Changeset, ContactKind, Customer, CustomerId, CustomerWrite, DomainError, IdempotencyKey,
     Stage, Stats, TenantId,
 };
-use rapport_sql::codec::claimed_contacts;
+use rapport_sql::seal::{self, Sealer};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use crate::codec::{day_number, time_to_us, to_json};
@@ -124,6 +124,12 @@ pub enum ApplyError {
     AccountNotFound(rapport_core::AccountId),
 }
 
+impl From<rapport_sql::seal::SealFailure> for ApplyError {
+    fn from(e: rapport_sql::seal::SealFailure) -> Self {
+        ApplyError::Sqlite(e.into())
+    }
+}
+
 impl From<rusqlite::Error> for ApplyError {
     fn from(e: rusqlite::Error) -> Self {
         ApplyError::Sqlite(SqliteError::Driver(e))
@@ -163,7 +169,12 @@ pub(crate) struct CustomerRow {
 }
 
 impl CustomerRow {
-    pub(crate) fn new(c: &Customer, s: &Stats) -> Result<Self, SqliteError> {
+    pub(crate) fn new(
+        c: &Customer,
+        s: &Stats,
+        sealer: Option<&Sealer>,
+    ) -> Result<Self, SqliteError> {
+        let (email, phone) = seal::contact_columns(sealer, c)?;
         Ok(Self {
             id: c.id(),
             version: i64::try_from(c.version()).unwrap_or(i64::MAX),
@@ -174,14 +185,14 @@ impl CustomerRow {
                 _ => None,
             },
             created_at_us: time_to_us(c.created_at()),
-            email: claimed_contacts(c).0.map(str::to_owned),
-            phone: claimed_contacts(c).1.map(str::to_owned),
+            email,
+            phone,
             orders: i64::from(s.orders()),
             purchase_days: i64::from(s.purchase_day_count()),
             revenue_num: revenue_num(s),
             last_purchase_day: s.last_purchase_day().map(day_number),
             first_purchase_day: s.first_purchase_day().map(day_number),
-            customer_json: to_json("rapport_customers", c)?,
+            customer_json: seal::customer_json(sealer, c)?,
             stats_json: to_json("rapport_customers", s)?,
         })
     }
@@ -240,6 +251,12 @@ pub(crate) struct Prepared {
     /// True when the changeset erases a customer: the writer then checkpoints the WAL so the
     /// erased bytes leave the WAL file too.
     pub(crate) erases: bool,
+    /// The customers the changeset erases, and the key store of an encrypting store: the
+    /// writer makes new keys durable before the commit and deletes these customers' keys after
+    /// it (crypto-shredding, which also makes the WAL checkpoint unnecessary).
+    pub(crate) erased: Vec<CustomerId>,
+    pub(crate) keys: Option<std::sync::Arc<dyn rapport_core::ports::KeyStore>>,
+    pub(crate) tenant_id: TenantId,
     tenant: [u8; 16],
     customers: Vec<(Option<u64>, CustomerRow)>,
     activities: Vec<ActivityRow>,
@@ -253,7 +270,11 @@ pub(crate) struct Prepared {
 
 impl Prepared {
     /// Validates and serialises `cs` (on the caller's thread).
-    pub(crate) fn new(tenant: TenantId, cs: &Changeset) -> Result<Self, ApplyError> {
+    pub(crate) fn new(
+        tenant: TenantId,
+        cs: &Changeset,
+        sealer: Option<&Sealer>,
+    ) -> Result<Self, ApplyError> {
         cs.validate(tenant)?;
         // Two writes of the changeset claiming one contact: refused before any statement.
         if let Err(rapport_core::StoreError::ContactTaken {
@@ -278,7 +299,7 @@ impl Prepared {
                         expected_version, ..
                     } => Some(*expected_version),
                 };
-                Ok((expected, CustomerRow::new(w.customer(), w.stats())?))
+                Ok((expected, CustomerRow::new(w.customer(), w.stats(), sealer)?))
             })
             .collect::<Result<_, SqliteError>>()?;
         let activities = cs
@@ -291,7 +312,7 @@ impl Prepared {
                     customer: a.customer.to_bytes(),
                     at_us: time_to_us(a.at),
                     kind: a.kind.activity_type().as_str(),
-                    json: to_json("rapport_activities", a)?,
+                    json: seal::activity_json(sealer, tenant, a)?,
                 })
             })
             .collect::<Result<_, SqliteError>>()?;
@@ -307,12 +328,17 @@ impl Prepared {
                 })
             })
             .collect::<Result<_, SqliteError>>()?;
-        let erases = cs
+        let erased: Vec<CustomerId> = cs
             .customers
             .iter()
-            .any(|w| w.customer().stage() == Stage::Erased);
+            .filter(|w| w.customer().stage() == Stage::Erased)
+            .map(|w| w.customer().id())
+            .collect();
         Ok(Self {
-            erases,
+            erases: !erased.is_empty(),
+            erased,
+            keys: sealer.map(|s| s.keys().clone()),
+            tenant_id: tenant,
             tenant: tenant.to_bytes(),
             customers,
             activities,
@@ -320,7 +346,7 @@ impl Prepared {
             cases: crate::case::rows(cs)?,
             accounts: crate::account::rows(cs)?,
             ledger: crate::consent::LedgerWrites::new(cs)?,
-            merges: crate::merge::PreparedMerges::new(cs)?,
+            merges: crate::merge::PreparedMerges::new(cs, tenant, sealer)?,
             lines: crate::line_items::LineWrites::new(cs)?,
         })
     }

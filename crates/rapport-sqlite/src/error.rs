@@ -54,6 +54,9 @@ pub enum SqliteError {
     /// The read pool is gone (the store was closed or a reader thread could not start).
     #[error("the sqlite reader threads are not running")]
     ReaderGone,
+    /// The key store of an encrypting store failed (crypto-shredding).
+    #[error("key store: {0}")]
+    Keys(rapport_core::StoreError),
 }
 
 impl SqliteError {
@@ -75,6 +78,16 @@ impl SqliteError {
                 rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
             ),
             _ => false,
+        }
+    }
+}
+
+impl From<rapport_sql::seal::SealFailure> for SqliteError {
+    fn from(e: rapport_sql::seal::SealFailure) -> Self {
+        match e {
+            rapport_sql::seal::SealFailure::Corrupt(c) => c.into(),
+            rapport_sql::seal::SealFailure::Keys(k) => SqliteError::Keys(k),
+            other => SqliteError::Unavailable(other.to_string()),
         }
     }
 }

@@ -13,9 +13,9 @@ use rapport_core::{Activity, Customer, CustomerId, Stage, Stats, TenantId};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::apply::{ApplyError, CustomerRow, revenue_num};
-use crate::codec::{day_number, from_json, time_to_us, to_json};
+use crate::codec::{day_number, from_json, time_to_us};
 use crate::error::SqliteError;
-use rapport_sql::codec::claimed_contacts;
+use rapport_sql::seal::{self, Sealer};
 
 pub use rapport_sql::ImportReport;
 
@@ -100,10 +100,27 @@ fn push_json<T: serde::Serialize>(buf: &mut Vec<u8>, v: &T) -> Result<Range<usiz
 
 /// Serialises customers (already checked to be of the batch's tenant) into one chunk, with
 /// the same columns and JSON as [`CustomerRow::new`].
-pub(crate) fn prepare_chunk(batch: &[(Customer, Stats)]) -> Result<Chunk, SqliteError> {
+pub(crate) fn prepare_chunk(
+    batch: &[(Customer, Stats)],
+    sealer: Option<&Sealer>,
+) -> Result<Chunk, SqliteError> {
     let mut buf = Vec::with_capacity(batch.len() * 384);
     let mut rows = Vec::with_capacity(batch.len());
     for (c, s) in batch {
+        let (email, phone) = match sealer {
+            Some(_) => seal::contact_columns(sealer, c)?,
+            None => (None, None),
+        };
+        let claimed = match sealer {
+            Some(_) => (email.as_deref(), phone.as_deref()),
+            None => rapport_sql::codec::claimed_contacts(c),
+        };
+        let email = claimed.0.map(|e| push_str(&mut buf, e));
+        let phone = claimed.1.map(|p| push_str(&mut buf, p));
+        let customer_json = match sealer {
+            Some(s) => push_str(&mut buf, &s.customer_json(c)?),
+            None => push_json(&mut buf, c)?,
+        };
         rows.push(ImportRow {
             id: c.id().to_bytes(),
             version: i64::try_from(c.version()).unwrap_or(i64::MAX),
@@ -114,14 +131,14 @@ pub(crate) fn prepare_chunk(batch: &[(Customer, Stats)]) -> Result<Chunk, Sqlite
                 _ => None,
             },
             created_at_us: time_to_us(c.created_at()),
-            email: claimed_contacts(c).0.map(|e| push_str(&mut buf, e)),
-            phone: claimed_contacts(c).1.map(|p| push_str(&mut buf, p)),
+            email,
+            phone,
             orders: i64::from(s.orders()),
             purchase_days: i64::from(s.purchase_day_count()),
             revenue_num: revenue_num(s),
             last_purchase_day: s.last_purchase_day().map(day_number),
             first_purchase_day: s.first_purchase_day().map(day_number),
-            customer_json: push_json(&mut buf, c)?,
+            customer_json,
             stats_json: push_json(&mut buf, s)?,
         });
     }
@@ -136,9 +153,10 @@ pub(crate) fn prepare_chunk(batch: &[(Customer, Stats)]) -> Result<Chunk, Sqlite
 pub(crate) fn feed_customers(
     feed: &mpsc::Sender<Feed>,
     batch: &[(Customer, Stats)],
+    sealer: Option<&Sealer>,
 ) -> Result<(), ApplyError> {
     for part in batch.chunks(CHUNK_ROWS) {
-        let chunk = prepare_chunk(part)?;
+        let chunk = prepare_chunk(part, sealer)?;
         if feed.send(Feed::Rows(chunk)).is_err() {
             // The writer stopped reading (it failed): its reply carries the error.
             return Ok(());
@@ -213,6 +231,7 @@ pub(crate) fn customers(
     conn: &mut Connection,
     tenant: TenantId,
     feed: &mpsc::Receiver<Feed>,
+    sealer: Option<&Sealer>,
 ) -> Result<ImportReport, ApplyError> {
     let restore: i64 = conn.pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))?;
     let page: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
@@ -221,7 +240,7 @@ pub(crate) fn customers(
         "wal_autocheckpoint",
         IMPORT_AUTOCHECKPOINT_BYTES / page.max(512),
     )?;
-    let r = customers_in_tx(conn, tenant.to_bytes(), feed);
+    let r = customers_in_tx(conn, tenant.to_bytes(), feed, sealer);
     // Not failing the batch on this: it may have committed, and a connection left with the
     // larger checkpoint size only keeps a larger WAL.
     let _ = conn.pragma_update(None, "wal_autocheckpoint", restore);
@@ -232,6 +251,7 @@ fn customers_in_tx(
     conn: &mut Connection,
     tenant: [u8; 16],
     feed: &mpsc::Receiver<Feed>,
+    sealer: Option<&Sealer>,
 ) -> Result<ImportReport, ApplyError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut report = ImportReport::default();
@@ -253,8 +273,17 @@ fn customers_in_tx(
             }
         }
     }
+    sync_keys(sealer)?;
     tx.commit()?;
     Ok(report)
+}
+
+/// Makes the keys that sealed the rows durable before the rows are committed.
+fn sync_keys(sealer: Option<&Sealer>) -> Result<(), SqliteError> {
+    match sealer {
+        Some(s) => s.keys().sync().map_err(SqliteError::Keys),
+        None => Ok(()),
+    }
 }
 
 /// Inserts activities whose key is new and folds exactly those into their customers' stats
@@ -264,6 +293,7 @@ pub(crate) fn activities(
     conn: &mut Connection,
     tenant: TenantId,
     batch: &[Activity],
+    sealer: Option<&Sealer>,
 ) -> Result<ImportReport, ApplyError> {
     let t = tenant.to_bytes();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -287,7 +317,7 @@ pub(crate) fn activities(
                 a.customer.to_bytes(),
                 time_to_us(a.at),
                 a.kind.activity_type().as_str(),
-                to_json("rapport_activities", a)?,
+                seal::activity_json(sealer, tenant, a)?,
             ])?;
             if n == 1 {
                 report.inserted += 1;
@@ -315,12 +345,12 @@ pub(crate) fn activities(
             let Some((cj, sj)) = row else {
                 return Err(ApplyError::NotFound(id));
             };
-            let customer: Customer = from_json("rapport_customers", &cj)?;
+            let customer: Customer = seal::decode_customer(sealer, &cj)?;
             let mut stats: Stats = from_json("rapport_customers", &sj)?;
             for a in acts {
                 stats.apply(a)?;
             }
-            let p = CustomerRow::new(&customer.next_version(), &stats)?;
+            let p = CustomerRow::new(&customer.next_version(), &stats, sealer)?;
             put.execute(params![
                 t,
                 id.to_bytes(),
@@ -335,6 +365,7 @@ pub(crate) fn activities(
             ])?;
         }
     }
+    sync_keys(sealer)?;
     tx.commit()?;
     Ok(report)
 }
@@ -382,11 +413,11 @@ mod tests {
         let (_dir, mut conn) = db();
         let t = TenantId::from_u128(1);
         let (feed, rx) = mpsc::channel();
-        feed.send(Feed::Rows(prepare_chunk(&batch(t, 1..11)).unwrap()))
+        feed.send(Feed::Rows(prepare_chunk(&batch(t, 1..11), None).unwrap()))
             .unwrap();
         drop(feed);
         assert!(matches!(
-            customers(&mut conn, t, &rx),
+            customers(&mut conn, t, &rx, None),
             Err(ApplyError::Sqlite(SqliteError::Unavailable(_)))
         ));
         assert_eq!(count(&conn), 0, "nothing of the unfinished batch is stored");
@@ -402,15 +433,15 @@ mod tests {
         let t = TenantId::from_u128(1);
         let rows = batch(t, 1..4);
         let (feed, rx) = mpsc::channel();
-        feed.send(Feed::Rows(prepare_chunk(&rows[..2]).unwrap()))
+        feed.send(Feed::Rows(prepare_chunk(&rows[..2], None).unwrap()))
             .unwrap();
-        feed.send(Feed::Rows(prepare_chunk(&rows[1..]).unwrap()))
+        feed.send(Feed::Rows(prepare_chunk(&rows[1..], None).unwrap()))
             .unwrap();
         feed.send(Feed::Commit).unwrap();
-        let r = customers(&mut conn, t, &rx).unwrap();
+        let r = customers(&mut conn, t, &rx, None).unwrap();
         assert_eq!((r.rows, r.inserted, r.skipped), (4, 3, 1));
         for (c, s) in &rows {
-            let expected = CustomerRow::new(c, s).unwrap();
+            let expected = CustomerRow::new(c, s, None).unwrap();
             let got: (String, String, Option<String>, String, String, f64) = conn
                 .query_row(
                     "SELECT customer_json, stats_json, email, stage, tier, revenue_num

@@ -76,12 +76,15 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Writer,
     readers: ReadPool,
+    /// Field encryption (crypto-shredding), when a key store was given.
+    sealer: Option<rapport_sql::seal::Sealer>,
 }
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore")
             .field("path", &self.path)
+            .field("encrypted", &self.sealer.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -142,7 +145,63 @@ impl SqliteStore {
             readers: ReadPool::new(&path, &config)?,
             path,
             writer,
+            sealer: None,
         })
+    }
+
+    /// Switches field encryption (crypto-shredding) on: every personal field this store writes
+    /// from now on — a customer's profile (names, email, phone, birth date, attributes) and an
+    /// activity's personal payload — is sealed with XChaCha20-Poly1305 under the customer's
+    /// data key from `keys`, the `email`/`phone` columns hold keyed blind indexes (HMAC-SHA256
+    /// under the tenant's index key) instead of the contacts, and an erasure deletes the
+    /// customer's key after its commit (instead of checkpointing the WAL: the old bytes no
+    /// longer open). Segment queries on non-personal fields still run in SQL; `email_domain`
+    /// is decided on the opened records. Use the same key store every time the database is
+    /// opened; rows written before stay readable (plain).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use rapport_sqlite::{SqliteConfig, SqliteStore};
+    /// use rapport::core::*;
+    /// use futures::executor::block_on;
+    /// let dir = tempfile::tempdir()?;
+    /// let keys = Arc::new(rapport_keys::MemoryKeyStore::new());
+    /// let now = chrono::DateTime::UNIX_EPOCH;
+    /// let store = SqliteStore::open(dir.path().join("crm.db"), SqliteConfig::default(), now)?
+    ///     .with_keystore(keys.clone());
+    /// let (t, id) = (TenantId::from_u128(1), CustomerId::from_u128(2));
+    /// let mut c = Customer::new(t, id, Profile::default(), now);
+    /// c.profile.email = Some(Pii::new(Email::parse("ann@example.com")?));
+    /// block_on(store.import_customers(t, &[(c.clone(), Stats::default())]))?;
+    /// let email = ContactKey::Email(Email::parse("ann@example.com")?);
+    /// assert_eq!(block_on(store.find_by_contact(t, &email))?, [id]);
+    /// assert_eq!(block_on(store.load(t, id))?.unwrap().customer, c);
+    /// // Without its key the row opens to an empty profile.
+    /// rapport::core::ports::KeyStore::delete_data_key(&*keys, t, id)?;
+    /// assert_eq!(block_on(store.load(t, id))?.unwrap().customer.profile, Profile::default());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_keystore(
+        mut self,
+        keys: std::sync::Arc<dyn rapport_core::ports::KeyStore>,
+    ) -> Self {
+        self.sealer = Some(rapport_sql::seal::Sealer::new(keys));
+        self
+    }
+
+    /// Whether field encryption is on ([`Self::with_keystore`]).
+    ///
+    /// ```
+    /// # use rapport_sqlite::{SqliteConfig, SqliteStore};
+    /// let dir = tempfile::tempdir()?;
+    /// let store = SqliteStore::open(dir.path().join("a.db"), SqliteConfig::default(), chrono::Utc::now())?;
+    /// assert!(!store.is_encrypted());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn is_encrypted(&self) -> bool {
+        self.sealer.is_some()
     }
 
     /// The database file.
@@ -216,23 +275,25 @@ impl SqliteStore {
         import::check_tenant(tenant, batch)?;
         if batch.len() <= import::CHUNK_ROWS {
             // One chunk: nothing to overlap.
-            let chunk = import::prepare_chunk(batch)?;
+            let chunk = import::prepare_chunk(batch, self.sealer.as_ref())?;
+            let sealer = self.sealer.clone();
             return self
                 .writer
                 .exec_apply(move |c| {
                     let (feed, rx) = std::sync::mpsc::channel();
                     let _ = feed.send(import::Feed::Rows(chunk));
                     let _ = feed.send(import::Feed::Commit);
-                    import::customers(c, tenant, &rx)
+                    import::customers(c, tenant, &rx, sealer.as_ref())
                 })
                 .await;
         }
         let (feed, rx) = std::sync::mpsc::channel();
+        let sealer = self.sealer.clone();
         let done = self
             .writer
-            .start_apply(move |c| import::customers(c, tenant, &rx))?;
+            .start_apply(move |c| import::customers(c, tenant, &rx, sealer.as_ref()))?;
         // Dropping `feed` unfinished (on error) makes the writer roll the batch back.
-        import::feed_customers(&feed, batch)?;
+        import::feed_customers(&feed, batch, self.sealer.as_ref())?;
         drop(feed);
         done.await.map_err(|_| SqliteError::WriterGone)?
     }
@@ -291,7 +352,10 @@ impl SqliteStore {
         let started = tracing::enabled!(tracing::Level::INFO).then(std::time::Instant::now);
         let out = self
             .writer
-            .exec_apply(move |c| import::activities(c, tenant, &batch))
+            .exec_apply({
+                let sealer = self.sealer.clone();
+                move |c| import::activities(c, tenant, &batch, sealer.as_ref())
+            })
             .await;
         rapport_sql::log_import(out.as_ref().map_err(import_error_kind), started);
         out
@@ -359,10 +423,11 @@ impl SqliteStore {
                 // wait in the channel meanwhile.
                 import::check_tenant(tenant, &batch)?;
                 let (feed, rx) = std::sync::mpsc::channel();
+                let sealer = self.sealer.clone();
                 let done = self
                     .writer
-                    .submit(move |c| import::customers(c, tenant, &rx))?;
-                import::feed_customers(&feed, &batch)?;
+                    .submit(move |c| import::customers(c, tenant, &rx, sealer.as_ref()))?;
+                import::feed_customers(&feed, &batch, self.sealer.as_ref())?;
                 Some(done)
             };
             if let Some(rx) = in_flight.take() {
@@ -458,6 +523,7 @@ impl From<SqliteError> for StoreError {
             e @ (SqliteError::WriterGone | SqliteError::ReaderGone) => StoreError::Unavailable {
                 reason: e.to_string(),
             },
+            SqliteError::Keys(e) => e,
             e => StoreError::Backend {
                 backend: "sqlite",
                 source: Box::new(e),
@@ -474,7 +540,10 @@ impl rapport_core::ports::MergeStore for SqliteStore {
     ) -> Result<Option<rapport_core::MergeRecord>, StoreError> {
         Ok(self
             .readers
-            .read(move |c| merge::record(c, tenant, id))
+            .read({
+                let sealer = self.sealer.clone();
+                move |c| merge::record(c, tenant, id, sealer.as_ref())
+            })
             .await?)
     }
 
@@ -515,10 +584,13 @@ impl rapport_core::ports::MergeStore for SqliteStore {
         // One reader job (one snapshot) for both customers, histories and belongings.
         Ok(self
             .readers
-            .read(move |c| {
-                let s = merge::side(c, tenant, survivor)?;
-                let l = merge::side(c, tenant, loser)?;
-                Ok::<_, SqliteError>(s.zip(l))
+            .read({
+                let sealer = self.sealer.clone();
+                move |c| {
+                    let s = merge::side(c, tenant, survivor, sealer.as_ref())?;
+                    let l = merge::side(c, tenant, loser, sealer.as_ref())?;
+                    Ok::<_, SqliteError>(s.zip(l))
+                }
             })
             .await?)
     }
@@ -562,7 +634,10 @@ impl Store for SqliteStore {
     async fn load(&self, tenant: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
         Ok(self
             .readers
-            .read(move |c| read::load(c, tenant, id))
+            .read({
+                let sealer = self.sealer.clone();
+                move |c| read::load(c, tenant, id, sealer.as_ref())
+            })
             .await?
             .map(|(customer, stats)| Record { customer, stats }))
     }
@@ -575,14 +650,20 @@ impl Store for SqliteStore {
         let key = key.clone();
         Ok(self
             .readers
-            .read(move |c| read::find_by_contact(c, tenant, &key))
+            .read({
+                let sealer = self.sealer.clone();
+                move |c| read::find_by_contact(c, tenant, &key, sealer.as_ref())
+            })
             .await?)
     }
 
     async fn scan(&self, tenant: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
         Ok(self
             .readers
-            .read(move |c| read::scan(c, tenant, page.after, page.limit))
+            .read({
+                let sealer = self.sealer.clone();
+                move |c| read::scan(c, tenant, page.after, page.limit, sealer.as_ref())
+            })
             .await?
             .into_iter()
             .map(|(customer, stats)| Record { customer, stats })
@@ -603,7 +684,20 @@ impl Store for SqliteStore {
         let segment = segment.clone();
         Ok(self
             .readers
-            .read(move |c| read::query(c, tenant, &segment, now, page.after, page.limit))
+            .read({
+                let sealer = self.sealer.clone();
+                move |c| {
+                    read::query(
+                        c,
+                        tenant,
+                        &segment,
+                        now,
+                        page.after,
+                        page.limit,
+                        sealer.as_ref(),
+                    )
+                }
+            })
             .await?
             .into_iter()
             .map(|(customer, stats)| Record { customer, stats })
@@ -618,7 +712,10 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Activity>, StoreError> {
         Ok(self
             .readers
-            .read(move |c| read::activities(c, tenant, id, range.from, range.to))
+            .read({
+                let sealer = self.sealer.clone();
+                move |c| read::activities(c, tenant, id, range.from, range.to, sealer.as_ref())
+            })
             .await?)
     }
 
@@ -635,7 +732,7 @@ impl Store for SqliteStore {
     )]
     async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
         let started = tracing::enabled!(tracing::Level::DEBUG).then(std::time::Instant::now);
-        let out = match apply::Prepared::new(tenant, cs) {
+        let out = match apply::Prepared::new(tenant, cs, self.sealer.as_ref()) {
             Ok(prepared) => self.writer.apply(prepared).await,
             Err(e) => Err(e),
         }

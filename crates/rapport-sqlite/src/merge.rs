@@ -6,7 +6,7 @@ use rapport_core::{Changeset, CustomerId, DomainError, MergeId, TenantId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::apply::{ApplyError, CustomerRow};
-use crate::codec::{from_json, time_to_us, to_json};
+use crate::codec::time_to_us;
 use crate::error::SqliteError;
 
 struct MoveRow {
@@ -42,7 +42,11 @@ pub(crate) struct PreparedMerges {
 }
 
 impl PreparedMerges {
-    pub(crate) fn new(cs: &Changeset) -> Result<Self, SqliteError> {
+    pub(crate) fn new(
+        cs: &Changeset,
+        tenant: TenantId,
+        sealer: Option<&rapport_sql::seal::Sealer>,
+    ) -> Result<Self, SqliteError> {
         let mut out = Self::default();
         for m in &cs.moves {
             out.moves.push(MoveRow {
@@ -50,7 +54,7 @@ impl PreparedMerges {
                 id: m.activity.id.to_bytes(),
                 from: m.from.to_bytes(),
                 to: m.activity.customer.to_bytes(),
-                json: to_json("rapport_activities", &m.activity)?,
+                json: rapport_sql::seal::activity_json(sealer, tenant, &m.activity)?,
             });
         }
         for d in &cs.distinct {
@@ -67,7 +71,7 @@ impl PreparedMerges {
                     survivor: record.survivor.to_bytes(),
                     loser: record.loser.to_bytes(),
                     at_us: time_to_us(record.at),
-                    json: to_json("rapport_merges", record)?,
+                    json: rapport_sql::seal::merge_record_json(sealer, tenant, record)?,
                 },
                 MergeRecordWrite::Undo { id, loser, at } => {
                     out.revives.push(*loser);
@@ -235,6 +239,7 @@ pub(crate) fn record(
     conn: &Connection,
     tenant: TenantId,
     id: MergeId,
+    sealer: Option<&rapport_sql::seal::Sealer>,
 ) -> Result<Option<MergeRecord>, SqliteError> {
     let row: Option<(String, Option<i64>)> = conn
         .prepare_cached(
@@ -248,7 +253,7 @@ pub(crate) fn record(
     let Some((json, undone)) = row else {
         return Ok(None);
     };
-    let mut record: MergeRecord = from_json("rapport_merges", &json)?;
+    let mut record = rapport_sql::seal::decode_merge_record(sealer, tenant, &json)?;
     record.undone_at = undone.and_then(chrono::DateTime::from_timestamp_micros);
     Ok(Some(record))
 }
@@ -307,13 +312,14 @@ pub(crate) fn side(
     c: &Connection,
     tenant: TenantId,
     id: CustomerId,
+    sealer: Option<&rapport_sql::seal::Sealer>,
 ) -> Result<Option<rapport_core::ports::MergeSide>, SqliteError> {
-    let Some((customer, stats)) = crate::read::load(c, tenant, id)? else {
+    let Some((customer, stats)) = crate::read::load(c, tenant, id, sealer)? else {
         return Ok(None);
     };
     Ok(Some(rapport_core::ports::MergeSide {
         record: rapport_core::Record { customer, stats },
-        activities: crate::read::activities(c, tenant, id, None, None)?,
+        activities: crate::read::activities(c, tenant, id, None, None, sealer)?,
         belongings: belongings(c, tenant, id)?,
     }))
 }

@@ -10,7 +10,8 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use crate::codec::{from_json, time_to_us};
 use crate::error::SqliteError;
-use rapport_sql::segment::{Cond, prefilter};
+use rapport_sql::seal::{self, Sealer};
+use rapport_sql::segment::{Cond, prefilter_with};
 
 use crate::segment_sql::{self, Sqlite};
 
@@ -18,9 +19,12 @@ fn customer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String)> {
     Ok((r.get(0)?, r.get(1)?))
 }
 
-fn decode(row: (String, String)) -> Result<(Customer, Stats), SqliteError> {
+fn decode(
+    row: (String, String),
+    sealer: Option<&Sealer>,
+) -> Result<(Customer, Stats), SqliteError> {
     Ok((
-        from_json("rapport_customers", &row.0)?,
+        seal::decode_customer(sealer, &row.0)?,
         from_json("rapport_customers", &row.1)?,
     ))
 }
@@ -29,6 +33,7 @@ pub(crate) fn load(
     conn: &Connection,
     tenant: TenantId,
     id: CustomerId,
+    sealer: Option<&Sealer>,
 ) -> Result<Option<(Customer, Stats)>, SqliteError> {
     let row = conn
         .prepare_cached(
@@ -37,13 +42,14 @@ pub(crate) fn load(
         )?
         .query_row(params![tenant.to_bytes(), id.to_bytes()], customer_row)
         .optional()?;
-    row.map(decode).transpose()
+    row.map(|r| decode(r, sealer)).transpose()
 }
 
 pub(crate) fn find_by_contact(
     conn: &Connection,
     tenant: TenantId,
     key: &ContactKey,
+    sealer: Option<&Sealer>,
 ) -> Result<Vec<CustomerId>, SqliteError> {
     // The live customer holding the contact first, then any younger duplicates written before
     // the store enforced one customer per contact (migration 2).
@@ -62,7 +68,8 @@ pub(crate) fn find_by_contact(
         }
     };
     let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params![tenant.to_bytes(), key.as_str()], |r| {
+    let value = seal::lookup(sealer, tenant, key)?;
+    let rows = stmt.query_map(params![tenant.to_bytes(), value], |r| {
         r.get::<_, [u8; 16]>(0)
     })?;
     rows.map(|r| Ok(CustomerId::from_uuid(uuid::Uuid::from_bytes(r?))))
@@ -74,6 +81,7 @@ pub(crate) fn scan(
     tenant: TenantId,
     after: Option<CustomerId>,
     limit: u32,
+    sealer: Option<&Sealer>,
 ) -> Result<Vec<(Customer, Stats)>, SqliteError> {
     let mut stmt = conn.prepare_cached(
         "SELECT customer_json, stats_json FROM rapport_customers
@@ -85,7 +93,7 @@ pub(crate) fn scan(
         params![tenant.to_bytes(), after, i64::from(limit)],
         customer_row,
     )?;
-    rows.map(|r| decode(r?)).collect()
+    rows.map(|r| decode(r?, sealer)).collect()
 }
 
 /// Up to `limit` customers after `after` (in id order) in `segment` at `now`: the compiled
@@ -98,12 +106,13 @@ pub(crate) fn query(
     now: DateTime<Utc>,
     after: Option<CustomerId>,
     limit: u32,
+    sealer: Option<&Sealer>,
 ) -> Result<Vec<(Customer, Stats)>, SqliteError> {
     let mut out = Vec::new();
     if limit == 0 {
         return Ok(out);
     }
-    let filter = match prefilter(&Sqlite, segment, now) {
+    let filter = match prefilter_with(&Sqlite, segment, now, sealer.is_some()) {
         Cond::False => return Ok(out),
         other => other.into_sql(&Sqlite),
     };
@@ -119,7 +128,7 @@ pub(crate) fn query(
         .chain(filter.params().iter().map(segment_sql::value));
     let mut rows = stmt.query(params_from_iter(params))?;
     while let Some(row) = rows.next()? {
-        let (customer, stats) = decode(customer_row(row)?)?;
+        let (customer, stats) = decode(customer_row(row)?, sealer)?;
         if segment.matches(&SegmentContext::new(&customer, &stats, now)) {
             out.push((customer, stats));
             if out.len() == limit as usize {
@@ -136,6 +145,7 @@ pub(crate) fn activities(
     id: CustomerId,
     from: Option<chrono::DateTime<chrono::Utc>>,
     to: Option<chrono::DateTime<chrono::Utc>>,
+    sealer: Option<&Sealer>,
 ) -> Result<Vec<Activity>, SqliteError> {
     let mut stmt = conn.prepare_cached(
         "SELECT activity_json FROM rapport_activities
@@ -151,5 +161,6 @@ pub(crate) fn activities(
         ],
         |r| r.get::<_, String>(0),
     )?;
-    rows.map(|r| from_json("rapport_activities", &r?)).collect()
+    rows.map(|r| Ok(seal::decode_activity(sealer, tenant, &r?)?))
+        .collect()
 }

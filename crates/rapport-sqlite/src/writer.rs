@@ -167,11 +167,21 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64, busy_time
     }
     let mut results = Vec::with_capacity(group.len());
     let mut erased = false;
+    let mut keys: Option<std::sync::Arc<dyn rapport_core::ports::KeyStore>> = None;
+    let mut shred: Vec<(rapport_core::TenantId, rapport_core::CustomerId)> = Vec::new();
     for job in group {
         let Job::Apply { prepared, reply } = job else {
             continue;
         };
-        erased |= prepared.erases;
+        match &prepared.keys {
+            // Crypto-shredding: deleting the keys after the commit makes the old bytes in the
+            // WAL and the database pages unreadable, so no checkpoint is needed.
+            Some(k) => {
+                keys = Some(k.clone());
+                shred.extend(prepared.erased.iter().map(|c| (prepared.tenant_id, *c)));
+            }
+            None => erased |= prepared.erases,
+        }
         let stmt = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
         let result = match stmt("SAVEPOINT cs") {
             Err(e) => Err(ApplyError::from(e)),
@@ -191,8 +201,30 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64, busy_time
         };
         results.push((reply, result));
     }
-    match conn.execute_batch("COMMIT") {
+    // The keys that sealed this group's rows are durable before the rows are.
+    let synced = keys.as_ref().map_or(Ok(()), |k| k.sync());
+    let commit = match synced {
+        Ok(()) => conn.execute_batch("COMMIT").map_err(|e| e.to_string()),
+        Err(e) => Err(format!("key store: {e}")),
+    };
+    match commit {
         Ok(()) => {
+            if let Some(k) = &keys {
+                let mut by_tenant: std::collections::BTreeMap<_, Vec<_>> = Default::default();
+                for (t, c) in shred {
+                    by_tenant.entry(t).or_default().push(c);
+                }
+                for (t, ids) in by_tenant {
+                    // The commit stands: the tombstone row holds no sealed profile any more,
+                    // a key left behind opens only the older copies (logged, kind only).
+                    if let Err(e) = k.delete_data_keys(t, &ids) {
+                        tracing::warn!(
+                            error = rapport_sql::store_error_kind(&e),
+                            "key delete failed"
+                        );
+                    }
+                }
+            }
             if erased {
                 // secure_delete zeroed the old rows in the database pages; the WAL still holds
                 // the frames written before. Copy them back and truncate the WAL so the erased
@@ -203,10 +235,9 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64, busy_time
                 let _ = reply.send(r);
             }
         }
-        Err(e) => {
+        Err(msg) => {
             let _ = conn.execute_batch("ROLLBACK");
             *seq = start_seq;
-            let msg = e.to_string();
             for (reply, r) in results {
                 let _ = reply.send(r.and_then(|_| {
                     Err(ApplyError::Sqlite(SqliteError::Unavailable(format!(

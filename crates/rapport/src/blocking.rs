@@ -1547,6 +1547,20 @@ impl<S: Store, N: Notifier> Service<S, N> {
         block_on(self.0.erase(t, id, requester, reason))
     }
 
+    /// See [`crate::Service::erase_many`].
+    pub fn erase_many(
+        &self,
+        t: TenantId,
+        ids: &[CustomerId],
+        requester: &str,
+        reason: &str,
+    ) -> Vec<Result<privacy::ErasureRecord, Error>>
+    where
+        S: ports::ConsentStore + ports::ErasureStore,
+    {
+        block_on(self.0.erase_many(t, ids, requester, reason))
+    }
+
     /// See [`crate::Service::erasure`].
     ///
     /// # Errors

@@ -1,6 +1,7 @@
 //! Privacy: the consent ledger ([`ledger`]) — every grant, withdrawal and pending double
 //! opt-in as append-only entries whose current state is a pure function of the ledger — and
-//! erasure ([`erasure`]): what removing a person's data writes, with a record of it.
+//! erasure ([`erasure`]): what removing a person's data writes, with a record of it — and
+//! the crypto-shredding primitives ([`crypto`]): sealed personal fields, blind indexes.
 //!
 //! ```
 //! use chrono::DateTime;
@@ -12,6 +13,7 @@
 //! # Ok::<(), rapport_core::DomainError>(())
 //! ```
 
+pub mod crypto;
 pub mod erasure;
 pub mod export;
 pub mod ledger;
