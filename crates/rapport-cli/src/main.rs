@@ -1273,7 +1273,16 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Quality(q) => {
             let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());
-            quality::run(q, store::open(&db, Utc::now())?, tenant, &cli.tenant)?;
+            let merge = config::Config::locate(cli.config.as_deref(), &db)?
+                .section::<quality::MergeConfig>("merge")?
+                .unwrap_or_default();
+            quality::run(
+                q,
+                store::open(&db, Utc::now())?,
+                tenant,
+                &cli.tenant,
+                &merge,
+            )?;
         }
         Command::Clv { what } => match what {
             ClvWhat::Fit {

@@ -23,6 +23,14 @@ pub(crate) enum QualityCommand {
         /// Leave out pairs scoring below this (0–1; default: the policy's 0.7).
         #[arg(long)]
         min_score: Option<f64>,
+        /// Merge every pair scoring at least the threshold (the earlier-registered customer
+        /// survives; actor `auto-merge`; each undoable with `unmerge`). Also on when
+        /// rapport.toml's `[merge]` says `auto_merge = true`.
+        #[arg(long)]
+        auto_merge: bool,
+        /// The auto-merge threshold (0–1; default: `[merge] threshold`, else 0.95).
+        #[arg(long)]
+        threshold: Option<f64>,
     },
     /// Mark two customers as not the same person: `duplicates` stops proposing the pair
     /// until a contact key of either changes.
@@ -104,6 +112,20 @@ impl MergeStore for Db {
     }
 }
 
+/// The `[merge]` section of rapport.toml: the auto-merge policy (off by default).
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MergeConfig {
+    /// Merge pairs above the threshold on every `rapport duplicates`.
+    #[serde(default)]
+    pub(crate) auto_merge: bool,
+    /// The auto-merge threshold (0–1).
+    pub(crate) threshold: Option<f64>,
+}
+
+/// The default auto-merge threshold.
+pub(crate) const AUTO_MERGE_THRESHOLD: f64 = 0.95;
+
 /// A customer named by UUID, email (normalised) or external id.
 fn resolve(db: &Db, tenant: TenantId, key: &str) -> Result<CustomerId> {
     if let Ok(id) = key.parse::<CustomerId>() {
@@ -146,14 +168,59 @@ fn not_found(e: rapport::Error, tenant_name: &str) -> crate::error::CliError {
 }
 
 /// Runs one data-quality command.
-pub(crate) fn run(cmd: QualityCommand, db: Db, tenant: TenantId, tenant_name: &str) -> Result<()> {
+pub(crate) fn run(
+    cmd: QualityCommand,
+    db: Db,
+    tenant: TenantId,
+    tenant_name: &str,
+    merge: &MergeConfig,
+) -> Result<()> {
     let svc = Service::new(db);
     let store = svc.inner().store();
     match cmd {
-        QualityCommand::Duplicates { json, min_score } => {
+        QualityCommand::Duplicates {
+            json,
+            min_score,
+            auto_merge,
+            threshold,
+        } => {
             let mut options = DuplicateOptions::default();
             if let Some(m) = min_score {
                 options.policy.min_score = m;
+            }
+            let mut merged = Vec::new();
+            if auto_merge || merge.auto_merge {
+                let at = threshold
+                    .or(merge.threshold)
+                    .unwrap_or(AUTO_MERGE_THRESHOLD);
+                let done = svc.auto_merge(tenant, &options.clone().with_auto_merge(at))?;
+                for (p, m) in &done.merged {
+                    merged.push(serde_json::json!({
+                        "merge_id": m.record.id.to_string(),
+                        "survivor": m.record.survivor.to_string(),
+                        "loser": m.record.loser.to_string(),
+                        "score": (p.score * 1000.0).round() / 1000.0,
+                    }));
+                }
+                if !json {
+                    println!(
+                        "auto-merge at {at}: {} merged, {} skipped",
+                        done.merged.len(),
+                        done.skipped.len()
+                    );
+                    for m in &merged {
+                        println!(
+                            "  merged {} into {} (score {}, merge {})",
+                            m["loser"].as_str().unwrap_or(""),
+                            m["survivor"].as_str().unwrap_or(""),
+                            m["score"],
+                            m["merge_id"].as_str().unwrap_or("")
+                        );
+                    }
+                    for (p, why) in &done.skipped {
+                        println!("  skipped {} / {}: {why}", p.first, p.second);
+                    }
+                }
             }
             let pairs = svc.duplicates(tenant, &options)?;
             let mut out = Vec::new();
@@ -166,10 +233,11 @@ pub(crate) fn run(cmd: QualityCommand, db: Db, tenant: TenantId, tenant_name: &s
                 }));
             }
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({"pairs": out}))?
-                );
+                let mut doc = serde_json::json!({"pairs": out});
+                if auto_merge || merge.auto_merge {
+                    doc["merged"] = serde_json::Value::Array(merged);
+                }
+                println!("{}", serde_json::to_string_pretty(&doc)?);
             } else {
                 println!("{} candidate pairs", out.len());
                 for p in &out {

@@ -211,3 +211,70 @@ fn duplicates_merge_unmerge_on_postgres() {
     run_on(dir.path(), &format!("{url}{sep}schema={schema}"));
     block_on(store.drop_schema()).unwrap();
 }
+
+/// `duplicates --auto-merge --threshold X` merges the pairs at or above X (actor
+/// `auto-merge`), and `[merge] auto_merge = true` in the configuration does the same; off by
+/// default; `unmerge` takes an auto-merge back.
+#[test]
+fn auto_merge_is_opt_in_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("q.db");
+    {
+        let store = rapport_sqlite::SqliteStore::open(
+            &path,
+            rapport_sqlite::SqliteConfig::default(),
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        seed(&store);
+    }
+    let db = format!("sqlite://{}", path.display());
+    let plain = json(&rapport(dir.path(), &db, &["duplicates", "--json"]));
+    assert!(
+        plain.get("merged").is_none(),
+        "merged without opting in: {plain}"
+    );
+    assert_eq!(plain["pairs"].as_array().unwrap().len(), 1);
+    // Above every score: nothing merged.
+    let high = json(&rapport(
+        dir.path(),
+        &db,
+        &["duplicates", "--json", "--auto-merge", "--threshold", "1"],
+    ));
+    assert_eq!(high["merged"].as_array().unwrap().len(), 0, "{high}");
+    let score = plain["pairs"][0]["score"].as_f64().unwrap();
+    let at = format!("{}", (score - 0.01).max(0.0));
+    let done = json(&rapport(
+        dir.path(),
+        &db,
+        &["duplicates", "--json", "--auto-merge", "--threshold", &at],
+    ));
+    let merged = done["merged"].as_array().unwrap();
+    assert_eq!(merged.len(), 1, "{done}");
+    assert!(done["pairs"].as_array().unwrap().is_empty(), "{done}");
+    let pair = [customer_id("C1").to_string(), customer_id("C2").to_string()];
+    assert!(pair.contains(&merged[0]["survivor"].as_str().unwrap().to_owned()));
+    assert!(pair.contains(&merged[0]["loser"].as_str().unwrap().to_owned()));
+    // Undo it, then let the configuration opt in.
+    let id = merged[0]["merge_id"].as_str().unwrap().to_owned();
+    let o = rapport(dir.path(), &db, &["unmerge", &id]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let config = dir.path().join("auto.toml");
+    std::fs::write(
+        &config,
+        format!("[merge]\nauto_merge = true\nthreshold = {at}\n"),
+    )
+    .unwrap();
+    let conf = config.display().to_string();
+    let again = json(&rapport(
+        dir.path(),
+        &db,
+        &["--config", &conf, "duplicates", "--json"],
+    ));
+    assert_eq!(again["merged"].as_array().unwrap().len(), 1, "{again}");
+    // A misspelt key is refused, naming it.
+    std::fs::write(&config, "[merge]\nauto_merg = true\n").unwrap();
+    let bad = rapport(dir.path(), &db, &["--config", &conf, "duplicates"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("auto_merg"));
+}

@@ -1,8 +1,10 @@
 //! `merge` throughput on SQLite beside `apply` of single-customer changesets, in the same run
-//! (issue #15: merge ≥ 0.5× apply). A merge here is what `Service::merge` does: load both
-//! customers and both histories, decide (`plan_merge`), apply one changeset (two customer
+//! (issue #15: merge ≥ 0.5× apply). A merge here is what `Service::merge` does: read both
+//! customers, histories and belongings in one job (`merge_inputs`), decide (`plan_merge`), apply one changeset (two customer
 //! writes, the loser's activities moved, a merge record). The baseline loads one customer and
-//! applies a one-customer update. Pairs and customers are written before each timed batch.
+//! applies a one-customer update; a third case is the merge read as four separate reader
+//! jobs without belongings (the path before `merge_inputs`). Pairs and customers are written
+//! before each timed batch.
 //!
 //! Run: `cargo bench -p rapport-sqlite --bench merge`
 #![allow(missing_docs, clippy::unwrap_used)]
@@ -125,6 +127,43 @@ fn bench(c: &mut Criterion) {
             let start = Instant::now();
             for (s, l) in pairs {
                 merge_once(&store, s, l, &policies);
+            }
+            start.elapsed()
+        });
+    });
+    g.bench_function("merge without belongings reads (4 reads)", |b| {
+        b.iter_custom(|iters| {
+            let pairs: Vec<(CustomerId, CustomerId)> = (0..iters)
+                .map(|_| (customer(&store), customer(&store)))
+                .collect();
+            let start = Instant::now();
+            for (s, l) in pairs {
+                let rs = block_on(store.load(T, s)).unwrap().unwrap();
+                let rl = block_on(store.load(T, l)).unwrap().unwrap();
+                let sa = block_on(store.activities(T, s, TimeRange::all())).unwrap();
+                let la = block_on(store.activities(T, l, TimeRange::all())).unwrap();
+                let none = Belongings::default();
+                let ctx = MergeContext {
+                    id: MergeId::from_u128(next()),
+                    actor: Actor::new("bench").unwrap(),
+                    now: now(),
+                };
+                let mut ids = || MessageId::from_u128(next());
+                let planned = plan_merge(
+                    &rs.customer,
+                    &sa,
+                    &rl.customer,
+                    &rl.stats,
+                    &la,
+                    &none,
+                    &none,
+                    &SurvivorshipPolicy::default(),
+                    &policies,
+                    &ctx,
+                    &mut ids,
+                )
+                .unwrap();
+                block_on(store.apply(T, &planned.changeset)).unwrap();
             }
             start.elapsed()
         });

@@ -1768,6 +1768,30 @@ impl<S: Store, N: Notifier> Service<S, N> {
         block_on(self.0.duplicates(t, options))
     }
 
+    /// See [`crate::Service::auto_merge`].
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// let svc = Service::new(rapport_memory::MemoryStore::new());
+    /// let none = svc.auto_merge(TenantId::from_u128(1), &rapport::DuplicateOptions::default().with_auto_merge(0.9))?;
+    /// assert!(none.merged.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn auto_merge(
+        &self,
+        t: TenantId,
+        options: &crate::DuplicateOptions,
+    ) -> Result<crate::AutoMerged, Error>
+    where
+        S: rapport_core::ports::MergeStore,
+    {
+        block_on(self.0.auto_merge(t, options))
+    }
+
     /// See [`crate::Service::mark_distinct`].
     ///
     /// # Errors

@@ -66,7 +66,7 @@ pub use relay_loop::{
 };
 pub use review::{CONVERSION_DAYS, Review};
 pub use service::{
-    DEFAULT_MAX_ATTEMPTS, DuplicateOptions, MergeRequest, Merged, NoopNotifier, Recorded,
-    Registered, Service, SweepProgress,
+    AUTO_MERGE_ACTOR, AutoMerged, DEFAULT_MAX_ATTEMPTS, DuplicateOptions, MergeRequest, Merged,
+    NoopNotifier, Recorded, Registered, Service, SweepProgress,
 };
 pub use store_ext::{MAX_MERGE_HOPS, StoreExt};

@@ -1976,4 +1976,4 @@ impl<S, N> Service<S, N> {
     }
 }
 mod merge;
-pub use merge::{DuplicateOptions, MergeRequest, Merged};
+pub use merge::{AUTO_MERGE_ACTOR, AutoMerged, DuplicateOptions, MergeRequest, Merged};

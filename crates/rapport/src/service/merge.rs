@@ -112,12 +112,13 @@ pub struct Merged {
     pub evaluation: Evaluation,
 }
 
-/// How [`Service::duplicates`] scans a book.
+/// How [`Service::duplicates`] scans a book (and [`Service::auto_merge`] acts on it).
 ///
 /// ```
 /// let o = rapport::DuplicateOptions::default();
 /// assert_eq!(o.batch, 1_000);
 /// assert!(o.policy.validate().is_ok());
+/// assert_eq!(o.auto_merge, None); // off unless the host opts in
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -126,6 +127,11 @@ pub struct DuplicateOptions {
     pub policy: DedupePolicy,
     /// Customers read per store call.
     pub batch: u32,
+    /// The auto-merge policy: `Some(threshold)` lets [`Service::auto_merge`] merge every
+    /// pair scoring at least `threshold` (0–1). `None` (the default): nothing is merged.
+    pub auto_merge: Option<f64>,
+    /// How merged fields are decided by [`Service::auto_merge`].
+    pub survivorship: SurvivorshipPolicy,
 }
 
 impl Default for DuplicateOptions {
@@ -133,9 +139,45 @@ impl Default for DuplicateOptions {
         Self {
             policy: DedupePolicy::default(),
             batch: 1_000,
+            auto_merge: None,
+            survivorship: SurvivorshipPolicy::default(),
         }
     }
 }
+
+impl DuplicateOptions {
+    /// The same options with auto-merge on at `threshold`.
+    ///
+    /// ```
+    /// let o = rapport::DuplicateOptions::default().with_auto_merge(0.95);
+    /// assert_eq!(o.auto_merge, Some(0.95));
+    /// ```
+    #[must_use]
+    pub fn with_auto_merge(mut self, threshold: f64) -> Self {
+        self.auto_merge = Some(threshold);
+        self
+    }
+}
+
+/// What [`Service::auto_merge`] did: the merges written (actor `auto-merge`) and the
+/// candidate pairs above the threshold it left alone, with why.
+///
+/// ```
+/// let r = rapport::AutoMerged::default();
+/// assert!(r.merged.is_empty() && r.skipped.is_empty());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct AutoMerged {
+    /// The pairs merged, each with its merge (undo one with [`Service::unmerge`]).
+    pub merged: Vec<(DuplicateCandidate, Merged)>,
+    /// Pairs above the threshold not merged, with the reason (a customer already merged in
+    /// this run — a later run takes the pair up again —, a conflict, a refused merge).
+    pub skipped: Vec<(DuplicateCandidate, String)>,
+}
+
+/// The actor recorded on merges the auto-merge policy makes.
+pub const AUTO_MERGE_ACTOR: &str = "auto-merge";
 
 impl<S: MergeStore, N> Service<S, N> {
     /// Scored duplicate candidates of the whole book, best first, with their evidence: the
@@ -204,6 +246,100 @@ impl<S: MergeStore, N> Service<S, N> {
         }
         tracing::debug!(customers = live.len(), pairs = pairs.len(), "duplicates");
         Ok(pairs)
+    }
+
+    /// The auto-merge policy, when the host opted in (`options.auto_merge = Some(threshold)`):
+    /// scans the book as [`Service::duplicates`] does and merges every pair scoring at least
+    /// the threshold, best first, the earlier-registered customer surviving (actor
+    /// [`AUTO_MERGE_ACTOR`]); each merge is its own atomic changeset with a merge record, so
+    /// [`Service::unmerge`] takes any back. A customer merged in this run is not touched
+    /// again in it (its other pairs are reported as skipped). With `auto_merge: None` nothing
+    /// is written and the report is empty.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::{DuplicateOptions, Service};
+    /// # use rapport::core::*;
+    /// let svc = Service::new(rapport_memory::MemoryStore::new());
+    /// let t = TenantId::from_u128(1);
+    /// let person = |name: &str, phone: &str| Profile {
+    ///     display_name: Some(Pii::new(name.into())),
+    ///     phone: Some(Pii::new(Phone::from_e164(phone).unwrap())),
+    ///     birth_date: Some(Pii::new(chrono::NaiveDate::from_ymd_opt(1990, 5, 1).unwrap())),
+    ///     ..Profile::default()
+    /// };
+    /// let a = block_on(svc.register(t, person("Wang Fang", "+8613800138000")))?.customer.id();
+    /// let b = block_on(svc.register(t, person("Wang  Fang", "+8613800138001")))?.customer.id();
+    /// // Off by default.
+    /// assert!(block_on(svc.auto_merge(t, &DuplicateOptions::default()))?.merged.is_empty());
+    /// let done = block_on(svc.auto_merge(t, &DuplicateOptions::default().with_auto_merge(0.8)))?;
+    /// assert_eq!(done.merged.len(), 1);
+    /// assert_eq!(done.merged[0].1.record.actor.as_str(), "auto-merge");
+    /// assert_eq!(block_on(svc.customer(t, b))?.customer.id(), a); // the earlier one survives
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidPolicy`] (also for a threshold outside 0–1); store errors of the
+    /// scan. A failed merge is reported in `skipped`, not returned.
+    #[tracing::instrument(name = "rapport.auto_merge", level = "debug", skip_all, fields(tenant = %t))]
+    pub async fn auto_merge(
+        &self,
+        t: TenantId,
+        options: &DuplicateOptions,
+    ) -> Result<AutoMerged, Error> {
+        let Some(threshold) = options.auto_merge else {
+            return Ok(AutoMerged::default());
+        };
+        if !(0.0..=1.0).contains(&threshold) {
+            return Err(Error::Domain(DomainError::InvalidPolicy {
+                field: "auto_merge",
+                value: threshold.to_string(),
+                reason: "the threshold must be within 0 and 1",
+            }));
+        }
+        options.survivorship.validate()?;
+        let pairs = self.duplicates(t, options).await?;
+        let actor = Actor::new(AUTO_MERGE_ACTOR)?;
+        let mut report = AutoMerged::default();
+        let mut touched = std::collections::HashSet::new();
+        for p in pairs.into_iter().filter(|p| p.score >= threshold) {
+            if touched.contains(&p.first) || touched.contains(&p.second) {
+                report.skipped.push((
+                    p,
+                    "a customer of the pair was merged in this run".to_owned(),
+                ));
+                continue;
+            }
+            let (a, b) = (
+                self.load_plain(t, p.first).await?,
+                self.load_plain(t, p.second).await?,
+            );
+            let older =
+                |x: &Customer, y: &Customer| (x.created_at(), x.id()) <= (y.created_at(), y.id());
+            let (survivor, loser) = if older(&a.customer, &b.customer) {
+                (&a.customer, &b.customer)
+            } else {
+                (&b.customer, &a.customer)
+            };
+            let req = MergeRequest::new(survivor.id(), loser.id(), actor.clone())
+                .with_policy(options.survivorship.clone())
+                .at_versions(survivor.version(), loser.version());
+            match self.merge(t, req).await {
+                Ok(m) => {
+                    touched.insert(p.first);
+                    touched.insert(p.second);
+                    report.merged.push((p, m));
+                }
+                Err(e) => report.skipped.push((p, e.to_string())),
+            }
+        }
+        tracing::info!(
+            merged = report.merged.len(),
+            skipped = report.skipped.len(),
+            "auto-merged"
+        );
+        Ok(report)
     }
 
     /// Marks `a` and `b` "not a duplicate": [`Service::duplicates`] stops proposing the pair
