@@ -955,11 +955,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
     ///
     /// # Errors
     /// As the async method.
-    pub fn top_products_by_tier(
-        &self,
-        t: TenantId,
-        k: usize,
-    ) -> Result<crate::TopByTier, Error>
+    pub fn top_products_by_tier(&self, t: TenantId, k: usize) -> Result<crate::TopByTier, Error>
     where
         S: LineItemStore,
     {

@@ -182,11 +182,7 @@ impl<S: LineItemStore, N: Notifier> Service<S, N> {
     ///
     /// # Errors
     /// Store errors.
-    pub async fn top_products_by_tier(
-        &self,
-        t: TenantId,
-        k: usize,
-    ) -> Result<TopByTier, Error> {
+    pub async fn top_products_by_tier(&self, t: TenantId, k: usize) -> Result<TopByTier, Error> {
         let p = self.purchases(t).await?;
         let tiers = self.tiers_of(t, &p).await?;
         let mut by: std::collections::BTreeMap<Tier, Vec<(CustomerId, &Sku)>> =
