@@ -16,6 +16,7 @@ mod import;
 mod par;
 mod privacy;
 mod quality;
+mod recommend;
 mod render;
 mod report;
 mod rows;
@@ -177,6 +178,25 @@ enum Command {
     Consent {
         #[command(subcommand)]
         what: privacy::ConsentWhat,
+    },
+    /// Recommended products for a customer (UUID, email or external id), from the line items
+    /// imported with `import transactions --sku-col …`: items bought by customers who bought
+    /// the same things, each with why; the tier's favourites when nothing scores.
+    Recommend {
+        /// The customer.
+        key: String,
+        /// How many items.
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        /// Two items count as similar only when this many customers bought both.
+        #[arg(long, default_value_t = 3)]
+        min_support: u32,
+        /// Neighbours kept per item (K).
+        #[arg(long, default_value_t = 50)]
+        neighbours: usize,
+        /// Print JSON: `{"customer", "tier", "cold_start", "items": [{"sku", "score", "because"}]}`.
+        #[arg(long)]
+        json: bool,
     },
     /// Complaint and service cases with SLA deadlines: open, update, list (--breached), metrics.
     Case {
@@ -723,6 +743,20 @@ fn run(cli: Cli) -> Result<()> {
         Command::Account { what } => {
             let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());
             account::run(&db, tenant, &policies, what)?;
+        }
+        Command::Recommend {
+            key,
+            k,
+            min_support,
+            neighbours,
+            json,
+        } => {
+            let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());
+            let params = rapport_core::recommend::CosineParams {
+                min_support,
+                neighbours,
+            };
+            recommend::run(&db, tenant, &key, k, params, json)?;
         }
         Command::Case { what } => {
             let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());

@@ -1,7 +1,7 @@
 //! The item-item cosine model: built in one pass over (customer, sku) purchases, each item's K
 //! most similar neighbours kept.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -83,16 +83,18 @@ impl ItemModel {
         purchases: impl IntoIterator<Item = (CustomerId, &'a Sku)>,
         params: CosineParams,
     ) -> Self {
-        let mut sku_index: BTreeMap<&'a Sku, u32> = BTreeMap::new();
-        let mut pairs: Vec<(CustomerId, &'a Sku)> = Vec::new();
-        for (c, s) in purchases {
-            sku_index.insert(s, 0);
-            pairs.push((c, s));
-        }
-        for (i, v) in sku_index.values_mut().enumerate() {
-            *v = i as u32;
-        }
-        let skus: Vec<Sku> = sku_index.keys().map(|s| (*s).clone()).collect();
+        let pairs: Vec<(CustomerId, &'a Sku)> = purchases.into_iter().collect();
+        // Items in sku order, found by a sort of the distinct skus (a map keyed by sku per
+        // pair costs a string comparison per level).
+        let mut distinct: Vec<&'a Sku> = pairs.iter().map(|(_, s)| *s).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let sku_index: HashMap<&'a Sku, u32> = distinct
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (*s, i as u32))
+            .collect();
+        let skus: Vec<Sku> = distinct.iter().map(|s| (*s).clone()).collect();
         // Each customer's distinct items, and each item's buyers (customers as dense indices).
         let mut customer_index: HashMap<CustomerId, u32> = HashMap::new();
         let mut baskets: Vec<Vec<u32>> = Vec::new();
@@ -225,23 +227,47 @@ impl ItemModel {
         let mut own: Vec<usize> = bought.iter().filter_map(|s| self.index(s)).collect();
         own.sort_unstable();
         own.dedup();
-        // Item → (score, contributions).
-        let mut scores: BTreeMap<u32, (f64, Vec<(u32, f64)>)> = BTreeMap::new();
+        // Every (candidate, bought item, similarity) contribution, grouped by candidate by one
+        // sort of a short vector (|bought| × K entries) rather than a map per call.
+        let mut contributions: Vec<(u32, u32, f64)> = Vec::new();
         for i in &own {
             for (j, sim, _) in &self.neighbours[*i] {
                 let j_sku = &self.skus[*j as usize];
                 if own.binary_search(&(*j as usize)).is_ok() && !repeatable(j_sku) {
                     continue;
                 }
-                let e = scores.entry(*j).or_insert((0.0, Vec::new()));
-                e.0 += sim;
-                e.1.push((*i as u32, *sim));
+                contributions.push((*j, *i as u32, *sim));
             }
         }
-        let mut ranked: Vec<Scored> = scores
-            .into_iter()
-            .map(|(j, (s, why))| (j, s, why))
-            .collect();
+        // By candidate, then bought item: each score is summed in bought-item order, so it
+        // does not depend on the order the contributions were found in.
+        contributions.sort_unstable_by_key(|c| (c.0, c.1));
+        let mut ranked: Vec<Scored> = Vec::new();
+        let mut start = 0;
+        while start < contributions.len() {
+            let j = contributions[start].0;
+            let mut end = start;
+            let mut score = 0.0;
+            while end < contributions.len() && contributions[end].0 == j {
+                score += contributions[end].2;
+                end += 1;
+            }
+            ranked.push((j, score, Vec::new()));
+            start = end;
+        }
+        let cmp = |a: &Scored, b: &Scored| best_first(&self.skus, (a.0, a.1), (b.0, b.1));
+        if ranked.len() > k && k > 0 {
+            ranked.select_nth_unstable_by(k, cmp);
+        }
+        ranked.truncate(k);
+        for r in &mut ranked {
+            let from = contributions.partition_point(|c| c.0 < r.0);
+            r.2 = contributions[from..]
+                .iter()
+                .take_while(|c| c.0 == r.0)
+                .map(|c| (c.1, c.2))
+                .collect();
+        }
         ranked.sort_by(|a, b| best_first(&self.skus, (a.0, a.1), (b.0, b.1)));
         ranked.truncate(k);
         ranked

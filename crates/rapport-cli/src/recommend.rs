@@ -1,0 +1,105 @@
+//! `rapport recommend <key> [--k 10] [--json]`: the top items for a customer from the
+//! tenant's line items (item-item cosine, cold start by the tier's favourites).
+
+use chrono::Utc;
+use rapport_core::recommend::CosineParams;
+use rapport_core::{ActivityId, CustomerId, LineItemStore, LineItems, StoreError, TenantId};
+use serde_json::json;
+
+use crate::error::Result;
+use crate::store::{self, Db};
+
+impl LineItemStore for Db {
+    async fn line_items(
+        &self,
+        t: TenantId,
+        a: ActivityId,
+    ) -> std::result::Result<Option<LineItems>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.line_items(t, a).await,
+            Db::Postgres(s) => s.line_items(t, a).await,
+        }
+    }
+    async fn customer_line_items(
+        &self,
+        t: TenantId,
+        c: CustomerId,
+    ) -> std::result::Result<Vec<LineItems>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.customer_line_items(t, c).await,
+            Db::Postgres(s) => s.customer_line_items(t, c).await,
+        }
+    }
+    async fn line_items_page(
+        &self,
+        t: TenantId,
+        after: Option<ActivityId>,
+        limit: u32,
+    ) -> std::result::Result<Vec<LineItems>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.line_items_page(t, after, limit).await,
+            Db::Postgres(s) => s.line_items_page(t, after, limit).await,
+        }
+    }
+}
+
+/// Runs `rapport recommend`.
+pub(crate) fn run(
+    db: &str,
+    t: TenantId,
+    key: &str,
+    k: usize,
+    params: CosineParams,
+    as_json: bool,
+) -> Result<()> {
+    let store = store::open(db, Utc::now())?;
+    let svc = rapport::blocking::Service::new(store);
+    let id = crate::case::customer(&svc, t, key)?;
+    let r = svc.recommend_with(t, id, k, params)?;
+    if as_json {
+        let items: Vec<_> = r
+            .items
+            .iter()
+            .map(|i| {
+                json!({
+                    "sku": i.sku.as_str(),
+                    "score": i.score,
+                    "because": i.because.iter().map(|(s, v)| json!({"sku": s.as_str(), "similarity": v})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let out = json!({
+            "customer": r.customer.to_string(),
+            "tier": r.tier,
+            "cold_start": r.cold_start,
+            "items": items,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    if r.items.is_empty() {
+        println!("no recommendations: no line items recorded in this tenant");
+        return Ok(());
+    }
+    if r.cold_start {
+        println!(
+            "nothing bought yet that scores: the most-bought items of tier {:?}",
+            r.tier
+        );
+    }
+    for (n, i) in r.items.iter().enumerate() {
+        let why: Vec<&str> = i.because.iter().map(|(s, _)| s.as_str()).collect();
+        if why.is_empty() {
+            println!("{:>3}. {}  ({} buyers)", n + 1, i.sku, i.score);
+        } else {
+            println!(
+                "{:>3}. {}  score {:.3}  because you bought {}",
+                n + 1,
+                i.sku,
+                i.score,
+                why.join(" and ")
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,87 @@
+//! `rapport recommend` end to end on SQLite: line items recorded through the library, the
+//! command's JSON equals the service's answer.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::process::Command;
+
+use rapport::NewActivity;
+use rapport::core::*;
+use rapport_sqlite::{SqliteConfig, SqliteStore};
+use uuid::Uuid;
+
+/// The CLI's tenant id of a tenant name (`store::tenant`).
+fn tenant(name: &str) -> TenantId {
+    let ns = Uuid::from_u128(0x6a1f_2c3e_9b4d_4e5f_8a7b_1c2d_3e4f_5a6b);
+    TenantId::from_uuid(Uuid::new_v5(&ns, format!("tenant:{name}").as_bytes()))
+}
+
+fn usd(s: &str) -> Money {
+    Money::new(s.parse().unwrap(), Currency::USD)
+}
+
+#[test]
+fn recommend_prints_the_services_recommendations() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rapport.db");
+    let t = tenant("default");
+    let (last, expected) = {
+        let store = SqliteStore::open(&db, SqliteConfig::default(), chrono::Utc::now()).unwrap();
+        let svc = rapport::blocking::Service::new(store);
+        let baskets: [&[&str]; 4] = [&["tea", "cup"], &["tea", "cup"], &["tea", "pot"], &["tea"]];
+        let mut last = None;
+        for (n, b) in baskets.iter().enumerate() {
+            let id = svc.register(t, Profile::default()).unwrap().customer.id();
+            let lines: Vec<LineItem> = b
+                .iter()
+                .map(|s| LineItem::new(Sku::new(*s).unwrap(), 1, usd("3.00"), None).unwrap())
+                .collect();
+            let amount = usd(&format!("{}.00", 3 * b.len()));
+            let buy = NewActivity::purchase(id, format!("o-{n}"), amount, svc.now()).unwrap();
+            svc.record_with_lines(t, buy, lines, false).unwrap();
+            last = Some(id);
+        }
+        let last = last.unwrap();
+        let params = rapport::core::recommend::CosineParams {
+            min_support: 1,
+            neighbours: 50,
+        };
+        (last, svc.recommend_with(t, last, 10, params).unwrap())
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_rapport"))
+        .current_dir(dir.path())
+        .args([
+            "recommend",
+            &last.to_string(),
+            "--min-support",
+            "1",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let skus: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["sku"].as_str().unwrap())
+        .collect();
+    assert_eq!(skus, vec!["cup", "pot"]);
+    assert_eq!(
+        skus,
+        expected
+            .items
+            .iter()
+            .map(|i| i.sku.as_str())
+            .collect::<Vec<_>>()
+    );
+    // cup: 2 / sqrt(4 · 2).
+    let score = v["items"][0]["score"].as_f64().unwrap();
+    assert!((score - 2.0 / 8f64.sqrt()).abs() < 1e-12);
+    assert_eq!(v["items"][0]["because"][0]["sku"], "tea");
+    assert_eq!(v["cold_start"], false);
+}
