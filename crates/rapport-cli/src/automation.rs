@@ -287,11 +287,13 @@ async fn relay_fire_relay<N: Notifier>(
     let feed = AutomationNotifier::new(Arc::new(store), Arc::clone(rules), notifier);
     let mut out = AutomationRun::default();
     relay_all(store, &feed, now, &mut out).await?;
+    // SLA-breach rules: the breaches among open cases at `now`, each scheduled once.
+    let breaches = svc.inner().schedule_sla_breaches(t, rules, now).await?;
     let fired = svc
         .inner()
         .fire_due_actions(t, rules, policy, &CustomerConsents, now, 100_000)
         .await?;
-    out.scheduled = fired.scheduled;
+    out.scheduled = fired.scheduled + breaches;
     out.sent = fired.sent;
     out.suppressed = fired.suppressed;
     out.deferred = fired.deferred;
