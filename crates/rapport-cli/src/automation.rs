@@ -6,8 +6,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rapport::blocking::Service;
+use std::collections::BTreeMap;
+
+use chrono::NaiveTime;
 use rapport::core::automation::{
-    ActionId, ActionOutcome, ActionRecord, AutomationPolicy, Rule, RuleSet, ScheduledAction,
+    ActionChannel, ActionId, ActionOutcome, ActionRecord, AutomationPolicy, DurationText,
+    QuietHours, Rule, RuleSet, ScheduledAction,
 };
 use rapport::core::ports::{ActionLog, ActionStore, CustomerConsents, DueActions};
 use rapport::{AutomationNotifier, Redrive, RelayConfig, relay_once};
@@ -18,10 +22,147 @@ use crate::config::Config;
 use crate::error::{Result, fail};
 use crate::store::Db;
 
-/// The checked rules and the webhook configuration of a file.
+/// The checked rules, the webhook configuration and the guard settings of a file.
 pub(crate) struct Automation {
     pub(crate) rules: RuleSet,
     pub(crate) webhook: Option<WebhookConfig>,
+    /// The `[automation]` section; `None` when the file has none.
+    pub(crate) policy: Option<AutomationPolicy>,
+}
+
+impl Automation {
+    /// Takes the guard settings of `config` when this file had none of its own.
+    pub(crate) fn or_policy_of(mut self, config: &Config) -> Result<Self> {
+        if self.policy.is_none() {
+            self.policy = policy_of(config)?;
+        }
+        Ok(self)
+    }
+
+    fn guards(&self) -> AutomationPolicy {
+        self.policy.clone().unwrap_or_default()
+    }
+}
+
+/// The `[automation]` section of `rapport.toml`: the guards' settings (docs/automation.md).
+///
+/// ```toml
+/// [automation]
+/// cooldown = "7d"            # per (customer, rule)
+/// cap = 3                    # marketing actions per (customer, channel) ...
+/// cap_window = "7d"          # ... in this rolling window
+/// caps = { sms = 1 }         # per-channel caps instead of `cap`
+/// quiet_hours = "21:00-08:00"  # local time; actions due then wait until the end
+/// utc_offset = "+08:00"      # the tenant's time zone as a fixed offset
+/// ```
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GuardSection {
+    cooldown: Option<DurationText>,
+    cap: Option<u32>,
+    cap_window: Option<DurationText>,
+    #[serde(default)]
+    caps: BTreeMap<ActionChannel, u32>,
+    quiet_hours: Option<String>,
+    utc_offset: Option<String>,
+}
+
+/// `HH:MM-HH:MM` → quiet hours.
+fn quiet_hours(text: &str) -> std::result::Result<QuietHours, String> {
+    let bad = || format!("quiet_hours `{text}`: expected HH:MM-HH:MM, e.g. 21:00-08:00");
+    let (a, b) = text.split_once('-').ok_or_else(bad)?;
+    let time = |t: &str| NaiveTime::parse_from_str(t.trim(), "%H:%M").map_err(|_| bad());
+    let (start, end) = (time(a)?, time(b)?);
+    if start == end {
+        return Err(format!("quiet_hours `{text}`: start and end are the same"));
+    }
+    Ok(QuietHours::new(start, end))
+}
+
+/// `+HH:MM`, `-HH:MM`, `Z` or `UTC` → minutes east of UTC.
+fn utc_offset(text: &str) -> std::result::Result<i32, String> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("utc") || t == "Z" {
+        return Ok(0);
+    }
+    let bad = || format!("utc_offset `{text}`: expected +HH:MM or -HH:MM (e.g. +08:00), or UTC");
+    let (sign, rest) = match t.as_bytes().first() {
+        Some(b'+') => (1, &t[1..]),
+        Some(b'-') => (-1, &t[1..]),
+        _ => return Err(bad()),
+    };
+    let (h, m) = rest.split_once(':').ok_or_else(bad)?;
+    let (h, m): (i32, i32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if !(0..=14).contains(&h) || !(0..60).contains(&m) || h * 60 + m > 14 * 60 {
+        return Err(bad());
+    }
+    Ok(sign * (h * 60 + m))
+}
+
+impl GuardSection {
+    fn policy(self) -> std::result::Result<AutomationPolicy, String> {
+        let d = AutomationPolicy::default();
+        let cap_window = self.cap_window.map_or(d.cap_window, DurationText::get);
+        if cap_window <= chrono::Duration::zero() {
+            return Err("cap_window must be longer than 0".into());
+        }
+        Ok(AutomationPolicy {
+            cooldown: self.cooldown.map_or(d.cooldown, DurationText::get),
+            cap: self.cap.unwrap_or(d.cap),
+            cap_window,
+            caps: self.caps,
+            quiet_hours: self.quiet_hours.as_deref().map(quiet_hours).transpose()?,
+            utc_offset_minutes: self
+                .utc_offset
+                .as_deref()
+                .map(utc_offset)
+                .transpose()?
+                .unwrap_or(0),
+        })
+    }
+}
+
+/// The guard settings of a configuration's `[automation]` section (`None` without one).
+pub(crate) fn policy_of(config: &Config) -> Result<Option<AutomationPolicy>> {
+    let Some(section) = config.section::<GuardSection>("automation")? else {
+        return Ok(None);
+    };
+    let name = config
+        .path()
+        .map_or_else(|| "rapport.toml".into(), |p| p.display().to_string());
+    section
+        .policy()
+        .map(Some)
+        .map_err(|e| fail!("{name}: [automation]: {e}"))
+}
+
+/// One line on the guards, for `rules check`.
+fn explain_guards(p: &AutomationPolicy) -> String {
+    let dur = |d: chrono::Duration| DurationText::new(d).to_string();
+    let mut caps = String::new();
+    for (ch, n) in &p.caps {
+        caps.push_str(&format!(", {} {n}", ch.as_str()));
+    }
+    let quiet = p.quiet_hours.map_or_else(
+        || "no quiet hours".to_owned(),
+        |q| {
+            format!(
+                "quiet hours {}-{} local (deferred, not dropped)",
+                q.start.format("%H:%M"),
+                q.end.format("%H:%M")
+            )
+        },
+    );
+    let off = p.utc_offset_minutes;
+    let sign = if off < 0 { '-' } else { '+' };
+    format!(
+        "guards: cooldown {} per customer and rule; marketing cap {} per customer and channel per {}{caps}; {quiet}; time zone UTC{sign}{:02}:{:02}",
+        dur(p.cooldown),
+        p.cap,
+        dur(p.cap_window),
+        off.abs() / 60,
+        off.abs() % 60
+    )
 }
 
 /// Reads and checks a rules file: a TOML file in `rapport.toml`'s format, of which this reads
@@ -32,6 +173,7 @@ pub(crate) fn load(path: &Path) -> Result<Automation> {
     Ok(from_config(&config)?.unwrap_or(Automation {
         rules: RuleSet::new(Vec::new()).map_err(|e| fail!("{}: {e}", path.display()))?,
         webhook: None,
+        policy: policy_of(&config)?,
     }))
 }
 
@@ -46,7 +188,12 @@ pub(crate) fn from_config(config: &Config) -> Result<Option<Automation>> {
         .path()
         .map_or_else(|| "rapport.toml".into(), |p| p.display().to_string());
     let rules = RuleSet::new(rules).map_err(|e| fail!("{name}: {e}"))?;
-    Ok(Some(Automation { rules, webhook }))
+    let policy = policy_of(config)?;
+    Ok(Some(Automation {
+        rules,
+        webhook,
+        policy,
+    }))
 }
 
 /// `rapport rules check <file>`: one explanation per rule, then the webhook.
@@ -65,13 +212,16 @@ pub(crate) fn check(path: &Path, json: bool) -> Result<()> {
         });
         println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({"rules": rules, "webhook": webhook}))?
+            serde_json::to_string_pretty(
+                &serde_json::json!({"rules": rules, "webhook": webhook, "guards": explain_guards(&a.guards())})
+            )?
         );
         return Ok(());
     }
     for r in a.rules.rules() {
         println!("{}", r.explain());
     }
+    println!("{}", explain_guards(&a.guards()));
     match &a.webhook {
         Some(w) => println!(
             "webhook: POST {} (timeout {} s, connect {} s, {} attempts per delivery, Standard Webhooks signatures)",
@@ -109,6 +259,7 @@ pub(crate) fn run(
         .enable_all()
         .build()
         .map_err(|e| fail!("cannot start the runtime: {e}"))?;
+    let policy = a.guards();
     let rules = Arc::new(a.rules);
     rt.block_on(async {
         let store = svc.store();
@@ -116,10 +267,10 @@ pub(crate) fn run(
             Some(config) => {
                 let hook = WebhookNotifier::with_clock_jitter(config)
                     .map_err(|e| fail!("webhook: {e}"))?;
-                let out = relay_fire_relay(svc, store, t, now, &rules, &hook).await?;
+                let out = relay_fire_relay(svc, store, t, now, &rules, &policy, &hook).await?;
                 Ok(out)
             }
-            None => relay_fire_relay(svc, store, t, now, &rules, &LogNotifier).await,
+            None => relay_fire_relay(svc, store, t, now, &rules, &policy, &LogNotifier).await,
         }
     })
 }
@@ -130,23 +281,19 @@ async fn relay_fire_relay<N: Notifier>(
     t: TenantId,
     now: DateTime<Utc>,
     rules: &Arc<RuleSet>,
+    policy: &AutomationPolicy,
     notifier: &N,
 ) -> Result<AutomationRun> {
     let feed = AutomationNotifier::new(Arc::new(store), Arc::clone(rules), notifier);
     let mut out = AutomationRun::default();
     relay_all(store, &feed, now, &mut out).await?;
+    // SLA-breach rules: the breaches among open cases at `now`, each scheduled once.
+    let breaches = svc.inner().schedule_sla_breaches(t, rules, now).await?;
     let fired = svc
         .inner()
-        .fire_due_actions(
-            t,
-            rules,
-            &AutomationPolicy::default(),
-            &CustomerConsents,
-            now,
-            100_000,
-        )
+        .fire_due_actions(t, rules, policy, &CustomerConsents, now, 100_000)
         .await?;
-    out.scheduled = fired.scheduled;
+    out.scheduled = fired.scheduled + breaches;
     out.sent = fired.sent;
     out.suppressed = fired.suppressed;
     out.deferred = fired.deferred;
@@ -336,6 +483,86 @@ impl ActionStore for Db {
         match self {
             Db::Sqlite(s) => s.action_log(t, c, since, limit).await,
             Db::Postgres(s) => s.action_log(t, c, since, limit).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn policy(text: &str) -> Result<Option<AutomationPolicy>> {
+        policy_of(&Config::parse(text.to_owned(), Some(PathBuf::from("rapport.toml"))).unwrap())
+    }
+
+    #[test]
+    fn the_documented_defaults_are_the_guard_defaults() {
+        let text = include_str!("../../../docs/rapport.default.toml");
+        assert_eq!(policy(text).unwrap(), Some(AutomationPolicy::default()));
+        assert_eq!(policy("").unwrap(), None);
+        assert_eq!(
+            policy("[automation]\n").unwrap(),
+            Some(AutomationPolicy::default())
+        );
+    }
+
+    #[test]
+    fn guard_settings_are_read() {
+        let p = policy(
+            "[automation]\ncooldown = \"3d\"\ncap = 2\ncap_window = \"14d\"\ncaps = { sms = 1, push = 5 }\nquiet_hours = \"21:30-08:00\"\nutc_offset = \"-05:30\"\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(p.cooldown, chrono::Duration::days(3));
+        assert_eq!((p.cap, p.cap_window), (2, chrono::Duration::days(14)));
+        assert_eq!(
+            (
+                p.cap_for(ActionChannel::Sms),
+                p.cap_for(ActionChannel::Push),
+                p.cap_for(ActionChannel::Email)
+            ),
+            (1, 5, 2)
+        );
+        let q = p.quiet_hours.unwrap();
+        assert_eq!(
+            (
+                q.start.format("%H:%M").to_string(),
+                q.end.format("%H:%M").to_string()
+            ),
+            ("21:30".into(), "08:00".into())
+        );
+        assert_eq!(p.utc_offset_minutes, -330);
+        assert_eq!(
+            explain_guards(&p),
+            "guards: cooldown 3d per customer and rule; marketing cap 2 per customer and channel per 14d, sms 1, push 5; quiet hours 21:30-08:00 local (deferred, not dropped); time zone UTC-05:30"
+        );
+    }
+
+    #[test]
+    fn bad_guard_settings_name_the_key() {
+        for (text, want) in [
+            (
+                "[automation]\nquiet_hours = \"21-8\"\n",
+                "quiet_hours `21-8`",
+            ),
+            ("[automation]\nquiet_hours = \"08:00-08:00\"\n", "the same"),
+            (
+                "[automation]\nutc_offset = \"+25:00\"\n",
+                "utc_offset `+25:00`",
+            ),
+            (
+                "[automation]\nutc_offset = \"Europe/Paris\"\n",
+                "utc_offset `Europe/Paris`",
+            ),
+            ("[automation]\ncap_window = \"0d\"\n", "cap_window"),
+            ("[automation]\ncaps = { fax = 1 }\n", "fax"),
+            ("[automation]\ncooldwn = \"1d\"\n", "cooldwn"),
+        ] {
+            let e = policy(text).unwrap_err().to_string();
+            assert!(e.contains(want), "{text}: {e}");
         }
     }
 }

@@ -962,8 +962,9 @@ fn run(cli: Cli) -> Result<()> {
             // + `[webhook]` and `[retention]` sections (rapport.toml beside the database, or
             // `--config FILE`).
             let config = config::Config::locate(cli.config.as_deref(), &db_name)?;
+            // The guards: the rules file's `[automation]`, else the configuration's.
             let automation = match &rules {
-                Some(path) => Some(automation::load(path)?),
+                Some(path) => Some(automation::load(path)?.or_policy_of(&config)?),
                 None => automation::from_config(&config)?,
             };
             let retention_section = config.section("retention")?;

@@ -291,3 +291,68 @@ fn a_refused_action_is_dead_lettered_listed_and_redriven() {
     let bad = rapport(dir.path(), &["actions", "redrive", "nope"]);
     assert!(!bad.status.success());
 }
+
+#[test]
+fn guard_settings_in_rapport_toml_reach_the_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, seen) = receiver();
+    let write = |guards: &str| {
+        std::fs::write(
+            dir.path().join("rapport.toml"),
+            format!("{RULES}\n[webhook]\nurl = \"{url}\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\ntimeout = 5\n\n[automation]\n{guards}"),
+        )
+        .unwrap();
+    };
+    // Quiet from 22:00 to 06:00 UTC: the sweep at the end of 6 January (23:59) defers the task.
+    write("quiet_hours = \"22:00-06:00\"\n");
+    let check = ok(&rapport(dir.path(), &["rules", "check", "rapport.toml"]));
+    assert!(
+        check.contains("quiet hours 22:00-06:00 local") && check.contains("UTC+00:00"),
+        "{check}"
+    );
+    std::fs::write(
+        dir.path().join("tx.csv"),
+        "customer_id,date,amount\nann,2026-01-05,2500.00\n",
+    )
+    .unwrap();
+    ok(&rapport(
+        dir.path(),
+        &[
+            "import",
+            "transactions",
+            "tx.csv",
+            "--now",
+            "2026-01-06",
+            "--quiet",
+        ],
+    ));
+    let out = ok(&rapport(dir.path(), &["sweep", "--now", "2026-01-06"]));
+    let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (&json["automation"]["sent"], &json["automation"]["deferred"]),
+        (&serde_json::json!(0), &serde_json::json!(1)),
+        "{json}"
+    );
+    assert!(
+        !seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, b)| b.contains("\"action_due\""))
+    );
+    // A day later, again at 23:59 UTC: still quiet there, but the tenant is at UTC+08:00,
+    // where it is 07:59, after the quiet hours: the deferred task goes out.
+    write("quiet_hours = \"22:00-06:00\"\nutc_offset = \"+08:00\"\n");
+    let out = ok(&rapport(dir.path(), &["sweep", "--now", "2026-01-07"]));
+    let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(json["automation"]["sent"], 1, "{json}");
+    // A bad setting stops the sweep with the file and key.
+    write("utc_offset = \"CET\"\n");
+    let bad = rapport(dir.path(), &["sweep", "--now", "2026-01-06"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("utc_offset `CET`"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

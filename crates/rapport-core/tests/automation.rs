@@ -272,7 +272,7 @@ proptest! {
     #[test]
     fn prop_cooldowns_and_caps_are_never_exceeded(steps in stream(), quiet in any::<bool>()) {
         let p = policy(quiet);
-        let w = run(p, &steps);
+        let w = run(p.clone(), &steps);
         let sent: Vec<&ActionRecord> = w.state.log.iter().filter(|r| r.is_sent()).collect();
         let mut by_rule: BTreeMap<&RuleId, Vec<DateTime<Utc>>> = BTreeMap::new();
         for r in &sent {

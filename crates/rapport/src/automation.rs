@@ -432,6 +432,63 @@ impl<S: Store + ActionStore, N: Notifier> Service<S, N> {
     }
 }
 
+impl<S: Store + ActionStore + rapport_core::ports::CaseStore, N: Notifier> Service<S, N> {
+    /// Schedules the actions of the rules triggered by SLA breaches
+    /// ([`Trigger::SlaBreached`]): the breaches among open cases at `now`
+    /// ([`Service::breached`]), each (rule, case, clock) once — a breach found again by a
+    /// later sweep is skipped (ids derive from rule, case and clock). Returns how many were
+    /// scheduled; [`Service::fire_due_actions`] then sends them through the guards.
+    ///
+    /// ```
+    /// use futures::executor::block_on;
+    /// use rapport::{OpenCase, Service};
+    /// use rapport::core::automation::RuleSet;
+    /// use rapport::core::*;
+    /// use rapport_memory::MemoryStore;
+    /// let rules = RuleSet::new(vec![serde_json::from_str(r#"{"id": "escalate",
+    ///   "trigger": {"sla_breached": {"clock": "first_response"}},
+    ///   "action": {"template": "call-back", "channel": "task", "purpose": "transactional"}}"#)?])?;
+    /// let svc = Service::new(MemoryStore::new());
+    /// let t = TenantId::from_u128(1);
+    /// let ann = block_on(svc.register(t, Profile::default()))?.customer.id();
+    /// block_on(svc.open_case(t, OpenCase::new(ann, CaseCategory::new("outage")?, CaseSeverity::Urgent, Channel::Phone)))?;
+    /// let later = svc.now() + chrono::Duration::hours(2); // urgent: first response within 1 h
+    /// assert_eq!(block_on(svc.schedule_sla_breaches(t, &rules, later))?, 1);
+    /// assert_eq!(block_on(svc.schedule_sla_breaches(t, &rules, later))?, 0); // once
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn schedule_sla_breaches(
+        &self,
+        t: TenantId,
+        rules: &RuleSet,
+        now: DateTime<Utc>,
+    ) -> Result<usize, Error> {
+        let on_breach: Vec<_> = rules
+            .rules()
+            .iter()
+            .filter(|r| matches!(r.trigger, Trigger::SlaBreached { .. }))
+            .collect();
+        if on_breach.is_empty() {
+            return Ok(0);
+        }
+        let mut w = DueActions::default();
+        for b in self.breached(t, now).await? {
+            for rule in on_breach.iter().filter(|r| r.trigger.fired_by_breach(&b)) {
+                w.schedule.push(ScheduledAction::for_breach(rule, t, &b));
+            }
+        }
+        if w.is_empty() {
+            return Ok(0);
+        }
+        let scheduled = self.store().write_actions(t, &w).await?.scheduled;
+        tracing::info!(tenant = %t, scheduled, "scheduled SLA-breach actions");
+        Ok(scheduled)
+    }
+}
+
 /// The log line of an action whose rule is gone (email/marketing as the conservative shape:
 /// the line only records that nothing was sent).
 fn removed_rule_record(a: &ScheduledAction, now: DateTime<Utc>) -> ActionRecord {

@@ -1638,6 +1638,31 @@ impl<S: Store, N: Notifier> Service<S, N> {
         )
     }
 
+    /// See [`crate::Service::schedule_sla_breaches`].
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// use rapport::core::automation::RuleSet;
+    /// let svc = Service::new(rapport_memory::MemoryStore::new());
+    /// let t = rapport::core::TenantId::from_u128(1);
+    /// assert_eq!(svc.schedule_sla_breaches(t, &RuleSet::default(), svc.now())?, 0);
+    /// # Ok::<(), rapport::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn schedule_sla_breaches(
+        &self,
+        t: TenantId,
+        rules: &rapport_core::automation::RuleSet,
+        now: DateTime<Utc>,
+    ) -> Result<usize, Error>
+    where
+        S: rapport_core::ports::ActionStore + rapport_core::ports::CaseStore,
+    {
+        block_on(self.0.schedule_sla_breaches(t, rules, now))
+    }
+
     /// See [`crate::Service::dead_lettered_actions`].
     ///
     /// ```

@@ -292,3 +292,107 @@ async fn replaying_the_relay_schedules_nothing_twice() {
     }
     assert_eq!(rig.store.pending_actions(t, bob).await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn an_sla_breach_fires_its_rule_once_per_case_and_clock() {
+    let rig = Rig::new();
+    let t = rig.t;
+    let rules = RuleSet::new(
+        serde_json::from_str(
+            r#"[
+  {"id": "escalate-response", "trigger": {"sla_breached": {"clock": "first_response"}},
+   "action": {"template": "call-back-now", "channel": "task", "purpose": "transactional"}},
+  {"id": "apologise", "trigger": {"sla_breached": {"clock": "resolution"}},
+   "delay": {"after": "1h"},
+   "action": {"template": "apology", "channel": "email", "purpose": "transactional"}}
+]"#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let consents = AllBut(Mutex::new(Vec::new()));
+    let ann = rig
+        .svc
+        .register(t, Profile::default())
+        .await
+        .unwrap()
+        .customer
+        .id();
+    let case = rig
+        .svc
+        .open_case(
+            t,
+            rapport::OpenCase::new(
+                ann,
+                CaseCategory::new("outage").unwrap(),
+                CaseSeverity::Urgent,
+                Channel::Phone,
+            ),
+        )
+        .await
+        .unwrap();
+    let policy = AutomationPolicy::default();
+    // Within the first-response target: nothing.
+    rig.clock.advance(Duration::minutes(30));
+    assert_eq!(
+        rig.svc
+            .schedule_sla_breaches(t, &rules, rig.svc.now())
+            .await
+            .unwrap(),
+        0
+    );
+    // Two hours in, the first response is late: the escalation task, once.
+    rig.clock.advance(Duration::minutes(90));
+    let now = rig.svc.now();
+    assert_eq!(
+        rig.svc.schedule_sla_breaches(t, &rules, now).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        rig.svc.schedule_sla_breaches(t, &rules, now).await.unwrap(),
+        0
+    );
+    let r = rig
+        .svc
+        .fire_due_actions(t, &rules, &policy, &consents, now, 100)
+        .await
+        .unwrap();
+    assert_eq!(r.sent, 1, "{r:?}");
+    assert_eq!(r.records[0].rule.as_str(), "escalate-response");
+    // Later sweeps find the same breach: nothing new; the resolution breach (urgent: 8 h)
+    // schedules the apology an hour after it.
+    rig.clock.advance(Duration::hours(8));
+    let now = rig.svc.now();
+    assert_eq!(
+        rig.svc.schedule_sla_breaches(t, &rules, now).await.unwrap(),
+        1
+    );
+    let pending = rig.store.pending_actions(t, ann).await.unwrap();
+    let breach = rig
+        .svc
+        .breached(t, now)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|b| b.case == case.id() && b.kind == SlaKind::Resolution)
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].due, breach.due + Duration::hours(1));
+    let r = rig
+        .svc
+        .fire_due_actions(t, &rules, &policy, &consents, now + Duration::hours(2), 100)
+        .await
+        .unwrap();
+    assert_eq!((r.sent, r.scheduled), (1, 0), "{r:?}");
+    let log = rig
+        .store
+        .action_log(t, None, DateTime::<Utc>::UNIX_EPOCH, 100)
+        .await
+        .unwrap();
+    let rules_sent: Vec<&str> = log
+        .iter()
+        .filter(|l| l.is_sent())
+        .map(|l| l.rule.as_str())
+        .collect();
+    assert_eq!(rules_sent, ["escalate-response", "apologise"]);
+}

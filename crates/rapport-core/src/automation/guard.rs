@@ -53,14 +53,17 @@ impl QuietHours {
 }
 
 /// The guards' settings (DOMAIN.md's defaults: cooldown 7 d, at most 3 marketing actions per
-/// customer and channel in a rolling 7 d, no quiet hours, UTC).
+/// customer and channel in a rolling 7 d, no quiet hours, UTC). `caps` overrides the cap for
+/// some channels (e.g. one SMS a week).
 ///
 /// ```
-/// use rapport_core::automation::AutomationPolicy;
-/// let p = AutomationPolicy::default();
+/// use rapport_core::automation::{ActionChannel, AutomationPolicy};
+/// let mut p = AutomationPolicy::default();
 /// assert_eq!((p.cooldown.num_days(), p.cap, p.cap_window.num_days()), (7, 3, 7));
+/// p.caps.insert(ActionChannel::Sms, 1);
+/// assert_eq!((p.cap_for(ActionChannel::Sms), p.cap_for(ActionChannel::Email)), (1, 3));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AutomationPolicy {
     /// Per (customer, rule): no second sent action within this time.
     pub cooldown: Duration,
@@ -68,10 +71,20 @@ pub struct AutomationPolicy {
     pub cap: u32,
     /// ...in this rolling window.
     pub cap_window: Duration,
+    /// Caps for some channels instead of `cap`.
+    pub caps: BTreeMap<ActionChannel, u32>,
     /// Actions due in quiet hours wait until their end.
     pub quiet_hours: Option<QuietHours>,
     /// The tenant's offset from UTC in minutes (quiet hours and schedules are local).
     pub utc_offset_minutes: i32,
+}
+
+impl AutomationPolicy {
+    /// The marketing cap on `channel`: its entry in `caps`, else `cap`.
+    #[must_use]
+    pub fn cap_for(&self, channel: ActionChannel) -> u32 {
+        self.caps.get(&channel).copied().unwrap_or(self.cap)
+    }
 }
 
 impl Default for AutomationPolicy {
@@ -80,6 +93,7 @@ impl Default for AutomationPolicy {
             cooldown: Duration::days(7),
             cap: 3,
             cap_window: Duration::days(7),
+            caps: BTreeMap::new(),
             quiet_hours: None,
             utc_offset_minutes: 0,
         }
@@ -374,11 +388,9 @@ pub fn decide_due(
             .filter(|r| r.channel == channel && r.purpose == Purpose::Marketing && r.at > since)
             .count();
         let count = u32::try_from(count).unwrap_or(u32::MAX);
-        if count >= policy.cap {
-            return Verdict::Suppress(SuppressReason::Cap {
-                sent: count,
-                cap: policy.cap,
-            });
+        let cap = policy.cap_for(channel);
+        if count >= cap {
+            return Verdict::Suppress(SuppressReason::Cap { sent: count, cap });
         }
     }
     if let Some(q) = policy.quiet_hours {

@@ -7,8 +7,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::decide::sla::SlaKind;
 use crate::error::DomainError;
-use crate::model::id::{CustomerId, MessageId};
+use crate::model::id::{CaseId, CustomerId, MessageId};
 
 use super::rule::RuleId;
 
@@ -78,6 +79,28 @@ impl ActionId {
             rule.as_str().as_bytes(),
             &customer.to_bytes(),
             day.to_string().as_bytes(),
+        ]))
+    }
+
+    /// The action a rule makes for one breached SLA clock of a case (so a breach found by
+    /// many sweeps fires once).
+    ///
+    /// ```
+    /// use rapport_core::automation::{ActionId, RuleId};
+    /// use rapport_core::{CaseId, SlaKind};
+    /// let rule = RuleId::new("escalate")?;
+    /// let a = ActionId::breach(&rule, CaseId::from_u128(1), SlaKind::FirstResponse);
+    /// assert_eq!(a, ActionId::breach(&rule, CaseId::from_u128(1), SlaKind::FirstResponse));
+    /// assert_ne!(a, ActionId::breach(&rule, CaseId::from_u128(1), SlaKind::Resolution));
+    /// # Ok::<(), rapport_core::automation::RuleError>(())
+    /// ```
+    #[must_use]
+    pub fn breach(rule: &RuleId, case: CaseId, clock: SlaKind) -> Self {
+        Self::from_hash(fnv1a_128(&[
+            b"sla",
+            rule.as_str().as_bytes(),
+            &case.to_bytes(),
+            clock.as_str().as_bytes(),
         ]))
     }
 

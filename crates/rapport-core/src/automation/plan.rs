@@ -3,6 +3,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::decide::sla::SlaBreach;
 use crate::event::{DomainEvent, OutboxMessage};
 use crate::model::activity::ActivityType;
 use crate::model::id::{CustomerId, MessageId, TenantId};
@@ -216,6 +217,38 @@ pub fn schedule_occurrence(
 }
 
 impl ScheduledAction {
+    /// The action `rule` makes for a breached SLA clock: triggered at the breach, due then
+    /// (plus the rule's delay), its id from the rule, the case and the clock.
+    ///
+    /// ```
+    /// use chrono::Utc;
+    /// use rapport_core::automation::{ActionId, Rule, ScheduledAction};
+    /// use rapport_core::*;
+    /// let rule: Rule = serde_json::from_str(r#"{"id": "escalate", "trigger": {"sla_breached": {"clock": "first_response"}},
+    ///   "action": {"template": "call-back", "channel": "task", "purpose": "transactional"}}"#).unwrap();
+    /// let b = SlaBreach { case: CaseId::from_u128(1), customer: CustomerId::from_u128(2),
+    ///     kind: SlaKind::FirstResponse, due: Utc::now() };
+    /// let a = ScheduledAction::for_breach(&rule, TenantId::from_u128(1), &b);
+    /// assert_eq!((a.id, a.customer, a.due), (ActionId::breach(&rule.id, b.case, b.kind), b.customer, b.due));
+    /// ```
+    #[must_use]
+    pub fn for_breach(rule: &Rule, tenant: TenantId, breach: &SlaBreach) -> Self {
+        let id = ActionId::breach(&rule.id, breach.case, breach.kind);
+        let delay = rule
+            .delay
+            .as_ref()
+            .map_or(Duration::zero(), |d| d.after.get());
+        Self {
+            id,
+            tenant,
+            customer: breach.customer,
+            rule: rule.id.clone(),
+            trigger: id.message_id(),
+            triggered_at: breach.due,
+            due: breach.due.checked_add_signed(delay).unwrap_or(breach.due),
+        }
+    }
+
     /// The action a schedule rule makes for `customer` on local `day`, due `at` (see
     /// [`schedule_occurrence`]); its trigger id is its own id (no event triggered it).
     ///

@@ -7,6 +7,7 @@ use chrono::NaiveTime;
 use serde::{Deserialize, Serialize};
 
 use crate::decide::segment::Segment;
+use crate::decide::sla::{SlaBreach, SlaKind};
 use crate::event::{DomainEvent, EventCause};
 use crate::model::activity::ActivityType;
 use crate::model::consent::{ContactChannel, Purpose};
@@ -158,6 +159,13 @@ pub enum Trigger {
         /// Local time of day, `HH:MM`.
         at: String,
     },
+    /// A case's SLA clock was breached — `first_response`, `resolution`, or either when
+    /// `clock` is absent — found by the sweep's breach detection; once per case and clock.
+    SlaBreached {
+        /// Which clock (either when absent).
+        #[serde(default)]
+        clock: Option<SlaKind>,
+    },
 }
 
 impl Trigger {
@@ -194,6 +202,22 @@ impl Trigger {
             (Trigger::ChurnRiskAbove(th), DomainEvent::ChurnRiskRaised { risk, .. }) => risk >= th,
             _ => false,
         }
+    }
+
+    /// Whether an SLA breach fires this trigger.
+    ///
+    /// ```
+    /// use chrono::Utc;
+    /// use rapport_core::automation::Trigger;
+    /// use rapport_core::*;
+    /// let b = SlaBreach { case: CaseId::from_u128(1), customer: CustomerId::from_u128(2),
+    ///     kind: SlaKind::Resolution, due: Utc::now() };
+    /// assert!(Trigger::SlaBreached { clock: None }.fired_by_breach(&b));
+    /// assert!(!Trigger::SlaBreached { clock: Some(SlaKind::FirstResponse) }.fired_by_breach(&b));
+    /// ```
+    #[must_use]
+    pub fn fired_by_breach(&self, breach: &SlaBreach) -> bool {
+        matches!(self, Trigger::SlaBreached { clock } if clock.is_none_or(|k| k == breach.kind))
     }
 
     /// The local time of a schedule trigger.
@@ -436,6 +460,13 @@ impl Rule {
             Trigger::StageEntered(s) => format!("when the stage becomes {}", stage_name(*s)),
             Trigger::ChurnRiskAbove(th) => format!("when churn risk rises above {th}"),
             Trigger::Schedule { at } => format!("every day at {at}"),
+            Trigger::SlaBreached { clock } => format!(
+                "when a case's {} SLA is breached",
+                clock.map_or("first-response or resolution", |k| match k {
+                    SlaKind::FirstResponse => "first-response",
+                    SlaKind::Resolution => "resolution",
+                })
+            ),
         };
         let mut out = format!("{}: {when}", self.id);
         if !self.unless_caused_by.is_empty() {
