@@ -24,7 +24,9 @@ use rapport_core::{CustomerId, StoreError, TenantId};
 
 const SHARDS: u8 = 16;
 
-/// Keys in files under a directory (see the [module docs](self) for the layout).
+/// Keys in files under a directory: `DIR/<tenant uuid>/index.key` (the tenant's index key)
+/// and 16 shard files `DIR/<tenant uuid>/data-<x>.keys` (one line per customer key); a
+/// deleted key's shard is rewritten and renamed over the old one before the call returns.
 ///
 /// ```
 /// use rapport_core::ports::KeyStore;
