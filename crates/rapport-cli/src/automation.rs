@@ -53,7 +53,8 @@ impl Automation {
 /// cap_window = "7d"          # ... in this rolling window
 /// caps = { sms = 1 }         # per-channel caps instead of `cap`
 /// quiet_hours = "21:00-08:00"  # local time; actions due then wait until the end
-/// utc_offset = "+08:00"      # the tenant's time zone as a fixed offset
+/// time_zone = "Asia/Shanghai"  # the tenant's zone: IANA name (daylight saving followed),
+///                            # "+08:00" or "UTC" (`utc_offset = "+08:00"` is read the same)
 /// ```
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,6 +65,7 @@ struct GuardSection {
     #[serde(default)]
     caps: BTreeMap<ActionChannel, u32>,
     quiet_hours: Option<String>,
+    time_zone: Option<String>,
     utc_offset: Option<String>,
 }
 
@@ -79,26 +81,6 @@ fn quiet_hours(text: &str) -> std::result::Result<QuietHours, String> {
     Ok(QuietHours::new(start, end))
 }
 
-/// `+HH:MM`, `-HH:MM`, `Z` or `UTC` → minutes east of UTC.
-fn utc_offset(text: &str) -> std::result::Result<i32, String> {
-    let t = text.trim();
-    if t.eq_ignore_ascii_case("utc") || t == "Z" {
-        return Ok(0);
-    }
-    let bad = || format!("utc_offset `{text}`: expected +HH:MM or -HH:MM (e.g. +08:00), or UTC");
-    let (sign, rest) = match t.as_bytes().first() {
-        Some(b'+') => (1, &t[1..]),
-        Some(b'-') => (-1, &t[1..]),
-        _ => return Err(bad()),
-    };
-    let (h, m) = rest.split_once(':').ok_or_else(bad)?;
-    let (h, m): (i32, i32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
-    if !(0..=14).contains(&h) || !(0..60).contains(&m) || h * 60 + m > 14 * 60 {
-        return Err(bad());
-    }
-    Ok(sign * (h * 60 + m))
-}
-
 impl GuardSection {
     fn policy(self) -> std::result::Result<AutomationPolicy, String> {
         let d = AutomationPolicy::default();
@@ -112,12 +94,15 @@ impl GuardSection {
             cap_window,
             caps: self.caps,
             quiet_hours: self.quiet_hours.as_deref().map(quiet_hours).transpose()?,
-            utc_offset_minutes: self
-                .utc_offset
-                .as_deref()
-                .map(utc_offset)
-                .transpose()?
-                .unwrap_or(0),
+            zone: match (self.time_zone, self.utc_offset) {
+                (Some(_), Some(_)) => {
+                    return Err("time_zone and utc_offset both given: keep one".into());
+                }
+                (Some(z), None) | (None, Some(z)) => z
+                    .parse::<rapport_core::TenantZone>()
+                    .map_err(|e| e.to_string())?,
+                (None, None) => rapport_core::TenantZone::Utc,
+            },
         })
     }
 }
@@ -153,15 +138,12 @@ fn explain_guards(p: &AutomationPolicy) -> String {
             )
         },
     );
-    let off = p.utc_offset_minutes;
-    let sign = if off < 0 { '-' } else { '+' };
     format!(
-        "guards: cooldown {} per customer and rule; marketing cap {} per customer and channel per {}{caps}; {quiet}; time zone UTC{sign}{:02}:{:02}",
+        "guards: cooldown {} per customer and rule; marketing cap {} per customer and channel per {}{caps}; {quiet}; time zone {}",
         dur(p.cooldown),
         p.cap,
         dur(p.cap_window),
-        off.abs() / 60,
-        off.abs() % 60
+        p.zone
     )
 }
 
@@ -534,10 +516,10 @@ mod tests {
             ),
             ("21:30".into(), "08:00".into())
         );
-        assert_eq!(p.utc_offset_minutes, -330);
+        assert_eq!(p.zone, rapport_core::TenantZone::Offset(-330));
         assert_eq!(
             explain_guards(&p),
-            "guards: cooldown 3d per customer and rule; marketing cap 2 per customer and channel per 14d, sms 1, push 5; quiet hours 21:30-08:00 local (deferred, not dropped); time zone UTC-05:30"
+            "guards: cooldown 3d per customer and rule; marketing cap 2 per customer and channel per 14d, sms 1, push 5; quiet hours 21:30-08:00 local (deferred, not dropped); time zone -05:30"
         );
     }
 
@@ -551,11 +533,15 @@ mod tests {
             ("[automation]\nquiet_hours = \"08:00-08:00\"\n", "the same"),
             (
                 "[automation]\nutc_offset = \"+25:00\"\n",
-                "utc_offset `+25:00`",
+                "time_zone `+25:00`",
             ),
             (
-                "[automation]\nutc_offset = \"Europe/Paris\"\n",
-                "utc_offset `Europe/Paris`",
+                "[automation]\ntime_zone = \"Mars/Olympus\"\n",
+                "time_zone `Mars/Olympus`",
+            ),
+            (
+                "[automation]\ntime_zone = \"UTC\"\nutc_offset = \"+01:00\"\n",
+                "both given",
             ),
             ("[automation]\ncap_window = \"0d\"\n", "cap_window"),
             ("[automation]\ncaps = { fax = 1 }\n", "fax"),

@@ -307,7 +307,7 @@ fn guard_settings_in_rapport_toml_reach_the_sweep() {
     write("quiet_hours = \"22:00-06:00\"\n");
     let check = ok(&rapport(dir.path(), &["rules", "check", "rapport.toml"]));
     assert!(
-        check.contains("quiet hours 22:00-06:00 local") && check.contains("UTC+00:00"),
+        check.contains("quiet hours 22:00-06:00 local") && check.contains("time zone UTC"),
         "{check}"
     );
     std::fs::write(
@@ -347,11 +347,11 @@ fn guard_settings_in_rapport_toml_reach_the_sweep() {
     let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(json["automation"]["sent"], 1, "{json}");
     // A bad setting stops the sweep with the file and key.
-    write("utc_offset = \"CET\"\n");
+    write("time_zone = \"Mars/Olympus\"\n");
     let bad = rapport(dir.path(), &["sweep", "--now", "2026-01-06"]);
     assert!(!bad.status.success());
     assert!(
-        String::from_utf8_lossy(&bad.stderr).contains("utc_offset `CET`"),
+        String::from_utf8_lossy(&bad.stderr).contains("time_zone `Mars/Olympus`"),
         "{}",
         String::from_utf8_lossy(&bad.stderr)
     );

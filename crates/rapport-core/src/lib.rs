@@ -131,6 +131,7 @@ pub use model::pii::Pii;
 pub use model::stats::{DayTotals, Stamped, Stats, Window};
 pub use model::tag::{Tag, TagInfo, TagSet, TagSource};
 pub use model::tier::{Tier, TierPin, TierState};
+pub use model::zone::TenantZone;
 pub use ports::LineItemStore;
 pub use ports::{AccountStore, CaseQuery, CaseStore};
 pub use ports::{

@@ -226,7 +226,11 @@ fn policy(quiet: bool) -> AutomationPolicy {
                 NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
             )
         }),
-        utc_offset_minutes: if quiet { 8 * 60 } else { 0 },
+        zone: if quiet {
+            rapport_core::TenantZone::Offset(8 * 60)
+        } else {
+            rapport_core::TenantZone::Utc
+        },
         ..AutomationPolicy::default()
     }
 }
@@ -433,4 +437,96 @@ fn quiet_hours_defer_to_their_end_in_local_time() {
         v,
         Verdict::Defer(Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap())
     );
+}
+
+/// Quiet hours in a named zone follow daylight saving: 22:00–07:00 in Berlin ends at 06:00
+/// UTC in winter, 05:00 UTC in summer, and on the night the clocks go forward the deferral
+/// ends at 07:00 local time (05:00 UTC), not 9 h 30 min after 22:30 at the old offset.
+#[test]
+fn quiet_hours_follow_daylight_saving_in_a_named_zone() {
+    use chrono::TimeZone;
+    use rapport_core::automation::{ActionId, Rule, ScheduledAction, Verdict, decide_due};
+    use rapport_core::ports::CustomerConsents;
+    use rapport_core::{
+        ContactChannel, Customer, CustomerId, MessageId, Profile, Purpose, SegmentContext, Stats,
+        TenantZone,
+    };
+    let rule: Rule = serde_json::from_str(
+        r#"{"id": "win-back", "trigger": {"stage_entered": "silent"},
+            "action": {"template": "win-back", "channel": "email", "purpose": "marketing"}}"#,
+    )
+    .unwrap();
+    let policy = AutomationPolicy {
+        quiet_hours: Some(QuietHours::new(
+            NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
+            NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
+        )),
+        zone: "Europe/Berlin".parse::<TenantZone>().unwrap(),
+        ..AutomationPolicy::default()
+    };
+    let utc = |y, m, d, h, min| Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap();
+    let due_at = |now: DateTime<Utc>| {
+        let mut ann = Customer::new(
+            rapport_core::TenantId::from_u128(1),
+            CustomerId::from_u128(2),
+            Profile::default(),
+            now,
+        );
+        ann.consents.set(
+            Purpose::Marketing,
+            ContactChannel::Email,
+            true,
+            now,
+            "signup",
+        );
+        let stats = Stats::default();
+        let action = ScheduledAction {
+            id: ActionId::derive(&rule.id, MessageId::from_u128(1)),
+            tenant: ann.tenant(),
+            customer: ann.id(),
+            rule: rule.id.clone(),
+            trigger: MessageId::from_u128(1),
+            triggered_at: now,
+            due: now,
+        };
+        decide_due(
+            &action,
+            &rule,
+            &SegmentContext::new(&ann, &stats, now),
+            &CustomerConsents,
+            &[],
+            &policy,
+            now,
+        )
+    };
+    // Winter (UTC+1): 22:30 local → 07:00 local = 06:00 UTC.
+    assert_eq!(
+        due_at(utc(2026, 1, 10, 21, 30)),
+        Verdict::Defer(utc(2026, 1, 11, 6, 0))
+    );
+    // Summer (UTC+2): 22:30 local → 05:00 UTC.
+    assert_eq!(
+        due_at(utc(2026, 7, 10, 20, 30)),
+        Verdict::Defer(utc(2026, 7, 11, 5, 0))
+    );
+    // The night of 28→29 March 2026 (clocks forward at 02:00): 22:30 CET → 07:00 CEST.
+    assert_eq!(
+        due_at(utc(2026, 3, 28, 21, 30)),
+        Verdict::Defer(utc(2026, 3, 29, 5, 0))
+    );
+    // 21:30 local in summer is not quiet.
+    assert_eq!(due_at(utc(2026, 7, 10, 19, 30)), Verdict::Send);
+    // A 09:00 schedule runs at 08:00 UTC in winter and 07:00 UTC in summer.
+    let schedule: Rule = serde_json::from_str(
+        r#"{"id": "follow-up", "trigger": {"schedule": {"at": "09:00"}},
+            "action": {"template": "call", "channel": "task", "purpose": "transactional"}}"#,
+    )
+    .unwrap();
+    let at = |now| {
+        rapport_core::automation::schedule_occurrence(&schedule, now, &policy.zone)
+            .unwrap()
+            .1
+    };
+    assert_eq!(at(utc(2026, 1, 10, 12, 0)), utc(2026, 1, 10, 8, 0));
+    assert_eq!(at(utc(2026, 7, 10, 12, 0)), utc(2026, 7, 10, 7, 0));
 }

@@ -188,7 +188,7 @@ impl<S: Store + ActionStore, N: Notifier> Service<S, N> {
             .rules()
             .iter()
             .filter(|r| matches!(r.trigger, Trigger::Schedule { .. }))
-            .filter_map(|r| schedule_occurrence(r, now, policy.utc_offset_minutes).map(|o| (r, o)))
+            .filter_map(|r| schedule_occurrence(r, now, &policy.zone).map(|o| (r, o)))
             .collect();
         if schedules.is_empty() {
             return Ok(0);

@@ -75,8 +75,9 @@ pub struct AutomationPolicy {
     pub caps: BTreeMap<ActionChannel, u32>,
     /// Actions due in quiet hours wait until their end.
     pub quiet_hours: Option<QuietHours>,
-    /// The tenant's offset from UTC in minutes (quiet hours and schedules are local).
-    pub utc_offset_minutes: i32,
+    /// The tenant's time zone (quiet hours and schedules are local times in it; a named zone
+    /// follows daylight saving).
+    pub zone: crate::TenantZone,
 }
 
 impl AutomationPolicy {
@@ -95,7 +96,7 @@ impl Default for AutomationPolicy {
             cap_window: Duration::days(7),
             caps: BTreeMap::new(),
             quiet_hours: None,
-            utc_offset_minutes: 0,
+            zone: crate::TenantZone::Utc,
         }
     }
 }
@@ -394,14 +395,15 @@ pub fn decide_due(
         }
     }
     if let Some(q) = policy.quiet_hours {
-        let offset = Duration::minutes(i64::from(policy.utc_offset_minutes));
-        let local = now.naive_utc() + offset;
+        let local = policy.zone.to_local(now);
         if q.contains(local.time()) {
             let mut end = local.date().and_time(q.end);
             if end <= local {
                 end += Duration::days(1);
             }
-            return Verdict::Defer((end - offset).and_utc());
+            // The end's own offset: quiet hours spanning a daylight-saving switch end at
+            // their local end time, not a fixed number of hours later.
+            return Verdict::Defer(policy.zone.to_utc(end).max(now));
         }
     }
     Verdict::Send

@@ -184,9 +184,9 @@ fn scheduled(rule: &Rule, msg: &OutboxMessage, customer: CustomerId) -> Schedule
     }
 }
 
-/// The latest occurrence of a schedule rule at or before `now` (in local time at
-/// `utc_offset_minutes`): its local day and the UTC instant. `None` for a rule that is not a
-/// schedule.
+/// The latest occurrence of a schedule rule at or before `now` (in local time in `zone`,
+/// daylight saving included): its local day and the UTC instant. `None` for a rule that is not
+/// a schedule.
 ///
 /// ```
 /// use chrono::{NaiveDate, TimeZone, Utc};
@@ -195,7 +195,8 @@ fn scheduled(rule: &Rule, msg: &OutboxMessage, customer: CustomerId) -> Schedule
 ///   "action": {"template": "call", "channel": "task", "purpose": "transactional"}}"#).unwrap();
 /// // 08:30 in UTC+8 on 2 March is before 09:00: the latest run was on 1 March.
 /// let now = Utc.with_ymd_and_hms(2026, 3, 2, 0, 30, 0).unwrap();
-/// let (day, at) = schedule_occurrence(&rule, now, 8 * 60).unwrap();
+/// let zone: rapport_core::TenantZone = "+08:00".parse().unwrap();
+/// let (day, at) = schedule_occurrence(&rule, now, &zone).unwrap();
 /// assert_eq!(day, NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
 /// assert_eq!(at, Utc.with_ymd_and_hms(2026, 3, 1, 1, 0, 0).unwrap());
 /// ```
@@ -203,16 +204,15 @@ fn scheduled(rule: &Rule, msg: &OutboxMessage, customer: CustomerId) -> Schedule
 pub fn schedule_occurrence(
     rule: &Rule,
     now: DateTime<Utc>,
-    utc_offset_minutes: i32,
+    zone: &crate::TenantZone,
 ) -> Option<(NaiveDate, DateTime<Utc>)> {
     let time = rule.trigger.schedule_time()?;
-    let offset = Duration::minutes(i64::from(utc_offset_minutes));
-    let local = now.naive_utc().checked_add_signed(offset)?;
+    let local = zone.to_local(now);
     let mut day = local.date();
     if local.time() < time {
         day = day.pred_opt()?;
     }
-    let at = day.and_time(time).checked_sub_signed(offset)?.and_utc();
+    let at = zone.to_utc(day.and_time(time));
     Some((day, at))
 }
 

@@ -26,3 +26,4 @@ pub mod pii;
 pub mod stats;
 pub mod tag;
 pub mod tier;
+pub mod zone;
