@@ -30,57 +30,18 @@ pub use rapport_sql::Migration;
 /// ```
 /// assert!(rapport_postgres::MIGRATIONS[0].sql.contains("CREATE TABLE customers"));
 /// ```
+#[rustfmt::skip] // one line per migration
 pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "init",
-        sql: include_str!("../migrations/0001_init.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "one_customer_per_contact",
-        sql: include_str!("../migrations/0002_one_customer_per_contact.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "rls",
-        sql: include_str!("../migrations/0003_rls.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "cases_and_accounts",
-        sql: include_str!("../migrations/0004_cases_and_accounts.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "consent_ledger",
-        sql: include_str!("../migrations/0005_consent_ledger.sql"),
-    },
-    Migration {
-        version: 6,
-        name: "automation",
-        sql: include_str!("../migrations/0006_automation.sql"),
-    },
-    Migration {
-        version: 7,
-        name: "merges",
-        sql: include_str!("../migrations/0007_merges.sql"),
-    },
-    Migration {
-        version: 8,
-        name: "account_activities",
-        sql: include_str!("../migrations/0008_account_activities.sql"),
-    },
-    Migration {
-        version: 9,
-        name: "line_items",
-        sql: include_str!("../migrations/0009_line_items.sql"),
-    },
-    Migration {
-        version: 10,
-        name: "clv_models",
-        sql: include_str!("../migrations/0010_clv_models.sql"),
-    },
+    Migration::new(1, "init", include_str!("../migrations/0001_init.sql")),
+    Migration::new(2, "one_customer_per_contact", include_str!("../migrations/0002_one_customer_per_contact.sql")),
+    Migration::new(3, "rls", include_str!("../migrations/0003_rls.sql")),
+    Migration::new(4, "cases_and_accounts", include_str!("../migrations/0004_cases_and_accounts.sql")),
+    Migration::new(5, "consent_ledger", include_str!("../migrations/0005_consent_ledger.sql")),
+    Migration::new(6, "automation", include_str!("../migrations/0006_automation.sql")),
+    Migration::new(7, "merges", include_str!("../migrations/0007_merges.sql")),
+    Migration::new(8, "account_activities", include_str!("../migrations/0008_account_activities.sql")),
+    Migration::new(9, "line_items", include_str!("../migrations/0009_line_items.sql")),
+    Migration::new(10, "clv_models", include_str!("../migrations/0010_clv_models.sql")),
 ];
 
 /// The schema version this code writes.

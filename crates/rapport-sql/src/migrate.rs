@@ -22,6 +22,21 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
+impl Migration {
+    /// Migration `version` called `name` running `sql`: one line per migration in a
+    /// backend's list.
+    ///
+    /// ```
+    /// use rapport_sql::Migration;
+    /// const M: Migration = Migration::new(1, "init", "CREATE TABLE customers (id integer)");
+    /// assert_eq!((M.version, M.name), (1, "init"));
+    /// ```
+    #[must_use]
+    pub const fn new(version: u32, name: &'static str, sql: &'static str) -> Self {
+        Self { version, name, sql }
+    }
+}
+
 /// The schema version `migrations` (in increasing order) bring a database to: the last one's,
 /// 0 for none.
 ///
