@@ -393,6 +393,7 @@ fn build(tenant: TenantId, rows: Vec<Row>) -> std::result::Result<Batch, RowErro
         customers,
         purchases: activities,
         refunds,
+        lines: BTreeMap::new(),
     })
 }
 

@@ -39,6 +39,75 @@ pub(crate) fn parse(
     })
 }
 
+/// The line items of a transactions import: none (`sku_col` false and no lines file), from
+/// the file's own item columns (`--sku-col`: rows grouped into orders), or from a lines file
+/// (`--lines`); then every order's lines checked against its amount unless the mismatch is
+/// allowed. Bad rows of the transactions file join `bad`; those of the lines file are listed
+/// here (named with the file) and kept in [`crate::lines::Lined::bad_lines_file`].
+pub(crate) fn read_lines(
+    file: &[u8],
+    txs: Vec<Tx>,
+    bad: &mut Vec<RowError>,
+    source: (bool, Option<&std::path::Path>),
+    cols: (&Columns, &crate::lines::ItemColumns),
+    flags: (bool, bool),
+) -> Result<crate::lines::Lined> {
+    use crate::lines::{Lined, attach, check_totals, group_rows, parse_items};
+    use crate::rows::ReadError;
+    let (cols, items) = cols;
+    let (allow_mismatch, skip_bad) = flags;
+    let read_error = |e: ReadError, name: &str| match e {
+        ReadError::File(m) => fail!("{name}: {m}"),
+        ReadError::Row(row) => fail!("{name}: {row}; fix the row or re-run with --skip-bad"),
+    };
+    let mut lined = match source {
+        (false, None) => Lined {
+            txs,
+            ..Lined::default()
+        },
+        (true, _) => {
+            let (rows, bad_items) = parse_items(file, items, skip_bad)
+                .map_err(|e| read_error(e, "the item columns"))?;
+            let bad_lines: std::collections::BTreeSet<u64> = bad
+                .iter()
+                .map(|b| b.line)
+                .chain(bad_items.iter().map(|(_, b)| b.line))
+                .collect();
+            let mut lined = group_rows(
+                txs,
+                rows,
+                &bad_items,
+                &bad_lines,
+                (&cols.date, &cols.amount),
+                skip_bad,
+            )?;
+            lined.bad.extend(bad_items.into_iter().map(|(_, b)| b));
+            lined
+        }
+        (false, Some(path)) => {
+            let name = path.display().to_string();
+            let f = std::fs::File::open(path).map_err(|e| fail!("cannot open {name}: {e}"))?;
+            let (rows, bad_items) =
+                parse_items(f, items, skip_bad).map_err(|e| read_error(e, &name))?;
+            let lined = attach(txs, rows, bad_items, &items.order, skip_bad)
+                .map_err(|row| fail!("{name}: {row}; fix the row or re-run with --skip-bad"))?;
+            for b in &lined.bad_lines_file {
+                eprintln!("skipped {name}: {b}");
+            }
+            lined
+        }
+    };
+    check_totals(
+        &mut lined,
+        &cols.amount,
+        cols.currency,
+        allow_mismatch,
+        skip_bad,
+    )?;
+    bad.append(&mut lined.bad);
+    Ok(lined)
+}
+
 fn bar(len: u64, quiet: bool, what: &str) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
@@ -61,6 +130,8 @@ pub(crate) struct Imported {
     pub(crate) purchases_skipped: usize,
     pub(crate) refunds_new: usize,
     pub(crate) refunds_skipped: usize,
+    /// Line items written (with their new purchases and refunds).
+    pub(crate) lines_new: usize,
 }
 
 /// The customers and purchases of a transactions file, every one built (and so checked)
@@ -74,6 +145,8 @@ pub(crate) struct Batch {
     /// One refund per refund row, with its line, in file order; checked against the orders
     /// by [`check_refunds`].
     pub(crate) refunds: Vec<(u64, Activity)>,
+    /// The line items of the purchases and refunds that have some (`--sku-col`, `--lines`).
+    pub(crate) lines: BTreeMap<ActivityId, Vec<LineItem>>,
 }
 
 impl Batch {
@@ -82,6 +155,22 @@ impl Batch {
         let mut ids: Vec<CustomerId> = self.customers.iter().map(|(c, _)| c.id()).collect();
         ids.sort_unstable();
         ids
+    }
+
+    /// Takes the purchases that carry line items out of the batch: they are recorded through
+    /// the service with their lines ([`record_lined`]), the others in bulk.
+    pub(crate) fn take_lined(&mut self) -> Vec<(Activity, Vec<LineItem>)> {
+        let (lined, plain): (Vec<Activity>, Vec<Activity>) = std::mem::take(&mut self.purchases)
+            .into_iter()
+            .partition(|a| self.lines.contains_key(&a.id));
+        self.purchases = plain;
+        lined
+            .into_iter()
+            .map(|a| {
+                let lines = self.lines.remove(&a.id).unwrap_or_default();
+                (a, lines)
+            })
+            .collect()
     }
 }
 
@@ -92,6 +181,17 @@ pub(crate) fn build(
     tenant: TenantId,
     txs: &[Tx],
     cols: &Columns,
+) -> std::result::Result<Batch, RowError> {
+    build_with_lines(tenant, txs, cols, BTreeMap::new())
+}
+
+/// [`build`] with the line items of the transactions that have some, by the transaction's
+/// line ([`crate::lines::Lined`]).
+pub(crate) fn build_with_lines(
+    tenant: TenantId,
+    txs: &[Tx],
+    cols: &Columns,
+    mut lines_of: BTreeMap<u64, Vec<LineItem>>,
 ) -> std::result::Result<Batch, RowError> {
     let invalid = |line: u64, e: &dyn fmt::Display| RowError {
         line,
@@ -125,6 +225,7 @@ pub(crate) fn build(
     let mut refunds_seen: BTreeMap<(&str, &str, DateTime<Utc>), u32> = BTreeMap::new();
     let mut purchases = Vec::with_capacity(txs.len());
     let mut refunds = Vec::new();
+    let mut lines = BTreeMap::new();
     for t in txs {
         let amount = Money::new(t.amount, cols.currency);
         // Keys are stable across re-runs of the file: an order by its id, a refund by its
@@ -182,6 +283,9 @@ pub(crate) fn build(
             )
         })()
         .map_err(|e| invalid(t.line, &e))?;
+        if let Some(items) = lines_of.remove(&t.line) {
+            lines.insert(activity.id, items);
+        }
         if t.refund {
             refunds.push((t.line, activity));
         } else {
@@ -192,6 +296,7 @@ pub(crate) fn build(
         customers,
         purchases,
         refunds,
+        lines,
     })
 }
 
@@ -310,22 +415,23 @@ pub(crate) fn record_refunds<N: rapport_core::Notifier>(
     svc: &rapport::Service<Db, N>,
     tenant: TenantId,
     refunds: Vec<(u64, Activity)>,
+    lines: &mut BTreeMap<ActivityId, Vec<LineItem>>,
     cols: &Columns,
     skip_bad: bool,
     done: &mut Imported,
 ) -> Result<Vec<RowError>> {
     let mut bad = Vec::new();
     for (line, a) in refunds {
-        let new = rapport::NewActivity {
-            customer: a.customer,
-            at: a.at,
-            channel: a.channel,
-            idempotency_key: a.idempotency_key,
-            kind: a.kind,
-        };
-        match futures::executor::block_on(svc.record(tenant, new)) {
+        let items = lines.remove(&a.id).unwrap_or_default();
+        let n = items.len();
+        let new = new_activity(a);
+        // The lines were checked against the amount before the first write (`check_totals`).
+        match futures::executor::block_on(svc.record_with_lines(tenant, new, items, true)) {
             Ok(r) if r.duplicate => done.refunds_skipped += 1,
-            Ok(_) => done.refunds_new += 1,
+            Ok(_) => {
+                done.refunds_new += 1;
+                done.lines_new += n;
+            }
             Err(rapport::Error::Domain(e)) => {
                 let column = refund_column(&e, cols);
                 let row = RowError {
@@ -342,6 +448,57 @@ pub(crate) fn record_refunds<N: rapport_core::Notifier>(
         }
     }
     Ok(bad)
+}
+
+fn new_activity(a: Activity) -> rapport::NewActivity {
+    rapport::NewActivity {
+        customer: a.customer,
+        at: a.at,
+        channel: a.channel,
+        idempotency_key: a.idempotency_key,
+        kind: a.kind,
+    }
+}
+
+/// Records the purchases that carry line items through the service, each with its lines in
+/// one changeset ([`rapport::Service::record_with_lines`]), up to [`EVALUATE_IN_FLIGHT`] at
+/// a time: a re-run finds each order's key recorded and writes neither the purchase nor its
+/// lines again. The totals were checked before the first write (`lines::check_totals`), so
+/// the service is told to allow what the import allowed.
+pub(crate) fn record_lined<N: rapport_core::Notifier>(
+    svc: &rapport::Service<Db, N>,
+    tenant: TenantId,
+    lined: Vec<(Activity, Vec<LineItem>)>,
+    quiet: bool,
+    done: &mut Imported,
+) -> Result<()> {
+    use futures::StreamExt;
+    let b = bar(lined.len() as u64, quiet, "orders with lines");
+    let mut results = futures::stream::iter(lined)
+        .map(|(a, items)| {
+            let n = items.len();
+            async move {
+                let r = svc
+                    .record_with_lines(tenant, new_activity(a), items, true)
+                    .await;
+                (r, n)
+            }
+        })
+        .buffer_unordered(EVALUATE_IN_FLIGHT);
+    futures::executor::block_on(async {
+        while let Some((r, n)) = results.next().await {
+            if r?.duplicate {
+                done.purchases_skipped += 1;
+            } else {
+                done.purchases_new += 1;
+                done.lines_new += n;
+            }
+            b.inc(1);
+        }
+        Ok::<(), CliError>(())
+    })?;
+    b.finish_and_clear();
+    Ok(())
 }
 
 /// The column to blame for a refused refund.

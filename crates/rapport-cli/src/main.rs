@@ -13,6 +13,7 @@ mod clv;
 mod config;
 mod error;
 mod import;
+mod lines;
 mod par;
 mod privacy;
 mod quality;
@@ -422,6 +423,27 @@ struct ImportArgs {
     /// a bad row.
     #[arg(long, default_value_t = 1)]
     future_tolerance_days: u32,
+    /// The sku column: each row is one line item, and the rows of one order (same customer,
+    /// order id and type) are one purchase (or refund) with its lines; every row of an order
+    /// carries the order's date and amount.
+    #[arg(long, conflicts_with = "lines")]
+    sku_col: Option<String>,
+    /// A lines file (CSV) keyed by order id: each row one line item of a purchase of the
+    /// transactions file (columns `--order-col`, `--sku-col`, … with their default names).
+    #[arg(long)]
+    lines: Option<PathBuf>,
+    /// The quantity column of the line items.
+    #[arg(long, default_value = "quantity")]
+    quantity_col: String,
+    /// The unit price column of the line items (in `--currency`).
+    #[arg(long, default_value = "unit_price")]
+    unit_price_col: String,
+    /// The category column of the line items (default: `category` when the file has it).
+    #[arg(long)]
+    category_col: Option<String>,
+    /// Accept orders whose line items do not add up to the amount (else a bad row).
+    #[arg(long)]
+    allow_line_mismatch: bool,
     /// List bad rows and import the others instead of stopping.
     #[arg(long)]
     skip_bad: bool,
@@ -655,6 +677,8 @@ fn import_and_evaluate(
 )> {
     let touched = batch.touched();
     let pending = std::mem::take(&mut batch.refunds);
+    let lined = batch.take_lined();
+    let mut refund_lines = std::mem::take(&mut batch.lines);
     let mut done = import::store(&store, tenant, batch, quiet)?;
     // Racing imports refunding one customer's orders retry on version conflicts: each round
     // lets one of them through, so allow more rounds than the service's default.
@@ -663,7 +687,17 @@ fn import_and_evaluate(
         .with_policies(policies.clone())?
         .with_max_attempts(64);
     let (cols, skip_bad) = refunds;
-    let bad = import::record_refunds(&svc, tenant, pending, cols, skip_bad, &mut done)?;
+    done.rows += lined.len();
+    import::record_lined(&svc, tenant, lined, quiet, &mut done)?;
+    let bad = import::record_refunds(
+        &svc,
+        tenant,
+        pending,
+        &mut refund_lines,
+        cols,
+        skip_bad,
+        &mut done,
+    )?;
     let evaluated = import::evaluate(&svc, tenant, &touched, quiet)?;
     Ok((Service::from_async(svc), done, evaluated, bad))
 }
@@ -830,12 +864,29 @@ fn run(cli: Cli) -> Result<()> {
                 now,
                 future_tolerance: chrono::Duration::days(i64::from(a.future_tolerance_days)),
             };
-            let file = std::fs::File::open(&a.csv)
-                .map_err(|e| fail!("cannot open {}: {e}", a.csv.display()))?;
-            let (txs, mut bad) = import::parse(file, &cols, a.skip_bad)?;
+            let file =
+                std::fs::read(&a.csv).map_err(|e| fail!("cannot open {}: {e}", a.csv.display()))?;
+            let (txs, mut bad) = import::parse(file.as_slice(), &cols, a.skip_bad)?;
+            let items = lines::ItemColumns {
+                order: cols.order.clone().unwrap_or_else(|| "order_id".into()),
+                sku: a.sku_col.clone().unwrap_or_else(|| "sku".into()),
+                quantity: a.quantity_col,
+                unit_price: a.unit_price_col,
+                category: a.category_col,
+                currency: cols.currency,
+            };
+            let lined = import::read_lines(
+                &file,
+                txs,
+                &mut bad,
+                (a.sku_col.is_some(), a.lines.as_deref()),
+                (&cols, &items),
+                (a.allow_line_mismatch, a.skip_bad),
+            )?;
             // Every record is built (and every refund checked against its order) before the
             // first write: a bad row writes nothing.
-            let mut batch = import::build(tenant, &txs, &cols)?;
+            let mut batch =
+                import::build_with_lines(tenant, &lined.txs, &cols, lined.lines.clone())?;
             bad.extend(import::check_refunds(
                 &store, tenant, &mut batch, &cols, a.skip_bad,
             )?);
@@ -867,7 +918,8 @@ fn run(cli: Cli) -> Result<()> {
                 serde_json::to_string(&serde_json::json!({
                     "imported": done,
                     "evaluated": evaluated,
-                    "skipped_rows": bad.len()
+                    "skipped_rows": bad.len(),
+                    "skipped_line_rows": lined.bad_lines_file.len()
                 }))?
             );
         }
@@ -1041,6 +1093,7 @@ fn run(cli: Cli) -> Result<()> {
             let r = report(&store, tenant, now, period(now, from, to)?, &policies)?;
             let cases = case::section(&store, tenant, now, &policies)?;
             let accounts = account::section(&store, tenant, now)?;
+            let products = recommend::section(&Service::new(store), tenant)?;
             if json {
                 let mut out = report::to_json(&r);
                 if let (Some(m), Some(obj)) = (&cases, out.as_object_mut()) {
@@ -1048,6 +1101,9 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 if let (Some(a), Some(obj)) = (&accounts, out.as_object_mut()) {
                     obj.insert("accounts".into(), serde_json::to_value(a)?);
+                }
+                if let (Some(p), Some(obj)) = (&products, out.as_object_mut()) {
+                    obj.insert("top_products_by_tier".into(), recommend::section_json(p));
                 }
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
@@ -1058,12 +1114,19 @@ fn run(cli: Cli) -> Result<()> {
                 if let Some(a) = &accounts {
                     print!("\n{}", account::section_text(a));
                 }
+                if let Some(p) = &products {
+                    print!("\n{}", recommend::section_text(p));
+                }
             }
             if let Some(path) = html {
                 let mut page = render::html(&r);
                 if let Some(a) = &accounts {
                     let at = page.rfind("</body>").unwrap_or(page.len());
                     page.insert_str(at, &account::section_html(a));
+                }
+                if let Some(p) = &products {
+                    let at = page.rfind("</body>").unwrap_or(page.len());
+                    page.insert_str(at, &recommend::section_html(p));
                 }
                 std::fs::write(&path, page)?;
                 eprintln!("wrote {}", path.display());

@@ -103,3 +103,88 @@ pub(crate) fn run(
     }
     Ok(())
 }
+
+/// How many items per tier the report's "top products by tier" lists.
+pub(crate) const TOP_PRODUCTS: usize = 5;
+
+/// The report's section: each tier (ladder order) with its top items.
+pub(crate) type TopProducts = Vec<(String, Vec<TopProduct>)>;
+
+/// One item of a tier's top list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct TopProduct {
+    pub(crate) sku: String,
+    /// Distinct buyers in the tier (net of refunded lines).
+    pub(crate) buyers: u32,
+}
+
+/// The report's "top products by tier": each tier's most-bought items, from
+/// [`rapport::Service::top_products_by_tier`] (no computation here). `None` when the tenant
+/// has no line items.
+pub(crate) fn section(
+    svc: &rapport::blocking::Service<Db>,
+    t: TenantId,
+) -> Result<Option<TopProducts>> {
+    let by_tier = svc.top_products_by_tier(t, TOP_PRODUCTS)?;
+    if by_tier.iter().all(|(_, items)| items.is_empty()) {
+        return Ok(None);
+    }
+    Ok(Some(
+        by_tier
+            .into_iter()
+            .map(|(tier, items)| {
+                let items = items
+                    .into_iter()
+                    .map(|(sku, buyers)| TopProduct {
+                        sku: sku.as_str().to_owned(),
+                        buyers,
+                    })
+                    .collect();
+                (tier.as_str().to_owned(), items)
+            })
+            .collect(),
+    ))
+}
+
+/// The section as JSON: `{"gold": [{"sku": …, "buyers": n}, …], …}`, tiers in ladder order.
+pub(crate) fn section_json(s: &[(String, Vec<TopProduct>)]) -> serde_json::Value {
+    s.iter()
+        .map(|(tier, items)| (tier.clone(), json!(items)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// The section as text.
+pub(crate) fn section_text(s: &[(String, Vec<TopProduct>)]) -> String {
+    let mut out = String::from("Top products by tier (distinct buyers)\n");
+    for (tier, items) in s {
+        let list: Vec<String> = items
+            .iter()
+            .map(|p| format!("{} ({})", p.sku, p.buyers))
+            .collect();
+        out.push_str(&format!("  {tier:<10} {}\n", list.join(", ")));
+    }
+    out
+}
+
+/// The section as HTML.
+pub(crate) fn section_html(s: &[(String, Vec<TopProduct>)]) -> String {
+    use crate::render::esc;
+    let rows: String = s
+        .iter()
+        .map(|(tier, items)| {
+            let list: Vec<String> = items
+                .iter()
+                .map(|p| format!("{} ({})", esc(&p.sku), p.buyers))
+                .collect();
+            format!(
+                "<tr><td>{}</td><td>{}</td></tr>",
+                esc(tier),
+                list.join(", ")
+            )
+        })
+        .collect();
+    format!(
+        "<section id=\"top-products\"><h2>Top products by tier</h2><table><tr><th>tier</th><th>most bought (distinct buyers)</th></tr>{rows}</table></section>\n"
+    )
+}

@@ -164,6 +164,9 @@ pub(crate) enum Problem {
     Invalid(String),
     /// The refund is refused: an unknown order, more than is left, another currency.
     Refund(DomainError),
+    /// The order's line items do not add up to its amount (or mix currencies); boxed to keep
+    /// every row result small.
+    Lines(Box<DomainError>),
 }
 
 impl fmt::Display for Problem {
@@ -218,6 +221,10 @@ impl fmt::Display for Problem {
                 "{e} (no purchase of it in the file or the store)"
             ),
             Problem::Refund(e) => write!(f, "{e}"),
+            Problem::Lines(e) => write!(
+                f,
+                "{e}; fix the lines or the amount, or re-run with --allow-line-mismatch"
+            ),
         }
     }
 }
@@ -269,13 +276,10 @@ pub(crate) fn check_external(id: &str) -> std::result::Result<(), Problem> {
     Ok(())
 }
 
-/// Reads and checks every row; a bad row stops the import with its line and column, or is
-/// listed and skipped with `skip_bad`.
-pub(crate) fn parse(
-    input: impl Read,
-    cols: &Columns,
-    skip_bad: bool,
-) -> Result<(Vec<Tx>, Vec<RowError>), ReadError> {
+/// A CSV reader over `input` (cells trimmed, every line ending read as `\n`) and its header.
+pub(crate) fn open<R: Read>(
+    input: R,
+) -> Result<(csv::Reader<Newlines<R>>, csv::StringRecord), ReadError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(Newlines::new(input));
@@ -283,14 +287,33 @@ pub(crate) fn parse(
         .headers()
         .map_err(|e| ReadError::File(format!("cannot read the CSV header: {e}")))?
         .clone();
-    let find = |name: &str| {
-        headers.iter().position(|h| h == name).ok_or_else(|| {
-            ReadError::File(format!(
-                "column `{name}` not found (columns: {}); name it with --customer-col/--date-col/--amount-col",
-                headers.iter().collect::<Vec<_>>().join(", ")
-            ))
-        })
-    };
+    Ok((reader, headers))
+}
+
+/// The position of column `name` in `headers`, or an error listing the columns and the
+/// `flags` that name them.
+pub(crate) fn column(
+    headers: &csv::StringRecord,
+    name: &str,
+    flags: &str,
+) -> Result<usize, ReadError> {
+    headers.iter().position(|h| h == name).ok_or_else(|| {
+        ReadError::File(format!(
+            "column `{name}` not found (columns: {}); name it with {flags}",
+            headers.iter().collect::<Vec<_>>().join(", ")
+        ))
+    })
+}
+
+/// Reads and checks every row; a bad row stops the import with its line and column, or is
+/// listed and skipped with `skip_bad`.
+pub(crate) fn parse(
+    input: impl Read,
+    cols: &Columns,
+    skip_bad: bool,
+) -> Result<(Vec<Tx>, Vec<RowError>), ReadError> {
+    let (mut reader, headers) = open(input)?;
+    let find = |name: &str| column(&headers, name, "--customer-col/--date-col/--amount-col");
     let (ci, di, ai) = (
         find(&cols.customer)?,
         find(&cols.date)?,

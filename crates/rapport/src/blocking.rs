@@ -1034,6 +1034,38 @@ impl<S: Store, N: Notifier> Service<S, N> {
         block_on(self.0.recommend_with(t, id, k, params))
     }
 
+    /// A [`crate::Recommender`] the host keeps (see the async method).
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn recommender(
+        &self,
+        t: TenantId,
+        params: rapport_core::recommend::CosineParams,
+    ) -> Result<crate::Recommender, Error>
+    where
+        S: LineItemStore,
+    {
+        block_on(self.0.recommender(t, params))
+    }
+
+    /// Recommendations from a kept [`crate::Recommender`] (see the async method).
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn recommend_from(
+        &self,
+        kept: &crate::Recommender,
+        t: TenantId,
+        id: CustomerId,
+        k: usize,
+    ) -> Result<crate::Recommendations, Error>
+    where
+        S: LineItemStore,
+    {
+        block_on(self.0.recommend_from(kept, t, id, k))
+    }
+
     /// The tenant's purchases net of refunds (see the async method).
     ///
     /// # Errors

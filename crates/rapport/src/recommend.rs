@@ -3,7 +3,7 @@
 //! line list (net of refunded lines), and the most-bought items of the customer's tier when
 //! nothing scores (DOMAIN.md "Products and recommendations").
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rapport_core::ports::net_purchases;
 use rapport_core::recommend::{
@@ -40,6 +40,73 @@ pub type TopByTier = Vec<(Tier, Vec<(Sku, u32)>)>;
 pub struct Purchases {
     /// Every `(customer, sku)` pair, customer then sku order.
     pub pairs: Vec<(CustomerId, Sku)>,
+}
+
+/// A tenant's recommendation model kept by the host (see [`Service::recommender`]): the
+/// item-item model, what each customer bought (net of refunds) and each tier's most-bought
+/// items for the cold start. Pure once built; its answers are those of
+/// [`Service::recommend_with`] on the line items it was built from.
+///
+/// ```
+/// # use futures::executor::block_on;
+/// # use rapport::{NewActivity, Service};
+/// # use rapport::core::*;
+/// # use rapport::core::recommend::CosineParams;
+/// # use rapport_memory::MemoryStore;
+/// let svc = Service::new(MemoryStore::new());
+/// let t = TenantId::from_u128(1);
+/// let ann = block_on(svc.register(t, Profile::default()))?.customer;
+/// let tea = LineItem::new(Sku::new("tea")?, 1, Money::new(2.into(), Currency::USD), None)?;
+/// let buy = NewActivity::purchase(ann.id(), "o1", Money::new(2.into(), Currency::USD), svc.now())?;
+/// block_on(svc.record_with_lines(t, buy, vec![tea], false))?;
+/// let kept = block_on(svc.recommender(t, CosineParams::default()))?;
+/// // Ann's tier's favourite is tea: the only item, and Ann has it.
+/// let tier = block_on(svc.customer(t, ann.id()))?.customer.tier();
+/// assert_eq!(kept.top_by_tier(3), vec![(tier, vec![(Sku::new("tea")?, 1)])]);
+/// assert!(kept.recommend(ann.id(), tier, 3).items.is_empty());
+/// assert_eq!(kept.model().skus().len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Recommender {
+    model: ItemModel,
+    bought: HashMap<CustomerId, Vec<Sku>>,
+    popular: BTreeMap<Tier, Popularity>,
+}
+
+impl Recommender {
+    /// The item-item model.
+    #[must_use]
+    pub fn model(&self) -> &ItemModel {
+        &self.model
+    }
+
+    /// The top `k` items for `customer` of `tier`: the model's, or the tier's most bought
+    /// when nothing scores.
+    #[must_use]
+    pub fn recommend(&self, customer: CustomerId, tier: Tier, k: usize) -> Recommendations {
+        let none = Vec::new();
+        let bought = self.bought.get(&customer).unwrap_or(&none);
+        let empty = Popularity::default();
+        let popular = self.popular.get(&tier).unwrap_or(&empty);
+        let (items, cold_start) =
+            recommend_with_fallback(&self.model, popular, bought, k, |_| false);
+        Recommendations {
+            customer,
+            tier,
+            items,
+            cold_start,
+        }
+    }
+
+    /// The `k` most-bought items of each tier with buyers, tiers in ladder order.
+    #[must_use]
+    pub fn top_by_tier(&self, k: usize) -> TopByTier {
+        self.popular
+            .iter()
+            .map(|(tier, p)| (*tier, p.top(k, &[])))
+            .collect()
+    }
 }
 
 impl<S: LineItemStore, N: Notifier> Service<S, N> {
@@ -80,12 +147,39 @@ impl<S: LineItemStore, N: Notifier> Service<S, N> {
         ))
     }
 
+    /// A [`Recommender`] of the tenant's purchases with `params`: the model, what every
+    /// customer bought and each tier's most-bought items, built in one pass over the
+    /// tenant's line items. A host serving many requests keeps it and asks
+    /// [`Service::recommend_from`]; it does not see line items written after it was built
+    /// (build a new one to take them in, e.g. after an import or nightly).
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn recommender(
+        &self,
+        t: TenantId,
+        params: CosineParams,
+    ) -> Result<Recommender, Error> {
+        let p = self.purchases(t).await?;
+        let model = ItemModel::build(p.pairs.iter().map(|(c, s)| (*c, s)), params);
+        let popular = self.popular_by_tier(t, &p).await?;
+        let mut bought: HashMap<CustomerId, Vec<Sku>> = HashMap::new();
+        for (c, s) in &p.pairs {
+            bought.entry(*c).or_default().push(s.clone());
+        }
+        Ok(Recommender {
+            model,
+            bought,
+            popular,
+        })
+    }
+
     /// The top `k` items for customer `id`, from the tenant's line items with the default
     /// model parameters (min support 3, 50 neighbours): items similar to what it bought and
     /// has not bought, each explained; when nothing scores, the most-bought items among the
     /// customers of its tier. The model is built from the store on each call (one pass over
-    /// the tenant's line items); hosts serving many requests build it once with
-    /// [`Service::recommendation_model`] and call `ItemModel::recommend` themselves.
+    /// the tenant's line items); hosts serving many requests build a [`Recommender`] once
+    /// with [`Service::recommender`] and ask [`Service::recommend_from`].
     ///
     /// ```
     /// # use futures::executor::block_on;
@@ -123,41 +217,52 @@ impl<S: LineItemStore, N: Notifier> Service<S, N> {
         k: usize,
         params: CosineParams,
     ) -> Result<Recommendations, Error> {
-        let r = self.customer(t, id).await?;
-        let me = r.customer.id();
-        let tier = r.customer.tier();
-        let p = self.purchases(t).await?;
-        let model = ItemModel::build(p.pairs.iter().map(|(c, s)| (*c, s)), params);
-        let bought: Vec<Sku> = p
-            .pairs
-            .iter()
-            .filter(|(c, _)| *c == me)
-            .map(|(_, s)| s.clone())
-            .collect();
-        let popular = self.tier_popularity(t, &p, tier).await?;
-        let (items, cold_start) = recommend_with_fallback(&model, &popular, &bought, k, |_| false);
-        Ok(Recommendations {
-            customer: me,
-            tier,
-            items,
-            cold_start,
-        })
+        let r = self.recommender(t, params).await?;
+        self.recommend_from(&r, t, id, k).await
     }
 
-    /// The most-bought items among the customers of `tier`.
-    async fn tier_popularity(
+    /// The top `k` items for customer `id` from a kept [`Recommender`]: one customer read
+    /// (its tier, or its survivor's after a merge), no line items read.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::{NewActivity, Service};
+    /// # use rapport::core::*;
+    /// # use rapport::core::recommend::CosineParams;
+    /// # use rapport_memory::MemoryStore;
+    /// let svc = Service::new(MemoryStore::new());
+    /// let t = TenantId::from_u128(1);
+    /// let usd = |s: &str| Money::new(s.parse().unwrap(), Currency::USD);
+    /// let mut ids = Vec::new();
+    /// for (n, basket) in [&["tea", "cup"][..], &["tea"][..]].iter().enumerate() {
+    ///     let id = block_on(svc.register(t, Profile::default()))?.customer.id();
+    ///     let lines = basket
+    ///         .iter()
+    ///         .map(|s| LineItem::new(Sku::new(*s)?, 1, usd("2"), None))
+    ///         .collect::<Result<Vec<_>, _>>()?;
+    ///     let amount = usd(&(2 * basket.len()).to_string());
+    ///     let buy = NewActivity::purchase(id, format!("o{n}"), amount, svc.now())?;
+    ///     block_on(svc.record_with_lines(t, buy, lines, false))?;
+    ///     ids.push(id);
+    /// }
+    /// let params = CosineParams { min_support: 1, neighbours: 50 };
+    /// let kept = block_on(svc.recommender(t, params))?;
+    /// let r = block_on(svc.recommend_from(&kept, t, ids[1], 10))?;
+    /// assert_eq!(r.items[0].sku.as_str(), "cup");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown customer; store errors.
+    pub async fn recommend_from(
         &self,
+        kept: &Recommender,
         t: TenantId,
-        p: &Purchases,
-        tier: Tier,
-    ) -> Result<Popularity, Error> {
-        let tiers = self.tiers_of(t, p).await?;
-        Ok(Popularity::build(
-            p.pairs
-                .iter()
-                .filter(|(c, _)| tiers.get(c) == Some(&tier))
-                .map(|(c, s)| (*c, s)),
-        ))
+        id: CustomerId,
+        k: usize,
+    ) -> Result<Recommendations, Error> {
+        let r = self.customer(t, id).await?;
+        Ok(kept.recommend(r.customer.id(), r.customer.tier(), k))
     }
 
     /// The tier of every buyer.
@@ -184,17 +289,30 @@ impl<S: LineItemStore, N: Notifier> Service<S, N> {
     /// Store errors.
     pub async fn top_products_by_tier(&self, t: TenantId, k: usize) -> Result<TopByTier, Error> {
         let p = self.purchases(t).await?;
-        let tiers = self.tiers_of(t, &p).await?;
-        let mut by: std::collections::BTreeMap<Tier, Vec<(CustomerId, &Sku)>> =
-            std::collections::BTreeMap::new();
+        Ok(self
+            .popular_by_tier(t, &p)
+            .await?
+            .iter()
+            .map(|(tier, pop)| (*tier, pop.top(k, &[])))
+            .collect())
+    }
+
+    /// Each tier's most-bought items (distinct buyers), tiers with buyers only.
+    async fn popular_by_tier(
+        &self,
+        t: TenantId,
+        p: &Purchases,
+    ) -> Result<BTreeMap<Tier, Popularity>, Error> {
+        let tiers = self.tiers_of(t, p).await?;
+        let mut by_tier: BTreeMap<Tier, Vec<(CustomerId, &Sku)>> = BTreeMap::new();
         for (c, s) in &p.pairs {
             if let Some(tier) = tiers.get(c) {
-                by.entry(*tier).or_default().push((*c, s));
+                by_tier.entry(*tier).or_default().push((*c, s));
             }
         }
-        Ok(by
+        Ok(by_tier
             .into_iter()
-            .map(|(tier, pairs)| (tier, Popularity::build(pairs).top(k, &[])))
+            .map(|(tier, pairs)| (tier, Popularity::build(pairs)))
             .collect())
     }
 }

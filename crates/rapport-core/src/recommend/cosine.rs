@@ -66,6 +66,9 @@ pub struct ItemModel {
     neighbours: Vec<Vec<(u32, f64, u32)>>,
 }
 
+/// An item's kept neighbours: (item index, similarity, support), best first.
+type Row = Vec<(u32, f64, u32)>;
+
 /// A candidate: item index, score, and (bought item index, similarity) contributions.
 type Scored = (u32, f64, Vec<(u32, f64)>);
 
@@ -78,84 +81,73 @@ fn best_first(skus: &[Sku], a: (u32, f64), b: (u32, f64)) -> std::cmp::Ordering 
 impl ItemModel {
     /// Builds the model from purchases as `(customer, sku)` pairs (net of full refunds; a
     /// customer buying an item twice counts once). Any order of the pairs gives the same model.
+    ///
+    /// One pass interns customers and skus as dense indices (a fast non-keyed hash; only the
+    /// distinct skus are sorted), baskets and buyer lists are sorted vectors in one buffer
+    /// each, and the items' rows are computed on every available core (each row depends on
+    /// the purchases only, so the model is the same whatever the number of threads).
     #[must_use]
     pub fn build<'a>(
         purchases: impl IntoIterator<Item = (CustomerId, &'a Sku)>,
         params: CosineParams,
     ) -> Self {
-        let pairs: Vec<(CustomerId, &'a Sku)> = purchases.into_iter().collect();
-        // Items in sku order, found by a sort of the distinct skus (a map keyed by sku per
-        // pair costs a string comparison per level).
-        let mut distinct: Vec<&'a Sku> = pairs.iter().map(|(_, s)| *s).collect();
-        distinct.sort_unstable();
-        distinct.dedup();
-        let sku_index: HashMap<&'a Sku, u32> = distinct
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (*s, i as u32))
-            .collect();
-        let skus: Vec<Sku> = distinct.iter().map(|s| (*s).clone()).collect();
-        // Each customer's distinct items, and each item's buyers (customers as dense indices).
-        let mut customer_index: HashMap<CustomerId, u32> = HashMap::new();
-        let mut baskets: Vec<Vec<u32>> = Vec::new();
-        for (c, s) in pairs {
-            let next = baskets.len() as u32;
-            let ci = *customer_index.entry(c).or_insert(next);
-            if ci == next {
-                baskets.push(Vec::new());
-            }
-            baskets[ci as usize].push(sku_index[s]);
+        Self::build_on(purchases, params, None)
+    }
+
+    /// [`ItemModel::build`] on `threads` threads (`None`: every core when the work is large).
+    fn build_on<'a>(
+        purchases: impl IntoIterator<Item = (CustomerId, &'a Sku)>,
+        params: CosineParams,
+        threads: Option<usize>,
+    ) -> Self {
+        let iter = purchases.into_iter();
+        let mut sku_ids: FastMap<&'a Sku, u32> = FastMap::default();
+        let mut arrival: Vec<&'a Sku> = Vec::new();
+        let mut customer_ids: FastMap<CustomerId, u32> = FastMap::default();
+        let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(iter.size_hint().0);
+        for (c, s) in iter {
+            let next = customer_ids.len() as u32;
+            let ci = *customer_ids.entry(c).or_insert(next);
+            let next = arrival.len() as u32;
+            let si = *sku_ids.entry(s).or_insert_with(|| {
+                arrival.push(s);
+                next
+            });
+            pairs.push((ci, si));
         }
-        let mut item_buyers: Vec<Vec<u32>> = vec![Vec::new(); skus.len()];
-        for (ci, b) in baskets.iter_mut().enumerate() {
-            b.sort_unstable();
-            b.dedup();
-            for i in b.iter() {
-                item_buyers[*i as usize].push(ci as u32);
-            }
+        drop(sku_ids);
+        // Items in sku order: an item's index is its rank among the distinct skus.
+        let mut order: Vec<u32> = (0..arrival.len() as u32).collect();
+        order.sort_unstable_by(|a, b| arrival[*a as usize].cmp(arrival[*b as usize]));
+        let mut rank = vec![0u32; arrival.len()];
+        for (r, a) in order.iter().enumerate() {
+            rank[*a as usize] = r as u32;
         }
-        let buyers: Vec<u32> = item_buyers.iter().map(|b| b.len() as u32).collect();
-        // Co-purchase counts item by item, in a dense scratch row reset through its touched list.
-        let mut counts = vec![0u32; skus.len()];
-        let mut touched: Vec<u32> = Vec::new();
-        let min_support = params.min_support.max(1);
-        let neighbours = (0..skus.len())
-            .map(|i| {
-                for c in &item_buyers[i] {
-                    for j in &baskets[*c as usize] {
-                        if *j as usize != i {
-                            if counts[*j as usize] == 0 {
-                                touched.push(*j);
-                            }
-                            counts[*j as usize] += 1;
-                        }
-                    }
-                }
-                let mut row: Vec<(u32, f64, u32)> = touched
-                    .iter()
-                    .filter_map(|j| {
-                        let co = counts[*j as usize];
-                        (co >= min_support).then(|| {
-                            let denom =
-                                (f64::from(buyers[i]) * f64::from(buyers[*j as usize])).sqrt();
-                            (*j, f64::from(co) / denom, co)
-                        })
-                    })
-                    .collect();
-                for j in touched.drain(..) {
-                    counts[j as usize] = 0;
-                }
-                let cmp = |a: &(u32, f64, u32), b: &(u32, f64, u32)| {
-                    best_first(&skus, (a.0, a.1), (b.0, b.1))
-                };
-                if row.len() > params.neighbours {
-                    row.select_nth_unstable_by(params.neighbours, cmp);
-                    row.truncate(params.neighbours);
-                }
-                row.sort_unstable_by(cmp);
-                row
-            })
+        let skus: Vec<Sku> = order.iter().map(|a| arrival[*a as usize].clone()).collect();
+        for p in &mut pairs {
+            p.1 = rank[p.1 as usize];
+        }
+        let baskets = Csr::group(customer_ids.len(), &pairs, true);
+        drop(pairs);
+        // Each item's buyers, in customer order (from the baskets, customer by customer).
+        let mut by_item: Vec<(u32, u32)> = Vec::with_capacity(baskets.items.len());
+        for c in 0..baskets.len() {
+            by_item.extend(baskets.row(c).iter().map(|i| (*i, c as u32)));
+        }
+        let item_buyers = Csr::group(skus.len(), &by_item, false);
+        drop(by_item);
+        let buyers: Vec<u32> = (0..skus.len())
+            .map(|i| item_buyers.row(i).len() as u32)
             .collect();
+        let ctx = RowContext {
+            skus: &skus,
+            baskets: &baskets,
+            item_buyers: &item_buyers,
+            buyers: &buyers,
+            min_support: params.min_support.max(1),
+            keep: params.neighbours,
+        };
+        let neighbours = ctx.all_rows(threads);
         Self {
             params,
             skus,
@@ -285,5 +277,270 @@ impl ItemModel {
                 }
             })
             .collect()
+    }
+}
+
+/// A fast non-keyed hash (FxHash's multiply-rotate) for interning skus and customer ids in
+/// [`ItemModel::build`]: the keys are the tenant's own, not an attacker's choice per request,
+/// and the map is dropped when the build ends.
+#[derive(Default, Clone, Copy)]
+struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        for b in chunks.remainder() {
+            self.add(u64::from(*b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_u128(&mut self, i: u128) {
+        self.add(i as u64);
+        self.add((i >> 64) as u64);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+}
+
+impl FastHasher {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
+
+/// Rows of sorted `u32`s in one buffer (compressed sparse rows): row `r` is
+/// `items[offsets[r]..offsets[r + 1]]`.
+struct Csr {
+    offsets: Vec<usize>,
+    items: Vec<u32>,
+}
+
+impl Csr {
+    /// Groups `(row, value)` pairs into `rows` rows, each row's values sorted (and without
+    /// repeats when `dedup`), by a counting pass and a fill: no per-row allocation.
+    fn group(rows: usize, pairs: &[(u32, u32)], dedup: bool) -> Self {
+        let mut offsets = vec![0usize; rows + 1];
+        for (r, _) in pairs {
+            offsets[*r as usize + 1] += 1;
+        }
+        for r in 0..rows {
+            offsets[r + 1] += offsets[r];
+        }
+        let mut fill = offsets.clone();
+        let mut items = vec![0u32; pairs.len()];
+        for (r, v) in pairs {
+            items[fill[*r as usize]] = *v;
+            fill[*r as usize] += 1;
+        }
+        // Sort each row and, with `dedup`, compact it in place (rows only shrink).
+        let mut write = 0;
+        let mut start = 0;
+        for r in 0..rows {
+            let end = offsets[r + 1];
+            let row = &mut items[start..end];
+            row.sort_unstable();
+            let mut last = None;
+            let from = write;
+            for k in start..end {
+                let v = items[k];
+                if dedup && last == Some(v) {
+                    continue;
+                }
+                last = Some(v);
+                items[write] = v;
+                write += 1;
+            }
+            offsets[r] = from;
+            start = end;
+        }
+        offsets[rows] = write;
+        items.truncate(write);
+        Self { offsets, items }
+    }
+
+    fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    fn row(&self, r: usize) -> &[u32] {
+        &self.items[self.offsets[r]..self.offsets[r + 1]]
+    }
+}
+
+/// What computing an item's neighbour row needs (shared by the build's threads).
+struct RowContext<'m> {
+    skus: &'m [Sku],
+    baskets: &'m Csr,
+    item_buyers: &'m Csr,
+    buyers: &'m [u32],
+    min_support: u32,
+    keep: usize,
+}
+
+/// Items handed to a build thread at a time.
+const ROW_BLOCK: usize = 64;
+
+/// Below this many co-purchase increments a build runs on one thread.
+const PARALLEL_WORK: u64 = 2_000_000;
+
+impl RowContext<'_> {
+    /// Every item's row, on as many threads as the machine offers when the work is large.
+    fn all_rows(&self, threads: Option<usize>) -> Vec<Row> {
+        let n = self.skus.len();
+        let threads = threads.unwrap_or_else(|| {
+            let work: u64 = (0..self.baskets.len())
+                .map(|c| (self.baskets.row(c).len() as u64).pow(2))
+                .sum();
+            if work < PARALLEL_WORK {
+                1
+            } else {
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+            }
+        });
+        if threads <= 1 {
+            let mut scratch = Scratch::new(n);
+            return (0..n).map(|i| self.row(i, &mut scratch)).collect();
+        }
+        // Blocks of items taken from a shared counter, so a thread that drew popular items
+        // does not hold the others back; each row lands at its item's index.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let parts: Vec<Vec<(usize, Row)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut scratch = Scratch::new(n);
+                        let mut out = Vec::new();
+                        loop {
+                            let from =
+                                next.fetch_add(ROW_BLOCK, std::sync::atomic::Ordering::Relaxed);
+                            if from >= n {
+                                break;
+                            }
+                            for i in from..(from + ROW_BLOCK).min(n) {
+                                out.push((i, self.row(i, &mut scratch)));
+                            }
+                        }
+                        out
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        let mut rows: Vec<Row> = vec![Vec::new(); n];
+        for (i, row) in parts.into_iter().flatten() {
+            rows[i] = row;
+        }
+        rows
+    }
+
+    /// Item `i`'s kept neighbours: co-purchase counts over its buyers' baskets in a dense
+    /// scratch row reset through its touched list, then the K best (ties by sku).
+    fn row(&self, i: usize, scratch: &mut Scratch) -> Row {
+        let Scratch { counts, touched } = scratch;
+        for c in self.item_buyers.row(i) {
+            for j in self.baskets.row(*c as usize) {
+                if *j as usize != i {
+                    if counts[*j as usize] == 0 {
+                        touched.push(*j);
+                    }
+                    counts[*j as usize] += 1;
+                }
+            }
+        }
+        let bi = f64::from(self.buyers[i]);
+        let mut row: Vec<(u32, f64, u32)> = touched
+            .iter()
+            .filter_map(|j| {
+                let co = counts[*j as usize];
+                (co >= self.min_support).then(|| {
+                    let denom = (bi * f64::from(self.buyers[*j as usize])).sqrt();
+                    (*j, f64::from(co) / denom, co)
+                })
+            })
+            .collect();
+        for j in touched.drain(..) {
+            counts[j as usize] = 0;
+        }
+        let cmp = |a: &(u32, f64, u32), b: &(u32, f64, u32)| {
+            best_first(self.skus, (a.0, a.1), (b.0, b.1))
+        };
+        if row.len() > self.keep {
+            row.select_nth_unstable_by(self.keep, cmp);
+            row.truncate(self.keep);
+        }
+        row.sort_unstable_by(cmp);
+        row
+    }
+}
+
+/// A build thread's dense co-purchase counts and the items it touched.
+struct Scratch {
+    counts: Vec<u32>,
+    touched: Vec<u32>,
+}
+
+impl Scratch {
+    fn new(items: usize) -> Self {
+        Self {
+            counts: vec![0; items],
+            touched: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The model does not depend on the number of threads that built it (rows are computed
+    /// per item and placed at the item's index): one thread and three agree on a book with
+    /// repeated pairs, popular items and items bought alone.
+    #[test]
+    fn threads_give_the_same_model() {
+        let skus: Vec<Sku> = (0..300)
+            .filter_map(|i| Sku::new(format!("s{i:03}")).ok())
+            .collect();
+        let mut pairs = Vec::new();
+        let mut x: u64 = 19;
+        for c in 0..2_000u128 {
+            for _ in 0..(1 + c % 9) {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                // Skewed: low indices far more often.
+                let r = (x >> 33) % 300;
+                let i = (r * r / 300) as usize;
+                pairs.push((CustomerId::from_u128(c), &skus[i]));
+            }
+        }
+        for params in [
+            CosineParams::default(),
+            CosineParams {
+                min_support: 1,
+                neighbours: 7,
+            },
+        ] {
+            let one = ItemModel::build_on(pairs.iter().copied(), params, Some(1));
+            let three = ItemModel::build_on(pairs.iter().copied(), params, Some(3));
+            assert_eq!(one, three);
+            assert_eq!(one, ItemModel::build(pairs.iter().rev().copied(), params));
+        }
     }
 }
