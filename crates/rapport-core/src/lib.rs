@@ -139,8 +139,8 @@ pub use ports::{
 };
 pub use quality::dedupe::{DedupePolicy, DuplicateCandidate, MatchReason, duplicate_candidates};
 pub use quality::merge::{
-    FieldDecision, FieldOutcome, MergeField, MergePlan, MergePreview, Survivorship,
-    SurvivorshipPolicy, ValueSource, profile_differences,
+    FieldConflict, FieldDecision, FieldOutcome, HostSurvivorship, MergeField, MergePlan,
+    MergePreview, Survivorship, SurvivorshipPolicy, ValueSource, profile_differences,
 };
 pub use quality::merge_op::{
     ActivityMove, Belongings, DistinctPair, MergeContext, MergeRecord, MergeRecordWrite, Planned,

@@ -155,6 +155,7 @@ fn policies() -> impl Strategy<Value = SurvivorshipPolicy> {
                 source_attribute: AttrKey::new("source").unwrap(),
                 ranking: vec!["erp".into(), "pos".into()],
             },
+            ..SurvivorshipPolicy::default()
         }),
     ]
 }

@@ -11,8 +11,11 @@ use crate::event::OutboxMessage;
 use crate::model::activity::Activity;
 use crate::model::clv_model::FittedClv;
 use crate::model::contact::ContactKey;
-use crate::model::id::{CustomerId, MessageId, TenantId};
-use crate::ports::{Applied, Outbox, Page, Record, Store, StoreError, TimeRange};
+use crate::model::id::{CustomerId, MergeId, MessageId, TenantId};
+use crate::ports::{
+    Applied, MergeSide, MergeStore, Outbox, Page, Record, Store, StoreError, TimeRange,
+};
+use crate::quality::merge_op::{Belongings, DistinctPair, MergeRecord};
 
 /// A boxed future, for [`DynStore`].
 ///
@@ -275,60 +278,195 @@ impl<S: Store + Outbox> DynStore for S {
     }
 }
 
-impl Store for dyn DynStore {
-    async fn load(&self, tenant: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
-        self.load_boxed(tenant, id).await
+/// `Store` and `Outbox` for a boxed twin (`dyn DynStore`, `dyn DynMergeStore`): each
+/// method awaits its boxed form.
+macro_rules! boxed_store {
+    ($($boxed:ident),*) => {$(
+    impl Store for dyn $boxed {
+        async fn load(&self, tenant: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
+            self.load_boxed(tenant, id).await
+        }
+        async fn find_by_contact(
+            &self,
+            tenant: TenantId,
+            key: &ContactKey,
+        ) -> Result<Vec<CustomerId>, StoreError> {
+            self.find_by_contact_boxed(tenant, key).await
+        }
+        async fn scan(&self, tenant: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
+            self.scan_boxed(tenant, page).await
+        }
+        async fn query(
+            &self,
+            tenant: TenantId,
+            segment: &Segment,
+            now: DateTime<Utc>,
+            page: Page,
+        ) -> Result<Vec<Record>, StoreError> {
+            self.query_boxed(tenant, segment, now, page).await
+        }
+        async fn activities(
+            &self,
+            tenant: TenantId,
+            id: CustomerId,
+            range: TimeRange,
+        ) -> Result<Vec<Activity>, StoreError> {
+            self.activities_boxed(tenant, id, range).await
+        }
+        async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
+            self.apply_boxed(tenant, cs).await
+        }
+        async fn clv_model(&self, tenant: TenantId) -> Result<Option<FittedClv>, StoreError> {
+            self.clv_model_boxed(tenant).await
+        }
+        async fn save_clv_model(&self, tenant: TenantId, model: &FittedClv) -> Result<(), StoreError> {
+            self.save_clv_model_boxed(tenant, model).await
+        }
     }
-    async fn find_by_contact(
+    impl Outbox for dyn $boxed {
+        async fn claim_outbox(
+            &self,
+            limit: u32,
+            lease: Duration,
+            now: DateTime<Utc>,
+        ) -> Result<Vec<OutboxMessage>, StoreError> {
+            self.claim_outbox_boxed(limit, lease, now).await
+        }
+        async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
+            self.ack_outbox_boxed(ids).await
+        }
+        async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
+            self.retry_outbox_boxed(id, at).await
+        }
+    }
+    )*};
+}
+boxed_store!(DynStore, DynMergeStore);
+
+/// The object-safe twin of [`MergeStore`]: a [`DynStore`] that also merges, so that a backend
+/// chosen at run time can be asked to merge, unmerge and scan for duplicates through the
+/// service (`Service<Box<dyn DynMergeStore>>`). Every `MergeStore` (with an [`Outbox`]) is a
+/// `DynMergeStore`, and `Box<dyn DynMergeStore>` is a `Store`, an `Outbox` and a `MergeStore`
+/// again.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_core::ports::{DynMergeStore, MergeStore};
+/// use rapport_core::*;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # #[derive(Default)] struct Nothing;
+/// # impl ports::Store for Nothing {
+/// #     async fn load(&self, _: TenantId, _: CustomerId) -> Result<Option<ports::Record>, StoreError> { Ok(None) }
+/// #     async fn find_by_contact(&self, _: TenantId, _: &ContactKey) -> Result<Vec<CustomerId>, StoreError> { Ok(vec![]) }
+/// #     async fn scan(&self, _: TenantId, _: ports::Page) -> Result<Vec<ports::Record>, StoreError> { Ok(vec![]) }
+/// #     async fn activities(&self, _: TenantId, _: CustomerId, _: ports::TimeRange) -> Result<Vec<Activity>, StoreError> { Ok(vec![]) }
+/// #     async fn apply(&self, _: TenantId, cs: &Changeset) -> Result<ports::Applied, StoreError> { Ok(ports::Applied::counting(cs)) }
+/// # }
+/// # impl ports::Outbox for Nothing {
+/// #     async fn claim_outbox(&self, _: u32, _: std::time::Duration, _: chrono::DateTime<chrono::Utc>) -> Result<Vec<OutboxMessage>, StoreError> { Ok(vec![]) }
+/// #     async fn ack_outbox(&self, _: &[MessageId]) -> Result<(), StoreError> { Ok(()) }
+/// #     async fn retry_outbox(&self, _: MessageId, _: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> { Ok(()) }
+/// # }
+/// # impl MergeStore for Nothing {
+/// #     async fn merge_record(&self, _: TenantId, _: MergeId) -> Result<Option<MergeRecord>, StoreError> { Ok(None) }
+/// #     async fn distinct_pairs(&self, _: TenantId) -> Result<Vec<DistinctPair>, StoreError> { Ok(vec![]) }
+/// #     async fn belongings(&self, _: TenantId, _: CustomerId) -> Result<Belongings, StoreError> { Ok(Belongings::default()) }
+/// # }
+/// // `Nothing` is any store that implements `MergeStore` (the workspace's three do).
+/// let store: Box<dyn DynMergeStore> = Box::new(Nothing);
+/// let t = TenantId::from_u128(1);
+/// assert!(block_on(store.merge_record(t, MergeId::from_u128(1)))?.is_none());
+/// assert!(block_on(store.distinct_pairs(t))?.is_empty());
+/// let (a, b) = (CustomerId::from_u128(1), CustomerId::from_u128(2));
+/// assert_eq!(block_on(store.belongings(t, a))?, Belongings::default());
+/// assert!(block_on(store.merge_inputs(t, a, b))?.is_none());
+/// // And the `Store` side, as on `DynStore`.
+/// assert!(block_on(store.load(t, a))?.is_none());
+/// # Ok(())
+/// # }
+/// ```
+pub trait DynMergeStore: DynStore {
+    /// [`MergeStore::merge_record`], boxed.
+    fn merge_record_boxed(
         &self,
         tenant: TenantId,
-        key: &ContactKey,
-    ) -> Result<Vec<CustomerId>, StoreError> {
-        self.find_by_contact_boxed(tenant, key).await
-    }
-    async fn scan(&self, tenant: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
-        self.scan_boxed(tenant, page).await
-    }
-    async fn query(
+        id: MergeId,
+    ) -> BoxFuture<'_, Result<Option<MergeRecord>, StoreError>>;
+    /// [`MergeStore::distinct_pairs`], boxed.
+    fn distinct_pairs_boxed(
         &self,
         tenant: TenantId,
-        segment: &Segment,
-        now: DateTime<Utc>,
-        page: Page,
-    ) -> Result<Vec<Record>, StoreError> {
-        self.query_boxed(tenant, segment, now, page).await
-    }
-    async fn activities(
+    ) -> BoxFuture<'_, Result<Vec<DistinctPair>, StoreError>>;
+    /// [`MergeStore::belongings`], boxed.
+    fn belongings_boxed(
         &self,
         tenant: TenantId,
-        id: CustomerId,
-        range: TimeRange,
-    ) -> Result<Vec<Activity>, StoreError> {
-        self.activities_boxed(tenant, id, range).await
+        customer: CustomerId,
+    ) -> BoxFuture<'_, Result<Belongings, StoreError>>;
+    /// [`MergeStore::merge_inputs`], boxed.
+    fn merge_inputs_boxed(
+        &self,
+        tenant: TenantId,
+        survivor: CustomerId,
+        loser: CustomerId,
+    ) -> BoxFuture<'_, Result<Option<(MergeSide, MergeSide)>, StoreError>>;
+}
+
+impl<S: MergeStore + Outbox> DynMergeStore for S {
+    fn merge_record_boxed(
+        &self,
+        tenant: TenantId,
+        id: MergeId,
+    ) -> BoxFuture<'_, Result<Option<MergeRecord>, StoreError>> {
+        Box::pin(self.merge_record(tenant, id))
     }
-    async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
-        self.apply_boxed(tenant, cs).await
+    fn distinct_pairs_boxed(
+        &self,
+        tenant: TenantId,
+    ) -> BoxFuture<'_, Result<Vec<DistinctPair>, StoreError>> {
+        Box::pin(self.distinct_pairs(tenant))
     }
-    async fn clv_model(&self, tenant: TenantId) -> Result<Option<FittedClv>, StoreError> {
-        self.clv_model_boxed(tenant).await
+    fn belongings_boxed(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> BoxFuture<'_, Result<Belongings, StoreError>> {
+        Box::pin(self.belongings(tenant, customer))
     }
-    async fn save_clv_model(&self, tenant: TenantId, model: &FittedClv) -> Result<(), StoreError> {
-        self.save_clv_model_boxed(tenant, model).await
+    fn merge_inputs_boxed(
+        &self,
+        tenant: TenantId,
+        survivor: CustomerId,
+        loser: CustomerId,
+    ) -> BoxFuture<'_, Result<Option<(MergeSide, MergeSide)>, StoreError>> {
+        Box::pin(self.merge_inputs(tenant, survivor, loser))
     }
 }
-impl Outbox for dyn DynStore {
-    async fn claim_outbox(
+
+impl MergeStore for dyn DynMergeStore {
+    async fn merge_record(
         &self,
-        limit: u32,
-        lease: Duration,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        self.claim_outbox_boxed(limit, lease, now).await
+        tenant: TenantId,
+        id: MergeId,
+    ) -> Result<Option<MergeRecord>, StoreError> {
+        self.merge_record_boxed(tenant, id).await
     }
-    async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
-        self.ack_outbox_boxed(ids).await
+    async fn distinct_pairs(&self, tenant: TenantId) -> Result<Vec<DistinctPair>, StoreError> {
+        self.distinct_pairs_boxed(tenant).await
     }
-    async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.retry_outbox_boxed(id, at).await
+    async fn belongings(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<Belongings, StoreError> {
+        self.belongings_boxed(tenant, customer).await
+    }
+    async fn merge_inputs(
+        &self,
+        tenant: TenantId,
+        survivor: CustomerId,
+        loser: CustomerId,
+    ) -> Result<Option<(MergeSide, MergeSide)>, StoreError> {
+        self.merge_inputs_boxed(tenant, survivor, loser).await
     }
 }

@@ -133,7 +133,7 @@ pub use actions::{ActionLog, ActionStore, DueActions, redriven_action};
 pub use case::{CaseQuery, CaseStore, check_case_writes};
 pub use consent::{ConsentStore, entry_stored, sort_ledger};
 pub use consent_source::{ConsentSource, CustomerConsents};
-pub use dyn_store::{BoxFuture, DynStore};
+pub use dyn_store::{BoxFuture, DynMergeStore, DynStore};
 pub use erasure::{ErasureStore, already_erased};
 pub use error::{Entity, StoreError};
 pub use keystore::KeyStore;

@@ -50,12 +50,14 @@ pub enum Survivorship {
     },
 }
 
-/// The survivorship rule of a merge. `Default`: most recent non-empty value.
+/// The survivorship rule of a merge. `Default`: most recent non-empty value, no host
+/// callback.
 ///
 /// ```
 /// use rapport_core::{DomainError, Survivorship, SurvivorshipPolicy};
 /// let p: SurvivorshipPolicy = serde_json::from_str("{}").unwrap();
 /// assert_eq!(p.rule, Survivorship::MostRecent);
+/// assert!(p.host.is_none());
 /// p.validate()?;
 /// # Ok::<(), DomainError>(())
 /// ```
@@ -64,7 +66,123 @@ pub enum Survivorship {
 pub struct SurvivorshipPolicy {
     /// How conflicting values are resolved.
     pub rule: Survivorship,
+    /// The host's own choice per field, asked first for every field both records fill with
+    /// different values; where it answers `None`, `rule` decides. Not serialised (a
+    /// configuration file names a rule; a host adds its callback in code).
+    #[serde(skip)]
+    pub host: Option<HostSurvivorship>,
 }
+
+/// A field both records of a merge fill with different values, as a host's survivorship
+/// callback sees it: which field, and both records (whose other fields — sources, dates,
+/// attributes — the host may weigh).
+///
+/// ```
+/// use rapport_core::{FieldConflict, MergeField};
+/// fn is_name(c: &FieldConflict<'_>) -> bool { *c.field == MergeField::DisplayName }
+/// # let _ = is_name;
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct FieldConflict<'a> {
+    /// The field.
+    pub field: &'a MergeField,
+    /// The record that is kept.
+    pub survivor: &'a Customer,
+    /// The record that becomes a tombstone.
+    pub loser: &'a Customer,
+}
+
+type HostChoice = dyn Fn(&FieldConflict<'_>) -> Option<ValueSource> + Send + Sync;
+
+/// A host-supplied survivorship callback ([`SurvivorshipPolicy::host`]): for a field both
+/// records fill differently it answers `Some(ValueSource::Survivor)` or
+/// `Some(ValueSource::Loser)` to keep that record's value, or `None` to leave the field to
+/// the policy's rule (`Both` and `Neither` count as `None`). It must be pure — a function of
+/// the two records — so that a preview and the merge it confirms agree. Two callbacks are
+/// equal when they are the same `Arc`.
+///
+/// ```
+/// use chrono::DateTime;
+/// use rapport_core::*;
+/// let t = TenantId::from_u128(1);
+/// let with = |id: u128, name: &str, phone: &str| {
+///     let profile = Profile {
+///         display_name: Some(Pii::new(name.into())),
+///         phone: Some(Pii::new(Phone::from_e164(phone).unwrap())),
+///         ..Profile::default()
+///     };
+///     Customer::new(t, CustomerId::from_u128(id), profile, DateTime::UNIX_EPOCH)
+/// };
+/// let (kept, dup) = (with(1, "A. Lee", "+14155550100"), with(2, "Ann Lee", "+14155550101"));
+/// // The longer spelling of a name wins; every other field follows the rule.
+/// let longer_name = HostSurvivorship::new(|c: &FieldConflict<'_>| {
+///     let len = |x: &Customer| x.profile.display_name.as_ref().map_or(0, |n| n.expose().len());
+///     (*c.field == MergeField::DisplayName).then(|| {
+///         if len(c.loser) > len(c.survivor) { ValueSource::Loser } else { ValueSource::Survivor }
+///     })
+/// });
+/// let policy = SurvivorshipPolicy { host: Some(longer_name), ..SurvivorshipPolicy::default() };
+/// let p = MergePlan::preview(&kept, &dup, &policy)?;
+/// assert_eq!(p.profile.display_name.as_ref().unwrap().expose(), "Ann Lee");
+/// assert_eq!(p.outcome(&MergeField::DisplayName).unwrap().decision, FieldDecision::Host);
+/// // Equal creation times: the rule keeps the survivor's phone on a tie.
+/// assert_eq!(p.outcome(&MergeField::Phone).unwrap().decision, FieldDecision::SurvivorOnTie);
+/// # Ok::<(), DomainError>(())
+/// ```
+#[derive(Clone)]
+pub struct HostSurvivorship(std::sync::Arc<HostChoice>);
+
+impl HostSurvivorship {
+    /// Wraps a callback.
+    ///
+    /// ```
+    /// use rapport_core::{FieldConflict, HostSurvivorship};
+    /// let never = HostSurvivorship::new(|_: &FieldConflict<'_>| None);
+    /// assert_eq!(never, never.clone());
+    /// assert_ne!(never, HostSurvivorship::new(|_: &FieldConflict<'_>| None));
+    /// ```
+    pub fn new(
+        choose: impl Fn(&FieldConflict<'_>) -> Option<ValueSource> + Send + Sync + 'static,
+    ) -> Self {
+        Self(std::sync::Arc::new(choose))
+    }
+
+    /// The host's choice for `conflict`: `Survivor`, `Loser`, or `None` for the rule.
+    ///
+    /// ```
+    /// use chrono::DateTime;
+    /// use rapport_core::*;
+    /// let t = TenantId::from_u128(1);
+    /// let a = Customer::new(t, CustomerId::from_u128(1), Profile::default(), DateTime::UNIX_EPOCH);
+    /// let b = Customer::new(t, CustomerId::from_u128(2), Profile::default(), DateTime::UNIX_EPOCH);
+    /// let loser_wins = HostSurvivorship::new(|_: &FieldConflict<'_>| Some(ValueSource::Loser));
+    /// let both = HostSurvivorship::new(|_: &FieldConflict<'_>| Some(ValueSource::Both));
+    /// let c = FieldConflict { field: &MergeField::Email, survivor: &a, loser: &b };
+    /// assert_eq!(loser_wins.choose(&c), Some(ValueSource::Loser));
+    /// assert_eq!(both.choose(&c), None);
+    /// ```
+    #[must_use]
+    pub fn choose(&self, conflict: &FieldConflict<'_>) -> Option<ValueSource> {
+        match (self.0)(conflict) {
+            Some(v @ (ValueSource::Survivor | ValueSource::Loser)) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Debug for HostSurvivorship {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HostSurvivorship(..)")
+    }
+}
+
+impl PartialEq for HostSurvivorship {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for HostSurvivorship {}
 
 impl SurvivorshipPolicy {
     /// Checks that a source ranking is non-empty and names each source once.
@@ -76,6 +194,7 @@ impl SurvivorshipPolicy {
     ///         source_attribute: AttrKey::new("source").unwrap(),
     ///         ranking: ranking.iter().map(|s| s.to_string()).collect(),
     ///     },
+    ///     ..SurvivorshipPolicy::default()
     /// };
     /// assert!(ranked(&["erp", "web"]).validate().is_ok());
     /// assert!(matches!(ranked(&[]).validate(), Err(DomainError::InvalidPolicy { field: "survivorship.ranking", .. })));
@@ -180,6 +299,9 @@ pub enum FieldDecision {
     MostTrusted,
     /// The values differ and neither rule prefers a record; the survivor's is kept.
     SurvivorOnTie,
+    /// The values differ; the host's survivorship callback chose
+    /// ([`SurvivorshipPolicy::host`]).
+    Host,
 }
 
 /// The fields where `incoming` holds a value that `existing` does not (empty there, or
@@ -238,7 +360,10 @@ impl FieldDecision {
     pub fn discards_a_value(self) -> bool {
         matches!(
             self,
-            FieldDecision::MostRecent | FieldDecision::MostTrusted | FieldDecision::SurvivorOnTie
+            FieldDecision::MostRecent
+                | FieldDecision::MostTrusted
+                | FieldDecision::SurvivorOnTie
+                | FieldDecision::Host
         )
     }
 }
@@ -381,6 +506,7 @@ impl MergePlan {
     /// let (web, erp) = (from(1, "web", "ann lee"), from(2, "erp", "Ann Lee"));
     /// let policy = SurvivorshipPolicy {
     ///     rule: Survivorship::MostTrusted { source_attribute: source, ranking: vec!["erp".into(), "web".into()] },
+    ///     ..SurvivorshipPolicy::default()
     /// };
     /// let p = MergePlan::preview(&web, &erp, &policy)?;
     /// assert_eq!(p.profile.display_name.unwrap().expose(), "Ann Lee"); // the ERP's spelling
@@ -419,23 +545,34 @@ impl MergePlan {
         loser.ensure_live()?;
 
         let conflict = preference(survivor, loser, policy);
+        let host = |field: &MergeField| {
+            policy.host.as_ref().and_then(|h| {
+                h.choose(&FieldConflict {
+                    field,
+                    survivor,
+                    loser,
+                })
+            })
+        };
+        let decide = Decide {
+            conflict,
+            host: &host,
+        };
         let (s, l) = (&survivor.profile, &loser.profile);
         let mut fields = Vec::new();
-        let display_name = merge_field(
+        let display_name = decide.field(
             &mut fields,
             MergeField::DisplayName,
             &s.display_name,
             &l.display_name,
-            conflict,
         );
-        let email = merge_field(&mut fields, MergeField::Email, &s.email, &l.email, conflict);
-        let phone = merge_field(&mut fields, MergeField::Phone, &s.phone, &l.phone, conflict);
-        let birth_date = merge_field(
+        let email = decide.field(&mut fields, MergeField::Email, &s.email, &l.email);
+        let phone = decide.field(&mut fields, MergeField::Phone, &s.phone, &l.phone);
+        let birth_date = decide.field(
             &mut fields,
             MergeField::BirthDate,
             &s.birth_date,
             &l.birth_date,
-            conflict,
         );
         let (sa, la) = (s.attributes.expose(), l.attributes.expose());
         let mut keys: Vec<&AttrKey> = sa.keys().chain(la.keys()).collect();
@@ -445,7 +582,7 @@ impl MergePlan {
         for key in keys {
             let (a, b) = (sa.get(key).cloned(), la.get(key).cloned());
             let field = MergeField::Attribute(key.clone());
-            if let Some(v) = merge_field(&mut fields, field, &a, &b, conflict) {
+            if let Some(v) = decide.field(&mut fields, field, &a, &b) {
                 attributes.insert(key.clone(), v);
             }
         }
@@ -463,6 +600,55 @@ impl MergePlan {
             tags: unite_tags(&survivor.tags, &loser.tags),
         })
     }
+}
+
+/// The merged profile and tags of a preview, rebuilt from both records as they were and the
+/// outcome of each field (how a slim merge record is read back): a field whose source is the
+/// loser takes the loser's value, every other field the survivor's; tags are united as
+/// [`MergePlan::preview`] unites them.
+pub(crate) fn rebuild(
+    fields: &[FieldOutcome],
+    survivor: &Customer,
+    loser: &Customer,
+) -> (Profile, TagSet) {
+    let from_loser = |f: &MergeField| {
+        fields
+            .iter()
+            .any(|o| &o.field == f && o.source == ValueSource::Loser)
+    };
+    fn pick<T: Clone>(loser: bool, s: &Option<T>, l: &Option<T>) -> Option<T> {
+        if loser { l.clone() } else { s.clone() }
+    }
+    let (s, l) = (&survivor.profile, &loser.profile);
+    let mut attributes = Attributes::new();
+    for o in fields {
+        if let MergeField::Attribute(key) = &o.field {
+            let value = pick(
+                o.source == ValueSource::Loser,
+                &s.attributes.expose().get(key).cloned(),
+                &l.attributes.expose().get(key).cloned(),
+            );
+            if let Some(v) = value {
+                attributes.insert(key.clone(), v);
+            }
+        }
+    }
+    let profile = Profile {
+        display_name: pick(
+            from_loser(&MergeField::DisplayName),
+            &s.display_name,
+            &l.display_name,
+        ),
+        email: pick(from_loser(&MergeField::Email), &s.email, &l.email),
+        phone: pick(from_loser(&MergeField::Phone), &s.phone, &l.phone),
+        birth_date: pick(
+            from_loser(&MergeField::BirthDate),
+            &s.birth_date,
+            &l.birth_date,
+        ),
+        attributes: Pii::new(attributes),
+    };
+    (profile, unite_tags(&survivor.tags, &loser.tags))
 }
 
 /// Which record wins a conflict, and why.
@@ -498,32 +684,41 @@ enum Conflict {
     Loser(FieldDecision),
 }
 
-/// The merged value of one field, with its outcome appended to `fields`.
-fn merge_field<T: PartialEq + Clone>(
-    fields: &mut Vec<FieldOutcome>,
-    field: MergeField,
-    survivor: &Option<T>,
-    loser: &Option<T>,
+/// How each field of one merge is decided: the host's callback first, then the rule.
+struct Decide<'h> {
     conflict: Conflict,
-) -> Option<T> {
-    let (source, decision) = match (survivor, loser) {
-        (None, None) => (ValueSource::Neither, FieldDecision::Empty),
-        (Some(_), None) => (ValueSource::Survivor, FieldDecision::OnlyValue),
-        (None, Some(_)) => (ValueSource::Loser, FieldDecision::OnlyValue),
-        (Some(x), Some(y)) if x == y => (ValueSource::Both, FieldDecision::Equal),
-        (Some(_), Some(_)) => match conflict {
-            Conflict::Survivor(d) => (ValueSource::Survivor, d),
-            Conflict::Loser(d) => (ValueSource::Loser, d),
-        },
-    };
-    fields.push(FieldOutcome {
-        field,
-        source,
-        decision,
-    });
-    match source {
-        ValueSource::Loser => loser.clone(),
-        ValueSource::Survivor | ValueSource::Both | ValueSource::Neither => survivor.clone(),
+    host: &'h dyn Fn(&MergeField) -> Option<ValueSource>,
+}
+
+impl Decide<'_> {
+    /// The merged value of one field, with its outcome appended to `fields`.
+    fn field<T: PartialEq + Clone>(
+        &self,
+        fields: &mut Vec<FieldOutcome>,
+        field: MergeField,
+        survivor: &Option<T>,
+        loser: &Option<T>,
+    ) -> Option<T> {
+        let (source, decision) = match (survivor, loser) {
+            (None, None) => (ValueSource::Neither, FieldDecision::Empty),
+            (Some(_), None) => (ValueSource::Survivor, FieldDecision::OnlyValue),
+            (None, Some(_)) => (ValueSource::Loser, FieldDecision::OnlyValue),
+            (Some(x), Some(y)) if x == y => (ValueSource::Both, FieldDecision::Equal),
+            (Some(_), Some(_)) => match ((self.host)(&field), self.conflict) {
+                (Some(source), _) => (source, FieldDecision::Host),
+                (None, Conflict::Survivor(d)) => (ValueSource::Survivor, d),
+                (None, Conflict::Loser(d)) => (ValueSource::Loser, d),
+            },
+        };
+        fields.push(FieldOutcome {
+            field,
+            source,
+            decision,
+        });
+        match source {
+            ValueSource::Loser => loser.clone(),
+            ValueSource::Survivor | ValueSource::Both | ValueSource::Neither => survivor.clone(),
+        }
     }
 }
 
@@ -635,6 +830,7 @@ mod tests {
                     source_attribute: AttrKey::new("source").unwrap(),
                     ranking: vec!["erp".into(), "pos".into()],
                 },
+                ..SurvivorshipPolicy::default()
             }),
         ]
     }

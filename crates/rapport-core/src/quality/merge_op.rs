@@ -87,13 +87,31 @@ pub struct ActivityMove {
 /// preview applied, both customers as they were before, and which activities moved.
 /// `Debug` keeps personal data redacted (the customers' profiles are [`Pii`]).
 ///
+/// Stored slim: the preview's merged profile and tags are not written — they follow from
+/// both customers' prior state and the field outcomes, and are rebuilt when a record is read
+/// (records written with them are still read as written).
+///
 /// ```
-/// use rapport_core::quality::merge_op::MergeRecord;
-/// // Stored as JSON by the SQL stores; see `plan_merge` for how one is made.
-/// fn roundtrip(r: &MergeRecord) -> MergeRecord { serde_json::from_str(&serde_json::to_string(r).unwrap()).unwrap() }
-/// # let _ = roundtrip;
+/// use chrono::DateTime;
+/// use rapport_core::*;
+/// use rapport_core::quality::merge_op::{MergeContext, MergeRecord, plan_merge};
+/// let t = TenantId::from_u128(1);
+/// let named = |id: u128, name: &str| Customer::new(t, CustomerId::from_u128(id),
+///     Profile { display_name: Some(Pii::new(name.into())), ..Profile::default() }, DateTime::UNIX_EPOCH);
+/// let (ann, dup) = (named(1, "Ann Lee"), named(2, "Ann Li"));
+/// let ctx = MergeContext { id: MergeId::from_u128(5), actor: Actor::new("alice")?, now: DateTime::UNIX_EPOCH };
+/// let none = Belongings::default();
+/// let mut n = 0u128;
+/// let merged = plan_merge(&ann, &[], &dup, &Stats::default(), &[], &none, &none,
+///     &SurvivorshipPolicy::default(), &Policies::default(), &ctx, &mut || { n += 1; MessageId::from_u128(n) })?;
+/// let json = serde_json::to_value(&merged.record)?;
+/// assert!(json["preview"].get("profile").is_none()); // not stored twice…
+/// let back: MergeRecord = serde_json::from_value(json)?;
+/// assert_eq!(back, merged.record); // …but read back whole
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredRecord")]
 pub struct MergeRecord {
     /// The merge's id.
     pub id: MergeId,
@@ -106,6 +124,7 @@ pub struct MergeRecord {
     /// When.
     pub at: DateTime<Utc>,
     /// The field-by-field outcome applied.
+    #[serde(serialize_with = "slim_preview")]
     pub preview: MergePreview,
     /// The survivor as it was read before the merge.
     pub survivor_before: Customer,
@@ -130,6 +149,92 @@ pub struct MergeRecord {
     /// When it was undone, if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undone_at: Option<DateTime<Utc>>,
+}
+
+/// The preview of a stored record: plan and outcomes (profile and tags are rebuilt).
+fn slim_preview<S: serde::Serializer>(p: &MergePreview, ser: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Slim<'a> {
+        plan: &'a crate::quality::merge::MergePlan,
+        fields: &'a [crate::quality::merge::FieldOutcome],
+    }
+    Slim {
+        plan: &p.plan,
+        fields: &p.fields,
+    }
+    .serialize(ser)
+}
+
+/// A stored preview: slim (plan and outcomes), or whole as records were first written.
+#[derive(Deserialize)]
+struct StoredPreview {
+    plan: crate::quality::merge::MergePlan,
+    fields: Vec<crate::quality::merge::FieldOutcome>,
+    #[serde(default)]
+    profile: Option<crate::model::customer::Profile>,
+    #[serde(default)]
+    tags: Option<crate::model::tag::TagSet>,
+}
+
+/// [`MergeRecord`] as stored.
+#[derive(Deserialize)]
+struct StoredRecord {
+    id: MergeId,
+    survivor: CustomerId,
+    loser: CustomerId,
+    actor: Actor,
+    at: DateTime<Utc>,
+    preview: StoredPreview,
+    survivor_before: Customer,
+    loser_before: Customer,
+    loser_stats_before: Stats,
+    moved: Vec<ActivityId>,
+    #[serde(default)]
+    moved_consents: Vec<ConsentEntryId>,
+    #[serde(default)]
+    moved_cases: Vec<CaseId>,
+    #[serde(default)]
+    links_before: Vec<AccountLink>,
+    #[serde(default)]
+    links_merged: Vec<AccountLink>,
+    #[serde(default)]
+    undone_at: Option<DateTime<Utc>>,
+}
+
+impl From<StoredRecord> for MergeRecord {
+    fn from(r: StoredRecord) -> Self {
+        let p = r.preview;
+        let (profile, tags) = match (p.profile, p.tags) {
+            (Some(profile), Some(tags)) => (profile, tags),
+            (profile, tags) => {
+                let (built, united) =
+                    crate::quality::merge::rebuild(&p.fields, &r.survivor_before, &r.loser_before);
+                (profile.unwrap_or(built), tags.unwrap_or(united))
+            }
+        };
+        Self {
+            id: r.id,
+            survivor: r.survivor,
+            loser: r.loser,
+            actor: r.actor,
+            at: r.at,
+            preview: MergePreview {
+                plan: p.plan,
+                fields: p.fields,
+                profile,
+                tags,
+            },
+            survivor_before: r.survivor_before,
+            loser_before: r.loser_before,
+            loser_stats_before: r.loser_stats_before,
+            moved: r.moved,
+            moved_consents: r.moved_consents,
+            moved_cases: r.moved_cases,
+            links_before: r.links_before,
+            links_merged: r.links_merged,
+            undone_at: r.undone_at,
+        }
+    }
 }
 
 /// A merge record to write: a new one (a merge), or the mark that one was undone (an
