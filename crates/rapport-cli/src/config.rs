@@ -391,7 +391,8 @@ pub(crate) struct CasesFile {
     /// `[policy.cases.sla.<severity>]`: `first_response_minutes`, `resolution_minutes`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) sla: Option<SlaTargets>,
-    /// `[policy.cases.business_hours]`: `utc_offset_minutes`, `days`, `holidays`.
+    /// `[policy.cases.business_hours]`: `time_zone` (or `utc_offset_minutes`), `days`,
+    /// `holidays`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) business_hours: Option<BusinessHoursSpec>,
 }
@@ -819,6 +820,17 @@ holidays = ["2026-10-01"]
         assert_eq!(p.cases.sla.targets.low, SlaTargets::default().low);
         assert!(p.cases.sla.calendar.is_some());
         assert_eq!(PolicyFile::from_policies(&p).into_policies().unwrap(), p);
+        let berlin = cfg(
+            "[policy.cases.business_hours]\ntime_zone = \"Europe/Berlin\"\ndays = [{ day = \"Mon\", open = \"09:00\", close = \"18:00\" }]\n",
+        )
+        .policies()
+        .unwrap();
+        let spec = berlin.cases.sla.calendar.as_ref().unwrap().spec();
+        assert_eq!(spec.time_zone, Some("Europe/Berlin".parse().unwrap()));
+        assert_eq!(
+            PolicyFile::from_policies(&berlin).into_policies().unwrap(),
+            berlin
+        );
         let typo = cfg("[policy.cases]\nreopen_dayz = 3\n").policies();
         assert!(typo.is_err());
         let backwards = cfg(

@@ -90,6 +90,7 @@ fn office_hours() -> SlaPolicy {
         calendar: Some(
             BusinessHours::new(BusinessHoursSpec {
                 utc_offset_minutes: 480,
+                time_zone: None,
                 days: days
                     .iter()
                     .map(|d| DayHours::new(*d, "09:00", "18:00"))

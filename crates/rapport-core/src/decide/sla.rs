@@ -12,8 +12,13 @@
 //! time is before `now`. A clock that stops exactly at its due time is met. Only history up
 //! to `now` is read: the status in force at `now` is taken to continue.
 //!
-//! The business-hours calendar is in a fixed UTC offset (no daylight-saving rules: a tenant
-//! whose zone changes offset sets its calendar per season).
+//! The business-hours calendar is read in the tenant's [`TenantZone`]: a fixed offset (the
+//! fast path: plain arithmetic on microseconds) or a named IANA zone whose offset follows
+//! daylight saving. In a named zone each local day's open span runs from its opening to its
+//! closing time, each read as [`TenantZone::to_utc`] reads a local time: a time skipped when
+//! the clocks go forward with the offset in force before the jump (so `01:00–02:30` on
+//! Berlin's spring night still counts 90 minutes), a time repeated when they go back as its
+//! earlier instant.
 
 use chrono::{DateTime, NaiveDate, Utc, Weekday};
 use serde::{Deserialize, Serialize};
@@ -21,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::DomainError;
 use crate::model::case::{Case, CaseSeverity, CaseStatus};
 use crate::model::id::{CaseId, CustomerId};
+use crate::model::zone::TenantZone;
 
 const MINUTE_US: i64 = 60_000_000;
 const DAY_US: i64 = 86_400_000_000;
@@ -128,10 +134,26 @@ impl DayHours {
 }
 
 /// The serialised form of a [`BusinessHours`] (what a config file holds).
+///
+/// ```
+/// use rapport_core::*;
+/// let spec: BusinessHoursSpec = serde_json::from_str(
+///     r#"{"time_zone": "Europe/Berlin", "days": [{"day": "Mon", "open": "09:00", "close": "17:00"}]}"#,
+/// )?;
+/// assert_eq!(spec.time_zone, Some("Europe/Berlin".parse()?));
+/// assert_eq!(spec.utc_offset_minutes, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BusinessHoursSpec {
-    /// Offset of the local time from UTC in minutes (east positive: `480` for UTC+8).
+    /// Offset of the local time from UTC in minutes (east positive: `480` for UTC+8), when no
+    /// `time_zone` is given.
+    #[serde(default)]
     pub utc_offset_minutes: i32,
+    /// The tenant's zone (`"Europe/Berlin"`, `"+08:00"`); a named zone follows daylight
+    /// saving. Setting it and a non-zero `utc_offset_minutes` is an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<TenantZone>,
     /// Open hours per weekday; a weekday not listed is closed.
     pub days: Vec<DayHours>,
     /// Local dates closed all day.
@@ -139,8 +161,9 @@ pub struct BusinessHoursSpec {
     pub holidays: Vec<NaiveDate>,
 }
 
-/// A business-hours calendar: open hours per weekday (one span a day) and closed dates, in a
-/// fixed UTC offset. Built from a [`BusinessHoursSpec`], checked once.
+/// A business-hours calendar: open hours per weekday (one span a day) and closed dates, in
+/// the tenant's zone (module docs: daylight saving). Built from a [`BusinessHoursSpec`],
+/// checked once.
 ///
 /// ```
 /// use chrono::{TimeZone, Utc, Weekday};
@@ -148,6 +171,7 @@ pub struct BusinessHoursSpec {
 /// let weekdays = [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri];
 /// let cal = BusinessHours::new(BusinessHoursSpec {
 ///     utc_offset_minutes: 480, // Beijing
+///     time_zone: None,
 ///     days: weekdays.iter().map(|d| DayHours::new(*d, "09:00", "18:00")).collect(),
 ///     holidays: vec![],
 /// })?;
@@ -161,7 +185,10 @@ pub struct BusinessHoursSpec {
 #[serde(try_from = "BusinessHoursSpec", into = "BusinessHoursSpec")]
 pub struct BusinessHours {
     spec: BusinessHoursSpec,
+    /// The fixed offset (fast path), or 0 with `zone` set.
     offset_us: i64,
+    /// A zone with daylight-saving rules; `None` for a fixed offset.
+    zone: Option<TenantZone>,
     /// Monday first: the open span of each weekday as microseconds of the local day.
     week: [Option<(i64, i64)>; 7],
     /// Closed local days, as days since 1970-01-01, sorted.
@@ -209,15 +236,20 @@ impl BusinessHours {
     /// Checks and compiles a calendar.
     ///
     /// # Errors
-    /// [`DomainError::InvalidPolicy`] for an offset beyond ±18 h, a time that is not
-    /// `HH:MM`, a close not after the open, a weekday listed twice, or no open day at all.
+    /// [`DomainError::InvalidPolicy`] for an offset beyond ±18 h, both an offset and a zone,
+    /// a time that is not `HH:MM`, a close not after the open, a weekday listed twice, or no
+    /// open day at all.
     ///
     /// ```
     /// use rapport_core::*;
-    /// let none = BusinessHoursSpec { utc_offset_minutes: 0, days: vec![], holidays: vec![] };
+    /// let none = BusinessHoursSpec { utc_offset_minutes: 0, time_zone: None, days: vec![], holidays: vec![] };
     /// assert!(BusinessHours::new(none).is_err());
-    /// let backwards = BusinessHoursSpec { utc_offset_minutes: 0, days: vec![DayHours::new(chrono::Weekday::Mon, "17:00", "09:00")], holidays: vec![] };
+    /// let backwards = BusinessHoursSpec { utc_offset_minutes: 0, time_zone: None, days: vec![DayHours::new(chrono::Weekday::Mon, "17:00", "09:00")], holidays: vec![] };
     /// assert!(BusinessHours::new(backwards).is_err());
+    /// let both = BusinessHoursSpec { utc_offset_minutes: 60, time_zone: Some("Europe/Berlin".parse()?),
+    ///     days: vec![DayHours::new(chrono::Weekday::Mon, "09:00", "17:00")], holidays: vec![] };
+    /// assert!(BusinessHours::new(both).is_err());
+    /// # Ok::<(), DomainError>(())
     /// ```
     pub fn new(spec: BusinessHoursSpec) -> Result<Self, DomainError> {
         if spec.utc_offset_minutes.abs() > 18 * 60 {
@@ -227,6 +259,19 @@ impl BusinessHours {
                 "must be within ±18 hours",
             ));
         }
+        let (offset_minutes, zone) = match spec.time_zone {
+            None => (spec.utc_offset_minutes, None),
+            Some(_) if spec.utc_offset_minutes != 0 => {
+                return Err(bad(
+                    "sla.calendar.time_zone",
+                    spec.utc_offset_minutes.to_string(),
+                    "give a time_zone or a utc_offset_minutes, not both",
+                ));
+            }
+            Some(TenantZone::Utc) => (0, None),
+            Some(TenantZone::Offset(m)) => (m, None),
+            Some(z) => (0, Some(z)),
+        };
         let mut week = [None; 7];
         for d in &spec.days {
             let (open, close) = (parse_hhmm(&d.open)?, parse_hhmm(&d.close)?);
@@ -263,7 +308,8 @@ impl BusinessHours {
         holidays.sort_unstable();
         holidays.dedup();
         Ok(Self {
-            offset_us: i64::from(spec.utc_offset_minutes) * MINUTE_US,
+            offset_us: i64::from(offset_minutes) * MINUTE_US,
+            zone,
             spec,
             week,
             holidays,
@@ -286,8 +332,69 @@ impl BusinessHours {
         self.week[wd].map(|(o, c)| (day * DAY_US + o, day * DAY_US + c))
     }
 
+    /// The open span of a local day as UTC microseconds, in a named zone: each end read as
+    /// [`TenantZone::to_utc`] reads a local time.
+    fn zoned_window(&self, zone: &TenantZone, day: i64) -> Option<(i64, i64)> {
+        let (s, e) = self.window(day)?;
+        let utc = |local_us: i64| {
+            DateTime::from_timestamp_micros(local_us)
+                .map_or(local_us, |l| zone.to_utc(l.naive_utc()).timestamp_micros())
+        };
+        Some((utc(s), utc(e)))
+    }
+
+    /// The local day (days since 1970-01-01) of the UTC instant `us` in `zone`.
+    fn local_day(zone: &TenantZone, us: i64) -> i64 {
+        let offset = DateTime::from_timestamp_micros(us)
+            .map_or(0, |t| i64::from(zone.offset_at(t)) * MINUTE_US);
+        (us + offset).div_euclid(DAY_US)
+    }
+
+    /// [`Self::open_between_us`] in a named zone: the days' spans in order, each clipped to
+    /// start no earlier than the previous one ended (a span never counts twice).
+    fn zoned_open_between_us(&self, zone: &TenantZone, a: i64, b: i64) -> i64 {
+        let mut total = 0;
+        let mut prev_end = i64::MIN;
+        for day in Self::local_day(zone, a) - 1..=Self::local_day(zone, b) + 1 {
+            if let Some((s, e)) = self.zoned_window(zone, day) {
+                let s = s.max(prev_end);
+                total += (e.min(b) - s.max(a)).max(0);
+                prev_end = prev_end.max(e);
+            }
+        }
+        total
+    }
+
+    /// [`Self::add_open_us`] in a named zone (spans clipped as in
+    /// [`Self::zoned_open_between_us`]).
+    fn zoned_add_open_us(&self, zone: &TenantZone, a: i64, mut r: i64) -> i64 {
+        let mut day = Self::local_day(zone, a) - 1;
+        let mut prev_end = i64::MIN;
+        // Terminates: some weekday is open and holidays are finite.
+        loop {
+            if let Some((s, e)) = self.zoned_window(zone, day) {
+                let s = s.max(a).max(prev_end);
+                if e > s {
+                    if r <= e - s {
+                        return s + r;
+                    }
+                    r -= e - s;
+                }
+                prev_end = prev_end.max(e);
+            }
+            day += 1;
+        }
+    }
+
     /// Open time in `[a, b)`, in microseconds (UTC microseconds in).
     fn open_between_us(&self, a: i64, b: i64) -> i64 {
+        if let Some(zone) = &self.zone {
+            return if b <= a {
+                0
+            } else {
+                self.zoned_open_between_us(zone, a, b)
+            };
+        }
         let (a, b) = (a + self.offset_us, b + self.offset_us);
         if b <= a {
             return 0;
@@ -305,6 +412,9 @@ impl BusinessHours {
     fn add_open_us(&self, a: i64, mut r: i64) -> i64 {
         if r <= 0 {
             return a;
+        }
+        if let Some(zone) = &self.zone {
+            return self.zoned_add_open_us(zone, a, r);
         }
         let a = a + self.offset_us;
         let mut day = a.div_euclid(DAY_US);
@@ -634,6 +744,21 @@ mod tests {
                 .find(|c| c.at <= t)
                 .map_or(CaseStatus::Open, |c| c.to)
         };
+        // A named zone's spans over the horizon, found once.
+        let spans: Vec<_> = cal
+            .and_then(|c| c.zone.map(|tz| (c, tz)))
+            .map(|(c, tz)| {
+                let first = case.opened_at().with_timezone(&tz).date_naive() - Duration::days(1);
+                (0..HORIZON_MINUTES / 1440 + 3)
+                    .filter_map(|i| c.span(tz, first + Duration::days(i)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let open = |t: DateTime<Utc>| match cal {
+            Some(c) if c.zone.is_some() => spans.iter().any(|(s, e)| *s <= t && t < *e),
+            Some(c) => c.is_open(t),
+            None => true,
+        };
         let mut counted = 0;
         let mut t = case.opened_at();
         for _ in 0..HORIZON_MINUTES {
@@ -641,7 +766,7 @@ mod tests {
             if running && counted >= target {
                 return Some(t);
             }
-            if running && cal.is_none_or(|c| c.is_open(t)) {
+            if running && open(t) {
                 counted += 1;
             }
             t += Duration::minutes(1);
@@ -656,8 +781,27 @@ mod tests {
     #[derive(Debug, Clone)]
     struct Spec {
         offset: i64,
+        /// A named zone instead of `offset`.
+        zone: Option<chrono_tz::Tz>,
         hours: [Option<(i64, i64)>; 7],
         holidays: Vec<NaiveDate>,
+    }
+
+    /// The instant a local time names in `tz`, found with chrono-tz's own lookups: the
+    /// earlier of a repeated time; for a skipped one, the same wall-clock distance after the
+    /// last existing local minute before it, read there.
+    fn instant_of(tz: chrono_tz::Tz, local: chrono::NaiveDateTime) -> DateTime<Utc> {
+        use chrono::TimeZone;
+        use chrono::offset::LocalResult;
+        let mut back = local;
+        loop {
+            match tz.from_local_datetime(&back) {
+                LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => {
+                    return t.with_timezone(&Utc) + (local - back);
+                }
+                LocalResult::None => back -= Duration::minutes(1),
+            }
+        }
     }
 
     impl Spec {
@@ -670,6 +814,18 @@ mod tests {
             let m = i64::from(local.hour() * 60 + local.minute());
             self.hours[local.weekday().num_days_from_monday() as usize]
                 .is_some_and(|(o, c)| o <= m && m < c)
+        }
+
+        /// The open span of local day `d` in `tz`, as instants.
+        fn span(&self, tz: chrono_tz::Tz, d: NaiveDate) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+            use chrono::Datelike;
+            if self.holidays.contains(&d) {
+                return None;
+            }
+            let (o, c) = self.hours[d.weekday().num_days_from_monday() as usize]?;
+            let midnight = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+            let at = |m: i64| instant_of(tz, midnight + Duration::minutes(m));
+            Some((at(o), at(c)))
         }
 
         fn calendar(&self) -> BusinessHours {
@@ -687,7 +843,12 @@ mod tests {
                 })
                 .collect();
             BusinessHours::new(BusinessHoursSpec {
-                utc_offset_minutes: self.offset as i32,
+                utc_offset_minutes: if self.zone.is_some() {
+                    0
+                } else {
+                    self.offset as i32
+                },
+                time_zone: self.zone.map(TenantZone::Named),
                 days,
                 holidays: self.holidays.clone(),
             })
@@ -708,6 +869,7 @@ mod tests {
             .prop_filter("one open day", |(_, h, _)| h.iter().any(Option::is_some))
             .prop_map(|(offset, hours, hol)| Spec {
                 offset,
+                zone: None,
                 hours,
                 holidays: hol
                     .into_iter()
@@ -740,17 +902,28 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(48))]
+        #![proptest_config(ProptestConfig::with_cases(128))]
         /// SLA deadlines against the minute-stepping computation over random calendars,
         /// pauses and reopens.
         #[test]
         fn prop_deadlines_match_minute_stepping(
             spec in proptest::option::of(spec()),
+            zone in proptest::sample::select(vec![None, Some(chrono_tz::Europe::Berlin),
+                Some(chrono_tz::America::New_York), Some(chrono_tz::Australia::Lord_Howe)]),
+            // The week starting Monday 2 March 2026 (New York's spring night on the 8th),
+            // 23 March (Berlin's on the 29th) or 19 October (Berlin's autumn night on the 25th).
+            week in proptest::sample::select(vec![0i64, 3, 33]),
             sev in proptest::sample::select(CaseSeverity::ALL.to_vec()),
             opened in 0i64..(7 * 1440),
             steps in history(),
             now_after in 0i64..(6 * 1440),
         ) {
+            let spec = spec.map(|mut s| {
+                s.zone = zone;
+                s.holidays = s.holidays.iter().map(|d| *d + Duration::weeks(week)).collect();
+                s
+            });
+            let opened = opened + week * 7 * 1440;
             // Short targets keep the stepping quick; the shape of the problem is the same.
             let policy = SlaPolicy {
                 targets: SlaTargets {
@@ -775,6 +948,50 @@ mod tests {
                 prop_assert_eq!(clock.breached, expect.is_some_and(|d| d < now));
             }
         }
+    }
+
+    #[test]
+    fn berlin_hours_follow_the_spring_and_autumn_switch_nights() {
+        let every_day = [
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri,
+            Weekday::Sat,
+            Weekday::Sun,
+        ];
+        let cal = BusinessHours::new(BusinessHoursSpec {
+            utc_offset_minutes: 0,
+            time_zone: Some("Europe/Berlin".parse().unwrap()),
+            days: every_day
+                .iter()
+                .map(|d| DayHours::new(*d, "09:00", "17:00"))
+                .collect(),
+            holidays: vec![],
+        })
+        .unwrap();
+        let utc = |d, h, m| chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 3, d, h, m, 0).unwrap();
+        // Saturday 28 March 16:00 in Berlin (15:00 UTC, winter) + 8 open hours: one on
+        // Saturday, seven on Sunday from 09:00 summer time (07:00 UTC): 16:00 = 14:00 UTC.
+        assert_eq!(cal.add_open(utc(28, 15, 0), 480), utc(29, 14, 0));
+        assert_eq!(
+            cal.open_minutes_between(utc(28, 15, 0), utc(29, 14, 0)),
+            480
+        );
+        // In October the clocks go back on the 25th: 09:00 is 08:00 UTC again.
+        let oct = |d, h| chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 10, d, h, 0, 0).unwrap();
+        assert_eq!(cal.add_open(oct(24, 14), 180), oct(25, 10));
+        // The fixed-offset fast path is kept for an offset given as a zone.
+        let fixed = BusinessHours::new(BusinessHoursSpec {
+            utc_offset_minutes: 0,
+            time_zone: Some("+01:00".parse().unwrap()),
+            days: cal.spec().days.clone(),
+            holidays: vec![],
+        })
+        .unwrap();
+        assert!(fixed.zone.is_none());
+        assert_eq!(fixed.add_open(utc(28, 15, 0), 480), utc(29, 15, 0));
     }
 
     #[test]
@@ -810,6 +1027,7 @@ mod tests {
         ];
         let cal = BusinessHours::new(BusinessHoursSpec {
             utc_offset_minutes: 0,
+            time_zone: None,
             days: weekdays
                 .iter()
                 .map(|d| DayHours::new(*d, "09:00", "17:00"))
