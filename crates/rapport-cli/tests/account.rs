@@ -3,50 +3,19 @@
 //! history.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod support;
 
-fn rapport(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rapport"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let o = rapport(dir, args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
-
-fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
-    serde_json::from_str(&ok(dir, args)).unwrap()
-}
+use support::{import_transactions, json, ok, rapport};
 
 #[test]
 fn accounts_group_contacts_in_roles_and_roll_up_their_subsidiaries() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(
-        d.join("t.csv"),
-        "customer_id,date,amount\nann,2026-03-01,10.00\nbob,2026-03-01,20.00\n",
-    )
-    .unwrap();
-    ok(
+    import_transactions(
         d,
-        &[
-            "import",
-            "transactions",
-            "t.csv",
-            "--now",
-            "2026-03-01",
-            "--quiet",
-        ],
+        "t.csv",
+        "customer_id,date,amount\nann,2026-03-01,10.00\nbob,2026-03-01,20.00\n",
+        "2026-03-01",
     );
     let group = ok(d, &["account", "create", "Acme Group"])
         .trim()
@@ -126,21 +95,11 @@ fn accounts_group_contacts_in_roles_and_roll_up_their_subsidiaries() {
 fn purchases_attributed_to_accounts_roll_up_and_feed_segments_and_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(
-        d.join("t.csv"),
-        "customer_id,date,amount\nann,2026-03-01,10.00\nbob,2026-03-02,20.00\nbob,2026-03-09,5.00\n",
-    )
-    .unwrap();
-    ok(
+    import_transactions(
         d,
-        &[
-            "import",
-            "transactions",
-            "t.csv",
-            "--now",
-            "2026-03-10",
-            "--quiet",
-        ],
+        "t.csv",
+        "customer_id,date,amount\nann,2026-03-01,10.00\nbob,2026-03-02,20.00\nbob,2026-03-09,5.00\n",
+        "2026-03-10",
     );
     let group = ok(d, &["account", "create", "Acme Group"])
         .trim()

@@ -2,25 +2,13 @@
 //! `rapport actions` end to end on SQLite.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-
-fn rapport(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rapport"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
+use support::{import_transactions, rapport, stdout_ok as ok};
 
 /// What the receiver saw: (headers, body) per request.
 type Seen = Arc<Mutex<Vec<(String, String)>>>;
@@ -120,22 +108,12 @@ fn sweep_with_rules_sends_through_the_webhook_and_logs_actions() {
         format!("{RULES}\n[webhook]\nurl = \"{url}\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\ntimeout = 5\n"),
     )
     .unwrap();
-    std::fs::write(
-        dir.path().join("tx.csv"),
-        "customer_id,date,amount\nann,2026-01-05,2500.00\nbob,2026-01-05,20.00\n",
-    )
-    .unwrap();
-    ok(&rapport(
+    import_transactions(
         dir.path(),
-        &[
-            "import",
-            "transactions",
-            "tx.csv",
-            "--now",
-            "2026-01-06",
-            "--quiet",
-        ],
-    ));
+        "tx.csv",
+        "customer_id,date,amount\nann,2026-01-05,2500.00\nbob,2026-01-05,20.00\n",
+        "2026-01-06",
+    );
     let out = ok(&rapport(
         dir.path(),
         &["sweep", "--now", "2026-01-06", "--rules", "rapport.toml"],
@@ -216,22 +194,12 @@ fn a_refused_action_is_dead_lettered_listed_and_redriven() {
         format!("{RULES}\n[webhook]\nurl = \"{url}\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\ntimeout = 5\n"),
     )
     .unwrap();
-    std::fs::write(
-        dir.path().join("tx.csv"),
-        "customer_id,date,amount\nann,2026-01-05,2500.00\n",
-    )
-    .unwrap();
-    ok(&rapport(
+    import_transactions(
         dir.path(),
-        &[
-            "import",
-            "transactions",
-            "tx.csv",
-            "--now",
-            "2026-01-06",
-            "--quiet",
-        ],
-    ));
+        "tx.csv",
+        "customer_id,date,amount\nann,2026-01-05,2500.00\n",
+        "2026-01-06",
+    );
     // The receiver refuses the task (422): a dead letter, in the log with the reason.
     let out = ok(&rapport(dir.path(), &["sweep", "--now", "2026-01-06"]));
     let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
@@ -310,22 +278,12 @@ fn guard_settings_in_rapport_toml_reach_the_sweep() {
         check.contains("quiet hours 22:00-06:00 local") && check.contains("time zone UTC"),
         "{check}"
     );
-    std::fs::write(
-        dir.path().join("tx.csv"),
-        "customer_id,date,amount\nann,2026-01-05,2500.00\n",
-    )
-    .unwrap();
-    ok(&rapport(
+    import_transactions(
         dir.path(),
-        &[
-            "import",
-            "transactions",
-            "tx.csv",
-            "--now",
-            "2026-01-06",
-            "--quiet",
-        ],
-    ));
+        "tx.csv",
+        "customer_id,date,amount\nann,2026-01-05,2500.00\n",
+        "2026-01-06",
+    );
     let out = ok(&rapport(dir.path(), &["sweep", "--now", "2026-01-06"]));
     let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(

@@ -2,48 +2,20 @@
 //! list `--breached`, metrics, and a refused transition.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod support;
 
-fn rapport(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rapport"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> serde_json::Value {
-    let o = rapport(dir, args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
-}
+use support::{import_transactions, json as ok, rapport};
 
 #[test]
 fn a_case_is_opened_paused_breached_resolved_and_measured() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(
-        d.join("t.csv"),
-        "customer_id,date,amount\nc1,2026-03-01,10.00\nc2,2026-03-01,20.00\n",
-    )
-    .unwrap();
-    let o = rapport(
+    import_transactions(
         d,
-        &[
-            "import",
-            "transactions",
-            "t.csv",
-            "--now",
-            "2026-03-01",
-            "--quiet",
-        ],
+        "t.csv",
+        "customer_id,date,amount\nc1,2026-03-01,10.00\nc2,2026-03-01,20.00\n",
+        "2026-03-01",
     );
-    assert!(o.status.success());
 
     // Urgent: first response within 1 h, resolution within 8 h.
     let opened = ok(

@@ -2,16 +2,11 @@
 //! commands against the lifetimes reference, and errors that name the line and column.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn rapport(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rapport"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
+use support::{json_ok as json, rapport};
 
 fn reference(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -1036,11 +1031,6 @@ fn on(dir: &Path, db: &str, args: &[&str]) -> Output {
     let mut all = vec!["--db", url.as_str()];
     all.extend_from_slice(args);
     rapport(dir, &all)
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "{}", stderr(o));
-    serde_json::from_str(&stdout(o)).unwrap()
 }
 
 /// A new user's first import: ISO 8601 dates and RFC 3339 timestamps read without a flag;

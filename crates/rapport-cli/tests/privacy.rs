@@ -3,26 +3,10 @@
 //! `erase` (idempotent; the export afterwards holds none of it), retention in the sweep.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn rapport(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rapport"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let o = rapport(dir, args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
+use support::{ok, rapport};
 
 #[test]
 fn consent_export_erase_and_retention_from_the_command_line() {

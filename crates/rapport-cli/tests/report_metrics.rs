@@ -3,22 +3,16 @@
 //! cohort retention equal to a count written here from the definition.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use rapport_core::metrics::{self, Period};
 use rapport_core::*;
 use rust_decimal::Decimal;
-
-fn rapport(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rapport"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
+use support::rapport;
 
 fn sample() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/cdnow_sample_transactions.csv")

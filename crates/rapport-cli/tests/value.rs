@@ -1,44 +1,19 @@
 //! `rapport.toml` and `policy show`, `simulate` and `customer --as-of`, end to end on SQLite.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn rapport(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rapport"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_str(&ok(o)).unwrap()
-}
+use support::{import_transactions, json_ok as json, rapport, stdout_ok as ok};
 
 /// Three customers: a 150, b 600 + 100, c 2,500 — Lead, Iron and Gold on the default ladder.
 fn book(dir: &Path) {
-    std::fs::write(
-        dir.join("tx.csv"),
-        "customer_id,date,amount\na,2026-01-05,150\nb,2026-01-10,600\nb,2026-03-10,100\nc,2026-02-01,2500\n",
-    )
-    .unwrap();
-    ok(&rapport(
+    import_transactions(
         dir,
-        &[
-            "import",
-            "transactions",
-            "tx.csv",
-            "--now",
-            "2026-03-31",
-            "--quiet",
-        ],
-    ));
+        "tx.csv",
+        "customer_id,date,amount\na,2026-01-05,150\nb,2026-01-10,600\nb,2026-03-10,100\nc,2026-02-01,2500\n",
+        "2026-03-31",
+    );
 }
 
 #[test]
@@ -248,22 +223,12 @@ fn customer_as_of_recomputes_from_the_log() {
 fn the_report_gives_the_retention_model_clv_beside_the_probabilistic_one() {
     let dir = tempfile::tempdir().unwrap();
     // Last year's purchasers: a and b; this year only a comes back (r = 1/2) and spends 150.
-    std::fs::write(
-        dir.path().join("tx.csv"),
-        "customer_id,date,amount\na,2025-01-10,80\nb,2025-02-01,40\na,2026-01-05,150\n",
-    )
-    .unwrap();
-    ok(&rapport(
+    import_transactions(
         dir.path(),
-        &[
-            "import",
-            "transactions",
-            "tx.csv",
-            "--now",
-            "2026-03-31",
-            "--quiet",
-        ],
-    ));
+        "tx.csv",
+        "customer_id,date,amount\na,2025-01-10,80\nb,2025-02-01,40\na,2026-01-05,150\n",
+        "2026-03-31",
+    );
     let r = json(&rapport(
         dir.path(),
         &["report", "--now", "2026-03-31", "--json"],

@@ -363,7 +363,13 @@ impl PostgresStore {
                 .iter()
                 .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
                 .collect();
-            as_tenant(&client, &tenant.to_string(), client.query(&stmt, &refs)).await
+            as_tenant(
+                &inner.named,
+                &client,
+                &tenant.to_string(),
+                client.query(&stmt, &refs),
+            )
+            .await
         })
         .await
     }

@@ -388,6 +388,19 @@ impl Stmts {
     }
 }
 
+impl Stmts {
+    /// Names `tenant` for the row-level security policies until the end of the transaction
+    /// (or back to the value before, when a savepoint taken before it is rolled back).
+    pub(crate) async fn name_tenant(
+        &self,
+        tx: &impl Conn,
+        tenant: &Uuid,
+    ) -> Result<u64, StoreError> {
+        let text = tenant.to_string();
+        tx.exec(&self.set_tenant, &[&text]).await
+    }
+}
+
 /// A validated, serialised changeset: owned, so it can move to the store's runtime.
 pub(crate) struct Prepared {
     tenant: Uuid,
@@ -513,7 +526,12 @@ impl Prepared {
     /// its key first) → duplicates.
     pub(crate) async fn write(&self, tx: &impl Conn, sql: &Sql) -> Result<Applied, StoreError> {
         let stmts = Stmts::prepare(tx, sql, Some(self)).await?;
-        self.send_with_ledger(tx, &stmts, sql).await
+        self.send_with_ledger(tx, &stmts, sql, true).await
+    }
+
+    /// The tenant the changeset writes for.
+    pub(crate) fn tenant(&self) -> Uuid {
+        self.tenant
     }
 
     /// [`Prepared::send`], then the consent ledger's writes once it succeeded without
@@ -525,8 +543,9 @@ impl Prepared {
         tx: &impl Conn,
         stmts: &Stmts,
         sql: &Sql,
+        name_tenant: bool,
     ) -> Result<Applied, StoreError> {
-        let applied = self.send(tx, stmts).await?;
+        let applied = self.send(tx, stmts, name_tenant).await?;
         if applied.is_duplicate() {
             return Ok(applied);
         }
@@ -541,8 +560,14 @@ impl Prepared {
 
     /// [`Prepared::write`] with the statements prepared: every statement is sent on the
     /// future's first poll (nothing is awaited before), so the changesets of a group can
-    /// share one pipeline.
-    pub(crate) async fn send(&self, tx: &impl Conn, stmts: &Stmts) -> Result<Applied, StoreError> {
+    /// share one pipeline. Without `name_tenant` the caller has named the changeset's tenant
+    /// in the transaction already ([`Stmts::name_tenant`]), and the statement is left out.
+    pub(crate) async fn send(
+        &self,
+        tx: &impl Conn,
+        stmts: &Stmts,
+        name_tenant: bool,
+    ) -> Result<Applied, StoreError> {
         let t = &self.tenant;
         let Stmts {
             set_tenant,
@@ -561,7 +586,13 @@ impl Prepared {
         // (and accept only them) for the statements after it.
         let tenant_text = self.tenant.to_string();
         let tenant_param: [&(dyn ToSql + Sync); 1] = [&tenant_text];
-        let named = tx.exec(set_tenant, &tenant_param);
+        let named = async {
+            if name_tenant {
+                tx.exec(set_tenant, &tenant_param).await
+            } else {
+                Ok(0)
+            }
+        };
         let known = async {
             match &keys_stmt {
                 Some(stmt) => tx.rows(stmt, &[t, &keys]).await,

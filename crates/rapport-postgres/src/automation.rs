@@ -189,6 +189,7 @@ impl ActionStore for PostgresStore {
                 .map_err(db)?;
             let tu = *t.as_uuid();
             let rows = read::as_tenant(
+                &inner.named,
                 &client,
                 &t.to_string(),
                 client.query(&stmt, &[&tu, &since, &c, &i64::from(limit)]),
@@ -234,8 +235,13 @@ impl PostgresStore {
                         ))
                         .await
                         .map_err(db)?;
-                    read::as_tenant(&client, &t.to_string(), client.query(&stmt, &[&tu, &c]))
-                        .await?
+                    read::as_tenant(
+                        &inner.named,
+                        &client,
+                        &t.to_string(),
+                        client.query(&stmt, &[&tu, &c]),
+                    )
+                    .await?
                 }
                 Scope::Due(now, limit) => {
                     let stmt = client
@@ -246,6 +252,7 @@ impl PostgresStore {
                         .await
                         .map_err(db)?;
                     read::as_tenant(
+                        &inner.named,
                         &client,
                         &t.to_string(),
                         client.query(&stmt, &[&tu, &now, &limit]),

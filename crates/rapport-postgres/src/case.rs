@@ -220,6 +220,7 @@ impl CaseStore for PostgresStore {
                 .await
                 .map_err(db)?;
             let row = as_tenant(
+                &inner.named,
                 &client,
                 &tenant.to_string(),
                 client.query_opt(&stmt, &[tenant.as_uuid(), id.as_uuid()]),
@@ -241,6 +242,7 @@ impl CaseStore for PostgresStore {
             let customer = query.customer.map(|c| *c.as_uuid());
             let limit = i64::from(query.limit);
             let rows = as_tenant(
+                &inner.named,
                 &client,
                 &tenant.to_string(),
                 client.query(

@@ -264,6 +264,7 @@ impl ErasureStore for PostgresStore {
                 .await
                 .map_err(db)?;
             let row = read::as_tenant(
+                &inner.named,
                 &client,
                 &tenant.to_string(),
                 client.query_opt(&stmt, &[tenant.as_uuid(), id.as_uuid()]),
@@ -292,6 +293,7 @@ impl ConsentStore for PostgresStore {
                 .await
                 .map_err(db)?;
             let rows = read::as_tenant(
+                &inner.named,
                 &client,
                 &tenant.to_string(),
                 client.query(&stmt, &[tenant.as_uuid(), id.as_uuid()]),

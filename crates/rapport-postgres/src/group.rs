@@ -12,8 +12,16 @@
 //! the `COMMIT` (or the transaction itself) fails, every caller of the group whose changeset
 //! had been written hears the error and nothing of the group is kept.
 //!
-//! The whole group travels in one pipeline — `BEGIN`, then for each changeset `SAVEPOINT
-//! cs<i>` and its statements — and the answers are read in order. Up to the first refusal
+//! A group is first tried without savepoints: one pipeline of `BEGIN`, the tenant named (once,
+//! and again only where the next changeset's tenant differs) and every changeset's statements.
+//! When no changeset is refused — the common case — that is the group's outcome, at one
+//! statement per write (a savepoint and a tenant naming per changeset were two thirds of the
+//! statements of a one-row changeset). At the first refusal or error the try is rolled back
+//! (nothing of it is kept) and, for a group of one, the refusal is the answer; a larger group
+//! runs again under savepoints, as follows.
+//!
+//! Under savepoints the whole group travels in one pipeline — `BEGIN`, then for each
+//! changeset `SAVEPOINT cs<i>` and its statements — and the answers are read in order. Up to the first refusal
 //! every changeset is kept; at a refusal, the transaction is rolled back to that changeset's
 //! savepoint (undoing it and everything sent after it, which ran on top of it) and the
 //! changesets after it are sent again. So a group costs two round trips (the pipeline and
@@ -141,6 +149,8 @@ struct Ran {
     group: Vec<Job>,
     outcomes: Vec<Option<Result<Applied, StoreError>>>,
     broken: Option<StoreError>,
+    /// The transaction was rolled back already (a group of one, refused): nothing to commit.
+    ended: bool,
 }
 
 async fn run_group(inner: &Inner, group: Vec<Job>) -> Ran {
@@ -149,6 +159,7 @@ async fn run_group(inner: &Inner, group: Vec<Job>) -> Ran {
         group,
         outcomes: Vec::new(),
         broken: Some(e),
+        ended: false,
     };
     let client = match inner.pool.get().await {
         Ok(c) => InTx(Some(c)),
@@ -162,6 +173,39 @@ async fn run_group(inner: &Inner, group: Vec<Job>) -> Ran {
             return failed(group, None, e);
         }
     };
+    // First without savepoints: the common case, where no changeset is refused, then costs
+    // one statement per write and the tenant named once, not a savepoint and a tenant per
+    // changeset. Any refusal or error undoes the whole try and the group runs again below.
+    match optimistic(conn, &stmts, inner, &group).await {
+        Tried::Applied(outcomes) => {
+            return Ran {
+                client: Some(client),
+                group,
+                outcomes,
+                broken: None,
+                ended: false,
+            };
+        }
+        Tried::Alone(outcome) => {
+            return Ran {
+                client: Some(client),
+                group,
+                outcomes: vec![outcome],
+                broken: None,
+                ended: true,
+            };
+        }
+        Tried::Refused => {}
+        Tried::Broken(e) => {
+            return Ran {
+                client: Some(client),
+                group,
+                outcomes: Vec::new(),
+                broken: Some(e),
+                ended: false,
+            };
+        }
+    }
     let savepoints: Vec<String> = (0..group.len())
         .map(|i| format!("SAVEPOINT cs{i}"))
         .collect();
@@ -185,7 +229,8 @@ async fn run_group(inner: &Inner, group: Vec<Job>) -> Ran {
                 .map(|(job, sp)| {
                     join(
                         conn.batch_execute(sp),
-                        job.prepared.send_with_ledger(conn, &stmts, &inner.sql),
+                        job.prepared
+                            .send_with_ledger(conn, &stmts, &inner.sql, true),
                     )
                 }),
         );
@@ -230,6 +275,68 @@ async fn run_group(inner: &Inner, group: Vec<Job>) -> Ran {
         group,
         outcomes,
         broken,
+        ended: false,
+    }
+}
+
+/// What the try without savepoints came to.
+enum Tried {
+    /// Every changeset written, none refused: the group's outcomes, its transaction open.
+    Applied(Vec<Option<Result<Applied, StoreError>>>),
+    /// A changeset was refused (or a statement failed): the try was rolled back, nothing of
+    /// it is kept, and the connection is outside any transaction.
+    Refused,
+    /// The one changeset of the group was refused: its answer, the try rolled back.
+    Alone(Option<Result<Applied, StoreError>>),
+    /// The connection failed (the roll-back too).
+    Broken(StoreError),
+}
+
+/// The whole group in one pipeline — `BEGIN`, each changeset's statements, the tenant named
+/// before the first changeset and again only where it changes — with no savepoint: the
+/// outcome when nothing is refused. At the first refusal or error the transaction is rolled
+/// back, so the group can run again changeset by changeset under savepoints.
+async fn optimistic(
+    conn: &deadpool_postgres::ClientWrapper,
+    stmts: &Stmts,
+    inner: &Inner,
+    group: &[Job],
+) -> Tried {
+    let mut named = None;
+    let writes = join_all(group.iter().map(|job| {
+        let tenant = job.prepared.tenant();
+        let name = (named != Some(tenant)).then_some(tenant);
+        named = Some(tenant);
+        // `join` sends the naming first, then the changeset's statements, on its first poll.
+        let naming = async move {
+            match name {
+                Some(t) => stmts.name_tenant(conn, &t).await.map(|_| ()),
+                None => Ok(()),
+            }
+        };
+        let written = job
+            .prepared
+            .send_with_ledger(conn, stmts, &inner.sql, false);
+        async move {
+            let (named, written) = join(naming, written).await;
+            named.and(written)
+        }
+    }));
+    let (opened, answers) = join(conn.batch_execute("BEGIN"), writes).await;
+    if let Err(e) = opened {
+        return Tried::Broken(db(e));
+    }
+    let clean = answers
+        .iter()
+        .all(|a| matches!(a, Ok(done) if !done.is_duplicate()));
+    if clean {
+        return Tried::Applied(answers.into_iter().map(Some).collect());
+    }
+    match conn.batch_execute("ROLLBACK").await {
+        // A group of one: its refusal is its answer, as it would be under a savepoint.
+        Ok(()) if answers.len() == 1 => Tried::Alone(answers.into_iter().next()),
+        Ok(()) => Tried::Refused,
+        Err(e) => Tried::Broken(db(e)),
     }
 }
 
@@ -241,9 +348,11 @@ impl Ran {
             group,
             outcomes,
             broken,
+            ended,
         } = self;
         let ended = match (broken, &client) {
             (Some(e), _) => Err(e),
+            (None, _) if ended => Ok(()),
             (None, Some(c)) => c.client().batch_execute("COMMIT").await.map_err(db),
             (None, None) => Err(StoreError::unavailable("group commit: no connection")),
         };

@@ -151,6 +151,8 @@ struct Inner {
     rls: std::sync::OnceLock<bool>,
     /// Field encryption (crypto-shredding), once [`PostgresStore::with_keystore`] set it.
     sealer: std::sync::OnceLock<rapport_sql::seal::Sealer>,
+    /// The tenant each pooled connection's session names (reads skip naming it again).
+    named: read::Named,
 }
 
 /// The runtime the store's tasks run on; an owned one is shut down without blocking when the
@@ -302,6 +304,8 @@ impl PostgresStore {
         }
         let target = target(&pg);
         let manager_config = ManagerConfig {
+            // Fast: no `DISCARD ALL` between users, so a session keeps the tenant it names
+            // (`read::Named` relies on it).
             recycling_method: RecyclingMethod::Fast,
         };
         let manager = match connector {
@@ -327,6 +331,7 @@ impl PostgresStore {
             layout: std::sync::OnceLock::new(),
             rls: std::sync::OnceLock::new(),
             sealer: std::sync::OnceLock::new(),
+            named: read::Named::default(),
         });
         let layout = config.layout;
         let task = {
@@ -839,6 +844,7 @@ impl rapport_core::ports::MergeStore for PostgresStore {
                 .await
                 .map_err(db)?;
             let row = read::as_tenant(
+                &inner.named,
                 &client,
                 &tenant.to_string(),
                 client.query_opt(&stmt, &[tenant.as_uuid(), id.as_uuid()]),
@@ -862,6 +868,7 @@ impl rapport_core::ports::MergeStore for PostgresStore {
                 .await
                 .map_err(db)?;
             let rows = read::as_tenant(
+                &inner.named,
                 &client,
                 &tenant.to_string(),
                 client.query(&stmt, &[tenant.as_uuid()]),
@@ -920,6 +927,7 @@ impl Store for PostgresStore {
                 .await
                 .map_err(db)?;
             let row = read::as_tenant(
+                &inner.named,
                 &client,
                 &tenant.to_string(),
                 client.query_opt(&stmt, &[tenant.as_uuid()]),
@@ -965,6 +973,7 @@ impl Store for PostgresStore {
             let t = *tenant.as_uuid();
             let stmt = client.prepare_cached(&inner.sql.load).await.map_err(db)?;
             let row = read::as_tenant(
+                &inner.named,
                 &client,
                 &tenant.to_string(),
                 client.query_opt(&stmt, &[&t, id.as_uuid()]),
@@ -994,6 +1003,7 @@ impl Store for PostgresStore {
             };
             let stmt = client.prepare_cached(sql).await.map_err(db)?;
             let rows = read::as_tenant(
+                &inner.named,
                 &client,
                 &tenant.to_string(),
                 client.query(&stmt, &[tenant.as_uuid(), &value]),
@@ -1016,6 +1026,7 @@ impl Store for PostgresStore {
                         .await
                         .map_err(db)?;
                     read::as_tenant(
+                        &inner.named,
                         &client,
                         &named,
                         client.query(&stmt, &[tenant.as_uuid(), &limit]),
@@ -1028,6 +1039,7 @@ impl Store for PostgresStore {
                         .await
                         .map_err(db)?;
                     read::as_tenant(
+                        &inner.named,
                         &client,
                         &named,
                         client.query(&stmt, &[tenant.as_uuid(), a.as_uuid(), &limit]),
@@ -1075,7 +1087,13 @@ impl Store for PostgresStore {
             );
             let client = inner.pool.get().await.map_err(pool)?;
             // Named once for the batches below, pipelined with the prepare.
-            let stmt = read::as_tenant(&client, &tenant.to_string(), client.prepare(&sql)).await?;
+            let stmt = read::as_tenant(
+                &inner.named,
+                &client,
+                &tenant.to_string(),
+                client.prepare(&sql),
+            )
+            .await?;
             let want = page.limit as usize;
             let batch = i64::from(page.limit.clamp(256, 4096));
             let mut after = page.after.map(|a| *a.as_uuid());
@@ -1123,6 +1141,7 @@ impl Store for PostgresStore {
                 .await
                 .map_err(db)?;
             let rows = read::as_tenant(
+                &inner.named,
                 &client,
                 &tenant.to_string(),
                 client.query(&stmt, &[tenant.as_uuid(), id.as_uuid(), &from, &range.to]),
@@ -1162,6 +1181,8 @@ impl Store for PostgresStore {
                     Err(self
                         .here(move |inner| async move {
                             let client = inner.pool.get().await.map_err(pool)?;
+                            // `holder` names the tenant for the session itself.
+                            inner.named.forget(&client);
                             holder(&**client, &inner.sql, tenant, contact, &claims, false).await
                         })
                         .await
@@ -1191,6 +1212,7 @@ impl Outbox for PostgresStore {
             let stmt = client.prepare_cached(&inner.sql.claim).await.map_err(db)?;
             // The claim spans tenants: `*` shows every tenant's outbox rows (only those).
             let rows = read::as_tenant(
+                &inner.named,
                 &client,
                 sql::ALL_TENANTS,
                 client.query(&stmt, &[&now, &i64::from(limit), &until]),
@@ -1219,7 +1241,13 @@ impl Outbox for PostgresStore {
             let client = inner.pool.get().await.map_err(pool)?;
             let stmt = client.prepare_cached(&inner.sql.ack).await.map_err(db)?;
             // The port names messages by id alone (ids are unique across tenants).
-            read::as_tenant(&client, sql::ALL_TENANTS, client.execute(&stmt, &[&ids])).await?;
+            read::as_tenant(
+                &inner.named,
+                &client,
+                sql::ALL_TENANTS,
+                client.execute(&stmt, &[&ids]),
+            )
+            .await?;
             Ok(())
         })
         .await
@@ -1236,6 +1264,7 @@ impl Outbox for PostgresStore {
                 .await
                 .map_err(db)?;
             read::as_tenant(
+                &inner.named,
                 &client,
                 sql::ALL_TENANTS,
                 client.execute(&stmt, &[&tenants, &ids]),
@@ -1260,6 +1289,7 @@ impl Outbox for PostgresStore {
                 .await
                 .map_err(db)?;
             read::as_tenant(
+                &inner.named,
                 &client,
                 &tenant.to_string(),
                 client.execute(&stmt, &[tenant.as_uuid(), id.as_uuid(), &at]),
@@ -1274,6 +1304,7 @@ impl Outbox for PostgresStore {
             let client = inner.pool.get().await.map_err(pool)?;
             let stmt = client.prepare_cached(&inner.sql.retry).await.map_err(db)?;
             read::as_tenant(
+                &inner.named,
                 &client,
                 sql::ALL_TENANTS,
                 client.execute(&stmt, &[id.as_uuid(), &at]),

@@ -142,6 +142,7 @@ impl PostgresStore {
             let rows = match b {
                 Some(limit) => {
                     read::as_tenant(
+                        &inner.named,
                         &client,
                         &tenant.to_string(),
                         client.query(&stmt, &[&t, &a, &limit]),
@@ -149,8 +150,13 @@ impl PostgresStore {
                     .await?
                 }
                 None => {
-                    read::as_tenant(&client, &tenant.to_string(), client.query(&stmt, &[&t, &a]))
-                        .await?
+                    read::as_tenant(
+                        &inner.named,
+                        &client,
+                        &tenant.to_string(),
+                        client.query(&stmt, &[&t, &a]),
+                    )
+                    .await?
                 }
             };
             rows.iter().map(decode).collect()

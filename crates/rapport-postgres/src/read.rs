@@ -3,6 +3,7 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
+use deadpool_postgres::{Object, ObjectId};
 use rapport_core::{Activity, CustomerId, Record, StoreError, TenantId};
 use rapport_sql::seal::Sealer;
 use tokio_postgres::Row;
@@ -10,20 +11,65 @@ use tokio_postgres::types::FromSql;
 
 use crate::error::{column, corrupt, corrupt_row, db};
 
-/// Runs `query` (a statement sent on `client` when first polled) after naming `tenant` for
-/// the row-level security policies, both in one round trip (pipelined: the setting is sent
-/// first).
+/// The tenant each pooled connection's session names (`rapport.tenant`, as [`as_tenant`] set
+/// it), by the pool's object id (unique within the pool, never reused). Only [`as_tenant`]
+/// sets the session's value (writes name theirs with `set_config(…, true)`, which ends with
+/// their transaction), and the pool recycles connections without resetting them
+/// (`RecyclingMethod::Fast`), so a connection found here names that tenant still. An entry is
+/// taken out while a read runs on its connection: a read that fails leaves the tenant unknown,
+/// and the next read names it again.
+#[derive(Debug, Default)]
+pub(crate) struct Named(std::sync::Mutex<std::collections::HashMap<ObjectId, String>>);
+
+/// Entries kept at most; past it the map starts afresh (connections closed by the pool leave
+/// theirs behind).
+const NAMED_MAX: usize = 256;
+
+impl Named {
+    fn take(&self, id: ObjectId) -> Option<String> {
+        self.0.lock().ok()?.remove(&id)
+    }
+
+    /// The connection's session tenant is no longer known (it is about to be set another
+    /// way than by [`as_tenant`]).
+    pub(crate) fn forget(&self, client: &Object) {
+        self.take(Object::id(client));
+    }
+
+    fn put(&self, id: ObjectId, tenant: &str) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= NAMED_MAX {
+                map.clear();
+            }
+            map.insert(id, tenant.to_owned());
+        }
+    }
+}
+
+/// Runs `query` (a statement sent on `client` when first polled) with `tenant` named for the
+/// row-level security policies: when the connection's session names another tenant (or none
+/// known), the naming is sent first, both in one round trip (pipelined); when it names this
+/// tenant already ([`Named`]), the statement goes alone.
 pub(crate) async fn as_tenant<T>(
-    client: &deadpool_postgres::ClientWrapper,
+    named: &Named,
+    client: &Object,
     tenant: &str,
     query: impl Future<Output = Result<T, tokio_postgres::Error>>,
 ) -> Result<T, StoreError> {
+    let id = Object::id(client);
+    if named.take(id).as_deref() == Some(tenant) {
+        let out = query.await.map_err(db)?;
+        named.put(id, tenant);
+        return Ok(out);
+    }
     let set = client
         .prepare_cached(crate::sql::SET_TENANT)
         .await
         .map_err(db)?;
-    let (named, out) = futures::future::join(client.execute(&set, &[&tenant]), query).await;
-    named.map_err(db)?;
+    let (set, out) = futures::future::join(client.execute(&set, &[&tenant]), query).await;
+    set.map_err(db)?;
+    // The session names `tenant` now, whatever the statement's outcome.
+    named.put(id, tenant);
     out.map_err(db)
 }
 

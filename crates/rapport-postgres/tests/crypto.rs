@@ -9,7 +9,6 @@
 
 mod support;
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -19,6 +18,7 @@ use rapport::blocking::Service;
 use rapport_core::ports::KeyStore;
 use rapport_core::*;
 use rapport_keys::MemoryKeyStore;
+use rapport_sql::testing::scan;
 use support::{Fresh, fresh};
 
 fn encrypted_with(keys: Arc<dyn KeyStore>) -> Fresh {
@@ -162,55 +162,6 @@ fn raw_files(schema: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-struct Person {
-    id: CustomerId,
-    name: String,
-    email: String,
-    phone: String,
-}
-
-/// 1,000 people whose names and emails carry `tag` (unique per run, so the WAL of earlier
-/// runs cannot answer for this one).
-fn people(tag: &str) -> Vec<Person> {
-    (0..1_000u32)
-        .map(|i| Person {
-            id: CustomerId::from_u128(10_000 + u128::from(i)),
-            name: format!("{tag}n{i:04}x"),
-            email: format!("{tag}m{i:04}x@example.net"),
-            phone: format!("+86139{:08}", 10_000_000 + i),
-        })
-        .collect()
-}
-
-/// The distinct strings of `prefix` followed by `tail` more bytes in `bytes` (one pass).
-fn occurrences(bytes: &[u8], prefix: &[u8], tail: usize) -> HashSet<Vec<u8>> {
-    let mut out = HashSet::new();
-    let mut i = 0;
-    while i + prefix.len() + tail <= bytes.len() {
-        if bytes[i] == prefix[0] && bytes[i..].starts_with(prefix) {
-            out.insert(bytes[i..i + prefix.len() + tail].to_vec());
-        }
-        i += 1;
-    }
-    out
-}
-
-/// How many of the people's names and email local parts (and, with `phones`, national phone
-/// digits) occur in `bytes`.
-fn plaintext_hits(bytes: &[u8], tag: &str, people: &[Person], phones: bool) -> usize {
-    let tagged = occurrences(bytes, tag.as_bytes(), 6);
-    let digits = occurrences(bytes, b"139100", 5);
-    people
-        .iter()
-        .map(|p| {
-            let local = p.email.split('@').next().unwrap();
-            usize::from(tagged.contains(p.name.as_bytes()))
-                + usize::from(tagged.contains(local.as_bytes()))
-                + usize::from(phones && digits.contains(&p.phone.as_bytes()[3..]))
-        })
-        .sum()
-}
-
 fn run_scan(encrypted: bool) -> Option<(usize, usize)> {
     let keys: Arc<dyn KeyStore> = Arc::new(MemoryKeyStore::new());
     let f = if encrypted {
@@ -227,20 +178,8 @@ fn run_scan(encrypted: bool) -> Option<(usize, usize)> {
         std::process::id(),
         Utc::now().timestamp_subsec_nanos()
     );
-    let people = people(&tag);
-    let cn: Region = "CN".parse().unwrap();
-    let batch: Vec<(Customer, Stats)> = people
-        .iter()
-        .map(|p| {
-            let profile = Profile {
-                display_name: Some(Pii::new(p.name.clone())),
-                email: Some(Pii::new(Email::parse(&p.email).unwrap())),
-                phone: Some(Pii::new(Phone::parse(&p.phone, cn).unwrap())),
-                ..Profile::default()
-            };
-            (Customer::new(t, p.id, profile, now()), Stats::default())
-        })
-        .collect();
+    let people = scan::people(&tag, "13910");
+    let batch = scan::customers(&people, t, now());
     block_on(f.0.as_ref().unwrap().import_customers(t, &batch)).unwrap();
     let svc = Service::new(f);
     for p in &people {
@@ -249,8 +188,8 @@ fn run_scan(encrypted: bool) -> Option<(usize, usize)> {
     let raw = raw_files(&schema)?;
     // Phones: the digits of a random number can occur in binary data by chance; the names
     // and the emails cannot.
-    let hits = plaintext_hits(&raw, &tag, &people, false);
-    let live = plaintext_hits(&dump(&schema), &tag, &people, true);
+    let hits = scan::plaintext_hits(&raw, &tag, &people, false);
+    let live = scan::plaintext_hits(&dump(&schema), &tag, &people, true);
     drop(svc);
     Some((hits, live))
 }

@@ -16,6 +16,8 @@
 //! a whole run.
 #![allow(clippy::unwrap_used)]
 
+pub mod scan;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};

@@ -5,7 +5,6 @@
 //! after `secure_delete` and the checkpoint).
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +15,7 @@ use rapport::blocking::Service;
 use rapport_core::ports::KeyStore;
 use rapport_core::*;
 use rapport_keys::{FileKeyStore, MemoryKeyStore};
+use rapport_sql::testing::scan::{self, Person};
 use rapport_sqlite::{SqliteConfig, SqliteStore};
 
 fn now() -> DateTime<Utc> {
@@ -107,40 +107,10 @@ fn crypto_shredding_contract_over_the_raw_files() {
     );
 }
 
-struct Person {
-    id: CustomerId,
-    name: String,
-    email: String,
-    phone: String,
-}
-
-/// 1,000 customers with a name, an email, a phone and a visit naming them.
-fn people() -> Vec<Person> {
-    (0..1_000u32)
-        .map(|i| Person {
-            id: CustomerId::from_u128(10_000 + u128::from(i)),
-            name: format!("Scanname{i:04}x Q"),
-            email: format!("scanmail{i:04}x@example.net"),
-            phone: format!("+86138{:08}", 55_000_000 + i),
-        })
-        .collect()
-}
+const TAG: &str = "Scan";
 
 fn populate(store: &SqliteStore, t: TenantId, people: &[Person]) {
-    let cn: Region = "CN".parse().unwrap();
-    let batch: Vec<(Customer, Stats)> = people
-        .iter()
-        .map(|p| {
-            let profile = Profile {
-                display_name: Some(Pii::new(p.name.clone())),
-                email: Some(Pii::new(Email::parse(&p.email).unwrap())),
-                phone: Some(Pii::new(Phone::parse(&p.phone, cn).unwrap())),
-                ..Profile::default()
-            };
-            (Customer::new(t, p.id, profile, now()), Stats::default())
-        })
-        .collect();
-    block_on(store.import_customers(t, &batch)).unwrap();
+    block_on(store.import_customers(t, &scan::customers(people, t, now()))).unwrap();
     let visits: Vec<Activity> = people
         .iter()
         .enumerate()
@@ -161,34 +131,10 @@ fn populate(store: &SqliteStore, t: TenantId, people: &[Person]) {
     block_on(store.import_activities(t, visits)).unwrap();
 }
 
-/// The distinct strings of `prefix` followed by `tail` more bytes in `bytes` (one pass).
-fn occurrences(bytes: &[u8], prefix: &[u8], tail: usize) -> HashSet<Vec<u8>> {
-    let mut out = HashSet::new();
-    let mut i = 0;
-    while i + prefix.len() + tail <= bytes.len() {
-        if bytes[i] == prefix[0] && bytes[i..].starts_with(prefix) {
-            out.insert(bytes[i..i + prefix.len() + tail].to_vec());
-        }
-        i += 1;
-    }
-    out
-}
-
 /// How many of the people's names, emails (local parts) and phones (national digits) occur
 /// in `bytes`.
 fn plaintext_hits(bytes: &[u8], people: &[Person]) -> usize {
-    let names = occurrences(bytes, b"Scanname", 7);
-    let emails = occurrences(bytes, b"scanmail", 5);
-    let phones = occurrences(bytes, b"138550", 5);
-    people
-        .iter()
-        .map(|p| {
-            let local = p.email.split('@').next().unwrap();
-            usize::from(names.contains(p.name.as_bytes()))
-                + usize::from(emails.contains(local.as_bytes()))
-                + usize::from(phones.contains(&p.phone.as_bytes()[3..]))
-        })
-        .sum()
+    scan::plaintext_hits(bytes, TAG, people, true)
 }
 
 fn erase_all(store: SqliteStore, t: TenantId, people: &[Person]) -> SqliteStore {
@@ -208,7 +154,7 @@ fn erasing_1000_encrypted_customers_leaves_no_plaintext_in_any_file() {
     let store = SqliteStore::open(&path, SqliteConfig::default(), now())
         .unwrap()
         .with_keystore(keys.clone());
-    let people = people();
+    let people = scan::people(TAG, "13855");
     populate(&store, t, &people);
     // Before the erasure already: the files hold ciphertext and blind indexes only.
     assert_eq!(plaintext_hits(&raw_files(&path), &people), 0);
@@ -226,7 +172,7 @@ fn erasing_1000_plain_customers_leaves_no_plaintext_in_the_live_database() {
     let t = TenantId::from_u128(1);
     let path = fresh_path("scan-off");
     let store = SqliteStore::open(&path, SqliteConfig::default(), now()).unwrap();
-    let people = people();
+    let people = scan::people(TAG, "13855");
     populate(&store, t, &people);
     // Without encryption the plaintext is there before the erasure (the scan can see it) ...
     assert!(plaintext_hits(&raw_files(&path), &people) >= 3_000);
