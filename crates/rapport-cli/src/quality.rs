@@ -74,6 +74,16 @@ impl MergeStore for Db {
             Db::Postgres(s) => s.merge_record(t, id).await,
         }
     }
+    async fn merges_of(
+        &self,
+        t: TenantId,
+        c: CustomerId,
+    ) -> std::result::Result<Vec<MergeRecord>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.merges_of(t, c).await,
+            Db::Postgres(s) => s.merges_of(t, c).await,
+        }
+    }
     async fn distinct_pairs(
         &self,
         t: TenantId,

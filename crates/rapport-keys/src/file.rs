@@ -4,9 +4,11 @@
 //! `DIR/<tenant uuid>/data-<x>.keys` (one line `<customer uuid> <key hex>` per customer, the
 //! shard chosen by the id's last hex digit). A new key is appended to its shard (buffered;
 //! written and made durable by [`KeyStore::sync`], which stores call before committing the rows it sealed); deleting
-//! keys rewrites their shards to a temporary file, syncs it and renames it over the old one, so
-//! a deleted key is gone from the live files once the call returns. Everything of a tenant is
-//! loaded on its first use and kept in memory.
+//! keys rewrites their shards to temporary files, syncs them (in parallel, so the file system
+//! can fold the flushes into few journal commits) and renames them over the old ones, then
+//! syncs the directory once, so a deleted key is gone from the live files once the call
+//! returns. Everything of a tenant is loaded on its first use and kept in memory, grouped by
+//! shard (a rewrite touches only its shard's keys).
 //!
 //! What a file system keeps of a replaced file's blocks, and what backups of `DIR` hold, is
 //! outside rapport: keep the key directory off the database's backups (that separation is
@@ -46,7 +48,8 @@ pub struct FileKeyStore {
 #[derive(Default)]
 struct State {
     loaded: HashSet<TenantId>,
-    data: HashMap<(TenantId, CustomerId), DataKey>,
+    /// The keys by (tenant, shard).
+    data: HashMap<(TenantId, u8), HashMap<CustomerId, DataKey>>,
     index: HashMap<TenantId, IndexKey>,
     /// Shard files appended to since the last sync.
     dirty: HashMap<PathBuf, BufWriter<File>>,
@@ -126,7 +129,10 @@ impl FileKeyStore {
     }
 
     fn shard_path(&self, t: TenantId, c: CustomerId) -> PathBuf {
-        let shard = c.as_uuid().as_bytes()[15] % SHARDS;
+        self.shard_file(t, shard_of(c))
+    }
+
+    fn shard_file(&self, t: TenantId, shard: u8) -> PathBuf {
         self.tenant_dir(t).join(format!("data-{shard:x}.keys"))
     }
 
@@ -161,34 +167,79 @@ impl FileKeyStore {
                 let (id, key) = line.split_once(' ').ok_or_else(|| corrupt(&path))?;
                 let id = uuid::Uuid::parse_str(id).map_err(|_| corrupt(&path))?;
                 let key = unhex(key).ok_or_else(|| corrupt(&path))?;
+                let c = CustomerId::from_uuid(id);
                 st.data
-                    .insert((t, CustomerId::from_uuid(id)), DataKey::from_bytes(key));
+                    .entry((t, shard_of(c)))
+                    .or_default()
+                    .insert(c, DataKey::from_bytes(key));
             }
         }
         st.loaded.insert(t);
         Ok(())
     }
 
-    /// Rewrites the shard at `path` with the keys `st` holds for it.
-    fn rewrite(&self, st: &mut State, t: TenantId, path: &Path) -> Result<(), StoreError> {
-        let mut text = String::new();
-        for ((tt, c), k) in &st.data {
-            if *tt == t && self.shard_path(t, *c) == path {
+    /// Rewrites the given shards of `t` with the keys `st` holds for them: each to a temporary
+    /// file, synced (all at once, on scoped threads), renamed over the old one; the directory
+    /// is synced once at the end.
+    fn rewrite(&self, st: &mut State, t: TenantId, shards: &[u8]) -> Result<(), StoreError> {
+        let mut files = Vec::with_capacity(shards.len());
+        for &shard in shards {
+            let path = self.shard_file(t, shard);
+            let mut text = String::new();
+            for (c, k) in st.data.get(&(t, shard)).into_iter().flatten() {
                 text.push_str(&c.as_uuid().hyphenated().to_string());
                 text.push(' ');
                 text.push_str(&hex(k.expose()));
                 text.push('\n');
             }
+            // Its pending appends are in `text`: the old file is about to be replaced.
+            st.dirty.remove(&path);
+            files.push((path, text));
         }
-        st.dirty.remove(path);
-        let tmp = path.with_extension("tmp");
-        let mut f = File::create(&tmp).map_err(|e| io("create", &tmp, &e))?;
-        f.write_all(text.as_bytes())
-            .and_then(|()| f.sync_all())
-            .map_err(|e| io("write", &tmp, &e))?;
-        fs::rename(&tmp, path).map_err(|e| io("rename", path, &e))?;
+        let write = |(path, text): &(PathBuf, String)| -> Result<(), StoreError> {
+            let tmp = path.with_extension("tmp");
+            let mut f = File::create(&tmp).map_err(|e| io("create", &tmp, &e))?;
+            f.write_all(text.as_bytes())
+                .and_then(|()| f.sync_data())
+                .map_err(|e| io("write", &tmp, &e))
+        };
+        parallel(&files, write)?;
+        for (path, _) in &files {
+            fs::rename(path.with_extension("tmp"), path).map_err(|e| io("rename", path, &e))?;
+        }
         sync_dir(&self.tenant_dir(t));
         Ok(())
+    }
+}
+
+/// The shard file a customer's key lives in.
+fn shard_of(c: CustomerId) -> u8 {
+    c.as_uuid().as_bytes()[15] % SHARDS
+}
+
+/// Runs `f` over `items`, on scoped threads when there are several: concurrent fsyncs let the
+/// file system commit them together instead of one journal commit after another.
+fn parallel<T: Sync>(
+    items: &[T],
+    f: impl Fn(&T) -> Result<(), StoreError> + Sync,
+) -> Result<(), StoreError> {
+    match items {
+        [] => Ok(()),
+        [one] => f(one),
+        _ => std::thread::scope(|s| {
+            let running: Vec<_> = items.iter().map(|i| s.spawn(|| f(i))).collect();
+            running
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(StoreError::Unavailable {
+                            reason: "key store: a writer thread panicked".into(),
+                        })
+                    })
+                })
+                .collect::<Result<Vec<()>, _>>()
+                .map(drop)
+        }),
     }
 }
 
@@ -226,7 +277,11 @@ impl KeyStore for FileKeyStore {
     ) -> Result<Option<DataKey>, StoreError> {
         let mut st = self.lock();
         self.load(&mut st, tenant)?;
-        Ok(st.data.get(&(tenant, customer)).cloned())
+        Ok(st
+            .data
+            .get(&(tenant, shard_of(customer)))
+            .and_then(|m| m.get(&customer))
+            .cloned())
     }
 
     fn create_data_key(
@@ -236,7 +291,8 @@ impl KeyStore for FileKeyStore {
     ) -> Result<DataKey, StoreError> {
         let mut st = self.lock();
         self.load(&mut st, tenant)?;
-        if let Some(k) = st.data.get(&(tenant, customer)) {
+        let shard = shard_of(customer);
+        if let Some(k) = st.data.get(&(tenant, shard)).and_then(|m| m.get(&customer)) {
             return Ok(k.clone());
         }
         let k = DataKey::from_bytes(crate::random_key()?);
@@ -254,18 +310,25 @@ impl KeyStore for FileKeyStore {
             f.write_all(line.as_bytes())
                 .map_err(|e| io("append to", &path, &e))?;
         }
-        st.data.insert((tenant, customer), k.clone());
+        st.data
+            .entry((tenant, shard))
+            .or_default()
+            .insert(customer, k.clone());
         Ok(k)
     }
 
     fn delete_data_key(&self, tenant: TenantId, customer: CustomerId) -> Result<bool, StoreError> {
         let mut st = self.lock();
         self.load(&mut st, tenant)?;
-        if st.data.remove(&(tenant, customer)).is_none() {
+        let shard = shard_of(customer);
+        let removed = st
+            .data
+            .get_mut(&(tenant, shard))
+            .and_then(|m| m.remove(&customer));
+        if removed.is_none() {
             return Ok(false);
         }
-        let path = self.shard_path(tenant, customer);
-        self.rewrite(&mut st, tenant, &path)?;
+        self.rewrite(&mut st, tenant, &[shard])?;
         Ok(true)
     }
 
@@ -276,16 +339,16 @@ impl KeyStore for FileKeyStore {
     ) -> Result<(), StoreError> {
         let mut st = self.lock();
         self.load(&mut st, tenant)?;
-        let mut shards = HashSet::new();
+        let mut shards = std::collections::BTreeSet::new();
         for c in customers {
-            if st.data.remove(&(tenant, *c)).is_some() {
-                shards.insert(self.shard_path(tenant, *c));
+            let shard = shard_of(*c);
+            let removed = st.data.get_mut(&(tenant, shard)).and_then(|m| m.remove(c));
+            if removed.is_some() {
+                shards.insert(shard);
             }
         }
-        for path in shards {
-            self.rewrite(&mut st, tenant, &path)?;
-        }
-        Ok(())
+        let shards: Vec<u8> = shards.into_iter().collect();
+        self.rewrite(&mut st, tenant, &shards)
     }
 
     fn nonce(&self) -> [u8; NONCE_LEN] {
@@ -294,12 +357,17 @@ impl KeyStore for FileKeyStore {
 
     fn sync(&self) -> Result<(), StoreError> {
         let mut st = self.lock();
-        for (path, mut f) in st.dirty.drain() {
+        let dirty: Vec<_> = st.dirty.drain().collect();
+        // Shards are flushed and synced together (see `parallel`); a failure fails the
+        // caller's commit.
+        let dirty: Vec<_> = dirty.into_iter().map(std::sync::Mutex::new).collect();
+        parallel(&dirty, |m| {
+            let mut g = m.lock().unwrap_or_else(PoisonError::into_inner);
+            let (path, f) = &mut *g;
             f.flush()
                 .and_then(|()| f.get_ref().sync_data())
-                .map_err(|e| io("sync", &path, &e))?;
-        }
-        Ok(())
+                .map_err(|e| io("sync", path, &e))
+        })
     }
 }
 

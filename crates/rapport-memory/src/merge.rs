@@ -129,6 +129,23 @@ impl ports::MergeStore for MemoryStore {
             .and_then(|b| b.merges.get(&id).cloned()))
     }
 
+    async fn merges_of(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<Vec<MergeRecord>, StoreError> {
+        let mut out: Vec<MergeRecord> =
+            self.lock()?.books.get(&tenant).map_or_else(Vec::new, |b| {
+                b.merges
+                    .values()
+                    .filter(|r| r.survivor == customer || r.loser == customer)
+                    .cloned()
+                    .collect()
+            });
+        out.sort_by_key(|r| (r.at, r.id));
+        Ok(out)
+    }
+
     async fn distinct_pairs(&self, tenant: TenantId) -> Result<Vec<DistinctPair>, StoreError> {
         Ok(self.lock()?.books.get(&tenant).map_or_else(Vec::new, |b| {
             b.distinct

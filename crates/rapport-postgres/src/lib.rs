@@ -857,6 +857,30 @@ impl rapport_core::ports::MergeStore for PostgresStore {
         .await
     }
 
+    async fn merges_of(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<Vec<rapport_core::MergeRecord>, StoreError> {
+        self.here(move |inner| async move {
+            let client = inner.pool.get().await.map_err(pool)?;
+            let stmt = client
+                .prepare_cached(&inner.sql.merges.records_of)
+                .await
+                .map_err(db)?;
+            let rows = read::as_tenant(
+                &client,
+                &tenant.to_string(),
+                client.query(&stmt, &[tenant.as_uuid(), customer.as_uuid()]),
+            )
+            .await?;
+            rows.iter()
+                .map(|r| merge::decode(r, tenant, inner.sealer.get()))
+                .collect()
+        })
+        .await
+    }
+
     async fn distinct_pairs(
         &self,
         tenant: TenantId,
@@ -1147,9 +1171,7 @@ impl Store for PostgresStore {
                 client.query(&stmt, &[tenant.as_uuid(), id.as_uuid(), &from, &range.to]),
             )
             .await?;
-            rows.iter()
-                .map(|r| read::activity(r, tenant, inner.sealer.get()))
-                .collect()
+            read::activities(&rows, tenant, inner.sealer.get())
         })
         .await
     }

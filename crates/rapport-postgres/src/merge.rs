@@ -21,6 +21,7 @@ pub(crate) struct MergeSql {
     insert: String,
     undo: String,
     pub(crate) record: String,
+    pub(crate) records_of: String,
     distinct: String,
     pub(crate) distinct_pairs: String,
 }
@@ -62,6 +63,11 @@ impl MergeSql {
             ),
             record: format!(
                 "SELECT record_json, undone_at FROM {s}.merges WHERE tenant_id = $1 AND merge_id = $2"
+            ),
+            records_of: format!(
+                "SELECT record_json, undone_at FROM {s}.merges
+                 WHERE tenant_id = $1 AND (survivor_id = $2 OR loser_id = $2)
+                 ORDER BY at, merge_id"
             ),
         }
     }

@@ -100,17 +100,22 @@ pub(crate) fn customer_id(row: &Row) -> Result<CustomerId, StoreError> {
     col(row, "customers", 0).map(CustomerId::from_uuid)
 }
 
-pub(crate) fn activity(
-    row: &Row,
+/// Activity rows (`activity_json` first) decoded, each customer's key looked up once.
+pub(crate) fn activities(
+    rows: &[Row],
     tenant: TenantId,
     sealer: Option<&Sealer>,
-) -> Result<Activity, StoreError> {
-    let a: &str = col(row, "activities", 0)?;
-    match sealer {
-        Some(_) => rapport_sql::seal::decode_activity(sealer, tenant, a)
-            .map_err(crate::error::seal_failure),
-        None => serde_json::from_str(a).map_err(|e| corrupt("activities", e)),
-    }
+) -> Result<Vec<Activity>, StoreError> {
+    let mut decoder = rapport_sql::seal::ActivityDecoder::new(sealer, tenant);
+    rows.iter()
+        .map(|row| {
+            let a: &str = col(row, "activities", 0)?;
+            match sealer {
+                Some(_) => decoder.decode(a).map_err(crate::error::seal_failure),
+                None => serde_json::from_str(a).map_err(|e| corrupt("activities", e)),
+            }
+        })
+        .collect()
 }
 
 /// The earliest `timestamptz` (4713-11-24 BC), in microseconds since the Unix epoch; chrono's

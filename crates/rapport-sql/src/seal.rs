@@ -207,27 +207,79 @@ impl Sealer {
     }
 
     /// An activity from its `activity_json` column: whole when the key store still has its
-    /// customer's key, stripped when erasure deleted it.
+    /// customer's key, stripped when erasure deleted it. To decode many rows, an
+    /// [`ActivityDecoder`] looks each customer's key up once.
     ///
     /// # Errors
     /// [`SealFailure::Corrupt`] when the row does not decode or does not open;
     /// [`SealFailure::Keys`] when the key store fails.
     pub fn decode_activity(&self, tenant: TenantId, json: &str) -> Result<Activity, SealFailure> {
+        ActivityDecoder::new(Some(self), tenant).decode(json)
+    }
+}
+
+/// Decodes `activity_json` columns one after another (through a [`Sealer`] when there is
+/// one), remembering the last customer's key: a customer's activities — a timeline, an
+/// export — cost one key-store lookup, and a sealed row is parsed once (its plaintext part
+/// only for the owner's id).
+///
+/// ```
+/// use rapport_core::*;
+/// use rapport_sql::seal::ActivityDecoder;
+/// let a = Activity::new(ActivityId::from_u128(1), CustomerId::from_u128(2), chrono::DateTime::UNIX_EPOCH,
+///     Channel::Web, IdempotencyKey::new("v1")?, ActivityKind::Visit { item: Some("shoes".into()) })?;
+/// let json = serde_json::to_string(&a)?;
+/// let mut decoder = ActivityDecoder::new(None, TenantId::from_u128(1));
+/// assert_eq!(decoder.decode(&json)?, a);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct ActivityDecoder<'a> {
+    sealer: Option<&'a Sealer>,
+    tenant: TenantId,
+    last: Option<(rapport_core::CustomerId, Option<crypto::DataKey>)>,
+}
+
+impl<'a> ActivityDecoder<'a> {
+    /// A decoder for rows of `tenant`, opening sealed payloads through `sealer`.
+    #[must_use]
+    pub fn new(sealer: Option<&'a Sealer>, tenant: TenantId) -> Self {
+        Self {
+            sealer,
+            tenant,
+            last: None,
+        }
+    }
+
+    /// The next row, decoded as [`Sealer::decode_activity`] does.
+    ///
+    /// # Errors
+    /// As [`Sealer::decode_activity`].
+    pub fn decode(&mut self, json: &str) -> Result<Activity, SealFailure> {
         let table = "activities";
-        let stripped: Activity = from_json(table, json)?;
-        let Some(sealed) = sealed_part(json, ACTIVITY_PREFIX) else {
-            return Ok(stripped);
+        let (Some(sealer), Some(sealed)) = (self.sealer, sealed_part(json, ACTIVITY_PREFIX)) else {
+            return Ok(from_json(table, json)?);
         };
-        let Some(key) = self.keys.data_key(tenant, stripped.customer)? else {
-            return Ok(stripped);
+        /// The one field needed before opening.
+        #[derive(serde::Deserialize)]
+        struct Owner {
+            customer: rapport_core::CustomerId,
+        }
+        let owner = from_json::<Owner>(table, json)?.customer;
+        let key = match &self.last {
+            Some((c, k)) if *c == owner => k.clone(),
+            _ => {
+                let k = sealer.keys.data_key(self.tenant, owner)?;
+                self.last = Some((owner, k.clone()));
+                k
+            }
+        };
+        let Some(key) = key else {
+            return Ok(from_json(table, json)?);
         };
         let bytes = B64.decode(sealed).map_err(|_| corrupt(table))?;
-        let plain = crypto::open(
-            &key,
-            &crypto::aad(tenant, stripped.customer, "activity"),
-            &bytes,
-        )
-        .map_err(|_| corrupt(table))?;
+        let plain = crypto::open(&key, &crypto::aad(self.tenant, owner, "activity"), &bytes)
+            .map_err(|_| corrupt(table))?;
         let plain = std::str::from_utf8(&plain).map_err(|_| corrupt(table))?;
         Ok(from_json(table, plain)?)
     }
@@ -436,8 +488,5 @@ pub fn decode_activity(
     tenant: TenantId,
     json: &str,
 ) -> Result<Activity, SealFailure> {
-    match sealer {
-        Some(s) => s.decode_activity(tenant, json),
-        None => Ok(from_json("activities", json)?),
-    }
+    ActivityDecoder::new(sealer, tenant).decode(json)
 }

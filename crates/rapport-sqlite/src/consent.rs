@@ -2,9 +2,8 @@
 //! on the caller's thread with the rest of a changeset, written by the writer thread inside
 //! the changeset's savepoint, read by the reader threads.
 
-use rapport_core::Activity;
 use rapport_core::ports::{ConsentStore, ErasureStore, already_erased, entry_stored, sort_ledger};
-use rapport_core::privacy::{ConsentEntry, ErasureRecord, strip_activity};
+use rapport_core::privacy::{ConsentEntry, ErasureRecord};
 use rapport_core::{Changeset, CustomerId, StoreError, TenantId};
 use rusqlite::OptionalExtension;
 use rusqlite::{Connection, params};
@@ -160,6 +159,17 @@ impl LedgerWrites {
     }
 }
 
+/// Removes the free text of a customer's visits (`?1` tenant, `?2` customer).
+const STRIP_VISITS: &str = "UPDATE rapport_activities
+     SET activity_json = json_remove(activity_json, '$.kind.item')
+     WHERE tenant_id = ?1 AND customer_id = ?2 AND kind = 'visit'
+       AND json_type(activity_json, '$.kind.item') IS NOT NULL";
+
+/// Blanks the source and evidence of a customer's consent entries (`?3`: `ERASED_SOURCE`).
+const STRIP_ENTRIES: &str = "UPDATE rapport_consents
+     SET entry_json = json_set(entry_json, '$.source', ?3, '$.evidence', NULL)
+     WHERE tenant_id = ?1 AND customer_id = ?2";
+
 /// Stores the record (refused when one exists), strips the customer's visits and consent
 /// entries, deletes its pending outbox messages.
 fn erase(
@@ -182,37 +192,17 @@ fn erase(
             _ => ApplyError::NotFound(customer),
         });
     }
-    // Only visits carry free text (`strip_activity`).
-    let visits: Vec<(String, String)> = conn
-        .prepare_cached(
-            "SELECT idempotency_key, activity_json FROM rapport_activities
-             WHERE tenant_id = ?1 AND customer_id = ?2 AND kind = 'visit'",
-        )?
-        .query_map(params![t, c], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let mut update = conn.prepare_cached(
-        "UPDATE rapport_activities SET activity_json = ?3 WHERE tenant_id = ?1 AND idempotency_key = ?2",
-    )?;
-    for (key, json) in visits {
-        let a: Activity = from_json("rapport_activities", &json)?;
-        let stripped = strip_activity(&a);
-        if stripped != a {
-            update.execute(params![t, key, to_json("rapport_activities", &stripped)?])?;
-        }
-    }
-    let entries: Vec<([u8; 16], String)> = conn
-        .prepare_cached(
-            "SELECT entry_id, entry_json FROM rapport_consents WHERE tenant_id = ?1 AND customer_id = ?2",
-        )?
-        .query_map(params![t, c], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let mut update = conn.prepare_cached(
-        "UPDATE rapport_consents SET entry_json = ?3 WHERE tenant_id = ?1 AND entry_id = ?2",
-    )?;
-    for (id, json) in entries {
-        let e: ConsentEntry = from_json(TABLE, &json)?;
-        update.execute(params![t, id, to_json(TABLE, &e.stripped())?])?;
-    }
+    // Set-based, one statement per table, no row decoded: only visits carry free text
+    // (`strip_activity` removes `kind.item`; a sealed row's plaintext part has none, and its
+    // sealed part dies with the key); a consent entry keeps everything but its source and
+    // evidence (`ConsentEntry::stripped`). `tests::set_based_stripping_equals_the_core_functions`
+    // holds these statements to those functions.
+    conn.prepare_cached(STRIP_VISITS)?.execute(params![t, c])?;
+    conn.prepare_cached(STRIP_ENTRIES)?.execute(params![
+        t,
+        c,
+        rapport_core::privacy::ERASED_SOURCE
+    ])?;
     conn.prepare_cached(
         "DELETE FROM rapport_outbox WHERE tenant_id = ?1
            AND json_extract(message_json, '$.event.customer') = ?2",
@@ -278,5 +268,84 @@ impl ConsentStore for SqliteStore {
         id: CustomerId,
     ) -> Result<Vec<ConsentEntry>, StoreError> {
         Ok(self.readers.read(move |c| read(c, tenant, id)).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::DateTime;
+    use rapport_core::privacy::strip_activity;
+    use rapport_core::*;
+
+    #[test]
+    fn set_based_stripping_equals_the_core_functions() {
+        let conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch(
+            "CREATE TABLE rapport_activities (tenant_id BLOB, customer_id BLOB, kind TEXT,
+                 activity_json TEXT);
+             CREATE TABLE rapport_consents (tenant_id BLOB, customer_id BLOB, entry_json TEXT);",
+        )
+        .expect("tables");
+        let (t, c) = ([1u8; 16], CustomerId::from_u128(2));
+        let at = DateTime::UNIX_EPOCH;
+        let visit = |n: u128, item: Option<&str>| {
+            Activity::new(
+                ActivityId::from_u128(n),
+                c,
+                at,
+                Channel::Web,
+                IdempotencyKey::new(format!("v{n}")).expect("key"),
+                ActivityKind::Visit {
+                    item: item.map(str::to_owned),
+                },
+            )
+            .expect("activity")
+        };
+        let activities = [visit(1, Some("wedding \"dress\" ✓")), visit(2, None)];
+        for a in &activities {
+            conn.execute(
+                "INSERT INTO rapport_activities VALUES (?1, ?2, 'visit', ?3)",
+                params![t, c.to_bytes(), to_json("a", a).expect("json")],
+            )
+            .expect("insert");
+        }
+        let mut entry = ConsentEntry::new(
+            ConsentEntryId::from_u128(3),
+            c,
+            Purpose::Marketing,
+            ContactChannel::Email,
+            privacy::ConsentState::Granted,
+            "signup-form",
+            at,
+        )
+        .expect("entry");
+        entry.evidence = Some("form-8812".into());
+        conn.execute(
+            "INSERT INTO rapport_consents VALUES (?1, ?2, ?3)",
+            params![t, c.to_bytes(), to_json(TABLE, &entry).expect("json")],
+        )
+        .expect("insert");
+        conn.execute(STRIP_VISITS, params![t, c.to_bytes()])
+            .expect("strip visits");
+        conn.execute(
+            STRIP_ENTRIES,
+            params![t, c.to_bytes(), rapport_core::privacy::ERASED_SOURCE],
+        )
+        .expect("strip entries");
+        let read: Vec<Activity> = conn
+            .prepare("SELECT activity_json FROM rapport_activities ORDER BY rowid")
+            .expect("select")
+            .query_map([], |r| r.get::<_, String>(0))
+            .expect("rows")
+            .map(|j| from_json("a", &j.expect("row")).expect("decode"))
+            .collect();
+        let expected: Vec<Activity> = activities.iter().map(strip_activity).collect();
+        assert_eq!(read, expected);
+        let json: String = conn
+            .query_row("SELECT entry_json FROM rapport_consents", [], |r| r.get(0))
+            .expect("entry");
+        let e: ConsentEntry = from_json(TABLE, &json).expect("decode");
+        assert_eq!(e, entry.stripped());
     }
 }

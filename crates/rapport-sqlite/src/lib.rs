@@ -547,6 +547,20 @@ impl rapport_core::ports::MergeStore for SqliteStore {
             .await?)
     }
 
+    async fn merges_of(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<Vec<rapport_core::MergeRecord>, StoreError> {
+        Ok(self
+            .readers
+            .read({
+                let sealer = self.sealer.clone();
+                move |c| merge::records_of(c, tenant, customer, sealer.as_ref())
+            })
+            .await?)
+    }
+
     async fn distinct_pairs(
         &self,
         tenant: TenantId,

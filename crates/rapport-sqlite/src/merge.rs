@@ -258,6 +258,32 @@ pub(crate) fn record(
     Ok(Some(record))
 }
 
+/// Every merge record naming `customer`, by time then id.
+pub(crate) fn records_of(
+    conn: &Connection,
+    tenant: TenantId,
+    customer: CustomerId,
+    sealer: Option<&rapport_sql::seal::Sealer>,
+) -> Result<Vec<MergeRecord>, SqliteError> {
+    let rows: Vec<(String, Option<i64>)> = conn
+        .prepare_cached(
+            "SELECT record_json, undone_at_us FROM rapport_merges
+             WHERE tenant_id = ?1 AND (survivor_id = ?2 OR loser_id = ?2)
+             ORDER BY at_us, merge_id",
+        )?
+        .query_map(params![tenant.to_bytes(), customer.to_bytes()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter()
+        .map(|(json, undone)| {
+            let mut record = rapport_sql::seal::decode_merge_record(sealer, tenant, &json)?;
+            record.undone_at = undone.and_then(chrono::DateTime::from_timestamp_micros);
+            Ok(record)
+        })
+        .collect()
+}
+
 /// Every pair of `tenant` marked "not a duplicate".
 pub(crate) fn distinct_pairs(
     conn: &Connection,

@@ -49,8 +49,15 @@ fn open_reader(path: &Path, busy_timeout: Duration) -> Result<Connection, Sqlite
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     c.busy_timeout(busy_timeout)?;
+    // 16 MiB of page cache per reader instead of SQLite's 2 MB: one customer's timeline of
+    // 10k activities (an export, a replay) is ~3 MB of table and index pages, which the
+    // default cache re-reads from the file on every pass.
+    c.pragma_update(None, "cache_size", READER_CACHE_KIB)?;
     Ok(c)
 }
+
+/// A reader's page cache, in KiB (negative: SQLite's unit for a size instead of pages).
+const READER_CACHE_KIB: i64 = -16_384;
 
 type Job = Box<dyn FnOnce(&mut Slot) + Send>;
 

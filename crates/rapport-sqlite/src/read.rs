@@ -161,6 +161,6 @@ pub(crate) fn activities(
         ],
         |r| r.get::<_, String>(0),
     )?;
-    rows.map(|r| Ok(seal::decode_activity(sealer, tenant, &r?)?))
-        .collect()
+    let mut decoder = seal::ActivityDecoder::new(sealer, tenant);
+    rows.map(|r| Ok(decoder.decode(&r?)?)).collect()
 }

@@ -333,6 +333,12 @@ impl<S: rapport_core::ports::MergeStore> rapport_core::ports::MergeStore for Fau
         }
         self.inner.merge_record(t, id).await
     }
+    async fn merges_of(&self, t: TenantId, c: CustomerId) -> Result<Vec<MergeRecord>, StoreError> {
+        if self.hit() {
+            return Err(injected());
+        }
+        self.inner.merges_of(t, c).await
+    }
     async fn distinct_pairs(&self, t: TenantId) -> Result<Vec<DistinctPair>, StoreError> {
         if self.hit() {
             return Err(injected());

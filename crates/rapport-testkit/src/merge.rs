@@ -96,8 +96,8 @@ async fn snapshot<S: Store>(s: &S, id: CustomerId) -> Result<(Record, Vec<Activi
 /// Merge then unmerge: the survivor's stats are the fold of the union of both histories, the
 /// loser is a tombstone that reads resolve through, its activities (ids and keys kept) are
 /// the survivor's and re-ingesting one is a duplicate; the unmerge gives back both customers
-/// as they were (but their versions) with their own activities; a second unmerge is refused
-/// with a typed error.
+/// as they were (but their versions) with their own activities; both sides list the record
+/// (`merges_of`), undone after the unmerge; a second unmerge is refused with a typed error.
 ///
 /// ```
 /// use futures::executor::block_on;
@@ -203,11 +203,26 @@ pub async fn merge_round_trip<S: MergeStore>(s: &S) -> Outcome {
         "the merge record was not stored as written"
     );
 
+    for side in [a, b] {
+        let listed = s.merges_of(T, side).await.map_err(e)?;
+        ensure!(
+            listed.len() == 1 && Some(&listed[0]) == stored.as_ref(),
+            "merges_of({side}) lists {} records, not the merge",
+            listed.len()
+        );
+    }
     let other = s
         .merge_record(TenantId::from_u128(0x16), m.record.id)
         .await
         .map_err(e)?;
     ensure!(other.is_none(), "another tenant reads the merge record");
+    ensure!(
+        s.merges_of(TenantId::from_u128(0x16), a)
+            .await
+            .map_err(e)?
+            .is_empty(),
+        "another tenant lists the merge"
+    );
     let undone = svc.unmerge(T, m.record.id).await.map_err(e)?;
     ensure!(
         undone.record.undone_at.is_some(),
@@ -232,6 +247,14 @@ pub async fn merge_round_trip<S: MergeStore>(s: &S) -> Outcome {
     ensure!(
         stored.is_some_and(|r| r.undone_at.is_some()),
         "the store does not show the merge undone"
+    );
+    ensure!(
+        s.merges_of(T, b)
+            .await
+            .map_err(e)?
+            .iter()
+            .all(|r| r.undone_at.is_some()),
+        "merges_of does not show the merge undone"
     );
     match svc.unmerge(T, m.record.id).await {
         Err(Error::Domain(DomainError::CannotUnmerge { .. })) => {}

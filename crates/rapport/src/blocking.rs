@@ -1630,7 +1630,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// As the async method.
     pub fn export(&self, t: TenantId, id: CustomerId) -> Result<privacy::ExportDocument, Error>
     where
-        S: ports::ConsentStore + ports::ErasureStore,
+        S: ports::ConsentStore + ports::ErasureStore + ports::MergeStore,
     {
         block_on(self.0.export(t, id))
     }

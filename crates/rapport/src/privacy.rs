@@ -5,9 +5,9 @@
 //! every segment and automation that reads the customer.
 
 use chrono::{DateTime, Utc};
-use rapport_core::ports::{ConsentStore, ErasureStore};
+use rapport_core::ports::{ConsentStore, ErasureStore, MergeStore};
 use rapport_core::privacy::{
-    ConsentEntry, ConsentState, ErasureRecord, LegalBasis, RetentionPolicy, confirmation,
+    self, ConsentEntry, ConsentState, ErasureRecord, LegalBasis, RetentionPolicy, confirmation,
     plan_erasure, record,
 };
 use rapport_core::*;
@@ -457,10 +457,13 @@ impl<S: ConsentStore + ErasureStore, N: Notifier> Service<S, N> {
     }
 }
 
-impl<S: ConsentStore + ErasureStore, N: Notifier> Service<S, N> {
+impl<S: ConsentStore + ErasureStore + MergeStore, N: Notifier> Service<S, N> {
     /// Everything held about one person as one document (versioned schema,
-    /// `docs/export.schema.json`): the record, stats, every activity, the consent ledger and
-    /// the erasure record if any. A merged id is followed to the customer holding the data.
+    /// `docs/export.schema.json`): the record, stats, every activity, the tier and stage
+    /// history with reasons (recomputed from the activities under the service's policies),
+    /// the consent ledger, the merges the person took part in (the other record by id only)
+    /// and the erasure record if any. A merged id is followed to the customer holding the
+    /// data.
     ///
     /// ```
     /// # use futures::executor::block_on;
@@ -471,7 +474,7 @@ impl<S: ConsentStore + ErasureStore, N: Notifier> Service<S, N> {
     /// # let t = TenantId::from_u128(1);
     /// let id = block_on(svc.register(t, Profile::default()))?.customer.id();
     /// let doc = block_on(svc.export(t, id))?;
-    /// assert_eq!((doc.schema_version, doc.customer.id()), (1, id));
+    /// assert_eq!((doc.schema_version, doc.customer.id()), (2, id));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
@@ -490,16 +493,26 @@ impl<S: ConsentStore + ErasureStore, N: Notifier> Service<S, N> {
             }
         }
         let cid = read.customer.id();
+        let now = self.now();
         let activities = self.store().activities(t, cid, TimeRange::all()).await?;
         let consents = self.store().consents(t, cid).await?;
         let erasure = self.store().erasure(t, cid).await?;
-        Ok(rapport_core::privacy::ExportDocument::new(
+        // The tombstones merged into this customer: their merges are the person's too.
+        let merges = self.store().merges_of(t, cid).await?;
+        let history = privacy::decision_history(&read.customer, &activities, self.policies(), now)?;
+        let mut doc = privacy::ExportDocument::new(
             read.customer,
             read.stats,
             activities,
             consents,
             erasure,
-            self.now(),
-        ))
+            now,
+        );
+        doc.history = history;
+        doc.merges = merges
+            .iter()
+            .filter_map(|r| privacy::ExportedMerge::of(r, cid))
+            .collect();
+        Ok(doc)
     }
 }

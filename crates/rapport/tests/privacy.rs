@@ -133,7 +133,9 @@ fn the_checker_rejects_documents_that_break_the_schema() {
     let doc = serde_json::to_value(block_on(svc.export(T, id)).unwrap()).unwrap();
     assert_eq!(errors(&doc), Vec::<String>::new());
     for (pointer, bad) in [
-        ("/schema_version", Value::from(2)),
+        ("/schema_version", Value::from(1)),
+        ("/history", Value::from("none")),
+        ("/merges", Value::from(3)),
         ("/tenant", Value::from("not-a-uuid")),
         ("/generated_at", Value::from("yesterday")),
         ("/activities", Value::from("none")),
@@ -228,6 +230,78 @@ proptest! {
         prop_assert_eq!(after["activities"].as_array().map(Vec::len), Some(2));
         prop_assert_eq!(after["erasure"]["reason"].as_str(), Some("gdpr-art17"));
     }
+}
+
+/// The export of a merge's survivor (and of its loser's id, which leads to it) lists the
+/// merge with the person's own state before it and the other record by id only: the values
+/// the merge dropped from the other record appear nowhere. The history holds the stage and
+/// tier changes with reasons. Both validate against the schema.
+#[test]
+fn the_export_lists_merges_without_the_other_records_data_and_the_decision_history() {
+    let now = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
+    let svc = Service::new(MemoryStore::new()).with_clock(ManualClock::at(now));
+    let profile = |name: &str, email: &str| Profile {
+        display_name: Some(Pii::new(name.to_owned())),
+        email: Some(Pii::new(Email::parse(email).unwrap())),
+        ..Profile::default()
+    };
+    let ann = block_on(svc.register(T, profile("Ann Lee", "ann@example.com")))
+        .unwrap()
+        .customer
+        .id();
+    let other = block_on(svc.register(T, profile("Bo Stone", "bo@example.com")))
+        .unwrap()
+        .customer
+        .id();
+    let amount = Money::new(rust_decimal::Decimal::from(3_000), Currency::USD);
+    block_on(svc.record(
+        T,
+        NewActivity::purchase(ann, "o-1", amount, now - Duration::days(3)).unwrap(),
+    ))
+    .unwrap();
+    let merged = block_on(svc.merge(
+        T,
+        rapport::MergeRequest::new(ann, other, Actor::new("ops-7").unwrap()),
+    ))
+    .unwrap();
+    let kept = merged.survivor.profile.clone();
+    let doc = block_on(svc.export(T, other)).unwrap(); // the loser's id leads to the survivor
+    assert_eq!(doc.customer.id(), ann);
+    let json = serde_json::to_value(&doc).unwrap();
+    assert_eq!(errors(&json), Vec::<String>::new());
+    let back: ExportDocument = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(back, doc);
+    assert_eq!(doc.merges.len(), 1);
+    let m = &doc.merges[0];
+    assert_eq!((m.role, m.other), (privacy::MergeRole::Survivor, other));
+    assert_eq!(m.id, merged.record.id);
+    assert_eq!(m.before.id(), ann);
+    let text = json.to_string();
+    for (name, email) in [
+        ("Ann Lee", "ann@example.com"),
+        ("Bo Stone", "bo@example.com"),
+    ] {
+        let name_kept = kept.display_name.as_ref().map(|n| n.expose().as_str()) == Some(name);
+        let email_kept = kept.email.as_ref().map(|e| e.expose().as_str()) == Some(email);
+        if !name_kept && name == "Bo Stone" {
+            assert!(!text.contains(name), "the dropped {name} is in the export");
+        }
+        if !email_kept && email.starts_with("bo@") {
+            assert!(
+                !text.contains(email),
+                "the dropped {email} is in the export"
+            );
+        }
+    }
+    let stages: Vec<(&str, &str)> = doc
+        .history
+        .iter()
+        .filter(|d| d.what == privacy::Decided::Stage)
+        .map(|d| (d.from.as_str(), d.to.as_str()))
+        .collect();
+    assert_eq!(stages.first(), Some(&("prospect", "new")));
+    assert!(doc.history.iter().all(|d| !d.reason.rule.is_empty()));
+    assert!(doc.history.iter().any(|d| d.what == privacy::Decided::Tier));
 }
 
 #[test]

@@ -46,6 +46,17 @@ pub trait MergeStore: Store {
         id: MergeId,
     ) -> impl Future<Output = Result<Option<MergeRecord>, StoreError>> + Send;
 
+    /// Every merge record of `tenant` naming `customer` as survivor or loser (undone ones
+    /// too, with `undone_at`), by time then id: what an export lists under merges.
+    ///
+    /// # Errors
+    /// Store errors.
+    fn merges_of(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> impl Future<Output = Result<Vec<MergeRecord>, StoreError>> + Send;
+
     /// Every pair of `tenant` marked "not a duplicate", in `(first, second)` order.
     fn distinct_pairs(
         &self,
@@ -105,6 +116,13 @@ macro_rules! forward_merge_store {
                 id: MergeId,
             ) -> impl Future<Output = Result<Option<MergeRecord>, StoreError>> + Send {
                 (**self).merge_record(tenant, id)
+            }
+            fn merges_of(
+                &self,
+                tenant: TenantId,
+                customer: CustomerId,
+            ) -> impl Future<Output = Result<Vec<MergeRecord>, StoreError>> + Send {
+                (**self).merges_of(tenant, customer)
             }
             fn distinct_pairs(
                 &self,

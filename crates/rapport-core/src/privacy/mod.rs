@@ -21,7 +21,10 @@ pub mod ledger;
 pub use erasure::{
     ErasurePlan, ErasureRecord, MAX_CODE_LEN, RetentionPolicy, plan_erasure, strip_activity,
 };
-pub use export::{EXPORT_SCHEMA, EXPORT_SCHEMA_VERSION, ExportDocument};
+pub use export::{
+    Decided, DecisionChange, EXPORT_SCHEMA, EXPORT_SCHEMA_VERSION, ExportDocument, ExportedMerge,
+    MergeRole, decision_history,
+};
 
 pub use ledger::{
     ConsentDecision, ConsentEntry, ConsentState, ERASED_SOURCE, LegalBasis, MAX_REF_LEN,

@@ -299,6 +299,13 @@ impl rapport_core::ports::MergeStore for Fresh {
     ) -> Result<Option<rapport_core::MergeRecord>, StoreError> {
         self.s().merge_record(t, id).await
     }
+    async fn merges_of(
+        &self,
+        t: TenantId,
+        c: CustomerId,
+    ) -> Result<Vec<rapport_core::MergeRecord>, StoreError> {
+        self.s().merges_of(t, c).await
+    }
     async fn distinct_pairs(
         &self,
         t: TenantId,
