@@ -869,6 +869,7 @@ impl rapport_core::ports::MergeStore for PostgresStore {
                 .await
                 .map_err(db)?;
             let rows = read::as_tenant(
+                &inner.named,
                 &client,
                 &tenant.to_string(),
                 client.query(&stmt, &[tenant.as_uuid(), customer.as_uuid()]),

@@ -369,6 +369,7 @@ boxed_store!(DynStore, DynMergeStore);
 /// # }
 /// # impl MergeStore for Nothing {
 /// #     async fn merge_record(&self, _: TenantId, _: MergeId) -> Result<Option<MergeRecord>, StoreError> { Ok(None) }
+/// #     async fn merges_of(&self, _: TenantId, _: CustomerId) -> Result<Vec<MergeRecord>, StoreError> { Ok(vec![]) }
 /// #     async fn distinct_pairs(&self, _: TenantId) -> Result<Vec<DistinctPair>, StoreError> { Ok(vec![]) }
 /// #     async fn belongings(&self, _: TenantId, _: CustomerId) -> Result<Belongings, StoreError> { Ok(Belongings::default()) }
 /// # }
@@ -392,6 +393,12 @@ pub trait DynMergeStore: DynStore {
         tenant: TenantId,
         id: MergeId,
     ) -> BoxFuture<'_, Result<Option<MergeRecord>, StoreError>>;
+    /// [`MergeStore::merges_of`], boxed.
+    fn merges_of_boxed(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> BoxFuture<'_, Result<Vec<MergeRecord>, StoreError>>;
     /// [`MergeStore::distinct_pairs`], boxed.
     fn distinct_pairs_boxed(
         &self,
@@ -419,6 +426,13 @@ impl<S: MergeStore + Outbox> DynMergeStore for S {
         id: MergeId,
     ) -> BoxFuture<'_, Result<Option<MergeRecord>, StoreError>> {
         Box::pin(self.merge_record(tenant, id))
+    }
+    fn merges_of_boxed(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> BoxFuture<'_, Result<Vec<MergeRecord>, StoreError>> {
+        Box::pin(self.merges_of(tenant, customer))
     }
     fn distinct_pairs_boxed(
         &self,
@@ -450,6 +464,13 @@ impl MergeStore for dyn DynMergeStore {
         id: MergeId,
     ) -> Result<Option<MergeRecord>, StoreError> {
         self.merge_record_boxed(tenant, id).await
+    }
+    async fn merges_of(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<Vec<MergeRecord>, StoreError> {
+        self.merges_of_boxed(tenant, customer).await
     }
     async fn distinct_pairs(&self, tenant: TenantId) -> Result<Vec<DistinctPair>, StoreError> {
         self.distinct_pairs_boxed(tenant).await
