@@ -6,6 +6,11 @@
 //! jobs without belongings (the path before `merge_inputs`). Pairs and customers are written
 //! before each timed batch.
 //!
+//! The machine this runs on is often shared, so wall times swing; the bench also prints the
+//! **CPU time** of the process per operation (all its threads: caller, reader, writer), in
+//! three interleaved rounds of 300 applies and 300 merges, and the ratio of the two — what
+//! the code costs, whatever else the machine runs.
+//!
 //! Run: `cargo bench -p rapport-sqlite --bench merge`
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -101,10 +106,64 @@ fn apply_once(store: &SqliteStore, id: CustomerId) {
     block_on(store.apply(T, &cs)).unwrap();
 }
 
+/// CPU time used by this process so far: the sum over its threads of the scheduler's
+/// run time (`/proc/self/task/*/schedstat`, nanoseconds; Linux). Threads that ended are not
+/// counted, so read it around work done by long-lived threads (the store's).
+fn cpu() -> Duration {
+    let mut ns: u64 = 0;
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let path = task.unwrap().path().join("schedstat");
+        if let Ok(text) = std::fs::read_to_string(path) {
+            ns += text
+                .split_whitespace()
+                .next()
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    Duration::from_nanos(ns)
+}
+
+/// Per-operation CPU and wall time of applies and merges, interleaved in rounds.
+fn cpu_summary(store: &SqliteStore, policies: &Policies) {
+    const N: usize = 300;
+    let (mut apply_cpu, mut merge_cpu) = (Duration::ZERO, Duration::ZERO);
+    let (mut apply_wall, mut merge_wall) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..3 {
+        let ids: Vec<CustomerId> = (0..N).map(|_| customer(store)).collect();
+        let (c, w) = (cpu(), Instant::now());
+        for id in ids {
+            apply_once(store, id);
+        }
+        apply_cpu += cpu() - c;
+        apply_wall += w.elapsed();
+        let pairs: Vec<(CustomerId, CustomerId)> =
+            (0..N).map(|_| (customer(store), customer(store))).collect();
+        let (c, w) = (cpu(), Instant::now());
+        for (s, l) in pairs {
+            merge_once(store, s, l, policies);
+        }
+        merge_cpu += cpu() - c;
+        merge_wall += w.elapsed();
+    }
+    let per = |d: Duration| d / (3 * N as u32);
+    println!(
+        "summary cpu per op: apply {:?}, merge {:?} (merge throughput {:.2}x apply); \
+         wall per op: apply {:?}, merge {:?} ({:.2}x)",
+        per(apply_cpu),
+        per(merge_cpu),
+        apply_cpu.as_secs_f64() / merge_cpu.as_secs_f64(),
+        per(apply_wall),
+        per(merge_wall),
+        apply_wall.as_secs_f64() / merge_wall.as_secs_f64(),
+    );
+}
+
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("m.db"), SqliteConfig::default(), now()).unwrap();
     let policies = Policies::default();
+    cpu_summary(&store, &policies);
     let mut g = c.benchmark_group("sqlite_merge");
     g.sample_size(10)
         .warm_up_time(Duration::from_millis(500))

@@ -149,6 +149,24 @@ pub(crate) fn list(conn: &Connection, t: TenantId, q: CaseQuery) -> Result<Vec<C
     rows.map(decode).collect()
 }
 
+/// Every case of `customer`, in id order, through the customer index: what a merge moves.
+/// (`list`'s general statement binds its optional filters, whose values SQLite's planner
+/// weighs against the partial index, so it is prepared again on every call.)
+pub(crate) fn of_customer(
+    conn: &Connection,
+    t: TenantId,
+    customer: rapport_core::CustomerId,
+) -> Result<Vec<Case>, SqliteError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT case_json FROM rapport_cases
+         WHERE tenant_id = ?1 AND customer_id = ?2 ORDER BY case_id",
+    )?;
+    let rows = stmt.query_map(params![t.to_bytes(), customer.to_bytes()], |r| {
+        r.get::<_, String>(0)
+    })?;
+    rows.map(decode).collect()
+}
+
 impl CaseStore for SqliteStore {
     async fn load_case(&self, tenant: TenantId, id: CaseId) -> Result<Option<Case>, StoreError> {
         Ok(self.readers.read(move |c| load(c, tenant, id)).await?)

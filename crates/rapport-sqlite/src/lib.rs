@@ -110,6 +110,11 @@ fn setup(conn: &Connection, config: &SqliteConfig) -> Result<(), SqliteError> {
     conn.pragma_update(None, "secure_delete", "ON")?;
     // 64 MiB of page cache: bulk imports touch two indexes besides the table.
     conn.pragma_update(None, "cache_size", -65536)?;
+    // Statement and savepoint journals in memory: a changeset that touches more than 64 KiB
+    // of pages (a merge: two customers, moved activities and their index entries, a merge
+    // record, outbox rows) would otherwise spill its savepoint journal into a temporary file
+    // created, written and deleted for every changeset.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(())
 }
 

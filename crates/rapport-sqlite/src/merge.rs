@@ -319,11 +319,7 @@ pub(crate) fn belongings(
     customer: CustomerId,
 ) -> Result<rapport_core::Belongings, SqliteError> {
     let consents = crate::consent::read(c, tenant, customer)?;
-    let cases = crate::case::list(
-        c,
-        tenant,
-        rapport_core::CaseQuery::all(u32::MAX).of_customer(customer),
-    )?;
+    let cases = crate::case::of_customer(c, tenant, customer)?;
     let (links, accounts) = crate::account::of_customer(c, tenant, customer)?;
     Ok(rapport_core::Belongings {
         consents,

@@ -165,6 +165,10 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64, busy_time
         }
         return;
     }
+    // A changeset alone in its group needs no savepoint: the transaction is its own, and a
+    // refusal rolls the whole transaction back (no savepoint journal to write).
+    let lone = group.len() == 1;
+    let mut refused = false;
     let mut results = Vec::with_capacity(group.len());
     let mut erased = false;
     let mut keys: Option<std::sync::Arc<dyn rapport_core::ports::KeyStore>> = None;
@@ -183,6 +187,12 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64, busy_time
             None => erased |= prepared.erases,
         }
         let stmt = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
+        if lone {
+            let r = apply(conn, &prepared, seq);
+            refused = !matches!(&r, Ok(o) if o.duplicates.is_empty());
+            results.push((reply, r));
+            continue;
+        }
         let result = match stmt("SAVEPOINT cs") {
             Err(e) => Err(ApplyError::from(e)),
             Ok(_) => {
@@ -200,6 +210,22 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64, busy_time
             }
         };
         results.push((reply, result));
+    }
+    if refused {
+        // The lone changeset was refused (or found duplicates): nothing of it stays.
+        let rolled_back = conn.execute_batch("ROLLBACK");
+        *seq = start_seq;
+        for (reply, r) in results {
+            let _ = reply.send(match &rolled_back {
+                Ok(()) => r,
+                Err(e) => r.and_then(|_| {
+                    Err(ApplyError::Sqlite(SqliteError::Unavailable(format!(
+                        "rollback failed: {e}"
+                    ))))
+                }),
+            });
+        }
+        return;
     }
     // The keys that sealed this group's rows are durable before the rows are.
     let synced = keys.as_ref().map_or(Ok(()), |k| k.sync());
