@@ -69,6 +69,20 @@ pub(crate) enum AccountCmd {
         /// The activity's idempotency key.
         key: String,
     },
+    /// Merge an account into another: its people's links (roles unioned), attributed
+    /// purchases and subsidiaries move to the survivor; it becomes a tombstone (undo with
+    /// `account unmerge`).
+    Merge {
+        /// The account folded into the other (the loser).
+        loser: String,
+        /// The account that stays (the survivor).
+        survivor: String,
+    },
+    /// Undo the merge of an account (a tombstone): it comes back with what it had.
+    Unmerge {
+        /// The merged account's id.
+        account: String,
+    },
     /// Re-evaluate every account (tier, stage, churn alert over rolled-up figures).
     Sweep {
         /// Print JSON.
@@ -160,6 +174,7 @@ fn account_json(a: &Account) -> serde_json::Value {
         "tier": a.tier().to_string(),
         "stage": a.stage().to_string(),
         "churn_alert": a.standing.churn_alert,
+        "merged_into": a.merged_into().map(|m| m.to_string()),
     })
 }
 
@@ -260,6 +275,14 @@ pub(crate) fn run(db: &str, t: TenantId, policies: &Policies, cmd: AccountCmd) -
                     "kind": a.activity.kind.activity_type().as_str(),
                 }))?
             );
+        }
+        AccountCmd::Merge { loser, survivor } => {
+            let a = svc.merge_accounts(t, id(&loser)?, id(&survivor)?)?;
+            println!("{}", serde_json::to_string_pretty(&account_json(&a))?);
+        }
+        AccountCmd::Unmerge { account } => {
+            let a = svc.unmerge_accounts(t, id(&account)?)?;
+            println!("{}", serde_json::to_string_pretty(&account_json(&a))?);
         }
         AccountCmd::Sweep { json } => {
             let s = svc.sweep_accounts(t, svc.now())?;
@@ -412,6 +435,32 @@ pub(crate) struct AccountSection {
     by_tier: std::collections::BTreeMap<String, usize>,
     by_stage: std::collections::BTreeMap<String, usize>,
     top: Vec<TopAccount>,
+}
+
+/// The roles each person holds over their active account links (for `has_account_role` in
+/// `rapport segment`): every account's links, read once.
+pub(crate) fn roles_by_customer(
+    store: &Db,
+    t: TenantId,
+) -> Result<std::collections::HashMap<CustomerId, AccountRoleSet>> {
+    use futures::executor::block_on;
+    let mut roles: std::collections::HashMap<CustomerId, AccountRoleSet> =
+        std::collections::HashMap::new();
+    let mut after = None;
+    loop {
+        let page = block_on(store.accounts(t, after, 1_000))?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id());
+        for a in &page {
+            for l in block_on(store.account_links(t, a.id()))? {
+                let held = roles.entry(l.customer).or_default();
+                for r in AccountRoleSet::of_links([&l]).iter() {
+                    held.insert(r);
+                }
+            }
+        }
+    }
+    Ok(roles)
 }
 
 /// Reads the account section (`None` when the tenant has no account).

@@ -1269,6 +1269,11 @@ fn run(cli: Cli) -> Result<()> {
                 now,
                 |_| None,
             );
+            let roles = if segment.uses_account_roles() {
+                account::roles_by_customer(&store, tenant)?
+            } else {
+                std::collections::HashMap::new()
+            };
             let mut matched = Vec::new();
             for (r, k) in live.iter().zip(&ranked) {
                 let risk = policies
@@ -1278,7 +1283,8 @@ fn run(cli: Cli) -> Result<()> {
                 let ctx = SegmentContext::new(&r.customer, &r.stats, now)
                     .with_currency(Some(policies.currency()))
                     .with_rfm(k.rfm)
-                    .with_churn_risk(Some(risk));
+                    .with_churn_risk(Some(risk))
+                    .with_account_roles(roles.get(&r.customer.id()).copied().unwrap_or_default());
                 if segment.matches(&ctx) {
                     let external = match AttrKey::new("external_id")
                         .ok()

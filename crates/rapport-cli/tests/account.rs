@@ -7,8 +7,8 @@ mod support;
 
 use support::{import_transactions, json, ok, rapport};
 
-#[test]
-fn accounts_group_contacts_in_roles_and_roll_up_their_subsidiaries() {
+/// A fresh database with two customers, ann and bob, one purchase each.
+fn ann_and_bob() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     import_transactions(
@@ -17,6 +17,13 @@ fn accounts_group_contacts_in_roles_and_roll_up_their_subsidiaries() {
         "customer_id,date,amount\nann,2026-03-01,10.00\nbob,2026-03-01,20.00\n",
         "2026-03-01",
     );
+    dir
+}
+
+#[test]
+fn accounts_group_contacts_in_roles_and_roll_up_their_subsidiaries() {
+    let dir = ann_and_bob();
+    let d = dir.path();
     let group = ok(d, &["account", "create", "Acme Group"])
         .trim()
         .to_owned();
@@ -165,4 +172,42 @@ fn purchases_attributed_to_accounts_roll_up_and_feed_segments_and_the_report() {
     assert_eq!(report["accounts"]["top"][0]["revenue_365d"], "35.00");
     let text = ok(d, &["report"]);
     assert!(text.contains("Accounts: 2"));
+}
+
+#[test]
+fn two_accounts_merge_and_unmerge_and_people_are_found_by_their_account_role() {
+    let dir = ann_and_bob();
+    let d = dir.path();
+    let acme = ok(d, &["account", "create", "Acme"]).trim().to_owned();
+    let dup = ok(d, &["account", "create", "ACME Inc"]).trim().to_owned();
+    ok(
+        d,
+        &["account", "link", &dup, "ann", "--roles", "decision_maker"],
+    );
+    ok(d, &["account", "link", &acme, "bob", "--roles", "buyer"]);
+    let found = |role: &str| {
+        let seg = format!("has_account_role(\"{role}\")");
+        let out = json(d, &["segment", &seg, "--json"]);
+        let mut ids: Vec<String> = out["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["external_id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(found("decision_maker"), ["ann"]);
+    assert_eq!(found("buyer"), ["bob"]);
+
+    let tomb = json(d, &["account", "merge", &dup, &acme]);
+    assert_eq!(tomb["merged_into"], acme.as_str());
+    let a = json(d, &["account", "show", &acme, "--json"]);
+    assert_eq!(a["links"].as_array().unwrap().len(), 2);
+    assert_eq!(found("decision_maker"), ["ann"]); // now through Acme
+
+    let back = json(d, &["account", "unmerge", &dup]);
+    assert!(back["merged_into"].is_null());
+    let a = json(d, &["account", "show", &acme, "--json"]);
+    assert_eq!(a["links"].as_array().unwrap().len(), 1);
 }

@@ -13,7 +13,7 @@ use crate::model::account::{Account, AccountActivity, AccountLink};
 use crate::model::activity::Activity;
 use crate::model::case::Case;
 use crate::model::customer::Customer;
-use crate::model::id::{AccountId, ConsentEntryId, CustomerId, TenantId};
+use crate::model::id::{AccountId, ConsentEntryId, CustomerId, IdempotencyKey, TenantId};
 use crate::model::line_item::LineItems;
 use crate::model::stats::Stats;
 use crate::privacy::{ConsentEntry, ErasureRecord};
@@ -204,6 +204,29 @@ pub struct Changeset {
     /// written by the same changeset, like `account_links`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub link_removals: Vec<LinkRemoval>,
+    /// Attributed activities handed from one account to another (merging two accounts and
+    /// undoing it). A store moves each only if it is attributed to the move's `from`, else
+    /// the changeset fails; both accounts must be written by the same changeset.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub account_activity_moves: Vec<AccountActivityMove>,
+}
+
+/// One attributed activity (by idempotency key) handed from one account to another.
+///
+/// ```
+/// use rapport_core::{AccountActivityMove, AccountId, IdempotencyKey};
+/// let m = AccountActivityMove { key: IdempotencyKey::new("purchase:SO-1")?, from: AccountId::from_u128(2), to: AccountId::from_u128(1) };
+/// assert_eq!(serde_json::to_value(&m)?["key"], "purchase:SO-1");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountActivityMove {
+    /// The attributed activity's idempotency key.
+    pub key: IdempotencyKey,
+    /// The account it is attributed to now.
+    pub from: AccountId,
+    /// The account it will be attributed to.
+    pub to: AccountId,
 }
 
 /// One consent ledger entry moved from `from` to `to` (the entry's `customer` is rewritten;
@@ -298,6 +321,7 @@ impl Changeset {
             && self.account_activities.is_empty()
             && self.consent_entry_moves.is_empty()
             && self.link_removals.is_empty()
+            && self.account_activity_moves.is_empty()
     }
 
     /// Adds a create.
@@ -464,6 +488,17 @@ impl Changeset {
         }
         validate_cases(&self.cases, tenant)?;
         validate_accounts(&self.accounts, &self.account_links, tenant)?;
+        for m in &self.account_activity_moves {
+            let written = |id| self.accounts.iter().any(|w| w.account().id() == id);
+            if !written(m.from) || !written(m.to) {
+                return Err(DomainError::InvalidChangeset {
+                    reason: format!(
+                        "an activity moved from account {} to {} without a write of both",
+                        m.from, m.to
+                    ),
+                });
+            }
+        }
         let twice = first_repeat(&self.consents, |e| e.id);
         for (i, e) in self.consents.iter().enumerate() {
             if twice == Some(i) {

@@ -69,7 +69,8 @@ pub use decide::segment;
 pub use event::EventCause;
 
 pub use changeset::{
-    AccountWrite, CaseWrite, Changeset, ConsentEntryMove, ConsentMove, CustomerWrite, LinkRemoval,
+    AccountActivityMove, AccountWrite, CaseWrite, Changeset, ConsentEntryMove, ConsentMove,
+    CustomerWrite, LinkRemoval,
 };
 pub use decide::account::{check_parent, make_primary};
 pub use decide::account_segment::{ACCOUNT_PREFIX, AccountSegment};
@@ -107,7 +108,8 @@ pub use decide::tier::{Rungs, TierDecision, TierLadder, TierMetric, TierPolicy};
 pub use error::DomainError;
 pub use event::{DomainEvent, OutboxMessage};
 pub use model::account::{
-    Account, AccountActivity, AccountLink, AccountRole, AccountStanding, MAX_ACCOUNT_DEPTH,
+    Account, AccountActivity, AccountLink, AccountMerge, AccountRole, AccountRoleSet,
+    AccountStanding, MAX_ACCOUNT_DEPTH,
 };
 pub use model::activity::{
     Activity, ActivityKind, ActivityType, Channel, Csat, Feedback, Nps, Severity,
@@ -137,6 +139,7 @@ pub use ports::{AccountStore, CaseQuery, CaseStore};
 pub use ports::{
     Applied, Notifier, NotifyError, Outbox, Page, Record, Store, StoreError, TimeRange,
 };
+pub use quality::account_merge::{AccountMergeInputs, plan_account_merge, plan_account_unmerge};
 pub use quality::dedupe::{DedupePolicy, DuplicateCandidate, MatchReason, duplicate_candidates};
 pub use quality::merge::{
     FieldConflict, FieldDecision, FieldOutcome, HostSurvivorship, MergeField, MergePlan,

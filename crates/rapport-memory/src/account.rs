@@ -17,9 +17,50 @@ pub(crate) struct Attributed {
     by_account: BTreeMap<AccountId, BTreeMap<(DateTime<Utc>, IdempotencyKey), Activity>>,
 }
 
+/// A page of `segment`'s customers in `book`, each evaluated with the roles of its active
+/// account links.
+pub(crate) fn query_with_roles(
+    book: &Book,
+    segment: &Segment,
+    now: DateTime<Utc>,
+    page: Page,
+) -> Vec<Record> {
+    let mut roles: HashMap<CustomerId, AccountRoleSet> = HashMap::new();
+    for l in book.account_links.values().filter(|l| l.is_active()) {
+        let held = roles.entry(l.customer).or_default();
+        for r in &l.roles {
+            held.insert(*r);
+        }
+    }
+    let after = page
+        .after
+        .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+    book.customers
+        .range((after, std::ops::Bound::Unbounded))
+        .filter(|(id, r)| {
+            let held = roles.get(id).copied().unwrap_or_default();
+            let ctx = SegmentContext::new(&r.customer, &r.stats, now).with_account_roles(held);
+            segment.matches(&ctx)
+        })
+        .take(page.limit as usize)
+        .map(|(_, r)| Record::clone(r))
+        .collect()
+}
+
 /// Checks a changeset's account writes against the book (before any write).
 pub(crate) fn check(book: &Book, cs: &Changeset) -> Result<(), StoreError> {
-    check_account_writes(&cs.accounts, |id| book.accounts.get(&id))
+    check_account_writes(&cs.accounts, |id| book.accounts.get(&id))?;
+    for m in &cs.account_activity_moves {
+        if book.attributed.owner.get(&m.key) != Some(&m.from) {
+            return Err(StoreError::Invalid(DomainError::InvalidChangeset {
+                reason: format!(
+                    "no activity {} is attributed to the account it moves from",
+                    m.key.as_str()
+                ),
+            }));
+        }
+    }
+    Ok(())
 }
 
 /// Writes a changeset's accounts and links (after [`check`]).
@@ -58,6 +99,26 @@ pub(crate) fn write(book: &mut Book, cs: &Changeset) {
         {
             copy.customer = m.activity.customer;
         }
+    }
+    // Merging two accounts hands attributions from one to the other.
+    for m in &cs.account_activity_moves {
+        let Some(acts) = at.by_account.get_mut(&m.from) else {
+            continue; // checked before: unreachable
+        };
+        let Some(slot) = acts.keys().find(|(_, k)| *k == m.key).cloned() else {
+            continue;
+        };
+        let Some(activity) = acts.remove(&slot) else {
+            continue;
+        };
+        if acts.is_empty() {
+            at.by_account.remove(&m.from);
+        }
+        at.owner.insert(m.key.clone(), m.to);
+        at.by_account
+            .entry(m.to)
+            .or_default()
+            .insert(slot, activity);
     }
 }
 

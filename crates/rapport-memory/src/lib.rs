@@ -364,6 +364,25 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    /// The default scan, except for a segment that tests account roles: then each customer
+    /// is evaluated with the roles of its active links.
+    async fn query(
+        &self,
+        tenant: TenantId,
+        segment: &Segment,
+        now: DateTime<Utc>,
+        page: Page,
+    ) -> Result<Vec<Record>, StoreError> {
+        if !segment.uses_account_roles() {
+            return rapport_core::ports::query_by_scan(self, tenant, segment, now, page).await;
+        }
+        let inner = self.lock()?;
+        let Some(b) = inner.books.get(&tenant) else {
+            return Ok(Vec::new());
+        };
+        Ok(account::query_with_roles(b, segment, now, page))
+    }
+
     async fn activities(
         &self,
         tenant: TenantId,

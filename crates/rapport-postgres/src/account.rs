@@ -33,6 +33,7 @@ pub(crate) struct AccountSql {
     customer_links: String,
     attribute: String,
     move_attributed: String,
+    hand_attributed: String,
     account_activities: String,
 }
 
@@ -90,6 +91,10 @@ impl AccountSql {
                 "UPDATE {s}.account_activities SET customer_id = $4, activity_json = $5
                  WHERE tenant_id = $1 AND idempotency_key = $2 AND customer_id = $3"
             ),
+            hand_attributed: format!(
+                "UPDATE {s}.account_activities SET account_id = $4
+                 WHERE tenant_id = $1 AND idempotency_key = $2 AND account_id = $3"
+            ),
             account_activities: format!(
                 "SELECT activity_json FROM {s}.account_activities
                  WHERE tenant_id = $1 AND account_id = $2 ORDER BY at, idempotency_key"
@@ -106,6 +111,7 @@ pub(crate) struct AccountStmts {
     upsert_link: Option<Statement>,
     attribute: Option<Statement>,
     move_attributed: Option<Statement>,
+    hand_attributed: Option<Statement>,
     delete_link: Option<Statement>,
 }
 
@@ -124,8 +130,12 @@ impl AccountStmts {
                 !r.removals.is_empty(),
             )
         });
-        let (attributes, moves) = rows.map_or((true, true), |r| {
-            (!r.attributed.is_empty(), !r.moved.is_empty())
+        let (attributes, moves, handed) = rows.map_or((true, true, true), |r| {
+            (
+                !r.attributed.is_empty(),
+                !r.moved.is_empty(),
+                !r.handed.is_empty(),
+            )
         });
         let prep = |yes: bool, text: &str| {
             let text = text.to_owned();
@@ -144,6 +154,7 @@ impl AccountStmts {
             upsert_link: prep(links, &sql.upsert_link).await?,
             attribute: prep(attributes, &sql.attribute).await?,
             move_attributed: prep(moves, &sql.move_attributed).await?,
+            hand_attributed: prep(handed, &sql.hand_attributed).await?,
             delete_link: prep(removals, &sql.delete_link).await?,
         })
     }
@@ -180,6 +191,8 @@ pub(crate) struct AccountRows {
     /// Moved activities: `account` holds the customer moved from.
     moved: Vec<AttributedRow>,
     removals: Vec<(Uuid, Uuid)>,
+    /// Attributions handed to another account: key, from, to.
+    handed: Vec<(String, Uuid, Uuid)>,
 }
 
 pub(crate) fn rows(cs: &Changeset) -> Result<AccountRows, StoreError> {
@@ -223,6 +236,17 @@ pub(crate) fn rows(cs: &Changeset) -> Result<AccountRows, StoreError> {
             .link_removals
             .iter()
             .map(|r| (*r.account.as_uuid(), *r.customer.as_uuid()))
+            .collect(),
+        handed: cs
+            .account_activity_moves
+            .iter()
+            .map(|m| {
+                (
+                    m.key.as_str().to_owned(),
+                    *m.from.as_uuid(),
+                    *m.to.as_uuid(),
+                )
+            })
             .collect(),
     })
 }
@@ -303,13 +327,28 @@ pub(crate) async fn send(
             None => Ok(0),
         }
     }));
-    let ((accounts, links), ((attributed, moved), removed)) = join(
+    let handed = join_all(rows.handed.iter().map(|(key, from, to)| async move {
+        match &stmts.hand_attributed {
+            Some(stmt) => tx.exec(stmt, &[tenant, key, from, to]).await,
+            None => Ok(0),
+        }
+    }));
+    let ((accounts, links), (((attributed, moved), removed), handed)) = join(
         join(accounts, links),
-        join(join(attributed, moved), removals),
+        join(join(join(attributed, moved), removals), handed),
     )
     .await;
     for n in attributed.into_iter().chain(moved).chain(removed) {
         n?;
+    }
+    for ((key, _, _), n) in rows.handed.iter().zip(handed) {
+        if n? != 1 {
+            return Err(StoreError::Invalid(
+                rapport_core::DomainError::InvalidChangeset {
+                    reason: format!("no activity {key} is attributed to the account it moves from"),
+                },
+            ));
+        }
     }
     for (r, (n, version)) in rows.accounts.iter().zip(accounts) {
         if n? == 1 {

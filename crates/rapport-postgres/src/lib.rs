@@ -1095,21 +1095,29 @@ impl Store for PostgresStore {
             return Ok(Vec::new());
         }
         let blind = self.inner.sealer.get().is_some();
-        let filter =
-            match rapport_sql::segment::prefilter_with(&segment_sql::Postgres, segment, now, blind)
-            {
-                rapport_sql::segment::Cond::False => return Ok(Vec::new()),
-                other => other.into_sql(&segment_sql::Postgres),
-            };
+        let dialect = segment_sql::Postgres {
+            schema: &self.inner.schema,
+        };
+        let filter = match rapport_sql::segment::prefilter_with(&dialect, segment, now, blind) {
+            rapport_sql::segment::Cond::False => return Ok(Vec::new()),
+            other => other.into_sql(&dialect),
+        };
+        // The customer's account roles, for the re-check, when the segment tests them.
+        let roles = segment.uses_account_roles();
+        let roles_sql = if roles {
+            format!(", {}", dialect.account_roles_sql())
+        } else {
+            String::new()
+        };
+        let sql = format!(
+            "SELECT customer_json, stats_json, customer_id{roles_sql} FROM \"{}\".customers
+             WHERE tenant_id = $1 AND ($2::uuid IS NULL OR customer_id > $2) AND {}
+             ORDER BY customer_id LIMIT $3",
+            self.inner.schema,
+            filter.render(&dialect, 4)
+        );
         let segment = segment.clone();
         self.here(move |inner| async move {
-            let sql = format!(
-                "SELECT customer_json, stats_json, customer_id FROM \"{}\".customers
-                 WHERE tenant_id = $1 AND ($2::uuid IS NULL OR customer_id > $2) AND {}
-                 ORDER BY customer_id LIMIT $3",
-                inner.schema,
-                filter.render(&segment_sql::Postgres, 4)
-            );
             let client = inner.pool.get().await.map_err(pool)?;
             // Named once for the batches below, pipelined with the prepare.
             let stmt = read::as_tenant(
@@ -1130,7 +1138,16 @@ impl Store for PostgresStore {
                 let rows = client.query(&stmt, &params).await.map_err(db)?;
                 for row in &rows {
                     let r = read::record(row, inner.sealer.get())?;
-                    if segment.matches(&SegmentContext::new(&r.customer, &r.stats, now)) {
+                    let held = if roles {
+                        rapport_sql::segment::account_roles(
+                            read::col::<Option<String>>(row, "customers", 3)?.as_deref(),
+                        )
+                    } else {
+                        rapport_core::AccountRoleSet::default()
+                    };
+                    let ctx =
+                        SegmentContext::new(&r.customer, &r.stats, now).with_account_roles(held);
+                    if segment.matches(&ctx) {
                         out.push(r);
                         if out.len() == want {
                             return Ok(out);

@@ -8,10 +8,29 @@ use chrono::NaiveDate;
 use rapport_sql::{Dialect, MoneyColumn, Value};
 use tokio_postgres::types::ToSql;
 
-/// PostgreSQL's SQL, for the shared compilers.
-pub(crate) struct Postgres;
+/// PostgreSQL's SQL, for the shared compilers, over the store's schema (the links table
+/// `has_account_role` reads is qualified with it).
+pub(crate) struct Postgres<'s> {
+    /// The store's schema, unquoted.
+    pub(crate) schema: &'s str,
+}
 
-impl Dialect for Postgres {
+impl Postgres<'_> {
+    /// The roles of the row's customer over its active links (`Dialect::account_roles`); the
+    /// outer table is `customers`.
+    pub(crate) fn account_roles_sql(&self) -> String {
+        format!(
+            "(SELECT ',' || string_agg(r.role, ',') || ',' \
+             FROM \"{}\".account_links AS l, \
+             jsonb_array_elements_text(l.link_json::jsonb -> 'roles') AS r(role) \
+             WHERE l.tenant_id = customers.tenant_id AND l.customer_id = customers.customer_id \
+             AND (l.link_json::jsonb -> 'until') IS NULL)",
+            self.schema
+        )
+    }
+}
+
+impl Dialect for Postgres<'_> {
     fn true_sql(&self) -> &'static str {
         "TRUE"
     }
@@ -64,6 +83,10 @@ impl Dialect for Postgres {
     fn bytewise(&self) -> &'static str {
         " COLLATE \"C\""
     }
+
+    fn account_roles(&self) -> Option<String> {
+        Some(self.account_roles_sql())
+    }
 }
 
 /// A bound value as a driver parameter, of the type its placeholder's cast names.
@@ -89,16 +112,18 @@ mod tests {
 
     use super::*;
 
+    const PG: Postgres<'static> = Postgres { schema: "rapport" };
+
     fn where_of(text: &str) -> rapport_sql::Sql {
         let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
-        prefilter(&Postgres, &Segment::parse(text).unwrap(), now).into_sql(&Postgres)
+        prefilter(&PG, &Segment::parse(text).unwrap(), now).into_sql(&PG)
     }
 
     #[test]
     fn postgres_sql() {
         let c = where_of("not (orders > 1 or margin > 5)");
         assert_eq!(
-            c.render(&Postgres, 4),
+            c.render(&PG, 4),
             "(NOT COALESCE((orders) > $4::bigint, FALSE))"
         );
         assert_eq!(c.params(), &[Value::Integer(1)]);
@@ -108,7 +133,7 @@ mod tests {
             r#"email_domain == "A.io" and revenue > 2.5 and days_since_first_purchase < 3"#,
         );
         assert_eq!(
-            c.render(&Postgres, 1),
+            c.render(&PG, 1),
             "((stage IN ('merged', 'erased') OR COALESCE(lower(substr(COALESCE(email, unclaimed_email), \
              strpos(COALESCE(email, unclaimed_email), '@') + 1)) = $1::text, FALSE)) \
              AND COALESCE(revenue > $2::numeric, FALSE) \
@@ -118,7 +143,7 @@ mod tests {
 
     #[test]
     fn the_expiry_form_is_a_regular_expression_compared_bytewise() {
-        let c = where_of(r#"has_tag("a:b")"#).render(&Postgres, 1);
+        let c = where_of(r#"has_tag("a:b")"#).render(&PG, 1);
         assert!(
             c.contains("(t.value ->> 'expires_at') ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}'"),
             "{c}"

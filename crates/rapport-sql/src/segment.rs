@@ -34,10 +34,15 @@
 //! | `first_purchase_day`, `last_purchase_day` | [`Dialect::day`] values, `NULL` when none |
 //! | `customer_json` | the customer's JSON, read by [`Dialect::tag_entries`] |
 //! | [`Dialect::created_day`] | an expression over the creation time |
+//! | [`Dialect::account_roles`] | an expression over the customer's account links (`has_account_role`) |
+//!
+//! A store whose query compiles `has_account_role(...)` selects the same
+//! [`Dialect::account_roles`] expression beside the row and hands [`account_roles`] of it to
+//! the re-check ([`SegmentContext::with_account_roles`](rapport_core::SegmentContext::with_account_roles)).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rapport_core::segment::{CmpOp, Field, Literal};
-use rapport_core::{Segment, Tag, Tier};
+use rapport_core::{AccountRole, AccountRoleSet, Segment, Tag, Tier};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
@@ -297,6 +302,7 @@ fn node(s: &Segment, ctx: &Ctx<'_>) -> Node {
         }
         Segment::HasTag(tag) => has_tag(tag, ctx),
         Segment::Compare { field, op, value } => compare(field, *op, value, ctx),
+        Segment::HasAccountRole(role) => has_account_role(*role, ctx),
         // A node this compiler does not know yet: no narrowing; `Segment::matches` decides.
         _ => Node::MAYBE,
     }
@@ -355,6 +361,35 @@ fn has_tag(tag: &Tag, ctx: &Ctx<'_>) -> Node {
         may_hold: Cond::coalesce(may_hold, ctx),
         may_fail: Cond::coalesce(holds, ctx).not(),
     }
+}
+
+/// `has_account_role(role)` against [`Dialect::account_roles`]: `,role,` inside the list
+/// (`LIKE` with `_` escaped, as role names hold it). Exact; "maybe" for a dialect without it.
+fn has_account_role(role: AccountRole, ctx: &Ctx<'_>) -> Node {
+    let Some(roles) = ctx.dialect.account_roles() else {
+        return Node::MAYBE;
+    };
+    let mut s = Sql::raw(&format!("{roles} LIKE "));
+    s.bind(format!("%,{},%", role.as_str().replace('_', "\\_")))
+        .push(" ESCAPE '\\'");
+    Cond::coalesce(s, ctx).exact()
+}
+
+/// The roles in a [`Dialect::account_roles`] value as read back from a row (`NULL`: none;
+/// unknown names are skipped).
+///
+/// ```
+/// use rapport_core::AccountRole;
+/// use rapport_sql::segment::account_roles;
+/// let roles = account_roles(Some(",buyer,decision_maker,buyer,"));
+/// assert_eq!(roles.iter().collect::<Vec<_>>(), [AccountRole::DecisionMaker, AccountRole::Buyer]);
+/// assert!(account_roles(None).is_empty());
+/// ```
+#[must_use]
+pub fn account_roles(text: Option<&str>) -> AccountRoleSet {
+    text.map_or_else(AccountRoleSet::default, |t| {
+        t.split(',').filter_map(|r| r.parse().ok()).collect()
+    })
 }
 
 /// A comparison of an integer-valued field with a decimal literal, reduced to integers.

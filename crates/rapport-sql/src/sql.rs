@@ -131,6 +131,13 @@ pub trait Dialect {
     /// What follows a text expression so that it compares bytewise (`""` where it does by
     /// default, ` COLLATE "C"`, ...).
     fn bytewise(&self) -> &'static str;
+    /// An expression over the customer row: the roles the customer holds over its active
+    /// account links as text, each between commas (`,buyer,decision_maker,`; a role may
+    /// repeat), `NULL` when it holds none. `None` (the default): the dialect cannot read links,
+    /// and `has_account_role(...)` is decided on the decoded rows.
+    fn account_roles(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A piece of SQL: text with a `?` marker where each value goes, and the bound values in

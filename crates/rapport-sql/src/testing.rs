@@ -727,6 +727,30 @@ pub const SEGMENT_CASES: &[SegmentCase] = &[
         segment: r#"orders > 1 and (tier == platinum or has_tag("vip:gold"))"#,
         expected: &[1, 4],
     },
+    SegmentCase {
+        segment: r#"has_account_role("decision_maker")"#,
+        expected: &[1, 3],
+    },
+    SegmentCase {
+        segment: r#"has_account_role("buyer")"#,
+        expected: &[1, 2],
+    },
+    SegmentCase {
+        segment: r#"not has_account_role("decision_maker")"#,
+        expected: &[2, 4, 5],
+    },
+    SegmentCase {
+        segment: r#"has_account_role("billing")"#,
+        expected: &[],
+    },
+    SegmentCase {
+        segment: r#"has_account_role("user") and orders == 0"#,
+        expected: &[3],
+    },
+    SegmentCase {
+        segment: r#"has_account_role("buyer") or tier >= platinum"#,
+        expected: &[1, 2, 4],
+    },
 ];
 
 /// The time [`SEGMENT_CASES`] are asked at: 2026-03-01 12:00 UTC.
@@ -748,6 +772,9 @@ pub fn case_now() -> DateTime<Utc> {
 /// | 3 | `cy@shop.example.org` | lead, prospect | none | `promo:spring` until tomorrow | 2 days ago |
 /// | 4 | `dee@other.io` | platinum, churned | 999.99 and 0.01 on one day, 60 days ago | `vip:gold` expiring at [`case_now`] | 100 days ago |
 /// | 5 | none | lead, prospect | none | none | at [`case_now`] |
+///
+/// and two accounts: customer 1 is decision maker and buyer of account 1, 2 its buyer, 4 was
+/// its decision maker (unlinked yesterday); 3 is decision maker and user of account 2.
 ///
 /// ```
 /// let cs = rapport_sql::testing::case_population(rapport_core::TenantId::from_u128(1));
@@ -841,6 +868,28 @@ pub fn case_population(tenant: TenantId) -> Changeset {
         Some((&vip, Some(now))),
     );
     add(5, None, (Tier::Lead, Stage::Prospect), now, &[], None);
+    let mut link = |account: u128, customer: u128, roles: &[AccountRole], until| {
+        let mut l = AccountLink::new(
+            AccountId::from_u128(account),
+            CustomerId::from_u128(customer),
+            roles.iter().copied(),
+            day(300),
+        );
+        l.until = until;
+        cs.account_links.push(l);
+    };
+    use AccountRole::{Buyer, DecisionMaker, User};
+    link(1, 1, &[DecisionMaker, Buyer], None);
+    link(1, 2, &[Buyer], None);
+    link(1, 4, &[DecisionMaker], Some(day(1)));
+    link(2, 3, &[DecisionMaker, User], None);
+    for n in [1, 2] {
+        let name = AccountName::new(format!("Account {n}")).unwrap();
+        let account = Account::new(AccountId::from_u128(n), tenant, name, day(300));
+        cs.accounts.push(AccountWrite::Create {
+            account: Box::new(account),
+        });
+    }
     cs
 }
 

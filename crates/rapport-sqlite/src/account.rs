@@ -29,6 +29,8 @@ pub(crate) struct AccountRows {
     /// Moved activities whose attributed copy follows: key, from, to, JSON.
     moved: Vec<(String, [u8; 16], [u8; 16], String)>,
     removals: Vec<([u8; 16], [u8; 16])>,
+    /// Attributions handed to another account: key, from, to.
+    handed: Vec<(String, [u8; 16], [u8; 16])>,
 }
 
 pub(crate) fn rows(cs: &Changeset) -> Result<AccountRows, SqliteError> {
@@ -87,6 +89,17 @@ pub(crate) fn rows(cs: &Changeset) -> Result<AccountRows, SqliteError> {
             .link_removals
             .iter()
             .map(|r| (r.account.to_bytes(), r.customer.to_bytes()))
+            .collect(),
+        handed: cs
+            .account_activity_moves
+            .iter()
+            .map(|m| {
+                (
+                    m.key.as_str().to_owned(),
+                    m.from.to_bytes(),
+                    m.to.to_bytes(),
+                )
+            })
             .collect(),
     })
 }
@@ -166,6 +179,21 @@ pub(crate) fn write(conn: &Connection, t: [u8; 16], rows: &AccountRows) -> Resul
              WHERE tenant_id = ?1 AND idempotency_key = ?2 AND customer_id = ?3",
         )?
         .execute(params![t, key, from, to, json])?;
+    }
+    for (key, from, to) in &rows.handed {
+        let n = conn
+            .prepare_cached(
+                "UPDATE rapport_account_activities SET account_id = ?4
+                 WHERE tenant_id = ?1 AND idempotency_key = ?2 AND account_id = ?3",
+            )?
+            .execute(params![t, key, from, to])?;
+        if n != 1 {
+            return Err(ApplyError::Invalid(
+                rapport_core::DomainError::InvalidChangeset {
+                    reason: format!("no activity {key} is attributed to the account it moves from"),
+                },
+            ));
+        }
     }
     Ok(())
 }

@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use rapport_core::{
-    Activity, ContactKey, Customer, CustomerId, Segment, SegmentContext, Stats, TenantId,
+    AccountRoleSet, Activity, ContactKey, Customer, CustomerId, Segment, SegmentContext, Stats,
+    TenantId,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -116,9 +117,16 @@ pub(crate) fn query(
         Cond::False => return Ok(out),
         other => other.into_sql(&Sqlite),
     };
+    // The customer's account roles, for the re-check, when the segment tests them.
+    let roles = segment.uses_account_roles();
     let sql = format!(
-        "SELECT customer_json, stats_json FROM rapport_customers
+        "SELECT customer_json, stats_json{} FROM rapport_customers
          WHERE tenant_id = ? AND customer_id > ? AND {} ORDER BY customer_id",
+        if roles {
+            format!(", {}", segment_sql::ACCOUNT_ROLES)
+        } else {
+            String::new()
+        },
         filter.render(&Sqlite, 3)
     );
     let mut stmt = conn.prepare_cached(&sql)?;
@@ -129,7 +137,13 @@ pub(crate) fn query(
     let mut rows = stmt.query(params_from_iter(params))?;
     while let Some(row) = rows.next()? {
         let (customer, stats) = decode(customer_row(row)?, sealer)?;
-        if segment.matches(&SegmentContext::new(&customer, &stats, now)) {
+        let held = if roles {
+            rapport_sql::segment::account_roles(row.get::<_, Option<String>>(2)?.as_deref())
+        } else {
+            AccountRoleSet::default()
+        };
+        let ctx = SegmentContext::new(&customer, &stats, now).with_account_roles(held);
+        if segment.matches(&ctx) {
             out.push((customer, stats));
             if out.len() == limit as usize {
                 break;

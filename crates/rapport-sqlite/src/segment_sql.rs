@@ -60,7 +60,17 @@ impl Dialect for Sqlite {
     fn bytewise(&self) -> &'static str {
         ""
     }
+
+    fn account_roles(&self) -> Option<String> {
+        Some(ACCOUNT_ROLES.to_owned())
+    }
 }
+
+/// The roles of the row's customer over its active links (`Dialect::account_roles`).
+pub(crate) const ACCOUNT_ROLES: &str = "(SELECT ',' || group_concat(r.value, ',') || ',' \
+    FROM rapport_account_links AS l, json_each(l.link_json, '$.roles') AS r \
+    WHERE l.tenant_id = rapport_customers.tenant_id AND l.customer_id = rapport_customers.customer_id \
+    AND json_extract(l.link_json, '$.until') IS NULL)";
 
 /// A bound value as rusqlite's (the compiler binds integers, floats and text here; decimals
 /// go in as canonical text and dates as day numbers, as the store keeps them).

@@ -288,6 +288,132 @@ pub async fn account_activities_attributed<S: AccountStore>(s: &S) -> Outcome {
     Ok(())
 }
 
+/// Merging two accounts ([`plan_account_merge`]) writes in one changeset: the loser's links
+/// fold into the survivor's (roles unioned) and leave the loser, its attributed activities
+/// and its subsidiaries move to the survivor, the loser is a tombstone pointing at it; a
+/// second changeset moving an attribution the loser no longer has fails and writes nothing;
+/// the unmerge ([`plan_account_unmerge`]) puts every link, attribution and subsidiary back.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_memory::MemoryStore;
+/// assert_eq!(block_on(rapport_testkit::account::accounts_merge_and_unmerge(&MemoryStore::new())), Ok(()));
+/// ```
+pub async fn accounts_merge_and_unmerge<S: AccountStore>(s: &S) -> Outcome {
+    let (acme, dup) = (account(TA, 41, "Acme")?, account(TA, 42, "ACME Inc")?);
+    let mut sub = account(TA, 43, "ACME Shanghai")?;
+    sub.parent = Some(dup.id());
+    let (ann, bob) = (CustomerId::from_u128(5), CustomerId::from_u128(6));
+    let mut boss = AccountLink::new(dup.id(), ann, [AccountRole::DecisionMaker], now());
+    boss.primary = true;
+    let buyer = AccountLink::new(dup.id(), bob, [AccountRole::Buyer], now());
+    let ann_at_acme = AccountLink::new(acme.id(), ann, [AccountRole::User], now());
+    apply(s, TA, &create(&acme, vec![ann_at_acme.clone()])).await?;
+    apply(s, TA, &create(&dup, vec![boss.clone(), buyer.clone()])).await?;
+    apply(s, TA, &create(&sub, vec![])).await?;
+    let order = purchase(44, 5, "order-m", 2, 5_000)?;
+    let mut cs = Changeset::new();
+    cs.account_activities
+        .push(AccountActivity::new(dup.id(), order.clone()).map_err(|e| e.to_string())?);
+    apply(s, TA, &cs).await?;
+
+    let read = |id| async move {
+        s.load_account(TA, id)
+            .await
+            .map_err(err)?
+            .ok_or_else(|| format!("account {id} is missing"))
+    };
+    let (l, v) = (read(dup.id()).await?, read(acme.id()).await?);
+    let loser_links = s.account_links(TA, dup.id()).await.map_err(err)?;
+    let survivor_links = s.account_links(TA, acme.id()).await.map_err(err)?;
+    let loser_activities = s.account_activities(TA, dup.id()).await.map_err(err)?;
+    let subs: Vec<(Account, usize)> = s
+        .subsidiaries(TA, dup.id())
+        .await
+        .map_err(err)?
+        .into_iter()
+        .map(|a| (a, 0))
+        .collect();
+    let merge = plan_account_merge(
+        AccountMergeInputs {
+            loser: &l,
+            survivor: &v,
+            loser_links: &loser_links,
+            survivor_links: &survivor_links,
+            loser_activities: &loser_activities,
+            subsidiaries: &subs,
+            survivor_chain: &[],
+        },
+        now(),
+    )
+    .map_err(|e| e.to_string())?;
+    apply(s, TA, &merge).await?;
+    let tombstone = read(dup.id()).await?;
+    if tombstone.merged_into() != Some(acme.id()) {
+        return Err("the loser is not a tombstone pointing at the survivor".into());
+    }
+    if !s.account_links(TA, dup.id()).await.map_err(err)?.is_empty() {
+        return Err("the loser kept its links".into());
+    }
+    let links = s.account_links(TA, acme.id()).await.map_err(err)?;
+    let roles = |c| {
+        links
+            .iter()
+            .find(|l| l.customer == c)
+            .map(|l| l.roles.clone())
+    };
+    if roles(ann) != Some([AccountRole::DecisionMaker, AccountRole::User].into())
+        || roles(bob) != Some([AccountRole::Buyer].into())
+    {
+        return Err(format!(
+            "the links were not folded into the survivor's: {links:?}"
+        ));
+    }
+    if s.account_activities(TA, acme.id()).await.map_err(err)? != vec![order.clone()]
+        || !s
+            .account_activities(TA, dup.id())
+            .await
+            .map_err(err)?
+            .is_empty()
+    {
+        return Err("the attributed activity did not move to the survivor".into());
+    }
+    if read(sub.id()).await?.parent != Some(acme.id()) {
+        return Err("the subsidiary was not re-parented to the survivor".into());
+    }
+    // Moving the same attribution from the loser again fails, and writes nothing.
+    let before = read(acme.id()).await?;
+    let mut stale = Changeset::new();
+    for a in [&tombstone, &before] {
+        stale.accounts.push(AccountWrite::Update {
+            expected_version: a.version(),
+            account: Box::new(a.next_version()),
+        });
+    }
+    stale.account_activity_moves.push(AccountActivityMove {
+        key: order.idempotency_key.clone(),
+        from: dup.id(),
+        to: acme.id(),
+    });
+    if s.apply(TA, &stale).await.is_ok() || read(acme.id()).await?.version() != before.version() {
+        return Err("a move of an attribution the account does not have was written".into());
+    }
+    // The unmerge puts everything back.
+    let now_subs = s.subsidiaries(TA, acme.id()).await.map_err(err)?;
+    let undo =
+        plan_account_unmerge(&tombstone, &before, &now_subs, now()).map_err(|e| e.to_string())?;
+    apply(s, TA, &undo).await?;
+    if !read(dup.id()).await?.is_live()
+        || s.account_links(TA, dup.id()).await.map_err(err)? != vec![boss, buyer]
+        || s.account_links(TA, acme.id()).await.map_err(err)? != vec![ann_at_acme]
+        || s.account_activities(TA, dup.id()).await.map_err(err)? != vec![order]
+        || read(sub.id()).await?.parent != Some(dup.id())
+    {
+        return Err("the unmerge did not restore the links, attributions and subsidiaries".into());
+    }
+    Ok(())
+}
+
 /// Expands to one `#[test]` per account contract (the `accounts` flag of
 /// [`store_contracts!`](crate::store_contracts)).
 #[macro_export]
@@ -309,6 +435,12 @@ macro_rules! account_contracts {
         fn account_activities_attributed() {
             $crate::check($factory, |s| async move {
                 $crate::account::account_activities_attributed(&s).await
+            });
+        }
+        #[test]
+        fn accounts_merge_and_unmerge() {
+            $crate::check($factory, |s| async move {
+                $crate::account::accounts_merge_and_unmerge(&s).await
             });
         }
     };

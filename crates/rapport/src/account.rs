@@ -49,7 +49,11 @@ impl<S: AccountStore, N: Notifier> Service<S, N> {
 
     /// The ancestors of `id`, its parent first (at most one more than the allowed depth, so
     /// a stored cycle cannot loop).
-    async fn ancestors(&self, t: TenantId, id: AccountId) -> Result<Vec<AccountId>, Error> {
+    pub(crate) async fn ancestors(
+        &self,
+        t: TenantId,
+        id: AccountId,
+    ) -> Result<Vec<AccountId>, Error> {
         let mut out = Vec::new();
         let mut at = self.account(t, id).await?.parent;
         while let Some(p) = at {

@@ -102,9 +102,26 @@ impl<S: AccountStore, N: Notifier> Service<S, N> {
     }
 
     /// Records an activity ([`Service::record`]) and attributes it to `account` (a purchase or
-    /// refund made for the company). The account is checked first; the record and the
-    /// attribution are two writes, both idempotent, so a retry after a failure between them
-    /// completes the attribution.
+    /// refund made for the company), both in one changeset. The account is checked first. A
+    /// key recorded before (a retry, or a plain `record` of the same order) writes nothing
+    /// new and is attributed as [`Service::attribute`] does (the first attribution wins).
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::{NewActivity, Service};
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// let acme = block_on(svc.create_account(t, AccountName::new("Acme")?, None))?;
+    /// let ann = block_on(svc.register(t, Profile::default()))?.customer.id();
+    /// let usd = |s: &str| Money::new(s.parse().unwrap(), Currency::USD);
+    /// let order = NewActivity::purchase(ann, "SO-1", usd("5000"), svc.now())?;
+    /// assert!(!block_on(svc.record_for_account(t, acme.id(), order.clone()))?.duplicate);
+    /// assert!(block_on(svc.record_for_account(t, acme.id(), order))?.duplicate); // a retry
+    /// assert_eq!(block_on(svc.account_view(t, acme.id()))?.stats.revenue(), Some(usd("5000")));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`Service::record`] and [`Service::attribute`].
@@ -124,77 +141,13 @@ impl<S: AccountStore, N: Notifier> Service<S, N> {
             a.kind.clone(),
         )?)?;
         let (customer, key) = (a.customer, a.idempotency_key.clone());
-        let recorded = self.record(t, a).await?;
-        self.attribute(t, account, customer, &key).await?;
-        Ok(recorded)
-    }
-
-    /// Hands a merged person's account links to the survivor (DOMAIN.md: merging two people
-    /// merges their links, roles unioned): for every active link of `loser`, the survivor's
-    /// link to that account gets the union of both roles (and becomes primary if the loser
-    /// was), and the loser's link ends (kept as history). Each account is written with the
-    /// version read. Call it after [`Service::merge`]; running it again changes nothing.
-    ///
-    /// ```
-    /// # use futures::executor::block_on;
-    /// # use rapport::Service;
-    /// # use rapport::core::*;
-    /// # use rapport_memory::MemoryStore;
-    /// # let svc = Service::new(MemoryStore::new());
-    /// # let t = TenantId::from_u128(1);
-    /// let acme = block_on(svc.create_account(t, AccountName::new("Acme")?, None))?;
-    /// let ann = block_on(svc.register(t, Profile::default()))?.customer.id();
-    /// let dup = block_on(svc.register(t, Profile::default()))?.customer.id();
-    /// block_on(svc.link_contact(t, acme.id(), ann, [AccountRole::Buyer].into(), false))?;
-    /// block_on(svc.link_contact(t, acme.id(), dup, [AccountRole::DecisionMaker].into(), true))?;
-    /// assert_eq!(block_on(svc.move_account_links(t, dup, ann))?, 1);
-    /// let links = block_on(svc.account_contacts(t, acme.id()))?;
-    /// let kept = links.iter().find(|l| l.customer == ann).unwrap();
-    /// assert!(kept.primary && kept.roles == [AccountRole::DecisionMaker, AccountRole::Buyer].into());
-    /// assert!(!links.iter().find(|l| l.customer == dup).unwrap().is_active());
-    /// assert_eq!(block_on(svc.move_account_links(t, dup, ann))?, 0);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// # Errors
-    /// Store errors.
-    pub async fn move_account_links(
-        &self,
-        t: TenantId,
-        loser: CustomerId,
-        survivor: CustomerId,
-    ) -> Result<usize, Error> {
-        let now = self.now();
-        let mut moved = 0;
-        for link in self.store().customer_links(t, loser).await? {
-            if !link.is_active() || loser == survivor {
-                continue;
-            }
-            self.modify_account(t, link.account, |read, links| {
-                let Some(old) = links.iter().find(|l| l.customer == loser && l.is_active()) else {
-                    // Moved meanwhile by a concurrent call: only the version moves.
-                    return Ok((read.next_version(), Vec::new()));
-                };
-                let mut kept = links
-                    .iter()
-                    .find(|l| l.customer == survivor)
-                    .cloned()
-                    .unwrap_or_else(|| AccountLink::new(read.id(), survivor, [], old.since));
-                if !kept.is_active() {
-                    kept.since = old.since;
-                    kept.until = None;
-                }
-                kept.roles.extend(old.roles.iter().copied());
-                kept.primary |= old.primary;
-                let mut ended = old.clone();
-                ended.until = Some(now);
-                ended.primary = false;
-                Ok((read.next_version(), vec![kept, ended]))
-            })
+        let recorded = self
+            .record_into(t, a, Vec::new(), false, Some(account))
             .await?;
-            moved += 1;
+        if recorded.duplicate {
+            self.attribute(t, account, customer, &key).await?;
         }
-        Ok(moved)
+        Ok(recorded)
     }
 
     /// Every account of the tenant (in id order) with its figures rolled up over its group;
@@ -215,6 +168,8 @@ impl<S: AccountStore, N: Notifier> Service<S, N> {
             }
             accounts.extend(page);
         }
+        // A tombstone (merged into another account) has handed everything over.
+        accounts.retain(Account::is_live);
         let parents: BTreeMap<AccountId, Option<AccountId>> =
             accounts.iter().map(|a| (a.id(), a.parent)).collect();
         let mut own: BTreeMap<AccountId, Vec<Activity>> = BTreeMap::new();

@@ -1390,21 +1390,31 @@ impl<S: Store, N: Notifier> Service<S, N> {
         block_on(self.0.evaluate_account(t, id))
     }
 
-    /// Hands a merged person's account links to the survivor (see
-    /// [`crate::Service::move_account_links`]).
+    /// Merges `loser` into `survivor` (see [`crate::Service::merge_accounts`]).
     ///
     /// # Errors
     /// As the async method.
-    pub fn move_account_links(
+    pub fn merge_accounts(
         &self,
         t: TenantId,
-        loser: CustomerId,
-        survivor: CustomerId,
-    ) -> Result<usize, Error>
+        loser: AccountId,
+        survivor: AccountId,
+    ) -> Result<Account, Error>
     where
         S: AccountStore,
     {
-        block_on(self.0.move_account_links(t, loser, survivor))
+        block_on(self.0.merge_accounts(t, loser, survivor))
+    }
+
+    /// Undoes the merge of `loser` (see [`crate::Service::unmerge_accounts`]).
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn unmerge_accounts(&self, t: TenantId, loser: AccountId) -> Result<Account, Error>
+    where
+        S: AccountStore,
+    {
+        block_on(self.0.unmerge_accounts(t, loser))
     }
 
     /// The accounts in a segment (see [`crate::Service::find_accounts`]).

@@ -31,6 +31,7 @@
 #![forbid(unsafe_code)]
 
 mod account;
+mod account_merge;
 mod account_value;
 mod activity;
 mod automation;

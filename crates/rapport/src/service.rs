@@ -193,6 +193,8 @@ struct Decision {
     events: Vec<DomainEvent>,
     /// Line items of the activities (written with them).
     line_items: Vec<LineItems>,
+    /// Attributions of the activities to an account (written with them).
+    account_activities: Vec<AccountActivity>,
 }
 
 /// The use cases, over a store `S` and a notifier `N`. Cheap to share (`Arc` inside).
@@ -642,6 +644,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
             });
             cs.activities = d.activities;
             cs.line_items = d.line_items;
+            cs.account_activities = d.account_activities;
             cs.outbox = self.messages(t, now, d.events);
             for m in &mut cs.outbox {
                 m.cause.clone_from(&cause);
@@ -910,6 +913,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                 }
                 Ok(Some(Decision {
                     line_items: Vec::new(),
+                    account_activities: Vec::new(),
                     events: vec![DomainEvent::ProfileUpdated { customer: c.id() }],
                     customer: c,
                     stats: read.stats.clone(),
@@ -1057,6 +1061,20 @@ impl<S: Store, N: Notifier> Service<S, N> {
         lines: Vec<LineItem>,
         allow_total_mismatch: bool,
     ) -> Result<Recorded, Error> {
+        self.record_into(t, a, lines, allow_total_mismatch, None)
+            .await
+    }
+
+    /// [`Service::record_with_lines`], the activity attributed to `account` in the same
+    /// changeset when one is given.
+    pub(crate) async fn record_into(
+        &self,
+        t: TenantId,
+        a: NewActivity,
+        lines: Vec<LineItem>,
+        allow_total_mismatch: bool,
+        account: Option<AccountId>,
+    ) -> Result<Recorded, Error> {
         let activity_id = self.ids.activity_id();
         let result = std::sync::Mutex::new(None);
         let refund = matches!(a.kind, ActivityKind::Refund { .. });
@@ -1108,8 +1126,13 @@ impl<S: Store, N: Notifier> Service<S, N> {
                         allow_total_mismatch,
                     )?]
                 };
+                let account_activities = match account {
+                    Some(account) => vec![AccountActivity::new(account, activity.clone())?],
+                    None => Vec::new(),
+                };
                 Ok(Step::Write(Decision {
                     line_items,
+                    account_activities,
                     customer,
                     stats,
                     activities: vec![activity],
@@ -1171,6 +1194,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                 }
                 Ok(Some(Decision {
                     line_items: Vec::new(),
+                    account_activities: Vec::new(),
                     events: vec![DomainEvent::TagAdded {
                         customer: c.id(),
                         tag: tag.clone(),
@@ -1217,6 +1241,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                 }
                 Ok(Some(Decision {
                     line_items: Vec::new(),
+                    account_activities: Vec::new(),
                     events: vec![DomainEvent::TagRemoved {
                         customer: c.id(),
                         tag: tag.clone(),
@@ -1422,6 +1447,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
             }
             Ok(Some(Decision {
                 line_items: Vec::new(),
+                account_activities: Vec::new(),
                 customer,
                 stats: read.stats.clone(),
                 activities: Vec::new(),
@@ -1868,6 +1894,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                                     e.apply_to(&mut c);
                                     Ok(Some(Decision {
                                         line_items: Vec::new(),
+                                        account_activities: Vec::new(),
                                         customer: c,
                                         stats: read.stats.clone(),
                                         activities: Vec::new(),

@@ -69,7 +69,6 @@ fn a_merge_hands_attributed_purchases_and_links_to_the_survivor() {
     .unwrap();
     svc.merge(T, MergeRequest::new(ann, dup, Actor::new("test").unwrap()))
         .unwrap();
-    svc.move_account_links(T, dup, ann).unwrap();
 
     let view = svc.account_view(T, acme.id()).unwrap();
     assert_eq!(view.stats.revenue(), Some(usd("700")));

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
 use crate::model::activity::{Activity, ActivityKind};
-use crate::model::id::{AccountId, AccountName, CustomerId, TenantId};
+use crate::model::id::{AccountId, AccountName, CustomerId, IdempotencyKey, TenantId};
 use crate::model::lifecycle::{Lifecycle, Stage};
 use crate::model::tier::{Tier, TierState};
 
@@ -86,6 +86,155 @@ impl FromStr for AccountRole {
     }
 }
 
+/// A set of [`AccountRole`]s, small and `Copy`: what a contact holds over its active links
+/// (the `has_account_role(...)` segment predicate reads it).
+///
+/// ```
+/// use rapport_core::*;
+/// let now = chrono::DateTime::UNIX_EPOCH;
+/// let ann = CustomerId::from_u128(2);
+/// let mut old = AccountLink::new(AccountId::from_u128(1), ann, [AccountRole::Billing], now);
+/// old.until = Some(now); // unlinked: its roles no longer count
+/// let links = [AccountLink::new(AccountId::from_u128(3), ann, [AccountRole::DecisionMaker], now), old];
+/// let roles = AccountRoleSet::of_links(&links);
+/// assert!(roles.contains(AccountRole::DecisionMaker) && !roles.contains(AccountRole::Billing));
+/// assert_eq!(roles.iter().collect::<Vec<_>>(), [AccountRole::DecisionMaker]);
+/// assert!(AccountRoleSet::default().is_empty());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct AccountRoleSet(u8);
+
+impl AccountRoleSet {
+    fn bit(role: AccountRole) -> u8 {
+        1 << (role as u8)
+    }
+
+    /// The union of the roles of the active links among `links`.
+    ///
+    /// ```
+    /// use rapport_core::*;
+    /// let now = chrono::DateTime::UNIX_EPOCH;
+    /// let c = CustomerId::from_u128(2);
+    /// let links = [
+    ///     AccountLink::new(AccountId::from_u128(1), c, [AccountRole::Buyer], now),
+    ///     AccountLink::new(AccountId::from_u128(3), c, [AccountRole::User, AccountRole::Buyer], now),
+    /// ];
+    /// assert_eq!(AccountRoleSet::of_links(&links).iter().count(), 2);
+    /// ```
+    #[must_use]
+    pub fn of_links<'a>(links: impl IntoIterator<Item = &'a AccountLink>) -> Self {
+        let mut set = Self::default();
+        for l in links.into_iter().filter(|l| l.is_active()) {
+            for r in &l.roles {
+                set.insert(*r);
+            }
+        }
+        set
+    }
+
+    /// Adds a role.
+    ///
+    /// ```
+    /// use rapport_core::{AccountRole, AccountRoleSet};
+    /// let mut s = AccountRoleSet::default();
+    /// s.insert(AccountRole::Billing);
+    /// assert!(s.contains(AccountRole::Billing));
+    /// ```
+    pub fn insert(&mut self, role: AccountRole) {
+        self.0 |= Self::bit(role);
+    }
+
+    /// True when the set holds `role`.
+    ///
+    /// ```
+    /// use rapport_core::{AccountRole, AccountRoleSet};
+    /// let s: AccountRoleSet = [AccountRole::User].into_iter().collect();
+    /// assert!(s.contains(AccountRole::User) && !s.contains(AccountRole::Other));
+    /// ```
+    #[must_use]
+    pub fn contains(self, role: AccountRole) -> bool {
+        self.0 & Self::bit(role) != 0
+    }
+
+    /// True when the set holds no role.
+    ///
+    /// ```
+    /// assert!(rapport_core::AccountRoleSet::default().is_empty());
+    /// ```
+    #[must_use]
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The roles held, in [`AccountRole::ALL`] order.
+    ///
+    /// ```
+    /// use rapport_core::{AccountRole, AccountRoleSet};
+    /// let s: AccountRoleSet = [AccountRole::Other, AccountRole::Buyer].into_iter().collect();
+    /// assert_eq!(s.iter().collect::<Vec<_>>(), [AccountRole::Buyer, AccountRole::Other]);
+    /// ```
+    pub fn iter(self) -> impl Iterator<Item = AccountRole> {
+        AccountRole::ALL
+            .into_iter()
+            .filter(move |r| self.contains(*r))
+    }
+}
+
+impl FromIterator<AccountRole> for AccountRoleSet {
+    fn from_iter<I: IntoIterator<Item = AccountRole>>(iter: I) -> Self {
+        let mut set = Self::default();
+        for r in iter {
+            set.insert(r);
+        }
+        set
+    }
+}
+
+/// What merging an account into another moved, kept on the loser's tombstone
+/// ([`Account::merged`]).
+///
+/// ```
+/// use rapport_core::*;
+/// let m = AccountMerge::new(AccountId::from_u128(2), chrono::DateTime::UNIX_EPOCH);
+/// assert_eq!(m.into, AccountId::from_u128(2));
+/// assert!(m.links.is_empty() && m.activities.is_empty() && m.subsidiaries.is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountMerge {
+    /// The survivor.
+    pub into: AccountId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The loser's links as they were (removed from it by the merge).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<AccountLink>,
+    /// The survivor's links to the same people before the merge folded the loser's into
+    /// them (a person missing here had no link to the survivor).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub survivor_links: Vec<AccountLink>,
+    /// The attributed activities handed to the survivor, by idempotency key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub activities: Vec<IdempotencyKey>,
+    /// The loser's subsidiaries, re-parented to the survivor.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subsidiaries: Vec<AccountId>,
+}
+
+impl AccountMerge {
+    /// A merge into `into` at `at` that moved nothing yet.
+    #[must_use]
+    pub fn new(into: AccountId, at: DateTime<Utc>) -> Self {
+        Self {
+            into,
+            at,
+            links: Vec::new(),
+            survivor_links: Vec::new(),
+            activities: Vec::new(),
+            subsidiaries: Vec::new(),
+        }
+    }
+}
+
 /// A company account.
 ///
 /// ```
@@ -111,6 +260,10 @@ pub struct Account {
     /// (Lead, Prospect) until the first one.
     #[serde(default, skip_serializing_if = "AccountStanding::is_initial")]
     pub standing: AccountStanding,
+    /// Set on a tombstone: the account was merged into another, and this is what the merge
+    /// moved (so that it can be undone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<Box<AccountMerge>>,
     created_at: DateTime<Utc>,
     version: u64,
 }
@@ -125,6 +278,7 @@ impl Account {
             name,
             parent: None,
             standing: AccountStanding::default(),
+            merged: None,
             created_at: now,
             version: 1,
         }
@@ -148,6 +302,23 @@ impl Account {
     #[must_use]
     pub fn version(&self) -> u64 {
         self.version
+    }
+    /// True unless the account was merged into another (a tombstone).
+    ///
+    /// ```
+    /// use rapport_core::*;
+    /// let a = Account::new(AccountId::from_u128(1), TenantId::from_u128(1), AccountName::new("Acme")?, chrono::DateTime::UNIX_EPOCH);
+    /// assert!(a.is_live() && a.merged_into().is_none());
+    /// # Ok::<(), DomainError>(())
+    /// ```
+    #[must_use]
+    pub fn is_live(&self) -> bool {
+        self.merged.is_none()
+    }
+    /// The account this one was merged into, for a tombstone.
+    #[must_use]
+    pub fn merged_into(&self) -> Option<AccountId> {
+        self.merged.as_ref().map(|m| m.into)
     }
     /// The same account one version on, to change and write.
     #[must_use]

@@ -7,6 +7,7 @@
 //! assert!(DedupePolicy::default().validate().is_ok());
 //! ```
 
+pub mod account_merge;
 pub mod dedupe;
 pub mod merge;
 pub mod merge_op;

@@ -72,6 +72,11 @@ pub enum Segment {
         /// The channel.
         channel: crate::model::consent::ContactChannel,
     },
+    /// The customer holds this role in at least one account it is linked to, the link active
+    /// (`has_account_role("decision_maker")`; read from [`SegmentContext::account_roles`]).
+    ///
+    /// [`SegmentContext::account_roles`]: super::SegmentContext::account_roles
+    HasAccountRole(crate::model::account::AccountRole),
 }
 
 /// A comparison operator.

@@ -42,6 +42,7 @@ impl Segment {
             Segment::Consent { purpose, channel } => {
                 ctx.customer.consents.allows(*purpose, *channel)
             }
+            Segment::HasAccountRole(role) => ctx.account_roles.contains(*role),
         }
     }
 }

@@ -25,7 +25,8 @@
 //!
 //! The text form, in short (`docs/domain.md` has the whole guide):
 //! - comparisons `field op value` with `== != < <= > >=`, and `field in (v1, v2)`;
-//! - `has_tag("ns:name")`, `consent("purpose", "channel")`, `true`, `false`;
+//! - `has_tag("ns:name")`, `consent("purpose", "channel")`,
+//!   `has_account_role("decision_maker")`, `true`, `false`;
 //! - `not`, then `and`, then `or` (loosest); parentheses group;
 //! - values: numbers (`12`, `-3.5`), `"text"` (escapes `\" \\ \n \r \t \u{..}`), `true` /
 //!   `false`, dates `2026-01-31`, tier names (`gold`) and stage names (`silent`).
@@ -49,6 +50,7 @@ pub use parse::{MAX_DEPTH, MAX_LEN};
 pub(crate) use parse::Parser;
 
 use crate::decide::rfm::RfmScores;
+use crate::model::account::AccountRoleSet;
 use crate::model::customer::Customer;
 use crate::model::money::Currency;
 use crate::model::stats::Stats;
@@ -89,6 +91,10 @@ pub struct SegmentContext<'a> {
     /// unknown, so every comparison on them is false (as for a missing NPS answer). `None`
     /// (a store's query) compares the customer's amounts as they are.
     pub currency: Option<Currency>,
+    /// The roles the customer holds over its active account links
+    /// ([`SegmentContext::with_account_roles`]); empty when not given, so
+    /// `has_account_role(...)` is false.
+    pub account_roles: AccountRoleSet,
 }
 
 impl<'a> SegmentContext<'a> {
@@ -115,6 +121,7 @@ impl<'a> SegmentContext<'a> {
             clv_12m: None,
             now,
             currency: None,
+            account_roles: AccountRoleSet::default(),
         }
     }
 
@@ -199,9 +206,46 @@ impl<'a> SegmentContext<'a> {
         self.currency = currency;
         self
     }
+
+    /// With the roles the customer holds over its active account links (a store's query reads
+    /// them from its links when [`Segment::uses_account_roles`]).
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    /// let customer = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// let stats = Stats::default();
+    /// let boss = Segment::parse(r#"has_account_role("decision_maker")"#)?;
+    /// assert!(!boss.matches(&SegmentContext::new(&customer, &stats, now))); // no roles given
+    /// let roles: AccountRoleSet = [AccountRole::DecisionMaker].into_iter().collect();
+    /// assert!(boss.matches(&SegmentContext::new(&customer, &stats, now).with_account_roles(roles)));
+    /// # Ok::<(), SegmentParseError>(())
+    /// ```
+    #[must_use]
+    pub fn with_account_roles(mut self, roles: AccountRoleSet) -> Self {
+        self.account_roles = roles;
+        self
+    }
 }
 
 impl Segment {
+    /// True when the predicate tests account roles (`has_account_role(...)`): a store then
+    /// reads the customers' links to evaluate it ([`SegmentContext::with_account_roles`]).
+    ///
+    /// ```
+    /// use rapport_core::Segment;
+    /// assert!(Segment::parse(r#"orders > 1 and not has_account_role("buyer")"#)?.uses_account_roles());
+    /// assert!(!Segment::parse("orders > 1")?.uses_account_roles());
+    /// # Ok::<(), rapport_core::SegmentParseError>(())
+    /// ```
+    #[must_use]
+    pub fn uses_account_roles(&self) -> bool {
+        let mut found = false;
+        self.visit(&mut |s| found |= matches!(s, Segment::HasAccountRole(_)));
+        found
+    }
+
     /// Parses the text form.
     ///
     /// ```
@@ -257,7 +301,8 @@ impl Segment {
             | Segment::False
             | Segment::Compare { .. }
             | Segment::HasTag(_)
-            | Segment::Consent { .. } => {}
+            | Segment::Consent { .. }
+            | Segment::HasAccountRole(_) => {}
         }
     }
 

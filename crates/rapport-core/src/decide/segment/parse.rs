@@ -9,6 +9,7 @@
 //!          | ("all" | "any") "(" [expr ("," expr)*] ")"
 //!          | "has_tag" "(" STRING ")"
 //!          | "consent" "(" STRING "," STRING ")"
+//!          | "has_account_role" "(" STRING ")"
 //!          | field op value | field "in" "(" value ("," value)* ")"
 //! field   := NAME | "attr." KEY | "days_since" "(" ACTIVITY ")"
 //! ```
@@ -483,6 +484,7 @@ impl<'a> Parser<'a> {
             }
             Tok::Word("has_tag") => self.has_tag(),
             Tok::Word("consent") => self.consent(),
+            Tok::Word("has_account_role") => self.has_account_role(),
             Tok::Word("and" | "or" | "not" | "in" | "then" | "when" | "for") | Tok::Eof => {
                 Err(self.expected(&t, Self::expected_predicate(after)))
             }
@@ -558,6 +560,23 @@ impl<'a> Parser<'a> {
         })?;
         self.close(open, "')' after the channel")?;
         Ok(Segment::Consent { purpose, channel })
+    }
+
+    /// `has_account_role("decision_maker")`.
+    fn has_account_role(&mut self) -> Result<Segment> {
+        let open = self.open("has_account_role")?;
+        let role = self.quoted(
+            open,
+            "a quoted role like \"decision_maker\" in has_account_role(...)",
+        )?;
+        let role = role.0.parse().map_err(|_| {
+            self.expected(
+                &role.1,
+                "a role (decision_maker, buyer, user, billing, other)",
+            )
+        })?;
+        self.close(open, "')' after the role")?;
+        Ok(Segment::HasAccountRole(role))
     }
 
     /// The next token as a quoted string, with the token.
@@ -776,6 +795,7 @@ fn suggest(word: &str) -> Option<&'static str> {
     let names = NAMED_FIELDS.iter().map(|(n, _)| *n).chain([
         "has_tag",
         "consent",
+        "has_account_role",
         "days_since",
         "not",
         "and",

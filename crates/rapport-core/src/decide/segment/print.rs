@@ -67,6 +67,7 @@ fn write_segment(f: &mut fmt::Formatter<'_>, s: &Segment) -> fmt::Result {
         Segment::Consent { purpose, channel } => {
             write!(f, "consent(\"{purpose}\", \"{channel}\")")
         }
+        Segment::HasAccountRole(role) => write!(f, "has_account_role(\"{role}\")"),
     }
 }
 
