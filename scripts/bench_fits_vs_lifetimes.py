@@ -2,7 +2,8 @@
 
 Usage (from the repository root, with lifetimes in the venv of scripts/bench-vs-lifetimes):
     target/bench-venv/bin/python scripts/bench_fits_vs_lifetimes.py --customers 1000000 \
-        [--models bgnbd,mbgnbd,pareto-nbd] [--rapport target/release/rapport]
+        [--models bgnbd,mbgnbd,pareto-nbd] [--rapport target/release/rapport] \
+        [--input testdata/clv/cdnow_customers_summary.csv]
 
 The summary is the synthetic CDNOW-like one of bench_vs_lifetimes.py (same seed). lifetimes'
 time is its `fit` call alone, in a process that has already read the CSV; rapport's is the wall
@@ -48,11 +49,16 @@ def main():
     ap.add_argument("--models", default="bgnbd,mbgnbd,pareto-nbd")
     ap.add_argument("--rapport", default="target/release/rapport")
     ap.add_argument("--out", default="target/bench-fits")
+    ap.add_argument("--input", help="a summary CSV (ID/customer_id, frequency, recency, T) "
+                    "instead of the synthetic one, e.g. testdata/clv/cdnow_customers_summary.csv")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    path = os.path.join(a.out, "summary_%d.csv" % a.customers)
-    if not os.path.exists(path):
-        generate(a.customers, path)
+    if a.input:
+        path = a.input
+    else:
+        path = os.path.join(a.out, "summary_%d.csv" % a.customers)
+        if not os.path.exists(path):
+            generate(a.customers, path)
     print("| model | lifetimes fit | rapport `clv fit` (read + fit) | ratio | parameters (lifetimes / rapport) |")
     print("|---|---|---|---|---|")
     for m in a.models.split(","):

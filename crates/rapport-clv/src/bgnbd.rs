@@ -3,9 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::count::{CountModel, Fit, FourParams, Prepared, check_positive, prepare};
+use crate::count::{CountModel, Fit, FourParams, check_positive};
 use crate::error::ClvError;
-use crate::optimize::{minimize, minimize_newton};
 use crate::special::{digamma, hyp2f1, ln_gamma, log_add_exp, softplus_sigmoid, trigamma};
 
 /// BG/NBD parameters: purchase rates Gamma(r, α), dropout probabilities Beta(a, b).
@@ -359,21 +358,10 @@ impl Groups {
         }
     }
 
-    /// The BG/NBD log-likelihood at log-parameters `p` = ln(r, α, a, b), with its gradient
-    /// and Hessian (4×4, row-major) in the log-parameters.
-    #[cfg(test)]
-    pub(crate) fn log_likelihood(&self, p: &[f64], grad: &mut [f64], hess: &mut [f64]) -> f64 {
-        self.log_likelihood_of(false, p, grad, hess)
-    }
-
-    /// The MBG/NBD log-likelihood, gradient and Hessian: the BG/NBD's with the beta terms of
-    /// `x + 1` instead of `x`, `ln(b + x)` instead of `ln(b + x − 1)`, and the dropout-at-once
-    /// term for every `x` (0 included).
-    #[cfg(test)]
-    pub(crate) fn log_likelihood_mbg(&self, p: &[f64], grad: &mut [f64], hess: &mut [f64]) -> f64 {
-        self.log_likelihood_of(true, p, grad, hess)
-    }
-
+    /// The BG/NBD (`mbg` false) log-likelihood at log-parameters `p` = ln(r, α, a, b), with
+    /// its gradient and Hessian (4×4, row-major) in the log-parameters; or the MBG/NBD one
+    /// (`mbg` true): the BG/NBD's with the beta terms of `x + 1` instead of `x`, `ln(b + x)`
+    /// instead of `ln(b + x − 1)`, and the dropout-at-once term for every `x` (0 included).
     pub(crate) fn log_likelihood_of(
         &self,
         mbg: bool,
@@ -504,107 +492,52 @@ fn fit_fast(rows: &[(f64, f64, f64)], weights: Option<&[f64]>) -> Result<Fit<BgN
 }
 
 /// The BG/NBD (`mbg` false) or MBG/NBD (`mbg` true) fit: damped Newton on the analytic
-/// derivatives of [`Groups`], restarted from the derivative-free optimum when it drifts.
+/// derivatives of [`Groups`] ([`crate::count::fit_newton`]).
 pub(crate) fn fit_newton<M: FourParams>(
     rows: &[(f64, f64, f64)],
     weights: Option<&[f64]>,
     mbg: bool,
 ) -> Result<Fit<M>, ClvError> {
-    let Prepared {
-        groups,
-        scale,
-        total,
-        skipped,
-    } = prepare(rows, weights)?;
-    let data = Groups::new(&groups, scale);
-    let nll = |p: &[f64], g: &mut [f64], h: &mut [f64]| -> f64 {
-        let ll = data.log_likelihood_of(mbg, p, g, h);
-        g.iter_mut().chain(h.iter_mut()).for_each(|v| *v = -*v);
-        if ll.is_finite() { -ll } else { f64::INFINITY }
-    };
-    let mut min = minimize_newton(&nll, &[0.0; 4], total, 1e-6)?;
-    // Drifting towards a limit (a parameter past e^9 ≈ 8,100 on the scaled data): the
-    // likelihood is nearly flat there and Newton may stop at a worse limit than the one
-    // across the ridge (a two-row book reached a, b → ∞ while a → 0 is better). Start again
-    // from the derivative-free optimum and keep the better of the two.
-    if min.x.iter().any(|v| v.abs() > 9.0) {
-        let value = |p: &[f64]| nll(p, &mut [0.0; 4], &mut [0.0; 16]);
-        if let Ok(nm) = minimize(&value, &[0.0; 4], total, 1e-6) {
-            let polished = minimize_newton(&nll, &nm.x, total, 1e-6).unwrap_or(nm);
-            if polished.value < min.value {
-                min = polished;
-            }
-        }
-    }
-    let model = M::from_log(&min.x).unscale(scale)?;
-    // The likelihood on the data's time unit: with α and the times scaled by s, each row's
-    // log-likelihood is the scaled one − x ln s.
-    let sum_wx: f64 = data
-        .xs
-        .iter()
-        .zip(&data.x_weights)
-        .map(|(x, w)| x * w)
-        .sum();
-    Ok(Fit {
-        log_likelihood: -min.value + scale.ln() * sum_wx,
-        model,
-        customers: total.round() as usize,
-        skipped,
-        iterations: min.iterations,
+    crate::count::fit_newton(rows, weights, |groups, scale| {
+        let data = Groups::new(groups, scale);
+        move |p: &[f64], g: &mut [f64], h: &mut [f64]| data.log_likelihood_of(mbg, p, g, h)
     })
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::count::group_weighted;
+    use crate::count::testing::{check_derivatives, grouped_rows};
     use proptest::prelude::*;
+
+    /// The analytic derivatives of BG/NBD (`mbg` false) or MBG/NBD (`mbg` true) on `groups`
+    /// at `lp`, checked against the model's own likelihood and finite differences.
+    pub(crate) fn check<M: FourParams>(
+        mbg: bool,
+        lp: &[f64],
+        groups: &[((f64, f64, f64), f64)],
+        scale: f64,
+    ) -> Result<(), TestCaseError> {
+        let data = Groups::new(groups, scale);
+        let m = M::from_log(lp);
+        let direct: f64 = groups
+            .iter()
+            .map(|((x, tx, t), w)| w * m.log_likelihood_one(*x, tx * scale, t * scale))
+            .sum();
+        check_derivatives(&|p, g, h| data.log_likelihood_of(mbg, p, g, h), lp, direct)
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         /// The analytic gradient matches central differences of the likelihood, the Hessian
         /// central differences of the gradient, and the value the model's own likelihood.
         #[test]
-        fn analytic_derivatives_match_finite_differences(
+        fn prop_analytic_derivatives_match_finite_differences(
             lp in proptest::collection::vec(-2.0f64..2.5, 4),
-            rows in proptest::collection::vec((0u32..15, 0.0f64..1.0, 1u32..60, 1u32..4), 1..40),
+            groups in grouped_rows(),
             scale in 0.05f64..2.0,
         ) {
-            let rows: Vec<((f64, f64, f64), f64)> = rows
-                .iter()
-                .map(|(x, frac, t, w)| {
-                    let t = f64::from(*t);
-                    let tx = if *x == 0 { 0.0 } else { (frac * t).round() };
-                    ((f64::from(*x), tx, t), f64::from(*w))
-                })
-                .collect();
-            let groups = group_weighted(rows.into_iter());
-            let data = Groups::new(&groups, scale);
-            let (mut g, mut h) = ([0.0; 4], [0.0; 16]);
-            let v = data.log_likelihood(&lp, &mut g, &mut h);
-            let m = BgNbd::from_log(&lp);
-            let direct: f64 = groups
-                .iter()
-                .map(|((x, tx, t), w)| w * m.log_likelihood_one(*x, tx * scale, t * scale))
-                .sum();
-            prop_assert!((v - direct).abs() < 1e-9 * (1.0 + direct.abs()), "{} vs {}", v, direct);
-            let f = |p: &[f64]| data.log_likelihood(p, &mut [0.0; 4], &mut [0.0; 16]);
-            let e = 1e-5;
-            for i in 0..4 {
-                let (mut a, mut b) = (lp.clone(), lp.clone());
-                a[i] += e;
-                b[i] -= e;
-                let fd = (f(&a) - f(&b)) / (2.0 * e);
-                prop_assert!((g[i] - fd).abs() < 1e-5 * (1.0 + fd.abs()), "∂{}: {} vs {}", i, g[i], fd);
-                let (mut ga, mut gb) = ([0.0; 4], [0.0; 4]);
-                data.log_likelihood(&a, &mut ga, &mut [0.0; 16]);
-                data.log_likelihood(&b, &mut gb, &mut [0.0; 16]);
-                for k in 0..4 {
-                    let fd = (ga[k] - gb[k]) / (2.0 * e);
-                    let an = h[i * 4 + k];
-                    prop_assert!((an - fd).abs() < 1e-5 * (1.0 + fd.abs()), "∂{}∂{}: {} vs {}", i, k, an, fd);
-                }
-            }
+            check::<BgNbd>(false, &lp, &groups, scale)?;
         }
     }
 }

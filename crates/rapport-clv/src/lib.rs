@@ -45,6 +45,7 @@
 pub mod bgbb;
 pub mod bgnbd;
 pub mod count;
+mod dual;
 pub mod error;
 pub mod gamma_gamma;
 pub mod mbgnbd;

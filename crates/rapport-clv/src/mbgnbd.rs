@@ -243,8 +243,8 @@ impl FourParams for MbgNbd {
 #[cfg(test)]
 mod newton {
     use super::*;
-    use crate::bgnbd::Groups;
-    use crate::count::{fit_four, group_weighted};
+    use crate::count::fit_four;
+    use crate::count::testing::grouped_rows;
     use proptest::prelude::*;
 
     proptest! {
@@ -253,46 +253,12 @@ mod newton {
         /// Hessian central differences of the gradient, and the value the model's own
         /// likelihood.
         #[test]
-        fn analytic_derivatives_match_finite_differences(
+        fn prop_analytic_derivatives_match_finite_differences(
             lp in proptest::collection::vec(-2.0f64..2.5, 4),
-            rows in proptest::collection::vec((0u32..15, 0.0f64..1.0, 1u32..60, 1u32..4), 1..40),
+            groups in grouped_rows(),
             scale in 0.05f64..2.0,
         ) {
-            let rows: Vec<((f64, f64, f64), f64)> = rows
-                .iter()
-                .map(|(x, frac, t, w)| {
-                    let t = f64::from(*t);
-                    let tx = if *x == 0 { 0.0 } else { (frac * t).round() };
-                    ((f64::from(*x), tx, t), f64::from(*w))
-                })
-                .collect();
-            let groups = group_weighted(rows.into_iter());
-            let data = Groups::new(&groups, scale);
-            let (mut g, mut h) = ([0.0; 4], [0.0; 16]);
-            let v = data.log_likelihood_mbg(&lp, &mut g, &mut h);
-            let m = MbgNbd::from_log(&lp);
-            let direct: f64 = groups
-                .iter()
-                .map(|((x, tx, t), w)| w * m.log_likelihood_one(*x, tx * scale, t * scale))
-                .sum();
-            prop_assert!((v - direct).abs() < 1e-9 * (1.0 + direct.abs()), "{} vs {}", v, direct);
-            let f = |p: &[f64]| data.log_likelihood_mbg(p, &mut [0.0; 4], &mut [0.0; 16]);
-            let e = 1e-5;
-            for i in 0..4 {
-                let (mut a, mut b) = (lp.clone(), lp.clone());
-                a[i] += e;
-                b[i] -= e;
-                let fd = (f(&a) - f(&b)) / (2.0 * e);
-                prop_assert!((g[i] - fd).abs() < 1e-5 * (1.0 + fd.abs()), "∂{}: {} vs {}", i, g[i], fd);
-                let (mut ga, mut gb) = ([0.0; 4], [0.0; 4]);
-                data.log_likelihood_mbg(&a, &mut ga, &mut [0.0; 16]);
-                data.log_likelihood_mbg(&b, &mut gb, &mut [0.0; 16]);
-                for k in 0..4 {
-                    let fd = (ga[k] - gb[k]) / (2.0 * e);
-                    let an = h[i * 4 + k];
-                    prop_assert!((an - fd).abs() < 1e-5 * (1.0 + fd.abs()), "∂{}∂{}: {} vs {}", i, k, an, fd);
-                }
-            }
+            crate::bgnbd::tests::check::<MbgNbd>(true, &lp, &groups, scale)?;
         }
     }
 

@@ -4,8 +4,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::count::{Fit, FourParams, check_positive, fit_four};
+#[cfg(test)]
+use crate::dual::D2;
+use crate::dual::{Real, log_add_exp};
 use crate::error::ClvError;
-use crate::special::{hyp2f1, ln_gamma, log_add_exp};
+use crate::special::{hyp2f1_real, ln_gamma};
 
 /// Pareto/NBD parameters: purchase rates Gamma(r, α), dropout rates Gamma(s, β).
 ///
@@ -53,8 +56,8 @@ impl ParetoNbd {
         Ok(Self { r, alpha, s, beta })
     }
 
-    /// Fits by maximum likelihood on `(frequency, recency, T)` rows (identical rows grouped).
-    /// The surface is flat: different optimisers agree on the log-likelihood to 1e-6 but on
+    /// Fits by maximum likelihood on `(frequency, recency, T)` rows (identical rows grouped),
+    /// by Nelder–Mead then finite-difference Newton. The surface is flat: different optimisers agree on the log-likelihood to 1e-6 but on
     /// the parameters only to about 1e-4 relative.
     ///
     /// # Errors
@@ -108,31 +111,9 @@ impl ParetoNbd {
 
     /// ln A₀ of note 009, eqs. (19)–(20).
     fn log_a0(&self, x: f64, tx: f64, big_t: f64) -> f64 {
-        let Self { r, alpha, s, beta } = *self;
-        let (lo, hi, t) = if alpha < beta {
-            (alpha, beta, r + x)
-        } else {
-            (beta, alpha, s + 1.0)
-        };
-        let diff = hi - lo;
-        let rsf = r + s + x;
-        let p1 = hyp2f1(rsf, t, rsf + 1.0, diff / (hi + tx));
-        let q1 = hi + tx;
-        let p2 = hyp2f1(rsf, t, rsf + 1.0, diff / (hi + big_t));
-        let q2 = hi + big_t;
-        // ln(p1 q2^rsf − p2 q1^rsf) − rsf ln(q1 q2), the difference taken in log space.
-        let u = p1.ln() + rsf * q2.ln();
-        let v = p2.ln() + rsf * q1.ln();
-        let m = u.max(v);
-        let diff = (u - m).exp() - (v - m).exp();
-        let ln_diff = if diff > 0.0 {
-            m + diff.ln()
-        } else if diff == 0.0 {
-            f64::NEG_INFINITY
-        } else {
-            f64::NAN
-        };
-        ln_diff - rsf * (q1 * q2).ln()
+        let p = Params::of(self);
+        let f_tx = p.log_f(x, tx);
+        f_tx + ln_1m_exp(p.log_f(x, big_t) - f_tx)
     }
 
     /// Log-likelihood of one customer (note 009, eq. 18).
@@ -146,14 +127,17 @@ impl ParetoNbd {
     /// ```
     #[must_use]
     pub fn log_likelihood_one(&self, x: f64, tx: f64, big_t: f64) -> f64 {
-        let Self { r, alpha, s, beta } = *self;
+        let p = Params::of(self);
+        let (r, alpha, s, beta) = (self.r, self.alpha, self.s, self.beta);
         let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + s * beta.ln();
-        let a0 = self.log_a0(x, tx, big_t);
-        let a2 = log_add_exp(
-            -(r + x) * (alpha + big_t).ln() - s * (beta + big_t).ln(),
-            s.ln() + a0 - (r + s + x).ln(),
-        );
-        a1 + a2
+        let f_tx = p.log_f(x, tx);
+        a1 + p.log_bracket(
+            x,
+            (alpha + big_t).ln(),
+            (beta + big_t).ln(),
+            f_tx,
+            p.log_f(x, big_t),
+        )
     }
 
     /// Expected repeat purchases in the next `t` periods (note 009, eq. 41).
@@ -225,5 +209,277 @@ impl FourParams for ParetoNbd {
     }
     fn unscale(&self, scale: f64) -> Result<Self, ClvError> {
         ParetoNbd::new(self.r, self.alpha / scale, self.s, self.beta / scale)
+    }
+}
+
+/// ln(1 − e^d) for d ≤ 0 (−∞ at d = 0, and for d > 0, which only rounding reaches: an
+/// integral over an empty interval).
+fn ln_1m_exp<S: Real>(d: S) -> S {
+    let v = d.val();
+    if v >= 0.0 {
+        return S::cst(f64::NEG_INFINITY);
+    }
+    let one_minus = -v.exp_m1();
+    // ln(1 − e^d) and its derivatives −e^d/(1 − e^d), −e^d/(1 − e^d)².
+    let e = v.exp();
+    d.chain(
+        if v > -std::f64::consts::LN_2 {
+            one_minus.ln()
+        } else {
+            (-e).ln_1p()
+        },
+        -e / one_minus,
+        -e / (one_minus * one_minus),
+    )
+}
+
+/// The parameters over [`Real`], with what the ₂F₁ of A₀ needs (note 009, eqs. 19–20: its
+/// arguments depend on whether α < β).
+#[derive(Clone, Copy)]
+struct Params<S> {
+    r: S,
+    s: S,
+    /// The larger of α and β, and the difference to the smaller.
+    hi: S,
+    diff: S,
+    alpha_below_beta: bool,
+    ln_s: S,
+}
+
+impl Params<f64> {
+    fn of(m: &ParetoNbd) -> Self {
+        Self::new([m.r, m.alpha, m.s, m.beta])
+    }
+}
+
+impl<S: Real> Params<S> {
+    fn new([r, alpha, s, beta]: [S; 4]) -> Self {
+        let alpha_below_beta = alpha.val() < beta.val();
+        let (lo, hi) = if alpha_below_beta {
+            (alpha, beta)
+        } else {
+            (beta, alpha)
+        };
+        Self {
+            r,
+            s,
+            hi,
+            diff: hi - lo,
+            alpha_below_beta,
+            ln_s: s.ln(),
+        }
+    }
+
+    /// F(x, τ) = ln ₂F₁(r+s+x, b; r+s+x+1; (hi−lo)/(hi+τ)) − (r+s+x) ln(hi+τ) (b = r+x when
+    /// α < β, else s+1): A₀ = (e^F(x, tx) − e^F(x, T)), the integral over (tx, T] of the
+    /// density of dropping out then, times r+s+x.
+    fn log_f(&self, x: f64, tau: f64) -> S {
+        let rsf = self.r + self.s + x;
+        let b = if self.alpha_below_beta {
+            self.r + x
+        } else {
+            self.s + 1.0
+        };
+        let q = self.hi + tau;
+        hyp2f1_real(rsf, b, rsf + 1.0, self.diff / q).ln() - rsf * q.ln()
+    }
+
+    /// The log of note 009's bracket (eq. 18 without its A₁ factor), from ln(α+T), ln(β+T),
+    /// F(x, tx) and F(x, T).
+    fn log_bracket(&self, x: f64, ln_alpha_t: S, ln_beta_t: S, f_tx: S, f_t: S) -> S {
+        let rx = self.r + x;
+        let alive = -(rx * ln_alpha_t) - self.s * ln_beta_t;
+        let a0 = f_tx + ln_1m_exp(f_t - f_tx);
+        log_add_exp(alive, self.ln_s + a0 - (rx + self.s).ln())
+    }
+}
+
+#[cfg(test)]
+/// Distinct `(x, tx, T)` rows of a Pareto/NBD fit with time scaled: ln(α+T) and ln(β+T) once
+/// per distinct `T`, ln Γ(r+x) once per distinct `x`, and the ₂F₁ term F(x, τ) once per
+/// distinct `(x, τ)` (τ a `tx` or a `T` of that `x`).
+#[derive(Debug)]
+struct Groups {
+    xs: Vec<f64>,
+    x_weights: Vec<f64>,
+    /// Rows of each distinct `x`: `rows[x_starts[j]..x_starts[j + 1]]`.
+    x_starts: Vec<usize>,
+    /// The distinct τ of each distinct `x`: `taus[tau_starts[j]..tau_starts[j + 1]]`.
+    tau_starts: Vec<usize>,
+    taus: Vec<f64>,
+    t_values: Vec<f64>,
+    /// (index of tx in its x's taus, of T in its x's taus, of T in `t_values`, weight).
+    rows: Vec<(u32, u32, u32, f64)>,
+    total: f64,
+}
+
+#[cfg(test)]
+fn distinct(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_unstable_by(f64::total_cmp);
+    v.dedup();
+    v
+}
+
+#[cfg(test)]
+fn index(values: &[f64], v: f64) -> u32 {
+    // Every value is in the table (it was built from the same rows).
+    values.binary_search_by(|p| p.total_cmp(&v)).unwrap_or(0) as u32
+}
+
+#[cfg(test)]
+impl Groups {
+    /// From rows grouped and sorted by `x` (as `group_weighted` returns them), time scaled.
+    fn new(groups: &[((f64, f64, f64), f64)], scale: f64) -> Self {
+        let t_values = distinct(groups.iter().map(|g| g.0.2 * scale).collect());
+        let mut out = Self {
+            xs: Vec::new(),
+            x_weights: Vec::new(),
+            x_starts: Vec::new(),
+            tau_starts: Vec::new(),
+            taus: Vec::new(),
+            t_values,
+            rows: Vec::with_capacity(groups.len()),
+            total: 0.0,
+        };
+        let mut start = 0;
+        while start < groups.len() {
+            let x = groups[start].0.0;
+            let end = start + groups[start..].partition_point(|g| g.0.0 == x);
+            let part = &groups[start..end];
+            let taus = distinct(
+                part.iter()
+                    .flat_map(|((_, tx, t), _)| [tx * scale, t * scale])
+                    .collect(),
+            );
+            out.xs.push(x);
+            out.x_weights.push(part.iter().map(|g| g.1).sum());
+            out.x_starts.push(out.rows.len());
+            out.tau_starts.push(out.taus.len());
+            for ((_, tx, t), w) in part {
+                out.rows.push((
+                    index(&taus, tx * scale),
+                    index(&taus, t * scale),
+                    index(&out.t_values, t * scale),
+                    *w,
+                ));
+            }
+            out.taus.extend(taus);
+            start = end;
+        }
+        out.x_starts.push(out.rows.len());
+        out.tau_starts.push(out.taus.len());
+        out.total = out.x_weights.iter().sum();
+        out
+    }
+
+    /// The total log-likelihood at parameters `(r, α, s, β)` over [`Real`].
+    fn log_likelihood<S: Real>(&self, q: [S; 4]) -> S {
+        let [r, alpha, s, beta] = q;
+        let p = Params::new(q);
+        let t_tab: Vec<(S, S)> = self
+            .t_values
+            .iter()
+            .map(|&t| ((alpha + t).ln(), (beta + t).ln()))
+            .collect();
+        let mut total = (r * alpha.ln() + s * beta.ln() - r.ln_gamma()) * self.total;
+        let mut f = Vec::new();
+        for (j, &x) in self.xs.iter().enumerate() {
+            f.clear();
+            f.extend(
+                self.taus[self.tau_starts[j]..self.tau_starts[j + 1]]
+                    .iter()
+                    .map(|&tau| p.log_f(x, tau)),
+            );
+            let mut acc = (r + x).ln_gamma() * self.x_weights[j];
+            for &(itx, it_local, it, w) in &self.rows[self.x_starts[j]..self.x_starts[j + 1]] {
+                let (la, lb) = t_tab[it as usize];
+                acc = acc + p.log_bracket(x, la, lb, f[itx as usize], f[it_local as usize]) * w;
+            }
+            total = total + acc;
+        }
+        total
+    }
+
+    /// The log-likelihood at log-parameters `lp` = ln(r, α, s, β), with its gradient and
+    /// Hessian (4×4, row-major) in them.
+    fn log_likelihood_d2(&self, lp: &[f64], grad: &mut [f64], hess: &mut [f64]) -> f64 {
+        let ll = self.log_likelihood([0, 1, 2, 3].map(|i| D2::exp_var(i, lp[i])));
+        grad.copy_from_slice(&ll.g);
+        ll.hessian(hess);
+        ll.v
+    }
+}
+
+#[cfg(test)]
+/// The Pareto/NBD fit by damped Newton on the exact derivatives of [`Groups`]: not yet the
+/// production fit (see the ignored proptest below: it hangs on some generated books).
+fn fit_newton(
+    rows: &[(f64, f64, f64)],
+    weights: Option<&[f64]>,
+) -> Result<Fit<ParetoNbd>, ClvError> {
+    crate::count::fit_newton(rows, weights, |groups, scale| {
+        let data = Groups::new(groups, scale);
+        move |p: &[f64], g: &mut [f64], h: &mut [f64]| data.log_likelihood_d2(p, g, h)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::count::testing::{check_derivatives, grouped_rows};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// The exact Pareto/NBD gradient matches central differences of the likelihood, the
+        /// Hessian central differences of the gradient, and the value the model's own
+        /// likelihood (α below, above and equal to β).
+        #[test]
+        fn prop_analytic_derivatives_match_finite_differences(
+            lp in proptest::collection::vec(-2.0f64..2.5, 4),
+            groups in grouped_rows(),
+            scale in 0.05f64..2.0,
+            tie in any::<bool>(),
+        ) {
+            let mut lp = lp;
+            if tie {
+                lp[3] = lp[1];
+            }
+            let data = Groups::new(&groups, scale);
+            let m = ParetoNbd::from_log(&lp);
+            let direct: f64 = groups
+                .iter()
+                .map(|((x, tx, t), w)| w * m.log_likelihood_one(*x, tx * scale, t * scale))
+                .sum();
+            check_derivatives(&|p, g, h| data.log_likelihood_d2(p, g, h), &lp, direct)?;
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { rng_seed: proptest::test_runner::RngSeed::Fixed(20_261_206), ..ProptestConfig::with_cases(12) })]
+        /// The Newton fit reaches at least the likelihood of the derivative-free optimiser
+        /// (few cases: Nelder–Mead on Pareto/NBD is slow in an unoptimised test build).
+        #[test]
+        #[ignore = "the Newton fit does not return on the fifth generated book (fixed seed): to find out why before it replaces Nelder–Mead"]
+        fn prop_newton_fit_is_as_good_as_the_derivative_free_fit(
+            rows in proptest::collection::vec((0u32..12, 0.0f64..1.0, 5u32..60, 1u32..30), 1..30),
+        ) {
+            let (rows, weights): (Vec<(f64, f64, f64)>, Vec<f64>) = rows
+                .iter()
+                .map(|(x, frac, t, w)| {
+                    let t = f64::from(*t);
+                    let tx = if *x == 0 { 0.0 } else { (frac * t).round() };
+                    ((f64::from(*x), tx, t), f64::from(*w))
+                })
+                .unzip();
+            let new = fit_newton(&rows, Some(&weights));
+            let old = ParetoNbd::fit_weighted(&rows, &weights);
+            let sane = |m: &ParetoNbd| [m.r, m.alpha, m.s, m.beta].iter().all(|v| *v < 1e6);
+            if let Some(o) = old.as_ref().ok().filter(|o| sane(&o.model)) {
+                let n = new.as_ref().map_err(|e| TestCaseError::fail(format!("{e} where Nelder–Mead converged to {o:?}")))?;
+                prop_assert!(n.log_likelihood >= o.log_likelihood - 1e-6 * (1.0 + o.log_likelihood.abs()),
+                    "{:?} vs {:?}", n, o);
+            }
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! Special functions in log space: ln Γ, ln B, and the Gauss hypergeometric ₂F₁.
 
+use crate::dual::Real;
+
 /// ln Γ(x) for x > 0.
 ///
 /// ```
@@ -58,23 +60,28 @@ pub fn log_add_exp(a: f64, b: f64) -> f64 {
 /// ```
 #[must_use]
 pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
-    if z == 0.0 {
-        return 1.0;
-    }
-    if z > 0.5 && (c - a).abs() + (c - b).abs() < a.abs() + b.abs() {
-        return (1.0 - z).powf(c - a - b) * series(c - a, c - b, c, z);
+    hyp2f1_real(a, b, c, z)
+}
+
+/// [`hyp2f1`] over [`Real`]: with [`crate::dual::D2`] arguments, its derivatives in them too.
+pub(crate) fn hyp2f1_real<S: Real>(a: S, b: S, c: S, z: S) -> S {
+    let (av, bv, cv) = (a.val(), b.val(), c.val());
+    if z.val() > 0.5 && (cv - av).abs() + (cv - bv).abs() < av.abs() + bv.abs() {
+        return (S::cst(1.0) - z).pow(c - a - b) * series(c - a, c - b, c, z);
     }
     series(a, b, c, z)
 }
 
-fn series(a: f64, b: f64, c: f64, z: f64) -> f64 {
-    let mut term = 1.0;
-    let mut sum = 1.0;
+fn series<S: Real>(a: S, b: S, c: S, z: S) -> S {
+    let mut term = S::cst(1.0);
+    let mut sum = S::cst(1.0);
     for k in 0..200_000u32 {
-        let k = f64::from(k);
-        term *= (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z;
-        sum += term;
-        if term.abs() <= 1e-17 * sum.abs() {
+        let kf = f64::from(k);
+        term = term * (a + kf) * (b + kf) / ((c + kf) * (kf + 1.0)) * z;
+        sum = sum + term;
+        // Not before the z² term: at z = 0 the value stops at once, the second derivatives
+        // in z do not.
+        if k >= 1 && term.val().abs() <= 1e-17 * sum.val().abs() {
             break;
         }
     }

@@ -633,6 +633,16 @@ impl<S: Store, N: Notifier> Service<S, N> {
         block_on(self.0.save_clv_model(t, model))
     }
 
+    /// See [`crate::Service::forget_clv_models`].
+    ///
+    /// ```
+    /// let svc = rapport::blocking::Service::new(rapport_memory::MemoryStore::new());
+    /// svc.forget_clv_models(); // the next evaluation of each tenant reads its model again
+    /// ```
+    pub fn forget_clv_models(&self) {
+        self.0.forget_clv_models();
+    }
+
     /// See [`crate::Service::evaluate_at`].
     ///
     /// ```

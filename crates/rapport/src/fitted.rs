@@ -3,8 +3,13 @@
 //! (when the churn policy's `use_fitted_model` is on) for churn risk = 1 − P(alive), and
 //! the expected 12-month CLV for `clv_12m` in segments and for CLV tier ladders.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use chrono::{DateTime, Utc};
-use rapport_clv::{BgNbd, ClvParams, CountModel, GammaGamma, MbgNbd, ParetoNbd, Period, Summary};
+use rapport_clv::{
+    BgNbd, ClvParams, CountModel, Fit, GammaGamma, MbgNbd, ParetoNbd, Period, Summary,
+};
 use rapport_core::{
     ClvModel, ClvPeriod, EvalInputs, Evaluation, FittedClv, Notifier, Page, Record, Segment,
     SegmentContext, SpendModel, Stats, Store, TenantId, TierMetric,
@@ -91,6 +96,99 @@ impl Count {
             Count::Pareto(m) => m,
             Count::Mbg(m) => m,
         }
+    }
+}
+
+/// A fitted count model as the parameters a store keeps.
+trait Stored {
+    fn stored(&self) -> ClvModel;
+}
+
+impl Stored for BgNbd {
+    fn stored(&self) -> ClvModel {
+        ClvModel::BgNbd {
+            r: self.r,
+            alpha: self.alpha,
+            a: self.a,
+            b: self.b,
+        }
+    }
+}
+
+impl Stored for ParetoNbd {
+    fn stored(&self) -> ClvModel {
+        ClvModel::ParetoNbd {
+            r: self.r,
+            alpha: self.alpha,
+            s: self.s,
+            beta: self.beta,
+        }
+    }
+}
+
+impl Stored for MbgNbd {
+    fn stored(&self) -> ClvModel {
+        ClvModel::MbgNbd {
+            r: self.r,
+            alpha: self.alpha,
+            a: self.a,
+            b: self.b,
+        }
+    }
+}
+
+/// A fit's stored parameters, customers and log-likelihood.
+fn stored<M: Stored>(
+    fit: Result<Fit<M>, rapport_clv::ClvError>,
+) -> Result<(ClvModel, usize, f64), Error> {
+    let f = fit?;
+    Ok((f.model.stored(), f.customers, f.log_likelihood))
+}
+
+/// Each tenant's stored model as a predictor (`None`: no model stored), read once: the
+/// evaluations of a tenant would otherwise read the model from the store every time. A
+/// generation counter, bumped by every invalidation, keeps a read that raced with a save from
+/// caching the model the save replaced.
+#[derive(Debug, Default)]
+pub(crate) struct ModelCache(Mutex<Cached>);
+
+/// The generation, and each tenant's model (`None`: no model stored).
+type Cached = (u64, HashMap<TenantId, Option<Arc<Predictor>>>);
+
+impl ModelCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cached> {
+        // A panic elsewhere cannot leave the map half-written: use it as it is.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The cached model, or the generation to [`ModelCache::put`] a fresh read with.
+    fn get(&self, t: TenantId) -> Result<Option<Arc<Predictor>>, u64> {
+        let g = self.lock();
+        g.1.get(&t).cloned().ok_or(g.0)
+    }
+
+    /// Caches a read made at `generation`, unless something was invalidated since.
+    fn put(&self, t: TenantId, generation: u64, model: Option<Arc<Predictor>>) {
+        let mut g = self.lock();
+        if g.0 == generation {
+            g.1.insert(t, model);
+        }
+    }
+
+    /// Drops the tenant's cached model.
+    fn forget(&self, t: TenantId) {
+        let mut g = self.lock();
+        g.0 += 1;
+        g.1.remove(&t);
+    }
+
+    /// Drops every cached model.
+    pub(crate) fn clear(&self) {
+        let mut g = self.lock();
+        g.0 += 1;
+        g.1.clear();
     }
 }
 
@@ -235,16 +333,25 @@ impl Predictor {
 
 impl<S: Store, N: Notifier> Service<S, N> {
     /// The tenant's model as a predictor, when the churn policy uses fitted models and one
-    /// is stored.
-    pub(crate) async fn predictor(&self, t: TenantId) -> Result<Option<Predictor>, Error> {
+    /// is stored: read from the store once per tenant, then from the service's cache (which
+    /// [`Service::save_clv_model`] and [`Service::fit_clv`] invalidate).
+    pub(crate) async fn predictor(&self, t: TenantId) -> Result<Option<Arc<Predictor>>, Error> {
         if !self.policies().churn.use_fitted_model {
             return Ok(None);
         }
-        self.store()
+        let generation = match self.clv_models().get(t) {
+            Ok(hit) => return Ok(hit),
+            Err(generation) => generation,
+        };
+        let read = self
+            .store()
             .clv_model(t)
             .await?
             .map(Predictor::new)
-            .transpose()
+            .transpose()?
+            .map(Arc::new);
+        self.clv_models().put(t, generation, read.clone());
+        Ok(read)
     }
 
     /// What evaluating `record` at `now` decides under the service's policies, with the
@@ -277,7 +384,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
             &record.customer,
             &record.stats,
             &EvalInputs::at(now),
-            model.as_ref(),
+            model.as_deref(),
         )
     }
 
@@ -299,14 +406,20 @@ impl<S: Store, N: Notifier> Service<S, N> {
     }
 
     /// Stores a model fitted elsewhere (e.g. `rapport clv fit --store` from a CSV) as the
-    /// tenant's model, after checking its parameters.
+    /// tenant's model, after checking its parameters. The service's evaluations use it from
+    /// the next call on (it keeps each tenant's model after the first read; a model saved
+    /// through another service or process is seen by this one after
+    /// [`Service::forget_clv_models`]).
     ///
     /// # Errors
     /// [`Error::Domain`] for a parameter that is not finite and > 0; store errors
     /// (`Unsupported` for a store that keeps no models).
     pub async fn save_clv_model(&self, t: TenantId, model: FittedClv) -> Result<(), Error> {
         model.validate()?;
-        Ok(self.store().save_clv_model(t, &model).await?)
+        let saved = self.store().save_clv_model(t, &model).await;
+        // Also after a failed save: the store may have kept it.
+        self.clv_models().forget(t);
+        Ok(saved?)
     }
 
     /// Fits a count model (and Gamma-Gamma on the repeat buyers' net revenue) on the
@@ -364,49 +477,10 @@ impl<S: Store, N: Notifier> Service<S, N> {
             }
         }
         let (model, customers, log_likelihood) = match options.model {
-            ClvModelKind::BgNbd => {
-                let f = BgNbd::fit(&rows)?;
-                let m = f.model;
-                (
-                    ClvModel::BgNbd {
-                        r: m.r,
-                        alpha: m.alpha,
-                        a: m.a,
-                        b: m.b,
-                    },
-                    f.customers,
-                    f.log_likelihood,
-                )
-            }
-            ClvModelKind::ParetoNbd => {
-                let f = ParetoNbd::fit(&rows)?;
-                let m = f.model;
-                (
-                    ClvModel::ParetoNbd {
-                        r: m.r,
-                        alpha: m.alpha,
-                        s: m.s,
-                        beta: m.beta,
-                    },
-                    f.customers,
-                    f.log_likelihood,
-                )
-            }
-            ClvModelKind::MbgNbd => {
-                let f = MbgNbd::fit(&rows)?;
-                let m = f.model;
-                (
-                    ClvModel::MbgNbd {
-                        r: m.r,
-                        alpha: m.alpha,
-                        a: m.a,
-                        b: m.b,
-                    },
-                    f.customers,
-                    f.log_likelihood,
-                )
-            }
-        };
+            ClvModelKind::BgNbd => stored(BgNbd::fit(&rows)),
+            ClvModelKind::ParetoNbd => stored(ParetoNbd::fit(&rows)),
+            ClvModelKind::MbgNbd => stored(MbgNbd::fit(&rows)),
+        }?;
         // Gamma-Gamma needs repeat buyers with spend; without enough of them there is no
         // spend model (P(alive) still works).
         let spend = GammaGamma::fit(&spend).ok().map(|f| SpendModel {

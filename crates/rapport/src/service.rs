@@ -240,6 +240,7 @@ pub struct Service<S, N = NoopNotifier> {
     ids: Arc<dyn IdSource>,
     policies: Policies,
     max_attempts: u32,
+    clv_models: Arc<crate::fitted::ModelCache>,
 }
 
 impl<S: std::fmt::Debug, N> std::fmt::Debug for Service<S, N> {
@@ -268,6 +269,7 @@ impl<S: Store> Service<S, NoopNotifier> {
             ids: Arc::new(UuidV7Ids),
             policies: Policies::default(),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
+            clv_models: Arc::default(),
         }
     }
 }
@@ -305,6 +307,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
             ids: self.ids,
             policies: self.policies,
             max_attempts: self.max_attempts,
+            clv_models: self.clv_models,
         }
     }
 
@@ -422,6 +425,48 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// ```
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// The tenants' fitted models this service has read.
+    pub(crate) fn clv_models(&self) -> &crate::fitted::ModelCache {
+        &self.clv_models
+    }
+
+    /// Forgets the fitted CLV models this service has read, so that the next evaluation of each
+    /// tenant reads its model from the store again: for a model saved through another service
+    /// or process (one saved through this service is used from the next call on anyway).
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// use chrono::Utc;
+    /// use rapport::Service;
+    /// use rapport::core::*;
+    /// use rapport_memory::MemoryStore;
+    /// let t = TenantId::from_u128(1);
+    /// let store = std::sync::Arc::new(MemoryStore::new());
+    /// let svc = Service::new(store.clone());
+    /// let other = Service::new(store);
+    /// let id = block_on(svc.register(t, Profile::default()))?.customer.id();
+    /// let usd = Money::new("25.00".parse()?, Currency::USD);
+    /// block_on(svc.record(t, rapport::NewActivity::purchase(id, "o1", usd, svc.now())?))?;
+    /// let rec = block_on(svc.customer(t, id))?;
+    /// let e = block_on(svc.decide(t, &rec, svc.now()))?; // no model yet, and that is remembered
+    /// assert_eq!(e.churn_risk.reason.rule, "churn.rules");
+    /// let model = FittedClv {
+    ///     model: ClvModel::BgNbd { r: 0.24, alpha: 4.41, a: 0.79, b: 2.43 },
+    ///     spend: None,
+    ///     period: ClvPeriod::Week,
+    ///     monthly_discount: 0.01,
+    ///     fitted_at: Utc::now(),
+    /// };
+    /// block_on(other.save_clv_model(t, model))?; // through another service
+    /// svc.forget_clv_models();
+    /// let e = block_on(svc.decide(t, &rec, svc.now()))?;
+    /// assert_eq!(e.churn_risk.reason.rule, "churn.model");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn forget_clv_models(&self) {
+        self.clv_models.clear();
     }
 
     /// Gives the store back.
@@ -1107,7 +1152,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                 )?;
                 stats.apply(&activity)?;
                 let (customer, e) =
-                    self.evaluated(customer, &stats, &EvalInputs::at(now), model.as_ref())?;
+                    self.evaluated(customer, &stats, &EvalInputs::at(now), model.as_deref())?;
                 let mut events = vec![DomainEvent::ActivityRecorded {
                     customer: customer.id(),
                     activity: activity.id,
@@ -1425,7 +1470,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
             let mut c = read.customer.clone();
             change(&mut c, now)?;
             let (customer, mut e) =
-                self.evaluated(c, &read.stats, &EvalInputs::at(now), model.as_ref())?;
+                self.evaluated(c, &read.stats, &EvalInputs::at(now), model.as_deref())?;
             // A change made by hand (an override) moved the stage before the rules looked:
             // report the move from the stored stage, with its event, like any other.
             let stored = read.customer.stage();
@@ -1647,7 +1692,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
             let short = rows.len() < next.limit as usize;
             next.after = rows.last().map(|r| r.customer.id()).or(next.after);
             for r in rows {
-                if Predictor::matches(model.as_ref(), segment, &r, now) {
+                if Predictor::matches(model.as_deref(), segment, &r, now) {
                     out.push(r);
                     if out.len() == limit {
                         return Ok(out);
@@ -1770,7 +1815,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                 page.after = Some(last.customer.id());
                 inputs.extend(rows.iter().filter(|r| r.customer.is_live()).map(|r| {
                     let clv = model
-                        .as_ref()
+                        .as_deref()
                         .filter(|_| clv_metric)
                         .and_then(|m| m.predict(&r.stats, now).1)
                         .and_then(rust_decimal::Decimal::from_f64_retain);
@@ -1813,7 +1858,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                 }
                 let id = r.customer.id();
                 let inputs = inputs_for(find_ranked(&ranked, &mut cursor, id), now);
-                let mut e = self.evaluate_with(&r.customer, &r.stats, &inputs, model.as_ref())?;
+                let mut e = self.evaluate_with(&r.customer, &r.stats, &inputs, model.as_deref())?;
                 report.evaluated += 1;
                 if e.is_noop(&r.customer) {
                     if collect {
@@ -1882,7 +1927,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                                         &read.customer,
                                         &read.stats,
                                         &inputs,
-                                        model.as_ref(),
+                                        model.as_deref(),
                                     )?;
                                     if collect {
                                         keep(Some(e.clone()));

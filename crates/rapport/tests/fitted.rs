@@ -354,3 +354,56 @@ fn pareto_and_mbg_models_name_themselves_in_the_churn_reason() {
         );
     }
 }
+
+/// The service reads a tenant's model once and keeps it: a model saved through the service is
+/// used from the next evaluation on, one written to the store behind its back only after
+/// `forget_clv_models`, and tenants do not see each other's.
+#[test]
+fn the_model_is_read_once_and_a_newly_saved_one_is_used() {
+    let clock = ManualClock::at(t0());
+    let svc = Service::new(MemoryStore::new()).with_clock(clock.clone());
+    let ids = book(&svc, &clock, &[&[(0, 40), (10, 60), (30, 80)]]);
+    clock.set(t0() + Duration::days(60));
+    let p_bg = bg().p_alive(2.0, 30.0, 60.0);
+    let risk = |svc: &Svc| block_on(svc.evaluate(T, ids[0])).unwrap().churn_risk;
+    // No model yet (and that is cached too): the rule score.
+    assert_eq!(risk(&svc).reason.rule, "churn.rules");
+    block_on(svc.save_clv_model(T, model(t0()))).unwrap();
+    assert!((risk(&svc).score - (1.0 - p_bg)).abs() < 1e-12);
+    // Saved through the service: used at once.
+    let mbg = rapport_clv::MbgNbd::new(0.5250, 6.1832 * 7.0, 0.8914, 1.6141).unwrap();
+    let mbg_model = FittedClv {
+        model: ClvModel::MbgNbd {
+            r: mbg.r,
+            alpha: mbg.alpha,
+            a: mbg.a,
+            b: mbg.b,
+        },
+        fitted_at: t0() + Duration::days(1),
+        ..model(t0())
+    };
+    block_on(svc.save_clv_model(T, mbg_model)).unwrap();
+    let p_mbg = rapport_clv::CountModel::p_alive(&mbg, 2.0, 30.0, 60.0);
+    let e = risk(&svc);
+    assert!((e.score - (1.0 - p_mbg)).abs() < 1e-12, "{e:?}");
+    assert!(e.reason.to_string().contains("mbg_nbd"), "{}", e.reason);
+    // Written to the store directly: the service keeps the model it read ...
+    let newer_bg = FittedClv {
+        fitted_at: t0() + Duration::days(2), // the store keeps the latest fit
+        ..model(t0())
+    };
+    block_on(svc.store().save_clv_model(T, &newer_bg)).unwrap();
+    assert!((risk(&svc).score - (1.0 - p_mbg)).abs() < 1e-12);
+    // ... until told to forget.
+    svc.forget_clv_models();
+    assert!((risk(&svc).score - (1.0 - p_bg)).abs() < 1e-12);
+    // Another tenant has no model.
+    let other = TenantId::from_u128(8);
+    clock.set(t0());
+    let id = block_on(svc.register(other, Profile::default()))
+        .unwrap()
+        .customer
+        .id();
+    let e = block_on(svc.evaluate(other, id)).unwrap();
+    assert_eq!(e.churn_risk.reason.rule, "churn.rules");
+}
