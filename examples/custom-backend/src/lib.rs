@@ -9,7 +9,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rapport_core::ports::{check_contacts, check_writes};
+use rapport_core::ports::{MergeStore, check_changeset_writes, check_contacts};
+use rapport_core::quality::merge_op::MergeRecordWrite;
 use rapport_core::*;
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,86 @@ struct Book {
     /// The tenant's outbox lives in the same file, so a change and its messages are written
     /// by the same atomic rename.
     outbox: Vec<Pending>,
+    /// Merge records (merges and unmerges are changesets like any other: same file, same
+    /// rename).
+    #[serde(default)]
+    merges: BTreeMap<MergeId, MergeRecord>,
+    /// Pairs marked "not a duplicate".
+    #[serde(default)]
+    distinct: Vec<DistinctPair>,
+}
+
+impl Book {
+    /// Refuses a changeset whose moves or merge records do not fit the book (before any
+    /// write): a moved activity must be stored under the customer it leaves, a new merge
+    /// record must be new, an undone one must exist, name its loser and not be undone yet.
+    fn check_merges(&self, cs: &Changeset) -> Result<(), StoreError> {
+        let invalid = |reason| StoreError::Invalid(DomainError::InvalidChangeset { reason });
+        for m in &cs.moves {
+            let a = &m.activity;
+            let stored = self.activities.iter().any(|s| {
+                s.id == a.id && s.customer == m.from && s.idempotency_key == a.idempotency_key
+            });
+            if !stored {
+                return Err(invalid(format!(
+                    "activity {} is not stored under customer {}",
+                    a.id, m.from
+                )));
+            }
+        }
+        for w in &cs.merges {
+            match w {
+                MergeRecordWrite::Insert { record } if self.merges.contains_key(&record.id) => {
+                    return Err(invalid(format!("merge {} is recorded already", record.id)));
+                }
+                MergeRecordWrite::Undo { id, loser, .. } => {
+                    let open = self
+                        .merges
+                        .get(id)
+                        .is_some_and(|r| r.loser == *loser && r.undone_at.is_none());
+                    if !open {
+                        return Err(StoreError::Invalid(DomainError::CannotUnmerge {
+                            loser: *loser,
+                            reason: "no such merge, or it was undone already",
+                        }));
+                    }
+                }
+                MergeRecordWrite::Insert { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the checked moves, pairs and merge records.
+    fn apply_merges(&mut self, cs: &Changeset) {
+        for m in &cs.moves {
+            for a in self
+                .activities
+                .iter_mut()
+                .filter(|a| a.id == m.activity.id && a.customer == m.from)
+            {
+                *a = m.activity.clone();
+            }
+        }
+        for d in &cs.distinct {
+            self.distinct
+                .retain(|p| (p.first, p.second) != (d.first, d.second));
+            self.distinct.push(*d);
+        }
+        self.distinct.sort_by_key(|p| (p.first, p.second));
+        for w in &cs.merges {
+            match w {
+                MergeRecordWrite::Insert { record } => {
+                    self.merges.insert(record.id, MergeRecord::clone(record));
+                }
+                MergeRecordWrite::Undo { id, at, .. } => {
+                    if let Some(r) = self.merges.get_mut(id) {
+                        r.undone_at = Some(*at);
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -190,9 +271,10 @@ impl Store for JsonFileStore {
                     ..Applied::default()
                 });
             }
-            check_writes(&cs.customers, |id| {
-                book.customers.get(&id).map(|r| &r.customer)
-            })?;
+            // Versions, tombstones (final, except a merged one revived by the undo of its
+            // merge), and the merge part, all before anything is written.
+            check_changeset_writes(cs, |id| book.customers.get(&id).map(|r| &r.customer))?;
+            book.check_merges(cs)?;
             // One live customer per email and phone: this store holds the rule itself (a
             // linear lookup is fine for a file per tenant; an index would do for more).
             check_contacts(&cs.customers, |key| {
@@ -216,6 +298,7 @@ impl Store for JsonFileStore {
                 book.keys.insert(a.idempotency_key.clone());
                 book.activities.push(a.clone());
             }
+            book.apply_merges(cs);
             book.outbox.extend(cs.outbox.iter().map(|m| Pending {
                 seq: self.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1,
                 message: m.clone(),
@@ -289,5 +372,26 @@ impl Outbox for JsonFileStore {
             }
             changed
         })
+    }
+}
+
+/// Merges: the changeset's moves and merge records are applied by [`Store::apply`] above;
+/// these are the reads. This store keeps no consent ledger, cases or accounts, so a
+/// customer's belongings are always empty.
+impl MergeStore for JsonFileStore {
+    async fn merge_record(
+        &self,
+        t: TenantId,
+        id: MergeId,
+    ) -> Result<Option<MergeRecord>, StoreError> {
+        self.with(|| Ok(self.read::<Book>(&Self::book_name(t))?.merges.remove(&id)))
+    }
+
+    async fn distinct_pairs(&self, t: TenantId) -> Result<Vec<DistinctPair>, StoreError> {
+        self.with(|| Ok(self.read::<Book>(&Self::book_name(t))?.distinct))
+    }
+
+    async fn belongings(&self, _: TenantId, _: CustomerId) -> Result<Belongings, StoreError> {
+        Ok(Belongings::default())
     }
 }
