@@ -387,6 +387,23 @@ impl MergeStore for JsonFileStore {
         self.with(|| Ok(self.read::<Book>(&Self::book_name(t))?.merges.remove(&id)))
     }
 
+    async fn merges_of(
+        &self,
+        t: TenantId,
+        customer: CustomerId,
+    ) -> Result<Vec<MergeRecord>, StoreError> {
+        self.with(|| {
+            let mut out: Vec<MergeRecord> = self
+                .read::<Book>(&Self::book_name(t))?
+                .merges
+                .into_values()
+                .filter(|r| r.survivor == customer || r.loser == customer)
+                .collect();
+            out.sort_by_key(|r| (r.at, r.id));
+            Ok(out)
+        })
+    }
+
     async fn distinct_pairs(&self, t: TenantId) -> Result<Vec<DistinctPair>, StoreError> {
         self.with(|| Ok(self.read::<Book>(&Self::book_name(t))?.distinct))
     }
