@@ -23,7 +23,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::executor::block_on;
 use rapport_core::*;
-use rapport_postgres::{ImportPath, Layout, PostgresConfig, PostgresStore};
+use rapport_postgres::{ImportPath, Layout, PostgresConfig, PostgresStore, SslMode};
 use tokio::runtime::Runtime;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
@@ -77,10 +77,14 @@ fn store(schema: &str, import: ImportPath) -> PostgresStore {
 const PARTITIONS: u16 = 16;
 
 fn store_in(schema: &str, import: ImportPath, layout: Layout) -> PostgresStore {
+    // The raw baselines connect without TLS (`NoTls`); the store's default `sslmode=prefer`
+    // would take the TLS the local server offers and encrypt every message. Same transport on
+    // both sides, so that the ratios measure rapport, not TLS.
     let config = PostgresConfig::new(url())
         .with_schema(schema)
         .with_import(import)
-        .with_layout(layout);
+        .with_layout(layout)
+        .with_ssl_mode(SslMode::Disable);
     block_on(PostgresStore::connect(config, now())).unwrap()
 }
 
@@ -240,7 +244,7 @@ fn bench_import(c: &mut Criterion, rt: &Runtime) {
         block_on(store.drop_schema()).unwrap();
     }
     g.finish();
-    rt.block_on(raw.batch_execute(&format!("DROP SCHEMA \"{raw_schema}\" CASCADE")))
+    rt.block_on(raw.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{raw_schema}\" CASCADE")))
         .unwrap();
 }
 
@@ -326,8 +330,10 @@ fn bench_concurrent_apply(c: &mut Criterion, rt: &Runtime) {
         block_on(store.drop_schema()).unwrap();
     }
     g.finish();
-    rt.block_on(clients[0].batch_execute(&format!("DROP SCHEMA \"{raw_schema}\" CASCADE")))
-        .unwrap();
+    rt.block_on(
+        clients[0].batch_execute(&format!("DROP SCHEMA IF EXISTS \"{raw_schema}\" CASCADE")),
+    )
+    .unwrap();
 }
 
 fn bench_point_load(c: &mut Criterion, rt: &Runtime) {

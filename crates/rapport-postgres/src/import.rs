@@ -31,15 +31,18 @@ use crate::{ImportPath, Inner};
 pub(crate) async fn customers(
     inner: &Inner,
     tenant: TenantId,
-    rows: Vec<CustomerRow>,
+    batch: &[(Customer, Stats)],
 ) -> Result<ImportReport, StoreError> {
     let t = *tenant.as_uuid();
+    let sealer = inner.sealer.get();
+    let row = |(c, s): &(Customer, Stats)| CustomerRow::new(c, s, sealer);
     let mut client = inner.pool.get().await.map_err(pool)?;
     let tx = client.transaction().await.map_err(db)?;
     name_tenant(&tx, &t).await?;
     let inserted = match inner.import {
-        ImportPath::Copy if !rows.is_empty() => {
-            let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
+        ImportPath::Copy if !batch.is_empty() => {
+            let ids: Vec<uuid::Uuid> = batch.iter().map(|(c, _)| *c.id().as_uuid()).collect();
+            let mut rows = Vec::with_capacity(batch.len());
             let copied = !rls(inner)
                 && distinct(&ids)
                 && !any_stored(&tx, &inner.sql.any_customer, &t, &ends(&ids)).await?
@@ -49,16 +52,22 @@ pub(crate) async fn customers(
                     "customers",
                     CUSTOMER_COLUMNS,
                     &CUSTOMER_TYPES[..16],
-                    rows.iter().map(|r| r.values(&t).to_vec()),
+                    (&t, batch.iter().map(row)),
+                    &mut rows,
                 )
                 .await?;
             if copied {
-                rows.len()
+                batch.len()
             } else {
+                // The rows the copy did not reach before it was refused.
+                for r in &batch[rows.len()..] {
+                    rows.push(row(r)?);
+                }
                 copy_customers(&tx, inner, &t, &rows).await?
             }
         }
         _ => {
+            let rows = batch.iter().map(row).collect::<Result<Vec<_>, _>>()?;
             let stmt = tx
                 .prepare_cached(&inner.sql.insert_customer)
                 .await
@@ -69,8 +78,8 @@ pub(crate) async fn customers(
     };
     // A row not written is either already stored (by id) or refused because another live
     // customer holds its email or phone; only then is it worth counting which.
-    let contact_taken = if inserted < rows.len() {
-        let mut ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
+    let contact_taken = if inserted < batch.len() {
+        let mut ids: Vec<uuid::Uuid> = batch.iter().map(|(c, _)| *c.id().as_uuid()).collect();
         ids.sort_unstable();
         ids.dedup();
         let stored: i64 = tx
@@ -89,31 +98,26 @@ pub(crate) async fn customers(
     }
     tx.commit().await.map_err(db)?;
     Ok(ImportReport {
-        rows: rows.len(),
+        rows: batch.len(),
         inserted,
-        skipped: rows.len() - inserted - contact_taken,
+        skipped: batch.len() - inserted - contact_taken,
         contact_taken,
     })
 }
 
+/// Every customer of the batch is the tenant's (checked before anything is sent).
 pub(crate) fn check_tenant(
     tenant: TenantId,
     batch: &[(Customer, Stats)],
-    sealer: Option<&rapport_sql::seal::Sealer>,
-) -> Result<Vec<CustomerRow>, StoreError> {
-    batch
-        .iter()
-        .map(|(c, s)| {
-            if c.tenant() != tenant {
-                return Err(StoreError::Invalid(
-                    rapport_core::DomainError::InvalidChangeset {
-                        reason: format!("customer {} belongs to another tenant", c.id()),
-                    },
-                ));
-            }
-            CustomerRow::new(c, s, sealer)
-        })
-        .collect()
+) -> Result<(), StoreError> {
+    match batch.iter().find(|(c, _)| c.tenant() != tenant) {
+        Some((c, _)) => Err(StoreError::Invalid(
+            rapport_core::DomainError::InvalidChangeset {
+                reason: format!("customer {} belongs to another tenant", c.id()),
+            },
+        )),
+        None => Ok(()),
+    }
 }
 
 pub(crate) async fn activities(
@@ -144,7 +148,8 @@ pub(crate) async fn activities(
                     "activities",
                     ACTIVITY_COLUMNS,
                     &ACTIVITY_TYPES[..8],
-                    rows.iter().map(|r| r.values(&t).to_vec()),
+                    (&t, rows.iter().map(Ok)),
+                    &mut Vec::new(),
                 )
                 .await?;
             if copied {
@@ -326,33 +331,83 @@ where
     Ok(())
 }
 
-/// Copies `rows` straight into `table`, under a savepoint. `false` (with nothing written)
-/// when a key was stored by someone else after the caller's check: the primary key refused
-/// the copy, and the caller takes the staging way. Not taken when row-level security applies
-/// to the store's role ([`rls`]).
-async fn direct<'r, I>(
+/// A row a copy writes: its values in the column order.
+pub(crate) trait CopyRow {
+    /// The values, the tenant first.
+    fn copy_values<'a>(&'a self, tenant: &'a uuid::Uuid) -> Vec<&'a (dyn ToSql + Sync)>;
+}
+
+impl CopyRow for CustomerRow {
+    fn copy_values<'a>(&'a self, tenant: &'a uuid::Uuid) -> Vec<&'a (dyn ToSql + Sync)> {
+        self.values(tenant).to_vec()
+    }
+}
+
+impl CopyRow for ActivityRow {
+    fn copy_values<'a>(&'a self, tenant: &'a uuid::Uuid) -> Vec<&'a (dyn ToSql + Sync)> {
+        self.values(tenant).to_vec()
+    }
+}
+
+impl<R: CopyRow> CopyRow for &R {
+    fn copy_values<'a>(&'a self, tenant: &'a uuid::Uuid) -> Vec<&'a (dyn ToSql + Sync)> {
+        (**self).copy_values(tenant)
+    }
+}
+
+/// Copies the rows of `source` (the tenant, then rows made as the copy goes) straight into
+/// `table`, under a savepoint, keeping each row written in `made` — so a caller that builds
+/// rows lazily encodes the next ones while the server inserts the first. `false` (with
+/// nothing written) when a key was stored by someone else after the caller's check: the
+/// primary key refused the copy, and the caller takes the staging way with the rows made so
+/// far. Not taken when row-level security applies to the store's role ([`rls`]). A row that
+/// fails to be made aborts the copy and returns its error (the caller's transaction is then
+/// dropped, rolling everything back).
+async fn direct<R, I>(
     tx: &deadpool_postgres::Transaction<'_>,
     schema: &str,
     table: &str,
     columns: &str,
     types: &[Type],
-    rows: I,
+    (tenant, rows): (&uuid::Uuid, I),
+    made: &mut Vec<R>,
 ) -> Result<bool, StoreError>
 where
-    I: Iterator<Item = Vec<&'r (dyn ToSql + Sync)>>,
+    R: CopyRow,
+    I: Iterator<Item = Result<R, StoreError>>,
 {
     tx.batch_execute("SAVEPOINT rapport_direct")
         .await
         .map_err(db)?;
     let target = format!("\"{schema}\".{table}");
-    match copy_rows(tx, &target, columns, types, rows, false).await {
+    let copy = async {
+        let sink = tx
+            .copy_in(&format!(
+                "COPY {target} ({columns}) FROM STDIN (FORMAT binary)"
+            ))
+            .await
+            .map_err(Copy::Db)?;
+        let mut writer = pin!(BinaryCopyInWriter::new(sink, types));
+        for row in rows {
+            let row = row.map_err(Copy::Row)?;
+            writer
+                .as_mut()
+                .write(&row.copy_values(tenant))
+                .await
+                .map_err(Copy::Db)?;
+            made.push(row);
+        }
+        writer.as_mut().finish().await.map_err(Copy::Db)?;
+        Ok::<(), Copy>(())
+    };
+    match copy.await {
         Ok(()) => {
             tx.batch_execute("RELEASE SAVEPOINT rapport_direct")
                 .await
                 .map_err(db)?;
             Ok(true)
         }
-        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+        Err(Copy::Db(e)) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
             tx.batch_execute(
                 "ROLLBACK TO SAVEPOINT rapport_direct; RELEASE SAVEPOINT rapport_direct",
             )
@@ -360,8 +415,17 @@ where
             .map_err(db)?;
             Ok(false)
         }
-        Err(e) => Err(db(e)),
+        Err(Copy::Db(e)) => Err(db(e)),
+        Err(Copy::Row(e)) => Err(e),
     }
+}
+
+/// Why a direct copy stopped.
+enum Copy {
+    /// The server or the connection.
+    Db(tokio_postgres::Error),
+    /// A row could not be made (a seal failure).
+    Row(StoreError),
 }
 
 /// Streams `rows` (each its values, then its position) into a fresh staging table shaped

@@ -465,10 +465,14 @@ impl PostgresStore {
         batch: &[(rapport_core::Customer, rapport_core::Stats)],
     ) -> Result<ImportReport, StoreError> {
         let started = tracing::enabled!(tracing::Level::INFO).then(std::time::Instant::now);
-        let out = match import::check_tenant(tenant, batch, self.inner.sealer.get()) {
-            Ok(rows) => {
-                self.run(move |inner| async move { import::customers(&inner, tenant, rows).await })
-                    .await
+        // On the caller's executor: the rows are serialised while the copy streams them, so
+        // the server inserts one part of the batch while this thread encodes the next.
+        let out = match import::check_tenant(tenant, batch) {
+            Ok(()) => {
+                self.here(
+                    move |inner| async move { import::customers(&inner, tenant, batch).await },
+                )
+                .await
             }
             Err(e) => Err(e),
         };
@@ -644,7 +648,7 @@ impl PostgresStore {
     ) -> impl Future<Output = Result<T, StoreError>> + Send + use<T, F, Fut>
     where
         F: FnOnce(Arc<Inner>) -> Fut,
-        Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+        Fut: Future<Output = Result<T, StoreError>> + Send,
     {
         Entered {
             handle: self.rt.handle.clone(),
