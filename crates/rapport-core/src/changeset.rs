@@ -469,10 +469,28 @@ impl Changeset {
                     self.customers.iter().any(|c| c.customer().id() == *loser)
                 }
                 MergeRecordWrite::Insert { .. } => true,
+                MergeRecordWrite::Redact { record } => {
+                    if **record != record.redacted() {
+                        return bad(format!(
+                            "the redaction of merge {} holds personal data",
+                            record.id
+                        ));
+                    }
+                    // A merge in force: its loser's tombstone is erased with it.
+                    record.undone_at.is_some()
+                        || self.customers.iter().any(|c| {
+                            c.customer().id() == record.loser
+                                && c.customer().stage() == crate::model::lifecycle::Stage::Erased
+                        })
+                }
             };
             if !restored {
                 return bad(format!(
-                    "the undo of merge {} does not restore its loser",
+                    "the {} of merge {} does not write its loser",
+                    match w {
+                        MergeRecordWrite::Redact { .. } => "redaction",
+                        _ => "undo",
+                    },
                     w.id()
                 ));
             }
@@ -776,6 +794,43 @@ impl Changeset {
         self.merges
             .iter()
             .any(|w| matches!(w, MergeRecordWrite::Undo { loser, .. } if *loser == id))
+    }
+
+    /// True when the changeset may write the `Merged` tombstone `id`: it revives it
+    /// ([`Self::revives`]), or it erases it with the customer it was merged into — the
+    /// changeset carries `id`'s erasure record and the redaction of the merge in force that
+    /// made it ([`MergeRecordWrite::Redact`]). Stores accept the update of a tombstone only
+    /// then, at the version read.
+    ///
+    /// ```
+    /// use rapport_core::*;
+    /// use rapport_core::privacy::ErasureRecord;
+    /// use rapport_core::quality::merge_op::{MergeRecord, MergeRecordWrite};
+    /// # fn record(survivor: CustomerId, loser: CustomerId) -> MergeRecord {
+    /// #     let t = TenantId::from_u128(1);
+    /// #     let now = chrono::DateTime::UNIX_EPOCH;
+    /// #     let (s, l) = (Customer::new(t, survivor, Profile::default(), now), Customer::new(t, loser, Profile::default(), now));
+    /// #     let ctx = rapport_core::quality::merge_op::MergeContext { id: MergeId::from_u128(9), actor: Actor::new("a").unwrap(), now };
+    /// #     let none = Belongings::default();
+    /// #     rapport_core::quality::merge_op::plan_merge(&s, &[], &l, &Stats::default(), &[], &none, &none,
+    /// #         &SurvivorshipPolicy::default(), &Policies::default(), &ctx, &mut || MessageId::from_u128(1)).unwrap().record
+    /// # }
+    /// let (ann, dup) = (CustomerId::from_u128(1), CustomerId::from_u128(2));
+    /// let mut cs = Changeset::new();
+    /// cs.merges.push(MergeRecordWrite::Redact { record: Box::new(record(ann, dup).redacted()) });
+    /// assert!(!cs.reopens(dup)); // a redaction alone does not open the tombstone…
+    /// cs.erasures.push(ErasureRecord::new(dup, "ticket-1", "gdpr-art17", chrono::DateTime::UNIX_EPOCH)?);
+    /// assert!(cs.reopens(dup)); // …its erasure with it does
+    /// # Ok::<(), DomainError>(())
+    /// ```
+    #[must_use]
+    pub fn reopens(&self, id: CustomerId) -> bool {
+        self.revives(id)
+            || (self.erasures.iter().any(|e| e.customer == id)
+                && self.merges.iter().any(|w| {
+                    matches!(w, MergeRecordWrite::Redact { record }
+                        if record.loser == id && record.undone_at.is_none())
+                }))
     }
 }
 

@@ -57,6 +57,20 @@ impl Book {
                         }));
                     }
                 }
+                MergeRecordWrite::Redact { record } => {
+                    let ok = self.merges.get(&record.id).is_some_and(|r| {
+                        (r.survivor, r.loser, r.undone_at)
+                            == (record.survivor, record.loser, record.undone_at)
+                    });
+                    if !ok {
+                        return Err(StoreError::Invalid(DomainError::InvalidChangeset {
+                            reason: format!(
+                                "merge {} is not stored as the redaction names it",
+                                record.id
+                            ),
+                        }));
+                    }
+                }
                 MergeRecordWrite::Insert { .. } => {}
             }
         }
@@ -110,6 +124,9 @@ impl Book {
                     if let Some(r) = self.merges.get_mut(id) {
                         r.undone_at = Some(*at);
                     }
+                }
+                MergeRecordWrite::Redact { record } => {
+                    self.merges.insert(record.id, MergeRecord::clone(record));
                 }
             }
         }

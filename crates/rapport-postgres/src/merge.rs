@@ -20,6 +20,7 @@ pub(crate) struct MergeSql {
     move_activity: String,
     insert: String,
     undo: String,
+    redact: String,
     pub(crate) record: String,
     pub(crate) records_of: String,
     distinct: String,
@@ -51,6 +52,11 @@ impl MergeSql {
             undo: format!(
                 "UPDATE {s}.merges SET undone_at = $4
                  WHERE tenant_id = $1 AND merge_id = $2 AND loser_id = $3 AND undone_at IS NULL"
+            ),
+            redact: format!(
+                "UPDATE {s}.merges SET record_json = $5
+                 WHERE tenant_id = $1 AND merge_id = $2 AND survivor_id = $3 AND loser_id = $4
+                   AND (undone_at IS NOT NULL) = $6"
             ),
             distinct: format!(
                 "INSERT INTO {s}.distinct_pairs (tenant_id, first_id, second_id, stamp)
@@ -93,6 +99,13 @@ enum RecordRow {
         id: Uuid,
         loser: CustomerId,
         at: DateTime<Utc>,
+    },
+    Redact {
+        id: Uuid,
+        survivor: Uuid,
+        loser: Uuid,
+        undone: bool,
+        json: String,
     },
 }
 
@@ -145,6 +158,19 @@ impl PreparedMerges {
                         id: *id.as_uuid(),
                         loser: *loser,
                         at: *at,
+                    }
+                }
+                MergeRecordWrite::Redact { record } => {
+                    if cs.reopens(record.loser) {
+                        out.revives.push(record.loser);
+                    }
+                    RecordRow::Redact {
+                        id: *record.id.as_uuid(),
+                        survivor: *record.survivor.as_uuid(),
+                        loser: *record.loser.as_uuid(),
+                        undone: record.undone_at.is_some(),
+                        json: rapport_sql::seal::redacted_merge_record_json(record)
+                            .map_err(crate::error::seal_failure)?,
                     }
                 }
             });
@@ -243,6 +269,21 @@ impl PreparedMerges {
                             loser: *loser,
                             reason: "no such merge, or it was undone already",
                         }));
+                    }
+                }
+                RecordRow::Redact {
+                    id,
+                    survivor,
+                    loser,
+                    undone,
+                    json,
+                } => {
+                    let stmt = tx.prepare(&sql.redact).await?;
+                    let params: [&(dyn ToSql + Sync); 6] = [t, id, survivor, loser, json, undone];
+                    if tx.exec(&stmt, &params).await? != 1 {
+                        return Err(invalid(format!(
+                            "merge {id} is not stored as the redaction names it"
+                        )));
                     }
                 }
             }

@@ -382,6 +382,25 @@ pub fn merge_record_json(
     }
 }
 
+/// The `record_json` of a redacted merge record ([`MergeRecord::redacted`], written when a
+/// customer it names is erased): plain JSON, never sealed — it holds no personal data, and
+/// the keys it would be sealed under are the erased customers', deleted by the same
+/// changeset. [`decode_merge_record`] reads it with or without a sealer.
+///
+/// ```
+/// # use rapport_core::quality::merge_op::MergeRecord;
+/// # fn check(r: &MergeRecord) -> Result<(), Box<dyn std::error::Error>> {
+/// let json = rapport_sql::seal::redacted_merge_record_json(r)?;
+/// assert_eq!(rapport_sql::seal::decode_merge_record(None, r.survivor_before.tenant(), &json)?, r.redacted());
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// [`SealFailure`] when the record does not serialise.
+pub fn redacted_merge_record_json(r: &MergeRecord) -> Result<String, SealFailure> {
+    Ok(to_json("merges", &r.redacted())?)
+}
+
 /// A merge record from its `record_json` through `sealer` when there is one.
 ///
 /// # Errors

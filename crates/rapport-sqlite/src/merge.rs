@@ -30,6 +30,13 @@ enum RecordRow {
         loser: CustomerId,
         at_us: i64,
     },
+    Redact {
+        id: [u8; 16],
+        survivor: [u8; 16],
+        loser: [u8; 16],
+        undone: bool,
+        json: String,
+    },
 }
 
 /// A changeset's merge part, serialised before the writer sees it.
@@ -81,12 +88,25 @@ impl PreparedMerges {
                         at_us: time_to_us(*at),
                     }
                 }
+                MergeRecordWrite::Redact { record } => {
+                    if cs.reopens(record.loser) {
+                        out.revives.push(record.loser);
+                    }
+                    RecordRow::Redact {
+                        id: record.id.to_bytes(),
+                        survivor: record.survivor.to_bytes(),
+                        loser: record.loser.to_bytes(),
+                        undone: record.undone_at.is_some(),
+                        json: rapport_sql::seal::redacted_merge_record_json(record)?,
+                    }
+                }
             });
         }
         Ok(out)
     }
 
-    /// True when the changeset revives `id` (the undo of the merge that tombstoned it).
+    /// True when the changeset may write tombstone `id`: the undo of the merge that made it,
+    /// or its erasure with the customer it was merged into (`Changeset::reopens`).
     pub(crate) fn revives(&self, id: CustomerId) -> bool {
         self.revives.contains(&id)
     }
@@ -227,6 +247,27 @@ pub(crate) fn apply(conn: &Connection, t: [u8; 16], p: &PreparedMerges) -> Resul
                         loser: *loser,
                         reason: "no such merge, or it was undone already",
                     }));
+                }
+            }
+            RecordRow::Redact {
+                id,
+                survivor,
+                loser,
+                undone,
+                json,
+            } => {
+                let n = conn
+                    .prepare_cached(
+                        "UPDATE rapport_merges SET record_json = ?5
+                         WHERE tenant_id = ?1 AND merge_id = ?2 AND survivor_id = ?3
+                           AND loser_id = ?4 AND (undone_at_us IS NOT NULL) = ?6",
+                    )?
+                    .execute(params![t, id, survivor, loser, json, undone])?;
+                if n != 1 {
+                    return Err(invalid(format!(
+                        "merge {} is not stored as the redaction names it",
+                        uuid::Uuid::from_bytes(*id)
+                    )));
                 }
             }
         }

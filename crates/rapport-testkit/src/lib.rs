@@ -22,6 +22,7 @@
 //! | `review_matches_the_definitions` | through the service: `Service::review` on a planted five-customer book gives the churn, win-back and conversion rates, stage flows, NPS (latest answer, this tenant only), CSAT, revenue and cohorts DOMAIN.md's definitions give |
 //! | `consent_ledger` (flag `privacy`) | consent entries commit with the customer's snapshot, read back in ledger order, none kept from a refused changeset, moved whole, per tenant |
 //! | `erasure_is_complete` (flag `privacy`) | an erasure empties the profile, keeps the aggregates to the cent, strips activities' free text and consent entries, drops the customer's pending messages, stores one record; tenant B untouched |
+//! | `erasure_reaches_merged_records` (flag `privacy`) | erasing a person erases the tombstones merged into them (along a chain) and redacts every merge record naming them; such merges cannot be undone; a customer unmerged from them keeps its data |
 //! | `differential` | random operation sequences give the results an independent oracle of the store contracts predicts, and the same as `rapport-memory` |
 //!
 //! Use the macro with a factory that makes a fresh, empty store:
@@ -96,7 +97,7 @@ where
 /// | `line_items` | the store is a [`LineItemStore`](rapport_core::LineItemStore): [`line_items::line_items_round_trip`] (lines written with their purchase, read back by activity, customer and page, none written for a replayed key, tenants isolated) |
 /// | `cases` | the store is a [`CaseStore`](rapport_core::CaseStore): the [`case`] contracts (`cases_round_trip_and_list`, `case_versions_conflict`, `no_case_change_lost_under_concurrency`: 4 threads × 10 conflicting status changes, none lost) |
 /// | `clv_models` | the store overrides `Store::clv_model` / `save_clv_model`: [`value::clv_models_are_kept`] (round trip, latest `fitted_at` wins, tenant isolation, invalid models refused, churn risk from the model) |
-/// | `privacy` | the store is a [`ConsentStore`](rapport_core::ports::ConsentStore) and an [`ErasureStore`](rapport_core::ports::ErasureStore): `consent_ledger`, `erasure_is_complete` |
+/// | `privacy` | the store is a [`ConsentStore`](rapport_core::ports::ConsentStore), an [`ErasureStore`](rapport_core::ports::ErasureStore) and a [`MergeStore`](rapport_core::ports::MergeStore): `consent_ledger`, `erasure_is_complete`, `erasure_reaches_merged_records` |
 ///
 /// The tests only exist under `cargo test`, so this example can only show the expansion
 /// compiling:
@@ -128,6 +129,10 @@ macro_rules! store_contracts {
         #[test]
         fn erasure_is_complete() {
             $crate::check($factory, |s| async move { $crate::privacy::erasure_is_complete(&s).await });
+        }
+        #[test]
+        fn erasure_reaches_merged_records() {
+            $crate::check($factory, |s| async move { $crate::privacy::erasure_reaches_merged_records(&s).await });
         }
     };
     (@cap $factory:expr; concurrent) => {

@@ -572,3 +572,143 @@ where
     );
     Ok(())
 }
+
+/// Erasure reaches what was merged into the person: with `B` merged into `A` and `A` into
+/// `C` (a chain), and `D` merged into `C` then unmerged, erasing `B`'s id (followed to `C`)
+/// leaves `C`, `A` and `B` empty `Erased` tombstones with an erasure record each, every merge
+/// record naming them without a trace of their names, emails or phones (the undone one
+/// included), the merges no longer undoable, and `D` live with its profile; erasing again
+/// returns the stored records; tenant B's customer with the same name is untouched.
+///
+/// ```
+/// use futures::executor::block_on;
+/// let store = rapport_memory::MemoryStore::new();
+/// assert_eq!(block_on(rapport_testkit::privacy::erasure_reaches_merged_records(&store)), Ok(()));
+/// ```
+pub async fn erasure_reaches_merged_records<S>(s: &S) -> Outcome
+where
+    S: ConsentStore + rapport_core::ports::ErasureStore + rapport_core::ports::MergeStore + Outbox,
+{
+    use crate::support::{FixedClock, SequentialIds};
+    let e = |e: rapport::Error| e.to_string();
+    let svc = rapport::Service::new(s)
+        .with_clock(FixedClock::at(t0() + Duration::days(30)))
+        .with_ids(SequentialIds::starting_at(1));
+    let person = |who: &str| -> Result<Profile, String> {
+        Ok(Profile {
+            display_name: Some(Pii::new(format!("zq-{who}-name"))),
+            email: Some(Pii::new(
+                Email::parse(&format!("zq-{who}@example.com")).map_err(|e| e.to_string())?,
+            )),
+            ..Profile::default()
+        })
+    };
+    let mut ids = Vec::new();
+    for who in ["a", "b", "c", "d"] {
+        ids.push(
+            svc.register(TA, person(who)?)
+                .await
+                .map_err(e)?
+                .customer
+                .id(),
+        );
+    }
+    let other = svc
+        .register(TB, person("a")?)
+        .await
+        .map_err(e)?
+        .customer
+        .id();
+    let [a, b, c, d] = ids[..] else {
+        return Err("setup: four customers".into());
+    };
+    let actor = Actor::new("kit").map_err(|e| e.to_string())?;
+    let m1 = svc
+        .merge(TA, rapport::MergeRequest::new(a, b, actor.clone()))
+        .await
+        .map_err(e)?;
+    let m2 = svc
+        .merge(TA, rapport::MergeRequest::new(c, a, actor.clone()))
+        .await
+        .map_err(e)?;
+    let m3 = svc
+        .merge(TA, rapport::MergeRequest::new(c, d, actor))
+        .await
+        .map_err(e)?;
+    svc.unmerge(TA, m3.record.id).await.map_err(e)?;
+
+    let record = svc
+        .erase(TA, b, "ticket-9", "gdpr-art17")
+        .await
+        .map_err(e)?;
+    ensure!(
+        record.customer == c,
+        "the erasure of a merged id did not reach the survivor at the end of the chain"
+    );
+    for id in [c, a, b] {
+        let r = s
+            .load(TA, id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("an erased customer is gone")?;
+        ensure!(
+            r.customer.stage() == Stage::Erased && r.customer.profile == Profile::default(),
+            "customer {id} is {:?} with a profile after the erasure",
+            r.customer.stage()
+        );
+        ensure!(
+            s.erasure(TA, id)
+                .await
+                .map_err(|e| e.to_string())?
+                .is_some(),
+            "customer {id} has no erasure record"
+        );
+    }
+    let mut records = Vec::new();
+    for id in [a, b, c, d] {
+        records.extend(s.merges_of(TA, id).await.map_err(|e| e.to_string())?);
+    }
+    ensure!(
+        [m1.record.id, m2.record.id, m3.record.id]
+            .iter()
+            .all(|m| records.iter().any(|r| r.id == *m)),
+        "a merge record is gone after the erasure"
+    );
+    let text = serde_json::to_string(&records).map_err(|e| e.to_string())?;
+    for who in ["a", "b", "c"] {
+        ensure!(
+            !text.contains(&format!("zq-{who}")),
+            "a merge record keeps the erased person's data ({who})"
+        );
+    }
+    ensure!(
+        matches!(
+            svc.unmerge(TA, m2.record.id).await,
+            Err(rapport::Error::Domain(DomainError::CannotUnmerge { .. }))
+        ),
+        "an erased person's merge could be undone"
+    );
+    let d_now = svc.customer(TA, d).await.map_err(e)?.customer;
+    ensure!(
+        d_now.is_live() && d_now.profile == person("d")?,
+        "the erasure touched a customer unmerged from the person"
+    );
+    // Idempotent: the tombstone's own record, written with the person's.
+    let again = svc.erase(TA, a, "ticket-10", "again").await.map_err(e)?;
+    ensure!(
+        again.customer == a
+            && (again.erased_at, &again.requester, &again.reason)
+                == (record.erased_at, &record.requester, &record.reason),
+        "erasing a merged-in id again did not return its stored record: {again:?}"
+    );
+    ensure!(
+        svc.erase(TA, c, "ticket-10", "again").await.map_err(e)? == record,
+        "erasing again did not return the stored record"
+    );
+    let b_side = svc.customer(TB, other).await.map_err(e)?.customer;
+    ensure!(
+        b_side.is_live() && b_side.profile == person("a")?,
+        "erasing in tenant A touched tenant B"
+    );
+    Ok(())
+}

@@ -1594,7 +1594,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
         reason: &str,
     ) -> Result<privacy::ErasureRecord, Error>
     where
-        S: ports::ConsentStore + ports::ErasureStore,
+        S: ports::ConsentStore + ports::ErasureStore + ports::MergeStore,
     {
         block_on(self.0.erase(t, id, requester, reason))
     }
@@ -1608,7 +1608,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
         reason: &str,
     ) -> Vec<Result<privacy::ErasureRecord, Error>>
     where
-        S: ports::ConsentStore + ports::ErasureStore,
+        S: ports::ConsentStore + ports::ErasureStore + ports::MergeStore,
     {
         block_on(self.0.erase_many(t, ids, requester, reason))
     }
@@ -1623,7 +1623,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
         id: CustomerId,
     ) -> Result<Option<privacy::ErasureRecord>, Error>
     where
-        S: ports::ConsentStore + ports::ErasureStore,
+        S: ports::ConsentStore + ports::ErasureStore + ports::MergeStore,
     {
         block_on(self.0.erasure(t, id))
     }
@@ -1640,7 +1640,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
         dry_run: bool,
     ) -> Result<crate::RetentionReport, Error>
     where
-        S: ports::ConsentStore + ports::ErasureStore,
+        S: ports::ConsentStore + ports::ErasureStore + ports::MergeStore,
     {
         block_on(self.0.retention(t, policy, now, dry_run))
     }

@@ -10,6 +10,7 @@ use rapport_core::privacy::{
     self, ConsentEntry, ConsentState, ErasureRecord, LegalBasis, RetentionPolicy, confirmation,
     plan_erasure, record,
 };
+use rapport_core::quality::merge_op::MergeRecord;
 use rapport_core::*;
 
 use crate::error::Error;
@@ -273,13 +274,18 @@ pub struct RetentionReport {
 /// How many merge hops [`Service::erase`] follows from a merged id to the survivor.
 const ERASE_HOPS: usize = 16;
 
-impl<S: ConsentStore + ErasureStore, N: Notifier> Service<S, N> {
+impl<S: ConsentStore + ErasureStore + MergeStore, N: Notifier> Service<S, N> {
     /// Erases a customer's personal data: the profile, tags and consent snapshot go, the
     /// stage becomes `Erased` (final), activities keep kind, time, channel and amounts but lose
     /// free text, consent entries lose source and evidence, pending outbox messages for the
     /// customer are dropped, and an [`ErasureRecord`] (no personal data) is stored — all in
     /// one changeset. Idempotent: erasing again returns the stored record. A merged id is
-    /// followed to the customer that holds its data now.
+    /// followed to the customer that holds its data now, and the erasure reaches every record
+    /// merged into it: each `Merged` tombstone (along chains) becomes an empty `Erased`
+    /// tombstone with its own erasure record, and every merge record naming the person keeps
+    /// its ids, times and field outcomes but no profile or tags
+    /// ([`ErasurePlan::with_merged`](rapport_core::privacy::ErasurePlan::with_merged)); such a
+    /// merge can no longer be undone.
     ///
     /// ```
     /// # use futures::executor::block_on;
@@ -311,6 +317,8 @@ impl<S: ConsentStore + ErasureStore, N: Notifier> Service<S, N> {
         let mut target = id;
         for _ in 0..self.attempts().saturating_add(ERASE_HOPS as u32) {
             let read = self.customer(t, target).await?;
+            // The read follows merges already: the customer holding the data now.
+            target = read.customer.id();
             match read.customer.stage() {
                 Stage::Merged { into } => {
                     target = into;
@@ -328,7 +336,9 @@ impl<S: ConsentStore + ErasureStore, N: Notifier> Service<S, N> {
                 }
                 _ => {}
             }
-            let plan = plan_erasure(&read.customer, read.stats, requester, reason, self.now())?;
+            let (tombstones, merges) = self.merged_into(t, target).await?;
+            let plan = plan_erasure(&read.customer, read.stats, requester, reason, self.now())?
+                .with_merged(&tombstones, &merges)?;
             match self.store().apply(t, &plan.changeset).await {
                 Ok(_) => return Ok(plan.record),
                 Err(StoreError::Conflict { .. }) => crate::service::yield_to_executor().await,
@@ -339,6 +349,37 @@ impl<S: ConsentStore + ErasureStore, N: Notifier> Service<S, N> {
             customer: id,
             attempts: self.attempts(),
         })
+    }
+
+    /// The `Merged` tombstones merged into `id`, directly or along a chain (merges in force
+    /// only), and every merge record naming `id` or one of them: what an erasure of `id`
+    /// reaches besides the customer itself.
+    async fn merged_into(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+    ) -> Result<(Vec<Customer>, Vec<MergeRecord>), Error> {
+        let mut tombstones: Vec<Customer> = Vec::new();
+        let mut records: Vec<MergeRecord> = Vec::new();
+        let mut queue = vec![id];
+        while let Some(c) = queue.pop() {
+            for r in self.store().merges_of(t, c).await? {
+                if records.iter().any(|x| x.id == r.id) {
+                    continue;
+                }
+                let in_force = r.survivor == c && r.undone_at.is_none();
+                if in_force && r.loser != id && tombstones.iter().all(|x| x.id() != r.loser) {
+                    if let Some(tomb) = self.store().load(t, r.loser).await? {
+                        if tomb.customer.stage() == (Stage::Merged { into: c }) {
+                            queue.push(r.loser);
+                            tombstones.push(tomb.customer);
+                        }
+                    }
+                }
+                records.push(r);
+            }
+        }
+        Ok((tombstones, records))
     }
 
     /// Erases several customers, as [`Self::erase`] each, running up to 64 erasures at once so

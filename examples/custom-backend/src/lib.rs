@@ -66,6 +66,18 @@ impl Book {
                         }));
                     }
                 }
+                MergeRecordWrite::Redact { record } => {
+                    let same = self.merges.get(&record.id).is_some_and(|r| {
+                        (r.survivor, r.loser, r.undone_at)
+                            == (record.survivor, record.loser, record.undone_at)
+                    });
+                    if !same {
+                        return Err(invalid(format!(
+                            "merge {} is not stored as the redaction names it",
+                            record.id
+                        )));
+                    }
+                }
                 MergeRecordWrite::Insert { .. } => {}
             }
         }
@@ -98,6 +110,9 @@ impl Book {
                     if let Some(r) = self.merges.get_mut(id) {
                         r.undone_at = Some(*at);
                     }
+                }
+                MergeRecordWrite::Redact { record } => {
+                    self.merges.insert(record.id, MergeRecord::clone(record));
                 }
             }
         }

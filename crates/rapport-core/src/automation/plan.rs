@@ -227,7 +227,7 @@ impl ScheduledAction {
     /// let rule: Rule = serde_json::from_str(r#"{"id": "escalate", "trigger": {"sla_breached": {"clock": "first_response"}},
     ///   "action": {"template": "call-back", "channel": "task", "purpose": "transactional"}}"#).unwrap();
     /// let b = SlaBreach { case: CaseId::from_u128(1), customer: CustomerId::from_u128(2),
-    ///     kind: SlaKind::FirstResponse, due: Utc::now() };
+    ///     kind: SlaKind::FirstResponse, due: chrono::DateTime::UNIX_EPOCH };
     /// let a = ScheduledAction::for_breach(&rule, TenantId::from_u128(1), &b);
     /// assert_eq!((a.id, a.customer, a.due), (ActionId::breach(&rule.id, b.case, b.kind), b.customer, b.due));
     /// ```

@@ -211,7 +211,7 @@ impl Trigger {
     /// use rapport_core::automation::Trigger;
     /// use rapport_core::*;
     /// let b = SlaBreach { case: CaseId::from_u128(1), customer: CustomerId::from_u128(2),
-    ///     kind: SlaKind::Resolution, due: Utc::now() };
+    ///     kind: SlaKind::Resolution, due: chrono::DateTime::UNIX_EPOCH };
     /// assert!(Trigger::SlaBreached { clock: None }.fired_by_breach(&b));
     /// assert!(!Trigger::SlaBreached { clock: Some(SlaKind::FirstResponse) }.fired_by_breach(&b));
     /// ```

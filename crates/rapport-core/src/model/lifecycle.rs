@@ -291,6 +291,38 @@ impl Lifecycle {
         })
     }
 
+    /// A `Merged` tombstone erased with the customer it was merged into: erasing a person
+    /// reaches every record merged into them ([`crate::privacy::ErasurePlan::with_merged`]).
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+    /// let tomb = Lifecycle::default().merge_into(CustomerId::from_u128(1), now)?;
+    /// assert!(tomb.erase(now).is_err()); // a tombstone is not erased on its own…
+    /// assert_eq!(tomb.erase_tombstone(now)?.stage, Stage::Erased); // …but with its survivor
+    /// assert!(Lifecycle::default().erase_tombstone(now).is_err());
+    /// # Ok::<(), DomainError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::IllegalTransition`] from any stage but Merged.
+    pub fn erase_tombstone(&self, at: DateTime<Utc>) -> Result<Lifecycle, Error> {
+        if !matches!(self.stage, Stage::Merged { .. }) {
+            return Err(illegal(
+                self.stage,
+                "erased",
+                "only a merged tombstone is erased with the customer it was merged into",
+            ));
+        }
+        Ok(Lifecycle {
+            stage: Stage::Erased,
+            since: Some(at),
+            manual: None,
+            ..self.clone()
+        })
+    }
+
     /// A person sets the stage by hand until `until`, with a reason.
     ///
     /// ```

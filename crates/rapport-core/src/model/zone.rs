@@ -222,7 +222,7 @@ impl<'de> Deserialize<'de> for TenantZone {
 /// use rapport_core::TenantZone;
 /// use rapport_core::model::zone::fixed_offset_at;
 /// let z: TenantZone = "+05:30".parse()?;
-/// assert_eq!(fixed_offset_at(&z, Utc::now()).local_minus_utc(), 19_800);
+/// assert_eq!(fixed_offset_at(&z, chrono::DateTime::UNIX_EPOCH).local_minus_utc(), 19_800);
 /// # Ok::<(), rapport_core::DomainError>(())
 /// ```
 #[must_use]

@@ -81,7 +81,7 @@ pub struct ActionLog {
 /// ```
 /// use rapport_core::ports::redriven_action;
 /// use rapport_core::*;
-/// let m = OutboxMessage::new(MessageId::from_u128(1), TenantId::from_u128(1), chrono::Utc::now(),
+/// let m = OutboxMessage::new(MessageId::from_u128(1), TenantId::from_u128(1), chrono::DateTime::UNIX_EPOCH,
 ///     DomainEvent::CustomerRegistered { customer: CustomerId::from_u128(2) });
 /// assert_eq!(redriven_action(&m), None);
 /// ```

@@ -151,8 +151,9 @@ macro_rules! forward_merge_store {
 forward_merge_store!(&S, Box<S>, std::sync::Arc<S>);
 
 /// [`check_writes`] for a whole changeset: the update of a `Merged` tombstone is accepted when
-/// the changeset carries the undo of the merge that made it ([`Changeset::revives`]) — still
-/// at the version read —, every other write is checked by [`check_writes`]. For in-memory
+/// the changeset carries the undo of the merge that made it, or its erasure with the customer
+/// it was merged into ([`Changeset::reopens`]) — still at the version read —, every other
+/// write is checked by [`check_writes`]. For in-memory
 /// stores; the SQL stores do the same in their statements.
 ///
 /// ```
@@ -182,7 +183,7 @@ pub fn check_changeset_writes<'a>(
 ) -> Result<(), StoreError> {
     for w in &cs.customers {
         let id = w.customer().id();
-        if !cs.revives(id) {
+        if !cs.reopens(id) {
             check_writes(std::slice::from_ref(w), &stored)?;
             continue;
         }

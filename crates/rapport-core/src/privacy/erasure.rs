@@ -140,9 +140,7 @@ pub fn plan_erasure(
     read.ensure_live()?;
     let record = ErasureRecord::new(read.id(), requester, reason, now)?;
     let mut next = read.next_version();
-    next.profile = Profile::default();
-    next.tags = TagSet::default();
-    next.consents = Consents::default();
+    strip_customer(&mut next);
     next.lifecycle = read.lifecycle.erase(now)?;
     let mut changeset = Changeset::new();
     changeset.update(read, next.clone(), stats);
@@ -152,6 +150,110 @@ pub fn plan_erasure(
         customer: next,
         record,
     })
+}
+
+/// Empties what an erasure removes from a customer record: its profile, tags and consent
+/// snapshot (stage, tier, dates and version are the caller's).
+pub(crate) fn strip_customer(c: &mut Customer) {
+    c.profile = Profile::default();
+    c.tags = TagSet::default();
+    c.consents = Consents::default();
+}
+
+impl ErasurePlan {
+    /// Extends the plan to the records merged into the customer: each `Merged` tombstone of
+    /// `tombstones` (merged into the erased customer directly or along a chain) becomes an
+    /// empty `Erased` tombstone with its own erasure record (same requester, reason and time),
+    /// and every record of `merges` is replaced by its redaction
+    /// ([`MergeRecord::redacted`]) — a merge record holds both customers as they were. After
+    /// it, no record of the person holds personal data, and no merge of theirs can be undone.
+    /// Repeated tombstones and records are taken once.
+    ///
+    /// ```
+    /// use chrono::DateTime;
+    /// use rapport_core::*;
+    /// use rapport_core::privacy::plan_erasure;
+    /// use rapport_core::quality::merge_op::{MergeContext, plan_merge};
+    /// let (t, now) = (TenantId::from_u128(1), DateTime::UNIX_EPOCH);
+    /// let named = |id: u128, name: &str| Customer::new(t, CustomerId::from_u128(id),
+    ///     Profile { display_name: Some(Pii::new(name.into())), ..Profile::default() }, now);
+    /// let (ann, dup) = (named(1, "Ann Lee"), named(2, "Ann Li"));
+    /// let ctx = MergeContext { id: MergeId::from_u128(5), actor: Actor::new("alice")?, now };
+    /// let none = Belongings::default();
+    /// let merged = plan_merge(&ann, &[], &dup, &Stats::default(), &[], &none, &none,
+    ///     &SurvivorshipPolicy::default(), &Policies::default(), &ctx, &mut || MessageId::from_u128(1))?;
+    /// let tomb = &merged.changeset.customers[0].customer().clone(); // the loser's tombstone
+    /// let plan = plan_erasure(&merged.survivor, merged.stats.clone(), "ticket-1", "gdpr-art17", now)?
+    ///     .with_merged(std::slice::from_ref(tomb), &[merged.record.clone()])?;
+    /// assert_eq!(plan.changeset.erasures.len(), 2); // the survivor's and the tombstone's
+    /// assert!(plan.changeset.reopens(dup.id()));
+    /// assert!(!serde_json::to_string(&plan.changeset.merges)?.contains("Ann"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidChangeset`] for a tombstone of another tenant or not merged into
+    /// the erased customer (or into another of `tombstones`), or a record that names none of
+    /// them; [`DomainError::IllegalTransition`] for a customer that is not a `Merged`
+    /// tombstone.
+    pub fn with_merged(
+        mut self,
+        tombstones: &[Customer],
+        merges: &[crate::quality::merge_op::MergeRecord],
+    ) -> Result<Self, DomainError> {
+        use crate::model::lifecycle::Stage;
+        use crate::quality::merge_op::MergeRecordWrite;
+        let invalid = |reason: &str| DomainError::InvalidChangeset {
+            reason: reason.to_owned(),
+        };
+        let mut erased = vec![self.customer.id()];
+        erased.extend(tombstones.iter().map(Customer::id));
+        let mut seen = vec![self.customer.id()];
+        for tomb in tombstones {
+            if seen.contains(&tomb.id()) {
+                continue;
+            }
+            seen.push(tomb.id());
+            if tomb.tenant() != self.customer.tenant() {
+                return Err(invalid("a tombstone handed in is of another tenant"));
+            }
+            let next_lifecycle = tomb.lifecycle.erase_tombstone(self.record.erased_at)?;
+            match tomb.stage() {
+                Stage::Merged { into } if erased.contains(&into) => {}
+                _ => {
+                    return Err(invalid(
+                        "a tombstone handed in is not merged into the erased customer",
+                    ));
+                }
+            }
+            let mut next = tomb.next_version();
+            strip_customer(&mut next);
+            next.lifecycle = next_lifecycle;
+            self.changeset.update(tomb, next, Stats::default());
+            self.changeset.erasures.push(ErasureRecord::new(
+                tomb.id(),
+                &self.record.requester,
+                &self.record.reason,
+                self.record.erased_at,
+            )?);
+        }
+        let mut redacted: Vec<crate::model::id::MergeId> = Vec::new();
+        for r in merges {
+            if redacted.contains(&r.id) {
+                continue;
+            }
+            if !erased.contains(&r.survivor) && !erased.contains(&r.loser) {
+                return Err(invalid(
+                    "a merge record handed in names none of the erased customers",
+                ));
+            }
+            redacted.push(r.id);
+            self.changeset.merges.push(MergeRecordWrite::Redact {
+                record: Box::new(r.redacted()),
+            });
+        }
+        Ok(self)
+    }
 }
 
 /// The retention policy: customers with no activity for more than `inactive_days` days (a

@@ -237,6 +237,41 @@ impl From<StoredRecord> for MergeRecord {
     }
 }
 
+impl MergeRecord {
+    /// The record with no personal data left: both customers' profiles, tags and consent
+    /// snapshots before the merge and the merged profile and tags emptied; ids, times, the
+    /// field outcomes (which side won, and why), the loser's stats and what moved are kept.
+    /// What an erasure of either customer stores in place of the record.
+    ///
+    /// ```
+    /// use chrono::DateTime;
+    /// use rapport_core::*;
+    /// use rapport_core::quality::merge_op::{MergeContext, plan_merge};
+    /// let t = TenantId::from_u128(1);
+    /// let named = |id: u128, name: &str| Customer::new(t, CustomerId::from_u128(id),
+    ///     Profile { display_name: Some(Pii::new(name.into())), ..Profile::default() }, DateTime::UNIX_EPOCH);
+    /// let (ann, dup) = (named(1, "Ann Lee"), named(2, "Ann Li"));
+    /// let ctx = MergeContext { id: MergeId::from_u128(5), actor: Actor::new("alice")?, now: DateTime::UNIX_EPOCH };
+    /// let none = Belongings::default();
+    /// let mut n = 0u128;
+    /// let merged = plan_merge(&ann, &[], &dup, &Stats::default(), &[], &none, &none,
+    ///     &SurvivorshipPolicy::default(), &Policies::default(), &ctx, &mut || { n += 1; MessageId::from_u128(n) })?;
+    /// let r = merged.record.redacted();
+    /// assert!(!serde_json::to_string(&r)?.contains("Ann"));
+    /// assert_eq!((r.id, r.survivor, r.loser, r.preview.fields.len()), (merged.record.id, ann.id(), dup.id(), merged.record.preview.fields.len()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn redacted(&self) -> MergeRecord {
+        let mut r = self.clone();
+        crate::privacy::erasure::strip_customer(&mut r.survivor_before);
+        crate::privacy::erasure::strip_customer(&mut r.loser_before);
+        r.preview.profile = crate::model::customer::Profile::default();
+        r.preview.tags = crate::model::tag::TagSet::default();
+        r
+    }
+}
+
 /// A merge record to write: a new one (a merge), or the mark that one was undone (an
 /// unmerge; the store refuses it unless the record exists, names `loser` and is not undone).
 ///
@@ -263,6 +298,15 @@ pub enum MergeRecordWrite {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Replace a stored record by its redaction ([`MergeRecord::redacted`]) because a customer
+    /// it names is erased. While the merge is in force (not undone) its loser's tombstone is
+    /// erased by the same changeset, which carries the tombstone's erasure record
+    /// ([`Changeset::reopens`](crate::Changeset::reopens)); the store refuses it unless the
+    /// record exists.
+    Redact {
+        /// The record, its personal data removed.
+        record: Box<MergeRecord>,
+    },
 }
 
 impl MergeRecordWrite {
@@ -279,6 +323,7 @@ impl MergeRecordWrite {
         match self {
             MergeRecordWrite::Insert { record } => record.id,
             MergeRecordWrite::Undo { id, .. } => *id,
+            MergeRecordWrite::Redact { record } => record.id,
         }
     }
 }

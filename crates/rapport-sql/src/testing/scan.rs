@@ -59,7 +59,7 @@ pub fn people(tag: &str, phone_prefix: &str) -> Vec<Person> {
 /// ```
 /// use rapport_core::TenantId;
 /// use rapport_sql::testing::scan;
-/// let now = chrono::Utc::now();
+/// let now = chrono::DateTime::UNIX_EPOCH;
 /// let batch = scan::customers(&scan::people("Doc", "13855")[..2], TenantId::from_u128(1), now);
 /// assert_eq!(batch.len(), 2);
 /// assert!(batch[0].0.profile.phone.is_some());
