@@ -165,7 +165,7 @@ impl ErasurePlan {
     /// `tombstones` (merged into the erased customer directly or along a chain) becomes an
     /// empty `Erased` tombstone with its own erasure record (same requester, reason and time),
     /// and every record of `merges` is replaced by its redaction
-    /// ([`MergeRecord::redacted`]) — a merge record holds both customers as they were. After
+    /// ([`MergeRecord::redacted`](crate::quality::merge_op::MergeRecord::redacted)) — a merge record holds both customers as they were. After
     /// it, no record of the person holds personal data, and no merge of theirs can be undone.
     /// Repeated tombstones and records are taken once.
     ///
