@@ -5,7 +5,7 @@
 //! `COLLATE "C"` for bytewise text order. The compiler itself is [`rapport_sql::segment`].
 
 use chrono::NaiveDate;
-use rapport_sql::{Dialect, MoneyColumn, Value};
+use rapport_sql::{Dialect, LineItemsSql, MoneyColumn, Value};
 use tokio_postgres::types::ToSql;
 
 /// PostgreSQL's SQL, for the shared compilers, over the store's schema (the links table
@@ -47,6 +47,7 @@ impl Dialect for Postgres<'_> {
             Value::Real(_) => "::float8",
             Value::Numeric(_) => "::numeric",
             Value::Date(_) => "::date",
+            Value::Time(_) => "::timestamptz",
             _ => "::text",
         });
     }
@@ -87,6 +88,26 @@ impl Dialect for Postgres<'_> {
     fn account_roles(&self) -> Option<String> {
         Some(self.account_roles_sql())
     }
+
+    /// `line_items` (migration 9) read as `jsonb`; exact `numeric` unit prices.
+    fn line_items(&self) -> Option<LineItemsSql> {
+        Some(LineItemsSql {
+            table: format!("\"{}\".line_items", self.schema),
+            owner:
+                "{l}.tenant_id = customers.tenant_id AND {l}.customer_id = customers.customer_id"
+                    .into(),
+            lines: "jsonb_array_elements({l}.lines_json::jsonb -> 'items') AS i(value)".into(),
+            at: "{l}.at".into(),
+            order: "({l}.lines_json::jsonb ->> 'order')".into(),
+            refund: "(({l}.lines_json::jsonb ->> 'refund')::boolean)".into(),
+            sku: "(i.value ->> 'sku')".into(),
+            category: "(i.value ->> 'category')".into(),
+            quantity: "((i.value ->> 'quantity')::bigint)".into(),
+            unit_price: "((i.value -> 'unit_price' ->> 'amount')::numeric)".into(),
+            exact_amounts: true,
+            concat: "string_agg({x}, E'\\n')".into(),
+        })
+    }
 }
 
 /// A bound value as a driver parameter, of the type its placeholder's cast names.
@@ -96,6 +117,7 @@ pub(crate) fn param(v: &Value) -> &(dyn ToSql + Sync) {
         Value::Real(x) => x,
         Value::Numeric(d) => d,
         Value::Date(d) => d,
+        Value::Time(t) => t,
         Value::Text(s) => s,
         // A value kind added later: no placeholder cast names it, so it cannot be bound.
         _ => &None::<String>,

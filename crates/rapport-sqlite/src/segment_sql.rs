@@ -4,7 +4,7 @@
 //! expiry form. The compiler itself is [`rapport_sql::segment`].
 
 use chrono::NaiveDate;
-use rapport_sql::{Dialect, MoneyColumn};
+use rapport_sql::{Dialect, LineItemsSql, MoneyColumn};
 use rusqlite::types::Value;
 
 use crate::codec::day_number;
@@ -64,6 +64,32 @@ impl Dialect for Sqlite {
     fn account_roles(&self) -> Option<String> {
         Some(ACCOUNT_ROLES.to_owned())
     }
+
+    /// `rapport_line_items` (migration 8) read with `json_each` / `json_extract`; times in
+    /// UTC microseconds, unit prices as `REAL` (sums compare with a tolerance).
+    fn line_items(&self) -> Option<LineItemsSql> {
+        Some(line_items_sql())
+    }
+}
+
+/// How SQLite reads line items (`Dialect::line_items`).
+pub(crate) fn line_items_sql() -> LineItemsSql {
+    LineItemsSql {
+        table: "rapport_line_items".into(),
+        owner: "{l}.tenant_id = rapport_customers.tenant_id \
+                AND {l}.customer_id = rapport_customers.customer_id"
+            .into(),
+        lines: "json_each({l}.lines_json, '$.items') AS i".into(),
+        at: "{l}.at_us".into(),
+        order: "json_extract({l}.lines_json, '$.order')".into(),
+        refund: "json_extract({l}.lines_json, '$.refund')".into(),
+        sku: "json_extract(i.value, '$.sku')".into(),
+        category: "json_extract(i.value, '$.category')".into(),
+        quantity: "json_extract(i.value, '$.quantity')".into(),
+        unit_price: "CAST(json_extract(i.value, '$.unit_price.amount') AS REAL)".into(),
+        exact_amounts: false,
+        concat: "group_concat({x}, char(10))".into(),
+    }
 }
 
 /// The roles of the row's customer over its active links (`Dialect::account_roles`).
@@ -81,6 +107,7 @@ pub(crate) fn value(v: &rapport_sql::Value) -> Value {
         rapport_sql::Value::Text(s) => Value::Text(s.clone()),
         rapport_sql::Value::Numeric(d) => Value::Text(d.to_string()),
         rapport_sql::Value::Date(d) => Value::Integer(day_number(*d)),
+        rapport_sql::Value::Time(t) => Value::Integer(crate::codec::time_to_us(*t)),
         // A value kind added later: bound as its text.
         other => Value::Text(format!("{other:?}")),
     }

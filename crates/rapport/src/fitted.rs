@@ -380,11 +380,16 @@ impl<S: Store, N: Notifier> Service<S, N> {
         now: DateTime<Utc>,
     ) -> Result<Evaluation, Error> {
         let model = self.predictor(t).await?;
+        let purchases = self
+            .rule_lines(t, record.customer.id())
+            .await?
+            .map(|l| rapport_core::segment::PurchaseSummary::from_line_items(&l));
         self.evaluate_with(
             &record.customer,
             &record.stats,
             &EvalInputs::at(now),
             model.as_deref(),
+            purchases.as_ref(),
         )
     }
 
