@@ -164,6 +164,30 @@ mod tests {
     }
 
     #[test]
+    fn line_item_predicates_are_exact_on_numeric() {
+        let c = where_of(r#"category_spend("tea", 365) > 100"#).render(&PG, 1);
+        assert!(
+            c.starts_with("COALESCE((SELECT COALESCE(SUM((CASE WHEN ((l.lines_json::jsonb ->> 'refund')::boolean)"),
+            "{c}"
+        );
+        assert!(c.contains("FROM \"rapport\".line_items AS l, jsonb_array_elements(l.lines_json::jsonb -> 'items') AS i(value)"), "{c}");
+        assert!(
+            c.contains("(i.value ->> 'category') = $1::text AND l.at <= $2::timestamptz"),
+            "{c}"
+        );
+        assert!(c.ends_with(") > $5::numeric, FALSE)"), "{c}");
+        let c = where_of(r#"not bought("x")"#).render(&PG, 1);
+        assert!(
+            c.starts_with("NOT COALESCE(EXISTS (SELECT 1 FROM \"rapport\".line_items"),
+            "{c}"
+        );
+        assert!(
+            c.contains("(i.value ->> 'sku') = $1::text GROUP BY (l.lines_json::jsonb ->> 'order')"),
+            "{c}"
+        );
+    }
+
+    #[test]
     fn the_expiry_form_is_a_regular_expression_compared_bytewise() {
         let c = where_of(r#"has_tag("a:b")"#).render(&PG, 1);
         assert!(

@@ -150,6 +150,50 @@ mod tests {
     }
 
     #[test]
+    fn line_item_predicates_read_the_line_items_table() {
+        let c = where_of(r#"bought("puer")"#);
+        assert_eq!(
+            c.render(&Sqlite, 1),
+            "COALESCE(EXISTS (SELECT 1 FROM rapport_line_items AS l, json_each(l.lines_json, '$.items') AS i \
+             WHERE l.tenant_id = rapport_customers.tenant_id AND l.customer_id = rapport_customers.customer_id \
+             AND json_extract(i.value, '$.sku') = ? GROUP BY json_extract(l.lines_json, '$.order') \
+             HAVING SUM(CASE WHEN json_extract(l.lines_json, '$.refund') THEN -(json_extract(i.value, '$.quantity')) \
+             ELSE json_extract(i.value, '$.quantity') END) > 0), 0)"
+        );
+        assert_eq!(
+            c.params().iter().map(value).collect::<Vec<_>>(),
+            [Value::Text("puer".into())]
+        );
+        // Float amounts: `> 100` may hold where the sum is at least 100 minus the tolerance.
+        let c = where_of(r#"category_spend("tea", 30) > 100"#);
+        assert!(
+            c.text().starts_with("COALESCE((SELECT COALESCE(SUM("),
+            "{}",
+            c.text()
+        );
+        assert!(
+            c.text().contains(" >= (? - (1e-9 * (COALESCE(SUM(ABS("),
+            "{}",
+            c.text()
+        );
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let us = crate::codec::time_to_us;
+        assert_eq!(
+            c.params().iter().map(value).collect::<Vec<_>>(),
+            [
+                Value::Real(100.0),
+                Value::Real(100.0),
+                Value::Text("tea".into()),
+                Value::Integer(us(now)),
+                Value::Integer(us(now)),
+                Value::Integer(us(now - chrono::Duration::days(30))),
+            ]
+        );
+        // `!=` may always hold on floats; `not ==` likewise.
+        assert_eq!(where_of(r#"category_spend("tea", 30) != 1"#).text(), "1");
+    }
+
+    #[test]
     fn today_is_a_day_number() {
         let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
         let c = prefilter(
