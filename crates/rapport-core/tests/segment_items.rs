@@ -328,6 +328,11 @@ proptest! {
                 }
             }
             prop_assert_eq!(p.category_spend(&ProductCategory::new(cat).unwrap(), days, now()), want);
+            if days == MAX_SPEND_DAYS {
+                // Nothing generated is 100 years old: the window is the lifetime total.
+                let total = p.category_totals(now()).get(&ProductCategory::new(cat).unwrap()).copied();
+                prop_assert_eq!(total.unwrap_or_default(), want);
+            }
             let v = Decimal::new(threshold, 2);
             for op in CmpOp::ALL {
                 let seg = Segment::parse(&format!(r#"category_spend("{cat}", {days}) {op} {v}"#)).unwrap();

@@ -112,3 +112,52 @@ fn the_sweep_decides_rules_on_line_items() {
     assert_eq!(report.changed, 1);
     assert_eq!(tags(&ruled, t, ann), ["taste:puer", "value:tea-lover"]);
 }
+
+/// Consent for everyone.
+struct Everyone;
+impl rapport::core::ports::ConsentSource for Everyone {
+    fn allows(&self, _: &Customer, _: Purpose, _: ContactChannel) -> bool {
+        true
+    }
+    fn withdrawn(&self, _: &Customer, _: Purpose, _: ContactChannel) -> bool {
+        false
+    }
+}
+
+#[test]
+fn automation_conditions_read_line_items() {
+    use futures::executor::block_on;
+    use rapport::core::automation::{AutomationPolicy, RuleSet};
+    let at = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 3, 2, 11, 0, 0).unwrap();
+    let svc = rapport::Service::new(MemoryStore::new()).with_clock(rapport::ManualClock::at(at));
+    let t = TenantId::from_u128(3);
+    let mut ids = Vec::new();
+    for (n, sku) in ["puer", "cup"].iter().enumerate() {
+        let id = block_on(svc.register(t, Profile::default()))
+            .unwrap()
+            .customer
+            .id();
+        let buy = NewActivity::purchase(id, format!("o-{n}"), usd("9"), at).unwrap();
+        block_on(svc.record_with_lines(t, buy, vec![line(sku, "tea", "9")], false)).unwrap();
+        ids.push(id);
+    }
+    let rules = RuleSet::new(
+        serde_json::from_str(
+            r#"[{"id": "puer-news", "trigger": {"schedule": {"at": "10:00"}},
+                 "condition": "bought(\"puer\")",
+                 "action": {"template": "puer-news", "channel": "email", "purpose": "marketing"}}]"#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let policy = AutomationPolicy::default();
+    // Scheduled for the puer buyer only, and sent: the condition holds again when it fires.
+    let r = block_on(svc.fire_due_actions(t, &rules, &policy, &Everyone, at, 100)).unwrap();
+    assert_eq!(
+        (r.scheduled, r.sent, r.suppressed),
+        (1, 1, 0),
+        "{:?}",
+        r.records
+    );
+    assert_eq!(r.records[0].customer, ids[0]);
+}

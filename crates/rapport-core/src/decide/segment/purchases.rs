@@ -2,7 +2,7 @@
 //! (`bought("sku")`) and how much it spent per category over a window
 //! (`category_spend("tea", 365)`). Built from the customer's stored [`LineItems`], pure.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
@@ -130,6 +130,36 @@ impl PurchaseSummary {
     /// ```
     pub fn skus(&self) -> impl Iterator<Item = &Sku> {
         self.bought.iter()
+    }
+
+    /// Lifetime net spend per category as of `now` (purchases at or before `now`, net of the
+    /// refunds made by then), categories in order: the per-category totals a report shows.
+    ///
+    /// ```
+    /// use chrono::DateTime;
+    /// use rapport_core::*;
+    /// let usd = |s: &str| Money::new(s.parse().unwrap(), Currency::USD);
+    /// let tea = ProductCategory::new("tea")?;
+    /// let lines = LineItems { activity: ActivityId::from_u128(1), customer: CustomerId::from_u128(2),
+    ///     order: OrderId::new("o1")?, at: DateTime::UNIX_EPOCH, refund: false,
+    ///     items: vec![LineItem::new(Sku::new("puer")?, 3, usd("2.50"), Some(tea.clone()))?] };
+    /// let p = PurchaseSummary::from_line_items(&[lines]);
+    /// let totals = p.category_totals(DateTime::UNIX_EPOCH);
+    /// assert_eq!(totals.get(&tea), Some(&"7.50".parse().unwrap()));
+    /// # Ok::<(), DomainError>(())
+    /// ```
+    #[must_use]
+    pub fn category_totals(&self, now: DateTime<Utc>) -> BTreeMap<ProductCategory, Decimal> {
+        let mut out: BTreeMap<ProductCategory, Decimal> = BTreeMap::new();
+        for s in self
+            .spend
+            .iter()
+            .filter(|s| s.at <= now && s.counted_at <= now)
+        {
+            let sum = out.entry(s.category.clone()).or_insert(Decimal::ZERO);
+            *sum = sum.saturating_add(s.amount);
+        }
+        out
     }
 
     /// Net spend on `category` over purchases in `(now − days, now]` (see the type's docs);
