@@ -1744,7 +1744,16 @@ impl<S: Store, N: Notifier> Service<S, N> {
             let short = rows.len() < next.limit as usize;
             next.after = rows.last().map(|r| r.customer.id()).or(next.after);
             for r in rows {
-                if Predictor::matches(model.as_deref(), segment, &r, now) {
+                // A segment on line items too: the re-check reads the candidate's lines.
+                let purchases = if segment.uses_line_items() {
+                    self.store
+                        .purchase_lines(t, r.customer.id())
+                        .await?
+                        .map(|l| PurchaseSummary::from_line_items(&l))
+                } else {
+                    None
+                };
+                if Predictor::matches(model.as_deref(), segment, &r, now, purchases.as_ref()) {
                     out.push(r);
                     if out.len() == limit {
                         return Ok(out);

@@ -83,6 +83,8 @@ fn tag_rules_and_find_read_line_items() {
     assert_eq!(find(r#"bought("puer")"#), [ann]);
     assert_eq!(find(r#"bought("cup")"#), [bob]);
     assert_eq!(find(r#"category_spend("tea", 30) == 80"#), [ann]);
+    // With `clv_12m` the service re-checks the store's candidates itself, lines included.
+    assert_eq!(find(r#"bought("puer") and not clv_12m > 1000000"#), [ann]);
     // Ann returns the puer: no longer bought, spend 20; both rule tags go.
     let refund = NewActivity::refund(ann, "a-1", usd("60"), now).unwrap();
     svc.record_with_lines(t, refund, vec![line("puer", "tea", "60")], false)
