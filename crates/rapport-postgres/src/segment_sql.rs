@@ -93,6 +93,7 @@ impl Dialect for Postgres<'_> {
     fn line_items(&self) -> Option<LineItemsSql> {
         Some(LineItemsSql {
             table: format!("\"{}\".line_items", self.schema),
+            index_hint: String::new(),
             owner:
                 "{l}.tenant_id = customers.tenant_id AND {l}.customer_id = customers.customer_id"
                     .into(),

@@ -403,8 +403,8 @@ fn bought(sku: &Sku, ctx: &Ctx<'_>) -> Node {
         return Node::MAYBE;
     };
     let mut s = Sql::raw(&format!(
-        "EXISTS (SELECT 1 FROM {} AS l, {} WHERE {} AND {} = ",
-        li.table,
+        "EXISTS (SELECT 1 FROM {}, {} WHERE {} AND {} = ",
+        li.from("l"),
         li.lines("l"),
         li.owner("l"),
         li.sku
@@ -444,11 +444,11 @@ fn category_spend(
     );
     // When the line counts: its purchase's time.
     let counted_at = format!(
-        "(CASE WHEN {refund} THEN COALESCE((SELECT MIN({p_at}) FROM {table} AS p WHERE {owner} \
+        "(CASE WHEN {refund} THEN COALESCE((SELECT MIN({p_at}) FROM {table} WHERE {owner} \
          AND NOT ({p_refund}) AND {p_order} = {l_order}), {l_at}) ELSE {l_at} END)",
         refund = li.refund("l"),
         p_at = li.at("p"),
-        table = li.table,
+        table = li.from("p"),
         owner = li.owner("p"),
         p_refund = li.refund("p"),
         p_order = li.order("p"),
@@ -458,8 +458,8 @@ fn category_spend(
     // `FROM ... WHERE` of the category's counted lines.
     let from = |s: &mut Sql| {
         s.push(&format!(
-            " FROM {} AS l, {} WHERE {} AND {} = ",
-            li.table,
+            " FROM {}, {} WHERE {} AND {} = ",
+            li.from("l"),
             li.lines("l"),
             li.owner("l"),
             li.category

@@ -76,6 +76,9 @@ impl Dialect for Sqlite {
 pub(crate) fn line_items_sql() -> LineItemsSql {
     LineItemsSql {
         table: "rapport_line_items".into(),
+        // Without `ANALYZE` statistics the planner may search the primary key on the tenant
+        // alone (every line list of the tenant per customer).
+        index_hint: "INDEXED BY rapport_line_items_customer".into(),
         owner: "{l}.tenant_id = rapport_customers.tenant_id \
                 AND {l}.customer_id = rapport_customers.customer_id"
             .into(),
@@ -154,7 +157,7 @@ mod tests {
         let c = where_of(r#"bought("puer")"#);
         assert_eq!(
             c.render(&Sqlite, 1),
-            "COALESCE(EXISTS (SELECT 1 FROM rapport_line_items AS l, json_each(l.lines_json, '$.items') AS i \
+            "COALESCE(EXISTS (SELECT 1 FROM rapport_line_items AS l INDEXED BY rapport_line_items_customer, json_each(l.lines_json, '$.items') AS i \
              WHERE l.tenant_id = rapport_customers.tenant_id AND l.customer_id = rapport_customers.customer_id \
              AND json_extract(i.value, '$.sku') = ? GROUP BY json_extract(l.lines_json, '$.order') \
              HAVING SUM(CASE WHEN json_extract(l.lines_json, '$.refund') THEN -(json_extract(i.value, '$.quantity')) \
