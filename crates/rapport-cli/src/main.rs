@@ -1274,6 +1274,12 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 std::collections::HashMap::new()
             };
+            let bought = if segment.uses_line_items() {
+                recommend::purchases_by_customer(&store, tenant)?
+            } else {
+                std::collections::HashMap::new()
+            };
+            let nothing = PurchaseSummary::default();
             let mut matched = Vec::new();
             for (r, k) in live.iter().zip(&ranked) {
                 let risk = policies
@@ -1284,7 +1290,8 @@ fn run(cli: Cli) -> Result<()> {
                     .with_currency(Some(policies.currency()))
                     .with_rfm(k.rfm)
                     .with_churn_risk(Some(risk))
-                    .with_account_roles(roles.get(&r.customer.id()).copied().unwrap_or_default());
+                    .with_account_roles(roles.get(&r.customer.id()).copied().unwrap_or_default())
+                    .with_purchases(bought.get(&r.customer.id()).unwrap_or(&nothing));
                 if segment.matches(&ctx) {
                     let external = match AttrKey::new("external_id")
                         .ok()

@@ -43,6 +43,34 @@ impl LineItemStore for Db {
     }
 }
 
+/// Every customer's purchases from the tenant's line items (read page by page), for
+/// `rapport segment` with `bought(...)` / `category_spend(...)`.
+pub(crate) fn purchases_by_customer(
+    store: &Db,
+    t: TenantId,
+) -> Result<std::collections::HashMap<CustomerId, rapport_core::PurchaseSummary>> {
+    use futures::executor::block_on;
+    const PAGE: u32 = 5_000;
+    let mut lists: std::collections::HashMap<CustomerId, Vec<LineItems>> =
+        std::collections::HashMap::new();
+    let mut after = None;
+    loop {
+        let page = block_on(store.line_items_page(t, after, PAGE))?;
+        let full = page.len() == PAGE as usize;
+        after = page.last().map(|l| l.activity).or(after);
+        for l in page {
+            lists.entry(l.customer).or_default().push(l);
+        }
+        if !full {
+            break;
+        }
+    }
+    Ok(lists
+        .into_iter()
+        .map(|(c, l)| (c, rapport_core::PurchaseSummary::from_line_items(&l)))
+        .collect())
+}
+
 /// Runs `rapport recommend`.
 pub(crate) fn run(
     db: &str,

@@ -192,6 +192,16 @@ impl Store for Db {
             Db::Postgres(s) => s.apply(t, cs).await,
         }
     }
+    async fn purchase_lines(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+    ) -> std::result::Result<Option<Vec<rapport_core::LineItems>>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.purchase_lines(t, id).await,
+            Db::Postgres(s) => s.purchase_lines(t, id).await,
+        }
+    }
     async fn clv_model(
         &self,
         t: TenantId,

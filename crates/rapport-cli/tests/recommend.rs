@@ -85,3 +85,83 @@ fn recommend_prints_the_services_recommendations() {
     assert_eq!(v["items"][0]["because"][0]["sku"], "tea");
     assert_eq!(v["cold_start"], false);
 }
+
+/// `rapport segment` with `bought(...)` and `category_spend(...)` on line items recorded
+/// through the library: the command selects the buyers, net of a returned item.
+#[test]
+fn segment_selects_by_line_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rapport.db");
+    let t = tenant("default");
+    let ids = {
+        let store = SqliteStore::open(&db, SqliteConfig::default(), chrono::Utc::now()).unwrap();
+        let svc = rapport::blocking::Service::new(store);
+        let cat = |c: &str| Some(ProductCategory::new(c).unwrap());
+        let baskets: [&[(&str, &str, &str)]; 3] = [
+            &[("sku-1", "tea", "60.00"), ("cup", "cups", "9.00")],
+            &[("sku-1", "tea", "30.00")],
+            &[("cup", "cups", "9.00")],
+        ];
+        let mut ids = Vec::new();
+        for (n, b) in baskets.iter().enumerate() {
+            let id = svc.register(t, Profile::default()).unwrap().customer.id();
+            let lines: Vec<LineItem> = b
+                .iter()
+                .map(|(s, c, p)| LineItem::new(Sku::new(*s).unwrap(), 1, usd(p), cat(c)).unwrap())
+                .collect();
+            let amount: rust_decimal::Decimal = lines.iter().map(|l| l.unit_price.amount).sum();
+            let amount = Money::new(amount, Currency::USD);
+            let buy = NewActivity::purchase(id, format!("o-{n}"), amount, svc.now()).unwrap();
+            svc.record_with_lines(t, buy, lines, false).unwrap();
+            ids.push(id);
+        }
+        // The second customer returns the tea.
+        let refund = NewActivity::refund(ids[1], "o-1", usd("30.00"), svc.now()).unwrap();
+        let back =
+            vec![LineItem::new(Sku::new("sku-1").unwrap(), 1, usd("30.00"), cat("tea")).unwrap()];
+        svc.record_with_lines(t, refund, back, false).unwrap();
+        ids
+    };
+    let run = |predicate: &str| -> Vec<String> {
+        let out = Command::new(env!("CARGO_BIN_EXE_rapport"))
+            .current_dir(dir.path())
+            .args(["segment", predicate, "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut got: Vec<String> = v["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["customer"].as_str().unwrap().to_owned())
+            .collect();
+        got.sort();
+        got
+    };
+    let want = |n: &[usize]| -> Vec<String> {
+        let mut v: Vec<String> = n.iter().map(|i| ids[*i].to_string()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(run(r#"bought("sku-1")"#), want(&[0]));
+    assert_eq!(run(r#"bought("cup")"#), want(&[0, 2]));
+    assert_eq!(run(r#"category_spend("tea", 365) > 50"#), want(&[0]));
+    assert_eq!(run(r#"category_spend("tea", 365) == 0"#), want(&[1, 2]));
+    // A bad window is a typed parse error naming the column.
+    let out = Command::new(env!("CARGO_BIN_EXE_rapport"))
+        .current_dir(dir.path())
+        .args(["segment", r#"category_spend("tea", 0) > 1"#])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid number of days '0' at column 23"),
+        "{err}"
+    );
+}

@@ -80,7 +80,7 @@ pub use decide::account_value::{
 };
 pub use decide::case::{CaseMetrics, CasePolicy, CaseSignals, CsatGroup};
 pub use decide::churn::{ChurnPolicy, ChurnRisk};
-pub use decide::evaluate::{EvalInputs, Evaluation, evaluate};
+pub use decide::evaluate::{EvalInputs, Evaluation, evaluate, evaluate_with_purchases};
 pub use decide::history::{AsOf, replay};
 pub use decide::lifecycle::{
     Advanced, LifecyclePolicy, SilentAfter, StageDecision, advance, median_gap, stage_at, win_backs,
@@ -92,7 +92,7 @@ pub use decide::rfm::{
     RankCount, RfmPolicy, RfmScores, RfmSegment, RfmValues, rank_counts, rank_counts_decimal,
     rfm_scores,
 };
-pub use decide::segment::{Segment, SegmentContext, SegmentParseError};
+pub use decide::segment::{PurchaseSummary, Segment, SegmentContext, SegmentParseError};
 pub use decide::simulate::{
     Census, Change, Move, Simulation, TierAndStage, decide_tier_and_stage, ranked_inputs,
     ranking_for, simulate,

@@ -3,8 +3,9 @@
 
 use chrono::NaiveDate;
 use proptest::prelude::*;
+use rapport_core::segment::MAX_SPEND_DAYS;
 use rapport_core::segment::{CmpOp, Field, Literal, StageName};
-use rapport_core::{ActivityType, AttrKey, Segment, Tier};
+use rapport_core::{ActivityType, AttrKey, ProductCategory, Segment, Sku, Tier};
 use rust_decimal::Decimal;
 
 pub fn decimal() -> impl Strategy<Value = Decimal> {
@@ -36,6 +37,25 @@ pub fn date() -> impl Strategy<Value = NaiveDate> {
 
 pub fn attr_key() -> impl Strategy<Value = AttrKey> {
     "[a-z][a-z0-9_]{0,12}".prop_map(|k| AttrKey::new(k).unwrap())
+}
+
+/// Skus and categories with quotes, backslashes, spaces inside and non-ASCII (escaped when
+/// printed).
+pub fn key_text() -> impl Strategy<Value = String> {
+    "[a-z0-9\"\\\\é中][a-z0-9 ._:\"\\\\é中-]{0,10}[a-z0-9\"\\\\]?"
+        .prop_filter("no trailing space", |s| !s.ends_with(' '))
+}
+
+pub fn sku() -> impl Strategy<Value = Sku> {
+    key_text().prop_map(|s| Sku::new(s).unwrap())
+}
+
+pub fn category_spend() -> impl Strategy<Value = Field> {
+    (
+        key_text().prop_map(|s| ProductCategory::new(s).unwrap()),
+        prop_oneof![1u32..=400, Just(MAX_SPEND_DAYS), 1..=MAX_SPEND_DAYS],
+    )
+        .prop_map(|(category, days)| Field::CategorySpend { category, days })
 }
 
 pub fn any_op() -> impl Strategy<Value = CmpOp> {
@@ -97,6 +117,12 @@ pub fn compare() -> impl Strategy<Value = Segment> {
         )
             .prop_map(c),
         (
+            category_spend(),
+            any_op(),
+            decimal().prop_map(Literal::Number)
+        )
+            .prop_map(c),
+        (
             Just(Field::Tier),
             any_op(),
             proptest::sample::select(Tier::ALL.to_vec()).prop_map(Literal::Tier)
@@ -142,6 +168,7 @@ pub fn leaf() -> impl Strategy<Value = Segment> {
         1 => Just(Segment::False),
         1 => "[a-z0-9][a-z0-9._-]{0,8}:[a-z0-9][a-z0-9._-]{0,8}"
             .prop_map(|t| Segment::HasTag(t.parse().unwrap())),
+        1 => sku().prop_map(Segment::Bought),
     ]
 }
 

@@ -18,18 +18,27 @@ pub(crate) struct Attributed {
 }
 
 /// A page of `segment`'s customers in `book`, each evaluated with the roles of its active
-/// account links.
-pub(crate) fn query_with_roles(
+/// account links (when the segment tests roles) and the summary of its line items (when it
+/// reads them).
+pub(crate) fn query_with_context(
     book: &Book,
     segment: &Segment,
     now: DateTime<Utc>,
     page: Page,
 ) -> Vec<Record> {
     let mut roles: HashMap<CustomerId, AccountRoleSet> = HashMap::new();
-    for l in book.account_links.values().filter(|l| l.is_active()) {
-        let held = roles.entry(l.customer).or_default();
-        for r in &l.roles {
-            held.insert(*r);
+    if segment.uses_account_roles() {
+        for l in book.account_links.values().filter(|l| l.is_active()) {
+            let held = roles.entry(l.customer).or_default();
+            for r in &l.roles {
+                held.insert(*r);
+            }
+        }
+    }
+    let mut lists: HashMap<CustomerId, Vec<LineItems>> = HashMap::new();
+    if segment.uses_line_items() {
+        for l in book.line_items.values() {
+            lists.entry(l.customer).or_default().push(l.clone());
         }
     }
     let after = page
@@ -39,7 +48,11 @@ pub(crate) fn query_with_roles(
         .range((after, std::ops::Bound::Unbounded))
         .filter(|(id, r)| {
             let held = roles.get(id).copied().unwrap_or_default();
-            let ctx = SegmentContext::new(&r.customer, &r.stats, now).with_account_roles(held);
+            let bought =
+                segment::PurchaseSummary::from_line_items(lists.get(id).map_or(&[], Vec::as_slice));
+            let ctx = SegmentContext::new(&r.customer, &r.stats, now)
+                .with_account_roles(held)
+                .with_purchases(&bought);
             segment.matches(&ctx)
         })
         .take(page.limit as usize)

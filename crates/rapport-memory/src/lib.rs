@@ -364,8 +364,9 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    /// The default scan, except for a segment that tests account roles: then each customer
-    /// is evaluated with the roles of its active links.
+    /// The default scan, except for a segment that tests account roles or line items: then
+    /// each customer is evaluated with the roles of its active links and the summary of its
+    /// line items.
     async fn query(
         &self,
         tenant: TenantId,
@@ -373,14 +374,14 @@ impl Store for MemoryStore {
         now: DateTime<Utc>,
         page: Page,
     ) -> Result<Vec<Record>, StoreError> {
-        if !segment.uses_account_roles() {
+        if !segment.uses_account_roles() && !segment.uses_line_items() {
             return rapport_core::ports::query_by_scan(self, tenant, segment, now, page).await;
         }
         let inner = self.lock()?;
         let Some(b) = inner.books.get(&tenant) else {
             return Ok(Vec::new());
         };
-        Ok(account::query_with_roles(b, segment, now, page))
+        Ok(account::query_with_context(b, segment, now, page))
     }
 
     async fn activities(
@@ -394,6 +395,14 @@ impl Store for MemoryStore {
             return Ok(Vec::new());
         };
         Ok(b.timeline(id, range))
+    }
+
+    async fn purchase_lines(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<Option<Vec<LineItems>>, StoreError> {
+        Ok(Some(self.customer_line_items(tenant, customer).await?))
     }
 
     async fn clv_model(&self, tenant: TenantId) -> Result<Option<FittedClv>, StoreError> {

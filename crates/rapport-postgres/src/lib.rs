@@ -944,6 +944,16 @@ impl rapport_core::ports::MergeStore for PostgresStore {
 }
 
 impl Store for PostgresStore {
+    async fn purchase_lines(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<Option<Vec<rapport_core::LineItems>>, StoreError> {
+        Ok(Some(
+            rapport_core::LineItemStore::customer_line_items(self, tenant, customer).await?,
+        ))
+    }
+
     async fn clv_model(
         &self,
         tenant: TenantId,
@@ -1106,15 +1116,21 @@ impl Store for PostgresStore {
             rapport_sql::segment::Cond::False => return Ok(Vec::new()),
             other => other.into_sql(&dialect),
         };
-        // The customer's account roles, for the re-check, when the segment tests them.
+        // The customer's account roles and line lists, for the re-check, when the segment
+        // tests them (roles in column 3, lists in column 4).
         let roles = segment.uses_account_roles();
+        let items = segment.uses_line_items();
         let roles_sql = if roles {
-            format!(", {}", dialect.account_roles_sql())
+            dialect.account_roles_sql()
         } else {
-            String::new()
+            "NULL::text".to_owned()
+        };
+        let items_sql = match rapport_sql::Dialect::line_items(&dialect) {
+            Some(li) if items => li.lists_of_row(),
+            _ => "NULL::text".to_owned(),
         };
         let sql = format!(
-            "SELECT customer_json, stats_json, customer_id{roles_sql} FROM \"{}\".customers
+            "SELECT customer_json, stats_json, customer_id, {roles_sql}, {items_sql} FROM \"{}\".customers
              WHERE tenant_id = $1 AND ($2::uuid IS NULL OR customer_id > $2) AND {}
              ORDER BY customer_id LIMIT $3",
             self.inner.schema,
@@ -1149,8 +1165,18 @@ impl Store for PostgresStore {
                     } else {
                         rapport_core::AccountRoleSet::default()
                     };
-                    let ctx =
-                        SegmentContext::new(&r.customer, &r.stats, now).with_account_roles(held);
+                    let bought = if items {
+                        rapport_sql::segment::purchase_summary(
+                            read::col::<Option<String>>(row, "customers", 4)?.as_deref(),
+                            r.customer.id(),
+                        )
+                        .map_err(error::corrupt_row)?
+                    } else {
+                        rapport_core::segment::PurchaseSummary::default()
+                    };
+                    let ctx = SegmentContext::new(&r.customer, &r.stats, now)
+                        .with_account_roles(held)
+                        .with_purchases(&bought);
                     if segment.matches(&ctx) {
                         out.push(r);
                         if out.len() == want {

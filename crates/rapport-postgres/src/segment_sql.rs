@@ -5,7 +5,7 @@
 //! `COLLATE "C"` for bytewise text order. The compiler itself is [`rapport_sql::segment`].
 
 use chrono::NaiveDate;
-use rapport_sql::{Dialect, MoneyColumn, Value};
+use rapport_sql::{Dialect, LineItemsSql, MoneyColumn, Value};
 use tokio_postgres::types::ToSql;
 
 /// PostgreSQL's SQL, for the shared compilers, over the store's schema (the links table
@@ -47,6 +47,7 @@ impl Dialect for Postgres<'_> {
             Value::Real(_) => "::float8",
             Value::Numeric(_) => "::numeric",
             Value::Date(_) => "::date",
+            Value::Time(_) => "::timestamptz",
             _ => "::text",
         });
     }
@@ -87,6 +88,27 @@ impl Dialect for Postgres<'_> {
     fn account_roles(&self) -> Option<String> {
         Some(self.account_roles_sql())
     }
+
+    /// `line_items` (migration 9) read as `jsonb`; exact `numeric` unit prices.
+    fn line_items(&self) -> Option<LineItemsSql> {
+        Some(LineItemsSql {
+            table: format!("\"{}\".line_items", self.schema),
+            index_hint: String::new(),
+            owner:
+                "{l}.tenant_id = customers.tenant_id AND {l}.customer_id = customers.customer_id"
+                    .into(),
+            lines: "jsonb_array_elements({l}.lines_json::jsonb -> 'items') AS i(value)".into(),
+            at: "{l}.at".into(),
+            order: "({l}.lines_json::jsonb ->> 'order')".into(),
+            refund: "(({l}.lines_json::jsonb ->> 'refund')::boolean)".into(),
+            sku: "(i.value ->> 'sku')".into(),
+            category: "(i.value ->> 'category')".into(),
+            quantity: "((i.value ->> 'quantity')::bigint)".into(),
+            unit_price: "((i.value -> 'unit_price' ->> 'amount')::numeric)".into(),
+            exact_amounts: true,
+            concat: "string_agg({x}, E'\\n')".into(),
+        })
+    }
 }
 
 /// A bound value as a driver parameter, of the type its placeholder's cast names.
@@ -96,6 +118,7 @@ pub(crate) fn param(v: &Value) -> &(dyn ToSql + Sync) {
         Value::Real(x) => x,
         Value::Numeric(d) => d,
         Value::Date(d) => d,
+        Value::Time(t) => t,
         Value::Text(s) => s,
         // A value kind added later: no placeholder cast names it, so it cannot be bound.
         _ => &None::<String>,
@@ -138,6 +161,30 @@ mod tests {
              strpos(COALESCE(email, unclaimed_email), '@') + 1)) = $1::text, FALSE)) \
              AND COALESCE(revenue > $2::numeric, FALSE) \
              AND COALESCE((CASE WHEN first_purchase_day <= $3::date THEN $4::date - first_purchase_day END) < $5::bigint, FALSE))"
+        );
+    }
+
+    #[test]
+    fn line_item_predicates_are_exact_on_numeric() {
+        let c = where_of(r#"category_spend("tea", 365) > 100"#).render(&PG, 1);
+        assert!(
+            c.starts_with("COALESCE((SELECT COALESCE(SUM((CASE WHEN ((l.lines_json::jsonb ->> 'refund')::boolean)"),
+            "{c}"
+        );
+        assert!(c.contains("FROM \"rapport\".line_items AS l, jsonb_array_elements(l.lines_json::jsonb -> 'items') AS i(value)"), "{c}");
+        assert!(
+            c.contains("(i.value ->> 'category') = $1::text AND l.at <= $2::timestamptz"),
+            "{c}"
+        );
+        assert!(c.ends_with(") > $5::numeric, FALSE)"), "{c}");
+        let c = where_of(r#"not bought("x")"#).render(&PG, 1);
+        assert!(
+            c.starts_with("NOT COALESCE(EXISTS (SELECT 1 FROM \"rapport\".line_items"),
+            "{c}"
+        );
+        assert!(
+            c.contains("(i.value ->> 'sku') = $1::text GROUP BY (l.lines_json::jsonb ->> 'order')"),
+            "{c}"
         );
     }
 

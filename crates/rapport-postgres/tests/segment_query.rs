@@ -28,3 +28,15 @@ fn fixed_segment_cases() {
     let fresh = support::fresh();
     testing::segment_cases(fresh.0.as_ref().unwrap());
 }
+
+/// `bought(...)` and `category_spend(...)` over random line items with refunds: PostgreSQL
+/// and memory select the customers a direct evaluation of the line items selects.
+#[test]
+fn line_item_segments_equal_memory() {
+    let fresh = support::fresh();
+    testing::line_item_segments_equal_reference(
+        fresh.0.as_ref().unwrap(),
+        &MemoryStore::new(),
+        128,
+    );
+}

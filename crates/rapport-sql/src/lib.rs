@@ -43,4 +43,4 @@ pub mod testing;
 pub use import::ImportReport;
 pub use kind::{log_apply, log_import, store_error_kind};
 pub use migrate::{Migration, SchemaTooNew, latest_version, pending};
-pub use sql::{Dialect, MoneyColumn, Sql, Value};
+pub use sql::{Dialect, LineItemsSql, MoneyColumn, Sql, Value};

@@ -41,13 +41,13 @@
 //! the re-check ([`SegmentContext::with_account_roles`](rapport_core::SegmentContext::with_account_roles)).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use rapport_core::segment::{CmpOp, Field, Literal};
-use rapport_core::{AccountRole, AccountRoleSet, Segment, Tag, Tier};
+use rapport_core::segment::{CmpOp, Field, Literal, PurchaseSummary};
+use rapport_core::{AccountRole, AccountRoleSet, ProductCategory, Segment, Sku, Tag, Tier};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-use crate::codec::nearest_f64;
-use crate::sql::{Dialect, MoneyColumn, Sql};
+use crate::codec::{CorruptRow, nearest_f64};
+use crate::sql::{Dialect, MoneyColumn, Sql, Value};
 
 /// A two-valued condition: a constant, or SQL that is never `NULL`.
 ///
@@ -253,6 +253,8 @@ pub fn prefilter_with(
 
 struct Ctx<'d> {
     dialect: &'d dyn Dialect,
+    /// The time of the evaluation.
+    now: DateTime<Utc>,
     /// `now`'s UTC day.
     today: NaiveDate,
     /// `now` truncated to the second, as `YYYY-MM-DDTHH:MM:SS` (how stored tag expiries start),
@@ -268,6 +270,7 @@ impl<'d> Ctx<'d> {
         let four_digits = year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit());
         Self {
             dialect,
+            now,
             today: now.date_naive(),
             now_second: four_digits.then(|| now.format("%Y-%m-%dT%H:%M:%S").to_string()),
             blind_contacts: false,
@@ -303,6 +306,7 @@ fn node(s: &Segment, ctx: &Ctx<'_>) -> Node {
         Segment::HasTag(tag) => has_tag(tag, ctx),
         Segment::Compare { field, op, value } => compare(field, *op, value, ctx),
         Segment::HasAccountRole(role) => has_account_role(*role, ctx),
+        Segment::Bought(sku) => bought(sku, ctx),
         // A node this compiler does not know yet: no narrowing; `Segment::matches` decides.
         _ => Node::MAYBE,
     }
@@ -390,6 +394,159 @@ pub fn account_roles(text: Option<&str>) -> AccountRoleSet {
     text.map_or_else(AccountRoleSet::default, |t| {
         t.split(',').filter_map(|r| r.parse().ok()).collect()
     })
+}
+
+/// `bought(sku)`: some order of the customer holds more of the sku than its refund lines give
+/// back (the recommender's `net_purchases`). Exact; "maybe" for a dialect without line items.
+fn bought(sku: &Sku, ctx: &Ctx<'_>) -> Node {
+    let Some(li) = ctx.dialect.line_items() else {
+        return Node::MAYBE;
+    };
+    let mut s = Sql::raw(&format!(
+        "EXISTS (SELECT 1 FROM {}, {} WHERE {} AND {} = ",
+        li.from("l"),
+        li.lines("l"),
+        li.owner("l"),
+        li.sku
+    ));
+    s.bind(sku.as_str().to_owned()).push(&format!(
+        " GROUP BY {} HAVING SUM(CASE WHEN {} THEN -({q}) ELSE {q} END) > 0)",
+        li.order("l"),
+        li.refund("l"),
+        q = li.quantity
+    ));
+    Cond::coalesce(s, ctx).exact()
+}
+
+/// `category_spend(category, days) op v`: the sum of the category's line totals (a refund's
+/// negative) whose purchase — a refund's order's earliest purchase list, else the refund
+/// itself — is in `(now - days, now]`, refunds made by `now` only, compared with `v`. Exact on
+/// exact amounts; on float amounts each side is widened by a tolerance (1e-9 of the sum of
+/// the absolute line totals and of `v`, plus 1e-9) that bounds the rounding of the sum, so
+/// both stay supersets. "Maybe" for a dialect without line items.
+fn category_spend(
+    category: &ProductCategory,
+    days: u32,
+    op: CmpOp,
+    v: Decimal,
+    ctx: &Ctx<'_>,
+) -> Node {
+    let Some(li) = ctx.dialect.line_items() else {
+        return Node::MAYBE;
+    };
+    let start = ctx
+        .now
+        .checked_sub_signed(chrono::Duration::days(i64::from(days)));
+    let total = format!("(({}) * ({}))", li.quantity, li.unit_price);
+    let signed = format!(
+        "(CASE WHEN {} THEN -{total} ELSE {total} END)",
+        li.refund("l")
+    );
+    // When the line counts: its purchase's time.
+    let counted_at = format!(
+        "(CASE WHEN {refund} THEN COALESCE((SELECT MIN({p_at}) FROM {table} WHERE {owner} \
+         AND NOT ({p_refund}) AND {p_order} = {l_order}), {l_at}) ELSE {l_at} END)",
+        refund = li.refund("l"),
+        p_at = li.at("p"),
+        table = li.from("p"),
+        owner = li.owner("p"),
+        p_refund = li.refund("p"),
+        p_order = li.order("p"),
+        l_order = li.order("l"),
+        l_at = li.at("l"),
+    );
+    // `FROM ... WHERE` of the category's counted lines.
+    let from = |s: &mut Sql| {
+        s.push(&format!(
+            " FROM {}, {} WHERE {} AND {} = ",
+            li.from("l"),
+            li.lines("l"),
+            li.owner("l"),
+            li.category
+        ))
+        .bind(category.as_str().to_owned())
+        .push(&format!(" AND {} <= ", li.at("l")))
+        .bind(Value::Time(ctx.now))
+        .push(&format!(" AND {counted_at} <= "))
+        .bind(Value::Time(ctx.now));
+        if let Some(start) = start {
+            s.push(&format!(" AND {counted_at} > "))
+                .bind(Value::Time(start));
+        }
+        s.push(")");
+    };
+    let sum = format!("COALESCE(SUM({signed}), 0)");
+    if li.exact_amounts {
+        let mut s = Sql::raw(&format!("(SELECT {sum}"));
+        from(&mut s);
+        s.push(sql_op(op)).bind(v);
+        return Cond::coalesce(s, ctx).exact();
+    }
+    let Some(fv) = nearest_f64(v) else {
+        return Node::MAYBE;
+    };
+    // `sum rel v ± tol`, or `|sum - v| <= tol`, computed in the one aggregate row.
+    let side = |form: Option<(&str, &str)>| -> Cond {
+        let Some((rel, sign)) = form else {
+            return Cond::True;
+        };
+        let mut s = if rel == "near" {
+            let mut s = Sql::raw(&format!("(SELECT ABS({sum} - "));
+            s.bind(fv).push(") <= (");
+            s
+        } else {
+            let mut s = Sql::raw(&format!("(SELECT {sum}{rel}("));
+            s.bind(fv).push(&format!(" {sign} "));
+            s
+        };
+        s.push(&format!("(1e-9 * (COALESCE(SUM(ABS({signed})), 0) + "))
+            .bind(fv.abs())
+            .push(") + 1e-9))");
+        from(&mut s);
+        Cond::coalesce(s, ctx)
+    };
+    let (hold, fail) = match op {
+        CmpOp::Gt | CmpOp::Ge => (Some((" >= ", "-")), Some((" <= ", "+"))),
+        CmpOp::Lt | CmpOp::Le => (Some((" <= ", "+")), Some((" >= ", "-"))),
+        CmpOp::Eq => (Some(("near", "")), None),
+        CmpOp::Ne => (None, Some(("near", ""))),
+    };
+    Node {
+        may_hold: side(hold),
+        may_fail: side(fail),
+    }
+}
+
+/// The purchases of a customer from a [`LineItemsSql::lists_of_row`](crate::LineItemsSql::lists_of_row) value read back beside
+/// its row (`None`: no line lists), each list's customer set to `customer` (the JSON's may
+/// name a customer merged into it).
+///
+/// ```
+/// use rapport_core::{CustomerId, Sku};
+/// use rapport_sql::segment::purchase_summary;
+/// let list = r#"{"activity":"00000000-0000-0000-0000-000000000001","customer":"00000000-0000-0000-0000-000000000009","order":"o1","at":"2026-01-01T00:00:00Z","refund":false,"items":[{"sku":"tea","quantity":1,"unit_price":{"amount":"2","currency":"USD"}}]}"#;
+/// let p = purchase_summary(Some(list), CustomerId::from_u128(2)).unwrap();
+/// assert!(p.bought(&Sku::new("tea").unwrap()));
+/// assert!(purchase_summary(None, CustomerId::from_u128(2)).unwrap().skus().next().is_none());
+/// ```
+///
+/// # Errors
+/// [`CorruptRow`] (table `line_items`) for a list that does not decode.
+pub fn purchase_summary(
+    lists: Option<&str>,
+    customer: rapport_core::CustomerId,
+) -> Result<PurchaseSummary, CorruptRow> {
+    let rows = lists
+        .unwrap_or("")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let mut row: rapport_core::LineItems = crate::codec::from_json("line_items", l)?;
+            row.customer = customer;
+            Ok(row)
+        })
+        .collect::<Result<Vec<_>, CorruptRow>>()?;
+    Ok(PurchaseSummary::from_line_items(&rows))
 }
 
 /// A comparison of an integer-valued field with a decimal literal, reduced to integers.
@@ -550,6 +707,10 @@ fn compare(field: &Field, op: CmpOp, value: &Literal, ctx: &Ctx<'_>) -> Node {
         | Field::LastNps
         | Field::LastCsat
         | Field::DaysSince(_) => Node::MAYBE,
+        Field::CategorySpend { category, days } => match value {
+            Literal::Number(v) => category_spend(category, *days, op, *v, ctx),
+            _ => Node::NEVER,
+        },
         // A field this compiler does not know yet: no narrowing; `Segment::matches` decides.
         _ => Node::MAYBE,
     }

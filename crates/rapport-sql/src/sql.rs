@@ -1,6 +1,6 @@
 //! A piece of SQL with its bound values, and the [`Dialect`] that renders it for one database.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 /// A bound value of a [`Sql`] piece. The SQL text never holds a literal: every value is a
@@ -24,6 +24,8 @@ pub enum Value {
     Text(String),
     /// A calendar day.
     Date(NaiveDate),
+    /// An instant (line-item times; [`Dialect::line_items`] says how the column holds it).
+    Time(DateTime<Utc>),
 }
 
 impl From<i64> for Value {
@@ -136,6 +138,12 @@ pub trait Dialect {
     /// repeat), `NULL` when it holds none. `None` (the default): the dialect cannot read links,
     /// and `has_account_role(...)` is decided on the decoded rows.
     fn account_roles(&self) -> Option<String> {
+        None
+    }
+    /// How the customer's line items are read (`bought`, `category_spend`); `None` (the
+    /// default): the dialect cannot read them, and those predicates are decided on the decoded
+    /// rows.
+    fn line_items(&self) -> Option<LineItemsSql> {
         None
     }
 }
@@ -274,5 +282,121 @@ impl Sql {
             out.push(c);
         }
         out
+    }
+}
+
+/// How a [`Dialect`] reads line items: the table of line lists (one row per purchase or
+/// refund, its lines as JSON in `lines_json`, as the stores keep them) and expressions over a
+/// list and one of its lines. Every `{l}` in a template names the list's table alias (`l`, or
+/// another one in a nested query); the line's alias is always `i` (with a column `value`).
+///
+/// ```
+/// use rapport_sql::LineItemsSql;
+/// let li = LineItemsSql {
+///     table: "rapport_line_items".into(),
+///     index_hint: "INDEXED BY rapport_line_items_customer".into(),
+///     owner: "{l}.tenant_id = c.tenant_id AND {l}.customer_id = c.customer_id".into(),
+///     lines: "json_each({l}.lines_json, '$.items') AS i".into(),
+///     at: "{l}.at_us".into(),
+///     order: "json_extract({l}.lines_json, '$.order')".into(),
+///     refund: "json_extract({l}.lines_json, '$.refund')".into(),
+///     sku: "json_extract(i.value, '$.sku')".into(),
+///     category: "json_extract(i.value, '$.category')".into(),
+///     quantity: "json_extract(i.value, '$.quantity')".into(),
+///     unit_price: "CAST(json_extract(i.value, '$.unit_price.amount') AS REAL)".into(),
+///     exact_amounts: false,
+///     concat: "group_concat({x}, char(10))".into(),
+/// };
+/// assert_eq!(li.at("p"), "p.at_us");
+/// assert_eq!(li.from("p"), "rapport_line_items AS p INDEXED BY rapport_line_items_customer");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineItemsSql {
+    /// The table of line lists (qualified as needed).
+    pub table: String,
+    /// What follows the table's alias to pick the index on (tenant, customer) where the
+    /// planner would not (SQLite without `ANALYZE` statistics: `INDEXED BY ...`), or empty.
+    pub index_hint: String,
+    /// A condition: list `{l}` belongs to the customer row's customer (same tenant).
+    pub owner: String,
+    /// A FROM item over list `{l}`'s lines, aliased `i`.
+    pub lines: String,
+    /// List `{l}`'s time, comparable with [`Value::Time`] values.
+    pub at: String,
+    /// List `{l}`'s order id, as text.
+    pub order: String,
+    /// A condition: list `{l}` is a refund's.
+    pub refund: String,
+    /// Line `i`'s sku, as text.
+    pub sku: String,
+    /// Line `i`'s category, as text (`NULL` when none).
+    pub category: String,
+    /// Line `i`'s quantity, an integer.
+    pub quantity: String,
+    /// Line `i`'s unit price amount, a number.
+    pub unit_price: String,
+    /// True when [`LineItemsSql::unit_price`] is exact (`NUMERIC`); false when it is a float
+    /// (sums then compare with a tolerance, as supersets).
+    pub exact_amounts: bool,
+    /// An aggregate joining the texts `{x}` with newlines (`NULL` over no rows).
+    pub concat: String,
+}
+
+impl LineItemsSql {
+    fn with(template: &str, alias: &str) -> String {
+        template.replace("{l}", alias)
+    }
+
+    /// The table with alias `l` (and the index hint): a FROM item.
+    #[must_use]
+    pub fn from(&self, l: &str) -> String {
+        if self.index_hint.is_empty() {
+            format!("{} AS {l}", self.table)
+        } else {
+            format!("{} AS {l} {}", self.table, self.index_hint)
+        }
+    }
+
+    /// [`LineItemsSql::owner`] for alias `l`.
+    #[must_use]
+    pub fn owner(&self, l: &str) -> String {
+        Self::with(&self.owner, l)
+    }
+
+    /// [`LineItemsSql::lines`] for alias `l`.
+    #[must_use]
+    pub fn lines(&self, l: &str) -> String {
+        Self::with(&self.lines, l)
+    }
+
+    /// [`LineItemsSql::at`] for alias `l`.
+    #[must_use]
+    pub fn at(&self, l: &str) -> String {
+        Self::with(&self.at, l)
+    }
+
+    /// [`LineItemsSql::order`] for alias `l`.
+    #[must_use]
+    pub fn order(&self, l: &str) -> String {
+        Self::with(&self.order, l)
+    }
+
+    /// [`LineItemsSql::refund`] for alias `l`.
+    #[must_use]
+    pub fn refund(&self, l: &str) -> String {
+        Self::with(&self.refund, l)
+    }
+
+    /// An expression over the customer row: its line lists' JSON joined by newlines (`NULL`
+    /// when it has none), which [`crate::segment::purchase_summary`] reads back for the
+    /// re-check.
+    #[must_use]
+    pub fn lists_of_row(&self) -> String {
+        format!(
+            "(SELECT {} FROM {} WHERE {})",
+            self.concat.replace("{x}", "l.lines_json"),
+            self.from("l"),
+            self.owner("l")
+        )
     }
 }

@@ -945,3 +945,162 @@ pub fn scan_pages<S: Store>(store: &S, tenant: TenantId, page_size: u32) -> usiz
     }
     n
 }
+
+const SKUS: [&str; 5] = ["puer", "sencha", "cup", "pot", "tea \"gift\" set"];
+const CATEGORIES: [&str; 3] = ["tea", "cups", "pots"];
+
+/// One generated line: (sku, category (3: none), quantity, cents).
+type LineSpec = (usize, usize, u32, i64);
+
+fn line_spec() -> impl Strategy<Value = LineSpec> {
+    (0..SKUS.len(), 0usize..4, 1u32..4, 1i64..5_000)
+}
+
+/// Line lists for the purchases and refunds of `acts` (one customer's): each purchase gets
+/// lines drawn from `pool`; a full refund gives back its order's purchase lines, a partial one
+/// the first of them (when the order has lines), else lines from `pool`.
+fn lines_for(acts: &[Activity], pool: &[Vec<LineSpec>], salt: usize) -> Vec<LineItems> {
+    let usd = |cents: i64| Money::new(Decimal::new(cents, 2), Currency::USD);
+    let mut by_order: std::collections::HashMap<OrderId, Vec<LineItem>> =
+        std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for (k, a) in acts.iter().enumerate() {
+        let drawn = || -> Vec<LineItem> {
+            if pool.is_empty() {
+                return Vec::new();
+            }
+            pool[(salt * 7 + k) % pool.len()]
+                .iter()
+                .map(|(s, c, q, cents)| {
+                    LineItem::new(
+                        Sku::new(SKUS[*s]).unwrap(),
+                        *q,
+                        usd(*cents),
+                        CATEGORIES
+                            .get(*c)
+                            .map(|c| ProductCategory::new(*c).unwrap()),
+                    )
+                    .unwrap()
+                })
+                .collect()
+        };
+        let items = match &a.kind {
+            ActivityKind::Purchase { order_id, .. } => {
+                let items = drawn();
+                by_order.insert(order_id.clone(), items.clone());
+                items
+            }
+            ActivityKind::Refund { order_id, full, .. } => match by_order.get(order_id) {
+                Some(bought) if *full => bought.clone(),
+                Some(bought) => bought.iter().take(1).cloned().collect(),
+                None => drawn(),
+            },
+            _ => continue,
+        };
+        if !items.is_empty() {
+            out.push(LineItems::of(a, items, true).unwrap());
+        }
+    }
+    out
+}
+
+/// `bought(...)`, `category_spend(...)` against values near the generated totals, mixed with
+/// other comparisons.
+fn line_item_segment() -> impl Strategy<Value = Segment> {
+    let spend = (
+        0..CATEGORIES.len(),
+        proptest::sample::select(vec![1u32, 2, 7, 30, 120, 36_500]),
+        proptest::sample::select(CmpOp::ALL.to_vec()),
+        prop_oneof![
+            3 => (-5i64..200).prop_map(Decimal::from),
+            2 => (-100i64..20_000).prop_map(|c| Decimal::new(c, 2)),
+            1 => Just(Decimal::ZERO),
+        ],
+    )
+        .prop_map(|(c, days, op, v)| Segment::Compare {
+            field: Field::CategorySpend {
+                category: ProductCategory::new(CATEGORIES[c]).unwrap(),
+                days,
+            },
+            op,
+            value: Literal::Number(v),
+        });
+    let leaf = prop_oneof![
+        3 => (0..SKUS.len() + 1).prop_map(|s| Segment::Bought(
+            Sku::new(SKUS.get(s).copied().unwrap_or("never")).unwrap()
+        )),
+        4 => spend,
+        2 => compare_leaf(),
+    ];
+    leaf.prop_recursive(3, 16, 3, |inner| {
+        prop_oneof![
+            1 => prop::collection::vec(inner.clone(), 0..3).prop_map(Segment::And),
+            1 => prop::collection::vec(inner.clone(), 0..3).prop_map(Segment::Or),
+            2 => inner.prop_map(|s| Segment::Not(Box::new(s))),
+        ]
+    })
+}
+
+/// Segments on line items (`bought`, `category_spend`, mixed with the other predicates) over
+/// random populations whose purchases and refunds carry random line lists: `store.query`
+/// answers what `reference.query` answers, and both answer what [`Segment::matches`] says
+/// with each customer's [`PurchaseSummary`] built directly from the lines written.
+///
+/// ```
+/// let (store, reference) = (rapport_memory::MemoryStore::new(), rapport_memory::MemoryStore::new());
+/// rapport_sql::testing::line_item_segments_equal_reference(&store, &reference, 2);
+/// ```
+///
+/// # Panics
+/// On the first case where the answers differ (with the minimal failing case), or when a
+/// store call fails.
+pub fn line_item_segments_equal_reference<S: Store, R: Store>(
+    store: &S,
+    reference: &R,
+    cases: u32,
+) {
+    run(
+        cases,
+        (
+            prop::collection::vec(spec(), 1..10),
+            prop::collection::vec(prop::collection::vec(line_spec(), 1..4), 0..6),
+            prop::collection::vec(line_item_segment(), 1..8),
+            now_strategy(),
+            1u32..4,
+        ),
+        |(specs, pool, segments, now, limit)| {
+            let t = fresh_tenant();
+            let mut cs = Changeset::new();
+            let mut summaries = std::collections::HashMap::new();
+            for (i, s) in specs.iter().enumerate() {
+                let (c, stats, acts) = build(t, i, s, now);
+                let lines = lines_for(&acts, &pool, i);
+                summaries.insert(c.id(), PurchaseSummary::from_line_items(&lines));
+                cs.create(c, stats);
+                cs.activities.extend(acts);
+                cs.line_items.extend(lines);
+            }
+            block_on(store.apply(t, &cs)).unwrap();
+            block_on(reference.apply(t, &cs)).unwrap();
+            let everything = query_all(reference, t, &Segment::True, now, 1_000);
+            for seg in &segments {
+                let expected: Vec<CustomerId> = everything
+                    .iter()
+                    .filter(|r| {
+                        let p = &summaries[&r.customer.id()];
+                        seg.matches(
+                            &SegmentContext::new(&r.customer, &r.stats, now).with_purchases(p),
+                        )
+                    })
+                    .map(|r| r.customer.id())
+                    .collect();
+                let ids = |v: Vec<Record>| v.iter().map(|r| r.customer.id()).collect::<Vec<_>>();
+                let mem = ids(query_all(reference, t, seg, now, limit));
+                let sql = ids(query_all(store, t, seg, now, limit));
+                prop_assert_eq!(&mem, &expected, "reference: segment `{}` at {}", seg, now);
+                prop_assert_eq!(&sql, &expected, "store: segment `{}` at {}", seg, now);
+            }
+            Ok(())
+        },
+    );
+}

@@ -616,6 +616,16 @@ impl rapport_core::ports::MergeStore for SqliteStore {
 }
 
 impl Store for SqliteStore {
+    async fn purchase_lines(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<Option<Vec<rapport_core::LineItems>>, StoreError> {
+        Ok(Some(
+            rapport_core::LineItemStore::customer_line_items(self, tenant, customer).await?,
+        ))
+    }
+
     async fn clv_model(&self, tenant: TenantId) -> Result<Option<FittedClv>, StoreError> {
         Ok(self
             .readers

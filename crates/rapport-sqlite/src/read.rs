@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use rapport_core::{
     AccountRoleSet, Activity, ContactKey, Customer, CustomerId, Segment, SegmentContext, Stats,
-    TenantId,
+    TenantId, segment::PurchaseSummary,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -117,15 +117,22 @@ pub(crate) fn query(
         Cond::False => return Ok(out),
         other => other.into_sql(&Sqlite),
     };
-    // The customer's account roles, for the re-check, when the segment tests them.
+    // The customer's account roles and line lists, for the re-check, when the segment tests
+    // them (roles in column 2, lists in column 3).
     let roles = segment.uses_account_roles();
+    let items = segment.uses_line_items();
     let sql = format!(
-        "SELECT customer_json, stats_json{} FROM rapport_customers
+        "SELECT customer_json, stats_json, {}, {} FROM rapport_customers
          WHERE tenant_id = ? AND customer_id > ? AND {} ORDER BY customer_id",
         if roles {
-            format!(", {}", segment_sql::ACCOUNT_ROLES)
+            segment_sql::ACCOUNT_ROLES.to_owned()
         } else {
-            String::new()
+            "NULL".to_owned()
+        },
+        if items {
+            segment_sql::line_items_sql().lists_of_row()
+        } else {
+            "NULL".to_owned()
         },
         filter.render(&Sqlite, 3)
     );
@@ -142,7 +149,17 @@ pub(crate) fn query(
         } else {
             AccountRoleSet::default()
         };
-        let ctx = SegmentContext::new(&customer, &stats, now).with_account_roles(held);
+        let bought = if items {
+            rapport_sql::segment::purchase_summary(
+                row.get::<_, Option<String>>(3)?.as_deref(),
+                customer.id(),
+            )?
+        } else {
+            PurchaseSummary::default()
+        };
+        let ctx = SegmentContext::new(&customer, &stats, now)
+            .with_account_roles(held)
+            .with_purchases(&bought);
         if segment.matches(&ctx) {
             out.push((customer, stats));
             if out.len() == limit as usize {

@@ -4,7 +4,7 @@
 //! expiry form. The compiler itself is [`rapport_sql::segment`].
 
 use chrono::NaiveDate;
-use rapport_sql::{Dialect, MoneyColumn};
+use rapport_sql::{Dialect, LineItemsSql, MoneyColumn};
 use rusqlite::types::Value;
 
 use crate::codec::day_number;
@@ -64,6 +64,35 @@ impl Dialect for Sqlite {
     fn account_roles(&self) -> Option<String> {
         Some(ACCOUNT_ROLES.to_owned())
     }
+
+    /// `rapport_line_items` (migration 8) read with `json_each` / `json_extract`; times in
+    /// UTC microseconds, unit prices as `REAL` (sums compare with a tolerance).
+    fn line_items(&self) -> Option<LineItemsSql> {
+        Some(line_items_sql())
+    }
+}
+
+/// How SQLite reads line items (`Dialect::line_items`).
+pub(crate) fn line_items_sql() -> LineItemsSql {
+    LineItemsSql {
+        table: "rapport_line_items".into(),
+        // Without `ANALYZE` statistics the planner may search the primary key on the tenant
+        // alone (every line list of the tenant per customer).
+        index_hint: "INDEXED BY rapport_line_items_customer".into(),
+        owner: "{l}.tenant_id = rapport_customers.tenant_id \
+                AND {l}.customer_id = rapport_customers.customer_id"
+            .into(),
+        lines: "json_each({l}.lines_json, '$.items') AS i".into(),
+        at: "{l}.at_us".into(),
+        order: "json_extract({l}.lines_json, '$.order')".into(),
+        refund: "json_extract({l}.lines_json, '$.refund')".into(),
+        sku: "json_extract(i.value, '$.sku')".into(),
+        category: "json_extract(i.value, '$.category')".into(),
+        quantity: "json_extract(i.value, '$.quantity')".into(),
+        unit_price: "CAST(json_extract(i.value, '$.unit_price.amount') AS REAL)".into(),
+        exact_amounts: false,
+        concat: "group_concat({x}, char(10))".into(),
+    }
 }
 
 /// The roles of the row's customer over its active links (`Dialect::account_roles`).
@@ -81,6 +110,7 @@ pub(crate) fn value(v: &rapport_sql::Value) -> Value {
         rapport_sql::Value::Text(s) => Value::Text(s.clone()),
         rapport_sql::Value::Numeric(d) => Value::Text(d.to_string()),
         rapport_sql::Value::Date(d) => Value::Integer(day_number(*d)),
+        rapport_sql::Value::Time(t) => Value::Integer(crate::codec::time_to_us(*t)),
         // A value kind added later: bound as its text.
         other => Value::Text(format!("{other:?}")),
     }
@@ -120,6 +150,50 @@ mod tests {
             c.params().iter().map(value).collect::<Vec<_>>(),
             [Value::Text("a.io".into()), Value::Real(2.5)]
         );
+    }
+
+    #[test]
+    fn line_item_predicates_read_the_line_items_table() {
+        let c = where_of(r#"bought("puer")"#);
+        assert_eq!(
+            c.render(&Sqlite, 1),
+            "COALESCE(EXISTS (SELECT 1 FROM rapport_line_items AS l INDEXED BY rapport_line_items_customer, json_each(l.lines_json, '$.items') AS i \
+             WHERE l.tenant_id = rapport_customers.tenant_id AND l.customer_id = rapport_customers.customer_id \
+             AND json_extract(i.value, '$.sku') = ? GROUP BY json_extract(l.lines_json, '$.order') \
+             HAVING SUM(CASE WHEN json_extract(l.lines_json, '$.refund') THEN -(json_extract(i.value, '$.quantity')) \
+             ELSE json_extract(i.value, '$.quantity') END) > 0), 0)"
+        );
+        assert_eq!(
+            c.params().iter().map(value).collect::<Vec<_>>(),
+            [Value::Text("puer".into())]
+        );
+        // Float amounts: `> 100` may hold where the sum is at least 100 minus the tolerance.
+        let c = where_of(r#"category_spend("tea", 30) > 100"#);
+        assert!(
+            c.text().starts_with("COALESCE((SELECT COALESCE(SUM("),
+            "{}",
+            c.text()
+        );
+        assert!(
+            c.text().contains(" >= (? - (1e-9 * (COALESCE(SUM(ABS("),
+            "{}",
+            c.text()
+        );
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let us = crate::codec::time_to_us;
+        assert_eq!(
+            c.params().iter().map(value).collect::<Vec<_>>(),
+            [
+                Value::Real(100.0),
+                Value::Real(100.0),
+                Value::Text("tea".into()),
+                Value::Integer(us(now)),
+                Value::Integer(us(now)),
+                Value::Integer(us(now - chrono::Duration::days(30))),
+            ]
+        );
+        // `!=` may always hold on floats; `not ==` likewise.
+        assert_eq!(where_of(r#"category_spend("tea", 30) != 1"#).text(), "1");
     }
 
     #[test]

@@ -45,3 +45,11 @@ fn compiled_leaves_at_the_edges() {
 fn fixed_segment_cases() {
     testing::segment_cases(&stores().0);
 }
+
+/// `bought(...)` and `category_spend(...)` over random line items with refunds: SQLite and
+/// memory select the customers a direct evaluation of the line items selects.
+#[test]
+fn line_item_segments_equal_memory() {
+    let (sqlite, memory) = stores();
+    testing::line_item_segments_equal_reference(sqlite, memory, 192);
+}

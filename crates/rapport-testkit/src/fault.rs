@@ -140,6 +140,13 @@ impl<S: Store> Store for FaultyStore<S> {
         self.inner.apply(t, cs).await
     }
     // Not counted as calls: the fault schedules of the existing contracts stay as they were.
+    async fn purchase_lines(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+    ) -> Result<Option<Vec<rapport_core::LineItems>>, StoreError> {
+        self.inner.purchase_lines(t, id).await
+    }
     async fn clv_model(&self, t: TenantId) -> Result<Option<FittedClv>, StoreError> {
         self.inner.clv_model(t).await
     }

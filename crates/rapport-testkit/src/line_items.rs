@@ -194,6 +194,115 @@ pub async fn line_items_round_trip<S: LineItemStore>(s: &S) -> Outcome {
     Ok(())
 }
 
+/// Segments on line items: `query` with `bought(...)` selects the buyers net of full refunds,
+/// `category_spend(...)` sums a category's lines in the window net of refunds;
+/// `purchase_lines` answers a customer's lines; another tenant's query sees none of them.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_memory::MemoryStore;
+/// assert_eq!(block_on(rapport_testkit::line_items::segments_read_line_items(&MemoryStore::new())), Ok(()));
+/// ```
+///
+/// # Errors
+/// A message naming the broken rule.
+pub async fn segments_read_line_items<S: LineItemStore>(s: &S) -> Outcome {
+    let (ann, bob, cy) = (
+        CustomerId::from_u128(11),
+        CustomerId::from_u128(12),
+        CustomerId::from_u128(13),
+    );
+    let day = |d: i64| now() - Duration::days(d);
+    let (a1, l1) = order(
+        101,
+        ann,
+        "a-1",
+        day(10),
+        vec![
+            line("tea-puer", 2, 6000, Some("tea"))?,
+            line("cup", 1, 1250, Some("cups"))?,
+        ],
+    )?;
+    let (a2, l2) = order(
+        102,
+        bob,
+        "b-1",
+        day(400),
+        vec![line("tea-puer", 1, 2000, Some("tea"))?],
+    )?;
+    let (a3, l3) = order(
+        103,
+        cy,
+        "c-1",
+        day(3),
+        vec![line("cup", 1, 900, Some("cups"))?],
+    )?;
+    // Cy returns the cup: no longer bought, no spend.
+    let refund = Activity::new(
+        ActivityId::from_u128(104),
+        cy,
+        day(1),
+        Channel::Web,
+        IdempotencyKey::new("c-1-refund").map_err(e)?,
+        ActivityKind::Refund {
+            order_id: OrderId::new("c-1").map_err(e)?,
+            amount: usd(900),
+            margin: None,
+            purchased_at: day(3),
+            full: true,
+        },
+    )
+    .map_err(e)?;
+    let l4 = LineItems::of(&refund, vec![line("cup", 1, 900, Some("cups"))?], false).map_err(e)?;
+    let mut cs = Changeset::new();
+    let mut stats = Vec::new();
+    for (c, acts) in [(ann, vec![&a1]), (bob, vec![&a2]), (cy, vec![&a3, &refund])] {
+        let owned: Vec<Activity> = acts.into_iter().cloned().collect();
+        stats.push((c, Stats::from_activities(&owned).map_err(e)?));
+    }
+    for (c, st) in stats {
+        cs.create(Customer::new(TA, c, Profile::default(), day(500)), st);
+    }
+    cs.activities = vec![a1, a2, a3, refund];
+    cs.line_items = vec![l1.clone(), l2, l3, l4];
+    s.apply(TA, &cs)
+        .await
+        .map_err(|x| format!("apply failed: {x}"))?;
+    let ids = |text: &'static str, t: TenantId| async move {
+        let seg = Segment::parse(text).map_err(|x| x.to_string())?;
+        let rows = s
+            .query(t, &seg, now(), Page::first(100))
+            .await
+            .map_err(|x| format!("query `{text}` failed: {x}"))?;
+        Ok::<Vec<u128>, String>(
+            rows.iter()
+                .map(|r| r.customer.id().as_uuid().as_u128())
+                .collect(),
+        )
+    };
+    for (text, want) in [
+        (r#"bought("tea-puer")"#, vec![11u128, 12]),
+        (r#"bought("cup")"#, vec![11]),
+        (r#"not bought("cup")"#, vec![12, 13]),
+        (r#"category_spend("tea", 365) > 100"#, vec![11]),
+        (r#"category_spend("tea", 365) == 120"#, vec![11]),
+        (r#"category_spend("tea", 36500) >= 20"#, vec![11, 12]),
+        (r#"category_spend("cups", 30) == 0"#, vec![12, 13]),
+        (
+            r#"category_spend("cups", 30) > 0 and bought("tea-puer")"#,
+            vec![11],
+        ),
+    ] {
+        let got = ids(text, TA).await?;
+        ensure!(got == want, "`{text}` selected {got:?}, not {want:?}");
+        let other = ids(text, TB).await?;
+        ensure!(other.is_empty(), "tenant B's `{text}` selected {other:?}");
+    }
+    let lines = s.purchase_lines(TA, ann).await.map_err(|x| x.to_string())?;
+    ensure!(lines == Some(vec![l1]), "purchase_lines answered {lines:?}");
+    Ok(())
+}
+
 /// Runs the [`line_items`](self) contracts for a store factory.
 #[macro_export]
 macro_rules! line_item_contracts {
@@ -202,6 +311,12 @@ macro_rules! line_item_contracts {
         fn line_items_round_trip() {
             $crate::check($factory, |s| async move {
                 $crate::line_items::line_items_round_trip(&s).await
+            });
+        }
+        #[test]
+        fn segments_read_line_items() {
+            $crate::check($factory, |s| async move {
+                $crate::line_items::segments_read_line_items(&s).await
             });
         }
     };

@@ -11,7 +11,8 @@ use rapport_core::automation::{
 };
 use rapport_core::ports::{ActionStore, ConsentSource, DueActions};
 use rapport_core::{
-    Notifier, NotifyError, OutboxMessage, Page, SegmentContext, Store, StoreError, TenantId,
+    Notifier, NotifyError, OutboxMessage, Page, PurchaseSummary, Segment, SegmentContext, Store,
+    StoreError, TenantId,
 };
 
 use crate::error::Error;
@@ -193,6 +194,9 @@ impl<S: Store + ActionStore, N: Notifier> Service<S, N> {
         if schedules.is_empty() {
             return Ok(0);
         }
+        let items = schedules
+            .iter()
+            .any(|(r, _)| r.condition.as_ref().is_some_and(Segment::uses_line_items));
         let mut scheduled = 0;
         let mut page = Page::first(500);
         loop {
@@ -201,9 +205,21 @@ impl<S: Store + ActionStore, N: Notifier> Service<S, N> {
             page.after = Some(last.customer.id());
             let mut w = DueActions::default();
             for r in rows.iter().filter(|r| r.customer.is_live()) {
+                // Conditions on line items (`bought(...)`) read the customer's lines.
+                let purchases = if items {
+                    self.store()
+                        .purchase_lines(t, r.customer.id())
+                        .await?
+                        .map(|l| PurchaseSummary::from_line_items(&l))
+                } else {
+                    None
+                };
                 for (rule, (day, at)) in &schedules {
-                    let ctx = SegmentContext::new(&r.customer, &r.stats, now)
+                    let mut ctx = SegmentContext::new(&r.customer, &r.stats, now)
                         .with_currency(Some(self.policies().tier.currency));
+                    if let Some(p) = &purchases {
+                        ctx = ctx.with_purchases(p);
+                    }
                     if rule.condition.as_ref().is_none_or(|c| c.matches(&ctx)) {
                         w.schedule.push(ScheduledAction::for_schedule(
                             &rule.id,
@@ -304,8 +320,23 @@ impl<S: Store + ActionStore, N: Notifier> Service<S, N> {
                         .into_iter()
                         .filter(ActionRecord::is_sent)
                         .collect();
-                    let ctx = SegmentContext::new(&r.customer, &r.stats, now)
+                    let purchases = if rule
+                        .condition
+                        .as_ref()
+                        .is_some_and(Segment::uses_line_items)
+                    {
+                        self.store()
+                            .purchase_lines(t, r.customer.id())
+                            .await?
+                            .map(|l| PurchaseSummary::from_line_items(&l))
+                    } else {
+                        None
+                    };
+                    let mut ctx = SegmentContext::new(&r.customer, &r.stats, now)
                         .with_currency(Some(self.policies().tier.currency));
+                    if let Some(p) = &purchases {
+                        ctx = ctx.with_purchases(p);
+                    }
                     decide_due(&action, rule, &ctx, consents, &sent, policy, now)
                 }
             };

@@ -319,15 +319,21 @@ impl Predictor {
         }
     }
 
-    /// Whether the record is in the segment with `clv_12m` from this model (or none).
+    /// Whether the record is in the segment with `clv_12m` from this model (or none), and its
+    /// purchases when the segment reads line items.
     pub(crate) fn matches(
         model: Option<&Predictor>,
         segment: &Segment,
         r: &Record,
         now: DateTime<Utc>,
+        purchases: Option<&rapport_core::PurchaseSummary>,
     ) -> bool {
         let clv = model.and_then(|m| m.predict(&r.stats, now).1);
-        segment.matches(&SegmentContext::new(&r.customer, &r.stats, now).with_clv_12m(clv))
+        let mut ctx = SegmentContext::new(&r.customer, &r.stats, now).with_clv_12m(clv);
+        if let Some(p) = purchases {
+            ctx = ctx.with_purchases(p);
+        }
+        segment.matches(&ctx)
     }
 }
 
@@ -380,11 +386,16 @@ impl<S: Store, N: Notifier> Service<S, N> {
         now: DateTime<Utc>,
     ) -> Result<Evaluation, Error> {
         let model = self.predictor(t).await?;
+        let purchases = self
+            .rule_lines(t, record.customer.id())
+            .await?
+            .map(|l| rapport_core::segment::PurchaseSummary::from_line_items(&l));
         self.evaluate_with(
             &record.customer,
             &record.stats,
             &EvalInputs::at(now),
             model.as_deref(),
+            purchases.as_ref(),
         )
     }
 

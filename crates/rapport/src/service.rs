@@ -975,28 +975,59 @@ impl<S: Store, N: Notifier> Service<S, N> {
         stats: &Stats,
         inputs: &EvalInputs,
         model: Option<&Predictor>,
+        purchases: Option<&PurchaseSummary>,
     ) -> Result<(Customer, Evaluation), Error> {
-        let e = self.evaluate_with(&customer, stats, inputs, model)?;
+        let e = self.evaluate_with(&customer, stats, inputs, model, purchases)?;
         e.apply_to(&mut customer);
         Ok((customer, e))
     }
 
     /// `evaluate` with P(alive) and the predicted CLV of the tenant's fitted model, if any,
-    /// and the model named in a churn reason that came from it.
+    /// and the model named in a churn reason that came from it; with the customer's purchases
+    /// for tag rules on line items (`None`: such rules leave their tags as they are).
     pub(crate) fn evaluate_with(
         &self,
         customer: &Customer,
         stats: &Stats,
         inputs: &EvalInputs,
         model: Option<&Predictor>,
+        purchases: Option<&PurchaseSummary>,
     ) -> Result<Evaluation, Error> {
         let Some(m) = model else {
-            return Ok(evaluate(customer, stats, &self.policies, inputs)?);
+            return Ok(evaluate_with_purchases(
+                customer,
+                stats,
+                &self.policies,
+                inputs,
+                purchases,
+            )?);
         };
         let inputs = m.inputs(*inputs, stats, self.policies.tier.ladder.metric);
-        let mut e = evaluate(customer, stats, &self.policies, &inputs)?;
+        let mut e = evaluate_with_purchases(customer, stats, &self.policies, &inputs, purchases)?;
         m.annotate(&mut e);
         Ok(e)
+    }
+
+    /// True when a tag rule reads line items (`bought(...)`, `category_spend(...)`): each
+    /// evaluation then reads the customer's line lists.
+    pub(crate) fn rules_read_line_items(&self) -> bool {
+        self.policies
+            .tag_rules
+            .iter()
+            .any(|r| r.when.uses_line_items())
+    }
+
+    /// The customer's stored line lists when a tag rule reads them (`None` otherwise, or from
+    /// a store that keeps none).
+    pub(crate) async fn rule_lines(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+    ) -> Result<Option<Vec<LineItems>>, Error> {
+        if !self.rules_read_line_items() {
+            return Ok(None);
+        }
+        Ok(self.store.purchase_lines(t, id).await?)
     }
 
     /// Records an activity (idempotent by key), folds it into the stats and re-evaluates the
@@ -1124,6 +1155,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
         let result = std::sync::Mutex::new(None);
         let refund = matches!(a.kind, ActivityKind::Refund { .. });
         let model = self.predictor(t).await?;
+        let stored_lines = self.rule_lines(t, a.customer).await?;
         let (r, applied) = self
             .modify_with_history(t, a.customer, None, refund, |read, history, now| {
                 read.customer.ensure_live()?;
@@ -1151,17 +1183,6 @@ impl<S: Store, N: Notifier> Service<S, N> {
                     kind,
                 )?;
                 stats.apply(&activity)?;
-                let (customer, e) =
-                    self.evaluated(customer, &stats, &EvalInputs::at(now), model.as_deref())?;
-                let mut events = vec![DomainEvent::ActivityRecorded {
-                    customer: customer.id(),
-                    activity: activity.id,
-                    kind: activity.kind.activity_type(),
-                }];
-                events.extend(e.events.iter().cloned());
-                if let Ok(mut slot) = result.lock() {
-                    *slot = Some(e);
-                }
                 let line_items = if lines.is_empty() {
                     Vec::new()
                 } else {
@@ -1171,6 +1192,28 @@ impl<S: Store, N: Notifier> Service<S, N> {
                         allow_total_mismatch,
                     )?]
                 };
+                // Tag rules on line items see the stored lines and these.
+                let purchases = stored_lines.as_ref().map(|stored| {
+                    let mut all = stored.clone();
+                    all.extend(line_items.iter().cloned());
+                    PurchaseSummary::from_line_items(&all)
+                });
+                let (customer, e) = self.evaluated(
+                    customer,
+                    &stats,
+                    &EvalInputs::at(now),
+                    model.as_deref(),
+                    purchases.as_ref(),
+                )?;
+                let mut events = vec![DomainEvent::ActivityRecorded {
+                    customer: customer.id(),
+                    activity: activity.id,
+                    kind: activity.kind.activity_type(),
+                }];
+                events.extend(e.events.iter().cloned());
+                if let Ok(mut slot) = result.lock() {
+                    *slot = Some(e);
+                }
                 let account_activities = match account {
                     Some(account) => vec![AccountActivity::new(account, activity.clone())?],
                     None => Vec::new(),
@@ -1465,12 +1508,21 @@ impl<S: Store, N: Notifier> Service<S, N> {
     ) -> Result<Evaluation, Error> {
         let result = std::sync::Mutex::new(None);
         let model = self.predictor(t).await?;
+        let purchases = self
+            .rule_lines(t, id)
+            .await?
+            .map(|l| PurchaseSummary::from_line_items(&l));
         self.modify_at(t, id, at, |read, now| {
             read.customer.ensure_live()?;
             let mut c = read.customer.clone();
             change(&mut c, now)?;
-            let (customer, mut e) =
-                self.evaluated(c, &read.stats, &EvalInputs::at(now), model.as_deref())?;
+            let (customer, mut e) = self.evaluated(
+                c,
+                &read.stats,
+                &EvalInputs::at(now),
+                model.as_deref(),
+                purchases.as_ref(),
+            )?;
             // A change made by hand (an override) moved the stage before the rules looked:
             // report the move from the stored stage, with its event, like any other.
             let stored = read.customer.stage();
@@ -1692,7 +1744,16 @@ impl<S: Store, N: Notifier> Service<S, N> {
             let short = rows.len() < next.limit as usize;
             next.after = rows.last().map(|r| r.customer.id()).or(next.after);
             for r in rows {
-                if Predictor::matches(model.as_deref(), segment, &r, now) {
+                // A segment on line items too: the re-check reads the candidate's lines.
+                let purchases = if segment.uses_line_items() {
+                    self.store
+                        .purchase_lines(t, r.customer.id())
+                        .await?
+                        .map(|l| PurchaseSummary::from_line_items(&l))
+                } else {
+                    None
+                };
+                if Predictor::matches(model.as_deref(), segment, &r, now, purchases.as_ref()) {
                     out.push(r);
                     if out.len() == limit {
                         return Ok(out);
@@ -1858,7 +1919,17 @@ impl<S: Store, N: Notifier> Service<S, N> {
                 }
                 let id = r.customer.id();
                 let inputs = inputs_for(find_ranked(&ranked, &mut cursor, id), now);
-                let mut e = self.evaluate_with(&r.customer, &r.stats, &inputs, model.as_deref())?;
+                let purchases = self
+                    .rule_lines(t, id)
+                    .await?
+                    .map(|l| PurchaseSummary::from_line_items(&l));
+                let mut e = self.evaluate_with(
+                    &r.customer,
+                    &r.stats,
+                    &inputs,
+                    model.as_deref(),
+                    purchases.as_ref(),
+                )?;
                 report.evaluated += 1;
                 if e.is_noop(&r.customer) {
                     if collect {
@@ -1912,6 +1983,10 @@ impl<S: Store, N: Notifier> Service<S, N> {
                                 now,
                             );
                             let slot = std::sync::Mutex::new(None);
+                            let purchases = self
+                                .rule_lines(t, id)
+                                .await?
+                                .map(|l| PurchaseSummary::from_line_items(&l));
                             let (r, applied) = self
                                 .modify(t, id, |read, _| {
                                     let keep = |e| {
@@ -1928,6 +2003,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                                         &read.stats,
                                         &inputs,
                                         model.as_deref(),
+                                        purchases.as_ref(),
                                     )?;
                                     if collect {
                                         keep(Some(e.clone()));

@@ -13,7 +13,7 @@ use crate::decide::lifecycle::{Advanced, StageDecision, advance_with};
 use crate::decide::policy::Policies;
 use crate::decide::rank::Ranked;
 use crate::decide::rfm::RfmScores;
-use crate::decide::segment::SegmentContext;
+use crate::decide::segment::{PurchaseSummary, SegmentContext};
 use crate::decide::tag_rule::{TagChange, evaluate_tag_rules, evaluate_tag_rules_unranked};
 use crate::decide::tier::{TierDecision, TierMetric, TierPolicy};
 use crate::error::DomainError;
@@ -323,6 +323,42 @@ pub fn evaluate(
     policies: &Policies,
     inputs: &EvalInputs,
 ) -> Result<Evaluation, DomainError> {
+    evaluate_with_purchases(customer, stats, policies, inputs, None)
+}
+
+/// [`evaluate`] with the customer's purchases from its line items, for tag rules that read
+/// them (`bought(...)`, `category_spend(...)`). Without them (`None`, as [`evaluate`]) the
+/// tags of such rules stay as they are: a rule on line items is never decided blind.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use rapport_core::*;
+/// use rapport_core::segment::PurchaseSummary;
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let policies = Policies {
+///     tag_rules: vec![TagRule::parse(r#"when bought("puer") then tag taste:puer"#).unwrap()],
+///     ..Policies::default()
+/// };
+/// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+/// let lines = LineItems { activity: ActivityId::from_u128(3), customer: c.id(), order: OrderId::new("o1")?,
+///     at: now, refund: false, items: vec![LineItem::new(Sku::new("puer")?, 1, Money::new(5.into(), Currency::USD), None)?] };
+/// let bought = PurchaseSummary::from_line_items(&[lines]);
+/// let e = evaluate_with_purchases(&c, &Stats::default(), &policies, &EvalInputs::at(now), Some(&bought))?;
+/// assert_eq!(e.tags_added[0].tag.as_str(), "taste:puer");
+/// // Without the line items the rule is not decided: no tag added (nor removed).
+/// assert!(evaluate(&c, &Stats::default(), &policies, &EvalInputs::at(now))?.tags_added.is_empty());
+/// # Ok::<(), DomainError>(())
+/// ```
+///
+/// # Errors
+/// As [`evaluate`].
+pub fn evaluate_with_purchases(
+    customer: &Customer,
+    stats: &Stats,
+    policies: &Policies,
+    inputs: &EvalInputs,
+    purchases: Option<&PurchaseSummary>,
+) -> Result<Evaluation, DomainError> {
     customer.ensure_live()?;
     let now = inputs.now;
     let id = customer.id();
@@ -361,10 +397,13 @@ pub fn evaluate(
         decided = c;
         &decided
     };
-    let ctx = SegmentContext::new(subject, stats, now)
+    let mut ctx = SegmentContext::new(subject, stats, now)
         .with_currency(Some(policies.tier.currency))
         .with_rfm(inputs.rfm)
         .with_churn_risk(Some(churn_risk.score));
+    if let Some(p) = purchases {
+        ctx = ctx.with_purchases(p);
+    }
     // Without a ranking, rules on RFM scores cannot be decided: their tags stay as the last
     // sweep left them (a record or evaluate must not undo it with nothing changed).
     let tags = if inputs.ranked || inputs.rfm.is_some() {

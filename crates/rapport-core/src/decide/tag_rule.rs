@@ -442,7 +442,11 @@ fn tag_rules(rules: &[TagRule], ctx: &SegmentContext<'_>, ranked: bool) -> TagRu
             continue;
         }
         let same_tag = || rules[i..].iter().filter(|r| r.tag == rule.tag);
-        let decidable = |r: &TagRule| ranked || !r.reads_population();
+        // A rule on line items is decided only with the customer's purchases in the context.
+        let decidable = |r: &TagRule| {
+            (ranked || !r.reads_population())
+                && (ctx.purchases.is_some() || !r.when.uses_line_items())
+        };
         let holding = same_tag().find(|r| decidable(r) && r.when.matches(ctx));
         // Unranked, a tag no decidable rule holds for is undecided when a population rule
         // could hold: it stays as it is.

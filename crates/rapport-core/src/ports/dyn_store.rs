@@ -12,6 +12,7 @@ use crate::model::activity::Activity;
 use crate::model::clv_model::FittedClv;
 use crate::model::contact::ContactKey;
 use crate::model::id::{CustomerId, MergeId, MessageId, TenantId};
+use crate::model::line_item::LineItems;
 use crate::ports::{
     Applied, MergeSide, MergeStore, Outbox, Page, Record, Store, StoreError, TimeRange,
 };
@@ -165,6 +166,12 @@ pub trait DynStore: Send + Sync {
         tenant: TenantId,
         cs: &'a Changeset,
     ) -> BoxFuture<'a, Result<Applied, StoreError>>;
+    /// [`Store::purchase_lines`], boxed.
+    fn purchase_lines_boxed(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> BoxFuture<'_, Result<Option<Vec<LineItems>>, StoreError>>;
     /// [`Store::clv_model`], boxed.
     fn clv_model_boxed(
         &self,
@@ -242,6 +249,13 @@ impl<S: Store + Outbox> DynStore for S {
     ) -> BoxFuture<'a, Result<Applied, StoreError>> {
         Box::pin(self.apply(tenant, cs))
     }
+    fn purchase_lines_boxed(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> BoxFuture<'_, Result<Option<Vec<LineItems>>, StoreError>> {
+        Box::pin(self.purchase_lines(tenant, customer))
+    }
     fn clv_model_boxed(
         &self,
         tenant: TenantId,
@@ -315,6 +329,13 @@ macro_rules! boxed_store {
         }
         async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
             self.apply_boxed(tenant, cs).await
+        }
+        async fn purchase_lines(
+            &self,
+            tenant: TenantId,
+            customer: CustomerId,
+        ) -> Result<Option<Vec<LineItems>>, StoreError> {
+            self.purchase_lines_boxed(tenant, customer).await
         }
         async fn clv_model(&self, tenant: TenantId) -> Result<Option<FittedClv>, StoreError> {
             self.clv_model_boxed(tenant).await

@@ -13,6 +13,7 @@ use crate::model::contact::ContactKey;
 use crate::model::customer::Customer;
 use crate::model::id::IdempotencyKey;
 use crate::model::id::{CustomerId, TenantId};
+use crate::model::line_item::LineItems;
 use crate::model::stats::Stats;
 use crate::ports::{Entity, StoreError};
 
@@ -677,6 +678,21 @@ pub trait Store: Send + Sync {
         cs: &Changeset,
     ) -> impl Future<Output = Result<Applied, StoreError>> + Send;
 
+    /// Every line list of a customer (purchases' and refunds'), for the segments and tag rules
+    /// that read line items (`bought(...)`, `category_spend(...)`): the service builds a
+    /// [`PurchaseSummary`](crate::segment::PurchaseSummary) from them. The default body answers
+    /// `None`: a store that keeps no line items leaves such rules undecided (their tags stay
+    /// as they are). A [`LineItemStore`](crate::ports::LineItemStore) answers its
+    /// `customer_line_items`.
+    fn purchase_lines(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> impl Future<Output = Result<Option<Vec<LineItems>>, StoreError>> + Send {
+        let _ = (tenant, customer);
+        async { Ok(None) }
+    }
+
     /// The tenant's fitted CLV model (the one with the latest `fitted_at`), if one was saved.
     /// The default body answers `None`: a store that cannot keep models gives the rule-based
     /// churn risk and no `clv_12m`.
@@ -758,6 +774,13 @@ macro_rules! forward_store {
                 cs: &Changeset,
             ) -> impl Future<Output = Result<Applied, StoreError>> + Send {
                 (**self).apply(tenant, cs)
+            }
+            fn purchase_lines(
+                &self,
+                tenant: TenantId,
+                customer: CustomerId,
+            ) -> impl Future<Output = Result<Option<Vec<LineItems>>, StoreError>> + Send {
+                (**self).purchase_lines(tenant, customer)
             }
             fn clv_model(
                 &self,

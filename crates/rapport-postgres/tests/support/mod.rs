@@ -147,6 +147,13 @@ impl Store for Fresh {
     async fn apply(&self, t: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
         self.s().apply(t, cs).await
     }
+    async fn purchase_lines(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+    ) -> Result<Option<Vec<rapport_core::LineItems>>, StoreError> {
+        self.s().purchase_lines(t, id).await
+    }
     async fn clv_model(&self, t: TenantId) -> Result<Option<rapport_core::FittedClv>, StoreError> {
         self.s().clv_model(t).await
     }

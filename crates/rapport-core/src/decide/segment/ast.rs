@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::activity::ActivityType;
 use crate::model::customer::AttrKey;
+use crate::model::id::ProductCategory;
 use crate::model::lifecycle::Stage;
 use crate::model::tag::Tag;
 use crate::model::tier::Tier;
@@ -77,6 +78,13 @@ pub enum Segment {
     ///
     /// [`SegmentContext::account_roles`]: super::SegmentContext::account_roles
     HasAccountRole(crate::model::account::AccountRole),
+    /// The customer bought this sku, net of full refunds (`bought("sku-123")`): some order of
+    /// its holds more of it than that order's refund lines give back — what the recommender
+    /// counts as bought ([`net_purchases`](crate::ports::net_purchases)). Read from
+    /// [`SegmentContext::purchases`]; false without them.
+    ///
+    /// [`SegmentContext::purchases`]: super::SegmentContext::purchases
+    Bought(crate::model::id::Sku),
 }
 
 /// A comparison operator.
@@ -492,7 +500,29 @@ pub enum Field {
     DaysSince(ActivityType),
     /// `days_since_registered`: whole UTC days since the customer was created.
     DaysSinceRegistered,
+    /// `category_spend("tea", DAYS)`: the customer's net spend on line items of the category
+    /// over purchases at times in `(now - DAYS days, now]`, in the customer's currency (a
+    /// refund's lines subtract at the time of their order's purchase); missing without
+    /// [`SegmentContext::purchases`](super::SegmentContext::purchases). `DAYS` is
+    /// `1..=`[`MAX_SPEND_DAYS`].
+    CategorySpend {
+        /// The category.
+        category: ProductCategory,
+        /// The window, in days.
+        days: u32,
+    },
 }
+
+/// The longest `category_spend` window, in days (100 years).
+///
+/// ```
+/// use rapport_core::Segment;
+/// use rapport_core::segment::{MAX_SPEND_DAYS, ParseErrorKind};
+/// assert!(Segment::parse(&format!("category_spend(\"tea\", {MAX_SPEND_DAYS}) > 0")).is_ok());
+/// let err = Segment::parse(&format!("category_spend(\"tea\", {}) > 0", MAX_SPEND_DAYS + 1)).unwrap_err();
+/// assert!(matches!(err.kind(), ParseErrorKind::InvalidDays { .. }));
+/// ```
+pub const MAX_SPEND_DAYS: u32 = 36_500;
 
 /// The fields with a fixed name, and their names.
 pub(crate) const NAMED_FIELDS: [(&str, Field); 25] = [
@@ -641,6 +671,11 @@ impl fmt::Display for Field {
         match self {
             Field::Attr(k) => write!(f, "attr.{k}"),
             Field::DaysSince(t) => write!(f, "days_since({})", t.as_str()),
+            Field::CategorySpend { category, days } => {
+                f.write_str("category_spend(")?;
+                super::print::write_quoted(f, category.as_str())?;
+                write!(f, ", {days})")
+            }
             other => {
                 let name = NAMED_FIELDS
                     .iter()
@@ -682,6 +717,9 @@ impl FromStr for Field {
             return activity_type(t.trim())
                 .map(Field::DaysSince)
                 .ok_or_else(fail);
+        }
+        if s.starts_with("category_spend") {
+            return super::parse::Parser::field_only(s).map_err(|_| fail());
         }
         Err(fail())
     }

@@ -86,6 +86,50 @@ pub enum ParseErrorKind {
         /// Why.
         reason: String,
     },
+    /// A sku in `bought(...)` that is not one (empty, too long, surrounding whitespace, ...).
+    ///
+    /// ```
+    /// use rapport_core::Segment;
+    /// use rapport_core::segment::ParseErrorKind;
+    /// let err = Segment::parse(r#"bought("")"#).unwrap_err();
+    /// assert!(matches!(err.kind(), ParseErrorKind::InvalidSku { text, .. } if text.is_empty()));
+    /// assert_eq!(err.column(), 8);
+    /// ```
+    InvalidSku {
+        /// The sku as written.
+        text: String,
+        /// Why.
+        reason: String,
+    },
+    /// A category in `category_spend(...)` that is not one.
+    ///
+    /// ```
+    /// use rapport_core::Segment;
+    /// use rapport_core::segment::ParseErrorKind;
+    /// let err = Segment::parse(r#"category_spend(" tea", 30) > 1"#).unwrap_err();
+    /// assert!(matches!(err.kind(), ParseErrorKind::InvalidCategory { .. }));
+    /// ```
+    InvalidCategory {
+        /// The category as written.
+        text: String,
+        /// Why.
+        reason: String,
+    },
+    /// A `category_spend` window that is not a whole number of days in `1..=max`.
+    ///
+    /// ```
+    /// use rapport_core::Segment;
+    /// use rapport_core::segment::ParseErrorKind;
+    /// let err = Segment::parse(r#"category_spend("tea", 0) > 1"#).unwrap_err();
+    /// assert_eq!(err.kind(), &ParseErrorKind::InvalidDays { text: "0".into(), max: 36_500 });
+    /// assert_eq!(err.to_string(), "invalid number of days '0' at column 23: expected a whole number from 1 to 36500");
+    /// ```
+    InvalidDays {
+        /// The number as written.
+        text: String,
+        /// The largest allowed.
+        max: u32,
+    },
     /// An attribute key that is not 1–64 of `a-z 0-9 _` starting with a letter.
     InvalidAttrKey {
         /// The key.
@@ -192,6 +236,17 @@ impl fmt::Display for SegmentParseError {
             ParseErrorKind::InvalidTag { text, reason } => {
                 write!(f, "invalid tag '{text}' at column {col}: {reason}")
             }
+            ParseErrorKind::InvalidSku { text, reason } => {
+                write!(f, "invalid sku '{text}' at column {col}: {reason}")
+            }
+            ParseErrorKind::InvalidCategory { text, reason } => {
+                write!(f, "invalid category '{text}' at column {col}: {reason}")
+            }
+            ParseErrorKind::InvalidDays { text, max } => write!(
+                f,
+                "invalid number of days '{text}' at column {col}: expected a whole number from 1 \
+                 to {max}"
+            ),
             ParseErrorKind::InvalidAttrKey { key } => write!(
                 f,
                 "invalid attribute key '{key}' at column {col}: expected 1-64 of a-z, 0-9, '_' \

@@ -43,6 +43,7 @@ impl Segment {
                 ctx.customer.consents.allows(*purpose, *channel)
             }
             Segment::HasAccountRole(role) => ctx.account_roles.contains(*role),
+            Segment::Bought(sku) => ctx.purchases.is_some_and(|p| p.bought(sku)),
         }
     }
 }
@@ -211,6 +212,13 @@ fn compare(ctx: &SegmentContext<'_>, field: &Field, op: CmpOp, value: &Literal) 
             days_between(ctx.customer.created_at().date_naive(), now),
             value,
         ),
+        Field::CategorySpend { category, days } if comparable(ctx) => num(
+            op,
+            ctx.purchases
+                .map(|p| p.category_spend(category, *days, now)),
+            value,
+        ),
+        Field::CategorySpend { .. } => false,
     }
 }
 

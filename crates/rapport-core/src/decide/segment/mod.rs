@@ -26,7 +26,9 @@
 //! The text form, in short (`docs/domain.md` has the whole guide):
 //! - comparisons `field op value` with `== != < <= > >=`, and `field in (v1, v2)`;
 //! - `has_tag("ns:name")`, `consent("purpose", "channel")`,
-//!   `has_account_role("decision_maker")`, `true`, `false`;
+//!   `has_account_role("decision_maker")`, `bought("sku-123")`, `true`, `false`;
+//! - `category_spend("tea", 365)` is a number field (net spend on the category over the last
+//!   365 days) usable with every comparison operator;
 //! - `not`, then `and`, then `or` (loosest); parentheses group;
 //! - values: numbers (`12`, `-3.5`), `"text"` (escapes `\" \\ \n \r \t \u{..}`), `true` /
 //!   `false`, dates `2026-01-31`, tier names (`gold`) and stage names (`silent`).
@@ -36,16 +38,19 @@ mod error;
 mod eval;
 mod parse;
 mod print;
+mod purchases;
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
 pub use ast::{
-    CmpOp, Field, FieldError, FieldMismatch, Literal, Segment, StageName, UnknownField, ValueKind,
+    CmpOp, Field, FieldError, FieldMismatch, Literal, MAX_SPEND_DAYS, Segment, StageName,
+    UnknownField, ValueKind,
 };
 pub use error::{ParseErrorKind, SegmentParseError};
 pub use parse::{MAX_DEPTH, MAX_LEN};
+pub use purchases::PurchaseSummary;
 
 pub(crate) use parse::Parser;
 
@@ -95,6 +100,10 @@ pub struct SegmentContext<'a> {
     /// ([`SegmentContext::with_account_roles`]); empty when not given, so
     /// `has_account_role(...)` is false.
     pub account_roles: AccountRoleSet,
+    /// What the customer bought, from its line items
+    /// ([`SegmentContext::with_purchases`]); `None` when not given, so `bought(...)` is false
+    /// and `category_spend(...)` is missing (every comparison on it false).
+    pub purchases: Option<&'a PurchaseSummary>,
 }
 
 impl<'a> SegmentContext<'a> {
@@ -122,6 +131,7 @@ impl<'a> SegmentContext<'a> {
             now,
             currency: None,
             account_roles: AccountRoleSet::default(),
+            purchases: None,
         }
     }
 
@@ -229,7 +239,62 @@ impl<'a> SegmentContext<'a> {
     }
 }
 
+impl<'a> SegmentContext<'a> {
+    /// With the customer's purchases from its line items (a store's query builds them when
+    /// [`Segment::uses_line_items`]).
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// use rapport_core::segment::PurchaseSummary;
+    /// let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    /// let customer = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// let stats = Stats::default();
+    /// let usd = |s: &str| Money::new(s.parse().unwrap(), Currency::USD);
+    /// let lines = LineItems { activity: ActivityId::from_u128(3), customer: customer.id(),
+    ///     order: OrderId::new("o1")?, at: now, refund: false,
+    ///     items: vec![LineItem::new(Sku::new("puer")?, 2, usd("60"), Some(ProductCategory::new("tea")?))?] };
+    /// let bought = PurchaseSummary::from_line_items(&[lines]);
+    /// let seg = Segment::parse(r#"bought("puer") and category_spend("tea", 365) > 100"#)?;
+    /// assert!(!seg.matches(&SegmentContext::new(&customer, &stats, now))); // no items given
+    /// assert!(seg.matches(&SegmentContext::new(&customer, &stats, now).with_purchases(&bought)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_purchases(mut self, purchases: &'a PurchaseSummary) -> Self {
+        self.purchases = Some(purchases);
+        self
+    }
+}
+
 impl Segment {
+    /// True when the predicate reads line items (`bought(...)`, `category_spend(...)`): a
+    /// store then reads the customers' line items to evaluate it
+    /// ([`SegmentContext::with_purchases`]).
+    ///
+    /// ```
+    /// use rapport_core::Segment;
+    /// assert!(Segment::parse(r#"orders > 1 and not bought("sku-1")"#)?.uses_line_items());
+    /// assert!(Segment::parse(r#"category_spend("tea", 30) >= 10"#)?.uses_line_items());
+    /// assert!(!Segment::parse("orders > 1")?.uses_line_items());
+    /// # Ok::<(), rapport_core::SegmentParseError>(())
+    /// ```
+    #[must_use]
+    pub fn uses_line_items(&self) -> bool {
+        let mut found = false;
+        self.visit(&mut |s| {
+            found |= matches!(
+                s,
+                Segment::Bought(_)
+                    | Segment::Compare {
+                        field: Field::CategorySpend { .. },
+                        ..
+                    }
+            );
+        });
+        found
+    }
+
     /// True when the predicate tests account roles (`has_account_role(...)`): a store then
     /// reads the customers' links to evaluate it ([`SegmentContext::with_account_roles`]).
     ///
@@ -302,7 +367,8 @@ impl Segment {
             | Segment::Compare { .. }
             | Segment::HasTag(_)
             | Segment::Consent { .. }
-            | Segment::HasAccountRole(_) => {}
+            | Segment::HasAccountRole(_)
+            | Segment::Bought(_) => {}
         }
     }
 

@@ -10,8 +10,10 @@
 //!          | "has_tag" "(" STRING ")"
 //!          | "consent" "(" STRING "," STRING ")"
 //!          | "has_account_role" "(" STRING ")"
+//!          | "bought" "(" STRING ")"
 //!          | field op value | field "in" "(" value ("," value)* ")"
 //! field   := NAME | "attr." KEY | "days_since" "(" ACTIVITY ")"
+//!          | "category_spend" "(" STRING "," DAYS ")"
 //! ```
 //! Recursion only happens through `(` and `not`, and both count against [`MAX_DEPTH`], so
 //! hostile input gets a typed error instead of a stack overflow.
@@ -22,9 +24,12 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use super::Segment;
-use super::ast::{CmpOp, Field, FieldMismatch, Literal, NAMED_FIELDS, StageName, activity_type};
+use super::ast::{
+    CmpOp, Field, FieldMismatch, Literal, MAX_SPEND_DAYS, NAMED_FIELDS, StageName, activity_type,
+};
 use super::error::{ParseErrorKind, SegmentParseError};
 use crate::model::customer::AttrKey;
+use crate::model::id::{ProductCategory, Sku};
 use crate::model::tag::Tag;
 use crate::model::tier::Tier;
 
@@ -118,6 +123,18 @@ impl<'a> Parser<'a> {
         let seg = p.expr()?;
         p.expect_end("'and', 'or' or end of input")?;
         Ok(seg)
+    }
+
+    /// Parses a field alone (the serialised form of [`Field`]), then the end of the input.
+    pub(crate) fn field_only(src: &'a str) -> Result<Field> {
+        let mut p = Parser::new(src)?;
+        let t = p.next()?;
+        let Tok::Word(w) = t.tok else {
+            return Err(p.expected(&t, "a field"));
+        };
+        let f = p.field(w, t.start)?;
+        p.expect_end("end of input")?;
+        Ok(f)
     }
 
     /// 1-based character column of a byte offset.
@@ -485,6 +502,7 @@ impl<'a> Parser<'a> {
             Tok::Word("has_tag") => self.has_tag(),
             Tok::Word("consent") => self.consent(),
             Tok::Word("has_account_role") => self.has_account_role(),
+            Tok::Word("bought") => self.bought(),
             Tok::Word("and" | "or" | "not" | "in" | "then" | "when" | "for") | Tok::Eof => {
                 Err(self.expected(&t, Self::expected_predicate(after)))
             }
@@ -579,6 +597,67 @@ impl<'a> Parser<'a> {
         Ok(Segment::HasAccountRole(role))
     }
 
+    /// `bought("sku")`.
+    fn bought(&mut self) -> Result<Segment> {
+        let open = self.open("bought")?;
+        let (text, t) = self.quoted(open, "a quoted sku like \"sku-123\" in bought(...)")?;
+        let sku = Sku::new(text.clone()).map_err(|e| {
+            self.err(
+                t.start,
+                ParseErrorKind::InvalidSku {
+                    text,
+                    reason: e.to_string(),
+                },
+            )
+        })?;
+        self.close(open, "')' after the sku")?;
+        Ok(Segment::Bought(sku))
+    }
+
+    /// `category_spend("category", DAYS)` after its name.
+    fn category_spend(&mut self) -> Result<Field> {
+        let open = self.open("category_spend")?;
+        let (text, t) = self.quoted(
+            open,
+            "a quoted category like \"tea\" in category_spend(...)",
+        )?;
+        let category = ProductCategory::new(text.clone()).map_err(|e| {
+            self.err(
+                t.start,
+                ParseErrorKind::InvalidCategory {
+                    text,
+                    reason: e.to_string(),
+                },
+            )
+        })?;
+        let t = self.next()?;
+        match t.tok {
+            Tok::Comma => {}
+            Tok::Eof => return Err(self.err(open, ParseErrorKind::Unclosed)),
+            _ => return Err(self.expected(&t, "',' and a number of days after the category")),
+        }
+        let t = self.next()?;
+        let days = match t.tok {
+            Tok::Number(n) => n
+                .parse::<u32>()
+                .ok()
+                .filter(|d| (1..=MAX_SPEND_DAYS).contains(d))
+                .ok_or_else(|| {
+                    self.err(
+                        t.start,
+                        ParseErrorKind::InvalidDays {
+                            text: n.to_owned(),
+                            max: MAX_SPEND_DAYS,
+                        },
+                    )
+                })?,
+            Tok::Eof => return Err(self.err(open, ParseErrorKind::Unclosed)),
+            _ => return Err(self.expected(&t, "a number of days (1 to 36500)")),
+        };
+        self.close(open, "')' after the number of days")?;
+        Ok(Field::CategorySpend { category, days })
+    }
+
     /// The next token as a quoted string, with the token.
     fn quoted(&mut self, open: usize, expected: &str) -> Result<(String, Token<'a>)> {
         let t = self.next()?;
@@ -630,6 +709,9 @@ impl<'a> Parser<'a> {
                     },
                 )
             });
+        }
+        if w == "category_spend" {
+            return self.category_spend();
         }
         if w == "days_since" {
             let open = self.open("days_since")?;
@@ -796,6 +878,8 @@ fn suggest(word: &str) -> Option<&'static str> {
         "has_tag",
         "consent",
         "has_account_role",
+        "bought",
+        "category_spend",
         "days_since",
         "not",
         "and",

@@ -68,6 +68,11 @@ fn write_segment(f: &mut fmt::Formatter<'_>, s: &Segment) -> fmt::Result {
             write!(f, "consent(\"{purpose}\", \"{channel}\")")
         }
         Segment::HasAccountRole(role) => write!(f, "has_account_role(\"{role}\")"),
+        Segment::Bought(sku) => {
+            f.write_str("bought(")?;
+            write_quoted(f, sku.as_str())?;
+            f.write_char(')')
+        }
     }
 }
 
@@ -79,7 +84,7 @@ impl fmt::Display for Segment {
 }
 
 /// Writes `s` in double quotes, escaping `"`, `\` and control characters.
-fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+pub(crate) fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
     f.write_char('"')?;
     for c in s.chars() {
         match c {
