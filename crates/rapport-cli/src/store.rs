@@ -192,6 +192,16 @@ impl Store for Db {
             Db::Postgres(s) => s.apply(t, cs).await,
         }
     }
+    async fn account_roles(
+        &self,
+        t: TenantId,
+        customers: &[CustomerId],
+    ) -> std::result::Result<Vec<rapport_core::AccountRoleSet>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.account_roles(t, customers).await,
+            Db::Postgres(s) => s.account_roles(t, customers).await,
+        }
+    }
     async fn clv_model(
         &self,
         t: TenantId,

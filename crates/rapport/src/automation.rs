@@ -194,16 +194,34 @@ impl<S: Store + ActionStore, N: Notifier> Service<S, N> {
             return Ok(0);
         }
         let mut scheduled = 0;
+        // Account roles are read (once per page) only when a condition tests them.
+        let roles_needed = schedules.iter().any(|(r, _)| {
+            r.condition
+                .as_ref()
+                .is_some_and(rapport_core::Segment::uses_account_roles)
+        });
         let mut page = Page::first(500);
         loop {
             let rows = self.store().scan(t, page).await?;
             let Some(last) = rows.last() else { break };
             page.after = Some(last.customer.id());
+            let roles = if roles_needed {
+                let ids: Vec<_> = rows.iter().map(|r| r.customer.id()).collect();
+                self.store().account_roles(t, &ids).await?
+            } else {
+                Vec::new()
+            };
             let mut w = DueActions::default();
-            for r in rows.iter().filter(|r| r.customer.is_live()) {
+            for (i, r) in rows
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.customer.is_live())
+            {
+                let held = roles.get(i).copied().unwrap_or_default();
                 for (rule, (day, at)) in &schedules {
                     let ctx = SegmentContext::new(&r.customer, &r.stats, now)
-                        .with_currency(Some(self.policies().tier.currency));
+                        .with_currency(Some(self.policies().tier.currency))
+                        .with_account_roles(held);
                     if rule.condition.as_ref().is_none_or(|c| c.matches(&ctx)) {
                         w.schedule.push(ScheduledAction::for_schedule(
                             &rule.id,
@@ -304,8 +322,19 @@ impl<S: Store + ActionStore, N: Notifier> Service<S, N> {
                         .into_iter()
                         .filter(ActionRecord::is_sent)
                         .collect();
+                    let held = if rule
+                        .condition
+                        .as_ref()
+                        .is_some_and(rapport_core::Segment::uses_account_roles)
+                    {
+                        let roles = self.store().account_roles(t, &[action.customer]).await?;
+                        roles.first().copied().unwrap_or_default()
+                    } else {
+                        rapport_core::AccountRoleSet::default()
+                    };
                     let ctx = SegmentContext::new(&r.customer, &r.stats, now)
-                        .with_currency(Some(self.policies().tier.currency));
+                        .with_currency(Some(self.policies().tier.currency))
+                        .with_account_roles(held);
                     decide_due(&action, rule, &ctx, consents, &sent, policy, now)
                 }
             };

@@ -380,12 +380,8 @@ impl<S: Store, N: Notifier> Service<S, N> {
         now: DateTime<Utc>,
     ) -> Result<Evaluation, Error> {
         let model = self.predictor(t).await?;
-        self.evaluate_with(
-            &record.customer,
-            &record.stats,
-            &EvalInputs::at(now),
-            model.as_deref(),
-        )
+        let inputs = self.single_inputs(t, record.customer.id(), now).await?;
+        self.evaluate_with(&record.customer, &record.stats, &inputs, model.as_deref())
     }
 
     /// The tenant's stored CLV model, if any.

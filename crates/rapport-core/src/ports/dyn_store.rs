@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::changeset::Changeset;
 use crate::decide::segment::Segment;
 use crate::event::OutboxMessage;
+use crate::model::account::AccountRoleSet;
 use crate::model::activity::Activity;
 use crate::model::clv_model::FittedClv;
 use crate::model::contact::ContactKey;
@@ -165,6 +166,12 @@ pub trait DynStore: Send + Sync {
         tenant: TenantId,
         cs: &'a Changeset,
     ) -> BoxFuture<'a, Result<Applied, StoreError>>;
+    /// [`Store::account_roles`], boxed.
+    fn account_roles_boxed<'a>(
+        &'a self,
+        tenant: TenantId,
+        customers: &'a [CustomerId],
+    ) -> BoxFuture<'a, Result<Vec<AccountRoleSet>, StoreError>>;
     /// [`Store::clv_model`], boxed.
     fn clv_model_boxed(
         &self,
@@ -242,6 +249,13 @@ impl<S: Store + Outbox> DynStore for S {
     ) -> BoxFuture<'a, Result<Applied, StoreError>> {
         Box::pin(self.apply(tenant, cs))
     }
+    fn account_roles_boxed<'a>(
+        &'a self,
+        tenant: TenantId,
+        customers: &'a [CustomerId],
+    ) -> BoxFuture<'a, Result<Vec<AccountRoleSet>, StoreError>> {
+        Box::pin(self.account_roles(tenant, customers))
+    }
     fn clv_model_boxed(
         &self,
         tenant: TenantId,
@@ -315,6 +329,13 @@ macro_rules! boxed_store {
         }
         async fn apply(&self, tenant: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
             self.apply_boxed(tenant, cs).await
+        }
+        async fn account_roles(
+            &self,
+            tenant: TenantId,
+            customers: &[CustomerId],
+        ) -> Result<Vec<AccountRoleSet>, StoreError> {
+            self.account_roles_boxed(tenant, customers).await
         }
         async fn clv_model(&self, tenant: TenantId) -> Result<Option<FittedClv>, StoreError> {
             self.clv_model_boxed(tenant).await
