@@ -162,6 +162,26 @@ impl AccountStore for Db {
             Db::Postgres(s) => s.customer_links(t, customer).await,
         }
     }
+    async fn accounts_activities(
+        &self,
+        t: TenantId,
+        accounts: &[AccountId],
+    ) -> std::result::Result<Vec<Vec<rapport_core::Activity>>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.accounts_activities(t, accounts).await,
+            Db::Postgres(s) => s.accounts_activities(t, accounts).await,
+        }
+    }
+    async fn contacts_by_role(
+        &self,
+        t: TenantId,
+        accounts: &[AccountId],
+    ) -> std::result::Result<std::collections::BTreeMap<AccountRole, usize>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.contacts_by_role(t, accounts).await,
+            Db::Postgres(s) => s.contacts_by_role(t, accounts).await,
+        }
+    }
 }
 
 fn account_json(a: &Account) -> serde_json::Value {

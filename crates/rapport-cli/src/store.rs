@@ -202,6 +202,17 @@ impl Store for Db {
             Db::Postgres(s) => s.purchase_lines(t, id).await,
         }
     }
+
+    async fn account_roles(
+        &self,
+        t: TenantId,
+        customers: &[CustomerId],
+    ) -> std::result::Result<Vec<rapport_core::AccountRoleSet>, StoreError> {
+        match self {
+            Db::Sqlite(s) => s.account_roles(t, customers).await,
+            Db::Postgres(s) => s.account_roles(t, customers).await,
+        }
+    }
     async fn clv_model(
         &self,
         t: TenantId,

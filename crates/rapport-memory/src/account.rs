@@ -83,10 +83,12 @@ pub(crate) fn write(book: &mut Book, cs: &Changeset) {
     }
     for r in &cs.link_removals {
         book.account_links.remove(&(r.account, r.customer));
+        book.links_by_customer.remove(&(r.customer, r.account));
     }
     for l in &cs.account_links {
         book.account_links
             .insert((l.account, l.customer), l.clone());
+        book.links_by_customer.insert((l.customer, l.account));
     }
     let at = &mut book.attributed;
     for a in &cs.account_activities {
@@ -156,11 +158,11 @@ impl AccountStore for MemoryStore {
     ) -> Result<Vec<Account>, StoreError> {
         let inner = self.lock()?;
         Ok(inner.books.get(&tenant).map_or_else(Vec::new, |b| {
+            let from = after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
             b.accounts
-                .values()
-                .filter(|a| after.is_none_or(|x| a.id() > x))
+                .range((from, std::ops::Bound::Unbounded))
                 .take(limit as usize)
-                .cloned()
+                .map(|(_, a)| a.clone())
                 .collect()
         }))
     }
@@ -208,18 +210,64 @@ impl AccountStore for MemoryStore {
             .map_or_else(Vec::new, |acts| acts.values().cloned().collect()))
     }
 
+    /// One lock for the whole page.
+    async fn accounts_activities(
+        &self,
+        tenant: TenantId,
+        accounts: &[AccountId],
+    ) -> Result<Vec<Vec<Activity>>, StoreError> {
+        let inner = self.lock()?;
+        let by_account = inner.books.get(&tenant).map(|b| &b.attributed.by_account);
+        Ok(accounts
+            .iter()
+            .map(|a| {
+                by_account
+                    .and_then(|m| m.get(a))
+                    .map_or_else(Vec::new, |acts| acts.values().cloned().collect())
+            })
+            .collect())
+    }
+
+    /// One lock for the whole page; the links are counted where they are, not copied.
+    async fn contacts_by_role(
+        &self,
+        tenant: TenantId,
+        accounts: &[AccountId],
+    ) -> Result<BTreeMap<AccountRole, usize>, StoreError> {
+        let inner = self.lock()?;
+        let mut by_role = BTreeMap::new();
+        if let Some(b) = inner.books.get(&tenant) {
+            for a in accounts {
+                let links = b
+                    .account_links
+                    .range((*a, CustomerId::from_u128(0))..)
+                    .take_while(|((x, _), _)| x == a)
+                    .map(|(_, l)| l);
+                rapport_core::ports::count_roles(&mut by_role, links);
+            }
+        }
+        Ok(by_role)
+    }
+
     async fn customer_links(
         &self,
         tenant: TenantId,
         customer: CustomerId,
     ) -> Result<Vec<AccountLink>, StoreError> {
         let inner = self.lock()?;
-        Ok(inner.books.get(&tenant).map_or_else(Vec::new, |b| {
-            b.account_links
-                .values()
-                .filter(|l| l.customer == customer)
-                .cloned()
-                .collect()
-        }))
+        Ok(inner
+            .books
+            .get(&tenant)
+            .map_or_else(Vec::new, |b| b.links_of(customer).cloned().collect()))
+    }
+}
+
+impl Book {
+    /// A person's links (active and past), by account id.
+    pub(crate) fn links_of(&self, customer: CustomerId) -> impl Iterator<Item = &AccountLink> {
+        let (lo, hi) = (AccountId::from_u128(0), AccountId::from_u128(u128::MAX));
+        self.links_by_customer
+            .range((customer, lo)..=(customer, hi))
+            .filter_map(|(c, a)| self.account_links.get(&(*a, *c)))
     }
 }

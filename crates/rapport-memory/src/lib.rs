@@ -20,7 +20,7 @@
 
 mod consent;
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque, btree_map, hash_map};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque, btree_map, hash_map};
 use std::hash::BuildHasher;
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
@@ -140,6 +140,8 @@ struct Book {
     accounts: BTreeMap<AccountId, Account>,
     /// Account links by (account, customer).
     account_links: BTreeMap<(AccountId, CustomerId), AccountLink>,
+    /// The keys of `account_links` by customer: a person's links without a scan.
+    links_by_customer: BTreeSet<(CustomerId, AccountId)>,
     /// Activities attributed to accounts: the account of each attributed key (first wins) and
     /// each account's attributed activities by (time, key).
     attributed: account::Attributed,
@@ -382,6 +384,21 @@ impl Store for MemoryStore {
             return Ok(Vec::new());
         };
         Ok(account::query_with_context(b, segment, now, page))
+    }
+
+    async fn account_roles(
+        &self,
+        tenant: TenantId,
+        customers: &[CustomerId],
+    ) -> Result<Vec<AccountRoleSet>, StoreError> {
+        let inner = self.lock()?;
+        let Some(b) = inner.books.get(&tenant) else {
+            return Ok(vec![AccountRoleSet::default(); customers.len()]);
+        };
+        Ok(customers
+            .iter()
+            .map(|c| AccountRoleSet::of_links(b.links_of(*c)))
+            .collect())
     }
 
     async fn activities(

@@ -187,12 +187,7 @@ impl ports::MergeStore for MemoryStore {
         };
         let mut consents = b.consents.of(customer);
         rapport_core::ports::sort_ledger(&mut consents);
-        let links: Vec<AccountLink> = b
-            .account_links
-            .values()
-            .filter(|l| l.customer == customer)
-            .cloned()
-            .collect();
+        let links: Vec<AccountLink> = b.links_of(customer).cloned().collect();
         Ok(Belongings {
             consents,
             cases: b

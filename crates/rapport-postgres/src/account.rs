@@ -7,8 +7,8 @@
 use futures::future::{join, join_all};
 use rapport_core::ports::Entity;
 use rapport_core::{
-    Account, AccountId, AccountLink, AccountStore, Activity, Changeset, CustomerId, StoreError,
-    TenantId,
+    Account, AccountId, AccountLink, AccountRole, AccountRoleSet, AccountStore, Activity,
+    Changeset, CustomerId, StoreError, TenantId,
 };
 use tokio_postgres::Statement;
 use uuid::Uuid;
@@ -31,6 +31,9 @@ pub(crate) struct AccountSql {
     subsidiaries: String,
     account_links: String,
     customer_links: String,
+    customer_roles: String,
+    page_activities: String,
+    page_roles: String,
     attribute: String,
     move_attributed: String,
     hand_attributed: String,
@@ -81,6 +84,22 @@ impl AccountSql {
             customer_links: format!(
                 "SELECT link_json FROM {s}.account_links WHERE tenant_id = $1 AND customer_id = $2
                  ORDER BY account_id"
+            ),
+            page_activities: format!(
+                "SELECT activity_json, account_id FROM {s}.account_activities
+                 WHERE tenant_id = $1 AND account_id = ANY($2)
+                 ORDER BY account_id, at, idempotency_key"
+            ),
+            page_roles: format!(
+                "SELECT r.role, count(*) FROM {s}.account_links AS l,
+                     jsonb_array_elements_text(l.link_json::jsonb -> 'roles') AS r(role)
+                 WHERE l.tenant_id = $1 AND l.account_id = ANY($2)
+                   AND (l.link_json::jsonb -> 'until') IS NULL
+                 GROUP BY r.role"
+            ),
+            customer_roles: format!(
+                "SELECT link_json FROM {s}.account_links
+                 WHERE tenant_id = $1 AND customer_id = ANY($2)"
             ),
             attribute: format!(
                 "INSERT INTO {s}.account_activities (tenant_id, idempotency_key, account_id,
@@ -385,6 +404,39 @@ fn decode<T: serde::de::DeserializeOwned>(
 }
 
 impl PostgresStore {
+    /// The roles each of `customers` holds over its active links, in the order given: one
+    /// statement for all of them (`customer_id = ANY($2)`), folded here.
+    pub(crate) async fn roles_of(
+        &self,
+        tenant: TenantId,
+        customers: &[CustomerId],
+    ) -> Result<Vec<AccountRoleSet>, StoreError> {
+        if customers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = customers.iter().map(|c| *c.as_uuid()).collect();
+        let rows = self
+            .account_rows(
+                tenant,
+                |s| &s.customer_roles,
+                vec![Box::new(*tenant.as_uuid()), Box::new(ids)],
+            )
+            .await?;
+        let mut held: std::collections::HashMap<CustomerId, Vec<AccountLink>> =
+            std::collections::HashMap::new();
+        for r in &rows {
+            let link: AccountLink = decode("account_links", r)?;
+            held.entry(link.customer).or_default().push(link);
+        }
+        Ok(customers
+            .iter()
+            .map(|c| {
+                held.get(c)
+                    .map_or_else(AccountRoleSet::default, AccountRoleSet::of_links)
+            })
+            .collect())
+    }
+
     /// Runs one read statement of the account SQL (picked by `pick`) as `tenant`.
     async fn account_rows(
         &self,
@@ -495,6 +547,67 @@ impl AccountStore for PostgresStore {
         rows.iter()
             .map(|r| decode("account_activities", r))
             .collect()
+    }
+
+    /// One statement for the page (`account_id = ANY($2)`).
+    async fn accounts_activities(
+        &self,
+        tenant: TenantId,
+        accounts: &[AccountId],
+    ) -> Result<Vec<Vec<Activity>>, StoreError> {
+        if accounts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = accounts.iter().map(|a| *a.as_uuid()).collect();
+        let rows = self
+            .account_rows(
+                tenant,
+                |s| &s.page_activities,
+                vec![Box::new(*tenant.as_uuid()), Box::new(ids)],
+            )
+            .await?;
+        let mut by_account: std::collections::HashMap<Uuid, Vec<Activity>> =
+            std::collections::HashMap::new();
+        for r in &rows {
+            let account: Uuid = col(r, "account_activities", 1)?;
+            by_account
+                .entry(account)
+                .or_default()
+                .push(decode("account_activities", r)?);
+        }
+        Ok(accounts
+            .iter()
+            .map(|a| by_account.get(a.as_uuid()).cloned().unwrap_or_default())
+            .collect())
+    }
+
+    /// One statement for the page: the roles of the active links counted by PostgreSQL.
+    async fn contacts_by_role(
+        &self,
+        tenant: TenantId,
+        accounts: &[AccountId],
+    ) -> Result<std::collections::BTreeMap<AccountRole, usize>, StoreError> {
+        let mut by_role = std::collections::BTreeMap::new();
+        if accounts.is_empty() {
+            return Ok(by_role);
+        }
+        let ids: Vec<Uuid> = accounts.iter().map(|a| *a.as_uuid()).collect();
+        let rows = self
+            .account_rows(
+                tenant,
+                |s| &s.page_roles,
+                vec![Box::new(*tenant.as_uuid()), Box::new(ids)],
+            )
+            .await?;
+        for r in &rows {
+            let role: &str = col(r, "account_links", 0)?;
+            let n: i64 = col(r, "account_links", 1)?;
+            let role: AccountRole = role
+                .parse()
+                .map_err(|_| corrupt("account_links", "a link holds an unknown role"))?;
+            *by_role.entry(role).or_default() += usize::try_from(n).unwrap_or(0);
+        }
+        Ok(by_role)
     }
 
     async fn customer_links(

@@ -954,6 +954,15 @@ impl Store for PostgresStore {
         ))
     }
 
+    /// One statement over `account_links` for all the customers, as the tenant.
+    async fn account_roles(
+        &self,
+        tenant: TenantId,
+        customers: &[CustomerId],
+    ) -> Result<Vec<rapport_core::AccountRoleSet>, StoreError> {
+        self.roles_of(tenant, customers).await
+    }
+
     async fn clv_model(
         &self,
         tenant: TenantId,

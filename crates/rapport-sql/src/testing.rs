@@ -64,7 +64,13 @@ struct Spec {
     tags: Vec<(usize, Option<i64>)>,
     /// (hours before now (negative: after), what)
     acts: Vec<(i64, Act)>,
+    /// Account links: (account 0..ACCOUNTS, role bits over `AccountRole::ALL`, active); a
+    /// second link to the same account replaces the first, as in a store.
+    links: Vec<(usize, u8, bool)>,
 }
+
+/// The accounts each case's customers may be linked to.
+const ACCOUNTS: usize = 3;
 
 fn act() -> impl Strategy<Value = Act> {
     prop_oneof![
@@ -106,9 +112,18 @@ fn spec() -> impl Strategy<Value = Spec> {
             ),
             0..8,
         ),
+        prop::collection::vec((0..ACCOUNTS, 1u8..32, prop::bool::weighted(0.75)), 0..3),
     )
         .prop_map(
-            |((email, phone, plan, seats, renewal), tier, stage, created_hours_ago, tags, acts)| {
+            |(
+                (email, phone, plan, seats, renewal),
+                tier,
+                stage,
+                created_hours_ago,
+                tags,
+                acts,
+                links,
+            )| {
                 Spec {
                     email,
                     phone,
@@ -120,9 +135,30 @@ fn spec() -> impl Strategy<Value = Spec> {
                     created_hours_ago,
                     tags,
                     acts,
+                    links,
                 }
             },
         )
+}
+
+/// The links of customer `i` as a store keeps them (the last link to an account wins).
+fn links_of(i: usize, s: &Spec, now: DateTime<Utc>) -> Vec<AccountLink> {
+    let customer = CustomerId::from_u128(i as u128 + 1);
+    let mut by_account = std::collections::BTreeMap::new();
+    for (a, bits, active) in &s.links {
+        let account = AccountId::from_u128(*a as u128 + 1);
+        let roles = AccountRole::ALL
+            .into_iter()
+            .enumerate()
+            .filter(|(k, _)| bits & (1 << k) != 0)
+            .map(|(_, r)| r);
+        let mut l = AccountLink::new(account, customer, roles, now - Duration::days(30));
+        if !active {
+            l.until = Some(now - Duration::days(1));
+        }
+        by_account.insert(account, l);
+    }
+    by_account.into_values().collect()
 }
 
 fn build(t: TenantId, i: usize, s: &Spec, now: DateTime<Utc>) -> (Customer, Stats, Vec<Activity>) {
@@ -362,6 +398,7 @@ fn segment() -> impl Strategy<Value = Segment> {
         2 => (0..TAGS.len() + 1).prop_map(|i| Segment::HasTag(
             TAGS.get(i).copied().unwrap_or("nobody:none").parse().unwrap()
         )),
+        2 => proptest::sample::select(AccountRole::ALL.to_vec()).prop_map(Segment::HasAccountRole),
     ];
     leaf.prop_recursive(5, 32, 4, |inner| {
         prop_oneof![
@@ -403,17 +440,43 @@ fn check<S: Store, R: Store>(
 ) -> Result<(), TestCaseError> {
     let t = fresh_tenant();
     let mut cs = Changeset::new();
+    let mut roles = Vec::new();
     for (i, s) in specs.iter().enumerate() {
         let (c, stats, acts) = build(t, i, s, now);
         cs.create(c, stats);
         cs.activities.extend(acts);
+        let links = links_of(i, s, now);
+        roles.push(AccountRoleSet::of_links(&links));
+        cs.account_links.extend(links);
+    }
+    if !cs.account_links.is_empty() {
+        for a in 0..ACCOUNTS {
+            let name = AccountName::new(format!("Account {a}")).unwrap();
+            let account = Account::new(AccountId::from_u128(a as u128 + 1), t, name, base());
+            cs.accounts.push(AccountWrite::Create {
+                account: Box::new(account),
+            });
+        }
     }
     block_on(store.apply(t, &cs)).unwrap();
     block_on(reference.apply(t, &cs)).unwrap();
     let everything = query_all(reference, t, &Segment::True, now, 1_000);
     prop_assert_eq!(everything.len(), specs.len());
+    // Both stores answer each customer's roles as its links give them.
+    let ids: Vec<CustomerId> = everything.iter().map(|r| r.customer.id()).collect();
+    prop_assert_eq!(&block_on(store.account_roles(t, &ids)).unwrap(), &roles);
+    prop_assert_eq!(&block_on(reference.account_roles(t, &ids)).unwrap(), &roles);
     for seg in segments {
-        let expected: Vec<&Record> = everything.iter().filter(|r| r.matches(seg, now)).collect();
+        let expected: Vec<&Record> = everything
+            .iter()
+            .zip(&roles)
+            .filter(|(r, held)| {
+                seg.matches(
+                    &SegmentContext::new(&r.customer, &r.stats, now).with_account_roles(**held),
+                )
+            })
+            .map(|(r, _)| r)
+            .collect();
         let mem = query_all(reference, t, seg, now, limit);
         let sql = query_all(store, t, seg, now, limit);
         let sql_one_page = block_on(store.query(t, seg, now, Page::first(1_000))).unwrap();

@@ -4,8 +4,8 @@
 //! key, attributions kept once per key), read by the reader threads.
 
 use rapport_core::{
-    Account, AccountId, AccountLink, AccountStore, Activity, Changeset, CustomerId, StoreError,
-    TenantId,
+    Account, AccountId, AccountLink, AccountRole, AccountRoleSet, AccountStore, Activity,
+    Changeset, CustomerId, StoreError, TenantId,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -219,6 +219,27 @@ fn links_of(
         .collect()
 }
 
+/// The roles each of `customers` holds over its active links, in the order given (one
+/// indexed lookup per customer on `(tenant_id, customer_id)`, in one read snapshot).
+pub(crate) fn roles_of(
+    conn: &Connection,
+    tenant: TenantId,
+    customers: &[CustomerId],
+) -> Result<Vec<AccountRoleSet>, SqliteError> {
+    customers
+        .iter()
+        .map(|c| {
+            let links = links_of(
+                conn,
+                "SELECT link_json FROM rapport_account_links
+                 WHERE tenant_id = ?1 AND customer_id = ?2",
+                params![tenant.to_bytes(), c.to_bytes()],
+            )?;
+            Ok(AccountRoleSet::of_links(&links))
+        })
+        .collect()
+}
+
 /// A customer's links (by account) and their accounts, for a merge's belongings.
 pub(crate) fn of_customer(
     conn: &Connection,
@@ -338,6 +359,71 @@ impl AccountStore for SqliteStore {
                 })?;
                 rows.map(|j| from_json("rapport_account_activities", &j?))
                     .collect::<Result<Vec<Activity>, SqliteError>>()
+            })
+            .await?)
+    }
+
+    /// The page in one read (one snapshot), one indexed statement per account.
+    async fn accounts_activities(
+        &self,
+        tenant: TenantId,
+        accounts: &[AccountId],
+    ) -> Result<Vec<Vec<Activity>>, StoreError> {
+        let accounts = accounts.to_vec();
+        Ok(self
+            .readers
+            .read(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT activity_json FROM rapport_account_activities
+                     WHERE tenant_id = ?1 AND account_id = ?2 ORDER BY at_us, idempotency_key",
+                )?;
+                let tenant = tenant.to_bytes();
+                accounts
+                    .iter()
+                    .map(|a| {
+                        let rows = stmt
+                            .query_map(params![tenant, a.to_bytes()], |r| r.get::<_, String>(0))?;
+                        rows.map(|j| from_json("rapport_account_activities", &j?))
+                            .collect::<Result<Vec<Activity>, SqliteError>>()
+                    })
+                    .collect::<Result<Vec<_>, SqliteError>>()
+            })
+            .await?)
+    }
+
+    /// The page in one read: the active links' roles counted by SQLite, per account.
+    async fn contacts_by_role(
+        &self,
+        tenant: TenantId,
+        accounts: &[AccountId],
+    ) -> Result<std::collections::BTreeMap<AccountRole, usize>, StoreError> {
+        let accounts = accounts.to_vec();
+        Ok(self
+            .readers
+            .read(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT r.value, count(*) FROM rapport_account_links AS l,
+                         json_each(l.link_json, '$.roles') AS r
+                     WHERE l.tenant_id = ?1 AND l.account_id = ?2
+                       AND json_extract(l.link_json, '$.until') IS NULL
+                     GROUP BY r.value",
+                )?;
+                let tenant = tenant.to_bytes();
+                let mut by_role = std::collections::BTreeMap::new();
+                for a in &accounts {
+                    let rows = stmt.query_map(params![tenant, a.to_bytes()], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                    })?;
+                    for row in rows {
+                        let (role, n) = row?;
+                        let role: AccountRole = role.parse().map_err(|_| SqliteError::Corrupt {
+                            table: "rapport_account_links",
+                            reason: "a link holds an unknown role".into(),
+                        })?;
+                        *by_role.entry(role).or_default() += usize::try_from(n).unwrap_or(0);
+                    }
+                }
+                Ok(by_role)
             })
             .await?)
     }

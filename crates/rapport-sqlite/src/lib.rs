@@ -660,6 +660,19 @@ impl Store for SqliteStore {
             .await?)
     }
 
+    /// One indexed lookup per customer over `rapport_account_links`, in one read.
+    async fn account_roles(
+        &self,
+        tenant: TenantId,
+        customers: &[CustomerId],
+    ) -> Result<Vec<rapport_core::AccountRoleSet>, StoreError> {
+        let customers = customers.to_vec();
+        Ok(self
+            .readers
+            .read(move |c| account::roles_of(c, tenant, &customers))
+            .await?)
+    }
+
     async fn load(&self, tenant: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
         Ok(self
             .readers

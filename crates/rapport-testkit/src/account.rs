@@ -112,6 +112,26 @@ pub async fn accounts_round_trip_and_link<S: AccountStore>(s: &S) -> Outcome {
     if of_ann.iter().map(|l| l.account).collect::<Vec<_>>() != vec![group.id(), sub.id()] {
         return Err(format!("a person's links, by account: {of_ann:?}"));
     }
+    // Contacts by role over a page of accounts: every active link's roles, summed.
+    let count = |pairs: &[(AccountRole, usize)]| {
+        pairs
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let by_role = s
+        .contacts_by_role(TA, &[group.id(), sub.id()])
+        .await
+        .map_err(err)?;
+    let want = count(&[
+        (AccountRole::DecisionMaker, 1),
+        (AccountRole::Buyer, 1),
+        (AccountRole::Billing, 1),
+        (AccountRole::Other, 1),
+    ]);
+    if by_role != want {
+        return Err(format!("contacts by role: {by_role:?}, want {want:?}"));
+    }
     // Unlink Bob: the link stays, with its end.
     let mut gone = b.clone();
     gone.until = Some(now() + Duration::days(3));
@@ -127,11 +147,20 @@ pub async fn accounts_round_trip_and_link<S: AccountStore>(s: &S) -> Outcome {
             "a link written again did not replace the stored one: {links:?}"
         ));
     }
+    let by_role = s.contacts_by_role(TA, &[sub.id()]).await.map_err(err)?;
+    if by_role != count(&[(AccountRole::DecisionMaker, 1)]) {
+        return Err(format!("contacts by role count an ended link: {by_role:?}"));
+    }
     // Tenant B.
     if s.load_account(TB, sub.id()).await.map_err(err)?.is_some()
         || !s.accounts(TB, None, 10).await.map_err(err)?.is_empty()
         || !s.account_links(TB, sub.id()).await.map_err(err)?.is_empty()
         || !s.customer_links(TB, ann).await.map_err(err)?.is_empty()
+        || !s
+            .contacts_by_role(TB, &[sub.id()])
+            .await
+            .map_err(err)?
+            .is_empty()
     {
         return Err("tenant B sees tenant A's accounts".into());
     }
@@ -285,6 +314,19 @@ pub async fn account_activities_attributed<S: AccountStore>(s: &S) -> Outcome {
     {
         return Err("tenant B sees tenant A's attributed activities".into());
     }
+    // A page at once: each account's list as alone, in the order asked (a repeat and an
+    // unknown account included); nothing in tenant B.
+    let unknown = AccountId::from_u128(99);
+    let page = s
+        .accounts_activities(TA, &[other.id(), acme.id(), unknown, acme.id()])
+        .await
+        .map_err(err)?;
+    if page != vec![Vec::new(), want.clone(), Vec::new(), want] {
+        return Err(format!("a page of attributed activities differs: {page:?}"));
+    }
+    if s.accounts_activities(TB, &[acme.id()]).await.map_err(err)? != vec![Vec::<Activity>::new()] {
+        return Err("tenant B sees tenant A's attributed activities in a page".into());
+    }
     Ok(())
 }
 
@@ -414,6 +456,220 @@ pub async fn accounts_merge_and_unmerge<S: AccountStore>(s: &S) -> Outcome {
     Ok(())
 }
 
+/// `has_account_role(...)` decides outside a segment query: [`Store::account_roles`] answers
+/// the union of the roles of each customer's active links (in the order asked, a repeat
+/// included; none for a person without links, for an ended link, or in another tenant); a
+/// tag rule `has_account_role("decision_maker")` tags a linked decision maker when the
+/// service records an activity, evaluates and sweeps (batches of two) and untags them once
+/// unlinked; an automation condition on the role schedules and sends only for decision
+/// makers, and re-checks the roles when the action fires.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_memory::MemoryStore;
+/// assert_eq!(block_on(rapport_testkit::account::account_roles_feed_rules(&MemoryStore::new())), Ok(()));
+/// ```
+pub async fn account_roles_feed_rules<S: AccountStore + ports::ActionStore>(s: &S) -> Outcome {
+    use rapport::core::automation::{AutomationPolicy, RuleSet};
+    let e = |e: rapport::Error| e.to_string();
+    let dm = Tag::new("b2b", "dm").map_err(|e| e.to_string())?;
+    let policies = Policies {
+        tag_rules: vec![
+            TagRule::parse(r#"when has_account_role("decision_maker") then tag b2b:dm"#)
+                .map_err(|e| e.to_string())?,
+        ],
+        ..Policies::default()
+    };
+    let clock = rapport::ManualClock::at(now());
+    let svc = rapport::Service::new(s)
+        .with_clock(clock.clone())
+        .with_policies(policies)
+        .map_err(e)?;
+    let mut people = Vec::new();
+    for _ in 0..4 {
+        people.push(
+            svc.register(TA, Profile::default())
+                .await
+                .map_err(e)?
+                .customer
+                .id(),
+        );
+    }
+    let (ann, bob, cal, dan) = (people[0], people[1], people[2], people[3]);
+    let acme = account(TA, 61, "Acme")?;
+    let mut ended = AccountLink::new(acme.id(), dan, [AccountRole::DecisionMaker], now());
+    ended.until = Some(now());
+    apply(
+        s,
+        TA,
+        &create(
+            &acme,
+            vec![
+                AccountLink::new(acme.id(), ann, [AccountRole::DecisionMaker], now()),
+                AccountLink::new(acme.id(), bob, [AccountRole::Buyer], now()),
+                ended,
+            ],
+        ),
+    )
+    .await?;
+    let other = account(TA, 62, "Other")?;
+    apply(
+        s,
+        TA,
+        &create(
+            &other,
+            vec![AccountLink::new(
+                other.id(),
+                ann,
+                [AccountRole::Billing, AccountRole::Buyer],
+                now(),
+            )],
+        ),
+    )
+    .await?;
+    // The same ids in tenant B, with a link of their own.
+    let b_acme = account(TB, 63, "Acme B")?;
+    apply(
+        s,
+        TB,
+        &create(
+            &b_acme,
+            vec![AccountLink::new(
+                b_acme.id(),
+                cal,
+                [AccountRole::User],
+                now(),
+            )],
+        ),
+    )
+    .await?;
+
+    let set = |r: &[AccountRole]| r.iter().copied().collect::<AccountRoleSet>();
+    let roles = s
+        .account_roles(TA, &[cal, ann, bob, dan, ann])
+        .await
+        .map_err(err)?;
+    let ann_roles = set(&[
+        AccountRole::DecisionMaker,
+        AccountRole::Buyer,
+        AccountRole::Billing,
+    ]);
+    let want = vec![
+        AccountRoleSet::default(),
+        ann_roles,
+        set(&[AccountRole::Buyer]),
+        AccountRoleSet::default(),
+        ann_roles,
+    ];
+    if roles != want {
+        return Err(format!("account roles: got {roles:?}, want {want:?}"));
+    }
+    if s.account_roles(TB, &[ann, cal]).await.map_err(err)?
+        != vec![AccountRoleSet::default(), set(&[AccountRole::User])]
+    {
+        return Err("account roles cross tenants".into());
+    }
+    if !s.account_roles(TA, &[]).await.map_err(err)?.is_empty() {
+        return Err("account roles of no customer are not empty".into());
+    }
+
+    // Record: the decision maker is tagged, the buyer is not.
+    let usd = Money::new(rust_decimal::Decimal::from(40), Currency::USD);
+    for (who, key) in [(ann, "SO-1"), (bob, "SO-2")] {
+        let a = rapport::NewActivity::purchase(who, key, usd, now()).map_err(|e| e.to_string())?;
+        svc.record(TA, a).await.map_err(e)?;
+    }
+    let tagged = |c: &Customer| c.tags.contains(&dm, now());
+    if !tagged(&svc.customer(TA, ann).await.map_err(e)?.customer)
+        || tagged(&svc.customer(TA, bob).await.map_err(e)?.customer)
+    {
+        return Err(
+            "record: has_account_role(\"decision_maker\") did not tag only the decision maker"
+                .into(),
+        );
+    }
+    // Evaluate: a person without activity, made a decision maker.
+    let next = acme.next_version();
+    apply(
+        s,
+        TA,
+        &update(
+            &acme,
+            &next,
+            vec![AccountLink::new(
+                acme.id(),
+                cal,
+                [AccountRole::DecisionMaker],
+                now(),
+            )],
+        ),
+    )
+    .await?;
+    let ev = svc.evaluate(TA, cal).await.map_err(e)?;
+    if ev.tags_added.iter().map(|c| &c.tag).collect::<Vec<_>>() != vec![&dm] {
+        return Err(format!(
+            "evaluate: the new decision maker was not tagged: {:?}",
+            ev.tags_added
+        ));
+    }
+    // Sweep in batches of two: dan (link ended) is never tagged; ann, unlinked, is untagged
+    // (her billing link to the other account does not make her a decision maker).
+    let mut gone = AccountLink::new(acme.id(), ann, [AccountRole::DecisionMaker], now());
+    gone.until = Some(now());
+    let after = next.next_version();
+    apply(s, TA, &update(&next, &after, vec![gone])).await?;
+    let later = now() + Duration::hours(3);
+    clock.set(later);
+    svc.sweep(TA, later, 2, |_| {}).await.map_err(e)?;
+    let mut got = Vec::new();
+    for who in [ann, bob, cal, dan] {
+        got.push(tagged(&svc.customer(TA, who).await.map_err(e)?.customer));
+    }
+    if got != [false, false, true, false] {
+        return Err(format!(
+            "sweep: b2b:dm on (ann, bob, cal, dan) is {got:?}, want [false, false, true, false]"
+        ));
+    }
+
+    // Automation: a daily task for decision makers only.
+    let rules: Vec<rapport::core::automation::Rule> = serde_json::from_str(
+        r#"[{"id": "dm-call", "trigger": {"schedule": {"at": "10:00"}},
+             "condition": "has_account_role(\"decision_maker\")",
+             "action": {"template": "account-review", "channel": "task", "purpose": "transactional"}}]"#,
+    )
+    .map_err(|e| e.to_string())?;
+    let rules = RuleSet::new(rules).map_err(|e| e.to_string())?;
+    let policy = AutomationPolicy::default();
+    if svc
+        .schedule_rules(TA, &rules, &policy, later)
+        .await
+        .map_err(e)?
+        != 1
+    {
+        return Err("automation: the condition did not schedule the decision maker alone".into());
+    }
+    // Cal leaves before the action fires: the condition is checked again, and fails.
+    let mut cal_gone = AccountLink::new(acme.id(), cal, [AccountRole::DecisionMaker], now());
+    cal_gone.until = Some(later);
+    apply(
+        s,
+        TA,
+        &update(&after, &after.next_version(), vec![cal_gone]),
+    )
+    .await?;
+    let fired = svc
+        .fire_due_actions(TA, &rules, &policy, &ports::CustomerConsents, later, 10)
+        .await
+        .map_err(e)?;
+    if (fired.scheduled, fired.sent, fired.suppressed) != (0, 0, 1) {
+        return Err(format!(
+            "automation: (scheduled, sent, suppressed) = ({}, {}, {}), want (0, 0, 1)",
+            fired.scheduled, fired.sent, fired.suppressed
+        ));
+    }
+    Ok(())
+}
+
 /// Expands to one `#[test]` per account contract (the `accounts` flag of
 /// [`store_contracts!`](crate::store_contracts)).
 #[macro_export]
@@ -435,6 +691,12 @@ macro_rules! account_contracts {
         fn account_activities_attributed() {
             $crate::check($factory, |s| async move {
                 $crate::account::account_activities_attributed(&s).await
+            });
+        }
+        #[test]
+        fn account_roles_feed_rules() {
+            $crate::check($factory, |s| async move {
+                $crate::account::account_roles_feed_rules(&s).await
             });
         }
         #[test]

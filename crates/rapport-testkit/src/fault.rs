@@ -130,6 +130,16 @@ impl<S: Store> Store for FaultyStore<S> {
         }
         self.inner.activities(t, id, range).await
     }
+    async fn account_roles(
+        &self,
+        t: TenantId,
+        customers: &[CustomerId],
+    ) -> Result<Vec<AccountRoleSet>, StoreError> {
+        if self.hit() {
+            return Err(injected());
+        }
+        self.inner.account_roles(t, customers).await
+    }
     async fn apply(&self, t: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
         if self.hit() {
             if self.after {

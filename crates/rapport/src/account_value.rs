@@ -172,19 +172,16 @@ impl<S: AccountStore, N: Notifier> Service<S, N> {
         accounts.retain(Account::is_live);
         let parents: BTreeMap<AccountId, Option<AccountId>> =
             accounts.iter().map(|a| (a.id(), a.parent)).collect();
+        // A page of accounts at a time: one store call for their activities, one for their
+        // contacts by role.
         let mut own: BTreeMap<AccountId, Vec<Activity>> = BTreeMap::new();
-        for a in &accounts {
-            let acts = self.store().account_activities(t, a.id()).await?;
-            if !acts.is_empty() {
-                own.insert(a.id(), acts);
-            }
+        for page in accounts.chunks(1_000) {
+            let ids: Vec<AccountId> = page.iter().map(Account::id).collect();
+            let acts = self.store().accounts_activities(t, &ids).await?;
+            own.extend(ids.iter().copied().zip(acts).filter(|(_, a)| !a.is_empty()));
             if let Some(by_role) = roles.as_deref_mut() {
-                for l in self.store().account_links(t, a.id()).await? {
-                    if l.is_active() {
-                        for r in &l.roles {
-                            *by_role.entry(*r).or_default() += 1;
-                        }
-                    }
+                for (role, n) in self.store().contacts_by_role(t, &ids).await? {
+                    *by_role.entry(role).or_default() += n;
                 }
             }
         }

@@ -198,13 +198,30 @@ impl<S: Store + ActionStore, N: Notifier> Service<S, N> {
             .iter()
             .any(|(r, _)| r.condition.as_ref().is_some_and(Segment::uses_line_items));
         let mut scheduled = 0;
+        // Account roles are read (once per page) only when a condition tests them.
+        let roles_needed = schedules.iter().any(|(r, _)| {
+            r.condition
+                .as_ref()
+                .is_some_and(rapport_core::Segment::uses_account_roles)
+        });
         let mut page = Page::first(500);
         loop {
             let rows = self.store().scan(t, page).await?;
             let Some(last) = rows.last() else { break };
             page.after = Some(last.customer.id());
+            let roles = if roles_needed {
+                let ids: Vec<_> = rows.iter().map(|r| r.customer.id()).collect();
+                self.store().account_roles(t, &ids).await?
+            } else {
+                Vec::new()
+            };
             let mut w = DueActions::default();
-            for r in rows.iter().filter(|r| r.customer.is_live()) {
+            for (i, r) in rows
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.customer.is_live())
+            {
+                let held = roles.get(i).copied().unwrap_or_default();
                 // Conditions on line items (`bought(...)`) read the customer's lines.
                 let purchases = if items {
                     self.store()
@@ -216,7 +233,8 @@ impl<S: Store + ActionStore, N: Notifier> Service<S, N> {
                 };
                 for (rule, (day, at)) in &schedules {
                     let mut ctx = SegmentContext::new(&r.customer, &r.stats, now)
-                        .with_currency(Some(self.policies().tier.currency));
+                        .with_currency(Some(self.policies().tier.currency))
+                        .with_account_roles(held);
                     if let Some(p) = &purchases {
                         ctx = ctx.with_purchases(p);
                     }
@@ -332,8 +350,19 @@ impl<S: Store + ActionStore, N: Notifier> Service<S, N> {
                     } else {
                         None
                     };
+                    let held = if rule
+                        .condition
+                        .as_ref()
+                        .is_some_and(rapport_core::Segment::uses_account_roles)
+                    {
+                        let roles = self.store().account_roles(t, &[action.customer]).await?;
+                        roles.first().copied().unwrap_or_default()
+                    } else {
+                        rapport_core::AccountRoleSet::default()
+                    };
                     let mut ctx = SegmentContext::new(&r.customer, &r.stats, now)
-                        .with_currency(Some(self.policies().tier.currency));
+                        .with_currency(Some(self.policies().tier.currency))
+                        .with_account_roles(held);
                     if let Some(p) = &purchases {
                         ctx = ctx.with_purchases(p);
                     }

@@ -386,6 +386,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
         now: DateTime<Utc>,
     ) -> Result<Evaluation, Error> {
         let model = self.predictor(t).await?;
+        let inputs = self.single_inputs(t, record.customer.id(), now).await?;
         let purchases = self
             .rule_lines(t, record.customer.id())
             .await?
@@ -393,7 +394,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
         self.evaluate_with(
             &record.customer,
             &record.stats,
-            &EvalInputs::at(now),
+            &inputs,
             model.as_deref(),
             purchases.as_ref(),
         )

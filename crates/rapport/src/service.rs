@@ -1030,6 +1030,46 @@ impl<S: Store, N: Notifier> Service<S, N> {
         Ok(self.store.purchase_lines(t, id).await?)
     }
 
+    /// The inputs of a single-customer evaluation at `now`: with the roles the customer holds
+    /// over its active account links when a tag rule tests them
+    /// ([`Policies::uses_account_roles`]; one store read), else none.
+    pub(crate) async fn single_inputs(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        now: DateTime<Utc>,
+    ) -> Result<EvalInputs, Error> {
+        Ok(EvalInputs::at(now).with_account_roles(self.roles_for(t, id).await?))
+    }
+
+    /// The roles `id` holds over its active account links when a tag rule tests them, else
+    /// none (no store read).
+    pub(crate) async fn roles_for(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+    ) -> Result<AccountRoleSet, Error> {
+        if !self.policies.uses_account_roles() {
+            return Ok(AccountRoleSet::default());
+        }
+        let roles = self.store.account_roles(t, &[id]).await?;
+        Ok(roles.first().copied().unwrap_or_default())
+    }
+
+    /// The roles of each of `rows`' customers (in order) when a tag rule tests them, in one
+    /// store read; `None` when no rule does.
+    async fn page_roles(
+        &self,
+        t: TenantId,
+        rows: &[Record],
+    ) -> Result<Option<Vec<AccountRoleSet>>, Error> {
+        if !self.policies.uses_account_roles() {
+            return Ok(None);
+        }
+        let ids: Vec<CustomerId> = rows.iter().map(|r| r.customer.id()).collect();
+        Ok(Some(self.store.account_roles(t, &ids).await?))
+    }
+
     /// Records an activity (idempotent by key), folds it into the stats and re-evaluates the
     /// customer at the clock's now. Alone, without the population ranking: what depends on the
     /// other customers (a share ladder's tier, tags of rules on RFM scores) stays as the last
@@ -1156,6 +1196,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
         let refund = matches!(a.kind, ActivityKind::Refund { .. });
         let model = self.predictor(t).await?;
         let stored_lines = self.rule_lines(t, a.customer).await?;
+        let roles = self.roles_for(t, a.customer).await?;
         let (r, applied) = self
             .modify_with_history(t, a.customer, None, refund, |read, history, now| {
                 read.customer.ensure_live()?;
@@ -1198,10 +1239,11 @@ impl<S: Store, N: Notifier> Service<S, N> {
                     all.extend(line_items.iter().cloned());
                     PurchaseSummary::from_line_items(&all)
                 });
+                let inputs = EvalInputs::at(now).with_account_roles(roles);
                 let (customer, e) = self.evaluated(
                     customer,
                     &stats,
-                    &EvalInputs::at(now),
+                    &inputs,
                     model.as_deref(),
                     purchases.as_ref(),
                 )?;
@@ -1512,14 +1554,16 @@ impl<S: Store, N: Notifier> Service<S, N> {
             .rule_lines(t, id)
             .await?
             .map(|l| PurchaseSummary::from_line_items(&l));
+        let roles = self.roles_for(t, id).await?;
         self.modify_at(t, id, at, |read, now| {
             read.customer.ensure_live()?;
             let mut c = read.customer.clone();
             change(&mut c, now)?;
+            let inputs = EvalInputs::at(now).with_account_roles(roles);
             let (customer, mut e) = self.evaluated(
                 c,
                 &read.stats,
-                &EvalInputs::at(now),
+                &inputs,
                 model.as_deref(),
                 purchases.as_ref(),
             )?;
@@ -1907,18 +1951,25 @@ impl<S: Store, N: Notifier> Service<S, N> {
             let rows = self.store.scan(t, page).await?;
             let Some(last) = rows.last() else { break };
             page.after = Some(last.customer.id());
+            // The page's account roles, in one read, when a tag rule tests them.
+            let roles = self.page_roles(t, &rows).await?;
             let mut cs = Changeset::new();
             let mut changed = Vec::new();
             // What `decided` is told about this batch, in id order (only when collecting).
             let mut pending = Vec::new();
             // The page is ours: a changed customer and its stats move into the changeset
             // without a clone.
-            for r in rows.into_iter().filter(|r| r.customer.is_live()) {
+            for (i, r) in rows.into_iter().enumerate() {
+                if !r.customer.is_live() {
+                    continue;
+                }
                 if !ranking {
                     report.total += 1;
                 }
                 let id = r.customer.id();
-                let inputs = inputs_for(find_ranked(&ranked, &mut cursor, id), now);
+                let held = roles.as_ref().and_then(|h| h.get(i)).copied();
+                let inputs = inputs_for(find_ranked(&ranked, &mut cursor, id), now)
+                    .with_account_roles(held.unwrap_or_default());
                 let purchases = self
                     .rule_lines(t, id)
                     .await?
@@ -1981,7 +2032,8 @@ impl<S: Store, N: Notifier> Service<S, N> {
                                     .ok()
                                     .map(|i| &ranked[i]),
                                 now,
-                            );
+                            )
+                            .with_account_roles(self.roles_for(t, id).await?);
                             let slot = std::sync::Mutex::new(None);
                             let purchases = self
                                 .rule_lines(t, id)

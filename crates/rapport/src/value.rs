@@ -4,9 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use rapport_core::{
-    AsOf, CustomerId, EvalInputs, Notifier, Page, Policies, RankInput, Ranked, Simulation, Stats,
-    Store, TenantId, TimeRange, decide_tier_and_stage, rank_values, ranked_inputs, ranking_for,
-    replay,
+    AsOf, CustomerId, Notifier, Page, Policies, RankInput, Ranked, Simulation, Stats, Store,
+    TenantId, TimeRange, decide_tier_and_stage, rank_values, ranked_inputs, ranking_for, replay,
 };
 
 use crate::error::Error;
@@ -150,7 +149,8 @@ impl<S: Store, N: Notifier> Service<S, N> {
         let had_purchase = acts
             .iter()
             .any(|a| a.kind.activity_type() == rapport_core::ActivityType::Purchase);
-        let mut inputs = EvalInputs::at(at);
+        // The roles of the customer's links as they are now (links are not replayed).
+        let mut inputs = self.single_inputs(t, rec.customer.id(), at).await?;
         if had_purchase || policies.needs_ranking() {
             let book = self.book_at(t, at).await?;
             let ranked = rank_values(&book, policies, at);

@@ -548,6 +548,29 @@ impl RuleSet {
         self.rules.iter().find(|r| &r.id == id)
     }
 
+    /// True when a rule's condition tests account roles (`has_account_role(...)`): checking
+    /// it then needs the roles the customer holds over its active account links
+    /// ([`SegmentContext::with_account_roles`](crate::SegmentContext::with_account_roles)),
+    /// which the service reads only in that case.
+    ///
+    /// ```
+    /// use rapport_core::automation::RuleSet;
+    /// let rule = |condition: &str| serde_json::from_value(serde_json::json!({"id": "dm-call",
+    ///     "trigger": {"activity": "purchase"}, "condition": condition,
+    ///     "action": {"template": "call", "channel": "email", "purpose": "service"}})).unwrap();
+    /// assert!(RuleSet::new(vec![rule(r#"has_account_role("decision_maker")"#)])?.uses_account_roles());
+    /// assert!(!RuleSet::new(vec![rule("orders >= 1")])?.uses_account_roles());
+    /// # Ok::<(), rapport_core::automation::RuleError>(())
+    /// ```
+    #[must_use]
+    pub fn uses_account_roles(&self) -> bool {
+        self.rules.iter().any(|r| {
+            r.condition
+                .as_ref()
+                .is_some_and(Segment::uses_account_roles)
+        })
+    }
+
     /// Whether there are no rules.
     #[must_use]
     pub fn is_empty(&self) -> bool {

@@ -18,6 +18,7 @@ use crate::decide::tag_rule::{TagChange, evaluate_tag_rules, evaluate_tag_rules_
 use crate::decide::tier::{TierDecision, TierMetric, TierPolicy};
 use crate::error::DomainError;
 use crate::event::DomainEvent;
+use crate::model::account::AccountRoleSet;
 use crate::model::customer::Customer;
 use crate::model::lifecycle::Lifecycle;
 use crate::model::money::Money;
@@ -72,6 +73,16 @@ pub struct EvalInputs {
     /// single-customer evaluation never undoes what the last sweep decided.
     #[serde(default)]
     pub ranked: bool,
+    /// The roles the customer holds over its active account links, for tag rules that test
+    /// `has_account_role(...)` ([`Policies::uses_account_roles`]); empty by default, so such
+    /// a rule does not hold. Set with [`EvalInputs::with_account_roles`].
+    #[serde(default, skip_serializing_if = "no_roles")]
+    pub account_roles: AccountRoleSet,
+}
+
+/// For serde: inputs without roles serialise as before they existed.
+fn no_roles(roles: &AccountRoleSet) -> bool {
+    roles.is_empty()
 }
 
 impl EvalInputs {
@@ -95,7 +106,33 @@ impl EvalInputs {
             p_alive: None,
             previous_churn_risk: None,
             ranked: false,
+            account_roles: AccountRoleSet::default(),
         }
+    }
+
+    /// With the roles the customer holds over its active account links (read from the store
+    /// when [`Policies::uses_account_roles`]), so tag rules on `has_account_role(...)` decide.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+    /// let policies = Policies {
+    ///     tag_rules: vec![TagRule::parse(r#"when has_account_role("decision_maker") then tag b2b:dm"#)?],
+    ///     ..Policies::default()
+    /// };
+    /// let c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+    /// let boss: AccountRoleSet = [AccountRole::DecisionMaker].into_iter().collect();
+    /// let e = evaluate(&c, &Stats::default(), &policies, &EvalInputs::at(now).with_account_roles(boss))?;
+    /// assert_eq!(e.tags_added[0].tag.as_str(), "b2b:dm");
+    /// // Without the roles the rule does not hold.
+    /// assert!(evaluate(&c, &Stats::default(), &policies, &EvalInputs::at(now))?.tags_added.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_account_roles(mut self, roles: AccountRoleSet) -> Self {
+        self.account_roles = roles;
+        self
     }
 
     /// With the customer's output of the population [`rank`](crate::decide::rank::rank) step (RFM
@@ -400,7 +437,8 @@ pub fn evaluate_with_purchases(
     let mut ctx = SegmentContext::new(subject, stats, now)
         .with_currency(Some(policies.tier.currency))
         .with_rfm(inputs.rfm)
-        .with_churn_risk(Some(churn_risk.score));
+        .with_churn_risk(Some(churn_risk.score))
+        .with_account_roles(inputs.account_roles);
     if let Some(p) = purchases {
         ctx = ctx.with_purchases(p);
     }

@@ -104,6 +104,23 @@ impl Policies {
             || self.tag_rules.iter().any(TagRule::reads_population)
     }
 
+    /// True when a tag rule tests account roles (`has_account_role(...)`): evaluating a
+    /// customer then needs the roles it holds over its active account links, passed in as
+    /// [`EvalInputs::account_roles`](crate::EvalInputs::account_roles) (the service reads them
+    /// with [`Store::account_roles`](crate::ports::Store::account_roles) only in that case).
+    ///
+    /// ```
+    /// use rapport_core::*;
+    /// assert!(!Policies::default().uses_account_roles());
+    /// let mut p = Policies::default();
+    /// p.tag_rules.push(TagRule::parse(r#"when has_account_role("buyer") then tag b2b:buyer"#).unwrap());
+    /// assert!(p.uses_account_roles());
+    /// ```
+    #[must_use]
+    pub fn uses_account_roles(&self) -> bool {
+        self.tag_rules.iter().any(TagRule::uses_account_roles)
+    }
+
     /// Checks every policy.
     ///
     /// # Errors

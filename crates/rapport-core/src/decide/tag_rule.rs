@@ -183,6 +183,22 @@ impl TagRule {
             .any(|f| matches!(f, Field::RfmR | Field::RfmF | Field::RfmM | Field::RfmTotal))
     }
 
+    /// True when the predicate tests account roles (`has_account_role(...)`): evaluating it
+    /// needs the roles the customer holds over its active account links
+    /// ([`EvalInputs::account_roles`](crate::EvalInputs::account_roles)), which the service
+    /// reads only when a rule asks for them.
+    ///
+    /// ```
+    /// use rapport_core::TagRule;
+    /// assert!(TagRule::parse(r#"when has_account_role("decision_maker") then tag b2b:dm"#)?.uses_account_roles());
+    /// assert!(!TagRule::parse("when orders >= 1 then tag behavior:buyer")?.uses_account_roles());
+    /// # Ok::<(), rapport_core::SegmentParseError>(())
+    /// ```
+    #[must_use]
+    pub fn uses_account_roles(&self) -> bool {
+        self.when.uses_account_roles()
+    }
+
     fn reason(&self, now: DateTime<Utc>) -> Reason {
         Reason::new(format!("tag_rule:{}", self.tag), now).note(self.when.to_string())
     }

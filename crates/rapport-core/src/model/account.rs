@@ -190,6 +190,30 @@ impl FromIterator<AccountRole> for AccountRoleSet {
     }
 }
 
+/// The set as the list of its role names, in [`AccountRole::ALL`] order (so
+/// [`EvalInputs`](crate::EvalInputs) round-trip with the roles they were given).
+///
+/// ```
+/// use rapport_core::{AccountRole, AccountRoleSet};
+/// let s: AccountRoleSet = [AccountRole::Billing, AccountRole::DecisionMaker].into_iter().collect();
+/// let json = serde_json::to_string(&s).unwrap();
+/// assert_eq!(json, r#"["decision_maker","billing"]"#);
+/// assert_eq!(serde_json::from_str::<AccountRoleSet>(&json).unwrap(), s);
+/// ```
+impl Serialize for AccountRoleSet {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for AccountRoleSet {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Vec::<AccountRole>::deserialize(deserializer)?
+            .into_iter()
+            .collect())
+    }
+}
+
 /// What merging an account into another moved, kept on the loser's tombstone
 /// ([`Account::merged`]).
 ///

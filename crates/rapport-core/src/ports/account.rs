@@ -1,10 +1,11 @@
 //! The account port: reading accounts and their links back. Accounts and links are written
 //! through [`Store::apply`] (the changeset's `accounts` and `account_links`).
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use crate::changeset::AccountWrite;
-use crate::model::account::{Account, AccountLink};
+use crate::model::account::{Account, AccountLink, AccountRole};
 use crate::model::activity::Activity;
 use crate::model::id::{AccountId, CustomerId, TenantId};
 use crate::ports::{Entity, Store, StoreError};
@@ -61,6 +62,132 @@ pub trait AccountStore: Store {
         tenant: TenantId,
         customer: CustomerId,
     ) -> impl Future<Output = Result<Vec<AccountLink>, StoreError>> + Send;
+
+    /// The attributed activities of each of `accounts`, in the order given, each list as
+    /// [`AccountStore::account_activities`] answers it: a sweep reads a page of accounts' figures
+    /// in one call. The default body asks once per account; a store overrides it to read the
+    /// page at once.
+    ///
+    /// ```
+    /// use futures::executor::block_on;
+    /// use rapport_core::*;
+    /// # use rapport_core::ports::*;
+    /// # struct S;
+    /// # impl Store for S {
+    /// #     async fn load(&self, _: TenantId, _: CustomerId) -> Result<Option<Record>, StoreError> { Ok(None) }
+    /// #     async fn find_by_contact(&self, _: TenantId, _: &ContactKey) -> Result<Vec<CustomerId>, StoreError> { Ok(vec![]) }
+    /// #     async fn scan(&self, _: TenantId, _: Page) -> Result<Vec<Record>, StoreError> { Ok(vec![]) }
+    /// #     async fn activities(&self, _: TenantId, _: CustomerId, _: TimeRange) -> Result<Vec<Activity>, StoreError> { Ok(vec![]) }
+    /// #     async fn apply(&self, _: TenantId, cs: &Changeset) -> Result<Applied, StoreError> { Ok(Applied::counting(cs)) }
+    /// # }
+    /// # impl AccountStore for S {
+    /// #     async fn load_account(&self, _: TenantId, _: AccountId) -> Result<Option<Account>, StoreError> { Ok(None) }
+    /// #     async fn accounts(&self, _: TenantId, _: Option<AccountId>, _: u32) -> Result<Vec<Account>, StoreError> { Ok(vec![]) }
+    /// #     async fn subsidiaries(&self, _: TenantId, _: AccountId) -> Result<Vec<Account>, StoreError> { Ok(vec![]) }
+    /// #     async fn account_links(&self, _: TenantId, a: AccountId) -> Result<Vec<AccountLink>, StoreError> {
+    /// #         let mut gone = AccountLink::new(a, CustomerId::from_u128(3), [AccountRole::Buyer], chrono::DateTime::UNIX_EPOCH);
+    /// #         gone.until = Some(chrono::DateTime::UNIX_EPOCH);
+    /// #         Ok(vec![AccountLink::new(a, CustomerId::from_u128(2), [AccountRole::Buyer], chrono::DateTime::UNIX_EPOCH), gone])
+    /// #     }
+    /// #     async fn account_activities(&self, _: TenantId, _: AccountId) -> Result<Vec<Activity>, StoreError> { Ok(vec![]) }
+    /// #     async fn customer_links(&self, _: TenantId, _: CustomerId) -> Result<Vec<AccountLink>, StoreError> { Ok(vec![]) }
+    /// # }
+    /// # let s = S;
+    /// // `s` is any account store (here one whose accounts have no attributed activity).
+    /// let t = TenantId::from_u128(1);
+    /// let ids = [AccountId::from_u128(1), AccountId::from_u128(2)];
+    /// assert_eq!(block_on(s.accounts_activities(t, &ids))?, vec![Vec::<Activity>::new(); 2]);
+    /// # Ok::<(), StoreError>(())
+    /// ```
+    fn accounts_activities(
+        &self,
+        tenant: TenantId,
+        accounts: &[AccountId],
+    ) -> impl Future<Output = Result<Vec<Vec<Activity>>, StoreError>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(accounts.len());
+            for a in accounts {
+                out.push(self.account_activities(tenant, *a).await?);
+            }
+            Ok(out)
+        }
+    }
+
+    /// The active contacts of `accounts` by role, summed over the accounts: for each role, how
+    /// many active links (no `until`) of these accounts hold it (a person in two of them
+    /// counts twice). The default body reads each account's links; a store overrides it to
+    /// count the page at once without handing the links over.
+    ///
+    /// ```
+    /// use futures::executor::block_on;
+    /// use rapport_core::*;
+    /// # use rapport_core::ports::*;
+    /// # struct S;
+    /// # impl Store for S {
+    /// #     async fn load(&self, _: TenantId, _: CustomerId) -> Result<Option<Record>, StoreError> { Ok(None) }
+    /// #     async fn find_by_contact(&self, _: TenantId, _: &ContactKey) -> Result<Vec<CustomerId>, StoreError> { Ok(vec![]) }
+    /// #     async fn scan(&self, _: TenantId, _: Page) -> Result<Vec<Record>, StoreError> { Ok(vec![]) }
+    /// #     async fn activities(&self, _: TenantId, _: CustomerId, _: TimeRange) -> Result<Vec<Activity>, StoreError> { Ok(vec![]) }
+    /// #     async fn apply(&self, _: TenantId, cs: &Changeset) -> Result<Applied, StoreError> { Ok(Applied::counting(cs)) }
+    /// # }
+    /// # impl AccountStore for S {
+    /// #     async fn load_account(&self, _: TenantId, _: AccountId) -> Result<Option<Account>, StoreError> { Ok(None) }
+    /// #     async fn accounts(&self, _: TenantId, _: Option<AccountId>, _: u32) -> Result<Vec<Account>, StoreError> { Ok(vec![]) }
+    /// #     async fn subsidiaries(&self, _: TenantId, _: AccountId) -> Result<Vec<Account>, StoreError> { Ok(vec![]) }
+    /// #     async fn account_links(&self, _: TenantId, a: AccountId) -> Result<Vec<AccountLink>, StoreError> {
+    /// #         let mut gone = AccountLink::new(a, CustomerId::from_u128(3), [AccountRole::Buyer], chrono::DateTime::UNIX_EPOCH);
+    /// #         gone.until = Some(chrono::DateTime::UNIX_EPOCH);
+    /// #         Ok(vec![AccountLink::new(a, CustomerId::from_u128(2), [AccountRole::Buyer], chrono::DateTime::UNIX_EPOCH), gone])
+    /// #     }
+    /// #     async fn account_activities(&self, _: TenantId, _: AccountId) -> Result<Vec<Activity>, StoreError> { Ok(vec![]) }
+    /// #     async fn customer_links(&self, _: TenantId, _: CustomerId) -> Result<Vec<AccountLink>, StoreError> { Ok(vec![]) }
+    /// # }
+    /// # let s = S;
+    /// // `s` is any account store; here every account has one active buyer and one who left.
+    /// let t = TenantId::from_u128(1);
+    /// let by_role = block_on(s.contacts_by_role(t, &[AccountId::from_u128(1), AccountId::from_u128(2)]))?;
+    /// assert_eq!(by_role.into_iter().collect::<Vec<_>>(), [(AccountRole::Buyer, 2)]);
+    /// # Ok::<(), StoreError>(())
+    /// ```
+    fn contacts_by_role(
+        &self,
+        tenant: TenantId,
+        accounts: &[AccountId],
+    ) -> impl Future<Output = Result<BTreeMap<AccountRole, usize>, StoreError>> + Send {
+        async move {
+            let mut by_role = BTreeMap::new();
+            for a in accounts {
+                count_roles(&mut by_role, &self.account_links(tenant, *a).await?);
+            }
+            Ok(by_role)
+        }
+    }
+}
+
+/// Adds the roles of the active links among `links` to `by_role` (one per link and role).
+///
+/// ```
+/// use rapport_core::ports::count_roles;
+/// use rapport_core::*;
+/// let now = chrono::DateTime::UNIX_EPOCH;
+/// let a = AccountId::from_u128(1);
+/// let mut gone = AccountLink::new(a, CustomerId::from_u128(3), [AccountRole::Buyer], now);
+/// gone.until = Some(now);
+/// let links = [AccountLink::new(a, CustomerId::from_u128(2), [AccountRole::Buyer, AccountRole::User], now), gone];
+/// let mut by_role = std::collections::BTreeMap::new();
+/// count_roles(&mut by_role, &links);
+/// assert_eq!(by_role[&AccountRole::Buyer], 1);
+/// assert_eq!(by_role[&AccountRole::User], 1);
+/// ```
+pub fn count_roles<'a>(
+    by_role: &mut BTreeMap<AccountRole, usize>,
+    links: impl IntoIterator<Item = &'a AccountLink>,
+) {
+    for l in links.into_iter().filter(|l| l.is_active()) {
+        for r in &l.roles {
+            *by_role.entry(*r).or_default() += 1;
+        }
+    }
 }
 
 /// Checks account writes against the stored accounts, for in-memory stores.

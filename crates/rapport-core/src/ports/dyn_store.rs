@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::changeset::Changeset;
 use crate::decide::segment::Segment;
 use crate::event::OutboxMessage;
+use crate::model::account::AccountRoleSet;
 use crate::model::activity::Activity;
 use crate::model::clv_model::FittedClv;
 use crate::model::contact::ContactKey;
@@ -172,6 +173,12 @@ pub trait DynStore: Send + Sync {
         tenant: TenantId,
         customer: CustomerId,
     ) -> BoxFuture<'_, Result<Option<Vec<LineItems>>, StoreError>>;
+    /// [`Store::account_roles`], boxed.
+    fn account_roles_boxed<'a>(
+        &'a self,
+        tenant: TenantId,
+        customers: &'a [CustomerId],
+    ) -> BoxFuture<'a, Result<Vec<AccountRoleSet>, StoreError>>;
     /// [`Store::clv_model`], boxed.
     fn clv_model_boxed(
         &self,
@@ -256,6 +263,14 @@ impl<S: Store + Outbox> DynStore for S {
     ) -> BoxFuture<'_, Result<Option<Vec<LineItems>>, StoreError>> {
         Box::pin(self.purchase_lines(tenant, customer))
     }
+
+    fn account_roles_boxed<'a>(
+        &'a self,
+        tenant: TenantId,
+        customers: &'a [CustomerId],
+    ) -> BoxFuture<'a, Result<Vec<AccountRoleSet>, StoreError>> {
+        Box::pin(self.account_roles(tenant, customers))
+    }
     fn clv_model_boxed(
         &self,
         tenant: TenantId,
@@ -336,6 +351,14 @@ macro_rules! boxed_store {
             customer: CustomerId,
         ) -> Result<Option<Vec<LineItems>>, StoreError> {
             self.purchase_lines_boxed(tenant, customer).await
+        }
+
+        async fn account_roles(
+            &self,
+            tenant: TenantId,
+            customers: &[CustomerId],
+        ) -> Result<Vec<AccountRoleSet>, StoreError> {
+            self.account_roles_boxed(tenant, customers).await
         }
         async fn clv_model(&self, tenant: TenantId) -> Result<Option<FittedClv>, StoreError> {
             self.clv_model_boxed(tenant).await

@@ -128,7 +128,7 @@ mod notifier;
 mod outbox;
 mod store;
 
-pub use account::{AccountStore, check_account_writes};
+pub use account::{AccountStore, check_account_writes, count_roles};
 pub use actions::{ActionLog, ActionStore, DueActions, redriven_action};
 pub use case::{CaseQuery, CaseStore, check_case_writes};
 pub use consent::{ConsentStore, entry_stored, sort_ledger};

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::changeset::{Changeset, CustomerWrite};
 use crate::decide::segment::{Segment, SegmentContext};
+use crate::model::account::AccountRoleSet;
 use crate::model::activity::Activity;
 use crate::model::clv_model::FittedClv;
 use crate::model::contact::ContactKey;
@@ -693,6 +694,46 @@ pub trait Store: Send + Sync {
         async { Ok(None) }
     }
 
+    /// The roles each of `customers` holds over its active account links (links without an
+    /// `until`), in the order given: the union of the roles of its active links, empty for a
+    /// customer without any (or unknown to the store). The service reads them only when a tag
+    /// rule or an automation condition tests `has_account_role(...)`
+    /// ([`Policies::uses_account_roles`](crate::Policies::uses_account_roles)), once per page
+    /// of a sweep. Reads never cross tenants.
+    ///
+    /// The default body answers no roles for everyone: a store that keeps no accounts has no
+    /// links. A store that is an [`AccountStore`](crate::ports::AccountStore) must answer
+    /// [`AccountRoleSet::of_links`] over [`customer_links`](crate::ports::AccountStore::customer_links);
+    /// `rapport-testkit`'s `account_roles_feed_rules` contract checks it.
+    ///
+    /// ```
+    /// use futures::executor::block_on;
+    /// use rapport_core::*;
+    /// # use rapport_core::ports::*;
+    /// # struct NoAccounts;
+    /// # impl Store for NoAccounts {
+    /// #     async fn load(&self, _: TenantId, _: CustomerId) -> Result<Option<Record>, StoreError> { Ok(None) }
+    /// #     async fn find_by_contact(&self, _: TenantId, _: &ContactKey) -> Result<Vec<CustomerId>, StoreError> { Ok(vec![]) }
+    /// #     async fn scan(&self, _: TenantId, _: Page) -> Result<Vec<Record>, StoreError> { Ok(vec![]) }
+    /// #     async fn activities(&self, _: TenantId, _: CustomerId, _: TimeRange) -> Result<Vec<Activity>, StoreError> { Ok(vec![]) }
+    /// #     async fn apply(&self, _: TenantId, cs: &Changeset) -> Result<Applied, StoreError> { Ok(Applied::counting(cs)) }
+    /// # }
+    /// // `NoAccounts` is a store that keeps no accounts: the default body.
+    /// let ids = [CustomerId::from_u128(1), CustomerId::from_u128(2)];
+    /// let roles = block_on(NoAccounts.account_roles(TenantId::from_u128(1), &ids))?;
+    /// assert_eq!(roles, vec![AccountRoleSet::default(); 2]);
+    /// # Ok::<(), StoreError>(())
+    /// ```
+    fn account_roles(
+        &self,
+        tenant: TenantId,
+        customers: &[CustomerId],
+    ) -> impl Future<Output = Result<Vec<AccountRoleSet>, StoreError>> + Send {
+        let _ = tenant;
+        let none = vec![AccountRoleSet::default(); customers.len()];
+        async move { Ok(none) }
+    }
+
     /// The tenant's fitted CLV model (the one with the latest `fitted_at`), if one was saved.
     /// The default body answers `None`: a store that cannot keep models gives the rule-based
     /// churn risk and no `clv_12m`.
@@ -781,6 +822,13 @@ macro_rules! forward_store {
                 customer: CustomerId,
             ) -> impl Future<Output = Result<Option<Vec<LineItems>>, StoreError>> + Send {
                 (**self).purchase_lines(tenant, customer)
+            }
+            fn account_roles(
+                &self,
+                tenant: TenantId,
+                customers: &[CustomerId],
+            ) -> impl Future<Output = Result<Vec<AccountRoleSet>, StoreError>> + Send {
+                (**self).account_roles(tenant, customers)
             }
             fn clv_model(
                 &self,

@@ -154,6 +154,13 @@ impl Store for Fresh {
     ) -> Result<Option<Vec<rapport_core::LineItems>>, StoreError> {
         self.s().purchase_lines(t, id).await
     }
+    async fn account_roles(
+        &self,
+        t: TenantId,
+        customers: &[CustomerId],
+    ) -> Result<Vec<rapport_core::AccountRoleSet>, StoreError> {
+        self.s().account_roles(t, customers).await
+    }
     async fn clv_model(&self, t: TenantId) -> Result<Option<rapport_core::FittedClv>, StoreError> {
         self.s().clv_model(t).await
     }
@@ -241,6 +248,20 @@ impl AccountStore for Fresh {
         c: CustomerId,
     ) -> Result<Vec<AccountLink>, StoreError> {
         self.s().customer_links(t, c).await
+    }
+    async fn accounts_activities(
+        &self,
+        t: TenantId,
+        a: &[AccountId],
+    ) -> Result<Vec<Vec<rapport_core::Activity>>, StoreError> {
+        self.s().accounts_activities(t, a).await
+    }
+    async fn contacts_by_role(
+        &self,
+        t: TenantId,
+        a: &[AccountId],
+    ) -> Result<std::collections::BTreeMap<rapport_core::AccountRole, usize>, StoreError> {
+        self.s().contacts_by_role(t, a).await
     }
 }
 

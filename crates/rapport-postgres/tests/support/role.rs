@@ -172,6 +172,13 @@ impl Store for AppRole {
     async fn apply(&self, t: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
         self.s().apply(t, cs).await
     }
+    async fn account_roles(
+        &self,
+        t: TenantId,
+        customers: &[CustomerId],
+    ) -> Result<Vec<rapport_core::AccountRoleSet>, StoreError> {
+        self.s().account_roles(t, customers).await
+    }
     async fn clv_model(&self, t: TenantId) -> Result<Option<rapport_core::FittedClv>, StoreError> {
         self.s().clv_model(t).await
     }
