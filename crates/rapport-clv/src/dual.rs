@@ -4,9 +4,6 @@
 //! derivatives as `D2` (the Pareto/NBD fit's Newton steps: its likelihood runs through
 //! ₂F₁, whose parameter derivatives have no closed form worth writing out).
 
-// `D2` drives only the Pareto/NBD Newton fit, which is not yet the production fit.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use crate::special::{digamma, trigamma};
@@ -35,6 +32,9 @@ pub(crate) trait Real:
     fn pow(self, e: Self) -> Self;
     /// `f(self)` given `f`, `f′` and `f″` at `self.val()` (the chain rule to second order).
     fn chain(self, f: f64, d1: f64, d2: f64) -> Self;
+    /// The largest magnitude of the value and its derivatives: what a series' stopping rule
+    /// looks at (a term can be 0 with derivatives that are not).
+    fn size(self) -> f64;
 }
 
 impl Real for f64 {
@@ -58,6 +58,9 @@ impl Real for f64 {
     }
     fn chain(self, f: f64, _: f64, _: f64) -> Self {
         f
+    }
+    fn size(self) -> f64 {
+        self.abs()
     }
 }
 
@@ -234,6 +237,12 @@ impl Real for D2 {
     }
     fn chain(self, f: f64, d1: f64, d2: f64) -> Self {
         self.chain_d2(f, d1, d2)
+    }
+    fn size(self) -> f64 {
+        self.g
+            .iter()
+            .chain(&self.h)
+            .fold(self.v.abs(), |m, x| m.max(x.abs()))
     }
 }
 

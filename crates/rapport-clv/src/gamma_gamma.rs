@@ -302,13 +302,13 @@ fn fit_gg(rows: &[(f64, f64)], weights: Option<&[f64]>) -> Result<Fit<GammaGamma
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::count::testing::check_derivatives;
     use proptest::prelude::*;
 
-    fn check(data: &Groups, lp: &[f64]) {
-        let (mut g, mut h) = ([0.0; 3], [0.0; 9]);
-        let f = |p: &[f64]| data.log_likelihood(p, &mut [0.0; 3], &mut [0.0; 9]);
-        let v = data.log_likelihood(lp, &mut g, &mut h);
-        // Against the model's own log-likelihood, row by row.
+    /// The analytic gradient and Hessian of [`Groups::log_likelihood`] against central
+    /// differences, and its value against the model's own likelihood row by row (the
+    /// count models' shared check).
+    fn check(data: &Groups, lp: &[f64]) -> Result<(), TestCaseError> {
         let m = GammaGamma::new(lp[0].exp(), lp[1].exp(), lp[2].exp()).unwrap();
         let direct: f64 = data
             .xs
@@ -321,33 +321,7 @@ mod tests {
             })
             .map(|(x, mv, w)| w * m.log_likelihood_one(x, mv))
             .sum();
-        assert!(
-            (v - direct).abs() < 1e-9 * (1.0 + direct.abs()),
-            "{v} vs {direct}"
-        );
-        let e = 1e-5;
-        for i in 0..3 {
-            let (mut a, mut b) = (lp.to_vec(), lp.to_vec());
-            a[i] += e;
-            b[i] -= e;
-            let fd = (f(&a) - f(&b)) / (2.0 * e);
-            assert!(
-                (g[i] - fd).abs() < 1e-5 * (1.0 + fd.abs()),
-                "∂{i}: {} vs {fd}",
-                g[i]
-            );
-            let (mut ga, mut gb) = ([0.0; 3], [0.0; 3]);
-            data.log_likelihood(&a, &mut ga, &mut [0.0; 9]);
-            data.log_likelihood(&b, &mut gb, &mut [0.0; 9]);
-            for k in 0..3 {
-                let fd = (ga[k] - gb[k]) / (2.0 * e);
-                let an = h[i * 3 + k];
-                assert!(
-                    (an - fd).abs() < 1e-5 * (1.0 + fd.abs()),
-                    "∂{i}∂{k}: {an} vs {fd}"
-                );
-            }
-        }
+        check_derivatives(&|p, g, h| data.log_likelihood(p, g, h), lp, direct)
     }
 
     proptest! {
@@ -411,7 +385,7 @@ mod tests {
             rows.sort_unstable_by_key(|g| g.0);
             rows.dedup_by_key(|g| g.0);
             let data = Groups::new(&rows);
-            check(&data, &lp);
+            check(&data, &lp)?;
         }
     }
 }

@@ -187,7 +187,19 @@ pub fn minimize(
     scale: f64,
     tol: f64,
 ) -> Result<Minimum, ClvError> {
-    let (mut x, mut iterations) = nelder_mead(f, x0, 20_000);
+    minimize_within(f, x0, scale, tol, 20_000)
+}
+
+/// [`minimize`] with at most `max_iter` Nelder–Mead iterations (a fallback that should not
+/// spend long on a book that has no interior optimum).
+pub(crate) fn minimize_within(
+    f: &dyn Fn(&[f64]) -> f64,
+    x0: &[f64],
+    scale: f64,
+    tol: f64,
+    max_iter: usize,
+) -> Result<Minimum, ClvError> {
+    let (mut x, mut iterations) = nelder_mead(f, x0, max_iter);
     let mut fx = f(&x);
     let mut g = gradient(f, &x, 1e-6);
     let norm = |g: &[f64]| g.iter().map(|v| v * v).sum::<f64>().sqrt();
