@@ -17,6 +17,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod scan;
+pub mod timing;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
