@@ -634,7 +634,13 @@ proptest! {
     /// and merge ∘ unmerge gives every belonging back to whom it was (versions aside).
     #[test]
     fn prop_belongings_move_and_come_back(a in shape(), b in shape(), hs in held_shape()) {
-        let pol = Policies::default();
+        // A rule on account roles: the merge and the unmerge decide it on the links they leave.
+        let dm = Tag::new("b2b", "dm").unwrap();
+        let pol = Policies {
+            tag_rules: vec![TagRule::parse(r#"when has_account_role("decision_maker") then tag b2b:dm"#).unwrap()],
+            ..Policies::default()
+        };
+        let is_dm = |b: &Belongings| AccountRoleSet::of_links(&b.links).contains(AccountRole::DecisionMaker);
         let (s, _, sa) = build(1, &a, &pol);
         let (l, ls, la) = build(2, &b, &pol);
         let before = held(s.id(), l.id(), &hs);
@@ -657,6 +663,7 @@ proptest! {
             let primaries = book.links.values().filter(|x| x.account == *acct && x.primary).count();
             prop_assert!(primaries <= 1, "two primaries on {}", acct);
         }
+        prop_assert_eq!(merged.survivor.tags.contains(&dm, now()), is_dm(&got), "merge: b2b:dm against the merged links");
         let tomb = merged.changeset.customers[0].customer().clone();
         let survivor = merged.changeset.customers[1].customer().clone();
         let mut acts: Vec<Activity> = sa.clone();
@@ -664,6 +671,7 @@ proptest! {
         let undone = plan_unmerge(&merged.record, &survivor, &acts, &book.of(s.id()), &tomb, &pol, now(), &mut ids()).unwrap();
         prop_assert!(undone.changeset.validate(T).is_ok(), "{:?}", undone.changeset.validate(T));
         book.apply(&undone.changeset);
+        prop_assert_eq!(undone.survivor.tags.contains(&dm, now()), is_dm(&book.of(s.id())), "unmerge: b2b:dm against the links left");
         prop_assert_eq!(book.unversioned(), before.unversioned());
     }
 }

@@ -49,7 +49,7 @@ use crate::decide::evaluate::{EvalInputs, Evaluation, evaluate};
 use crate::decide::policy::Policies;
 use crate::error::DomainError;
 use crate::event::{DomainEvent, OutboxMessage};
-use crate::model::account::{Account, AccountLink};
+use crate::model::account::{Account, AccountLink, AccountRoleSet};
 use crate::model::activity::Activity;
 use crate::model::case::Case;
 use crate::model::customer::{Attributes, Customer};
@@ -529,7 +529,22 @@ pub fn plan_merge(
     let mut next = survivor.next_version();
     next.profile = preview.profile.clone();
     next.tags = preview.tags.clone();
-    let evaluation = evaluate(&next, &stats, policies, &EvalInputs::at(ctx.now))?;
+    // The survivor's roles after the merge (its links folded with the loser's), so a
+    // `has_account_role` tag rule decides on the merged links, not on none.
+    let merged_links: Vec<AccountLink> = loser_has
+        .links
+        .iter()
+        .map(|l| union_link(survivor_has.link(l.account), l, sid))
+        .collect();
+    let roles = AccountRoleSet::of_links(
+        survivor_has
+            .links
+            .iter()
+            .filter(|s| !loser_has.links.iter().any(|l| l.account == s.account))
+            .chain(&merged_links),
+    );
+    let inputs = EvalInputs::at(ctx.now).with_account_roles(roles);
+    let evaluation = evaluate(&next, &stats, policies, &inputs)?;
     evaluation.apply_to(&mut next);
 
     let mut tomb = loser.next_version();
@@ -584,9 +599,8 @@ pub fn plan_merge(
             case: Box::new(c.move_customer(sid)),
         })
         .collect();
-    for l in &loser_has.links {
+    for (l, merged) in loser_has.links.iter().zip(merged_links) {
         let had = survivor_has.link(l.account);
-        let merged = union_link(had, l, sid);
         record.links_before.extend(had.cloned());
         record.links_before.push(l.clone());
         record.links_merged.push(merged.clone());
@@ -738,7 +752,23 @@ pub fn plan_unmerge(
     next.tier = before.tier.clone();
     next.lifecycle = before.lifecycle.clone();
     next.churn_alert = before.churn_alert;
-    let evaluation = evaluate(&next, &stats, policies, &EvalInputs::at(now))?;
+    // The survivor's links after the undo: each link the merge folded goes back to what the
+    // survivor had (or goes), unless it was changed since.
+    let undone_links: Vec<&AccountLink> = survivor_has
+        .links
+        .iter()
+        .filter_map(
+            |l| match record.links_merged.iter().find(|m| m.account == l.account) {
+                Some(m) if m == l => record
+                    .links_before
+                    .iter()
+                    .find(|b| b.account == l.account && b.customer == record.survivor),
+                _ => Some(l),
+            },
+        )
+        .collect();
+    let inputs = EvalInputs::at(now).with_account_roles(AccountRoleSet::of_links(undone_links));
+    let evaluation = evaluate(&next, &stats, policies, &inputs)?;
     evaluation.apply_to(&mut next);
 
     let restored = record
