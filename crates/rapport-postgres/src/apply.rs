@@ -77,6 +77,12 @@ impl CustomerRow {
         })
     }
 
+    /// The contact columns as written (email, phone; blind indexes under encryption): what
+    /// the unique contact indexes compare.
+    pub(crate) fn contacts(&self) -> (Option<&str>, Option<&str>) {
+        (self.email.as_deref(), self.phone.as_deref())
+    }
+
     /// True for a merged or erased customer (which claims no contact).
     fn is_tombstone(&self) -> bool {
         matches!(self.stage, "merged" | "erased")

@@ -105,6 +105,153 @@ pub(crate) async fn customers(
     })
 }
 
+/// The unique contact indexes of `customers` (migration 2's definitions, in the store's
+/// schema): what a first load drops before its rows and builds again after them.
+fn contact_indexes(schema: &str) -> [(&'static str, String); 2] {
+    [
+        (
+            "customers_email",
+            format!(
+                "CREATE UNIQUE INDEX customers_email ON \"{schema}\".customers (tenant_id, email) \
+                 WHERE email IS NOT NULL"
+            ),
+        ),
+        (
+            "customers_phone",
+            format!(
+                "CREATE UNIQUE INDEX customers_phone ON \"{schema}\".customers (tenant_id, phone) \
+                 WHERE phone IS NOT NULL"
+            ),
+        ),
+    ]
+}
+
+/// A first load: every row of `rows` in one transaction into an empty `customers` table,
+/// the unique contact indexes dropped before the copy and built again after it (a sorted
+/// build instead of one index insertion per row). `None`, with nothing read from `rows` and
+/// nothing written, when the way is closed: row-level security applies to the store's role,
+/// the table holds a row (of any tenant), another session holds a lock on it, or the role
+/// may not drop its indexes (it does not own the table).
+///
+/// The table is locked `ACCESS EXCLUSIVE` for the load, so no other writer can take a
+/// contact or an id meanwhile; the indexes' decisions are made in memory as the rows go, in
+/// order, exactly as `INSERT … ON CONFLICT DO NOTHING` in row order would: a row whose id
+/// came before is skipped, a row whose email or phone column a written row holds is refused
+/// (`contact_taken`), and only written rows claim. Building the indexes again cannot fail
+/// for that reason; should it fail anyway, the error rolls the whole load back.
+pub(crate) async fn first_load<I>(
+    inner: &Inner,
+    tenant: TenantId,
+    rows: &mut I,
+) -> Result<Option<ImportReport>, StoreError>
+where
+    I: Iterator<Item = (Customer, Stats)>,
+{
+    if rls(inner) {
+        return Ok(None);
+    }
+    let t = *tenant.as_uuid();
+    let sealer = inner.sealer.get();
+    let schema = &inner.schema;
+    let mut client = inner.pool.get().await.map_err(pool)?;
+    let tx = client.transaction().await.map_err(db)?;
+    // A lock held elsewhere or a role without the right to drop an index closes the way
+    // (the transaction is rolled back when dropped); any other error is the caller's.
+    let closed = |e: tokio_postgres::Error| match e.code() {
+        Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE || *c == SqlState::INSUFFICIENT_PRIVILEGE => {
+            Ok(None)
+        }
+        _ => Err(db(e)),
+    };
+    if let Err(e) = tx
+        .batch_execute(&format!(
+            "LOCK TABLE \"{schema}\".customers IN ACCESS EXCLUSIVE MODE NOWAIT"
+        ))
+        .await
+    {
+        return closed(e);
+    }
+    let occupied: bool = crate::read::col(
+        &tx.query_one(
+            &format!("SELECT EXISTS (SELECT 1 FROM \"{schema}\".customers)"),
+            &[],
+        )
+        .await
+        .map_err(db)?,
+        "customers",
+        0,
+    )?;
+    if occupied {
+        return Ok(None);
+    }
+    let indexes = contact_indexes(schema);
+    for (name, _) in &indexes {
+        if let Err(e) = tx
+            .batch_execute(&format!("DROP INDEX \"{schema}\".{name}"))
+            .await
+        {
+            return closed(e);
+        }
+    }
+    name_tenant(&tx, &t).await?;
+
+    let mut report = ImportReport::default();
+    let mut written: HashSet<uuid::Uuid> = HashSet::new();
+    let mut refused: HashSet<uuid::Uuid> = HashSet::new();
+    let (mut emails, mut phones): (HashSet<String>, HashSet<String>) = Default::default();
+    let sink = tx
+        .copy_in(&format!(
+            "COPY \"{schema}\".customers ({CUSTOMER_COLUMNS}) FROM STDIN (FORMAT binary)"
+        ))
+        .await
+        .map_err(db)?;
+    let mut writer = pin!(BinaryCopyInWriter::new(sink, &CUSTOMER_TYPES[..16]));
+    for (c, s) in rows {
+        report.rows += 1;
+        if c.tenant() != tenant {
+            // Dropping the transaction rolls the load back: nothing is written.
+            return Err(StoreError::Invalid(
+                rapport_core::DomainError::InvalidChangeset {
+                    reason: format!("customer {} belongs to another tenant", c.id()),
+                },
+            ));
+        }
+        let id = *c.id().as_uuid();
+        if written.contains(&id) {
+            continue;
+        }
+        let row = CustomerRow::new(&c, &s, sealer)?;
+        let (email, phone) = row.contacts();
+        if email.is_some_and(|e| emails.contains(e)) || phone.is_some_and(|p| phones.contains(p)) {
+            refused.insert(id);
+            continue;
+        }
+        emails.extend(email.map(str::to_owned));
+        phones.extend(phone.map(str::to_owned));
+        written.insert(id);
+        writer
+            .as_mut()
+            .write(&row.copy_values(&t))
+            .await
+            .map_err(db)?;
+    }
+    writer.as_mut().finish().await.map_err(db)?;
+    tx.batch_execute("SET LOCAL maintenance_work_mem = '256MB'")
+        .await
+        .map_err(db)?;
+    for (_, create) in &indexes {
+        tx.batch_execute(create).await.map_err(db)?;
+    }
+    if let Some(s) = sealer {
+        s.keys().sync()?;
+    }
+    tx.commit().await.map_err(db)?;
+    report.inserted = written.len();
+    report.contact_taken = refused.difference(&written).count();
+    report.skipped = report.rows - report.inserted - report.contact_taken;
+    Ok(Some(report))
+}
+
 /// Every customer of the batch is the tenant's (checked before anything is sent).
 pub(crate) fn check_tenant(
     tenant: TenantId,

@@ -480,6 +480,90 @@ impl PostgresStore {
         out
     }
 
+    /// Loads a tenant's customers into a **fresh database** (no customer row of any tenant):
+    /// one transaction, the unique contact indexes dropped before the rows and built again
+    /// after them, the rows streamed with one `COPY … FROM STDIN (FORMAT binary)` as `rows`
+    /// yields them. The outcome is the one [`PostgresStore::import_customers`] gives for the
+    /// same rows in order (a repeated id is skipped, a row whose email or phone a row before
+    /// it took is `contact_taken`), decided in memory while the table is locked
+    /// `ACCESS EXCLUSIVE` for the load (other sessions wait for it, also to read).
+    ///
+    /// When the way is closed — the table holds a row, another session holds a lock on it,
+    /// row-level security applies to the store's role, or the role does not own the table —
+    /// the rows go through [`PostgresStore::import_customers`] in batches of 10,000 instead
+    /// (each its own transaction) and [`FirstLoad::indexes_built_after`] is `false`.
+    ///
+    /// ```
+    /// # use rapport::core::*;
+    /// # use rapport_postgres::{PostgresConfig, PostgresStore};
+    /// # use futures::executor::block_on;
+    /// # let Ok(url) = std::env::var("RAPPORT_POSTGRES_URL") else { return Ok(()) };
+    /// # let config = PostgresConfig::new(url).with_schema(format!("rapport_doc_fl_{}", std::process::id()));
+    /// # let store = block_on(PostgresStore::connect(config, chrono::Utc::now()))?;
+    /// # let (t, now) = (TenantId::from_u128(1), chrono::DateTime::UNIX_EPOCH);
+    /// let customers = (1..=3).map(|i| {
+    ///     (Customer::new(t, CustomerId::from_u128(i), Profile::default(), now), Stats::default())
+    /// });
+    /// let first = block_on(store.first_load(t, customers.clone()))?;
+    /// assert!(first.indexes_built_after);
+    /// assert_eq!((first.report.rows, first.report.inserted), (3, 3));
+    /// // The table holds rows now: a second load takes the batch way and adds nothing.
+    /// let again = block_on(store.first_load(t, customers))?;
+    /// assert_eq!((again.indexes_built_after, again.report.skipped), (false, 3));
+    /// # block_on(store.drop_schema())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] for another tenant's customer (nothing of the load is
+    /// written); driver errors (on the fresh-database way nothing is written; on the batch
+    /// way the batches before the failing one stay).
+    #[tracing::instrument(name = "rapport_postgres.first_load", level = "info", skip_all, fields(tenant = %tenant))]
+    pub async fn first_load<I>(&self, tenant: TenantId, rows: I) -> Result<FirstLoad, StoreError>
+    where
+        I: IntoIterator<Item = (rapport_core::Customer, rapport_core::Stats)>,
+        I::IntoIter: Send,
+    {
+        let started = tracing::enabled!(tracing::Level::INFO).then(std::time::Instant::now);
+        let mut rows = rows.into_iter();
+        let fast = self
+            .here(|inner| async move {
+                let loaded = import::first_load(&inner, tenant, &mut rows).await;
+                loaded.map(|r| (r, rows))
+            })
+            .await;
+        let out = match fast {
+            Ok((Some(report), _)) => Ok(FirstLoad {
+                report,
+                indexes_built_after: true,
+            }),
+            Ok((None, mut rows)) => {
+                let mut report = ImportReport::default();
+                let mut batch = Vec::with_capacity(FIRST_LOAD_BATCH);
+                loop {
+                    batch.clear();
+                    batch.extend(rows.by_ref().take(FIRST_LOAD_BATCH));
+                    if batch.is_empty() {
+                        break;
+                    }
+                    report += self.import_customers(tenant, &batch).await?;
+                }
+                Ok(FirstLoad {
+                    report,
+                    indexes_built_after: false,
+                })
+            }
+            Err(e) => Err(e),
+        };
+        rapport_sql::log_import(
+            out.as_ref()
+                .map(|l| &l.report)
+                .map_err(rapport_sql::store_error_kind),
+            started,
+        );
+        out
+    }
+
     /// Imports a batch of activities in one transaction: new keys are stored and folded into
     /// their customers' stats (each such customer's version steps once); known keys are
     /// skipped (so a re-run adds nothing). The rows go in as [`PostgresStore::import_customers`]'
@@ -740,6 +824,25 @@ impl PostgresStore {
                 .map_err(|e| StoreError::unavailable(format!("postgres task failed: {e}")))?
         }
     }
+}
+
+/// The batch size of [`PostgresStore::first_load`] when it takes the batch way.
+const FIRST_LOAD_BATCH: usize = 10_000;
+
+/// What [`PostgresStore::first_load`] did.
+///
+/// ```
+/// fn fast(l: &rapport_postgres::FirstLoad) -> bool { l.indexes_built_after }
+/// # let _ = fast;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FirstLoad {
+    /// The counts, as [`PostgresStore::import_customers`] reports them.
+    pub report: ImportReport,
+    /// True when the rows went into the empty table in one transaction with the contact
+    /// indexes built after them; false when they took the batch way.
+    pub indexes_built_after: bool,
 }
 
 /// How many group-commit lanes a pool of `pool_size` connections serves: two when the pool
