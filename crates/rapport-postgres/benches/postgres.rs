@@ -243,6 +243,35 @@ fn bench_import(c: &mut Criterion, rt: &Runtime) {
         });
         block_on(store.drop_schema()).unwrap();
     }
+    // A fresh database's first load: every row in one copy, the contact indexes built after.
+    for (name, layout) in [
+        ("rapport_first_load", Layout::Plain),
+        (
+            "rapport_first_load_partitioned",
+            Layout::HashPartitioned {
+                partitions: PARTITIONS,
+            },
+        ),
+    ] {
+        let schema = schema(name);
+        let store = store_in(&schema, ImportPath::Copy, layout);
+        let truncate = format!("TRUNCATE \"{schema}\".customers");
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    rt.block_on(raw.batch_execute(&truncate)).unwrap();
+                    let start = Instant::now();
+                    let l = block_on(store.first_load(T, rows.iter().cloned())).unwrap();
+                    assert!(l.indexes_built_after);
+                    assert_eq!(l.report.inserted, rows.len());
+                    total += start.elapsed();
+                }
+                total
+            });
+        });
+        block_on(store.drop_schema()).unwrap();
+    }
     g.finish();
     rt.block_on(raw.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{raw_schema}\" CASCADE")))
         .unwrap();

@@ -126,11 +126,14 @@ fn contact_indexes(schema: &str) -> [(&'static str, String); 2] {
     ]
 }
 
+/// How many rows a first load makes before it decides which contact indexes it rebuilds.
+const LOOK_AHEAD: usize = 1024;
+
 /// A first load: every row of `rows` in one transaction into an empty `customers` table,
 /// the unique contact indexes dropped before the copy and built again after it (a sorted
 /// build instead of one index insertion per row). `None`, with nothing read from `rows` and
 /// nothing written, when the way is closed: row-level security applies to the store's role,
-/// the table holds a row (of any tenant), another session holds a lock on it, or the role
+/// the table holds a row (of any tenant), another session holds a lock on it for 5 s, or the role
 /// may not drop its indexes (it does not own the table).
 ///
 /// The table is locked `ACCESS EXCLUSIVE` for the load, so no other writer can take a
@@ -155,7 +158,8 @@ where
     let schema = &inner.schema;
     let mut client = inner.pool.get().await.map_err(pool)?;
     let tx = client.transaction().await.map_err(db)?;
-    // A lock held elsewhere or a role without the right to drop an index closes the way
+    // A lock held elsewhere for more than 5 s (an autovacuum in the way cancels itself
+    // after `deadlock_timeout`) or a role without the right to drop an index closes the way
     // (the transaction is rolled back when dropped); any other error is the caller's.
     let closed = |e: tokio_postgres::Error| match e.code() {
         Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE || *c == SqlState::INSUFFICIENT_PRIVILEGE => {
@@ -165,7 +169,8 @@ where
     };
     if let Err(e) = tx
         .batch_execute(&format!(
-            "LOCK TABLE \"{schema}\".customers IN ACCESS EXCLUSIVE MODE NOWAIT"
+            "SET LOCAL lock_timeout = '5s';
+             LOCK TABLE \"{schema}\".customers IN ACCESS EXCLUSIVE MODE"
         ))
         .await
     {
@@ -184,7 +189,24 @@ where
     if occupied {
         return Ok(None);
     }
-    let indexes = contact_indexes(schema);
+    // Only an index the load fills is dropped and built again: a load without phones keeps
+    // the phone index (a row without a phone only has its predicate checked), which saves
+    // the build's scan of the whole table. Decided on the first rows, made ahead.
+    let mut ahead: Vec<(Customer, Stats, CustomerRow)> = Vec::new();
+    for (c, s) in rows.by_ref().take(LOOK_AHEAD) {
+        let row = CustomerRow::new(&c, &s, sealer)?;
+        ahead.push((c, s, row));
+    }
+    let fills = |pick: fn(&CustomerRow) -> bool| ahead.iter().any(|(_, _, r)| pick(r));
+    let (email, phone) = (
+        fills(|r| r.contacts().0.is_some()),
+        fills(|r| r.contacts().1.is_some()),
+    );
+    let indexes: Vec<(&str, String)> = contact_indexes(schema)
+        .into_iter()
+        .zip([email, phone])
+        .filter_map(|(index, filled)| filled.then_some(index))
+        .collect();
     for (name, _) in &indexes {
         if let Err(e) = tx
             .batch_execute(&format!("DROP INDEX \"{schema}\".{name}"))
@@ -206,7 +228,8 @@ where
         .await
         .map_err(db)?;
     let mut writer = pin!(BinaryCopyInWriter::new(sink, &CUSTOMER_TYPES[..16]));
-    for (c, s) in rows {
+    let made = ahead.into_iter().map(|(c, s, r)| (c, s, Some(r)));
+    for (c, s, made) in made.chain(rows.map(|(c, s)| (c, s, None))) {
         report.rows += 1;
         if c.tenant() != tenant {
             // Dropping the transaction rolls the load back: nothing is written.
@@ -220,7 +243,10 @@ where
         if written.contains(&id) {
             continue;
         }
-        let row = CustomerRow::new(&c, &s, sealer)?;
+        let row = match made {
+            Some(row) => row,
+            None => CustomerRow::new(&c, &s, sealer)?,
+        };
         let (email, phone) = row.contacts();
         if email.is_some_and(|e| emails.contains(e)) || phone.is_some_and(|p| phones.contains(p)) {
             refused.insert(id);

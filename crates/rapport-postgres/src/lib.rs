@@ -488,7 +488,7 @@ impl PostgresStore {
     /// it took is `contact_taken`), decided in memory while the table is locked
     /// `ACCESS EXCLUSIVE` for the load (other sessions wait for it, also to read).
     ///
-    /// When the way is closed — the table holds a row, another session holds a lock on it,
+    /// When the way is closed — the table holds a row, another session holds a lock on it for 5 s,
     /// row-level security applies to the store's role, or the role does not own the table —
     /// the rows go through [`PostgresStore::import_customers`] in batches of 10,000 instead
     /// (each its own transaction) and [`FirstLoad::indexes_built_after`] is `false`.
