@@ -155,6 +155,52 @@ struct Inner {
     named: read::Named,
 }
 
+impl Inner {
+    /// The rows `sql` (prepared once per pooled connection) answers for `params`, read on a
+    /// connection whose session names `tenant` (what the row-level security policies read:
+    /// a tenant id, or [`sql::ALL_TENANTS`]).
+    async fn rows(
+        &self,
+        tenant: &str,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        let client = self.pool.get().await.map_err(pool)?;
+        let stmt = client.prepare_cached(sql).await.map_err(db)?;
+        read::as_tenant(&self.named, &client, tenant, client.query(&stmt, params)).await
+    }
+
+    /// [`Inner::rows`] for a statement that answers at most one row.
+    async fn row(
+        &self,
+        tenant: &str,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Option<tokio_postgres::Row>, StoreError> {
+        let client = self.pool.get().await.map_err(pool)?;
+        let stmt = client.prepare_cached(sql).await.map_err(db)?;
+        read::as_tenant(
+            &self.named,
+            &client,
+            tenant,
+            client.query_opt(&stmt, params),
+        )
+        .await
+    }
+
+    /// [`Inner::rows`] for a statement that writes: how many rows it changed.
+    async fn execute(
+        &self,
+        tenant: &str,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        let client = self.pool.get().await.map_err(pool)?;
+        let stmt = client.prepare_cached(sql).await.map_err(db)?;
+        read::as_tenant(&self.named, &client, tenant, client.execute(&stmt, params)).await
+    }
+}
+
 /// The runtime the store's tasks run on; an owned one is shut down without blocking when the
 /// store is dropped (so dropping the store inside an async context is fine).
 struct Rt {
@@ -945,18 +991,13 @@ impl rapport_core::ports::MergeStore for PostgresStore {
         id: rapport_core::MergeId,
     ) -> Result<Option<rapport_core::MergeRecord>, StoreError> {
         self.here(move |inner| async move {
-            let client = inner.pool.get().await.map_err(pool)?;
-            let stmt = client
-                .prepare_cached(&inner.sql.merges.record)
-                .await
-                .map_err(db)?;
-            let row = read::as_tenant(
-                &inner.named,
-                &client,
-                &tenant.to_string(),
-                client.query_opt(&stmt, &[tenant.as_uuid(), id.as_uuid()]),
-            )
-            .await?;
+            let row = inner
+                .row(
+                    &tenant.to_string(),
+                    &inner.sql.merges.record,
+                    &[tenant.as_uuid(), id.as_uuid()],
+                )
+                .await?;
             row.as_ref()
                 .map(|r| merge::decode(r, tenant, inner.sealer.get()))
                 .transpose()
@@ -970,18 +1011,13 @@ impl rapport_core::ports::MergeStore for PostgresStore {
         customer: CustomerId,
     ) -> Result<Vec<rapport_core::MergeRecord>, StoreError> {
         self.here(move |inner| async move {
-            let client = inner.pool.get().await.map_err(pool)?;
-            let stmt = client
-                .prepare_cached(&inner.sql.merges.records_of)
-                .await
-                .map_err(db)?;
-            let rows = read::as_tenant(
-                &inner.named,
-                &client,
-                &tenant.to_string(),
-                client.query(&stmt, &[tenant.as_uuid(), customer.as_uuid()]),
-            )
-            .await?;
+            let rows = inner
+                .rows(
+                    &tenant.to_string(),
+                    &inner.sql.merges.records_of,
+                    &[tenant.as_uuid(), customer.as_uuid()],
+                )
+                .await?;
             rows.iter()
                 .map(|r| merge::decode(r, tenant, inner.sealer.get()))
                 .collect()
@@ -994,18 +1030,13 @@ impl rapport_core::ports::MergeStore for PostgresStore {
         tenant: TenantId,
     ) -> Result<Vec<rapport_core::DistinctPair>, StoreError> {
         self.here(move |inner| async move {
-            let client = inner.pool.get().await.map_err(pool)?;
-            let stmt = client
-                .prepare_cached(&inner.sql.merges.distinct_pairs)
-                .await
-                .map_err(db)?;
-            let rows = read::as_tenant(
-                &inner.named,
-                &client,
-                &tenant.to_string(),
-                client.query(&stmt, &[tenant.as_uuid()]),
-            )
-            .await?;
+            let rows = inner
+                .rows(
+                    &tenant.to_string(),
+                    &inner.sql.merges.distinct_pairs,
+                    &[tenant.as_uuid()],
+                )
+                .await?;
             rows.iter().map(merge::decode_pair).collect()
         })
         .await
@@ -1071,19 +1102,14 @@ impl Store for PostgresStore {
         tenant: TenantId,
     ) -> Result<Option<rapport_core::FittedClv>, StoreError> {
         self.here(move |inner| async move {
-            let client = inner.pool.get().await.map_err(pool)?;
             let table = format!("\"{}\".clv_models", inner.schema);
-            let stmt = client
-                .prepare_cached(&rapport_sql::clv_model::load_sql(&table, "$1"))
-                .await
-                .map_err(db)?;
-            let row = read::as_tenant(
-                &inner.named,
-                &client,
-                &tenant.to_string(),
-                client.query_opt(&stmt, &[tenant.as_uuid()]),
-            )
-            .await?;
+            let row = inner
+                .row(
+                    &tenant.to_string(),
+                    &rapport_sql::clv_model::load_sql(&table, "$1"),
+                    &[tenant.as_uuid()],
+                )
+                .await?;
             row.map(|r| {
                 let json: String = read::col(&r, "clv_models", 0)?;
                 rapport_sql::clv_model::decode(&json).map_err(error::corrupt_row)
@@ -1120,16 +1146,10 @@ impl Store for PostgresStore {
 
     async fn load(&self, tenant: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
         self.here(move |inner| async move {
-            let client = inner.pool.get().await.map_err(pool)?;
             let t = *tenant.as_uuid();
-            let stmt = client.prepare_cached(&inner.sql.load).await.map_err(db)?;
-            let row = read::as_tenant(
-                &inner.named,
-                &client,
-                &tenant.to_string(),
-                client.query_opt(&stmt, &[&t, id.as_uuid()]),
-            )
-            .await?;
+            let row = inner
+                .row(&tenant.to_string(), &inner.sql.load, &[&t, id.as_uuid()])
+                .await?;
             row.as_ref()
                 .map(|r| read::record(r, inner.sealer.get()))
                 .transpose()
@@ -1146,20 +1166,14 @@ impl Store for PostgresStore {
         let value = rapport_sql::seal::lookup(self.inner.sealer.get(), tenant, key)
             .map_err(error::seal_failure)?;
         self.here(move |inner| async move {
-            let client = inner.pool.get().await.map_err(pool)?;
             let sql = if email {
                 &inner.sql.find_by_email
             } else {
                 &inner.sql.find_by_phone
             };
-            let stmt = client.prepare_cached(sql).await.map_err(db)?;
-            let rows = read::as_tenant(
-                &inner.named,
-                &client,
-                &tenant.to_string(),
-                client.query(&stmt, &[tenant.as_uuid(), &value]),
-            )
-            .await?;
+            let rows = inner
+                .rows(&tenant.to_string(), sql, &[tenant.as_uuid(), &value])
+                .await?;
             rows.iter().map(read::customer_id).collect()
         })
         .await
@@ -1167,35 +1181,18 @@ impl Store for PostgresStore {
 
     async fn scan(&self, tenant: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
         self.here(move |inner| async move {
-            let client = inner.pool.get().await.map_err(pool)?;
             let limit = i64::from(page.limit);
             let named = tenant.to_string();
             let rows = match page.after {
                 None => {
-                    let stmt = client
-                        .prepare_cached(&inner.sql.scan_first)
-                        .await
-                        .map_err(db)?;
-                    read::as_tenant(
-                        &inner.named,
-                        &client,
-                        &named,
-                        client.query(&stmt, &[tenant.as_uuid(), &limit]),
-                    )
-                    .await?
+                    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
+                        [tenant.as_uuid(), &limit];
+                    inner.rows(&named, &inner.sql.scan_first, &params).await?
                 }
                 Some(a) => {
-                    let stmt = client
-                        .prepare_cached(&inner.sql.scan_after)
-                        .await
-                        .map_err(db)?;
-                    read::as_tenant(
-                        &inner.named,
-                        &client,
-                        &named,
-                        client.query(&stmt, &[tenant.as_uuid(), a.as_uuid(), &limit]),
-                    )
-                    .await?
+                    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+                        [tenant.as_uuid(), a.as_uuid(), &limit];
+                    inner.rows(&named, &inner.sql.scan_after, &params).await?
                 }
             };
             rows.iter()
@@ -1319,18 +1316,13 @@ impl Store for PostgresStore {
         }
         let from = range.from.filter(|f| !read::before_all(*f));
         self.here(move |inner| async move {
-            let client = inner.pool.get().await.map_err(pool)?;
-            let stmt = client
-                .prepare_cached(&inner.sql.activities)
-                .await
-                .map_err(db)?;
-            let rows = read::as_tenant(
-                &inner.named,
-                &client,
-                &tenant.to_string(),
-                client.query(&stmt, &[tenant.as_uuid(), id.as_uuid(), &from, &range.to]),
-            )
-            .await?;
+            let rows = inner
+                .rows(
+                    &tenant.to_string(),
+                    &inner.sql.activities,
+                    &[tenant.as_uuid(), id.as_uuid(), &from, &range.to],
+                )
+                .await?;
             read::activities(&rows, tenant, inner.sealer.get())
         })
         .await
@@ -1390,16 +1382,14 @@ impl Outbox for PostgresStore {
             .and_then(|d| now.checked_add_signed(d))
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
         self.run(move |inner| async move {
-            let client = inner.pool.get().await.map_err(pool)?;
-            let stmt = client.prepare_cached(&inner.sql.claim).await.map_err(db)?;
             // The claim spans tenants: `*` shows every tenant's outbox rows (only those).
-            let rows = read::as_tenant(
-                &inner.named,
-                &client,
-                sql::ALL_TENANTS,
-                client.query(&stmt, &[&now, &i64::from(limit), &until]),
-            )
-            .await?;
+            let rows = inner
+                .rows(
+                    sql::ALL_TENANTS,
+                    &inner.sql.claim,
+                    &[&now, &i64::from(limit), &until],
+                )
+                .await?;
             let mut out = rows
                 .iter()
                 .map(|r| {
@@ -1420,16 +1410,10 @@ impl Outbox for PostgresStore {
     async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
         let ids: Vec<Uuid> = ids.iter().map(|m| *m.as_uuid()).collect();
         self.run(move |inner| async move {
-            let client = inner.pool.get().await.map_err(pool)?;
-            let stmt = client.prepare_cached(&inner.sql.ack).await.map_err(db)?;
             // The port names messages by id alone (ids are unique across tenants).
-            read::as_tenant(
-                &inner.named,
-                &client,
-                sql::ALL_TENANTS,
-                client.execute(&stmt, &[&ids]),
-            )
-            .await?;
+            inner
+                .execute(sql::ALL_TENANTS, &inner.sql.ack, &[&ids])
+                .await?;
             Ok(())
         })
         .await
@@ -1440,18 +1424,9 @@ impl Outbox for PostgresStore {
         let tenants: Vec<Uuid> = messages.iter().map(|(t, _)| *t.as_uuid()).collect();
         let ids: Vec<Uuid> = messages.iter().map(|(_, m)| *m.as_uuid()).collect();
         self.run(move |inner| async move {
-            let client = inner.pool.get().await.map_err(pool)?;
-            let stmt = client
-                .prepare_cached(&inner.sql.ack_keyed)
-                .await
-                .map_err(db)?;
-            read::as_tenant(
-                &inner.named,
-                &client,
-                sql::ALL_TENANTS,
-                client.execute(&stmt, &[&tenants, &ids]),
-            )
-            .await?;
+            inner
+                .execute(sql::ALL_TENANTS, &inner.sql.ack_keyed, &[&tenants, &ids])
+                .await?;
             Ok(())
         })
         .await
@@ -1465,33 +1440,22 @@ impl Outbox for PostgresStore {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.run(move |inner| async move {
-            let client = inner.pool.get().await.map_err(pool)?;
-            let stmt = client
-                .prepare_cached(&inner.sql.retry_keyed)
-                .await
-                .map_err(db)?;
-            read::as_tenant(
-                &inner.named,
-                &client,
-                &tenant.to_string(),
-                client.execute(&stmt, &[tenant.as_uuid(), id.as_uuid(), &at]),
-            )
-            .await?;
+            inner
+                .execute(
+                    &tenant.to_string(),
+                    &inner.sql.retry_keyed,
+                    &[tenant.as_uuid(), id.as_uuid(), &at],
+                )
+                .await?;
             Ok(())
         })
         .await
     }
     async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.run(move |inner| async move {
-            let client = inner.pool.get().await.map_err(pool)?;
-            let stmt = client.prepare_cached(&inner.sql.retry).await.map_err(db)?;
-            read::as_tenant(
-                &inner.named,
-                &client,
-                sql::ALL_TENANTS,
-                client.execute(&stmt, &[id.as_uuid(), &at]),
-            )
-            .await?;
+            inner
+                .execute(sql::ALL_TENANTS, &inner.sql.retry, &[id.as_uuid(), &at])
+                .await?;
             Ok(())
         })
         .await
