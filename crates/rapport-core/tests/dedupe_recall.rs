@@ -31,3 +31,32 @@ fn without_the_fuzzy_keys_typos_behind_new_contacts_are_missed() {
     let (recall, _) = planted::recall_precision(&book.planted, &found);
     assert!(recall < 0.9, "recall {recall}");
 }
+
+/// One typo is one edit: allowing two admits many more distinct people who share a word of
+/// their names and a birthday, at no gain in recall; the common-word check (opt-in) removes
+/// more of them.
+#[test]
+fn one_edit_and_common_words_trade_little_recall_for_precision() {
+    let book = planted::book(20_000, 11);
+    let run = |policy: &DedupePolicy| {
+        planted::recall_precision(
+            &book.planted,
+            &duplicate_candidates(&book.customers, policy),
+        )
+    };
+    let (recall, precision) = run(&DedupePolicy::default());
+    let two = DedupePolicy {
+        max_typo_edits: 2,
+        ..DedupePolicy::default()
+    };
+    let (recall_two, precision_two) = run(&two);
+    assert_eq!(recall, recall_two, "one typo is one edit");
+    assert!(precision > precision_two, "{precision} vs {precision_two}");
+    let common = DedupePolicy {
+        common_word_count: 5,
+        ..DedupePolicy::default()
+    };
+    let (recall_c, precision_c) = run(&common);
+    assert!(recall_c >= 0.95, "recall {recall_c}");
+    assert!(precision_c >= precision, "{precision_c} vs {precision}");
+}
