@@ -16,6 +16,23 @@ use crate::table::{Table, read_columns};
 
 /// Rejects recency > T, and recency without repeat purchases (columns 0, 1 and 2).
 fn check_recency(t: &Table) -> Result<()> {
+    // A branch-free pass on all cores first; the rows again, in order, only to name the first
+    // bad one.
+    let (x, tx, big_t) = (t.col(0), t.col(1), t.col(2));
+    let fine = |r: std::ops::Range<usize>| {
+        let mut fine = true;
+        for i in r {
+            fine &= !(x[i] == 0.0 && tx[i] > 0.0) & (tx[i] <= big_t[i]);
+        }
+        vec![fine]
+    };
+    let threads = crate::par::threads(t.len() * 24);
+    if crate::par::map_ranges(t.len(), threads, fine)
+        .into_iter()
+        .all(|f| f)
+    {
+        return Ok(());
+    }
     for (i, (r, big_t)) in t.col(1).iter().zip(t.col(2)).enumerate() {
         if t.col(0)[i] == 0.0 && *r > 0.0 {
             return Err(fail!(
@@ -31,6 +48,15 @@ fn check_recency(t: &Table) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `(frequency, monetary value)` rows of a table of those two columns.
+fn spend_rows(t: &Table) -> Vec<(f64, f64)> {
+    t.col(0)
+        .iter()
+        .copied()
+        .zip(t.col(1).iter().copied())
+        .collect()
 }
 
 fn triples(t: &Table) -> Vec<(f64, f64, f64)> {
@@ -151,39 +177,55 @@ fn read_opportunities(input: &Path, c: &FitCols) -> Result<OpportunityRows> {
     Ok((ids, out))
 }
 
-/// `rapport clv fit`: prints the fit as JSON.
-pub(crate) fn fit(model: Model, input: &Path, c: &FitCols) -> Result<serde_json::Value> {
-    if model == Model::Bgbb {
-        let (_, rows) = read_opportunities(input, c)?;
-        return fit_json(model, &BgBb::fit(&rows)?);
+/// `rapport clv fit`: prints the fit as JSON; with `timings`, the seconds spent reading the
+/// file into rows and in the model's `fit` (what `lifetimes`' `fit` is compared with) go
+/// to stderr as JSON.
+pub(crate) fn fit(
+    model: Model,
+    input: &Path,
+    c: &FitCols,
+    timings: bool,
+) -> Result<serde_json::Value> {
+    let start = std::time::Instant::now();
+    let mut read = 0.0;
+    let fitted = (|| {
+        if model == Model::Bgbb {
+            let (_, rows) = read_opportunities(input, c)?;
+            read = start.elapsed().as_secs_f64();
+            return fit_json(model, &BgBb::fit(&rows)?);
+        }
+        if model == Model::GammaGamma {
+            let rows = spend_rows(&read_columns(input, &[&c.frequency, &c.monetary])?);
+            read = start.elapsed().as_secs_f64();
+            return fit_json(model, &GammaGamma::fit(&rows)?);
+        }
+        let mut cols = vec![c.frequency.as_str(), c.recency.as_str(), c.t.as_str()];
+        if let Some(w) = &c.weights {
+            cols.push(w);
+        }
+        let table = read_columns(input, &cols)?;
+        check_recency(&table)?;
+        let weights: Option<Vec<f64>> = c.weights.as_ref().map(|_| table.col(3).to_vec());
+        let rows = triples(&table);
+        drop(table);
+        read = start.elapsed().as_secs_f64();
+        match (model, weights) {
+            (Model::Bgnbd, None) => fit_json(model, &BgNbd::fit(&rows)?),
+            (Model::Bgnbd, Some(w)) => fit_json(model, &BgNbd::fit_weighted(&rows, &w)?),
+            (Model::ParetoNbd, None) => fit_json(model, &ParetoNbd::fit(&rows)?),
+            (Model::ParetoNbd, Some(w)) => fit_json(model, &ParetoNbd::fit_weighted(&rows, &w)?),
+            (_, None) => fit_json(model, &MbgNbd::fit(&rows)?),
+            (_, Some(w)) => fit_json(model, &MbgNbd::fit_weighted(&rows, &w)?),
+        }
+    })()?;
+    if timings {
+        let total = start.elapsed().as_secs_f64();
+        eprintln!(
+            "{}",
+            json!({"read": read, "fit": total - read, "total": total})
+        );
     }
-    if model == Model::GammaGamma {
-        let t = read_columns(input, &[&c.frequency, &c.monetary])?;
-        let rows: Vec<(f64, f64)> = t
-            .col(0)
-            .iter()
-            .copied()
-            .zip(t.col(1).iter().copied())
-            .collect();
-        return fit_json(model, &GammaGamma::fit(&rows)?);
-    }
-    let mut cols = vec![c.frequency.as_str(), c.recency.as_str(), c.t.as_str()];
-    if let Some(w) = &c.weights {
-        cols.push(w);
-    }
-    let table = read_columns(input, &cols)?;
-    check_recency(&table)?;
-    let weights: Option<Vec<f64>> = c.weights.as_ref().map(|_| table.col(3).to_vec());
-    let rows = triples(&table);
-    drop(table);
-    match (model, weights) {
-        (Model::Bgnbd, None) => fit_json(model, &BgNbd::fit(&rows)?),
-        (Model::Bgnbd, Some(w)) => fit_json(model, &BgNbd::fit_weighted(&rows, &w)?),
-        (Model::ParetoNbd, None) => fit_json(model, &ParetoNbd::fit(&rows)?),
-        (Model::ParetoNbd, Some(w)) => fit_json(model, &ParetoNbd::fit_weighted(&rows, &w)?),
-        (_, None) => fit_json(model, &MbgNbd::fit(&rows)?),
-        (_, Some(w)) => fit_json(model, &MbgNbd::fit_weighted(&rows, &w)?),
-    }
+    Ok(fitted)
 }
 
 /// The transaction columns `clv summarize` reads, and the format of the dates.
@@ -368,6 +410,7 @@ pub(crate) fn predict(
     let models = Models {
         count: count.as_ref(),
         spend: g,
+        spend_groups: None,
     };
     write_predictions(&table, &h, &models, forecast, out)
 }
@@ -388,20 +431,41 @@ fn histories(t: &Table) -> Histories {
 }
 
 /// Whole numbers in small ranges (summaries in whole days or weeks): the history's cell in a
-/// table of every possible `(x, tx, T)` is found without hashing.
+/// table of every possible `(x, tx, T)` is found without hashing. The rows are cut between
+/// the cores, each grouping its rows in a table of its own; the groups of the later ranges
+/// are then renumbered into the first range's.
 fn dense_histories(t: &Table) -> Option<Histories> {
     const MAX_CELLS: usize = 1 << 22;
+    let n = t.len();
+    let cols = [t.col(0), t.col(1), t.col(2)];
+    let ranges = crate::par::ranges(n, crate::par::threads(n * 24));
+    // The largest value of each column, and whether all are whole, per range.
+    let extent = |r: std::ops::Range<usize>| -> [(f64, bool); 3] {
+        std::array::from_fn(|c| {
+            let (mut max, mut whole) = (0.0_f64, true);
+            for v in &cols[c][r.clone()] {
+                // A round trip through an integer (saturating, NaN to 0): cheaper than
+                // `fract`, a library call on baseline x86-64.
+                whole &= f64::from(*v as u32) == *v;
+                max = max.max(*v);
+            }
+            (max, whole)
+        })
+    };
+    let extents: Vec<[(f64, bool); 3]> = std::thread::scope(|s| {
+        let handles: Vec<_> = ranges
+            .iter()
+            .map(|r| s.spawn(move || extent(r.clone())))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or([(f64::INFINITY, false); 3]))
+            .collect()
+    });
     let mut size = [0_usize; 3];
     for (c, s) in size.iter_mut().enumerate() {
-        let mut max = 0.0_f64;
-        let mut whole = true;
-        for v in t.col(c) {
-            // A round trip through an integer (saturating, NaN to 0): cheaper than `fract`,
-            // a library call on baseline x86-64.
-            whole &= f64::from(*v as u32) == *v;
-            max = max.max(*v);
-        }
-        if !whole || max >= MAX_CELLS as f64 {
+        let max = extents.iter().fold(0.0_f64, |m, e| m.max(e[c].0));
+        if !extents.iter().all(|e| e[c].1) || max >= MAX_CELLS as f64 {
             return None;
         }
         *s = max as usize + 1;
@@ -410,23 +474,72 @@ fn dense_histories(t: &Table) -> Option<Histories> {
     if cells > MAX_CELLS {
         return None;
     }
-    let mut cell_of = vec![u32::MAX; cells];
-    let mut h = Histories {
-        of_row: Vec::with_capacity(t.len()),
-        distinct: Vec::new(),
-        counts: Vec::new(),
+    let cell = |x: f64, tx: f64, big_t: f64| {
+        (x as usize * size[1] + tx as usize) * size[2] + big_t as usize
     };
-    for ((x, tx), big_t) in t.col(0).iter().zip(t.col(1)).zip(t.col(2)) {
-        let cell = (*x as usize * size[1] + *tx as usize) * size[2] + *big_t as usize;
-        let mut k = cell_of[cell];
-        if k == u32::MAX {
-            k = h.distinct.len() as u32;
-            cell_of[cell] = k;
-            h.distinct.push((*x, *tx, *big_t));
-            h.counts.push(0.0);
+    let mut of_row = vec![0_u32; n];
+    // Each range: its cell table and groups (the row's group written in its `of_row`).
+    let group = |r: std::ops::Range<usize>, of_row: &mut [u32]| {
+        let mut cell_of = vec![u32::MAX; cells];
+        let (mut distinct, mut counts) = (Vec::new(), Vec::<f64>::new());
+        for (i, out) in r.zip(of_row) {
+            let (x, tx, big_t) = (cols[0][i], cols[1][i], cols[2][i]);
+            let c = cell(x, tx, big_t);
+            let mut k = cell_of[c];
+            if k == u32::MAX {
+                k = distinct.len() as u32;
+                cell_of[c] = k;
+                distinct.push((x, tx, big_t));
+                counts.push(0.0);
+            }
+            counts[k as usize] += 1.0;
+            *out = k;
         }
-        h.counts[k as usize] += 1.0;
-        h.of_row.push(k);
+        (cell_of, distinct, counts)
+    };
+    let mut grouped = std::thread::scope(|s| {
+        let mut rest: &mut [u32] = &mut of_row;
+        let mut handles = Vec::with_capacity(ranges.len());
+        for r in &ranges {
+            let (mine, tail) = std::mem::take(&mut rest).split_at_mut(r.len());
+            rest = tail;
+            let group = &group;
+            handles.push(s.spawn(move || group(r.clone(), mine)));
+        }
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(g) => g,
+                Err(p) => std::panic::resume_unwind(p),
+            })
+            .collect::<Vec<_>>()
+    })
+    .into_iter();
+    let (mut cell_of, distinct, counts) = grouped.next()?;
+    let mut h = Histories {
+        of_row,
+        distinct,
+        counts,
+    };
+    for (r, (_, distinct, counts)) in ranges.iter().skip(1).zip(grouped) {
+        // This range's group numbers to the first range's (new groups appended).
+        let global: Vec<u32> = distinct
+            .iter()
+            .zip(&counts)
+            .map(|(&(x, tx, big_t), count)| {
+                let c = cell(x, tx, big_t);
+                if cell_of[c] == u32::MAX {
+                    cell_of[c] = h.distinct.len() as u32;
+                    h.distinct.push((x, tx, big_t));
+                    h.counts.push(0.0);
+                }
+                h.counts[cell_of[c] as usize] += count;
+                cell_of[c]
+            })
+            .collect();
+        for k in &mut h.of_row[r.clone()] {
+            *k = global[*k as usize];
+        }
     }
     Some(h)
 }
@@ -458,6 +571,8 @@ fn hashed_histories(t: &Table) -> Histories {
 struct Models<'a> {
     count: &'a (dyn CountModel + Sync),
     spend: Option<GammaGamma>,
+    /// The rows' distinct `(x, m)`, when the spend fit grouped them.
+    spend_groups: Option<&'a SpendGroups>,
 }
 
 /// A distinct history's predictions: expected purchases at the horizon, P(alive), and the
@@ -529,18 +644,45 @@ fn write_predictions(
         ends.push(text.len());
         complete.push(whole);
     }
-    let history_text = |k: usize| &text[if k == 0 { 0 } else { ends[k - 1] }..ends[k]];
+    // (Bytes: slicing a `str` checks the char boundaries on every line.)
+    let history_text = |k: usize| &text.as_bytes()[if k == 0 { 0 } else { ends[k - 1] }..ends[k]];
+    // The expected average profit of each distinct (x, m), and its text.
+    let groups = models.spend_groups.filter(|_| value.is_some());
+    let (mut profits, mut profit_text, mut profit_ends) = (Vec::new(), String::new(), Vec::new());
+    if let (Some(g), Some((spend, _))) = (groups, value) {
+        profits.reserve(g.rows.len());
+        profit_ends.reserve(g.rows.len());
+        for &(x, m) in &g.rows {
+            let profit = spend.conditional_expected_average_profit(x, m);
+            profits.push(profit);
+            profit_text.push_str(fmt.format(profit));
+            profit_ends.push(profit_text.len());
+        }
+    }
+    let profit_of = |j: usize| {
+        let start = if j == 0 { 0 } else { profit_ends[j - 1] };
+        (profits[j], &profit_text.as_bytes()[start..profit_ends[j]])
+    };
     let line = |i: usize, buf: &mut Vec<u8>, fmt: &mut ryu::Buffer| {
         let k = h.of_row[i] as usize;
-        buf.extend_from_slice(t.id(i).as_bytes());
+        buf.extend_from_slice(t.id_bytes(i));
         buf.push(b',');
-        buf.extend_from_slice(history_text(k).as_bytes());
+        buf.extend_from_slice(history_text(k));
         match value {
             Some(_) if complete[k] => {}
             Some((spend, _)) => {
-                let profit = spend.conditional_expected_average_profit(t.col(0)[i], t.col(3)[i]);
                 buf.push(b',');
-                buf.extend_from_slice(fmt.format(profit).as_bytes());
+                let j = groups.map_or(u32::MAX, |g| g.of_row[i]);
+                let profit = if j == u32::MAX {
+                    let profit =
+                        spend.conditional_expected_average_profit(t.col(0)[i], t.col(3)[i]);
+                    buf.extend_from_slice(fmt.format(profit).as_bytes());
+                    profit
+                } else {
+                    let (profit, text) = profit_of(j as usize);
+                    buf.extend_from_slice(text);
+                    profit
+                };
                 buf.push(b',');
                 buf.extend_from_slice(
                     fmt.format(profit * per_history[k].discounted_purchases)
@@ -598,15 +740,27 @@ fn fit_count(model: Model, rows: &[(f64, f64, f64)], weights: &[f64]) -> Result<
     })
 }
 
+/// The distinct `(x, m)` of the repeat customers with spend, and each row's (`u32::MAX` for
+/// the others): their expected average profit is computed and formatted once per pair.
+struct SpendGroups {
+    of_row: Vec<u32>,
+    rows: Vec<(f64, f64)>,
+}
+
 /// The Gamma-Gamma fit on the repeat customers (frequency > 0 and monetary value > 0),
 /// each distinct `(x, m)` once with its count.
-fn fit_spend(t: &Table) -> Result<(GammaGamma, serde_json::Value)> {
-    let mut index: HashMap<[u64; 2], u32, foldhash::fast::RandomState> = HashMap::default();
+fn fit_spend(t: &Table) -> Result<(GammaGamma, serde_json::Value, SpendGroups)> {
+    // Sized for a tenth of the rows being distinct (CDNOW-like books: about a twelfth), so
+    // the table seldom grows while it fills.
+    let mut index: HashMap<[u64; 2], u32, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(t.len() / 10, Default::default());
     let (mut rows, mut counts) = (Vec::new(), Vec::new());
     let mut skipped = 0;
+    let mut of_row = Vec::with_capacity(t.len());
     for (x, m) in t.col(0).iter().zip(t.col(3)) {
         if *x <= 0.0 || *m <= 0.0 {
             skipped += 1;
+            of_row.push(u32::MAX);
             continue;
         }
         let next = rows.len() as u32;
@@ -616,6 +770,7 @@ fn fit_spend(t: &Table) -> Result<(GammaGamma, serde_json::Value)> {
             counts.push(0.0);
         }
         counts[k as usize] += 1.0;
+        of_row.push(k);
     }
     let mut f = GammaGamma::fit_weighted(&rows, &counts).map_err(|e| match e {
         rapport_clv::ClvError::Empty { .. } => fail!(
@@ -625,7 +780,11 @@ fn fit_spend(t: &Table) -> Result<(GammaGamma, serde_json::Value)> {
         other => other.into(),
     })?;
     f.skipped = skipped;
-    Ok((f.model, fit_json(Model::GammaGamma, &f)?))
+    Ok((
+        f.model,
+        fit_json(Model::GammaGamma, &f)?,
+        SpendGroups { of_row, rows },
+    ))
 }
 
 /// `rapport clv run`: one pass over a summary — fit the count model and Gamma-Gamma (in
@@ -675,7 +834,7 @@ pub(crate) fn run(
         (count, spend)
     });
     let (h, (count, count_json), grouped, count_secs) = count?;
-    let ((spend, spend_json), spend_secs) = spend?;
+    let ((spend, spend_json, spend_groups), spend_secs) = spend?;
     steps.push(("purchases: group histories", grouped));
     steps.push(("purchases: group and fit", count_secs));
     steps.push(("spend: group and fit", spend_secs));
@@ -688,6 +847,7 @@ pub(crate) fn run(
     let models = Models {
         count: count.as_ref(),
         spend: Some(spend),
+        spend_groups: Some(&spend_groups),
     };
     write_predictions(&table, &h, &models, &o.forecast, out)?;
     lap(&mut steps, "predict and write", &mut at);
@@ -749,12 +909,7 @@ pub(crate) fn fitted_for_book(
     // The spend model, when the summary has its monetary column.
     let spend = match read_columns(input, &[&c.frequency, &c.monetary]) {
         Ok(t) => {
-            let rows: Vec<(f64, f64)> = t
-                .col(0)
-                .iter()
-                .copied()
-                .zip(t.col(1).iter().copied())
-                .collect();
+            let rows = spend_rows(&t);
             GammaGamma::fit(&rows)
                 .ok()
                 .map(|f| rapport_core::SpendModel {

@@ -502,6 +502,10 @@ enum ClvWhat {
         /// The fit's time (default: now); with no `--input`, the day the book is summarised at.
         #[arg(long)]
         now: Option<NaiveDate>,
+        /// With `--input`: print the seconds spent reading the rows and fitting to stderr, as
+        /// JSON (`{"read", "fit", "total"}`).
+        #[arg(long)]
+        timings: bool,
     },
     /// Summaries from transactions; prints CSV.
     Summarize {
@@ -1404,6 +1408,7 @@ fn run(cli: Cli) -> Result<()> {
                 period,
                 discount,
                 now,
+                timings,
             } => {
                 let period = match period {
                     PeriodArg::Day => rapport_core::ClvPeriod::Day,
@@ -1412,7 +1417,7 @@ fn run(cli: Cli) -> Result<()> {
                 let when = at(now);
                 match input {
                     Some(input) => {
-                        let fit = clv::fit(model, &input, &cols)?;
+                        let fit = clv::fit(model, &input, &cols, timings)?;
                         if store {
                             let fitted = clv::fitted_for_book(
                                 model, &input, &cols, &fit, period, discount, when,
