@@ -13,8 +13,10 @@
 //!   snapshot's sources blanked>}`, the sealed value holding `{"profile", "consents"}` (rows
 //!   written before consent sources were sealed, `{"sealed_profile":"…", …}` with the profile
 //!   alone, still decode);
-//! - activity with a personal payload: `{"sealed":"…", <the stripped activity>}`; without
-//!   one, the activity as it is;
+//! - activity with a personal payload: `{"sealed_kind":"…", <the stripped activity>}`, the
+//!   sealed value holding the activity's whole `kind` (rows of the first format,
+//!   `{"sealed":"…", …}` with the whole activity sealed, still decode); without one, the
+//!   activity as it is;
 //! - consent ledger entry with a source or evidence: `{"sealed_entry":"…", <the stripped
 //!   entry>}` (`ConsentEntry::stripped`: state, purpose, channel, basis and times plain);
 //! - merge record: `{"sealed_merge":"…", <the record with its profiles emptied and consent
@@ -69,6 +71,7 @@ use crate::codec::{CorruptRow, claimed_contacts, from_json, to_json};
 const PROFILE_PREFIX: &str = "{\"sealed_profile\":\"";
 const PRIVATE_PREFIX: &str = "{\"sealed_private\":\"";
 const ENTRY_PREFIX: &str = "{\"sealed_entry\":\"";
+const KIND_PREFIX: &str = "{\"sealed_kind\":\"";
 const ACTIVITY_PREFIX: &str = "{\"sealed\":\"";
 const MERGE_PREFIX: &str = "{\"sealed_merge\":\"";
 
@@ -216,15 +219,16 @@ impl Sealer {
             return Ok(to_json(table, a)?);
         }
         let key = self.keys.create_data_key(tenant, a.customer)?;
-        let full = to_json(table, a)?;
+        // The kind alone is sealed (the rest of the row is the stripped activity's): a few
+        // dozen bytes to open per row instead of the whole activity.
         let sealed = crypto::seal(
             &key,
             self.keys.nonce(),
-            &crypto::aad(tenant, a.customer, "activity"),
-            full.as_bytes(),
+            &crypto::aad(tenant, a.customer, "kind"),
+            to_json(table, &a.kind)?.as_bytes(),
         );
         Ok(sealed_row(
-            ACTIVITY_PREFIX,
+            KIND_PREFIX,
             &sealed,
             &to_json(table, &stripped)?,
         ))
@@ -281,17 +285,33 @@ impl<'a> ActivityDecoder<'a> {
     /// As [`Sealer::decode_activity`].
     pub fn decode(&mut self, json: &str) -> Result<Activity, SealFailure> {
         let table = "activities";
-        let (Some(sealer), Some(sealed)) = (self.sealer, sealed_part(json, ACTIVITY_PREFIX)) else {
+        let Some(sealer) = self.sealer else {
             return Ok(from_json(table, json)?);
         };
-        /// The one field needed before opening.
-        #[derive(serde::Deserialize)]
-        struct Owner {
-            customer: rapport_core::CustomerId,
+        if let Some(sealed) = sealed_part(json, KIND_PREFIX) {
+            // The plain part is the stripped activity: parsed once, its kind replaced by the
+            // sealed one when the key is still there.
+            let mut a: Activity = from_json(table, json)?;
+            let Some(key) = key_of(&mut self.last, sealer, self.tenant, a.customer)? else {
+                return Ok(a);
+            };
+            let plain = open_b64(
+                &key,
+                &crypto::aad(self.tenant, a.customer, "kind"),
+                sealed,
+                table,
+            )?;
+            a.kind = from_json(table, &plain)?;
+            return Ok(a);
         }
-        let owner = from_json::<Owner>(table, json)?.customer;
-        let Some(key) = key_of(&mut self.last, sealer, self.tenant, owner)? else {
+        let Some(sealed) = sealed_part(json, ACTIVITY_PREFIX) else {
             return Ok(from_json(table, json)?);
+        };
+        // The first format: the whole activity sealed.
+        let stripped: Activity = from_json(table, json)?;
+        let owner = stripped.customer;
+        let Some(key) = key_of(&mut self.last, sealer, self.tenant, owner)? else {
+            return Ok(stripped);
         };
         let plain = open_b64(
             &key,
@@ -776,4 +796,157 @@ pub fn decode_activity(
     json: &str,
 ) -> Result<Activity, SealFailure> {
     ActivityDecoder::new(sealer, tenant).decode(json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rapport_core::privacy::crypto::{DataKey, IndexKey};
+    use rapport_core::*;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    #[derive(Debug, Default)]
+    struct Keys(Mutex<HashMap<CustomerId, [u8; 32]>>);
+
+    impl KeyStore for Keys {
+        fn index_key(&self, _: TenantId) -> Result<IndexKey, StoreError> {
+            Ok(IndexKey::from_bytes([1; 32]))
+        }
+        fn data_key(&self, _: TenantId, c: CustomerId) -> Result<Option<DataKey>, StoreError> {
+            Ok(self
+                .0
+                .lock()
+                .map_err(|_| StoreError::unavailable("lock"))?
+                .get(&c)
+                .map(|k| DataKey::from_bytes(*k)))
+        }
+        fn create_data_key(&self, _: TenantId, c: CustomerId) -> Result<DataKey, StoreError> {
+            let mut keys = self.0.lock().map_err(|_| StoreError::unavailable("lock"))?;
+            Ok(DataKey::from_bytes(*keys.entry(c).or_insert([2; 32])))
+        }
+        fn delete_data_key(&self, _: TenantId, c: CustomerId) -> Result<bool, StoreError> {
+            Ok(self
+                .0
+                .lock()
+                .map_err(|_| StoreError::unavailable("lock"))?
+                .remove(&c)
+                .is_some())
+        }
+        fn nonce(&self) -> [u8; 24] {
+            [3; 24]
+        }
+    }
+
+    const T: TenantId = TenantId::from_u128(1);
+
+    fn visit() -> Activity {
+        Activity::new(
+            ActivityId::from_u128(1),
+            CustomerId::from_u128(2),
+            chrono::DateTime::UNIX_EPOCH,
+            Channel::Web,
+            IdempotencyKey::new("v1").expect("key"),
+            ActivityKind::Visit {
+                item: Some("wedding dress for Ann".into()),
+            },
+        )
+        .expect("activity")
+    }
+
+    /// A row of the first format: the whole activity sealed beside the stripped one.
+    fn first_format(sealer: &Sealer, a: &Activity) -> String {
+        let key = sealer.keys.create_data_key(T, a.customer).expect("key");
+        let sealed = crypto::seal(
+            &key,
+            sealer.keys.nonce(),
+            &crypto::aad(T, a.customer, "activity"),
+            to_json("a", a).expect("json").as_bytes(),
+        );
+        sealed_row(
+            ACTIVITY_PREFIX,
+            &sealed,
+            &to_json("a", &strip_activity(a)).expect("json"),
+        )
+    }
+
+    #[test]
+    fn activity_rows_of_both_formats_open_while_the_key_exists() {
+        let sealer = Sealer::new(Arc::new(Keys::default()));
+        let a = visit();
+        let new = sealer.activity_json(T, &a).expect("seal");
+        assert!(
+            new.starts_with(KIND_PREFIX) && !new.contains("Ann"),
+            "{new}"
+        );
+        let old = first_format(&sealer, &a);
+        assert!(!old.contains("Ann"));
+        let mut decoder = ActivityDecoder::new(Some(&sealer), T);
+        assert_eq!(decoder.decode(&new).expect("new"), a);
+        assert_eq!(decoder.decode(&old).expect("old"), a);
+        sealer.keys.delete_data_key(T, a.customer).expect("delete");
+        let mut decoder = ActivityDecoder::new(Some(&sealer), T);
+        assert_eq!(decoder.decode(&new).expect("new"), strip_activity(&a));
+        assert_eq!(decoder.decode(&old).expect("old"), strip_activity(&a));
+    }
+
+    #[test]
+    fn a_sealed_kind_moved_to_another_customer_does_not_open() {
+        let sealer = Sealer::new(Arc::new(Keys::default()));
+        let a = visit();
+        let row = sealer.activity_json(T, &a).expect("seal");
+        let other = CustomerId::from_u128(3);
+        sealer.keys.create_data_key(T, other).expect("key");
+        let moved = row.replace(&a.customer.to_string(), &other.to_string());
+        assert!(
+            ActivityDecoder::new(Some(&sealer), T)
+                .decode(&moved)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn customer_rows_of_the_first_format_still_open() {
+        let sealer = Sealer::new(Arc::new(Keys::default()));
+        let mut c = Customer::new(
+            T,
+            CustomerId::from_u128(2),
+            Profile::default(),
+            chrono::DateTime::UNIX_EPOCH,
+        );
+        c.profile.display_name = Some(Pii::new("Ann Li".to_owned()));
+        c.consents.set(
+            Purpose::Marketing,
+            ContactChannel::Email,
+            true,
+            c.created_at(),
+            "clerk Ann",
+        );
+        let key = sealer.keys.create_data_key(T, c.id()).expect("key");
+        let sealed = crypto::seal(
+            &key,
+            [4; 24],
+            &crypto::aad(T, c.id(), "profile"),
+            to_json("c", &c.profile).expect("json").as_bytes(),
+        );
+        let mut shell = c.clone();
+        shell.profile = Profile::default();
+        let old = sealed_row(
+            PROFILE_PREFIX,
+            &sealed,
+            &to_json("c", &shell).expect("json"),
+        );
+        assert_eq!(sealer.decode_customer(&old).expect("old"), c);
+        let new = sealer.customer_json(&c).expect("new");
+        assert!(!new.contains("Ann"), "{new}");
+        assert_eq!(sealer.decode_customer(&new).expect("new"), c);
+        sealer.keys.delete_data_key(T, c.id()).expect("delete");
+        let gone = sealer.decode_customer(&new).expect("gone");
+        assert_eq!(gone.profile, Profile::default());
+        assert!(
+            gone.consents
+                .iter()
+                .all(|r| r.source == ERASED_SOURCE && r.granted)
+        );
+    }
 }
