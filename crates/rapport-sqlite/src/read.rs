@@ -198,8 +198,6 @@ pub(crate) fn activities(
         )?
         .collect::<Result<_, _>>()?;
     rows.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    let mut decoder = seal::ActivityDecoder::new(sealer, tenant);
-    rows.iter()
-        .map(|(_, _, json)| Ok(decoder.decode(json)?))
-        .collect()
+    let rows: Vec<String> = rows.into_iter().map(|(_, _, json)| json).collect();
+    Ok(seal::decode_activities(sealer, tenant, &rows)?)
 }
