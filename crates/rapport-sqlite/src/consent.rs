@@ -109,10 +109,7 @@ impl LedgerWrites {
     pub(crate) fn apply(&self, conn: &Connection, t: [u8; 16]) -> Result<(), ApplyError> {
         for (from, to) in &self.moves {
             let moved: Vec<([u8; 16], String)> = conn
-                .prepare_cached(
-                    "SELECT entry_id, entry_json FROM rapport_consents
-                     WHERE tenant_id = ?1 AND customer_id = ?2",
-                )?
+                .prepare_cached(ENTRIES_OF)?
                 .query_map(params![t, from], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<_, _>>()?;
             let mut update = conn.prepare_cached(
@@ -195,10 +192,16 @@ const STRIP_VISITS: &str = "UPDATE rapport_activities
 
 /// Blanks the source and evidence of a customer's consent entries (`?3`: `ERASED_SOURCE`)
 /// and drops their sealed part (dead anyway once the key is deleted).
-const STRIP_ENTRIES: &str = "UPDATE rapport_consents
+const STRIP_ENTRIES: &str = "UPDATE rapport_consents INDEXED BY rapport_consents_customer
      SET entry_json = json_remove(json_set(entry_json, '$.source', ?3, '$.evidence', NULL),
                                   '$.sealed_entry')
      WHERE tenant_id = ?1 AND customer_id = ?2";
+
+/// Deletes a customer's pending outbox messages (`?2`: the customer id as text), through
+/// the expression index of migration 10 — named: without statistics the planner prefers the
+/// primary key's `tenant_id` prefix, which reads the tenant's whole outbox.
+const DROP_MESSAGES: &str = "DELETE FROM rapport_outbox INDEXED BY rapport_outbox_customer
+     WHERE tenant_id = ?1 AND json_extract(message_json, '$.event.customer') = ?2";
 
 /// Stores the record (refused when one exists), strips the customer's visits and consent
 /// entries, deletes its pending outbox messages.
@@ -233,11 +236,8 @@ fn erase(
         c,
         rapport_core::privacy::ERASED_SOURCE
     ])?;
-    conn.prepare_cached(
-        "DELETE FROM rapport_outbox WHERE tenant_id = ?1
-           AND json_extract(message_json, '$.event.customer') = ?2",
-    )?
-    .execute(params![t, customer.to_string()])?;
+    conn.prepare_cached(DROP_MESSAGES)?
+        .execute(params![t, customer.to_string()])?;
     Ok(())
 }
 
@@ -269,6 +269,14 @@ impl ErasureStore for SqliteStore {
     }
 }
 
+/// A customer's entries (`?1` tenant, `?2` customer), in ledger order.
+const LEDGER: &str = "SELECT entry_json FROM rapport_consents INDEXED BY rapport_consents_customer
+     WHERE tenant_id = ?1 AND customer_id = ?2 ORDER BY at_us, recorded_at_us, entry_id";
+
+/// Every entry of a customer (`?1` tenant, `?2` customer), for a move.
+const ENTRIES_OF: &str = "SELECT entry_id, entry_json FROM rapport_consents
+     INDEXED BY rapport_consents_customer WHERE tenant_id = ?1 AND customer_id = ?2";
+
 /// A customer's entries, in ledger order (also read by a merge's belongings).
 pub(crate) fn read(
     conn: &Connection,
@@ -277,10 +285,7 @@ pub(crate) fn read(
     sealer: Option<&Sealer>,
 ) -> Result<Vec<ConsentEntry>, SqliteError> {
     let rows: Vec<String> = conn
-        .prepare_cached(
-            "SELECT entry_json FROM rapport_consents WHERE tenant_id = ?1 AND customer_id = ?2
-             ORDER BY at_us, recorded_at_us, entry_id",
-        )?
+        .prepare_cached(LEDGER)?
         .query_map(params![tenant.to_bytes(), id.to_bytes()], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     let mut decoder = ConsentDecoder::new(sealer, tenant);
@@ -315,12 +320,61 @@ mod tests {
     use rapport_core::*;
 
     #[test]
+    fn erasure_and_ledger_statements_read_a_customers_rows_by_index() {
+        let conn = Connection::open_in_memory().expect("open");
+        for m in crate::migrate::MIGRATIONS {
+            conn.execute_batch(m.sql).expect("migration");
+        }
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {DROP_MESSAGES}"))
+            .expect("explain")
+            .query_map(params![[1u8; 16], "x"], |r| r.get::<_, String>(3))
+            .expect("rows")
+            .map(|r| r.expect("row"))
+            .collect();
+        assert!(
+            plan.iter()
+                .any(|p| p.contains("INDEX rapport_outbox_customer")),
+            "{plan:?}"
+        );
+        // Without statistics SQLite 3.51 reads a tenant's whole ledger through the primary
+        // key's `tenant_id` prefix; the statements name the customer index.
+        for (sql, n, index) in [
+            (STRIP_ENTRIES, 3, "rapport_consents_customer"),
+            (LEDGER, 2, "rapport_consents_customer"),
+            (ENTRIES_OF, 2, "rapport_consents_customer"),
+            (STRIP_VISITS, 2, "rapport_activities_customer"),
+        ] {
+            let args: Vec<rusqlite::types::Value> = vec![
+                vec![1u8; 16].into(),
+                vec![2u8; 16].into(),
+                "x".to_owned().into(),
+            ];
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("explain")
+                .query_map(rusqlite::params_from_iter(&args[..n]), |r| {
+                    r.get::<_, String>(3)
+                })
+                .expect("rows")
+                .map(|r| r.expect("row"))
+                .collect();
+            assert!(
+                plan.iter()
+                    .any(|p| p.contains(&format!("{index} (tenant_id=? AND customer_id=?)"))),
+                "{sql}: {plan:?}"
+            );
+        }
+    }
+
+    #[test]
     fn set_based_stripping_equals_the_core_functions() {
         let conn = Connection::open_in_memory().expect("open");
         conn.execute_batch(
             "CREATE TABLE rapport_activities (tenant_id BLOB, customer_id BLOB, kind TEXT,
                  activity_json TEXT);
-             CREATE TABLE rapport_consents (tenant_id BLOB, customer_id BLOB, entry_json TEXT);",
+             CREATE TABLE rapport_consents (tenant_id BLOB, customer_id BLOB, entry_json TEXT);
+             CREATE INDEX rapport_consents_customer ON rapport_consents (tenant_id, customer_id);",
         )
         .expect("tables");
         let (t, c) = ([1u8; 16], CustomerId::from_u128(2));
