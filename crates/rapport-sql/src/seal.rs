@@ -354,7 +354,13 @@ pub fn decode_activities<S: AsRef<str> + Sync>(
 ) -> Result<Vec<Activity>, SealFailure> {
     let decode = |part: &[S]| -> Result<Vec<Activity>, SealFailure> {
         let mut decoder = ActivityDecoder::new(sealer, tenant);
-        part.iter().map(|j| decoder.decode(j.as_ref())).collect()
+        // Sized once: collecting `Result`s grows the vector by doubling (copying every
+        // activity decoded so far each time).
+        let mut out = Vec::with_capacity(part.len());
+        for j in part {
+            out.push(decoder.decode(j.as_ref())?);
+        }
+        Ok(out)
     };
     if sealer.is_none() || rows.len() < PARALLEL_DECODE_ROWS || !two_cores() {
         return decode(rows);

@@ -247,7 +247,10 @@ fn bench_decode(c: &mut Criterion) {
         g.bench_function(format!("{name}_one_thread"), |b| {
             b.iter(|| {
                 let mut d = ActivityDecoder::new(sealer, T);
-                rows.iter().map(|r| d.decode(r).unwrap()).count()
+                rows.iter()
+                    .map(|r| d.decode(r).unwrap())
+                    .collect::<Vec<_>>()
+                    .len()
             });
         });
         g.bench_function(format!("{name}_decode_activities"), |b| {
