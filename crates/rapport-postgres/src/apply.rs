@@ -473,6 +473,7 @@ impl Prepared {
             .iter()
             .map(|a| ActivityRow::new(a, tenant, sealer))
             .collect::<Result<_, StoreError>>()?;
+        let ledger = crate::consent::LedgerWrites::new(tenant, cs, sealer)?;
         // The keys that sealed these rows are durable before the rows are committed.
         if let Some(s) = sealer {
             s.keys().sync()?;
@@ -497,7 +498,7 @@ impl Prepared {
             counts: Applied::counting(cs),
             cases: crate::case::rows(cs)?,
             accounts: crate::account::rows(cs)?,
-            ledger: crate::consent::LedgerWrites::new(cs)?,
+            ledger,
             lines: crate::line_items::LineWrites::new(cs)?,
             merges,
             revived,

@@ -1,17 +1,20 @@
 //! The consent ledger on PostgreSQL (table `consents`, migration 5, row-level security per
 //! tenant): a changeset's entries written in its transaction after its other statements
-//! succeeded, and a customer's history read back in ledger order.
+//! succeeded, and a customer's history read back in ledger order. With field encryption an
+//! entry's source and evidence are sealed under its holder's key (`rapport_sql::seal`), and
+//! an entry moved to another customer is sealed again under that customer's key.
 
 use chrono::{DateTime, Utc};
 use rapport_core::Activity;
 use rapport_core::ports::{ConsentStore, ErasureStore, already_erased, entry_stored, sort_ledger};
 use rapport_core::privacy::{ConsentEntry, ErasureRecord, strip_activity};
 use rapport_core::{Changeset, CustomerId, StoreError, TenantId};
+use rapport_sql::seal::{self, ConsentDecoder, Sealer};
 use tokio_postgres::Statement;
 use uuid::Uuid;
 
 use crate::conn::Conn;
-use crate::error::{corrupt, db, pool};
+use crate::error::{corrupt, db, pool, seal_failure};
 use crate::{PostgresStore, read};
 
 const TABLE: &str = "consents";
@@ -85,12 +88,14 @@ struct EntryRow {
 }
 
 /// A changeset's ledger writes, serialised on the caller's side.
-#[derive(Default)]
 pub(crate) struct LedgerWrites {
     entries: Vec<EntryRow>,
     moves: Vec<(Uuid, CustomerId)>,
     entry_moves: Vec<rapport_core::ConsentEntryMove>,
     erasures: Vec<(CustomerId, DateTime<Utc>, String)>,
+    /// The tenant and the sealer of an encrypting store: moved entries are sealed again.
+    tenant: TenantId,
+    sealer: Option<Sealer>,
 }
 
 fn to_json(e: &ConsentEntry) -> Result<String, StoreError> {
@@ -102,8 +107,21 @@ fn from_json(s: &str) -> Result<ConsentEntry, StoreError> {
 }
 
 impl LedgerWrites {
-    pub(crate) fn new(cs: &Changeset) -> Result<Self, StoreError> {
+    /// The writes of `cs`; with a sealer, the keys its moves re-seal entries under are made
+    /// here, before the caller syncs the key store.
+    pub(crate) fn new(
+        tenant: TenantId,
+        cs: &Changeset,
+        sealer: Option<&Sealer>,
+    ) -> Result<Self, StoreError> {
+        if let Some(s) = sealer {
+            for to in seal::consent_move_targets(cs) {
+                s.keys().create_data_key(tenant, to)?;
+            }
+        }
         Ok(Self {
+            tenant,
+            sealer: sealer.cloned(),
             entries: cs
                 .consents
                 .iter()
@@ -113,7 +131,7 @@ impl LedgerWrites {
                         customer: *e.customer.as_uuid(),
                         at: e.at,
                         recorded_at: e.recorded_at,
-                        json: to_json(e)?,
+                        json: seal::consent_entry_json(sealer, tenant, e).map_err(seal_failure)?,
                     })
                 })
                 .collect::<Result<_, StoreError>>()?,
@@ -132,6 +150,12 @@ impl LedgerWrites {
                 })
                 .collect::<Result<_, StoreError>>()?,
         })
+    }
+
+    /// The `entry_json` of a stored row moved to `to`.
+    fn moved(&self, json: &str, to: CustomerId) -> Result<String, StoreError> {
+        seal::moved_consent_entry_json(self.sealer.as_ref(), self.tenant, json, to)
+            .map_err(seal_failure)
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -158,9 +182,7 @@ impl LedgerWrites {
             for (from, to) in &self.moves {
                 for row in tx.rows(&select, &[tenant, from]).await? {
                     let id: Uuid = read::col(&row, TABLE, 0)?;
-                    let mut e = from_json(&read::col::<String>(&row, TABLE, 1)?)?;
-                    e.customer = *to;
-                    let json = to_json(&e)?;
+                    let json = self.moved(&read::col::<String>(&row, TABLE, 1)?, *to)?;
                     tx.exec(&update, &[tenant, &id, to.as_uuid(), &json])
                         .await?;
                 }
@@ -183,9 +205,7 @@ impl LedgerWrites {
                         },
                     ));
                 };
-                let mut e = from_json(&read::col::<String>(row, TABLE, 0)?)?;
-                e.customer = m.to;
-                let json = to_json(&e)?;
+                let json = self.moved(&read::col::<String>(row, TABLE, 0)?, m.to)?;
                 tx.exec(&update, &[tenant, m.entry.as_uuid(), m.to.as_uuid(), &json])
                     .await?;
             }
@@ -242,6 +262,7 @@ async fn erase(
     let restamp = tx.prepare(&sql.restamp).await?;
     for row in tx.rows(&entries, &[tenant, c]).await? {
         let id: Uuid = read::col(&row, TABLE, 0)?;
+        // The plain part of a sealed row is the stripped entry: the rewrite drops the seal.
         let e = from_json(&read::col::<String>(&row, TABLE, 1)?)?;
         tx.exec(&restamp, &[tenant, &id, &to_json(&e.stripped())?])
             .await?;
@@ -299,9 +320,14 @@ impl ConsentStore for PostgresStore {
                 client.query(&stmt, &[tenant.as_uuid(), id.as_uuid()]),
             )
             .await?;
+            let mut decoder = ConsentDecoder::new(inner.sealer.get(), tenant);
             let mut out = rows
                 .iter()
-                .map(|r| from_json(&read::col::<String>(r, TABLE, 1)?))
+                .map(|r| {
+                    decoder
+                        .decode(&read::col::<String>(r, TABLE, 1)?)
+                        .map_err(seal_failure)
+                })
                 .collect::<Result<Vec<_>, StoreError>>()?;
             sort_ledger(&mut out);
             Ok(out)

@@ -106,16 +106,21 @@ pub(crate) fn activities(
     tenant: TenantId,
     sealer: Option<&Sealer>,
 ) -> Result<Vec<Activity>, StoreError> {
-    let mut decoder = rapport_sql::seal::ActivityDecoder::new(sealer, tenant);
-    rows.iter()
-        .map(|row| {
-            let a: &str = col(row, "activities", 0)?;
-            match sealer {
-                Some(_) => decoder.decode(a).map_err(crate::error::seal_failure),
-                None => serde_json::from_str(a).map_err(|e| corrupt("activities", e)),
-            }
-        })
-        .collect()
+    if sealer.is_none() {
+        return rows
+            .iter()
+            .map(|row| {
+                let a: &str = col(row, "activities", 0)?;
+                serde_json::from_str(a).map_err(|e| corrupt("activities", e))
+            })
+            .collect();
+    }
+    // Sealed rows: opened on two threads for a long timeline (`decode_activities`).
+    let json = rows
+        .iter()
+        .map(|row| col::<&str>(row, "activities", 0))
+        .collect::<Result<Vec<&str>, StoreError>>()?;
+    rapport_sql::seal::decode_activities(sealer, tenant, &json).map_err(crate::error::seal_failure)
 }
 
 /// The earliest `timestamptz` (4713-11-24 BC), in microseconds since the Unix epoch; chrono's

@@ -120,6 +120,19 @@ fn crypto_shredding_contract_over_a_dump_of_the_tables() {
     );
 }
 
+#[test]
+fn sealed_consents_contract_over_a_dump_of_the_tables() {
+    let keys: Arc<dyn KeyStore> = Arc::new(MemoryKeyStore::new());
+    let store = encrypted_with(keys.clone());
+    let schema = store.0.as_ref().unwrap().schema().to_owned();
+    rapport_testkit::check(
+        || store,
+        |s| async move {
+            rapport_testkit::privacy::sealed_consents(&s, &*keys, move || dump(&schema)).await
+        },
+    );
+}
+
 /// The files of the schema's tables, their TOAST tables and indexes, and the WAL segments.
 fn raw_files(schema: &str) -> Option<Vec<u8>> {
     let dir = sql("SHOW data_directory").first()?.first()?.clone();

@@ -215,6 +215,51 @@ fn bench_export_with(c: &mut Criterion, keys: Keys) {
     g.finish();
 }
 
+/// Decoding one customer's 10,000 `activity_json` rows (visits with free text), plain and
+/// sealed: one decoder on one thread against `decode_activities` (split over two threads from
+/// `PARALLEL_DECODE_ROWS` rows on), in the same run.
+fn bench_decode(c: &mut Criterion) {
+    use rapport_sql::seal::{ActivityDecoder, Sealer, decode_activities};
+    let sealer = Sealer::new(Arc::new(rapport_keys::MemoryKeyStore::new()));
+    let id = CustomerId::from_u128(9);
+    let activities: Vec<Activity> = (0..10_000u32)
+        .map(|i| {
+            Activity::new(
+                ActivityId::from_u128(u128::from(i) + 1),
+                id,
+                now() - chrono::Duration::minutes(i64::from(i)),
+                Channel::Web,
+                IdempotencyKey::new(format!("x-{i}")).unwrap(),
+                ActivityKind::Visit {
+                    item: Some(format!("sku-{i}")),
+                },
+            )
+            .unwrap()
+        })
+        .collect();
+    let mut g = c.benchmark_group("privacy_sqlite_decode_10k");
+    g.sample_size(20);
+    for (name, sealer) in [("plain", None), ("sealed", Some(&sealer))] {
+        let rows: Vec<String> = activities
+            .iter()
+            .map(|a| rapport_sql::seal::activity_json(sealer, T, a).unwrap())
+            .collect();
+        g.bench_function(format!("{name}_one_thread"), |b| {
+            b.iter(|| {
+                let mut d = ActivityDecoder::new(sealer, T);
+                rows.iter()
+                    .map(|r| d.decode(r).unwrap())
+                    .collect::<Vec<_>>()
+                    .len()
+            });
+        });
+        g.bench_function(format!("{name}_decode_activities"), |b| {
+            b.iter(|| decode_activities(sealer, T, &rows).unwrap().len());
+        });
+    }
+    g.finish();
+}
+
 /// Importing 5,000 customers with a name, an email and a phone per iteration, encryption off
 /// against on (file key store: new keys appended, synced once per batch).
 fn bench_import(c: &mut Criterion) {
@@ -263,5 +308,11 @@ fn bench_import(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_erasure, bench_export, bench_import);
+criterion_group!(
+    benches,
+    bench_erasure,
+    bench_export,
+    bench_decode,
+    bench_import
+);
 criterion_main!(benches);

@@ -345,7 +345,7 @@ impl Prepared {
             messages,
             cases: crate::case::rows(cs)?,
             accounts: crate::account::rows(cs)?,
-            ledger: crate::consent::LedgerWrites::new(cs)?,
+            ledger: crate::consent::LedgerWrites::new(tenant, cs, sealer)?,
             merges: crate::merge::PreparedMerges::new(cs, tenant, sealer)?,
             lines: crate::line_items::LineWrites::new(cs)?,
         })

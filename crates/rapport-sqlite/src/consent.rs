@@ -1,10 +1,13 @@
 //! The consent ledger on SQLite (table `rapport_consents`, migration 4): entries serialised
 //! on the caller's thread with the rest of a changeset, written by the writer thread inside
-//! the changeset's savepoint, read by the reader threads.
+//! the changeset's savepoint, read by the reader threads. With field encryption an entry's
+//! source and evidence are sealed under its holder's key (`rapport_sql::seal`), and an entry
+//! moved to another customer is sealed again under that customer's key.
 
 use rapport_core::ports::{ConsentStore, ErasureStore, already_erased, entry_stored, sort_ledger};
 use rapport_core::privacy::{ConsentEntry, ErasureRecord};
 use rapport_core::{Changeset, CustomerId, StoreError, TenantId};
+use rapport_sql::seal::{self, ConsentDecoder, Sealer};
 use rusqlite::OptionalExtension;
 use rusqlite::{Connection, params};
 
@@ -12,8 +15,6 @@ use crate::SqliteStore;
 use crate::apply::ApplyError;
 use crate::codec::{from_json, time_to_us, to_json};
 use crate::error::SqliteError;
-
-const TABLE: &str = "rapport_consents";
 
 /// One entry, serialised.
 pub(crate) struct EntryRow {
@@ -25,33 +26,54 @@ pub(crate) struct EntryRow {
 }
 
 impl EntryRow {
-    fn new(e: &ConsentEntry) -> Result<Self, SqliteError> {
+    fn new(
+        tenant: TenantId,
+        e: &ConsentEntry,
+        sealer: Option<&Sealer>,
+    ) -> Result<Self, SqliteError> {
         Ok(Self {
             id: e.id.to_bytes(),
             customer: e.customer.to_bytes(),
             at_us: time_to_us(e.at),
             recorded_at_us: time_to_us(e.recorded_at),
-            json: to_json(TABLE, e)?,
+            json: seal::consent_entry_json(sealer, tenant, e)?,
         })
     }
 }
 
 /// A changeset's ledger writes.
-#[derive(Default)]
 pub(crate) struct LedgerWrites {
     entries: Vec<EntryRow>,
     moves: Vec<([u8; 16], CustomerId)>,
     entry_moves: Vec<rapport_core::ConsentEntryMove>,
     erasures: Vec<(CustomerId, i64, String)>,
+    /// The tenant and the sealer of an encrypting store: moved entries are sealed again.
+    tenant: TenantId,
+    sealer: Option<Sealer>,
 }
 
 impl LedgerWrites {
-    pub(crate) fn new(cs: &Changeset) -> Result<Self, SqliteError> {
+    pub(crate) fn new(
+        tenant: TenantId,
+        cs: &Changeset,
+        sealer: Option<&Sealer>,
+    ) -> Result<Self, SqliteError> {
+        if let Some(s) = sealer {
+            // The keys moved entries are sealed under exist (and are synced with the group's
+            // other new keys) before the writer re-seals them.
+            for to in seal::consent_move_targets(cs) {
+                s.keys()
+                    .create_data_key(tenant, to)
+                    .map_err(SqliteError::Keys)?;
+            }
+        }
         Ok(Self {
+            tenant,
+            sealer: sealer.cloned(),
             entries: cs
                 .consents
                 .iter()
-                .map(EntryRow::new)
+                .map(|e| EntryRow::new(tenant, e, sealer))
                 .collect::<Result<_, _>>()?,
             moves: cs
                 .consent_moves
@@ -73,14 +95,21 @@ impl LedgerWrites {
         })
     }
 
+    /// The `entry_json` of a stored row moved to `to`.
+    fn moved(&self, json: &str, to: CustomerId) -> Result<String, ApplyError> {
+        Ok(seal::moved_consent_entry_json(
+            self.sealer.as_ref(),
+            self.tenant,
+            json,
+            to,
+        )?)
+    }
+
     /// Moves, then inserts, inside the writer's open savepoint.
     pub(crate) fn apply(&self, conn: &Connection, t: [u8; 16]) -> Result<(), ApplyError> {
         for (from, to) in &self.moves {
             let moved: Vec<([u8; 16], String)> = conn
-                .prepare_cached(
-                    "SELECT entry_id, entry_json FROM rapport_consents
-                     WHERE tenant_id = ?1 AND customer_id = ?2",
-                )?
+                .prepare_cached(ENTRIES_OF)?
                 .query_map(params![t, from], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<_, _>>()?;
             let mut update = conn.prepare_cached(
@@ -88,9 +117,7 @@ impl LedgerWrites {
                  WHERE tenant_id = ?1 AND entry_id = ?2",
             )?;
             for (id, json) in moved {
-                let mut e: ConsentEntry = from_json(TABLE, &json)?;
-                e.customer = *to;
-                update.execute(params![t, id, to.to_bytes(), to_json(TABLE, &e)?])?;
+                update.execute(params![t, id, to.to_bytes(), self.moved(&json, *to)?])?;
             }
         }
         for m in &self.entry_moves {
@@ -113,8 +140,6 @@ impl LedgerWrites {
                     },
                 ));
             };
-            let mut e: ConsentEntry = from_json(TABLE, &json)?;
-            e.customer = m.to;
             conn.prepare_cached(
                 "UPDATE rapport_consents SET customer_id = ?3, entry_json = ?4
                  WHERE tenant_id = ?1 AND entry_id = ?2",
@@ -123,7 +148,7 @@ impl LedgerWrites {
                 t,
                 m.entry.to_bytes(),
                 m.to.to_bytes(),
-                to_json(TABLE, &e)?
+                self.moved(&json, m.to)?
             ])?;
         }
         if !self.entries.is_empty() {
@@ -165,10 +190,18 @@ const STRIP_VISITS: &str = "UPDATE rapport_activities
      WHERE tenant_id = ?1 AND customer_id = ?2 AND kind = 'visit'
        AND json_type(activity_json, '$.kind.item') IS NOT NULL";
 
-/// Blanks the source and evidence of a customer's consent entries (`?3`: `ERASED_SOURCE`).
-const STRIP_ENTRIES: &str = "UPDATE rapport_consents
-     SET entry_json = json_set(entry_json, '$.source', ?3, '$.evidence', NULL)
+/// Blanks the source and evidence of a customer's consent entries (`?3`: `ERASED_SOURCE`)
+/// and drops their sealed part (dead anyway once the key is deleted).
+const STRIP_ENTRIES: &str = "UPDATE rapport_consents INDEXED BY rapport_consents_customer
+     SET entry_json = json_remove(json_set(entry_json, '$.source', ?3, '$.evidence', NULL),
+                                  '$.sealed_entry')
      WHERE tenant_id = ?1 AND customer_id = ?2";
+
+/// Deletes a customer's pending outbox messages (`?2`: the customer id as text), through
+/// the expression index of migration 10 — named: without statistics the planner prefers the
+/// primary key's `tenant_id` prefix, which reads the tenant's whole outbox.
+const DROP_MESSAGES: &str = "DELETE FROM rapport_outbox INDEXED BY rapport_outbox_customer
+     WHERE tenant_id = ?1 AND json_extract(message_json, '$.event.customer') = ?2";
 
 /// Stores the record (refused when one exists), strips the customer's visits and consent
 /// entries, deletes its pending outbox messages.
@@ -203,11 +236,8 @@ fn erase(
         c,
         rapport_core::privacy::ERASED_SOURCE
     ])?;
-    conn.prepare_cached(
-        "DELETE FROM rapport_outbox WHERE tenant_id = ?1
-           AND json_extract(message_json, '$.event.customer') = ?2",
-    )?
-    .execute(params![t, customer.to_string()])?;
+    conn.prepare_cached(DROP_MESSAGES)?
+        .execute(params![t, customer.to_string()])?;
     Ok(())
 }
 
@@ -239,22 +269,29 @@ impl ErasureStore for SqliteStore {
     }
 }
 
+/// A customer's entries (`?1` tenant, `?2` customer), in ledger order.
+const LEDGER: &str = "SELECT entry_json FROM rapport_consents INDEXED BY rapport_consents_customer
+     WHERE tenant_id = ?1 AND customer_id = ?2 ORDER BY at_us, recorded_at_us, entry_id";
+
+/// Every entry of a customer (`?1` tenant, `?2` customer), for a move.
+const ENTRIES_OF: &str = "SELECT entry_id, entry_json FROM rapport_consents
+     INDEXED BY rapport_consents_customer WHERE tenant_id = ?1 AND customer_id = ?2";
+
 /// A customer's entries, in ledger order (also read by a merge's belongings).
 pub(crate) fn read(
     conn: &Connection,
     tenant: TenantId,
     id: CustomerId,
+    sealer: Option<&Sealer>,
 ) -> Result<Vec<ConsentEntry>, SqliteError> {
     let rows: Vec<String> = conn
-        .prepare_cached(
-            "SELECT entry_json FROM rapport_consents WHERE tenant_id = ?1 AND customer_id = ?2
-             ORDER BY at_us, recorded_at_us, entry_id",
-        )?
+        .prepare_cached(LEDGER)?
         .query_map(params![tenant.to_bytes(), id.to_bytes()], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
+    let mut decoder = ConsentDecoder::new(sealer, tenant);
     let mut out = rows
         .iter()
-        .map(|j| from_json(TABLE, j))
+        .map(|j| decoder.decode(j))
         .collect::<Result<Vec<ConsentEntry>, _>>()?;
     // Times agree with the projections to the microsecond; the exact order is the entries'.
     sort_ledger(&mut out);
@@ -267,7 +304,11 @@ impl ConsentStore for SqliteStore {
         tenant: TenantId,
         id: CustomerId,
     ) -> Result<Vec<ConsentEntry>, StoreError> {
-        Ok(self.readers.read(move |c| read(c, tenant, id)).await?)
+        let sealer = self.sealer.clone();
+        Ok(self
+            .readers
+            .read(move |c| read(c, tenant, id, sealer.as_ref()))
+            .await?)
     }
 }
 
@@ -279,12 +320,61 @@ mod tests {
     use rapport_core::*;
 
     #[test]
+    fn erasure_and_ledger_statements_read_a_customers_rows_by_index() {
+        let conn = Connection::open_in_memory().expect("open");
+        for m in crate::migrate::MIGRATIONS {
+            conn.execute_batch(m.sql).expect("migration");
+        }
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {DROP_MESSAGES}"))
+            .expect("explain")
+            .query_map(params![[1u8; 16], "x"], |r| r.get::<_, String>(3))
+            .expect("rows")
+            .map(|r| r.expect("row"))
+            .collect();
+        assert!(
+            plan.iter()
+                .any(|p| p.contains("INDEX rapport_outbox_customer")),
+            "{plan:?}"
+        );
+        // Without statistics SQLite 3.51 reads a tenant's whole ledger through the primary
+        // key's `tenant_id` prefix; the statements name the customer index.
+        for (sql, n, index) in [
+            (STRIP_ENTRIES, 3, "rapport_consents_customer"),
+            (LEDGER, 2, "rapport_consents_customer"),
+            (ENTRIES_OF, 2, "rapport_consents_customer"),
+            (STRIP_VISITS, 2, "rapport_activities_customer"),
+        ] {
+            let args: Vec<rusqlite::types::Value> = vec![
+                vec![1u8; 16].into(),
+                vec![2u8; 16].into(),
+                "x".to_owned().into(),
+            ];
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("explain")
+                .query_map(rusqlite::params_from_iter(&args[..n]), |r| {
+                    r.get::<_, String>(3)
+                })
+                .expect("rows")
+                .map(|r| r.expect("row"))
+                .collect();
+            assert!(
+                plan.iter()
+                    .any(|p| p.contains(&format!("{index} (tenant_id=? AND customer_id=?)"))),
+                "{sql}: {plan:?}"
+            );
+        }
+    }
+
+    #[test]
     fn set_based_stripping_equals_the_core_functions() {
         let conn = Connection::open_in_memory().expect("open");
         conn.execute_batch(
             "CREATE TABLE rapport_activities (tenant_id BLOB, customer_id BLOB, kind TEXT,
                  activity_json TEXT);
-             CREATE TABLE rapport_consents (tenant_id BLOB, customer_id BLOB, entry_json TEXT);",
+             CREATE TABLE rapport_consents (tenant_id BLOB, customer_id BLOB, entry_json TEXT);
+             CREATE INDEX rapport_consents_customer ON rapport_consents (tenant_id, customer_id);",
         )
         .expect("tables");
         let (t, c) = ([1u8; 16], CustomerId::from_u128(2));
@@ -321,11 +411,19 @@ mod tests {
         )
         .expect("entry");
         entry.evidence = Some("form-8812".into());
-        conn.execute(
-            "INSERT INTO rapport_consents VALUES (?1, ?2, ?3)",
-            params![t, c.to_bytes(), to_json(TABLE, &entry).expect("json")],
-        )
-        .expect("insert");
+        // One row plain, one sealed (field encryption): both strip alike, and the sealed
+        // part goes too, so the entry reads stripped even while the key still exists.
+        let sealer = Sealer::new(std::sync::Arc::new(rapport_keys::MemoryKeyStore::new()));
+        let tenant = TenantId::from_uuid(uuid::Uuid::from_bytes(t));
+        let sealed = sealer.consent_entry_json(tenant, &entry).expect("sealed");
+        assert!(!sealed.contains("form-8812") && !sealed.contains("signup-form"));
+        for json in [to_json("rapport_consents", &entry).expect("json"), sealed] {
+            conn.execute(
+                "INSERT INTO rapport_consents VALUES (?1, ?2, ?3)",
+                params![t, c.to_bytes(), json],
+            )
+            .expect("insert");
+        }
         conn.execute(STRIP_VISITS, params![t, c.to_bytes()])
             .expect("strip visits");
         conn.execute(
@@ -342,10 +440,20 @@ mod tests {
             .collect();
         let expected: Vec<Activity> = activities.iter().map(strip_activity).collect();
         assert_eq!(read, expected);
-        let json: String = conn
-            .query_row("SELECT entry_json FROM rapport_consents", [], |r| r.get(0))
-            .expect("entry");
-        let e: ConsentEntry = from_json(TABLE, &json).expect("decode");
-        assert_eq!(e, entry.stripped());
+        let rows: Vec<String> = conn
+            .prepare("SELECT entry_json FROM rapport_consents ORDER BY rowid")
+            .expect("select")
+            .query_map([], |r| r.get::<_, String>(0))
+            .expect("rows")
+            .map(|j| j.expect("row"))
+            .collect();
+        assert_eq!(rows.len(), 2);
+        for json in rows {
+            assert!(!json.contains("sealed_entry"), "{json}");
+            let e = ConsentDecoder::new(Some(&sealer), tenant)
+                .decode(&json)
+                .expect("decode");
+            assert_eq!(e, entry.stripped());
+        }
     }
 }

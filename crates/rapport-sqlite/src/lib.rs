@@ -582,9 +582,10 @@ impl rapport_core::ports::MergeStore for SqliteStore {
         customer: CustomerId,
     ) -> Result<rapport_core::Belongings, StoreError> {
         // One reader job for the three reads.
+        let sealer = self.sealer.clone();
         Ok(self
             .readers
-            .read(move |c| merge::belongings(c, tenant, customer))
+            .read(move |c| merge::belongings(c, tenant, customer, sealer.as_ref()))
             .await?)
     }
 

@@ -358,8 +358,9 @@ pub(crate) fn belongings(
     c: &Connection,
     tenant: TenantId,
     customer: CustomerId,
+    sealer: Option<&rapport_sql::seal::Sealer>,
 ) -> Result<rapport_core::Belongings, SqliteError> {
-    let consents = crate::consent::read(c, tenant, customer)?;
+    let consents = crate::consent::read(c, tenant, customer, sealer)?;
     let cases = crate::case::of_customer(c, tenant, customer)?;
     let (links, accounts) = crate::account::of_customer(c, tenant, customer)?;
     Ok(rapport_core::Belongings {
@@ -383,6 +384,6 @@ pub(crate) fn side(
     Ok(Some(rapport_core::ports::MergeSide {
         record: rapport_core::Record { customer, stats },
         activities: crate::read::activities(c, tenant, id, None, None, sealer)?,
-        belongings: belongings(c, tenant, id)?,
+        belongings: belongings(c, tenant, id, sealer)?,
     }))
 }

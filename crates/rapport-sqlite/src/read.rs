@@ -178,20 +178,26 @@ pub(crate) fn activities(
     to: Option<chrono::DateTime<chrono::Utc>>,
     sealer: Option<&Sealer>,
 ) -> Result<Vec<Activity>, SqliteError> {
+    // In time order straight from the (tenant, customer, at_us) index: no sorter copying
+    // every row. Activities at the same microsecond are put in idempotency-key order here
+    // (the sort is adaptive: a run already in order costs one comparison per row).
     let mut stmt = conn.prepare_cached(
-        "SELECT activity_json FROM rapport_activities
+        "SELECT at_us, idempotency_key, activity_json FROM rapport_activities
          WHERE tenant_id = ?1 AND customer_id = ?2 AND at_us >= ?3 AND at_us < ?4
-         ORDER BY at_us, idempotency_key",
+         ORDER BY at_us",
     )?;
-    let rows = stmt.query_map(
-        params![
-            tenant.to_bytes(),
-            id.to_bytes(),
-            from.map_or(i64::MIN, time_to_us),
-            to.map_or(i64::MAX, time_to_us)
-        ],
-        |r| r.get::<_, String>(0),
-    )?;
-    let mut decoder = seal::ActivityDecoder::new(sealer, tenant);
-    rows.map(|r| Ok(decoder.decode(&r?)?)).collect()
+    let mut rows: Vec<(i64, String, String)> = stmt
+        .query_map(
+            params![
+                tenant.to_bytes(),
+                id.to_bytes(),
+                from.map_or(i64::MIN, time_to_us),
+                to.map_or(i64::MAX, time_to_us)
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?
+        .collect::<Result<_, _>>()?;
+    rows.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    let rows: Vec<String> = rows.into_iter().map(|(_, _, json)| json).collect();
+    Ok(seal::decode_activities(sealer, tenant, &rows)?)
 }

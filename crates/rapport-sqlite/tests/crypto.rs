@@ -107,6 +107,21 @@ fn crypto_shredding_contract_over_the_raw_files() {
     );
 }
 
+#[test]
+fn sealed_consents_contract_over_the_raw_files() {
+    let path = fresh_path("consents");
+    let keys: Arc<dyn KeyStore> = Arc::new(MemoryKeyStore::new());
+    let store = SqliteStore::open(&path, SqliteConfig::default(), now())
+        .unwrap()
+        .with_keystore(keys.clone());
+    rapport_testkit::check(
+        || store,
+        |s| async move {
+            rapport_testkit::privacy::sealed_consents(&s, &*keys, || raw_files(&path)).await
+        },
+    );
+}
+
 const TAG: &str = "Scan";
 
 fn populate(store: &SqliteStore, t: TenantId, people: &[Person]) {

@@ -712,3 +712,160 @@ where
     );
     Ok(())
 }
+
+/// Sealed consent entries, for a store writing through the key store `keys` (field
+/// encryption on): the sources and evidence references of consent entries — and of the
+/// customer's consent snapshot and the merge records — never appear in the store's raw bytes
+/// (`raw`: its files, or a dump of its tables), yet read back whole through
+/// `ConsentStore::consents` and `load`; when `B` is merged into `A` its entries move to `A`
+/// sealed again under `A`'s key, so they stay readable on `A` after `B`'s key is deleted (what
+/// an erasure of `B` does to the bytes sealed under it); erasing `A` deletes `A`'s and `B`'s
+/// keys and leaves every entry stripped (`ConsentEntry::stripped`), with still nothing in the
+/// raw bytes. Tenant B's entries with the same references keep them.
+///
+/// # Errors
+/// A description of the first violation.
+pub async fn sealed_consents<S, R>(
+    s: &S,
+    keys: &dyn rapport_core::ports::KeyStore,
+    raw: R,
+) -> Outcome
+where
+    S: ConsentStore + rapport_core::ports::ErasureStore + rapport_core::ports::MergeStore + Outbox,
+    R: Fn() -> Vec<u8>,
+{
+    use crate::support::{FixedClock, SequentialIds};
+    use rapport_core::privacy::ERASED_SOURCE;
+    let e = |e: rapport::Error| e.to_string();
+    let svc = rapport::Service::new(s)
+        .with_clock(FixedClock::at(t0() + Duration::days(30)))
+        .with_ids(SequentialIds::starting_at(1));
+    let secrets = [
+        "src-a-7f3e-clerk",
+        "evi-a-7f3e-scan",
+        "src-b-2c9d-clerk",
+        "evi-b-2c9d-scan",
+    ];
+    let hits = |bytes: &[u8]| -> Vec<&str> {
+        secrets
+            .iter()
+            .copied()
+            .filter(|s| bytes.windows(s.len()).any(|w| w == s.as_bytes()))
+            .collect()
+    };
+    let request = |channel, source: &str, evidence: &str| {
+        let mut r = rapport::ConsentRequest::new(Purpose::Marketing, channel, source);
+        r.evidence = Some(evidence.to_owned());
+        r
+    };
+    let person = |who: &str| -> Result<Profile, String> {
+        Ok(Profile {
+            display_name: Some(Pii::new(format!("sc-{who}-name"))),
+            email: Some(Pii::new(
+                Email::parse(&format!("sc-{who}@example.com")).map_err(|e| e.to_string())?,
+            )),
+            ..Profile::default()
+        })
+    };
+    let mut ids = Vec::new();
+    for t in [TA, TB] {
+        for (who, channel, [source, evidence]) in [
+            ("a", ContactChannel::Email, [secrets[0], secrets[1]]),
+            ("b", ContactChannel::Sms, [secrets[2], secrets[3]]),
+        ] {
+            let id = svc
+                .register(t, person(who)?)
+                .await
+                .map_err(e)?
+                .customer
+                .id();
+            svc.grant(t, id, request(channel, source, evidence))
+                .await
+                .map_err(e)?;
+            ids.push(id);
+        }
+    }
+    let [a, b, other_a, _] = ids[..] else {
+        return Err("setup: four customers".into());
+    };
+    let found = hits(&raw());
+    ensure!(
+        found.is_empty(),
+        "consent references in the stored bytes: {found:?}"
+    );
+    let ledger = history(s, TA, a).await?;
+    ensure!(
+        matches!(&ledger[..], [x] if x.source == secrets[0] && x.evidence.as_deref() == Some(secrets[1])),
+        "a sealed consent entry does not read back: {ledger:?}"
+    );
+    let snapshot = load(s, TA, a).await?;
+    ensure!(
+        snapshot
+            .consents
+            .get(Purpose::Marketing, ContactChannel::Email)
+            .is_some_and(|c| c.granted && c.source == secrets[0]),
+        "the sealed consent snapshot does not read back: {:?}",
+        snapshot.consents
+    );
+
+    let actor = Actor::new("kit").map_err(|e| e.to_string())?;
+    svc.merge(TA, rapport::MergeRequest::new(a, b, actor))
+        .await
+        .map_err(e)?;
+    let found = hits(&raw());
+    ensure!(
+        found.is_empty(),
+        "consent references in the stored bytes after a merge: {found:?}"
+    );
+    // The loser's key goes, as its erasure would take it: the moved entry was sealed again
+    // under the survivor's key, so it still reads whole.
+    keys.delete_data_key(TA, b).map_err(|e| e.to_string())?;
+    let ledger = history(s, TA, a).await?;
+    let whole = |source: &str, evidence: &str| {
+        ledger.iter().any(|x| {
+            x.customer == a && x.source == source && x.evidence.as_deref() == Some(evidence)
+        })
+    };
+    ensure!(
+        ledger.len() == 2 && whole(secrets[0], secrets[1]) && whole(secrets[2], secrets[3]),
+        "the survivor's ledger after the merge and the loser's key deletion: {ledger:?}"
+    );
+    let snapshot = load(s, TA, a).await?;
+    ensure!(
+        snapshot
+            .consents
+            .get(Purpose::Marketing, ContactChannel::Email)
+            .is_some_and(|c| c.granted && c.source == secrets[0]),
+        "the survivor's sealed snapshot after the merge: {:?}",
+        snapshot.consents
+    );
+
+    svc.erase(TA, a, "ticket-3", "gdpr-art17")
+        .await
+        .map_err(e)?;
+    for id in [a, b] {
+        ensure!(
+            keys.data_key(TA, id).map_err(|e| e.to_string())?.is_none(),
+            "customer {id}'s data key survived the erasure"
+        );
+    }
+    let ledger = history(s, TA, a).await?;
+    ensure!(
+        ledger.len() == 2
+            && ledger
+                .iter()
+                .all(|x| x.source == ERASED_SOURCE && x.evidence.is_none()),
+        "an erased customer's entries read back their references: {ledger:?}"
+    );
+    let found = hits(&raw());
+    ensure!(
+        found.is_empty(),
+        "consent references in the stored bytes after the erasure: {found:?}"
+    );
+    let ledger = history(s, TB, other_a).await?;
+    ensure!(
+        matches!(&ledger[..], [x] if x.source == secrets[0] && x.evidence.as_deref() == Some(secrets[1])),
+        "erasing in tenant A touched tenant B's entries: {ledger:?}"
+    );
+    Ok(())
+}
