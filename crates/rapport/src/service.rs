@@ -90,6 +90,24 @@ pub struct Registered {
     pub differs: Vec<MergeField>,
     /// The fields [`Service::register_or_update`] changed (empty after `register`).
     pub updated: Vec<MergeField>,
+    /// The fields of the registration the service normalised before using it (a display
+    /// name trimmed, its whitespace collapsed, in NFC); emails and phones are normal by
+    /// construction.
+    pub normalised: Vec<MergeField>,
+}
+
+/// Normalises the name fields of `p` ([`Profile::normalise_name`]: trimmed, whitespace
+/// collapsed, Unicode NFC, no case change) and says which it changed.
+fn normalise_profile(p: &mut Profile) -> Result<Vec<MergeField>, DomainError> {
+    let Some(name) = p.display_name.as_ref() else {
+        return Ok(Vec::new());
+    };
+    let normal = Profile::normalise_name(name.expose())?;
+    if normal == *name.expose() {
+        return Ok(Vec::new());
+    }
+    p.display_name = Some(Pii::new(normal));
+    Ok(vec![MergeField::DisplayName])
 }
 
 /// The result of recording an activity.
@@ -755,7 +773,8 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// # Errors
     /// Store errors.
     #[tracing::instrument(name = "rapport.register", level = "debug", skip_all, fields(tenant = %t))]
-    pub async fn register(&self, t: TenantId, profile: Profile) -> Result<Registered, Error> {
+    pub async fn register(&self, t: TenantId, mut profile: Profile) -> Result<Registered, Error> {
+        let normalised = normalise_profile(&mut profile)?;
         match self.create_customer(t, profile.clone()).await {
             Err(Error::Store(StoreError::ContactTaken { existing, .. })) => {
                 let r = self.customer(t, existing).await?;
@@ -766,6 +785,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                     created: false,
                     differs,
                     updated: Vec::new(),
+                    normalised,
                 })
             }
             Ok(customer) => {
@@ -775,6 +795,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                     created: true,
                     differs: Vec::new(),
                     updated: Vec::new(),
+                    normalised,
                 })
             }
             Err(e) => Err(e),
@@ -825,6 +846,8 @@ impl<S: Store, N: Notifier> Service<S, N> {
         policy: &SurvivorshipPolicy,
     ) -> Result<Registered, Error> {
         policy.validate()?;
+        let mut profile = profile;
+        normalise_profile(&mut profile)?;
         let r = self.register(t, profile.clone()).await?;
         if r.created || r.differs.is_empty() {
             return Ok(r);
@@ -853,6 +876,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
             created: false,
             differs: r.differs,
             updated: changed,
+            normalised: r.normalised,
         })
     }
 
@@ -888,7 +912,8 @@ impl<S: Store, N: Notifier> Service<S, N> {
 
     /// Creates a customer: a cheap lookup first (the common case of a known person needs no
     /// write), then the write, which the store refuses if the contact was taken meanwhile.
-    async fn create_customer(&self, t: TenantId, profile: Profile) -> Result<Customer, Error> {
+    async fn create_customer(&self, t: TenantId, mut profile: Profile) -> Result<Customer, Error> {
+        normalise_profile(&mut profile)?;
         let id = self.ids.customer_id();
         for key in profile.contact_keys() {
             for found in self.store.find_by_contact(t, &key).await? {
@@ -953,6 +978,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                 read.customer.ensure_live()?;
                 let mut c = read.customer.clone();
                 edit(&mut c.profile)?;
+                normalise_profile(&mut c.profile)?;
                 if c.profile == read.customer.profile {
                     return Ok(None);
                 }

@@ -266,6 +266,62 @@ fn update_profile_writes_only_real_changes() {
 }
 
 #[test]
+fn names_are_normalised_on_every_write_and_reported() {
+    let (svc, _) = service();
+    let named = |name: &str, email: &str| Profile {
+        display_name: Some(Pii::new(name.to_owned())),
+        ..profile(email)
+    };
+    // Register: trimmed, whitespace collapsed, NFC (a decomposed é composed), case kept.
+    let r = block_on(svc.register(SHOP, named("  Jose\u{301}   DA Silva\t", "jd@s.co"))).unwrap();
+    assert!(r.created);
+    assert_eq!(r.normalised, [MergeField::DisplayName]);
+    assert_eq!(
+        r.customer.profile.display_name.as_ref().unwrap().expose(),
+        "Jos\u{e9} DA Silva"
+    );
+    // The same person spelled with other spaces is nothing new; a normal name is not reported.
+    let again = block_on(svc.register(SHOP, named("José DA  Silva", "jd@s.co"))).unwrap();
+    assert!(!again.created && again.differs.is_empty());
+    assert_eq!(again.normalised, [MergeField::DisplayName]);
+    let plain = block_on(svc.register(SHOP, named("Ann Lee", "al@s.co"))).unwrap();
+    assert!(plain.normalised.is_empty());
+    // Register-or-update compares and writes the normal form.
+    let upd = block_on(svc.register_or_update(
+        SHOP,
+        named(" Ann  Li ", "al@s.co"),
+        &SurvivorshipPolicy::default(),
+    ))
+    .unwrap();
+    assert_eq!(upd.updated, [MergeField::DisplayName]);
+    assert_eq!(
+        upd.customer.profile.display_name.as_ref().unwrap().expose(),
+        "Ann Li"
+    );
+    // Update: an edit's raw name is stored normal; a name with a control character is refused
+    // with a typed error and nothing is written.
+    let id = upd.customer.id();
+    let c = block_on(svc.update_profile(SHOP, id, |p| {
+        p.display_name = Some(Pii::new("  Ann   Lee ".into()));
+        Ok(())
+    }))
+    .unwrap();
+    assert_eq!(c.profile.display_name.as_ref().unwrap().expose(), "Ann Lee");
+    assert!(matches!(
+        block_on(svc.update_profile(SHOP, id, |p| {
+            p.display_name = Some(Pii::new("Ann\u{7}Lee".into()));
+            Ok(())
+        })),
+        Err(Error::Domain(DomainError::InvalidName { .. }))
+    ));
+    assert!(matches!(
+        block_on(svc.register(SHOP, named("\u{7}", "x@s.co"))),
+        Err(Error::Domain(DomainError::InvalidName { .. }))
+    ));
+    assert_eq!(block_on(svc.customer(SHOP, id)).unwrap().customer, c);
+}
+
+#[test]
 fn sweep_reports_progress_and_settles() {
     let (svc, clock) = service();
     for i in 0..25 {
