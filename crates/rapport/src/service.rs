@@ -775,6 +775,16 @@ impl<S: Store, N: Notifier> Service<S, N> {
     #[tracing::instrument(name = "rapport.register", level = "debug", skip_all, fields(tenant = %t))]
     pub async fn register(&self, t: TenantId, mut profile: Profile) -> Result<Registered, Error> {
         let normalised = normalise_profile(&mut profile)?;
+        self.register_normal(t, profile, normalised).await
+    }
+
+    /// [`Service::register`] of a profile normalised already (`normalised` says what was).
+    async fn register_normal(
+        &self,
+        t: TenantId,
+        profile: Profile,
+        normalised: Vec<MergeField>,
+    ) -> Result<Registered, Error> {
         match self.create_customer(t, profile.clone()).await {
             Err(Error::Store(StoreError::ContactTaken { existing, .. })) => {
                 let r = self.customer(t, existing).await?;
@@ -847,8 +857,8 @@ impl<S: Store, N: Notifier> Service<S, N> {
     ) -> Result<Registered, Error> {
         policy.validate()?;
         let mut profile = profile;
-        normalise_profile(&mut profile)?;
-        let r = self.register(t, profile.clone()).await?;
+        let normalised = normalise_profile(&mut profile)?;
+        let r = self.register_normal(t, profile.clone(), normalised).await?;
         if r.created || r.differs.is_empty() {
             return Ok(r);
         }
@@ -880,8 +890,9 @@ impl<S: Store, N: Notifier> Service<S, N> {
         })
     }
 
-    /// Registers a new customer, refusing when a live customer of the tenant already has the
-    /// same normalised email or phone: [`StoreError::ContactTaken`] names that customer (and
+    /// Registers a new customer (its display name normalised, as by [`Service::register`]),
+    /// refusing when a live customer of the tenant already has the same normalised email or
+    /// phone: [`StoreError::ContactTaken`] names that customer (and
     /// the kind of contact, never its value). The store enforces the rule, so of any number of
     /// concurrent callers with one email exactly one succeeds.
     ///
@@ -906,14 +917,15 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// # Errors
     /// [`StoreError::ContactTaken`] (as [`Error::Store`]); other store errors.
     #[tracing::instrument(name = "rapport.register_new", level = "debug", skip_all, fields(tenant = %t))]
-    pub async fn register_new(&self, t: TenantId, profile: Profile) -> Result<Customer, Error> {
+    pub async fn register_new(&self, t: TenantId, mut profile: Profile) -> Result<Customer, Error> {
+        normalise_profile(&mut profile)?;
         self.create_customer(t, profile).await
     }
 
     /// Creates a customer: a cheap lookup first (the common case of a known person needs no
     /// write), then the write, which the store refuses if the contact was taken meanwhile.
-    async fn create_customer(&self, t: TenantId, mut profile: Profile) -> Result<Customer, Error> {
-        normalise_profile(&mut profile)?;
+    /// `profile` is normalised already.
+    async fn create_customer(&self, t: TenantId, profile: Profile) -> Result<Customer, Error> {
         let id = self.ids.customer_id();
         for key in profile.contact_keys() {
             for found in self.store.find_by_contact(t, &key).await? {

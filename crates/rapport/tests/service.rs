@@ -286,6 +286,8 @@ fn names_are_normalised_on_every_write_and_reported() {
     assert_eq!(again.normalised, [MergeField::DisplayName]);
     let plain = block_on(svc.register(SHOP, named("Ann Lee", "al@s.co"))).unwrap();
     assert!(plain.normalised.is_empty());
+    let bo = block_on(svc.register_new(SHOP, named("  Bo \n Li", "bo@s.co"))).unwrap();
+    assert_eq!(bo.profile.display_name.as_ref().unwrap().expose(), "Bo Li");
     // Register-or-update compares and writes the normal form.
     let upd = block_on(svc.register_or_update(
         SHOP,
