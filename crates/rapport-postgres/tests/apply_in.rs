@@ -8,7 +8,7 @@ mod support;
 use chrono::{DateTime, Utc};
 use rapport_core::*;
 use rapport_postgres::PostgresStore;
-use support::{fresh, url};
+use support::fresh;
 
 fn now() -> DateTime<Utc> {
     DateTime::UNIX_EPOCH + chrono::Duration::days(20_000)
@@ -49,10 +49,7 @@ fn register(t: TenantId, c: &Customer) -> Changeset {
 
 /// A host connection with a table of its own (in the test schema, dropped with it).
 async fn host(store: &PostgresStore) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(&url(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let client = support::raw_client().await;
     client
         .batch_execute(&format!(
             "CREATE TABLE IF NOT EXISTS \"{}\".host_orders (n int PRIMARY KEY)",

@@ -40,48 +40,29 @@ fn every_storage_call_failing_once_leaves_nothing_half_applied() {
 fn tenant_reads_are_pruned_to_one_partition() {
     let f = fresh_partitioned();
     let store = f.0.as_ref().unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&support::url(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        let parents: Vec<String> = client
-            .query(
-                "SELECT c.relname::text FROM pg_partitioned_table p
-                 JOIN pg_class c ON c.oid = p.partrelid
-                 JOIN pg_namespace n ON n.oid = c.relnamespace
-                 WHERE n.nspname = $1 AND p.partstrat = 'h' ORDER BY 1",
-                &[&store.schema()],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        assert_eq!(parents, ["activities", "customers", "outbox"]);
-        let plan: Vec<String> = client
-            .query(
-                &format!(
-                    "EXPLAIN (COSTS OFF) SELECT customer_json FROM \"{}\".customers
-                     WHERE tenant_id = '00000000-0000-0000-0000-000000000001'
-                       AND customer_id = '00000000-0000-0000-0000-000000000002'",
-                    store.schema()
-                ),
-                &[],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        let plan = plan.join("\n");
-        let scanned = (0..4)
-            .filter(|i| plan.contains(&format!(" on customers_p{i} ")))
-            .count();
-        assert_eq!(scanned, 1, "{plan}");
-    });
+    let parents: Vec<String> = support::raw_rows(&format!(
+        "SELECT c.relname::text FROM pg_partitioned_table p
+         JOIN pg_class c ON c.oid = p.partrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = '{}' AND p.partstrat = 'h' ORDER BY 1",
+        store.schema()
+    ))
+    .into_iter()
+    .map(|r| r[0].clone())
+    .collect();
+    assert_eq!(parents, ["activities", "customers", "outbox"]);
+    let plan: Vec<String> = support::raw_rows(&format!(
+        "EXPLAIN (COSTS OFF) SELECT customer_json FROM \"{}\".customers
+         WHERE tenant_id = '00000000-0000-0000-0000-000000000001'
+           AND customer_id = '00000000-0000-0000-0000-000000000002'",
+        store.schema()
+    ))
+    .into_iter()
+    .map(|r| r[0].clone())
+    .collect();
+    let plan = plan.join("\n");
+    let scanned = (0..4)
+        .filter(|i| plan.contains(&format!(" on customers_p{i} ")))
+        .count();
+    assert_eq!(scanned, 1, "{plan}");
 }

@@ -36,10 +36,7 @@ fn email(s: &str) -> ContactKey {
 async fn the_migration_keeps_the_oldest_of_existing_duplicates() {
     drop(fresh()); // skips (or fails under RAPPORT_REQUIRE_POSTGRES) without a server
     let schema = unique_schema();
-    let (client, conn) = tokio_postgres::connect(&url(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let client = support::raw_client().await;
     let t0 = now() - Duration::days(30);
     let oldest = person(3, Some("dup@example.com"), Some("+8613800138000"), t0);
     let younger = person(1, Some("dup@example.com"), None, t0 + Duration::hours(1));

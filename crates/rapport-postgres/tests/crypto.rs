@@ -40,29 +40,9 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
 }
 
-/// A plain connection for the test's own statements (as the server's superuser).
+/// The test's own statements on a plain connection (as the server's superuser).
 fn sql(statements: &str) -> Vec<Vec<String>> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&support::url(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        let mut out = Vec::new();
-        for m in client.simple_query(statements).await.unwrap() {
-            if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
-                out.push(
-                    (0..r.len())
-                        .map(|i| r.get(i).unwrap_or("").to_owned())
-                        .collect(),
-                );
-            }
-        }
-        out
-    })
+    support::raw_rows(statements)
 }
 
 /// Every row of the store's tables as text (what a dump or a logical backup holds).

@@ -432,30 +432,14 @@ fn the_partitioned_layout_imports_the_same() {
 /// Every index of the store's `customers` table (and its partitions), as the catalog
 /// defines it: what a first load must leave as it found.
 fn customer_indexes(store: &PostgresStore) -> Vec<(String, String)> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&support::url(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        client
-            .query(
-                "SELECT indexname::text, indexdef FROM pg_indexes
-                 WHERE schemaname = $1 AND tablename LIKE 'customers%' ORDER BY 1",
-                &[&store.schema()],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| {
-                let def: String = r.get(1);
-                (r.get(0), def.replace(store.schema(), "<schema>"))
-            })
-            .collect()
-    })
+    support::raw_rows(&format!(
+        "SELECT indexname::text, indexdef FROM pg_indexes
+         WHERE schemaname = '{}' AND tablename LIKE 'customers%' ORDER BY 1",
+        store.schema()
+    ))
+    .into_iter()
+    .map(|r| (r[0].clone(), r[1].replace(store.schema(), "<schema>")))
+    .collect()
 }
 
 /// Rows with every case a first load decides in memory: a repeated id (the first row wins:

@@ -27,11 +27,7 @@ fn create(store: &impl Store, t: TenantId, id: u128) -> Customer {
 
 /// A raw connection for what the store's API cannot do (hold locks, fake a future schema).
 async fn raw() -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(&url(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    client
+    support::raw_client().await
 }
 
 #[test]

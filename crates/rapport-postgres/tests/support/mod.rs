@@ -40,6 +40,45 @@ pub(crate) fn url() -> String {
     configured().unwrap_or_else(|| DEFAULT_URL.to_owned())
 }
 
+/// A raw connection to the test server as its superuser, for what the store's API cannot do
+/// (read the catalog, hold locks, fake a schema); its connection task runs on the caller's
+/// runtime.
+pub(crate) async fn raw_client() -> tokio_postgres::Client {
+    raw_client_at(&url()).await
+}
+
+/// [`raw_client`] at another URL (another role of the same server).
+pub(crate) async fn raw_client_at(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("raw connection: {e}"));
+    tokio::spawn(conn);
+    client
+}
+
+/// Runs `statements` (simple protocol, `;`-separated) on a raw connection of its own and
+/// returns every row they return, each column as text (`""` for NULL).
+pub(crate) fn raw_rows(statements: &str) -> Vec<Vec<String>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    rt.block_on(async {
+        let client = raw_client().await;
+        let mut out = Vec::new();
+        for m in client.simple_query(statements).await.unwrap() {
+            if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
+                out.push(
+                    (0..r.len())
+                        .map(|i| r.get(i).unwrap_or("").to_owned())
+                        .collect(),
+                );
+            }
+        }
+        out
+    })
+}
+
 pub(crate) fn unique_schema() -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     let nanos = std::time::SystemTime::now()

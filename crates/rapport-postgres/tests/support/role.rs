@@ -31,11 +31,7 @@ pub(crate) async fn connect(user: Option<&str>) -> tokio_postgres::Client {
         Some(u) => url_as(&url(), u),
         None => url(),
     };
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("connect as {user:?}: {e}"));
-    tokio::spawn(conn);
-    client
+    super::raw_client_at(&url).await
 }
 
 fn on_runtime<T>(f: impl std::future::Future<Output = T>) -> T {
