@@ -675,3 +675,105 @@ proptest! {
         prop_assert_eq!(book.unversioned(), before.unversioned());
     }
 }
+
+/// One ledger entry's shape: (purpose, channel, state, day); ids are given in order.
+type EntryShape = (u8, u8, u8, i64);
+
+fn entry_shape() -> impl Strategy<Value = EntryShape> {
+    (0..3u8, 0..3u8, 0..3u8, 0..40i64)
+}
+
+fn ledger(who: CustomerId, first_id: u128, shapes: &[EntryShape]) -> Vec<privacy::ConsentEntry> {
+    use privacy::{ConsentEntry, ConsentState};
+    let purposes = [Purpose::Marketing, Purpose::Profiling, Purpose::Analytics];
+    let channels = [
+        ContactChannel::Email,
+        ContactChannel::Sms,
+        ContactChannel::Any,
+    ];
+    let states = [
+        ConsentState::Granted,
+        ConsentState::Withdrawn,
+        ConsentState::Pending,
+    ];
+    shapes
+        .iter()
+        .zip(first_id..)
+        .map(|(&(p, c, s, day), id)| {
+            ConsentEntry::new(
+                ConsentEntryId::from_u128(id),
+                who,
+                purposes[usize::from(p)],
+                channels[usize::from(c)],
+                states[usize::from(s)],
+                "form",
+                day0() + Duration::days(day),
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+fn with_ledger(consents: Vec<privacy::ConsentEntry>) -> Belongings {
+    Belongings {
+        consents,
+        ..Belongings::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// DOMAIN.md (Privacy): the consent snapshot is a pure function of the ledger. After a
+    /// merge the survivor's snapshot is the fold of both ledgers; after the unmerge (with
+    /// entries recorded on the survivor in between) each side's snapshot is the fold of the
+    /// ledger it holds again, and the loser's is what it was before the merge.
+    #[test]
+    fn prop_consent_snapshot_is_the_fold_of_the_merged_ledger(
+        a in shape(),
+        b in shape(),
+        ls in proptest::collection::vec(entry_shape(), 0..6),
+        ll in proptest::collection::vec(entry_shape(), 0..6),
+        since in proptest::collection::vec(entry_shape(), 0..3),
+    ) {
+        let pol = Policies::default();
+        let (mut s, _, sa) = build(1, &a, &pol);
+        let (mut l, lst, la) = build(2, &b, &pol);
+        let (ledger_s, ledger_l) = (ledger(s.id(), 1_000, &ls), ledger(l.id(), 2_000, &ll));
+        s.consents = privacy::snapshot(&ledger_s);
+        l.consents = privacy::snapshot(&ledger_l);
+        let merged = plan_merge(&s, &sa, &l, &lst, &la, &with_ledger(ledger_s.clone()),
+            &with_ledger(ledger_l.clone()), &SurvivorshipPolicy::default(), &pol, &ctx(),
+            &mut ids()).unwrap();
+        let union: Vec<_> = ledger_s.iter().chain(&ledger_l).cloned().collect();
+        prop_assert_eq!(&merged.survivor.consents, &privacy::snapshot(&union));
+        let written = merged.changeset.customers[1].customer();
+        prop_assert_eq!(written.id(), s.id());
+        prop_assert_eq!(&written.consents, &privacy::snapshot(&union));
+
+        // The survivor's ledger as a store holds it after the merge, then entries recorded
+        // on it since, each through `privacy::record` (which folds the snapshot too).
+        let mut held: Vec<_> = union
+            .iter()
+            .map(|e| privacy::ConsentEntry { customer: s.id(), ..e.clone() })
+            .collect();
+        let mut survivor = written.clone();
+        let stats = merged.stats.clone();
+        for e in ledger(s.id(), 3_000, &since) {
+            let d = privacy::record(&survivor, stats.clone(), &held, e.clone()).unwrap();
+            survivor = d.customer;
+            held.push(e);
+        }
+        let tomb = merged.changeset.customers[0].customer().clone();
+        let mut acts: Vec<Activity> = sa.clone();
+        acts.extend(merged.changeset.moves.iter().map(|m| m.activity.clone()));
+        let undone = plan_unmerge(&merged.record, &survivor, &acts, &with_ledger(held.clone()),
+            &tomb, &pol, now(), &mut ids()).unwrap();
+        let kept: Vec<_> = held.iter().filter(|e| { let n = e.id.as_uuid().as_u128(); !(2_000..3_000).contains(&n) }).cloned().collect();
+        prop_assert_eq!(&undone.survivor.consents, &privacy::snapshot(&kept));
+        let restored = undone.changeset.customers[1].customer();
+        prop_assert_eq!(restored.id(), l.id());
+        prop_assert_eq!(&restored.consents, &l.consents);
+        prop_assert_eq!(undone.changeset.consent_entry_moves.len(), ledger_l.len());
+    }
+}

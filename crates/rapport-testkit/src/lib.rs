@@ -214,6 +214,10 @@ macro_rules! store_contracts {
             $crate::check($factory, |s| async move { $crate::merge::merge_moves_belongings(&s).await });
         }
         #[test]
+        fn merge_folds_consent_snapshots() {
+            $crate::check($factory, |s| async move { $crate::merge::merge_folds_consent_snapshots(&s).await });
+        }
+        #[test]
         fn distinct_pairs_are_remembered() {
             $crate::check($factory, |s| async move { $crate::merge::distinct_pairs_are_remembered(&s).await });
         }

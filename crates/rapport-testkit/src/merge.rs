@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use futures::executor::block_on;
 use rapport::{Error, MergeRequest, NewActivity, Service};
-use rapport_core::ports::MergeStore;
+use rapport_core::ports::{ConsentStore, MergeStore};
 use rapport_core::*;
 use rust_decimal::Decimal;
 
@@ -690,6 +690,85 @@ pub async fn merge_moves_belongings<S: MergeStore>(s: &S) -> Outcome {
     ensure!(
         unversioned(&back_b) == unversioned(&before_b),
         "the loser's belongings after the unmerge differ: {back_b:?} vs {before_b:?}"
+    );
+    Ok(())
+}
+
+/// DOMAIN.md (Privacy): a customer's consent snapshot is a pure function of its ledger, also
+/// across a merge and its undo. The loser's later withdrawal and its own grant become the
+/// survivor's state when their entries move; after the unmerge (and a grant recorded on the
+/// survivor in between) each customer's stored snapshot is the fold of the ledger it holds
+/// again, the loser's as it was before the merge.
+///
+/// ```
+/// use futures::executor::block_on;
+/// use rapport_testkit::merge::merge_folds_consent_snapshots;
+/// assert_eq!(block_on(merge_folds_consent_snapshots(&rapport_memory::MemoryStore::new())), Ok(()));
+/// ```
+pub async fn merge_folds_consent_snapshots<S: MergeStore + ConsentStore>(s: &S) -> Outcome {
+    use ContactChannel::{Any, Email, Sms};
+    use Purpose::{Analytics, Marketing};
+    let svc = service(s, 6_000);
+    let (a, b) = pair(&svc, 8).await?;
+    let ask = |p: Purpose, c: ContactChannel, days: i64| {
+        rapport::ConsentRequest::new(p, c, "kit-form").at(now() - Duration::days(days))
+    };
+    svc.grant(T, a, ask(Marketing, Email, 30))
+        .await
+        .map_err(e)?;
+    svc.grant(T, b, ask(Marketing, Email, 20))
+        .await
+        .map_err(e)?;
+    svc.withdraw(T, b, ask(Marketing, Email, 10))
+        .await
+        .map_err(e)?;
+    svc.grant(T, b, ask(Marketing, Sms, 5)).await.map_err(e)?;
+    // The snapshot each customer stores, and the fold of the ledger it holds.
+    let held = |id: CustomerId| async move {
+        let stored = s
+            .load(T, id)
+            .await
+            .map_err(e)?
+            .ok_or(format!("customer {id} missing"))?
+            .customer
+            .consents;
+        let ledger = s.consents(T, id).await.map_err(e)?;
+        Ok::<_, String>((stored, privacy::snapshot(&ledger)))
+    };
+    let loser_before = held(b).await?.0;
+
+    let m = svc
+        .merge(T, MergeRequest::new(a, b, Actor::new("kit").map_err(e)?))
+        .await
+        .map_err(e)?;
+    let (stored, folded) = held(a).await?;
+    ensure!(
+        stored == folded && m.survivor.consents == folded,
+        "after the merge the survivor's snapshot is not the fold of the merged ledger: \
+         stored {stored:?}, returned {:?}, fold {folded:?}",
+        m.survivor.consents
+    );
+    ensure!(
+        !stored.allows(Marketing, Email) && stored.allows(Marketing, Sms),
+        "the loser's later withdrawal and its grant are not the survivor's state: {stored:?}"
+    );
+
+    svc.grant(T, a, ask(Analytics, Any, 1)).await.map_err(e)?;
+    svc.unmerge(T, m.record.id).await.map_err(e)?;
+    let (stored, folded) = held(a).await?;
+    ensure!(
+        stored == folded
+            && stored.allows(Marketing, Email)
+            && !stored.allows(Marketing, Sms)
+            && stored.allows(Analytics, Any),
+        "after the unmerge the survivor's snapshot is not the fold of its ledger: \
+         stored {stored:?}, fold {folded:?}"
+    );
+    let (stored, folded) = held(b).await?;
+    ensure!(
+        stored == folded && stored == loser_before,
+        "after the unmerge the loser's snapshot is not its ledger's: stored {stored:?}, \
+         fold {folded:?}, before the merge {loser_before:?}"
     );
     Ok(())
 }

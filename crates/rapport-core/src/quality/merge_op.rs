@@ -59,7 +59,7 @@ use crate::model::id::{
 use crate::model::lifecycle::Stage;
 use crate::model::pii::Pii;
 use crate::model::stats::Stats;
-use crate::privacy::ConsentEntry;
+use crate::privacy::{ConsentEntry, snapshot};
 use crate::quality::merge::{MergePlan, MergePreview, SurvivorshipPolicy};
 
 /// One activity handed from one customer to another by a merge or an unmerge: the activity
@@ -462,8 +462,10 @@ fn refuse(survivor: CustomerId, loser: CustomerId, reason: &'static str) -> Doma
 /// duplicate), its stats are folded again from the union, tier, stage and rule tags are
 /// evaluated at `now`, and the loser becomes a `Merged { into: survivor }` tombstone whose
 /// contacts are released (the tombstone is written first). The loser's belongings move too:
-/// its consent ledger entries one by one (the survivor's consent *state* is not changed: a
-/// merge never grants consent), its cases, and its account links, each folded into the
+/// its consent ledger entries one by one, and the survivor's consent snapshot is folded again
+/// from the merged ledger (DOMAIN.md: the snapshot is a pure function of the ledger, so the
+/// latest entry of either customer per purpose and channel is the survivor's state; a merge
+/// writes no entry of its own), its cases, and its account links, each folded into the
 /// survivor's link on the same account (roles unioned, primary if either was) or handed over
 /// when the survivor had none; every account touched is written one version on.
 ///
@@ -500,6 +502,7 @@ pub fn plan_merge(
         ));
     }
     if loser_has.consents.iter().any(|e| e.customer != lid)
+        || survivor_has.consents.iter().any(|e| e.customer != sid)
         || loser_has.cases.iter().any(|c| c.customer != lid)
         || loser_has.links.iter().any(|l| l.customer != lid)
         || survivor_has.links.iter().any(|l| l.customer != sid)
@@ -529,6 +532,15 @@ pub fn plan_merge(
     let mut next = survivor.next_version();
     next.profile = preview.profile.clone();
     next.tags = preview.tags.clone();
+    // The merged ledger decides the survivor's consent state, as any ledger does.
+    next.consents = snapshot(
+        &survivor_has
+            .consents
+            .iter()
+            .chain(&loser_has.consents)
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
     // The survivor's roles after the merge (its links folded with the loser's), so a
     // `has_account_role` tag rule decides on the merged links, not on none.
     let merged_links: Vec<AccountLink> = loser_has
@@ -647,7 +659,8 @@ fn messages(
 /// tags that only the loser brought are removed if unchanged since; its tier and lifecycle
 /// state are the ones before the merge, evaluated again at `now` over its remaining
 /// activities. The consent entries and cases that came from the loser move back (those still
-/// under the survivor); on every account whose links the merge folded, the loser's link comes
+/// under the survivor), and each customer's consent snapshot is folded again from the ledger
+/// it holds afterwards; on every account whose links the merge folded, the loser's link comes
 /// back as it was, and the survivor's goes back to what it was (or is deleted when it only
 /// came from the loser) unless it was changed since. `survivor`, `survivor_activities` and
 /// `survivor_has` are as read now; `loser` is the tombstone.
@@ -749,6 +762,15 @@ pub fn plan_unmerge(
                 .insert(tag.clone(), b.source, b.added_at, b.expires_at);
         }
     }
+    // Each keeps the snapshot of the ledger it holds after the undo: the survivor what stays
+    // with it (entries recorded since the merge included), the loser what moves back.
+    let (consents_back, consents_kept): (Vec<ConsentEntry>, Vec<ConsentEntry>) = survivor_has
+        .consents
+        .iter()
+        .filter(|e| e.customer == record.survivor)
+        .cloned()
+        .partition(|e| record.moved_consents.contains(&e.id));
+    next.consents = snapshot(&consents_kept);
     next.tier = before.tier.clone();
     next.lifecycle = before.lifecycle.clone();
     next.churn_alert = before.churn_alert;
@@ -771,10 +793,11 @@ pub fn plan_unmerge(
     let evaluation = evaluate(&next, &stats, policies, &inputs)?;
     evaluation.apply_to(&mut next);
 
-    let restored = record
+    let mut restored = record
         .loser_before
         .clone()
         .with_version(loser.version() + 1);
+    restored.consents = snapshot(&consents_back);
     let mut events = vec![
         DomainEvent::ProfileUpdated {
             customer: record.survivor,
@@ -795,10 +818,8 @@ pub fn plan_unmerge(
     });
     cs.moves = moves;
     let (sid, lid) = (record.survivor, record.loser);
-    cs.consent_entry_moves = survivor_has
-        .consents
+    cs.consent_entry_moves = consents_back
         .iter()
-        .filter(|e| e.customer == sid && record.moved_consents.contains(&e.id))
         .map(|e| ConsentEntryMove {
             entry: e.id,
             from: sid,
