@@ -42,8 +42,8 @@ const LINE: usize = 36 + 1 + KEY_LEN * 2 + 1;
 const COMPACT_AFTER: u64 = 64;
 
 /// Keys in files under a directory: `DIR/<tenant uuid>/index.key` (the tenant's index key)
-/// and 16 shard files `DIR/<tenant uuid>/data-<x>.keys` (one line per customer key); a
-/// deleted key's shard is rewritten and renamed over the old one before the call returns.
+/// and 16 shard files `DIR/<tenant uuid>/data-<x>.keys` (one fixed-width line per customer
+/// key); a deleted key's line is overwritten in place and synced before the call returns.
 ///
 /// ```
 /// use rapport_core::ports::KeyStore;
@@ -90,7 +90,7 @@ impl Lines {
     /// True when blanking `more` lines should rewrite the shard instead.
     fn compact(&self, more: u64) -> bool {
         let blank = self.blank + more;
-        self.rewrite || (blank > COMPACT_AFTER && blank > self.len - blank)
+        self.rewrite || (blank > COMPACT_AFTER && blank > self.len.saturating_sub(blank))
     }
 }
 
