@@ -1,14 +1,22 @@
 //! [`FileKeyStore`]: keys in files under one directory.
 //!
 //! Layout: `DIR/<tenant uuid>/index.key` (the tenant's index key, hex) and 16 shard files
-//! `DIR/<tenant uuid>/data-<x>.keys` (one line `<customer uuid> <key hex>` per customer, the
-//! shard chosen by the id's last hex digit). A new key is appended to its shard (buffered;
-//! written and made durable by [`KeyStore::sync`], which stores call before committing the rows it sealed); deleting
-//! keys rewrites their shards to temporary files, syncs them (in parallel, so the file system
-//! can fold the flushes into few journal commits) and renames them over the old ones, then
-//! syncs the directory once, so a deleted key is gone from the live files once the call
-//! returns. Everything of a tenant is loaded on its first use and kept in memory, grouped by
-//! shard (a rewrite touches only its shard's keys).
+//! `DIR/<tenant uuid>/data-<x>.keys` of fixed-width lines, one `<customer uuid> <key hex>` per
+//! customer (102 bytes with the newline), the shard chosen by the id's last hex digit. A new
+//! key is appended to its shard (buffered; written and made durable by [`KeyStore::sync`],
+//! which stores call before committing the rows they sealed). Deleting keys overwrites their
+//! lines **in place** with newlines (one positioned write per key, then one `fdatasync` per
+//! touched shard, the shards in parallel so the file system can fold the flushes into few
+//! journal commits): no temporary file, no rename, no directory sync, and the key's bytes are
+//! overwritten where they were rather than left in the blocks of a replaced file. A deleted
+//! key is gone from the live files once the call returns. When blanked lines outnumber the
+//! live ones (and are more than [`COMPACT_AFTER`]), the deletion rewrites the shard instead:
+//! to a temporary file, synced and renamed over the old one, the directory synced once.
+//!
+//! A blanked line reads as empty lines to older readers (which skip them). A line torn by a
+//! crash in the middle of its overwrite (part newlines, part key text) reads as deleted: the
+//! erasure that was deleting it had already committed. Everything of a tenant is loaded on its
+//! first use and kept in memory, grouped by shard (a rewrite touches only its shard's keys).
 //!
 //! What a file system keeps of a replaced file's blocks, and what backups of `DIR` hold, is
 //! outside rapport: keep the key directory off the database's backups (that separation is
@@ -16,7 +24,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Write as _};
+use std::io::{BufWriter, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
@@ -26,9 +34,16 @@ use rapport_core::{CustomerId, StoreError, TenantId};
 
 const SHARDS: u8 = 16;
 
+/// Bytes of one key line: a hyphenated uuid, a space, 64 hex digits and a newline.
+const LINE: usize = 36 + 1 + KEY_LEN * 2 + 1;
+
+/// Blanked lines a shard keeps before a deletion rewrites it (when they also outnumber the
+/// live ones).
+const COMPACT_AFTER: u64 = 64;
+
 /// Keys in files under a directory: `DIR/<tenant uuid>/index.key` (the tenant's index key)
-/// and 16 shard files `DIR/<tenant uuid>/data-<x>.keys` (one line per customer key); a
-/// deleted key's shard is rewritten and renamed over the old one before the call returns.
+/// and 16 shard files `DIR/<tenant uuid>/data-<x>.keys` (one fixed-width line per customer
+/// key); a deleted key's line is overwritten in place and synced before the call returns.
 ///
 /// ```
 /// use rapport_core::ports::KeyStore;
@@ -50,9 +65,33 @@ struct State {
     loaded: HashSet<TenantId>,
     /// The keys by (tenant, shard).
     data: HashMap<(TenantId, u8), HashMap<CustomerId, DataKey>>,
+    /// Where each key's line is in its shard file.
+    lines: HashMap<(TenantId, u8), Lines>,
     index: HashMap<TenantId, IndexKey>,
     /// Shard files appended to since the last sync.
     dirty: HashMap<PathBuf, BufWriter<File>>,
+}
+
+/// The lines of one shard file.
+#[derive(Default)]
+struct Lines {
+    /// The line number of each live key.
+    of: HashMap<CustomerId, u64>,
+    /// Lines in the file (live and blanked).
+    len: u64,
+    /// Blanked lines (deleted keys).
+    blank: u64,
+    /// The file holds a customer twice (written by hand, or by an old bug): the next deletion
+    /// rewrites it rather than blank one of the copies.
+    rewrite: bool,
+}
+
+impl Lines {
+    /// True when blanking `more` lines should rewrite the shard instead.
+    fn compact(&self, more: u64) -> bool {
+        let blank = self.blank + more;
+        self.rewrite || (blank > COMPACT_AFTER && blank > self.len.saturating_sub(blank))
+    }
 }
 
 impl std::fmt::Debug for FileKeyStore {
@@ -158,21 +197,39 @@ impl FileKeyStore {
         }
         for shard in 0..SHARDS {
             let path = dir.join(format!("data-{shard:x}.keys"));
-            let text = match fs::read_to_string(&path) {
-                Ok(text) => text,
+            let bytes = match fs::read(&path) {
+                Ok(bytes) => bytes,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(io("read", &path, &e)),
             };
-            for line in text.lines().filter(|l| !l.is_empty()) {
-                let (id, key) = line.split_once(' ').ok_or_else(|| corrupt(&path))?;
-                let id = uuid::Uuid::parse_str(id).map_err(|_| corrupt(&path))?;
-                let key = unhex(key).ok_or_else(|| corrupt(&path))?;
-                let c = CustomerId::from_uuid(id);
+            if bytes.len() % LINE != 0 {
+                return Err(corrupt(&path));
+            }
+            let mut lines = Lines::default();
+            for (n, line) in (0u64..).zip(bytes.chunks_exact(LINE)) {
+                lines.len += 1;
+                let (body, end) = line.split_at(LINE - 1);
+                if end != b"\n" {
+                    return Err(corrupt(&path));
+                }
+                if body.contains(&b'\n') {
+                    // Blanked (or torn while being blanked): a deleted key.
+                    lines.blank += 1;
+                    continue;
+                }
+                let (c, key) = parse_line(body).ok_or_else(|| corrupt(&path))?;
+                if shard_of(c) != shard {
+                    return Err(corrupt(&path));
+                }
+                if lines.of.insert(c, n).is_some() {
+                    lines.rewrite = true;
+                }
                 st.data
-                    .entry((t, shard_of(c)))
+                    .entry((t, shard))
                     .or_default()
                     .insert(c, DataKey::from_bytes(key));
             }
+            st.lines.insert((t, shard), lines);
         }
         st.loaded.insert(t);
         Ok(())
@@ -186,12 +243,13 @@ impl FileKeyStore {
         for &shard in shards {
             let path = self.shard_file(t, shard);
             let mut text = String::new();
+            let mut lines = Lines::default();
             for (c, k) in st.data.get(&(t, shard)).into_iter().flatten() {
-                text.push_str(&c.as_uuid().hyphenated().to_string());
-                text.push(' ');
-                text.push_str(&hex(k.expose()));
-                text.push('\n');
+                text.push_str(&line_of(*c, k));
+                lines.of.insert(*c, lines.len);
+                lines.len += 1;
             }
+            st.lines.insert((t, shard), lines);
             // Its pending appends are in `text`: the old file is about to be replaced.
             st.dirty.remove(&path);
             files.push((path, text));
@@ -210,6 +268,83 @@ impl FileKeyStore {
         sync_dir(&self.tenant_dir(t));
         Ok(())
     }
+
+    /// Deletes the keys of `customers` from `t`'s shards: their lines overwritten in place
+    /// (one `fdatasync` per touched shard, the shards in parallel), or the shard rewritten
+    /// when it would hold more blanked lines than live ones.
+    fn delete(
+        &self,
+        st: &mut State,
+        t: TenantId,
+        customers: &[CustomerId],
+    ) -> Result<bool, StoreError> {
+        let mut by_shard: std::collections::BTreeMap<u8, Vec<u64>> = Default::default();
+        for c in customers {
+            let shard = shard_of(*c);
+            let removed = st.data.get_mut(&(t, shard)).and_then(|m| m.remove(c));
+            if removed.is_none() {
+                continue;
+            }
+            let line = st.lines.get_mut(&(t, shard)).and_then(|l| l.of.remove(c));
+            let lines = by_shard.entry(shard).or_default();
+            // A key made but never written (no line yet) is left out of the pending appends by
+            // a rewrite; one with a line is blanked.
+            match line {
+                Some(n) => lines.push(n),
+                None => st.lines.entry((t, shard)).or_default().rewrite = true,
+            }
+        }
+        if by_shard.is_empty() {
+            return Ok(false);
+        }
+        let mut rewrite = Vec::new();
+        let mut blank = Vec::new();
+        for (shard, lines) in by_shard {
+            let state = st.lines.entry((t, shard)).or_default();
+            let more = lines.len() as u64;
+            if state.compact(more) {
+                rewrite.push(shard);
+                continue;
+            }
+            state.blank += more;
+            let path = self.shard_file(t, shard);
+            // Appends still buffered reach the file first: a line to blank may be among them.
+            if let Some(mut f) = st.dirty.remove(&path) {
+                f.flush().map_err(|e| io("append to", &path, &e))?;
+            }
+            blank.push((path, lines));
+        }
+        parallel(&blank, |(path, lines)| {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| io("open", path, &e))?;
+            for n in lines {
+                let at = n.saturating_mul(LINE as u64);
+                f.seek(SeekFrom::Start(at))
+                    .and_then(|_| f.write_all(&[b'\n'; LINE - 1]))
+                    .map_err(|e| io("write", path, &e))?;
+            }
+            f.sync_data().map_err(|e| io("sync", path, &e))
+        })?;
+        if !rewrite.is_empty() {
+            self.rewrite(st, t, &rewrite)?;
+        }
+        Ok(true)
+    }
+}
+
+/// The file line of a key.
+fn line_of(c: CustomerId, k: &DataKey) -> String {
+    format!("{} {}\n", c.as_uuid().hyphenated(), hex(k.expose()))
+}
+
+/// A line's customer and key (`body`: the line without its newline).
+fn parse_line(body: &[u8]) -> Option<(CustomerId, [u8; KEY_LEN])> {
+    let body = std::str::from_utf8(body).ok()?;
+    let (id, key) = body.split_once(' ')?;
+    let id = uuid::Uuid::parse_str(id).ok()?;
+    Some((CustomerId::from_uuid(id), unhex(key)?))
 }
 
 /// The shard file a customer's key lives in.
@@ -305,11 +440,14 @@ impl KeyStore for FileKeyStore {
                 .map_err(|e| io("open", &path, &e))?;
             st.dirty.insert(path.clone(), BufWriter::new(f));
         }
-        let line = format!("{} {}\n", customer.as_uuid().hyphenated(), hex(k.expose()));
+        let line = line_of(customer, &k);
         if let Some(f) = st.dirty.get_mut(&path) {
             f.write_all(line.as_bytes())
                 .map_err(|e| io("append to", &path, &e))?;
         }
+        let lines = st.lines.entry((tenant, shard)).or_default();
+        lines.of.insert(customer, lines.len);
+        lines.len += 1;
         st.data
             .entry((tenant, shard))
             .or_default()
@@ -320,16 +458,7 @@ impl KeyStore for FileKeyStore {
     fn delete_data_key(&self, tenant: TenantId, customer: CustomerId) -> Result<bool, StoreError> {
         let mut st = self.lock();
         self.load(&mut st, tenant)?;
-        let shard = shard_of(customer);
-        let removed = st
-            .data
-            .get_mut(&(tenant, shard))
-            .and_then(|m| m.remove(&customer));
-        if removed.is_none() {
-            return Ok(false);
-        }
-        self.rewrite(&mut st, tenant, &[shard])?;
-        Ok(true)
+        self.delete(&mut st, tenant, &[customer])
     }
 
     fn delete_data_keys(
@@ -339,16 +468,7 @@ impl KeyStore for FileKeyStore {
     ) -> Result<(), StoreError> {
         let mut st = self.lock();
         self.load(&mut st, tenant)?;
-        let mut shards = std::collections::BTreeSet::new();
-        for c in customers {
-            let shard = shard_of(*c);
-            let removed = st.data.get_mut(&(tenant, shard)).and_then(|m| m.remove(c));
-            if removed.is_some() {
-                shards.insert(shard);
-            }
-        }
-        let shards: Vec<u8> = shards.into_iter().collect();
-        self.rewrite(&mut st, tenant, &shards)
+        self.delete(&mut st, tenant, customers).map(drop)
     }
 
     fn nonce(&self) -> [u8; NONCE_LEN] {
@@ -402,6 +522,155 @@ mod tests {
         let text = String::from_utf8(all).expect("utf8");
         for (c, k) in &made {
             assert_eq!(text.contains(&hex(k.expose())), !gone.contains(c));
+        }
+    }
+
+    /// Every file of the tenant's directory, concatenated.
+    fn all_bytes(keys: &FileKeyStore, t: TenantId) -> Vec<u8> {
+        let mut all = Vec::new();
+        for e in fs::read_dir(keys.tenant_dir(t)).expect("dir") {
+            all.extend(fs::read(e.expect("entry").path()).expect("file"));
+        }
+        all
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_deletion_blanks_the_line_in_place_without_replacing_the_file() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let t = TenantId::from_u128(7);
+        let keys = FileKeyStore::open(dir.path()).expect("open");
+        // Three customers in one shard (same last hex digit).
+        let ids: Vec<_> = (0..3u128).map(|i| CustomerId::from_u128(i << 8)).collect();
+        let made: Vec<_> = ids
+            .iter()
+            .map(|c| keys.create_data_key(t, *c).expect("create"))
+            .collect();
+        keys.sync().expect("sync");
+        let path = keys.shard_path(t, ids[1]);
+        let (inode, len) = {
+            let m = fs::metadata(&path).expect("meta");
+            (m.ino(), m.len())
+        };
+        assert_eq!(len, 3 * LINE as u64);
+        assert!(keys.delete_data_key(t, ids[1]).expect("delete"));
+        assert!(!keys.delete_data_key(t, ids[1]).expect("again"));
+        let m = fs::metadata(&path).expect("meta");
+        assert_eq!((m.ino(), m.len()), (inode, len), "overwritten in place");
+        let text = String::from_utf8(all_bytes(&keys, t)).expect("utf8");
+        assert!(!text.contains(&hex(made[1].expose())));
+        assert!(!text.contains(&ids[1].as_uuid().hyphenated().to_string()));
+        let again = FileKeyStore::open(dir.path()).expect("reopen");
+        assert_eq!(
+            again.data_key(t, ids[0]).expect("read"),
+            Some(made[0].clone())
+        );
+        assert_eq!(again.data_key(t, ids[1]).expect("read"), None);
+        assert_eq!(
+            again.data_key(t, ids[2]).expect("read"),
+            Some(made[2].clone())
+        );
+    }
+
+    #[test]
+    fn a_line_torn_while_being_blanked_reads_as_deleted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let t = TenantId::from_u128(7);
+        let keys = FileKeyStore::open(dir.path()).expect("open");
+        let (a, b) = (CustomerId::from_u128(1 << 8), CustomerId::from_u128(2 << 8));
+        let ka = keys.create_data_key(t, a).expect("create");
+        keys.create_data_key(t, b).expect("create");
+        keys.sync().expect("sync");
+        let path = keys.shard_path(t, b);
+        let mut bytes = fs::read(&path).expect("read");
+        // A power cut in the middle of the overwrite: the line's first 40 bytes are newlines,
+        // the rest still the old text.
+        bytes[LINE..LINE + 40].fill(b'\n');
+        fs::write(&path, &bytes).expect("tear");
+        let again = FileKeyStore::open(dir.path()).expect("reopen");
+        assert_eq!(again.data_key(t, a).expect("read"), Some(ka));
+        assert_eq!(again.data_key(t, b).expect("read"), None);
+    }
+
+    #[test]
+    fn mostly_blank_shards_are_rewritten_smaller() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let t = TenantId::from_u128(7);
+        let keys = FileKeyStore::open(dir.path()).expect("open");
+        let n = 3 * COMPACT_AFTER;
+        let ids: Vec<_> = (0..u128::from(n))
+            .map(|i| CustomerId::from_u128(i << 8))
+            .collect();
+        for c in &ids {
+            keys.create_data_key(t, *c).expect("create");
+        }
+        keys.sync().expect("sync");
+        for c in &ids[..ids.len() - 10] {
+            keys.delete_data_key(t, *c).expect("delete");
+        }
+        let len = fs::metadata(keys.shard_path(t, ids[0]))
+            .expect("meta")
+            .len();
+        assert!(len < n * LINE as u64 / 2, "{len}");
+        let again = FileKeyStore::open(dir.path()).expect("reopen");
+        for (i, c) in ids.iter().enumerate() {
+            let live = i >= ids.len() - 10;
+            assert_eq!(again.data_key(t, *c).expect("read").is_some(), live, "{i}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// Any sequence of creations, deletions (one or several), syncs and reopens leaves
+        /// the files holding exactly the keys created and not deleted (once synced), and no
+        /// deleted key's bytes.
+        #[test]
+        fn files_hold_exactly_the_live_keys(
+            ops in proptest::collection::vec((0u8..5, 0u128..40, 0u128..40), 1..120)
+        ) {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let t = TenantId::from_u128(3);
+            let mut keys = FileKeyStore::open(dir.path()).expect("open");
+            let mut model: HashMap<CustomerId, DataKey> = HashMap::new();
+            let mut gone: Vec<DataKey> = Vec::new();
+            // Few shards (ids 0..40 shifted) so lines collide in a shard and get blanked.
+            let id = |n: u128| CustomerId::from_u128((n % 8) | (n << 8));
+            for (op, x, y) in ops {
+                match op {
+                    0 | 1 => {
+                        let k = keys.create_data_key(t, id(x)).expect("create");
+                        model.entry(id(x)).or_insert(k);
+                    }
+                    2 => {
+                        let had = keys.delete_data_key(t, id(x)).expect("delete");
+                        proptest::prop_assert_eq!(had, model.contains_key(&id(x)));
+                        gone.extend(model.remove(&id(x)));
+                    }
+                    3 => {
+                        let (lo, hi) = (x.min(y), x.max(y));
+                        let ids: Vec<_> = (lo..=hi).map(id).collect();
+                        keys.delete_data_keys(t, &ids).expect("delete many");
+                        for c in &ids {
+                            gone.extend(model.remove(c));
+                        }
+                    }
+                    _ => {
+                        keys.sync().expect("sync");
+                        keys = FileKeyStore::open(dir.path()).expect("reopen");
+                    }
+                }
+            }
+            keys.sync().expect("sync");
+            let again = FileKeyStore::open(dir.path()).expect("reopen");
+            for n in 0..40 {
+                proptest::prop_assert_eq!(again.data_key(t, id(n)).expect("read"), model.get(&id(n)).cloned());
+            }
+            let text = String::from_utf8(all_bytes(&keys, t)).expect("utf8");
+            for k in &gone {
+                proptest::prop_assert!(!text.contains(&hex(k.expose())));
+            }
         }
     }
 

@@ -31,7 +31,7 @@ pub(crate) struct ConsentSql {
     visits: String,
     update_activity: String,
     restamp: String,
-    drop_messages: String,
+    pub(crate) drop_messages: String,
 }
 
 impl ConsentSql {

@@ -133,6 +133,16 @@ pub use migrate::{MIGRATIONS, Migration, latest_version};
 pub use rapport_sql::ImportReport;
 pub use tls::SslMode;
 
+/// The statement an erasure deletes a customer's pending outbox messages with (`$1` the
+/// tenant, `$2` the customer id as text), for the store schema `schema`: exposed for the plan
+/// test that checks it reads the `outbox_customer` index (migration 11), not the tenant's whole
+/// outbox.
+#[doc(hidden)]
+#[must_use]
+pub fn erasure_drop_messages_sql(schema: &str) -> String {
+    consent::ConsentSql::new(&format!("\"{schema}\"")).drop_messages
+}
+
 use error::{corrupt, db, pool};
 use sql::Sql;
 

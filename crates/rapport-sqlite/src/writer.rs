@@ -255,7 +255,7 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64, busy_time
                 // secure_delete zeroed the old rows in the database pages; the WAL still holds
                 // the frames written before. Copy them back and truncate the WAL so the erased
                 // personal data is gone from both files before the caller hears "done".
-                let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+                checkpoint_truncate(conn, busy_timeout);
             }
             for (reply, r) in results {
                 let _ = reply.send(r);
@@ -273,4 +273,36 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64, busy_time
             }
         }
     }
+}
+
+/// Microseconds between two tries of a TRUNCATE checkpoint waiting for readers.
+const CHECKPOINT_POLL_US: u64 = 50;
+
+thread_local! {
+    /// Tries left to the checkpoint's busy handler (a `fn` pointer: it cannot capture).
+    static CHECKPOINT_POLLS: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
+}
+
+/// `PRAGMA wal_checkpoint(TRUNCATE)`, waiting for readers by polling every
+/// [`CHECKPOINT_POLL_US`] µs (for up to `busy_timeout`) instead of SQLite's default busy
+/// handler, which sleeps 1, 2, 5, 10, … ms between tries: a read lasts tens of microseconds,
+/// and with concurrent callers reading for their next erasure the default back-off cost an
+/// erasure group milliseconds. The connection's own busy timeout is restored after it.
+fn checkpoint_truncate(conn: &Connection, busy_timeout: Duration) {
+    fn poll(tries: i32) -> bool {
+        let more = tries < CHECKPOINT_POLLS.with(std::cell::Cell::get);
+        if more {
+            thread::sleep(Duration::from_micros(CHECKPOINT_POLL_US));
+        }
+        more
+    }
+    let polls = busy_timeout.as_micros() / u128::from(CHECKPOINT_POLL_US);
+    CHECKPOINT_POLLS.with(|p| p.set(i32::try_from(polls).unwrap_or(i32::MAX)));
+    let _ = conn.busy_handler(Some(poll));
+    let busy: Result<i64, _> = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0));
+    if !matches!(busy, Ok(0)) {
+        // Readers held the WAL past the busy timeout: the next erasing commit truncates it.
+        tracing::warn!("erasure checkpoint could not truncate the WAL");
+    }
+    let _ = conn.busy_timeout(busy_timeout);
 }
