@@ -195,6 +195,10 @@ enum Command {
         /// Neighbours kept per item (K).
         #[arg(long, default_value_t = 50)]
         neighbours: usize,
+        /// Categories bought again and again (`tea,coffee`): their items are recommended even
+        /// to a customer who already bought them.
+        #[arg(long, value_delimiter = ',')]
+        repeatable: Vec<String>,
         /// Print JSON: `{"customer", "tier", "cold_start", "items": [{"sku", "score", "because"}]}`.
         #[arg(long)]
         json: bool,
@@ -787,6 +791,7 @@ fn run(cli: Cli) -> Result<()> {
             k,
             min_support,
             neighbours,
+            repeatable,
             json,
         } => {
             let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());
@@ -794,7 +799,7 @@ fn run(cli: Cli) -> Result<()> {
                 min_support,
                 neighbours,
             };
-            recommend::run(&db, tenant, &key, k, params, json)?;
+            recommend::run(&db, tenant, &key, k, params, &repeatable, json)?;
         }
         Command::Case { what } => {
             let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());
