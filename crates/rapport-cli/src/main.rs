@@ -196,7 +196,8 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         neighbours: usize,
         /// Categories bought again and again (`tea,coffee`): their items are recommended even
-        /// to a customer who already bought them.
+        /// to a customer who already bought them. Default: `repeatable` of the `[recommend]`
+        /// section of rapport.toml, else none.
         #[arg(long, value_delimiter = ',')]
         repeatable: Vec<String>,
         /// Print JSON: `{"customer", "tier", "cold_start", "items": [{"sku", "score", "because"}]}`.
@@ -798,6 +799,15 @@ fn run(cli: Cli) -> Result<()> {
             let params = rapport_core::recommend::CosineParams {
                 min_support,
                 neighbours,
+            };
+            // The flag, else the `[recommend]` section of rapport.toml.
+            let repeatable = if repeatable.is_empty() {
+                config::Config::locate(cli.config.as_deref(), &db)?
+                    .section::<recommend::RecommendSection>("recommend")?
+                    .unwrap_or_default()
+                    .repeatable
+            } else {
+                repeatable
             };
             recommend::run(&db, tenant, &key, k, params, &repeatable, json)?;
         }

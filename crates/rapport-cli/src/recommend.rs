@@ -73,6 +73,17 @@ pub(crate) fn purchases_by_customer(
         .collect())
 }
 
+/// The `[recommend]` section of rapport.toml: `repeatable = ["tea", "coffee"]`, the
+/// categories `rapport recommend` recommends again to customers who bought them (the
+/// `--repeatable` flag replaces it).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RecommendSection {
+    /// Repeatable categories.
+    #[serde(default)]
+    pub(crate) repeatable: Vec<String>,
+}
+
 /// Runs `rapport recommend`.
 pub(crate) fn run(
     db: &str,

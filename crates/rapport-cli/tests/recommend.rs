@@ -132,6 +132,14 @@ fn recommend_repeats_the_named_categories() {
     assert_eq!(again["items"][0]["because"][0]["sku"], "cup");
     assert_eq!(again["items"].as_array().unwrap().len(), 1);
     assert_eq!(again["cold_start"], false);
+    // The same from the `[recommend]` section of rapport.toml beside the database.
+    std::fs::write(
+        dir.path().join("rapport.toml"),
+        "[recommend]\nrepeatable = [\"tea\"]\n",
+    )
+    .unwrap();
+    let from_file = rapport_json(dir.path(), &["recommend", &id, "--json"]);
+    assert_eq!(from_file["items"], again["items"]);
 }
 
 /// `rapport segment` with `bought(...)` and `category_spend(...)` on line items recorded
