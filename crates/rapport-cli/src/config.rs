@@ -1,7 +1,7 @@
 //! `rapport.toml`: the CLI's one configuration file, beside the SQLite database (or named by
 //! `--config FILE`). Each area owns one section — `[policy]` here (tag rules, tier ladder,
 //! lifecycle, churn, RFM, base currency), `[[rules]]` and `[webhook]` (automation), `[keys]`
-//! (keystore), `[retention]` — and reads it with [`Config::section`], so a typo is reported
+//! (keystore), `[retention]`, `[recommend]` — and reads it with [`Config::section`], so a typo is reported
 //! with its key and line, never silently ignored.
 //!
 //! The policy section's format is documented in docs/policy.md; docs/rapport.default.toml is

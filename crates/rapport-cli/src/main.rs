@@ -195,6 +195,11 @@ enum Command {
         /// Neighbours kept per item (K).
         #[arg(long, default_value_t = 50)]
         neighbours: usize,
+        /// Categories bought again and again (`tea,coffee`): their items are recommended even
+        /// to a customer who already bought them. Default: `repeatable` of the `[recommend]`
+        /// section of rapport.toml, else none.
+        #[arg(long, value_delimiter = ',')]
+        repeatable: Vec<String>,
         /// Print JSON: `{"customer", "tier", "cold_start", "items": [{"sku", "score", "because"}]}`.
         #[arg(long)]
         json: bool,
@@ -787,6 +792,7 @@ fn run(cli: Cli) -> Result<()> {
             k,
             min_support,
             neighbours,
+            repeatable,
             json,
         } => {
             let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());
@@ -794,7 +800,16 @@ fn run(cli: Cli) -> Result<()> {
                 min_support,
                 neighbours,
             };
-            recommend::run(&db, tenant, &key, k, params, json)?;
+            // The flag, else the `[recommend]` section of rapport.toml.
+            let repeatable = if repeatable.is_empty() {
+                config::Config::locate(cli.config.as_deref(), &db)?
+                    .section::<recommend::RecommendSection>("recommend")?
+                    .unwrap_or_default()
+                    .repeatable
+            } else {
+                repeatable
+            };
+            recommend::run(&db, tenant, &key, k, params, &repeatable, json)?;
         }
         Command::Case { what } => {
             let db = cli.db.unwrap_or_else(|| "sqlite://rapport.db".into());

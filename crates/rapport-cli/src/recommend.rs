@@ -3,7 +3,9 @@
 
 use chrono::Utc;
 use rapport_core::recommend::CosineParams;
-use rapport_core::{ActivityId, CustomerId, LineItemStore, LineItems, StoreError, TenantId};
+use rapport_core::{
+    ActivityId, CustomerId, LineItemStore, LineItems, ProductCategory, StoreError, TenantId,
+};
 use serde_json::json;
 
 use crate::error::Result;
@@ -71,6 +73,17 @@ pub(crate) fn purchases_by_customer(
         .collect())
 }
 
+/// The `[recommend]` section of rapport.toml: `repeatable = ["tea", "coffee"]`, the
+/// categories `rapport recommend` recommends again to customers who bought them (the
+/// `--repeatable` flag replaces it).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RecommendSection {
+    /// Repeatable categories.
+    #[serde(default)]
+    pub(crate) repeatable: Vec<String>,
+}
+
 /// Runs `rapport recommend`.
 pub(crate) fn run(
     db: &str,
@@ -78,12 +91,20 @@ pub(crate) fn run(
     key: &str,
     k: usize,
     params: CosineParams,
+    repeatable: &[String],
     as_json: bool,
 ) -> Result<()> {
+    let repeatable = repeatable
+        .iter()
+        .map(|c| {
+            ProductCategory::new(c.trim()).map_err(|e| crate::error::fail!("--repeatable: {e}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let store = store::open(db, Utc::now())?;
     let svc = rapport::blocking::Service::new(store);
     let id = crate::case::customer(&svc, t, key)?;
-    let r = svc.recommend_with(t, id, k, params)?;
+    let kept = svc.recommender(t, params)?.with_repeatable(repeatable);
+    let r = svc.recommend_from(&kept, t, id, k)?;
     if as_json {
         let items: Vec<_> = r
             .items

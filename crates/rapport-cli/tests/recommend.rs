@@ -19,14 +19,34 @@ fn usd(s: &str) -> Money {
     Money::new(s.parse().unwrap(), Currency::USD)
 }
 
+/// A service over the CLI's default database in `dir` (`rapport.db`).
+fn service(dir: &std::path::Path) -> rapport::blocking::Service<SqliteStore> {
+    let db = dir.join("rapport.db");
+    let store = SqliteStore::open(&db, SqliteConfig::default(), chrono::Utc::now()).unwrap();
+    rapport::blocking::Service::new(store)
+}
+
+/// Runs `rapport ARGS` in `dir`, which must succeed, and parses its JSON output.
+fn rapport_json(dir: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_rapport"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn recommend_prints_the_services_recommendations() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("rapport.db");
     let t = tenant("default");
     let (last, expected) = {
-        let store = SqliteStore::open(&db, SqliteConfig::default(), chrono::Utc::now()).unwrap();
-        let svc = rapport::blocking::Service::new(store);
+        let svc = service(dir.path());
         let baskets: [&[&str]; 4] = [&["tea", "cup"], &["tea", "cup"], &["tea", "pot"], &["tea"]];
         let mut last = None;
         for (n, b) in baskets.iter().enumerate() {
@@ -47,23 +67,16 @@ fn recommend_prints_the_services_recommendations() {
         };
         (last, svc.recommend_with(t, last, 10, params).unwrap())
     };
-    let out = Command::new(env!("CARGO_BIN_EXE_rapport"))
-        .current_dir(dir.path())
-        .args([
+    let v = rapport_json(
+        dir.path(),
+        &[
             "recommend",
             &last.to_string(),
             "--min-support",
             "1",
             "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let skus: Vec<&str> = v["items"]
         .as_array()
         .unwrap()
@@ -86,16 +99,57 @@ fn recommend_prints_the_services_recommendations() {
     assert_eq!(v["cold_start"], false);
 }
 
+/// `--repeatable tea`: an item of a repeatable category is recommended again to a customer
+/// who bought it; without the flag it is not (and nothing else is left).
+#[test]
+fn recommend_repeats_the_named_categories() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tenant("default");
+    let first = {
+        let svc = service(dir.path());
+        let tea = Some(ProductCategory::new("tea").unwrap());
+        let mut ids = Vec::new();
+        for n in 0..3 {
+            let id = svc.register(t, Profile::default()).unwrap().customer.id();
+            let lines = vec![
+                LineItem::new(Sku::new("puer").unwrap(), 1, usd("3.00"), tea.clone()).unwrap(),
+                LineItem::new(Sku::new("cup").unwrap(), 1, usd("3.00"), None).unwrap(),
+            ];
+            let buy = NewActivity::purchase(id, format!("o-{n}"), usd("6.00"), svc.now()).unwrap();
+            svc.record_with_lines(t, buy, lines, false).unwrap();
+            ids.push(id);
+        }
+        ids[0]
+    };
+    let id = first.to_string();
+    let plain = rapport_json(dir.path(), &["recommend", &id, "--json"]);
+    assert_eq!(plain["items"].as_array().unwrap().len(), 0);
+    let again = rapport_json(
+        dir.path(),
+        &["recommend", &id, "--json", "--repeatable", "tea,coffee"],
+    );
+    assert_eq!(again["items"][0]["sku"], "puer");
+    assert_eq!(again["items"][0]["because"][0]["sku"], "cup");
+    assert_eq!(again["items"].as_array().unwrap().len(), 1);
+    assert_eq!(again["cold_start"], false);
+    // The same from the `[recommend]` section of rapport.toml beside the database.
+    std::fs::write(
+        dir.path().join("rapport.toml"),
+        "[recommend]\nrepeatable = [\"tea\"]\n",
+    )
+    .unwrap();
+    let from_file = rapport_json(dir.path(), &["recommend", &id, "--json"]);
+    assert_eq!(from_file["items"], again["items"]);
+}
+
 /// `rapport segment` with `bought(...)` and `category_spend(...)` on line items recorded
 /// through the library: the command selects the buyers, net of a returned item.
 #[test]
 fn segment_selects_by_line_items() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("rapport.db");
     let t = tenant("default");
     let ids = {
-        let store = SqliteStore::open(&db, SqliteConfig::default(), chrono::Utc::now()).unwrap();
-        let svc = rapport::blocking::Service::new(store);
+        let svc = service(dir.path());
         let cat = |c: &str| Some(ProductCategory::new(c).unwrap());
         let baskets: [&[(&str, &str, &str)]; 3] = [
             &[("sku-1", "tea", "60.00"), ("cup", "cups", "9.00")],
@@ -123,17 +177,7 @@ fn segment_selects_by_line_items() {
         ids
     };
     let run = |predicate: &str| -> Vec<String> {
-        let out = Command::new(env!("CARGO_BIN_EXE_rapport"))
-            .current_dir(dir.path())
-            .args(["segment", predicate, "--json"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let v = rapport_json(dir.path(), &["segment", predicate, "--json"]);
         let mut got: Vec<String> = v["matches"]
             .as_array()
             .unwrap()

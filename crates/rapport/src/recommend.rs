@@ -3,7 +3,7 @@
 //! line list (net of refunded lines), and the most-bought items of the customer's tier when
 //! nothing scores (DOMAIN.md "Products and recommendations").
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use rapport_core::ports::net_purchases;
 use rapport_core::recommend::{
@@ -40,6 +40,8 @@ pub type TopByTier = Vec<(Tier, Vec<(Sku, u32)>)>;
 pub struct Purchases {
     /// Every `(customer, sku)` pair, customer then sku order.
     pub pairs: Vec<(CustomerId, Sku)>,
+    /// The categories each sku's lines name (skus whose lines name none are absent).
+    pub categories: BTreeMap<Sku, BTreeSet<ProductCategory>>,
 }
 
 /// A tenant's recommendation model kept by the host (see [`Service::recommender`]): the
@@ -72,6 +74,9 @@ pub struct Recommender {
     model: ItemModel,
     bought: HashMap<CustomerId, Vec<Sku>>,
     popular: BTreeMap<Tier, Popularity>,
+    categories: BTreeMap<Sku, BTreeSet<ProductCategory>>,
+    repeatable: BTreeSet<ProductCategory>,
+    repeatable_skus: HashSet<Sku>,
 }
 
 impl Recommender {
@@ -79,6 +84,63 @@ impl Recommender {
     #[must_use]
     pub fn model(&self) -> &ItemModel {
         &self.model
+    }
+
+    /// With `categories` repeatable (DOMAIN.md: "j not bought by c, unless j's category is
+    /// repeatable"): an item a line of one of these categories names is recommended again to
+    /// a customer who already bought it (tea, coffee: bought again and again). Replaces the
+    /// repeatable categories set before; none by default.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::{NewActivity, Service};
+    /// # use rapport::core::*;
+    /// # use rapport::core::recommend::CosineParams;
+    /// # use rapport_memory::MemoryStore;
+    /// let svc = Service::new(MemoryStore::new());
+    /// let t = TenantId::from_u128(1);
+    /// let usd = |s: &str| Money::new(s.parse().unwrap(), Currency::USD);
+    /// let tea = Some(ProductCategory::new("tea")?);
+    /// let mut ids = Vec::new();
+    /// for n in 0..2 {
+    ///     let id = block_on(svc.register(t, Profile::default()))?.customer.id();
+    ///     let lines = vec![
+    ///         LineItem::new(Sku::new("puer")?, 1, usd("2"), tea.clone())?,
+    ///         LineItem::new(Sku::new("cup")?, 1, usd("2"), None)?,
+    ///     ];
+    ///     let buy = NewActivity::purchase(id, format!("o{n}"), usd("4"), svc.now())?;
+    ///     block_on(svc.record_with_lines(t, buy, lines, false))?;
+    ///     ids.push(id);
+    /// }
+    /// let params = CosineParams { min_support: 1, neighbours: 50 };
+    /// let kept = block_on(svc.recommender(t, params))?;
+    /// // Both items bought: nothing left to recommend…
+    /// assert!(block_on(svc.recommend_from(&kept, t, ids[0], 10))?.items.is_empty());
+    /// // …unless tea is bought again and again.
+    /// let kept = kept.with_repeatable([ProductCategory::new("tea")?]);
+    /// let r = block_on(svc.recommend_from(&kept, t, ids[0], 10))?;
+    /// assert_eq!(r.items[0].sku.as_str(), "puer");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_repeatable(
+        mut self,
+        categories: impl IntoIterator<Item = ProductCategory>,
+    ) -> Self {
+        self.repeatable = categories.into_iter().collect();
+        self.repeatable_skus = self
+            .categories
+            .iter()
+            .filter(|(_, cs)| !cs.is_disjoint(&self.repeatable))
+            .map(|(s, _)| s.clone())
+            .collect();
+        self
+    }
+
+    /// The repeatable categories (see [`Recommender::with_repeatable`]).
+    #[must_use]
+    pub fn repeatable(&self) -> &BTreeSet<ProductCategory> {
+        &self.repeatable
     }
 
     /// The top `k` items for `customer` of `tier`: the model's, or the tier's most bought
@@ -89,8 +151,9 @@ impl Recommender {
         let bought = self.bought.get(&customer).unwrap_or(&none);
         let empty = Popularity::default();
         let popular = self.popular.get(&tier).unwrap_or(&empty);
-        let (items, cold_start) =
-            recommend_with_fallback(&self.model, popular, bought, k, |_| false);
+        let (items, cold_start) = recommend_with_fallback(&self.model, popular, bought, k, |s| {
+            self.repeatable_skus.contains(s)
+        });
         Recommendations {
             customer,
             tier,
@@ -126,8 +189,18 @@ impl<S: LineItemStore, N: Notifier> Service<S, N> {
                 break;
             }
         }
+        let mut categories: BTreeMap<Sku, BTreeSet<ProductCategory>> = BTreeMap::new();
+        for l in rows.iter().filter(|r| !r.refund).flat_map(|r| &r.items) {
+            if let Some(c) = &l.category {
+                categories
+                    .entry(l.sku.clone())
+                    .or_default()
+                    .insert(c.clone());
+            }
+        }
         Ok(Purchases {
             pairs: net_purchases(&rows),
+            categories,
         })
     }
 
@@ -171,6 +244,9 @@ impl<S: LineItemStore, N: Notifier> Service<S, N> {
             model,
             bought,
             popular,
+            categories: p.categories,
+            repeatable: BTreeSet::new(),
+            repeatable_skus: HashSet::new(),
         })
     }
 
@@ -206,7 +282,8 @@ impl<S: LineItemStore, N: Notifier> Service<S, N> {
         self.recommend_with(t, id, k, CosineParams::default()).await
     }
 
-    /// [`Service::recommend`] with other model parameters.
+    /// [`Service::recommend`] with other model parameters. For repeatable categories, build a
+    /// [`Recommender`] and name them with [`Recommender::with_repeatable`].
     ///
     /// # Errors
     /// As [`Service::recommend`].
