@@ -1,10 +1,14 @@
 //! `merge` throughput on SQLite beside `apply` of single-customer changesets, in the same run
 //! (issue #15: merge ≥ 0.5× apply). A merge here is what `Service::merge` does: read both
 //! customers, histories and belongings in one job (`merge_inputs`), decide (`plan_merge`), apply one changeset (two customer
-//! writes, the loser's activities moved, a merge record). The baseline loads one customer and
-//! applies a one-customer update; a third case is the merge read as four separate reader
-//! jobs without belongings (the path before `merge_inputs`). Pairs and customers are written
-//! before each timed batch.
+//! writes, the loser's activities moved, a merge record). Two baselines: a bare one-customer
+//! update (load, flip a flag, apply: one row, no event), and the single-customer changeset the
+//! service writes most — a purchase recorded (load, the activity folded into the stats, the
+//! customer evaluated, the activity, the customer and its events applied at once, as
+//! `Service::record` does). A further case is the merge read as four separate reader jobs
+//! without belongings (the path before `merge_inputs`). Customers are evaluated when they are
+//! written (as the service stores them), and pairs and customers are written before each
+//! timed batch.
 //!
 //! The machine this runs on is often shared, so wall times swing; the bench also prints the
 //! **CPU time** of the process per operation (all its threads: caller, reader, writer), in
@@ -65,6 +69,10 @@ fn customer(store: &SqliteStore) -> CustomerId {
         })
         .collect();
     let stats = Stats::from_activities(&acts).unwrap();
+    let mut c = c;
+    evaluate(&c, &stats, &Policies::default(), &EvalInputs::at(now()))
+        .unwrap()
+        .apply_to(&mut c);
     let mut cs = Changeset::new();
     cs.create(c.clone(), stats);
     cs.activities = acts;
@@ -106,6 +114,46 @@ fn apply_once(store: &SqliteStore, id: CustomerId) {
     block_on(store.apply(T, &cs)).unwrap();
 }
 
+/// A purchase recorded as `Service::record` records it: the customer loaded, the activity
+/// folded into its stats, the customer evaluated, and one changeset with the customer, the
+/// activity and its events (`activity_recorded` and whatever the evaluation decided).
+fn record_once(store: &SqliteStore, id: CustomerId, policies: &Policies) {
+    let r = block_on(store.load(T, id)).unwrap().unwrap();
+    let n = next();
+    let a = Activity::new(
+        ActivityId::from_u128(n),
+        id,
+        now(),
+        Channel::Web,
+        IdempotencyKey::new(format!("r{n}")).unwrap(),
+        ActivityKind::Purchase {
+            order_id: OrderId::new(format!("r{n}")).unwrap(),
+            amount: Money::new(Decimal::from(20), Currency::USD),
+            margin: None,
+        },
+    )
+    .unwrap();
+    let mut stats = r.stats;
+    stats.apply(&a).unwrap();
+    let mut c = r.customer.next_version();
+    let e = evaluate(&c, &stats, policies, &EvalInputs::at(now())).unwrap();
+    e.apply_to(&mut c);
+    let mut events = vec![DomainEvent::ActivityRecorded {
+        customer: id,
+        activity: a.id,
+        kind: a.kind.activity_type(),
+    }];
+    events.extend(e.events.iter().cloned());
+    let mut cs = Changeset::new();
+    cs.update(&r.customer, c, stats);
+    cs.activities = vec![a];
+    cs.outbox = events
+        .into_iter()
+        .map(|ev| OutboxMessage::new(MessageId::from_u128(next()), T, now(), ev))
+        .collect();
+    block_on(store.apply(T, &cs)).unwrap();
+}
+
 /// CPU time used by this process so far: the sum over its threads of the scheduler's
 /// run time (`/proc/self/task/*/schedstat`, nanoseconds; Linux). Threads that ended are not
 /// counted, so read it around work done by long-lived threads (the store's).
@@ -124,38 +172,50 @@ fn cpu() -> Duration {
     Duration::from_nanos(ns)
 }
 
-/// Per-operation CPU and wall time of applies and merges, interleaved in rounds.
+/// Per-operation CPU and wall time of bare applies, recorded purchases and merges, interleaved
+/// in rounds.
 fn cpu_summary(store: &SqliteStore, policies: &Policies) {
     const N: usize = 300;
-    let (mut apply_cpu, mut merge_cpu) = (Duration::ZERO, Duration::ZERO);
-    let (mut apply_wall, mut merge_wall) = (Duration::ZERO, Duration::ZERO);
+    // [bare apply, recorded purchase, merge]: (cpu, wall)
+    let mut sum = [(Duration::ZERO, Duration::ZERO); 3];
+    let mut timed = |k: usize, f: &mut dyn FnMut()| {
+        let (c, w) = (cpu(), Instant::now());
+        f();
+        sum[k].0 += cpu() - c;
+        sum[k].1 += w.elapsed();
+    };
     for _ in 0..3 {
         let ids: Vec<CustomerId> = (0..N).map(|_| customer(store)).collect();
-        let (c, w) = (cpu(), Instant::now());
-        for id in ids {
-            apply_once(store, id);
-        }
-        apply_cpu += cpu() - c;
-        apply_wall += w.elapsed();
+        timed(0, &mut || ids.iter().for_each(|&id| apply_once(store, id)));
+        let ids: Vec<CustomerId> = (0..N).map(|_| customer(store)).collect();
+        timed(1, &mut || {
+            ids.iter().for_each(|&id| record_once(store, id, policies));
+        });
         let pairs: Vec<(CustomerId, CustomerId)> =
             (0..N).map(|_| (customer(store), customer(store))).collect();
-        let (c, w) = (cpu(), Instant::now());
-        for (s, l) in pairs {
-            merge_once(store, s, l, policies);
-        }
-        merge_cpu += cpu() - c;
-        merge_wall += w.elapsed();
+        timed(2, &mut || {
+            pairs
+                .iter()
+                .for_each(|&(s, l)| merge_once(store, s, l, policies));
+        });
     }
     let per = |d: Duration| d / (3 * N as u32);
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+    let [bare, record, merge] = sum;
     println!(
-        "summary cpu per op: apply {:?}, merge {:?} (merge throughput {:.2}x apply); \
-         wall per op: apply {:?}, merge {:?} ({:.2}x)",
-        per(apply_cpu),
-        per(merge_cpu),
-        apply_cpu.as_secs_f64() / merge_cpu.as_secs_f64(),
-        per(apply_wall),
-        per(merge_wall),
-        apply_wall.as_secs_f64() / merge_wall.as_secs_f64(),
+        "summary cpu per op: bare apply {:?}, recorded purchase {:?}, merge {:?} \
+         (merge throughput {:.2}x the recorded purchase, {:.2}x the bare apply); \
+         wall per op: {:?}, {:?}, {:?} ({:.2}x, {:.2}x)",
+        per(bare.0),
+        per(record.0),
+        per(merge.0),
+        ratio(record.0, merge.0),
+        ratio(bare.0, merge.0),
+        per(bare.1),
+        per(record.1),
+        per(merge.1),
+        ratio(record.1, merge.1),
+        ratio(bare.1, merge.1),
     );
 }
 
@@ -178,6 +238,19 @@ fn bench(c: &mut Criterion) {
             start.elapsed()
         });
     });
+    g.bench_function(
+        "apply: a recorded purchase (activity, stats, evaluation, events)",
+        |b| {
+            b.iter_custom(|iters| {
+                let ids: Vec<CustomerId> = (0..iters).map(|_| customer(&store)).collect();
+                let start = Instant::now();
+                for id in ids {
+                    record_once(&store, id, &policies);
+                }
+                start.elapsed()
+            });
+        },
+    );
     g.bench_function("merge: load both + histories + plan + apply", |b| {
         b.iter_custom(|iters| {
             let pairs: Vec<(CustomerId, CustomerId)> = (0..iters)
