@@ -228,9 +228,10 @@ macro_rules! store_contracts {
         }
         #[test]
         fn merge_race_never_makes_a_cycle() {
-            let r = $crate::merge::merge_race(($factory)(), 100)
+            // The figure: 1,000 races, each pair fresh.
+            let r = $crate::merge::merge_race(($factory)(), 1_000)
                 .unwrap_or_else(|e| panic!("store contract violated: {e}"));
-            assert_eq!((r.won, r.refused), (100, 100), "store contract violated: {r:?}");
+            assert_eq!((r.won, r.refused), (1_000, 1_000), "store contract violated: {r:?}");
         }
     };
     ($factory:expr) => {

@@ -376,8 +376,8 @@ pub struct MergeRace {
 
 /// "A into B" racing "B into A", `pairs` times (fresh pairs in one store, two threads each):
 /// exactly one of each pair wins, the other gets a typed conflict, and no cycle forms (both
-/// ids resolve to the same live customer, which holds both histories). The kit runs 100 pairs
-/// to keep the suite quick; the issue's 1,000 is `merge_race(store, 1_000)`.
+/// ids resolve to the same live customer, which holds both histories). The kit's contract
+/// `merge_race_never_makes_a_cycle` runs 1,000 pairs on every backend.
 ///
 /// ```
 /// use rapport_testkit::merge::merge_race;
