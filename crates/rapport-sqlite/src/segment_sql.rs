@@ -187,9 +187,9 @@ mod tests {
                 Value::Real(100.0),
                 Value::Real(100.0),
                 Value::Text("tea".into()),
-                Value::Integer(us(now)),
-                Value::Integer(us(now)),
-                Value::Integer(us(now - chrono::Duration::days(30))),
+                // The UTC days 31 January .. 1 March: times in [1 February, 2 March).
+                Value::Integer(us(Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap())),
+                Value::Integer(us(Utc.with_ymd_and_hms(2026, 1, 31, 0, 0, 0).unwrap())),
             ]
         );
         // `!=` may always hold on floats; `not ==` likewise.
