@@ -179,7 +179,6 @@ mod tests {
             "{}",
             c.text()
         );
-        let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
         let us = crate::codec::time_to_us;
         assert_eq!(
             c.params().iter().map(value).collect::<Vec<_>>(),

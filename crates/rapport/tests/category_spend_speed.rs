@@ -61,7 +61,7 @@ fn book(n: u64, track: bool) -> (Service<MemoryStore>, TenantId, f64) {
                 .unwrap(),
                 LineItem::new(Sku::new("bag").unwrap(), 1, usd(100), None).unwrap(),
             ];
-            let buy = NewActivity::purchase(id, &format!("o{i}-{o}"), usd(price + 100), at).unwrap();
+            let buy = NewActivity::purchase(id, format!("o{i}-{o}"), usd(price + 100), at).unwrap();
             svc.record_with_lines(t, buy, lines, false).unwrap();
         }
     }
@@ -88,7 +88,11 @@ fn tracked_spend_against_line_items() {
         let find = start.elapsed().as_secs_f64();
         println!(
             "{}: record {n} × 3 orders {record:.3} s, sweep {sweep:.3} s ({} changed), find {find:.3} s ({hits} matches)",
-            if track { "tracked (stats)" } else { "untracked (line items)" },
+            if track {
+                "tracked (stats)"
+            } else {
+                "untracked (line items)"
+            },
             report.changed,
         );
         found.push((report.changed, hits));
