@@ -58,7 +58,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// };
     /// let mut policies = Policies::default();
     /// policies.stats.category_spend.insert(tea.clone());
-    /// let svc = Service::new(store).with_policies(policies);
+    /// let svc = Service::new(store).with_policies(policies)?;
     /// assert!(!block_on(svc.customer(t, id))?.stats.tracks_category(&tea));
     /// let r = block_on(svc.refold_stats(t, id))?;
     /// assert_eq!(r.stats.category_spend(&tea, 365, svc.now()), Some("30".parse()?));
