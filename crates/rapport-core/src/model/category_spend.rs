@@ -1,10 +1,10 @@
 //! [`CategorySpend`]: net spend per UTC day on the product categories a host tracks, kept in
-//! [`Stats`](crate::Stats) so that `category_spend("tea", 365)` is answered without reading
+//! [`Stats`] so that `category_spend("tea", 365)` is answered without reading
 //! the customer's line items.
 //!
 //! Folded from purchase and refund line lists: a purchase's lines add on the day of the
 //! purchase, a refund's lines subtract on the day of the order's purchase (its
-//! `purchased_at`), as [`Stats`](crate::Stats) counts refunds against the day of their order.
+//! `purchased_at`), as [`Stats`] counts refunds against the day of their order.
 //! Every table is a sum per (category, day), so the fold does not depend on the order lines
 //! arrive in.
 
@@ -18,6 +18,7 @@ use crate::error::DomainError;
 use crate::model::activity::{Activity, ActivityKind};
 use crate::model::id::ProductCategory;
 use crate::model::line_item::LineItems;
+use crate::model::stats::Stats;
 
 /// One UTC day's net spend on a category.
 ///
@@ -222,7 +223,7 @@ impl CategorySpend {
 /// Per-category spend in [`Stats`]: kept only for the categories named by
 /// [`Stats::track_categories`] (the service takes them from
 /// [`StatsPolicy::category_spend`](crate::StatsPolicy::category_spend)).
-impl crate::Stats {
+impl Stats {
     /// Starts keeping the spend of `categories` (empty tables; none kept when empty). The
     /// tables are complete only once every line list of the customer is folded in with
     /// [`Stats::apply_lines`] — [`Stats::from_history`] does both.
