@@ -370,6 +370,19 @@ pub(crate) struct PolicyFile {
     /// `[policy.cases]`: SLA targets per severity, business hours, reopen window.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) cases: Option<CasesFile>,
+    /// `[policy.stats]`: what the stats keep beyond the defaults.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) stats: Option<StatsFile>,
+}
+
+/// `[policy.stats]` (docs/policy.md): `category_spend = ["tea", …]`, the categories whose net
+/// spend per day the stats keep (none by default).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StatsFile {
+    /// The tracked categories.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) category_spend: Option<std::collections::BTreeSet<rapport_core::ProductCategory>>,
 }
 
 /// `[policy.cases]` (docs/cases.md): every key optional, absent = the DOMAIN.md default.
@@ -597,6 +610,9 @@ impl PolicyFile {
         if let Some(r) = self.rfm {
             p.rfm = r;
         }
+        if let Some(c) = self.stats.and_then(|s| s.category_spend) {
+            p.stats.category_spend = c;
+        }
         p.validate().map_err(|e| match e {
             rapport_core::DomainError::InvalidPolicy { field, .. } => {
                 (field.to_owned(), e.to_string())
@@ -661,6 +677,9 @@ impl PolicyFile {
             }),
             rfm: Some(p.rfm.clone()),
             cases: Some(CasesFile::from_policy(&p.cases)),
+            stats: Some(StatsFile {
+                category_spend: Some(p.stats.category_spend.clone()),
+            }),
             accounts: (p.accounts.tier.ladder != TierLadder::customer_pyramid()
                 || p.accounts.tier.hysteresis != TierPolicy::default().hysteresis
                 || p.accounts.tier.grace_days != TierPolicy::default().grace_days)
@@ -768,6 +787,26 @@ mod tests {
         // And every key of the policy is written out in it (no default left implicit).
         let file: PolicyFile = c.section("policy").unwrap().unwrap();
         assert_eq!(file, PolicyFile::from_policies(&Policies::default()));
+    }
+
+    #[test]
+    fn stats_keep_the_categories_named() {
+        let p = cfg("[policy.stats]\ncategory_spend = [\"tea\", \"cups\"]\n")
+            .policies()
+            .unwrap();
+        let names: Vec<&str> = p.stats.category_spend.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names, ["cups", "tea"]);
+        assert_eq!(PolicyFile::from_policies(&p).into_policies().unwrap(), p);
+        assert!(
+            cfg("[policy.stats]\ncategories = [\"tea\"]\n")
+                .policies()
+                .is_err()
+        );
+        assert!(
+            cfg("[policy.stats]\ncategory_spend = [\"\"]\n")
+                .policies()
+                .is_err()
+        );
     }
 
     #[test]

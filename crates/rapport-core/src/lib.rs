@@ -85,7 +85,7 @@ pub use decide::history::{AsOf, replay};
 pub use decide::lifecycle::{
     Advanced, LifecyclePolicy, SilentAfter, StageDecision, advance, median_gap, stage_at, win_backs,
 };
-pub use decide::policy::Policies;
+pub use decide::policy::{Policies, StatsPolicy};
 pub use decide::rank::{RankInput, Ranked, rank, rank_values};
 pub use decide::reason::{Measure, Reason, Value};
 pub use decide::rfm::{
@@ -115,6 +115,7 @@ pub use model::activity::{
     Activity, ActivityKind, ActivityType, Channel, Csat, Feedback, Nps, Severity,
 };
 pub use model::case::{Case, CaseSeverity, CaseStatus, NewCase, StatusChange};
+pub use model::category_spend::{CategoryDay, CategorySpend};
 pub use model::clv_model::{ClvModel, ClvPeriod, FittedClv, SpendModel};
 pub use model::consent::{Consent, Consents, ContactChannel, Purpose};
 pub use model::contact::{ContactKey, ContactKind, Email, Phone, Region};

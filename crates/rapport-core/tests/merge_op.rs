@@ -471,6 +471,7 @@ impl Held {
             .cloned()
             .collect();
         Belongings {
+            lines: None,
             consents: self
                 .consents
                 .values()

@@ -48,12 +48,15 @@ pub(crate) fn query_with_context(
         .range((after, std::ops::Bound::Unbounded))
         .filter(|(id, r)| {
             let held = roles.get(id).copied().unwrap_or_default();
+            let ctx = SegmentContext::new(&r.customer, &r.stats, now).with_account_roles(held);
+            // Line items only where the stats do not answer (`category_spend` of a category
+            // they track is read from them).
+            if !segment.needs_line_items(&r.stats) {
+                return segment.matches(&ctx);
+            }
             let bought =
                 segment::PurchaseSummary::from_line_items(lists.get(id).map_or(&[], Vec::as_slice));
-            let ctx = SegmentContext::new(&r.customer, &r.stats, now)
-                .with_account_roles(held)
-                .with_purchases(&bought);
-            segment.matches(&ctx)
+            segment.matches(&ctx.with_purchases(&bought))
         })
         .take(page.limit as usize)
         .map(|(_, r)| Record::clone(r))

@@ -189,6 +189,7 @@ impl ports::MergeStore for MemoryStore {
         rapport_core::ports::sort_ledger(&mut consents);
         let links: Vec<AccountLink> = b.links_of(customer).cloned().collect();
         Ok(Belongings {
+            lines: None,
             consents,
             cases: b
                 .cases

@@ -1079,6 +1079,7 @@ impl rapport_core::ports::MergeStore for PostgresStore {
             }
         }
         Ok(rapport_core::Belongings {
+            lines: None,
             consents,
             cases,
             links,

@@ -173,10 +173,13 @@ mod tests {
         );
         assert!(c.contains("FROM \"rapport\".line_items AS l, jsonb_array_elements(l.lines_json::jsonb -> 'items') AS i(value)"), "{c}");
         assert!(
-            c.contains("(i.value ->> 'category') = $1::text AND l.at <= $2::timestamptz"),
+            c.contains("(i.value ->> 'category') = $1::text AND (CASE WHEN"),
             "{c}"
         );
-        assert!(c.ends_with(") > $5::numeric, FALSE)"), "{c}");
+        // The window's days as times: `< $2` (the next midnight), `>= $3`.
+        assert!(c.contains(") < $2::timestamptz AND (CASE WHEN"), "{c}");
+        assert!(c.contains(") >= $3::timestamptz)"), "{c}");
+        assert!(c.ends_with(") > $4::numeric, FALSE)"), "{c}");
         let c = where_of(r#"not bought("x")"#).render(&PG, 1);
         assert!(
             c.starts_with("NOT COALESCE(EXISTS (SELECT 1 FROM \"rapport\".line_items"),

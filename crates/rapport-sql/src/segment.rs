@@ -420,7 +420,8 @@ fn bought(sku: &Sku, ctx: &Ctx<'_>) -> Node {
 
 /// `category_spend(category, days) op v`: the sum of the category's line totals (a refund's
 /// negative) whose purchase — a refund's order's earliest purchase list, else the refund
-/// itself — is in `(now - days, now]`, refunds made by `now` only, compared with `v`. Exact on
+/// itself — is on a UTC day `today - days < d <= today` (`today`: `now`'s day; refunds
+/// whenever made), compared with `v`. Exact on
 /// exact amounts; on float amounts each side is widened by a tolerance (1e-9 of the sum of
 /// the absolute line totals and of `v`, plus 1e-9) that bounds the rounding of the sum, so
 /// both stay supersets. "Maybe" for a dialect without line items.
@@ -434,9 +435,14 @@ fn category_spend(
     let Some(li) = ctx.dialect.line_items() else {
         return Node::MAYBE;
     };
-    let start = ctx
-        .now
-        .checked_sub_signed(chrono::Duration::days(i64::from(days)));
+    // The window's UTC days `today - days < d <= today` as times: `[begin, end)`.
+    let today = ctx.now.date_naive();
+    let midnight = |d: chrono::NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc();
+    let end = today.succ_opt().map(midnight);
+    let begin = today
+        .checked_sub_days(chrono::Days::new(u64::from(days)))
+        .and_then(|d| d.succ_opt())
+        .map(midnight);
     let total = format!("(({}) * ({}))", li.quantity, li.unit_price);
     let signed = format!(
         "(CASE WHEN {} THEN -{total} ELSE {total} END)",
@@ -464,14 +470,14 @@ fn category_spend(
             li.owner("l"),
             li.category
         ))
-        .bind(category.as_str().to_owned())
-        .push(&format!(" AND {} <= ", li.at("l")))
-        .bind(Value::Time(ctx.now))
-        .push(&format!(" AND {counted_at} <= "))
-        .bind(Value::Time(ctx.now));
-        if let Some(start) = start {
-            s.push(&format!(" AND {counted_at} > "))
-                .bind(Value::Time(start));
+        .bind(category.as_str().to_owned());
+        if let Some(end) = end {
+            s.push(&format!(" AND {counted_at} < "))
+                .bind(Value::Time(end));
+        }
+        if let Some(begin) = begin {
+            s.push(&format!(" AND {counted_at} >= "))
+                .bind(Value::Time(begin));
         }
         s.push(")");
     };

@@ -364,6 +364,7 @@ pub(crate) fn belongings(
     let cases = crate::case::of_customer(c, tenant, customer)?;
     let (links, accounts) = crate::account::of_customer(c, tenant, customer)?;
     Ok(rapport_core::Belongings {
+        lines: None,
         consents,
         cases,
         links,

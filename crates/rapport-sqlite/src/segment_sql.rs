@@ -179,7 +179,6 @@ mod tests {
             "{}",
             c.text()
         );
-        let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
         let us = crate::codec::time_to_us;
         assert_eq!(
             c.params().iter().map(value).collect::<Vec<_>>(),
@@ -187,9 +186,9 @@ mod tests {
                 Value::Real(100.0),
                 Value::Real(100.0),
                 Value::Text("tea".into()),
-                Value::Integer(us(now)),
-                Value::Integer(us(now)),
-                Value::Integer(us(now - chrono::Duration::days(30))),
+                // The UTC days 31 January .. 1 March: times in [1 February, 2 March).
+                Value::Integer(us(Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap())),
+                Value::Integer(us(Utc.with_ymd_and_hms(2026, 1, 31, 0, 0, 0).unwrap())),
             ]
         );
         // `!=` may always hold on floats; `not ==` likewise.

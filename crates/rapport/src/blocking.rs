@@ -643,6 +643,28 @@ impl<S: Store, N: Notifier> Service<S, N> {
         self.0.forget_clv_models();
     }
 
+    /// See [`crate::Service::refold_stats`].
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// let mut policies = Policies::default();
+    /// policies.stats.category_spend.insert(ProductCategory::new("tea")?);
+    /// let svc = Service::new(MemoryStore::new()).with_policies(policies)?;
+    /// # let t = TenantId::from_u128(1);
+    /// let id = svc.register(t, Profile::default())?.customer.id();
+    /// let r = svc.refold_stats(t, id)?;
+    /// assert!(r.stats.tracks_category(&ProductCategory::new("tea")?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn refold_stats(&self, t: TenantId, id: CustomerId) -> Result<Record, Error> {
+        block_on(self.0.refold_stats(t, id))
+    }
+
     /// See [`crate::Service::evaluate_at`].
     ///
     /// ```

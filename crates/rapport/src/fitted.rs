@@ -388,7 +388,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
         let model = self.predictor(t).await?;
         let inputs = self.single_inputs(t, record.customer.id(), now).await?;
         let purchases = self
-            .rule_lines(t, record.customer.id())
+            .rule_lines_for(t, record.customer.id(), &record.stats)
             .await?
             .map(|l| rapport_core::segment::PurchaseSummary::from_line_items(&l));
         self.evaluate_with(

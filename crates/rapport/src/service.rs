@@ -1046,13 +1046,15 @@ impl<S: Store, N: Notifier> Service<S, N> {
         Ok(e)
     }
 
-    /// True when a tag rule reads line items (`bought(...)`, `category_spend(...)`): each
-    /// evaluation then reads the customer's line lists.
+    /// True when a tag rule reads line items the stats do not keep (`bought(...)`,
+    /// `category_spend(...)` of a category outside [`StatsPolicy`]): each evaluation then
+    /// reads the customer's line lists.
     pub(crate) fn rules_read_line_items(&self) -> bool {
+        let tracked = &self.policies.stats.category_spend;
         self.policies
             .tag_rules
             .iter()
-            .any(|r| r.when.uses_line_items())
+            .any(|r| r.when.needs_line_items_beyond(tracked))
     }
 
     /// The customer's stored line lists when a tag rule reads them (`None` otherwise, or from
@@ -1063,6 +1065,26 @@ impl<S: Store, N: Notifier> Service<S, N> {
         id: CustomerId,
     ) -> Result<Option<Vec<LineItems>>, Error> {
         if !self.rules_read_line_items() {
+            return Ok(None);
+        }
+        Ok(self.store.purchase_lines(t, id).await?)
+    }
+
+    /// The customer's stored line lists when a tag rule reads line items its `stats` do not
+    /// answer (`bought(...)`, `category_spend(...)` of a category they do not track): with
+    /// the record in hand, stats folded under another policy still get their lines.
+    pub(crate) async fn rule_lines_for(
+        &self,
+        t: TenantId,
+        id: CustomerId,
+        stats: &Stats,
+    ) -> Result<Option<Vec<LineItems>>, Error> {
+        if !self
+            .policies
+            .tag_rules
+            .iter()
+            .any(|r| r.when.needs_line_items(stats))
+        {
             return Ok(None);
         }
         Ok(self.store.purchase_lines(t, id).await?)
@@ -1261,6 +1283,8 @@ impl<S: Store, N: Notifier> Service<S, N> {
                     a.idempotency_key.clone(),
                     kind,
                 )?;
+                let first_order = stats.count(ActivityType::Purchase) == 0
+                    && stats.count(ActivityType::Refund) == 0;
                 stats.apply(&activity)?;
                 let line_items = if lines.is_empty() {
                     Vec::new()
@@ -1271,6 +1295,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                         allow_total_mismatch,
                     )?]
                 };
+                self.fold_category_spend(&mut stats, first_order, &activity, &line_items)?;
                 // Tag rules on line items see the stored lines and these.
                 let purchases = stored_lines.as_ref().map(|stored| {
                     let mut all = stored.clone();
@@ -2009,7 +2034,7 @@ impl<S: Store, N: Notifier> Service<S, N> {
                 let inputs = inputs_for(find_ranked(&ranked, &mut cursor, id), now)
                     .with_account_roles(held.unwrap_or_default());
                 let purchases = self
-                    .rule_lines(t, id)
+                    .rule_lines_for(t, id, &r.stats)
                     .await?
                     .map(|l| PurchaseSummary::from_line_items(&l));
                 let mut e = self.evaluate_with(
@@ -2214,4 +2239,5 @@ impl<S, N> Service<S, N> {
     }
 }
 mod merge;
+mod stats;
 pub use merge::{AUTO_MERGE_ACTOR, AutoMerged, DuplicateOptions, MergeRequest, Merged};

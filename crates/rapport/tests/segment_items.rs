@@ -163,3 +163,122 @@ fn automation_conditions_read_line_items() {
     );
     assert_eq!(r.records[0].customer, ids[0]);
 }
+
+/// The policies above, with the stats keeping the spend on tea.
+fn tracking_tea() -> Policies {
+    let mut p = policies();
+    p.stats
+        .category_spend
+        .insert(ProductCategory::new("tea").unwrap());
+    p
+}
+
+fn tea() -> ProductCategory {
+    ProductCategory::new("tea").unwrap()
+}
+
+#[test]
+fn stats_keep_tracked_spend_through_records_refunds_merges_and_refolds() {
+    let svc = Service::new(MemoryStore::new())
+        .with_policies(tracking_tea())
+        .unwrap();
+    let t = TenantId::from_u128(3);
+    let ann = svc.register(t, Profile::default()).unwrap().customer.id();
+    let bob = svc.register(t, Profile::default()).unwrap().customer.id();
+    let now = svc.now();
+    let buy = NewActivity::purchase(ann, "a-1", usd("80"), now).unwrap();
+    svc.record_with_lines(
+        t,
+        buy,
+        vec![line("puer", "tea", "60"), line("cup", "cups", "20")],
+        false,
+    )
+    .unwrap();
+    let buy = NewActivity::purchase(bob, "b-1", usd("30"), now).unwrap();
+    svc.record_with_lines(t, buy, vec![line("sencha", "tea", "30")], false)
+        .unwrap();
+    let spend = |id| {
+        svc.customer(t, id)
+            .unwrap()
+            .stats
+            .category_spend(&tea(), 365, now)
+    };
+    assert_eq!(spend(ann), Some("60".parse().unwrap()));
+    assert_eq!(spend(bob), Some("30".parse().unwrap()));
+    // Cups are not tracked: answered from the line items.
+    let cups = ProductCategory::new("cups").unwrap();
+    assert!(!svc.customer(t, ann).unwrap().stats.tracks_category(&cups));
+    // Tag rules and find decide as they do from the line items.
+    assert_eq!(tags(&svc, t, ann), ["taste:puer", "value:tea-lover"]);
+    let find = |text: &str| -> Vec<CustomerId> {
+        svc.find(t, &Segment::parse(text).unwrap())
+            .unwrap()
+            .iter()
+            .map(|r| r.customer.id())
+            .collect()
+    };
+    assert_eq!(find(r#"category_spend("tea", 30) == 60"#), [ann]);
+    assert_eq!(find(r#"category_spend("cups", 30) == 20"#), [ann]);
+    // A refund of the puer: subtracted on the purchase day, the tea-lover tag goes.
+    let refund = NewActivity::refund(ann, "a-1", usd("60"), now).unwrap();
+    svc.record_with_lines(t, refund, vec![line("puer", "tea", "60")], false)
+        .unwrap();
+    assert_eq!(spend(ann), Some("0".parse().unwrap()));
+    assert!(tags(&svc, t, ann).is_empty());
+    // A merge folds both histories with their lines; the undo gives each its own back.
+    let m = svc
+        .merge(
+            t,
+            rapport::MergeRequest::new(ann, bob, Actor::new("alice").unwrap()),
+        )
+        .unwrap();
+    assert_eq!(
+        m.stats.category_spend(&tea(), 365, now),
+        Some("30".parse().unwrap())
+    );
+    assert_eq!(spend(ann), Some("30".parse().unwrap()));
+    svc.unmerge(t, m.record.id).unwrap();
+    assert_eq!(spend(ann), Some("0".parse().unwrap()));
+    assert_eq!(spend(bob), Some("30".parse().unwrap()));
+    // Nothing to re-fold: the stats are those of the whole history already.
+    let before = svc.customer(t, ann).unwrap();
+    let after = svc.refold_stats(t, ann).unwrap();
+    assert_eq!(after.stats, before.stats);
+    assert_eq!(after.customer.version(), before.customer.version());
+}
+
+#[test]
+fn stats_folded_under_another_policy_fall_back_to_the_line_items_until_refolded() {
+    let store = std::sync::Arc::new(MemoryStore::new());
+    let t = TenantId::from_u128(4);
+    let plain = Service::new(store.clone());
+    let ann = plain.register(t, Profile::default()).unwrap().customer.id();
+    let buy = NewActivity::purchase(ann, "a-1", usd("60"), plain.now()).unwrap();
+    plain
+        .record_with_lines(t, buy, vec![line("puer", "tea", "60")], false)
+        .unwrap();
+    let svc = Service::new(store).with_policies(tracking_tea()).unwrap();
+    let now = svc.now();
+    // A later purchase: the stats cannot catch up alone, so they keep no tea spend.
+    let buy = NewActivity::purchase(ann, "a-2", usd("10"), now).unwrap();
+    svc.record_with_lines(t, buy, vec![line("sencha", "tea", "10")], false)
+        .unwrap();
+    assert!(!svc.customer(t, ann).unwrap().stats.tracks_category(&tea()));
+    let find = |text: &str| -> Vec<CustomerId> {
+        svc.find(t, &Segment::parse(text).unwrap())
+            .unwrap()
+            .iter()
+            .map(|r| r.customer.id())
+            .collect()
+    };
+    assert_eq!(find(r#"category_spend("tea", 30) == 70"#), [ann]);
+    // The sweep reads the lines of such a customer and decides the tea rule.
+    svc.sweep(t, now, 100, |_| {}).unwrap();
+    assert_eq!(tags(&svc, t, ann), ["taste:puer", "value:tea-lover"]);
+    let r = svc.refold_stats(t, ann).unwrap();
+    assert_eq!(
+        r.stats.category_spend(&tea(), 30, now),
+        Some("70".parse().unwrap())
+    );
+    assert_eq!(find(r#"category_spend("tea", 30) == 70"#), [ann]);
+}

@@ -47,6 +47,29 @@ pub struct Policies {
     pub cases: crate::decide::case::CasePolicy,
     /// Accounts (B2B): their own tier ladder, lifecycle, churn and RFM policies.
     pub accounts: crate::decide::account_value::AccountPolicies,
+    /// What [`Stats`](crate::Stats) keep beyond the defaults: per-category spend.
+    pub stats: StatsPolicy,
+}
+
+/// What [`Stats`](crate::Stats) keep beyond the defaults. `Default` keeps nothing more (no
+/// cost for a host that does not ask).
+///
+/// `category_spend`: the categories whose net spend per UTC day the stats keep, so that
+/// `category_spend("tea", DAYS)` in segments and tag rules is answered from the stats instead
+/// of the customer's line items (other categories are still answered from the line items).
+///
+/// ```
+/// use rapport_core::*;
+/// let p: Policies = serde_json::from_str(r#"{"stats": {"category_spend": ["tea"]}}"#).unwrap();
+/// assert!(p.stats.category_spend.contains(&ProductCategory::new("tea")?));
+/// assert!(Policies::default().stats.category_spend.is_empty());
+/// # Ok::<(), DomainError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StatsPolicy {
+    /// The tracked categories.
+    pub category_spend: std::collections::BTreeSet<crate::model::id::ProductCategory>,
 }
 
 impl Policies {

@@ -461,7 +461,7 @@ fn tag_rules(rules: &[TagRule], ctx: &SegmentContext<'_>, ranked: bool) -> TagRu
         // A rule on line items is decided only with the customer's purchases in the context.
         let decidable = |r: &TagRule| {
             (ranked || !r.reads_population())
-                && (ctx.purchases.is_some() || !r.when.uses_line_items())
+                && (ctx.purchases.is_some() || !r.when.needs_line_items(ctx.stats))
         };
         let holding = same_tag().find(|r| decidable(r) && r.when.matches(ctx));
         // Unranked, a tag no decidable rule holds for is undecided when a population rule

@@ -13,6 +13,7 @@
 pub mod account;
 pub mod activity;
 pub mod case;
+pub mod category_spend;
 pub mod clv_model;
 pub mod consent;
 pub mod contact;

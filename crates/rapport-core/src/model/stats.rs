@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
 use crate::model::activity::{Activity, ActivityKind, ActivityType, Csat, Feedback, Nps, Severity};
+use crate::model::category_spend::CategorySpend;
 use crate::model::money::{Currency, Money};
 
 /// Totals of one UTC calendar day with purchases or refunds.
@@ -217,6 +218,9 @@ pub struct Stats {
     last_nps: Option<Stamped<Nps>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_csat: Option<Stamped<Csat>>,
+    // Boxed: a host that tracks no category pays one pointer per customer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) category_spend: Option<Box<CategorySpend>>,
 }
 
 fn is_zero_u32(v: &u32) -> bool {

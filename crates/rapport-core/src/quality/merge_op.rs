@@ -57,6 +57,7 @@ use crate::model::id::{
     AccountId, ActivityId, Actor, CaseId, ConsentEntryId, CustomerId, MergeId, MessageId,
 };
 use crate::model::lifecycle::Stage;
+use crate::model::line_item::LineItems;
 use crate::model::pii::Pii;
 use crate::model::stats::Stats;
 use crate::privacy::{ConsentEntry, snapshot};
@@ -388,6 +389,11 @@ pub struct Belongings {
     pub links: Vec<AccountLink>,
     /// The accounts of `links`.
     pub accounts: Vec<Account>,
+    /// The customer's line lists, when read: the stats folded again by a merge or an undo
+    /// keep per-category spend ([`StatsPolicy`](crate::StatsPolicy)) only when the line lists
+    /// of both customers are given; `None` (the stores' default) drops it, and
+    /// `category_spend` is then read from the line items.
+    pub lines: Option<Vec<LineItems>>,
 }
 
 impl Belongings {
@@ -446,6 +452,23 @@ fn account_writes(
         );
     }
     Ok(out.into_values().collect())
+}
+
+/// Stats folded again from `activities`, with the tracked categories' spend when the line
+/// lists are given (lists of other activities are left out).
+fn refold(
+    activities: &[Activity],
+    lines: Option<&[LineItems]>,
+    policies: &Policies,
+) -> Result<Stats, DomainError> {
+    match lines {
+        Some(lines) => Stats::from_history(
+            activities,
+            lines,
+            policies.stats.category_spend.iter().cloned(),
+        ),
+        None => Stats::from_activities(activities),
+    }
 }
 
 fn refuse(survivor: CustomerId, loser: CustomerId, reason: &'static str) -> DomainError {
@@ -523,11 +546,16 @@ pub fn plan_merge(
             },
         })
         .collect();
-    let stats = Stats::from_activities(
-        survivor_activities
-            .iter()
-            .chain(moves.iter().map(|m| &m.activity)),
-    )?;
+    let union: Vec<Activity> = survivor_activities
+        .iter()
+        .chain(moves.iter().map(|m| &m.activity))
+        .cloned()
+        .collect();
+    let lines = match (&survivor_has.lines, &loser_has.lines) {
+        (Some(s), Some(l)) => Some(s.iter().chain(l).cloned().collect::<Vec<_>>()),
+        _ => None,
+    };
+    let stats = refold(&union, lines.as_deref(), policies)?;
 
     let mut next = survivor.next_version();
     next.profile = preview.profile.clone();
@@ -719,8 +747,11 @@ pub fn plan_unmerge(
             },
         })
         .collect();
-    let loser_stats = Stats::from_activities(moves.iter().map(|m| &m.activity))?;
-    let stats = Stats::from_activities(kept.iter().copied())?;
+    let back: Vec<Activity> = moves.iter().map(|m| m.activity.clone()).collect();
+    let kept: Vec<Activity> = kept.into_iter().cloned().collect();
+    // Lines go where their activity goes (each list names its activity).
+    let loser_stats = refold(&back, survivor_has.lines.as_deref(), policies)?;
+    let stats = refold(&kept, survivor_has.lines.as_deref(), policies)?;
 
     let before = &record.survivor_before;
     let merged = &record.preview;

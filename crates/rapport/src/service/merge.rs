@@ -444,7 +444,8 @@ impl<S: MergeStore, N> Service<S, N> {
     #[tracing::instrument(name = "rapport.merge", level = "debug", skip_all, fields(tenant = %t, survivor = %req.survivor, loser = %req.loser))]
     pub async fn merge(&self, t: TenantId, req: MergeRequest) -> Result<Merged, Error> {
         // Everything the decision needs in one store call (one reader job on SQLite).
-        let Some((s, l)) = self.store.merge_inputs(t, req.survivor, req.loser).await? else {
+        let Some((mut s, mut l)) = self.store.merge_inputs(t, req.survivor, req.loser).await?
+        else {
             // Name the missing one.
             self.load_plain(t, req.survivor).await?;
             return Err(Error::NotFound(req.loser));
@@ -460,6 +461,12 @@ impl<S: MergeStore, N> Service<S, N> {
                     actual: r.customer.version(),
                 }));
             }
+        }
+        if !self.policies.stats.category_spend.is_empty() {
+            // The survivor's stats are folded again from both histories: with the line lists,
+            // per-category spend comes along.
+            s.belongings.lines = self.store.purchase_lines(t, req.survivor).await?;
+            l.belongings.lines = self.store.purchase_lines(t, req.loser).await?;
         }
         let now = self.clock.now();
         let ctx = MergeContext {
@@ -512,7 +519,10 @@ impl<S: MergeStore, N> Service<S, N> {
             .store
             .activities(t, record.survivor, TimeRange::all())
             .await?;
-        let sb = self.store.belongings(t, record.survivor).await?;
+        let mut sb = self.store.belongings(t, record.survivor).await?;
+        if !self.policies.stats.category_spend.is_empty() {
+            sb.lines = self.store.purchase_lines(t, record.survivor).await?;
+        }
         let mut ids = || self.ids.message_id();
         let planned = plan_unmerge(
             &record,

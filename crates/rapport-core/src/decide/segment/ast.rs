@@ -501,9 +501,12 @@ pub enum Field {
     /// `days_since_registered`: whole UTC days since the customer was created.
     DaysSinceRegistered,
     /// `category_spend("tea", DAYS)`: the customer's net spend on line items of the category
-    /// over purchases at times in `(now - DAYS days, now]`, in the customer's currency (a
-    /// refund's lines subtract at the time of their order's purchase); missing without
-    /// [`SegmentContext::purchases`](super::SegmentContext::purchases). `DAYS` is
+    /// over purchases of the `DAYS` UTC days ending with `now`'s day (the window of
+    /// `revenue_365d`), in the customer's currency (a refund's lines subtract on the day of
+    /// their order's purchase). Read from [`Stats`](crate::Stats) when they track the
+    /// category ([`StatsPolicy`](crate::StatsPolicy)), else from
+    /// [`SegmentContext::purchases`](super::SegmentContext::purchases); missing without
+    /// either. `DAYS` is
     /// `1..=`[`MAX_SPEND_DAYS`].
     CategorySpend {
         /// The category.

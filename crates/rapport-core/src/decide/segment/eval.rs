@@ -214,8 +214,11 @@ fn compare(ctx: &SegmentContext<'_>, field: &Field, op: CmpOp, value: &Literal) 
         ),
         Field::CategorySpend { category, days } if comparable(ctx) => num(
             op,
-            ctx.purchases
-                .map(|p| p.category_spend(category, *days, now)),
+            // From the stats when they keep the category, else from the line items.
+            ctx.stats.category_spend(category, *days, now).or_else(|| {
+                ctx.purchases
+                    .map(|p| p.category_spend(category, *days, now))
+            }),
             value,
         ),
         Field::CategorySpend { .. } => false,

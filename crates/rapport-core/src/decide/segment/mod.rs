@@ -295,6 +295,62 @@ impl Segment {
         found
     }
 
+    /// True when evaluating the predicate for a customer with these `stats` needs its line
+    /// items: it reads `bought(...)`, or `category_spend(...)` of a category the stats do not
+    /// track ([`Stats::track_categories`](crate::Stats::track_categories)).
+    ///
+    /// ```
+    /// use rapport_core::*;
+    /// let seg = Segment::parse(r#"category_spend("tea", 30) >= 10"#)?;
+    /// let mut stats = Stats::default();
+    /// assert!(seg.needs_line_items(&stats));
+    /// stats.track_categories([ProductCategory::new("tea")?]);
+    /// assert!(!seg.needs_line_items(&stats));
+    /// assert!(Segment::parse(r#"bought("puer")"#)?.needs_line_items(&stats));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn needs_line_items(&self, stats: &crate::Stats) -> bool {
+        self.reads_lines_beyond(&|c| stats.tracks_category(c))
+    }
+
+    /// True when the predicate reads `bought(...)`, or `category_spend(...)` of a category
+    /// outside `tracked`: under a [`StatsPolicy`](crate::StatsPolicy) tracking `tracked`, the
+    /// line items are needed to evaluate it.
+    ///
+    /// ```
+    /// use rapport_core::*;
+    /// let tea: std::collections::BTreeSet<_> = [ProductCategory::new("tea")?].into();
+    /// assert!(!Segment::parse(r#"category_spend("tea", 30) >= 10"#)?.needs_line_items_beyond(&tea));
+    /// assert!(Segment::parse(r#"category_spend("cups", 30) >= 10"#)?.needs_line_items_beyond(&tea));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn needs_line_items_beyond(
+        &self,
+        tracked: &std::collections::BTreeSet<crate::model::id::ProductCategory>,
+    ) -> bool {
+        self.reads_lines_beyond(&|c| tracked.contains(c))
+    }
+
+    fn reads_lines_beyond(
+        &self,
+        tracked: &dyn Fn(&crate::model::id::ProductCategory) -> bool,
+    ) -> bool {
+        let mut found = false;
+        self.visit(&mut |s| {
+            found |= match s {
+                Segment::Bought(_) => true,
+                Segment::Compare {
+                    field: Field::CategorySpend { category, .. },
+                    ..
+                } => !tracked(category),
+                _ => false,
+            };
+        });
+        found
+    }
+
     /// True when the predicate tests account roles (`has_account_role(...)`): a store then
     /// reads the customers' links to evaluate it ([`SegmentContext::with_account_roles`]).
     ///

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Days, Utc};
 use rust_decimal::Decimal;
 
 use crate::model::id::{OrderId, ProductCategory, Sku};
@@ -30,12 +30,15 @@ struct Spend {
 /// - **bought(sku)**: as the recommender counts it ([`net_purchases`]): some order of the
 ///   customer holds more of the sku than that order's refund lines give back.
 /// - **category_spend(category, days, now)**: Σ quantity × unit price of the lines of that
-///   category whose purchase happened in `(now − days, now]`, minus the lines of refunds
-///   (made at or before `now`) of such purchases. A refund's lines count at the time of its
-///   order's purchase, as [`Stats`](crate::Stats) counts refunds on the purchase day; a
-///   refund of an order without purchase lines counts at its own time. Lines without a
-///   category count toward none. Amounts are in the customer's currency (a customer buys in
-///   one).
+///   category whose purchase happened on a UTC day `d` with `today − days < d <= today`
+///   (`today` is `now`'s UTC day: the window of `revenue_365d`,
+///   [`Stats::window`](crate::Stats::window)), minus the lines of refunds of such purchases.
+///   A refund's lines count on the day of its order's purchase, as [`Stats`](crate::Stats)
+///   counts refunds on the purchase day, whenever the refund was made; a refund of an order
+///   without purchase lines counts on its own day. Lines without a category count toward
+///   none. Amounts are in the customer's currency (a customer buys in one). The same
+///   figure as [`Stats::category_spend`](crate::Stats::category_spend) when the stats track
+///   the category.
 ///
 /// ```
 /// use chrono::{TimeZone, Utc, Duration};
@@ -162,7 +165,8 @@ impl PurchaseSummary {
         out
     }
 
-    /// Net spend on `category` over purchases in `(now − days, now]` (see the type's docs);
+    /// Net spend on `category` over purchases of the `days` UTC days ending with `now`'s day
+    /// (see the type's docs);
     /// zero when there is none. Sums that do not fit a `Decimal` saturate.
     ///
     /// ```
@@ -179,14 +183,13 @@ impl PurchaseSummary {
         days: u32,
         now: DateTime<Utc>,
     ) -> Decimal {
-        let start = now.checked_sub_signed(Duration::days(i64::from(days)));
+        let today = now.date_naive();
+        let start = today.checked_sub_days(Days::new(u64::from(days)));
         self.spend
             .iter()
             .filter(|s| {
-                &s.category == category
-                    && s.at <= now
-                    && s.counted_at <= now
-                    && start.is_none_or(|st| s.counted_at > st)
+                let d = s.counted_at.date_naive();
+                &s.category == category && d <= today && start.is_none_or(|st| d > st)
             })
             .fold(Decimal::ZERO, |acc, s| acc.saturating_add(s.amount))
     }
