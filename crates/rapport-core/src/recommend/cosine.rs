@@ -100,46 +100,90 @@ impl ItemModel {
         params: CosineParams,
         threads: Option<usize>,
     ) -> Self {
-        let iter = purchases.into_iter();
-        let mut sku_ids: FastMap<&'a Sku, u32> = FastMap::default();
-        let mut arrival: Vec<&'a Sku> = Vec::new();
-        let mut customer_ids: FastMap<CustomerId, u32> = FastMap::default();
+        let mut iter = purchases.into_iter();
+        let mut customers = Customers::default();
+        // Skus are interned in two halves of each chunk of purchases, the second on another
+        // thread, each half into its own table (local ids, the second's tagged); the tables
+        // are merged into the sku order at the end.
+        let mut halves: [SkuTable<'a>; 2] = [SkuTable::default(), SkuTable::default()];
+        let two = threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        }) > 1;
         let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(iter.size_hint().0);
-        // Purchases usually come grouped by customer (the stores page line items by customer,
-        // `net_purchases` sorts them): the previous pair's customer is looked up once.
-        let mut last: Option<(CustomerId, u32)> = None;
-        for (c, s) in iter {
-            let ci = match last {
-                Some((lc, li)) if lc == c => li,
-                _ => {
-                    let next = customer_ids.len() as u32;
-                    let ci = *customer_ids.entry(c).or_insert(next);
-                    last = Some((c, ci));
-                    ci
+        let mut chunk: Vec<(CustomerId, &'a Sku)> = Vec::with_capacity(INTERN_CHUNK);
+        let mut second: Vec<u32> = Vec::new();
+        loop {
+            chunk.clear();
+            chunk.extend(iter.by_ref().take(INTERN_CHUNK));
+            if chunk.is_empty() {
+                break;
+            }
+            let [front_table, back_table] = &mut halves;
+            if two && chunk.len() == INTERN_CHUNK {
+                let (front, back) = chunk.split_at(INTERN_CHUNK / 2);
+                std::thread::scope(|s| {
+                    let other = s.spawn(|| {
+                        second.clear();
+                        second.extend(back.iter().map(|(_, sku)| back_table.id(sku) | SECOND));
+                    });
+                    for (c, sku) in front {
+                        pairs.push((customers.id(*c), front_table.id(sku)));
+                    }
+                    for (c, _) in back {
+                        pairs.push((customers.id(*c), 0));
+                    }
+                    other
+                        .join()
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+                });
+                let from = pairs.len() - back.len();
+                for (p, si) in pairs[from..].iter_mut().zip(&second) {
+                    p.1 = *si;
                 }
-            };
-            let next = arrival.len() as u32;
-            let si = *sku_ids.entry(s).or_insert_with(|| {
-                arrival.push(s);
-                next
-            });
-            pairs.push((ci, si));
+            } else {
+                for (c, sku) in &chunk {
+                    pairs.push((customers.id(*c), front_table.id(sku)));
+                }
+            }
         }
-        drop(sku_ids);
+        drop(chunk);
         // Items in sku order: an item's index is its rank among the distinct skus.
-        let mut order: Vec<u32> = (0..arrival.len() as u32).collect();
-        order.sort_unstable_by(|a, b| arrival[*a as usize].cmp(arrival[*b as usize]));
-        let mut rank = vec![0u32; arrival.len()];
-        for (r, a) in order.iter().enumerate() {
-            rank[*a as usize] = r as u32;
+        let [front_table, back_table] = halves;
+        let mut all: Vec<(&'a Sku, u32)> = front_table
+            .arrival
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (*s, i as u32))
+            .chain(
+                back_table
+                    .arrival
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (*s, i as u32 | SECOND)),
+            )
+            .collect();
+        drop((front_table.ids, back_table.ids));
+        all.sort_unstable_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
+        let mut rank = [
+            vec![0u32; front_table.arrival.len()],
+            vec![0u32; back_table.arrival.len()],
+        ];
+        let mut skus: Vec<Sku> = Vec::new();
+        for (s, local) in &all {
+            if skus.last() != Some(*s) {
+                skus.push((*s).clone());
+            }
+            let half = usize::from(local & SECOND != 0);
+            rank[half][(local & !SECOND) as usize] = skus.len() as u32 - 1;
         }
-        let skus: Vec<Sku> = order.iter().map(|a| arrival[*a as usize].clone()).collect();
+        drop(all);
         for p in &mut pairs {
-            p.1 = rank[p.1 as usize];
+            let half = usize::from(p.1 & SECOND != 0);
+            p.1 = rank[half][(p.1 & !SECOND) as usize];
         }
-        let customers = customer_ids.len();
-        drop(customer_ids);
-        let baskets = Csr::group(customers, &pairs, true);
+        drop(rank);
+        let baskets = Csr::group(customers.ids.len(), &pairs, true);
+        drop(customers);
         drop(pairs);
         // Each item's buyers, in customer order: the baskets transposed.
         let item_buyers = baskets.transpose(skus.len());
@@ -284,6 +328,52 @@ impl ItemModel {
                 }
             })
             .collect()
+    }
+}
+
+/// Purchases interned per chunk (the sku tables split each chunk in two halves).
+const INTERN_CHUNK: usize = 1 << 16;
+
+/// The tag of a sku id from the second half's table.
+const SECOND: u32 = 1 << 31;
+
+/// Customers numbered densely in arrival order.
+#[derive(Default)]
+struct Customers {
+    ids: FastMap<CustomerId, u32>,
+    /// Purchases usually come grouped by customer (the stores page line items by customer,
+    /// `net_purchases` sorts them): the previous pair's customer is looked up once.
+    last: Option<(CustomerId, u32)>,
+}
+
+impl Customers {
+    fn id(&mut self, c: CustomerId) -> u32 {
+        match self.last {
+            Some((lc, li)) if lc == c => li,
+            _ => {
+                let next = self.ids.len() as u32;
+                let ci = *self.ids.entry(c).or_insert(next);
+                self.last = Some((c, ci));
+                ci
+            }
+        }
+    }
+}
+
+/// Skus numbered densely in arrival order (a local numbering: the build merges two tables).
+#[derive(Default)]
+struct SkuTable<'a> {
+    ids: FastMap<&'a Sku, u32>,
+    arrival: Vec<&'a Sku>,
+}
+
+impl<'a> SkuTable<'a> {
+    fn id(&mut self, s: &'a Sku) -> u32 {
+        let next = self.arrival.len() as u32;
+        *self.ids.entry(s).or_insert_with(|| {
+            self.arrival.push(s);
+            next
+        })
     }
 }
 
@@ -615,7 +705,9 @@ mod tests {
             .collect();
         let mut pairs = Vec::new();
         let mut x: u64 = 19;
-        for c in 0..2_000u128 {
+        // ~100k pairs: more than one 64k-pair interning chunk, so the two halves' sku tables
+        // are merged across chunks.
+        for c in 0..20_000u128 {
             for _ in 0..(1 + c % 9) {
                 x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
                 // Skewed: low indices far more often.
