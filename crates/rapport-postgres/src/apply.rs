@@ -509,13 +509,20 @@ impl Prepared {
         self.activities.iter().map(|a| a.key.as_str()).collect()
     }
 
-    /// The first customer written, else the first activity's customer: what the group
-    /// commit routes by.
+    /// The smallest id of the customers written (revived ones included), else the first
+    /// activity's customer: what the group commit routes by. The smallest, not the first:
+    /// "merge A into B" writes B's tombstone first and "merge B into A" A's, and routed by
+    /// their first rows the two would run in two lanes' transactions at once, each locking
+    /// its first row and waiting for the other's (a deadlock PostgreSQL breaks by failing
+    /// one). Routed by the smallest id they meet in one lane, one after the other, and the
+    /// second is refused with a typed conflict.
     pub(crate) fn route(&self) -> u128 {
         let id = self
             .customers
-            .first()
+            .iter()
             .map(|(_, c)| c.id)
+            .chain(self.revived.iter().map(|(_, c)| c.id))
+            .min()
             .or_else(|| self.activities.first().map(|a| a.customer))
             .unwrap_or_default();
         id.as_u128() ^ self.tenant.as_u128()

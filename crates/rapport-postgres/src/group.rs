@@ -1,7 +1,7 @@
 //! Group commit: concurrent [`Store::apply`](rapport_core::Store::apply) calls share one
 //! transaction and one `COMMIT`, as the SQLite store's writer thread does.
 //!
-//! Each call is queued on one of a few *lanes* (chosen by its first customer, so the
+//! Each call is queued on one of a few *lanes* (chosen by its smallest customer id, so the
 //! changesets of one customer always meet in the same lane and two group transactions never
 //! wait on each other's rows for single-customer changesets). A lane's task takes the first
 //! changeset queued, everything queued behind it (up to [`MAX_GROUP`]), and applies them in

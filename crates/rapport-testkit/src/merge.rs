@@ -389,56 +389,87 @@ pub struct MergeRace {
 /// The first violation found.
 pub fn merge_race<S: MergeStore + 'static>(store: S, pairs: usize) -> Result<MergeRace, String> {
     let svc = Arc::new(service(store, 1));
+    // Pairs are independent: eight workers race theirs side by side (a server store is
+    // bound by commit latency, not by the work), each pair's two merges on two threads.
+    const WORKERS: usize = 8;
+    let refused: Vec<Result<usize, String>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..WORKERS)
+            .map(|w| {
+                let svc = Arc::clone(&svc);
+                scope.spawn(move || -> Result<usize, String> {
+                    let mut refused = 0;
+                    for n in (w..pairs).step_by(WORKERS) {
+                        refused += race_pair(&svc, n)?;
+                    }
+                    Ok(refused)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a race worker panicked".to_owned()))
+            })
+            .collect()
+    });
     let mut report = MergeRace {
         pairs,
+        won: pairs,
         ..MergeRace::default()
     };
-    for n in 0..pairs {
-        let n32 = u32::try_from(n).unwrap_or(u32::MAX);
-        let (a, b) = block_on(pair(&svc, n32 + 1))?;
-        let outcomes: Vec<Result<rapport::Merged, Error>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = [(a, b), (b, a)]
-                .into_iter()
-                .map(|(s, l)| {
-                    let svc = Arc::clone(&svc);
-                    scope.spawn(move || {
-                        let actor = Actor::new("racer").map_err(Error::Domain)?;
-                        block_on(svc.merge(T, MergeRequest::new(s, l, actor)))
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(Error::NotFound(a))))
-                .collect()
-        });
-        let mut won = 0;
-        for o in &outcomes {
-            match o {
-                Ok(_) => won += 1,
-                Err(Error::Store(StoreError::Conflict { .. }))
-                | Err(Error::Domain(DomainError::Tombstoned { .. }))
-                | Err(Error::Store(StoreError::Invalid(DomainError::Tombstoned { .. }))) => {
-                    report.refused += 1;
-                }
-                Err(other) => return Err(format!("pair {n}: untyped refusal: {other}")),
-            }
-        }
-        ensure!(won == 1, "pair {n}: {won} merges won");
-        report.won += won;
-        let end_a = block_on(svc.customer(T, a)).map_err(e)?;
-        let end_b = block_on(svc.customer(T, b)).map_err(e)?;
-        ensure!(
-            end_a.customer.id() == end_b.customer.id() && end_a.customer.is_live(),
-            "pair {n}: the two ids resolve to different customers (a cycle or a lost customer)"
-        );
-        ensure!(
-            end_a.stats.orders() == 4,
-            "pair {n}: the survivor has {} orders, not 4",
-            end_a.stats.orders()
-        );
+    for r in refused {
+        report.refused += r?;
     }
     Ok(report)
+}
+
+/// One race of [`merge_race`]: pair `n` merged both ways at once; exactly one wins. Returns
+/// how many were refused (one).
+fn race_pair<S: MergeStore + 'static>(svc: &Arc<Service<S>>, n: usize) -> Result<usize, String> {
+    let n32 = u32::try_from(n).unwrap_or(u32::MAX);
+    let (a, b) = block_on(pair(svc, n32 + 1))?;
+    let outcomes: Vec<Result<rapport::Merged, Error>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = [(a, b), (b, a)]
+            .into_iter()
+            .map(|(s, l)| {
+                let svc = Arc::clone(svc);
+                scope.spawn(move || {
+                    let actor = Actor::new("racer").map_err(Error::Domain)?;
+                    block_on(svc.merge(T, MergeRequest::new(s, l, actor)))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(Error::NotFound(a))))
+            .collect()
+    });
+    let (mut won, mut refused) = (0, 0);
+    for o in &outcomes {
+        match o {
+            Ok(_) => won += 1,
+            Err(Error::Store(StoreError::Conflict { .. }))
+            | Err(Error::Domain(DomainError::Tombstoned { .. }))
+            | Err(Error::Store(StoreError::Invalid(DomainError::Tombstoned { .. }))) => {
+                refused += 1;
+            }
+            Err(other) => return Err(format!("pair {n}: untyped refusal: {other}")),
+        }
+    }
+    ensure!(won == 1, "pair {n}: {won} merges won");
+    let end_a = block_on(svc.customer(T, a)).map_err(e)?;
+    let end_b = block_on(svc.customer(T, b)).map_err(e)?;
+    ensure!(
+        end_a.customer.id() == end_b.customer.id() && end_a.customer.is_live(),
+        "pair {n}: the two ids resolve to different customers (a cycle or a lost customer)"
+    );
+    ensure!(
+        end_a.stats.orders() == 4,
+        "pair {n}: the survivor has {} orders, not 4",
+        end_a.stats.orders()
+    );
+    Ok(refused)
 }
 
 /// Pairs marked "not a duplicate" are stored per tenant and left out of later scans until a
