@@ -1209,6 +1209,9 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// [`Service::record`] for a purchase or refund with its line items, written in the same
     /// changeset (none are written when the activity's key was recorded before). The lines
     /// must add up to the amount unless `allow_total_mismatch`; no lines is a plain `record`.
+    /// A refund recorded without lines that refunds its order in full (`record` too) gives
+    /// back what is left of the order's stored lines ([`rapport_core::ports::lines_left`]),
+    /// written with it, so segments and recommendations count the order as returned.
     ///
     /// ```
     /// # use futures::executor::block_on;
@@ -1256,6 +1259,16 @@ impl<S: Store, N: Notifier> Service<S, N> {
         let refund = matches!(a.kind, ActivityKind::Refund { .. });
         let model = self.predictor(t).await?;
         let stored_lines = self.rule_lines(t, a.customer).await?;
+        // A refund recorded without lines may be the order's full refund: it then gives back
+        // what is left of the order's lines (read here, decided below once the refund is).
+        let order_lines = if refund && lines.is_empty() {
+            match &stored_lines {
+                Some(stored) => Some(stored.clone()),
+                None => self.store.purchase_lines(t, a.customer).await?,
+            }
+        } else {
+            None
+        };
         let roles = self.roles_for(t, a.customer).await?;
         let (r, applied) = self
             .modify_with_history(t, a.customer, None, refund, |read, history, now| {
@@ -1286,14 +1299,32 @@ impl<S: Store, N: Notifier> Service<S, N> {
                 let first_order = stats.count(ActivityType::Purchase) == 0
                     && stats.count(ActivityType::Refund) == 0;
                 stats.apply(&activity)?;
-                let line_items = if lines.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![LineItems::of(
+                let line_items = match (&activity.kind, order_lines.as_deref()) {
+                    _ if !lines.is_empty() => vec![LineItems::of(
                         &activity,
                         lines.clone(),
                         allow_total_mismatch,
-                    )?]
+                    )?],
+                    // The order's full refund, without lines: it gives back what is left of
+                    // the order's lines, so `bought`, `category_spend` and the recommendation
+                    // model count the order as returned (net of full refunds). The amounts
+                    // may differ (a refund of the amount left is not a price list).
+                    (
+                        ActivityKind::Refund {
+                            order_id,
+                            full: true,
+                            ..
+                        },
+                        Some(stored),
+                    ) => {
+                        let left = rapport_core::ports::lines_left(stored, order_id);
+                        if left.is_empty() {
+                            Vec::new()
+                        } else {
+                            vec![LineItems::of(&activity, left, true)?]
+                        }
+                    }
+                    _ => Vec::new(),
                 };
                 self.fold_category_spend(&mut stats, first_order, &activity, &line_items)?;
                 // Tag rules on line items see the stored lines and these.

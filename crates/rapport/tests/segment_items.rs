@@ -282,3 +282,63 @@ fn stats_folded_under_another_policy_fall_back_to_the_line_items_until_refolded(
     );
     assert_eq!(find(r#"category_spend("tea", 30) == 70"#), [ann]);
 }
+
+/// A full refund recorded without lines gives back what is left of its order's lines: the
+/// order no longer counts in `bought(...)`, `category_spend(...)` or the recommendation
+/// model's purchases; a partial refund without lines gives nothing back.
+#[test]
+fn a_full_refund_without_lines_returns_the_orders_lines() {
+    let svc = Service::new(MemoryStore::new())
+        .with_policies(policies())
+        .unwrap();
+    let t = TenantId::from_u128(1);
+    let ann = svc.register(t, Profile::default()).unwrap().customer.id();
+    let now = svc.now();
+    let mut two_puer = line("puer", "tea", "30");
+    two_puer.quantity = 2;
+    let buy = NewActivity::purchase(ann, "a-1", usd("80"), now).unwrap();
+    svc.record_with_lines(t, buy, vec![two_puer, line("sencha", "tea", "20")], false)
+        .unwrap();
+    let find = |text: &str| -> usize { svc.find(t, &Segment::parse(text).unwrap()).unwrap().len() };
+    assert_eq!(find(r#"bought("puer")"#), 1);
+    // One puer given back with its line, then 10 back without lines: not the full order.
+    let mut one_puer = line("puer", "tea", "30");
+    one_puer.quantity = 1;
+    let back =
+        NewActivity::refund(ann, "a-1", usd("30"), now + chrono::Duration::seconds(1)).unwrap();
+    svc.record_with_lines(t, back, vec![one_puer], false)
+        .unwrap();
+    let back =
+        NewActivity::refund(ann, "a-1", usd("10"), now + chrono::Duration::seconds(2)).unwrap();
+    svc.record(t, back).unwrap();
+    assert_eq!(find(r#"bought("puer")"#), 1);
+    assert_eq!(find(r#"bought("sencha")"#), 1);
+    let lines = futures::executor::block_on(Store::purchase_lines(svc.store(), t, ann))
+        .unwrap()
+        .unwrap();
+    assert_eq!(lines.iter().filter(|l| l.refund).count(), 1, "{lines:?}");
+    // The rest (40) refunds the order in full: the puer and the sencha left come back.
+    let back =
+        NewActivity::refund(ann, "a-1", usd("40"), now + chrono::Duration::seconds(3)).unwrap();
+    svc.record(t, back).unwrap();
+    let lines = futures::executor::block_on(Store::purchase_lines(svc.store(), t, ann))
+        .unwrap()
+        .unwrap();
+    let given_back: Vec<(String, u32)> = lines
+        .iter()
+        .rfind(|l| l.refund)
+        .unwrap()
+        .items
+        .iter()
+        .map(|l| (l.sku.to_string(), l.quantity))
+        .collect();
+    assert_eq!(
+        given_back,
+        [("puer".to_owned(), 1), ("sencha".to_owned(), 1)]
+    );
+    assert_eq!(find(r#"bought("puer")"#), 0);
+    assert_eq!(find(r#"bought("sencha")"#), 0);
+    assert_eq!(find(r#"category_spend("tea", 30) > 0"#), 0);
+    assert!(svc.purchases(t).unwrap().pairs.is_empty());
+    assert!(tags(&svc, t, ann).is_empty());
+}

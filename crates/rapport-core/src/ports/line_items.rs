@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 
 use crate::model::id::{ActivityId, CustomerId, OrderId, Sku, TenantId};
-use crate::model::line_item::LineItems;
+use crate::model::line_item::{LineItem, LineItems};
 use crate::ports::error::StoreError;
 use crate::ports::store::Store;
 
@@ -116,4 +116,56 @@ pub fn net_purchases(rows: &[LineItems]) -> Vec<(CustomerId, Sku)> {
         }
     }
     out.into_keys().map(|(c, s)| (c, s.clone())).collect()
+}
+
+/// What is left of `order`'s purchased lines once the refund lines of that order among `rows`
+/// are given back: each purchase line in order, its quantity less what refund lines of the
+/// same sku returned (netted as [`net_purchases`] nets them, by sku within the order), lines
+/// with nothing left dropped. The lines a full refund recorded without lines gives back
+/// (`Service::record` writes them with the refund, so that `bought(...)`,
+/// `category_spend(...)` and the recommendation model count the order as returned).
+///
+/// ```
+/// use chrono::DateTime;
+/// use rapport_core::*;
+/// use rapport_core::ports::lines_left;
+/// let usd = |s: &str| Money::new(s.parse().unwrap(), Currency::USD);
+/// let c = CustomerId::from_u128(1);
+/// let line = |s: &str, q| LineItem::new(Sku::new(s).unwrap(), q, usd("1"), None).unwrap();
+/// let list = |id, order: &str, refund, items| LineItems { activity: ActivityId::from_u128(id),
+///     customer: c, order: OrderId::new(order).unwrap(), at: DateTime::UNIX_EPOCH, refund, items };
+/// let rows = [
+///     list(1, "o", false, vec![line("a", 3), line("b", 1)]),
+///     list(2, "o", true, vec![line("a", 1)]),
+///     list(3, "p", false, vec![line("c", 1)]),
+/// ];
+/// assert_eq!(lines_left(&rows, &OrderId::new("o")?), vec![line("a", 2), line("b", 1)]);
+/// assert!(lines_left(&rows, &OrderId::new("q")?).is_empty());
+/// # Ok::<(), DomainError>(())
+/// ```
+#[must_use]
+pub fn lines_left(rows: &[LineItems], order: &OrderId) -> Vec<LineItem> {
+    let of_order = || rows.iter().filter(|r| &r.order == order);
+    let mut returned: HashMap<&Sku, u32> = HashMap::new();
+    for r in of_order().filter(|r| r.refund) {
+        for l in &r.items {
+            let q = returned.entry(&l.sku).or_insert(0);
+            *q = q.saturating_add(l.quantity);
+        }
+    }
+    let mut left = Vec::new();
+    for l in of_order().filter(|r| !r.refund).flat_map(|r| &r.items) {
+        let back = returned.get_mut(&l.sku);
+        let taken = back.as_ref().map_or(0, |q| (**q).min(l.quantity));
+        if let Some(q) = back {
+            *q -= taken;
+        }
+        if l.quantity > taken {
+            left.push(LineItem {
+                quantity: l.quantity - taken,
+                ..l.clone()
+            });
+        }
+    }
+    left
 }

@@ -137,7 +137,7 @@ pub use dyn_store::{BoxFuture, DynMergeStore, DynStore};
 pub use erasure::{ErasureStore, already_erased};
 pub use error::{Entity, StoreError};
 pub use keystore::KeyStore;
-pub use line_items::{LineItemStore, net_purchases};
+pub use line_items::{LineItemStore, lines_left, net_purchases};
 pub use merge::{MergeSide, MergeStore, check_changeset_writes};
 pub use notifier::{Notifier, NotifyError};
 pub use outbox::Outbox;
