@@ -607,10 +607,12 @@ impl Prepared {
                 Ok(0)
             }
         };
+        // A changeset without activities has no key to look up: no statement is sent (a
+        // group prepares every statement, so `keys_stmt` alone does not tell).
         let known = async {
             match &keys_stmt {
-                Some(stmt) => tx.rows(stmt, &[t, &keys]).await,
-                None => Ok(Vec::new()),
+                Some(stmt) if !keys.is_empty() => tx.rows(stmt, &[t, &keys]).await,
+                _ => Ok(Vec::new()),
             }
         };
         // An update is followed by a read of the version it leaves, so a refusal can say
