@@ -5,29 +5,10 @@
 
 mod support;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
 use rapport_core::*;
 use rapport_postgres::{ImportPath, MIGRATIONS, PostgresConfig, PostgresStore};
+use rapport_sql::testing::contacts::{self, T, now};
 use support::{fresh, fresh_with, unique_schema, url};
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
-}
-
-const T: TenantId = TenantId::from_u128(7);
-
-fn person(id: u128, email: Option<&str>, phone: Option<&str>, created: DateTime<Utc>) -> Customer {
-    let profile = Profile {
-        email: email.map(|e| Pii::new(Email::parse(e).unwrap())),
-        phone: phone.map(|p| Pii::new(Phone::from_e164(p).unwrap())),
-        ..Profile::default()
-    };
-    Customer::new(T, CustomerId::from_u128(id), profile, created)
-}
-
-fn email(s: &str) -> ContactKey {
-    ContactKey::Email(Email::parse(s).unwrap())
-}
 
 /// A schema at version 1 (before the rule) holding duplicates as concurrent writers left
 /// them is migrated: the oldest customer of each group keeps the contact, the younger ones
@@ -37,19 +18,7 @@ async fn the_migration_keeps_the_oldest_of_existing_duplicates() {
     drop(fresh()); // skips (or fails under RAPPORT_REQUIRE_POSTGRES) without a server
     let schema = unique_schema();
     let client = support::raw_client().await;
-    let t0 = now() - Duration::days(30);
-    let oldest = person(3, Some("dup@example.com"), Some("+8613800138000"), t0);
-    let younger = person(1, Some("dup@example.com"), None, t0 + Duration::hours(1));
-    let youngest = person(
-        2,
-        Some("dup@example.com"),
-        Some("+8613800138000"),
-        t0 + Duration::hours(2),
-    );
-    let mut merged = person(4, Some("dup@example.com"), None, t0 - Duration::hours(5));
-    merged
-        .set_lifecycle(merged.lifecycle().merge_into(oldest.id(), t0).unwrap())
-        .unwrap();
+    let dups = contacts::legacy_duplicates("dup@example.com");
     client
         .batch_execute(&format!(
             "CREATE SCHEMA \"{schema}\"; SET search_path TO \"{schema}\";
@@ -61,7 +30,7 @@ async fn the_migration_keeps_the_oldest_of_existing_duplicates() {
         ))
         .await
         .unwrap();
-    for c in [&oldest, &younger, &youngest, &merged] {
+    for c in &dups {
         client
             .execute(
                 "INSERT INTO customers (tenant_id, customer_id, version, stage, tier, created_at,
@@ -93,46 +62,18 @@ async fn the_migration_keeps_the_oldest_of_existing_duplicates() {
     )
     .await
     .unwrap();
-    assert_eq!(
-        s.find_by_contact(T, &email("dup@example.com"))
-            .await
-            .unwrap(),
-        vec![oldest.id(), younger.id(), youngest.id()]
-    );
-    let phone = ContactKey::Phone(Phone::from_e164("+8613800138000").unwrap());
-    assert_eq!(
-        s.find_by_contact(T, &phone).await.unwrap(),
-        vec![oldest.id(), youngest.id()]
-    );
-    // A younger duplicate can still be written (its email unchanged).
-    let mut next = younger.next_version();
-    next.tags
-        .insert("value:vip".parse().unwrap(), TagSource::Manual, now(), None);
-    let mut cs = Changeset::new();
-    cs.update(&younger, next.clone(), Stats::default());
-    s.apply(T, &cs).await.unwrap();
-    assert_eq!(
-        s.load(T, younger.id()).await.unwrap().unwrap().customer,
-        next
-    );
-    // No new duplicate gets in: the holder is named.
-    let mut cs = Changeset::new();
-    cs.create(
-        person(9, Some("dup@example.com"), None, now()),
-        Stats::default(),
-    );
-    match s.apply(T, &cs).await {
-        Err(StoreError::ContactTaken {
-            contact: ContactKind::Email,
-            existing,
-            ..
-        }) => assert_eq!(existing, oldest.id()),
-        other => panic!("expected ContactTaken, got {other:?}"),
-    }
+    // The shared checks drive the store with `block_on`: off the test's runtime.
+    let (s, dups, next) = tokio::task::spawn_blocking(move || {
+        let next = contacts::check_migrated_duplicates(&s, &dups);
+        (s, dups, next)
+    })
+    .await
+    .unwrap();
+    let (younger, oldest) = (&dups[1], &dups[0]);
     // An update taking a held phone is refused too, naming the holder.
     let mut cs = Changeset::new();
-    let mut takes = younger.next_version().next_version();
-    takes.profile.phone = Some(Pii::new(Phone::from_e164("+8613800138000").unwrap()));
+    let mut takes = next.next_version();
+    takes.profile.phone = Some(Pii::new(Phone::from_e164(contacts::SHARED_PHONE).unwrap()));
     cs.update(&next, takes, Stats::default());
     match s.apply(T, &cs).await {
         Err(StoreError::ContactTaken {
@@ -154,40 +95,9 @@ fn eight_concurrent_imports_of_the_same_people_leave_one_customer_each() {
     for path in [ImportPath::Copy, ImportPath::Statements] {
         let f = fresh_with(|c| c.with_import(path).with_pool_size(8));
         let s = f.0.as_ref().unwrap();
-        let start = std::sync::Barrier::new(8);
-        let reports: Vec<rapport_postgres::ImportReport> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..8u128)
-                .map(|importer| {
-                    let start = &start;
-                    scope.spawn(move || {
-                        let batch: Vec<(Customer, Stats)> = (0..300u128)
-                            .map(|i| {
-                                let phone = format!("+86138{:08}", 100_000 + i);
-                                let c = person(
-                                    importer * 1_000 + i + 1,
-                                    (i % 3 != 0).then(|| format!("p{i}@example.com")).as_deref(),
-                                    (i % 3 == 0 || i % 2 == 0).then_some(phone.as_str()),
-                                    now(),
-                                );
-                                (c, Stats::default())
-                            })
-                            .collect();
-                        start.wait();
-                        let mut total = rapport_postgres::ImportReport::default();
-                        for part in batch.chunks(25) {
-                            total +=
-                                futures::executor::block_on(s.import_customers(T, part)).unwrap();
-                        }
-                        total
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        contacts::check_racing_imports(s, &format!("{path:?}"), |part| {
+            let r = futures::executor::block_on(s.import_customers(T, part)).unwrap();
+            (r.inserted, r.contact_taken)
         });
-        let inserted: usize = reports.iter().map(|r| r.inserted).sum();
-        let taken: usize = reports.iter().map(|r| r.contact_taken).sum();
-        assert_eq!((inserted, taken), (300, 7 * 300), "{path:?}");
-        let all = futures::executor::block_on(s.scan(T, Page::first(10_000))).unwrap();
-        assert_eq!(all.len(), 300, "{path:?}");
     }
 }

@@ -16,6 +16,7 @@
 //! a whole run.
 #![allow(clippy::unwrap_used)]
 
+pub mod contacts;
 pub mod scan;
 pub mod timing;
 
