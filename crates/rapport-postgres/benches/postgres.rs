@@ -1,7 +1,8 @@
 //! rapport-postgres side by side with raw tokio-postgres, in the same run and on the same
 //! server: bulk import (the `COPY BINARY` path and the per-row statements) vs a raw
 //! `COPY BINARY` of id + email + JSON rows; 8 concurrent `apply` callers vs raw single-row
-//! `INSERT … COMMIT`s from 8 connections; point `load` vs a raw point `SELECT`; a
+//! `INSERT … COMMIT`s from 8 connections (of a narrow row, and of the customer row `apply`
+//! writes); point `load` vs a raw point `SELECT`; a
 //! `rapport::Service` sweep of 100k customers vs scanning all pages. Import, apply and load
 //! run on the plain layout and again on the hash-partitioned one (`…_partitioned`, 16
 //! partitions by `tenant_id`; the bench's single tenant lives in one of them, so those runs
@@ -327,6 +328,80 @@ fn bench_concurrent_apply(c: &mut Criterion, rt: &Runtime) {
             });
         });
     });
+    // The same commits writing the row `apply` writes: a hand-written driver's insert of the
+    // customer (its 16 columns, its JSON, into the store's own table with its indexes), one
+    // `BEGIN`/`INSERT`/`COMMIT` per customer from each of 8 connections.
+    let row_schema = schema("apply_rawrow");
+    let row_store = store_in(&row_schema, ImportPath::Copy, Layout::Plain);
+    let insert_row = format!(
+        "INSERT INTO \"{row_schema}\".customers (tenant_id, customer_id, version, stage, tier,
+             merged_into, created_at, email, phone, orders, purchase_days, revenue,
+             last_purchase_day, first_purchase_day, customer_json, stats_json)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+    );
+    let mut next_row = 0u128;
+    g.bench_function("raw_customer_row_insert_commit", |b| {
+        b.iter(|| {
+            let base = next_row;
+            next_row += WRITES as u128;
+            rt.block_on(async {
+                let tasks: Vec<_> = (0..THREADS)
+                    .map(|th| {
+                        let clients = Arc::clone(&clients);
+                        let insert = insert_row.clone();
+                        tokio::spawn(async move {
+                            let client = &clients[th];
+                            let stmt = client.prepare(&insert).await.unwrap();
+                            for k in 0..WRITES / THREADS {
+                                let id = base + (th * (WRITES / THREADS) + k) as u128 + 1;
+                                let c = Customer::new(
+                                    T,
+                                    CustomerId::from_u128(id),
+                                    Profile::default(),
+                                    now(),
+                                );
+                                let stats = Stats::default();
+                                let none_day: Option<chrono::NaiveDate> = None;
+                                let none_text: Option<String> = None;
+                                let none_id: Option<Uuid> = None;
+                                let zero = rust_decimal::Decimal::ZERO;
+                                client.batch_execute("BEGIN").await.unwrap();
+                                client
+                                    .execute(
+                                        &stmt,
+                                        &[
+                                            T.as_uuid(),
+                                            c.id().as_uuid(),
+                                            &1i64,
+                                            &c.stage().as_str(),
+                                            &c.tier().as_str(),
+                                            &none_id,
+                                            &c.created_at(),
+                                            &none_text,
+                                            &none_text,
+                                            &0i64,
+                                            &0i64,
+                                            &zero,
+                                            &none_day,
+                                            &none_day,
+                                            &serde_json::to_string(&c).unwrap(),
+                                            &serde_json::to_string(&stats).unwrap(),
+                                        ],
+                                    )
+                                    .await
+                                    .unwrap();
+                                client.batch_execute("COMMIT").await.unwrap();
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            });
+        });
+    });
+    block_on(row_store.drop_schema()).unwrap();
     for (layout, suffix) in layouts() {
         let schema = schema(&format!("apply{suffix}"));
         let store = Arc::new(store_in(&schema, ImportPath::Copy, layout));
