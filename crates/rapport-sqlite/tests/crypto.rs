@@ -199,3 +199,91 @@ fn erasing_1000_plain_customers_leaves_no_plaintext_in_the_live_database() {
     assert_eq!(plaintext_hits(&raw_files(&path), &people), 0);
     drop(store);
 }
+
+/// A database written before schema 11 — blind indexes as 64 hexadecimal characters in the
+/// contact columns — finds its customers by email and phone once the migration converted
+/// them to the 16-byte form, and still refuses a new customer with a contact taken before.
+#[test]
+fn an_older_database_finds_its_customers_after_the_short_index_migration() {
+    let t = TenantId::from_u128(1);
+    let path = fresh_path("short-index");
+    let keys = Arc::new(MemoryKeyStore::new());
+    let open = || {
+        SqliteStore::open(&path, SqliteConfig::default(), now())
+            .unwrap()
+            .with_keystore(keys.clone())
+    };
+    let people = &scan::people("Short", "13866")[..40];
+    let store = open();
+    block_on(store.import_customers(t, &scan::customers(people, t, now()))).unwrap();
+    drop(store);
+
+    // Turn the rows back into schema 10's: the full hexadecimal digests, version 11 unknown.
+    let sealer = rapport_sql::seal::Sealer::new(keys.clone());
+    let cn: Region = "CN".parse().unwrap();
+    let email = |p: &Person| ContactKey::Email(Email::parse(&p.email).unwrap());
+    let phone = |p: &Person| ContactKey::Phone(Phone::parse(&p.phone, cn).unwrap());
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for p in people {
+            let (e, ph) = (
+                sealer.lookup(t, &email(p)).unwrap(),
+                sealer.lookup(t, &phone(p)).unwrap(),
+            );
+            assert_eq!(e.len(), 64);
+            let n = conn
+                .execute(
+                    "UPDATE rapport_customers SET email = ?1, phone = ?2
+                     WHERE tenant_id = ?3 AND customer_id = ?4",
+                    rusqlite::params![e, ph, t.to_bytes(), p.id.to_bytes()],
+                )
+                .unwrap();
+            assert_eq!(n, 1);
+        }
+        conn.execute(
+            "DELETE FROM rapport_schema_migrations WHERE version >= 11",
+            [],
+        )
+        .unwrap();
+    }
+
+    let store = open();
+    for p in people {
+        assert_eq!(
+            block_on(store.find_by_contact(t, &email(p))).unwrap(),
+            [p.id]
+        );
+        assert_eq!(
+            block_on(store.find_by_contact(t, &phone(p))).unwrap(),
+            [p.id]
+        );
+    }
+    let forms: Vec<(String, i64)> = {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let mut stmt = conn
+            .prepare(
+                "SELECT DISTINCT typeof(email), length(email) FROM rapport_customers
+                 UNION SELECT DISTINCT typeof(phone), length(phone) FROM rapport_customers",
+            )
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(forms, [("blob".to_owned(), 16)]);
+    // Uniqueness holds on the converted form: a new customer cannot take a converted email.
+    let mut profile = Profile::default();
+    profile.email = Some(Pii::new(Email::parse(&people[3].email).unwrap()));
+    let newcomer = Customer::new(t, CustomerId::from_u128(999_999), profile, now());
+    let mut cs = Changeset::new();
+    cs.create(newcomer, Stats::default());
+    match block_on(store.apply(t, &cs)) {
+        Err(StoreError::ContactTaken {
+            contact: ContactKind::Email,
+            existing,
+            ..
+        }) => assert_eq!(existing, people[3].id),
+        other => panic!("expected the email to be taken, got {other:?}"),
+    }
+}
