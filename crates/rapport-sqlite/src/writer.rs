@@ -3,6 +3,8 @@
 //! transaction (group commit): each changeset runs under its own savepoint, so a conflicting
 //! one fails alone, and one `COMMIT` (one fsync) makes the whole group durable.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -33,6 +35,10 @@ pub(crate) enum Job {
 #[derive(Clone)]
 pub(crate) struct Writer {
     tx: mpsc::Sender<Job>,
+    /// Set while an erasure's TRUNCATE checkpoint is owed (it failed within the busy
+    /// timeout); cleared by the next one that succeeds.
+    owed: Arc<AtomicBool>,
+    busy_timeout: Duration,
 }
 
 impl Writer {
@@ -40,11 +46,38 @@ impl Writer {
     /// `BEGIN IMMEDIATE`.
     pub(crate) fn spawn(conn: Connection, busy_timeout: Duration) -> Result<Writer, SqliteError> {
         let (tx, rx) = mpsc::channel::<Job>();
+        let owed = Arc::new(AtomicBool::new(false));
+        let flag = owed.clone();
         thread::Builder::new()
             .name("rapport-sqlite-writer".into())
-            .spawn(move || run(conn, busy_timeout, &rx))
+            .spawn(move || run(conn, busy_timeout, &rx, &flag))
             .map_err(|_| SqliteError::WriterGone)?;
-        Ok(Writer { tx })
+        Ok(Writer {
+            tx,
+            owed,
+            busy_timeout,
+        })
+    }
+
+    /// Runs the TRUNCATE checkpoint an earlier erasure still owes, if any (waiting for readers
+    /// up to the busy timeout).
+    ///
+    /// # Errors
+    /// [`SqliteError::ErasureNotFlushed`] when it fails again.
+    pub(crate) async fn flush_erasures(&self) -> Result<(), SqliteError> {
+        if !self.owed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let (owed, wait) = (self.owed.clone(), self.busy_timeout);
+        self.exec(move |conn| {
+            if !owed.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            let r = checkpoint_truncate(conn, wait, wait);
+            owed.store(r.is_err(), Ordering::Release);
+            r.map_err(SqliteError::ErasureNotFlushed)
+        })
+        .await
     }
 
     pub(crate) fn send(&self, job: Job) -> Result<(), SqliteError> {
@@ -112,7 +145,7 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, busy_timeout: Duration, rx: &mpsc::Receiver<Job>) {
+fn run(mut conn: Connection, busy_timeout: Duration, rx: &mpsc::Receiver<Job>, owed: &AtomicBool) {
     let mut seq: i64 = conn
         .query_row(
             "SELECT COALESCE(MAX(seq), 0) FROM rapport_outbox",
@@ -132,6 +165,7 @@ fn run(mut conn: Connection, busy_timeout: Duration, rx: &mpsc::Receiver<Job>) {
                         std::mem::take(&mut group),
                         &mut seq,
                         busy_timeout,
+                        owed,
                     );
                     f(&mut conn);
                 }
@@ -141,11 +175,17 @@ fn run(mut conn: Connection, busy_timeout: Duration, rx: &mpsc::Receiver<Job>) {
                 pending = rx.try_recv().ok();
             }
         }
-        commit_group(&mut conn, group, &mut seq, busy_timeout);
+        commit_group(&mut conn, group, &mut seq, busy_timeout, owed);
     }
 }
 
-fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64, busy_timeout: Duration) {
+fn commit_group(
+    conn: &mut Connection,
+    group: Vec<Job>,
+    seq: &mut i64,
+    busy_timeout: Duration,
+    owed: &AtomicBool,
+) {
     if group.is_empty() {
         return;
     }
@@ -177,6 +217,7 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64, busy_time
         let Job::Apply { prepared, reply } = job else {
             continue;
         };
+        let erasing = prepared.erases && prepared.keys.is_none();
         match &prepared.keys {
             // Crypto-shredding: deleting the keys after the commit makes the old bytes in the
             // WAL and the database pages unreadable, so no checkpoint is needed.
@@ -190,7 +231,7 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64, busy_time
         if lone {
             let r = apply(conn, &prepared, seq);
             refused = !matches!(&r, Ok(o) if o.duplicates.is_empty());
-            results.push((reply, r));
+            results.push((reply, r, erasing));
             continue;
         }
         let result = match stmt("SAVEPOINT cs") {
@@ -209,13 +250,13 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64, busy_time
                 }
             }
         };
-        results.push((reply, result));
+        results.push((reply, result, erasing));
     }
     if refused {
         // The lone changeset was refused (or found duplicates): nothing of it stays.
         let rolled_back = conn.execute_batch("ROLLBACK");
         *seq = start_seq;
-        for (reply, r) in results {
+        for (reply, r, _) in results {
             let _ = reply.send(match &rolled_back {
                 Ok(()) => r,
                 Err(e) => r.and_then(|_| {
@@ -251,20 +292,36 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64, busy_time
                     }
                 }
             }
-            if erased {
-                // secure_delete zeroed the old rows in the database pages; the WAL still holds
-                // the frames written before. Copy them back and truncate the WAL so the erased
-                // personal data is gone from both files before the caller hears "done".
-                checkpoint_truncate(conn, busy_timeout);
+            // secure_delete zeroed the old rows in the database pages; the WAL still holds the
+            // frames written before. Copy them back and truncate the WAL so the erased personal
+            // data is gone from both files before the caller hears "done". A checkpoint owed by
+            // an earlier erasure is tried again after any commit (without waiting for readers
+            // when this group erases nothing).
+            let flushed = if erased {
+                checkpoint_truncate(conn, busy_timeout, busy_timeout)
+            } else if owed.load(Ordering::Acquire) {
+                checkpoint_truncate(conn, Duration::ZERO, busy_timeout)
+            } else {
+                Ok(())
+            };
+            if erased || flushed.is_ok() {
+                owed.store(flushed.is_err(), Ordering::Release);
             }
-            for (reply, r) in results {
-                let _ = reply.send(r);
+            for (reply, r, erasing) in results {
+                let _ = reply.send(match (&flushed, erasing) {
+                    (Err(e), true) => r.and_then(|_| {
+                        Err(ApplyError::Sqlite(SqliteError::ErasureNotFlushed(
+                            e.clone(),
+                        )))
+                    }),
+                    _ => r,
+                });
             }
         }
         Err(msg) => {
             let _ = conn.execute_batch("ROLLBACK");
             *seq = start_seq;
-            for (reply, r) in results {
+            for (reply, r, _) in results {
                 let _ = reply.send(r.and_then(|_| {
                     Err(ApplyError::Sqlite(SqliteError::Unavailable(format!(
                         "commit failed: {msg}"
@@ -284,11 +341,19 @@ thread_local! {
 }
 
 /// `PRAGMA wal_checkpoint(TRUNCATE)`, waiting for readers by polling every
-/// [`CHECKPOINT_POLL_US`] µs (for up to `busy_timeout`) instead of SQLite's default busy
-/// handler, which sleeps 1, 2, 5, 10, … ms between tries: a read lasts tens of microseconds,
-/// and with concurrent callers reading for their next erasure the default back-off cost an
-/// erasure group milliseconds. The connection's own busy timeout is restored after it.
-fn checkpoint_truncate(conn: &Connection, busy_timeout: Duration) {
+/// [`CHECKPOINT_POLL_US`] µs (for up to `wait`) instead of SQLite's default busy handler,
+/// which sleeps 1, 2, 5, 10, … ms between tries: a read lasts tens of microseconds, and with
+/// concurrent callers reading for their next erasure the default back-off cost an erasure
+/// group milliseconds. The connection's own busy timeout (`busy_timeout`) is restored after
+/// it.
+///
+/// # Errors
+/// Why the WAL was not truncated: readers held it past `wait`, or the checkpoint failed.
+fn checkpoint_truncate(
+    conn: &Connection,
+    wait: Duration,
+    busy_timeout: Duration,
+) -> Result<(), String> {
     fn poll(tries: i32) -> bool {
         let more = tries < CHECKPOINT_POLLS.with(std::cell::Cell::get);
         if more {
@@ -296,13 +361,20 @@ fn checkpoint_truncate(conn: &Connection, busy_timeout: Duration) {
         }
         more
     }
-    let polls = busy_timeout.as_micros() / u128::from(CHECKPOINT_POLL_US);
+    let polls = wait.as_micros() / u128::from(CHECKPOINT_POLL_US);
     CHECKPOINT_POLLS.with(|p| p.set(i32::try_from(polls).unwrap_or(i32::MAX)));
     let _ = conn.busy_handler(Some(poll));
     let busy: Result<i64, _> = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0));
-    if !matches!(busy, Ok(0)) {
-        // Readers held the WAL past the busy timeout: the next erasing commit truncates it.
-        tracing::warn!("erasure checkpoint could not truncate the WAL");
-    }
     let _ = conn.busy_timeout(busy_timeout);
+    match busy {
+        Ok(0) => Ok(()),
+        Ok(_) => {
+            tracing::warn!("erasure checkpoint could not truncate the WAL (readers held it)");
+            Err(format!("readers held the WAL for {} ms", wait.as_millis()))
+        }
+        Err(e) => {
+            tracing::warn!("erasure checkpoint failed");
+            Err(format!("checkpoint failed: {e}"))
+        }
+    }
 }

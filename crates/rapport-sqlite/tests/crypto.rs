@@ -287,3 +287,46 @@ fn an_older_database_finds_its_customers_after_the_short_index_migration() {
         other => panic!("expected the email to be taken, got {other:?}"),
     }
 }
+
+/// Without encryption an erasure is done only once the WAL is truncated: while a reader holds
+/// the WAL past the busy timeout, `erase` fails with a typed, retryable error (the erasure
+/// itself is committed), and erasing again once the reader is gone runs the owed checkpoint
+/// and succeeds with an empty WAL.
+#[test]
+fn an_erasure_whose_checkpoint_is_held_back_is_not_reported_done() {
+    let t = TenantId::from_u128(1);
+    let path = fresh_path("held-wal");
+    let config = SqliteConfig {
+        busy_timeout: std::time::Duration::from_millis(200),
+        ..SqliteConfig::default()
+    };
+    let store = SqliteStore::open(&path, config, now()).unwrap();
+    let people = &scan::people("Held", "13877")[..3];
+    block_on(store.import_customers(t, &scan::customers(people, t, now()))).unwrap();
+    let svc = Service::new(store);
+    let wal = || std::fs::metadata(format!("{}-wal", path.display())).map_or(0, |m| m.len());
+
+    // A reader holding its snapshot of the WAL.
+    let reader = rusqlite::Connection::open(&path).unwrap();
+    reader.execute_batch("BEGIN").unwrap();
+    let _: i64 = reader
+        .query_row("SELECT COUNT(*) FROM rapport_customers", [], |r| r.get(0))
+        .unwrap();
+    match svc.erase(t, people[0].id, "test", "gdpr-art17") {
+        Err(rapport::Error::Store(StoreError::Unavailable { reason })) => {
+            assert!(reason.contains("erase again"), "{reason}");
+        }
+        other => panic!("expected the erasure to be reported undone, got {other:?}"),
+    }
+    assert!(wal() > 0, "the WAL is still there");
+    // Erasing again while the reader holds on fails the same way.
+    assert!(svc.erase(t, people[0].id, "test", "gdpr-art17").is_err());
+    reader.execute_batch("COMMIT").unwrap();
+    drop(reader);
+    let record = svc.erase(t, people[0].id, "test", "gdpr-art17").unwrap();
+    assert_eq!(record.customer, people[0].id);
+    assert_eq!(wal(), 0, "the owed checkpoint truncated the WAL");
+    // Later erasures are reported done as before.
+    svc.erase(t, people[1].id, "test", "gdpr-art17").unwrap();
+    assert_eq!(wal(), 0);
+}
