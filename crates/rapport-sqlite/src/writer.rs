@@ -153,7 +153,29 @@ fn run(mut conn: Connection, busy_timeout: Duration, rx: &mpsc::Receiver<Job>, o
             |r| r.get(0),
         )
         .unwrap_or(0);
-    while let Ok(first) = rx.recv() {
+    let mut held = Held::default();
+    loop {
+        // With erasures waiting for their checkpoint, a changeset already queued is committed
+        // first, so one checkpoint serves both groups; with none queued, the checkpoint runs.
+        let first = if held.replies.is_empty() {
+            match rx.recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            }
+        } else {
+            match rx.try_recv() {
+                Ok(job) if held.groups < MAX_HELD_GROUPS => job,
+                Ok(job) => {
+                    held.flush(&conn, busy_timeout, owed);
+                    job
+                }
+                Err(mpsc::TryRecvError::Empty) => {
+                    held.flush(&conn, busy_timeout, owed);
+                    continue;
+                }
+                Err(mpsc::TryRecvError::Disconnected) => break,
+            }
+        };
         let mut group = Vec::new();
         let mut pending = Some(first);
         while let Some(job) = pending.take() {
@@ -166,7 +188,9 @@ fn run(mut conn: Connection, busy_timeout: Duration, rx: &mpsc::Receiver<Job>, o
                         &mut seq,
                         busy_timeout,
                         owed,
+                        &mut held,
                     );
+                    held.flush(&conn, busy_timeout, owed);
                     f(&mut conn);
                 }
                 apply @ Job::Apply { .. } => group.push(apply),
@@ -175,7 +199,47 @@ fn run(mut conn: Connection, busy_timeout: Duration, rx: &mpsc::Receiver<Job>, o
                 pending = rx.try_recv().ok();
             }
         }
-        commit_group(&mut conn, group, &mut seq, busy_timeout, owed);
+        commit_group(&mut conn, group, &mut seq, busy_timeout, owed, &mut held);
+    }
+    held.flush(&conn, busy_timeout, owed);
+}
+
+/// Most committed groups whose erasures wait for one shared checkpoint.
+const MAX_HELD_GROUPS: usize = 8;
+
+type Reply = oneshot::Sender<Result<Outcome, ApplyError>>;
+
+/// Erasures (without encryption) committed and not answered yet: their answer waits for the
+/// TRUNCATE checkpoint that takes the erased plaintext out of the WAL, which one checkpoint
+/// does for every group committed before it.
+#[derive(Default)]
+struct Held {
+    replies: Vec<(Reply, Result<Outcome, ApplyError>)>,
+    groups: usize,
+}
+
+impl Held {
+    /// Runs the checkpoint and answers the held erasures: done, or
+    /// [`SqliteError::ErasureNotFlushed`] when the WAL could not be truncated (the checkpoint
+    /// then stays owed).
+    fn flush(&mut self, conn: &Connection, busy_timeout: Duration, owed: &AtomicBool) {
+        if self.replies.is_empty() {
+            self.groups = 0;
+            return;
+        }
+        let flushed = checkpoint_truncate(conn, busy_timeout, busy_timeout);
+        owed.store(flushed.is_err(), Ordering::Release);
+        for (reply, r) in self.replies.drain(..) {
+            let _ = reply.send(match &flushed {
+                Ok(()) => r,
+                Err(e) => r.and_then(|_| {
+                    Err(ApplyError::Sqlite(SqliteError::ErasureNotFlushed(
+                        e.clone(),
+                    )))
+                }),
+            });
+        }
+        self.groups = 0;
     }
 }
 
@@ -185,6 +249,7 @@ fn commit_group(
     seq: &mut i64,
     busy_timeout: Duration,
     owed: &AtomicBool,
+    held: &mut Held,
 ) {
     if group.is_empty() {
         return;
@@ -293,29 +358,24 @@ fn commit_group(
                 }
             }
             // secure_delete zeroed the old rows in the database pages; the WAL still holds the
-            // frames written before. Copy them back and truncate the WAL so the erased personal
-            // data is gone from both files before the caller hears "done". A checkpoint owed by
-            // an earlier erasure is tried again after any commit (without waiting for readers
-            // when this group erases nothing).
-            let flushed = if erased {
-                checkpoint_truncate(conn, busy_timeout, busy_timeout)
-            } else if owed.load(Ordering::Acquire) {
-                checkpoint_truncate(conn, Duration::ZERO, busy_timeout)
-            } else {
-                Ok(())
-            };
-            if erased || flushed.is_ok() {
-                owed.store(flushed.is_err(), Ordering::Release);
+            // frames written before. The erasures' answers wait (in `held`) for the checkpoint
+            // that copies them back and truncates the WAL, so the erased personal data is gone
+            // from both files before the caller hears "done"; the writer runs it once no
+            // committed group is queued behind. A checkpoint owed by an earlier erasure is
+            // tried again after other commits, without waiting for readers.
+            if erased {
+                held.groups += 1;
+            } else if owed.load(Ordering::Acquire)
+                && checkpoint_truncate(conn, Duration::ZERO, busy_timeout).is_ok()
+            {
+                owed.store(false, Ordering::Release);
             }
             for (reply, r, erasing) in results {
-                let _ = reply.send(match (&flushed, erasing) {
-                    (Err(e), true) => r.and_then(|_| {
-                        Err(ApplyError::Sqlite(SqliteError::ErasureNotFlushed(
-                            e.clone(),
-                        )))
-                    }),
-                    _ => r,
-                });
+                if erasing && r.is_ok() {
+                    held.replies.push((reply, r));
+                } else {
+                    let _ = reply.send(r);
+                }
             }
         }
         Err(msg) => {
