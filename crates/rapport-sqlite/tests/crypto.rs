@@ -273,8 +273,10 @@ fn an_older_database_finds_its_customers_after_the_short_index_migration() {
     };
     assert_eq!(forms, [("blob".to_owned(), 16)]);
     // Uniqueness holds on the converted form: a new customer cannot take a converted email.
-    let mut profile = Profile::default();
-    profile.email = Some(Pii::new(Email::parse(&people[3].email).unwrap()));
+    let profile = Profile {
+        email: Some(Pii::new(Email::parse(&people[3].email).unwrap())),
+        ..Profile::default()
+    };
     let newcomer = Customer::new(t, CustomerId::from_u128(999_999), profile, now());
     let mut cs = Changeset::new();
     cs.create(newcomer, Stats::default());
