@@ -332,3 +332,31 @@ fn an_erasure_whose_checkpoint_is_held_back_is_not_reported_done() {
     svc.erase(t, people[1].id, "test", "gdpr-art17").unwrap();
     assert_eq!(wal(), 0);
 }
+
+/// Without encryption, erasures from 8 concurrent callers (whose groups may share one
+/// checkpoint) keep the promise one by one: when a caller's `erase` returns, that customer's
+/// name, email and phone are in neither the database nor the WAL file.
+#[test]
+fn concurrent_plain_erasures_are_out_of_the_files_when_each_returns() {
+    let t = TenantId::from_u128(1);
+    let path = fresh_path("scan-concurrent");
+    let store = SqliteStore::open(&path, SqliteConfig::default(), now()).unwrap();
+    let people = scan::people(TAG, "13888");
+    let people = &people[..64];
+    populate(&store, t, people);
+    assert!(plaintext_hits(&raw_files(&path), people) >= 64 * 3);
+    let svc = Service::new(store);
+    std::thread::scope(|s| {
+        for hand in people.chunks(8) {
+            let (svc, path) = (&svc, &path);
+            s.spawn(move || {
+                for p in hand {
+                    svc.erase(t, p.id, "scan-test", "gdpr-art17").unwrap();
+                    let hits = plaintext_hits(&raw_files(path), std::slice::from_ref(p));
+                    assert_eq!(hits, 0, "an erased customer's data left in the files");
+                }
+            });
+        }
+    });
+    assert_eq!(plaintext_hits(&raw_files(&path), people), 0);
+}
