@@ -207,6 +207,65 @@ impl Sealer {
         Ok(blind_index(&index, key.contact_kind(), key.as_str()))
     }
 
+    /// The `email` and `phone` columns of `c` in the short binary form
+    /// ([`short_blind_index`]): the first 128 bits of the blind indexes of
+    /// [`Self::contact_columns`].
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use rapport_core::*;
+    /// # use rapport_sql::seal::{Sealer, short_blind_index};
+    /// # #[derive(Debug)] struct Keys;
+    /// # impl rapport_core::ports::KeyStore for Keys {
+    /// #   fn index_key(&self, _: TenantId) -> Result<privacy::crypto::IndexKey, StoreError> { Ok(privacy::crypto::IndexKey::from_bytes([1; 32])) }
+    /// #   fn data_key(&self, _: TenantId, _: CustomerId) -> Result<Option<privacy::crypto::DataKey>, StoreError> { Ok(None) }
+    /// #   fn create_data_key(&self, _: TenantId, _: CustomerId) -> Result<privacy::crypto::DataKey, StoreError> { Ok(privacy::crypto::DataKey::from_bytes([2; 32])) }
+    /// #   fn delete_data_key(&self, _: TenantId, _: CustomerId) -> Result<bool, StoreError> { Ok(false) }
+    /// #   fn nonce(&self) -> [u8; 24] { [3; 24] }
+    /// # }
+    /// let sealer = Sealer::new(Arc::new(Keys));
+    /// let (t, id) = (TenantId::from_u128(1), CustomerId::from_u128(2));
+    /// let mut c = Customer::new(t, id, Profile::default(), chrono::DateTime::UNIX_EPOCH);
+    /// c.profile.email = Some(Pii::new(Email::parse("ann@example.com")?));
+    /// let (long, _) = sealer.contact_columns(&c)?;
+    /// let (short, phone) = sealer.short_contact_columns(&c)?;
+    /// assert_eq!(short, long.as_deref().and_then(short_blind_index));
+    /// assert_eq!(phone, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`SealFailure::Keys`] when the key store fails.
+    pub fn short_contact_columns(
+        &self,
+        c: &Customer,
+    ) -> Result<(Option<ShortIndex>, Option<ShortIndex>), SealFailure> {
+        let (email, phone) = self.contact_columns(c)?;
+        Ok((
+            email.as_deref().and_then(short_blind_index),
+            phone.as_deref().and_then(short_blind_index),
+        ))
+    }
+
+    /// What the `email`/`phone` column holds for a lookup of `key` in `tenant`, in the short
+    /// binary form ([`short_blind_index`] of [`Self::lookup`]).
+    ///
+    /// # Errors
+    /// [`SealFailure::Keys`] when the key store fails.
+    pub fn short_lookup(
+        &self,
+        tenant: TenantId,
+        key: &ContactKey,
+    ) -> Result<ShortIndex, SealFailure> {
+        let hex = self.lookup(tenant, key)?;
+        short_blind_index(&hex).ok_or_else(|| {
+            SealFailure::Corrupt(CorruptRow {
+                table: "customers",
+                reason: "a blind index is not hexadecimal".into(),
+            })
+        })
+    }
+
     /// The `activity_json` column of `a` (of a customer of `tenant`): its personal payload
     /// sealed beside the stripped activity, or the activity as it is when it has none.
     ///
@@ -797,6 +856,43 @@ pub fn customer_json(sealer: Option<&Sealer>, c: &Customer) -> Result<String, Se
         Some(s) => s.customer_json(c),
         None => Ok(to_json("customers", c)?),
     }
+}
+
+/// A blind index in its short binary form: the first 128 bits of the HMAC-SHA256 digest
+/// (stored as a 16-byte `BLOB` by SQLite, where a shorter key keeps the unique contact indexes
+/// about half the size of the 64-character hexadecimal form).
+pub type ShortIndex = [u8; SHORT_INDEX_BYTES];
+
+/// Bytes of a [`ShortIndex`].
+pub const SHORT_INDEX_BYTES: usize = 16;
+
+/// The short binary form of a hexadecimal blind index (as [`Sealer::lookup`] and
+/// [`Sealer::contact_columns`] give it): its first 32 hexadecimal digits as 16 bytes — what
+/// SQLite's `unhex(substr(x, 1, 32))` makes of a stored one, so existing rows convert
+/// without any key. `None` when `hex` is shorter or not hexadecimal.
+///
+/// ```
+/// use rapport_sql::seal::short_blind_index;
+/// let hex = "00ff10".repeat(11);
+/// let short = short_blind_index(&hex[..64]).unwrap();
+/// assert_eq!(&short[..3], &[0x00, 0xff, 0x10]);
+/// assert_eq!(short_blind_index("0a1b"), None);
+/// assert_eq!(short_blind_index(&"zz".repeat(32)), None);
+/// ```
+#[must_use]
+pub fn short_blind_index(hex: &str) -> Option<ShortIndex> {
+    let digits = hex.as_bytes().get(..2 * SHORT_INDEX_BYTES)?;
+    let nibble = |d: u8| match d {
+        b'0'..=b'9' => Some(d - b'0'),
+        b'a'..=b'f' => Some(d - b'a' + 10),
+        b'A'..=b'F' => Some(d - b'A' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; SHORT_INDEX_BYTES];
+    for (o, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        *o = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+    }
+    Some(out)
 }
 
 /// A customer from its `customer_json` through `sealer` when there is one.

@@ -8,7 +8,7 @@ use rapport_core::{
 use rapport_sql::seal::{self, Sealer};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
-use crate::codec::{day_number, time_to_us, to_json};
+use crate::codec::{ContactValue, contact_columns, day_number, time_to_us, to_json};
 use crate::error::SqliteError;
 
 /// What one changeset did.
@@ -157,8 +157,8 @@ pub(crate) struct CustomerRow {
     pub(crate) tier: &'static str,
     pub(crate) merged_into: Option<[u8; 16]>,
     pub(crate) created_at_us: i64,
-    pub(crate) email: Option<String>,
-    pub(crate) phone: Option<String>,
+    pub(crate) email: Option<ContactValue>,
+    pub(crate) phone: Option<ContactValue>,
     pub(crate) orders: i64,
     pub(crate) purchase_days: i64,
     pub(crate) revenue_num: f64,
@@ -174,7 +174,7 @@ impl CustomerRow {
         s: &Stats,
         sealer: Option<&Sealer>,
     ) -> Result<Self, SqliteError> {
-        let (email, phone) = seal::contact_columns(sealer, c)?;
+        let (email, phone) = contact_columns(sealer, c)?;
         Ok(Self {
             id: c.id(),
             version: i64::try_from(c.version()).unwrap_or(i64::MAX),
@@ -427,13 +427,13 @@ pub(crate) fn contact_taken(
     let lookups = [
         (
             ContactKind::Email,
-            r.email.as_deref(),
+            r.email.as_ref(),
             "SELECT customer_id FROM rapport_customers
              WHERE tenant_id = ?1 AND email = ?2 AND customer_id <> ?3",
         ),
         (
             ContactKind::Phone,
-            r.phone.as_deref(),
+            r.phone.as_ref(),
             "SELECT customer_id FROM rapport_customers
              WHERE tenant_id = ?1 AND phone = ?2 AND customer_id <> ?3",
         ),

@@ -262,6 +262,9 @@ impl ErasureStore for SqliteStore {
         tenant: TenantId,
         id: CustomerId,
     ) -> Result<Option<ErasureRecord>, StoreError> {
+        // An erasure reported undone because its WAL checkpoint failed: asked again (the
+        // service reads the record of an erased customer), the checkpoint is retried first.
+        self.writer.flush_erasures().await?;
         Ok(self
             .readers
             .read(move |c| read_erasure(c, tenant, id))

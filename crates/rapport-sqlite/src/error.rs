@@ -54,6 +54,15 @@ pub enum SqliteError {
     /// The read pool is gone (the store was closed or a reader thread could not start).
     #[error("the sqlite reader threads are not running")]
     ReaderGone,
+    /// An erasure committed, but the WAL could not be checkpointed and truncated within the
+    /// busy timeout (a reader held it): older copies of the erased personal data may still be
+    /// in the WAL file, so the erasure is not reported done. The writer retries the checkpoint
+    /// at its next commits; erasing the customer again (erasure is idempotent) retries it and
+    /// succeeds once it went through.
+    #[error(
+        "the erasure is committed but the WAL could not be truncated ({0}); erase again to retry"
+    )]
+    ErasureNotFlushed(String),
     /// The key store of an encrypting store failed (crypto-shredding).
     #[error("key store: {0}")]
     Keys(rapport_core::StoreError),

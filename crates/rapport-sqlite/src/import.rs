@@ -10,6 +10,7 @@ use std::ops::Range;
 use std::sync::mpsc;
 
 use rapport_core::{Activity, Customer, CustomerId, Stage, Stats, TenantId};
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::apply::{ApplyError, CustomerRow, revenue_num};
@@ -38,8 +39,8 @@ struct ImportRow {
     tier: &'static str,
     merged_into: Option<[u8; 16]>,
     created_at_us: i64,
-    email: Option<Range<usize>>,
-    phone: Option<Range<usize>>,
+    email: Option<Contact>,
+    phone: Option<Contact>,
     orders: i64,
     purchase_days: i64,
     revenue_num: f64,
@@ -47,6 +48,14 @@ struct ImportRow {
     first_purchase_day: Option<i64>,
     customer_json: Range<usize>,
     stats_json: Range<usize>,
+}
+
+/// A contact column of an import row: plain text in the chunk's buffer, or a short blind
+/// index (encryption on).
+#[derive(Clone)]
+enum Contact {
+    Text(Range<usize>),
+    Blind(rapport_sql::seal::ShortIndex),
 }
 
 /// Up to [`CHUNK_ROWS`] serialised customers: one text buffer and one row vector, so a chunk
@@ -108,15 +117,18 @@ pub(crate) fn prepare_chunk(
     let mut rows = Vec::with_capacity(batch.len());
     for (c, s) in batch {
         let (email, phone) = match sealer {
-            Some(_) => seal::contact_columns(sealer, c)?,
-            None => (None, None),
+            Some(s) => {
+                let (e, p) = s.short_contact_columns(c)?;
+                (e.map(Contact::Blind), p.map(Contact::Blind))
+            }
+            None => {
+                let (e, p) = rapport_sql::codec::claimed_contacts(c);
+                (
+                    e.map(|e| Contact::Text(push_str(&mut buf, e))),
+                    p.map(|p| Contact::Text(push_str(&mut buf, p))),
+                )
+            }
         };
-        let claimed = match sealer {
-            Some(_) => (email.as_deref(), phone.as_deref()),
-            None => rapport_sql::codec::claimed_contacts(c),
-        };
-        let email = claimed.0.map(|e| push_str(&mut buf, e));
-        let phone = claimed.1.map(|p| push_str(&mut buf, p));
         let customer_json = match sealer {
             Some(s) => push_str(&mut buf, &s.customer_json(c)?),
             None => push_json(&mut buf, c)?,
@@ -178,6 +190,20 @@ const INSERT_NEW_CUSTOMER: &str =
 const CUSTOMER_EXISTS: &str =
     "SELECT 1 FROM rapport_customers WHERE tenant_id = ?1 AND customer_id = ?2";
 
+/// A contact column of a chunk's row, as bound.
+fn contact_value<'a>(chunk: &'a Chunk, c: &'a Contact) -> Result<ToSqlOutput<'a>, SqliteError> {
+    Ok(ToSqlOutput::Borrowed(match c {
+        Contact::Text(r) => ValueRef::Text(
+            chunk
+                .text
+                .get(r.clone())
+                .ok_or_else(|| corrupt("bad range"))?
+                .as_bytes(),
+        ),
+        Contact::Blind(b) => ValueRef::Blob(b),
+    }))
+}
+
 fn insert_chunk(
     ins: &mut rusqlite::CachedStatement<'_>,
     exists: &mut rusqlite::CachedStatement<'_>,
@@ -191,9 +217,10 @@ fn insert_chunk(
             .get(r.clone())
             .ok_or_else(|| corrupt("bad range"))
     };
+    let contact = |c| contact_value(chunk, c);
     for r in &chunk.rows {
-        let email = r.email.as_ref().map(text).transpose()?;
-        let phone = r.phone.as_ref().map(text).transpose()?;
+        let email = r.email.as_ref().map(contact).transpose()?;
+        let phone = r.phone.as_ref().map(contact).transpose()?;
         let n = ins.execute(params![
             tenant,
             r.id,
@@ -461,7 +488,7 @@ mod tests {
                 .unwrap();
             assert_eq!(got.0, expected.customer_json);
             assert_eq!(got.1, expected.stats_json);
-            assert_eq!(got.2, expected.email);
+            assert!(got.2.map(crate::codec::ContactValue::Plain) == expected.email);
             assert_eq!(
                 (got.3.as_str(), got.4.as_str()),
                 (expected.stage, expected.tier)

@@ -525,7 +525,9 @@ impl From<SqliteError> for StoreError {
                 reason: format!("{table}: {reason}"),
             },
             SqliteError::Unavailable(reason) => StoreError::Unavailable { reason },
-            e @ (SqliteError::WriterGone | SqliteError::ReaderGone) => StoreError::Unavailable {
+            e @ (SqliteError::WriterGone
+            | SqliteError::ReaderGone
+            | SqliteError::ErasureNotFlushed(_)) => StoreError::Unavailable {
                 reason: e.to_string(),
             },
             SqliteError::Keys(e) => e,

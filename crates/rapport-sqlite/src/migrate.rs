@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration::new(8, "line_items", include_str!("../migrations/0008_line_items.sql")),
     Migration::new(9, "clv_models", include_str!("../migrations/0009_clv_models.sql")),
     Migration::new(10, "outbox_by_customer", include_str!("../migrations/0010_outbox_by_customer.sql")),
+    Migration::new(11, "short_blind_index", include_str!("../migrations/0011_short_blind_index.sql")),
 ];
 
 /// The schema version this code writes.

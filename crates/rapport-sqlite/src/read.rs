@@ -69,7 +69,7 @@ pub(crate) fn find_by_contact(
         }
     };
     let mut stmt = conn.prepare_cached(sql)?;
-    let value = seal::lookup(sealer, tenant, key)?;
+    let value = crate::codec::contact_lookup(sealer, tenant, key)?;
     let rows = stmt.query_map(params![tenant.to_bytes(), value], |r| {
         r.get::<_, [u8; 16]>(0)
     })?;

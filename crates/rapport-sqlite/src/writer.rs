@@ -3,6 +3,8 @@
 //! transaction (group commit): each changeset runs under its own savepoint, so a conflicting
 //! one fails alone, and one `COMMIT` (one fsync) makes the whole group durable.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -33,6 +35,10 @@ pub(crate) enum Job {
 #[derive(Clone)]
 pub(crate) struct Writer {
     tx: mpsc::Sender<Job>,
+    /// Set while an erasure's TRUNCATE checkpoint is owed (it failed within the busy
+    /// timeout); cleared by the next one that succeeds.
+    owed: Arc<AtomicBool>,
+    busy_timeout: Duration,
 }
 
 impl Writer {
@@ -40,11 +46,38 @@ impl Writer {
     /// `BEGIN IMMEDIATE`.
     pub(crate) fn spawn(conn: Connection, busy_timeout: Duration) -> Result<Writer, SqliteError> {
         let (tx, rx) = mpsc::channel::<Job>();
+        let owed = Arc::new(AtomicBool::new(false));
+        let flag = owed.clone();
         thread::Builder::new()
             .name("rapport-sqlite-writer".into())
-            .spawn(move || run(conn, busy_timeout, &rx))
+            .spawn(move || run(conn, busy_timeout, &rx, &flag))
             .map_err(|_| SqliteError::WriterGone)?;
-        Ok(Writer { tx })
+        Ok(Writer {
+            tx,
+            owed,
+            busy_timeout,
+        })
+    }
+
+    /// Runs the TRUNCATE checkpoint an earlier erasure still owes, if any (waiting for readers
+    /// up to the busy timeout).
+    ///
+    /// # Errors
+    /// [`SqliteError::ErasureNotFlushed`] when it fails again.
+    pub(crate) async fn flush_erasures(&self) -> Result<(), SqliteError> {
+        if !self.owed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let (owed, wait) = (self.owed.clone(), self.busy_timeout);
+        self.exec(move |conn| {
+            if !owed.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            let r = checkpoint_truncate(conn, wait, wait);
+            owed.store(r.is_err(), Ordering::Release);
+            r.map_err(SqliteError::ErasureNotFlushed)
+        })
+        .await
     }
 
     pub(crate) fn send(&self, job: Job) -> Result<(), SqliteError> {
@@ -112,7 +145,7 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, busy_timeout: Duration, rx: &mpsc::Receiver<Job>) {
+fn run(mut conn: Connection, busy_timeout: Duration, rx: &mpsc::Receiver<Job>, owed: &AtomicBool) {
     let mut seq: i64 = conn
         .query_row(
             "SELECT COALESCE(MAX(seq), 0) FROM rapport_outbox",
@@ -120,7 +153,29 @@ fn run(mut conn: Connection, busy_timeout: Duration, rx: &mpsc::Receiver<Job>) {
             |r| r.get(0),
         )
         .unwrap_or(0);
-    while let Ok(first) = rx.recv() {
+    let mut held = Held::default();
+    loop {
+        // With erasures waiting for their checkpoint, a changeset already queued is committed
+        // first, so one checkpoint serves both groups; with none queued, the checkpoint runs.
+        let first = if held.replies.is_empty() {
+            match rx.recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            }
+        } else {
+            match rx.try_recv() {
+                Ok(job) if held.groups < MAX_HELD_GROUPS => job,
+                Ok(job) => {
+                    held.flush(&conn, busy_timeout, owed);
+                    job
+                }
+                Err(mpsc::TryRecvError::Empty) => {
+                    held.flush(&conn, busy_timeout, owed);
+                    continue;
+                }
+                Err(mpsc::TryRecvError::Disconnected) => break,
+            }
+        };
         let mut group = Vec::new();
         let mut pending = Some(first);
         while let Some(job) = pending.take() {
@@ -132,7 +187,10 @@ fn run(mut conn: Connection, busy_timeout: Duration, rx: &mpsc::Receiver<Job>) {
                         std::mem::take(&mut group),
                         &mut seq,
                         busy_timeout,
+                        owed,
+                        &mut held,
                     );
+                    held.flush(&conn, busy_timeout, owed);
                     f(&mut conn);
                 }
                 apply @ Job::Apply { .. } => group.push(apply),
@@ -141,11 +199,58 @@ fn run(mut conn: Connection, busy_timeout: Duration, rx: &mpsc::Receiver<Job>) {
                 pending = rx.try_recv().ok();
             }
         }
-        commit_group(&mut conn, group, &mut seq, busy_timeout);
+        commit_group(&mut conn, group, &mut seq, busy_timeout, owed, &mut held);
+    }
+    held.flush(&conn, busy_timeout, owed);
+}
+
+/// Most committed groups whose erasures wait for one shared checkpoint.
+const MAX_HELD_GROUPS: usize = 8;
+
+type Reply = oneshot::Sender<Result<Outcome, ApplyError>>;
+
+/// Erasures (without encryption) committed and not answered yet: their answer waits for the
+/// TRUNCATE checkpoint that takes the erased plaintext out of the WAL, which one checkpoint
+/// does for every group committed before it.
+#[derive(Default)]
+struct Held {
+    replies: Vec<(Reply, Result<Outcome, ApplyError>)>,
+    groups: usize,
+}
+
+impl Held {
+    /// Runs the checkpoint and answers the held erasures: done, or
+    /// [`SqliteError::ErasureNotFlushed`] when the WAL could not be truncated (the checkpoint
+    /// then stays owed).
+    fn flush(&mut self, conn: &Connection, busy_timeout: Duration, owed: &AtomicBool) {
+        if self.replies.is_empty() {
+            self.groups = 0;
+            return;
+        }
+        let flushed = checkpoint_truncate(conn, busy_timeout, busy_timeout);
+        owed.store(flushed.is_err(), Ordering::Release);
+        for (reply, r) in self.replies.drain(..) {
+            let _ = reply.send(match &flushed {
+                Ok(()) => r,
+                Err(e) => r.and_then(|_| {
+                    Err(ApplyError::Sqlite(SqliteError::ErasureNotFlushed(
+                        e.clone(),
+                    )))
+                }),
+            });
+        }
+        self.groups = 0;
     }
 }
 
-fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64, busy_timeout: Duration) {
+fn commit_group(
+    conn: &mut Connection,
+    group: Vec<Job>,
+    seq: &mut i64,
+    busy_timeout: Duration,
+    owed: &AtomicBool,
+    held: &mut Held,
+) {
     if group.is_empty() {
         return;
     }
@@ -177,6 +282,7 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64, busy_time
         let Job::Apply { prepared, reply } = job else {
             continue;
         };
+        let erasing = prepared.erases && prepared.keys.is_none();
         match &prepared.keys {
             // Crypto-shredding: deleting the keys after the commit makes the old bytes in the
             // WAL and the database pages unreadable, so no checkpoint is needed.
@@ -190,7 +296,7 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64, busy_time
         if lone {
             let r = apply(conn, &prepared, seq);
             refused = !matches!(&r, Ok(o) if o.duplicates.is_empty());
-            results.push((reply, r));
+            results.push((reply, r, erasing));
             continue;
         }
         let result = match stmt("SAVEPOINT cs") {
@@ -209,13 +315,13 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64, busy_time
                 }
             }
         };
-        results.push((reply, result));
+        results.push((reply, result, erasing));
     }
     if refused {
         // The lone changeset was refused (or found duplicates): nothing of it stays.
         let rolled_back = conn.execute_batch("ROLLBACK");
         *seq = start_seq;
-        for (reply, r) in results {
+        for (reply, r, _) in results {
             let _ = reply.send(match &rolled_back {
                 Ok(()) => r,
                 Err(e) => r.and_then(|_| {
@@ -251,20 +357,31 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, seq: &mut i64, busy_time
                     }
                 }
             }
+            // secure_delete zeroed the old rows in the database pages; the WAL still holds the
+            // frames written before. The erasures' answers wait (in `held`) for the checkpoint
+            // that copies them back and truncates the WAL, so the erased personal data is gone
+            // from both files before the caller hears "done"; the writer runs it once no
+            // committed group is queued behind. A checkpoint owed by an earlier erasure is
+            // tried again after other commits, without waiting for readers.
             if erased {
-                // secure_delete zeroed the old rows in the database pages; the WAL still holds
-                // the frames written before. Copy them back and truncate the WAL so the erased
-                // personal data is gone from both files before the caller hears "done".
-                checkpoint_truncate(conn, busy_timeout);
+                held.groups += 1;
+            } else if owed.load(Ordering::Acquire)
+                && checkpoint_truncate(conn, Duration::ZERO, busy_timeout).is_ok()
+            {
+                owed.store(false, Ordering::Release);
             }
-            for (reply, r) in results {
-                let _ = reply.send(r);
+            for (reply, r, erasing) in results {
+                if erasing && r.is_ok() {
+                    held.replies.push((reply, r));
+                } else {
+                    let _ = reply.send(r);
+                }
             }
         }
         Err(msg) => {
             let _ = conn.execute_batch("ROLLBACK");
             *seq = start_seq;
-            for (reply, r) in results {
+            for (reply, r, _) in results {
                 let _ = reply.send(r.and_then(|_| {
                     Err(ApplyError::Sqlite(SqliteError::Unavailable(format!(
                         "commit failed: {msg}"
@@ -284,11 +401,19 @@ thread_local! {
 }
 
 /// `PRAGMA wal_checkpoint(TRUNCATE)`, waiting for readers by polling every
-/// [`CHECKPOINT_POLL_US`] µs (for up to `busy_timeout`) instead of SQLite's default busy
-/// handler, which sleeps 1, 2, 5, 10, … ms between tries: a read lasts tens of microseconds,
-/// and with concurrent callers reading for their next erasure the default back-off cost an
-/// erasure group milliseconds. The connection's own busy timeout is restored after it.
-fn checkpoint_truncate(conn: &Connection, busy_timeout: Duration) {
+/// [`CHECKPOINT_POLL_US`] µs (for up to `wait`) instead of SQLite's default busy handler,
+/// which sleeps 1, 2, 5, 10, … ms between tries: a read lasts tens of microseconds, and with
+/// concurrent callers reading for their next erasure the default back-off cost an erasure
+/// group milliseconds. The connection's own busy timeout (`busy_timeout`) is restored after
+/// it.
+///
+/// # Errors
+/// Why the WAL was not truncated: readers held it past `wait`, or the checkpoint failed.
+fn checkpoint_truncate(
+    conn: &Connection,
+    wait: Duration,
+    busy_timeout: Duration,
+) -> Result<(), String> {
     fn poll(tries: i32) -> bool {
         let more = tries < CHECKPOINT_POLLS.with(std::cell::Cell::get);
         if more {
@@ -296,13 +421,20 @@ fn checkpoint_truncate(conn: &Connection, busy_timeout: Duration) {
         }
         more
     }
-    let polls = busy_timeout.as_micros() / u128::from(CHECKPOINT_POLL_US);
+    let polls = wait.as_micros() / u128::from(CHECKPOINT_POLL_US);
     CHECKPOINT_POLLS.with(|p| p.set(i32::try_from(polls).unwrap_or(i32::MAX)));
     let _ = conn.busy_handler(Some(poll));
     let busy: Result<i64, _> = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0));
-    if !matches!(busy, Ok(0)) {
-        // Readers held the WAL past the busy timeout: the next erasing commit truncates it.
-        tracing::warn!("erasure checkpoint could not truncate the WAL");
-    }
     let _ = conn.busy_timeout(busy_timeout);
+    match busy {
+        Ok(0) => Ok(()),
+        Ok(_) => {
+            tracing::warn!("erasure checkpoint could not truncate the WAL (readers held it)");
+            Err(format!("readers held the WAL for {} ms", wait.as_millis()))
+        }
+        Err(e) => {
+            tracing::warn!("erasure checkpoint failed");
+            Err(format!("checkpoint failed: {e}"))
+        }
+    }
 }

@@ -199,3 +199,164 @@ fn erasing_1000_plain_customers_leaves_no_plaintext_in_the_live_database() {
     assert_eq!(plaintext_hits(&raw_files(&path), &people), 0);
     drop(store);
 }
+
+/// A database written before schema 11 — blind indexes as 64 hexadecimal characters in the
+/// contact columns — finds its customers by email and phone once the migration converted
+/// them to the 16-byte form, and still refuses a new customer with a contact taken before.
+#[test]
+fn an_older_database_finds_its_customers_after_the_short_index_migration() {
+    let t = TenantId::from_u128(1);
+    let path = fresh_path("short-index");
+    let keys = Arc::new(MemoryKeyStore::new());
+    let open = || {
+        SqliteStore::open(&path, SqliteConfig::default(), now())
+            .unwrap()
+            .with_keystore(keys.clone())
+    };
+    let people = &scan::people("Short", "13866")[..40];
+    let store = open();
+    block_on(store.import_customers(t, &scan::customers(people, t, now()))).unwrap();
+    drop(store);
+
+    // Turn the rows back into schema 10's: the full hexadecimal digests, version 11 unknown.
+    let sealer = rapport_sql::seal::Sealer::new(keys.clone());
+    let cn: Region = "CN".parse().unwrap();
+    let email = |p: &Person| ContactKey::Email(Email::parse(&p.email).unwrap());
+    let phone = |p: &Person| ContactKey::Phone(Phone::parse(&p.phone, cn).unwrap());
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for p in people {
+            let (e, ph) = (
+                sealer.lookup(t, &email(p)).unwrap(),
+                sealer.lookup(t, &phone(p)).unwrap(),
+            );
+            assert_eq!(e.len(), 64);
+            let n = conn
+                .execute(
+                    "UPDATE rapport_customers SET email = ?1, phone = ?2
+                     WHERE tenant_id = ?3 AND customer_id = ?4",
+                    rusqlite::params![e, ph, t.to_bytes(), p.id.to_bytes()],
+                )
+                .unwrap();
+            assert_eq!(n, 1);
+        }
+        conn.execute(
+            "DELETE FROM rapport_schema_migrations WHERE version >= 11",
+            [],
+        )
+        .unwrap();
+    }
+
+    let store = open();
+    for p in people {
+        assert_eq!(
+            block_on(store.find_by_contact(t, &email(p))).unwrap(),
+            [p.id]
+        );
+        assert_eq!(
+            block_on(store.find_by_contact(t, &phone(p))).unwrap(),
+            [p.id]
+        );
+    }
+    let forms: Vec<(String, i64)> = {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let mut stmt = conn
+            .prepare(
+                "SELECT DISTINCT typeof(email), length(email) FROM rapport_customers
+                 UNION SELECT DISTINCT typeof(phone), length(phone) FROM rapport_customers",
+            )
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(forms, [("blob".to_owned(), 16)]);
+    // Uniqueness holds on the converted form: a new customer cannot take a converted email.
+    let profile = Profile {
+        email: Some(Pii::new(Email::parse(&people[3].email).unwrap())),
+        ..Profile::default()
+    };
+    let newcomer = Customer::new(t, CustomerId::from_u128(999_999), profile, now());
+    let mut cs = Changeset::new();
+    cs.create(newcomer, Stats::default());
+    match block_on(store.apply(t, &cs)) {
+        Err(StoreError::ContactTaken {
+            contact: ContactKind::Email,
+            existing,
+            ..
+        }) => assert_eq!(existing, people[3].id),
+        other => panic!("expected the email to be taken, got {other:?}"),
+    }
+}
+
+/// Without encryption an erasure is done only once the WAL is truncated: while a reader holds
+/// the WAL past the busy timeout, `erase` fails with a typed, retryable error (the erasure
+/// itself is committed), and erasing again once the reader is gone runs the owed checkpoint
+/// and succeeds with an empty WAL.
+#[test]
+fn an_erasure_whose_checkpoint_is_held_back_is_not_reported_done() {
+    let t = TenantId::from_u128(1);
+    let path = fresh_path("held-wal");
+    let config = SqliteConfig {
+        busy_timeout: std::time::Duration::from_millis(200),
+        ..SqliteConfig::default()
+    };
+    let store = SqliteStore::open(&path, config, now()).unwrap();
+    let people = &scan::people("Held", "13877")[..3];
+    block_on(store.import_customers(t, &scan::customers(people, t, now()))).unwrap();
+    let svc = Service::new(store);
+    let wal = || std::fs::metadata(format!("{}-wal", path.display())).map_or(0, |m| m.len());
+
+    // A reader holding its snapshot of the WAL.
+    let reader = rusqlite::Connection::open(&path).unwrap();
+    reader.execute_batch("BEGIN").unwrap();
+    let _: i64 = reader
+        .query_row("SELECT COUNT(*) FROM rapport_customers", [], |r| r.get(0))
+        .unwrap();
+    match svc.erase(t, people[0].id, "test", "gdpr-art17") {
+        Err(rapport::Error::Store(StoreError::Unavailable { reason })) => {
+            assert!(reason.contains("erase again"), "{reason}");
+        }
+        other => panic!("expected the erasure to be reported undone, got {other:?}"),
+    }
+    assert!(wal() > 0, "the WAL is still there");
+    // Erasing again while the reader holds on fails the same way.
+    assert!(svc.erase(t, people[0].id, "test", "gdpr-art17").is_err());
+    reader.execute_batch("COMMIT").unwrap();
+    drop(reader);
+    let record = svc.erase(t, people[0].id, "test", "gdpr-art17").unwrap();
+    assert_eq!(record.customer, people[0].id);
+    assert_eq!(wal(), 0, "the owed checkpoint truncated the WAL");
+    // Later erasures are reported done as before.
+    svc.erase(t, people[1].id, "test", "gdpr-art17").unwrap();
+    assert_eq!(wal(), 0);
+}
+
+/// Without encryption, erasures from 8 concurrent callers (whose groups may share one
+/// checkpoint) keep the promise one by one: when a caller's `erase` returns, that customer's
+/// name, email and phone are in neither the database nor the WAL file.
+#[test]
+fn concurrent_plain_erasures_are_out_of_the_files_when_each_returns() {
+    let t = TenantId::from_u128(1);
+    let path = fresh_path("scan-concurrent");
+    let store = SqliteStore::open(&path, SqliteConfig::default(), now()).unwrap();
+    let people = scan::people(TAG, "13888");
+    let people = &people[..64];
+    populate(&store, t, people);
+    assert!(plaintext_hits(&raw_files(&path), people) >= 64 * 3);
+    let svc = Service::new(store);
+    std::thread::scope(|s| {
+        for hand in people.chunks(8) {
+            let (svc, path) = (&svc, &path);
+            s.spawn(move || {
+                for p in hand {
+                    svc.erase(t, p.id, "scan-test", "gdpr-art17").unwrap();
+                    let hits = plaintext_hits(&raw_files(path), std::slice::from_ref(p));
+                    assert_eq!(hits, 0, "an erased customer's data left in the files");
+                }
+            });
+        }
+    });
+    assert_eq!(plaintext_hits(&raw_files(&path), people), 0);
+}
