@@ -237,3 +237,6 @@ pub(crate) fn section_html(s: &[(String, Vec<TopProduct>)]) -> String {
         "<section id=\"top-products\"><h2>Top products by tier</h2><table><tr><th>tier</th><th>most bought (distinct buyers)</th></tr>{rows}</table></section>\n"
     )
 }
+
+/// Bulk imports with line items through the opened store.
+impl rapport_core::ports::ActivityImport for Db {}

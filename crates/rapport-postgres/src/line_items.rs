@@ -201,3 +201,7 @@ impl LineItemStore for PostgresStore {
         .await
     }
 }
+
+/// Bulk imports with line items: [`rapport_core::ports::import_by_apply`], one changeset per
+/// batch (all or nothing, versions checked, keys idempotent).
+impl rapport_core::ports::ActivityImport for PostgresStore {}

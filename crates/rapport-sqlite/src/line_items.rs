@@ -175,3 +175,7 @@ impl LineItemStore for SqliteStore {
             .await?)
     }
 }
+
+/// Bulk imports with line items: [`rapport_core::ports::import_by_apply`], one changeset per
+/// batch (all or nothing, versions checked, keys idempotent).
+impl rapport_core::ports::ActivityImport for SqliteStore {}
