@@ -368,10 +368,11 @@ fn build(tenant: TenantId, rows: Vec<Row>) -> std::result::Result<Batch, RowErro
             }
         };
         let id = customer_id(tenant, c);
+        let activity_id = crate::store::activity_id(tenant, &key);
         let activity = IdempotencyKey::new(key)
             .and_then(|key| {
                 Activity::new(
-                    ActivityId::from_u128(id.as_uuid().as_u128() ^ u128::from(r.line)),
+                    activity_id,
                     id,
                     r.at,
                     r.channel,
@@ -455,7 +456,7 @@ pub(crate) fn store(
         batch.refunds.iter().map(|(line, a)| (a.id, *line)).collect();
     let refunds: Vec<Activity> = batch.refunds.into_iter().map(|(_, a)| a).collect();
     for part in batch.purchases.chunks(10_000).chain(refunds.chunks(10_000)) {
-        let rows = part.iter().cloned().map(ImportActivity::from).collect();
+        let rows: Vec<ImportActivity> = part.iter().cloned().map(ImportActivity::from).collect();
         let r = match futures::executor::block_on(store.import_activities(tenant, rows, policy)) {
             Ok(r) => r,
             Err(e) => {

@@ -259,7 +259,7 @@ pub(crate) fn build_with_lines(
         let id = customer_id(tenant, &t.customer);
         let activity = (|| {
             Activity::new(
-                ActivityId::from_u128(id.as_uuid().as_u128() ^ u128::from(t.line)),
+                crate::store::activity_id(tenant, &key),
                 id,
                 t.at,
                 Channel::Web,

@@ -119,8 +119,8 @@ pub struct ActivityImportReport {
     pub inserted: usize,
     /// Activities whose key was stored already, or came earlier in the batch.
     pub skipped: usize,
-    /// Line lists written with the new activities (given ones, and those a full refund
-    /// without lines gives back).
+    /// Line items written with the new activities (given ones, and those a full refund
+    /// without lines gives back), counted one per line.
     pub lines: usize,
 }
 
@@ -377,7 +377,7 @@ pub async fn import_by_apply<S: Store + ?Sized>(
     for _ in 0..ATTEMPTS {
         let mut cs = Changeset::new();
         for (&id, rows) in &groups {
-            let fresh: Vec<ImportActivity> = rows
+            let mut fresh: Vec<ImportActivity> = rows
                 .iter()
                 .filter(|r| !stored.contains(&r.activity.idempotency_key))
                 .cloned()
@@ -390,12 +390,26 @@ pub async fn import_by_apply<S: Store + ?Sized>(
                     entity: Entity::Customer(id),
                 });
             };
-            let needs = ImportNeeds::of(&fresh);
-            let history = if needs.history {
-                store.activities(tenant, id, TimeRange::all()).await?
+            let history = if ImportNeeds::of(&fresh).history {
+                let history = store.activities(tenant, id, TimeRange::all()).await?;
+                // A refund imported before must not be settled again: its key is stored.
+                let keys: HashSet<&IdempotencyKey> =
+                    history.iter().map(|a| &a.idempotency_key).collect();
+                fresh.retain(|r| {
+                    let known = keys.contains(&r.activity.idempotency_key);
+                    if known {
+                        stored.insert(r.activity.idempotency_key.clone());
+                    }
+                    !known
+                });
+                if fresh.is_empty() {
+                    continue;
+                }
+                history
             } else {
                 Vec::new()
             };
+            let needs = ImportNeeds::of(&fresh);
             let lines = if needs.lines {
                 store.purchase_lines(tenant, id).await?.unwrap_or_default()
             } else {
@@ -420,7 +434,7 @@ pub async fn import_by_apply<S: Store + ?Sized>(
                     rows,
                     inserted: cs.activities.len(),
                     skipped: skipped + stored.len(),
-                    lines: cs.line_items.len(),
+                    lines: cs.line_items.iter().map(|l| l.items.len()).sum(),
                 });
             }
             Ok(applied) => stored.extend(applied.duplicates),
