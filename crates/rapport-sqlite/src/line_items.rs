@@ -32,9 +32,17 @@ pub(crate) struct LineWrites {
 
 impl LineWrites {
     pub(crate) fn new(cs: &Changeset) -> Result<Self, SqliteError> {
+        let moves: Vec<_> = cs.moves.iter().map(|m| &m.activity).collect();
+        Self::of(&cs.line_items, &moves)
+    }
+
+    /// The rows of `lists`, and `moved` activities' lines following them to their customer.
+    pub(crate) fn of(
+        lists: &[LineItems],
+        moved: &[&rapport_core::Activity],
+    ) -> Result<Self, SqliteError> {
         Ok(Self {
-            rows: cs
-                .line_items
+            rows: lists
                 .iter()
                 .map(|l| {
                     Ok(LineRow {
@@ -45,10 +53,9 @@ impl LineWrites {
                     })
                 })
                 .collect::<Result<_, SqliteError>>()?,
-            moves: cs
-                .moves
+            moves: moved
                 .iter()
-                .map(|m| (m.activity.id.to_bytes(), m.activity.customer.to_bytes()))
+                .map(|a| (a.id.to_bytes(), a.customer.to_bytes()))
                 .collect(),
         })
     }
@@ -176,8 +183,8 @@ impl LineItemStore for SqliteStore {
     }
 }
 
-/// Bulk imports with line items: [`rapport_core::ports::import_by_apply`], one changeset per
-/// batch (all or nothing, versions checked, keys idempotent), logged as the other imports.
+/// Bulk imports with line items, natively: one writer job and one transaction per batch
+/// (`import::activities`), logged as the other imports.
 impl rapport_core::ports::ActivityImport for SqliteStore {
     #[tracing::instrument(
         name = "rapport_sqlite.import_activities",
@@ -191,6 +198,8 @@ impl rapport_core::ports::ActivityImport for SqliteStore {
         batch: Vec<rapport_core::ports::ImportActivity>,
         policy: &rapport_core::ports::ImportPolicy,
     ) -> Result<rapport_core::ports::ActivityImportReport, StoreError> {
-        rapport_sql::logged_import(self, tenant, batch, policy).await
+        self.import_lined(tenant, batch, policy)
+            .await
+            .map_err(crate::from_apply)
     }
 }
