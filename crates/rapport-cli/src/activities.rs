@@ -370,16 +370,7 @@ fn build(tenant: TenantId, rows: Vec<Row>) -> std::result::Result<Batch, RowErro
         let id = customer_id(tenant, c);
         let activity_id = crate::store::activity_id(tenant, &key);
         let activity = IdempotencyKey::new(key)
-            .and_then(|key| {
-                Activity::new(
-                    activity_id,
-                    id,
-                    r.at,
-                    r.channel,
-                    key,
-                    r.kind.clone(),
-                )
-            })
+            .and_then(|key| Activity::new(activity_id, id, r.at, r.channel, key, r.kind.clone()))
             .map_err(|e| RowError {
                 line: r.line,
                 column: None,
@@ -452,8 +443,11 @@ pub(crate) fn store(
     done.customers_new = store
         .import_customers_iter(tenant, batch.customers, 5_000, |_| {})?
         .inserted;
-    let lines: BTreeMap<ActivityId, u64> =
-        batch.refunds.iter().map(|(line, a)| (a.id, *line)).collect();
+    let lines: BTreeMap<ActivityId, u64> = batch
+        .refunds
+        .iter()
+        .map(|(line, a)| (a.id, *line))
+        .collect();
     let refunds: Vec<Activity> = batch.refunds.into_iter().map(|(_, a)| a).collect();
     for part in batch.purchases.chunks(10_000).chain(refunds.chunks(10_000)) {
         let rows: Vec<ImportActivity> = part.iter().cloned().map(ImportActivity::from).collect();

@@ -415,6 +415,15 @@ pub(crate) fn store(
     Ok(done)
 }
 
+/// How [`import_refunds`] imports: the fold's policy, and how a refund refused by a racing
+/// writer is reported (the file's columns; listed and skipped under `skip_bad`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RefundImport<'a> {
+    pub(crate) policy: &'a ImportPolicy,
+    pub(crate) cols: &'a Columns,
+    pub(crate) skip_bad: bool,
+}
+
 /// Imports the refunds of an import in bulk, after the purchases, batch by batch: each
 /// batch is settled against the orders as stored at that moment inside the store's write
 /// ([`ActivityImport`](rapport_core::ports::ActivityImport)), so two imports (or an import
@@ -423,17 +432,19 @@ pub(crate) fn store(
 /// store refuses for a refund (another writer refunded the order meanwhile) is recorded one
 /// by one through the service instead ([`record_refunds`]), so the refused row is named
 /// with its line and the others are kept.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn import_refunds<N: rapport_core::Notifier>(
     svc: &rapport::Service<Db, N>,
     tenant: TenantId,
     refunds: Vec<(u64, Activity)>,
     lines: &mut BTreeMap<ActivityId, Vec<LineItem>>,
-    policy: &ImportPolicy,
-    cols: &Columns,
-    skip_bad: bool,
+    how: &RefundImport<'_>,
     done: &mut Imported,
 ) -> Result<Vec<RowError>> {
+    let RefundImport {
+        policy,
+        cols,
+        skip_bad,
+    } = *how;
     let mut bad = Vec::new();
     for part in refunds.chunks(IMPORT_BATCH) {
         // The lines stay in `lines` until the batch is written: the fallback needs them.

@@ -699,16 +699,12 @@ fn import_and_evaluate(
         .with_policies(policies.clone())?
         .with_max_attempts(64);
     let (cols, skip_bad) = refunds;
-    let bad = import::import_refunds(
-        &svc,
-        tenant,
-        pending,
-        &mut lines,
-        &policy,
+    let how = import::RefundImport {
+        policy: &policy,
         cols,
         skip_bad,
-        &mut done,
-    )?;
+    };
+    let bad = import::import_refunds(&svc, tenant, pending, &mut lines, &how, &mut done)?;
     let evaluated = import::evaluate(&svc, tenant, &touched, quiet)?;
     Ok((Service::from_async(svc), done, evaluated, bad))
 }

@@ -122,7 +122,6 @@ impl Db {
             }
         }
     }
-
 }
 
 impl Store for Db {

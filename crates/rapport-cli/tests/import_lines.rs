@@ -366,12 +366,19 @@ fn a_full_refund_without_lines_from_import_activities_gives_back_the_orders_line
 #[test]
 fn a_lined_import_of_thousands_of_orders_goes_in_bulk() {
     let dir = tempfile::tempdir().unwrap();
-    let mut csv = String::from("customer_id,date,order_id,type,amount,sku,quantity,unit_price,category\n");
+    let mut csv =
+        String::from("customer_id,date,order_id,type,amount,sku,quantity,unit_price,category\n");
     for n in 0..3_000 {
         let c = if n % 2 == 0 { "C1" } else { "C2" };
         let day = 1 + n % 28;
-        csv.push_str(&format!("{c},2025-06-{day:02},o-{n},purchase,7.00,tea-{},1,4.00,tea\n", n % 7));
-        csv.push_str(&format!("{c},2025-06-{day:02},o-{n},purchase,7.00,cup-{},1,3.00,cups\n", n % 5));
+        csv.push_str(&format!(
+            "{c},2025-06-{day:02},o-{n},purchase,7.00,tea-{},1,4.00,tea\n",
+            n % 7
+        ));
+        csv.push_str(&format!(
+            "{c},2025-06-{day:02},o-{n},purchase,7.00,cup-{},1,3.00,cups\n",
+            n % 5
+        ));
     }
     std::fs::write(dir.path().join("tx.csv"), csv).unwrap();
     let v = json(&import(dir.path(), &["--sku-col", "sku", "--quiet"]));
@@ -391,7 +398,14 @@ fn a_lined_import_of_thousands_of_orders_goes_in_bulk() {
         ));
         let r = block_on(store.load(t, id)).unwrap().unwrap();
         assert_eq!(r.stats.orders(), 1_500);
-        assert!(r.customer.version() <= 3, "version {}", r.customer.version());
-        assert_eq!(block_on(store.customer_line_items(t, id)).unwrap().len(), 1_500);
+        assert!(
+            r.customer.version() <= 3,
+            "version {}",
+            r.customer.version()
+        );
+        assert_eq!(
+            block_on(store.customer_line_items(t, id)).unwrap().len(),
+            1_500
+        );
     }
 }

@@ -88,7 +88,10 @@ fn refund(order: &str, cents: i64) -> Result<ActivityKind, String> {
 async fn customers<S: Store>(s: &S, t: TenantId, ids: &[CustomerId]) -> Outcome {
     let mut cs = Changeset::new();
     for &id in ids {
-        cs.create(Customer::new(t, id, Profile::default(), day(-30)), Stats::default());
+        cs.create(
+            Customer::new(t, id, Profile::default(), day(-30)),
+            Stats::default(),
+        );
     }
     s.apply(t, &cs).await.map_err(|x| format!("create: {x}"))?;
     Ok(())
@@ -216,8 +219,16 @@ pub async fn import_round_trips_lines<S: ActivityImport + LineItemStore>(s: &S) 
     );
     let mine = s.customer_line_items(TA, ann).await.map_err(e)?;
     let want = vec![
-        ("a-1".to_owned(), false, vec![("puer".into(), 2), ("cup".into(), 1)]),
-        ("a-1".to_owned(), true, vec![("puer".into(), 2), ("cup".into(), 1)]),
+        (
+            "a-1".to_owned(),
+            false,
+            vec![("puer".into(), 2), ("cup".into(), 1)],
+        ),
+        (
+            "a-1".to_owned(),
+            true,
+            vec![("puer".into(), 2), ("cup".into(), 1)],
+        ),
         ("a-2".to_owned(), false, vec![("oolong".into(), 2)]),
         ("a-2".to_owned(), true, vec![("oolong".into(), 1)]),
         ("a-2".to_owned(), true, vec![("oolong".into(), 1)]),

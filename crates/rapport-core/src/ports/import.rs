@@ -351,7 +351,6 @@ const ATTEMPTS: usize = 16;
 /// [`ActivityImport::import_activities`] does unless a store brings its own.
 ///
 /// ```
-/// use futures::executor::block_on;
 /// # use rapport_core::ports::*;
 /// # use rapport_core::*;
 /// async fn load<S: Store>(s: &S, t: TenantId, batch: Vec<ImportActivity>) -> Result<usize, StoreError> {
@@ -442,7 +441,8 @@ pub async fn import_by_apply<S: Store + ?Sized>(
             Err(e) => return Err(e),
         }
     }
-    Err(last.unwrap_or_else(|| StoreError::unavailable("the import met stored keys on every attempt")))
+    Err(last
+        .unwrap_or_else(|| StoreError::unavailable("the import met stored keys on every attempt")))
 }
 
 /// A store that imports activities in bulk with their line items: [`fold_import`]'s
