@@ -153,9 +153,12 @@ fn tea_policy() -> Result<ImportPolicy, String> {
     Ok(ImportPolicy::new(stats))
 }
 
+/// A line list as compared: order, refund, (sku, quantity) of each line.
+type Shape = (String, bool, Vec<(String, u32)>);
+
 /// (order, refund, sku × quantity) of each line list: what two backends (or the service and
 /// an import) must agree on, whatever activity ids they gave.
-fn shape(lists: &[LineItems]) -> Vec<(String, bool, Vec<(String, u32)>)> {
+fn shape(lists: &[LineItems]) -> Vec<Shape> {
     let mut v: Vec<_> = lists
         .iter()
         .map(|l| {
@@ -285,8 +288,10 @@ pub async fn import_folds_as_the_service<S: ActivityImport + LineItemStore>(s: &
         .await
         .map_err(|x| format!("import: {x}"))?;
     ensure!(r.inserted == rows.len(), "import reported {r:?}");
-    let mut policies = Policies::default();
-    policies.stats = policy.stats.clone();
+    let policies = Policies {
+        stats: policy.stats.clone(),
+        ..Policies::default()
+    };
     let svc = rapport::Service::new(s)
         .with_policies(policies)
         .map_err(e)?;
