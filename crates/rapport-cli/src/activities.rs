@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 use chrono::{DateTime, Duration, Utc};
+use rapport_core::ports::{ActivityImport, ImportActivity, ImportPolicy};
 use rapport_core::*;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -367,17 +368,9 @@ fn build(tenant: TenantId, rows: Vec<Row>) -> std::result::Result<Batch, RowErro
             }
         };
         let id = customer_id(tenant, c);
+        let activity_id = crate::store::activity_id(tenant, &key);
         let activity = IdempotencyKey::new(key)
-            .and_then(|key| {
-                Activity::new(
-                    ActivityId::from_u128(id.as_uuid().as_u128() ^ u128::from(r.line)),
-                    id,
-                    r.at,
-                    r.channel,
-                    key,
-                    r.kind.clone(),
-                )
-            })
+            .and_then(|key| Activity::new(activity_id, id, r.at, r.channel, key, r.kind.clone()))
             .map_err(|e| RowError {
                 line: r.line,
                 column: None,
@@ -404,6 +397,8 @@ pub(crate) struct ImportedActivities {
     pub(crate) customers_new: usize,
     pub(crate) activities_new: usize,
     pub(crate) activities_skipped: usize,
+    /// Line lists written: those full refunds without lines give back.
+    pub(crate) lines_new: usize,
 }
 
 /// Reads, checks and builds a whole file (refunds checked against their orders, in the store
@@ -428,9 +423,19 @@ pub(crate) fn prepare(
     Ok((batch, bad))
 }
 
-/// Stores a prepared batch: customers first, then every activity but refunds, then the
-/// refunds (whose orders are stored by then); a re-run skips what is there.
-pub(crate) fn store(store: &Db, tenant: TenantId, batch: Batch) -> Result<ImportedActivities> {
+/// Stores a prepared batch in bulk ([`ActivityImport`]: each batch one transaction, folded
+/// into the stats as the service folds them, per-category spend under `policy`): customers
+/// first, then every activity but refunds, then the refunds (whose orders are stored by
+/// then), each settled against its order inside the store's write — so a full refund gives
+/// back what is left of its order's lines, as `Service::record` does. A re-run skips what is
+/// there. A refund another writer made impossible since `prepare` stops the import with its
+/// line (the batches before it stay written).
+pub(crate) fn store(
+    store: &Db,
+    tenant: TenantId,
+    batch: Batch,
+    policy: &ImportPolicy,
+) -> Result<ImportedActivities> {
     let mut done = ImportedActivities {
         rows: batch.purchases.len() + batch.refunds.len(),
         ..ImportedActivities::default()
@@ -438,11 +443,31 @@ pub(crate) fn store(store: &Db, tenant: TenantId, batch: Batch) -> Result<Import
     done.customers_new = store
         .import_customers_iter(tenant, batch.customers, 5_000, |_| {})?
         .inserted;
+    let lines: BTreeMap<ActivityId, u64> = batch
+        .refunds
+        .iter()
+        .map(|(line, a)| (a.id, *line))
+        .collect();
     let refunds: Vec<Activity> = batch.refunds.into_iter().map(|(_, a)| a).collect();
     for part in batch.purchases.chunks(10_000).chain(refunds.chunks(10_000)) {
-        let r = store.import_activities(tenant, part.to_vec())?;
+        let rows: Vec<ImportActivity> = part.iter().cloned().map(ImportActivity::from).collect();
+        let r = match futures::executor::block_on(store.import_activities(tenant, rows, policy)) {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(match rapport_core::ports::refused_activity(&e) {
+                    Some((id, why)) => RowError {
+                        line: lines.get(&id).copied().unwrap_or(0),
+                        column: None,
+                        problem: Problem::Refund(why.clone()),
+                    }
+                    .into(),
+                    None => e.into(),
+                });
+            }
+        };
         done.activities_new += r.inserted;
         done.activities_skipped += r.skipped;
+        done.lines_new += r.lines;
     }
     Ok(done)
 }

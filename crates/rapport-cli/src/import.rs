@@ -13,6 +13,7 @@ use std::io::Read;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
+use rapport_core::ports::{ActivityImport, ImportActivity, ImportPolicy};
 use rapport_core::*;
 
 use crate::error::{CliError, Result, fail, rejected};
@@ -156,22 +157,6 @@ impl Batch {
         ids.sort_unstable();
         ids
     }
-
-    /// Takes the purchases that carry line items out of the batch: they are recorded through
-    /// the service with their lines ([`record_lined`]), the others in bulk.
-    pub(crate) fn take_lined(&mut self) -> Vec<(Activity, Vec<LineItem>)> {
-        let (lined, plain): (Vec<Activity>, Vec<Activity>) = std::mem::take(&mut self.purchases)
-            .into_iter()
-            .partition(|a| self.lines.contains_key(&a.id));
-        self.purchases = plain;
-        lined
-            .into_iter()
-            .map(|a| {
-                let lines = self.lines.remove(&a.id).unwrap_or_default();
-                (a, lines)
-            })
-            .collect()
-    }
 }
 
 /// Builds the customers (id derived from the external id) and the purchases (stable
@@ -274,7 +259,7 @@ pub(crate) fn build_with_lines(
         let id = customer_id(tenant, &t.customer);
         let activity = (|| {
             Activity::new(
-                ActivityId::from_u128(id.as_uuid().as_u128() ^ u128::from(t.line)),
+                crate::store::activity_id(tenant, &key),
                 id,
                 t.at,
                 Channel::Web,
@@ -372,10 +357,37 @@ pub(crate) fn check_refunds(
     Ok(bad)
 }
 
-/// Stores a built batch: the customers first, then the purchases, folded into the stats.
-/// Each store batch is one transaction; a re-run skips what is there. The batch's refunds are
-/// left for [`record_refunds`].
-pub(crate) fn store(store: &Db, tenant: TenantId, batch: Batch, quiet: bool) -> Result<Imported> {
+/// Activities per bulk import batch (one transaction each).
+const IMPORT_BATCH: usize = 10_000;
+
+/// The rows of `activities` with their lines taken out of `lines`, for
+/// [`ActivityImport`](rapport_core::ports::ActivityImport).
+pub(crate) fn with_lines(
+    activities: impl IntoIterator<Item = Activity>,
+    lines: &mut BTreeMap<ActivityId, Vec<LineItem>>,
+) -> Vec<ImportActivity> {
+    activities
+        .into_iter()
+        .map(|activity| ImportActivity {
+            lines: lines.remove(&activity.id).unwrap_or_default(),
+            activity,
+        })
+        .collect()
+}
+
+/// Stores a built batch: the customers first, then the purchases with their line items, in
+/// bulk ([`ActivityImport`](rapport_core::ports::ActivityImport): each batch one
+/// transaction, folded into the stats as the service folds them, per-category spend under
+/// `policy`), their lines taken out of `lines`. A re-run skips what is there. The batch's
+/// refunds are left for [`import_refunds`].
+pub(crate) fn store(
+    store: &Db,
+    tenant: TenantId,
+    batch: Batch,
+    lines: &mut BTreeMap<ActivityId, Vec<LineItem>>,
+    policy: &ImportPolicy,
+    quiet: bool,
+) -> Result<Imported> {
     let rows = batch.purchases.len() + batch.refunds.len();
     let b = bar(batch.customers.len() as u64, quiet, "customers");
     let c = store.import_customers_iter(tenant, batch.customers, 5_000, |r| {
@@ -390,17 +402,83 @@ pub(crate) fn store(store: &Db, tenant: TenantId, batch: Batch, quiet: bool) -> 
     };
     let mut purchases = batch.purchases;
     while !purchases.is_empty() {
-        let rest = purchases.split_off(purchases.len().min(10_000));
+        let rest = purchases.split_off(purchases.len().min(IMPORT_BATCH));
         let n = purchases.len();
-        let r = store.import_activities(tenant, std::mem::replace(&mut purchases, rest))?;
+        let part = with_lines(std::mem::replace(&mut purchases, rest), lines);
+        let r = futures::executor::block_on(store.import_activities(tenant, part, policy))?;
         done.purchases_new += r.inserted;
         done.purchases_skipped += r.skipped;
+        done.lines_new += r.lines;
         b.inc(n as u64);
     }
     b.finish_and_clear();
-    // The refunds are not written here: `record_refunds` records them through the service
-    // once the purchases are stored, so racing imports cannot together exceed an order.
     Ok(done)
+}
+
+/// How [`import_refunds`] imports: the fold's policy, and how a refund refused by a racing
+/// writer is reported (the file's columns; listed and skipped under `skip_bad`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RefundImport<'a> {
+    pub(crate) policy: &'a ImportPolicy,
+    pub(crate) cols: &'a Columns,
+    pub(crate) skip_bad: bool,
+}
+
+/// Imports the refunds of an import in bulk, after the purchases, batch by batch: each
+/// batch is settled against the orders as stored at that moment inside the store's write
+/// ([`ActivityImport`](rapport_core::ports::ActivityImport)), so two imports (or an import
+/// and a host) refunding one order at once cannot together exceed it. They were checked
+/// against the file and the store before the first write (`check_refunds`); a batch the
+/// store refuses for a refund (another writer refunded the order meanwhile) is recorded one
+/// by one through the service instead ([`record_refunds`]), so the refused row is named
+/// with its line and the others are kept.
+pub(crate) fn import_refunds<N: rapport_core::Notifier>(
+    svc: &rapport::Service<Db, N>,
+    tenant: TenantId,
+    refunds: Vec<(u64, Activity)>,
+    lines: &mut BTreeMap<ActivityId, Vec<LineItem>>,
+    how: &RefundImport<'_>,
+    done: &mut Imported,
+) -> Result<Vec<RowError>> {
+    let RefundImport {
+        policy,
+        cols,
+        skip_bad,
+    } = *how;
+    let mut bad = Vec::new();
+    for part in refunds.chunks(IMPORT_BATCH) {
+        // The lines stay in `lines` until the batch is written: the fallback needs them.
+        let rows = part
+            .iter()
+            .map(|(_, a)| ImportActivity {
+                activity: a.clone(),
+                lines: lines.get(&a.id).cloned().unwrap_or_default(),
+            })
+            .collect();
+        match futures::executor::block_on(svc.store().import_activities(tenant, rows, policy)) {
+            Ok(r) => {
+                done.refunds_new += r.inserted;
+                done.refunds_skipped += r.skipped;
+                done.lines_new += r.lines;
+                for (_, a) in part {
+                    lines.remove(&a.id);
+                }
+            }
+            Err(e) if rapport_core::ports::refused_activity(&e).is_some() => {
+                bad.extend(record_refunds(
+                    svc,
+                    tenant,
+                    part.to_vec(),
+                    lines,
+                    cols,
+                    skip_bad,
+                    done,
+                )?);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(bad)
 }
 
 /// Records the refunds of an import one by one through the service, after the purchases:
@@ -458,47 +536,6 @@ fn new_activity(a: Activity) -> rapport::NewActivity {
         idempotency_key: a.idempotency_key,
         kind: a.kind,
     }
-}
-
-/// Records the purchases that carry line items through the service, each with its lines in
-/// one changeset ([`rapport::Service::record_with_lines`]), up to [`EVALUATE_IN_FLIGHT`] at
-/// a time: a re-run finds each order's key recorded and writes neither the purchase nor its
-/// lines again. The totals were checked before the first write (`lines::check_totals`), so
-/// the service is told to allow what the import allowed.
-pub(crate) fn record_lined<N: rapport_core::Notifier>(
-    svc: &rapport::Service<Db, N>,
-    tenant: TenantId,
-    lined: Vec<(Activity, Vec<LineItem>)>,
-    quiet: bool,
-    done: &mut Imported,
-) -> Result<()> {
-    use futures::StreamExt;
-    let b = bar(lined.len() as u64, quiet, "orders with lines");
-    let mut results = futures::stream::iter(lined)
-        .map(|(a, items)| {
-            let n = items.len();
-            async move {
-                let r = svc
-                    .record_with_lines(tenant, new_activity(a), items, true)
-                    .await;
-                (r, n)
-            }
-        })
-        .buffer_unordered(EVALUATE_IN_FLIGHT);
-    futures::executor::block_on(async {
-        while let Some((r, n)) = results.next().await {
-            if r?.duplicate {
-                done.purchases_skipped += 1;
-            } else {
-                done.purchases_new += 1;
-                done.lines_new += n;
-            }
-            b.inc(1);
-        }
-        Ok::<(), CliError>(())
-    })?;
-    b.finish_and_clear();
-    Ok(())
 }
 
 /// The column to blame for a refused refund.

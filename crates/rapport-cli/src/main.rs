@@ -31,6 +31,7 @@ use std::process::ExitCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use rapport::blocking::Service;
+use rapport_core::ports::ImportPolicy;
 use rapport_core::*;
 
 use crate::error::{Result, fail};
@@ -665,11 +666,11 @@ impl rapport::Clock for At {
     }
 }
 
-/// Stores a built batch, then evaluates the customers it touched at `now` (so their tiers and
-/// stages hold without a sweep); hands the service back for what follows.
-/// Stores a built batch (customers, then purchases, in bulk), records its refunds through the
-/// service (`import::record_refunds`: the refunds refused by a racing writer are returned as
-/// bad rows under `skip_bad`), then evaluates the customers it touched at `now`.
+/// Stores a built batch (customers, then purchases with their lines, in bulk), imports its
+/// refunds in bulk once the purchases are stored (`import::import_refunds`: a batch refused
+/// for a refund a racing writer made impossible is recorded through the service instead, the
+/// refused rows returned as bad rows under `skip_bad`), then evaluates the customers it
+/// touched at `now` (so their tiers and stages hold without a sweep).
 fn import_and_evaluate(
     store: Db,
     tenant: TenantId,
@@ -686,9 +687,11 @@ fn import_and_evaluate(
 )> {
     let touched = batch.touched();
     let pending = std::mem::take(&mut batch.refunds);
-    let lined = batch.take_lined();
-    let mut refund_lines = std::mem::take(&mut batch.lines);
-    let mut done = import::store(&store, tenant, batch, quiet)?;
+    // The lines were checked against their amounts before the first write
+    // (`lines::check_totals`): the store is told to allow what the import allowed.
+    let policy = ImportPolicy::new(policies.stats.clone()).allow_total_mismatch(true);
+    let mut lines = std::mem::take(&mut batch.lines);
+    let mut done = import::store(&store, tenant, batch, &mut lines, &policy, quiet)?;
     // Racing imports refunding one customer's orders retry on version conflicts: each round
     // lets one of them through, so allow more rounds than the service's default.
     let svc = rapport::Service::new(store)
@@ -696,17 +699,12 @@ fn import_and_evaluate(
         .with_policies(policies.clone())?
         .with_max_attempts(64);
     let (cols, skip_bad) = refunds;
-    done.rows += lined.len();
-    import::record_lined(&svc, tenant, lined, quiet, &mut done)?;
-    let bad = import::record_refunds(
-        &svc,
-        tenant,
-        pending,
-        &mut refund_lines,
+    let how = import::RefundImport {
+        policy: &policy,
         cols,
         skip_bad,
-        &mut done,
-    )?;
+    };
+    let bad = import::import_refunds(&svc, tenant, pending, &mut lines, &how, &mut done)?;
     let evaluated = import::evaluate(&svc, tenant, &touched, quiet)?;
     Ok((Service::from_async(svc), done, evaluated, bad))
 }
@@ -976,7 +974,8 @@ fn run(cli: Cli) -> Result<()> {
                 eprintln!("skipped {b}");
             }
             let touched = batch.touched();
-            let done = activities::store(&store, tenant, batch)?;
+            let policy = ImportPolicy::new(policies.stats.clone());
+            let done = activities::store(&store, tenant, batch, &policy)?;
             let svc = rapport::Service::new(store)
                 .with_clock(At(now))
                 .with_policies(policies.clone())?;

@@ -237,3 +237,19 @@ pub(crate) fn section_html(s: &[(String, Vec<TopProduct>)]) -> String {
         "<section id=\"top-products\"><h2>Top products by tier</h2><table><tr><th>tier</th><th>most bought (distinct buyers)</th></tr>{rows}</table></section>\n"
     )
 }
+
+/// Bulk imports with line items through the opened store's own import (and its log).
+impl rapport_core::ports::ActivityImport for Db {
+    async fn import_activities(
+        &self,
+        tenant: TenantId,
+        batch: Vec<rapport_core::ports::ImportActivity>,
+        policy: &rapport_core::ports::ImportPolicy,
+    ) -> std::result::Result<rapport_core::ports::ActivityImportReport, StoreError> {
+        use rapport_core::ports::ActivityImport;
+        match self {
+            Db::Sqlite(s) => ActivityImport::import_activities(s, tenant, batch, policy).await,
+            Db::Postgres(s) => ActivityImport::import_activities(s, tenant, batch, policy).await,
+        }
+    }
+}

@@ -122,18 +122,6 @@ impl Db {
             }
         }
     }
-
-    /// Imports activities (one transaction), folding new ones into the stats.
-    pub(crate) fn import_activities(
-        &self,
-        tenant: TenantId,
-        batch: Vec<Activity>,
-    ) -> Result<ImportReport> {
-        match self {
-            Db::Sqlite(s) => Ok(block_on(s.import_activities(tenant, batch))?),
-            Db::Postgres(s) => Ok(pg_report(block_on(s.import_activities(tenant, batch))?)),
-        }
-    }
 }
 
 impl Store for Db {
@@ -296,6 +284,16 @@ pub(crate) fn customer_id(tenant: TenantId, external: &str) -> CustomerId {
     CustomerId::from_uuid(Uuid::new_v5(
         tenant.as_uuid(),
         format!("customer:{external}").as_bytes(),
+    ))
+}
+
+/// The id of an imported activity: UUIDv5 of its idempotency key under the tenant, so a
+/// re-run gives the same id and two files never give one id to two activities (line items
+/// are keyed by activity id).
+pub(crate) fn activity_id(tenant: TenantId, key: &str) -> rapport_core::ActivityId {
+    rapport_core::ActivityId::from_uuid(Uuid::new_v5(
+        tenant.as_uuid(),
+        format!("activity:{key}").as_bytes(),
     ))
 }
 

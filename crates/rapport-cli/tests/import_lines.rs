@@ -304,3 +304,108 @@ o-1,cup,1,4.00,
     );
     assert!(stored(dir.path()).is_empty());
 }
+
+/// A full refund without lines imported by `import activities` (in bulk) gives back what is
+/// left of its order's lines, as `Service::record` does: the refund of what the cup's
+/// refund left of o-1 returns the two tea-puer.
+#[test]
+fn a_full_refund_without_lines_from_import_activities_gives_back_the_orders_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tx.csv"), ITEMS).unwrap();
+    json(&import(dir.path(), &["--sku-col", "sku", "--quiet"]));
+    std::fs::write(
+        dir.path().join("acts.csv"),
+        "customer_id,date,kind,amount,order_id\nC1,2026-01-20,refund,9.00,o-1\n",
+    )
+    .unwrap();
+    let args = [
+        "import",
+        "activities",
+        "acts.csv",
+        "--now",
+        "2026-02-01",
+        "--quiet",
+    ];
+    let v = json(&rapport(dir.path(), &args));
+    assert_eq!(v["imported"]["activities_new"], 1, "{v}");
+    assert_eq!(v["imported"]["lines_new"], 1, "{v}");
+    let back: Vec<Stored> = stored(dir.path())
+        .into_iter()
+        .filter(|(order, refund, _)| order == "o-1" && *refund)
+        .collect();
+    assert_eq!(
+        back,
+        vec![
+            (
+                "o-1".into(),
+                true,
+                vec![("cup".into(), 1, "4.00".into(), None)]
+            ),
+            (
+                "o-1".into(),
+                true,
+                vec![("tea-puer".into(), 2, "4.50".into(), Some("tea".into()))]
+            ),
+        ]
+    );
+    // C1 bought nothing of o-1 any more: tea-puer has no co-buyer left, so C2 (who bought
+    // it) gets the cold-start list, not "pot because you bought tea-puer".
+    let rec = json(&rapport(
+        dir.path(),
+        &["recommend", "C2", "--min-support", "1", "--json"],
+    ));
+    assert_eq!(rec["cold_start"], true, "{rec}");
+    let again = json(&rapport(dir.path(), &args));
+    assert_eq!(again["imported"]["activities_skipped"], 1, "{again}");
+    assert_eq!(again["imported"]["lines_new"], 0, "{again}");
+}
+
+/// A lined import of a few thousand orders goes in bulk: each customer's row is written once
+/// per import batch (its version steps once, then once more for the evaluation), not once per
+/// order as recording each order through the service did.
+#[test]
+fn a_lined_import_of_thousands_of_orders_goes_in_bulk() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv =
+        String::from("customer_id,date,order_id,type,amount,sku,quantity,unit_price,category\n");
+    for n in 0..3_000 {
+        let c = if n % 2 == 0 { "C1" } else { "C2" };
+        let day = 1 + n % 28;
+        csv.push_str(&format!(
+            "{c},2025-06-{day:02},o-{n},purchase,7.00,tea-{},1,4.00,tea\n",
+            n % 7
+        ));
+        csv.push_str(&format!(
+            "{c},2025-06-{day:02},o-{n},purchase,7.00,cup-{},1,3.00,cups\n",
+            n % 5
+        ));
+    }
+    std::fs::write(dir.path().join("tx.csv"), csv).unwrap();
+    let v = json(&import(dir.path(), &["--sku-col", "sku", "--quiet"]));
+    assert_eq!(v["imported"]["purchases_new"], 3_000, "{v}");
+    assert_eq!(v["imported"]["lines_new"], 6_000, "{v}");
+    let store = SqliteStore::open(
+        dir.path().join("rapport.db"),
+        SqliteConfig::default(),
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    let t = tenant("default");
+    for name in ["C1", "C2"] {
+        let id = CustomerId::from_uuid(Uuid::new_v5(
+            t.as_uuid(),
+            format!("customer:{name}").as_bytes(),
+        ));
+        let r = block_on(store.load(t, id)).unwrap().unwrap();
+        assert_eq!(r.stats.orders(), 1_500);
+        assert!(
+            r.customer.version() <= 3,
+            "version {}",
+            r.customer.version()
+        );
+        assert_eq!(
+            block_on(store.customer_line_items(t, id)).unwrap().len(),
+            1_500
+        );
+    }
+}

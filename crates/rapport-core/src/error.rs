@@ -307,6 +307,29 @@ pub enum DomainError {
         /// Why.
         reason: &'static str,
     },
+    /// An activity of a bulk import the rules refuse (a refund its order cannot take, lines
+    /// that do not add up, …): the batch writes nothing, and the error names the activity.
+    ///
+    /// ```
+    /// use rapport_core::{ActivityId, DomainError, OrderId};
+    /// let e = DomainError::ImportedActivity {
+    ///     activity: ActivityId::from_u128(7),
+    ///     error: Box::new(DomainError::UnknownOrder { order: OrderId::new("SO-9")? }),
+    /// };
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "activity 00000000-0000-0000-0000-000000000007: order `SO-9` was not recorded for this customer"
+    /// );
+    /// assert_eq!(e.field(), Some("order_id"));
+    /// # Ok::<(), DomainError>(())
+    /// ```
+    #[error("activity {activity}: {error}")]
+    ImportedActivity {
+        /// The refused activity.
+        activity: crate::model::id::ActivityId,
+        /// Why.
+        error: Box<DomainError>,
+    },
 }
 
 impl DomainError {
@@ -346,6 +369,7 @@ impl DomainError {
             | DomainError::IllegalCaseTransition { .. }
             | DomainError::CannotUnmerge { .. } => None,
             DomainError::NothingToConfirm { .. } => Some("consent"),
+            DomainError::ImportedActivity { error, .. } => error.field(),
         }
     }
 }

@@ -68,3 +68,7 @@ impl LineItemStore for MemoryStore {
         Ok(range.take(limit as usize).map(|(_, l)| l.clone()).collect())
     }
 }
+
+/// Bulk imports with line items: [`rapport_core::ports::import_by_apply`], one changeset per
+/// batch (all or nothing, versions checked, keys idempotent).
+impl rapport_core::ports::ActivityImport for MemoryStore {}

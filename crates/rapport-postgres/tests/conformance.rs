@@ -8,7 +8,7 @@ mod support;
 
 use support::fresh;
 
-rapport_testkit::store_contracts!(fresh; concurrent, cases, accounts, privacy, actions, merges, line_items, clv_models);
+rapport_testkit::store_contracts!(fresh; concurrent, cases, accounts, privacy, actions, merges, line_items, activity_import, clv_models);
 
 /// 10,000 contended updates: about 20 s on a 2-core machine, so not in the default run
 /// (`cargo test -p rapport-postgres --test conformance -- --ignored`).

@@ -31,3 +31,38 @@ impl std::ops::AddAssign for ImportReport {
         self.contact_taken += o.contact_taken;
     }
 }
+
+/// [`import_by_apply`](rapport_core::ports::import_by_apply) with the import log both SQL
+/// stores write (`imported rows= inserted= skipped= duration_us=`, or `import failed`): their
+/// [`ActivityImport`](rapport_core::ports::ActivityImport), inside each one's span.
+///
+/// ```
+/// # use rapport_core::ports::*;
+/// # use rapport_core::*;
+/// async fn import<S: Store>(s: &S, t: TenantId, batch: Vec<ImportActivity>) -> Result<ActivityImportReport, StoreError> {
+///     rapport_sql::logged_import(s, t, batch, &ImportPolicy::default()).await
+/// }
+/// ```
+///
+/// # Errors
+/// As `import_by_apply`.
+pub async fn logged_import<S: rapport_core::Store + ?Sized>(
+    store: &S,
+    tenant: rapport_core::TenantId,
+    batch: Vec<rapport_core::ports::ImportActivity>,
+    policy: &rapport_core::ports::ImportPolicy,
+) -> Result<rapport_core::ports::ActivityImportReport, rapport_core::StoreError> {
+    let started = tracing::enabled!(tracing::Level::INFO).then(std::time::Instant::now);
+    let out = rapport_core::ports::import_by_apply(store, tenant, batch, policy).await;
+    let logged = out.as_ref().map(|r| ImportReport {
+        rows: r.rows,
+        inserted: r.inserted,
+        skipped: r.skipped,
+        contact_taken: 0,
+    });
+    crate::log_import(
+        logged.as_ref().map_err(|e| crate::store_error_kind(e)),
+        started,
+    );
+    out
+}

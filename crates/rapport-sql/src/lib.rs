@@ -40,7 +40,7 @@ mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use import::ImportReport;
+pub use import::{ImportReport, logged_import};
 pub use kind::{log_apply, log_import, store_error_kind};
 pub use migrate::{Migration, SchemaTooNew, latest_version, pending};
 pub use sql::{Dialect, LineItemsSql, MoneyColumn, Sql, Value};

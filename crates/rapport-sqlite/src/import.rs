@@ -5,11 +5,14 @@
 //! transaction and inserts each chunk while the caller serialises the next; only
 //! [`Feed::Commit`] commits, so a caller that fails (or panics) half-way leaves nothing behind.
 
-use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::mpsc;
 
-use rapport_core::{Activity, Customer, CustomerId, Stage, Stats, TenantId};
+use rapport_core::ports::{
+    ActivityImportReport, ImportActivity, ImportNeeds, ImportPolicy, by_customer, fold_import,
+};
+use rapport_core::{Customer, IdempotencyKey, Stage, Stats, TenantId};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -313,48 +316,46 @@ fn sync_keys(sealer: Option<&Sealer>) -> Result<(), SqliteError> {
     }
 }
 
-/// Inserts activities whose key is new and folds exactly those into their customers' stats
-/// (each touched customer's version steps by one), all in one transaction. An activity of an
-/// unknown customer fails the whole batch.
+/// Imports activities with their line items in one transaction
+/// ([`ActivityImport`](rapport_core::ports::ActivityImport)'s semantics): keys already stored
+/// (or earlier in the batch) are skipped; each customer's new rows are folded by
+/// [`fold_import`] — its stored activities and line lists read in the same transaction only
+/// when a new row is a refund — and written with their lines and the customer's stats (its
+/// version steps by one). An activity of an unknown customer, or one the rules refuse, fails
+/// the whole batch.
 pub(crate) fn activities(
     conn: &mut Connection,
     tenant: TenantId,
-    batch: &[Activity],
+    batch: Vec<ImportActivity>,
+    policy: &ImportPolicy,
     sealer: Option<&Sealer>,
-) -> Result<ImportReport, ApplyError> {
+) -> Result<ActivityImportReport, ApplyError> {
     let t = tenant.to_bytes();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut report = ImportReport {
+    let mut report = ActivityImportReport {
         rows: batch.len(),
-        ..ImportReport::default()
+        ..ActivityImportReport::default()
     };
-    let mut fresh: BTreeMap<CustomerId, Vec<&Activity>> = BTreeMap::new();
+    let stored: HashSet<IdempotencyKey> = {
+        let mut probe = tx.prepare_cached(
+            "SELECT 1 FROM rapport_activities WHERE tenant_id = ?1 AND idempotency_key = ?2",
+        )?;
+        let mut stored = HashSet::new();
+        for r in &batch {
+            let key = &r.activity.idempotency_key;
+            if probe.exists(params![t, key.as_str()])? {
+                stored.insert(key.clone());
+            }
+        }
+        stored
+    };
+    let (groups, skipped) = by_customer(batch, |k| stored.contains(k));
+    report.skipped = skipped;
     {
         let mut ins = tx.prepare_cached(
             "INSERT INTO rapport_activities (tenant_id, idempotency_key, activity_id, customer_id,
-                 at_us, kind, activity_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
+                 at_us, kind, activity_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
-        for a in batch {
-            a.kind.validate()?;
-            let n = ins.execute(params![
-                t,
-                a.idempotency_key.as_str(),
-                a.id.to_bytes(),
-                a.customer.to_bytes(),
-                time_to_us(a.at),
-                a.kind.activity_type().as_str(),
-                seal::activity_json(sealer, tenant, a)?,
-            ])?;
-            if n == 1 {
-                report.inserted += 1;
-                fresh.entry(a.customer).or_default().push(a);
-            } else {
-                report.skipped += 1;
-            }
-        }
-    }
-    {
         let mut get = tx.prepare_cached(
             "SELECT customer_json, stats_json FROM rapport_customers
              WHERE tenant_id = ?1 AND customer_id = ?2",
@@ -365,7 +366,7 @@ pub(crate) fn activities(
                  customer_json = ?9, stats_json = ?10
              WHERE tenant_id = ?1 AND customer_id = ?2",
         )?;
-        for (id, acts) in fresh {
+        for (id, fresh) in groups {
             let row: Option<(String, String)> = get
                 .query_row(params![t, id.to_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
@@ -373,11 +374,34 @@ pub(crate) fn activities(
                 return Err(ApplyError::NotFound(id));
             };
             let customer: Customer = seal::decode_customer(sealer, &cj)?;
-            let mut stats: Stats = from_json("rapport_customers", &sj)?;
-            for a in acts {
-                stats.apply(a)?;
+            let stats: Stats = from_json("rapport_customers", &sj)?;
+            let needs = ImportNeeds::of(&fresh);
+            let history = if needs.history {
+                crate::read::activities(&tx, tenant, id, None, None, sealer)?
+            } else {
+                Vec::new()
+            };
+            let lines = if needs.lines {
+                crate::line_items::of_customer(&tx, tenant, id)?
+            } else {
+                Vec::new()
+            };
+            let done = fold_import(stats, &history, &lines, fresh, policy)?;
+            for a in &done.activities {
+                ins.execute(params![
+                    t,
+                    a.idempotency_key.as_str(),
+                    a.id.to_bytes(),
+                    a.customer.to_bytes(),
+                    time_to_us(a.at),
+                    a.kind.activity_type().as_str(),
+                    seal::activity_json(sealer, tenant, a)?,
+                ])?;
             }
-            let p = CustomerRow::new(&customer.next_version(), &stats, sealer)?;
+            report.inserted += done.activities.len();
+            report.lines += done.line_items.iter().map(|l| l.items.len()).sum::<usize>();
+            crate::line_items::LineWrites::of(&done.line_items, &[])?.apply(&tx, t)?;
+            let p = CustomerRow::new(&customer.next_version(), &done.stats, sealer)?;
             put.execute(params![
                 t,
                 id.to_bytes(),
@@ -403,7 +427,7 @@ mod tests {
 
     use super::*;
     use chrono::{TimeZone, Utc};
-    use rapport_core::{Email, Pii, Profile};
+    use rapport_core::{CustomerId, Email, Pii, Profile};
 
     fn db() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().unwrap();

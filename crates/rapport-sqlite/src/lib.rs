@@ -354,15 +354,45 @@ impl SqliteStore {
         tenant: TenantId,
         batch: Vec<Activity>,
     ) -> Result<ImportReport, ApplyError> {
+        let rows = batch
+            .into_iter()
+            .map(rapport_core::ports::ImportActivity::from)
+            .collect();
+        let r = self
+            .import_lined(tenant, rows, &rapport_core::ports::ImportPolicy::default())
+            .await?;
+        Ok(ImportReport {
+            rows: r.rows,
+            inserted: r.inserted,
+            skipped: r.skipped,
+            contact_taken: 0,
+        })
+    }
+
+    /// Activities with their line items in one writer job and one transaction
+    /// (`import::activities`), with the import log.
+    pub(crate) async fn import_lined(
+        &self,
+        tenant: TenantId,
+        batch: Vec<rapport_core::ports::ImportActivity>,
+        policy: &rapport_core::ports::ImportPolicy,
+    ) -> Result<rapport_core::ports::ActivityImportReport, ApplyError> {
         let started = tracing::enabled!(tracing::Level::INFO).then(std::time::Instant::now);
         let out = self
             .writer
             .exec_apply({
                 let sealer = self.sealer.clone();
-                move |c| import::activities(c, tenant, &batch, sealer.as_ref())
+                let policy = policy.clone();
+                move |c| import::activities(c, tenant, batch, &policy, sealer.as_ref())
             })
             .await;
-        rapport_sql::log_import(out.as_ref().map_err(import_error_kind), started);
+        let logged = out.as_ref().map(|r| ImportReport {
+            rows: r.rows,
+            inserted: r.inserted,
+            skipped: r.skipped,
+            contact_taken: 0,
+        });
+        rapport_sql::log_import(logged.as_ref().map_err(|e| import_error_kind(e)), started);
         out
     }
 
@@ -462,7 +492,7 @@ fn import_error_kind(e: &ApplyError) -> &'static str {
     }
 }
 
-fn from_apply(e: ApplyError) -> StoreError {
+pub(crate) fn from_apply(e: ApplyError) -> StoreError {
     match e {
         ApplyError::AlreadyExists(customer) => StoreError::AlreadyExists { customer },
         ApplyError::Conflict {

@@ -32,9 +32,17 @@ pub(crate) struct LineWrites {
 
 impl LineWrites {
     pub(crate) fn new(cs: &Changeset) -> Result<Self, SqliteError> {
+        let moves: Vec<_> = cs.moves.iter().map(|m| &m.activity).collect();
+        Self::of(&cs.line_items, &moves)
+    }
+
+    /// The rows of `lists`, and `moved` activities' lines following them to their customer.
+    pub(crate) fn of(
+        lists: &[LineItems],
+        moved: &[&rapport_core::Activity],
+    ) -> Result<Self, SqliteError> {
         Ok(Self {
-            rows: cs
-                .line_items
+            rows: lists
                 .iter()
                 .map(|l| {
                     Ok(LineRow {
@@ -45,10 +53,9 @@ impl LineWrites {
                     })
                 })
                 .collect::<Result<_, SqliteError>>()?,
-            moves: cs
-                .moves
+            moves: moved
                 .iter()
-                .map(|m| (m.activity.id.to_bytes(), m.activity.customer.to_bytes()))
+                .map(|a| (a.id.to_bytes(), a.customer.to_bytes()))
                 .collect(),
         })
     }
@@ -173,5 +180,26 @@ impl LineItemStore for SqliteStore {
             .readers
             .read(move |c| page(c, tenant, after, limit))
             .await?)
+    }
+}
+
+/// Bulk imports with line items, natively: one writer job and one transaction per batch
+/// (`import::activities`), logged as the other imports.
+impl rapport_core::ports::ActivityImport for SqliteStore {
+    #[tracing::instrument(
+        name = "rapport_sqlite.import_activities",
+        level = "info",
+        skip_all,
+        fields(tenant = %tenant, rows = batch.len())
+    )]
+    async fn import_activities(
+        &self,
+        tenant: TenantId,
+        batch: Vec<rapport_core::ports::ImportActivity>,
+        policy: &rapport_core::ports::ImportPolicy,
+    ) -> Result<rapport_core::ports::ActivityImportReport, StoreError> {
+        self.import_lined(tenant, batch, policy)
+            .await
+            .map_err(crate::from_apply)
     }
 }

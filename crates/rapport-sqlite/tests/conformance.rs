@@ -23,7 +23,7 @@ fn fresh() -> SqliteStore {
     SqliteStore::open(path, SqliteConfig::default(), now).unwrap()
 }
 
-rapport_testkit::store_contracts!(fresh; concurrent, cases, accounts, privacy, actions, merges, line_items, clv_models);
+rapport_testkit::store_contracts!(fresh; concurrent, cases, accounts, privacy, actions, merges, line_items, activity_import, clv_models);
 
 #[test]
 fn no_lost_updates_through_the_service() {

@@ -45,6 +45,7 @@ pub mod contracts;
 pub mod differential;
 pub mod fault;
 pub mod generate;
+pub mod import;
 pub mod line_items;
 pub mod merge;
 pub mod privacy;
@@ -95,6 +96,7 @@ where
 /// | `concurrent` | the store is safe to share between threads: `no_lost_updates_under_concurrency` (8 threads × 125 conflicting read-modify-writes through the service, none lost), `outbox_survives_failures_and_relay_deaths` (1,000 events, 30 % failed deliveries, relay deaths: all delivered, none stuck) and `racing_refunds_never_exceed_the_order` (50 orders of 50.00, each refunded 30.00 by two threads at once: exactly one of each pair recorded) |
 /// | `accounts` | the store is an [`AccountStore`](rapport_core::AccountStore) (and an `ActionStore`): the [`account`] contracts (`accounts_round_trip_and_link`, `account_versions_conflict`, `account_activities_attributed`, `account_roles_feed_rules`, `accounts_merge_and_unmerge`) |
 /// | `line_items` | the store is a [`LineItemStore`](rapport_core::LineItemStore): [`line_items::line_items_round_trip`] (lines written with their purchase, read back by activity, customer and page, none written for a replayed key, tenants isolated), [`line_items::segments_read_line_items`] (`bought` / `category_spend` in `query`, net of refunds, `purchase_lines`) |
+/// | `activity_import` | the store is an [`ActivityImport`](rapport_core::ports::ActivityImport) and a `LineItemStore`: the [`import`] contracts (`import_round_trips_lines`: lines read back, a full refund without lines given what is left of its order, re-import writes nothing; `import_folds_as_the_service`: stats and `category_spend` equal to the same activities recorded through the service; `bad_import_writes_nothing`: a bad row, tenant isolation) |
 /// | `cases` | the store is a [`CaseStore`](rapport_core::CaseStore): the [`case`] contracts (`cases_round_trip_and_list`, `case_versions_conflict`, `no_case_change_lost_under_concurrency`: 4 threads × 10 conflicting status changes, none lost) |
 /// | `clv_models` | the store overrides `Store::clv_model` / `save_clv_model`: [`value::clv_models_are_kept`] (round trip, latest `fitted_at` wins, tenant isolation, invalid models refused, churn risk from the model) |
 /// | `privacy` | the store is a [`ConsentStore`](rapport_core::ports::ConsentStore), an [`ErasureStore`](rapport_core::ports::ErasureStore) and a [`MergeStore`](rapport_core::ports::MergeStore): `consent_ledger`, `erasure_is_complete`, `erasure_reaches_merged_records` |
@@ -181,6 +183,9 @@ macro_rules! store_contracts {
     };
     (@cap $factory:expr; cases) => {
         $crate::case_contracts!($factory);
+    };
+    (@cap $factory:expr; activity_import) => {
+        $crate::import_contracts!($factory);
     };
     (@cap $factory:expr; line_items) => {
         $crate::line_item_contracts!($factory);

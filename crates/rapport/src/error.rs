@@ -125,6 +125,7 @@ fn domain_kind(e: &DomainError) -> &'static str {
         DomainError::IllegalCaseTransition { .. } => "domain.illegal_case_transition",
         DomainError::NothingToConfirm { .. } => "domain.nothing_to_confirm",
         DomainError::CannotUnmerge { .. } => "domain.cannot_unmerge",
+        DomainError::ImportedActivity { .. } => "domain.imported_activity",
         _ => "domain",
     }
 }

@@ -336,6 +336,52 @@ impl Stats {
         }
     }
 
+    /// Folds a recorded activity's line lists into the stats (the activity itself folded
+    /// already) under `tracked`, the [`StatsPolicy`](crate::StatsPolicy)'s categories. Stats
+    /// folded under another policy start tracking `tracked` when the customer had no order
+    /// before this one (`first_order`: no lines to catch up on); otherwise they stop keeping
+    /// per-category spend, which is then read from the line items until the history is
+    /// folded again ([`Stats::from_history`]). What recording one activity and a bulk import
+    /// both do, so they fold the same stats.
+    ///
+    /// # Errors
+    /// As [`Stats::apply_lines`].
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use rapport_core::*;
+    /// let at = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+    /// let usd = |s: &str| Money::new(s.parse().unwrap(), Currency::USD);
+    /// let tea = ProductCategory::new("tea")?;
+    /// let buy = Activity::new(ActivityId::from_u128(1), CustomerId::from_u128(2), at, Channel::Web,
+    ///     IdempotencyKey::new("o1")?, ActivityKind::Purchase { order_id: OrderId::new("o1")?, amount: usd("30"), margin: None })?;
+    /// let lines = LineItems::of(&buy, vec![LineItem::new(Sku::new("puer")?, 2, usd("15"), Some(tea.clone()))?], false)?;
+    /// let mut stats = Stats::default();
+    /// stats.apply(&buy)?;
+    /// stats.fold_lines(&[tea.clone()].into(), true, &buy, &[lines])?;
+    /// assert_eq!(stats.category_spend(&tea, 365, at), Some("30".parse().unwrap()));
+    /// # Ok::<(), DomainError>(())
+    /// ```
+    pub fn fold_lines(
+        &mut self,
+        tracked: &BTreeSet<ProductCategory>,
+        first_order: bool,
+        activity: &Activity,
+        lines: &[LineItems],
+    ) -> Result<(), DomainError> {
+        if !self.tracks_exactly(tracked) {
+            if first_order {
+                self.track_categories(tracked.iter().cloned());
+            } else {
+                self.track_categories([]);
+            }
+        }
+        for l in lines {
+            self.apply_lines(activity, l)?;
+        }
+        Ok(())
+    }
+
     /// The stats of a whole history: `activities` folded, `categories` tracked and every line
     /// list of `lines` folded with its activity (a list whose activity is not among
     /// `activities` is left out). What a merge or a re-fold computes.

@@ -121,6 +121,7 @@ mod consent_source;
 mod dyn_store;
 mod erasure;
 mod error;
+mod import;
 mod keystore;
 mod line_items;
 mod merge;
@@ -136,6 +137,10 @@ pub use consent_source::{ConsentSource, CustomerConsents};
 pub use dyn_store::{BoxFuture, DynMergeStore, DynStore};
 pub use erasure::{ErasureStore, already_erased};
 pub use error::{Entity, StoreError};
+pub use import::{
+    ActivityImport, ActivityImportReport, CustomerImport, ImportActivity, ImportNeeds,
+    ImportPolicy, by_customer, fold_import, import_by_apply, refused_activity,
+};
 pub use keystore::KeyStore;
 pub use line_items::{LineItemStore, lines_left, net_purchases};
 pub use merge::{MergeSide, MergeStore, check_changeset_writes};

@@ -412,3 +412,14 @@ impl LineItemStore for Fresh {
         self.s().line_items_page(t, after, limit).await
     }
 }
+
+impl rapport_core::ports::ActivityImport for Fresh {
+    async fn import_activities(
+        &self,
+        t: TenantId,
+        batch: Vec<rapport_core::ports::ImportActivity>,
+        policy: &rapport_core::ports::ImportPolicy,
+    ) -> Result<rapport_core::ports::ActivityImportReport, StoreError> {
+        rapport_core::ports::ActivityImport::import_activities(self.s(), t, batch, policy).await
+    }
+}

@@ -20,18 +20,12 @@ impl<S: Store, N: Notifier> Service<S, N> {
         activity: &Activity,
         lines: &[LineItems],
     ) -> Result<(), DomainError> {
-        let tracked = &self.policies.stats.category_spend;
-        if !stats.tracks_exactly(tracked) {
-            if first_order {
-                stats.track_categories(tracked.iter().cloned());
-            } else {
-                stats.track_categories([]);
-            }
-        }
-        for l in lines {
-            stats.apply_lines(activity, l)?;
-        }
-        Ok(())
+        stats.fold_lines(
+            &self.policies.stats.category_spend,
+            first_order,
+            activity,
+            lines,
+        )
     }
 
     /// Folds the customer's stats again from its whole history — activities and line lists —
