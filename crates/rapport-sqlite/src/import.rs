@@ -10,7 +10,8 @@ use std::ops::Range;
 use std::sync::mpsc;
 
 use rapport_core::ports::{
-    ActivityImportReport, ImportActivity, ImportNeeds, ImportPolicy, by_customer, fold_import,
+    ActivityImportReport, ImportActivity, ImportNeeds, ImportPolicy, by_customer,
+    ensure_importable, fold_import,
 };
 use rapport_core::{Customer, IdempotencyKey, Stage, Stats, TenantId};
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -374,6 +375,7 @@ pub(crate) fn activities(
                 return Err(ApplyError::NotFound(id));
             };
             let customer: Customer = seal::decode_customer(sealer, &cj)?;
+            ensure_importable(&customer, &fresh)?;
             let stats: Stats = from_json("rapport_customers", &sj)?;
             let needs = ImportNeeds::of(&fresh);
             let history = if needs.history {

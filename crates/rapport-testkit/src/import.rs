@@ -337,8 +337,9 @@ pub async fn import_folds_as_the_service<S: ActivityImport + LineItemStore>(s: &
     Ok(())
 }
 
-/// A batch with one bad row (a refund larger than its order, or lines that do not add up)
-/// writes nothing — no activity, no line, no stats — and its error names the row; an import
+/// A batch with one bad row (a refund larger than its order, lines that do not add up, an
+/// activity of a merged customer) writes nothing — no activity, no line, no stats — and its
+/// error names the row; an import
 /// into another tenant finds none of tenant A's customers and writes nothing either.
 ///
 /// ```
@@ -387,6 +388,47 @@ pub async fn bad_import_writes_nothing<S: ActivityImport + LineItemStore>(s: &S)
             );
         }
     }
+    // A merged customer takes no activity (as the service records none for one): the batch is
+    // refused naming the tombstone's row, and nothing of it is written.
+    let gone = CustomerId::from_u128(43);
+    customers(s, TA, &[gone]).await?;
+    let read = s
+        .load(TA, gone)
+        .await
+        .map_err(e)?
+        .ok_or("the created customer is missing")?;
+    let mut merged = read.customer.next_version();
+    merged
+        .set_lifecycle(merged.lifecycle().merge_into(ann, day(-1)).map_err(e)?)
+        .map_err(e)?;
+    let mut cs = Changeset::new();
+    cs.update(&read.customer, merged, read.stats.clone());
+    s.apply(TA, &cs).await.map_err(|x| format!("merge: {x}"))?;
+    let tomb = s.load(TA, gone).await.map_err(e)?;
+    let mut batch = rows.clone();
+    batch.push(row(10, gone, day(7), buy("g-1", 500)?, Vec::new())?);
+    match s
+        .import_activities(TA, batch, &ImportPolicy::default())
+        .await
+    {
+        Err(StoreError::Invalid(DomainError::ImportedActivity { activity, error }))
+            if activity == ActivityId::from_u128(10)
+                && matches!(*error, DomainError::Tombstoned { .. }) => {}
+        other => return Err(format!("an import into a merged customer gave {other:?}")),
+    }
+    ensure!(
+        s.load(TA, gone).await.map_err(e)? == tomb
+            && s.load(TA, ann).await.map_err(e)? == before.0
+            && s.activities(TA, gone, TimeRange::all())
+                .await
+                .map_err(e)?
+                .is_empty()
+            && s.activities(TA, ann, TimeRange::all())
+                .await
+                .map_err(e)?
+                .is_empty(),
+        "a batch refused for a merged customer wrote something"
+    );
     // Tenant B has none of these customers: nothing written there, nothing seen from there.
     let r = s
         .import_activities(TB, rows.clone(), &ImportPolicy::default())

@@ -221,6 +221,41 @@ pub fn fold_import(
     Ok(out)
 }
 
+/// Refuses an import into a merged or erased customer, as the service refuses to record an
+/// activity for one: [`DomainError::ImportedActivity`] naming the customer's first row, with
+/// [`DomainError::Tombstoned`]. Every [`ActivityImport`] checks it before folding.
+///
+/// ```
+/// use chrono::DateTime;
+/// use rapport_core::ports::{ImportActivity, ensure_importable};
+/// use rapport_core::*;
+/// let t = TenantId::from_u128(1);
+/// let now = DateTime::UNIX_EPOCH;
+/// let mut gone = Customer::new(t, CustomerId::from_u128(2), Profile::default(), now);
+/// gone.set_lifecycle(gone.lifecycle().merge_into(CustomerId::from_u128(3), now)?)?;
+/// let key = IdempotencyKey::new("v-1")?;
+/// let visit = Activity::new(ActivityId::from_u128(9), gone.id(), now, Channel::Web, key, ActivityKind::Visit { item: None })?;
+/// let err = ensure_importable(&gone, &[ImportActivity::from(visit)]).unwrap_err();
+/// assert!(matches!(err, DomainError::ImportedActivity { activity, ref error }
+///     if activity == ActivityId::from_u128(9) && matches!(**error, DomainError::Tombstoned { .. })));
+/// # Ok::<(), DomainError>(())
+/// ```
+///
+/// # Errors
+/// As described.
+pub fn ensure_importable(
+    customer: &crate::model::customer::Customer,
+    fresh: &[ImportActivity],
+) -> Result<(), DomainError> {
+    match (customer.ensure_live(), fresh.first()) {
+        (Err(error), Some(first)) => Err(DomainError::ImportedActivity {
+            activity: first.activity.id,
+            error: Box::new(error),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// One activity of [`fold_import`].
 fn fold_one(
     stats: &mut Stats,
@@ -389,6 +424,7 @@ pub async fn import_by_apply<S: Store + ?Sized>(
                     entity: Entity::Customer(id),
                 });
             };
+            ensure_importable(&read.customer, &fresh)?;
             let history = if ImportNeeds::of(&fresh).history {
                 let history = store.activities(tenant, id, TimeRange::all()).await?;
                 // A refund imported before must not be settled again: its key is stored.

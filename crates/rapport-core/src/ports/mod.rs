@@ -139,7 +139,7 @@ pub use erasure::{ErasureStore, already_erased};
 pub use error::{Entity, StoreError};
 pub use import::{
     ActivityImport, ActivityImportReport, CustomerImport, ImportActivity, ImportNeeds,
-    ImportPolicy, by_customer, fold_import, import_by_apply, refused_activity,
+    ImportPolicy, by_customer, ensure_importable, fold_import, import_by_apply, refused_activity,
 };
 pub use keystore::KeyStore;
 pub use line_items::{LineItemStore, lines_left, net_purchases};
