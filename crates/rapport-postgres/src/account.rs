@@ -214,6 +214,18 @@ pub(crate) struct AccountRows {
     handed: Vec<(String, Uuid, Uuid)>,
 }
 
+impl AccountRows {
+    /// Whether the changeset writes nothing of accounts.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.accounts.is_empty()
+            && self.links.is_empty()
+            && self.attributed.is_empty()
+            && self.moved.is_empty()
+            && self.removals.is_empty()
+            && self.handed.is_empty()
+    }
+}
+
 pub(crate) fn rows(cs: &Changeset) -> Result<AccountRows, StoreError> {
     Ok(AccountRows {
         accounts: cs

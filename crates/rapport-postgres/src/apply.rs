@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::future::{join, join_all, join5, try_join, try_join5};
+use futures::future::{join, join_all, join4, join5, try_join, try_join5};
 use rapport_core::{
     ActivityKind, Applied, Changeset, Customer, CustomerWrite, IdempotencyKey, Stage, Stats,
     StoreError, TenantId,
@@ -407,6 +407,36 @@ impl Stmts {
     }
 }
 
+/// The statements of [`Prepared::send_pipelined`] ([`crate::sql::Strict`]), prepared on
+/// (and cached by) one pooled connection.
+pub(crate) struct StrictStmts {
+    create_customer: Statement,
+    update_customer: Statement,
+    no_known_keys: Statement,
+    insert_activity: Statement,
+}
+
+impl StrictStmts {
+    /// Prepares (or takes from the connection's cache) the four statements.
+    pub(crate) async fn prepare(tx: &impl Conn, sql: &Sql) -> Result<Self, StoreError> {
+        let s = &sql.strict;
+        let ((create_customer, update_customer), (no_known_keys, insert_activity)) = try_join(
+            try_join(
+                tx.prepare(&s.create_customer),
+                tx.prepare(&s.update_customer),
+            ),
+            try_join(tx.prepare(&s.no_known_keys), tx.prepare(&s.insert_activity)),
+        )
+        .await?;
+        Ok(Self {
+            create_customer,
+            update_customer,
+            no_known_keys,
+            insert_activity,
+        })
+    }
+}
+
 /// A validated, serialised changeset: owned, so it can move to the store's runtime.
 pub(crate) struct Prepared {
     tenant: Uuid,
@@ -503,6 +533,70 @@ impl Prepared {
             merges,
             revived,
         })
+    }
+
+    /// Whether the changeset writes only customers, activities and outbox rows — what
+    /// [`Prepared::send_pipelined`] covers (the other writes read answers before they go on).
+    pub(crate) fn pipelinable(&self) -> bool {
+        self.cases.is_empty()
+            && self.accounts.is_empty()
+            && self.ledger.is_empty()
+            && self.lines.is_empty()
+            && self.merges.is_empty()
+            && self.revived.is_empty()
+    }
+
+    /// The changeset's statements in their strict forms ([`crate::sql::Strict`]), every one
+    /// sent on the future's first poll, the tenant already named: `Ok` when each wrote what
+    /// it should, an error at the first refusal — which aborted the transaction, so nothing
+    /// of the transaction can be committed after it. Only for [`Prepared::pipelinable`]
+    /// changesets. The error says nothing about which refusal it was: the group runs again
+    /// under savepoints ([`Prepared::send`]) to learn each caller's outcome.
+    pub(crate) async fn send_pipelined(
+        &self,
+        tx: &impl Conn,
+        stmts: &Stmts,
+        strict: &StrictStmts,
+    ) -> Result<Applied, StoreError> {
+        let t = &self.tenant;
+        let keys = self.keys();
+        let known = async {
+            if keys.is_empty() {
+                Ok(0)
+            } else {
+                tx.exec(&strict.no_known_keys, &[t, &keys]).await
+            }
+        };
+        let customers = join_all(self.customers.iter().map(|(expected, row)| async move {
+            match expected {
+                None => row.insert(tx, &strict.create_customer, t).await,
+                Some(v) => row.update(tx, &strict.update_customer, t, *v).await,
+            }
+        }));
+        let activities = join_all(
+            self.activities
+                .iter()
+                .map(|a| a.insert(tx, &strict.insert_activity, t)),
+        );
+        let messages = join_all(self.messages.iter().map(|m| async move {
+            match &stmts.insert_message {
+                Some(stmt) => {
+                    tx.exec(stmt, &[t, &m.id, &m.occurred_at, &m.attempts, &m.json])
+                        .await
+                }
+                None => Err(StoreError::unavailable(
+                    "group commit: the outbox statement was not prepared",
+                )),
+            }
+        }));
+        let (known, written, stored, sent) = join4(known, customers, activities, messages).await;
+        known?;
+        // Each strict statement writes its one row or fails; a count of 0 cannot come back
+        // without an error (that would let the pipelined `COMMIT` keep a partial changeset).
+        for n in written.into_iter().chain(stored).chain(sent) {
+            n?;
+        }
+        Ok(self.counts.clone())
     }
 
     fn keys(&self) -> Vec<&str> {

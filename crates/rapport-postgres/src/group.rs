@@ -20,6 +20,16 @@
 //! (nothing of it is kept) and, for a group of one, the refusal is the answer; a larger group
 //! runs again under savepoints, as follows.
 //!
+//! When every changeset of the group is *plain* — customers, activities and outbox rows only,
+//! which is what the service's use cases write — the try also carries the `COMMIT`: `BEGIN`,
+//! the statements and `COMMIT` leave in one pipeline before any answer is read, so a group
+//! costs one round trip and one WAL flush. That is safe because the try uses the statements'
+//! strict forms ([`crate::sql::Strict`], migration 12), in which every refusal (a taken id, a
+//! stale version, a stored idempotency key) is an error: the error aborts the transaction, the
+//! `COMMIT` behind it answers as a `ROLLBACK`, and the group runs again under savepoints to
+//! give each caller its own outcome. Other groups (cases, accounts, consents, line items,
+//! merges) read answers before they go on and keep the separate `COMMIT`.
+//!
 //! Under savepoints the whole group travels in one pipeline — `BEGIN`, then for each
 //! changeset `SAVEPOINT cs<i>` and its statements — and the answers are read in order. Up to the first refusal
 //! every changeset is kept; at a refusal, the transaction is rolled back to that changeset's
@@ -39,7 +49,7 @@ use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 
 use crate::Inner;
-use crate::apply::{Prepared, Stmts};
+use crate::apply::{Prepared, Stmts, StrictStmts};
 use crate::error::{db, pool};
 
 /// Most changesets in one transaction: each has a savepoint, nested in the one before while
@@ -105,14 +115,22 @@ async fn lane(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
         let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
             return;
         };
-        // The next group starts as soon as this one's statements have run: it commits on
-        // its own task. A later group never waits for rows an earlier one has yet to lock
-        // (the earlier one only commits), so groups in flight cannot deadlock each other.
-        let ran = run_group(&inner, group).await;
+        // The group runs and commits on a task of its own; the next group starts as soon as
+        // this one's statements have answered (`ran`), while its `COMMIT` is still under way.
+        // A later group never waits for rows an earlier one has yet to lock (the earlier one
+        // only commits), so groups in flight cannot deadlock each other.
+        let (ran, statements_done) = oneshot::channel::<()>();
+        let inner = Arc::clone(&inner);
         tokio::spawn(async move {
-            ran.commit().await;
+            let mut ran = Some(ran);
+            let group = run_group(&inner, group, &mut ran).await;
+            if let Some(ran) = ran.take() {
+                let _ = ran.send(());
+            }
+            group.commit().await;
             drop(slot);
         });
+        let _ = statements_done.await;
     }
 }
 
@@ -153,7 +171,9 @@ struct Ran {
     ended: bool,
 }
 
-async fn run_group(inner: &Inner, group: Vec<Job>) -> Ran {
+/// Runs `group`'s statements; `ran` is sent (taken) once they have all answered, if that is
+/// before the group's outcome is known (a pipelined `COMMIT` still under way).
+async fn run_group(inner: &Inner, group: Vec<Job>, ran: &mut Option<oneshot::Sender<()>>) -> Ran {
     let failed = |group: Vec<Job>, client: Option<InTx>, e: StoreError| Ran {
         client,
         group,
@@ -176,7 +196,26 @@ async fn run_group(inner: &Inner, group: Vec<Job>) -> Ran {
     // First without savepoints: the common case, where no changeset is refused, then costs
     // one statement per write and the tenant named once, not a savepoint and a tenant per
     // changeset. Any refusal or error undoes the whole try and the group runs again below.
-    match optimistic(conn, &stmts, inner, &group).await {
+    // Plain changesets (customers, activities, outbox rows) send their `COMMIT` in the same
+    // pipeline.
+    let tried = if group.iter().all(|job| job.prepared.pipelinable()) {
+        match StrictStmts::prepare(conn, &inner.sql).await {
+            Ok(strict) => pipelined(conn, &stmts, &strict, &group, ran).await,
+            Err(e) => Tried::Broken(e),
+        }
+    } else {
+        optimistic(conn, &stmts, inner, &group).await
+    };
+    match tried {
+        Tried::Committed(outcomes) => {
+            return Ran {
+                client: Some(client),
+                group,
+                outcomes,
+                broken: None,
+                ended: true,
+            };
+        }
         Tried::Applied(outcomes) => {
             return Ran {
                 client: Some(client),
@@ -281,6 +320,8 @@ async fn run_group(inner: &Inner, group: Vec<Job>) -> Ran {
 
 /// What the try without savepoints came to.
 enum Tried {
+    /// Every changeset written, none refused, and the pipelined `COMMIT` made them durable.
+    Committed(Vec<Option<Result<Applied, StoreError>>>),
     /// Every changeset written, none refused: the group's outcomes, its transaction open.
     Applied(Vec<Option<Result<Applied, StoreError>>>),
     /// A changeset was refused (or a statement failed): the try was rolled back, nothing of
@@ -290,6 +331,63 @@ enum Tried {
     Alone(Option<Result<Applied, StoreError>>),
     /// The connection failed (the roll-back too).
     Broken(StoreError),
+}
+
+/// The whole group and its `COMMIT` in one pipeline — `BEGIN`, the tenant named before the
+/// first changeset and again only where it changes, each changeset's statements in their
+/// strict forms ([`Prepared::send_pipelined`]), `COMMIT` — sent before any answer is read.
+/// When every statement answers, the group is committed with one round trip and one WAL
+/// flush. At the first refusal the strict statement fails, the transaction is aborted, the
+/// statements after it fail too and the `COMMIT` rolls everything back: nothing is kept and
+/// the group runs again under savepoints. `ran` is sent when the statements have answered
+/// (every row the group writes is locked), before the `COMMIT`'s answer.
+async fn pipelined(
+    conn: &deadpool_postgres::ClientWrapper,
+    stmts: &Stmts,
+    strict: &StrictStmts,
+    group: &[Job],
+    ran: &mut Option<oneshot::Sender<()>>,
+) -> Tried {
+    let mut named = None;
+    let writes = join_all(group.iter().map(|job| {
+        let tenant = job.prepared.tenant();
+        let name = (named != Some(tenant)).then_some(tenant);
+        named = Some(tenant);
+        let naming = async move {
+            match name {
+                Some(t) => stmts.name_tenant(conn, &t).await.map(|_| ()),
+                None => Ok(()),
+            }
+        };
+        let written = job.prepared.send_pipelined(conn, stmts, strict);
+        async move {
+            let (named, written) = join(naming, written).await;
+            named.and(written)
+        }
+    }));
+    let statements = async {
+        let (opened, answers) = join(conn.batch_execute("BEGIN"), writes).await;
+        if opened.is_ok() && answers.iter().all(Result::is_ok) {
+            if let Some(ran) = ran.take() {
+                let _ = ran.send(());
+            }
+        }
+        (opened, answers)
+    };
+    // `join` polls `statements` first: `BEGIN` and every statement are sent before `COMMIT`.
+    let ((opened, answers), committed) = join(statements, conn.batch_execute("COMMIT")).await;
+    if let Err(e) = opened {
+        return Tried::Broken(db(e));
+    }
+    match committed {
+        // Every statement answered: the group is committed.
+        Ok(()) if answers.iter().all(Result::is_ok) => {
+            Tried::Committed(answers.into_iter().map(Some).collect())
+        }
+        // A refusal aborted the transaction: the `COMMIT` answered as a `ROLLBACK`.
+        Ok(()) => Tried::Refused,
+        Err(e) => Tried::Broken(db(e)),
+    }
 }
 
 /// The whole group in one pipeline — `BEGIN`, each changeset's statements, the tenant named

@@ -43,12 +43,13 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration::new(9, "line_items", include_str!("../migrations/0009_line_items.sql")),
     Migration::new(10, "clv_models", include_str!("../migrations/0010_clv_models.sql")),
     Migration::new(11, "outbox_by_customer", include_str!("../migrations/0011_outbox_by_customer.sql")),
+    Migration::new(12, "refusals_abort", include_str!("../migrations/0012_refusals_abort.sql")),
 ];
 
 /// The schema version this code writes.
 ///
 /// ```
-/// assert_eq!(rapport_postgres::latest_version(), 11);
+/// assert_eq!(rapport_postgres::latest_version(), 12);
 /// ```
 #[must_use]
 pub fn latest_version() -> u32 {

@@ -35,6 +35,24 @@ pub(crate) struct Sql {
     pub(crate) consents: crate::consent::ConsentSql,
     pub(crate) line_items: crate::line_items::LineSql,
     pub(crate) merges: std::sync::Arc<crate::merge::MergeSql>,
+    pub(crate) strict: Strict,
+}
+
+/// The group commit's pipelined forms (migration 12): like `create_customer`,
+/// `update_customer`, `existing_keys` and `insert_activity`, but every refusal is an error
+/// (which aborts the transaction) instead of a statement that writes nothing. With them a
+/// group's `COMMIT` can travel in the same pipeline as its statements: when one is refused,
+/// the `COMMIT` finds the transaction aborted and rolls everything back.
+#[derive(Debug, Clone)]
+pub(crate) struct Strict {
+    /// A taken id fails the primary key (no `ON CONFLICT`).
+    pub(crate) create_customer: String,
+    /// `update_customer`'s parameters; raises unless exactly one row was written.
+    pub(crate) update_customer: String,
+    /// Raises when any of the keys `$2` is stored for tenant `$1`.
+    pub(crate) no_known_keys: String,
+    /// A stored key fails its unique index (no `ON CONFLICT`).
+    pub(crate) insert_activity: String,
 }
 
 /// Names the tenant whose rows the row-level security policies show (migration 3) for the
@@ -189,6 +207,38 @@ impl Sql {
             consents: crate::consent::ConsentSql::new(&s),
             line_items: crate::line_items::LineSql::new(&s),
             merges: std::sync::Arc::new(crate::merge::MergeSql::new(&s)),
+            strict: Strict {
+                create_customer: format!(
+                    "INSERT INTO {s}.customers (tenant_id, customer_id, version, stage, tier,
+                         merged_into, created_at, email, phone, orders, purchase_days, revenue,
+                         last_purchase_day, first_purchase_day, customer_json, stats_json)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                ),
+                update_customer: format!(
+                    "WITH written AS (
+                         UPDATE {s}.customers SET version = $3, stage = $4, tier = $5,
+                             merged_into = $6, email = NULLIF($7, unclaimed_email),
+                             phone = NULLIF($8, unclaimed_phone), orders = $9,
+                             purchase_days = $10, revenue = $11, last_purchase_day = $12,
+                             first_purchase_day = $13, customer_json = $14, stats_json = $15
+                         WHERE tenant_id = $1 AND customer_id = $2 AND version = $16
+                           AND stage NOT IN ('merged', 'erased')
+                         RETURNING 1)
+                     SELECT {s}.rapport_refuse_unless(
+                         (SELECT count(*) FROM written) = 1, 'customer version')"
+                ),
+                no_known_keys: format!(
+                    "SELECT {s}.rapport_refuse_unless(NOT EXISTS (
+                         SELECT 1 FROM unnest($2::text[]) AS k(key)
+                         JOIN {s}.activities a ON a.tenant_id = $1 AND a.idempotency_key = k.key),
+                         'idempotency key')"
+                ),
+                insert_activity: format!(
+                    "INSERT INTO {s}.activities (tenant_id, idempotency_key, activity_id,
+                         customer_id, at, kind, amount, activity_json)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                ),
+            },
         }
     }
 }
