@@ -40,6 +40,7 @@
 pub mod account;
 pub mod actions;
 pub mod baskets;
+pub mod broken;
 pub mod case;
 pub mod contracts;
 pub mod differential;
