@@ -35,6 +35,9 @@
 //!
 //! Each contract is also a plain `pub async fn` in [`contracts`] returning `Err(description)`
 //! on a violation, for hosts that drive their own runtime.
+//!
+//! [`broken::Broken`] wraps a real store and replaces only the methods a test breaks, to show
+//! that a contract fails on a store that breaks it.
 #![forbid(unsafe_code)]
 
 pub mod account;
