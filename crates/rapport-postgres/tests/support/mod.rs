@@ -420,7 +420,6 @@ impl rapport_core::ports::ActivityImport for Fresh {
         batch: Vec<rapport_core::ports::ImportActivity>,
         policy: &rapport_core::ports::ImportPolicy,
     ) -> Result<rapport_core::ports::ActivityImportReport, StoreError> {
-        use rapport_core::ports::ActivityImport;
         self.s().import_activities(t, batch, policy).await
     }
 }
