@@ -246,10 +246,9 @@ impl rapport_core::ports::ActivityImport for Db {
         batch: Vec<rapport_core::ports::ImportActivity>,
         policy: &rapport_core::ports::ImportPolicy,
     ) -> std::result::Result<rapport_core::ports::ActivityImportReport, StoreError> {
-        use rapport_core::ports::ActivityImport;
         match self {
-            Db::Sqlite(s) => ActivityImport::import_activities(s, tenant, batch, policy).await,
-            Db::Postgres(s) => ActivityImport::import_activities(s, tenant, batch, policy).await,
+            Db::Sqlite(s) => s.import_activities(tenant, batch, policy).await,
+            Db::Postgres(s) => s.import_activities(tenant, batch, policy).await,
         }
     }
 }

@@ -15,6 +15,7 @@
 //! Run: `cargo bench -p rapport-postgres --bench postgres`
 #![allow(missing_docs, clippy::unwrap_used)]
 
+use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
 use std::sync::Arc;
@@ -28,7 +29,7 @@ use rapport_postgres::{ImportPath, Layout, PostgresConfig, PostgresStore, SslMod
 use tokio::runtime::Runtime;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, Statement};
 use uuid::Uuid;
 
 const IMPORT_ROWS: usize = 100_000;
@@ -278,6 +279,97 @@ fn bench_import(c: &mut Criterion, rt: &Runtime) {
         .unwrap();
 }
 
+/// A row the raw single-row baselines insert: one `BEGIN`, `INSERT`, `COMMIT` per id.
+trait RawRow: Copy + Send + 'static {
+    /// Commits the row of customer `id` through `stmt` (the prepared insert) on `client`.
+    fn commit(self, client: &Client, stmt: &Statement, id: u128)
+    -> impl Future<Output = ()> + Send;
+}
+
+/// The narrow raw row: tenant, id and two constant columns.
+#[derive(Clone, Copy)]
+struct NarrowRow;
+
+impl RawRow for NarrowRow {
+    async fn commit(self, client: &Client, stmt: &Statement, id: u128) {
+        let id = Uuid::from_u128(id);
+        client.batch_execute("BEGIN").await.unwrap();
+        client.execute(stmt, &[T.as_uuid(), &id]).await.unwrap();
+        client.batch_execute("COMMIT").await.unwrap();
+    }
+}
+
+/// The customer row `apply` writes (its 16 columns, its JSON), as a hand-written driver would.
+#[derive(Clone, Copy)]
+struct CustomerRow;
+
+impl RawRow for CustomerRow {
+    async fn commit(self, client: &Client, stmt: &Statement, id: u128) {
+        let c = Customer::new(T, CustomerId::from_u128(id), Profile::default(), now());
+        let stats = Stats::default();
+        let none_day: Option<chrono::NaiveDate> = None;
+        let none_text: Option<String> = None;
+        let none_id: Option<Uuid> = None;
+        let zero = rust_decimal::Decimal::ZERO;
+        client.batch_execute("BEGIN").await.unwrap();
+        client
+            .execute(
+                stmt,
+                &[
+                    T.as_uuid(),
+                    c.id().as_uuid(),
+                    &1i64,
+                    &c.stage().as_str(),
+                    &c.tier().as_str(),
+                    &none_id,
+                    &c.created_at(),
+                    &none_text,
+                    &none_text,
+                    &0i64,
+                    &0i64,
+                    &zero,
+                    &none_day,
+                    &none_day,
+                    &serde_json::to_string(&c).unwrap(),
+                    &serde_json::to_string(&stats).unwrap(),
+                ],
+            )
+            .await
+            .unwrap();
+        client.batch_execute("COMMIT").await.unwrap();
+    }
+}
+
+/// `WRITES` raw single-row commits of `row`, `WRITES / THREADS` from each of the `THREADS`
+/// connections in a task of its own (each preparing `insert` once), ids `base + 1` on.
+fn raw_commits(
+    rt: &Runtime,
+    clients: &Arc<Vec<Client>>,
+    insert: &str,
+    base: u128,
+    row: impl RawRow,
+) {
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..THREADS)
+            .map(|th| {
+                let clients = Arc::clone(clients);
+                let insert = insert.to_owned();
+                tokio::spawn(async move {
+                    let client = &clients[th];
+                    let stmt = client.prepare(&insert).await.unwrap();
+                    for k in 0..WRITES / THREADS {
+                        let id = base + (th * (WRITES / THREADS) + k) as u128 + 1;
+                        row.commit(client, &stmt, id).await;
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+}
+
 fn bench_concurrent_apply(c: &mut Criterion, rt: &Runtime) {
     let raw_schema = schema("apply_raw");
     let clients: Vec<Client> = rt.block_on(async {
@@ -303,29 +395,7 @@ fn bench_concurrent_apply(c: &mut Criterion, rt: &Runtime) {
         b.iter(|| {
             let base = next;
             next += WRITES as u128;
-            rt.block_on(async {
-                let tasks: Vec<_> = (0..THREADS)
-                    .map(|th| {
-                        let clients = Arc::clone(&clients);
-                        let insert = insert.clone();
-                        tokio::spawn(async move {
-                            let client = &clients[th];
-                            let stmt = client.prepare(&insert).await.unwrap();
-                            for k in 0..WRITES / THREADS {
-                                let id = Uuid::from_u128(
-                                    base + (th * (WRITES / THREADS) + k) as u128 + 1,
-                                );
-                                client.batch_execute("BEGIN").await.unwrap();
-                                client.execute(&stmt, &[T.as_uuid(), &id]).await.unwrap();
-                                client.batch_execute("COMMIT").await.unwrap();
-                            }
-                        })
-                    })
-                    .collect();
-                for t in tasks {
-                    t.await.unwrap();
-                }
-            });
+            raw_commits(rt, &clients, &insert, base, NarrowRow);
         });
     });
     // The same commits writing the row `apply` writes: a hand-written driver's insert of the
@@ -344,61 +414,7 @@ fn bench_concurrent_apply(c: &mut Criterion, rt: &Runtime) {
         b.iter(|| {
             let base = next_row;
             next_row += WRITES as u128;
-            rt.block_on(async {
-                let tasks: Vec<_> = (0..THREADS)
-                    .map(|th| {
-                        let clients = Arc::clone(&clients);
-                        let insert = insert_row.clone();
-                        tokio::spawn(async move {
-                            let client = &clients[th];
-                            let stmt = client.prepare(&insert).await.unwrap();
-                            for k in 0..WRITES / THREADS {
-                                let id = base + (th * (WRITES / THREADS) + k) as u128 + 1;
-                                let c = Customer::new(
-                                    T,
-                                    CustomerId::from_u128(id),
-                                    Profile::default(),
-                                    now(),
-                                );
-                                let stats = Stats::default();
-                                let none_day: Option<chrono::NaiveDate> = None;
-                                let none_text: Option<String> = None;
-                                let none_id: Option<Uuid> = None;
-                                let zero = rust_decimal::Decimal::ZERO;
-                                client.batch_execute("BEGIN").await.unwrap();
-                                client
-                                    .execute(
-                                        &stmt,
-                                        &[
-                                            T.as_uuid(),
-                                            c.id().as_uuid(),
-                                            &1i64,
-                                            &c.stage().as_str(),
-                                            &c.tier().as_str(),
-                                            &none_id,
-                                            &c.created_at(),
-                                            &none_text,
-                                            &none_text,
-                                            &0i64,
-                                            &0i64,
-                                            &zero,
-                                            &none_day,
-                                            &none_day,
-                                            &serde_json::to_string(&c).unwrap(),
-                                            &serde_json::to_string(&stats).unwrap(),
-                                        ],
-                                    )
-                                    .await
-                                    .unwrap();
-                                client.batch_execute("COMMIT").await.unwrap();
-                            }
-                        })
-                    })
-                    .collect();
-                for t in tasks {
-                    t.await.unwrap();
-                }
-            });
+            raw_commits(rt, &clients, &insert_row, base, CustomerRow);
         });
     });
     block_on(row_store.drop_schema()).unwrap();

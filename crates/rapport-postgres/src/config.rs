@@ -87,7 +87,7 @@ impl Layout {
 }
 
 /// How [`crate::PostgresStore::import_customers`] and
-/// [`crate::PostgresStore::import_activities`] write a batch. Both are one transaction,
+/// [`crate::PostgresStore::import_raw_activities`] write a batch. Both are one transaction,
 /// idempotent (known customers and activity keys are skipped, never overwritten) and give
 /// the same store contents and reports.
 ///

@@ -620,10 +620,16 @@ impl PostgresStore {
         out
     }
 
-    /// Imports a batch of activities in one transaction: new keys are stored and folded into
-    /// their customers' stats (each such customer's version steps once); known keys are
-    /// skipped (so a re-run adds nothing). The rows go in as [`PostgresStore::import_customers`]'
-    /// do (see [`ImportPath`]).
+    /// Imports a batch of plain activities in one transaction, the raw fast path: new keys
+    /// are stored and folded into their customers' stats (each such customer's version steps
+    /// once); known keys are skipped (so a re-run adds nothing). The rows go in as
+    /// [`PostgresStore::import_customers`]' do (see [`ImportPath`]).
+    ///
+    /// Raw: no line items, no [`ImportPolicy`](rapport_core::ports::ImportPolicy), and a
+    /// refund is folded as it comes (its `purchased_at` and `full` as given), **not settled
+    /// against its order** (no check of what is left of it). The bulk import port,
+    /// [`ActivityImport::import_activities`](rapport_core::ports::ActivityImport::import_activities),
+    /// does all of that (through `import_by_apply`), as the other stores' do.
     ///
     /// ```
     /// # use rapport::core::*;
@@ -642,9 +648,9 @@ impl PostgresStore {
     ///         amount: Money::new(rust_decimal::Decimal::from(25), Currency::EUR),
     ///         margin: None,
     ///     })?;
-    /// let r = block_on(store.import_activities(t, vec![order.clone()]))?;
+    /// let r = block_on(store.import_raw_activities(t, vec![order.clone()]))?;
     /// assert_eq!((r.inserted, r.skipped), (1, 0));
-    /// let again = block_on(store.import_activities(t, vec![order]))?;
+    /// let again = block_on(store.import_raw_activities(t, vec![order]))?;
     /// assert_eq!((again.inserted, again.skipped), (0, 1));
     /// let rec = block_on(store.load(t, ann))?.unwrap();
     /// assert_eq!((rec.stats.orders(), rec.customer.version()), (1, 2));
@@ -656,12 +662,12 @@ impl PostgresStore {
     /// [`StoreError::NotFound`] for an activity of an unknown customer; validation and driver
     /// errors. Nothing of the batch is written on error.
     #[tracing::instrument(
-        name = "rapport_postgres.import_activities",
+        name = "rapport_postgres.import_raw_activities",
         level = "info",
         skip_all,
         fields(tenant = %tenant, rows = batch.len())
     )]
-    pub async fn import_activities(
+    pub async fn import_raw_activities(
         &self,
         tenant: TenantId,
         batch: Vec<Activity>,

@@ -202,21 +202,9 @@ impl LineItemStore for PostgresStore {
     }
 }
 
-/// Bulk imports with line items: [`rapport_core::ports::import_by_apply`], one changeset per
-/// batch (all or nothing, versions checked, keys idempotent), logged as the other imports.
-impl rapport_core::ports::ActivityImport for PostgresStore {
-    #[tracing::instrument(
-        name = "rapport_postgres.import_activities",
-        level = "info",
-        skip_all,
-        fields(tenant = %tenant, rows = batch.len())
-    )]
-    async fn import_activities(
-        &self,
-        tenant: TenantId,
-        batch: Vec<rapport_core::ports::ImportActivity>,
-        policy: &rapport_core::ports::ImportPolicy,
-    ) -> Result<rapport_core::ports::ActivityImportReport, StoreError> {
-        rapport_sql::logged_import(self, tenant, batch, policy).await
-    }
+rapport_sql::activity_import! {
+    /// Bulk imports with line items: [`rapport_core::ports::import_by_apply`], one changeset per
+    /// batch (all or nothing, versions checked, keys idempotent), logged as the other imports.
+    PostgresStore, "rapport_postgres.import_activities",
+    |this, tenant, batch, policy| rapport_sql::logged_import(this, tenant, batch, policy).await
 }

@@ -77,7 +77,7 @@ fn import(store: &PostgresStore, pop: &[Generated]) -> (ImportReport, ImportRepo
     let mut acts = ImportReport::default();
     let all: Vec<Activity> = pop.iter().flat_map(|g| g.activities.clone()).collect();
     for chunk in all.chunks(400) {
-        acts += block_on(store.import_activities(T, chunk.to_vec())).unwrap();
+        acts += block_on(store.import_raw_activities(T, chunk.to_vec())).unwrap();
     }
     (cs, acts)
 }
@@ -206,7 +206,7 @@ fn within_a_batch_the_first_row_of_a_key_wins_on_both_paths() {
                 contact_taken: 0
             }
         );
-        let r = block_on(s(&f).import_activities(T, vec![order(10), order(20)])).unwrap();
+        let r = block_on(s(&f).import_raw_activities(T, vec![order(10), order(20)])).unwrap();
         assert_eq!(
             r,
             ImportReport {
@@ -241,11 +241,11 @@ fn an_unknown_customer_fails_the_whole_copy_batch() {
             a
         })
         .collect();
-    let err = block_on(s(&f).import_activities(T, acts)).unwrap_err();
+    let err = block_on(s(&f).import_raw_activities(T, acts)).unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
     assert_eq!(contents(s(&f), &pop[..1]), before);
     // And the connection is fine afterwards (the staging table went with the rollback).
-    let again = block_on(s(&f).import_activities(T, pop[0].activities.clone())).unwrap();
+    let again = block_on(s(&f).import_raw_activities(T, pop[0].activities.clone())).unwrap();
     assert_eq!(again.inserted, 0);
 }
 
@@ -321,7 +321,7 @@ fn fresh_activity_batches_copy_straight_in_and_fold_once() {
             IdempotencyKey::new(format!("again-{}", a.idempotency_key.as_str())).unwrap();
         a
     }));
-    let r = block_on(s(&f).import_activities(T, mixed)).unwrap();
+    let r = block_on(s(&f).import_raw_activities(T, mixed)).unwrap();
     assert_eq!((r.inserted, r.skipped), (all.len() / 2, all.len() / 2));
     let stored: usize = pop
         .iter()
@@ -369,7 +369,7 @@ fn concurrent_activity_imports_fold_each_activity_once() {
     let all: Vec<Activity> = pop.iter().flat_map(|g| g.activities.clone()).collect();
     let reports: Vec<ImportReport> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..4)
-            .map(|_| scope.spawn(|| block_on(s(&f).import_activities(T, all.clone())).unwrap()))
+            .map(|_| scope.spawn(|| block_on(s(&f).import_raw_activities(T, all.clone())).unwrap()))
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });

@@ -66,3 +66,64 @@ pub async fn logged_import<S: rapport_core::Store + ?Sized>(
     );
     out
 }
+
+/// Implements [`ActivityImport`](rapport_core::ports::ActivityImport) for a store: its
+/// `import_activities` runs `body` inside the store's info span `span` (fields `tenant` and
+/// `rows`, as every import of the SQL stores), with `this` the store and `tenant`, `batch`
+/// and `policy` the method's arguments (named by the caller). Doc comments before the type
+/// go on the impl.
+///
+/// ```
+/// # use rapport_core::ports::*;
+/// # use rapport_core::*;
+/// # pub struct MyStore;
+/// # impl Store for MyStore {
+/// #     async fn load(&self, _: TenantId, _: CustomerId) -> Result<Option<Record>, StoreError> { Ok(None) }
+/// #     async fn find_by_contact(&self, _: TenantId, _: &ContactKey) -> Result<Vec<CustomerId>, StoreError> { Ok(vec![]) }
+/// #     async fn scan(&self, _: TenantId, _: Page) -> Result<Vec<Record>, StoreError> { Ok(vec![]) }
+/// #     async fn activities(&self, _: TenantId, _: CustomerId, _: TimeRange) -> Result<Vec<Activity>, StoreError> { Ok(vec![]) }
+/// #     async fn apply(&self, _: TenantId, cs: &Changeset) -> Result<Applied, StoreError> { Ok(Applied::counting(cs)) }
+/// # }
+/// rapport_sql::activity_import! {
+///     /// Bulk imports through `apply`, logged.
+///     MyStore, "my_store.import_activities",
+///     |this, tenant, batch, policy| rapport_sql::logged_import(this, tenant, batch, policy).await
+/// }
+/// let r = futures::executor::block_on(MyStore.import_activities(
+///     TenantId::from_u128(1),
+///     vec![],
+///     &ImportPolicy::default(),
+/// ))?;
+/// assert_eq!(r.rows, 0);
+/// # Ok::<(), StoreError>(())
+/// ```
+#[macro_export]
+macro_rules! activity_import {
+    (
+        $(#[$meta:meta])*
+        $store:ty, $span:literal,
+        |$this:ident, $tenant:ident, $batch:ident, $policy:ident| $body:expr
+    ) => {
+        $(#[$meta])*
+        impl ::rapport_core::ports::ActivityImport for $store {
+            #[tracing::instrument(
+                name = $span,
+                level = "info",
+                skip_all,
+                fields(tenant = %$tenant, rows = $batch.len())
+            )]
+            async fn import_activities(
+                &self,
+                $tenant: ::rapport_core::TenantId,
+                $batch: ::std::vec::Vec<::rapport_core::ports::ImportActivity>,
+                $policy: &::rapport_core::ports::ImportPolicy,
+            ) -> ::core::result::Result<
+                ::rapport_core::ports::ActivityImportReport,
+                ::rapport_core::StoreError,
+            > {
+                let $this = self;
+                $body
+            }
+        }
+    };
+}

@@ -42,21 +42,11 @@ pub struct Outcome {
 /// # let store = SqliteStore::open(dir.path().join("crm.db"), SqliteConfig::default(), now)?;
 /// # let t = TenantId::from_u128(1);
 /// use rapport_sqlite::ApplyError;
-/// let ghost = Activity::new(
-///     ActivityId::from_u128(1),
-///     CustomerId::from_u128(99), // never imported
-///     now,
-///     Channel::Web,
-///     IdempotencyKey::new("k")?,
-///     ActivityKind::Purchase {
-///         order_id: OrderId::new("1")?,
-///         amount: Money::new(rust_decimal::Decimal::from(5), Currency::EUR),
-///         margin: None,
-///     },
-/// )?;
-/// let err = block_on(store.import_activities(t, vec![ghost])).unwrap_err();
-/// assert!(matches!(err, ApplyError::NotFound(id) if id == CustomerId::from_u128(99)));
-/// assert_eq!(err.to_string(), format!("customer {} not found", CustomerId::from_u128(99)));
+/// // A customer of tenant 2 in an import for tenant 1.
+/// let other = Customer::new(TenantId::from_u128(2), CustomerId::from_u128(99), Profile::default(), now);
+/// let err = block_on(store.import_customers(t, &[(other, Stats::default())])).unwrap_err();
+/// assert!(matches!(err, ApplyError::Invalid(DomainError::InvalidChangeset { .. })));
+/// assert!(err.to_string().contains("belongs to another tenant"), "{err}");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, thiserror::Error)]

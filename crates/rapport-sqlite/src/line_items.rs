@@ -183,23 +183,48 @@ impl LineItemStore for SqliteStore {
     }
 }
 
-/// Bulk imports with line items, natively: one writer job and one transaction per batch
-/// (`import::activities`), logged as the other imports.
-impl rapport_core::ports::ActivityImport for SqliteStore {
-    #[tracing::instrument(
-        name = "rapport_sqlite.import_activities",
-        level = "info",
-        skip_all,
-        fields(tenant = %tenant, rows = batch.len())
-    )]
-    async fn import_activities(
-        &self,
-        tenant: TenantId,
-        batch: Vec<rapport_core::ports::ImportActivity>,
-        policy: &rapport_core::ports::ImportPolicy,
-    ) -> Result<rapport_core::ports::ActivityImportReport, StoreError> {
-        self.import_lined(tenant, batch, policy)
-            .await
-            .map_err(crate::from_apply)
-    }
+rapport_sql::activity_import! {
+    /// Bulk imports with line items, natively: one writer job and one transaction per batch
+    /// (`import::activities`), logged as the other imports.
+    ///
+    /// ```
+    /// # use rapport_sqlite::{SqliteConfig, SqliteStore};
+    /// # use rapport::core::*;
+    /// # use futures::executor::block_on;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let now = chrono::DateTime::UNIX_EPOCH;
+    /// # let store = SqliteStore::open(dir.path().join("crm.db"), SqliteConfig::default(), now)?;
+    /// # let t = TenantId::from_u128(1);
+    /// # use rust_decimal::Decimal;
+    /// use rapport::core::ports::{ActivityImport, ImportPolicy};
+    /// let ann = CustomerId::from_u128(1);
+    /// block_on(store.import_customers(t, &[(Customer::new(t, ann, Profile::default(), now), Stats::default())]))?;
+    /// let order = Activity::new(
+    ///     ActivityId::from_u128(10),
+    ///     ann,
+    ///     now,
+    ///     Channel::Web,
+    ///     IdempotencyKey::new("order-1")?,
+    ///     ActivityKind::Purchase {
+    ///         order_id: OrderId::new("1")?,
+    ///         amount: Money::new(Decimal::from(25), Currency::EUR),
+    ///         margin: None,
+    ///     },
+    /// )?;
+    /// let policy = ImportPolicy::default();
+    /// let r = block_on(store.import_activities(t, vec![order.clone().into()], &policy))?;
+    /// assert_eq!((r.inserted, r.skipped), (1, 0));
+    /// let again = block_on(store.import_activities(t, vec![order.into()], &policy))?;
+    /// assert_eq!((again.inserted, again.skipped), (0, 1));
+    /// // Folded into the stats once; the customer's version stepped once.
+    /// let rec = block_on(store.load(t, ann))?.unwrap();
+    /// assert_eq!(rec.stats.orders(), 1);
+    /// assert_eq!(rec.customer.version(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    SqliteStore, "rapport_sqlite.import_activities",
+    |this, tenant, batch, policy| this
+        .import_lined(tenant, batch, policy)
+        .await
+        .map_err(crate::from_apply)
 }

@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 
 use chrono::{DateTime, TimeZone, Utc};
 use futures::executor::block_on;
+use rapport_core::ports::{ActivityImport, ImportPolicy};
 use rapport_core::*;
 use rapport_sqlite::{SqliteConfig, SqliteStore};
 use rust_decimal::Decimal;
@@ -150,7 +151,8 @@ fn check(db: &std::path::Path, acked: u128) {
     let replay: Vec<Activity> = (1..=acked.min(50))
         .flat_map(|i| changeset(&store, i).activities)
         .collect();
-    let r = block_on(store.import_activities(T, replay)).unwrap();
+    let replay = replay.into_iter().map(Into::into).collect();
+    let r = block_on(store.import_activities(T, replay, &ImportPolicy::default())).unwrap();
     assert_eq!(r.inserted, 0);
     assert_eq!(scan(&store, T, None, 10_000).unwrap().len(), before);
 }

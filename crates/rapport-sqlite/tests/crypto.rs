@@ -13,6 +13,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use futures::executor::block_on;
 use rapport::blocking::Service;
 use rapport_core::ports::KeyStore;
+use rapport_core::ports::{ActivityImport, ImportPolicy};
 use rapport_core::*;
 use rapport_keys::{FileKeyStore, MemoryKeyStore};
 use rapport_sql::testing::scan::{self, Person};
@@ -143,7 +144,8 @@ fn populate(store: &SqliteStore, t: TenantId, people: &[Person]) {
             .unwrap()
         })
         .collect();
-    block_on(store.import_activities(t, visits)).unwrap();
+    let visits = visits.into_iter().map(Into::into).collect();
+    block_on(store.import_activities(t, visits, &ImportPolicy::default())).unwrap();
 }
 
 /// How many of the people's names, emails (local parts) and phones (national digits) occur

@@ -15,6 +15,7 @@ use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use futures::executor::block_on;
+use rapport::core::ports::{ActivityImport, ImportPolicy};
 use rapport::core::*;
 use rapport::{ManualClock, NewActivity, Service};
 use rapport_sqlite::{SqliteConfig, SqliteStore};
@@ -172,7 +173,12 @@ fn refund_cost_with_10k_orders() {
         .unwrap()
         .customer
         .id();
-    block_on(svc.store().import_activities(t, purchases(id))).unwrap();
+    let orders = purchases(id).into_iter().map(Into::into).collect();
+    block_on(
+        svc.store()
+            .import_activities(t, orders, &ImportPolicy::default()),
+    )
+    .unwrap();
     measure("sqlite", &svc, t, id);
     kept_map_cost(&block_on(svc.customer(t, id)).unwrap().stats);
 }

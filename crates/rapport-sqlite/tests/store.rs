@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use futures::executor::block_on;
+use rapport_core::ports::{ActivityImport, ImportActivity, ImportPolicy};
 use rapport_core::*;
 use rapport_sqlite::{ApplyError, SqliteConfig, SqliteStore};
 use rust_decimal::Decimal;
@@ -79,6 +80,11 @@ fn purchase(c: CustomerId, key: &str, amount: Decimal) -> Activity {
         },
     )
     .unwrap()
+}
+
+/// Plain activities, as the bulk import port takes them.
+fn plain(acts: &[Activity]) -> Vec<ImportActivity> {
+    acts.iter().cloned().map(ImportActivity::from).collect()
 }
 
 fn message(t: TenantId, id: u128, c: CustomerId) -> OutboxMessage {
@@ -387,9 +393,9 @@ fn bulk_import_is_idempotent_and_folds_only_new_activities() {
             })
         })
         .collect();
-    let r = block_on(s.import_activities(T1, acts.clone())).unwrap();
+    let r = block_on(s.import_activities(T1, plain(&acts), &ImportPolicy::default())).unwrap();
     assert_eq!((r.inserted, r.skipped), (150, 0));
-    let r = block_on(s.import_activities(T1, acts)).unwrap();
+    let r = block_on(s.import_activities(T1, plain(&acts), &ImportPolicy::default())).unwrap();
     assert_eq!((r.inserted, r.skipped), (0, 150));
     let (c, st) = load(&s, T1, CustomerId::from_u128(7)).unwrap().unwrap();
     assert_eq!(st.orders(), 3, "re-run did not double count");
@@ -406,8 +412,8 @@ fn bulk_import_is_idempotent_and_folds_only_new_activities() {
         purchase(CustomerId::from_u128(999), "orphan", Decimal::ONE),
     ];
     assert!(matches!(
-        block_on(s.import_activities(T1, bad)).unwrap_err(),
-        ApplyError::NotFound(_)
+        block_on(s.import_activities(T1, plain(&bad), &ImportPolicy::default())).unwrap_err(),
+        StoreError::NotFound { .. }
     ));
     assert_eq!(
         load(&s, T1, CustomerId::from_u128(1))

@@ -35,11 +35,15 @@
 //!
 //! Each contract is also a plain `pub async fn` in [`contracts`] returning `Err(description)`
 //! on a violation, for hosts that drive their own runtime.
+//!
+//! [`broken::Broken`] wraps a real store and replaces only the methods a test breaks, to show
+//! that a contract fails on a store that breaks it.
 #![forbid(unsafe_code)]
 
 pub mod account;
 pub mod actions;
 pub mod baskets;
+pub mod broken;
 pub mod case;
 pub mod contracts;
 pub mod differential;

@@ -7,13 +7,11 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use futures::executor::block_on;
-use rapport_core::automation::{ActionRecord, ScheduledAction};
-use rapport_core::ports::{ActionLog, ActionStore, DueActions};
 use rapport_core::*;
 use rapport_memory::MemoryStore;
 use rapport_testkit::account;
+use rapport_testkit::broken::{Broken, Hooks};
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Flaw {
@@ -27,111 +25,39 @@ enum Flaw {
     ForgetsAccountRoles,
 }
 
-struct Flawed(MemoryStore, Flaw);
+type Flawed = Broken<MemoryStore, Flaw>;
 
-impl Store for Flawed {
-    async fn load(&self, t: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
-        self.0.load(t, id).await
-    }
-    async fn find_by_contact(
-        &self,
-        t: TenantId,
-        key: &ContactKey,
-    ) -> Result<Vec<CustomerId>, StoreError> {
-        self.0.find_by_contact(t, key).await
-    }
-    async fn scan(&self, t: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
-        self.0.scan(t, page).await
-    }
-    async fn query(
-        &self,
-        t: TenantId,
-        segment: &Segment,
-        now: DateTime<Utc>,
-        page: Page,
-    ) -> Result<Vec<Record>, StoreError> {
-        self.0.query(t, segment, now, page).await
-    }
-    async fn activities(
-        &self,
-        t: TenantId,
-        id: CustomerId,
-        range: TimeRange,
-    ) -> Result<Vec<Activity>, StoreError> {
-        self.0.activities(t, id, range).await
-    }
-    async fn apply(&self, t: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
+impl Hooks<MemoryStore> for Flaw {
+    async fn apply(this: &Flawed, t: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
         let mut cs = cs.clone();
-        match self.1 {
+        match this.hooks {
             Flaw::KeepsRemovedLinks => cs.link_removals.clear(),
             Flaw::IgnoresAttributionMoves => cs.account_activity_moves.clear(),
             Flaw::CountsEndedLinks | Flaw::ForgetsAccountRoles => {}
         }
-        self.0.apply(t, &cs).await
+        this.inner.apply(t, &cs).await
     }
     async fn account_roles(
-        &self,
+        this: &Flawed,
         t: TenantId,
         customers: &[CustomerId],
     ) -> Result<Vec<AccountRoleSet>, StoreError> {
-        if self.1 == Flaw::ForgetsAccountRoles {
+        if this.hooks == Flaw::ForgetsAccountRoles {
             return Ok(vec![AccountRoleSet::default(); customers.len()]);
         }
-        self.0.account_roles(t, customers).await
-    }
-}
-
-impl AccountStore for Flawed {
-    async fn load_account(
-        &self,
-        t: TenantId,
-        id: AccountId,
-    ) -> Result<Option<Account>, StoreError> {
-        self.0.load_account(t, id).await
-    }
-    async fn accounts(
-        &self,
-        t: TenantId,
-        after: Option<AccountId>,
-        limit: u32,
-    ) -> Result<Vec<Account>, StoreError> {
-        self.0.accounts(t, after, limit).await
-    }
-    async fn subsidiaries(&self, t: TenantId, p: AccountId) -> Result<Vec<Account>, StoreError> {
-        self.0.subsidiaries(t, p).await
-    }
-    async fn account_links(
-        &self,
-        t: TenantId,
-        a: AccountId,
-    ) -> Result<Vec<AccountLink>, StoreError> {
-        self.0.account_links(t, a).await
-    }
-    async fn account_activities(
-        &self,
-        t: TenantId,
-        a: AccountId,
-    ) -> Result<Vec<Activity>, StoreError> {
-        self.0.account_activities(t, a).await
-    }
-    async fn customer_links(
-        &self,
-        t: TenantId,
-        c: CustomerId,
-    ) -> Result<Vec<AccountLink>, StoreError> {
-        self.0.customer_links(t, c).await
+        this.inner.account_roles(t, customers).await
     }
     async fn contacts_by_role(
-        &self,
+        this: &Flawed,
         t: TenantId,
         accounts: &[AccountId],
     ) -> Result<BTreeMap<AccountRole, usize>, StoreError> {
-        if self.1 != Flaw::CountsEndedLinks {
-            return self.0.contacts_by_role(t, accounts).await;
+        if this.hooks != Flaw::CountsEndedLinks {
+            return this.inner.contacts_by_role(t, accounts).await;
         }
         let mut by_role = BTreeMap::new();
         for a in accounts {
-            for l in self.0.account_links(t, *a).await? {
+            for l in this.inner.account_links(t, *a).await? {
                 for r in &l.roles {
                     *by_role.entry(*r).or_default() += 1;
                 }
@@ -141,39 +67,9 @@ impl AccountStore for Flawed {
     }
 }
 
-impl ActionStore for Flawed {
-    async fn write_actions(&self, t: TenantId, w: &DueActions) -> Result<ActionLog, StoreError> {
-        self.0.write_actions(t, w).await
-    }
-    async fn pending_actions(
-        &self,
-        t: TenantId,
-        customer: CustomerId,
-    ) -> Result<Vec<ScheduledAction>, StoreError> {
-        self.0.pending_actions(t, customer).await
-    }
-    async fn due_actions(
-        &self,
-        t: TenantId,
-        now: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<ScheduledAction>, StoreError> {
-        self.0.due_actions(t, now, limit).await
-    }
-    async fn action_log(
-        &self,
-        t: TenantId,
-        customer: Option<CustomerId>,
-        since: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<ActionRecord>, StoreError> {
-        self.0.action_log(t, customer, since, limit).await
-    }
-}
-
 /// The outcome of every account contract for a store with `flaw`, by contract name.
 fn outcomes(flaw: Flaw) -> BTreeMap<&'static str, Result<(), String>> {
-    let s = || Flawed(MemoryStore::new(), flaw);
+    let s = || Broken::new(MemoryStore::new(), flaw);
     BTreeMap::from([
         (
             "round_trip",

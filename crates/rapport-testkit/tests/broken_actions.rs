@@ -4,15 +4,13 @@
 //! re-queueing the message — and pass the other.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::time::Duration;
-
-use chrono::{DateTime, Utc};
 use futures::executor::block_on;
-use rapport_core::automation::{ActionRecord, ScheduledAction};
+use rapport_core::automation::ScheduledAction;
 use rapport_core::ports::{ActionLog, ActionStore, DueActions};
 use rapport_core::*;
 use rapport_memory::MemoryStore;
 use rapport_testkit::actions;
+use rapport_testkit::broken::{Broken, Hooks};
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Flaw {
@@ -26,67 +24,31 @@ enum Flaw {
     RedrivesWithoutMessage,
 }
 
-struct Flawed(MemoryStore, Flaw, std::sync::Mutex<Vec<ScheduledAction>>);
+/// The flaw, and the scheduled actions a store that schedules known ids again writes twice.
+struct Hooked(Flaw, std::sync::Mutex<Vec<ScheduledAction>>);
 
-impl Flawed {
-    fn new(flaw: Flaw) -> Self {
-        Self(MemoryStore::new(), flaw, std::sync::Mutex::new(Vec::new()))
-    }
+type Flawed = Broken<MemoryStore, Hooked>;
+
+fn flawed(flaw: Flaw) -> Flawed {
+    Broken::new(
+        MemoryStore::new(),
+        Hooked(flaw, std::sync::Mutex::new(Vec::new())),
+    )
 }
 
-impl Store for Flawed {
-    async fn load(&self, t: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
-        self.0.load(t, id).await
-    }
-    async fn find_by_contact(
-        &self,
+impl Hooks<MemoryStore> for Hooked {
+    async fn write_actions(
+        this: &Flawed,
         t: TenantId,
-        key: &ContactKey,
-    ) -> Result<Vec<CustomerId>, StoreError> {
-        self.0.find_by_contact(t, key).await
-    }
-    async fn scan(&self, t: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
-        self.0.scan(t, page).await
-    }
-    async fn activities(
-        &self,
-        t: TenantId,
-        id: CustomerId,
-        range: TimeRange,
-    ) -> Result<Vec<Activity>, StoreError> {
-        self.0.activities(t, id, range).await
-    }
-    async fn apply(&self, t: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
-        self.0.apply(t, cs).await
-    }
-}
-
-impl Outbox for Flawed {
-    async fn claim_outbox(
-        &self,
-        limit: u32,
-        lease: Duration,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        self.0.claim_outbox(limit, lease, now).await
-    }
-    async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
-        self.0.ack_outbox(ids).await
-    }
-    async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.0.retry_outbox(id, at).await
-    }
-}
-
-impl ActionStore for Flawed {
-    async fn write_actions(&self, t: TenantId, w: &DueActions) -> Result<ActionLog, StoreError> {
+        w: &DueActions,
+    ) -> Result<ActionLog, StoreError> {
         let mut w = w.clone();
-        match self.1 {
+        match this.hooks.0 {
             Flaw::DropsOutbox => w.outbox.clear(),
             Flaw::IgnoresDeadLetters => w.dead_letters.clear(),
             Flaw::SchedulesKnownIds => {
                 // Known ids come back as extra pending rows.
-                let mut extra = self.2.lock().unwrap();
+                let mut extra = this.hooks.1.lock().unwrap();
                 extra.extend(w.schedule.iter().filter(|a| a.tenant == t).cloned());
             }
             Flaw::RedrivesWithoutMessage => {
@@ -97,10 +59,10 @@ impl ActionStore for Flawed {
                         redrive: vec![m.clone()],
                         ..DueActions::default()
                     };
-                    log.redriven += self.0.write_actions(t, &once).await?.redriven;
-                    let _ = self.0.ack_outbox_for(&[(t, m.id)]).await;
+                    log.redriven += this.inner.write_actions(t, &once).await?.redriven;
+                    let _ = this.inner.ack_outbox_for(&[(t, m.id)]).await;
                 }
-                let rest = self.0.write_actions(t, &w).await?;
+                let rest = this.inner.write_actions(t, &w).await?;
                 log.scheduled = rest.scheduled;
                 log.skipped = rest.skipped;
                 log.logged = rest.logged;
@@ -108,16 +70,16 @@ impl ActionStore for Flawed {
                 return Ok(log);
             }
         }
-        self.0.write_actions(t, &w).await
+        this.inner.write_actions(t, &w).await
     }
     async fn pending_actions(
-        &self,
+        this: &Flawed,
         t: TenantId,
         customer: CustomerId,
     ) -> Result<Vec<ScheduledAction>, StoreError> {
-        let mut out = self.0.pending_actions(t, customer).await?;
-        if self.1 == Flaw::SchedulesKnownIds {
-            let extra = self.2.lock().unwrap();
+        let mut out = this.inner.pending_actions(t, customer).await?;
+        if this.hooks.0 == Flaw::SchedulesKnownIds {
+            let extra = this.hooks.1.lock().unwrap();
             // Every write after the first of an id shows up again.
             let mut seen = std::collections::BTreeSet::new();
             for a in extra
@@ -132,33 +94,16 @@ impl ActionStore for Flawed {
         }
         Ok(out)
     }
-    async fn due_actions(
-        &self,
-        t: TenantId,
-        now: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<ScheduledAction>, StoreError> {
-        self.0.due_actions(t, now, limit).await
-    }
-    async fn action_log(
-        &self,
-        t: TenantId,
-        customer: Option<CustomerId>,
-        since: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<ActionRecord>, StoreError> {
-        self.0.action_log(t, customer, since, limit).await
-    }
 }
 
 fn durable(flaw: Flaw) -> Result<(), String> {
-    block_on(actions::actions_are_durable_and_atomic(&Flawed::new(flaw)))
+    block_on(actions::actions_are_durable_and_atomic(&flawed(flaw)))
 }
 
 fn dead_letters(flaw: Flaw) -> Result<(), String> {
-    block_on(actions::dead_letters_are_recorded_and_redriven(
-        &Flawed::new(flaw),
-    ))
+    block_on(actions::dead_letters_are_recorded_and_redriven(&flawed(
+        flaw,
+    )))
 }
 
 #[test]

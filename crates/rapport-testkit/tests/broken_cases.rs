@@ -5,6 +5,7 @@
 use futures::executor::block_on;
 use rapport_core::*;
 use rapport_memory::MemoryStore;
+use rapport_testkit::broken::{Broken, Hooks};
 use rapport_testkit::case;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -15,7 +16,7 @@ enum Flaw {
     ListsResolvedAsOpen,
 }
 
-struct Flawed(MemoryStore, Flaw);
+type Flawed = Broken<MemoryStore, Flaw>;
 
 /// The case at another version (through its serialised form: the field is private).
 fn at_version(c: &Case, v: u64) -> Case {
@@ -24,31 +25,10 @@ fn at_version(c: &Case, v: u64) -> Case {
     serde_json::from_value(j).unwrap()
 }
 
-impl Store for Flawed {
-    async fn load(&self, t: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
-        self.0.load(t, id).await
-    }
-    async fn find_by_contact(
-        &self,
-        t: TenantId,
-        key: &ContactKey,
-    ) -> Result<Vec<CustomerId>, StoreError> {
-        self.0.find_by_contact(t, key).await
-    }
-    async fn scan(&self, t: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
-        self.0.scan(t, page).await
-    }
-    async fn activities(
-        &self,
-        t: TenantId,
-        id: CustomerId,
-        range: TimeRange,
-    ) -> Result<Vec<Activity>, StoreError> {
-        self.0.activities(t, id, range).await
-    }
-    async fn apply(&self, t: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
-        if self.1 != Flaw::IgnoresCaseVersions {
-            return self.0.apply(t, cs).await;
+impl Hooks<MemoryStore> for Flaw {
+    async fn apply(this: &Flawed, t: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
+        if this.hooks != Flaw::IgnoresCaseVersions {
+            return this.inner.apply(t, cs).await;
         }
         let mut cs = cs.clone();
         for w in &mut cs.cases {
@@ -57,43 +37,37 @@ impl Store for Flawed {
                 case,
             } = w
             {
-                if let Some(stored) = self.0.load_case(t, case.id()).await? {
+                if let Some(stored) = this.inner.load_case(t, case.id()).await? {
                     *expected_version = stored.version();
                     **case = at_version(case, stored.version() + 1);
                 }
             }
         }
-        self.0.apply(t, &cs).await
+        this.inner.apply(t, &cs).await
     }
-}
-
-impl CaseStore for Flawed {
-    async fn load_case(&self, t: TenantId, id: CaseId) -> Result<Option<Case>, StoreError> {
-        self.0.load_case(t, id).await
-    }
-    async fn cases(&self, t: TenantId, mut q: CaseQuery) -> Result<Vec<Case>, StoreError> {
-        if self.1 == Flaw::ListsResolvedAsOpen {
+    async fn cases(this: &Flawed, t: TenantId, mut q: CaseQuery) -> Result<Vec<Case>, StoreError> {
+        if this.hooks == Flaw::ListsResolvedAsOpen {
             q.open_only = false;
         }
-        self.0.cases(t, q).await
+        this.inner.cases(t, q).await
     }
 }
 
 #[test]
 fn a_store_ignoring_case_versions_fails_the_version_contract() {
-    let s = Flawed(MemoryStore::new(), Flaw::IgnoresCaseVersions);
+    let s = Broken::new(MemoryStore::new(), Flaw::IgnoresCaseVersions);
     let e = block_on(case::case_versions_conflict(&s)).unwrap_err();
     assert!(e.contains("stale case update"), "{e}");
     // It still keeps a round trip.
-    let s = Flawed(MemoryStore::new(), Flaw::IgnoresCaseVersions);
+    let s = Broken::new(MemoryStore::new(), Flaw::IgnoresCaseVersions);
     assert_eq!(block_on(case::cases_round_trip_and_list(&s)), Ok(()));
 }
 
 #[test]
 fn a_store_listing_resolved_cases_as_open_fails_the_listing() {
-    let s = Flawed(MemoryStore::new(), Flaw::ListsResolvedAsOpen);
+    let s = Broken::new(MemoryStore::new(), Flaw::ListsResolvedAsOpen);
     let e = block_on(case::cases_round_trip_and_list(&s)).unwrap_err();
     assert!(e.contains("open cases"), "{e}");
-    let s = Flawed(MemoryStore::new(), Flaw::ListsResolvedAsOpen);
+    let s = Broken::new(MemoryStore::new(), Flaw::ListsResolvedAsOpen);
     assert_eq!(block_on(case::case_versions_conflict(&s)), Ok(()));
 }

@@ -390,6 +390,11 @@ impl Outbox for JsonFileStore {
     }
 }
 
+/// Bulk imports: the provided body (`import_by_apply`, one changeset per batch through
+/// [`Store::apply`] above). Declaring it is what lets the store be chosen at run time as a
+/// `Box<dyn DynStore>` / `Box<dyn DynMergeStore>`.
+impl rapport_core::ports::ActivityImport for JsonFileStore {}
+
 /// Merges: the changeset's moves and merge records are applied by [`Store::apply`] above;
 /// these are the reads. This store keeps no consent ledger, cases or accounts, so a
 /// customer's belongings are always empty.

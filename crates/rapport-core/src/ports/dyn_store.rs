@@ -15,7 +15,8 @@ use crate::model::contact::ContactKey;
 use crate::model::id::{CustomerId, MergeId, MessageId, TenantId};
 use crate::model::line_item::LineItems;
 use crate::ports::{
-    Applied, MergeSide, MergeStore, Outbox, Page, Record, Store, StoreError, TimeRange,
+    ActivityImport, ActivityImportReport, Applied, ImportActivity, ImportPolicy, MergeSide,
+    MergeStore, Outbox, Page, Record, Store, StoreError, TimeRange,
 };
 use crate::quality::merge_op::{Belongings, DistinctPair, MergeRecord};
 
@@ -29,9 +30,12 @@ use crate::quality::merge_op::{Belongings, DistinctPair, MergeRecord};
 /// ```
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// The object-safe twin of [`Store`], for hosts that choose the backend at run time (e.g. from
-/// a `--db` URL). Every `Store` is a `DynStore`, and `Box<dyn DynStore>` is a `Store` again, so
-/// the service takes either.
+/// The object-safe twin of [`Store`] (with [`Outbox`] and [`ActivityImport`]), for hosts that
+/// choose the backend at run time (e.g. from a `--db` URL). Every `Store + Outbox +
+/// ActivityImport` is a `DynStore`, and `Box<dyn DynStore>` is each of the three again, so
+/// the service takes either and a bulk import through the box takes the store's own path. A
+/// store without a bulk import of its own declares `impl ActivityImport for MyStore {}` (the
+/// provided body, [`import_by_apply`](crate::ports::import_by_apply)).
 ///
 /// ```ignore
 /// // The backend is chosen at run time; the service is written once.
@@ -74,6 +78,10 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a
 /// assert!(block_on(store.claim_outbox_boxed(10, lease, now))?.is_empty());
 /// block_on(store.retry_outbox_boxed(MessageId::from_u128(1), now))?;
 /// block_on(store.ack_outbox_boxed(&[]))?;
+/// // A bulk import through the box is the store's own (`Toy`'s is the provided body).
+/// use rapport_core::ports::{ActivityImport, ImportPolicy};
+/// let none = block_on(store.import_activities(t, vec![], &ImportPolicy::default()))?;
+/// assert_eq!(none.rows, 0);
 /// # Ok(())
 /// # }
 /// # mod toy {
@@ -108,6 +116,7 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a
 /// #             Ok(Applied::counting(cs))
 /// #         }
 /// #     }
+/// #     impl ActivityImport for Toy {}
 /// #     impl Outbox for Toy {
 /// #         async fn claim_outbox(&self, limit: u32, lease: Duration, now: DateTime<Utc>) -> Result<Vec<OutboxMessage>, StoreError> {
 /// #             let mut g = lock(&self.0)?;
@@ -190,6 +199,15 @@ pub trait DynStore: Send + Sync {
         tenant: TenantId,
         model: &'a FittedClv,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// [`ActivityImport::import_activities`], boxed: the store's own bulk import (a store
+    /// without one declares `impl ActivityImport for MyStore {}`, whose provided body is
+    /// [`import_by_apply`](crate::ports::import_by_apply)).
+    fn import_activities_boxed<'a>(
+        &'a self,
+        tenant: TenantId,
+        batch: Vec<ImportActivity>,
+        policy: &'a ImportPolicy,
+    ) -> BoxFuture<'a, Result<ActivityImportReport, StoreError>>;
     /// [`Outbox::claim_outbox`], boxed.
     fn claim_outbox_boxed(
         &self,
@@ -210,7 +228,7 @@ pub trait DynStore: Send + Sync {
     ) -> BoxFuture<'_, Result<(), StoreError>>;
 }
 
-impl<S: Store + Outbox> DynStore for S {
+impl<S: Store + Outbox + ActivityImport> DynStore for S {
     fn load_boxed(
         &self,
         tenant: TenantId,
@@ -284,6 +302,14 @@ impl<S: Store + Outbox> DynStore for S {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(self.save_clv_model(tenant, model))
     }
+    fn import_activities_boxed<'a>(
+        &'a self,
+        tenant: TenantId,
+        batch: Vec<ImportActivity>,
+        policy: &'a ImportPolicy,
+    ) -> BoxFuture<'a, Result<ActivityImportReport, StoreError>> {
+        Box::pin(self.import_activities(tenant, batch, policy))
+    }
     fn claim_outbox_boxed(
         &self,
         limit: u32,
@@ -307,7 +333,7 @@ impl<S: Store + Outbox> DynStore for S {
     }
 }
 
-/// `Store` and `Outbox` for a boxed twin (`dyn DynStore`, `dyn DynMergeStore`): each
+/// `Store`, `ActivityImport` and `Outbox` for a boxed twin (`dyn DynStore`, `dyn DynMergeStore`): each
 /// method awaits its boxed form.
 macro_rules! boxed_store {
     ($($boxed:ident),*) => {$(
@@ -367,6 +393,16 @@ macro_rules! boxed_store {
             self.save_clv_model_boxed(tenant, model).await
         }
     }
+    impl ActivityImport for dyn $boxed {
+        async fn import_activities(
+            &self,
+            tenant: TenantId,
+            batch: Vec<ImportActivity>,
+            policy: &ImportPolicy,
+        ) -> Result<ActivityImportReport, StoreError> {
+            self.import_activities_boxed(tenant, batch, policy).await
+        }
+    }
     impl Outbox for dyn $boxed {
         async fn claim_outbox(
             &self,
@@ -389,9 +425,9 @@ boxed_store!(DynStore, DynMergeStore);
 
 /// The object-safe twin of [`MergeStore`]: a [`DynStore`] that also merges, so that a backend
 /// chosen at run time can be asked to merge, unmerge and scan for duplicates through the
-/// service (`Service<Box<dyn DynMergeStore>>`). Every `MergeStore` (with an [`Outbox`]) is a
-/// `DynMergeStore`, and `Box<dyn DynMergeStore>` is a `Store`, an `Outbox` and a `MergeStore`
-/// again.
+/// service (`Service<Box<dyn DynMergeStore>>`). Every `MergeStore` (with an [`Outbox`] and an
+/// [`ActivityImport`]) is a `DynMergeStore`, and `Box<dyn DynMergeStore>` is a `Store`, an
+/// `Outbox`, an `ActivityImport` and a `MergeStore` again.
 ///
 /// ```
 /// use futures::executor::block_on;
@@ -406,6 +442,7 @@ boxed_store!(DynStore, DynMergeStore);
 /// #     async fn activities(&self, _: TenantId, _: CustomerId, _: ports::TimeRange) -> Result<Vec<Activity>, StoreError> { Ok(vec![]) }
 /// #     async fn apply(&self, _: TenantId, cs: &Changeset) -> Result<ports::Applied, StoreError> { Ok(ports::Applied::counting(cs)) }
 /// # }
+/// # impl ports::ActivityImport for Nothing {}
 /// # impl ports::Outbox for Nothing {
 /// #     async fn claim_outbox(&self, _: u32, _: std::time::Duration, _: chrono::DateTime<chrono::Utc>) -> Result<Vec<OutboxMessage>, StoreError> { Ok(vec![]) }
 /// #     async fn ack_outbox(&self, _: &[MessageId]) -> Result<(), StoreError> { Ok(()) }
@@ -463,7 +500,7 @@ pub trait DynMergeStore: DynStore {
     ) -> BoxFuture<'_, Result<Option<(MergeSide, MergeSide)>, StoreError>>;
 }
 
-impl<S: MergeStore + Outbox> DynMergeStore for S {
+impl<S: MergeStore + Outbox + ActivityImport> DynMergeStore for S {
     fn merge_record_boxed(
         &self,
         tenant: TenantId,

@@ -420,6 +420,6 @@ impl rapport_core::ports::ActivityImport for Fresh {
         batch: Vec<rapport_core::ports::ImportActivity>,
         policy: &rapport_core::ports::ImportPolicy,
     ) -> Result<rapport_core::ports::ActivityImportReport, StoreError> {
-        rapport_core::ports::ActivityImport::import_activities(self.s(), t, batch, policy).await
+        self.s().import_activities(t, batch, policy).await
     }
 }
