@@ -651,7 +651,7 @@ impl rapport_core::ports::MergeStore for SqliteStore {
         &self,
         tenant: TenantId,
         customer: CustomerId,
-    ) -> Result<Option<(Record, Vec<rapport_core::MergeRecord>)>, StoreError> {
+    ) -> Result<Option<rapport_core::ports::RecordWithMerges>, StoreError> {
         // One reader job (one snapshot) for the record and its merges: an erasure's reads.
         Ok(self
             .readers

@@ -450,6 +450,9 @@ fn commit_group(
     }
 }
 
+/// Erased customers by tenant.
+type ByTenant = BTreeMap<TenantId, Vec<CustomerId>>;
+
 /// Committed erasures (with encryption) whose customers' keys are still to be deleted, and
 /// their answers.
 struct Shred {
@@ -467,7 +470,7 @@ impl Shred {
     /// Deletes the keys of several jobs together — one call per key store and tenant, so a
     /// file key store syncs each touched shard once for all of them — then answers them all.
     fn run_all(jobs: Vec<Shred>) {
-        let mut stores: Vec<(Arc<dyn KeyStore>, BTreeMap<TenantId, Vec<CustomerId>>)> = Vec::new();
+        let mut stores: Vec<(Arc<dyn KeyStore>, ByTenant)> = Vec::new();
         let mut replies = Vec::new();
         for job in jobs {
             let at = match stores.iter().position(|(k, _)| Arc::ptr_eq(k, &job.keys)) {

@@ -466,7 +466,7 @@ pub trait DynMergeStore: DynStore {
         &self,
         tenant: TenantId,
         customer: CustomerId,
-    ) -> BoxFuture<'_, Result<Option<(Record, Vec<MergeRecord>)>, StoreError>>;
+    ) -> BoxFuture<'_, Result<Option<crate::ports::merge::RecordWithMerges>, StoreError>>;
 }
 
 impl<S: MergeStore + Outbox> DynMergeStore for S {
@@ -509,7 +509,7 @@ impl<S: MergeStore + Outbox> DynMergeStore for S {
         &self,
         tenant: TenantId,
         customer: CustomerId,
-    ) -> BoxFuture<'_, Result<Option<(Record, Vec<MergeRecord>)>, StoreError>> {
+    ) -> BoxFuture<'_, Result<Option<crate::ports::merge::RecordWithMerges>, StoreError>> {
         Box::pin(self.load_with_merges(tenant, customer))
     }
 }
@@ -551,7 +551,7 @@ impl MergeStore for dyn DynMergeStore {
         &self,
         tenant: TenantId,
         customer: CustomerId,
-    ) -> Result<Option<(Record, Vec<MergeRecord>)>, StoreError> {
+    ) -> Result<Option<crate::ports::merge::RecordWithMerges>, StoreError> {
         self.load_with_merges_boxed(tenant, customer).await
     }
 }

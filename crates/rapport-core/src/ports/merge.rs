@@ -30,6 +30,10 @@ pub struct MergeSide {
     pub belongings: Belongings,
 }
 
+/// A customer's record and every merge record naming it: what
+/// [`MergeStore::load_with_merges`] reads.
+pub type RecordWithMerges = (Record, Vec<MergeRecord>);
+
 /// A [`Store`] that applies a changeset's `moves` and `merges` (activities handed between
 /// customers, merge records) and reads merge records back. The three stores of the
 /// workspace implement it; a store that does not cannot be asked to merge.
@@ -117,7 +121,7 @@ pub trait MergeStore: Store {
         &self,
         tenant: TenantId,
         customer: CustomerId,
-    ) -> impl Future<Output = Result<Option<(Record, Vec<MergeRecord>)>, StoreError>> + Send {
+    ) -> impl Future<Output = Result<Option<RecordWithMerges>, StoreError>> + Send {
         async move {
             let Some(record) = self.load(tenant, customer).await? else {
                 return Ok(None);
@@ -169,7 +173,7 @@ macro_rules! forward_merge_store {
                 &self,
                 tenant: TenantId,
                 customer: CustomerId,
-            ) -> impl Future<Output = Result<Option<(Record, Vec<MergeRecord>)>, StoreError>> + Send {
+            ) -> impl Future<Output = Result<Option<RecordWithMerges>, StoreError>> + Send {
                 (**self).load_with_merges(tenant, customer)
             }
         }
