@@ -7,7 +7,8 @@
 //! which stores call before committing the rows they sealed). Deleting keys overwrites their
 //! lines **in place** with newlines (one positioned write per key, then one `fdatasync` per
 //! touched shard, the shards in parallel so the file system can fold the flushes into few
-//! journal commits): no temporary file, no rename, no directory sync, and the key's bytes are
+//! journal commits; lookups and new keys do not wait for those syncs): no temporary file, no
+//! rename, no directory sync, and the key's bytes are
 //! overwritten where they were rather than left in the blocks of a replaced file. A deleted
 //! key is gone from the live files once the call returns. When blanked lines outnumber the
 //! live ones (and are more than [`COMPACT_AFTER`]), the deletion rewrites the shard instead:
@@ -58,6 +59,10 @@ const COMPACT_AFTER: u64 = 64;
 pub struct FileKeyStore {
     dir: PathBuf,
     state: Mutex<State>,
+    /// Held while shard files are overwritten or replaced, taken after `state` (never the
+    /// other way round): a deletion blanks its lines and syncs them holding only this lock, so
+    /// lookups and new keys go on meanwhile, while a later deletion or rewrite waits for it.
+    io: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -148,6 +153,7 @@ impl FileKeyStore {
         Ok(Self {
             dir,
             state: Mutex::new(State::default()),
+            io: Mutex::new(()),
         })
     }
 
@@ -271,10 +277,12 @@ impl FileKeyStore {
 
     /// Deletes the keys of `customers` from `t`'s shards: their lines overwritten in place
     /// (one `fdatasync` per touched shard, the shards in parallel), or the shard rewritten
-    /// when it would hold more blanked lines than live ones.
+    /// when it would hold more blanked lines than live ones. The keys leave the memory map
+    /// under `st`; the in-place overwrites and their syncs run after `st` is released
+    /// (holding the `io` lock), so lookups of other keys do not wait for the disk.
     fn delete(
         &self,
-        st: &mut State,
+        mut st: std::sync::MutexGuard<'_, State>,
         t: TenantId,
         customers: &[CustomerId],
     ) -> Result<bool, StoreError> {
@@ -314,6 +322,15 @@ impl FileKeyStore {
             }
             blank.push((path, lines));
         }
+        let io_lock = self.io.lock().unwrap_or_else(PoisonError::into_inner);
+        if !rewrite.is_empty() {
+            // A rewrite replaces the file: it stays under `st`, so no append or line number
+            // can refer to the file being replaced.
+            self.rewrite(&mut st, t, &rewrite)?;
+        }
+        // The lines to blank are fixed (their keys are out of the map, pending appends are in
+        // the file); appends after this point go past them.
+        drop(st);
         parallel(&blank, |(path, lines)| {
             let mut f = OpenOptions::new()
                 .write(true)
@@ -327,9 +344,7 @@ impl FileKeyStore {
             }
             f.sync_data().map_err(|e| io("sync", path, &e))
         })?;
-        if !rewrite.is_empty() {
-            self.rewrite(st, t, &rewrite)?;
-        }
+        drop(io_lock);
         Ok(true)
     }
 }
@@ -458,7 +473,7 @@ impl KeyStore for FileKeyStore {
     fn delete_data_key(&self, tenant: TenantId, customer: CustomerId) -> Result<bool, StoreError> {
         let mut st = self.lock();
         self.load(&mut st, tenant)?;
-        self.delete(&mut st, tenant, &[customer])
+        self.delete(st, tenant, &[customer])
     }
 
     fn delete_data_keys(
@@ -468,7 +483,7 @@ impl KeyStore for FileKeyStore {
     ) -> Result<(), StoreError> {
         let mut st = self.lock();
         self.load(&mut st, tenant)?;
-        self.delete(&mut st, tenant, customers).map(drop)
+        self.delete(st, tenant, customers).map(drop)
     }
 
     fn nonce(&self) -> [u8; NONCE_LEN] {
@@ -671,6 +686,55 @@ mod tests {
             for k in &gone {
                 proptest::prop_assert!(!text.contains(&hex(k.expose())));
             }
+        }
+    }
+
+    /// Deletions (in place and, past the compaction threshold, by rewriting the shard) on one
+    /// thread while another makes new keys in the same shards, syncs them and reads them: the
+    /// overwrites run outside the state lock, and still every new key survives, every deleted
+    /// one is gone from the map and from the files.
+    #[test]
+    fn deletions_beside_new_keys_in_the_same_shards_lose_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let t = TenantId::from_u128(7);
+        let keys = FileKeyStore::open(dir.path()).expect("open");
+        // Four shards (the id's last byte).
+        let id = |n: u128| CustomerId::from_u128((n << 8) | (n % 4));
+        let old: Vec<_> = (0..400u128)
+            .map(|n| (id(n), keys.create_data_key(t, id(n)).expect("create")))
+            .collect();
+        keys.sync().expect("sync");
+        let new: Vec<_> = std::thread::scope(|s| {
+            let deleter = s.spawn(|| {
+                for chunk in old.chunks(3) {
+                    let ids: Vec<_> = chunk.iter().map(|(c, _)| *c).collect();
+                    keys.delete_data_keys(t, &ids).expect("delete");
+                }
+            });
+            let maker = s.spawn(|| {
+                let mut made = Vec::new();
+                for n in 1_000..1_300u128 {
+                    let k = keys.create_data_key(t, id(n)).expect("create");
+                    if n % 7 == 0 {
+                        keys.sync().expect("sync");
+                    }
+                    assert_eq!(keys.data_key(t, id(n)).expect("read"), Some(k.clone()));
+                    made.push((id(n), k));
+                }
+                keys.sync().expect("sync");
+                made
+            });
+            deleter.join().expect("deleter");
+            maker.join().expect("maker")
+        });
+        let again = FileKeyStore::open(dir.path()).expect("reopen");
+        for (c, k) in &new {
+            assert_eq!(again.data_key(t, *c).expect("read"), Some(k.clone()));
+        }
+        let text = String::from_utf8(all_bytes(&keys, t)).expect("utf8");
+        for (c, k) in &old {
+            assert_eq!(again.data_key(t, *c).expect("read"), None);
+            assert!(!text.contains(&hex(k.expose())));
         }
     }
 

@@ -580,6 +580,35 @@ impl rapport_core::ports::MergeStore for SqliteStore {
             })
             .await?)
     }
+
+    async fn load_with_merges(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<Option<rapport_core::ports::RecordWithMerges>, StoreError> {
+        // One reader job (one snapshot) for the record and its merges: an erasure's reads.
+        Ok(self
+            .readers
+            .read({
+                let sealer = self.sealer.clone();
+                move |c| {
+                    let Some((customer_read, stats)) =
+                        read::load(c, tenant, customer, sealer.as_ref())?
+                    else {
+                        return Ok(None);
+                    };
+                    let merges = merge::records_of(c, tenant, customer, sealer.as_ref())?;
+                    Ok::<_, SqliteError>(Some((
+                        Record {
+                            customer: customer_read,
+                            stats,
+                        },
+                        merges,
+                    )))
+                }
+            })
+            .await?)
+    }
 }
 
 impl Store for SqliteStore {

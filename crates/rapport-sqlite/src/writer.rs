@@ -3,6 +3,7 @@
 //! transaction (group commit): each changeset runs under its own savepoint, so a conflicting
 //! one fails alone, and one `COMMIT` (one fsync) makes the whole group durable.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -10,6 +11,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use futures_channel::oneshot;
+use rapport_core::ports::KeyStore;
+use rapport_core::{CustomerId, TenantId};
 use rusqlite::Connection;
 
 use crate::apply::{ApplyError, Outcome, Prepared, apply};
@@ -46,11 +49,18 @@ impl Writer {
     /// `BEGIN IMMEDIATE`.
     pub(crate) fn spawn(conn: Connection, busy_timeout: Duration) -> Result<Writer, SqliteError> {
         let (tx, rx) = mpsc::channel::<Job>();
+        let (shred_tx, shred_rx) = mpsc::channel::<Shred>();
         let owed = Arc::new(AtomicBool::new(false));
         let flag = owed.clone();
         thread::Builder::new()
+            .name("rapport-sqlite-shred".into())
+            .spawn(move || shredder(&shred_rx))
+            .map_err(|_| SqliteError::WriterGone)?;
+        thread::Builder::new()
             .name("rapport-sqlite-writer".into())
-            .spawn(move || run(conn, busy_timeout, &rx, &flag))
+            .spawn(move || {
+                run(conn, busy_timeout, &rx, &flag, &shred_tx);
+            })
             .map_err(|_| SqliteError::WriterGone)?;
         Ok(Writer {
             tx,
@@ -145,7 +155,13 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, busy_timeout: Duration, rx: &mpsc::Receiver<Job>, owed: &AtomicBool) {
+fn run(
+    mut conn: Connection,
+    busy_timeout: Duration,
+    rx: &mpsc::Receiver<Job>,
+    owed: &AtomicBool,
+    shred: &mpsc::Sender<Shred>,
+) {
     let mut seq: i64 = conn
         .query_row(
             "SELECT COALESCE(MAX(seq), 0) FROM rapport_outbox",
@@ -186,8 +202,11 @@ fn run(mut conn: Connection, busy_timeout: Duration, rx: &mpsc::Receiver<Job>, o
                         &mut conn,
                         std::mem::take(&mut group),
                         &mut seq,
-                        busy_timeout,
-                        owed,
+                        &Ctx {
+                            busy_timeout,
+                            owed,
+                            shred,
+                        },
                         &mut held,
                     );
                     held.flush(&conn, busy_timeout, owed);
@@ -199,7 +218,12 @@ fn run(mut conn: Connection, busy_timeout: Duration, rx: &mpsc::Receiver<Job>, o
                 pending = rx.try_recv().ok();
             }
         }
-        commit_group(&mut conn, group, &mut seq, busy_timeout, owed, &mut held);
+        let ctx = Ctx {
+            busy_timeout,
+            owed,
+            shred,
+        };
+        commit_group(&mut conn, group, &mut seq, &ctx, &mut held);
     }
     held.flush(&conn, busy_timeout, owed);
 }
@@ -243,17 +267,35 @@ impl Held {
     }
 }
 
+/// What [`commit_group`] needs of the writer loop besides the connection.
+struct Ctx<'a> {
+    busy_timeout: Duration,
+    owed: &'a AtomicBool,
+    shred: &'a mpsc::Sender<Shred>,
+}
+
+/// What an applied changeset's answer waits for after the commit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// Nothing: answered at once.
+    Nothing,
+    /// The TRUNCATE checkpoint (an erasure without encryption).
+    Checkpoint,
+    /// The deletion of the erased customers' keys (an erasure with encryption).
+    Keys,
+}
+
 fn commit_group(
     conn: &mut Connection,
     group: Vec<Job>,
     seq: &mut i64,
-    busy_timeout: Duration,
-    owed: &AtomicBool,
+    ctx: &Ctx<'_>,
     held: &mut Held,
 ) {
     if group.is_empty() {
         return;
     }
+    let (busy_timeout, owed) = (ctx.busy_timeout, ctx.owed);
     let start_seq = *seq;
     // The busy handler already waits up to `busy_timeout`; a lock error it does not cover is
     // retried here with a back-off, on this thread.
@@ -276,46 +318,58 @@ fn commit_group(
     let mut refused = false;
     let mut results = Vec::with_capacity(group.len());
     let mut erased = false;
-    let mut keys: Option<std::sync::Arc<dyn rapport_core::ports::KeyStore>> = None;
-    let mut shred: Vec<(rapport_core::TenantId, rapport_core::CustomerId)> = Vec::new();
+    let mut keys: Option<Arc<dyn KeyStore>> = None;
+    let mut shred: Vec<(TenantId, CustomerId)> = Vec::new();
     for job in group {
         let Job::Apply { prepared, reply } = job else {
             continue;
         };
-        let erasing = prepared.erases && prepared.keys.is_none();
-        match &prepared.keys {
+        let wait = match (&prepared.keys, prepared.erases) {
             // Crypto-shredding: deleting the keys after the commit makes the old bytes in the
             // WAL and the database pages unreadable, so no checkpoint is needed.
-            Some(k) => {
-                keys = Some(k.clone());
-                shred.extend(prepared.erased.iter().map(|c| (prepared.tenant_id, *c)));
-            }
-            None => erased |= prepared.erases,
+            (Some(_), true) => Wait::Keys,
+            (None, true) => Wait::Checkpoint,
+            (_, false) => Wait::Nothing,
+        };
+        if let Some(k) = &prepared.keys {
+            keys = Some(k.clone());
         }
         let stmt = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
-        if lone {
+        let result = if lone {
             let r = apply(conn, &prepared, seq);
             refused = !matches!(&r, Ok(o) if o.duplicates.is_empty());
-            results.push((reply, r, erasing));
-            continue;
-        }
-        let result = match stmt("SAVEPOINT cs") {
-            Err(e) => Err(ApplyError::from(e)),
-            Ok(_) => {
-                let r = apply(conn, &prepared, seq);
-                let keep = matches!(&r, Ok(o) if o.duplicates.is_empty());
-                let end = if keep {
-                    stmt("RELEASE cs")
-                } else {
-                    stmt("ROLLBACK TO cs").and_then(|_| stmt("RELEASE cs"))
-                };
-                match end {
-                    Ok(_) => r,
-                    Err(e) => Err(ApplyError::from(e)),
+            r
+        } else {
+            match stmt("SAVEPOINT cs") {
+                Err(e) => Err(ApplyError::from(e)),
+                Ok(_) => {
+                    let r = apply(conn, &prepared, seq);
+                    let keep = matches!(&r, Ok(o) if o.duplicates.is_empty());
+                    let end = if keep {
+                        stmt("RELEASE cs")
+                    } else {
+                        stmt("ROLLBACK TO cs").and_then(|_| stmt("RELEASE cs"))
+                    };
+                    match end {
+                        Ok(_) => r,
+                        Err(e) => Err(ApplyError::from(e)),
+                    }
                 }
             }
         };
-        results.push((reply, result, erasing));
+        // Only an erasure that stays in the commit deletes keys or needs the checkpoint (a
+        // refused one, e.g. after a version conflict, erased nothing).
+        let kept = matches!(&result, Ok(o) if o.duplicates.is_empty());
+        if kept {
+            match wait {
+                Wait::Keys => {
+                    shred.extend(prepared.erased.iter().map(|c| (prepared.tenant_id, *c)))
+                }
+                Wait::Checkpoint => erased = true,
+                Wait::Nothing => {}
+            }
+        }
+        results.push((reply, result, if kept { wait } else { Wait::Nothing }));
     }
     if refused {
         // The lone changeset was refused (or found duplicates): nothing of it stays.
@@ -341,22 +395,6 @@ fn commit_group(
     };
     match commit {
         Ok(()) => {
-            if let Some(k) = &keys {
-                let mut by_tenant: std::collections::BTreeMap<_, Vec<_>> = Default::default();
-                for (t, c) in shred {
-                    by_tenant.entry(t).or_default().push(c);
-                }
-                for (t, ids) in by_tenant {
-                    // The commit stands: the tombstone row holds no sealed profile any more,
-                    // a key left behind opens only the older copies (logged, kind only).
-                    if let Err(e) = k.delete_data_keys(t, &ids) {
-                        tracing::warn!(
-                            error = rapport_sql::store_error_kind(&e),
-                            "key delete failed"
-                        );
-                    }
-                }
-            }
             // secure_delete zeroed the old rows in the database pages; the WAL still holds the
             // frames written before. The erasures' answers wait (in `held`) for the checkpoint
             // that copies them back and truncates the WAL, so the erased personal data is gone
@@ -370,10 +408,30 @@ fn commit_group(
             {
                 owed.store(false, Ordering::Release);
             }
-            for (reply, r, erasing) in results {
-                if erasing && r.is_ok() {
-                    held.replies.push((reply, r));
-                } else {
+            let mut shredding = Vec::new();
+            for (reply, r, wait) in results {
+                match wait {
+                    Wait::Checkpoint if r.is_ok() => held.replies.push((reply, r)),
+                    Wait::Keys if r.is_ok() => shredding.push((reply, r)),
+                    _ => {
+                        let _ = reply.send(r);
+                    }
+                }
+            }
+            // Crypto-shredding: the erased customers' keys are deleted on the shredder thread
+            // (a file key store syncs there) while this thread commits the next groups; the
+            // erasures' answers wait for the deletion.
+            if let (Some(keys), false) = (keys, shred.is_empty()) {
+                let job = Shred {
+                    keys,
+                    ids: shred,
+                    replies: shredding,
+                };
+                if let Err(mpsc::SendError(job)) = ctx.shred.send(job) {
+                    job.run();
+                }
+            } else {
+                for (reply, r) in shredding {
                     let _ = reply.send(r);
                 }
             }
@@ -389,6 +447,69 @@ fn commit_group(
                 }));
             }
         }
+    }
+}
+
+/// Erased customers by tenant.
+type ByTenant = BTreeMap<TenantId, Vec<CustomerId>>;
+
+/// Committed erasures (with encryption) whose customers' keys are still to be deleted, and
+/// their answers.
+struct Shred {
+    keys: Arc<dyn KeyStore>,
+    ids: Vec<(TenantId, CustomerId)>,
+    replies: Vec<(Reply, Result<Outcome, ApplyError>)>,
+}
+
+impl Shred {
+    /// Deletes the keys (per tenant, one call each), then answers.
+    fn run(self) {
+        Shred::run_all(vec![self]);
+    }
+
+    /// Deletes the keys of several jobs together — one call per key store and tenant, so a
+    /// file key store syncs each touched shard once for all of them — then answers them all.
+    fn run_all(jobs: Vec<Shred>) {
+        let mut stores: Vec<(Arc<dyn KeyStore>, ByTenant)> = Vec::new();
+        let mut replies = Vec::new();
+        for job in jobs {
+            let at = match stores.iter().position(|(k, _)| Arc::ptr_eq(k, &job.keys)) {
+                Some(at) => at,
+                None => {
+                    stores.push((job.keys.clone(), BTreeMap::new()));
+                    stores.len() - 1
+                }
+            };
+            for (t, c) in job.ids {
+                stores[at].1.entry(t).or_default().push(c);
+            }
+            replies.extend(job.replies);
+        }
+        for (keys, by_tenant) in stores {
+            for (t, ids) in by_tenant {
+                // The commit stands: the tombstone row holds no sealed profile any more, a
+                // key left behind opens only the older copies (logged, kind only).
+                if let Err(e) = keys.delete_data_keys(t, &ids) {
+                    tracing::warn!(
+                        error = rapport_sql::store_error_kind(&e),
+                        "key delete failed"
+                    );
+                }
+            }
+        }
+        for (reply, r) in replies {
+            let _ = reply.send(r);
+        }
+    }
+}
+
+/// The shredder thread: deletes erased customers' keys after their commit, taking every job
+/// queued meanwhile into one pass; ends when the writer thread does.
+fn shredder(rx: &mpsc::Receiver<Shred>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        jobs.extend(rx.try_iter());
+        Shred::run_all(jobs);
     }
 }
 
@@ -436,5 +557,81 @@ fn checkpoint_truncate(
             tracing::warn!("erasure checkpoint failed");
             Err(format!("checkpoint failed: {e}"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::DateTime;
+    use futures::executor::block_on;
+    use rapport_core::ports::{KeyStore, Store};
+    use rapport_core::privacy::plan_erasure;
+    use rapport_core::*;
+
+    use super::Job;
+    use crate::{SqliteConfig, SqliteStore};
+
+    /// An erasure refused inside a group (here: planned from a read an update of the same
+    /// group made stale) deletes no key: only erasures that stay in the commit shred. (Before,
+    /// every erasure of a committed group had its keys deleted, so the live customer's sealed
+    /// profile no longer opened.)
+    #[test]
+    fn a_refused_erasure_in_a_group_keeps_the_customers_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let now = DateTime::UNIX_EPOCH;
+        let keys: Arc<dyn KeyStore> = Arc::new(rapport_keys::MemoryKeyStore::new());
+        let store = SqliteStore::open(dir.path().join("w.db"), SqliteConfig::default(), now)
+            .expect("open")
+            .with_keystore(keys.clone());
+        let (t, id) = (TenantId::from_u128(1), CustomerId::from_u128(2));
+        let profile = Profile {
+            display_name: Some(Pii::new("Ann Lee".into())),
+            ..Profile::default()
+        };
+        let mut cs = Changeset::new();
+        cs.create(Customer::new(t, id, profile.clone(), now), Stats::default());
+        block_on(store.apply(t, &cs)).expect("create");
+        let read = block_on(store.load(t, id)).expect("load").expect("there");
+        let mut update = Changeset::new();
+        let mut next = read.customer.next_version();
+        next.churn_alert = !next.churn_alert;
+        update.update(&read.customer, next, read.stats.clone());
+        let erase = plan_erasure(
+            &read.customer,
+            read.stats.clone(),
+            "test",
+            "gdpr-art17",
+            now,
+        )
+        .expect("plan")
+        .changeset;
+
+        // Hold the writer so that both changesets queue and commit in one group, the update
+        // first.
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        store
+            .writer
+            .send(Job::Exec(Box::new(move |_| {
+                let _ = wait.recv();
+            })))
+            .expect("send");
+        std::thread::scope(|s| {
+            let first = s.spawn(|| block_on(store.apply(t, &update)));
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let second = s.spawn(|| block_on(store.apply(t, &erase)));
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            release.send(()).expect("release");
+            assert!(first.join().expect("update").is_ok());
+            assert!(matches!(
+                second.join().expect("erase"),
+                Err(StoreError::Conflict { .. })
+            ));
+        });
+        assert!(keys.data_key(t, id).expect("keys").is_some(), "key deleted");
+        let after = block_on(store.load(t, id)).expect("load").expect("there");
+        assert_eq!(after.customer.profile, profile);
+        assert_ne!(after.customer.stage(), Stage::Erased);
     }
 }

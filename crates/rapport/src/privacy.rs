@@ -316,9 +316,12 @@ impl<S: ConsentStore + ErasureStore + MergeStore, N: Notifier> Service<S, N> {
     ) -> Result<ErasureRecord, Error> {
         let mut target = id;
         for _ in 0..self.attempts().saturating_add(ERASE_HOPS as u32) {
-            let read = self.customer(t, target).await?;
-            // The read follows merges already: the customer holding the data now.
-            target = read.customer.id();
+            // The record and its merges in one read (one round trip where the store can).
+            let (read, merges) = self
+                .store()
+                .load_with_merges(t, target)
+                .await?
+                .ok_or(Error::NotFound(target))?;
             match read.customer.stage() {
                 Stage::Merged { into } => {
                     target = into;
@@ -336,7 +339,7 @@ impl<S: ConsentStore + ErasureStore + MergeStore, N: Notifier> Service<S, N> {
                 }
                 _ => {}
             }
-            let (tombstones, merges) = self.merged_into(t, target).await?;
+            let (tombstones, merges) = self.merged_into(t, target, merges).await?;
             let plan = plan_erasure(&read.customer, read.stats, requester, reason, self.now())?
                 .with_merged(&tombstones, &merges)?;
             match self.store().apply(t, &plan.changeset).await {
@@ -353,17 +356,23 @@ impl<S: ConsentStore + ErasureStore + MergeStore, N: Notifier> Service<S, N> {
 
     /// The `Merged` tombstones merged into `id`, directly or along a chain (merges in force
     /// only), and every merge record naming `id` or one of them: what an erasure of `id`
-    /// reaches besides the customer itself.
+    /// reaches besides the customer itself. `of_id`: the merge records naming `id`, read
+    /// already.
     async fn merged_into(
         &self,
         t: TenantId,
         id: CustomerId,
+        of_id: Vec<MergeRecord>,
     ) -> Result<(Vec<Customer>, Vec<MergeRecord>), Error> {
         let mut tombstones: Vec<Customer> = Vec::new();
         let mut records: Vec<MergeRecord> = Vec::new();
-        let mut queue = vec![id];
-        while let Some(c) = queue.pop() {
-            for r in self.store().merges_of(t, c).await? {
+        let mut queue = vec![(id, Some(of_id))];
+        while let Some((c, read)) = queue.pop() {
+            let of_c = match read {
+                Some(rs) => rs,
+                None => self.store().merges_of(t, c).await?,
+            };
+            for r in of_c {
                 if records.iter().any(|x| x.id == r.id) {
                     continue;
                 }
@@ -371,7 +380,7 @@ impl<S: ConsentStore + ErasureStore + MergeStore, N: Notifier> Service<S, N> {
                 if in_force && r.loser != id && tombstones.iter().all(|x| x.id() != r.loser) {
                     if let Some(tomb) = self.store().load(t, r.loser).await? {
                         if tomb.customer.stage() == (Stage::Merged { into: c }) {
-                            queue.push(r.loser);
+                            queue.push((r.loser, None));
                             tombstones.push(tomb.customer);
                         }
                     }

@@ -498,6 +498,12 @@ pub trait DynMergeStore: DynStore {
         survivor: CustomerId,
         loser: CustomerId,
     ) -> BoxFuture<'_, Result<Option<(MergeSide, MergeSide)>, StoreError>>;
+    /// [`MergeStore::load_with_merges`], boxed.
+    fn load_with_merges_boxed(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> BoxFuture<'_, Result<Option<crate::ports::merge::RecordWithMerges>, StoreError>>;
 }
 
 impl<S: MergeStore + Outbox + ActivityImport> DynMergeStore for S {
@@ -536,6 +542,13 @@ impl<S: MergeStore + Outbox + ActivityImport> DynMergeStore for S {
     ) -> BoxFuture<'_, Result<Option<(MergeSide, MergeSide)>, StoreError>> {
         Box::pin(self.merge_inputs(tenant, survivor, loser))
     }
+    fn load_with_merges_boxed(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> BoxFuture<'_, Result<Option<crate::ports::merge::RecordWithMerges>, StoreError>> {
+        Box::pin(self.load_with_merges(tenant, customer))
+    }
 }
 
 impl MergeStore for dyn DynMergeStore {
@@ -570,5 +583,12 @@ impl MergeStore for dyn DynMergeStore {
         loser: CustomerId,
     ) -> Result<Option<(MergeSide, MergeSide)>, StoreError> {
         self.merge_inputs_boxed(tenant, survivor, loser).await
+    }
+    async fn load_with_merges(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<Option<crate::ports::merge::RecordWithMerges>, StoreError> {
+        self.load_with_merges_boxed(tenant, customer).await
     }
 }

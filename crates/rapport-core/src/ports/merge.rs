@@ -30,6 +30,10 @@ pub struct MergeSide {
     pub belongings: Belongings,
 }
 
+/// A customer's record and every merge record naming it: what
+/// [`MergeStore::load_with_merges`] reads.
+pub type RecordWithMerges = (Record, Vec<MergeRecord>);
+
 /// A [`Store`] that applies a changeset's `moves` and `merges` (activities handed between
 /// customers, merge records) and reads merge records back. The three stores of the
 /// workspace implement it; a store that does not cannot be asked to merge.
@@ -105,6 +109,26 @@ pub trait MergeStore: Store {
             Ok(s.zip(l))
         }
     }
+
+    /// A customer's record and every merge record naming it (as [`Self::merges_of`]), or
+    /// `None` when it does not exist: what an erasure reads before it decides. The default
+    /// reads them one after the other; a store may answer in one round trip (SQLite: one
+    /// reader job, one snapshot).
+    ///
+    /// # Errors
+    /// Store errors.
+    fn load_with_merges(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> impl Future<Output = Result<Option<RecordWithMerges>, StoreError>> + Send {
+        async move {
+            let Some(record) = self.load(tenant, customer).await? else {
+                return Ok(None);
+            };
+            Ok(Some((record, self.merges_of(tenant, customer).await?)))
+        }
+    }
 }
 
 macro_rules! forward_merge_store {
@@ -144,6 +168,13 @@ macro_rules! forward_merge_store {
                 loser: CustomerId,
             ) -> impl Future<Output = Result<Option<(MergeSide, MergeSide)>, StoreError>> + Send {
                 (**self).merge_inputs(tenant, survivor, loser)
+            }
+            fn load_with_merges(
+                &self,
+                tenant: TenantId,
+                customer: CustomerId,
+            ) -> impl Future<Output = Result<Option<RecordWithMerges>, StoreError>> + Send {
+                (**self).load_with_merges(tenant, customer)
             }
         }
     )*};

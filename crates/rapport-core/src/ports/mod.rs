@@ -143,7 +143,7 @@ pub use import::{
 };
 pub use keystore::KeyStore;
 pub use line_items::{LineItemStore, lines_left, net_purchases};
-pub use merge::{MergeSide, MergeStore, check_changeset_writes};
+pub use merge::{MergeSide, MergeStore, RecordWithMerges, check_changeset_writes};
 pub use notifier::{Notifier, NotifyError};
 pub use outbox::Outbox;
 pub use store::{
