@@ -73,6 +73,28 @@ pub(crate) const ALL_TENANTS: &str = "*";
 impl Sql {
     pub(crate) fn new(schema: &str) -> Self {
         let s = format!("\"{schema}\"");
+        // The statements written in two forms (the usual one and the group commit's strict
+        // one, which differ only around these texts).
+        let insert_customer = format!(
+            "INSERT INTO {s}.customers (tenant_id, customer_id, version, stage, tier,
+                     merged_into, created_at, email, phone, orders, purchase_days, revenue,
+                     last_purchase_day, first_purchase_day, customer_json, stats_json)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+        );
+        let update_customer = format!(
+            "UPDATE {s}.customers SET version = $3, stage = $4, tier = $5, merged_into = $6,
+                 email = NULLIF($7, unclaimed_email), phone = NULLIF($8, unclaimed_phone),
+                 orders = $9, purchase_days = $10, revenue = $11,
+                 last_purchase_day = $12, first_purchase_day = $13, customer_json = $14,
+                 stats_json = $15
+             WHERE tenant_id = $1 AND customer_id = $2 AND version = $16
+               AND stage NOT IN ('merged', 'erased')"
+        );
+        let insert_activity = format!(
+            "INSERT INTO {s}.activities (tenant_id, idempotency_key, activity_id, customer_id,
+                 at, kind, amount, activity_json)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        );
         Self {
             case: crate::case::CaseSql::new(&s),
             account: crate::account::AccountSql::new(&s),
@@ -135,40 +157,17 @@ impl Sql {
                 "SELECT idempotency_key FROM {s}.activities
                  WHERE tenant_id = $1 AND idempotency_key = ANY($2)"
             ),
-            insert_customer: format!(
-                "INSERT INTO {s}.customers (tenant_id, customer_id, version, stage, tier,
-                     merged_into, created_at, email, phone, orders, purchase_days, revenue,
-                     last_purchase_day, first_purchase_day, customer_json, stats_json)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-                 ON CONFLICT DO NOTHING"
-            ),
+            insert_customer: format!("{insert_customer} ON CONFLICT DO NOTHING"),
             // A create through `apply`: a taken id writes nothing (`AlreadyExists`), a taken
             // contact fails the unique index (`ContactTaken`).
             create_customer: format!(
-                "INSERT INTO {s}.customers (tenant_id, customer_id, version, stage, tier,
-                     merged_into, created_at, email, phone, orders, purchase_days, revenue,
-                     last_purchase_day, first_purchase_day, customer_json, stats_json)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-                 ON CONFLICT (tenant_id, customer_id) DO NOTHING"
+                "{insert_customer} ON CONFLICT (tenant_id, customer_id) DO NOTHING"
             ),
-            update_customer: format!(
-                "UPDATE {s}.customers SET version = $3, stage = $4, tier = $5, merged_into = $6,
-                     email = NULLIF($7, unclaimed_email), phone = NULLIF($8, unclaimed_phone),
-                     orders = $9, purchase_days = $10, revenue = $11,
-                     last_purchase_day = $12, first_purchase_day = $13, customer_json = $14,
-                     stats_json = $15
-                 WHERE tenant_id = $1 AND customer_id = $2 AND version = $16
-                   AND stage NOT IN ('merged', 'erased')"
-            ),
+            update_customer: update_customer.clone(),
             version_of: format!(
                 "SELECT version, stage FROM {s}.customers WHERE tenant_id = $1 AND customer_id = $2"
             ),
-            insert_activity: format!(
-                "INSERT INTO {s}.activities (tenant_id, idempotency_key, activity_id, customer_id,
-                     at, kind, amount, activity_json)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                 ON CONFLICT DO NOTHING"
-            ),
+            insert_activity: format!("{insert_activity} ON CONFLICT DO NOTHING"),
             insert_message: format!(
                 "INSERT INTO {s}.outbox (tenant_id, message_id, occurred_at, attempts, message_json)
                  VALUES ($1, $2, $3, $4, $5)"
@@ -208,22 +207,9 @@ impl Sql {
             line_items: crate::line_items::LineSql::new(&s),
             merges: std::sync::Arc::new(crate::merge::MergeSql::new(&s)),
             strict: Strict {
-                create_customer: format!(
-                    "INSERT INTO {s}.customers (tenant_id, customer_id, version, stage, tier,
-                         merged_into, created_at, email, phone, orders, purchase_days, revenue,
-                         last_purchase_day, first_purchase_day, customer_json, stats_json)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-                ),
+                create_customer: insert_customer,
                 update_customer: format!(
-                    "WITH written AS (
-                         UPDATE {s}.customers SET version = $3, stage = $4, tier = $5,
-                             merged_into = $6, email = NULLIF($7, unclaimed_email),
-                             phone = NULLIF($8, unclaimed_phone), orders = $9,
-                             purchase_days = $10, revenue = $11, last_purchase_day = $12,
-                             first_purchase_day = $13, customer_json = $14, stats_json = $15
-                         WHERE tenant_id = $1 AND customer_id = $2 AND version = $16
-                           AND stage NOT IN ('merged', 'erased')
-                         RETURNING 1)
+                    "WITH written AS ({update_customer} RETURNING 1)
                      SELECT {s}.rapport_refuse_unless(
                          (SELECT count(*) FROM written) = 1, 'customer version')"
                 ),
@@ -233,11 +219,7 @@ impl Sql {
                          JOIN {s}.activities a ON a.tenant_id = $1 AND a.idempotency_key = k.key),
                          'idempotency key')"
                 ),
-                insert_activity: format!(
-                    "INSERT INTO {s}.activities (tenant_id, idempotency_key, activity_id,
-                         customer_id, at, kind, amount, activity_json)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                ),
+                insert_activity,
             },
         }
     }
