@@ -384,7 +384,19 @@ async fn pipelined(
         Ok(()) if answers.iter().all(Result::is_ok) => {
             Tried::Committed(answers.into_iter().map(Some).collect())
         }
-        // A refusal aborted the transaction: the `COMMIT` answered as a `ROLLBACK`.
+        // A refusal aborted the transaction: the `COMMIT` answered as a `ROLLBACK`. A group
+        // of one whose failure is retryable (a deadlock, a lost connection) answers it as is,
+        // as the try without the `COMMIT` does: running it again under a savepoint would
+        // wait for the same locks. Anything else runs again under savepoints, which tells a
+        // refusal's kind (the strict statements only say "refused").
+        Ok(())
+            if group.len() == 1
+                && answers
+                    .iter()
+                    .any(|a| a.as_ref().is_err_and(StoreError::is_retryable)) =>
+        {
+            Tried::Alone(answers.into_iter().find(Result::is_err))
+        }
         Ok(()) => Tried::Refused,
         Err(e) => Tried::Broken(db(e)),
     }
