@@ -22,7 +22,7 @@ use futures::executor::block_on;
 use rapport::ConsentRequest;
 use rapport::blocking::Service;
 use rapport_core::*;
-use rapport_sqlite::{SqliteConfig, SqliteStore};
+use rapport_sqlite::{SqliteConfig, SqliteStore, Synchronous};
 use std::sync::Arc;
 
 /// Encryption off, on with keys in memory, on with keys in files.
@@ -45,7 +45,11 @@ impl Keys {
     }
 
     fn open(self, dir: &std::path::Path, name: &str) -> SqliteStore {
-        let store = SqliteStore::open(dir.join(name), SqliteConfig::default(), now()).unwrap();
+        self.open_with(dir, name, SqliteConfig::default())
+    }
+
+    fn open_with(self, dir: &std::path::Path, name: &str, config: SqliteConfig) -> SqliteStore {
+        let store = SqliteStore::open(dir.join(name), config, now()).unwrap();
         match self {
             Keys::Off => store,
             Keys::Memory => store.with_keystore(Arc::new(rapport_keys::MemoryKeyStore::new())),
@@ -231,6 +235,35 @@ fn bench_erasure_8_callers_with(c: &mut Criterion, keys: Keys) {
             })
         });
     });
+    // The same `apply` on a store that syncs every commit (`synchronous=FULL`): the baseline
+    // with the promise an erasure keeps — what it wrote is on disk before it answers.
+    let durable = Service::new(keys.open_with(
+        dir.path(),
+        "c-full.db",
+        SqliteConfig {
+            synchronous: Synchronous::Full,
+            ..SqliteConfig::default()
+        },
+    ));
+    let mut next_durable = 1u128 << 40;
+    g.bench_function("apply_update_synchronous_full_8_callers", |b| {
+        b.iter_custom(|iters| {
+            let ids = populate(&durable, next_durable, iters);
+            next_durable += u128::from(iters) + 1;
+            let store = durable.inner().store();
+            let reads: Vec<Record> = ids
+                .iter()
+                .map(|id| block_on(store.load(T, *id)).unwrap().unwrap())
+                .collect();
+            from_callers(reads, |r| {
+                let mut cs = Changeset::new();
+                let mut n = r.customer.next_version();
+                n.churn_alert = !n.churn_alert;
+                cs.update(&r.customer, n, r.stats);
+                block_on(store.apply(T, &cs)).unwrap();
+            })
+        });
+    });
     g.bench_function("erase_8_callers", |b| {
         b.iter_custom(|iters| {
             let ids = populate(&svc, next, iters);
@@ -238,6 +271,19 @@ fn bench_erasure_8_callers_with(c: &mut Criterion, keys: Keys) {
             from_callers(ids, |id| {
                 svc.erase(T, id, "bench", "gdpr-art17").unwrap();
             })
+        });
+    });
+    // Erasures in bulk (`erase_many`, what the retention sweep runs), in the same group so
+    // their throughput reads against the same `apply` baselines.
+    g.bench_function("erase_many", |b| {
+        b.iter_custom(|iters| {
+            let ids = populate(&svc, next, iters);
+            next += u128::from(iters) + 1;
+            let start = Instant::now();
+            for r in svc.erase_many(T, &ids, "bench", "gdpr-art17") {
+                r.unwrap();
+            }
+            start.elapsed()
         });
     });
     g.finish();
@@ -274,6 +320,17 @@ fn bench_export_with(c: &mut Criterion, keys: Keys) {
     assert_eq!(doc.activities.len(), 10_002);
     let mut g = c.benchmark_group(format!("privacy_sqlite_{}", keys.name()));
     g.sample_size(20);
+    // Where the export's time goes: the activity read alone, the document alone.
+    g.bench_function("export_10k_read_activities", |b| {
+        b.iter(|| {
+            block_on(svc.inner().store().activities(T, id, TimeRange::all()))
+                .unwrap()
+                .len()
+        });
+    });
+    g.bench_function("export_10k_document", |b| {
+        b.iter(|| svc.export(T, id).unwrap().activities.len());
+    });
     g.bench_function("export_10k_activities_to_json", |b| {
         b.iter(|| {
             let doc = svc.export(T, id).unwrap();
