@@ -348,23 +348,9 @@ async fn pipelined(
     group: &[Job],
     ran: &mut Option<oneshot::Sender<()>>,
 ) -> Tried {
-    let mut named = None;
-    let writes = join_all(group.iter().map(|job| {
-        let tenant = job.prepared.tenant();
-        let name = (named != Some(tenant)).then_some(tenant);
-        named = Some(tenant);
-        let naming = async move {
-            match name {
-                Some(t) => stmts.name_tenant(conn, &t).await.map(|_| ()),
-                None => Ok(()),
-            }
-        };
-        let written = job.prepared.send_pipelined(conn, stmts, strict);
-        async move {
-            let (named, written) = join(naming, written).await;
-            named.and(written)
-        }
-    }));
+    let writes = writes(conn, stmts, group, |prepared| {
+        prepared.send_pipelined(conn, stmts, strict)
+    });
     let statements = async {
         let (opened, answers) = join(conn.batch_execute("BEGIN"), writes).await;
         if opened.is_ok() && answers.iter().all(Result::is_ok) {
@@ -412,26 +398,9 @@ async fn optimistic(
     inner: &Inner,
     group: &[Job],
 ) -> Tried {
-    let mut named = None;
-    let writes = join_all(group.iter().map(|job| {
-        let tenant = job.prepared.tenant();
-        let name = (named != Some(tenant)).then_some(tenant);
-        named = Some(tenant);
-        // `join` sends the naming first, then the changeset's statements, on its first poll.
-        let naming = async move {
-            match name {
-                Some(t) => stmts.name_tenant(conn, &t).await.map(|_| ()),
-                None => Ok(()),
-            }
-        };
-        let written = job
-            .prepared
-            .send_with_ledger(conn, stmts, &inner.sql, false);
-        async move {
-            let (named, written) = join(naming, written).await;
-            named.and(written)
-        }
-    }));
+    let writes = writes(conn, stmts, group, |prepared| {
+        prepared.send_with_ledger(conn, stmts, &inner.sql, false)
+    });
     let (opened, answers) = join(conn.batch_execute("BEGIN"), writes).await;
     if let Err(e) = opened {
         return Tried::Broken(db(e));
@@ -448,6 +417,41 @@ async fn optimistic(
         Ok(()) => Tried::Refused,
         Err(e) => Tried::Broken(db(e)),
     }
+}
+
+/// Each changeset of `group` written by `send` (its statements, in the order of `group`),
+/// the tenant named before the first changeset and again only where the next one's tenant
+/// differs: one future per changeset, answering the naming's error if it failed, else the
+/// changeset's outcome. Every `send` is called here, in order; nothing is sent before the
+/// returned future is first polled, which sends everything in order (the pipeline).
+fn writes<'a, F, Fut>(
+    conn: &'a deadpool_postgres::ClientWrapper,
+    stmts: &'a Stmts,
+    group: &'a [Job],
+    send: F,
+) -> impl Future<Output = Vec<Result<Applied, StoreError>>>
+where
+    F: Fn(&'a Prepared) -> Fut,
+    Fut: Future<Output = Result<Applied, StoreError>>,
+{
+    let mut named = None;
+    join_all(group.iter().map(|job| {
+        let tenant = job.prepared.tenant();
+        let name = (named != Some(tenant)).then_some(tenant);
+        named = Some(tenant);
+        // `join` sends the naming first, then the changeset's statements, on its first poll.
+        let naming = async move {
+            match name {
+                Some(t) => stmts.name_tenant(conn, &t).await.map(|_| ()),
+                None => Ok(()),
+            }
+        };
+        let written = send(&job.prepared);
+        async move {
+            let (named, written) = join(naming, written).await;
+            named.and(written)
+        }
+    }))
 }
 
 impl Ran {

@@ -88,7 +88,7 @@ fn rt() -> tokio::runtime::Runtime {
 #[test]
 fn the_host_commit_keeps_our_rows_with_its_own() {
     let fresh = fresh();
-    let store = fresh.0.as_ref().unwrap();
+    let store = &fresh.inner;
     let t = TenantId::from_u128(1);
     let ann = customer(t, 1);
     rt().block_on(async {
@@ -118,7 +118,7 @@ fn the_host_commit_keeps_our_rows_with_its_own() {
 #[test]
 fn the_host_rollback_keeps_nothing_of_ours() {
     let fresh = fresh();
-    let store = fresh.0.as_ref().unwrap();
+    let store = &fresh.inner;
     let t = TenantId::from_u128(1);
     let ann = customer(t, 1);
     rt().block_on(async {
@@ -153,7 +153,7 @@ fn the_host_rollback_keeps_nothing_of_ours() {
 #[test]
 fn a_conflict_is_an_error_and_the_host_can_roll_back() {
     let fresh = fresh();
-    let store = fresh.0.as_ref().unwrap();
+    let store = &fresh.inner;
     let t = TenantId::from_u128(1);
     let ann = customer(t, 1);
     rt().block_on(async {
@@ -220,7 +220,7 @@ fn a_conflict_is_an_error_and_the_host_can_roll_back() {
 #[test]
 fn a_known_key_is_a_duplicate_with_nothing_written_and_the_host_commits_its_own() {
     let fresh = fresh();
-    let store = fresh.0.as_ref().unwrap();
+    let store = &fresh.inner;
     let t = TenantId::from_u128(1);
     let ann = customer(t, 1);
     rt().block_on(async {
@@ -250,7 +250,7 @@ fn a_known_key_is_a_duplicate_with_nothing_written_and_the_host_commits_its_own(
 #[test]
 fn outside_a_transaction_it_is_refused_and_writes_nothing() {
     let fresh = fresh();
-    let store = fresh.0.as_ref().unwrap();
+    let store = &fresh.inner;
     let t = TenantId::from_u128(1);
     let ann = customer(t, 1);
     rt().block_on(async {

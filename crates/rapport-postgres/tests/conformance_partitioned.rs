@@ -13,7 +13,7 @@ rapport_testkit::store_contracts!(fresh_partitioned; concurrent, merges, clv_mod
 #[test]
 fn the_store_reports_its_partitioned_layout() {
     let f = fresh_partitioned();
-    let store = f.0.as_ref().unwrap();
+    let store = &f.inner;
     assert_eq!(store.layout(), Layout::HashPartitioned { partitions: 4 });
 }
 
@@ -39,7 +39,7 @@ fn every_storage_call_failing_once_leaves_nothing_half_applied() {
 #[test]
 fn tenant_reads_are_pruned_to_one_partition() {
     let f = fresh_partitioned();
-    let store = f.0.as_ref().unwrap();
+    let store = &f.inner;
     let parents: Vec<String> = support::raw_rows(&format!(
         "SELECT c.relname::text FROM pg_partitioned_table p
          JOIN pg_class c ON c.oid = p.partrelid

@@ -94,7 +94,7 @@ async fn the_migration_keeps_the_oldest_of_existing_duplicates() {
 fn eight_concurrent_imports_of_the_same_people_leave_one_customer_each() {
     for path in [ImportPath::Copy, ImportPath::Statements] {
         let f = fresh_with(|c| c.with_import(path).with_pool_size(8));
-        let s = f.0.as_ref().unwrap();
+        let s = &f.inner;
         contacts::check_racing_imports(s, &format!("{path:?}"), |part| {
             let r = futures::executor::block_on(s.import_customers(T, part)).unwrap();
             (r.inserted, r.contact_taken)

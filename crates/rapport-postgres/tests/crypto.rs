@@ -19,12 +19,12 @@ use rapport_core::ports::KeyStore;
 use rapport_core::*;
 use rapport_keys::MemoryKeyStore;
 use rapport_sql::testing::scan;
+use rapport_testkit::broken::Broken;
 use support::{Fresh, fresh};
 
 fn encrypted_with(keys: Arc<dyn KeyStore>) -> Fresh {
-    let mut f = fresh();
-    f.0 = f.0.take().map(|s| s.with_keystore(keys));
-    f
+    let Broken { inner, hooks } = fresh();
+    Broken::new(inner.with_keystore(keys), hooks)
 }
 
 fn fresh_encrypted() -> Fresh {
@@ -64,7 +64,7 @@ fn dump(schema: &str) -> Vec<u8> {
 fn crypto_shredding_contract_over_a_dump_of_the_tables() {
     let keys: Arc<dyn KeyStore> = Arc::new(MemoryKeyStore::new());
     let store = encrypted_with(keys.clone());
-    let schema = store.0.as_ref().unwrap().schema().to_owned();
+    let schema = store.inner.schema().to_owned();
     rapport_testkit::check(
         || store,
         |s| async move {
@@ -104,7 +104,7 @@ fn crypto_shredding_contract_over_a_dump_of_the_tables() {
 fn sealed_consents_contract_over_a_dump_of_the_tables() {
     let keys: Arc<dyn KeyStore> = Arc::new(MemoryKeyStore::new());
     let store = encrypted_with(keys.clone());
-    let schema = store.0.as_ref().unwrap().schema().to_owned();
+    let schema = store.inner.schema().to_owned();
     rapport_testkit::check(
         || store,
         |s| async move {
@@ -162,7 +162,7 @@ fn run_scan(encrypted: bool) -> Option<(usize, usize)> {
     } else {
         fresh()
     };
-    let schema = f.0.as_ref().unwrap().schema().to_owned();
+    let schema = f.inner.schema().to_owned();
     raw_files(&schema)?;
     let t = TenantId::from_u128(1);
     let tag = format!(
@@ -173,7 +173,7 @@ fn run_scan(encrypted: bool) -> Option<(usize, usize)> {
     );
     let people = scan::people(&tag, "13910");
     let batch = scan::customers(&people, t, now());
-    block_on(f.0.as_ref().unwrap().import_customers(t, &batch)).unwrap();
+    block_on(f.inner.import_customers(t, &batch)).unwrap();
     let svc = Service::new(f);
     for p in &people {
         svc.erase(t, p.id, "scan-test", "gdpr-art17").unwrap();

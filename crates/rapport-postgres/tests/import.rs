@@ -19,7 +19,7 @@ fn store(path: ImportPath) -> Fresh {
 }
 
 fn s(f: &Fresh) -> &PostgresStore {
-    f.0.as_ref().unwrap()
+    &f.inner
 }
 
 /// A generated population, every third customer with an email (so the contact column is

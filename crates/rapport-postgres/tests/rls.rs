@@ -48,7 +48,7 @@ fn book(app: &AppRole, t: TenantId, base: u128, n: u128) {
             now(),
             DomainEvent::CustomerRegistered { customer: id },
         ));
-        block_on(app.s().apply(t, &cs)).unwrap();
+        block_on(app.inner.apply(t, &cs)).unwrap();
     }
     let imported: Vec<(Customer, Stats)> = (0..n)
         .map(|i| {
@@ -59,7 +59,7 @@ fn book(app: &AppRole, t: TenantId, base: u128, n: u128) {
             )
         })
         .collect();
-    let r = block_on(app.s().import_customers(t, &imported)).unwrap();
+    let r = block_on(app.inner.import_customers(t, &imported)).unwrap();
     assert_eq!(r.inserted, imported.len());
 }
 
@@ -93,7 +93,7 @@ fn isolation(app: &AppRole, partitions: Option<u16>) {
     let (a, b) = (TenantId::from_u128(0xA), TenantId::from_u128(0xB));
     book(app, a, 100, 3);
     book(app, b, 200, 5);
-    let schema = app.s().schema().to_owned();
+    let schema = app.inner.schema().to_owned();
     let (ua, ub) = (*a.as_uuid(), *b.as_uuid());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -105,7 +105,7 @@ fn isolation(app: &AppRole, partitions: Option<u16>) {
         assert_eq!(seen(&su, &schema, "customers").await, vec![(ua, 6), (ub, 10)]);
         assert_eq!(seen(&su, &schema, "outbox").await, vec![(ua, 3), (ub, 5)]);
 
-        let raw = connect(Some(&app.role)).await;
+        let raw = connect(Some(&app.hooks.role.0)).await;
         // No tenant named: nothing at all.
         for table in ["customers", "activities", "outbox"] {
             assert!(seen(&raw, &schema, table).await.is_empty(), "{table}");
@@ -164,12 +164,12 @@ fn isolation(app: &AppRole, partitions: Option<u16>) {
         assert_eq!(seen(&su, &schema, "activities").await, vec![(ub, 5)]);
     });
     // And the store still answers B's reads as before.
-    let rec = block_on(app.s().load(b, CustomerId::from_u128(200)))
+    let rec = block_on(app.inner.load(b, CustomerId::from_u128(200)))
         .unwrap()
         .unwrap();
     assert_eq!(rec.customer.stage(), Stage::Prospect);
     assert_eq!(
-        block_on(app.s().scan(b, Page::first(100))).unwrap().len(),
+        block_on(app.inner.scan(b, Page::first(100))).unwrap().len(),
         10
     );
 }
@@ -189,7 +189,7 @@ fn a_raw_query_as_the_store_role_sees_only_the_named_tenant_partitioned() {
 #[test]
 fn every_tenant_table_has_forced_row_level_security() {
     let app = app_role_partitioned();
-    let schema = app.s().schema().to_owned();
+    let schema = app.inner.schema().to_owned();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -230,7 +230,7 @@ fn every_tenant_table_has_forced_row_level_security() {
 #[ignore = "timing, run by hand"]
 fn rls_overhead() {
     let app = app_role();
-    let owner = app.owner.0.as_ref().unwrap();
+    let owner = &app.hooks.owner.inner;
     let n = 4_000u128;
     let round = |store: &rapport_postgres::PostgresStore, base: u128| {
         let t = TenantId::from_u128(base);
@@ -272,7 +272,7 @@ fn rls_overhead() {
     let mut rows = Vec::new();
     for r in 0..3u128 {
         let (bw, br) = round(owner, 1_000 + r);
-        let (aw, ar) = round(app.s(), 2_000 + r);
+        let (aw, ar) = round(&app.inner, 2_000 + r);
         rows.push((bw, br, aw, ar));
     }
     for (bw, br, aw, ar) in rows {

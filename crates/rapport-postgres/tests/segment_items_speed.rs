@@ -13,9 +13,7 @@ use rapport_sql::testing::timing;
 fn line_item_segments_on_postgres() {
     let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
     let fresh = support::fresh();
-    let Some(store) = fresh.0.as_ref() else {
-        return;
-    };
+    let store = &fresh.inner;
     let figures = timing::line_item_segments(store, timing::customers_from_env(), now);
     assert_eq!(figures.len(), timing::PREDICATES.len());
 }

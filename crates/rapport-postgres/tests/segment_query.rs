@@ -12,21 +12,21 @@ use rapport_sql::testing;
 #[test]
 fn postgres_query_equals_memory_query() {
     let fresh = support::fresh();
-    testing::query_equals_reference(fresh.0.as_ref().unwrap(), &MemoryStore::new(), 256);
+    testing::query_equals_reference(&fresh.inner, &MemoryStore::new(), 256);
 }
 
 /// Each compiled comparison and its negation at the edges of integer rounding.
 #[test]
 fn compiled_leaves_at_the_edges() {
     let fresh = support::fresh();
-    testing::compiled_leaves_at_the_edges(fresh.0.as_ref().unwrap(), &MemoryStore::new(), 256);
+    testing::compiled_leaves_at_the_edges(&fresh.inner, &MemoryStore::new(), 256);
 }
 
 /// The fixed cases: every compiled column at its edges, tags with and without expiries.
 #[test]
 fn fixed_segment_cases() {
     let fresh = support::fresh();
-    testing::segment_cases(fresh.0.as_ref().unwrap());
+    testing::segment_cases(&fresh.inner);
 }
 
 /// `bought(...)` and `category_spend(...)` over random line items with refunds: PostgreSQL
@@ -34,9 +34,5 @@ fn fixed_segment_cases() {
 #[test]
 fn line_item_segments_equal_memory() {
     let fresh = support::fresh();
-    testing::line_item_segments_equal_reference(
-        fresh.0.as_ref().unwrap(),
-        &MemoryStore::new(),
-        128,
-    );
+    testing::line_item_segments_equal_reference(&fresh.inner, &MemoryStore::new(), 128);
 }

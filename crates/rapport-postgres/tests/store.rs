@@ -33,7 +33,7 @@ async fn raw() -> tokio_postgres::Client {
 #[test]
 fn reopening_keeps_the_data_and_migrates_once() {
     let store = fresh();
-    let schema = store.0.as_ref().unwrap().schema().to_owned();
+    let schema = store.inner.schema().to_owned();
     let t = TenantId::from_u128(1);
     let c = create(&store, t, 7);
     let again = block_on(PostgresStore::connect(
@@ -50,7 +50,7 @@ fn reopening_keeps_the_data_and_migrates_once() {
 #[test]
 fn a_newer_schema_is_refused() {
     let store = fresh();
-    let schema = store.0.as_ref().unwrap().schema().to_owned();
+    let schema = store.inner.schema().to_owned();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         raw()
@@ -126,7 +126,7 @@ fn a_unique_violation_is_a_backend_error_with_the_driver_error_kept() {
 #[test]
 fn a_deadlock_is_retryable_and_leaves_nothing() {
     let fresh = fresh();
-    let store = fresh.0.as_ref().unwrap();
+    let store = &fresh.inner;
     let schema = store.schema().to_owned();
     let t = TenantId::from_u128(1);
     let (a, b) = (create(store, t, 1), create(store, t, 2));
@@ -189,7 +189,7 @@ fn a_deadlock_is_retryable_and_leaves_nothing() {
 #[test]
 fn a_lock_timeout_is_retryable() {
     let base = fresh();
-    let schema = base.0.as_ref().unwrap().schema().to_owned();
+    let schema = base.inner.schema().to_owned();
     let t = TenantId::from_u128(1);
     let a = create(&base, t, 1);
     let sep = if url().contains('?') { '&' } else { '?' };
@@ -225,7 +225,7 @@ fn a_lock_timeout_is_retryable() {
 #[test]
 fn a_tokio_host_can_lend_its_runtime() {
     let base = fresh();
-    let schema = base.0.as_ref().unwrap().schema().to_owned();
+    let schema = base.inner.schema().to_owned();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let store = PostgresStore::connect_on(
@@ -251,7 +251,7 @@ fn a_tokio_host_can_lend_its_runtime() {
 #[test]
 fn a_row_of_the_wrong_type_or_null_is_corrupt_not_a_panic() {
     let fresh = fresh();
-    let store = fresh.0.as_ref().unwrap();
+    let store = &fresh.inner;
     let schema = store.schema().to_owned();
     let t = TenantId::from_u128(1);
     let c = create(store, t, 1);

@@ -52,7 +52,7 @@ fn open(
             .with_schema(unique_schema())
             .with_pool_size(2),
     );
-    block_on(PostgresStore::connect(config, Utc::now())).map(|s| Fresh(Some(s)))
+    block_on(PostgresStore::connect(config, Utc::now())).map(support::owned)
 }
 
 #[test]
@@ -212,7 +212,7 @@ fn connects(
     );
     let sep = if url.contains('?') { '&' } else { '?' };
     let fresh = open(&format!("{url}{sep}application_name={app}{params}"), adjust)?;
-    let store = fresh.0.as_ref().unwrap();
+    let store = &fresh.inner;
     let t = TenantId::from_u128(1);
     let c = Customer::new(t, CustomerId::from_u128(1), Profile::default(), Utc::now());
     let mut cs = Changeset::new();

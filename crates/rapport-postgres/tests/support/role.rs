@@ -6,14 +6,13 @@
 //! what they hide.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures::executor::block_on;
-use rapport_core::*;
 use rapport_postgres::{PostgresConfig, PostgresStore};
+use rapport_testkit::broken::{Broken, Hooks};
 
-use super::{Fresh, fresh_with, url};
+use super::{Fresh, fresh_with, on_runtime, url};
 
 /// `url` with its user replaced by `user` (and no password: the test server trusts local
 /// connections).
@@ -34,14 +33,6 @@ pub(crate) async fn connect(user: Option<&str>) -> tokio_postgres::Client {
     super::raw_client_at(&url).await
 }
 
-fn on_runtime<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"))
-        .block_on(f)
-}
-
 /// The grants a host gives its application role on the store's schema (no ownership, no
 /// `CREATE`, no `BYPASSRLS`).
 pub(crate) fn grants(schema: &str, role: &str) -> String {
@@ -52,12 +43,30 @@ pub(crate) fn grants(schema: &str, role: &str) -> String {
     )
 }
 
-/// The superuser's store (which created the schema) and a store of the same schema running
-/// as a fresh login role.
-pub(crate) struct AppRole {
-    pub(crate) app: Option<PostgresStore>,
+/// A store of the schema of `hooks.owner` (the superuser's store, which created it) running
+/// as a fresh login role (`hooks.role`): the store itself ([`Broken`] forwards every port to
+/// `inner`).
+pub(crate) type AppRole = Broken<PostgresStore, Owner>;
+
+/// The hooks of [`AppRole`]: none; what goes after the role's store. `Broken`'s fields and
+/// these drop in order: the role's store, the owner's store and the schema (and the grants
+/// on it), then the role.
+#[derive(Debug)]
+pub(crate) struct Owner {
     pub(crate) owner: Fresh,
-    pub(crate) role: String,
+    pub(crate) role: Role,
+}
+
+impl Hooks<PostgresStore> for Owner {}
+
+/// A login role, dropped with it.
+#[derive(Debug)]
+pub(crate) struct Role(pub(crate) String);
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        super::clean_up(&format!("DROP ROLE IF EXISTS {}", self.0));
+    }
 }
 
 pub(crate) fn app_role() -> AppRole {
@@ -71,11 +80,7 @@ pub(crate) fn app_role_partitioned() -> AppRole {
 pub(crate) fn app_role_with(adjust: impl Fn(PostgresConfig) -> PostgresConfig) -> AppRole {
     static N: AtomicUsize = AtomicUsize::new(0);
     let owner = fresh_with(&adjust);
-    let schema = owner
-        .0
-        .as_ref()
-        .map(|s| s.schema().to_owned())
-        .unwrap_or_default();
+    let schema = owner.inner.schema().to_owned();
     let role = format!(
         "rapport_app_{}_{}",
         std::process::id(),
@@ -97,170 +102,11 @@ pub(crate) fn app_role_with(adjust: impl Fn(PostgresConfig) -> PostgresConfig) -
     );
     let app = block_on(PostgresStore::connect(config, Utc::now()))
         .unwrap_or_else(|e| panic!("connect as {role}: {e}"));
-    AppRole {
-        app: Some(app),
-        owner,
-        role,
-    }
-}
-
-impl AppRole {
-    pub(crate) fn s(&self) -> &PostgresStore {
-        self.app.as_ref().unwrap_or_else(|| unreachable!())
-    }
-}
-
-impl Drop for AppRole {
-    fn drop(&mut self) {
-        drop(self.app.take());
-        // The owner's store drops the schema (and the grants on it) when it is dropped; then
-        // the role goes.
-        let owner = std::mem::replace(&mut self.owner, Fresh(None));
-        let role = self.role.clone();
-        std::thread::scope(|scope| {
-            scope.spawn(move || {
-                drop(owner);
-                on_runtime(async {
-                    let su = connect(None).await;
-                    if let Err(e) = su
-                        .batch_execute(&format!("DROP ROLE IF EXISTS {role}"))
-                        .await
-                    {
-                        eprintln!("could not drop role {role}: {e}");
-                    }
-                });
-            });
-        });
-    }
-}
-
-impl Store for AppRole {
-    async fn load(&self, t: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
-        self.s().load(t, id).await
-    }
-    async fn find_by_contact(
-        &self,
-        t: TenantId,
-        key: &ContactKey,
-    ) -> Result<Vec<CustomerId>, StoreError> {
-        self.s().find_by_contact(t, key).await
-    }
-    async fn scan(&self, t: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
-        self.s().scan(t, page).await
-    }
-    async fn query(
-        &self,
-        t: TenantId,
-        seg: &Segment,
-        now: DateTime<Utc>,
-        page: Page,
-    ) -> Result<Vec<Record>, StoreError> {
-        self.s().query(t, seg, now, page).await
-    }
-    async fn activities(
-        &self,
-        t: TenantId,
-        id: CustomerId,
-        range: TimeRange,
-    ) -> Result<Vec<Activity>, StoreError> {
-        self.s().activities(t, id, range).await
-    }
-    async fn apply(&self, t: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
-        self.s().apply(t, cs).await
-    }
-    async fn account_roles(
-        &self,
-        t: TenantId,
-        customers: &[CustomerId],
-    ) -> Result<Vec<rapport_core::AccountRoleSet>, StoreError> {
-        self.s().account_roles(t, customers).await
-    }
-    async fn clv_model(&self, t: TenantId) -> Result<Option<rapport_core::FittedClv>, StoreError> {
-        self.s().clv_model(t).await
-    }
-    async fn save_clv_model(
-        &self,
-        t: TenantId,
-        model: &rapport_core::FittedClv,
-    ) -> Result<(), StoreError> {
-        self.s().save_clv_model(t, model).await
-    }
-}
-
-impl Outbox for AppRole {
-    async fn claim_outbox(
-        &self,
-        limit: u32,
-        lease: Duration,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        self.s().claim_outbox(limit, lease, now).await
-    }
-    async fn ack_outbox(&self, ids: &[MessageId]) -> Result<(), StoreError> {
-        self.s().ack_outbox(ids).await
-    }
-    async fn retry_outbox(&self, id: MessageId, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.s().retry_outbox(id, at).await
-    }
-    async fn ack_outbox_for(&self, messages: &[(TenantId, MessageId)]) -> Result<(), StoreError> {
-        self.s().ack_outbox_for(messages).await
-    }
-    async fn retry_outbox_for(
-        &self,
-        t: TenantId,
-        id: MessageId,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.s().retry_outbox_for(t, id, at).await
-    }
-}
-
-impl rapport_core::ports::ConsentStore for AppRole {
-    async fn consents(
-        &self,
-        t: TenantId,
-        id: CustomerId,
-    ) -> Result<Vec<rapport_core::privacy::ConsentEntry>, StoreError> {
-        self.s().consents(t, id).await
-    }
-}
-
-impl rapport_core::ports::ErasureStore for AppRole {
-    async fn erasure(
-        &self,
-        t: TenantId,
-        id: CustomerId,
-    ) -> Result<Option<rapport_core::privacy::ErasureRecord>, StoreError> {
-        self.s().erasure(t, id).await
-    }
-}
-
-impl rapport_core::ports::MergeStore for AppRole {
-    async fn merge_record(
-        &self,
-        t: TenantId,
-        id: rapport_core::MergeId,
-    ) -> Result<Option<rapport_core::MergeRecord>, StoreError> {
-        self.s().merge_record(t, id).await
-    }
-    async fn merges_of(
-        &self,
-        t: TenantId,
-        c: CustomerId,
-    ) -> Result<Vec<rapport_core::MergeRecord>, StoreError> {
-        self.s().merges_of(t, c).await
-    }
-    async fn distinct_pairs(
-        &self,
-        t: TenantId,
-    ) -> Result<Vec<rapport_core::DistinctPair>, StoreError> {
-        self.s().distinct_pairs(t).await
-    }
-    async fn belongings(
-        &self,
-        t: TenantId,
-        c: CustomerId,
-    ) -> Result<rapport_core::Belongings, StoreError> {
-        self.s().belongings(t, c).await
-    }
+    Broken::new(
+        app,
+        Owner {
+            owner,
+            role: Role(role),
+        },
+    )
 }
