@@ -3,6 +3,8 @@
 //! store fails, and a version conflict decided again from a fresh read.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod support;
+
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -13,6 +15,7 @@ use rapport::core::privacy::{ConsentEntry, ConsentState};
 use rapport::core::*;
 use rapport::{ConsentImportRow, ConsentRequest, Error, ManualClock, Service};
 use rapport_memory::MemoryStore;
+use support::{Hooked, Hooks, conflict_on};
 
 const T: TenantId = TenantId::from_u128(1);
 
@@ -30,72 +33,36 @@ enum Mode {
     RaceOnce(CustomerId),
 }
 
-/// A memory store whose `apply` follows `mode`; counts the applies it was asked for.
+/// The import's store: `apply` follows `mode`, and counts the applies it was asked for.
 struct Flaky {
-    inner: MemoryStore,
     mode: Mutex<Mode>,
     applies: AtomicU32,
 }
 
-impl Flaky {
-    fn new(mode: Mode) -> Self {
-        Self {
-            inner: MemoryStore::new(),
-            mode: Mutex::new(mode),
-            applies: AtomicU32::new(0),
-        }
-    }
+fn flaky(mode: Mode) -> Hooked<Flaky> {
+    Hooked::new(Flaky {
+        mode: Mutex::new(mode),
+        applies: AtomicU32::new(0),
+    })
 }
 
-impl Store for Flaky {
-    async fn load(&self, t: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
-        self.inner.load(t, id).await
-    }
-    async fn find_by_contact(
+impl Hooks for Flaky {
+    async fn apply(
         &self,
+        inner: &MemoryStore,
         t: TenantId,
-        key: &ContactKey,
-    ) -> Result<Vec<CustomerId>, StoreError> {
-        self.inner.find_by_contact(t, key).await
-    }
-    async fn scan(&self, t: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
-        self.inner.scan(t, page).await
-    }
-    async fn query(
-        &self,
-        t: TenantId,
-        segment: &Segment,
-        now: DateTime<Utc>,
-        page: Page,
-    ) -> Result<Vec<Record>, StoreError> {
-        self.inner.query(t, segment, now, page).await
-    }
-    async fn activities(
-        &self,
-        t: TenantId,
-        id: CustomerId,
-        range: TimeRange,
-    ) -> Result<Vec<Activity>, StoreError> {
-        self.inner.activities(t, id, range).await
-    }
-    async fn apply(&self, t: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
+        cs: &Changeset,
+    ) -> Result<Applied, StoreError> {
         self.applies.fetch_add(1, Ordering::SeqCst);
         let mode = *self.mode.lock().unwrap();
         match mode {
             Mode::Plain => {}
             Mode::Down => return Err(StoreError::unavailable("disk detached")),
-            Mode::AlwaysConflict => {
-                let c = cs.customers[0].customer();
-                return Err(StoreError::Conflict {
-                    customer: c.id(),
-                    expected: c.version() - 1,
-                    actual: c.version(),
-                });
-            }
+            Mode::AlwaysConflict => return Err(conflict_on(cs)),
             Mode::RaceOnce(id) => {
                 *self.mode.lock().unwrap() = Mode::Plain;
-                let read = self.inner.load(t, id).await?.unwrap();
-                let history = self.inner.consents(t, id).await?;
+                let read = inner.load(t, id).await?.unwrap();
+                let history = inner.consents(t, id).await?;
                 let e = ConsentEntry::new(
                     ConsentEntryId::from_u128(0xc0ffee),
                     id,
@@ -108,16 +75,10 @@ impl Store for Flaky {
                 .unwrap();
                 let d = rapport::core::privacy::record(&read.customer, read.stats, &history, e)
                     .unwrap();
-                self.inner.apply(t, &d.changeset).await?;
+                inner.apply(t, &d.changeset).await?;
             }
         }
-        self.inner.apply(t, cs).await
-    }
-}
-
-impl ConsentStore for Flaky {
-    async fn consents(&self, t: TenantId, id: CustomerId) -> Result<Vec<ConsentEntry>, StoreError> {
-        self.inner.consents(t, id).await
+        inner.apply(t, cs).await
     }
 }
 
@@ -125,11 +86,11 @@ fn at(days: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::days(days)
 }
 
-fn service(mode: Mode) -> Service<Flaky> {
-    Service::new(Flaky::new(mode)).with_clock(ManualClock::at(at(100)))
+fn service(mode: Mode) -> Service<Hooked<Flaky>> {
+    Service::new(flaky(mode)).with_clock(ManualClock::at(at(100)))
 }
 
-fn register(svc: &Service<Flaky>, n: usize) -> Vec<CustomerId> {
+fn register(svc: &Service<Hooked<Flaky>>, n: usize) -> Vec<CustomerId> {
     (0..n)
         .map(|_| {
             block_on(svc.register(T, Profile::default()))
@@ -145,7 +106,7 @@ fn row(id: CustomerId, state: ConsentState, p: Purpose, ch: ContactChannel) -> C
 }
 
 /// Versions and ledger lengths of `ids`, and the applies made so far.
-fn state(svc: &Service<Flaky>, ids: &[CustomerId]) -> (Vec<u64>, Vec<usize>, u32) {
+fn state(svc: &Service<Hooked<Flaky>>, ids: &[CustomerId]) -> (Vec<u64>, Vec<usize>, u32) {
     let versions = ids
         .iter()
         .map(|id| block_on(svc.customer(T, *id)).unwrap().customer.version())

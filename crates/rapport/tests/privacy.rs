@@ -1,6 +1,7 @@
 //! Privacy through the service on the reference store: the export document validates
-//! against `docs/export.schema.json` (with a JSON Schema validator), round-trips through serde, and after an erasure holds
-//! none of the person's data; consent withdrawals are effective at once for segments.
+//! against `docs/export.schema.json` (with a JSON Schema validator), round-trips through
+//! serde, and after an erasure holds none of the person's data; consent withdrawals are
+//! effective at once for segments.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use chrono::{Duration, TimeZone, Utc};

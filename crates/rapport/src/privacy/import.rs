@@ -170,6 +170,12 @@ impl<S: ConsentStore, N: Notifier> Service<S, N> {
             }
             match self.store().apply(t, &changeset).await {
                 Ok(_) => {
+                    tracing::info!(
+                        tenant = %t,
+                        entries = entries.len(),
+                        customers = groups.len(),
+                        "imported consents"
+                    );
                     return Ok(ConsentImportReport {
                         entries,
                         customers: groups.len(),
