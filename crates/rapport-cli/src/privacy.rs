@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
-use rapport::ConsentRequest;
 use rapport::blocking::Service;
+use rapport::{ConsentImportRow, ConsentRequest};
 use rapport_core::privacy::{ConsentEntry, ConsentState, LegalBasis, state_of};
 use rapport_core::*;
 
@@ -203,8 +203,9 @@ fn parse_at(text: &str, line: u64) -> Result<DateTime<Utc>> {
         .ok_or_else(|| fail!("line {line}: at `{text}` is not RFC 3339 or YYYY-MM-DD"))
 }
 
-/// Runs `rapport import consents <csv>`: every row checked before the first write, then
-/// one ledger entry per row through the service (customers must exist).
+/// Runs `rapport import consents <csv>`: every row parsed and its customer key resolved, then
+/// all the entries recorded by one [`Service::import_consents`] (one changeset: all or
+/// nothing; customers must exist and be live).
 pub(crate) fn import(store: Db, t: TenantId, args: &ConsentImportArgs) -> Result<()> {
     let file: &Path = &args.file;
     let mut rdr =
@@ -262,30 +263,25 @@ pub(crate) fn import(store: Db, t: TenantId, args: &ConsentImportArgs) -> Result
         rows.push((line, get(c_key), state, r));
     }
     let svc = Service::new(store);
-    // Every customer must exist before the first entry is written.
-    let mut resolved = Vec::with_capacity(rows.len());
+    let mut lines = Vec::with_capacity(rows.len());
+    let mut import = Vec::with_capacity(rows.len());
     for (line, key, state, r) in rows {
         let id = resolve(svc.inner().store(), t, &key).map_err(|e| fail!("line {line}: {e}"))?;
-        svc.customer(t, id).map_err(|e| match e {
-            rapport::Error::NotFound(_) => fail!("line {line}: no customer `{key}`"),
-            e => e.into(),
-        })?;
-        resolved.push((line, key, id, state, r));
+        import.push(ConsentImportRow::new(id, state, r));
+        lines.push((line, key));
     }
-    let mut recorded = 0usize;
-    for (line, key, id, state, r) in resolved {
-        let done = match state {
-            ConsentState::Withdrawn => svc.withdraw(t, id, r),
-            ConsentState::Pending => svc.request_consent(t, id, r),
-            _ => svc.grant(t, id, r),
-        };
-        done.map_err(|e| match e {
-            rapport::Error::NotFound(_) => fail!("line {line}: no customer `{key}`"),
-            e => fail!("line {line}: {}", crate::error::CliError::from(e)),
-        })?;
-        recorded += 1;
-    }
-    println!("recorded {recorded} consent entries");
+    // One changeset: every entry, or none when a row is refused or the store fails.
+    let report = svc.import_consents(t, &import).map_err(|e| match e {
+        rapport::Error::Row { row, source } => {
+            let (line, key) = &lines[row];
+            match *source {
+                rapport::Error::NotFound(_) => fail!("line {line}: no customer `{key}`"),
+                e => fail!("line {line}: {}", crate::error::CliError::from(e)),
+            }
+        }
+        e => e.into(),
+    })?;
+    println!("recorded {} consent entries", report.entries.len());
     Ok(())
 }
 

@@ -117,6 +117,40 @@ fn consent_export_erase_and_retention_from_the_command_line() {
         2,
         "a bad file wrote rows"
     );
+    // A last row naming nobody: the earlier rows (of two customers) are not written either,
+    // as the import is one changeset.
+    std::fs::write(
+        d.join("missing.csv"),
+        "customer,purpose,channel,state\nc2,profiling,any,granted\nc1,analytics,any,granted\nc2,marketing,post,pending\nnobody-9,marketing,email,granted\n",
+    )
+    .unwrap();
+    let missing = rapport(d, &["import", "consents", "missing.csv"]);
+    assert!(!missing.status.success());
+    let err = String::from_utf8_lossy(&missing.stderr).into_owned();
+    assert!(err.contains("line 5: no customer `nobody-9`"), "{err}");
+    for (key, entries) in [("c1", 4), ("c2", 2)] {
+        let shown: serde_json::Value =
+            serde_json::from_str(&ok(d, &["consent", "show", key, "--json"])).unwrap();
+        assert_eq!(
+            shown["history"].as_array().unwrap().len(),
+            entries,
+            "{key}: a refused import wrote rows"
+        );
+    }
+    // The same file without its last row: three entries, in one changeset (c2, with two of
+    // them, is written once: one version on).
+    let version = |key: &str| {
+        let doc: serde_json::Value = serde_json::from_str(&ok(d, &["export", key])).unwrap();
+        doc["customer"]["version"].as_u64().unwrap()
+    };
+    let (v1, v2) = (version("c1"), version("c2"));
+    let good = "customer,purpose,channel,state\nc2,profiling,any,granted\nc1,analytics,any,granted\nc2,marketing,post,pending\n";
+    std::fs::write(d.join("three.csv"), good).unwrap();
+    assert!(ok(d, &["import", "consents", "three.csv"]).contains("recorded 3 consent entries"));
+    assert_eq!((version("c1"), version("c2")), (v1 + 1, v2 + 1));
+    let c2: serde_json::Value =
+        serde_json::from_str(&ok(d, &["consent", "show", "c2", "--json"])).unwrap();
+    assert_eq!(c2["history"].as_array().unwrap().len(), 4);
 
     // Export holds the person's data; erase removes it; erase again is the same record.
     let export = ok(d, &["export", "c1"]);

@@ -1532,6 +1532,38 @@ impl<S: Store, N: Notifier> Service<S, N> {
         block_on(self.0.grant(t, id, request))
     }
 
+    /// See [`crate::Service::import_consents`]: every row in one changeset, or nothing.
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::privacy::ConsentState;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// use rapport::{ConsentImportRow, ConsentRequest};
+    /// # let t = TenantId::from_u128(1);
+    /// let svc = Service::new(MemoryStore::new());
+    /// let id = svc.register(t, Profile::default())?.customer.id();
+    /// let row = |state| ConsentImportRow::new(id, state,
+    ///     ConsentRequest::new(Purpose::Marketing, ContactChannel::Post, "paper-form"));
+    /// let report = svc.import_consents(t, &[row(ConsentState::Pending), row(ConsentState::Granted)])?;
+    /// assert_eq!((report.entries.len(), report.customers), (2, 1));
+    /// assert!(svc.customer(t, id)?.customer.consents.allows(Purpose::Marketing, ContactChannel::Post));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn import_consents(
+        &self,
+        t: TenantId,
+        rows: &[crate::ConsentImportRow],
+    ) -> Result<crate::ConsentImportReport, Error>
+    where
+        S: ports::ConsentStore,
+    {
+        block_on(self.0.import_consents(t, rows))
+    }
+
     /// See [`crate::Service::withdraw`].
     ///
     /// # Errors

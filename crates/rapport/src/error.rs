@@ -52,6 +52,14 @@ pub enum Error {
     /// A CLV model could not be fitted (too few customers, no convergence) or used.
     #[error(transparent)]
     Clv(#[from] rapport_clv::ClvError),
+    /// One row of a batch (a consent import) was refused: nothing of the batch was written.
+    #[error("row {row}: {source}")]
+    Row {
+        /// The row's index in the batch (from 0).
+        row: usize,
+        /// What was wrong with it ([`Error::NotFound`], a tombstone, bad text, ...).
+        source: Box<Error>,
+    },
 }
 
 impl Error {
@@ -66,6 +74,9 @@ impl Error {
     /// assert_eq!(Error::NotFound(CustomerId::from_u128(1)).kind(), "not_found");
     /// assert_eq!(Error::from(Nps::new(11).unwrap_err()).kind(), "domain.out_of_range");
     /// assert_eq!(Error::from(StoreError::unavailable("busy")).kind(), "store.unavailable");
+    /// // A batch's row error is labelled by what was wrong with the row.
+    /// let row = Error::Row { row: 3, source: Box::new(Error::NotFound(CustomerId::from_u128(1))) };
+    /// assert_eq!(row.kind(), "not_found");
     /// ```
     #[must_use]
     pub fn kind(&self) -> &'static str {
@@ -79,6 +90,7 @@ impl Error {
             Error::Notify(_) => "notify",
             Error::MergeNotFound(_) => "merge_not_found",
             Error::Clv(_) => "clv",
+            Error::Row { source, .. } => source.kind(),
         }
     }
 }

@@ -59,7 +59,7 @@ pub use case::{CaseChange, ComplaintRecorded, OpenCase};
 pub use clock::{Clock, IdSource, ManualClock, SystemClock, UuidV7Ids};
 pub use error::Error;
 pub use fitted::{ClvFit, ClvModelKind, FitClvOptions};
-pub use privacy::{ConsentRequest, RetentionReport};
+pub use privacy::{ConsentImportReport, ConsentImportRow, ConsentRequest, RetentionReport};
 pub use recommend::{Purchases, Recommendations, Recommender, TopByTier};
 pub use relay::{RelayConfig, RelayReport, relay_once};
 pub use relay_loop::{

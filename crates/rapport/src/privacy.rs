@@ -1,7 +1,7 @@
 //! Privacy use cases: the consent ledger (`grant`, `withdraw`, `request_consent` and
-//! `confirm` for double opt-in, `consents`), erasure (`erase`, `erasure`) and the retention
-//! policy (`retention`). Each entry is written with the customer's
-//! recomputed consent snapshot in one changeset, so a withdrawal is effective at once for
+//! `confirm` for double opt-in, `consents`; `import_consents` in `import`), erasure (`erase`,
+//! `erasure`) and the retention policy (`retention`). Each entry is written with the
+//! customer's recomputed consent snapshot in one changeset, so a withdrawal is effective at once for
 //! every segment and automation that reads the customer.
 
 use chrono::{DateTime, Utc};
@@ -15,6 +15,10 @@ use rapport_core::*;
 
 use crate::error::Error;
 use crate::service::Service;
+
+mod import;
+
+pub use import::{ConsentImportReport, ConsentImportRow};
 
 /// What a grant, withdrawal or consent request says besides its state.
 ///
@@ -78,6 +82,31 @@ impl ConsentRequest {
     pub fn at(mut self, at: DateTime<Utc>) -> Self {
         self.at = Some(at);
         self
+    }
+
+    /// The ledger entry `id` of `customer` this request makes in `state`, recorded at `now`
+    /// (and dated then unless [`Self::at`] says otherwise).
+    pub(crate) fn entry(
+        &self,
+        id: ConsentEntryId,
+        customer: CustomerId,
+        state: ConsentState,
+        now: DateTime<Utc>,
+    ) -> Result<ConsentEntry, DomainError> {
+        let mut e = ConsentEntry::new(
+            id,
+            customer,
+            self.purpose,
+            self.channel,
+            state,
+            self.source.clone(),
+            self.at.unwrap_or(now),
+        )?;
+        e.basis = self.basis;
+        e.evidence.clone_from(&self.evidence);
+        e.recorded_at = now;
+        e.validate()?;
+        Ok(e)
     }
 }
 
@@ -215,23 +244,8 @@ impl<S: ConsentStore, N: Notifier> Service<S, N> {
         state: ConsentState,
     ) -> Result<ConsentEntry, Error> {
         let entry_id = ConsentEntryId::from_uuid(self.id_source().next());
-        self.write_consent(t, id, |_, now| {
-            let mut e = ConsentEntry::new(
-                entry_id,
-                id,
-                request.purpose,
-                request.channel,
-                state,
-                request.source.clone(),
-                request.at.unwrap_or(now),
-            )?;
-            e.basis = request.basis;
-            e.evidence.clone_from(&request.evidence);
-            e.recorded_at = now;
-            e.validate()?;
-            Ok(e)
-        })
-        .await
+        self.write_consent(t, id, |_, now| Ok(request.entry(entry_id, id, state, now)?))
+            .await
     }
 
     /// Reads the customer and its ledger, makes the entry, writes it with the new snapshot;

@@ -3,58 +3,34 @@
 //! the retry loop to its end inside one `poll`).
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::task::Poll;
 
-use chrono::{DateTime, Utc};
 use futures::executor::block_on;
 use rapport::Service;
 use rapport::core::*;
 use rapport_memory::MemoryStore;
+use support::{Hooked, Hooks, conflict_on};
 
-/// A memory store whose next `conflicts` applies fail with a version conflict; it records how
+/// Hooks whose next `conflicts` applies fail with a version conflict; they record how
 /// many polls the other task had made at each apply.
 struct Contended {
-    inner: MemoryStore,
     conflicts: AtomicU32,
     other_polls: Arc<AtomicU32>,
     seen: Mutex<Vec<u32>>,
 }
 
-impl Store for Contended {
-    async fn load(&self, t: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
-        self.inner.load(t, id).await
-    }
-    async fn find_by_contact(
+impl Hooks for Contended {
+    async fn apply(
         &self,
+        inner: &MemoryStore,
         t: TenantId,
-        key: &ContactKey,
-    ) -> Result<Vec<CustomerId>, StoreError> {
-        self.inner.find_by_contact(t, key).await
-    }
-    async fn scan(&self, t: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
-        self.inner.scan(t, page).await
-    }
-    async fn query(
-        &self,
-        t: TenantId,
-        segment: &Segment,
-        now: DateTime<Utc>,
-        page: Page,
-    ) -> Result<Vec<Record>, StoreError> {
-        self.inner.query(t, segment, now, page).await
-    }
-    async fn activities(
-        &self,
-        t: TenantId,
-        id: CustomerId,
-        range: TimeRange,
-    ) -> Result<Vec<Activity>, StoreError> {
-        self.inner.activities(t, id, range).await
-    }
-    async fn apply(&self, t: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
+        cs: &Changeset,
+    ) -> Result<Applied, StoreError> {
         self.seen
             .lock()
             .unwrap()
@@ -64,14 +40,9 @@ impl Store for Contended {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
         if refuse {
-            let c = cs.customers[0].customer();
-            return Err(StoreError::Conflict {
-                customer: c.id(),
-                expected: c.version() - 1,
-                actual: c.version(),
-            });
+            return Err(conflict_on(cs));
         }
-        self.inner.apply(t, cs).await
+        inner.apply(t, cs).await
     }
 }
 
@@ -79,12 +50,11 @@ impl Store for Contended {
 fn a_conflict_retry_yields_to_the_executor_between_attempts() {
     let t = TenantId::from_u128(1);
     let other_polls = Arc::new(AtomicU32::new(0));
-    let svc = Service::new(Contended {
-        inner: MemoryStore::new(),
+    let svc = Service::new(Hooked::new(Contended {
         conflicts: AtomicU32::new(0),
         other_polls: other_polls.clone(),
         seen: Mutex::new(Vec::new()),
-    });
+    }));
     let ann = block_on(svc.register(t, Profile::default()))
         .unwrap()
         .customer;

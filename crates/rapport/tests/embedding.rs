@@ -2,6 +2,8 @@
 //! `sweep_with_decisions`, `find_pages` and the `NewActivity` constructors.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod support;
+
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -12,6 +14,7 @@ use rapport::core::*;
 use rapport::{Clock, Error, IdSource, ManualClock, NewActivity, Service, blocking};
 use rapport_memory::MemoryStore;
 use rust_decimal::Decimal;
+use support::{Hooked, Hooks, conflict_on};
 
 const SHOP: TenantId = TenantId::from_u128(3);
 
@@ -31,32 +34,19 @@ impl IdSource for SequentialIds {
     }
 }
 
-/// A memory store that can refuse the next `apply`s with a conflict and fail queries, to
-/// drive the sweep's redo path and the page stream's error path.
+/// Hooks that can refuse the next `apply`s with a conflict and fail queries, to drive the
+/// sweep's redo path and the page stream's error path.
 #[derive(Default)]
 struct Faulty {
-    inner: MemoryStore,
     conflicts: AtomicU32,
     fail_query_at: Mutex<Option<usize>>,
     queries: AtomicU32,
 }
 
-impl Store for Faulty {
-    async fn load(&self, t: TenantId, id: CustomerId) -> Result<Option<Record>, StoreError> {
-        self.inner.load(t, id).await
-    }
-    async fn find_by_contact(
-        &self,
-        t: TenantId,
-        key: &ContactKey,
-    ) -> Result<Vec<CustomerId>, StoreError> {
-        self.inner.find_by_contact(t, key).await
-    }
-    async fn scan(&self, t: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
-        self.inner.scan(t, page).await
-    }
+impl Hooks for Faulty {
     async fn query(
         &self,
+        inner: &MemoryStore,
         t: TenantId,
         segment: &Segment,
         now: DateTime<Utc>,
@@ -66,30 +56,22 @@ impl Store for Faulty {
         if *self.fail_query_at.lock().unwrap() == Some(n) {
             return Err(StoreError::unavailable("query refused"));
         }
-        self.inner.query(t, segment, now, page).await
+        inner.query(t, segment, now, page).await
     }
-    async fn activities(
+    async fn apply(
         &self,
+        inner: &MemoryStore,
         t: TenantId,
-        id: CustomerId,
-        range: TimeRange,
-    ) -> Result<Vec<Activity>, StoreError> {
-        self.inner.activities(t, id, range).await
-    }
-    async fn apply(&self, t: TenantId, cs: &Changeset) -> Result<Applied, StoreError> {
+        cs: &Changeset,
+    ) -> Result<Applied, StoreError> {
         let refuse = self
             .conflicts
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
         if refuse {
-            let c = cs.customers[0].customer();
-            return Err(StoreError::Conflict {
-                customer: c.id(),
-                expected: c.version() - 1,
-                actual: c.version(),
-            });
+            return Err(conflict_on(cs));
         }
-        self.inner.apply(t, cs).await
+        inner.apply(t, cs).await
     }
 }
 
@@ -288,7 +270,7 @@ fn sweep_with_decisions_reports_every_live_customer_in_id_order_as_stored() {
 #[test]
 fn sweep_with_decisions_after_a_conflict_reports_the_redone_decisions_once() {
     let clock = ManualClock::at(t0());
-    let svc = Service::new(Faulty::default()).with_clock(clock.clone());
+    let svc = Service::new(Hooked::<Faulty>::default()).with_clock(clock.clone());
     let ids = populated(&svc);
     // The first batch's changeset is refused once: its changed customers are redone one by one.
     svc.store().conflicts.store(1, Ordering::SeqCst);
@@ -315,7 +297,7 @@ fn sweep_with_decisions_after_a_conflict_reports_the_redone_decisions_once() {
 
 #[test]
 fn find_pages_streams_a_tenant_larger_than_a_page() {
-    let svc = Service::new(Faulty::default()).with_clock(ManualClock::at(t0()));
+    let svc = Service::new(Hooked::<Faulty>::default()).with_clock(ManualClock::at(t0()));
     let ids = populated(&svc);
     let everyone = Segment::parse("stage != merged").unwrap();
     let pages: Vec<Vec<Record>> = block_on(svc.find_pages(SHOP, &everyone, 10).collect::<Vec<_>>())
@@ -356,7 +338,7 @@ fn find_pages_streams_a_tenant_larger_than_a_page() {
 
 #[test]
 fn find_pages_ends_after_an_error() {
-    let svc = Service::new(Faulty::default()).with_clock(ManualClock::at(t0()));
+    let svc = Service::new(Hooked::<Faulty>::default()).with_clock(ManualClock::at(t0()));
     populated(&svc);
     let everyone = Segment::parse("stage != merged").unwrap();
     // The second query fails: one page, the error, then nothing.

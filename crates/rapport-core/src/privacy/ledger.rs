@@ -369,29 +369,86 @@ pub fn record(
     history: &[ConsentEntry],
     entry: ConsentEntry,
 ) -> Result<ConsentDecision, DomainError> {
+    let mut d = record_all(read, stats, history, vec![entry])?;
+    let entry = d
+        .entries
+        .pop()
+        .ok_or_else(|| DomainError::InvalidChangeset {
+            reason: "a recorded entry went missing".to_owned(),
+        })?;
+    Ok(ConsentDecision {
+        changeset: d.changeset,
+        customer: d.customer,
+        entry,
+    })
+}
+
+/// What recording several entries of one customer at once writes.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct ConsentBatchDecision {
+    /// One update of the customer (new snapshot, next version) and every entry, to apply
+    /// atomically.
+    pub changeset: Changeset,
+    /// The customer as it will be stored.
+    pub customer: Customer,
+    /// The entries recorded, in the order given.
+    pub entries: Vec<ConsentEntry>,
+}
+
+/// Decides the recording of `entries` for `read` (loaded with `stats`), whose ledger so far
+/// is `history`: the entries appended, the customer's snapshot recomputed once from the whole
+/// ledger, one version on — one customer write however many entries (an import).
+///
+/// ```
+/// use chrono::{DateTime, Duration};
+/// use rapport_core::privacy::{ConsentEntry, ConsentState, record_all};
+/// use rapport_core::*;
+/// let (t, now) = (TenantId::from_u128(1), DateTime::UNIX_EPOCH);
+/// let c = Customer::new(t, CustomerId::from_u128(2), Profile::default(), now);
+/// let e = |id, state, days| ConsentEntry::new(ConsentEntryId::from_u128(id), c.id(),
+///     Purpose::Marketing, ContactChannel::Sms, state, "paper-form", now + Duration::days(days));
+/// let d = record_all(&c, Stats::default(), &[],
+///     vec![e(1, ConsentState::Granted, 0)?, e(2, ConsentState::Withdrawn, 1)?])?;
+/// assert!(!d.customer.consents.allows(Purpose::Marketing, ContactChannel::Sms));
+/// assert_eq!((d.customer.version(), d.changeset.customers.len(), d.changeset.consents.len()), (2, 1, 2));
+/// # Ok::<(), DomainError>(())
+/// ```
+///
+/// # Errors
+/// As [`record`], for the first entry that breaks a rule.
+pub fn record_all(
+    read: &Customer,
+    stats: Stats,
+    history: &[ConsentEntry],
+    entries: Vec<ConsentEntry>,
+) -> Result<ConsentBatchDecision, DomainError> {
     read.ensure_live()?;
-    entry.validate()?;
-    if entry.customer != read.id() {
-        return Err(DomainError::InvalidChangeset {
-            reason: format!(
-                "consent entry {} names customer {}, not {}",
-                entry.id,
-                entry.customer,
-                read.id()
-            ),
-        });
+    for entry in &entries {
+        entry.validate()?;
+        if entry.customer != read.id() {
+            return Err(DomainError::InvalidChangeset {
+                reason: format!(
+                    "consent entry {} names customer {}, not {}",
+                    entry.id,
+                    entry.customer,
+                    read.id()
+                ),
+            });
+        }
     }
-    let mut all = history.to_vec();
-    all.push(entry.clone());
+    let mut all = Vec::with_capacity(history.len() + entries.len());
+    all.extend_from_slice(history);
+    all.extend_from_slice(&entries);
     let mut next = read.next_version();
     next.consents = snapshot(&all);
     let mut changeset = Changeset::new();
     changeset.update(read, next.clone(), stats);
-    changeset.consents.push(entry.clone());
-    Ok(ConsentDecision {
+    changeset.consents.extend_from_slice(&entries);
+    Ok(ConsentBatchDecision {
         changeset,
         customer: next,
-        entry,
+        entries,
     })
 }
 

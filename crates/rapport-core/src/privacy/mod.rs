@@ -27,6 +27,6 @@ pub use export::{
 };
 
 pub use ledger::{
-    ConsentDecision, ConsentEntry, ConsentState, ERASED_SOURCE, LegalBasis, MAX_REF_LEN,
-    confirmation, current, record, snapshot, state_of,
+    ConsentBatchDecision, ConsentDecision, ConsentEntry, ConsentState, ERASED_SOURCE, LegalBasis,
+    MAX_REF_LEN, confirmation, current, record, record_all, snapshot, state_of,
 };
