@@ -220,7 +220,7 @@ impl<S: ConsentStore, N: Notifier> Service<S, N> {
         source: &str,
     ) -> Result<ConsentEntry, Error> {
         let entry_id = ConsentEntryId::from_uuid(self.id_source().next());
-        self.write_consent(t, id, |history, now| {
+        self.write_consent(t, id, |_, history, now| {
             Ok(confirmation(
                 history, entry_id, purpose, channel, source, None, now,
             )?)
@@ -244,23 +244,27 @@ impl<S: ConsentStore, N: Notifier> Service<S, N> {
         state: ConsentState,
     ) -> Result<ConsentEntry, Error> {
         let entry_id = ConsentEntryId::from_uuid(self.id_source().next());
-        self.write_consent(t, id, |_, now| Ok(request.entry(entry_id, id, state, now)?))
-            .await
+        self.write_consent(t, id, |owner, _, now| {
+            Ok(request.entry(entry_id, owner, state, now)?)
+        })
+        .await
     }
 
     /// Reads the customer and its ledger, makes the entry, writes it with the new snapshot;
-    /// decides again on a version conflict.
+    /// decides again on a version conflict. A merged id is followed to its survivor, whose
+    /// ledger the entry joins (`make` gets the survivor's id).
     async fn write_consent(
         &self,
         t: TenantId,
         id: CustomerId,
-        make: impl Fn(&[ConsentEntry], DateTime<Utc>) -> Result<ConsentEntry, Error>,
+        make: impl Fn(CustomerId, &[ConsentEntry], DateTime<Utc>) -> Result<ConsentEntry, Error>,
     ) -> Result<ConsentEntry, Error> {
         for _ in 0..self.attempts() {
             let read = self.customer(t, id).await?;
-            let history = self.store().consents(t, id).await?;
+            let owner = read.customer.id();
+            let history = self.store().consents(t, owner).await?;
             let now = self.now();
-            let entry = make(&history, now)?;
+            let entry = make(owner, &history, now)?;
             let d = record(&read.customer, read.stats, &history, entry)?;
             match self.store().apply(t, &d.changeset).await {
                 Ok(_) => return Ok(d.entry),

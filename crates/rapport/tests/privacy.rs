@@ -614,3 +614,35 @@ fn a_withdrawal_takes_the_customer_out_of_a_consent_segment_at_once() {
     block_on(svc.erase(T, b, "t", "r")).unwrap();
     assert!(svc.store().pending_outbox().unwrap() < pending);
 }
+
+/// Consent asked for by a merged id joins the survivor's ledger (the id is followed, as every
+/// read follows it); confirming a pending request through the merged id works the same way.
+#[test]
+fn consent_through_a_merged_id_reaches_the_survivor() {
+    let svc = Service::new(MemoryStore::new());
+    let ann = block_on(svc.register(T, Profile::default()))
+        .unwrap()
+        .customer
+        .id();
+    let dup = block_on(svc.register(T, Profile::default()))
+        .unwrap()
+        .customer
+        .id();
+    block_on(svc.merge(
+        T,
+        rapport::MergeRequest::new(ann, dup, Actor::new("ops-7").unwrap()),
+    ))
+    .unwrap();
+    let (p, ch) = (Purpose::Marketing, ContactChannel::Email);
+    let e = block_on(svc.grant(T, dup, ConsentRequest::new(p, ch, "form"))).unwrap();
+    assert_eq!(e.customer, ann);
+    let survivor = block_on(svc.customer(T, ann)).unwrap().customer;
+    assert!(survivor.consents.allows(p, ch));
+    block_on(svc.request_consent(T, dup, ConsentRequest::new(Purpose::Profiling, ch, "form")))
+        .unwrap();
+    let c = block_on(svc.confirm(T, dup, Purpose::Profiling, ch, "link")).unwrap();
+    assert_eq!(c.customer, ann);
+    assert_eq!(block_on(svc.consents(T, ann)).unwrap().len(), 3);
+    let ann_now = block_on(svc.customer(T, ann)).unwrap().customer;
+    assert!(ann_now.consents.allows(Purpose::Profiling, ch));
+}
