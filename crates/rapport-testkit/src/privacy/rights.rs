@@ -16,6 +16,11 @@ use crate::contracts::{Outcome, TA, TB};
 
 /// The bound both contracts need: what [`Service::export`], [`Service::erase`] and
 /// [`Service::retention`] ask of a store, and its outbox.
+///
+/// ```
+/// fn takes<S: rapport_testkit::privacy::PrivacyStore>(_: &S) {}
+/// takes(&rapport_memory::MemoryStore::new());
+/// ```
 pub trait PrivacyStore: ConsentStore + ErasureStore + MergeStore + Outbox {}
 impl<S: ConsentStore + ErasureStore + MergeStore + Outbox> PrivacyStore for S {}
 
