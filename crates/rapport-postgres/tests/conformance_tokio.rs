@@ -6,4 +6,4 @@ mod support;
 
 use support::fresh;
 
-rapport_testkit::store_contracts_tokio!(fresh);
+rapport_testkit::store_contracts_tokio!(fresh; privacy);

@@ -23,6 +23,8 @@
 //! | `consent_ledger` (flag `privacy`) | consent entries commit with the customer's snapshot, read back in ledger order, none kept from a refused changeset, moved whole, per tenant |
 //! | `erasure_is_complete` (flag `privacy`) | an erasure empties the profile, keeps the aggregates to the cent, strips activities' free text and consent entries, drops the customer's pending messages, stores one record; tenant B untouched |
 //! | `erasure_reaches_merged_records` (flag `privacy`) | erasing a person erases the tombstones merged into them (along a chain) and redacts every merge record naming them; such merges cannot be undone; a customer unmerged from them keeps its data |
+//! | `export_holds_everything` (flag `privacy`) | through the service: a person's export holds their profile, attributes, tag (source, expiry), activities, consent history in order, the merge into them and the tier and stage history; nothing of tenant B's person with the same ids; after an erasure none of the personal strings but the aggregates to the cent; erasing again returns the same record and writes nothing |
+//! | `retention_erases_only_the_inactive` (flag `privacy`) | through the service: the retention policy's dry run counts exactly the customers inactive too long (the last activity counts, the creation only without any, tombstones never) and writes nothing; the run erases exactly those; a second run finds none; tenant B untouched |
 //! | `differential` | random operation sequences give the results an independent oracle of the store contracts predicts, and the same as `rapport-memory` |
 //!
 //! Use the macro with a factory that makes a fresh, empty store:
@@ -103,7 +105,7 @@ where
 /// | `activity_import` | the store is an [`ActivityImport`](rapport_core::ports::ActivityImport) and a `LineItemStore`: the [`import`] contracts (`import_round_trips_lines`: lines read back, a full refund without lines given what is left of its order, re-import writes nothing; `import_folds_as_the_service`: stats and `category_spend` equal to the same activities recorded through the service; `bad_import_writes_nothing`: a bad row, tenant isolation) |
 /// | `cases` | the store is a [`CaseStore`](rapport_core::CaseStore): the [`case`] contracts (`cases_round_trip_and_list`, `case_versions_conflict`, `no_case_change_lost_under_concurrency`: 4 threads × 10 conflicting status changes, none lost) |
 /// | `clv_models` | the store overrides `Store::clv_model` / `save_clv_model`: [`value::clv_models_are_kept`] (round trip, latest `fitted_at` wins, tenant isolation, invalid models refused, churn risk from the model) |
-/// | `privacy` | the store is a [`ConsentStore`](rapport_core::ports::ConsentStore), an [`ErasureStore`](rapport_core::ports::ErasureStore) and a [`MergeStore`](rapport_core::ports::MergeStore): `consent_ledger`, `erasure_is_complete`, `erasure_reaches_merged_records` |
+/// | `privacy` | the store is a [`ConsentStore`](rapport_core::ports::ConsentStore), an [`ErasureStore`](rapport_core::ports::ErasureStore) and a [`MergeStore`](rapport_core::ports::MergeStore): `consent_ledger`, `erasure_is_complete`, `erasure_reaches_merged_records`, and through the service `export_holds_everything`, `retention_erases_only_the_inactive` (the [`privacy`] contracts) |
 ///
 /// The tests only exist under `cargo test`, so this example can only show the expansion
 /// compiling:
@@ -139,6 +141,14 @@ macro_rules! store_contracts {
         #[test]
         fn erasure_reaches_merged_records() {
             $crate::check($factory, |s| async move { $crate::privacy::erasure_reaches_merged_records(&s).await });
+        }
+        #[test]
+        fn export_holds_everything() {
+            $crate::check($factory, |s| async move { $crate::privacy::export_holds_everything(&s).await });
+        }
+        #[test]
+        fn retention_erases_only_the_inactive() {
+            $crate::check($factory, |s| async move { $crate::privacy::retention_erases_only_the_inactive(&s).await });
         }
     };
     (@cap $factory:expr; concurrent) => {
@@ -278,13 +288,43 @@ macro_rules! store_contracts {
 /// runtime, for stores whose futures need tokio. The calling crate needs `tokio` (features
 /// `rt`, `macros`) in its dev-dependencies.
 ///
+/// Of the capability flags after a `;`, it takes `privacy` (the same five contracts as
+/// [`store_contracts!`]'s).
+///
 /// ```ignore
 /// rapport_testkit::store_contracts_tokio!(|| MyStore::connect_fresh());
+/// rapport_testkit::store_contracts_tokio!(|| MyStore::connect_fresh(); privacy);
 /// ```
 #[cfg(feature = "tokio")]
 #[macro_export]
 macro_rules! store_contracts_tokio {
+    (@cap $factory:expr; privacy) => {
+        $crate::store_contracts_tokio!(@run $factory; privacy;
+            consent_ledger,
+            erasure_is_complete,
+            erasure_reaches_merged_records,
+            export_holds_everything,
+            retention_erases_only_the_inactive
+        );
+    };
+    (@each $factory:expr; $($name:ident),+) => {
+        $crate::store_contracts_tokio!(@run $factory; contracts; $($name),+);
+    };
+    (@run $factory:expr; $module:ident; $($name:ident),+) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let store = ($factory)();
+                if let Err(e) = $crate::$module::$name(&store).await {
+                    panic!("store contract violated: {e}");
+                }
+            }
+        )+
+    };
     ($factory:expr) => {
+        $crate::store_contracts_tokio!($factory;);
+    };
+    ($factory:expr; $($cap:ident),*) => {
         $crate::store_contracts_tokio!(@each $factory;
             create_fails_already_exists,
             stale_update_conflicts,
@@ -304,16 +344,6 @@ macro_rules! store_contracts_tokio {
             time_travel_and_simulation,
             review_matches_the_definitions
         );
-    };
-    (@each $factory:expr; $($name:ident),+) => {
-        $(
-            #[tokio::test]
-            async fn $name() {
-                let store = ($factory)();
-                if let Err(e) = $crate::contracts::$name(&store).await {
-                    panic!("store contract violated: {e}");
-                }
-            }
-        )+
+        $( $crate::store_contracts_tokio!(@cap $factory; $cap); )*
     };
 }

@@ -1,6 +1,7 @@
-//! Contracts of the privacy ports: the consent ledger ([`ConsentStore`]). Each takes a fresh,
-//! empty store and returns `Err(description)` on a violation. `store_contracts!(f; privacy)`
-//! runs them.
+//! Contracts of the privacy ports — the consent ledger ([`ConsentStore`]), erasure — and of
+//! the service's privacy use cases over them: export and the retention policy. Each takes a
+//! fresh, empty store and returns `Err(description)` on a violation.
+//! `store_contracts!(f; privacy)` runs them.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rapport_core::ports::ConsentStore;
@@ -16,6 +17,9 @@ macro_rules! ensure {
         }
     };
 }
+
+mod rights;
+pub use rights::{PrivacyStore, export_holds_everything, retention_erases_only_the_inactive};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0)
