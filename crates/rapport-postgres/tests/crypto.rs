@@ -114,6 +114,20 @@ fn sealed_consents_contract_over_a_dump_of_the_tables() {
     );
 }
 
+/// A key deletion that fails after the erasure's commit is owed and retried by erasing again
+/// (the kit's `owed_key_deletion`).
+#[test]
+fn a_failed_key_deletion_is_retried_by_erasing_again() {
+    let keys = Arc::new(rapport_testkit::privacy::FlakyKeys::new(Arc::new(
+        MemoryKeyStore::new(),
+    )));
+    let store = encrypted_with(keys.clone());
+    rapport_testkit::check(
+        || store,
+        |s| async move { rapport_testkit::privacy::owed_key_deletion(&s, &keys).await },
+    );
+}
+
 /// The files of the schema's tables, their TOAST tables and indexes, and the WAL segments.
 fn raw_files(schema: &str) -> Option<Vec<u8>> {
     let dir = sql("SHOW data_directory").first()?.first()?.clone();

@@ -123,6 +123,22 @@ fn sealed_consents_contract_over_the_raw_files() {
     );
 }
 
+/// A key deletion that fails after the erasure's commit is owed and retried by erasing again
+/// (the kit's `owed_key_deletion`).
+#[test]
+fn a_failed_key_deletion_is_retried_by_erasing_again() {
+    let keys = Arc::new(rapport_testkit::privacy::FlakyKeys::new(Arc::new(
+        MemoryKeyStore::new(),
+    )));
+    let store = SqliteStore::open(fresh_path("owed-keys"), SqliteConfig::default(), now())
+        .unwrap()
+        .with_keystore(keys.clone());
+    rapport_testkit::check(
+        || store,
+        |s| async move { rapport_testkit::privacy::owed_key_deletion(&s, &keys).await },
+    );
+}
+
 const TAG: &str = "Scan";
 
 fn populate(store: &SqliteStore, t: TenantId, people: &[Person]) {
