@@ -83,7 +83,7 @@ impl From<KeysNotDeleted> for StoreError {
 }
 
 /// One failed deletion call: the customers of one tenant whose keys may still be there.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Owed {
     seq: u64,
     keys: Arc<dyn KeyStore>,
@@ -161,12 +161,15 @@ impl OwedKeys {
     pub fn retry(&self, tenant: TenantId, customer: CustomerId) -> Result<(), KeysNotDeleted> {
         // Tried outside the lock (key store IO); an entry stays until its deletion went
         // through, so a concurrent caller never takes a deletion in flight for done.
-        let tries: Vec<(u64, Arc<dyn KeyStore>, TenantId, Vec<CustomerId>)> = self
-            .lock()
-            .iter()
-            .map(|o| (o.seq, o.keys.clone(), o.tenant, o.ids.clone()))
-            .collect();
-        for (seq, keys, t, ids) in tries {
+        let tries: Vec<Owed> = self.lock().clone();
+        for Owed {
+            seq,
+            keys,
+            tenant: t,
+            ids,
+            ..
+        } in tries
+        {
             let done = keys.delete_data_keys(t, &ids);
             let mut owed = self.lock();
             match done {
