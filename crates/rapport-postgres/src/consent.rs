@@ -278,6 +278,10 @@ impl ErasureStore for PostgresStore {
         tenant: TenantId,
         id: CustomerId,
     ) -> Result<Option<ErasureRecord>, StoreError> {
+        // An erasure reported undone because its key deletion failed: asked again (the
+        // service reads the record of an erased customer), the owed deletions are retried
+        // first.
+        self.retry_owed_keys(tenant, id).await?;
         self.here(move |inner| async move {
             let client = inner.pool.get().await.map_err(pool)?;
             let stmt = client

@@ -163,6 +163,9 @@ struct Inner {
     sealer: std::sync::OnceLock<rapport_sql::seal::Sealer>,
     /// The tenant each pooled connection's session names (reads skip naming it again).
     named: read::Named,
+    /// Erased customers' key deletions that failed after their commit, owed until a retry
+    /// (`ErasureStore::erasure`) goes through.
+    owed_keys: rapport_sql::shred::OwedKeys,
 }
 
 impl Inner {
@@ -388,6 +391,7 @@ impl PostgresStore {
             rls: std::sync::OnceLock::new(),
             sealer: std::sync::OnceLock::new(),
             named: read::Named::default(),
+            owed_keys: rapport_sql::shred::OwedKeys::default(),
         });
         let layout = config.layout;
         let task = {
@@ -836,15 +840,33 @@ impl PostgresStore {
 
     /// Deletes the data keys of the customers `cs` erased (crypto-shredding). `apply` calls it
     /// after its commit; a host committing through [`Self::apply_in`] calls it after its own
-    /// commit. Without encryption it does nothing. A key store failure is logged (its kind):
-    /// the erasure stands, and the key opens only the older copies of the row.
-    pub async fn delete_erased_keys(&self, tenant: TenantId, cs: &Changeset) {
-        self.shred(tenant, cs).await;
+    /// commit. Without encryption it does nothing.
+    ///
+    /// ```no_run
+    /// # async fn host(store: &rapport_postgres::PostgresStore, t: rapport::core::TenantId, cs: &rapport::core::Changeset) -> Result<(), rapport::core::StoreError> {
+    /// // After the host's transaction holding `store.apply_in(&tx, t, cs)` committed:
+    /// store.delete_erased_keys(t, cs).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the key store fails
+    /// ([`rapport_sql::shred::KeysNotDeleted`]): the erasure stands (the rows are stripped
+    /// tombstones), but the keys left behind still open the older copies of the rows (WAL,
+    /// backups, replicas), so it is not done. The deletion is owed: erasing the customer again
+    /// (`ErasureStore::erasure`, which `Service::erase` reads for an erased customer) retries
+    /// it, and succeeds once the keys are gone.
+    pub async fn delete_erased_keys(
+        &self,
+        tenant: TenantId,
+        cs: &Changeset,
+    ) -> Result<(), StoreError> {
+        self.shred(tenant, cs).await
     }
 
-    async fn shred(&self, tenant: TenantId, cs: &Changeset) {
+    async fn shred(&self, tenant: TenantId, cs: &Changeset) -> Result<(), StoreError> {
         let Some(sealer) = self.inner.sealer.get() else {
-            return;
+            return Ok(());
         };
         let erased: Vec<CustomerId> = cs
             .customers
@@ -853,21 +875,47 @@ impl PostgresStore {
             .map(|w| w.customer().id())
             .collect();
         if erased.is_empty() {
-            return;
+            return Ok(());
         }
         let keys = sealer.keys().clone();
-        // The key store's file IO runs on the store's runtime's blocking pool.
+        let inner = Arc::clone(&self.inner);
+        // The key store's file IO runs on the store's runtime's blocking pool. A failed
+        // deletion is owed until the erasure is asked for again.
         let done = self
             .rt
             .handle
-            .spawn_blocking(move || keys.delete_data_keys(tenant, &erased))
+            .spawn_blocking({
+                let (keys, erased) = (keys.clone(), erased.clone());
+                move || inner.owed_keys.delete(&keys, tenant, &erased)
+            })
             .await;
-        if let Ok(Err(e)) = done {
-            tracing::warn!(
-                error = rapport_sql::store_error_kind(&e),
-                "key delete failed"
-            );
+        match done {
+            Ok(r) => Ok(r?),
+            Err(_) => Err(self
+                .inner
+                .owed_keys
+                .owe(&keys, tenant, &erased, "task")
+                .into()),
         }
+    }
+
+    /// Retries the key deletions owed by earlier erasures (see [`Self::delete_erased_keys`]);
+    /// an error while one naming `customer` of `tenant` is still owed.
+    async fn retry_owed_keys(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<(), StoreError> {
+        if self.inner.owed_keys.is_empty() {
+            return Ok(());
+        }
+        let inner = Arc::clone(&self.inner);
+        self.rt
+            .handle
+            .spawn_blocking(move || inner.owed_keys.retry(tenant, customer))
+            .await
+            .map_err(|e| StoreError::unavailable(format!("key deletion task failed: {e}")))?
+            .map_err(StoreError::from)
     }
 
     /// Runs `f` on the store's runtime and awaits it from whatever executor polls the caller.
@@ -1365,9 +1413,12 @@ impl Store for PostgresStore {
             Ok(prepared) => self.groups.apply(prepared).await,
             Err(e) => Err(e),
         };
-        if out.is_ok() {
-            self.shred(tenant, cs).await;
-        }
+        // Only a changeset that stayed in its group's commit shreds; a key deletion that
+        // fails then answers the erasure with the retryable error.
+        let out = match out {
+            Ok(applied) => self.shred(tenant, cs).await.map(|()| applied),
+            e => e,
+        };
         let out = match out {
             Err(e) => match error::as_contact_clash(&e) {
                 Some(contact) => {

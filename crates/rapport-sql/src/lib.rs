@@ -13,6 +13,9 @@
 //! - [`ImportReport`]: what a bulk import did; [`Migration`], [`latest_version`], [`pending`]:
 //!   migration bookkeeping.
 //! - [`store_error_kind`]: a store error as a fixed label for logs (no driver message).
+//! - [`seal`]: field encryption of rows (crypto-shredding); [`shred`]: the erased customers'
+//!   key deletions a store owes when the key store failed after the erasure's commit, retried
+//!   when the erasure is asked for again.
 //! - `testing` (feature `testing`): the segment-query cases both backends' tests run against
 //!   the in-memory reference.
 //!
@@ -36,6 +39,7 @@ mod kind;
 mod migrate;
 pub mod seal;
 pub mod segment;
+pub mod shred;
 mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;

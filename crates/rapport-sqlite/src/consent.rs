@@ -262,9 +262,10 @@ impl ErasureStore for SqliteStore {
         tenant: TenantId,
         id: CustomerId,
     ) -> Result<Option<ErasureRecord>, StoreError> {
-        // An erasure reported undone because its WAL checkpoint failed: asked again (the
-        // service reads the record of an erased customer), the checkpoint is retried first.
-        self.writer.flush_erasures().await?;
+        // An erasure reported undone because its key deletion or its WAL checkpoint failed:
+        // asked again (the service reads the record of an erased customer), what it owes is
+        // retried first.
+        self.writer.flush_erasures(tenant, id).await?;
         Ok(self
             .readers
             .read(move |c| read_erasure(c, tenant, id))

@@ -63,6 +63,13 @@ pub enum SqliteError {
         "the erasure is committed but the WAL could not be truncated ({0}); erase again to retry"
     )]
     ErasureNotFlushed(String),
+    /// An erasure committed (with encryption), but the key store failed to delete an erased
+    /// customer's data key: older copies of the rows (WAL, backups) still open with it, so the
+    /// erasure is not reported done. The deletion is owed; erasing the customer again
+    /// (`ErasureStore::erasure`, which the service reads for an erased customer) retries it
+    /// and succeeds once the key is gone.
+    #[error(transparent)]
+    KeysNotDeleted(#[from] rapport_sql::shred::KeysNotDeleted),
     /// The key store of an encrypting store failed (crypto-shredding).
     #[error("key store: {0}")]
     Keys(rapport_core::StoreError),

@@ -495,6 +495,7 @@ impl From<SqliteError> for StoreError {
                 reason: e.to_string(),
             },
             SqliteError::Keys(e) => e,
+            SqliteError::KeysNotDeleted(e) => e.into(),
             e => StoreError::Backend {
                 backend: "sqlite",
                 source: Box::new(e),

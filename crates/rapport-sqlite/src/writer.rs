@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use futures_channel::oneshot;
 use rapport_core::ports::KeyStore;
 use rapport_core::{CustomerId, TenantId};
+use rapport_sql::shred::{KeysNotDeleted, OwedKeys};
 use rusqlite::Connection;
 
 use crate::apply::{ApplyError, Outcome, Prepared, apply};
@@ -41,6 +42,9 @@ pub(crate) struct Writer {
     /// Set while an erasure's TRUNCATE checkpoint is owed (it failed within the busy
     /// timeout); cleared by the next one that succeeds.
     owed: Arc<AtomicBool>,
+    /// Erased customers' key deletions that failed after their commit, owed until a retry
+    /// ([`Writer::flush_erasures`]) goes through.
+    keys_owed: Arc<OwedKeys>,
     busy_timeout: Duration,
 }
 
@@ -52,6 +56,8 @@ impl Writer {
         let (shred_tx, shred_rx) = mpsc::channel::<Shred>();
         let owed = Arc::new(AtomicBool::new(false));
         let flag = owed.clone();
+        let keys_owed = Arc::new(OwedKeys::default());
+        let shred_owed = keys_owed.clone();
         thread::Builder::new()
             .name("rapport-sqlite-shred".into())
             .spawn(move || shredder(&shred_rx))
@@ -59,22 +65,36 @@ impl Writer {
         thread::Builder::new()
             .name("rapport-sqlite-writer".into())
             .spawn(move || {
-                run(conn, busy_timeout, &rx, &flag, &shred_tx);
+                run(conn, busy_timeout, &rx, &flag, &shred_tx, &shred_owed);
             })
             .map_err(|_| SqliteError::WriterGone)?;
         Ok(Writer {
             tx,
             owed,
+            keys_owed,
             busy_timeout,
         })
     }
 
-    /// Runs the TRUNCATE checkpoint an earlier erasure still owes, if any (waiting for readers
-    /// up to the busy timeout).
+    /// What an earlier erasure still owes before `customer` of `tenant` may be reported
+    /// erased: the key deletions that failed after their commit (all retried; an error while
+    /// one naming the customer is still owed), then the TRUNCATE checkpoint, if any (waiting
+    /// for readers up to the busy timeout).
     ///
     /// # Errors
-    /// [`SqliteError::ErasureNotFlushed`] when it fails again.
-    pub(crate) async fn flush_erasures(&self) -> Result<(), SqliteError> {
+    /// [`SqliteError::KeysNotDeleted`] when the customer's key deletion fails again,
+    /// [`SqliteError::ErasureNotFlushed`] when the checkpoint does.
+    pub(crate) async fn flush_erasures(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<(), SqliteError> {
+        if !self.keys_owed.is_empty() {
+            // On the writer thread: key store IO stays off the caller's executor.
+            let keys_owed = self.keys_owed.clone();
+            self.exec(move |_| Ok(keys_owed.retry(tenant, customer)?))
+                .await?;
+        }
         if !self.owed.load(Ordering::Acquire) {
             return Ok(());
         }
@@ -161,7 +181,14 @@ fn run(
     rx: &mpsc::Receiver<Job>,
     owed: &AtomicBool,
     shred: &mpsc::Sender<Shred>,
+    keys_owed: &Arc<OwedKeys>,
 ) {
+    let ctx = Ctx {
+        busy_timeout,
+        owed,
+        shred,
+        keys_owed,
+    };
     let mut seq: i64 = conn
         .query_row(
             "SELECT COALESCE(MAX(seq), 0) FROM rapport_outbox",
@@ -202,11 +229,7 @@ fn run(
                         &mut conn,
                         std::mem::take(&mut group),
                         &mut seq,
-                        &Ctx {
-                            busy_timeout,
-                            owed,
-                            shred,
-                        },
+                        &ctx,
                         &mut held,
                     );
                     held.flush(&conn, busy_timeout, owed);
@@ -218,11 +241,6 @@ fn run(
                 pending = rx.try_recv().ok();
             }
         }
-        let ctx = Ctx {
-            busy_timeout,
-            owed,
-            shred,
-        };
         commit_group(&mut conn, group, &mut seq, &ctx, &mut held);
     }
     held.flush(&conn, busy_timeout, owed);
@@ -272,6 +290,7 @@ struct Ctx<'a> {
     busy_timeout: Duration,
     owed: &'a AtomicBool,
     shred: &'a mpsc::Sender<Shred>,
+    keys_owed: &'a Arc<OwedKeys>,
 }
 
 /// What an applied changeset's answer waits for after the commit.
@@ -369,13 +388,14 @@ fn commit_group(
                 Wait::Nothing => {}
             }
         }
-        results.push((reply, result, if kept { wait } else { Wait::Nothing }));
+        let wait = if kept { wait } else { Wait::Nothing };
+        results.push((reply, result, wait, prepared.tenant_id));
     }
     if refused {
         // The lone changeset was refused (or found duplicates): nothing of it stays.
         let rolled_back = conn.execute_batch("ROLLBACK");
         *seq = start_seq;
-        for (reply, r, _) in results {
+        for (reply, r, _, _) in results {
             let _ = reply.send(match &rolled_back {
                 Ok(()) => r,
                 Err(e) => r.and_then(|_| {
@@ -409,10 +429,10 @@ fn commit_group(
                 owed.store(false, Ordering::Release);
             }
             let mut shredding = Vec::new();
-            for (reply, r, wait) in results {
+            for (reply, r, wait, tenant) in results {
                 match wait {
                     Wait::Checkpoint if r.is_ok() => held.replies.push((reply, r)),
-                    Wait::Keys if r.is_ok() => shredding.push((reply, r)),
+                    Wait::Keys if r.is_ok() => shredding.push((tenant, reply, r)),
                     _ => {
                         let _ = reply.send(r);
                     }
@@ -426,12 +446,13 @@ fn commit_group(
                     keys,
                     ids: shred,
                     replies: shredding,
+                    owed: ctx.keys_owed.clone(),
                 };
                 if let Err(mpsc::SendError(job)) = ctx.shred.send(job) {
                     job.run();
                 }
             } else {
-                for (reply, r) in shredding {
+                for (_, reply, r) in shredding {
                     let _ = reply.send(r);
                 }
             }
@@ -439,7 +460,7 @@ fn commit_group(
         Err(msg) => {
             let _ = conn.execute_batch("ROLLBACK");
             *seq = start_seq;
-            for (reply, r, _) in results {
+            for (reply, r, _, _) in results {
                 let _ = reply.send(r.and_then(|_| {
                     Err(ApplyError::Sqlite(SqliteError::Unavailable(format!(
                         "commit failed: {msg}"
@@ -454,11 +475,13 @@ fn commit_group(
 type ByTenant = BTreeMap<TenantId, Vec<CustomerId>>;
 
 /// Committed erasures (with encryption) whose customers' keys are still to be deleted, and
-/// their answers.
+/// their answers (with each erasure's tenant).
 struct Shred {
     keys: Arc<dyn KeyStore>,
     ids: Vec<(TenantId, CustomerId)>,
-    replies: Vec<(Reply, Result<Outcome, ApplyError>)>,
+    replies: Vec<(TenantId, Reply, Result<Outcome, ApplyError>)>,
+    /// Where a failed deletion is remembered.
+    owed: Arc<OwedKeys>,
 }
 
 impl Shred {
@@ -469,36 +492,45 @@ impl Shred {
 
     /// Deletes the keys of several jobs together — one call per key store and tenant, so a
     /// file key store syncs each touched shard once for all of them — then answers them all.
+    /// A deletion that fails is owed ([`OwedKeys`]): the commit stands (the tombstone rows
+    /// hold no sealed profile any more), but a key left behind still opens the older copies,
+    /// so the erasures of that key store and tenant are answered
+    /// [`SqliteError::KeysNotDeleted`] and erasing again retries.
     fn run_all(jobs: Vec<Shred>) {
-        let mut stores: Vec<(Arc<dyn KeyStore>, ByTenant)> = Vec::new();
+        let mut stores: Vec<(Arc<dyn KeyStore>, Arc<OwedKeys>, ByTenant)> = Vec::new();
         let mut replies = Vec::new();
         for job in jobs {
-            let at = match stores.iter().position(|(k, _)| Arc::ptr_eq(k, &job.keys)) {
+            let at = match stores.iter().position(|(k, ..)| Arc::ptr_eq(k, &job.keys)) {
                 Some(at) => at,
                 None => {
-                    stores.push((job.keys.clone(), BTreeMap::new()));
+                    stores.push((job.keys.clone(), job.owed.clone(), BTreeMap::new()));
                     stores.len() - 1
                 }
             };
             for (t, c) in job.ids {
-                stores[at].1.entry(t).or_default().push(c);
+                stores[at].2.entry(t).or_default().push(c);
             }
-            replies.extend(job.replies);
+            replies.extend(
+                job.replies
+                    .into_iter()
+                    .map(|(t, reply, r)| (at, t, reply, r)),
+            );
         }
-        for (keys, by_tenant) in stores {
+        let mut failed: Vec<(usize, TenantId, KeysNotDeleted)> = Vec::new();
+        for (at, (keys, owed, by_tenant)) in stores.iter().enumerate() {
             for (t, ids) in by_tenant {
-                // The commit stands: the tombstone row holds no sealed profile any more, a
-                // key left behind opens only the older copies (logged, kind only).
-                if let Err(e) = keys.delete_data_keys(t, &ids) {
-                    tracing::warn!(
-                        error = rapport_sql::store_error_kind(&e),
-                        "key delete failed"
-                    );
+                if let Err(e) = owed.delete(keys, *t, ids) {
+                    failed.push((at, *t, e));
                 }
             }
         }
-        for (reply, r) in replies {
-            let _ = reply.send(r);
+        for (at, t, reply, r) in replies {
+            let _ = reply.send(match failed.iter().find(|f| (f.0, f.1) == (at, t)) {
+                Some((.., e)) => {
+                    r.and_then(|_| Err(ApplyError::Sqlite(SqliteError::KeysNotDeleted(e.clone()))))
+                }
+                None => r,
+            });
         }
     }
 }

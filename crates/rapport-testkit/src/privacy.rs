@@ -679,7 +679,7 @@ where
         "a merge record is gone after the erasure"
     );
     let text = serde_json::to_string(&records).map_err(|e| e.to_string())?;
-    for who in ["a", "b", "c"] {
+    for who in ["a", "b", "c", "d"] {
         ensure!(
             !text.contains(&format!("zq-{who}")),
             "a merge record keeps the erased person's data ({who})"
@@ -870,6 +870,214 @@ where
     ensure!(
         matches!(&ledger[..], [x] if x.source == secrets[0] && x.evidence.as_deref() == Some(secrets[1])),
         "erasing in tenant A touched tenant B's entries: {ledger:?}"
+    );
+    Ok(())
+}
+
+/// A key store that fails its next `n` key deletions ([`FlakyKeys::fail_deletions`]) and
+/// otherwise does what the key store it wraps does: for the contract
+/// [`owed_key_deletion`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use rapport_core::ports::KeyStore;
+/// use rapport_core::{CustomerId, TenantId};
+/// use rapport_testkit::privacy::FlakyKeys;
+/// # #[derive(Debug, Default)]
+/// # struct Keys;
+/// # impl KeyStore for Keys {
+/// #   fn index_key(&self, _: TenantId) -> Result<rapport_core::privacy::crypto::IndexKey, rapport_core::StoreError> { Ok(rapport_core::privacy::crypto::IndexKey::from_bytes([1; 32])) }
+/// #   fn data_key(&self, _: TenantId, _: CustomerId) -> Result<Option<rapport_core::privacy::crypto::DataKey>, rapport_core::StoreError> { Ok(None) }
+/// #   fn create_data_key(&self, _: TenantId, _: CustomerId) -> Result<rapport_core::privacy::crypto::DataKey, rapport_core::StoreError> { Ok(rapport_core::privacy::crypto::DataKey::from_bytes([2; 32])) }
+/// #   fn delete_data_key(&self, _: TenantId, _: CustomerId) -> Result<bool, rapport_core::StoreError> { Ok(true) }
+/// #   fn nonce(&self) -> [u8; 24] { [0; 24] }
+/// # }
+/// let keys = FlakyKeys::new(Arc::new(Keys));
+/// let (t, c) = (TenantId::from_u128(1), CustomerId::from_u128(2));
+/// keys.fail_deletions(1);
+/// assert!(keys.delete_data_keys(t, &[c]).is_err());
+/// assert!(keys.delete_data_keys(t, &[c]).is_ok());
+/// ```
+#[derive(Debug)]
+pub struct FlakyKeys {
+    inner: std::sync::Arc<dyn rapport_core::ports::KeyStore>,
+    fails: std::sync::atomic::AtomicUsize,
+}
+
+impl FlakyKeys {
+    /// Wraps `inner`, failing nothing yet.
+    #[must_use]
+    pub fn new(inner: std::sync::Arc<dyn rapport_core::ports::KeyStore>) -> Self {
+        Self {
+            inner,
+            fails: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// Fails the next `n` deletion calls (`delete_data_key` or `delete_data_keys`, each call
+    /// one), deleting nothing in them.
+    pub fn fail_deletions(&self, n: usize) {
+        self.fails.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn failing(&self) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        match self
+            .fails
+            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+        {
+            Ok(_) => Err(StoreError::Unavailable {
+                reason: "key store: injected deletion failure".into(),
+            }),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+impl rapport_core::ports::KeyStore for FlakyKeys {
+    fn index_key(&self, t: TenantId) -> Result<privacy::crypto::IndexKey, StoreError> {
+        self.inner.index_key(t)
+    }
+    fn data_key(
+        &self,
+        t: TenantId,
+        c: CustomerId,
+    ) -> Result<Option<privacy::crypto::DataKey>, StoreError> {
+        self.inner.data_key(t, c)
+    }
+    fn create_data_key(
+        &self,
+        t: TenantId,
+        c: CustomerId,
+    ) -> Result<privacy::crypto::DataKey, StoreError> {
+        self.inner.create_data_key(t, c)
+    }
+    fn delete_data_key(&self, t: TenantId, c: CustomerId) -> Result<bool, StoreError> {
+        self.failing()?;
+        self.inner.delete_data_key(t, c)
+    }
+    fn delete_data_keys(&self, t: TenantId, cs: &[CustomerId]) -> Result<(), StoreError> {
+        self.failing()?;
+        self.inner.delete_data_keys(t, cs)
+    }
+    fn nonce(&self) -> [u8; privacy::crypto::NONCE_LEN] {
+        self.inner.nonce()
+    }
+    fn sync(&self) -> Result<(), StoreError> {
+        self.inner.sync()
+    }
+}
+
+/// A key deletion that fails after the erasure's commit is owed, never dropped: for a store
+/// encrypting through `keys`, with a customer `b` merged into `a`, an erasure of `a` whose
+/// key deletion fails is answered `StoreError::Unavailable` ("… erase again …") while `a`
+/// and `b` are `Erased` and both keys are still there; erasing again while the key store
+/// still fails fails the same way; erasing again once it works returns the erasure record and
+/// both keys are gone — the merged tombstone's with the survivor's. A customer `c` (with `d`
+/// merged into it) erased meanwhile with a working key store is answered done at once, and
+/// its key and `d`'s are gone.
+///
+/// # Errors
+/// A description of the first violation.
+pub async fn owed_key_deletion<S>(s: &S, keys: &FlakyKeys) -> Outcome
+where
+    S: ConsentStore + rapport_core::ports::ErasureStore + rapport_core::ports::MergeStore + Outbox,
+{
+    use crate::support::{FixedClock, SequentialIds};
+    use rapport_core::ports::KeyStore;
+    let e = |e: rapport::Error| e.to_string();
+    let svc = rapport::Service::new(s)
+        .with_clock(FixedClock::at(t0() + Duration::days(30)))
+        .with_ids(SequentialIds::starting_at(1));
+    let person = |who: &str| -> Result<Profile, String> {
+        Ok(Profile {
+            display_name: Some(Pii::new(format!("ok-{who}-name"))),
+            email: Some(Pii::new(
+                Email::parse(&format!("ok-{who}@example.com")).map_err(|e| e.to_string())?,
+            )),
+            ..Profile::default()
+        })
+    };
+    let mut ids = Vec::new();
+    for who in ["a", "b", "c", "d"] {
+        ids.push(
+            svc.register(TA, person(who)?)
+                .await
+                .map_err(e)?
+                .customer
+                .id(),
+        );
+    }
+    let [a, b, c, d] = ids[..] else {
+        return Err("setup: four customers".into());
+    };
+    let actor = Actor::new("kit").map_err(|e| e.to_string())?;
+    for (survivor, loser) in [(a, b), (c, d)] {
+        svc.merge(
+            TA,
+            rapport::MergeRequest::new(survivor, loser, actor.clone()),
+        )
+        .await
+        .map_err(e)?;
+    }
+    let has_key = |id| keys.data_key(TA, id).map(|k| k.is_some()).ok();
+    ensure!(
+        has_key(a) == Some(true) && has_key(b) == Some(true),
+        "setup: the customers have no data keys (is encryption on?)"
+    );
+    let undone = |r: &Result<privacy::ErasureRecord, rapport::Error>| match r {
+        Err(rapport::Error::Store(StoreError::Unavailable { reason })) => {
+            reason.contains("erase again") && reason.contains("data key")
+        }
+        _ => false,
+    };
+
+    keys.fail_deletions(2);
+    let first = svc.erase(TA, a, "ticket-5", "gdpr-art17").await;
+    ensure!(
+        undone(&first),
+        "an erasure whose key deletion failed was answered {first:?}"
+    );
+    for id in [a, b] {
+        ensure!(
+            load(s, TA, id).await?.stage() == Stage::Erased,
+            "customer {id} is not erased after the committed erasure"
+        );
+        ensure!(
+            has_key(id) == Some(true),
+            "setup: the failed deletion deleted customer {id}'s key"
+        );
+    }
+    let again = svc.erase(TA, a, "ticket-6", "again").await;
+    ensure!(
+        undone(&again),
+        "erasing again while the key store still fails was answered {again:?}"
+    );
+    // A working key store meanwhile: another customer's erasure is done at once, and deletes
+    // the key of the tombstone merged into it with its own.
+    svc.erase(TA, c, "ticket-7", "gdpr-art17")
+        .await
+        .map_err(e)?;
+    for id in [c, d] {
+        ensure!(
+            has_key(id) == Some(false),
+            "customer {id}'s key survived the erasure of c (d merged into c)"
+        );
+    }
+    let record = svc.erase(TA, a, "ticket-8", "again").await.map_err(e)?;
+    ensure!(
+        record.customer == a && record.requester == "ticket-5",
+        "erasing again did not return the stored record: {record:?}"
+    );
+    for id in [a, b] {
+        ensure!(
+            has_key(id) == Some(false),
+            "customer {id}'s data key survived the retried erasure"
+        );
+    }
+    ensure!(
+        svc.erase(TA, b, "ticket-9", "again").await.is_ok(),
+        "erasing the merged tombstone again failed"
     );
     Ok(())
 }

@@ -324,7 +324,10 @@ impl<S: ConsentStore + ErasureStore + MergeStore, N: Notifier> Service<S, N> {
     /// # Errors
     /// [`DomainError::InvalidText`] for a bad requester or reason, [`Error::NotFound`],
     /// [`DomainError::Tombstoned`] for a customer erased before erasure records existed,
-    /// store errors.
+    /// store errors — among them `StoreError::Unavailable` for an erasure that committed but
+    /// is not done yet (SQLite could not truncate its WAL, or the key store could not delete
+    /// an erased customer's data key): erasing again retries what it owes and returns the
+    /// record once done.
     pub async fn erase(
         &self,
         t: TenantId,

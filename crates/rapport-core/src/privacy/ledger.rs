@@ -515,26 +515,19 @@ mod tests {
 
     use super::*;
 
-    const PURPOSES: [Purpose; 3] = [
-        Purpose::Marketing,
-        Purpose::Profiling,
-        Purpose::Transactional,
-    ];
-    const CHANNELS: [ContactChannel; 3] = [
-        ContactChannel::Email,
-        ContactChannel::Sms,
-        ContactChannel::Any,
-    ];
     const STATES: [ConsentState; 3] = [
         ConsentState::Granted,
         ConsentState::Withdrawn,
         ConsentState::Pending,
     ];
 
-    /// Entries in recording order: (purpose, channel, state, day offset of `at`); few days so
-    /// that ties are common.
+    /// Entries in recording order: (purpose, channel, state, day offset of `at`), drawn from
+    /// every purpose and every channel; few days and up to 120 entries over the 36 pairs, so
+    /// that ties and several entries per pair are common.
     fn ledger() -> impl Strategy<Value = Vec<ConsentEntry>> {
-        prop::collection::vec((0..3usize, 0..3usize, 0..3usize, 0..4i64), 0..30).prop_map(|raw| {
+        let (purposes, channels) = (Purpose::ALL.len(), ContactChannel::ALL.len());
+        let entry = (0..purposes, 0..channels, 0..STATES.len(), 0..4i64);
+        prop::collection::vec(entry, 0..120).prop_map(|raw| {
             let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
             raw.into_iter()
                 .enumerate()
@@ -543,8 +536,8 @@ mod tests {
                         // Ids not in recording order: the recording time must decide ties.
                         ConsentEntryId::from_u128(1_000 - i as u128),
                         CustomerId::from_u128(1),
-                        PURPOSES[p],
-                        CHANNELS[c],
+                        Purpose::ALL[p],
+                        ContactChannel::ALL[c],
                         STATES[s],
                         format!("src-{i}"),
                         t0 + Duration::days(day),
@@ -563,7 +556,7 @@ mod tests {
         #[test]
         fn prop_state_is_the_last_entry_per_purpose_and_channel(
             entries in ledger(),
-            rotate in 0..30usize,
+            rotate in 0..120usize,
         ) {
             let mut shuffled = entries.clone();
             if !shuffled.is_empty() {
@@ -573,8 +566,8 @@ mod tests {
             }
             let now = current(&shuffled);
             let snap = snapshot(&shuffled);
-            for p in PURPOSES {
-                for c in CHANNELS {
+            for p in Purpose::ALL {
+                for c in ContactChannel::ALL {
                     // The model: scan in recording order, keep the last with the greatest `at`.
                     let mut last: Option<&ConsentEntry> = None;
                     for e in entries.iter().filter(|e| e.purpose == p && e.channel == c) {
