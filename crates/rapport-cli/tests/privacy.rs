@@ -155,7 +155,7 @@ fn consent_export_erase_and_retention_from_the_command_line() {
     // Export holds the person's data; erase removes it; erase again is the same record.
     let export = ok(d, &["export", "c1"]);
     let doc: serde_json::Value = serde_json::from_str(&export).unwrap();
-    assert_eq!(doc["schema_version"], 2);
+    assert_eq!(doc["schema_version"], 3);
     assert!(export.contains("zoe.quill@example.com") && export.contains("Zoe Quill"));
     let erased = ok(
         d,

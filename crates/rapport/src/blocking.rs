@@ -1704,7 +1704,11 @@ impl<S: Store, N: Notifier> Service<S, N> {
     /// As the async method.
     pub fn export(&self, t: TenantId, id: CustomerId) -> Result<privacy::ExportDocument, Error>
     where
-        S: ports::ConsentStore + ports::ErasureStore + ports::MergeStore,
+        S: ports::ConsentStore
+            + ports::ErasureStore
+            + ports::MergeStore
+            + ports::AccountStore
+            + ports::CaseStore,
     {
         block_on(self.0.export(t, id))
     }

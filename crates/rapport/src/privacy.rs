@@ -528,13 +528,17 @@ impl<S: ConsentStore + ErasureStore + MergeStore, N: Notifier> Service<S, N> {
     }
 }
 
-impl<S: ConsentStore + ErasureStore + MergeStore, N: Notifier> Service<S, N> {
+impl<S, N> Service<S, N>
+where
+    S: ConsentStore + ErasureStore + MergeStore + AccountStore + CaseStore,
+    N: Notifier,
+{
     /// Everything held about one person as one document (versioned schema,
     /// `docs/export.schema.json`): the record, stats, every activity, the tier and stage
     /// history with reasons (recomputed from the activities under the service's policies),
-    /// the consent ledger, the merges the person took part in (the other record by id only)
-    /// and the erasure record if any. A merged id is followed to the customer holding the
-    /// data.
+    /// the consent ledger, the merges the person took part in (the other record by id only),
+    /// the person's account links (ended ones included) and cases, and the erasure record if
+    /// any. A merged id is followed to the customer holding the data.
     ///
     /// ```
     /// # use futures::executor::block_on;
@@ -545,7 +549,8 @@ impl<S: ConsentStore + ErasureStore + MergeStore, N: Notifier> Service<S, N> {
     /// # let t = TenantId::from_u128(1);
     /// let id = block_on(svc.register(t, Profile::default()))?.customer.id();
     /// let doc = block_on(svc.export(t, id))?;
-    /// assert_eq!((doc.schema_version, doc.customer.id()), (2, id));
+    /// assert_eq!((doc.schema_version, doc.customer.id()), (3, id));
+    /// assert!(doc.accounts.is_empty() && doc.cases.is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
@@ -570,6 +575,8 @@ impl<S: ConsentStore + ErasureStore + MergeStore, N: Notifier> Service<S, N> {
         let erasure = self.store().erasure(t, cid).await?;
         // The tombstones merged into this customer: their merges are the person's too.
         let merges = self.store().merges_of(t, cid).await?;
+        let accounts = self.store().customer_links(t, cid).await?;
+        let cases = self.cases_of(t, cid).await?;
         let history = privacy::decision_history(&read.customer, &activities, self.policies(), now)?;
         let mut doc = privacy::ExportDocument::new(
             read.customer,
@@ -580,10 +587,29 @@ impl<S: ConsentStore + ErasureStore + MergeStore, N: Notifier> Service<S, N> {
             now,
         );
         doc.history = history;
+        doc.accounts = accounts;
+        doc.cases = cases;
         doc.merges = merges
             .iter()
             .filter_map(|r| privacy::ExportedMerge::of(r, cid))
             .collect();
         Ok(doc)
+    }
+
+    /// Every case about `cid`, page after page, by id.
+    async fn cases_of(&self, t: TenantId, cid: CustomerId) -> Result<Vec<Case>, Error> {
+        const PAGE: u32 = 500;
+        let mut out: Vec<Case> = Vec::new();
+        loop {
+            let mut q = CaseQuery::all(PAGE);
+            q.customer = Some(cid);
+            q.after = out.last().map(Case::id);
+            let page = self.store().cases(t, q).await?;
+            let full = page.len() >= PAGE as usize;
+            out.extend(page);
+            if !full {
+                return Ok(out);
+            }
+        }
     }
 }

@@ -73,6 +73,17 @@ fn the_validator_rejects_documents_that_break_the_schema() {
         ("/history", Value::from("none"), "a wrong type"),
         ("/merges", Value::from(3), "a wrong type"),
         ("/activities", Value::from("none"), "a wrong type"),
+        ("/cases/0/csat", Value::from(6), "a CSAT answer above 5"),
+        (
+            "/cases/0/status",
+            Value::from("lost"),
+            "an unknown case status",
+        ),
+        (
+            "/accounts/0/roles/0",
+            Value::from("boss"),
+            "an unknown account role",
+        ),
         // Patterns and formats.
         (
             "/tenant",
@@ -257,6 +268,13 @@ fn a_full_export_validates_before_and_after_erasure() {
         .collect();
     assert_eq!(states, ["granted", "withdrawn", "pending"]);
     assert_eq!(doc["merges"].as_array().map(Vec::len), Some(1));
+    let links = doc["accounts"].as_array().unwrap();
+    assert_eq!(links.len(), 2);
+    assert_eq!(links.iter().filter(|l| l.get("until").is_some()).count(), 1);
+    assert_eq!(doc["cases"].as_array().map(Vec::len), Some(1));
+    assert_eq!(doc["cases"][0]["status"], "resolved");
+    assert_eq!(doc["cases"][0]["csat"], 4);
+    assert_eq!(doc["cases"][0]["history"].as_array().map(Vec::len), Some(3));
     assert!(
         doc["history"]
             .as_array()
@@ -411,6 +429,25 @@ fn everything() -> (Service<MemoryStore>, CustomerId) {
     ))
     .unwrap();
     block_on(svc.merge(T, rapport::MergeRequest::new(id, other, ops))).unwrap();
+    // B2B: an ended link and a current one; a case worked to resolution with a CSAT answer.
+    let acme = block_on(svc.create_account(T, AccountName::new("Acme").unwrap(), None)).unwrap();
+    let beta = block_on(svc.create_account(T, AccountName::new("Beta").unwrap(), None)).unwrap();
+    block_on(svc.link_contact(T, acme.id(), id, [AccountRole::Buyer].into(), false)).unwrap();
+    block_on(svc.unlink_contact(T, acme.id(), id)).unwrap();
+    let roles = [AccountRole::DecisionMaker, AccountRole::Billing].into();
+    block_on(svc.link_contact(T, beta.id(), id, roles, true)).unwrap();
+    let mut open = rapport::OpenCase::new(
+        id,
+        CaseCategory::new("billing/refund").unwrap(),
+        CaseSeverity::Urgent,
+        Channel::Email,
+    );
+    open.assignee = Some(Assignee::new("team-support-2").unwrap());
+    let case = block_on(svc.open_case(T, open)).unwrap();
+    let moved = rapport::CaseChange::Move(CaseStatus::InProgress);
+    block_on(svc.update_case(T, case.id(), moved)).unwrap();
+    let resolve = rapport::CaseChange::Resolve(Some(Csat::new(4).unwrap()));
+    block_on(svc.update_case(T, case.id(), resolve)).unwrap();
     (svc, id)
 }
 

@@ -164,6 +164,75 @@ pub trait AccountStore: Store {
     }
 }
 
+// References and `Arc`s of an account store are account stores (as for every other port), so
+// a service over `&S` or `Arc<S>` reads accounts too. Every method forwards, the provided ones
+// included, so a store's own faster forms are kept.
+macro_rules! forward_account_store {
+    ($($wrapper:ty),+) => {$(
+        impl<S: AccountStore + ?Sized> AccountStore for $wrapper {
+            fn load_account(
+                &self,
+                tenant: TenantId,
+                id: AccountId,
+            ) -> impl Future<Output = Result<Option<Account>, StoreError>> + Send {
+                (**self).load_account(tenant, id)
+            }
+            fn accounts(
+                &self,
+                tenant: TenantId,
+                after: Option<AccountId>,
+                limit: u32,
+            ) -> impl Future<Output = Result<Vec<Account>, StoreError>> + Send {
+                (**self).accounts(tenant, after, limit)
+            }
+            fn subsidiaries(
+                &self,
+                tenant: TenantId,
+                parent: AccountId,
+            ) -> impl Future<Output = Result<Vec<Account>, StoreError>> + Send {
+                (**self).subsidiaries(tenant, parent)
+            }
+            fn account_links(
+                &self,
+                tenant: TenantId,
+                account: AccountId,
+            ) -> impl Future<Output = Result<Vec<AccountLink>, StoreError>> + Send {
+                (**self).account_links(tenant, account)
+            }
+            fn account_activities(
+                &self,
+                tenant: TenantId,
+                account: AccountId,
+            ) -> impl Future<Output = Result<Vec<Activity>, StoreError>> + Send {
+                (**self).account_activities(tenant, account)
+            }
+            fn customer_links(
+                &self,
+                tenant: TenantId,
+                customer: CustomerId,
+            ) -> impl Future<Output = Result<Vec<AccountLink>, StoreError>> + Send {
+                (**self).customer_links(tenant, customer)
+            }
+            fn accounts_activities(
+                &self,
+                tenant: TenantId,
+                accounts: &[AccountId],
+            ) -> impl Future<Output = Result<Vec<Vec<Activity>>, StoreError>> + Send {
+                (**self).accounts_activities(tenant, accounts)
+            }
+            fn contacts_by_role(
+                &self,
+                tenant: TenantId,
+                accounts: &[AccountId],
+            ) -> impl Future<Output = Result<BTreeMap<AccountRole, usize>, StoreError>> + Send {
+                (**self).contacts_by_role(tenant, accounts)
+            }
+        }
+    )+};
+}
+
+forward_account_store!(&S, std::sync::Arc<S>);
+
 /// Adds the roles of the active links among `links` to `by_role` (one per link and role).
 ///
 /// ```

@@ -17,11 +17,11 @@ use crate::quality::merge::FieldOutcome;
 use crate::quality::merge_op::MergeRecord;
 
 /// The schema version [`ExportDocument`]s are written in (2: merges and the tier and stage
-/// history).
-pub const EXPORT_SCHEMA_VERSION: u32 = 2;
+/// history; 3: account links and cases).
+pub const EXPORT_SCHEMA_VERSION: u32 = 3;
 
 /// The URI naming the export schema (`docs/export.schema.json`).
-pub const EXPORT_SCHEMA: &str = "https://rapport.dev/schema/export/v2.json";
+pub const EXPORT_SCHEMA: &str = "https://rapport.dev/schema/export/v3.json";
 
 /// Which side of a merge the exported person was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -223,7 +223,8 @@ pub fn decision_history(
 /// expiries, tier and lifecycle state with their pins and overrides, consent snapshot), the
 /// folded stats, every activity, the tier and stage history with reasons, the consent ledger
 /// with its history, the merges the person took part in (without the other record's personal
-/// data) and the erasure record when it was erased. Personal values appear as they are: the
+/// data), the person's links to B2B accounts (roles, since, until), the complaint cases about
+/// them and the erasure record when it was erased. Personal values appear as they are: the
 /// document is for the person.
 ///
 /// ```
@@ -262,6 +263,12 @@ pub struct ExportDocument {
     /// The merges the person took part in, by time (see [`ExportedMerge`]).
     #[serde(default)]
     pub merges: Vec<ExportedMerge>,
+    /// The person's links to accounts, current and ended, by account.
+    #[serde(default)]
+    pub accounts: Vec<crate::AccountLink>,
+    /// The cases about the person, by id, with their status history.
+    #[serde(default)]
+    pub cases: Vec<crate::Case>,
     /// The erasure record, when the customer was erased.
     pub erasure: Option<ErasureRecord>,
 }
@@ -288,6 +295,8 @@ impl ExportDocument {
             history: Vec::new(),
             consents,
             merges: Vec::new(),
+            accounts: Vec::new(),
+            cases: Vec::new(),
             erasure,
         }
     }

@@ -14,15 +14,21 @@ use super::t0;
 use crate::SequentialIds;
 use crate::contracts::{Outcome, TA, TB};
 
-/// The bound both contracts need: what [`Service::export`], [`Service::erase`] and
-/// [`Service::retention`] ask of a store, and its outbox.
+/// The bound both contracts need: what [`Service::export`] (accounts and cases included),
+/// [`Service::erase`] and [`Service::retention`] ask of a store, and its outbox.
 ///
 /// ```
 /// fn takes<S: rapport_testkit::privacy::PrivacyStore>(_: &S) {}
 /// takes(&rapport_memory::MemoryStore::new());
 /// ```
-pub trait PrivacyStore: ConsentStore + ErasureStore + MergeStore + Outbox {}
-impl<S: ConsentStore + ErasureStore + MergeStore + Outbox> PrivacyStore for S {}
+pub trait PrivacyStore:
+    ConsentStore + ErasureStore + MergeStore + AccountStore + CaseStore + Outbox
+{
+}
+impl<S> PrivacyStore for S where
+    S: ConsentStore + ErasureStore + MergeStore + AccountStore + CaseStore + Outbox
+{
+}
 
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
@@ -52,6 +58,10 @@ struct Planted {
     until: DateTime<chrono::Utc>,
     /// Every personal string planted (the tenant's prefix `zq-<w>-` on all but the phone).
     secrets: Vec<String>,
+    /// The account the person is the primary decision maker of.
+    account: AccountId,
+    /// The case opened about the person.
+    case: CaseId,
 }
 
 const EXPORT_AMOUNT_CENTS: i64 = 123_457;
@@ -170,6 +180,28 @@ async fn plant<S: PrivacyStore>(
         )
         .await
         .map_err(err)?;
+    // B2B: the person is an account's primary decision maker; a complaint case about them.
+    let account = svc
+        .create_account(t, AccountName::new("Acme").map_err(err)?, None)
+        .await
+        .map_err(err)?
+        .id();
+    svc.link_contact(t, account, id, [AccountRole::DecisionMaker].into(), true)
+        .await
+        .map_err(err)?;
+    let case = svc
+        .open_case(
+            t,
+            rapport::OpenCase::new(
+                id,
+                CaseCategory::new("delivery").map_err(err)?,
+                CaseSeverity::High,
+                Channel::Phone,
+            ),
+        )
+        .await
+        .map_err(err)?
+        .id();
     let secrets = [
         "Ann Lee",
         "ann@example.com",
@@ -194,6 +226,8 @@ async fn plant<S: PrivacyStore>(
         vip,
         until,
         secrets,
+        account,
+        case,
     })
 }
 
@@ -206,7 +240,7 @@ fn check_export(
 ) -> Outcome {
     let c = &doc.customer;
     ensure!(
-        (doc.schema_version, doc.tenant, c.tenant(), c.id()) == (2, t, t, p.id),
+        (doc.schema_version, doc.tenant, c.tenant(), c.id()) == (3, t, t, p.id),
         "the export is not the person's ({:?}, {}, {})",
         doc.schema_version,
         doc.tenant,
@@ -339,9 +373,56 @@ fn check_export(
         "the export's tier history is missing or without reasons: {:?}",
         doc.history
     );
+    check_accounts_and_cases(doc, p)?;
     ensure!(
         doc.erasure.is_none(),
         "a live person's export has an erasure record"
+    );
+    Ok(())
+}
+
+/// The person's account link (role, primary) and case (category, severity, status) are in
+/// the export: before erasure and after it (neither holds personal data).
+fn check_accounts_and_cases(doc: &ExportDocument, p: &Planted) -> Outcome {
+    let links: Vec<_> = doc
+        .accounts
+        .iter()
+        .map(|l| (l.account, l.customer, l.roles.clone(), l.primary, l.until))
+        .collect();
+    let want = vec![(
+        p.account,
+        p.id,
+        [AccountRole::DecisionMaker].into(),
+        true,
+        None,
+    )];
+    ensure!(
+        links == want,
+        "the export's account links: {links:?}, want {want:?}"
+    );
+    let cases: Vec<_> = doc
+        .cases
+        .iter()
+        .map(|c| {
+            (
+                c.id(),
+                c.customer,
+                c.category.as_str(),
+                c.severity,
+                c.status(),
+            )
+        })
+        .collect();
+    let want = vec![(
+        p.case,
+        p.id,
+        "delivery",
+        CaseSeverity::High,
+        CaseStatus::Open,
+    )];
+    ensure!(
+        cases == want,
+        "the export's cases: {cases:?}, want {want:?}"
     );
     Ok(())
 }
@@ -362,10 +443,12 @@ fn found(doc: &ExportDocument, secrets: &[String]) -> Result<Vec<String>, String
 /// them. Their export — by their id or the merged record's — holds each with its values:
 /// three activities (the purchase of 1234.57, two visits with their text), the ledger of three
 /// in time order with sources and evidence, the merge naming the other record, the stage
-/// history (prospect → new at the purchase) and a tier change, each with a reason. Tenant B's
+/// history (prospect → new at the purchase) and a tier change, each with a reason, the
+/// person's account link (primary decision maker) and the case opened about them. Tenant B's
 /// person, planted with the same ids, appears in neither direction. After an erasure the
 /// export's JSON holds none of the personal strings, yet keeps the three activities and the
-/// revenue to the cent, the ledger stripped, the merge by id and the erasure record; tenant B's
+/// revenue to the cent, the ledger stripped, the merge by id, the account link and the case,
+/// and the erasure record; tenant B's
 /// export is unchanged. Erasing again returns the same record and writes nothing (same
 /// version, same export, no outbox message).
 ///
@@ -403,6 +486,7 @@ pub async fn export_holds_everything<S: PrivacyStore>(s: &S) -> Outcome {
         .await
         .map_err(err)?;
     let doc = svc_a.export(TA, a.id).await.map_err(err)?;
+    check_accounts_and_cases(&doc, &a).map_err(|e| format!("after erasure: {e}"))?;
     let left = found(&doc, &a.secrets)?;
     ensure!(left.is_empty(), "the export after erasure holds {left:?}");
     ensure!(
