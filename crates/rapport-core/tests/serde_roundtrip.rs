@@ -93,3 +93,56 @@ fn wire_format_is_stable_and_readable() {
         r#"{"amount":"10.50","currency":"EUR"}"#
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// An activity kind reads the same whatever the order of its keys: the tag first (as
+    /// written), last, or in sorted order (a `serde_json::Value` sorts them).
+    #[test]
+    fn prop_activity_kind_reads_in_any_key_order(k in kind(Currency::EUR)) {
+        let value = serde_json::to_value(&k).unwrap();
+        prop_assert_eq!(&serde_json::from_value::<ActivityKind>(value.clone()).unwrap(), &k);
+        let fields = value.as_object().unwrap();
+        let mut reversed = String::from("{");
+        for (i, (key, v)) in fields.iter().filter(|(k, _)| *k != "kind").chain(fields.iter().filter(|(k, _)| *k == "kind")).enumerate() {
+            if i > 0 {
+                reversed.push(',');
+            }
+            reversed.push_str(&format!("{}:{}", serde_json::to_string(key).unwrap(), v));
+        }
+        reversed.push('}');
+        prop_assert_eq!(&serde_json::from_str::<ActivityKind>(&reversed).unwrap(), &k, "{}", reversed);
+    }
+}
+
+#[test]
+fn activity_kind_reads_as_the_tagged_form_did() {
+    let read = |s: &str| serde_json::from_str::<ActivityKind>(s).map_err(|e| e.to_string());
+    assert_eq!(read(r#"{"kind":"contact"}"#), Ok(ActivityKind::Contact));
+    assert_eq!(
+        read(r#"{"kind":"visit","item":null}"#),
+        Ok(ActivityKind::Visit { item: None })
+    );
+    // Fields a kind does not have are ignored, as before.
+    assert_eq!(
+        read(r#"{"item":"sku-1","kind":"visit","colour":"red"}"#),
+        Ok(ActivityKind::Visit {
+            item: Some("sku-1".into())
+        })
+    );
+    let missing = read(r#"{"kind":"complaint"}"#).unwrap_err();
+    assert!(missing.starts_with("missing field `severity`"), "{missing}");
+    let missing = read(r#"{"kind":"purchase","order_id":"1"}"#).unwrap_err();
+    assert!(missing.starts_with("missing field `amount`"), "{missing}");
+    let unknown = read(r#"{"kind":"teleport"}"#).unwrap_err();
+    assert!(
+        unknown.starts_with("unknown variant `teleport`, expected one of `purchase`"),
+        "{unknown}"
+    );
+    let no_tag = read(r#"{"item":"x"}"#).unwrap_err();
+    assert!(no_tag.starts_with("missing field `kind`"), "{no_tag}");
+    let twice = read(r#"{"kind":"visit","kind":"contact"}"#).unwrap_err();
+    assert!(twice.starts_with("duplicate field `kind`"), "{twice}");
+    assert!(read(r#"[]"#).is_err() && read(r#""visit""#).is_err());
+}

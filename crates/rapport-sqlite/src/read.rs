@@ -179,25 +179,48 @@ pub(crate) fn activities(
     sealer: Option<&Sealer>,
 ) -> Result<Vec<Activity>, SqliteError> {
     // In time order straight from the (tenant, customer, at_us) index: no sorter copying
-    // every row. Activities at the same microsecond are put in idempotency-key order here
-    // (the sort is adaptive: a run already in order costs one comparison per row).
+    // every row.
     let mut stmt = conn.prepare_cached(
-        "SELECT at_us, idempotency_key, activity_json FROM rapport_activities
+        "SELECT activity_json FROM rapport_activities
          WHERE tenant_id = ?1 AND customer_id = ?2 AND at_us >= ?3 AND at_us < ?4
          ORDER BY at_us",
     )?;
-    let mut rows: Vec<(i64, String, String)> = stmt
-        .query_map(
-            params![
-                tenant.to_bytes(),
-                id.to_bytes(),
-                from.map_or(i64::MIN, time_to_us),
-                to.map_or(i64::MAX, time_to_us)
-            ],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?
-        .collect::<Result<_, _>>()?;
-    rows.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    let rows: Vec<String> = rows.into_iter().map(|(_, _, json)| json).collect();
-    Ok(seal::decode_activities(sealer, tenant, &rows)?)
+    let mut rows = stmt.query(params![
+        tenant.to_bytes(),
+        id.to_bytes(),
+        from.map_or(i64::MIN, time_to_us),
+        to.map_or(i64::MAX, time_to_us)
+    ])?;
+    let mut out = if sealer.is_some() {
+        // Sealed rows are opened on two threads for a long timeline: collected first.
+        let mut json: Vec<String> = Vec::new();
+        while let Some(r) = rows.next()? {
+            json.push(r.get(0)?);
+        }
+        seal::decode_activities(sealer, tenant, &json)?
+    } else {
+        plain_activities(&mut rows)?
+    };
+    // Activities at the same microsecond in idempotency-key order, as every store gives them
+    // (the sort is adaptive: a run already in order costs one comparison per row).
+    out.sort_by(|a, b| (a.at, &a.idempotency_key).cmp(&(b.at, &b.idempotency_key)));
+    Ok(out)
+}
+
+/// The text of a row's first column.
+fn text<'r>(r: &'r rusqlite::Row<'_>) -> Result<&'r str, SqliteError> {
+    r.get_ref(0)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()).into()
+    })
+}
+
+/// Plain `activity_json` rows, parsed from SQLite's own buffer: no copy of each row's text
+/// (parsing a long timeline on a second thread beside the stepping was tried: no faster
+/// end to end, `benches/privacy.rs`).
+fn plain_activities(rows: &mut rusqlite::Rows<'_>) -> Result<Vec<Activity>, SqliteError> {
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(from_json("activities", text(r)?)?);
+    }
+    Ok(out)
 }

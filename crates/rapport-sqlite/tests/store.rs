@@ -532,3 +532,46 @@ fn erasure_leaves_no_personal_bytes_in_the_database_or_wal_files() {
         Stage::Erased
     );
 }
+
+/// A long timeline comes back whole, in time then idempotency-key order, and a bad row deep
+/// in it is a typed error, not a partial answer.
+#[test]
+fn a_long_timeline_reads_in_order_and_a_bad_row_in_it_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir);
+    block_on(s.apply(T1, &create_cs(T1, 1))).unwrap();
+    let c = CustomerId::from_u128(1);
+    let n = 3 * rapport_sql::seal::PARALLEL_DECODE_ROWS + 17;
+    let mut cs = Changeset::new();
+    // Written in reverse, two activities per microsecond with keys written out of order.
+    for i in (0..n).rev() {
+        let mut a = purchase(c, &format!("k{:05}", n - i), Decimal::ONE);
+        a.id = ActivityId::from_u128(1_000 + i as u128);
+        a.at = now() - chrono::Duration::microseconds((i / 2) as i64);
+        cs.activities.push(a);
+    }
+    block_on(s.apply(T1, &cs)).unwrap();
+    let got = acts(&s, T1, c, None, None).unwrap();
+    assert_eq!(got.len(), n);
+    let mut want = cs.activities.clone();
+    want.sort_by(|a, b| (a.at, &a.idempotency_key).cmp(&(b.at, &b.idempotency_key)));
+    assert_eq!(got, want);
+
+    // One row near the end (in the part parsed on the second thread) no longer parses.
+    let raw = rusqlite::Connection::open(dir.path().join("r.db")).unwrap();
+    let changed = raw
+        .execute(
+            "UPDATE rapport_activities SET activity_json = '{\"broken' WHERE idempotency_key = ?1",
+            [format!("k{:05}", n - 5)],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(raw);
+    match acts(&s, T1, c, None, None) {
+        Err(StoreError::Corrupt { reason }) => assert!(reason.contains("activities"), "{reason}"),
+        other => panic!(
+            "expected a corrupt-row error, got {:?}",
+            other.map(|v| v.len())
+        ),
+    }
+}

@@ -248,7 +248,7 @@ pub enum Severity {
 /// let complaint = ActivityKind::Complaint { severity: Severity::High };
 /// assert_eq!(complaint.activity_type().as_str(), "complaint");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 #[non_exhaustive]
 pub enum ActivityKind {
@@ -278,6 +278,7 @@ pub enum ActivityKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         margin: Option<Decimal>,
         /// When the refunded order was placed (taken from the order when recorded).
+        #[serde(with = "crate::model::rfc3339")]
         purchased_at: DateTime<Utc>,
         /// True when the whole order was refunded.
         full: bool,
@@ -311,6 +312,71 @@ pub enum ActivityKind {
     },
     /// A contact by or with the customer (call, email, meeting).
     Contact,
+}
+
+impl<'de> Deserialize<'de> for ActivityKind {
+    /// Reads `{"kind": "...", ...}` as the derived internally tagged form does, in one pass
+    /// whatever the order of the keys: every field of every kind has one type in all kinds,
+    /// so the object is read into [`KindFields`] and the kind then takes the fields it has
+    /// (serde's derive would buffer the whole object first, on every row of every timeline).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        fn need<T, E: serde::de::Error>(v: Option<T>, name: &'static str) -> Result<T, E> {
+            v.ok_or_else(|| E::missing_field(name))
+        }
+        let f = KindFields::deserialize(d)?;
+        Ok(match f.kind {
+            ActivityType::Purchase => ActivityKind::Purchase {
+                order_id: need(f.order_id, "order_id")?,
+                amount: need(f.amount, "amount")?,
+                margin: f.margin,
+            },
+            ActivityType::Refund => ActivityKind::Refund {
+                order_id: need(f.order_id, "order_id")?,
+                amount: need(f.amount, "amount")?,
+                margin: f.margin,
+                purchased_at: need(f.purchased_at, "purchased_at")?,
+                full: need(f.full, "full")?,
+            },
+            ActivityType::Visit => ActivityKind::Visit { item: f.item },
+            ActivityType::CartAbandoned => ActivityKind::CartAbandoned { value: f.value },
+            ActivityType::Complaint => ActivityKind::Complaint {
+                severity: need(f.severity, "severity")?,
+            },
+            ActivityType::Feedback => ActivityKind::Feedback {
+                feedback: need(f.feedback, "feedback")?,
+            },
+            ActivityType::Referral => ActivityKind::Referral {
+                referred: need(f.referred, "referred")?,
+            },
+            ActivityType::Contact => ActivityKind::Contact,
+        })
+    }
+}
+
+/// The fields of every [`ActivityKind`], read in one pass (see its `Deserialize`).
+#[derive(Deserialize)]
+struct KindFields {
+    kind: ActivityType,
+    #[serde(default)]
+    order_id: Option<OrderId>,
+    #[serde(default)]
+    amount: Option<Money>,
+    #[serde(default)]
+    margin: Option<Decimal>,
+    #[serde(default)]
+    purchased_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    full: Option<bool>,
+    #[serde(default)]
+    item: Option<String>,
+    #[serde(default)]
+    value: Option<Money>,
+    #[serde(default)]
+    severity: Option<Severity>,
+    #[serde(default)]
+    feedback: Option<Feedback>,
+    #[serde(default)]
+    referred: Option<CustomerId>,
 }
 
 /// The kind of an activity without its data; used by segments (`days_since(complaint)`).
@@ -488,6 +554,7 @@ pub struct Activity {
     /// Who did it.
     pub customer: CustomerId,
     /// When (UTC, microsecond precision is what stores keep).
+    #[serde(with = "crate::model::rfc3339")]
     pub at: DateTime<Utc>,
     /// Where.
     pub channel: Channel,

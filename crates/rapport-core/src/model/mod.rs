@@ -24,6 +24,7 @@ pub mod line_item;
 pub mod money;
 pub mod order;
 pub mod pii;
+pub(crate) mod rfc3339;
 pub mod stats;
 pub mod tag;
 pub mod tier;
