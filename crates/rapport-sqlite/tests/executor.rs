@@ -180,8 +180,8 @@ struct GatedKeys {
     /// While `true`, lookups park (until [`Self::open`]).
     shut: Mutex<bool>,
     opened: Condvar,
-    /// Fired at the first park.
-    first_park: Mutex<Option<oneshot::Sender<()>>>,
+    /// Fired when this many lookups are parked at once.
+    all_parked: Mutex<Option<(usize, oneshot::Sender<()>)>>,
     events: Arc<Mutex<Vec<Event>>>,
 }
 
@@ -197,17 +197,17 @@ impl GatedKeys {
             armed: Mutex::new(None),
             shut: Mutex::new(false),
             opened: Condvar::new(),
-            first_park: Mutex::new(None),
+            all_parked: Mutex::new(None),
             events,
         }
     }
 
     /// Shuts the gate: lookups from now on park. The calling thread is the executor's; a
     /// lookup from it fails at once (a read running inline would otherwise block the executor
-    /// until [`HANG_GUARD`]). Returns a future that resolves at the first park.
-    fn arm(&self) -> oneshot::Receiver<()> {
+    /// until [`HANG_GUARD`]). Returns a future that resolves once `parked` lookups are parked.
+    fn arm(&self, parked: usize) -> oneshot::Receiver<()> {
         let (tx, rx) = oneshot::channel();
-        *self.first_park.lock().unwrap() = Some(tx);
+        *self.all_parked.lock().unwrap() = Some((parked, tx));
         *self.shut.lock().unwrap() = true;
         *self.armed.lock().unwrap() = Some(std::thread::current().id());
         rx
@@ -230,9 +230,12 @@ impl GatedKeys {
         }
         let mut shut = self.shut.lock().unwrap();
         if *shut {
-            self.events.lock().unwrap().push(Event::Parked);
-            if let Some(tx) = self.first_park.lock().unwrap().take() {
-                let _ = tx.send(());
+            let mut events = self.events.lock().unwrap();
+            events.push(Event::Parked);
+            let parked = events.iter().filter(|e| **e == Event::Parked).count();
+            let mut all_parked = self.all_parked.lock().unwrap();
+            if all_parked.as_ref().is_some_and(|(n, _)| parked >= *n) {
+                let _ = all_parked.take().map(|(_, tx)| tx.send(()));
             }
         }
         while *shut {
@@ -319,7 +322,7 @@ fn reads_do_not_block_the_executor() {
         .build()
         .unwrap();
     let results = rt.block_on(async {
-        let parked = keys.arm();
+        let parked = keys.arm(READERS);
         // Every read of the mix but the query that selects no one (i % 8 == 6) opens rows
         // or a blind index: it looks a key up, so it parks while the gate is shut.
         let reads: Vec<_> = (0..PARKED_READS)
@@ -336,8 +339,8 @@ fn reads_do_not_block_the_executor() {
         let other = tokio::spawn({
             let (keys, events) = (keys.clone(), events.clone());
             async move {
-                // Every read is queued or parked on a reader thread, none answered: this task
-                // still gets the executor, turn after turn.
+                // Both reader threads hold a read, parked; every other read is queued or waits
+                // for room, none answered: this task still gets the executor, turn after turn.
                 let _ = parked.await;
                 for _ in 0..TURNS {
                     YieldNow(false).await;
@@ -352,7 +355,7 @@ fn reads_do_not_block_the_executor() {
             results.push(r.await.unwrap());
         }
         // Had no read parked (they ran where no gate holds them), the other task still ends.
-        drop(keys.first_park.lock().unwrap().take());
+        drop(keys.all_parked.lock().unwrap().take());
         other.await.unwrap();
         results
     });
@@ -363,11 +366,12 @@ fn reads_do_not_block_the_executor() {
         &failed[..failed.len().min(3)]
     );
     let events = events.lock().unwrap().clone();
+    let parked = events.iter().filter(|e| **e == Event::Parked).count();
     eprintln!(
-        "{} reads: {} parked on reader threads, the other task ran {TURNS} turns, then the gate opened",
+        "{} reads: {parked} parked on reader threads, the other task ran {TURNS} turns, then the gate opened",
         results.len(),
-        events.iter().filter(|e| **e == Event::Parked).count()
     );
+    assert_eq!(parked, READERS, "reads held on the reader threads");
     let opened = events.iter().position(|e| *e == Event::GateOpened);
     let first_done = events.iter().position(|e| *e == Event::ReadDone);
     assert!(
