@@ -66,6 +66,17 @@ struct Planted {
 
 const EXPORT_AMOUNT_CENTS: i64 = 123_457;
 
+/// The amounts of the purchases an export holds, in its order.
+fn purchase_amounts(doc: &ExportDocument) -> Vec<Money> {
+    doc.activities
+        .iter()
+        .filter_map(|a| match &a.kind {
+            ActivityKind::Purchase { amount, .. } => Some(*amount),
+            _ => None,
+        })
+        .collect()
+}
+
 /// What each record [`plant`] makes carries besides its profile: a visit of `id` to an item
 /// (the item's text, the visit's time), then the consent grant `request`; returns the grant's
 /// entry.
@@ -261,14 +272,7 @@ fn check_export(
         "the export's tag lost its source or expiry: {tag:?}"
     );
     // Activities: the purchase and the visit, and the visit moved from the merged record.
-    let purchases: Vec<Money> = doc
-        .activities
-        .iter()
-        .filter_map(|a| match &a.kind {
-            ActivityKind::Purchase { amount, .. } => Some(*amount),
-            _ => None,
-        })
-        .collect();
+    let purchases = purchase_amounts(doc);
     let mut items: Vec<&str> = doc
         .activities
         .iter()
@@ -497,14 +501,7 @@ pub async fn export_holds_everything<S: PrivacyStore>(s: &S) -> Outcome {
         doc.customer.stage(),
         doc.erasure
     );
-    let amounts: Vec<Money> = doc
-        .activities
-        .iter()
-        .filter_map(|a| match &a.kind {
-            ActivityKind::Purchase { amount, .. } => Some(*amount),
-            _ => None,
-        })
-        .collect();
+    let amounts = purchase_amounts(&doc);
     ensure!(
         doc.activities.len() == 3
             && amounts == vec![usd(EXPORT_AMOUNT_CENTS)]
