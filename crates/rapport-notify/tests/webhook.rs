@@ -345,14 +345,10 @@ async fn a_slow_receiver_times_out_and_is_retried() {
     let r = Receiver::new(Behaviour::Sleep(Duration::from_secs(2)));
     let (server, addr) = serve("127.0.0.1:0".parse().unwrap(), r.clone()).await;
     let hook = notifier(addr, 2);
-    let started = std::time::Instant::now();
+    // Each attempt gave up before the receiver answered (it would answer 200 after its 2 s):
+    // the order of events, not a bound on the wall time.
     let err = hook.deliver(&message(1)).await.unwrap_err();
     assert_eq!(err.to_string(), "delivery failed: timed out");
-    assert!(
-        started.elapsed() < Duration::from_millis(1_800),
-        "{:?}",
-        started.elapsed()
-    );
     assert_eq!(r.requests.load(Ordering::SeqCst), 2);
     server.stop().await;
 }

@@ -147,9 +147,9 @@ impl CustomerRow {
         tx.exec(stmt, &self.values(tenant)).await
     }
 
-    /// `update_customer` at `expected`: 1 when written, 0 when the version (or the row)
-    /// was not there.
-    async fn update(
+    /// A customer update `stmt` (`update_customer`, or a merge's `revive`: the same parameters)
+    /// at `expected`: 1 when written, 0 when the version (or the row) was not there.
+    pub(crate) async fn update(
         &self,
         tx: &impl Conn,
         stmt: &Statement,
@@ -184,37 +184,6 @@ impl CustomerRow {
     /// Why an update at `expected` wrote nothing, from the version and stage stored right
     /// after it: a tombstone is final (`Tombstoned`), else `Conflict` with that version, or
     /// `NotFound`.
-    pub(crate) async fn revive(
-        &self,
-        tx: &impl Conn,
-        stmt: &Statement,
-        tenant: &Uuid,
-        expected: i64,
-    ) -> Result<u64, StoreError> {
-        tx.exec(
-            stmt,
-            &[
-                tenant,
-                &self.id,
-                &self.version,
-                &self.stage,
-                &self.tier,
-                &self.merged_into,
-                &self.email,
-                &self.phone,
-                &self.orders,
-                &self.purchase_days,
-                &self.revenue,
-                &self.last_purchase_day,
-                &self.first_purchase_day,
-                &self.customer_json,
-                &self.stats_json,
-                &expected,
-            ],
-        )
-        .await
-    }
-
     fn refusal(&self, expected: u64, stored: Option<(i64, String)>) -> StoreError {
         let customer = rapport_core::CustomerId::from_uuid(self.id);
         let tombstone = match stored.as_ref().map(|(_, stage)| stage.as_str()) {

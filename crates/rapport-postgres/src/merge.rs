@@ -198,8 +198,7 @@ impl PreparedMerges {
             |reason: String| StoreError::Invalid(DomainError::InvalidChangeset { reason });
         for (expected, row) in revived {
             let stmt = tx.prepare(&sql.revive).await?;
-            let expected_i = i64::try_from(*expected).unwrap_or(i64::MAX);
-            if row.revive(tx, &stmt, t, expected_i).await? == 1 {
+            if row.update(tx, &stmt, t, *expected).await? == 1 {
                 continue;
             }
             let stmt = tx.prepare(&sql.version_of).await?;

@@ -122,6 +122,34 @@ fn populate(svc: &Service<SqliteStore>, base: u128, n: u64) -> Vec<CustomerId> {
     ids
 }
 
+/// `n` customers populated from `*next` (which moves past them) and loaded back: the records
+/// the `apply` baselines update, made before the clock starts.
+fn populated_records(svc: &Service<SqliteStore>, next: &mut u128, n: u64) -> Vec<Record> {
+    let ids = populate(svc, *next, n);
+    *next += u128::from(n) + 1;
+    let store = svc.inner().store();
+    ids.iter()
+        .map(|id| block_on(store.load(T, *id)).unwrap().unwrap())
+        .collect()
+}
+
+/// The baseline's write: one `apply` of `r`'s version step (its churn alert flipped).
+fn apply_version_step(svc: &Service<SqliteStore>, r: Record) {
+    let mut cs = Changeset::new();
+    let mut n = r.customer.next_version();
+    n.churn_alert = !n.churn_alert;
+    cs.update(&r.customer, n, r.stats);
+    block_on(svc.inner().store().apply(T, &cs)).unwrap();
+}
+
+/// The `apply` baseline from [`CALLERS`] concurrent callers: `n` version steps on `svc`'s
+/// store, one customer per call; the wall time of the applies alone.
+fn apply_update_8_callers(svc: &Service<SqliteStore>, next: &mut u128, n: u64) -> Duration {
+    from_callers(populated_records(svc, next, n), |r| {
+        apply_version_step(svc, r)
+    })
+}
+
 fn bench_erasure(c: &mut Criterion) {
     for keys in Keys::ALL {
         bench_erasure_with(c, keys);
@@ -137,20 +165,10 @@ fn bench_erasure_with(c: &mut Criterion, keys: Keys) {
     // Baseline: one `apply` per customer, a version step (what any use case writes).
     g.bench_function("apply_update_baseline", |b| {
         b.iter_custom(|iters| {
-            let ids = populate(&svc, next, iters);
-            next += u128::from(iters) + 1;
-            let store = svc.inner().store();
-            let reads: Vec<Record> = ids
-                .iter()
-                .map(|id| block_on(store.load(T, *id)).unwrap().unwrap())
-                .collect();
+            let records = populated_records(&svc, &mut next, iters);
             let start = Instant::now();
-            for r in reads {
-                let mut cs = Changeset::new();
-                let mut n = r.customer.next_version();
-                n.churn_alert = !n.churn_alert;
-                cs.update(&r.customer, n, r.stats);
-                block_on(store.apply(T, &cs)).unwrap();
+            for r in records {
+                apply_version_step(&svc, r);
             }
             start.elapsed()
         });
@@ -218,22 +236,7 @@ fn bench_erasure_8_callers_with(c: &mut Criterion, keys: Keys) {
     let mut g = c.benchmark_group(format!("privacy_sqlite_8_callers_{}", keys.name()));
     g.sample_size(10);
     g.bench_function("apply_update_baseline_8_callers", |b| {
-        b.iter_custom(|iters| {
-            let ids = populate(&svc, next, iters);
-            next += u128::from(iters) + 1;
-            let store = svc.inner().store();
-            let reads: Vec<Record> = ids
-                .iter()
-                .map(|id| block_on(store.load(T, *id)).unwrap().unwrap())
-                .collect();
-            from_callers(reads, |r| {
-                let mut cs = Changeset::new();
-                let mut n = r.customer.next_version();
-                n.churn_alert = !n.churn_alert;
-                cs.update(&r.customer, n, r.stats);
-                block_on(store.apply(T, &cs)).unwrap();
-            })
-        });
+        b.iter_custom(|iters| apply_update_8_callers(&svc, &mut next, iters));
     });
     // The same `apply` on a store that syncs every commit (`synchronous=FULL`): the baseline
     // with the promise an erasure keeps — what it wrote is on disk before it answers.
@@ -247,22 +250,7 @@ fn bench_erasure_8_callers_with(c: &mut Criterion, keys: Keys) {
     ));
     let mut next_durable = 1u128 << 40;
     g.bench_function("apply_update_synchronous_full_8_callers", |b| {
-        b.iter_custom(|iters| {
-            let ids = populate(&durable, next_durable, iters);
-            next_durable += u128::from(iters) + 1;
-            let store = durable.inner().store();
-            let reads: Vec<Record> = ids
-                .iter()
-                .map(|id| block_on(store.load(T, *id)).unwrap().unwrap())
-                .collect();
-            from_callers(reads, |r| {
-                let mut cs = Changeset::new();
-                let mut n = r.customer.next_version();
-                n.churn_alert = !n.churn_alert;
-                cs.update(&r.customer, n, r.stats);
-                block_on(store.apply(T, &cs)).unwrap();
-            })
-        });
+        b.iter_custom(|iters| apply_update_8_callers(&durable, &mut next_durable, iters));
     });
     g.bench_function("erase_8_callers", |b| {
         b.iter_custom(|iters| {

@@ -263,6 +263,23 @@ pub(crate) fn of_customer(
     Ok((links, accounts))
 }
 
+/// An account's activities in time order (then by idempotency key), one indexed statement.
+fn activities_of(
+    c: &Connection,
+    tenant: TenantId,
+    account: AccountId,
+) -> Result<Vec<Activity>, SqliteError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT activity_json FROM rapport_account_activities
+         WHERE tenant_id = ?1 AND account_id = ?2 ORDER BY at_us, idempotency_key",
+    )?;
+    let rows = stmt.query_map(params![tenant.to_bytes(), account.to_bytes()], |r| {
+        r.get::<_, String>(0)
+    })?;
+    rows.map(|j| from_json("rapport_account_activities", &j?))
+        .collect()
+}
+
 impl AccountStore for SqliteStore {
     async fn load_account(
         &self,
@@ -349,17 +366,7 @@ impl AccountStore for SqliteStore {
     ) -> Result<Vec<Activity>, StoreError> {
         Ok(self
             .readers
-            .read(move |c| {
-                let mut stmt = c.prepare_cached(
-                    "SELECT activity_json FROM rapport_account_activities
-                     WHERE tenant_id = ?1 AND account_id = ?2 ORDER BY at_us, idempotency_key",
-                )?;
-                let rows = stmt.query_map(params![tenant.to_bytes(), account.to_bytes()], |r| {
-                    r.get::<_, String>(0)
-                })?;
-                rows.map(|j| from_json("rapport_account_activities", &j?))
-                    .collect::<Result<Vec<Activity>, SqliteError>>()
-            })
+            .read(move |c| activities_of(c, tenant, account))
             .await?)
     }
 
@@ -373,19 +380,9 @@ impl AccountStore for SqliteStore {
         Ok(self
             .readers
             .read(move |c| {
-                let mut stmt = c.prepare_cached(
-                    "SELECT activity_json FROM rapport_account_activities
-                     WHERE tenant_id = ?1 AND account_id = ?2 ORDER BY at_us, idempotency_key",
-                )?;
-                let tenant = tenant.to_bytes();
                 accounts
                     .iter()
-                    .map(|a| {
-                        let rows = stmt
-                            .query_map(params![tenant, a.to_bytes()], |r| r.get::<_, String>(0))?;
-                        rows.map(|j| from_json("rapport_account_activities", &j?))
-                            .collect::<Result<Vec<Activity>, SqliteError>>()
-                    })
+                    .map(|a| activities_of(c, tenant, *a))
                     .collect::<Result<Vec<_>, SqliteError>>()
             })
             .await?)

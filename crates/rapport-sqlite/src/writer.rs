@@ -649,18 +649,16 @@ mod tests {
                 let _ = wait.recv();
             })))
             .expect("send");
-        std::thread::scope(|s| {
-            let first = s.spawn(|| block_on(store.apply(t, &update)));
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            let second = s.spawn(|| block_on(store.apply(t, &erase)));
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            release.send(()).expect("release");
-            assert!(first.join().expect("update").is_ok());
-            assert!(matches!(
-                second.join().expect("erase"),
-                Err(StoreError::Conflict { .. })
-            ));
-        });
+        // An apply queues its job at its first poll: poll the update, then the erasure, once
+        // each (both wait behind the held writer), then release the writer.
+        let mut first = std::pin::pin!(store.apply(t, &update));
+        let mut second = std::pin::pin!(store.apply(t, &erase));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(first.as_mut().poll(&mut cx).is_pending());
+        assert!(second.as_mut().poll(&mut cx).is_pending());
+        release.send(()).expect("release");
+        assert!(block_on(first).is_ok());
+        assert!(matches!(block_on(second), Err(StoreError::Conflict { .. })));
         assert!(keys.data_key(t, id).expect("keys").is_some(), "key deleted");
         let after = block_on(store.load(t, id)).expect("load").expect("there");
         assert_eq!(after.customer.profile, profile);

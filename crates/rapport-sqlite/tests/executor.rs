@@ -1,39 +1,37 @@
 //! Reads stay off the caller's async executor, on a bounded pool.
 //!
-//! - `reads_do_not_block_the_executor`: on a tokio runtime with 2 worker threads, a timer task
-//!   that wakes every millisecond measures its own lateness while 1,000 concurrent reads (load,
-//!   scan, query, find_by_contact) run on a store of 3,000 customers; the worst lateness stays
-//!   under [`WORST_LATENESS`] and every read returns the right rows. When the reads ran inside
-//!   `poll` (before the read pool), both workers were busy decoding rows and the timer waited
-//!   for them: 590-780 ms, and it ticked 26-28 times in 4-7 s.
+//! - `reads_do_not_block_the_executor`: on a single-threaded tokio runtime, 100 concurrent
+//!   reads (load, scan, query, find_by_contact) of an encrypted store are held mid-read on its
+//!   two reader threads (the key store's lookups park there behind a gate; the queue behind
+//!   them is full, so most reads also wait for room) while another task on the same thread
+//!   runs turn after turn, then opens the gate; no read answers before the gate opens, then
+//!   every read returns the right rows. Order of events, not time: had the reads run (or been
+//!   waited for) on the executor's thread, the other task could not have run while they were
+//!   held. (It replaced a test bounding a timer task's lateness, which failed under load.)
 //! - `read_connections_and_threads_stay_within_config`: 32 OS threads reading at once never
 //!   see more than `readers` read connections open on the file (nor more reader threads);
 //!   before, each concurrent read beyond the idle ones opened a connection of its own.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use futures::channel::oneshot;
 use futures::executor::block_on;
+use rapport_core::ports::KeyStore;
+use rapport_core::privacy::crypto::{DataKey, IndexKey, NONCE_LEN};
 use rapport_core::*;
 use rapport_sqlite::{SqliteConfig, SqliteStore};
 
 const T: TenantId = TenantId::from_u128(7);
 const CUSTOMERS: u128 = 3_000;
-const READS: usize = 1_000;
 /// Rows per `scan` / `query` page.
 const PAGE: u32 = 500;
-/// The bound on the timer task's worst lateness. Generous: on a loaded machine (load average
-/// 10-13 on 2 cores while this was tuned) the OS alone delays the timer's worker by up to about
-/// 150 ms; reads run on the executor delayed it by 590-780 ms (debug build).
-const WORST_LATENESS: Duration = Duration::from_millis(300);
-/// The timer must tick at least once per this much wall time on average (it ticked about once
-/// per 2-5 ms with the read pool, once per 150-250 ms with reads on the executor).
-const MEAN_TICK: Duration = Duration::from_millis(25);
 
-/// The tests of this file measure timing: run them one at a time.
+/// The tests of this file run one at a time: one counts the process's reader threads, the
+/// other holds a store's reader threads.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
@@ -52,9 +50,20 @@ fn email(i: u128) -> String {
 
 /// A store of `CUSTOMERS` prospects with ids 1..=CUSTOMERS and an email each.
 fn seeded(config: SqliteConfig) -> (tempfile::TempDir, std::path::PathBuf, Arc<SqliteStore>) {
+    seeded_with(config, None)
+}
+
+/// [`seeded`], encrypting through `keys` when given.
+fn seeded_with(
+    config: SqliteConfig,
+    keys: Option<Arc<dyn KeyStore>>,
+) -> (tempfile::TempDir, std::path::PathBuf, Arc<SqliteStore>) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("exec.db");
-    let store = SqliteStore::open(&path, config, now()).unwrap();
+    let mut store = SqliteStore::open(&path, config, now()).unwrap();
+    if let Some(keys) = keys {
+        store = store.with_keystore(keys);
+    }
     let batch: Vec<_> = (1..=CUSTOMERS)
         .map(|i| {
             let profile = Profile {
@@ -147,58 +156,237 @@ async fn read(store: Arc<SqliteStore>, i: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Events of `reads_do_not_block_the_executor`, in the order they happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Event {
+    /// A reader thread asked the key store for a key while the gate was shut, and parked.
+    Parked,
+    /// The other task ran its turns on the executor while every read was outstanding.
+    OtherTaskRan,
+    /// The other task opened the gate.
+    GateOpened,
+    /// A read answered.
+    ReadDone,
+}
+
+/// A key store whose lookups park (the calling thread blocks) while its gate is shut: reads
+/// of an encrypted store look keys up on the store's reader threads, so this holds a read
+/// there, mid-statement, for as long as the test wants.
+#[derive(Debug)]
+struct GatedKeys {
+    inner: rapport_keys::MemoryKeyStore,
+    /// The executor's thread, once armed: a lookup from it fails instead of parking.
+    armed: Mutex<Option<std::thread::ThreadId>>,
+    /// While `true`, lookups park (until [`Self::open`]).
+    shut: Mutex<bool>,
+    opened: Condvar,
+    /// Fired when this many lookups are parked at once.
+    all_parked: Mutex<Option<(usize, oneshot::Sender<()>)>>,
+    events: Arc<Mutex<Vec<Event>>>,
+}
+
+/// How long a parked lookup waits for the gate before giving up. Not a bound the test checks:
+/// a guard against hanging when a regression blocks the executor (then the task that opens
+/// the gate never runs), turning the hang into a failed read.
+const HANG_GUARD: Duration = Duration::from_secs(60);
+
+impl GatedKeys {
+    fn new(events: Arc<Mutex<Vec<Event>>>) -> Self {
+        Self {
+            inner: rapport_keys::MemoryKeyStore::new(),
+            armed: Mutex::new(None),
+            shut: Mutex::new(false),
+            opened: Condvar::new(),
+            all_parked: Mutex::new(None),
+            events,
+        }
+    }
+
+    /// Shuts the gate: lookups from now on park. The calling thread is the executor's; a
+    /// lookup from it fails at once (a read running inline would otherwise block the executor
+    /// until [`HANG_GUARD`]). Returns a future that resolves once `parked` lookups are parked.
+    fn arm(&self, parked: usize) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        *self.all_parked.lock().unwrap() = Some((parked, tx));
+        *self.shut.lock().unwrap() = true;
+        *self.armed.lock().unwrap() = Some(std::thread::current().id());
+        rx
+    }
+
+    fn open(&self) {
+        *self.shut.lock().unwrap() = false;
+        self.opened.notify_all();
+    }
+
+    /// Parks the calling thread while the gate is shut.
+    fn gate(&self) -> Result<(), StoreError> {
+        if !*self.shut.lock().unwrap() {
+            return Ok(());
+        }
+        if *self.armed.lock().unwrap() == Some(std::thread::current().id()) {
+            return Err(StoreError::unavailable(
+                "a key lookup (a read) ran on the executor's thread",
+            ));
+        }
+        let mut shut = self.shut.lock().unwrap();
+        if *shut {
+            let mut events = self.events.lock().unwrap();
+            events.push(Event::Parked);
+            let parked = events.iter().filter(|e| **e == Event::Parked).count();
+            let mut all_parked = self.all_parked.lock().unwrap();
+            if all_parked.as_ref().is_some_and(|(n, _)| parked >= *n) {
+                let _ = all_parked.take().map(|(_, tx)| tx.send(()));
+            }
+        }
+        while *shut {
+            let (guard, waited) = self.opened.wait_timeout(shut, HANG_GUARD).unwrap();
+            shut = guard;
+            if *shut && waited.timed_out() {
+                *shut = false;
+                self.opened.notify_all();
+                return Err(StoreError::unavailable(
+                    "the gate was never opened: the executor did not run the task that opens it",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl KeyStore for GatedKeys {
+    fn index_key(&self, t: TenantId) -> Result<IndexKey, StoreError> {
+        self.gate()?;
+        self.inner.index_key(t)
+    }
+    fn data_key(&self, t: TenantId, c: CustomerId) -> Result<Option<DataKey>, StoreError> {
+        self.gate()?;
+        self.inner.data_key(t, c)
+    }
+    fn create_data_key(&self, t: TenantId, c: CustomerId) -> Result<DataKey, StoreError> {
+        self.inner.create_data_key(t, c)
+    }
+    fn delete_data_key(&self, t: TenantId, c: CustomerId) -> Result<bool, StoreError> {
+        self.inner.delete_data_key(t, c)
+    }
+    fn nonce(&self) -> [u8; NONCE_LEN] {
+        self.inner.nonce()
+    }
+}
+
+/// Opens the gate when dropped, so a failing test never leaves reader threads parked (the
+/// store's drop joins them).
+struct OpenOnDrop(Arc<GatedKeys>);
+
+impl Drop for OpenOnDrop {
+    fn drop(&mut self) {
+        self.0.open();
+    }
+}
+
+/// Yields to the executor once (the other tasks run before this one resumes).
+struct YieldNow(bool);
+
+impl std::future::Future for YieldNow {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
 #[test]
 fn reads_do_not_block_the_executor() {
+    const READERS: usize = 2;
+    // More than the readers and the queue hold: most reads also wait for room in the queue.
+    const PARKED_READS: usize = 100;
+    /// Turns the other task takes on the executor while the reads are held.
+    const TURNS: usize = 50;
     let _serial = serial();
-    let (_dir, _path, store) = seeded(SqliteConfig::default());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_time()
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let keys = Arc::new(GatedKeys::new(events.clone()));
+    let config = SqliteConfig {
+        readers: READERS,
+        ..SqliteConfig::default()
+    };
+    let (_dir, _path, store) = seeded_with(config, Some(keys.clone()));
+    let _open = OpenOnDrop(keys.clone());
+    // One thread: the reads and the other task share it.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let started = Instant::now();
-    let (worst, ticks, done) = rt.block_on(async {
-        let stop = Arc::new(AtomicBool::new(false));
-        let timer = tokio::spawn({
-            let stop = stop.clone();
+    let results = rt.block_on(async {
+        let parked = keys.arm(READERS);
+        // Every read of the mix but the query that selects no one (i % 8 == 6) opens rows
+        // or a blind index: it looks a key up, so it parks while the gate is shut.
+        let reads: Vec<_> = (0..PARKED_READS)
+            .filter(|i| i % 8 != 6)
+            .map(|i| {
+                let (store, events) = (store.clone(), events.clone());
+                tokio::spawn(async move {
+                    let r = read(store, i).await;
+                    events.lock().unwrap().push(Event::ReadDone);
+                    r
+                })
+            })
+            .collect();
+        let other = tokio::spawn({
+            let (keys, events) = (keys.clone(), events.clone());
             async move {
-                let (mut worst, mut ticks) = (Duration::ZERO, 0u32);
-                while !stop.load(Ordering::Relaxed) {
-                    let due = Instant::now() + Duration::from_millis(1);
-                    tokio::time::sleep_until(due.into()).await;
-                    worst = worst.max(due.elapsed());
-                    ticks += 1;
+                // Both reader threads hold a read, parked; every other read is queued or waits
+                // for room, none answered: this task still gets the executor, turn after turn.
+                let _ = parked.await;
+                for _ in 0..TURNS {
+                    YieldNow(false).await;
                 }
-                (worst, ticks)
+                events.lock().unwrap().push(Event::OtherTaskRan);
+                events.lock().unwrap().push(Event::GateOpened);
+                keys.open();
             }
         });
-        // Let the timer run alone first: its lateness on an idle runtime.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let reads: Vec<_> = (0..READS)
-            .map(|i| tokio::spawn(read(store.clone(), i)))
-            .collect();
-        let mut done = 0;
+        let mut results = Vec::new();
         for r in reads {
-            r.await.unwrap().unwrap();
-            done += 1;
+            results.push(r.await.unwrap());
         }
-        stop.store(true, Ordering::Relaxed);
-        let (worst, ticks) = timer.await.unwrap();
-        (worst, ticks, done)
+        // Had no read parked (they ran where no gate holds them), the other task still ends.
+        drop(keys.all_parked.lock().unwrap().take());
+        other.await.unwrap();
+        results
     });
-    let elapsed = started.elapsed();
+    let failed: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(
+        failed.is_empty(),
+        "reads failed: {:?}",
+        &failed[..failed.len().min(3)]
+    );
+    let events = events.lock().unwrap().clone();
+    let parked = events.iter().filter(|e| **e == Event::Parked).count();
     eprintln!(
-        "{READS} reads in {elapsed:?}; timer: {ticks} ticks, worst lateness {:.1} ms",
-        worst.as_secs_f64() * 1e3
+        "{} reads: {parked} parked on reader threads, the other task ran {TURNS} turns, then the gate opened",
+        results.len(),
     );
-    assert_eq!(done, READS);
+    assert_eq!(parked, READERS, "reads held on the reader threads");
+    let opened = events.iter().position(|e| *e == Event::GateOpened);
+    let first_done = events.iter().position(|e| *e == Event::ReadDone);
     assert!(
-        worst < WORST_LATENESS,
-        "the timer task was {worst:?} late (bound {WORST_LATENESS:?}): reads block the executor"
+        events.first() == Some(&Event::Parked),
+        "no read parked on a reader thread before anything else happened: {:?}",
+        &events[..events.len().min(8)]
     );
     assert!(
-        elapsed < MEAN_TICK * ticks,
-        "the timer ticked {ticks} times in {elapsed:?}: reads starve the executor"
+        opened.is_some_and(|o| first_done.is_some_and(|d| o < d)),
+        "a read answered while the reads were held, or the other task never ran: {:?}",
+        &events[..events.len().min(8)]
+    );
+    assert_eq!(
+        events.iter().filter(|e| **e == Event::ReadDone).count(),
+        results.len()
     );
 }
 

@@ -577,6 +577,46 @@ where
     Ok(())
 }
 
+/// The service the merge-and-erasure contracts run through over `s`: the clock fixed 30 days
+/// after [`t0`], ids counted from 1.
+fn merge_service<S: Store>(s: &S) -> rapport::Service<&S> {
+    use crate::support::{FixedClock, SequentialIds};
+    rapport::Service::new(s)
+        .with_clock(FixedClock::at(t0() + Duration::days(30)))
+        .with_ids(SequentialIds::starting_at(1))
+}
+
+/// A profile with a display name (`{tag}-{who}-name`) and an email (`{tag}-{who}@example.com`).
+fn person(tag: &str, who: &str) -> Result<Profile, String> {
+    Ok(Profile {
+        display_name: Some(Pii::new(format!("{tag}-{who}-name"))),
+        email: Some(Pii::new(
+            Email::parse(&format!("{tag}-{who}@example.com")).map_err(|e| e.to_string())?,
+        )),
+        ..Profile::default()
+    })
+}
+
+/// Registers one [`person`] per name in `who` in tenant `t` and returns their ids in that
+/// order.
+async fn register_people<S: Store, const N: usize>(
+    svc: &rapport::Service<&S>,
+    t: TenantId,
+    tag: &str,
+    who: [&str; N],
+) -> Result<[CustomerId; N], String> {
+    let mut ids = [CustomerId::from_u128(0); N];
+    for (id, who) in ids.iter_mut().zip(who) {
+        *id = svc
+            .register(t, person(tag, who)?)
+            .await
+            .map_err(|e| e.to_string())?
+            .customer
+            .id();
+    }
+    Ok(ids)
+}
+
 /// Erasure reaches what was merged into the person: with `B` merged into `A` and `A` into
 /// `C` (a chain), and `D` merged into `C` then unmerged, erasing `B`'s id (followed to `C`)
 /// leaves `C`, `A` and `B` empty `Erased` tombstones with an erasure record each, every merge
@@ -593,39 +633,10 @@ pub async fn erasure_reaches_merged_records<S>(s: &S) -> Outcome
 where
     S: ConsentStore + rapport_core::ports::ErasureStore + rapport_core::ports::MergeStore + Outbox,
 {
-    use crate::support::{FixedClock, SequentialIds};
     let e = |e: rapport::Error| e.to_string();
-    let svc = rapport::Service::new(s)
-        .with_clock(FixedClock::at(t0() + Duration::days(30)))
-        .with_ids(SequentialIds::starting_at(1));
-    let person = |who: &str| -> Result<Profile, String> {
-        Ok(Profile {
-            display_name: Some(Pii::new(format!("zq-{who}-name"))),
-            email: Some(Pii::new(
-                Email::parse(&format!("zq-{who}@example.com")).map_err(|e| e.to_string())?,
-            )),
-            ..Profile::default()
-        })
-    };
-    let mut ids = Vec::new();
-    for who in ["a", "b", "c", "d"] {
-        ids.push(
-            svc.register(TA, person(who)?)
-                .await
-                .map_err(e)?
-                .customer
-                .id(),
-        );
-    }
-    let other = svc
-        .register(TB, person("a")?)
-        .await
-        .map_err(e)?
-        .customer
-        .id();
-    let [a, b, c, d] = ids[..] else {
-        return Err("setup: four customers".into());
-    };
+    let svc = merge_service(s);
+    let [a, b, c, d] = register_people(&svc, TA, "zq", ["a", "b", "c", "d"]).await?;
+    let [other] = register_people(&svc, TB, "zq", ["a"]).await?;
     let actor = Actor::new("kit").map_err(|e| e.to_string())?;
     let m1 = svc
         .merge(TA, rapport::MergeRequest::new(a, b, actor.clone()))
@@ -694,7 +705,7 @@ where
     );
     let d_now = svc.customer(TA, d).await.map_err(e)?.customer;
     ensure!(
-        d_now.is_live() && d_now.profile == person("d")?,
+        d_now.is_live() && d_now.profile == person("zq", "d")?,
         "the erasure touched a customer unmerged from the person"
     );
     // Idempotent: the tombstone's own record, written with the person's.
@@ -711,7 +722,7 @@ where
     );
     let b_side = svc.customer(TB, other).await.map_err(e)?.customer;
     ensure!(
-        b_side.is_live() && b_side.profile == person("a")?,
+        b_side.is_live() && b_side.profile == person("zq", "a")?,
         "erasing in tenant A touched tenant B"
     );
     Ok(())
@@ -738,12 +749,9 @@ where
     S: ConsentStore + rapport_core::ports::ErasureStore + rapport_core::ports::MergeStore + Outbox,
     R: Fn() -> Vec<u8>,
 {
-    use crate::support::{FixedClock, SequentialIds};
     use rapport_core::privacy::ERASED_SOURCE;
     let e = |e: rapport::Error| e.to_string();
-    let svc = rapport::Service::new(s)
-        .with_clock(FixedClock::at(t0() + Duration::days(30)))
-        .with_ids(SequentialIds::starting_at(1));
+    let svc = merge_service(s);
     let secrets = [
         "src-a-7f3e-clerk",
         "evi-a-7f3e-scan",
@@ -762,15 +770,6 @@ where
         r.evidence = Some(evidence.to_owned());
         r
     };
-    let person = |who: &str| -> Result<Profile, String> {
-        Ok(Profile {
-            display_name: Some(Pii::new(format!("sc-{who}-name"))),
-            email: Some(Pii::new(
-                Email::parse(&format!("sc-{who}@example.com")).map_err(|e| e.to_string())?,
-            )),
-            ..Profile::default()
-        })
-    };
     let mut ids = Vec::new();
     for t in [TA, TB] {
         for (who, channel, [source, evidence]) in [
@@ -778,7 +777,7 @@ where
             ("b", ContactChannel::Sms, [secrets[2], secrets[3]]),
         ] {
             let id = svc
-                .register(t, person(who)?)
+                .register(t, person("sc", who)?)
                 .await
                 .map_err(e)?
                 .customer
@@ -983,34 +982,10 @@ pub async fn owed_key_deletion<S>(s: &S, keys: &FlakyKeys) -> Outcome
 where
     S: ConsentStore + rapport_core::ports::ErasureStore + rapport_core::ports::MergeStore + Outbox,
 {
-    use crate::support::{FixedClock, SequentialIds};
     use rapport_core::ports::KeyStore;
     let e = |e: rapport::Error| e.to_string();
-    let svc = rapport::Service::new(s)
-        .with_clock(FixedClock::at(t0() + Duration::days(30)))
-        .with_ids(SequentialIds::starting_at(1));
-    let person = |who: &str| -> Result<Profile, String> {
-        Ok(Profile {
-            display_name: Some(Pii::new(format!("ok-{who}-name"))),
-            email: Some(Pii::new(
-                Email::parse(&format!("ok-{who}@example.com")).map_err(|e| e.to_string())?,
-            )),
-            ..Profile::default()
-        })
-    };
-    let mut ids = Vec::new();
-    for who in ["a", "b", "c", "d"] {
-        ids.push(
-            svc.register(TA, person(who)?)
-                .await
-                .map_err(e)?
-                .customer
-                .id(),
-        );
-    }
-    let [a, b, c, d] = ids[..] else {
-        return Err("setup: four customers".into());
-    };
+    let svc = merge_service(s);
+    let [a, b, c, d] = register_people(&svc, TA, "ok", ["a", "b", "c", "d"]).await?;
     let actor = Actor::new("kit").map_err(|e| e.to_string())?;
     for (survivor, loser) in [(a, b), (c, d)] {
         svc.merge(

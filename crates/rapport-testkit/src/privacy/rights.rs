@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration};
 use rapport::{ConsentRequest, ManualClock, MergeRequest, NewActivity, Service};
 use rapport_core::ports::{ConsentStore, ErasureStore, MergeStore};
 use rapport_core::privacy::{
-    ConsentState, Decided, ERASED_SOURCE, ExportDocument, MergeRole, RetentionPolicy,
+    ConsentEntry, ConsentState, Decided, ERASED_SOURCE, ExportDocument, MergeRole, RetentionPolicy,
 };
 use rapport_core::*;
 use rust_decimal::Decimal;
@@ -66,6 +66,32 @@ struct Planted {
 
 const EXPORT_AMOUNT_CENTS: i64 = 123_457;
 
+/// The amounts of the purchases an export holds, in its order.
+fn purchase_amounts(doc: &ExportDocument) -> Vec<Money> {
+    doc.activities
+        .iter()
+        .filter_map(|a| match &a.kind {
+            ActivityKind::Purchase { amount, .. } => Some(*amount),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What each record [`plant`] makes carries besides its profile: a visit of `id` to an item
+/// (the item's text, the visit's time), then the consent grant `request`; returns the grant's
+/// entry.
+async fn visit_and_grant<S: PrivacyStore>(
+    svc: &Service<&S>,
+    t: TenantId,
+    id: CustomerId,
+    (item, at): (String, DateTime<chrono::Utc>),
+    request: ConsentRequest,
+) -> Result<ConsentEntry, String> {
+    let visit = NewActivity::visit(id, at).map_err(err)?.of_item(item);
+    svc.record(t, visit).await.map_err(err)?;
+    svc.grant(t, id, request).await.map_err(err)
+}
+
 /// A person in tenant `t` with personal data everywhere rapport keeps it, and another record
 /// merged into it. `w` ("a", "b") marks the tenant's strings.
 async fn plant<S: PrivacyStore>(
@@ -118,29 +144,21 @@ async fn plant<S: PrivacyStore>(
     )
     .await
     .map_err(err)?;
-    svc.record(
-        t,
-        NewActivity::visit(id, now - Duration::days(9))
-            .map_err(err)?
-            .of_item(format!("zq-{w}-red-shoes")),
-    )
-    .await
-    .map_err(err)?;
     let (p, mail, sms) = (
         Purpose::Marketing,
         ContactChannel::Email,
         ContactChannel::Sms,
     );
-    let grant = svc
-        .grant(
-            t,
-            id,
-            ConsentRequest::new(p, mail, format!("zq-{w}-signup-form"))
-                .evidence(format!("zq-{w}-proof-77"))
-                .at(now - Duration::days(20)),
-        )
-        .await
-        .map_err(err)?;
+    let grant = visit_and_grant(
+        svc,
+        t,
+        id,
+        (format!("zq-{w}-red-shoes"), now - Duration::days(9)),
+        ConsentRequest::new(p, mail, format!("zq-{w}-signup-form"))
+            .evidence(format!("zq-{w}-proof-77"))
+            .at(now - Duration::days(20)),
+    )
+    .await?;
     let withdrawal = svc
         .withdraw(
             t,
@@ -157,22 +175,14 @@ async fn plant<S: PrivacyStore>(
         .map_err(err)?
         .customer
         .id();
-    svc.record(
+    let loser_grant = visit_and_grant(
+        svc,
         t,
-        NewActivity::visit(loser, now - Duration::days(8))
-            .map_err(err)?
-            .of_item(format!("zq-{w}-loser-item")),
+        loser,
+        (format!("zq-{w}-loser-item"), now - Duration::days(8)),
+        ConsentRequest::new(p, sms, format!("zq-{w}-loser-src")).at(now - Duration::days(15)),
     )
-    .await
-    .map_err(err)?;
-    let loser_grant = svc
-        .grant(
-            t,
-            loser,
-            ConsentRequest::new(p, sms, format!("zq-{w}-loser-src")).at(now - Duration::days(15)),
-        )
-        .await
-        .map_err(err)?;
+    .await?;
     let merged = svc
         .merge(
             t,
@@ -262,14 +272,7 @@ fn check_export(
         "the export's tag lost its source or expiry: {tag:?}"
     );
     // Activities: the purchase and the visit, and the visit moved from the merged record.
-    let purchases: Vec<Money> = doc
-        .activities
-        .iter()
-        .filter_map(|a| match &a.kind {
-            ActivityKind::Purchase { amount, .. } => Some(*amount),
-            _ => None,
-        })
-        .collect();
+    let purchases = purchase_amounts(doc);
     let mut items: Vec<&str> = doc
         .activities
         .iter()
@@ -498,14 +501,7 @@ pub async fn export_holds_everything<S: PrivacyStore>(s: &S) -> Outcome {
         doc.customer.stage(),
         doc.erasure
     );
-    let amounts: Vec<Money> = doc
-        .activities
-        .iter()
-        .filter_map(|a| match &a.kind {
-            ActivityKind::Purchase { amount, .. } => Some(*amount),
-            _ => None,
-        })
-        .collect();
+    let amounts = purchase_amounts(&doc);
     ensure!(
         doc.activities.len() == 3
             && amounts == vec![usd(EXPORT_AMOUNT_CENTS)]
