@@ -474,10 +474,13 @@ impl<S: ConsentStore + ErasureStore + MergeStore, N: Notifier> Service<S, N> {
         out
     }
 
-    /// The erasure record of a customer, if it was erased.
+    /// The erasure record of a customer, if it was erased. With crypto-shredding, asking for
+    /// an erased customer's record also finishes what its erasure owes (the SQL stores delete
+    /// its data key and its merged tombstones' again, after a restart too).
     ///
     /// # Errors
-    /// Store errors.
+    /// Store errors — among them `StoreError::Unavailable` while an erased customer's key
+    /// cannot be deleted.
     pub async fn erasure(
         &self,
         t: TenantId,
