@@ -638,21 +638,31 @@ fn period(
     metrics::Period::new(from, to).map_err(|e| fail!("--from {from} --to {to}: {e}"))
 }
 
+/// The sweep at `now`, with the retention policy first when one is given
+/// (`Service::sweep_with_retention`), and a progress bar unless `quiet`.
 fn sweep(
     svc: &Service<Db>,
     t: TenantId,
     now: DateTime<Utc>,
     quiet: bool,
-) -> Result<rapport::SweepProgress> {
+    retention: Option<privacy::Retention>,
+) -> Result<(rapport::SweepProgress, Option<rapport::RetentionReport>)> {
     let bar = if quiet {
         indicatif::ProgressBar::hidden()
     } else {
         indicatif::ProgressBar::new(0)
     };
-    let r = svc.sweep(t, now, 2_000, |p| {
+    let progress = |p: rapport::SweepProgress| {
         bar.set_length(p.total as u64);
         bar.set_position(p.evaluated as u64);
-    })?;
+    };
+    let r = match retention {
+        Some(r) => {
+            let done = svc.sweep_with_retention(t, now, 2_000, r.policy, r.dry_run, progress)?;
+            (done.sweep, Some(done.retention))
+        }
+        None => (svc.sweep(t, now, 2_000, progress)?, None),
+    };
     bar.finish_and_clear();
     Ok(r)
 }
@@ -1040,16 +1050,17 @@ fn run(cli: Cli) -> Result<()> {
             let retention_section = config.section("retention")?;
             let store = store::open(&db_name, Utc::now())?;
             let svc = Service::new(store).with_policies(policies)?;
-            let s = sweep(&svc, tenant, at(now), false)?;
+            // The retention policy runs first, in the library's sweep: the customers it
+            // erases are not evaluated.
+            let retention = privacy::Retention::of(&retention, retention_section)?;
+            let (s, erased) = sweep(&svc, tenant, at(now), false, retention)?;
             let mut out = serde_json::json!({"evaluated": s.evaluated, "changed": s.changed, "events": s.events});
             let accounts = svc.sweep_accounts(tenant, at(now))?;
             if accounts.accounts > 0 {
                 out["accounts"] = serde_json::json!({"evaluated": accounts.accounts, "changed": accounts.changed});
             }
-            if let Some(r) =
-                privacy::retention(&svc, tenant, at(now), &retention, retention_section)?
-            {
-                out["retention"] = r;
+            if let (Some(policy), Some(r)) = (retention, erased) {
+                out["retention"] = policy.json(r);
             }
             if let Some(a) = automation {
                 out["automation"] =

@@ -116,8 +116,9 @@ pub(crate) fn run(store: Db, t: TenantId, what: ConsentWhat) -> Result<()> {
     let svc = Service::new(store);
     match what {
         ConsentWhat::Show { key, json } => {
+            // A merged key is followed to the customer holding the ledger now.
             let id = resolve(svc.inner().store(), t, &key)?;
-            svc.customer(t, id).map_err(not_found(&key))?;
+            let id = svc.customer(t, id).map_err(not_found(&key))?.customer.id();
             let history = svc.consents(t, id)?;
             let mut current = Vec::new();
             for p in Purpose::ALL {
@@ -332,35 +333,44 @@ pub(crate) struct RetentionSection {
     dry_run: bool,
 }
 
-/// Applies the retention policy after a sweep: the flags when given, else the configuration's
+/// The retention policy a sweep applies: the flags when given, else the configuration's
 /// `[retention]` section; `None` when neither asks for one.
-pub(crate) fn retention(
-    svc: &Service<Db>,
-    t: TenantId,
-    now: DateTime<Utc>,
-    a: &RetentionArgs,
-    section: Option<RetentionSection>,
-) -> Result<Option<serde_json::Value>> {
-    let (days, dry_run) = match (a.retention_days, section) {
-        (Some(days), _) => (days, a.retention_dry_run),
-        (None, Some(s)) => (s.inactive_days, s.dry_run || a.retention_dry_run),
-        (None, None) if a.retention_dry_run => {
-            return Err(fail!(
-                "--retention-dry-run needs --retention-days or a [retention] section in rapport.toml"
-            ));
-        }
-        (None, None) => return Ok(None),
-    };
-    let policy = rapport_core::privacy::RetentionPolicy {
-        inactive_days: days,
-    };
-    let r = svc.retention(t, policy, now, dry_run)?;
-    Ok(Some(serde_json::json!({
-        "inactive_days": days,
-        "dry_run": dry_run,
-        "due": r.due,
-        "erased": r.erased,
-    })))
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Retention {
+    pub(crate) policy: rapport_core::privacy::RetentionPolicy,
+    pub(crate) dry_run: bool,
+}
+
+impl Retention {
+    /// The policy the flags `a` or the configuration's `section` ask for, if any.
+    pub(crate) fn of(a: &RetentionArgs, section: Option<RetentionSection>) -> Result<Option<Self>> {
+        let (days, dry_run) = match (a.retention_days, section) {
+            (Some(days), _) => (days, a.retention_dry_run),
+            (None, Some(s)) => (s.inactive_days, s.dry_run || a.retention_dry_run),
+            (None, None) if a.retention_dry_run => {
+                return Err(fail!(
+                    "--retention-dry-run needs --retention-days or a [retention] section in rapport.toml"
+                ));
+            }
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(Self {
+            policy: rapport_core::privacy::RetentionPolicy {
+                inactive_days: days,
+            },
+            dry_run,
+        }))
+    }
+
+    /// The sweep's `retention` output for the run's report `r`.
+    pub(crate) fn json(&self, r: rapport::RetentionReport) -> serde_json::Value {
+        serde_json::json!({
+            "inactive_days": self.policy.inactive_days,
+            "dry_run": self.dry_run,
+            "due": r.due,
+            "erased": r.erased,
+        })
+    }
 }
 
 /// Runs `rapport export <key>`: the export document, as JSON, to stdout.

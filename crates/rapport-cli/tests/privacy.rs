@@ -204,6 +204,50 @@ fn consent_export_erase_and_retention_from_the_command_line() {
     assert!(!ok(d, &["export", "c2"]).contains("max.hart"));
 }
 
+/// `consent show` through a merged key reads the survivor's ledger: the merge moved the
+/// loser's entries there.
+#[test]
+fn consent_show_follows_a_merged_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("customers.csv"),
+        "customer_id,email,name\nc1,zoe.quill@example.com,Zoe Quill\nc2,zoe.q@example.com,Zoe Q\n",
+    )
+    .unwrap();
+    ok(d, &["import", "customers", "customers.csv", "--quiet"]);
+    for (key, channel, source) in [("c1", "email", "form-c1"), ("c2", "sms", "form-c2")] {
+        ok(
+            d,
+            &[
+                "consent",
+                "grant",
+                key,
+                "marketing",
+                channel,
+                "--source",
+                source,
+            ],
+        );
+    }
+    ok(d, &["merge", "c1", "c2", "--json"]);
+    let show = |key: &str| -> serde_json::Value {
+        serde_json::from_str(&ok(d, &["consent", "show", key, "--json"])).unwrap()
+    };
+    let (survivor, merged) = (show("c1"), show("c2"));
+    assert_eq!(merged, survivor, "the merged key reads another ledger");
+    assert_eq!(merged["history"].as_array().unwrap().len(), 2);
+    let sms = merged["current"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["purpose"] == "marketing" && e["channel"] == "sms")
+        .map(|e| e["state"].clone());
+    assert_eq!(sms, Some("granted".into()));
+    let text = ok(d, &["consent", "show", "c2"]);
+    assert!(text.contains("history (2 entries)"), "{text}");
+}
+
 /// The database files' bytes (database, WAL, shared memory).
 fn raw(dir: &Path, db: &str) -> String {
     let mut out = Vec::new();

@@ -28,6 +28,7 @@ pub(crate) struct ConsentSql {
     one_entry: String,
     insert_erasure: String,
     erasure: String,
+    erased_with: String,
     visits: String,
     update_activity: String,
     restamp: String,
@@ -59,6 +60,18 @@ impl ConsentSql {
             ),
             erasure: format!(
                 "SELECT record_json FROM {s}.erasures WHERE tenant_id = $1 AND customer_id = $2"
+            ),
+            // The erased customer and the `Merged` tombstones merged into it, along chains
+            // (merges in force), that hold an erasure record.
+            erased_with: format!(
+                "WITH RECURSIVE merged(id) AS (
+                     SELECT $2::uuid
+                     UNION
+                     SELECT m.loser_id FROM {s}.merges m JOIN merged ON m.survivor_id = merged.id
+                      WHERE m.tenant_id = $1 AND m.undone_at IS NULL
+                 )
+                 SELECT e.customer_id FROM merged JOIN {s}.erasures e
+                     ON e.tenant_id = $1 AND e.customer_id = merged.id"
             ),
             visits: format!(
                 "SELECT idempotency_key, activity_json FROM {s}.activities
@@ -282,26 +295,54 @@ impl ErasureStore for PostgresStore {
         // service reads the record of an erased customer), the owed deletions are retried
         // first.
         self.retry_owed_keys(tenant, id).await?;
-        self.here(move |inner| async move {
-            let client = inner.pool.get().await.map_err(pool)?;
-            let stmt = client
-                .prepare_cached(&inner.sql.consents.erasure)
-                .await
-                .map_err(db)?;
-            let row = read::as_tenant(
-                &inner.named,
-                &client,
-                &tenant.to_string(),
-                client.query_opt(&stmt, &[tenant.as_uuid(), id.as_uuid()]),
-            )
-            .await?;
-            row.map(|r| {
-                serde_json::from_str(&read::col::<String>(&r, "erasures", 0)?)
-                    .map_err(|e| corrupt("erasures", e))
+        let (record, erased) = self
+            .here(move |inner| async move {
+                let client = inner.pool.get().await.map_err(pool)?;
+                let stmt = client
+                    .prepare_cached(&inner.sql.consents.erasure)
+                    .await
+                    .map_err(db)?;
+                let name = tenant.to_string();
+                let row = read::as_tenant(
+                    &inner.named,
+                    &client,
+                    &name,
+                    client.query_opt(&stmt, &[tenant.as_uuid(), id.as_uuid()]),
+                )
+                .await?;
+                let record: Option<ErasureRecord> = row
+                    .map(|r| {
+                        serde_json::from_str(&read::col::<String>(&r, "erasures", 0)?)
+                            .map_err(|e| corrupt("erasures", e))
+                    })
+                    .transpose()?;
+                // With encryption, the keys to delete again (a never-erased customer costs
+                // the record's lookup only).
+                if record.is_none() || inner.sealer.get().is_none() {
+                    return Ok((record, Vec::new()));
+                }
+                let stmt = client
+                    .prepare_cached(&inner.sql.consents.erased_with)
+                    .await
+                    .map_err(db)?;
+                let rows = read::as_tenant(
+                    &inner.named,
+                    &client,
+                    &name,
+                    client.query(&stmt, &[tenant.as_uuid(), id.as_uuid()]),
+                )
+                .await?;
+                let erased = rows
+                    .iter()
+                    .map(|r| read::col::<Uuid>(r, "erasures", 0).map(CustomerId::from_uuid))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((record, erased))
             })
-            .transpose()
-        })
-        .await
+            .await?;
+        if !erased.is_empty() {
+            self.delete_again(tenant, erased).await?;
+        }
+        Ok(record)
     }
 }
 

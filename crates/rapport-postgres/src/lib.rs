@@ -918,6 +918,28 @@ impl PostgresStore {
             .map_err(StoreError::from)
     }
 
+    /// Deletes again the data keys of the erased customers `erased` (an erased customer and
+    /// the tombstones erased with it): a deletion that failed before the process stopped is
+    /// not owed in memory any more, so `ErasureStore::erasure` of an erased customer deletes
+    /// its keys again ([`rapport_sql::shred::delete_again`]). Without encryption it does
+    /// nothing.
+    async fn delete_again(
+        &self,
+        tenant: TenantId,
+        erased: Vec<CustomerId>,
+    ) -> Result<(), StoreError> {
+        let Some(sealer) = self.inner.sealer.get() else {
+            return Ok(());
+        };
+        let keys = sealer.keys().clone();
+        self.rt
+            .handle
+            .spawn_blocking(move || rapport_sql::shred::delete_again(&keys, tenant, &erased))
+            .await
+            .map_err(|e| StoreError::unavailable(format!("key deletion task failed: {e}")))?
+            .map_err(StoreError::from)
+    }
+
     /// Runs `f` on the store's runtime and awaits it from whatever executor polls the caller.
     fn run<T, F, Fut>(
         &self,

@@ -128,6 +128,46 @@ fn a_failed_key_deletion_is_retried_by_erasing_again() {
     );
 }
 
+/// An owed key deletion survives a restart (the kit's
+/// `owed_key_deletion_survives_a_restart`): the store is dropped after the failed deletion
+/// (its schema kept) and a new one connected to the same schema with a working key store
+/// over the same keys; erasing again deletes them.
+#[test]
+fn an_owed_key_deletion_survives_a_restart() {
+    let inner: Arc<dyn KeyStore> = Arc::new(MemoryKeyStore::new());
+    let keys = Arc::new(rapport_testkit::privacy::FlakyKeys::new(inner.clone()));
+    let Broken {
+        inner: first,
+        hooks,
+    } = fresh();
+    let schema = first.schema().to_owned();
+    let first = first.with_keystore(keys.clone());
+    rapport_testkit::check(
+        || first,
+        |s| async move {
+            let reopened = rapport_testkit::privacy::owed_key_deletion_survives_a_restart(
+                s,
+                &keys,
+                |old| async move {
+                    drop(old);
+                    let keys = Arc::new(rapport_testkit::privacy::FlakyKeys::new(inner));
+                    let config = rapport_postgres::PostgresConfig::new(support::url())
+                        .with_schema(schema)
+                        .with_pool_size(4);
+                    let store = rapport_postgres::PostgresStore::connect(config, now())
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .with_keystore(keys.clone());
+                    Ok((store, keys))
+                },
+            )
+            .await;
+            drop(hooks); // the schema goes once both stores are gone
+            reopened
+        },
+    );
+}
+
 /// The files of the schema's tables, their TOAST tables and indexes, and the WAL segments.
 fn raw_files(schema: &str) -> Option<Vec<u8>> {
     let dir = sql("SHOW data_directory").first()?.first()?.clone();

@@ -288,3 +288,48 @@ fn rls_overhead() {
         );
     }
 }
+
+/// With encryption, as the application role: asking for an erased customer's erasure deletes
+/// again the keys of the customer and of the tombstone erased with it (the recursive query over
+/// `merges` and `erasures` runs under the policies), e.g. keys left behind by a deletion that
+/// failed before a restart; another tenant's customer keeps its key.
+#[test]
+fn erasing_again_deletes_the_keys_again_under_the_policies() {
+    use rapport_core::ports::KeyStore;
+    let rapport_testkit::broken::Broken { inner, hooks } = app_role();
+    let keys: std::sync::Arc<dyn KeyStore> =
+        std::sync::Arc::new(rapport_keys::MemoryKeyStore::new());
+    let store = inner.with_keystore(keys.clone());
+    {
+        let svc = rapport::blocking::Service::new(&store);
+        let (t, u) = (TenantId::from_u128(71), TenantId::from_u128(72));
+        let person = |name: &str| Profile {
+            display_name: Some(Pii::new(name.to_owned())),
+            ..Profile::default()
+        };
+        let a = svc.register(t, person("Ann")).unwrap().customer.id();
+        let b = svc.register(t, person("Ann L")).unwrap().customer.id();
+        let other = svc.register(u, person("Ann")).unwrap().customer.id();
+        svc.merge(
+            t,
+            rapport::MergeRequest::new(a, b, Actor::new("ops").unwrap()),
+        )
+        .unwrap();
+        let record = svc.erase(t, a, "ticket-1", "gdpr-art17").unwrap();
+        // Keys left behind (as after a deletion that failed, then a restart).
+        for id in [a, b] {
+            assert!(keys.data_key(t, id).unwrap().is_none());
+            keys.create_data_key(t, id).unwrap();
+        }
+        assert_eq!(svc.erase(t, a, "ticket-2", "again").unwrap(), record);
+        for id in [a, b] {
+            assert!(
+                keys.data_key(t, id).unwrap().is_none(),
+                "{id}'s key is back"
+            );
+        }
+        assert!(keys.data_key(u, other).unwrap().is_some());
+    }
+    drop(store);
+    drop(hooks);
+}

@@ -82,6 +82,46 @@ impl From<KeysNotDeleted> for StoreError {
     }
 }
 
+/// Deletes again the data keys of an erased customer and of the tombstones erased with it
+/// (`ids`: the customer and the `Merged` tombstones merged into it, along chains, that hold an
+/// erasure record), as both SQL stores do in `ErasureStore::erasure` for a customer that has
+/// an erasure record. [`OwedKeys`] lives in memory: a process stopped after a failed deletion
+/// forgot what it owed, and the key left behind still opens the older copies of the rows.
+/// Deleting again whenever the erasure is asked for makes erasing again (after a restart too)
+/// finish the job; deleting a key that is gone already is free in both shipped key stores (no
+/// file IO for `FileKeyStore`), so asking for an erasure that is done costs a lookup.
+///
+/// ```
+/// use std::sync::Arc;
+/// use rapport_core::ports::KeyStore;
+/// use rapport_core::{CustomerId, TenantId};
+/// let keys: Arc<dyn KeyStore> = Arc::new(rapport_keys::MemoryKeyStore::new());
+/// let (t, a, b) = (TenantId::from_u128(1), CustomerId::from_u128(2), CustomerId::from_u128(3));
+/// keys.create_data_key(t, a)?;
+/// rapport_sql::shred::delete_again(&keys, t, &[a, b])?; // b's key was gone already
+/// assert!(keys.data_key(t, a)?.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// [`KeysNotDeleted`] when the key store fails (the erasure is still not done; asking again
+/// retries).
+pub fn delete_again(
+    keys: &Arc<dyn KeyStore>,
+    tenant: TenantId,
+    ids: &[CustomerId],
+) -> Result<(), KeysNotDeleted> {
+    keys.delete_data_keys(tenant, ids).map_err(|e| {
+        let kind = crate::store_error_kind(&e);
+        tracing::warn!(
+            error = kind,
+            customers = ids.len(),
+            "key delete of an erased customer failed again"
+        );
+        KeysNotDeleted::new(kind)
+    })
+}
+
 /// One failed deletion call: the customers of one tenant whose keys may still be there.
 #[derive(Debug, Clone)]
 struct Owed {

@@ -266,11 +266,49 @@ impl ErasureStore for SqliteStore {
         // asked again (the service reads the record of an erased customer), what it owes is
         // retried first.
         self.writer.flush_erasures(tenant, id).await?;
+        // With encryption, an erased customer's key and its merged tombstones' keys are
+        // deleted again: a deletion that failed before a restart is owed no more in memory
+        // (a never-erased customer costs the record's lookup only).
+        let keys = self.sealer.as_ref().map(|s| s.keys().clone());
         Ok(self
             .readers
-            .read(move |c| read_erasure(c, tenant, id))
+            .read(move |c| {
+                let record = read_erasure(c, tenant, id)?;
+                if let (Some(_), Some(keys)) = (&record, &keys) {
+                    let ids = erased_with(c, tenant, id)?;
+                    rapport_sql::shred::delete_again(keys, tenant, &ids)?;
+                }
+                Ok(record)
+            })
             .await?)
     }
+}
+
+/// `?2` of tenant `?1` and the customers erased with it: the `Merged` tombstones merged into
+/// it, along chains (merges in force), that hold an erasure record.
+const ERASED_WITH: &str = "WITH RECURSIVE merged(id) AS (
+         SELECT ?2
+         UNION
+         SELECT m.loser_id FROM rapport_merges m JOIN merged ON m.survivor_id = merged.id
+          WHERE m.tenant_id = ?1 AND m.undone_at_us IS NULL
+     )
+     SELECT e.customer_id FROM merged JOIN rapport_erasures e
+         ON e.tenant_id = ?1 AND e.customer_id = merged.id";
+
+/// The erased customer `id` and the tombstones erased with it ([`ERASED_WITH`]).
+fn erased_with(
+    conn: &Connection,
+    tenant: TenantId,
+    id: CustomerId,
+) -> Result<Vec<CustomerId>, SqliteError> {
+    let rows: Vec<[u8; 16]> = conn
+        .prepare_cached(ERASED_WITH)?
+        .query_map(params![tenant.to_bytes(), id.to_bytes()], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows
+        .into_iter()
+        .map(|b| CustomerId::from_uuid(uuid::Uuid::from_bytes(b)))
+        .collect())
 }
 
 /// A customer's entries (`?1` tenant, `?2` customer), in ledger order.

@@ -139,6 +139,43 @@ fn a_failed_key_deletion_is_retried_by_erasing_again() {
     );
 }
 
+/// An owed key deletion survives a restart (the kit's
+/// `owed_key_deletion_survives_a_restart`): on a file database with a `FileKeyStore`, the
+/// store is dropped after the failed deletion and a new one opened on the same file with a
+/// new `FileKeyStore` over the same directory; erasing again deletes the keys.
+#[test]
+fn an_owed_key_deletion_survives_a_restart() {
+    let db = fresh_path("owed-restart");
+    let key_dir = db.with_extension("keys");
+    let _ = std::fs::remove_dir_all(&key_dir);
+    let keys = Arc::new(rapport_testkit::privacy::FlakyKeys::new(Arc::new(
+        FileKeyStore::open(&key_dir).unwrap(),
+    )));
+    let store = SqliteStore::open(&db, SqliteConfig::default(), now())
+        .unwrap()
+        .with_keystore(keys.clone());
+    rapport_testkit::check(
+        || store,
+        |s| async move {
+            rapport_testkit::privacy::owed_key_deletion_survives_a_restart(
+                s,
+                &keys,
+                |old| async move {
+                    drop(old);
+                    let keys = Arc::new(rapport_testkit::privacy::FlakyKeys::new(Arc::new(
+                        FileKeyStore::open(&key_dir).map_err(|e| e.to_string())?,
+                    )));
+                    let store = SqliteStore::open(&db, SqliteConfig::default(), now())
+                        .map_err(|e| e.to_string())?
+                        .with_keystore(keys.clone());
+                    Ok((store, keys))
+                },
+            )
+            .await
+        },
+    );
+}
+
 const TAG: &str = "Scan";
 
 fn populate(store: &SqliteStore, t: TenantId, people: &[Person]) {

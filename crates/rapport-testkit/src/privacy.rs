@@ -211,7 +211,9 @@ pub async fn consent_ledger<S: ConsentStore>(s: &S) -> Outcome {
 }
 
 /// Erasure: the customer becomes an empty `Erased` tombstone with its stats kept to the
-/// cent; its visits lose their free text while purchases keep amounts and dates; its consent
+/// cent, holding none of its personal data — the free-text reasons of its tier pin and stage
+/// override included (the pin keeps its tier and expiry); its visits lose their free text
+/// while purchases keep amounts and dates; its consent
 /// entries lose source and evidence; its pending outbox messages are dropped (another
 /// customer's stay); the record reads back and a second one is refused with nothing written;
 /// tenant B is untouched.
@@ -236,8 +238,36 @@ where
     profile.display_name = Pii::new(secret.to_owned()).into();
     let mut ids = 0u128;
     let mut book = Vec::new();
+    // An operator's reasons for a tier pin and a stage override are free text that can name
+    // the person.
+    let (pin_reason, override_reason) = (format!("{secret} pin"), format!("{secret} override"));
+    let ops = Actor::new("ops-1").map_err(|e| e.to_string())?;
     for t in [TA, TB] {
-        let c = Customer::new(t, CustomerId::from_u128(7), profile.clone(), t0());
+        let mut c = Customer::new(t, CustomerId::from_u128(7), profile.clone(), t0());
+        let pin = TierPin::new(
+            Tier::Gold,
+            ops.clone(),
+            &pin_reason,
+            t0() + Duration::days(90),
+            t0(),
+        )
+        .map_err(|e| e.to_string())?;
+        c.set_tier_state(TierState {
+            pin: Some(pin),
+            ..c.tier_state().clone()
+        })
+        .map_err(|e| e.to_string())?;
+        let manual = c
+            .lifecycle()
+            .override_stage(
+                Stage::Active,
+                ops.clone(),
+                &override_reason,
+                t0() + Duration::days(10),
+                t0(),
+            )
+            .map_err(|e| e.to_string())?;
+        c.set_lifecycle(manual).map_err(|e| e.to_string())?;
         let other = Customer::new(t, CustomerId::from_u128(8), Profile::default(), t0());
         let order = Activity::new(
             ActivityId::from_u128(1),
@@ -307,6 +337,19 @@ where
     ensure!(
         back.customer.stage() == Stage::Erased && back.customer.profile == Profile::default(),
         "the erased customer is not an empty Erased tombstone"
+    );
+    let record_text = serde_json::to_string(&back.customer).map_err(|e| e.to_string())?;
+    ensure!(
+        !record_text.contains(secret),
+        "the erased record keeps personal data (a pin's or an override's reason?): {record_text}"
+    );
+    ensure!(
+        back.customer
+            .tier_state()
+            .pin
+            .as_ref()
+            .is_some_and(|p| p.tier == Tier::Gold && p.until == t0() + Duration::days(90)),
+        "the erasure dropped the tier pin's tier or expiry"
     );
     ensure!(
         back.stats.revenue() == stats.revenue() && back.stats.orders() == 1,
@@ -384,6 +427,12 @@ where
     ensure!(
         b.profile == profile && b.is_live(),
         "erasing in tenant A touched tenant B"
+    );
+    ensure!(
+        b.tier_state().pin.as_ref().map(|p| p.reason.as_str()) == Some(pin_reason.as_str())
+            && b.lifecycle().manual.as_ref().map(|o| o.reason.as_str())
+                == Some(override_reason.as_str()),
+        "erasing in tenant A stripped tenant B's pin or override"
     );
     let b_acts = s
         .activities(TB, c7, TimeRange::all())
@@ -619,9 +668,10 @@ async fn register_people<S: Store, const N: usize>(
 
 /// Erasure reaches what was merged into the person: with `B` merged into `A` and `A` into
 /// `C` (a chain), and `D` merged into `C` then unmerged, erasing `B`'s id (followed to `C`)
-/// leaves `C`, `A` and `B` empty `Erased` tombstones with an erasure record each, every merge
-/// record naming them without a trace of their names, emails or phones (the undone one
-/// included), the merges no longer undoable, and `D` live with its profile; erasing again
+/// leaves `C`, `A` and `B` empty `Erased` tombstones with an erasure record each and no trace
+/// of the reasons an operator gave for their tier pins and stage overrides, every merge
+/// record naming them without a trace of their names, emails, phones or those reasons (the
+/// undone one included), the merges no longer undoable, and `D` live with its profile; erasing again
 /// returns the stored records; tenant B's customer with the same name is untouched.
 ///
 /// ```
@@ -638,6 +688,31 @@ where
     let [a, b, c, d] = register_people(&svc, TA, "zq", ["a", "b", "c", "d"]).await?;
     let [other] = register_people(&svc, TB, "zq", ["a"]).await?;
     let actor = Actor::new("kit").map_err(|e| e.to_string())?;
+    // Operators' reasons naming the person, on pins and overrides (kept in the merge
+    // records' before-states).
+    let until = t0() + Duration::days(60);
+    for (id, who) in [(a, "a"), (b, "b"), (c, "c")] {
+        svc.pin_tier(
+            TA,
+            id,
+            Tier::Gold,
+            actor.clone(),
+            &format!("zq-{who} pin"),
+            until,
+        )
+        .await
+        .map_err(e)?;
+        svc.override_stage(
+            TA,
+            id,
+            Stage::Active,
+            actor.clone(),
+            &format!("zq-{who} why"),
+            until,
+        )
+        .await
+        .map_err(e)?;
+    }
     let m1 = svc
         .merge(TA, rapport::MergeRequest::new(a, b, actor.clone()))
         .await
@@ -670,6 +745,12 @@ where
             r.customer.stage() == Stage::Erased && r.customer.profile == Profile::default(),
             "customer {id} is {:?} with a profile after the erasure",
             r.customer.stage()
+        );
+        ensure!(
+            !serde_json::to_string(&r.customer)
+                .map_err(|e| e.to_string())?
+                .contains("zq-"),
+            "customer {id} keeps personal data after the erasure (a pin's reason?)"
         );
         ensure!(
             s.erasure(TA, id)
@@ -901,6 +982,7 @@ where
 pub struct FlakyKeys {
     inner: std::sync::Arc<dyn rapport_core::ports::KeyStore>,
     fails: std::sync::atomic::AtomicUsize,
+    calls: std::sync::atomic::AtomicUsize,
 }
 
 impl FlakyKeys {
@@ -910,7 +992,26 @@ impl FlakyKeys {
         Self {
             inner,
             fails: std::sync::atomic::AtomicUsize::new(0),
+            calls: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// How many deletion calls (`delete_data_key` or `delete_data_keys`, failed ones
+    /// included) this key store has seen.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use rapport_core::ports::KeyStore;
+    /// use rapport_core::{CustomerId, TenantId};
+    /// use rapport_testkit::privacy::FlakyKeys;
+    /// let keys = FlakyKeys::new(Arc::new(rapport_keys::MemoryKeyStore::new()));
+    /// keys.delete_data_keys(TenantId::from_u128(1), &[CustomerId::from_u128(2)])?;
+    /// assert_eq!(keys.deletion_calls(), 1);
+    /// # Ok::<(), rapport_core::StoreError>(())
+    /// ```
+    #[must_use]
+    pub fn deletion_calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Fails the next `n` deletion calls (`delete_data_key` or `delete_data_keys`, each call
@@ -921,6 +1022,7 @@ impl FlakyKeys {
 
     fn failing(&self) -> Result<(), StoreError> {
         use std::sync::atomic::Ordering::SeqCst;
+        self.calls.fetch_add(1, SeqCst);
         match self
             .fails
             .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
@@ -1053,6 +1155,134 @@ where
     ensure!(
         svc.erase(TA, b, "ticket-9", "again").await.is_ok(),
         "erasing the merged tombstone again failed"
+    );
+    Ok(())
+}
+
+/// An owed key deletion survives a restart of the process: for a store encrypting through
+/// `keys`, with `b` merged into `a`, an erasure of `a` whose key deletion fails is answered
+/// `StoreError::Unavailable` with both keys left; `reopen` then drops the store (and what it
+/// owes in memory) and opens a new one on the same database with a working key store (the
+/// one it returns, wrapping the same keys). Asking that store for the erasure of a customer
+/// never erased answers none without a call to the key store; erasing `a` again returns the
+/// stored record and both keys are gone — the merged tombstone's with the survivor's —
+/// as they are after erasing `b` again; a customer of tenant B keeps its key.
+///
+/// # Errors
+/// A description of the first violation.
+pub async fn owed_key_deletion_survives_a_restart<S, R, Fut>(
+    first: S,
+    keys: &FlakyKeys,
+    reopen: R,
+) -> Outcome
+where
+    S: ConsentStore + rapport_core::ports::ErasureStore + rapport_core::ports::MergeStore + Outbox,
+    R: FnOnce(S) -> Fut,
+    Fut: std::future::Future<Output = Result<(S, std::sync::Arc<FlakyKeys>), String>>,
+{
+    use crate::support::{FixedClock, SequentialIds};
+    use rapport_core::ports::KeyStore;
+    let e = |e: rapport::Error| e.to_string();
+    let person = |who: &str| -> Result<Profile, String> {
+        Ok(Profile {
+            display_name: Some(Pii::new(format!("rs-{who}-name"))),
+            email: Some(Pii::new(
+                Email::parse(&format!("rs-{who}@example.com")).map_err(|e| e.to_string())?,
+            )),
+            ..Profile::default()
+        })
+    };
+    let (a, b, c, other) = {
+        let svc = rapport::Service::new(&first)
+            .with_clock(FixedClock::at(t0() + Duration::days(30)))
+            .with_ids(SequentialIds::starting_at(1));
+        let mut ids = Vec::new();
+        for who in ["a", "b", "c"] {
+            ids.push(
+                svc.register(TA, person(who)?)
+                    .await
+                    .map_err(e)?
+                    .customer
+                    .id(),
+            );
+        }
+        let other = svc
+            .register(TB, person("a")?)
+            .await
+            .map_err(e)?
+            .customer
+            .id();
+        let [a, b, c] = ids[..] else {
+            return Err("setup: three customers".into());
+        };
+        let actor = Actor::new("kit").map_err(|e| e.to_string())?;
+        svc.merge(TA, rapport::MergeRequest::new(a, b, actor))
+            .await
+            .map_err(e)?;
+        ensure!(
+            [a, b]
+                .iter()
+                .all(|id| keys.data_key(TA, *id).is_ok_and(|k| k.is_some())),
+            "setup: the customers have no data keys (is encryption on?)"
+        );
+        keys.fail_deletions(1);
+        let first_try = svc.erase(TA, a, "ticket-5", "gdpr-art17").await;
+        ensure!(
+            matches!(
+                &first_try,
+                Err(rapport::Error::Store(StoreError::Unavailable { .. }))
+            ),
+            "an erasure whose key deletion failed was answered {first_try:?}"
+        );
+        (a, b, c, other)
+    };
+    // The process stops before anyone erases again: what the store owed in memory is gone.
+    let (second, keys) = reopen(first).await?;
+    let has_key = |t, id| keys.data_key(t, id).map(|k| k.is_some()).ok();
+    for id in [a, b] {
+        ensure!(
+            has_key(TA, id) == Some(true),
+            "setup: the failed deletion deleted customer {id}'s key"
+        );
+        ensure!(
+            load(&second, TA, id).await?.stage() == Stage::Erased,
+            "customer {id} is not erased after the committed erasure"
+        );
+    }
+    let calls = keys.deletion_calls();
+    ensure!(
+        second
+            .erasure(TA, c)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_none(),
+        "a customer never erased has an erasure record"
+    );
+    ensure!(
+        keys.deletion_calls() == calls,
+        "asking for the erasure of a customer never erased called the key store"
+    );
+    let svc = rapport::Service::new(&second)
+        .with_clock(FixedClock::at(t0() + Duration::days(31)))
+        .with_ids(SequentialIds::starting_at(1_000));
+    let record = svc.erase(TA, a, "ticket-6", "again").await.map_err(e)?;
+    ensure!(
+        record.customer == a && record.requester == "ticket-5",
+        "erasing again after the restart did not return the stored record: {record:?}"
+    );
+    for id in [a, b] {
+        ensure!(
+            has_key(TA, id) == Some(false),
+            "customer {id}'s data key survived erasing again after a restart"
+        );
+    }
+    ensure!(
+        svc.erase(TA, b, "ticket-7", "again").await.is_ok(),
+        "erasing the merged tombstone again failed"
+    );
+    ensure!(
+        has_key(TA, c) == Some(true) && has_key(TB, other) == Some(true),
+        "erasing again deleted the key of a customer not erased"
     );
     Ok(())
 }

@@ -1698,6 +1698,43 @@ impl<S: Store, N: Notifier> Service<S, N> {
     {
         block_on(self.0.retention(t, policy, now, dry_run))
     }
+
+    /// See [`crate::Service::sweep_with_retention`].
+    ///
+    /// ```
+    /// # use rapport::blocking::Service;
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// use rapport::core::privacy::RetentionPolicy;
+    /// svc.register(t, Profile::default())?;
+    /// let later = svc.now() + chrono::Duration::days(400);
+    /// let policy = RetentionPolicy { inactive_days: 365 };
+    /// let done = svc.sweep_with_retention(t, later, 100, policy, false, |_| {})?;
+    /// assert_eq!((done.retention.erased, done.sweep.evaluated), (1, 0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn sweep_with_retention(
+        &self,
+        t: TenantId,
+        now: DateTime<Utc>,
+        batch: u32,
+        policy: privacy::RetentionPolicy,
+        dry_run: bool,
+        progress: impl FnMut(SweepProgress),
+    ) -> Result<crate::RetentionSweep, Error>
+    where
+        S: ports::ConsentStore + ports::ErasureStore + ports::MergeStore,
+    {
+        block_on(
+            self.0
+                .sweep_with_retention(t, now, batch, policy, dry_run, progress),
+        )
+    }
     /// See [`crate::Service::export`].
     ///
     /// # Errors

@@ -59,7 +59,9 @@ pub use case::{CaseChange, ComplaintRecorded, OpenCase};
 pub use clock::{Clock, IdSource, ManualClock, SystemClock, UuidV7Ids};
 pub use error::Error;
 pub use fitted::{ClvFit, ClvModelKind, FitClvOptions};
-pub use privacy::{ConsentImportReport, ConsentImportRow, ConsentRequest, RetentionReport};
+pub use privacy::{
+    ConsentImportReport, ConsentImportRow, ConsentRequest, RetentionReport, RetentionSweep,
+};
 pub use recommend::{Purchases, Recommendations, Recommender, TopByTier};
 pub use relay::{RelayConfig, RelayReport, relay_once};
 pub use relay_loop::{

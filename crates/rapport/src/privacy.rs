@@ -14,7 +14,7 @@ use rapport_core::quality::merge_op::MergeRecord;
 use rapport_core::*;
 
 use crate::error::Error;
-use crate::service::Service;
+use crate::service::{Service, SweepProgress};
 
 mod import;
 
@@ -228,12 +228,39 @@ impl<S: ConsentStore, N: Notifier> Service<S, N> {
         .await
     }
 
-    /// A customer's consent ledger, in ledger order (by time, then recording time).
+    /// A customer's consent ledger, in ledger order (by time, then recording time). A merged
+    /// id is followed to the customer holding its entries now (a merge moves the loser's
+    /// entries to the survivor), as [`Service::grant`] and [`Service::withdraw`] do; an id
+    /// that names no customer has no entries.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::{ConsentRequest, MergeRequest, Service};
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let svc = Service::new(MemoryStore::new());
+    /// # let t = TenantId::from_u128(1);
+    /// let ann = block_on(svc.register(t, Profile::default()))?.customer.id();
+    /// let dup = block_on(svc.register(t, Profile::default()))?.customer.id();
+    /// let r = ConsentRequest::new(Purpose::Marketing, ContactChannel::Email, "signup");
+    /// block_on(svc.grant(t, dup, r))?;
+    /// block_on(svc.merge(t, MergeRequest::new(ann, dup, Actor::new("li")?)))?;
+    /// // The entry moved to `ann`; the merged id reads `ann`'s ledger.
+    /// assert_eq!(block_on(svc.consents(t, dup))?, block_on(svc.consents(t, ann))?);
+    /// assert_eq!(block_on(svc.consents(t, dup))?.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// Store errors.
     pub async fn consents(&self, t: TenantId, id: CustomerId) -> Result<Vec<ConsentEntry>, Error> {
-        Ok(self.store().consents(t, id).await?)
+        let holder = match self.customer(t, id).await {
+            Ok(read) => read.customer.id(),
+            // No such customer (or a merge chain ending nowhere): the store's answer.
+            Err(Error::NotFound(_)) => id,
+            Err(e) => return Err(e),
+        };
+        Ok(self.store().consents(t, holder).await?)
     }
 
     async fn record_consent(
@@ -447,10 +474,13 @@ impl<S: ConsentStore + ErasureStore + MergeStore, N: Notifier> Service<S, N> {
         out
     }
 
-    /// The erasure record of a customer, if it was erased.
+    /// The erasure record of a customer, if it was erased. With crypto-shredding, asking for
+    /// an erased customer's record also finishes what its erasure owes (the SQL stores delete
+    /// its data key and its merged tombstones' again, after a restart too).
     ///
     /// # Errors
-    /// Store errors.
+    /// Store errors — among them `StoreError::Unavailable` while an erased customer's key
+    /// cannot be deleted.
     pub async fn erasure(
         &self,
         t: TenantId,
@@ -526,6 +556,63 @@ impl<S: ConsentStore + ErasureStore + MergeStore, N: Notifier> Service<S, N> {
         }
         Ok(report)
     }
+
+    /// The sweep with the retention policy: first [`Service::retention`] at `now` (unless
+    /// `dry_run`, the customers it finds due are erased), then [`Service::sweep`] at `now` in
+    /// batches of `batch`, `progress` called after every batch. Retention goes first so the
+    /// sweep neither evaluates nor ranks the customers it erases: its figures are those of
+    /// the live book that remains. On a dry run nothing is erased, the count comes back in
+    /// [`RetentionSweep::retention`], and the sweep evaluates everyone.
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use rapport::{ManualClock, Service};
+    /// # use rapport::core::*;
+    /// # use rapport_memory::MemoryStore;
+    /// # let t = TenantId::from_u128(1);
+    /// use rapport::core::privacy::RetentionPolicy;
+    /// let clock = ManualClock::at(chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000));
+    /// let svc = Service::new(MemoryStore::new()).with_clock(clock.clone());
+    /// let old = block_on(svc.register(t, Profile::default()))?.customer.id();
+    /// clock.advance(chrono::Duration::days(300));
+    /// block_on(svc.register(t, Profile::default()))?; // 300 days younger
+    /// let later = svc.now() + chrono::Duration::days(100);
+    /// let policy = RetentionPolicy { inactive_days: 365 };
+    /// // The dry run counts first: nothing erased, both evaluated.
+    /// let dry = block_on(svc.sweep_with_retention(t, later, 100, policy, true, |_| {}))?;
+    /// assert_eq!((dry.retention.due, dry.retention.erased, dry.sweep.evaluated), (1, 0, 2));
+    /// let done = block_on(svc.sweep_with_retention(t, later, 100, policy, false, |_| {}))?;
+    /// assert_eq!((done.retention.due, done.retention.erased, done.sweep.evaluated), (1, 1, 1));
+    /// assert_eq!(block_on(svc.customer(t, old))?.customer.stage(), Stage::Erased);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Service::retention`] (then the sweep does not run: run again, a customer already
+    /// erased is not due any more) and [`Service::sweep`].
+    pub async fn sweep_with_retention(
+        &self,
+        t: TenantId,
+        now: DateTime<Utc>,
+        batch: u32,
+        policy: RetentionPolicy,
+        dry_run: bool,
+        progress: impl FnMut(SweepProgress),
+    ) -> Result<RetentionSweep, Error> {
+        let retention = self.retention(t, policy, now, dry_run).await?;
+        let sweep = self.sweep(t, now, batch, progress).await?;
+        Ok(RetentionSweep { retention, sweep })
+    }
+}
+
+/// What [`Service::sweep_with_retention`] found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct RetentionSweep {
+    /// The retention run, first: the customers due and how many were erased.
+    pub retention: RetentionReport,
+    /// The sweep of the live customers left.
+    pub sweep: SweepProgress,
 }
 
 impl<S, N> Service<S, N>

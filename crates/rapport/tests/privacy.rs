@@ -460,6 +460,8 @@ struct Person {
     note: String,
     item: String,
     source: String,
+    pin: String,
+    why: String,
 }
 
 fn person() -> impl Strategy<Value = Person> {
@@ -470,23 +472,29 @@ fn person() -> impl Strategy<Value = Person> {
         "[a-z]{8,14}",
         "[a-z]{8,14}",
         "[a-z]{8,14}",
+        "[a-z]{8,14}",
+        "[a-z]{8,14}",
     )
-        .prop_map(|(name, local, phone, note, item, source)| Person {
-            name,
-            local,
-            phone,
-            note,
-            item,
-            source,
-        })
+        .prop_map(
+            |(name, local, phone, note, item, source, pin, why)| Person {
+                name,
+                local,
+                phone,
+                note,
+                item,
+                source,
+                pin,
+                why,
+            },
+        )
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
     /// The export validates against its schema and reads back equal; after an erasure the
-    /// export holds none of the person's data, keeps the purchase to the cent, and still
-    /// validates.
+    /// export holds none of the person's data (the reasons of a tier pin and a stage override
+    /// included), keeps the purchase to the cent, and still validates.
     #[test]
     fn prop_export_round_trips_and_export_after_erase_holds_nothing_personal(p in person(), cents in 1i64..10_000_000) {
         let now = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
@@ -505,6 +513,10 @@ proptest! {
         block_on(svc.record(T, NewActivity::purchase(id, "o-1", amount, now - Duration::days(3)).unwrap())).unwrap();
         block_on(svc.record(T, NewActivity::visit(id, now - Duration::days(2)).unwrap().of_item(p.item.clone()))).unwrap();
         block_on(svc.grant(T, id, ConsentRequest::new(Purpose::Marketing, ContactChannel::Email, p.source.clone()).evidence(p.source.clone()))).unwrap();
+        // An operator's reasons can name the person too.
+        let ops = Actor::new("ops-7").unwrap();
+        block_on(svc.pin_tier(T, id, Tier::Gold, ops.clone(), &format!("pin {}", p.pin), now + Duration::days(30))).unwrap();
+        block_on(svc.override_stage(T, id, Stage::Active, ops, &format!("why {}", p.why), now + Duration::days(30))).unwrap();
 
         let before = block_on(svc.export(T, id)).unwrap();
         let json = serde_json::to_value(&before).unwrap();
@@ -512,7 +524,7 @@ proptest! {
         let back: ExportDocument = serde_json::from_value(json.clone()).unwrap();
         prop_assert_eq!(&back, &before);
         let text = json.to_string();
-        let secrets = [p.name.clone(), p.local.clone(), p.phone.to_string(), p.note.clone(), p.item.clone(), p.source.clone()];
+        let secrets = [p.name.clone(), p.local.clone(), p.phone.to_string(), p.note.clone(), p.item.clone(), p.source.clone(), p.pin.clone(), p.why.clone()];
         for s in &secrets {
             prop_assert!(text.contains(s.as_str()), "the export lacks {}", s);
         }
@@ -682,4 +694,114 @@ fn consent_through_a_merged_id_reaches_the_survivor() {
     assert_eq!(block_on(svc.consents(T, ann)).unwrap().len(), 3);
     let ann_now = block_on(svc.customer(T, ann)).unwrap().customer;
     assert!(ann_now.consents.allows(Purpose::Profiling, ch));
+}
+
+/// The ledger read through a merged id is the survivor's: the loser's entries moved there with
+/// the merge, and the merged id (or a chain of them) reads all of them; an unknown id has none.
+#[test]
+fn consents_of_a_merged_id_are_the_survivors_ledger() {
+    let svc = Service::new(MemoryStore::new());
+    let [ann, dup, old] = [0; 3].map(|_| {
+        block_on(svc.register(T, Profile::default()))
+            .unwrap()
+            .customer
+            .id()
+    });
+    let (p, ch) = (Purpose::Marketing, ContactChannel::Email);
+    block_on(svc.grant(T, ann, ConsentRequest::new(p, ch, "form-ann"))).unwrap();
+    block_on(svc.grant(
+        T,
+        dup,
+        ConsentRequest::new(p, ContactChannel::Sms, "form-dup"),
+    ))
+    .unwrap();
+    block_on(svc.withdraw(T, old, ConsentRequest::new(p, ch, "form-old"))).unwrap();
+    let ops = Actor::new("ops-7").unwrap();
+    // `old` into `dup`, then `dup` into `ann`: a chain.
+    block_on(svc.merge(T, rapport::MergeRequest::new(dup, old, ops.clone()))).unwrap();
+    block_on(svc.merge(T, rapport::MergeRequest::new(ann, dup, ops))).unwrap();
+    let ledger = block_on(svc.consents(T, ann)).unwrap();
+    assert_eq!(ledger.len(), 3);
+    assert!(ledger.iter().all(|e| e.customer == ann));
+    for id in [dup, old] {
+        assert_eq!(block_on(svc.consents(T, id)).unwrap(), ledger, "{id}");
+    }
+    assert!(
+        block_on(svc.consents(T, CustomerId::from_u128(99)))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// `sweep_with_retention` runs the retention policy and the sweep: the dry run counts the
+/// customers due and erases none (the sweep evaluates everyone); the run erases them first,
+/// so the sweep evaluates only the live customers left; a second run finds none due. The
+/// blocking twin answers the same.
+#[test]
+fn the_librarys_sweep_applies_the_retention_policy() {
+    let t0 = Utc.with_ymd_and_hms(2025, 1, 1, 9, 0, 0).unwrap();
+    let clock = ManualClock::at(t0);
+    let svc = Service::new(MemoryStore::new()).with_clock(clock.clone());
+    let stale: Vec<CustomerId> = (0..3)
+        .map(|_| {
+            block_on(svc.register(T, Profile::default()))
+                .unwrap()
+                .customer
+                .id()
+        })
+        .collect();
+    let active = block_on(svc.register(T, Profile::default()))
+        .unwrap()
+        .customer
+        .id();
+    let amount = Money::new(rust_decimal::Decimal::new(4_250, 2), Currency::USD);
+    clock.advance(Duration::days(380));
+    block_on(svc.record(
+        T,
+        NewActivity::purchase(active, "o-1", amount, svc.now()).unwrap(),
+    ))
+    .unwrap();
+    let fresh = block_on(svc.register(T, Profile::default()))
+        .unwrap()
+        .customer
+        .id();
+    clock.advance(Duration::days(10));
+    let now = svc.now();
+    let policy = privacy::RetentionPolicy { inactive_days: 365 };
+
+    let dry = block_on(svc.sweep_with_retention(T, now, 2, policy, true, |_| {})).unwrap();
+    assert_eq!((dry.retention.due, dry.retention.erased), (3, 0));
+    assert_eq!(dry.sweep.evaluated, 5, "the dry run erased nothing");
+    for id in &stale {
+        assert!(block_on(svc.customer(T, *id)).unwrap().customer.is_live());
+    }
+
+    let mut batches = 0;
+    let run =
+        block_on(svc.sweep_with_retention(T, now, 2, policy, false, |_| batches += 1)).unwrap();
+    assert_eq!((run.retention.due, run.retention.erased), (3, 3));
+    assert_eq!(
+        run.sweep.evaluated, 2,
+        "the erased customers were evaluated"
+    );
+    assert!(batches > 0);
+    for id in &stale {
+        let r = block_on(svc.customer(T, *id)).unwrap();
+        assert_eq!(r.customer.stage(), Stage::Erased);
+        let record = block_on(svc.erasure(T, *id)).unwrap().unwrap();
+        assert_eq!(
+            (record.reason.as_str(), record.requester.as_str()),
+            ("retention", "retention-policy")
+        );
+    }
+    for id in [active, fresh] {
+        assert!(block_on(svc.customer(T, id)).unwrap().customer.is_live());
+    }
+
+    let blocking = rapport::blocking::Service::from_async(svc);
+    let again = blocking
+        .sweep_with_retention(T, now, 2, policy, false, |_| {})
+        .unwrap();
+    assert_eq!((again.retention.due, again.retention.erased), (0, 0));
+    assert_eq!(again.sweep.evaluated, 2);
 }

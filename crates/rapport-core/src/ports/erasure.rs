@@ -25,7 +25,11 @@ use crate::privacy::ErasureRecord;
 /// }
 /// ```
 pub trait ErasureStore: Store {
-    /// The erasure record of `id` in `tenant`, if it was erased.
+    /// The erasure record of `id` in `tenant`, if it was erased. A store that crypto-shreds
+    /// finishes what the erasure still owes before answering for an erased customer (the SQL
+    /// stores delete again its data key and those of the tombstones erased with it, and fail
+    /// with `StoreError::Unavailable` while the key store fails); for a customer never
+    /// erased it only looks the record up.
     fn erasure(
         &self,
         tenant: TenantId,

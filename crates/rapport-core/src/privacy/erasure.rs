@@ -152,12 +152,39 @@ pub fn plan_erasure(
     })
 }
 
+/// What an erasure leaves of the free-text reason of a tier pin or a stage override: the
+/// operator's words may name the person, so they go; the pin or override itself (tier or
+/// stage, who set it, until when) stays.
+///
+/// ```
+/// use chrono::{Duration, TimeZone, Utc};
+/// use rapport_core::*;
+/// use rapport_core::privacy::{ERASED_REASON, plan_erasure};
+/// let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+/// let mut c = Customer::new(TenantId::from_u128(1), CustomerId::from_u128(2), Profile::default(), now);
+/// let pin = TierPin::new(Tier::Gold, Actor::new("li")?, "Ann Li's husband is the CEO", now + Duration::days(9), now)?;
+/// c.set_tier_state(TierState { pin: Some(pin), ..TierState::default() })?;
+/// let p = plan_erasure(&c, Stats::default(), "ticket-1", "gdpr-art17", now)?;
+/// let kept = p.customer.tier_state().pin.as_ref().unwrap();
+/// assert_eq!((kept.tier, kept.reason.as_str()), (Tier::Gold, ERASED_REASON));
+/// # Ok::<(), DomainError>(())
+/// ```
+pub const ERASED_REASON: &str = "erased";
+
 /// Empties what an erasure removes from a customer record: its profile, tags and consent
-/// snapshot (stage, tier, dates and version are the caller's).
+/// snapshot, and the free-text reasons of its tier pin and stage override (replaced by
+/// [`ERASED_REASON`]; the pin and override keep their tier or stage, actor and expiry).
+/// Stage, tier, dates and version are the caller's.
 pub(crate) fn strip_customer(c: &mut Customer) {
     c.profile = Profile::default();
     c.tags = TagSet::default();
     c.consents = Consents::default();
+    if let Some(pin) = &mut c.tier.pin {
+        ERASED_REASON.clone_into(&mut pin.reason);
+    }
+    if let Some(o) = &mut c.lifecycle.manual {
+        ERASED_REASON.clone_into(&mut o.reason);
+    }
 }
 
 impl ErasurePlan {
@@ -288,5 +315,88 @@ impl RetentionPolicy {
         // counts, the creation only for a customer with none.
         let last = stats.last_activity_at().unwrap_or(c.created_at());
         c.is_live() && now - last > chrono::Duration::days(i64::from(self.inactive_days))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::{Duration, TimeZone, Utc};
+    use proptest::prelude::*;
+
+    use super::{ERASED_REASON, plan_erasure};
+    use crate::quality::merge_op::{MergeContext, plan_merge};
+    use crate::*;
+
+    /// A live customer with a tier pin and a stage override, each with its own reason.
+    fn pinned(id: u128, pin: &str, why: &str, now: chrono::DateTime<Utc>) -> Customer {
+        let t = TenantId::from_u128(1);
+        let mut c = Customer::new(t, CustomerId::from_u128(id), Profile::default(), now);
+        let li = Actor::new("li").unwrap();
+        let p = TierPin::new(Tier::Gold, li.clone(), pin, now + Duration::days(30), now).unwrap();
+        c.set_tier_state(TierState {
+            pin: Some(p),
+            ..TierState::default()
+        })
+        .unwrap();
+        let o = c
+            .lifecycle()
+            .override_stage(Stage::Active, li, why, now + Duration::days(10), now)
+            .unwrap();
+        c.set_lifecycle(o).unwrap();
+        c
+    }
+
+    proptest! {
+        /// The operator's reasons on pins and overrides can name the person: after the
+        /// erasure of a survivor (and the tombstone merged into it) no record the erasure
+        /// writes holds them — neither the erased customers nor the redacted merge record —
+        /// while the merge wrote them all before. The pins keep their tier, actor and expiry.
+        #[test]
+        fn prop_erasure_strips_pin_and_override_reasons(
+            reasons in proptest::array::uniform4("zq[a-z]{8,12} [a-z]{4,8}"),
+        ) {
+            let now = Utc.with_ymd_and_hms(2026, 6, 30, 0, 0, 0).unwrap();
+            let survivor = pinned(1, &reasons[0], &reasons[1], now);
+            let loser = pinned(2, &reasons[2], &reasons[3], now);
+            let ctx = MergeContext { id: MergeId::from_u128(5), actor: Actor::new("alice").unwrap(), now };
+            let none = Belongings::default();
+            let merged = plan_merge(&survivor, &[], &loser, &Stats::default(), &[], &none, &none,
+                &SurvivorshipPolicy::default(), &Policies::default(), &ctx, &mut || MessageId::from_u128(1)).unwrap();
+            let wrote = serde_json::to_string(&merged.record).unwrap();
+            for r in &reasons {
+                prop_assert!(wrote.contains(r.as_str()), "the merge record lacks {}", r);
+            }
+            let tomb = merged.changeset.customers.iter()
+                .map(|w| w.customer().clone())
+                .find(|c| c.id() == loser.id())
+                .unwrap();
+            let plan = plan_erasure(&merged.survivor, merged.stats.clone(), "ticket-1", "gdpr-art17", now)
+                .unwrap()
+                .with_merged(std::slice::from_ref(&tomb), std::slice::from_ref(&merged.record))
+                .unwrap();
+            let text = serde_json::to_string(&plan.changeset).unwrap();
+            for r in &reasons {
+                prop_assert!(!text.contains(r.as_str()), "the erasure keeps {}", r);
+            }
+            for w in &plan.changeset.customers {
+                let c = w.customer();
+                prop_assert_eq!(c.stage(), Stage::Erased);
+                prop_assert!(c.lifecycle().manual.is_none());
+                let pin = c.tier_state().pin.as_ref().unwrap();
+                prop_assert_eq!((pin.tier, pin.reason.as_str(), pin.until), (Tier::Gold, ERASED_REASON, now + Duration::days(30)));
+                prop_assert_eq!(pin.actor.as_str(), "li");
+            }
+            let redacted = plan.changeset.merges.iter().map(|m| match m {
+                crate::quality::merge_op::MergeRecordWrite::Redact { record } => Ok(record),
+                other => Err(format!("{other:?}")),
+            }).next().unwrap().unwrap();
+            for before in [&redacted.survivor_before, &redacted.loser_before] {
+                let o = before.lifecycle().manual.as_ref().unwrap();
+                prop_assert_eq!((o.stage, o.reason.as_str()), (Stage::Active, ERASED_REASON));
+                prop_assert_eq!(o.until, now + Duration::days(10));
+            }
+        }
     }
 }

@@ -19,7 +19,8 @@ pub mod export;
 pub mod ledger;
 
 pub use erasure::{
-    ErasurePlan, ErasureRecord, MAX_CODE_LEN, RetentionPolicy, plan_erasure, strip_activity,
+    ERASED_REASON, ErasurePlan, ErasureRecord, MAX_CODE_LEN, RetentionPolicy, plan_erasure,
+    strip_activity,
 };
 pub use export::{
     Decided, DecisionChange, EXPORT_SCHEMA, EXPORT_SCHEMA_VERSION, ExportDocument, ExportedMerge,
