@@ -317,7 +317,7 @@ pub enum ActivityKind {
 impl<'de> Deserialize<'de> for ActivityKind {
     /// Reads `{"kind": "...", ...}` as the derived internally tagged form does, in one pass
     /// whatever the order of the keys: every field of every kind has one type in all kinds,
-    /// so the object is read into [`KindFields`] and the kind then takes the fields it has
+    /// so the object is read into `KindFields` and the kind then takes the fields it has
     /// (serde's derive would buffer the whole object first, on every row of every timeline).
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         fn need<T, E: serde::de::Error>(v: Option<T>, name: &'static str) -> Result<T, E> {
